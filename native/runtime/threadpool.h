@@ -1,0 +1,19 @@
+// A small persistent thread pool: the caller takes a share of the tasks, workers take the rest.
+#pragma once
+#include <functional>
+
+namespace myelin {
+
+// Threads the kernels may use: MYELIN_NUM_THREADS if set (>= 1), else the number of cores.
+int num_threads();
+// Changes the thread count (clamped to [1, 256]); takes effect for the next parallel_for.
+void set_num_threads(int n);
+
+// Runs fn(task) for every task in [0, ntasks), spread across the pool; the calling thread
+// participates. Returns when all tasks are done. Calls made from inside a task, or while
+// another parallel_for is running on the pool, run serially on the calling thread, so it is
+// safe from any thread (including N-API async workers and worker_threads).
+// fn must not throw.
+void parallel_for(int ntasks, const std::function<void(int)>& fn);
+
+}  // namespace myelin
