@@ -1,0 +1,39 @@
+// Inference cases: MLP 784-256-128-10 batch-1 latency (µs) and batch-1024 throughput (samples/s).
+'use strict';
+const { measureCase, randomArray, backendCandidate } = require('../lib/cases');
+const { api, buildMlp, predictor } = require('../lib/mlp');
+const { MLP } = require('./training');
+
+async function runInference(ctx) {
+  const a = api(ctx.myelin);
+  const records = [];
+  const models = {};
+  for (const name of ['native', 'js']) {
+    const model = buildMlp(a, MLP, 13);
+    if (typeof model.eval === 'function') model.eval();
+    models[name] = predictor(a, model);
+  }
+  for (const batch of [1, 1024]) {
+    const x = a.tensor(randomArray(batch * MLP[0], 300 + batch, 0, 1), [batch, MLP[0]]);
+    const cands = ['native', 'js'].map((name) => backendCandidate(ctx, name, () => models[name](x)));
+    const latency = batch === 1;
+    records.push(
+      await measureCase(
+        ctx,
+        {
+          id: `infer-${batch}`,
+          group: 'inference',
+          label: latency ? 'MLP inference latency, batch 1' : 'MLP inference throughput, batch 1024',
+          short: latency ? 'MLP inference, batch 1' : 'MLP inference, batch 1024',
+          display: latency ? { kind: 'time', unit: 'µs', scale: 1e6 } : { kind: 'rate', unit: 'samples/s', work: batch },
+          baseline: 'js',
+          note: 'model.predict (eval mode, no autograd tape)',
+        },
+        cands,
+      ),
+    );
+  }
+  return records;
+}
+
+module.exports = { runInference };

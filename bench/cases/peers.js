@@ -1,0 +1,154 @@
+// Peer comparison (--peers): the reference MLP task in myelin vs PyTorch, onnxruntime-node and tfjs, in rounds.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { runInterleaved } = require('../lib/measure');
+const { summarize, rateFromTime } = require('../lib/stats');
+const { randomArray, firstLine } = require('../lib/cases');
+const { api, buildMlp, predictor } = require('../lib/mlp');
+const { loadAvg } = require('../lib/machine');
+const { MLP, stepCandidate } = require('./training');
+
+const PEER_DIR = path.join(__dirname, '..', 'peers');
+const PYTHON = '/usr/bin/python3';
+const METRICS = {
+  train128: { label: 'train samples/s (batch 128)', short: 'reference MLP training, batch 128', kind: 'rate', work: 128, unit: 'samples/s' },
+  infer1024: { label: 'inference samples/s (batch 1024)', short: 'reference MLP inference, batch 1024', kind: 'rate', work: 1024, unit: 'samples/s' },
+  infer1: { label: 'latency µs (batch 1)', short: 'reference MLP latency, batch 1', kind: 'time', scale: 1e6, unit: 'µs' },
+};
+
+function canRequire(name) {
+  try {
+    require.resolve(name, { paths: [path.join(__dirname, '..', '..')] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pythonHasTorch() {
+  if (!fs.existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120000 });
+  return r.status === 0 ? null : `${PYTHON} cannot import torch (apt-get install -y python3-torch)`;
+}
+
+/** Runs a peer script; returns its parsed JSON (the last stdout line starting with '{'). */
+function runPeerProcess(cmd, args, env, timeoutMs) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${path.basename(args[0])}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${path.basename(args[0])} exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+  const line = (r.stdout || '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`${path.basename(args[0])} printed no JSON`);
+  return JSON.parse(line);
+}
+
+/** Writes the reference MLP as ONNX: myelin's exporter if present, else PyTorch's torch.onnx.export. */
+async function exportOnnx(ctx, a, file, torchMissing) {
+  const onnx = ctx.myelin.onnx;
+  if (onnx && typeof onnx.exportModel === 'function') {
+    const model = buildMlp(a, MLP, 13);
+    await onnx.exportModel(model, file, { inputShape: [1, MLP[0]] });
+    return 'myelin onnx.exportModel';
+  }
+  if (torchMissing) throw new Error(`no ONNX exporter: myelin.onnx.exportModel not in this build and ${torchMissing}`);
+  runPeerProcess(PYTHON, [path.join(PEER_DIR, 'pytorch_mlp.py'), '--export-onnx', file], {}, 300000);
+  return 'torch.onnx.export (myelin.onnx.exportModel not in this build)';
+}
+
+async function runPeers(ctx) {
+  const a = api(ctx.myelin);
+  const o = ctx.opts;
+  const peerArgs = ['--reps', String(o.peerReps), '--warmup', '1', '--target-sec', String(o.targetSec)];
+  const peers = [];
+  const unavailable = {};
+  const torchMissing = pythonHasTorch();
+  if (torchMissing) unavailable.pytorch = torchMissing;
+  else {
+    peers.push({
+      name: 'pytorch',
+      cmd: PYTHON,
+      args: [path.join(PEER_DIR, 'pytorch_mlp.py'), '--threads', '1', ...peerArgs],
+      env: { OPENBLAS_NUM_THREADS: '2' },
+    });
+  }
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
+  let onnxSource = null;
+  if (!canRequire('onnxruntime-node')) unavailable['onnxruntime-node'] = 'onnxruntime-node not installed';
+  else {
+    const file = path.join(tmpDir, 'mlp.onnx');
+    try {
+      onnxSource = await exportOnnx(ctx, a, file, torchMissing);
+      for (const t of [2, 1]) {
+        peers.push({ name: `onnxruntime-node (${t} thread${t > 1 ? 's' : ''})`, cmd: process.execPath, args: [path.join(PEER_DIR, 'onnxruntime.js'), '--model', file, '--threads', String(t), ...peerArgs], env: {} });
+      }
+    } catch (e) {
+      unavailable['onnxruntime-node'] = `ONNX export failed: ${firstLine(e)}`;
+    }
+  }
+  if (!canRequire('@tensorflow/tfjs')) unavailable['tfjs-cpu'] = '@tensorflow/tfjs not installed';
+  else peers.push({ name: 'tfjs-cpu', cmd: process.execPath, args: [path.join(PEER_DIR, 'tfjs.js'), '--backend', 'cpu', ...peerArgs], env: {} });
+  if (!canRequire('@tensorflow/tfjs-backend-wasm') || !canRequire('@tensorflow/tfjs')) unavailable['tfjs-wasm'] = '@tensorflow/tfjs-backend-wasm not installed';
+  else peers.push({ name: 'tfjs-wasm', cmd: process.execPath, args: [path.join(PEER_DIR, 'tfjs.js'), '--backend', 'wasm', ...peerArgs], env: {} });
+
+  // myelin (native, both cores) measured in-process each round, interleaved with the peer processes.
+  const samples = {}; // samples[who][metric] = seconds per op
+  const meta = {};
+  const errors = {};
+  const add = (who, metric, arr) => {
+    samples[who] = samples[who] || {};
+    samples[who][metric] = (samples[who][metric] || []).concat(arr);
+  };
+  const myelinCands = [];
+  if (ctx.backends.native) {
+    const model = buildMlp(a, MLP, 13);
+    if (typeof model.eval === 'function') model.eval();
+    const predict = predictor(a, model);
+    const x1024 = a.tensor(randomArray(1024 * MLP[0], 1324, 0, 1), [1024, MLP[0]]);
+    const x1 = a.tensor(randomArray(MLP[0], 301, 0, 1), [1, MLP[0]]);
+    const step = stepCandidate(ctx, a, 'native', 128);
+    myelinCands.push({ ...step, name: 'train128' });
+    myelinCands.push({ name: 'infer1024', before: () => ctx.setBackend('native'), fn: () => predict(x1024) });
+    myelinCands.push({ name: 'infer1', before: () => ctx.setBackend('native'), fn: () => predict(x1) });
+  } else {
+    errors['myelin native'] = `native backend unavailable: ${ctx.backendErrors.native}`;
+  }
+  const loads = [loadAvg()];
+  for (let round = 0; round < o.peerRounds; round++) {
+    ctx.log(`  peers round ${round + 1}/${o.peerRounds}`);
+    if (myelinCands.length) {
+      const res = await runInterleaved(myelinCands, { reps: o.peerReps, warmup: 1, targetSec: o.targetSec });
+      for (const c of myelinCands) add('myelin native', c.name, res[c.name].samples);
+      meta['myelin native'] = { version: ctx.info && ctx.info.version, config: ctx.info };
+    }
+    for (const p of peers) {
+      if (errors[p.name]) continue;
+      try {
+        const out = runPeerProcess(p.cmd, p.args, p.env, 1800000);
+        meta[p.name] = { version: out.version, config: out.config };
+        for (const [metric, r] of Object.entries(out.results || {})) add(p.name, metric, r.secondsPerOp);
+      } catch (e) {
+        errors[p.name] = firstLine(e);
+        ctx.log(`    ${p.name}: ${errors[p.name]}`);
+      }
+    }
+    loads.push(loadAvg());
+  }
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+
+  const table = {};
+  for (const [who, byMetric] of Object.entries(samples)) {
+    table[who] = {};
+    for (const [metric, s] of Object.entries(byMetric)) {
+      const m = METRICS[metric];
+      if (!m) continue;
+      const time = summarize(s);
+      const value = m.kind === 'rate' ? rateFromTime(time, m.work) : { n: time.n, median: time.median * m.scale, min: time.min * m.scale, max: time.max * m.scale, q1: time.q1 * m.scale, q3: time.q3 * m.scale, relSpread: time.relSpread };
+      table[who][metric] = { samples: s, time, value };
+    }
+  }
+  return { metrics: METRICS, table, meta, errors, unavailable, onnxSource, rounds: o.peerRounds, repsPerRound: o.peerReps, loadAvg: loads };
+}
+
+module.exports = { runPeers, METRICS };

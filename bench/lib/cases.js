@@ -1,0 +1,113 @@
+// Shared helpers for benchmark cases: seeded data, candidate availability, result records.
+'use strict';
+const { runInterleaved } = require('./measure');
+const { rateFromTime } = require('./stats');
+const { loadAvg } = require('./machine');
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float32Array of n values uniform in [lo, hi). */
+function randomArray(n, seed, lo = -1, hi = 1) {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+function randomLabels(n, classes, seed) {
+  const r = rng(seed);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(r() * classes);
+  return out;
+}
+
+/**
+ * Measures the available candidates of one case and returns its record.
+ * def: { id, group, label, display, baseline, note? }
+ *   display: { kind: 'rate', unit, work } (work per operation, value = work / seconds, higher is
+ *   better) or { kind: 'time', unit, scale } (value = seconds * scale, lower is better).
+ * candidates: [{ name, fn, async?, before?, iters? } | { name, skip: 'reason' }]
+ */
+async function measureCase(ctx, def, candidates, measureOpts = {}) {
+  const record = { ...def, loadAvg: loadAvg(), candidates: {}, speedup: {} };
+  const live = [];
+  for (const c of candidates) {
+    if (c.skip) record.candidates[c.name] = { status: 'skipped', reason: c.skip };
+    else live.push(c);
+  }
+  if (live.length > 0) {
+    try {
+      const res = await runInterleaved(live, {
+        warmup: ctx.opts.warmup,
+        reps: ctx.opts.reps,
+        targetSec: ctx.opts.targetSec,
+        ...measureOpts,
+      });
+      for (const c of live) {
+        const r = res[c.name];
+        record.candidates[c.name] = { status: 'ok', iters: r.iters, samples: r.samples, time: r.time, value: valueOf(def.display, r.time) };
+      }
+    } catch (e) {
+      // One failing candidate should not hide the others: retry them one by one.
+      for (const c of live) {
+        try {
+          const res = await runInterleaved([c], { warmup: ctx.opts.warmup, reps: ctx.opts.reps, targetSec: ctx.opts.targetSec, ...measureOpts });
+          const r = res[c.name];
+          record.candidates[c.name] = { status: 'ok', iters: r.iters, samples: r.samples, time: r.time, value: valueOf(def.display, r.time) };
+        } catch (e2) {
+          record.candidates[c.name] = { status: 'error', reason: firstLine(e2) };
+        }
+      }
+      if (live.every((c) => record.candidates[c.name].status === 'error')) record.error = firstLine(e);
+    }
+  }
+  computeSpeedups(record);
+  ctx.log(summaryLine(record));
+  return record;
+}
+
+function valueOf(display, time) {
+  if (display.kind === 'rate') return rateFromTime(time, display.work);
+  const s = display.scale;
+  return { n: time.n, median: time.median * s, min: time.min * s, max: time.max * s, q1: time.q1 * s, q3: time.q3 * s, relSpread: time.relSpread };
+}
+
+/** speedup[name] = baseline median time / candidate median time, for every measured candidate. */
+function computeSpeedups(record) {
+  const base = record.candidates[record.baseline];
+  record.speedup = {};
+  if (!base || base.status !== 'ok') return record;
+  for (const [name, c] of Object.entries(record.candidates)) {
+    if (c.status === 'ok' && name !== record.baseline) record.speedup[name] = base.time.median / c.time.median;
+  }
+  return record;
+}
+
+function firstLine(e) {
+  return String((e && e.message) || e).split('\n')[0];
+}
+
+function summaryLine(record) {
+  const parts = Object.entries(record.candidates).map(([n, c]) =>
+    c.status === 'ok' ? `${n} ${c.value.median.toPrecision(4)} ${record.display.unit}` : `${n} ${c.status}`,
+  );
+  return `  ${record.label}: ${parts.join(', ')}`;
+}
+
+/** A candidate that selects `backend` globally before each timed block (for model-level cases). */
+function backendCandidate(ctx, name, fn, extra = {}) {
+  if (!ctx.backends[name]) return { name, skip: `backend unavailable: ${ctx.backendErrors[name] || 'not loaded'}` };
+  return { name, before: () => ctx.setBackend(name), fn, ...extra };
+}
+
+module.exports = { rng, randomArray, randomLabels, measureCase, computeSpeedups, valueOf, backendCandidate, firstLine };

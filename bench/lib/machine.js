@@ -1,0 +1,49 @@
+// Facts about the machine the benchmark ran on: CPU model, cores, load, node version.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+
+function cpuModel() {
+  try {
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const m = text.match(/^model name\s*:\s*(.+)$/m);
+    if (m) return m[1].trim();
+  } catch {
+    // not Linux: fall through to os.cpus()
+  }
+  const cpus = os.cpus();
+  return cpus.length ? cpus[0].model : 'unknown';
+}
+
+function cpuFlags() {
+  try {
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const m = text.match(/^flags\s*:\s*(.+)$/m);
+    if (m) {
+      const flags = m[1].split(/\s+/);
+      return ['avx2', 'fma', 'avx512f'].filter((f) => flags.includes(f));
+    }
+  } catch {
+    // no /proc/cpuinfo
+  }
+  return [];
+}
+
+function loadAvg() {
+  return os.loadavg().map((v) => Math.round(v * 100) / 100);
+}
+
+function machineInfo() {
+  return {
+    cpu: cpuModel(),
+    simdFlags: cpuFlags(),
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    loadAvgStart: loadAvg(),
+  };
+}
+
+module.exports = { machineInfo, loadAvg, cpuModel };

@@ -1,0 +1,150 @@
+// Turns benchmark records into the printed tables, the targets verdict and the chart rows.
+'use strict';
+const { formatTable, fmtNum, fmtPct } = require('./table');
+
+const DISPLAY_NAME = { native: 'myelin native', js: 'myelin pure TS', naive: 'naive JS loop' };
+const GROUP_TITLE = {
+  gemm: 'GEMM C = A·B (GFLOP/s; higher is better)',
+  activation: 'Activation throughput (million elements/s; higher is better)',
+  training: 'Training (samples/s higher is better; µs/step lower is better)',
+  inference: 'Inference (µs lower is better; samples/s higher is better)',
+  overhead: 'Per-call overhead (ns/call; lower is better)',
+};
+
+function cell(rec, name) {
+  const c = rec.candidates[name];
+  if (!c) return '';
+  if (c.status === 'skipped') return 'skipped';
+  if (c.status !== 'ok') return 'error';
+  return `${fmtNum(c.value.median)} ${fmtPct(c.value.relSpread)}`;
+}
+
+function ratio(rec, fast, slow) {
+  const a = rec.candidates[fast];
+  const b = rec.candidates[slow];
+  if (!a || !b || a.status !== 'ok' || b.status !== 'ok') return '-';
+  const r = b.time.median / a.time.median;
+  return `${r >= 100 ? r.toFixed(0) : r.toPrecision(3)}×`;
+}
+
+/** One table per group of cases; values are medians with ± half the interquartile range. */
+function casesTables(records) {
+  const groups = [];
+  for (const r of records) if (!groups.includes(r.group)) groups.push(r.group);
+  const out = [];
+  for (const g of groups) {
+    const recs = records.filter((r) => r.group === g);
+    const hasNaive = recs.some((r) => r.candidates.naive);
+    const headers = ['case', 'unit', 'myelin native', 'myelin pure TS'];
+    if (hasNaive) headers.push('naive JS loop');
+    headers.push('native vs TS');
+    if (hasNaive) headers.push('native vs naive', 'TS vs naive');
+    const rows = recs.map((r) => {
+      const row = [r.label, r.display.unit, cell(r, 'native'), cell(r, 'js')];
+      if (hasNaive) row.push(cell(r, 'naive'));
+      row.push(ratio(r, 'native', 'js'));
+      if (hasNaive) row.push(ratio(r, 'native', 'naive'), ratio(r, 'js', 'naive'));
+      return row;
+    });
+    out.push(`${GROUP_TITLE[g] || g}\n${formatTable(headers, rows)}`);
+    const notes = recs.flatMap((r) =>
+      Object.entries(r.candidates)
+        .filter(([, c]) => c.status !== 'ok')
+        .map(([n, c]) => `  ${r.label}: ${DISPLAY_NAME[n] || n} ${c.status}: ${c.reason}`),
+    );
+    const caseNotes = [...new Set(recs.filter((r) => r.note).map((r) => r.note))].map((n) => `  ${n}`);
+    if (notes.length || caseNotes.length) out.push([...caseNotes, ...notes].join('\n'));
+  }
+  return out.join('\n\n');
+}
+
+function peersTable(peers) {
+  const metrics = Object.keys(peers.metrics);
+  const headers = ['reference MLP task', ...metrics.map((m) => peers.metrics[m].label)];
+  const rows = Object.entries(peers.table).map(([who, byMetric]) => [
+    who,
+    ...metrics.map((m) => (byMetric[m] ? `${fmtNum(byMetric[m].value.median)} ${fmtPct(byMetric[m].value.relSpread)}` : '-')),
+  ]);
+  const lines = [formatTable(headers, rows)];
+  for (const [who, reason] of Object.entries({ ...peers.unavailable, ...peers.errors })) lines.push(`  ${who}: ${reason}`);
+  if (peers.onnxSource) lines.push(`  ONNX model for onnxruntime-node written by ${peers.onnxSource}`);
+  lines.push(`  ${peers.rounds} rounds x ${peers.repsPerRound} reps per round, rounds interleave myelin and each peer process`);
+  return lines.join('\n');
+}
+
+const med = (x) => (x ? x.value.median : null);
+
+/** The README targets, each { id, text, measured, met } (met null when something was not measured). */
+function evaluateTargets(records, peers) {
+  const byId = Object.fromEntries(records.map((r) => [r.id, r]));
+  const t = [];
+  const P = (peers && peers.table) || {};
+  const my = P['myelin native'] || {};
+  const ratioTarget = (id, text, num, den, min, what) => {
+    if (num == null || den == null) t.push({ id, text, measured: `not measured (${what})`, met: null });
+    else {
+      const r = num / den;
+      t.push({ id, text, value: r, measured: `${r.toFixed(2)}× (${fmtNum(num)} vs ${fmtNum(den)})`, met: r >= min });
+    }
+  };
+  ratioTarget('train-vs-pytorch', 'training >= 1.5x PyTorch samples/s', med(my.train128), med(P.pytorch && P.pytorch.train128), 1.5, 'needs --peers and torch');
+  ratioTarget('train-vs-tfjs', 'training >= 100x tfjs cpu samples/s', med(my.train128), med(P['tfjs-cpu'] && P['tfjs-cpu'].train128), 100, 'needs --peers');
+  const inferPeers = Object.entries(P)
+    .filter(([who]) => who === 'pytorch' || who.startsWith('onnxruntime-node'))
+    .map(([who, m]) => [who, med(m.infer1024)])
+    .filter(([, v]) => v != null)
+    .sort((x, y) => y[1] - x[1]);
+  ratioTarget(
+    'infer-vs-best',
+    `inference batch 1024 >= 1.2x the faster of PyTorch and onnxruntime-node${inferPeers.length ? ` (${inferPeers[0][0]})` : ''}`,
+    med(my.infer1024),
+    inferPeers.length ? inferPeers[0][1] : null,
+    1.2,
+    'needs --peers',
+  );
+  const lat = med(my.infer1) != null ? med(my.infer1) : byId['infer-1'] && byId['infer-1'].candidates.native && med(byId['infer-1'].candidates.native);
+  t.push(lat == null ? { id: 'latency', text: 'batch-1 latency <= 30 µs', measured: 'not measured', met: null } : { id: 'latency', text: 'batch-1 latency <= 30 µs', value: lat, measured: `${lat.toFixed(1)} µs`, met: lat <= 30 });
+  const ov = byId['overhead-add'] && byId['overhead-add'].candidates.native;
+  t.push(
+    ov && ov.status === 'ok'
+      ? { id: 'napi-overhead', text: 'N-API overhead per call < 1 µs', value: ov.value.median, measured: `${ov.value.median.toFixed(0)} ns per add(n=1) call`, met: ov.value.median < 1000 }
+      : { id: 'napi-overhead', text: 'N-API overhead per call < 1 µs', measured: 'not measured', met: null },
+  );
+  const xr = byId['xor-step'];
+  const xs = xr && xr.speedup && xr.speedup.native;
+  t.push(
+    xs != null
+      ? { id: 'xor', text: 'XOR 2-8-1 step: native not slower than pure TS', value: xs, measured: `native ${xr.candidates.native.value.median.toFixed(1)} µs vs pure TS ${xr.candidates.js.value.median.toFixed(1)} µs (${xs.toFixed(2)}×)`, met: xs >= 1 }
+      : { id: 'xor', text: 'XOR 2-8-1 step: native not slower than pure TS', measured: 'not measured', met: null },
+  );
+  return t;
+}
+
+function targetsTable(targets) {
+  return formatTable(
+    ['target', 'measured', 'met'],
+    targets.map((x) => [x.text, x.measured, x.met === null ? 'n/a' : x.met ? 'yes' : 'NO']),
+  );
+}
+
+/** Chart rows: every case's speed-ups over its pure-JS baseline, and the peers over tfjs-cpu. */
+function chartRows(records, peers) {
+  const rows = [];
+  for (const r of records) {
+    const bars = Object.entries(r.speedup || {}).map(([n, v]) => ({ series: DISPLAY_NAME[n] || n, value: v }));
+    if (bars.length) rows.push({ label: `${r.short || r.label} (vs ${r.baseline === 'naive' ? 'naive JS' : 'pure TS'})`, bars });
+  }
+  if (peers) {
+    for (const [metric, m] of Object.entries(peers.metrics)) {
+      const base = peers.table['tfjs-cpu'] && peers.table['tfjs-cpu'][metric];
+      if (!base) continue;
+      const bars = Object.entries(peers.table)
+        .filter(([who, byMetric]) => who !== 'tfjs-cpu' && byMetric[metric])
+        .map(([who, byMetric]) => ({ series: who, value: base.time.median / byMetric[metric].time.median }));
+      if (bars.length) rows.push({ label: `${m.short} (vs tfjs-cpu)`, bars });
+    }
+  }
+  return rows;
+}
+
+module.exports = { casesTables, peersTable, evaluateTargets, targetsTable, chartRows, DISPLAY_NAME };

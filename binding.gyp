@@ -1,0 +1,31 @@
+# node-gyp build of the myelin addon. Kernel sources come from native/sources.json (shared with
+# CMakeLists.txt): "portable" units build with the default flags, "avx2" units in their own static
+# library with -mavx2 -mfma (called only after run-time CPU dispatch).
+{
+  "target_defaults": {
+    "cflags_cc": ["-std=gnu++17", "-O3", "-fPIC", "-fvisibility=hidden"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++20"],
+    "defines": ["NAPI_VERSION=8"],
+    "include_dirs": ["native/kernels", "native/runtime"]
+  },
+  "targets": [
+    {
+      "target_name": "myelin_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').avx2.join(' ')\")"],
+      "cflags_cc": ["-mavx2", "-mfma"]
+    },
+    {
+      "target_name": "myelin",
+      "sources": [
+        "native/binding/addon.cc",
+        "<!@(node -p \"require('./native/sources.json').portable.join(' ')\")"
+      ],
+      "dependencies": [
+        "myelin_avx2",
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

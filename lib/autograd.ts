@@ -1,0 +1,167 @@
+// The autodiff tape: graph nodes recorded by ops, the reverse-mode backward walk, and noGrad.
+import type { Tensor } from './tensor';
+import { getBackend } from './backend/select';
+
+/**
+ * An op's local backward rule: given the gradient of the loss w.r.t. the op's output, return the
+ * gradient w.r.t. each input (null where an input does not need one). Returned arrays may alias
+ * gradOut or each other; the tape never writes into them.
+ */
+export type BackwardRule = (gradOut: Float32Array) => (Float32Array | null)[];
+
+/** One recorded op: its name, its inputs, and its backward rule (null once the graph is freed). */
+export interface GradNode {
+  readonly op: string;
+  inputs: Tensor[];
+  backward: BackwardRule | null;
+}
+
+let noGradDepth = 0;
+
+/** True when ops record onto the tape (outside every noGrad). */
+export function isGradEnabled(): boolean {
+  return noGradDepth === 0;
+}
+
+/** Runs fn without recording any op onto the tape; results do not require grad. */
+export function noGrad<T>(fn: () => T): T {
+  noGradDepth++;
+  try {
+    return fn();
+  } finally {
+    noGradDepth--;
+  }
+}
+
+/** True when an op over these inputs must be recorded. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (noGradDepth !== 0) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Records `out` as the result of `op` over `inputs` if any input requires grad (and grad is
+ * enabled). Returns out for chaining.
+ */
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule): Tensor {
+  if (!needsGrad(...inputs)) return out;
+  out.requiresGrad = true;
+  out._node = { op, inputs, backward };
+  return out;
+}
+
+function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** Nodes in topological order (inputs before outputs), found by an iterative depth-first walk. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: { t: Tensor; next: number }[] = [{ t: root, next: 0 }];
+  visited.add(root);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const node = frame.t._node;
+    if (node && node.backward === null) {
+      throw new Error(
+        `backward: the graph has been freed (op '${node.op}' was already backpropagated through); ` +
+          'run the forward pass again before calling backward a second time',
+      );
+    }
+    const inputs = node ? node.inputs : [];
+    if (frame.next < inputs.length) {
+      const child = inputs[frame.next++];
+      if (!visited.has(child) && child.requiresGrad) {
+        visited.add(child);
+        stack.push({ t: child, next: 0 });
+      }
+    } else {
+      order.push(frame.t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+function addArrays(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  getBackend().add(a.length, a, b, out);
+  return out;
+}
+
+/**
+ * Backpropagates from root: accumulates d(root)/d(leaf) into every leaf's .grad (scaled by
+ * `grad`, which defaults to 1 for a scalar root) and frees the graph.
+ */
+export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (data: Float32Array, shape: number[]) => Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error(
+      `backward: tensor of shape ${shapeStr(root.shape)} does not require grad ` +
+        '(no input of the ops that produced it had requiresGrad set, or it was made under noGrad)',
+    );
+  }
+  let seed: Float32Array;
+  if (grad === null) {
+    if (root.size !== 1) {
+      throw new Error(
+        `backward: output of shape ${shapeStr(root.shape)} is not a scalar; pass a gradient of the same shape ` +
+          '(or reduce it first, e.g. loss.sum() or loss.mean())',
+      );
+    }
+    seed = new Float32Array([1]);
+  } else {
+    if (grad.length !== root.size) {
+      throw new Error(
+        `backward: gradient has ${grad.length} elements, output of shape ${shapeStr(root.shape)} has ${root.size}`,
+      );
+    }
+    seed = grad;
+  }
+
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Float32Array>();
+  grads.set(root, seed);
+  // Consumers come after their inputs in `order`, so walking it backwards sees every
+  // contribution to a tensor's gradient before that tensor is processed.
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = grads.get(t);
+    grads.delete(t);
+    const node = t._node;
+    if (!node) {
+      if (g && t.requiresGrad) accumulateLeafGrad(t, g, makeGrad);
+      continue;
+    }
+    const rule = node.backward;
+    const inputs = node.inputs;
+    // Free the graph as we go: the saved tensors of this op are released after its rule runs.
+    node.backward = null;
+    node.inputs = [];
+    if (!g || !rule) continue;
+    const inputGrads = rule(g);
+    for (let j = 0; j < inputs.length; j++) {
+      const input = inputs[j];
+      const ig = inputGrads[j];
+      if (!ig || !input.requiresGrad) continue;
+      if (ig.length !== input.size) {
+        throw new Error(
+          `backward: op '${node.op}' produced a gradient of ${ig.length} elements for an input of shape ` +
+            `${shapeStr(input.shape)} (internal error)`,
+        );
+      }
+      const prev = grads.get(input);
+      grads.set(input, prev ? addArrays(prev, ig) : ig);
+    }
+  }
+}
+
+function accumulateLeafGrad(t: Tensor, g: Float32Array, makeGrad: (data: Float32Array, shape: number[]) => Tensor): void {
+  if (t.grad === null) {
+    t.grad = makeGrad(Float32Array.from(g), t.shape.slice());
+  } else {
+    const d = t.grad.data;
+    getBackend().add(d.length, d, g, d);
+  }
+}

@@ -1,0 +1,219 @@
+// The native backend: loads the C++ addon (node-gyp-build, or MYELIN_ADDON_PATH) and adapts it to the Backend contract.
+import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as path from 'path';
+
+import {
+  ACTIVATION_CODE,
+  UNARY_CODE,
+  type Activation,
+  type Backend,
+  type BackendInfo,
+  type PlanLayer,
+  type UnaryOp,
+} from './contract';
+
+/** A plan layer as the binding takes it: the activation as its integer code. */
+interface NativePlanLayer {
+  N: number;
+  K: number;
+  W: Float32Array;
+  bias: Float32Array | null;
+  act: number;
+  alpha: number;
+}
+
+/** The raw functions exported by native/binding/addon.cc (activation / unary op as integer codes). */
+export interface NativeBinding {
+  gemm: Backend['gemm'];
+  linearForward(
+    M: number, N: number, K: number, X: Float32Array, W: Float32Array, bias: Float32Array | null,
+    act: number, alpha: number, out: Float32Array, preact: Float32Array | null,
+  ): void;
+  linearBackward(
+    M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array,
+    preact: Float32Array | null, dY: Float32Array, act: number, alpha: number, dZ: Float32Array,
+    dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean,
+  ): void;
+  addBias: Backend['addBias'];
+  colSum: Backend['colSum'];
+  rowSum: Backend['rowSum'];
+  add: Backend['add'];
+  sub: Backend['sub'];
+  mul: Backend['mul'];
+  div: Backend['div'];
+  scale: Backend['scale'];
+  axpy: Backend['axpy'];
+  unary(op: number, n: number, x: Float32Array, out: Float32Array): void;
+  sum: Backend['sum'];
+  activationForward(act: number, n: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  activationBackward(
+    act: number, n: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array,
+    alpha: number,
+  ): void;
+  softmax: Backend['softmax'];
+  logSoftmax: Backend['logSoftmax'];
+  softmaxBackward: Backend['softmaxBackward'];
+  logSoftmaxBackward: Backend['logSoftmaxBackward'];
+  softmaxCrossEntropy: Backend['softmaxCrossEntropy'];
+  mseLoss: Backend['mseLoss'];
+  mseBackward: Backend['mseBackward'];
+  sgdStep: Backend['sgdStep'];
+  adamStep: Backend['adamStep'];
+  rmspropStep: Backend['rmspropStep'];
+  forwardAsync(
+    M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+  ): Promise<void>;
+  info(): { simd: 'avx2' | 'scalar'; threads: number; [key: string]: unknown };
+  setNumThreads(n: number): void;
+}
+
+/** The native Backend plus native-only controls. */
+export interface NativeBackend extends Backend {
+  readonly name: 'native';
+  /** Sets the number of threads the kernels may use (1..256). */
+  setNumThreads(n: number): void;
+  /** The raw binding (integer codes instead of names), for benchmarks and binding tests. */
+  readonly binding: NativeBinding;
+}
+
+const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
+  'gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul',
+  'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax',
+  'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss',
+  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'forwardAsync', 'info', 'setNumThreads',
+];
+
+/** The package root (the directory holding myelin's package.json), from lib/backend or dist/backend. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        const name = (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: unknown }).name;
+        if (name === 'myelin') return dir;
+      } catch {
+        // unreadable package.json: keep walking up
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return path.resolve(__dirname, '..', '..');
+}
+
+/** Loads the raw binding; throws an Error saying why it could not be loaded. */
+export function loadBinding(): NativeBinding {
+  const requireHere = createRequire(__filename);
+  const override = process.env.MYELIN_ADDON_PATH;
+  let where: string;
+  let loaded: unknown;
+  try {
+    if (override !== undefined && override !== '') {
+      where = path.resolve(override);
+      if (!fs.existsSync(where)) throw new Error(`file not found`);
+      loaded = requireHere(where);
+    } else {
+      where = packageRoot();
+      const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => unknown;
+      loaded = nodeGypBuild(where);
+    }
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const from = override ? `MYELIN_ADDON_PATH=${override}` : `the package at ${packageRoot()}`;
+    throw new Error(
+      `myelin: the native addon could not be loaded from ${from}: ${why}. ` +
+        'Build it with `npm run build:native` (or `npm run build:cmake`), or use MYELIN_BACKEND=js.',
+    );
+  }
+  const binding = loaded as Partial<NativeBinding> | null;
+  for (const fn of BINDING_FUNCTIONS) {
+    if (binding === null || typeof binding !== 'object' || typeof binding[fn] !== 'function') {
+      throw new Error(
+        `myelin: the native addon at ${where} has no function '${fn}' (stale build? run \`npm run build:native\`)`,
+      );
+    }
+  }
+  return binding as NativeBinding;
+}
+
+function actCode(kernel: string, act: Activation): number {
+  const code = ACTIVATION_CODE[act];
+  if (code === undefined) throw new Error(`${kernel}: unknown activation '${String(act)}'`);
+  return code;
+}
+
+/** Loads the addon and adapts it to the Backend contract; throws an Error saying why it could not. */
+export function loadNative(): NativeBackend {
+  const b = loadBinding();
+  const backend: NativeBackend = {
+    name: 'native',
+    binding: b,
+    info(): BackendInfo {
+      const raw = b.info();
+      return { ...raw, backend: 'native', simd: raw.simd, threads: raw.threads };
+    },
+    setNumThreads: b.setNumThreads,
+
+    // Kernels whose binding signature equals the contract's are passed through unwrapped.
+    gemm: b.gemm,
+    addBias: b.addBias,
+    colSum: b.colSum,
+    rowSum: b.rowSum,
+    add: b.add,
+    sub: b.sub,
+    mul: b.mul,
+    div: b.div,
+    scale: b.scale,
+    axpy: b.axpy,
+    sum: b.sum,
+    softmax: b.softmax,
+    logSoftmax: b.logSoftmax,
+    softmaxBackward: b.softmaxBackward,
+    logSoftmaxBackward: b.logSoftmaxBackward,
+    softmaxCrossEntropy: b.softmaxCrossEntropy,
+    mseLoss: b.mseLoss,
+    mseBackward: b.mseBackward,
+    sgdStep: b.sgdStep,
+    adamStep: b.adamStep,
+    rmspropStep: b.rmspropStep,
+
+    // Kernels taking an activation / unary op name: map it to the binding's integer code.
+    linearForward(M, N, K, X, W, bias, act, alpha, out, preact) {
+      b.linearForward(M, N, K, X, W, bias, actCode('linearForward', act), alpha, out, preact);
+    },
+    linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate) {
+      b.linearBackward(M, N, K, X, W, Y, preact, dY, actCode('linearBackward', act), alpha, dZ, dX, dW,
+        dB, accumulate);
+    },
+    unary(op: UnaryOp, n, x, out) {
+      const code = UNARY_CODE[op];
+      if (code === undefined) throw new Error(`unary: unknown op '${String(op)}'`);
+      b.unary(code, n, x, out);
+    },
+    activationForward(act, n, x, out, alpha) {
+      b.activationForward(actCode('activationForward', act), n, x, out, alpha);
+    },
+    activationBackward(act, n, x, y, dy, dx, alpha) {
+      b.activationBackward(actCode('activationBackward', act), n, x, y, dy, dx, alpha);
+    },
+    forwardAsync(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
+      if (!Array.isArray(layers)) return b.forwardAsync(M, layers as unknown as NativePlanLayer[], X, out, softmax);
+      let mapped: NativePlanLayer[];
+      try {
+        mapped = layers.map((l, i) => {
+          if (l === null || typeof l !== 'object') {
+            throw new Error(`forwardAsync: layers[${i}] must be an object {N, K, W, bias, act, alpha}`);
+          }
+          return { N: l.N, K: l.K, W: l.W, bias: l.bias, act: actCode(`forwardAsync: layers[${i}]`, l.act), alpha: l.alpha };
+        });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return b.forwardAsync(M, mapped, X, out, softmax);
+    },
+  };
+  return backend;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The `myelin` command line: train, predict, info, bench, export (exit 0 ok, 1 runtime failure, 2 usage error).
+import { Command, CommanderError, Option } from 'commander';
+import { setBackend, BackendName } from '../backend/select';
+import { UsageError, choiceParser } from './args';
+import { runInfo } from './info';
+import { runBench } from './bench';
+import { registerTrain } from './train-command';
+import { registerPredict } from './predict-command';
+import { registerExport } from './export-command';
+
+/** Exit codes of the command. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function packageVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Builds the command tree. Actions report their exit code through `setExit`. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('myelin');
+  program
+    .description('Neural networks for Node.js: train, predict, inspect and export models')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--backend <name>', 'kernel backend: native or js (default: native, falling back to js)')
+      .argParser(choiceParser('--backend', ['native', 'js'] as const)))
+    .hook('preAction', (cmd) => {
+      const backend = (cmd.opts() as { backend?: BackendName }).backend;
+      if (backend !== undefined) setBackend(backend);
+    });
+
+  program
+    .command('info')
+    .description('show the backend, SIMD level, threads and version')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => runInfo(opts));
+
+  program
+    .command('bench')
+    .description('run the benchmark suite (bench/run.js); extra arguments are passed through')
+    .argument('[args...]', 'arguments for bench/run.js')
+    .allowUnknownOption()
+    .passThroughOptions()
+    .helpOption(false)
+    .action(async (args: string[]) => setExit(await runBench(args)));
+
+  registerTrain(program);
+  registerPredict(program);
+  registerExport(program);
+  return program;
+}
+
+/** Runs the CLI on argv (process.argv form) and resolves with the exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram((code) => { exitCode = code; });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version requests end with exitCode 0; everything else commander reports is usage.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`myelin: ${err.message}\n(run with --help for usage)\n`);
+      return EXIT_USAGE;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`myelin: error: ${message}\n`);
+    if (process.env.MYELIN_DEBUG === '1' && err instanceof Error && err.stack !== undefined) process.stderr.write(err.stack + '\n');
+    return EXIT_FAILURE;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,84 @@
+// The embedded digits dataset (UCI optical digits, 1,797 8x8 images, 10 classes), shipped in data/.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { trainTestSplit, LabeledDataset } from './split';
+
+/** Where the gzip CSV lives: <package root>/data, the same relative path from lib/ and dist/. */
+export const DIGITS_PATH = path.join(__dirname, '..', '..', 'data', 'digits.csv.gz');
+
+const FEATURES = 64;
+const CLASSES = 10;
+const MAX_PIXEL = 16;
+
+export interface DigitsOptions {
+  /** Fraction of rows held out as the test part, in [0, 1). Default 0.2. */
+  split?: number;
+  /** Seed of the (stratified) split. Default 0. */
+  seed?: number;
+  /** Read the CSV from another path instead of the embedded file. */
+  path?: string;
+}
+
+export interface DigitsData extends LabeledDataset {
+  /** All rows: pixels scaled from 0..16 to [0, 1], row-major [n, 64]. */
+  x: Float32Array;
+  /** All labels, 0..9. */
+  y: Int32Array;
+  n: number;
+  features: 64;
+  classes: 10;
+  /** Seeded, stratified train part (1 - split of the rows). */
+  train: LabeledDataset;
+  /** Seeded, stratified test part (split of the rows). */
+  test: LabeledDataset;
+}
+
+/** Parses the digits CSV text: 64 integer pixels 0..16 then the label 0..9 per line. */
+export function parseDigitsCsv(text: string, source: string): { x: Float32Array; y: Int32Array; n: number } {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const n = lines.length;
+  const x = new Float32Array(n * FEATURES);
+  const y = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    const cells = lines[r].split(',');
+    if (cells.length !== FEATURES + 1) {
+      throw new Error(`loadDigits: ${source}: line ${r + 1} has ${cells.length} values, expected ${FEATURES + 1}`);
+    }
+    for (let c = 0; c < FEATURES; c++) {
+      const v = Number(cells[c]);
+      if (!Number.isInteger(v) || v < 0 || v > MAX_PIXEL) {
+        throw new Error(`loadDigits: ${source}: line ${r + 1} column ${c + 1}: pixel '${cells[c]}' is not an integer 0..16`);
+      }
+      x[r * FEATURES + c] = v / MAX_PIXEL;
+    }
+    const label = Number(cells[FEATURES]);
+    if (!Number.isInteger(label) || label < 0 || label >= CLASSES) {
+      throw new Error(`loadDigits: ${source}: line ${r + 1}: label '${cells[FEATURES]}' is not an integer 0..9`);
+    }
+    y[r] = label;
+  }
+  return { x, y, n };
+}
+
+/**
+ * Loads the embedded digits dataset: inputs as float32 in [0, 1] ([n, 64] row-major), Int32Array
+ * labels, plus a seeded stratified train/test split (test fraction `split`, default 0.2).
+ */
+export function loadDigits(options: DigitsOptions = {}): DigitsData {
+  const file = options.path ?? DIGITS_PATH;
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`loadDigits: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const text = (raw[0] === 0x1f && raw[1] === 0x8b ? zlib.gunzipSync(raw) : raw).toString('utf8');
+  const { x, y, n } = parseDigitsCsv(text, file);
+  const { train, test } = trainTestSplit(x, y, {
+    testFraction: options.split ?? 0.2,
+    seed: options.seed ?? 0,
+    stratify: true,
+  });
+  return { x, y, n, features: FEATURES, classes: CLASSES, train, test };
+}

@@ -1,0 +1,11 @@
+// myelin's public API: everything users import, re-exported from the modules that implement it.
+export { Tensor, tensor, zeros, ones, full, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
+export { noGrad, isGradEnabled } from './autograd';
+export { info, setBackend, availableBackends, type BackendName, type SelectedBackendInfo } from './backend/select';
+export { Rng, manualSeed } from './random';
+export * as ops from './ops';
+export * as nn from './nn';
+export * as optim from './optim';
+export * as data from './data';
+export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, type FitOptions, type FitData, type History, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
+export * as onnx from './io/onnx';

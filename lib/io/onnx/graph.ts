@@ -1,0 +1,368 @@
+// ONNX graph -> LayerSpec[]: folds constants, checks the graph is a chain, and maps each link to a myelin layer.
+import { onnx, int64ToNumber } from './schema';
+import { ConstTensor, NodeAttributes, readTensor, defaultOpset, shortestFloat32 } from './decode';
+import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
+import { LayerSpec } from './layers';
+import { DROPOUT_DOC_PREFIX } from './encode';
+
+/** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
+export const SUPPORTED_OPS = new Set([
+  'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Reshape',
+  'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
+]);
+
+/** Ops computed at load time when all their inputs are constants (torch emits these around weights). */
+const FOLDABLE_OPS = new Set(['Constant', 'Identity', 'Transpose']);
+
+const nodeLabel = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
+
+function constantNodeValue(node: onnx.INodeProto, label: string): ConstTensor {
+  const attrs = new NodeAttributes(node);
+  const t = attrs.tensor('value');
+  if (t) return readTensor(t, `${label} value`);
+  if (attrs.has('value_float')) return { dims: [], data: Float64Array.of(attrs.float('value_float', 0)) };
+  if (attrs.has('value_int')) return { dims: [], data: Float64Array.of(attrs.int('value_int', 0)) };
+  const a = (node.attribute ?? []).find((x) => x.name === 'value_floats' || x.name === 'value_ints');
+  if (a?.name === 'value_floats') return { dims: [a.floats?.length ?? 0], data: Float64Array.from(a.floats ?? []) };
+  if (a?.name === 'value_ints') {
+    const ints = (a.ints ?? []).map((v) => int64ToNumber(v, label));
+    return { dims: [ints.length], data: Float64Array.from(ints) };
+  }
+  throw new Error(`${label}: only tensor, float and int constants are supported (has ${attrs.names().join(', ') || 'no value'})`);
+}
+
+function transpose2d(c: ConstTensor, label: string): ConstTensor {
+  if (c.dims.length !== 2) throw new Error(`${label}: only 2-D constant transposes are supported, got [${c.dims.join(',')}]`);
+  const [r, k] = c.dims;
+  const out = new Float64Array(r * k);
+  for (let i = 0; i < r; i++) for (let j = 0; j < k; j++) out[j * r + i] = c.data[i * k + j];
+  return { dims: [k, r], data: out };
+}
+
+/** Topological order of `nodes` (ONNX requires it already, but we do not rely on that). Throws on a cycle. */
+function topoSort(nodes: onnx.INodeProto[], available: Set<string>): onnx.INodeProto[] {
+  const producers = new Map<string, number>();
+  nodes.forEach((n, i) => (n.output ?? []).forEach((o) => o && producers.set(o, i)));
+  const state = new Uint8Array(nodes.length); // 0 new, 1 visiting, 2 done
+  const order: onnx.INodeProto[] = [];
+  const visit = (start: number): void => {
+    const stack: [number, number][] = [[start, 0]];
+    state[start] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const inputs = nodes[top[0]].input ?? [];
+      if (top[1] < inputs.length) {
+        const name = inputs[top[1]++];
+        if (!name || available.has(name)) continue;
+        const p = producers.get(name);
+        if (p === undefined) throw new Error(`${nodeLabel(nodes[top[0]], top[0])} reads '${name}', which nothing produces`);
+        if (state[p] === 1) throw new Error(`the graph has a cycle through ${nodeLabel(nodes[p], p)}`);
+        if (state[p] === 0) { state[p] = 1; stack.push([p, 0]); }
+      } else {
+        state[top[0]] = 2;
+        order.push(nodes[top[0]]);
+        stack.pop();
+      }
+    }
+  };
+  for (let i = 0; i < nodes.length; i++) if (state[i] === 0) visit(i);
+  return order;
+}
+
+/** A piece of the chain between two cut values. */
+interface Segment { nodes: onnx.INodeProto[]; input: string; output: string }
+
+/** One step of the chain: a single node, or a run of elementwise segments (decomposed activations). */
+type Link = { kind: 'node'; node: onnx.INodeProto; input: string } | { kind: 'elementwise'; segments: Segment[] };
+
+interface ChainGraph {
+  links: Link[];
+  constants: Map<string, ConstTensor>;
+  inputShape: (number | null)[] | null;
+  opset: number;
+}
+
+/** Splits the graph into links between single "cut" values; throws when it is not a chain. */
+function chainOf(model: onnx.IModelProto): ChainGraph {
+  const graph = model.graph as onnx.IGraphProto;
+  const opset = defaultOpset(model);
+  const constants = new Map<string, ConstTensor>();
+  for (const t of graph.initializer ?? []) constants.set(t.name ?? '', readTensor(t, 'initializer'));
+  if ((graph.sparseInitializer ?? []).length > 0) throw new Error('sparse initializers are not supported');
+
+  const inputs = (graph.input ?? []).filter((v) => !constants.has(v.name ?? ''));
+  if (inputs.length !== 1) throw new Error(`the graph has ${inputs.length} data inputs (${inputs.map((v) => v.name).join(', ')}); exactly one is supported`);
+  const outputs = graph.output ?? [];
+  if (outputs.length !== 1) throw new Error(`the graph has ${outputs.length} outputs; exactly one is supported`);
+  const inputName = inputs[0].name ?? '';
+  const outputName = outputs[0].name ?? '';
+  const dims = inputs[0].type?.tensorType?.shape?.dim;
+  const inputShape = dims ? dims.map((d) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? int64ToNumber(d.dimValue, 'input dim') || null : null)) : null;
+
+  // Fold constant subgraphs (Constant nodes, Identity/Transpose of initializers) first: torch emits these.
+  const allNodes = graph.node ?? [];
+  const available = new Set<string>([inputName, ...constants.keys()]);
+  const ordered = topoSort(allNodes, available);
+  const dataNodes: onnx.INodeProto[] = [];
+  ordered.forEach((n, i) => {
+    const ins = (n.input ?? []).filter((s) => s);
+    const defaultDomain = !n.domain || n.domain === 'ai.onnx';
+    if (defaultDomain && FOLDABLE_OPS.has(n.opType ?? '') && ins.every((s) => constants.has(s))) {
+      const label = nodeLabel(n, i);
+      const out = (n.output ?? [])[0] ?? '';
+      if (n.opType === 'Constant') constants.set(out, constantNodeValue(n, label));
+      else if (n.opType === 'Identity') constants.set(out, constants.get(ins[0]) as ConstTensor);
+      else {
+        const perm = (n.attribute ?? []).find((a) => a.name === 'perm')?.ints?.map((v) => int64ToNumber(v, label));
+        if (perm && perm.length > 0 && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) throw new Error(`${label}: only perm [1,0] is supported`);
+        constants.set(out, transpose2d(constants.get(ins[0]) as ConstTensor, label));
+      }
+    } else dataNodes.push(n);
+  });
+
+  // Every operator type the model computes with must be known before we look at structure: report them all.
+  const unsupported = new Set<string>();
+  for (const n of dataNodes) {
+    const domain = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : '';
+    if (domain || !SUPPORTED_OPS.has(n.opType ?? '')) unsupported.add(`${domain}${n.opType ?? '?'}`);
+  }
+  if (unsupported.size > 0) {
+    throw new Error(`unsupported ONNX operator(s): ${[...unsupported].join(', ')} (supported: ${[...SUPPORTED_OPS].join(', ')})`);
+  }
+
+  // Consumers of each value, counted per use; the graph output counts as one more use.
+  const uses = new Map<string, number>();
+  for (const n of dataNodes) for (const s of n.input ?? []) if (s && !constants.has(s)) uses.set(s, (uses.get(s) ?? 0) + 1);
+  uses.set(outputName, (uses.get(outputName) ?? 0) + 1);
+
+  const links: Link[] = [];
+  const done = new Set<onnx.INodeProto>();
+  let current = inputName;
+  let cursor = 0;
+  while (current !== outputName) {
+    const region: onnx.INodeProto[] = [];
+    const pending = new Map<string, number>([[current, uses.get(current) ?? 0]]);
+    if ((pending.get(current) ?? 0) === 0) throw new Error(`value '${current}' is not used by any node and is not the graph output`);
+    let cut: string | null = null;
+    for (; cursor < dataNodes.length && cut === null; cursor++) {
+      const n = dataNodes[cursor];
+      if (done.has(n)) continue;
+      const ins = (n.input ?? []).filter((s) => s && !constants.has(s));
+      if (ins.length === 0 || !ins.every((s) => pending.has(s))) {
+        throw new Error(`the graph is not a chain: ${nodeLabel(n, cursor)} does not follow from '${current}' alone`);
+      }
+      for (const s of ins) pending.set(s, (pending.get(s) as number) - 1);
+      for (const o of n.output ?? []) if (o) pending.set(o, uses.get(o) ?? 0);
+      region.push(n);
+      done.add(n);
+      const open = [...pending].filter(([, c]) => c > 0).map(([v]) => v);
+      if (open.length === 1 && open[0] !== current) cut = open[0];
+      else if (open.length === 0) throw new Error(`the graph is not a chain: no path from '${current}' reaches the output '${outputName}'`);
+    }
+    if (cut === null) throw new Error(`the graph is not a chain: '${current}' does not reach the output '${outputName}'`);
+    if (region.length === 1 && !isScalarElementwise(region[0], constants)) links.push({ kind: 'node', node: region[0], input: current });
+    else if (region.every((n) => ELEMENTWISE_OPS.has(n.opType ?? ''))) {
+      const prev = links[links.length - 1];
+      const segment = { nodes: region, input: current, output: cut };
+      if (prev && prev.kind === 'elementwise') prev.segments.push(segment);
+      else links.push({ kind: 'elementwise', segments: [segment] });
+    } else {
+      throw new Error(`the graph is not a chain: nodes ${region.map((n) => n.opType).join(', ')} branch and rejoin between '${current}' and '${cut}'`);
+    }
+    current = cut;
+  }
+  const leftover = dataNodes.filter((n) => !done.has(n));
+  if (leftover.length > 0) throw new Error(`the graph is not a chain: ${leftover.map((n, i) => nodeLabel(n, i)).join(', ')} do not lead to the output`);
+  return { links, constants, inputShape, opset };
+}
+
+/** A single Add/Mul/... of the running value with a one-element constant: part of a decomposed activation. */
+function isScalarElementwise(n: onnx.INodeProto, constants: Map<string, ConstTensor>): boolean {
+  const op = n.opType ?? '';
+  if (!ELEMENTWISE_OPS.has(op) || op === 'Tanh' || op === 'Sigmoid' || op === 'Identity') return false;
+  return (n.input ?? []).every((s) => !constants.has(s) || (constants.get(s) as ConstTensor).data.length === 1);
+}
+
+const toF32 = (d: Float64Array): Float32Array => Float32Array.from(d);
+
+/** Converts a chain graph to layers. Throws naming the node for anything outside the supported forms. */
+export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[]; inputShape: (number | null)[] | null } {
+  const { links, constants, inputShape, opset } = chainOf(model);
+  const layers: LayerSpec[] = [];
+  // Per-sample shape of the running value (null entries = unknown); null = unknown rank.
+  let sample: (number | null)[] | null = inputShape ? inputShape.slice(1) : null;
+  const name = (): string => `${layers.length}.`;
+  const constOf = (n: onnx.INodeProto, idx: number): ConstTensor | null => {
+    const s = (n.input ?? [])[idx];
+    return s ? constants.get(s) ?? null : null;
+  };
+
+  const pushLinear = (label: string, inF: number, outF: number, weight: Float32Array, bias: Float32Array | null): void => {
+    if (sample && (sample.length !== 1 || (sample[0] !== null && sample[0] !== inF))) {
+      throw new Error(`${label}: expects [batch,${inF}] but gets [batch,${sample.map((d) => d ?? '?').join(',')}]`);
+    }
+    layers.push({ kind: 'Linear', name: name(), inFeatures: inF, outFeatures: outF, weight, bias });
+    sample = [outF];
+  };
+
+  links.forEach((link, i) => {
+    if (link.kind === 'elementwise') {
+      const prev = layers[layers.length - 1];
+      const first = link.segments[0].nodes;
+      if (link.segments.length === 1 && first.length === 1 && first[0].opType === 'Add' && prev && prev.kind === 'Linear' && prev.bias === null && prev.outFeatures === 1) {
+        // MatMul + Add with a one-element bias (a single output unit) looks like a scalar Add.
+        const c = (first[0].input ?? []).map((s) => constants.get(s)).find((t) => t !== undefined) as ConstTensor;
+        prev.bias = broadcastBias(c, 1, nodeLabel(first[0], i));
+        return;
+      }
+      for (const approximate of splitIntoGelus(link.segments, constants)) layers.push({ kind: 'GELU', name: name(), approximate });
+      return;
+    }
+    const n = link.node;
+    const label = nodeLabel(n, i);
+    const attrs = new NodeAttributes(n);
+    const dataIndex = (n.input ?? []).indexOf(link.input);
+    switch (n.opType) {
+      case 'Gemm': {
+        const b = constOf(n, 1);
+        if (dataIndex !== 0 || !b) throw new Error(`${label}: only Gemm(input, constant B[, constant C]) is supported`);
+        if (attrs.int('transA', 0) !== 0) throw new Error(`${label}: transA=1 is not supported`);
+        if (b.dims.length !== 2) throw new Error(`${label}: B must be 2-D, got [${b.dims.join(',')}]`);
+        const transB = attrs.int('transB', 0) !== 0;
+        const alpha = attrs.float('alpha', 1);
+        const beta = attrs.float('beta', 1);
+        const w = transB ? b : transpose2d(b, label); // -> [out, in]
+        const [outF, inF] = w.dims;
+        const weight = new Float32Array(w.data.length);
+        for (let k = 0; k < weight.length; k++) weight[k] = alpha * w.data[k];
+        let bias: Float32Array | null = null;
+        const hasC = (n.input ?? []).length > 2 && (n.input ?? [])[2];
+        if (hasC) {
+          const c = constOf(n, 2);
+          if (!c) throw new Error(`${label}: C must be a constant`);
+          bias = broadcastBias(c, outF, label);
+          for (let k = 0; k < outF; k++) bias[k] *= beta;
+        }
+        pushLinear(label, inF, outF, weight, bias);
+        return;
+      }
+      case 'MatMul': {
+        const b = constOf(n, 1);
+        if (dataIndex !== 0 || !b || b.dims.length !== 2) throw new Error(`${label}: only MatMul(input, constant 2-D matrix) is supported`);
+        const w = transpose2d(b, label);
+        pushLinear(label, w.dims[1], w.dims[0], toF32(w.data), null);
+        return;
+      }
+      case 'Add': {
+        const prev = layers[layers.length - 1];
+        const c = constOf(n, 1 - dataIndex);
+        if (!c || !prev || prev.kind !== 'Linear' || prev.bias !== null) {
+          throw new Error(`${label}: Add is supported only as the bias of a preceding MatMul/Gemm`);
+        }
+        prev.bias = broadcastBias(c, prev.outFeatures, label);
+        return;
+      }
+      case 'Relu':
+        layers.push({ kind: 'ReLU', name: name() });
+        return;
+      case 'LeakyRelu':
+        layers.push({ kind: 'LeakyReLU', name: name(), negativeSlope: shortestFloat32(attrs.float('alpha', 0.01)) });
+        return;
+      case 'Sigmoid':
+        layers.push({ kind: 'Sigmoid', name: name() });
+        return;
+      case 'Tanh':
+        layers.push({ kind: 'Tanh', name: name() });
+        return;
+      case 'Gelu': {
+        const approx = attrs.string('approximate', 'none');
+        if (approx !== 'none' && approx !== 'tanh') throw new Error(`${label}: approximate='${approx}' is not supported`);
+        layers.push({ kind: 'GELU', name: name(), approximate: approx });
+        return;
+      }
+      case 'Softmax': {
+        const axis = attrs.int('axis', opset >= 13 ? -1 : 1);
+        const rank = sample ? sample.length + 1 : null;
+        const last = axis === -1 || (rank !== null && axis === rank - 1);
+        if (!last) throw new Error(`${label}: only softmax over the last axis is supported (axis=${axis}, input rank ${rank ?? 'unknown'})`);
+        layers.push({ kind: 'Softmax', name: name() });
+        return;
+      }
+      case 'Flatten': {
+        if (attrs.int('axis', 1) !== 1) throw new Error(`${label}: only axis=1 is supported`);
+        layers.push({ kind: 'Flatten', name: name() });
+        sample = flattened(sample);
+        return;
+      }
+      case 'Reshape': {
+        const shape = constOf(n, 1);
+        const ok = dataIndex === 0 && shape && shape.data.length === 2 && (shape.data[0] === 0 || shape.data[0] === -1);
+        const target = ok ? (shape as ConstTensor).data[1] : NaN;
+        const flat = flattened(sample);
+        if (!ok || !(target === -1 || (target > 0 && (flat === null || flat[0] === null || flat[0] === target)))) {
+          throw new Error(`${label}: only a reshape to [batch, features] (a flatten) is supported`);
+        }
+        layers.push({ kind: 'Flatten', name: name() });
+        sample = target > 0 ? [target] : flat;
+        return;
+      }
+      case 'Dropout': {
+        const ratio = constOf(n, 1);
+        const p = shortestFloat32(ratio ? ratio.data[0] : attrs.float('ratio', 0.5));
+        layers.push({ kind: 'Dropout', name: name(), p });
+        return;
+      }
+      case 'Identity': {
+        const doc = n.docString ?? '';
+        if (doc.startsWith(DROPOUT_DOC_PREFIX)) {
+          const p = Number(doc.slice(DROPOUT_DOC_PREFIX.length));
+          if (Number.isFinite(p) && p >= 0 && p < 1) layers.push({ kind: 'Dropout', name: name(), p });
+        }
+        return;
+      }
+      default:
+        throw new Error(`${label}: operator is not supported here`);
+    }
+  });
+  return { layers, inputShape };
+}
+
+/**
+ * Partitions a run of elementwise segments into consecutive GELUs (each exact or tanh form). Throws, listing the
+ * operators, when no partition exists.
+ */
+function splitIntoGelus(segments: Segment[], constants: Map<string, ConstTensor>): ('none' | 'tanh')[] {
+  const n = segments.length;
+  // best[i] = a partition of segments[i..n) or null; filled from the end.
+  const best: (('none' | 'tanh')[] | null)[] = new Array(n + 1).fill(null);
+  best[n] = [];
+  for (let i = n - 1; i >= 0; i--) {
+    const nodes: onnx.INodeProto[] = [];
+    for (let j = i; j < n && best[i] === null; j++) {
+      nodes.push(...segments[j].nodes);
+      const rest = best[j + 1];
+      if (rest === null) continue;
+      const approx = recogniseGelu(nodes, segments[i].input, segments[j].output, constants);
+      if (approx) best[i] = [approx, ...rest];
+    }
+  }
+  if (best[0] === null) {
+    const ops = segments.flatMap((s) => s.nodes.map((x) => x.opType)).join(', ');
+    throw new Error(`elementwise subgraph ${ops} is not a supported activation (only GELU, exact or tanh, is recognised)`);
+  }
+  return best[0];
+}
+
+function flattened(sample: (number | null)[] | null): (number | null)[] | null {
+  if (!sample) return null;
+  return [sample.some((d) => d === null) ? null : (sample as number[]).reduce((a, b) => a * b, 1)];
+}
+
+function broadcastBias(c: ConstTensor, outF: number, label: string): Float32Array {
+  const n = c.data.length;
+  const fits = (c.dims.length <= 1 || (c.dims.length === 2 && c.dims[0] === 1)) && (n === outF || n === 1);
+  if (!fits) throw new Error(`${label}: bias of shape [${c.dims.join(',')}] does not broadcast to [batch,${outF}]`);
+  const b = new Float32Array(outF);
+  for (let k = 0; k < outF; k++) b[k] = c.data[n === 1 ? 0 : k];
+  return b;
+}

@@ -1,0 +1,175 @@
+// myelin.onnx: exportModel (myelin Sequential -> .onnx file) and importModel (.onnx file -> trainable Sequential).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Module, Sequential, fromConfig, type LayerConfig } from '../../nn';
+import { writeFileAtomic } from '../atomic';
+import { encodeLayers } from './encode';
+import { decodeModelProto } from './decode';
+import { layersFromModel } from './graph';
+import { LayerSpec } from './layers';
+import { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET } from './schema';
+
+export { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET };
+export type { LayerSpec };
+
+export interface ExportOptions {
+  /**
+   * Shape of one input batch, batch dimension first, e.g. [1, 64] or [1, 1, 8, 8] (like PyTorch's dummy input).
+   * The batch dimension is written as the dynamic dimension 'batch'. Default: [1, inFeatures of the first Linear].
+   */
+  inputShape?: number[];
+  /** Default-domain opset, 13..24. Default 13. GELU is written as the Gelu operator from opset 20 on. */
+  opset?: number;
+  /** Graph input name. Default 'input'. */
+  inputName?: string;
+  /** Graph output name. Default 'output'. */
+  outputName?: string;
+}
+
+function packageVersion(): string {
+  try {
+    const file = path.join(__dirname, '..', '..', '..', 'package.json');
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Flattens a model into LayerSpecs (nested Sequentials inlined), reading weights from its state dict. */
+export function layersOf(model: Module): LayerSpec[] {
+  const state = model.stateDict();
+  const out: LayerSpec[] = [];
+  const visit = (cfg: LayerConfig, prefix: string): void => {
+    const where = prefix ? `layer ${prefix.slice(0, -1)}` : 'the model';
+    switch (cfg.type) {
+      case 'Sequential':
+        cfg.layers.forEach((child, i) => visit(child, `${prefix}${i}.`));
+        return;
+      case 'Linear': {
+        const w = state[`${prefix}weight`];
+        const b = cfg.bias ? state[`${prefix}bias`] : undefined;
+        if (!w || (cfg.bias && !b)) throw new Error(`onnx.exportModel: ${where} (Linear) has no '${prefix}weight'/'${prefix}bias' parameters`);
+        out.push({ kind: 'Linear', name: prefix, inFeatures: cfg.inFeatures, outFeatures: cfg.outFeatures, weight: w.data, bias: b ? b.data : null });
+        return;
+      }
+      case 'ReLU': case 'Sigmoid': case 'Tanh': case 'Softmax':
+        out.push({ kind: cfg.type, name: prefix });
+        return;
+      case 'LeakyReLU':
+        out.push({ kind: 'LeakyReLU', name: prefix, negativeSlope: cfg.negativeSlope });
+        return;
+      case 'GELU':
+        out.push({ kind: 'GELU', name: prefix, approximate: cfg.approximate });
+        return;
+      case 'Dropout':
+        out.push({ kind: 'Dropout', name: prefix, p: cfg.p });
+        return;
+      case 'Flatten':
+        if (cfg.startDim !== undefined && cfg.startDim !== 1) {
+          throw new Error(`onnx.exportModel: ${where}: Flatten(startDim=${cfg.startDim}) is not supported (only startDim 1)`);
+        }
+        out.push({ kind: 'Flatten', name: prefix });
+        return;
+      default:
+        throw new Error(`onnx.exportModel: ${where}: layer type '${(cfg as { type: string }).type}' is not supported by ONNX export`);
+    }
+  };
+  let config: LayerConfig;
+  try {
+    config = model.toConfig();
+  } catch (err) {
+    throw new Error(`onnx.exportModel: ${model.constructor.name} cannot describe itself (${(err as Error).message}); it is not supported by ONNX export`);
+  }
+  visit(config, '');
+  return out;
+}
+
+function defaultSampleShape(layers: LayerSpec[]): number[] {
+  for (const l of layers) {
+    if (l.kind === 'Linear') return [l.inFeatures];
+    if (l.kind === 'Flatten') break;
+  }
+  throw new Error('onnx.exportModel: cannot tell the input shape (no Linear before any Flatten); pass { inputShape: [1, ...] }');
+}
+
+/** The model as ONNX bytes (what exportModel writes). */
+export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array {
+  const layers = layersOf(model);
+  let sampleShape: number[];
+  if (opts.inputShape !== undefined) {
+    if (!Array.isArray(opts.inputShape) || opts.inputShape.length < 2) {
+      throw new Error(`onnx.exportModel: inputShape must include the batch dimension first, e.g. [1, 64]; got ${JSON.stringify(opts.inputShape)}`);
+    }
+    sampleShape = opts.inputShape.slice(1);
+  } else {
+    sampleShape = defaultSampleShape(layers);
+  }
+  return encodeLayers(layers, {
+    inputShape: sampleShape,
+    opset: opts.opset ?? MIN_EXPORT_OPSET,
+    inputName: opts.inputName ?? 'input',
+    outputName: opts.outputName ?? 'output',
+    producerVersion: packageVersion(),
+  });
+}
+
+/**
+ * Writes `model` (a Sequential of Linear/Dense, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout, Flatten)
+ * to `file` as an ONNX model with a dynamic batch dimension, atomically (temp file + fsync + rename).
+ * Throws naming the layer for anything ONNX export does not support.
+ */
+export async function exportModel(model: Module, file: string, opts: ExportOptions = {}): Promise<void> {
+  const bytes = toOnnxBytes(model, opts);
+  await writeFileAtomic(file, bytes);
+}
+
+/** Builds a trainable Sequential from LayerSpecs (fresh modules, weights copied in). */
+export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
+  const configs: LayerConfig[] = layers.map((l): LayerConfig => {
+    switch (l.kind) {
+      case 'Linear': return { type: 'Linear', inFeatures: l.inFeatures, outFeatures: l.outFeatures, bias: l.bias !== null };
+      case 'LeakyReLU': return { type: 'LeakyReLU', negativeSlope: l.negativeSlope };
+      case 'GELU': return { type: 'GELU', approximate: l.approximate };
+      case 'Dropout': return { type: 'Dropout', p: l.p };
+      default: return { type: l.kind };
+    }
+  });
+  const model = fromConfig({ type: 'Sequential', layers: configs }) as Sequential;
+  const state: Record<string, Float32Array> = {};
+  layers.forEach((l, i) => {
+    if (l.kind !== 'Linear') return;
+    state[`${i}.weight`] = l.weight;
+    if (l.bias) state[`${i}.bias`] = l.bias;
+  });
+  model.loadStateDict(state);
+  return model;
+}
+
+/** Parses ONNX bytes into a trainable Sequential; `source` names the file in errors. */
+export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequential {
+  let layers: LayerSpec[];
+  try {
+    layers = layersFromModel(decodeModelProto(bytes)).layers;
+  } catch (err) {
+    const msg = (err as Error).message;
+    const prefix = msg.startsWith('not a valid ONNX model') ? '' : 'cannot import: ';
+    throw new Error(`onnx.importModel: '${source}': ${prefix}${msg}`);
+  }
+  return sequentialFromLayers(layers);
+}
+
+/**
+ * Reads an ONNX file written by exportModel or by torch.onnx.export (chains of Gemm or MatMul+Add, Relu, LeakyRelu,
+ * Sigmoid, Tanh, Softmax over the last axis, Flatten, Identity, Dropout, Gelu or its Erf/Tanh decomposition) and
+ * returns an equivalent myelin Sequential that can be trained further. Throws naming the file for corrupted files,
+ * unsupported operators (all listed) and graphs that are not a chain.
+ */
+export async function importModel(file: string): Promise<Sequential> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.promises.readFile(file);
+  } catch (err) {
+    throw new Error(`onnx.importModel: cannot read '${file}': ${(err as Error).message}`);
+  }
+  return fromOnnxBytes(bytes, file);
+}

@@ -1,0 +1,192 @@
+// safetensors encode/decode (float32 tensors): 8-byte LE header length, JSON header, contiguous data, full validation.
+import * as fs from 'fs';
+import * as os from 'os';
+import { writeFileAtomicSync } from './atomic';
+
+/** One named float32 tensor as stored in a safetensors file. */
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** A decoded safetensors file: tensors in file order (by data offset) and the string metadata. */
+export interface SafetensorsContents {
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  metadata: Record<string, string>;
+}
+
+/** Largest header we accept (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
+
+/** Byte sizes of the dtypes the format defines (we only load F32, but recognise the others for messages). */
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+};
+
+function shapeProduct(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function float32ToLEBytes(data: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (LITTLE_ENDIAN_HOST) return bytes;
+  const out = new Uint8Array(data.byteLength);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
+  return out;
+}
+
+/**
+ * Encodes tensors as safetensors chunks (header then each tensor's bytes, in the given order).
+ * The header is padded with spaces so the data starts at an 8-byte aligned offset.
+ */
+export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Record<string, string> = {}): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const seen = new Set<string>();
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__' || t.name.length === 0) throw new Error(`safetensors: invalid tensor name '${t.name}'`);
+    if (seen.has(t.name)) throw new Error(`safetensors: duplicate tensor name '${t.name}'`);
+    seen.add(t.name);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new Error(`safetensors: tensor '${t.name}' has invalid shape [${t.shape.join(',')}]`);
+    }
+    const n = shapeProduct(t.shape);
+    if (n !== t.data.length) {
+      throw new Error(`safetensors: tensor '${t.name}' has ${t.data.length} values, shape [${t.shape.join(',')}] needs ${n}`);
+    }
+    header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + n * 4] };
+    offset += n * 4;
+  }
+  let json = JSON.stringify(header);
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(headerBytes.byteLength), 0);
+  return [prefix, headerBytes, ...tensors.map((t) => float32ToLEBytes(t.data))];
+}
+
+/** Encodes into one contiguous buffer. */
+export function encodeSafetensorsBuffer(tensors: readonly NamedArray[], metadata: Record<string, string> = {}): Uint8Array {
+  return Buffer.concat(encodeSafetensors(tensors, metadata));
+}
+
+/** Writes a safetensors file atomically (temp file + fsync + rename). */
+export function writeSafetensorsSync(file: string, tensors: readonly NamedArray[], metadata: Record<string, string> = {}): void {
+  writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Decodes and validates a safetensors buffer. `source` names the file in error messages.
+ * Throws on: short file, header length past the end, bad UTF-8/JSON, non-object header, bad metadata,
+ * unknown or non-F32 dtype, bad shapes, bad/out-of-range/overlapping/non-contiguous data offsets,
+ * byte lengths that do not match the shape.
+ */
+export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsContents {
+  const fail = (msg: string): never => {
+    throw new Error(`${source}: ${msg}`);
+  };
+  if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes, too short for the 8-byte header length`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(buf.byteLength - 8)) {
+    fail(`header length ${headerLen} runs past the end of the file (${buf.byteLength} bytes; truncated or not a safetensors file)`);
+  }
+  const n = Number(headerLen);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n < 2) fail(`header length ${n} is too small for a JSON object`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
+  } catch {
+    return fail('header is not valid UTF-8 (corrupted file?)');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (err) {
+    return fail(`header is not valid JSON (corrupted file?): ${(err as Error).message}`);
+  }
+  if (!isRecord(header)) return fail('header JSON is not an object');
+  const dataStart = 8 + n;
+  const dataLen = buf.byteLength - dataStart;
+
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (!isRecord(raw)) fail('__metadata__ is not an object');
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`__metadata__ value for '${k}' is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    if (!isRecord(raw)) return fail(`entry for tensor '${name}' is not an object`);
+    const { dtype, shape, data_offsets: offsets } = raw;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+    if (dtype !== 'F32') fail(`tensor '${name}' has dtype ${dtype as string}; only F32 is supported`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      fail(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) {
+      fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end) fail(`tensor '${name}' has data_offsets [${begin}, ${end}] with begin > end`);
+    if (end > dataLen) {
+      fail(`tensor '${name}' data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes; truncated file?)`);
+    }
+    const expected = shapeProduct(shape as number[]) * 4;
+    if (end - begin !== expected) {
+      fail(`tensor '${name}' has ${end - begin} bytes but shape [${(shape as number[]).join(',')}] x F32 needs ${expected}`);
+    }
+    entries.push({ name, shape: shape as number[], begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const e of entries) {
+    if (e.begin < cursor) fail(`tensor '${e.name}' data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${cursor})`);
+    if (e.begin > cursor) fail(`gap in the data before tensor '${e.name}' (bytes ${cursor}..${e.begin} are not used by any tensor)`);
+    cursor = e.end;
+  }
+  if (cursor !== dataLen) fail(`data is ${dataLen} bytes but tensors cover ${cursor} (trailing bytes or corrupted header)`);
+
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const e of entries) {
+    const count = (e.end - e.begin) / 4;
+    const data = new Float32Array(count);
+    const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
+    if (LITTLE_ENDIAN_HOST) {
+      new Uint8Array(data.buffer).set(bytes);
+    } else {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
+    }
+    tensors.set(e.name, { shape: [...e.shape], data });
+  }
+  return { tensors, metadata };
+}
+
+/** Reads and validates a safetensors file. Errors name the file. */
+export function readSafetensorsSync(file: string): SafetensorsContents {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  return decodeSafetensors(buf, file);
+}

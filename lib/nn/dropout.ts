@@ -1,0 +1,51 @@
+// Dropout layer: random zeroing with probability p in training mode (seeded), identity in eval mode.
+import { Tensor } from '../tensor';
+import { dropout } from '../ops/dropout';
+import { Rng, globalGenerator } from '../random';
+import { Module } from './module';
+import type { LayerConfig } from './config';
+
+export interface DropoutOptions {
+  /** Seed for the mask generator (the same seed gives the same sequence of masks). */
+  seed?: number;
+}
+
+export class Dropout extends Module {
+  readonly p: number;
+  private rng: Rng | null;
+  private readonly hasOwnSeed: boolean;
+
+  constructor(p = 0.5, opts: DropoutOptions = {}) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
+      throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
+    }
+    this.p = p;
+    this.hasOwnSeed = opts.seed !== undefined;
+    this.rng = opts.seed === undefined ? null : new Rng(opts.seed);
+  }
+
+  /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
+  seedIfUnseeded(seed: number): void {
+    if (!this.hasOwnSeed) this.rng = new Rng(seed);
+  }
+
+  /** The mask generator's state (to resume training with identical masks). */
+  generatorState(): { state: number; spareNormal: number | null } | null {
+    return this.rng ? this.rng.getState() : null;
+  }
+  setGeneratorState(s: { state: number; spareNormal: number | null }): void {
+    if (!this.rng) this.rng = new Rng(0);
+    this.rng.setState(s);
+  }
+
+  override forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training, this.rng ?? globalGenerator());
+  }
+  override toConfig(): LayerConfig {
+    return { type: 'Dropout', p: this.p };
+  }
+  override describe(): string {
+    return `Dropout(p=${this.p})`;
+  }
+}

@@ -1,0 +1,101 @@
+// Linear (alias Dense): y = x W^T + b with W [out, in]; runs fused with a following activation.
+import type { Activation } from '../backend/contract';
+import { Tensor, zeros } from '../tensor';
+import { linear } from '../ops/linear';
+import { Rng, globalGenerator } from '../random';
+import { Module } from './module';
+import type { LayerConfig } from './config';
+import { glorotUniform, initForActivation, kaimingNormal, type InitScheme } from './init';
+
+export interface LinearOptions {
+  /** Add a bias vector (default true). */
+  bias?: boolean;
+  /** Weight initialisation; by default chosen from the activation that follows (see Sequential). */
+  init?: InitScheme;
+  /** Seed for the weight initialisation (same seed, same weights). */
+  seed?: number;
+}
+
+function checkFeatures(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`Linear: ${name} must be a positive integer, got ${String(v)}`);
+}
+
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Shape [outFeatures, inFeatures] (PyTorch layout). */
+  readonly weight: Tensor;
+  /** Shape [outFeatures], or null without bias. */
+  readonly bias: Tensor | null;
+  /** The scheme the current weights were drawn with. */
+  initScheme: InitScheme;
+  private readonly explicitInit: InitScheme | undefined;
+  private readonly seed: number | undefined;
+
+  constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    checkFeatures('inFeatures', inFeatures);
+    checkFeatures('outFeatures', outFeatures);
+    if (opts.init !== undefined && opts.init !== 'kaiming' && opts.init !== 'glorot') {
+      throw new Error(`Linear: init must be 'kaiming' or 'glorot', got '${String(opts.init)}'`);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.explicitInit = opts.init;
+    this.seed = opts.seed;
+    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
+    this.bias = opts.bias === false ? null : this.registerParameter('bias', zeros([outFeatures]));
+    this.initScheme = opts.init ?? 'glorot';
+    this.resetParameters(null);
+  }
+
+  /** True when the caller fixed the init scheme or the seed (Sequential then leaves those alone). */
+  get hasExplicitInit(): boolean {
+    return this.explicitInit !== undefined;
+  }
+  get hasSeed(): boolean {
+    return this.seed !== undefined;
+  }
+
+  /**
+   * Re-draws the weights (bias to zero) for the activation that follows this layer.
+   * The layer's own seed wins over `seed`; with neither, the global generator is used.
+   */
+  resetParameters(following: Activation | null, seed?: number, negativeSlope = 0.01): void {
+    const scheme = this.explicitInit ?? initForActivation(following);
+    const s = this.seed ?? seed;
+    const rng = s === undefined ? globalGenerator() : new Rng(s);
+    if (scheme === 'kaiming') {
+      kaimingNormal(this.weight.data, this.inFeatures, rng, following === 'leakyRelu' ? negativeSlope : 0);
+    } else {
+      glorotUniform(this.weight.data, this.inFeatures, this.outFeatures, rng);
+    }
+    if (this.bias) this.bias.data.fill(0);
+    this.initScheme = scheme;
+  }
+
+  override forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias, 'none');
+  }
+
+  /** act(x W^T + b) as one fused kernel call (forward and backward). */
+  forwardFused(x: Tensor, act: Activation, alpha: number): Tensor {
+    return linear(x, this.weight, this.bias, act, alpha);
+  }
+
+  override inputFeatures(): number {
+    return this.inFeatures;
+  }
+
+  override toConfig(): LayerConfig {
+    return { type: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias !== null };
+  }
+
+  override describe(): string {
+    return `Linear(${this.inFeatures} -> ${this.outFeatures}${this.bias ? ', bias' : ', no bias'})`;
+  }
+}
+
+/** Keras-style name for Linear. */
+export const Dense = Linear;
+export type Dense = Linear;

@@ -1,0 +1,194 @@
+// Loss functions: cross-entropy (fused kernel for integer labels), MSE, BCE with logits, Huber.
+import { getBackend } from '../backend/select';
+import { record } from '../autograd';
+import { Tensor, shapeToString } from '../tensor';
+import { logSoftmax } from '../ops/activation';
+import { mul, neg, pow, sub } from '../ops/elementwise';
+import { mean, sum } from '../ops/reduce';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  /** 'mean' (default): average over elements (rows for crossEntropy); 'sum'; 'none': per element / per row. */
+  reduction?: Reduction;
+}
+
+function reductionOf(op: string, opts: LossOptions): Reduction {
+  const r = opts.reduction ?? 'mean';
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
+    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
+  }
+  return r;
+}
+
+function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
+  if (reduction === 'none') return perElement;
+  return reduction === 'sum' ? sum(perElement) : mean(perElement);
+}
+
+function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${op}: ${names[0]} shape ${shapeToString(a.shape)} does not match ${names[1]} shape ${shapeToString(b.shape)}`);
+  }
+}
+
+/** Integer class labels from an Int32Array, a number[] or a 1-D tensor of whole numbers. */
+function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M: number, N: number, logitsShape: number[]): Int32Array {
+  const src: ArrayLike<number> = labels instanceof Tensor ? labels.data : labels;
+  if (src.length !== M) {
+    throw new Error(`${op}: ${src.length} labels for ${M} rows (logits ${shapeToString(logitsShape)})`);
+  }
+  const out = labels instanceof Int32Array ? labels : new Int32Array(M);
+  for (let i = 0; i < M; i++) {
+    const v = src[i];
+    if (!Number.isInteger(v) || v < 0 || v >= N) {
+      throw new Error(`${op}: label ${v} at row ${i} is out of range [0, ${N})`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Cross-entropy between logits [M, N] (unnormalised scores) and either integer class labels
+ * (Int32Array | number[] | 1-D Tensor of length M; uses the fused softmax-cross-entropy kernel) or
+ * target probabilities / one-hot rows (a Tensor [M, N]).
+ */
+export function crossEntropy(logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: LossOptions = {}): Tensor {
+  const reduction = reductionOf('crossEntropy', opts);
+  if (logits.ndim !== 2) {
+    throw new Error(`crossEntropy: logits must be 2-D [rows, classes], got ${shapeToString(logits.shape)}`);
+  }
+  const [M, N] = logits.shape;
+  if (target instanceof Tensor && target.ndim === 2) {
+    checkSameShape('crossEntropy', logits, target, ['logits', 'target']);
+    // Soft targets: -sum_j t_ij log softmax(x)_ij per row.
+    const perRow = neg(sum(mul(target, logSoftmax(logits)), 1));
+    return reduceLoss(perRow, reduction);
+  }
+  if (target instanceof Tensor && target.ndim !== 1) {
+    throw new Error(
+      `crossEntropy: target must be labels [${M}] or probabilities [${M},${N}], got ${shapeToString(target.shape)}`,
+    );
+  }
+  const labels = labelsOf('crossEntropy', target, M, N, logits.shape);
+  const backend = getBackend();
+  const wantGrad = logits.requiresGrad;
+  const grad = wantGrad ? new Float32Array(M * N) : null; // (softmax - onehot) / M
+  const losses = reduction === 'none' ? new Float32Array(M) : null;
+  const meanLoss = M > 0 ? backend.softmaxCrossEntropy(M, N, logits.data, labels, grad, losses) : NaN;
+
+  if (reduction === 'none') {
+    return record(new Tensor(losses as Float32Array, [M]), 'crossEntropy', [logits], (g) => {
+      // Row i of d(loss_i)/d(logits) is M * grad[i]; scale each row by its upstream gradient.
+      const dx = new Float32Array(M * N);
+      const gr = grad as Float32Array;
+      for (let i = 0; i < M; i++) backend.scale(N, gr.subarray(i * N, (i + 1) * N), g[i] * M, dx.subarray(i * N, (i + 1) * N));
+      return [dx];
+    });
+  }
+  const scale = reduction === 'sum' ? M : 1;
+  return record(new Tensor(new Float32Array([meanLoss * scale]), []), 'crossEntropy', [logits], (g) => {
+    const dx = new Float32Array(M * N);
+    backend.scale(M * N, grad as Float32Array, g[0] * scale, dx);
+    return [dx];
+  });
+}
+
+/** Mean squared error between pred and target (same shape). */
+export function mseLoss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
+  const reduction = reductionOf('mseLoss', opts);
+  checkSameShape('mseLoss', pred, target, ['prediction', 'target']);
+  if (reduction === 'none') return pow(sub(pred, target), 2);
+  const backend = getBackend();
+  const n = pred.size;
+  const scale = reduction === 'sum' ? n : 1;
+  const value = n > 0 ? backend.mseLoss(n, pred.data, target.data) * scale : NaN;
+  return record(new Tensor(new Float32Array([value]), []), 'mseLoss', [pred, target], (g) => {
+    const dp = new Float32Array(n); // 2 (pred - target) / n
+    backend.mseBackward(n, pred.data, target.data, dp);
+    backend.scale(n, dp, g[0] * scale, dp);
+    let dt: Float32Array | null = null;
+    if (target.requiresGrad) {
+      dt = new Float32Array(n);
+      backend.scale(n, dp, -1, dt);
+    }
+    return [pred.requiresGrad ? dp : null, dt];
+  });
+}
+
+/**
+ * Binary cross-entropy on logits (numerically stable): max(x,0) - x*y + log(1 + exp(-|x|)).
+ * targets are probabilities in [0, 1] with the same shape as logits.
+ */
+export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions = {}): Tensor {
+  const reduction = reductionOf('bceWithLogits', opts);
+  checkSameShape('bceWithLogits', logits, targets, ['logits', 'targets']);
+  const n = logits.size;
+  const x = logits.data;
+  const y = targets.data;
+  // Elementwise loss and its derivative sigmoid(x) - y; O(n) work with no matching kernel.
+  const loss = new Float32Array(n);
+  const dLogit = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    const e = Math.exp(-Math.abs(xi));
+    loss[i] = Math.max(xi, 0) - xi * y[i] + Math.log1p(e);
+    const sig = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
+    dLogit[i] = sig - y[i];
+  }
+  const perElement = record(new Tensor(loss, logits.shape), 'bceWithLogits', [logits, targets], (g) => {
+    const backend = getBackend();
+    let dx: Float32Array | null = null;
+    let dy: Float32Array | null = null;
+    if (logits.requiresGrad) {
+      dx = new Float32Array(n);
+      backend.mul(n, g, dLogit, dx);
+    }
+    if (targets.requiresGrad) {
+      // d/dy = -x
+      dy = new Float32Array(n);
+      backend.mul(n, g, x, dy);
+      backend.scale(n, dy, -1, dy);
+    }
+    return [dx, dy];
+  });
+  return reduceLoss(perElement, reduction);
+}
+
+/**
+ * Huber loss (smooth L1 scaled like PyTorch's HuberLoss): 0.5 d^2 where |d| <= delta,
+ * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
+ */
+export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
+  const reduction = reductionOf('huberLoss', opts);
+  const delta = opts.delta ?? 1;
+  if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
+  checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
+  const n = pred.size;
+  const loss = new Float32Array(n);
+  const dPred = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = pred.data[i] - target.data[i];
+    const a = Math.abs(d);
+    if (a <= delta) {
+      loss[i] = 0.5 * d * d;
+      dPred[i] = d;
+    } else {
+      loss[i] = delta * (a - 0.5 * delta);
+      dPred[i] = d > 0 ? delta : -delta;
+    }
+  }
+  const perElement = record(new Tensor(loss, pred.shape), 'huberLoss', [pred, target], (g) => {
+    const backend = getBackend();
+    const dp = new Float32Array(n);
+    backend.mul(n, g, dPred, dp);
+    let dt: Float32Array | null = null;
+    if (target.requiresGrad) {
+      dt = new Float32Array(n);
+      backend.scale(n, dp, -1, dt);
+    }
+    return [pred.requiresGrad ? dp : null, dt];
+  });
+  return reduceLoss(perElement, reduction);
+}

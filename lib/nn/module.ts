@@ -1,0 +1,212 @@
+// Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
+import type { Activation } from '../backend/contract';
+import { noGrad } from '../autograd';
+import { Tensor, shapeToString } from '../tensor';
+import { concat } from '../ops/shape';
+import type { LayerConfig } from './config';
+
+export interface PredictOptions {
+  /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
+  batchSize?: number;
+}
+
+/** The activation a layer applies, when a preceding Linear can fuse it into its kernel call. */
+export interface FusableActivation {
+  act: Activation;
+  alpha: number;
+}
+
+/** Formats an integer with thousands separators: 12345 -> "12,345". */
+export function formatCount(n: number): string {
+  return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+export abstract class Module {
+  /** True in training mode (dropout active); false after eval(). */
+  training = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly childModules = new Map<string, Module>();
+
+  /** Computes the layer's output. */
+  abstract forward(x: Tensor): Tensor;
+
+  /** The JSON-serialisable architecture (no weights); nn.fromConfig rebuilds the module from it. */
+  abstract toConfig(): LayerConfig;
+
+  /** One line describing this layer, e.g. "Linear(64 -> 10, bias)". */
+  abstract describe(): string;
+
+  /** Registers a trainable parameter under `name` (sets requiresGrad). */
+  protected registerParameter(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    this.params.set(name, t);
+    return t;
+  }
+
+  /** Registers a child module under `name` (its parameters are named "name.param"). */
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    this.childModules.set(name, m);
+    return m;
+  }
+
+  /** Direct children in registration order. */
+  children(): [string, Module][] {
+    return [...this.childModules.entries()];
+  }
+
+  /** Every parameter with its dotted name ("0.weight", "0.bias", "2.weight", ...), depth first. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    const walk = (m: Module, prefix: string): void => {
+      for (const [name, t] of m.params) {
+        if (seen.has(t)) continue;
+        seen.add(t);
+        out.push([prefix + name, t]);
+      }
+      for (const [name, child] of m.childModules) walk(child, `${prefix}${name}.`);
+    };
+    walk(this, '');
+    return out;
+  }
+
+  /** Every trainable parameter (recursive, each once). */
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Total number of parameter elements. */
+  numParameters(): number {
+    return this.parameters().reduce((s, t) => s + t.size, 0);
+  }
+
+  /** Sets training mode on this module and all children. */
+  train(mode = true): this {
+    this.training = mode;
+    for (const child of this.childModules.values()) child.train(mode);
+    return this;
+  }
+
+  /** Inference mode (dropout off). Same as train(false). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears the gradient of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
+  fusableActivation(): FusableActivation | null {
+    return null;
+  }
+
+  /** Width of the input rows this module expects, when known (used to shape Float32Array inputs). */
+  inputFeatures(): number | null {
+    for (const child of this.childModules.values()) {
+      const f = child.inputFeatures();
+      if (f !== null) return f;
+    }
+    return null;
+  }
+
+  /** Parameters by name. The tensors are the live parameters (not copies). */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of this.namedParameters()) out[name] = t;
+    return out;
+  }
+
+  /**
+   * Copies values into the parameters. Every parameter must be present with the right number of
+   * elements (and shape, for Tensors); unknown keys are an error.
+   */
+  loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
+    const named = this.namedParameters();
+    const known = new Set(named.map(([n]) => n));
+    const unexpected = Object.keys(sd).filter((k) => !known.has(k));
+    if (unexpected.length > 0) {
+      throw new Error(`loadStateDict: unexpected key(s) ${unexpected.map((k) => `'${k}'`).join(', ')}`);
+    }
+    const missing = named.map(([n]) => n).filter((n) => !(n in sd));
+    if (missing.length > 0) {
+      throw new Error(`loadStateDict: missing key(s) ${missing.map((k) => `'${k}'`).join(', ')}`);
+    }
+    // Validate everything before changing anything, so a bad dict leaves the model untouched.
+    for (const [name, p] of named) {
+      const v = sd[name];
+      if (v instanceof Tensor) {
+        if (shapeToString(v.shape) !== shapeToString(p.shape)) {
+          throw new Error(
+            `loadStateDict: '${name}' has shape ${shapeToString(v.shape)}, the model expects ${shapeToString(p.shape)}`,
+          );
+        }
+      } else if (!(v instanceof Float32Array) || v.length !== p.size) {
+        const got = v instanceof Float32Array ? `${v.length} elements` : typeof v;
+        throw new Error(
+          `loadStateDict: '${name}' has ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
+        );
+      }
+    }
+    for (const [name, p] of named) {
+      const v = sd[name];
+      p.data.set(v instanceof Tensor ? v.data : v);
+    }
+  }
+
+  /** A summary: each layer with its parameter count, and the total. */
+  toString(): string {
+    const lines: string[] = [];
+    const rows: [string, number][] = [];
+    const walk = (m: Module, label: string, depth: number): void => {
+      const own = [...m.params.values()].reduce((s, t) => s + t.size, 0);
+      rows.push([`${'  '.repeat(depth)}${label}${m.describe()}`, own]);
+      for (const [name, child] of m.childModules) walk(child, `(${name}) `, depth + 1);
+    };
+    walk(this, '', 0);
+    const width = Math.max(...rows.map(([s]) => s.length)) + 2;
+    for (const [s, n] of rows) lines.push(n > 0 ? `${s.padEnd(width)}${formatCount(n)} params` : s);
+    lines.push(`Total parameters: ${formatCount(this.numParameters())}`);
+    return lines.join('\n');
+  }
+
+  /**
+   * Inference: runs forward in eval mode without recording gradients, in batches of rows. A
+   * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
+   */
+  predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
+    const batchSize = opts.batchSize ?? 1024;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
+    }
+    let input: Tensor;
+    if (x instanceof Tensor) {
+      input = x;
+    } else if (x instanceof Float32Array) {
+      const features = this.inputFeatures();
+      if (features === null) {
+        throw new Error('predict: cannot tell the input width of this model; pass a Tensor of shape [rows, features]');
+      }
+      if (x.length % features !== 0) {
+        throw new Error(`predict: input has ${x.length} values, not a multiple of the ${features} input features`);
+      }
+      input = new Tensor(x, [x.length / features, features]);
+    } else {
+      throw new Error('predict: expected a Tensor or a Float32Array');
+    }
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      return noGrad(() => {
+        const rows = input.ndim === 0 ? 1 : input.shape[0];
+        if (rows <= batchSize) return this.forward(input);
+        const parts: Tensor[] = [];
+        for (let start = 0; start < rows; start += batchSize) parts.push(this.forward(input.slice(start, start + batchSize)));
+        return concat(parts, 0);
+      });
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+}

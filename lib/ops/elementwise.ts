@@ -1,0 +1,175 @@
+// Elementwise ops with broadcasting (add, sub, mul, div) and unary math (neg, exp, log, sqrt, pow).
+import { getBackend } from '../backend/select';
+import type { UnaryOp } from '../backend/contract';
+import { record } from '../autograd';
+import { Tensor } from '../tensor';
+import { broadcastShapes, expandData, reduceToShape } from './broadcast';
+
+type Operand = Tensor | number;
+
+function asTensor(x: Operand): Tensor {
+  return typeof x === 'number' ? new Tensor(new Float32Array([x]), []) : x;
+}
+
+/** Both operands' data expanded to the broadcast shape (the original arrays when no expansion is needed). */
+function broadcastPair(op: string, a: Tensor, b: Tensor): { shape: number[]; ad: Float32Array; bd: Float32Array } {
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  return { shape, ad: expandData(a.data, a.shape, shape), bd: expandData(b.data, b.shape, shape) };
+}
+
+function unaryKernel(op: UnaryOp, x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  getBackend().unary(op, x.length, x, out);
+  return out;
+}
+
+function mulArrays(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  getBackend().mul(a.length, a, b, out);
+  return out;
+}
+
+/** a + b (broadcasting). */
+export function add(aIn: Operand, bIn: Operand): Tensor {
+  const a = asTensor(aIn);
+  const b = asTensor(bIn);
+  const backend = getBackend();
+  const { shape, ad, bd } = broadcastPair('add', a, b);
+  const out = new Float32Array(ad.length);
+  backend.add(out.length, ad, bd, out);
+  return record(new Tensor(out, shape), 'add', [a, b], (g) => [
+    a.requiresGrad ? reduceToShape(g, shape, a.shape) : null,
+    b.requiresGrad ? reduceToShape(g, shape, b.shape) : null,
+  ]);
+}
+
+/** a - b (broadcasting). */
+export function sub(aIn: Operand, bIn: Operand): Tensor {
+  const a = asTensor(aIn);
+  const b = asTensor(bIn);
+  const backend = getBackend();
+  const { shape, ad, bd } = broadcastPair('sub', a, b);
+  const out = new Float32Array(ad.length);
+  backend.sub(out.length, ad, bd, out);
+  return record(new Tensor(out, shape), 'sub', [a, b], (g) => [
+    a.requiresGrad ? reduceToShape(g, shape, a.shape) : null,
+    b.requiresGrad ? reduceToShape(unaryKernel('neg', g), shape, b.shape) : null,
+  ]);
+}
+
+/** a * b (broadcasting). */
+export function mul(aIn: Operand, bIn: Operand): Tensor {
+  const a = asTensor(aIn);
+  const b = asTensor(bIn);
+  const backend = getBackend();
+  if (b.size === 1 && b.shape.length <= a.shape.length && !b.requiresGrad) {
+    // Scaling by a constant: one kernel, no expanded copy.
+    const s = b.data[0];
+    const out = new Float32Array(a.size);
+    backend.scale(out.length, a.data, s, out);
+    return record(new Tensor(out, a.shape), 'mul', [a, b], (g) => {
+      const ga = new Float32Array(g.length);
+      backend.scale(g.length, g, s, ga);
+      return [ga, null];
+    });
+  }
+  const { shape, ad, bd } = broadcastPair('mul', a, b);
+  const out = new Float32Array(ad.length);
+  backend.mul(out.length, ad, bd, out);
+  return record(new Tensor(out, shape), 'mul', [a, b], (g) => [
+    a.requiresGrad ? reduceToShape(mulArrays(g, bd), shape, a.shape) : null,
+    b.requiresGrad ? reduceToShape(mulArrays(g, ad), shape, b.shape) : null,
+  ]);
+}
+
+/** a / b (broadcasting). */
+export function div(aIn: Operand, bIn: Operand): Tensor {
+  const a = asTensor(aIn);
+  const b = asTensor(bIn);
+  const backend = getBackend();
+  const { shape, ad, bd } = broadcastPair('div', a, b);
+  const out = new Float32Array(ad.length);
+  backend.div(out.length, ad, bd, out);
+  return record(new Tensor(out, shape), 'div', [a, b], (g) => {
+    // d/da = g / b;  d/db = -g * a / b^2 = -(g / b) * out
+    const gOverB = new Float32Array(g.length);
+    backend.div(g.length, g, bd, gOverB);
+    let gb: Float32Array | null = null;
+    if (b.requiresGrad) {
+      gb = mulArrays(gOverB, out);
+      backend.unary('neg', gb.length, gb, gb);
+      gb = reduceToShape(gb, shape, b.shape);
+    }
+    return [a.requiresGrad ? reduceToShape(gOverB, shape, a.shape) : null, gb];
+  });
+}
+
+/** -x */
+export function neg(x: Tensor): Tensor {
+  const out = unaryKernel('neg', x.data);
+  return record(new Tensor(out, x.shape), 'neg', [x], (g) => [unaryKernel('neg', g)]);
+}
+
+/** e^x */
+export function exp(x: Tensor): Tensor {
+  const out = unaryKernel('exp', x.data);
+  return record(new Tensor(out, x.shape), 'exp', [x], (g) => [mulArrays(g, out)]);
+}
+
+/** Natural log (IEEE: log(0) = -inf, log(<0) = NaN). */
+export function log(x: Tensor): Tensor {
+  const out = unaryKernel('log', x.data);
+  return record(new Tensor(out, x.shape), 'log', [x], (g) => {
+    const gx = new Float32Array(g.length);
+    getBackend().div(g.length, g, x.data, gx);
+    return [gx];
+  });
+}
+
+/** Square root. */
+export function sqrt(x: Tensor): Tensor {
+  const out = unaryKernel('sqrt', x.data);
+  return record(new Tensor(out, x.shape), 'sqrt', [x], (g) => {
+    // d sqrt(x) = g / (2 sqrt(x))
+    const backend = getBackend();
+    const gx = new Float32Array(g.length);
+    backend.div(g.length, g, out, gx);
+    backend.scale(gx.length, gx, 0.5, gx);
+    return [gx];
+  });
+}
+
+/** x^p elementwise for a constant p, using a kernel for the common exponents. */
+function powData(x: Float32Array, p: number): Float32Array {
+  const backend = getBackend();
+  if (p === 1) return Float32Array.from(x);
+  if (p === 2) return unaryKernel('square', x);
+  if (p === 0.5) return unaryKernel('sqrt', x);
+  if (p === -1) return unaryKernel('reciprocal', x);
+  if (p === 0) return new Float32Array(x.length).fill(1);
+  if (p === 3) {
+    const sq = unaryKernel('square', x);
+    backend.mul(x.length, sq, x, sq);
+    return sq;
+  }
+  // No kernel for a general exponent: one Math.pow per element.
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.pow(x[i], p);
+  return out;
+}
+
+/** x^p for a constant exponent p. */
+export function pow(x: Tensor, p: number): Tensor {
+  if (typeof p !== 'number' || !Number.isFinite(p)) {
+    throw new Error(`pow: exponent must be a finite number, got ${String(p)}`);
+  }
+  const out = powData(x.data, p);
+  return record(new Tensor(out, x.shape), 'pow', [x], (g) => {
+    // d x^p = p x^(p-1) g
+    const backend = getBackend();
+    const d = powData(x.data, p - 1);
+    backend.mul(d.length, d, g, d);
+    backend.scale(d.length, d, p, d);
+    return [d];
+  });
+}

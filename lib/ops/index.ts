@@ -1,0 +1,9 @@
+// Every differentiable op, re-exported in one place.
+export { add, sub, mul, div, neg, exp, log, sqrt, pow } from './elementwise';
+export { matmul } from './matmul';
+export { linear } from './linear';
+export { activate, relu, leakyRelu, sigmoid, tanh, gelu, softmax, logSoftmax } from './activation';
+export { sum, mean, max } from './reduce';
+export { reshape, flatten, transpose, concat, slice, indexRows } from './shape';
+export { dropout } from './dropout';
+export { broadcastShapes } from './broadcast';

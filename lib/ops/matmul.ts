@@ -1,0 +1,86 @@
+// Matrix product (2-D and batched over leading dimensions) via the gemm kernel, with its backward rule.
+import { getBackend } from '../backend/select';
+import { record } from '../autograd';
+import { Tensor, shapeToString, sizeOf } from '../tensor';
+
+/**
+ * a @ b. Shapes: [M,K] x [K,N] -> [M,N]; [...B,M,K] x [...B,K,N] -> [...B,M,N] (same batch dims);
+ * [...B,M,K] x [K,N] -> [...B,M,N]; [M,K] x [...B,K,N] -> [...B,M,N].
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim < 2 || b.ndim < 2) {
+    throw new Error(
+      `matmul: expected 2-D or batched (>= 2-D) tensors, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`,
+    );
+  }
+  const M = a.shape[a.ndim - 2];
+  const K = a.shape[a.ndim - 1];
+  const K2 = b.shape[b.ndim - 2];
+  const N = b.shape[b.ndim - 1];
+  if (K !== K2) {
+    throw new Error(`matmul: inner dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
+  }
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) {
+    throw new Error(`matmul: batch dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
+  }
+  const batchShape = aBatch.length > 0 ? aBatch : bBatch;
+  const batch = sizeOf(batchShape);
+  const backend = getBackend();
+  const out = new Float32Array(batch * M * N);
+  const aStride = aBatch.length > 0 ? M * K : 0;
+  const bStride = bBatch.length > 0 ? K * N : 0;
+
+  if (bStride === 0) {
+    // a's rows (over every batch) times one shared b: a single [batch*M, K] x [K, N] product.
+    if (M * K * N * batch > 0) backend.gemm(false, false, batch * M, N, K, 1, a.data, b.data, 0, out);
+  } else {
+    for (let i = 0; i < batch; i++) {
+      backend.gemm(
+        false, false, M, N, K, 1,
+        a.data.subarray(i * aStride, i * aStride + M * K),
+        b.data.subarray(i * bStride, i * bStride + K * N),
+        0, out.subarray(i * M * N, (i + 1) * M * N),
+      );
+    }
+  }
+
+  return record(new Tensor(out, [...batchShape, M, N]), 'matmul', [a, b], (g) => {
+    let ga: Float32Array | null = null;
+    let gb: Float32Array | null = null;
+    if (a.requiresGrad) {
+      // dA = dC * B^T
+      ga = new Float32Array(a.size);
+      if (bStride === 0) {
+        backend.gemm(false, true, batch * M, K, N, 1, g, b.data, 0, ga);
+      } else {
+        for (let i = 0; i < batch; i++) {
+          backend.gemm(
+            false, true, M, K, N, 1,
+            g.subarray(i * M * N, (i + 1) * M * N),
+            b.data.subarray(i * bStride, i * bStride + K * N),
+            aStride === 0 ? 1 : 0, ga.subarray(i * aStride, i * aStride + M * K),
+          );
+        }
+      }
+    }
+    if (b.requiresGrad) {
+      // dB = A^T * dC
+      gb = new Float32Array(b.size);
+      if (bStride === 0) {
+        backend.gemm(true, false, K, N, batch * M, 1, a.data, g, 0, gb);
+      } else {
+        for (let i = 0; i < batch; i++) {
+          backend.gemm(
+            true, false, K, N, M, 1,
+            a.data.subarray(i * aStride, i * aStride + M * K),
+            g.subarray(i * M * N, (i + 1) * M * N),
+            0, gb.subarray(i * bStride, i * bStride + K * N),
+          );
+        }
+      }
+    }
+    return [ga, gb];
+  });
+}

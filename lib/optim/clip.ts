@@ -1,0 +1,32 @@
+// clipGradNorm: rescales all gradients together so their global L2 norm is at most maxNorm.
+import { getBackend } from '../backend/select';
+import type { Tensor } from '../tensor';
+
+/**
+ * Computes the L2 norm of all gradients taken together (parameters without a gradient are
+ * skipped); if it exceeds maxNorm, scales every gradient by maxNorm / (norm + 1e-6) (PyTorch).
+ * Returns the norm before clipping.
+ */
+export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
+  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) {
+    throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${String(maxNorm)}`);
+  }
+  const backend = getBackend();
+  const grads: Float32Array[] = [];
+  for (const p of params) if (p.grad) grads.push(p.grad.data);
+  let sq = 0;
+  let scratch = new Float32Array(0);
+  for (const g of grads) {
+    if (g.length === 0) continue;
+    if (scratch.length < g.length) scratch = new Float32Array(g.length);
+    const view = scratch.subarray(0, g.length);
+    backend.unary('square', g.length, g, view);
+    sq += backend.sum(g.length, view);
+  }
+  const norm = Math.sqrt(sq);
+  if (norm > maxNorm) {
+    const factor = maxNorm / (norm + 1e-6);
+    for (const g of grads) if (g.length > 0) backend.scale(g.length, g, factor, g);
+  }
+  return norm;
+}

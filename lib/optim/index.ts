@@ -1,0 +1,7 @@
+// The optim namespace: optimizers, learning-rate schedules and gradient clipping.
+export { Optimizer, type OptimizerStateDict, type ParamState } from './optimizer';
+export { SGD, type SGDOptions } from './sgd';
+export { Adam, AdamW, type AdamOptions } from './adam';
+export { RMSprop, type RMSpropOptions } from './rmsprop';
+export { LRSchedule, StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup, type HasLearningRate } from './schedules';
+export { clipGradNorm } from './clip';

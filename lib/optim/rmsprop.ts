@@ -1,0 +1,48 @@
+// RMSprop (PyTorch semantics, not centered), with optional momentum, via the fused rmspropStep kernel.
+import { getBackend } from '../backend/select';
+import type { Tensor } from '../tensor';
+import { Optimizer, checkFraction, checkNonNegative } from './optimizer';
+
+export interface RMSpropOptions {
+  /** Learning rate (default 0.01). */
+  lr?: number;
+  /** Smoothing constant of the squared-gradient average (default 0.99). */
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+}
+
+export class RMSprop extends Optimizer {
+  constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
+    const eps = opts.eps ?? 1e-8;
+    if (!(eps > 0)) throw new Error(`RMSprop: eps must be positive, got ${String(eps)}`);
+    super(params, {
+      lr: opts.lr ?? 0.01,
+      alpha: checkFraction('RMSprop', 'alpha', opts.alpha ?? 0.99),
+      eps,
+      weightDecay: checkNonNegative('RMSprop', 'weightDecay', opts.weightDecay ?? 0),
+      momentum: checkFraction('RMSprop', 'momentum', opts.momentum ?? 0),
+    });
+  }
+
+  protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {
+    const h = this.hyper;
+    const momentum = h.momentum as number;
+    let s = this.state[i];
+    if (s === null) {
+      s = { sq: new Float32Array(p.size) };
+      this.state[i] = s;
+    }
+    if (momentum > 0 && !(s.buf instanceof Float32Array)) s.buf = new Float32Array(p.size);
+    const buf = momentum > 0 ? (s.buf as Float32Array) : null;
+    getBackend().rmspropStep(
+      p.size, p.data, grad, s.sq as Float32Array, buf,
+      h.lr as number, h.alpha as number, h.eps as number, h.weightDecay as number, momentum,
+    );
+  }
+
+  protected override stateBuffers(): string[] {
+    return ['sq', 'buf'];
+  }
+}

@@ -1,0 +1,75 @@
+// Seeded pseudo-random numbers (mulberry32 + Box-Muller) and the global default generator.
+
+/** A small, fast, seedable PRNG (mulberry32). Its whole state is one 32-bit integer. */
+export class Rng {
+  private state: number;
+  private spareNormal: number | null = null;
+
+  constructor(seed: number = randomSeed()) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform float in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal sample (Box-Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const s = this.spareNormal;
+      this.spareNormal = null;
+      return s;
+    }
+    let u = this.next();
+    while (u <= 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** The generator state, to save and later restore with setState. */
+  getState(): { state: number; spareNormal: number | null } {
+    return { state: this.state, spareNormal: this.spareNormal };
+  }
+
+  setState(s: { state: number; spareNormal: number | null }): void {
+    this.state = s.state >>> 0;
+    this.spareNormal = s.spareNormal;
+  }
+}
+
+/** A fresh 32-bit seed from Math.random (used when the caller gives no seed). */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 4294967296) >>> 0;
+}
+
+/** Mixes a seed with a stream index into a new, well-spread 32-bit seed (for per-layer seeds). */
+export function deriveSeed(seed: number, index: number): number {
+  let h = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+let globalRng = new Rng();
+
+/** The generator used by factories and layers when no seed is given. */
+export function globalGenerator(): Rng {
+  return globalRng;
+}
+
+/** Re-seeds the global generator: everything created afterwards without a seed is reproducible. */
+export function manualSeed(seed: number): void {
+  globalRng = new Rng(seed);
+}

@@ -1,0 +1,375 @@
+// Tensor (a float32 n-d array with an optional gradient) and its factories.
+import { backward as runBackward, type GradNode } from './autograd';
+import { Rng, globalGenerator } from './random';
+import * as shapeOps from './ops/shape';
+import * as elementwise from './ops/elementwise';
+import * as reduce from './ops/reduce';
+import * as activation from './ops/activation';
+import { matmul } from './ops/matmul';
+
+/** Nested JS arrays of numbers, e.g. [[1, 2], [3, 4]]. */
+export type NestedArray = number | NestedArray[];
+
+/** Typed arrays accepted by tensor(); values are converted to float32. */
+export type NumericArray =
+  | Float32Array | Float64Array | Int32Array | Int16Array | Int8Array
+  | Uint32Array | Uint16Array | Uint8Array | Uint8ClampedArray;
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+}
+
+export interface RandomOptions extends TensorOptions {
+  /** Seed for a private generator; without it the global generator (see manualSeed) is used. */
+  seed?: number;
+}
+
+/** Formats a shape the way every error message shows it: [2,3]. */
+export function shapeToString(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** Number of elements of a shape (1 for the scalar shape []). */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function checkShape(op: string, shape: readonly number[]): number[] {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new Error(`${op}: invalid shape ${shapeToString(shape)}: dimensions must be non-negative integers`);
+    }
+  }
+  return shape.slice();
+}
+
+/** A dense float32 n-d array, row-major. Memory is owned by the GC: no dispose needed. */
+export class Tensor {
+  data: Float32Array;
+  shape: number[];
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  /** @internal The op that produced this tensor (null for leaves and untracked results). */
+  _node: GradNode | null = null;
+
+  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
+    const s = checkShape('Tensor', shape);
+    if (data.length !== sizeOf(s)) {
+      throw new Error(`Tensor: data has ${data.length} elements, shape ${shapeToString(s)} needs ${sizeOf(s)}`);
+    }
+    this.data = data;
+    this.shape = s;
+    this.requiresGrad = requiresGrad;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** True when this tensor was created by the user (not by a recorded op). */
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+
+  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
+  toArray(): NestedArray {
+    if (this.shape.length === 0) return this.data[0];
+    const build = (dim: number, offset: number): NestedArray[] => {
+      const n = this.shape[dim];
+      const out: NestedArray[] = new Array(n);
+      if (dim === this.shape.length - 1) {
+        for (let i = 0; i < n; i++) out[i] = this.data[offset + i];
+        return out;
+      }
+      const stride = sizeOf(this.shape.slice(dim + 1));
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * stride);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw new Error(`item: tensor of shape ${shapeToString(this.shape)} has ${this.size} elements, expected 1`);
+    }
+    return this.data[0];
+  }
+
+  /** Backpropagates from this tensor (a scalar, or pass a gradient of the same shape). */
+  backward(grad?: Tensor | Float32Array | number[]): void {
+    let g: Float32Array | null = null;
+    if (grad !== undefined) {
+      if (grad instanceof Tensor) {
+        if (grad.size !== this.size) {
+          throw new Error(
+            `backward: gradient of shape ${shapeToString(grad.shape)} does not match output of shape ${shapeToString(this.shape)}`,
+          );
+        }
+        g = grad.data;
+      } else {
+        g = grad instanceof Float32Array ? grad : Float32Array.from(grad);
+      }
+    }
+    runBackward(this, g, (data, shape) => new Tensor(data, shape));
+  }
+
+  /** Marks a leaf as requiring grad (or not); returns this. */
+  requiresGrad_(flag = true): this {
+    if (this._node !== null && !flag) {
+      throw new Error('requiresGrad_: cannot turn off requiresGrad on a non-leaf tensor; use detach()');
+    }
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Sets .grad to null. */
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  /** A tensor sharing this data, cut from the graph (requiresGrad false). */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  /** A copy of the data, cut from the graph. */
+  clone(): Tensor {
+    return new Tensor(Float32Array.from(this.data), this.shape);
+  }
+
+  // Shape ops (differentiable).
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    const s = (Array.isArray(shape[0]) ? shape[0] : shape) as readonly number[];
+    return shapeOps.reshape(this, s);
+  }
+  /** 2-D transpose; for more dimensions, swaps the last two. */
+  transpose(): Tensor {
+    return shapeOps.transpose(this);
+  }
+  /** Rows [start, end) along the first dimension (negative indices count from the end). */
+  slice(start: number, end?: number): Tensor {
+    return shapeOps.slice(this, start, end);
+  }
+  /** The rows at the given indices along the first dimension. */
+  indexRows(indices: Int32Array | readonly number[]): Tensor {
+    return shapeOps.indexRows(this, indices);
+  }
+  flatten(startDim = 1): Tensor {
+    return shapeOps.flatten(this, startDim);
+  }
+
+  // Arithmetic (differentiable, numpy broadcasting).
+  add(other: Tensor | number): Tensor {
+    return elementwise.add(this, other);
+  }
+  sub(other: Tensor | number): Tensor {
+    return elementwise.sub(this, other);
+  }
+  mul(other: Tensor | number): Tensor {
+    return elementwise.mul(this, other);
+  }
+  div(other: Tensor | number): Tensor {
+    return elementwise.div(this, other);
+  }
+  neg(): Tensor {
+    return elementwise.neg(this);
+  }
+  exp(): Tensor {
+    return elementwise.exp(this);
+  }
+  log(): Tensor {
+    return elementwise.log(this);
+  }
+  sqrt(): Tensor {
+    return elementwise.sqrt(this);
+  }
+  pow(exponent: number): Tensor {
+    return elementwise.pow(this, exponent);
+  }
+  matmul(other: Tensor): Tensor {
+    return matmul(this, other);
+  }
+
+  // Reductions.
+  sum(axis?: number, keepDims = false): Tensor {
+    return reduce.sum(this, axis, keepDims);
+  }
+  mean(axis?: number, keepDims = false): Tensor {
+    return reduce.mean(this, axis, keepDims);
+  }
+  max(axis?: number, keepDims = false): Tensor {
+    return reduce.max(this, axis, keepDims);
+  }
+
+  // Activations.
+  relu(): Tensor {
+    return activation.relu(this);
+  }
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return activation.leakyRelu(this, negativeSlope);
+  }
+  sigmoid(): Tensor {
+    return activation.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return activation.tanh(this);
+  }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return activation.gelu(this, approximate);
+  }
+  softmax(): Tensor {
+    return activation.softmax(this);
+  }
+  logSoftmax(): Tensor {
+    return activation.logSoftmax(this);
+  }
+
+  toString(): string {
+    const head = `Tensor(shape=${shapeToString(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    if (this.size > 100) return head;
+    return `${head} ${JSON.stringify(this.toArray())}`;
+  }
+}
+
+function isNumericArray(x: unknown): x is NumericArray {
+  return ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
+}
+
+/** Shape of a nested array, checking that it is rectangular and all numbers. */
+function inferShape(value: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = value;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0];
+  }
+  return shape;
+}
+
+function flattenNested(value: NestedArray, shape: number[], out: Float32Array): void {
+  let k = 0;
+  const walk = (v: NestedArray, dim: number, path: number[]): void => {
+    if (dim === shape.length) {
+      if (typeof v !== 'number') {
+        const got = Array.isArray(v) ? 'an array' : typeof v;
+        throw new Error(`tensor: element at [${path.join(',')}] is ${got}, expected a number (ragged nested array?)`);
+      }
+      out[k++] = v;
+      return;
+    }
+    if (!Array.isArray(v)) {
+      throw new Error(
+        `tensor: ragged nested array: element at [${path.join(',')}] is ${typeof v}, expected an array of length ${shape[dim]}`,
+      );
+    }
+    if (v.length !== shape[dim]) {
+      throw new Error(
+        `tensor: ragged nested array: element at [${path.join(',')}] has length ${v.length}, expected ${shape[dim]} ` +
+          `(like the first element at that depth)`,
+      );
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], dim + 1, [...path, i]);
+  };
+  walk(value, 0, []);
+}
+
+/**
+ * Creates a tensor from nested arrays ([[1,2],[3,4]]), a flat array or typed array plus a shape,
+ * or a single number (0-d). Typed arrays other than Float32Array are converted; a Float32Array
+ * is used as-is (not copied).
+ */
+export function tensor(values: NestedArray | NumericArray, shape?: readonly number[], opts: TensorOptions = {}): Tensor {
+  let data: Float32Array;
+  let s: number[];
+  if (isNumericArray(values)) {
+    data = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+    s = shape ? checkShape('tensor', shape) : [data.length];
+  } else if (typeof values === 'number') {
+    data = new Float32Array([values]);
+    s = shape ? checkShape('tensor', shape) : [];
+  } else if (Array.isArray(values)) {
+    const inferred = inferShape(values);
+    data = new Float32Array(sizeOf(inferred));
+    flattenNested(values, inferred, data);
+    s = inferred;
+    if (shape) {
+      const want = checkShape('tensor', shape);
+      if (sizeOf(want) !== data.length) {
+        throw new Error(
+          `tensor: ${data.length} values (nested shape ${shapeToString(inferred)}) do not fill shape ${shapeToString(want)}`,
+        );
+      }
+      s = want;
+    }
+  } else {
+    throw new Error(`tensor: expected a number, nested arrays or a typed array, got ${typeof values}`);
+  }
+  if (data.length !== sizeOf(s)) {
+    throw new Error(`tensor: ${data.length} values do not fill shape ${shapeToString(s)} (${sizeOf(s)} elements)`);
+  }
+  return new Tensor(data, s, opts.requiresGrad ?? false);
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  const s = checkShape('zeros', shape);
+  return new Tensor(new Float32Array(sizeOf(s)), s, opts.requiresGrad ?? false);
+}
+
+/** A tensor of ones. */
+export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+
+/** A tensor filled with one value. */
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  const s = checkShape('full', shape);
+  return new Tensor(new Float32Array(sizeOf(s)).fill(value), s, opts.requiresGrad ?? false);
+}
+
+function generatorFor(opts: RandomOptions): Rng {
+  return opts.seed === undefined ? globalGenerator() : new Rng(opts.seed);
+}
+
+/** Standard normal samples (mean 0, std 1), seeded. */
+export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  const s = checkShape('randn', shape);
+  const rng = generatorFor(opts);
+  const data = new Float32Array(sizeOf(s));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return new Tensor(data, s, opts.requiresGrad ?? false);
+}
+
+/** Uniform samples in [low, high) (default [0, 1)), seeded. */
+export function rand(shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const s = checkShape('rand', shape);
+  const rng = generatorFor(opts);
+  const low = opts.low ?? 0;
+  const high = opts.high ?? 1;
+  const data = new Float32Array(sizeOf(s));
+  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * rng.next();
+  return new Tensor(data, s, opts.requiresGrad ?? false);
+}
+
+/** 1-D tensor of start, start+step, ... below stop. arange(n) gives 0..n-1. */
+export function arange(start: number, stop?: number, step = 1): Tensor {
+  if (stop === undefined) {
+    stop = start;
+    start = 0;
+  }
+  if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero finite number, got ${step}`);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return new Tensor(data, [n]);
+}

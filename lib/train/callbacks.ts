@@ -1,0 +1,133 @@
+// Built-in fit() callbacks: earlyStopping (with best-weight restore) and lrScheduler.
+import type { Callback, EpochLogs, TrainContext } from './types';
+
+export interface EarlyStoppingOptions {
+  /** Log key to watch: 'valLoss' (default; falls back to 'loss' without validation data), 'valAccuracy', ... */
+  monitor?: string;
+  /** Epochs in a row without improvement that stop training. Default 0 (like 1: stop at the first one). */
+  patience?: number;
+  /** Smallest change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** 'min' for losses, 'max' for accuracies; 'auto' (default) picks 'max' when the name holds "acc". */
+  mode?: 'min' | 'max' | 'auto';
+  /** Put back the weights of the best epoch when training ends (early or not). Default false. */
+  restoreBestWeights?: boolean;
+}
+
+/** The earlyStopping callback; its fields are readable after fit (bestEpoch, bestValue, stoppedEpoch). */
+export interface EarlyStopping extends Callback {
+  readonly monitor: string;
+  /** 0-based epoch with the best monitored value, -1 before any. */
+  bestEpoch: number;
+  bestValue: number;
+  /** 0-based epoch at which it stopped training, -1 if it did not. */
+  stoppedEpoch: number;
+}
+
+/**
+ * Stops training when the monitored value has not improved by more than minDelta for `patience`
+ * epochs (Keras semantics); optionally restores the best weights at the end of training.
+ */
+export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping {
+  const patience = options.patience ?? 0;
+  const minDelta = Math.abs(options.minDelta ?? 0);
+  if (!Number.isInteger(patience) || patience < 0) {
+    throw new Error(`earlyStopping: patience must be a non-negative integer, got ${options.patience}`);
+  }
+  const requested = options.monitor ?? 'valLoss';
+  let monitor = requested;
+  let sign = 1; // +1: lower is better; -1: higher is better.
+  let wait = 0;
+  let best: Record<string, Float32Array> | null = null;
+
+  const cb: EarlyStopping = {
+    monitor: requested,
+    bestEpoch: -1,
+    bestValue: NaN,
+    stoppedEpoch: -1,
+    onTrainBegin(): void {
+      wait = 0;
+      best = null;
+      cb.bestEpoch = -1;
+      cb.bestValue = NaN;
+      cb.stoppedEpoch = -1;
+      monitor = requested;
+    },
+    onEpochEnd(epoch: number, logs: EpochLogs, ctx: TrainContext): void {
+      let value = logs[monitor];
+      if (value === undefined && options.monitor === undefined && monitor === 'valLoss') {
+        monitor = 'loss'; // no validation data: watch the training loss
+        value = logs.loss;
+      }
+      if (value === undefined) {
+        const known = Object.keys(logs).filter((k) => logs[k] !== undefined).join(', ');
+        throw new Error(`earlyStopping: monitored value '${monitor}' is not logged (logged: ${known})`);
+      }
+      const mode = options.mode ?? 'auto';
+      sign = mode === 'max' || (mode === 'auto' && /acc/i.test(monitor)) ? -1 : 1;
+      const improved = Number.isNaN(cb.bestValue) || sign * (value - cb.bestValue) < -minDelta;
+      if (improved) {
+        cb.bestValue = value;
+        cb.bestEpoch = epoch;
+        wait = 0;
+        if (options.restoreBestWeights) {
+          const sd = ctx.model.stateDict();
+          best = {};
+          for (const [k, t] of Object.entries(sd)) best[k] = Float32Array.from(t.data);
+        }
+        return;
+      }
+      wait++;
+      // Keras semantics: stop once `patience` epochs in a row did not improve (patience 0 acts as 1).
+      if (wait >= Math.max(patience, 1)) {
+        cb.stoppedEpoch = epoch;
+        ctx.stopTraining = true;
+        ctx.stopReason = 'earlyStopping';
+      }
+    },
+    onTrainEnd(ctx: TrainContext): void {
+      if (options.restoreBestWeights && best !== null) ctx.model.loadStateDict(best);
+    },
+  };
+  return cb;
+}
+
+/** A learning-rate schedule: the lr for a 0-based epoch, given the current lr. */
+export type LrSchedule = (epoch: number, lr: number) => number;
+
+/** A stateful schedule object (optim.StepLR, CosineAnnealingLR, ...) advanced with step(). */
+export interface SteppedSchedule {
+  step(): number;
+}
+
+/**
+ * Changes the learning rate every epoch. With a function: sets optimizer.lr = schedule(epoch, lr)
+ * at the start of each epoch (Keras LearningRateScheduler). With an optim schedule object (built on
+ * the same optimizer you pass to fit): calls schedule.step() at the end of each epoch (PyTorch).
+ */
+export function lrScheduler(schedule: LrSchedule | SteppedSchedule): Callback {
+  if (typeof schedule === 'object' && schedule !== null && typeof schedule.step === 'function') {
+    return {
+      onEpochEnd(): void {
+        schedule.step();
+      },
+    };
+  }
+  if (typeof schedule !== 'function') {
+    throw new Error('lrScheduler: schedule must be a function (epoch, lr) => lr or a schedule object with step()');
+  }
+  return {
+    onEpochBegin(epoch: number, ctx: TrainContext): void {
+      const lr = schedule(epoch, ctx.optimizer.lr);
+      if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) {
+        throw new Error(`lrScheduler: schedule returned ${lr} for epoch ${epoch}, expected a finite number >= 0`);
+      }
+      ctx.optimizer.lr = lr;
+    },
+  };
+}
+
+/** A callback from plain functions, e.g. callbacks: [lambda({ onEpochEnd: (e, logs) => ... })]. */
+export function lambda(hooks: Callback): Callback {
+  return hooks;
+}

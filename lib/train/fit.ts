@@ -1,0 +1,254 @@
+// fit(): the training loop (shuffled mini-batches, loss, backward, optimizer step, metrics, validation, callbacks).
+import { deriveSeed, randomSeed } from '../random';
+import { clipGradNorm } from '../optim/clip';
+import { permutation } from '../data/split';
+import { prepareData, sliceRows, BatchBuilder, PreparedData } from './prepared';
+import { resolveLoss, defaultLossName, LossSpec } from './losses';
+import { makeMetrics, validationKey, MetricFunction, MetricName } from './metrics';
+import { evaluatePrepared } from './evaluate';
+import { makeProgress, ProgressStream } from './progress';
+import { makeOptimizer, OptimizerName } from './optimizer';
+import type {
+  BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
+} from './types';
+
+export interface FitOptions {
+  /** Last epoch index + 1 (with initialEpoch, epochs initialEpoch..epochs-1 run). Default 1. */
+  epochs?: number;
+  /** Rows per training step. Default 32. */
+  batchSize?: number;
+  /** Reshuffle the rows every epoch (seeded). Default true. */
+  shuffle?: boolean;
+  /** Seed of the shuffle; the same seed (and the same initial weights) gives the same trained weights. */
+  seed?: number;
+  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', or a function. */
+  loss?: LossSpec;
+  /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
+  optimizer?: TrainableOptimizer | OptimizerName;
+  /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). */
+  lr?: number;
+  /** Default ['accuracy'] for integer labels, [] for float targets; the loss is always logged. */
+  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+  /** Held-out data evaluated after every epoch (valLoss, valAccuracy...). */
+  validationData?: FitData;
+  /** Fraction of rows held out for validation: the LAST rows, taken before shuffling (as Keras does). */
+  validationSplit?: number;
+  /** Rows per validation forward pass. Default max(batchSize, 256). */
+  validationBatchSize?: number;
+  callbacks?: Callback | Callback[];
+  /** Shorthand for a callback with only onEpochEnd. */
+  onEpochEnd?: Callback['onEpochEnd'];
+  /** Shorthand for a callback with only onBatchEnd. */
+  onBatchEnd?: Callback['onBatchEnd'];
+  /**
+   * Stops training at the next batch boundary. fit then resolves (does not reject) with the history
+   * of the completed epochs and history.aborted = true, like Keras's stop_training.
+   */
+  signal?: AbortSignal;
+  /** 0 silent, 1 (default) progress bar on a TTY / one line per epoch otherwise, 2 one line per epoch. */
+  verbose?: 0 | 1 | 2;
+  /** Where progress goes. Default process.stdout. */
+  output?: ProgressStream;
+  /** 0-based epoch to start at, for resuming (the shuffle of epoch e depends only on seed and e). */
+  initialEpoch?: number;
+  /** A History to append to (e.g. restored from a checkpoint); default a fresh one. */
+  history?: History;
+  /** Clip the global L2 norm of all gradients to this value before each step. */
+  clipGradNorm?: number;
+}
+
+/** An empty History. */
+export function emptyHistory(): History {
+  return {
+    epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], lr: [], seconds: [], metrics: {},
+    stopReason: null, aborted: false,
+  };
+}
+
+function appendToHistory(h: History, epoch: number, logs: EpochLogs): void {
+  h.epoch.push(epoch);
+  for (const [k, v] of Object.entries(logs)) {
+    if (v === undefined) continue;
+    if (k === 'loss' || k === 'accuracy' || k === 'valLoss' || k === 'valAccuracy' || k === 'lr' || k === 'seconds') {
+      h[k].push(v);
+    } else {
+      (h.metrics[k] ??= []).push(v);
+    }
+  }
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`fit: ${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Resolves after pending I/O and timers get a turn (so a server or a progress bar stays responsive). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Trains `model` on `data` and resolves with the History. Each epoch: the training rows are shuffled
+ * (seeded), split into batches; per batch: zeroGrad, forward, loss, backward, optimizer.step; then
+ * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
+ */
+export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
+  const epochs = options.epochs ?? 1;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  const batchSize = positiveInt('batchSize', options.batchSize ?? 32);
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
+    throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  }
+  const shuffle = options.shuffle ?? true;
+  const seed = options.seed ?? randomSeed();
+  const verbose = options.verbose ?? 1;
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
+
+  const all = prepareData(data, 'fit');
+  let train: PreparedData = all;
+  let val: PreparedData | null = null;
+  if (options.validationData !== undefined && options.validationSplit !== undefined) {
+    throw new Error('fit: give either validationData or validationSplit, not both');
+  }
+  if (options.validationSplit !== undefined) {
+    const f = options.validationSplit;
+    if (!(f > 0 && f < 1)) throw new Error(`fit: validationSplit must be in (0, 1), got ${f}`);
+    const nVal = Math.floor(all.n * f);
+    if (nVal < 1 || nVal >= all.n) {
+      throw new Error(`fit: validationSplit ${f} of ${all.n} rows leaves ${nVal} validation and ${all.n - nVal} training rows`);
+    }
+    train = sliceRows(all, 0, all.n - nVal);
+    val = sliceRows(all, all.n - nVal, all.n);
+  } else if (options.validationData !== undefined) {
+    val = prepareData(options.validationData, 'fit', 'validationData');
+    if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
+      throw new Error(
+        `fit: validationData rows [${val.rowShape.join(',')}] (${val.labels ? 'labels' : 'targets'}) do not match ` +
+          `the training rows [${train.rowShape.join(',')}] (${train.labels ? 'labels' : 'targets'})`,
+      );
+    }
+  }
+  if (train.n === 0) throw new Error('fit: no training rows');
+
+  const lossName = options.loss ?? defaultLossName(train);
+  const lossFn = resolveLoss(lossName, train, 'fit');
+  const metricSpecs = options.metrics ?? (train.labels ? ['accuracy'] : []);
+  const metrics = makeMetrics(metricSpecs, lossName);
+  const valMetrics = makeMetrics(metricSpecs, lossName);
+  const params = model.parameters();
+  const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
+  if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
+    throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
+  }
+
+  const callbacks: Callback[] = [];
+  if (options.callbacks !== undefined) {
+    for (const cb of Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks]) {
+      if (cb === null || typeof cb !== 'object') throw new Error('fit: each callback must be an object of hook functions');
+      callbacks.push(cb);
+    }
+  }
+  if (options.onEpochEnd) callbacks.push({ onEpochEnd: options.onEpochEnd });
+  if (options.onBatchEnd) callbacks.push({ onBatchEnd: options.onBatchEnd });
+
+  const stepsPerEpoch = Math.ceil(train.n / batchSize);
+  const history = options.history ?? emptyHistory();
+  history.stopReason = null;
+  history.aborted = false;
+  const ctx: TrainContext = {
+    model, optimizer, history, epoch: initialEpoch, epochs, initialEpoch, batchSize,
+    samples: train.n, stepsPerEpoch, seed, stopTraining: false, stopReason: null,
+  };
+  const progress = makeProgress(verbose, options.output ?? process.stdout);
+  const signal = options.signal;
+  const batches = new BatchBuilder(train, batchSize);
+  const wasTraining = (model as { training?: boolean }).training;
+  const accuracy = metrics.find((m) => m.name === 'accuracy');
+
+  let aborted = false;
+  try {
+    for (const cb of callbacks) await cb.onTrainBegin?.(ctx);
+    epochLoop: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      if (signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      ctx.epoch = epoch;
+      for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctx);
+      const started = performance.now();
+      const order = shuffle ? permutation(train.n, deriveSeed(seed, epoch)) : null;
+      model.train();
+      for (const m of metrics) m.reset();
+      progress.epochBegin(epoch, epochs, train.n);
+      let lossSum = 0;
+      let seen = 0;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        if (signal?.aborted) {
+          aborted = true;
+          break epochLoop;
+        }
+        const start = b * batchSize;
+        const end = Math.min(train.n, start + batchSize);
+        const rows = end - start;
+        const input = batches.input(order, start, end);
+        const target = batches.target(order, start, end);
+        optimizer.zeroGrad();
+        const pred = model.forward(input);
+        const loss = lossFn(pred, target);
+        if (loss.size !== 1) {
+          throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
+        }
+        const lossValue = loss.item();
+        if (!Number.isFinite(lossValue)) {
+          throw new Error(
+            `fit: loss is ${lossValue} at epoch ${epoch + 1}/${epochs}, batch ${b + 1}/${stepsPerEpoch} ` +
+              '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
+          );
+        }
+        loss.backward();
+        if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
+        optimizer.step();
+        lossSum += lossValue * rows;
+        seen += rows;
+        for (const m of metrics) m.update(pred, target, rows);
+        progress.batch(seen, lossSum / seen, accuracy?.result());
+        if (callbacks.length > 0) {
+          const batchLogs: BatchLogs = { loss: lossValue, size: rows };
+          for (const m of metrics) batchLogs[m.name] = m.result();
+          for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
+        }
+        await yieldToEventLoop();
+      }
+      const trainSeconds = (performance.now() - started) / 1000;
+
+      const logs: EpochLogs = { loss: lossSum / seen, lr: optimizer.lr, seconds: 0 };
+      for (const m of metrics) logs[m.name] = m.result();
+      if (val !== null) {
+        const vBatch = options.validationBatchSize ?? Math.max(batchSize, 256);
+        const v = evaluatePrepared(model, val, lossFn, valMetrics, vBatch);
+        logs.valLoss = v.loss;
+        for (const m of valMetrics) logs[validationKey(m.name)] = v[m.name];
+        model.train();
+      }
+      logs.seconds = (performance.now() - started) / 1000;
+      appendToHistory(history, epoch, logs);
+      progress.epochEnd(epoch, epochs, logs, seen / Math.max(trainSeconds, 1e-9));
+      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
+      if (ctx.stopTraining) {
+        history.stopReason = ctx.stopReason ?? 'stopped';
+        break;
+      }
+    }
+    if (aborted) {
+      history.aborted = true;
+      history.stopReason = 'aborted';
+    }
+    progress.close();
+    for (const cb of callbacks) await cb.onTrainEnd?.(ctx);
+    return history;
+  } finally {
+    progress.close();
+    if (wasTraining === false) model.eval();
+  }
+}

@@ -1,0 +1,15 @@
+// The training API: fit, evaluate, predict, callbacks, metrics and progress display.
+export { fit, emptyHistory } from './fit';
+export type { FitOptions } from './fit';
+export { evaluate, predict } from './evaluate';
+export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate';
+export * as callbacks from './callbacks';
+export { earlyStopping, lrScheduler } from './callbacks';
+export type { EarlyStopping, EarlyStoppingOptions, LrSchedule, SteppedSchedule } from './callbacks';
+export type { LossName, LossFunction, LossSpec } from './losses';
+export type { Metric, MetricFunction, MetricName, BatchTarget } from './metrics';
+export type { OptimizerName } from './optimizer';
+export type { ProgressStream } from './progress';
+export type {
+  BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
+} from './types';

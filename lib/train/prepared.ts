@@ -1,0 +1,171 @@
+// Normalises fit/evaluate data ({ x, y } in its accepted forms) to flat rows, and builds batch tensors from reused buffers.
+import { Tensor } from '../tensor';
+import { gatherRows } from '../data/split';
+import type { FitData } from './types';
+import type { BatchTarget } from './metrics';
+
+/** Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. */
+export interface PreparedData {
+  x: Float32Array;
+  n: number;
+  /** Shape of one input row (e.g. [784]); a batch is [rows, ...rowShape]. */
+  rowShape: number[];
+  rowSize: number;
+  labels: Int32Array | null;
+  targets: Float32Array | null;
+  targetShape: number[];
+  targetSize: number;
+}
+
+function shapeStr(s: readonly number[]): string {
+  return `[${s.join(',')}]`;
+}
+
+/** Checks and flattens { x, y } into PreparedData; `op` names the caller in errors ('fit', 'evaluate'). */
+export function prepareData(data: FitData, op: string, what = 'data'): PreparedData {
+  if (data === null || typeof data !== 'object' || data.x === undefined || data.y === undefined) {
+    throw new Error(`${op}: ${what} must be an object { x, y }`);
+  }
+  const { x, y } = data;
+  let labels: Int32Array | null = null;
+  let targets: Float32Array | null = null;
+  let targetShape: number[] = [];
+  let yRows: number | null = null;
+  if (y instanceof Int32Array) {
+    labels = y;
+    yRows = y.length;
+  } else if (Array.isArray(y)) {
+    labels = new Int32Array(y.length);
+    for (let i = 0; i < y.length; i++) {
+      if (!Number.isInteger(y[i])) throw new Error(`${op}: ${what}.y[${i}] = ${y[i]} is not an integer class label`);
+      labels[i] = y[i];
+    }
+    yRows = y.length;
+  } else if (y instanceof Tensor) {
+    if (y.ndim === 0) throw new Error(`${op}: ${what}.y is a 0-d tensor; expected [n] or [n, targets]`);
+    targets = y.data;
+    yRows = y.shape[0];
+    targetShape = y.shape.slice(1);
+  } else if (y instanceof Float32Array) {
+    targets = y;
+  } else {
+    throw new Error(`${op}: ${what}.y must be an Int32Array or number[] of labels, or a Tensor / Float32Array of targets`);
+  }
+
+  let xData: Float32Array;
+  let n: number;
+  let rowShape: number[];
+  if (x instanceof Tensor) {
+    if (x.ndim < 1) throw new Error(`${op}: ${what}.x is a 0-d tensor; expected [n, features]`);
+    xData = x.data;
+    n = x.shape[0];
+    rowShape = x.shape.slice(1);
+    if (rowShape.length === 0) rowShape = [1];
+  } else if (x instanceof Float32Array) {
+    xData = x;
+    if (data.features !== undefined) {
+      if (!Number.isInteger(data.features) || data.features < 1 || x.length % data.features !== 0) {
+        throw new Error(`${op}: ${what}.x has ${x.length} values, not a multiple of features = ${data.features}`);
+      }
+      n = x.length / data.features;
+    } else if (data.n !== undefined) {
+      n = data.n;
+    } else if (yRows !== null) {
+      n = yRows;
+    } else {
+      n = (y as Float32Array).length; // one float target per row
+    }
+    if (!Number.isInteger(n) || n < 0 || (n === 0 ? x.length !== 0 : x.length % n !== 0)) {
+      throw new Error(`${op}: ${what}.x has ${x.length} values, not a whole number of rows for n = ${n}`);
+    }
+    rowShape = [n === 0 ? (data.features ?? 0) : x.length / n];
+  } else {
+    throw new Error(`${op}: ${what}.x must be a Tensor or a Float32Array`);
+  }
+  if (data.n !== undefined && data.n !== n) {
+    throw new Error(`${op}: ${what}.n = ${data.n} but x has ${n} rows`);
+  }
+
+  if (labels !== null) {
+    if (labels.length !== n) {
+      throw new Error(`${op}: ${what}.x has ${n} rows (shape ${shapeStr([n, ...rowShape])}) but y has ${labels.length} labels`);
+    }
+  } else if (targets !== null) {
+    if (yRows === null) {
+      if (n === 0 || targets.length % n !== 0) {
+        throw new Error(`${op}: ${what}.y has ${targets.length} values, not a whole number per row for ${n} rows`);
+      }
+      targetShape = [targets.length / n];
+    } else if (yRows !== n) {
+      throw new Error(`${op}: ${what}.x has ${n} rows but y has ${yRows} (shape ${shapeStr([yRows, ...targetShape])})`);
+    }
+    if (targetShape.length === 0) targetShape = [1];
+  }
+  const rowSize = rowShape.reduce((a, b) => a * b, 1);
+  const targetSize = targetShape.reduce((a, b) => a * b, 1);
+  return { x: xData, n, rowShape, rowSize, labels, targets, targetShape, targetSize };
+}
+
+/** Rows [start, end) of prepared data, sharing memory (no copy). */
+export function sliceRows(d: PreparedData, start: number, end: number): PreparedData {
+  return {
+    ...d,
+    x: d.x.subarray(start * d.rowSize, end * d.rowSize),
+    n: end - start,
+    labels: d.labels ? d.labels.subarray(start, end) : null,
+    targets: d.targets ? d.targets.subarray(start * d.targetSize, end * d.targetSize) : null,
+  };
+}
+
+/**
+ * Builds batch tensors over buffers allocated once (batchSize rows) and reused every step. Without
+ * an index order the batch is a view of the data itself (no copy).
+ */
+export class BatchBuilder {
+  private readonly xBuf: Float32Array;
+  private readonly labelBuf: Int32Array | null;
+  private readonly targetBuf: Float32Array | null;
+
+  constructor(private readonly d: PreparedData, batchSize: number) {
+    const rows = Math.min(batchSize, d.n);
+    this.xBuf = new Float32Array(rows * d.rowSize);
+    this.labelBuf = d.labels ? new Int32Array(rows) : null;
+    this.targetBuf = d.targets ? new Float32Array(rows * d.targetSize) : null;
+  }
+
+  /** Input rows order[start..end) (or start..end when order is null) as a [rows, ...rowShape] tensor. */
+  input(order: Int32Array | null, start: number, end: number): Tensor {
+    const rows = end - start;
+    const d = this.d;
+    let data: Float32Array;
+    if (order === null) {
+      data = d.x.subarray(start * d.rowSize, end * d.rowSize);
+    } else {
+      gatherRows(d.x, d.rowSize, order, start, end, this.xBuf);
+      data = rows * d.rowSize === this.xBuf.length ? this.xBuf : this.xBuf.subarray(0, rows * d.rowSize);
+    }
+    return new Tensor(data, [rows, ...d.rowShape]);
+  }
+
+  /** The matching labels (Int32Array) or target tensor [rows, ...targetShape]. */
+  target(order: Int32Array | null, start: number, end: number): BatchTarget {
+    const rows = end - start;
+    const d = this.d;
+    if (d.labels !== null) {
+      if (order === null) return d.labels.subarray(start, end);
+      const buf = this.labelBuf as Int32Array;
+      gatherRows(d.labels, 1, order, start, end, buf);
+      return rows === buf.length ? buf : buf.subarray(0, rows);
+    }
+    const t = d.targets as Float32Array;
+    let data: Float32Array;
+    if (order === null) {
+      data = t.subarray(start * d.targetSize, end * d.targetSize);
+    } else {
+      const buf = this.targetBuf as Float32Array;
+      gatherRows(t, d.targetSize, order, start, end, buf);
+      data = rows * d.targetSize === buf.length ? buf : buf.subarray(0, rows * d.targetSize);
+    }
+    return new Tensor(data, [rows, ...d.targetShape]);
+  }
+}

@@ -1,0 +1,208 @@
+// Elementwise kernels: portable scalar versions, run-time dispatch and thread-pool splitting.
+#include "elementwise.h"
+
+#include <math.h>
+
+#include "activation.h"
+#include "isa.h"
+#include "parallel_split.h"
+#include "../runtime/cpu.h"
+
+namespace myelin {
+namespace scalar {
+
+static void exp_array(long n, const float* x, float* out) {
+  for (long i = 0; i < n; ++i) out[i] = ::expf(x[i]);
+}
+
+#include "elementwise_loops.inc"
+
+double sum(long n, const float* x) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  for (; i < n; ++i) s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+double sum_sq_diff(long n, const float* a, const float* b) {
+  double s0 = 0, s1 = 0;
+  long i = 0;
+  for (; i + 2 <= n; i += 2) {
+    double d0 = static_cast<double>(a[i]) - b[i], d1 = static_cast<double>(a[i + 1]) - b[i + 1];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+  }
+  for (; i < n; ++i) {
+    double d = static_cast<double>(a[i]) - b[i];
+    s0 += d * d;
+  }
+  return s0 + s1;
+}
+
+}  // namespace scalar
+
+namespace {
+inline bool use_avx2() { return simd_level() == SimdLevel::Avx2; }
+
+void binary_op(int op, long n, const float* a, const float* b, float* out) {
+  const bool v = use_avx2();
+  split_range(n, [=](long s, long e) {
+    if (v) avx2::binary(op, e - s, a + s, b + s, out + s);
+    else scalar::binary(op, e - s, a + s, b + s, out + s);
+  });
+}
+
+// Sum of a range reduced in double, chunked across the pool (fixed chunking, so the result does
+// not depend on the thread count).
+template <class ChunkSum>
+double reduce_range(long n, const ChunkSum& chunk_sum) {
+  if (n < kParallelThreshold) return chunk_sum(0L, n);
+  const long step = 16384;
+  const int tasks = static_cast<int>((n + step - 1) / step);
+  double partial_stack[256];
+  double* partial = partial_stack;
+  double* heap = nullptr;
+  if (tasks > 256) partial = heap = new double[tasks];
+  parallel_for(tasks, [&](int t) {
+    long b = t * step, e = b + step < n ? b + step : n;
+    partial[t] = chunk_sum(b, e);
+  });
+  double s = 0;
+  for (int t = 0; t < tasks; ++t) s += partial[t];
+  delete[] heap;
+  return s;
+}
+}  // namespace
+
+void add(long n, const float* a, const float* b, float* out) { binary_op(kAdd, n, a, b, out); }
+void sub(long n, const float* a, const float* b, float* out) { binary_op(kSub, n, a, b, out); }
+void mul(long n, const float* a, const float* b, float* out) { binary_op(kMul, n, a, b, out); }
+void div(long n, const float* a, const float* b, float* out) { binary_op(kDiv, n, a, b, out); }
+
+void scale(long n, const float* a, float s, float* out) {
+  const bool v = use_avx2();
+  split_range(n, [=](long b, long e) {
+    if (v) avx2::scale(e - b, a + b, s, out + b);
+    else scalar::scale(e - b, a + b, s, out + b);
+  });
+}
+
+void axpy(long n, float alpha, const float* x, float* y) {
+  const bool v = use_avx2();
+  split_range(n, [=](long b, long e) {
+    if (v) avx2::axpy(e - b, alpha, x + b, y + b);
+    else scalar::axpy(e - b, alpha, x + b, y + b);
+  });
+}
+
+void unary(int op, long n, const float* x, float* out) {
+  const bool v = use_avx2();
+  split_range(n, [=](long b, long e) {
+    if (v) avx2::unary(op, e - b, x + b, out + b);
+    else scalar::unary(op, e - b, x + b, out + b);
+  });
+}
+
+double sum(long n, const float* x) {
+  const bool v = use_avx2();
+  return reduce_range(n, [=](long b, long e) {
+    return v ? avx2::sum(e - b, x + b) : scalar::sum(e - b, x + b);
+  });
+}
+
+void activation_forward_parallel(int act, long n, const float* x, float* y, float alpha) {
+  split_range(n, [=](long b, long e) { activation_forward(act, e - b, x + b, y + b, alpha); });
+}
+
+void activation_backward_parallel(int act, long n, const float* x, const float* y,
+                                  const float* dy, float* dx, float alpha) {
+  split_range(n, [=](long b, long e) {
+    activation_backward(act, e - b, x + b, y + b, dy + b, dx + b, alpha);
+  });
+}
+
+void add_bias(long M, long N, const float* x, const float* bias, float* out) {
+  const bool v = use_avx2();
+  if (M * N < kParallelThreshold || M == 1) {
+    if (v) avx2::add_bias(M, N, x, bias, out);
+    else scalar::add_bias(M, N, x, bias, out);
+    return;
+  }
+  const long rows_per = (kParallelThreshold / 4 + N - 1) / N;  // >= 16k elements per task
+  const int tasks = static_cast<int>((M + rows_per - 1) / rows_per);
+  parallel_for(tasks, [=](int t) {
+    long r0 = t * rows_per, r1 = r0 + rows_per < M ? r0 + rows_per : M;
+    if (v) avx2::add_bias(r1 - r0, N, x + r0 * N, bias, out + r0 * N);
+    else scalar::add_bias(r1 - r0, N, x + r0 * N, bias, out + r0 * N);
+  });
+}
+
+void col_sum(long M, long N, const float* x, float* out, bool accumulate) {
+  const bool v = use_avx2();
+  // Column blocks of 256 doubles on the stack; rows streamed through them.
+  constexpr long kBlock = 256;
+  const long blocks = (N + kBlock - 1) / kBlock;
+  auto do_block = [=](long blk) {
+    double acc[kBlock];
+    const long j0 = blk * kBlock, w = N - j0 < kBlock ? N - j0 : kBlock;
+    for (long j = 0; j < w; ++j) acc[j] = 0.0;
+    // Walk rows with the column offset applied: x + j0, row stride N.
+    for (long r = 0; r < M; ++r) {
+      if (v) avx2::col_sum_acc(1, w, x + r * N + j0, acc);
+      else scalar::col_sum_acc(1, w, x + r * N + j0, acc);
+    }
+    for (long j = 0; j < w; ++j)
+      out[j0 + j] = accumulate ? static_cast<float>(out[j0 + j] + acc[j]) : static_cast<float>(acc[j]);
+  };
+  if (M * N < kParallelThreshold || blocks == 1) {
+    for (long b = 0; b < blocks; ++b) do_block(b);
+  } else {
+    parallel_for(static_cast<int>(blocks), [&](int b) { do_block(b); });
+  }
+}
+
+void row_sum(long M, long N, const float* x, float* out) {
+  const bool v = use_avx2();
+  auto rows = [=](long r0, long r1) {
+    for (long r = r0; r < r1; ++r)
+      out[r] = static_cast<float>(v ? avx2::sum(N, x + r * N) : scalar::sum(N, x + r * N));
+  };
+  if (M * N < kParallelThreshold || M == 1) {
+    rows(0, M);
+    return;
+  }
+  const long rows_per = (kParallelThreshold / 4 + N - 1) / N;
+  const int tasks = static_cast<int>((M + rows_per - 1) / rows_per);
+  parallel_for(tasks, [=](int t) {
+    long r0 = t * rows_per;
+    rows(r0, r0 + rows_per < M ? r0 + rows_per : M);
+  });
+}
+
+double mse_loss(long n, const float* pred, const float* target) {
+  if (n == 0) return __builtin_nan("");  // mean of nothing, as 0/0
+  const bool v = use_avx2();
+  double s = reduce_range(n, [=](long b, long e) {
+    return v ? avx2::sum_sq_diff(e - b, pred + b, target + b)
+             : scalar::sum_sq_diff(e - b, pred + b, target + b);
+  });
+  return s / static_cast<double>(n);
+}
+
+void mse_backward(long n, const float* pred, const float* target, float* grad) {
+  if (n == 0) return;
+  const float sc = static_cast<float>(2.0 / static_cast<double>(n));
+  const bool v = use_avx2();
+  split_range(n, [=](long b, long e) {
+    if (v) avx2::mse_backward(e - b, pred + b, target + b, sc, grad + b);
+    else scalar::mse_backward(e - b, pred + b, target + b, sc, grad + b);
+  });
+}
+
+}  // namespace myelin

@@ -1,0 +1,35 @@
+// Flat elementwise kernels, reductions, bias/row/column ops and MSE on float arrays.
+#pragma once
+#include <cstdint>
+
+namespace myelin {
+
+// Unary op codes; must match UNARY_CODE in lib/backend/contract.ts.
+enum Unary : int { kExp = 0, kLog = 1, kSqrt = 2, kNeg = 3, kAbs = 4, kSquare = 5, kReciprocal = 6 };
+
+// All flat kernels accept out aliasing an input, run on the thread pool above
+// kParallelThreshold elements (isa.h) and on the calling thread below it.
+void add(long n, const float* a, const float* b, float* out);
+void sub(long n, const float* a, const float* b, float* out);
+void mul(long n, const float* a, const float* b, float* out);
+void div(long n, const float* a, const float* b, float* out);
+void scale(long n, const float* a, float s, float* out);      // out = s * a
+void axpy(long n, float alpha, const float* x, float* y);     // y += alpha * x
+void unary(int op, long n, const float* x, float* out);       // op: Unary code
+double sum(long n, const float* x);                           // accumulated in double
+
+// Activation over a flat array, split across the pool when large (activation.h is per-thread).
+void activation_forward_parallel(int act, long n, const float* x, float* y, float alpha);
+void activation_backward_parallel(int act, long n, const float* x, const float* y,
+                                  const float* dy, float* dx, float alpha);
+
+// M x N row-major matrices.
+void add_bias(long M, long N, const float* x, const float* bias, float* out);  // out = x + bias[j]
+// out[j] = sum_i x[i,j] (accumulated in double); accumulate: out[j] += instead of =.
+void col_sum(long M, long N, const float* x, float* out, bool accumulate = false);
+void row_sum(long M, long N, const float* x, float* out);                      // out[i] = sum_j x[i,j]
+
+double mse_loss(long n, const float* pred, const float* target);               // mean (p - t)^2
+void mse_backward(long n, const float* pred, const float* target, float* grad);  // 2 (p - t) / n
+
+}  // namespace myelin

@@ -1,0 +1,272 @@
+// GEMM driver: dispatch, GEMV for M==1/N==1, cache blocking with packed panels, threads, epilogue.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "../runtime/cpu.h"
+#include "../runtime/threadpool.h"
+#include "activation.h"
+#include "gemm_kernels.h"
+
+namespace myelin {
+namespace {
+
+using gemm_kernels::KernelTable;
+using gemm_kernels::kMR;
+using gemm_kernels::kNR;
+
+// Cache blocking (floats): a KC x NR panel of B stays in L1, an MC x KC block of A in L2, a
+// KC x NC block of B in L3. MC is a multiple of MR, NC of NR.
+constexpr long kMC = 144;
+constexpr long kKC = 256;
+constexpr long kNC = 4080;
+// Below this many multiply-adds a single thread is faster than waking the pool.
+constexpr double kParallelMinFlops = 262144.0;
+
+struct Tables {
+  KernelTable scalar;
+  KernelTable avx2;
+  bool has_avx2 = false;
+  Tables() {
+    gemm_kernels::fill_scalar_kernels(&scalar);
+    avx2 = scalar;
+#ifdef MYELIN_GEMM_HAVE_AVX2
+    has_avx2 = true;
+    gemm_kernels::fill_avx2_kernels(&avx2);
+#endif
+  }
+};
+
+const KernelTable& kernels() {
+  static const Tables tables;  // thread-safe one-time init
+  return (tables.has_avx2 && simd_level() == SimdLevel::Avx2) ? tables.avx2 : tables.scalar;
+}
+
+// Per-thread packing buffers, 64-byte aligned, grown on demand and reused across calls.
+class PackBuffers {
+ public:
+  ~PackBuffers() {
+    std::free(a_);
+    std::free(b_);
+  }
+  float* a(std::size_t floats) { return ensure(&a_, &a_cap_, floats); }
+  float* b(std::size_t floats) { return ensure(&b_, &b_cap_, floats); }
+
+ private:
+  static float* ensure(float** buf, std::size_t* cap, std::size_t floats) {
+    if (floats > *cap) {
+      std::free(*buf);
+      std::size_t bytes = (floats * sizeof(float) + 63) & ~static_cast<std::size_t>(63);
+      // Pad by one cache line so consecutive buffers do not alias at 4 KiB strides.
+      *buf = static_cast<float*>(std::aligned_alloc(64, bytes + 64));
+      *cap = *buf != nullptr ? floats : 0;
+      if (*buf == nullptr) std::abort();  // out of memory: nothing sensible to return
+    }
+    return *buf;
+  }
+  float* a_ = nullptr;
+  float* b_ = nullptr;
+  std::size_t a_cap_ = 0;
+  std::size_t b_cap_ = 0;
+};
+
+PackBuffers& pack_buffers() {
+  static thread_local PackBuffers buffers;
+  return buffers;
+}
+
+bool epilogue_active(const Epilogue* ep) {
+  return ep != nullptr && (ep->bias != nullptr || ep->act != kActNone || ep->preact != nullptr);
+}
+
+// Applies bias, preact store and activation to rows x cols of C starting at global (row0, col0).
+// bias_per_row: N == 1 GEMV case is handled by the caller passing a broadcast; here bias is by column.
+void apply_epilogue(const Epilogue& ep, float* c, long ldc, long rows, long cols, long row0,
+                    long col0, long N) {
+  for (long r = 0; r < rows; ++r) {
+    float* cr = c + r * ldc;
+    if (ep.bias != nullptr) {
+      const float* bias = ep.bias + col0;
+      for (long j = 0; j < cols; ++j) cr[j] += bias[j];
+    }
+    if (ep.preact != nullptr) std::memcpy(ep.preact + (row0 + r) * N + col0, cr, cols * sizeof(float));
+    if (ep.act != kActNone) activation_forward(ep.act, cols, cr, cr, ep.alpha);
+  }
+}
+
+// One thread's share: C[m0, m0+mc) x [n0, n0+nc) of the full product, blocked and packed.
+struct Problem {
+  bool transA, transB;
+  long M, N, K;
+  float alpha, beta;
+  const float* A;
+  const float* B;
+  float* C;
+  const Epilogue* ep;
+  long lda() const { return transA ? M : K; }
+  long ldb() const { return transB ? K : N; }
+  const float* a_at(long i, long k) const { return transA ? A + k * M + i : A + i * K + k; }
+  const float* b_at(long k, long j) const { return transB ? B + j * K + k : B + k * N + j; }
+};
+
+void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n0, long n1) {
+  const long ldc = p.N;
+  const bool epi = epilogue_active(p.ep);
+  PackBuffers& bufs = pack_buffers();
+  const long mc_max = std::min(kMC, (m1 - m0 + kMR - 1) / kMR * kMR);
+  const long kc_max = std::min(kKC, p.K);
+  const long nc_max = std::min(kNC, (n1 - n0 + kNR - 1) / kNR * kNR);
+  float* abuf = bufs.a(static_cast<std::size_t>(mc_max * kc_max));
+  float* bbuf = bufs.b(static_cast<std::size_t>(nc_max * kc_max));
+  alignas(64) float tile[kMR * kNR];
+
+  for (long jc = n0; jc < n1; jc += kNC) {
+    const long nc = std::min(kNC, n1 - jc);
+    for (long pc = 0; pc < p.K; pc += kKC) {
+      const long kc = std::min(kKC, p.K - pc);
+      const bool last_k = pc + kc == p.K;
+      const float beta = pc == 0 ? p.beta : 1.0f;
+      kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
+      for (long ic = m0; ic < m1; ic += kMC) {
+        const long mc = std::min(kMC, m1 - ic);
+        kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
+        for (long jr = 0; jr < nc; jr += kNR) {
+          const long nr = std::min<long>(kNR, nc - jr);
+          const float* bp = bbuf + jr * kc;
+          for (long ir = 0; ir < mc; ir += kMR) {
+            const long mr = std::min<long>(kMR, mc - ir);
+            const float* ap = abuf + ir * kc;
+            float* c = p.C + (ic + ir) * ldc + jc + jr;
+            if (mr == kMR && nr == kNR) {
+              kt.micro(kc, ap, bp, c, ldc, p.alpha, beta);
+            } else {
+              kt.micro(kc, ap, bp, tile, kNR, p.alpha, 0.0f);
+              for (long i = 0; i < mr; ++i) {
+                float* ci = c + i * ldc;
+                const float* ti = tile + i * kNR;
+                if (beta == 0.0f) {
+                  for (long j = 0; j < nr; ++j) ci[j] = ti[j];
+                } else {
+                  for (long j = 0; j < nr; ++j) ci[j] = ti[j] + beta * ci[j];
+                }
+              }
+            }
+            if (last_k && epi) apply_epilogue(*p.ep, c, ldc, mr, nr, ic + ir, jc + jr, p.N);
+          }
+        }
+      }
+    }
+  }
+}
+
+// M == 1 or N == 1: a matrix-vector product (memory bound; single-threaded).
+void gemv(const KernelTable& kt, const Problem& p) {
+  if (p.M == 1) {
+    // y[1 x N] = a[1 x K] * op(B); a is contiguous whether transposed or not.
+    if (p.transB) {
+      kt.gemv_rows(p.N, p.K, p.B, p.K, p.A, p.alpha, p.beta, p.C);
+    } else {
+      kt.gemv_cols(p.K, p.N, p.B, p.N, p.A, p.alpha, p.beta, p.C);
+    }
+    if (epilogue_active(p.ep)) apply_epilogue(*p.ep, p.C, p.N, 1, p.N, 0, 0, p.N);
+  } else {
+    // y[M x 1] = op(A) * b[K x 1]; b is contiguous whether transposed or not.
+    if (p.transA) {
+      kt.gemv_cols(p.K, p.M, p.A, p.M, p.B, p.alpha, p.beta, p.C);
+    } else {
+      kt.gemv_rows(p.M, p.K, p.A, p.K, p.B, p.alpha, p.beta, p.C);
+    }
+    // C is M x 1, so each row is one element with bias[0].
+    if (epilogue_active(p.ep)) apply_epilogue(*p.ep, p.C, 1, p.M, 1, 0, 0, 1);
+  }
+}
+
+// Splits [0, n) into `parts` ranges aligned to `unit`; returns the range for part `index`.
+void split_range(long n, long unit, int parts, int index, long* begin, long* end) {
+  const long units = (n + unit - 1) / unit;
+  const long base = units / parts;
+  const long extra = units % parts;
+  const long u0 = index * base + std::min<long>(index, extra);
+  const long u1 = u0 + base + (index < extra ? 1 : 0);
+  *begin = std::min(n, u0 * unit);
+  *end = std::min(n, u1 * unit);
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+          const float* B, float beta, float* C, const Epilogue* ep) {
+  if (M <= 0 || N <= 0) return;
+  const KernelTable& kt = kernels();
+  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
+  if (K <= 0) {
+    // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
+    for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    if (epilogue_active(ep)) apply_epilogue(*ep, C, N, M, N, 0, 0, N);
+    return;
+  }
+  if (M == 1 || N == 1) {
+    gemv(kt, p);
+    return;
+  }
+
+  const double flops = static_cast<double>(M) * N * K;
+  int threads = flops <= kParallelMinFlops ? 1 : num_threads();
+  // Never more threads than tiles.
+  const long mtiles = (M + kMR - 1) / kMR;
+  const long ntiles = (N + kNR - 1) / kNR;
+  threads = static_cast<int>(std::min<long>(threads, mtiles * ntiles));
+  if (threads <= 1) {
+    gemm_slab(kt, p, 0, M, 0, N);
+    return;
+  }
+  // Grid tm x tn = threads minimising the packing each thread repeats (its A rows + B columns).
+  int best_tm = 1;
+  double best_cost = -1.0;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm != 0) continue;
+    const int tn = threads / tm;
+    if (tm > mtiles || tn > ntiles) continue;
+    const double rows = static_cast<double>((mtiles + tm - 1) / tm) * kMR;
+    const double cols = static_cast<double>((ntiles + tn - 1) / tn) * kNR;
+    const double cost = rows * cols * K * 2.0 + (rows + cols) * K * 8.0;  // imbalance + packing
+    if (best_cost < 0.0 || cost < best_cost) {
+      best_cost = cost;
+      best_tm = tm;
+    }
+  }
+  if (best_cost < 0.0) {
+    gemm_slab(kt, p, 0, M, 0, N);
+    return;
+  }
+  const int tm = best_tm;
+  const int tn = threads / tm;
+  parallel_for(tm * tn, [&](int task) {
+    long m0, m1, n0, n1;
+    split_range(M, kMR, tm, task / tn, &m0, &m1);
+    split_range(N, kNR, tn, task % tn, &n0, &n1);
+    if (m0 < m1 && n0 < n1) gemm_slab(kt, p, m0, m1, n0, n1);
+  });
+}
+
+void gemm_reference(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+                    const float* B, float beta, float* C) {
+  for (long i = 0; i < M; ++i) {
+    for (long j = 0; j < N; ++j) {
+      double sum = 0.0;
+      for (long k = 0; k < K; ++k) {
+        const double a = transA ? A[k * M + i] : A[i * K + k];
+        const double b = transB ? B[j * K + k] : B[k * N + j];
+        sum += a * b;
+      }
+      double c = static_cast<double>(alpha) * sum;
+      if (beta != 0.0f) c += static_cast<double>(beta) * C[i * N + j];
+      C[i * N + j] = static_cast<float>(c);
+    }
+  }
+}
+
+}  // namespace myelin

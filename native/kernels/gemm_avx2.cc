@@ -1,0 +1,355 @@
+// AVX2+FMA GEMM kernels (built with -mavx2 -mfma): 6x16 microkernel, packing, GEMV.
+#include <immintrin.h>
+
+#include "gemm_kernels.h"
+
+namespace myelin {
+namespace gemm_kernels {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Microkernel: 12 accumulators (6 rows x 2 ymm), per k two B loads and six A broadcasts.
+
+#define MYELIN_GEMM_STEP(K)                                  \
+  do {                                                       \
+    const __m256 b0 = _mm256_load_ps(b + (K) * kNR);         \
+    const __m256 b1 = _mm256_load_ps(b + (K) * kNR + 8);     \
+    __m256 av = _mm256_broadcast_ss(a + (K) * kMR + 0);      \
+    c00 = _mm256_fmadd_ps(av, b0, c00);                      \
+    c01 = _mm256_fmadd_ps(av, b1, c01);                      \
+    av = _mm256_broadcast_ss(a + (K) * kMR + 1);             \
+    c10 = _mm256_fmadd_ps(av, b0, c10);                      \
+    c11 = _mm256_fmadd_ps(av, b1, c11);                      \
+    av = _mm256_broadcast_ss(a + (K) * kMR + 2);             \
+    c20 = _mm256_fmadd_ps(av, b0, c20);                      \
+    c21 = _mm256_fmadd_ps(av, b1, c21);                      \
+    av = _mm256_broadcast_ss(a + (K) * kMR + 3);             \
+    c30 = _mm256_fmadd_ps(av, b0, c30);                      \
+    c31 = _mm256_fmadd_ps(av, b1, c31);                      \
+    av = _mm256_broadcast_ss(a + (K) * kMR + 4);             \
+    c40 = _mm256_fmadd_ps(av, b0, c40);                      \
+    c41 = _mm256_fmadd_ps(av, b1, c41);                      \
+    av = _mm256_broadcast_ss(a + (K) * kMR + 5);             \
+    c50 = _mm256_fmadd_ps(av, b0, c50);                      \
+    c51 = _mm256_fmadd_ps(av, b1, c51);                      \
+  } while (0)
+
+#define MYELIN_GEMM_STORE_ROW(R, X0, X1)                                          \
+  do {                                                                            \
+    float* cr = c + (R) * ldc;                                                    \
+    if (beta_zero) {                                                              \
+      _mm256_storeu_ps(cr, _mm256_mul_ps(va, X0));                                \
+      _mm256_storeu_ps(cr + 8, _mm256_mul_ps(va, X1));                            \
+    } else {                                                                      \
+      _mm256_storeu_ps(cr, _mm256_fmadd_ps(va, X0, _mm256_mul_ps(vb, _mm256_loadu_ps(cr))));  \
+      _mm256_storeu_ps(cr + 8,                                                    \
+                       _mm256_fmadd_ps(va, X1, _mm256_mul_ps(vb, _mm256_loadu_ps(cr + 8))));  \
+    }                                                                             \
+  } while (0)
+
+void micro_avx2(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
+                float beta) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int r = 0; r < kMR; ++r) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+  for (int r = 0; r < kMR; ++r)
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
+
+  long k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + 48), _MM_HINT_T0);
+    MYELIN_GEMM_STEP(0);
+    MYELIN_GEMM_STEP(1);
+    MYELIN_GEMM_STEP(2);
+    MYELIN_GEMM_STEP(3);
+    a += 4 * kMR;
+    b += 4 * kNR;
+  }
+  for (; k < kc; ++k) {
+    MYELIN_GEMM_STEP(0);
+    a += kMR;
+    b += kNR;
+  }
+
+  const bool beta_zero = beta == 0.0f;
+  const __m256 va = _mm256_set1_ps(alpha);
+  const __m256 vb = _mm256_set1_ps(beta);
+  MYELIN_GEMM_STORE_ROW(0, c00, c01);
+  MYELIN_GEMM_STORE_ROW(1, c10, c11);
+  MYELIN_GEMM_STORE_ROW(2, c20, c21);
+  MYELIN_GEMM_STORE_ROW(3, c30, c31);
+  MYELIN_GEMM_STORE_ROW(4, c40, c41);
+  MYELIN_GEMM_STORE_ROW(5, c50, c51);
+}
+
+#undef MYELIN_GEMM_STEP
+#undef MYELIN_GEMM_STORE_ROW
+
+// ---------------------------------------------------------------------------------------------
+// Packing.
+
+// In-register transpose of an 8x8 block: r[i] holds row i on entry and column i on exit.
+#define MYELIN_TRANSPOSE_8X8(r)                                                       \
+  do {                                                                                \
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);                                 \
+    const __m256 t1 = _mm256_unpackhi_ps(r[0], r[1]);                                 \
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]);                                 \
+    const __m256 t3 = _mm256_unpackhi_ps(r[2], r[3]);                                 \
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]);                                 \
+    const __m256 t5 = _mm256_unpackhi_ps(r[4], r[5]);                                 \
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]);                                 \
+    const __m256 t7 = _mm256_unpackhi_ps(r[6], r[7]);                                 \
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));             \
+    const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));             \
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));             \
+    const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));             \
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));             \
+    const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));             \
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));             \
+    const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));             \
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);                                      \
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);                                      \
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);                                      \
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);                                      \
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);                                      \
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);                                      \
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);                                      \
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);                                      \
+  } while (0)
+
+// A panel from row-major A (rows i0.. of length kc, stride lda): dst[k*6 + r] = a[r*lda + k].
+// Eight k at a time: load 6 rows (2 zero rows), transpose, store 8 columns of 6 with overlapping
+// 8-wide stores (the 2 spare lanes are overwritten by the next store; the last one lands in the
+// buffer's slack or the next panel, which is written afterwards).
+void pack_a_panel_rows(long rows, long kc, const float* a, long lda, float* dst) {
+  long k = 0;
+  if (rows == kMR) {
+    for (; k + 8 <= kc; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < kMR; ++i) r[i] = _mm256_loadu_ps(a + i * lda + k);
+      r[6] = _mm256_setzero_ps();
+      r[7] = _mm256_setzero_ps();
+      MYELIN_TRANSPOSE_8X8(r);
+      float* d = dst + k * kMR;
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(d + i * kMR, r[i]);
+    }
+  }
+  for (; k < kc; ++k) {
+    float* d = dst + k * kMR;
+    for (long i = 0; i < rows; ++i) d[i] = a[i * lda + k];
+    for (long i = rows; i < kMR; ++i) d[i] = 0.0f;
+  }
+}
+
+// A panel from transposed A (element (i,k) at a[k*lda + i]): 6 contiguous floats per k.
+void pack_a_panel_cols(long rows, long kc, const float* a, long lda, float* dst) {
+  if (rows == kMR) {
+    for (long k = 0; k < kc; ++k) {
+      const float* s = a + k * lda;
+      float* d = dst + k * kMR;
+      _mm_storeu_ps(d, _mm_loadu_ps(s));
+      _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(s + 4))));
+    }
+    return;
+  }
+  for (long k = 0; k < kc; ++k) {
+    float* d = dst + k * kMR;
+    for (long i = 0; i < rows; ++i) d[i] = a[k * lda + i];
+    for (long i = rows; i < kMR; ++i) d[i] = 0.0f;
+  }
+}
+
+void pack_a_avx2(bool transA, long mc, long kc, const float* a, long lda, float* dst) {
+  for (long i0 = 0; i0 < mc; i0 += kMR) {
+    const long rows = mc - i0 < kMR ? mc - i0 : kMR;
+    if (transA) {
+      pack_a_panel_cols(rows, kc, a + i0, lda, dst);
+    } else {
+      pack_a_panel_rows(rows, kc, a + i0 * lda, lda, dst);
+    }
+    dst += kc * kMR;
+  }
+}
+
+// B panel from row-major B (element (k,j) at b[k*ldb + j]): 16 contiguous floats per k.
+void pack_b_panel_rows(long cols, long kc, const float* b, long ldb, float* dst) {
+  if (cols == kNR) {
+    for (long k = 0; k < kc; ++k) {
+      const float* s = b + k * ldb;
+      _mm256_store_ps(dst + k * kNR, _mm256_loadu_ps(s));
+      _mm256_store_ps(dst + k * kNR + 8, _mm256_loadu_ps(s + 8));
+    }
+    return;
+  }
+  for (long k = 0; k < kc; ++k) {
+    float* d = dst + k * kNR;
+    for (long j = 0; j < cols; ++j) d[j] = b[k * ldb + j];
+    for (long j = cols; j < kNR; ++j) d[j] = 0.0f;
+  }
+}
+
+// B panel from transposed B (element (k,j) at b[j*ldb + k]): two 8x8 transposes per 8 k.
+void pack_b_panel_cols(long cols, long kc, const float* b, long ldb, float* dst) {
+  long k = 0;
+  if (cols == kNR) {
+    for (; k + 8 <= kc; k += 8) {
+      for (int half = 0; half < 2; ++half) {
+        __m256 r[8];
+        const float* s = b + half * 8 * ldb + k;
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(s + j * ldb);
+        MYELIN_TRANSPOSE_8X8(r);
+        float* d = dst + k * kNR + half * 8;
+        for (int i = 0; i < 8; ++i) _mm256_store_ps(d + i * kNR, r[i]);
+      }
+    }
+  }
+  for (; k < kc; ++k) {
+    float* d = dst + k * kNR;
+    for (long j = 0; j < cols; ++j) d[j] = b[j * ldb + k];
+    for (long j = cols; j < kNR; ++j) d[j] = 0.0f;
+  }
+}
+
+void pack_b_avx2(bool transB, long kc, long nc, const float* b, long ldb, float* dst) {
+  for (long j0 = 0; j0 < nc; j0 += kNR) {
+    const long cols = nc - j0 < kNR ? nc - j0 : kNR;
+    if (transB) {
+      pack_b_panel_cols(cols, kc, b + j0 * ldb, ldb, dst);
+    } else {
+      pack_b_panel_rows(cols, kc, b + j0, ldb, dst);
+    }
+    dst += kc * kNR;
+  }
+}
+
+#undef MYELIN_TRANSPOSE_8X8
+
+// ---------------------------------------------------------------------------------------------
+// GEMV.
+
+float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Four row dot products sharing each load of x; 2 accumulators per row (16 k per step).
+void gemv_rows_avx2(long rows, long len, const float* m, long ld, const float* x, float alpha,
+                    float beta, float* y) {
+  long i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const float* m0 = m + i * ld;
+    const float* m1 = m0 + ld;
+    const float* m2 = m1 + ld;
+    const float* m3 = m2 + ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(),
+           b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    long k = 0;
+    for (; k + 16 <= len; k += 16) {
+      const __m256 x0 = _mm256_loadu_ps(x + k);
+      const __m256 x1 = _mm256_loadu_ps(x + k + 8);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k), x0, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k), x0, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k), x0, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k), x0, a3);
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k + 8), x1, b0);
+      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k + 8), x1, b1);
+      b2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k + 8), x1, b2);
+      b3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k + 8), x1, b3);
+    }
+    for (; k + 8 <= len; k += 8) {
+      const __m256 x0 = _mm256_loadu_ps(x + k);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k), x0, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k), x0, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k), x0, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k), x0, a3);
+    }
+    float s0 = hsum(_mm256_add_ps(a0, b0)), s1 = hsum(_mm256_add_ps(a1, b1));
+    float s2 = hsum(_mm256_add_ps(a2, b2)), s3 = hsum(_mm256_add_ps(a3, b3));
+    for (; k < len; ++k) {
+      s0 += m0[k] * x[k];
+      s1 += m1[k] * x[k];
+      s2 += m2[k] * x[k];
+      s3 += m3[k] * x[k];
+    }
+    if (beta == 0.0f) {
+      y[i] = alpha * s0;
+      y[i + 1] = alpha * s1;
+      y[i + 2] = alpha * s2;
+      y[i + 3] = alpha * s3;
+    } else {
+      y[i] = alpha * s0 + beta * y[i];
+      y[i + 1] = alpha * s1 + beta * y[i + 1];
+      y[i + 2] = alpha * s2 + beta * y[i + 2];
+      y[i + 3] = alpha * s3 + beta * y[i + 3];
+    }
+  }
+  for (; i < rows; ++i) {
+    const float* mi = m + i * ld;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    long k = 0;
+    for (; k + 16 <= len; k += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k), _mm256_loadu_ps(x + k), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+    }
+    for (; k + 8 <= len; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k), _mm256_loadu_ps(x + k), a0);
+    float s = hsum(_mm256_add_ps(a0, a1));
+    for (; k < len; ++k) s += mi[k] * x[k];
+    y[i] = beta == 0.0f ? alpha * s : alpha * s + beta * y[i];
+  }
+}
+
+// y = x^T M over 64-column chunks held in 8 accumulators, two rows of M per step.
+void gemv_cols_avx2(long len, long cols, const float* m, long ld, const float* x, float alpha,
+                    float beta, float* y) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  const __m256 vb = _mm256_set1_ps(beta);
+  long j0 = 0;
+  for (; j0 + 64 <= cols; j0 += 64) {
+    __m256 acc[8];
+    for (int u = 0; u < 8; ++u) acc[u] = _mm256_setzero_ps();
+    const float* mk = m + j0;
+    for (long k = 0; k < len; ++k, mk += ld) {
+      const __m256 xk = _mm256_set1_ps(x[k]);
+      for (int u = 0; u < 8; ++u) acc[u] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(mk + 8 * u), acc[u]);
+    }
+    for (int u = 0; u < 8; ++u) {
+      float* yj = y + j0 + 8 * u;
+      __m256 r = _mm256_mul_ps(va, acc[u]);
+      if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(yj), r);
+      _mm256_storeu_ps(yj, r);
+    }
+  }
+  for (; j0 + 8 <= cols; j0 += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    const float* mk = m + j0;
+    for (long k = 0; k < len; ++k, mk += ld) acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(mk), acc);
+    __m256 r = _mm256_mul_ps(va, acc);
+    if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(y + j0), r);
+    _mm256_storeu_ps(y + j0, r);
+  }
+  for (; j0 < cols; ++j0) {
+    float s = 0.0f;
+    for (long k = 0; k < len; ++k) s += x[k] * m[k * ld + j0];
+    y[j0] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j0];
+  }
+}
+
+}  // namespace
+
+void fill_avx2_kernels(KernelTable* table) {
+  table->micro = micro_avx2;
+  table->pack_a = pack_a_avx2;
+  table->pack_b = pack_b_avx2;
+  table->gemv_rows = gemv_rows_avx2;
+  table->gemv_cols = gemv_cols_avx2;
+}
+
+}  // namespace gemm_kernels
+}  // namespace myelin

@@ -1,0 +1,41 @@
+// Internal GEMM kernel table: the per-ISA pieces (microkernel, packing, GEMV) the gemm.cc driver calls.
+#pragma once
+
+namespace myelin {
+namespace gemm_kernels {
+
+// Microkernel tile: kMR rows of C by kNR columns.
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+
+// Function pointers only: no inline code is shared between translation units built with different
+// ISA flags (gemm_avx2.cc is compiled with -mavx2 -mfma, the rest portably).
+struct KernelTable {
+  // c[i*ldc + j] = alpha * sum_k a[k*kMR + i] * b[k*kNR + j] + beta * c[i*ldc + j] for the full
+  // kMR x kNR tile. beta == 0: c is not read. c may be unaligned.
+  void (*micro)(long kc, const float* a, const float* b, float* c, long ldc, float alpha, float beta);
+  // Packs op(A)[0,mc) x [0,kc) into ceil(mc/kMR) panels of kc x kMR floats (k-major), padding
+  // missing rows with zeros. transA: element (i,k) is a[k*lda + i]; else a[i*lda + k].
+  void (*pack_a)(bool transA, long mc, long kc, const float* a, long lda, float* dst);
+  // Packs op(B)[0,kc) x [0,nc) into ceil(nc/kNR) panels of kc x kNR floats, padding missing columns
+  // with zeros. transB: element (k,j) is b[j*ldb + k]; else b[k*ldb + j].
+  void (*pack_b)(bool transB, long kc, long nc, const float* b, long ldb, float* dst);
+  // y[i] = alpha * sum_k m[i*ld + k] * x[k] + beta * y[i] for i < rows (beta == 0: y not read).
+  void (*gemv_rows)(long rows, long len, const float* m, long ld, const float* x, float alpha,
+                    float beta, float* y);
+  // y[j] = alpha * sum_k x[k] * m[k*ld + j] + beta * y[j] for j < cols (beta == 0: y not read).
+  void (*gemv_cols)(long len, long cols, const float* m, long ld, const float* x, float alpha,
+                    float beta, float* y);
+};
+
+// Portable C++ kernels (gemm_scalar.cc).
+void fill_scalar_kernels(KernelTable* table);
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define MYELIN_GEMM_HAVE_AVX2 1
+// AVX2+FMA kernels (gemm_avx2.cc); only call when the CPU supports them.
+void fill_avx2_kernels(KernelTable* table);
+#endif
+
+}  // namespace gemm_kernels
+}  // namespace myelin

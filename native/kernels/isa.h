@@ -1,0 +1,42 @@
+// Internal: declarations of the per-ISA kernel variants (scalar and AVX2) behind the public headers.
+#pragma once
+#include <cstdint>
+
+namespace myelin {
+
+// Work of at least this many elements is split across the thread pool; smaller work runs on the
+// calling thread (pool wake-up costs more than it saves below this size).
+constexpr long kParallelThreshold = 65536;
+
+#define MYELIN_DECLARE_ISA_KERNELS                                                                \
+  void activation_forward(int act, long n, const float* x, float* y, float alpha);               \
+  void activation_backward(int act, long n, const float* x, const float* y, const float* dy,     \
+                           float* dx, float alpha);                                              \
+  void binary(int op, long n, const float* a, const float* b, float* out);                       \
+  void scale(long n, const float* a, float s, float* out);                                       \
+  void axpy(long n, float alpha, const float* x, float* y);                                      \
+  void unary(int op, long n, const float* x, float* out);                                        \
+  double sum(long n, const float* x);                                                            \
+  double sum_sq_diff(long n, const float* a, const float* b);                                    \
+  void mse_backward(long n, const float* pred, const float* target, float scale, float* grad);   \
+  void add_bias(long rows, long n, const float* x, const float* bias, float* out);               \
+  void col_sum_acc(long rows, long n, const float* x, double* acc);                              \
+  void softmax_rows(long rows, long n, const float* x, float* out, bool log);                    \
+  void softmax_backward_rows(long rows, long n, const float* y, const float* dy, float* dx,      \
+                             bool log);                                                          \
+  void softmax_xent_rows(long rows, long n, const float* logits, const int32_t* labels,          \
+                         float grad_scale, float* grad, float* losses, double* loss_sum);        \
+  void sgd(long n, float* p, const float* g, float* vel, float lr, float mom, float wd,          \
+           bool nesterov);                                                                       \
+  void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2,  \
+            float eps, float wd, bool decoupled, float bc1, float bc2_sqrt_inv);                 \
+  void rmsprop(long n, float* p, const float* g, float* sq, float* buf, float lr, float alpha,   \
+               float eps, float wd, float mom);
+
+namespace scalar { MYELIN_DECLARE_ISA_KERNELS }
+namespace avx2 { MYELIN_DECLARE_ISA_KERNELS }
+
+// Binary op codes used by binary().
+enum BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+}  // namespace myelin

@@ -1,0 +1,32 @@
+// Fused dense layer: forward = one NT gemm with a bias+activation epilogue; backward = activation
+// gradient, then NN and TN gemms (transposes live in gemm's packing) and a column sum.
+#include "linear.h"
+
+#include "elementwise.h"
+#include "gemm.h"
+
+namespace myelin {
+
+void linear_forward(int M, int N, int K, const float* X, const float* W, const float* bias,
+                    int act, float alpha, float* out, float* preact) {
+  Epilogue ep;
+  ep.bias = bias;
+  ep.act = act;
+  ep.alpha = alpha;
+  ep.preact = preact;
+  gemm(false, true, M, N, K, 1.0f, X, W, 0.0f, out, &ep);
+}
+
+void linear_backward(int M, int N, int K, const float* X, const float* W, const float* Y,
+                     const float* preact, const float* dY, int act, float alpha, float* dZ,
+                     float* dX, float* dW, float* dB, bool accumulate) {
+  const long mn = static_cast<long>(M) * N;
+  const float* xin = preact ? preact : Y;  // gelu forms read the pre-activation
+  activation_backward_parallel(act, mn, xin, Y, dY, dZ, alpha);
+  const float beta = accumulate ? 1.0f : 0.0f;
+  if (dX) gemm(false, false, M, K, N, 1.0f, dZ, W, beta, dX);  // [M,N] x [N,K]
+  gemm(true, false, N, K, M, 1.0f, dZ, X, beta, dW);            // [M,N]^T x [M,K]
+  if (dB) col_sum(M, N, dZ, dB, accumulate);
+}
+
+}  // namespace myelin

@@ -1,0 +1,17 @@
+// Fused dense-layer forward and backward on top of myelin::gemm and its epilogue.
+#pragma once
+
+namespace myelin {
+
+// out[M,N] = act(X[M,K] * W[N,K]^T + bias); preact (nullable) receives X W^T + bias.
+void linear_forward(int M, int N, int K, const float* X, const float* W, const float* bias,
+                    int act, float alpha, float* out, float* preact);
+
+// dZ = dY * act'(.) (dZ may alias dY); dX = dZ W (nullable), dW = dZ^T X, dB = colsum(dZ)
+// (nullable); accumulate adds into dX/dW/dB instead of overwriting. preact may be null unless
+// act is gelu/geluTanh (the binding checks).
+void linear_backward(int M, int N, int K, const float* X, const float* W, const float* Y,
+                     const float* preact, const float* dY, int act, float alpha, float* dZ,
+                     float* dX, float* dW, float* dB, bool accumulate);
+
+}  // namespace myelin

@@ -1,0 +1,197 @@
+// Persistent thread pool: workers spin briefly then sleep; the caller of parallel_for takes tasks too.
+#include "threadpool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MYELIN_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define MYELIN_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define MYELIN_CPU_RELAX() ((void)0)
+#endif
+
+namespace myelin {
+namespace {
+
+constexpr int kMaxThreads = 256;
+// Spin iterations (each a pause, ~10-40 ns) before a worker or the caller falls back to blocking.
+constexpr int kSpinIterations = 20000;
+
+// One parallel_for call; lives on the caller's stack until every worker has checked out.
+struct Job {
+  const std::function<void(int)>* fn;
+  int ntasks;
+  int max_workers;  // workers with index >= max_workers do not join (set_num_threads shrank us)
+  alignas(64) std::atomic<int> next{0};
+};
+
+thread_local bool t_inside_task = false;
+
+int threads_from_env() {
+  const char* s = std::getenv("MYELIN_NUM_THREADS");
+  if (s != nullptr && *s != '\0') {
+    char* end = nullptr;
+    long v = std::strtol(s, &end, 10);
+    if (end != s && *end == '\0' && v >= 1) return v > kMaxThreads ? kMaxThreads : static_cast<int>(v);
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  if (hc == 0) return 1;
+  return hc > static_cast<unsigned>(kMaxThreads) ? kMaxThreads : static_cast<int>(hc);
+}
+
+void run_tasks(Job* job) {
+  const bool was_inside = t_inside_task;
+  t_inside_task = true;
+  for (;;) {
+    int t = job->next.fetch_add(1, std::memory_order_relaxed);
+    if (t >= job->ntasks) break;
+    (*job->fn)(t);
+  }
+  t_inside_task = was_inside;
+}
+
+class Pool {
+ public:
+  Pool() : wanted_(threads_from_env()) {}
+
+  int wanted() const { return wanted_.load(std::memory_order_relaxed); }
+  void set_wanted(int n) {
+    if (n < 1) n = 1;
+    if (n > kMaxThreads) n = kMaxThreads;
+    wanted_.store(n, std::memory_order_relaxed);
+  }
+
+  void parallel_for(int ntasks, const std::function<void(int)>& fn) {
+    if (ntasks <= 0) return;
+    const int threads = wanted();
+    bool expected = false;
+    if (ntasks == 1 || threads <= 1 || t_inside_task ||
+        !busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      run_serially(ntasks, fn);
+      return;
+    }
+    const int workers = (threads - 1 < ntasks - 1) ? threads - 1 : ntasks - 1;
+    ensure_workers(workers);
+
+    Job job;
+    job.fn = &fn;
+    job.ntasks = ntasks;
+    job.max_workers = workers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_ = &job;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    if (sleepers_.load(std::memory_order_acquire) > 0) wake_cv_.notify_all();
+
+    run_tasks(&job);
+
+    // Detach the job so late wakers see nothing, then wait for workers still inside it.
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      current_ = nullptr;
+    }
+    for (int spin = 0; active_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < kSpinIterations) {
+        MYELIN_CPU_RELAX();
+      } else {
+        std::unique_lock<std::mutex> lock(mu_);
+        done_cv_.wait(lock, [this] { return active_.load(std::memory_order_acquire) == 0; });
+        break;
+      }
+    }
+    busy_.store(false, std::memory_order_release);
+  }
+
+ private:
+  static void run_serially(int ntasks, const std::function<void(int)>& fn) {
+    const bool was_inside = t_inside_task;
+    t_inside_task = true;
+    for (int t = 0; t < ntasks; ++t) fn(t);
+    t_inside_task = was_inside;
+  }
+
+  // Only called by the thread holding busy_, so no other thread grows the pool concurrently.
+  void ensure_workers(int n) {
+    while (static_cast<int>(count_) < n) {
+      int index = static_cast<int>(count_);
+      std::thread(&Pool::worker_main, this, index).detach();
+      ++count_;
+    }
+  }
+
+  void worker_main(int index) {
+    t_inside_task = true;  // anything a worker runs that calls parallel_for runs serially
+    std::uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      // Spin a while for the next job, then sleep.
+      int spin = 0;
+      while (generation_.load(std::memory_order_acquire) == seen && spin < kSpinIterations) {
+        MYELIN_CPU_RELAX();
+        ++spin;
+      }
+      Job* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (generation_.load(std::memory_order_acquire) == seen) {
+          sleepers_.fetch_add(1, std::memory_order_acq_rel);
+          wake_cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+          sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+        }
+        seen = generation_.load(std::memory_order_acquire);
+        job = current_;
+        if (job != nullptr && index < job->max_workers) {
+          active_.fetch_add(1, std::memory_order_acq_rel);
+        } else {
+          job = nullptr;
+        }
+      }
+      if (job == nullptr) continue;
+      for (;;) {
+        int t = job->next.fetch_add(1, std::memory_order_relaxed);
+        if (t >= job->ntasks) break;
+        (*job->fn)(t);
+      }
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // Last one out: the caller may be blocked on done_cv_ (take the lock so it cannot miss it).
+        std::lock_guard<std::mutex> lock(mu_);
+        done_cv_.notify_all();
+      }
+    }
+  }
+
+  std::atomic<int> wanted_;
+  alignas(64) std::atomic<bool> busy_{false};
+  alignas(64) std::atomic<std::uint64_t> generation_{0};
+  alignas(64) std::atomic<int> active_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
+  std::mutex mu_;
+  std::condition_variable wake_cv_;
+  std::condition_variable done_cv_;
+  Job* current_ = nullptr;
+  unsigned count_ = 0;
+};
+
+// Never destroyed: detached workers may still be parked on it while the process exits.
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().wanted(); }
+
+void set_num_threads(int n) { pool().set_wanted(n); }
+
+void parallel_for(int ntasks, const std::function<void(int)>& fn) { pool().parallel_for(ntasks, fn); }
+
+}  // namespace myelin

@@ -1,0 +1,273 @@
+// ONNX export/import: onnxruntime-node agrees with myelin, dynamic batch, round trips of every layer, errors.
+import * as fs from 'fs';
+import * as path from 'path';
+import { describe, expect, it, afterAll } from 'vitest';
+import { Tensor } from '../lib/tensor';
+import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout, Flatten, type LayerConfig } from '../lib/nn';
+import { Adam } from '../lib/optim';
+import { fit } from '../lib/train';
+import { loadDigits } from '../lib/data/digits';
+import { SeededRandom } from '../lib/data/split';
+import * as onnxApi from '../lib/io/onnx';
+import { exportModel, importModel, toOnnxBytes, fromOnnxBytes } from '../lib/io/onnx';
+import { onnx } from '../lib/io/onnx/schema';
+import * as myelin from '../lib/index';
+import { runOrt, maxViolation, freshSeed, uniform, tempDir, ort } from './helpers/onnx';
+
+const seed = freshSeed();
+const msg = `seed ${seed}`;
+const { dir, cleanup } = tempDir();
+afterAll(cleanup);
+
+/** Randomises every parameter (biases included, so bias handling is exercised). */
+function randomise(model: Module, rng: SeededRandom): void {
+  for (const p of model.parameters()) p.data.set(uniform(p.size, rng, -0.8, 0.8));
+}
+
+function predict(model: Module, x: Float32Array, shape: number[]): Float32Array {
+  return model.predict(new Tensor(x, shape)).data;
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-5, atol = 1e-6): void {
+  const v = maxViolation(actual, expected, rtol, atol);
+  expect(v.excess, `${what}: element ${v.at} is ${v.a}, expected ${v.b} (${msg})`).toBeLessThanOrEqual(0);
+}
+
+describe('onnx.exportModel of a trained digits model', () => {
+  it('runs in onnxruntime with the same outputs for batch 1 and 37, and imports back identically', async () => {
+    const digits = loadDigits({ seed: seed % 1000 });
+    const model = new Sequential([new Linear(64, 32), new ReLU(), new Linear(32, 10)], { seed });
+    await fit(model, { x: digits.train.x, y: digits.train.y, features: 64 }, {
+      epochs: 3, batchSize: 32, optimizer: new Adam(model.parameters(), { lr: 0.01 }), seed, verbose: 0,
+    });
+    const test = digits.test;
+    const rows = test.x.length / 64;
+    const all = predict(model, test.x, [rows, 64]);
+    let correct = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(all.subarray(r * 10, r * 10 + 10));
+      if (row.indexOf(Math.max(...row)) === test.y[r]) correct++;
+    }
+    expect(correct / rows, `trained accuracy (${msg})`).toBeGreaterThan(0.8);
+
+    const file = path.join(dir, 'digits.onnx');
+    await exportModel(model, file);
+    for (const batch of [1, 37]) {
+      const x = test.x.subarray(0, batch * 64);
+      const got = await runOrt(file, x, [batch, 64]);
+      expect(Array.from(got.dims)).toEqual([batch, 10]);
+      expectClose(got.data, predict(model, x, [batch, 64]), `onnxruntime vs myelin, batch ${batch}`);
+    }
+
+    const back = await importModel(file);
+    expect(back).toBeInstanceOf(Sequential);
+    expect(back.toConfig()).toEqual(model.toConfig());
+    const sd = model.stateDict();
+    for (const [name, t] of Object.entries(back.stateDict())) expect(Array.from(t.data), name).toEqual(Array.from(sd[name].data));
+    expectClose(predict(back, test.x, [rows, 64]), all, 'imported vs original', 0, 0);
+  }, 60_000);
+});
+
+describe('onnx model metadata', () => {
+  it('writes ir_version, opset_import, producer, a dynamic batch dim and input/output shapes', () => {
+    const model = new Sequential([new Linear(5, 4), new Tanh(), new Linear(4, 3)], { seed });
+    for (const [opset, ir] of [[13, 7], [15, 8], [17, 8], [19, 9], [20, 9], [21, 10], [23, 11]] as const) {
+      const m = onnx.ModelProto.decode(toOnnxBytes(model, { opset }));
+      expect(Number(m.irVersion), `opset ${opset}`).toBe(ir);
+      expect(m.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', opset]]);
+      expect(m.producerName).toBe('myelin');
+      expect(m.producerVersion).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version);
+      const g = m.graph as onnx.GraphProto;
+      const dims = (v: onnx.IValueInfoProto): (string | number)[] =>
+        (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || Number(d.dimValue));
+      expect(g.input.map((v) => v.name)).toEqual(['input']);
+      expect(dims(g.input[0])).toEqual(['batch', 5]);
+      expect(g.output.map((v) => v.name)).toEqual(['output']);
+      expect(dims(g.output[0])).toEqual(['batch', 3]);
+      expect(g.node.map((n) => n.opType)).toEqual(['Gemm', 'Tanh', 'Gemm']);
+      const gemm = g.node[0];
+      expect(gemm.attribute.find((a) => a.name === 'transB')?.i.toString()).toBe('1');
+      expect(g.initializer.map((t) => [t.name, t.dims.map(Number), t.dataType])).toEqual([
+        ['0.weight', [4, 5], 1], ['0.bias', [4], 1], ['2.weight', [3, 4], 1], ['2.bias', [3], 1],
+      ]);
+    }
+  });
+
+  it('uses custom input/output names and an inputShape with the batch dimension first', async () => {
+    const model = new Sequential([new Flatten(), new Linear(12, 2)], { seed });
+    const file = path.join(dir, 'named.onnx');
+    await exportModel(model, file, { inputShape: [1, 3, 4], inputName: 'pixels', outputName: 'scores' });
+    const session = await ort.InferenceSession.create(file);
+    expect(session.inputNames).toEqual(['pixels']);
+    expect(session.outputNames).toEqual(['scores']);
+    const x = uniform(2 * 12, new SeededRandom(seed));
+    const out = await runOrt(file, x, [2, 3, 4]);
+    expectClose(out.data, predict(model, x, [2, 3, 4]), 'flatten model');
+  });
+});
+
+const ALL_LAYERS = (): Module[] => [
+  new Flatten(), new Linear(16, 12), new ReLU(), new Linear(12, 12), new LeakyReLU(0.2), new Linear(12, 10, { bias: false }),
+  new Sigmoid(), new Linear(10, 10), new Tanh(), new Dropout(0.25), new Linear(10, 8), new GELU(), new Linear(8, 8),
+  new GELU({ approximate: 'tanh' }), new Linear(8, 5), new Softmax(),
+];
+
+describe('every supported layer round-trips', () => {
+  for (const opset of [13, 17, 20, 21]) {
+    it(`opset ${opset}: onnxruntime agrees with myelin, and importModel restores config, weights and outputs`, async () => {
+      const rng = new SeededRandom(seed + opset);
+      const model = new Sequential(ALL_LAYERS(), { seed });
+      randomise(model, rng);
+      const file = path.join(dir, `all-${opset}.onnx`);
+      await exportModel(model, file, { opset, inputShape: [1, 4, 4] });
+      const ops = (onnx.ModelProto.decode(fs.readFileSync(file)).graph as onnx.GraphProto).node.map((n) => n.opType);
+      expect(ops.includes('Gelu')).toBe(opset >= 20);
+      expect(ops.includes('Erf')).toBe(opset < 20);
+      const x = uniform(7 * 16, rng, -3, 3);
+      const expected = predict(model, x, [7, 4, 4]);
+      const got = await runOrt(file, x, [7, 4, 4]);
+      expectClose(got.data, expected, `onnxruntime opset ${opset}`);
+
+      const back = await importModel(file);
+      expect(back.toConfig()).toEqual(model.toConfig());
+      const sd = model.stateDict();
+      for (const [name, t] of Object.entries(back.stateDict())) expect(Array.from(t.data), name).toEqual(Array.from(sd[name].data));
+      expectClose(predict(back, x, [7, 4, 4]), expected, 'imported model');
+      const dropout = back.layers[9] as Dropout;
+      expect(dropout.p).toBe(0.25);
+    });
+  }
+
+  it('a nested Sequential and a bare Linear export too', async () => {
+    const rng = new SeededRandom(seed);
+    const inner = new Sequential([new Linear(6, 5), new ReLU()]);
+    const model = new Sequential([inner, new Linear(5, 3)], { seed });
+    randomise(model, rng);
+    const x = uniform(4 * 6, rng);
+    const file = path.join(dir, 'nested.onnx');
+    await exportModel(model, file);
+    expectClose((await runOrt(file, x, [4, 6])).data, predict(model, x, [4, 6]), 'nested');
+    const back = await importModel(file);
+    expect(back.toConfig()).toEqual({ type: 'Sequential', layers: [{ type: 'Linear', inFeatures: 6, outFeatures: 5, bias: true }, { type: 'ReLU' }, { type: 'Linear', inFeatures: 5, outFeatures: 3, bias: true }] });
+    expectClose(predict(back, x, [4, 6]), predict(model, x, [4, 6]), 'nested import');
+
+    const single = new Linear(3, 2);
+    randomise(single, rng);
+    const f2 = path.join(dir, 'single.onnx');
+    await exportModel(single, f2);
+    const x2 = uniform(3, rng);
+    expectClose((await runOrt(f2, x2, [1, 3])).data, predict(single, x2, [1, 3]), 'bare Linear');
+  });
+
+  it('the model trains further after import', async () => {
+    const model = new Sequential([new Linear(4, 8), new GELU(), new Linear(8, 2)], { seed });
+    const bytes = toOnnxBytes(model);
+    const back = fromOnnxBytes(bytes);
+    const rng = new SeededRandom(seed);
+    const n = 64;
+    const x = uniform(n * 4, rng);
+    const y = new Int32Array(n).map((_, i) => (x[i * 4] + x[i * 4 + 1] > 0 ? 1 : 0));
+    const h = await fit(back, { x, y, features: 4 }, { epochs: 15, batchSize: 16, optimizer: new Adam(back.parameters(), { lr: 0.05 }), seed, verbose: 0 });
+    expect(h.loss[h.loss.length - 1], msg).toBeLessThan(h.loss[0]);
+  });
+});
+
+describe('export errors and atomic writes', () => {
+  it('names the unsupported layer', () => {
+    class Doubler extends Module {
+      override forward(x: Tensor): Tensor { return x; }
+      override toConfig(): LayerConfig { return { type: 'Doubler' } as unknown as LayerConfig; }
+      override describe(): string { return 'Doubler'; }
+    }
+    const model = new Sequential([new Linear(3, 3), new Doubler()]);
+    expect(() => toOnnxBytes(model)).toThrow(/onnx\.exportModel: layer 1: layer type 'Doubler' is not supported/);
+    expect(() => toOnnxBytes(new Sequential([new Flatten(2), new Linear(3, 3)]))).toThrow(/Flatten\(startDim=2\) is not supported/);
+  });
+
+  it('rejects bad options and shapes, naming them', () => {
+    const model = new Sequential([new Linear(64, 10)]);
+    expect(() => toOnnxBytes(model, { opset: 12 })).toThrow(/opset 12 is not supported \(use 13\.\.24\)/);
+    expect(() => toOnnxBytes(model, { inputShape: [1, 63] })).toThrow(/layer 0 Linear\(64 -> 10\) gets input \[batch,63\]; expected \[batch,64\]/);
+    expect(() => toOnnxBytes(model, { inputShape: [64] })).toThrow(/inputShape must include the batch dimension first/);
+    expect(() => toOnnxBytes(new Sequential([new Flatten(), new Linear(4, 2)]))).toThrow(/pass \{ inputShape/);
+    expect(() => toOnnxBytes(model, { inputName: 'x', outputName: 'x' })).toThrow(/distinct/);
+  });
+
+  it('replaces the target atomically and leaves no temp files, also when the directory is missing', async () => {
+    const sub = path.join(dir, 'atomic');
+    fs.mkdirSync(sub);
+    const file = path.join(sub, 'm.onnx');
+    fs.writeFileSync(file, 'old contents');
+    await exportModel(new Sequential([new Linear(2, 2)]), file);
+    expect(fs.readdirSync(sub)).toEqual(['m.onnx']);
+    expect((await importModel(file)).toConfig()).toEqual({ type: 'Sequential', layers: [{ type: 'Linear', inFeatures: 2, outFeatures: 2, bias: true }] });
+    await expect(exportModel(new Sequential([new Linear(2, 2)]), path.join(dir, 'nope', 'm.onnx'))).rejects.toThrow(/nope\/m\.onnx/);
+  });
+});
+
+describe('import errors', () => {
+  const model = new Sequential([new Linear(8, 16), new ReLU(), new Linear(16, 4), new Softmax()], { seed });
+  const good = Buffer.from(toOnnxBytes(model));
+  const file = path.join(dir, 'victim.onnx');
+
+  /** Imports `bytes` written to `file`; returns the Error, or null when a model came back (and runs). */
+  async function tryImport(bytes: Uint8Array): Promise<Error | null> {
+    fs.writeFileSync(file, bytes);
+    try {
+      const m = await importModel(file);
+      m.predict(new Tensor(new Float32Array(8), [1, 8])); // whatever came back must run
+      return null;
+    } catch (err) {
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toContain(`onnx.importModel: '${file}'`);
+      return err as Error;
+    }
+  }
+
+  it('every truncation is a clear error naming the file', async () => {
+    for (let len = 0; len < good.length; len += Math.max(1, Math.floor(good.length / 97))) {
+      const err = await tryImport(good.subarray(0, len));
+      expect(err, `truncated to ${len} of ${good.length} bytes`).not.toBeNull();
+    }
+    const err = await tryImport(good.subarray(0, good.length - 1));
+    expect(err?.message).toMatch(/not a valid ONNX model/);
+  });
+
+  it('bit flips give an Error naming the file or a model that runs, never a crash or hang', async () => {
+    const rng = new SeededRandom(seed);
+    let errors = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const bytes = Buffer.from(good);
+      const flips = 1 + (trial % 4);
+      const centre = Math.floor(good.length * (0.1 + 0.8 * rng.next()));
+      for (let f = 0; f < flips; f++) {
+        const at = Math.min(good.length - 1, centre + Math.floor(rng.next() * 8));
+        bytes[at] ^= 1 << Math.floor(rng.next() * 8);
+      }
+      if ((await tryImport(bytes)) !== null) continue;
+      errors++;
+    }
+    expect(errors, msg).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('structural damage is detected: a flipped op type and a broken length', async () => {
+    const renamed = Buffer.from(good);
+    const at = renamed.indexOf(Buffer.from('\x22\x04Relu', 'latin1')) + 2; // NodeProto.op_type (field 4), length 4
+    renamed[at] ^= 0x20; // "relu": not an ONNX op
+    expect((await tryImport(renamed))?.message).toMatch(/unsupported ONNX operator\(s\): relu/);
+    const broken = Buffer.from(good);
+    const g = broken.indexOf(Buffer.from([0x3a])); // ModelProto.graph field tag (7, length-delimited)
+    broken[g + 1] = 0xff; // graph length now runs past the end
+    broken[g + 2] = 0xff;
+    expect((await tryImport(broken))?.message).toMatch(/not a valid ONNX model/);
+    expect((await tryImport(Buffer.from('this is not protobuf at all, just text')))?.message).toMatch(/not a valid ONNX model/);
+    await expect(importModel(path.join(dir, 'missing.onnx'))).rejects.toThrow(/cannot read '.*missing\.onnx'/);
+  });
+});
+
+describe('public API', () => {
+  it('myelin.onnx exposes exportModel and importModel', () => {
+    expect(myelin.onnx.exportModel).toBe(onnxApi.exportModel);
+    expect(myelin.onnx.importModel).toBe(onnxApi.importModel);
+  });
+});
