@@ -1,13 +1,28 @@
 // Fashion-MNIST: a 784-256-128-10 ReLU MLP, Adam 1e-3, batch 128, 5 epochs; prints test accuracy.
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
+// Usage: node examples/fashion-mnist.js [--dir DIR] [--epochs N] [--limit ROWS]
 'use strict';
 const myelin = require('..');
 const { nn, data, fit, evaluate } = myelin;
 
+function parseArgs(argv) {
+  const args = { dir: undefined, epochs: 5, limit: undefined };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`missing value after ${flag}`);
+    if (flag === '--dir') args.dir = value;
+    else if (flag === '--epochs') args.epochs = Number(value);
+    else if (flag === '--limit') args.limit = Number(value);
+    else throw new Error(`unknown option ${flag} (usage: --dir DIR --epochs N --limit ROWS)`);
+  }
+  return args;
+}
+
 async function main() {
+  const args = parseArgs(process.argv.slice(2));
   let fashion;
   try {
-    fashion = data.loadFashionMnist({ dir: process.argv[2] });
+    fashion = data.loadFashionMnist({ dir: args.dir, limit: args.limit });
   } catch (err) {
     console.error(`fashion-mnist example: ${err.message}`);
     process.exit(2);
@@ -22,10 +37,10 @@ async function main() {
     new nn.Linear(128, 10, { seed: 3 }),
   );
   const started = Date.now();
-  await fit(model, fashion.train, { epochs: 5, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 1 });
+  await fit(model, fashion.train, { epochs: args.epochs, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 1 });
   const seconds = (Date.now() - started) / 1000;
   const { loss, accuracy } = evaluate(model, fashion.test);
-  console.log(`trained 5 epochs in ${seconds.toFixed(1)}s`);
+  console.log(`trained ${args.epochs} epochs in ${seconds.toFixed(1)}s`);
   console.log(`test loss: ${loss.toFixed(4)}`);
   console.log(`test accuracy: ${accuracy.toFixed(4)}`);
 }

@@ -86,8 +86,8 @@ describe('onnx model metadata', () => {
       expect(dims(g.output[0])).toEqual(['batch', 3]);
       expect(g.node.map((n) => n.opType)).toEqual(['Gemm', 'Tanh', 'Gemm']);
       const gemm = g.node[0];
-      expect(gemm.attribute.find((a) => a.name === 'transB')?.i.toString()).toBe('1');
-      expect(g.initializer.map((t) => [t.name, t.dims.map(Number), t.dataType])).toEqual([
+      expect((gemm.attribute ?? []).find((a) => a.name === 'transB')?.i.toString()).toBe('1');
+      expect(g.initializer.map((t) => [t.name, (t.dims ?? []).map(Number), t.dataType])).toEqual([
         ['0.weight', [4, 5], 1], ['0.bias', [4], 1], ['2.weight', [3, 4], 1], ['2.bias', [3], 1],
       ]);
     }

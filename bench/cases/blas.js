@@ -52,11 +52,19 @@ function runBlas(ctx, extraArgs = []) {
   if (!build.ok) return { status: 'unavailable', reason: `gemm_bench build failed: ${build.err.trim().split('\n').slice(-3).join(' | ')}` };
   const bin = findBinary();
   if (!bin) return { status: 'unavailable', reason: `gemm_bench built but not found under ${BUILD_DIR}` };
-  ctx.log(`  running ${path.relative(ROOT, bin)} ${extraArgs.join(' ')}`);
-  const run = sh(bin, extraArgs, 1800000);
+  const jsonFile = path.join(BUILD_DIR, 'gemm_bench.json');
+  fs.rmSync(jsonFile, { force: true });
+  const args = [...extraArgs, '--json', jsonFile];
+  ctx.log(`  running ${path.relative(ROOT, bin)} ${args.join(' ')}`);
+  const run = sh(bin, args, 1800000);
   if (!run.ok) return { status: 'error', reason: `gemm_bench failed: ${run.err.trim().split('\n').slice(-3).join(' | ')}`, text: run.out };
-  const json = parseOutput(run.out);
-  return json ? { status: 'ok', binary: path.relative(ROOT, bin), json } : { status: 'ok', binary: path.relative(ROOT, bin), text: run.out };
+  let json = null;
+  try {
+    json = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+  } catch {
+    json = parseOutput(run.out);
+  }
+  return { status: 'ok', binary: path.relative(ROOT, bin), json, text: run.out };
 }
 
 module.exports = { runBlas, parseOutput };

@@ -61,7 +61,7 @@ async function runEpoch(ctx) {
     const y = data.y.subarray(0, n);
     let fn;
     if (a.fit) {
-      fn = () => a.fit(model, { x, y }, { epochs: 1, batchSize, shuffle: true, seed: 1, optimizer: opt, loss: 'crossEntropy', verbose: false });
+      fn = () => a.fit(model, { x, y }, { epochs: 1, batchSize, shuffle: true, seed: 1, optimizer: opt, loss: 'crossEntropy', verbose: 0 });
     } else {
       // fit() not in this build yet: the same epoch as a plain loop over sequential batches.
       const batches = [];
@@ -88,9 +88,10 @@ async function runEpoch(ctx) {
       short: `MLP epoch (${data.real ? 'Fashion-MNIST' : 'synthetic'}), batch ${batchSize}`,
       display: { kind: 'rate', unit: 'samples/s', work: 1 },
       baseline: 'js',
-      note: `${data.source}; native runs ${nNative} samples per epoch, pure TS ${nJs} (scaled to samples/s); ${a.fit ? 'myelin fit()' : 'plain batch loop (fit() not in this build)'}`,
+      note: `epoch: ${data.source}; native runs ${nNative} samples per epoch, pure TS ${nJs} (scaled to samples/s); ${a.fit ? 'myelin fit()' : 'plain batch loop (fit() not in this build)'}`,
       dataSource: data.source,
       samples: { native: nNative, js: nJs },
+      fullEpochSamples: data.n,
     },
     [native, js],
     { reps: ctx.opts.epochReps, warmup: 0 },

@@ -53,6 +53,11 @@ function casesTables(records) {
         .map(([n, c]) => `  ${r.label}: ${DISPLAY_NAME[n] || n} ${c.status}: ${c.reason}`),
     );
     const caseNotes = [...new Set(recs.filter((r) => r.note).map((r) => r.note))].map((n) => `  ${n}`);
+    for (const r of recs) {
+      if (!r.epochSeconds) continue;
+      const parts = Object.entries(r.epochSeconds).map(([n, s]) => `${DISPLAY_NAME[n] || n} ${s.toFixed(1)} s`);
+      caseNotes.push(`  one full epoch of ${r.fullEpochSamples} samples at the median rate: ${parts.join(', ')}`);
+    }
     if (notes.length || caseNotes.length) out.push([...caseNotes, ...notes].join('\n'));
   }
   return out.join('\n\n');

@@ -57,7 +57,8 @@ function speedupChart(rows, opts = {}) {
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d).toFixed(1);
     out.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + plotH}" stroke="${d === 0 ? '#000000' : '#dddddd'}" stroke-width="${d === 0 ? 1.2 : 1}"/>`);
-    out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle">${escapeXml(fmtRatio(10 ** d))}</text>`);
+    const tick = d >= 0 ? `${10 ** d}×` : `${(10 ** d).toFixed(-d)}×`;
+    out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle">${escapeXml(tick)}</text>`);
   }
   let y = top;
   for (const r of clean) {

@@ -104,27 +104,36 @@ function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
-/** Loads the raw binding; throws an Error saying why it could not be loaded. */
-export function loadBinding(): NativeBinding {
-  const requireHere = createRequire(__filename);
+/**
+ * The .node file to load: MYELIN_ADDON_PATH when set, else what node-gyp-build picks for the
+ * package root (build/Release, build/Debug, then prebuilds/<platform>-<arch>/). Throws if none.
+ */
+export function resolveAddonPath(): string {
   const override = process.env.MYELIN_ADDON_PATH;
-  let where: string;
+  if (override !== undefined && override !== '') {
+    const file = path.resolve(override);
+    if (!fs.existsSync(file)) throw new Error(`MYELIN_ADDON_PATH=${override}: file not found`);
+    return file;
+  }
+  const requireHere = createRequire(__filename);
+  const nodeGypBuild = requireHere('node-gyp-build') as { resolve(dir: string): string };
+  return nodeGypBuild.resolve(packageRoot());
+}
+
+let cachedBinding: NativeBinding | null = null;
+
+/** Loads the raw binding (once per thread); throws an Error saying why it could not be loaded. */
+export function loadBinding(): NativeBinding {
+  if (cachedBinding !== null) return cachedBinding;
+  let where = process.env.MYELIN_ADDON_PATH || `the package at ${packageRoot()}`;
   let loaded: unknown;
   try {
-    if (override !== undefined && override !== '') {
-      where = path.resolve(override);
-      if (!fs.existsSync(where)) throw new Error(`file not found`);
-      loaded = requireHere(where);
-    } else {
-      where = packageRoot();
-      const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => unknown;
-      loaded = nodeGypBuild(where);
-    }
+    where = resolveAddonPath();
+    loaded = createRequire(__filename)(where);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    const from = override ? `MYELIN_ADDON_PATH=${override}` : `the package at ${packageRoot()}`;
     throw new Error(
-      `myelin: the native addon could not be loaded from ${from}: ${why}. ` +
+      `myelin: the native addon could not be loaded from ${where}: ${why}. ` +
         'Build it with `npm run build:native` (or `npm run build:cmake`), or use MYELIN_BACKEND=js.',
     );
   }
@@ -136,8 +145,12 @@ export function loadBinding(): NativeBinding {
       );
     }
   }
-  return binding as NativeBinding;
+  cachedBinding = binding as NativeBinding;
+  addonPath = where;
+  return cachedBinding;
 }
+
+let addonPath = '';
 
 function actCode(kernel: string, act: Activation): number {
   const code = ACTIVATION_CODE[act];
@@ -153,7 +166,7 @@ export function loadNative(): NativeBackend {
     binding: b,
     info(): BackendInfo {
       const raw = b.info();
-      return { ...raw, backend: 'native', simd: raw.simd, threads: raw.threads };
+      return { ...raw, backend: 'native', simd: raw.simd, threads: raw.threads, addon: addonPath };
     },
     setNumThreads: b.setNumThreads,
 

@@ -109,7 +109,9 @@ export function commitModelDir(dir: string, files: readonly FileToWrite[], manif
   // Promote each staged file to its canonical name, then commit 2.
   for (const f of files) replaceWithCopySync(path.join(staging, f.name), path.join(dir, f.name));
   writeFileAtomicSync(manifestPath, serialise({ ...manifest, files: canonical }));
-  fs.rmSync(staging, { recursive: true, force: true });
+  // The manifest now names only canonical files: every staging folder (ours, and any left by an
+  // interrupted save that the previous manifest still pointed into) can go.
+  removeStaleStaging(dir, new Set());
   // Data files of the previous save that this one does not write (e.g. optimizer state) go away.
   if (previous !== null) {
     try {

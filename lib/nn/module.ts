@@ -4,6 +4,7 @@ import { noGrad } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
+import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
 
 export interface PredictOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -208,5 +209,14 @@ export abstract class Module {
     } finally {
       this.train(wasTraining);
     }
+  }
+
+  /**
+   * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
+   * backend.forwardAsync runs off the main thread (native backend). Linear/activation/Dropout/
+   * Flatten/final Softmax models only; others throw naming the layer.
+   */
+  predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
+    return predictAsync(this, x, opts);
   }
 }

@@ -21,6 +21,7 @@ export class Sequential extends Module {
   readonly seed: number | undefined;
 
   constructor(...layers: Module[]);
+  constructor(...layersThenOptions: [...Module[], SequentialOptions]);
   constructor(layers: Module[], opts?: SequentialOptions);
   constructor(...args: (Module | Module[] | SequentialOptions | undefined)[]) {
     super();
@@ -31,6 +32,11 @@ export class Sequential extends Module {
       if (args.length > 1 && args[1] !== undefined) opts = args[1] as SequentialOptions;
     } else {
       layers = args;
+      const last = args[args.length - 1];
+      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last)) {
+        opts = last as SequentialOptions;
+        layers = args.slice(0, -1);
+      }
     }
     layers.forEach((l, i) => {
       if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module (got ${l === null ? 'null' : typeof l})`);

@@ -86,6 +86,9 @@ export function buildPlan(model: PlannableModel): InferencePlan {
       lastWasLinear = true;
       continue;
     }
+    if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
+      throw new Error(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
+    }
     if (cfg.type === 'Dropout' || cfg.type === 'Flatten') continue;
     if (cfg.type === 'Softmax') {
       softmax = true;

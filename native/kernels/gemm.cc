@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
@@ -20,9 +21,15 @@ using gemm_kernels::kNR;
 
 // Cache blocking (floats): a KC x NR panel of B stays in L1, an MC x KC block of A in L2, a
 // KC x NC block of B in L3. MC is a multiple of MR, NC of NR.
-constexpr long kMC = 144;
-constexpr long kKC = 256;
-constexpr long kNC = 4080;
+long kMC = 144;
+long kKC = 256;
+long kNC = 4080;
+int kTasksPerThread = 1;
+struct TuneFromEnv {  // TEMPORARY tuning hook
+  TuneFromEnv() {
+    if (const char* s = std::getenv("MYELIN_GEMM_BLOCK")) std::sscanf(s, "%ld,%ld,%ld,%d", &kMC, &kKC, &kNC, &kTasksPerThread);
+  }
+} tune_from_env;
 // Below this many multiply-adds a single thread is faster than waking the pool.
 constexpr double kParallelMinFlops = 262144.0;
 
@@ -117,7 +124,11 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
   const bool epi = epilogue_active(p.ep);
   PackBuffers& bufs = pack_buffers();
   const long mc_max = std::min(kMC, (m1 - m0 + kMR - 1) / kMR * kMR);
-  const long kc_max = std::min(kKC, p.K);
+  // Equal K blocks (multiples of 8 for the packing loops) instead of a short tail block, which
+  // would reload and store C for only a few k.
+  const long kblocks = (p.K + kKC - 1) / kKC;
+  const long kc_step = std::min(p.K, ((p.K + kblocks - 1) / kblocks + 7) / 8 * 8);
+  const long kc_max = kc_step;
   const long nc_max = std::min(kNC, (n1 - n0 + kNR - 1) / kNR * kNR);
   float* abuf = bufs.a(static_cast<std::size_t>(mc_max * kc_max));
   float* bbuf = bufs.b(static_cast<std::size_t>(nc_max * kc_max));
@@ -125,8 +136,8 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
 
   for (long jc = n0; jc < n1; jc += kNC) {
     const long nc = std::min(kNC, n1 - jc);
-    for (long pc = 0; pc < p.K; pc += kKC) {
-      const long kc = std::min(kKC, p.K - pc);
+    for (long pc = 0; pc < p.K; pc += kc_step) {
+      const long kc = std::min(kc_step, p.K - pc);
       const bool last_k = pc + kc == p.K;
       const float beta = pc == 0 ? p.beta : 1.0f;
       kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
@@ -223,27 +234,29 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     gemm_slab(kt, p, 0, M, 0, N);
     return;
   }
-  // Grid tm x tn = threads minimising the packing each thread repeats (its A rows + B columns).
-  int best_tm = 1;
-  double best_cost = -1.0;
-  for (int tm = 1; tm <= threads; ++tm) {
-    if (threads % tm != 0) continue;
-    const int tn = threads / tm;
+  // Grid tm x tn of tasks minimising the critical path: the largest task's multiply-adds plus
+  // the packing every task repeats (its A rows and B columns).
+  const int tasks = threads * kTasksPerThread;
+  int best_tm = 0;
+  double best_cost = 0.0;
+  for (int tm = 1; tm <= tasks; ++tm) {
+    if (tasks % tm != 0) continue;
+    const int tn = tasks / tm;
     if (tm > mtiles || tn > ntiles) continue;
     const double rows = static_cast<double>((mtiles + tm - 1) / tm) * kMR;
     const double cols = static_cast<double>((ntiles + tn - 1) / tn) * kNR;
-    const double cost = rows * cols * K * 2.0 + (rows + cols) * K * 8.0;  // imbalance + packing
-    if (best_cost < 0.0 || cost < best_cost) {
+    const double cost = rows * cols * K * 2.0 + (rows + cols) * K * 8.0;
+    if (best_tm == 0 || cost < best_cost) {
       best_cost = cost;
       best_tm = tm;
     }
   }
-  if (best_cost < 0.0) {
+  if (best_tm == 0) {
     gemm_slab(kt, p, 0, M, 0, N);
     return;
   }
   const int tm = best_tm;
-  const int tn = threads / tm;
+  const int tn = tasks / tm;
   parallel_for(tm * tn, [&](int task) {
     long m0, m1, n0, n1;
     split_range(M, kMR, tm, task / tn, &m0, &m1);

@@ -145,32 +145,38 @@ void pack_a_panel_rows(long rows, long kc, const float* a, long lda, float* dst)
   }
 }
 
-// A panel from transposed A (element (i,k) at a[k*lda + i]): 6 contiguous floats per k.
-void pack_a_panel_cols(long rows, long kc, const float* a, long lda, float* dst) {
-  if (rows == kMR) {
-    for (long k = 0; k < kc; ++k) {
-      const float* s = a + k * lda;
-      float* d = dst + k * kMR;
-      _mm_storeu_ps(d, _mm_loadu_ps(s));
-      _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(s + 4))));
-    }
-    return;
-  }
+// A panels from transposed A (element (i,k) at a[k*lda + i]): 6 contiguous floats per k and
+// panel. k-outer so each source row is read once, sequentially (panel-outer strides through
+// kc rows of A and thrashes L1 sets when lda is a power of two). 8-wide loads and stores where
+// the 2 extra floats read are inside this block's rows; the 2 spare lanes stored land on k+1 of
+// the same panel, written next, so the last k is copied exactly.
+void pack_a_cols(long mc, long kc, const float* a, long lda, float* dst) {
+  const long panels = (mc + kMR - 1) / kMR;
+  const long wide = mc >= 8 ? (mc - 8) / kMR + 1 : 0;
   for (long k = 0; k < kc; ++k) {
+    const float* s = a + k * lda;
     float* d = dst + k * kMR;
-    for (long i = 0; i < rows; ++i) d[i] = a[k * lda + i];
-    for (long i = rows; i < kMR; ++i) d[i] = 0.0f;
+    long p = 0;
+    if (k + 1 < kc) {
+      for (; p < wide; ++p) _mm256_storeu_ps(d + p * kc * kMR, _mm256_loadu_ps(s + p * kMR));
+    }
+    for (; p < panels; ++p) {
+      const long rows = mc - p * kMR < kMR ? mc - p * kMR : kMR;
+      float* dp = d + p * kc * kMR;
+      for (long i = 0; i < rows; ++i) dp[i] = s[p * kMR + i];
+      for (long i = rows; i < kMR; ++i) dp[i] = 0.0f;
+    }
   }
 }
 
 void pack_a_avx2(bool transA, long mc, long kc, const float* a, long lda, float* dst) {
+  if (transA) {
+    pack_a_cols(mc, kc, a, lda, dst);
+    return;
+  }
   for (long i0 = 0; i0 < mc; i0 += kMR) {
     const long rows = mc - i0 < kMR ? mc - i0 : kMR;
-    if (transA) {
-      pack_a_panel_cols(rows, kc, a + i0, lda, dst);
-    } else {
-      pack_a_panel_rows(rows, kc, a + i0 * lda, lda, dst);
-    }
+    pack_a_panel_rows(rows, kc, a + i0 * lda, lda, dst);
     dst += kc * kMR;
   }
 }

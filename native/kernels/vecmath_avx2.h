@@ -75,11 +75,15 @@ static inline __m256 tanh_ps(__m256 x) {
   return _mm256_or_ps(_mm256_blendv_ps(big, small, use_small), sign);
 }
 
-// erfc(t) for t >= 0 (t clamped to 14): u = 1 / (1 + t/2), erfc(t) = u exp(-t^2 + P(u)), P a
-// degree-9 polynomial fitted to log(erfc(t) e^(t^2) / u) (fit error 6e-8); -t^2 is split into
-// hi + lo with an FMA so the large exponent does not lose accuracy.
-static inline __m256 erfc_nonneg_ps(__m256 t) {
-  t = _mm256_min_ps(t, splat(14.0f));
+// Phi(x), the standard normal CDF, reflected so the negative tail keeps full relative accuracy:
+// for a = |x|, t = a / sqrt 2, 0.5 erfc(t) = 0.5 u exp(P(u) - t^2) with u = 1 / (1 + t/2) and P a
+// degree-9 polynomial we fitted to log(erfc(t) e^(t^2) / u) on t in [0, 14] (fit error 6e-8).
+// t^2 = a^2 / 2 is formed exactly as hi + lo with an FMA (not from the rounded t), and the
+// exponent P - hi is summed with TwoSum: both rounding errors are folded back in as a first-order
+// factor (1 + err - lo), so the tail (results down to FLT_MIN) stays at ~1e-6 relative.
+static inline __m256 phi_ps(__m256 x) {
+  __m256 a = _mm256_min_ps(abs_ps(x), splat(19.5f));
+  __m256 t = _mm256_mul_ps(a, splat(0.70710678118654752f));
   __m256 u = _mm256_div_ps(splat(1.0f), _mm256_fmadd_ps(t, splat(0.5f), splat(1.0f)));
   __m256 p = splat(0.16098695993423462f);
   p = _mm256_fmadd_ps(p, u, splat(-0.7679831385612488f));
@@ -91,20 +95,18 @@ static inline __m256 erfc_nonneg_ps(__m256 t) {
   p = _mm256_fmadd_ps(p, u, splat(0.3785535395145416f));
   p = _mm256_fmadd_ps(p, u, splat(0.9995548725128174f));
   p = _mm256_fmadd_ps(p, u, splat(-1.2654922008514404f));
-  __m256 t2 = _mm256_mul_ps(t, t);
-  __m256 t2lo = _mm256_fmsub_ps(t, t, t2);  // t*t - t2, exact
-  __m256 e = exp_ps(_mm256_sub_ps(p, t2));
-  e = _mm256_fnmadd_ps(e, t2lo, e);  // e * (1 - t2lo) ~ e * exp(-t2lo)
-  return _mm256_mul_ps(u, e);
-}
-
-// Phi(x), the standard normal CDF: 0.5 erfc(-x / sqrt 2), reflected for x > 0 so the negative
-// tail keeps full relative accuracy.
-static inline __m256 phi_ps(__m256 x) {
-  __m256 t = _mm256_mul_ps(abs_ps(x), splat(0.70710678118654752f));
-  __m256 half_erfc = _mm256_mul_ps(splat(0.5f), erfc_nonneg_ps(t));
+  __m256 a2 = _mm256_mul_ps(a, a);
+  __m256 hi = _mm256_mul_ps(splat(-0.5f), a2);                  // -t^2 (rounded)
+  __m256 lo = _mm256_mul_ps(splat(-0.5f), _mm256_fmsub_ps(a, a, a2));  // exact remainder
+  __m256 s = _mm256_add_ps(p, hi);                              // TwoSum(p, hi)
+  __m256 bb = _mm256_sub_ps(s, p);
+  __m256 err = _mm256_add_ps(_mm256_sub_ps(p, _mm256_sub_ps(s, bb)), _mm256_sub_ps(hi, bb));
+  __m256 e = exp_ps(s);
+  e = _mm256_fmadd_ps(e, _mm256_add_ps(err, lo), e);           // e * (1 + err + lo)
+  __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(splat(0.5f), u), e);
   __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-  return _mm256_blendv_ps(half_erfc, _mm256_sub_ps(splat(1.0f), half_erfc), pos);
+  __m256 r = _mm256_blendv_ps(half_erfc, _mm256_sub_ps(splat(1.0f), half_erfc), pos);
+  return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN -> NaN
 }
 
 // gelu(x) = x Phi(x) (exact form). Measured max relative error vs double: see activation_avx2.cc.

@@ -7,7 +7,7 @@ import { SeededRandom } from '../../lib/data/split';
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
 interface OrtSession { inputNames: readonly string[]; outputNames: readonly string[]; run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>> }
 interface Ort {
-  InferenceSession: { create(file: string): Promise<OrtSession> };
+  InferenceSession: { create(file: string, opts?: { logSeverityLevel?: number }): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 
@@ -17,7 +17,7 @@ export const ort = require('onnxruntime-node') as Ort;
 
 /** Runs the model in `file` on one float32 input; returns the first output. */
 export async function runOrt(file: string, x: Float32Array, shape: number[]): Promise<OrtTensor> {
-  const session = await ort.InferenceSession.create(file);
+  const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3 }); // errors only
   const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, shape) });
   return out[session.outputNames[0]];
 }

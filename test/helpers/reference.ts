@@ -89,7 +89,7 @@ export interface CheckContext {
 export function expectClose(
   ctx: CheckContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>,
   tol: ArrayLike<number> | ((i: number) => number), count = expected.length,
-): void {
+): number {
   if (actual.length < count) {
     throw new Error(`${describeCtx(ctx)} ${what}: got ${actual.length} values, expected ${count}`);
   }

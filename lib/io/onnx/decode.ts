@@ -60,7 +60,6 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
   const dims = (t.dims ?? []).map((d) => int64ToNumber(d, `${name} dims`));
   const n = elementCount(dims, name);
   const type = t.dataType ?? 0;
-  const out = new Float64Array(n);
   const raw = t.rawData && t.rawData.byteLength > 0 ? t.rawData : null;
   const width = type === DataType.FLOAT || type === DataType.INT32 ? 4 : type === DataType.DOUBLE || type === DataType.INT64 ? 8 : 0;
   if (width === 0) throw new Error(`${name}: data type ${onnx.TensorProto.DataType[type] ?? type} is not supported (float, double, int32, int64 are)`);
@@ -68,6 +67,7 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
     if (raw.byteLength !== n * width) {
       throw new Error(`${name}: raw_data has ${raw.byteLength} bytes, shape [${dims.join(',')}] needs ${n * width}`);
     }
+    const out = new Float64Array(n); // allocated only once the bytes are known to be there
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       if (type === DataType.FLOAT) out[i] = view.getFloat32(i * 4, true);
@@ -82,6 +82,7 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
   if (typed.length !== n) {
     throw new Error(`${name}: has ${typed.length} values, shape [${dims.join(',')}] needs ${n}`);
   }
+  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = typed[i];
     out[i] = typeof v === 'number' ? v : v.toNumber();

@@ -338,7 +338,8 @@ function splitIntoGelus(segments: Segment[], constants: Map<string, ConstTensor>
   best[n] = [];
   for (let i = n - 1; i >= 0; i--) {
     const nodes: onnx.INodeProto[] = [];
-    for (let j = i; j < n && best[i] === null; j++) {
+    // A GELU spans at most a few segments; the window keeps adversarial files from costing O(n^2) evaluations.
+    for (let j = i; j < Math.min(n, i + 8) && best[i] === null; j++) {
       nodes.push(...segments[j].nodes);
       const rest = best[j + 1];
       if (rest === null) continue;

@@ -1,0 +1,98 @@
+// Runs each example script (examples/*.js, against the built dist/) in a child process and checks what it prints.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const root = path.join(__dirname, '..');
+const haveFashion = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.MYELIN_DATA;
+const skipFashion = process.env.MYELIN_SKIP_FASHION === '1';
+
+/** Newest modification time of the .ts files under lib/. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ (tsc + the ESM facade) when it is missing or older than lib/. */
+function ensureBuilt(): void {
+  const entry = path.join(root, 'dist', 'index.js');
+  const esm = path.join(root, 'dist', 'index.mjs');
+  const fresh = fs.existsSync(entry) && fs.existsSync(esm) && fs.statSync(entry).mtimeMs >= newestSource(path.join(root, 'lib'));
+  if (fresh) return;
+  try {
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, ['scripts/gen-esm.js'], { cwd: root, stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`building dist/ failed: ${e.message}\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
+  }
+}
+
+function runExample(name: string, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(root, 'examples', name), ...args], {
+    cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function number(text: string, re: RegExp): number {
+  const m = re.exec(text);
+  if (!m) throw new Error(`output does not match ${re}:\n${text}`);
+  return Number(m[1]);
+}
+
+beforeAll(() => ensureBuilt());
+
+describe('examples', () => {
+  it('xor.js: the nonlinear net solves XOR, the linear stack cannot', () => {
+    const r = runExample('xor.js');
+    expect(r.code, r.stderr).toBe(0);
+    const nlLoss = number(r.stdout, /nonlinear 2-8-1 \(tanh\):\s+loss ([\d.]+)/);
+    const nlAcc = number(r.stdout, /nonlinear 2-8-1 \(tanh\):.*accuracy ([\d.]+)/);
+    const linLoss = number(r.stdout, /linear 2-8-1 \(no activation\):\s+loss ([\d.]+)/);
+    const linAcc = number(r.stdout, /linear 2-8-1 \(no activation\):.*accuracy ([\d.]+)/);
+    expect(nlAcc, r.stdout).toBe(1);
+    expect(nlLoss, r.stdout).toBeLessThan(0.05);
+    expect(linAcc, r.stdout).toBeLessThan(1);
+    expect(linLoss, r.stdout).toBeGreaterThan(0.5);
+  });
+
+  it('digits.js (npm run demo): prints per-epoch lines and a test accuracy >= 0.95', () => {
+    const r = runExample('digits.js');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Epoch 25\/25 - .* valAccuracy \d\.\d{4}/m);
+    expect(r.stdout).toContain('Total parameters: 9,610');
+    expect(number(r.stdout, /test accuracy: ([\d.]+)/), r.stdout).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('regression.js: final test MSE is far below the target variance', () => {
+    const r = runExample('regression.js');
+    expect(r.code, r.stderr).toBe(0);
+    const variance = number(r.stdout, /target variance: ([\d.]+)/);
+    const mse = number(r.stdout, /final MSE: ([\d.]+)/);
+    expect(mse, r.stdout).toBeLessThan(0.05 * variance);
+  });
+
+  it('fashion-mnist.js: reports a missing dataset with the apt-get hint and exit code 2', () => {
+    const r = runExample('fashion-mnist.js', ['--dir', path.join(root, 'no-such-dir')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('dataset not found');
+    expect(r.stderr).toContain('apt-get install dataset-fashion-mnist');
+  });
+
+  it.skipIf(skipFashion)('fashion-mnist.js: trains on a subset and prints the test accuracy', () => {
+    if (!haveFashion) {
+      throw new Error('Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist` (or MYELIN_SKIP_FASHION=1)');
+    }
+    const r = runExample('fashion-mnist.js', ['--epochs', '1', '--limit', '6000']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('6000 train / 6000 test images');
+    expect(number(r.stdout, /test accuracy: ([\d.]+)/), r.stdout).toBeGreaterThan(0.7);
+  });
+});
