@@ -121,6 +121,10 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
   }
 
   const order = topologicalOrder(root);
+  // Gradient arrays already adopted as some leaf's .grad (the caller's seed counts as taken):
+  // a second leaf receiving the same array must copy it.
+  const adopted = new Set<Float32Array>();
+  if (grad !== null) adopted.add(seed);
   const grads = new Map<Tensor, Float32Array>();
   grads.set(root, seed);
   // Consumers come after their inputs in `order`, so walking it backwards sees every
@@ -131,7 +135,7 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
     grads.delete(t);
     const node = t._node;
     if (!node) {
-      if (g && t.requiresGrad) accumulateLeafGrad(t, g, makeGrad);
+      if (g && t.requiresGrad) accumulateLeafGrad(t, g, adopted, makeGrad);
       continue;
     }
     const rule = node.backward;
@@ -157,9 +161,17 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
   }
 }
 
-function accumulateLeafGrad(t: Tensor, g: Float32Array, makeGrad: (data: Float32Array, shape: number[]) => Tensor): void {
+/**
+ * Adds g into t.grad. A fresh .grad takes ownership of g when no other leaf has (backward rules
+ * return new arrays or pass their input through; nothing reads them after this pass), else a copy.
+ */
+function accumulateLeafGrad(
+  t: Tensor, g: Float32Array, adopted: Set<Float32Array>, makeGrad: (data: Float32Array, shape: number[]) => Tensor,
+): void {
   if (t.grad === null) {
-    t.grad = makeGrad(Float32Array.from(g), t.shape.slice());
+    const own = adopted.has(g) || g.length !== t.size ? Float32Array.from(g) : g;
+    adopted.add(own);
+    t.grad = makeGrad(own, t.shape.slice());
   } else {
     const d = t.grad.data;
     getBackend().add(d.length, d, g, d);

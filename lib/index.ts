@@ -9,3 +9,6 @@ export * as optim from './optim';
 export * as data from './data';
 export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, type FitOptions, type FitData, type History, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
 export * as onnx from './io/onnx';
+export * as io from './io';
+export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';
+export { predictAsync, type PredictAsyncOptions } from './serve';

@@ -8,10 +8,12 @@ async function runInference(ctx) {
   const a = api(ctx.myelin);
   const records = [];
   const models = {};
+  const asyncModels = {};
   for (const name of ['native', 'js']) {
     const model = buildMlp(a, MLP, 13);
     if (typeof model.eval === 'function') model.eval();
     models[name] = predictor(a, model);
+    if (typeof model.predictAsync === 'function') asyncModels[name] = (x) => model.predictAsync(x);
   }
   for (const batch of [1, 1024]) {
     const x = a.tensor(randomArray(batch * MLP[0], 300 + batch, 0, 1), [batch, MLP[0]]);
@@ -30,6 +32,26 @@ async function runInference(ctx) {
           note: 'model.predict (eval mode, no autograd tape)',
         },
         cands,
+      ),
+    );
+    if (!asyncModels.native && !asyncModels.js) continue;
+    // The non-blocking serving path: backend.forwardAsync (a native pool worker; js runs in slices).
+    const asyncCands = ['native', 'js'].map((name) =>
+      asyncModels[name] ? backendCandidate(ctx, name, () => asyncModels[name](x), { async: true }) : { name, skip: 'predictAsync not in this build' },
+    );
+    records.push(
+      await measureCase(
+        ctx,
+        {
+          id: `infer-async-${batch}`,
+          group: 'inference',
+          label: latency ? 'MLP predictAsync latency, batch 1' : 'MLP predictAsync throughput, batch 1024',
+          short: latency ? 'MLP predictAsync, batch 1' : 'MLP predictAsync, batch 1024',
+          display: latency ? { kind: 'time', unit: 'µs', scale: 1e6 } : { kind: 'rate', unit: 'samples/s', work: batch },
+          baseline: 'js',
+          note: 'predictAsync: fused dense-layer plan run by backend.forwardAsync, awaited',
+        },
+        asyncCands,
       ),
     );
   }

@@ -111,6 +111,10 @@ async function runPeers(ctx) {
     myelinCands.push({ ...step, name: 'train128' });
     myelinCands.push({ name: 'infer1024', before: () => ctx.setBackend('native'), fn: () => predict(x1024) });
     myelinCands.push({ name: 'infer1', before: () => ctx.setBackend('native'), fn: () => predict(x1) });
+    if (typeof model.predictAsync === 'function') {
+      myelinCands.push({ name: 'async:infer1024', async: true, before: () => ctx.setBackend('native'), fn: () => model.predictAsync(x1024) });
+      myelinCands.push({ name: 'async:infer1', async: true, before: () => ctx.setBackend('native'), fn: () => model.predictAsync(x1) });
+    }
   } else {
     errors['myelin native'] = `native backend unavailable: ${ctx.backendErrors.native}`;
   }
@@ -119,7 +123,10 @@ async function runPeers(ctx) {
     ctx.log(`  peers round ${round + 1}/${o.peerRounds}`);
     if (myelinCands.length) {
       const res = await runInterleaved(myelinCands, { reps: o.peerReps, warmup: 1, targetSec: o.targetSec });
-      for (const c of myelinCands) add('myelin native', c.name, res[c.name].samples);
+      for (const c of myelinCands) {
+        const [who, metric] = c.name.startsWith('async:') ? ['myelin native (predictAsync)', c.name.slice(6)] : ['myelin native', c.name];
+        add(who, metric, res[c.name].samples);
+      }
       meta['myelin native'] = { version: ctx.info && ctx.info.version, config: ctx.info };
     }
     for (const p of peers) {

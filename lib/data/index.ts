@@ -11,3 +11,5 @@ export {
   trainTestSplit, permutation, shuffleInPlace, gatherRows, batchRanges, takeRows, SeededRandom,
 } from './split';
 export type { Dataset, LabeledDataset, SplitOptions, Split } from './split';
+export { readCsv, readCsvBatches, splitCsvLine } from './csv';
+export type { CsvOptions, CsvBatch, CsvTable, LabelColumn } from './csv';

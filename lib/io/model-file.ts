@@ -14,6 +14,12 @@ export const WEIGHTS_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINING_STATE_FILE = 'training-state.json';
 
+/** What save() needs from a model (every nn.Module has it). */
+export interface SavableModel {
+  toConfig(): LayerConfig;
+  namedParameters(): [string, Tensor][];
+}
+
 /** Anything with a stateDict: the optimizers in lib/optim. */
 export interface StatefulOptimizer {
   stateDict(): unknown;
@@ -146,7 +152,7 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
  * With an optimizer, also optimizer.safetensors and training-state.json (a resumable checkpoint).
  * Crash-safe: a reader (or a crash at any moment) sees the previous save or this one, never a mix.
  */
-export function save(model: Module, dir: string, options: SaveOptions = {}): void {
+export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
   const architecture = model.toConfig();
   const weights: NamedArray[] = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
   const version = myelinVersion();

@@ -1,6 +1,6 @@
 // Loss functions: cross-entropy (fused kernel for integer labels), MSE, BCE with logits, Huber.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { needsGrad, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { logSoftmax } from '../ops/activation';
 import { mul, neg, pow, sub } from '../ops/elementwise';
@@ -73,7 +73,7 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   }
   const labels = labelsOf('crossEntropy', target, M, N, logits.shape);
   const backend = getBackend();
-  const wantGrad = logits.requiresGrad;
+  const wantGrad = needsGrad(logits);
   const grad = wantGrad ? new Float32Array(M * N) : null; // (softmax - onehot) / M
   const losses = reduction === 'none' ? new Float32Array(M) : null;
   const meanLoss = M > 0 ? backend.softmaxCrossEntropy(M, N, logits.data, labels, grad, losses) : NaN;

@@ -8,6 +8,7 @@ import { makeMetrics, validationKey, MetricFunction, MetricName } from './metric
 import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
 import { makeOptimizer, OptimizerName } from './optimizer';
+import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -55,6 +56,10 @@ export interface FitOptions {
   history?: History;
   /** Clip the global L2 norm of all gradients to this value before each step. */
   clipGradNorm?: number;
+  /** Save a resumable checkpoint (model, optimizer, epoch, history, seed) here after every epoch (lib/io/checkpoint). */
+  checkpointDir?: string;
+  /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
+  resumeFrom?: string;
 }
 
 /** An empty History. */
@@ -96,12 +101,13 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 32);
-  const initialEpoch = options.initialEpoch ?? 0;
+  const resume = options.resumeFrom !== undefined ? readResumeState(options.resumeFrom, model) : null;
+  const initialEpoch = options.initialEpoch ?? resume?.epoch ?? 0;
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
     throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
   }
   const shuffle = options.shuffle ?? true;
-  const seed = options.seed ?? randomSeed();
+  const seed = options.seed ?? resume?.seed ?? randomSeed();
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
 
@@ -138,6 +144,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const valMetrics = makeMetrics(metricSpecs, lossName);
   const params = model.parameters();
   const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
+  resume?.restoreOptimizer(optimizer);
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
     throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   }
@@ -151,9 +158,10 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   }
   if (options.onEpochEnd) callbacks.push({ onEpochEnd: options.onEpochEnd });
   if (options.onBatchEnd) callbacks.push({ onBatchEnd: options.onBatchEnd });
+  if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
-  const history = options.history ?? emptyHistory();
+  const history = options.history ?? resume?.history ?? emptyHistory();
   history.stopReason = null;
   history.aborted = false;
   const ctx: TrainContext = {

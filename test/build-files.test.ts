@@ -1,0 +1,126 @@
+// binding.gyp and CMakeLists.txt compile the same kernel sources: both read native/sources.json, which lists every kernel/runtime unit.
+import { execFileSync, execSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
+
+interface Sources { portable: string[]; avx2: string[] }
+const sources = JSON.parse(read('native/sources.json')) as Sources;
+const all = [...sources.portable, ...sources.avx2];
+
+/** Every .cc file under a directory of the repo, as repo-relative paths. */
+function ccFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(path.join(root, d), { withFileTypes: true })) {
+      const rel = `${d}/${e.name}`;
+      if (e.isDirectory()) walk(rel);
+      else if (e.name.endsWith('.cc')) out.push(rel);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+interface GypTarget { target_name: string; type?: string; sources?: string[]; cflags_cc?: string[]; dependencies?: string[] }
+
+/** binding.gyp is JSON plus '#' comment lines. */
+function parseGyp(): { targets: GypTarget[] } {
+  const text = read('binding.gyp').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+  return JSON.parse(text) as { targets: GypTarget[] };
+}
+
+/** Expands gyp's <!@(cmd) / <!(cmd) command expansions the way gyp does (run in the repo root). */
+function expandGyp(list: string[]): string[] {
+  return list.flatMap((s) => {
+    const m = /^<!@?\((.*)\)$/.exec(s);
+    if (!m) return [s];
+    const out = execSync(m[1], { cwd: root, encoding: 'utf8' }).trim();
+    return s.startsWith('<!@') ? out.split(/\s+/).filter(Boolean) : [out];
+  });
+}
+
+describe('native/sources.json', () => {
+  it('lists existing files, once each', () => {
+    for (const f of all) expect(fs.existsSync(path.join(root, f)), f).toBe(true);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).not.toContain('native/binding/addon.cc');
+  });
+
+  it('lists every .cc under native/kernels and native/runtime', () => {
+    const onDisk = [...ccFiles('native/kernels'), ...ccFiles('native/runtime')].sort();
+    expect([...all].sort()).toEqual(onDisk);
+  });
+
+  it('puts exactly the *_avx2.cc units in the avx2 group', () => {
+    for (const f of sources.avx2) expect(f.endsWith('_avx2.cc'), f).toBe(true);
+    for (const f of sources.portable) expect(f.endsWith('_avx2.cc'), f).toBe(false);
+  });
+});
+
+describe('binding.gyp', () => {
+  const gyp = parseGyp();
+  const byName = new Map(gyp.targets.map((t) => [t.target_name, t]));
+
+  it('builds the addon from addon.cc + the portable list and the avx2 list in a -mavx2 -mfma library', () => {
+    const addon = byName.get('myelin');
+    const avx2 = byName.get('myelin_avx2');
+    expect(addon).toBeDefined();
+    expect(avx2).toBeDefined();
+    expect(avx2!.type).toBe('static_library');
+    expect(avx2!.cflags_cc).toEqual(expect.arrayContaining(['-mavx2', '-mfma']));
+    expect(addon!.cflags_cc ?? []).not.toContain('-mavx2');
+    expect(addon!.dependencies).toContain('myelin_avx2');
+    // Both read sources.json (no hand-written kernel lists).
+    expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.portable/);
+    expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.avx2/);
+    const addonSources = expandGyp(addon!.sources ?? []);
+    expect(addonSources.sort()).toEqual(['native/binding/addon.cc', ...sources.portable].sort());
+    expect(expandGyp(avx2!.sources ?? []).sort()).toEqual([...sources.avx2].sort());
+  });
+});
+
+describe('CMakeLists.txt', () => {
+  const text = read('CMakeLists.txt');
+
+  it('reads sources.json, builds myelin_core and the tests subdirectory', () => {
+    expect(text).toMatch(/file\(READ \$\{MYELIN_SOURCES_FILE\}/);
+    expect(text).toMatch(/native\/sources\.json/);
+    expect(text).toMatch(/string\(JSON/);
+    expect(text).toMatch(/add_library\(myelin_core STATIC/);
+    expect(text).toMatch(/if\(MYELIN_BUILD_TESTS\)[\s\S]*add_subdirectory\(native\/tests\)/);
+    // No kernel/runtime unit is named directly (they all come from sources.json).
+    expect(text).not.toMatch(/native\/(kernels|runtime)\/\w+\.cc/);
+  });
+
+  let hasCmake = true;
+  try {
+    execFileSync('cmake', ['--version'], { stdio: 'ignore' });
+  } catch {
+    hasCmake = false;
+  }
+
+  it('configures to compile exactly the listed sources into myelin_core, avx2 units with -mavx2 -mfma', () => {
+    expect(hasCmake, 'cmake is needed to check the CMake source list').toBe(true);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-cmake-'));
+    try {
+      execFileSync('cmake', ['-S', root, '-B', dir, '-DCMAKE_EXPORT_COMPILE_COMMANDS=ON'], { stdio: 'pipe' });
+      const commands = JSON.parse(fs.readFileSync(path.join(dir, 'compile_commands.json'), 'utf8')) as
+        { file: string; command: string }[];
+      const compiled = commands.map((c) => path.relative(root, c.file)).sort();
+      expect(compiled).toEqual([...all].sort());
+      for (const c of commands) {
+        const rel = path.relative(root, c.file);
+        const avx = / -mavx2\b/.test(c.command) && / -mfma\b/.test(c.command);
+        expect(avx, `${rel} ${sources.avx2.includes(rel) ? 'needs' : 'must not have'} -mavx2 -mfma`)
+          .toBe(sources.avx2.includes(rel));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,351 @@
+// Native binding validation: every kernel rejects bad counts, types, sizes and short buffers with an Error naming it; fuzzing; forwardAsync.
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import type { PlanLayer } from '../lib/backend/contract';
+import { loadNative, type NativeBackend, type NativeBinding } from '../lib/backend/native';
+
+// These tests must fail (not skip) when the addon cannot be loaded, unless the js backend is forced.
+const forcedJs = process.env.MYELIN_BACKEND === 'js';
+
+/** Argument descriptors of one kernel call, with the small valid shapes M=3, N=4, K=5, n=7. */
+type Arg =
+  | { kind: 'bool'; name: string }
+  | { kind: 'size'; name: string; value: number; min: 0 | 1; notLength?: boolean }
+  | { kind: 'code'; name: string; value: number; max: number }
+  | { kind: 'num'; name: string; value: number; finite: boolean }
+  | { kind: 'f32'; name: string; len: number; nullable?: boolean }
+  | { kind: 'i32'; name: string; len: number };
+
+const M = 3, N = 4, K = 5, n = 7;
+const b = (name: string): Arg => ({ kind: 'bool', name });
+const sz = (name: string, value: number, min: 0 | 1 = 1): Arg => ({ kind: 'size', name, value, min });
+const f32 = (name: string, len: number, nullable = false): Arg => ({ kind: 'f32', name, len, nullable });
+const num = (name: string, value: number, finite = true): Arg => ({ kind: 'num', name, value, finite });
+const act: Arg = { kind: 'code', name: 'act', value: 1, max: 6 };
+
+const SPECS: Record<string, Arg[]> = {
+  gemm: [b('transA'), b('transB'), sz('M', M), sz('N', N), sz('K', K), num('alpha', 1),
+    f32('A', M * K), f32('B', K * N), num('beta', 0), f32('C', M * N)],
+  linearForward: [sz('M', M), sz('N', N), sz('K', K), f32('X', M * K), f32('W', N * K),
+    f32('bias', N, true), act, num('alpha', 0.01), f32('out', M * N), f32('preact', M * N, true)],
+  linearBackward: [sz('M', M), sz('N', N), sz('K', K), f32('X', M * K), f32('W', N * K),
+    f32('Y', M * N), f32('preact', M * N, true), f32('dY', M * N), act, num('alpha', 0.01),
+    f32('dZ', M * N), f32('dX', M * K, true), f32('dW', N * K), f32('dB', N, true), b('accumulate')],
+  addBias: [sz('M', M), sz('N', N), f32('x', M * N), f32('bias', N), f32('out', M * N)],
+  colSum: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', N)],
+  rowSum: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M)],
+  add: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
+  sub: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
+  mul: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
+  div: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
+  scale: [sz('n', n, 0), f32('a', n), num('s', 2, false), f32('out', n)],
+  axpy: [sz('n', n, 0), num('alpha', 2, false), f32('x', n), f32('y', n)],
+  unary: [{ kind: 'code', name: 'op', value: 0, max: 6 }, sz('n', n, 0), f32('x', n), f32('out', n)],
+  sum: [sz('n', n, 0), f32('x', n)],
+  activationForward: [act, sz('n', n, 0), f32('x', n), f32('out', n), num('alpha', 0.01)],
+  activationBackward: [act, sz('n', n, 0), f32('x', n), f32('y', n), f32('dy', n), f32('dx', n),
+    num('alpha', 0.01)],
+  softmax: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M * N)],
+  logSoftmax: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M * N)],
+  softmaxBackward: [sz('M', M), sz('N', N), f32('y', M * N), f32('dy', M * N), f32('dx', M * N)],
+  logSoftmaxBackward: [sz('M', M), sz('N', N), f32('y', M * N), f32('dy', M * N), f32('dx', M * N)],
+  softmaxCrossEntropy: [sz('M', M), sz('N', N), f32('logits', M * N), { kind: 'i32', name: 'labels', len: M },
+    f32('grad', M * N, true), f32('losses', M, true)],
+  mseLoss: [sz('n', n, 0), f32('pred', n), f32('target', n)],
+  mseBackward: [sz('n', n, 0), f32('pred', n), f32('target', n), f32('grad', n)],
+  sgdStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('velocity', n, true), num('lr', 0.1),
+    num('momentum', 0.9), num('weightDecay', 0), b('nesterov')],
+  adamStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('m', n), f32('v', n), { kind: 'size', name: 'step', value: 1, min: 1, notLength: true },
+    num('lr', 0.001), num('beta1', 0.9), num('beta2', 0.999), num('eps', 1e-8), num('weightDecay', 0),
+    b('decoupled')],
+  rmspropStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('sq', n), f32('buf', n, true),
+    num('lr', 0.01), num('alpha', 0.99), num('eps', 1e-8), num('weightDecay', 0), num('momentum', 0.5)],
+};
+
+/** A valid argument list (fresh buffers filled with small values; labels all 0). */
+function validArgs(spec: Arg[]): unknown[] {
+  return spec.map((a) => {
+    switch (a.kind) {
+      case 'bool': return false;
+      case 'size': case 'code': case 'num': return a.value;
+      case 'f32': return Float32Array.from({ length: a.len }, (_, i) => ((i % 5) - 2) * 0.25);
+      case 'i32': return new Int32Array(a.len);
+    }
+  });
+}
+
+function call(binding: NativeBinding, kernel: string, args: unknown[]): unknown {
+  const fn = (binding as unknown as Record<string, (...xs: unknown[]) => unknown>)[kernel];
+  return fn(...args);
+}
+
+/** Asserts fn throws an Error whose message starts with `${kernel}:` and matches `more` if given. */
+function expectKernelError(fn: () => unknown, kernel: string, more?: RegExp): void {
+  let thrown: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, `${kernel} should have thrown`).toBeInstanceOf(Error);
+  const msg = (thrown as Error).message;
+  expect(msg.startsWith(`${kernel}:`), `message "${msg}" should start with "${kernel}:"`).toBe(true);
+  if (more) expect(msg).toMatch(more);
+}
+
+describe.skipIf(forcedJs)('native binding', () => {
+  let backend: NativeBackend;
+  let binding: NativeBinding;
+  beforeAll(() => {
+    backend = loadNative(); // throws (failing the suite) if the addon cannot be loaded
+    binding = backend.binding;
+  });
+
+  it('reports its SIMD level and thread count', () => {
+    const info = backend.info();
+    expect(info.backend).toBe('native');
+    expect(['avx2', 'scalar']).toContain(info.simd);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  for (const [kernel, spec] of Object.entries(SPECS)) {
+    describe(kernel, () => {
+      it('accepts valid arguments, with longer buffers too', () => {
+        expect(() => call(binding, kernel, validArgs(spec))).not.toThrow();
+        const longer = spec.map((a) => (a.kind === 'f32' || a.kind === 'i32' ? { ...a, len: a.len + 3 } : a));
+        expect(() => call(binding, kernel, validArgs(longer))).not.toThrow();
+      });
+
+      it('rejects missing and extra arguments', () => {
+        const args = validArgs(spec);
+        expectKernelError(() => call(binding, kernel, args.slice(0, -1)), kernel, /expected \d+ arguments/);
+        expectKernelError(() => call(binding, kernel, []), kernel, /expected \d+ arguments/);
+        expectKernelError(() => call(binding, kernel, [...args, 1]), kernel, /expected \d+ arguments/);
+      });
+
+      spec.forEach((a, i) => {
+        if (a.kind === 'f32' || a.kind === 'i32') {
+          it(`rejects a bad ${a.name}`, () => {
+            const wrongType = a.kind === 'f32' ? new Int32Array(a.len) : new Float32Array(a.len);
+            const bad: unknown[] = [new Float64Array(a.len), Array.from({ length: a.len }, () => 0), 1,
+              undefined, 'x', {}, wrongType, new Uint8Array(a.len * 4)];
+            if (!(a.kind === 'f32' && a.nullable)) bad.push(null);
+            for (const v of bad) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`\\b${a.name} must be an? `));
+            }
+            // One element short: the message names the buffer and the expected size.
+            const args = validArgs(spec);
+            args[i] = a.kind === 'f32' ? new Float32Array(a.len - 1) : new Int32Array(a.len - 1);
+            expectKernelError(() => call(binding, kernel, args), kernel,
+              new RegExp(`${a.name} has ${a.len - 1} elements, expected .*= ${a.len}\\b`));
+          });
+        } else if (a.kind === 'size') {
+          it(`rejects a bad size ${a.name}`, () => {
+            const bad: unknown[] = [a.min - 1, -5, 1.5, NaN, Infinity, 2 ** 31, '3', undefined, null, true, 3n];
+            for (const v of bad) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`\\b${a.name} must be`));
+            }
+            // A size too large for the buffers (including huge products) is a length error.
+            for (const v of a.notLength ? [] : [a.value + 1, 2 ** 31 - 1]) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, /has \d+ elements, expected/);
+            }
+          });
+        } else if (a.kind === 'code') {
+          it(`rejects a bad code ${a.name}`, () => {
+            for (const v of [-1, a.max + 1, 0.5, NaN, 'relu', undefined]) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`\\b${a.name} must be`));
+            }
+          });
+        } else if (a.kind === 'num') {
+          it(`rejects a bad scalar ${a.name}`, () => {
+            const bad: unknown[] = ['1', undefined, null, {}, new Float32Array(1)];
+            if (a.finite) bad.push(NaN, Infinity, -Infinity);
+            for (const v of bad) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`\\b${a.name} must be`));
+            }
+          });
+        } else {
+          it(`rejects a non-boolean ${a.name}`, () => {
+            for (const v of [0, 1, 'true', undefined, null]) {
+              const args = validArgs(spec);
+              args[i] = v;
+              expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`\\b${a.name} must be a boolean`));
+            }
+          });
+        }
+      });
+    });
+  }
+
+  it('names the shapes in gemm length errors', () => {
+    const C = new Float32Array(12);
+    expect(() => binding.gemm(false, false, 3, 4, 4, 1, new Float32Array(10), new Float32Array(16), 0, C))
+      .toThrow('gemm: A has 10 elements, expected M*K = 12 (M=3, K=4)');
+  });
+
+  it('rejects out-of-range labels naming the label and the row', () => {
+    const logits = new Float32Array(4 * 10);
+    for (const [bad, row] of [[12, 3], [-1, 0], [10, 2]]) {
+      const labels = new Int32Array([1, 2, 3, 4]);
+      labels[row] = bad;
+      const grad = new Float32Array(40).fill(7);
+      expect(() => backend.softmaxCrossEntropy(4, 10, logits, labels, grad, null))
+        .toThrow(`softmaxCrossEntropy: label ${bad} at row ${row} is out of range [0, 10)`);
+      expect(grad.every((g) => g === 7)).toBe(true); // nothing written before the check
+    }
+  });
+
+  it('requires preact for gelu backward and buffers for momentum', () => {
+    const a = validArgs(SPECS.linearBackward);
+    a[6] = null;
+    a[8] = 5; // gelu
+    expectKernelError(() => call(binding, 'linearBackward', a), 'linearBackward', /preact is required/);
+    const s = validArgs(SPECS.sgdStep);
+    s[3] = null;
+    expectKernelError(() => call(binding, 'sgdStep', s), 'sgdStep', /velocity is null/);
+    const r = validArgs(SPECS.rmspropStep);
+    r[4] = null;
+    expectKernelError(() => call(binding, 'rmspropStep', r), 'rmspropStep', /buf is null/);
+  });
+
+  it('maps activation and op names in the adapter and rejects unknown ones', () => {
+    const x = Float32Array.from([-1, 0, 2]);
+    const out = new Float32Array(3);
+    backend.activationForward('relu', 3, x, out, 0.01);
+    expect(Array.from(out)).toEqual([0, 0, 2]);
+    backend.unary('square', 3, x, out);
+    expect(Array.from(out)).toEqual([1, 0, 4]);
+    expect(() => backend.activationForward('swish' as never, 3, x, out, 0)).toThrow(/^activationForward: unknown activation 'swish'/);
+    expect(() => backend.unary('cos' as never, 3, x, out)).toThrow(/^unary: unknown op 'cos'/);
+    expect(() => backend.setNumThreads(0)).toThrow(/^setNumThreads:/);
+    expect(() => backend.setNumThreads(300)).toThrow(/^setNumThreads:/);
+  });
+
+  it('survives thousands of random malformed calls', () => {
+    const seed = (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
+    let state = seed || 1;
+    const rand = (): number => {
+      state ^= state << 13; state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5; state >>>= 0;
+      return state / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const weird = (): unknown => pick([
+      0, -1, 1, 2, 3, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 31 - 1, 2 ** 53, -0, '4', null,
+      undefined, true, false, {}, [], [1, 2, 3], () => 1, Symbol('s'), 5n,
+      new Float32Array(0), new Float32Array(1), new Float32Array(64), new Float64Array(64),
+      new Int32Array(64), new Uint8Array(64), new Float32Array(new ArrayBuffer(64), 4, 3),
+      new DataView(new ArrayBuffer(8)), new ArrayBuffer(64),
+    ]);
+    const kernels = Object.keys(SPECS);
+    let threw = 0;
+    try {
+      for (let t = 0; t < 4000; t++) {
+        const kernel = pick(kernels);
+        const spec = SPECS[kernel];
+        const args = validArgs(spec);
+        const mutations = 1 + Math.floor(rand() * 3);
+        for (let k = 0; k < mutations; k++) args[Math.floor(rand() * args.length)] = weird();
+        if (rand() < 0.1) args.length = Math.floor(rand() * args.length);
+        try {
+          call(binding, kernel, args);
+        } catch (e) {
+          threw++;
+          if (!(e instanceof Error) || !e.message.startsWith(`${kernel}:`)) {
+            throw new Error(`unexpected error from ${kernel}: ${String(e)}`);
+          }
+        }
+      }
+    } catch (e) {
+      throw new Error(`fuzz failed with seed ${seed}: ${(e as Error).message}`);
+    }
+    expect(threw, `seed ${seed}`).toBeGreaterThan(2000);
+    // The addon still computes correctly afterwards.
+    const out = new Float32Array(2);
+    binding.add(2, Float32Array.from([1, 2]), Float32Array.from([3, 4]), out);
+    expect(Array.from(out)).toEqual([4, 6]);
+  });
+
+  describe('forwardAsync', () => {
+    const seedBase = (Date.now() >>> 0) % 100000;
+    const randn = (len: number, seed: number): Float32Array => {
+      let s = seed + 1;
+      return Float32Array.from({ length: len }, () => {
+        s = (s * 1103515245 + 12345) % 2147483648;
+        return (s / 2147483648 - 0.5) * 2;
+      });
+    };
+    const plan = (): PlanLayer[] => [
+      { N: 32, K: 20, W: randn(32 * 20, seedBase), bias: randn(32, seedBase + 1), act: 'relu', alpha: 0.01 },
+      { N: 16, K: 32, W: randn(16 * 32, seedBase + 2), bias: null, act: 'gelu', alpha: 0.01 },
+      { N: 10, K: 16, W: randn(10 * 16, seedBase + 3), bias: randn(10, seedBase + 4), act: 'none', alpha: 0.01 },
+    ];
+
+    it('rejects bad input with an Error naming forwardAsync', async () => {
+      const layers = plan();
+      const X = randn(4 * 20, 9);
+      const out = new Float32Array(4 * 10);
+      await expect(backend.forwardAsync(4, layers, new Float32Array(5), out, false)).rejects.toThrow(/^forwardAsync: X has 5 elements/);
+      await expect(backend.forwardAsync(4, layers, X, new Float32Array(3), false)).rejects.toThrow(/^forwardAsync: out has 3 elements/);
+      await expect(backend.forwardAsync(0, layers, X, out, false)).rejects.toThrow(/^forwardAsync: M must be/);
+      await expect(backend.forwardAsync(4, [], X, out, false)).rejects.toThrow(/^forwardAsync: layers is empty/);
+      const mismatched = plan();
+      mismatched[1] = { ...mismatched[1], K: 31, W: new Float32Array(16 * 31) };
+      await expect(backend.forwardAsync(4, mismatched, X, out, false)).rejects.toThrow(/^forwardAsync: layers\[1\]\.K = 31 does not match layers\[0\]\.N = 32/);
+      const shortW = plan();
+      shortW[2] = { ...shortW[2], W: new Float32Array(5) };
+      await expect(backend.forwardAsync(4, shortW, X, out, false)).rejects.toThrow(/^forwardAsync: layers\[2\]\.W has 5 elements/);
+      const badAct = plan();
+      badAct[0] = { ...badAct[0], act: 'swish' as never };
+      await expect(backend.forwardAsync(4, badAct, X, out, false)).rejects.toThrow(/^forwardAsync/);
+      await expect(binding.forwardAsync(4, 'nope' as never, X, out, false)).rejects.toThrow(/^forwardAsync: layers must be an Array/);
+    });
+
+    it('matches the synchronous layer kernels, and concurrent calls match sequential ones', async () => {
+      const layers = plan();
+      const M2 = 37;
+      const inputs = Array.from({ length: 6 }, (_, i) => randn(M2 * 20, seedBase + 100 + i));
+      // Reference: linearForward layer by layer, then softmax.
+      const expected = inputs.map((X) => {
+        let h = X;
+        for (const l of layers) {
+          const o = new Float32Array(M2 * l.N);
+          backend.linearForward(M2, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, o, null);
+          h = o;
+        }
+        const p = new Float32Array(h.length);
+        backend.softmax(M2, 10, h, p);
+        return p;
+      });
+      const sequential: Float32Array[] = [];
+      for (const X of inputs) {
+        const out = new Float32Array(M2 * 10);
+        await backend.forwardAsync(M2, layers, X, out, true);
+        sequential.push(out);
+      }
+      const concurrentOuts = inputs.map(() => new Float32Array(M2 * 10));
+      await Promise.all(inputs.map((X, i) => backend.forwardAsync(M2, layers, X, concurrentOuts[i], true)));
+      for (let i = 0; i < inputs.length; i++) {
+        for (let j = 0; j < expected[i].length; j++) {
+          expect(Math.abs(sequential[i][j] - expected[i][j])).toBeLessThanOrEqual(1e-6);
+          expect(Math.abs(concurrentOuts[i][j] - sequential[i][j])).toBeLessThanOrEqual(1e-6);
+        }
+        // rows of a softmax sum to 1
+        let s = 0;
+        for (let j = 0; j < 10; j++) s += concurrentOuts[i][j];
+        expect(s).toBeCloseTo(1, 5);
+      }
+    });
+  });
+});
