@@ -23,14 +23,22 @@ export function isGradEnabled(): boolean {
   return noGradDepth === 0;
 }
 
-/** Runs fn without recording any op onto the tape; results do not require grad. */
+/**
+ * Runs fn without recording any op onto the tape; results do not require grad. fn must be
+ * synchronous (a counter brackets the call); an async fn is rejected rather than half-covered.
+ */
 export function noGrad<T>(fn: () => T): T {
   noGradDepth++;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     noGradDepth--;
   }
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    throw new Error('noGrad: fn returned a Promise; noGrad only covers synchronous code (wrap each synchronous forward pass instead)');
+  }
+  return result;
 }
 
 /** True when an op over these inputs must be recorded. */

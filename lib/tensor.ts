@@ -131,9 +131,13 @@ export class Tensor {
     return this;
   }
 
-  /** Sets .grad to null. */
-  zeroGrad(): void {
-    this.grad = null;
+  /**
+   * Zeroes .grad in place (the buffer is kept, so the next backward accumulates into it without
+   * allocating); with setToNull, drops it instead.
+   */
+  zeroGrad(opts: { setToNull?: boolean } = {}): void {
+    if (opts.setToNull) this.grad = null;
+    else if (this.grad !== null) this.grad.data.fill(0);
   }
 
   /** A tensor sharing this data, cut from the graph (requiresGrad false). */

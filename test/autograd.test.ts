@@ -23,10 +23,14 @@ describe('backward', () => {
     x.mul(3).sum().backward();
     x.mul(3).sum().backward();
     expect(Array.from(x.grad!.data)).toEqual([6, 6]);
+    const buffer = x.grad!.data;
     x.zeroGrad();
-    expect(x.grad).toBeNull();
+    expect(Array.from(x.grad!.data)).toEqual([0, 0]);
     x.pow(2).sum().backward();
     expect(Array.from(x.grad!.data)).toEqual([2, 4]);
+    expect(x.grad!.data).toBe(buffer); // accumulated into the kept buffer
+    x.zeroGrad({ setToNull: true });
+    expect(x.grad).toBeNull();
   });
 
   it('a second backward through the same graph throws "the graph has been freed"', () => {
@@ -81,6 +85,11 @@ describe('backward', () => {
     expect(() => noGrad(() => { throw new Error('boom'); })).toThrow('boom');
     expect(isGradEnabled()).toBe(true);
     expect(x.mul(2).requiresGrad).toBe(true);
+  });
+
+  it('noGrad rejects an async function instead of silently covering only its first part', () => {
+    expect(() => noGrad(async () => 1)).toThrow(/noGrad: fn returned a Promise/);
+    expect(isGradEnabled()).toBe(true);
   });
 
   it('detach cuts the graph', () => {

@@ -1,38 +1,13 @@
 // Runs each example script (examples/*.js, against the built dist/) in a child process and checks what it prints.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ensureDist } from './helpers/dist';
 
 const root = path.join(__dirname, '..');
 const haveFashion = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.MYELIN_DATA;
 const skipFashion = process.env.MYELIN_SKIP_FASHION === '1';
-
-/** Newest modification time of the .ts files under lib/. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ (tsc + the ESM facade) when it is missing or older than lib/. */
-function ensureBuilt(): void {
-  const entry = path.join(root, 'dist', 'index.js');
-  const esm = path.join(root, 'dist', 'index.mjs');
-  const fresh = fs.existsSync(entry) && fs.existsSync(esm) && fs.statSync(entry).mtimeMs >= newestSource(path.join(root, 'lib'));
-  if (fresh) return;
-  try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-    execFileSync(process.execPath, ['scripts/gen-esm.js'], { cwd: root, stdio: 'pipe' });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`building dist/ failed: ${e.message}\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
-  }
-}
 
 function runExample(name: string, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(root, 'examples', name), ...args], {
@@ -47,7 +22,8 @@ function number(text: string, re: RegExp): number {
   return Number(m[1]);
 }
 
-beforeAll(() => ensureBuilt());
+// The examples require('..'), i.e. dist/: build it (under a lock shared with the other tests) if stale.
+beforeAll(() => ensureDist());
 
 describe('examples', () => {
   it('xor.js: the nonlinear net solves XOR, the linear stack cannot', () => {

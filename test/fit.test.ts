@@ -5,7 +5,7 @@ import { Sequential } from '../lib/nn/sequential';
 import { Linear } from '../lib/nn/linear';
 import { ReLU, Tanh } from '../lib/nn/activations';
 import { Adam } from '../lib/optim';
-import { fit, evaluate, predict, earlyStopping, lrScheduler } from '../lib/train';
+import { fit, evaluate, predict, earlyStopping, lrScheduler, cosineDecay } from '../lib/train';
 import type { EpochLogs, TrainContext } from '../lib/train';
 import { SeededRandom } from '../lib/data/split';
 import { loadDigits } from '../lib/data/digits';
@@ -181,6 +181,23 @@ describe(`fit (${msg})`, () => {
     expect(h.lr).toEqual([0.1, 0.05, 0.025, 0.0125]);
     expect(opt.lr).toBe(0.0125);
     expect(() => lrScheduler(42 as unknown as () => number)).toThrow('schedule must be a function');
+  });
+
+  it('cosineDecay lowers the lr every batch from the peak to minLr, with warmup', async () => {
+    const data = blobs(100, seed);
+    const model = mlp(seed);
+    const seen: number[] = [];
+    await fit(model, data, {
+      epochs: 4, batchSize: 10, seed, lr: 0.01, ...silent,
+      callbacks: [cosineDecay({ minLr: 0.001, warmupSteps: 4 }), { onBatchEnd: (_b, _l, ctx) => { seen.push(ctx.optimizer.lr); } }],
+    });
+    // seen[i] is the lr set for step i + 1 (40 steps in all).
+    expect(seen.length).toBe(40);
+    expect(seen[0]).toBeCloseTo(0.0025, 12);
+    expect(seen[3]).toBeCloseTo(0.01, 12);
+    expect(seen[39]).toBeCloseTo(0.001, 12);
+    expect(seen[21]).toBeCloseTo(0.001 + 0.009 * 0.5 * (1 + Math.cos(Math.PI * 18 / 36)), 12);
+    for (let i = 4; i < 40; i++) expect(seen[i]).toBeLessThan(seen[i - 1]);
   });
 
   it('throws when the loss becomes NaN, naming the epoch and the batch', async () => {

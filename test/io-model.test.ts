@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { Tensor, randn } from '../lib/tensor';
 import { Sequential, Linear, ReLU, LeakyReLU, GELU, Tanh, Sigmoid, Dropout, Flatten, Softmax, Module } from '../lib/nn';
 import { Adam } from '../lib/optim';
@@ -314,5 +314,40 @@ describe('crash safety', () => {
     // The next save cleans up leftovers.
     save(load(d), d);
     expect(fs.readdirSync(d).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+});
+
+// PyTorch cross-check (only when /usr/bin/python3 can import torch; CI may not have it).
+const torchAvailable = fs.existsSync('/usr/bin/python3') &&
+  spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+
+describe.runIf(torchAvailable)('PyTorch opens saved weights (torch found at /usr/bin/python3)', () => {
+  it('nn.Sequential.load_state_dict(strict=True) accepts model.safetensors and computes the same outputs', () => {
+    const model = new Sequential(new Linear(6, 16, { seed: 1 }), new ReLU(), new Linear(16, 8, { seed: 2 }), new Tanh(), new Linear(8, 3, { seed: 3 }));
+    const d = fresh();
+    save(model, d);
+    const x = randn([5, 6], { seed });
+    const script = `
+import json, struct, sys, torch
+path, xs = sys.argv[1], json.loads(sys.argv[2])
+try:
+    from safetensors.torch import load_file
+    sd = load_file(path)
+except ImportError:  # no safetensors package: read the format by hand
+    raw = open(path, 'rb').read()
+    n = struct.unpack('<Q', raw[:8])[0]
+    hdr = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+    sd = {k: torch.frombuffer(bytearray(data[v['data_offsets'][0]:v['data_offsets'][1]]), dtype=torch.float32).reshape(v['shape'])
+          for k, v in hdr.items() if k != '__metadata__'}
+net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+net.load_state_dict(sd, strict=True)
+with torch.no_grad():
+    print(json.dumps(net(torch.tensor(xs, dtype=torch.float32)).flatten().tolist()))
+`;
+    const r = spawnSync('/usr/bin/python3', ['-c', script, path.join(d, 'model.safetensors'), JSON.stringify(x.toArray())], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const torchOut = JSON.parse(r.stdout) as number[];
+    const ours = Array.from(model.predict(x).data);
+    torchOut.forEach((v, i) => expect(v, note(`output ${i}`)).toBeCloseTo(ours[i], 5));
   });
 });

@@ -165,6 +165,25 @@ describe.each(backendsUnderTest())('forward behaviour on the %s backend', (backe
     for (let i = 0; i < h.size; i++) expect(fused.data[i]).toBeCloseTo(h.data[i], 5);
   });
 
+  it('Linear gradients accumulate across backward calls (into kept buffers) and zeroGrad resets them', () => {
+    const m = new Sequential([new Linear(5, 4), new Tanh(), new Linear(4, 2)], { seed: 21 });
+    const x = randn([3, 5], { seed: 22 });
+    const labels = [0, 1, 1];
+    crossEntropy(m.forward(x), labels).backward();
+    const once = m.parameters().map((p) => Float32Array.from(p.grad!.data));
+    const buffers = m.parameters().map((p) => p.grad!.data);
+    crossEntropy(m.forward(x), labels).backward();
+    m.parameters().forEach((p, i) => {
+      expect(p.grad!.data).toBe(buffers[i]);
+      for (let k = 0; k < p.size; k++) expect(p.grad!.data[k]).toBeCloseTo(2 * once[i][k], 6);
+    });
+    m.zeroGrad();
+    crossEntropy(m.forward(x), labels).backward();
+    m.parameters().forEach((p, i) => {
+      for (let k = 0; k < p.size; k++) expect(p.grad!.data[k]).toBeCloseTo(once[i][k], 6);
+    });
+  });
+
   it('predict: eval mode, no grad, batched result equals one big forward, training mode restored', () => {
     const m = mlp(7);
     const x = randn([37, 8], { seed: 8 });

@@ -121,6 +121,9 @@ describe.each(backendsUnderTest())('optimizers on the %s backend', (backendName)
     expect(Array.from(a.data)).toEqual([Math.fround(0.9), Math.fround(1.9)]);
     expect(Array.from(b.data)).toEqual([3, 4]);
     opt.zeroGrad();
+    expect(Array.from(a.grad!.data)).toEqual([0, 0]);
+    expect(b.grad).toBeNull();
+    opt.zeroGrad({ setToNull: true });
     expect(a.grad).toBeNull();
   });
 

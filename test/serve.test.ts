@@ -1,7 +1,7 @@
 // predictAsync: plans from Sequential models, equality with predict, input copying, concurrency, errors, event-loop lag, workers.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as path from 'path';
-import { monitorEventLoopDelay } from 'perf_hooks';
+import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import { Worker } from 'worker_threads';
 import { Tensor, randn } from '../lib/tensor';
 import { Module, Sequential, Linear, ReLU, LeakyReLU, GELU, Sigmoid, Tanh, Dropout, Flatten, Softmax } from '../lib/nn';

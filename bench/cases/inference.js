@@ -3,6 +3,8 @@
 const { measureCase, randomArray, backendCandidate } = require('../lib/cases');
 const { api, buildMlp, predictor } = require('../lib/mlp');
 const { MLP } = require('./training');
+const { NaiveMlp } = require('../lib/naive-mlp');
+const { rng } = require('../lib/cases');
 
 async function runInference(ctx) {
   const a = api(ctx.myelin);
@@ -18,6 +20,8 @@ async function runInference(ctx) {
   for (const batch of [1, 1024]) {
     const x = a.tensor(randomArray(batch * MLP[0], 300 + batch, 0, 1), [batch, MLP[0]]);
     const cands = ['native', 'js'].map((name) => backendCandidate(ctx, name, () => models[name](x)));
+    const naive = new NaiveMlp(MLP, rng(13));
+    cands.push({ name: 'naive', fn: () => naive.forward(x.data, batch) });
     const latency = batch === 1;
     records.push(
       await measureCase(
@@ -28,7 +32,7 @@ async function runInference(ctx) {
           label: latency ? 'MLP inference latency, batch 1' : 'MLP inference throughput, batch 1024',
           short: latency ? 'MLP inference, batch 1' : 'MLP inference, batch 1024',
           display: latency ? { kind: 'time', unit: 'µs', scale: 1e6 } : { kind: 'rate', unit: 'samples/s', work: batch },
-          baseline: 'js',
+          baseline: 'naive',
           note: 'model.predict (eval mode, no autograd tape)',
         },
         cands,

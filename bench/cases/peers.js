@@ -132,7 +132,7 @@ async function runPeers(ctx) {
     for (const p of peers) {
       if (errors[p.name]) continue;
       try {
-        const out = runPeerProcess(p.cmd, p.args, p.env, 1800000);
+        const out = runPeerProcess(p.cmd, p.args, p.env, 600000);
         meta[p.name] = { version: out.version, config: out.config };
         for (const [metric, r] of Object.entries(out.results || {})) add(p.name, metric, r.secondsPerOp);
       } catch (e) {

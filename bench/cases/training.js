@@ -3,6 +3,8 @@
 const { measureCase, randomArray, randomLabels, backendCandidate } = require('../lib/cases');
 const { api, buildMlp, buildXor, trainStep } = require('../lib/mlp');
 const { loadFashion } = require('../lib/fashion');
+const { NaiveMlp } = require('../lib/naive-mlp');
+const { rng } = require('../lib/cases');
 
 const MLP = [784, 256, 128, 10];
 const POOL = 4; // distinct pre-built batches cycled through by the step benchmark
@@ -23,11 +25,31 @@ function stepCandidate(ctx, a, name, batch) {
   });
 }
 
+/** The naive pure-JS MLP (plain loops, no library) on the same pool of batches. */
+function naiveStepCandidate(batch) {
+  const net = new NaiveMlp(MLP, rng(7));
+  const xs = [];
+  const ys = [];
+  for (let p = 0; p < POOL; p++) {
+    xs.push(randomArray(batch * MLP[0], 100 + p, 0, 1));
+    ys.push(randomLabels(batch, MLP[MLP.length - 1], 200 + p));
+  }
+  let i = 0;
+  return {
+    name: 'naive',
+    fn: () => {
+      const k = i++ % POOL;
+      net.trainStep(xs[k], ys[k], batch);
+    },
+  };
+}
+
 async function runTrainStep(ctx) {
   const a = api(ctx.myelin);
   const records = [];
   for (const batch of [32, 128, 512]) {
     const cands = ['native', 'js'].map((name) => (ctx.backends[name] ? stepCandidate(ctx, a, name, batch) : backendCandidate(ctx, name, null)));
+    cands.push(naiveStepCandidate(batch));
     records.push(
       await measureCase(
         ctx,
@@ -37,7 +59,7 @@ async function runTrainStep(ctx) {
           label: `MLP train step, batch ${batch}`,
           short: `MLP train step, batch ${batch}`,
           display: { kind: 'rate', unit: 'samples/s', work: batch },
-          baseline: 'js',
+          baseline: 'naive',
           note: 'MLP 784-256-128-10 ReLU, Adam lr 1e-3, softmax cross-entropy; steps on synthetic data of Fashion-MNIST shape',
         },
         cands,

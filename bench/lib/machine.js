@@ -43,6 +43,11 @@ function machineInfo() {
     node: process.version,
     v8: process.versions.v8,
     loadAvgStart: loadAvg(),
+    env: Object.fromEntries(
+      ['MYELIN_BACKEND', 'MYELIN_NUM_THREADS', 'MYELIN_SIMD', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS']
+        .filter((k) => process.env[k] !== undefined)
+        .map((k) => [k, process.env[k]]),
+    ),
   };
 }
 

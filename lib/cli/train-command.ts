@@ -7,7 +7,7 @@ import type { OptimizerName } from '../train';
 import { loadDigits, loadFashionMnist } from '../data';
 import { readCsv } from '../data/csv';
 import { deriveSeed, randomSeed } from '../random';
-import { save, JsonValue } from '../io/model-file';
+import { save, loadCheckpoint, JsonValue } from '../io/model-file';
 import {
   UsageError, choiceParser, fractionParser, layersParser, nonNegativeIntParser, positiveIntParser, positiveNumberParser,
 } from './args';
@@ -33,6 +33,8 @@ export interface TrainCommandOptions {
   dataDir?: string;
   task: Task;
   quiet?: boolean;
+  checkpointDir?: string;
+  resume?: string;
 }
 
 interface Part { x: Float32Array; y: Int32Array | Float32Array; n: number; features: number }
@@ -121,7 +123,9 @@ function pct(v: number | undefined): string {
 
 /** Runs the train command; writes progress to stderr and the report to stdout. */
 export async function runTrain(opts: TrainCommandOptions): Promise<void> {
-  const seed = opts.seed ?? randomSeed();
+  // A resumed run must reuse the interrupted run's seed (same data split and shuffles).
+  const resumedSeed = opts.resume !== undefined ? loadCheckpoint(opts.resume).trainingState.seed : undefined;
+  const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
   const model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
@@ -137,6 +141,8 @@ export async function runTrain(opts: TrainCommandOptions): Promise<void> {
     ...(validationSplit !== undefined && validationSplit > 0 ? { validationSplit } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
+    ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
+    ...(opts.resume !== undefined ? { resumeFrom: opts.resume } : {}),
   });
   const seconds = (performance.now() - started) / 1000;
   const trainedRows = data.train.n * history.epoch.length * (1 - (validationSplit ?? 0));
@@ -190,6 +196,8 @@ export function registerTrain(program: Command): void {
     .option('--label-column <name|index>', 'CSV label column: a header name or 0-based index (default: last)')
     .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: integer labels -> classification)`, choiceParser('--task', TASKS), 'auto')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
+    .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
+    .option('--resume <dir>', 'continue an interrupted run from its --checkpoint-dir (same --data and --layers)')
     .option('-q, --quiet', 'no progress output')
     .action(async (opts: TrainCommandOptions) => runTrain(opts));
 }

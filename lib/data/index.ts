@@ -5,6 +5,8 @@ export {
   loadFashionMnist, fashionMnistSearchDirs, FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR,
 } from './fashion-mnist';
 export type { FashionMnistOptions, FashionMnistData } from './fashion-mnist';
+export { standardize } from './normalize';
+export type { Standardization } from './normalize';
 export { readIdx, parseIdx, isGzip } from './idx';
 export type { IdxArray, IdxData, IdxDtype } from './idx';
 export {

@@ -93,9 +93,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Clears the gradient of every parameter. */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+  /** Zeroes every parameter's gradient in place (or drops the buffers with setToNull). */
+  zeroGrad(opts: { setToNull?: boolean } = {}): void {
+    for (const p of this.parameters()) p.zeroGrad(opts);
   }
 
   /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */

@@ -3,6 +3,7 @@ import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
+import { scratch } from './scratch';
 
 /**
  * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null).
@@ -32,11 +33,23 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(new Tensor(y, outShape), act === 'none' ? 'linear' : `linear+${act}`, inputs, (g) => {
-    const dZ = new Float32Array(M * N);
+    // Leaf parameters that already hold a gradient buffer (kept by zeroGrad) receive dW/dB in
+    // place (accumulate = true); everything else gets a fresh zeroed array, which accumulating
+    // into is the same as overwriting.
+    const wIntoGrad = intoLeafGrad(weight);
+    const bIntoGrad = bias ? intoLeafGrad(bias) : null;
     const dX = x.requiresGrad ? new Float32Array(M * K) : null;
-    const dW = new Float32Array(N * K);
-    const dB = bias && bias.requiresGrad ? new Float32Array(N) : null;
-    if (M > 0) backend.linearBackward(M, N, K, x.data, weight.data, y, preact, g, act, alpha, dZ, dX, dW, dB, false);
-    return bias ? [dX, weight.requiresGrad ? dW : null, dB] : [dX, weight.requiresGrad ? dW : null];
+    const dW = wIntoGrad ?? new Float32Array(N * K);
+    const dB = bias && bias.requiresGrad ? (bIntoGrad ?? new Float32Array(N)) : null;
+    if (M > 0) backend.linearBackward(M, N, K, x.data, weight.data, y, preact, g, act, alpha, scratch(M * N), dX, dW, dB, true);
+    const gW = weight.requiresGrad && !wIntoGrad ? dW : null;
+    const gB = dB && !bIntoGrad ? dB : null;
+    return bias ? [dX, gW, gB] : [dX, gW];
   });
+}
+
+/** The .grad buffer of a leaf parameter to accumulate into directly, or null. */
+function intoLeafGrad(t: Tensor): Float32Array | null {
+  if (!t.requiresGrad || t._node !== null || t.grad === null || t.grad.size !== t.size) return null;
+  return t.grad.data;
 }

@@ -62,9 +62,13 @@ export abstract class Optimizer {
     return { ...this.hyper };
   }
 
-  /** Clears every parameter's gradient (sets .grad to null). */
-  zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+  /**
+   * Zeroes every parameter's gradient in place: the buffers are kept, so the next backward
+   * accumulates into them without allocating. With setToNull the gradients are dropped instead
+   * (then step() skips parameters that get no new gradient, like PyTorch's set_to_none).
+   */
+  zeroGrad(opts: { setToNull?: boolean } = {}): void {
+    for (const p of this.params) p.zeroGrad(opts);
   }
 
   /** Updates every parameter that has a gradient. */

@@ -127,6 +127,44 @@ export function lrScheduler(schedule: LrSchedule | SteppedSchedule): Callback {
   };
 }
 
+export interface CosineDecayOptions {
+  /** Peak learning rate; default the optimizer's lr when training begins (pass it when resuming). */
+  lr?: number;
+  /** Learning rate reached at the last step. Default 0. */
+  minLr?: number;
+  /** Steps of linear warmup from 0 to the peak before the decay. Default 0. */
+  warmupSteps?: number;
+}
+
+/**
+ * Per-batch cosine decay of the learning rate from its peak to minLr over all epochs * steps of the
+ * run, optionally after a linear warmup; sets the lr for the next batch after each batch. Steps
+ * count from epoch 0, so a run resumed with initialEpoch (and the same `lr`) follows the same curve.
+ */
+export function cosineDecay(options: CosineDecayOptions = {}): Callback {
+  const minLr = options.minLr ?? 0;
+  const warmup = options.warmupSteps ?? 0;
+  if (!(minLr >= 0)) throw new Error(`cosineDecay: minLr must be >= 0, got ${minLr}`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`cosineDecay: warmupSteps must be a non-negative integer, got ${warmup}`);
+  let peak = 0;
+  const lrAt = (step: number, total: number): number => {
+    if (step < warmup) return (peak * step) / warmup;
+    const span = Math.max(total - warmup, 1);
+    const t = Math.min((step - warmup) / span, 1);
+    return minLr + (peak - minLr) * 0.5 * (1 + Math.cos(Math.PI * t));
+  };
+  return {
+    onTrainBegin(ctx: TrainContext): void {
+      peak = options.lr ?? ctx.optimizer.lr;
+      ctx.optimizer.lr = lrAt(ctx.initialEpoch * ctx.stepsPerEpoch, ctx.epochs * ctx.stepsPerEpoch);
+    },
+    onBatchEnd(batch: number, _logs, ctx: TrainContext): void {
+      const step = ctx.epoch * ctx.stepsPerEpoch + batch + 1;
+      ctx.optimizer.lr = lrAt(step, ctx.epochs * ctx.stepsPerEpoch);
+    },
+  };
+}
+
 /** A callback from plain functions, e.g. callbacks: [lambda({ onEpochEnd: (e, logs) => ... })]. */
 export function lambda(hooks: Callback): Callback {
   return hooks;

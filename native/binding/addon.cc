@@ -529,8 +529,7 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
         c.number(10, "weightDecay", true, &wd) && c.boolean(11, "decoupled", &decoupled));
   CHECK(c.flat(1, "param", n, &p) && c.flat(2, "grad", n, &g) && c.flat(3, "m", n, &m) &&
         c.flat(4, "v", n, &v));
-  myelin::adam_step(n, p, g, m, v, (double)step, (float)lr, (float)b1, (float)b2, (float)eps,
-                    (float)wd, decoupled);
+  myelin::adam_step(n, p, g, m, v, (double)step, lr, b1, b2, eps, wd, decoupled);
   return nullptr;
 }
 
@@ -551,7 +550,7 @@ napi_value RmspropStep(napi_env env, napi_callback_info info) {
                 (long long)n);
     return nullptr;
   }
-  myelin::rmsprop_step(n, p, g, sq, buf, (float)lr, (float)alpha, (float)eps, (float)wd, (float)mom);
+  myelin::rmsprop_step(n, p, g, sq, buf, lr, alpha, eps, wd, mom);
   return nullptr;
 }
 

@@ -23,6 +23,10 @@ static inline double gelu_tanh_inner(double x) {  // 2 sqrt(2/pi) (x + 0.044715 
   return 1.5957691216057308 * (x + 0.044715 * x * x * x);
 }
 static inline double sigmoid_d(double x) { return 1.0 / (1.0 + ::exp(-x)); }
+// gelu forms: below -20 the values are 0 in float, beyond +-20 the derivatives are exactly 1 / 0;
+// clamping avoids inf * 0 = NaN at +-inf (NaN stays NaN: comparisons are false).
+static inline double clamp_lo(double x) { return x < -20.0 ? -20.0 : x; }
+static inline double clamp_pm(double x) { return x < -20.0 ? -20.0 : (x > 20.0 ? 20.0 : x); }
 
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
   switch (act) {
@@ -39,10 +43,16 @@ void activation_forward(int act, long n, const float* x, float* y, float alpha) 
       for (long i = 0; i < n; ++i) y[i] = ::tanhf(x[i]);
       break;
     case kActGelu:
-      for (long i = 0; i < n; ++i) y[i] = static_cast<float>(x[i] * phi_d(x[i]));
+      for (long i = 0; i < n; ++i) {
+        double v = clamp_lo(x[i]);
+        y[i] = static_cast<float>(v * phi_d(v));
+      }
       break;
     case kActGeluTanh:
-      for (long i = 0; i < n; ++i) y[i] = static_cast<float>(x[i] * sigmoid_d(gelu_tanh_inner(x[i])));
+      for (long i = 0; i < n; ++i) {
+        double v = clamp_lo(x[i]);
+        y[i] = static_cast<float>(v * sigmoid_d(gelu_tanh_inner(v)));
+      }
       break;
     default:
       if (y != x)
@@ -64,11 +74,15 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
       for (long i = 0; i < n; ++i) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
       break;
     case kActTanh:
-      for (long i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+      // 1 - y^2 in double: y^2 rounded to float would cancel badly for |y| near 1.
+      for (long i = 0; i < n; ++i) {
+        double yi = y[i];
+        dx[i] = static_cast<float>(dy[i] * (1.0 - yi * yi));
+      }
       break;
     case kActGelu:
       for (long i = 0; i < n; ++i) {
-        double v = x[i];
+        double v = clamp_pm(x[i]);
         double pdf = 0.3989422804014327 * ::exp(-0.5 * v * v);
         dx[i] = static_cast<float>(dy[i] * (phi_d(v) + v * pdf));
       }
@@ -76,7 +90,7 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
     case kActGeluTanh:
       for (long i = 0; i < n; ++i) {
         // d/dx x s(u) = s + x s (1 - s) u',  s = sigmoid(u), u = 2k (x + c x^3)
-        double v = x[i];
+        double v = clamp_pm(x[i]);
         double s = sigmoid_d(gelu_tanh_inner(v));
         double du = 1.5957691216057308 * (1.0 + 3.0 * 0.044715 * v * v);
         dx[i] = static_cast<float>(dy[i] * (s + v * s * (1.0 - s) * du));

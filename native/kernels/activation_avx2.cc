@@ -68,7 +68,13 @@ inline __m256 leaky(__m256 v, __m256 a) {
   __m256 pos = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ);
   return _mm256_blendv_ps(_mm256_mul_ps(v, a), v, pos);
 }
+// The gelu forms clamp x (NaN kept: it is the second operand): below -20 the values are 0 in
+// float and beyond +-20 the derivatives are exactly 1 / 0, while +-inf would give inf * 0 = NaN.
+inline __m256 clamp_lo(__m256 x) { return _mm256_max_ps(splat(-20.0f), x); }
+inline __m256 clamp_pm(__m256 x) { return _mm256_min_ps(splat(20.0f), _mm256_max_ps(splat(-20.0f), x)); }
+
 inline __m256 gelu_grad(__m256 x) {  // Phi(x) + x phi(x)
+  x = clamp_pm(x);
   // exp(-x^2/2) with x^2 split exactly into hi + lo (FMA), so the tail keeps relative accuracy.
   __m256 x2 = _mm256_mul_ps(x, x);
   __m256 lo = _mm256_mul_ps(splat(-0.5f), _mm256_fmsub_ps(x, x, x2));
@@ -78,6 +84,7 @@ inline __m256 gelu_grad(__m256 x) {  // Phi(x) + x phi(x)
   return _mm256_fmadd_ps(x, pdf, vm::phi_ps(x));
 }
 inline __m256 gelu_tanh_grad(__m256 x) {
+  x = clamp_pm(x);
   __m256 s = vm::sigmoid_ps(vm::gelu_tanh_inner_ps(x));
   __m256 du = _mm256_mul_ps(splat(1.5957691216057308f),
                             _mm256_fmadd_ps(_mm256_mul_ps(x, x), splat(3.0f * 0.044715f), splat(1.0f)));
@@ -94,8 +101,8 @@ void activation_forward(int act, long n, const float* x, float* y, float alpha) 
     case kActLeakyRelu: MYELIN_MAP1(n, x, y, leaky(v, va)); break;
     case kActSigmoid: MYELIN_MAP1(n, x, y, vm::sigmoid_ps(v)); break;
     case kActTanh: MYELIN_MAP1(n, x, y, vm::tanh_ps(v)); break;
-    case kActGelu: MYELIN_MAP1(n, x, y, vm::gelu_ps(v)); break;
-    case kActGeluTanh: MYELIN_MAP1(n, x, y, vm::gelu_tanh_ps(v)); break;
+    case kActGelu: MYELIN_MAP1(n, x, y, vm::gelu_ps(clamp_lo(v))); break;
+    case kActGeluTanh: MYELIN_MAP1(n, x, y, vm::gelu_tanh_ps(clamp_lo(v))); break;
     default:
       if (y != x)
         for (long i = 0; i < n; ++i) y[i] = x[i];

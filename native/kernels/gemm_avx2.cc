@@ -1,7 +1,8 @@
 // AVX2+FMA GEMM kernels (built with -mavx2 -mfma): 6x16 microkernel, packing, GEMV.
-#include <immintrin.h>
-
 #include "gemm_kernels.h"
+
+#ifdef MYELIN_GEMM_HAVE_AVX2  // x86-64 only; elsewhere this unit is empty
+#include <immintrin.h>
 
 namespace myelin {
 namespace gemm_kernels {
@@ -359,3 +360,5 @@ void fill_avx2_kernels(KernelTable* table) {
 
 }  // namespace gemm_kernels
 }  // namespace myelin
+
+#endif  // MYELIN_GEMM_HAVE_AVX2

@@ -8,6 +8,17 @@ namespace myelin {
 // calling thread (pool wake-up costs more than it saves below this size).
 constexpr long kParallelThreshold = 65536;
 
+// Adam's per-step constants, derived in double from the caller's hyper-parameters.
+struct AdamConsts {
+  float b1, c1;        // beta1, 1 - beta1
+  float b2, c2;        // beta2, 1 - beta2
+  float step_size;     // lr / (1 - beta1^step)
+  float bc2_sqrt_inv;  // 1 / sqrt(1 - beta2^step)
+  float eps;
+  float grad_wd;       // weight decay added to the gradient (Adam), 0 for AdamW
+  float param_scale;   // 1 - lr * weightDecay (AdamW), 1 for Adam
+};
+
 #define MYELIN_DECLARE_ISA_KERNELS                                                                \
   void activation_forward(int act, long n, const float* x, float* y, float alpha);               \
   void activation_backward(int act, long n, const float* x, const float* y, const float* dy,     \
@@ -28,10 +39,9 @@ constexpr long kParallelThreshold = 65536;
                          float grad_scale, float* grad, float* losses, double* loss_sum);        \
   void sgd(long n, float* p, const float* g, float* vel, float lr, float mom, float wd,          \
            bool nesterov);                                                                       \
-  void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2,  \
-            float eps, float wd, bool decoupled, float bc1, float bc2_sqrt_inv);                 \
+  void adam(long n, float* p, const float* g, float* m, float* v, const AdamConsts& k);          \
   void rmsprop(long n, float* p, const float* g, float* sq, float* buf, float lr, float alpha,   \
-               float eps, float wd, float mom);
+               float one_minus_alpha, float eps, float wd, float mom);
 
 namespace scalar { MYELIN_DECLARE_ISA_KERNELS }
 namespace avx2 { MYELIN_DECLARE_ISA_KERNELS }

@@ -26,29 +26,35 @@ void sgd_step(long n, float* param, const float* grad, float* velocity, float lr
   });
 }
 
-void adam_step(long n, float* param, const float* grad, float* m, float* v, double step, float lr,
-               float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
-  const float bc1 = static_cast<float>(1.0 - ::pow(static_cast<double>(beta1), step));
-  const float bc2_sqrt_inv =
-      static_cast<float>(1.0 / ::sqrt(1.0 - ::pow(static_cast<double>(beta2), step)));
+void adam_step(long n, float* param, const float* grad, float* m, float* v, double step, double lr,
+               double beta1, double beta2, double eps, double weight_decay, bool decoupled) {
+  AdamConsts k;
+  k.b1 = static_cast<float>(beta1);
+  k.c1 = static_cast<float>(1.0 - beta1);
+  k.b2 = static_cast<float>(beta2);
+  k.c2 = static_cast<float>(1.0 - beta2);
+  k.step_size = static_cast<float>(lr / (1.0 - ::pow(beta1, step)));
+  k.bc2_sqrt_inv = static_cast<float>(1.0 / ::sqrt(1.0 - ::pow(beta2, step)));
+  k.eps = static_cast<float>(eps);
+  k.grad_wd = decoupled ? 0.0f : static_cast<float>(weight_decay);
+  k.param_scale = decoupled ? static_cast<float>(1.0 - lr * weight_decay) : 1.0f;
   const bool vx = use_avx2();
-  split_range(n, [=](long b, long e) {
-    if (vx)
-      avx2::adam(e - b, param + b, grad + b, m + b, v + b, lr, beta1, beta2, eps, weight_decay,
-                 decoupled, bc1, bc2_sqrt_inv);
-    else
-      scalar::adam(e - b, param + b, grad + b, m + b, v + b, lr, beta1, beta2, eps, weight_decay,
-                   decoupled, bc1, bc2_sqrt_inv);
+  split_range(n, [=, &k](long b, long e) {
+    if (vx) avx2::adam(e - b, param + b, grad + b, m + b, v + b, k);
+    else scalar::adam(e - b, param + b, grad + b, m + b, v + b, k);
   });
 }
 
-void rmsprop_step(long n, float* param, const float* grad, float* sq, float* buf, float lr,
-                  float alpha, float eps, float weight_decay, float momentum) {
+void rmsprop_step(long n, float* param, const float* grad, float* sq, float* buf, double lr,
+                  double alpha, double eps, double weight_decay, double momentum) {
+  const float flr = static_cast<float>(lr), fa = static_cast<float>(alpha);
+  const float fc = static_cast<float>(1.0 - alpha), feps = static_cast<float>(eps);
+  const float fwd = static_cast<float>(weight_decay), fmom = static_cast<float>(momentum);
   const bool v = use_avx2();
   split_range(n, [=](long b, long e) {
     float* bb = buf ? buf + b : nullptr;
-    if (v) avx2::rmsprop(e - b, param + b, grad + b, sq + b, bb, lr, alpha, eps, weight_decay, momentum);
-    else scalar::rmsprop(e - b, param + b, grad + b, sq + b, bb, lr, alpha, eps, weight_decay, momentum);
+    if (v) avx2::rmsprop(e - b, param + b, grad + b, sq + b, bb, flr, fa, fc, feps, fwd, fmom);
+    else scalar::rmsprop(e - b, param + b, grad + b, sq + b, bb, flr, fa, fc, feps, fwd, fmom);
   });
 }
 

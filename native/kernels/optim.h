@@ -7,9 +7,11 @@ namespace myelin {
 // momentum == 0. step is the 1-based Adam step count.
 void sgd_step(long n, float* param, const float* grad, float* velocity, float lr, float momentum,
               float weight_decay, bool nesterov);
-void adam_step(long n, float* param, const float* grad, float* m, float* v, double step, float lr,
-               float beta1, float beta2, float eps, float weight_decay, bool decoupled);
-void rmsprop_step(long n, float* param, const float* grad, float* sq, float* buf, float lr,
-                  float alpha, float eps, float weight_decay, float momentum);
+// Hyper-parameters are doubles so derived constants (1 - beta, bias corrections, lr / bc1) are
+// formed in double and rounded once.
+void adam_step(long n, float* param, const float* grad, float* m, float* v, double step, double lr,
+               double beta1, double beta2, double eps, double weight_decay, bool decoupled);
+void rmsprop_step(long n, float* param, const float* grad, float* sq, float* buf, double lr,
+                  double alpha, double eps, double weight_decay, double momentum);
 
 }  // namespace myelin

@@ -35,6 +35,16 @@ struct Job {
 
 thread_local bool t_inside_task = false;
 
+// One spin-wait step: a pause, and every 256th step a yield so that on an oversubscribed machine
+// a waiting thread hands its core to the one it waits for.
+inline void relax(int spin) {
+  if ((spin & 255) == 255) {
+    std::this_thread::yield();
+  } else {
+    MYELIN_CPU_RELAX();
+  }
+}
+
 int threads_from_env() {
   const char* s = std::getenv("MYELIN_NUM_THREADS");
   if (s != nullptr && *s != '\0') {
@@ -101,7 +111,7 @@ class Pool {
     }
     for (int spin = 0; active_.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin < kSpinIterations) {
-        MYELIN_CPU_RELAX();
+        relax(spin);
       } else {
         std::unique_lock<std::mutex> lock(mu_);
         done_cv_.wait(lock, [this] { return active_.load(std::memory_order_acquire) == 0; });
@@ -135,7 +145,7 @@ class Pool {
       // Spin a while for the next job, then sleep.
       int spin = 0;
       while (generation_.load(std::memory_order_acquire) == seen && spin < kSpinIterations) {
-        MYELIN_CPU_RELAX();
+        relax(spin);
         ++spin;
       }
       Job* job = nullptr;

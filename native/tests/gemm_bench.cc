@@ -1,6 +1,6 @@
 // GEMM benchmark: myelin vs OpenBLAS and BLIS (loaded with dlopen when present), interleaved in one run.
 //
-// Usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--json out.json]
+// Usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT] [--json out.json]
 //                   [--openblas PATH] [--blis PATH]
 // --cpu-clock times with process CPU time instead of wall time: on a machine shared with other
 // work it removes time-slicing noise, but it is only meaningful with --threads 1 (idle spinning
@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
   int reps = 7;
   bool quick = false;
   std::vector<int> thread_counts = {1, 2};
+  std::string filter;  // run only shapes whose label contains this
   std::string json_path, openblas_path = MYELIN_OPENBLAS_PATH, blis_path = MYELIN_BLIS_PATH;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
     if (a == "--reps") reps = std::max(1, std::atoi(next().c_str()));
     else if (a == "--quick") quick = true;
     else if (a == "--cpu-clock") g_cpu_clock = true;
+    else if (a == "--filter") filter = next();
     else if (a == "--json") json_path = next();
     else if (a == "--openblas") openblas_path = next();
     else if (a == "--blis") blis_path = next();
@@ -181,7 +183,7 @@ int main(int argc, char** argv) {
         p = q + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--json FILE] "
+      std::fprintf(stderr, "usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT] [--json FILE] "
                            "[--openblas PATH] [--blis PATH]\n");
       return 2;
     }
@@ -213,6 +215,12 @@ int main(int argc, char** argv) {
   shapes.push_back({"mlp dW 256x128x128 TN", true, false, 256, 128, 128});
   shapes.push_back({"infer 1x256x784 NT", false, true, 1, 256, 784});
 
+  if (!filter.empty()) {
+    std::vector<Shape> kept;
+    for (const Shape& sh : shapes)
+      if (sh.label.find(filter) != std::string::npos) kept.push_back(sh);
+    shapes = kept;
+  }
   const int max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
   std::vector<double> peaks(max_threads + 1, 0.0);
   peaks[1] = measure_peak(1, 5);
@@ -252,6 +260,9 @@ int main(int argc, char** argv) {
                   s.M, s.N, s.K, 1.0f, A, lda, B, ldb, 0.0f, Cref, s.N);
       };
       auto time_gf = [&](auto&& fn) {
+        // Let the previous library's idle threads stop spinning (ours spin ~0.5 ms after a call,
+        // OpenBLAS's and OpenMP's longer) so they do not steal the cores from this one.
+        std::this_thread::sleep_for(std::chrono::milliseconds(threads > 1 ? 20 : 1));
         fn();  // warm (packing buffers, pool wake-up, page faults)
         const double t0 = now_seconds();
         for (int r = 0; r < inner; ++r) fn();

@@ -220,7 +220,8 @@ void run_suite(const char* label) {
       run_case(c, g_rng);
     }
   // Epilogues: every activation, with bias and preact, on GEMV, small and multi-block shapes.
-  const int epi_shapes[][3] = {{1, 40, 30}, {40, 1, 30}, {17, 33, 9}, {70, 50, 300}, {3, 200, 65}};
+  const int epi_shapes[][3] = {{1, 40, 30}, {40, 1, 30}, {17, 33, 9}, {70, 50, 300}, {3, 200, 65},
+                               {50, 3, 20}};
   for (int act = 0; act <= 6; ++act)
     for (const auto& s : epi_shapes) {
       const int t = (act + s[0]) % 4;

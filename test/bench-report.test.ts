@@ -1,0 +1,101 @@
+// Tests of the benchmark report: target verdicts from measured records, chart rows, tables.
+import { describe, it, expect } from 'vitest';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { evaluateTargets, chartRows, casesTables, peersTable } = require('../bench/lib/report.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { summarize, rateFromTime } = require('../bench/lib/stats.js');
+
+type Cand = { status: string; time?: unknown; value?: unknown; reason?: string };
+function ok(seconds: number[], display: { kind: string; work?: number; scale?: number }): Cand {
+  const time = summarize(seconds);
+  const value = display.kind === 'rate' ? rateFromTime(time, display.work) : { median: time.median * (display.scale as number), relSpread: time.relSpread };
+  return { status: 'ok', time, value };
+}
+function record(id: string, group: string, display: { kind: string; unit: string; work?: number; scale?: number }, baseline: string, cands: Record<string, Cand>) {
+  const base = cands[baseline] as { time: { median: number } };
+  const speedup: Record<string, number> = {};
+  for (const [n, c] of Object.entries(cands)) if (n !== baseline && c.status === 'ok') speedup[n] = base.time.median / (c.time as { median: number }).median;
+  return { id, group, label: id, display, baseline, candidates: cands, speedup };
+}
+const peerEntry = (metric: string, seconds: number[]) => {
+  const work: Record<string, number> = { train128: 128, infer1024: 1024 };
+  const time = summarize(seconds);
+  return { [metric]: { time, value: metric === 'infer1' ? { median: time.median * 1e6 } : rateFromTime(time, work[metric]) } };
+};
+
+describe('bench targets', () => {
+  const us = { kind: 'time', unit: 'µs/step', scale: 1e6 };
+  const ns = { kind: 'time', unit: 'ns/call', scale: 1e9 };
+  const records = [
+    record('xor-step', 'training', us, 'js', { native: ok([10e-6, 11e-6, 12e-6], us), js: ok([20e-6, 21e-6, 22e-6], us) }),
+    record('overhead-add', 'overhead', ns, 'js', { native: ok([1.2e-6, 1.3e-6, 1.4e-6], ns), js: ok([1e-8, 1e-8, 1e-8], ns) }),
+  ];
+  const peers = {
+    metrics: {
+      train128: { label: 'train', short: 'train', kind: 'rate', work: 128 },
+      infer1024: { label: 'infer', short: 'infer', kind: 'rate', work: 1024 },
+      infer1: { label: 'lat', short: 'lat', kind: 'time', scale: 1e6 },
+    },
+    table: {
+      'myelin native': { ...peerEntry('train128', [0.01]), ...peerEntry('infer1024', [0.004]), ...peerEntry('infer1', [25e-6]) },
+      pytorch: { ...peerEntry('train128', [0.02]), ...peerEntry('infer1024', [0.008]) },
+      'onnxruntime-node (1 thread)': { ...peerEntry('infer1024', [0.0045]) },
+      'tfjs-cpu': { ...peerEntry('train128', [0.5]) },
+    },
+    errors: {},
+    unavailable: { 'tfjs-wasm': 'not installed' },
+    rounds: 1,
+    repsPerRound: 1,
+  };
+
+  it('computes every ratio from medians and compares with the thresholds', () => {
+    const t = evaluateTargets(records, peers);
+    const by = Object.fromEntries(t.map((x: { id: string }) => [x.id, x]));
+    expect(by['train-vs-pytorch'].value).toBeCloseTo(2, 10);
+    expect(by['train-vs-pytorch'].met).toBe(true);
+    expect(by['train-vs-tfjs'].value).toBeCloseTo(50, 10);
+    expect(by['train-vs-tfjs'].met).toBe(false);
+    // The faster inference peer is onnxruntime (0.0045 s) not pytorch (0.008 s): 0.0045 / 0.004 = 1.125 < 1.2.
+    expect(by['infer-vs-best'].value).toBeCloseTo(1.125, 10);
+    expect(by['infer-vs-best'].text).toContain('onnxruntime-node (1 thread)');
+    expect(by['infer-vs-best'].met).toBe(false);
+    expect(by.latency.value).toBeCloseTo(25, 6);
+    expect(by.latency.met).toBe(true);
+    expect(by['napi-overhead'].value).toBeCloseTo(1300, 6);
+    expect(by['napi-overhead'].met).toBe(false);
+    expect(by.xor.value).toBeCloseTo(21 / 11, 10);
+    expect(by.xor.met).toBe(true);
+  });
+
+  it('marks peer targets n/a without peers', () => {
+    const t = evaluateTargets(records, null);
+    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency']);
+  });
+
+  it('chart rows: case speed-ups over their baseline and peers over tfjs-cpu', () => {
+    const rows = chartRows(records, peers);
+    const xor = rows.find((r: { label: string }) => r.label.startsWith('xor-step'));
+    expect(xor.bars).toHaveLength(1);
+    expect(xor.bars[0].series).toBe('myelin native');
+    expect(xor.bars[0].value).toBeCloseTo(21 / 11, 10);
+    const train = rows.find((r: { label: string }) => r.label.startsWith('train (vs tfjs-cpu)'));
+    expect(train.bars.map((b: { series: string }) => b.series).sort()).toEqual(['myelin native', 'pytorch']);
+    expect(train.bars.find((b: { series: string }) => b.series === 'pytorch').value).toBeCloseTo(25, 10);
+  });
+
+  it('tables show medians, skipped reasons and unavailable peers', () => {
+    const recs = [...records, record('gemm-x', 'gemm', { kind: 'rate', unit: 'GFLOP/s', work: 2 }, 'naive', {
+      native: ok([0.01], { kind: 'rate', work: 2 }),
+      js: { status: 'skipped', reason: 'size > --max-js-gemm 1024' },
+      naive: ok([1], { kind: 'rate', work: 2 }),
+    })];
+    const text = casesTables(recs);
+    expect(text).toContain('skipped');
+    expect(text).toContain('size > --max-js-gemm 1024');
+    expect(text).toMatch(/gemm-x\s+GFLOP\/s\s+200/);
+    expect(text).toContain('100×');
+    const pt = peersTable(peers);
+    expect(pt).toContain('tfjs-wasm: not installed');
+    expect(pt).toMatch(/pytorch\s+6400/);
+  });
+});

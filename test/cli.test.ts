@@ -1,0 +1,221 @@
+// The compiled `myelin` CLI in child processes: info, usage errors (exit 2), train, predict (CSV/IDX/stdin, bounded memory), export.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync, SpawnSyncReturns } from 'child_process';
+import { ensureDist, DIST_CLI } from './helpers/dist';
+import { load, readModelInfo, save } from '../lib/io/model-file';
+import * as nn from '../lib/nn';
+import { Tensor } from '../lib/tensor';
+
+const seed = ((Date.now() ^ (process.pid << 4)) >>> 0) % 1_000_000;
+let dir = '';
+
+function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [DIST_CLI, ...args], {
+    encoding: 'utf8', input: opts.input, cwd: dir, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 28,
+  });
+}
+const show = (r: SpawnSyncReturns<string>): string => `exit ${r.status}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`;
+
+/** A separable 3-class problem with a header: columns f0..f3, then 'kind'. */
+function writeBlobs(file: string, n: number, withLabel = true): number[] {
+  let state = seed + 1;
+  const rand = (): number => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 4294967296; };
+  const labels: number[] = [];
+  const lines = [withLabel ? 'f0,f1,f2,f3,kind' : 'f0,f1,f2,f3'];
+  for (let i = 0; i < n; i++) {
+    const k = i % 3;
+    const row = [0, 1, 2, 3].map((j) => ((j === k ? 3 : 0) + rand() - 0.5).toFixed(3));
+    if (withLabel) row.push(String(k));
+    labels.push(k);
+    lines.push(row.join(','));
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return labels;
+}
+
+beforeAll(() => {
+  ensureDist();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-cli-'));
+});
+afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+describe('myelin info / usage', () => {
+  it('info prints backend, SIMD level, threads and version', () => {
+    const r = cli(['info']);
+    expect(r.status, show(r)).toBe(0);
+    const version = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
+    expect(r.stdout).toContain(`myelin ${version}`);
+    expect(r.stdout).toMatch(/backend: +(native|js)/);
+    expect(r.stdout).toMatch(/simd: +(avx2|scalar|none)/);
+    expect(r.stdout).toMatch(/threads: +\d+/);
+    const j = cli(['info', '--json']);
+    const facts = JSON.parse(j.stdout);
+    expect(facts.version).toBe(version);
+    expect(['native', 'js']).toContain(facts.backend);
+    expect(cli(['--backend', 'js', 'info', '--json']).stdout).toContain('"backend": "js"');
+  });
+
+  it('--help and --version exit 0', () => {
+    expect(cli(['--help']).status).toBe(0);
+    expect(cli(['train', '--help']).stdout).toContain('--layers');
+    expect(cli(['--version']).status).toBe(0);
+  });
+
+  it('usage errors exit 2 and say what was expected', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', 'digits', '--out', 'm', '--layers', '256,x'], /--layers must be a comma-separated list of positive integers, got '256,x'/],
+      [['train', '--data', 'digits', '--out', 'm', '--epochs', '0'], /--epochs must be a positive integer, got '0'/],
+      [['train', '--data', 'digits', '--out', 'm', '--lr', 'fast'], /--lr must be a positive number, got 'fast'/],
+      [['train', '--data', 'digits', '--out', 'm', '--val-split', '1.5'], /--val-split must be a number in \[0, 1\), got '1.5'/],
+      [['train', '--data', 'digits', '--out', 'm', '--activation', 'swish'], /--activation must be one of relu, leakyRelu, sigmoid, tanh, gelu, got 'swish'/],
+      [['train', '--out', 'm'], /required option '--data <source>' not specified/],
+      [['train', '--data', 'nope.csv', '--out', 'm'], /--data must be 'digits', 'fashion-mnist' or the path of a CSV file, got 'nope.csv'/],
+      [['predict', '--model', 'm'], /required option '--input <file>'/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['--backend', 'gpu', 'info'], /--backend must be one of native, js, got 'gpu'/],
+      [['export', '--model', 'm'], /--onnx <file\.onnx>/],
+    ];
+    for (const [args, re] of cases) {
+      const r = cli(args);
+      expect(r.status, `${args.join(' ')}\n${show(r)}`).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+    }
+  });
+
+  it.runIf(fs.existsSync(path.join(__dirname, '..', 'bench', 'run.js')))('bench passes its arguments through to bench/run.js', () => {
+    const r = cli(['bench', '--help']);
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/Usage: bench\/run\.js/);
+  });
+
+  it('runtime failures exit 1 with a message', () => {
+    const r = cli(['predict', '--model', 'no-such-model', '--input', '-'], { input: '1,2\n' });
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/myelin: error: load: model directory 'no-such-model' does not exist/);
+  });
+});
+
+describe('myelin train / predict / export', () => {
+  it('trains on the built-in digits, reports accuracy and speed, saves a loadable model', () => {
+    const r = cli(['train', '--data', 'digits', '--layers', '64', '--epochs', '10', '--lr', '0.01', '--batch', '64', '--seed', String(seed), '--out', 'digits-model']);
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/test accuracy: +\d+\.\d+% \(\d+ rows\)/);
+    expect(r.stdout).toMatch(/samples\/s/);
+    const acc = Number(/test accuracy: +(\d+\.\d+)%/.exec(r.stdout)![1]);
+    expect(acc, `seed ${seed}\n${r.stdout}`).toBeGreaterThan(85);
+    const info = readModelInfo(path.join(dir, 'digits-model'));
+    expect(info.inputShape).toEqual([64]);
+    expect(info.metadata.task).toBe('classification');
+    expect(load(path.join(dir, 'digits-model')).toConfig()).toEqual(info.architecture);
+  });
+
+  it('trains on a CSV with a named label column and predicts it back (file, stdin, IDX)', () => {
+    const train = path.join(dir, 'blobs.csv');
+    writeBlobs(train, 600);
+    const r = cli(['train', '--data', 'blobs.csv', '--label-column', 'kind', '--layers', '16', '--epochs', '15', '--lr', '0.01', '--batch', '32', '--seed', String(seed), '--out', 'blobs-model', '-q']);
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/validation accuracy/);
+    expect(readModelInfo(path.join(dir, 'blobs-model')).metadata.featureNames).toEqual(['f0', 'f1', 'f2', 'f3']);
+
+    const truth = writeBlobs(path.join(dir, 'unlabelled.csv'), 300, false);
+    const p = cli(['predict', '--model', 'blobs-model', '--input', 'unlabelled.csv', '--output', 'preds.csv']);
+    expect(p.status, show(p)).toBe(0);
+    const lines = fs.readFileSync(path.join(dir, 'preds.csv'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('class,p0,p1,p2');
+    expect(lines.length - 1).toBe(300);
+    const predicted = lines.slice(1).map((l) => Number(l.split(',')[0]));
+    const correct = predicted.filter((c, i) => c === truth[i]).length;
+    expect(correct / 300, `seed ${seed}`).toBeGreaterThan(0.9);
+    for (const l of lines.slice(1, 20)) {
+      const probs = l.split(',').slice(1).map(Number);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    }
+
+    // stdin -> stdout, with the label column of a labelled file ignored by name.
+    const s = cli(['predict', '--model', 'blobs-model', '--input', '-', '--label-column', 'kind'], { input: fs.readFileSync(train, 'utf8') });
+    expect(s.status, show(s)).toBe(0);
+    expect(s.stdout.trim().split('\n').length - 1).toBe(600);
+
+    // The same rows from an IDX file (float32, [n, 4]).
+    const rows = fs.readFileSync(path.join(dir, 'unlabelled.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(0x00000d02, 0);
+    header.writeUInt32BE(rows.length, 4);
+    header.writeUInt32BE(4, 8);
+    const body = Buffer.alloc(rows.length * 16);
+    rows.flat().forEach((v, i) => body.writeFloatBE(v, i * 4));
+    fs.writeFileSync(path.join(dir, 'rows.idx'), Buffer.concat([header, body]));
+    const q = cli(['predict', '--model', 'blobs-model', '--input', 'rows.idx', '--output', '-', '--batch', '7']);
+    expect(q.status, show(q)).toBe(0);
+    expect(q.stdout.trim().split('\n').map((l) => l.split(',')[0]).slice(1)).toEqual(predicted.map(String));
+
+    // Wrong width: a clear error, exit 1, no partial output file left behind.
+    const w = cli(['predict', '--model', 'blobs-model', '--input', 'blobs.csv', '--output', 'bad.csv']);
+    expect(w.status, show(w)).toBe(1);
+    expect(w.stderr).toMatch(/rows have 5 values, the model expects 4 \(does the input have a label column\? pass --label-column\)/);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('bad.csv'))).toEqual([]);
+  });
+
+  it('predict streams a large CSV with bounded memory (200k rows under --max-old-space-size=32)', () => {
+    const { Sequential, Linear, ReLU } = nn;
+    save(new Sequential(new Linear(64, 32, { seed: 1 }), new ReLU(), new Linear(32, 10, { seed: 2 })), path.join(dir, 'wide-model'),
+      { metadata: { task: 'classification' } });
+    const big = path.join(dir, 'big.csv');
+    const fd = fs.openSync(big, 'w');
+    const rowsTotal = 200_000;
+    const row = Array.from({ length: 64 }, (_, j) => ((j * 37) % 17 / 16).toFixed(4)).join(',');
+    const block = (row + '\n').repeat(10_000);
+    for (let i = 0; i < rowsTotal / 10_000; i++) fs.writeSync(fd, block);
+    fs.closeSync(fd);
+    const size = fs.statSync(big).size;
+    // Control: holding the file's rows in memory does not fit under the same heap limit.
+    const control = spawnSync(process.execPath, ['--max-old-space-size=32', '-e',
+      `const l = require('fs').readFileSync(${JSON.stringify(big)}, 'utf8').split('\\n').map((r) => r.split(',').map(Number)); console.log(l.length)`], { encoding: 'utf8' });
+    expect(control.status, 'the control should run out of heap').not.toBe(0);
+
+    const rssScript = path.join(dir, 'rss.js');
+    fs.writeFileSync(rssScript, "process.on('exit', () => process.stderr.write('maxRSS ' + process.resourceUsage().maxRSS + '\\n'));");
+    const r = cli(['predict', '--model', 'wide-model', '--input', 'big.csv', '--output', 'big-preds.csv', '--batch', '2048'], {
+      env: { NODE_OPTIONS: `--max-old-space-size=32 --require ${rssScript}` },
+    });
+    expect(r.status, show(r)).toBe(0);
+    const maxRssMb = Number(/maxRSS (\d+)/.exec(r.stderr)![1]) / 1024;
+    console.log(`predict on ${rowsTotal} rows (${(size / 1e6).toFixed(1)} MB CSV): max RSS ${maxRssMb.toFixed(0)} MB with a 32 MB heap limit`);
+    // Holding the input (90 MB of text, 51 MB as float32) would need well over 150 MB on top of Node's own ~50-60 MB.
+    expect(maxRssMb).toBeLessThan(150);
+    // Count output rows without loading the file at once.
+    const out = fs.readFileSync(path.join(dir, 'big-preds.csv'));
+    let newlines = 0;
+    for (const b of out) if (b === 10) newlines++;
+    expect(newlines - 1).toBe(rowsTotal);
+  });
+
+  it('exports a trained model to ONNX', async () => {
+    const r = cli(['export', '--model', 'blobs-model', '--onnx', 'blobs.onnx']);
+    expect(r.status, show(r)).toBe(0);
+    const { importModel } = await import('../lib/io/onnx');
+    const imported = await importModel(path.join(dir, 'blobs.onnx'));
+    const original = load(path.join(dir, 'blobs-model'));
+    const x = new Tensor(Float32Array.from([3, 0, 0, 0, 0, 3, 0, 0]), [2, 4]);
+    const a = original.predict(x).data;
+    const b = imported.predict(x).data;
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5);
+  });
+
+  it('checkpoints every epoch and resumes an interrupted run', () => {
+    const base = ['train', '--data', 'blobs.csv', '--label-column', 'kind', '--layers', '8', '--lr', '0.01', '--seed', '5', '-q'];
+    const a = cli([...base, '--epochs', '2', '--checkpoint-dir', 'ck', '--out', 'part']);
+    expect(a.status, show(a)).toBe(0);
+    expect(readModelInfo(path.join(dir, 'ck')).epoch).toBe(2);
+    const b = cli([...base, '--epochs', '4', '--resume', 'ck', '--out', 'resumed']);
+    expect(b.status, show(b)).toBe(0);
+    const c = cli([...base, '--epochs', '4', '--out', 'straight']);
+    expect(c.status, show(c)).toBe(0);
+    const w1 = load(path.join(dir, 'resumed')).namedParameters();
+    const w2 = load(path.join(dir, 'straight')).namedParameters();
+    w1.forEach(([name, t], i) => expect(Array.from(t.data), name).toEqual(Array.from(w2[i][1].data)));
+  });
+});
