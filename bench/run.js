@@ -23,7 +23,11 @@ function parseOptions(argv) {
     .description('myelin benchmark suite: medians of interleaved repetitions, table + JSON + SVG chart')
     .option('--quick', 'fast smoke run: fewer reps, shorter blocks, smaller sizes (writes bench/results/quick.*)')
     .option('--reps <n>', 'timed repetitions per candidate (default 7, quick 3)', int('--reps'))
-    .option('--warmup <n>', 'untimed warm-up blocks per candidate (default 1)', (v) => Number(v))
+    .option('--warmup <n>', 'untimed warm-up blocks per candidate (default 1)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`bench: --warmup must be an integer >= 0, got '${v}'`);
+      return n;
+    })
     .option('--target-ms <n>', 'length of one timed block in ms (default 200, quick 30)', int('--target-ms'))
     .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')}`)
     .option('--peers', 'also run PyTorch, onnxruntime-node, tfjs (cpu, wasm) on the reference MLP task')
@@ -168,6 +172,8 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`${e.stack || e}\n`);
+  // Usage errors ("bench: ...") print as one line; anything else with its stack.
+  const msg = e && typeof e.message === 'string' && e.message.startsWith('bench:') ? e.message : e.stack || e;
+  process.stderr.write(`${msg}\n`);
   process.exit(1);
 });

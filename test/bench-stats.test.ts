@@ -88,6 +88,25 @@ describe('bench stats', () => {
     computeSpeedups(rec);
     expect((rec as unknown as { speedup: Record<string, number> }).speedup).toEqual({ native: 4 });
   });
+
+  it('computeSpeedups falls back to the fallback baseline when the baseline was skipped', () => {
+    const rec = {
+      baseline: 'naive',
+      fallbackBaseline: 'js',
+      candidates: {
+        naive: { status: 'skipped', reason: 'too big' },
+        js: { status: 'ok', time: { median: 6 } },
+        native: { status: 'ok', time: { median: 2 } },
+      },
+    };
+    computeSpeedups(rec);
+    const r = rec as unknown as { speedup: Record<string, number>; speedupBaseline: string | null };
+    expect(r.speedup).toEqual({ native: 3 });
+    expect(r.speedupBaseline).toBe('js');
+    const none = { baseline: 'naive', candidates: { naive: { status: 'skipped', reason: 'x' }, native: { status: 'ok', time: { median: 1 } } } };
+    computeSpeedups(none);
+    expect((none as unknown as { speedupBaseline: string | null }).speedupBaseline).toBeNull();
+  });
 });
 
 describe('bench interleaved timing', () => {

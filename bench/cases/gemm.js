@@ -41,6 +41,7 @@ async function runGemm(ctx) {
           shape: { M, N, K },
           display: { kind: 'rate', unit: 'GFLOP/s', work: (2 * M * N * K) / 1e9 },
           baseline: 'naive',
+          fallbackBaseline: 'js',
         },
         cands,
       ),

@@ -82,13 +82,21 @@ function valueOf(display, time) {
   return { n: time.n, median: time.median * s, min: time.min * s, max: time.max * s, q1: time.q1 * s, q3: time.q3 * s, relSpread: time.relSpread };
 }
 
-/** speedup[name] = baseline median time / candidate median time, for every measured candidate. */
+/**
+ * speedup[name] = baseline median time / candidate median time, for every measured candidate.
+ * When the baseline was not measured (e.g. skipped at a large size), record.fallbackBaseline is
+ * used instead; record.speedupBaseline names the one used (null when neither was measured).
+ */
 function computeSpeedups(record) {
-  const base = record.candidates[record.baseline];
   record.speedup = {};
-  if (!base || base.status !== 'ok') return record;
+  record.speedupBaseline = null;
+  const usable = (n) => n && record.candidates[n] && record.candidates[n].status === 'ok';
+  const baseName = usable(record.baseline) ? record.baseline : usable(record.fallbackBaseline) ? record.fallbackBaseline : null;
+  if (!baseName) return record;
+  const base = record.candidates[baseName];
+  record.speedupBaseline = baseName;
   for (const [name, c] of Object.entries(record.candidates)) {
-    if (c.status === 'ok' && name !== record.baseline) record.speedup[name] = base.time.median / c.time.median;
+    if (c.status === 'ok' && name !== baseName) record.speedup[name] = base.time.median / c.time.median;
   }
   return record;
 }

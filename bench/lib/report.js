@@ -137,7 +137,7 @@ function chartRows(records, peers) {
   const rows = [];
   for (const r of records) {
     const bars = Object.entries(r.speedup || {}).map(([n, v]) => ({ series: DISPLAY_NAME[n] || n, value: v }));
-    if (bars.length) rows.push({ label: `${r.short || r.label} (vs ${r.baseline === 'naive' ? 'naive JS' : 'pure TS'})`, bars });
+    if (bars.length) rows.push({ label: `${r.short || r.label} (vs ${(r.speedupBaseline || r.baseline) === 'naive' ? 'naive JS' : 'pure TS'})`, bars });
   }
   if (peers) {
     for (const [metric, m] of Object.entries(peers.metrics)) {

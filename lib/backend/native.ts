@@ -112,7 +112,7 @@ export function resolveAddonPath(): string {
   const override = process.env.MYELIN_ADDON_PATH;
   if (override !== undefined && override !== '') {
     const file = path.resolve(override);
-    if (!fs.existsSync(file)) throw new Error(`MYELIN_ADDON_PATH=${override}: file not found`);
+    if (!fs.existsSync(file)) throw new Error(`MYELIN_ADDON_PATH: ${file} not found`);
     return file;
   }
   const requireHere = createRequire(__filename);

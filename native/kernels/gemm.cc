@@ -173,7 +173,7 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
 }
 
 // A few rows or columns: one matrix-vector product per row of C (or column), reading the
-// other operand in place. Below kSmallSide rows this beats packing a large operand for a
+// other operand in place. Up to kSmallSide rows this beats packing a large operand for a
 // handful of tiles (measured: 2 x 256 x 784 NT at 19 GF/s packed vs ~39 as two GEMVs).
 constexpr long kSmallSide = 4;
 // ... as long as that operand is re-read from cache, not memory (floats).

@@ -1,30 +1,71 @@
 // Portable GEMM kernels: a 6x16 microkernel, packing and GEMV in plain C++ (any CPU).
+#include <cstring>
+
 #include "gemm_kernels.h"
 
 namespace myelin {
 namespace gemm_kernels {
 namespace {
 
+#if defined(__GNUC__)
+// GCC/Clang generic vectors (SSE2 on x86-64, NEON on arm64): plain loops get vectorised along
+// the wrong axis here (shuffles, ~4 GF/s). Two passes over 8-column halves keep the 6 x 8
+// accumulators (12 vectors) in the 16 SSE registers.
+typedef float Vec4 __attribute__((vector_size(16)));
+
+inline Vec4 load4(const float* p) {
+  Vec4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, Vec4 v) { std::memcpy(p, &v, sizeof v); }
+
+void micro_scalar(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
+                  float beta) {
+  for (int h = 0; h < 2; ++h) {
+    Vec4 acc[kMR][2];
+    for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = Vec4{0.0f, 0.0f, 0.0f, 0.0f};
+    const float* bk = b + h * 8;
+    const float* ak = a;
+    for (long k = 0; k < kc; ++k, ak += kMR, bk += kNR) {
+      const Vec4 b0 = load4(bk);
+      const Vec4 b1 = load4(bk + 4);
+      for (int i = 0; i < kMR; ++i) {
+        const float ai = ak[i];
+        const Vec4 av = {ai, ai, ai, ai};
+        acc[i][0] += av * b0;
+        acc[i][1] += av * b1;
+      }
+    }
+    const Vec4 va = {alpha, alpha, alpha, alpha};
+    const Vec4 vb = {beta, beta, beta, beta};
+    for (int i = 0; i < kMR; ++i) {
+      float* ci = c + i * ldc + h * 8;
+      for (int u = 0; u < 2; ++u) {
+        Vec4 r = va * acc[i][u];
+        if (beta != 0.0f) r += vb * load4(ci + 4 * u);
+        store4(ci + 4 * u, r);
+      }
+    }
+  }
+}
+#else
 void micro_scalar(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
                   float beta) {
   float acc[kMR][kNR] = {};
   for (long k = 0; k < kc; ++k) {
-    const float* ak = a + k * kMR;
-    const float* bk = b + k * kNR;
     for (int i = 0; i < kMR; ++i) {
-      const float ai = ak[i];
-      for (int j = 0; j < kNR; ++j) acc[i][j] += ai * bk[j];
+      const float ai = a[k * kMR + i];
+      for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[k * kNR + j];
     }
   }
   for (int i = 0; i < kMR; ++i) {
     float* ci = c + i * ldc;
-    if (beta == 0.0f) {
-      for (int j = 0; j < kNR; ++j) ci[j] = alpha * acc[i][j];
-    } else {
-      for (int j = 0; j < kNR; ++j) ci[j] = alpha * acc[i][j] + beta * ci[j];
-    }
+    for (int j = 0; j < kNR; ++j)
+      ci[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
   }
 }
+#endif
 
 void pack_a_scalar(bool transA, long mc, long kc, const float* a, long lda, float* dst) {
   for (long i0 = 0; i0 < mc; i0 += kMR) {
