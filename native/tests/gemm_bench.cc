@@ -5,8 +5,8 @@
 // --cpu-clock times with process CPU time instead of wall time: on a machine shared with other
 // work it removes time-slicing noise, but it is only meaningful with --threads 1 (idle spinning
 // threads of a multi-threaded run would count).
-// For every shape and thread count each repetition times ours, OpenBLAS and BLIS back to back
-// (so clock changes hit all three alike) and reports the median GFLOP/s over the repetitions,
+// For every shape and thread count each repetition times ours, OpenBLAS and BLIS back to back,
+// in rotating order and with a pause between libraries (so clock changes hit all three alike) and reports the median GFLOP/s over the repetitions,
 // the fraction of the measured FMA peak and ours / best(reference).
 #include <dlfcn.h>
 #include <time.h>
@@ -262,7 +262,8 @@ int main(int argc, char** argv) {
       auto time_gf = [&](auto&& fn) {
         // Let the previous library's idle threads stop spinning (ours spin ~0.5 ms after a call,
         // OpenBLAS's and OpenMP's longer) so they do not steal the cores from this one.
-        std::this_thread::sleep_for(std::chrono::milliseconds(threads > 1 ? 20 : 1));
+        // (OpenBLAS's idle threads spin with sched_yield for ~0.1 s after a call.)
+        std::this_thread::sleep_for(std::chrono::milliseconds(threads > 1 ? 150 : 1));
         fn();  // warm (packing buffers, pool wake-up, page faults)
         const double t0 = now_seconds();
         for (int r = 0; r < inner; ++r) fn();
@@ -271,9 +272,13 @@ int main(int argc, char** argv) {
       };
       std::vector<double> ours, ob, bl;
       for (int r = 0; r < reps; ++r) {
-        ours.push_back(time_gf(run_ours));
-        if (openblas.sgemm) ob.push_back(time_gf([&] { run_ref(openblas); }));
-        if (blis.sgemm) bl.push_back(time_gf([&] { run_ref(blis); }));
+        // Rotate who goes first so no library always follows the same neighbour.
+        for (int slot = 0; slot < 3; ++slot) {
+          const int who = (slot + r) % 3;
+          if (who == 0) ours.push_back(time_gf(run_ours));
+          if (who == 1 && openblas.sgemm) ob.push_back(time_gf([&] { run_ref(openblas); }));
+          if (who == 2 && blis.sgemm) bl.push_back(time_gf([&] { run_ref(blis); }));
+        }
       }
       // Accuracy of ours against a reference library (relative to K * max|a| * max|b| = K).
       double max_err = -1.0;
