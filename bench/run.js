@@ -94,7 +94,7 @@ async function main() {
 
   log(`myelin benchmark ${opts.quick ? '(quick) ' : ''}— ${started.toISOString()}`);
   log(`machine: ${machine.cpu}, ${machine.cores} cores [${machine.simdFlags.join(' ')}], ${machine.memoryGiB} GiB, ${machine.platform}, node ${machine.node}`);
-  log(`load average at start (1/5/15 min): ${machine.loadAvgStart.join(' / ')}`);
+  log(`load average at start (1/5/15 min): ${machine.loadAvgStart.join(' / ')}${machine.niceness ? `; running at nice ${machine.niceness}` : ''}`);
   if (Object.keys(machine.env).length) log(`environment: ${Object.entries(machine.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   log(`myelin native: ${infos.native ? JSON.stringify(infos.native) : `unavailable (${loaded.errors.native})`}`);
   log(`myelin js: ${infos.js ? JSON.stringify(infos.js) : `unavailable (${loaded.errors.js})`}`);

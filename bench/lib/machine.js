@@ -43,6 +43,7 @@ function machineInfo() {
     node: process.version,
     v8: process.versions.v8,
     loadAvgStart: loadAvg(),
+    niceness: os.getPriority(),
     env: Object.fromEntries(
       ['MYELIN_BACKEND', 'MYELIN_NUM_THREADS', 'MYELIN_SIMD', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS']
         .filter((k) => process.env[k] !== undefined)
