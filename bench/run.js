@@ -93,7 +93,8 @@ async function main() {
   if (ctx.backends.native) ctx.setBackend('native');
 
   log(`myelin benchmark ${opts.quick ? '(quick) ' : ''}— ${started.toISOString()}`);
-  log(`machine: ${machine.cpu}, ${machine.cores} cores [${machine.simdFlags.join(' ')}], ${machine.memoryGiB} GiB, ${machine.platform}, node ${machine.node}`);
+  const fm = machine.cpuFamilyModel ? ` (family ${machine.cpuFamilyModel.family} model ${machine.cpuFamilyModel.model})` : '';
+  log(`machine: ${machine.cpu}${fm}, ${machine.cores} cores [${machine.simdFlags.join(' ')}], ${machine.memoryGiB} GiB, ${machine.platform}, node ${machine.node}`);
   log(`load average at start (1/5/15 min): ${machine.loadAvgStart.join(' / ')}${machine.niceness ? `; running at nice ${machine.niceness}` : ''}`);
   if (Object.keys(machine.env).length) log(`environment: ${Object.entries(machine.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   log(`myelin native: ${infos.native ? JSON.stringify(infos.native) : `unavailable (${loaded.errors.native})`}`);
@@ -164,7 +165,7 @@ async function main() {
     writeFileAtomic(opts.out, `${JSON.stringify(result, null, 1)}\n`);
     const svg = speedupChart(report.chartRows(records, peers), {
       title: 'myelin: speed-up over pure JS (log scale)',
-      subtitle: `${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${started.toISOString().slice(0, 10)}; medians of ${opts.reps} interleaved reps; load avg ${machine.loadAvgStart[0]}→${machine.loadAvgEnd[0]}`,
+      subtitle: `${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${started.toISOString().slice(0, 10)}; medians of ${opts.reps} interleaved reps; load avg ${machine.loadAvgStart[0]}→${machine.loadAvgEnd[0]}${machine.niceness ? `, nice ${machine.niceness}` : ''}`,
     });
     writeFileAtomic(opts.svg, svg);
     log(`wrote ${path.relative(process.cwd(), opts.out)} and ${path.relative(process.cwd(), opts.svg)}`);

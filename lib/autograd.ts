@@ -1,6 +1,7 @@
 // The autodiff tape: graph nodes recorded by ops, the reverse-mode backward walk, and noGrad.
 import type { Tensor } from './tensor';
 import { getBackend } from './backend/select';
+import { beginBackwardArena, endBackwardArena, gradBuffer, isPooled } from './buffer-pool';
 
 /**
  * An op's local backward rule: given the gradient of the loss w.r.t. the op's output, return the
@@ -94,7 +95,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 function addArrays(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = gradBuffer(a.length);
   getBackend().add(a.length, a, b, out);
   return out;
 }
@@ -110,7 +111,6 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
         '(no input of the ops that produced it had requiresGrad set, or it was made under noGrad)',
     );
   }
-  let seed: Float32Array;
   if (grad === null) {
     if (root.size !== 1) {
       throw new Error(
@@ -118,21 +118,37 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
           '(or reduce it first, e.g. loss.sum() or loss.mean())',
       );
     }
-    seed = new Float32Array([1]);
   } else {
     if (grad.length !== root.size) {
       throw new Error(
         `backward: gradient has ${grad.length} elements, output of shape ${shapeStr(root.shape)} has ${root.size}`,
       );
     }
-    seed = grad;
   }
 
+  // Gradient arrays of this pass come from a pool and return to it when the pass ends.
+  const outerArena = beginBackwardArena();
+  try {
+    let seed = grad;
+    if (seed === null) {
+      seed = gradBuffer(1);
+      seed[0] = 1;
+    }
+    walkBackward(root, seed, grad !== null, makeGrad);
+  } finally {
+    endBackwardArena(outerArena);
+  }
+}
+
+/** The reverse walk of backward(): runs every rule once, accumulating into leaf .grad, and frees the graph. */
+function walkBackward(
+  root: Tensor, seed: Float32Array, seedIsCallers: boolean, makeGrad: (data: Float32Array, shape: number[]) => Tensor,
+): void {
   const order = topologicalOrder(root);
   // Gradient arrays already adopted as some leaf's .grad (the caller's seed counts as taken):
   // a second leaf receiving the same array must copy it.
   const adopted = new Set<Float32Array>();
-  if (grad !== null) adopted.add(seed);
+  if (seedIsCallers) adopted.add(seed);
   const grads = new Map<Tensor, Float32Array>();
   grads.set(root, seed);
   // Consumers come after their inputs in `order`, so walking it backwards sees every
@@ -170,14 +186,15 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
 }
 
 /**
- * Adds g into t.grad. A fresh .grad takes ownership of g when no other leaf has (backward rules
- * return new arrays or pass their input through; nothing reads them after this pass), else a copy.
+ * Adds g into t.grad. A fresh .grad takes ownership of g when no other leaf has and the pool does not
+ * own it (backward rules return new or pooled arrays, or pass their input through), else a copy.
  */
 function accumulateLeafGrad(
   t: Tensor, g: Float32Array, adopted: Set<Float32Array>, makeGrad: (data: Float32Array, shape: number[]) => Tensor,
 ): void {
   if (t.grad === null) {
-    const own = adopted.has(g) || g.length !== t.size ? Float32Array.from(g) : g;
+    // Pooled arrays are reused after this pass, and the caller's own array stays the caller's: copy.
+    const own = adopted.has(g) || g.length !== t.size || isPooled(g) ? Float32Array.from(g) : g;
     adopted.add(own);
     t.grad = makeGrad(own, t.shape.slice());
   } else {

@@ -15,13 +15,26 @@ function cpuModel() {
   return cpus.length ? cpus[0].model : 'unknown';
 }
 
+/** x86 family / model numbers from /proc/cpuinfo (e.g. AMD family 26 = Zen 5), or null. */
+function cpuFamilyModel() {
+  try {
+    const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const fam = text.match(/^cpu family\s*:\s*(\d+)$/m);
+    const mod = text.match(/^model\s*:\s*(\d+)$/m);
+    if (fam && mod) return { family: Number(fam[1]), model: Number(mod[1]) };
+  } catch {
+    // no /proc/cpuinfo
+  }
+  return null;
+}
+
 function cpuFlags() {
   try {
     const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
     const m = text.match(/^flags\s*:\s*(.+)$/m);
     if (m) {
       const flags = m[1].split(/\s+/);
-      return ['avx2', 'fma', 'avx512f'].filter((f) => flags.includes(f));
+      return ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_bf16'].filter((f) => flags.includes(f));
     }
   } catch {
     // no /proc/cpuinfo
@@ -36,6 +49,7 @@ function loadAvg() {
 function machineInfo() {
   return {
     cpu: cpuModel(),
+    cpuFamilyModel: cpuFamilyModel(),
     simdFlags: cpuFlags(),
     cores: os.cpus().length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,

@@ -5,6 +5,7 @@ import { Tensor, shapeToString } from '../tensor';
 import { logSoftmax } from '../ops/activation';
 import { mul, neg, pow, sub } from '../ops/elementwise';
 import { mean, sum } from '../ops/reduce';
+import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -74,23 +75,28 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   const labels = labelsOf('crossEntropy', target, M, N, logits.shape);
   const backend = getBackend();
   const wantGrad = needsGrad(logits);
-  const grad = wantGrad ? new Float32Array(M * N) : null; // (softmax - onehot) / M
-  const losses = reduction === 'none' ? new Float32Array(M) : null;
+  // (softmax - onehot) / M, kept for the backward closure only.
+  const grad = wantGrad && M > 0 ? privateBuffer(M * N) : null;
+  const losses = reduction === 'none' ? outputBuffer(M) : null;
   const meanLoss = M > 0 ? backend.softmaxCrossEntropy(M, N, logits.data, labels, grad, losses) : NaN;
 
   if (reduction === 'none') {
     return record(new Tensor(losses as Float32Array, [M]), 'crossEntropy', [logits], (g) => {
       // Row i of d(loss_i)/d(logits) is M * grad[i]; scale each row by its upstream gradient.
-      const dx = new Float32Array(M * N);
+      const dx = gradBuffer(M * N);
       const gr = grad as Float32Array;
       for (let i = 0; i < M; i++) backend.scale(N, gr.subarray(i * N, (i + 1) * N), g[i] * M, dx.subarray(i * N, (i + 1) * N));
+      releaseAfterBackward(grad);
       return [dx];
     });
   }
   const scale = reduction === 'sum' ? M : 1;
-  return record(new Tensor(new Float32Array([meanLoss * scale]), []), 'crossEntropy', [logits], (g) => {
-    const dx = new Float32Array(M * N);
-    backend.scale(M * N, grad as Float32Array, g[0] * scale, dx);
+  const value = outputBuffer(1);
+  value[0] = meanLoss * scale;
+  return record(new Tensor(value, []), 'crossEntropy', [logits], (g) => {
+    const dx = gradBuffer(M * N);
+    if (M > 0) backend.scale(M * N, grad as Float32Array, g[0] * scale, dx);
+    releaseAfterBackward(grad);
     return [dx];
   });
 }
@@ -103,15 +109,18 @@ export function mseLoss(pred: Tensor, target: Tensor, opts: LossOptions = {}): T
   const backend = getBackend();
   const n = pred.size;
   const scale = reduction === 'sum' ? n : 1;
-  const value = n > 0 ? backend.mseLoss(n, pred.data, target.data) * scale : NaN;
-  return record(new Tensor(new Float32Array([value]), []), 'mseLoss', [pred, target], (g) => {
-    const dp = new Float32Array(n); // 2 (pred - target) / n
-    backend.mseBackward(n, pred.data, target.data, dp);
-    backend.scale(n, dp, g[0] * scale, dp);
+  const value = outputBuffer(1);
+  value[0] = n > 0 ? backend.mseLoss(n, pred.data, target.data) * scale : NaN;
+  return record(new Tensor(value, []), 'mseLoss', [pred, target], (g) => {
+    const dp = gradBuffer(n); // 2 (pred - target) / n
+    if (n > 0) {
+      backend.mseBackward(n, pred.data, target.data, dp);
+      backend.scale(n, dp, g[0] * scale, dp);
+    }
     let dt: Float32Array | null = null;
     if (target.requiresGrad) {
-      dt = new Float32Array(n);
-      backend.scale(n, dp, -1, dt);
+      dt = gradBuffer(n);
+      if (n > 0) backend.scale(n, dp, -1, dt);
     }
     return [pred.requiresGrad ? dp : null, dt];
   });
@@ -128,8 +137,8 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
   const x = logits.data;
   const y = targets.data;
   // Elementwise loss and its derivative sigmoid(x) - y; O(n) work with no matching kernel.
-  const loss = new Float32Array(n);
-  const dLogit = new Float32Array(n);
+  const loss = outputBuffer(n);
+  const dLogit = privateBuffer(n);
   for (let i = 0; i < n; i++) {
     const xi = x[i];
     const e = Math.exp(-Math.abs(xi));
@@ -142,17 +151,21 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
     let dx: Float32Array | null = null;
     let dy: Float32Array | null = null;
     if (logits.requiresGrad) {
-      dx = new Float32Array(n);
-      backend.mul(n, g, dLogit, dx);
+      dx = gradBuffer(n);
+      if (n > 0) backend.mul(n, g, dLogit, dx);
     }
     if (targets.requiresGrad) {
       // d/dy = -x
-      dy = new Float32Array(n);
-      backend.mul(n, g, x, dy);
-      backend.scale(n, dy, -1, dy);
+      dy = gradBuffer(n);
+      if (n > 0) {
+        backend.mul(n, g, x, dy);
+        backend.scale(n, dy, -1, dy);
+      }
     }
+    releaseAfterBackward(dLogit);
     return [dx, dy];
   });
+  if (perElement._node === null) releasePrivate(dLogit);
   return reduceLoss(perElement, reduction);
 }
 
@@ -166,8 +179,8 @@ export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { de
   if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
   checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
   const n = pred.size;
-  const loss = new Float32Array(n);
-  const dPred = new Float32Array(n);
+  const loss = outputBuffer(n);
+  const dPred = privateBuffer(n);
   for (let i = 0; i < n; i++) {
     const d = pred.data[i] - target.data[i];
     const a = Math.abs(d);
@@ -181,14 +194,16 @@ export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { de
   }
   const perElement = record(new Tensor(loss, pred.shape), 'huberLoss', [pred, target], (g) => {
     const backend = getBackend();
-    const dp = new Float32Array(n);
-    backend.mul(n, g, dPred, dp);
+    const dp = gradBuffer(n);
     let dt: Float32Array | null = null;
+    if (n > 0) backend.mul(n, g, dPred, dp);
     if (target.requiresGrad) {
-      dt = new Float32Array(n);
-      backend.scale(n, dp, -1, dt);
+      dt = gradBuffer(n);
+      if (n > 0) backend.scale(n, dp, -1, dt);
     }
+    releaseAfterBackward(dPred);
     return [pred.requiresGrad ? dp : null, dt];
   });
+  if (perElement._node === null) releasePrivate(dPred);
   return reduceLoss(perElement, reduction);
 }

@@ -5,6 +5,7 @@ import { Tensor, shapeToString } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
+import type { DenseInference } from './dense-inference';
 
 export interface PredictOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -103,6 +104,14 @@ export abstract class Module {
     return null;
   }
 
+  /**
+   * A tape-free inference plan making the same kernel calls as forward() in eval mode, or null when
+   * this module has none (predict then runs forward under noGrad). Sequential MLPs have one.
+   */
+  protected denseInference(): DenseInference | null {
+    return null;
+  }
+
   /** Width of the input rows this module expects, when known (used to shape Float32Array inputs). */
   inputFeatures(): number | null {
     for (const child of this.childModules.values()) {
@@ -195,6 +204,11 @@ export abstract class Module {
       input = new Tensor(x, [x.length / features, features]);
     } else {
       throw new Error('predict: expected a Tensor or a Float32Array');
+    }
+    // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
+    const plan = this.denseInference();
+    if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {
+      return plan.run(input.data, input.shape[0], batchSize);
     }
     const wasTraining = this.training;
     this.eval();

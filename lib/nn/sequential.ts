@@ -6,6 +6,7 @@ import { Linear } from './linear';
 import { Dropout } from './dropout';
 import type { LayerConfig } from './config';
 import { initForActivation } from './init';
+import { DenseInference } from './dense-inference';
 
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
@@ -86,6 +87,17 @@ export class Sequential extends Module {
     return h;
   }
 
+  /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
+  private compiled: { layers: Module[]; plan: DenseInference | null } | null = null;
+
+  protected override denseInference(): DenseInference | null {
+    const c = this.compiled;
+    if (c !== null && sameLayers(c.layers, this.layers)) return c.plan;
+    const plan = DenseInference.compile(this.layers);
+    this.compiled = { layers: this.layers.slice(), plan };
+    return plan;
+  }
+
   override toConfig(): LayerConfig {
     return { type: 'Sequential', layers: this.layers.map((l) => l.toConfig()) };
   }
@@ -93,4 +105,10 @@ export class Sequential extends Module {
   override describe(): string {
     return `Sequential (${this.layers.length} layers)`;
   }
+}
+
+function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -3,17 +3,18 @@ import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
+import { gradBuffer, outputBuffer } from '../buffer-pool';
 
 /** y = act(x) through the activation kernel; backward through activationBackward. */
 export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
   const backend = getBackend();
   const n = x.size;
-  const y = new Float32Array(n);
+  const y = outputBuffer(n);
   if (act === 'none') y.set(x.data);
   else if (n > 0) backend.activationForward(act, n, x.data, y, alpha);
   return record(new Tensor(y, x.shape), act, [x], (g) => {
     if (act === 'none') return [g];
-    const dx = new Float32Array(n);
+    const dx = gradBuffer(n);
     if (n > 0) backend.activationBackward(act, n, x.data, y, g, dx, alpha);
     return [dx];
   });
@@ -54,10 +55,10 @@ function rowsAndCols(op: string, x: Tensor): [number, number] {
 export function softmax(x: Tensor): Tensor {
   const backend = getBackend();
   const [M, N] = rowsAndCols('softmax', x);
-  const y = new Float32Array(x.size);
+  const y = outputBuffer(x.size);
   if (x.size > 0) backend.softmax(M, N, x.data, y);
   return record(new Tensor(y, x.shape), 'softmax', [x], (g) => {
-    const dx = new Float32Array(g.length);
+    const dx = gradBuffer(g.length);
     if (g.length > 0) backend.softmaxBackward(M, N, y, g, dx);
     return [dx];
   });
@@ -67,10 +68,10 @@ export function softmax(x: Tensor): Tensor {
 export function logSoftmax(x: Tensor): Tensor {
   const backend = getBackend();
   const [M, N] = rowsAndCols('logSoftmax', x);
-  const y = new Float32Array(x.size);
+  const y = outputBuffer(x.size);
   if (x.size > 0) backend.logSoftmax(M, N, x.data, y);
   return record(new Tensor(y, x.shape), 'logSoftmax', [x], (g) => {
-    const dx = new Float32Array(g.length);
+    const dx = gradBuffer(g.length);
     if (g.length > 0) backend.logSoftmaxBackward(M, N, y, g, dx);
     return [dx];
   });

@@ -3,6 +3,7 @@ import { getBackend } from '../backend/select';
 import { record } from '../autograd';
 import { Tensor } from '../tensor';
 import { Rng, globalGenerator } from '../random';
+import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 
 /** Inverted dropout. With training false (or p = 0) returns x unchanged. */
 export function dropout(x: Tensor, p: number, training = true, rng: Rng = globalGenerator()): Tensor {
@@ -11,17 +12,22 @@ export function dropout(x: Tensor, p: number, training = true, rng: Rng = global
   }
   if (!training || p === 0) return x;
   const n = x.size;
-  const mask = new Float32Array(n);
+  const mask = privateBuffer(n);
   if (p < 1) {
     const keep = 1 / (1 - p);
     for (let i = 0; i < n; i++) mask[i] = rng.next() >= p ? keep : 0;
+  } else {
+    mask.fill(0);
   }
-  const out = new Float32Array(n);
+  const out = outputBuffer(n);
   const backend = getBackend();
-  backend.mul(n, x.data, mask, out);
-  return record(new Tensor(out, x.shape), 'dropout', [x], (g) => {
-    const dx = new Float32Array(n);
-    backend.mul(n, g, mask, dx);
+  if (n > 0) backend.mul(n, x.data, mask, out);
+  const y = record(new Tensor(out, x.shape), 'dropout', [x], (g) => {
+    const dx = gradBuffer(n);
+    if (n > 0) backend.mul(n, g, mask, dx);
+    releaseAfterBackward(mask);
     return [dx];
   });
+  if (y._node === null) releasePrivate(mask);
+  return y;
 }

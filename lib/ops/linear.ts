@@ -1,9 +1,10 @@
 // Fused dense layer act(x W^T + b): one linearForward kernel call forward, one linearBackward backward.
 import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
-import { record } from '../autograd';
+import { needsGrad, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { scratch } from './scratch';
+import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
 
 /**
  * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null).
@@ -26,26 +27,35 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
   const M = x.size / K;
   const outShape = [...x.shape.slice(0, -1), N];
   const backend = getBackend();
-  const y = new Float32Array(M * N);
-  const keepPreact = act === 'gelu' || act === 'geluTanh';
-  const preact = keepPreact ? new Float32Array(M * N) : null;
+  const y = outputBuffer(M * N);
+  const tracked = needsGrad(x, weight, bias);
+  // GELU's backward needs the pre-activation; only kept when a backward pass can come.
+  const preact = tracked && (act === 'gelu' || act === 'geluTanh') ? privateBuffer(M * N) : null;
   if (M > 0) backend.linearForward(M, N, K, x.data, weight.data, bias ? bias.data : null, act, alpha, y, preact);
+  const out = new Tensor(y, outShape);
+  if (!tracked) return out;
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(new Tensor(y, outShape), act === 'none' ? 'linear' : `linear+${act}`, inputs, (g) => {
+  return record(out, act === 'none' ? 'linear' : `linear+${act}`, inputs, (g) => {
     // Leaf parameters that already hold a gradient buffer (kept by zeroGrad) receive dW/dB in
-    // place (accumulate = true); everything else gets a fresh zeroed array, which accumulating
-    // into is the same as overwriting.
+    // place (accumulate = true); everything else gets a zeroed array, which accumulating into is
+    // the same as overwriting.
     const wIntoGrad = intoLeafGrad(weight);
     const bIntoGrad = bias ? intoLeafGrad(bias) : null;
-    const dX = x.requiresGrad ? new Float32Array(M * K) : null;
-    const dW = wIntoGrad ?? new Float32Array(N * K);
-    const dB = bias && bias.requiresGrad ? (bIntoGrad ?? new Float32Array(N)) : null;
+    const dX = x.requiresGrad ? zeroedGradBuffer(M * K) : null;
+    const dW = wIntoGrad ?? zeroedGradBuffer(N * K);
+    const dB = bias && bias.requiresGrad ? (bIntoGrad ?? zeroedGradBuffer(N)) : null;
     if (M > 0) backend.linearBackward(M, N, K, x.data, weight.data, y, preact, g, act, alpha, scratch(M * N), dX, dW, dB, true);
+    releaseAfterBackward(preact);
     const gW = weight.requiresGrad && !wIntoGrad ? dW : null;
     const gB = dB && !bIntoGrad ? dB : null;
     return bias ? [dX, gW, gB] : [dX, gW];
   });
+}
+
+/** A gradient array filled with zeros (pooled arrays hold old values). */
+function zeroedGradBuffer(n: number): Float32Array {
+  return gradBuffer(n).fill(0);
 }
 
 /** The .grad buffer of a leaf parameter to accumulate into directly, or null. */

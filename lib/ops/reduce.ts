@@ -2,6 +2,7 @@
 import { getBackend } from '../backend/select';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
+import { gradBuffer, outputBuffer } from '../buffer-pool';
 
 /** Normalises a possibly negative axis, or throws naming the op and the shape. */
 export function normalizeAxis(op: string, axis: number, ndim: number, shape: readonly number[]): number {
@@ -43,7 +44,7 @@ function sumAxisData(x: Float32Array, outer: number, len: number, inner: number,
 
 /** Repeats g [outer, inner] along a middle dimension of length len, times scale. */
 function spreadAxis(g: Float32Array, outer: number, len: number, inner: number, scale: number): Float32Array {
-  const out = new Float32Array(outer * len * inner);
+  const out = gradBuffer(outer * len * inner);
   for (let o = 0; o < outer; o++) {
     const src = g.subarray(o * inner, (o + 1) * inner);
     for (let l = 0; l < len; l++) out.set(src, (o * len + l) * inner);
@@ -59,13 +60,14 @@ function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keep
     const scale = op === 'mean' ? 1 / n : 1;
     const total = n > 0 ? backend.sum(n, x.data) * scale : op === 'mean' ? NaN : 0;
     const shape = keepDims ? x.shape.map(() => 1) : [];
-    return record(new Tensor(new Float32Array([total]), shape), op, [x], (g) => [
-      new Float32Array(n).fill(g[0] * scale),
-    ]);
+    const value = outputBuffer(1);
+    value[0] = total;
+    return record(new Tensor(value, shape), op, [x], (g) => [gradBuffer(n).fill(g[0] * scale)]);
   }
   const a = normalizeAxis(op, axis, x.ndim, x.shape);
   const [outer, len, inner] = splitAt(x.shape, a);
-  const out = new Float32Array(outer * inner);
+  const out = outputBuffer(outer * inner);
+  if (outer * inner > 0 && (len === 0 || inner === 0 || outer === 0)) out.fill(0);
   sumAxisData(x.data, outer, len, inner, out);
   const scale = op === 'mean' ? 1 / len : 1;
   if (scale !== 1) backend.scale(out.length, out, scale, out);

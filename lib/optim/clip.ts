@@ -1,6 +1,7 @@
 // clipGradNorm: rescales all gradients together so their global L2 norm is at most maxNorm.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
+import { scratch } from '../ops/scratch';
 
 /**
  * Computes the L2 norm of all gradients taken together (parameters without a gradient are
@@ -15,11 +16,9 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   const grads: Float32Array[] = [];
   for (const p of params) if (p.grad) grads.push(p.grad.data);
   let sq = 0;
-  let scratch = new Float32Array(0);
   for (const g of grads) {
     if (g.length === 0) continue;
-    if (scratch.length < g.length) scratch = new Float32Array(g.length);
-    const view = scratch.subarray(0, g.length);
+    const view = scratch(g.length);
     backend.unary('square', g.length, g, view);
     sq += backend.sum(g.length, view);
   }

@@ -9,6 +9,8 @@ import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
 import { makeOptimizer, OptimizerName } from './optimizer';
 import { checkpointCallback, readResumeState } from '../io/checkpoint';
+import { beginStepArena, endStepArena } from '../buffer-pool';
+import { stepBuffersReusable } from './step-reuse';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -173,6 +175,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const batches = new BatchBuilder(train, batchSize);
   const wasTraining = (model as { training?: boolean }).training;
   const accuracy = metrics.find((m) => m.name === 'accuracy');
+  const reuseStepBuffers = stepBuffersReusable(model, optimizer, lossName, metricSpecs);
 
   let aborted = false;
   try {
@@ -201,25 +204,33 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
         const rows = end - start;
         const input = batches.input(order, start, end);
         const target = batches.target(order, start, end);
-        optimizer.zeroGrad();
-        const pred = model.forward(input);
-        const loss = lossFn(pred, target);
-        if (loss.size !== 1) {
-          throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
+        // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
+        // reclaimed when the step ends: nothing below may keep a tensor of the step past that point.
+        if (reuseStepBuffers) beginStepArena();
+        let lossValue: number;
+        try {
+          optimizer.zeroGrad();
+          const pred = model.forward(input);
+          const loss = lossFn(pred, target);
+          if (loss.size !== 1) {
+            throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
+          }
+          lossValue = loss.item();
+          if (!Number.isFinite(lossValue)) {
+            throw new Error(
+              `fit: loss is ${lossValue} at epoch ${epoch + 1}/${epochs}, batch ${b + 1}/${stepsPerEpoch} ` +
+                '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
+            );
+          }
+          loss.backward();
+          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
+          optimizer.step();
+          for (const m of metrics) m.update(pred, target, rows);
+        } finally {
+          if (reuseStepBuffers) endStepArena();
         }
-        const lossValue = loss.item();
-        if (!Number.isFinite(lossValue)) {
-          throw new Error(
-            `fit: loss is ${lossValue} at epoch ${epoch + 1}/${epochs}, batch ${b + 1}/${stepsPerEpoch} ` +
-              '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
-          );
-        }
-        loss.backward();
-        if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
-        optimizer.step();
         lossSum += lossValue * rows;
         seen += rows;
-        for (const m of metrics) m.update(pred, target, rows);
         progress.batch(seen, lossSum / seen, accuracy?.result());
         if (callbacks.length > 0) {
           const batchLogs: BatchLogs = { loss: lossValue, size: rows };

@@ -133,7 +133,11 @@ class Pool {
   void ensure_workers(int n) {
     while (static_cast<int>(count_) < n) {
       int index = static_cast<int>(count_);
-      std::thread(&Pool::worker_main, this, index).detach();
+      try {
+        std::thread(&Pool::worker_main, this, index).detach();
+      } catch (...) {
+        return;  // cannot start more threads: the caller runs whatever the others do not take
+      }
       ++count_;
     }
   }

@@ -1,0 +1,169 @@
+// Reusable Float32Arrays for op temporaries: a free list by length, backward-pass and training-step arenas, and an allocation counter.
+//
+// Who may reuse what (so a tensor the user holds is never overwritten):
+// - gradBuffer(): gradients that flow between backward rules. They live in the arena of the running
+//   backward pass and go back to the pool when it ends. The tape copies one before making it a leaf's
+//   .grad, so nothing outside the pass ever sees a pooled array.
+// - privateBuffer(): arrays an op keeps only inside its own backward closure (the cross-entropy
+//   gradient, GELU pre-activations). releaseAfterBackward() hands one to the running backward pass
+//   once the closure has run for the last time (the tape frees each node after one use).
+// - outputBuffer(): the data of tensors an op returns. Fresh (new Float32Array) unless a training-step
+//   arena is open; fit opens one around each step of a model made only of built-in layers, with
+//   built-in losses and metrics, where no user code can keep the step's tensors (see lib/train/fit.ts).
+// Pooled arrays have arbitrary contents: every user overwrites them fully (or zero-fills them).
+
+/** What a pool-owned array is doing now. */
+const enum State {
+  Free = 0,
+  BackwardArena = 1,
+  StepArena = 2,
+  Private = 3,
+}
+
+const freeLists = new Map<number, Float32Array[]>();
+const stateOf = new WeakMap<Float32Array, State>();
+/** Elements held in the free lists; arrays beyond the cap are left to the GC. */
+let freeElements = 0;
+const MAX_FREE_ELEMENTS = 64 * 1024 * 1024; // 256 MB of float32
+
+let backwardArena: Float32Array[] | null = null;
+let stepArena: Float32Array[] | null = null;
+let enabled = true;
+
+/** Counters for tests and benchmarks: arrays the pool had to create, and arrays it handed out again. */
+export interface BufferPoolStats {
+  allocations: number;
+  reuses: number;
+}
+const stats: BufferPoolStats = { allocations: 0, reuses: 0 };
+
+/** A copy of the pool's counters (they only grow). */
+export function bufferPoolStats(): BufferPoolStats {
+  return { ...stats };
+}
+
+/**
+ * Turns pooling on or off (on by default). Off, every buffer is a fresh zeroed array, exactly as
+ * without a pool: tests use it to check that reuse does not change results. Returns the old setting.
+ */
+export function setBufferPooling(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Empties the free lists (tests; or to give memory back after training a large model). */
+export function clearBufferPool(): void {
+  freeLists.clear();
+  freeElements = 0;
+}
+
+function take(n: number, state: State): Float32Array {
+  const list = freeLists.get(n);
+  let a: Float32Array;
+  if (list !== undefined && list.length > 0) {
+    a = list.pop() as Float32Array;
+    freeElements -= n;
+    stats.reuses++;
+  } else {
+    a = new Float32Array(n);
+    stats.allocations++;
+  }
+  stateOf.set(a, state);
+  return a;
+}
+
+function give(a: Float32Array): void {
+  stateOf.set(a, State.Free);
+  if (freeElements + a.length > MAX_FREE_ELEMENTS) return;
+  let list = freeLists.get(a.length);
+  if (list === undefined) {
+    list = [];
+    freeLists.set(a.length, list);
+  }
+  list.push(a);
+  freeElements += a.length;
+}
+
+/** True for an array the pool owns (its contents may be overwritten once its arena ends). */
+export function isPooled(a: Float32Array): boolean {
+  const s = stateOf.get(a);
+  return s !== undefined;
+}
+
+/** A gradient array for a backward rule: pooled while a backward pass runs, else fresh. Contents arbitrary. */
+export function gradBuffer(n: number): Float32Array {
+  if (backwardArena === null || !enabled) return new Float32Array(n);
+  const a = take(n, State.BackwardArena);
+  backwardArena.push(a);
+  return a;
+}
+
+/** Data for a tensor an op returns: pooled inside a training-step arena, else fresh (zeroed). */
+export function outputBuffer(n: number): Float32Array {
+  if (stepArena === null || !enabled) return new Float32Array(n);
+  const a = take(n, State.StepArena);
+  stepArena.push(a);
+  return a;
+}
+
+/**
+ * An array an op keeps only inside its own backward closure. Pass it to releaseAfterBackward() when
+ * the closure has used it for the last time, or to releasePrivate() if no node was recorded.
+ * Contents arbitrary.
+ */
+export function privateBuffer(n: number): Float32Array {
+  if (!enabled) return new Float32Array(n);
+  if (stepArena !== null) {
+    const a = take(n, State.StepArena);
+    stepArena.push(a);
+    return a;
+  }
+  return take(n, State.Private);
+}
+
+/** Returns a privateBuffer() to the pool when the running backward pass ends. */
+export function releaseAfterBackward(a: Float32Array | null): void {
+  if (a === null || stateOf.get(a) !== State.Private) return;
+  if (backwardArena === null) {
+    give(a);
+    return;
+  }
+  stateOf.set(a, State.BackwardArena);
+  backwardArena.push(a);
+}
+
+/** Returns a privateBuffer() that no backward closure captured (nothing was recorded). */
+export function releasePrivate(a: Float32Array | null): void {
+  if (a !== null && stateOf.get(a) === State.Private) give(a);
+}
+
+/** Opens the arena of one backward pass (the tape calls this); returns the arena to close. */
+export function beginBackwardArena(): Float32Array[] | null {
+  const outer = backwardArena;
+  backwardArena = [];
+  return outer;
+}
+
+/** Closes the backward arena: every gradBuffer of the pass goes back to the pool. */
+export function endBackwardArena(outer: Float32Array[] | null): void {
+  const arena = backwardArena;
+  backwardArena = outer;
+  if (arena !== null) for (const a of arena) give(a);
+}
+
+/**
+ * Opens a training-step arena: until endStepArena, op outputs come from the pool and are all
+ * reclaimed at the end. Only for code that provably drops every tensor of the step (fit's loop).
+ */
+export function beginStepArena(): void {
+  if (stepArena !== null) throw new Error('beginStepArena: a training-step arena is already open (internal error)');
+  stepArena = [];
+}
+
+/** Closes the training-step arena; the step's tensors must no longer be used. */
+export function endStepArena(): void {
+  const arena = stepArena;
+  stepArena = null;
+  if (arena !== null) for (const a of arena) give(a);
+}

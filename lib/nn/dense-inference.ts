@@ -1,0 +1,138 @@
+// Tape-free inference for Sequential MLPs: fused linearForward calls over cached per-batch-size scratch (Module.predict's fast path).
+import { getBackend } from '../backend/select';
+import type { Activation } from '../backend/contract';
+import { Tensor } from '../tensor';
+import type { Module } from './module';
+import { Linear } from './linear';
+import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
+import { Dropout } from './dropout';
+import { Flatten } from './flatten';
+
+/** One kernel call of the plan: a Linear with the activation Sequential would fuse into it. */
+interface DenseStep {
+  layer: Linear;
+  /** The activation layer fused into this call (asked for its activation on every run), or null. */
+  activation: Module | null;
+}
+
+/** Scratch arrays for one batch size: the outputs of every step but the last (and the last when a softmax follows). */
+interface Scratch {
+  rows: number;
+  buffers: Float32Array[];
+}
+
+const MAX_CACHED_BATCH_SIZES = 4;
+
+const ACTIVATION_LAYERS: readonly object[] = [
+  ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
+];
+
+function exactly(m: Module, proto: object): boolean {
+  return Object.getPrototypeOf(m) === proto && !Object.prototype.hasOwnProperty.call(m, 'forward');
+}
+
+/**
+ * A Sequential's layers compiled into dense steps, run without the autograd tape. It makes exactly
+ * the kernel calls Sequential.forward makes in eval mode (same fusion, same shapes, same order), so
+ * results are identical; it only skips the tensors, the tape and fresh intermediate arrays.
+ */
+export class DenseInference {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  private readonly scratch: Scratch[] = [];
+
+  private constructor(
+    private readonly steps: DenseStep[],
+    private readonly softmax: boolean,
+  ) {
+    this.inFeatures = steps[0].layer.inFeatures;
+    this.outFeatures = steps[steps.length - 1].layer.outFeatures;
+  }
+
+  /**
+   * Compiles a Sequential's layers, or returns null when they are not a plain MLP: only exact
+   * built-in Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU (each right after a Linear), Dropout,
+   * Flatten(1) and a final Softmax.
+   */
+  static compile(layers: readonly Module[]): DenseInference | null {
+    const steps: DenseStep[] = [];
+    let softmax = false;
+    const n = layers.length;
+    for (let i = 0; i < n; i++) {
+      const layer = layers[i];
+      if (softmax) return null; // something after the Softmax
+      if (exactly(layer, Linear.prototype)) {
+        const linear = layer as Linear;
+        const prev = steps[steps.length - 1];
+        if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
+        const next = i + 1 < n ? layers[i + 1] : null;
+        const fused = next !== null && ACTIVATION_LAYERS.includes(Object.getPrototypeOf(next) as object) && exactly(next, Object.getPrototypeOf(next) as object)
+          ? next.fusableActivation()
+          : null;
+        steps.push({ layer: linear, activation: fused ? next : null });
+        if (fused) i++;
+      } else if (exactly(layer, Dropout.prototype)) {
+        continue; // identity in eval mode
+      } else if (exactly(layer, Flatten.prototype) && (layer as Flatten).startDim === 1) {
+        continue; // identity on the 2-D activations of this plan
+      } else if (exactly(layer, Softmax.prototype) && steps.length > 0) {
+        softmax = true;
+      } else {
+        return null;
+      }
+    }
+    if (steps.length === 0) return null;
+    return new DenseInference(steps, softmax);
+  }
+
+  private scratchFor(rows: number): Float32Array[] {
+    for (const s of this.scratch) if (s.rows === rows) return s.buffers;
+    const count = this.softmax ? this.steps.length : this.steps.length - 1;
+    const buffers: Float32Array[] = [];
+    for (let i = 0; i < count; i++) buffers.push(new Float32Array(rows * this.steps[i].layer.outFeatures));
+    if (this.scratch.length >= MAX_CACHED_BATCH_SIZES) this.scratch.shift();
+    this.scratch.push({ rows, buffers });
+    return buffers;
+  }
+
+  /** Runs rows [0, rows) of x ([rows, inFeatures], row-major) into out ([rows, outFeatures]). */
+  private runBatch(rows: number, x: Float32Array, out: Float32Array): void {
+    const backend = getBackend();
+    const steps = this.steps;
+    const buffers = this.scratchFor(rows);
+    let h = x;
+    const last = steps.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const { layer, activation } = steps[i];
+      const fused = activation === null ? null : activation.fusableActivation();
+      const act: Activation = fused === null ? 'none' : fused.act;
+      const alpha = fused === null ? 0.01 : fused.alpha;
+      const y = i === last && !this.softmax ? out : buffers[i];
+      const bias = layer.bias;
+      backend.linearForward(rows, layer.outFeatures, layer.inFeatures, h, layer.weight.data, bias ? bias.data : null, act, alpha, y, null);
+      h = y;
+    }
+    if (this.softmax) backend.softmax(rows, this.outFeatures, h, out);
+  }
+
+  /**
+   * Predicts for x ([rows, inFeatures] data) in batches of batchSize rows, like Module.predict does
+   * (one forward pass when rows <= batchSize). Returns a new [rows, outFeatures] tensor.
+   */
+  run(x: Float32Array, rows: number, batchSize: number): Tensor {
+    const K = this.inFeatures;
+    const N = this.outFeatures;
+    const out = new Float32Array(rows * N);
+    if (rows > 0) {
+      if (rows <= batchSize) {
+        this.runBatch(rows, x, out);
+      } else {
+        for (let start = 0; start < rows; start += batchSize) {
+          const end = Math.min(rows, start + batchSize);
+          this.runBatch(end - start, x.subarray(start * K, end * K), out.subarray(start * N, end * N));
+        }
+      }
+    }
+    return new Tensor(out, [rows, N]);
+  }
+}
