@@ -1,9 +1,13 @@
-// CPU feature detection: AVX2+FMA or scalar, decided once (MYELIN_SIMD=scalar forces scalar).
+// CPU feature detection: AVX-512, AVX2+FMA or scalar, decided once (MYELIN_SIMD=avx2|scalar caps it).
 #include "cpu.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace myelin {
 namespace {
@@ -18,10 +22,37 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
+bool cpu_has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!cpu_has_avx2_fma()) return false;
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ||
+      !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512bw")) {
+    return false;
+  }
+  // The OS must save the opmask and zmm state: XCR0 bits 1,2 (sse, ymm) and 5,6,7 (k, zmm lo/hi).
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & (1u << 27)) == 0) return false;  // OSXSAVE
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ __volatile__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & 0xE6u) == 0xE6u;
+#else
+  return false;
+#endif
+}
+
+SimdLevel supported() {
+  if (cpu_has_avx512()) return SimdLevel::Avx512;
+  return cpu_has_avx2_fma() ? SimdLevel::Avx2 : SimdLevel::Scalar;
+}
+
 SimdLevel detect() {
+  const SimdLevel best = supported();
   const char* forced = std::getenv("MYELIN_SIMD");
   if (forced != nullptr && std::strcmp(forced, "scalar") == 0) return SimdLevel::Scalar;
-  return cpu_has_avx2_fma() ? SimdLevel::Avx2 : SimdLevel::Scalar;
+  if (forced != nullptr && std::strcmp(forced, "avx2") == 0 && best == SimdLevel::Avx512) {
+    return SimdLevel::Avx2;
+  }
+  return best;
 }
 
 std::atomic<int>& level_slot() {
@@ -31,12 +62,28 @@ std::atomic<int>& level_slot() {
 
 }  // namespace
 
-SimdLevel simd_level() { return static_cast<SimdLevel>(level_slot().load(std::memory_order_relaxed)); }
+SimdLevel gemm_simd_level() {
+  return static_cast<SimdLevel>(level_slot().load(std::memory_order_relaxed));
+}
+
+const char* gemm_simd_name() {
+  switch (gemm_simd_level()) {
+    case SimdLevel::Avx512: return "avx512";
+    case SimdLevel::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+SimdLevel simd_level() {
+  const SimdLevel level = gemm_simd_level();
+  return level == SimdLevel::Avx512 ? SimdLevel::Avx2 : level;
+}
 
 const char* simd_name() { return simd_level() == SimdLevel::Avx2 ? "avx2" : "scalar"; }
 
 void set_simd_level(SimdLevel level) {
-  if (level == SimdLevel::Avx2 && !cpu_has_avx2_fma()) level = SimdLevel::Scalar;
+  const SimdLevel best = supported();
+  if (static_cast<int>(level) > static_cast<int>(best)) level = best;
   level_slot().store(static_cast<int>(level), std::memory_order_relaxed);
 }
 

@@ -3,14 +3,22 @@
 
 namespace myelin {
 
-enum class SimdLevel { Scalar = 0, Avx2 = 1 };
+// Ordered: a higher level implies the lower ones are usable.
+enum class SimdLevel { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
-// AVX2+FMA when the CPU (and OS) supports it and MYELIN_SIMD is not "scalar"; else Scalar.
+// Level of the kernel families that have scalar and AVX2 variants (elementwise, activation,
+// softmax, optimisers): AVX2+FMA when the CPU (and OS) supports it and MYELIN_SIMD is not
+// "scalar"; else Scalar. Never Avx512 (a CPU at Avx512 reports Avx2 here).
 SimdLevel simd_level();
 const char* simd_name();  // "avx2" or "scalar"
 
-// Overrides the level for the whole process (tests and benchmarks compare both paths). A level the
-// CPU lacks is clamped to what it supports. Kernels read simd_level() on every call.
+// Level of the GEMM kernels: additionally Avx512 (AVX-512 F/VL/DQ/BW with the OS saving the zmm
+// state) unless MYELIN_SIMD is "avx2" or "scalar".
+SimdLevel gemm_simd_level();
+const char* gemm_simd_name();  // "avx512", "avx2" or "scalar"
+
+// Overrides the level for the whole process (tests and benchmarks compare the paths). A level the
+// CPU lacks is clamped to what it supports. Kernels read the level on every call.
 void set_simd_level(SimdLevel level);
 
 }  // namespace myelin
