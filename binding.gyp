@@ -1,6 +1,7 @@
 # node-gyp build of the myelin addon. Kernel sources come from native/sources.json (shared with
 # CMakeLists.txt): "portable" units build with the default flags, "avx2" units in their own static
-# library with -mavx2 -mfma (called only after run-time CPU dispatch).
+# library with -mavx2 -mfma, "avx512" units in another with -mavx512f -mavx512vl -mavx512dq
+# -mavx512bw -mfma (both called only after run-time CPU dispatch).
 {
   "target_defaults": {
     "cflags_cc": ["-std=gnu++17", "-O3", "-fPIC", "-fvisibility=hidden"],
@@ -16,6 +17,12 @@
       "cflags_cc": ["-mavx2", "-mfma"]
     },
     {
+      "target_name": "myelin_avx512",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').avx512.join(' ')\")"],
+      "cflags_cc": ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mfma"]
+    },
+    {
       "target_name": "myelin",
       "sources": [
         "native/binding/addon.cc",
@@ -23,6 +30,7 @@
       ],
       "dependencies": [
         "myelin_avx2",
+        "myelin_avx512",
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "libraries": ["-lpthread"]

@@ -26,6 +26,31 @@ const stateOf = new WeakMap<Float32Array, State>();
 let freeElements = 0;
 const MAX_FREE_ELEMENTS = 64 * 1024 * 1024; // 256 MB of float32
 
+/**
+ * Small arrays are carved from shared ArrayBuffer slabs instead of each getting its own: a fresh
+ * ArrayBuffer costs about a microsecond, and a small typed array V8 keeps on its heap is copied
+ * out (the same cost again) the first time it is passed to the native addon. A slab's memory is
+ * never handed out twice, so every carved array starts zeroed like new Float32Array(n); the GC frees
+ * a slab when all arrays cut from it are gone (a kept small tensor keeps at most one slab alive).
+ */
+const SMALL_ARRAY_MAX = 128; // elements
+const SLAB_BYTES = 8192;
+let slab = new ArrayBuffer(0);
+let slabOffset = 0;
+
+/** A new zeroed Float32Array of n elements (small ones carved from a slab). Never pooled. */
+export function freshArray(n: number): Float32Array {
+  if (n > SMALL_ARRAY_MAX || n === 0) return new Float32Array(n);
+  const bytes = n * 4;
+  if (slabOffset + bytes > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const a = new Float32Array(slab, slabOffset, n);
+  slabOffset += (bytes + 15) & ~15; // 16-byte aligned starts
+  return a;
+}
+
 let backwardArena: Float32Array[] | null = null;
 let stepArena: Float32Array[] | null = null;
 let enabled = true;
@@ -66,7 +91,7 @@ function take(n: number, state: State): Float32Array {
     freeElements -= n;
     stats.reuses++;
   } else {
-    a = new Float32Array(n);
+    a = freshArray(n);
     stats.allocations++;
   }
   stateOf.set(a, state);
@@ -93,15 +118,15 @@ export function isPooled(a: Float32Array): boolean {
 
 /** A gradient array for a backward rule: pooled while a backward pass runs, else fresh. Contents arbitrary. */
 export function gradBuffer(n: number): Float32Array {
-  if (backwardArena === null || !enabled) return new Float32Array(n);
+  if (backwardArena === null || !enabled) return freshArray(n);
   const a = take(n, State.BackwardArena);
   backwardArena.push(a);
   return a;
 }
 
-/** Data for a tensor an op returns: pooled inside a training-step arena, else fresh (zeroed). */
+/** Data for a tensor an op returns: pooled inside a training-step arena, else fresh (zeroed, see freshArray). */
 export function outputBuffer(n: number): Float32Array {
-  if (stepArena === null || !enabled) return new Float32Array(n);
+  if (stepArena === null || !enabled) return freshArray(n);
   const a = take(n, State.StepArena);
   stepArena.push(a);
   return a;
@@ -113,7 +138,7 @@ export function outputBuffer(n: number): Float32Array {
  * Contents arbitrary.
  */
 export function privateBuffer(n: number): Float32Array {
-  if (!enabled) return new Float32Array(n);
+  if (!enabled) return freshArray(n);
   if (stepArena !== null) {
     const a = take(n, State.StepArena);
     stepArena.push(a);

@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest';
 const root = path.resolve(__dirname, '..');
 const read = (f: string): string => fs.readFileSync(path.join(root, f), 'utf8');
 
-interface Sources { portable: string[]; avx2: string[] }
+interface Sources { portable: string[]; avx2: string[]; avx512: string[] }
 const sources = JSON.parse(read('native/sources.json')) as Sources;
-const all = [...sources.portable, ...sources.avx2];
+const all = [...sources.portable, ...sources.avx2, ...sources.avx512];
+const AVX512_FLAGS = ['-mavx512f', '-mavx512vl', '-mavx512dq', '-mavx512bw', '-mfma'];
 
 /** Every .cc file under a directory of the repo, as repo-relative paths. */
 function ccFiles(dir: string): string[] {
@@ -56,9 +57,13 @@ describe('native/sources.json', () => {
     expect([...all].sort()).toEqual(onDisk);
   });
 
-  it('puts exactly the *_avx2.cc units in the avx2 group', () => {
+  it('puts exactly the *_avx2.cc units in the avx2 group and the *_avx512.cc units in the avx512 group', () => {
     for (const f of sources.avx2) expect(f.endsWith('_avx2.cc'), f).toBe(true);
-    for (const f of sources.portable) expect(f.endsWith('_avx2.cc'), f).toBe(false);
+    for (const f of sources.avx512) expect(f.endsWith('_avx512.cc'), f).toBe(true);
+    expect(sources.avx512.length).toBeGreaterThan(0);
+    for (const f of sources.portable) {
+      expect(f.endsWith('_avx2.cc') || f.endsWith('_avx512.cc'), f).toBe(false);
+    }
   });
 });
 
@@ -75,12 +80,26 @@ describe('binding.gyp', () => {
     expect(avx2!.cflags_cc).toEqual(expect.arrayContaining(['-mavx2', '-mfma']));
     expect(addon!.cflags_cc ?? []).not.toContain('-mavx2');
     expect(addon!.dependencies).toContain('myelin_avx2');
+    expect(addon!.dependencies).toContain('myelin_avx512');
     // Both read sources.json (no hand-written kernel lists).
     expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.portable/);
     expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.avx2/);
+    expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.avx512/);
     const addonSources = expandGyp(addon!.sources ?? []);
     expect(addonSources.sort()).toEqual(['native/binding/addon.cc', ...sources.portable].sort());
     expect(expandGyp(avx2!.sources ?? []).sort()).toEqual([...sources.avx2].sort());
+  });
+
+  it('builds the avx512 list in its own static library with the AVX-512 flags, and nothing else with them', () => {
+    const avx512 = byName.get('myelin_avx512');
+    expect(avx512).toBeDefined();
+    expect(avx512!.type).toBe('static_library');
+    expect(avx512!.cflags_cc).toEqual(expect.arrayContaining(AVX512_FLAGS));
+    expect(expandGyp(avx512!.sources ?? []).sort()).toEqual([...sources.avx512].sort());
+    for (const t of gyp.targets) {
+      if (t.target_name === 'myelin_avx512') continue;
+      expect((t.cflags_cc ?? []).some((f) => f.startsWith('-mavx512')), t.target_name).toBe(false);
+    }
   });
 });
 
@@ -104,7 +123,7 @@ describe('CMakeLists.txt', () => {
     hasCmake = false;
   }
 
-  it('configures to compile exactly the listed sources into myelin_core, avx2 units with -mavx2 -mfma', () => {
+  it('configures to compile exactly the listed sources into myelin_core, ISA flags only on the ISA units', () => {
     expect(hasCmake, 'cmake is needed to check the CMake source list').toBe(true);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-cmake-'));
     try {
@@ -115,9 +134,15 @@ describe('CMakeLists.txt', () => {
       expect(compiled).toEqual([...all].sort());
       for (const c of commands) {
         const rel = path.relative(root, c.file);
-        const avx = / -mavx2\b/.test(c.command) && / -mfma\b/.test(c.command);
-        expect(avx, `${rel} ${sources.avx2.includes(rel) ? 'needs' : 'must not have'} -mavx2 -mfma`)
+        const avx = / -mavx2\b/.test(c.command);
+        expect(avx, `${rel} ${sources.avx2.includes(rel) ? 'needs' : 'must not have'} -mavx2`)
           .toBe(sources.avx2.includes(rel));
+        const avx512 = AVX512_FLAGS.every((f) => c.command.includes(` ${f}`));
+        expect(avx512, `${rel} ${sources.avx512.includes(rel) ? 'needs' : 'must not have'} ${AVX512_FLAGS.join(' ')}`)
+          .toBe(sources.avx512.includes(rel));
+        const isa = sources.avx2.includes(rel) || sources.avx512.includes(rel);
+        expect(/ -mfma\b/.test(c.command), `${rel} ${isa ? 'needs' : 'must not have'} -mfma`).toBe(isa);
+        if (!sources.avx512.includes(rel)) expect(c.command, rel).not.toMatch(/ -mavx512/);
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
 import { Tensor } from '../tensor';
+import { freshArray } from '../buffer-pool';
 import type { Module } from './module';
 import { Linear } from './linear';
 import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
@@ -122,7 +123,7 @@ export class DenseInference {
   run(x: Float32Array, rows: number, batchSize: number): Tensor {
     const K = this.inFeatures;
     const N = this.outFeatures;
-    const out = new Float32Array(rows * N);
+    const out = freshArray(rows * N);
     if (rows > 0) {
       if (rows <= batchSize) {
         this.runBatch(rows, x, out);

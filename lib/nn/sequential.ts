@@ -91,6 +91,8 @@ export class Sequential extends Module {
   private compiled: { layers: Module[]; plan: DenseInference | null } | null = null;
 
   protected override denseInference(): DenseInference | null {
+    // A subclass (or instance) with its own forward must be run through it.
+    if (this.forward !== Sequential.prototype.forward) return null;
     const c = this.compiled;
     if (c !== null && sameLayers(c.layers, this.layers)) return c.plan;
     const plan = DenseInference.compile(this.layers);

@@ -562,6 +562,7 @@ napi_value Info(napi_env env, napi_callback_info info) {
   Napi::Env e(env);
   Napi::Object o = Napi::Object::New(e);
   o.Set("simd", myelin::simd_name());
+  o.Set("gemmSimd", myelin::gemm_simd_name());  // the GEMM kernels may use a wider ISA (avx512)
   o.Set("threads", myelin::num_threads());
 #if defined(__clang__)
   o.Set("compiler", "clang " __clang_version__);

@@ -15,17 +15,17 @@ namespace myelin {
 namespace {
 
 using gemm_kernels::KernelTable;
-using gemm_kernels::kMR;
-using gemm_kernels::kNR;
 
 // Cache blocking (floats): a KC x NR panel of B stays in L1, an MC x KC block of A in L2, a
-// KC x NC block of B in L3. MC is a multiple of MR, NC of NR.
+// KC x NC block of B in L3; MC and NC are rounded down to multiples of the table's MR and NR.
 // Measured on Zen 5 (1 MiB L2): MC 72-240 and KC 192-384 are all within noise of each other.
 constexpr long kMC = 144;
 constexpr long kKC = 256;
 constexpr long kNC = 4080;
-// Tasks per thread when splitting C: 1 keeps the repeated packing lowest; the pool still lets the
-// caller take a late worker's task.
+// Tasks per thread when splitting C into a grid (gemm_slab per task; used when C has too few
+// columns for gemm_shared_a): 1 keeps the repeated packing lowest (measured on one thread with
+// the MLP shapes: 4 tasks cost ~6%, 8 tasks ~15%); the pool still lets the caller take a late
+// worker's task.
 constexpr int kTasksPerThread = 1;
 // Below this many multiply-adds a single thread is faster than waking the pool.
 constexpr double kParallelMinFlops = 262144.0;
@@ -33,20 +33,30 @@ constexpr double kParallelMinFlops = 262144.0;
 struct Tables {
   KernelTable scalar;
   KernelTable avx2;
-  bool has_avx2 = false;
+  KernelTable avx512;
+  bool has_x86 = false;
   Tables() {
     gemm_kernels::fill_scalar_kernels(&scalar);
     avx2 = scalar;
+    avx512 = scalar;
 #ifdef MYELIN_GEMM_HAVE_AVX2
-    has_avx2 = true;
+    // Filling only stores function pointers: nothing here executes AVX2/AVX-512 instructions.
+    has_x86 = true;
     gemm_kernels::fill_avx2_kernels(&avx2);
+    avx512 = avx2;
+    gemm_kernels::fill_avx512_kernels(&avx512);
 #endif
   }
 };
 
 const KernelTable& kernels() {
   static const Tables tables;  // thread-safe one-time init
-  return (tables.has_avx2 && simd_level() == SimdLevel::Avx2) ? tables.avx2 : tables.scalar;
+  if (!tables.has_x86) return tables.scalar;
+  switch (gemm_simd_level()) {
+    case SimdLevel::Avx512: return tables.avx512;
+    case SimdLevel::Avx2: return tables.avx2;
+    default: return tables.scalar;
+  }
 }
 
 // Per-thread packing buffers, 64-byte aligned, grown on demand and reused across calls.
@@ -101,7 +111,6 @@ void apply_epilogue(const Epilogue& ep, float* c, long ldc, long rows, long cols
   }
 }
 
-// One thread's share: C[m0, m0+mc) x [n0, n0+nc) of the full product, blocked and packed.
 struct Problem {
   bool transA, transB;
   long M, N, K;
@@ -116,58 +125,123 @@ struct Problem {
   const float* b_at(long k, long j) const { return transB ? B + j * K + k : B + k * N + j; }
 };
 
+// K block size: equal blocks of at most kKC (multiples of 8 for the packing loops) instead of a
+// short tail block, which would reload and store C for only a few k.
+long kc_step_for(long K) {
+  const long kblocks = (K + kKC - 1) / kKC;
+  return std::min(K, ((K + kblocks - 1) / kblocks + 7) / 8 * 8);
+}
+
+// c = alpha * (packed A rows [0, mc)) * (packed B columns [0, nc)) + beta * c over one K block:
+// B micro-panels outer (each stays in L1), A micro-panels inner (the block stays in L2). Edge
+// tiles go through a stack tile.
+void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const float* abuf,
+                     const float* bbuf, float* c, long ldc, float alpha, float beta) {
+  const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
+  alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR];
+  for (long jr = 0; jr < nc; jr += NR) {
+    const long nr = std::min(NR, nc - jr);
+    const float* bp = bbuf + jr * kc;
+    for (long ir = 0; ir < mc; ir += MR) {
+      const long mr = std::min(MR, mc - ir);
+      const float* ap = abuf + ir * kc;
+      float* ct = c + ir * ldc + jr;
+      if (mr == MR && nr == NR) {
+        kt.micro(kc, ap, bp, ct, ldc, alpha, beta);
+        continue;
+      }
+      kt.micro(kc, ap, bp, tile, NR, alpha, 0.0f);
+      for (long i = 0; i < mr; ++i) {
+        float* ci = ct + i * ldc;
+        const float* ti = tile + i * NR;
+        if (beta == 0.0f) {
+          for (long j = 0; j < nr; ++j) ci[j] = ti[j];
+        } else {
+          for (long j = 0; j < nr; ++j) ci[j] = ti[j] + beta * ci[j];
+        }
+      }
+    }
+  }
+}
+
+// One thread's share: C[m0, m1) x [n0, n1) of the full product, blocked and packed.
 void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n0, long n1) {
+  const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
+  const long mc_step = kMC / MR * MR;
+  const long nc_step = kNC / NR * NR;
   const long ldc = p.N;
   const bool epi = epilogue_active(p.ep);
   PackBuffers& bufs = pack_buffers();
-  const long mc_max = std::min(kMC, (m1 - m0 + kMR - 1) / kMR * kMR);
-  // Equal K blocks (multiples of 8 for the packing loops) instead of a short tail block, which
-  // would reload and store C for only a few k.
-  const long kblocks = (p.K + kKC - 1) / kKC;
-  const long kc_step = std::min(p.K, ((p.K + kblocks - 1) / kblocks + 7) / 8 * 8);
-  const long kc_max = kc_step;
-  const long nc_max = std::min(kNC, (n1 - n0 + kNR - 1) / kNR * kNR);
-  float* abuf = bufs.a(static_cast<std::size_t>(mc_max * kc_max));
-  float* bbuf = bufs.b(static_cast<std::size_t>(nc_max * kc_max));
-  alignas(64) float tile[kMR * kNR];
+  const long mc_max = std::min(mc_step, (m1 - m0 + MR - 1) / MR * MR);
+  const long kc_step = kc_step_for(p.K);
+  const long nc_max = std::min(nc_step, (n1 - n0 + NR - 1) / NR * NR);
+  float* abuf = bufs.a(static_cast<std::size_t>(mc_max * kc_step));
+  float* bbuf = bufs.b(static_cast<std::size_t>(nc_max * kc_step));
 
-  for (long jc = n0; jc < n1; jc += kNC) {
-    const long nc = std::min(kNC, n1 - jc);
+  for (long jc = n0; jc < n1; jc += nc_step) {
+    const long nc = std::min(nc_step, n1 - jc);
     for (long pc = 0; pc < p.K; pc += kc_step) {
       const long kc = std::min(kc_step, p.K - pc);
       const bool last_k = pc + kc == p.K;
       const float beta = pc == 0 ? p.beta : 1.0f;
       kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
-      for (long ic = m0; ic < m1; ic += kMC) {
-        const long mc = std::min(kMC, m1 - ic);
+      for (long ic = m0; ic < m1; ic += mc_step) {
+        const long mc = std::min(mc_step, m1 - ic);
         kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
-        for (long jr = 0; jr < nc; jr += kNR) {
-          const long nr = std::min<long>(kNR, nc - jr);
-          const float* bp = bbuf + jr * kc;
-          for (long ir = 0; ir < mc; ir += kMR) {
-            const long mr = std::min<long>(kMR, mc - ir);
-            const float* ap = abuf + ir * kc;
-            float* c = p.C + (ic + ir) * ldc + jc + jr;
-            if (mr == kMR && nr == kNR) {
-              kt.micro(kc, ap, bp, c, ldc, p.alpha, beta);
-            } else {
-              kt.micro(kc, ap, bp, tile, kNR, p.alpha, 0.0f);
-              for (long i = 0; i < mr; ++i) {
-                float* ci = c + i * ldc;
-                const float* ti = tile + i * kNR;
-                if (beta == 0.0f) {
-                  for (long j = 0; j < nr; ++j) ci[j] = ti[j];
-                } else {
-                  for (long j = 0; j < nr; ++j) ci[j] = ti[j] + beta * ci[j];
-                }
-              }
-            }
-          }
-        }
+        multiply_packed(kt, kc, mc, nc, abuf, bbuf, p.C + ic * ldc + jc, ldc, p.alpha, beta);
         // Epilogue over the finished mc x nc block while it is still in L2: long rows keep the
         // vectorised activation efficient (per-tile calls of 16 floats cost ~10% with relu).
         if (last_k && epi) apply_epilogue(*p.ep, p.C + ic * ldc + jc, ldc, mc, nc, ic, jc, p.N);
       }
+    }
+  }
+}
+
+// Column chunks per thread in gemm_shared_a: several, so a worker that wakes late (or is
+// descheduled on a busy machine) just takes fewer of them; chunks cost nothing extra to pack.
+constexpr long kChunksPerThread = 4;
+// Largest column chunk (floats of packed B per K block: kc x chunk stays within half of L2).
+constexpr long kChunkMaxFloats = 128 * 1024;
+// Rows of A packed at once for all threads (bounds the shared buffer: rows x KC floats).
+constexpr long kSharedRows = 2048;
+
+// Several threads, one packed copy of A: per K block the caller packs op(A) once, then the pool's
+// tasks take column chunks of C, each packing its own columns of B. Nothing is packed twice, and
+// the chunks are small enough to balance a late worker.
+void gemm_shared_a(const KernelTable& kt, const Problem& p, int threads) {
+  const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
+  const long mc_step = kMC / MR * MR;
+  const long rows_step = kSharedRows / MR * MR;
+  const long ldc = p.N;
+  const bool epi = epilogue_active(p.ep);
+  const long kc_step = kc_step_for(p.K);
+  const long ntiles = (p.N + NR - 1) / NR;
+  long chunk_tiles = (ntiles + threads * kChunksPerThread - 1) / (threads * kChunksPerThread);
+  chunk_tiles = std::max(1L, std::min(chunk_tiles, kChunkMaxFloats / (kc_step * NR)));
+  const long chunk_cols = chunk_tiles * NR;
+  const int nchunks = static_cast<int>((p.N + chunk_cols - 1) / chunk_cols);
+  const long rows_max = std::min(rows_step, (p.M + MR - 1) / MR * MR);
+  float* abuf = pack_buffers().a(static_cast<std::size_t>(rows_max * kc_step));
+
+  for (long i0 = 0; i0 < p.M; i0 += rows_step) {
+    const long mb = std::min(rows_step, p.M - i0);
+    for (long pc = 0; pc < p.K; pc += kc_step) {
+      const long kc = std::min(kc_step, p.K - pc);
+      const bool last_k = pc + kc == p.K;
+      const float beta = pc == 0 ? p.beta : 1.0f;
+      kt.pack_a(p.transA, mb, kc, p.a_at(i0, pc), p.lda(), abuf);
+      parallel_for(nchunks, [&](int chunk) {
+        const long j0 = chunk * chunk_cols;
+        const long nc = std::min(chunk_cols, p.N - j0);
+        float* bbuf = pack_buffers().b(static_cast<std::size_t>(chunk_cols * kc_step));
+        kt.pack_b(p.transB, kc, nc, p.b_at(pc, j0), p.ldb(), bbuf);
+        for (long ic = 0; ic < mb; ic += mc_step) {
+          const long mc = std::min(mc_step, mb - ic);
+          float* c = p.C + (i0 + ic) * ldc + j0;
+          multiply_packed(kt, kc, mc, nc, abuf + ic * kc, bbuf, c, ldc, p.alpha, beta);
+          if (last_k && epi) apply_epilogue(*p.ep, c, ldc, mc, nc, i0 + ic, j0, p.N);
+        }
+      });
     }
   }
 }
@@ -269,14 +343,19 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   const double flops = static_cast<double>(M) * N * K;
   int threads = flops <= kParallelMinFlops ? 1 : num_threads();
   // Never more threads than tiles.
-  const long mtiles = (M + kMR - 1) / kMR;
-  const long ntiles = (N + kNR - 1) / kNR;
+  const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
+  const long mtiles = (M + MR - 1) / MR;
+  const long ntiles = (N + NR - 1) / NR;
   threads = static_cast<int>(std::min<long>(threads, mtiles * ntiles));
   if (threads <= 1) {
     gemm_slab(kt, p, 0, M, 0, N);
     return;
   }
-  // Grid tm x tn of tasks minimising the critical path: the largest task's multiply-adds plus
+  if (ntiles >= 2L * threads) {
+    gemm_shared_a(kt, p, threads);
+    return;
+  }
+  // Too few columns to share out: a grid tm x tn of tasks minimising the critical path: the largest task's multiply-adds plus
   // the packing every task repeats (its A rows and B columns).
   const int tasks = threads * kTasksPerThread;
   int best_tm = 0;
@@ -285,8 +364,8 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     if (tasks % tm != 0) continue;
     const int tn = tasks / tm;
     if (tm > mtiles || tn > ntiles) continue;
-    const double rows = static_cast<double>((mtiles + tm - 1) / tm) * kMR;
-    const double cols = static_cast<double>((ntiles + tn - 1) / tn) * kNR;
+    const double rows = static_cast<double>((mtiles + tm - 1) / tm) * MR;
+    const double cols = static_cast<double>((ntiles + tn - 1) / tn) * NR;
     const double cost = rows * cols * K * 2.0 + (rows + cols) * K * 8.0;
     if (best_tm == 0 || cost < best_cost) {
       best_cost = cost;
@@ -301,8 +380,8 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   const int tn = tasks / tm;
   parallel_for(tm * tn, [&](int task) {
     long m0, m1, n0, n1;
-    split_range(M, kMR, tm, task / tn, &m0, &m1);
-    split_range(N, kNR, tn, task % tn, &n0, &n1);
+    split_range(M, MR, tm, task / tn, &m0, &m1);
+    split_range(N, NR, tn, task % tn, &n0, &n1);
     if (m0 < m1 && n0 < n1) gemm_slab(kt, p, m0, m1, n0, n1);
   });
 }

@@ -351,6 +351,8 @@ void gemv_cols_avx2(long len, long cols, const float* m, long ld, const float* x
 }  // namespace
 
 void fill_avx2_kernels(KernelTable* table) {
+  table->mr = kMR;
+  table->nr = kNR;
   table->micro = micro_avx2;
   table->pack_a = pack_a_avx2;
   table->pack_b = pack_b_avx2;

@@ -4,13 +4,21 @@
 namespace myelin {
 namespace gemm_kernels {
 
-// Microkernel tile: kMR rows of C by kNR columns.
+// Microkernel tile of the scalar and AVX2 kernels: kMR rows of C by kNR columns.
 constexpr int kMR = 6;
 constexpr int kNR = 16;
+// Largest tile of any kernel set (the driver's edge buffer holds one tile).
+constexpr int kMaxMR = 16;
+constexpr int kMaxNR = 32;
 
 // Function pointers only: no inline code is shared between translation units built with different
-// ISA flags (gemm_avx2.cc is compiled with -mavx2 -mfma, the rest portably).
+// ISA flags (gemm_avx2.cc: -mavx2 -mfma; gemm_avx512.cc: -mavx512f -mavx512vl -mavx512dq
+// -mavx512bw -mfma; the rest portably).
 struct KernelTable {
+  // This set's tile: mr rows by nr columns (mr <= kMaxMR, nr <= kMaxNR). Below, kMR and kNR
+  // stand for the table's mr and nr.
+  int mr;
+  int nr;
   // c[i*ldc + j] = alpha * sum_k a[k*kMR + i] * b[k*kNR + j] + beta * c[i*ldc + j] for the full
   // kMR x kNR tile. beta == 0: c is not read. c may be unaligned.
   void (*micro)(long kc, const float* a, const float* b, float* c, long ldc, float alpha, float beta);
@@ -35,6 +43,9 @@ void fill_scalar_kernels(KernelTable* table);
 #define MYELIN_GEMM_HAVE_AVX2 1
 // AVX2+FMA kernels (gemm_avx2.cc); only call when the CPU supports them.
 void fill_avx2_kernels(KernelTable* table);
+// AVX-512 (F/VL/DQ/BW) kernels (gemm_avx512.cc): replaces the microkernel and packing (and the
+// tile size) of a table already filled by fill_avx2_kernels; only call when the CPU supports them.
+void fill_avx512_kernels(KernelTable* table);
 #endif
 
 }  // namespace gemm_kernels

@@ -130,6 +130,8 @@ void gemv_cols_scalar(long len, long cols, const float* m, long ld, const float*
 }  // namespace
 
 void fill_scalar_kernels(KernelTable* table) {
+  table->mr = kMR;
+  table->nr = kNR;
   table->micro = micro_scalar;
   table->pack_a = pack_a_scalar;
   table->pack_b = pack_b_scalar;

@@ -1,7 +1,9 @@
 // GEMM benchmark: myelin vs OpenBLAS and BLIS (loaded with dlopen when present), interleaved in one run.
 //
 // Usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT] [--json out.json]
-//                   [--openblas PATH] [--blis PATH]
+//                   [--openblas PATH] [--blis PATH] [--openblas-coretype NAME]
+// --openblas-coretype sets OPENBLAS_CORETYPE before OpenBLAS loads (e.g. SkylakeX for its AVX-512
+// kernels, Haswell/Zen for AVX2); MYELIN_SIMD=avx2|scalar caps our kernels.
 // --cpu-clock times with process CPU time instead of wall time: on a machine shared with other
 // work it removes time-slicing noise, but it is only meaningful with --threads 1 (idle spinning
 // threads of a multi-threaded run would count).
@@ -108,6 +110,26 @@ __attribute__((target("avx2,fma"), noinline)) double fma_peak_loop(long iters) {
   return static_cast<double>(iters) * 10 * 16 / secs / 1e9;  // GFLOP/s
 }
 
+// The same with 16-wide (zmm) FMAs, for CPUs whose GEMM kernels run AVX-512.
+__attribute__((target("avx512f"), noinline)) double fma_peak_loop_512(long iters) {
+  __m512 acc[10];
+  for (int i = 0; i < 10; ++i) acc[i] = _mm512_set1_ps(0.1f * i);
+  const __m512 x = _mm512_set1_ps(0.999999f);
+  const __m512 y = _mm512_set1_ps(1e-7f);
+  const double t0 = now_seconds(CLOCK_THREAD_CPUTIME_ID);
+  for (long it = 0; it < iters; ++it) {
+#pragma GCC unroll 10
+    for (int i = 0; i < 10; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  }
+  const double secs = now_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
+  __m512 sum = acc[0];
+  for (int i = 1; i < 10; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  if (_mm512_reduce_add_ps(sum) == 12345.0f) std::printf(" ");
+  return static_cast<double>(iters) * 10 * 32 / secs / 1e9;  // GFLOP/s
+}
+
+bool g_peak_512 = false;  // measure the peak with zmm FMAs (our GEMM runs AVX-512)
+
 // Peak GFLOP/s summed over `threads` threads running the loop at once; median of reps.
 double measure_peak(int threads, int reps) {
   const long iters = 20000000;
@@ -115,7 +137,9 @@ double measure_peak(int threads, int reps) {
   for (int r = 0; r < reps; ++r) {
     std::vector<double> per(threads);
     std::vector<std::thread> ts;
-    for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] { per[t] = fma_peak_loop(iters); });
+    for (int t = 0; t < threads; ++t) {
+      ts.emplace_back([&, t] { per[t] = g_peak_512 ? fma_peak_loop_512(iters) : fma_peak_loop(iters); });
+    }
     for (auto& t : ts) t.join();
     double sum = 0;
     for (double v : per) sum += v;
@@ -173,6 +197,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_path = next();
     else if (a == "--openblas") openblas_path = next();
     else if (a == "--blis") blis_path = next();
+    else if (a == "--openblas-coretype") setenv("OPENBLAS_CORETYPE", next().c_str(), 1);
     else if (a == "--threads") {
       thread_counts.clear();
       std::string s = next();
@@ -184,15 +209,22 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr, "usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT] [--json FILE] "
-                           "[--openblas PATH] [--blis PATH]\n");
+                           "[--openblas PATH] [--blis PATH] [--openblas-coretype NAME]\n");
       return 2;
     }
   }
 
-  std::printf("# myelin gemm_bench: simd=%s, hardware threads=%u, reps=%d (median), clock=%s\n",
-              myelin::simd_name(), std::thread::hardware_concurrency(), reps,
+  std::printf("# myelin gemm_bench: gemm simd=%s, hardware threads=%u, reps=%d (median), clock=%s\n",
+              myelin::gemm_simd_name(), std::thread::hardware_concurrency(), reps,
               g_cpu_clock ? "process CPU time" : "wall");
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("# OPENBLAS_CORETYPE=%s\n", coretype != nullptr ? coretype : "(unset: auto-detect)");
   RefLib openblas = load_ref("OpenBLAS", openblas_path.c_str(), "openblas_set_num_threads");
+  if (openblas.handle != nullptr) {
+    using CoreName = char* (*)();
+    auto core = reinterpret_cast<CoreName>(dlsym(openblas.handle, "openblas_get_corename"));
+    if (core != nullptr) std::printf("# OpenBLAS core: %s\n", core());
+  }
   // Debian's BLIS 0.9 does not recognise newer AMD cores and falls back to its slow "generic"
   // kernels; default to its zen3 (AVX2) sub-configuration, the ISA our kernels use.
   if (std::getenv("BLIS_ARCH_TYPE") == nullptr) setenv("BLIS_ARCH_TYPE", "6", 1);
@@ -223,8 +255,9 @@ int main(int argc, char** argv) {
   }
   const int max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
   std::vector<double> peaks(max_threads + 1, 0.0);
+  g_peak_512 = myelin::gemm_simd_level() == myelin::SimdLevel::Avx512;
   peaks[1] = measure_peak(1, 5);
-  std::printf("# FMA peak (AVX2, 10 chains): %.1f GFLOP/s on 1 thread", peaks[1]);
+  std::printf("# FMA peak (%s, 10 chains): %.1f GFLOP/s on 1 thread", g_peak_512 ? "AVX-512" : "AVX2", peaks[1]);
   for (int t : thread_counts) {
     if (t <= 1) continue;
     peaks[t] = measure_peak(t, 5);
@@ -317,7 +350,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::fprintf(f, "{\n  \"simd\": \"%s\",\n  \"reps\": %d,\n  \"clock\": \"%s\",\n  \"peak_gflops\": {",
-                 myelin::simd_name(), reps, g_cpu_clock ? "cpu" : "wall");
+                 myelin::gemm_simd_name(), reps, g_cpu_clock ? "cpu" : "wall");
     bool first = true;
     for (int t : thread_counts) {
       std::fprintf(f, "%s\"%d\": %.2f", first ? "" : ", ", t, peaks[t]);

@@ -78,7 +78,7 @@ std::string describe(const Case& c) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s%s M=%d N=%d K=%d alpha=%g beta=%g act=%s bias=%d preact=%d simd=%s threads=%d",
                 c.tA ? "T" : "N", c.tB ? "T" : "N", c.M, c.N, c.K, c.alpha, c.beta,
-                c.act < 0 ? "-" : act_name(c.act), c.bias, c.preact, myelin::simd_name(),
+                c.act < 0 ? "-" : act_name(c.act), c.bias, c.preact, myelin::gemm_simd_name(),
                 myelin::num_threads());
   return buf;
 }
@@ -212,7 +212,8 @@ void run_suite(const char* label) {
   // Larger and non-square shapes: cross MC/KC/NC block edges and the threading threshold.
   const int big[][3] = {{257, 65, 300}, {65, 257, 17}, {130, 257, 520}, {128, 256, 784},
                         {13, 4100, 3},  {300, 20, 257}, {7, 33, 1000},   {2, 2, 2}, {1, 257, 784},
-                        {257, 1, 65},   {6, 16, 256},   {12, 32, 512}};
+                        {257, 1, 65},   {6, 16, 256},   {12, 32, 512},  {8, 32, 512},
+                        {16, 64, 9},    {24, 784, 256}, {129, 97, 130}};
   for (const auto& s : big)
     for (int t = 0; t < 4; ++t) {
       Case c{bool(t & 1), bool(t & 2), s[0], s[1], s[2], alphas[n % 4], betas[(n / 3) % 4]};
@@ -229,7 +230,7 @@ void run_suite(const char* label) {
              (act % 3) != 1, act != 2};
       run_case(c, g_rng);
     }
-  std::printf("  %s: simd=%s threads=%d done (%d failures so far)\n", label, myelin::simd_name(),
+  std::printf("  %s: simd=%s threads=%d done (%d failures so far)\n", label, myelin::gemm_simd_name(),
               myelin::num_threads(), g_failures.load());
 }
 
@@ -264,10 +265,11 @@ int main() {
               static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed));
 
   check_reference(g_rng);
-  const myelin::SimdLevel levels[] = {myelin::SimdLevel::Scalar, myelin::SimdLevel::Avx2};
+  const myelin::SimdLevel levels[] = {myelin::SimdLevel::Scalar, myelin::SimdLevel::Avx2,
+                                       myelin::SimdLevel::Avx512};
   for (myelin::SimdLevel level : levels) {
     myelin::set_simd_level(level);
-    if (myelin::simd_level() != level) {
+    if (myelin::gemm_simd_level() != level) {
       std::printf("  simd level %d not supported here: skipped\n", static_cast<int>(level));
       continue;
     }
