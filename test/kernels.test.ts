@@ -85,7 +85,7 @@ function activationInputs(rng: ReturnType<typeof makeRng>, n: number): Float32Ar
 }
 
 for (const bt of backendsUnderTest()) {
-  describe(`kernels on the ${bt.name} backend (seed ${SEED})`, () => {
+  describe(`kernels on the ${bt.label} backend (seed ${SEED})`, () => {
     test('the backend loads', () => {
       const b = requireBackend(bt);
       expect(b.name).toBe(bt.name);
@@ -96,7 +96,7 @@ for (const bt of backendsUnderTest()) {
       else expect(['avx2', 'scalar']).toContain(info.simd);
     });
 
-    const ctx = (kernel: string, shape: string): CheckContext => ({ kernel, shape, seed: SEED, backend: bt.name });
+    const ctx = (kernel: string, shape: string): CheckContext => ({ kernel, shape, seed: SEED, backend: bt.label });
 
     test('gemm: all transposes, alpha/beta in {0, 1, 0.5, -2}, beta = 0 ignores NaN in C', () => {
       const b = requireBackend(bt);

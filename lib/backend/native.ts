@@ -12,6 +12,7 @@ import {
   type PlanLayer,
   type UnaryOp,
 } from './contract';
+import { jsBackend } from './js';
 
 /** A plan layer as the binding takes it: the activation as its integer code. */
 interface NativePlanLayer {
@@ -158,8 +159,73 @@ function actCode(kernel: string, act: Activation): number {
   return code;
 }
 
+/**
+ * Below these sizes a flat kernel runs on its TypeScript twin instead of crossing N-API: a native
+ * call costs ~0.12-0.25 us of fixed overhead, more than the whole loop in TypeScript for a few dozen
+ * elements (measured on Zen: js add n=32 60 ns vs native 154 ns; js adamStep n=32 298 ns vs 330 ns).
+ * This keeps tiny networks (XOR 2-8-1) at least as fast on the native backend as on pure TS.
+ */
+const SMALL_FLAT = 48;
+const SMALL_OPTIM = 32;
+/** Matrix products with M*N*K at or below this run in TypeScript (a 4x8x2 layer: ~40 ns vs ~200 ns). */
+const SMALL_GEMM = 256;
+
+export interface LoadNativeOptions {
+  /**
+   * Run kernels on tiny inputs (flat kernels <= 48 elements, optimizer steps <= 32, matrix products
+   * with M*N*K <= 256) in TypeScript, where the
+   * call overhead would dominate. Default true; MYELIN_TINY_KERNELS_IN_JS=0 turns it off. Tests turn
+   * it off to exercise the C++ kernels at every size.
+   */
+  smallCallsInJs?: boolean;
+}
+
 /** Loads the addon and adapts it to the Backend contract; throws an Error saying why it could not. */
-export function loadNative(): NativeBackend {
+export function loadNative(options: LoadNativeOptions = {}): NativeBackend {
+  const full = loadNativeAllSizes();
+  const env = process.env.MYELIN_TINY_KERNELS_IN_JS;
+  const small = options.smallCallsInJs ?? !(env === '0' || env === 'false');
+  if (!small) return full;
+  const js = jsBackend;
+  const F = SMALL_FLAT;
+  const O = SMALL_OPTIM;
+  const G = SMALL_GEMM;
+  return {
+    ...full,
+    gemm: (tA, tB, M, N, K, alpha, A, B, beta, C) =>
+      (M * N * K <= G ? js.gemm(tA, tB, M, N, K, alpha, A, B, beta, C) : full.gemm(tA, tB, M, N, K, alpha, A, B, beta, C)),
+    linearForward: (M, N, K, X, W, bias, act, alpha, out, preact) =>
+      (M * N * K <= G
+        ? js.linearForward(M, N, K, X, W, bias, act, alpha, out, preact)
+        : full.linearForward(M, N, K, X, W, bias, act, alpha, out, preact)),
+    linearBackward: (M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc) =>
+      (M * N * K <= G
+        ? js.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc)
+        : full.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc)),
+    add: (n, a, b, out) => (n <= F ? js.add(n, a, b, out) : full.add(n, a, b, out)),
+    sub: (n, a, b, out) => (n <= F ? js.sub(n, a, b, out) : full.sub(n, a, b, out)),
+    mul: (n, a, b, out) => (n <= F ? js.mul(n, a, b, out) : full.mul(n, a, b, out)),
+    div: (n, a, b, out) => (n <= F ? js.div(n, a, b, out) : full.div(n, a, b, out)),
+    scale: (n, a, s, out) => (n <= F ? js.scale(n, a, s, out) : full.scale(n, a, s, out)),
+    axpy: (n, alpha, x, y) => (n <= F ? js.axpy(n, alpha, x, y) : full.axpy(n, alpha, x, y)),
+    sum: (n, x) => (n <= F ? js.sum(n, x) : full.sum(n, x)),
+    activationForward: (act, n, x, out, alpha) =>
+      (n <= F ? js.activationForward(act, n, x, out, alpha) : full.activationForward(act, n, x, out, alpha)),
+    activationBackward: (act, n, x, y, dy, dx, alpha) =>
+      (n <= F ? js.activationBackward(act, n, x, y, dy, dx, alpha) : full.activationBackward(act, n, x, y, dy, dx, alpha)),
+    mseLoss: (n, p, t) => (n <= F ? js.mseLoss(n, p, t) : full.mseLoss(n, p, t)),
+    mseBackward: (n, p, t, g) => (n <= F ? js.mseBackward(n, p, t, g) : full.mseBackward(n, p, t, g)),
+    sgdStep: (n, p, g, v, lr, mom, wd, nest) =>
+      (n <= O ? js.sgdStep(n, p, g, v, lr, mom, wd, nest) : full.sgdStep(n, p, g, v, lr, mom, wd, nest)),
+    adamStep: (n, p, g, m, v, t, lr, b1, b2, eps, wd, dec) =>
+      (n <= O ? js.adamStep(n, p, g, m, v, t, lr, b1, b2, eps, wd, dec) : full.adamStep(n, p, g, m, v, t, lr, b1, b2, eps, wd, dec)),
+    rmspropStep: (n, p, g, sq, buf, lr, a, eps, wd, mom) =>
+      (n <= O ? js.rmspropStep(n, p, g, sq, buf, lr, a, eps, wd, mom) : full.rmspropStep(n, p, g, sq, buf, lr, a, eps, wd, mom)),
+  };
+}
+
+/** The addon adapted to the contract with every call going to C++, whatever its size. */
+function loadNativeAllSizes(): NativeBackend {
   const b = loadBinding();
   const backend: NativeBackend = {
     name: 'native',

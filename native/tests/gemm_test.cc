@@ -213,7 +213,7 @@ void run_suite(const char* label) {
   const int big[][3] = {{257, 65, 300}, {65, 257, 17}, {130, 257, 520}, {128, 256, 784},
                         {13, 4100, 3},  {300, 20, 257}, {7, 33, 1000},   {2, 2, 2}, {1, 257, 784},
                         {257, 1, 65},   {6, 16, 256},   {12, 32, 512},  {8, 32, 512},
-                        {16, 64, 9},    {24, 784, 256}, {129, 97, 130}};
+                        {16, 64, 9},    {24, 784, 256}, {129, 97, 130}, {2056, 130, 24}};
   for (const auto& s : big)
     for (int t = 0; t < 4; ++t) {
       Case c{bool(t & 1), bool(t & 2), s[0], s[1], s[2], alphas[n % 4], betas[(n / 3) % 4]};
@@ -222,7 +222,7 @@ void run_suite(const char* label) {
     }
   // Epilogues: every activation, with bias and preact, on GEMV, small and multi-block shapes.
   const int epi_shapes[][3] = {{1, 40, 30}, {40, 1, 30}, {17, 33, 9}, {70, 50, 300}, {3, 200, 65},
-                               {50, 3, 20}};
+                               {50, 3, 20}, {70, 200, 300}};
   for (int act = 0; act <= 6; ++act)
     for (const auto& s : epi_shapes) {
       const int t = (act + s[0]) % 4;
