@@ -41,6 +41,8 @@ export interface BackendInfo {
   backend: 'native' | 'js';
   /** SIMD level the kernels run with: 'avx2' (AVX2+FMA), 'scalar' (portable C++), 'none' (JS). */
   simd: 'avx2' | 'scalar' | 'none';
+  /** SIMD level of the matrix multiply (native only): it can be higher than `simd` (AVX-512 GEMM). */
+  gemmSimd?: 'avx512' | 'avx2' | 'scalar';
   /** Threads the kernels may use (1 for js). */
   threads: number;
   /** Free-form extra facts (compiler, build type, ...). */

@@ -22,9 +22,10 @@ using gemm_kernels::KernelTable;
 constexpr long kMC = 144;
 constexpr long kKC = 256;
 constexpr long kNC = 4080;
-// Tasks per thread when splitting C into a grid (gemm_slab per task; used when C has too few
-// columns for gemm_shared_a): 1 keeps the repeated packing lowest (measured on one thread with
-// the MLP shapes: 4 tasks cost ~6%, 8 tasks ~15%); the pool still lets the caller take a late
+// Tasks per thread when splitting C: 1 keeps the repeated packing lowest (measured on one thread
+// with the MLP shapes: 4 tasks cost ~6%, 8 tasks ~15%), and tasks share nothing they write (a
+// variant packing A once for all threads, with small column tasks, was 10-40% slower on 2 threads:
+// packed data and C lines move between the cores). The pool still lets the caller take a late
 // worker's task.
 constexpr int kTasksPerThread = 1;
 // Below this many multiply-adds a single thread is faster than waking the pool.
@@ -164,8 +165,50 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
   }
 }
 
+// Slabs of at most this many rows pack all their rows of A at once (<= 288 x KC floats, in L2)
+// and pack B one micro-panel at a time, right before using it: the packed panel is then written
+// and read back in L1, where packing the whole B block first sends it through L2/L3
+// (perf, 128 x 784 x 256 NN on AVX-512: B packing went from 8.8% to 6.8% of the time).
+constexpr long kFewRows = 2 * kMC;
+// Columns of C finished between two epilogue passes on that path (long rows for the vectorised
+// activation, still in L2).
+constexpr long kEpilogueCols = 256;
+
+// gemm_slab for a slab of at most kFewRows rows.
+void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m1, long n0,
+                        long n1) {
+  const long NR = kt.nr;
+  const long mb = m1 - m0;
+  const long ldc = p.N;
+  const bool epi = epilogue_active(p.ep);
+  PackBuffers& bufs = pack_buffers();
+  const long kc_step = kc_step_for(p.K);
+  const long group = std::max(NR, kEpilogueCols / NR * NR);
+  float* abuf = bufs.a(static_cast<std::size_t>((mb + kt.mr - 1) / kt.mr * kt.mr * kc_step));
+  float* bbuf = bufs.b(static_cast<std::size_t>(NR * kc_step));
+  for (long pc = 0; pc < p.K; pc += kc_step) {
+    const long kc = std::min(kc_step, p.K - pc);
+    const bool last_k = pc + kc == p.K;
+    const float beta = pc == 0 ? p.beta : 1.0f;
+    kt.pack_a(p.transA, mb, kc, p.a_at(m0, pc), p.lda(), abuf);
+    for (long jg = n0; jg < n1; jg += group) {
+      const long ng = std::min(group, n1 - jg);
+      for (long jr = jg; jr < jg + ng; jr += NR) {
+        const long nr = std::min(NR, jg + ng - jr);
+        kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
+        multiply_packed(kt, kc, mb, nr, abuf, bbuf, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
+      }
+      if (last_k && epi) apply_epilogue(*p.ep, p.C + m0 * ldc + jg, ldc, mb, ng, m0, jg, p.N);
+    }
+  }
+}
+
 // One thread's share: C[m0, m1) x [n0, n1) of the full product, blocked and packed.
 void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n0, long n1) {
+  if (m1 - m0 <= kFewRows) {
+    gemm_slab_few_rows(kt, p, m0, m1, n0, n1);
+    return;
+  }
   const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
   const long mc_step = kMC / MR * MR;
   const long nc_step = kNC / NR * NR;
@@ -193,55 +236,6 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
         // vectorised activation efficient (per-tile calls of 16 floats cost ~10% with relu).
         if (last_k && epi) apply_epilogue(*p.ep, p.C + ic * ldc + jc, ldc, mc, nc, ic, jc, p.N);
       }
-    }
-  }
-}
-
-// Column chunks per thread in gemm_shared_a: several, so a worker that wakes late (or is
-// descheduled on a busy machine) just takes fewer of them; chunks cost nothing extra to pack.
-constexpr long kChunksPerThread = 4;
-// Largest column chunk (floats of packed B per K block: kc x chunk stays within half of L2).
-constexpr long kChunkMaxFloats = 128 * 1024;
-// Rows of A packed at once for all threads (bounds the shared buffer: rows x KC floats).
-constexpr long kSharedRows = 2048;
-
-// Several threads, one packed copy of A: per K block the caller packs op(A) once, then the pool's
-// tasks take column chunks of C, each packing its own columns of B. Nothing is packed twice, and
-// the chunks are small enough to balance a late worker.
-void gemm_shared_a(const KernelTable& kt, const Problem& p, int threads) {
-  const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
-  const long mc_step = kMC / MR * MR;
-  const long rows_step = kSharedRows / MR * MR;
-  const long ldc = p.N;
-  const bool epi = epilogue_active(p.ep);
-  const long kc_step = kc_step_for(p.K);
-  const long ntiles = (p.N + NR - 1) / NR;
-  long chunk_tiles = (ntiles + threads * kChunksPerThread - 1) / (threads * kChunksPerThread);
-  chunk_tiles = std::max(1L, std::min(chunk_tiles, kChunkMaxFloats / (kc_step * NR)));
-  const long chunk_cols = chunk_tiles * NR;
-  const int nchunks = static_cast<int>((p.N + chunk_cols - 1) / chunk_cols);
-  const long rows_max = std::min(rows_step, (p.M + MR - 1) / MR * MR);
-  float* abuf = pack_buffers().a(static_cast<std::size_t>(rows_max * kc_step));
-
-  for (long i0 = 0; i0 < p.M; i0 += rows_step) {
-    const long mb = std::min(rows_step, p.M - i0);
-    for (long pc = 0; pc < p.K; pc += kc_step) {
-      const long kc = std::min(kc_step, p.K - pc);
-      const bool last_k = pc + kc == p.K;
-      const float beta = pc == 0 ? p.beta : 1.0f;
-      kt.pack_a(p.transA, mb, kc, p.a_at(i0, pc), p.lda(), abuf);
-      parallel_for(nchunks, [&](int chunk) {
-        const long j0 = chunk * chunk_cols;
-        const long nc = std::min(chunk_cols, p.N - j0);
-        float* bbuf = pack_buffers().b(static_cast<std::size_t>(chunk_cols * kc_step));
-        kt.pack_b(p.transB, kc, nc, p.b_at(pc, j0), p.ldb(), bbuf);
-        for (long ic = 0; ic < mb; ic += mc_step) {
-          const long mc = std::min(mc_step, mb - ic);
-          float* c = p.C + (i0 + ic) * ldc + j0;
-          multiply_packed(kt, kc, mc, nc, abuf + ic * kc, bbuf, c, ldc, p.alpha, beta);
-          if (last_k && epi) apply_epilogue(*p.ep, c, ldc, mc, nc, i0 + ic, j0, p.N);
-        }
-      });
     }
   }
 }
@@ -351,11 +345,7 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     gemm_slab(kt, p, 0, M, 0, N);
     return;
   }
-  if (ntiles >= 2L * threads) {
-    gemm_shared_a(kt, p, threads);
-    return;
-  }
-  // Too few columns to share out: a grid tm x tn of tasks minimising the critical path: the largest task's multiply-adds plus
+  // Grid tm x tn of tasks minimising the critical path: the largest task's multiply-adds plus
   // the packing every task repeats (its A rows and B columns).
   const int tasks = threads * kTasksPerThread;
   int best_tm = 0;

@@ -2,6 +2,7 @@
 #include "threadpool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -24,6 +25,12 @@ namespace {
 constexpr int kMaxThreads = 256;
 // Spin iterations (each a pause, ~10-40 ns) before a worker or the caller falls back to blocking.
 constexpr int kSpinIterations = 20000;
+// How long an idle worker keeps spinning for the next job before it sleeps. A sleeping worker
+// needs ~0.1-0.3 ms to wake here (longer on a virtual machine), which is as long as a whole
+// MLP-sized GEMM: the caller then runs both halves itself. 20000 pauses lasted only ~0.4 ms on
+// Zen 5, so a training loop with a little JS between GEMMs kept finding the worker asleep. The
+// spin yields the core every 256 steps, so other runnable threads are not starved.
+constexpr auto kWorkerSpin = std::chrono::milliseconds(2);
 
 // One parallel_for call; lives on the caller's stack until every worker has checked out.
 struct Job {
@@ -147,10 +154,10 @@ class Pool {
     std::uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin a while for the next job, then sleep.
-      int spin = 0;
-      while (generation_.load(std::memory_order_acquire) == seen && spin < kSpinIterations) {
+      const auto spin_end = std::chrono::steady_clock::now() + kWorkerSpin;
+      for (int spin = 0; generation_.load(std::memory_order_acquire) == seen; ++spin) {
+        if ((spin & 63) == 63 && std::chrono::steady_clock::now() >= spin_end) break;
         relax(spin);
-        ++spin;
       }
       Job* job = nullptr;
       {

@@ -1,6 +1,6 @@
 // GEMM benchmark: myelin vs OpenBLAS and BLIS (loaded with dlopen when present), interleaved in one run.
 //
-// Usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT] [--json out.json]
+// Usage: gemm_bench [--reps N] [--threads 1,2] [--quick] [--cpu-clock] [--filter TEXT[,TEXT...]] [--json out.json]
 //                   [--openblas PATH] [--blis PATH] [--openblas-coretype NAME]
 // --openblas-coretype sets OPENBLAS_CORETYPE before OpenBLAS loads (e.g. SkylakeX for its AVX-512
 // kernels, Haswell/Zen for AVX2); MYELIN_SIMD=avx2|scalar caps our kernels.
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   int reps = 7;
   bool quick = false;
   std::vector<int> thread_counts = {1, 2};
-  std::string filter;  // run only shapes whose label contains this
+  std::string filter;  // run only shapes whose label contains one of these (comma-separated)
   std::string json_path, openblas_path = MYELIN_OPENBLAS_PATH, blis_path = MYELIN_BLIS_PATH;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -249,8 +249,22 @@ int main(int argc, char** argv) {
 
   if (!filter.empty()) {
     std::vector<Shape> kept;
-    for (const Shape& sh : shapes)
-      if (sh.label.find(filter) != std::string::npos) kept.push_back(sh);
+    // Comma-separated alternatives: a shape is kept when its label contains any of them.
+    std::vector<std::string> parts;
+    for (size_t p = 0; p <= filter.size();) {
+      size_t q = filter.find(',', p);
+      if (q == std::string::npos) q = filter.size();
+      if (q > p) parts.push_back(filter.substr(p, q - p));
+      p = q + 1;
+    }
+    for (const Shape& sh : shapes) {
+      for (const std::string& part : parts) {
+        if (sh.label.find(part) != std::string::npos) {
+          kept.push_back(sh);
+          break;
+        }
+      }
+    }
     shapes = kept;
   }
   const int max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
@@ -297,7 +311,10 @@ int main(int argc, char** argv) {
         // OpenBLAS's and OpenMP's longer) so they do not steal the cores from this one.
         // (OpenBLAS's idle threads spin with sched_yield for ~0.1 s after a call.)
         std::this_thread::sleep_for(std::chrono::milliseconds(threads > 1 ? 150 : 1));
-        fn();  // warm (packing buffers, pool wake-up, page faults)
+        // Warm up for as long as the timing lasts: packing buffers, page faults, and above all the
+        // pool threads, which after the pause sleep on cores the OS (or hypervisor) has clocked
+        // down; the first ~10 ms after waking run far below steady speed for every library.
+        for (int r = 0; r < inner; ++r) fn();
         const double t0 = now_seconds();
         for (int r = 0; r < inner; ++r) fn();
         const double secs = now_seconds() - t0;
