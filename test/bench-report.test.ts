@@ -67,6 +67,16 @@ describe('bench targets', () => {
     expect(by.xor.met).toBe(true);
   });
 
+  it('prefers the forced N-API call over the default native backend for the overhead target', () => {
+    const withNapi = [record('overhead-add', 'overhead', ns, 'js', {
+      native: ok([1e-8, 1e-8], ns), js: ok([1e-8, 1e-8], ns), napi: ok([2e-7, 2.2e-7], ns),
+    })];
+    const t = evaluateTargets(withNapi, null).find((x: { id: string }) => x.id === 'napi-overhead');
+    expect(t.value).toBeCloseTo(210, 6);
+    expect(t.measured).toContain('through the addon');
+    expect(t.met).toBe(true);
+  });
+
   it('marks peer targets n/a without peers', () => {
     const t = evaluateTargets(records, null);
     expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency']);

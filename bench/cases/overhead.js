@@ -16,6 +16,12 @@ async function runOverhead(ctx) {
       else if (kernel === 'add') cands.push({ name, iters: calls, fn: () => be.add(1, a, b, out) });
       else cands.push({ name, iters: calls, fn: () => be.scale(1, a, 0.5, out) });
     }
+    // The same call forced across N-API (the default native backend runs tiny inputs in TypeScript).
+    const raw = ctx.backends.nativeAllSizes;
+    const outRaw = new Float32Array(1);
+    if (!raw) cands.push({ name: 'napi', skip: `native backend without the small-input shortcut unavailable: ${ctx.backendErrors.nativeAllSizes || ctx.backendErrors.native || 'not loaded'}` });
+    else if (kernel === 'add') cands.push({ name: 'napi', iters: calls, fn: () => raw.add(1, a, b, outRaw) });
+    else cands.push({ name: 'napi', iters: calls, fn: () => raw.scale(1, a, 0.5, outRaw) });
     records.push(
       await measureCase(
         ctx,
@@ -24,7 +30,7 @@ async function runOverhead(ctx) {
           group: 'overhead',
           label: `${kernel}(n=1) per call`,
           short: `${kernel}(n=1) call overhead`,
-          note: `${calls} calls per timed block; the time is per call and is almost all call overhead`,
+          note: `${calls} calls per timed block; the time is per call and is almost all call overhead. 'native' is the backend as used (inputs <= 48 elements run in TypeScript); 'N-API call' forces every call through the addon`,
           display: { kind: 'time', unit: 'ns/call', scale: 1e9 },
           baseline: 'js',
         },

@@ -45,6 +45,16 @@ function loadMyelin() {
   } catch (e) {
     errors.native = e.message;
   }
+  // The native backend with every call crossing N-API (the default one runs tiny inputs in TypeScript).
+  backends.nativeAllSizes = null;
+  if (backends.native) {
+    try {
+      const nat = require(path.join(ROOT, 'dist', 'backend', 'native.js'));
+      backends.nativeAllSizes = typeof nat.loadNative === 'function' ? nat.loadNative({ smallCallsInJs: false }) : null;
+    } catch (e) {
+      errors.nativeAllSizes = e.message;
+    }
+  }
   return { myelin, backends, errors, setBackend, getBackend };
 }
 
