@@ -199,4 +199,12 @@ export interface Backend {
    * Concurrent calls are independent (no shared scratch).
    */
   forwardAsync(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): Promise<void>;
+
+  /**
+   * Synchronous twin of forwardAsync, for large inference batches: the whole stack in one call.
+   * The native backend splits the rows across its threads and runs every layer on each block
+   * (no barrier between layers, intermediates stay in each core's caches). Same validation and
+   * results as forwardAsync / a chain of linearForward calls.
+   */
+  forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void;
 }

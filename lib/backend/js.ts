@@ -899,34 +899,56 @@ export const jsBackend: Backend = {
   },
 
   forwardAsync(M, layers, X, out, softmax) {
-    const k = 'forwardAsync';
     try {
-      checkDim(k, 'M', M);
-      if (!Array.isArray(layers) || layers.length === 0) throw new Error(`${k}: layers must be a non-empty array`);
-      for (let l = 0; l < layers.length; l++) {
-        const L = layers[l];
-        const name = `layers[${l}]`;
-        checkDim(k, `${name}.N`, L.N);
-        checkDim(k, `${name}.K`, L.K);
-        if (l > 0 && L.K !== layers[l - 1].N) {
-          throw new Error(`${k}: ${name}.K = ${L.K} does not match layers[${l - 1}].N = ${layers[l - 1].N}`);
-        }
-        checkF32(k, `${name}.W`, L.W, L.N * L.K, 'N*K', `N=${L.N}, K=${L.K}`);
-        if (L.bias !== null) checkF32(k, `${name}.bias`, L.bias, L.N, 'N', `N=${L.N}`);
-        checkAct(k, L.act);
-        checkNumber(k, `${name}.alpha`, L.alpha);
-      }
-      const K0 = layers[0].K;
-      const NL = layers[layers.length - 1].N;
-      checkF32(k, 'X', X, M * K0, 'M*K', `M=${M}, K=${K0}`);
-      checkF32(k, 'out', out, M * NL, 'M*N', `M=${M}, N=${NL}`);
-      checkBool(k, 'softmax', softmax);
+      checkForwardPlan('forwardAsync', M, layers, X, out, softmax);
     } catch (err) {
       return Promise.reject(err);
     }
     return runForwardAsync(M, layers.slice(), X, out, softmax);
   },
+
+  forwardDense(M, layers, X, out, softmax) {
+    checkForwardPlan('forwardDense', M, layers, X, out, softmax);
+    const maxN = layers.reduce((m, L) => Math.max(m, L.N), 0);
+    let h = X;
+    for (let l = 0; l < layers.length; l++) {
+      const last = l === layers.length - 1;
+      const dst = last ? out : new Float32Array(M * maxN);
+      denseRows(M, layers[l], h, 0, dst, 0);
+      h = dst;
+    }
+    if (softmax) {
+      const N = layers[layers.length - 1].N;
+      jsBackend.softmax(M, N, out, out);
+    }
+  },
 };
+
+/** Validates an inference plan (forwardAsync / forwardDense); throws naming the kernel and layer. */
+function checkForwardPlan(
+  k: string, M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+): void {
+  checkDim(k, 'M', M);
+  if (!Array.isArray(layers) || layers.length === 0) throw new Error(`${k}: layers must be a non-empty array`);
+  for (let l = 0; l < layers.length; l++) {
+    const L = layers[l];
+    const name = `layers[${l}]`;
+    checkDim(k, `${name}.N`, L.N);
+    checkDim(k, `${name}.K`, L.K);
+    if (l > 0 && L.K !== layers[l - 1].N) {
+      throw new Error(`${k}: ${name}.K = ${L.K} does not match layers[${l - 1}].N = ${layers[l - 1].N}`);
+    }
+    checkF32(k, `${name}.W`, L.W, L.N * L.K, 'N*K', `N=${L.N}, K=${L.K}`);
+    if (L.bias !== null) checkF32(k, `${name}.bias`, L.bias, L.N, 'N', `N=${L.N}`);
+    checkAct(k, L.act);
+    checkNumber(k, `${name}.alpha`, L.alpha);
+  }
+  const K0 = layers[0].K;
+  const NL = layers[layers.length - 1].N;
+  checkF32(k, 'X', X, M * K0, 'M*K', `M=${M}, K=${K0}`);
+  checkF32(k, 'out', out, M * NL, 'M*N', `M=${M}, N=${NL}`);
+  checkBool(k, 'softmax', softmax);
+}
 
 function unaryLoop(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): void {
   switch (op) {

@@ -65,6 +65,9 @@ export interface NativeBinding {
   forwardAsync(
     M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
   ): Promise<void>;
+  forwardDense(
+    M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+  ): void;
   info(): { simd: 'avx2' | 'scalar'; threads: number; [key: string]: unknown };
   setNumThreads(n: number): void;
 }
@@ -82,7 +85,7 @@ const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul',
   'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax',
   'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss',
-  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'forwardAsync', 'info', 'setNumThreads',
+  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'forwardAsync', 'forwardDense', 'info', 'setNumThreads',
 ];
 
 /** The package root (the directory holding myelin's package.json), from lib/backend or dist/backend. */
@@ -178,6 +181,16 @@ export interface LoadNativeOptions {
    * it off to exercise the C++ kernels at every size.
    */
   smallCallsInJs?: boolean;
+}
+
+/** Plan layers with the activation as the binding's integer code. */
+function mapPlan(kernel: string, layers: PlanLayer[]): NativePlanLayer[] {
+  return layers.map((l, i) => {
+    if (l === null || typeof l !== 'object') {
+      throw new Error(`${kernel}: layers[${i}] must be an object {N, K, W, bias, act, alpha}`);
+    }
+    return { N: l.N, K: l.K, W: l.W, bias: l.bias, act: actCode(`${kernel}: layers[${i}]`, l.act), alpha: l.alpha };
+  });
 }
 
 /** Loads the addon and adapts it to the Backend contract; throws an Error saying why it could not. */
@@ -282,16 +295,15 @@ function loadNativeAllSizes(): NativeBackend {
       if (!Array.isArray(layers)) return b.forwardAsync(M, layers as unknown as NativePlanLayer[], X, out, softmax);
       let mapped: NativePlanLayer[];
       try {
-        mapped = layers.map((l, i) => {
-          if (l === null || typeof l !== 'object') {
-            throw new Error(`forwardAsync: layers[${i}] must be an object {N, K, W, bias, act, alpha}`);
-          }
-          return { N: l.N, K: l.K, W: l.W, bias: l.bias, act: actCode(`forwardAsync: layers[${i}]`, l.act), alpha: l.alpha };
-        });
+        mapped = mapPlan('forwardAsync', layers);
       } catch (err) {
         return Promise.reject(err);
       }
       return b.forwardAsync(M, mapped, X, out, softmax);
+    },
+    forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
+      if (!Array.isArray(layers)) return b.forwardDense(M, layers as unknown as NativePlanLayer[], X, out, softmax);
+      b.forwardDense(M, mapPlan('forwardDense', layers), X, out, softmax);
     },
   };
   return backend;

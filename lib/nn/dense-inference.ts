@@ -1,6 +1,6 @@
 // Tape-free inference for Sequential MLPs: fused linearForward calls over cached per-batch-size scratch (Module.predict's fast path).
 import { getBackend } from '../backend/select';
-import type { Activation } from '../backend/contract';
+import type { Activation, PlanLayer } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { freshArray } from '../buffer-pool';
 import type { Module } from './module';
@@ -23,6 +23,13 @@ interface Scratch {
 }
 
 const MAX_CACHED_BATCH_SIZES = 4;
+
+/**
+ * From this many rows, predict runs the whole stack as one forwardDense call (rows split across
+ * the native threads, every layer per block); below it, one linearForward call per layer, whose
+ * per-call cost is lower for a handful of rows (batch-1 latency).
+ */
+const DENSE_STACK_MIN_ROWS = 64;
 
 const ACTIVATION_LAYERS: readonly object[] = [
   ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
@@ -97,8 +104,28 @@ export class DenseInference {
   }
 
   /** Runs rows [0, rows) of x ([rows, inFeatures], row-major) into out ([rows, outFeatures]). */
+  /** The stack as backend plan layers, reading the live weights (rebuilt per call: 1 object a layer). */
+  private planLayers(): PlanLayer[] {
+    return this.steps.map(({ layer, activation }) => {
+      const fused = activation === null ? null : activation.fusableActivation();
+      return {
+        N: layer.outFeatures,
+        K: layer.inFeatures,
+        W: layer.weight.data,
+        bias: layer.bias ? layer.bias.data : null,
+        act: fused === null ? 'none' : fused.act,
+        alpha: fused === null ? 0.01 : fused.alpha,
+      };
+    });
+  }
+
   private runBatch(rows: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
+    if (rows >= DENSE_STACK_MIN_ROWS) {
+      // One call for the whole stack: the native backend splits rows across threads per block.
+      backend.forwardDense(rows, this.planLayers(), x, out, this.softmax);
+      return;
+    }
     const steps = this.steps;
     const buffers = this.scratchFor(rows);
     let h = x;

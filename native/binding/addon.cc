@@ -19,6 +19,7 @@
 #include "cpu.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "dense_stack.h"
 #include "linear.h"
 #include "optim.h"
 #include "softmax.h"
@@ -598,12 +599,7 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
 
 // ---- forwardAsync -------------------------------------------------------------------------
 
-struct PlanLayerView {
-  int N, K, act;
-  float alpha;
-  const float* W;
-  const float* bias;
-};
+using PlanLayerView = myelin::DenseLayer;
 
 // Runs the dense-layer stack on a libuv worker thread (gemm uses the myelin pool from there).
 // Holds references to every buffer until it completes; scratch is allocated per call.
@@ -623,20 +619,8 @@ class ForwardWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      int max_n = 0;
-      for (const auto& l : layers_) max_n = l.N > max_n ? l.N : max_n;
-      const size_t scratch = static_cast<size_t>(M_) * static_cast<size_t>(max_n);
-      std::vector<float> a, b;
-      if (layers_.size() > 1) a.resize(scratch);
-      if (layers_.size() > 2) b.resize(scratch);
-      const float* in = X_;
-      for (size_t i = 0; i < layers_.size(); ++i) {
-        const PlanLayerView& l = layers_[i];
-        float* dst = i + 1 == layers_.size() ? out_ : (i % 2 == 0 ? a.data() : b.data());
-        myelin::linear_forward(M_, l.N, l.K, in, l.W, l.bias, l.act, l.alpha, dst, nullptr);
-        in = dst;
-      }
-      if (softmax_) myelin::softmax(M_, layers_.back().N, out_, out_);
+      myelin::dense_stack_forward(M_, static_cast<int>(layers_.size()), layers_.data(), X_, out_,
+                                  softmax_);
     } catch (const std::bad_alloc&) {
       SetError("forwardAsync: out of memory allocating scratch buffers");
     } catch (const std::exception& e) {
@@ -670,29 +654,43 @@ bool layer_prop(Call& c, napi_value layer, const char* key, size_t slot) {
   return true;
 }
 
-// Validates and starts the worker; on invalid input, the pending exception becomes a rejection.
-napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info, napi_value* promise) {
-  Call c(env, "forwardAsync");
-  CHECK(c.start(info, 5, "M, layers, X, out, softmax"));
+#define CHECK_OR_FALSE(expr) \
+  do {                       \
+    if (!(expr)) return false; \
+  } while (0)
+
+// A validated inference plan: the layers, the input/output buffers and the JS values holding them.
+struct ParsedPlan {
+  int64_t M = 0;
+  bool softmax = false;
+  std::vector<PlanLayerView> layers;
+  float* X = nullptr;
+  float* out = nullptr;
+  std::vector<napi_value> values;  // every buffer's JS value (to keep alive for async use)
+};
+
+// Validates (M, layers, X, out, softmax) for forwardAsync / forwardDense; false with a pending
+// exception naming the kernel and the offending layer on bad input.
+bool parse_plan(Call& c, napi_callback_info info, ParsedPlan* plan) {
+  napi_env env = c.env;
+  CHECK_OR_FALSE(c.start(info, 5, "M, layers, X, out, softmax"));
   int64_t M;
   bool softmax;
-  CHECK(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  CHECK_OR_FALSE(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
   bool is_array = false;
   napi_is_array(env, c.argv[1], &is_array);
   if (!is_array) {
-    throw_error(env, "forwardAsync: layers must be an Array, got %s", describe(env, c.argv[1]));
-    return nullptr;
+    throw_error(env, "%s: layers must be an Array, got %s", c.kernel, describe(env, c.argv[1]));
+    return false;
   }
   uint32_t count = 0;
   napi_get_array_length(env, c.argv[1], &count);
   if (count == 0) {
-    throw_error(env, "forwardAsync: layers is empty");
-    return nullptr;
+    throw_error(env, "%s: layers is empty", c.kernel);
+    return false;
   }
-  std::vector<PlanLayerView> layers;
-  std::vector<Napi::Reference<Napi::Value>> refs;
+  std::vector<PlanLayerView>& layers = plan->layers;
   layers.reserve(count);
-  refs.reserve(2 * count + 2);
   napi_value layers_arr = c.argv[1];
   napi_value x_val = c.argv[2], out_val = c.argv[3];
   int64_t prev_n = -1, first_k = 0;
@@ -702,11 +700,11 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info, napi_value* p
     napi_valuetype t;
     if (napi_get_element(env, layers_arr, i, &layer) != napi_ok ||
         napi_typeof(env, layer, &t) != napi_ok || t != napi_object) {
-      throw_error(env, "forwardAsync: layers[%u] must be an object {N, K, W, bias, act, alpha}", i);
-      return nullptr;
+      throw_error(env, "%s: layers[%u] must be an object {N, K, W, bias, act, alpha}", c.kernel, i);
+      return false;
     }
     // Slots 5.. hold the layer's fields while validating.
-    CHECK(layer_prop(c, layer, "N", 5) && layer_prop(c, layer, "K", 6) && layer_prop(c, layer, "W", 7) &&
+    CHECK_OR_FALSE(layer_prop(c, layer, "N", 5) && layer_prop(c, layer, "K", 6) && layer_prop(c, layer, "W", 7) &&
           layer_prop(c, layer, "bias", 8) && layer_prop(c, layer, "act", 9) &&
           layer_prop(c, layer, "alpha", 10));
     int64_t N, K;
@@ -714,40 +712,55 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info, napi_value* p
     double alpha;
     float *W, *bias;
     snprintf(what, sizeof what, "layers[%u].N", i);
-    CHECK(c.size(5, what, 1, &N));
+    CHECK_OR_FALSE(c.size(5, what, 1, &N));
     snprintf(what, sizeof what, "layers[%u].K", i);
-    CHECK(c.size(6, what, 1, &K));
+    CHECK_OR_FALSE(c.size(6, what, 1, &K));
     if (prev_n >= 0 && K != prev_n) {
-      throw_error(env, "forwardAsync: layers[%u].K = %lld does not match layers[%u].N = %lld", i,
+      throw_error(env, "%s: layers[%u].K = %lld does not match layers[%u].N = %lld", c.kernel, i,
                   (long long)K, i - 1, (long long)prev_n);
-      return nullptr;
+      return false;
     }
     snprintf(what, sizeof what, "layers[%u].act", i);
-    CHECK(c.code(9, what, 6, &act));
+    CHECK_OR_FALSE(c.code(9, what, 6, &act));
     snprintf(what, sizeof what, "layers[%u].alpha", i);
-    CHECK(c.number(10, what, true, &alpha));
+    CHECK_OR_FALSE(c.number(10, what, true, &alpha));
     snprintf(what, sizeof what, "layers[%u].W", i);
-    CHECK(c.mat(7, what, "N*K", "N", N, "K", K, &W));
+    CHECK_OR_FALSE(c.mat(7, what, "N*K", "N", N, "K", K, &W));
     snprintf(what, sizeof what, "layers[%u].bias", i);
-    CHECK(c.f32(8, what, N, "N", "N", N, nullptr, 0, &bias, true));
+    CHECK_OR_FALSE(c.f32(8, what, N, "N", "N", N, nullptr, 0, &bias, true));
     if (i == 0) first_k = K;
     prev_n = N;
     layers.push_back({(int)N, (int)K, act, (float)alpha, W, bias});
-    refs.push_back(Napi::Persistent(Napi::Value(env, c.argv[7])));
-    if (bias) refs.push_back(Napi::Persistent(Napi::Value(env, c.argv[8])));
+    plan->values.push_back(c.argv[7]);
+    if (bias) plan->values.push_back(c.argv[8]);
   }
   c.argv[2] = x_val;
   c.argv[3] = out_val;
   float *X, *out;
-  CHECK(c.mat(2, "X", "M*layers[0].K", "M", M, "K", first_k, &X));
-  CHECK(c.mat(3, "out", "M*last.N", "M", M, "N", prev_n, &out));
-  refs.push_back(Napi::Persistent(Napi::Value(env, x_val)));
-  refs.push_back(Napi::Persistent(Napi::Value(env, out_val)));
+  CHECK_OR_FALSE(c.mat(2, "X", "M*layers[0].K", "M", M, "K", first_k, &X));
+  CHECK_OR_FALSE(c.mat(3, "out", "M*last.N", "M", M, "N", prev_n, &out));
+  plan->values.push_back(x_val);
+  plan->values.push_back(out_val);
+  plan->M = M;
+  plan->softmax = softmax;
+  plan->X = X;
+  plan->out = out;
+  return true;
+}
+
+// Validates and starts the worker; on invalid input, the pending exception becomes a rejection.
+napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info, napi_value* promise) {
+  Call c(env, "forwardAsync");
+  ParsedPlan plan;
+  if (!parse_plan(c, info, &plan)) return nullptr;
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  refs.reserve(plan.values.size());
+  for (napi_value v : plan.values) refs.push_back(Napi::Persistent(Napi::Value(env, v)));
   Napi::Env e(env);
   auto deferred = Napi::Promise::Deferred::New(e);
   *promise = deferred.Promise();
-  auto* worker = new ForwardWorker(e, deferred, (int)M, std::move(layers), X, out, softmax,
-                                   std::move(refs));
+  auto* worker = new ForwardWorker(e, deferred, (int)plan.M, std::move(plan.layers), plan.X,
+                                   plan.out, plan.softmax, std::move(refs));
   worker->Queue();
   return *promise;
 }
@@ -770,6 +783,17 @@ napi_value ForwardAsync(napi_env env, napi_callback_info info) {
   }
   napi_reject_deferred(env, deferred, err);
   return p;
+}
+
+// Synchronous twin of forwardAsync for large batches: the whole stack in one call, rows split
+// across the pool (see dense_stack.h).
+napi_value ForwardDense(napi_env env, napi_callback_info info) {
+  Call c(env, "forwardDense");
+  ParsedPlan plan;
+  if (!parse_plan(c, info, &plan)) return nullptr;
+  myelin::dense_stack_forward((int)plan.M, static_cast<int>(plan.layers.size()), plan.layers.data(),
+                              plan.X, plan.out, plan.softmax);
+  return nullptr;
 }
 
 // ---- Registration -------------------------------------------------------------------------
@@ -825,6 +849,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"adamStep", Guarded<AdamStep>},
       {"rmspropStep", Guarded<RmspropStep>},
       {"forwardAsync", Guarded<ForwardAsync>},
+      {"forwardDense", Guarded<ForwardDense>},
       {"info", Guarded<Info>},
       {"setNumThreads", Guarded<SetNumThreads>},
   };

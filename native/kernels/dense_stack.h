@@ -1,0 +1,23 @@
+// Inference forward pass of a whole stack of dense layers, split by rows across the thread pool.
+#pragma once
+
+namespace myelin {
+
+struct DenseLayer {
+  int N, K, act;
+  float alpha;
+  const float* W;     // N x K (out x in)
+  const float* bias;  // N, or nullptr
+};
+
+// out[M, last.N] = the stack applied to X[M, layers[0].K] (then a row softmax if softmax).
+// Large batches are split into row blocks, one per pool thread, each running every layer on its
+// rows (the per-layer products then run single-threaded inside the block): no barrier between
+// layers, intermediates stay in the core's own caches, and narrow last layers (N = 10) do not
+// pay for a thread hand-off. Small batches run layer by layer, each product using the pool.
+// Scratch for the intermediates belongs to the calling thread and is kept for its next call, so
+// concurrent calls from different threads never share it; throws std::bad_alloc.
+void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const float* X, float* out,
+                         bool softmax);
+
+}  // namespace myelin

@@ -1,0 +1,92 @@
+// forwardDense (the whole dense stack in one call, rows split across threads natively) vs a chain of linearForward calls.
+import { describe, it, expect } from 'vitest';
+import type { Activation, Backend, PlanLayer } from '../lib/backend/contract';
+import { backendsUnderTest, requireBackend } from './helpers/backends';
+import { freshSeed, makeRng, randUniform, type Rng } from './helpers/reference';
+
+const SEED = freshSeed();
+const ACTS: Activation[] = ['none', 'relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu', 'geluTanh'];
+
+function randomStack(rng: Rng, widths: number[]): PlanLayer[] {
+  const layers: PlanLayer[] = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const K = widths[i];
+    const N = widths[i + 1];
+    layers.push({
+      N, K,
+      W: randUniform(rng, N * K, -1 / Math.sqrt(K), 1 / Math.sqrt(K)),
+      bias: rng.next() < 0.8 ? randUniform(rng, N, -0.1, 0.1) : null,
+      act: ACTS[Math.floor(rng.next() * ACTS.length)],
+      alpha: 0.05,
+    });
+  }
+  return layers;
+}
+
+function chain(b: Backend, M: number, layers: PlanLayer[], X: Float32Array, softmax: boolean): Float32Array {
+  let h = X;
+  for (const l of layers) {
+    const y = new Float32Array(M * l.N);
+    b.linearForward(M, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, y, null);
+    h = y;
+  }
+  if (softmax) b.softmax(M, layers[layers.length - 1].N, h, h);
+  return h;
+}
+
+function expectNear(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    const tol = 1e-5 * Math.abs(expected[i]) + 1e-6;
+    if (!(Math.abs(actual[i] - expected[i]) <= tol)) {
+      throw new Error(`${what}: index ${i}: got ${actual[i]}, expected ${expected[i]} (seed ${SEED})`);
+    }
+  }
+}
+
+for (const bt of backendsUnderTest()) {
+  describe(`forwardDense on the ${bt.label} backend (seed ${SEED})`, () => {
+    it('matches a chain of linearForward calls on awkward shapes, with and without softmax', () => {
+      const b = requireBackend(bt);
+      const rng = makeRng(SEED);
+      for (const M of [1, 3, 17, 65, 257, 1024]) {
+        for (const widths of [[5, 3], [17, 65, 3], [784, 256, 128, 10], [33, 1, 7]]) {
+          const layers = randomStack(rng, widths);
+          const X = randUniform(rng, M * widths[0], 0, 1);
+          for (const softmax of [false, true]) {
+            const out = new Float32Array(M * widths[widths.length - 1]);
+            b.forwardDense(M, layers, X, out, softmax);
+            expectNear(out, chain(b, M, layers, X, softmax), `M=${M} widths=${widths.join('-')} softmax=${softmax}`);
+          }
+        }
+      }
+    });
+
+    it('agrees with forwardAsync', async () => {
+      const b = requireBackend(bt);
+      const rng = makeRng(SEED ^ 0x5a5a);
+      const layers = randomStack(rng, [64, 48, 10]);
+      const M = 300;
+      const X = randUniform(rng, M * 64, 0, 1);
+      const a = new Float32Array(M * 10);
+      const d = new Float32Array(M * 10);
+      await b.forwardAsync(M, layers, X, a, true);
+      b.forwardDense(M, layers, X, d, true);
+      expectNear(d, a, 'forwardDense vs forwardAsync');
+    });
+
+    it('rejects bad plans with an Error naming forwardDense and the layer', () => {
+      const b = requireBackend(bt);
+      const rng = makeRng(SEED);
+      const layers = randomStack(rng, [8, 4, 2]);
+      const X = new Float32Array(3 * 8);
+      const out = new Float32Array(3 * 2);
+      expect(() => b.forwardDense(3, [layers[1], layers[0]], X, out, false)).toThrow(/forwardDense/);
+      expect(() => b.forwardDense(3, [], X, out, false)).toThrow(/forwardDense.*layers/);
+      expect(() => b.forwardDense(4, layers, X, out, false)).toThrow(/forwardDense.*X/);
+      expect(() => b.forwardDense(3, layers, X, new Float32Array(5), false)).toThrow(/forwardDense.*out/);
+      const bad = { ...layers[0], W: new Float32Array(3) };
+      expect(() => b.forwardDense(3, [bad, layers[1]], X, out, false)).toThrow(/forwardDense.*layers\[0\]\.W/);
+    });
+  });
+}
