@@ -910,10 +910,12 @@ export const jsBackend: Backend = {
   forwardDense(M, layers, X, out, softmax) {
     checkForwardPlan('forwardDense', M, layers, X, out, softmax);
     const maxN = layers.reduce((m, L) => Math.max(m, L.N), 0);
+    // Two ping-pong buffers for the intermediates (none for a single layer).
+    const ping = layers.length > 1 ? new Float32Array(M * maxN) : out;
+    const pong = layers.length > 2 ? new Float32Array(M * maxN) : out;
     let h = X;
     for (let l = 0; l < layers.length; l++) {
-      const last = l === layers.length - 1;
-      const dst = last ? out : new Float32Array(M * maxN);
+      const dst = l === layers.length - 1 ? out : l % 2 === 0 ? ping : pong;
       denseRows(M, layers[l], h, 0, dst, 0);
       h = dst;
     }

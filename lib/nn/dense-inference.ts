@@ -103,7 +103,6 @@ export class DenseInference {
     return buffers;
   }
 
-  /** Runs rows [0, rows) of x ([rows, inFeatures], row-major) into out ([rows, outFeatures]). */
   /** The stack as backend plan layers, reading the live weights (rebuilt per call: 1 object a layer). */
   private planLayers(): PlanLayer[] {
     return this.steps.map(({ layer, activation }) => {
@@ -119,25 +118,22 @@ export class DenseInference {
     });
   }
 
+  /** Runs rows [0, rows) of x ([rows, inFeatures], row-major) into out ([rows, outFeatures]). */
   private runBatch(rows: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
+    const layers = this.planLayers();
     if (rows >= DENSE_STACK_MIN_ROWS) {
       // One call for the whole stack: the native backend splits rows across threads per block.
-      backend.forwardDense(rows, this.planLayers(), x, out, this.softmax);
+      backend.forwardDense(rows, layers, x, out, this.softmax);
       return;
     }
-    const steps = this.steps;
     const buffers = this.scratchFor(rows);
     let h = x;
-    const last = steps.length - 1;
+    const last = layers.length - 1;
     for (let i = 0; i <= last; i++) {
-      const { layer, activation } = steps[i];
-      const fused = activation === null ? null : activation.fusableActivation();
-      const act: Activation = fused === null ? 'none' : fused.act;
-      const alpha = fused === null ? 0.01 : fused.alpha;
+      const l = layers[i];
       const y = i === last && !this.softmax ? out : buffers[i];
-      const bias = layer.bias;
-      backend.linearForward(rows, layer.outFeatures, layer.inFeatures, h, layer.weight.data, bias ? bias.data : null, act, alpha, y, null);
+      backend.linearForward(rows, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, y, null);
       h = y;
     }
     if (this.softmax) backend.softmax(rows, this.outFeatures, h, out);
