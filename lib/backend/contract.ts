@@ -59,6 +59,46 @@ export interface PlanLayer {
   alpha: number;
 }
 
+/**
+ * A backend-owned, immutable copy of a plan's weights (Backend.freezePlan). Opaque: only the
+ * backend that made it can run it.
+ */
+export interface FrozenPlan {
+  readonly backend: 'native' | 'js';
+  /** Input features per row (layers[0].K) and outputs per row (last N). */
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Bytes of weights the copy holds. */
+  readonly bytes: number;
+}
+
+/** The FrozenPlans one backend made, each with the backend's own copy of the weights. */
+export class FrozenPlanRegistry<T> {
+  private readonly held = new WeakMap<object, T>();
+
+  constructor(private readonly backend: 'native' | 'js') {}
+
+  /** A new FrozenPlan for `layers` (already validated) that holds `copy`. */
+  add(layers: readonly { N: number; K: number; bias: unknown }[], copy: T): FrozenPlan {
+    let bytes = 0;
+    for (const l of layers) bytes += 4 * (l.N * l.K + (l.bias === null ? 0 : l.N));
+    const plan: FrozenPlan = Object.freeze({
+      backend: this.backend, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N, bytes,
+    });
+    this.held.set(plan, copy);
+    return plan;
+  }
+
+  /** The copy behind a plan this backend froze; throws naming the kernel for anything else. */
+  get(kernel: string, plan: unknown): T {
+    const copy = plan !== null && typeof plan === 'object' ? this.held.get(plan) : undefined;
+    if (copy !== undefined) return copy;
+    const other = plan !== null && typeof plan === 'object' ? (plan as Partial<FrozenPlan>).backend : undefined;
+    const what = other === 'native' || other === 'js' ? `a plan frozen by the ${other} backend` : plan === null ? 'null' : typeof plan;
+    throw new Error(`${kernel}: layers must be an array of plan layers or a plan from this backend's freezePlan, got ${what}`);
+  }
+}
+
 export interface Backend {
   readonly name: 'native' | 'js';
   info(): BackendInfo;
@@ -192,13 +232,25 @@ export interface Backend {
   ): void;
 
   /**
+   * Copies a plan's weights into memory the backend owns: the result is immutable and can be
+   * passed to forwardAsync any number of times. Later changes to (or detaching of) the layers'
+   * W/bias arrays do not affect it. Validates like forwardAsync ("freezePlan: layers[1].K ...").
+   */
+  freezePlan(layers: PlanLayer[]): FrozenPlan;
+
+  /**
    * Inference forward pass of a stack of dense layers, off the main thread on the native backend
    * (a worker on the native thread pool; the JS backend runs it in slices between event-loop
    * turns). X is [M, layers[0].K]; out is [M, last.N]. If softmax is true a row softmax is applied
-   * at the end. The caller must not mutate X, the weights or out until the promise settles.
-   * Concurrent calls are independent (no shared scratch).
+   * at the end. `layers` is a frozen plan (freezePlan) or plain plan layers, which are then copied
+   * for this call. X is copied before forwardAsync returns; `out` is written only when the result
+   * is ready, just before the promise resolves. So the caller may change or transfer X and the
+   * weights at once; if out's buffer is detached meanwhile, the promise rejects. Invalid arguments
+   * give a rejected promise. Concurrent calls are independent (no shared scratch).
    */
-  forwardAsync(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): Promise<void>;
+  forwardAsync(
+    M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+  ): Promise<void>;
 
   /**
    * Synchronous twin of forwardAsync, for large inference batches: the whole stack in one call.

@@ -1,6 +1,6 @@
 // The pure-TypeScript backend: every kernel of the contract in plain TS (reference, fallback, JS benchmark side).
 import type { Activation, Backend, BackendInfo, PlanLayer, UnaryOp } from './contract';
-import { ACTIVATION_CODE, UNARY_CODE } from './contract';
+import { ACTIVATION_CODE, FrozenPlanRegistry, UNARY_CODE } from './contract';
 
 // ---------------------------------------------------------------------------------------------
 // Argument validation: O(1) per call (label checks excepted), messages start with the kernel name.
@@ -898,13 +898,28 @@ export const jsBackend: Backend = {
     }
   },
 
+  freezePlan(layers) {
+    checkPlanLayers('freezePlan', layers);
+    return frozenLayers.add(layers, copyLayers(layers));
+  },
+
   forwardAsync(M, layers, X, out, softmax) {
+    const k = 'forwardAsync';
+    let copy: Float32Array;
+    let frozen: PlanLayer[];
     try {
-      checkForwardPlan('forwardAsync', M, layers, X, out, softmax);
+      if (Array.isArray(layers)) {
+        checkPlanLayers(k, layers);
+        frozen = copyLayers(layers); // plain layers are copied for this call only
+      } else {
+        frozen = frozenLayers.get(k, layers);
+      }
+      checkPlanIo(k, M, frozen, X, out, softmax);
+      copy = X.slice(0, M * frozen[0].K);
     } catch (err) {
       return Promise.reject(err);
     }
-    return runForwardAsync(M, layers.slice(), X, out, softmax);
+    return runForwardAsync(M, frozen, copy, out, softmax);
   },
 
   forwardDense(M, layers, X, out, softmax) {
@@ -930,11 +945,17 @@ export const jsBackend: Backend = {
 function checkForwardPlan(
   k: string, M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
 ): void {
-  checkDim(k, 'M', M);
+  checkPlanLayers(k, layers);
+  checkPlanIo(k, M, layers, X, out, softmax);
+}
+
+/** Validates plan layers: each {N, K, W, bias, act, alpha} with K equal to the previous N. */
+function checkPlanLayers(k: string, layers: PlanLayer[]): void {
   if (!Array.isArray(layers) || layers.length === 0) throw new Error(`${k}: layers must be a non-empty array`);
   for (let l = 0; l < layers.length; l++) {
     const L = layers[l];
     const name = `layers[${l}]`;
+    if (L === null || typeof L !== 'object') throw new Error(`${k}: ${name} must be an object {N, K, W, bias, act, alpha}`);
     checkDim(k, `${name}.N`, L.N);
     checkDim(k, `${name}.K`, L.K);
     if (l > 0 && L.K !== layers[l - 1].N) {
@@ -945,11 +966,26 @@ function checkForwardPlan(
     checkAct(k, L.act);
     checkNumber(k, `${name}.alpha`, L.alpha);
   }
+}
+
+/** Validates the rows, input, output and softmax flag of a (validated) plan. */
+function checkPlanIo(k: string, M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void {
+  checkDim(k, 'M', M);
   const K0 = layers[0].K;
   const NL = layers[layers.length - 1].N;
   checkF32(k, 'X', X, M * K0, 'M*K', `M=${M}, K=${K0}`);
   checkF32(k, 'out', out, M * NL, 'M*N', `M=${M}, N=${NL}`);
   checkBool(k, 'softmax', softmax);
+}
+
+/** The private weight copies behind each FrozenPlan this backend made. */
+const frozenLayers = new FrozenPlanRegistry<PlanLayer[]>('js');
+
+/** Private copies of validated layers (weights and bias cut to their exact sizes). */
+function copyLayers(layers: PlanLayer[]): PlanLayer[] {
+  return layers.map((L) => ({
+    N: L.N, K: L.K, W: L.W.slice(0, L.N * L.K), bias: L.bias === null ? null : L.bias.slice(0, L.N), act: L.act, alpha: L.alpha,
+  }));
 }
 
 function unaryLoop(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): void {
@@ -984,6 +1020,8 @@ function unaryLoop(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): 
 /**
  * The layer stack on row chunks: each chunk of rows goes through every layer (its own scratch,
  * allocated per call), with an event-loop turn after each layer-chunk of about ASYNC_SLICE_MACS work.
+ * Reads only the private copies it is given (X and the frozen layers); the result goes into a
+ * private buffer and is copied into out at the end, if out's buffer is still attached.
  */
 async function runForwardAsync(
   M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
@@ -999,6 +1037,7 @@ async function runForwardAsync(
   const bufB = new Float32Array(chunk * maxWidth);
   const last = layers.length - 1;
   const NL = layers[last].N;
+  const result = new Float32Array(M * NL);
   for (let r0 = 0; r0 < M; r0 += chunk) {
     const rows = Math.min(chunk, M - r0);
     let src = X;
@@ -1007,7 +1046,7 @@ async function runForwardAsync(
       await yieldToEventLoop();
       const L = layers[l];
       if (l === last) {
-        denseRows(rows, L, src, srcOff, out, r0 * NL);
+        denseRows(rows, L, src, srcOff, result, r0 * NL);
       } else {
         const dst = src === bufA ? bufB : bufA;
         denseRows(rows, L, src, srcOff, dst, 0);
@@ -1015,6 +1054,10 @@ async function runForwardAsync(
         srcOff = 0;
       }
     }
-    if (softmax) softmaxRows(rows, NL, out, out, r0 * NL, r0 * NL);
+    if (softmax) softmaxRows(rows, NL, result, result, r0 * NL, r0 * NL);
   }
+  if (out.length < M * NL) {
+    throw new Error('forwardAsync: out was detached (its ArrayBuffer transferred) before the result was ready');
+  }
+  out.set(result);
 }
