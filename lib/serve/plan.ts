@@ -1,6 +1,6 @@
 // Inference plans: turns a Sequential of Linear/activation/Dropout/Flatten/Softmax into dense PlanLayers.
 import type { Activation, PlanLayer } from '../backend/contract';
-import type { Tensor } from '../tensor';
+import { sizeOf, type Tensor } from '../tensor';
 
 /** What plan building needs from a model: its architecture and its named parameters (nn.Module has both). */
 export interface PlannableModel {
@@ -39,9 +39,9 @@ interface Step {
 
 /** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run. */
 function checkAttached(name: string, t: Tensor): void {
-  if (t.data.length !== t.size) {
+  if (t.data.length !== sizeOf(t.shape)) {
     throw new Error(
-      `predictAsync: parameter '${name}' has ${t.data.length} values but its shape [${t.shape.join(',')}] needs ${t.size}: ` +
+      `predictAsync: parameter '${name}' has ${t.data.length} values but its shape [${t.shape.join(',')}] needs ${sizeOf(t.shape)}: ` +
         'its ArrayBuffer was detached (transferred with postMessage or structuredClone); give it a new array (t.data = copy)',
     );
   }
@@ -101,9 +101,9 @@ export function buildPlan(model: PlannableModel): InferencePlan {
       if (prev !== undefined && prev.N !== K) {
         throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
       }
-      if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
       checkAttached(`${prefix}weight`, W);
       if (b !== null) checkAttached(`${prefix}bias`, b);
+      if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
       layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: 'none', alpha: 0 });
       sources.push({ weight: W, bias: b });
       lastWasLinear = true;
