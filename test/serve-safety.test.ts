@@ -48,12 +48,15 @@ describe('predictAsync while weight buffers are transferred (child process, forc
   beforeAll(() => ensureDist());
 
   for (const b of backends) {
-    it(`${b.name}: pending calls resolve with the weights of the call; a detached weight is a clear Error`, () => {
+    it(`${b.name}: pending calls resolve with the weights of the call; a detached weight or output is a clear Error`, () => {
       requireBackend(b);
       const r = runChild('predict-async-transfer.js', [DIST, b.name, b.name === 'js' ? '256' : '2048'], ['--expose-gc']);
       expect(r.signal, `child crashed: ${r.stderr}`).toBeNull();
       expect(r.status, r.stderr).toBe(0);
-      const rounds = (r.json as { rounds: Record<string, unknown>[] }).rounds;
+      const { rounds, binding } = r.json as { rounds: Record<string, unknown>[]; binding: Record<string, unknown> };
+      expect(binding.xDetachedError, JSON.stringify(binding)).toBeUndefined();
+      expect(binding.xDetachedDiff, JSON.stringify(binding)).toBeLessThan(1e-6);
+      expect(binding.outDetached).toBe('forwardAsync: out was detached (its ArrayBuffer transferred) before the result was ready');
       expect(rounds).toHaveLength(6);
       for (const round of rounds) {
         const label = JSON.stringify(round);

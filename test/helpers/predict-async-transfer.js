@@ -7,11 +7,15 @@
 // forces garbage collection and fills the heap with other data. Before the fix the pool thread read
 // the freed weights (SIGSEGV); now the call must resolve with the values predict() gave before the
 // transfer. When the weights are left detached, the next call must reject with an Error saying so.
+// Then the backend's forwardAsync itself: its input transferred right after the call (it was
+// copied: correct result), its output transferred during the call (a clear rejection).
 // Prints one JSON line with what each round saw; a crash shows as a signal in the parent.
 'use strict';
+const path = require('path');
 const { MessageChannel } = require('worker_threads');
 
 const lib = require(process.argv[2]);
+const { getBackend } = require(path.join(process.argv[2], 'backend', 'select.js'));
 const backendName = process.argv[3];
 const rows = Number(process.argv[4] || 2048);
 lib.setBackend(backendName);
@@ -71,8 +75,31 @@ async function main() {
     junk.length = 0;
     rounds.push(entry);
   }
+  // The backend call itself: X transferred right after forwardAsync returned (it was copied), and
+  // out transferred while the call runs (the result has nowhere to go: the promise rejects).
+  const backend = getBackend();
+  const M = rows;
+  const layers = [
+    { N: 512, K: 256, W: lib.randn([512, 256], { seed: 1 }).data, bias: lib.randn([512], { seed: 2 }).data, act: 'relu', alpha: 0 },
+    { N: 64, K: 512, W: lib.randn([64, 512], { seed: 3 }).data, bias: null, act: 'tanh', alpha: 0 },
+  ];
+  const X = lib.randn([M, 256], { seed: 4 }).data.slice();
+  const want = new Float32Array(M * 64);
+  backend.forwardDense(M, layers, X, want, true);
+  const out = new Float32Array(M * 64);
+  const pendingX = backend.forwardAsync(M, backend.freezePlan(layers), X, out, true);
+  structuredClone(X.buffer, { transfer: [X.buffer] });
+  const outLost = new Float32Array(M * 64);
+  const pendingOut = backend.forwardAsync(M, layers, lib.randn([M, 256], { seed: 4 }).data.slice(), outLost, true);
+  port1.postMessage(outLost.buffer, [outLost.buffer]);
+  global.gc();
+  const [x, o] = await Promise.all([
+    pendingX.then(() => ({ diff: maxAbsDiff(out, want) }), (e) => ({ error: String(e && e.message) })),
+    pendingOut.then(() => 'resolved', (e) => String(e && e.message)),
+  ]);
+  const binding = { xDetachedDiff: x.diff, xDetachedError: x.error, outDetached: o };
   port1.close();
-  process.stdout.write(`${JSON.stringify({ backend: lib.info().backend, rounds })}\n`);
+  process.stdout.write(`${JSON.stringify({ backend: lib.info().backend, rounds, binding })}\n`);
 }
 
 main().catch((e) => {
