@@ -65,7 +65,7 @@ export function layersOf(model: Module): LayerSpec[] {
         out.push({ kind: 'Dropout', name: prefix, p: cfg.p });
         return;
       case 'Flatten':
-        if (cfg.startDim !== undefined && cfg.startDim !== 1) {
+        if (cfg.startDim !== 1) {
           throw new Error(`onnx.exportModel: ${where}: Flatten(startDim=${cfg.startDim}) is not supported (only startDim 1)`);
         }
         out.push({ kind: 'Flatten', name: prefix });
@@ -131,6 +131,7 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
       case 'LeakyReLU': return { type: 'LeakyReLU', negativeSlope: l.negativeSlope };
       case 'GELU': return { type: 'GELU', approximate: l.approximate };
       case 'Dropout': return { type: 'Dropout', p: l.p };
+      case 'Flatten': return { type: 'Flatten', startDim: 1 };
       default: return { type: l.kind };
     }
   });
