@@ -265,7 +265,10 @@ describe('import errors', () => {
     broken[g + 2] = 0xff;
     expect((await tryImport(broken))?.message).toMatch(/not a valid ONNX model/);
     expect((await tryImport(Buffer.from('this is not protobuf at all, just text')))?.message).toMatch(/not a valid ONNX model/);
-    await expect(importModel(path.join(dir, 'missing.onnx'))).rejects.toThrow(/cannot read '.*missing\.onnx'/);
+    await expect(importModel(path.join(dir, 'missing.onnx'))).rejects.toThrow(/^onnx\.importModel: .*missing\.onnx: cannot read: ENOENT/);
+    // Not a regular file: refused at once (a FIFO would block a plain read, /dev/zero never ends).
+    await expect(importModel('/dev/zero')).rejects.toThrow(/^onnx\.importModel: \/dev\/zero is a device, not a regular file/);
+    await expect(importModel(dir)).rejects.toThrow(/is a directory, not a regular file/);
   });
 });
 

@@ -22,6 +22,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash, randomBytes } from 'crypto';
 import { FileContents, writeFileAtomicSync, replaceWithCopySync, fsyncDirSync } from './atomic';
+import { readRegularFileSync, kindOf, ReadLimits } from './read-file';
 
 /** The manifest's file name inside a model directory. */
 export const MANIFEST_NAME = 'model.json';
@@ -223,21 +224,6 @@ export function commitModelDir(dir: string, files: readonly FileToWrite[], manif
   fsyncDirSync(dir);
 }
 
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
-}
-
-/** Size limits for readDirFile: the exact size the manifest records, and/or a cap. */
-export interface ReadLimits {
-  bytes?: number;
-  maxBytes?: number;
-}
-
 /** True for a '/'-separated relative path with no empty, '.', '..' or backslash-holding component. */
 function isPlainRelativePath(rel: string): boolean {
   return !path.isAbsolute(rel) && rel.split('/').every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\\'));
@@ -271,39 +257,8 @@ export function readDirFile(dir: string, rel: string, limits: ReadLimits, op = '
       throw new Error(`${op}: ${sub} is ${kindOf(st)}, not a ${last ? 'regular file' : 'folder'}`);
     }
   }
-  let fd: number;
-  try {
-    // O_NOFOLLOW: a symlink swapped in after the check is refused; O_NONBLOCK: a FIFO cannot block open().
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw new Error(`${op}: ${file} is a symbolic link; the files of a model directory must be regular files inside it`);
-    throw new Error(`${op}: ${file}: cannot read: ${(err as Error).message}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${op}: ${file} is ${kindOf(st)}, not a regular file`);
-    const size = st.size;
-    if (limits.bytes !== undefined && size !== limits.bytes) {
-      throw new Error(`${op}: ${file} is ${size} bytes but ${MANIFEST_NAME} records ${limits.bytes} (truncated or replaced after saving)`);
-    }
-    if (limits.maxBytes !== undefined && size > limits.maxBytes) {
-      throw new Error(`${op}: ${file} is ${size} bytes, more than the ${limits.maxBytes}-byte limit for this file`);
-    }
-    const bytes = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, bytes, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off !== size || fs.readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) {
-      throw new Error(`${op}: ${file} changed size while being read (another process is writing it)`);
-    }
-    return { bytes, file };
-  } finally {
-    fs.closeSync(fd);
-  }
+  // O_NOFOLLOW: a symlink swapped in after the check above is refused too.
+  return { bytes: readRegularFileSync(file, { ...limits, noFollow: true }, op), file };
 }
 
 /** What readManifest found about the manifest's own digest. */
@@ -377,7 +332,9 @@ export function readManifest(dir: string, options: ReadManifestOptions = {}): { 
 export function readListedFile(dir: string, manifest: Manifest, role: string, verify = true): { bytes: Buffer; file: string } {
   const entry = manifest.files[role];
   if (entry === undefined) throw new Error(`load: ${path.join(dir, MANIFEST_NAME)} lists no '${role}' file`);
-  const { bytes, file } = readDirFile(dir, entry.path, { bytes: entry.bytes });
+  const { bytes, file } = readDirFile(dir, entry.path, {
+    bytes: entry.bytes, expectedFrom: `${MANIFEST_NAME} records ${entry.bytes} (truncated or replaced after saving)`,
+  });
   if (verify) {
     const sha = createHash('sha256').update(bytes).digest('hex');
     if (sha !== entry.sha256) {
