@@ -31,7 +31,7 @@ function refuseSystemPath(option: string, target: string, resolved: string): voi
   for (const root of SYSTEM_ROOTS) {
     if (isUnder(resolved, root)) {
       const via = resolved === path.resolve(target) ? '' : ` (resolves to ${resolved})`;
-      throw new UsageError(`${option} '${target}'${via} is under ${root}, a kernel filesystem: choose a directory on disk`);
+      throw new UsageError(`${option} '${target}'${via} is under ${root} (a kernel or device filesystem): choose a directory on disk`);
     }
   }
 }
