@@ -262,6 +262,17 @@ describe('reliability (issue 10 items 6, 15, 16; issue 11 EBADF)', () => {
       expect(r.stderr).toContain(`csv: inf.csv: line 4, column 4: '${v}' ${what}`);
       expect(r.stdout).not.toMatch(/NaN/);
     }
+    // The same rule for IDX input: a float32 Infinity at row 2, value 3.
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(0x00000d02, 0);
+    header.writeUInt32BE(3, 4);
+    header.writeUInt32BE(4, 8);
+    const body = Buffer.alloc(3 * 16);
+    body.writeFloatBE(Infinity, (4 + 2) * 4);
+    fs.writeFileSync(path.join(dir, 'inf.idx'), Buffer.concat([header, body]));
+    const q = cli(['predict', '--model', model4, '--input', 'inf.idx']);
+    expect(q.status, show(q)).toBe(1);
+    expect(q.stderr).toContain('predict: inf.idx: row 2, value 3 is Infinity, not a finite float32 number');
   });
 
   it('predict: a truncated .gz input names the file (CSV and IDX)', () => {

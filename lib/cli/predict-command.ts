@@ -39,6 +39,13 @@ async function* idxBatches(file: string, batch: number): AsyncGenerator<RowBatch
   for (let start = 0; start < rows; start += batch) {
     const end = Math.min(rows, start + batch);
     const x = Float32Array.from(idx.data.subarray(start * features, end * features));
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] - x[i] !== 0) {
+        // NaN, +-Infinity, or a float64 beyond float32's range.
+        const value = idx.data[start * features + i];
+        throw new Error(`predict: ${file}: row ${start + Math.floor(i / features) + 1}, value ${(i % features) + 1} is ${value}, not a finite float32 number`);
+      }
+    }
     yield { x, rows: end - start, features, firstLine: start + 1 };
   }
 }
