@@ -247,7 +247,7 @@ describe(`fit (${msg})`, () => {
     await check({ x: badX, y }, {}, /^fit: data\.x row 1000, column 3 \(0-based\) is NaN: training data must be finite/);
     badX[1000 * 64 + 3] = -Infinity;
     await check({ x: badX, y }, {}, /data\.x row 1000, column 3 \(0-based\) is -Infinity/);
-    await check({ x: x.slice(0, n * 63), y, features: 63 } as never, {}, /data\.x rows have 63 values \(shape \[63\]\), the model expects 64 inputs/);
+    await check({ x: x.slice(0, n * 63), y, features: 63 } as never, {}, /^fit: the model cannot run on data\.x rows of shape \[63\] \(63 values\) \(its first layer takes 64 inputs\): \S/);
     const targets = new Float32Array(n * 10);
     targets[7 * 10 + 2] = Infinity;
     await check({ x, y: tensor(targets, [n, 10]) }, {}, /^fit: data\.y row 7, column 2 \(0-based\) is Infinity/);
@@ -459,18 +459,24 @@ describe('divergence warnings', () => {
     }
   });
 
-  it('sgd with lr 10 on digits collapses to one class without a huge loss: accuracyAtChance', async () => {
+  it('sgd with lr 10 on digits collapses to a constant output after a smaller spike: accuracyAtChance', async () => {
     for (const s of [1, 2, 3]) {
       const h = await fit(digitsMlp(s), digits.train, { epochs: 5, lr: 10, optimizer: 'sgd', batchSize: 128, seed: s, verbose: 0 });
       const w = h.warnings.find((x) => x.code === 'accuracyAtChance');
       expect(w, `seed ${s}: ${JSON.stringify(h.warnings)} acc ${h.accuracy}`).toBeDefined();
-      expect(w!.epoch).toBeGreaterThanOrEqual(2);
-      expect(w!.message).toMatch(/^training is not learning: for 3 epochs the model has predicted class \d for \d+\.\d% of the sampled rows, whatever the input/);
+      expect(w!.epoch).toBeGreaterThanOrEqual(1);
+      expect(w!.message).toMatch(/^training diverged: after a loss spike the model's output no longer depends on its input \(for 2 epochs it has predicted class \d for \d+\.\d% of the sampled rows\) and its accuracy \(\d+\.\d% at epoch \d\) is at chance level/);
       expect(h.accuracy[w!.epoch]).toBeLessThan(0.2);
     }
   });
 
-  it('a healthy run, and a slow one, raise no warning; verbose 0 prints none', async () => {
+  it('a healthy run, and slow ones, raise no warning; verbose 0 prints none', async () => {
+    // A tiny model often starts out predicting one class for every row; slow training keeps it there
+    // for a few epochs. That is not divergence (no loss spike, outputs still vary with the input).
+    for (let s = 0; s < 60; s++) {
+      const h = await fit(mlp(s), blobs(100, s), { epochs: 3, batchSize: 25, seed: s, validationSplit: 0.2, verbose: 0 });
+      expect(h.warnings, `seed ${s}`).toEqual([]);
+    }
     const healthy = await fit(digitsMlp(4), digits.train, { epochs: 10, lr: 3e-3, batchSize: 64, seed: 4, verbose: 0 });
     expect(healthy.accuracy[9]).toBeGreaterThan(0.9);
     expect(healthy.warnings).toEqual([]);

@@ -70,18 +70,8 @@ function checkFinite(op: string, what: string, values: Float32Array, rowSize: nu
   }
 }
 
-/**
- * Checks the whole dataset before training: input width against the model's, every feature and
- * target finite. `what` names the data ('data', 'validationData').
- */
-export function checkDataValues(op: string, what: string, d: PreparedData, model: TrainableModel): void {
-  const inputFeatures = (model as { inputFeatures?: () => number | null }).inputFeatures;
-  const expected = typeof inputFeatures === 'function' ? inputFeatures.call(model) : null;
-  if (expected !== null && expected !== d.rowSize) {
-    throw new Error(
-      `${op}: ${what}.x rows have ${d.rowSize} values (shape [${d.rowShape.join(',')}]), the model expects ${expected} inputs`,
-    );
-  }
+/** Checks the whole dataset before training: every feature and target finite. `what` names the data ('data', 'validationData'). */
+export function checkDataValues(op: string, what: string, d: PreparedData): void {
   checkFinite(op, `${what}.x`, d.x, d.rowSize);
   if (d.targets !== null) checkFinite(op, `${what}.y`, d.targets, d.targetSize);
 }
@@ -111,14 +101,35 @@ export function probeOutput(model: TrainableModel, d: PreparedData, rows: number
   }
 }
 
-/** The width of the model's output (its last dimension), from a probe of a few rows. */
-export function probeOutputWidth(model: TrainableModel, d: PreparedData, rows: number): number {
-  const out = probeOutput(model, d, rows);
+/**
+ * Runs the model once (eval mode, no gradients) on the first `rows` rows, before training, so a shape
+ * mismatch fails before any weight changes; returns the width of its output (the last dimension).
+ */
+export function probeOutputWidth(op: string, what: string, model: TrainableModel, d: PreparedData, rows: number): number {
+  let out: Tensor;
+  try {
+    out = probeOutput(model, d, rows);
+  } catch (err) {
+    const expected = (model as { inputFeatures?: () => number | null }).inputFeatures?.call(model) ?? null;
+    const hint = expected !== null && expected !== d.rowSize ? ` (its first layer takes ${expected} inputs)` : '';
+    throw new Error(
+      `${op}: the model cannot run on ${what}.x rows of shape [${d.rowShape.join(',')}] (${d.rowSize} values)${hint}: ${(err as Error).message}`,
+    );
+  }
   return out.ndim === 0 ? 1 : out.shape[out.ndim - 1];
 }
 
-/** Of rows of scores [n, classes], the share whose highest score is the most frequent winner, and that class. */
-export function dominantPrediction(scores: Tensor): { share: number; cls: number } {
+/** How much a model's outputs [n, classes] depend on the input: the most predicted class, its share, and the spread. */
+export interface OutputProfile {
+  /** The class most rows predict (argmax), and the share of rows predicting it. */
+  cls: number;
+  share: number;
+  /** Largest range (max - min over rows) of any output, relative to 1 + the largest |output|: 0 for a constant output. */
+  spread: number;
+}
+
+/** The OutputProfile of rows of scores [n, classes]. */
+export function outputProfile(scores: Tensor): OutputProfile {
   const classes = scores.ndim === 0 ? 1 : scores.shape[scores.ndim - 1];
   const n = scores.size / classes;
   const counts = new Int32Array(classes);
@@ -130,7 +141,20 @@ export function dominantPrediction(scores: Tensor): { share: number; cls: number
   }
   let cls = 0;
   for (let j = 1; j < classes; j++) if (counts[j] > counts[cls]) cls = j;
-  return { share: n === 0 ? 0 : counts[cls] / n, cls };
+  let range = 0;
+  let magnitude = 0;
+  for (let j = 0; j < classes; j++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let r = 0; r < n; r++) {
+      const x = v[r * classes + j];
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+      magnitude = Math.max(magnitude, Math.abs(x));
+    }
+    if (n > 0) range = Math.max(range, hi - lo);
+  }
+  return { cls, share: n === 0 ? 0 : counts[cls] / n, spread: range / (1 + magnitude) };
 }
 
 /** Share of the most common label: the accuracy of always guessing that class. */

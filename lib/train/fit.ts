@@ -13,7 +13,7 @@ import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import {
   checkOptionsObject, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
-  dominantPrediction,
+  outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
 import type {
@@ -145,14 +145,14 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     throw new Error('fit: give either validationData or validationSplit, not both');
   }
   // The whole dataset is checked before the first step, so a bad row fails before any weight changes.
-  checkDataValues('fit', 'data', all, model);
+  checkDataValues('fit', 'data', all);
   if (options.validationSplit !== undefined) {
     const nVal = validationSplitRows(all.n, options.validationSplit);
     train = sliceRows(all, 0, all.n - nVal);
     val = sliceRows(all, all.n - nVal, all.n);
   } else if (options.validationData !== undefined) {
     val = prepareData(options.validationData, 'fit', 'validationData');
-    checkDataValues('fit', 'validationData', val, model);
+    checkDataValues('fit', 'validationData', val);
     if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
       throw new Error(
         `fit: validationData rows [${val.rowShape.join(',')}] (${val.labels ? 'labels' : 'targets'}) do not match ` +
@@ -175,7 +175,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   }
 
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
-  const chance = checkLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
+  const chance = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
@@ -297,23 +297,24 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
 }
 
 /**
- * Checks every label (training and validation) against what the loss accepts, before training, and
- * returns the chance level for the divergence monitor (classification with crossEntropy only).
+ * Runs the model once on the first batch (so a shape mismatch fails before the first step), checks
+ * every label (training and validation) against what the loss accepts, and returns the chance level
+ * for the divergence monitor (classification with crossEntropy only).
  */
-function checkLabels(
+function checkModelAndLabels(
   model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, batchSize: number,
 ): ChanceLevel | null {
+  const classes = probeOutputWidth('fit', 'data', model, train, batchSize);
   if (train.labels === null) return null;
   const all: [string, Int32Array][] = [['data', train.labels]];
   if (val !== null && val.labels !== null) all.push(['validationData', val.labels]);
   if (lossName === 'crossEntropy') {
-    const classes = probeOutputWidth(model, train, batchSize);
     for (const [what, labels] of all) {
       checkLabelRange('fit', what, labels, classes, `for a model with ${classes} outputs (loss 'crossEntropy')`);
     }
     return {
       majorityShare: majorityShare(train.labels),
-      dominantPrediction: () => dominantPrediction(probeOutput(model, train, 512)),
+      profile: () => outputProfile(probeOutput(model, train, 512)),
     };
   }
   if (lossName === 'bceWithLogits') {
