@@ -9,6 +9,7 @@ import { fit, evaluate, predict, earlyStopping, lrScheduler, cosineDecay } from 
 import type { EpochLogs, TrainContext } from '../lib/train';
 import { SeededRandom } from '../lib/data/split';
 import { loadDigits } from '../lib/data/digits';
+import { checkDataValues } from '../lib/train/checks';
 
 const seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
 const msg = `seed ${seed}`;
@@ -260,6 +261,12 @@ describe(`fit (${msg})`, () => {
     badValLabels[42] = 12;
     await check({ x, y }, { validationData: { x: tensor(x.slice(0, 100 * 64), [100, 64]), y: badValLabels } },
       /^fit: validationData\.y\[42\] = 12 is out of range/);
+    // The check's fast path (one backend sum) never rejects finite data whose sum overflows.
+    const huge = new Float32Array(200).fill(3e38);
+    expect(() => checkDataValues('fit', 'data', { x: huge, n: 100, rowShape: [2], rowSize: 2, labels: null, targets: null, targetShape: [], targetSize: 1 })).not.toThrow();
+    huge[151] = NaN;
+    expect(() => checkDataValues('fit', 'data', { x: huge, n: 100, rowShape: [2], rowSize: 2, labels: null, targets: null, targetShape: [], targetSize: 1 }))
+      .toThrow('fit: data.x row 75, column 1 (0-based) is NaN');
     // bceWithLogits takes labels 0 and 1 only.
     const model = new Sequential([new Linear(2, 1)], { seed });
     const b = blobs(50, seed);
