@@ -251,8 +251,8 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
     .option('--resume <dir>', 'continue an interrupted run from its --checkpoint-dir (same --data and --layers)')
-    .option('--max-params <n>', `refuse models with more parameters (default ${DEFAULT_MAX_PARAMS})`, positiveIntParser('--max-params'), DEFAULT_MAX_PARAMS)
-    .option('--max-classes <n>', `refuse classification with more classes (default ${DEFAULT_MAX_CLASSES})`, positiveIntParser('--max-classes'), DEFAULT_MAX_CLASSES)
+    .option('--max-params <n>', 'refuse models with more parameters', positiveIntParser('--max-params'), DEFAULT_MAX_PARAMS)
+    .option('--max-classes <n>', 'refuse classification targets with more classes', positiveIntParser('--max-classes'), DEFAULT_MAX_CLASSES)
     .option('-q, --quiet', 'no progress output');
   addCsvOptions(cmd).action(async (opts: TrainCommandOptions) => setExit(await runTrain(opts)));
 }
