@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'denormal'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -106,8 +106,9 @@ async function main() {
   const { runTrainStep, runEpoch, runXor } = require('./cases/training');
   const { runInference } = require('./cases/inference');
   const { runOverhead } = require('./cases/overhead');
+  const { runCsv } = require('./cases/csv');
   const { runDenormals } = require('./cases/denormals');
-  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, denormal: runDenormals };
+  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv, denormal: runDenormals };
   const records = [];
   const groupErrors = {};
   for (const g of GROUPS) {
