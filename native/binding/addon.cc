@@ -927,9 +927,14 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-// forwardAsync never throws: invalid arguments give a rejected promise.
+// forwardAsync never throws: invalid arguments (or no memory for the copies) give a rejected promise.
 napi_value ForwardAsync(napi_env env, napi_callback_info info) {
-  napi_value r = ForwardAsyncImpl(env, info);
+  napi_value r = nullptr;
+  try {
+    r = ForwardAsyncImpl(env, info);
+  } catch (const std::bad_alloc&) {
+    throw_error(env, "forwardAsync: out of memory copying the plan and the input");
+  }
   if (r != nullptr) return r;
   bool pending = false;
   napi_is_exception_pending(env, &pending);
