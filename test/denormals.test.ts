@@ -102,7 +102,7 @@ describe.runIf(cxx !== undefined)('native kernels flush denormals on every threa
       const C = new Float32Array(M * N).fill(7);
       b.gemm(false, true, M, N, K, 1, A, W, 0, C); // every product and partial sum denormal
       expect(C.every((v) => v === 0), `gemm ${M}x${N}x${K}`).toBe(true);
-      b.linearForward(M, N, K, A, W, null, 'none', 0, C.fill(7), null);
+      b.linearForward({ M, N, K, X: A, W, bias: null, act: 'none', alpha: 0, out: C.fill(7), preact: null });
       expect(C.every((v) => v === 0), `linearForward ${M}x${N}x${K}`).toBe(true);
       const layers: PlanLayer[] = [{ N, K, W, bias: null, act: 'none', alpha: 0 }];
       b.forwardDense(M, layers, A, C.fill(7), false);

@@ -27,7 +27,7 @@ function chain(b: Backend, M: number, layers: PlanLayer[], X: Float32Array, soft
   let h = X;
   for (const l of layers) {
     const y = new Float32Array(M * l.N);
-    b.linearForward(M, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, y, null);
+    b.linearForward({ M, N: l.N, K: l.K, X: h, W: l.W, bias: l.bias, act: l.act, alpha: l.alpha, out: y });
     h = y;
   }
   if (softmax) b.softmax(M, layers[layers.length - 1].N, h, h);

@@ -59,7 +59,7 @@ if (nativeEntry !== undefined) describe(`native and js agree on the same inputs 
       const [fn, fj] = both((b) => {
         const out = new Float32Array(M * N);
         const pre = new Float32Array(M * N);
-        b.linearForward(M, N, K, X, W, bias, act, 0.1, out, pre);
+        b.linearForward({ M, N, K, X, W, bias, act, alpha: 0.1, out, preact: pre });
         return { out, pre };
       });
       const zTol = (i: number): number => 2 * dotTol(K + 1, ref.preact.mag[i]);
@@ -76,7 +76,7 @@ if (nativeEntry !== undefined) describe(`native and js agree on the same inputs 
         const dX = new Float32Array(M * K);
         const dW = new Float32Array(N * K);
         const dB = new Float32Array(N);
-        b.linearBackward(M, N, K, X, W, Y, preact, dY, act, 0.1, dZ, dX, dW, dB, false);
+        b.linearBackward({ M, N, K, X, W, Y, preact, dY, act, alpha: 0.1, dZ, dX, dW, dB, accumulate: false });
         return { dZ, dX, dW, dB };
       });
       const c = ctx('linearBackward', `act=${act}`);
@@ -146,7 +146,7 @@ if (nativeEntry !== undefined) describe(`native and js agree on the same inputs 
       const [cn, cj] = both((b) => {
         const grad = new Float32Array(M * N);
         const losses = new Float32Array(M);
-        const loss = b.softmaxCrossEntropy(M, N, x, labels, grad, losses);
+        const loss = b.softmaxCrossEntropy({ M, N, logits: x, labels, grad, losses });
         return { loss, grad, losses };
       });
       const c = ctx('softmaxCrossEntropy', `M=${M} N=${N} scale=${scale}`);
@@ -172,21 +172,21 @@ if (nativeEntry !== undefined) describe(`native and js agree on the same inputs 
     const sgdV = new Map<Backend, Float32Array>();
     const [sn, sj] = run((b, p, s) => {
       if (!sgdV.has(b)) sgdV.set(b, new Float32Array(n));
-      b.sgdStep(n, p, grads[s], sgdV.get(b) ?? null, 0.05, 0.9, 1e-3, true);
+      b.sgdStep({ n, param: p, grad: grads[s], velocity: sgdV.get(b) ?? null, lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true });
     });
     expectClose(ctx('sgdStep', `n=${n} steps=${steps}`), 'param', sn, sj, (i) => steps * (16 * U32 * Math.abs(sj[i]) + 2e-6 * 0.05 * 10));
     const adam = new Map<Backend, [Float32Array, Float32Array]>();
     const [an, aj] = run((b, p, s) => {
       if (!adam.has(b)) adam.set(b, [new Float32Array(n), new Float32Array(n)]);
       const [m, v] = adam.get(b) ?? [new Float32Array(n), new Float32Array(n)];
-      b.adamStep(n, p, grads[s], m, v, s + 1, 1e-2, 0.9, 0.999, 1e-8, 0.01, true);
+      b.adamStep({ n, param: p, grad: grads[s], m, v, step: s + 1, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true });
     });
     expectClose(ctx('adamStep', `n=${n} steps=${steps} AdamW`), 'param', an, aj, (i) => steps * (16 * U32 * Math.abs(aj[i]) + 2e-6 * 1e-2 * 10));
     const rms = new Map<Backend, [Float32Array, Float32Array]>();
     const [rn, rj] = run((b, p, s) => {
       if (!rms.has(b)) rms.set(b, [new Float32Array(n), new Float32Array(n)]);
       const [sq, buf] = rms.get(b) ?? [new Float32Array(n), new Float32Array(n)];
-      b.rmspropStep(n, p, grads[s], sq, buf, 1e-3, 0.99, 1e-8, 0.01, 0.9);
+      b.rmspropStep({ n, param: p, grad: grads[s], sq, buf, lr: 1e-3, alpha: 0.99, eps: 1e-8, weightDecay: 0.01, momentum: 0.9 });
     });
     expectClose(ctx('rmspropStep', `n=${n} steps=${steps}`), 'param', rn, rj, (i) => steps * (16 * U32 * Math.abs(rj[i]) + 2e-6 * 1e-3 * 20));
   });

@@ -156,7 +156,7 @@ for (const bt of backendsUnderTest()) {
               const alpha = 0.1;
               const out = nanFilled(M * N);
               const preact = withPreact ? nanFilled(M * N) : null;
-              b.linearForward(M, N, K, X, W, withBias ? bias : null, act, alpha, out, preact);
+              b.linearForward({ M, N, K, X, W, bias: withBias ? bias : null, act, alpha, out, preact });
               const ref = refLinearForward(M, N, K, X, W, withBias ? bias : null, act, alpha);
               const shape = `M=${M} N=${N} K=${K} act=${act} bias=${withBias} preact=${withPreact}`;
               const zTol = dotTols(K + 1, ref.preact.mag);
@@ -194,7 +194,7 @@ for (const bt of backendsUnderTest()) {
               const dYin = dY.slice();
               const dZ = aliasDZ ? dYin : nanFilled(M * N);
               const pre = act === 'gelu' || act === 'geluTanh' || optional ? preact : null;
-              b.linearBackward(M, N, K, X, W, Y, pre, dYin, act, alpha, dZ, dX, dW, dB, accumulate);
+              b.linearBackward({ M, N, K, X, W, Y, preact: pre, dY: dYin, act, alpha, dZ, dX, dW, dB, accumulate });
               const ref = refLinearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dX0, dW0, dB0, accumulate);
               const shape = `M=${M} N=${N} K=${K} act=${act} accumulate=${accumulate} dX/dB=${optional} aliasDZ=${aliasDZ}`;
               const c = ctx('linearBackward', shape);
@@ -481,7 +481,7 @@ for (const bt of backendsUnderTest()) {
         for (const [withGrad, withLosses] of [[true, true], [false, false], [true, false], [false, true]]) {
           const grad = withGrad ? nanFilled(M * N) : null;
           const losses = withLosses ? nanFilled(M) : null;
-          const loss = b.softmaxCrossEntropy(M, N, logits, labels, grad, losses);
+          const loss = b.softmaxCrossEntropy({ M, N, logits, labels, grad, losses });
           let lossTol = 0;
           for (let i = 0; i < M; i++) lossTol += rowTol(i);
           scalarClose(ctx('softmaxCrossEntropy', shape), 'mean loss', loss, ref.loss, lossTol / M + 4 * U32 * Math.abs(ref.loss));
@@ -493,9 +493,9 @@ for (const bt of backendsUnderTest()) {
         }
       }
       const logits = randUniform(rng, 40);
-      expect(() => b.softmaxCrossEntropy(4, 10, logits, Int32Array.from([0, 1, 2, 12]), null, null))
+      expect(() => b.softmaxCrossEntropy({ M: 4, N: 10, logits, labels: Int32Array.from([0, 1, 2, 12]) }))
         .toThrow('softmaxCrossEntropy: label 12 at row 3 is out of range [0, 10)');
-      expect(() => b.softmaxCrossEntropy(4, 10, logits, Int32Array.from([0, -1, 2, 3]), null, null))
+      expect(() => b.softmaxCrossEntropy({ M: 4, N: 10, logits, labels: Int32Array.from([0, -1, 2, 3]) }))
         .toThrow('softmaxCrossEntropy: label -1 at row 1 is out of range [0, 10)');
     });
 
@@ -539,7 +539,7 @@ for (const bt of backendsUnderTest()) {
             const grad = randUniform(rng, n);
             const before = Float64Array.from(p64);
             for (let i = 0; i < n; i++) vMag[i] = c.momentum * vMag[i] + Math.abs(grad[i] + c.weightDecay * p64[i]);
-            b.sgdStep(n, param, grad, velocity, c.lr, c.momentum, c.weightDecay, c.nesterov);
+            b.sgdStep({ n, param, grad, velocity, lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov });
             refSgdStep(p64, grad, c.momentum !== 0 ? v64 : null, c.lr, c.momentum, c.weightDecay, c.nesterov);
             for (let i = 0; i < n; i++) maxStep = Math.max(maxStep, Math.abs(p64[i] - before[i]) / c.lr);
           }
@@ -576,7 +576,7 @@ for (const bt of backendsUnderTest()) {
               mMag[i] = c.beta1 * mMag[i] + (1 - c.beta1) * g;
               vMag[i] = c.beta2 * vMag[i] + (1 - c.beta2) * g * g;
             }
-            b.adamStep(n, param, grad, m, v, s, c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, c.decoupled);
+            b.adamStep({ n, param, grad, m, v, step: s, lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, decoupled: c.decoupled });
             refAdamStep(p64, grad, m64, v64, s, c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, c.decoupled);
           }
           // Each Adam step moves a parameter by at most about lr / (1 - beta1) in magnitude.
@@ -616,7 +616,7 @@ for (const bt of backendsUnderTest()) {
               const sqNext = c.alpha * sq64[i] + (1 - c.alpha) * g * g;
               bufMag[i] = c.momentum * bufMag[i] + Math.abs(g) / (Math.sqrt(sqNext) + c.eps);
             }
-            b.rmspropStep(n, param, grad, sq, buf, c.lr, c.alpha, c.eps, c.weightDecay, c.momentum);
+            b.rmspropStep({ n, param, grad, sq, buf, lr: c.lr, alpha: c.alpha, eps: c.eps, weightDecay: c.weightDecay, momentum: c.momentum });
             refRmspropStep(p64, grad, sq64, c.momentum > 0 ? buf64 : null, c.lr, c.alpha, c.eps, c.weightDecay, c.momentum);
             for (let i = 0; i < n; i++) maxStep = Math.max(maxStep, Math.abs(p64[i] - before[i]) / c.lr);
           }
@@ -639,7 +639,7 @@ for (const bt of backendsUnderTest()) {
         let cur = X;
         for (const L of layers) {
           const out = new Float32Array(M * L.N);
-          b.linearForward(M, L.N, L.K, cur, L.W, L.bias, L.act, L.alpha, out, null);
+          b.linearForward({ M, N: L.N, K: L.K, X: cur, W: L.W, bias: L.bias, act: L.act, alpha: L.alpha, out });
           cur = out;
         }
         if (softmax) b.softmax(M, layers[layers.length - 1].N, cur.slice(), cur);
@@ -704,16 +704,16 @@ for (const bt of backendsUnderTest()) {
       expect(() => b.gemm(false, false, 3, 4, 4, 1, z(12), z(16), 0, z(11))).toThrow(/^gemm: C has 11 elements/);
       expect(() => b.gemm(false, false, 0, 4, 4, 1, z(12), z(16), 0, z(12))).toThrow(/^gemm: .*M/);
       expect(() => b.gemm(false, false, 2.5, 4, 4, 1, z(12), z(16), 0, z(12))).toThrow(/^gemm: .*M/);
-      expect(() => b.linearForward(2, 3, 4, z(8), z(11), null, 'relu', 0, z(6), null)).toThrow(/^linearForward: W has 11 elements/);
-      expect(() => b.linearForward(2, 3, 4, z(8), z(12), z(2), 'relu', 0, z(6), null)).toThrow(/^linearForward: bias has 2 elements/);
-      expect(() => b.linearForward(2, 3, 4, z(8), z(12), null, 'swish' as Activation, 0, z(6), null)).toThrow(/^linearForward: .*swish/);
-      expect(() => b.linearBackward(2, 3, 4, z(8), z(12), z(6), z(6), z(5), 'relu', 0, z(6), null, z(12), null, false))
+      expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(11), act: 'relu', alpha: 0, out: z(6) })).toThrow(/^linearForward: W has 11 elements/);
+      expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), bias: z(2), act: 'relu', alpha: 0, out: z(6) })).toThrow(/^linearForward: bias has 2 elements/);
+      expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), act: 'swish' as Activation, alpha: 0, out: z(6) })).toThrow(/^linearForward: .*swish/);
+      expect(() => b.linearBackward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), Y: z(6), preact: z(6), dY: z(5), act: 'relu', alpha: 0, dZ: z(6), dW: z(12), accumulate: false }))
         .toThrow(/^linearBackward: dY has 5 elements/);
       expect(() => b.add(5, z(5), z(4), z(5))).toThrow(/^add: .*4/);
       expect(() => b.unary('exp', 5, z(5), z(4))).toThrow(/^unary: .*4/);
       expect(() => b.softmax(2, 3, z(6), z(5))).toThrow(/^softmax: .*5/);
-      expect(() => b.softmaxCrossEntropy(2, 3, z(6), new Int32Array(1), null, null)).toThrow(/^softmaxCrossEntropy: .*labels/);
-      expect(() => b.adamStep(4, z(4), z(4), z(3), z(4), 1, 0.1, 0.9, 0.999, 1e-8, 0, false)).toThrow(/^adamStep: m has 3 elements/);
+      expect(() => b.softmaxCrossEntropy({ M: 2, N: 3, logits: z(6), labels: new Int32Array(1) })).toThrow(/^softmaxCrossEntropy: .*labels/);
+      expect(() => b.adamStep({ n: 4, param: z(4), grad: z(4), m: z(3), v: z(4), step: 1, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false })).toThrow(/^adamStep: m has 3 elements/);
       expect(() => b.sum(4, z(3))).toThrow(/^sum: .*3/);
     });
   });

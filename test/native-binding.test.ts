@@ -1,8 +1,10 @@
-// Native binding validation: every kernel rejects bad counts, types, sizes and short buffers with an Error naming it; fuzzing; forwardAsync.
+// Kernel argument validation, cases derived from the kernel table: the binding and both backends reject bad counts, types, sizes and short buffers with an Error naming the kernel; fuzzing; forwardAsync.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import type { PlanLayer } from '../lib/backend/contract';
+import { ACTIVATION_CODE, type Backend, type PlanLayer } from '../lib/backend/contract';
+import { ACTIVATIONS, KERNELS, UNARY_OPS, type KernelRow } from '../lib/backend/kernel-table';
 import { loadNative, type NativeBackend, type NativeBinding } from '../lib/backend/native';
+import { backendsUnderTest, requireBackend } from './helpers/backends';
 
 // These tests must fail (not skip) when the addon cannot be loaded, unless the js backend is forced.
 const forcedJs = process.env.MYELIN_BACKEND === 'js';
@@ -16,51 +18,33 @@ type Arg =
   | { kind: 'f32'; name: string; len: number; nullable?: boolean }
   | { kind: 'i32'; name: string; len: number };
 
-const M = 3, N = 4, K = 5, n = 7;
-const b = (name: string): Arg => ({ kind: 'bool', name });
-const sz = (name: string, value: number, min: 0 | 1 = 1): Arg => ({ kind: 'size', name, value, min });
-const f32 = (name: string, len: number, nullable = false): Arg => ({ kind: 'f32', name, len, nullable });
-const num = (name: string, value: number, finite = true): Arg => ({ kind: 'num', name, value, finite });
-const act: Arg = { kind: 'code', name: 'act', value: 1, max: 6 };
+/** The sizes the valid calls use (any other size argument, like adamStep's step, is 1). */
+const SIZE_VALUES: Record<string, number> = { M: 3, N: 4, K: 5, n: 7 };
 
-const SPECS: Record<string, Arg[]> = {
-  gemm: [b('transA'), b('transB'), sz('M', M), sz('N', N), sz('K', K), num('alpha', 1),
-    f32('A', M * K), f32('B', K * N), num('beta', 0), f32('C', M * N)],
-  linearForward: [sz('M', M), sz('N', N), sz('K', K), f32('X', M * K), f32('W', N * K),
-    f32('bias', N, true), act, num('alpha', 0.01), f32('out', M * N), f32('preact', M * N, true)],
-  linearBackward: [sz('M', M), sz('N', N), sz('K', K), f32('X', M * K), f32('W', N * K),
-    f32('Y', M * N), f32('preact', M * N, true), f32('dY', M * N), act, num('alpha', 0.01),
-    f32('dZ', M * N), f32('dX', M * K, true), f32('dW', N * K), f32('dB', N, true), b('accumulate')],
-  addBias: [sz('M', M), sz('N', N), f32('x', M * N), f32('bias', N), f32('out', M * N)],
-  colSum: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', N)],
-  rowSum: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M)],
-  add: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
-  sub: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
-  mul: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
-  div: [sz('n', n, 0), f32('a', n), f32('b', n), f32('out', n)],
-  scale: [sz('n', n, 0), f32('a', n), num('s', 2, false), f32('out', n)],
-  axpy: [sz('n', n, 0), num('alpha', 2, false), f32('x', n), f32('y', n)],
-  unary: [{ kind: 'code', name: 'op', value: 0, max: 6 }, sz('n', n, 0), f32('x', n), f32('out', n)],
-  sum: [sz('n', n, 0), f32('x', n)],
-  activationForward: [act, sz('n', n, 0), f32('x', n), f32('out', n), num('alpha', 0.01)],
-  activationBackward: [act, sz('n', n, 0), f32('x', n), f32('y', n), f32('dy', n), f32('dx', n),
-    num('alpha', 0.01)],
-  softmax: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M * N)],
-  logSoftmax: [sz('M', M), sz('N', N), f32('x', M * N), f32('out', M * N)],
-  softmaxBackward: [sz('M', M), sz('N', N), f32('y', M * N), f32('dy', M * N), f32('dx', M * N)],
-  logSoftmaxBackward: [sz('M', M), sz('N', N), f32('y', M * N), f32('dy', M * N), f32('dx', M * N)],
-  softmaxCrossEntropy: [sz('M', M), sz('N', N), f32('logits', M * N), { kind: 'i32', name: 'labels', len: M },
-    f32('grad', M * N, true), f32('losses', M, true)],
-  mseLoss: [sz('n', n, 0), f32('pred', n), f32('target', n)],
-  mseBackward: [sz('n', n, 0), f32('pred', n), f32('target', n), f32('grad', n)],
-  sgdStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('velocity', n, true), num('lr', 0.1),
-    num('momentum', 0.9), num('weightDecay', 0), b('nesterov')],
-  adamStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('m', n), f32('v', n), { kind: 'size', name: 'step', value: 1, min: 1, notLength: true },
-    num('lr', 0.001), num('beta1', 0.9), num('beta2', 0.999), num('eps', 1e-8), num('weightDecay', 0),
-    b('decoupled')],
-  rmspropStep: [sz('n', n, 0), f32('param', n), f32('grad', n), f32('sq', n), f32('buf', n, true),
-    num('lr', 0.01), num('alpha', 0.99), num('eps', 1e-8), num('weightDecay', 0), num('momentum', 0.5)],
-};
+/** Each kernel's argument descriptors, derived from its row in the kernel table. */
+function specOf(row: KernelRow): Arg[] {
+  const lengthSizes = new Set(row.args.flatMap((a) => (a.len ?? '').split('*')));
+  const sizeOf = (name: string): number => SIZE_VALUES[name] ?? 1;
+  const lenOf = (len: string): number => len.split('*').reduce((p, d) => p * sizeOf(d), 1);
+  return row.args.map((a): Arg => {
+    switch (a.type) {
+      case 'bool': return { kind: 'bool', name: a.name };
+      case 'count': case 'dim':
+        return { kind: 'size', name: a.name, value: sizeOf(a.name), min: a.type === 'count' ? 0 : 1, notLength: !lengthSizes.has(a.name) };
+      case 'act': return { kind: 'code', name: a.name, value: ACTIVATION_CODE.relu, max: ACTIVATIONS.length - 1 };
+      case 'unary': return { kind: 'code', name: a.name, value: 0, max: UNARY_OPS.length - 1 };
+      case 'float': return { kind: 'num', name: a.name, value: 0.5, finite: true };
+      case 'scalar': return { kind: 'num', name: a.name, value: 2, finite: false };
+      case 'f32': return { kind: 'f32', name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
+      case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string) };
+    }
+  });
+}
+
+const SPECS: Record<string, Arg[]> = Object.fromEntries(
+  Object.entries(KERNELS as Record<string, KernelRow>).map(([name, row]) => [name, specOf(row)]),
+);
+const ROWS = KERNELS as Record<string, KernelRow>;
 
 /** A valid argument list (fresh buffers filled with small values; labels all 0). */
 function validArgs(spec: Arg[]): unknown[] {
@@ -72,6 +56,34 @@ function validArgs(spec: Arg[]): unknown[] {
       case 'i32': return new Int32Array(a.len);
     }
   });
+}
+
+/**
+ * For a buffer with requiredWhen: [index, value] of the argument it depends on, a value that makes
+ * the buffer required (needs) and one that does not (spares). Codes are the binding's integers.
+ */
+function requirementCases(row: KernelRow, a: KernelRow['args'][number]): { needs: [number, unknown]; spares: [number, unknown] } {
+  const c = a.requiredWhen!;
+  const at = row.args.findIndex((x) => x.name === c.arg);
+  if ('in' in c) {
+    const spare = ACTIVATIONS.findIndex((x) => !c.in.includes(x));
+    return { needs: [at, ACTIVATION_CODE[c.in[0]]], spares: [at, spare] };
+  }
+  return { needs: [at, c.value + 0.5], spares: [at, c.op === '>' ? c.value - 0.5 : c.value] };
+}
+
+/** Calls a kernel through the contract: codes become names, options kernels get one object. */
+function contractCall(backend: Backend, kernel: string, args: unknown[]): unknown {
+  const row = ROWS[kernel];
+  const named = args.map((v, i) => {
+    const t = row.args[i]?.type;
+    if (t === 'act' && typeof v === 'number') return ACTIVATIONS[v] ?? v;
+    if (t === 'unary' && typeof v === 'number') return UNARY_OPS[v] ?? v;
+    return v;
+  });
+  const fn = (backend as unknown as Record<string, (...xs: unknown[]) => unknown>)[kernel];
+  if (!row.options) return fn(...named);
+  return fn(Object.fromEntries(row.args.map((a, i) => [a.name, named[i]])));
 }
 
 function call(binding: NativeBinding, kernel: string, args: unknown[]): unknown {
@@ -199,23 +211,28 @@ describe.skipIf(forcedJs)('native binding', () => {
       const labels = new Int32Array([1, 2, 3, 4]);
       labels[row] = bad;
       const grad = new Float32Array(40).fill(7);
-      expect(() => backend.softmaxCrossEntropy(4, 10, logits, labels, grad, null))
+      expect(() => backend.softmaxCrossEntropy({ M: 4, N: 10, logits, labels, grad }))
         .toThrow(`softmaxCrossEntropy: label ${bad} at row ${row} is out of range [0, 10)`);
       expect(grad.every((g) => g === 7)).toBe(true); // nothing written before the check
     }
   });
 
-  it('requires preact for gelu backward and buffers for momentum', () => {
-    const a = validArgs(SPECS.linearBackward);
-    a[6] = null;
-    a[8] = 5; // gelu
-    expectKernelError(() => call(binding, 'linearBackward', a), 'linearBackward', /preact is required/);
-    const s = validArgs(SPECS.sgdStep);
-    s[3] = null;
-    expectKernelError(() => call(binding, 'sgdStep', s), 'sgdStep', /velocity is null/);
-    const r = validArgs(SPECS.rmspropStep);
-    r[4] = null;
-    expectKernelError(() => call(binding, 'rmspropStep', r), 'rmspropStep', /buf is null/);
+  it('requires the nullable buffers the other arguments make necessary (requiredWhen)', () => {
+    let checked = 0;
+    for (const [kernel, row] of Object.entries(ROWS)) {
+      row.args.forEach((a, i) => {
+        if (!a.requiredWhen) return;
+        const { needs, spares } = requirementCases(row, a);
+        const args = validArgs(SPECS[kernel]);
+        args[i] = null;
+        args[needs[0]] = needs[1];
+        expectKernelError(() => call(binding, kernel, args), kernel, new RegExp(`^${kernel}: ${a.name} is required when .*, got null`));
+        args[spares[0]] = spares[1];
+        expect(() => call(binding, kernel, args)).not.toThrow();
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThanOrEqual(3); // linearBackward's preact, sgdStep's velocity, rmspropStep's buf
   });
 
   it('maps activation and op names in the adapter and rejects unknown ones', () => {
@@ -321,7 +338,7 @@ describe.skipIf(forcedJs)('native binding', () => {
         let h = X;
         for (const l of layers) {
           const o = new Float32Array(M2 * l.N);
-          backend.linearForward(M2, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, o, null);
+          backend.linearForward({ M: M2, N: l.N, K: l.K, X: h, W: l.W, bias: l.bias, act: l.act, alpha: l.alpha, out: o });
           h = o;
         }
         const p = new Float32Array(h.length);
@@ -349,3 +366,52 @@ describe.skipIf(forcedJs)('native binding', () => {
     });
   });
 });
+
+// The same table-derived cases through the contract (names instead of codes, options objects), on
+// the TypeScript backend and on the native backend with and without tiny calls routed to TypeScript.
+for (const bt of backendsUnderTest()) {
+  describe(`kernel argument checks on the ${bt.label} backend`, () => {
+    for (const [kernel, spec] of Object.entries(SPECS)) {
+      it(`${kernel}: accepts valid arguments, rejects each bad one naming it`, () => {
+        const b = requireBackend(bt);
+        const run = (args: unknown[]): unknown => contractCall(b, kernel, args);
+        expect(() => run(validArgs(spec))).not.toThrow();
+        spec.forEach((a, i) => {
+          const bad: unknown[] =
+            a.kind === 'f32' || a.kind === 'i32' ? [new Float64Array(a.len), [0, 0, 0], 1, undefined, 'x', {}]
+              : a.kind === 'size' ? [a.min - 1, 1.5, NaN, Infinity, 2 ** 31, '3', undefined, true, 3n]
+                : a.kind === 'code' ? ['swish', -1, undefined, null]
+                  : a.kind === 'num' ? (a.finite ? ['1', undefined, null, NaN, Infinity] : ['1', undefined, null])
+                    : [0, 'true', undefined, null];
+          if ((a.kind === 'f32' && !a.nullable) || a.kind === 'i32') bad.push(null);
+          // In an options object a nullable buffer may be left out (undefined reads as null).
+          if (ROWS[kernel].options && a.kind === 'f32' && a.nullable) bad.splice(bad.indexOf(undefined), 1);
+          const message = a.kind === 'code' ? /unknown (activation|op)/ : new RegExp(`\\b${a.name} must be`);
+          for (const v of bad) {
+            const args = validArgs(spec);
+            args[i] = v;
+            expectKernelError(() => run(args), kernel, message);
+          }
+          if (a.kind === 'f32' || a.kind === 'i32') {
+            const args = validArgs(spec);
+            args[i] = a.kind === 'f32' ? new Float32Array(a.len - 1) : new Int32Array(a.len - 1);
+            expectKernelError(() => run(args), kernel, new RegExp(`${a.name} has ${a.len - 1} elements, expected .*= ${a.len}\\b`));
+          }
+        });
+        ROWS[kernel].args.forEach((a, i) => {
+          if (!a.requiredWhen) return;
+          const { needs, spares } = requirementCases(ROWS[kernel], a);
+          const args = validArgs(spec);
+          args[i] = null;
+          args[needs[0]] = needs[1];
+          expectKernelError(() => run(args), kernel, new RegExp(`^${kernel}: ${a.name} is required when .*, got null`));
+          args[spares[0]] = spares[1];
+          expect(() => run(args)).not.toThrow();
+        });
+        if (ROWS[kernel].options) {
+          for (const v of [undefined, null, 3, 'M']) expectKernelError(() => (b as unknown as Record<string, (o: unknown) => unknown>)[kernel](v), kernel, /expected one options object/);
+        }
+      });
+    }
+  });
+}

@@ -1,7 +1,12 @@
 // The kernel contract: the one interface both backends (native C++ and pure TypeScript) implement.
 //
+// The flat kernels are described once, in lib/backend/kernel-table.ts (their signatures are
+// generated into kernels.gen.ts); this file adds the inference-plan kernels and the conventions.
+//
 // Conventions (every kernel):
 // - Matrices are dense, row-major Float32Arrays. Sizes are integers >= 1 (n >= 0 for flat kernels).
+// - Fused kernels (linearForward, linearBackward, softmaxCrossEntropy, the optimizer steps) take
+//   one options object; the primitives take positional arguments.
 // - Outputs are allocated by the caller and passed in; kernels never allocate results.
 // - Flat elementwise kernels allow `out` to alias an input (in-place use is common).
 // - Invalid arguments (wrong types, non-integer or non-positive sizes, buffers shorter than the
@@ -19,31 +24,16 @@
 //   NaN in C++ where TS stays finite; and C++ kernels flush denormals (|x| < 2^-126) to zero
 //   (inputs read as 0, results written as 0) while TS keeps them.
 
-/** Activation functions known to the kernels. Codes are shared with the native binding. */
-export type Activation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh';
+import type { Activation } from './kernel-table';
+import type { Kernels } from './kernels.gen';
 
-/** Integer codes passed across N-API for each activation (native/kernels/activation.h mirrors this). */
-export const ACTIVATION_CODE: Record<Activation, number> = {
-  none: 0,
-  relu: 1,
-  leakyRelu: 2, // f(x) = x > 0 ? x : alpha * x   (alpha = the `alpha` argument, default 0.01)
-  sigmoid: 3,
-  tanh: 4,
-  gelu: 5, // exact: 0.5 x (1 + erf(x / sqrt 2))
-  geluTanh: 6, // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-};
-
-/** Unary elementwise math used by autodiff ops. Codes shared with the native binding. */
-export type UnaryOp = 'exp' | 'log' | 'sqrt' | 'neg' | 'abs' | 'square' | 'reciprocal';
-export const UNARY_CODE: Record<UnaryOp, number> = {
-  exp: 0,
-  log: 1,
-  sqrt: 2,
-  neg: 3,
-  abs: 4,
-  square: 5,
-  reciprocal: 6,
-};
+export type { Activation, UnaryOp } from './kernel-table';
+export { ACTIVATIONS, UNARY_OPS } from './kernel-table';
+export { ACTIVATION_CODE, UNARY_CODE } from './check';
+export type {
+  AdamStepOptions, Kernels, LinearBackwardOptions, LinearForwardOptions, RmspropStepOptions, SgdStepOptions,
+  SoftmaxCrossEntropyOptions,
+} from './kernels.gen';
 
 export interface BackendInfo {
   /** 'native' (C++ addon) or 'js' (pure TypeScript). */
@@ -108,143 +98,13 @@ export class FrozenPlanRegistry<T> {
   }
 }
 
-export interface Backend {
+/**
+ * A backend: the kernels of the table (lib/backend/kernel-table.ts, typed in kernels.gen.ts) plus
+ * the inference-plan kernels, which take a stack of dense layers rather than flat arguments.
+ */
+export interface Backend extends Kernels {
   readonly name: 'native' | 'js';
   info(): BackendInfo;
-
-  /**
-   * C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
-   * A is stored M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true).
-   * When beta == 0, C is not read (NaN/garbage in C does not propagate).
-   */
-  gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number,
-    alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array,
-  ): void;
-
-  /**
-   * Fused dense layer forward: out[M,N] = act(X[M,K] * W^T + bias), W is [N,K] (PyTorch layout).
-   * bias may be null. If preact is non-null it receives X * W^T + bias (needed by gelu backward).
-   */
-  linearForward(
-    M: number, N: number, K: number, X: Float32Array, W: Float32Array, bias: Float32Array | null,
-    act: Activation, alpha: number, out: Float32Array, preact: Float32Array | null,
-  ): void;
-
-  /**
-   * Fused dense layer backward. Given dY (gradient w.r.t. the activated output Y), computes
-   * dZ = dY * act'(.) into the scratch buffer dZ (length M*N; may alias dY), then
-   *   dX  = dZ * W          (M x K)   if dX non-null
-   *   dW  = dZ^T * X        (N x K)
-   *   dB  = column sums of dZ (N)     if dB non-null
-   * With accumulate true, dX/dW/dB are added to (+=); otherwise overwritten.
-   * act' uses Y for relu/leakyRelu/sigmoid/tanh and preact for gelu/geluTanh (preact may be null
-   * for the others).
-   */
-  linearBackward(
-    M: number, N: number, K: number, X: Float32Array, W: Float32Array,
-    Y: Float32Array, preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number,
-    dZ: Float32Array, dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null,
-    accumulate: boolean,
-  ): void;
-
-  /** out[i,j] = x[i,j] + bias[j] for an M x N matrix. */
-  addBias(M: number, N: number, x: Float32Array, bias: Float32Array, out: Float32Array): void;
-  /** out[j] = sum_i x[i,j] (length N): the column sums. */
-  colSum(M: number, N: number, x: Float32Array, out: Float32Array): void;
-  /** out[i] = sum_j x[i,j] (length M): the row sums, each summed like sum(). */
-  rowSum(M: number, N: number, x: Float32Array, out: Float32Array): void;
-
-  add(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  sub(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  mul(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  div(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  /** out = s * a (s is rounded to float32; Infinity and NaN are allowed: IEEE arithmetic). */
-  scale(n: number, a: Float32Array, s: number, out: Float32Array): void;
-  /** y += alpha * x (alpha rounded to float32; Infinity and NaN allowed). */
-  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
-  /** out = op(x) elementwise. log of x <= 0 follows IEEE (-inf / NaN). */
-  unary(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): void;
-  /**
-   * Sum of all n elements, accumulated in float64 in one fixed order on every backend (see
-   * native/kernels/elementwise.h), so the result is identical bit for bit, cancellations included.
-   */
-  sum(n: number, x: Float32Array): number;
-
-  /** out = act(x). */
-  activationForward(act: Activation, n: number, x: Float32Array, out: Float32Array, alpha: number): void;
-  /**
-   * dx = dy * act'(.)  using y = act(x) for relu/leakyRelu/sigmoid/tanh and x for gelu/geluTanh.
-   * Both x and y must be valid arrays of length n (pass the same array twice if only one is kept).
-   */
-  activationBackward(
-    act: Activation, n: number, x: Float32Array, y: Float32Array, dy: Float32Array,
-    dx: Float32Array, alpha: number,
-  ): void;
-
-  /** Row-wise softmax of an M x N matrix; stable for logits of magnitude 1e4. */
-  softmax(M: number, N: number, x: Float32Array, out: Float32Array): void;
-  /**
-   * Row-wise log-softmax: x - max - log(sum exp(x - max)). A row holding NaN or +Infinity, or only
-   * -Infinity, gives NaN in every element (as PyTorch does); so do softmax and softmaxCrossEntropy.
-   */
-  logSoftmax(M: number, N: number, x: Float32Array, out: Float32Array): void;
-  /** dx = y * (dy - sum_j(dy * y)) row-wise, y = softmax output. */
-  softmaxBackward(M: number, N: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
-  /** dx = dy - exp(y) * sum_j(dy) row-wise, y = log-softmax output. */
-  logSoftmaxBackward(M: number, N: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
-
-  /**
-   * Fused softmax cross-entropy from logits [M,N] and integer labels [M] in [0, N).
-   * Returns the mean loss over the M rows. If grad is non-null it receives
-   * (softmax(logits) - onehot(labels)) / M. If losses is non-null it receives each row's loss.
-   * Throws "softmaxCrossEntropy: label 12 at row 3 is out of range [0, 10)" for a bad label.
-   */
-  softmaxCrossEntropy(
-    M: number, N: number, logits: Float32Array, labels: Int32Array,
-    grad: Float32Array | null, losses: Float32Array | null,
-  ): number;
-
-  /** Mean squared error: sum((pred - target)^2) / n. */
-  mseLoss(n: number, pred: Float32Array, target: Float32Array): number;
-  /** grad = float32(2 / n) * float32(pred - target) (float32 steps: a difference beyond 3.4e38 is Infinity). */
-  mseBackward(n: number, pred: Float32Array, target: Float32Array, grad: Float32Array): void;
-
-  /**
-   * SGD in place (PyTorch semantics, dampening 0):
-   *   g = grad + weightDecay * param
-   *   if momentum != 0: v = momentum * v + g;  g = nesterov ? g + momentum * v : v
-   *   param -= lr * g
-   * velocity may be null when momentum == 0.
-   */
-  sgdStep(
-    n: number, param: Float32Array, grad: Float32Array, velocity: Float32Array | null,
-    lr: number, momentum: number, weightDecay: number, nesterov: boolean,
-  ): void;
-
-  /**
-   * Adam / AdamW in place, one fused pass (PyTorch semantics). step is the 1-based step count.
-   *   decoupled (AdamW): param *= 1 - lr * weightDecay      else: g = grad + weightDecay * param
-   *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-   *   param -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
-   */
-  adamStep(
-    n: number, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
-    step: number, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, decoupled: boolean,
-  ): void;
-
-  /**
-   * RMSprop in place (PyTorch semantics, centered = false):
-   *   g = grad + weightDecay * param;  sq = alpha * sq + (1 - alpha) g^2
-   *   if momentum > 0: buf = momentum * buf + g / (sqrt(sq) + eps); param -= lr * buf
-   *   else param -= lr * g / (sqrt(sq) + eps)
-   * buf may be null when momentum == 0.
-   */
-  rmspropStep(
-    n: number, param: Float32Array, grad: Float32Array, sq: Float32Array, buf: Float32Array | null,
-    lr: number, alpha: number, eps: number, weightDecay: number, momentum: number,
-  ): void;
 
   /**
    * Copies a plan's weights into memory the backend owns: the result is immutable and can be

@@ -3,18 +3,10 @@ import * as fs from 'fs';
 import { createRequire } from 'module';
 import * as path from 'path';
 
-import {
-  ACTIVATION_CODE,
-  FrozenPlanRegistry,
-  UNARY_CODE,
-  type Activation,
-  type Backend,
-  type BackendInfo,
-  type FrozenPlan,
-  type PlanLayer,
-  type UnaryOp,
-} from './contract';
-import { jsBackend } from './js';
+import { actCode } from './check';
+import { FrozenPlanRegistry, type Backend, type BackendInfo, type FrozenPlan, type PlanLayer } from './contract';
+import { jsBackend } from './js/index';
+import { bindingKernels, KERNEL_NAMES, KERNEL_TABLE_DIGEST, type KernelBinding } from './kernels.gen';
 
 /** A plan layer as the binding takes it: the activation as its integer code. */
 interface NativePlanLayer {
@@ -29,44 +21,11 @@ interface NativePlanLayer {
 /** What the binding's freezePlan returns: an external value only the binding can read. */
 export type NativeFrozenHandle = object & { readonly __nativeFrozenPlan: unique symbol };
 
-/** The raw functions exported by native/binding/addon.cc (activation / unary op as integer codes). */
-export interface NativeBinding {
-  gemm: Backend['gemm'];
-  linearForward(
-    M: number, N: number, K: number, X: Float32Array, W: Float32Array, bias: Float32Array | null,
-    act: number, alpha: number, out: Float32Array, preact: Float32Array | null,
-  ): void;
-  linearBackward(
-    M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array,
-    preact: Float32Array | null, dY: Float32Array, act: number, alpha: number, dZ: Float32Array,
-    dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean,
-  ): void;
-  addBias: Backend['addBias'];
-  colSum: Backend['colSum'];
-  rowSum: Backend['rowSum'];
-  add: Backend['add'];
-  sub: Backend['sub'];
-  mul: Backend['mul'];
-  div: Backend['div'];
-  scale: Backend['scale'];
-  axpy: Backend['axpy'];
-  unary(op: number, n: number, x: Float32Array, out: Float32Array): void;
-  sum: Backend['sum'];
-  activationForward(act: number, n: number, x: Float32Array, out: Float32Array, alpha: number): void;
-  activationBackward(
-    act: number, n: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array,
-    alpha: number,
-  ): void;
-  softmax: Backend['softmax'];
-  logSoftmax: Backend['logSoftmax'];
-  softmaxBackward: Backend['softmaxBackward'];
-  logSoftmaxBackward: Backend['logSoftmaxBackward'];
-  softmaxCrossEntropy: Backend['softmaxCrossEntropy'];
-  mseLoss: Backend['mseLoss'];
-  mseBackward: Backend['mseBackward'];
-  sgdStep: Backend['sgdStep'];
-  adamStep: Backend['adamStep'];
-  rmspropStep: Backend['rmspropStep'];
+/**
+ * The raw functions exported by native/binding/addon.cc: the table's kernels (positional,
+ * activation / unary op as integer codes; typed in kernels.gen.ts) and the plan and runtime functions.
+ */
+export interface NativeBinding extends KernelBinding {
   /** Copies the layers' weights into C++ memory; returns an opaque handle (a type-tagged external). */
   freezePlan(layers: NativePlanLayer[]): NativeFrozenHandle;
   forwardAsync(
@@ -75,7 +34,7 @@ export interface NativeBinding {
   forwardDense(
     M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
   ): void;
-  info(): { simd: 'avx2' | 'scalar'; threads: number; [key: string]: unknown };
+  info(): { simd: 'avx2' | 'scalar'; threads: number; kernelTable?: string; [key: string]: unknown };
   setNumThreads(n: number): void;
 }
 
@@ -89,11 +48,7 @@ export interface NativeBackend extends Backend {
 }
 
 const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
-  'gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul',
-  'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax',
-  'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss',
-  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'freezePlan', 'forwardAsync', 'forwardDense', 'info',
-  'setNumThreads',
+  ...KERNEL_NAMES, 'freezePlan', 'forwardAsync', 'forwardDense', 'info', 'setNumThreads',
 ];
 
 /** The package root (the directory holding myelin's package.json), from lib/backend or dist/backend. */
@@ -157,6 +112,13 @@ export function loadBinding(): NativeBinding {
       );
     }
   }
+  const built = (binding as NativeBinding).info().kernelTable;
+  if (built !== KERNEL_TABLE_DIGEST) {
+    throw new Error(
+      `myelin: the native addon at ${where} was built from another kernel table (${String(built)}, ` +
+        `this package has ${KERNEL_TABLE_DIGEST}; stale build? run \`npm run build:native\`)`,
+    );
+  }
   cachedBinding = binding as NativeBinding;
   addonPath = where;
   return cachedBinding;
@@ -164,27 +126,10 @@ export function loadBinding(): NativeBinding {
 
 let addonPath = '';
 
-function actCode(kernel: string, act: Activation): number {
-  const code = ACTIVATION_CODE[act];
-  if (code === undefined) throw new Error(`${kernel}: unknown activation '${String(act)}'`);
-  return code;
-}
-
-/**
- * Below these sizes a flat kernel runs on its TypeScript twin instead of crossing N-API: a native
- * call costs ~0.12-0.25 us of fixed overhead, more than the whole loop in TypeScript for a few dozen
- * elements (measured on Zen: js add n=32 60 ns vs native 154 ns; js adamStep n=32 298 ns vs 330 ns).
- * This keeps tiny networks (XOR 2-8-1) at least as fast on the native backend as on pure TS.
- */
-const SMALL_FLAT = 48;
-const SMALL_OPTIM = 32;
-/** Matrix products with M*N*K at or below this run in TypeScript (a 4x8x2 layer: ~40 ns vs ~200 ns). */
-const SMALL_GEMM = 256;
-
 export interface LoadNativeOptions {
   /**
-   * Run kernels on tiny inputs (flat kernels <= 48 elements, optimizer steps <= 32, matrix products
-   * with M*N*K <= 256) in TypeScript, where the
+   * Run kernels on tiny inputs (each kernel's smallInJs in kernel-table.ts: flat kernels <= 48
+   * elements, optimizer steps <= 32, matrix products with M*N*K <= 256) in TypeScript, where the
    * call overhead would dominate. Default true; MYELIN_TINY_KERNELS_IN_JS=0 turns it off. Tests turn
    * it off to exercise the C++ kernels at every size.
    */
@@ -206,52 +151,10 @@ function mapPlan(kernel: string, layers: PlanLayer[]): NativePlanLayer[] {
 
 /** Loads the addon and adapts it to the Backend contract; throws an Error saying why it could not. */
 export function loadNative(options: LoadNativeOptions = {}): NativeBackend {
-  const full = loadNativeAllSizes();
+  const b = loadBinding();
   const env = process.env.MYELIN_TINY_KERNELS_IN_JS;
   const small = options.smallCallsInJs ?? !(env === '0' || env === 'false');
-  if (!small) return full;
-  const js = jsBackend;
-  const F = SMALL_FLAT;
-  const O = SMALL_OPTIM;
-  const G = SMALL_GEMM;
   return {
-    ...full,
-    gemm: (tA, tB, M, N, K, alpha, A, B, beta, C) =>
-      (M * N * K <= G ? js.gemm(tA, tB, M, N, K, alpha, A, B, beta, C) : full.gemm(tA, tB, M, N, K, alpha, A, B, beta, C)),
-    linearForward: (M, N, K, X, W, bias, act, alpha, out, preact) =>
-      (M * N * K <= G
-        ? js.linearForward(M, N, K, X, W, bias, act, alpha, out, preact)
-        : full.linearForward(M, N, K, X, W, bias, act, alpha, out, preact)),
-    linearBackward: (M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc) =>
-      (M * N * K <= G
-        ? js.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc)
-        : full.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, acc)),
-    add: (n, a, b, out) => (n <= F ? js.add(n, a, b, out) : full.add(n, a, b, out)),
-    sub: (n, a, b, out) => (n <= F ? js.sub(n, a, b, out) : full.sub(n, a, b, out)),
-    mul: (n, a, b, out) => (n <= F ? js.mul(n, a, b, out) : full.mul(n, a, b, out)),
-    div: (n, a, b, out) => (n <= F ? js.div(n, a, b, out) : full.div(n, a, b, out)),
-    scale: (n, a, s, out) => (n <= F ? js.scale(n, a, s, out) : full.scale(n, a, s, out)),
-    axpy: (n, alpha, x, y) => (n <= F ? js.axpy(n, alpha, x, y) : full.axpy(n, alpha, x, y)),
-    sum: (n, x) => (n <= F ? js.sum(n, x) : full.sum(n, x)),
-    activationForward: (act, n, x, out, alpha) =>
-      (n <= F ? js.activationForward(act, n, x, out, alpha) : full.activationForward(act, n, x, out, alpha)),
-    activationBackward: (act, n, x, y, dy, dx, alpha) =>
-      (n <= F ? js.activationBackward(act, n, x, y, dy, dx, alpha) : full.activationBackward(act, n, x, y, dy, dx, alpha)),
-    mseLoss: (n, p, t) => (n <= F ? js.mseLoss(n, p, t) : full.mseLoss(n, p, t)),
-    mseBackward: (n, p, t, g) => (n <= F ? js.mseBackward(n, p, t, g) : full.mseBackward(n, p, t, g)),
-    sgdStep: (n, p, g, v, lr, mom, wd, nest) =>
-      (n <= O ? js.sgdStep(n, p, g, v, lr, mom, wd, nest) : full.sgdStep(n, p, g, v, lr, mom, wd, nest)),
-    adamStep: (n, p, g, m, v, t, lr, b1, b2, eps, wd, dec) =>
-      (n <= O ? js.adamStep(n, p, g, m, v, t, lr, b1, b2, eps, wd, dec) : full.adamStep(n, p, g, m, v, t, lr, b1, b2, eps, wd, dec)),
-    rmspropStep: (n, p, g, sq, buf, lr, a, eps, wd, mom) =>
-      (n <= O ? js.rmspropStep(n, p, g, sq, buf, lr, a, eps, wd, mom) : full.rmspropStep(n, p, g, sq, buf, lr, a, eps, wd, mom)),
-  };
-}
-
-/** The addon adapted to the contract with every call going to C++, whatever its size. */
-function loadNativeAllSizes(): NativeBackend {
-  const b = loadBinding();
-  const backend: NativeBackend = {
     name: 'native',
     binding: b,
     info(): BackendInfo {
@@ -259,49 +162,7 @@ function loadNativeAllSizes(): NativeBackend {
       return { ...raw, backend: 'native', simd: raw.simd, threads: raw.threads, addon: addonPath };
     },
     setNumThreads: b.setNumThreads,
-
-    // Kernels whose binding signature equals the contract's are passed through unwrapped.
-    gemm: b.gemm,
-    addBias: b.addBias,
-    colSum: b.colSum,
-    rowSum: b.rowSum,
-    add: b.add,
-    sub: b.sub,
-    mul: b.mul,
-    div: b.div,
-    scale: b.scale,
-    axpy: b.axpy,
-    sum: b.sum,
-    softmax: b.softmax,
-    logSoftmax: b.logSoftmax,
-    softmaxBackward: b.softmaxBackward,
-    logSoftmaxBackward: b.logSoftmaxBackward,
-    softmaxCrossEntropy: b.softmaxCrossEntropy,
-    mseLoss: b.mseLoss,
-    mseBackward: b.mseBackward,
-    sgdStep: b.sgdStep,
-    adamStep: b.adamStep,
-    rmspropStep: b.rmspropStep,
-
-    // Kernels taking an activation / unary op name: map it to the binding's integer code.
-    linearForward(M, N, K, X, W, bias, act, alpha, out, preact) {
-      b.linearForward(M, N, K, X, W, bias, actCode('linearForward', act), alpha, out, preact);
-    },
-    linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate) {
-      b.linearBackward(M, N, K, X, W, Y, preact, dY, actCode('linearBackward', act), alpha, dZ, dX, dW,
-        dB, accumulate);
-    },
-    unary(op: UnaryOp, n, x, out) {
-      const code = UNARY_CODE[op];
-      if (code === undefined) throw new Error(`unary: unknown op '${String(op)}'`);
-      b.unary(code, n, x, out);
-    },
-    activationForward(act, n, x, out, alpha) {
-      b.activationForward(actCode('activationForward', act), n, x, out, alpha);
-    },
-    activationBackward(act, n, x, y, dy, dx, alpha) {
-      b.activationBackward(actCode('activationBackward', act), n, x, y, dy, dx, alpha);
-    },
+    ...bindingKernels(b, small ? jsBackend : null),
     freezePlan(layers: PlanLayer[]): FrozenPlan {
       const mapped = Array.isArray(layers) ? mapPlan('freezePlan', layers) : (layers as unknown as NativePlanLayer[]);
       return frozenHandles.add(mapped, b.freezePlan(mapped));
@@ -320,5 +181,4 @@ function loadNativeAllSizes(): NativeBackend {
       b.forwardDense(M, mapPlan('forwardDense', layers), X, out, softmax);
     },
   };
-  return backend;
 }

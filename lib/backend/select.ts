@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Backend, BackendInfo } from './contract';
-import { jsBackend } from './js';
+import { jsBackend } from './js/index';
 import { loadNative } from './native';
 
 export type BackendName = 'native' | 'js';

@@ -133,7 +133,7 @@ export class DenseInference {
     for (let i = 0; i <= last; i++) {
       const l = layers[i];
       const y = i === last && !this.softmax ? out : buffers[i];
-      backend.linearForward(rows, l.N, l.K, h, l.W, l.bias, l.act, l.alpha, y, null);
+      backend.linearForward({ M: rows, N: l.N, K: l.K, X: h, W: l.W, bias: l.bias, act: l.act, alpha: l.alpha, out: y });
       h = y;
     }
     if (this.softmax) backend.softmax(rows, this.outFeatures, h, out);

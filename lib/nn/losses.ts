@@ -78,7 +78,7 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   // (softmax - onehot) / M, kept for the backward closure only.
   const grad = wantGrad && M > 0 ? privateBuffer(M * N) : null;
   const losses = reduction === 'none' ? outputBuffer(M) : null;
-  const meanLoss = M > 0 ? backend.softmaxCrossEntropy(M, N, logits.data, labels, grad, losses) : NaN;
+  const meanLoss = M > 0 ? backend.softmaxCrossEntropy({ M, N, logits: logits.data, labels, grad, losses }) : NaN;
 
   if (reduction === 'none') {
     return record(new Tensor(losses as Float32Array, [M]), 'crossEntropy', [logits], (g) => {

@@ -31,7 +31,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
   const tracked = needsGrad(x, weight, bias);
   // GELU's backward needs the pre-activation; only kept when a backward pass can come.
   const preact = tracked && (act === 'gelu' || act === 'geluTanh') ? privateBuffer(M * N) : null;
-  if (M > 0) backend.linearForward(M, N, K, x.data, weight.data, bias ? bias.data : null, act, alpha, y, preact);
+  if (M > 0) backend.linearForward({ M, N, K, X: x.data, W: weight.data, bias: bias ? bias.data : null, act, alpha, out: y, preact });
   const out = new Tensor(y, outShape);
   if (!tracked) return out;
 
@@ -45,7 +45,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
     const dX = x.requiresGrad ? zeroedGradBuffer(M * K) : null;
     const dW = wIntoGrad ?? zeroedGradBuffer(N * K);
     const dB = bias && bias.requiresGrad ? (bIntoGrad ?? zeroedGradBuffer(N)) : null;
-    if (M > 0) backend.linearBackward(M, N, K, x.data, weight.data, y, preact, g, act, alpha, scratch(M * N), dX, dW, dB, true);
+    if (M > 0) {
+      backend.linearBackward({
+        M, N, K, X: x.data, W: weight.data, Y: y, preact, dY: g, act, alpha, dZ: scratch(M * N), dX, dW, dB, accumulate: true,
+      });
+    }
     releaseAfterBackward(preact);
     const gW = weight.requiresGrad && !wIntoGrad ? dW : null;
     const gB = dB && !bIntoGrad ? dB : null;

@@ -45,10 +45,11 @@ export class Adam extends Optimizer {
     const step = (s.step as number) + 1;
     s.step = step;
     const h = this.hyper;
-    getBackend().adamStep(
-      p.size, p.data, grad, s.m as Float32Array, s.v as Float32Array, step,
-      h.lr as number, h.beta1 as number, h.beta2 as number, h.eps as number, h.weightDecay as number, this.decoupled,
-    );
+    getBackend().adamStep({
+      n: p.size, param: p.data, grad, m: s.m as Float32Array, v: s.v as Float32Array, step,
+      lr: h.lr as number, beta1: h.beta1 as number, beta2: h.beta2 as number, eps: h.eps as number,
+      weightDecay: h.weightDecay as number, decoupled: this.decoupled,
+    });
   }
 
   protected override stateBuffers(): string[] {

@@ -36,10 +36,10 @@ export class RMSprop extends Optimizer {
     }
     if (momentum > 0 && !(s.buf instanceof Float32Array)) s.buf = new Float32Array(p.size);
     const buf = momentum > 0 ? (s.buf as Float32Array) : null;
-    getBackend().rmspropStep(
-      p.size, p.data, grad, s.sq as Float32Array, buf,
-      h.lr as number, h.alpha as number, h.eps as number, h.weightDecay as number, momentum,
-    );
+    getBackend().rmspropStep({
+      n: p.size, param: p.data, grad, sq: s.sq as Float32Array, buf,
+      lr: h.lr as number, alpha: h.alpha as number, eps: h.eps as number, weightDecay: h.weightDecay as number, momentum,
+    });
   }
 
   protected override stateBuffers(): string[] {

@@ -37,7 +37,10 @@ export class SGD extends Optimizer {
       }
       velocity = s.velocity as Float32Array;
     }
-    getBackend().sgdStep(p.size, p.data, grad, velocity, h.lr as number, momentum, h.weightDecay as number, h.nesterov as boolean);
+    getBackend().sgdStep({
+      n: p.size, param: p.data, grad, velocity, lr: h.lr as number, momentum,
+      weightDecay: h.weightDecay as number, nesterov: h.nesterov as boolean,
+    });
   }
 
   protected override stateBuffers(): string[] {

@@ -1,10 +1,12 @@
-// N-API glue: one validating function per contract kernel, info/setNumThreads, freezePlan/forwardAsync.
+// N-API glue: the table-driven kernels (run_kernel), info/setNumThreads, freezePlan/forwardAsync/forwardDense.
 //
-// Hot kernels are raw Node-API callbacks (no per-call allocation, no string building unless an
-// argument is invalid); node-addon-api is used for module setup and info() only. Kernel calls run
-// with denormals flushed to zero (denormals.h); forwardAsync works on C++ copies of everything.
-// Every function validates argument count, types, sizes and buffer lengths before touching memory
-// and throws a JS Error starting with the kernel name. No C++ exception escapes into N-API.
+// Every kernel of lib/backend/kernel-table.ts is one raw Node-API callback, run_kernel, that
+// validates a call against the kernel's argument specs (kernels.gen.h, generated from the table)
+// and then calls it: no per-call allocation, no string building unless an argument is invalid;
+// node-addon-api is used for module setup and info() only. Kernel calls run with denormals
+// flushed to zero (denormals.h); forwardAsync works on C++ copies of everything. Every function
+// validates argument count, types, sizes and buffer lengths before touching memory and throws a
+// JS Error starting with the kernel name. No C++ exception escapes into N-API.
 #include <napi.h>
 
 #include <cmath>
@@ -17,23 +19,24 @@
 #include <new>
 #include <vector>
 
-#include "activation.h"
+#include "codes.gen.h"
 #include "cpu.h"
-#include "denormals.h"
-#include "elementwise.h"
-#include "gemm.h"
 #include "dense_stack.h"
-#include "linear.h"
-#include "optim.h"
-#include "softmax.h"
+#include "denormals.h"
+#include "kernels.gen.h"
 #include "threadpool.h"
 
 namespace {
 
+using myelin_binding::Arg;
+using myelin_binding::ArgType;
+using myelin_binding::Kernel;
+using myelin_binding::Requirement;
+using myelin_binding::Slot;
+using myelin_binding::When;
+
 constexpr int64_t kMaxSize = 2147483647;  // sizes are int32 in the kernels
 constexpr size_t kMaxArgs = 16;
-
-const char* const kActNames[] = {"none", "relu", "leakyRelu", "sigmoid", "tanh", "gelu", "geluTanh"};
 
 // Throws a JS Error with a printf-formatted message (error path only).
 void throw_error(napi_env env, const char* fmt, ...) {
@@ -169,11 +172,24 @@ struct Call {
     return napi_typeof(env, argv[i], &t) == napi_ok && t == napi_null;
   }
 
-  // A typed array of exactly the given type with at least `need` elements. `expr` and the dims
-  // describe the requirement for the error message ("M*K", "M", 3, "K", 4).
+  // The sizes a buffer length is the product of, for the error message ("(M=3, K=4)").
+  struct Dims {
+    const char* names[3];
+    int64_t values[3];
+    int count;
+    int64_t product() const {
+      int64_t p = 1;
+      for (int j = 0; j < count; ++j) {
+        if (__builtin_mul_overflow(p, values[j], &p)) return INT64_MAX;  // no buffer is that long
+      }
+      return p;
+    }
+  };
+
+  // A typed array of exactly the given type with at least dims.product() elements; `expr` says
+  // how the requirement reads ("M*K"): "A has 10 elements, expected M*K = 12 (M=3, K=4)".
   bool typed(size_t i, napi_typedarray_type want, const char* type_name, const char* name,
-             bool nullable, int64_t need, const char* expr, const char* d1, int64_t v1,
-             const char* d2, int64_t v2, void** out) {
+             bool nullable, const char* expr, const Dims& dims, void** out) {
     bool is = false;
     if (nullable && is_null(i)) {
       *out = nullptr;
@@ -185,42 +201,45 @@ struct Call {
     if (napi_is_typedarray(env, argv[i], &is) != napi_ok || !is ||
         napi_get_typedarray_info(env, argv[i], &ty, &length, &data, nullptr, nullptr) != napi_ok ||
         ty != want) {
-      throw_error(env, "%s: %s must be a %s%s, got %s", kernel, name, type_name,
-                  nullable ? " or null" : "", describe(env, argv[i]));
+      throw_error(env, "%s: %s must be a%s %s%s, got %s", kernel, name,
+                  type_name[0] == 'I' ? "n" : "", type_name, nullable ? " or null" : "",
+                  describe(env, argv[i]));
       return false;
     }
+    const int64_t need = dims.product();
     if (static_cast<int64_t>(length) < need) {
-      if (d2 != nullptr)
-        throw_error(env, "%s: %s has %zu elements, expected %s = %lld (%s=%lld, %s=%lld)", kernel,
-                    name, length, expr, (long long)need, d1, (long long)v1, d2, (long long)v2);
-      else if (d1 != nullptr && std::strcmp(expr, d1) != 0)
-        throw_error(env, "%s: %s has %zu elements, expected %s = %lld (%s=%lld)", kernel, name,
-                    length, expr, (long long)need, d1, (long long)v1);
-      else
-        throw_error(env, "%s: %s has %zu elements, expected %s = %lld", kernel, name, length, expr,
-                    (long long)need);
+      char sizes[160] = "";
+      if (!(dims.count == 1 && std::strcmp(expr, dims.names[0]) == 0)) {
+        int at = snprintf(sizes, sizeof sizes, " (");
+        for (int j = 0; j < dims.count && at < (int)sizeof sizes; ++j)
+          at += snprintf(sizes + at, sizeof sizes - at, "%s%s=%lld", j > 0 ? ", " : "", dims.names[j],
+                         (long long)dims.values[j]);
+        if (at < (int)sizeof sizes) snprintf(sizes + at, sizeof sizes - at, ")");
+      }
+      throw_error(env, "%s: %s has %zu elements, expected %s = %lld%s", kernel, name, length, expr,
+                  (long long)need, sizes);
       return false;
     }
     *out = data;
     return true;
   }
 
-  bool f32(size_t i, const char* name, int64_t need, const char* expr, const char* d1, int64_t v1,
-           const char* d2, int64_t v2, float** out, bool nullable = false) {
+  // A Float32Array of d1 (* d2) elements, the requirement written as `expr`.
+  bool f32(size_t i, const char* name, const char* expr, const Dims& dims, float** out,
+           bool nullable = false) {
     void* p;
-    if (!typed(i, napi_float32_array, "Float32Array", name, nullable, need, expr, d1, v1, d2, v2, &p))
-      return false;
+    if (!typed(i, napi_float32_array, "Float32Array", name, nullable, expr, dims, &p)) return false;
     *out = static_cast<float*>(p);
     return true;
-  }
-  // Flat buffer of n elements.
-  bool flat(size_t i, const char* name, int64_t n, float** out, bool nullable = false) {
-    return f32(i, name, n, "n", nullptr, 0, nullptr, 0, out, nullable);
   }
   // M x N matrix (expr like "M*N").
   bool mat(size_t i, const char* name, const char* expr, const char* d1, int64_t v1, const char* d2,
            int64_t v2, float** out, bool nullable = false) {
-    return f32(i, name, v1 * v2, expr, d1, v1, d2, v2, out, nullable);
+    return f32(i, name, expr, Dims{{d1, d2, nullptr}, {v1, v2, 0}, 2}, out, nullable);
+  }
+  // A vector of n elements, named like its size ("N").
+  bool vec(size_t i, const char* name, const char* d, int64_t n, float** out, bool nullable = false) {
+    return f32(i, name, d, Dims{{d, nullptr, nullptr}, {n, 0, 0}, 1}, out, nullable);
   }
 };
 
@@ -243,336 +262,101 @@ napi_value number_value(napi_env env, double d) {
     if (!(expr)) return nullptr; \
   } while (0)
 
-// ---- GEMM and dense layers ----------------------------------------------------------------
+// ---- The table-driven kernels ------------------------------------------------------------
 
-napi_value Gemm(napi_env env, napi_callback_info info) {
-  Call c(env, "gemm");
-  CHECK(c.start(info, 10, "transA, transB, M, N, K, alpha, A, B, beta, C"));
-  bool ta, tb;
-  int64_t M, N, K;
-  double alpha, beta;
-  float *A, *B, *C;
-  CHECK(c.boolean(0, "transA", &ta) && c.boolean(1, "transB", &tb));
-  CHECK(c.size(2, "M", 1, &M) && c.size(3, "N", 1, &N) && c.size(4, "K", 1, &K));
-  CHECK(c.number(5, "alpha", true, &alpha) && c.number(8, "beta", true, &beta));
-  CHECK(c.mat(6, "A", "M*K", "M", M, "K", K, &A));
-  CHECK(c.mat(7, "B", "K*N", "K", K, "N", N, &B));
-  CHECK(c.mat(9, "C", "M*N", "M", M, "N", N, &C));
-  FLUSHED(myelin::gemm(ta, tb, (int)M, (int)N, (int)K, (float)alpha, A, B, (float)beta, C));
-  return nullptr;
+// Whether a requirement's condition holds for the validated arguments.
+bool requirement_holds(const Requirement& r, const Slot* s) {
+  switch (r.when) {
+    case When::kNotEqual: return s[r.arg].d != r.value;
+    case When::kGreater: return s[r.arg].d > r.value;
+    case When::kCodeIn: return ((r.codes >> s[r.arg].i) & 1u) != 0;
+  }
+  return false;
 }
 
-napi_value LinearForward(napi_env env, napi_callback_info info) {
-  Call c(env, "linearForward");
-  CHECK(c.start(info, 10, "M, N, K, X, W, bias, act, alpha, out, preact"));
-  int64_t M, N, K;
-  int act;
-  double alpha;
-  float *X, *W, *bias, *out, *preact;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N) && c.size(2, "K", 1, &K));
-  CHECK(c.code(6, "act", 6, &act) && c.number(7, "alpha", true, &alpha));
-  CHECK(c.mat(3, "X", "M*K", "M", M, "K", K, &X));
-  CHECK(c.mat(4, "W", "N*K", "N", N, "K", K, &W));
-  CHECK(c.f32(5, "bias", N, "N", "N", N, nullptr, 0, &bias, true));
-  CHECK(c.mat(8, "out", "M*N", "M", M, "N", N, &out));
-  CHECK(c.mat(9, "preact", "M*N", "M", M, "N", N, &preact, true));
-  FLUSHED(myelin::linear_forward((int)M, (int)N, (int)K, X, W, bias, act, (float)alpha, out, preact));
-  return nullptr;
-}
-
-napi_value LinearBackward(napi_env env, napi_callback_info info) {
-  Call c(env, "linearBackward");
-  CHECK(c.start(info, 15, "M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate"));
-  int64_t M, N, K;
-  int act;
-  double alpha;
-  bool accumulate;
-  float *X, *W, *Y, *preact, *dY, *dZ, *dX, *dW, *dB;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N) && c.size(2, "K", 1, &K));
-  CHECK(c.code(8, "act", 6, &act) && c.number(9, "alpha", true, &alpha));
-  CHECK(c.boolean(14, "accumulate", &accumulate));
-  CHECK(c.mat(3, "X", "M*K", "M", M, "K", K, &X));
-  CHECK(c.mat(4, "W", "N*K", "N", N, "K", K, &W));
-  CHECK(c.mat(5, "Y", "M*N", "M", M, "N", N, &Y));
-  CHECK(c.mat(6, "preact", "M*N", "M", M, "N", N, &preact, true));
-  CHECK(c.mat(7, "dY", "M*N", "M", M, "N", N, &dY));
-  CHECK(c.mat(10, "dZ", "M*N", "M", M, "N", N, &dZ));
-  CHECK(c.mat(11, "dX", "M*K", "M", M, "K", K, &dX, true));
-  CHECK(c.mat(12, "dW", "N*K", "N", N, "K", K, &dW));
-  CHECK(c.f32(13, "dB", N, "N", "N", N, nullptr, 0, &dB, true));
-  if (preact == nullptr && (act == myelin::kActGelu || act == myelin::kActGeluTanh)) {
-    throw_error(env, "linearBackward: preact is required for act %s (code %d), got null",
-                kActNames[act], act);
+// Validates a call against the argument specs of the kernel the function was registered with
+// (its callback data), then runs it. Scalars are checked first, in table order, then the
+// buffers (their lengths depend on the sizes), then the requirements between arguments.
+napi_value run_kernel(napi_env env, napi_callback_info info) {
+  Call c(env, "kernel");
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &c.argc, c.argv, nullptr, &data) != napi_ok || data == nullptr) {
+    throw_error(env, "myelin: could not read a kernel call's arguments");
     return nullptr;
   }
-  FLUSHED(myelin::linear_backward((int)M, (int)N, (int)K, X, W, Y, preact, dY, act, (float)alpha,
-                                  dZ, dX, dW, dB, accumulate));
-  return nullptr;
-}
-
-// ---- Matrix row/column ops ----------------------------------------------------------------
-
-napi_value AddBias(napi_env env, napi_callback_info info) {
-  Call c(env, "addBias");
-  CHECK(c.start(info, 5, "M, N, x, bias, out"));
-  int64_t M, N;
-  float *x, *bias, *out;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
-  CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x));
-  CHECK(c.f32(3, "bias", N, "N", "N", N, nullptr, 0, &bias));
-  CHECK(c.mat(4, "out", "M*N", "M", M, "N", N, &out));
-  FLUSHED(myelin::add_bias(M, N, x, bias, out));
-  return nullptr;
-}
-
-template <bool kCols>
-napi_value RowColSum(napi_env env, napi_callback_info info) {
-  Call c(env, kCols ? "colSum" : "rowSum");
-  CHECK(c.start(info, 4, "M, N, x, out"));
-  int64_t M, N;
-  float *x, *out;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
-  CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x));
-  if (kCols) {
-    CHECK(c.f32(3, "out", N, "N", "N", N, nullptr, 0, &out));
-    FLUSHED(myelin::col_sum(M, N, x, out));
-  } else {
-    CHECK(c.f32(3, "out", M, "M", "M", M, nullptr, 0, &out));
-    FLUSHED(myelin::row_sum(M, N, x, out));
-  }
-  return nullptr;
-}
-
-// ---- Flat elementwise ---------------------------------------------------------------------
-
-template <int kOp>
-napi_value Binary(napi_env env, napi_callback_info info) {
-  static const char* const names[] = {"add", "sub", "mul", "div"};
-  Call c(env, names[kOp]);
-  CHECK(c.start(info, 4, "n, a, b, out"));
-  int64_t n;
-  float *a, *b, *out;
-  CHECK(c.size(0, "n", 0, &n));
-  CHECK(c.flat(1, "a", n, &a) && c.flat(2, "b", n, &b) && c.flat(3, "out", n, &out));
-  myelin::DenormalsFlushed flushed;
-  switch (kOp) {
-    case 0: myelin::add(n, a, b, out); break;
-    case 1: myelin::sub(n, a, b, out); break;
-    case 2: myelin::mul(n, a, b, out); break;
-    default: myelin::div(n, a, b, out); break;
-  }
-  return nullptr;
-}
-
-napi_value Scale(napi_env env, napi_callback_info info) {
-  Call c(env, "scale");
-  CHECK(c.start(info, 4, "n, a, s, out"));
-  int64_t n;
-  double s;
-  float *a, *out;
-  CHECK(c.size(0, "n", 0, &n) && c.number(2, "s", false, &s));
-  CHECK(c.flat(1, "a", n, &a) && c.flat(3, "out", n, &out));
-  FLUSHED(myelin::scale(n, a, (float)s, out));
-  return nullptr;
-}
-
-napi_value Axpy(napi_env env, napi_callback_info info) {
-  Call c(env, "axpy");
-  CHECK(c.start(info, 4, "n, alpha, x, y"));
-  int64_t n;
-  double alpha;
-  float *x, *y;
-  CHECK(c.size(0, "n", 0, &n) && c.number(1, "alpha", false, &alpha));
-  CHECK(c.flat(2, "x", n, &x) && c.flat(3, "y", n, &y));
-  FLUSHED(myelin::axpy(n, (float)alpha, x, y));
-  return nullptr;
-}
-
-napi_value Unary(napi_env env, napi_callback_info info) {
-  Call c(env, "unary");
-  CHECK(c.start(info, 4, "op, n, x, out"));
-  int op;
-  int64_t n;
-  float *x, *out;
-  CHECK(c.code(0, "op", 6, &op) && c.size(1, "n", 0, &n));
-  CHECK(c.flat(2, "x", n, &x) && c.flat(3, "out", n, &out));
-  FLUSHED(myelin::unary(op, n, x, out));
-  return nullptr;
-}
-
-napi_value Sum(napi_env env, napi_callback_info info) {
-  Call c(env, "sum");
-  CHECK(c.start(info, 2, "n, x"));
-  int64_t n;
-  float* x;
-  CHECK(c.size(0, "n", 0, &n) && c.flat(1, "x", n, &x));
-  double total;
-  FLUSHED(total = myelin::sum(n, x));
-  return number_value(env, total);
-}
-
-napi_value ActivationForward(napi_env env, napi_callback_info info) {
-  Call c(env, "activationForward");
-  CHECK(c.start(info, 5, "act, n, x, out, alpha"));
-  int act;
-  int64_t n;
-  double alpha;
-  float *x, *out;
-  CHECK(c.code(0, "act", 6, &act) && c.size(1, "n", 0, &n) && c.number(4, "alpha", true, &alpha));
-  CHECK(c.flat(2, "x", n, &x) && c.flat(3, "out", n, &out));
-  FLUSHED(myelin::activation_forward_parallel(act, n, x, out, (float)alpha));
-  return nullptr;
-}
-
-napi_value ActivationBackward(napi_env env, napi_callback_info info) {
-  Call c(env, "activationBackward");
-  CHECK(c.start(info, 7, "act, n, x, y, dy, dx, alpha"));
-  int act;
-  int64_t n;
-  double alpha;
-  float *x, *y, *dy, *dx;
-  CHECK(c.code(0, "act", 6, &act) && c.size(1, "n", 0, &n) && c.number(6, "alpha", true, &alpha));
-  CHECK(c.flat(2, "x", n, &x) && c.flat(3, "y", n, &y) && c.flat(4, "dy", n, &dy) &&
-        c.flat(5, "dx", n, &dx));
-  FLUSHED(myelin::activation_backward_parallel(act, n, x, y, dy, dx, (float)alpha));
-  return nullptr;
-}
-
-// ---- Softmax family -----------------------------------------------------------------------
-
-template <bool kLog>
-napi_value SoftmaxFwd(napi_env env, napi_callback_info info) {
-  Call c(env, kLog ? "logSoftmax" : "softmax");
-  CHECK(c.start(info, 4, "M, N, x, out"));
-  int64_t M, N;
-  float *x, *out;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
-  CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x) && c.mat(3, "out", "M*N", "M", M, "N", N, &out));
-  myelin::DenormalsFlushed flushed;
-  if (kLog) myelin::log_softmax(M, N, x, out);
-  else myelin::softmax(M, N, x, out);
-  return nullptr;
-}
-
-template <bool kLog>
-napi_value SoftmaxBwd(napi_env env, napi_callback_info info) {
-  Call c(env, kLog ? "logSoftmaxBackward" : "softmaxBackward");
-  CHECK(c.start(info, 5, "M, N, y, dy, dx"));
-  int64_t M, N;
-  float *y, *dy, *dx;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
-  CHECK(c.mat(2, "y", "M*N", "M", M, "N", N, &y) && c.mat(3, "dy", "M*N", "M", M, "N", N, &dy) &&
-        c.mat(4, "dx", "M*N", "M", M, "N", N, &dx));
-  myelin::DenormalsFlushed flushed;
-  if (kLog) myelin::log_softmax_backward(M, N, y, dy, dx);
-  else myelin::softmax_backward(M, N, y, dy, dx);
-  return nullptr;
-}
-
-napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
-  Call c(env, "softmaxCrossEntropy");
-  CHECK(c.start(info, 6, "M, N, logits, labels, grad, losses"));
-  int64_t M, N;
-  float *logits, *grad, *losses;
-  void* lab;
-  CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
-  CHECK(c.mat(2, "logits", "M*N", "M", M, "N", N, &logits));
-  CHECK(c.typed(3, napi_int32_array, "Int32Array", "labels", false, M, "M", "M", M, nullptr, 0, &lab));
-  CHECK(c.mat(4, "grad", "M*N", "M", M, "N", N, &grad, true));
-  CHECK(c.f32(5, "losses", M, "M", "M", M, nullptr, 0, &losses, true));
-  const int32_t* labels = static_cast<const int32_t*>(lab);
-  long bad = myelin::first_bad_label(M, N, labels);
-  if (bad >= 0) {
-    throw_error(env, "softmaxCrossEntropy: label %d at row %ld is out of range [0, %lld)",
-                labels[bad], bad, (long long)N);
+  const Kernel& k = *static_cast<const Kernel*>(data);
+  c.kernel = k.name;
+  if (c.argc != k.argc) {
+    throw_error(env, "%s: expected %d arguments (%s), got %zu", k.name, (int)k.argc, k.arglist, c.argc);
     return nullptr;
   }
-  double loss;
-  FLUSHED(loss = myelin::softmax_cross_entropy(M, N, logits, labels, grad, losses));
-  return number_value(env, loss);
-}
-
-napi_value MseLoss(napi_env env, napi_callback_info info) {
-  Call c(env, "mseLoss");
-  CHECK(c.start(info, 3, "n, pred, target"));
-  int64_t n;
-  float *pred, *target;
-  CHECK(c.size(0, "n", 0, &n) && c.flat(1, "pred", n, &pred) && c.flat(2, "target", n, &target));
-  double loss;
-  FLUSHED(loss = myelin::mse_loss(n, pred, target));
-  return number_value(env, loss);
-}
-
-napi_value MseBackward(napi_env env, napi_callback_info info) {
-  Call c(env, "mseBackward");
-  CHECK(c.start(info, 4, "n, pred, target, grad"));
-  int64_t n;
-  float *pred, *target, *grad;
-  CHECK(c.size(0, "n", 0, &n) && c.flat(1, "pred", n, &pred) && c.flat(2, "target", n, &target) &&
-        c.flat(3, "grad", n, &grad));
-  FLUSHED(myelin::mse_backward(n, pred, target, grad));
-  return nullptr;
-}
-
-// ---- Optimizers ---------------------------------------------------------------------------
-
-napi_value SgdStep(napi_env env, napi_callback_info info) {
-  Call c(env, "sgdStep");
-  CHECK(c.start(info, 8, "n, param, grad, velocity, lr, momentum, weightDecay, nesterov"));
-  int64_t n;
-  double lr, mom, wd;
-  bool nesterov;
-  float *p, *g, *vel;
-  CHECK(c.size(0, "n", 0, &n));
-  CHECK(c.number(4, "lr", true, &lr) && c.number(5, "momentum", true, &mom) &&
-        c.number(6, "weightDecay", true, &wd) && c.boolean(7, "nesterov", &nesterov));
-  CHECK(c.flat(1, "param", n, &p) && c.flat(2, "grad", n, &g) && c.flat(3, "velocity", n, &vel, true));
-  if (vel == nullptr && mom != 0.0) {
-    throw_error(env, "sgdStep: velocity is null but momentum = %g (needs a buffer of n = %lld)", mom,
-                (long long)n);
+  Slot s[kMaxArgs];
+  for (size_t i = 0; i < k.argc; ++i) {
+    const Arg& a = k.args[i];
+    int code;
+    switch (a.type) {
+      case ArgType::kBool: CHECK(c.boolean(i, a.name, &s[i].b)); break;
+      case ArgType::kCount: CHECK(c.size(i, a.name, 0, &s[i].i)); break;
+      case ArgType::kDim: CHECK(c.size(i, a.name, 1, &s[i].i)); break;
+      case ArgType::kAct:
+        CHECK(c.code(i, a.name, myelin::kActCount - 1, &code));
+        s[i].i = code;
+        break;
+      case ArgType::kUnary:
+        CHECK(c.code(i, a.name, myelin::kUnaryCount - 1, &code));
+        s[i].i = code;
+        break;
+      case ArgType::kFloat: CHECK(c.number(i, a.name, true, &s[i].d)); break;
+      case ArgType::kScalar: CHECK(c.number(i, a.name, false, &s[i].d)); break;
+      default: break;  // buffers below
+    }
+  }
+  for (size_t i = 0; i < k.argc; ++i) {
+    const Arg& a = k.args[i];
+    if (a.type != ArgType::kF32 && a.type != ArgType::kI32) continue;
+    Call::Dims dims{{nullptr, nullptr, nullptr}, {0, 0, 0}, 0};
+    for (int j = 0; j < 3 && a.dims[j] >= 0; ++j) {
+      dims.names[j] = k.args[a.dims[j]].name;
+      dims.values[j] = s[a.dims[j]].i;
+      dims.count = j + 1;
+    }
+    void* p;
+    if (a.type == ArgType::kF32) {
+      CHECK(c.typed(i, napi_float32_array, "Float32Array", a.name, a.nullable, a.len, dims, &p));
+      s[i].f = static_cast<float*>(p);
+    } else {
+      CHECK(c.typed(i, napi_int32_array, "Int32Array", a.name, a.nullable, a.len, dims, &p));
+      s[i].l = static_cast<int32_t*>(p);
+    }
+  }
+  for (size_t r = 0; r < k.required_count; ++r) {
+    const Requirement& q = k.required[r];
+    if (s[q.buffer].f != nullptr || !requirement_holds(q, s)) continue;
+    const Arg& by = k.args[q.arg];
+    if (by.type == ArgType::kAct)
+      throw_error(env, "%s: %s is required when %s, got null (%s = %s)", k.name, k.args[q.buffer].name,
+                  q.text, by.name, myelin::kActNames[s[q.arg].i]);
+    else
+      throw_error(env, "%s: %s is required when %s, got null (%s = %g)", k.name, k.args[q.buffer].name,
+                  q.text, by.name, s[q.arg].d);
     return nullptr;
   }
-  FLUSHED(myelin::sgd_step(n, p, g, vel, (float)lr, (float)mom, (float)wd, nesterov));
-  return nullptr;
-}
-
-napi_value AdamStep(napi_env env, napi_callback_info info) {
-  Call c(env, "adamStep");
-  CHECK(c.start(info, 12,
-                "n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled"));
-  int64_t n, step;
-  double lr, b1, b2, eps, wd;
-  bool decoupled;
-  float *p, *g, *m, *v;
-  CHECK(c.size(0, "n", 0, &n) && c.size(5, "step", 1, &step));
-  CHECK(c.number(6, "lr", true, &lr) && c.number(7, "beta1", true, &b1) &&
-        c.number(8, "beta2", true, &b2) && c.number(9, "eps", true, &eps) &&
-        c.number(10, "weightDecay", true, &wd) && c.boolean(11, "decoupled", &decoupled));
-  CHECK(c.flat(1, "param", n, &p) && c.flat(2, "grad", n, &g) && c.flat(3, "m", n, &m) &&
-        c.flat(4, "v", n, &v));
-  FLUSHED(myelin::adam_step(n, p, g, m, v, (double)step, lr, b1, b2, eps, wd, decoupled));
-  return nullptr;
-}
-
-napi_value RmspropStep(napi_env env, napi_callback_info info) {
-  Call c(env, "rmspropStep");
-  CHECK(c.start(info, 10, "n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum"));
-  int64_t n;
-  double lr, alpha, eps, wd, mom;
-  float *p, *g, *sq, *buf;
-  CHECK(c.size(0, "n", 0, &n));
-  CHECK(c.number(5, "lr", true, &lr) && c.number(6, "alpha", true, &alpha) &&
-        c.number(7, "eps", true, &eps) && c.number(8, "weightDecay", true, &wd) &&
-        c.number(9, "momentum", true, &mom));
-  CHECK(c.flat(1, "param", n, &p) && c.flat(2, "grad", n, &g) && c.flat(3, "sq", n, &sq) &&
-        c.flat(4, "buf", n, &buf, true));
-  if (buf == nullptr && mom > 0.0) {
-    throw_error(env, "rmspropStep: buf is null but momentum = %g (needs a buffer of n = %lld)", mom,
-                (long long)n);
-    return nullptr;
+  for (size_t i = 0; i < k.argc; ++i) {
+    const Arg& a = k.args[i];
+    if (a.below < 0 || s[i].l == nullptr) continue;
+    const int64_t count = s[a.dims[0]].i, bound = s[a.below].i;
+    for (int64_t j = 0; j < count; ++j) {
+      const int32_t v = s[i].l[j];
+      if (v < 0 || v >= bound) {
+        throw_error(env, "%s: %s %d at row %lld is out of range [0, %lld)", k.name, a.each, v,
+                    (long long)j, (long long)bound);
+        return nullptr;
+      }
+    }
   }
-  FLUSHED(myelin::rmsprop_step(n, p, g, sq, buf, lr, alpha, eps, wd, mom));
-  return nullptr;
+  double result;
+  FLUSHED(result = k.call(s));
+  return k.returns_number ? number_value(env, result) : nullptr;
 }
 
 // ---- Runtime ------------------------------------------------------------------------------
@@ -601,6 +385,7 @@ napi_value Info(napi_env env, napi_callback_info info) {
   o.Set("sanitizers", "address,undefined");
 #endif
   o.Set("napiVersion", NAPI_VERSION);
+  o.Set("kernelTable", myelin_binding::kKernelTableDigest);  // lib/backend/native.ts checks it
   return o;
 }
 
@@ -690,13 +475,13 @@ bool parse_layers(Call& c, size_t slot, ParsedLayers* out) {
       return false;
     }
     snprintf(what, sizeof what, "layers[%u].act", i);
-    CHECK_OR_FALSE(c.code(14, what, 6, &act));
+    CHECK_OR_FALSE(c.code(14, what, myelin::kActCount - 1, &act));
     snprintf(what, sizeof what, "layers[%u].alpha", i);
     CHECK_OR_FALSE(c.number(15, what, true, &alpha));
     snprintf(what, sizeof what, "layers[%u].W", i);
     CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", N, "K", K, &W));
     snprintf(what, sizeof what, "layers[%u].bias", i);
-    CHECK_OR_FALSE(c.f32(13, what, N, "N", "N", N, nullptr, 0, &bias, true));
+    CHECK_OR_FALSE(c.vec(13, what, "N", N, &bias, true));
     if (i == 0) out->in_features = K;
     prev_n = N;
     out->layers.push_back({(int)N, (int)K, act, (float)alpha, W, bias});
@@ -714,11 +499,23 @@ bool parse_layers(Call& c, size_t slot, ParsedLayers* out) {
     snprintf(what, sizeof what, "layers[%u].W", i);
     CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", l.N, "K", l.K, &W));
     snprintf(what, sizeof what, "layers[%u].bias", i);
-    CHECK_OR_FALSE(c.f32(13, what, l.N, "N", "N", l.N, nullptr, 0, &bias, true));
+    CHECK_OR_FALSE(c.vec(13, what, "N", l.N, &bias, true));
     l.W = W;
     l.bias = bias;
   }
   return true;
+}
+
+// The arguments (M, layers, X, out, softmax) of forwardAsync and forwardDense: their count, M and softmax.
+bool plan_call(Call& c, napi_callback_info info, int64_t* M, bool* softmax) {
+  return c.start(info, 5, "M, layers, X, out, softmax") && c.size(0, "M", 1, M) &&
+         c.boolean(4, "softmax", softmax);
+}
+
+// X (M x layers[0].K) and out (M x last N) of forwardAsync and forwardDense.
+bool plan_io(Call& c, int64_t M, int64_t in_features, int64_t out_features, float** X, float** out) {
+  return c.mat(2, "X", "M*layers[0].K", "M", M, "K", in_features, X) &&
+         c.mat(3, "out", "M*last.N", "M", M, "N", out_features, out);
 }
 
 // A plan whose weights were copied out of JS memory into one C++ allocation: immutable once made,
@@ -876,10 +673,9 @@ void complete_forward(napi_env env, napi_status status, void* data) {
 // Validates (M, plan, X, out, softmax), copies what the worker needs and queues it.
 napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
   Call c(env, "forwardAsync");
-  CHECK(c.start(info, 5, "M, layers, X, out, softmax"));
   int64_t M;
   bool softmax;
-  CHECK(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  CHECK(plan_call(c, info, &M, &softmax));
   napi_value out_val = c.argv[3];
   FrozenPlanRef plan = frozen_plan_arg(c, 1);
   if (plan == nullptr) {
@@ -893,8 +689,7 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
     plan = freeze(parsed);  // a plan passed as layers is copied for this call only
   }
   float *X, *out;
-  CHECK(c.mat(2, "X", "M*layers[0].K", "M", M, "K", plan->in_features, &X));
-  CHECK(c.mat(3, "out", "M*last.N", "M", M, "N", plan->out_features, &out));
+  CHECK(plan_io(c, M, plan->in_features, plan->out_features, &X, &out));
   auto job = std::make_unique<ForwardJob>();
   job->plan = plan;
   job->M = static_cast<int>(M);
@@ -955,15 +750,13 @@ napi_value ForwardAsync(napi_env env, napi_callback_info info) {
 // thread's share of the pool, reading the layers in place (see dense_stack.h).
 napi_value ForwardDense(napi_env env, napi_callback_info info) {
   Call c(env, "forwardDense");
-  CHECK(c.start(info, 5, "M, layers, X, out, softmax"));
   int64_t M;
   bool softmax;
-  CHECK(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  CHECK(plan_call(c, info, &M, &softmax));
   ParsedLayers parsed;
   CHECK(parse_layers(c, 1, &parsed));
   float *X, *out;
-  CHECK(c.mat(2, "X", "M*layers[0].K", "M", M, "K", parsed.in_features, &X));
-  CHECK(c.mat(3, "out", "M*last.N", "M", M, "N", parsed.out_features, &out));
+  CHECK(plan_io(c, M, parsed.in_features, parsed.out_features, &X, &out));
   FLUSHED(myelin::dense_stack_forward((int)M, static_cast<int>(parsed.layers.size()),
                                       parsed.layers.data(), X, out, softmax));
   return nullptr;
@@ -993,46 +786,24 @@ struct Entry {
   napi_callback fn;
 };
 
+// Adds function `name` to exports; `data` reaches the callback (run_kernel reads its Kernel there).
+void export_function(Napi::Env env, Napi::Object exports, const char* name, napi_callback fn, void* data) {
+  napi_value f;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, data, &f));
+  exports.Set(name, Napi::Value(env, f));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  for (const Kernel& k : myelin_binding::kKernels)
+    export_function(env, exports, k.name, Guarded<run_kernel>, const_cast<Kernel*>(&k));
   static const Entry entries[] = {
-      {"gemm", Guarded<Gemm>},
-      {"linearForward", Guarded<LinearForward>},
-      {"linearBackward", Guarded<LinearBackward>},
-      {"addBias", Guarded<AddBias>},
-      {"colSum", Guarded<RowColSum<true>>},
-      {"rowSum", Guarded<RowColSum<false>>},
-      {"add", Guarded<Binary<0>>},
-      {"sub", Guarded<Binary<1>>},
-      {"mul", Guarded<Binary<2>>},
-      {"div", Guarded<Binary<3>>},
-      {"scale", Guarded<Scale>},
-      {"axpy", Guarded<Axpy>},
-      {"unary", Guarded<Unary>},
-      {"sum", Guarded<Sum>},
-      {"activationForward", Guarded<ActivationForward>},
-      {"activationBackward", Guarded<ActivationBackward>},
-      {"softmax", Guarded<SoftmaxFwd<false>>},
-      {"logSoftmax", Guarded<SoftmaxFwd<true>>},
-      {"softmaxBackward", Guarded<SoftmaxBwd<false>>},
-      {"logSoftmaxBackward", Guarded<SoftmaxBwd<true>>},
-      {"softmaxCrossEntropy", Guarded<SoftmaxCrossEntropy>},
-      {"mseLoss", Guarded<MseLoss>},
-      {"mseBackward", Guarded<MseBackward>},
-      {"sgdStep", Guarded<SgdStep>},
-      {"adamStep", Guarded<AdamStep>},
-      {"rmspropStep", Guarded<RmspropStep>},
       {"freezePlan", Guarded<FreezePlan>},
       {"forwardAsync", Guarded<ForwardAsync>},
       {"forwardDense", Guarded<ForwardDense>},
       {"info", Guarded<Info>},
       {"setNumThreads", Guarded<SetNumThreads>},
   };
-  for (const Entry& en : entries) {
-    napi_value fn;
-    NAPI_THROW_IF_FAILED(env, napi_create_function(env, en.name, NAPI_AUTO_LENGTH, en.fn, nullptr, &fn),
-                         exports);
-    exports.Set(en.name, Napi::Value(env, fn));
-  }
+  for (const Entry& en : entries) export_function(env, exports, en.name, en.fn, nullptr);
   return exports;
 }
 

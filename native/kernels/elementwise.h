@@ -2,10 +2,9 @@
 #pragma once
 #include <cstdint>
 
-namespace myelin {
+#include "codes.gen.h"  // unary op codes (enum Unary), generated from lib/backend/kernel-table.ts
 
-// Unary op codes; must match UNARY_CODE in lib/backend/contract.ts.
-enum Unary : int { kExp = 0, kLog = 1, kSqrt = 2, kNeg = 3, kAbs = 4, kSquare = 5, kReciprocal = 6 };
+namespace myelin {
 
 // All flat kernels accept out aliasing an input, run on the thread pool above
 // kParallelThreshold elements (isa.h) and on the calling thread below it.

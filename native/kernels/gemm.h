@@ -2,11 +2,9 @@
 #pragma once
 #include <cstdint>
 
-namespace myelin {
+#include "codes.gen.h"  // activation codes (enum Act), generated from lib/backend/kernel-table.ts
 
-// Activation codes; must match ACTIVATION_CODE in lib/backend/contract.ts.
-enum Act : int { kActNone = 0, kActRelu = 1, kActLeakyRelu = 2, kActSigmoid = 3, kActTanh = 4,
-                 kActGelu = 5, kActGeluTanh = 6 };
+namespace myelin {
 
 // Applied to each finished element of C (after alpha/beta): z = c + bias[col];
 // if preact != nullptr, preact[row * N + col] = z; then c = act(z).

@@ -16,7 +16,7 @@ const dist = process.argv[2];
 const seed = Number(process.argv[3]) >>> 0;
 const iterations = Number(process.argv[4] || 1500);
 const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
-const { jsBackend: J } = require(path.join(dist, 'backend', 'js.js'));
+const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
 const C = loadNative({ smallCallsInJs: false });
 
 const SPECIAL = [-0, 0, -1, 1, 0.5, -2, Infinity, -Infinity, NaN, 3e38, -3e38, 1.7e38, 1e30, -1e30,
@@ -105,9 +105,9 @@ for (let it = 0; it < iterations; it++) {
     compare(k, [x], ...both((be) => { const o = new Float32Array(M * n); be[k](M, n, x, o); return o; }), 1e-5, 1e-7);
   }
   const labels = Int32Array.from({ length: M }, () => Math.floor(rnd() * n));
-  compare('softmaxCrossEntropy loss', [x], ...both((be) => be.softmaxCrossEntropy(M, n, x, labels, null, null)), 1e-5, 1e-7);
-  compare('softmaxCrossEntropy grad', [x], ...both((be) => { const g = new Float32Array(M * n); be.softmaxCrossEntropy(M, n, x, labels, g, null); return g; }), 1e-5, 1e-7);
-  compare('softmaxCrossEntropy losses', [x], ...both((be) => { const l = new Float32Array(M); be.softmaxCrossEntropy(M, n, x, labels, null, l); return l; }), 1e-5, 1e-7);
+  compare('softmaxCrossEntropy loss', [x], ...both((be) => be.softmaxCrossEntropy({ M, N: n, logits: x, labels })), 1e-5, 1e-7);
+  compare('softmaxCrossEntropy grad', [x], ...both((be) => { const g = new Float32Array(M * n); be.softmaxCrossEntropy({ M, N: n, logits: x, labels, grad: g }); return g; }), 1e-5, 1e-7);
+  compare('softmaxCrossEntropy losses', [x], ...both((be) => { const l = new Float32Array(M); be.softmaxCrossEntropy({ M, N: n, logits: x, labels, losses: l }); return l; }), 1e-5, 1e-7);
   const bias = arr(n);
   compare('addBias', [x, bias], ...both((be) => { const o = new Float32Array(M * n); be.addBias(M, n, x, bias, o); return o; }));
   compare('colSum', [x], ...both((be) => { const o = new Float32Array(n); be.colSum(M, n, x, o); return o; }));

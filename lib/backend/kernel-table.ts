@@ -1,0 +1,308 @@
+// The kernel table: every kernel of the backend contract described once (arguments, shapes, docs).
+//
+// scripts/gen-kernels.js turns this file into
+// - lib/backend/kernels.gen.ts: the contract's TypeScript signatures, the argument checks of the
+//   TypeScript backend and the native backend's adapter (names to codes, tiny calls to TypeScript);
+// - native/binding/kernels.gen.h: the argument specs the N-API binding validates from, and the calls;
+// - native/kernels/codes.gen.h: the activation and unary-op codes.
+// test/native-binding.test.ts derives its validation cases from it. `npm run build:ts` regenerates
+// (then `npm run build:native`); test/kernel-table.test.ts fails when a generated file is stale.
+//
+// Adding a kernel: one row below, its C++ function (native/kernels, arguments in the row's order)
+// and its TypeScript twin (lib/backend/js/, listed in js/index.ts).
+//
+// This file is plain data: no imports (the generator evaluates it on its own).
+
+/** Activation functions known to the kernels; the index of each is its code across N-API. */
+export const ACTIVATIONS = [
+  'none',
+  'relu',
+  'leakyRelu', // f(x) = x > 0 ? x : alpha * x   (alpha = the `alpha` argument, default 0.01)
+  'sigmoid',
+  'tanh',
+  'gelu', // exact: 0.5 x (1 + erf(x / sqrt 2))
+  'geluTanh', // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+/** Unary elementwise math used by autodiff ops; the index of each is its code across N-API. */
+export const UNARY_OPS = ['exp', 'log', 'sqrt', 'neg', 'abs', 'square', 'reciprocal'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/** Prefix of each code list's C++ enum constants (kActLeakyRelu, kExp). */
+export const CODE_LISTS = {
+  act: { values: ACTIVATIONS, noun: 'activation', cppEnum: 'Act', cppPrefix: 'kAct' },
+  unary: { values: UNARY_OPS, noun: 'op', cppEnum: 'Unary', cppPrefix: 'k' },
+} as const;
+
+/**
+ * Argument types. Sizes: `count` is an integer >= 0 (flat kernels), `dim` >= 1 (matrix sizes);
+ * both at most 2^31 - 1. `act` / `unary` are names in TypeScript, integer codes across N-API.
+ * `float` is a finite number, `scalar` any number (Infinity and NaN included; it crosses as a
+ * float32). `f32` / `i32` are Float32Array / Int32Array of at least `len` elements.
+ */
+export type ArgType = 'bool' | 'count' | 'dim' | 'act' | 'unary' | 'float' | 'scalar' | 'f32' | 'i32';
+
+/** A condition on a scalar or code argument (when a nullable buffer is required). */
+export type Condition =
+  | { readonly arg: string; readonly op: '!=' | '>'; readonly value: number }
+  | { readonly arg: string; readonly in: readonly Activation[] };
+
+export interface Arg {
+  readonly name: string;
+  readonly type: ArgType;
+  /** Buffers: elements required, a product of size arguments ('M*K', 'n'). */
+  readonly len?: string;
+  /** Buffers: null is allowed (and, in an options object, leaving the field out). */
+  readonly nullable?: boolean;
+  /** Nullable buffers: null is an error when this holds. */
+  readonly requiredWhen?: Condition;
+  /** i32 buffers: each element must lie in [0, this size argument); `each` names one element. */
+  readonly below?: string;
+  readonly each?: string;
+}
+
+export interface KernelRow {
+  /** What the kernel computes (the doc comment of the contract method). */
+  readonly doc: string;
+  readonly args: readonly Arg[];
+  /** 'number': the kernel returns a number (a loss, a sum); otherwise nothing. */
+  readonly returns?: 'number';
+  /** The contract takes one options object (fused kernels); N-API stays positional. */
+  readonly options?: boolean;
+  /** The C++ function: 'header.h myelin::function', called with the arguments in table order. */
+  readonly cpp: string;
+  /** The native backend runs the call on the TypeScript twin when the product of these sizes is <= max. */
+  readonly smallInJs?: { readonly size: string; readonly max: number };
+}
+
+const bool = (name: string): Arg => ({ name, type: 'bool' });
+const count = (name: string): Arg => ({ name, type: 'count' });
+const dim = (name: string): Arg => ({ name, type: 'dim' });
+const float = (name: string): Arg => ({ name, type: 'float' });
+const scalar = (name: string): Arg => ({ name, type: 'scalar' });
+const act: Arg = { name: 'act', type: 'act' };
+const f32 = (name: string, len: string): Arg => ({ name, type: 'f32', len });
+const f32OrNull = (name: string, len: string, requiredWhen?: Condition): Arg =>
+  ({ name, type: 'f32', len, nullable: true, ...(requiredWhen ? { requiredWhen } : {}) });
+
+/**
+ * Below these sizes a kernel runs on its TypeScript twin instead of crossing N-API: a native call
+ * costs ~0.12-0.25 us of fixed overhead, more than the whole loop in TypeScript for a few dozen
+ * elements (measured on Zen: js add n=32 60 ns vs native 154 ns; js adamStep n=32 298 ns vs 330
+ * ns; a 4x8x2 matrix product ~40 ns vs ~200 ns). This keeps tiny networks (XOR 2-8-1) at least as
+ * fast on the native backend as on pure TS. MYELIN_TINY_KERNELS_IN_JS=0 turns it off.
+ */
+const SMALL_FLAT = { size: 'n', max: 48 } as const;
+const SMALL_OPTIM = { size: 'n', max: 32 } as const;
+const SMALL_GEMM = { size: 'M*N*K', max: 256 } as const;
+
+const binary = (op: string, name: string): KernelRow => ({
+  doc: `out = a ${op} b elementwise.`,
+  args: [count('n'), f32('a', 'n'), f32('b', 'n'), f32('out', 'n')],
+  cpp: `elementwise.h myelin::${name}`,
+  smallInJs: SMALL_FLAT,
+});
+
+export const KERNELS = {
+  gemm: {
+    doc: `C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
+A is stored M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true).
+When beta == 0, C is not read (NaN/garbage in C does not propagate).`,
+    args: [bool('transA'), bool('transB'), dim('M'), dim('N'), dim('K'), float('alpha'),
+      f32('A', 'M*K'), f32('B', 'K*N'), float('beta'), f32('C', 'M*N')],
+    cpp: 'gemm.h myelin::gemm',
+    smallInJs: SMALL_GEMM,
+  },
+
+  linearForward: {
+    doc: `Fused dense layer forward: out[M,N] = act(X[M,K] * W^T + bias), W is [N,K] (PyTorch layout).
+bias may be null. If preact is non-null it receives X * W^T + bias (needed by gelu backward).`,
+    args: [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32OrNull('bias', 'N'),
+      act, float('alpha'), f32('out', 'M*N'), f32OrNull('preact', 'M*N')],
+    options: true,
+    cpp: 'linear.h myelin::linear_forward',
+    smallInJs: SMALL_GEMM,
+  },
+
+  linearBackward: {
+    doc: `Fused dense layer backward. Given dY (gradient w.r.t. the activated output Y), computes
+dZ = dY * act'(.) into the scratch buffer dZ (length M*N; may alias dY), then
+  dX  = dZ * W          (M x K)   if dX non-null
+  dW  = dZ^T * X        (N x K)
+  dB  = column sums of dZ (N)     if dB non-null
+With accumulate true, dX/dW/dB are added to (+=); otherwise overwritten.
+act' uses Y for relu/leakyRelu/sigmoid/tanh and preact for gelu/geluTanh (preact may be null
+for the others).`,
+    args: [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32('Y', 'M*N'),
+      f32OrNull('preact', 'M*N', { arg: 'act', in: ['gelu', 'geluTanh'] }), f32('dY', 'M*N'), act,
+      float('alpha'), f32('dZ', 'M*N'), f32OrNull('dX', 'M*K'), f32('dW', 'N*K'), f32OrNull('dB', 'N'),
+      bool('accumulate')],
+    options: true,
+    cpp: 'linear.h myelin::linear_backward',
+    smallInJs: SMALL_GEMM,
+  },
+
+  addBias: {
+    doc: 'out[i,j] = x[i,j] + bias[j] for an M x N matrix.',
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32('bias', 'N'), f32('out', 'M*N')],
+    cpp: 'elementwise.h myelin::add_bias',
+  },
+  colSum: {
+    doc: 'out[j] = sum_i x[i,j] (length N): the column sums.',
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32('out', 'N')],
+    cpp: 'elementwise.h myelin::col_sum',
+  },
+  rowSum: {
+    doc: 'out[i] = sum_j x[i,j] (length M): the row sums, each summed like sum().',
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32('out', 'M')],
+    cpp: 'elementwise.h myelin::row_sum',
+  },
+
+  add: binary('+', 'add'),
+  sub: binary('-', 'sub'),
+  mul: binary('*', 'mul'),
+  div: binary('/', 'div'),
+  scale: {
+    doc: 'out = s * a (s is rounded to float32; Infinity and NaN are allowed: IEEE arithmetic).',
+    args: [count('n'), f32('a', 'n'), scalar('s'), f32('out', 'n')],
+    cpp: 'elementwise.h myelin::scale',
+    smallInJs: SMALL_FLAT,
+  },
+  axpy: {
+    doc: 'y += alpha * x (alpha rounded to float32; Infinity and NaN allowed).',
+    args: [count('n'), scalar('alpha'), f32('x', 'n'), f32('y', 'n')],
+    cpp: 'elementwise.h myelin::axpy',
+    smallInJs: SMALL_FLAT,
+  },
+  unary: {
+    doc: 'out = op(x) elementwise. log of x <= 0 follows IEEE (-inf / NaN).',
+    args: [{ name: 'op', type: 'unary' }, count('n'), f32('x', 'n'), f32('out', 'n')],
+    cpp: 'elementwise.h myelin::unary',
+  },
+  sum: {
+    doc: `Sum of all n elements, accumulated in float64 in one fixed order on every backend (see
+native/kernels/elementwise.h), so the result is identical bit for bit, cancellations included.`,
+    args: [count('n'), f32('x', 'n')],
+    returns: 'number',
+    cpp: 'elementwise.h myelin::sum',
+    smallInJs: SMALL_FLAT,
+  },
+
+  activationForward: {
+    doc: 'out = act(x).',
+    args: [act, count('n'), f32('x', 'n'), f32('out', 'n'), float('alpha')],
+    cpp: 'elementwise.h myelin::activation_forward_parallel',
+    smallInJs: SMALL_FLAT,
+  },
+  activationBackward: {
+    doc: `dx = dy * act'(.)  using y = act(x) for relu/leakyRelu/sigmoid/tanh and x for gelu/geluTanh.
+Both x and y must be valid arrays of length n (pass the same array twice if only one is kept).`,
+    args: [act, count('n'), f32('x', 'n'), f32('y', 'n'), f32('dy', 'n'), f32('dx', 'n'), float('alpha')],
+    cpp: 'elementwise.h myelin::activation_backward_parallel',
+    smallInJs: SMALL_FLAT,
+  },
+
+  softmax: {
+    doc: 'Row-wise softmax of an M x N matrix; stable for logits of magnitude 1e4.',
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32('out', 'M*N')],
+    cpp: 'softmax.h myelin::softmax',
+  },
+  logSoftmax: {
+    doc: `Row-wise log-softmax: x - max - log(sum exp(x - max)). A row holding NaN or +Infinity, or only
+-Infinity, gives NaN in every element (as PyTorch does); so do softmax and softmaxCrossEntropy.`,
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32('out', 'M*N')],
+    cpp: 'softmax.h myelin::log_softmax',
+  },
+  softmaxBackward: {
+    doc: 'dx = y * (dy - sum_j(dy * y)) row-wise, y = softmax output.',
+    args: [dim('M'), dim('N'), f32('y', 'M*N'), f32('dy', 'M*N'), f32('dx', 'M*N')],
+    cpp: 'softmax.h myelin::softmax_backward',
+  },
+  logSoftmaxBackward: {
+    doc: 'dx = dy - exp(y) * sum_j(dy) row-wise, y = log-softmax output.',
+    args: [dim('M'), dim('N'), f32('y', 'M*N'), f32('dy', 'M*N'), f32('dx', 'M*N')],
+    cpp: 'softmax.h myelin::log_softmax_backward',
+  },
+
+  softmaxCrossEntropy: {
+    doc: `Fused softmax cross-entropy from logits [M,N] and integer labels [M] in [0, N).
+Returns the mean loss over the M rows. If grad is non-null it receives
+(softmax(logits) - onehot(labels)) / M. If losses is non-null it receives each row's loss.
+Throws "softmaxCrossEntropy: label 12 at row 3 is out of range [0, 10)" for a bad label.`,
+    args: [dim('M'), dim('N'), f32('logits', 'M*N'),
+      { name: 'labels', type: 'i32', len: 'M', below: 'N', each: 'label' },
+      f32OrNull('grad', 'M*N'), f32OrNull('losses', 'M')],
+    returns: 'number',
+    options: true,
+    cpp: 'softmax.h myelin::softmax_cross_entropy',
+  },
+  mseLoss: {
+    doc: 'Mean squared error: sum((pred - target)^2) / n.',
+    args: [count('n'), f32('pred', 'n'), f32('target', 'n')],
+    returns: 'number',
+    cpp: 'elementwise.h myelin::mse_loss',
+    smallInJs: SMALL_FLAT,
+  },
+  mseBackward: {
+    doc: 'grad = float32(2 / n) * float32(pred - target) (float32 steps: a difference beyond 3.4e38 is Infinity).',
+    args: [count('n'), f32('pred', 'n'), f32('target', 'n'), f32('grad', 'n')],
+    cpp: 'elementwise.h myelin::mse_backward',
+    smallInJs: SMALL_FLAT,
+  },
+
+  sgdStep: {
+    doc: `SGD in place (PyTorch semantics, dampening 0):
+  g = grad + weightDecay * param
+  if momentum != 0: v = momentum * v + g;  g = nesterov ? g + momentum * v : v
+  param -= lr * g
+velocity may be null when momentum == 0.`,
+    args: [count('n'), f32('param', 'n'), f32('grad', 'n'),
+      f32OrNull('velocity', 'n', { arg: 'momentum', op: '!=', value: 0 }),
+      float('lr'), float('momentum'), float('weightDecay'), bool('nesterov')],
+    options: true,
+    cpp: 'optim.h myelin::sgd_step',
+    smallInJs: SMALL_OPTIM,
+  },
+  adamStep: {
+    doc: `Adam / AdamW in place, one fused pass (PyTorch semantics). step is the 1-based step count.
+  decoupled (AdamW): param *= 1 - lr * weightDecay      else: g = grad + weightDecay * param
+  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+  param -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)`,
+    args: [count('n'), f32('param', 'n'), f32('grad', 'n'), f32('m', 'n'), f32('v', 'n'), dim('step'),
+      float('lr'), float('beta1'), float('beta2'), float('eps'), float('weightDecay'), bool('decoupled')],
+    options: true,
+    cpp: 'optim.h myelin::adam_step',
+    smallInJs: SMALL_OPTIM,
+  },
+  rmspropStep: {
+    doc: `RMSprop in place (PyTorch semantics, centered = false):
+  g = grad + weightDecay * param;  sq = alpha * sq + (1 - alpha) g^2
+  if momentum > 0: buf = momentum * buf + g / (sqrt(sq) + eps); param -= lr * buf
+  else param -= lr * g / (sqrt(sq) + eps)
+buf may be null when momentum == 0.`,
+    args: [count('n'), f32('param', 'n'), f32('grad', 'n'), f32('sq', 'n'),
+      f32OrNull('buf', 'n', { arg: 'momentum', op: '>', value: 0 }),
+      float('lr'), float('alpha'), float('eps'), float('weightDecay'), float('momentum')],
+    options: true,
+    cpp: 'optim.h myelin::rmsprop_step',
+    smallInJs: SMALL_OPTIM,
+  },
+} satisfies Record<string, KernelRow>;
+
+export type KernelName = keyof typeof KERNELS;
+
+// What the generated signatures (kernels.gen.ts: KernelSignatures, positional, and KernelOptions)
+// become for the contract and for the binding.
+type Signatures<S> = { [K in keyof S]: (...args: never[]) => unknown };
+
+/** The contract's kernels: a kernel with an options object takes that one object. */
+export type ContractKernels<S extends Signatures<S>, O> = {
+  [K in keyof S]: K extends keyof O ? (options: O[K]) => ReturnType<S[K]> : S[K];
+};
+
+/** The binding's kernels: positional, activations and unary ops as their integer codes. */
+export type BindingKernels<S extends Signatures<S>> = {
+  [K in keyof S]: (...args: CodesAsNumbers<Parameters<S[K]>>) => ReturnType<S[K]>;
+};
+type CodesAsNumbers<A extends readonly unknown[]> = { [I in keyof A]: A[I] extends Activation | UnaryOp ? number : A[I] };
