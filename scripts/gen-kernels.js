@@ -59,24 +59,26 @@ function parseRow(name, row, activations) {
     if (!VALUE_TYPES.has(a.type) && !BUFFER_TYPES.has(a.type)) throw new Error(`${where}: ${a.name} has unknown type ${a.type}`);
     index.set(a.name, i);
   });
-  const sizeIndex = (s, what) => {
+  const sizeIndex = (s, what, before = MAX_ARGS) => {
     const i = index.get(s);
     if (i === undefined || !SIZE_TYPES.has(row.args[i].type)) throw new Error(`${where}: ${what} names ${s}, not a size argument`);
+    // the binding validates in table order, so a buffer's sizes must come before it
+    if (i > before) throw new Error(`${where}: ${what} names ${s}, which comes after it`);
     return i;
   };
-  const args = row.args.map((a) => {
+  const args = row.args.map((a, at) => {
     if (!BUFFER_TYPES.has(a.type)) {
       if (a.len || a.nullable || a.requiredWhen || a.below) throw new Error(`${where}: ${a.name} is not a buffer`);
       return { ...a };
     }
     if (typeof a.len !== 'string') throw new Error(`${where}: buffer ${a.name} has no len`);
-    const dims = a.len.split('*').map((d) => sizeIndex(d, `${a.name}'s len`));
+    const dims = a.len.split('*').map((d) => sizeIndex(d, `${a.name}'s len`, at));
     if (dims.length > 3) throw new Error(`${where}: ${a.name}'s len has more than 3 factors`);
     if (a.type === 'i32' && dims.length > 1) throw new Error(`${where}: i32 buffer ${a.name} must have one size as len`);
     const out = { ...a, dims };
     if (a.below !== undefined) {
       if (a.type !== 'i32' || !a.each) throw new Error(`${where}: below needs an i32 buffer and 'each'`);
-      out.belowIndex = sizeIndex(a.below, `${a.name}'s below`);
+      out.belowIndex = sizeIndex(a.below, `${a.name}'s below`, at);
     }
     if (a.requiredWhen) {
       if (!a.nullable) throw new Error(`${where}: ${a.name} has requiredWhen but is not nullable`);
@@ -93,6 +95,7 @@ function parseRow(name, row, activations) {
     }
     return out;
   });
+  if (args.filter((a) => a.belowIndex !== undefined).length > 1) throw new Error(`${where}: at most one buffer with a bound`);
   let small = null;
   if (row.smallInJs) small = { dims: row.smallInJs.size.split('*').map((d) => sizeIndex(d, 'smallInJs')), max: row.smallInJs.max };
   return {
@@ -147,39 +150,29 @@ const positional = (k, side) => k.args.map((a) => `${a.name}: ${tsType(a, side)}
 const ret = (k) => (k.returns === 'number' ? 'number' : 'void');
 const argNames = (k) => k.args.map((a) => a.name).join(', ');
 
-/** The statements that validate kernel k's arguments (held in variables named like them). */
+/** The statements that validate kernel k's arguments (held in variables named like them), in the binding's order. */
 function tsChecks(k) {
-  const lines = [];
-  const sizeName = (i) => k.args[i].name;
-  for (const a of k.args) {
+  const size = (i) => `${q(k.args[i].name)}, ${k.args[i].name}`;
+  const check = (a) => {
     switch (a.type) {
-      case 'bool': lines.push(`checkBool(k, ${q(a.name)}, ${a.name});`); break;
-      case 'count': lines.push(`checkCount(k, ${q(a.name)}, ${a.name});`); break;
-      case 'dim': lines.push(`checkDim(k, ${q(a.name)}, ${a.name});`); break;
-      case 'act': lines.push(`actCode(k, ${a.name});`); break;
-      case 'unary': lines.push(`unaryCode(k, ${a.name});`); break;
-      case 'float': lines.push(`checkFloat(k, ${q(a.name)}, ${a.name});`); break;
-      case 'scalar': lines.push(`checkScalar(k, ${q(a.name)}, ${a.name});`); break;
-      default: break;
+      case 'bool': return `checkBool(k, ${q(a.name)}, ${a.name});`;
+      case 'count': return `checkCount(k, ${q(a.name)}, ${a.name});`;
+      case 'dim': return `checkDim(k, ${q(a.name)}, ${a.name});`;
+      case 'act': return `actCode(k, ${a.name});`;
+      case 'unary': return `unaryCode(k, ${a.name});`;
+      case 'float': return `checkFloat(k, ${q(a.name)}, ${a.name});`;
+      case 'scalar': return `checkScalar(k, ${q(a.name)}, ${a.name});`;
+      default: return `${a.type === 'f32' ? 'checkF32' : 'checkI32'}(k, ${q(a.name)}, ${a.name}, ${a.nullable === true}, ${a.dims.map(size).join(', ')});`;
     }
-  }
-  for (const a of k.args) {
-    if (!BUFFER_TYPES.has(a.type)) continue;
-    const fn = a.type === 'f32' ? 'checkF32' : 'checkI32';
-    const dims = a.dims.map((i) => `${q(sizeName(i))}, ${sizeName(i)}`).join(', ');
-    lines.push(`${fn}(k, ${q(a.name)}, ${a.name}, ${a.nullable ? 'true' : 'false'}, ${dims});`);
-  }
-  for (const a of k.args) {
-    if (!a.when) continue;
+  };
+  const required = k.args.filter((a) => a.when).map((a) => {
     const c = a.when;
     const holds = 'in' in c ? c.in.map((v) => `${c.arg} === ${q(v)}`).join(' || ') : `${c.arg} ${c.op === '!=' ? '!==' : c.op} ${c.value}`;
-    lines.push(`if (${a.name} === null && (${holds})) throwRequired(k, ${q(a.name)}, ${q(whenText(c))}, ${q(c.arg)}, ${c.arg});`);
-  }
-  for (const a of k.args) {
-    if (a.belowIndex === undefined) continue;
-    lines.push(`checkBelow(k, ${q(a.each)}, ${a.name}, ${sizeName(a.dims[0])}, ${sizeName(a.belowIndex)});`);
-  }
-  return lines;
+    return `if (${a.name} === null && (${holds})) throwRequired(k, ${q(a.name)}, ${q(whenText(c))}, ${q(c.arg)}, ${c.arg});`;
+  });
+  const bounded = k.args.filter((a) => a.belowIndex !== undefined)
+    .map((a) => `checkBelow(k, ${q(a.each)}, ${a.name}, ${k.args[a.dims[0]].name}, ${k.args[a.belowIndex].name});`);
+  return [...k.args.map(check), ...required, ...bounded];
 }
 
 /** `const M = o.M, ...;` reading each option once (nullable buffers may be left out). */
@@ -331,7 +324,8 @@ function renderHeader(kernels, codeLists, dig) {
   const entry = (k) => {
     const n = required(k).length;
     const req = n > 0 ? `k${C(k)}Required, ${n}` : 'nullptr, 0';
-    return `    {"${k.name}", "${argNames(k)}", ${k.args.length}, k${C(k)}Args, ${req}, call_${k.name}, ${k.returns === 'number'}},`;
+    const bounded = k.args.findIndex((a) => a.belowIndex !== undefined);
+    return `    {"${k.name}", "${argNames(k)}", ${k.args.length}, k${C(k)}Args, ${req}, ${bounded}, call_${k.name}, ${k.returns === 'number'}},`;
   };
   const headers = [...new Set(kernels.map((k) => k.header))].sort().map((h) => `#include "${h}"`);
   return `// ${BANNER}
@@ -357,7 +351,7 @@ ${kernels.filter((k) => required(k).length > 0).map((k) => `inline constexpr Req
 // Each kernel's call on validated arguments: its result, or 0.
 ${kernels.map(call).join('\n')}
 
-// name, argument list (for arity errors), count, specs, requirements, call, returns a number.
+// name, argument list (for arity errors), count, specs, requirements, bounded buffer, call, returns a number.
 inline constexpr Kernel kKernels[] = {
 ${kernels.map(entry).join('\n')}
 };

@@ -1,14 +1,16 @@
 // N-API glue: the table-driven kernels (run_kernel), info/setNumThreads, freezePlan/forwardAsync/forwardDense.
 //
-// Every kernel of lib/backend/kernel-table.ts is one raw Node-API callback, run_kernel, that
-// validates a call against the kernel's argument specs (kernels.gen.h, generated from the table)
-// and then calls it: no per-call allocation, no string building unless an argument is invalid;
-// node-addon-api is used for module setup and info() only. Kernel calls run with denormals
+// Every kernel of lib/backend/kernel-table.ts is one raw Node-API callback, run_kernel<N>: one
+// generic body that validates a call against the kernel's argument specs (kernels.gen.h, generated
+// from the table) and then calls it. The specs are constants, so the compiler specialises the body
+// per kernel (as fast as a hand-written wrapper): no per-call allocation, no string building unless
+// an argument is invalid; node-addon-api is used for module setup and info() only. Kernel calls run with denormals
 // flushed to zero (denormals.h); forwardAsync works on C++ copies of everything. Every function
 // validates argument count, types, sizes and buffer lengths before touching memory and throws a
 // JS Error starting with the kernel name. No C++ exception escapes into N-API.
 #include <napi.h>
 
+#include <array>
 #include <cmath>
 #include <cstdarg>
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "codes.gen.h"
@@ -177,51 +180,63 @@ struct Call {
     const char* names[3];
     int64_t values[3];
     int count;
-    int64_t product() const {
-      int64_t p = 1;
-      for (int j = 0; j < count; ++j) {
-        if (__builtin_mul_overflow(p, values[j], &p)) return INT64_MAX;  // no buffer is that long
-      }
-      return p;
-    }
   };
 
-  // A typed array of exactly the given type with at least dims.product() elements; `expr` says
-  // how the requirement reads ("M*K"): "A has 10 elements, expected M*K = 12 (M=3, K=4)".
-  bool typed(size_t i, napi_typedarray_type want, const char* type_name, const char* name,
-             bool nullable, const char* expr, const Dims& dims, void** out) {
+  enum BufferStatus { kBufferOk, kWrongType, kTooShort };
+
+  // Reads argv[i] as a typed array of type `want` with at least `need` elements: its data in
+  // *out (nullptr for an allowed null) and its length; the caller words any error (cold paths).
+  BufferStatus buffer(size_t i, napi_typedarray_type want, bool nullable, int64_t need, void** out,
+                      size_t* length) {
     bool is = false;
+    *length = 0;
     if (nullable && is_null(i)) {
       *out = nullptr;
-      return true;
+      return kBufferOk;
     }
     napi_typedarray_type ty;
-    size_t length = 0;
-    void* data = nullptr;
     if (napi_is_typedarray(env, argv[i], &is) != napi_ok || !is ||
-        napi_get_typedarray_info(env, argv[i], &ty, &length, &data, nullptr, nullptr) != napi_ok ||
-        ty != want) {
-      throw_error(env, "%s: %s must be a%s %s%s, got %s", kernel, name,
-                  type_name[0] == 'I' ? "n" : "", type_name, nullable ? " or null" : "",
-                  describe(env, argv[i]));
-      return false;
+        napi_get_typedarray_info(env, argv[i], &ty, length, out, nullptr, nullptr) != napi_ok ||
+        ty != want)
+      return kWrongType;
+    return static_cast<int64_t>(*length) < need ? kTooShort : kBufferOk;
+  }
+
+  // "x must be a Float32Array or null, got Int32Array".
+  [[gnu::cold, gnu::noinline]] void wrong_type(size_t i, const char* type_name, const char* name,
+                                               bool nullable) {
+    throw_error(env, "%s: %s must be a%s %s%s, got %s", kernel, name, type_name[0] == 'I' ? "n" : "",
+                type_name, nullable ? " or null" : "", describe(env, argv[i]));
+  }
+
+  // "A has 10 elements, expected M*K = 12 (M=3, K=4)"; one size named like expr: "expected N = 4".
+  [[gnu::cold, gnu::noinline]] void too_short(const char* name, size_t length, const char* expr,
+                                              int64_t need, const Dims& dims) {
+    char sizes[160] = "";
+    if (!(dims.count == 1 && std::strcmp(expr, dims.names[0]) == 0)) {
+      int at = snprintf(sizes, sizeof sizes, " (");
+      for (int j = 0; j < dims.count && at < (int)sizeof sizes; ++j)
+        at += snprintf(sizes + at, sizeof sizes - at, "%s%s=%lld", j > 0 ? ", " : "", dims.names[j],
+                       (long long)dims.values[j]);
+      if (at < (int)sizeof sizes) snprintf(sizes + at, sizeof sizes - at, ")");
     }
-    const int64_t need = dims.product();
-    if (static_cast<int64_t>(length) < need) {
-      char sizes[160] = "";
-      if (!(dims.count == 1 && std::strcmp(expr, dims.names[0]) == 0)) {
-        int at = snprintf(sizes, sizeof sizes, " (");
-        for (int j = 0; j < dims.count && at < (int)sizeof sizes; ++j)
-          at += snprintf(sizes + at, sizeof sizes - at, "%s%s=%lld", j > 0 ? ", " : "", dims.names[j],
-                         (long long)dims.values[j]);
-        if (at < (int)sizeof sizes) snprintf(sizes + at, sizeof sizes - at, ")");
-      }
-      throw_error(env, "%s: %s has %zu elements, expected %s = %lld%s", kernel, name, length, expr,
-                  (long long)need, sizes);
-      return false;
+    throw_error(env, "%s: %s has %zu elements, expected %s = %lld%s", kernel, name, length, expr,
+                (long long)need, sizes);
+  }
+
+  // A typed array of exactly the given type with at least the product of dims elements; `expr`
+  // says how the requirement reads ("M*K").
+  bool typed(size_t i, napi_typedarray_type want, const char* type_name, const char* name,
+             bool nullable, const char* expr, const Dims& dims, void** out) {
+    int64_t need = 1;
+    for (int j = 0; j < dims.count; ++j) need *= dims.values[j];  // two int32 sizes: no overflow
+    size_t length;
+    switch (buffer(i, want, nullable, need, out, &length)) {
+      case kBufferOk: return true;
+      case kWrongType: wrong_type(i, type_name, name, nullable); return false;
+      case kTooShort: too_short(name, length, expr, need, dims); return false;
     }
-    *out = data;
-    return true;
+    return false;
   }
 
   // A Float32Array of d1 (* d2) elements, the requirement written as `expr`.
@@ -262,6 +277,23 @@ napi_value number_value(napi_env env, double d) {
     if (!(expr)) return nullptr; \
   } while (0)
 
+// Wraps a callback so no C++ exception crosses into N-API.
+template <napi_callback F>
+napi_value Guarded(napi_env env, napi_callback_info info) {
+  try {
+    return F(env, info);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::bad_alloc&) {
+    throw_error(env, "myelin: out of memory");
+  } catch (const std::exception& e) {
+    throw_error(env, "myelin: native error: %s", e.what());
+  } catch (...) {
+    throw_error(env, "myelin: unknown native error");
+  }
+  return nullptr;
+}
+
 // ---- The table-driven kernels ------------------------------------------------------------
 
 // Whether a requirement's condition holds for the validated arguments.
@@ -274,81 +306,102 @@ bool requirement_holds(const Requirement& r, const Slot* s) {
   return false;
 }
 
-// Validates a call against the argument specs of the kernel the function was registered with
-// (its callback data), then runs it. Scalars are checked first, in table order, then the
-// buffers (their lengths depend on the sizes), then the requirements between arguments.
-napi_value run_kernel(napi_env env, napi_callback_info info) {
-  Call c(env, "kernel");
-  void* data = nullptr;
-  if (napi_get_cb_info(env, info, &c.argc, c.argv, nullptr, &data) != napi_ok || data == nullptr) {
-    throw_error(env, "myelin: could not read a kernel call's arguments");
-    return nullptr;
+// A buffer argument's error (cold): its type, or its length with the sizes it depends on.
+[[gnu::cold, gnu::noinline]] void buffer_error(Call& c, const Kernel& k, size_t i, const Slot* s,
+                                               Call::BufferStatus status, size_t length, int64_t need) {
+  const Arg& a = k.args[i];
+  const char* type_name = a.type == ArgType::kF32 ? "Float32Array" : "Int32Array";
+  if (status == Call::kWrongType) return c.wrong_type(i, type_name, a.name, a.nullable);
+  Call::Dims dims{{nullptr, nullptr, nullptr}, {0, 0, 0}, 0};
+  for (int j = 0; j < 3 && a.dims[j] >= 0; ++j) {
+    dims.names[j] = k.args[a.dims[j]].name;
+    dims.values[j] = s[a.dims[j]].i;
+    dims.count = j + 1;
   }
-  const Kernel& k = *static_cast<const Kernel*>(data);
-  c.kernel = k.name;
-  if (c.argc != k.argc) {
-    throw_error(env, "%s: expected %d arguments (%s), got %zu", k.name, (int)k.argc, k.arglist, c.argc);
-    return nullptr;
-  }
-  Slot s[kMaxArgs];
-  for (size_t i = 0; i < k.argc; ++i) {
-    const Arg& a = k.args[i];
+  c.too_short(a.name, length, a.len, need, dims);
+}
+
+// A requirement that failed (cold): "preact is required when act is gelu or geluTanh, got null (act = gelu)".
+[[gnu::cold, gnu::noinline]] void requirement_error(napi_env env, const Kernel& k, const Requirement& q,
+                                                    const Slot* s) {
+  const Arg& by = k.args[q.arg];
+  if (by.type == ArgType::kAct)
+    throw_error(env, "%s: %s is required when %s, got null (%s = %s)", k.name, k.args[q.buffer].name,
+                q.text, by.name, myelin::kActNames[s[q.arg].i]);
+  else
+    throw_error(env, "%s: %s is required when %s, got null (%s = %g)", k.name, k.args[q.buffer].name,
+                q.text, by.name, s[q.arg].d);
+}
+
+// One argument of kernel N, checked as its spec (a compile-time constant) says; false after
+// throwing. Buffers read their sizes from the slots before them (sizes come first in the table).
+template <size_t N, size_t I>
+inline bool read_arg(Call& c, Slot* s) {
+  constexpr const Kernel& k = myelin_binding::kKernels[N];
+  constexpr const Arg& a = k.args[I];
+  if constexpr (a.type == ArgType::kBool) return c.boolean(I, a.name, &s[I].b);
+  if constexpr (a.type == ArgType::kCount || a.type == ArgType::kDim)
+    return c.size(I, a.name, a.type == ArgType::kDim ? 1 : 0, &s[I].i);
+  if constexpr (a.type == ArgType::kAct || a.type == ArgType::kUnary) {
     int code;
-    switch (a.type) {
-      case ArgType::kBool: CHECK(c.boolean(i, a.name, &s[i].b)); break;
-      case ArgType::kCount: CHECK(c.size(i, a.name, 0, &s[i].i)); break;
-      case ArgType::kDim: CHECK(c.size(i, a.name, 1, &s[i].i)); break;
-      case ArgType::kAct:
-        CHECK(c.code(i, a.name, myelin::kActCount - 1, &code));
-        s[i].i = code;
-        break;
-      case ArgType::kUnary:
-        CHECK(c.code(i, a.name, myelin::kUnaryCount - 1, &code));
-        s[i].i = code;
-        break;
-      case ArgType::kFloat: CHECK(c.number(i, a.name, true, &s[i].d)); break;
-      case ArgType::kScalar: CHECK(c.number(i, a.name, false, &s[i].d)); break;
-      default: break;  // buffers below
-    }
+    if (!c.code(I, a.name, (a.type == ArgType::kAct ? myelin::kActCount : myelin::kUnaryCount) - 1, &code))
+      return false;
+    s[I].i = code;
+    return true;
   }
-  for (size_t i = 0; i < k.argc; ++i) {
-    const Arg& a = k.args[i];
-    if (a.type != ArgType::kF32 && a.type != ArgType::kI32) continue;
-    Call::Dims dims{{nullptr, nullptr, nullptr}, {0, 0, 0}, 0};
-    for (int j = 0; j < 3 && a.dims[j] >= 0; ++j) {
-      dims.names[j] = k.args[a.dims[j]].name;
-      dims.values[j] = s[a.dims[j]].i;
-      dims.count = j + 1;
+  if constexpr (a.type == ArgType::kFloat || a.type == ArgType::kScalar)
+    return c.number(I, a.name, a.type == ArgType::kFloat, &s[I].d);
+  if constexpr (a.type == ArgType::kF32 || a.type == ArgType::kI32) {
+    int64_t need = s[a.dims[0]].i;
+    if constexpr (a.dims[1] >= 0) need *= s[a.dims[1]].i;  // two int32 sizes: no overflow
+    if constexpr (a.dims[2] >= 0) {
+      if (__builtin_mul_overflow(need, s[a.dims[2]].i, &need)) need = INT64_MAX;
     }
+    constexpr bool f32 = a.type == ArgType::kF32;
     void* p;
-    if (a.type == ArgType::kF32) {
-      CHECK(c.typed(i, napi_float32_array, "Float32Array", a.name, a.nullable, a.len, dims, &p));
-      s[i].f = static_cast<float*>(p);
-    } else {
-      CHECK(c.typed(i, napi_int32_array, "Int32Array", a.name, a.nullable, a.len, dims, &p));
-      s[i].l = static_cast<int32_t*>(p);
+    size_t length;
+    const Call::BufferStatus st =
+        c.buffer(I, f32 ? napi_float32_array : napi_int32_array, a.nullable, need, &p, &length);
+    if (st != Call::kBufferOk) {
+      buffer_error(c, k, I, s, st, length, need);
+      return false;
     }
+    if constexpr (f32) s[I].f = static_cast<float*>(p);
+    else s[I].l = static_cast<int32_t*>(p);
+    return true;
   }
+}
+
+template <size_t N, size_t... I>
+inline bool read_args(Call& c, Slot* s, std::index_sequence<I...>) {
+  return (read_arg<N, I>(c, s) && ...);
+}
+
+// Kernel N of the table: validates a call against the kernel's argument specs in table order,
+// then the requirements between arguments and the bounds of integer buffers, then runs it. One
+// generic body, specialised by the compiler per kernel (the specs are compile-time constants).
+template <size_t N>
+napi_value run_kernel(napi_env env, napi_callback_info info) {
+  constexpr const Kernel& k = myelin_binding::kKernels[N];
+  Call c(env, k.name);
+  CHECK(c.start(info, k.argc, k.arglist));
+  constexpr size_t argc = myelin_binding::kKernels[N].argc;
+  Slot s[argc];
+  CHECK(read_args<N>(c, s, std::make_index_sequence<argc>{}));
   for (size_t r = 0; r < k.required_count; ++r) {
     const Requirement& q = k.required[r];
-    if (s[q.buffer].f != nullptr || !requirement_holds(q, s)) continue;
-    const Arg& by = k.args[q.arg];
-    if (by.type == ArgType::kAct)
-      throw_error(env, "%s: %s is required when %s, got null (%s = %s)", k.name, k.args[q.buffer].name,
-                  q.text, by.name, myelin::kActNames[s[q.arg].i]);
-    else
-      throw_error(env, "%s: %s is required when %s, got null (%s = %g)", k.name, k.args[q.buffer].name,
-                  q.text, by.name, s[q.arg].d);
-    return nullptr;
+    if (s[q.buffer].f == nullptr && requirement_holds(q, s)) {
+      requirement_error(env, k, q, s);
+      return nullptr;
+    }
   }
-  for (size_t i = 0; i < k.argc; ++i) {
-    const Arg& a = k.args[i];
-    if (a.below < 0 || s[i].l == nullptr) continue;
+  if constexpr (k.bounded >= 0) {  // an Int32Array whose elements must lie in [0, a size)
+    constexpr const Arg& a = k.args[k.bounded];
+    const int32_t* xs = s[k.bounded].l;
     const int64_t count = s[a.dims[0]].i, bound = s[a.below].i;
     for (int64_t j = 0; j < count; ++j) {
-      const int32_t v = s[i].l[j];
-      if (v < 0 || v >= bound) {
-        throw_error(env, "%s: %s %d at row %lld is out of range [0, %lld)", k.name, a.each, v,
+      if (xs[j] < 0 || xs[j] >= bound) {
+        throw_error(env, "%s: %s %d at row %lld is out of range [0, %lld)", k.name, a.each, xs[j],
                     (long long)j, (long long)bound);
         return nullptr;
       }
@@ -356,7 +409,14 @@ napi_value run_kernel(napi_env env, napi_callback_info info) {
   }
   double result;
   FLUSHED(result = k.call(s));
-  return k.returns_number ? number_value(env, result) : nullptr;
+  if constexpr (k.returns_number) return number_value(env, result);
+  return nullptr;
+}
+
+// The callbacks of every kernel of the table, in table order.
+template <size_t... N>
+constexpr std::array<napi_callback, sizeof...(N)> kernel_callbacks(std::index_sequence<N...>) {
+  return {Guarded<run_kernel<N>>...};
 }
 
 // ---- Runtime ------------------------------------------------------------------------------
@@ -764,38 +824,22 @@ napi_value ForwardDense(napi_env env, napi_callback_info info) {
 
 // ---- Registration -------------------------------------------------------------------------
 
-// Wraps a callback so no C++ exception crosses into N-API.
-template <napi_callback F>
-napi_value Guarded(napi_env env, napi_callback_info info) {
-  try {
-    return F(env, info);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  } catch (const std::bad_alloc&) {
-    throw_error(env, "myelin: out of memory");
-  } catch (const std::exception& e) {
-    throw_error(env, "myelin: native error: %s", e.what());
-  } catch (...) {
-    throw_error(env, "myelin: unknown native error");
-  }
-  return nullptr;
-}
-
 struct Entry {
   const char* name;
   napi_callback fn;
 };
 
-// Adds function `name` to exports; `data` reaches the callback (run_kernel reads its Kernel there).
-void export_function(Napi::Env env, Napi::Object exports, const char* name, napi_callback fn, void* data) {
+// Adds function `name` to exports.
+void export_function(Napi::Env env, Napi::Object exports, const char* name, napi_callback fn) {
   napi_value f;
-  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, data, &f));
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f));
   exports.Set(name, Napi::Value(env, f));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  for (const Kernel& k : myelin_binding::kKernels)
-    export_function(env, exports, k.name, Guarded<run_kernel>, const_cast<Kernel*>(&k));
+  constexpr size_t count = std::size(myelin_binding::kKernels);
+  static constexpr std::array<napi_callback, count> callbacks = kernel_callbacks(std::make_index_sequence<count>{});
+  for (size_t i = 0; i < count; ++i) export_function(env, exports, myelin_binding::kKernels[i].name, callbacks[i]);
   static const Entry entries[] = {
       {"freezePlan", Guarded<FreezePlan>},
       {"forwardAsync", Guarded<ForwardAsync>},
@@ -803,7 +847,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"info", Guarded<Info>},
       {"setNumThreads", Guarded<SetNumThreads>},
   };
-  for (const Entry& en : entries) export_function(env, exports, en.name, en.fn, nullptr);
+  for (const Entry& en : entries) export_function(env, exports, en.name, en.fn);
   return exports;
 }
 

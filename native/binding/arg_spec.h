@@ -56,6 +56,7 @@ struct Kernel {
   const Arg* args;
   const Requirement* required;
   uint8_t required_count;
+  int8_t bounded;                     // the i32 buffer with a bound (Arg::below), or -1
   double (*call)(const Slot* args);  // runs the kernel on validated arguments: its result, or 0
   bool returns_number;
 };

@@ -61,7 +61,7 @@ void binary_op(int op, long n, const float* a, const float* b, float* out) {
 
 // Sum of a range reduced in double, chunked across the pool (fixed chunking, so the result does
 // not depend on the thread count): below kParallelThreshold one chunk, else chunks of 16384 whose
-// sums are added in order, starting from 0 (lib/backend/js.ts follows the same order).
+// sums are added in order, starting from 0 (lib/backend/js/reduce.ts follows the same order).
 template <class ChunkSum>
 double reduce_range(long n, const ChunkSum& chunk_sum) {
   if (n < kParallelThreshold) return chunk_sum(0L, n);

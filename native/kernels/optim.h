@@ -3,7 +3,7 @@
 
 namespace myelin {
 
-// See lib/backend/contract.ts for the exact update rules. velocity / buf may be null when
+// See lib/backend/kernel-table.ts for the exact update rules. velocity / buf may be null when
 // momentum == 0. step is the 1-based Adam step count.
 void sgd_step(long n, float* param, const float* grad, float* velocity, float lr, float momentum,
               float weight_decay, bool nesterov);
