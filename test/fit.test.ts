@@ -302,7 +302,7 @@ describe(`fit (${msg})`, () => {
     await expect(fit(model, data, { optimizer: 'adagrad' as 'adam', ...silent })).rejects.toThrow("unknown optimizer \"adagrad\"");
     await expect(fit(model, data, { validationSplit: 0.2, validationData: data, ...silent })).rejects.toThrow('either validationData or validationSplit');
     await expect(fit(model, data, { batchSize: 0, ...silent })).rejects.toThrow('batchSize must be a positive integer, got 0');
-    await expect(fit(model, data, { metrics: ['f1' as 'accuracy'], ...silent })).rejects.toThrow("unknown metric \"f1\"");
+    await expect(fit(model, data, { metrics: ['f2' as 'accuracy'], ...silent })).rejects.toThrow("unknown metric \"f2\"");
     await expect(fit(model, { x: tensor(new Float32Array(120), [40, 3]), y: data.y }, silent)).rejects.toThrow(/\[40,3\]|3/);
   });
 });
