@@ -30,7 +30,7 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Seed of the shuffle; the same seed (and the same initial weights) gives the same trained weights. */
   seed?: number;
-  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', or a function. */
+  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', 'l1', or a function. */
   loss?: LossSpec;
   /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
   optimizer?: TrainableOptimizer | OptimizerName;
