@@ -326,6 +326,7 @@ function checkModelAndLabels(
   return { chance: labelChecks(model, train, val, lossName, classes), classes };
 }
 
+/** Checks every label against the loss's classes; returns the chance level for crossEntropy (null otherwise). */
 function labelChecks(
   model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, classes: number,
 ): ChanceLevel | null {
