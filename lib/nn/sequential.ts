@@ -7,6 +7,15 @@ import { Dropout } from './dropout';
 import type { LayerConfig } from './config';
 import { initForActivation } from './init';
 import { DenseInference } from './dense-inference';
+import { Flatten } from './flatten';
+import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
+import { withInternalOutputs } from '../buffer-pool';
+
+/** Layer classes whose forward passes keep no tensor anywhere user code can reach. */
+const BUILT_IN_LAYERS: readonly object[] = [
+  Linear.prototype, ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
+  Softmax.prototype, Dropout.prototype, Flatten.prototype,
+];
 
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
@@ -74,14 +83,20 @@ export class Sequential extends Module {
   override forward(x: Tensor): Tensor {
     let h = x;
     const n = this.layers.length;
+    // Outputs of built-in layers that only the next built-in layer reads are carved from shared
+    // slabs (cheaper for small ones); the output the caller gets always owns its buffer.
+    const lastFresh = lastFreshOutputLayer(this.layers);
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
       const fused = layer instanceof Linear && i + 1 < n ? this.layers[i + 1].fusableActivation() : null;
+      const last = fused ? i + 1 : i;
+      const input = h;
       if (fused && layer instanceof Linear) {
-        h = layer.forwardFused(h, fused.act, fused.alpha);
+        const run = (): Tensor => layer.forwardFused(input, fused.act, fused.alpha);
+        h = last < lastFresh ? withInternalOutputs(run) : run();
         i++; // the activation ran inside the fused kernel
       } else {
-        h = layer.forward(h);
+        h = i < lastFresh ? withInternalOutputs(() => layer.forward(input)) : layer.forward(input);
       }
     }
     return h;
@@ -107,6 +122,22 @@ export class Sequential extends Module {
   override describe(): string {
     return `Sequential (${this.layers.length} layers)`;
   }
+}
+
+/**
+ * When every layer is an exact built-in one (whose forward keeps no reference a user could reach),
+ * the index of the last layer that returns a new array (not Flatten or Dropout, which may return a
+ * view of their input); layers before it feed only built-in layers. Else -1.
+ */
+function lastFreshOutputLayer(layers: readonly Module[]): number {
+  let last = -1;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
+    const proto = Object.getPrototypeOf(l) as object;
+    if (!BUILT_IN_LAYERS.includes(proto) || Object.prototype.hasOwnProperty.call(l, 'forward')) return -1;
+    if (proto !== Dropout.prototype && proto !== Flatten.prototype) last = i;
+  }
+  return last;
 }
 
 function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
