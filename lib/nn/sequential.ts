@@ -10,6 +10,7 @@ import { DenseInference } from './dense-inference';
 import { Flatten } from './flatten';
 import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
 import { withInternalOutputs } from '../buffer-pool';
+import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
 
 /** Layer classes whose forward passes keep no tensor anywhere user code can reach. */
 const BUILT_IN_LAYERS: readonly object[] = [
@@ -39,23 +40,21 @@ export class Sequential extends Module {
     let opts: SequentialOptions = {};
     if (Array.isArray(args[0])) {
       layers = args[0];
-      if (args.length > 1 && args[1] !== undefined) opts = args[1] as SequentialOptions;
+      if (args.length > 2) throw new Error(`Sequential: after the array of layers only an options object can follow, got ${args.length - 1} more arguments`);
+      opts = checkOptions('Sequential', args[1] as SequentialOptions | undefined, ['seed']);
     } else {
       layers = args;
       const last = args[args.length - 1];
-      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last)) {
-        opts = last as SequentialOptions;
+      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last) && !Array.isArray(last)) {
+        opts = checkOptions('Sequential', last as SequentialOptions, ['seed']);
         layers = args.slice(0, -1);
       }
     }
     layers.forEach((l, i) => {
-      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module (got ${l === null ? 'null' : typeof l})`);
+      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module, got ${describe(l)}`);
     });
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) {
-      throw new Error(`Sequential: seed must be an integer, got ${String(opts.seed)}`);
-    }
     this.layers = layers as Module[];
-    this.seed = opts.seed;
+    this.seed = opts.seed === undefined ? undefined : checkSeed('Sequential', 'seed', opts.seed);
     this.layers.forEach((l, i) => this.registerModule(String(i), l));
     this.initialiseLayers();
   }
@@ -81,6 +80,7 @@ export class Sequential extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
     let h = x;
     const n = this.layers.length;
     // Outputs of built-in layers that only the next built-in layer reads are carved from shared

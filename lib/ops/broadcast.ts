@@ -1,6 +1,7 @@
 // Numpy-style broadcasting: the result shape, expanding data to it, and summing gradients back.
 import { getBackend } from '../backend/select';
 import { shapeToString, sizeOf } from '../tensor';
+import { checkElementCount } from '../validate';
 
 /** The broadcast shape of a and b (numpy rules), or an Error naming the op and both shapes. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
@@ -14,6 +15,7 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     }
     out[i] = da === 1 ? db : da;
   }
+  checkElementCount(op, out, 'the broadcast result shape');
   return out;
 }
 

@@ -2,12 +2,15 @@
 import { getBackend } from '../backend/select';
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { checkTensor } from '../validate';
 
 /**
  * a @ b. Shapes: [M,K] x [K,N] -> [M,N]; [...B,M,K] x [...B,K,N] -> [...B,M,N] (same batch dims);
  * [...B,M,K] x [K,N] -> [...B,M,N]; [M,K] x [...B,K,N] -> [...B,M,N].
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'first operand', a);
+  checkTensor('matmul', 'second operand', b);
   if (a.ndim < 2 || b.ndim < 2) {
     throw new Error(
       `matmul: expected 2-D or batched (>= 2-D) tensors, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`,
