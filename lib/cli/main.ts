@@ -54,7 +54,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .helpOption(false)
     .action(async (args: string[]) => setExit(await runBench(args)));
 
-  registerTrain(program);
+  registerTrain(program, setExit);
   registerPredict(program);
   registerExport(program);
   return program;
