@@ -10,7 +10,7 @@
 // - outputBuffer(): the data of tensors an op returns. Fresh (new Float32Array, owning its ArrayBuffer)
 //   unless a training-step arena is open; fit opens one around each step of a model made only of
 //   built-in layers, with built-in losses and metrics, where no user code can keep the step's tensors
-//   (see lib/train/fit.ts). Inside withInternalOutputs() (Sequential, between two built-in layers)
+//   (see lib/train/fit.ts). Inside enterInternalOutputs() (Sequential, between two built-in layers)
 //   small outputs are carved from a shared slab instead: those tensors never reach user code.
 // Pooled arrays have arbitrary contents: every user overwrites them fully (or zero-fills them).
 
@@ -64,7 +64,7 @@ export function freshArray(n: number): Float32Array {
 }
 
 let backwardArena: Float32Array[] | null = null;
-/** True while an op's output feeds only library code (see withInternalOutputs). */
+/** True while an op's output feeds only library code (see enterInternalOutputs). */
 let internalOutputs = false;
 let stepArena: Float32Array[] | null = null;
 let enabled = true;
@@ -140,7 +140,7 @@ export function gradBuffer(n: number): Float32Array {
 
 /**
  * Data for a tensor an op returns: pooled inside a training-step arena, carved from a slab inside
- * withInternalOutputs, else fresh and owning its ArrayBuffer (zeroed in both of the last cases).
+ * enterInternalOutputs, else fresh and owning its ArrayBuffer (zeroed in both of the last cases).
  */
 export function outputBuffer(n: number): Float32Array {
   if (!enabled) return freshArray(n);
@@ -166,19 +166,20 @@ export function privateBuffer(n: number): Float32Array {
 }
 
 /**
- * Runs fn with op outputs carved from shared slabs (for small ones): only for a call whose result
- * library code alone consumes, such as a built-in layer inside Sequential.forward whose output feeds
- * the next built-in layer. Such arrays must never become data a user can reach, since transferring
- * one slab's ArrayBuffer would empty every array cut from it.
+ * From here until leaveInternalOutputs(returned value), op outputs are carved from shared slabs (for
+ * small ones): only around a call whose result library code alone consumes, such as a built-in layer
+ * inside Sequential.forward whose output feeds the next built-in layer. Such arrays must never become
+ * data a user can reach, since transferring one slab's ArrayBuffer would empty every array cut from it.
  */
-export function withInternalOutputs<T>(fn: () => T): T {
+export function enterInternalOutputs(): boolean {
   const was = internalOutputs;
   internalOutputs = true;
-  try {
-    return fn();
-  } finally {
-    internalOutputs = was;
-  }
+  return was;
+}
+
+/** Ends enterInternalOutputs (pass what it returned; call it in a finally). */
+export function leaveInternalOutputs(was: boolean): void {
+  internalOutputs = was;
 }
 
 /** Returns a privateBuffer() to the pool when the running backward pass ends. */

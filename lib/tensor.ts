@@ -8,7 +8,7 @@ import * as activation from './ops/activation';
 import { matmul } from './ops/matmul';
 import {
   allocFloat32, argumentError, checkBoolean, checkElementCount, checkNumber, checkOptions, checkSeed,
-  checkShape, describe, invalid, TENSOR_BRAND,
+  checkShape, describe, invalid, isPlainObject, TENSOR_BRAND,
 } from './validate';
 
 /** Nested JS arrays of numbers, e.g. [[1, 2], [3, 4]]. */
@@ -146,8 +146,7 @@ export class Tensor {
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions('zeroGrad', opts, ['setToNull']);
-    if (o.setToNull !== undefined && checkBoolean('zeroGrad', 'setToNull', o.setToNull)) this.grad = null;
-    else if (this.grad !== null) this.grad.data.fill(0);
+    zeroGradOf(this, o.setToNull !== undefined && checkBoolean('zeroGrad', 'setToNull', o.setToNull));
   }
 
   /** A tensor sharing this data, cut from the graph (requiresGrad false). */
@@ -262,6 +261,12 @@ export class Tensor {
 // How lib/validate.ts recognises a Tensor without importing this module.
 Object.defineProperty(Tensor.prototype, TENSOR_BRAND, { value: true });
 
+/** Zeroes t.grad in place, or drops it with setToNull (Tensor/Module/Optimizer.zeroGrad, options checked). */
+export function zeroGradOf(t: Tensor, setToNull: boolean): void {
+  if (setToNull) t.grad = null;
+  else if (t.grad !== null) t.grad.data.fill(0);
+}
+
 function isNumericArray(x: unknown): x is NumericArray {
   return ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
 }
@@ -308,7 +313,7 @@ function flattenNested(value: NestedArray, shape: number[], out: Float32Array): 
 
 /** The shape argument of tensor(), with a hint when the options object was passed in its place. */
 function tensorShapeArg(shape: unknown): number[] {
-  if (shape !== null && typeof shape === 'object' && !Array.isArray(shape)) {
+  if (isPlainObject(shape)) {
     invalid('tensor', 'shape', 'an array of non-negative integers such as [2, 3]', shape,
       'options go third: tensor(values, undefined, { requiresGrad: true })');
   }
@@ -326,17 +331,17 @@ export function tensor(values: NestedArray | NumericArray, shape?: readonly numb
   let s: number[];
   if (isNumericArray(values)) {
     data = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
-    s = shape !== undefined ? tensorShapeArg(shape) : [data.length];
+    s = shape !== undefined && shape !== null ? tensorShapeArg(shape) : [data.length];
   } else if (typeof values === 'number') {
     data = new Float32Array([values]);
-    s = shape !== undefined ? tensorShapeArg(shape) : [];
+    s = shape !== undefined && shape !== null ? tensorShapeArg(shape) : [];
   } else if (Array.isArray(values)) {
     const inferred = inferShape(values);
     checkElementCount('tensor', inferred, 'nested array shape');
     data = new Float32Array(sizeOf(inferred));
     flattenNested(values, inferred, data);
     s = inferred;
-    if (shape !== undefined) {
+    if (shape !== undefined && shape !== null) {
       const want = tensorShapeArg(shape);
       if (sizeOf(want) !== data.length) {
         throw new Error(

@@ -140,7 +140,9 @@ export function checkOptions<T extends object>(where: string, opts: T | undefine
   if (!isPlainObject(opts)) {
     invalid(where, 'options', `an object like { ${accepted.slice(0, 2).map((k) => `${k}: ...`).join(', ')} }`, opts);
   }
-  for (const key of Object.keys(opts)) {
+  // for-in, not Object.keys: no array allocated on the hot path (ops and losses take options too);
+  // a plain object has no enumerable inherited keys.
+  for (const key in opts) {
     if (accepted.includes(key)) continue;
     const guess = closestMatch(key, accepted);
     const list = accepted.length > 0 ? `accepted: ${accepted.join(', ')}` : 'it takes no options';
@@ -252,14 +254,16 @@ export function checkShape(where: string, shape: unknown, name = 'shape'): numbe
     const hint = typeof shape === 'number' && Number.isInteger(shape) && shape >= 0 ? `for a 1-D tensor write [${shape}]` : undefined;
     invalid(where, name, 'an array of non-negative integers such as [2, 3]', shape, hint);
   }
+  let n = 1;
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       const what = name === 'shape' ? 'invalid shape' : `invalid ${name}`;
       throw argumentError(where, `${what} [${shape.map((x) => preview(x, 1)).join(',')}]: dimension ${i} is ${describe(d)}, expected a non-negative integer`);
     }
+    n *= d;
   }
-  checkElementCount(where, shape as number[], name);
+  if (n > MAX_ELEMENTS) checkElementCount(where, shape as number[], name);
   return (shape as number[]).slice();
 }
 

@@ -191,6 +191,7 @@ describe('argument errors name the function, the argument and the value passed',
     expect(optim.clipGradNorm(params(), Infinity)).toBe(0);
     expect(new optim.Adam(params(), { betas: [0.5, 0.6] }).hyperparameters).toMatchObject({ beta1: 0.5, beta2: 0.6 });
     expect(() => zeros([2], undefined)).not.toThrow();
+    expect(tensor([1, 2], null as never, { requiresGrad: true }).requiresGrad).toBe(true);
     expect(() => new nn.Linear(2, 2, { seed: undefined })).not.toThrow();
   });
 });

@@ -1,7 +1,7 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
 import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
@@ -100,7 +100,7 @@ export abstract class Module {
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions('zeroGrad', opts, ['setToNull']);
     if (o.setToNull !== undefined) checkBoolean('zeroGrad', 'setToNull', o.setToNull);
-    for (const p of this.parameters()) p.zeroGrad(o);
+    for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
   /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */

@@ -9,7 +9,7 @@ import { initForActivation } from './init';
 import { DenseInference } from './dense-inference';
 import { Flatten } from './flatten';
 import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
-import { withInternalOutputs } from '../buffer-pool';
+import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
 
 /** Layer classes whose forward passes keep no tensor anywhere user code can reach. */
@@ -85,21 +85,35 @@ export class Sequential extends Module {
     const n = this.layers.length;
     // Outputs of built-in layers that only the next built-in layer reads are carved from shared
     // slabs (cheaper for small ones); the output the caller gets always owns its buffer.
-    const lastFresh = lastFreshOutputLayer(this.layers);
+    const lastFresh = this.lastFreshOutput();
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
       const fused = layer instanceof Linear && i + 1 < n ? this.layers[i + 1].fusableActivation() : null;
-      const last = fused ? i + 1 : i;
-      const input = h;
-      if (fused && layer instanceof Linear) {
-        const run = (): Tensor => layer.forwardFused(input, fused.act, fused.alpha);
-        h = last < lastFresh ? withInternalOutputs(run) : run();
-        i++; // the activation ran inside the fused kernel
-      } else {
-        h = i < lastFresh ? withInternalOutputs(() => layer.forward(input)) : layer.forward(input);
+      const internal = (fused ? i + 1 : i) < lastFresh;
+      const was = internal ? enterInternalOutputs() : false;
+      try {
+        if (fused && layer instanceof Linear) {
+          h = layer.forwardFused(h, fused.act, fused.alpha);
+          i++; // the activation ran inside the fused kernel
+        } else {
+          h = layer.forward(h);
+        }
+      } finally {
+        if (internal) leaveInternalOutputs(was);
       }
     }
     return h;
+  }
+
+  /** lastFreshOutputLayer of the current layers, cached while the layer list stays the same. */
+  private freshCache: { layers: Module[]; lastFresh: number } | null = null;
+
+  private lastFreshOutput(): number {
+    const c = this.freshCache;
+    if (c !== null && sameLayers(c.layers, this.layers)) return c.lastFresh;
+    const lastFresh = lastFreshOutputLayer(this.layers);
+    this.freshCache = { layers: this.layers.slice(), lastFresh };
+    return lastFresh;
   }
 
   /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */

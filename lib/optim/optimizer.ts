@@ -1,5 +1,5 @@
 // Optimizer base: parameter list, zeroGrad, lr, per-parameter state and its (JSON-able) state dict.
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import {
   argumentError, checkBoolean, checkNonNegativeInt, checkNumber, checkOptions, checkTensorList, describe, invalid, isPlainObject,
 } from '../validate';
@@ -112,7 +112,7 @@ export abstract class Optimizer {
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions(`${this.constructor.name}.zeroGrad`, opts, ['setToNull']);
     if (o.setToNull !== undefined) checkBoolean(`${this.constructor.name}.zeroGrad`, 'setToNull', o.setToNull);
-    for (const p of this.params) p.zeroGrad(o);
+    for (const p of this.params) zeroGradOf(p, o.setToNull === true);
   }
 
   /** Updates every parameter that has a gradient. */
