@@ -86,7 +86,7 @@ export class Linear extends Module {
 
   /** The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms). */
   private checkInput(x: Tensor): void {
-    checkTensor(`${this.describe()}.forward`, 'input', x);
+    if (!(x instanceof Tensor)) checkTensor(`${this.describe()}.forward`, 'input', x);
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(
         `${this.describe()}.forward: input of shape ${shapeToString(x.shape)} has ` +

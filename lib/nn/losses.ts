@@ -15,10 +15,14 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
-/** The checked reduction of a loss's options (which may hold only `reduction` and the listed keys). */
-function reductionOf(op: string, opts: LossOptions, extraKeys: readonly string[] = []): Reduction {
-  const o = checkOptions(op, opts, ['reduction', ...extraKeys]);
-  return o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, ['mean', 'sum', 'none'] as const);
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+const LOSS_OPTIONS = ['reduction'] as const;
+const HUBER_OPTIONS = ['reduction', 'delta'] as const;
+
+/** The checked reduction of a loss's options (which may hold only the listed keys). */
+function reductionOf(op: string, opts: LossOptions, keys: readonly string[] = LOSS_OPTIONS): Reduction {
+  const o = checkOptions(op, opts, keys);
+  return o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, REDUCTIONS);
 }
 
 function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
@@ -179,7 +183,7 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
  * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
  */
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
-  const reduction = reductionOf('huberLoss', opts, ['delta']);
+  const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);
   const delta = opts.delta === undefined ? 1 : checkNumber('huberLoss', 'delta', opts.delta, { above: 0 });
   checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
   const n = pred.size;

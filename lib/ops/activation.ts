@@ -49,7 +49,7 @@ export function tanh(x: Tensor): Tensor {
 
 /** GELU: exact (erf) form, or the tanh approximation with approximate = 'tanh'. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']);
+  if (approximate !== 'none' && approximate !== 'tanh') checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']);
   return activation('gelu', x, approximate === 'tanh' ? 'geluTanh' : 'gelu', 0.01);
 }
 

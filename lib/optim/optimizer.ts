@@ -34,6 +34,8 @@ export const hyperChecks = {
 /** Hyperparameter name -> its check. Every optimizer's hyperparameters include lr. */
 export type HyperSpec = Record<string, HyperCheck>;
 
+const ZERO_GRAD_OPTIONS = ['setToNull'] as const;
+
 /** The default spec of an optimizer that gives none: lr >= 0, other numbers finite, booleans booleans. */
 function specFromValues(hyper: Record<string, number | boolean>): HyperSpec {
   const spec: HyperSpec = { lr: hyperChecks.nonNegative };
@@ -110,8 +112,8 @@ export abstract class Optimizer {
    * (then step() skips parameters that get no new gradient, like PyTorch's set_to_none).
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    const o = checkOptions(`${this.constructor.name}.zeroGrad`, opts, ['setToNull']);
-    if (o.setToNull !== undefined) checkBoolean(`${this.constructor.name}.zeroGrad`, 'setToNull', o.setToNull);
+    const o = checkOptions(`${this.constructor.name}.zeroGrad`, opts, ZERO_GRAD_OPTIONS);
+    if (o.setToNull !== undefined && typeof o.setToNull !== 'boolean') checkBoolean(`${this.constructor.name}.zeroGrad`, 'setToNull', o.setToNull);
     for (const p of this.params) zeroGradOf(p, o.setToNull === true);
   }
 
