@@ -22,6 +22,7 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
+    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid('Rng.int', 'n', 'an integer in [1, 2^32]', n);
     return Math.floor(this.next() * n);
   }
 

@@ -30,6 +30,7 @@ export interface RandomOptions extends TensorOptions {
 
 /** Formats a shape the way every error message shows it: [2,3]. */
 export function shapeToString(shape: readonly number[]): string {
+  if (!Array.isArray(shape)) invalid('shapeToString', 'shape', 'an array of numbers', shape);
   return `[${shape.join(',')}]`;
 }
 

@@ -46,6 +46,9 @@ export class SeededRandom {
 
   /** Uniform integer in [0, bound) (bound <= 2^32). */
   nextInt(bound: number): number {
+    if (!(typeof bound === 'number' && bound >= 1 && bound <= 4294967296 && Number.isInteger(bound))) {
+      invalid('SeededRandom.nextInt', 'bound', 'an integer in [1, 2^32]', bound);
+    }
     return Math.floor(this.next() * bound);
   }
 }

@@ -6,7 +6,9 @@ import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
 import { glorotUniform, initForActivation, kaimingNormal, type InitScheme } from './init';
-import { checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor } from '../validate';
+import {
+  checkBoolean, checkElementCount, checkNumber, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor,
+} from '../validate';
 
 export interface LinearOptions {
   /** Add a bias vector (default true). */
@@ -61,6 +63,8 @@ export class Linear extends Module {
    * The layer's own seed wins over `seed`; with neither, the global generator is used.
    */
   resetParameters(following: Activation | null, seed?: number, negativeSlope = 0.01): void {
+    if (seed !== undefined) checkSeed('Linear.resetParameters', 'seed', seed);
+    checkNumber('Linear.resetParameters', 'negativeSlope', negativeSlope);
     const scheme = this.explicitInit ?? initForActivation(following);
     const s = this.seed ?? seed;
     const rng = s === undefined ? globalGenerator() : new Rng(s);

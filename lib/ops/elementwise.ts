@@ -3,7 +3,7 @@ import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor } from '../tensor';
-import { broadcastShapes, expandData, reduceToShape } from './broadcast';
+import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
 
 type Operand = Tensor | number;
@@ -16,7 +16,7 @@ function asTensor(op: string, name: string, x: Operand): Tensor {
 
 /** Both operands' data expanded to the broadcast shape (the original arrays when no expansion is needed). */
 function broadcastPair(op: string, a: Tensor, b: Tensor): { shape: number[]; ad: Float32Array; bd: Float32Array } {
-  const shape = broadcastShapes(op, a.shape, b.shape);
+  const shape = broadcastShapeOf(op, a.shape, b.shape);
   return { shape, ad: expandData(a.data, a.shape, shape), bd: expandData(b.data, b.shape, shape) };
 }
 
