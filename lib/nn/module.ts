@@ -169,6 +169,7 @@ export abstract class Module {
     for (const [name, p] of named) {
       const v = sd[name];
       p.data.set(v instanceof Tensor ? v.data : v);
+      p._version++;
     }
   }
 
