@@ -14,7 +14,7 @@ function isTensor(v: unknown): v is Tensor {
 /** Largest element count of one tensor: the kernels take 32-bit signed sizes. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
-/** The largest integer a seed can be: seeds are integers in [0, 2^32). */
+/** Seeds are integers in [0, SEED_LIMIT). */
 const SEED_LIMIT = 2 ** 32;
 
 function article(word: string): string {
