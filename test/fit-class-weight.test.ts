@@ -7,7 +7,7 @@ import { Rng } from '../lib/random';
 import { noGrad } from '../lib/autograd';
 import { Linear, ReLU, Sequential, crossEntropy, bceWithLogits } from '../lib/nn';
 import { Adam, SGD } from '../lib/optim';
-import { fit } from '../lib/train';
+import { fit, evaluate } from '../lib/train';
 import { resolveClassWeight } from '../lib/train/class-weight';
 
 const silent = { verbose: 0 as const };
@@ -124,5 +124,16 @@ describe('fit lr with an optimizer instance', () => {
     // Without lr the instance trains with its own rate.
     const h = await fit(m, d, { optimizer: opt, ...silent });
     expect(h.lr[0]).toBe(0.001);
+  });
+});
+
+describe('fit and evaluate option keys', () => {
+  it('an unknown key is an error naming the closest known one (fit used to ignore it)', async () => {
+    const d = data(20, 8);
+    const m = model();
+    await expect(fit(m, d, { epoch: 3, ...silent } as never)).rejects.toThrow(/^fit: unknown option 'epoch' \(did you mean 'epochs'\? accepted: epochs, batchSize, .*classWeight/);
+    await expect(fit(m, d, { class_weight: 'balanced', ...silent } as never)).rejects.toThrow(/unknown option 'class_weight' \(did you mean 'classWeight'\?/);
+    expect(() => evaluate(m, d, { metric: ['f1'] } as never)).toThrow(/^evaluate: unknown option 'metric' \(did you mean 'metrics'\?/);
+    await expect(fit(m, d, null as never)).rejects.toThrow(/^fit: options must be an object .*, got null$/);
   });
 });

@@ -276,8 +276,8 @@ describe(`fit (${msg})`, () => {
   it('rejects callbacks that are not functions and a null options object, naming the option and the value', async () => {
     const data = blobs(40, seed);
     const cases: [unknown, string][] = [
-      [null, 'fit: options must be an object, got null'],
-      [5, 'fit: options must be an object, got 5 (a number)'],
+      [null, 'fit: options must be an object like { epochs: ..., batchSize: ... }, got null'],
+      [5, 'fit: options must be an object like { epochs: ..., batchSize: ... }, got 5'],
       [{ onEpochEnd: 5 }, 'fit: options.onEpochEnd must be a function, got 5 (a number)'],
       [{ onBatchEnd: 'log' }, "fit: options.onBatchEnd must be a function, got 'log' (a string)"],
       [{ callbacks: [{ onEpochEnd: () => {} }, { onEpochEnd: true }] }, 'fit: callbacks[1].onEpochEnd must be a function, got true (a boolean)'],

@@ -111,11 +111,11 @@ describe('loss options change the loss (they were ignored before)', () => {
 
   it('bad option values and unknown keys are errors naming the option', () => {
     expect(() => crossEntropy(logits, labels, { weight: [1, 2, 3] })).toThrow(/crossEntropy: weight has 3 values, expected 2/);
-    expect(() => crossEntropy(logits, labels, { weight: [1, -1] })).toThrow(/weight\[1\] must be a finite number >= 0, got -1/);
-    expect(() => crossEntropy(logits, labels, { labelSmoothing: 1.5 })).toThrow(/labelSmoothing must be a number in \[0, 1\], got 1.5/);
-    expect(() => crossEntropy(logits, labels, { weights: [1, 2] } as never)).toThrow(/unknown option 'weights'/);
+    expect(() => crossEntropy(logits, labels, { weight: [1, -1] })).toThrow(/weight\[1\] must be a non-negative finite number, got -1/);
+    expect(() => crossEntropy(logits, labels, { labelSmoothing: 1.5 })).toThrow(/labelSmoothing must be in \[0, 1\], got 1.5/);
+    expect(() => crossEntropy(logits, labels, { weights: [1, 2] } as never)).toThrow(/unknown option 'weights' \(did you mean 'weight'\? accepted: reduction, weight, labelSmoothing\)/);
     expect(() => bceWithLogits(tensor([1, 2]), tensor([0, 1]), { posWeight: [1, 2, 3] })).toThrow(/posWeight has 3 values/);
-    expect(() => bceWithLogits(tensor([1, 2]), tensor([0, 1]), { pos_weight: 2 } as never)).toThrow(/unknown option 'pos_weight'/);
+    expect(() => bceWithLogits(tensor([1, 2]), tensor([0, 1]), { pos_weight: 2 } as never)).toThrow(/unknown option 'pos_weight' \(did you mean 'posWeight'\?/);
   });
 });
 

@@ -129,12 +129,12 @@ describe('schedules as fit callbacks', () => {
     const opt = new Adam([new Tensor(new Float32Array(2), [2], true)], { lr: 0.1 });
     expect(() => new OneCycleLR(opt, { maxLr: 0.1 })).toThrow(/give totalSteps, or epochs with stepsPerEpoch/);
     expect(() => new OneCycleLR(opt, { maxLr: 0.1, totalSteps: 10, epochs: 2, stepsPerEpoch: 5 })).toThrow(/not both/);
-    expect(() => new OneCycleLR(opt, { maxLr: -1, totalSteps: 10 })).toThrow(/maxLr must be a finite number > 0, got -1/);
+    expect(() => new OneCycleLR(opt, { maxLr: -1, totalSteps: 10 })).toThrow(/maxLr must be a positive finite number, got -1/);
     expect(() => new OneCycleLR(opt, { maxLr: 1, totalSteps: 10, anneal: 'cosine' as never })).toThrow(/anneal must be 'cos' or 'linear', got 'cosine'/);
-    expect(() => new OneCycleLR({ maxLr: 1, total_steps: 3 } as never)).toThrow(/unknown option 'total_steps'/);
-    expect(() => new ReduceLROnPlateau(opt, { factor: 1 })).toThrow(/factor must be a finite number > 0 < 1, got 1/);
-    expect(() => new ReduceLROnPlateau(opt, { patience: 1.5 })).toThrow(/patience must be an integer >= 0, got 1.5/);
-    expect(() => new ReduceLROnPlateau({ min_lr: 0 } as never)).toThrow(/unknown option 'min_lr'/);
+    expect(() => new OneCycleLR({ maxLr: 1, total_steps: 3 } as never)).toThrow(/unknown option 'total_steps' \(did you mean 'totalSteps'\?/);
+    expect(() => new ReduceLROnPlateau(opt, { factor: 1 })).toThrow(/factor must be in \(0, 1\), got 1/);
+    expect(() => new ReduceLROnPlateau(opt, { patience: 1.5 })).toThrow(/patience must be a non-negative integer, got 1.5/);
+    expect(() => new ReduceLROnPlateau({ min_lr: 0 } as never)).toThrow(/unknown option 'min_lr' \(did you mean 'minLr'\?/);
   });
 
   it('a OneCycleLR with too few totalSteps for the run fails before training', async () => {

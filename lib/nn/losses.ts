@@ -6,6 +6,7 @@ import { logSoftmax } from '../ops/activation';
 import { mul, neg, pow, sub } from '../ops/elementwise';
 import { mean, sum } from '../ops/reduce';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
+import { checkNumber, checkOneOf, checkOptions, checkTensor, describe, invalid } from '../validate';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -14,12 +15,16 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
-function reductionOf(op: string, opts: LossOptions): Reduction {
-  const r = opts.reduction ?? 'mean';
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
-    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
-  }
-  return r;
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+const LOSS_OPTIONS = ['reduction'] as const;
+const HUBER_OPTIONS = ['reduction', 'delta'] as const;
+const CROSS_ENTROPY_OPTIONS = ['reduction', 'weight', 'labelSmoothing'] as const;
+const BCE_OPTIONS = ['reduction', 'posWeight', 'weight'] as const;
+
+/** The checked reduction of a loss's options (which may hold only the listed keys). */
+function reductionOf(op: string, opts: LossOptions, keys: readonly string[] = LOSS_OPTIONS): Reduction {
+  const o = checkOptions(op, opts, keys);
+  return o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, REDUCTIONS);
 }
 
 function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
@@ -28,6 +33,8 @@ function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
 }
 
 function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
+  checkTensor(op, names[0], a);
+  checkTensor(op, names[1], b);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new Error(`${op}: ${names[0]} shape ${shapeToString(a.shape)} does not match ${names[1]} shape ${shapeToString(b.shape)}`);
   }
@@ -35,6 +42,9 @@ function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string
 
 /** Integer class labels from an Int32Array, a number[] or a 1-D tensor of whole numbers. */
 function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M: number, N: number, logitsShape: number[]): Int32Array {
+  if (!(labels instanceof Tensor) && !(labels instanceof Int32Array) && !Array.isArray(labels)) {
+    invalid(op, 'target', `class labels (an Int32Array, number[] or 1-D Tensor of length ${M}) or probabilities (a Tensor [${M},${N}])`, labels);
+  }
   const src: ArrayLike<number> = labels instanceof Tensor ? labels.data : labels;
   if (src.length !== M) {
     throw new Error(`${op}: ${src.length} labels for ${M} rows (logits ${shapeToString(logitsShape)})`);
@@ -43,7 +53,7 @@ function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M
   for (let i = 0; i < M; i++) {
     const v = src[i];
     if (!Number.isInteger(v) || v < 0 || v >= N) {
-      throw new Error(`${op}: label ${v} at row ${i} is out of range [0, ${N})`);
+      throw new Error(`${op}: label ${describe(v)} at row ${i} is out of range [0, ${N}) (expected an integer class index)`);
     }
     out[i] = v;
   }
@@ -67,34 +77,14 @@ function weightVector(op: string, what: string, w: unknown, n: number, of: strin
   let src: ArrayLike<number>;
   if (w instanceof Tensor) src = w.data;
   else if (w instanceof Float32Array || w instanceof Float64Array || Array.isArray(w)) src = w as ArrayLike<number>;
-  else throw new Error(`${op}: ${what} must be a Float32Array, number[] or Tensor of ${n} values (${of}), got ${describeLossValue(w)}`);
+  else invalid(op, what, `a Float32Array, number[] or Tensor of ${n} values (${of})`, w);
   if (src.length !== n) throw new Error(`${op}: ${what} has ${src.length} values, expected ${n} (${of})`);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = src[i];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new Error(`${op}: ${what}[${i}] must be a finite number >= 0, got ${describeLossValue(v)}`);
-    }
-    out[i] = v;
+    out[i] = checkNumber(op, `${what}[${i}]`, v, { min: 0 });
   }
   return out;
-}
-
-/** A value as an error message shows it: `'x' (a string)`, `5`, `an array of 3`. */
-function describeLossValue(v: unknown): string {
-  if (typeof v === 'string') return `'${v}' (a string)`;
-  if (typeof v === 'number' || v === null || v === undefined || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  const name = (v as object).constructor?.name;
-  return name !== undefined && name !== 'Object' ? `a ${name}` : 'an object';
-}
-
-/** Throws on option keys a loss does not know (the options a loss accepts are listed). */
-function checkLossKeys(op: string, opts: object, keys: readonly string[]): void {
-  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object, got ${describeLossValue(opts)}`);
-  for (const k of Object.keys(opts)) {
-    if (!keys.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${keys.join(', ')})`);
-  }
 }
 
 /**
@@ -106,17 +96,14 @@ function checkLossKeys(op: string, opts: object, keys: readonly string[]): void 
 export function crossEntropy(
   logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: CrossEntropyOptions = {},
 ): Tensor {
-  checkLossKeys('crossEntropy', opts, ['reduction', 'weight', 'labelSmoothing']);
-  const reduction = reductionOf('crossEntropy', opts);
+  const reduction = reductionOf('crossEntropy', opts, CROSS_ENTROPY_OPTIONS);
+  checkTensor('crossEntropy', 'logits', logits);
   if (logits.ndim !== 2) {
     throw new Error(`crossEntropy: logits must be 2-D [rows, classes], got ${shapeToString(logits.shape)}`);
   }
   const [M, N] = logits.shape;
   const weight = opts.weight === undefined ? null : weightVector('crossEntropy', 'weight', opts.weight, N, `one per class of logits ${shapeToString(logits.shape)}`);
-  const smoothing = opts.labelSmoothing ?? 0;
-  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1)) {
-    throw new Error(`crossEntropy: labelSmoothing must be a number in [0, 1], got ${describeLossValue(smoothing)}`);
-  }
+  const smoothing = opts.labelSmoothing === undefined ? 0 : checkNumber('crossEntropy', 'labelSmoothing', opts.labelSmoothing, { min: 0, max: 1 });
   const soft = target instanceof Tensor && target.ndim === 2;
   if (soft) checkSameShape('crossEntropy', logits, target, ['logits', 'target']);
   if (target instanceof Tensor && target.ndim !== 1 && !soft) {
@@ -285,7 +272,7 @@ export interface BceWithLogitsOptions extends LossOptions {
 function elementWeights(op: string, what: string, w: unknown, n: number, shape: number[], allowNumber: boolean): ((i: number) => number) | null {
   if (w === undefined) return null;
   if (allowNumber && typeof w === 'number') {
-    if (!Number.isFinite(w) || w < 0) throw new Error(`${op}: ${what} must be a finite number >= 0, got ${w}`);
+    checkNumber(op, what, w, { min: 0 });
     return () => w;
   }
   const C = shape.length === 0 ? 1 : shape[shape.length - 1];
@@ -301,8 +288,7 @@ function elementWeights(op: string, what: string, w: unknown, n: number, shape: 
  * max(x,0) - x*y + log(1 + exp(-|x|)).
  */
 export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
-  checkLossKeys('bceWithLogits', opts, ['reduction', 'posWeight', 'weight']);
-  const reduction = reductionOf('bceWithLogits', opts);
+  const reduction = reductionOf('bceWithLogits', opts, BCE_OPTIONS);
   checkSameShape('bceWithLogits', logits, targets, ['logits', 'targets']);
   const n = logits.size;
   const posWeight = elementWeights('bceWithLogits', 'posWeight', opts.posWeight, n, logits.shape, true);
@@ -351,7 +337,6 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceWithLogi
 
 /** Mean absolute error (L1) between pred and target (same shape); the gradient at pred = target is 0, as in PyTorch. */
 export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
-  checkLossKeys('l1Loss', opts, ['reduction']);
   const reduction = reductionOf('l1Loss', opts);
   checkSameShape('l1Loss', pred, target, ['prediction', 'target']);
   const n = pred.size;
@@ -389,9 +374,8 @@ export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Te
  * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
  */
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
-  const reduction = reductionOf('huberLoss', opts);
-  const delta = opts.delta ?? 1;
-  if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
+  const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);
+  const delta = opts.delta === undefined ? 1 : checkNumber('huberLoss', 'delta', opts.delta, { above: 0 });
   checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
   const n = pred.size;
   const loss = outputBuffer(n);

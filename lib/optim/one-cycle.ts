@@ -1,6 +1,7 @@
 // OneCycleLR: the 1cycle policy (warm up to maxLr, anneal far below the start) stepped once per batch, PyTorch's formula; a fit callback or stepped by hand.
 import type { HasLearningRate } from './schedules';
-import { checkScheduleOptions, describeOption, isOptimizerLike, numberOption, type ScheduleContext } from './plateau';
+import { isOptimizerLike, type ScheduleContext } from './plateau';
+import { checkNonNegativeInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, describe, invalid } from '../validate';
 
 export interface OneCycleLROptions {
   /** Peak learning rate, reached after pctStart of the steps. */
@@ -18,6 +19,8 @@ export interface OneCycleLROptions {
   /** The last lr is maxLr / divFactor / finalDivFactor. Default 1e4. */
   finalDivFactor?: number;
 }
+
+const ONE_CYCLE_OPTIONS = ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'anneal', 'divFactor', 'finalDivFactor'] as const;
 
 /**
  * The 1cycle learning-rate policy (Smith & Topin), as torch.optim.lr_scheduler.OneCycleLR computes
@@ -50,30 +53,27 @@ export class OneCycleLR {
       if (options === undefined) throw new Error(`${op}: options { maxLr, totalSteps } are required after the optimizer`);
       opts = options;
     } else {
-      if (options !== undefined) throw new Error(`${op}: the first argument must be an optimizer when options follow it, got ${describeOption(optimizer)}`);
+      if (options !== undefined) throw new Error(`${op}: the first argument must be an optimizer when options follow it, got ${describe(optimizer)}`);
       this.optimizer = null;
       opts = optimizer;
     }
     if (opts === undefined) throw new Error(`${op}: options { maxLr } are required`);
-    const o = checkScheduleOptions(op, opts, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'anneal', 'divFactor', 'finalDivFactor']);
+    const o = checkOptions(op, opts, ONE_CYCLE_OPTIONS);
     if (o.maxLr === undefined) throw new Error(`${op}: maxLr is required (the peak learning rate)`);
-    this.maxLr = numberOption(op, 'maxLr', o.maxLr, NaN, { above: 0 });
-    const divFactor = numberOption(op, 'divFactor', o.divFactor, 25, { above: 0 });
-    const finalDivFactor = numberOption(op, 'finalDivFactor', o.finalDivFactor, 1e4, { above: 0 });
+    this.maxLr = checkNumber(op, 'maxLr', o.maxLr, { above: 0 });
+    const divFactor = o.divFactor === undefined ? 25 : checkNumber(op, 'divFactor', o.divFactor, { above: 0 });
+    const finalDivFactor = o.finalDivFactor === undefined ? 1e4 : checkNumber(op, 'finalDivFactor', o.finalDivFactor, { above: 0 });
     this.initialLr = this.maxLr / divFactor;
     this.minLr = this.initialLr / finalDivFactor;
-    this.pctStart = numberOption(op, 'pctStart', o.pctStart, 0.3, { min: 0, max: 1 });
-    const anneal = o.anneal ?? 'cos';
-    if (anneal !== 'cos' && anneal !== 'linear') throw new Error(`${op}: anneal must be 'cos' or 'linear', got ${describeOption(anneal)}`);
-    this.anneal = anneal;
+    this.pctStart = o.pctStart === undefined ? 0.3 : checkNumber(op, 'pctStart', o.pctStart, { min: 0, max: 1 });
+    this.anneal = o.anneal === undefined ? 'cos' : checkOneOf(op, 'anneal', o.anneal, ['cos', 'linear'] as const);
     const byEpochs = o.epochs !== undefined || o.stepsPerEpoch !== undefined;
     if (o.totalSteps !== undefined && byEpochs) throw new Error(`${op}: give totalSteps, or epochs with stepsPerEpoch, not both`);
     if (o.totalSteps !== undefined) {
-      this.totalSteps = numberOption(op, 'totalSteps', o.totalSteps, NaN, { min: 1, integer: true });
+      this.totalSteps = checkPositiveInt(op, 'totalSteps', o.totalSteps);
     } else if (byEpochs) {
       if (o.epochs === undefined || o.stepsPerEpoch === undefined) throw new Error(`${op}: epochs and stepsPerEpoch go together (or give totalSteps)`);
-      this.totalSteps = numberOption(op, 'epochs', o.epochs, NaN, { min: 1, integer: true }) *
-        numberOption(op, 'stepsPerEpoch', o.stepsPerEpoch, NaN, { min: 1, integer: true });
+      this.totalSteps = checkPositiveInt(op, 'epochs', o.epochs) * checkPositiveInt(op, 'stepsPerEpoch', o.stepsPerEpoch);
     } else {
       if (this.optimizer !== null) throw new Error(`${op}: give totalSteps, or epochs with stepsPerEpoch (only a fit callback can take them from the run)`);
       this.totalSteps = null;
@@ -140,10 +140,12 @@ export class OneCycleLR {
   /** Restores stateDict() and sets the optimizer's lr to match. */
   loadStateDict(sd: { t: number; totalSteps?: number | null }): void {
     const op = 'OneCycleLR.loadStateDict';
-    if (sd === null || typeof sd !== 'object') throw new Error(`${op}: expected { t, totalSteps }, got ${describeOption(sd)}`);
-    if (sd.totalSteps !== undefined && sd.totalSteps !== null) this.totalSteps = numberOption(op, 'totalSteps', sd.totalSteps, NaN, { min: 1, integer: true });
-    if (sd.t === undefined) throw new Error(`${op}: t (the step counter) is missing`);
-    this.t = numberOption(op, 't', sd.t, 0, { min: 0, max: this.totalSteps ?? Infinity, integer: true });
+    if (sd === null || typeof sd !== 'object') invalid(op, 'the state dict', 'an object { t, totalSteps } as stateDict() returns', sd);
+    const total = sd.totalSteps === undefined || sd.totalSteps === null ? this.totalSteps : checkPositiveInt(op, 'totalSteps', sd.totalSteps);
+    const t = checkNonNegativeInt(op, 't (the step counter)', sd.t);
+    if (total !== null && t > total) invalid(op, 't (the step counter)', `at most totalSteps = ${total}`, t);
+    this.totalSteps = total;
+    this.t = t;
     if (this.optimizer !== null && this.totalSteps !== null) this.optimizer.lr = this.lrAt(this.t);
   }
 }

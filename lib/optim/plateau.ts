@@ -1,5 +1,6 @@
 // ReduceLROnPlateau: cuts the learning rate by a factor when a monitored value stops improving (PyTorch's rule, Keras's options); a fit callback or stepped by hand.
 import type { HasLearningRate } from './schedules';
+import { checkNonNegativeInt, checkNumber, checkOneOf, checkOptions, describe, invalid } from '../validate';
 
 /** True for log keys where larger is better (accuracy, precision, recall, f1, auc, r2 and their val* twins). */
 export function higherIsBetter(key: string): boolean {
@@ -13,43 +14,6 @@ export interface ScheduleContext {
   epochs: number;
   initialEpoch: number;
   stepsPerEpoch: number;
-}
-
-/** A value as error messages show it. */
-export function describeOption(v: unknown): string {
-  if (typeof v === 'string') return `'${v}' (a string)`;
-  if (typeof v === 'number' || v === null || v === undefined || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v === 'function' ? 'a function' : 'an object';
-}
-
-/** Throws on keys outside `keys`; returns the options ({} for undefined). */
-export function checkScheduleOptions<T extends object>(op: string, opts: T | undefined, keys: readonly string[]): T {
-  if (opts === undefined) return {} as T;
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new Error(`${op}: options must be an object, got ${describeOption(opts)}`);
-  }
-  for (const k of Object.keys(opts)) {
-    if (!keys.includes(k)) throw new Error(`${op}: unknown option '${k}' (accepted: ${keys.join(', ')})`);
-  }
-  return opts;
-}
-
-/** A finite number in [min, max] (exclusive ends where said), else an Error naming the option. */
-export function numberOption(op: string, name: string, v: unknown, fallback: number, range: { min?: number; above?: number; below?: number; max?: number; integer?: boolean }): number {
-  if (v === undefined) return fallback;
-  const ok = typeof v === 'number' && Number.isFinite(v) && (!range.integer || Number.isInteger(v)) &&
-    (range.min === undefined || v >= range.min) && (range.above === undefined || v > range.above) &&
-    (range.below === undefined || v < range.below) && (range.max === undefined || v <= range.max);
-  if (!ok) {
-    const parts = [range.integer ? 'an integer' : 'a finite number'];
-    if (range.min !== undefined) parts.push(`>= ${range.min}`);
-    if (range.above !== undefined) parts.push(`> ${range.above}`);
-    if (range.below !== undefined) parts.push(`< ${range.below}`);
-    if (range.max !== undefined) parts.push(`<= ${range.max}`);
-    throw new Error(`${op}: ${name} must be ${parts.join(' ')}, got ${describeOption(v)}`);
-  }
-  return v as number;
 }
 
 /** An optimizer (anything with a numeric lr) rather than an options object. */
@@ -73,6 +37,8 @@ export interface ReduceLROnPlateauOptions {
   /** The lr is never cut below this. Default 0. */
   minLr?: number;
 }
+
+const PLATEAU_OPTIONS = ['monitor', 'mode', 'factor', 'patience', 'minDelta', 'cooldown', 'minLr'] as const;
 
 /** Smallest lr change applied (PyTorch's eps): a cut smaller than this is skipped. */
 const EPS = 1e-8;
@@ -110,25 +76,22 @@ export class ReduceLROnPlateau {
     if (isOptimizerLike(optimizer)) {
       this.optimizer = optimizer;
     } else {
-      if (options !== undefined) throw new Error(`${op}: the first argument must be an optimizer when options follow it, got ${describeOption(optimizer)}`);
+      if (options !== undefined) throw new Error(`${op}: the first argument must be an optimizer when options follow it, got ${describe(optimizer)}`);
       this.optimizer = null;
       opts = optimizer;
     }
-    const o = checkScheduleOptions(op, opts, ['monitor', 'mode', 'factor', 'patience', 'minDelta', 'cooldown', 'minLr']);
-    if (o.monitor !== undefined && (typeof o.monitor !== 'string' || o.monitor === '')) {
-      throw new Error(`${op}: monitor must be a log key such as 'valLoss', got ${describeOption(o.monitor)}`);
-    }
+    const o = checkOptions(op, opts, PLATEAU_OPTIONS);
+    if (o.monitor !== undefined && (typeof o.monitor !== 'string' || o.monitor === '')) invalid(op, 'monitor', "a log key such as 'valLoss'", o.monitor);
     this.explicitMonitor = o.monitor !== undefined;
     this.monitor = o.monitor ?? 'valLoss';
     this.watching = this.monitor;
-    const mode = o.mode ?? 'auto';
-    if (mode !== 'min' && mode !== 'max' && mode !== 'auto') throw new Error(`${op}: mode must be 'min', 'max' or 'auto', got ${describeOption(mode)}`);
+    const mode = o.mode === undefined ? 'auto' : checkOneOf(op, 'mode', o.mode, ['min', 'max', 'auto'] as const);
     this.mode = mode === 'auto' ? (higherIsBetter(this.monitor) ? 'max' : 'min') : mode;
-    this.factor = numberOption(op, 'factor', o.factor, 0.1, { above: 0, below: 1 });
-    this.patience = numberOption(op, 'patience', o.patience, 10, { min: 0, integer: true });
-    this.minDelta = numberOption(op, 'minDelta', o.minDelta, 1e-4, { min: 0 });
-    this.cooldown = numberOption(op, 'cooldown', o.cooldown, 0, { min: 0, integer: true });
-    this.minLr = numberOption(op, 'minLr', o.minLr, 0, { min: 0 });
+    this.factor = o.factor === undefined ? 0.1 : checkNumber(op, 'factor', o.factor, { above: 0, below: 1 });
+    this.patience = o.patience === undefined ? 10 : checkNonNegativeInt(op, 'patience', o.patience);
+    this.minDelta = o.minDelta === undefined ? 1e-4 : checkNumber(op, 'minDelta', o.minDelta, { min: 0 });
+    this.cooldown = o.cooldown === undefined ? 0 : checkNonNegativeInt(op, 'cooldown', o.cooldown);
+    this.minLr = o.minLr === undefined ? 0 : checkNumber(op, 'minLr', o.minLr, { min: 0 });
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -138,7 +101,7 @@ export class ReduceLROnPlateau {
 
   /** Records one monitored value (once per epoch) and cuts the lr if it has plateaued; returns the lr. */
   step(value: number): number {
-    if (typeof value !== 'number') throw new Error(`ReduceLROnPlateau.step: value must be a number, got ${describeOption(value)}`);
+    if (typeof value !== 'number') invalid('ReduceLROnPlateau.step', 'value', 'a number', value);
     const opt = this.optimizer;
     if (opt === null) throw new Error('ReduceLROnPlateau.step: no optimizer (pass one to the constructor, or use it as a fit callback)');
     if (this.improved(value)) {
@@ -193,17 +156,13 @@ export class ReduceLROnPlateau {
   /** Restores stateDict() (best may be null, as JSON writes Infinity: no best yet). */
   loadStateDict(sd: { best: number | null; badEpochs: number; cooldownCounter: number; reductions?: number }): void {
     const op = 'ReduceLROnPlateau.loadStateDict';
-    if (sd === null || typeof sd !== 'object') throw new Error(`${op}: expected { best, badEpochs, cooldownCounter }, got ${describeOption(sd)}`);
+    if (sd === null || typeof sd !== 'object') throw new Error(`${op}: expected { best, badEpochs, cooldownCounter }, got ${describe(sd)}`);
     if (sd.best !== null && (typeof sd.best !== 'number' || Number.isNaN(sd.best))) {
-      throw new Error(`${op}: best must be a number, got ${describeOption(sd.best)}`);
+      throw new Error(`${op}: best must be a number, got ${describe(sd.best)}`);
     }
-    const count = (name: 'badEpochs' | 'cooldownCounter', v: unknown): number => {
-      if (v === undefined) throw new Error(`${op}: ${name} is missing`);
-      return numberOption(op, name, v, 0, { min: 0, integer: true });
-    };
-    this.badEpochs = count('badEpochs', sd.badEpochs);
-    this.cooldownCounter = count('cooldownCounter', sd.cooldownCounter);
-    this.reductions = numberOption(op, 'reductions', sd.reductions, 0, { min: 0, integer: true });
+    this.badEpochs = checkNonNegativeInt(op, 'badEpochs', sd.badEpochs);
+    this.cooldownCounter = checkNonNegativeInt(op, 'cooldownCounter', sd.cooldownCounter);
+    this.reductions = sd.reductions === undefined ? 0 : checkNonNegativeInt(op, 'reductions', sd.reductions);
     this.best = sd.best ?? (this.mode === 'min' ? Infinity : -Infinity);
   }
 }

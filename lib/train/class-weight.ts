@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor';
 import { mul } from '../ops/elementwise';
 import { crossEntropy, bceWithLogits } from '../nn/losses';
-import { describeValue } from './checks';
+import { describe } from '../validate';
 import type { BatchTarget } from './metrics';
 import type { LossFunction, LossSpec } from './losses';
 
@@ -18,7 +18,7 @@ export function resolveClassWeight(op: string, spec: ClassWeight, labels: Int32A
   const out = new Float32Array(classes).fill(1);
   const check = (where: string, v: unknown): number => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new Error(`${op}: classWeight${where} must be a finite number >= 0, got ${describeValue(v)}`);
+      throw new Error(`${op}: classWeight${where} must be a finite number >= 0, got ${describe(v)}`);
     }
     return v;
   };
@@ -38,7 +38,7 @@ export function resolveClassWeight(op: string, spec: ClassWeight, labels: Int32A
   }
   if (spec === null || typeof spec !== 'object') {
     throw new Error(
-      `${op}: classWeight must be an object { class: weight }, an array of ${classes} weights or 'balanced', got ${describeValue(spec)}`,
+      `${op}: classWeight must be an object { class: weight }, an array of ${classes} weights or 'balanced', got ${describe(spec)}`,
     );
   }
   for (const [key, v] of Object.entries(spec)) {

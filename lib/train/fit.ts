@@ -13,10 +13,11 @@ import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import {
-  checkOptionsObject, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
+  collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
+import { checkOptions } from '../validate';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -85,6 +86,16 @@ export interface FitOptions {
   resumeFrom?: string;
 }
 
+/** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
+const FIT_OPTIONS = [
+  'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
+  'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom',
+] as const satisfies readonly (keyof FitOptions)[];
+// Compile-time check that FIT_OPTIONS lists every key of FitOptions.
+const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
+void fitOptionsListed;
+
 /** An empty History. */
 export function emptyHistory(): History {
   return {
@@ -136,8 +147,7 @@ function yieldToEventLoop(): Promise<void> {
  * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
  */
 export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
-  checkOptionsObject('fit', options);
-  options ??= {};
+  options = checkOptions('fit', options, FIT_OPTIONS);
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 32);

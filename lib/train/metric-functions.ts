@@ -1,6 +1,6 @@
 // The metrics namespace: scikit-learn-style scores of whole prediction sets (accuracy, confusion matrix, precision/recall/F1, classification report, ROC AUC, MAE/MSE/RMSE/R2).
 import { Tensor } from '../tensor';
-import { describeValue } from './checks';
+import { checkNumber, checkOneOf, checkOptions, describe, invalid } from '../validate';
 import { ConfusionCounts, RegressionSums, defaultAverage, rocAuc, type Average, type ClassScores } from './scores';
 
 export type { Average, ClassScores } from './scores';
@@ -52,7 +52,7 @@ function classIndices(where: string, what: string, v: unknown, threshold: number
   if (v instanceof Int32Array || v instanceof Float32Array || Array.isArray(v)) {
     return integerLabels(where, what, v as ArrayLike<number>, '');
   }
-  throw new Error(`${where}: ${what} must be class labels (Int32Array, number[] or Tensor), got ${describeValue(v)}`);
+  throw new Error(`${where}: ${what} must be class labels (Int32Array, number[] or Tensor), got ${describe(v)}`);
 }
 
 function integerLabels(where: string, what: string, v: ArrayLike<number>, hint: string): Int32Array {
@@ -60,7 +60,7 @@ function integerLabels(where: string, what: string, v: ArrayLike<number>, hint: 
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
     if (!Number.isInteger(x) || x < 0) {
-      throw new Error(`${where}: ${what}[${i}] = ${describeValue(x)} is not a class index (an integer >= 0)${hint}`);
+      throw new Error(`${where}: ${what}[${i}] = ${describe(x)} is not a class index (an integer >= 0)${hint}`);
     }
     out[i] = x;
   }
@@ -71,14 +71,8 @@ function integerLabels(where: string, what: string, v: ArrayLike<number>, hint: 
 function countPairs(
   where: string, yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions, keys: readonly string[] = ['classes', 'threshold'],
 ): { counts: ConfusionCounts; names: string[] } {
-  if (opts === null || typeof opts !== 'object') throw new Error(`${where}: options must be an object, got ${describeValue(opts)}`);
-  for (const k of Object.keys(opts)) {
-    if (!keys.includes(k)) throw new Error(`${where}: unknown option '${k}' (accepted: ${keys.join(', ')})`);
-  }
-  const threshold = opts.threshold ?? 0.5;
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
-    throw new Error(`${where}: threshold must be a finite number, got ${describeValue(threshold)}`);
-  }
+  checkOptions(where, opts, keys);
+  const threshold = opts.threshold === undefined ? 0.5 : checkNumber(where, 'threshold', opts.threshold);
   const t = classIndices(where, 'yTrue', yTrue, 0.5);
   const p = classIndices(where, 'yPred', yPred, threshold);
   if (t.length !== p.length) throw new Error(`${where}: yTrue has ${t.length} rows, yPred has ${p.length}`);
@@ -94,7 +88,7 @@ function countPairs(
   } else if (typeof opts.classes === 'number' && Number.isInteger(opts.classes) && opts.classes >= 1) {
     classes = opts.classes;
   } else {
-    throw new Error(`${where}: classes must be a positive integer or an array of class names, got ${describeValue(opts.classes)}`);
+    invalid(where, 'classes', 'a positive integer or an array of class names', opts.classes);
   }
   const counts = new ConfusionCounts(classes);
   for (let i = 0; i < t.length; i++) {
@@ -142,6 +136,8 @@ export function confusionMatrix(yTrue: ClassInput, yPred: ClassInput, opts: Clas
   };
 }
 
+const AVERAGES = ['binary', 'macro', 'micro', 'weighted', 'none'] as const;
+
 /** Options of precisionScore / recallScore / f1Score: average 'none' gives one value per class. */
 type ScoreOptions = ClassificationOptions & { average?: Average | 'none' };
 
@@ -149,9 +145,7 @@ function averaged(where: string, score: keyof ClassScores, yTrue: ClassInput, yP
   const { counts } = countPairs(where, yTrue, yPred, opts, ['classes', 'threshold', 'average']);
   const average = opts.average ?? defaultAverage(counts.classes);
   if (average === 'none') return counts.perClass().map((s) => s[score]);
-  if (!['binary', 'macro', 'micro', 'weighted'].includes(average)) {
-    throw new Error(`${where}: average must be 'binary', 'macro', 'micro', 'weighted' or 'none', got ${describeValue(average)}`);
-  }
+  checkOneOf(where, 'average', average, AVERAGES);
   if (average === 'binary' && counts.classes > 2) {
     throw new Error(`${where}: average 'binary' needs two classes, the data has ${counts.classes} (use 'macro', 'weighted' or 'micro')`);
   }
@@ -229,7 +223,7 @@ function binaryScores(where: string, scores: unknown, n: number): Float64Array {
   } else if (scores instanceof Float32Array || scores instanceof Float64Array || Array.isArray(scores)) {
     values = scores as ArrayLike<number>;
   } else {
-    throw new Error(`${where}: scores must be a Float32Array, number[] or Tensor, got ${describeValue(scores)}`);
+    throw new Error(`${where}: scores must be a Float32Array, number[] or Tensor, got ${describe(scores)}`);
   }
   if (values.length !== n * cols) throw new Error(`${where}: ${n} labels but ${values.length / cols} score rows`);
   const out = new Float64Array(n);
@@ -264,11 +258,11 @@ function regressionValues(where: string, what: string, v: unknown): { values: Ar
   }
   if (v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      if (typeof v[i] !== 'number') throw new Error(`${where}: ${what}[${i}] is ${describeValue(v[i])}, not a number`);
+      if (typeof v[i] !== 'number') throw new Error(`${where}: ${what}[${i}] is ${describe(v[i])}, not a number`);
     }
     return { values: v as ArrayLike<number>, outputs: null };
   }
-  throw new Error(`${where}: ${what} must be a Float32Array, number[] or Tensor, got ${describeValue(v)}`);
+  throw new Error(`${where}: ${what} must be a Float32Array, number[] or Tensor, got ${describe(v)}`);
 }
 
 function regressionSums(where: string, yTrue: ValueInput, yPred: ValueInput): RegressionSums {
