@@ -7,3 +7,7 @@ export { sum, mean, max } from './reduce';
 export { reshape, flatten, transpose, concat, slice, indexRows } from './shape';
 export { dropout } from './dropout';
 export { broadcastShapes } from './broadcast';
+export { min, argmax, argmin } from './reduce';
+export { abs, clamp } from './pointwise';
+export { eq, ne, lt, le, gt, ge, where } from './compare';
+export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';
