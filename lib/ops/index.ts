@@ -1,4 +1,4 @@
-// Every differentiable op, re-exported in one place.
+// Every op (differentiable ones with their backward rules; argmax/argmin and the comparisons carry no gradient), re-exported in one place.
 export { add, sub, mul, div, neg, exp, log, sqrt, pow } from './elementwise';
 export { matmul } from './matmul';
 export { linear } from './linear';

@@ -69,7 +69,10 @@ function gatherAxis(op: string, x: Tensor, a: number, pick: Int32Array): Tensor 
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
       const src = (o * len + pick[j]) * inner;
-      out.set(d.subarray(src, src + inner), (o * n + j) * inner);
+      const dst = (o * n + j) * inner;
+      // Short runs (columns of a matrix: inner 1) element by element; a subarray per run costs more.
+      if (inner < 32) for (let k = 0; k < inner; k++) out[dst + k] = d[src + k];
+      else out.set(d.subarray(src, src + inner), dst);
     }
   }
   const shape = x.shape.slice();
