@@ -6,9 +6,10 @@ import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
 import { checkOptions } from '../serve/options';
+import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
 
-export interface PredictOptions {
+export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
 }
@@ -184,26 +185,16 @@ export abstract class Module {
   }
 
   /**
-   * Inference: runs forward in eval mode without recording gradients, in batches of rows. A
-   * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
+   * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
+   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
+   * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const batchSize = (checkOptions('predict', opts, { batchSize: 'positive integer' }).batchSize as number | undefined) ?? 1024;
-    let input: Tensor;
-    if (x instanceof Tensor) {
-      input = x;
-    } else if (x instanceof Float32Array) {
-      const features = this.inputFeatures();
-      if (features === null) {
-        throw new Error('predict: cannot tell the input width of this model; pass a Tensor of shape [rows, features]');
-      }
-      if (x.length % features !== 0) {
-        throw new Error(`predict: input has ${x.length} values, not a multiple of the ${features} input features`);
-      }
-      input = new Tensor(x, [x.length / features, features]);
-    } else {
-      throw new Error('predict: expected a Tensor or a Float32Array');
-    }
+    const o = checkOptions('predict', opts, { batchSize: 'positive integer', features: 'positive integer', rows: 'positive integer' });
+    const batchSize = (o.batchSize as number | undefined) ?? 1024;
+    // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
+    const width = x instanceof Float32Array ? this.inputFeatures() : null;
+    const input = shapeInput('predict', x, o as InputShapeOptions, { width, flattens: false });
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();
     if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {

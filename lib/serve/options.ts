@@ -1,7 +1,7 @@
 // Options-object checks for predict/predictAsync: unknown keys and wrong value types name the option and the value.
 
 /** What an option's value must be (undefined always means "use the default"). */
-export type OptionKind = 'positive integer' | 'function' | 'backend';
+export type OptionKind = 'positive integer' | 'non-negative number' | 'boolean' | 'function' | 'backend' | 'abort signal';
 
 /** A short description of a value for error messages: 5, 5n, 'abc', null, an Array, a Float32Array. */
 export function describeValue(v: unknown): string {
@@ -19,8 +19,14 @@ function fits(kind: OptionKind, v: unknown): boolean {
   switch (kind) {
     case 'positive integer':
       return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+    case 'non-negative number':
+      return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    case 'boolean':
+      return typeof v === 'boolean';
     case 'function':
       return typeof v === 'function';
+    case 'abort signal':
+      return v instanceof AbortSignal;
     case 'backend': {
       const b = v as { forwardAsync?: unknown; freezePlan?: unknown } | null;
       return typeof b === 'object' && b !== null && typeof b.forwardAsync === 'function' && typeof b.freezePlan === 'function';
@@ -45,7 +51,7 @@ export function checkOptions<K extends string>(op: string, options: unknown, kin
     }
     const kind = kinds[key as K];
     if (value !== undefined && !fits(kind, value)) {
-      const what = kind === 'backend' ? 'a backend (an object with forwardAsync and freezePlan)' : `a ${kind}`;
+      const what = kind === 'backend' ? 'a backend (an object with forwardAsync and freezePlan)' : kind === 'abort signal' ? 'an AbortSignal' : `a ${kind}`;
       throw new Error(`${op}: option ${key} must be ${what}, got ${describeValue(value)}`);
     }
   }
