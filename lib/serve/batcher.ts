@@ -9,9 +9,9 @@ import type { InputShapeOptions } from './input';
 
 export interface BatcherOptions {
   /**
-   * How long the first request of a batch waits for others, in ms (default 0: the batch closes at
-   * the end of the current event-loop turn, so every request that arrived in that turn joins it
-   * and a lone request waits for no timer).
+   * How long the first request of a batch waits for others, in ms. Default 0: a request that
+   * finds a free slot (see maxInFlight) is sent at once; requests made while all slots are busy
+   * gather until one frees (at least until the end of the current event-loop turn).
    */
   batchWindowMs?: number;
   /** A batch is sent as soon as it holds this many rows; larger requests run alone (default 256). */
@@ -168,6 +168,14 @@ export class Batcher {
     if (b !== null && (b.frozen !== call.frozen || b.backend !== call.backend || b.softmax !== call.softmax || b.rows + call.rows > this.maxBatchRows)) {
       this.close(b);
       b = null;
+    }
+    // With no window, a request that finds a free slot and nothing queued goes at once: a lone
+    // caller never waits; the requests that come while it runs gather into the next batch.
+    const sendNow = b === null && this.batchWindowMs === 0 && this.inFlight < this.maxInFlight && this.ready.length === 0;
+    if (sendNow) {
+      b = { frozen: call.frozen, backend: call.backend, softmax: call.softmax, K: call.K, N: call.N, requests: [req], rows: call.rows, timer: null, due: true };
+      this.send(b);
+      return;
     }
     if (b === null) {
       b = { frozen: call.frozen, backend: call.backend, softmax: call.softmax, K: call.K, N: call.N, requests: [], rows: 0, timer: null, due: false };
