@@ -153,7 +153,16 @@ export class Batcher {
       if (signal !== undefined) {
         req.onAbort = () => {
           if (!settle(req)) return;
-          if (req.batch !== null) req.batch.rows -= call.rows; // still queued: it leaves its batch
+          const b = req.batch;
+          if (b !== null) {
+            // Still queued: it leaves its batch; an open batch left empty ends with its timer.
+            b.rows -= call.rows;
+            req.batch = null;
+            if (b === this.open && b.requests.every((r) => r.settled)) {
+              this.clearTimer(b);
+              this.open = null;
+            }
+          }
           reject(abortReason(signal));
         };
         signal.addEventListener('abort', req.onAbort, { once: true });
@@ -196,15 +205,18 @@ export class Batcher {
 
   /** Ends a batch's window early (full, or a request that cannot join it came) and queues it. */
   private close(b: Batch): void {
-    if (b.timer !== null) {
-      if (this.batchWindowMs === 0) clearImmediate(b.timer as NodeJS.Immediate);
-      else clearTimeout(b.timer as NodeJS.Timeout);
-      b.timer = null;
-    }
+    this.clearTimer(b);
     b.due = true;
     if (this.open === b) this.open = null;
     this.ready.push(b);
     this.pump();
+  }
+
+  private clearTimer(b: Batch): void {
+    if (b.timer === null) return;
+    if (this.batchWindowMs === 0) clearImmediate(b.timer as NodeJS.Immediate);
+    else clearTimeout(b.timer as NodeJS.Timeout);
+    b.timer = null;
   }
 
   /** Sends due batches while fewer than maxInFlight are running. */
@@ -274,7 +286,7 @@ export class Batcher {
 }
 
 /** Rejects with the abort reason as soon as the signal fires, else settles like p. */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortReason(signal));
     signal.addEventListener('abort', onAbort, { once: true });

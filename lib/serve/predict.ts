@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { Tensor } from '../tensor';
-import { Batcher } from './batcher';
+import { Batcher, raceAbort } from './batcher';
 import type { InputShapeOptions } from './input';
 import { checkOptions } from './options';
 import type { PlannableModel } from './plan';
@@ -82,5 +82,6 @@ export async function predictAsync(model: PlannableModel, x: Tensor | Float32Arr
       return y;
     }
   }
-  return runChunked(call, batchSize, opts);
+  const running = runChunked(call, batchSize, opts);
+  return opts.signal === undefined ? running : raceAbort(running, opts.signal);
 }
