@@ -228,7 +228,7 @@ describe('predict / predictAsync options', () => {
       "predictAsync: option backend must be a backend (an object with forwardAsync and freezePlan), got 'native'",
     );
     await expect(m.predictAsync(x, { batchsize: 8 } as never)).rejects.toThrow(
-      "predictAsync: unknown option 'batchsize' (known options: batchSize, backend, onProgress)",
+      "predictAsync: unknown option 'batchsize' (known options: batchSize, backend, onProgress, features, rows, batch, signal)",
     );
     await expect(m.predictAsync(x, null as never)).rejects.toThrow('predictAsync: options must be an object, got null');
     await expect(m.predictAsync(x, 64 as never)).rejects.toThrow('predictAsync: options must be an object, got 64');
@@ -244,7 +244,7 @@ describe('predict / predictAsync options', () => {
   it('predict names the option and the value', () => {
     expect(() => m.predict(x, { batchSize: 0 })).toThrow('predict: option batchSize must be a positive integer, got 0');
     expect(() => m.predict(x, { batchSize: NaN })).toThrow('predict: option batchSize must be a positive integer, got NaN');
-    expect(() => m.predict(x, { batch: 4 } as never)).toThrow("predict: unknown option 'batch' (known options: batchSize)");
+    expect(() => m.predict(x, { batch: 4 } as never)).toThrow("predict: unknown option 'batch' (known options: batchSize, features, rows)");
     expect(() => m.predict(x, null as never)).toThrow('predict: options must be an object, got null');
     expect(m.predict(x, { batchSize: 1 }).shape).toEqual([2, 3]);
   });
