@@ -57,7 +57,7 @@ for (const b of backends) {
       const total = sizes.reduce((s, n) => s + n, 0);
       const x = randn([total, 12], { seed });
       const want = m.predict(x).data;
-      const bat = batcher(m, { backend, batchWindowMs: 5 });
+      const bat = batcher(m, { backend, batchWindowMs: 5, maxBatchRows: 1000 });
       let start = 0;
       const pending = sizes.map((n, i) => {
         const part = rowsOf(x, start, n);
@@ -223,7 +223,7 @@ describe('batcher options', () => {
     expect(() => batcher(m, { maxBatchRows: 0 })).toThrow('batcher: option maxBatchRows must be a positive integer, got 0');
     expect(() => batcher(m, { maxInFlight: 1.5 })).toThrow('batcher: option maxInFlight must be a positive integer, got 1.5');
     expect(() => batcher(m, { window: 1 } as never)).toThrow(/batcher: unknown option 'window'/);
-    expect(batcher(m)).toMatchObject({ batchWindowMs: 0, maxBatchRows: 256, maxInFlight: 1 });
+    expect(batcher(m)).toMatchObject({ batchWindowMs: 0, maxBatchRows: 32, maxInFlight: 1 });
   });
 
   it('predictAsync checks batch and signal', async () => {

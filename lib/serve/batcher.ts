@@ -14,7 +14,8 @@ export interface BatcherOptions {
    * gather until one frees (at least until the end of the current event-loop turn).
    */
   batchWindowMs?: number;
-  /** A batch is sent as soon as it holds this many rows; larger requests run alone (default 256). */
+  /** A batch is sent as soon as it holds this many rows; larger requests run alone (default 32: small
+   * batches let the main thread answer one batch while the next one runs). */
   maxBatchRows?: number;
   /**
    * Batches running at once (default 1). While they run, new requests gather into the next batch,
@@ -39,7 +40,7 @@ export interface BatcherStats {
   largestBatch: number;
 }
 
-export const BATCHER_DEFAULTS = { batchWindowMs: 0, maxBatchRows: 256, maxInFlight: 1 } as const;
+export const BATCHER_DEFAULTS = { batchWindowMs: 0, maxBatchRows: 32, maxInFlight: 1 } as const;
 
 const BATCHER_OPTION_KINDS = {
   batchWindowMs: 'non-negative number', maxBatchRows: 'positive integer', maxInFlight: 'positive integer', backend: 'backend',

@@ -17,7 +17,7 @@ export interface PredictAsyncOptions extends InputShapeOptions {
   onProgress?: (done: number, total: number) => void;
   /**
    * Let this call share a forwardAsync call with other concurrent calls on the same model
-   * (default true; only calls of at most 256 rows join). See serve.batcher for the settings.
+   * (default true; only calls of at most 32 rows join). See serve.batcher for the settings.
    */
   batch?: boolean;
   /** Aborting rejects the promise with signal.reason; no further batches of this call start. */
@@ -65,7 +65,7 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
  * call: the backend runs on its own copy of them (snapshot.ts), made again only when a weight
  * changed, so training, loadStateDict or transferring a weight's buffer while the call is pending
  * does not affect it. The input is copied too, so the caller may reuse its buffer at once.
- * Calls of up to 256 rows made while others are queued or running on the same model join them in
+ * Calls of up to 32 rows made while others are queued or running on the same model join them in
  * one forwardAsync call (batcher.ts); each gets its own rows, and rows never affect each other.
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
  */
