@@ -116,7 +116,7 @@ for (const b of backends) {
       expect(reasons[2]).toMatch(/flat Float32Array \(24 values\) has no row width/);
       expect(reasons[4]).toMatch(/options.features = 13 disagrees with the input tensor of shape \[6,12\]/);
       expect(reasons[5]).toMatch(/options.rows = 2 disagrees/);
-      expect(reasons[6]).toMatch(/option signal must be an AbortSignal, got 'stop'/);
+      expect(reasons[6]).toMatch(/signal must be an AbortSignal, got 'stop' \(a string\)/);
       const good = [[0, 0, 2], [3, 2, 3], [7, 5, 1]];
       for (const [i, s, n] of good) {
         expect(results[i].status).toBe('fulfilled');
@@ -219,17 +219,18 @@ for (const b of backends) {
 describe('batcher options', () => {
   it('are checked, naming the option and the value', () => {
     const m = model(1);
-    expect(() => batcher(m, { batchWindowMs: -1 })).toThrow('batcher: option batchWindowMs must be a non-negative number, got -1');
-    expect(() => batcher(m, { maxBatchRows: 0 })).toThrow('batcher: option maxBatchRows must be a positive integer, got 0');
-    expect(() => batcher(m, { maxInFlight: 1.5 })).toThrow('batcher: option maxInFlight must be a positive integer, got 1.5');
-    expect(() => batcher(m, { window: 1 } as never)).toThrow(/batcher: unknown option 'window'/);
+    expect(() => batcher(m, { batchWindowMs: -1 })).toThrow('batcher: batchWindowMs must be a non-negative finite number, got -1');
+    expect(() => batcher(m, { maxBatchRows: 0 })).toThrow('batcher: maxBatchRows must be a positive integer, got 0');
+    expect(() => batcher(m, { maxInFlight: 1.5 })).toThrow('batcher: maxInFlight must be a positive integer, got 1.5');
+    expect(() => batcher(m, { window: 1 } as never)).toThrow("batcher: unknown option 'window' (accepted: batchWindowMs, maxBatchRows, maxInFlight, backend)");
+    expect(() => batcher(m, { maxBatchRow: 8 } as never)).toThrow("batcher: unknown option 'maxBatchRow' (did you mean 'maxBatchRows'?");
     expect(batcher(m)).toMatchObject({ batchWindowMs: 0, maxBatchRows: 32, maxInFlight: 1 });
   });
 
   it('predictAsync checks batch and signal', async () => {
     const m = model(1);
-    await expect(predictAsync(m, randn([1, 12]), { batch: 1 } as never)).rejects.toThrow('predictAsync: option batch must be a boolean, got 1');
-    await expect(predictAsync(m, randn([1, 12]), { signal: {} } as never)).rejects.toThrow('predictAsync: option signal must be an AbortSignal, got an object');
+    await expect(predictAsync(m, randn([1, 12]), { batch: 1 } as never)).rejects.toThrow('predictAsync: batch must be true or false, got 1');
+    await expect(predictAsync(m, randn([1, 12]), { signal: {} } as never)).rejects.toThrow('predictAsync: signal must be an AbortSignal, got {} (an object)');
   });
 });
 

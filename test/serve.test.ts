@@ -106,7 +106,7 @@ for (const b of backendsUnderTest()) {
       await expect(predictAsync(m, randn([4, 5]), { backend })).rejects.toThrow(/input of shape \[4,5\] does not match the model: it starts with Flatten, so it takes \[rows, \.\.\.\] with 12 values per row/);
       await expect(predictAsync(m, new Float32Array(13), { backend })).rejects.toThrow(/flat Float32Array \(13 values\) has no row width/);
       await expect(predictAsync(m, new Float32Array(13), { backend, features: 12 })).rejects.toThrow(/13 values, not a multiple of options.features = 12/);
-      await expect(predictAsync(m, randn([2, 12]), { batchSize: 0, backend })).rejects.toThrow(/option batchSize must be a positive integer, got 0/);
+      await expect(predictAsync(m, randn([2, 12]), { batchSize: 0, backend })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
     });
   });
 }

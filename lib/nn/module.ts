@@ -1,13 +1,13 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
 import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
-import { checkOptions } from '../serve/options';
 import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
+import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -86,6 +86,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and all children. */
   train(mode = true): this {
+    checkBoolean('train', 'mode', mode);
     this.training = mode;
     for (const child of this.childModules.values()) child.train(mode);
     return this;
@@ -98,7 +99,9 @@ export abstract class Module {
 
   /** Zeroes every parameter's gradient in place (or drops the buffers with setToNull). */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    for (const p of this.parameters()) p.zeroGrad(opts);
+    const o = checkOptions('zeroGrad', opts, ['setToNull']);
+    if (o.setToNull !== undefined) checkBoolean('zeroGrad', 'setToNull', o.setToNull);
+    for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
   /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
@@ -135,6 +138,9 @@ export abstract class Module {
    * elements (and shape, for Tensors); unknown keys are an error.
    */
   loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
+    if (!isPlainObject(sd)) {
+      invalid('loadStateDict', 'the state dict', 'an object mapping parameter names to Tensors or Float32Arrays (as stateDict() returns)', sd);
+    }
     const named = this.namedParameters();
     const known = new Set(named.map(([n]) => n));
     const unexpected = Object.keys(sd).filter((k) => !known.has(k));
@@ -155,9 +161,9 @@ export abstract class Module {
           );
         }
       } else if (!(v instanceof Float32Array) || v.length !== p.size) {
-        const got = v instanceof Float32Array ? `${v.length} elements` : typeof v;
+        const got = v instanceof Float32Array ? `has ${v.length} elements` : `is ${describe(v)}, not a Tensor or Float32Array`;
         throw new Error(
-          `loadStateDict: '${name}' has ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
+          `loadStateDict: '${name}' ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
         );
       }
     }
@@ -190,11 +196,13 @@ export abstract class Module {
    * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const o = checkOptions('predict', opts, { batchSize: 'positive integer', features: 'positive integer', rows: 'positive integer' });
-    const batchSize = (o.batchSize as number | undefined) ?? 1024;
+    const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
+    const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
+    if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
+    if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
     // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
     const width = x instanceof Float32Array ? this.inputFeatures() : null;
-    const input = shapeInput('predict', x, o as InputShapeOptions, { width, flattens: false });
+    const input = shapeInput('predict', x, o, { width, flattens: false });
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();
     if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {

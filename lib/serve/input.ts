@@ -1,6 +1,6 @@
 // Inference inputs: the one rule predict and predictAsync share for turning x (Tensor or flat Float32Array) into rows.
 import { Tensor } from '../tensor';
-import { describeValue } from './options';
+import { invalid } from '../validate';
 
 /** Shape options for a flat Float32Array input (a Tensor carries its own shape). */
 export interface InputShapeOptions {
@@ -68,7 +68,7 @@ export function shapeInput(op: string, x: unknown, opts: InputShapeOptions, mode
   const { width, flattens } = model;
   if (x instanceof Float32Array) return shapeFlat(op, x, opts, width);
   if (!(x instanceof Tensor)) {
-    throw new Error(`${op}: input must be a Tensor or a Float32Array, got ${describeValue(x)}`);
+    invalid(op, 'input', 'a Tensor or a Float32Array', x, Array.isArray(x) ? 'make one with tensor([...])' : undefined);
   }
   const shape = x.shape;
   if (x.data.length !== x.size) {
