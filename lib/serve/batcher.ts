@@ -139,7 +139,7 @@ export class Batcher {
     return this.enqueue(call, signal);
   }
 
-  /** Queues a checked call (predictAsync's small calls come here too); its input is copied. */
+  /** @internal Queues a checked call (predictAsync's small calls come here too); its input is copied. */
   enqueue(call: PreparedCall, signal: AbortSignal | undefined): Promise<Tensor> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     this.counters.requests++;
