@@ -1,5 +1,4 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
-import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
 import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
@@ -11,12 +10,6 @@ import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlai
 export interface PredictOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
-}
-
-/** The activation a layer applies, when a preceding Linear can fuse it into its kernel call. */
-export interface FusableActivation {
-  act: Activation;
-  alpha: number;
 }
 
 /** Formats an integer with thousands separators: 12345 -> "12,345". */
@@ -103,9 +96,12 @@ export abstract class Module {
     for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
-  /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
-  fusableActivation(): FusableActivation | null {
-    return null;
+  /**
+   * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
+   * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
+   */
+  seedIfUnseeded(seed: number): void {
+    void seed;
   }
 
   /**

@@ -1,6 +1,7 @@
-// Inference plans: turns a Sequential of Linear/activation/Dropout/Flatten/Softmax into dense PlanLayers.
-import type { Activation, PlanLayer } from '../backend/contract';
+// Inference plans for predictAsync: a model's layers, by their registered inference roles, as dense PlanLayers.
+import type { PlanLayer } from '../backend/contract';
 import { sizeOf, type Tensor } from '../tensor';
+import { definitionOfType, type InferenceRole } from '../nn/registry';
 
 /** What plan building needs from a model: its architecture and its named parameters (nn.Module has both). */
 export interface PlannableModel {
@@ -47,26 +48,26 @@ function checkAttached(name: string, t: Tensor): void {
   }
 }
 
-/** Flattens nested Sequentials into a list of leaf layers with their parameter name prefixes. */
+/** Flattens containers (nested Sequentials) into a list of leaf layers with their parameter name prefixes. */
 function leaves(cfg: Cfg, prefix: string, where: string, out: Step[]): void {
-  if (cfg.type === 'Sequential') {
-    const layers = cfg.layers;
-    if (!Array.isArray(layers)) throw new Error(`predictAsync: ${where} Sequential config has no layers list`);
-    layers.forEach((l, i) => leaves(l as Cfg, `${prefix}${i}.`, `${where}[${i}]`, out));
+  const def = definitionOfType(cfg.type);
+  if (def?.children) {
+    let children: Cfg[];
+    try {
+      children = def.children(cfg) as Cfg[];
+    } catch {
+      throw new Error(`predictAsync: ${where} ${cfg.type} config has no layers list`);
+    }
+    if (!Array.isArray(children)) throw new Error(`predictAsync: ${where} ${cfg.type} config has no layers list`);
+    children.forEach((l, i) => leaves(l, `${prefix}${i}.`, `${where}[${i}]`, out));
     return;
   }
   out.push({ cfg, prefix, where });
 }
 
-function activationOf(cfg: Cfg): { act: Activation; alpha: number } | null {
-  switch (cfg.type) {
-    case 'ReLU': return { act: 'relu', alpha: 0 };
-    case 'LeakyReLU': return { act: 'leakyRelu', alpha: typeof cfg.negativeSlope === 'number' ? cfg.negativeSlope : 0.01 };
-    case 'Sigmoid': return { act: 'sigmoid', alpha: 0 };
-    case 'Tanh': return { act: 'tanh', alpha: 0 };
-    case 'GELU': return { act: cfg.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 };
-    default: return null;
-  }
+function roleOf(cfg: Cfg): InferenceRole | null {
+  const def = definitionOfType(cfg.type);
+  return def?.inference ? def.inference(cfg) : null;
 }
 
 /**
@@ -92,7 +93,8 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     const { cfg, prefix, where } = steps[i];
     const label = `${cfg.type} at ${where}`;
     if (softmax) throw new Error(`predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`);
-    if (cfg.type === 'Linear') {
+    const role = roleOf(cfg);
+    if (role?.kind === 'linear') {
       const W = params.get(`${prefix}weight`);
       const b = params.get(`${prefix}bias`) ?? null;
       if (W === undefined || W.shape.length !== 2) throw new Error(`predictAsync: ${label} has no 2-d '${prefix}weight' parameter`);
@@ -112,15 +114,15 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
       throw new Error(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
     }
-    if (cfg.type === 'Dropout' || cfg.type === 'Flatten') continue;
-    if (cfg.type === 'Softmax') {
+    if (role?.kind === 'identity') continue;
+    if (role?.kind === 'softmax') {
       softmax = true;
       continue;
     }
-    const a = activationOf(cfg);
-    if (a === null) {
+    if (role === null) {
       throw new Error(`predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`);
     }
+    const a = role.activation;
     if (!lastWasLinear) throw new Error(`predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`);
     const prev = layers[layers.length - 1];
     prev.act = a.act;
