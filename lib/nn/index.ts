@@ -9,5 +9,5 @@ export { fromConfig } from './from-config';
 export { type LayerConfig } from './config';
 export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, type OnnxExportContext, type InferenceRole } from './registry';
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
-export { crossEntropy, mseLoss, bceWithLogits, huberLoss, type Reduction, type LossOptions } from './losses';
+export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
