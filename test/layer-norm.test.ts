@@ -6,6 +6,7 @@ import { Tensor } from '../lib/tensor';
 import { GELU, LayerNorm, Linear, ReLU, Sequential, fromConfig } from '../lib/nn';
 import { mul, sum } from '../lib/ops';
 import { save, load } from '../lib/io/model-file';
+import { predictAsync } from '../lib/serve';
 import { exportModel, importModel } from '../lib/io/onnx';
 import { backendsUnderTest, freshRng, gradcheck, randomTensor, setBackend } from './helpers/gradcheck';
 import { runOrt, maxViolation, tempDir } from './helpers/onnx';
@@ -81,6 +82,12 @@ describe('LayerNorm as a layer', () => {
     const loaded = await load(dir);
     expect(Array.from(loaded.predict(x).data)).toEqual(Array.from(expected.data));
     expect(Array.from(loaded.predict(x, { batchSize: 2 }).data)).toEqual(Array.from(expected.data));
+    // predictAsync cannot plan LayerNorm into dense steps: it runs the model's forward instead (not an error).
+    let progress: number[] = [];
+    const viaAsync = await predictAsync(loaded, x, { onProgress: (done, total) => { progress = [done, total]; } });
+    expect(Array.from(viaAsync.data)).toEqual(Array.from(expected.data));
+    expect(progress).toEqual([5, 5]);
+    expect(Array.from((await loaded.predictAsync(x.data, { batchSize: 2 })).data)).toEqual(Array.from(expected.data));
     expect(() => fromConfig({ type: 'LayerNorm', normalizedShape: [0], eps: 1e-5, elementwiseAffine: true })).toThrow(
       /fromConfig: model: LayerNorm key 'normalizedShape' must be a non-empty array of positive integers, got \[0\]/,
     );

@@ -30,9 +30,10 @@ const MAX_CACHED_BATCH_SIZES = 4;
 const DENSE_STACK_MIN_ROWS = 64;
 
 /**
- * A Sequential's layers compiled into dense steps, run without the autograd tape. It makes exactly
- * the kernel calls Sequential.forward makes in eval mode (same fusion, same shapes, same order), so
- * results are identical; it only skips the tensors, the tape and fresh intermediate arrays.
+ * A Sequential's layers compiled into dense steps (by their registered inference roles), run without
+ * the autograd tape. Below DENSE_STACK_MIN_ROWS rows it makes the kernel calls Sequential.forward makes
+ * in eval mode (same fusion, same shapes, same order); from there one forwardDense call runs the stack
+ * per row block. It skips the tensors, the tape and fresh intermediate arrays.
  */
 export class DenseInference {
   readonly inFeatures: number;

@@ -105,8 +105,9 @@ export abstract class Module {
   }
 
   /**
-   * A tape-free inference plan making the same kernel calls as forward() in eval mode, or null when
-   * this module has none (predict then runs forward under noGrad). Sequential MLPs have one.
+   * A tape-free inference plan computing what forward() computes in eval mode (the same fused
+   * Linear+activation steps; from 64 rows one forwardDense call), or null when this module has none
+   * (predict then runs forward under noGrad). Sequential MLPs have one.
    */
   protected denseInference(): DenseInference | null {
     return null;
@@ -229,8 +230,8 @@ export abstract class Module {
 
   /**
    * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
-   * backend.forwardAsync runs off the main thread (native backend). Linear/activation/Dropout/
-   * Flatten/final Softmax models only; others throw naming the layer.
+   * backend.forwardAsync runs off the main thread (native backend). A model the planner cannot turn
+   * into dense steps runs through forward instead, like predict.
    */
   predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
     return predictAsync(this, x, opts);

@@ -38,6 +38,12 @@ interface Step {
   where: string;
 }
 
+/**
+ * The model's structure has no dense plan (a layer without an inference role, an activation not right
+ * after a Linear, anything after a final Softmax). predictAsync then runs the model's forward instead.
+ */
+export class UnplannableModelError extends Error {}
+
 /** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run. */
 function checkAttached(name: string, t: Tensor): void {
   if (t.data.length !== sizeOf(t.shape)) {
@@ -92,7 +98,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
   for (let i = 0; i < steps.length; i++) {
     const { cfg, prefix, where } = steps[i];
     const label = `${cfg.type} at ${where}`;
-    if (softmax) throw new Error(`predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`);
+    if (softmax) throw new UnplannableModelError(`predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`);
     const role = roleOf(cfg);
     if (role?.kind === 'linear') {
       const W = params.get(`${prefix}weight`);
@@ -112,7 +118,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
       continue;
     }
     if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
-      throw new Error(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
+      throw new UnplannableModelError(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
     }
     if (role?.kind === 'identity') continue;
     if (role?.kind === 'softmax') {
@@ -120,15 +126,15 @@ export function buildPlan(model: PlannableModel): InferencePlan {
       continue;
     }
     if (role === null) {
-      throw new Error(`predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`);
+      throw new UnplannableModelError(`predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`);
     }
     const a = role.activation;
-    if (!lastWasLinear) throw new Error(`predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`);
+    if (!lastWasLinear) throw new UnplannableModelError(`predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`);
     const prev = layers[layers.length - 1];
     prev.act = a.act;
     prev.alpha = a.alpha;
     lastWasLinear = false;
   }
-  if (layers.length === 0) throw new Error('predictAsync: the model has no Linear layer to run');
+  if (layers.length === 0) throw new UnplannableModelError('predictAsync: the model has no Linear layer to run');
   return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
 }

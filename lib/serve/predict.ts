@@ -3,7 +3,7 @@ import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { checkOptions } from './options';
-import { buildPlan, InferencePlan, PlannableModel } from './plan';
+import { buildPlan, InferencePlan, PlannableModel, UnplannableModelError } from './plan';
 import { frozenPlanFor } from './snapshot';
 
 export interface PredictAsyncOptions {
@@ -16,6 +16,11 @@ export interface PredictAsyncOptions {
 }
 
 const OPTION_KINDS = { batchSize: 'positive integer', backend: 'backend', onProgress: 'function' } as const;
+
+/** A model with a synchronous predict (nn.Module has one). */
+function hasPredict(m: PlannableModel): m is PlannableModel & { predict(x: Tensor | Float32Array, o: { batchSize: number }): Tensor } {
+  return typeof (m as { predict?: unknown }).predict === 'function';
+}
 
 /** Rows and features of an input: x is [M, ...] whose trailing dims multiply to the plan's input size. */
 function inputRows(x: Tensor | Float32Array, plan: InferencePlan): number {
@@ -48,7 +53,18 @@ export async function predictAsync(model: PlannableModel, x: Tensor | Float32Arr
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   const batchSize = opts.batchSize ?? 4096;
   const backend = opts.backend ?? getBackend();
-  const plan = buildPlan(model);
+  let plan: InferencePlan;
+  try {
+    plan = buildPlan(model);
+  } catch (err) {
+    // A model the planner cannot turn into dense steps runs through its own forward (its ops), now,
+    // with the weights as they are at the call, on the active backend.
+    if (!(err instanceof UnplannableModelError) || !hasPredict(model)) throw err;
+    const y = model.predict(x, { batchSize });
+    const rows = y.ndim === 0 ? 1 : y.shape[0];
+    opts.onProgress?.(rows, rows);
+    return y;
+  }
   const M = inputRows(x, plan);
   const frozen = frozenPlanFor(model, plan, backend);
   const N = plan.outFeatures;
