@@ -65,3 +65,22 @@ describe('nn.register', () => {
     expect(() => fromConfig({ type: 'Nope' })).toThrow(/fromConfig: model: unknown layer type 'Nope' \(known: .*Linear.*; register your own with nn.register\)/);
   });
 });
+
+describe('the planner (nn/plan.ts)', () => {
+  it('fuses Linear + activation wherever it occurs; a layer without a role only stops the dense plan', async () => {
+    const { planChain } = await import('../lib/nn/plan');
+    const { inferenceRole } = await import('../lib/nn/registry');
+    const layers = [new Linear(3, 4), new ReLU(), new LayerNorm(4), new Linear(4, 2), new ReLU()];
+    const plan = planChain(layers.map(inferenceRole));
+    expect(plan.fused.map((f) => f?.act ?? null)).toEqual(['relu', null, null, 'relu', null]);
+    expect(plan.problem).toEqual({ at: 2, reason: 'unsupported' });
+    const relu = new ReLU();
+    relu.forward = (x: Tensor) => x; // a patched forward is not the registered layer: it runs through its forward
+    expect(planChain([new Linear(3, 4), relu].map(inferenceRole)).fused).toEqual([null, null]);
+    const model = new Sequential(new Linear(3, 4), relu);
+    const x = randn([2, 3], { seed: 1 });
+    const lin = model.layers[0] as Linear;
+    const expected = add(lin.forward(x), 0); // no ReLU applied: the patched forward is the identity
+    expect(Array.from(model.forward(x).data)).toEqual(Array.from(expected.data));
+  });
+});

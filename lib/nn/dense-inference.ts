@@ -6,6 +6,7 @@ import { freshArray } from '../buffer-pool';
 import type { Module } from './module';
 import type { Linear } from './linear';
 import { inferenceRole, type FusedActivation } from './registry';
+import { planChain } from './plan';
 
 /** One kernel call of the plan: a Linear with the activation the planner fused into it. */
 interface DenseStep {
@@ -54,28 +55,16 @@ export class DenseInference {
    * Flatten(1) and a final Softmax.
    */
   static compile(layers: readonly Module[]): DenseInference | null {
+    const plan = planChain(layers.map(inferenceRole));
+    if (plan.problem !== null) return null;
     const steps: DenseStep[] = [];
-    let softmax = false;
-    const roles = layers.map(inferenceRole);
-    for (let i = 0; i < layers.length; i++) {
-      const role = roles[i];
-      if (softmax || role === null) return null; // something after the Softmax, or a layer only its forward runs
-      if (role.kind === 'linear') {
-        const linear = layers[i] as Linear;
-        const prev = steps[steps.length - 1];
-        if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
-        const next = roles[i + 1];
-        const activation = next?.kind === 'activation' ? next.activation : null;
-        steps.push({ layer: linear, activation });
-        if (activation !== null) i++;
-      } else if (role.kind === 'softmax' && steps.length > 0) {
-        softmax = true;
-      } else if (role.kind !== 'identity') {
-        return null; // an activation with no Linear before it
-      }
+    for (const i of plan.dense) {
+      const linear = layers[i] as Linear;
+      const prev = steps[steps.length - 1];
+      if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
+      steps.push({ layer: linear, activation: plan.fused[i] });
     }
-    if (steps.length === 0) return null;
-    return new DenseInference(steps, softmax);
+    return new DenseInference(steps, plan.softmax);
   }
 
   private scratchFor(rows: number): Float32Array[] {

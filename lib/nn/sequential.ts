@@ -6,6 +6,7 @@ import { Linear } from './linear';
 import type { LayerConfig } from './config';
 import { DenseInference } from './dense-inference';
 import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
+import { planChain } from './plan';
 import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
@@ -87,7 +88,7 @@ export class Sequential extends Module {
   private trainingPlan(): { lastFresh: number; fused: (FusedActivation | null)[] } {
     const c = this.planCache;
     if (c !== null && sameLayers(c.layers, this.layers)) return c;
-    const plan = { layers: this.layers.slice(), lastFresh: lastFreshOutputLayer(this.layers), fused: fusionPass(this.layers) };
+    const plan = { layers: this.layers.slice(), lastFresh: lastFreshOutputLayer(this.layers), fused: planChain(this.layers.map(inferenceRole)).fused };
     this.planCache = plan;
     return plan;
   }
@@ -127,18 +128,6 @@ function lastFreshOutputLayer(layers: readonly Module[]): number {
     if (keeps === true) last = i;
   }
   return last;
-}
-
-/**
- * The planner's fusion pass over a chain of layers: entry i is the activation fused into layer i when
- * layer i is a Linear and layer i+1 an activation the planner knows (both exact registered classes), else null.
- */
-export function fusionPass(layers: readonly Module[]): (FusedActivation | null)[] {
-  const roles = layers.map(inferenceRole);
-  return roles.map((r, i) => {
-    const next = roles[i + 1];
-    return r?.kind === 'linear' && next?.kind === 'activation' ? next.activation : null;
-  });
 }
 
 function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {

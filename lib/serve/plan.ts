@@ -2,6 +2,7 @@
 import type { PlanLayer } from '../backend/contract';
 import { sizeOf, type Tensor } from '../tensor';
 import { definitionOfType, type InferenceRole } from '../nn/registry';
+import { planChain, type ChainPlan } from '../nn/plan';
 
 /** What plan building needs from a model: its architecture and its named parameters (nn.Module has both). */
 export interface PlannableModel {
@@ -76,8 +77,21 @@ function roleOf(cfg: Cfg): InferenceRole | null {
   return def?.inference ? def.inference(cfg) : null;
 }
 
+/** The planner's reason a chain has no dense plan, in the layer's terms. */
+function unplannableMessage(steps: Step[], problem: NonNullable<ChainPlan['problem']>): string {
+  if (problem.reason === 'noLinear') return 'predictAsync: the model has no Linear layer to run';
+  const { cfg, where } = steps[problem.at];
+  const label = `${cfg.type} at ${where}`;
+  if (problem.reason === 'afterSoftmax') return `predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`;
+  if (problem.reason === 'unfusedActivation') return `predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`;
+  if (cfg.type === 'Flatten' && cfg.startDim !== 1) {
+    return `predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`;
+  }
+  return `predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`;
+}
+
 /**
- * Builds the dense-layer plan of a model. Linear layers become PlanLayers, an activation right after
+ * Builds the dense-layer plan of a model (the planner, nn/plan.ts, over the layers' registered roles). Linear layers become PlanLayers, an activation right after
  * a Linear is fused into it, Dropout and Flatten vanish (inference), and a final Softmax sets the
  * softmax flag. Anything else throws an Error naming the layer and its position.
  * The plan references the model's weight arrays (no copy); see snapshot.ts for the copy
@@ -91,50 +105,28 @@ export function buildPlan(model: PlannableModel): InferencePlan {
   const steps: Step[] = [];
   leaves(root, '', 'model', steps);
   const params = new Map(model.namedParameters());
+  const plan = planChain(steps.map((st) => roleOf(st.cfg)));
+  if (plan.problem !== null) throw new UnplannableModelError(unplannableMessage(steps, plan.problem));
   const layers: PlanLayer[] = [];
   const sources: PlanSource[] = [];
-  let softmax = false;
-  let lastWasLinear = false;
-  for (let i = 0; i < steps.length; i++) {
+  for (const i of plan.dense) {
     const { cfg, prefix, where } = steps[i];
     const label = `${cfg.type} at ${where}`;
-    if (softmax) throw new UnplannableModelError(`predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`);
-    const role = roleOf(cfg);
-    if (role?.kind === 'linear') {
-      const W = params.get(`${prefix}weight`);
-      const b = params.get(`${prefix}bias`) ?? null;
-      if (W === undefined || W.shape.length !== 2) throw new Error(`predictAsync: ${label} has no 2-d '${prefix}weight' parameter`);
-      const [N, K] = W.shape;
-      const prev = layers[layers.length - 1];
-      if (prev !== undefined && prev.N !== K) {
-        throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
-      }
-      checkAttached(`${prefix}weight`, W);
-      if (b !== null) checkAttached(`${prefix}bias`, b);
-      if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
-      layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: 'none', alpha: 0 });
-      sources.push({ weight: W, bias: b });
-      lastWasLinear = true;
-      continue;
-    }
-    if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
-      throw new UnplannableModelError(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
-    }
-    if (role?.kind === 'identity') continue;
-    if (role?.kind === 'softmax') {
-      softmax = true;
-      continue;
-    }
-    if (role === null) {
-      throw new UnplannableModelError(`predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`);
-    }
-    const a = role.activation;
-    if (!lastWasLinear) throw new UnplannableModelError(`predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`);
+    const W = params.get(`${prefix}weight`);
+    const b = params.get(`${prefix}bias`) ?? null;
+    if (W === undefined || W.shape.length !== 2) throw new Error(`predictAsync: ${label} has no 2-d '${prefix}weight' parameter`);
+    const [N, K] = W.shape;
     const prev = layers[layers.length - 1];
-    prev.act = a.act;
-    prev.alpha = a.alpha;
-    lastWasLinear = false;
+    if (prev !== undefined && prev.N !== K) {
+      throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
+    }
+    checkAttached(`${prefix}weight`, W);
+    if (b !== null) checkAttached(`${prefix}bias`, b);
+    if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
+    const fused = plan.fused[i];
+    layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: fused?.act ?? 'none', alpha: fused?.alpha ?? 0 });
+    sources.push({ weight: W, bias: b });
   }
-  if (layers.length === 0) throw new UnplannableModelError('predictAsync: the model has no Linear layer to run');
+  const softmax = plan.softmax;
   return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
 }
