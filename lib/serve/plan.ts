@@ -26,6 +26,8 @@ export interface InferencePlan {
   inFeatures: number;
   /** Outputs per row (last layer's N). */
   outFeatures: number;
+  /** True when a Flatten comes before the first Linear: an input [rows, ...] is read as rows of inFeatures values. */
+  flattens: boolean;
 }
 
 interface Cfg {
@@ -128,5 +130,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     sources.push({ weight: W, bias: b });
   }
   const softmax = plan.softmax;
-  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
+  // A Flatten before the first Linear: inputs may arrive with more than two dimensions.
+  const flattens = steps.slice(0, plan.dense[0]).some((st) => st.cfg.type === 'Flatten');
+  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N, flattens };
 }
