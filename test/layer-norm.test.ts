@@ -87,7 +87,7 @@ describe('LayerNorm as a layer', () => {
     const viaAsync = await predictAsync(loaded, x, { onProgress: (done, total) => { progress = [done, total]; } });
     expect(Array.from(viaAsync.data)).toEqual(Array.from(expected.data));
     expect(progress).toEqual([5, 5]);
-    expect(Array.from((await loaded.predictAsync(x.data, { batchSize: 2 })).data)).toEqual(Array.from(expected.data));
+    expect(Array.from((await loaded.predictAsync(x.data, { batchSize: 2, features: 4 })).data)).toEqual(Array.from(expected.data));
     expect(() => fromConfig({ type: 'LayerNorm', normalizedShape: [0], eps: 1e-5, elementwiseAffine: true })).toThrow(
       /fromConfig: model: LayerNorm key 'normalizedShape' must be a non-empty array of positive integers, got \[0\]/,
     );
