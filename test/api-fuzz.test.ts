@@ -115,8 +115,9 @@ const TARGETS: Target[] = [
   { name: 'nn.initForActivation', call: (a) => any(nn.initForActivation)(...a), valid: () => ['relu'], names: ['initForActivation'] },
   {
     name: 'Linear.resetParameters', call: method(() => new nn.Linear(3, 2), 'resetParameters'),
-    valid: () => ['leakyRelu', 5, 0.2], names: ['Linear.resetParameters', 'initForActivation'],
+    valid: () => [5], names: ['Linear.resetParameters'],
   },
+  { name: 'nn.LayerNorm', call: construct(nn.LayerNorm), valid: () => [[2, 3], { eps: 1e-3, elementwiseAffine: false }], names: ['LayerNorm'] },
   { name: 'nn.Linear', call: construct(nn.Linear), valid: () => [3, 2, { bias: false, init: 'kaiming', seed: 4 }], names: ['Linear'] },
   { name: 'nn.LeakyReLU', call: construct(nn.LeakyReLU), valid: () => [0.2], names: ['LeakyReLU'] },
   { name: 'nn.GELU', call: construct(nn.GELU), valid: () => [{ approximate: 'tanh' }], names: ['GELU'] },
