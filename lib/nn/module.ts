@@ -6,6 +6,7 @@ import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
 import type { DenseInference } from './dense-inference';
+import { classesOf, type Preprocessor } from '../data/preprocess';
 
 export interface PredictOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -26,6 +27,11 @@ export function formatCount(n: number): string {
 export abstract class Module {
   /** True in training mode (dropout active); false after eval(). */
   training = true;
+  /**
+   * Preprocessing fitted on the training data (data.preprocessor(), or fit's `standardize` option):
+   * predict, predictAsync, predictClasses, fit and evaluate apply it; save/load carry it in model.json.
+   */
+  preprocessor: Preprocessor | null = null;
   private readonly params = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
 
@@ -186,6 +192,23 @@ export abstract class Module {
    * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
+    // With a preprocessor: inputs scaled (and missing values filled) first, regression outputs mapped back to the targets' units.
+    const prep = this.preprocessor;
+    if (prep !== null) return prep.outputs(this.predictModel(prep.inputs(x, 'predict'), opts));
+    return this.predictModel(x, opts);
+  }
+
+  /**
+   * The class of each input row: argmax of the outputs (a single output is a logit for class 1), as
+   * the class names the preprocessor holds (string labels from readCsv), else the index as text.
+   */
+  predictClasses(x: Tensor | Float32Array, opts: PredictOptions = {}): string[] {
+    const prep = this.preprocessor;
+    const scores = this.predict(x, opts);
+    return prep !== null ? prep.classesOf(scores) : classesOf(scores, null);
+  }
+
+  private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
     const batchSize = opts.batchSize ?? 1024;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);

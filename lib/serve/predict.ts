@@ -3,6 +3,7 @@ import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { buildPlan, InferencePlan, PlannableModel } from './plan';
+import { preprocessorOf } from '../data/preprocess';
 
 export interface PredictAsyncOptions {
   /** Rows per forwardAsync call (default 4096). The event loop runs between batches. */
@@ -38,6 +39,13 @@ function inputRows(x: Tensor | Float32Array, plan: InferencePlan): number {
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
  */
 export async function predictAsync(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions = {}): Promise<Tensor> {
+  // The model's preprocessor (lib/data/preprocess), if any: inputs scaled first, regression outputs mapped back after.
+  const prep = preprocessorOf(model);
+  if (prep !== null) return prep.outputs(await predictPlanned(model, prep.inputs(x, 'predictAsync'), options));
+  return predictPlanned(model, x, options);
+}
+
+async function predictPlanned(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions): Promise<Tensor> {
   const batchSize = options.batchSize ?? 4096;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predictAsync: batchSize must be a positive integer, got ${batchSize}`);
   const plan = buildPlan(model);

@@ -2,7 +2,7 @@
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
-import { prepareData, sliceRows, BatchBuilder, PreparedData } from './prepared';
+import { prepareData, sliceRows, BatchBuilder, PreparedData, preprocessForModel, checkTargetWidth, StandardizeOption } from './prepared';
 import { resolveLoss, defaultLossName, LossSpec } from './losses';
 import { makeMetrics, validationKey, MetricFunction, MetricName } from './metrics';
 import { evaluatePrepared } from './evaluate';
@@ -70,6 +70,14 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
   resumeFrom?: string;
+  /**
+   * Fit a data.Preprocessor on the training rows (before a validationSplit's rows) and store it in
+   * model.preprocessor: true standardises the features per column and float regression targets; an
+   * object gives the Preprocessor options ({ standardize, targetScale, scale }). Training, validation,
+   * evaluate, predict and save/load then use it. Without this option a model that already has a
+   * preprocessor trains on data transformed by it.
+   */
+  standardize?: StandardizeOption;
 }
 
 /** An empty History. */
@@ -138,7 +146,9 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
 
-  const all = prepareData(data, 'fit');
+  const raw = prepareData(data, 'fit');
+  const trainRows = options.validationSplit !== undefined ? raw.n - validationSplitRows(raw.n, options.validationSplit) : raw.n;
+  const all = preprocessForModel(model, data, raw, 'fit', options.standardize, trainRows);
   let train: PreparedData = all;
   let val: PreparedData | null = null;
   if (options.validationData !== undefined && options.validationSplit !== undefined) {
@@ -151,7 +161,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     train = sliceRows(all, 0, all.n - nVal);
     val = sliceRows(all, all.n - nVal, all.n);
   } else if (options.validationData !== undefined) {
-    val = prepareData(options.validationData, 'fit', 'validationData');
+    val = preprocessForModel(model, options.validationData, prepareData(options.validationData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
     if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
       throw new Error(
@@ -305,6 +315,7 @@ function checkModelAndLabels(
   model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, batchSize: number,
 ): ChanceLevel | null {
   const classes = probeOutputWidth('fit', 'data', model, train, batchSize);
+  checkTargetWidth('fit', 'data', train, classes, lossName);
   if (train.labels === null) return null;
   const all: [string, Int32Array][] = [['data', train.labels]];
   if (val !== null && val.labels !== null) all.push(['validationData', val.labels]);
