@@ -5,7 +5,8 @@ import { Writable } from 'stream';
 import { Command } from 'commander';
 import { Tensor } from '../tensor';
 import { Module } from '../nn';
-import { readCsvBatches } from '../data/csv';
+import { readCsvBatches, CsvOptions } from '../data/csv';
+import type { Preprocessor } from '../data/preprocess';
 import { readIdx } from '../data/idx';
 import { loadWithInfo, ModelInfo } from '../io/model-file';
 import { tempPathFor, fsyncDirSync } from '../io/atomic';
@@ -21,6 +22,7 @@ export interface PredictCommandOptions extends CsvCliOptions {
   batch: number;
   inputScale: boolean;
   precision: number;
+  probabilities?: boolean;
 }
 
 /** A batch of input rows: [rows, features]. */
@@ -50,13 +52,29 @@ async function* idxBatches(file: string, batch: number): AsyncGenerator<RowBatch
   }
 }
 
-/** CSV rows, batch by batch; a first line naming the model's saved feature columns is a header. */
-async function* csvBatches(input: string, opts: PredictCommandOptions, savedNames: string[] | null): AsyncGenerator<RowBatch> {
-  for await (const b of readCsvBatches(input, {
-    ...csvOptionsOf(opts, null), batchSize: opts.batch, ...(savedNames !== null ? { headerNames: savedNames } : {}),
-  })) {
+/**
+ * CSV rows, batch by batch, read the way the model's training file was: a header must name the
+ * model's columns (in order; the training label column, if present, is skipped), text columns become
+ * the one-hot columns of training, and missing cells are left NaN for the preprocessor to fill when
+ * it has fill values (else they are an error).
+ */
+async function* csvBatches(input: string, opts: PredictCommandOptions, prep: Preprocessor | null, legacyNames: string[] | null): AsyncGenerator<RowBatch> {
+  const schema = prep?.csv ?? null;
+  const names = schema?.columns ?? null;
+  const options: CsvOptions = { ...csvOptionsOf(opts, null), batchSize: opts.batch };
+  if (names !== null) options.expectColumns = names;
+  else if (legacyNames !== null) options.headerNames = legacyNames;
+  if (schema !== null && Object.keys(schema.categories).length > 0) options.categories = schema.categories;
+  if (schema?.labelName != null && opts.labelColumn === undefined) options.ignoreColumns = [schema.labelName];
+  if (prep?.fill != null) options.missing = 'keep';
+  for await (const b of readCsvBatches(input, options)) {
     yield { x: b.x, rows: b.rows, features: b.features, firstLine: b.firstLine };
   }
+}
+
+/** A CSV cell: quoted when it holds a delimiter, quote or line break. */
+function csvCell(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /**
@@ -172,12 +190,19 @@ function makeRunner(model: Module, features: number): { run: BatchRunner; endsWi
 export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   const { model, info } = loadWithInfo(opts.model);
   const features = expectedFeatures(info, model);
-  const task = info.metadata.task === 'regression' ? 'regression' : info.metadata.task === 'classification' ? 'classification' : 'raw';
-  const scale = opts.inputScale && typeof info.metadata.inputScale === 'number' ? info.metadata.inputScale : 1;
+  let prep = info.preprocessing;
+  const meta = info.metadata;
+  const task = prep?.task ?? (meta.task === 'regression' ? 'regression' : meta.task === 'classification' ? 'classification' : 'raw');
+  // Models saved before preprocessing existed carry their scale, names and class names in metadata.
+  const legacyScale = prep === null && opts.inputScale && typeof meta.inputScale === 'number' ? meta.inputScale : 1;
+  if (prep !== null && !opts.inputScale) {
+    prep = prep.withoutInputScaling();
+    model.preprocessor = prep;
+  }
+  const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : null);
+  const classNames = prep !== null ? prep.classNames : strings(meta.classNames);
   if (opts.input !== '-' && !fs.existsSync(opts.input)) throw new Error(`predict: input file '${opts.input}' not found`);
-  const saved = info.metadata.featureNames;
-  const savedNames = Array.isArray(saved) && saved.every((n) => typeof n === 'string') ? (saved as string[]) : null;
-  const batches = opts.input !== '-' && isIdxPath(opts.input) ? idxBatches(opts.input, opts.batch) : csvBatches(opts.input, opts, savedNames);
+  const batches = opts.input !== '-' && isIdxPath(opts.input) ? idxBatches(opts.input, opts.batch) : csvBatches(opts.input, opts, prep, strings(meta.featureNames));
   const { run, endsWithSoftmax } = makeRunner(model, features);
 
   const sink = new OutputSink(opts.output);
@@ -189,28 +214,38 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
         const hint = b.features === features + 1 ? ' (does the input have a label column? pass --label-column)' : '';
         throw new Error(`predict: ${opts.input}: rows have ${b.features} values, the model expects ${features}${hint}`);
       }
-      if (scale !== 1) for (let i = 0; i < b.x.length; i++) b.x[i] *= scale;
+      if (legacyScale !== 1) for (let i = 0; i < b.x.length; i++) b.x[i] *= legacyScale;
       const out = await run(b.x, b.rows);
       const n = out.length / b.rows;
-      if (task === 'classification' && !endsWithSoftmax) softmaxRows(out, b.rows, n);
+      if (task === 'classification' && !endsWithSoftmax && opts.probabilities) softmaxRows(out, b.rows, n);
+      if (classNames !== null && task === 'classification' && n > 1 && classNames.length !== n) {
+        throw new Error(`predict: the model has ${n} outputs but ${classNames.length} class names`);
+      }
       if (!headerWritten) {
         const cols = task === 'classification'
-          ? ['class', ...Array.from({ length: n }, (_, j) => `p${j}`)]
+          ? ['class', ...(opts.probabilities ? Array.from({ length: n }, (_, j) => (classNames !== null && n > 1 ? csvCell(`p_${classNames[j]}`) : `p${j}`)) : [])]
           : Array.from({ length: n }, (_, j) => (n === 1 ? 'prediction' : `y${j}`));
         await sink.write(cols.join(',') + '\n');
         headerWritten = true;
       }
+      const names = classNames?.map(csvCell) ?? null;
       const lines: string[] = new Array(b.rows);
       for (let r = 0; r < b.rows; r++) {
         const o = r * n;
-        const cells: string[] = [];
         if (task === 'classification') {
           let best = 0;
-          for (let j = 1; j < n; j++) if (out[o + j] > out[o + best]) best = j;
-          cells.push(String(best));
+          if (n === 1) best = out[o] > 0 ? 1 : 0;
+          else for (let j = 1; j < n; j++) if (out[o + j] > out[o + best]) best = j;
+          const cls = names !== null ? names[best] : String(best);
+          if (!opts.probabilities) { lines[r] = cls; continue; }
+          const cells = [cls];
+          for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
+          lines[r] = cells.join(',');
+        } else {
+          const cells: string[] = [];
+          for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
+          lines[r] = cells.join(',');
         }
-        for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
-        lines[r] = cells.join(',');
       }
       await sink.write(lines.join('\n') + '\n');
       total += b.rows;
@@ -239,9 +274,10 @@ export function registerPredict(program: Command): void {
     .requiredOption('--input <file>', "rows to predict: a CSV file (.gz ok), an IDX file (.idx, .idx.gz, *-ubyte[.gz]), or '-' for CSV on stdin")
     .option('--output <file>', "where to write the predictions CSV ('-' = stdout)", '-')
     .option('--batch <n>', 'rows per batch', positiveIntParser('--batch'), 1024)
-    .option('--label-column <name|index>', 'CSV column to ignore (e.g. the label of a test file)')
+    .option('--label-column <name|index>', "CSV column to ignore (e.g. the label of a test file; the model's own label column is skipped by name)")
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
-    .option('--no-input-scale', "do not apply the model's input scaling (e.g. 1/255 for Fashion-MNIST pixels)")
+    .option('--no-input-scale', "do not apply the model's input scaling (its standardiser, or 1/255 for Fashion-MNIST pixels): for inputs already scaled")
+    .option('--probabilities', 'classification: also write one probability column per class (p_<class name>, or p0, p1, ...)')
     .option('--precision <digits>', 'significant digits of the output numbers', positiveIntParser('--precision'), 6);
   addCsvOptions(cmd)
     .action(async (opts: PredictCommandOptions) => {
