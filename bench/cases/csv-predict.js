@@ -88,6 +88,9 @@ async function runCsvPredict(ctx) {
   // End to end: the CLI as a user runs it (a new process per call; output to /dev/null).
   const modelDir = pixelModel(ctx.myelin);
   const cli = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+  // The class and 10 probabilities per row, as \`myelin predict\` wrote by default before --probabilities existed.
+  const help = spawnSync(process.execPath, [cli, 'predict', '--help'], { encoding: 'utf8' }).stdout;
+  const probabilities = help.includes('--probabilities') ? ['--probabilities'] : [];
   records.push(
     await measureCase(
       ctx,
@@ -103,7 +106,7 @@ async function runCsvPredict(ctx) {
       [{
         name: 'native', iters: 1,
         fn: () => {
-          const r = spawnSync(process.execPath, [cli, 'predict', '--model', modelDir, '--input', file, '--output', '/dev/null'], { encoding: 'utf8' });
+          const r = spawnSync(process.execPath, [cli, 'predict', '--model', modelDir, '--input', file, '--output', '/dev/null', ...probabilities], { encoding: 'utf8' });
           if (r.status !== 0) throw new Error(`myelin predict exited ${r.status}: ${r.stderr}`);
           if (!r.stderr.includes(`predicted ${rows} rows`)) throw new Error(`myelin predict: unexpected report: ${r.stderr}`);
         },

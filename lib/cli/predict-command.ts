@@ -208,6 +208,45 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   const sink = new OutputSink(opts.output);
   let total = 0;
   let headerWritten = false;
+  const names = classNames?.map(csvCell) ?? null;
+  /** Writes one batch's predictions (and the header before the first). */
+  const emit = async (rows: number, out: Float32Array): Promise<void> => {
+    const n = out.length / rows;
+    if (task === 'classification' && !endsWithSoftmax && opts.probabilities) softmaxRows(out, rows, n);
+    if (classNames !== null && task === 'classification' && n > 1 && classNames.length !== n) {
+      throw new Error(`predict: the model has ${n} outputs but ${classNames.length} class names`);
+    }
+    if (!headerWritten) {
+      const cols = task === 'classification'
+        ? ['class', ...(opts.probabilities ? Array.from({ length: n }, (_, j) => (classNames !== null && n > 1 ? csvCell(`p_${classNames[j]}`) : `p${j}`)) : [])]
+        : Array.from({ length: n }, (_, j) => (n === 1 ? 'prediction' : `y${j}`));
+      await sink.write(cols.join(',') + '\n');
+      headerWritten = true;
+    }
+    const lines: string[] = new Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const o = r * n;
+      if (task === 'classification') {
+        let best = 0;
+        if (n === 1) best = out[o] > 0 ? 1 : 0;
+        else for (let j = 1; j < n; j++) if (out[o + j] > out[o + best]) best = j;
+        const cls = names !== null ? names[best] : String(best);
+        if (!opts.probabilities) { lines[r] = cls; continue; }
+        const cells = [cls];
+        for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
+        lines[r] = cells.join(',');
+      } else {
+        const cells: string[] = [];
+        for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
+        lines[r] = cells.join(',');
+      }
+    }
+    await sink.write(lines.join('\n') + '\n');
+    total += rows;
+  };
+  // A pipeline: batch k+1 runs (off the main thread) while batch k's output is written, and the
+  // CSV parse workers read ahead meanwhile.
+  let pending: { rows: number; out: Promise<Float32Array> } | null = null;
   try {
     for await (const b of batches) {
       if (b.features !== features) {
@@ -215,43 +254,15 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
         throw new Error(`predict: ${opts.input}: rows have ${b.features} values, the model expects ${features}${hint}`);
       }
       if (legacyScale !== 1) for (let i = 0; i < b.x.length; i++) b.x[i] *= legacyScale;
-      const out = await run(b.x, b.rows);
-      const n = out.length / b.rows;
-      if (task === 'classification' && !endsWithSoftmax && opts.probabilities) softmaxRows(out, b.rows, n);
-      if (classNames !== null && task === 'classification' && n > 1 && classNames.length !== n) {
-        throw new Error(`predict: the model has ${n} outputs but ${classNames.length} class names`);
-      }
-      if (!headerWritten) {
-        const cols = task === 'classification'
-          ? ['class', ...(opts.probabilities ? Array.from({ length: n }, (_, j) => (classNames !== null && n > 1 ? csvCell(`p_${classNames[j]}`) : `p${j}`)) : [])]
-          : Array.from({ length: n }, (_, j) => (n === 1 ? 'prediction' : `y${j}`));
-        await sink.write(cols.join(',') + '\n');
-        headerWritten = true;
-      }
-      const names = classNames?.map(csvCell) ?? null;
-      const lines: string[] = new Array(b.rows);
-      for (let r = 0; r < b.rows; r++) {
-        const o = r * n;
-        if (task === 'classification') {
-          let best = 0;
-          if (n === 1) best = out[o] > 0 ? 1 : 0;
-          else for (let j = 1; j < n; j++) if (out[o + j] > out[o + best]) best = j;
-          const cls = names !== null ? names[best] : String(best);
-          if (!opts.probabilities) { lines[r] = cls; continue; }
-          const cells = [cls];
-          for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
-          lines[r] = cells.join(',');
-        } else {
-          const cells: string[] = [];
-          for (let j = 0; j < n; j++) cells.push(formatNumber(out[o + j], opts.precision));
-          lines[r] = cells.join(',');
-        }
-      }
-      await sink.write(lines.join('\n') + '\n');
-      total += b.rows;
+      const next = { rows: b.rows, out: run(b.x, b.rows) };
+      next.out.catch(() => { /* awaited in order below */ });
+      if (pending !== null) await emit(pending.rows, await pending.out);
+      pending = next;
     }
+    if (pending !== null) await emit(pending.rows, await pending.out);
     await sink.finish();
   } catch (err) {
+    if (pending !== null) await pending.out.catch(() => undefined); // let a running batch finish before leaving
     await sink.abort();
     throw err;
   }

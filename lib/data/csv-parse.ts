@@ -53,8 +53,12 @@ export interface BlockConfig {
   /** Class names for LabelMode.Classes. */
   classNames: string[] | null;
   missing: MissingPolicy;
+  /** What a missing label does (a label cannot be filled: readCsv's 'mean' makes it an error). */
+  labelMissing: MissingPolicy;
   /** Appended to the "missing value" error: the options that handle missing values. */
   missingHint: string;
+  /** Appended to the "missing label" error. */
+  labelMissingHint: string;
   /** Appended to the "not a number" error of a text cell in a number column: how to encode text columns. */
   textHint: string;
 }
@@ -266,6 +270,13 @@ function numericLine(
       c = b[++p];
     }
     let seen = p > start;
+    if (seen && (c === delim || p === le) && digits <= 15) {
+      // The common cell: a plain integer (exact in a double, and Math.fround rounds it like Number()).
+      const v = neg ? -mant : mant;
+      if (col === labelIndex) y![row] = v;
+      else x[o++] = v;
+      continue;
+    }
     if (c === 46) {
       c = b[++p];
       const fracStart = p;
@@ -343,13 +354,16 @@ const CELL_TEXT = 3; // everything else goes through the string path
  * Parses the whole lines in `bytes` (the last one may lack its newline). `firstLine` is the 1-based
  * line number of the first; `expectRows` sizes the output (the non-blank lines the caller counted).
  */
-export function parseBlock(bytes: Uint8Array, firstLine: number, expectRows: number, cfg: BlockConfig): ParsedBlock {
+export function parseBlock(
+  bytes: Uint8Array, firstLine: number, expectRows: number, cfg: BlockConfig, into?: { x: Float32Array; y: Float32Array | null },
+): ParsedBlock {
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = cfg.width;
-  const x = new Float32Array(expectRows * width);
+  // `into`: buffers the caller allocated (the pool's main thread), so a worker allocates nothing large.
+  const x = into !== undefined && into.x.length >= expectRows * width ? into.x : new Float32Array(expectRows * width);
   const labelMode = cfg.labelIndex >= 0 ? cfg.labelMode : LabelMode.None;
   const labelIndex = labelMode === LabelMode.None ? -1 : cfg.labelIndex;
-  const y = labelMode !== LabelMode.None ? new Float32Array(expectRows) : null;
+  const y = labelMode === LabelMode.None ? null : into?.y != null && into.y.length >= expectRows ? into.y : new Float32Array(expectRows);
   const labelText = labelMode === LabelMode.Text ? new Array<string>(expectRows) : null;
   const kinds = cfg.kinds;
   const offsets = Int32Array.from(cfg.offsets);
@@ -440,11 +454,12 @@ export function parseBlock(bytes: Uint8Array, firstLine: number, expectRows: num
   };
   /** A missing cell of column c: an error, MISSING_CELL (drop the row), or NaN kept for a later fill. */
   const missingCell = (c: number, raw: string, row: number): number => {
-    if (missing === 'error') {
-      const what = c === labelIndex ? 'missing label' : 'missing value';
-      return fail(`${columnName(cfg, c)}: ${what} '${raw.trim()}'${cfg.missingHint}`);
+    const policy = c === labelIndex ? cfg.labelMissing : missing;
+    if (policy === 'error') {
+      const what = c === labelIndex ? `missing label '${raw.trim()}'${cfg.labelMissingHint}` : `missing value '${raw.trim()}'${cfg.missingHint}`;
+      return fail(`${columnName(cfg, c)}: ${what}`);
     }
-    if (missing === 'drop') return MISSING_CELL;
+    if (policy === 'drop') return MISSING_CELL;
     missingCells++;
     if (c === labelIndex) {
       y![row] = NaN;
@@ -544,8 +559,8 @@ export function parseBlock(bytes: Uint8Array, firstLine: number, expectRows: num
   }
   return {
     rows, dropped, missingCells, lines,
-    x: rows === expectRows ? x : x.slice(0, rows * width),
-    y: y === null ? null : rows === expectRows ? y : y.slice(0, rows),
+    x: x.length === rows * width ? x : x.subarray(0, rows * width),
+    y: y === null || y.length === rows ? y : y.subarray(0, rows),
     labelText: labelText === null ? null : labelText.slice(0, rows),
     text: text === null ? null : text.map((t) => (t === null ? null : t.slice(0, rows))),
     error,

@@ -28,12 +28,15 @@ export class ParsePool {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | null = null;
+  /** Byte buffers the workers handed back, reused for later blocks. */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(script: string, size: number) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(script);
       w.unref();
-      w.on('message', (msg: { id: number; result?: ParsedBlock; failure?: string }) => {
+      w.on('message', (msg: { id: number; result?: ParsedBlock; failure?: string; bytes?: Uint8Array }) => {
+        if (msg.bytes !== undefined && this.spare.length < 2 * size + 2) this.spare.push(msg.bytes.buffer as ArrayBuffer);
         const p = this.pending.get(msg.id);
         if (p === undefined) return;
         this.pending.delete(msg.id);
@@ -52,16 +55,27 @@ export class ParsePool {
     this.pending.clear();
   }
 
-  /** Parses one block of whole lines (see parseBlock). */
-  parse(bytes: Uint8Array, firstLine: number, rows: number, cfg: BlockConfig): Promise<ParsedBlock> {
+  /** Parses one block of whole lines, given as consecutive pieces (see parseBlock). */
+  parse(parts: readonly Uint8Array[], length: number, firstLine: number, rows: number, cfg: BlockConfig): Promise<ParsedBlock> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const own = new Uint8Array(bytes.length);
-    own.set(bytes);
+    // The block's pieces are copied once, into a reused buffer when one is big enough; x and y are
+    // allocated here and filled there.
+    let buf: ArrayBuffer | undefined;
+    for (let i = 0; i < this.spare.length; i++) {
+      if (this.spare[i].byteLength >= length) { buf = this.spare.splice(i, 1)[0]; break; }
+    }
+    const own = new Uint8Array(buf ?? new ArrayBuffer(Math.ceil(length * 1.25)), 0, length);
+    let off = 0;
+    for (const p of parts) { own.set(p, off); off += p.length; }
+    const x = new Float32Array(rows * cfg.width);
+    const y = cfg.labelIndex >= 0 && cfg.labelMode !== 0 ? new Float32Array(rows) : null;
+    const transfer: ArrayBuffer[] = [own.buffer as ArrayBuffer, x.buffer];
+    if (y !== null) transfer.push(y.buffer);
     const worker = this.workers[id % this.workers.length];
     return new Promise<ParsedBlock>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, bytes: own, firstLine, rows, cfg }, [own.buffer]);
+      worker.postMessage({ id, bytes: own, firstLine, rows, cfg, x, y }, transfer);
     });
   }
 

@@ -2,15 +2,19 @@
 import { parentPort } from 'worker_threads';
 import { parseBlock, BlockConfig } from './csv-parse';
 
-interface Job { id: number; bytes: Uint8Array; firstLine: number; rows: number; cfg: BlockConfig }
+interface Job { id: number; bytes: Uint8Array; firstLine: number; rows: number; cfg: BlockConfig; x: Float32Array; y: Float32Array | null }
 
+// Every buffer goes back to the main thread (the bytes for reuse, x and y filled): this thread
+// allocates nothing large, so its heap stays small however much it parses.
 parentPort?.on('message', (job: Job) => {
+  const back = new Set<ArrayBuffer>([job.bytes.buffer as ArrayBuffer, job.x.buffer as ArrayBuffer]);
+  if (job.y !== null) back.add(job.y.buffer as ArrayBuffer);
   try {
-    const r = parseBlock(job.bytes, job.firstLine, job.rows, job.cfg);
-    const transfer: ArrayBuffer[] = [r.x.buffer as ArrayBuffer];
-    if (r.y !== null) transfer.push(r.y.buffer as ArrayBuffer);
-    parentPort!.postMessage({ id: job.id, result: r }, transfer);
+    const r = parseBlock(job.bytes, job.firstLine, job.rows, job.cfg, { x: job.x, y: job.y });
+    back.add(r.x.buffer as ArrayBuffer);
+    if (r.y !== null) back.add(r.y.buffer as ArrayBuffer);
+    parentPort!.postMessage({ id: job.id, result: r, bytes: job.bytes }, [...back]);
   } catch (err) {
-    parentPort!.postMessage({ id: job.id, failure: `csv: parse worker failed: ${(err as Error).message}` });
+    parentPort!.postMessage({ id: job.id, failure: `csv: parse worker failed: ${(err as Error).message}`, bytes: job.bytes }, [...back]);
   }
 });

@@ -179,7 +179,7 @@ async function openBytes(input: string | Readable, source: string): Promise<Asyn
       throw new Error(`csv: cannot read '${input}': ${(err as Error).message}`);
     }
     gz = got === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-    raw = fs.createReadStream(input, { fd, start: 0, highWaterMark: 1 << 20 });
+    raw = fs.createReadStream(input, { fd, start: 0, highWaterMark: 1 << 18 });
   }
   if (typeof input !== 'string' || input === '-') {
     // Peek at the first chunk for the gzip magic.
@@ -210,12 +210,19 @@ async function openBytes(input: string | Readable, source: string): Promise<Asyn
   })();
 }
 
-/** Lines [firstLine, firstLine + lines) of the input as bytes; `rows` of them are not blank. */
+/** Lines [firstLine, firstLine + lines) of the input, as the pieces of the chunks they came in; `rows` of them are not blank. */
 export interface LineBlock {
-  bytes: Buffer;
+  parts: Buffer[];
+  /** Total bytes of the parts. */
+  length: number;
   firstLine: number;
   lines: number;
   rows: number;
+}
+
+/** A block's bytes as one buffer (joined only when it spans chunks). */
+export function blockBytes(b: LineBlock): Buffer {
+  return b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.length);
 }
 
 /**
@@ -247,10 +254,12 @@ export class LineSplitter {
     );
   }
 
-  private take(): Buffer {
+  private take(firstLine: number, lines: number, rows: number): LineBlock {
     const parts = this.pieces;
     this.pieces = [];
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    let length = 0;
+    for (const p of parts) length += p.length;
+    return { parts, length, firstLine, lines, rows };
   }
 
   /** The next block of `rows` non-blank lines (fewer at the end of the input), or null at the end. */
@@ -276,7 +285,7 @@ export class LineSplitter {
             this.lineBytes = 0;
           }
           if (lines === 0) return null;
-          return { bytes: this.take(), firstLine, lines, rows: got };
+          return this.take(firstLine, lines, got);
         }
         this.chunk = r.value;
         this.pos = 0;
@@ -314,7 +323,7 @@ export class LineSplitter {
           this.pieces.push(chunk.subarray(segStart, pos));
           if (pos < len) this.pos = pos;
           else this.chunk = null;
-          return { bytes: this.take(), firstLine, lines, rows: got };
+          return this.take(firstLine, lines, got);
         }
       }
       if (pos > segStart) this.pieces.push(segStart === 0 && pos === len ? chunk : chunk.subarray(segStart, pos));
@@ -334,6 +343,26 @@ const OPTION_KEYS = [
   'batchSize', 'maxLineLength', 'maxColumns', 'workers', 'source',
 ];
 
+/** The accepted word nearest to `word` (case-insensitive edit distance at most a third of its length), or null. */
+function closest(word: string, accepted: readonly string[]): string | null {
+  const dist = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+      prev = cur;
+    }
+    return prev[b.length];
+  };
+  let best: string | null = null;
+  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const w of accepted) {
+    const d = dist(word.toLowerCase(), w.toLowerCase());
+    if (d < bestD) { best = w; bestD = d; }
+  }
+  return best;
+}
+
 /** Checks the options object: unknown keys (with the closest known one) and each value's type. */
 function checkOptions(options: CsvOptions, op: 'readCsv' | 'readCsvBatches'): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -341,8 +370,8 @@ function checkOptions(options: CsvOptions, op: 'readCsv' | 'readCsvBatches'): vo
   }
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.includes(k)) {
-      const near = OPTION_KEYS.find((o) => o.toLowerCase() === k.toLowerCase() || o.startsWith(k.slice(0, 4)));
-      throw new Error(`csv: unknown option '${k}'${near !== undefined ? ` (did you mean '${near}'?)` : ''}; options are ${OPTION_KEYS.join(', ')}`);
+      const near = closest(k, OPTION_KEYS);
+      throw new Error(`csv: unknown option '${k}' (${near !== null ? `did you mean '${near}'? ` : ''}accepted: ${OPTION_KEYS.join(', ')})`);
     }
   }
   const m = options.missing;
@@ -437,7 +466,7 @@ async function* parsedBlocks(
   const head = await splitter.next(1);
   if (head === null || head.rows === 0) fail('no data rows');
   const headLineNo = head!.firstLine + head!.lines - 1;
-  let firstText = head!.bytes.toString('utf8');
+  let firstText = blockBytes(head!).toString('utf8');
   if (firstText.charCodeAt(0) === 0xfeff) firstText = firstText.slice(1); // byte order mark
   firstText = firstText.replace(/\r?\n$/, '');
   firstText = firstText.split('\n').filter((l) => l.trim() !== '').pop() ?? '';
@@ -504,7 +533,10 @@ async function* parsedBlocks(
   if (options.expectColumns !== undefined) {
     const want = options.expectColumns;
     if (names === null) {
-      if (featureColumns.length !== want.length) fail(`rows have ${featureColumns.length} feature columns, the model was trained on ${want.length} (${want.join(', ')})`);
+      if (featureColumns.length !== want.length) {
+        const hint = featureColumns.length === want.length + 1 && labelIndex < 0 ? ' (is there a label column? skip it with labelColumn / --label-column)' : '';
+        fail(`rows have ${featureColumns.length} feature columns, the model was trained on ${want.length} (${want.join(', ')})${hint}`);
+      }
     } else {
       const have = featureColumns.map((c) => names[c]);
       if (have.length !== want.length || have.some((n, i) => n !== want[i])) {
@@ -567,6 +599,8 @@ async function* parsedBlocks(
       source, delimiter: delimiter.charCodeAt(0), columns, names, kinds: [...kinds], offsets: lay.offsets,
       categories: categories.map((c) => (c === null ? null : [...c])), width: lay.width, labelIndex, labelMode,
       classNames: options.classNames === undefined ? null : [...options.classNames], missing: parserMissing, missingHint,
+      labelMissing: missingOpt === 'mean' ? 'error' : parserMissing,
+      labelMissingHint: missingOpt === 'mean' ? " (a label cannot be filled: pass missing: 'drop' to skip such rows; CLI: --missing drop)" : missingHint,
       textHint: table
         ? ' (a text column can be read as one-hot columns: pass oneHot: true or oneHot: [<column>]; CLI: --one-hot)'
         : ` (text columns need the categories a model was trained with; readCsv reads them with oneHot: true)`,
@@ -597,7 +631,10 @@ async function* parsedBlocks(
       while (inFlight.length < maxInFlight()) {
         let block = carry !== null && carry.rows >= state.rowsPerBlock ? null : await splitter.next(state.rowsPerBlock - (carry?.rows ?? 0));
         if (carry !== null) {
-          block = block === null ? carry : { bytes: Buffer.concat([carry.bytes, block.bytes]), firstLine: carry.firstLine, lines: carry.lines + block.lines, rows: carry.rows + block.rows };
+          block = block === null ? carry : {
+            parts: [...carry.parts, ...block.parts], length: carry.length + block.length, firstLine: carry.firstLine,
+            lines: carry.lines + block.lines, rows: carry.rows + block.rows,
+          };
           carry = null;
         }
         if (block === null) break;
@@ -605,7 +642,7 @@ async function* parsedBlocks(
         if (!discovered) {
           // oneHot: true: the columns with text in the first block become one-hot columns.
           for (;;) {
-            const c = parseBlock(block.bytes, block.firstLine, block.rows, state.cfg).textColumn;
+            const c = parseBlock(blockBytes(block), block.firstLine, block.rows, state.cfg).textColumn;
             if (c < 0) break;
             kinds[c] = ColumnKind.Text;
             state = features();
@@ -615,7 +652,7 @@ async function* parsedBlocks(
         startPool();
         const b = block;
         const cfg = state.cfg;
-        const result = pool !== null ? (pool as ParsePool).parse(b.bytes, b.firstLine, b.rows, cfg) : Promise.resolve(parseBlock(b.bytes, b.firstLine, b.rows, cfg));
+        const result = pool !== null ? (pool as ParsePool).parse(b.parts, b.length, b.firstLine, b.rows, cfg) : Promise.resolve(parseBlock(blockBytes(b), b.firstLine, b.rows, cfg));
         result.catch(() => { /* awaited below, in order */ });
         inFlight.push({ result, firstLine: b.firstLine });
       }
