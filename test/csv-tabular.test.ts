@@ -1,27 +1,13 @@
 // CSV for tabular training (issue 11): string labels, integer classes, missing values, text columns, the model's columns, and exact number parsing from bytes.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { describe, it, expect } from 'vitest';
 import { Readable } from 'stream';
+import { lcg, scratchDir } from './helpers/scratch';
 import { readCsv, readCsvBatches, CsvBatch, CsvOptions } from '../lib/data/csv';
 
 const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
-let state = seed;
-const rand = (): number => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
-
-let dir = '';
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-csv-tab-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
-
-function write(name: string, text: string): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, text);
-  return p;
-}
+const rand = lcg(seed);
+const scratch = scratchDir('myelin-csv-tab-');
+const write = scratch.write;
 
 async function batches(input: string, options: CsvOptions): Promise<CsvBatch[]> {
   const out: CsvBatch[] = [];

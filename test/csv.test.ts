@@ -1,5 +1,5 @@
 // CSV reader: header detection, delimiters, label columns, gzip, batching and line/column errors.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,23 +11,14 @@ import {
   MAX_BATCH_VALUES,
 } from '../lib/data/csv';
 import { ensureDist, ROOT } from './helpers/dist';
+import { lcg, scratchDir } from './helpers/scratch';
 
 const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
-let state = seed;
-const rand = (): number => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
-
+const rand = lcg(seed);
+const scratch = scratchDir('myelin-csv-');
+const write = scratch.write;
 let dir = '';
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-csv-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
-
-function write(name: string, text: string | Buffer): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, text);
-  return p;
-}
+beforeAll(() => { dir = scratch.dir(); });
 
 async function collect(it: AsyncGenerator<CsvBatch>): Promise<CsvBatch[]> {
   const out: CsvBatch[] = [];

@@ -171,6 +171,34 @@ function float32Certain(v: number): boolean {
 /** Result slot of fastNumber: where the cell ended (the delimiter or line end), when it parsed. */
 let fastEnd = 0;
 
+/** Reads an exponent's digits after 'e'/'E' at i ([+-] digits); NaN when there are none. Sets fastEnd past them. */
+function readExponent(b: Uint8Array, i: number): number {
+  let c = b[i];
+  let neg = false;
+  if (c === 45) { neg = true; c = b[++i]; } else if (c === 43) c = b[++i];
+  if (!(c >= 48 && c <= 57)) return NaN;
+  let e = 0;
+  while (c >= 48 && c <= 57) {
+    if (e < 100000) e = e * 10 + (c - 48);
+    c = b[++i];
+  }
+  fastEnd = i;
+  return neg ? -e : e;
+}
+
+/**
+ * mant x 10^exp10 (mant holding `digits` significant digits, `dropped` when more were cut off) as
+ * Number() would read the decimal, or UNDECIDED when that cannot be told without the exact path.
+ */
+function decimalValue(mant: number, digits: number, dropped: boolean, exp10: number): number {
+  if (mant === 0) return 0;
+  // Clinger's fast path: both operands exact, one correctly rounded operation = Number(cell).
+  if (digits <= 15 && !dropped && exp10 >= -22 && exp10 <= 22) return exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
+  if (exp10 < -308 || exp10 > 308) return UNDECIDED;
+  const v = exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
+  return float32Certain(v) ? v : UNDECIDED;
+}
+
 /**
  * Reads a plain decimal number ([spaces] [+-] digits [. digits] [e [+-] digits] [spaces]) starting
  * at i and ending at the delimiter or lineEnd. Returns its value exactly as Math.fround(Number(cell))
@@ -211,30 +239,16 @@ function fastNumber(b: Uint8Array, i: number, lineEnd: number, delim: number): n
   }
   if (!seen) return UNDECIDED;
   if (c === 101 || c === 69) {
-    c = b[++i];
-    let eneg = false;
-    if (c === 45) { eneg = true; c = b[++i]; } else if (c === 43) c = b[++i];
-    if (!(c >= 48 && c <= 57)) return UNDECIDED;
-    let e = 0;
-    while (c >= 48 && c <= 57) {
-      if (e < 100000) e = e * 10 + (c - 48);
-      c = b[++i];
-    }
-    exp10 += eneg ? -e : e;
+    const e = readExponent(b, i + 1);
+    if (e !== e) return UNDECIDED;
+    exp10 += e;
+    i = fastEnd;
+    c = b[i];
   }
   while (c === 32 || c === 9) c = b[++i];
   if (i > lineEnd || (i < lineEnd && c !== delim)) return UNDECIDED;
+  const v = decimalValue(mant, digits, dropped, exp10);
   fastEnd = i;
-  let v: number;
-  if (mant === 0) v = 0;
-  else if (digits <= 15 && !dropped && exp10 >= -22 && exp10 <= 22) {
-    // Clinger's fast path: both operands exact, one correctly rounded operation = Number(cell).
-    v = exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
-  } else {
-    if (exp10 < -308 || exp10 > 308) return UNDECIDED;
-    v = exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
-    if (!float32Certain(v)) return UNDECIDED;
-  }
   return neg ? -v : v;
 }
 
@@ -293,26 +307,15 @@ function numericLine(
     }
     if (!seen) return false;
     if (c === 101 || c === 69) {
-      c = b[++p];
-      let eneg = false;
-      if (c === 45) { eneg = true; c = b[++p]; } else if (c === 43) c = b[++p];
-      if (!(c >= 48 && c <= 57)) return false;
-      let e = 0;
-      while (c >= 48 && c <= 57) {
-        if (e < 100000) e = e * 10 + (c - 48);
-        c = b[++p];
-      }
-      exp10 += eneg ? -e : e;
+      const e = readExponent(b, p + 1);
+      if (e !== e) return false;
+      exp10 += e;
+      p = fastEnd;
+      c = b[p];
     }
     if (p < le && c !== delim) return false;
-    let v: number;
-    if (mant === 0) v = 0;
-    else if (digits <= 15 && exp10 >= -22 && exp10 <= 22) v = exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
-    else {
-      if (exp10 < -308 || exp10 > 308) return false;
-      v = exp10 < 0 ? mant / P10[-exp10] : mant * P10[exp10];
-      if (!float32Certain(v)) return false;
-    }
+    const v = decimalValue(mant, digits, false, exp10);
+    if (v !== v) return false;
     const f = Math.fround(neg ? -v : v);
     if (f - f !== 0) return false;
     if (col === labelIndex) y![row] = f;
