@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'csvpredict'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'csvpredict'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -107,8 +107,12 @@ async function main() {
   const { runInference } = require('./cases/inference');
   const { runOverhead } = require('./cases/overhead');
   const { runCsv } = require('./cases/csv');
+  const { runDenormals } = require('./cases/denormals');
   const { runCsvPredict } = require('./cases/csv-predict');
-  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv, csvpredict: runCsvPredict };
+  const runners = {
+    gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
+    denormal: runDenormals, csvpredict: runCsvPredict,
+  };
   const records = [];
   const groupErrors = {};
   for (const g of GROUPS) {
