@@ -68,6 +68,7 @@ async function runCsvPredict(ctx) {
       {
         id: `csv-parse-${rows / 1000}k`,
         group: 'csvpredict',
+        chart: false,
         label: `CSV: readCsvBatches over ${rows.toLocaleString('en-US')} x ${COLUMNS} pixel rows (${mb.toFixed(0)} MB)`,
         short: `CSV parse ${rows / 1000}k x 784`,
         note: 'all batches of the file (batch 1024) read from disk (page cache warm after the first call); rows/s',
@@ -97,6 +98,7 @@ async function runCsvPredict(ctx) {
       {
         id: `csv-predict-${rows / 1000}k`,
         group: 'csvpredict',
+        chart: false,
         label: `myelin predict: ${rows.toLocaleString('en-US')} x ${COLUMNS} CSV rows through a 784-256-128-10 MLP`,
         short: `myelin predict ${rows / 1000}k x 784`,
         note: '`myelin predict --model M --input pixels.csv --output /dev/null` in a child process (start-up, parsing, inference, writing class + 10 probabilities per row); rows/s',
