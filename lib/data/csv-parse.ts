@@ -170,6 +170,9 @@ function float32Certain(v: number): boolean {
 
 /** Result slot of fastNumber: where the cell ended (the delimiter or line end), when it parsed. */
 let fastEnd = 0;
+/** Result slots of numericLine with labelSpan: the label cell's bytes. */
+let spanStart = 0;
+let spanEnd = 0;
 
 /** Reads an exponent's digits after 'e'/'E' at i ([+-] digits); NaN when there are none. Sets fastEnd past them. */
 function readExponent(b: Uint8Array, i: number): number {
@@ -261,12 +264,19 @@ function fastNumber(b: Uint8Array, i: number, lineEnd: number, delim: number): n
  */
 function numericLine(
   b: Uint8Array, p: number, le: number, delim: number, x: Float32Array, o: number, columns: number, labelIndex: number,
-  y: Float32Array | null, row: number,
+  y: Float32Array | null, row: number, labelSpan: boolean,
 ): boolean {
   for (let col = 0; col < columns; col++) {
     if (col > 0) {
       if (p >= le || b[p] !== delim) return false;
       p++;
+    }
+    if (labelSpan && col === labelIndex) {
+      // A label read as text (readCsv): only its extent here; the caller reads it.
+      spanStart = p;
+      p = findByte(b, delim, p, le);
+      spanEnd = p;
+      continue;
     }
     let c = b[p];
     let neg = false;
@@ -388,8 +398,9 @@ export function parseBlock(
   const catMaps: (Map<string, number> | null)[] = cfg.categories.map((cats) => (cats === null ? null : new Map(cats.map((v, i) => [v, i]))));
   const classMap = cfg.classNames === null ? null : new Map(cfg.classNames.map((v, i) => [v, i]));
   // Every column a number (the label too): whole lines go through numericLine first.
-  let plain = labelMode === LabelMode.None || labelMode === LabelMode.Number;
+  let plain = true;
   for (let c = 0; c < columns; c++) if (c !== labelIndex && kinds[c] !== ColumnKind.Number) plain = false;
+  const labelSpan = labelMode === LabelMode.Text || labelMode === LabelMode.Classes;
 
   let rows = 0;
   let dropped = 0;
@@ -509,7 +520,14 @@ export function parseBlock(
       continue;
     }
     const base = row * width;
-    if (plain && numericLine(b, lineStart, le, delim, x, base, columns, labelIndex, y, row)) {
+    if (plain && numericLine(b, lineStart, le, delim, x, base, columns, labelIndex, y, row, labelSpan)) {
+      if (labelSpan) {
+        const raw = textOf(b, spanStart, spanEnd);
+        let r = textCell(labelIndex, raw, row);
+        if (r === MISSING_CELL) r = missingCell(labelIndex, raw, row);
+        if (r === FAILED) break;
+        if (r === MISSING_CELL) { dropped++; continue; }
+      }
       rows++;
       continue;
     }

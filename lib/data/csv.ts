@@ -593,7 +593,7 @@ async function* parsedBlocks(
   const missingHint = table ? cliMissing : " (pass missing: 'drop' to skip such rows, or 'keep' to leave NaN for a fitted Preprocessor; CLI: --missing drop)";
   const labelMode = labelIndex < 0 ? LabelMode.None : table ? LabelMode.Text : options.classNames !== undefined ? LabelMode.Classes : LabelMode.Number;
   const parserMissing: MissingPolicy = missingOpt === 'mean' ? 'keep' : missingOpt;
-  const features = (): ReadState => {
+  const readState = (): ReadState => {
     const lay = layout(kinds, categories, names);
     const cfg: BlockConfig = {
       source, delimiter: delimiter.charCodeAt(0), columns, names, kinds: [...kinds], offsets: lay.offsets,
@@ -610,7 +610,7 @@ async function* parsedBlocks(
       rowsPerBlock: Math.max(1, Math.min(batchSize, Math.floor(MAX_BATCH_VALUES / Math.max(1, lay.width)))),
     };
   };
-  let state = features();
+  let state = readState();
 
   // ---- the data blocks ----
   const workersOpt = options.workers ?? 'auto';
@@ -645,7 +645,7 @@ async function* parsedBlocks(
             const c = parseBlock(blockBytes(block), block.firstLine, block.rows, state.cfg).textColumn;
             if (c < 0) break;
             kinds[c] = ColumnKind.Text;
-            state = features();
+            state = readState();
           }
           discovered = true;
         }
