@@ -421,6 +421,78 @@ function layout(kinds: number[], categories: (string[] | null)[], names: string[
   return { offsets, width, featureNames };
 }
 
+type Fail = (msg: string) => never;
+
+/**
+ * Whether the first line is a header: as `header` says, or ('auto') when none of its cells is a
+ * number or it names every wanted column. A line of numbers with a text cell is data when the text
+ * is a missing value (or a category, with oneHot), else an error: a typo must not become a header.
+ */
+function decideHeader(fields: string[], options: CsvOptions, headerOpt: boolean | 'auto', lineNo: number, fail: Fail): boolean {
+  if (headerOpt !== 'auto') return headerOpt;
+  const wanted = options.headerNames ?? options.expectColumns;
+  if (wanted !== undefined && wanted.length > 0) {
+    const cells = new Set(fields.map((f) => f.trim()));
+    if (wanted.every((n) => cells.has(n))) return true;
+  }
+  let firstText = -1;
+  let numeric = 0;
+  for (let c = 0; c < fields.length; c++) {
+    if (Number.isNaN(numberOf(fields[c].trim()))) { if (firstText < 0) firstText = c; } else numeric++;
+  }
+  if (numeric === 0) return true;
+  if (firstText < 0) return false;
+  const allowsText = (options.oneHot !== undefined && options.oneHot !== false) || options.categories !== undefined;
+  if (allowsText || fields.every((f) => !Number.isNaN(numberOf(f.trim())) || isMissing(f.trim()))) return false;
+  return fail(
+    `line ${lineNo}, column ${firstText + 1}: '${fields[firstText]}' is not a number, but ${numeric} other cell(s) of ` +
+      'the first line are numbers, so it is neither a header nor a data row (fix the value, or pass header: true / ' +
+      '--header if the line is a header)',
+  );
+}
+
+/** The 0-based label column (-1: none) from labelColumn: 'last', an index (negative from the end), or a header name. */
+function labelIndexOf(lc: LabelColumn, names: string[] | null, columns: number, fail: Fail): number {
+  if (lc === null) return -1;
+  if (lc === 'last') return columns - 1;
+  if (typeof lc === 'number') {
+    if (!Number.isInteger(lc) || lc < -columns || lc >= columns) fail(`label column index ${lc} is out of range for ${columns} columns`);
+    return lc < 0 ? columns + lc : lc;
+  }
+  if (typeof lc !== 'string') return fail(`labelColumn must be a column name, a 0-based index, 'last' or null, got ${JSON.stringify(lc)}`);
+  if (names === null) {
+    const asIndex = Number(lc);
+    if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < columns) return asIndex;
+    return fail(`label column '${lc}' given by name but the file has no header line`);
+  }
+  const i = names.indexOf(lc);
+  if (i < 0) fail(`no column named '${lc}' in the header (columns: ${names.join(', ')})`);
+  return i;
+}
+
+/** Refuses feature columns that differ from a model's (`want`), naming the missing, unexpected or reordered ones. */
+function checkExpectedColumns(want: readonly string[], names: string[] | null, featureColumns: number[], labelIndex: number, fail: Fail): void {
+  if (names === null) {
+    if (featureColumns.length !== want.length) {
+      const hint = featureColumns.length === want.length + 1 && labelIndex < 0 ? ' (is there a label column? skip it with labelColumn / --label-column)' : '';
+      fail(`rows have ${featureColumns.length} feature columns, the model was trained on ${want.length} (${want.join(', ')})${hint}`);
+    }
+    return;
+  }
+  const have = featureColumns.map((c) => names[c]);
+  if (have.length === want.length && have.every((n, i) => n === want[i])) return;
+  const missing = want.filter((n) => !have.includes(n));
+  const extra = have.filter((n) => !want.includes(n));
+  const parts: string[] = [];
+  if (missing.length > 0) parts.push(`missing ${missing.map((n) => `'${n}'`).join(', ')}`);
+  if (extra.length > 0) parts.push(`unexpected ${extra.map((n) => `'${n}'`).join(', ')}`);
+  if (parts.length === 0) {
+    const at = have.findIndex((n, i) => n !== want[i]);
+    parts.push(`column ${at + 1} is '${have[at]}' where the model expects '${want[at]}' (same names, another order)`);
+  }
+  fail(`the header's columns do not match the model's: ${parts.join('; ')} (expected: ${want.join(', ')})`);
+}
+
 /** Where the reader is after the first line: the parse configuration and what the caller reports. */
 interface ReadState {
   cfg: BlockConfig;
@@ -480,79 +552,18 @@ async function* parsedBlocks(
   const fields = splitCsvLine(firstText, delimiter);
   const columns = fields.length;
   if (columns > maxColumns) fail(`line ${headLineNo} has ${columns} columns, more than the maximum of ${maxColumns} (raise maxColumns / --max-columns if the file is right)`);
-  const isHeader = ((): boolean => {
-    if (headerOpt !== 'auto') return headerOpt;
-    const wanted = options.headerNames ?? options.expectColumns;
-    if (wanted !== undefined && wanted.length > 0) {
-      const cells = new Set(fields.map((f) => f.trim()));
-      if (wanted.every((n) => cells.has(n))) return true;
-    }
-    let firstTextCell = -1;
-    let numeric = 0;
-    for (let c = 0; c < fields.length; c++) {
-      if (Number.isNaN(numberOf(fields[c].trim()))) { if (firstTextCell < 0) firstTextCell = c; } else numeric++;
-    }
-    if (numeric === 0) return true;
-    if (firstTextCell < 0) return false;
-    // A first data row may hold missing values (and text categories when those are allowed); a typo
-    // among numbers is an error.
-    const allowsText = (options.oneHot !== undefined && options.oneHot !== false) || options.categories !== undefined;
-    if (allowsText || fields.every((f) => !Number.isNaN(numberOf(f.trim())) || isMissing(f.trim()))) return false;
-    return fail(
-      `line ${headLineNo}, column ${firstTextCell + 1}: '${fields[firstTextCell]}' is not a number, but ${numeric} other cell(s) of ` +
-        'the first line are numbers, so it is neither a header nor a data row (fix the value, or pass header: true / ' +
-        '--header if the line is a header)',
-    );
-  })();
+  const isHeader = decideHeader(fields, options, headerOpt, headLineNo, fail);
   const names = isHeader ? fields.map((f) => f.trim()) : null;
 
   // ---- the label column ----
-  let labelIndex = -1;
-  const lc = options.labelColumn ?? null;
-  if (lc === 'last') labelIndex = columns - 1;
-  else if (typeof lc === 'number') {
-    if (!Number.isInteger(lc) || lc < -columns || lc >= columns) fail(`label column index ${lc} is out of range for ${columns} columns`);
-    labelIndex = lc < 0 ? columns + lc : lc;
-  } else if (typeof lc === 'string') {
-    if (names === null) {
-      const asIndex = Number(lc);
-      if (Number.isInteger(asIndex) && asIndex >= 0 && asIndex < columns) labelIndex = asIndex;
-      else fail(`label column '${lc}' given by name but the file has no header line`);
-    } else {
-      labelIndex = names.indexOf(lc);
-      if (labelIndex < 0) fail(`no column named '${lc}' in the header (columns: ${names.join(', ')})`);
-    }
-  } else if (lc !== null) fail(`labelColumn must be a column name, a 0-based index, 'last' or null, got ${JSON.stringify(lc)}`);
+  const labelIndex = labelIndexOf(options.labelColumn ?? null, names, columns, fail);
   const ignored = new Set<number>();
   if (names !== null) for (const name of options.ignoreColumns ?? []) { const c = names.indexOf(name); if (c >= 0 && c !== labelIndex) ignored.add(c); }
   const featureColumns = Array.from({ length: columns }, (_, c) => c).filter((c) => c !== labelIndex && !ignored.has(c));
   if (featureColumns.length < 1) fail(`no feature columns left (${columns} column(s), label column ${labelIndex})`);
   const labelName = names !== null && labelIndex >= 0 ? names[labelIndex] : null;
 
-  // ---- the expected columns (a model's) ----
-  if (options.expectColumns !== undefined) {
-    const want = options.expectColumns;
-    if (names === null) {
-      if (featureColumns.length !== want.length) {
-        const hint = featureColumns.length === want.length + 1 && labelIndex < 0 ? ' (is there a label column? skip it with labelColumn / --label-column)' : '';
-        fail(`rows have ${featureColumns.length} feature columns, the model was trained on ${want.length} (${want.join(', ')})${hint}`);
-      }
-    } else {
-      const have = featureColumns.map((c) => names[c]);
-      if (have.length !== want.length || have.some((n, i) => n !== want[i])) {
-        const missingCols = want.filter((n) => !have.includes(n));
-        const extra = have.filter((n) => !want.includes(n));
-        const parts: string[] = [];
-        if (missingCols.length > 0) parts.push(`missing ${missingCols.map((n) => `'${n}'`).join(', ')}`);
-        if (extra.length > 0) parts.push(`unexpected ${extra.map((n) => `'${n}'`).join(', ')}`);
-        if (parts.length === 0) {
-          const at = have.findIndex((n, i) => n !== want[i]);
-          parts.push(`column ${at + 1} is '${have[at]}' where the model expects '${want[at]}' (same names, another order)`);
-        }
-        fail(`the header's columns do not match the model's: ${parts.join('; ')} (expected: ${want.join(', ')})`);
-      }
-    }
-  }
+  if (options.expectColumns !== undefined) checkExpectedColumns(options.expectColumns, names, featureColumns, labelIndex, fail);
 
   // ---- column kinds ----
   const kinds: number[] = new Array(columns).fill(ColumnKind.Number);
