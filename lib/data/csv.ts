@@ -7,6 +7,7 @@ import {
   MISSING_TOKENS,
 } from './csv-parse';
 import { ParsePool, parseWorkerScript, defaultParseWorkers } from './csv-pool';
+import { checkOptions, describe } from '../validate';
 
 export { splitCsvLine, MISSING_TOKENS } from './csv-parse';
 
@@ -343,37 +344,9 @@ const OPTION_KEYS = [
   'batchSize', 'maxLineLength', 'maxColumns', 'workers', 'source',
 ];
 
-/** The accepted word nearest to `word` (case-insensitive edit distance at most a third of its length), or null. */
-function closest(word: string, accepted: readonly string[]): string | null {
-  const dist = (a: string, b: string): number => {
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const cur = [i];
-      for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
-      prev = cur;
-    }
-    return prev[b.length];
-  };
-  let best: string | null = null;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const w of accepted) {
-    const d = dist(word.toLowerCase(), w.toLowerCase());
-    if (d < bestD) { best = w; bestD = d; }
-  }
-  return best;
-}
-
 /** Checks the options object: unknown keys (with the closest known one) and each value's type. */
-function checkOptions(options: CsvOptions, op: 'readCsv' | 'readCsvBatches'): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`csv: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
-  }
-  for (const k of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(k)) {
-      const near = closest(k, OPTION_KEYS);
-      throw new Error(`csv: unknown option '${k}' (${near !== null ? `did you mean '${near}'? ` : ''}accepted: ${OPTION_KEYS.join(', ')})`);
-    }
-  }
+function checkCsvOptions(options: CsvOptions, op: 'readCsv' | 'readCsvBatches'): void {
+  checkOptions(`csv: ${op}`, options, OPTION_KEYS);
   const m = options.missing;
   const allowed = op === 'readCsv' ? ['error', 'drop', 'mean'] : ['error', 'drop', 'keep'];
   if (m !== undefined && !allowed.includes(m)) {
@@ -382,19 +355,19 @@ function checkOptions(options: CsvOptions, op: 'readCsv' | 'readCsvBatches'): vo
   }
   const t = options.task;
   if (t !== undefined && t !== 'auto' && t !== 'classification' && t !== 'regression') {
-    throw new Error(`csv: task must be 'auto', 'classification' or 'regression', got ${JSON.stringify(t)}`);
+    throw new Error(`csv: task must be 'auto', 'classification' or 'regression', got ${describe(t)}`);
   }
   const oh = options.oneHot;
   if (oh !== undefined && typeof oh !== 'boolean' && !(Array.isArray(oh) && oh.every((c) => typeof c === 'string' || (Number.isInteger(c) && c >= 0)))) {
-    throw new Error(`csv: oneHot must be true, false or a list of column names / 0-based indices, got ${JSON.stringify(oh)}`);
+    throw new Error(`csv: oneHot must be true, false or a list of column names / 0-based indices, got ${describe(oh)}`);
   }
   const w = options.workers;
   if (w !== undefined && w !== 'auto' && !(Number.isInteger(w) && w >= 0 && w <= 64)) {
-    throw new Error(`csv: workers must be 'auto' or an integer in [0, 64], got ${JSON.stringify(w)}`);
+    throw new Error(`csv: workers must be 'auto' or an integer in [0, 64], got ${describe(w)}`);
   }
   const lists: [string, unknown][] = [['headerNames', options.headerNames], ['expectColumns', options.expectColumns], ['ignoreColumns', options.ignoreColumns], ['classNames', options.classNames]];
   for (const [name, v] of lists) {
-    if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) throw new Error(`csv: ${name} must be a list of strings, got ${JSON.stringify(v)}`);
+    if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) throw new Error(`csv: ${name} must be a list of strings, got ${describe(v)}`);
   }
   const cats = options.categories;
   if (cats !== undefined && (cats === null || typeof cats !== 'object' || !Object.values(cats).every((v) => Array.isArray(v) && v.every((s) => typeof s === 'string')))) {
@@ -514,7 +487,7 @@ async function* parsedBlocks(
   input: string | Readable, options: CsvOptions, table: boolean,
 ): AsyncGenerator<{ block: ParsedBlock; firstLine: number; state: ReadState }> {
   const op = table ? 'readCsv' : 'readCsvBatches';
-  checkOptions(options, op);
+  checkCsvOptions(options, op);
   const source = options.source ?? (typeof input === 'string' ? (input === '-' ? 'stdin' : input) : 'stream');
   const batchSize = options.batchSize ?? 1024;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`csv: batchSize must be a positive integer, got ${batchSize}`);

@@ -1,5 +1,6 @@
 // Input scaling: standardise features with statistics computed on the training set only.
 import type { Dataset } from './split';
+import { checkOneOf, checkOptions, checkPositiveInt, invalid } from '../validate';
 
 export interface Standardization {
   /** Mean(s) subtracted: one per feature ('feature') or one value ('global'). */
@@ -65,6 +66,14 @@ export function columnStats(
   return { mean, std };
 }
 
+/** A dataset argument of standardize: { x: Float32Array, features: positive integer }. */
+function checkDataset(name: string, d: unknown): void {
+  if (d === null || typeof d !== 'object') invalid('standardize', name, 'a dataset { x, features }', d);
+  const ds = d as { x?: unknown; features?: unknown };
+  if (!(ds.x instanceof Float32Array)) invalid('standardize', `${name}.x`, 'a Float32Array', ds.x);
+  checkPositiveInt('standardize', `${name}.features`, ds.features);
+}
+
 /**
  * Standardises x in place: (x - mean) / std, with mean and std computed from `train` and applied to
  * `train` and every dataset in `others` (e.g. the test set). per: 'feature' (default, per column) or
@@ -74,12 +83,11 @@ export function standardize(
   train: Pick<Dataset, 'x' | 'features'>, others: Array<Pick<Dataset, 'x' | 'features'>> = [],
   options: StandardizeOptions = {},
 ): Standardization {
-  if (options === null || typeof options !== 'object') throw new Error(`standardize: options must be an object, got ${String(options)}`);
-  for (const k of Object.keys(options)) {
-    if (k !== 'per') throw new Error(`standardize: unknown option '${k}' (the only option is 'per': 'feature' or 'global')`);
-  }
-  const per = options.per ?? 'feature';
-  if (per !== 'global' && per !== 'feature') throw new Error(`standardize: per must be 'feature' or 'global', got '${String(per)}'`);
+  const o = checkOptions('standardize', options, ['per']);
+  const per = o.per === undefined ? 'feature' : checkOneOf('standardize', 'per', o.per, ['feature', 'global'] as const);
+  checkDataset('train', train);
+  if (!Array.isArray(others)) invalid('standardize', 'others', 'an array of datasets { x, features }', others);
+  others.forEach((d, i) => checkDataset(`others[${i}]`, d));
   const f = train.features;
   for (const d of [train, ...others]) {
     if (d.features !== f || d.x.length % f !== 0) {

@@ -2,6 +2,7 @@
 import { Tensor } from '../tensor';
 import { columnStats } from './normalize';
 import type { CsvSchema } from './csv';
+import { checkOptions, describe } from '../validate';
 
 /** Version of the preprocessing block in model.json. */
 export const PREPROCESSING_VERSION = 1;
@@ -52,14 +53,6 @@ export interface PreprocessingJson {
 
 const JSON_KEYS: (keyof PreprocessingJson)[] = ['version', 'features', 'featureNames', 'input', 'fill', 'target', 'task', 'classNames', 'csv'];
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `'${v}' (a string)`;
-  if (typeof v === 'number' || typeof v === 'boolean') return `${String(v)} (a ${typeof v})`;
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v === 'object' ? 'an object' : typeof v;
-}
-
 /**
  * Preprocessing fitted on training data and applied to every input after it: per-feature
  * standardisation (or a fixed scale), missing-value fill, regression target scaling (inverted on the
@@ -84,12 +77,7 @@ export class Preprocessor {
   csv: CsvSchema | null = null;
 
   constructor(options: PreprocessorOptions = {}) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new Error(`preprocessor: options must be an object, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!OPTION_KEYS.includes(k)) throw new Error(`preprocessor: unknown option '${k}' (options: ${OPTION_KEYS.join(', ')})`);
-    }
+    checkOptions('preprocessor', options, OPTION_KEYS);
     const s = options.standardize;
     if (s !== undefined && s !== true && s !== false && s !== 'feature' && s !== 'global') {
       throw new Error(`preprocessor: standardize must be true, false, 'feature' or 'global', got ${describe(s)}`);

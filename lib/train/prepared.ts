@@ -4,6 +4,7 @@ import { gatherRows } from '../data/split';
 import type { FitData } from './types';
 import type { BatchTarget } from './metrics';
 import { Preprocessor, preprocessorOf, type PreprocessorOptions, type PreprocessorFitData } from '../data/preprocess';
+import { describe } from '../validate';
 
 /** Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. */
 export interface PreparedData {
@@ -186,7 +187,7 @@ export function preprocessForModel(
 ): PreparedData {
   if (standardize !== undefined && standardize !== false) {
     if (standardize !== true && (standardize === null || typeof standardize !== 'object' || Array.isArray(standardize))) {
-      throw new Error(`${op}: standardize must be true, false or an object of preprocessor options, got ${JSON.stringify(standardize)}`);
+      throw new Error(`${op}: standardize must be true, false or an object of preprocessor options, got ${describe(standardize)}`);
     }
     if (model === null || typeof model !== 'object' || !('preprocessor' in model)) {
       throw new Error(`${op}: standardize needs an nn.Module model (it stores the fitted scaler in model.preprocessor)`);
