@@ -111,6 +111,9 @@ describe('myelin train / predict / export', () => {
     expect(info.inputShape).toEqual([64]);
     expect(info.metadata.task).toBe('classification');
     expect(load(path.join(dir, 'digits-model')).toConfig()).toEqual(info.architecture);
+    // Image models take [0, 1] pixels in code (as data.loadDigits gives them); the CLI scales raw ones.
+    expect(info.preprocessing).toBeNull();
+    expect(info.metadata.inputScale).toBe(1 / 16);
   });
 
   it('trains on a CSV with a named label column and predicts it back (file, stdin, IDX)', () => {

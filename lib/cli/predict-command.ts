@@ -193,7 +193,8 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   let prep = info.preprocessing;
   const meta = info.metadata;
   const task = prep?.task ?? (meta.task === 'regression' ? 'regression' : meta.task === 'classification' ? 'classification' : 'raw');
-  // Models saved before preprocessing existed carry their scale, names and class names in metadata.
+  // Image models (and CSV models saved before preprocessing existed) carry their scale, names and
+  // class names in metadata.
   const legacyScale = prep === null && opts.inputScale && typeof meta.inputScale === 'number' ? meta.inputScale : 1;
   if (prep !== null && !opts.inputScale) {
     prep = prep.withoutInputScaling();

@@ -7,7 +7,6 @@ import type { FitData } from '../train';
 import type { OptimizerName } from '../train';
 import { loadDigits, loadFashionMnist } from '../data';
 import { readCsv, CsvTable, AUTO_MAX_CLASSES } from '../data/csv';
-import { Preprocessor } from '../data/preprocess';
 import { Tensor } from '../tensor';
 import { deriveSeed, randomSeed } from '../random';
 import { save, loadCheckpoint, JsonValue } from '../io/model-file';
@@ -63,7 +62,7 @@ interface LoadedData {
   features: number;
   /** Number of classes, or 0 for regression. */
   classes: number;
-  /** Raw inputs are multiplied by this (images: the data is already scaled), or null (CSV: standardised). */
+  /** Images: raw pixels times this is what the model was trained on (metadata.inputScale); null for CSV data. */
   inputScale: number | null;
   featureNames: string[] | null;
   classNames: readonly string[] | null;
@@ -231,13 +230,6 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const trainedRows = trainRows * epochsRun;
   const test = data.test === null ? null : evaluate(model, data.test);
-  if (data.inputScale !== null) {
-    // Images were scaled when loaded: the preprocessor maps raw pixels (0..16, 0..255) the same way.
-    model.preprocessor = new Preprocessor({ scale: data.inputScale }).fit({
-      x: data.train.x.subarray(0, data.features), features: data.features,
-      ...(data.classNames !== null ? { classNames: data.classNames, task: 'classification' as const } : { task: 'classification' as const }),
-    });
-  }
   // Regression: validation figures in the target's units (the model's outputs are mapped back).
   const regressionReport: string[] = [];
   if (regression && valRows > 0) {
@@ -255,6 +247,10 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     seed,
     activation: opts.activation,
   };
+  // Images: the loaders scale pixels to [0, 1], as the library's own data.loadDigits / loadFashionMnist
+  // give them to code; `myelin predict` multiplies raw pixels by metadata.inputScale.
+  if (data.inputScale !== null) metadata.inputScale = data.inputScale;
+  if (data.table === null && data.classNames !== null) metadata.classNames = [...data.classNames];
   if (data.table?.labelName != null) metadata.labelName = data.table.labelName;
   save(model, opts.out, { inputShape: [data.features], metadata });
 
