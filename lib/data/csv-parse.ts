@@ -281,20 +281,17 @@ function numericLine(
     let c = b[p];
     let neg = false;
     if (c === 45) { neg = true; c = b[++p]; }
+    // `digits` counts every digit, leading zeros too: an upper bound of the significant ones, so
+    // digits <= 15 still means an exact mantissa (and over 18 goes to the cell-by-cell path).
     let mant = 0;
-    let digits = 0;
     let exp10 = 0;
     const start = p;
     while (c >= 48 && c <= 57) {
-      if (mant !== 0 || c !== 48) {
-        if (digits === 18) return false;
-        mant = mant * 10 + (c - 48);
-        digits++;
-      }
+      mant = mant * 10 + (c - 48);
       c = b[++p];
     }
-    let seen = p > start;
-    if (seen && (c === delim || p === le) && digits <= 15) {
+    let digits = p - start;
+    if (digits > 0 && digits <= 15 && (c === delim || p === le)) {
       // The common cell: a plain integer (exact in a double, and Math.fround rounds it like Number()).
       const v = neg ? -mant : mant;
       if (col === labelIndex) y![row] = v;
@@ -305,17 +302,13 @@ function numericLine(
       c = b[++p];
       const fracStart = p;
       while (c >= 48 && c <= 57) {
-        if (mant !== 0 || c !== 48) {
-          if (digits === 18) return false;
-          mant = mant * 10 + (c - 48);
-          digits++;
-        }
-        exp10--;
+        mant = mant * 10 + (c - 48);
         c = b[++p];
       }
-      if (p > fracStart) seen = true;
+      exp10 = fracStart - p;
+      digits -= exp10;
     }
-    if (!seen) return false;
+    if (digits === 0 || digits > 18) return false;
     if (c === 101 || c === 69) {
       const e = readExponent(b, p + 1);
       if (e !== e) return false;
