@@ -9,6 +9,7 @@ import { ensureDist, DIST_CLI } from './helpers/dist';
 import { load, readModelInfo, save } from '../lib/io/model-file';
 import * as nn from '../lib/nn';
 import { Tensor } from '../lib/tensor';
+import { formatNumber } from '../lib/cli/predict-command';
 
 const seed = ((Date.now() ^ (process.pid << 4)) >>> 0) % 1_000_000;
 let dir = '';
@@ -42,6 +43,21 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-cli-'));
 });
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+describe('predict output numbers', () => {
+  it('formatNumber writes what String(Number(v.toPrecision(p))) writes, for random magnitudes and precisions', () => {
+    let state = seed + 7;
+    const rand = (): number => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 4294967296; };
+    for (let i = 0; i < 20000; i++) {
+      const v = Math.fround((rand() - 0.3) * 10 ** Math.floor(rand() * 30 - 12));
+      const p = 1 + Math.floor(rand() * 17);
+      expect(formatNumber(v, p), `${v} at ${p}`).toBe(Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(p))));
+    }
+    for (const v of [1e-6, 9.9999999e-7, 0.1, 0.5, 1 - 1e-9, 123456.5, 999999.5, -0.000125]) {
+      expect(formatNumber(v, 6)).toBe(String(Number(v.toPrecision(6))));
+    }
+  });
+});
 
 describe('myelin info / usage', () => {
   it('info prints backend, SIMD level, threads and version', () => {

@@ -58,6 +58,15 @@ describe(`CSV parse pool (seed ${seed})`, () => {
         expect(Array.from(b.y!)).toEqual(Array.from(inline[i].y!));
       });
     }
+    // A preprocessor's transform applied on the parse threads gives the main thread's numbers.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { preprocessor } = require(path.join(ROOT, 'dist', 'data', 'preprocess.js')) as typeof import('../lib/data/preprocess');
+    const all = await csv.readCsv(file, { workers: 0, labelColumn: 'c5' });
+    const prep = preprocessor().fit({ x: all.x, features: all.features });
+    const transformed = await collect(file, { workers: 2, batchSize: 333, labelColumn: 'c5', preprocessor: prep });
+    const expected = prep.transformX(all.x).data;
+    let off = 0;
+    for (const b of transformed) { expect(Array.from(b.x)).toEqual(Array.from(expected.subarray(off, off + b.x.length))); off += b.x.length; }
     // readCsv of a gzip file through the pool: the whole table, identical.
     const gz = path.join(dir, 't.csv.gz');
     fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(file)));

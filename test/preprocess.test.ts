@@ -9,7 +9,7 @@ import { fit, evaluate } from '../lib/train';
 import { save, load, loadCheckpoint, readModelInfo } from '../lib/io/model-file';
 import { canonicalJson, DIGEST_KEY, manifestDigest } from '../lib/io/model-dir';
 import { preprocessor, Preprocessor } from '../lib/data/preprocess';
-import { readCsv } from '../lib/data/csv';
+import { readCsv, readCsvBatches } from '../lib/data/csv';
 
 let dir = '';
 let count = 0;
@@ -182,6 +182,23 @@ describe('a model with a preprocessor (issue 11: preprocessing travels with the 
     const b = new Sequential(new Linear(2, 4, { seed: 1 }), new ReLU(), new Linear(4, 1, { seed: 2 }));
     await fit(b, d, { epochs: 3, seed: 1, resumeFrom: ck, verbose: 0 });
     expect(Array.from(b.preprocessor!.input!.mean)).toEqual(Array.from(a.preprocessor!.input!.mean));
+  });
+});
+
+describe("readCsvBatches' preprocessor option", () => {
+  it('gives the rows the model sees: filled and standardised like transformX, and refuses a wrong width', async () => {
+    const file = path.join(dir, 'rows.csv');
+    fs.writeFileSync(file, 'a,b\n1,10\n2,NA\n3,30\n4,40\n');
+    const t = await readCsv(file, { missing: 'mean' });
+    const p = preprocessor().fit(t);
+    const rows: number[] = [];
+    for await (const b of readCsvBatches(file, { preprocessor: p, missing: 'keep', batchSize: 3 })) rows.push(...b.x);
+    const raw: number[] = [];
+    for await (const b of readCsvBatches(file, { missing: 'keep' })) raw.push(...b.x);
+    expect(rows).toEqual(Array.from(p.transformX(Float32Array.from(raw)).data));
+    await expect((async () => { for await (const _ of readCsvBatches(file, { preprocessor: preprocessor().fit({ x: new Float32Array(3), features: 3 }) })) { /* drain */ } })())
+      .rejects.toThrow(/rows have 2 values, the model \(its preprocessor\) expects 3/);
+    await expect(readCsv(file, { preprocessor: p } as never)).rejects.toThrow(/the preprocessor option is for readCsvBatches/);
   });
 });
 

@@ -25,8 +25,8 @@ export interface PredictCommandOptions extends CsvCliOptions {
   probabilities?: boolean;
 }
 
-/** A batch of input rows: [rows, features]. */
-interface RowBatch { x: Float32Array; rows: number; features: number; firstLine: number }
+/** A batch of input rows: [rows, features]; `ready` when the input transform was already applied. */
+interface RowBatch { x: Float32Array; rows: number; features: number; firstLine: number; ready: boolean }
 
 function isIdxPath(p: string): boolean {
   return /\.idx(\d)?(\.gz)?$/i.test(p) || /-ubyte(\.gz)?$/i.test(p);
@@ -48,7 +48,7 @@ async function* idxBatches(file: string, batch: number): AsyncGenerator<RowBatch
         throw new Error(`predict: ${file}: row ${start + Math.floor(i / features) + 1}, value ${(i % features) + 1} is ${value}, not a finite float32 number`);
       }
     }
-    yield { x, rows: end - start, features, firstLine: start + 1 };
+    yield { x, rows: end - start, features, firstLine: start + 1, ready: false };
   }
 }
 
@@ -58,7 +58,9 @@ async function* idxBatches(file: string, batch: number): AsyncGenerator<RowBatch
  * the one-hot columns of training, and missing cells are left NaN for the preprocessor to fill when
  * it has fill values (else they are an error).
  */
-async function* csvBatches(input: string, opts: PredictCommandOptions, prep: Preprocessor | null, legacyNames: string[] | null): AsyncGenerator<RowBatch> {
+async function* csvBatches(
+  input: string, opts: PredictCommandOptions, features: number, prep: Preprocessor | null, legacyNames: string[] | null, legacyScale: number,
+): AsyncGenerator<RowBatch> {
   const schema = prep?.csv ?? null;
   const names = schema?.columns ?? null;
   const options: CsvOptions = { ...csvOptionsOf(opts, null), batchSize: opts.batch };
@@ -67,8 +69,11 @@ async function* csvBatches(input: string, opts: PredictCommandOptions, prep: Pre
   if (schema !== null && Object.keys(schema.categories).length > 0) options.categories = schema.categories;
   if (schema?.labelName != null && opts.labelColumn === undefined) options.ignoreColumns = [schema.labelName];
   if (prep?.fill != null) options.missing = 'keep';
+  // The input transform runs on the parse threads: the model's preprocessor, or an image model's scale.
+  if (prep !== null) options.preprocessor = prep;
+  else if (legacyScale !== 1) options.preprocessor = { rowTransform: () => ({ features, fill: null, standardize: null, scale: legacyScale, names: null }) };
   for await (const b of readCsvBatches(input, options)) {
-    yield { x: b.x, rows: b.rows, features: b.features, firstLine: b.firstLine };
+    yield { x: b.x, rows: b.rows, features: b.features, firstLine: b.firstLine, ready: options.preprocessor != null };
   }
 }
 
@@ -150,9 +155,21 @@ class OutputSink {
   }
 }
 
-function formatNumber(v: number, precision: number): string {
+/**
+ * A number with `precision` significant digits, as String(Number(v.toPrecision(precision))) writes it
+ * (shortest form, no trailing zeros). Up to 15 digits a plain toPrecision result is already that
+ * shortest form once its trailing zeros are cut (every decimal of <= 15 digits is a distinct double),
+ * which saves the parse and print of a million probabilities.
+ */
+export function formatNumber(v: number, precision: number): string {
   if (Number.isInteger(v)) return String(v);
-  return String(Number(v.toPrecision(precision)));
+  const t = v.toPrecision(precision);
+  if (precision > 15 || t.indexOf('e') >= 0) return String(Number(t));
+  if (t.indexOf('.') < 0) return t;
+  let end = t.length;
+  while (t.charCodeAt(end - 1) === 48) end--;
+  if (t.charCodeAt(end - 1) === 46) end--;
+  return t.slice(0, end);
 }
 
 function softmaxRows(out: Float32Array, rows: number, n: number): void {
@@ -196,14 +213,16 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   // Image models (and CSV models saved before preprocessing existed) carry their scale, names and
   // class names in metadata.
   const legacyScale = prep === null && opts.inputScale && typeof meta.inputScale === 'number' ? meta.inputScale : 1;
-  if (prep !== null && !opts.inputScale) {
-    prep = prep.withoutInputScaling();
-    model.preprocessor = prep;
-  }
+  if (prep !== null && !opts.inputScale) prep = prep.withoutInputScaling();
+  // The command applies the preprocessor's two sides itself: inputs on the CSV parse threads (or
+  // below, for IDX), outputs after the network.
+  model.preprocessor = null;
   const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : null);
   const classNames = prep !== null ? prep.classNames : strings(meta.classNames);
   if (opts.input !== '-' && !fs.existsSync(opts.input)) throw new Error(`predict: input file '${opts.input}' not found`);
-  const batches = opts.input !== '-' && isIdxPath(opts.input) ? idxBatches(opts.input, opts.batch) : csvBatches(opts.input, opts, prep, strings(meta.featureNames));
+  const batches = opts.input !== '-' && isIdxPath(opts.input)
+    ? idxBatches(opts.input, opts.batch)
+    : csvBatches(opts.input, opts, features, prep, strings(meta.featureNames), legacyScale);
   const { run, endsWithSoftmax } = makeRunner(model, features);
 
   const sink = new OutputSink(opts.output);
@@ -254,8 +273,11 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
         const hint = b.features === features + 1 ? ' (does the input have a label column? pass --label-column)' : '';
         throw new Error(`predict: ${opts.input}: rows have ${b.features} values, the model expects ${features}${hint}`);
       }
-      if (legacyScale !== 1) for (let i = 0; i < b.x.length; i++) b.x[i] *= legacyScale;
-      const next = { rows: b.rows, out: run(b.x, b.rows) };
+      let x = b.x;
+      if (!b.ready && prep !== null) x = prep.transformX(x, 'predict').data;
+      else if (!b.ready && legacyScale !== 1) for (let i = 0; i < x.length; i++) x[i] *= legacyScale;
+      const raw = run(x, b.rows);
+      const next = { rows: b.rows, out: prep === null ? raw : raw.then((o) => prep!.outputs(new Tensor(o, [b.rows, o.length / b.rows])).data) };
       next.out.catch(() => { /* awaited in order below */ });
       if (pending !== null) await emit(pending.rows, await pending.out);
       pending = next;

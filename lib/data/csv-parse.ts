@@ -1,4 +1,5 @@
 // CSV block parser: numbers straight from the bytes of whole lines (no per-cell strings), missing values, text cells; runs on the main thread or in a csv-worker.
+import { applyRowTransform, type RowTransform } from './row-transform';
 
 /** Cells read as missing values: empty (or blank), NA, N/A, NaN, nan, null, NULL. */
 export const MISSING_TOKENS: readonly string[] = ['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL'];
@@ -61,6 +62,8 @@ export interface BlockConfig {
   labelMissingHint: string;
   /** Appended to the "not a number" error of a text cell in a number column: how to encode text columns. */
   textHint: string;
+  /** Applied to the parsed rows (a fitted preprocessor's fill and scaling), or null. */
+  transform: RowTransform | null;
 }
 
 /** The parsed rows of one block of whole lines. */
@@ -570,6 +573,11 @@ export function parseBlock(
       break;
     }
     rows++;
+  }
+  if (cfg.transform !== null && rows > 0) {
+    const xs = x.subarray(0, rows * width);
+    const bad = applyRowTransform(xs, xs, cfg.transform);
+    if (bad !== null && error === null) error = `csv: ${cfg.source}: in the rows from line ${firstLine}: ${bad}`;
   }
   return {
     rows, dropped, missingCells, lines,

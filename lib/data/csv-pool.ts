@@ -30,6 +30,8 @@ export class ParsePool {
   private failure: Error | null = null;
   /** Byte buffers the workers handed back, reused for later blocks. */
   private readonly spare: ArrayBuffer[] = [];
+  /** The configuration each worker holds: posted again only when it changes. */
+  private readonly sent: (BlockConfig | null)[] = [];
 
   constructor(script: string, size: number) {
     for (let i = 0; i < size; i++) {
@@ -46,6 +48,7 @@ export class ParsePool {
       w.on('error', (err) => this.failAll(new Error(`csv: parse worker failed: ${err.message}`)));
       w.on('exit', (code) => { if (code !== 0) this.failAll(new Error(`csv: parse worker exited with code ${code}`)); });
       this.workers.push(w);
+      this.sent.push(null);
     }
   }
 
@@ -72,10 +75,12 @@ export class ParsePool {
     const y = cfg.labelIndex >= 0 && cfg.labelMode !== 0 ? new Float32Array(rows) : null;
     const transfer: ArrayBuffer[] = [own.buffer as ArrayBuffer, x.buffer];
     if (y !== null) transfer.push(y.buffer);
-    const worker = this.workers[id % this.workers.length];
+    const k = id % this.workers.length;
+    const fresh = this.sent[k] !== cfg;
+    this.sent[k] = cfg;
     return new Promise<ParsedBlock>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, bytes: own, firstLine, rows, cfg, x, y }, transfer);
+      this.workers[k].postMessage({ id, bytes: own, firstLine, rows, cfg: fresh ? cfg : null, x, y }, transfer);
     });
   }
 

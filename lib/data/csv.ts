@@ -6,6 +6,7 @@ import {
 } from './csv-parse';
 import { ParsePool, parseWorkerScript, defaultParseWorkers } from './csv-pool';
 import { checkOptions, describe } from '../validate';
+import type { RowTransform } from './row-transform';
 
 import { openBytes, LineSplitter, LineBlock, blockBytes } from './csv-lines';
 
@@ -79,6 +80,12 @@ export interface CsvOptions {
   task?: 'auto' | 'classification' | 'regression';
   /** readCsvBatches: the class names of a text label column (labels become their indices). */
   classNames?: readonly string[];
+  /**
+   * readCsvBatches: a fitted Preprocessor (e.g. a loaded model's `model.preprocessor`) whose input side
+   * (NaN fill, standardisation) is applied to the rows as they are parsed, on the parse threads: the
+   * batches are ready for the model's network (so do not run them through the preprocessor again).
+   */
+  preprocessor?: { rowTransform(): RowTransform | null } | null;
   /** Rows per yielded batch (fewer when batchSize x columns would exceed MAX_BATCH_VALUES). Default 1024. */
   batchSize?: number;
   /** Longest line accepted, in bytes; a longer line is an error naming it. Default DEFAULT_MAX_LINE_LENGTH (32 MiB). */
@@ -162,7 +169,7 @@ function limitOption(name: string, v: number | undefined, dflt: number): number 
 }
 
 const OPTION_KEYS = [
-  'delimiter', 'header', 'headerNames', 'expectColumns', 'labelColumn', 'ignoreColumns', 'missing', 'oneHot', 'categories', 'task', 'classNames',
+  'delimiter', 'header', 'headerNames', 'expectColumns', 'labelColumn', 'ignoreColumns', 'missing', 'oneHot', 'categories', 'task', 'classNames', 'preprocessor',
   'batchSize', 'maxLineLength', 'maxColumns', 'workers', 'source',
 ];
 
@@ -399,6 +406,12 @@ async function* parsedBlocks(
   const missingHint = table ? cliMissing : " (pass missing: 'drop' to skip such rows, or 'keep' to leave NaN for a fitted Preprocessor; CLI: --missing drop)";
   const labelMode = labelIndex < 0 ? LabelMode.None : table ? LabelMode.Text : options.classNames !== undefined ? LabelMode.Classes : LabelMode.Number;
   const parserMissing: MissingPolicy = missingOpt === 'mean' ? 'keep' : missingOpt;
+  const prep = options.preprocessor ?? null;
+  if (prep !== null && (table || typeof prep.rowTransform !== 'function')) {
+    fail(table ? 'the preprocessor option is for readCsvBatches (readCsv reads the raw values a preprocessor is fitted on)' : `preprocessor must be a fitted data.Preprocessor, got ${describe(prep)}`);
+  }
+  const transform = prep === null ? null : prep.rowTransform();
+  if (prep !== null && transform === null) fail('the preprocessor is not fitted');
   const readState = (): ReadState => {
     const lay = layout(kinds, categories, names);
     const cfg: BlockConfig = {
@@ -410,7 +423,12 @@ async function* parsedBlocks(
       textHint: table
         ? ' (a text column can be read as one-hot columns: pass oneHot: true or oneHot: [<column>]; CLI: --one-hot)'
         : ` (text columns need the categories a model was trained with; readCsv reads them with oneHot: true)`,
+      transform,
     };
+    if (transform !== null && transform.features !== lay.width) {
+      const hint = lay.width === transform.features + 1 ? ' (does the input have a label column? pass labelColumn / --label-column)' : '';
+      fail(`rows have ${lay.width} values, the model (its preprocessor) expects ${transform.features}${hint}`);
+    }
     return {
       cfg, names, labelIndex, labelName, featureNames: lay.featureNames, featureColumns,
       rowsPerBlock: Math.max(1, Math.min(batchSize, Math.floor(MAX_BATCH_VALUES / Math.max(1, lay.width)))),

@@ -3,6 +3,7 @@ import { Tensor } from '../tensor';
 import { columnStats } from './normalize';
 import type { CsvSchema } from './csv';
 import { checkOptions, describe } from '../validate';
+import { applyRowTransform, type RowTransform } from './row-transform';
 
 /** Version of the preprocessing block in model.json. */
 export const PREPROCESSING_VERSION = 1;
@@ -180,29 +181,21 @@ export class Preprocessor {
       throw new Error(`${op}: input must be a Tensor or a Float32Array, got ${describe(x)}`);
     }
     const out = new Float32Array(data.length);
-    const fill = this.fill;
-    const input = this.input;
-    const mean = input?.mean ?? null;
-    const std = input?.std ?? null;
-    const perFeature = input !== null && input.per === 'feature';
-    for (let i = 0, f = 0; i < data.length; i++, f = f + 1 === features ? 0 : f + 1) {
-      let v = data[i];
-      if (v - v !== 0) {
-        if (v !== v && fill !== null) v = fill[f];
-        else {
-          const r = Math.floor(i / features);
-          const name = this.featureNames !== null ? ` ('${this.featureNames[f]}')` : '';
-          const why = v !== v ? 'missing values were not filled in training (readCsv missing: \'mean\' fits a fill)' : 'inputs must be finite';
-          throw new Error(`${op}: row ${r}, column ${f}${name} (0-based) is ${v}: ${why}`);
-        }
-      }
-      if (mean !== null) {
-        const c = perFeature ? f : 0;
-        v = (v - mean[c]) / std![c];
-      }
-      out[i] = v;
-    }
+    const error = applyRowTransform(data, out, this.rowTransform()!, 0);
+    if (error !== null) throw new Error(`${op}: ${error}`);
     return new Tensor(out, shape);
+  }
+
+  /** The input side (fill, standardisation) as plain data, for the CSV parse workers (readCsvBatches' preprocessor option). */
+  rowTransform(): RowTransform | null {
+    if (this.features === null) return null;
+    return {
+      features: this.features,
+      fill: this.fill,
+      standardize: this.input === null ? null : { per: this.input.per, mean: this.input.mean, std: this.input.std },
+      scale: null,
+      names: this.featureNames,
+    };
   }
 
   /** Targets scaled like training saw them (a copy); unchanged (the same object) without target scaling. */
