@@ -162,7 +162,7 @@ const TARGETS: Target[] = [
     name: 'nn.Sequential (layers as arguments)', call: construct(nn.Sequential),
     valid: () => [new nn.Linear(2, 3), new nn.Tanh(), new nn.Linear(3, 1), { seed: 2 }], names: ['Sequential'],
   },
-  { name: 'Module.predict (Float32Array)', call: method(model, 'predict'), valid: () => [new Float32Array(6), {}], names: ['predict', '.forward'] },
+  { name: 'Module.predict (Float32Array)', call: method(model, 'predict'), valid: () => [new Float32Array(6), { features: 3 }], names: ['predict', '.forward'] },
   { name: 'data.SeededRandom', call: construct(data.SeededRandom), valid: () => [9], names: ['SeededRandom'] },
   { name: 'data.batchRanges', call: (a) => any(data.batchRanges)(...a), valid: () => [10, 3], names: ['batchRanges'] },
   {

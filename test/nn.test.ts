@@ -195,9 +195,10 @@ describe.each(backendsUnderTest())('forward behaviour on the %s backend', (backe
     expect(batched.requiresGrad).toBe(false);
     for (let i = 0; i < whole.size; i++) expect(batched.data[i]).toBeCloseTo(whole.data[i], 5);
     expect(m.training).toBe(true);
-    const flat = m.predict(x.data, { batchSize: 16 });
+    const flat = m.predict(x.data, { batchSize: 16, features: 8 });
     expect(flat.shape).toEqual([37, 3]);
-    expect(() => m.predict(new Float32Array(9))).toThrow('predict: input has 9 values, not a multiple of the 8 input features');
+    expect(() => m.predict(new Float32Array(16))).toThrow(/predict: a flat Float32Array \(16 values\) has no row width/);
+    expect(() => m.predict(new Float32Array(9), { features: 8 })).toThrow('predict: input has 9 values, not a multiple of options.features = 8');
   });
 
   it('Dropout zeroes about p of the activations in training and is the identity in eval', () => {

@@ -108,8 +108,11 @@ describe('a model with a preprocessor (issue 11: preprocessing travels with the 
     for (let i = 0; i < 10; i++) expect(viaAsync.data[i]).toBeCloseTo(pred.data[i], 3);
     // evaluate applies it too: the loss is the training loss's scale, not 1e4 (raw units).
     expect(evaluate(back, d).loss).toBeLessThan(0.1);
-    // Flat input: the preprocessor knows the row width.
-    expect(back.predict(d.x.slice(0, 20)).shape).toEqual([10, 1]);
+    // Flat input carries no row width: give it (features or rows), as without a preprocessor.
+    expect(back.predict(d.x.slice(0, 20), { features: 2 }).shape).toEqual([10, 1]);
+    expect((await back.predictAsync(d.x.slice(0, 20), { rows: 10 })).shape).toEqual([10, 1]);
+    expect(() => back.predict(d.x.slice(0, 20))).toThrow(/predict: a flat Float32Array/);
+    expect(() => back.predict(d.x.slice(0, 21), { features: 3 })).toThrow(/predict/);
   });
 
   it('without the preprocessor the same weights give wrong answers: the scaler really is applied', async () => {

@@ -5,11 +5,12 @@ import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
+import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
 import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 import { classesOf, type Preprocessor } from '../data/preprocess';
 
-export interface PredictOptions {
+export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
 }
@@ -196,13 +197,19 @@ export abstract class Module {
   }
 
   /**
-   * Inference: runs forward in eval mode without recording gradients, in batches of rows. A
-   * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
+   * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
+   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
+   * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    // With a preprocessor: inputs scaled (and missing values filled) first, regression outputs mapped back to the targets' units.
     const prep = this.preprocessor;
-    if (prep !== null) return prep.outputs(this.predictModel(prep.inputs(x, 'predict'), opts));
+    if (prep !== null) {
+      // With a preprocessor: inputs shaped (a flat array needs features or rows), filled and scaled
+      // first; regression outputs mapped back to the targets' units.
+      const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
+      const shaped = shapeInput('predict', x, o, { width: prep.features, flattens: false });
+      return prep.outputs(this.predictModel(prep.inputs(shaped, 'predict'), o.batchSize === undefined ? {} : { batchSize: o.batchSize }));
+    }
     return this.predictModel(x, opts);
   }
 
@@ -217,23 +224,13 @@ export abstract class Module {
   }
 
   private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
-    const o = checkOptions('predict', opts, ['batchSize']);
+    const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
     const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
-    let input: Tensor;
-    if (x instanceof Tensor) {
-      input = x;
-    } else if (x instanceof Float32Array) {
-      const features = this.inputFeatures();
-      if (features === null) {
-        throw new Error('predict: cannot tell the input width of this model; pass a Tensor of shape [rows, features]');
-      }
-      if (x.length % features !== 0) {
-        throw new Error(`predict: input has ${x.length} values, not a multiple of the ${features} input features`);
-      }
-      input = new Tensor(x, [x.length / features, features]);
-    } else {
-      invalid('predict', 'input', 'a Tensor or a Float32Array', x, Array.isArray(x) ? 'make one with tensor([...])' : undefined);
-    }
+    if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
+    if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
+    // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
+    const width = x instanceof Float32Array ? this.inputFeatures() : null;
+    const input = shapeInput('predict', x, o, { width, flattens: false });
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();
     if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {

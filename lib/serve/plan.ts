@@ -24,6 +24,8 @@ export interface InferencePlan {
   inFeatures: number;
   /** Outputs per row (last layer's N). */
   outFeatures: number;
+  /** True when a Flatten comes before the first Linear: an input [rows, ...] is read as rows of inFeatures values. */
+  flattens: boolean;
 }
 
 interface Cfg {
@@ -87,6 +89,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
   const layers: PlanLayer[] = [];
   const sources: PlanSource[] = [];
   let softmax = false;
+  let flattens = false;
   let lastWasLinear = false;
   for (let i = 0; i < steps.length; i++) {
     const { cfg, prefix, where } = steps[i];
@@ -112,6 +115,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
       throw new Error(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
     }
+    if (cfg.type === 'Flatten' && layers.length === 0) flattens = true;
     if (cfg.type === 'Dropout' || cfg.type === 'Flatten') continue;
     if (cfg.type === 'Softmax') {
       softmax = true;
@@ -128,5 +132,5 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     lastWasLinear = false;
   }
   if (layers.length === 0) throw new Error('predictAsync: the model has no Linear layer to run');
-  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
+  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N, flattens };
 }
