@@ -57,7 +57,7 @@ const WRONG_TYPES: Row[] = [
   ['data.batchRanges(2 ** 40, 1)', () => data.batchRanges(2 ** 40, 1), /^batchRanges: n must be an integer in \[0, 2147483647\], got 1099511627776$/],
   ['data.gatherRows with an out-of-range index', () => data.gatherRows(new Float32Array(4), 2, [0, 2], 0, 2, new Float32Array(4)), /^gatherRows: index 2 at position 1 is not a row of the data \(2 rows of 2\)$/],
   ["standardize({ x: [1, 2], features: 1 })", () => data.standardize({ x: [1, 2] as never, features: 1 }), /^standardize: train\.x must be a Float32Array, got \[1,2\] \(an array\)$/],
-  ['standardize on data with NaN', () => data.standardize({ x: new Float32Array([1, 2, NaN, 4]), features: 2 }), /^standardize: training value at row 1, column 0 is NaN/],
+  ['standardize on data with NaN', () => data.standardize({ x: new Float32Array([1, 2, NaN, 4]), features: 2 }), /^standardize: row 1, column 0 \(0-based\) is NaN: statistics need finite values/],
 ];
 
 const SILENTLY_ACCEPTED: Row[] = [

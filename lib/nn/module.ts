@@ -7,6 +7,7 @@ import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
 import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
 import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
+import { classesOf, type Preprocessor } from '../data/preprocess';
 
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -21,6 +22,11 @@ export function formatCount(n: number): string {
 export abstract class Module {
   /** True in training mode (dropout active); false after eval(). */
   training = true;
+  /**
+   * Preprocessing fitted on the training data (data.preprocessor(), or fit's `standardize` option):
+   * predict, predictAsync, predictClasses, fit and evaluate apply it; save/load carry it in model.json.
+   */
+  preprocessor: Preprocessor | null = null;
   private readonly params = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
 
@@ -193,6 +199,28 @@ export abstract class Module {
    * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
+    const prep = this.preprocessor;
+    if (prep !== null) {
+      // With a preprocessor: inputs shaped (a flat array needs features or rows), filled and scaled
+      // first; regression outputs mapped back to the targets' units.
+      const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
+      const shaped = shapeInput('predict', x, o, { width: prep.features, flattens: false });
+      return prep.outputs(this.predictModel(prep.inputs(shaped, 'predict'), o.batchSize === undefined ? {} : { batchSize: o.batchSize }));
+    }
+    return this.predictModel(x, opts);
+  }
+
+  /**
+   * The class of each input row: argmax of the outputs (a single output is a logit for class 1), as
+   * the class names the preprocessor holds (string labels from readCsv), else the index as text.
+   */
+  predictClasses(x: Tensor | Float32Array, opts: PredictOptions = {}): string[] {
+    const prep = this.preprocessor;
+    const scores = this.predict(x, opts);
+    return prep !== null ? prep.classesOf(scores) : classesOf(scores, null);
+  }
+
+  private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
     const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
     const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
     if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);

@@ -7,6 +7,8 @@ import type { InputShapeOptions } from './input';
 import { checkOptions } from './options';
 import { UnplannableModelError, type PlannableModel } from './plan';
 import { prepareCall, type PreparedCall } from './prepare';
+import { shapeInput } from './input';
+import { preprocessorOf } from '../data/preprocess';
 
 export interface PredictAsyncOptions extends InputShapeOptions {
   /** Rows per forwardAsync call (default 4096). The event loop runs between batches. */
@@ -88,6 +90,16 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
  */
 export async function predictAsync(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions = {}): Promise<Tensor> {
+  // The model's preprocessor (lib/data/preprocess), if any: inputs shaped (a flat array needs
+  // features or rows), filled and scaled first; regression outputs mapped back after.
+  const prep = preprocessorOf(model);
+  if (prep === null) return predictPlanned(model, x, options);
+  const { features, rows, ...rest } = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
+  const shaped = shapeInput('predictAsync', x, { features, rows }, { width: prep.features, flattens: false });
+  return prep.outputs(await predictPlanned(model, prep.inputs(shaped, 'predictAsync'), rest));
+}
+
+async function predictPlanned(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions): Promise<Tensor> {
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   opts.signal?.throwIfAborted();
   const batchSize = opts.batchSize ?? 4096;

@@ -2,7 +2,7 @@
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
-import { prepareData, sliceRows, BatchBuilder, PreparedData } from './prepared';
+import { prepareData, sliceRows, BatchBuilder, PreparedData, preprocessForModel, checkTargetWidth, StandardizeOption } from './prepared';
 import { resolveLoss, defaultLossName, LossSpec } from './losses';
 import { makeMetrics, checkMetrics, validationKey, MetricFunction, MetricName } from './metrics';
 import { trainingLoss, type ClassWeight } from './class-weight';
@@ -84,13 +84,21 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
   resumeFrom?: string;
+  /**
+   * Fit a data.Preprocessor on the training rows (before a validationSplit's rows) and store it in
+   * model.preprocessor: true standardises the features per column and float regression targets; an
+   * object gives the Preprocessor options ({ standardize, targetScale, scale }). Training, validation,
+   * evaluate, predict and save/load then use it. Without this option a model that already has a
+   * preprocessor trains on data transformed by it.
+   */
+  standardize?: StandardizeOption;
 }
 
 /** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
@@ -161,7 +169,9 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
 
-  const all = prepareData(data, 'fit');
+  const raw = prepareData(data, 'fit');
+  const trainRows = options.validationSplit !== undefined ? raw.n - validationSplitRows(raw.n, options.validationSplit) : raw.n;
+  const all = preprocessForModel(model, data, raw, 'fit', options.standardize, trainRows);
   let train: PreparedData = all;
   let val: PreparedData | null = null;
   if (options.validationData !== undefined && options.validationSplit !== undefined) {
@@ -174,7 +184,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     train = sliceRows(all, 0, all.n - nVal);
     val = sliceRows(all, all.n - nVal, all.n);
   } else if (options.validationData !== undefined) {
-    val = prepareData(options.validationData, 'fit', 'validationData');
+    val = preprocessForModel(model, options.validationData, prepareData(options.validationData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
     if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
       throw new Error(
@@ -333,6 +343,7 @@ function checkModelAndLabels(
   model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, batchSize: number,
 ): { chance: ChanceLevel | null; classes: number } {
   const classes = probeOutputWidth('fit', 'data', model, train, batchSize);
+  checkTargetWidth('fit', 'data', train, classes, lossName);
   return { chance: labelChecks(model, train, val, lossName, classes), classes };
 }
 
