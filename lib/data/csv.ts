@@ -2,7 +2,6 @@
 import { Readable } from 'stream';
 import {
   parseBlock, splitCsvLine, numberOf, isMissing, BlockConfig, ParsedBlock, ColumnKind, LabelMode, MissingPolicy,
-  MISSING_TOKENS,
 } from './csv-parse';
 import { ParsePool, parseWorkerScript, defaultParseWorkers } from './csv-pool';
 import { checkOptions, describe } from '../validate';
