@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// myelin's npm install script. The native addon is optional, so this never fails the install:
+//   1. a binary that loads already (prebuilds/<platform>-<arch>/ shipped in the package, or build/Release/):
+//      nothing to do;
+//   2. otherwise compile it with node-gyp (binding.gyp), output captured in build/myelin-install.log;
+//   3. if that fails (no compiler, no Python, no Node headers...), print ONE line saying so and that myelin
+//      will run on its pure-TypeScript backend, and exit 0.
+// `npm install --build-from-source` (npm_config_build_from_source=true) skips step 1, as node-gyp-build does.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const root = path.join(__dirname, '..');
+const logFile = path.join(root, 'build', 'myelin-install.log');
+const FIX = 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and run `npm rebuild myelin`';
+
+/** The .node file node-gyp-build would load for this package, or null. */
+function resolveAddon() {
+  try {
+    return require('node-gyp-build').resolve(root);
+  } catch {
+    return null;
+  }
+}
+
+/** Loads the addon in a child process (a binary for the wrong CPU or libc fails there, not here). */
+function loads(file) {
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { stdio: 'ignore', timeout: 60000 });
+  return r.status === 0;
+}
+
+/** The first of the given programs found on PATH (or CXX when set), else null. */
+function findOnPath(names) {
+  const cxx = process.env.CXX;
+  if (cxx !== undefined && cxx.trim() !== '') return cxx;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    for (const name of names) {
+      const file = path.join(dir || '.', name);
+      try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return file;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  return null;
+}
+
+/** How to run node-gyp: npm's copy (npm_config_node_gyp), a local install, npm's copy beside node, or PATH's. */
+function nodeGypCommand() {
+  const fromNpm = process.env.npm_config_node_gyp;
+  if (fromNpm && fs.existsSync(fromNpm)) return [process.execPath, fromNpm];
+  try {
+    return [process.execPath, require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] })];
+  } catch {
+    // npm's own copy next to this node (outside an npm run, e.g. `node scripts/install.js`).
+    const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules',
+      'node-gyp', 'bin', 'node-gyp.js');
+    return fs.existsSync(bundled) ? [process.execPath, bundled] : ['node-gyp'];
+  }
+}
+
+/** What went wrong in a node-gyp log, as a short phrase; '' when it says nothing recognisable. */
+function firstError(log) {
+  if (/getNodeDir|rolling back install/.test(log)) return 'node-gyp could not download the Node.js headers';
+  const lines = log.split('\n');
+  const line = lines.find((l) => /\berror:|fatal error/i.test(l)) || lines.find((l) => /ERR! stack Error:/.test(l)) || '';
+  const text = line.replace(/^gyp ERR! stack /, '').trim();
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
+
+/** node-gyp arguments: --nodedir=<node's prefix> when no nodedir is configured and Node's headers are there
+ * (Debian's and NodeSource's node ship /usr/include/node), so compiling needs no header download. */
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
+/** Runs `node-gyp rebuild`, writing its output to the log; returns the failure (a short phrase) or null. */
+function compile() {
+  const [cmd, ...pre] = nodeGypCommand();
+  const args = [...pre, 'rebuild', ...nodedirArgs()];
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const log = [`$ ${[cmd, ...args].join(' ')}`, r.stdout || '', r.stderr || '', r.error ? String(r.error) : ''];
+  fs.mkdirSync(path.dirname(logFile), { recursive: true }); // after node-gyp, whose rebuild removes build/
+  fs.writeFileSync(logFile, log.join('\n'));
+  if (r.error) return `could not run node-gyp (${r.error.message})`;
+  if (r.status !== 0) {
+    const compiler = findOnPath(['c++', 'g++', 'clang++']);
+    if (compiler === null) return 'compiling it failed: no C++ compiler found (c++, g++, clang++ not on PATH)';
+    const first = firstError(`${r.stdout || ''}\n${r.stderr || ''}`);
+    return `compiling it with node-gyp failed (exit ${r.status}${first ? `: ${first}` : ''})`;
+  }
+  return null;
+}
+
+function main() {
+  const platform = `${process.platform}-${process.arch}`;
+  const fromSource = process.env.npm_config_build_from_source === 'true';
+  if (!fromSource) {
+    const existing = resolveAddon();
+    if (existing !== null && loads(existing)) return;
+  }
+  const failure = compile();
+  if (failure === null) {
+    const built = resolveAddon();
+    if (built !== null && loads(built)) return;
+  }
+  const why = failure ?? 'the compiled addon does not load';
+  const what = fromSource ? 'building from source' : `no prebuilt native addon for ${platform} loads here`;
+  process.stderr.write(
+    `myelin: ${what} and ${why} (log: ${logFile}); myelin will run on its pure-TypeScript backend. ` +
+      `For the native backend, ${FIX}.\n`,
+  );
+}
+
+try {
+  main();
+} catch (err) {
+  // Never fail the install over the optional addon.
+  process.stderr.write(`myelin: the install script failed (${err instanceof Error ? err.message : String(err)}); ` +
+    `myelin will run on its pure-TypeScript backend. For the native backend, ${FIX}.\n`);
+}
+process.exit(0);
