@@ -48,20 +48,6 @@ function findOnPath(names) {
   return null;
 }
 
-/** How to run node-gyp: npm's copy (npm_config_node_gyp), a local install, npm's copy beside node, or PATH's. */
-function nodeGypCommand() {
-  const fromNpm = process.env.npm_config_node_gyp;
-  if (fromNpm && fs.existsSync(fromNpm)) return [process.execPath, fromNpm];
-  try {
-    return [process.execPath, require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] })];
-  } catch {
-    // npm's own copy next to this node (outside an npm run, e.g. `node scripts/install.js`).
-    const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules',
-      'node-gyp', 'bin', 'node-gyp.js');
-    return fs.existsSync(bundled) ? [process.execPath, bundled] : ['node-gyp'];
-  }
-}
-
 /** What went wrong in a node-gyp log, as a short phrase; '' when it says nothing recognisable. */
 function firstError(log) {
   if (/getNodeDir|rolling back install/.test(log)) return 'node-gyp could not download the Node.js headers';
@@ -71,18 +57,12 @@ function firstError(log) {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
-/** node-gyp arguments: --nodedir=<node's prefix> when no nodedir is configured and Node's headers are there
- * (Debian's and NodeSource's node ship /usr/include/node), so compiling needs no header download. */
-function nodedirArgs() {
-  if (process.env.npm_config_nodedir) return [];
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
-}
-
 /** Runs `node-gyp rebuild`, writing its output to the log; returns the failure (a short phrase) or null. */
 function compile() {
+  const { nodeGypCommand, nodedir } = require('./node-gyp'); // inside main()'s try: never fails the install
   const [cmd, ...pre] = nodeGypCommand();
-  const args = [...pre, 'rebuild', ...nodedirArgs()];
+  const headers = nodedir();
+  const args = [...pre, 'rebuild', ...(headers !== null && !process.env.npm_config_nodedir ? [`--nodedir=${headers}`] : [])];
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   const log = [`$ ${[cmd, ...args].join(' ')}`, r.stdout || '', r.stderr || '', r.error ? String(r.error) : ''];
   fs.mkdirSync(path.dirname(logFile), { recursive: true }); // after node-gyp, whose rebuild removes build/

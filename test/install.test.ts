@@ -21,13 +21,13 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A copy of what the package ships for building (binding.gyp, native/, scripts/install.js) plus its build deps. */
+/** A copy of what the package ships for building (binding.gyp, native/, the install scripts) plus its build deps. */
 function packageCopy(name: string): string {
   const dir = path.join(tmp, name);
   fs.mkdirSync(path.join(dir, 'scripts'), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.copyFileSync(path.join(ROOT, 'binding.gyp'), path.join(dir, 'binding.gyp'));
-  fs.copyFileSync(path.join(ROOT, 'scripts', 'install.js'), path.join(dir, 'scripts', 'install.js'));
+  for (const f of ['install.js', 'node-gyp.js']) fs.copyFileSync(path.join(ROOT, 'scripts', f), path.join(dir, 'scripts', f));
   fs.cpSync(path.join(ROOT, 'native'), path.join(dir, 'native'), { recursive: true });
   for (const dep of ['node-gyp-build', 'node-addon-api']) {
     fs.cpSync(path.join(ROOT, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true });
