@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -106,7 +106,8 @@ async function main() {
   const { runTrainStep, runEpoch, runXor } = require('./cases/training');
   const { runInference } = require('./cases/inference');
   const { runOverhead } = require('./cases/overhead');
-  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor };
+  const { runCsv } = require('./cases/csv');
+  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv };
   const records = [];
   const groupErrors = {};
   for (const g of GROUPS) {

@@ -3,6 +3,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import { ensureDist, DIST_CLI } from './helpers/dist';
 import { load, readModelInfo, save } from '../lib/io/model-file';
@@ -217,5 +218,163 @@ describe('myelin train / predict / export', () => {
     const w1 = load(path.join(dir, 'resumed')).namedParameters();
     const w2 = load(path.join(dir, 'straight')).namedParameters();
     w1.forEach(([name, t], i) => expect(Array.from(t.data), name).toEqual(Array.from(w2[i][1].data)));
+  });
+});
+
+describe('reliability (issue 10 items 6, 15, 16; issue 11 EBADF)', () => {
+  const { Sequential, Linear, ReLU } = nn;
+  const rowsOf = (n: number, cols: number, start = 0): string[] =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: cols }, (_, j) => (((i + start) * 7 + j) % 17) / 4).join(','));
+  let model4 = '';
+  beforeAll(() => {
+    model4 = path.join(dir, 'rel-model');
+    save(new Sequential(new Linear(4, 8, { seed: 1 }), new ReLU(), new Linear(8, 3, { seed: 2 })), model4,
+      { inputShape: [4], metadata: { task: 'classification', featureNames: ['id', '2020', '2021', '2022'] } });
+  });
+
+  it('predict: a typo in the first row is an error naming line and column (it used to become a header, shifting every row)', () => {
+    const rows = rowsOf(5, 4);
+    rows[0] = '0.5x' + rows[0].slice(rows[0].indexOf(','));
+    fs.writeFileSync(path.join(dir, 'typo.csv'), rows.join('\n') + '\n');
+    const r = cli(['predict', '--model', model4, '--input', 'typo.csv', '--output', 'typo-preds.csv']);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/csv: typo\.csv: line 1, column 1: '0\.5x' is not a number, but 3 other cell\(s\) of the first line are numbers/);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('typo-preds'))).toEqual([]);
+    // A header naming the model's saved columns (some numeric) is a header; --header forces one.
+    fs.writeFileSync(path.join(dir, 'named.csv'), ['id,2020,2021,2022', ...rowsOf(6, 4)].join('\n') + '\n');
+    const n = cli(['predict', '--model', model4, '--input', 'named.csv']);
+    expect(n.status, show(n)).toBe(0);
+    expect(n.stdout.trim().split('\n').length).toBe(7);
+    fs.writeFileSync(path.join(dir, 'other-header.csv'), ['x,1,2,3', ...rowsOf(6, 4)].join('\n') + '\n');
+    expect(cli(['predict', '--model', model4, '--input', 'other-header.csv']).status).toBe(1);
+    const h = cli(['predict', '--model', model4, '--input', 'other-header.csv', '--header']);
+    expect(h.status, show(h)).toBe(0);
+    expect(h.stdout.trim().split('\n').length).toBe(7);
+  });
+
+  it('predict: Infinity and 1e39 (float32 overflow) are rejected naming file, line and column (they gave NaN probabilities, exit 0)', () => {
+    for (const [v, what] of [['Infinity', 'is not a finite number'], ['1e39', 'overflows float32']]) {
+      const rows = rowsOf(5, 4);
+      rows[3] = rows[3].replace(/,[^,]+$/, `,${v}`);
+      fs.writeFileSync(path.join(dir, 'inf.csv'), rows.join('\n') + '\n');
+      const r = cli(['predict', '--model', model4, '--input', 'inf.csv']);
+      expect(r.status, show(r)).toBe(1);
+      expect(r.stderr).toContain(`csv: inf.csv: line 4, column 4: '${v}' ${what}`);
+      expect(r.stdout).not.toMatch(/NaN/);
+    }
+    // The same rule for IDX input: a float32 Infinity at row 2, value 3.
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(0x00000d02, 0);
+    header.writeUInt32BE(3, 4);
+    header.writeUInt32BE(4, 8);
+    const body = Buffer.alloc(3 * 16);
+    body.writeFloatBE(Infinity, (4 + 2) * 4);
+    fs.writeFileSync(path.join(dir, 'inf.idx'), Buffer.concat([header, body]));
+    const q = cli(['predict', '--model', model4, '--input', 'inf.idx']);
+    expect(q.status, show(q)).toBe(1);
+    expect(q.stderr).toContain('predict: inf.idx: row 2, value 3 is Infinity, not a finite float32 number');
+  });
+
+  it('predict: a truncated .gz input names the file (CSV and IDX)', () => {
+    const gz = zlib.gzipSync(Buffer.from(rowsOf(20000, 4).join('\n') + '\n'));
+    fs.writeFileSync(path.join(dir, 'cut.csv.gz'), gz.subarray(0, gz.length >> 1));
+    const r = cli(['predict', '--model', model4, '--input', 'cut.csv.gz', '--output', 'cut-preds.csv']);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/myelin: error: csv: cut\.csv\.gz: corrupt or truncated gzip data: unexpected end of file/);
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(0x00000d02, 0);
+    header.writeUInt32BE(1000, 4);
+    header.writeUInt32BE(4, 8);
+    const idx = zlib.gzipSync(Buffer.concat([header, Buffer.alloc(16000)]));
+    fs.writeFileSync(path.join(dir, 'cut.idx.gz'), idx.subarray(0, idx.length - 10));
+    const q = cli(['predict', '--model', model4, '--input', 'cut.idx.gz']);
+    expect(q.status, show(q)).toBe(1);
+    expect(q.stderr).toMatch(/readIdx: cut\.idx\.gz: corrupt gzip data: unexpected end of file/);
+  });
+
+  it('predict: an error after output was written to a file exits 1 cleanly (the descriptor was closed twice: EBADF crash)', () => {
+    const rows = rowsOf(20000, 4);
+    rows[15000] = '1,2';
+    fs.writeFileSync(path.join(dir, 'late-error.csv'), rows.join('\n') + '\n');
+    const r = cli(['predict', '--model', model4, '--input', 'late-error.csv', '--output', 'late-preds.csv', '--batch', '100']);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/^myelin: error: csv: late-error\.csv: line 15001 has 2 columns, expected 4\n$/);
+    expect(r.stderr).not.toMatch(/EBADF|Unhandled/);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('late-preds'))).toEqual([]);
+  });
+
+  it('predict: --output under /proc is refused; an existing FIFO is written in place, not replaced by a file', async () => {
+    fs.writeFileSync(path.join(dir, 'ok.csv'), rowsOf(3, 4).join('\n') + '\n');
+    const p = cli(['predict', '--model', model4, '--input', 'ok.csv', '--output', '/proc/myelin-preds.csv']);
+    expect(p.status, show(p)).toBe(2);
+    expect(p.stderr).toMatch(/--output '\/proc\/myelin-preds\.csv' is under \/proc \(a kernel or device filesystem\)/);
+    const fifo = path.join(dir, 'preds.fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo on this platform
+    const { spawn } = await import('child_process');
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let got = '';
+    reader.stdout.on('data', (d: Buffer) => { got += d.toString(); });
+    const done = new Promise<void>((resolve) => reader.on('exit', () => resolve()));
+    const r = cli(['predict', '--model', model4, '--input', 'ok.csv', '--output', fifo]);
+    const timer = setTimeout(() => reader.kill(), 5000);
+    await done;
+    clearTimeout(timer);
+    expect(r.status, show(r)).toBe(0);
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(got.trim().split('\n')).toHaveLength(4);
+  });
+
+  it('train: --out and --checkpoint-dir under /proc, /sys, /dev are refused at once (mkdirSync used to hang on /proc)', () => {
+    for (const [opt, target] of [['--out', '/proc/myelin-test/model'], ['--out', '/sys/myelin-model'], ['--out', '/dev/myelin-model'], ['--checkpoint-dir', '/proc/ck']]) {
+      const args = ['train', '--data', 'digits', '--epochs', '1', '-q', '--out', opt === '--out' ? target : 'm-ok', ...(opt === '--out' ? [] : [opt, target])];
+      const r = spawnSync(process.execPath, [DIST_CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+      expect(r.status, `${target}\n${show(r)}`).toBe(2);
+      expect(r.stderr).toContain(`${opt} '${target}' is under /${target.split('/')[1]} (a kernel or device filesystem): choose a directory on disk`);
+    }
+    expect(fs.existsSync('/dev/myelin-model')).toBe(false);
+    fs.writeFileSync(path.join(dir, 'a-file'), 'x');
+    const f = cli(['train', '--data', 'digits', '--epochs', '1', '-q', '--out', 'a-file/model']);
+    expect(f.status, show(f)).toBe(2);
+    expect(f.stderr).toMatch(/--out 'a-file\/model': '.*a-file' is not a directory/);
+  });
+
+  it('train: --layers 1000000000 and a 100,000-class label are refused with the limit and how to raise it', () => {
+    const r = cli(['train', '--data', 'digits', '--layers', '1000000000', '--out', 'huge']);
+    expect(r.status, show(r)).toBe(2);
+    expect(r.stderr).toContain('the 64-1000000000-10 MLP would have 75,000,000,010 parameters (300.0 GB of float32 weights, about 4x that to train), more than --max-params 50,000,000: choose smaller --layers, or raise --max-params');
+    const lines = ['a,b,label', ...Array.from({ length: 50 }, (_, i) => `${i % 7},${i % 5},${i % 3}`), '1,2,99999'];
+    fs.writeFileSync(path.join(dir, 'many-classes.csv'), lines.join('\n') + '\n');
+    const c = cli(['train', '--data', 'many-classes.csv', '--out', 'mc']);
+    expect(c.status, show(c)).toBe(2);
+    expect(c.stderr).toContain('train: the largest label is 99999 (data row 51), which makes a 100000-class classifier, more than --max-classes 1000: for a regression target pass --task regression');
+    expect(fs.existsSync(path.join(dir, 'mc'))).toBe(false);
+    const ok = cli(['train', '--data', 'many-classes.csv', '--out', 'mc', '--max-classes', '100000', '--layers', '4', '--epochs', '1', '-q']);
+    expect(ok.status, show(ok)).toBe(0);
+    expect(readModelInfo(path.join(dir, 'mc')).metadata.classes).toBe(100000);
+  });
+
+  it('train: --val-split 0.999 reports the rows actually used for training and validation', () => {
+    const r = cli(['train', '--data', 'digits', '--val-split', '0.999', '--epochs', '1', '--seed', '1', '-q', '--out', 'vs']);
+    expect(r.status, show(r)).toBe(0);
+    // digits' training part has 1438 rows: floor(1438 * 0.999) = 1436 held out, 2 trained on.
+    expect(r.stdout).toContain('MLP on digits (2 training rows + 1436 validation rows, 1 epochs, seed 1)');
+    const bad = cli(['train', '--data', 'digits', '--val-split', '0.0001', '--out', 'vs2']);
+    expect(bad.status, show(bad)).toBe(2);
+    expect(bad.stderr).toContain('--val-split: validationSplit 0.0001 of 1438 rows leaves 0 validation and 1438 training rows');
+  });
+
+  it('train: lr 10 on digits ends with DIVERGED lines and exit 3; a healthy run has none', () => {
+    const r = cli(['train', '--data', 'digits', '--lr', '10', '--seed', '1', '--out', 'diverged']);
+    expect(r.status, show(r)).toBe(3);
+    expect(r.stdout).toMatch(/\n {2}DIVERGED: {12}training diverged: the loss of epoch 1 \(\S+\) is \S+ times the first batch's/);
+    expect(r.stderr).toMatch(/warning: training diverged/); // the progress output says it when it happens
+    expect(fs.existsSync(path.join(dir, 'diverged', 'model.json'))).toBe(true); // saved for inspection
+    const q = cli(['train', '--data', 'digits', '--lr', '10', '--seed', '2', '--out', 'diverged2', '-q']);
+    expect(q.status, show(q)).toBe(3);
+    expect(q.stderr).toBe('');
+    expect(q.stdout).toContain('DIVERGED');
+    const ok = cli(['train', '--data', 'digits', '--lr', '3e-3', '--epochs', '8', '--seed', '1', '--out', 'healthy', '-q']);
+    expect(ok.status, show(ok)).toBe(0);
+    expect(ok.stdout).not.toContain('DIVERGED');
   });
 });

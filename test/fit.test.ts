@@ -9,6 +9,7 @@ import { fit, evaluate, predict, earlyStopping, lrScheduler, cosineDecay } from 
 import type { EpochLogs, TrainContext } from '../lib/train';
 import { SeededRandom } from '../lib/data/split';
 import { loadDigits } from '../lib/data/digits';
+import { checkDataValues } from '../lib/train/checks';
 
 const seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
 const msg = `seed ${seed}`;
@@ -202,15 +203,95 @@ describe(`fit (${msg})`, () => {
 
   it('throws when the loss becomes NaN, naming the epoch and the batch', async () => {
     const data = blobs(100, seed);
-    const x = Float32Array.from(data.x.data);
-    x[2 * 70] = NaN; // row 70 is in batch 3 (rows 64..95) of every epoch without shuffling
-    const model = mlp(seed);
-    await expect(fit(model, { x: tensor(x, [100, 2]), y: data.y }, { epochs: 2, batchSize: 32, shuffle: false, ...silent }))
+    // The data is checked before training (see 'validates the whole dataset'), so make the loss itself go bad.
+    let calls = 0;
+    const nanAtThirdBatch = (pred: Tensor): Tensor => {
+      calls++;
+      return calls === 3 ? tensor(Float32Array.of(NaN), [1]) : pred.mul(pred).mean();
+    };
+    await expect(fit(mlp(seed), data, { epochs: 2, batchSize: 32, shuffle: false, loss: nanAtThirdBatch, ...silent }))
       .rejects.toThrow('fit: loss is NaN at epoch 1/2, batch 3/4');
-    const targets = new Float32Array(100 * 3);
-    targets[3 * 60 + 1] = Infinity; // row 60: batch 2 (rows 50..99)
-    await expect(fit(mlp(seed), { x: data.x, y: tensor(targets, [100, 3]) }, { epochs: 1, batchSize: 50, shuffle: false, ...silent }))
+    calls = 0;
+    const infAtSecond = (pred: Tensor): Tensor => {
+      calls++;
+      return calls === 2 ? tensor(Float32Array.of(Infinity), [1]) : pred.mul(pred).mean();
+    };
+    await expect(fit(mlp(seed), data, { epochs: 1, batchSize: 50, shuffle: false, loss: infAtSecond, ...silent }))
       .rejects.toThrow('fit: loss is Infinity at epoch 1/1, batch 2/2');
+  });
+
+  it('validates the whole dataset before the first step, naming the dataset row and column; weights stay unchanged', async () => {
+    // Reproduction (issue 10 item 14): a bad label at row 1000 used to fail after 14 optimizer steps had
+    // changed the weights, naming row 21 (its row in the batch).
+    const d = loadDigits({ seed: 1 });
+    const n = 1200;
+    const x = d.train.x.slice(0, n * 64);
+    const y = d.train.y.slice(0, n);
+    const check = async (data: { x: Float32Array | Tensor; y: Int32Array | Tensor }, opts: object, re: RegExp): Promise<void> => {
+      const model = new Sequential([new Linear(64, 32), new ReLU(), new Linear(32, 10)], { seed });
+      const before = weights(model);
+      let steps = 0;
+      await expect(fit(model, { features: 64, ...data } as never, { epochs: 1, batchSize: 70, shuffle: false, onBatchEnd: () => { steps++; }, ...silent, ...opts }))
+        .rejects.toThrow(re);
+      expect(steps).toBe(0);
+      weights(model).forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(before[i])));
+    };
+    const badLabel = Int32Array.from(y);
+    badLabel[1000] = 10;
+    await check({ x, y: badLabel }, {}, /^fit: data\.y\[1000\] = 10 is out of range: labels must be integers in \[0, 10\) for a model with 10 outputs/);
+    badLabel[1000] = -1;
+    await check({ x, y: badLabel }, {}, /data\.y\[1000\] = -1 is out of range/);
+    // With validationSplit the rows are still named as in the data passed in.
+    await check({ x, y: badLabel }, { validationSplit: 0.5 }, /data\.y\[1000\] = -1 is out of range/);
+    const badX = Float32Array.from(x);
+    badX[1000 * 64 + 3] = NaN;
+    await check({ x: badX, y }, {}, /^fit: data\.x row 1000, column 3 \(0-based\) is NaN: training data must be finite/);
+    badX[1000 * 64 + 3] = -Infinity;
+    await check({ x: badX, y }, {}, /data\.x row 1000, column 3 \(0-based\) is -Infinity/);
+    await check({ x: x.slice(0, n * 63), y, features: 63 } as never, {}, /^fit: the model cannot run on data\.x rows of shape \[63\] \(63 values\) \(its first layer takes 64 inputs\): \S/);
+    const targets = new Float32Array(n * 10);
+    targets[7 * 10 + 2] = Infinity;
+    await check({ x, y: tensor(targets, [n, 10]) }, {}, /^fit: data\.y row 7, column 2 \(0-based\) is Infinity/);
+    // Validation data is checked too, before training.
+    const badVal = x.slice(0, 100 * 64);
+    badVal[5 * 64 + 1] = NaN;
+    await check({ x, y }, { validationData: { x: tensor(badVal, [100, 64]), y: y.slice(0, 100) } },
+      /^fit: validationData\.x row 5, column 1 \(0-based\) is NaN/);
+    const badValLabels = y.slice(0, 100);
+    badValLabels[42] = 12;
+    await check({ x, y }, { validationData: { x: tensor(x.slice(0, 100 * 64), [100, 64]), y: badValLabels } },
+      /^fit: validationData\.y\[42\] = 12 is out of range/);
+    // The check's fast path (one backend sum) never rejects finite data whose sum overflows.
+    const huge = new Float32Array(200).fill(3e38);
+    expect(() => checkDataValues('fit', 'data', { x: huge, n: 100, rowShape: [2], rowSize: 2, labels: null, targets: null, targetShape: [], targetSize: 1 })).not.toThrow();
+    huge[151] = NaN;
+    expect(() => checkDataValues('fit', 'data', { x: huge, n: 100, rowShape: [2], rowSize: 2, labels: null, targets: null, targetShape: [], targetSize: 1 }))
+      .toThrow('fit: data.x row 75, column 1 (0-based) is NaN');
+    // bceWithLogits takes labels 0 and 1 only.
+    const model = new Sequential([new Linear(2, 1)], { seed });
+    const b = blobs(50, seed);
+    await expect(fit(model, b, { loss: 'bceWithLogits', ...silent })).rejects.toThrow(/data\.y\[\d+\] = 2 is out of range: labels must be integers in \[0, 2\) \(0 or 1\) for loss 'bceWithLogits'/);
+  });
+
+  it('rejects callbacks that are not functions and a null options object, naming the option and the value', async () => {
+    const data = blobs(40, seed);
+    const cases: [unknown, string][] = [
+      [null, 'fit: options must be an object, got null'],
+      [5, 'fit: options must be an object, got 5 (a number)'],
+      [{ onEpochEnd: 5 }, 'fit: options.onEpochEnd must be a function, got 5 (a number)'],
+      [{ onBatchEnd: 'log' }, "fit: options.onBatchEnd must be a function, got 'log' (a string)"],
+      [{ callbacks: [{ onEpochEnd: () => {} }, { onEpochEnd: true }] }, 'fit: callbacks[1].onEpochEnd must be a function, got true (a boolean)'],
+      [{ callbacks: { onTrainBegin: {} } }, 'fit: callbacks.onTrainBegin must be a function, got an object'],
+      [{ callbacks: [() => {}] }, 'fit: callbacks[0] must be an object of hook functions (onTrainBegin, onEpochBegin, onBatchEnd, onEpochEnd, onTrainEnd), got a function'],
+      [{ callbacks: [null] }, 'fit: callbacks[0] must be an object of hook functions'],
+    ];
+    for (const [opts, message] of cases) {
+      const model = mlp(seed);
+      const before = weights(model);
+      const options = opts === null || typeof opts !== 'object' ? (opts as never) : { ...silent, ...(opts as object) };
+      await expect(fit(model, data, options), JSON.stringify(opts)).rejects.toThrow(message);
+      weights(model).forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(before[i])));
+    }
   });
 
   it('rejects bad options and mismatched data with clear errors', async () => {
@@ -357,5 +438,62 @@ describe('progress output', () => {
     expect(text).toMatch(/Epoch 1\/2 \[[=-]+\] 100\/100 \| loss \d\.\d{4} - accuracy \d\.\d{4} \| [\d,]+ samples\/s/);
     expect(text).toContain('Epoch 2/2');
     expect(text).toContain('ETA');
+  });
+});
+
+describe('divergence warnings', () => {
+  // Reproduction (issue 10 item 15): lr 10 on digits ended at chance accuracy with finite weights and
+  // no sign of trouble in 7 of 8 runs.
+  const digits = loadDigits({ seed: 1 });
+  const digitsMlp = (s: number): Sequential => new Sequential([new Linear(64, 128), new ReLU(), new Linear(128, 10)], { seed: s });
+  const lines = (): { write(s: string): boolean; text: () => string } => {
+    const chunks: string[] = [];
+    return { write: (s: string) => { chunks.push(s); return true; }, text: () => chunks.join('') };
+  };
+
+  it('adam with lr 10 on digits: the exploding loss is a warning in the history and on the output', async () => {
+    for (const s of [1, 2, 3]) {
+      const out = lines();
+      const h = await fit(digitsMlp(s), digits.train, { epochs: 5, lr: 10, batchSize: 128, seed: s, verbose: 2, output: out });
+      expect(h.accuracy[4], `seed ${s}`).toBeLessThan(0.4); // the run really is ruined
+      const exploded = h.warnings.find((w) => w.code === 'lossExploded');
+      expect(exploded, `seed ${s}: ${JSON.stringify(h.warnings)}`).toBeDefined();
+      expect(exploded!.epoch).toBe(0);
+      expect(exploded!.message).toMatch(/^training diverged: the loss of epoch 1 \([\d.e+]+\) is [\d.e+]+ times the first batch's \([\d.]+\); lower the learning rate \(it is 10\) or pass clipGradNorm$/);
+      expect(out.text()).toContain(`warning: ${exploded!.message}\n`);
+      // Each kind is raised once per run.
+      expect(new Set(h.warnings.map((w) => w.code)).size).toBe(h.warnings.length);
+    }
+  });
+
+  it('sgd with lr 10 on digits collapses to a constant output after a smaller spike: accuracyAtChance', async () => {
+    for (const s of [1, 2, 3]) {
+      const h = await fit(digitsMlp(s), digits.train, { epochs: 5, lr: 10, optimizer: 'sgd', batchSize: 128, seed: s, verbose: 0 });
+      const w = h.warnings.find((x) => x.code === 'accuracyAtChance');
+      expect(w, `seed ${s}: ${JSON.stringify(h.warnings)} acc ${h.accuracy}`).toBeDefined();
+      expect(w!.epoch).toBeGreaterThanOrEqual(1);
+      expect(w!.message).toMatch(/^training diverged: after a loss spike the model's output no longer depends on its input \(for 2 epochs it has predicted class \d for \d+\.\d% of the sampled rows\) and its accuracy \(\d+\.\d% at epoch \d\) is at chance level/);
+      expect(h.accuracy[w!.epoch]).toBeLessThan(0.2);
+    }
+  });
+
+  it('a healthy run, and slow ones, raise no warning; verbose 0 prints none', async () => {
+    // A tiny model often starts out predicting one class for every row; slow training keeps it there
+    // for a few epochs. That is not divergence (no loss spike, outputs still vary with the input).
+    for (let s = 0; s < 60; s++) {
+      const h = await fit(mlp(s), blobs(100, s), { epochs: 3, batchSize: 25, seed: s, validationSplit: 0.2, verbose: 0 });
+      expect(h.warnings, `seed ${s}`).toEqual([]);
+    }
+    const healthy = await fit(digitsMlp(4), digits.train, { epochs: 10, lr: 3e-3, batchSize: 64, seed: 4, verbose: 0 });
+    expect(healthy.accuracy[9]).toBeGreaterThan(0.9);
+    expect(healthy.warnings).toEqual([]);
+    // Slow (lr 1e-4): accuracy near chance for all 5 epochs, but the model still tells inputs apart.
+    const slow = await fit(digitsMlp(5), digits.train, { epochs: 5, lr: 1e-4, batchSize: 128, seed: 5, verbose: 0 });
+    expect(slow.accuracy[4]).toBeLessThan(0.4);
+    expect(slow.warnings).toEqual([]);
+    const out = lines();
+    const quiet = await fit(digitsMlp(1), digits.train, { epochs: 2, lr: 10, batchSize: 128, seed: 1, verbose: 0, output: out });
+    expect(quiet.warnings.length).toBeGreaterThan(0);
+    expect(out.text()).toBe('');
   });
 });

@@ -1,5 +1,6 @@
 // Option-value parsers for the myelin CLI: each throws a usage error saying what was expected.
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { CsvOptions, LabelColumn, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_LINE_LENGTH } from '../data/csv';
 
 /** A bad command line (exit code 2), as opposed to a runtime failure (exit code 1). */
 export class UsageError extends Error {
@@ -65,5 +66,40 @@ export function choiceParser<T extends string>(option: string, choices: readonly
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) bad(option, `one of ${choices.join(', ')}`, value);
     return value as T;
+  };
+}
+
+/** The CSV-reading options `train` and `predict` share (see addCsvOptions). */
+export interface CsvCliOptions {
+  labelColumn?: string;
+  delimiter?: string;
+  header?: boolean;
+  maxLineLength?: number;
+  maxColumns?: number;
+}
+
+/** Adds --header/--no-header, --max-line-length and --max-columns to a command. */
+export function addCsvOptions(cmd: Command): Command {
+  return cmd
+    .option('--header', 'the CSV\'s first line is a header (default: detected: a header has no numeric cell)')
+    .option('--no-header', 'the CSV\'s first line is data')
+    .option('--max-line-length <chars>', `longest CSV line accepted (default ${DEFAULT_MAX_LINE_LENGTH})`, positiveIntParser('--max-line-length'))
+    .option('--max-columns <n>', `most CSV columns accepted (default ${DEFAULT_MAX_COLUMNS})`, positiveIntParser('--max-columns'));
+}
+
+/** A --label-column value: 'last', an index (digits, may be negative) or a header name. */
+export function labelColumnOf(value: string): LabelColumn {
+  return value === 'last' ? 'last' : /^-?[0-9]+$/.test(value) ? Number(value) : value;
+}
+
+/** CsvOptions from the shared CSV command-line options. */
+export function csvOptionsOf(opts: CsvCliOptions, labelDefault: string | null): CsvOptions {
+  const label = opts.labelColumn ?? labelDefault;
+  return {
+    labelColumn: label === null ? null : labelColumnOf(label),
+    ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    ...(opts.header !== undefined ? { header: opts.header } : {}),
+    ...(opts.maxLineLength !== undefined ? { maxLineLength: opts.maxLineLength } : {}),
+    ...(opts.maxColumns !== undefined ? { maxColumns: opts.maxColumns } : {}),
   };
 }

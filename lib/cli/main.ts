@@ -58,7 +58,7 @@ export function buildProgram(setExit: (code: number) => void, root: string = PAC
     .helpOption(false)
     .action(async (args: string[]) => setExit(await runBench(args, root)));
 
-  registerTrain(program);
+  registerTrain(program, setExit);
   registerPredict(program);
   registerExport(program);
   return program;

@@ -11,15 +11,14 @@ import { loadWithInfo, ModelInfo } from '../io/model-file';
 import { tempPathFor, fsyncDirSync } from '../io/atomic';
 import { buildPlan } from '../serve/plan';
 import { predictAsync } from '../serve/predict';
-import { UsageError, positiveIntParser } from './args';
+import { UsageError, CsvCliOptions, addCsvOptions, csvOptionsOf, positiveIntParser } from './args';
+import { checkOutputFile } from './paths';
 
-export interface PredictCommandOptions {
+export interface PredictCommandOptions extends CsvCliOptions {
   model: string;
   input: string;
   output: string;
   batch: number;
-  labelColumn?: string;
-  delimiter?: string;
   inputScale: boolean;
   precision: number;
 }
@@ -40,37 +39,52 @@ async function* idxBatches(file: string, batch: number): AsyncGenerator<RowBatch
   for (let start = 0; start < rows; start += batch) {
     const end = Math.min(rows, start + batch);
     const x = Float32Array.from(idx.data.subarray(start * features, end * features));
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] - x[i] !== 0) {
+        // NaN, +-Infinity, or a float64 beyond float32's range.
+        const value = idx.data[start * features + i];
+        throw new Error(`predict: ${file}: row ${start + Math.floor(i / features) + 1}, value ${(i % features) + 1} is ${value}, not a finite float32 number`);
+      }
+    }
     yield { x, rows: end - start, features, firstLine: start + 1 };
   }
 }
 
-async function* csvBatches(input: string, opts: PredictCommandOptions): AsyncGenerator<RowBatch> {
-  const lc = opts.labelColumn;
-  const labelColumn = lc === undefined ? null : lc === 'last' ? 'last' : /^-?[0-9]+$/.test(lc) ? Number(lc) : lc;
+/** CSV rows, batch by batch; a first line naming the model's saved feature columns is a header. */
+async function* csvBatches(input: string, opts: PredictCommandOptions, savedNames: string[] | null): AsyncGenerator<RowBatch> {
   for await (const b of readCsvBatches(input, {
-    batchSize: opts.batch, labelColumn, ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+    ...csvOptionsOf(opts, null), batchSize: opts.batch, ...(savedNames !== null ? { headerNames: savedNames } : {}),
   })) {
     yield { x: b.x, rows: b.rows, features: b.features, firstLine: b.firstLine };
   }
 }
 
-/** Text output with backpressure; files are written to a temp name and renamed into place at the end. */
+/**
+ * Text output with backpressure. Regular files are written to a temp name and renamed into place at
+ * the end; devices, FIFOs and sockets (e.g. /dev/null) are written in place; '-' is stdout.
+ */
 class OutputSink {
-  private stream: Writable;
-  private readonly tmp: string | null;
-  private fd: number | null = null;
+  private readonly stream: Writable;
+  private readonly tmp: string | null = null;
+  private readonly fd: number | null = null;
+  private readonly owned: boolean;
 
   constructor(private readonly target: string) {
     if (target === '-') {
       this.stream = process.stdout;
-      this.tmp = null;
+      this.owned = false;
+      return;
+    }
+    this.owned = true;
+    if (checkOutputFile(target, '--output') === 'special') {
+      this.stream = fs.createWriteStream(target, { flags: 'w' });
     } else {
-      const dir = path.dirname(path.resolve(target));
-      if (!fs.existsSync(dir)) throw new Error(`predict: output directory '${dir}' does not exist`);
       this.tmp = tempPathFor(path.resolve(target));
       this.fd = fs.openSync(this.tmp, 'wx', 0o644);
       this.stream = fs.createWriteStream('', { fd: this.fd, autoClose: false });
     }
+    // Write errors surface through write()/finish(); this listener keeps a late one from crashing the process.
+    this.stream.on('error', () => { /* reported by the pending write or end */ });
   }
 
   async write(text: string): Promise<void> {
@@ -84,23 +98,37 @@ class OutputSink {
     }
   }
 
+  /** Destroys the stream, which closes its descriptor exactly once, and waits for that. */
+  private close(): Promise<void> {
+    const s = this.stream;
+    if (s.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.destroy();
+    });
+  }
+
   /** Flushes; for files: fsync, close, rename over the target, fsync the directory. */
   async finish(): Promise<void> {
-    if (this.tmp === null || this.fd === null) return;
+    if (!this.owned) return;
     await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.tmp === null || this.fd === null) {
+      await this.close();
+      return;
+    }
     fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    this.fd = null;
+    await this.close();
     fs.renameSync(this.tmp, path.resolve(this.target));
     fsyncDirSync(path.dirname(path.resolve(this.target)));
   }
 
-  /** Removes the temp file after a failure. */
-  abort(): void {
-    if (this.tmp === null) return;
-    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* ignore */ } }
-    this.stream.destroy();
-    try { fs.unlinkSync(this.tmp); } catch { /* ignore */ }
+  /** After a failure: closes the stream (once) and removes the temp file. */
+  async abort(): Promise<void> {
+    if (!this.owned) return;
+    await this.close();
+    if (this.tmp !== null) {
+      try { fs.unlinkSync(this.tmp); } catch { /* already gone */ }
+    }
   }
 }
 
@@ -147,7 +175,9 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   const task = info.metadata.task === 'regression' ? 'regression' : info.metadata.task === 'classification' ? 'classification' : 'raw';
   const scale = opts.inputScale && typeof info.metadata.inputScale === 'number' ? info.metadata.inputScale : 1;
   if (opts.input !== '-' && !fs.existsSync(opts.input)) throw new Error(`predict: input file '${opts.input}' not found`);
-  const batches = opts.input !== '-' && isIdxPath(opts.input) ? idxBatches(opts.input, opts.batch) : csvBatches(opts.input, opts);
+  const saved = info.metadata.featureNames;
+  const savedNames = Array.isArray(saved) && saved.every((n) => typeof n === 'string') ? (saved as string[]) : null;
+  const batches = opts.input !== '-' && isIdxPath(opts.input) ? idxBatches(opts.input, opts.batch) : csvBatches(opts.input, opts, savedNames);
   const { run, endsWithSoftmax } = makeRunner(model, features);
 
   const sink = new OutputSink(opts.output);
@@ -187,7 +217,7 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
     }
     await sink.finish();
   } catch (err) {
-    sink.abort();
+    await sink.abort();
     throw err;
   }
   process.stderr.write(`predicted ${total} rows\n`);
@@ -202,7 +232,7 @@ function expectedFeatures(info: ModelInfo, model: Module): number {
 }
 
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
     .description('predict with a saved model, streaming the input in batches')
     .requiredOption('--model <dir>', 'saved model directory')
@@ -212,7 +242,8 @@ export function registerPredict(program: Command): void {
     .option('--label-column <name|index>', 'CSV column to ignore (e.g. the label of a test file)')
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
     .option('--no-input-scale', "do not apply the model's input scaling (e.g. 1/255 for Fashion-MNIST pixels)")
-    .option('--precision <digits>', 'significant digits of the output numbers', positiveIntParser('--precision'), 6)
+    .option('--precision <digits>', 'significant digits of the output numbers', positiveIntParser('--precision'), 6);
+  addCsvOptions(cmd)
     .action(async (opts: PredictCommandOptions) => {
       if (opts.precision > 17) throw new UsageError(`--precision must be at most 17, got ${opts.precision}`);
       await runPredict(opts);

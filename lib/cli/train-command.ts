@@ -2,15 +2,24 @@
 import * as fs from 'fs';
 import { Command } from 'commander';
 import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU } from '../nn';
-import { fit, evaluate } from '../train';
+import { fit, evaluate, validationSplitRows } from '../train';
 import type { OptimizerName } from '../train';
 import { loadDigits, loadFashionMnist } from '../data';
 import { readCsv } from '../data/csv';
 import { deriveSeed, randomSeed } from '../random';
 import { save, loadCheckpoint, JsonValue } from '../io/model-file';
 import {
-  UsageError, choiceParser, fractionParser, layersParser, nonNegativeIntParser, positiveIntParser, positiveNumberParser,
+  UsageError, CsvCliOptions, addCsvOptions, csvOptionsOf, choiceParser, fractionParser, layersParser, nonNegativeIntParser,
+  positiveIntParser, positiveNumberParser,
 } from './args';
+import { checkOutputDir } from './paths';
+
+/** Default --max-params: 50 million weights (200 MB as float32; training with Adam needs about 4x that). */
+export const DEFAULT_MAX_PARAMS = 50_000_000;
+/** Default --max-classes: more distinct integer labels than this usually means a regression target or the wrong column. */
+export const DEFAULT_MAX_CLASSES = 1000;
+/** Exit code of a run whose training diverged (the model is saved, the report says DIVERGED). */
+export const EXIT_DIVERGED = 3;
 
 const ACTIVATIONS = ['relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu'] as const;
 type ActivationName = (typeof ACTIVATIONS)[number];
@@ -18,7 +27,7 @@ const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop'] as const;
 const TASKS = ['auto', 'classification', 'regression'] as const;
 type Task = (typeof TASKS)[number];
 
-export interface TrainCommandOptions {
+export interface TrainCommandOptions extends CsvCliOptions {
   data: string;
   layers: number[];
   epochs: number;
@@ -29,8 +38,9 @@ export interface TrainCommandOptions {
   activation: ActivationName;
   optimizer: OptimizerName;
   valSplit?: number;
-  labelColumn?: string;
   dataDir?: string;
+  maxParams: number;
+  maxClasses: number;
   task: Task;
   quiet?: boolean;
   checkpointDir?: string;
@@ -93,8 +103,7 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   if (!fs.existsSync(opts.data)) {
     throw new UsageError(`--data must be 'digits', 'fashion-mnist' or the path of a CSV file, got '${opts.data}' (no such file)`);
   }
-  const label = opts.labelColumn ?? 'last';
-  const t = await readCsv(opts.data, { labelColumn: /^-?[0-9]+$/.test(label) ? Number(label) : label });
+  const t = await readCsv(opts.data, csvOptionsOf(opts, 'last'));
   const raw = t.y as Float32Array;
   const integral = raw.every((v) => Number.isInteger(v) && v >= 0);
   const classification = opts.task === 'classification' || (opts.task === 'auto' && integral);
@@ -105,11 +114,17 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   let y: Int32Array | Float32Array = raw;
   let classes = 0;
   if (classification) {
+    let maxAt = 0;
+    for (let i = 1; i < raw.length; i++) if (raw[i] > raw[maxAt]) maxAt = i;
+    classes = Math.max(raw[maxAt], 1) + 1;
+    if (classes > opts.maxClasses) {
+      throw new UsageError(
+        `train: the largest label is ${raw[maxAt]} (data row ${maxAt + 1}), which makes a ${classes}-class classifier, ` +
+          `more than --max-classes ${opts.maxClasses}: for a regression target pass --task regression, for another ` +
+          'column --label-column; raise --max-classes to train it anyway',
+      );
+    }
     y = Int32Array.from(raw);
-    let maxLabel = 1;
-    for (let i = 0; i < y.length; i++) if (y[i] > maxLabel) maxLabel = y[i];
-    classes = maxLabel + 1;
-    if (classes > 100000) throw new Error(`train: label values up to ${classes - 1} look like a regression target; pass --task regression`);
   }
   return {
     name: opts.data, train: { x: t.x, y, n: t.n, features: t.features }, test: null, features: t.features, classes,
@@ -121,16 +136,49 @@ function pct(v: number | undefined): string {
   return v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`;
 }
 
-/** Runs the train command; writes progress to stderr and the report to stdout. */
-export async function runTrain(opts: TrainCommandOptions): Promise<void> {
+/** Weights and biases of an MLP with these layer widths (inputs, hidden..., outputs). */
+export function mlpParameterCount(widths: readonly number[]): number {
+  let n = 0;
+  for (let i = 1; i < widths.length; i++) n += (widths[i - 1] + 1) * widths[i];
+  return n;
+}
+
+function checkModelSize(widths: readonly number[], maxParams: number): void {
+  const count = mlpParameterCount(widths);
+  if (count > maxParams) {
+    const mb = (count * 4) / 1e6;
+    throw new UsageError(
+      `the ${widths.join('-')} MLP would have ${count.toLocaleString('en-US')} parameters ` +
+        `(${mb >= 1000 ? `${(mb / 1000).toFixed(1)} GB` : `${mb.toFixed(0)} MB`} of float32 weights, about 4x that to train), ` +
+        `more than --max-params ${maxParams.toLocaleString('en-US')}: choose smaller --layers, or raise --max-params`,
+    );
+  }
+}
+
+/** Runs the train command; writes progress to stderr and the report to stdout. Resolves with the exit code. */
+export async function runTrain(opts: TrainCommandOptions): Promise<number> {
+  // Refuse unusable output paths before any work (Node 20's mkdirSync never returns under /proc).
+  checkOutputDir(opts.out, '--out');
+  if (opts.checkpointDir !== undefined) checkOutputDir(opts.checkpointDir, '--checkpoint-dir');
   // A resumed run must reuse the interrupted run's seed (same data split and shuffles).
   const resumedSeed = opts.resume !== undefined ? loadCheckpoint(opts.resume).trainingState.seed : undefined;
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
+  checkModelSize([data.features, ...opts.layers, outputs], opts.maxParams);
   const model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
   const y = data.classes > 0 ? data.train.y : new Float32Array(data.train.y);
-  const validationSplit = opts.valSplit ?? (data.test === null ? 0.1 : undefined);
+  // CSV data without a test set holds out 10% by default, when that leaves a row on each side.
+  const defaultSplit = data.test === null && Math.floor(data.train.n * 0.1) >= 1 ? 0.1 : undefined;
+  const validationSplit = opts.valSplit !== undefined && opts.valSplit > 0 ? opts.valSplit : opts.valSplit === 0 ? undefined : defaultSplit;
+  let valRows = 0;
+  try {
+    if (validationSplit !== undefined) valRows = validationSplitRows(data.train.n, validationSplit);
+  } catch (err) {
+    throw new UsageError(`--val-split: ${(err as Error).message.replace(/^fit: /, '')}`);
+  }
+  const trainRows = data.train.n - valRows;
+  let epochsRun = 0;
   const started = performance.now();
   const history = await fit(model, { x: data.train.x, y, n: data.train.n, features: data.features }, {
     epochs: opts.epochs,
@@ -138,14 +186,15 @@ export async function runTrain(opts: TrainCommandOptions): Promise<void> {
     optimizer: opts.optimizer,
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
-    ...(validationSplit !== undefined && validationSplit > 0 ? { validationSplit } : {}),
+    ...(validationSplit !== undefined ? { validationSplit } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
     ...(opts.resume !== undefined ? { resumeFrom: opts.resume } : {}),
+    onEpochEnd: () => { epochsRun++; },
   });
   const seconds = (performance.now() - started) / 1000;
-  const trainedRows = data.train.n * history.epoch.length * (1 - (validationSplit ?? 0));
+  const trainedRows = trainRows * epochsRun;
   const test = data.test === null ? null : evaluate(model, data.test);
 
   const metadata: Record<string, JsonValue> = {
@@ -163,7 +212,8 @@ export async function runTrain(opts: TrainCommandOptions): Promise<void> {
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
   const lines = [
-    `trained ${opts.layers.length > 0 ? `${data.features}-${opts.layers.join('-')}-${outputs}` : `${data.features}-${outputs}`} MLP on ${data.name} (${data.train.n} rows, ${history.epoch.length} epochs, seed ${seed})`,
+    `trained ${[data.features, ...opts.layers, outputs].join('-')} MLP on ${data.name} ` +
+      `(${valRows > 0 ? `${trainRows} training rows + ${valRows} validation rows` : `${trainRows} rows`}, ${history.epoch.length} epochs, seed ${seed})`,
     `  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}`,
   ];
   if (data.classes > 0) {
@@ -176,11 +226,13 @@ export async function runTrain(opts: TrainCommandOptions): Promise<void> {
   }
   lines.push(`  time:                ${seconds.toFixed(2)} s (${Math.round(trainedRows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} samples/s)`);
   lines.push(`  saved to:            ${opts.out}`);
+  for (const w of history.warnings) lines.push(`  DIVERGED:            ${w.message}`);
   process.stdout.write(lines.join('\n') + '\n');
+  return history.warnings.length > 0 ? EXIT_DIVERGED : 0;
 }
 
-export function registerTrain(program: Command): void {
-  program
+export function registerTrain(program: Command, setExit: (code: number) => void): void {
+  const cmd = program
     .command('train')
     .description('train a multilayer perceptron and save it')
     .requiredOption('--data <source>', "'digits' (built in), 'fashion-mnist', or a CSV file (label in the last column by default)")
@@ -194,10 +246,13 @@ export function registerTrain(program: Command): void {
     .option('--optimizer <name>', `optimizer: ${OPTIMIZERS.join(', ')}`, choiceParser('--optimizer', OPTIMIZERS), 'adam')
     .option('--val-split <fraction>', 'fraction of training rows held out for validation (CSV default 0.1)', fractionParser('--val-split'))
     .option('--label-column <name|index>', 'CSV label column: a header name or 0-based index (default: last)')
+    .option('--delimiter <char>', 'CSV delimiter (default: detected)')
     .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: integer labels -> classification)`, choiceParser('--task', TASKS), 'auto')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
     .option('--resume <dir>', 'continue an interrupted run from its --checkpoint-dir (same --data and --layers)')
-    .option('-q, --quiet', 'no progress output')
-    .action(async (opts: TrainCommandOptions) => runTrain(opts));
+    .option('--max-params <n>', 'refuse models with more parameters', positiveIntParser('--max-params'), DEFAULT_MAX_PARAMS)
+    .option('--max-classes <n>', 'refuse classification targets with more classes', positiveIntParser('--max-classes'), DEFAULT_MAX_CLASSES)
+    .option('-q, --quiet', 'no progress output');
+  addCsvOptions(cmd).action(async (opts: TrainCommandOptions) => setExit(await runTrain(opts)));
 }

@@ -13,5 +13,5 @@ export {
   trainTestSplit, permutation, shuffleInPlace, gatherRows, batchRanges, takeRows, SeededRandom,
 } from './split';
 export type { Dataset, LabeledDataset, SplitOptions, Split } from './split';
-export { readCsv, readCsvBatches, splitCsvLine } from './csv';
+export { readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES } from './csv';
 export type { CsvOptions, CsvBatch, CsvTable, LabelColumn } from './csv';

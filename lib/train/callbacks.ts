@@ -1,5 +1,6 @@
 // Built-in fit() callbacks: earlyStopping (with best-weight restore) and lrScheduler.
 import type { Callback, EpochLogs, TrainContext } from './types';
+import { checkCallback } from './checks';
 
 export interface EarlyStoppingOptions {
   /** Log key to watch: 'valLoss' (default; falls back to 'loss' without validation data), 'valAccuracy', ... */
@@ -167,5 +168,5 @@ export function cosineDecay(options: CosineDecayOptions = {}): Callback {
 
 /** A callback from plain functions, e.g. callbacks: [lambda({ onEpochEnd: (e, logs) => ... })]. */
 export function lambda(hooks: Callback): Callback {
-  return hooks;
+  return checkCallback('lambda', hooks, 'hooks');
 }

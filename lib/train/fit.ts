@@ -11,6 +11,11 @@ import { makeOptimizer, OptimizerName } from './optimizer';
 import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
+import {
+  checkOptionsObject, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
+  outputProfile,
+} from './checks';
+import { DivergenceMonitor, ChanceLevel } from './divergence';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -48,9 +53,12 @@ export interface FitOptions {
    * of the completed epochs and history.aborted = true, like Keras's stop_training.
    */
   signal?: AbortSignal;
-  /** 0 silent, 1 (default) progress bar on a TTY / one line per epoch otherwise, 2 one line per epoch. */
+  /**
+   * 0 silent, 1 (default) progress bar on a TTY / one line per epoch otherwise, 2 one line per epoch.
+   * Divergence warnings (history.warnings) are printed unless verbose is 0.
+   */
   verbose?: 0 | 1 | 2;
-  /** Where progress goes. Default process.stdout. */
+  /** Where progress goes. Default process.stdout. Warnings go here too (default process.stderr). */
   output?: ProgressStream;
   /** 0-based epoch to start at, for resuming (the shuffle of epoch e depends only on seed and e). */
   initialEpoch?: number;
@@ -68,8 +76,23 @@ export interface FitOptions {
 export function emptyHistory(): History {
   return {
     epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], lr: [], seconds: [], metrics: {},
-    stopReason: null, aborted: false,
+    stopReason: null, aborted: false, warnings: [],
   };
+}
+
+/**
+ * Rows validationSplit holds out of n: floor(n * fraction), the last rows. Throws when that leaves
+ * no validation or no training row. The CLI reports its counts from here.
+ */
+export function validationSplitRows(n: number, fraction: number): number {
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {
+    throw new Error(`fit: validationSplit must be a number in (0, 1), got ${String(fraction)}`);
+  }
+  const nVal = Math.floor(n * fraction);
+  if (nVal < 1 || nVal >= n) {
+    throw new Error(`fit: validationSplit ${fraction} of ${n} rows leaves ${nVal} validation and ${n - nVal} training rows`);
+  }
+  return nVal;
 }
 
 function appendToHistory(h: History, epoch: number, logs: EpochLogs): void {
@@ -100,6 +123,8 @@ function yieldToEventLoop(): Promise<void> {
  * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
  */
 export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
+  checkOptionsObject('fit', options);
+  options ??= {};
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 32);
@@ -119,17 +144,15 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   if (options.validationData !== undefined && options.validationSplit !== undefined) {
     throw new Error('fit: give either validationData or validationSplit, not both');
   }
+  // The whole dataset is checked before the first step, so a bad row fails before any weight changes.
+  checkDataValues('fit', 'data', all);
   if (options.validationSplit !== undefined) {
-    const f = options.validationSplit;
-    if (!(f > 0 && f < 1)) throw new Error(`fit: validationSplit must be in (0, 1), got ${f}`);
-    const nVal = Math.floor(all.n * f);
-    if (nVal < 1 || nVal >= all.n) {
-      throw new Error(`fit: validationSplit ${f} of ${all.n} rows leaves ${nVal} validation and ${all.n - nVal} training rows`);
-    }
+    const nVal = validationSplitRows(all.n, options.validationSplit);
     train = sliceRows(all, 0, all.n - nVal);
     val = sliceRows(all, all.n - nVal, all.n);
   } else if (options.validationData !== undefined) {
     val = prepareData(options.validationData, 'fit', 'validationData');
+    checkDataValues('fit', 'validationData', val);
     if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
       throw new Error(
         `fit: validationData rows [${val.rowShape.join(',')}] (${val.labels ? 'labels' : 'targets'}) do not match ` +
@@ -151,21 +174,17 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   }
 
-  const callbacks: Callback[] = [];
-  if (options.callbacks !== undefined) {
-    for (const cb of Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks]) {
-      if (cb === null || typeof cb !== 'object') throw new Error('fit: each callback must be an object of hook functions');
-      callbacks.push(cb);
-    }
-  }
-  if (options.onEpochEnd) callbacks.push({ onEpochEnd: options.onEpochEnd });
-  if (options.onBatchEnd) callbacks.push({ onBatchEnd: options.onBatchEnd });
+  const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
+  const chance = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
   const history = options.history ?? resume?.history ?? emptyHistory();
   history.stopReason = null;
   history.aborted = false;
+  if (!Array.isArray(history.warnings)) history.warnings = []; // a History saved before warnings existed
+  const monitor = new DivergenceMonitor(chance);
+  const warningStream = options.output ?? process.stderr;
   const ctx: TrainContext = {
     model, optimizer, history, epoch: initialEpoch, epochs, initialEpoch, batchSize,
     samples: train.n, stepsPerEpoch, seed, stopTraining: false, stopReason: null,
@@ -229,6 +248,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
         } finally {
           if (reuseStepBuffers) endStepArena();
         }
+        monitor.batch(lossValue);
         lossSum += lossValue * rows;
         seen += rows;
         progress.batch(seen, lossSum / seen, accuracy?.result());
@@ -253,6 +273,10 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
       logs.seconds = (performance.now() - started) / 1000;
       appendToHistory(history, epoch, logs);
       progress.epochEnd(epoch, epochs, logs, seen / Math.max(trainSeconds, 1e-9));
+      for (const w of monitor.epoch(epoch, logs)) {
+        history.warnings.push(w);
+        if (verbose !== 0) warningStream.write(`warning: ${w.message}\n`);
+      }
       for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
       if (ctx.stopTraining) {
         history.stopReason = ctx.stopReason ?? 'stopped';
@@ -270,4 +294,31 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     progress.close();
     if (wasTraining === false) model.eval();
   }
+}
+
+/**
+ * Runs the model once on the first batch (so a shape mismatch fails before the first step), checks
+ * every label (training and validation) against what the loss accepts, and returns the chance level
+ * for the divergence monitor (classification with crossEntropy only).
+ */
+function checkModelAndLabels(
+  model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, batchSize: number,
+): ChanceLevel | null {
+  const classes = probeOutputWidth('fit', 'data', model, train, batchSize);
+  if (train.labels === null) return null;
+  const all: [string, Int32Array][] = [['data', train.labels]];
+  if (val !== null && val.labels !== null) all.push(['validationData', val.labels]);
+  if (lossName === 'crossEntropy') {
+    for (const [what, labels] of all) {
+      checkLabelRange('fit', what, labels, classes, `for a model with ${classes} outputs (loss 'crossEntropy')`);
+    }
+    return {
+      majorityShare: majorityShare(train.labels),
+      profile: () => outputProfile(probeOutput(model, train, 512)),
+    };
+  }
+  if (lossName === 'bceWithLogits') {
+    for (const [what, labels] of all) checkLabelRange('fit', what, labels, 2, "(0 or 1) for loss 'bceWithLogits'");
+  }
+  return null;
 }

@@ -1,5 +1,5 @@
 // The training API: fit, evaluate, predict, callbacks, metrics and progress display.
-export { fit, emptyHistory } from './fit';
+export { fit, emptyHistory, validationSplitRows } from './fit';
 export type { FitOptions } from './fit';
 export { evaluate, predict } from './evaluate';
 export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate';
@@ -11,5 +11,5 @@ export type { Metric, MetricFunction, MetricName, BatchTarget } from './metrics'
 export type { OptimizerName } from './optimizer';
 export type { ProgressStream } from './progress';
 export type {
-  BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
+  BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext, TrainingWarning,
 } from './types';

@@ -51,6 +51,17 @@ export interface History {
   stopReason: 'earlyStopping' | 'aborted' | 'stopped' | null;
   /** True when the AbortSignal ended training (the epoch in progress is not recorded). */
   aborted: boolean;
+  /** Signs that training went wrong without a NaN: an exploding loss, accuracy stuck at chance (lib/train/divergence). */
+  warnings: TrainingWarning[];
+}
+
+/** A problem fit noticed during training that did not stop it. */
+export interface TrainingWarning {
+  /** 0-based epoch at whose end it was raised. */
+  epoch: number;
+  /** 'lossExploded': the loss grew over 100x; 'accuracyAtChance': accuracy at chance level and loss no better than a guess. */
+  code: 'lossExploded' | 'accuracyAtChance';
+  message: string;
 }
 
 /** Values logged at the end of an epoch: loss, metrics, their val* twins, lr and seconds. */

@@ -1,0 +1,116 @@
+// CSV long-line case: one very long line through myelin's line splitter (linear) vs a carry re-scanning splitter (quadratic).
+'use strict';
+const { measureCase } = require('../lib/cases');
+
+const CHUNK = 64 * 1024;
+
+/** One line of `mb` MB (no newline until the end) as 64 KiB string chunks, like a file stream delivers it. */
+function lineChunks(mb) {
+  const total = Math.round(mb * 1e6);
+  const piece = '0.5,'.repeat(CHUNK / 4);
+  const chunks = [];
+  for (let n = 0; n < total; n += CHUNK) chunks.push(piece);
+  chunks.push('1\n');
+  return chunks;
+}
+
+async function* fromArray(chunks) {
+  for (const c of chunks) yield c;
+}
+
+/**
+ * The splitter myelin had before (issue 10): `carry + chunk`, then indexOf from the start of the
+ * joined text, for every chunk; a line spanning k chunks costs O(k^2) chunk lengths.
+ */
+async function* rescanningLines(chunks) {
+  let carry = '';
+  for await (const chunk of chunks) {
+    const text = carry + chunk;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      yield text.slice(start, nl);
+      start = nl + 1;
+    }
+    carry = text.slice(start);
+  }
+  if (carry.length > 0) yield carry;
+}
+
+async function drain(gen) {
+  let chars = 0;
+  for await (const l of gen) chars += l.length;
+  return chars;
+}
+
+async function runCsv(ctx) {
+  const { linesOf } = require('../../dist/data/csv');
+  const records = [];
+  const sizes = ctx.opts.quick ? [4, 16] : [4, 16, 40];
+  for (const mb of sizes) {
+    const chunks = lineChunks(mb);
+    const expected = chunks.reduce((s, c) => s + c.length, 0) - 1;
+    const check = (n) => {
+      if (n !== expected) throw new Error(`csv bench: split ${n} characters, expected ${expected}`);
+    };
+    const cands = [
+      {
+        name: 'js', async: true,
+        fn: async () => check(await drain(linesOf(fromArray(chunks), 64 * 1024 * 1024, 'bench'))),
+      },
+      mb <= 4
+        ? { name: 'naive', async: true, fn: async () => check(await drain(rescanningLines(fromArray(chunks)))) }
+        : { name: 'naive', skip: `the re-scanning splitter is quadratic: about ${Math.round(1.1 * (mb / 10) ** 2)} s per call at ${mb} MB` },
+    ];
+    records.push(
+      await measureCase(
+        ctx,
+        {
+          id: `csv-line-${mb}mb`,
+          group: 'csv',
+          label: `CSV: one ${mb} MB line through the line splitter`,
+          short: `CSV ${mb} MB line`,
+          note: "myelin's linesOf (lib/data/csv.ts: each 64 KiB chunk searched once, the line joined once) against the splitter it replaced, which re-scanned the carried text for every chunk. MB/s should not fall as the line grows (linear time).",
+          display: { kind: 'rate', unit: 'MB/s', work: expected / 1e6 },
+          baseline: 'naive',
+          fallbackBaseline: null,
+        },
+        cands,
+      ),
+    );
+  }
+  // Refusing a 40 MB line at the default 32 MiB limit: the time to the error.
+  const { readCsv } = require('../../dist/data/csv');
+  const { Readable } = require('stream');
+  const chunks = lineChunks(40);
+  records.push(
+    await measureCase(
+      ctx,
+      {
+        id: 'csv-refuse-40mb',
+        group: 'csv',
+        label: 'CSV: readCsv refuses a 40 MB line (default maxLineLength 32 Mi)',
+        short: 'CSV refuse 40 MB line',
+        note: 'time from the first chunk to the "line 1 is longer than the maximum line length" error',
+        display: { kind: 'time', unit: 'ms', scale: 1e3 },
+        baseline: 'js',
+      },
+      [{
+        name: 'js', async: true,
+        fn: async () => {
+          try {
+            await readCsv(Readable.from(chunks, { objectMode: false }));
+          } catch (e) {
+            if (/longer than the maximum line length/.test(e.message)) return;
+            throw e;
+          }
+          throw new Error('csv bench: the 40 MB line was not refused');
+        },
+      }],
+    ),
+  );
+  return records;
+}
+
+module.exports = { runCsv };
