@@ -51,7 +51,7 @@ describe('scripts/install.js', () => {
     expect(r.stdout).toBe('');
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^myelin: no prebuilt native addon for linux-x64 loads here and compiling it failed: no C\+\+ compiler found/);
+    expect(lines[0]).toMatch(new RegExp(`^myelin: no prebuilt native addon for ${process.platform}-${process.arch} loads here and compiling it failed: no C\\+\\+ compiler found`));
     expect(lines[0]).toMatch(/myelin will run on its pure-TypeScript backend/);
     expect(lines[0]).toMatch(/npm rebuild myelin/);
     const log = path.join(dir, 'build', 'myelin-install.log');
@@ -59,11 +59,21 @@ describe('scripts/install.js', () => {
     expect(fs.readFileSync(log, 'utf8')).toMatch(/node-gyp/);
   });
 
-  it.runIf(process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(path.join(ROOT, 'build', 'Release', 'myelin.node')))(
-    'with a prebuild that loads: does nothing and prints nothing (no compiler needed)', () => {
+  // The addon this checkout loads (build/Release or its prebuild), used as the package's prebuild.
+  const builtAddon = ((): string | null => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(ROOT);
+    } catch {
+      return null;
+    }
+  })();
+  const platform = `${process.platform}-${process.arch}`;
+
+  it.runIf(builtAddon !== null)('with a prebuild that loads: does nothing and prints nothing (no compiler needed)', () => {
       const dir = packageCopy('prebuilt');
-      fs.mkdirSync(path.join(dir, 'prebuilds', 'linux-x64'), { recursive: true });
-      fs.copyFileSync(path.join(ROOT, 'build', 'Release', 'myelin.node'), path.join(dir, 'prebuilds', 'linux-x64', 'myelin.node'));
+      fs.mkdirSync(path.join(dir, 'prebuilds', platform), { recursive: true });
+      fs.copyFileSync(builtAddon!, path.join(dir, 'prebuilds', platform, 'myelin.node'));
       const r = runInstall(dir, { PATH: hideCompilers(path.join(tmp, 'bin-nocc2')) });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr + r.stdout).toBe('');
