@@ -11,6 +11,7 @@ import { Adam } from '../lib/optim';
 import { crossEntropy } from '../lib/nn';
 import { save, load, loadCheckpoint, readModelInfo } from '../lib/io/model-file';
 import { encodeSafetensorsBuffer, decodeSafetensors, NamedArray } from '../lib/io/safetensors';
+import { manifestDigest } from '../lib/io/model-dir';
 import { ensureDist, ROOT } from './helpers/dist';
 
 const seed = (Date.now() ^ (process.pid << 10)) >>> 0;
@@ -47,7 +48,11 @@ function fixDigest(d: string): void {
   const bytes = fs.readFileSync(path.join(d, 'model.safetensors'));
   manifest.files.weights.bytes = bytes.length;
   manifest.files.weights.sha256 = createHash('sha256').update(bytes).digest('hex');
-  fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify(manifest));
+  writeSigned(d, manifest);
+}
+/** Writes an edited model.json with a matching digest (as a deliberate edit, not damage, would be). */
+function writeSigned(d: string, manifest: Record<string, unknown>): void {
+  fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify({ ...manifest, sha256: manifestDigest(manifest) }));
 }
 function weightsOf(d: string): NamedArray[] {
   const { tensors } = decodeSafetensors(fs.readFileSync(path.join(d, 'model.safetensors')));
@@ -71,7 +76,7 @@ describe('save / load', () => {
     const d = fresh();
     save(model, d, { metadata: { task: 'classification', classNames: ['a', 'b'] } });
     const info = readModelInfo(d);
-    expect(info.formatVersion).toBe(1);
+    expect(info.formatVersion).toBe(2);
     expect(info.myelinVersion).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
     expect(info.architecture).toEqual(model.toConfig());
     expect(info.inputShape).toEqual([4]);
@@ -162,7 +167,7 @@ describe('load rejects damaged model directories with clear errors', () => {
     fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify({ ...m, format: 'keras' }));
     expect(() => load(d)).toThrow(/format is "keras"/);
     const arch = { type: 'Sequential', layers: [{ type: 'Conv2d' }] };
-    fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify({ ...m, architecture: arch }));
+    writeSigned(d, { ...m, architecture: arch });
     expect(() => load(d)).toThrow(/model\.json: architecture: .*unknown layer type 'Conv2d'/);
   });
 
@@ -228,7 +233,8 @@ describe('load rejects damaged model directories with clear errors', () => {
     rewriteWeights(d, w.map((t) => (t.name === '0.weight' ? { ...t, shape: [4, 3] } : t)));
     expect(() => load(d)).toThrow(/tensor '0\.weight' has shape \[4,3\], the architecture needs \[3,4\]/);
     // Hand-made F64 header.
-    const json = Buffer.from(JSON.stringify({ '0.weight': { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }));
+    // (Padded: a weights file smaller than the architecture's 23 float32s is refused before its header is read.)
+    const json = Buffer.from(JSON.stringify({ '0.weight': { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }).padEnd(96));
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(json.length));
     fs.writeFileSync(path.join(d, 'model.safetensors'), Buffer.concat([len, json, Buffer.alloc(8)]));
@@ -240,7 +246,7 @@ describe('load rejects damaged model directories with clear errors', () => {
     const d = base();
     const m = JSON.parse(fs.readFileSync(path.join(d, 'model.json'), 'utf8'));
     m.files.weights.path = '../../etc/passwd';
-    fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify(m));
+    writeSigned(d, m);
     expect(() => load(d)).toThrow(/leaves the model directory/);
   });
 });

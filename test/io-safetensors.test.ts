@@ -107,6 +107,12 @@ describe('safetensors round trip', () => {
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(readSafetensorsSync(file).tensors.size).toBe(4);
     expect(() => readSafetensorsSync(path.join(dir, 'missing.safetensors'))).toThrow(/missing\.safetensors: cannot read/);
+    // Only regular files, size known before reading: /dev/zero, a FIFO or a directory are refused at once.
+    expect(() => readSafetensorsSync('/dev/zero')).toThrow(/^safetensors: \/dev\/zero is a device, not a regular file/);
+    const fifo = path.join(dir, 'pipe.safetensors');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expect(() => readSafetensorsSync(fifo)).toThrow(/pipe\.safetensors is a FIFO \(named pipe\), not a regular file/);
+    expect(() => readSafetensorsSync(dir)).toThrow(/is a directory, not a regular file/);
   });
 });
 

@@ -141,7 +141,7 @@ describe('state dict and config', () => {
     expect(() => nn.fromConfig({ type: 'Conv2d' })).toThrow("fromConfig: model: unknown layer type 'Conv2d'");
     const bad = JSON.parse('{"type":"Sequential","layers":[{"type":"Linear","inFeatures":"x","outFeatures":2}]}');
     expect(() => nn.fromConfig(bad)).toThrow(
-      "fromConfig: model.0: field 'inFeatures' must be a number",
+      `fromConfig: model.0: Linear key 'inFeatures' must be a positive integer, got "x"`,
     );
   });
 

@@ -118,14 +118,18 @@ describe('exporter layouts built with protobufjs', () => {
     expect(await agreesWithOrt(bytes, [6], 'matmul-add')).toEqual(['Linear', 'ReLU', 'Linear']);
   });
 
-  it('Gemm with transB=0, alpha/beta != 1, a scalar C, and weights from Constant nodes', async () => {
-    const bytes = buildModel([
+  it('Gemm with transB=0, a scalar C, and weights from Constant nodes; alpha/beta other than 1 are refused', async () => {
+    const gemm = (alpha: number, beta: number, transB = 0): Uint8Array => buildModel([
       node('Constant', [], ['B'], [tAttr('value', { name: 'B', dims: [5, 3], values: W(15) })]),
       node('Constant', [], ['C'], [tAttr('value', { name: 'C', dims: [1], values: W(1) })]),
-      node('Gemm', ['x', 'B', 'C'], ['g'], [fAttr('alpha', 0.5), fAttr('beta', 2), iAttr('transB', 0)]),
+      node('Gemm', ['x', 'B', 'C'], ['g'], [fAttr('alpha', alpha), fAttr('beta', beta), iAttr('transB', transB)]),
       node('LeakyRelu', ['g'], ['y'], [fAttr('alpha', 0.3)]),
     ], [], ['batch', 5]);
-    expect(await agreesWithOrt(bytes, [5], 'gemm-transB0')).toEqual(['Linear', 'LeakyReLU']);
+    expect(await agreesWithOrt(gemm(1, 1), [5], 'gemm-transB0')).toEqual(['Linear', 'LeakyReLU']);
+    // Exporters write alpha = beta = 1; another value is more likely damage than intent, and is refused.
+    expect(() => fromOnnxBytes(gemm(0.5, 1), 'g.onnx')).toThrow(/'g\.onnx': cannot import: Gemm node '.*': alpha=0\.5 is not supported \(only 1\)/);
+    expect(() => fromOnnxBytes(gemm(1, 2))).toThrow(/beta=2 is not supported \(only 1\)/);
+    expect(() => fromOnnxBytes(gemm(1, 1, 2))).toThrow(/transB must be 0 or 1, got 2/);
   });
 
   it('Reshape to [0,-1] as a flatten, a Dropout node with a ratio input, the Gelu op, Softmax axis 1 at opset 11', async () => {

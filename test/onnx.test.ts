@@ -9,7 +9,9 @@ import { fit } from '../lib/train';
 import { loadDigits } from '../lib/data/digits';
 import { SeededRandom } from '../lib/data/split';
 import * as onnxApi from '../lib/io/onnx';
-import { exportModel, importModel, toOnnxBytes, fromOnnxBytes } from '../lib/io/onnx';
+import { exportModel, importModel, toOnnxBytes, fromOnnxBytes, layersOf } from '../lib/io/onnx';
+import { encodeLayers } from '../lib/io/onnx/encode';
+import { wireFields } from '../lib/io/onnx/integrity';
 import { onnx } from '../lib/io/onnx/schema';
 import * as myelin from '../lib/index';
 import { runOrt, maxViolation, freshSeed, uniform, tempDir, ort } from './helpers/onnx';
@@ -233,9 +235,8 @@ describe('import errors', () => {
     expect(err?.message).toMatch(/not a valid ONNX model/);
   });
 
-  it('bit flips give an Error naming the file or a model that runs, never a crash or hang', async () => {
+  it('random multi-bit damage: every corrupted file is refused (the export carries a sha256), never a crash or hang', async () => {
     const rng = new SeededRandom(seed);
-    let errors = 0;
     for (let trial = 0; trial < 300; trial++) {
       const bytes = Buffer.from(good);
       const flips = 1 + (trial % 4);
@@ -244,24 +245,150 @@ describe('import errors', () => {
         const at = Math.min(good.length - 1, centre + Math.floor(rng.next() * 8));
         bytes[at] ^= 1 << Math.floor(rng.next() * 8);
       }
-      if ((await tryImport(bytes)) !== null) continue;
-      errors++;
+      if (bytes.equals(good)) continue; // two flips of the same bit
+      expect(await tryImport(bytes), `${msg}, trial ${trial}`).not.toBeNull();
     }
-    expect(errors, msg).toBeGreaterThan(0);
   }, 60_000);
 
   it('structural damage is detected: a flipped op type and a broken length', async () => {
     const renamed = Buffer.from(good);
     const at = renamed.indexOf(Buffer.from('\x22\x04Relu', 'latin1')) + 2; // NodeProto.op_type (field 4), length 4
     renamed[at] ^= 0x20; // "relu": not an ONNX op
-    expect((await tryImport(renamed))?.message).toMatch(/unsupported ONNX operator\(s\): relu/);
+    expect((await tryImport(renamed))?.message).toMatch(/integrity check failed: the file's sha256 does not match its 'myelin\.sha256'/);
+    // The same damage in a file without a digest (as other exporters write them) is still caught by the op check.
+    const plain = Buffer.from(encodeLayers(layersOf(model), { inputShape: [8], opset: 13, inputName: 'input', outputName: 'output', producerVersion: 'test' }));
+    plain[plain.indexOf(Buffer.from('\x22\x04Relu', 'latin1')) + 2] ^= 0x20;
+    expect((await tryImport(plain))?.message).toMatch(/unsupported ONNX operator\(s\): relu/);
     const broken = Buffer.from(good);
-    const g = broken.indexOf(Buffer.from([0x3a])); // ModelProto.graph field tag (7, length-delimited)
+    const g = wireFields(good).find((f) => f.field === 7)!.start; // ModelProto.graph (7, length-delimited)
     broken[g + 1] = 0xff; // graph length now runs past the end
     broken[g + 2] = 0xff;
     expect((await tryImport(broken))?.message).toMatch(/not a valid ONNX model/);
     expect((await tryImport(Buffer.from('this is not protobuf at all, just text')))?.message).toMatch(/not a valid ONNX model/);
-    await expect(importModel(path.join(dir, 'missing.onnx'))).rejects.toThrow(/cannot read '.*missing\.onnx'/);
+    await expect(importModel(path.join(dir, 'missing.onnx'))).rejects.toThrow(/^onnx\.importModel: .*missing\.onnx: cannot read: ENOENT/);
+    // Not a regular file: refused at once (a FIFO would block a plain read, /dev/zero never ends).
+    await expect(importModel('/dev/zero')).rejects.toThrow(/^onnx\.importModel: \/dev\/zero is a device, not a regular file/);
+    await expect(importModel(dir)).rejects.toThrow(/is a directory, not a regular file/);
+  });
+});
+
+describe('damaged attributes are never imported silently', () => {
+  // Every attribute kind the exporter writes: Gemm alpha/beta/transB, LeakyRelu alpha, Gelu approximate (opset 20),
+  // Softmax axis, Flatten axis; non-square layers so a transposed weight cannot fit.
+  const model = new Sequential([
+    new Flatten(), new Linear(6, 4), new LeakyReLU(0.2), new Linear(4, 3), new GELU({ approximate: 'tanh' }),
+    new Dropout(0.25), new Linear(3, 5), new Softmax(),
+  ], { seed });
+  const opts = { inputShape: [1, 2, 3], opset: 20 };
+  const x = new Tensor(Float32Array.from({ length: 4 * 6 }, (_, i) => Math.sin(i * 1.7) * 2), [4, 2, 3]);
+  const want = Array.from(model.eval().predict(x).data);
+  const wantLayers = JSON.stringify(model.toConfig());
+
+  /** 'refused', 'same' (loads, same layers and outputs), or a description of what changed. */
+  function outcome(bytes: Uint8Array): string {
+    let m: Sequential;
+    try {
+      m = fromOnnxBytes(bytes, 'damaged.onnx');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/^onnx\.importModel: 'damaged\.onnx': /);
+      return 'refused';
+    }
+    const out = Array.from(m.predict(x).data);
+    const layersSame = JSON.stringify(m.toConfig()) === wantLayers;
+    return layersSame && out.every((v, i) => v === want[i]) ? 'same' : `changed: ${JSON.stringify(m.toConfig())}`;
+  }
+
+  it('every single-bit flip of an exported file is refused or changes nothing', () => {
+    const good = Buffer.from(toOnnxBytes(model, opts));
+    expect(outcome(good)).toBe('same');
+    const counts: Record<string, number> = {};
+    for (let byte = 0; byte < good.length; byte++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const bad = Buffer.from(good);
+        bad[byte] ^= 1 << bit;
+        const o = outcome(bad);
+        expect(o, `${msg}: byte ${byte} bit ${bit}`).toMatch(/^(refused|same)$/);
+        counts[o] = (counts[o] ?? 0) + 1;
+      }
+    }
+    console.log(`ONNX export bit flips: ${good.length * 8} (${good.length} bytes): ${JSON.stringify(counts)}`);
+  }, 120_000);
+
+  it('without a digest (as other exporters write files): flipped attribute names, types and checked values are refused', () => {
+    const plain = Buffer.from(encodeLayers(layersOf(model), {
+      inputShape: [2, 3], opset: 20, inputName: 'input', outputName: 'output', producerVersion: 'test',
+    }));
+    expect(outcome(plain)).toBe('same');
+    // Locate each AttributeProto's name (1), type (20) and value (f 2, i 3, s 4) bytes inside graph (7) > node (1) > attribute (5).
+    const graph = wireFields(plain).find((f) => f.field === 7)!;
+    const targets: { op: string; attr: string; part: string; from: number; to: number }[] = [];
+    for (const n of wireFields(plain.subarray(graph.payloadStart, graph.end)).filter((f) => f.field === 1)) {
+      const nodeAt = graph.payloadStart + n.payloadStart;
+      const nodeBytes = plain.subarray(nodeAt, graph.payloadStart + n.end);
+      const nodeFields = wireFields(nodeBytes);
+      const opField = nodeFields.find((f) => f.field === 4)!;
+      const op = nodeBytes.subarray(opField.payloadStart, opField.end).toString();
+      for (const a of nodeFields.filter((f) => f.field === 5)) {
+        const attrAt = nodeAt + a.payloadStart;
+        const attrFields = wireFields(nodeBytes.subarray(a.payloadStart, a.end));
+        const nameField = attrFields.find((f) => f.field === 1)!;
+        const attr = plain.subarray(attrAt + nameField.payloadStart, attrAt + nameField.end).toString();
+        for (const f of attrFields) {
+          const part = f.field === 1 ? 'name' : f.field === 20 ? 'type' : 'value';
+          targets.push({ op, attr, part, from: attrAt + f.start, to: attrAt + f.end });
+        }
+      }
+    }
+    expect(new Set(targets.map((t) => `${t.op}.${t.attr}`))).toEqual(new Set([
+      'Gemm.alpha', 'Gemm.beta', 'Gemm.transB', 'LeakyRelu.alpha', 'Gelu.approximate', 'Softmax.axis', 'Flatten.axis',
+    ]));
+    let flips = 0;
+    let slopeOnly = 0;
+    for (const t of targets) {
+      for (let byte = t.from; byte < t.to; byte++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const bad = Buffer.from(plain);
+          bad[byte] ^= 1 << bit;
+          const o = outcome(bad);
+          flips++;
+          const where = `${msg}: ${t.op}.${t.attr} ${t.part}, byte ${byte} bit ${bit}`;
+          // A LeakyRelu slope is any finite float: without a digest a flipped value bit is another valid slope.
+          if (t.op === 'LeakyRelu' && t.part === 'value' && byte > t.from && o.startsWith('changed')) {
+            expect(o, where).toMatch(/^changed: .*"type":"LeakyReLU","negativeSlope":-?[0-9.e+-]+\}/);
+            slopeOnly++;
+            continue;
+          }
+          expect(o, where).toMatch(/^(refused|same)$/);
+        }
+      }
+    }
+    expect(flips).toBeGreaterThan(500);
+    expect(slopeOnly).toBeLessThanOrEqual(32);
+    console.log(`ONNX attribute bit flips without a digest: ${flips}; ${slopeOnly} LeakyRelu slope bits load as another slope (the digest catches those)`);
+  });
+
+  it('renamed, unknown, duplicated, mistyped or valueless attributes are errors naming the node', () => {
+    const plainModel = (): onnx.ModelProto => onnx.ModelProto.decode(encodeLayers(layersOf(model), {
+      inputShape: [2, 3], opset: 20, inputName: 'input', outputName: 'output', producerVersion: 'test',
+    }));
+    const edit = (op: string, change: (attrs: onnx.AttributeProto[]) => void): Uint8Array => {
+      const m = plainModel();
+      const n = (m.graph as onnx.GraphProto).node.find((x) => x.opType === op)!;
+      change(n.attribute);
+      return onnx.ModelProto.encode(m).finish();
+    };
+    const cases: [Uint8Array, RegExp][] = [
+      [edit('LeakyRelu', (a) => { a[0].name = 'alpah'; }), /LeakyRelu node '.*': unknown attribute 'alpah' \(LeakyRelu takes alpha\)/],
+      [edit('Gemm', (a) => { a.push(onnx.AttributeProto.create({ name: 'gamma', type: 1, f: 1 })); }), /Gemm node '.*': unknown attribute 'gamma' \(Gemm takes alpha, beta, transA, transB\)/],
+      [edit('Gemm', (a) => { a.push(onnx.AttributeProto.create({ name: 'alpha', type: 1, f: 1 })); }), /attribute 'alpha' appears twice/],
+      [edit('LeakyRelu', (a) => { a[0].type = 2; }), /LeakyRelu node '.*': attribute 'alpha' must be a single FLOAT value/],
+      [edit('LeakyRelu', (a) => { a[0] = onnx.AttributeProto.create({ name: 'alpha', type: 1 }); }), /attribute 'alpha' must be a single FLOAT value \(got type FLOAT, fields none\)/],
+      [edit('LeakyRelu', (a) => { a[0].f = Infinity; }), /alpha must be finite/],
+      [edit('Identity', (a) => { a.push(onnx.AttributeProto.create({ name: 'alpha', type: 1, f: 0.5 })); }), /Identity node '.*': unknown attribute 'alpha' \(Identity takes none\)/],
+      [edit('Softmax', (a) => { a[0].i = 0; }), /only softmax over the last axis is supported \(axis=0/],
+      [edit('Gelu', (a) => { a[0].s = new TextEncoder().encode('tanj'); }), /approximate='tanj' is not supported/],
+    ];
+    for (const [bytes, re] of cases) expect(() => fromOnnxBytes(bytes, 'x.onnx')).toThrow(re);
   });
 });
 

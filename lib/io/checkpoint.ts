@@ -2,7 +2,10 @@
 import type { Callback, History, TrainContext, TrainableModel, TrainableOptimizer } from '../train/types';
 import type { LayerConfig } from '../nn/config';
 import type { Tensor } from '../tensor';
-import { save, loadCheckpoint, SaveOptions, StatefulOptimizer } from './model-file';
+import { Module } from '../nn/module';
+import { Dropout, checkGeneratorState, type GeneratorState } from '../nn/dropout';
+import { globalGenerator } from '../random';
+import { save, loadCheckpoint, SaveOptions, StatefulOptimizer, JsonValue } from './model-file';
 
 /** The model shape checkpointing needs (nn.Module has it). */
 interface CheckpointableModel {
@@ -26,9 +29,64 @@ function asStateful(optimizer: TrainableOptimizer, op: string): StatefulOptimize
   return o as unknown as StatefulOptimizer & { loadStateDict(sd: unknown): void };
 }
 
+/** Every Dropout inside `model` with its dotted module path ("3", "1.2"). */
+function dropoutLayers(model: unknown): [string, Dropout][] {
+  const out: [string, Dropout][] = [];
+  const walk = (m: Module, prefix: string): void => {
+    if (m instanceof Dropout) out.push([prefix || '(model)', m]);
+    for (const [name, child] of m.children()) walk(child, prefix ? `${prefix}.${name}` : name);
+  };
+  if (model instanceof Module) walk(model, '');
+  return out;
+}
+
+/**
+ * The random state training consumes besides the shuffle seed: each Dropout's own mask generator (null
+ * when it draws from the global generator) and the global generator. Saved with each checkpoint so a
+ * resumed run draws the same masks as an uninterrupted one.
+ */
+interface RandomState {
+  global: GeneratorState;
+  dropout: Record<string, GeneratorState | null>;
+}
+
+function randomStateOf(model: unknown): RandomState {
+  return {
+    global: globalGenerator().getState(),
+    dropout: Object.fromEntries(dropoutLayers(model).map(([name, d]) => [name, d.generatorState()])),
+  };
+}
+
+/**
+ * Checks a saved random state against the model and returns the function that puts it back: each
+ * Dropout's generator, and the global one when a Dropout draws from it.
+ */
+function randomStateRestorer(model: unknown, saved: unknown, where: string): () => void {
+  const layers = dropoutLayers(model);
+  if (saved === undefined) return () => undefined; // checkpoints written before the random state was saved
+  const s = saved as Partial<RandomState> | null;
+  if (s === null || typeof s !== 'object' || s.dropout === null || typeof s.dropout !== 'object') {
+    throw new Error(`${where}: the saved random state is damaged (${JSON.stringify(saved)})`);
+  }
+  const names = Object.keys(s.dropout);
+  if (names.length !== layers.length || layers.some(([n]) => !names.includes(n))) {
+    throw new Error(`${where}: the checkpoint has random state for Dropout layers [${names.join(', ')}], the model has [${layers.map(([n]) => n).join(', ')}]`);
+  }
+  const states = layers.map(([n, d]) => {
+    const st = s.dropout![n];
+    return [d, st === null ? null : checkGeneratorState(st, `${where}: Dropout '${n}'`)] as const;
+  });
+  const global = checkGeneratorState(s.global, `${where}: global generator`);
+  return () => {
+    for (const [d, st] of states) d.setGeneratorState(st);
+    if (states.some(([, st]) => st === null)) globalGenerator().setState(global);
+  };
+}
+
 /**
  * A fit() callback that saves a resumable checkpoint into `dir` at the end of every epoch: weights,
- * optimizer state, epochs completed, history and the shuffle seed. Each save is crash-safe.
+ * optimizer state, epochs completed, history, the shuffle seed and the Dropout random state. Each save
+ * is crash-safe.
  */
 export function checkpointCallback(dir: string, options: Pick<SaveOptions, 'metadata' | 'inputShape'> = {}): Callback {
   return {
@@ -43,7 +101,10 @@ export function checkpointCallback(dir: string, options: Pick<SaveOptions, 'meta
         optimizer: asStateful(ctx.optimizer, 'fit: checkpointDir'),
         epoch: epoch + 1,
         history: ctx.history,
-        trainingState: { seed: ctx.seed, epochs: ctx.epochs, batchSize: ctx.batchSize },
+        trainingState: {
+          seed: ctx.seed, epochs: ctx.epochs, batchSize: ctx.batchSize,
+          random: randomStateOf(ctx.model) as unknown as JsonValue,
+        },
       });
     },
   };
@@ -61,8 +122,9 @@ export interface ResumeState {
 }
 
 /**
- * Reads a checkpoint written by checkpointCallback (fit's checkpointDir) and copies its weights into
- * `model`, whose architecture must match. Returns the epoch, seed, history and an optimizer restorer.
+ * Reads a checkpoint written by checkpointCallback (fit's checkpointDir) and copies its weights and
+ * Dropout random state into `model`, whose architecture must match (the global generator's state is
+ * restored too when a Dropout draws from it). Returns the epoch, seed, history and an optimizer restorer.
  */
 export function readResumeState(dir: string, model: TrainableModel): ResumeState {
   const target = asCheckpointable(model, 'fit: resumeFrom');
@@ -73,7 +135,9 @@ export function readResumeState(dir: string, model: TrainableModel): ResumeState
     throw new Error(`fit: resumeFrom '${dir}': the checkpoint's architecture ${got} differs from the model's ${want}`);
   }
   if (ck.optimizerState === null) throw new Error(`fit: resumeFrom '${dir}' holds a model without optimizer state (not a checkpoint)`);
+  const restoreRandom = randomStateRestorer(model, ck.trainingState.random, `fit: resumeFrom '${dir}'`);
   model.loadStateDict(Object.fromEntries(ck.model.namedParameters().map(([k, t]) => [k, t.data])));
+  restoreRandom();
   const seed = typeof ck.trainingState.seed === 'number' ? ck.trainingState.seed : null;
   const history = ck.history !== null && typeof ck.history === 'object' && Array.isArray((ck.history as History).epoch)
     ? (ck.history as History)

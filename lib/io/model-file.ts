@@ -2,17 +2,27 @@
 import * as path from 'path';
 import { Tensor } from '../tensor';
 import { Module, fromConfig, LayerConfig } from '../nn';
+import { checkConfig, configParameters } from '../nn/from-config';
 import { encodeSafetensors, decodeSafetensors, NamedArray } from './safetensors';
-import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME } from './model-dir';
+import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME, DIGEST_KEY } from './model-dir';
 
 /** Value of model.json's "format" field. */
 export const MODEL_FORMAT = 'myelin-model';
-/** Layout version of model.json; bumped on incompatible changes. */
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * Layout version of model.json that save() writes; bumped on incompatible changes. Version 2 added
+ * the manifest's own digest (`sha256`), which version 2 files must have. Version 1 files (no digest)
+ * still load, with a warning: damage to their model.json can go unnoticed.
+ */
+export const MODEL_FORMAT_VERSION = 2;
+const READABLE_FORMAT_VERSIONS = [1, 2];
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINING_STATE_FILE = 'training-state.json';
+/** The data files of the format: the only files save() ever replaces or removes. */
+const FORMAT_FILES: ReadonlySet<string> = new Set([WEIGHTS_FILE, OPTIMIZER_FILE, TRAINING_STATE_FILE]);
+/** model.json's keys besides the digest (each one required). */
+const MANIFEST_KEYS = ['format', 'formatVersion', 'myelinVersion', 'savedAt', 'architecture', 'inputShape', 'epoch', 'metadata', 'files'];
 
 /** What save() needs from a model (every nn.Module has it). */
 export interface SavableModel {
@@ -45,7 +55,10 @@ export interface SaveOptions {
 }
 
 export interface LoadOptions {
-  /** Check every file's size and sha256 against model.json (default true). */
+  /**
+   * Check model.json's own sha256 and every data file's sha256 (default true). With false, a model.json
+   * edited by hand still loads; sizes, structure, tensor names and shapes are always checked.
+   */
   verify?: boolean;
 }
 
@@ -153,6 +166,7 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
  * Crash-safe: a reader (or a crash at any moment) sees the previous save or this one, never a mix.
  */
 export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
+  if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const architecture = model.toConfig();
   const weights: NamedArray[] = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
   const version = myelinVersion();
@@ -182,63 +196,121 @@ export function save(model: SavableModel, dir: string, options: SaveOptions = {}
     inputShape,
     epoch: isCheckpoint ? options.epoch ?? 0 : null,
     metadata: options.metadata ?? {},
-  });
+  }, FORMAT_FILES);
 }
 
 // ---- load ----
 
+const warnedUnverified = new Set<string>();
+
+/** model.json's format and version; decides whether its digest is required (always, from version 2). */
+function checkFormat(m: Record<string, unknown>, manifestPath: string): { digestRequired: boolean } {
+  if (m.format !== MODEL_FORMAT) throw new Error(`load: ${manifestPath}: format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}"`);
+  const v = m.formatVersion;
+  if (!READABLE_FORMAT_VERSIONS.includes(v as number)) {
+    throw new Error(`load: ${manifestPath}: format version ${JSON.stringify(v)} is not supported (this myelin reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')})`);
+  }
+  return { digestRequired: v !== 1 };
+}
+
+/** Version 1 wrote Flatten without startDim when it was 1; every key is required now. */
+function upgradeV1Architecture(cfg: unknown): unknown {
+  if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg)) return cfg;
+  const c = cfg as Record<string, unknown>;
+  if (c.type === 'Flatten' && !Object.prototype.hasOwnProperty.call(c, 'startDim')) return { type: 'Flatten', startDim: 1, ...c };
+  if (c.type === 'Sequential' && Array.isArray(c.layers)) return { ...c, layers: c.layers.map(upgradeV1Architecture) };
+  return cfg;
+}
+
+/** Checks every key of model.json (unknown and missing keys are errors, never defaults) and the architecture. */
 function checkInfo(manifest: Manifest, manifestPath: string): ModelInfo {
   const m = manifest as Record<string, unknown>;
   const fail = (msg: string): never => { throw new Error(`load: ${manifestPath}: ${msg}`); };
-  if (m.format !== MODEL_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${MODEL_FORMAT}"`);
-  if (m.formatVersion !== MODEL_FORMAT_VERSION) {
-    fail(`format version ${JSON.stringify(m.formatVersion)} is not supported (this myelin reads version ${MODEL_FORMAT_VERSION})`);
+  const version = m.formatVersion as number;
+  const keys = version === 1 ? MANIFEST_KEYS : [...MANIFEST_KEYS, DIGEST_KEY];
+  for (const k of Object.keys(m)) if (!keys.includes(k)) fail(`unknown key '${k}' (model.json has: ${keys.join(', ')})`);
+  for (const k of keys) if (!Object.prototype.hasOwnProperty.call(m, k)) fail(`missing key '${k}'`);
+  if (typeof m.myelinVersion !== 'string') fail(`myelinVersion must be a string, got ${JSON.stringify(m.myelinVersion)}`);
+  if (typeof m.savedAt !== 'string') fail(`savedAt must be a string, got ${JSON.stringify(m.savedAt)}`);
+  const arch = version === 1 ? upgradeV1Architecture(m.architecture) : m.architecture;
+  try {
+    checkConfig(arch);
+  } catch (err) {
+    fail(`architecture: ${(err as Error).message}`);
   }
-  const arch = m.architecture;
-  if (arch === null || typeof arch !== 'object' || Array.isArray(arch) || typeof (arch as { type?: unknown }).type !== 'string') {
-    fail('architecture must be a layer config object with a "type"');
-  }
-  const inputShape = m.inputShape ?? null;
-  if (inputShape !== null && !(Array.isArray(inputShape) && inputShape.every((d) => Number.isInteger(d) && (d as number) > 0))) {
+  const inputShape = m.inputShape;
+  if (inputShape !== null && !(Array.isArray(inputShape) && inputShape.every((d) => Number.isSafeInteger(d) && (d as number) > 0))) {
     fail(`inputShape must be null or a list of positive integers, got ${JSON.stringify(inputShape)}`);
   }
-  const epoch = m.epoch ?? null;
-  if (epoch !== null && !(Number.isInteger(epoch) && (epoch as number) >= 0)) fail(`epoch must be a non-negative integer, got ${JSON.stringify(epoch)}`);
-  const metadata = m.metadata ?? {};
+  const epoch = m.epoch;
+  if (epoch !== null && !(Number.isSafeInteger(epoch) && (epoch as number) >= 0)) fail(`epoch must be null or a non-negative integer, got ${JSON.stringify(epoch)}`);
+  const metadata = m.metadata;
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) fail('metadata must be an object');
+  const roles = Object.keys(manifest.files);
+  const known = ['weights', 'optimizer', 'trainingState'];
+  for (const r of roles) if (!known.includes(r)) fail(`files has an unknown entry '${r}' (known: ${known.join(', ')})`);
+  if (!roles.includes('weights')) fail("files lists no 'weights' file");
+  const isCheckpoint = roles.includes('optimizer');
+  if (isCheckpoint !== roles.includes('trainingState')) fail("files must list both 'optimizer' and 'trainingState' (a checkpoint) or neither");
+  if (isCheckpoint !== (epoch !== null)) fail(isCheckpoint ? 'a checkpoint must record its epoch' : 'epoch must be null for a model without optimizer state');
+  if (version === 1 && !warnedUnverified.has(manifestPath)) {
+    warnedUnverified.add(manifestPath);
+    process.emitWarning(
+      `${manifestPath} has format version 1, which carries no digest: damage to model.json cannot be detected. Save the model again to upgrade it.`,
+      { code: 'MYELIN_UNVERIFIED_MODEL' },
+    );
+  }
   return {
-    formatVersion: MODEL_FORMAT_VERSION,
-    myelinVersion: typeof m.myelinVersion === 'string' ? m.myelinVersion : 'unknown',
+    formatVersion: version,
+    myelinVersion: m.myelinVersion as string,
     architecture: arch as LayerConfig,
     inputShape: inputShape as number[] | null,
     metadata: metadata as Record<string, JsonValue>,
     epoch: epoch as number | null,
-    isCheckpoint: manifest.files.optimizer !== undefined,
-    savedAt: typeof m.savedAt === 'string' ? m.savedAt : '',
+    isCheckpoint,
+    savedAt: m.savedAt as string,
   };
 }
 
-/** Builds the model from the architecture and fills in the weights after checking names and shapes. */
-function buildModel(info: ModelInfo, tensors: Map<string, { shape: number[]; data: Float32Array }>, manifestPath: string, weightsFile: string): Module {
+function readInfo(dir: string, verify: boolean): { info: ModelInfo; manifest: Manifest; manifestPath: string } {
+  const { manifest, manifestPath } = readManifest(dir, { verify, checkFormat });
+  return { info: checkInfo(manifest, manifestPath), manifest, manifestPath };
+}
+
+/**
+ * Reads the weights and builds the model. The parameter shapes the architecture implies are checked
+ * against the weights file's size and header before anything is allocated for the model, so a small
+ * model.json cannot make load() allocate a huge model.
+ */
+function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPath: string, verify: boolean): Module {
+  const expected = configParameters(info.architecture);
+  const floats = expected.reduce((sum, p) => sum + p.shape.reduce((a, d) => a * d, 1), 0);
+  const weightsBytes = manifest.files.weights.bytes;
+  if (floats * 4 > weightsBytes) {
+    throw new Error(
+      `load: ${manifestPath}: the architecture has ${floats} parameters (${floats * 4} bytes as float32) but ${manifest.files.weights.path} is ${weightsBytes} bytes`,
+    );
+  }
+  const { bytes, file } = readListedFile(dir, manifest, 'weights', verify);
+  const { tensors } = decodeSafetensors(bytes, file);
+  const names = new Set(expected.map((p) => p.name));
+  const missing = expected.filter((p) => !tensors.has(p.name)).map((p) => p.name);
+  const extra = [...tensors.keys()].filter((n) => !names.has(n));
+  if (missing.length > 0) throw new Error(`load: ${file}: missing tensor(s) ${missing.map((n) => `'${n}'`).join(', ')} required by the architecture`);
+  if (extra.length > 0) throw new Error(`load: ${file}: unexpected tensor(s) ${extra.map((n) => `'${n}'`).join(', ')} not in the architecture`);
+  const sd: Record<string, Float32Array> = {};
+  for (const p of expected) {
+    const t = tensors.get(p.name)!;
+    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      throw new Error(`load: ${file}: tensor '${p.name}' has shape [${t.shape.join(',')}], the architecture needs [${p.shape.join(',')}]`);
+    }
+    sd[p.name] = t.data;
+  }
   let model: Module;
   try {
     model = fromConfig(info.architecture);
   } catch (err) {
     throw new Error(`load: ${manifestPath}: architecture: ${(err as Error).message}`);
-  }
-  const params = model.namedParameters();
-  const expected = new Set(params.map(([n]) => n));
-  const missing = params.map(([n]) => n).filter((n) => !tensors.has(n));
-  const extra = [...tensors.keys()].filter((n) => !expected.has(n));
-  if (missing.length > 0) throw new Error(`load: ${weightsFile}: missing tensor(s) ${missing.map((n) => `'${n}'`).join(', ')} required by the architecture`);
-  if (extra.length > 0) throw new Error(`load: ${weightsFile}: unexpected tensor(s) ${extra.map((n) => `'${n}'`).join(', ')} not in the architecture`);
-  const sd: Record<string, Float32Array> = {};
-  for (const [name, p] of params) {
-    const t = tensors.get(name)!;
-    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new Error(`load: ${weightsFile}: tensor '${name}' has shape [${t.shape.join(',')}], the architecture needs [${p.shape.join(',')}]`);
-    }
-    sd[name] = t.data;
   }
   model.loadStateDict(sd);
   model.eval();
@@ -246,18 +318,14 @@ function buildModel(info: ModelInfo, tensors: Map<string, { shape: number[]; dat
 }
 
 /** Reads model.json only (no weights): architecture, versions, input shape, metadata. */
-export function readModelInfo(dir: string): ModelInfo {
-  const { manifest, manifestPath } = readManifest(dir);
-  return checkInfo(manifest, manifestPath);
+export function readModelInfo(dir: string, options: LoadOptions = {}): ModelInfo {
+  return readInfo(dir, options.verify ?? true).info;
 }
 
 function loadParts(dir: string, options: LoadOptions): { model: Module; info: ModelInfo; manifest: Manifest; manifestPath: string } {
   const verify = options.verify ?? true;
-  const { manifest, manifestPath } = readManifest(dir);
-  const info = checkInfo(manifest, manifestPath);
-  const { bytes, file } = readListedFile(dir, manifest, 'weights', verify);
-  const { tensors } = decodeSafetensors(bytes, file);
-  const model = buildModel(info, tensors, manifestPath, file);
+  const { info, manifest, manifestPath } = readInfo(dir, verify);
+  const model = loadModel(dir, info, manifest, manifestPath, verify);
   return { model, info, manifest, manifestPath };
 }
 

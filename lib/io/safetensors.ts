@@ -1,7 +1,7 @@
 // safetensors encode/decode (float32 tensors): 8-byte LE header length, JSON header, contiguous data, full validation.
-import * as fs from 'fs';
 import * as os from 'os';
 import { writeFileAtomicSync } from './atomic';
+import { readRegularFileSync } from './read-file';
 
 /** One named float32 tensor as stored in a safetensors file. */
 export interface NamedArray {
@@ -180,13 +180,10 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   return { tensors, metadata };
 }
 
-/** Reads and validates a safetensors file. Errors name the file. */
+/** Largest safetensors file readSafetensorsSync reads (a Buffer's limit on 64-bit Node). */
+export const MAX_SAFETENSORS_BYTES = 2 ** 32;
+
+/** Reads and validates a safetensors file (a regular file; its size is checked before reading). Errors name the file. */
 export function readSafetensorsSync(file: string): SafetensorsContents {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (err) {
-    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  return decodeSafetensors(buf, file);
+  return decodeSafetensors(readRegularFileSync(file, { maxBytes: MAX_SAFETENSORS_BYTES }, 'safetensors'), file);
 }

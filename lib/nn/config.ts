@@ -1,4 +1,5 @@
 // The JSON architecture description of a model (LayerConfig), as produced by Module.toConfig().
+// Every key is always written and always required: fromConfig rejects unknown and missing keys.
 
 export type LayerConfig =
   | { type: 'Sequential'; layers: LayerConfig[] }
@@ -10,7 +11,7 @@ export type LayerConfig =
   | { type: 'GELU'; approximate: 'none' | 'tanh' }
   | { type: 'Softmax' }
   | { type: 'Dropout'; p: number }
-  | { type: 'Flatten'; startDim?: number };
+  | { type: 'Flatten'; startDim: number };
 
 /** Every layer type name fromConfig understands. */
 export const LAYER_TYPES: readonly LayerConfig['type'][] = [

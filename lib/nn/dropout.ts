@@ -10,6 +10,21 @@ export interface DropoutOptions {
   seed?: number;
 }
 
+/** A mask generator's state as Dropout.generatorState() gives it. */
+export interface GeneratorState {
+  state: number;
+  spareNormal: number | null;
+}
+
+/** Checks that `s` is a GeneratorState (e.g. read back from JSON); throws naming `where` otherwise. */
+export function checkGeneratorState(s: unknown, where: string): GeneratorState {
+  const g = s as Partial<GeneratorState> | null;
+  const ok = g !== null && typeof g === 'object' && Number.isInteger(g.state) && (g.state as number) >= 0 && (g.state as number) <= 0xffffffff &&
+    (g.spareNormal === null || Number.isFinite(g.spareNormal)) && Object.keys(g).length === 2;
+  if (!ok) throw new Error(`${where}: a generator state must be { state: a 32-bit unsigned integer, spareNormal: a finite number or null }, got ${JSON.stringify(s)}`);
+  return g as GeneratorState;
+}
+
 export class Dropout extends Module {
   readonly p: number;
   private rng: Rng | null;
@@ -30,11 +45,20 @@ export class Dropout extends Module {
     if (!this.hasOwnSeed) this.rng = new Rng(seed);
   }
 
-  /** The mask generator's state (to resume training with identical masks). */
-  generatorState(): { state: number; spareNormal: number | null } | null {
+  /**
+   * The mask generator's state (to resume training with identical masks), or null when the layer
+   * draws from the global generator (no seed given, directly or through Sequential).
+   */
+  generatorState(): GeneratorState | null {
     return this.rng ? this.rng.getState() : null;
   }
-  setGeneratorState(s: { state: number; spareNormal: number | null }): void {
+  /** Restores a state from generatorState(); null makes the layer draw from the global generator. */
+  setGeneratorState(s: GeneratorState | null): void {
+    if (s === null) {
+      this.rng = null;
+      return;
+    }
+    checkGeneratorState(s, 'Dropout.setGeneratorState');
     if (!this.rng) this.rng = new Rng(0);
     this.rng.setState(s);
   }

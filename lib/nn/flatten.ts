@@ -15,7 +15,7 @@ export class Flatten extends Module {
     return flatten(x, this.startDim);
   }
   override toConfig(): LayerConfig {
-    return this.startDim === 1 ? { type: 'Flatten' } : { type: 'Flatten', startDim: this.startDim };
+    return { type: 'Flatten', startDim: this.startDim };
   }
   override describe(): string {
     return 'Flatten';

@@ -1,5 +1,5 @@
 // ONNX graph -> LayerSpec[]: folds constants, checks the graph is a chain, and maps each link to a myelin layer.
-import { onnx, int64ToNumber } from './schema';
+import { onnx, int64ToNumber, AttributeType } from './schema';
 import { ConstTensor, NodeAttributes, readTensor, defaultOpset, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { LayerSpec } from './layers';
@@ -15,6 +15,65 @@ export const SUPPORTED_OPS = new Set([
 const FOLDABLE_OPS = new Set(['Constant', 'Identity', 'Transpose']);
 
 const nodeLabel = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
+
+/**
+ * The attributes each operator may carry, with their types. Anything else (a renamed or unknown attribute,
+ * a wrong type, a missing value) is an error: a default must never stand in for a damaged attribute.
+ */
+const ATTRIBUTES: Record<string, Record<string, number>> = {
+  Gemm: { alpha: AttributeType.FLOAT, beta: AttributeType.FLOAT, transA: AttributeType.INT, transB: AttributeType.INT },
+  LeakyRelu: { alpha: AttributeType.FLOAT },
+  Softmax: { axis: AttributeType.INT },
+  Flatten: { axis: AttributeType.INT },
+  Reshape: { allowzero: AttributeType.INT },
+  Dropout: { ratio: AttributeType.FLOAT, seed: AttributeType.INT },
+  Gelu: { approximate: AttributeType.STRING },
+  Transpose: { perm: AttributeType.INTS },
+  Constant: {
+    value: AttributeType.TENSOR, value_float: AttributeType.FLOAT, value_int: AttributeType.INT,
+    value_floats: AttributeType.FLOATS, value_ints: AttributeType.INTS,
+  },
+};
+
+/** AttributeProto's value field for each attribute type (exactly one may be set). */
+const VALUE_FIELDS: Record<number, string> = {
+  [AttributeType.FLOAT]: 'f', [AttributeType.INT]: 'i', [AttributeType.STRING]: 's', [AttributeType.TENSOR]: 't',
+  [AttributeType.FLOATS]: 'floats', [AttributeType.INTS]: 'ints',
+};
+const ALL_VALUE_FIELDS = ['f', 'i', 's', 't', 'g', 'sparseTensor', 'tp', 'floats', 'ints', 'strings', 'tensors', 'graphs', 'sparseTensors', 'typeProtos'];
+
+/** A field the decoder actually read (protobufjs keeps defaults on the prototype; empty repeated fields count as unset). */
+function isSet(obj: object, field: string): boolean {
+  if (!Object.prototype.hasOwnProperty.call(obj, field)) return false;
+  const v = (obj as Record<string, unknown>)[field];
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
+/** Throws naming the node for unknown, duplicated, mistyped or valueless attributes. */
+function checkAttributes(node: onnx.INodeProto, label: string): void {
+  const allowed = ATTRIBUTES[node.opType ?? ''] ?? {};
+  const known = Object.keys(allowed);
+  const seen = new Set<string>();
+  for (const a of node.attribute ?? []) {
+    const name = a.name ?? '';
+    if (!Object.prototype.hasOwnProperty.call(allowed, name)) {
+      throw new Error(`${label}: unknown attribute '${name}' (${node.opType} takes ${known.length ? known.join(', ') : 'none'})`);
+    }
+    if (seen.has(name)) throw new Error(`${label}: attribute '${name}' appears twice`);
+    seen.add(name);
+    const type = allowed[name];
+    const field = VALUE_FIELDS[type];
+    const repeated = type === AttributeType.FLOATS || type === AttributeType.INTS; // may be empty
+    const others = ALL_VALUE_FIELDS.filter((f) => f !== field && isSet(a, f));
+    if (a.type !== type || !(repeated || isSet(a, field)) || others.length > 0 || isSet(a, 'refAttrName')) {
+      const fields = ALL_VALUE_FIELDS.filter((f) => isSet(a, f));
+      throw new Error(
+        `${label}: attribute '${name}' must be a single ${AttributeType[type]} value ` +
+          `(got type ${AttributeType[a.type ?? 0] ?? a.type}, fields ${fields.join(', ') || 'none'})`,
+      );
+    }
+  }
+}
 
 function constantNodeValue(node: onnx.INodeProto, label: string): ConstTensor {
   const attrs = new NodeAttributes(node);
@@ -109,6 +168,7 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
     const defaultDomain = !n.domain || n.domain === 'ai.onnx';
     if (defaultDomain && FOLDABLE_OPS.has(n.opType ?? '') && ins.every((s) => constants.has(s))) {
       const label = nodeLabel(n, i);
+      checkAttributes(n, label);
       const out = (n.output ?? [])[0] ?? '';
       if (n.opType === 'Constant') constants.set(out, constantNodeValue(n, label));
       else if (n.opType === 'Identity') constants.set(out, constants.get(ins[0]) as ConstTensor);
@@ -129,6 +189,7 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
   if (unsupported.size > 0) {
     throw new Error(`unsupported ONNX operator(s): ${[...unsupported].join(', ')} (supported: ${[...SUPPORTED_OPS].join(', ')})`);
   }
+  dataNodes.forEach((n, i) => checkAttributes(n, nodeLabel(n, i)));
 
   // Consumers of each value, counted per use; the graph output counts as one more use.
   const uses = new Map<string, number>();
@@ -226,24 +287,27 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
       case 'Gemm': {
         const b = constOf(n, 1);
         if (dataIndex !== 0 || !b) throw new Error(`${label}: only Gemm(input, constant B[, constant C]) is supported`);
-        if (attrs.int('transA', 0) !== 0) throw new Error(`${label}: transA=1 is not supported`);
+        const transA = attrs.int('transA', 0);
+        const transB = attrs.int('transB', 0);
+        if (transA !== 0) throw new Error(`${label}: transA=${transA} is not supported (only 0)`);
+        if (transB !== 0 && transB !== 1) throw new Error(`${label}: transB must be 0 or 1, got ${transB}`);
         if (b.dims.length !== 2) throw new Error(`${label}: B must be 2-D, got [${b.dims.join(',')}]`);
-        const transB = attrs.int('transB', 0) !== 0;
+        const hasC = (n.input ?? []).length > 2 && (n.input ?? [])[2];
+        // Exporters write alpha = beta = 1 for a linear layer; any other value is refused rather than folded in,
+        // so that a damaged value cannot pass as a scaled layer.
         const alpha = attrs.float('alpha', 1);
         const beta = attrs.float('beta', 1);
-        const w = transB ? b : transpose2d(b, label); // -> [out, in]
+        if (alpha !== 1) throw new Error(`${label}: alpha=${alpha} is not supported (only 1)`);
+        if (hasC && beta !== 1) throw new Error(`${label}: beta=${beta} is not supported (only 1)`);
+        const w = transB === 1 ? b : transpose2d(b, label); // -> [out, in]
         const [outF, inF] = w.dims;
-        const weight = new Float32Array(w.data.length);
-        for (let k = 0; k < weight.length; k++) weight[k] = alpha * w.data[k];
         let bias: Float32Array | null = null;
-        const hasC = (n.input ?? []).length > 2 && (n.input ?? [])[2];
         if (hasC) {
           const c = constOf(n, 2);
           if (!c) throw new Error(`${label}: C must be a constant`);
           bias = broadcastBias(c, outF, label);
-          for (let k = 0; k < outF; k++) bias[k] *= beta;
         }
-        pushLinear(label, inF, outF, weight, bias);
+        pushLinear(label, inF, outF, toF32(w.data), bias);
         return;
       }
       case 'MatMul': {
@@ -265,9 +329,12 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
       case 'Relu':
         layers.push({ kind: 'ReLU', name: name() });
         return;
-      case 'LeakyRelu':
-        layers.push({ kind: 'LeakyReLU', name: name(), negativeSlope: shortestFloat32(attrs.float('alpha', 0.01)) });
+      case 'LeakyRelu': {
+        const alpha = attrs.float('alpha', 0.01);
+        if (!Number.isFinite(alpha)) throw new Error(`${label}: alpha must be finite, got ${alpha}`);
+        layers.push({ kind: 'LeakyReLU', name: name(), negativeSlope: shortestFloat32(alpha) });
         return;
+      }
       case 'Sigmoid':
         layers.push({ kind: 'Sigmoid', name: name() });
         return;
@@ -295,6 +362,8 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
         return;
       }
       case 'Reshape': {
+        const allowzero = attrs.int('allowzero', 0);
+        if (allowzero !== 0) throw new Error(`${label}: allowzero=${allowzero} is not supported (only 0)`);
         const shape = constOf(n, 1);
         const ok = dataIndex === 0 && shape && shape.data.length === 2 && (shape.data[0] === 0 || shape.data[0] === -1);
         const target = ok ? (shape as ConstTensor).data[1] : NaN;
@@ -309,6 +378,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
       case 'Dropout': {
         const ratio = constOf(n, 1);
         const p = shortestFloat32(ratio ? ratio.data[0] : attrs.float('ratio', 0.5));
+        if (!(p >= 0 && p < 1)) throw new Error(`${label}: ratio must be in [0, 1), got ${p}`);
         layers.push({ kind: 'Dropout', name: name(), p });
         return;
       }

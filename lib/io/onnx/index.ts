@@ -3,14 +3,19 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Module, Sequential, fromConfig, type LayerConfig } from '../../nn';
 import { writeFileAtomic } from '../atomic';
+import { readRegularFile } from '../read-file';
 import { encodeLayers } from './encode';
 import { decodeModelProto } from './decode';
 import { layersFromModel } from './graph';
+import { addIntegrityDigest, checkIntegrityDigest } from './integrity';
 import { LayerSpec } from './layers';
 import { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET } from './schema';
 
 export { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET };
 export type { LayerSpec };
+
+/** Largest ONNX file importModel reads: protobuf's 2 GB message limit (larger models use external data). */
+export const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
 export interface ExportOptions {
   /**
@@ -65,7 +70,7 @@ export function layersOf(model: Module): LayerSpec[] {
         out.push({ kind: 'Dropout', name: prefix, p: cfg.p });
         return;
       case 'Flatten':
-        if (cfg.startDim !== undefined && cfg.startDim !== 1) {
+        if (cfg.startDim !== 1) {
           throw new Error(`onnx.exportModel: ${where}: Flatten(startDim=${cfg.startDim}) is not supported (only startDim 1)`);
         }
         out.push({ kind: 'Flatten', name: prefix });
@@ -92,7 +97,7 @@ function defaultSampleShape(layers: LayerSpec[]): number[] {
   throw new Error('onnx.exportModel: cannot tell the input shape (no Linear before any Flatten); pass { inputShape: [1, ...] }');
 }
 
-/** The model as ONNX bytes (what exportModel writes). */
+/** The model as ONNX bytes (what exportModel writes), with a sha256 of the file that importModel checks. */
 export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array {
   const layers = layersOf(model);
   let sampleShape: number[];
@@ -104,13 +109,13 @@ export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array
   } else {
     sampleShape = defaultSampleShape(layers);
   }
-  return encodeLayers(layers, {
+  return addIntegrityDigest(encodeLayers(layers, {
     inputShape: sampleShape,
     opset: opts.opset ?? MIN_EXPORT_OPSET,
     inputName: opts.inputName ?? 'input',
     outputName: opts.outputName ?? 'output',
     producerVersion: packageVersion(),
-  });
+  }));
 }
 
 /**
@@ -131,6 +136,7 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
       case 'LeakyReLU': return { type: 'LeakyReLU', negativeSlope: l.negativeSlope };
       case 'GELU': return { type: 'GELU', approximate: l.approximate };
       case 'Dropout': return { type: 'Dropout', p: l.p };
+      case 'Flatten': return { type: 'Flatten', startDim: 1 };
       default: return { type: l.kind };
     }
   });
@@ -149,6 +155,7 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
 export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequential {
   let layers: LayerSpec[];
   try {
+    checkIntegrityDigest(bytes);
     layers = layersFromModel(decodeModelProto(bytes)).layers;
   } catch (err) {
     const msg = (err as Error).message;
@@ -165,11 +172,5 @@ export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequent
  * unsupported operators (all listed) and graphs that are not a chain.
  */
 export async function importModel(file: string): Promise<Sequential> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new Error(`onnx.importModel: cannot read '${file}': ${(err as Error).message}`);
-  }
-  return fromOnnxBytes(bytes, file);
+  return fromOnnxBytes(await readRegularFile(file, { maxBytes: MAX_ONNX_BYTES }, 'onnx.importModel'), file);
 }
