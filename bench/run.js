@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -107,7 +107,8 @@ async function main() {
   const { runInference } = require('./cases/inference');
   const { runOverhead } = require('./cases/overhead');
   const { runCsv } = require('./cases/csv');
-  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv };
+  const { runDenormals } = require('./cases/denormals');
+  const runners = { gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv, denormal: runDenormals };
   const records = [];
   const groupErrors = {};
   for (const g of GROUPS) {

@@ -53,6 +53,12 @@ export class Tensor {
   grad: Tensor | null = null;
   /** @internal The op that produced this tensor (null for leaves and untracked results). */
   _node: GradNode | null = null;
+  /**
+   * @internal Write counter of `data`: bumped by every in-place change myelin makes (optimizer
+   * steps, loadStateDict, resetParameters) and by markChanged(). predictAsync keeps its weight
+   * copy while the counters (and the `data` arrays) are unchanged.
+   */
+  _version = 0;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
     const s = checkShape('Tensor', shape);
@@ -120,6 +126,15 @@ export class Tensor {
       }
     }
     runBackward(this, g, (data, shape) => new Tensor(data, shape));
+  }
+
+  /**
+   * Records that `data` was changed in place outside myelin (e.g. `w.data[0] = 1` or
+   * `w.data.set(values)`), so predictAsync copies the weights again. Returns this.
+   */
+  markChanged(): this {
+    this._version++;
+    return this;
   }
 
   /** Marks a leaf as requiring grad (or not); returns this. */

@@ -58,7 +58,11 @@ if (probe.status !== 0 || !/address/.test(probe.stdout)) {
 }
 
 // 4. Run the tests against it. Leak detection is off: V8 keeps allocations alive at exit by design.
-const defaultTests = ['test/kernels.test.ts', 'test/native-binding.test.ts', 'test/native-workers.test.ts']
+// serve-safety, denormals and backend-consistency run native code in child processes and worker
+// threads too: those inherit the sanitizer preload and MYELIN_ADDON_PATH, and a sanitizer abort in
+// one of them fails the test that started it (its stderr is in the failure message).
+const defaultTests = ['test/kernels.test.ts', 'test/native-binding.test.ts', 'test/native-workers.test.ts',
+  'test/serve-safety.test.ts', 'test/denormals.test.ts', 'test/backend-consistency.test.ts']
   .filter((f) => fs.existsSync(path.join(root, f)));
 const tests = extraTests.length > 0 ? extraTests : defaultTests;
 const env = {

@@ -79,7 +79,25 @@ describe('bench targets', () => {
 
   it('marks peer targets n/a without peers', () => {
     const t = evaluateTargets(records, null);
-    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency']);
+    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal']);
+  });
+
+  it('denormal target: the worst denormal/normal time ratio of the native kernels, below 1.5', () => {
+    const rate = { kind: 'rate', unit: 'Melem/s', work: 1 };
+    const denormal = (id: string, normal: number, slow: number) =>
+      ({ ...record(id, 'denormal', rate, 'nativeNormal', { nativeNormal: ok([normal], rate), native: ok([slow], rate) }), short: id, chart: false });
+    const fine = evaluateTargets([denormal('denormal-exp', 1e-3, 1.1e-3), denormal('denormal-tanh', 1e-3, 1.3e-3)], null).find((x: { id: string }) => x.id === 'denormal');
+    expect(fine.value).toBeCloseTo(1.3, 10);
+    expect(fine.measured).toBe('worst 1.30× (denormal-tanh)');
+    expect(fine.met).toBe(true);
+    const slow = evaluateTargets([denormal('denormal-exp', 1e-3, 1.1e-3), denormal('denormal-tanh', 1e-3, 3.3e-3)], null).find((x: { id: string }) => x.id === 'denormal');
+    expect(slow.value).toBeCloseTo(3.3, 10);
+    expect(slow.met).toBe(false);
+    // Its own table (normal, denormal, pure TS, ratio) and no chart row.
+    const recs = [denormal('denormal-tanh', 1e-3, 3.3e-3)];
+    expect(casesTables(recs)).toContain('denormal / normal time');
+    expect(casesTables(recs)).toContain('3.30×');
+    expect(chartRows(recs, null)).toEqual([]);
   });
 
   it('chart rows: case speed-ups over their baseline and peers over tfjs-cpu', () => {

@@ -54,7 +54,7 @@ describe('bench/run.js --quick', () => {
     expect(results.groupErrors).toEqual({});
     const groups = new Set(results.cases.map((c) => c.group));
     for (const g of ['gemm', 'activation', 'training', 'inference', 'overhead']) expect(groups.has(g)).toBe(true);
-    for (const id of ['gemm-64x64x64', 'act-relu', 'act-softmax', 'train-step-128', 'epoch-128', 'infer-1', 'infer-1024', 'overhead-add', 'xor-step']) {
+    for (const id of ['gemm-64x64x64', 'act-relu', 'act-softmax', 'train-step-128', 'epoch-128', 'infer-1', 'infer-1024', 'overhead-add', 'xor-step', 'denormal-gemm-256', 'denormal-tanh']) {
       expect(results.cases.map((c) => c.id)).toContain(id);
     }
     let okCount = 0;
@@ -84,7 +84,7 @@ describe('bench/run.js --quick', () => {
 
   it('evaluates every README target (met, not met, or n/a without --peers)', () => {
     const ids = results.targets.map((t) => t.id);
-    expect(ids).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'napi-overhead', 'xor']);
+    expect(ids).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'napi-overhead', 'xor', 'denormal']);
     expect(results.targets.find((t) => t.id === 'train-vs-pytorch')!.met).toBeNull();
   });
 

@@ -387,7 +387,11 @@ for (const bt of backendsUnderTest()) {
           const tol = actOutTol(act, 0, 0, r, Math.min(Math.abs(v), 10));
           const okValue = Number.isFinite(r) ? Number.isFinite(y[i]) && Math.abs(y[i] - r) <= tol : y[i] === r;
           if (!okValue) problems.push(`${act}(${v}) = ${y[i]}, expected ${r}`);
-          const g = refActGradFromSaved(act, v, ref[i], 0.01);
+          // C++ kernels read a denormal saved output as 0 (flush-to-zero, see denormals.test.ts):
+          // relu'(1e-40) is then relu'(0). The TS twin (and tiny calls routed to it) keeps it.
+          const flushes = bt.label === 'native, C++ at every size';
+          const flush = (u: number): number => (flushes && Math.abs(u) < 1.1754943508222875e-38 ? 0 : u);
+          const g = refActGradFromSaved(act, flush(v), flush(ref[i]), 0.01);
           const okGrad = Number.isFinite(dx[i]) && Math.abs(dx[i] - g) <= actGradTol(act, g, 1);
           if (!okGrad) problems.push(`${act}'(${v}) = ${dx[i]}, expected ${g}`);
         }

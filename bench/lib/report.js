@@ -2,13 +2,14 @@
 'use strict';
 const { formatTable, fmtNum, fmtPct } = require('./table');
 
-const DISPLAY_NAME = { native: 'myelin native', js: 'myelin pure TS', naive: 'naive JS loop', napi: 'myelin native, N-API call' };
+const DISPLAY_NAME = { native: 'myelin native', js: 'myelin pure TS', naive: 'naive JS loop', napi: 'myelin native, N-API call', nativeNormal: 'myelin native, normal inputs' };
 const GROUP_TITLE = {
   gemm: 'GEMM C = A·B (GFLOP/s; higher is better)',
   activation: 'Activation throughput (million elements/s; higher is better)',
   training: 'Training (samples/s higher is better; µs/step lower is better)',
   inference: 'Inference (µs lower is better; samples/s higher is better)',
   overhead: 'Per-call overhead (ns/call; lower is better)',
+  denormal: 'Denormal operands (native with flush-to-zero; higher is better)',
 };
 
 function cell(rec, name) {
@@ -34,6 +35,12 @@ function casesTables(records) {
   const out = [];
   for (const g of groups) {
     const recs = records.filter((r) => r.group === g);
+    if (g === 'denormal') {
+      const headers = ['case', 'unit', 'native, normal inputs', 'native, denormal', 'pure TS, denormal', 'denormal / normal time'];
+      const rows = recs.map((r) => [r.label, r.display.unit, cell(r, 'nativeNormal'), cell(r, 'native'), cell(r, 'js'), ratio(r, 'nativeNormal', 'native')]);
+      out.push(`${GROUP_TITLE[g]}\n${formatTable(headers, rows)}`);
+      continue;
+    }
     const hasNaive = recs.some((r) => r.candidates.naive);
     const hasNapi = recs.some((r) => r.candidates.napi);
     const headers = ['case', 'unit', 'myelin native', 'myelin pure TS'];
@@ -127,6 +134,13 @@ function evaluateTargets(records, peers) {
       ? { id: 'xor', text: 'XOR 2-8-1 step: native not slower than pure TS', value: xs, measured: `native ${xr.candidates.native.value.median.toFixed(1)} µs vs pure TS ${xr.candidates.js.value.median.toFixed(1)} µs (${xs.toFixed(2)}×)`, met: xs >= 1 }
       : { id: 'xor', text: 'XOR 2-8-1 step: native not slower than pure TS', measured: 'not measured', met: null },
   );
+  const denormal = records.filter((r) => r.group === 'denormal' && r.speedup && r.speedup.native != null);
+  const worst = denormal.reduce((w, r) => (w === null || 1 / r.speedup.native > 1 / w.speedup.native ? r : w), null);
+  t.push(
+    worst
+      ? { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', value: 1 / worst.speedup.native, measured: `worst ${(1 / worst.speedup.native).toFixed(2)}× (${worst.short || worst.label})`, met: 1 / worst.speedup.native < 1.5 }
+      : { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', measured: 'not measured', met: null },
+  );
   return t;
 }
 
@@ -141,6 +155,7 @@ function targetsTable(targets) {
 function chartRows(records, peers) {
   const rows = [];
   for (const r of records) {
+    if (r.chart === false) continue;
     const bars = Object.entries(r.speedup || {}).map(([n, v]) => ({ series: DISPLAY_NAME[n] || n, value: v }));
     if (bars.length) rows.push({ label: `${r.short || r.label} (vs ${(r.speedupBaseline || r.baseline) === 'naive' ? 'naive JS' : 'pure TS'})`, bars });
   }

@@ -9,6 +9,15 @@
 //   and names the offending sizes, e.g. "gemm: A has 10 elements, expected M*K = 12 (M=3, K=4)".
 //   Buffers LONGER than required are accepted (only the leading part is used).
 // - Tolerances: kernels are float32; tests compare against float64 references.
+// - Numerics, one rule for both backends and every size (the native backend runs tiny calls on the
+//   TS twin, so the twin must give what C++ gives): IEEE float32 semantics for special values
+//   (x * Infinity = Infinity, 0 * Infinity = NaN, NaN propagates; scalar arguments cross as
+//   float32); sums in one fixed float64 order (identical results); a softmax row with NaN or
+//   +Infinity is all NaN. Two differences remain by design: dot products (gemm, linear*)
+//   accumulate in float32 with FMA in C++ and in float64 in TS, so they agree within
+//   K * 2^-23 * sum|a*b| and a partial sum beyond float32's range (3.4e38) can be +-Infinity or
+//   NaN in C++ where TS stays finite; and C++ kernels flush denormals (|x| < 2^-126) to zero
+//   (inputs read as 0, results written as 0) while TS keeps them.
 
 /** Activation functions known to the kernels. Codes are shared with the native binding. */
 export type Activation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh';
@@ -59,6 +68,46 @@ export interface PlanLayer {
   alpha: number;
 }
 
+/**
+ * A backend-owned, immutable copy of a plan's weights (Backend.freezePlan). Opaque: only the
+ * backend that made it can run it.
+ */
+export interface FrozenPlan {
+  readonly backend: 'native' | 'js';
+  /** Input features per row (layers[0].K) and outputs per row (last N). */
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Bytes of weights the copy holds. */
+  readonly bytes: number;
+}
+
+/** The FrozenPlans one backend made, each with the backend's own copy of the weights. */
+export class FrozenPlanRegistry<T> {
+  private readonly held = new WeakMap<object, T>();
+
+  constructor(private readonly backend: 'native' | 'js') {}
+
+  /** A new FrozenPlan for `layers` (already validated) that holds `copy`. */
+  add(layers: readonly { N: number; K: number; bias: unknown }[], copy: T): FrozenPlan {
+    let bytes = 0;
+    for (const l of layers) bytes += 4 * (l.N * l.K + (l.bias === null ? 0 : l.N));
+    const plan: FrozenPlan = Object.freeze({
+      backend: this.backend, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N, bytes,
+    });
+    this.held.set(plan, copy);
+    return plan;
+  }
+
+  /** The copy behind a plan this backend froze; throws naming the kernel for anything else. */
+  get(kernel: string, plan: unknown): T {
+    const copy = plan !== null && typeof plan === 'object' ? this.held.get(plan) : undefined;
+    if (copy !== undefined) return copy;
+    const other = plan !== null && typeof plan === 'object' ? (plan as Partial<FrozenPlan>).backend : undefined;
+    const what = other === 'native' || other === 'js' ? `a plan frozen by the ${other} backend` : plan === null ? 'null' : typeof plan;
+    throw new Error(`${kernel}: layers must be an array of plan layers or a plan from this backend's freezePlan, got ${what}`);
+  }
+}
+
 export interface Backend {
   readonly name: 'native' | 'js';
   info(): BackendInfo;
@@ -103,20 +152,23 @@ export interface Backend {
   addBias(M: number, N: number, x: Float32Array, bias: Float32Array, out: Float32Array): void;
   /** out[j] = sum_i x[i,j] (length N): the column sums. */
   colSum(M: number, N: number, x: Float32Array, out: Float32Array): void;
-  /** out[i] = sum_j x[i,j] (length M): the row sums. */
+  /** out[i] = sum_j x[i,j] (length M): the row sums, each summed like sum(). */
   rowSum(M: number, N: number, x: Float32Array, out: Float32Array): void;
 
   add(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   sub(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   mul(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   div(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  /** out = s * a */
+  /** out = s * a (s is rounded to float32; Infinity and NaN are allowed: IEEE arithmetic). */
   scale(n: number, a: Float32Array, s: number, out: Float32Array): void;
-  /** y += alpha * x */
+  /** y += alpha * x (alpha rounded to float32; Infinity and NaN allowed). */
   axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
   /** out = op(x) elementwise. log of x <= 0 follows IEEE (-inf / NaN). */
   unary(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): void;
-  /** sum of all n elements (accumulated in float64 or pairwise; relative error <= 1e-6). */
+  /**
+   * Sum of all n elements, accumulated in float64 in one fixed order on every backend (see
+   * native/kernels/elementwise.h), so the result is identical bit for bit, cancellations included.
+   */
   sum(n: number, x: Float32Array): number;
 
   /** out = act(x). */
@@ -132,7 +184,10 @@ export interface Backend {
 
   /** Row-wise softmax of an M x N matrix; stable for logits of magnitude 1e4. */
   softmax(M: number, N: number, x: Float32Array, out: Float32Array): void;
-  /** Row-wise log-softmax: x - max - log(sum exp(x - max)). */
+  /**
+   * Row-wise log-softmax: x - max - log(sum exp(x - max)). A row holding NaN or +Infinity, or only
+   * -Infinity, gives NaN in every element (as PyTorch does); so do softmax and softmaxCrossEntropy.
+   */
   logSoftmax(M: number, N: number, x: Float32Array, out: Float32Array): void;
   /** dx = y * (dy - sum_j(dy * y)) row-wise, y = softmax output. */
   softmaxBackward(M: number, N: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
@@ -152,7 +207,7 @@ export interface Backend {
 
   /** Mean squared error: sum((pred - target)^2) / n. */
   mseLoss(n: number, pred: Float32Array, target: Float32Array): number;
-  /** grad = 2 * (pred - target) / n. */
+  /** grad = float32(2 / n) * float32(pred - target) (float32 steps: a difference beyond 3.4e38 is Infinity). */
   mseBackward(n: number, pred: Float32Array, target: Float32Array, grad: Float32Array): void;
 
   /**
@@ -192,13 +247,25 @@ export interface Backend {
   ): void;
 
   /**
+   * Copies a plan's weights into memory the backend owns: the result is immutable and can be
+   * passed to forwardAsync any number of times. Later changes to (or detaching of) the layers'
+   * W/bias arrays do not affect it. Validates like forwardAsync ("freezePlan: layers[1].K ...").
+   */
+  freezePlan(layers: PlanLayer[]): FrozenPlan;
+
+  /**
    * Inference forward pass of a stack of dense layers, off the main thread on the native backend
    * (a worker on the native thread pool; the JS backend runs it in slices between event-loop
    * turns). X is [M, layers[0].K]; out is [M, last.N]. If softmax is true a row softmax is applied
-   * at the end. The caller must not mutate X, the weights or out until the promise settles.
-   * Concurrent calls are independent (no shared scratch).
+   * at the end. `layers` is a frozen plan (freezePlan) or plain plan layers, which are then copied
+   * for this call. X is copied before forwardAsync returns; `out` is written only when the result
+   * is ready, just before the promise resolves. So the caller may change or transfer X and the
+   * weights at once; if out's buffer is detached meanwhile, the promise rejects. Invalid arguments
+   * give a rejected promise. Concurrent calls are independent (no shared scratch).
    */
-  forwardAsync(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): Promise<void>;
+  forwardAsync(
+    M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+  ): Promise<void>;
 
   /**
    * Synchronous twin of forwardAsync, for large inference batches: the whole stack in one call.

@@ -1,6 +1,6 @@
 // The pure-TypeScript backend: every kernel of the contract in plain TS (reference, fallback, JS benchmark side).
 import type { Activation, Backend, BackendInfo, PlanLayer, UnaryOp } from './contract';
-import { ACTIVATION_CODE, UNARY_CODE } from './contract';
+import { ACTIVATION_CODE, FrozenPlanRegistry, UNARY_CODE } from './contract';
 
 // ---------------------------------------------------------------------------------------------
 // Argument validation: O(1) per call (label checks excepted), messages start with the kernel name.
@@ -23,6 +23,11 @@ function checkCount(kernel: string, name: string, v: number): void {
 function checkNumber(kernel: string, name: string, v: number): void {
   if (typeof v !== 'number') throw new Error(`${kernel}: ${name} must be a number, got ${typeof v}`);
   if (!Number.isFinite(v)) throw new Error(`${kernel}: ${name} must be a finite number, got ${v}`);
+}
+
+/** Any number, Infinity and NaN included (scale factors: x * Infinity is IEEE arithmetic, not an error). */
+function checkScalar(kernel: string, name: string, v: number): void {
+  if (typeof v !== 'number') throw new Error(`${kernel}: ${name} must be a number, got ${typeof v}`);
 }
 
 function checkBool(kernel: string, name: string, v: boolean): void {
@@ -126,7 +131,8 @@ function geluTanhGrad(x: number): number {
   const s = sigmoid(2 * u);
   const du = SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x2);
   const d = s + x * 2 * s * (1 - s) * du;
-  return d === d ? d : x > 0 ? 1 : 0; // x*0 at huge |x| where s(1-s) underflows: the limit
+  // x*0 at huge |x| where s(1-s) underflows: the limit (a NaN input stays NaN)
+  return d === d || x !== x ? d : x > 0 ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,6 +337,36 @@ function gemmCore(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sums in the order of the C++ kernels (native/kernels/elementwise.h), so both backends give the
+// same float64 sum bit for bit, cancellations included.
+// ---------------------------------------------------------------------------------------------
+
+/** From this many elements the C++ sum works in chunks (kParallelThreshold), each SUM_CHUNK long. */
+const SUM_CHUNKED_FROM = 65536;
+const SUM_CHUNK = 16384;
+
+/** x[off, off + n) summed in float64: 16 interleaved partial sums, combined like AVX2 lanes, then the tail. */
+function sumInOrder(x: Float32Array, off: number, n: number): number {
+  let p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0;
+  let p8 = 0, p9 = 0, p10 = 0, p11 = 0, p12 = 0, p13 = 0, p14 = 0, p15 = 0;
+  const end = off + n;
+  let i = off;
+  for (; i + 16 <= end; i += 16) {
+    p0 += x[i]; p1 += x[i + 1]; p2 += x[i + 2]; p3 += x[i + 3];
+    p4 += x[i + 4]; p5 += x[i + 5]; p6 += x[i + 6]; p7 += x[i + 7];
+    p8 += x[i + 8]; p9 += x[i + 9]; p10 += x[i + 10]; p11 += x[i + 11];
+    p12 += x[i + 12]; p13 += x[i + 13]; p14 += x[i + 14]; p15 += x[i + 15];
+  }
+  const q0 = (p0 + p4) + (p8 + p12);
+  const q1 = (p1 + p5) + (p9 + p13);
+  const q2 = (p2 + p6) + (p10 + p14);
+  const q3 = (p3 + p7) + (p11 + p15);
+  let s = (q0 + q2) + (q1 + q3);
+  for (; i < end; i++) s += x[i];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Activations (loops with the switch hoisted out)
 // ---------------------------------------------------------------------------------------------
 
@@ -402,12 +438,13 @@ function actBackward(
     }
     case 'gelu': {
       const xx = x as Float32Array;
-      for (let i = 0; i < n; i++) dx[i] = dy[i] * geluGrad(xx[i]);
+      // The derivative is a float32 value in C++ (gelu'(-20) ~ -1e-86 underflows to 0): round it first.
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * Math.fround(geluGrad(xx[i]));
       return;
     }
     case 'geluTanh': {
       const xx = x as Float32Array;
-      for (let i = 0; i < n; i++) dx[i] = dy[i] * geluTanhGrad(xx[i]);
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * Math.fround(geluTanhGrad(xx[i]));
       return;
     }
   }
@@ -422,11 +459,7 @@ function softmaxRows(M: number, N: number, x: Float32Array, out: Float32Array, x
   for (let i = 0; i < M; i++) {
     const xo = xOff + i * N;
     const oo = outOff + i * N;
-    let mx = -Infinity;
-    for (let j = 0; j < N; j++) {
-      const v = x[xo + j];
-      if (v > mx || v !== v) mx = v;
-    }
+    const mx = rowMax(x, xo, N);
     let s = 0;
     for (let j = 0; j < N; j++) {
       const v = Math.exp(x[xo + j] - mx);
@@ -438,17 +471,25 @@ function softmaxRows(M: number, N: number, x: Float32Array, out: Float32Array, x
   }
 }
 
-/** log(sum_j exp(x[row, j])) computed stably; returns NaN for a row containing NaN. */
-function rowLogSumExp(x: Float32Array, off: number, N: number): number {
+/** Max of x[off, off + N) (NaN when the row holds a NaN). */
+function rowMax(x: Float32Array, off: number, N: number): number {
   let mx = -Infinity;
   for (let j = 0; j < N; j++) {
     const v = x[off + j];
     if (v > mx || v !== v) mx = v;
   }
-  if (mx === -Infinity || mx === Infinity) return mx;
+  return mx;
+}
+
+/**
+ * log(sum_j exp(x[off + j] - mx)): with mx the row max, the log-softmax is (x - mx) - this, kept in
+ * that form (as in C++) because mx + log(sum) would lose log(sum) next to a huge mx (3e38). NaN
+ * when mx is NaN or +-Infinity (exp(inf - inf)), which makes the whole row NaN.
+ */
+function rowLogSumShifted(x: Float32Array, off: number, N: number, mx: number): number {
   let s = 0;
   for (let j = 0; j < N; j++) s += Math.exp(x[off + j] - mx);
-  return mx + Math.log(s);
+  return Math.log(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,12 +652,7 @@ export const jsBackend: Backend = {
     checkDim(k, 'N', N);
     checkF32(k, 'x', x, M * N, 'M*N', `M=${M}, N=${N}`);
     checkF32(k, 'out', out, M, 'M', `M=${M}`);
-    for (let i = 0; i < M; i++) {
-      const o = i * N;
-      let s = 0;
-      for (let j = 0; j < N; j++) s += x[o + j];
-      out[i] = s;
-    }
+    for (let i = 0; i < M; i++) out[i] = sumInOrder(x, i * N, N);
   },
 
   add(n, a, b, out) {
@@ -643,7 +679,7 @@ export const jsBackend: Backend = {
     const k = 'scale';
     checkCount(k, 'n', n);
     checkF32(k, 'a', a, n, 'n');
-    checkNumber(k, 's', s);
+    checkScalar(k, 's', s);
     checkF32(k, 'out', out, n, 'n');
     const sf = Math.fround(s);
     for (let i = 0; i < n; i++) out[i] = sf * a[i];
@@ -652,10 +688,11 @@ export const jsBackend: Backend = {
   axpy(n, alpha, x, y) {
     const k = 'axpy';
     checkCount(k, 'n', n);
-    checkNumber(k, 'alpha', alpha);
+    checkScalar(k, 'alpha', alpha);
     checkF32(k, 'x', x, n, 'n');
     checkF32(k, 'y', y, n, 'n');
-    for (let i = 0; i < n; i++) y[i] += alpha * x[i];
+    const af = Math.fround(alpha); // the scalar crosses as a float32, as in C++
+    for (let i = 0; i < n; i++) y[i] += af * x[i];
   },
 
   unary(op, n, x, out) {
@@ -673,8 +710,9 @@ export const jsBackend: Backend = {
     const k = 'sum';
     checkCount(k, 'n', n);
     checkF32(k, 'x', x, n, 'n');
+    if (n < SUM_CHUNKED_FROM) return sumInOrder(x, 0, n);
     let s = 0;
-    for (let i = 0; i < n; i++) s += x[i];
+    for (let b = 0; b < n; b += SUM_CHUNK) s += sumInOrder(x, b, Math.min(SUM_CHUNK, n - b));
     return s;
   },
 
@@ -717,8 +755,9 @@ export const jsBackend: Backend = {
     checkF32(k, 'out', out, M * N, 'M*N', `M=${M}, N=${N}`);
     for (let i = 0; i < M; i++) {
       const o = i * N;
-      const lse = rowLogSumExp(x, o, N);
-      for (let j = 0; j < N; j++) out[o + j] = x[o + j] - lse;
+      const mx = rowMax(x, o, N);
+      const ls = rowLogSumShifted(x, o, N, mx);
+      for (let j = 0; j < N; j++) out[o + j] = (x[o + j] - mx) - ls;
     }
   },
 
@@ -771,14 +810,15 @@ export const jsBackend: Backend = {
     const invM = 1 / M;
     for (let i = 0; i < M; i++) {
       const o = i * N;
-      const lse = rowLogSumExp(logits, o, N);
+      const mx = rowMax(logits, o, N);
+      const ls = rowLogSumShifted(logits, o, N, mx);
       const c = labels[i];
-      const loss = lse - logits[o + c];
+      const loss = ls - (logits[o + c] - mx);
       total += loss;
       if (losses !== null) losses[i] = loss;
       if (grad !== null) {
-        for (let j = 0; j < N; j++) grad[o + j] = Math.exp(logits[o + j] - lse) * invM;
-        grad[o + c] = (Math.exp(logits[o + c] - lse) - 1) * invM;
+        for (let j = 0; j < N; j++) grad[o + j] = Math.exp(logits[o + j] - mx - ls) * invM;
+        grad[o + c] = (Math.exp(logits[o + c] - mx - ls) - 1) * invM;
       }
     }
     return total / M;
@@ -803,8 +843,9 @@ export const jsBackend: Backend = {
     checkF32(k, 'pred', pred, n, 'n');
     checkF32(k, 'target', target, n, 'n');
     checkF32(k, 'grad', grad, n, 'n');
-    const c = 2 / n;
-    for (let i = 0; i < n; i++) grad[i] = c * (pred[i] - target[i]);
+    // float32 arithmetic like C++: the difference is rounded (and may overflow) before scaling.
+    const c = Math.fround(2 / n);
+    for (let i = 0; i < n; i++) grad[i] = c * Math.fround(pred[i] - target[i]);
   },
 
   sgdStep(n, param, grad, velocity, lr, momentum, weightDecay, nesterov) {
@@ -898,13 +939,28 @@ export const jsBackend: Backend = {
     }
   },
 
+  freezePlan(layers) {
+    checkPlanLayers('freezePlan', layers);
+    return frozenLayers.add(layers, copyLayers(layers));
+  },
+
   forwardAsync(M, layers, X, out, softmax) {
+    const k = 'forwardAsync';
+    let copy: Float32Array;
+    let frozen: PlanLayer[];
     try {
-      checkForwardPlan('forwardAsync', M, layers, X, out, softmax);
+      if (Array.isArray(layers)) {
+        checkPlanLayers(k, layers);
+        frozen = copyLayers(layers); // plain layers are copied for this call only
+      } else {
+        frozen = frozenLayers.get(k, layers);
+      }
+      checkPlanIo(k, M, frozen, X, out, softmax);
+      copy = X.slice(0, M * frozen[0].K);
     } catch (err) {
       return Promise.reject(err);
     }
-    return runForwardAsync(M, layers.slice(), X, out, softmax);
+    return runForwardAsync(M, frozen, copy, out, softmax);
   },
 
   forwardDense(M, layers, X, out, softmax) {
@@ -930,11 +986,17 @@ export const jsBackend: Backend = {
 function checkForwardPlan(
   k: string, M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
 ): void {
-  checkDim(k, 'M', M);
+  checkPlanLayers(k, layers);
+  checkPlanIo(k, M, layers, X, out, softmax);
+}
+
+/** Validates plan layers: each {N, K, W, bias, act, alpha} with K equal to the previous N. */
+function checkPlanLayers(k: string, layers: PlanLayer[]): void {
   if (!Array.isArray(layers) || layers.length === 0) throw new Error(`${k}: layers must be a non-empty array`);
   for (let l = 0; l < layers.length; l++) {
     const L = layers[l];
     const name = `layers[${l}]`;
+    if (L === null || typeof L !== 'object') throw new Error(`${k}: ${name} must be an object {N, K, W, bias, act, alpha}`);
     checkDim(k, `${name}.N`, L.N);
     checkDim(k, `${name}.K`, L.K);
     if (l > 0 && L.K !== layers[l - 1].N) {
@@ -945,11 +1007,26 @@ function checkForwardPlan(
     checkAct(k, L.act);
     checkNumber(k, `${name}.alpha`, L.alpha);
   }
+}
+
+/** Validates the rows, input, output and softmax flag of a (validated) plan. */
+function checkPlanIo(k: string, M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void {
+  checkDim(k, 'M', M);
   const K0 = layers[0].K;
   const NL = layers[layers.length - 1].N;
   checkF32(k, 'X', X, M * K0, 'M*K', `M=${M}, K=${K0}`);
   checkF32(k, 'out', out, M * NL, 'M*N', `M=${M}, N=${NL}`);
   checkBool(k, 'softmax', softmax);
+}
+
+/** The private weight copies behind each FrozenPlan this backend made. */
+const frozenLayers = new FrozenPlanRegistry<PlanLayer[]>('js');
+
+/** Private copies of validated layers (weights and bias cut to their exact sizes). */
+function copyLayers(layers: PlanLayer[]): PlanLayer[] {
+  return layers.map((L) => ({
+    N: L.N, K: L.K, W: L.W.slice(0, L.N * L.K), bias: L.bias === null ? null : L.bias.slice(0, L.N), act: L.act, alpha: L.alpha,
+  }));
 }
 
 function unaryLoop(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): void {
@@ -984,6 +1061,8 @@ function unaryLoop(op: UnaryOp, n: number, x: Float32Array, out: Float32Array): 
 /**
  * The layer stack on row chunks: each chunk of rows goes through every layer (its own scratch,
  * allocated per call), with an event-loop turn after each layer-chunk of about ASYNC_SLICE_MACS work.
+ * Reads only the private copies it is given (X and the frozen layers); the result goes into a
+ * private buffer and is copied into out at the end, if out's buffer is still attached.
  */
 async function runForwardAsync(
   M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
@@ -999,6 +1078,7 @@ async function runForwardAsync(
   const bufB = new Float32Array(chunk * maxWidth);
   const last = layers.length - 1;
   const NL = layers[last].N;
+  const result = new Float32Array(M * NL);
   for (let r0 = 0; r0 < M; r0 += chunk) {
     const rows = Math.min(chunk, M - r0);
     let src = X;
@@ -1007,7 +1087,7 @@ async function runForwardAsync(
       await yieldToEventLoop();
       const L = layers[l];
       if (l === last) {
-        denseRows(rows, L, src, srcOff, out, r0 * NL);
+        denseRows(rows, L, src, srcOff, result, r0 * NL);
       } else {
         const dst = src === bufA ? bufB : bufA;
         denseRows(rows, L, src, srcOff, dst, 0);
@@ -1015,6 +1095,10 @@ async function runForwardAsync(
         srcOff = 0;
       }
     }
-    if (softmax) softmaxRows(rows, NL, out, out, r0 * NL, r0 * NL);
+    if (softmax) softmaxRows(rows, NL, result, result, r0 * NL, r0 * NL);
   }
+  if (out.length < M * NL) {
+    throw new Error('forwardAsync: out was detached (its ArrayBuffer transferred) before the result was ready');
+  }
+  out.set(result);
 }

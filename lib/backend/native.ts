@@ -5,10 +5,12 @@ import * as path from 'path';
 
 import {
   ACTIVATION_CODE,
+  FrozenPlanRegistry,
   UNARY_CODE,
   type Activation,
   type Backend,
   type BackendInfo,
+  type FrozenPlan,
   type PlanLayer,
   type UnaryOp,
 } from './contract';
@@ -23,6 +25,9 @@ interface NativePlanLayer {
   act: number;
   alpha: number;
 }
+
+/** What the binding's freezePlan returns: an external value only the binding can read. */
+export type NativeFrozenHandle = object & { readonly __nativeFrozenPlan: unique symbol };
 
 /** The raw functions exported by native/binding/addon.cc (activation / unary op as integer codes). */
 export interface NativeBinding {
@@ -62,8 +67,10 @@ export interface NativeBinding {
   sgdStep: Backend['sgdStep'];
   adamStep: Backend['adamStep'];
   rmspropStep: Backend['rmspropStep'];
+  /** Copies the layers' weights into C++ memory; returns an opaque handle (a type-tagged external). */
+  freezePlan(layers: NativePlanLayer[]): NativeFrozenHandle;
   forwardAsync(
-    M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+    M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean,
   ): Promise<void>;
   forwardDense(
     M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
@@ -85,7 +92,8 @@ const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul',
   'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax',
   'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss',
-  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'forwardAsync', 'forwardDense', 'info', 'setNumThreads',
+  'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'freezePlan', 'forwardAsync', 'forwardDense', 'info',
+  'setNumThreads',
 ];
 
 /** The package root (the directory holding myelin's package.json), from lib/backend or dist/backend. */
@@ -212,6 +220,9 @@ export interface LoadNativeOptions {
   smallCallsInJs?: boolean;
 }
 
+/** The binding handles behind the FrozenPlans this module made. */
+const frozenHandles = new FrozenPlanRegistry<NativeFrozenHandle>('native');
+
 /** Plan layers with the activation as the binding's integer code. */
 function mapPlan(kernel: string, layers: PlanLayer[]): NativePlanLayer[] {
   return layers.map((l, i) => {
@@ -320,15 +331,18 @@ function loadNativeAllSizes(): NativeBackend {
     activationBackward(act, n, x, y, dy, dx, alpha) {
       b.activationBackward(actCode('activationBackward', act), n, x, y, dy, dx, alpha);
     },
-    forwardAsync(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
-      if (!Array.isArray(layers)) return b.forwardAsync(M, layers as unknown as NativePlanLayer[], X, out, softmax);
-      let mapped: NativePlanLayer[];
+    freezePlan(layers: PlanLayer[]): FrozenPlan {
+      const mapped = Array.isArray(layers) ? mapPlan('freezePlan', layers) : (layers as unknown as NativePlanLayer[]);
+      return frozenHandles.add(mapped, b.freezePlan(mapped));
+    },
+    forwardAsync(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
+      let arg: NativePlanLayer[] | NativeFrozenHandle;
       try {
-        mapped = mapPlan('forwardAsync', layers);
+        arg = Array.isArray(layers) ? mapPlan('forwardAsync', layers) : frozenHandles.get('forwardAsync', layers);
       } catch (err) {
         return Promise.reject(err);
       }
-      return b.forwardAsync(M, mapped, X, out, softmax);
+      return b.forwardAsync(M, arg, X, out, softmax);
     },
     forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
       if (!Array.isArray(layers)) return b.forwardDense(M, layers as unknown as NativePlanLayer[], X, out, softmax);

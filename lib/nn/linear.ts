@@ -71,6 +71,8 @@ export class Linear extends Module {
       glorotUniform(this.weight.data, this.inFeatures, this.outFeatures, rng);
     }
     if (this.bias) this.bias.data.fill(0);
+    this.weight._version++;
+    if (this.bias) this.bias._version++;
     this.initScheme = scheme;
   }
 

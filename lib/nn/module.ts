@@ -5,6 +5,7 @@ import { Tensor, shapeToString } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
+import { checkOptions } from '../serve/options';
 import type { DenseInference } from './dense-inference';
 
 export interface PredictOptions {
@@ -162,6 +163,7 @@ export abstract class Module {
     for (const [name, p] of named) {
       const v = sd[name];
       p.data.set(v instanceof Tensor ? v.data : v);
+      p._version++;
     }
   }
 
@@ -186,10 +188,7 @@ export abstract class Module {
    * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const batchSize = opts.batchSize ?? 1024;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
-    }
+    const batchSize = (checkOptions('predict', opts, { batchSize: 'positive integer' }).batchSize as number | undefined) ?? 1024;
     let input: Tensor;
     if (x instanceof Tensor) {
       input = x;

@@ -1,7 +1,24 @@
 // Matrix product (2-D and batched over leading dimensions) via the gemm kernel, with its backward rule.
 import { getBackend } from '../backend/select';
+import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
+
+/**
+ * C = op(A) op(B) + beta C through the backend, allowing empty dimensions (the kernels take sizes
+ * >= 1): nothing to compute when M or N is 0; with K = 0 the product is zero (C = beta C).
+ */
+function gemm(
+  backend: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number,
+  A: Float32Array, B: Float32Array, beta: 0 | 1, C: Float32Array,
+): void {
+  if (M === 0 || N === 0) return;
+  if (K === 0) {
+    if (beta === 0) C.fill(0, 0, M * N);
+    return;
+  }
+  backend.gemm(transA, transB, M, N, K, 1, A, B, beta, C);
+}
 
 /**
  * a @ b. Shapes: [M,K] x [K,N] -> [M,N]; [...B,M,K] x [...B,K,N] -> [...B,M,N] (same batch dims);
@@ -34,11 +51,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
   if (bStride === 0) {
     // a's rows (over every batch) times one shared b: a single [batch*M, K] x [K, N] product.
-    if (M * K * N * batch > 0) backend.gemm(false, false, batch * M, N, K, 1, a.data, b.data, 0, out);
+    gemm(backend, false, false, batch * M, N, K, a.data, b.data, 0, out);
   } else {
     for (let i = 0; i < batch; i++) {
-      backend.gemm(
-        false, false, M, N, K, 1,
+      gemm(
+        backend, false, false, M, N, K,
         a.data.subarray(i * aStride, i * aStride + M * K),
         b.data.subarray(i * bStride, i * bStride + K * N),
         0, out.subarray(i * M * N, (i + 1) * M * N),
@@ -53,11 +70,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       // dA = dC * B^T
       ga = new Float32Array(a.size);
       if (bStride === 0) {
-        backend.gemm(false, true, batch * M, K, N, 1, g, b.data, 0, ga);
+        gemm(backend, false, true, batch * M, K, N, g, b.data, 0, ga);
       } else {
         for (let i = 0; i < batch; i++) {
-          backend.gemm(
-            false, true, M, K, N, 1,
+          gemm(
+            backend, false, true, M, K, N,
             g.subarray(i * M * N, (i + 1) * M * N),
             b.data.subarray(i * bStride, i * bStride + K * N),
             aStride === 0 ? 1 : 0, ga.subarray(i * aStride, i * aStride + M * K),
@@ -69,11 +86,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       // dB = A^T * dC
       gb = new Float32Array(b.size);
       if (bStride === 0) {
-        backend.gemm(true, false, K, N, batch * M, 1, a.data, g, 0, gb);
+        gemm(backend, true, false, K, N, batch * M, a.data, g, 0, gb);
       } else {
         for (let i = 0; i < batch; i++) {
-          backend.gemm(
-            true, false, K, N, M, 1,
+          gemm(
+            backend, true, false, K, N, M,
             a.data.subarray(i * aStride, i * aStride + M * K),
             g.subarray(i * M * N, (i + 1) * M * N),
             0, gb.subarray(i * bStride, i * bStride + K * N),

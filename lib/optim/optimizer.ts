@@ -83,6 +83,7 @@ export abstract class Optimizer {
         );
       }
       this.updateParam(i, p, p.grad.data);
+      p._version++; // the weights changed in place (predictAsync's copy is stale)
     }
   }
 

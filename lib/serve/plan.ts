@@ -1,6 +1,6 @@
 // Inference plans: turns a Sequential of Linear/activation/Dropout/Flatten/Softmax into dense PlanLayers.
 import type { Activation, PlanLayer } from '../backend/contract';
-import type { Tensor } from '../tensor';
+import { sizeOf, type Tensor } from '../tensor';
 
 /** What plan building needs from a model: its architecture and its named parameters (nn.Module has both). */
 export interface PlannableModel {
@@ -8,9 +8,17 @@ export interface PlannableModel {
   namedParameters(): [string, Tensor][];
 }
 
+/** The parameters behind one plan layer (their write versions tell when a weight copy is stale). */
+export interface PlanSource {
+  weight: Tensor;
+  bias: Tensor | null;
+}
+
 /** A dense-layer plan plus whether a row softmax ends it. */
 export interface InferencePlan {
   layers: PlanLayer[];
+  /** The weight and bias tensors of each layer, in the same order. */
+  sources: PlanSource[];
   softmax: boolean;
   /** Input features per row (layers[0].K). */
   inFeatures: number;
@@ -27,6 +35,16 @@ interface Step {
   cfg: Cfg;
   prefix: string;
   where: string;
+}
+
+/** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run. */
+function checkAttached(name: string, t: Tensor): void {
+  if (t.data.length !== sizeOf(t.shape)) {
+    throw new Error(
+      `predictAsync: parameter '${name}' has ${t.data.length} values but its shape [${t.shape.join(',')}] needs ${sizeOf(t.shape)}: ` +
+        'its ArrayBuffer was detached (transferred with postMessage or structuredClone); give it a new array (t.data = copy)',
+    );
+  }
 }
 
 /** Flattens nested Sequentials into a list of leaf layers with their parameter name prefixes. */
@@ -55,7 +73,8 @@ function activationOf(cfg: Cfg): { act: Activation; alpha: number } | null {
  * Builds the dense-layer plan of a model. Linear layers become PlanLayers, an activation right after
  * a Linear is fused into it, Dropout and Flatten vanish (inference), and a final Softmax sets the
  * softmax flag. Anything else throws an Error naming the layer and its position.
- * The plan references the model's weight arrays (no copy).
+ * The plan references the model's weight arrays (no copy); see snapshot.ts for the copy
+ * predictAsync runs on.
  */
 export function buildPlan(model: PlannableModel): InferencePlan {
   const root = model.toConfig() as Cfg;
@@ -66,6 +85,7 @@ export function buildPlan(model: PlannableModel): InferencePlan {
   leaves(root, '', 'model', steps);
   const params = new Map(model.namedParameters());
   const layers: PlanLayer[] = [];
+  const sources: PlanSource[] = [];
   let softmax = false;
   let lastWasLinear = false;
   for (let i = 0; i < steps.length; i++) {
@@ -81,8 +101,11 @@ export function buildPlan(model: PlannableModel): InferencePlan {
       if (prev !== undefined && prev.N !== K) {
         throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
       }
+      checkAttached(`${prefix}weight`, W);
+      if (b !== null) checkAttached(`${prefix}bias`, b);
       if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
       layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: 'none', alpha: 0 });
+      sources.push({ weight: W, bias: b });
       lastWasLinear = true;
       continue;
     }
@@ -105,5 +128,5 @@ export function buildPlan(model: PlannableModel): InferencePlan {
     lastWasLinear = false;
   }
   if (layers.length === 0) throw new Error('predictAsync: the model has no Linear layer to run');
-  return { layers, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
+  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
 }

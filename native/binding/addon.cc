@@ -1,7 +1,8 @@
-// N-API glue: one validating function per contract kernel, info/setNumThreads and forwardAsync.
+// N-API glue: one validating function per contract kernel, info/setNumThreads, freezePlan/forwardAsync.
 //
 // Hot kernels are raw Node-API callbacks (no per-call allocation, no string building unless an
-// argument is invalid); node-addon-api is used for module setup and the async forward worker.
+// argument is invalid); node-addon-api is used for module setup and info() only. Kernel calls run
+// with denormals flushed to zero (denormals.h); forwardAsync works on C++ copies of everything.
 // Every function validates argument count, types, sizes and buffer lengths before touching memory
 // and throws a JS Error starting with the kernel name. No C++ exception escapes into N-API.
 #include <napi.h>
@@ -12,11 +13,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <vector>
 
 #include "activation.h"
 #include "cpu.h"
+#include "denormals.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "dense_stack.h"
@@ -227,6 +230,14 @@ napi_value number_value(napi_env env, double d) {
   return v;
 }
 
+// Runs a kernel call with denormals flushed to zero on this (Node-owned) thread, restoring the
+// thread's floating-point mode afterwards (see denormals.h).
+#define FLUSHED(...)                              \
+  do {                                            \
+    myelin::DenormalsFlushed denormals_flushed_; \
+    __VA_ARGS__;                                  \
+  } while (0)
+
 #define CHECK(expr) \
   do {              \
     if (!(expr)) return nullptr; \
@@ -247,7 +258,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   CHECK(c.mat(6, "A", "M*K", "M", M, "K", K, &A));
   CHECK(c.mat(7, "B", "K*N", "K", K, "N", N, &B));
   CHECK(c.mat(9, "C", "M*N", "M", M, "N", N, &C));
-  myelin::gemm(ta, tb, (int)M, (int)N, (int)K, (float)alpha, A, B, (float)beta, C);
+  FLUSHED(myelin::gemm(ta, tb, (int)M, (int)N, (int)K, (float)alpha, A, B, (float)beta, C));
   return nullptr;
 }
 
@@ -265,7 +276,7 @@ napi_value LinearForward(napi_env env, napi_callback_info info) {
   CHECK(c.f32(5, "bias", N, "N", "N", N, nullptr, 0, &bias, true));
   CHECK(c.mat(8, "out", "M*N", "M", M, "N", N, &out));
   CHECK(c.mat(9, "preact", "M*N", "M", M, "N", N, &preact, true));
-  myelin::linear_forward((int)M, (int)N, (int)K, X, W, bias, act, (float)alpha, out, preact);
+  FLUSHED(myelin::linear_forward((int)M, (int)N, (int)K, X, W, bias, act, (float)alpha, out, preact));
   return nullptr;
 }
 
@@ -294,8 +305,8 @@ napi_value LinearBackward(napi_env env, napi_callback_info info) {
                 kActNames[act], act);
     return nullptr;
   }
-  myelin::linear_backward((int)M, (int)N, (int)K, X, W, Y, preact, dY, act, (float)alpha, dZ, dX,
-                          dW, dB, accumulate);
+  FLUSHED(myelin::linear_backward((int)M, (int)N, (int)K, X, W, Y, preact, dY, act, (float)alpha,
+                                  dZ, dX, dW, dB, accumulate));
   return nullptr;
 }
 
@@ -310,7 +321,7 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
   CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x));
   CHECK(c.f32(3, "bias", N, "N", "N", N, nullptr, 0, &bias));
   CHECK(c.mat(4, "out", "M*N", "M", M, "N", N, &out));
-  myelin::add_bias(M, N, x, bias, out);
+  FLUSHED(myelin::add_bias(M, N, x, bias, out));
   return nullptr;
 }
 
@@ -324,10 +335,10 @@ napi_value RowColSum(napi_env env, napi_callback_info info) {
   CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x));
   if (kCols) {
     CHECK(c.f32(3, "out", N, "N", "N", N, nullptr, 0, &out));
-    myelin::col_sum(M, N, x, out);
+    FLUSHED(myelin::col_sum(M, N, x, out));
   } else {
     CHECK(c.f32(3, "out", M, "M", "M", M, nullptr, 0, &out));
-    myelin::row_sum(M, N, x, out);
+    FLUSHED(myelin::row_sum(M, N, x, out));
   }
   return nullptr;
 }
@@ -343,6 +354,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   float *a, *b, *out;
   CHECK(c.size(0, "n", 0, &n));
   CHECK(c.flat(1, "a", n, &a) && c.flat(2, "b", n, &b) && c.flat(3, "out", n, &out));
+  myelin::DenormalsFlushed flushed;
   switch (kOp) {
     case 0: myelin::add(n, a, b, out); break;
     case 1: myelin::sub(n, a, b, out); break;
@@ -360,7 +372,7 @@ napi_value Scale(napi_env env, napi_callback_info info) {
   float *a, *out;
   CHECK(c.size(0, "n", 0, &n) && c.number(2, "s", false, &s));
   CHECK(c.flat(1, "a", n, &a) && c.flat(3, "out", n, &out));
-  myelin::scale(n, a, (float)s, out);
+  FLUSHED(myelin::scale(n, a, (float)s, out));
   return nullptr;
 }
 
@@ -372,7 +384,7 @@ napi_value Axpy(napi_env env, napi_callback_info info) {
   float *x, *y;
   CHECK(c.size(0, "n", 0, &n) && c.number(1, "alpha", false, &alpha));
   CHECK(c.flat(2, "x", n, &x) && c.flat(3, "y", n, &y));
-  myelin::axpy(n, (float)alpha, x, y);
+  FLUSHED(myelin::axpy(n, (float)alpha, x, y));
   return nullptr;
 }
 
@@ -384,7 +396,7 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   float *x, *out;
   CHECK(c.code(0, "op", 6, &op) && c.size(1, "n", 0, &n));
   CHECK(c.flat(2, "x", n, &x) && c.flat(3, "out", n, &out));
-  myelin::unary(op, n, x, out);
+  FLUSHED(myelin::unary(op, n, x, out));
   return nullptr;
 }
 
@@ -394,7 +406,9 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   int64_t n;
   float* x;
   CHECK(c.size(0, "n", 0, &n) && c.flat(1, "x", n, &x));
-  return number_value(env, myelin::sum(n, x));
+  double total;
+  FLUSHED(total = myelin::sum(n, x));
+  return number_value(env, total);
 }
 
 napi_value ActivationForward(napi_env env, napi_callback_info info) {
@@ -406,7 +420,7 @@ napi_value ActivationForward(napi_env env, napi_callback_info info) {
   float *x, *out;
   CHECK(c.code(0, "act", 6, &act) && c.size(1, "n", 0, &n) && c.number(4, "alpha", true, &alpha));
   CHECK(c.flat(2, "x", n, &x) && c.flat(3, "out", n, &out));
-  myelin::activation_forward_parallel(act, n, x, out, (float)alpha);
+  FLUSHED(myelin::activation_forward_parallel(act, n, x, out, (float)alpha));
   return nullptr;
 }
 
@@ -420,7 +434,7 @@ napi_value ActivationBackward(napi_env env, napi_callback_info info) {
   CHECK(c.code(0, "act", 6, &act) && c.size(1, "n", 0, &n) && c.number(6, "alpha", true, &alpha));
   CHECK(c.flat(2, "x", n, &x) && c.flat(3, "y", n, &y) && c.flat(4, "dy", n, &dy) &&
         c.flat(5, "dx", n, &dx));
-  myelin::activation_backward_parallel(act, n, x, y, dy, dx, (float)alpha);
+  FLUSHED(myelin::activation_backward_parallel(act, n, x, y, dy, dx, (float)alpha));
   return nullptr;
 }
 
@@ -434,6 +448,7 @@ napi_value SoftmaxFwd(napi_env env, napi_callback_info info) {
   float *x, *out;
   CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
   CHECK(c.mat(2, "x", "M*N", "M", M, "N", N, &x) && c.mat(3, "out", "M*N", "M", M, "N", N, &out));
+  myelin::DenormalsFlushed flushed;
   if (kLog) myelin::log_softmax(M, N, x, out);
   else myelin::softmax(M, N, x, out);
   return nullptr;
@@ -448,6 +463,7 @@ napi_value SoftmaxBwd(napi_env env, napi_callback_info info) {
   CHECK(c.size(0, "M", 1, &M) && c.size(1, "N", 1, &N));
   CHECK(c.mat(2, "y", "M*N", "M", M, "N", N, &y) && c.mat(3, "dy", "M*N", "M", M, "N", N, &dy) &&
         c.mat(4, "dx", "M*N", "M", M, "N", N, &dx));
+  myelin::DenormalsFlushed flushed;
   if (kLog) myelin::log_softmax_backward(M, N, y, dy, dx);
   else myelin::softmax_backward(M, N, y, dy, dx);
   return nullptr;
@@ -471,7 +487,9 @@ napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
                 labels[bad], bad, (long long)N);
     return nullptr;
   }
-  return number_value(env, myelin::softmax_cross_entropy(M, N, logits, labels, grad, losses));
+  double loss;
+  FLUSHED(loss = myelin::softmax_cross_entropy(M, N, logits, labels, grad, losses));
+  return number_value(env, loss);
 }
 
 napi_value MseLoss(napi_env env, napi_callback_info info) {
@@ -480,7 +498,9 @@ napi_value MseLoss(napi_env env, napi_callback_info info) {
   int64_t n;
   float *pred, *target;
   CHECK(c.size(0, "n", 0, &n) && c.flat(1, "pred", n, &pred) && c.flat(2, "target", n, &target));
-  return number_value(env, myelin::mse_loss(n, pred, target));
+  double loss;
+  FLUSHED(loss = myelin::mse_loss(n, pred, target));
+  return number_value(env, loss);
 }
 
 napi_value MseBackward(napi_env env, napi_callback_info info) {
@@ -490,7 +510,7 @@ napi_value MseBackward(napi_env env, napi_callback_info info) {
   float *pred, *target, *grad;
   CHECK(c.size(0, "n", 0, &n) && c.flat(1, "pred", n, &pred) && c.flat(2, "target", n, &target) &&
         c.flat(3, "grad", n, &grad));
-  myelin::mse_backward(n, pred, target, grad);
+  FLUSHED(myelin::mse_backward(n, pred, target, grad));
   return nullptr;
 }
 
@@ -512,7 +532,7 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
                 (long long)n);
     return nullptr;
   }
-  myelin::sgd_step(n, p, g, vel, (float)lr, (float)mom, (float)wd, nesterov);
+  FLUSHED(myelin::sgd_step(n, p, g, vel, (float)lr, (float)mom, (float)wd, nesterov));
   return nullptr;
 }
 
@@ -530,7 +550,7 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
         c.number(10, "weightDecay", true, &wd) && c.boolean(11, "decoupled", &decoupled));
   CHECK(c.flat(1, "param", n, &p) && c.flat(2, "grad", n, &g) && c.flat(3, "m", n, &m) &&
         c.flat(4, "v", n, &v));
-  myelin::adam_step(n, p, g, m, v, (double)step, lr, b1, b2, eps, wd, decoupled);
+  FLUSHED(myelin::adam_step(n, p, g, m, v, (double)step, lr, b1, b2, eps, wd, decoupled));
   return nullptr;
 }
 
@@ -551,7 +571,7 @@ napi_value RmspropStep(napi_env env, napi_callback_info info) {
                 (long long)n);
     return nullptr;
   }
-  myelin::rmsprop_step(n, p, g, sq, buf, lr, alpha, eps, wd, mom);
+  FLUSHED(myelin::rmsprop_step(n, p, g, sq, buf, lr, alpha, eps, wd, mom));
   return nullptr;
 }
 
@@ -597,51 +617,7 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// ---- forwardAsync -------------------------------------------------------------------------
-
-using PlanLayerView = myelin::DenseLayer;
-
-// Runs the dense-layer stack on a libuv worker thread (gemm uses the myelin pool from there).
-// Holds references to every buffer until it completes; scratch is allocated per call.
-class ForwardWorker : public Napi::AsyncWorker {
- public:
-  ForwardWorker(Napi::Env env, Napi::Promise::Deferred deferred, int M,
-                std::vector<PlanLayerView> layers, const float* X, float* out, bool softmax,
-                std::vector<Napi::Reference<Napi::Value>> refs)
-      : Napi::AsyncWorker(env, "myelin.forwardAsync"),
-        deferred_(deferred),
-        M_(M),
-        layers_(std::move(layers)),
-        X_(X),
-        out_(out),
-        softmax_(softmax),
-        refs_(std::move(refs)) {}
-
-  void Execute() override {
-    try {
-      myelin::dense_stack_forward(M_, static_cast<int>(layers_.size()), layers_.data(), X_, out_,
-                                  softmax_);
-    } catch (const std::bad_alloc&) {
-      SetError("forwardAsync: out of memory allocating scratch buffers");
-    } catch (const std::exception& e) {
-      SetError(std::string("forwardAsync: ") + e.what());
-    } catch (...) {
-      SetError("forwardAsync: unknown native error");
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int M_;
-  std::vector<PlanLayerView> layers_;
-  const float* X_;
-  float* out_;
-  bool softmax_;
-  std::vector<Napi::Reference<Napi::Value>> refs_;
-};
+// ---- Inference plans: freezePlan, forwardAsync, forwardDense -------------------------------
 
 // Reads a property of a layer object into argv slot i of a Call (so the usual getters apply).
 bool layer_prop(Call& c, napi_value layer, const char* key, size_t slot) {
@@ -659,41 +635,35 @@ bool layer_prop(Call& c, napi_value layer, const char* key, size_t slot) {
     if (!(expr)) return false; \
   } while (0)
 
-// A validated inference plan: the layers, the input/output buffers and the JS values holding them.
-struct ParsedPlan {
-  int64_t M = 0;
-  bool softmax = false;
-  std::vector<PlanLayerView> layers;
-  float* X = nullptr;
-  float* out = nullptr;
-  std::vector<napi_value> values;  // every buffer's JS value (to keep alive for async use)
+// A validated layer list. W and bias point into JS memory: valid only during the current call.
+struct ParsedLayers {
+  std::vector<myelin::DenseLayer> layers;
+  int64_t in_features = 0;   // layers[0].K
+  int64_t out_features = 0;  // last N
 };
 
-// Validates (M, layers, X, out, softmax) for forwardAsync / forwardDense; false with a pending
-// exception naming the kernel and the offending layer on bad input.
-bool parse_plan(Call& c, napi_callback_info info, ParsedPlan* plan) {
+// Validates the layers array in argv[slot] ({N, K, W, bias, act, alpha} objects, each K equal to
+// the previous N); false with a pending exception naming the kernel and the offending layer.
+// Uses argv slots 10..15 as scratch (the caller's arguments in them are overwritten).
+bool parse_layers(Call& c, size_t slot, ParsedLayers* out) {
   napi_env env = c.env;
-  CHECK_OR_FALSE(c.start(info, 5, "M, layers, X, out, softmax"));
-  int64_t M;
-  bool softmax;
-  CHECK_OR_FALSE(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  napi_value layers_arr = c.argv[slot];
   bool is_array = false;
-  napi_is_array(env, c.argv[1], &is_array);
+  napi_is_array(env, layers_arr, &is_array);
   if (!is_array) {
-    throw_error(env, "%s: layers must be an Array, got %s", c.kernel, describe(env, c.argv[1]));
+    throw_error(env, "%s: layers must be an Array, got %s", c.kernel, describe(env, layers_arr));
     return false;
   }
   uint32_t count = 0;
-  napi_get_array_length(env, c.argv[1], &count);
+  napi_get_array_length(env, layers_arr, &count);
   if (count == 0) {
     throw_error(env, "%s: layers is empty", c.kernel);
     return false;
   }
-  std::vector<PlanLayerView>& layers = plan->layers;
-  layers.reserve(count);
-  napi_value layers_arr = c.argv[1];
-  napi_value x_val = c.argv[2], out_val = c.argv[3];
-  int64_t prev_n = -1, first_k = 0;
+  out->layers.reserve(count);
+  std::vector<napi_value> values;  // each layer's W and bias
+  values.reserve(2 * static_cast<size_t>(count));
+  int64_t prev_n = -1;
   char what[64];
   for (uint32_t i = 0; i < count; ++i) {
     napi_value layer;
@@ -703,73 +673,269 @@ bool parse_plan(Call& c, napi_callback_info info, ParsedPlan* plan) {
       throw_error(env, "%s: layers[%u] must be an object {N, K, W, bias, act, alpha}", c.kernel, i);
       return false;
     }
-    // Slots 5.. hold the layer's fields while validating.
-    CHECK_OR_FALSE(layer_prop(c, layer, "N", 5) && layer_prop(c, layer, "K", 6) && layer_prop(c, layer, "W", 7) &&
-          layer_prop(c, layer, "bias", 8) && layer_prop(c, layer, "act", 9) &&
-          layer_prop(c, layer, "alpha", 10));
+    CHECK_OR_FALSE(layer_prop(c, layer, "N", 10) && layer_prop(c, layer, "K", 11) &&
+                   layer_prop(c, layer, "W", 12) && layer_prop(c, layer, "bias", 13) &&
+                   layer_prop(c, layer, "act", 14) && layer_prop(c, layer, "alpha", 15));
     int64_t N, K;
     int act;
     double alpha;
     float *W, *bias;
     snprintf(what, sizeof what, "layers[%u].N", i);
-    CHECK_OR_FALSE(c.size(5, what, 1, &N));
+    CHECK_OR_FALSE(c.size(10, what, 1, &N));
     snprintf(what, sizeof what, "layers[%u].K", i);
-    CHECK_OR_FALSE(c.size(6, what, 1, &K));
+    CHECK_OR_FALSE(c.size(11, what, 1, &K));
     if (prev_n >= 0 && K != prev_n) {
       throw_error(env, "%s: layers[%u].K = %lld does not match layers[%u].N = %lld", c.kernel, i,
                   (long long)K, i - 1, (long long)prev_n);
       return false;
     }
     snprintf(what, sizeof what, "layers[%u].act", i);
-    CHECK_OR_FALSE(c.code(9, what, 6, &act));
+    CHECK_OR_FALSE(c.code(14, what, 6, &act));
     snprintf(what, sizeof what, "layers[%u].alpha", i);
-    CHECK_OR_FALSE(c.number(10, what, true, &alpha));
+    CHECK_OR_FALSE(c.number(15, what, true, &alpha));
     snprintf(what, sizeof what, "layers[%u].W", i);
-    CHECK_OR_FALSE(c.mat(7, what, "N*K", "N", N, "K", K, &W));
+    CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", N, "K", K, &W));
     snprintf(what, sizeof what, "layers[%u].bias", i);
-    CHECK_OR_FALSE(c.f32(8, what, N, "N", "N", N, nullptr, 0, &bias, true));
-    if (i == 0) first_k = K;
+    CHECK_OR_FALSE(c.f32(13, what, N, "N", "N", N, nullptr, 0, &bias, true));
+    if (i == 0) out->in_features = K;
     prev_n = N;
-    layers.push_back({(int)N, (int)K, act, (float)alpha, W, bias});
-    plan->values.push_back(c.argv[7]);
-    if (bias) plan->values.push_back(c.argv[8]);
+    out->layers.push_back({(int)N, (int)K, act, (float)alpha, W, bias});
+    values.push_back(c.argv[12]);
+    values.push_back(c.argv[13]);
   }
-  c.argv[2] = x_val;
-  c.argv[3] = out_val;
-  float *X, *out;
-  CHECK_OR_FALSE(c.mat(2, "X", "M*layers[0].K", "M", M, "K", first_k, &X));
-  CHECK_OR_FALSE(c.mat(3, "out", "M*last.N", "M", M, "N", prev_n, &out));
-  plan->values.push_back(x_val);
-  plan->values.push_back(out_val);
-  plan->M = M;
-  plan->softmax = softmax;
-  plan->X = X;
-  plan->out = out;
+  out->out_features = prev_n;
+  // Reading a later layer's properties can run JavaScript (getters, proxies) that detaches or
+  // shrinks an earlier layer's buffer: take every pointer again now that no JS can run.
+  for (uint32_t i = 0; i < count; ++i) {
+    myelin::DenseLayer& l = out->layers[i];
+    c.argv[12] = values[2 * i];
+    c.argv[13] = values[2 * i + 1];
+    float *W, *bias;
+    snprintf(what, sizeof what, "layers[%u].W", i);
+    CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", l.N, "K", l.K, &W));
+    snprintf(what, sizeof what, "layers[%u].bias", i);
+    CHECK_OR_FALSE(c.f32(13, what, l.N, "N", "N", l.N, nullptr, 0, &bias, true));
+    l.W = W;
+    l.bias = bias;
+  }
   return true;
 }
 
-// Validates and starts the worker; on invalid input, the pending exception becomes a rejection.
-napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info, napi_value* promise) {
-  Call c(env, "forwardAsync");
-  ParsedPlan plan;
-  if (!parse_plan(c, info, &plan)) return nullptr;
-  std::vector<Napi::Reference<Napi::Value>> refs;
-  refs.reserve(plan.values.size());
-  for (napi_value v : plan.values) refs.push_back(Napi::Persistent(Napi::Value(env, v)));
-  Napi::Env e(env);
-  auto deferred = Napi::Promise::Deferred::New(e);
-  *promise = deferred.Promise();
-  auto* worker = new ForwardWorker(e, deferred, (int)plan.M, std::move(plan.layers), plan.X,
-                                   plan.out, plan.softmax, std::move(refs));
-  worker->Queue();
-  return *promise;
+// A plan whose weights were copied out of JS memory into one C++ allocation: immutable once made,
+// shared by every forwardAsync call that uses it. A call holds a reference until its worker is
+// done, so neither garbage collection nor a detached/transferred weight buffer can free what a
+// pool thread reads.
+struct FrozenPlan {
+  std::vector<myelin::DenseLayer> layers;  // W and bias point into storage
+  std::unique_ptr<float[]> storage;
+  size_t floats = 0;
+  int in_features = 0;
+  int out_features = 0;
+};
+using FrozenPlanRef = std::shared_ptr<const FrozenPlan>;
+
+// Tags the externals freezePlan returns, so forwardAsync never mistakes another addon's external
+// for a plan.
+const napi_type_tag kFrozenPlanTag = {0x6d79656c696e2e66ULL, 0x726f7a656e2d706cULL};
+
+// Copies the weights of validated layers (throws std::bad_alloc).
+FrozenPlanRef freeze(const ParsedLayers& parsed) {
+  auto plan = std::make_shared<FrozenPlan>();
+  size_t total = 0;
+  for (const auto& l : parsed.layers)
+    total += static_cast<size_t>(l.N) * l.K + (l.bias != nullptr ? static_cast<size_t>(l.N) : 0);
+  plan->storage.reset(new float[total]);
+  plan->floats = total;
+  float* p = plan->storage.get();
+  for (const auto& l : parsed.layers) {
+    myelin::DenseLayer copy = l;
+    const size_t w = static_cast<size_t>(l.N) * l.K;
+    std::memcpy(p, l.W, w * sizeof(float));
+    copy.W = p;
+    p += w;
+    if (l.bias != nullptr) {
+      std::memcpy(p, l.bias, static_cast<size_t>(l.N) * sizeof(float));
+      copy.bias = p;
+      p += l.N;
+    }
+    plan->layers.push_back(copy);
+  }
+  plan->in_features = static_cast<int>(parsed.in_features);
+  plan->out_features = static_cast<int>(parsed.out_features);
+  return plan;
 }
 
+void finalize_frozen_plan(napi_env env, void* data, void* /*hint*/) {
+  auto* ref = static_cast<FrozenPlanRef*>(data);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>((*ref)->floats * sizeof(float)), &ignored);
+  delete ref;
+}
+
+// freezePlan(layers) -> an opaque handle holding a copy of the layers' weights, for forwardAsync.
+napi_value FreezePlan(napi_env env, napi_callback_info info) {
+  Call c(env, "freezePlan");
+  CHECK(c.start(info, 1, "layers"));
+  ParsedLayers parsed;
+  CHECK(parse_layers(c, 0, &parsed));
+  auto* ref = new FrozenPlanRef(freeze(parsed));
+  napi_value handle;
+  if (napi_create_external(env, ref, finalize_frozen_plan, nullptr, &handle) != napi_ok) {
+    delete ref;
+    throw_error(env, "freezePlan: could not create the plan handle");
+    return nullptr;
+  }
+  napi_type_tag_object(env, handle, &kFrozenPlanTag);
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>((*ref)->floats * sizeof(float)), &ignored);
+  return handle;
+}
+
+// The frozen plan behind argv[i] if it is a freezePlan handle, else null (no exception).
+FrozenPlanRef frozen_plan_arg(Call& c, size_t i) {
+  napi_valuetype t;
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_typeof(c.env, c.argv[i], &t) != napi_ok || t != napi_external) return nullptr;
+  if (napi_check_object_type_tag(c.env, c.argv[i], &kFrozenPlanTag, &tagged) != napi_ok || !tagged)
+    return nullptr;
+  if (napi_get_value_external(c.env, c.argv[i], &data) != napi_ok || data == nullptr) return nullptr;
+  return *static_cast<FrozenPlanRef*>(data);
+}
+
+// One forwardAsync call. Everything the pool thread touches is owned here (the plan's weights,
+// a copy of the input, the result buffer), never JS memory; the JS `out` array is written on the
+// main thread when the call completes, if it is still attached.
+struct ForwardJob {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref out_ref = nullptr;
+  FrozenPlanRef plan;
+  int M = 0;
+  bool softmax = false;
+  std::unique_ptr<float[]> x;  // M x in_features
+  std::unique_ptr<float[]> y;  // M x out_features
+  const char* error = nullptr;  // set by the worker (static strings only)
+};
+
+void execute_forward(napi_env /*env*/, void* data) {
+  auto* job = static_cast<ForwardJob*>(data);
+  try {
+    myelin::DenormalsFlushed flushed;  // a libuv thread: restore its mode for Node's other work
+    const FrozenPlan& p = *job->plan;
+    myelin::dense_stack_forward(job->M, static_cast<int>(p.layers.size()), p.layers.data(),
+                                job->x.get(), job->y.get(), job->softmax);
+  } catch (const std::bad_alloc&) {
+    job->error = "forwardAsync: out of memory allocating scratch buffers";
+  } catch (...) {
+    job->error = "forwardAsync: native error in the forward pass";
+  }
+}
+
+// Settles a promise with undefined (message null) or an Error. Every failure is ignored: during
+// worker_threads teardown (worker.terminate(), process.exit() in a worker) the environment can no
+// longer run JavaScript, and the promise simply stays pending while the environment goes away.
+void settle(napi_env env, napi_deferred deferred, const char* message) {
+  napi_value value = nullptr;
+  if (message == nullptr) {
+    if (napi_get_undefined(env, &value) == napi_ok) napi_resolve_deferred(env, deferred, value);
+    return;
+  }
+  napi_value text;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) == napi_ok &&
+      napi_create_error(env, nullptr, text, &value) == napi_ok) {
+    napi_reject_deferred(env, deferred, value);
+  }
+}
+
+// Runs on the JS thread after execute_forward (or when the work was cancelled). Calls only the C
+// Node-API and never throws, so nothing can escape into libuv even while the environment is
+// being torn down.
+void complete_forward(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<ForwardJob> job(static_cast<ForwardJob*>(data));
+  napi_delete_async_work(env, job->work);
+  const char* error = status == napi_cancelled ? "forwardAsync: the call was cancelled" : job->error;
+  if (error == nullptr) {
+    const size_t need = static_cast<size_t>(job->M) * job->plan->out_features;
+    napi_value out = nullptr;
+    size_t length = 0;
+    void* dst = nullptr;
+    napi_typedarray_type type;
+    if (napi_get_reference_value(env, job->out_ref, &out) == napi_ok && out != nullptr &&
+        napi_get_typedarray_info(env, out, &type, &length, &dst, nullptr, nullptr) == napi_ok &&
+        length >= need && dst != nullptr) {
+      std::memcpy(dst, job->y.get(), need * sizeof(float));
+    } else {
+      error = "forwardAsync: out was detached (its ArrayBuffer transferred) before the result was ready";
+    }
+  }
+  napi_delete_reference(env, job->out_ref);
+  settle(env, job->deferred, error);
+}
+
+// Validates (M, plan, X, out, softmax), copies what the worker needs and queues it.
+napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
+  Call c(env, "forwardAsync");
+  CHECK(c.start(info, 5, "M, layers, X, out, softmax"));
+  int64_t M;
+  bool softmax;
+  CHECK(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  napi_value out_val = c.argv[3];
+  FrozenPlanRef plan = frozen_plan_arg(c, 1);
+  if (plan == nullptr) {
+    napi_valuetype t;
+    if (napi_typeof(env, c.argv[1], &t) == napi_ok && t == napi_external) {
+      throw_error(env, "forwardAsync: layers is an external that freezePlan did not make");
+      return nullptr;
+    }
+    ParsedLayers parsed;
+    CHECK(parse_layers(c, 1, &parsed));
+    plan = freeze(parsed);  // a plan passed as layers is copied for this call only
+  }
+  float *X, *out;
+  CHECK(c.mat(2, "X", "M*layers[0].K", "M", M, "K", plan->in_features, &X));
+  CHECK(c.mat(3, "out", "M*last.N", "M", M, "N", plan->out_features, &out));
+  auto job = std::make_unique<ForwardJob>();
+  job->plan = plan;
+  job->M = static_cast<int>(M);
+  job->softmax = softmax;
+  const size_t in_count = static_cast<size_t>(M) * plan->in_features;
+  job->x.reset(new float[in_count]);
+  std::memcpy(job->x.get(), X, in_count * sizeof(float));
+  job->y.reset(new float[static_cast<size_t>(M) * plan->out_features]);
+
+  napi_value promise, resource_name;
+  if (napi_create_reference(env, out_val, 1, &job->out_ref) != napi_ok) {
+    throw_error(env, "forwardAsync: could not reference out");
+    return nullptr;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "myelin.forwardAsync", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, nullptr, resource_name, execute_forward, complete_forward, job.get(),
+                             &job->work) != napi_ok) {
+    napi_delete_reference(env, job->out_ref);
+    throw_error(env, "forwardAsync: could not start the worker");
+    return nullptr;
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->out_ref);
+    throw_error(env, "forwardAsync: could not queue the worker");
+    return nullptr;
+  }
+  job.release();  // complete_forward owns it now
+  return promise;
+}
+
+// forwardAsync never throws: invalid arguments (or no memory for the copies) give a rejected promise.
 napi_value ForwardAsync(napi_env env, napi_callback_info info) {
-  napi_value promise = nullptr;
-  napi_value r = ForwardAsyncImpl(env, info, &promise);
+  napi_value r = nullptr;
+  try {
+    r = ForwardAsyncImpl(env, info);
+  } catch (const std::bad_alloc&) {
+    throw_error(env, "forwardAsync: out of memory copying the plan and the input");
+  }
   if (r != nullptr) return r;
-  // Validation failed: turn the pending exception into a rejected promise.
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (!pending) return nullptr;
@@ -785,14 +951,21 @@ napi_value ForwardAsync(napi_env env, napi_callback_info info) {
   return p;
 }
 
-// Synchronous twin of forwardAsync for large batches: the whole stack in one call, rows split
-// across the pool (see dense_stack.h).
+// Synchronous twin of forwardAsync for large batches: the whole stack in one call on the calling
+// thread's share of the pool, reading the layers in place (see dense_stack.h).
 napi_value ForwardDense(napi_env env, napi_callback_info info) {
   Call c(env, "forwardDense");
-  ParsedPlan plan;
-  if (!parse_plan(c, info, &plan)) return nullptr;
-  myelin::dense_stack_forward((int)plan.M, static_cast<int>(plan.layers.size()), plan.layers.data(),
-                              plan.X, plan.out, plan.softmax);
+  CHECK(c.start(info, 5, "M, layers, X, out, softmax"));
+  int64_t M;
+  bool softmax;
+  CHECK(c.size(0, "M", 1, &M) && c.boolean(4, "softmax", &softmax));
+  ParsedLayers parsed;
+  CHECK(parse_layers(c, 1, &parsed));
+  float *X, *out;
+  CHECK(c.mat(2, "X", "M*layers[0].K", "M", M, "K", parsed.in_features, &X));
+  CHECK(c.mat(3, "out", "M*last.N", "M", M, "N", parsed.out_features, &out));
+  FLUSHED(myelin::dense_stack_forward((int)M, static_cast<int>(parsed.layers.size()),
+                                      parsed.layers.data(), X, out, softmax));
   return nullptr;
 }
 
@@ -848,6 +1021,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sgdStep", Guarded<SgdStep>},
       {"adamStep", Guarded<AdamStep>},
       {"rmspropStep", Guarded<RmspropStep>},
+      {"freezePlan", Guarded<FreezePlan>},
       {"forwardAsync", Guarded<ForwardAsync>},
       {"forwardDense", Guarded<ForwardDense>},
       {"info", Guarded<Info>},

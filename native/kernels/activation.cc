@@ -31,7 +31,9 @@ static inline double clamp_pm(double x) { return x < -20.0 ? -20.0 : (x > 20.0 ?
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
   switch (act) {
     case kActRelu:
-      for (long i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+      // x > 0 (not !(x < 0)): with denormals-are-zero a denormal compares as 0 and becomes 0,
+      // like the AVX2 kernel; NaN passes through.
+      for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f || x[i] != x[i] ? x[i] : 0.0f;
       break;
     case kActLeakyRelu:
       for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
@@ -84,7 +86,9 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
       for (long i = 0; i < n; ++i) {
         double v = clamp_pm(x[i]);
         double pdf = 0.3989422804014327 * ::exp(-0.5 * v * v);
-        dx[i] = static_cast<float>(dy[i] * (phi_d(v) + v * pdf));
+        // The derivative is rounded to float first, as in the AVX2 kernel and the TS twin
+        // (gelu'(-20) ~ -1e-86 is 0, so 0 * Infinity = NaN on every backend).
+        dx[i] = dy[i] * static_cast<float>(phi_d(v) + v * pdf);
       }
       break;
     case kActGeluTanh:
@@ -93,7 +97,7 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
         double v = clamp_pm(x[i]);
         double s = sigmoid_d(gelu_tanh_inner(v));
         double du = 1.5957691216057308 * (1.0 + 3.0 * 0.044715 * v * v);
-        dx[i] = static_cast<float>(dy[i] * (s + v * s * (1.0 - s) * du));
+        dx[i] = dy[i] * static_cast<float>(s + v * s * (1.0 - s) * du);
       }
       break;
     default:

@@ -17,17 +17,18 @@ static void exp_array(long n, const float* x, float* out) {
 
 #include "elementwise_loops.inc"
 
+// The summation order every backend uses (elementwise.h): 16 interleaved float64 partial sums,
+// combined as the AVX2 kernel's lanes are, then the last n % 16 elements one by one.
 double sum(long n, const float* x) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  double p[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   long i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
-  }
-  for (; i < n; ++i) s0 += x[i];
-  return (s0 + s1) + (s2 + s3);
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) p[j] += x[i + j];
+  double q[4];
+  for (int j = 0; j < 4; ++j) q[j] = (p[j] + p[4 + j]) + (p[8 + j] + p[12 + j]);
+  double s = (q[0] + q[2]) + (q[1] + q[3]);
+  for (; i < n; ++i) s += x[i];
+  return s;
 }
 
 double sum_sq_diff(long n, const float* a, const float* b) {
@@ -59,7 +60,8 @@ void binary_op(int op, long n, const float* a, const float* b, float* out) {
 }
 
 // Sum of a range reduced in double, chunked across the pool (fixed chunking, so the result does
-// not depend on the thread count).
+// not depend on the thread count): below kParallelThreshold one chunk, else chunks of 16384 whose
+// sums are added in order, starting from 0 (lib/backend/js.ts follows the same order).
 template <class ChunkSum>
 double reduce_range(long n, const ChunkSum& chunk_sum) {
   if (n < kParallelThreshold) return chunk_sum(0L, n);

@@ -16,7 +16,12 @@ void div(long n, const float* a, const float* b, float* out);
 void scale(long n, const float* a, float s, float* out);      // out = s * a
 void axpy(long n, float alpha, const float* x, float* y);     // y += alpha * x
 void unary(int op, long n, const float* x, float* out);       // op: Unary code
-double sum(long n, const float* x);                           // accumulated in double
+// Accumulated in double in a fixed order, the same in every build and in the TS twin: 16
+// interleaved partial sums (element i into partial i % 16) while 16 elements remain, combined as
+// q[j] = (p[j] + p[4+j]) + (p[8+j] + p[12+j]), s = (q[0] + q[2]) + (q[1] + q[3]), then the rest
+// added one by one. From 65536 elements on (kParallelThreshold), that per chunk of 16384, the
+// chunk sums added in order. So sums agree bit for bit across backends, sizes and threads.
+double sum(long n, const float* x);
 
 // Activation over a flat array, split across the pool when large (activation.h is per-thread).
 void activation_forward_parallel(int act, long n, const float* x, float* y, float alpha);

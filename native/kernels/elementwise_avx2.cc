@@ -36,7 +36,7 @@ double sum(long n, const float* x) {
     a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 8)));
     a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 12)));
   }
-  for (; i + 4 <= n; i += 4) a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+  // Lane j of a0..a3 holds partial sums j, 4+j, 8+j, 12+j: combined in the order of scalar::sum.
   double s = hsum_pd(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
   for (; i < n; ++i) s += x[i];
   return s;

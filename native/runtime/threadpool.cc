@@ -1,6 +1,8 @@
 // Persistent thread pool: workers spin briefly then sleep; the caller of parallel_for takes tasks too.
 #include "threadpool.h"
 
+#include "denormals.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -151,6 +153,7 @@ class Pool {
 
   void worker_main(int index) {
     t_inside_task = true;  // anything a worker runs that calls parallel_for runs serially
+    flush_denormals_on_this_thread();  // a worker only ever runs kernels (see denormals.h)
     std::uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin a while for the next job, then sleep.

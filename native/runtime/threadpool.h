@@ -13,7 +13,8 @@ void set_num_threads(int n);
 // participates. Returns when all tasks are done. Calls made from inside a task, or while
 // another parallel_for is running on the pool, run serially on the calling thread, so it is
 // safe from any thread (including N-API async workers and worker_threads).
-// fn must not throw.
+// fn must not throw. Pool workers flush denormals to zero (denormals.h); a caller that wants the
+// same results on its own share of the tasks holds a DenormalsFlushed for the call.
 void parallel_for(int ntasks, const std::function<void(int)>& fn);
 
 }  // namespace myelin

@@ -1,9 +1,11 @@
-// Thread pool tests: every task runs exactly once, under nesting, concurrent callers and resizing.
+// Thread pool tests: every task runs exactly once, under nesting, concurrent callers and resizing;
+// workers flush denormals, DenormalsFlushed restores the caller's mode.
 #include <atomic>
 #include <cstdio>
 #include <thread>
 #include <vector>
 
+#include "native/runtime/denormals.h"
 #include "native/runtime/threadpool.h"
 
 namespace {
@@ -92,6 +94,41 @@ int main() {
     for (int r = 0; r < 50; ++r) myelin::set_num_threads(1 + r % 3);
     for (auto& t : threads) t.join();
     expect(bad.load() == 0, "concurrent callers", bad.load(), 0);
+  }
+
+  // Denormal handling: pool workers always flush; a caller flushes only inside DenormalsFlushed.
+  if (myelin::kCanFlushDenormals) {
+    const bool caller_before = myelin::denormals_flushed();
+    expect(!caller_before, "the main thread starts with IEEE denormals", caller_before, 0);
+    myelin::set_num_threads(2);
+    std::atomic<int> worker_tasks{0}, worker_flushing{0};
+    const std::thread::id caller = std::this_thread::get_id();
+    for (int rep = 0; rep < 200 && worker_tasks.load() == 0; ++rep) {
+      myelin::parallel_for(64, [&](int) {
+        for (int spin = 0; spin < 1000; ++spin) std::this_thread::yield();
+        if (std::this_thread::get_id() == caller) return;
+        worker_tasks.fetch_add(1);
+        if (myelin::denormals_flushed()) worker_flushing.fetch_add(1);
+      });
+    }
+    expect(worker_tasks.load() > 0 && worker_tasks.load() == worker_flushing.load(),
+           "pool workers flush denormals", worker_flushing.load(), worker_tasks.load());
+    {
+      myelin::DenormalsFlushed outer;
+      expect(myelin::denormals_flushed(), "flushing inside DenormalsFlushed", 0, 1);
+      volatile float tiny = 1e-39f, one = 1.0f;
+      const float product = tiny * one;
+      expect(product == 0.0f, "a denormal reads as zero inside DenormalsFlushed", 0, 0);
+      {
+        myelin::DenormalsFlushed inner;  // nested: already on, leaves it on
+      }
+      expect(myelin::denormals_flushed(), "still flushing after a nested scope", 0, 1);
+    }
+    expect(myelin::denormals_flushed() == caller_before, "the caller's mode is restored",
+           myelin::denormals_flushed(), caller_before);
+    volatile float tiny = 1e-39f, one = 1.0f;
+    const float product = tiny * one;
+    expect(product != 0.0f, "IEEE denormals again after the scope", 0, 0);
   }
 
   std::printf("threadpool_test: %d failures\n", g_failures);
