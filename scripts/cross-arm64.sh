@@ -56,13 +56,15 @@ fi
 addon=prebuilds/linux-arm64/myelin.node
 if [ -f "$addon" ]; then
   machine=$($TRIPLE-readelf -h "$addon" | awk -F: '/Machine/ {gsub(/^ +/, "", $2); print $2}')
+  syms=$($TRIPLE-readelf --dyn-syms -W "$addon")  # read once: `readelf | grep -q` fails under pipefail (SIGPIPE)
   # Undefined, non-weak, unversioned symbols must all be N-API's (provided by node at load time).
-  stray=$($TRIPLE-readelf --dyn-syms -W "$addon" | awk '$7 == "UND" && $5 != "WEAK" && $8 != "" && $8 !~ /@/ && $8 !~ /^(napi_|node_api_)/ {print $8}')
-  glibc=$($TRIPLE-readelf --dyn-syms -W "$addon" | grep -Eo 'GLIBC_[0-9.]+' | sort -t. -k2,2n -k3,3n -u | tail -1)
-  if [ "$machine" = AArch64 ] && [ -z "$stray" ] && $TRIPLE-readelf --dyn-syms -W "$addon" | grep -q napi_register_module_v1; then
+  stray=$(awk '$7 == "UND" && $5 != "WEAK" && $8 != "" && $8 !~ /@/ && $8 !~ /^(napi_|node_api_)/ {print $8}' <<<"$syms")
+  glibc=$(grep -Eo 'GLIBC_[0-9.]+' <<<"$syms" | sort -t. -k2,2n -k3,3n -u | tail -1)
+  exported=$(awk '$7 != "UND" && $8 == "napi_register_module_v1"' <<<"$syms")
+  if [ "$machine" = AArch64 ] && [ -z "$stray" ] && [ -n "$exported" ]; then
     ok "$addon is an AArch64 shared object exporting napi_register_module_v1, needing N-API + libc/libstdc++ only (newest symbol version ${glibc:-none})"
   else
-    ko "$addon: machine '$machine', unexpected undefined symbols: ${stray:-none}"
+    ko "$addon: machine '$machine', napi_register_module_v1 ${exported:+exported}${exported:-missing}, unexpected undefined symbols: ${stray:-none}"
   fi
 fi
 [ "$mode" = prebuild ] || [ "$mode" = pack ] && finish
