@@ -50,7 +50,7 @@ describe('Module structure', () => {
   it('constructor argument errors', () => {
     expect(() => new Linear(0, 3)).toThrow('Linear: inFeatures must be a positive integer, got 0');
     expect(() => new Dropout(1)).toThrow('Dropout: p must be in [0, 1), got 1');
-    expect(() => new Sequential(new Linear(1, 1), 5 as never)).toThrow('Sequential: layer 1 is not a Module (got number)');
+    expect(() => new Sequential(new Linear(1, 1), 5 as never)).toThrow('Sequential: layer 1 is not a Module, got 5');
   });
 });
 

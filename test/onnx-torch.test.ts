@@ -95,7 +95,7 @@ async function agreesWithOrt(bytes: Uint8Array, sample: number[], label: string)
 }
 
 describe('exporter layouts built with protobufjs', () => {
-  const rng = new SeededRandom(seed ^ 0x5eed);
+  const rng = new SeededRandom((seed ^ 0x5eed) >>> 0);
   const W = (n: number): Float32Array => uniform(n, rng, -0.7, 0.7);
 
   it('MatMul + Add with the bias first, float_data initializers, Transpose and Identity of weights', async () => {

@@ -105,7 +105,7 @@ for (const b of backendsUnderTest()) {
       const m = model(3);
       await expect(predictAsync(m, randn([4, 5]), { backend })).rejects.toThrow(/input of shape \[4,5\] does not match the model's 12 input features/);
       await expect(predictAsync(m, new Float32Array(13), { backend })).rejects.toThrow(/13 values, not a multiple of the model's 12/);
-      await expect(predictAsync(m, randn([2, 12]), { batchSize: 0, backend })).rejects.toThrow(/option batchSize must be a positive integer, got 0/);
+      await expect(predictAsync(m, randn([2, 12]), { batchSize: 0, backend })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
     });
   });
 }

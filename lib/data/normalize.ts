@@ -1,11 +1,20 @@
 // Input scaling: standardise features with statistics computed on the training set only.
 import type { Dataset } from './split';
+import { checkOneOf, checkOptions, checkPositiveInt, invalid } from '../validate';
 
 export interface Standardization {
   /** Mean(s) subtracted: one value ('global') or one per feature ('feature'). */
   mean: Float32Array;
   /** Standard deviation(s) divided by (a zero deviation is replaced by 1). */
   std: Float32Array;
+}
+
+/** A dataset argument of standardize: { x: Float32Array, features: positive integer }. */
+function checkDataset(name: string, d: unknown): void {
+  if (d === null || typeof d !== 'object') invalid('standardize', name, 'a dataset { x, features }', d);
+  const ds = d as { x?: unknown; features?: unknown };
+  if (!(ds.x instanceof Float32Array)) invalid('standardize', `${name}.x`, 'a Float32Array', ds.x);
+  checkPositiveInt('standardize', `${name}.features`, ds.features);
 }
 
 /**
@@ -17,8 +26,11 @@ export function standardize(
   train: Pick<Dataset, 'x' | 'features'>, others: Array<Pick<Dataset, 'x' | 'features'>> = [],
   options: { per?: 'global' | 'feature' } = {},
 ): Standardization {
-  const per = options.per ?? 'global';
-  if (per !== 'global' && per !== 'feature') throw new Error(`standardize: per must be 'global' or 'feature', got '${String(per)}'`);
+  const o = checkOptions('standardize', options, ['per']);
+  const per = o.per === undefined ? 'global' : checkOneOf('standardize', 'per', o.per, ['global', 'feature'] as const);
+  checkDataset('train', train);
+  if (!Array.isArray(others)) invalid('standardize', 'others', 'an array of datasets { x, features }', others);
+  others.forEach((d, i) => checkDataset(`others[${i}]`, d));
   const f = train.features;
   for (const d of [train, ...others]) {
     if (d.features !== f || d.x.length % f !== 0) {
@@ -31,8 +43,12 @@ export function standardize(
   const x = train.x;
   for (let i = 0; i < x.length; i++) {
     const c = cols === 1 ? 0 : i % f;
-    sum[c] += x[i];
-    sq[c] += x[i] * x[i];
+    const v = x[i];
+    if (!Number.isFinite(v)) {
+      throw new Error(`standardize: training value at row ${Math.floor(i / f)}, column ${i % f} is ${v}; statistics need finite values (drop or impute missing ones first)`);
+    }
+    sum[c] += v;
+    sq[c] += v * v;
   }
   const count = x.length / cols;
   if (count === 0) throw new Error('standardize: the training set is empty');

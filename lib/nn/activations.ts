@@ -3,9 +3,11 @@ import { Tensor } from '../tensor';
 import { activate, softmax } from '../ops/activation';
 import { Module, type FusableActivation } from './module';
 import type { LayerConfig } from './config';
+import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate';
 
 export class ReLU extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('ReLU.forward', 'input', x);
     return activate(x, 'relu');
   }
   override fusableActivation(): FusableActivation {
@@ -23,12 +25,10 @@ export class LeakyReLU extends Module {
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
     super();
-    if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
-      throw new Error(`LeakyReLU: negativeSlope must be a finite number, got ${String(negativeSlope)}`);
-    }
-    this.negativeSlope = negativeSlope;
+    this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('LeakyReLU.forward', 'input', x);
     return activate(x, 'leakyRelu', this.negativeSlope);
   }
   override fusableActivation(): FusableActivation {
@@ -44,6 +44,7 @@ export class LeakyReLU extends Module {
 
 export class Sigmoid extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Sigmoid.forward', 'input', x);
     return activate(x, 'sigmoid');
   }
   override fusableActivation(): FusableActivation {
@@ -59,6 +60,7 @@ export class Sigmoid extends Module {
 
 export class Tanh extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Tanh.forward', 'input', x);
     return activate(x, 'tanh');
   }
   override fusableActivation(): FusableActivation {
@@ -81,11 +83,11 @@ export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: GELUOptions = {}) {
     super();
-    const a = opts.approximate ?? 'none';
-    if (a !== 'none' && a !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${String(a)}'`);
-    this.approximate = a;
+    const o = checkOptions('GELU', opts, ['approximate']);
+    this.approximate = o.approximate === undefined ? 'none' : checkOneOf('GELU', 'approximate', o.approximate, ['none', 'tanh'] as const);
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('GELU.forward', 'input', x);
     return activate(x, this.approximate === 'tanh' ? 'geluTanh' : 'gelu');
   }
   override fusableActivation(): FusableActivation {
@@ -102,6 +104,7 @@ export class GELU extends Module {
 /** Softmax over the last dimension. */
 export class Softmax extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Softmax.forward', 'input', x);
     return softmax(x);
   }
   override toConfig(): LayerConfig {

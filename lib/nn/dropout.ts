@@ -4,6 +4,7 @@ import { dropout } from '../ops/dropout';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
+import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
 
 export interface DropoutOptions {
   /** Seed for the mask generator (the same seed gives the same sequence of masks). */
@@ -32,12 +33,10 @@ export class Dropout extends Module {
 
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
-      throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
-    }
-    this.p = p;
-    this.hasOwnSeed = opts.seed !== undefined;
-    this.rng = opts.seed === undefined ? null : new Rng(opts.seed);
+    this.p = checkNumber('Dropout', 'p', p, { min: 0, below: 1 });
+    const o = checkOptions('Dropout', opts, ['seed']);
+    this.hasOwnSeed = o.seed !== undefined;
+    this.rng = o.seed === undefined ? null : new Rng(checkSeed('Dropout', 'seed', o.seed));
   }
 
   /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
@@ -64,6 +63,7 @@ export class Dropout extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Dropout.forward', 'input', x);
     return dropout(x, this.p, this.training, this.rng ?? globalGenerator());
   }
   override toConfig(): LayerConfig {

@@ -3,15 +3,16 @@ import { Tensor } from '../tensor';
 import { flatten } from '../ops/shape';
 import { Module } from './module';
 import type { LayerConfig } from './config';
+import { checkNumber, checkTensor } from '../validate';
 
 export class Flatten extends Module {
   readonly startDim: number;
   constructor(startDim = 1) {
     super();
-    if (!Number.isInteger(startDim)) throw new Error(`Flatten: startDim must be an integer, got ${String(startDim)}`);
-    this.startDim = startDim;
+    this.startDim = checkNumber('Flatten', 'startDim', startDim, { integer: true });
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('Flatten.forward', 'input', x);
     return flatten(x, this.startDim);
   }
   override toConfig(): LayerConfig {

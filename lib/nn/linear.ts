@@ -1,11 +1,14 @@
 // Linear (alias Dense): y = x W^T + b with W [out, in]; runs fused with a following activation.
 import type { Activation } from '../backend/contract';
-import { Tensor, zeros } from '../tensor';
+import { Tensor, shapeToString, zeros } from '../tensor';
 import { linear } from '../ops/linear';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
 import { glorotUniform, initForActivation, kaimingNormal, type InitScheme } from './init';
+import {
+  checkBoolean, checkElementCount, checkNumber, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor,
+} from '../validate';
 
 export interface LinearOptions {
   /** Add a bias vector (default true). */
@@ -16,9 +19,6 @@ export interface LinearOptions {
   seed?: number;
 }
 
-function checkFeatures(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`Linear: ${name} must be a positive integer, got ${String(v)}`);
-}
 
 export class Linear extends Module {
   readonly inFeatures: number;
@@ -34,18 +34,19 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
-    checkFeatures('inFeatures', inFeatures);
-    checkFeatures('outFeatures', outFeatures);
-    if (opts.init !== undefined && opts.init !== 'kaiming' && opts.init !== 'glorot') {
-      throw new Error(`Linear: init must be 'kaiming' or 'glorot', got '${String(opts.init)}'`);
-    }
+    checkPositiveInt('Linear', 'inFeatures', inFeatures);
+    checkPositiveInt('Linear', 'outFeatures', outFeatures);
+    checkElementCount('Linear', [outFeatures, inFeatures], 'the weight shape');
+    const o = checkOptions('Linear', opts, ['bias', 'init', 'seed']);
+    const init = o.init === undefined ? undefined : checkOneOf('Linear', 'init', o.init, ['kaiming', 'glorot'] as const);
+    const bias = o.bias === undefined ? true : checkBoolean('Linear', 'bias', o.bias);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.explicitInit = opts.init;
-    this.seed = opts.seed;
+    this.explicitInit = init;
+    this.seed = o.seed === undefined ? undefined : checkSeed('Linear', 'seed', o.seed);
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
-    this.bias = opts.bias === false ? null : this.registerParameter('bias', zeros([outFeatures]));
-    this.initScheme = opts.init ?? 'glorot';
+    this.bias = bias ? this.registerParameter('bias', zeros([outFeatures])) : null;
+    this.initScheme = init ?? 'glorot';
     this.resetParameters(null);
   }
 
@@ -62,6 +63,8 @@ export class Linear extends Module {
    * The layer's own seed wins over `seed`; with neither, the global generator is used.
    */
   resetParameters(following: Activation | null, seed?: number, negativeSlope = 0.01): void {
+    if (seed !== undefined) checkSeed('Linear.resetParameters', 'seed', seed);
+    checkNumber('Linear.resetParameters', 'negativeSlope', negativeSlope);
     const scheme = this.explicitInit ?? initForActivation(following);
     const s = this.seed ?? seed;
     const rng = s === undefined ? globalGenerator() : new Rng(s);
@@ -77,12 +80,25 @@ export class Linear extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    this.checkInput(x);
     return linear(x, this.weight, this.bias, 'none');
   }
 
   /** act(x W^T + b) as one fused kernel call (forward and backward). */
   forwardFused(x: Tensor, act: Activation, alpha: number): Tensor {
+    this.checkInput(x);
     return linear(x, this.weight, this.bias, act, alpha);
+  }
+
+  /** The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms). */
+  private checkInput(x: Tensor): void {
+    if (!(x instanceof Tensor)) checkTensor(`${this.describe()}.forward`, 'input', x);
+    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new Error(
+        `${this.describe()}.forward: input of shape ${shapeToString(x.shape)} has ` +
+          `${x.ndim === 0 ? 'no feature dimension' : `${x.shape[x.ndim - 1]} features in its last dimension`}, expected ${this.inFeatures}`,
+      );
+    }
   }
 
   override inputFeatures(): number {

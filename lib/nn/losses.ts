@@ -6,6 +6,7 @@ import { logSoftmax } from '../ops/activation';
 import { mul, neg, pow, sub } from '../ops/elementwise';
 import { mean, sum } from '../ops/reduce';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
+import { checkNumber, checkOneOf, checkOptions, checkTensor, describe, invalid } from '../validate';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -14,12 +15,14 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
-function reductionOf(op: string, opts: LossOptions): Reduction {
-  const r = opts.reduction ?? 'mean';
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
-    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
-  }
-  return r;
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+const LOSS_OPTIONS = ['reduction'] as const;
+const HUBER_OPTIONS = ['reduction', 'delta'] as const;
+
+/** The checked reduction of a loss's options (which may hold only the listed keys). */
+function reductionOf(op: string, opts: LossOptions, keys: readonly string[] = LOSS_OPTIONS): Reduction {
+  const o = checkOptions(op, opts, keys);
+  return o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, REDUCTIONS);
 }
 
 function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
@@ -28,6 +31,8 @@ function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
 }
 
 function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
+  checkTensor(op, names[0], a);
+  checkTensor(op, names[1], b);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new Error(`${op}: ${names[0]} shape ${shapeToString(a.shape)} does not match ${names[1]} shape ${shapeToString(b.shape)}`);
   }
@@ -35,6 +40,9 @@ function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string
 
 /** Integer class labels from an Int32Array, a number[] or a 1-D tensor of whole numbers. */
 function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M: number, N: number, logitsShape: number[]): Int32Array {
+  if (!(labels instanceof Tensor) && !(labels instanceof Int32Array) && !Array.isArray(labels)) {
+    invalid(op, 'target', `class labels (an Int32Array, number[] or 1-D Tensor of length ${M}) or probabilities (a Tensor [${M},${N}])`, labels);
+  }
   const src: ArrayLike<number> = labels instanceof Tensor ? labels.data : labels;
   if (src.length !== M) {
     throw new Error(`${op}: ${src.length} labels for ${M} rows (logits ${shapeToString(logitsShape)})`);
@@ -43,7 +51,7 @@ function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M
   for (let i = 0; i < M; i++) {
     const v = src[i];
     if (!Number.isInteger(v) || v < 0 || v >= N) {
-      throw new Error(`${op}: label ${v} at row ${i} is out of range [0, ${N})`);
+      throw new Error(`${op}: label ${describe(v)} at row ${i} is out of range [0, ${N}) (expected an integer class index)`);
     }
     out[i] = v;
   }
@@ -57,6 +65,7 @@ function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M
  */
 export function crossEntropy(logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: LossOptions = {}): Tensor {
   const reduction = reductionOf('crossEntropy', opts);
+  checkTensor('crossEntropy', 'logits', logits);
   if (logits.ndim !== 2) {
     throw new Error(`crossEntropy: logits must be 2-D [rows, classes], got ${shapeToString(logits.shape)}`);
   }
@@ -174,9 +183,8 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
  * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
  */
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
-  const reduction = reductionOf('huberLoss', opts);
-  const delta = opts.delta ?? 1;
-  if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
+  const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);
+  const delta = opts.delta === undefined ? 1 : checkNumber('huberLoss', 'delta', opts.delta, { above: 0 });
   checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
   const n = pred.size;
   const loss = outputBuffer(n);

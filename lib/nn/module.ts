@@ -1,12 +1,12 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
 import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
-import { checkOptions } from '../serve/options';
 import type { DenseInference } from './dense-inference';
+import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 
 export interface PredictOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -85,6 +85,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and all children. */
   train(mode = true): this {
+    checkBoolean('train', 'mode', mode);
     this.training = mode;
     for (const child of this.childModules.values()) child.train(mode);
     return this;
@@ -97,7 +98,9 @@ export abstract class Module {
 
   /** Zeroes every parameter's gradient in place (or drops the buffers with setToNull). */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    for (const p of this.parameters()) p.zeroGrad(opts);
+    const o = checkOptions('zeroGrad', opts, ['setToNull']);
+    if (o.setToNull !== undefined) checkBoolean('zeroGrad', 'setToNull', o.setToNull);
+    for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
   /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
@@ -134,6 +137,9 @@ export abstract class Module {
    * elements (and shape, for Tensors); unknown keys are an error.
    */
   loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
+    if (!isPlainObject(sd)) {
+      invalid('loadStateDict', 'the state dict', 'an object mapping parameter names to Tensors or Float32Arrays (as stateDict() returns)', sd);
+    }
     const named = this.namedParameters();
     const known = new Set(named.map(([n]) => n));
     const unexpected = Object.keys(sd).filter((k) => !known.has(k));
@@ -154,9 +160,9 @@ export abstract class Module {
           );
         }
       } else if (!(v instanceof Float32Array) || v.length !== p.size) {
-        const got = v instanceof Float32Array ? `${v.length} elements` : typeof v;
+        const got = v instanceof Float32Array ? `has ${v.length} elements` : `is ${describe(v)}, not a Tensor or Float32Array`;
         throw new Error(
-          `loadStateDict: '${name}' has ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
+          `loadStateDict: '${name}' ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
         );
       }
     }
@@ -188,7 +194,8 @@ export abstract class Module {
    * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const batchSize = (checkOptions('predict', opts, { batchSize: 'positive integer' }).batchSize as number | undefined) ?? 1024;
+    const o = checkOptions('predict', opts, ['batchSize']);
+    const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
     let input: Tensor;
     if (x instanceof Tensor) {
       input = x;
@@ -202,7 +209,7 @@ export abstract class Module {
       }
       input = new Tensor(x, [x.length / features, features]);
     } else {
-      throw new Error('predict: expected a Tensor or a Float32Array');
+      invalid('predict', 'input', 'a Tensor or a Float32Array', x, Array.isArray(x) ? 'make one with tensor([...])' : undefined);
     }
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();

@@ -7,6 +7,16 @@ import { Dropout } from './dropout';
 import type { LayerConfig } from './config';
 import { initForActivation } from './init';
 import { DenseInference } from './dense-inference';
+import { Flatten } from './flatten';
+import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
+import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
+import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
+
+/** Layer classes whose forward passes keep no tensor anywhere user code can reach. */
+const BUILT_IN_LAYERS: readonly object[] = [
+  Linear.prototype, ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
+  Softmax.prototype, Dropout.prototype, Flatten.prototype,
+];
 
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
@@ -30,23 +40,21 @@ export class Sequential extends Module {
     let opts: SequentialOptions = {};
     if (Array.isArray(args[0])) {
       layers = args[0];
-      if (args.length > 1 && args[1] !== undefined) opts = args[1] as SequentialOptions;
+      if (args.length > 2) throw new Error(`Sequential: after the array of layers only an options object can follow, got ${args.length - 1} more arguments`);
+      opts = checkOptions('Sequential', args[1] as SequentialOptions | undefined, ['seed']);
     } else {
       layers = args;
       const last = args[args.length - 1];
-      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last)) {
-        opts = last as SequentialOptions;
+      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last) && !Array.isArray(last)) {
+        opts = checkOptions('Sequential', last as SequentialOptions, ['seed']);
         layers = args.slice(0, -1);
       }
     }
     layers.forEach((l, i) => {
-      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module (got ${l === null ? 'null' : typeof l})`);
+      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module, got ${describe(l)}`);
     });
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) {
-      throw new Error(`Sequential: seed must be an integer, got ${String(opts.seed)}`);
-    }
     this.layers = layers as Module[];
-    this.seed = opts.seed;
+    this.seed = opts.seed === undefined ? undefined : checkSeed('Sequential', 'seed', opts.seed);
     this.layers.forEach((l, i) => this.registerModule(String(i), l));
     this.initialiseLayers();
   }
@@ -72,19 +80,40 @@ export class Sequential extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
     let h = x;
     const n = this.layers.length;
+    // Outputs of built-in layers that only the next built-in layer reads are carved from shared
+    // slabs (cheaper for small ones); the output the caller gets always owns its buffer.
+    const lastFresh = this.lastFreshOutput();
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
       const fused = layer instanceof Linear && i + 1 < n ? this.layers[i + 1].fusableActivation() : null;
-      if (fused && layer instanceof Linear) {
-        h = layer.forwardFused(h, fused.act, fused.alpha);
-        i++; // the activation ran inside the fused kernel
-      } else {
-        h = layer.forward(h);
+      const internal = (fused ? i + 1 : i) < lastFresh;
+      const was = internal ? enterInternalOutputs() : false;
+      try {
+        if (fused && layer instanceof Linear) {
+          h = layer.forwardFused(h, fused.act, fused.alpha);
+          i++; // the activation ran inside the fused kernel
+        } else {
+          h = layer.forward(h);
+        }
+      } finally {
+        if (internal) leaveInternalOutputs(was);
       }
     }
     return h;
+  }
+
+  /** lastFreshOutputLayer of the current layers, cached while the layer list stays the same. */
+  private freshCache: { layers: Module[]; lastFresh: number } | null = null;
+
+  private lastFreshOutput(): number {
+    const c = this.freshCache;
+    if (c !== null && sameLayers(c.layers, this.layers)) return c.lastFresh;
+    const lastFresh = lastFreshOutputLayer(this.layers);
+    this.freshCache = { layers: this.layers.slice(), lastFresh };
+    return lastFresh;
   }
 
   /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
@@ -107,6 +136,22 @@ export class Sequential extends Module {
   override describe(): string {
     return `Sequential (${this.layers.length} layers)`;
   }
+}
+
+/**
+ * When every layer is an exact built-in one (whose forward keeps no reference a user could reach),
+ * the index of the last layer that returns a new array (not Flatten or Dropout, which may return a
+ * view of their input); layers before it feed only built-in layers. Else -1.
+ */
+function lastFreshOutputLayer(layers: readonly Module[]): number {
+  let last = -1;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
+    const proto = Object.getPrototypeOf(l) as object;
+    if (!BUILT_IN_LAYERS.includes(proto) || Object.prototype.hasOwnProperty.call(l, 'forward')) return -1;
+    if (proto !== Dropout.prototype && proto !== Flatten.prototype) last = i;
+  }
+  return last;
 }
 
 function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {

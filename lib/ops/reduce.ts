@@ -3,14 +3,23 @@ import { getBackend } from '../backend/select';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
+import { checkBoolean, checkTensor, invalid } from '../validate';
 
 /** Normalises a possibly negative axis, or throws naming the op and the shape. */
 export function normalizeAxis(op: string, axis: number, ndim: number, shape: readonly number[]): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) invalid(op, 'axis', 'an integer', axis);
   const a = axis < 0 ? axis + ndim : axis;
-  if (!Number.isInteger(axis) || a < 0 || a >= ndim) {
-    throw new Error(`${op}: axis ${axis} is out of range for shape ${shapeToString(shape)}`);
+  if (a < 0 || a >= ndim) {
+    const valid = ndim === 0 ? 'a 0-d tensor has no axis' : `valid: ${-ndim} to ${ndim - 1}`;
+    throw new Error(`${op}: axis ${axis} is out of range for shape ${shapeToString(shape)} (${valid})`);
   }
   return a;
+}
+
+/** Checks a reduction's input and keepDims flag. */
+function checkReduceArgs(op: string, x: Tensor, keepDims: unknown): void {
+  checkTensor(op, 'input', x);
+  checkBoolean(op, 'keepDims', keepDims);
 }
 
 /** Splits a shape around an axis: [outer, len, inner] element counts. */
@@ -54,6 +63,7 @@ function spreadAxis(g: Float32Array, outer: number, len: number, inner: number, 
 }
 
 function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  checkReduceArgs(op, x, keepDims);
   const backend = getBackend();
   if (axis === undefined) {
     const n = x.size;
@@ -88,6 +98,7 @@ export function mean(x: Tensor, axis?: number, keepDims = false): Tensor {
 
 /** Max over one axis (or over everything). The gradient flows to the first maximal element. */
 export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
+  checkReduceArgs('max', x, keepDims);
   if (x.size === 0) throw new Error(`max: empty tensor of shape ${shapeToString(x.shape)}`);
   let outer: number;
   let len: number;
