@@ -5,7 +5,8 @@
 //   2. otherwise compile it with node-gyp (binding.gyp), output captured in build/myelin-install.log;
 //   3. if that fails (no compiler, no Python, no Node headers...), print ONE line saying so and that myelin
 //      will run on its pure-TypeScript backend, and exit 0.
-// `npm install --build-from-source` (npm_config_build_from_source=true) skips step 1, as node-gyp-build does.
+// `npm install --build-from-source` (npm_config_build_from_source=true) skips step 1, as node-gyp-build does,
+// and so does a source checkout (lib/index.ts present): there `npm install` always compiles the addon.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -79,22 +80,24 @@ function compile() {
 
 function main() {
   const platform = `${process.platform}-${process.arch}`;
-  const fromSource = process.env.npm_config_build_from_source === 'true';
+  // A source checkout (lib/ is not in the package) always compiles, so a prebuilds/ left by `npm pack`
+  // never stands in for newer native sources.
+  const sourceTree = fs.existsSync(path.join(root, 'lib', 'index.ts'));
+  const fromSource = sourceTree || process.env.npm_config_build_from_source === 'true';
   if (!fromSource) {
     const existing = resolveAddon();
     if (existing !== null && loads(existing)) return;
   }
   const failure = compile();
-  if (failure === null) {
-    const built = resolveAddon();
-    if (built !== null && loads(built)) return;
-  }
+  const addon = resolveAddon();
+  const usable = addon !== null && loads(addon);
+  if (failure === null && usable) return;
   const why = failure ?? 'the compiled addon does not load';
-  const what = fromSource ? 'building from source' : `no prebuilt native addon for ${platform} loads here`;
-  process.stderr.write(
-    `myelin: ${what} and ${why} (log: ${logFile}); myelin will run on its pure-TypeScript backend. ` +
-      `For the native backend, ${FIX}.\n`,
-  );
+  const what = sourceTree ? 'in a source checkout the native addon is compiled'
+    : fromSource ? 'building from source' : `no prebuilt native addon for ${platform} loads here`;
+  const fallback = usable ? `myelin will use the existing ${addon}, which may be older than the sources`
+    : 'myelin will run on its pure-TypeScript backend';
+  process.stderr.write(`myelin: ${what} and ${why} (log: ${logFile}); ${fallback}. For the native backend, ${FIX}.\n`);
 }
 
 try {

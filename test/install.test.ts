@@ -79,6 +79,22 @@ describe('scripts/install.js', () => {
       expect(r.stderr + r.stdout).toBe('');
       expect(fs.existsSync(path.join(dir, 'build'))).toBe(false);
     });
+
+  it.runIf(builtAddon !== null)('in a source checkout: compiles even when a prebuild loads (a stale prebuilds/ never wins)', () => {
+    const dir = packageCopy('checkout');
+    fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'lib', 'index.ts'), '');
+    fs.mkdirSync(path.join(dir, 'prebuilds', platform), { recursive: true });
+    const prebuild = path.join(dir, 'prebuilds', platform, 'myelin.node');
+    fs.copyFileSync(builtAddon!, prebuild);
+    const r = runInstall(dir, { PATH: hideCompilers(path.join(tmp, 'bin-nocc3')) });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^myelin: in a source checkout the native addon is compiled and compiling it failed: no C\+\+ compiler found/);
+    expect(lines[0]).toContain(`myelin will use the existing ${prebuild}, which may be older than the sources`);
+    expect(fs.existsSync(path.join(dir, 'build', 'myelin-install.log'))).toBe(true);
+  });
 });
 
 describe('native load failure message', () => {
