@@ -7,7 +7,7 @@ export * as ops from './ops';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as data from './data';
-export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, cosineDecay, type FitOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
+export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, cosineDecay, metrics, type FitOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
 export * as onnx from './io/onnx';
 export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';

@@ -8,4 +8,4 @@ export { Sequential, type SequentialOptions } from './sequential';
 export { fromConfig } from './from-config';
 export { type LayerConfig, LAYER_TYPES } from './config';
 export { kaimingNormal, glorotUniform, initForActivation, type InitScheme } from './init';
-export { crossEntropy, mseLoss, bceWithLogits, huberLoss, type Reduction, type LossOptions } from './losses';
+export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';

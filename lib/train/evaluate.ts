@@ -5,6 +5,7 @@ import { prepareData, BatchBuilder, PreparedData } from './prepared';
 import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './losses';
 import { makeMetrics, Metric, MetricFunction, MetricName } from './metrics';
 import type { FitData, TrainableModel } from './types';
+import { checkOptions } from '../validate';
 
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
@@ -59,6 +60,7 @@ export function evaluatePrepared(
 
 /** Mean loss and metrics of the model on { x, y }, in eval mode, without recording gradients. */
 export function evaluate(model: TrainableModel, data: FitData, options: EvaluateOptions = {}): EvaluateResult {
+  options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
   const batchSize = options.batchSize ?? 256;
   checkBatchSize('evaluate', batchSize);
   const d = prepareData(data, 'evaluate');
