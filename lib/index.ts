@@ -11,4 +11,5 @@ export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, cosineDe
 export * as onnx from './io/onnx';
 export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';
-export { predictAsync, type PredictAsyncOptions } from './serve';
+export { predictAsync, batcher, type PredictAsyncOptions, type BatcherOptions } from './serve';
+export * as serve from './serve';

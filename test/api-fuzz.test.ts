@@ -102,8 +102,9 @@ const TARGETS: Target[] = [
   { name: 'nn.initForActivation', call: (a) => any(nn.initForActivation)(...a), valid: () => ['relu'], names: ['initForActivation'] },
   {
     name: 'Linear.resetParameters', call: method(() => new nn.Linear(3, 2), 'resetParameters'),
-    valid: () => ['leakyRelu', 5, 0.2], names: ['Linear.resetParameters', 'initForActivation'],
+    valid: () => [5], names: ['Linear.resetParameters'],
   },
+  { name: 'nn.LayerNorm', call: construct(nn.LayerNorm), valid: () => [[2, 3], { eps: 1e-3, elementwiseAffine: false }], names: ['LayerNorm'] },
   { name: 'nn.Linear', call: construct(nn.Linear), valid: () => [3, 2, { bias: false, init: 'kaiming', seed: 4 }], names: ['Linear'] },
   { name: 'nn.LeakyReLU', call: construct(nn.LeakyReLU), valid: () => [0.2], names: ['LeakyReLU'] },
   { name: 'nn.GELU', call: construct(nn.GELU), valid: () => [{ approximate: 'tanh' }], names: ['GELU'] },
@@ -162,7 +163,7 @@ const TARGETS: Target[] = [
     name: 'nn.Sequential (layers as arguments)', call: construct(nn.Sequential),
     valid: () => [new nn.Linear(2, 3), new nn.Tanh(), new nn.Linear(3, 1), { seed: 2 }], names: ['Sequential'],
   },
-  { name: 'Module.predict (Float32Array)', call: method(model, 'predict'), valid: () => [new Float32Array(6), {}], names: ['predict', '.forward'] },
+  { name: 'Module.predict (Float32Array)', call: method(model, 'predict'), valid: () => [new Float32Array(6), { features: 3 }], names: ['predict', '.forward'] },
   { name: 'data.SeededRandom', call: construct(data.SeededRandom), valid: () => [9], names: ['SeededRandom'] },
   { name: 'data.batchRanges', call: (a) => any(data.batchRanges)(...a), valid: () => [10, 3], names: ['batchRanges'] },
   {

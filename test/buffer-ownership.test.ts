@@ -36,7 +36,7 @@ function smallResults(): [string, Tensor][] {
     ['Sequential.forward ending in Dropout(eval)+Flatten', withView.forward(x)],
     ['Sequential.forward ending in Softmax', softmaxModel.forward(x)],
     ['predict', model.predict(x)],
-    ['predict (Float32Array)', model.predict(new Float32Array([1, 2, 3]))],
+    ['predict (Float32Array)', model.predict(new Float32Array([1, 2, 3]), { features: 3 })],
     ['crossEntropy', crossEntropy(ops.linear(x, w.weight, w.bias).slice(0, 2), labels)],
     ['crossEntropy none', crossEntropy(ops.linear(x, w.weight, w.bias), labels, { reduction: 'none' })],
     ['mseLoss', mseLoss(x, x.mul(2))],

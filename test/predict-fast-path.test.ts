@@ -74,7 +74,7 @@ describe.each(backendsUnderTest())('predict fast path (%s backend)', (backend) =
           expect(got.data, what).toEqual(want.data);
           expect(got.requiresGrad, what).toBe(false);
           // Flat Float32Array input, and a batchSize that splits the rows into uneven chunks.
-          expect(model.predict(x.data).data, what).toEqual(want.data);
+          expect(model.predict(x.data, { features: widths[0] }).data, what).toEqual(want.data);
           if (rows > 1) {
             const bs = 2;
             const chunks: Float32Array[] = [];

@@ -155,7 +155,7 @@ function makeRunner(model: Module, features: number): { run: BatchRunner; endsWi
   try {
     const plan = buildPlan(model);
     return {
-      run: async (x) => (await predictAsync(model, x, { batchSize: 1 << 30 })).data,
+      run: async (x) => (await predictAsync(model, x, { batchSize: 1 << 30, features })).data,
       endsWithSoftmax: plan.softmax,
     };
   } catch {

@@ -1,22 +1,16 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
-import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
 import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
+import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
 import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 
-export interface PredictOptions {
+export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
-}
-
-/** The activation a layer applies, when a preceding Linear can fuse it into its kernel call. */
-export interface FusableActivation {
-  act: Activation;
-  alpha: number;
 }
 
 /** Formats an integer with thousands separators: 12345 -> "12,345". */
@@ -103,14 +97,18 @@ export abstract class Module {
     for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
-  /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
-  fusableActivation(): FusableActivation | null {
-    return null;
+  /**
+   * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
+   * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
+   */
+  seedIfUnseeded(seed: number): void {
+    void seed;
   }
 
   /**
-   * A tape-free inference plan making the same kernel calls as forward() in eval mode, or null when
-   * this module has none (predict then runs forward under noGrad). Sequential MLPs have one.
+   * A tape-free inference plan computing what forward() computes in eval mode (the same fused
+   * Linear+activation steps; from 64 rows one forwardDense call), or null when this module has none
+   * (predict then runs forward under noGrad). Sequential MLPs have one.
    */
   protected denseInference(): DenseInference | null {
     return null;
@@ -190,27 +188,18 @@ export abstract class Module {
   }
 
   /**
-   * Inference: runs forward in eval mode without recording gradients, in batches of rows. A
-   * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
+   * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
+   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
+   * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const o = checkOptions('predict', opts, ['batchSize']);
+    const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
     const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
-    let input: Tensor;
-    if (x instanceof Tensor) {
-      input = x;
-    } else if (x instanceof Float32Array) {
-      const features = this.inputFeatures();
-      if (features === null) {
-        throw new Error('predict: cannot tell the input width of this model; pass a Tensor of shape [rows, features]');
-      }
-      if (x.length % features !== 0) {
-        throw new Error(`predict: input has ${x.length} values, not a multiple of the ${features} input features`);
-      }
-      input = new Tensor(x, [x.length / features, features]);
-    } else {
-      invalid('predict', 'input', 'a Tensor or a Float32Array', x, Array.isArray(x) ? 'make one with tensor([...])' : undefined);
-    }
+    if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
+    if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
+    // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
+    const width = x instanceof Float32Array ? this.inputFeatures() : null;
+    const input = shapeInput('predict', x, o, { width, flattens: false });
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();
     if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {
@@ -233,8 +222,8 @@ export abstract class Module {
 
   /**
    * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
-   * backend.forwardAsync runs off the main thread (native backend). Linear/activation/Dropout/
-   * Flatten/final Softmax models only; others throw naming the layer.
+   * backend.forwardAsync runs off the main thread (native backend). A model the planner cannot turn
+   * into dense steps runs through forward instead, like predict.
    */
   predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
     return predictAsync(this, x, opts);

@@ -1,8 +1,8 @@
-// Options-object checks for predictAsync, in the vocabulary of lib/validate.ts: unknown keys and wrong value types name the option and the value.
-import { checkFunction, checkOptions as checkKnownOptions, checkPositiveInt, invalid } from '../validate';
+// Options-object checks for predictAsync and the batcher, in the vocabulary of lib/validate.ts: unknown keys and wrong value types name the option and the value.
+import { checkBoolean, checkFunction, checkNumber, checkOptions as checkKnownOptions, checkPositiveInt, invalid } from '../validate';
 
 /** What an option's value must be (undefined always means "use the default"). */
-export type OptionKind = 'positive integer' | 'function' | 'backend';
+export type OptionKind = 'positive integer' | 'non-negative number' | 'boolean' | 'function' | 'backend' | 'abort signal';
 
 function isBackend(v: unknown): boolean {
   const b = v as { forwardAsync?: unknown; freezePlan?: unknown } | null;
@@ -23,11 +23,20 @@ export function checkOptions<K extends string>(op: string, options: unknown, kin
       case 'positive integer':
         checkPositiveInt(op, key, v);
         break;
+      case 'non-negative number':
+        checkNumber(op, key, v, { min: 0 });
+        break;
+      case 'boolean':
+        checkBoolean(op, key, v);
+        break;
       case 'function':
         checkFunction(op, key, v);
         break;
       case 'backend':
         if (!isBackend(v)) invalid(op, key, 'a backend (an object with forwardAsync and freezePlan)', v);
+        break;
+      case 'abort signal':
+        if (!(v instanceof AbortSignal)) invalid(op, key, 'an AbortSignal', v);
         break;
     }
   }
