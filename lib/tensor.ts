@@ -6,8 +6,11 @@ import * as elementwise from './ops/elementwise';
 import * as reduce from './ops/reduce';
 import * as activation from './ops/activation';
 import { matmul } from './ops/matmul';
+import * as pointwise from './ops/pointwise';
+import * as compare from './ops/compare';
+import * as view from './ops/view';
 import {
-  allocFloat32, argumentError, checkBoolean, checkElementCount, checkNumber, checkOptions, checkSeed,
+  allocFloat32, argumentError, checkBoolean, checkElementCount, checkNonNegativeInt, checkNumber, checkOptions, checkSeed,
   checkShape, describe, invalid, isPlainObject, TENSOR_BRAND,
 } from './validate';
 
@@ -198,6 +201,22 @@ export class Tensor {
   flatten(startDim = 1): Tensor {
     return shapeOps.flatten(this, startDim);
   }
+  /** Drops size-1 dimensions (all, or only `axis`). Shares the data. */
+  squeeze(axis?: number): Tensor {
+    return view.squeeze(this, axis);
+  }
+  /** Inserts a size-1 dimension at `axis`. Shares the data. */
+  unsqueeze(axis: number): Tensor {
+    return view.unsqueeze(this, axis);
+  }
+  /** `length` positions of `axis` from `start`: x.narrow(1, 0, 2) is the first two columns. */
+  narrow(axis: number, start: number, length: number): Tensor {
+    return view.narrow(this, axis, start, length);
+  }
+  /** The given positions of `axis`: x.indexSelect(1, [2, 0]) is columns 2 and 0. */
+  indexSelect(axis: number, indices: Int32Array | readonly number[] | Tensor): Tensor {
+    return view.indexSelect(this, axis, indices);
+  }
 
   // Arithmetic (differentiable, numpy broadcasting).
   add(other: Tensor | number): Tensor {
@@ -230,6 +249,37 @@ export class Tensor {
   matmul(other: Tensor): Tensor {
     return matmul(this, other);
   }
+  abs(): Tensor {
+    return pointwise.abs(this);
+  }
+  /** Limits values to [min, max] (pass null/undefined for no bound on one side). */
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return pointwise.clamp(this, min, max);
+  }
+
+  // Comparisons (1/0 float32 masks, broadcasting, no gradient) and selection.
+  eq(other: Tensor | number): Tensor {
+    return compare.eq(this, other);
+  }
+  ne(other: Tensor | number): Tensor {
+    return compare.ne(this, other);
+  }
+  lt(other: Tensor | number): Tensor {
+    return compare.lt(this, other);
+  }
+  le(other: Tensor | number): Tensor {
+    return compare.le(this, other);
+  }
+  gt(other: Tensor | number): Tensor {
+    return compare.gt(this, other);
+  }
+  ge(other: Tensor | number): Tensor {
+    return compare.ge(this, other);
+  }
+  /** This where cond is nonzero, other elsewhere (PyTorch's x.where(cond, y) = where(cond, x, y)). */
+  where(cond: Tensor, other: Tensor | number): Tensor {
+    return compare.where(cond, this, other);
+  }
 
   // Reductions.
   sum(axis?: number, keepDims = false): Tensor {
@@ -240,6 +290,17 @@ export class Tensor {
   }
   max(axis?: number, keepDims = false): Tensor {
     return reduce.max(this, axis, keepDims);
+  }
+  min(axis?: number, keepDims = false): Tensor {
+    return reduce.min(this, axis, keepDims);
+  }
+  /** Positions of the maxima along `axis` (flat positions without one), as float32 values. */
+  argmax(axis?: number, keepDims = false): Tensor {
+    return reduce.argmax(this, axis, keepDims);
+  }
+  /** Positions of the minima along `axis` (flat positions without one), as float32 values. */
+  argmin(axis?: number, keepDims = false): Tensor {
+    return reduce.argmin(this, axis, keepDims);
   }
 
   // Activations.
@@ -380,6 +441,19 @@ export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tenso
   const s = checkShape('zeros', shape);
   const o = checkOptions('zeros', opts, TENSOR_OPTIONS);
   return new Tensor(allocFloat32('zeros', sizeOf(s)), s, requiresGradOf('zeros', o));
+}
+
+/** The identity matrix [n, m] (m defaults to n): ones on the diagonal, zeros elsewhere. */
+export function eye(n: number, m?: number, opts: TensorOptions = {}): Tensor {
+  if (isPlainObject(m)) invalid('eye', 'm (the column count)', 'a non-negative integer (or omitted)', m, 'options go third: eye(n, undefined, { requiresGrad: true })');
+  const rows = checkNonNegativeInt('eye', 'n', n);
+  const cols = m === undefined ? rows : checkNonNegativeInt('eye', 'm', m);
+  const o = checkOptions('eye', opts, TENSOR_OPTIONS);
+  const shape = [rows, cols];
+  checkElementCount('eye', shape);
+  const data = allocFloat32('eye', rows * cols);
+  for (let i = 0; i < Math.min(rows, cols); i++) data[i * cols + i] = 1;
+  return new Tensor(data, shape, requiresGradOf('eye', o));
 }
 
 /** A tensor of ones. */

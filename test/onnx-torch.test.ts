@@ -27,6 +27,8 @@ describe('models exported by torch.onnx.export (scripts/gen-onnx-fixtures.py)', 
     ['torch_mlp_gemm', ['Linear', 'ReLU', 'Linear', 'GELU', 'Linear', 'Softmax']],
     ['torch_mlp_matmul', ['Flatten', 'Linear', 'Tanh', 'Linear', 'LeakyReLU', 'Linear', 'GELU', 'Linear', 'Sigmoid']],
     ['torch_mlp_opset11', ['Linear', 'Sigmoid', 'Linear', 'Softmax']],
+    ['torch_layernorm_opset17', ['Linear', 'LayerNorm', 'GELU', 'Linear']],
+    ['torch_layernorm_opset13', ['Linear', 'LayerNorm', 'GELU', 'Linear']],
   ];
   for (const [name, types] of cases) {
     it(`${name}: importModel reproduces torch's outputs`, async () => {

@@ -207,7 +207,7 @@ describe('predictAsync copies the weights once per change', () => {
       await check(4, 'after an in-place write and markChanged');
       w.data = w.data.map((v) => -v);
       await check(5, 'after assigning a new data array');
-      (m.layers[2] as Linear).resetParameters('tanh', 9);
+      (m.layers[2] as Linear).resetParameters(9);
       await check(6, 'after resetParameters');
       await check(6, 'unchanged again');
     });

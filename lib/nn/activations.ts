@@ -1,17 +1,16 @@
-// Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU (fusable into a preceding Linear) and Softmax.
+// Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU (the planner fuses them into a preceding Linear) and Softmax.
+import type { Activation } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { activate, softmax } from '../ops/activation';
-import { Module, type FusableActivation } from './module';
+import { Module } from './module';
 import type { LayerConfig } from './config';
+import { keyRules, register, type OnnxExportContext } from './registry';
 import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate';
 
 export class ReLU extends Module {
   override forward(x: Tensor): Tensor {
     checkTensor('ReLU.forward', 'input', x);
     return activate(x, 'relu');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'relu', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'ReLU' };
@@ -31,9 +30,6 @@ export class LeakyReLU extends Module {
     checkTensor('LeakyReLU.forward', 'input', x);
     return activate(x, 'leakyRelu', this.negativeSlope);
   }
-  override fusableActivation(): FusableActivation {
-    return { act: 'leakyRelu', alpha: this.negativeSlope };
-  }
   override toConfig(): LayerConfig {
     return { type: 'LeakyReLU', negativeSlope: this.negativeSlope };
   }
@@ -47,9 +43,6 @@ export class Sigmoid extends Module {
     checkTensor('Sigmoid.forward', 'input', x);
     return activate(x, 'sigmoid');
   }
-  override fusableActivation(): FusableActivation {
-    return { act: 'sigmoid', alpha: 0 };
-  }
   override toConfig(): LayerConfig {
     return { type: 'Sigmoid' };
   }
@@ -62,9 +55,6 @@ export class Tanh extends Module {
   override forward(x: Tensor): Tensor {
     checkTensor('Tanh.forward', 'input', x);
     return activate(x, 'tanh');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'tanh', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'Tanh' };
@@ -90,9 +80,6 @@ export class GELU extends Module {
     checkTensor('GELU.forward', 'input', x);
     return activate(x, this.approximate === 'tanh' ? 'geluTanh' : 'gelu');
   }
-  override fusableActivation(): FusableActivation {
-    return { act: this.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 };
-  }
   override toConfig(): LayerConfig {
     return { type: 'GELU', approximate: this.approximate };
   }
@@ -114,3 +101,77 @@ export class Softmax extends Module {
     return 'Softmax';
   }
 }
+
+/** gelu(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the form torch.onnx.export writes before opset 20. */
+function onnxExactGelu(g: OnnxExportContext): void {
+  const p = g.prefix;
+  const x = g.current;
+  const scaled = g.node('Div', [x, g.scalar(`${p}gelu.sqrt2`, Math.SQRT2)]);
+  const erf = g.node('Erf', [scaled]);
+  const onePlus = g.node('Add', [erf, g.scalar(`${p}gelu.one`, 1)]);
+  const times = g.node('Mul', [x, onePlus]);
+  g.current = g.node('Mul', [times, g.scalar(`${p}gelu.half`, 0.5)]);
+}
+
+/** gelu_tanh(x) = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))), cubed with Muls. */
+function onnxTanhGelu(g: OnnxExportContext): void {
+  const p = g.prefix;
+  const x = g.current;
+  const sq = g.node('Mul', [x, x]);
+  const cube = g.node('Mul', [sq, x]);
+  const scaledCube = g.node('Mul', [cube, g.scalar(`${p}gelu.coeff`, 0.044715)]);
+  const inner = g.node('Add', [x, scaledCube]);
+  const scaled = g.node('Mul', [inner, g.scalar(`${p}gelu.sqrt_2_over_pi`, Math.sqrt(2 / Math.PI))]);
+  const th = g.node('Tanh', [scaled]);
+  const onePlus = g.node('Add', [th, g.scalar(`${p}gelu.one`, 1)]);
+  const times = g.node('Mul', [x, onePlus]);
+  g.current = g.node('Mul', [times, g.scalar(`${p}gelu.half`, 0.5)]);
+}
+
+/** Registers a parameterless activation the planner can fuse into a Linear, exported as one ONNX node. */
+function registerActivation(cls: typeof ReLU | typeof Sigmoid | typeof Tanh, act: Activation, onnxOp: string): void {
+  register(cls, {
+    keys: {},
+    fromConfig: () => new cls(),
+    inference: () => ({ kind: 'activation', activation: { act, alpha: 0 } }),
+    onnx: (ctx) => ctx.chain(onnxOp),
+    keepsNoTensors: true,
+  });
+}
+registerActivation(ReLU, 'relu', 'Relu');
+registerActivation(Sigmoid, 'sigmoid', 'Sigmoid');
+registerActivation(Tanh, 'tanh', 'Tanh');
+
+interface LeakyReLUConfig extends LayerConfig {
+  negativeSlope: number;
+}
+register<LeakyReLUConfig>(LeakyReLU, {
+  keys: { negativeSlope: keyRules.finite },
+  fromConfig: (c) => new LeakyReLU(c.negativeSlope),
+  inference: (c) => ({ kind: 'activation', activation: { act: 'leakyRelu', alpha: c.negativeSlope } }),
+  onnx: (ctx, c) => ctx.chain('LeakyRelu', [{ name: 'alpha', float: c.negativeSlope }]),
+  keepsNoTensors: true,
+});
+
+interface GELUConfig extends LayerConfig {
+  approximate: 'none' | 'tanh';
+}
+register<GELUConfig>(GELU, {
+  keys: { approximate: keyRules.oneOf(['none', 'tanh']) },
+  fromConfig: (c) => new GELU({ approximate: c.approximate }),
+  inference: (c) => ({ kind: 'activation', activation: { act: c.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 } }),
+  onnx(ctx, c) {
+    if (ctx.opset >= 20) ctx.chain('Gelu', [{ name: 'approximate', string: c.approximate }]);
+    else if (c.approximate === 'tanh') onnxTanhGelu(ctx);
+    else onnxExactGelu(ctx);
+  },
+  keepsNoTensors: true,
+});
+
+register(Softmax, {
+  keys: {},
+  fromConfig: () => new Softmax(),
+  inference: () => ({ kind: 'softmax' }),
+  onnx: (ctx) => ctx.chain('Softmax', [{ name: 'axis', int: -1 }]),
+  keepsNoTensors: true,
+});

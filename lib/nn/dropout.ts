@@ -4,6 +4,7 @@ import { dropout } from '../ops/dropout';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
+import { keyRules, register } from './registry';
 import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
 
 export interface DropoutOptions {
@@ -40,7 +41,7 @@ export class Dropout extends Module {
   }
 
   /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
-  seedIfUnseeded(seed: number): void {
+  override seedIfUnseeded(seed: number): void {
     if (!this.hasOwnSeed) this.rng = new Rng(seed);
   }
 
@@ -73,3 +74,18 @@ export class Dropout extends Module {
     return `Dropout(p=${this.p})`;
   }
 }
+
+/** Prefix of the doc string of the Identity node a Dropout exports to, so ONNX import can restore the layer. */
+export const DROPOUT_DOC_PREFIX = 'myelin Dropout p=';
+
+interface DropoutConfig extends LayerConfig {
+  p: number;
+}
+register<DropoutConfig>(Dropout, {
+  keys: { p: keyRules.probability },
+  fromConfig: (c) => new Dropout(c.p),
+  inference: () => ({ kind: 'identity' }),
+  // Inference graph: dropout is the identity; the doc string keeps p for training after import.
+  onnx: (ctx, c) => ctx.chain('Identity', [], `${DROPOUT_DOC_PREFIX}${c.p}`),
+  keepsNoTensors: 'view',
+});

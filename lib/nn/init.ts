@@ -35,3 +35,11 @@ export function glorotUniform(out: Float32Array, fanIn: number, fanOut: number, 
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   for (let i = 0; i < out.length; i++) out[i] = limit * (2 * rng.next() - 1);
 }
+
+/** Uniform in [-bound, bound): PyTorch's nn.Linear default with bound = 1/sqrt(fanIn) (weight and bias). */
+export function uniformFill(out: Float32Array, bound: number, rng: Rng): void {
+  if (!(out instanceof Float32Array)) invalid('uniformFill', 'out', 'a Float32Array (the values to fill)', out);
+  checkNumber('uniformFill', 'bound', bound, { min: 0 });
+  if (!(rng instanceof Rng)) invalid('uniformFill', 'rng', 'an Rng', rng);
+  for (let i = 0; i < out.length; i++) out[i] = bound * (2 * rng.next() - 1);
+}

@@ -1,5 +1,4 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
-import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
 import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
@@ -13,12 +12,6 @@ import { classesOf, type Preprocessor } from '../data/preprocess';
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
-}
-
-/** The activation a layer applies, when a preceding Linear can fuse it into its kernel call. */
-export interface FusableActivation {
-  act: Activation;
-  alpha: number;
 }
 
 /** Formats an integer with thousands separators: 12345 -> "12,345". */
@@ -110,14 +103,18 @@ export abstract class Module {
     for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
-  /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
-  fusableActivation(): FusableActivation | null {
-    return null;
+  /**
+   * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
+   * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
+   */
+  seedIfUnseeded(seed: number): void {
+    void seed;
   }
 
   /**
-   * A tape-free inference plan making the same kernel calls as forward() in eval mode, or null when
-   * this module has none (predict then runs forward under noGrad). Sequential MLPs have one.
+   * A tape-free inference plan computing what forward() computes in eval mode (the same fused
+   * Linear+activation steps; from 64 rows one forwardDense call), or null when this module has none
+   * (predict then runs forward under noGrad). Sequential MLPs have one.
    */
   protected denseInference(): DenseInference | null {
     return null;
@@ -253,8 +250,8 @@ export abstract class Module {
 
   /**
    * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
-   * backend.forwardAsync runs off the main thread (native backend). Linear/activation/Dropout/
-   * Flatten/final Softmax models only; others throw naming the layer.
+   * backend.forwardAsync runs off the main thread (native backend). A model the planner cannot turn
+   * into dense steps runs through forward instead, like predict.
    */
   predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
     return predictAsync(this, x, opts);

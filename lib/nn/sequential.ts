@@ -3,20 +3,13 @@ import { Tensor } from '../tensor';
 import { deriveSeed } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
-import { Dropout } from './dropout';
 import type { LayerConfig } from './config';
-import { initForActivation } from './init';
 import { DenseInference } from './dense-inference';
-import { Flatten } from './flatten';
-import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
+import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
+import { planChain } from './plan';
+import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
-
-/** Layer classes whose forward passes keep no tensor anywhere user code can reach. */
-const BUILT_IN_LAYERS: readonly object[] = [
-  Linear.prototype, ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
-  Softmax.prototype, Dropout.prototype, Flatten.prototype,
-];
 
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
@@ -56,27 +49,8 @@ export class Sequential extends Module {
     this.layers = layers as Module[];
     this.seed = opts.seed === undefined ? undefined : checkSeed('Sequential', 'seed', opts.seed);
     this.layers.forEach((l, i) => this.registerModule(String(i), l));
-    this.initialiseLayers();
-  }
-
-  /**
-   * Tells each Linear which activation follows it (Kaiming init before ReLU/LeakyReLU/GELU, Glorot
-   * otherwise) and hands out per-layer seeds derived from the Sequential's seed.
-   */
-  private initialiseLayers(): void {
-    this.layers.forEach((layer, i) => {
-      const layerSeed = this.seed === undefined ? undefined : deriveSeed(this.seed, i);
-      if (layer instanceof Linear) {
-        const next = this.layers[i + 1]?.fusableActivation() ?? null;
-        const wanted = layer.hasExplicitInit ? layer.initScheme : initForActivation(next ? next.act : null);
-        const reseed = layerSeed !== undefined && !layer.hasSeed;
-        if (wanted !== layer.initScheme || reseed || next?.act === 'leakyRelu') {
-          layer.resetParameters(next ? next.act : null, layerSeed, next ? next.alpha : 0.01);
-        }
-      } else if (layer instanceof Dropout && layerSeed !== undefined) {
-        layer.seedIfUnseeded(layerSeed);
-      }
-    });
+    // Each layer initialises itself; the Sequential's seed only hands out per-layer seeds.
+    if (this.seed !== undefined) this.layers.forEach((layer, i) => layer.seedIfUnseeded(deriveSeed(this.seed as number, i)));
   }
 
   override forward(x: Tensor): Tensor {
@@ -85,15 +59,17 @@ export class Sequential extends Module {
     const n = this.layers.length;
     // Outputs of built-in layers that only the next built-in layer reads are carved from shared
     // slabs (cheaper for small ones); the output the caller gets always owns its buffer.
-    const lastFresh = this.lastFreshOutput();
+    const { lastFresh, fused: fusedAt } = this.trainingPlan();
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
-      const fused = layer instanceof Linear && i + 1 < n ? this.layers[i + 1].fusableActivation() : null;
+      const fused = fusedAt[i];
       const internal = (fused ? i + 1 : i) < lastFresh;
       const was = internal ? enterInternalOutputs() : false;
       try {
-        if (fused && layer instanceof Linear) {
-          h = layer.forwardFused(h, fused.act, fused.alpha);
+        if (fused !== null) {
+          const lin = layer as Linear;
+          lin.checkInput(h);
+          h = linear(h, lin.weight, lin.bias, fused.act, fused.alpha);
           i++; // the activation ran inside the fused kernel
         } else {
           h = layer.forward(h);
@@ -105,15 +81,16 @@ export class Sequential extends Module {
     return h;
   }
 
-  /** lastFreshOutputLayer of the current layers, cached while the layer list stays the same. */
-  private freshCache: { layers: Module[]; lastFresh: number } | null = null;
+  /** The forward plan of the current layers, cached while the layer list stays the same. */
+  private planCache: { layers: Module[]; lastFresh: number; fused: (FusedActivation | null)[] } | null = null;
 
-  private lastFreshOutput(): number {
-    const c = this.freshCache;
-    if (c !== null && sameLayers(c.layers, this.layers)) return c.lastFresh;
-    const lastFresh = lastFreshOutputLayer(this.layers);
-    this.freshCache = { layers: this.layers.slice(), lastFresh };
-    return lastFresh;
+  /** Which Linear runs fused with the activation after it (the planner's fusion pass), and lastFreshOutputLayer. */
+  private trainingPlan(): { lastFresh: number; fused: (FusedActivation | null)[] } {
+    const c = this.planCache;
+    if (c !== null && sameLayers(c.layers, this.layers)) return c;
+    const plan = { layers: this.layers.slice(), lastFresh: lastFreshOutputLayer(this.layers), fused: planChain(this.layers.map(inferenceRole)).fused };
+    this.planCache = plan;
+    return plan;
   }
 
   /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
@@ -129,7 +106,7 @@ export class Sequential extends Module {
     return plan;
   }
 
-  override toConfig(): LayerConfig {
+  override toConfig(): SequentialConfig {
     return { type: 'Sequential', layers: this.layers.map((l) => l.toConfig()) };
   }
 
@@ -146,10 +123,9 @@ export class Sequential extends Module {
 function lastFreshOutputLayer(layers: readonly Module[]): number {
   let last = -1;
   for (let i = 0; i < layers.length; i++) {
-    const l = layers[i];
-    const proto = Object.getPrototypeOf(l) as object;
-    if (!BUILT_IN_LAYERS.includes(proto) || Object.prototype.hasOwnProperty.call(l, 'forward')) return -1;
-    if (proto !== Dropout.prototype && proto !== Flatten.prototype) last = i;
+    const keeps = definitionOf(layers[i])?.keepsNoTensors;
+    if (keeps === undefined || keeps === false || layers[i] instanceof Sequential) return -1;
+    if (keeps === true) last = i;
   }
   return last;
 }
@@ -159,3 +135,14 @@ function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+export interface SequentialConfig extends LayerConfig {
+  type: 'Sequential';
+  layers: LayerConfig[];
+}
+register<SequentialConfig>(Sequential, {
+  keys: { layers: keyRules.layerList },
+  fromConfig: (c, build) => new Sequential(c.layers.map(build)),
+  children: (c) => c.layers,
+  keepsNoTensors: true,
+});

@@ -6,10 +6,11 @@ import { Tensor } from '../tensor';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
 
-type Operand = Tensor | number;
+/** A Tensor or a plain number (a 0-d tensor). */
+export type Operand = Tensor | number;
 
 /** An operand as a tensor (a number becomes a 0-d one), or an Error naming the op and the argument. */
-function asTensor(op: string, name: string, x: Operand): Tensor {
+export function asTensor(op: string, name: string, x: Operand): Tensor {
   const v = checkOperand(op, name, x);
   return typeof v === 'number' ? new Tensor(new Float32Array([v]), []) : v;
 }

@@ -5,7 +5,7 @@ import { Tensor } from '../tensor';
 import { Batcher, raceAbort } from './batcher';
 import type { InputShapeOptions } from './input';
 import { checkOptions } from './options';
-import type { PlannableModel } from './plan';
+import { UnplannableModelError, type PlannableModel } from './plan';
 import { prepareCall, type PreparedCall } from './prepare';
 import { shapeInput } from './input';
 import { preprocessorOf } from '../data/preprocess';
@@ -30,6 +30,24 @@ const OPTION_KINDS = {
   batchSize: 'positive integer', backend: 'backend', onProgress: 'function', features: 'positive integer', rows: 'positive integer',
   batch: 'boolean', signal: 'abort signal',
 } as const;
+
+type ModelWithPredict = PlannableModel & { predict(x: Tensor | Float32Array, o: { batchSize: number } & InputShapeOptions): Tensor };
+
+/** A model with a synchronous predict (nn.Module has one). */
+function hasPredict(m: PlannableModel): m is ModelWithPredict {
+  return typeof (m as { predict?: unknown }).predict === 'function';
+}
+
+/**
+ * A model the planner cannot turn into dense steps (LayerNorm, a user layer) runs through its own
+ * forward (its ops) now, with the weights as they are at the call, on the active backend.
+ */
+function predictThroughForward(model: ModelWithPredict, x: Tensor | Float32Array, batchSize: number, opts: PredictAsyncOptions): Tensor {
+  const y = model.predict(x, { batchSize, features: opts.features, rows: opts.rows });
+  const rows = y.ndim === 0 ? 1 : y.shape[0];
+  opts.onProgress?.(rows, rows);
+  return y;
+}
 
 /** The batcher predictAsync's small calls on each model share (default settings). */
 const sharedBatchers = new WeakMap<object, Batcher>();
@@ -85,7 +103,13 @@ async function predictPlanned(model: PlannableModel, x: Tensor | Float32Array, o
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   opts.signal?.throwIfAborted();
   const batchSize = opts.batchSize ?? 4096;
-  const call = prepareCall('predictAsync', model, x, opts, opts.backend ?? getBackend());
+  let call: PreparedCall;
+  try {
+    call = prepareCall('predictAsync', model, x, opts, opts.backend ?? getBackend());
+  } catch (err) {
+    if (!(err instanceof UnplannableModelError) || !hasPredict(model)) throw err;
+    return predictThroughForward(model, x, batchSize, opts);
+  }
   if (opts.batch !== false && call.rows > 0 && call.rows <= batchSize) {
     const shared = sharedBatcher(model);
     if (call.rows <= shared.maxBatchRows) {
