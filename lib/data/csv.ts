@@ -2,12 +2,10 @@
 import { Readable } from 'stream';
 import {
   parseBlock, splitCsvLine, numberOf, isMissing, BlockConfig, ParsedBlock, ColumnKind, LabelMode, MissingPolicy,
-  MISSING_TOKENS,
 } from './csv-parse';
 import { ParsePool, parseWorkerScript, defaultParseWorkers } from './csv-pool';
 import { checkOptions, describe } from '../validate';
 import type { RowTransform } from './row-transform';
-
 import { openBytes, LineSplitter, LineBlock, blockBytes } from './csv-lines';
 
 export { splitCsvLine, MISSING_TOKENS } from './csv-parse';
