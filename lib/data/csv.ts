@@ -6,7 +6,6 @@ import {
 import { ParsePool, parseWorkerScript, defaultParseWorkers } from './csv-pool';
 import { checkOptions, describe } from '../validate';
 import type { RowTransform } from './row-transform';
-
 import { openBytes, LineSplitter, LineBlock, blockBytes } from './csv-lines';
 
 export { splitCsvLine, MISSING_TOKENS } from './csv-parse';
