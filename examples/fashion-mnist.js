@@ -29,7 +29,7 @@ async function main() {
   }
   const info = myelin.info();
   console.log(`fashion-mnist: ${fashion.train.n} train / ${fashion.test.n} test images from ${fashion.dir}, ${info.backend} backend`);
-  data.standardize(fashion.train, [fashion.test]); // zero mean, unit variance (train statistics)
+  data.standardize(fashion.train, [fashion.test], { per: 'global' }); // pixels: one mean and std (train statistics)
   const model = new nn.Sequential(
     new nn.Linear(784, 256, { seed: 1 }),
     new nn.ReLU(),

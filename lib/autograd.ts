@@ -2,6 +2,7 @@
 import type { Tensor } from './tensor';
 import { getBackend } from './backend/select';
 import { beginBackwardArena, endBackwardArena, gradBuffer, isPooled } from './buffer-pool';
+import { checkFunction } from './validate';
 
 /**
  * An op's local backward rule: given the gradient of the loss w.r.t. the op's output, return the
@@ -29,6 +30,7 @@ export function isGradEnabled(): boolean {
  * synchronous (a counter brackets the call); an async fn is rejected rather than half-covered.
  */
 export function noGrad<T>(fn: () => T): T {
+  checkFunction('noGrad', 'fn', fn);
   noGradDepth++;
   let result: T;
   try {

@@ -7,9 +7,11 @@
 // - privateBuffer(): arrays an op keeps only inside its own backward closure (the cross-entropy
 //   gradient, GELU pre-activations). releaseAfterBackward() hands one to the running backward pass
 //   once the closure has run for the last time (the tape frees each node after one use).
-// - outputBuffer(): the data of tensors an op returns. Fresh (new Float32Array) unless a training-step
-//   arena is open; fit opens one around each step of a model made only of built-in layers, with
-//   built-in losses and metrics, where no user code can keep the step's tensors (see lib/train/fit.ts).
+// - outputBuffer(): the data of tensors an op returns. Fresh (new Float32Array, owning its ArrayBuffer)
+//   unless a training-step arena is open; fit opens one around each step of a model made only of
+//   built-in layers, with built-in losses and metrics, where no user code can keep the step's tensors
+//   (see lib/train/fit.ts). Inside enterInternalOutputs() (Sequential, between two built-in layers)
+//   small outputs are carved from a shared slab instead: those tensors never reach user code.
 // Pooled arrays have arbitrary contents: every user overwrites them fully (or zero-fills them).
 
 /** What a pool-owned array is doing now. */
@@ -27,19 +29,21 @@ let freeElements = 0;
 const MAX_FREE_ELEMENTS = 64 * 1024 * 1024; // 256 MB of float32
 
 /**
- * Small arrays are carved from shared ArrayBuffer slabs instead of each getting its own: a fresh
- * ArrayBuffer costs about a microsecond, and a small typed array V8 keeps on its heap is copied
- * out (the same cost again) the first time it is passed to the native addon. A slab's memory is
- * never handed out twice, so every carved array starts zeroed like new Float32Array(n); the GC frees
- * a slab when all arrays cut from it are gone (a kept small tensor keeps at most one slab alive).
+ * Pool-owned arrays that are small are carved from shared ArrayBuffer slabs instead of each getting
+ * its own: a fresh ArrayBuffer costs about 0.3 us, and a small typed array V8 keeps on its heap is
+ * copied out (the same cost again) the first time it is passed to the native addon. Only arrays the
+ * pool owns are carved: they never reach user code (see the rules above), so nobody can transfer or
+ * detach a slab (`postMessage(t.data.buffer, [t.data.buffer])` on a carved array would empty every
+ * other array cut from the same slab). A slab's memory is never handed out twice, so every carved
+ * array starts zeroed; the GC frees a slab when all arrays cut from it are gone.
  */
 const SMALL_ARRAY_MAX = 128; // elements
 const SLAB_BYTES = 8192;
 let slab = new ArrayBuffer(0);
 let slabOffset = 0;
 
-/** A new zeroed Float32Array of n elements (small ones carved from a slab). Never pooled. */
-export function freshArray(n: number): Float32Array {
+/** A new zeroed Float32Array of n elements for the pool (small ones carved from a slab). */
+function poolArray(n: number): Float32Array {
   if (n > SMALL_ARRAY_MAX || n === 0) return new Float32Array(n);
   const bytes = n * 4;
   if (slabOffset + bytes > slab.byteLength) {
@@ -51,7 +55,17 @@ export function freshArray(n: number): Float32Array {
   return a;
 }
 
+/**
+ * A new zeroed Float32Array of n elements that owns its whole ArrayBuffer: for data user code can
+ * reach (op results, gradients), which users may transfer to a worker or detach.
+ */
+export function freshArray(n: number): Float32Array {
+  return new Float32Array(n);
+}
+
 let backwardArena: Float32Array[] | null = null;
+/** True while an op's output feeds only library code (see enterInternalOutputs). */
+let internalOutputs = false;
 let stepArena: Float32Array[] | null = null;
 let enabled = true;
 
@@ -91,7 +105,7 @@ function take(n: number, state: State): Float32Array {
     freeElements -= n;
     stats.reuses++;
   } else {
-    a = freshArray(n);
+    a = poolArray(n);
     stats.allocations++;
   }
   stateOf.set(a, state);
@@ -124,9 +138,13 @@ export function gradBuffer(n: number): Float32Array {
   return a;
 }
 
-/** Data for a tensor an op returns: pooled inside a training-step arena, else fresh (zeroed, see freshArray). */
+/**
+ * Data for a tensor an op returns: pooled inside a training-step arena, carved from a slab inside
+ * enterInternalOutputs, else fresh and owning its ArrayBuffer (zeroed in both of the last cases).
+ */
 export function outputBuffer(n: number): Float32Array {
-  if (stepArena === null || !enabled) return freshArray(n);
+  if (!enabled) return freshArray(n);
+  if (stepArena === null) return internalOutputs ? poolArray(n) : freshArray(n);
   const a = take(n, State.StepArena);
   stepArena.push(a);
   return a;
@@ -145,6 +163,23 @@ export function privateBuffer(n: number): Float32Array {
     return a;
   }
   return take(n, State.Private);
+}
+
+/**
+ * From here until leaveInternalOutputs(returned value), op outputs are carved from shared slabs (for
+ * small ones): only around a call whose result library code alone consumes, such as a built-in layer
+ * inside Sequential.forward whose output feeds the next built-in layer. Such arrays must never become
+ * data a user can reach, since transferring one slab's ArrayBuffer would empty every array cut from it.
+ */
+export function enterInternalOutputs(): boolean {
+  const was = internalOutputs;
+  internalOutputs = true;
+  return was;
+}
+
+/** Ends enterInternalOutputs (pass what it returned; call it in a finally). */
+export function leaveInternalOutputs(was: boolean): void {
+  internalOutputs = was;
 }
 
 /** Returns a privateBuffer() to the pool when the running backward pass ends. */

@@ -1,14 +1,21 @@
 // myelin's public API: everything users import, re-exported from the modules that implement it.
-export { Tensor, tensor, zeros, ones, full, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
+export { Tensor, tensor, zeros, ones, full, eye, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
 export { noGrad, isGradEnabled } from './autograd';
 export { info, setBackend, availableBackends, type BackendName, type SelectedBackendInfo } from './backend/select';
 export { Rng, manualSeed } from './random';
 export * as ops from './ops';
+// The ops PyTorch users call as torch.matmul(a, b), torch.where(...), etc., also at the top level.
+export {
+  matmul, add, sub, mul, div, neg, exp, log, sqrt, pow, abs, clamp, sum, mean, max, min, argmax, argmin,
+  eq, ne, lt, le, gt, ge, where, reshape, flatten, transpose, concat, stack, squeeze, unsqueeze, narrow, indexSelect,
+  relu, sigmoid, tanh, softmax, logSoftmax,
+} from './ops';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as data from './data';
-export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, cosineDecay, type FitOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
+export { fit, evaluate, predict, callbacks, earlyStopping, lrScheduler, cosineDecay, metrics, type FitOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
 export * as onnx from './io/onnx';
 export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';
-export { predictAsync, type PredictAsyncOptions } from './serve';
+export { predictAsync, batcher, type PredictAsyncOptions, type BatcherOptions } from './serve';
+export * as serve from './serve';

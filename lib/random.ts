@@ -1,12 +1,14 @@
 // Seeded pseudo-random numbers (mulberry32 + Box-Muller) and the global default generator.
+import { checkNumber, checkSeed, invalid, isPlainObject } from './validate';
 
 /** A small, fast, seedable PRNG (mulberry32). Its whole state is one 32-bit integer. */
 export class Rng {
   private state: number;
   private spareNormal: number | null = null;
 
+  /** seed: an integer in [0, 2^32); without one, a random seed. */
   constructor(seed: number = randomSeed()) {
-    this.state = seed >>> 0;
+    this.state = checkSeed('Rng', 'seed', seed);
   }
 
   /** Uniform float in [0, 1). */
@@ -20,6 +22,7 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
+    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid('Rng.int', 'n', 'an integer in [1, 2^32]', n);
     return Math.floor(this.next() * n);
   }
 
@@ -44,8 +47,11 @@ export class Rng {
   }
 
   setState(s: { state: number; spareNormal: number | null }): void {
-    this.state = s.state >>> 0;
-    this.spareNormal = s.spareNormal;
+    if (!isPlainObject(s)) invalid('Rng.setState', 'the state', 'an object { state, spareNormal } from getState()', s);
+    const state = checkSeed('Rng.setState', 'state', s.state);
+    const spare = s.spareNormal === null ? null : checkNumber('Rng.setState', 'spareNormal', s.spareNormal);
+    this.state = state;
+    this.spareNormal = spare;
   }
 }
 
@@ -71,5 +77,5 @@ export function globalGenerator(): Rng {
 
 /** Re-seeds the global generator: everything created afterwards without a seed is reproducible. */
 export function manualSeed(seed: number): void {
-  globalRng = new Rng(seed);
+  globalRng = new Rng(checkSeed('manualSeed', 'seed', seed));
 }

@@ -5,6 +5,7 @@ Python package is not needed. Each model gets <name>.onnx plus <name>.json with 
 torch's output for it, which test/onnx-torch.test.ts checks importModel against."""
 import json
 import os
+import sys
 
 import torch
 from torch import nn
@@ -25,6 +26,8 @@ class MatMulLinear(nn.Module):
 
 
 def export(name, model, example, opset, **kwargs):
+    if len(sys.argv) > 1 and name not in sys.argv[1:]:
+        return  # python3 scripts/gen-onnx-fixtures.py NAME... writes only those
     model.eval()
     path = os.path.join(OUT, name + '.onnx')
     torch.onnx.export(model, example, path, opset_version=opset, input_names=['x'], output_names=['y'],
@@ -52,6 +55,14 @@ def main():
     # Older style: opset 11 (Softmax axis=1 semantics), initializers listed as graph inputs, no constant folding.
     old = nn.Sequential(nn.Linear(10, 6), nn.Sigmoid(), nn.Linear(6, 4), nn.Softmax(dim=1))
     export('torch_mlp_opset11', old, torch.randn(3, 10), 11, keep_initializers_as_inputs=True, do_constant_folding=False)
+
+    # LayerNorm: LayerNormalization from opset 17; below it, torch's ReduceMean/Sub/Pow/.../Div decomposition.
+    for name, opset in [('torch_layernorm_opset17', 17), ('torch_layernorm_opset13', 13)]:
+        ln = nn.Sequential(nn.Linear(12, 8), nn.LayerNorm(8, eps=1e-4), nn.GELU(), nn.Linear(8, 4))
+        with torch.no_grad():
+            ln[1].weight.copy_(torch.randn(8))
+            ln[1].bias.copy_(torch.randn(8))
+        export(name, ln, torch.randn(5, 12) * 2, opset)
 
     # A small CNN: importModel must refuse it and name Conv and MaxPool.
     cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 4))

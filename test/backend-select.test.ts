@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 type SelectModule = typeof import('../lib/backend/select');
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-const FALLBACK_LINE = /^myelin: native addon unavailable \((.+)\); using the pure TypeScript backend\n$/;
+const FALLBACK_LINE = /^myelin: native addon unavailable; using the pure TypeScript backend: (.+)\n$/;
 const MISSING_ADDON = path.join(__dirname, 'no-such-dir', 'myelin-missing.node');
 
 /** A fresh copy of select.ts (and everything it imports), so each test starts unloaded. */

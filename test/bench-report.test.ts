@@ -79,7 +79,32 @@ describe('bench targets', () => {
 
   it('marks peer targets n/a without peers', () => {
     const t = evaluateTargets(records, null);
-    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal']);
+    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal', 'serving']);
+  });
+
+  it('serving target: batched predictAsync beats predict on req/s with a p99 no worse; its own table', () => {
+    const rps = { kind: 'rate', unit: 'req/s', work: 1 };
+    const mode = (perRequest: number[], p99: number[]) => ({ ...ok(perRequest, rps), p50: summarize(p99.map((v) => v / 2)), p99: summarize(p99) });
+    const http = (batchedRate: number, batchedP99: number) => ({
+      ...record('serving-http', 'serving', rps, 'predict', {
+        predict: mode([1 / 10000, 1 / 10000], [20, 20]),
+        predictAsync: mode([1 / 9000, 1 / 9000], [22, 22]),
+        batched: mode([1 / batchedRate, 1 / batchedRate], [batchedP99, batchedP99]),
+      }),
+      short: 'HTTP 1-row requests', chart: false,
+    });
+    const find = (recs: unknown[]) => evaluateTargets(recs, null).find((x: { id: string }) => x.id === 'serving');
+    const met = find([http(15000, 12)]);
+    expect(met.met).toBe(true);
+    expect(met.value).toBeCloseTo(1.5, 10);
+    expect(met.measured).toBe('15.0k vs 10.0k req/s (1.50×), p99 12.0 vs 20.0 ms');
+    expect(find([http(15000, 21)]).met).toBe(false); // faster but a worse p99
+    expect(find([http(9500, 10)]).met).toBe(false); // better p99 but slower
+    const text = casesTables([http(15000, 12)]);
+    expect(text).toContain('predictAsync, batched (default)');
+    expect(text).toContain('1.50×');
+    expect(text).toContain('p99');
+    expect(chartRows([http(15000, 12)], null)).toEqual([]);
   });
 
   it('denormal target: the worst denormal/normal time ratio of the native kernels, below 1.5', () => {

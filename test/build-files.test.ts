@@ -27,7 +27,21 @@ function ccFiles(dir: string): string[] {
   return out.sort();
 }
 
-interface GypTarget { target_name: string; type?: string; sources?: string[]; cflags_cc?: string[]; dependencies?: string[] }
+interface GypTarget {
+  target_name: string; type?: string; sources?: string[]; cflags_cc?: string[]; dependencies?: string[];
+  conditions?: [string, { cflags_cc?: string[] }][];
+}
+
+/** A target's cflags_cc when gyp's target_arch is `arch`: its own plus those of the conditions that hold. */
+function cflagsFor(t: GypTarget, arch: 'x64' | 'arm64'): string[] {
+  const own = t.cflags_cc ?? [];
+  const conditional = (t.conditions ?? []).flatMap(([cond, then]) => {
+    const m = /^target_arch\s*==\s*'(\w+)'$/.exec(cond);
+    expect(m, `binding.gyp condition '${cond}' is not a target_arch test`).not.toBeNull();
+    return m![1] === arch ? then.cflags_cc ?? [] : [];
+  });
+  return [...own, ...conditional];
+}
 
 /** binding.gyp is JSON plus '#' comment lines. */
 function parseGyp(): { targets: GypTarget[] } {
@@ -77,8 +91,8 @@ describe('binding.gyp', () => {
     expect(addon).toBeDefined();
     expect(avx2).toBeDefined();
     expect(avx2!.type).toBe('static_library');
-    expect(avx2!.cflags_cc).toEqual(expect.arrayContaining(['-mavx2', '-mfma']));
-    expect(addon!.cflags_cc ?? []).not.toContain('-mavx2');
+    expect(cflagsFor(avx2!, 'x64')).toEqual(expect.arrayContaining(['-mavx2', '-mfma']));
+    expect(cflagsFor(addon!, 'x64')).not.toContain('-mavx2');
     expect(addon!.dependencies).toContain('myelin_avx2');
     expect(addon!.dependencies).toContain('myelin_avx512');
     // Both read sources.json (no hand-written kernel lists).
@@ -94,12 +108,19 @@ describe('binding.gyp', () => {
     const avx512 = byName.get('myelin_avx512');
     expect(avx512).toBeDefined();
     expect(avx512!.type).toBe('static_library');
-    expect(avx512!.cflags_cc).toEqual(expect.arrayContaining(AVX512_FLAGS));
+    expect(cflagsFor(avx512!, 'x64')).toEqual(expect.arrayContaining(AVX512_FLAGS));
     expect(expandGyp(avx512!.sources ?? []).sort()).toEqual([...sources.avx512].sort());
     for (const t of gyp.targets) {
       if (t.target_name === 'myelin_avx512') continue;
-      expect((t.cflags_cc ?? []).some((f) => f.startsWith('-mavx512')), t.target_name).toBe(false);
+      expect(cflagsFor(t, 'x64').some((f) => f.startsWith('-mavx512')), t.target_name).toBe(false);
     }
+  });
+
+  it('adds the x86 ISA flags only when target_arch is x64 (an arm64 build gets none)', () => {
+    for (const t of gyp.targets) {
+      expect(cflagsFor(t, 'arm64').filter((f) => /^-m(avx|fma|sse)/.test(f)), t.target_name).toEqual([]);
+    }
+    expect(cflagsFor(byName.get('myelin_avx2')!, 'x64')).toContain('-mavx2');
   });
 });
 

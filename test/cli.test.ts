@@ -9,6 +9,7 @@ import { ensureDist, DIST_CLI } from './helpers/dist';
 import { load, readModelInfo, save } from '../lib/io/model-file';
 import * as nn from '../lib/nn';
 import { Tensor } from '../lib/tensor';
+import { formatNumber } from '../lib/cli/predict-command';
 
 const seed = ((Date.now() ^ (process.pid << 4)) >>> 0) % 1_000_000;
 let dir = '';
@@ -42,6 +43,21 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-cli-'));
 });
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+describe('predict output numbers', () => {
+  it('formatNumber writes what String(Number(v.toPrecision(p))) writes, for random magnitudes and precisions', () => {
+    let state = seed + 7;
+    const rand = (): number => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 4294967296; };
+    for (let i = 0; i < 20000; i++) {
+      const v = Math.fround((rand() - 0.3) * 10 ** Math.floor(rand() * 30 - 12));
+      const p = 1 + Math.floor(rand() * 17);
+      expect(formatNumber(v, p), `${v} at ${p}`).toBe(Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(p))));
+    }
+    for (const v of [1e-6, 9.9999999e-7, 0.1, 0.5, 1 - 1e-9, 123456.5, 999999.5, -0.000125]) {
+      expect(formatNumber(v, 6)).toBe(String(Number(v.toPrecision(6))));
+    }
+  });
+});
 
 describe('myelin info / usage', () => {
   it('info prints backend, SIMD level, threads and version', () => {
@@ -111,6 +127,9 @@ describe('myelin train / predict / export', () => {
     expect(info.inputShape).toEqual([64]);
     expect(info.metadata.task).toBe('classification');
     expect(load(path.join(dir, 'digits-model')).toConfig()).toEqual(info.architecture);
+    // Image models take [0, 1] pixels in code (as data.loadDigits gives them); the CLI scales raw ones.
+    expect(info.preprocessing).toBeNull();
+    expect(info.metadata.inputScale).toBe(1 / 16);
   });
 
   it('trains on a CSV with a named label column and predicts it back (file, stdin, IDX)', () => {
@@ -119,10 +138,10 @@ describe('myelin train / predict / export', () => {
     const r = cli(['train', '--data', 'blobs.csv', '--label-column', 'kind', '--layers', '16', '--epochs', '15', '--lr', '0.01', '--batch', '32', '--seed', String(seed), '--out', 'blobs-model', '-q']);
     expect(r.status, show(r)).toBe(0);
     expect(r.stdout).toMatch(/validation accuracy/);
-    expect(readModelInfo(path.join(dir, 'blobs-model')).metadata.featureNames).toEqual(['f0', 'f1', 'f2', 'f3']);
+    expect(readModelInfo(path.join(dir, 'blobs-model')).preprocessing?.featureNames).toEqual(['f0', 'f1', 'f2', 'f3']);
 
     const truth = writeBlobs(path.join(dir, 'unlabelled.csv'), 300, false);
-    const p = cli(['predict', '--model', 'blobs-model', '--input', 'unlabelled.csv', '--output', 'preds.csv']);
+    const p = cli(['predict', '--model', 'blobs-model', '--input', 'unlabelled.csv', '--output', 'preds.csv', '--probabilities']);
     expect(p.status, show(p)).toBe(0);
     const lines = fs.readFileSync(path.join(dir, 'preds.csv'), 'utf8').trim().split('\n');
     expect(lines[0]).toBe('class,p0,p1,p2');
@@ -153,10 +172,15 @@ describe('myelin train / predict / export', () => {
     expect(q.status, show(q)).toBe(0);
     expect(q.stdout.trim().split('\n').map((l) => l.split(',')[0]).slice(1)).toEqual(predicted.map(String));
 
-    // Wrong width: a clear error, exit 1, no partial output file left behind.
-    const w = cli(['predict', '--model', 'blobs-model', '--input', 'blobs.csv', '--output', 'bad.csv']);
+    // The training label column ('kind') of a labelled file is skipped by name (issue 11).
+    const k = cli(['predict', '--model', 'blobs-model', '--input', 'blobs.csv']);
+    expect(k.status, show(k)).toBe(0);
+    expect(k.stdout.trim().split('\n').length - 1).toBe(600);
+    // Wrong width (no header to match names): a clear error, exit 1, no partial output file left behind.
+    fs.writeFileSync(path.join(dir, 'five.csv'), fs.readFileSync(train, 'utf8').split('\n').slice(1).join('\n'));
+    const w = cli(['predict', '--model', 'blobs-model', '--input', 'five.csv', '--output', 'bad.csv']);
     expect(w.status, show(w)).toBe(1);
-    expect(w.stderr).toMatch(/rows have 5 values, the model expects 4 \(does the input have a label column\? pass --label-column\)/);
+    expect(w.stderr).toMatch(/rows have 5 feature columns, the model was trained on 4 \(f0, f1, f2, f3\)/);
     expect(fs.readdirSync(dir).filter((f) => f.includes('bad.csv'))).toEqual([]);
   });
 
@@ -344,11 +368,11 @@ describe('reliability (issue 10 items 6, 15, 16; issue 11 EBADF)', () => {
     expect(r.stderr).toContain('the 64-1000000000-10 MLP would have 75,000,000,010 parameters (300.0 GB of float32 weights, about 4x that to train), more than --max-params 50,000,000: choose smaller --layers, or raise --max-params');
     const lines = ['a,b,label', ...Array.from({ length: 50 }, (_, i) => `${i % 7},${i % 5},${i % 3}`), '1,2,99999'];
     fs.writeFileSync(path.join(dir, 'many-classes.csv'), lines.join('\n') + '\n');
-    const c = cli(['train', '--data', 'many-classes.csv', '--out', 'mc']);
+    const c = cli(['train', '--data', 'many-classes.csv', '--out', 'mc', '--task', 'classification']);
     expect(c.status, show(c)).toBe(2);
     expect(c.stderr).toContain('train: the largest label is 99999 (data row 51), which makes a 100000-class classifier, more than --max-classes 1000: for a regression target pass --task regression');
     expect(fs.existsSync(path.join(dir, 'mc'))).toBe(false);
-    const ok = cli(['train', '--data', 'many-classes.csv', '--out', 'mc', '--max-classes', '100000', '--layers', '4', '--epochs', '1', '-q']);
+    const ok = cli(['train', '--data', 'many-classes.csv', '--out', 'mc', '--task', 'classification', '--max-classes', '100000', '--layers', '4', '--epochs', '1', '-q']);
     expect(ok.status, show(ok)).toBe(0);
     expect(readModelInfo(path.join(dir, 'mc')).metadata.classes).toBe(100000);
   });

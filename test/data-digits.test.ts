@@ -108,7 +108,7 @@ describe(`trainTestSplit and batching helpers (seed ${seed})`, () => {
     const x = new Float32Array(10);
     const y = new Int32Array(3);
     expect(() => trainTestSplit(x, y)).toThrow('x has 10 elements, not a whole number of rows for 3 labels');
-    expect(() => trainTestSplit(new Float32Array(6), y, { testFraction: 1 })).toThrow('testFraction must be in [0, 1), got 1');
+    expect(() => trainTestSplit(new Float32Array(6), y, { testFraction: 1 })).toThrow('trainTestSplit: testFraction must be in (0, 1), got 1');
     expect(() => trainTestSplit(new Float32Array(6), new Float32Array(3), { stratify: true })).toThrow('stratify needs');
   });
 

@@ -12,12 +12,12 @@ function randomData(rng: SeededRandom, n: number, features: number, shift: numbe
 }
 
 describe(`standardize (seed ${seed})`, () => {
-  it('global: train gets mean 0 / std 1, test is transformed with the train statistics', () => {
+  it("global (asked for): train gets mean 0 / std 1, test is transformed with the train statistics", () => {
     const rng = new SeededRandom(seed);
     const train = randomData(rng, 200, 5, 10);
     const test = randomData(rng, 50, 5, 10);
     const testBefore = Float32Array.from(test.x);
-    const { mean, std } = standardize(train, [test]);
+    const { mean, std } = standardize(train, [test], { per: 'global' });
     expect(mean.length).toBe(1);
     let m = 0;
     for (const v of train.x) m += v / train.x.length;
@@ -41,6 +41,26 @@ describe(`standardize (seed ${seed})`, () => {
       expect(m, `seed ${seed}`).toBeCloseTo(0, 4);
     }
     for (let r = 0; r < 100; r++) expect(train.x[r * 3 + 2]).toBe(0);
+  });
+
+  it('defaults to per feature for 2-D data (issue 11): each column gets its own mean and std', () => {
+    // Two columns on very different scales: a global mean/std would leave column 0 near -1 everywhere.
+    const x = new Float32Array([1, 1000, 2, 2000, 3, 3000, 4, 4000]);
+    const { mean, std } = standardize({ x, features: 2 });
+    expect(Array.from(mean)).toEqual([2.5, 2500]);
+    expect(std[0]).toBeCloseTo(Math.sqrt(1.25), 5);
+    expect(std[1]).toBeCloseTo(Math.sqrt(1.25) * 1000, 1);
+    expect(x[0]).toBeCloseTo(x[1], 5); // both columns standardised alike
+  });
+
+  it('NaN or infinity in the data is an error naming the row and column, not NaN statistics (issue 11)', () => {
+    const x = new Float32Array([1, 2, 3, 4, 5, NaN, 7, 8, 9]);
+    expect(() => standardize({ x, features: 3 })).toThrow(/standardize: row 1, column 2 \(0-based\) is NaN: statistics need finite values/);
+    expect(() => standardize({ x, features: 3 }, [], { per: 'global' })).toThrow(/row 1, column 2 \(0-based\) is NaN/);
+    const test = { x: new Float32Array([1, Infinity, 3]), features: 3 };
+    expect(() => standardize({ x: new Float32Array([1, 2, 3, 4, 5, 6]), features: 3 }, [test])).toThrow(/standardize: others\[0\]: row 0, column 1 \(0-based\) is Infinity/);
+    expect(() => standardize({ x: new Float32Array(3), features: 3 }, [], { per: 'columns' as never })).toThrow(/per must be 'feature' or 'global', got 'columns'/);
+    expect(() => standardize({ x: new Float32Array(3), features: 3 }, [], { perFeature: true } as never)).toThrow(/unknown option 'perFeature'/);
   });
 
   it('rejects datasets of different widths', () => {

@@ -18,7 +18,7 @@ it('README fit example runs and does what it says', async () => {
   });
   log(history.epoch.length, history.stopReason); // 30 null (fewer and 'earlyStopping' if it stopped early)
   log(evaluate(model, digits.test)); // { loss: 0.134..., accuracy: 0.980... }
-  const probabilities = model.predict(digits.test.x).softmax(); // [359, 10]
+  const probabilities = model.predict(digits.test.x, { features: 64 }).softmax(); // [359, 10]: a flat array needs its row width
   // --- README example end ---
   if (process.env.SHOW_README_LOGS) console.log(logs);
 

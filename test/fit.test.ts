@@ -276,8 +276,8 @@ describe(`fit (${msg})`, () => {
   it('rejects callbacks that are not functions and a null options object, naming the option and the value', async () => {
     const data = blobs(40, seed);
     const cases: [unknown, string][] = [
-      [null, 'fit: options must be an object, got null'],
-      [5, 'fit: options must be an object, got 5 (a number)'],
+      [null, 'fit: options must be an object like { epochs: ..., batchSize: ... }, got null'],
+      [5, 'fit: options must be an object like { epochs: ..., batchSize: ... }, got 5'],
       [{ onEpochEnd: 5 }, 'fit: options.onEpochEnd must be a function, got 5 (a number)'],
       [{ onBatchEnd: 'log' }, "fit: options.onBatchEnd must be a function, got 'log' (a string)"],
       [{ callbacks: [{ onEpochEnd: () => {} }, { onEpochEnd: true }] }, 'fit: callbacks[1].onEpochEnd must be a function, got true (a boolean)'],
@@ -302,7 +302,7 @@ describe(`fit (${msg})`, () => {
     await expect(fit(model, data, { optimizer: 'adagrad' as 'adam', ...silent })).rejects.toThrow("unknown optimizer \"adagrad\"");
     await expect(fit(model, data, { validationSplit: 0.2, validationData: data, ...silent })).rejects.toThrow('either validationData or validationSplit');
     await expect(fit(model, data, { batchSize: 0, ...silent })).rejects.toThrow('batchSize must be a positive integer, got 0');
-    await expect(fit(model, data, { metrics: ['f1' as 'accuracy'], ...silent })).rejects.toThrow("unknown metric \"f1\"");
+    await expect(fit(model, data, { metrics: ['f2' as 'accuracy'], ...silent })).rejects.toThrow("unknown metric \"f2\"");
     await expect(fit(model, { x: tensor(new Float32Array(120), [40, 3]), y: data.y }, silent)).rejects.toThrow(/\[40,3\]|3/);
   });
 });

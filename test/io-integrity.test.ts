@@ -153,7 +153,7 @@ describe('model.json is self-verifying: every single-bit flip is refused or chan
     const d = fresh();
     save(model, d, { metadata: { task: 'classification' } });
     const m = readJson(d);
-    const { sha256: _drop, ...v1 } = m;
+    const { sha256: _drop, preprocessing: _none, ...v1 } = m;
     // Format 1 wrote Flatten without startDim.
     const arch = v1.architecture as { layers: Record<string, unknown>[] };
     arch.layers[0] = { type: 'Flatten' };

@@ -50,30 +50,43 @@ describe('Module structure', () => {
   it('constructor argument errors', () => {
     expect(() => new Linear(0, 3)).toThrow('Linear: inFeatures must be a positive integer, got 0');
     expect(() => new Dropout(1)).toThrow('Dropout: p must be in [0, 1), got 1');
-    expect(() => new Sequential(new Linear(1, 1), 5 as never)).toThrow('Sequential: layer 1 is not a Module (got number)');
+    expect(() => new Sequential(new Linear(1, 1), 5 as never)).toThrow('Sequential: layer 1 is not a Module, got 5');
   });
 });
 
 describe('initialisation', () => {
-  it('Kaiming normal before ReLU-family activations, Glorot uniform otherwise', () => {
-    const m = new Sequential(
-      new Linear(400, 300), new ReLU(), new Linear(300, 200), new Tanh(), new Linear(200, 100), new GELU(), new Linear(100, 10),
-      { seed: 3 },
-    );
-    const [a, b, c, d] = m.layers.filter((l): l is Linear => l instanceof Linear);
-    expect([a.initScheme, b.initScheme, c.initScheme, d.initScheme]).toEqual(['kaiming', 'glorot', 'kaiming', 'glorot']);
+  it("Linear's default init is PyTorch's: weight and bias uniform in +-1/sqrt(inFeatures)", () => {
+    const l = new Linear(400, 300, { seed: 3 });
+    expect(l.initScheme).toBe('default');
+    const bound = 1 / Math.sqrt(400);
     const std = (t: Tensor): number => Math.sqrt(t.data.reduce((s, v) => s + v * v, 0) / t.size);
-    expect(std(a.weight)).toBeCloseTo(Math.sqrt(2 / 400), 2); // 120000 samples: std within ~0.3%
+    expect(Math.max(...l.weight.data)).toBeLessThanOrEqual(bound);
+    expect(Math.max(...l.weight.data)).toBeGreaterThan(0.95 * bound);
+    expect(std(l.weight)).toBeCloseTo(bound / Math.sqrt(3), 3);
+    expect(Math.max(...l.bias!.data.map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(l.bias!.data.some((v) => v !== 0)).toBe(true);
+  });
+
+  it("explicit init: 'kaiming' (He normal, bias 0) and 'glorot' (Xavier uniform, bias 0)", () => {
+    const a = new Linear(400, 300, { init: 'kaiming', seed: 1 });
+    const b = new Linear(300, 200, { init: 'glorot', seed: 2 });
+    const std = (t: Tensor): number => Math.sqrt(t.data.reduce((s, v) => s + v * v, 0) / t.size);
+    expect(std(a.weight)).toBeCloseTo(Math.sqrt(2 / 400), 2);
     const limit = Math.sqrt(6 / (300 + 200));
     expect(Math.max(...b.weight.data)).toBeLessThanOrEqual(limit);
     expect(Math.max(...b.weight.data)).toBeGreaterThan(0.95 * limit);
-    expect(std(b.weight)).toBeCloseTo(limit / Math.sqrt(3), 2);
     expect(Array.from(a.bias!.data).every((v) => v === 0)).toBe(true);
+    expect(() => new Linear(2, 2, { init: 'he' as never })).toThrow(/Linear: init must be/);
   });
 
-  it('an explicit init option wins over the activation-based choice', () => {
-    const m = new Sequential(new Linear(10, 10, { init: 'glorot' }), new ReLU());
-    expect((m.layers[0] as Linear).initScheme).toBe('glorot');
+  it('a Linear starts the same whatever layer follows it (init is its own)', () => {
+    // Before: Sequential re-drew a Linear followed by ReLU with Kaiming and one followed by Tanh with Glorot.
+    const before = (act: nn.Module): Float32Array => (new Sequential(new Linear(6, 5, { seed: 8 }), act).layers[0] as Linear).weight.data;
+    const alone = new Linear(6, 5, { seed: 8 }).weight.data;
+    expect(Array.from(before(new ReLU()))).toEqual(Array.from(alone));
+    expect(Array.from(before(new Tanh()))).toEqual(Array.from(alone));
+    const seeded = (act: nn.Module): Float32Array => (new Sequential(new Linear(6, 5), act, { seed: 4 }).layers[0] as Linear).weight.data;
+    expect(Array.from(seeded(new ReLU()))).toEqual(Array.from(seeded(new GELU())));
   });
 
   it('the same seed gives the same weights; a different seed different ones', () => {
@@ -195,9 +208,10 @@ describe.each(backendsUnderTest())('forward behaviour on the %s backend', (backe
     expect(batched.requiresGrad).toBe(false);
     for (let i = 0; i < whole.size; i++) expect(batched.data[i]).toBeCloseTo(whole.data[i], 5);
     expect(m.training).toBe(true);
-    const flat = m.predict(x.data, { batchSize: 16 });
+    const flat = m.predict(x.data, { batchSize: 16, features: 8 });
     expect(flat.shape).toEqual([37, 3]);
-    expect(() => m.predict(new Float32Array(9))).toThrow('predict: input has 9 values, not a multiple of the 8 input features');
+    expect(() => m.predict(new Float32Array(16))).toThrow(/predict: a flat Float32Array \(16 values\) has no row width/);
+    expect(() => m.predict(new Float32Array(9), { features: 8 })).toThrow('predict: input has 9 values, not a multiple of options.features = 8');
   });
 
   it('Dropout zeroes about p of the activations in training and is the identity in eval', () => {

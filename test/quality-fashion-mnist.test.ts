@@ -27,7 +27,7 @@ describe.skipIf(skip)(`Fashion-MNIST quality (seed ${seed})`, () => {
     // Native unless the whole run is pinned to js (then this measures the js backend instead).
     setBackend(jsOnly ? 'js' : 'native');
     // Standardise the pixels with the training set's mean and standard deviation.
-    standardize(data.train, [data.test]);
+    standardize(data.train, [data.test], { per: 'global' });
     const model = new Sequential([new Linear(784, 256), new ReLU(), new Linear(256, 128), new ReLU(), new Linear(128, 10)], { seed });
     const optimizer = new Adam(model.parameters(), { lr: 2e-3 });
     const started = Date.now();

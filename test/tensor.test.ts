@@ -30,8 +30,8 @@ describe('tensor()', () => {
   it('reports ragged arrays with the path of the bad element', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/tensor: ragged nested array: element at \[1\] has length 1, expected 2/);
     expect(() => tensor([[[1], [2]], [[3], [4, 5]]])).toThrow(/element at \[1,1\] has length 2, expected 1/);
-    expect(() => tensor([[1, 2], 3] as never)).toThrow(/element at \[1\] is number, expected an array/);
-    expect(() => tensor([1, [2]] as never)).toThrow(/element at \[1\] is an array, expected a number/);
+    expect(() => tensor([[1, 2], 3] as never)).toThrow(/element at \[1\] is 3, expected an array of length 2/);
+    expect(() => tensor([1, [2]] as never)).toThrow(/element at \[1\] is \[2\] \(an array\), expected a number \(ragged nested array\?\)/);
   });
 
   it('rejects a shape the data cannot fill', () => {

@@ -10,7 +10,33 @@ const GROUP_TITLE = {
   inference: 'Inference (µs lower is better; samples/s higher is better)',
   overhead: 'Per-call overhead (ns/call; lower is better)',
   denormal: 'Denormal operands (native with flush-to-zero; higher is better)',
+  serving: 'Serving (requests/s higher is better; latency and event-loop delay lower is better)',
 };
+
+const SERVING_NAME = { predict: 'predict (synchronous)', predictAsync: 'predictAsync, batching off', batched: 'predictAsync, batched (default)' };
+
+/** The serving group: one row per server mode (req/s, p50, p99, vs predict), then the event-loop delay rows. */
+function servingTable(recs) {
+  const ms = (s) => (s ? `${fmtNum(s.median)} ${fmtPct(s.relSpread)}` : '');
+  const rows = [];
+  for (const r of recs) {
+    for (const [name, c] of Object.entries(r.candidates)) {
+      const who = (r.modeNames && r.modeNames[name]) || SERVING_NAME[name] || name;
+      if (c.status !== 'ok') {
+        rows.push([r.short || r.label, who, c.status, '', '', '']);
+        continue;
+      }
+      if (r.id === 'serving-http') {
+        rows.push([r.short || r.label, who, `${fmtNum(c.value.median)} ${fmtPct(c.value.relSpread)} req/s`, ms(c.p50), ms(c.p99), name === r.baseline ? '' : ratio(r, name, r.baseline)]);
+      } else {
+        const u = c.eventLoopUtilization ? `; loop busy ${(c.eventLoopUtilization.median * 100).toFixed(0)}%` : '';
+        rows.push([r.short || r.label, who, '', '', `${ms(c.value)}${u}`, '']);
+      }
+    }
+  }
+  const notes = [...new Set(recs.map((r) => `  ${r.label}: ${r.note || ''}`))];
+  return `${GROUP_TITLE.serving}\n${formatTable(['case', 'mode', 'throughput', 'p50 latency ms', 'p99 ms (event-loop delay for the job)', 'req/s vs predict'], rows)}\n${notes.join('\n')}`;
+}
 
 function cell(rec, name) {
   const c = rec.candidates[name];
@@ -35,6 +61,10 @@ function casesTables(records) {
   const out = [];
   for (const g of groups) {
     const recs = records.filter((r) => r.group === g);
+    if (g === 'serving') {
+      out.push(servingTable(recs));
+      continue;
+    }
     if (g === 'denormal') {
       const headers = ['case', 'unit', 'native, normal inputs', 'native, denormal', 'pure TS, denormal', 'denormal / normal time'];
       const rows = recs.map((r) => [r.label, r.display.unit, cell(r, 'nativeNormal'), cell(r, 'native'), cell(r, 'js'), ratio(r, 'nativeNormal', 'native')]);
@@ -140,6 +170,19 @@ function evaluateTargets(records, peers) {
     worst
       ? { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', value: 1 / worst.speedup.native, measured: `worst ${(1 / worst.speedup.native).toFixed(2)}× (${worst.short || worst.label})`, met: 1 / worst.speedup.native < 1.5 }
       : { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', measured: 'not measured', met: null },
+  );
+  const http = byId['serving-http'];
+  const sp = http && http.candidates.predict;
+  const sb = http && http.candidates.batched;
+  const servingText = 'serving: batched predictAsync beats predict on req/s with p99 no worse (HTTP, 1-row requests)';
+  t.push(
+    sp && sb && sp.status === 'ok' && sb.status === 'ok'
+      ? {
+        id: 'serving', text: servingText, value: sb.value.median / sp.value.median,
+        measured: `${fmtNum(sb.value.median)} vs ${fmtNum(sp.value.median)} req/s (${(sb.value.median / sp.value.median).toFixed(2)}×), p99 ${fmtNum(sb.p99.median)} vs ${fmtNum(sp.p99.median)} ms`,
+        met: sb.value.median > sp.value.median && sb.p99.median <= sp.p99.median,
+      }
+      : { id: 'serving', text: servingText, measured: 'not measured', met: null },
   );
   return t;
 }

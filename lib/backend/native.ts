@@ -87,28 +87,57 @@ export function resolveAddonPath(): string {
   return nodeGypBuild.resolve(packageRoot());
 }
 
+/**
+ * What a user can run to get the native backend: in an installed package (under node_modules)
+ * `npm rebuild myelin` with a compiler; in the source tree `npm run build:native`.
+ */
+export function nativeFix(root: string = packageRoot()): string {
+  const installed = root.split(path.sep).includes('node_modules');
+  const build = installed
+    ? 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and run `npm rebuild myelin`'
+    : 'build it with `npm run build:native` (needs g++, make and python3)';
+  return `To use the native backend, ${build}; MYELIN_BACKEND=js selects the pure-TypeScript backend without this message.`;
+}
+
+/** Why no addon was found or loaded, in one sentence (node-gyp-build's own message is a long dump). */
+export function describeLoadFailure(root: string, where: string | null, why: string): string {
+  const override = process.env.MYELIN_ADDON_PATH;
+  if (override !== undefined && override !== '') {
+    const what = why.startsWith('MYELIN_ADDON_PATH') ? why : `MYELIN_ADDON_PATH=${override}: ${why}`;
+    return `${what}. Point MYELIN_ADDON_PATH at a built myelin.node or unset it.`;
+  }
+  let text: string;
+  if (where === null || /No native build was found/.test(why)) {
+    text = `no native addon for ${process.platform}-${process.arch} in ${root} ` +
+      `(neither prebuilds/${process.platform}-${process.arch}/*.node nor build/Release/myelin.node)`;
+  } else {
+    text = `the native addon ${where} could not be loaded: ${why}`;
+  }
+  const log = path.join(root, 'build', 'myelin-install.log');
+  if (fs.existsSync(log)) text += `; compiling it at install failed (log: ${log})`;
+  return `${text}. ${nativeFix(root)}`;
+}
+
 let cachedBinding: NativeBinding | null = null;
 
-/** Loads the raw binding (once per thread); throws an Error saying why it could not be loaded. */
+/** Loads the raw binding (once per thread); throws an Error saying why it could not be loaded and what to run. */
 export function loadBinding(): NativeBinding {
   if (cachedBinding !== null) return cachedBinding;
-  let where = process.env.MYELIN_ADDON_PATH || `the package at ${packageRoot()}`;
+  const root = packageRoot();
+  let where: string | null = null;
   let loaded: unknown;
   try {
     where = resolveAddonPath();
     loaded = createRequire(__filename)(where);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `myelin: the native addon could not be loaded from ${where}: ${why}. ` +
-        'Build it with `npm run build:native` (or `npm run build:cmake`), or use MYELIN_BACKEND=js.',
-    );
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/\.$/, '');
+    throw new Error(`myelin: ${describeLoadFailure(root, where, why)}`);
   }
   const binding = loaded as Partial<NativeBinding> | null;
   for (const fn of BINDING_FUNCTIONS) {
     if (binding === null || typeof binding !== 'object' || typeof binding[fn] !== 'function') {
       throw new Error(
-        `myelin: the native addon at ${where} has no function '${fn}' (stale build? run \`npm run build:native\`)`,
+        `myelin: the native addon at ${where} has no function '${fn}' (built from older sources). ${nativeFix(root)}`,
       );
     }
   }

@@ -75,7 +75,7 @@ export function getBackend(): Backend {
     throw new Error(`MYELIN_BACKEND=native: the native addon could not be loaded: ${nativeFailure()}`);
   }
   fallbackReason = nativeFailure();
-  process.stderr.write(`myelin: native addon unavailable (${fallbackReason}); using the pure TypeScript backend\n`);
+  process.stderr.write(`myelin: native addon unavailable; using the pure TypeScript backend: ${fallbackReason}\n`);
   active = jsBackend;
   return active;
 }

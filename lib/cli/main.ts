@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The `myelin` command line: train, predict, info, bench, export (exit 0 ok, 1 runtime failure, 2 usage error).
+// The `myelin` command line: train, predict, info, export (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
 import { Command, CommanderError, Option } from 'commander';
 import { setBackend, BackendName } from '../backend/select';
 import { UsageError, choiceParser } from './args';
 import { runInfo } from './info';
-import { runBench } from './bench';
+import { PACKAGE_ROOT, benchScript, runBench } from './bench';
 import { registerTrain } from './train-command';
 import { registerPredict } from './predict-command';
 import { registerExport } from './export-command';
@@ -23,8 +23,11 @@ function packageVersion(): string {
   }
 }
 
-/** Builds the command tree. Actions report their exit code through `setExit`. */
-export function buildProgram(setExit: (code: number) => void): Command {
+/**
+ * Builds the command tree. Actions report their exit code through `setExit`. `root` is the package root
+ * whose bench/ decides whether `bench` is listed (tests pass another one).
+ */
+export function buildProgram(setExit: (code: number) => void, root: string = PACKAGE_ROOT): Command {
   const program = new Command('myelin');
   program
     .description('Neural networks for Node.js: train, predict, inspect and export models')
@@ -45,14 +48,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => runInfo(opts));
 
+  // Listed only where the benchmark suite exists (a clone of the repository), hidden in the installed package.
   program
-    .command('bench')
-    .description('run the benchmark suite (bench/run.js); extra arguments are passed through')
+    .command('bench', { hidden: benchScript(root) === null })
+    .description('run the benchmark suite (bench/run.js, source repository only); extra arguments are passed through')
     .argument('[args...]', 'arguments for bench/run.js')
     .allowUnknownOption()
     .passThroughOptions()
     .helpOption(false)
-    .action(async (args: string[]) => setExit(await runBench(args)));
+    .action(async (args: string[]) => setExit(await runBench(args, root)));
 
   registerTrain(program, setExit);
   registerPredict(program);

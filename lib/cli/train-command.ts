@@ -3,9 +3,11 @@ import * as fs from 'fs';
 import { Command } from 'commander';
 import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU } from '../nn';
 import { fit, evaluate, validationSplitRows } from '../train';
+import type { FitData } from '../train';
 import type { OptimizerName } from '../train';
 import { loadDigits, loadFashionMnist } from '../data';
-import { readCsv } from '../data/csv';
+import { readCsv, CsvTable, AUTO_MAX_CLASSES } from '../data/csv';
+import { Tensor } from '../tensor';
 import { deriveSeed, randomSeed } from '../random';
 import { save, loadCheckpoint, JsonValue } from '../io/model-file';
 import {
@@ -25,6 +27,7 @@ const ACTIVATIONS = ['relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu'] as const;
 type ActivationName = (typeof ACTIVATIONS)[number];
 const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop'] as const;
 const TASKS = ['auto', 'classification', 'regression'] as const;
+const MISSING = ['error', 'drop', 'mean'] as const;
 type Task = (typeof TASKS)[number];
 
 export interface TrainCommandOptions extends CsvCliOptions {
@@ -42,6 +45,9 @@ export interface TrainCommandOptions extends CsvCliOptions {
   maxParams: number;
   maxClasses: number;
   task: Task;
+  standardize: boolean;
+  missing: 'error' | 'drop' | 'mean';
+  oneHot?: true | string;
   quiet?: boolean;
   checkpointDir?: string;
   resume?: string;
@@ -56,10 +62,14 @@ interface LoadedData {
   features: number;
   /** Number of classes, or 0 for regression. */
   classes: number;
-  inputScale: number;
+  /** Images: raw pixels times this is what the model was trained on (metadata.inputScale); null for CSV data. */
+  inputScale: number | null;
   featureNames: string[] | null;
-  labelName: string | null;
   classNames: readonly string[] | null;
+  /** The CSV table (names, class names, fill values, schema) fit's standardize hands to the Preprocessor. */
+  table: CsvTable | null;
+  /** Report lines about the data: the task decision, dropped or filled rows. */
+  notes: string[];
 }
 
 function activationModule(name: ActivationName): Module {
@@ -90,46 +100,65 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
     const d = loadDigits({ seed });
     return {
       name: 'digits', train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 16,
-      featureNames: null, labelName: null, classNames: null,
+      featureNames: null, classNames: null, table: null, notes: [],
     };
   }
   if (opts.data === 'fashion-mnist') {
     const d = loadFashionMnist(opts.dataDir !== undefined ? { dir: opts.dataDir } : {});
     return {
       name: 'fashion-mnist', train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 255,
-      featureNames: null, labelName: null, classNames: d.classNames,
+      featureNames: null, classNames: d.classNames, table: null, notes: [],
     };
   }
   if (!fs.existsSync(opts.data)) {
     throw new UsageError(`--data must be 'digits', 'fashion-mnist' or the path of a CSV file, got '${opts.data}' (no such file)`);
   }
-  const t = await readCsv(opts.data, csvOptionsOf(opts, 'last'));
-  const raw = t.y as Float32Array;
-  const integral = raw.every((v) => Number.isInteger(v) && v >= 0);
-  const classification = opts.task === 'classification' || (opts.task === 'auto' && integral);
-  if (classification && !integral) {
-    const bad = raw.findIndex((v) => !(Number.isInteger(v) && v >= 0));
-    throw new Error(`train: --task classification needs non-negative integer labels; row ${bad + 1} has ${raw[bad]}`);
-  }
-  let y: Int32Array | Float32Array = raw;
+  const t = await readCsv(opts.data, {
+    ...csvOptionsOf(opts, 'last'), task: opts.task, missing: opts.missing,
+    ...(opts.oneHot !== undefined ? { oneHot: opts.oneHot === true ? true : opts.oneHot.split(',').map((c) => c.trim()) } : {}),
+  });
+  const y = t.y as Int32Array | Float32Array;
+  const notes = [`task ${t.task}: ${t.taskReason}`];
+  if (t.dropped > 0) notes.push(`${t.dropped} row(s) with missing values dropped (--missing drop)`);
+  if (t.filled > 0) notes.push(`${t.filled} missing value(s) filled with their column's mean (--missing mean)`);
   let classes = 0;
-  if (classification) {
+  if (t.task === 'classification') {
+    const labels = y as Int32Array;
     let maxAt = 0;
-    for (let i = 1; i < raw.length; i++) if (raw[i] > raw[maxAt]) maxAt = i;
-    classes = Math.max(raw[maxAt], 1) + 1;
+    for (let i = 1; i < labels.length; i++) if (labels[i] > labels[maxAt]) maxAt = i;
+    classes = t.classNames !== null ? t.classNames.length : Math.max(labels[maxAt], 1) + 1;
     if (classes > opts.maxClasses) {
       throw new UsageError(
-        `train: the largest label is ${raw[maxAt]} (data row ${maxAt + 1}), which makes a ${classes}-class classifier, ` +
+        `train: the largest label is ${labels[maxAt]} (data row ${maxAt + 1}), which makes a ${classes}-class classifier, ` +
           `more than --max-classes ${opts.maxClasses}: for a regression target pass --task regression, for another ` +
           'column --label-column; raise --max-classes to train it anyway',
       );
     }
-    y = Int32Array.from(raw);
   }
   return {
     name: opts.data, train: { x: t.x, y, n: t.n, features: t.features }, test: null, features: t.features, classes,
-    inputScale: 1, featureNames: t.featureNames, labelName: t.labelName, classNames: null,
+    inputScale: null, featureNames: t.featureNames, classNames: t.classNames, table: t, notes,
   };
+}
+
+/** R2, RMSE and MAE of predictions against targets (one value per row). */
+export function regressionMetrics(pred: Float32Array, truth: Float32Array): { r2: number; rmse: number; mae: number } {
+  let mean = 0;
+  for (let i = 0; i < truth.length; i++) mean += truth[i] / truth.length;
+  let ssRes = 0;
+  let ssTot = 0;
+  let abs = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const e = pred[i] - truth[i];
+    ssRes += e * e;
+    ssTot += (truth[i] - mean) ** 2;
+    abs += Math.abs(e);
+  }
+  return { r2: ssTot > 0 ? 1 - ssRes / ssTot : NaN, rmse: Math.sqrt(ssRes / truth.length), mae: abs / truth.length };
+}
+
+function fmt(v: number): string {
+  return Number(v.toPrecision(5)).toString();
 }
 
 function pct(v: number | undefined): string {
@@ -178,15 +207,20 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     throw new UsageError(`--val-split: ${(err as Error).message.replace(/^fit: /, '')}`);
   }
   const trainRows = data.train.n - valRows;
+  // CSV: a Preprocessor fitted on the training rows (standardised features and regression targets
+  // unless --no-standardize; names, class names, fill values, columns) travels in the model.
+  const trainData: FitData = data.table !== null ? { ...data.table, y } : { x: data.train.x, y, n: data.train.n, features: data.features };
+  const regression = data.classes === 0;
   let epochsRun = 0;
   const started = performance.now();
-  const history = await fit(model, { x: data.train.x, y, n: data.train.n, features: data.features }, {
+  const history = await fit(model, trainData, {
     epochs: opts.epochs,
     batchSize: opts.batch,
     optimizer: opts.optimizer,
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
     ...(validationSplit !== undefined ? { validationSplit } : {}),
+    ...(data.table !== null ? { standardize: { standardize: opts.standardize, targetScale: opts.standardize && regression } } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
@@ -196,32 +230,46 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const trainedRows = trainRows * epochsRun;
   const test = data.test === null ? null : evaluate(model, data.test);
+  // Regression: validation figures in the target's units (the model's outputs are mapped back).
+  const regressionReport: string[] = [];
+  if (regression && valRows > 0) {
+    const x = data.train.x.subarray(trainRows * data.features, data.train.n * data.features);
+    const pred = model.predict(new Tensor(x, [valRows, data.features])).data;
+    const truth = (data.train.y as Float32Array).subarray(trainRows);
+    const m = regressionMetrics(pred, truth);
+    regressionReport.push(`  validation R2:       ${m.r2.toFixed(4)}`, `  validation RMSE:     ${fmt(m.rmse)}`, `  validation MAE:      ${fmt(m.mae)}`);
+  }
 
   const metadata: Record<string, JsonValue> = {
     task: data.classes > 0 ? 'classification' : 'regression',
     classes: data.classes,
     dataset: data.name,
-    inputScale: data.inputScale,
     seed,
     activation: opts.activation,
   };
-  if (data.featureNames !== null) metadata.featureNames = data.featureNames;
-  if (data.labelName !== null) metadata.labelName = data.labelName;
-  if (data.classNames !== null) metadata.classNames = [...data.classNames];
+  // Images: the loaders scale pixels to [0, 1], as the library's own data.loadDigits / loadFashionMnist
+  // give them to code; `myelin predict` multiplies raw pixels by metadata.inputScale.
+  if (data.inputScale !== null) metadata.inputScale = data.inputScale;
+  if (data.table === null && data.classNames !== null) metadata.classNames = [...data.classNames];
+  if (data.table?.labelName != null) metadata.labelName = data.table.labelName;
   save(model, opts.out, { inputShape: [data.features], metadata });
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
   const lines = [
     `trained ${[data.features, ...opts.layers, outputs].join('-')} MLP on ${data.name} ` +
       `(${valRows > 0 ? `${trainRows} training rows + ${valRows} validation rows` : `${trainRows} rows`}, ${history.epoch.length} epochs, seed ${seed})`,
-    `  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}`,
+    ...data.notes.map((n) => `  ${n}`),
   ];
+  if (data.table !== null) {
+    lines.push(`  scaling:             ${opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
+  }
+  lines.push(`  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}${regression && opts.standardize && data.table !== null ? ' (standardised target)' : ''}`);
   if (data.classes > 0) {
     lines.push(`  train accuracy:      ${pct(last(history.accuracy))}`);
     if (history.valAccuracy.length > 0) lines.push(`  validation accuracy: ${pct(last(history.valAccuracy))}`);
     if (test !== null) lines.push(`  test accuracy:       ${pct(test.accuracy)} (${data.test?.n} rows)`);
   } else {
-    if (history.valLoss.length > 0) lines.push(`  validation mse:      ${last(history.valLoss)?.toFixed(6)}`);
+    lines.push(...regressionReport);
     if (test !== null) lines.push(`  test mse:            ${test.loss.toFixed(6)}`);
   }
   lines.push(`  time:                ${seconds.toFixed(2)} s (${Math.round(trainedRows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} samples/s)`);
@@ -247,7 +295,10 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--val-split <fraction>', 'fraction of training rows held out for validation (CSV default 0.1)', fractionParser('--val-split'))
     .option('--label-column <name|index>', 'CSV label column: a header name or 0-based index (default: last)')
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
-    .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: integer labels -> classification)`, choiceParser('--task', TASKS), 'auto')
+    .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: text labels and integers in [0, ${AUTO_MAX_CLASSES}) -> classification, other numbers -> regression)`, choiceParser('--task', TASKS), 'auto')
+    .option('--no-standardize', 'CSV: do not standardise the features (and regression target); by default both are, with the training rows\' statistics saved in the model')
+    .option('--missing <how>', `CSV missing values (empty, NA, N/A, NaN, null): ${MISSING.join(', ')}`, choiceParser('--missing', MISSING), 'error')
+    .option('--one-hot [columns]', 'CSV: encode text feature columns as one-hot columns (all text columns, or the comma-separated names)')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
     .option('--resume <dir>', 'continue an interrupted run from its --checkpoint-dir (same --data and --layers)')

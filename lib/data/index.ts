@@ -6,12 +6,16 @@ export {
 } from './fashion-mnist';
 export type { FashionMnistOptions, FashionMnistData } from './fashion-mnist';
 export { standardize } from './normalize';
-export type { Standardization } from './normalize';
+export type { Standardization, StandardizeOptions } from './normalize';
+export { preprocessor, Preprocessor, PREPROCESSING_VERSION } from './preprocess';
+export type { PreprocessorOptions, PreprocessorFitData, PreprocessingJson } from './preprocess';
 export { readIdx, parseIdx, isGzip } from './idx';
 export type { IdxArray, IdxData, IdxDtype } from './idx';
 export {
   trainTestSplit, permutation, shuffleInPlace, gatherRows, batchRanges, takeRows, SeededRandom,
 } from './split';
 export type { Dataset, LabeledDataset, SplitOptions, Split } from './split';
-export { readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES } from './csv';
-export type { CsvOptions, CsvBatch, CsvTable, LabelColumn } from './csv';
+export {
+  readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES, MISSING_TOKENS, AUTO_MAX_CLASSES,
+} from './csv';
+export type { CsvOptions, CsvBatch, CsvTable, CsvSchema, LabelColumn, MissingOption } from './csv';

@@ -1,4 +1,8 @@
 // Seeded shuffling, train/test splitting and row-gathering helpers shared by the datasets and fit().
+import { checkBoolean, checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkSeed, describe, invalid } from '../validate';
+
+/** Most rows a dataset can have: rows are indexed by Int32Array permutations. */
+const MAX_ROWS = 2 ** 31 - 1;
 
 /** A dataset in flat row-major form: x is [n, features], y is n labels or [n, targets] values. */
 export interface Dataset {
@@ -21,10 +25,9 @@ export interface LabeledDataset extends Dataset {
 export class SeededRandom {
   private state: number;
 
+  /** seed: an integer in [0, 2^32). */
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new Error(`SeededRandom: seed must be a finite number, got ${seed}`);
-    // Fold any number (negative, fractional, > 2^32) into 32 bits.
-    this.state = (Math.floor(seed) ^ Math.floor(seed / 2 ** 32)) >>> 0;
+    this.state = checkSeed('SeededRandom', 'seed', seed);
   }
 
   /** Next uniformly distributed 32-bit unsigned integer. */
@@ -43,12 +46,17 @@ export class SeededRandom {
 
   /** Uniform integer in [0, bound) (bound <= 2^32). */
   nextInt(bound: number): number {
+    if (!(typeof bound === 'number' && bound >= 1 && bound <= 4294967296 && Number.isInteger(bound))) {
+      invalid('SeededRandom.nextInt', 'bound', 'an integer in [1, 2^32]', bound);
+    }
     return Math.floor(this.next() * bound);
   }
 }
 
 /** Shuffles an index array in place (Fisher-Yates) with the given generator. */
 export function shuffleInPlace(indices: Int32Array | number[], rng: SeededRandom): void {
+  if (!(indices instanceof Int32Array) && !Array.isArray(indices)) invalid('shuffleInPlace', 'indices', 'an Int32Array or an array', indices);
+  if (!(rng instanceof SeededRandom)) invalid('shuffleInPlace', 'rng', 'a SeededRandom', rng);
   for (let i = indices.length - 1; i > 0; i--) {
     const j = rng.nextInt(i + 1);
     const t = indices[i];
@@ -59,7 +67,8 @@ export function shuffleInPlace(indices: Int32Array | number[], rng: SeededRandom
 
 /** A random permutation of 0..n-1, reproducible from the seed (or generator). */
 export function permutation(n: number, seed: number | SeededRandom): Int32Array {
-  const rng = typeof seed === 'number' ? new SeededRandom(seed) : seed;
+  checkNumber('permutation', 'n', n, { integer: true, min: 0, max: MAX_ROWS });
+  const rng = seed instanceof SeededRandom ? seed : new SeededRandom(checkSeed('permutation', 'seed', seed));
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
   shuffleInPlace(out, rng);
@@ -73,26 +82,43 @@ export function permutation(n: number, seed: number | SeededRandom): Int32Array 
 export function gatherRows<T extends Float32Array | Int32Array>(
   src: T, rowSize: number, indices: ArrayLike<number>, start: number, end: number, dst: T,
 ): number {
+  return gatherRowsFor('gatherRows', src, rowSize, indices, start, end, dst);
+}
+
+/** gatherRows with errors named after `where` (the public function that was called). */
+function gatherRowsFor<T extends Float32Array | Int32Array>(
+  where: string, src: T, rowSize: number, indices: ArrayLike<number>, start: number, end: number, dst: T,
+): number {
+  if (!(src instanceof Float32Array || src instanceof Int32Array)) invalid(where, 'src', 'a Float32Array or Int32Array', src);
+  if (!(dst instanceof Float32Array || dst instanceof Int32Array)) invalid(where, 'dst', 'a Float32Array or Int32Array', dst);
+  checkPositiveInt(where, 'rowSize', rowSize);
+  if (!isIndexList(indices)) invalid(where, 'indices', 'an Int32Array or an array of row indices', indices);
+  checkNumber(where, 'start', start, { integer: true, min: 0, max: indices.length });
+  checkNumber(where, 'end', end, { integer: true, min: start, max: indices.length });
   const rows = end - start;
   if (dst.length < rows * rowSize) {
-    throw new Error(`gatherRows: destination has ${dst.length} elements, needs ${rows} x ${rowSize}`);
+    throw new Error(`${where}: destination has ${dst.length} elements, needs ${rows} x ${rowSize}`);
   }
-  if (rowSize === 1) {
-    for (let r = 0; r < rows; r++) dst[r] = src[indices[start + r]];
-    return rows;
-  }
+  const srcRows = Math.floor(src.length / rowSize);
   for (let r = 0; r < rows; r++) {
-    const from = indices[start + r] * rowSize;
-    dst.set(src.subarray(from, from + rowSize), r * rowSize);
+    const i = indices[start + r];
+    if (!(i >= 0 && i < srcRows && Number.isInteger(i))) {
+      throw new Error(`${where}: index ${describe(i)} at position ${start + r} is not a row of the data (${srcRows} rows of ${rowSize})`);
+    }
+    if (rowSize === 1) dst[r] = src[i];
+    else dst.set(src.subarray(i * rowSize, (i + 1) * rowSize), r * rowSize);
   }
   return rows;
 }
 
+function isIndexList(v: unknown): v is ArrayLike<number> {
+  return v instanceof Int32Array || Array.isArray(v);
+}
+
 /** Splits [0, n) into consecutive [start, end) ranges of at most batchSize rows. */
 export function batchRanges(n: number, batchSize: number): Array<[number, number]> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`batchRanges: batchSize must be a positive integer, got ${batchSize}`);
-  }
+  checkNumber('batchRanges', 'n', n, { integer: true, min: 0, max: MAX_ROWS });
+  checkPositiveInt('batchRanges', 'batchSize', batchSize);
   const out: Array<[number, number]> = [];
   for (let s = 0; s < n; s += batchSize) out.push([s, Math.min(n, s + batchSize)]);
   return out;
@@ -102,16 +128,23 @@ export function batchRanges(n: number, batchSize: number): Array<[number, number
 export function takeRows<Y extends Int32Array | Float32Array>(
   x: Float32Array, y: Y, features: number, targets: number, indices: ArrayLike<number>,
 ): { x: Float32Array; y: Y; n: number; features: number } {
+  if (!(x instanceof Float32Array)) invalid('takeRows', 'x', 'a Float32Array', x);
+  if (!(y instanceof Int32Array || y instanceof Float32Array)) invalid('takeRows', 'y', 'an Int32Array or Float32Array', y);
+  checkPositiveInt('takeRows', 'features', features);
+  checkPositiveInt('takeRows', 'targets', targets);
+  if (!isIndexList(indices)) invalid('takeRows', 'indices', 'an Int32Array or an array of row indices', indices);
   const n = indices.length;
+  checkElementCount('takeRows', [n, features], 'the selected rows');
+  checkElementCount('takeRows', [n, targets], 'the selected targets');
   const xs = new Float32Array(n * features);
   const ys = (y instanceof Int32Array ? new Int32Array(n * targets) : new Float32Array(n * targets)) as Y;
-  gatherRows(x, features, indices, 0, n, xs);
-  gatherRows(y, targets, indices, 0, n, ys);
+  gatherRowsFor('takeRows', x, features, indices, 0, n, xs);
+  gatherRowsFor('takeRows', y, targets, indices, 0, n, ys);
   return { x: xs, y: ys, n, features };
 }
 
 export interface SplitOptions {
-  /** Fraction of rows that go to the test part, in [0, 1). Default 0.2. */
+  /** Fraction of rows that go to the test part, in (0, 1). Default 0.2. */
   testFraction?: number;
   /** Seed of the shuffle (default 0): the same seed gives the same split. */
   seed?: number;
@@ -135,15 +168,21 @@ export interface Split<Y extends Int32Array | Float32Array> {
 export function trainTestSplit<Y extends Int32Array | Float32Array>(
   x: Float32Array, y: Y, options: SplitOptions = {},
 ): Split<Y> {
-  const testFraction = options.testFraction ?? 0.2;
-  if (!(testFraction >= 0 && testFraction < 1)) {
-    throw new Error(`trainTestSplit: testFraction must be in [0, 1), got ${testFraction}`);
+  const where = 'trainTestSplit';
+  if (!(x instanceof Float32Array)) invalid(where, 'x', 'a Float32Array of rows * features values', x);
+  if (!(y instanceof Int32Array) && !(y instanceof Float32Array)) {
+    invalid(where, 'y', 'an Int32Array of class labels or a Float32Array of targets', y);
   }
+  const o = checkOptions(where, options, ['testFraction', 'seed', 'stratify', 'features']);
+  // 0 would leave an empty test part (and 1 an empty training part): neither is a split.
+  const testFraction = o.testFraction === undefined ? 0.2 : checkNumber(where, 'testFraction', o.testFraction, { above: 0, below: 1 });
+  const seed = o.seed === undefined ? 0 : checkSeed(where, 'seed', o.seed);
+  const stratify = o.stratify === undefined ? false : checkBoolean(where, 'stratify', o.stratify);
   let n: number;
   let features: number;
-  if (options.features !== undefined) {
-    features = options.features;
-    if (!Number.isInteger(features) || features < 1 || x.length % features !== 0) {
+  if (o.features !== undefined) {
+    features = checkPositiveInt(where, 'features', o.features);
+    if (x.length % features !== 0) {
       throw new Error(`trainTestSplit: x has ${x.length} elements, not a multiple of features = ${features}`);
     }
     n = x.length / features;
@@ -158,11 +197,11 @@ export function trainTestSplit<Y extends Int32Array | Float32Array>(
     throw new Error(`trainTestSplit: y has ${y.length} elements, not a whole number per row for ${n} rows`);
   }
   const targets = y.length / n;
-  const rng = new SeededRandom(options.seed ?? 0);
+  const rng = new SeededRandom(seed);
 
   let testIdx: number[];
   let trainIdx: number[];
-  if (options.stratify) {
+  if (stratify) {
     if (!(y instanceof Int32Array) || targets !== 1) {
       throw new Error('trainTestSplit: stratify needs one integer label per row (y: Int32Array of length n)');
     }
@@ -188,6 +227,12 @@ export function trainTestSplit<Y extends Int32Array | Float32Array>(
     const k = Math.round(n * testFraction);
     testIdx = order.slice(0, k);
     trainIdx = order.slice(k);
+  }
+  if (testIdx.length === 0 || trainIdx.length === 0) {
+    throw new Error(
+      `trainTestSplit: testFraction ${testFraction} of ${n} rows leaves the ${testIdx.length === 0 ? 'test' : 'training'} part empty ` +
+        `(${testIdx.length} test rows, ${trainIdx.length} training rows)`,
+    );
   }
   return {
     train: takeRows(x, y, features, targets, trainIdx),

@@ -4,6 +4,7 @@ import { Tensor } from '../tensor';
 import { Module, fromConfig, LayerConfig } from '../nn';
 import { checkConfig, configParameters } from '../nn/from-config';
 import { encodeSafetensors, decodeSafetensors, NamedArray } from './safetensors';
+import { Preprocessor } from '../data/preprocess';
 import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME, DIGEST_KEY } from './model-dir';
 
 /** Value of model.json's "format" field. */
@@ -23,11 +24,15 @@ export const TRAINING_STATE_FILE = 'training-state.json';
 const FORMAT_FILES: ReadonlySet<string> = new Set([WEIGHTS_FILE, OPTIMIZER_FILE, TRAINING_STATE_FILE]);
 /** model.json's keys besides the digest (each one required). */
 const MANIFEST_KEYS = ['format', 'formatVersion', 'myelinVersion', 'savedAt', 'architecture', 'inputShape', 'epoch', 'metadata', 'files'];
+/** Format 2 adds the preprocessing block: null, or a model.preprocessor (lib/data/preprocess), checked key by key. */
+const PREPROCESSING_KEY = 'preprocessing';
 
 /** What save() needs from a model (every nn.Module has it). */
 export interface SavableModel {
   toConfig(): LayerConfig;
   namedParameters(): [string, Tensor][];
+  /** Saved in model.json's preprocessing block when set (nn.Module's model.preprocessor). */
+  preprocessor?: Preprocessor | null;
 }
 
 /** Anything with a stateDict: the optimizers in lib/optim. */
@@ -71,6 +76,8 @@ export interface ModelInfo {
   metadata: Record<string, JsonValue>;
   /** Epochs completed, for checkpoints; null for plain models. */
   epoch: number | null;
+  /** The preprocessing the model carries (scalers, fill values, class names, CSV columns), or null. */
+  preprocessing: Preprocessor | null;
   isCheckpoint: boolean;
   savedAt: string;
 }
@@ -187,6 +194,12 @@ export function save(model: SavableModel, dir: string, options: SaveOptions = {}
     files.push({ role: 'trainingState', name: TRAINING_STATE_FILE, contents: JSON.stringify(training) });
   }
   const inputShape = options.inputShape ?? inferInputShape(architecture);
+  const prep = model.preprocessor ?? null;
+  if (prep !== null && !(prep instanceof Preprocessor)) throw new Error('save: model.preprocessor must be a data.Preprocessor (or null)');
+  if (prep !== null && !prep.fitted) throw new Error('save: model.preprocessor is not fitted: call its fit(trainingData) (or train with fit\'s standardize option) before saving');
+  if (prep !== null && inputShape !== null && inputShape.reduce((a, b) => a * b, 1) !== prep.features) {
+    throw new Error(`save: model.preprocessor was fitted on ${prep.features} features but the model's input shape is [${inputShape.join(',')}]`);
+  }
   commitModelDir(dir, files, {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,
@@ -196,6 +209,7 @@ export function save(model: SavableModel, dir: string, options: SaveOptions = {}
     inputShape,
     epoch: isCheckpoint ? options.epoch ?? 0 : null,
     metadata: options.metadata ?? {},
+    [PREPROCESSING_KEY]: prep === null ? null : (prep.toJSON() as unknown as JsonValue),
   }, FORMAT_FILES);
 }
 
@@ -227,7 +241,7 @@ function checkInfo(manifest: Manifest, manifestPath: string): ModelInfo {
   const m = manifest as Record<string, unknown>;
   const fail = (msg: string): never => { throw new Error(`load: ${manifestPath}: ${msg}`); };
   const version = m.formatVersion as number;
-  const keys = version === 1 ? MANIFEST_KEYS : [...MANIFEST_KEYS, DIGEST_KEY];
+  const keys = version === 1 ? MANIFEST_KEYS : [...MANIFEST_KEYS, PREPROCESSING_KEY, DIGEST_KEY];
   for (const k of Object.keys(m)) if (!keys.includes(k)) fail(`unknown key '${k}' (model.json has: ${keys.join(', ')})`);
   for (const k of keys) if (!Object.prototype.hasOwnProperty.call(m, k)) fail(`missing key '${k}'`);
   if (typeof m.myelinVersion !== 'string') fail(`myelinVersion must be a string, got ${JSON.stringify(m.myelinVersion)}`);
@@ -253,6 +267,12 @@ function checkInfo(manifest: Manifest, manifestPath: string): ModelInfo {
   const isCheckpoint = roles.includes('optimizer');
   if (isCheckpoint !== roles.includes('trainingState')) fail("files must list both 'optimizer' and 'trainingState' (a checkpoint) or neither");
   if (isCheckpoint !== (epoch !== null)) fail(isCheckpoint ? 'a checkpoint must record its epoch' : 'epoch must be null for a model without optimizer state');
+  let preprocessing: Preprocessor | null = null;
+  if (version !== 1 && m[PREPROCESSING_KEY] !== null) {
+    preprocessing = Preprocessor.fromJSON(m[PREPROCESSING_KEY], `load: ${manifestPath}`);
+    const width = inputShape === null ? null : (inputShape as number[]).reduce((a, b) => a * b, 1);
+    if (width !== null && width !== preprocessing.features) fail(`preprocessing is for ${preprocessing.features} features but inputShape is ${JSON.stringify(inputShape)}`);
+  }
   if (version === 1 && !warnedUnverified.has(manifestPath)) {
     warnedUnverified.add(manifestPath);
     process.emitWarning(
@@ -267,6 +287,7 @@ function checkInfo(manifest: Manifest, manifestPath: string): ModelInfo {
     inputShape: inputShape as number[] | null,
     metadata: metadata as Record<string, JsonValue>,
     epoch: epoch as number | null,
+    preprocessing,
     isCheckpoint,
     savedAt: m.savedAt as string,
   };
@@ -326,6 +347,7 @@ function loadParts(dir: string, options: LoadOptions): { model: Module; info: Mo
   const verify = options.verify ?? true;
   const { info, manifest, manifestPath } = readInfo(dir, verify);
   const model = loadModel(dir, info, manifest, manifestPath, verify);
+  model.preprocessor = info.preprocessing;
   return { model, info, manifest, manifestPath };
 }
 

@@ -1,15 +1,16 @@
-// Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU (fusable into a preceding Linear) and Softmax.
+// Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU (the planner fuses them into a preceding Linear) and Softmax.
+import type { Activation } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { activate, softmax } from '../ops/activation';
-import { Module, type FusableActivation } from './module';
+import { Module } from './module';
 import type { LayerConfig } from './config';
+import { keyRules, register, type OnnxExportContext } from './registry';
+import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate';
 
 export class ReLU extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('ReLU.forward', 'input', x);
     return activate(x, 'relu');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'relu', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'ReLU' };
@@ -23,16 +24,11 @@ export class LeakyReLU extends Module {
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
     super();
-    if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
-      throw new Error(`LeakyReLU: negativeSlope must be a finite number, got ${String(negativeSlope)}`);
-    }
-    this.negativeSlope = negativeSlope;
+    this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('LeakyReLU.forward', 'input', x);
     return activate(x, 'leakyRelu', this.negativeSlope);
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'leakyRelu', alpha: this.negativeSlope };
   }
   override toConfig(): LayerConfig {
     return { type: 'LeakyReLU', negativeSlope: this.negativeSlope };
@@ -44,10 +40,8 @@ export class LeakyReLU extends Module {
 
 export class Sigmoid extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Sigmoid.forward', 'input', x);
     return activate(x, 'sigmoid');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'sigmoid', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'Sigmoid' };
@@ -59,10 +53,8 @@ export class Sigmoid extends Module {
 
 export class Tanh extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Tanh.forward', 'input', x);
     return activate(x, 'tanh');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: 'tanh', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'Tanh' };
@@ -81,15 +73,12 @@ export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: GELUOptions = {}) {
     super();
-    const a = opts.approximate ?? 'none';
-    if (a !== 'none' && a !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${String(a)}'`);
-    this.approximate = a;
+    const o = checkOptions('GELU', opts, ['approximate']);
+    this.approximate = o.approximate === undefined ? 'none' : checkOneOf('GELU', 'approximate', o.approximate, ['none', 'tanh'] as const);
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('GELU.forward', 'input', x);
     return activate(x, this.approximate === 'tanh' ? 'geluTanh' : 'gelu');
-  }
-  override fusableActivation(): FusableActivation {
-    return { act: this.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 };
   }
   override toConfig(): LayerConfig {
     return { type: 'GELU', approximate: this.approximate };
@@ -102,6 +91,7 @@ export class GELU extends Module {
 /** Softmax over the last dimension. */
 export class Softmax extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Softmax.forward', 'input', x);
     return softmax(x);
   }
   override toConfig(): LayerConfig {
@@ -111,3 +101,77 @@ export class Softmax extends Module {
     return 'Softmax';
   }
 }
+
+/** gelu(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the form torch.onnx.export writes before opset 20. */
+function onnxExactGelu(g: OnnxExportContext): void {
+  const p = g.prefix;
+  const x = g.current;
+  const scaled = g.node('Div', [x, g.scalar(`${p}gelu.sqrt2`, Math.SQRT2)]);
+  const erf = g.node('Erf', [scaled]);
+  const onePlus = g.node('Add', [erf, g.scalar(`${p}gelu.one`, 1)]);
+  const times = g.node('Mul', [x, onePlus]);
+  g.current = g.node('Mul', [times, g.scalar(`${p}gelu.half`, 0.5)]);
+}
+
+/** gelu_tanh(x) = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))), cubed with Muls. */
+function onnxTanhGelu(g: OnnxExportContext): void {
+  const p = g.prefix;
+  const x = g.current;
+  const sq = g.node('Mul', [x, x]);
+  const cube = g.node('Mul', [sq, x]);
+  const scaledCube = g.node('Mul', [cube, g.scalar(`${p}gelu.coeff`, 0.044715)]);
+  const inner = g.node('Add', [x, scaledCube]);
+  const scaled = g.node('Mul', [inner, g.scalar(`${p}gelu.sqrt_2_over_pi`, Math.sqrt(2 / Math.PI))]);
+  const th = g.node('Tanh', [scaled]);
+  const onePlus = g.node('Add', [th, g.scalar(`${p}gelu.one`, 1)]);
+  const times = g.node('Mul', [x, onePlus]);
+  g.current = g.node('Mul', [times, g.scalar(`${p}gelu.half`, 0.5)]);
+}
+
+/** Registers a parameterless activation the planner can fuse into a Linear, exported as one ONNX node. */
+function registerActivation(cls: typeof ReLU | typeof Sigmoid | typeof Tanh, act: Activation, onnxOp: string): void {
+  register(cls, {
+    keys: {},
+    fromConfig: () => new cls(),
+    inference: () => ({ kind: 'activation', activation: { act, alpha: 0 } }),
+    onnx: (ctx) => ctx.chain(onnxOp),
+    keepsNoTensors: true,
+  });
+}
+registerActivation(ReLU, 'relu', 'Relu');
+registerActivation(Sigmoid, 'sigmoid', 'Sigmoid');
+registerActivation(Tanh, 'tanh', 'Tanh');
+
+interface LeakyReLUConfig extends LayerConfig {
+  negativeSlope: number;
+}
+register<LeakyReLUConfig>(LeakyReLU, {
+  keys: { negativeSlope: keyRules.finite },
+  fromConfig: (c) => new LeakyReLU(c.negativeSlope),
+  inference: (c) => ({ kind: 'activation', activation: { act: 'leakyRelu', alpha: c.negativeSlope } }),
+  onnx: (ctx, c) => ctx.chain('LeakyRelu', [{ name: 'alpha', float: c.negativeSlope }]),
+  keepsNoTensors: true,
+});
+
+interface GELUConfig extends LayerConfig {
+  approximate: 'none' | 'tanh';
+}
+register<GELUConfig>(GELU, {
+  keys: { approximate: keyRules.oneOf(['none', 'tanh']) },
+  fromConfig: (c) => new GELU({ approximate: c.approximate }),
+  inference: (c) => ({ kind: 'activation', activation: { act: c.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 } }),
+  onnx(ctx, c) {
+    if (ctx.opset >= 20) ctx.chain('Gelu', [{ name: 'approximate', string: c.approximate }]);
+    else if (c.approximate === 'tanh') onnxTanhGelu(ctx);
+    else onnxExactGelu(ctx);
+  },
+  keepsNoTensors: true,
+});
+
+register(Softmax, {
+  keys: {},
+  fromConfig: () => new Softmax(),
+  inference: () => ({ kind: 'softmax' }),
+  onnx: (ctx) => ctx.chain('Softmax', [{ name: 'axis', int: -1 }]),
+  keepsNoTensors: true,
+});

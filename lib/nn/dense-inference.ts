@@ -1,19 +1,18 @@
 // Tape-free inference for Sequential MLPs: fused linearForward calls over cached per-batch-size scratch (Module.predict's fast path).
 import { getBackend } from '../backend/select';
-import type { Activation, PlanLayer } from '../backend/contract';
+import type { PlanLayer } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { freshArray } from '../buffer-pool';
 import type { Module } from './module';
-import { Linear } from './linear';
-import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from './activations';
-import { Dropout } from './dropout';
-import { Flatten } from './flatten';
+import type { Linear } from './linear';
+import { inferenceRole, type FusedActivation } from './registry';
+import { planChain } from './plan';
 
-/** One kernel call of the plan: a Linear with the activation Sequential would fuse into it. */
+/** One kernel call of the plan: a Linear with the activation the planner fused into it. */
 interface DenseStep {
   layer: Linear;
-  /** The activation layer fused into this call (asked for its activation on every run), or null. */
-  activation: Module | null;
+  /** The activation fused into this call, or null. */
+  activation: FusedActivation | null;
 }
 
 /** Scratch arrays for one batch size: the outputs of every step but the last (and the last when a softmax follows). */
@@ -31,18 +30,11 @@ const MAX_CACHED_BATCH_SIZES = 4;
  */
 const DENSE_STACK_MIN_ROWS = 64;
 
-const ACTIVATION_LAYERS: readonly object[] = [
-  ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype, Tanh.prototype, GELU.prototype,
-];
-
-function exactly(m: Module, proto: object): boolean {
-  return Object.getPrototypeOf(m) === proto && !Object.prototype.hasOwnProperty.call(m, 'forward');
-}
-
 /**
- * A Sequential's layers compiled into dense steps, run without the autograd tape. It makes exactly
- * the kernel calls Sequential.forward makes in eval mode (same fusion, same shapes, same order), so
- * results are identical; it only skips the tensors, the tape and fresh intermediate arrays.
+ * A Sequential's layers compiled into dense steps (by their registered inference roles), run without
+ * the autograd tape. Below DENSE_STACK_MIN_ROWS rows it makes the kernel calls Sequential.forward makes
+ * in eval mode (same fusion, same shapes, same order); from there one forwardDense call runs the stack
+ * per row block. It skips the tensors, the tape and fresh intermediate arrays.
  */
 export class DenseInference {
   readonly inFeatures: number;
@@ -63,34 +55,16 @@ export class DenseInference {
    * Flatten(1) and a final Softmax.
    */
   static compile(layers: readonly Module[]): DenseInference | null {
+    const plan = planChain(layers.map(inferenceRole));
+    if (plan.problem !== null) return null;
     const steps: DenseStep[] = [];
-    let softmax = false;
-    const n = layers.length;
-    for (let i = 0; i < n; i++) {
-      const layer = layers[i];
-      if (softmax) return null; // something after the Softmax
-      if (exactly(layer, Linear.prototype)) {
-        const linear = layer as Linear;
-        const prev = steps[steps.length - 1];
-        if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
-        const next = i + 1 < n ? layers[i + 1] : null;
-        const fused = next !== null && ACTIVATION_LAYERS.includes(Object.getPrototypeOf(next) as object) && exactly(next, Object.getPrototypeOf(next) as object)
-          ? next.fusableActivation()
-          : null;
-        steps.push({ layer: linear, activation: fused ? next : null });
-        if (fused) i++;
-      } else if (exactly(layer, Dropout.prototype)) {
-        continue; // identity in eval mode
-      } else if (exactly(layer, Flatten.prototype) && (layer as Flatten).startDim === 1) {
-        continue; // identity on the 2-D activations of this plan
-      } else if (exactly(layer, Softmax.prototype) && steps.length > 0) {
-        softmax = true;
-      } else {
-        return null;
-      }
+    for (const i of plan.dense) {
+      const linear = layers[i] as Linear;
+      const prev = steps[steps.length - 1];
+      if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
+      steps.push({ layer: linear, activation: plan.fused[i] });
     }
-    if (steps.length === 0) return null;
-    return new DenseInference(steps, softmax);
+    return new DenseInference(steps, plan.softmax);
   }
 
   private scratchFor(rows: number): Float32Array[] {
@@ -105,8 +79,7 @@ export class DenseInference {
 
   /** The stack as backend plan layers, reading the live weights (rebuilt per call: 1 object a layer). */
   private planLayers(): PlanLayer[] {
-    return this.steps.map(({ layer, activation }) => {
-      const fused = activation === null ? null : activation.fusableActivation();
+    return this.steps.map(({ layer, activation: fused }) => {
       return {
         N: layer.outFeatures,
         K: layer.inFeatures,

@@ -4,6 +4,8 @@ import { dropout } from '../ops/dropout';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
+import { keyRules, register } from './registry';
+import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
 
 export interface DropoutOptions {
   /** Seed for the mask generator (the same seed gives the same sequence of masks). */
@@ -32,16 +34,14 @@ export class Dropout extends Module {
 
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
-      throw new Error(`Dropout: p must be in [0, 1), got ${String(p)}`);
-    }
-    this.p = p;
-    this.hasOwnSeed = opts.seed !== undefined;
-    this.rng = opts.seed === undefined ? null : new Rng(opts.seed);
+    this.p = checkNumber('Dropout', 'p', p, { min: 0, below: 1 });
+    const o = checkOptions('Dropout', opts, ['seed']);
+    this.hasOwnSeed = o.seed !== undefined;
+    this.rng = o.seed === undefined ? null : new Rng(checkSeed('Dropout', 'seed', o.seed));
   }
 
   /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
-  seedIfUnseeded(seed: number): void {
+  override seedIfUnseeded(seed: number): void {
     if (!this.hasOwnSeed) this.rng = new Rng(seed);
   }
 
@@ -64,6 +64,7 @@ export class Dropout extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Dropout.forward', 'input', x);
     return dropout(x, this.p, this.training, this.rng ?? globalGenerator());
   }
   override toConfig(): LayerConfig {
@@ -73,3 +74,18 @@ export class Dropout extends Module {
     return `Dropout(p=${this.p})`;
   }
 }
+
+/** Prefix of the doc string of the Identity node a Dropout exports to, so ONNX import can restore the layer. */
+export const DROPOUT_DOC_PREFIX = 'myelin Dropout p=';
+
+interface DropoutConfig extends LayerConfig {
+  p: number;
+}
+register<DropoutConfig>(Dropout, {
+  keys: { p: keyRules.probability },
+  fromConfig: (c) => new Dropout(c.p),
+  inference: () => ({ kind: 'identity' }),
+  // Inference graph: dropout is the identity; the doc string keeps p for training after import.
+  onnx: (ctx, c) => ctx.chain('Identity', [], `${DROPOUT_DOC_PREFIX}${c.p}`),
+  keepsNoTensors: 'view',
+});

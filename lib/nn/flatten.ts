@@ -3,15 +3,17 @@ import { Tensor } from '../tensor';
 import { flatten } from '../ops/shape';
 import { Module } from './module';
 import type { LayerConfig } from './config';
+import { keyRules, register } from './registry';
+import { checkNumber, checkTensor } from '../validate';
 
 export class Flatten extends Module {
   readonly startDim: number;
   constructor(startDim = 1) {
     super();
-    if (!Number.isInteger(startDim)) throw new Error(`Flatten: startDim must be an integer, got ${String(startDim)}`);
-    this.startDim = startDim;
+    this.startDim = checkNumber('Flatten', 'startDim', startDim, { integer: true });
   }
   override forward(x: Tensor): Tensor {
+    checkTensor('Flatten.forward', 'input', x);
     return flatten(x, this.startDim);
   }
   override toConfig(): LayerConfig {
@@ -21,3 +23,21 @@ export class Flatten extends Module {
     return 'Flatten';
   }
 }
+
+interface FlattenConfig extends LayerConfig {
+  startDim: number;
+}
+register<FlattenConfig>(Flatten, {
+  keys: { startDim: keyRules.integer },
+  fromConfig: (c) => new Flatten(c.startDim),
+  // On the 2-D activations of a plan, Flatten(1) is the identity.
+  inference: (c) => (c.startDim === 1 ? { kind: 'identity' } : null),
+  onnx(ctx, c) {
+    if (c.startDim !== 1) {
+      throw new Error(`onnx.exportModel: ${ctx.where}: Flatten(startDim=${c.startDim}) is not supported (only startDim 1)`);
+    }
+    ctx.chain('Flatten', [{ name: 'axis', int: 1 }]);
+    ctx.shape = [ctx.shape.reduce((a, b) => a * b, 1)];
+  },
+  keepsNoTensors: 'view',
+});

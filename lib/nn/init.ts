@@ -1,22 +1,45 @@
 // Weight initialisers: Kaiming/He normal (ReLU family) and Glorot/Xavier uniform, seeded.
 import type { Activation } from '../backend/contract';
 import { Rng } from '../random';
+import { checkNumber, checkOneOf, checkPositiveInt, invalid } from '../validate';
+import { ACTIVATION_CODE } from '../backend/contract';
+
+/** The arguments every initialiser takes: the array to fill, fan sizes and a generator. */
+function checkInitArgs(op: string, out: unknown, fans: [string, unknown][], rng: unknown): void {
+  if (!(out instanceof Float32Array)) invalid(op, 'out', 'a Float32Array (the weights to fill)', out);
+  for (const [name, v] of fans) checkPositiveInt(op, name, v);
+  if (!(rng instanceof Rng)) invalid(op, 'rng', 'an Rng', rng);
+}
 
 export type InitScheme = 'kaiming' | 'glorot';
 
 /** The scheme suited to the activation that follows a layer: Kaiming for ReLU-like, Glorot otherwise. */
 export function initForActivation(act: Activation | null): InitScheme {
+  if (act !== null && !Object.prototype.hasOwnProperty.call(ACTIVATION_CODE, act)) {
+    checkOneOf('initForActivation', 'act (or null)', act, Object.keys(ACTIVATION_CODE));
+  }
   return act === 'relu' || act === 'leakyRelu' || act === 'gelu' || act === 'geluTanh' ? 'kaiming' : 'glorot';
 }
 
 /** Kaiming/He normal: N(0, gain^2 / fanIn), gain = sqrt(2 / (1 + a^2)) (a = leaky slope, 0 for ReLU). */
 export function kaimingNormal(out: Float32Array, fanIn: number, rng: Rng, negativeSlope = 0): void {
+  checkInitArgs('kaimingNormal', out, [['fanIn', fanIn]], rng);
+  checkNumber('kaimingNormal', 'negativeSlope', negativeSlope);
   const std = Math.sqrt(2 / (1 + negativeSlope * negativeSlope)) / Math.sqrt(fanIn);
   for (let i = 0; i < out.length; i++) out[i] = std * rng.normal();
 }
 
 /** Glorot/Xavier uniform: U(-l, l), l = sqrt(6 / (fanIn + fanOut)). */
 export function glorotUniform(out: Float32Array, fanIn: number, fanOut: number, rng: Rng): void {
+  checkInitArgs('glorotUniform', out, [['fanIn', fanIn], ['fanOut', fanOut]], rng);
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   for (let i = 0; i < out.length; i++) out[i] = limit * (2 * rng.next() - 1);
+}
+
+/** Uniform in [-bound, bound): PyTorch's nn.Linear default with bound = 1/sqrt(fanIn) (weight and bias). */
+export function uniformFill(out: Float32Array, bound: number, rng: Rng): void {
+  if (!(out instanceof Float32Array)) invalid('uniformFill', 'out', 'a Float32Array (the values to fill)', out);
+  checkNumber('uniformFill', 'bound', bound, { min: 0 });
+  if (!(rng instanceof Rng)) invalid('uniformFill', 'rng', 'an Rng', rng);
+  for (let i = 0; i < out.length; i++) out[i] = bound * (2 * rng.next() - 1);
 }

@@ -1,23 +1,36 @@
-// Linear (alias Dense): y = x W^T + b with W [out, in]; runs fused with a following activation.
-import type { Activation } from '../backend/contract';
-import { Tensor, zeros } from '../tensor';
+// Linear (alias Dense): y = x W^T + b with W [out, in]; its own init (PyTorch's default unless told), config and ONNX Gemm.
+import { Tensor, shapeToString, zeros } from '../tensor';
 import { linear } from '../ops/linear';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
-import { glorotUniform, initForActivation, kaimingNormal, type InitScheme } from './init';
+import { glorotUniform, kaimingNormal, uniformFill, type InitScheme } from './init';
+import { keyRules, register } from './registry';
+import {
+  checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor,
+} from '../validate';
 
 export interface LinearOptions {
   /** Add a bias vector (default true). */
   bias?: boolean;
-  /** Weight initialisation; by default chosen from the activation that follows (see Sequential). */
-  init?: InitScheme;
+  /**
+   * Weight initialisation (the layer's own, whatever follows it):
+   * 'default' (PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(inFeatures)),
+   * 'kaiming' (He normal, std sqrt(2/inFeatures), bias 0: suits ReLU-family activations),
+   * 'glorot' (Xavier uniform, limit sqrt(6/(in+out)), bias 0: suits tanh/sigmoid).
+   */
+  init?: LinearInit;
   /** Seed for the weight initialisation (same seed, same weights). */
   seed?: number;
 }
 
-function checkFeatures(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`Linear: ${name} must be a positive integer, got ${String(v)}`);
+export type LinearInit = 'default' | InitScheme;
+
+export interface LinearConfig extends LayerConfig {
+  type: 'Linear';
+  inFeatures: number;
+  outFeatures: number;
+  bias: boolean;
 }
 
 export class Linear extends Module {
@@ -27,69 +40,80 @@ export class Linear extends Module {
   readonly weight: Tensor;
   /** Shape [outFeatures], or null without bias. */
   readonly bias: Tensor | null;
-  /** The scheme the current weights were drawn with. */
-  initScheme: InitScheme;
-  private readonly explicitInit: InitScheme | undefined;
-  private readonly seed: number | undefined;
+  /** The scheme the weights are drawn with. */
+  readonly initScheme: LinearInit;
+  private seed: number | undefined;
+  private readonly hasOwnSeed: boolean;
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
-    checkFeatures('inFeatures', inFeatures);
-    checkFeatures('outFeatures', outFeatures);
-    if (opts.init !== undefined && opts.init !== 'kaiming' && opts.init !== 'glorot') {
-      throw new Error(`Linear: init must be 'kaiming' or 'glorot', got '${String(opts.init)}'`);
-    }
+    checkPositiveInt('Linear', 'inFeatures', inFeatures);
+    checkPositiveInt('Linear', 'outFeatures', outFeatures);
+    checkElementCount('Linear', [outFeatures, inFeatures], 'the weight shape');
+    const o = checkOptions('Linear', opts, ['bias', 'init', 'seed']);
+    const init = o.init === undefined ? 'default' : checkOneOf('Linear', 'init', o.init, ['default', 'kaiming', 'glorot'] as const);
+    const bias = o.bias === undefined ? true : checkBoolean('Linear', 'bias', o.bias);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.explicitInit = opts.init;
-    this.seed = opts.seed;
+    this.initScheme = init;
+    this.seed = o.seed === undefined ? undefined : checkSeed('Linear', 'seed', o.seed);
+    this.hasOwnSeed = this.seed !== undefined;
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
-    this.bias = opts.bias === false ? null : this.registerParameter('bias', zeros([outFeatures]));
-    this.initScheme = opts.init ?? 'glorot';
-    this.resetParameters(null);
-  }
-
-  /** True when the caller fixed the init scheme or the seed (Sequential then leaves those alone). */
-  get hasExplicitInit(): boolean {
-    return this.explicitInit !== undefined;
-  }
-  get hasSeed(): boolean {
-    return this.seed !== undefined;
+    this.bias = bias ? this.registerParameter('bias', zeros([outFeatures])) : null;
+    this.resetParameters();
   }
 
   /**
-   * Re-draws the weights (bias to zero) for the activation that follows this layer.
-   * The layer's own seed wins over `seed`; with neither, the global generator is used.
+   * Re-draws the weights and bias with the layer's init scheme, from `seed` when given (else the layer's
+   * own seed; with neither, the global generator).
    */
-  resetParameters(following: Activation | null, seed?: number, negativeSlope = 0.01): void {
-    const scheme = this.explicitInit ?? initForActivation(following);
-    const s = this.seed ?? seed;
+  resetParameters(seed?: number): void {
+    if (seed !== undefined) checkSeed('Linear.resetParameters', 'seed', seed);
+    const s = seed ?? this.seed;
     const rng = s === undefined ? globalGenerator() : new Rng(s);
-    if (scheme === 'kaiming') {
-      kaimingNormal(this.weight.data, this.inFeatures, rng, following === 'leakyRelu' ? negativeSlope : 0);
-    } else {
+    if (this.initScheme === 'kaiming') {
+      kaimingNormal(this.weight.data, this.inFeatures, rng);
+      if (this.bias) this.bias.data.fill(0);
+    } else if (this.initScheme === 'glorot') {
       glorotUniform(this.weight.data, this.inFeatures, this.outFeatures, rng);
+      if (this.bias) this.bias.data.fill(0);
+    } else {
+      const bound = 1 / Math.sqrt(this.inFeatures);
+      uniformFill(this.weight.data, bound, rng);
+      if (this.bias) uniformFill(this.bias.data, bound, rng);
     }
-    if (this.bias) this.bias.data.fill(0);
     this.weight._version++;
     if (this.bias) this.bias._version++;
-    this.initScheme = scheme;
+  }
+
+  /** Draws the weights from `seed` unless the layer was given its own seed (used by Sequential's seed). */
+  override seedIfUnseeded(seed: number): void {
+    if (this.hasOwnSeed) return;
+    this.seed = seed;
+    this.resetParameters();
   }
 
   override forward(x: Tensor): Tensor {
+    this.checkInput(x);
     return linear(x, this.weight, this.bias, 'none');
   }
 
-  /** act(x W^T + b) as one fused kernel call (forward and backward). */
-  forwardFused(x: Tensor, act: Activation, alpha: number): Tensor {
-    return linear(x, this.weight, this.bias, act, alpha);
+  /** The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms). */
+  checkInput(x: Tensor): void {
+    if (!(x instanceof Tensor)) checkTensor(`${this.describe()}.forward`, 'input', x);
+    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new Error(
+        `${this.describe()}.forward: input of shape ${shapeToString(x.shape)} has ` +
+          `${x.ndim === 0 ? 'no feature dimension' : `${x.shape[x.ndim - 1]} features in its last dimension`}, expected ${this.inFeatures}`,
+      );
+    }
   }
 
   override inputFeatures(): number {
     return this.inFeatures;
   }
 
-  override toConfig(): LayerConfig {
+  override toConfig(): LinearConfig {
     return { type: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias !== null };
   }
 
@@ -97,6 +121,30 @@ export class Linear extends Module {
     return `Linear(${this.inFeatures} -> ${this.outFeatures}${this.bias ? ', bias' : ', no bias'})`;
   }
 }
+
+register<LinearConfig>(Linear, {
+  keys: { inFeatures: keyRules.positiveInt, outFeatures: keyRules.positiveInt, bias: keyRules.boolean },
+  fromConfig: (c) => new Linear(c.inFeatures, c.outFeatures, { bias: c.bias }),
+  parameters: (c) => [
+    { name: 'weight', shape: [c.outFeatures, c.inFeatures] },
+    ...(c.bias ? [{ name: 'bias', shape: [c.outFeatures] }] : []),
+  ],
+  inference: () => ({ kind: 'linear' }),
+  onnx(ctx, c) {
+    const { shape } = ctx;
+    if (shape.length !== 1 || shape[0] !== c.inFeatures) {
+      throw new Error(
+        `onnx.exportModel: ${ctx.where} Linear(${c.inFeatures} -> ${c.outFeatures}) gets input [${['batch', ...shape].join(',')}]; ` +
+          `expected [batch,${c.inFeatures}] (add a Flatten layer or fix inputShape)`,
+      );
+    }
+    const inputs = [ctx.current, ctx.initializer(`${ctx.prefix}weight`, [c.outFeatures, c.inFeatures], ctx.param('weight'))];
+    if (c.bias) inputs.push(ctx.initializer(`${ctx.prefix}bias`, [c.outFeatures], ctx.param('bias')));
+    ctx.current = ctx.node('Gemm', inputs, [{ name: 'alpha', float: 1 }, { name: 'beta', float: 1 }, { name: 'transB', int: 1 }]);
+    ctx.shape = [c.outFeatures];
+  },
+  keepsNoTensors: true,
+});
 
 /** Keras-style name for Linear. */
 export const Dense = Linear;

@@ -1,4 +1,4 @@
-// Loss functions: cross-entropy (fused kernel for integer labels), MSE, BCE with logits, Huber.
+// Loss functions: cross-entropy (fused kernel for integer labels; class weights, label smoothing), MSE, BCE with logits (posWeight, weight), L1, Huber.
 import { getBackend } from '../backend/select';
 import { needsGrad, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
@@ -6,6 +6,7 @@ import { logSoftmax } from '../ops/activation';
 import { mul, neg, pow, sub } from '../ops/elementwise';
 import { mean, sum } from '../ops/reduce';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
+import { checkNumber, checkOneOf, checkOptions, checkTensor, describe, invalid } from '../validate';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -14,12 +15,16 @@ export interface LossOptions {
   reduction?: Reduction;
 }
 
-function reductionOf(op: string, opts: LossOptions): Reduction {
-  const r = opts.reduction ?? 'mean';
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
-    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${String(r)}'`);
-  }
-  return r;
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+const LOSS_OPTIONS = ['reduction'] as const;
+const HUBER_OPTIONS = ['reduction', 'delta'] as const;
+const CROSS_ENTROPY_OPTIONS = ['reduction', 'weight', 'labelSmoothing'] as const;
+const BCE_OPTIONS = ['reduction', 'posWeight', 'weight'] as const;
+
+/** The checked reduction of a loss's options (which may hold only the listed keys). */
+function reductionOf(op: string, opts: LossOptions, keys: readonly string[] = LOSS_OPTIONS): Reduction {
+  const o = checkOptions(op, opts, keys);
+  return o.reduction === undefined ? 'mean' : checkOneOf(op, 'reduction', o.reduction, REDUCTIONS);
 }
 
 function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
@@ -28,6 +33,8 @@ function reduceLoss(perElement: Tensor, reduction: Reduction): Tensor {
 }
 
 function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
+  checkTensor(op, names[0], a);
+  checkTensor(op, names[1], b);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new Error(`${op}: ${names[0]} shape ${shapeToString(a.shape)} does not match ${names[1]} shape ${shapeToString(b.shape)}`);
   }
@@ -35,6 +42,9 @@ function checkSameShape(op: string, a: Tensor, b: Tensor, names: [string, string
 
 /** Integer class labels from an Int32Array, a number[] or a 1-D tensor of whole numbers. */
 function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M: number, N: number, logitsShape: number[]): Int32Array {
+  if (!(labels instanceof Tensor) && !(labels instanceof Int32Array) && !Array.isArray(labels)) {
+    invalid(op, 'target', `class labels (an Int32Array, number[] or 1-D Tensor of length ${M}) or probabilities (a Tensor [${M},${N}])`, labels);
+  }
   const src: ArrayLike<number> = labels instanceof Tensor ? labels.data : labels;
   if (src.length !== M) {
     throw new Error(`${op}: ${src.length} labels for ${M} rows (logits ${shapeToString(logitsShape)})`);
@@ -43,9 +53,36 @@ function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M
   for (let i = 0; i < M; i++) {
     const v = src[i];
     if (!Number.isInteger(v) || v < 0 || v >= N) {
-      throw new Error(`${op}: label ${v} at row ${i} is out of range [0, ${N})`);
+      throw new Error(`${op}: label ${describe(v)} at row ${i} is out of range [0, ${N}) (expected an integer class index)`);
     }
     out[i] = v;
+  }
+  return out;
+}
+
+/** Options of crossEntropy: the reduction, per-class weights and label smoothing (PyTorch's CrossEntropyLoss). */
+export interface CrossEntropyOptions extends LossOptions {
+  /**
+   * A weight per class (length = classes, finite, >= 0). Row i's loss is scaled by the weight of
+   * its class, and 'mean' divides by the sum of those weights (not the row count), as PyTorch does.
+   * With probability targets each class term is scaled and 'mean' divides by the row count.
+   */
+  weight?: Float32Array | readonly number[] | Tensor;
+  /** epsilon in [0, 1]: the target becomes (1 - epsilon) * target + epsilon / classes. Default 0. */
+  labelSmoothing?: number;
+}
+
+/** A per-class (or per-column) weight vector of length n, as float64; `what` names it in errors. */
+function weightVector(op: string, what: string, w: unknown, n: number, of: string): Float64Array {
+  let src: ArrayLike<number>;
+  if (w instanceof Tensor) src = w.data;
+  else if (w instanceof Float32Array || w instanceof Float64Array || Array.isArray(w)) src = w as ArrayLike<number>;
+  else invalid(op, what, `a Float32Array, number[] or Tensor of ${n} values (${of})`, w);
+  if (src.length !== n) throw new Error(`${op}: ${what} has ${src.length} values, expected ${n} (${of})`);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = src[i];
+    out[i] = checkNumber(op, `${what}[${i}]`, v, { min: 0 });
   }
   return out;
 }
@@ -53,24 +90,35 @@ function labelsOf(op: string, labels: Int32Array | readonly number[] | Tensor, M
 /**
  * Cross-entropy between logits [M, N] (unnormalised scores) and either integer class labels
  * (Int32Array | number[] | 1-D Tensor of length M; uses the fused softmax-cross-entropy kernel) or
- * target probabilities / one-hot rows (a Tensor [M, N]).
+ * target probabilities / one-hot rows (a Tensor [M, N]). `weight` and `labelSmoothing` follow
+ * PyTorch's CrossEntropyLoss.
  */
-export function crossEntropy(logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: LossOptions = {}): Tensor {
-  const reduction = reductionOf('crossEntropy', opts);
+export function crossEntropy(
+  logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: CrossEntropyOptions = {},
+): Tensor {
+  const reduction = reductionOf('crossEntropy', opts, CROSS_ENTROPY_OPTIONS);
+  checkTensor('crossEntropy', 'logits', logits);
   if (logits.ndim !== 2) {
     throw new Error(`crossEntropy: logits must be 2-D [rows, classes], got ${shapeToString(logits.shape)}`);
   }
   const [M, N] = logits.shape;
-  if (target instanceof Tensor && target.ndim === 2) {
-    checkSameShape('crossEntropy', logits, target, ['logits', 'target']);
-    // Soft targets: -sum_j t_ij log softmax(x)_ij per row.
-    const perRow = neg(sum(mul(target, logSoftmax(logits)), 1));
-    return reduceLoss(perRow, reduction);
-  }
-  if (target instanceof Tensor && target.ndim !== 1) {
+  const weight = opts.weight === undefined ? null : weightVector('crossEntropy', 'weight', opts.weight, N, `one per class of logits ${shapeToString(logits.shape)}`);
+  const smoothing = opts.labelSmoothing === undefined ? 0 : checkNumber('crossEntropy', 'labelSmoothing', opts.labelSmoothing, { min: 0, max: 1 });
+  const soft = target instanceof Tensor && target.ndim === 2;
+  if (soft) checkSameShape('crossEntropy', logits, target, ['logits', 'target']);
+  if (target instanceof Tensor && target.ndim !== 1 && !soft) {
     throw new Error(
       `crossEntropy: target must be labels [${M}] or probabilities [${M},${N}], got ${shapeToString(target.shape)}`,
     );
+  }
+  if (weight !== null || smoothing > 0) {
+    const labels = soft ? null : labelsOf('crossEntropy', target, M, N, logits.shape);
+    return weightedCrossEntropy(logits, labels, soft ? (target as Tensor) : null, weight, smoothing, reduction);
+  }
+  if (soft) {
+    // Soft targets: -sum_j t_ij log softmax(x)_ij per row.
+    const perRow = neg(sum(mul(target as Tensor, logSoftmax(logits)), 1));
+    return reduceLoss(perRow, reduction);
   }
   const labels = labelsOf('crossEntropy', target, M, N, logits.shape);
   const backend = getBackend();
@@ -101,6 +149,89 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   });
 }
 
+/**
+ * Cross-entropy with class weights w and label smoothing e, as PyTorch computes it. Row i's loss is
+ * -sum_c a_ic log p_ic with coefficients a_ic: for a label y_i, (1 - e) w_{y_i} [c = y_i] + (e / N) w_c;
+ * for target probabilities t_i, w_c ((1 - e) t_ic + e / N). 'mean' divides the sum by sum_i w_{y_i}
+ * for labels and by M for probabilities. d loss_i / d x_ic = (sum_c a_ic) p_ic - a_ic.
+ */
+function weightedCrossEntropy(
+  logits: Tensor, labels: Int32Array | null, soft: Tensor | null, weight: Float64Array | null, e: number, reduction: Reduction,
+): Tensor {
+  const [M, N] = logits.shape;
+  const x = logits.data;
+  const w = (c: number): number => (weight === null ? 1 : weight[c]);
+  const wantGrad = needsGrad(logits);
+  const targetGrad = soft !== null && needsGrad(soft);
+  const grad = wantGrad && M * N > 0 ? privateBuffer(M * N) : null; // (sum_c a_ic) p_ic - a_ic
+  const logp = targetGrad ? new Float64Array(M * N) : null;
+  const perRow = new Float64Array(M);
+  const a = new Float64Array(N);
+  let denominator = 0;
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    let max = -Infinity;
+    for (let c = 0; c < N; c++) if (x[o + c] > max) max = x[o + c];
+    let s = 0;
+    for (let c = 0; c < N; c++) s += Math.exp(x[o + c] - max);
+    const lse = max + Math.log(s);
+    let aSum = 0;
+    for (let c = 0; c < N; c++) {
+      a[c] = soft !== null ? w(c) * ((1 - e) * soft.data[o + c] + e / N) : (e / N) * w(c);
+      if (labels !== null && c === labels[i]) a[c] += (1 - e) * w(c);
+      aSum += a[c];
+    }
+    let loss = 0;
+    for (let c = 0; c < N; c++) {
+      const lp = x[o + c] - lse;
+      if (a[c] !== 0) loss -= a[c] * lp;
+      if (logp !== null) logp[o + c] = lp;
+      if (grad !== null) grad[o + c] = aSum * Math.exp(lp) - a[c];
+    }
+    perRow[i] = loss;
+    denominator += labels !== null ? w(labels[i]) : 1;
+  }
+  const inputs = soft !== null ? [logits, soft] : [logits];
+  const targetGradOf = (scaleRow: (i: number) => number): Float32Array => {
+    const dt = gradBuffer(M * N);
+    for (let i = 0; i < M; i++) {
+      const f = scaleRow(i);
+      for (let c = 0; c < N; c++) dt[i * N + c] = -f * w(c) * (1 - e) * (logp as Float64Array)[i * N + c];
+    }
+    return dt;
+  };
+  const logitGradOf = (scaleRow: (i: number) => number): Float32Array => {
+    const dx = gradBuffer(M * N);
+    const gr = grad as Float32Array;
+    for (let i = 0; i < M; i++) {
+      const f = scaleRow(i);
+      for (let c = 0; c < N; c++) dx[i * N + c] = gr[i * N + c] * f;
+    }
+    return dx;
+  };
+  const backward = (scaleRow: (i: number) => number): (Float32Array | null)[] => {
+    const out = [wantGrad && logits.requiresGrad ? logitGradOf(scaleRow) : null];
+    if (soft !== null) out.push(targetGrad && soft.requiresGrad ? targetGradOf(scaleRow) : null);
+    releaseAfterBackward(grad);
+    return out;
+  };
+  if (reduction === 'none') {
+    const value = outputBuffer(M);
+    for (let i = 0; i < M; i++) value[i] = perRow[i];
+    const t = record(new Tensor(value, [M]), 'crossEntropy', inputs, (g) => backward((i) => g[i]));
+    if (t._node === null) releasePrivate(grad);
+    return t;
+  }
+  let total = 0;
+  for (let i = 0; i < M; i++) total += perRow[i];
+  const divide = reduction === 'mean' ? denominator : 1;
+  const value = outputBuffer(1);
+  value[0] = M > 0 ? total / divide : NaN;
+  const t = record(new Tensor(value, []), 'crossEntropy', inputs, (g) => backward(() => g[0] / divide));
+  if (t._node === null) releasePrivate(grad);
+  return t;
+}
+
 /** Mean squared error between pred and target (same shape). */
 export function mseLoss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const reduction = reductionOf('mseLoss', opts);
@@ -126,25 +257,60 @@ export function mseLoss(pred: Tensor, target: Tensor, opts: LossOptions = {}): T
   });
 }
 
+/** Options of bceWithLogits: the reduction, a weight for positive targets, and per-element weights (PyTorch's BCEWithLogitsLoss). */
+export interface BceWithLogitsOptions extends LossOptions {
+  /**
+   * Weight of the positive term: one number, or one per output column (length = the last
+   * dimension). Above 1 raises recall (e.g. negatives / positives for an imbalanced set).
+   */
+  posWeight?: number | Float32Array | readonly number[] | Tensor;
+  /** Rescales each element's loss: as many values as logits, or one per output column. 'mean' still divides by the element count. */
+  weight?: Float32Array | readonly number[] | Tensor;
+}
+
+/** A weight per element of a [..., C] tensor of n elements: a number, C values (per column) or n values; null when absent. */
+function elementWeights(op: string, what: string, w: unknown, n: number, shape: number[], allowNumber: boolean): ((i: number) => number) | null {
+  if (w === undefined) return null;
+  if (allowNumber && typeof w === 'number') {
+    checkNumber(op, what, w, { min: 0 });
+    return () => w;
+  }
+  const C = shape.length === 0 ? 1 : shape[shape.length - 1];
+  const len = w instanceof Tensor ? w.size : ArrayBuffer.isView(w) || Array.isArray(w) ? (w as ArrayLike<number>).length : -1;
+  const per = len === n ? n : C;
+  const v = weightVector(op, what, w, per, `${allowNumber ? 'a number, ' : ''}one per column (${C}) or one per element (${n}) of logits ${shapeToString(shape)}`);
+  return per === n ? (i) => v[i] : (i) => v[i % C];
+}
+
 /**
- * Binary cross-entropy on logits (numerically stable): max(x,0) - x*y + log(1 + exp(-|x|)).
- * targets are probabilities in [0, 1] with the same shape as logits.
+ * Binary cross-entropy on logits x with targets y in [0, 1] (same shape), numerically stable:
+ * w * ((1 - y) x + (1 + (p - 1) y) softplus(-x)), which for posWeight p = 1 and weight w = 1 is
+ * max(x,0) - x*y + log(1 + exp(-|x|)).
  */
-export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions = {}): Tensor {
-  const reduction = reductionOf('bceWithLogits', opts);
+export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
+  const reduction = reductionOf('bceWithLogits', opts, BCE_OPTIONS);
   checkSameShape('bceWithLogits', logits, targets, ['logits', 'targets']);
   const n = logits.size;
+  const posWeight = elementWeights('bceWithLogits', 'posWeight', opts.posWeight, n, logits.shape, true);
+  const weight = elementWeights('bceWithLogits', 'weight', opts.weight, n, logits.shape, false);
   const x = logits.data;
   const y = targets.data;
-  // Elementwise loss and its derivative sigmoid(x) - y; O(n) work with no matching kernel.
+  // Elementwise loss and its derivatives in x and y; O(n) work with no matching kernel.
   const loss = outputBuffer(n);
   const dLogit = privateBuffer(n);
+  const dTarget = targets.requiresGrad ? privateBuffer(n) : null;
   for (let i = 0; i < n; i++) {
     const xi = x[i];
+    const yi = y[i];
     const e = Math.exp(-Math.abs(xi));
-    loss[i] = Math.max(xi, 0) - xi * y[i] + Math.log1p(e);
+    const softplusNeg = Math.log1p(e) + Math.max(-xi, 0); // log(1 + exp(-x))
     const sig = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
-    dLogit[i] = sig - y[i];
+    const p = posWeight === null ? 1 : posWeight(i);
+    const w = weight === null ? 1 : weight(i);
+    const k = 1 + (p - 1) * yi;
+    loss[i] = w * ((1 - yi) * xi + k * softplusNeg);
+    dLogit[i] = w * (k * sig - p * yi);
+    if (dTarget !== null) dTarget[i] = w * ((p - 1) * softplusNeg - xi);
   }
   const perElement = record(new Tensor(loss, logits.shape), 'bceWithLogits', [logits, targets], (g) => {
     const backend = getBackend();
@@ -154,18 +320,52 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
       dx = gradBuffer(n);
       if (n > 0) backend.mul(n, g, dLogit, dx);
     }
-    if (targets.requiresGrad) {
-      // d/dy = -x
+    if (dTarget !== null) {
       dy = gradBuffer(n);
-      if (n > 0) {
-        backend.mul(n, g, x, dy);
-        backend.scale(n, dy, -1, dy);
-      }
+      if (n > 0) backend.mul(n, g, dTarget, dy);
     }
     releaseAfterBackward(dLogit);
+    releaseAfterBackward(dTarget);
     return [dx, dy];
   });
-  if (perElement._node === null) releasePrivate(dLogit);
+  if (perElement._node === null) {
+    releasePrivate(dLogit);
+    releasePrivate(dTarget);
+  }
+  return reduceLoss(perElement, reduction);
+}
+
+/** Mean absolute error (L1) between pred and target (same shape); the gradient at pred = target is 0, as in PyTorch. */
+export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
+  const reduction = reductionOf('l1Loss', opts);
+  checkSameShape('l1Loss', pred, target, ['prediction', 'target']);
+  const n = pred.size;
+  const loss = outputBuffer(n);
+  const sign = privateBuffer(n);
+  for (let i = 0; i < n; i++) {
+    const d = pred.data[i] - target.data[i];
+    loss[i] = Math.abs(d);
+    sign[i] = d > 0 ? 1 : d < 0 ? -1 : 0;
+  }
+  const perElement = record(new Tensor(loss, pred.shape), 'l1Loss', [pred, target], (g) => {
+    const backend = getBackend();
+    let dp: Float32Array | null = null;
+    let dt: Float32Array | null = null;
+    if (pred.requiresGrad) {
+      dp = gradBuffer(n);
+      if (n > 0) backend.mul(n, g, sign, dp);
+    }
+    if (target.requiresGrad) {
+      dt = gradBuffer(n);
+      if (n > 0) {
+        backend.mul(n, g, sign, dt);
+        backend.scale(n, dt, -1, dt);
+      }
+    }
+    releaseAfterBackward(sign);
+    return [dp, dt];
+  });
+  if (perElement._node === null) releasePrivate(sign);
   return reduceLoss(perElement, reduction);
 }
 
@@ -174,9 +374,8 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: LossOptions
  * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
  */
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
-  const reduction = reductionOf('huberLoss', opts);
-  const delta = opts.delta ?? 1;
-  if (!(delta > 0)) throw new Error(`huberLoss: delta must be positive, got ${delta}`);
+  const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);
+  const delta = opts.delta === undefined ? 1 : checkNumber('huberLoss', 'delta', opts.delta, { above: 0 });
   checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
   const n = pred.size;
   const loss = outputBuffer(n);

@@ -1,22 +1,17 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
-import type { Activation } from '../backend/contract';
 import { noGrad } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
-import { checkOptions } from '../serve/options';
+import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
+import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
+import { classesOf, type Preprocessor } from '../data/preprocess';
 
-export interface PredictOptions {
+export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
-}
-
-/** The activation a layer applies, when a preceding Linear can fuse it into its kernel call. */
-export interface FusableActivation {
-  act: Activation;
-  alpha: number;
 }
 
 /** Formats an integer with thousands separators: 12345 -> "12,345". */
@@ -27,6 +22,11 @@ export function formatCount(n: number): string {
 export abstract class Module {
   /** True in training mode (dropout active); false after eval(). */
   training = true;
+  /**
+   * Preprocessing fitted on the training data (data.preprocessor(), or fit's `standardize` option):
+   * predict, predictAsync, predictClasses, fit and evaluate apply it; save/load carry it in model.json.
+   */
+  preprocessor: Preprocessor | null = null;
   private readonly params = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
 
@@ -85,6 +85,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and all children. */
   train(mode = true): this {
+    checkBoolean('train', 'mode', mode);
     this.training = mode;
     for (const child of this.childModules.values()) child.train(mode);
     return this;
@@ -97,17 +98,23 @@ export abstract class Module {
 
   /** Zeroes every parameter's gradient in place (or drops the buffers with setToNull). */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    for (const p of this.parameters()) p.zeroGrad(opts);
-  }
-
-  /** The activation this layer applies if it can be fused into a preceding Linear (null otherwise). */
-  fusableActivation(): FusableActivation | null {
-    return null;
+    const o = checkOptions('zeroGrad', opts, ['setToNull']);
+    if (o.setToNull !== undefined) checkBoolean('zeroGrad', 'setToNull', o.setToNull);
+    for (const p of this.parameters()) zeroGradOf(p, o.setToNull === true);
   }
 
   /**
-   * A tape-free inference plan making the same kernel calls as forward() in eval mode, or null when
-   * this module has none (predict then runs forward under noGrad). Sequential MLPs have one.
+   * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
+   * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
+   */
+  seedIfUnseeded(seed: number): void {
+    void seed;
+  }
+
+  /**
+   * A tape-free inference plan computing what forward() computes in eval mode (the same fused
+   * Linear+activation steps; from 64 rows one forwardDense call), or null when this module has none
+   * (predict then runs forward under noGrad). Sequential MLPs have one.
    */
   protected denseInference(): DenseInference | null {
     return null;
@@ -134,6 +141,9 @@ export abstract class Module {
    * elements (and shape, for Tensors); unknown keys are an error.
    */
   loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
+    if (!isPlainObject(sd)) {
+      invalid('loadStateDict', 'the state dict', 'an object mapping parameter names to Tensors or Float32Arrays (as stateDict() returns)', sd);
+    }
     const named = this.namedParameters();
     const known = new Set(named.map(([n]) => n));
     const unexpected = Object.keys(sd).filter((k) => !known.has(k));
@@ -154,9 +164,9 @@ export abstract class Module {
           );
         }
       } else if (!(v instanceof Float32Array) || v.length !== p.size) {
-        const got = v instanceof Float32Array ? `${v.length} elements` : typeof v;
+        const got = v instanceof Float32Array ? `has ${v.length} elements` : `is ${describe(v)}, not a Tensor or Float32Array`;
         throw new Error(
-          `loadStateDict: '${name}' has ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
+          `loadStateDict: '${name}' ${got}, the model expects shape ${shapeToString(p.shape)} (${p.size} elements)`,
         );
       }
     }
@@ -184,26 +194,40 @@ export abstract class Module {
   }
 
   /**
-   * Inference: runs forward in eval mode without recording gradients, in batches of rows. A
-   * Float32Array input is read as rows of inputFeatures() values. Restores the training mode.
+   * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
+   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
+   * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
   predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const batchSize = (checkOptions('predict', opts, { batchSize: 'positive integer' }).batchSize as number | undefined) ?? 1024;
-    let input: Tensor;
-    if (x instanceof Tensor) {
-      input = x;
-    } else if (x instanceof Float32Array) {
-      const features = this.inputFeatures();
-      if (features === null) {
-        throw new Error('predict: cannot tell the input width of this model; pass a Tensor of shape [rows, features]');
-      }
-      if (x.length % features !== 0) {
-        throw new Error(`predict: input has ${x.length} values, not a multiple of the ${features} input features`);
-      }
-      input = new Tensor(x, [x.length / features, features]);
-    } else {
-      throw new Error('predict: expected a Tensor or a Float32Array');
+    const prep = this.preprocessor;
+    if (prep !== null) {
+      // With a preprocessor: inputs shaped (a flat array needs features or rows), filled and scaled
+      // first; regression outputs mapped back to the targets' units.
+      const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
+      const shaped = shapeInput('predict', x, o, { width: prep.features, flattens: false });
+      return prep.outputs(this.predictModel(prep.inputs(shaped, 'predict'), o.batchSize === undefined ? {} : { batchSize: o.batchSize }));
     }
+    return this.predictModel(x, opts);
+  }
+
+  /**
+   * The class of each input row: argmax of the outputs (a single output is a logit for class 1), as
+   * the class names the preprocessor holds (string labels from readCsv), else the index as text.
+   */
+  predictClasses(x: Tensor | Float32Array, opts: PredictOptions = {}): string[] {
+    const prep = this.preprocessor;
+    const scores = this.predict(x, opts);
+    return prep !== null ? prep.classesOf(scores) : classesOf(scores, null);
+  }
+
+  private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
+    const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
+    const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
+    if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
+    if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
+    // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
+    const width = x instanceof Float32Array ? this.inputFeatures() : null;
+    const input = shapeInput('predict', x, o, { width, flattens: false });
     // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
     const plan = this.denseInference();
     if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {
@@ -226,8 +250,8 @@ export abstract class Module {
 
   /**
    * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
-   * backend.forwardAsync runs off the main thread (native backend). Linear/activation/Dropout/
-   * Flatten/final Softmax models only; others throw naming the layer.
+   * backend.forwardAsync runs off the main thread (native backend). A model the planner cannot turn
+   * into dense steps runs through forward instead, like predict.
    */
   predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
     return predictAsync(this, x, opts);

@@ -3,10 +3,13 @@ import { Tensor } from '../tensor';
 import { deriveSeed } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
-import { Dropout } from './dropout';
 import type { LayerConfig } from './config';
-import { initForActivation } from './init';
 import { DenseInference } from './dense-inference';
+import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
+import { planChain } from './plan';
+import { linear } from '../ops/linear';
+import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
+import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
 
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
@@ -30,61 +33,64 @@ export class Sequential extends Module {
     let opts: SequentialOptions = {};
     if (Array.isArray(args[0])) {
       layers = args[0];
-      if (args.length > 1 && args[1] !== undefined) opts = args[1] as SequentialOptions;
+      if (args.length > 2) throw new Error(`Sequential: after the array of layers only an options object can follow, got ${args.length - 1} more arguments`);
+      opts = checkOptions('Sequential', args[1] as SequentialOptions | undefined, ['seed']);
     } else {
       layers = args;
       const last = args[args.length - 1];
-      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last)) {
-        opts = last as SequentialOptions;
+      if (args.length > 0 && last !== null && typeof last === 'object' && !isModule(last) && !Array.isArray(last)) {
+        opts = checkOptions('Sequential', last as SequentialOptions, ['seed']);
         layers = args.slice(0, -1);
       }
     }
     layers.forEach((l, i) => {
-      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module (got ${l === null ? 'null' : typeof l})`);
+      if (!isModule(l)) throw new Error(`Sequential: layer ${i} is not a Module, got ${describe(l)}`);
     });
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) {
-      throw new Error(`Sequential: seed must be an integer, got ${String(opts.seed)}`);
-    }
     this.layers = layers as Module[];
-    this.seed = opts.seed;
+    this.seed = opts.seed === undefined ? undefined : checkSeed('Sequential', 'seed', opts.seed);
     this.layers.forEach((l, i) => this.registerModule(String(i), l));
-    this.initialiseLayers();
-  }
-
-  /**
-   * Tells each Linear which activation follows it (Kaiming init before ReLU/LeakyReLU/GELU, Glorot
-   * otherwise) and hands out per-layer seeds derived from the Sequential's seed.
-   */
-  private initialiseLayers(): void {
-    this.layers.forEach((layer, i) => {
-      const layerSeed = this.seed === undefined ? undefined : deriveSeed(this.seed, i);
-      if (layer instanceof Linear) {
-        const next = this.layers[i + 1]?.fusableActivation() ?? null;
-        const wanted = layer.hasExplicitInit ? layer.initScheme : initForActivation(next ? next.act : null);
-        const reseed = layerSeed !== undefined && !layer.hasSeed;
-        if (wanted !== layer.initScheme || reseed || next?.act === 'leakyRelu') {
-          layer.resetParameters(next ? next.act : null, layerSeed, next ? next.alpha : 0.01);
-        }
-      } else if (layer instanceof Dropout && layerSeed !== undefined) {
-        layer.seedIfUnseeded(layerSeed);
-      }
-    });
+    // Each layer initialises itself; the Sequential's seed only hands out per-layer seeds.
+    if (this.seed !== undefined) this.layers.forEach((layer, i) => layer.seedIfUnseeded(deriveSeed(this.seed as number, i)));
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
     let h = x;
     const n = this.layers.length;
+    // Outputs of built-in layers that only the next built-in layer reads are carved from shared
+    // slabs (cheaper for small ones); the output the caller gets always owns its buffer.
+    const { lastFresh, fused: fusedAt } = this.trainingPlan();
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
-      const fused = layer instanceof Linear && i + 1 < n ? this.layers[i + 1].fusableActivation() : null;
-      if (fused && layer instanceof Linear) {
-        h = layer.forwardFused(h, fused.act, fused.alpha);
-        i++; // the activation ran inside the fused kernel
-      } else {
-        h = layer.forward(h);
+      const fused = fusedAt[i];
+      const internal = (fused ? i + 1 : i) < lastFresh;
+      const was = internal ? enterInternalOutputs() : false;
+      try {
+        if (fused !== null) {
+          const lin = layer as Linear;
+          lin.checkInput(h);
+          h = linear(h, lin.weight, lin.bias, fused.act, fused.alpha);
+          i++; // the activation ran inside the fused kernel
+        } else {
+          h = layer.forward(h);
+        }
+      } finally {
+        if (internal) leaveInternalOutputs(was);
       }
     }
     return h;
+  }
+
+  /** The forward plan of the current layers, cached while the layer list stays the same. */
+  private planCache: { layers: Module[]; lastFresh: number; fused: (FusedActivation | null)[] } | null = null;
+
+  /** Which Linear runs fused with the activation after it (the planner's fusion pass), and lastFreshOutputLayer. */
+  private trainingPlan(): { lastFresh: number; fused: (FusedActivation | null)[] } {
+    const c = this.planCache;
+    if (c !== null && sameLayers(c.layers, this.layers)) return c;
+    const plan = { layers: this.layers.slice(), lastFresh: lastFreshOutputLayer(this.layers), fused: planChain(this.layers.map(inferenceRole)).fused };
+    this.planCache = plan;
+    return plan;
   }
 
   /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
@@ -100,7 +106,7 @@ export class Sequential extends Module {
     return plan;
   }
 
-  override toConfig(): LayerConfig {
+  override toConfig(): SequentialConfig {
     return { type: 'Sequential', layers: this.layers.map((l) => l.toConfig()) };
   }
 
@@ -109,8 +115,34 @@ export class Sequential extends Module {
   }
 }
 
+/**
+ * When every layer is an exact built-in one (whose forward keeps no reference a user could reach),
+ * the index of the last layer that returns a new array (not Flatten or Dropout, which may return a
+ * view of their input); layers before it feed only built-in layers. Else -1.
+ */
+function lastFreshOutputLayer(layers: readonly Module[]): number {
+  let last = -1;
+  for (let i = 0; i < layers.length; i++) {
+    const keeps = definitionOf(layers[i])?.keepsNoTensors;
+    if (keeps === undefined || keeps === false || layers[i] instanceof Sequential) return -1;
+    if (keeps === true) last = i;
+  }
+  return last;
+}
+
 function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+export interface SequentialConfig extends LayerConfig {
+  type: 'Sequential';
+  layers: LayerConfig[];
+}
+register<SequentialConfig>(Sequential, {
+  keys: { layers: keyRules.layerList },
+  fromConfig: (c, build) => new Sequential(c.layers.map(build)),
+  children: (c) => c.layers,
+  keepsNoTensors: true,
+});

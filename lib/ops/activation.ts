@@ -1,12 +1,21 @@
 // Activation ops (relu, leakyRelu, sigmoid, tanh, gelu) and row softmax / log-softmax, with backward rules.
 import { getBackend } from '../backend/select';
-import type { Activation } from '../backend/contract';
+import { ACTIVATION_CODE, type Activation } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
+import { checkNumber, checkOneOf, checkTensor, invalid } from '../validate';
 
 /** y = act(x) through the activation kernel; backward through activationBackward. */
 export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
+  return activation('activate', x, act, alpha);
+}
+
+/** activate() with errors named after the caller (relu, gelu, ...). */
+function activation(op: string, x: Tensor, act: Activation, alpha: number): Tensor {
+  checkTensor(op, 'input', x);
+  if (!Object.prototype.hasOwnProperty.call(ACTIVATION_CODE, act)) checkOneOf(op, 'act', act, Object.keys(ACTIVATION_CODE));
+  if (act === 'leakyRelu') checkNumber(op, 'negative slope', alpha);
   const backend = getBackend();
   const n = x.size;
   const y = outputBuffer(n);
@@ -21,40 +30,48 @@ export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
 }
 
 export function relu(x: Tensor): Tensor {
-  return activate(x, 'relu');
+  return activation('relu', x, 'relu', 0.01);
 }
 
 /** x > 0 ? x : negativeSlope * x */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  return activate(x, 'leakyRelu', negativeSlope);
+  checkNumber('leakyRelu', 'negativeSlope', negativeSlope);
+  return activation('leakyRelu', x, 'leakyRelu', negativeSlope);
 }
 
 export function sigmoid(x: Tensor): Tensor {
-  return activate(x, 'sigmoid');
+  return activation('sigmoid', x, 'sigmoid', 0.01);
 }
 
 export function tanh(x: Tensor): Tensor {
-  return activate(x, 'tanh');
+  return activation('tanh', x, 'tanh', 0.01);
 }
 
 /** GELU: exact (erf) form, or the tanh approximation with approximate = 'tanh'. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate !== 'none' && approximate !== 'tanh') {
-    throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
-  }
-  return activate(x, approximate === 'tanh' ? 'geluTanh' : 'gelu');
+  if (approximate !== 'none' && approximate !== 'tanh') checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']);
+  return activation('gelu', x, approximate === 'tanh' ? 'geluTanh' : 'gelu', 0.01);
 }
 
-function rowsAndCols(op: string, x: Tensor): [number, number] {
+/**
+ * Rows and row length of x for a softmax over its last axis. `axis`, when given, must name the last
+ * axis (-1 or ndim - 1): other axes are not supported, and computing over the last one instead would
+ * be a silently wrong answer.
+ */
+function rowsAndCols(op: string, x: Tensor, axis: number | undefined): [number, number] {
+  checkTensor(op, 'input', x);
+  if (axis !== undefined && axis !== -1 && axis !== x.ndim - 1) {
+    invalid(op, 'axis', `the last axis (-1 or ${x.ndim - 1} for shape ${shapeToString(x.shape)}); other axes are not supported`, axis);
+  }
   if (x.ndim < 1) throw new Error(`${op}: expected at least a 1-D tensor, got shape ${shapeToString(x.shape)}`);
   const N = x.shape[x.ndim - 1];
   return [N === 0 ? 0 : x.size / N, N];
 }
 
-/** Softmax over the last dimension. */
-export function softmax(x: Tensor): Tensor {
+/** Softmax over the last dimension (axis, when given, must be the last one). */
+export function softmax(x: Tensor, axis?: number): Tensor {
+  const [M, N] = rowsAndCols('softmax', x, axis);
   const backend = getBackend();
-  const [M, N] = rowsAndCols('softmax', x);
   const y = outputBuffer(x.size);
   if (x.size > 0) backend.softmax(M, N, x.data, y);
   return record(new Tensor(y, x.shape), 'softmax', [x], (g) => {
@@ -65,9 +82,9 @@ export function softmax(x: Tensor): Tensor {
 }
 
 /** Log-softmax over the last dimension (stable: x - max - log(sum(exp(x - max)))). */
-export function logSoftmax(x: Tensor): Tensor {
+export function logSoftmax(x: Tensor, axis?: number): Tensor {
+  const [M, N] = rowsAndCols('logSoftmax', x, axis);
   const backend = getBackend();
-  const [M, N] = rowsAndCols('logSoftmax', x);
   const y = outputBuffer(x.size);
   if (x.size > 0) backend.logSoftmax(M, N, x.data, y);
   return record(new Tensor(y, x.shape), 'logSoftmax', [x], (g) => {

@@ -1,9 +1,18 @@
 // Numpy-style broadcasting: the result shape, expanding data to it, and summing gradients back.
 import { getBackend } from '../backend/select';
 import { shapeToString, sizeOf } from '../tensor';
+import { checkElementCount, checkShape, invalid } from '../validate';
 
 /** The broadcast shape of a and b (numpy rules), or an Error naming the op and both shapes. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  if (typeof op !== 'string') invalid('broadcastShapes', 'op (the name errors use)', 'a string', op);
+  checkShape('broadcastShapes', a, 'first shape');
+  checkShape('broadcastShapes', b, 'second shape');
+  return broadcastShapeOf(op, a, b);
+}
+
+/** broadcastShapes for two valid shapes (the ops' path: tensors' shapes are already checked). */
+export function broadcastShapeOf(op: string, a: readonly number[], b: readonly number[]): number[] {
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -14,6 +23,7 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     }
     out[i] = da === 1 ? db : da;
   }
+  checkElementCount(op, out, 'the broadcast result shape');
   return out;
 }
 

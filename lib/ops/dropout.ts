@@ -4,12 +4,14 @@ import { record } from '../autograd';
 import { Tensor } from '../tensor';
 import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
+import { checkBoolean, checkNumber, checkTensor, invalid } from '../validate';
 
 /** Inverted dropout. With training false (or p = 0) returns x unchanged. */
 export function dropout(x: Tensor, p: number, training = true, rng: Rng = globalGenerator()): Tensor {
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
-    throw new Error(`dropout: p must be in [0, 1], got ${String(p)}`);
-  }
+  checkTensor('dropout', 'input', x);
+  checkNumber('dropout', 'p', p, { min: 0, max: 1 });
+  checkBoolean('dropout', 'training', training);
+  if (!(rng instanceof Rng)) invalid('dropout', 'rng', 'an Rng', rng);
   if (!training || p === 0) return x;
   const n = x.size;
   const mask = privateBuffer(n);

@@ -3,17 +3,21 @@ import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor } from '../tensor';
-import { broadcastShapes, expandData, reduceToShape } from './broadcast';
+import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
+import { checkNumber, checkOperand, checkTensor } from '../validate';
 
-type Operand = Tensor | number;
+/** A Tensor or a plain number (a 0-d tensor). */
+export type Operand = Tensor | number;
 
-function asTensor(x: Operand): Tensor {
-  return typeof x === 'number' ? new Tensor(new Float32Array([x]), []) : x;
+/** An operand as a tensor (a number becomes a 0-d one), or an Error naming the op and the argument. */
+export function asTensor(op: string, name: string, x: Operand): Tensor {
+  const v = checkOperand(op, name, x);
+  return typeof v === 'number' ? new Tensor(new Float32Array([v]), []) : v;
 }
 
 /** Both operands' data expanded to the broadcast shape (the original arrays when no expansion is needed). */
 function broadcastPair(op: string, a: Tensor, b: Tensor): { shape: number[]; ad: Float32Array; bd: Float32Array } {
-  const shape = broadcastShapes(op, a.shape, b.shape);
+  const shape = broadcastShapeOf(op, a.shape, b.shape);
   return { shape, ad: expandData(a.data, a.shape, shape), bd: expandData(b.data, b.shape, shape) };
 }
 
@@ -31,8 +35,8 @@ function mulArrays(a: Float32Array, b: Float32Array): Float32Array {
 
 /** a + b (broadcasting). */
 export function add(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const a = asTensor('add', 'first operand', aIn);
+  const b = asTensor('add', 'second operand', bIn);
   const backend = getBackend();
   const { shape, ad, bd } = broadcastPair('add', a, b);
   const out = new Float32Array(ad.length);
@@ -45,8 +49,8 @@ export function add(aIn: Operand, bIn: Operand): Tensor {
 
 /** a - b (broadcasting). */
 export function sub(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const a = asTensor('sub', 'first operand', aIn);
+  const b = asTensor('sub', 'second operand', bIn);
   const backend = getBackend();
   const { shape, ad, bd } = broadcastPair('sub', a, b);
   const out = new Float32Array(ad.length);
@@ -59,8 +63,8 @@ export function sub(aIn: Operand, bIn: Operand): Tensor {
 
 /** a * b (broadcasting). */
 export function mul(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const a = asTensor('mul', 'first operand', aIn);
+  const b = asTensor('mul', 'second operand', bIn);
   const backend = getBackend();
   if (b.size === 1 && b.shape.length <= a.shape.length && !b.requiresGrad) {
     // Scaling by a constant: one kernel, no expanded copy.
@@ -84,8 +88,8 @@ export function mul(aIn: Operand, bIn: Operand): Tensor {
 
 /** a / b (broadcasting). */
 export function div(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor(aIn);
-  const b = asTensor(bIn);
+  const a = asTensor('div', 'first operand', aIn);
+  const b = asTensor('div', 'second operand', bIn);
   const backend = getBackend();
   const { shape, ad, bd } = broadcastPair('div', a, b);
   const out = new Float32Array(ad.length);
@@ -106,18 +110,21 @@ export function div(aIn: Operand, bIn: Operand): Tensor {
 
 /** -x */
 export function neg(x: Tensor): Tensor {
+  checkTensor('neg', 'input', x);
   const out = unaryKernel('neg', x.data);
   return record(new Tensor(out, x.shape), 'neg', [x], (g) => [unaryKernel('neg', g)]);
 }
 
 /** e^x */
 export function exp(x: Tensor): Tensor {
+  checkTensor('exp', 'input', x);
   const out = unaryKernel('exp', x.data);
   return record(new Tensor(out, x.shape), 'exp', [x], (g) => [mulArrays(g, out)]);
 }
 
 /** Natural log (IEEE: log(0) = -inf, log(<0) = NaN). */
 export function log(x: Tensor): Tensor {
+  checkTensor('log', 'input', x);
   const out = unaryKernel('log', x.data);
   return record(new Tensor(out, x.shape), 'log', [x], (g) => {
     const gx = new Float32Array(g.length);
@@ -128,6 +135,7 @@ export function log(x: Tensor): Tensor {
 
 /** Square root. */
 export function sqrt(x: Tensor): Tensor {
+  checkTensor('sqrt', 'input', x);
   const out = unaryKernel('sqrt', x.data);
   return record(new Tensor(out, x.shape), 'sqrt', [x], (g) => {
     // d sqrt(x) = g / (2 sqrt(x))
@@ -160,9 +168,8 @@ function powData(x: Float32Array, p: number): Float32Array {
 
 /** x^p for a constant exponent p. */
 export function pow(x: Tensor, p: number): Tensor {
-  if (typeof p !== 'number' || !Number.isFinite(p)) {
-    throw new Error(`pow: exponent must be a finite number, got ${String(p)}`);
-  }
+  checkTensor('pow', 'input', x);
+  checkNumber('pow', 'exponent', p);
   const out = powData(x.data, p);
   return record(new Tensor(out, x.shape), 'pow', [x], (g) => {
     // d x^p = p x^(p-1) g

@@ -1,4 +1,4 @@
-// Every differentiable op, re-exported in one place.
+// Every op (differentiable ones with their backward rules; argmax/argmin and the comparisons carry no gradient), re-exported in one place.
 export { add, sub, mul, div, neg, exp, log, sqrt, pow } from './elementwise';
 export { matmul } from './matmul';
 export { linear } from './linear';
@@ -7,3 +7,7 @@ export { sum, mean, max } from './reduce';
 export { reshape, flatten, transpose, concat, slice, indexRows } from './shape';
 export { dropout } from './dropout';
 export { broadcastShapes } from './broadcast';
+export { min, argmax, argmin } from './reduce';
+export { abs, clamp } from './pointwise';
+export { eq, ne, lt, le, gt, ge, where } from './compare';
+export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';

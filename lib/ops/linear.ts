@@ -5,12 +5,19 @@ import { needsGrad, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { scratch } from './scratch';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
+import { checkNumber, checkOneOf, checkTensor } from '../validate';
+import { ACTIVATION_CODE } from '../backend/contract';
 
 /**
  * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null).
  * x is [..., in]; leading dimensions are flattened into rows. alpha is the leaky-relu slope.
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Activation = 'none', alpha = 0.01): Tensor {
+  checkTensor('linear', 'input', x);
+  checkTensor('linear', 'weight', weight);
+  if (bias !== null) checkTensor('linear', 'bias (or null)', bias);
+  if (!Object.prototype.hasOwnProperty.call(ACTIVATION_CODE, act)) checkOneOf('linear', 'act', act, Object.keys(ACTIVATION_CODE));
+  if (act === 'leakyRelu') checkNumber('linear', 'alpha (the leaky slope)', alpha);
   if (weight.ndim !== 2) {
     throw new Error(`linear: weight must be 2-D [out, in], got ${shapeToString(weight.shape)}`);
   }

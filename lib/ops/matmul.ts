@@ -3,6 +3,7 @@ import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { checkTensor } from '../validate';
 
 /**
  * C = op(A) op(B) + beta C through the backend, allowing empty dimensions (the kernels take sizes
@@ -25,6 +26,8 @@ function gemm(
  * [...B,M,K] x [K,N] -> [...B,M,N]; [M,K] x [...B,K,N] -> [...B,M,N].
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'first operand', a);
+  checkTensor('matmul', 'second operand', b);
   if (a.ndim < 2 || b.ndim < 2) {
     throw new Error(
       `matmul: expected 2-D or batched (>= 2-D) tensors, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`,

@@ -1,16 +1,25 @@
-// Reductions: sum and mean (over everything or one axis) and max over an axis, with backward rules.
+// Reductions: sum and mean (over everything or one axis), max/min and argmax/argmin over an axis or everything, with backward rules.
 import { getBackend } from '../backend/select';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
+import { checkBoolean, checkTensor, invalid } from '../validate';
 
 /** Normalises a possibly negative axis, or throws naming the op and the shape. */
 export function normalizeAxis(op: string, axis: number, ndim: number, shape: readonly number[]): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) invalid(op, 'axis', 'an integer', axis);
   const a = axis < 0 ? axis + ndim : axis;
-  if (!Number.isInteger(axis) || a < 0 || a >= ndim) {
-    throw new Error(`${op}: axis ${axis} is out of range for shape ${shapeToString(shape)}`);
+  if (a < 0 || a >= ndim) {
+    const valid = ndim === 0 ? 'a 0-d tensor has no axis' : `valid: ${-ndim} to ${ndim - 1}`;
+    throw new Error(`${op}: axis ${axis} is out of range for shape ${shapeToString(shape)} (${valid})`);
   }
   return a;
+}
+
+/** Checks a reduction's input and keepDims flag. */
+function checkReduceArgs(op: string, x: Tensor, keepDims: unknown): void {
+  checkTensor(op, 'input', x);
+  checkBoolean(op, 'keepDims', keepDims);
 }
 
 /** Splits a shape around an axis: [outer, len, inner] element counts. */
@@ -54,6 +63,7 @@ function spreadAxis(g: Float32Array, outer: number, len: number, inner: number, 
 }
 
 function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  checkReduceArgs(op, x, keepDims);
   const backend = getBackend();
   if (axis === undefined) {
     const n = x.size;
@@ -86,44 +96,92 @@ export function mean(x: Tensor, axis?: number, keepDims = false): Tensor {
   return reduceSum('mean', x, axis, keepDims);
 }
 
-/** Max over one axis (or over everything). The gradient flows to the first maximal element. */
-export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
-  if (x.size === 0) throw new Error(`max: empty tensor of shape ${shapeToString(x.shape)}`);
-  let outer: number;
-  let len: number;
-  let inner: number;
-  let shape: number[];
-  if (axis === undefined) {
-    [outer, len, inner] = [1, x.size, 1];
-    shape = keepDims ? x.shape.map(() => 1) : [];
-  } else {
-    const a = normalizeAxis('max', axis, x.ndim, x.shape);
-    [outer, len, inner] = splitAt(x.shape, a);
-    shape = reducedShape(x.shape, a, keepDims);
-  }
-  // No max kernel: a plain loop that also records the winning index for the backward pass.
+/** [outer, len, inner] and the result shape of a reduction over `axis` (or over everything). */
+function reductionLayout(op: string, x: Tensor, axis: number | undefined, keepDims: boolean): { outer: number; len: number; inner: number; shape: number[] } {
+  if (axis === undefined) return { outer: 1, len: x.size, inner: 1, shape: keepDims ? x.shape.map(() => 1) : [] };
+  const a = normalizeAxis(op, axis, x.ndim, x.shape);
+  const [outer, len, inner] = splitAt(x.shape, a);
+  return { outer, len, inner, shape: reducedShape(x.shape, a, keepDims) };
+}
+
+/**
+ * The flat index into x of the largest (or smallest) element of each reduced slice: the first one
+ * on ties, and the first NaN when the slice holds one (NaN wins, as in PyTorch).
+ */
+function extremeIndices(op: string, x: Tensor, outer: number, len: number, inner: number, largest: boolean): Int32Array {
+  if (len === 0) throw new Error(`${op}: cannot reduce over an empty dimension (shape ${shapeToString(x.shape)})`);
   const d = x.data;
-  const out = new Float32Array(outer * inner);
-  const argmax = new Int32Array(outer * inner);
+  const idx = new Int32Array(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * len * inner + i;
       let best = d[base];
       let bestIdx = base;
-      for (let l = 1; l < len; l++) {
+      for (let l = 1; l < len && !Number.isNaN(best); l++) {
         const v = d[base + l * inner];
-        if (v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
+        if ((largest ? v > best : v < best) || Number.isNaN(v)) {
           best = v;
           bestIdx = base + l * inner;
         }
       }
-      out[o * inner + i] = best;
-      argmax[o * inner + i] = bestIdx;
+      idx[o * inner + i] = bestIdx;
     }
   }
-  return record(new Tensor(out, shape), 'max', [x], (g) => {
+  return idx;
+}
+
+/** max/min values with their backward rule: the gradient flows to the element picked. */
+function extreme(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  checkReduceArgs(op, x, keepDims);
+  if (x.size === 0) throw new Error(`${op}: empty tensor of shape ${shapeToString(x.shape)}`);
+  const { outer, len, inner, shape } = reductionLayout(op, x, axis, keepDims);
+  // No max/min kernel: a plain loop that also records the winning index for the backward pass.
+  const picked = extremeIndices(op, x, outer, len, inner, op === 'max');
+  const out = new Float32Array(picked.length);
+  for (let k = 0; k < picked.length; k++) out[k] = x.data[picked[k]];
+  return record(new Tensor(out, shape), op, [x], (g) => {
     const dx = new Float32Array(x.size);
-    for (let k = 0; k < argmax.length; k++) dx[argmax[k]] += g[k];
+    for (let k = 0; k < picked.length; k++) dx[picked[k]] += g[k];
     return [dx];
   });
+}
+
+/** Max over one axis (or over everything). The gradient flows to the first maximal element. */
+export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return extreme('max', x, axis, keepDims);
+}
+
+/** Min over one axis (or over everything). The gradient flows to the first minimal element. */
+export function min(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return extreme('min', x, axis, keepDims);
+}
+
+/** argmax/argmin: positions along the axis (flat positions without an axis), as float32 values. */
+function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  checkReduceArgs(op, x, keepDims);
+  if (x.size === 0) throw new Error(`${op}: empty tensor of shape ${shapeToString(x.shape)}`);
+  const { outer, len, inner, shape } = reductionLayout(op, x, axis, keepDims);
+  const picked = extremeIndices(op, x, outer, len, inner, op === 'argmax');
+  const out = new Float32Array(picked.length);
+  // Flat index -> position along the axis: (flat - o*len*inner - i) / inner.
+  for (let k = 0; k < picked.length; k++) {
+    const o = Math.floor(k / inner);
+    const i = k - o * inner;
+    out[k] = (picked[k] - o * len * inner - i) / inner;
+  }
+  return new Tensor(out, shape);
+}
+
+/**
+ * Index of the largest element along `axis` (of the flattened tensor without one), first on ties,
+ * NaN counting as largest (like torch.argmax). Indices come back as float32 values (exact below
+ * 2^24); the result never requires grad.
+ */
+export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argExtreme('argmax', x, axis, keepDims);
+}
+
+/** Index of the smallest element along `axis` (of the flattened tensor without one); see argmax. */
+export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argExtreme('argmin', x, axis, keepDims);
 }

@@ -2,19 +2,22 @@
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
 import { normalizeAxis } from './reduce';
+import { argumentError, checkTensor, describe, invalid } from '../validate';
 
 /** Same data, new shape (one dimension may be -1 and is inferred). Shares the data array. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor('reshape', 'input', x);
+  if (!Array.isArray(shape as unknown)) invalid('reshape', 'shape', 'an array of integers such as [2, -1]', shape);
   const s = shape.slice();
   const inferAt = s.indexOf(-1);
   if (inferAt !== s.lastIndexOf(-1)) {
     throw new Error(`reshape: only one dimension can be -1, got ${shapeToString(s)}`);
   }
-  for (const d of s) {
-    if (!Number.isInteger(d) || (d < 0 && d !== -1)) {
-      throw new Error(`reshape: invalid target shape ${shapeToString(s)}`);
+  s.forEach((d: unknown, i) => {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || (d < 0 && d !== -1)) {
+      throw argumentError('reshape', `dimension ${i} of the target shape is ${describe(d)}, expected a non-negative integer (or -1 once, inferred)`);
     }
-  }
+  });
   if (inferAt >= 0) {
     const known = sizeOf(s.filter((d) => d !== -1));
     if (known === 0 || x.size % known !== 0) {
@@ -32,6 +35,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Keeps dimensions before startDim and flattens the rest into one: [B, C, H, W] -> [B, C*H*W]. */
 export function flatten(x: Tensor, startDim = 1): Tensor {
+  checkTensor('flatten', 'input', x);
   if (x.ndim === 0) return reshape(x, [1]);
   const start = normalizeAxis('flatten', startDim, x.ndim, x.shape);
   return reshape(x, [...x.shape.slice(0, start), sizeOf(x.shape.slice(start))]);
@@ -58,6 +62,7 @@ function transposeData(x: Float32Array, batch: number, R: number, C: number): Fl
 
 /** 2-D transpose; for more dimensions, swaps the last two (batched transpose). */
 export function transpose(x: Tensor): Tensor {
+  checkTensor('transpose', 'input', x);
   if (x.ndim < 2) throw new Error(`transpose: expected at least 2 dimensions, got shape ${shapeToString(x.shape)}`);
   const R = x.shape[x.ndim - 2];
   const C = x.shape[x.ndim - 1];
@@ -69,7 +74,9 @@ export function transpose(x: Tensor): Tensor {
 
 /** Concatenates tensors along an axis; all other dimensions must match. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(tensors as unknown)) invalid('concat', 'tensors', 'an array of Tensors', tensors);
   if (tensors.length === 0) throw new Error('concat: needs at least one tensor');
+  tensors.forEach((t, i) => checkTensor('concat', `tensors[${i}]`, t));
   const first = tensors[0];
   const a = normalizeAxis('concat', axis, first.ndim, first.shape);
   for (const t of tensors) {
@@ -115,11 +122,11 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
 
 /** Rows [start, end) along the first dimension (negative indices count from the end; clamped like Array.slice). */
 export function slice(x: Tensor, start: number, end?: number): Tensor {
+  checkTensor('slice', 'input', x);
   if (x.ndim < 1) throw new Error(`slice: cannot slice a 0-d tensor`);
   const rows = x.shape[0];
-  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
-    throw new Error(`slice: start and end must be integers, got ${start}, ${String(end)}`);
-  }
+  if (typeof start !== 'number' || !Number.isInteger(start)) invalid('slice', 'start', 'an integer', start);
+  if (end !== undefined && (typeof end !== 'number' || !Number.isInteger(end))) invalid('slice', 'end', 'an integer (or omitted)', end);
   const clamp = (i: number): number => Math.min(rows, Math.max(0, i < 0 ? i + rows : i));
   const s = clamp(start);
   const e = Math.max(s, clamp(end ?? rows));
@@ -134,14 +141,18 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
 
 /** Gathers rows of x along the first dimension: out[i] = x[indices[i]]. */
 export function indexRows(x: Tensor, indices: Int32Array | readonly number[]): Tensor {
+  checkTensor('indexRows', 'input', x);
   if (x.ndim < 1) throw new Error(`indexRows: cannot index a 0-d tensor`);
+  if (!(indices instanceof Int32Array) && !Array.isArray(indices as unknown)) {
+    invalid('indexRows', 'indices', 'an Int32Array or an array of row indices', indices);
+  }
   const rows = x.shape[0];
   const rowSize = rows === 0 ? 0 : x.size / rows;
   const idx = indices instanceof Int32Array ? indices : Int32Array.from(indices);
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     if (!Number.isInteger(r) || r < 0 || r >= rows) {
-      throw new Error(`indexRows: index ${r} at position ${i} is out of range [0, ${rows}) for shape ${shapeToString(x.shape)}`);
+      throw new Error(`indexRows: index ${describe(r)} at position ${i} is out of range [0, ${rows}) for shape ${shapeToString(x.shape)}`);
     }
   }
   const out = new Float32Array(idx.length * rowSize);

@@ -1,7 +1,8 @@
 // Adam and AdamW (decoupled weight decay), PyTorch semantics, via the fused adamStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, checkFraction, checkNonNegative } from './optimizer';
+import { Optimizer, hyperChecks, type HyperSpec } from './optimizer';
+import { argumentError, checkOptions, invalid } from '../validate';
 
 export interface AdamOptions {
   /** Learning rate (default 1e-3). */
@@ -15,25 +16,32 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+const ADAM_SPEC: HyperSpec = {
+  lr: hyperChecks.nonNegative,
+  beta1: hyperChecks.fraction,
+  beta2: hyperChecks.fraction,
+  eps: hyperChecks.positive,
+  weightDecay: hyperChecks.nonNegative,
+};
+
+/** Adam's starting hyperparameters from its options (checked by ADAM_SPEC in the Optimizer constructor). */
 function adamHyper(op: string, opts: AdamOptions, defaultDecay: number): Record<string, number | boolean> {
-  const beta1 = opts.betas ? opts.betas[0] : (opts.beta1 ?? 0.9);
-  const beta2 = opts.betas ? opts.betas[1] : (opts.beta2 ?? 0.999);
-  const eps = opts.eps ?? 1e-8;
-  if (!(eps > 0)) throw new Error(`${op}: eps must be positive, got ${String(eps)}`);
-  return {
-    lr: opts.lr ?? 1e-3,
-    beta1: checkFraction(op, 'beta1', beta1),
-    beta2: checkFraction(op, 'beta2', beta2),
-    eps,
-    weightDecay: checkNonNegative(op, 'weightDecay', opts.weightDecay ?? defaultDecay),
-  };
+  const o = checkOptions(op, opts, ['lr', 'beta1', 'beta2', 'betas', 'eps', 'weightDecay']);
+  let beta1 = o.beta1 ?? 0.9;
+  let beta2 = o.beta2 ?? 0.999;
+  if (o.betas !== undefined) {
+    if (o.beta1 !== undefined || o.beta2 !== undefined) throw argumentError(op, 'give betas or beta1/beta2, not both');
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) invalid(op, 'betas', 'a pair [beta1, beta2]', o.betas);
+    [beta1, beta2] = o.betas;
+  }
+  return { lr: o.lr ?? 1e-3, beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? defaultDecay };
 }
 
 export class Adam extends Optimizer {
   protected readonly decoupled: boolean = false;
 
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, defaultDecay = 0) {
-    super(params, adamHyper(new.target.name, opts, defaultDecay));
+    super(params, adamHyper(new.target.name, opts, defaultDecay), ADAM_SPEC);
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {

@@ -2,6 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
 import { scratch } from '../ops/scratch';
+import { checkTensorList, invalid } from '../validate';
 
 /**
  * Computes the L2 norm of all gradients taken together (parameters without a gradient are
@@ -9,12 +10,12 @@ import { scratch } from '../ops/scratch';
  * Returns the norm before clipping.
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
-  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) {
-    throw new Error(`clipGradNorm: maxNorm must be a positive number, got ${String(maxNorm)}`);
-  }
+  const list = checkTensorList('clipGradNorm', 'params', params);
+  // Infinity is accepted (no clipping, the norm is still returned).
+  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) invalid('clipGradNorm', 'maxNorm', 'a positive number', maxNorm);
   const backend = getBackend();
   const grads: Float32Array[] = [];
-  for (const p of params) if (p.grad) grads.push(p.grad.data);
+  for (const p of list) if (p.grad) grads.push(p.grad.data);
   let sq = 0;
   for (const g of grads) {
     if (g.length === 0) continue;

@@ -5,3 +5,5 @@ export { Adam, AdamW, type AdamOptions } from './adam';
 export { RMSprop, type RMSpropOptions } from './rmsprop';
 export { LRSchedule, StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup, type HasLearningRate } from './schedules';
 export { clipGradNorm } from './clip';
+export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from './plateau';
+export { OneCycleLR, type OneCycleLROptions } from './one-cycle';

@@ -1,5 +1,8 @@
 // Optimizer base: parameter list, zeroGrad, lr, per-parameter state and its (JSON-able) state dict.
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString, zeroGradOf } from '../tensor';
+import {
+  argumentError, checkBoolean, checkNonNegativeInt, checkNumber, checkOptions, checkTensorList, describe, invalid, isPlainObject,
+} from '../validate';
 
 /** One parameter's optimizer state: moment buffers and counters. */
 export type ParamState = Record<string, Float32Array | number>;
@@ -14,18 +17,32 @@ export interface OptimizerStateDict {
   state: (ParamState | null)[];
 }
 
-export function checkNonNegative(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new Error(`${op}: ${name} must be a non-negative finite number, got ${String(v)}`);
-  }
-  return v;
-}
+/** Checks one hyperparameter's value: (where, name, value) -> the value. */
+export type HyperCheck = (where: string, name: string, v: unknown) => number | boolean;
 
-export function checkFraction(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
-    throw new Error(`${op}: ${name} must be in [0, 1), got ${String(v)}`);
+/** The checks hyperparameters use, by kind (the same at construction and in loadStateDict). */
+export const hyperChecks = {
+  /** A finite number >= 0 (lr, weightDecay). */
+  nonNegative: (where: string, name: string, v: unknown): number => checkNumber(where, name, v, { min: 0 }),
+  /** A number in [0, 1) (betas, momentum, alpha). */
+  fraction: (where: string, name: string, v: unknown): number => checkNumber(where, name, v, { min: 0, below: 1 }),
+  /** A finite number > 0 (eps). */
+  positive: (where: string, name: string, v: unknown): number => checkNumber(where, name, v, { above: 0 }),
+  flag: (where: string, name: string, v: unknown): boolean => checkBoolean(where, name, v),
+} as const;
+
+/** Hyperparameter name -> its check. Every optimizer's hyperparameters include lr. */
+export type HyperSpec = Record<string, HyperCheck>;
+
+const ZERO_GRAD_OPTIONS = ['setToNull'] as const;
+
+/** The default spec of an optimizer that gives none: lr >= 0, other numbers finite, booleans booleans. */
+function specFromValues(hyper: Record<string, number | boolean>): HyperSpec {
+  const spec: HyperSpec = { lr: hyperChecks.nonNegative };
+  for (const [k, v] of Object.entries(hyper)) {
+    if (k !== 'lr') spec[k] = typeof v === 'boolean' ? hyperChecks.flag : (where, name, x) => checkNumber(where, name, x);
   }
-  return v;
+  return spec;
 }
 
 export abstract class Optimizer {
@@ -34,27 +51,54 @@ export abstract class Optimizer {
   protected readonly hyper: Record<string, number | boolean>;
   protected state: (ParamState | null)[];
 
-  constructor(params: Iterable<Tensor>, hyper: Record<string, number | boolean>) {
-    this.params = [...params];
+  /** How each hyperparameter is checked (at construction, by the lr setter and by loadStateDict). */
+  private readonly spec: HyperSpec;
+
+  /**
+   * params: the tensors to update; hyper: every hyperparameter's starting value; spec: how each is
+   * checked (default: lr a finite number >= 0, the others finite numbers or booleans as given).
+   */
+  constructor(params: Iterable<Tensor>, hyper: Record<string, number | boolean>, spec: HyperSpec = specFromValues(hyper)) {
     const name = this.constructor.name;
+    this.params = checkTensorList(name, 'params', params);
     if (this.params.length === 0) throw new Error(`${name}: got an empty parameter list`);
-    this.params.forEach((p, i) => {
-      if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} is not a Tensor`);
-    });
     if (new Set(this.params).size !== this.params.length) {
       throw new Error(`${name}: the parameter list contains the same tensor more than once`);
     }
-    checkNonNegative(name, 'lr', hyper.lr);
-    this.hyper = { ...hyper };
+    this.spec = spec.lr === undefined ? { ...spec, lr: hyperChecks.nonNegative } : spec;
+    this.hyper = this.checkedHyper(name, hyper, true);
     this.state = this.params.map(() => null);
   }
+
+  /**
+   * Every entry of `hyper` checked by the spec (unknown names are an Error; with complete, missing
+   * ones too), then checkHyperTogether on the result merged over the current values.
+   */
+  private checkedHyper(where: string, hyper: Record<string, unknown>, complete: boolean): Record<string, number | boolean> {
+    const out: Record<string, number | boolean> = complete ? {} : { ...this.hyper };
+    for (const [k, v] of Object.entries(hyper)) {
+      const check = Object.prototype.hasOwnProperty.call(this.spec, k) ? this.spec[k] : undefined;
+      if (check === undefined) {
+        throw argumentError(where, `unknown hyperparameter '${k}' (${this.constructor.name} has: ${Object.keys(this.spec).join(', ')})`);
+      }
+      out[k] = check(where, k, v);
+    }
+    if (complete) {
+      for (const k of Object.keys(this.spec)) if (!(k in out)) throw argumentError(where, `hyperparameter '${k}' is missing`);
+    }
+    this.checkHyperTogether(where, out);
+    return out;
+  }
+
+  /** Checks between hyperparameters (e.g. SGD's nesterov needs momentum); throws an Error. */
+  protected checkHyperTogether(_where: string, _hyper: Record<string, number | boolean>): void {}
 
   /** Learning rate (schedules set it). */
   get lr(): number {
     return this.hyper.lr as number;
   }
   set lr(value: number) {
-    this.hyper.lr = checkNonNegative(this.constructor.name, 'lr', value);
+    this.hyper.lr = this.spec.lr(this.constructor.name, 'lr', value) as number;
   }
 
   /** A copy of the hyperparameters. */
@@ -68,7 +112,9 @@ export abstract class Optimizer {
    * (then step() skips parameters that get no new gradient, like PyTorch's set_to_none).
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    for (const p of this.params) p.zeroGrad(opts);
+    const o = checkOptions(`${this.constructor.name}.zeroGrad`, opts, ZERO_GRAD_OPTIONS);
+    if (o.setToNull !== undefined && typeof o.setToNull !== 'boolean') checkBoolean(`${this.constructor.name}.zeroGrad`, 'setToNull', o.setToNull);
+    for (const p of this.params) zeroGradOf(p, o.setToNull === true);
   }
 
   /** Updates every parameter that has a gradient. */
@@ -110,8 +156,12 @@ export abstract class Optimizer {
   /** Restores a stateDict(); subsequent steps are identical to the optimizer it was saved from. */
   loadStateDict(sd: OptimizerStateDict): void {
     const name = this.constructor.name;
-    if (!sd || typeof sd !== 'object') throw new Error(`${name}.loadStateDict: expected a state dict object`);
-    if (sd.type !== name) throw new Error(`${name}.loadStateDict: state dict is for '${String(sd.type)}', not '${name}'`);
+    const where = `${name}.loadStateDict`;
+    if (!isPlainObject(sd)) invalid(where, 'the state dict', 'an object { type, hyper, state } as stateDict() returns', sd);
+    if (sd.type !== name) {
+      throw new Error(`${where}: state dict is for ${typeof sd.type === 'string' ? `'${sd.type}'` : describe(sd.type)}, not '${name}'`);
+    }
+    if (sd.hyper !== undefined && !isPlainObject(sd.hyper)) invalid(where, 'hyper', 'an object of hyperparameters', sd.hyper);
     if (!Array.isArray(sd.state) || sd.state.length !== this.params.length) {
       throw new Error(
         `${name}.loadStateDict: state has ${Array.isArray(sd.state) ? sd.state.length : 'no'} parameter entries, ` +
@@ -120,6 +170,7 @@ export abstract class Optimizer {
     }
     const restored: (ParamState | null)[] = sd.state.map((s, i) => {
       if (s === null) return null;
+      if (!isPlainObject(s)) invalid(where, `state[${i}]`, 'an object of buffers and counters (or null)', s);
       const p = this.params[i];
       const out: ParamState = {};
       for (const key of this.stateBuffers(p)) {
@@ -134,16 +185,13 @@ export abstract class Optimizer {
         }
         out[key] = Float32Array.from(arr);
       }
-      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') out[k] = v;
+      for (const [k, v] of Object.entries(s)) {
+        if (typeof v === 'number') out[k] = checkNonNegativeInt(where, `state[${i}].${k} (a step counter)`, v);
+      }
       return out;
     });
-    for (const [k, v] of Object.entries(sd.hyper ?? {})) {
-      if (!(k in this.hyper)) throw new Error(`${name}.loadStateDict: unknown hyperparameter '${k}'`);
-      if (typeof v !== typeof this.hyper[k]) {
-        throw new Error(`${name}.loadStateDict: hyperparameter '${k}' should be a ${typeof this.hyper[k]}, got ${typeof v}`);
-      }
-    }
-    Object.assign(this.hyper, sd.hyper);
+    const hyper = this.checkedHyper(where, (sd.hyper ?? {}) as Record<string, unknown>, false);
+    Object.assign(this.hyper, hyper);
     this.state = restored;
   }
 }

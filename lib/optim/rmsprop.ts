@@ -1,7 +1,8 @@
 // RMSprop (PyTorch semantics, not centered), with optional momentum, via the fused rmspropStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, checkFraction, checkNonNegative } from './optimizer';
+import { Optimizer, hyperChecks, type HyperSpec } from './optimizer';
+import { checkOptions } from '../validate';
 
 export interface RMSpropOptions {
   /** Learning rate (default 0.01). */
@@ -13,17 +14,24 @@ export interface RMSpropOptions {
   momentum?: number;
 }
 
+const RMSPROP_SPEC: HyperSpec = {
+  lr: hyperChecks.nonNegative,
+  alpha: hyperChecks.fraction,
+  eps: hyperChecks.positive,
+  weightDecay: hyperChecks.nonNegative,
+  momentum: hyperChecks.fraction,
+};
+
 export class RMSprop extends Optimizer {
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
-    const eps = opts.eps ?? 1e-8;
-    if (!(eps > 0)) throw new Error(`RMSprop: eps must be positive, got ${String(eps)}`);
+    const o = checkOptions('RMSprop', opts, Object.keys(RMSPROP_SPEC));
     super(params, {
-      lr: opts.lr ?? 0.01,
-      alpha: checkFraction('RMSprop', 'alpha', opts.alpha ?? 0.99),
-      eps,
-      weightDecay: checkNonNegative('RMSprop', 'weightDecay', opts.weightDecay ?? 0),
-      momentum: checkFraction('RMSprop', 'momentum', opts.momentum ?? 0),
-    });
+      lr: o.lr ?? 0.01,
+      alpha: o.alpha ?? 0.99,
+      eps: o.eps ?? 1e-8,
+      weightDecay: o.weightDecay ?? 0,
+      momentum: o.momentum ?? 0,
+    }, RMSPROP_SPEC);
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {

@@ -1,5 +1,6 @@
 // Learning-rate schedules (StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup) that set optimizer.lr.
 import type { Optimizer } from './optimizer';
+import { checkNonNegativeInt, checkNumber, checkOptions, checkPositiveInt, invalid, isPlainObject } from '../validate';
 
 /** Anything with a settable learning rate. */
 export interface HasLearningRate {
@@ -19,8 +20,10 @@ export abstract class LRSchedule {
   t = 0;
 
   constructor(optimizer: HasLearningRate | Optimizer) {
+    const where = new.target.name;
+    if (optimizer === null || typeof optimizer !== 'object') invalid(where, 'optimizer', 'an optimizer (an object with a numeric lr)', optimizer);
     this.optimizer = optimizer;
-    this.baseLr = optimizer.lr;
+    this.baseLr = checkNumber(where, 'the optimizer\'s lr', optimizer.lr, { min: 0 });
   }
 
   /** The learning rate after t steps. */
@@ -44,8 +47,9 @@ export abstract class LRSchedule {
 
   /** Restores the step counter (and sets the optimizer's lr accordingly). */
   loadStateDict(sd: { t: number }): void {
-    if (!Number.isInteger(sd.t) || sd.t < 0) throw new Error(`${this.constructor.name}.loadStateDict: bad step counter ${String(sd.t)}`);
-    this.t = sd.t;
+    const where = `${this.constructor.name}.loadStateDict`;
+    if (!isPlainObject(sd)) invalid(where, 'the state dict', 'an object { t } as stateDict() returns', sd);
+    this.t = checkNonNegativeInt(where, 't (the step counter)', sd.t);
     this.optimizer.lr = this.lrAt(this.t);
   }
 
@@ -54,14 +58,14 @@ export abstract class LRSchedule {
   }
 }
 
-function positiveInt(op: string, name: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${String(v)}`);
-  return v as number;
+function positive(op: string, name: string, v: unknown): number {
+  return checkNumber(op, name, v, { above: 0 });
 }
 
-function positive(op: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`${op}: ${name} must be a positive number, got ${String(v)}`);
-  return v;
+/** A schedule's options object: a plain object with only the listed keys. */
+function scheduleOptions<T extends object>(op: string, opts: T, keys: readonly string[]): T {
+  if (opts === undefined) invalid(op, 'options', `an object with ${keys.map((k) => `'${k}'`).join(', ')}`, opts);
+  return checkOptions(op, opts, keys);
 }
 
 /** lr = base * gamma^floor(t / stepSize). */
@@ -70,8 +74,9 @@ export class StepLR extends LRSchedule {
   readonly gamma: number;
   constructor(optimizer: HasLearningRate, opts: { stepSize: number; gamma?: number }) {
     super(optimizer);
-    this.stepSize = positiveInt('StepLR', 'stepSize', opts.stepSize);
-    this.gamma = positive('StepLR', 'gamma', opts.gamma ?? 0.1);
+    const o = scheduleOptions('StepLR', opts, ['stepSize', 'gamma']);
+    this.stepSize = checkPositiveInt('StepLR', 'stepSize', o.stepSize);
+    this.gamma = positive('StepLR', 'gamma', o.gamma ?? 0.1);
     this.start();
   }
   override lrAt(t: number): number {
@@ -84,7 +89,7 @@ export class ExponentialLR extends LRSchedule {
   readonly gamma: number;
   constructor(optimizer: HasLearningRate, opts: { gamma: number }) {
     super(optimizer);
-    this.gamma = positive('ExponentialLR', 'gamma', opts.gamma);
+    this.gamma = positive('ExponentialLR', 'gamma', scheduleOptions('ExponentialLR', opts, ['gamma']).gamma);
     this.start();
   }
   override lrAt(t: number): number {
@@ -101,10 +106,9 @@ export class CosineAnnealingLR extends LRSchedule {
   readonly etaMin: number;
   constructor(optimizer: HasLearningRate, opts: { tMax: number; etaMin?: number }) {
     super(optimizer);
-    this.tMax = positiveInt('CosineAnnealingLR', 'tMax', opts.tMax);
-    const etaMin = opts.etaMin ?? 0;
-    if (typeof etaMin !== 'number' || !(etaMin >= 0)) throw new Error(`CosineAnnealingLR: etaMin must be >= 0, got ${String(etaMin)}`);
-    this.etaMin = etaMin;
+    const o = scheduleOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin']);
+    this.tMax = checkPositiveInt('CosineAnnealingLR', 'tMax', o.tMax);
+    this.etaMin = o.etaMin === undefined ? 0 : checkNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { min: 0 });
     this.start();
   }
   override lrAt(t: number): number {
@@ -123,11 +127,11 @@ export class LinearWarmup extends LRSchedule {
   readonly after: LRSchedule | null;
   constructor(optimizer: HasLearningRate, opts: { warmupSteps: number; startFactor?: number; after?: LRSchedule }) {
     super(optimizer);
-    this.warmupSteps = positiveInt('LinearWarmup', 'warmupSteps', opts.warmupSteps);
-    const f = opts.startFactor ?? 0;
-    if (typeof f !== 'number' || !(f >= 0 && f <= 1)) throw new Error(`LinearWarmup: startFactor must be in [0, 1], got ${String(f)}`);
-    this.startFactor = f;
-    this.after = opts.after ?? null;
+    const o = scheduleOptions('LinearWarmup', opts, ['warmupSteps', 'startFactor', 'after']);
+    this.warmupSteps = checkPositiveInt('LinearWarmup', 'warmupSteps', o.warmupSteps);
+    this.startFactor = o.startFactor === undefined ? 0 : checkNumber('LinearWarmup', 'startFactor', o.startFactor, { min: 0, max: 1 });
+    if (o.after !== undefined && !(o.after instanceof LRSchedule)) invalid('LinearWarmup', 'after', 'a schedule (StepLR, CosineAnnealingLR, ...)', o.after);
+    this.after = o.after ?? null;
     if (this.after && this.after.optimizer !== optimizer) {
       throw new Error('LinearWarmup: the wrapped schedule must drive the same optimizer');
     }

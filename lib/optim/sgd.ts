@@ -1,7 +1,8 @@
 // SGD with momentum, Nesterov and weight decay (PyTorch semantics), via the fused sgdStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, checkNonNegative, checkFraction } from './optimizer';
+import { Optimizer, hyperChecks, type HyperSpec } from './optimizer';
+import { argumentError, checkOptions } from '../validate';
 
 export interface SGDOptions {
   /** Learning rate (default 0.01). */
@@ -11,17 +12,21 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+const SGD_SPEC: HyperSpec = {
+  lr: hyperChecks.nonNegative,
+  momentum: hyperChecks.fraction,
+  nesterov: hyperChecks.flag,
+  weightDecay: hyperChecks.nonNegative,
+};
+
 export class SGD extends Optimizer {
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
-    const momentum = checkFraction('SGD', 'momentum', opts.momentum ?? 0);
-    const nesterov = opts.nesterov ?? false;
-    if (nesterov && momentum === 0) throw new Error('SGD: nesterov needs a momentum > 0');
-    super(params, {
-      lr: opts.lr ?? 0.01,
-      momentum,
-      nesterov,
-      weightDecay: checkNonNegative('SGD', 'weightDecay', opts.weightDecay ?? 0),
-    });
+    const o = checkOptions('SGD', opts, Object.keys(SGD_SPEC));
+    super(params, { lr: o.lr ?? 0.01, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0 }, SGD_SPEC);
+  }
+
+  protected override checkHyperTogether(where: string, h: Record<string, number | boolean>): void {
+    if (h.nesterov === true && h.momentum === 0) throw argumentError(where, 'nesterov needs a momentum > 0');
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {

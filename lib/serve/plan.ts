@@ -1,6 +1,8 @@
-// Inference plans: turns a Sequential of Linear/activation/Dropout/Flatten/Softmax into dense PlanLayers.
-import type { Activation, PlanLayer } from '../backend/contract';
+// Inference plans for predictAsync: a model's layers, by their registered inference roles, as dense PlanLayers.
+import type { PlanLayer } from '../backend/contract';
 import { sizeOf, type Tensor } from '../tensor';
+import { definitionOfType, type InferenceRole } from '../nn/registry';
+import { planChain, type ChainPlan } from '../nn/plan';
 
 /** What plan building needs from a model: its architecture and its named parameters (nn.Module has both). */
 export interface PlannableModel {
@@ -24,6 +26,8 @@ export interface InferencePlan {
   inFeatures: number;
   /** Outputs per row (last layer's N). */
   outFeatures: number;
+  /** True when a Flatten comes before the first Linear: an input [rows, ...] is read as rows of inFeatures values. */
+  flattens: boolean;
 }
 
 interface Cfg {
@@ -37,6 +41,12 @@ interface Step {
   where: string;
 }
 
+/**
+ * The model's structure has no dense plan (a layer without an inference role, an activation not right
+ * after a Linear, anything after a final Softmax). predictAsync then runs the model's forward instead.
+ */
+export class UnplannableModelError extends Error {}
+
 /** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run. */
 function checkAttached(name: string, t: Tensor): void {
   if (t.data.length !== sizeOf(t.shape)) {
@@ -47,30 +57,43 @@ function checkAttached(name: string, t: Tensor): void {
   }
 }
 
-/** Flattens nested Sequentials into a list of leaf layers with their parameter name prefixes. */
+/** Flattens containers (nested Sequentials) into a list of leaf layers with their parameter name prefixes. */
 function leaves(cfg: Cfg, prefix: string, where: string, out: Step[]): void {
-  if (cfg.type === 'Sequential') {
-    const layers = cfg.layers;
-    if (!Array.isArray(layers)) throw new Error(`predictAsync: ${where} Sequential config has no layers list`);
-    layers.forEach((l, i) => leaves(l as Cfg, `${prefix}${i}.`, `${where}[${i}]`, out));
+  const def = definitionOfType(cfg.type);
+  if (def?.children) {
+    let children: Cfg[];
+    try {
+      children = def.children(cfg) as Cfg[];
+    } catch {
+      throw new Error(`predictAsync: ${where} ${cfg.type} config has no layers list`);
+    }
+    if (!Array.isArray(children)) throw new Error(`predictAsync: ${where} ${cfg.type} config has no layers list`);
+    children.forEach((l, i) => leaves(l, `${prefix}${i}.`, `${where}[${i}]`, out));
     return;
   }
   out.push({ cfg, prefix, where });
 }
 
-function activationOf(cfg: Cfg): { act: Activation; alpha: number } | null {
-  switch (cfg.type) {
-    case 'ReLU': return { act: 'relu', alpha: 0 };
-    case 'LeakyReLU': return { act: 'leakyRelu', alpha: typeof cfg.negativeSlope === 'number' ? cfg.negativeSlope : 0.01 };
-    case 'Sigmoid': return { act: 'sigmoid', alpha: 0 };
-    case 'Tanh': return { act: 'tanh', alpha: 0 };
-    case 'GELU': return { act: cfg.approximate === 'tanh' ? 'geluTanh' : 'gelu', alpha: 0 };
-    default: return null;
+function roleOf(cfg: Cfg): InferenceRole | null {
+  const def = definitionOfType(cfg.type);
+  return def?.inference ? def.inference(cfg) : null;
+}
+
+/** The planner's reason a chain has no dense plan, in the layer's terms. */
+function unplannableMessage(steps: Step[], problem: NonNullable<ChainPlan['problem']>): string {
+  if (problem.reason === 'noLinear') return 'predictAsync: the model has no Linear layer to run';
+  const { cfg, where } = steps[problem.at];
+  const label = `${cfg.type} at ${where}`;
+  if (problem.reason === 'afterSoftmax') return `predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`;
+  if (problem.reason === 'unfusedActivation') return `predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`;
+  if (cfg.type === 'Flatten' && cfg.startDim !== 1) {
+    return `predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`;
   }
+  return `predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`;
 }
 
 /**
- * Builds the dense-layer plan of a model. Linear layers become PlanLayers, an activation right after
+ * Builds the dense-layer plan of a model (the planner, nn/plan.ts, over the layers' registered roles). Linear layers become PlanLayers, an activation right after
  * a Linear is fused into it, Dropout and Flatten vanish (inference), and a final Softmax sets the
  * softmax flag. Anything else throws an Error naming the layer and its position.
  * The plan references the model's weight arrays (no copy); see snapshot.ts for the copy
@@ -84,49 +107,30 @@ export function buildPlan(model: PlannableModel): InferencePlan {
   const steps: Step[] = [];
   leaves(root, '', 'model', steps);
   const params = new Map(model.namedParameters());
+  const plan = planChain(steps.map((st) => roleOf(st.cfg)));
+  if (plan.problem !== null) throw new UnplannableModelError(unplannableMessage(steps, plan.problem));
   const layers: PlanLayer[] = [];
   const sources: PlanSource[] = [];
-  let softmax = false;
-  let lastWasLinear = false;
-  for (let i = 0; i < steps.length; i++) {
+  for (const i of plan.dense) {
     const { cfg, prefix, where } = steps[i];
     const label = `${cfg.type} at ${where}`;
-    if (softmax) throw new Error(`predictAsync: ${label} follows a Softmax; only a final Softmax can be planned`);
-    if (cfg.type === 'Linear') {
-      const W = params.get(`${prefix}weight`);
-      const b = params.get(`${prefix}bias`) ?? null;
-      if (W === undefined || W.shape.length !== 2) throw new Error(`predictAsync: ${label} has no 2-d '${prefix}weight' parameter`);
-      const [N, K] = W.shape;
-      const prev = layers[layers.length - 1];
-      if (prev !== undefined && prev.N !== K) {
-        throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
-      }
-      checkAttached(`${prefix}weight`, W);
-      if (b !== null) checkAttached(`${prefix}bias`, b);
-      if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
-      layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: 'none', alpha: 0 });
-      sources.push({ weight: W, bias: b });
-      lastWasLinear = true;
-      continue;
-    }
-    if (cfg.type === 'Flatten' && cfg.startDim !== undefined && cfg.startDim !== 1) {
-      throw new Error(`predictAsync: unsupported layer ${label} with startDim ${String(cfg.startDim)} (only startDim 1 can be planned)`);
-    }
-    if (cfg.type === 'Dropout' || cfg.type === 'Flatten') continue;
-    if (cfg.type === 'Softmax') {
-      softmax = true;
-      continue;
-    }
-    const a = activationOf(cfg);
-    if (a === null) {
-      throw new Error(`predictAsync: unsupported layer ${label} (plannable: Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, final Softmax)`);
-    }
-    if (!lastWasLinear) throw new Error(`predictAsync: ${label} does not directly follow a Linear layer, so it cannot be fused`);
+    const W = params.get(`${prefix}weight`);
+    const b = params.get(`${prefix}bias`) ?? null;
+    if (W === undefined || W.shape.length !== 2) throw new Error(`predictAsync: ${label} has no 2-d '${prefix}weight' parameter`);
+    const [N, K] = W.shape;
     const prev = layers[layers.length - 1];
-    prev.act = a.act;
-    prev.alpha = a.alpha;
-    lastWasLinear = false;
+    if (prev !== undefined && prev.N !== K) {
+      throw new Error(`predictAsync: ${label} takes ${K} inputs but the previous Linear gives ${prev.N}`);
+    }
+    checkAttached(`${prefix}weight`, W);
+    if (b !== null) checkAttached(`${prefix}bias`, b);
+    if (b !== null && b.size !== N) throw new Error(`predictAsync: ${label} bias has ${b.size} values, expected ${N}`);
+    const fused = plan.fused[i];
+    layers.push({ N, K, W: W.data, bias: b === null ? null : b.data, act: fused?.act ?? 'none', alpha: fused?.alpha ?? 0 });
+    sources.push({ weight: W, bias: b });
   }
-  if (layers.length === 0) throw new Error('predictAsync: the model has no Linear layer to run');
-  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N };
+  const softmax = plan.softmax;
+  // A Flatten before the first Linear: inputs may arrive with more than two dimensions.
+  const flattens = steps.slice(0, plan.dense[0]).some((st) => st.cfg.type === 'Flatten');
+  return { layers, sources, softmax, inFeatures: layers[0].K, outFeatures: layers[layers.length - 1].N, flattens };
 }

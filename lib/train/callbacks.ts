@@ -1,6 +1,7 @@
 // Built-in fit() callbacks: earlyStopping (with best-weight restore) and lrScheduler.
 import type { Callback, EpochLogs, TrainContext } from './types';
 import { checkCallback } from './checks';
+import { higherIsBetter } from '../optim/plateau';
 
 export interface EarlyStoppingOptions {
   /** Log key to watch: 'valLoss' (default; falls back to 'loss' without validation data), 'valAccuracy', ... */
@@ -9,7 +10,7 @@ export interface EarlyStoppingOptions {
   patience?: number;
   /** Smallest change that counts as an improvement. Default 0. */
   minDelta?: number;
-  /** 'min' for losses, 'max' for accuracies; 'auto' (default) picks 'max' when the name holds "acc". */
+  /** 'min' for losses, 'max' for scores; 'auto' (default) picks 'max' for accuracy, precision, recall, f1, auc and r2 (and their val* twins). */
   mode?: 'min' | 'max' | 'auto';
   /** Put back the weights of the best epoch when training ends (early or not). Default false. */
   restoreBestWeights?: boolean;
@@ -65,7 +66,7 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
         throw new Error(`earlyStopping: monitored value '${monitor}' is not logged (logged: ${known})`);
       }
       const mode = options.mode ?? 'auto';
-      sign = mode === 'max' || (mode === 'auto' && /acc/i.test(monitor)) ? -1 : 1;
+      sign = mode === 'max' || (mode === 'auto' && higherIsBetter(monitor)) ? -1 : 1;
       const improved = Number.isNaN(cb.bestValue) || sign * (value - cb.bestValue) < -minDelta;
       if (improved) {
         cb.bestValue = value;

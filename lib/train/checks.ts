@@ -17,14 +17,6 @@ export function describeValue(v: unknown): string {
   return name !== undefined && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
-/** Throws unless `options` is undefined or a plain options object. */
-export function checkOptionsObject(op: string, options: unknown): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`${op}: options must be an object, got ${describeValue(options)}`);
-  }
-}
-
 const HOOKS = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
 
 /** Checks that a callback is an object whose hooks (those present) are functions; `label` names it in errors. */

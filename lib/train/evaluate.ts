@@ -1,10 +1,11 @@
 // evaluate() and predict(): batched inference in eval mode without gradients, plus the shared evaluation pass fit uses.
 import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
-import { prepareData, BatchBuilder, PreparedData } from './prepared';
+import { prepareData, BatchBuilder, PreparedData, preprocessForModel } from './prepared';
 import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './losses';
 import { makeMetrics, Metric, MetricFunction, MetricName } from './metrics';
 import type { FitData, TrainableModel } from './types';
+import { checkOptions } from '../validate';
 
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
@@ -59,9 +60,10 @@ export function evaluatePrepared(
 
 /** Mean loss and metrics of the model on { x, y }, in eval mode, without recording gradients. */
 export function evaluate(model: TrainableModel, data: FitData, options: EvaluateOptions = {}): EvaluateResult {
+  options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
   const batchSize = options.batchSize ?? 256;
   checkBatchSize('evaluate', batchSize);
-  const d = prepareData(data, 'evaluate');
+  const d = preprocessForModel(model, data, prepareData(data, 'evaluate'), 'evaluate');
   const lossName = options.loss ?? defaultLossName(d);
   const lossFn = resolveLoss(lossName, d, 'evaluate');
   const metrics = makeMetrics(options.metrics ?? (d.labels ? ['accuracy'] : []), lossName);

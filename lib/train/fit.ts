@@ -2,9 +2,10 @@
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
-import { prepareData, sliceRows, BatchBuilder, PreparedData } from './prepared';
+import { prepareData, sliceRows, BatchBuilder, PreparedData, preprocessForModel, checkTargetWidth, StandardizeOption } from './prepared';
 import { resolveLoss, defaultLossName, LossSpec } from './losses';
-import { makeMetrics, validationKey, MetricFunction, MetricName } from './metrics';
+import { makeMetrics, checkMetrics, validationKey, MetricFunction, MetricName } from './metrics';
+import { trainingLoss, type ClassWeight } from './class-weight';
 import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
 import { makeOptimizer, OptimizerName } from './optimizer';
@@ -12,10 +13,11 @@ import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import {
-  checkOptionsObject, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
+  collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
+import { checkOptions } from '../validate';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -29,13 +31,25 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Seed of the shuffle; the same seed (and the same initial weights) gives the same trained weights. */
   seed?: number;
-  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', or a function. */
+  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', 'l1', or a function. */
   loss?: LossSpec;
   /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
   optimizer?: TrainableOptimizer | OptimizerName;
-  /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). */
+  /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). An error with an optimizer instance (give it the lr). */
   lr?: number;
-  /** Default ['accuracy'] for integer labels, [] for float targets; the loss is always logged. */
+  /**
+   * Per-class weights of the training loss ('crossEntropy' or 'bceWithLogits', integer labels):
+   * { class: weight } (missing classes weigh 1), one weight per class, or 'balanced'
+   * (n / (classes * count of the class), scikit-learn's rule). The training loss becomes the
+   * class-weighted mean sum(w l) / sum(w); validation loss and metrics stay unweighted.
+   */
+  classWeight?: ClassWeight;
+  /**
+   * Default ['accuracy'] for integer labels, [] for float targets; the loss is always logged. Names:
+   * 'accuracy', 'precision', 'recall', 'f1' (binary: class 1; else macro), 'precisionMacro',
+   * 'recallMacro', 'f1Macro', 'auc' (binary), 'mae', 'mse', 'rmse', 'r2', each computed over
+   * every row of the epoch; or { name, fn(pred, target) } averaged over batches.
+   */
   metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
   /** Held-out data evaluated after every epoch (valLoss, valAccuracy...). */
   validationData?: FitData;
@@ -70,7 +84,25 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
   resumeFrom?: string;
+  /**
+   * Fit a data.Preprocessor on the training rows (before a validationSplit's rows) and store it in
+   * model.preprocessor: true standardises the features per column and float regression targets; an
+   * object gives the Preprocessor options ({ standardize, targetScale, scale }). Training, validation,
+   * evaluate, predict and save/load then use it. Without this option a model that already has a
+   * preprocessor trains on data transformed by it.
+   */
+  standardize?: StandardizeOption;
 }
+
+/** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
+const FIT_OPTIONS = [
+  'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
+  'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize',
+] as const satisfies readonly (keyof FitOptions)[];
+// Compile-time check that FIT_OPTIONS lists every key of FitOptions.
+const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
+void fitOptionsListed;
 
 /** An empty History. */
 export function emptyHistory(): History {
@@ -123,8 +155,7 @@ function yieldToEventLoop(): Promise<void> {
  * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
  */
 export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
-  checkOptionsObject('fit', options);
-  options ??= {};
+  options = checkOptions('fit', options, FIT_OPTIONS);
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 32);
@@ -138,7 +169,9 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
 
-  const all = prepareData(data, 'fit');
+  const raw = prepareData(data, 'fit');
+  const trainRows = options.validationSplit !== undefined ? raw.n - validationSplitRows(raw.n, options.validationSplit) : raw.n;
+  const all = preprocessForModel(model, data, raw, 'fit', options.standardize, trainRows);
   let train: PreparedData = all;
   let val: PreparedData | null = null;
   if (options.validationData !== undefined && options.validationSplit !== undefined) {
@@ -151,7 +184,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
     train = sliceRows(all, 0, all.n - nVal);
     val = sliceRows(all, all.n - nVal, all.n);
   } else if (options.validationData !== undefined) {
-    val = prepareData(options.validationData, 'fit', 'validationData');
+    val = preprocessForModel(model, options.validationData, prepareData(options.validationData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
     if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
       throw new Error(
@@ -175,7 +208,9 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   }
 
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
-  const chance = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
+  const { chance, classes } = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
+  checkMetrics(metrics, classes, train.labels !== null);
+  const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, train.labels, classes);
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
@@ -211,7 +246,8 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
       model.train();
       for (const m of metrics) m.reset();
       progress.epochBegin(epoch, epochs, train.n);
-      let lossSum = 0;
+      let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
+      let weightSum = 0;
       let seen = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         if (signal?.aborted) {
@@ -223,6 +259,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
         const rows = end - start;
         const input = batches.input(order, start, end);
         const target = batches.target(order, start, end);
+        const weight = trainLoss.batchWeight(target, rows);
         // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
         // reclaimed when the step ends: nothing below may keep a tensor of the step past that point.
         if (reuseStepBuffers) beginStepArena();
@@ -230,7 +267,7 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
         try {
           optimizer.zeroGrad();
           const pred = model.forward(input);
-          const loss = lossFn(pred, target);
+          const loss = trainLoss.fn(pred, target);
           if (loss.size !== 1) {
             throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
           }
@@ -249,19 +286,20 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
           if (reuseStepBuffers) endStepArena();
         }
         monitor.batch(lossValue);
-        lossSum += lossValue * rows;
+        lossSum += lossValue * weight;
+        weightSum += weight;
         seen += rows;
-        progress.batch(seen, lossSum / seen, accuracy?.result());
+        progress.batch(seen, lossSum / weightSum, accuracy?.result());
         if (callbacks.length > 0) {
           const batchLogs: BatchLogs = { loss: lossValue, size: rows };
-          for (const m of metrics) batchLogs[m.name] = m.result();
+          for (const m of metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
           for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
         }
         await yieldToEventLoop();
       }
       const trainSeconds = (performance.now() - started) / 1000;
 
-      const logs: EpochLogs = { loss: lossSum / seen, lr: optimizer.lr, seconds: 0 };
+      const logs: EpochLogs = { loss: lossSum / weightSum, lr: optimizer.lr, seconds: 0 };
       for (const m of metrics) logs[m.name] = m.result();
       if (val !== null) {
         const vBatch = options.validationBatchSize ?? Math.max(batchSize, 256);
@@ -298,13 +336,21 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
 
 /**
  * Runs the model once on the first batch (so a shape mismatch fails before the first step), checks
- * every label (training and validation) against what the loss accepts, and returns the chance level
- * for the divergence monitor (classification with crossEntropy only).
+ * every label (training and validation) against what the loss accepts, and returns the model's
+ * output width and the chance level for the divergence monitor (classification with crossEntropy only).
  */
 function checkModelAndLabels(
   model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, batchSize: number,
-): ChanceLevel | null {
+): { chance: ChanceLevel | null; classes: number } {
   const classes = probeOutputWidth('fit', 'data', model, train, batchSize);
+  checkTargetWidth('fit', 'data', train, classes, lossName);
+  return { chance: labelChecks(model, train, val, lossName, classes), classes };
+}
+
+/** Checks every label against the loss's classes; returns the chance level for crossEntropy (null otherwise). */
+function labelChecks(
+  model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, classes: number,
+): ChanceLevel | null {
   if (train.labels === null) return null;
   const all: [string, Int32Array][] = [['data', train.labels]];
   if (val !== null && val.labels !== null) all.push(['validationData', val.labels]);

@@ -13,3 +13,5 @@ export type { ProgressStream } from './progress';
 export type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext, TrainingWarning,
 } from './types';
+export * as metrics from './metric-functions';
+export type { ClassWeight } from './class-weight';

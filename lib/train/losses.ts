@@ -1,11 +1,11 @@
 // Maps fit()'s `loss` option (a name or a function) to a (pred, batch target) => scalar Tensor function.
 import { Tensor } from '../tensor';
-import { crossEntropy, mseLoss, bceWithLogits, huberLoss } from '../nn/losses';
+import { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss } from '../nn/losses';
 import type { BatchTarget } from './metrics';
 import type { PreparedData } from './prepared';
 
 /** Loss names fit() knows. */
-export type LossName = 'crossEntropy' | 'mse' | 'bceWithLogits' | 'huber';
+export type LossName = 'crossEntropy' | 'mse' | 'bceWithLogits' | 'huber' | 'l1';
 
 /** A user loss: returns a scalar Tensor (mean over the batch) that backward() can start from. */
 export type LossFunction = (pred: Tensor, target: BatchTarget) => Tensor;
@@ -50,15 +50,18 @@ export function resolveLoss(spec: LossSpec, d: PreparedData, op: string): LossFu
       }
       return (pred, target) => mseLoss(pred, floatTarget(op, 'mse', pred, target));
     case 'huber':
+    case 'l1': {
       if (d.labels !== null) {
-        throw new Error(`${op}: loss 'huber' needs float targets (a Tensor or Float32Array y), got integer class labels`);
+        throw new Error(`${op}: loss '${spec}' needs float targets (a Tensor or Float32Array y), got integer class labels`);
       }
-      return (pred, target) => huberLoss(pred, floatTarget(op, 'huber', pred, target));
+      const fn = spec === 'huber' ? huberLoss : l1Loss;
+      return (pred, target) => fn(pred, floatTarget(op, spec, pred, target));
+    }
     case 'bceWithLogits':
       return (pred, target) => bceWithLogits(pred, floatTarget(op, 'bceWithLogits', pred, target));
     default:
       throw new Error(
-        `${op}: unknown loss '${String(spec)}' (known: 'crossEntropy', 'mse', 'bceWithLogits', 'huber', or a function (pred, target) => Tensor)`,
+        `${op}: unknown loss '${String(spec)}' (known: 'crossEntropy', 'mse', 'bceWithLogits', 'huber', 'l1', or a function (pred, target) => Tensor)`,
       );
   }
 }

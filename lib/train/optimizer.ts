@@ -16,7 +16,14 @@ function isOptimizer(o: unknown): o is TrainableOptimizer {
 /** The optimizer fit will use: the instance as given, or a new one over params. */
 export function makeOptimizer(spec: TrainableOptimizer | OptimizerName, params: Tensor[], lr?: number): TrainableOptimizer {
   if (isOptimizer(spec)) {
-    if (lr !== undefined) spec.lr = lr;
+    if (lr !== undefined) {
+      // Overwriting the instance's lr silently hid which one trained (issue 11).
+      const name = (spec as object).constructor?.name ?? 'optimizer';
+      throw new Error(
+        "fit: pass lr to the optimizer you constructed, or pass optimizer: 'adam' with lr " +
+          `(got lr: ${String(lr)} and ${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name} instance whose lr is ${String(spec.lr)})`,
+      );
+    }
     return spec;
   }
   const name = typeof spec === 'string' ? (spec.toLowerCase() as OptimizerName) : spec;

@@ -3,6 +3,8 @@ import { Tensor } from '../tensor';
 import { gatherRows } from '../data/split';
 import type { FitData } from './types';
 import type { BatchTarget } from './metrics';
+import { Preprocessor, preprocessorOf, type PreprocessorOptions, type PreprocessorFitData } from '../data/preprocess';
+import { describe } from '../validate';
 
 /** Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. */
 export interface PreparedData {
@@ -168,4 +170,73 @@ export class BatchBuilder {
     }
     return new Tensor(data, [rows, ...d.targetShape]);
   }
+}
+
+/** fit's `standardize` option: true (features per column, regression targets too) or Preprocessor options. */
+export type StandardizeOption = boolean | PreprocessorOptions;
+
+/**
+ * The rows a model with a preprocessor trains on or is evaluated on. With fit's `standardize`, a new
+ * Preprocessor is first fitted on the first `trainRows` rows (the training part, before a
+ * validationSplit) and set as model.preprocessor (readCsv's table also gives it the feature and class
+ * names, fill values and CSV schema). Then the model's preprocessor, if any, transforms x (a copy:
+ * missing values filled, scaled) and float targets; integer labels pass through.
+ */
+export function preprocessForModel(
+  model: unknown, data: FitData, d: PreparedData, op: string, standardize?: StandardizeOption, trainRows?: number,
+): PreparedData {
+  if (standardize !== undefined && standardize !== false) {
+    if (standardize !== true && (standardize === null || typeof standardize !== 'object' || Array.isArray(standardize))) {
+      throw new Error(`${op}: standardize must be true, false or an object of preprocessor options, got ${describe(standardize)}`);
+    }
+    if (model === null || typeof model !== 'object' || !('preprocessor' in model)) {
+      throw new Error(`${op}: standardize needs an nn.Module model (it stores the fitted scaler in model.preprocessor)`);
+    }
+    const rows = trainRows ?? d.n;
+    const extra = data as PreprocessorFitData;
+    const prep = new Preprocessor(standardize === true ? {} : standardize);
+    prep.fit({
+      x: new Tensor(d.x.subarray(0, rows * d.rowSize), [rows, d.rowSize]),
+      y: d.labels !== null ? d.labels.subarray(0, rows) : d.targets!.subarray(0, rows * d.targetSize),
+      n: rows,
+      featureNames: extra.featureNames ?? null,
+      classNames: extra.classNames ?? null,
+      fill: extra.fill ?? null,
+      schema: extra.schema ?? null,
+      task: extra.task ?? null,
+    });
+    (model as { preprocessor: Preprocessor | null }).preprocessor = prep;
+  }
+  const prep = preprocessorOf(model);
+  if (prep === null) return d;
+  const x = prep.transformX(new Tensor(d.x, [d.n, d.rowSize]), `${op}: model.preprocessor`).data;
+  const targets = d.targets === null ? null : prep.transformY(d.targets);
+  return { ...d, x, targets };
+}
+
+/**
+ * Float targets against a model's output width, before training: a Float32Array of whole numbers for
+ * a model with several outputs is almost always class labels sent as floats, and mse would then fail
+ * at the first batch with a shape error. Says what to do instead.
+ */
+export function checkTargetWidth(op: string, what: string, d: PreparedData, outputs: number, lossName: unknown): void {
+  if (d.targets === null || typeof lossName === 'function' || d.targetSize === outputs) return;
+  const t = d.targets;
+  let integral = true;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if (!Number.isInteger(v)) { integral = false; break; }
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const head = `${op}: ${what}.y is a Float32Array (regression targets for loss '${String(lossName)}') with ${d.targetSize} value(s) per row, but the model has ${outputs} outputs`;
+  if (d.targetSize === 1 && integral && lo >= 0 && hi < outputs) {
+    throw new Error(
+      `${head}; its values are whole numbers in [${lo}, ${hi}]: labels look like classes: pass an Int32Array ` +
+        '(e.g. Int32Array.from(y)) to train a classifier with crossEntropy (readCsv returns class labels as an Int32Array)',
+    );
+  }
+  throw new Error(`${head}: give the model ${d.targetSize} output(s), or y ${outputs} value(s) per row`);
 }

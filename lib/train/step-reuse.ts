@@ -1,23 +1,14 @@
 // Decides whether fit may recycle a training step's buffers: only when no user code can keep the step's tensors.
 import { Module } from '../nn/module';
-import { Sequential } from '../nn/sequential';
-import { Linear } from '../nn/linear';
-import { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax } from '../nn/activations';
-import { Dropout } from '../nn/dropout';
-import { Flatten } from '../nn/flatten';
+import { definitionOf } from '../nn/registry';
 import { Optimizer } from '../optim/optimizer';
 import type { LossSpec } from './losses';
 import type { MetricFunction, MetricName } from './metrics';
 
-/** Layer classes whose forward keeps no reference to its input or output beyond the autograd tape. */
-const BUILT_IN_LAYERS: readonly object[] = [
-  Sequential.prototype, Linear.prototype, ReLU.prototype, LeakyReLU.prototype, Sigmoid.prototype,
-  Tanh.prototype, GELU.prototype, Softmax.prototype, Dropout.prototype, Flatten.prototype,
-];
-
+/** True when m and its children are registered layers whose forward keeps no reference beyond the tape. */
 function onlyBuiltInLayers(m: Module): boolean {
-  if (!BUILT_IN_LAYERS.includes(Object.getPrototypeOf(m) as object)) return false;
-  if (Object.prototype.hasOwnProperty.call(m, 'forward')) return false; // forward patched on the instance
+  const keeps = definitionOf(m)?.keepsNoTensors; // undefined for subclasses and patched forwards
+  if (keeps === undefined || keeps === false) return false;
   for (const [, child] of m.children()) if (!onlyBuiltInLayers(child)) return false;
   return true;
 }

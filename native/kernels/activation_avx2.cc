@@ -8,6 +8,7 @@
 
 #include "gemm.h"
 #include "isa.h"
+#if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (see avx2_absent.cc)
 #include "vecmath_avx2.h"
 
 namespace myelin {
@@ -142,3 +143,4 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
 
 }  // namespace avx2
 }  // namespace myelin
+#endif  // x86-64

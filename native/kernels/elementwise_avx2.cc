@@ -3,6 +3,7 @@
 
 #include "elementwise.h"
 #include "isa.h"
+#if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (see avx2_absent.cc)
 #include "vecmath_avx2.h"
 
 namespace myelin {
@@ -61,3 +62,4 @@ double sum_sq_diff(long n, const float* a, const float* b) {
 
 }  // namespace avx2
 }  // namespace myelin
+#endif  // x86-64

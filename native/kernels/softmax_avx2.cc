@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "isa.h"
+#if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (see avx2_absent.cc)
 #include "vecmath_avx2.h"
 
 namespace myelin {
@@ -53,3 +54,4 @@ static double exp_shift_sum(long n, const float* x, float shift, float* out) {
 
 }  // namespace avx2
 }  // namespace myelin
+#endif  // x86-64

@@ -39,6 +39,20 @@ export function randomTensor(
   return new Tensor(data, shape, true);
 }
 
+/**
+ * A tensor (requiring grad) holding a shuffled ladder of values 0.1 apart, so a 1e-2 finite-difference
+ * perturbation never changes which element is the max or min (for max/min/clamp-like ops).
+ */
+export function ladderTensor(rng: Rng, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.1);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [vals[i], vals[j]] = [vals[j], vals[i]];
+  }
+  return new Tensor(Float32Array.from(vals), shape, true);
+}
+
 export interface GradcheckOptions {
   /** Finite-difference step. */
   eps?: number;

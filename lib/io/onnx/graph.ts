@@ -3,13 +3,51 @@ import { onnx, int64ToNumber, AttributeType } from './schema';
 import { ConstTensor, NodeAttributes, readTensor, defaultOpset, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { LayerSpec } from './layers';
-import { DROPOUT_DOC_PREFIX } from './encode';
+import { DROPOUT_DOC_PREFIX } from '../../nn/dropout';
+import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition, type OnnxImportContext, type OnnxNodeView } from '../../nn/registry';
 
 /** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
 export const SUPPORTED_OPS = new Set([
   'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Reshape',
   'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
 ]);
+
+/** The registered layers that read ONNX themselves, by the operators they read. */
+function importersByOp(): Map<string, LayerDefinition> {
+  const out = new Map<string, LayerDefinition>();
+  for (const def of definitions()) for (const op of Object.keys(def.onnxImport?.attributes ?? {})) out.set(op, def);
+  return out;
+}
+
+/** Operators importModel understands: the built-in rules' and those of registered layers. */
+function supportedOps(): Set<string> {
+  return new Set([...SUPPORTED_OPS, ...importersByOp().keys()]);
+}
+
+const ATTRIBUTE_KINDS: Record<string, number> = {
+  float: AttributeType.FLOAT, int: AttributeType.INT, ints: AttributeType.INTS, string: AttributeType.STRING,
+};
+
+/** The attributes `op` may carry: graph.ts's own table, else the registered layer's. */
+function attributesOf(op: string): Record<string, number> {
+  if (ATTRIBUTES[op]) return ATTRIBUTES[op];
+  const declared = importersByOp().get(op)?.onnxImport?.attributes[op] ?? {};
+  return Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, ATTRIBUTE_KINDS[v]]));
+}
+
+/** A node as a registered layer's import sees it. */
+function nodeView(n: onnx.INodeProto, label: string): OnnxNodeView {
+  const attrs = new NodeAttributes(n);
+  return {
+    opType: n.opType ?? '', label, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
+    float: (name, fb) => attrs.float(name, fb),
+    int: (name, fb) => attrs.int(name, fb),
+    ints: (name) => {
+      const a = (n.attribute ?? []).find((x) => x.name === name);
+      return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${label} attribute ${name}`)) : null;
+    },
+  };
+}
 
 /** Ops computed at load time when all their inputs are constants (torch emits these around weights). */
 const FOLDABLE_OPS = new Set(['Constant', 'Identity', 'Transpose']);
@@ -51,7 +89,7 @@ function isSet(obj: object, field: string): boolean {
 
 /** Throws naming the node for unknown, duplicated, mistyped or valueless attributes. */
 function checkAttributes(node: onnx.INodeProto, label: string): void {
-  const allowed = ATTRIBUTES[node.opType ?? ''] ?? {};
+  const allowed = attributesOf(node.opType ?? '');
   const known = Object.keys(allowed);
   const seen = new Set<string>();
   for (const a of node.attribute ?? []) {
@@ -132,7 +170,10 @@ function topoSort(nodes: onnx.INodeProto[], available: Set<string>): onnx.INodeP
 interface Segment { nodes: onnx.INodeProto[]; input: string; output: string }
 
 /** One step of the chain: a single node, or a run of elementwise segments (decomposed activations). */
-type Link = { kind: 'node'; node: onnx.INodeProto; input: string } | { kind: 'elementwise'; segments: Segment[] };
+type Link =
+  | { kind: 'node'; node: onnx.INodeProto; input: string }
+  | { kind: 'elementwise'; segments: Segment[] }
+  | { kind: 'region'; nodes: onnx.INodeProto[]; input: string };
 
 interface ChainGraph {
   links: Link[];
@@ -182,12 +223,13 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
 
   // Every operator type the model computes with must be known before we look at structure: report them all.
   const unsupported = new Set<string>();
+  const supported = supportedOps();
   for (const n of dataNodes) {
     const domain = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : '';
-    if (domain || !SUPPORTED_OPS.has(n.opType ?? '')) unsupported.add(`${domain}${n.opType ?? '?'}`);
+    if (domain || !supported.has(n.opType ?? '')) unsupported.add(`${domain}${n.opType ?? '?'}`);
   }
   if (unsupported.size > 0) {
-    throw new Error(`unsupported ONNX operator(s): ${[...unsupported].join(', ')} (supported: ${[...SUPPORTED_OPS].join(', ')})`);
+    throw new Error(`unsupported ONNX operator(s): ${[...unsupported].join(', ')} (supported: ${[...supported].join(', ')})`);
   }
   dataNodes.forEach((n, i) => checkAttributes(n, nodeLabel(n, i)));
 
@@ -227,6 +269,8 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
       const segment = { nodes: region, input: current, output: cut };
       if (prev && prev.kind === 'elementwise') prev.segments.push(segment);
       else links.push({ kind: 'elementwise', segments: [segment] });
+    } else if (region.some((n) => importersByOp().has(n.opType ?? ''))) {
+      links.push({ kind: 'region', nodes: region, input: current }); // a registered layer's decomposition, read in layersFromModel
     } else {
       throw new Error(`the graph is not a chain: nodes ${region.map((n) => n.opType).join(', ')} branch and rejoin between '${current}' and '${cut}'`);
     }
@@ -266,7 +310,49 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
     sample = [outF];
   };
 
+  const importContext: OnnxImportContext = {
+    constant: (s) => constants.get(s) ?? null,
+    get sample() {
+      return sample;
+    },
+  };
+  const pushRegistered = (l: ImportedLayer): void => {
+    layers.push({ kind: 'registered', name: name(), config: l.config, params: l.params });
+  };
+
+  let skip = 0;
   links.forEach((link, i) => {
+    if (skip > 0) {
+      skip--;
+      return;
+    }
+    if (link.kind === 'region') {
+      // A decomposition may span several regions (cut where one value is live): try runs of up to 4 links.
+      const nodes: onnx.INodeProto[] = [];
+      for (let j = i; j < Math.min(links.length, i + 4); j++) {
+        const l = links[j];
+        nodes.push(...(l.kind === 'node' ? [l.node] : l.kind === 'region' ? l.nodes : l.segments.flatMap((seg) => seg.nodes)));
+        const views = nodes.map((n, k) => nodeView(n, nodeLabel(n, k)));
+        for (const def of new Set(importersByOp().values())) {
+          const found = def.onnxImport?.region?.(views, link.input, importContext) ?? null;
+          if (found !== null) {
+            skip = j - i;
+            return pushRegistered(found);
+          }
+        }
+      }
+      throw new Error(`the graph is not a chain: nodes ${link.nodes.map((n) => n.opType).join(', ')} branch and rejoin after '${link.input}' and form no known layer`);
+    }
+    const prevLayer = layers[layers.length - 1];
+    if (link.kind === 'node' && prevLayer?.kind === 'registered') {
+      // A node folded into the registered layer before it (e.g. a decomposition's scale and shift).
+      const def = definitionOfType(prevLayer.config.type);
+      if (def?.onnxImport?.absorb?.(prevLayer, nodeView(link.node, nodeLabel(link.node, i)), importContext)) return;
+    }
+    if (link.kind === 'node' && !ATTRIBUTES[link.node.opType ?? ''] && !SUPPORTED_OPS.has(link.node.opType ?? '')) {
+      const def = importersByOp().get(link.node.opType ?? '');
+      if (def?.onnxImport?.node) return pushRegistered(def.onnxImport.node(nodeView(link.node, nodeLabel(link.node, i)), importContext));
+    }
     if (link.kind === 'elementwise') {
       const prev = layers[layers.length - 1];
       const first = link.segments[0].nodes;

@@ -4,7 +4,8 @@ import * as path from 'path';
 import { Module, Sequential, fromConfig, type LayerConfig } from '../../nn';
 import { writeFileAtomic } from '../atomic';
 import { readRegularFile } from '../read-file';
-import { encodeLayers } from './encode';
+import { encodeLayers, type ExportLayer } from './encode';
+import { definitionOfType } from '../../nn/registry';
 import { decodeModelProto } from './decode';
 import { layersFromModel } from './graph';
 import { addIntegrityDigest, checkIntegrityDigest } from './integrity';
@@ -40,44 +41,21 @@ function packageVersion(): string {
   }
 }
 
-/** Flattens a model into LayerSpecs (nested Sequentials inlined), reading weights from its state dict. */
-export function layersOf(model: Module): LayerSpec[] {
+/** Flattens a model into its leaf layers (containers inlined), with their parameters from the state dict. */
+export function layersOf(model: Module): ExportLayer[] {
   const state = model.stateDict();
-  const out: LayerSpec[] = [];
+  const out: ExportLayer[] = [];
   const visit = (cfg: LayerConfig, prefix: string): void => {
-    const where = prefix ? `layer ${prefix.slice(0, -1)}` : 'the model';
-    switch (cfg.type) {
-      case 'Sequential':
-        cfg.layers.forEach((child, i) => visit(child, `${prefix}${i}.`));
-        return;
-      case 'Linear': {
-        const w = state[`${prefix}weight`];
-        const b = cfg.bias ? state[`${prefix}bias`] : undefined;
-        if (!w || (cfg.bias && !b)) throw new Error(`onnx.exportModel: ${where} (Linear) has no '${prefix}weight'/'${prefix}bias' parameters`);
-        out.push({ kind: 'Linear', name: prefix, inFeatures: cfg.inFeatures, outFeatures: cfg.outFeatures, weight: w.data, bias: b ? b.data : null });
-        return;
-      }
-      case 'ReLU': case 'Sigmoid': case 'Tanh': case 'Softmax':
-        out.push({ kind: cfg.type, name: prefix });
-        return;
-      case 'LeakyReLU':
-        out.push({ kind: 'LeakyReLU', name: prefix, negativeSlope: cfg.negativeSlope });
-        return;
-      case 'GELU':
-        out.push({ kind: 'GELU', name: prefix, approximate: cfg.approximate });
-        return;
-      case 'Dropout':
-        out.push({ kind: 'Dropout', name: prefix, p: cfg.p });
-        return;
-      case 'Flatten':
-        if (cfg.startDim !== 1) {
-          throw new Error(`onnx.exportModel: ${where}: Flatten(startDim=${cfg.startDim}) is not supported (only startDim 1)`);
-        }
-        out.push({ kind: 'Flatten', name: prefix });
-        return;
-      default:
-        throw new Error(`onnx.exportModel: ${where}: layer type '${(cfg as { type: string }).type}' is not supported by ONNX export`);
+    const def = definitionOfType(cfg.type);
+    if (def?.children) {
+      def.children(cfg).forEach((child, i) => visit(child, `${prefix}${i}.`));
+      return;
     }
+    const params: Record<string, Float32Array> = {};
+    for (const [name, t] of Object.entries(state)) {
+      if (name.startsWith(prefix) && !name.slice(prefix.length).includes('.')) params[name.slice(prefix.length)] = t.data;
+    }
+    out.push({ name: prefix, config: cfg, params });
   };
   let config: LayerConfig;
   try {
@@ -89,10 +67,11 @@ export function layersOf(model: Module): LayerSpec[] {
   return out;
 }
 
-function defaultSampleShape(layers: LayerSpec[]): number[] {
-  for (const l of layers) {
-    if (l.kind === 'Linear') return [l.inFeatures];
-    if (l.kind === 'Flatten') break;
+/** The per-sample input shape: the first Linear's inFeatures, when no Flatten comes before it. */
+function defaultSampleShape(layers: ExportLayer[]): number[] {
+  for (const { config } of layers) {
+    if (typeof config.inFeatures === 'number') return [config.inFeatures];
+    if (config.type === 'Flatten' && config.startDim === 1) break;
   }
   throw new Error('onnx.exportModel: cannot tell the input shape (no Linear before any Flatten); pass { inputShape: [1, ...] }');
 }
@@ -137,12 +116,14 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
       case 'GELU': return { type: 'GELU', approximate: l.approximate };
       case 'Dropout': return { type: 'Dropout', p: l.p };
       case 'Flatten': return { type: 'Flatten', startDim: 1 };
+      case 'registered': return l.config;
       default: return { type: l.kind };
     }
   });
   const model = fromConfig({ type: 'Sequential', layers: configs }) as Sequential;
   const state: Record<string, Float32Array> = {};
   layers.forEach((l, i) => {
+    if (l.kind === 'registered') for (const [k, v] of Object.entries(l.params)) state[`${i}.${k}`] = v;
     if (l.kind !== 'Linear') return;
     state[`${i}.weight`] = l.weight;
     if (l.bias) state[`${i}.bias`] = l.bias;

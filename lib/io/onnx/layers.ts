@@ -1,4 +1,5 @@
-// LayerSpec: the framework-neutral description of one layer that ONNX export reads and ONNX import produces.
+// LayerSpec: the framework-neutral description of one layer that ONNX import produces.
+import type { LayerConfig } from '../../nn/config';
 
 /** One layer of a sequential network, with its parameters as plain arrays (weight is [out, in], row-major). */
 export type LayerSpec =
@@ -18,9 +19,9 @@ export type LayerSpec =
   | { kind: 'GELU'; name: string; approximate: 'none' | 'tanh' }
   | { kind: 'Softmax'; name: string }
   | { kind: 'Dropout'; name: string; p: number }
-  | { kind: 'Flatten'; name: string };
-
-export type LayerKind = LayerSpec['kind'];
+  | { kind: 'Flatten'; name: string }
+  /** A layer read by its registered onnxImport (nn/registry.ts): its config and parameters (names without prefix). */
+  | { kind: 'registered'; name: string; config: LayerConfig; params: Record<string, Float32Array> };
 
 /** A short human description, used in error messages: "Linear(64 -> 10)", "GELU(tanh)". */
 export function describeLayer(layer: LayerSpec): string {
@@ -33,6 +34,8 @@ export function describeLayer(layer: LayerSpec): string {
       return `GELU(${layer.approximate})`;
     case 'Dropout':
       return `Dropout(${layer.p})`;
+    case 'registered':
+      return layer.config.type;
     default:
       return layer.kind;
   }

@@ -1,5 +1,6 @@
-// The ONNX protobuf schema (generated classes from the onnx-proto package) and the version facts we rely on.
-import { onnx } from 'onnx-proto';
+// The ONNX protobuf schema and the version facts we rely on. The classes are generated at build time by
+// scripts/gen-onnx.js (protobufjs-cli) from the vendored lib/io/onnx/proto/onnx.proto (ONNX v1.22.0).
+import { onnx } from './proto/onnx';
 
 export { onnx };
 
