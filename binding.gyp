@@ -30,6 +30,7 @@
       "target_name": "myelin",
       "sources": [
         "native/binding/addon.cc",
+        "native/binding/plan.cc",
         "<!@(node -p \"require('./native/sources.json').portable.join(' ')\")"
       ],
       "dependencies": [

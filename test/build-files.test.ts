@@ -100,7 +100,7 @@ describe('binding.gyp', () => {
     expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.avx2/);
     expect(read('binding.gyp')).toMatch(/require\('\.\/native\/sources\.json'\)\.avx512/);
     const addonSources = expandGyp(addon!.sources ?? []);
-    expect(addonSources.sort()).toEqual(['native/binding/addon.cc', ...sources.portable].sort());
+    expect(addonSources.sort()).toEqual(['native/binding/addon.cc', 'native/binding/plan.cc', ...sources.portable].sort());
     expect(expandGyp(avx2!.sources ?? []).sort()).toEqual([...sources.avx2].sort());
   });
 

@@ -29,6 +29,29 @@ describe('kernel table', () => {
     for (const [rel, text] of Object.entries(files)) expect(fs.readFileSync(path.join(root, rel), 'utf8')).toBe(text);
   });
 
+  it('the generator refuses rows the binding could not validate, naming the kernel and the argument', () => {
+    const { parseRow } = require(path.join(root, 'scripts/gen-kernels.js')) as {
+      parseRow(name: string, row: unknown, activations: readonly string[]): unknown;
+    };
+    const n = { name: 'n', type: 'count' };
+    const row = (args: unknown[], more = {}): unknown => ({ doc: 'd', args, cpp: 'x.h myelin::x', ...more });
+    const bad: [unknown, RegExp][] = [
+      [row([n, { name: 'x', type: 'f32', len: 'm' }]), /kernel k1: x's len names m, not a size argument/],
+      [row([{ name: 'x', type: 'f32', len: 'n' }, n]), /kernel k1: x's len names n, which comes after it/],
+      [row([n, { name: 'x', type: 'f32', len: 'n', requiredWhen: { arg: 'lr', op: '>', value: 0 } }, { name: 'lr', type: 'float' }]),
+        /x has requiredWhen but is not nullable/],
+      [row([n, { name: 'x', type: 'f32', len: 'n', nullable: true, requiredWhen: { arg: 'n', op: '>', value: 0 } }]),
+        /x's requiredWhen reads n, not a float or scalar argument/],
+      [row([n, { name: 'k', type: 'f32', len: 'n' }]), /k is a name the generated code uses/],
+      [row([n, { name: 'x', type: 'f64', len: 'n' }]), /x has unknown type f64/],
+      [row([n, n]), /two arguments named n/],
+      [row([n], { cpp: 'gemm' }), /cpp must read 'header.h myelin::function'/],
+      [row([n, { name: 'lr', type: 'float', len: 'n' }]), /lr is not a buffer/],
+    ];
+    for (const [r, message] of bad) expect(() => parseRow('k1', r, ACTIVATIONS)).toThrow(message);
+    expect(() => parseRow('k1', row([n, { name: 'x', type: 'f32', len: 'n' }]), ACTIVATIONS)).not.toThrow();
+  });
+
   it('the C++ codes are the table order', () => {
     const header = fs.readFileSync(path.join(root, 'native/kernels/codes.gen.h'), 'utf8');
     ACTIVATIONS.forEach((a, i) => expect(header).toMatch(new RegExp(`\\bkAct${a[0].toUpperCase()}${a.slice(1)} = ${i}\\b`)));

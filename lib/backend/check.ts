@@ -1,7 +1,7 @@
 // Argument checks of the TypeScript kernels (called by kernels.gen.ts and the plan kernels) and the activation/op codes.
 //
 // Each throws an Error starting with the kernel name, worded like the native binding's checks
-// (native/binding/addon.cc): "gemm: A has 10 elements, expected M*K = 12 (M=3, K=4)". O(1) per
+// (native/binding/call.h): "gemm: A has 10 elements, expected M*K = 12 (M=3, K=4)". O(1) per
 // call (checkBelow excepted); messages are built only when a check fails.
 import { ACTIVATIONS, UNARY_OPS, type Activation, type UnaryOp } from './kernel-table';
 

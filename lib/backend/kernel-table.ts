@@ -9,7 +9,7 @@
 // (then `npm run build:native`); test/kernel-table.test.ts fails when a generated file is stale.
 //
 // Adding a kernel: one row below, its C++ function (native/kernels, arguments in the row's order)
-// and its TypeScript twin (lib/backend/js/, listed in js/index.ts).
+// and its TypeScript twin (an export of that name from a family file in lib/backend/js/).
 //
 // This file is plain data: no imports (the generator evaluates it on its own).
 

@@ -1,0 +1,379 @@
+// The inference-plan entry points: freezePlan (weights copied into C++ memory), forwardAsync (a
+// worker on the libuv pool over C++ copies of everything) and forwardDense (the whole stack in one
+// synchronous call), all validating the layer list ({N, K, W, bias, act, alpha} objects) first.
+#include "plan.h"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "call.h"
+#include "codes.gen.h"
+#include "dense_stack.h"
+
+namespace myelin_binding {
+namespace {
+
+
+// Reads a property of a layer object into argv slot i of a Call (so the usual getters apply).
+bool layer_prop(Call& c, napi_value layer, const char* key, size_t slot) {
+  napi_value v;
+  if (napi_get_named_property(c.env, layer, key, &v) != napi_ok) {
+    throw_error(c.env, "%s: could not read layers[].%s", c.kernel, key);
+    return false;
+  }
+  c.argv[slot] = v;
+  return true;
+}
+
+#define CHECK_OR_FALSE(expr) \
+  do {                       \
+    if (!(expr)) return false; \
+  } while (0)
+
+// A validated layer list. W and bias point into JS memory: valid only during the current call.
+struct ParsedLayers {
+  std::vector<myelin::DenseLayer> layers;
+  int64_t in_features = 0;   // layers[0].K
+  int64_t out_features = 0;  // last N
+};
+
+// Validates the layers array in argv[slot] ({N, K, W, bias, act, alpha} objects, each K equal to
+// the previous N); false with a pending exception naming the kernel and the offending layer.
+// Uses argv slots 10..15 as scratch (the caller's arguments in them are overwritten).
+bool parse_layers(Call& c, size_t slot, ParsedLayers* out) {
+  napi_env env = c.env;
+  napi_value layers_arr = c.argv[slot];
+  bool is_array = false;
+  napi_is_array(env, layers_arr, &is_array);
+  if (!is_array) {
+    throw_error(env, "%s: layers must be an Array, got %s", c.kernel, describe(env, layers_arr));
+    return false;
+  }
+  uint32_t count = 0;
+  napi_get_array_length(env, layers_arr, &count);
+  if (count == 0) {
+    throw_error(env, "%s: layers is empty", c.kernel);
+    return false;
+  }
+  out->layers.reserve(count);
+  std::vector<napi_value> values;  // each layer's W and bias
+  values.reserve(2 * static_cast<size_t>(count));
+  int64_t prev_n = -1;
+  char what[64];
+  for (uint32_t i = 0; i < count; ++i) {
+    napi_value layer;
+    napi_valuetype t;
+    if (napi_get_element(env, layers_arr, i, &layer) != napi_ok ||
+        napi_typeof(env, layer, &t) != napi_ok || t != napi_object) {
+      throw_error(env, "%s: layers[%u] must be an object {N, K, W, bias, act, alpha}", c.kernel, i);
+      return false;
+    }
+    CHECK_OR_FALSE(layer_prop(c, layer, "N", 10) && layer_prop(c, layer, "K", 11) &&
+                   layer_prop(c, layer, "W", 12) && layer_prop(c, layer, "bias", 13) &&
+                   layer_prop(c, layer, "act", 14) && layer_prop(c, layer, "alpha", 15));
+    int64_t N, K;
+    int act;
+    double alpha;
+    float *W, *bias;
+    snprintf(what, sizeof what, "layers[%u].N", i);
+    CHECK_OR_FALSE(c.size(10, what, 1, &N));
+    snprintf(what, sizeof what, "layers[%u].K", i);
+    CHECK_OR_FALSE(c.size(11, what, 1, &K));
+    if (prev_n >= 0 && K != prev_n) {
+      throw_error(env, "%s: layers[%u].K = %lld does not match layers[%u].N = %lld", c.kernel, i,
+                  (long long)K, i - 1, (long long)prev_n);
+      return false;
+    }
+    snprintf(what, sizeof what, "layers[%u].act", i);
+    CHECK_OR_FALSE(c.code(14, what, myelin::kActCount - 1, &act));
+    snprintf(what, sizeof what, "layers[%u].alpha", i);
+    CHECK_OR_FALSE(c.number(15, what, true, &alpha));
+    snprintf(what, sizeof what, "layers[%u].W", i);
+    CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", N, "K", K, &W));
+    snprintf(what, sizeof what, "layers[%u].bias", i);
+    CHECK_OR_FALSE(c.vec(13, what, "N", N, &bias, true));
+    if (i == 0) out->in_features = K;
+    prev_n = N;
+    out->layers.push_back({(int)N, (int)K, act, (float)alpha, W, bias});
+    values.push_back(c.argv[12]);
+    values.push_back(c.argv[13]);
+  }
+  out->out_features = prev_n;
+  // Reading a later layer's properties can run JavaScript (getters, proxies) that detaches or
+  // shrinks an earlier layer's buffer: take every pointer again now that no JS can run.
+  for (uint32_t i = 0; i < count; ++i) {
+    myelin::DenseLayer& l = out->layers[i];
+    c.argv[12] = values[2 * i];
+    c.argv[13] = values[2 * i + 1];
+    float *W, *bias;
+    snprintf(what, sizeof what, "layers[%u].W", i);
+    CHECK_OR_FALSE(c.mat(12, what, "N*K", "N", l.N, "K", l.K, &W));
+    snprintf(what, sizeof what, "layers[%u].bias", i);
+    CHECK_OR_FALSE(c.vec(13, what, "N", l.N, &bias, true));
+    l.W = W;
+    l.bias = bias;
+  }
+  return true;
+}
+
+// The arguments (M, layers, X, out, softmax) of forwardAsync and forwardDense: their count, M and softmax.
+bool plan_call(Call& c, napi_callback_info info, int64_t* M, bool* softmax) {
+  return c.start(info, 5, "M, layers, X, out, softmax") && c.size(0, "M", 1, M) &&
+         c.boolean(4, "softmax", softmax);
+}
+
+// X (M x layers[0].K) and out (M x last N) of forwardAsync and forwardDense.
+bool plan_io(Call& c, int64_t M, int64_t in_features, int64_t out_features, float** X, float** out) {
+  return c.mat(2, "X", "M*layers[0].K", "M", M, "K", in_features, X) &&
+         c.mat(3, "out", "M*last.N", "M", M, "N", out_features, out);
+}
+
+// A plan whose weights were copied out of JS memory into one C++ allocation: immutable once made,
+// shared by every forwardAsync call that uses it. A call holds a reference until its worker is
+// done, so neither garbage collection nor a detached/transferred weight buffer can free what a
+// pool thread reads.
+struct FrozenPlan {
+  std::vector<myelin::DenseLayer> layers;  // W and bias point into storage
+  std::unique_ptr<float[]> storage;
+  size_t floats = 0;
+  int in_features = 0;
+  int out_features = 0;
+};
+using FrozenPlanRef = std::shared_ptr<const FrozenPlan>;
+
+// Tags the externals freezePlan returns, so forwardAsync never mistakes another addon's external
+// for a plan.
+const napi_type_tag kFrozenPlanTag = {0x6d79656c696e2e66ULL, 0x726f7a656e2d706cULL};
+
+// Copies the weights of validated layers (throws std::bad_alloc).
+FrozenPlanRef freeze(const ParsedLayers& parsed) {
+  auto plan = std::make_shared<FrozenPlan>();
+  size_t total = 0;
+  for (const auto& l : parsed.layers)
+    total += static_cast<size_t>(l.N) * l.K + (l.bias != nullptr ? static_cast<size_t>(l.N) : 0);
+  plan->storage.reset(new float[total]);
+  plan->floats = total;
+  float* p = plan->storage.get();
+  for (const auto& l : parsed.layers) {
+    myelin::DenseLayer copy = l;
+    const size_t w = static_cast<size_t>(l.N) * l.K;
+    std::memcpy(p, l.W, w * sizeof(float));
+    copy.W = p;
+    p += w;
+    if (l.bias != nullptr) {
+      std::memcpy(p, l.bias, static_cast<size_t>(l.N) * sizeof(float));
+      copy.bias = p;
+      p += l.N;
+    }
+    plan->layers.push_back(copy);
+  }
+  plan->in_features = static_cast<int>(parsed.in_features);
+  plan->out_features = static_cast<int>(parsed.out_features);
+  return plan;
+}
+
+void finalize_frozen_plan(napi_env env, void* data, void* /*hint*/) {
+  auto* ref = static_cast<FrozenPlanRef*>(data);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>((*ref)->floats * sizeof(float)), &ignored);
+  delete ref;
+}
+
+// The frozen plan behind argv[i] if it is a freezePlan handle, else null (no exception).
+FrozenPlanRef frozen_plan_arg(Call& c, size_t i) {
+  napi_valuetype t;
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_typeof(c.env, c.argv[i], &t) != napi_ok || t != napi_external) return nullptr;
+  if (napi_check_object_type_tag(c.env, c.argv[i], &kFrozenPlanTag, &tagged) != napi_ok || !tagged)
+    return nullptr;
+  if (napi_get_value_external(c.env, c.argv[i], &data) != napi_ok || data == nullptr) return nullptr;
+  return *static_cast<FrozenPlanRef*>(data);
+}
+
+// One forwardAsync call. Everything the pool thread touches is owned here (the plan's weights,
+// a copy of the input, the result buffer), never JS memory; the JS `out` array is written on the
+// main thread when the call completes, if it is still attached.
+struct ForwardJob {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref out_ref = nullptr;
+  FrozenPlanRef plan;
+  int M = 0;
+  bool softmax = false;
+  std::unique_ptr<float[]> x;  // M x in_features
+  std::unique_ptr<float[]> y;  // M x out_features
+  const char* error = nullptr;  // set by the worker (static strings only)
+};
+
+void execute_forward(napi_env /*env*/, void* data) {
+  auto* job = static_cast<ForwardJob*>(data);
+  try {
+    myelin::DenormalsFlushed flushed;  // a libuv thread: restore its mode for Node's other work
+    const FrozenPlan& p = *job->plan;
+    myelin::dense_stack_forward(job->M, static_cast<int>(p.layers.size()), p.layers.data(),
+                                job->x.get(), job->y.get(), job->softmax);
+  } catch (const std::bad_alloc&) {
+    job->error = "forwardAsync: out of memory allocating scratch buffers";
+  } catch (...) {
+    job->error = "forwardAsync: native error in the forward pass";
+  }
+}
+
+// Settles a promise with undefined (message null) or an Error. Every failure is ignored: during
+// worker_threads teardown (worker.terminate(), process.exit() in a worker) the environment can no
+// longer run JavaScript, and the promise simply stays pending while the environment goes away.
+void settle(napi_env env, napi_deferred deferred, const char* message) {
+  napi_value value = nullptr;
+  if (message == nullptr) {
+    if (napi_get_undefined(env, &value) == napi_ok) napi_resolve_deferred(env, deferred, value);
+    return;
+  }
+  napi_value text;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) == napi_ok &&
+      napi_create_error(env, nullptr, text, &value) == napi_ok) {
+    napi_reject_deferred(env, deferred, value);
+  }
+}
+
+// Runs on the JS thread after execute_forward (or when the work was cancelled). Calls only the C
+// Node-API and never throws, so nothing can escape into libuv even while the environment is
+// being torn down.
+void complete_forward(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<ForwardJob> job(static_cast<ForwardJob*>(data));
+  napi_delete_async_work(env, job->work);
+  const char* error = status == napi_cancelled ? "forwardAsync: the call was cancelled" : job->error;
+  if (error == nullptr) {
+    const size_t need = static_cast<size_t>(job->M) * job->plan->out_features;
+    napi_value out = nullptr;
+    size_t length = 0;
+    void* dst = nullptr;
+    napi_typedarray_type type;
+    if (napi_get_reference_value(env, job->out_ref, &out) == napi_ok && out != nullptr &&
+        napi_get_typedarray_info(env, out, &type, &length, &dst, nullptr, nullptr) == napi_ok &&
+        length >= need && dst != nullptr) {
+      std::memcpy(dst, job->y.get(), need * sizeof(float));
+    } else {
+      error = "forwardAsync: out was detached (its ArrayBuffer transferred) before the result was ready";
+    }
+  }
+  napi_delete_reference(env, job->out_ref);
+  settle(env, job->deferred, error);
+}
+
+// Validates (M, plan, X, out, softmax), copies what the worker needs and queues it.
+napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
+  Call c(env, "forwardAsync");
+  int64_t M;
+  bool softmax;
+  CHECK(plan_call(c, info, &M, &softmax));
+  napi_value out_val = c.argv[3];
+  FrozenPlanRef plan = frozen_plan_arg(c, 1);
+  if (plan == nullptr) {
+    napi_valuetype t;
+    if (napi_typeof(env, c.argv[1], &t) == napi_ok && t == napi_external) {
+      throw_error(env, "forwardAsync: layers is an external that freezePlan did not make");
+      return nullptr;
+    }
+    ParsedLayers parsed;
+    CHECK(parse_layers(c, 1, &parsed));
+    plan = freeze(parsed);  // a plan passed as layers is copied for this call only
+  }
+  float *X, *out;
+  CHECK(plan_io(c, M, plan->in_features, plan->out_features, &X, &out));
+  auto job = std::make_unique<ForwardJob>();
+  job->plan = plan;
+  job->M = static_cast<int>(M);
+  job->softmax = softmax;
+  const size_t in_count = static_cast<size_t>(M) * plan->in_features;
+  job->x.reset(new float[in_count]);
+  std::memcpy(job->x.get(), X, in_count * sizeof(float));
+  job->y.reset(new float[static_cast<size_t>(M) * plan->out_features]);
+
+  napi_value promise, resource_name;
+  if (napi_create_reference(env, out_val, 1, &job->out_ref) != napi_ok) {
+    throw_error(env, "forwardAsync: could not reference out");
+    return nullptr;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "myelin.forwardAsync", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, nullptr, resource_name, execute_forward, complete_forward, job.get(),
+                             &job->work) != napi_ok) {
+    napi_delete_reference(env, job->out_ref);
+    throw_error(env, "forwardAsync: could not start the worker");
+    return nullptr;
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->out_ref);
+    throw_error(env, "forwardAsync: could not queue the worker");
+    return nullptr;
+  }
+  job.release();  // complete_forward owns it now
+  return promise;
+}
+
+}  // namespace
+
+// freezePlan(layers) -> an opaque handle holding a copy of the layers' weights, for forwardAsync.
+napi_value FreezePlan(napi_env env, napi_callback_info info) {
+  Call c(env, "freezePlan");
+  CHECK(c.start(info, 1, "layers"));
+  ParsedLayers parsed;
+  CHECK(parse_layers(c, 0, &parsed));
+  auto* ref = new FrozenPlanRef(freeze(parsed));
+  napi_value handle;
+  if (napi_create_external(env, ref, finalize_frozen_plan, nullptr, &handle) != napi_ok) {
+    delete ref;
+    throw_error(env, "freezePlan: could not create the plan handle");
+    return nullptr;
+  }
+  napi_type_tag_object(env, handle, &kFrozenPlanTag);
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>((*ref)->floats * sizeof(float)), &ignored);
+  return handle;
+}
+
+// forwardAsync never throws: invalid arguments (or no memory for the copies) give a rejected promise.
+napi_value ForwardAsync(napi_env env, napi_callback_info info) {
+  napi_value r = nullptr;
+  try {
+    r = ForwardAsyncImpl(env, info);
+  } catch (const std::bad_alloc&) {
+    throw_error(env, "forwardAsync: out of memory copying the plan and the input");
+  }
+  if (r != nullptr) return r;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) return nullptr;
+  napi_value err;
+  napi_get_and_clear_last_exception(env, &err);
+  napi_deferred deferred;
+  napi_value p;
+  if (napi_create_promise(env, &deferred, &p) != napi_ok) {
+    napi_throw(env, err);
+    return nullptr;
+  }
+  napi_reject_deferred(env, deferred, err);
+  return p;
+}
+
+// Synchronous twin of forwardAsync for large batches: the whole stack in one call on the calling
+// thread's share of the pool, reading the layers in place (see dense_stack.h).
+napi_value ForwardDense(napi_env env, napi_callback_info info) {
+  Call c(env, "forwardDense");
+  int64_t M;
+  bool softmax;
+  CHECK(plan_call(c, info, &M, &softmax));
+  ParsedLayers parsed;
+  CHECK(parse_layers(c, 1, &parsed));
+  float *X, *out;
+  CHECK(plan_io(c, M, parsed.in_features, parsed.out_features, &X, &out));
+  FLUSHED(myelin::dense_stack_forward((int)M, static_cast<int>(parsed.layers.size()),
+                                      parsed.layers.data(), X, out, softmax));
+  return nullptr;
+}
+
+}  // namespace myelin_binding
