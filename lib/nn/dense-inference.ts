@@ -1,15 +1,13 @@
-// Tape-free inference for Sequential MLPs: fused linearForward calls over cached per-batch-size scratch (Module.predict's fast path).
+// Tape-free inference for a dense segment of a plan (nn/plan.ts): fused linearForward calls over cached per-batch-size scratch, or one forwardDense call.
 import { getBackend } from '../backend/select';
 import type { PlanLayer } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { freshArray } from '../buffer-pool';
-import type { Module } from './module';
 import type { Linear } from './linear';
-import { inferenceRole, type FusedActivation } from './registry';
-import { planChain } from './plan';
+import type { FusedActivation } from './registry';
 
 /** One kernel call of the plan: a Linear with the activation the planner fused into it. */
-interface DenseStep {
+export interface DenseStep {
   layer: Linear;
   /** The activation fused into this call, or null. */
   activation: FusedActivation | null;
@@ -31,10 +29,11 @@ const MAX_CACHED_BATCH_SIZES = 4;
 const DENSE_STACK_MIN_ROWS = 64;
 
 /**
- * A Sequential's layers compiled into dense steps (by their registered inference roles), run without
- * the autograd tape. Below DENSE_STACK_MIN_ROWS rows it makes the kernel calls Sequential.forward makes
- * in eval mode (same fusion, same shapes, same order); from there one forwardDense call runs the stack
- * per row block. It skips the tensors, the tape and fresh intermediate arrays.
+ * A dense segment of a plan (Linears with their fused activations, optionally a final row softmax), run
+ * without the autograd tape. Below DENSE_STACK_MIN_ROWS rows it makes the kernel calls Sequential.forward
+ * makes in eval mode (same fusion, same shapes, same order); from there one forwardDense call runs the
+ * stack per row block (the same maths, rows blocked across threads). It skips the tensors, the tape and
+ * fresh intermediate arrays.
  */
 export class DenseInference {
   readonly inFeatures: number;
@@ -49,22 +48,21 @@ export class DenseInference {
     this.outFeatures = steps[steps.length - 1].layer.outFeatures;
   }
 
-  /**
-   * Compiles a Sequential's layers, or returns null when they are not a plain MLP: only exact
-   * built-in Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU (each right after a Linear), Dropout,
-   * Flatten(1) and a final Softmax.
-   */
-  static compile(layers: readonly Module[]): DenseInference | null {
-    const plan = planChain(layers.map(inferenceRole));
-    if (plan.problem !== null) return null;
-    const steps: DenseStep[] = [];
-    for (const i of plan.dense) {
-      const linear = layers[i] as Linear;
-      const prev = steps[steps.length - 1];
-      if (prev !== undefined && prev.layer.outFeatures !== linear.inFeatures) return null;
-      steps.push({ layer: linear, activation: plan.fused[i] });
-    }
-    return new DenseInference(steps, plan.softmax);
+  /** Compiles the planner's dense steps, or returns null when their shapes do not chain (forward then says why). */
+  static compile(steps: DenseStep[], softmax: boolean): DenseInference | null {
+    if (steps.length === 0) return null;
+    for (let i = 1; i < steps.length; i++) if (steps[i - 1].layer.outFeatures !== steps[i].layer.inFeatures) return null;
+    return new DenseInference(steps, softmax);
+  }
+
+  /** The Linear layers behind the steps (their weights are read live), with their fused activations. */
+  get denseSteps(): readonly DenseStep[] {
+    return this.steps;
+  }
+
+  /** True when a row softmax ends the segment. */
+  get endsInSoftmax(): boolean {
+    return this.softmax;
   }
 
   private scratchFor(rows: number): Float32Array[] {
@@ -78,7 +76,7 @@ export class DenseInference {
   }
 
   /** The stack as backend plan layers, reading the live weights (rebuilt per call: 1 object a layer). */
-  private planLayers(): PlanLayer[] {
+  planLayers(): PlanLayer[] {
     return this.steps.map(({ layer, activation: fused }) => {
       return {
         N: layer.outFeatures,
@@ -113,7 +111,7 @@ export class DenseInference {
   }
 
   /**
-   * Predicts for x ([rows, inFeatures] data) in batches of batchSize rows, like Module.predict does
+   * Predicts for x ([rows, inFeatures] data) in batches of batchSize rows, like serve's predict does
    * (one forward pass when rows <= batchSize). Returns a new [rows, outFeatures] tensor.
    */
   run(x: Float32Array, rows: number, batchSize: number): Tensor {

@@ -1,5 +1,8 @@
 // The nn namespace: layers, Sequential, fromConfig, initialisers and losses.
-export { Module, type PredictOptions } from './module';
+export { Module, type ModuleOutput } from './module';
+// model.predict / predictClasses / predictAsync are installed by serve (Module does not import serve).
+import '../serve/methods';
+export type { PredictOptions } from '../serve/run';
 export { Linear, Dense, type LinearOptions, type LinearInit } from './linear';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, type GELUOptions } from './activations';
 export { Dropout, type DropoutOptions } from './dropout';

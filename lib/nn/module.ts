@@ -1,18 +1,11 @@
-// Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
-import { noGrad } from '../autograd';
+// Module: the base class of every layer (parameters, children, train/eval, state dict, summary). Inference (predict, predictAsync) lives in lib/serve.
 import { Tensor, shapeToString, zeroGradOf } from '../tensor';
-import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
-import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
-import { shapeInput, type InputShapeOptions } from '../serve/input';
-import type { DenseInference } from './dense-inference';
-import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
-import { classesOf, type Preprocessor } from '../data/preprocess';
+import { checkBoolean, checkOptions, describe, invalid, isPlainObject } from '../validate';
+import type { Preprocessor } from '../data/preprocess';
 
-export interface PredictOptions extends InputShapeOptions {
-  /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
-  batchSize?: number;
-}
+/** What forward returns: one tensor, several (an array), or several by name (a record of tensors). */
+export type ModuleOutput = Tensor | Tensor[] | { [name: string]: Tensor };
 
 /** Formats an integer with thousands separators: 12345 -> "12,345". */
 export function formatCount(n: number): string {
@@ -30,8 +23,13 @@ export abstract class Module {
   private readonly params = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
 
-  /** Computes the layer's output. */
-  abstract forward(x: Tensor): Tensor;
+  /**
+   * Computes the layer's output from its input(s): one tensor, several tensors (forward(a, b)), or a
+   * record of named tensors (forward({ image, meta })); it returns one tensor, an array or a record.
+   * fit, evaluate, predict and predictAsync pass x as it was given (an array becomes the arguments).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  abstract forward(...inputs: any[]): ModuleOutput;
 
   /** The JSON-serialisable architecture (no weights); nn.fromConfig rebuilds the module from it. */
   abstract toConfig(): LayerConfig;
@@ -111,15 +109,6 @@ export abstract class Module {
     void seed;
   }
 
-  /**
-   * A tape-free inference plan computing what forward() computes in eval mode (the same fused
-   * Linear+activation steps; from 64 rows one forwardDense call), or null when this module has none
-   * (predict then runs forward under noGrad). Sequential MLPs have one.
-   */
-  protected denseInference(): DenseInference | null {
-    return null;
-  }
-
   /** Width of the input rows this module expects, when known (used to shape Float32Array inputs). */
   inputFeatures(): number | null {
     for (const child of this.childModules.values()) {
@@ -191,69 +180,5 @@ export abstract class Module {
     for (const [s, n] of rows) lines.push(n > 0 ? `${s.padEnd(width)}${formatCount(n)} params` : s);
     lines.push(`Total parameters: ${formatCount(this.numParameters())}`);
     return lines.join('\n');
-  }
-
-  /**
-   * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
-   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
-   * flat array carries no row width, so it is never guessed. Restores the training mode.
-   */
-  predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
-    const prep = this.preprocessor;
-    if (prep !== null) {
-      // With a preprocessor: inputs shaped (a flat array needs features or rows), filled and scaled
-      // first; regression outputs mapped back to the targets' units.
-      const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
-      const shaped = shapeInput('predict', x, o, { width: prep.features, flattens: false });
-      return prep.outputs(this.predictModel(prep.inputs(shaped, 'predict'), o.batchSize === undefined ? {} : { batchSize: o.batchSize }));
-    }
-    return this.predictModel(x, opts);
-  }
-
-  /**
-   * The class of each input row: argmax of the outputs (a single output is a logit for class 1), as
-   * the class names the preprocessor holds (string labels from readCsv), else the index as text.
-   */
-  predictClasses(x: Tensor | Float32Array, opts: PredictOptions = {}): string[] {
-    const prep = this.preprocessor;
-    const scores = this.predict(x, opts);
-    return prep !== null ? prep.classesOf(scores) : classesOf(scores, null);
-  }
-
-  private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
-    const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
-    const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
-    if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
-    if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
-    // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.
-    const width = x instanceof Float32Array ? this.inputFeatures() : null;
-    const input = shapeInput('predict', x, o, { width, flattens: false });
-    // Fast path: a compiled plan of fused dense layers (no tape, no mode switch, cached scratch).
-    const plan = this.denseInference();
-    if (plan !== null && input.ndim === 2 && input.shape[1] === plan.inFeatures) {
-      return plan.run(input.data, input.shape[0], batchSize);
-    }
-    const wasTraining = this.training;
-    this.eval();
-    try {
-      return noGrad(() => {
-        const rows = input.ndim === 0 ? 1 : input.shape[0];
-        if (rows <= batchSize) return this.forward(input);
-        const parts: Tensor[] = [];
-        for (let start = 0; start < rows; start += batchSize) parts.push(this.forward(input.slice(start, start + batchSize)));
-        return concat(parts, 0);
-      });
-    } finally {
-      this.train(wasTraining);
-    }
-  }
-
-  /**
-   * Non-blocking batched inference (lib/serve): the layers become a plan of fused dense layers that
-   * backend.forwardAsync runs off the main thread (native backend). A model the planner cannot turn
-   * into dense steps runs through forward instead, like predict.
-   */
-  predictAsync(x: Tensor | Float32Array, opts: PredictAsyncOptions = {}): Promise<Tensor> {
-    return predictAsync(this, x, opts);
   }
 }

@@ -1,39 +1,257 @@
-// The planner: one pass over a chain of layers' inference roles decides fusion (Linear + activation) and whether the chain is a dense plan.
+// The planner: a module's layers (by their registered roles) -> steps, rewritten by a list of passes (fusion), cut into native dense segments and ops segments; cached per model structure.
 import type { FusedActivation, InferenceRole } from './registry';
+import { definitionOf, inferenceRole } from './registry';
+import type { Module } from './module';
+import { Tensor } from '../tensor';
+import type { Linear } from './linear';
+import { DenseInference } from './dense-inference';
 
-/** What the planner made of a chain of layers. */
-export interface ChainPlan {
-  /** Per layer: the activation fused into it (a Linear right before a fusable activation), else null. */
-  fused: (FusedActivation | null)[];
-  /** The Linear layers' indices, in order: the dense steps of the chain's plan. */
-  dense: number[];
-  /** True when a final Softmax ends the plan. */
-  softmax: boolean;
-  /** Why the chain has no dense plan (the layer's index and the reason), or null when it has one. */
-  problem: { at: number; reason: 'unsupported' | 'afterSoftmax' | 'unfusedActivation' | 'noLinear' } | null;
+/**
+ * One step of a plan, covering layers [from, to) of the chain. 'linear' runs a Linear (with the activation
+ * a pass fused into it, covering the activation's layer too); 'activation', 'identity' and 'softmax' are
+ * layers with those roles left as they are; 'module' is a layer without a role: it runs through its forward.
+ */
+export interface PlanStep {
+  kind: 'linear' | 'activation' | 'identity' | 'softmax' | 'module';
+  from: number;
+  to: number;
+  /** For 'linear': the fused activation (null: none). For 'activation': its own. */
+  activation: FusedActivation | null;
 }
 
 /**
- * Plans a chain from its layers' roles (null: the layer runs only through its forward). Fusion is local
- * (it holds whatever else is in the chain); the dense plan needs every layer to have a role, each
- * activation right after a Linear, and nothing after a Softmax.
+ * A planner pass: rewrites the steps (each step's [from, to) must stay in order and cover the chain).
+ * Passes run in the order of `planPasses`; add one there to teach the planner a new fusion.
+ */
+export type PlanPass = (steps: PlanStep[]) => PlanStep[];
+
+/** Linear followed directly by a fusable activation -> one 'linear' step running both. */
+export const fuseLinearActivation: PlanPass = (steps) => {
+  const out: PlanStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
+    const next = steps[i + 1];
+    if (s.kind === 'linear' && s.activation === null && next?.kind === 'activation') {
+      out.push({ kind: 'linear', from: s.from, to: next.to, activation: next.activation });
+      i++;
+    } else {
+      out.push(s);
+    }
+  }
+  return out;
+};
+
+/** The passes every plan goes through, in order (a Conv + BatchNorm + activation pass goes here). */
+export const planPasses: PlanPass[] = [fuseLinearActivation];
+
+/** A run of steps the native backend executes as one stack of fused dense layers (optionally ending in a row softmax). */
+export interface DenseSegment {
+  kind: 'dense';
+  from: number;
+  to: number;
+  /** The 'linear' steps, in order. */
+  linears: PlanStep[];
+  softmax: boolean;
+}
+
+/** A run of layers that runs through their forward (their ops). */
+export interface OpsSegment {
+  kind: 'ops';
+  from: number;
+  to: number;
+}
+
+export type Segment = DenseSegment | OpsSegment;
+
+/** What the planner made of a chain of layers. */
+export interface ChainPlan {
+  /** The steps after every pass. */
+  steps: PlanStep[];
+  /** Per layer: the activation fused into it (a Linear right before a fusable activation), else null. */
+  fused: (FusedActivation | null)[];
+  /** The chain cut into native dense segments and ops segments, in order, covering every layer. */
+  segments: Segment[];
+  /** The Linear layers' indices, in order: the dense steps when the whole chain is one dense plan. */
+  dense: number[];
+  /** True when a final Softmax ends the plan. */
+  softmax: boolean;
+  /** Why the chain is not one dense plan (the layer's index and the reason), or null when it is. */
+  problem: { at: number; reason: 'unsupported' | 'afterSoftmax' | 'unfusedActivation' | 'noLinear' } | null;
+}
+
+function initialSteps(roles: readonly (InferenceRole | null)[]): PlanStep[] {
+  return roles.map((r, i): PlanStep => {
+    if (r === null) return { kind: 'module', from: i, to: i + 1, activation: null };
+    return { kind: r.kind, from: i, to: i + 1, activation: r.kind === 'activation' ? r.activation : null };
+  });
+}
+
+/** Cuts steps into maximal dense runs (identity | linear)* with a Linear, optionally closed by a softmax; the rest is ops. */
+function segmentsOf(steps: PlanStep[]): Segment[] {
+  const out: Segment[] = [];
+  const pushOps = (s: PlanStep): void => {
+    const last = out[out.length - 1];
+    if (last?.kind === 'ops' && last.to === s.from) last.to = s.to;
+    else out.push({ kind: 'ops', from: s.from, to: s.to });
+  };
+  let i = 0;
+  while (i < steps.length) {
+    let j = i;
+    const linears: PlanStep[] = [];
+    while (j < steps.length && (steps[j].kind === 'identity' || steps[j].kind === 'linear')) {
+      if (steps[j].kind === 'linear') linears.push(steps[j]);
+      j++;
+    }
+    if (linears.length === 0) {
+      const end = Math.max(j, i + 1);
+      for (; i < end; i++) pushOps(steps[i]);
+      continue;
+    }
+    const softmax = steps[j]?.kind === 'softmax';
+    if (softmax) j++;
+    out.push({ kind: 'dense', from: steps[i].from, to: steps[j - 1].to, linears, softmax });
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * Plans a chain from its layers' roles (null: the layer runs only through its forward): the passes
+ * rewrite the steps (fusion is local: it holds whatever else is in the chain), then the chain is cut
+ * into dense and ops segments. `problem` says why the whole chain is not one dense plan.
  */
 export function planChain(roles: readonly (InferenceRole | null)[]): ChainPlan {
-  const fused = roles.map((r, i) => {
-    const next = roles[i + 1];
-    return r?.kind === 'linear' && next?.kind === 'activation' ? next.activation : null;
-  });
+  let steps = initialSteps(roles);
+  for (const pass of planPasses) steps = pass(steps);
+  const fused: (FusedActivation | null)[] = roles.map(() => null);
+  for (const s of steps) if (s.kind === 'linear' && s.activation !== null) fused[s.from] = s.activation;
   const dense: number[] = [];
   let softmax = false;
   let problem: ChainPlan['problem'] = null;
-  for (let i = 0; i < roles.length && problem === null; i++) {
-    const role = roles[i];
-    if (softmax) problem = { at: i, reason: 'afterSoftmax' };
-    else if (role === null) problem = { at: i, reason: 'unsupported' };
-    else if (role.kind === 'linear') dense.push(i);
-    else if (role.kind === 'softmax') softmax = true;
-    else if (role.kind === 'activation' && fused[i - 1] !== role.activation) problem = { at: i, reason: 'unfusedActivation' };
+  for (const s of steps) {
+    if (problem !== null) break;
+    if (softmax) problem = { at: s.from, reason: 'afterSoftmax' };
+    else if (s.kind === 'module') problem = { at: s.from, reason: 'unsupported' };
+    else if (s.kind === 'linear') dense.push(s.from);
+    else if (s.kind === 'softmax') softmax = true;
+    else if (s.kind === 'activation') problem = { at: s.from, reason: 'unfusedActivation' };
   }
   if (problem === null && dense.length === 0) problem = { at: roles.length, reason: 'noLinear' };
-  return { fused, dense, softmax, problem };
+  return { steps, fused, segments: segmentsOf(steps), dense, softmax, problem };
+}
+
+/** A segment of a model plan, ready to run: dense segments carry their compiled DenseInference. */
+export type RunSegment =
+  | { kind: 'dense'; from: number; to: number; inference: DenseInference; firstLinear: number }
+  | { kind: 'ops'; from: number; to: number };
+
+/** A module's inference plan: its layers as a flat chain (nested chains flattened) and the segments to run them. */
+export interface ModelPlan {
+  /** The chain's layers: a chain container's leaves, or [model] for a module the planner sees as one layer. */
+  layers: Module[];
+  chain: ChainPlan;
+  segments: RunSegment[];
+}
+
+/** The layers a chain container (a module whose registration has `chain`) runs in order, nested chains flattened. */
+export function chainLayers(m: Module): Module[] | null {
+  const def = definitionOf(m);
+  if (def?.chain === undefined) return null;
+  const out: Module[] = [];
+  for (const child of def.chain(m)) out.push(...(chainLayers(child) ?? [child]));
+  return out;
+}
+
+function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function compile(layers: Module[]): ModelPlan {
+  const chain = planChain(layers.map(inferenceRole));
+  const segments: RunSegment[] = [];
+  for (const s of chain.segments) {
+    const inference = s.kind === 'dense'
+      ? DenseInference.compile(s.linears.map((st) => ({ layer: layers[st.from] as Linear, activation: st.activation })), s.softmax)
+      : null;
+    if (s.kind === 'dense' && inference !== null) {
+      segments.push({ kind: 'dense', from: s.from, to: s.to, inference, firstLinear: s.linears[0].from });
+    } else {
+      // Linears whose shapes do not chain run through their forward (which says what is wrong).
+      const last = segments[segments.length - 1];
+      if (last?.kind === 'ops' && last.to === s.from) last.to = s.to;
+      else segments.push({ kind: 'ops', from: s.from, to: s.to });
+    }
+  }
+  return { layers, chain, segments };
+}
+
+const plans = new WeakMap<Module, ModelPlan>();
+
+/**
+ * The inference plan of `model`, built once per structure: cached while its chain holds the same
+ * layers (a changed layer list builds a new one). A module that is not a registered chain is one
+ * 'module' step (its forward runs; the chains inside it plan themselves when it calls them).
+ */
+export function planModel(model: Module): ModelPlan {
+  const layers = chainLayers(model) ?? [model];
+  const cached = plans.get(model);
+  if (cached !== undefined && sameLayers(cached.layers, layers)) return cached;
+  const plan = layers.length === 1 && layers[0] === model
+    ? { layers, chain: planChain([null]), segments: [{ kind: 'ops', from: 0, to: 1 } as RunSegment] }
+    : compile(layers);
+  plans.set(model, plan);
+  return plan;
+}
+
+let inferenceDepth = 0;
+
+/**
+ * Runs fn in planned inference (predict, predictAsync): inside it, a chain container's forward called
+ * by an outer module (a user Module holding a Sequential MLP) runs its dense segments natively. The
+ * caller is responsible for eval mode and noGrad.
+ */
+export function withPlannedInference<T>(fn: () => T): T {
+  inferenceDepth++;
+  try {
+    return fn();
+  } finally {
+    inferenceDepth--;
+  }
+}
+
+/** True inside withPlannedInference. */
+export function inPlannedInference(): boolean {
+  return inferenceDepth > 0;
+}
+
+/** Runs layers [from, to) of the plan through their forward (their ops). */
+export function runLayers(plan: ModelPlan, from: number, to: number, h: Tensor): Tensor {
+  for (let i = from; i < to; i++) {
+    const y = plan.layers[i].forward(h);
+    if (!(y instanceof Tensor)) throw new Error(`${plan.layers[i].describe()}.forward returned ${Array.isArray(y) ? 'an array' : 'a record'}; a layer inside a chain must return one Tensor`);
+    h = y;
+  }
+  return h;
+}
+
+/**
+ * Runs a chain's plan on one batch h (eval mode, no gradients: the caller's job): dense segments through
+ * their DenseInference (native kernels, no tape) when the activations are [rows, features], every other
+ * layer through its forward. Identity layers (Dropout, Flatten(1)) vanish on 2-d activations; on other
+ * shapes they run first (a Flatten makes the rows) so the dense part still runs natively.
+ */
+export function runPlan(plan: ModelPlan, h: Tensor): Tensor {
+  for (const seg of plan.segments) {
+    if (seg.kind === 'ops') {
+      h = runLayers(plan, seg.from, seg.to, h);
+      continue;
+    }
+    const K = seg.inference.inFeatures;
+    if (!(h.ndim === 2 && h.shape[1] === K)) h = runLayers(plan, seg.from, seg.firstLinear, h);
+    if (h.ndim === 2 && h.shape[1] === K) h = seg.inference.run(h.data, h.shape[0], h.shape[0]);
+    else h = runLayers(plan, seg.firstLinear, seg.to, h); // Linear's forward says what is wrong, or runs an n-d input
+  }
+  return h;
 }

@@ -135,6 +135,11 @@ export interface LayerDefinition<C extends LayerConfig = LayerConfig> {
   parameters?(cfg: C): ParameterShape[];
   /** Child configs of a container (their parameters are named "<index>.<name>"). */
   children?(cfg: C): LayerConfig[];
+  /**
+   * For a container whose forward runs its children one after another (Sequential): those children, in
+   * order. The planner then plans them as one chain (fusing across them) instead of running the container's forward.
+   */
+  chain?(m: Module): Module[];
   /** How the inference planner treats this layer (absent: it runs through its forward). */
   inference?(cfg: C): InferenceRole | null;
   /** Writes the layer as ONNX nodes (absent: ONNX export says the layer is not supported). */

@@ -4,9 +4,8 @@ import { deriveSeed } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
 import type { LayerConfig } from './config';
-import { DenseInference } from './dense-inference';
 import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
-import { planChain } from './plan';
+import { inPlannedInference, planChain, planModel, runPlan } from './plan';
 import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
@@ -55,6 +54,8 @@ export class Sequential extends Module {
 
   override forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
+    // Inside predict/predictAsync (a user Module calling this chain): the planned, native path.
+    if (!this.training && inPlannedInference() && definitionOf(this) !== undefined) return runPlan(planModel(this), x);
     let h = x;
     const n = this.layers.length;
     // Outputs of built-in layers that only the next built-in layer reads are carved from shared
@@ -72,7 +73,9 @@ export class Sequential extends Module {
           h = linear(h, lin.weight, lin.bias, fused.act, fused.alpha);
           i++; // the activation ran inside the fused kernel
         } else {
-          h = layer.forward(h);
+          const y = layer.forward(h);
+          if (!(y instanceof Tensor)) throw new Error(`Sequential.forward: layer ${i} (${layer.describe()}) returned ${Array.isArray(y) ? 'an array' : 'a record'}; a layer of a Sequential must return one Tensor`);
+          h = y;
         }
       } finally {
         if (internal) leaveInternalOutputs(was);
@@ -90,19 +93,6 @@ export class Sequential extends Module {
     if (c !== null && sameLayers(c.layers, this.layers)) return c;
     const plan = { layers: this.layers.slice(), lastFresh: lastFreshOutputLayer(this.layers), fused: planChain(this.layers.map(inferenceRole)).fused };
     this.planCache = plan;
-    return plan;
-  }
-
-  /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
-  private compiled: { layers: Module[]; plan: DenseInference | null } | null = null;
-
-  protected override denseInference(): DenseInference | null {
-    // A subclass (or instance) with its own forward must be run through it.
-    if (this.forward !== Sequential.prototype.forward) return null;
-    const c = this.compiled;
-    if (c !== null && sameLayers(c.layers, this.layers)) return c.plan;
-    const plan = DenseInference.compile(this.layers);
-    this.compiled = { layers: this.layers.slice(), plan };
     return plan;
   }
 
@@ -144,5 +134,6 @@ register<SequentialConfig>(Sequential, {
   keys: { layers: keyRules.layerList },
   fromConfig: (c, build) => new Sequential(c.layers.map(build)),
   children: (c) => c.layers,
+  chain: (m) => (m as Sequential).layers,
   keepsNoTensors: true,
 });

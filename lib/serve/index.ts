@@ -1,4 +1,8 @@
 // Serving: non-blocking inference (predictAsync), dynamic batching of concurrent calls (batcher), and the dense-layer plans they run.
+export { predict, predictClasses, PREDICT_BATCH_SIZE } from './run';
+export type { PredictOptions, PredictableModel } from './run';
+export type { ModelInput } from './inputs';
+import './methods';
 export { predictAsync } from './predict';
 export type { PredictAsyncOptions } from './predict';
 export { batcher, Batcher, BATCHER_DEFAULTS } from './batcher';

@@ -2,12 +2,17 @@
 import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { Tensor } from '../tensor';
+import { Module, type ModuleOutput } from '../nn/module';
+import { planModel, runLayers, type ModelPlan } from '../nn/plan';
 import { Batcher, raceAbort } from './batcher';
 import type { InputShapeOptions } from './input';
 import { checkOptions } from './options';
 import { UnplannableModelError, type PlannableModel } from './plan';
 import { prepareCall, type PreparedCall } from './prepare';
 import { shapeInput } from './input';
+import { inputArgs, isMultiInput, joinOutputs, multiInput, type ModelInput, type MultiInput } from './inputs';
+import { forwardBatch, inEvalMode } from './run';
+import { frozenPlanFor } from './snapshot';
 import { preprocessorOf } from '../data/preprocess';
 
 export interface PredictAsyncOptions extends InputShapeOptions {
@@ -33,20 +38,83 @@ const OPTION_KINDS = {
 
 type ModelWithPredict = PlannableModel & { predict(x: Tensor | Float32Array, o: { batchSize: number } & InputShapeOptions): Tensor };
 
-/** A model with a synchronous predict (nn.Module has one). */
+/** A model with a synchronous predict (an object that is not an nn.Module but has one). */
 function hasPredict(m: PlannableModel): m is ModelWithPredict {
   return typeof (m as { predict?: unknown }).predict === 'function';
 }
 
+/** Resolves after pending I/O and timers get a turn. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
- * A model the planner cannot turn into dense steps (LayerNorm, a user layer) runs through its own
- * forward (its ops) now, with the weights as they are at the call, on the active backend.
+ * Several inputs, or a module the planner sees as one layer (your own Module): each batch runs through
+ * forward on the main thread (the Sequential chains inside it run their dense segments natively), and
+ * the event loop runs between batches.
  */
-function predictThroughForward(model: ModelWithPredict, x: Tensor | Float32Array, batchSize: number, opts: PredictAsyncOptions): Tensor {
-  const y = model.predict(x, { batchSize, features: opts.features, rows: opts.rows });
-  const rows = y.ndim === 0 ? 1 : y.shape[0];
-  opts.onProgress?.(rows, rows);
-  return y;
+async function predictThroughForward(
+  model: Module, plan: ModelPlan | null, m: MultiInput, batchSize: number, opts: PredictAsyncOptions,
+): Promise<ModuleOutput> {
+  const parts: ModuleOutput[] = [];
+  for (let start = 0; start < Math.max(m.rows, 1); start += batchSize) {
+    opts.signal?.throwIfAborted();
+    const end = Math.min(m.rows, start + batchSize);
+    parts.push(inEvalMode(model, () => forwardBatch(model, plan, inputArgs(m, start, end))));
+    opts.onProgress?.(end, m.rows);
+    if (end < m.rows) await yieldToEventLoop();
+  }
+  opts.signal?.throwIfAborted();
+  return joinOutputs(parts);
+}
+
+/**
+ * A chain with layers the planner cannot run natively (LayerNorm, your own layer between Linears): per
+ * batch, each dense segment runs through backend.forwardAsync off the main thread, on the segment's weight
+ * snapshot taken at the call; the other layers run through their forward on the main thread between them
+ * (with the weights as they are when they run).
+ */
+async function predictSegments(model: Module, plan: ModelPlan, input: Tensor, batchSize: number, opts: PredictAsyncOptions): Promise<Tensor> {
+  const backend = opts.backend ?? getBackend();
+  const frozen = plan.segments.map((seg) => {
+    if (seg.kind !== 'dense') return null;
+    const d = seg.inference;
+    const sources = d.denseSteps.map((st) => ({ weight: st.layer.weight, bias: st.layer.bias }));
+    return frozenPlanFor(d, { layers: d.planLayers(), sources, softmax: d.endsInSoftmax, inFeatures: d.inFeatures, outFeatures: d.outFeatures, flattens: false }, backend);
+  });
+  const rows = input.ndim === 0 ? 1 : input.shape[0];
+  const parts: Tensor[] = [];
+  for (let start = 0; start < Math.max(rows, 1); start += batchSize) {
+    opts.signal?.throwIfAborted();
+    const end = Math.min(rows, start + batchSize);
+    let h = input.ndim === 0 || (start === 0 && end === rows) ? input : input.slice(start, end);
+    for (let i = 0; i < plan.segments.length; i++) {
+      const seg = plan.segments[i];
+      const f = frozen[i];
+      if (seg.kind === 'ops' || f === null) {
+        const x = h;
+        h = inEvalMode(model, () => runLayers(plan, seg.from, seg.to, x));
+        continue;
+      }
+      const d = seg.inference;
+      if (!(h.ndim === 2 && h.shape[1] === d.inFeatures)) {
+        const x = h;
+        h = inEvalMode(model, () => runLayers(plan, seg.from, seg.firstLinear, x));
+      }
+      if (h.ndim === 2 && h.shape[1] === d.inFeatures) {
+        const out = new Float32Array(h.shape[0] * d.outFeatures);
+        if (h.shape[0] > 0) await backend.forwardAsync(h.shape[0], f, h.data.subarray(0, h.size), out, d.endsInSoftmax);
+        h = new Tensor(out, [h.shape[0], d.outFeatures]);
+      } else {
+        const x = h;
+        h = inEvalMode(model, () => runLayers(plan, seg.firstLinear, seg.to, x));
+      }
+    }
+    parts.push(h);
+    opts.onProgress?.(end, rows);
+  }
+  opts.signal?.throwIfAborted();
+  return joinOutputs(parts) as Tensor;
 }
 
 /** The batcher predictAsync's small calls on each model share (default settings). */
@@ -89,26 +157,47 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
  * one forwardAsync call (batcher.ts); each gets its own rows, and rows never affect each other.
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
  */
-export async function predictAsync(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions = {}): Promise<Tensor> {
+export async function predictAsync<T extends ModuleOutput = Tensor>(model: PlannableModel, x: ModelInput, options: PredictAsyncOptions = {}): Promise<T> {
   // The model's preprocessor (lib/data/preprocess), if any: inputs shaped (a flat array needs
   // features or rows), filled and scaled first; regression outputs mapped back after.
   const prep = preprocessorOf(model);
-  if (prep === null) return predictPlanned(model, x, options);
+  if (prep === null) return predictPlanned(model, x, options) as Promise<T>;
   const { features, rows, ...rest } = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
+  if (isMultiInput(x)) throw new Error('predictAsync: model.preprocessor takes one input; this call gives several');
   const shaped = shapeInput('predictAsync', x, { features, rows }, { width: prep.features, flattens: false });
-  return prep.outputs(await predictPlanned(model, prep.inputs(shaped, 'predictAsync'), rest));
+  const y = await predictPlanned(model, prep.inputs(shaped, 'predictAsync'), rest);
+  if (!(y instanceof Tensor)) throw new Error('predictAsync: model.preprocessor maps one output; this model returned several');
+  return prep.outputs(y) as T;
 }
 
-async function predictPlanned(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions): Promise<Tensor> {
+async function predictPlanned(model: PlannableModel, x: ModelInput, options: PredictAsyncOptions): Promise<ModuleOutput> {
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   opts.signal?.throwIfAborted();
   const batchSize = opts.batchSize ?? 4096;
+  if (isMultiInput(x)) {
+    if (opts.features !== undefined || opts.rows !== undefined) throw new Error('predictAsync: options.features and options.rows shape one flat Float32Array input; several inputs are Tensors');
+    if (!(model instanceof Module)) throw new Error('predictAsync: several inputs need an nn.Module model');
+    return predictThroughForward(model, null, multiInput('predictAsync', x), batchSize, opts);
+  }
+  const plan = model instanceof Module ? planModel(model) : null;
+  if (plan !== null && plan.chain.problem !== null) {
+    // Not one dense plan: the planned segments (native) with the other layers through their forward.
+    const width = x instanceof Float32Array ? (model as Module).inputFeatures() : null;
+    const input = shapeInput('predictAsync', x, opts, { width, flattens: false });
+    if (plan.layers[0] === model) {
+      return predictThroughForward(model as Module, plan, { form: 'array', names: ['0'], tensors: [input], rows: input.ndim === 0 ? 1 : input.shape[0] }, batchSize, opts);
+    }
+    const running = predictSegments(model as Module, plan, input, batchSize, opts);
+    return opts.signal === undefined ? running : raceAbort(running, opts.signal);
+  }
   let call: PreparedCall;
   try {
     call = prepareCall('predictAsync', model, x, opts, opts.backend ?? getBackend());
   } catch (err) {
     if (!(err instanceof UnplannableModelError) || !hasPredict(model)) throw err;
-    return predictThroughForward(model, x, batchSize, opts);
+    const y = model.predict(x, { batchSize, features: opts.features, rows: opts.rows });
+    opts.onProgress?.(y.ndim === 0 ? 1 : y.shape[0], y.ndim === 0 ? 1 : y.shape[0]);
+    return y;
   }
   if (opts.batch !== false && call.rows > 0 && call.rows <= batchSize) {
     const shared = sharedBatcher(model);

@@ -4,6 +4,32 @@ import { getBackend } from '../backend/select';
 import { Tensor } from '../tensor';
 import type { PreparedData } from './prepared';
 import type { Callback, TrainableModel } from './types';
+import type { ModuleOutput } from '../nn/module';
+
+/** The model's one output; several (an array or a record) are an error naming `op`: fit and evaluate train and score one output. */
+export function singleOutput(op: string, y: ModuleOutput): Tensor {
+  if (y instanceof Tensor) return y;
+  const what = Array.isArray(y) ? `an array of ${y.length} outputs` : `a record of outputs (${Object.keys(y).join(', ')})`;
+  throw new Error(
+    `${op}: the model's forward returned ${what}; ${op} trains and scores one output Tensor (combine them in forward, ` +
+      'e.g. concat, or train the heads as separate models); predict and predictAsync return several outputs',
+  );
+}
+
+/** Runs the model on forward arguments (one tensor, several, or a record) and returns its one output. */
+export function forwardOne(op: string, model: TrainableModel, args: Tensor[] | [Record<string, Tensor>]): Tensor {
+  return singleOutput(op, model.forward(...args));
+}
+
+/** The forward arguments of the first n rows of d (one tensor, or several inputs as given). */
+export function firstRows(d: PreparedData, n: number): Tensor[] | [Record<string, Tensor>] {
+  const cols = d.inputs ?? [d];
+  const ts = cols.map((c) => new Tensor(c.x.subarray(0, n * c.rowSize), [n, ...c.rowShape]));
+  if (d.inputs === null || d.inputForm === 'array') return ts;
+  const rec: Record<string, Tensor> = {};
+  d.inputs.forEach((c, i) => { rec[c.name] = ts[i]; });
+  return [rec];
+}
 
 /** A value as the user wrote it, for error messages: `5 (a number)`, `'x' (a string)`, `null`. */
 export function describeValue(v: unknown): string {
@@ -70,7 +96,8 @@ function checkFinite(op: string, what: string, values: Float32Array, rowSize: nu
 
 /** Checks the whole dataset before training: every feature and target finite. `what` names the data ('data', 'validationData'). */
 export function checkDataValues(op: string, what: string, d: PreparedData): void {
-  checkFinite(op, `${what}.x`, d.x, d.rowSize);
+  if (!d.inputs) checkFinite(op, `${what}.x`, d.x, d.rowSize);
+  else for (const c of d.inputs) checkFinite(op, d.inputForm === 'array' ? `${what}.x[${c.name}]` : `${what}.x.${c.name}`, c.x, c.rowSize);
   if (d.targets !== null) checkFinite(op, `${what}.y`, d.targets, d.targetSize);
 }
 
@@ -93,7 +120,7 @@ export function probeOutput(model: TrainableModel, d: PreparedData, rows: number
   const wasTraining = (model as { training?: boolean }).training;
   model.eval();
   try {
-    return noGrad(() => model.forward(new Tensor(d.x.subarray(0, n * d.rowSize), [n, ...d.rowShape])));
+    return noGrad(() => forwardOne('fit', model, firstRows(d, n)));
   } finally {
     if (wasTraining === true) model.train();
   }
@@ -109,6 +136,10 @@ export function probeOutputWidth(op: string, what: string, model: TrainableModel
     out = probeOutput(model, d, rows);
   } catch (err) {
     const expected = (model as { inputFeatures?: () => number | null }).inputFeatures?.call(model) ?? null;
+    if (d.inputs !== null) {
+      const shapes = d.inputs.map((c) => `${c.name} [${c.rowShape.join(',')}]`).join(', ');
+      throw new Error(`${op}: the model cannot run on ${what}.x rows (${shapes}): ${(err as Error).message}`);
+    }
     const hint = expected !== null && expected !== d.rowSize ? ` (its first layer takes ${expected} inputs)` : '';
     throw new Error(
       `${op}: the model cannot run on ${what}.x rows of shape [${d.rowShape.join(',')}] (${d.rowSize} values)${hint}: ${(err as Error).message}`,

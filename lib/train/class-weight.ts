@@ -4,7 +4,7 @@ import { mul } from '../ops/elementwise';
 import { crossEntropy, bceWithLogits } from '../nn/losses';
 import { describe } from '../validate';
 import type { BatchTarget } from './metrics';
-import type { LossFunction, LossSpec } from './losses';
+import type { LossFunction, LossSpec } from './loss-spec';
 
 /** Weights by class index: { 0: 1, 1: 5 } (missing classes weigh 1), [1, 5], or 'balanced'. */
 export type ClassWeight = Readonly<Record<number, number>> | readonly number[] | Float32Array | 'balanced';

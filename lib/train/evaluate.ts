@@ -1,11 +1,11 @@
 // evaluate() and predict(): batched inference in eval mode without gradients, plus the shared evaluation pass fit uses.
-import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { prepareData, BatchBuilder, PreparedData, preprocessForModel } from './prepared';
-import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './losses';
+import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './loss-spec';
 import { makeMetrics, Metric, MetricFunction, MetricName } from './metrics';
 import type { FitData, TrainableModel } from './types';
 import { checkOptions } from '../validate';
+import { forwardOne } from './checks';
 
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
@@ -44,7 +44,7 @@ export function evaluatePrepared(
       for (let start = 0; start < d.n; start += batchSize) {
         const end = Math.min(d.n, start + batchSize);
         const rows = end - start;
-        const pred = model.forward(batches.input(null, start, end));
+        const pred = forwardOne('evaluate', model, batches.args(null, start, end));
         const target = batches.target(null, start, end);
         lossSum += lossFn(pred, target).item() * rows;
         for (const m of metrics) m.update(pred, target, rows);
@@ -70,61 +70,5 @@ export function evaluate(model: TrainableModel, data: FitData, options: Evaluate
   return evaluatePrepared(model, d, lossFn, metrics, batchSize);
 }
 
-export interface PredictOptions {
-  /** Rows per forward pass. Default 256. */
-  batchSize?: number;
-}
-
-/**
- * Model outputs for every row of x ([n, ...features] Tensor, or a flat Float32Array with
- * `features` values per row), batched, in eval mode without gradients. Uses model.predict when the
- * model has one (nn.Module does).
- */
-export function predict(
-  model: TrainableModel, x: Tensor | Float32Array, options: PredictOptions & { features?: number } = {},
-): Tensor {
-  const batchSize = options.batchSize ?? 256;
-  checkBatchSize('predict', batchSize);
-  const own = (model as { predict?: (x: Tensor | Float32Array, o?: { batchSize?: number }) => Tensor }).predict;
-  let input: Tensor;
-  if (x instanceof Tensor) {
-    input = x;
-  } else if (x instanceof Float32Array) {
-    if (options.features === undefined) {
-      if (typeof own === 'function') return own.call(model, x, { batchSize });
-      throw new Error('predict: a flat Float32Array input needs options.features (values per row)');
-    }
-    if (!Number.isInteger(options.features) || options.features < 1 || x.length % options.features !== 0) {
-      throw new Error(`predict: x has ${x.length} values, not a multiple of features = ${options.features}`);
-    }
-    input = new Tensor(x, [x.length / options.features, options.features]);
-  } else {
-    throw new Error('predict: x must be a Tensor or a Float32Array');
-  }
-  if (typeof own === 'function') return own.call(model, input, { batchSize });
-  if (input.ndim < 1 || input.shape[0] === 0) throw new Error(`predict: x of shape [${input.shape.join(',')}] has no rows`);
-  const n = input.shape[0];
-  const rowSize = input.size / n;
-  const wasTraining = (model as { training?: boolean }).training;
-  model.eval();
-  try {
-    return noGrad(() => {
-      let out: Float32Array | null = null;
-      let outShape: number[] = [];
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        const batch = new Tensor(input.data.subarray(start * rowSize, end * rowSize), [end - start, ...input.shape.slice(1)]);
-        const y = model.forward(batch);
-        const per = y.size / (end - start);
-        if (out === null) {
-          out = new Float32Array(n * per);
-          outShape = [n, ...y.shape.slice(1)];
-        }
-        out.set(y.data, start * per);
-      }
-      return new Tensor(out as Float32Array, outShape);
-    });
-  } finally {
-    if (wasTraining === true) model.train();
-  }
-}
+/** train.predict is serve's predict (one implementation; default batch size 1024). */
+export { predict, type PredictOptions } from '../serve/run';

@@ -3,8 +3,9 @@ import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
 import { prepareData, sliceRows, BatchBuilder, PreparedData, preprocessForModel, checkTargetWidth, StandardizeOption } from './prepared';
-import { resolveLoss, defaultLossName, LossSpec } from './losses';
-import { makeMetrics, checkMetrics, validationKey, MetricFunction, MetricName } from './metrics';
+import { resolveLoss, defaultLossName, LossSpec, type LossFunction } from './loss-spec';
+import { makeMetrics, checkMetrics, validationKey, MetricFunction, MetricName, type Metric, type BatchTarget } from './metrics';
+import type { Tensor } from '../tensor';
 import { trainingLoss, type ClassWeight } from './class-weight';
 import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
@@ -13,7 +14,7 @@ import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import {
-  collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
+  forwardOne, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
@@ -149,13 +150,19 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Trains `model` on `data` and resolves with the History. Each epoch: the training rows are shuffled
- * (seeded), split into batches; per batch: zeroGrad, forward, loss, backward, optimizer.step; then
- * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
- */
-export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
-  options = checkOptions('fit', options, FIT_OPTIONS);
+/** fit's scalar settings, checked. */
+interface FitSettings {
+  epochs: number;
+  batchSize: number;
+  initialEpoch: number;
+  shuffle: boolean;
+  seed: number;
+  verbose: 0 | 1 | 2;
+  resume: ReturnType<typeof readResumeState> | null;
+}
+
+/** Step 1: the options' scalar settings (and the checkpoint to resume from). */
+function resolveSettings(model: TrainableModel, options: FitOptions): FitSettings {
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 32);
@@ -164,11 +171,27 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
     throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
   }
-  const shuffle = options.shuffle ?? true;
-  const seed = options.seed ?? resume?.seed ?? randomSeed();
   const verbose = options.verbose ?? 1;
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
+  return { epochs, batchSize, initialEpoch, shuffle: options.shuffle ?? true, seed: options.seed ?? resume?.seed ?? randomSeed(), verbose, resume };
+}
 
+/** Two prepared datasets have the same inputs (names and row sizes) and the same kind of y. */
+function sameRows(a: PreparedData, b: PreparedData): boolean {
+  const ia = a.inputs ?? [a];
+  const ib = b.inputs ?? [b];
+  return a.inputForm === b.inputForm && ia.length === ib.length &&
+    ia.every((c, i) => c.rowSize === ib[i].rowSize && (a.inputs === null || (c as { name: string }).name === (ib[i] as { name: string }).name)) &&
+    (a.labels === null) === (b.labels === null);
+}
+
+function rowsText(d: PreparedData): string {
+  const shapes = d.inputs === null ? `[${d.rowShape.join(',')}]` : d.inputs.map((c) => `${c.name} [${c.rowShape.join(',')}]`).join(', ');
+  return `${shapes} (${d.labels ? 'labels' : 'targets'})`;
+}
+
+/** Step 2: the data checked, preprocessed and split into training and validation rows. */
+function prepareFitData(model: TrainableModel, data: FitData, options: FitOptions): { all: PreparedData; train: PreparedData; val: PreparedData | null } {
   const raw = prepareData(data, 'fit');
   const trainRows = options.validationSplit !== undefined ? raw.n - validationSplitRows(raw.n, options.validationSplit) : raw.n;
   const all = preprocessForModel(model, data, raw, 'fit', options.standardize, trainRows);
@@ -186,15 +209,41 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   } else if (options.validationData !== undefined) {
     val = preprocessForModel(model, options.validationData, prepareData(options.validationData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
-    if (val.rowSize !== train.rowSize || (val.labels === null) !== (train.labels === null)) {
-      throw new Error(
-        `fit: validationData rows [${val.rowShape.join(',')}] (${val.labels ? 'labels' : 'targets'}) do not match ` +
-          `the training rows [${train.rowShape.join(',')}] (${train.labels ? 'labels' : 'targets'})`,
-      );
+    if (!sameRows(val, train)) {
+      throw new Error(`fit: validationData rows ${rowsText(val)} do not match the training rows ${rowsText(train)}`);
     }
   }
   if (train.n === 0) throw new Error('fit: no training rows');
+  return { all, train, val };
+}
 
+/** Everything a training run holds: the data, the loss, metrics, optimizer, callbacks and progress. */
+interface FitRun {
+  model: TrainableModel;
+  options: FitOptions;
+  settings: FitSettings;
+  train: PreparedData;
+  val: PreparedData | null;
+  lossFn: LossFunction;
+  trainLoss: ReturnType<typeof trainingLoss>;
+  metrics: Metric[];
+  valMetrics: Metric[];
+  params: Tensor[];
+  optimizer: TrainableOptimizer;
+  callbacks: Callback[];
+  history: History;
+  monitor: DivergenceMonitor;
+  ctx: TrainContext;
+  progress: ReturnType<typeof makeProgress>;
+  batches: BatchBuilder;
+  stepsPerEpoch: number;
+  reuseStepBuffers: boolean;
+}
+
+/** Step 3: loss, metrics, optimizer, callbacks and the checks that run the model once before training. */
+function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSettings, data: ReturnType<typeof prepareFitData>): FitRun {
+  const { all, train, val } = data;
+  const { batchSize, resume } = settings;
   const lossName = options.loss ?? defaultLossName(train);
   const lossFn = resolveLoss(lossName, train, 'fit');
   const metricSpecs = options.metrics ?? (train.labels ? ['accuracy'] : []);
@@ -206,7 +255,6 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
     throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   }
-
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
   const { chance, classes } = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
   checkMetrics(metrics, classes, train.labels !== null);
@@ -218,118 +266,158 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   history.stopReason = null;
   history.aborted = false;
   if (!Array.isArray(history.warnings)) history.warnings = []; // a History saved before warnings existed
-  const monitor = new DivergenceMonitor(chance);
-  const warningStream = options.output ?? process.stderr;
   const ctx: TrainContext = {
-    model, optimizer, history, epoch: initialEpoch, epochs, initialEpoch, batchSize,
-    samples: train.n, stepsPerEpoch, seed, stopTraining: false, stopReason: null,
+    model, optimizer, history, epoch: settings.initialEpoch, epochs: settings.epochs, initialEpoch: settings.initialEpoch, batchSize,
+    samples: train.n, stepsPerEpoch, seed: settings.seed, stopTraining: false, stopReason: null,
   };
-  const progress = makeProgress(verbose, options.output ?? process.stdout);
-  const signal = options.signal;
-  const batches = new BatchBuilder(train, batchSize);
-  const wasTraining = (model as { training?: boolean }).training;
-  const accuracy = metrics.find((m) => m.name === 'accuracy');
-  const reuseStepBuffers = stepBuffersReusable(model, optimizer, lossName, metricSpecs);
+  return {
+    model, options, settings, train, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer, callbacks, history,
+    monitor: new DivergenceMonitor(chance), ctx, progress: makeProgress(settings.verbose, options.output ?? process.stdout),
+    batches: new BatchBuilder(train, batchSize), stepsPerEpoch,
+    reuseStepBuffers: stepBuffersReusable(model, optimizer, lossName, metricSpecs),
+  };
+}
 
-  let aborted = false;
+/**
+ * One training step on rows order[start..end): zeroGrad, forward, loss, backward, clipping, optimizer
+ * step, metrics. Returns the batch loss; throws naming the epoch and batch when it is not finite.
+ */
+function trainStep(run: FitRun, args: Tensor[] | [Record<string, Tensor>], target: BatchTarget, rows: number, epoch: number, b: number): number {
+  const { model, optimizer, options } = run;
+  // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
+  // reclaimed when the step ends: nothing below may keep a tensor of the step past that point.
+  if (run.reuseStepBuffers) beginStepArena();
   try {
-    for (const cb of callbacks) await cb.onTrainBegin?.(ctx);
-    epochLoop: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-      if (signal?.aborted) {
-        aborted = true;
-        break;
-      }
-      ctx.epoch = epoch;
-      for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctx);
-      const started = performance.now();
-      const order = shuffle ? permutation(train.n, deriveSeed(seed, epoch)) : null;
-      model.train();
-      for (const m of metrics) m.reset();
-      progress.epochBegin(epoch, epochs, train.n);
-      let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
-      let weightSum = 0;
-      let seen = 0;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        if (signal?.aborted) {
-          aborted = true;
-          break epochLoop;
-        }
-        const start = b * batchSize;
-        const end = Math.min(train.n, start + batchSize);
-        const rows = end - start;
-        const input = batches.input(order, start, end);
-        const target = batches.target(order, start, end);
-        const weight = trainLoss.batchWeight(target, rows);
-        // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
-        // reclaimed when the step ends: nothing below may keep a tensor of the step past that point.
-        if (reuseStepBuffers) beginStepArena();
-        let lossValue: number;
-        try {
-          optimizer.zeroGrad();
-          const pred = model.forward(input);
-          const loss = trainLoss.fn(pred, target);
-          if (loss.size !== 1) {
-            throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
-          }
-          lossValue = loss.item();
-          if (!Number.isFinite(lossValue)) {
-            throw new Error(
-              `fit: loss is ${lossValue} at epoch ${epoch + 1}/${epochs}, batch ${b + 1}/${stepsPerEpoch} ` +
-                '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
-            );
-          }
-          loss.backward();
-          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
-          optimizer.step();
-          for (const m of metrics) m.update(pred, target, rows);
-        } finally {
-          if (reuseStepBuffers) endStepArena();
-        }
-        monitor.batch(lossValue);
-        lossSum += lossValue * weight;
-        weightSum += weight;
-        seen += rows;
-        progress.batch(seen, lossSum / weightSum, accuracy?.result());
-        if (callbacks.length > 0) {
-          const batchLogs: BatchLogs = { loss: lossValue, size: rows };
-          for (const m of metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
-          for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
-        }
-        await yieldToEventLoop();
-      }
-      const trainSeconds = (performance.now() - started) / 1000;
-
-      const logs: EpochLogs = { loss: lossSum / weightSum, lr: optimizer.lr, seconds: 0 };
-      for (const m of metrics) logs[m.name] = m.result();
-      if (val !== null) {
-        const vBatch = options.validationBatchSize ?? Math.max(batchSize, 256);
-        const v = evaluatePrepared(model, val, lossFn, valMetrics, vBatch);
-        logs.valLoss = v.loss;
-        for (const m of valMetrics) logs[validationKey(m.name)] = v[m.name];
-        model.train();
-      }
-      logs.seconds = (performance.now() - started) / 1000;
-      appendToHistory(history, epoch, logs);
-      progress.epochEnd(epoch, epochs, logs, seen / Math.max(trainSeconds, 1e-9));
-      for (const w of monitor.epoch(epoch, logs)) {
-        history.warnings.push(w);
-        if (verbose !== 0) warningStream.write(`warning: ${w.message}\n`);
-      }
-      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
-      if (ctx.stopTraining) {
-        history.stopReason = ctx.stopReason ?? 'stopped';
-        break;
-      }
+    optimizer.zeroGrad();
+    const pred = forwardOne('fit', model, args);
+    const loss = run.trainLoss.fn(pred, target);
+    if (loss.size !== 1) {
+      throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
     }
-    if (aborted) {
-      history.aborted = true;
-      history.stopReason = 'aborted';
+    const lossValue = loss.item();
+    if (!Number.isFinite(lossValue)) {
+      throw new Error(
+        `fit: loss is ${lossValue} at epoch ${epoch + 1}/${run.settings.epochs}, batch ${b + 1}/${run.stepsPerEpoch} ` +
+          '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
+      );
     }
-    progress.close();
-    for (const cb of callbacks) await cb.onTrainEnd?.(ctx);
-    return history;
+    loss.backward();
+    if (options.clipGradNorm !== undefined) clipGradNorm(run.params, options.clipGradNorm);
+    optimizer.step();
+    for (const m of run.metrics) m.update(pred, target, rows);
+    return lossValue;
   } finally {
-    progress.close();
+    if (run.reuseStepBuffers) endStepArena();
+  }
+}
+
+/** The batches of one epoch (shuffled, seeded): steps, progress and onBatchEnd. Returns the epoch's totals, or null when aborted. */
+async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; weightSum: number; seen: number } | null> {
+  const { settings, train, callbacks, ctx } = run;
+  const { batchSize } = settings;
+  const signal = run.options.signal;
+  const order = settings.shuffle ? permutation(train.n, deriveSeed(settings.seed, epoch)) : null;
+  const accuracy = run.metrics.find((m) => m.name === 'accuracy');
+  let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
+  let weightSum = 0;
+  let seen = 0;
+  for (let b = 0; b < run.stepsPerEpoch; b++) {
+    if (signal?.aborted) return null;
+    const start = b * batchSize;
+    const end = Math.min(train.n, start + batchSize);
+    const rows = end - start;
+    const args = run.batches.args(order, start, end);
+    const target = run.batches.target(order, start, end);
+    const weight = run.trainLoss.batchWeight(target, rows);
+    const lossValue = trainStep(run, args, target, rows, epoch, b);
+    run.monitor.batch(lossValue);
+    lossSum += lossValue * weight;
+    weightSum += weight;
+    seen += rows;
+    run.progress.batch(seen, lossSum / weightSum, accuracy?.result());
+    if (callbacks.length > 0) {
+      const batchLogs: BatchLogs = { loss: lossValue, size: rows };
+      for (const m of run.metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
+      for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
+    }
+    await yieldToEventLoop();
+  }
+  return { lossSum, weightSum, seen };
+}
+
+/** Validation after an epoch: valLoss and the val* metrics into logs. */
+function validate(run: FitRun, logs: EpochLogs): void {
+  if (run.val === null) return;
+  const vBatch = run.options.validationBatchSize ?? Math.max(run.settings.batchSize, 256);
+  const v = evaluatePrepared(run.model, run.val, run.lossFn, run.valMetrics, vBatch);
+  logs.valLoss = v.loss;
+  for (const m of run.valMetrics) logs[validationKey(m.name)] = v[m.name];
+  run.model.train();
+}
+
+/** After an epoch: history, progress line, divergence warnings, onEpochEnd. Returns true when a callback stops training. */
+async function endEpoch(run: FitRun, epoch: number, logs: EpochLogs, rowsPerSecond: number): Promise<boolean> {
+  const { history, settings } = run;
+  appendToHistory(history, epoch, logs);
+  run.progress.epochEnd(epoch, settings.epochs, logs, rowsPerSecond);
+  const warningStream = run.options.output ?? process.stderr;
+  for (const w of run.monitor.epoch(epoch, logs)) {
+    history.warnings.push(w);
+    if (settings.verbose !== 0) warningStream.write(`warning: ${w.message}\n`);
+  }
+  for (const cb of run.callbacks) await cb.onEpochEnd?.(epoch, logs, run.ctx);
+  if (run.ctx.stopTraining) {
+    history.stopReason = run.ctx.stopReason ?? 'stopped';
+    return true;
+  }
+  return false;
+}
+
+/** The epochs from initialEpoch: each one trained, validated and recorded. Returns true when the AbortSignal ended training. */
+async function runEpochs(run: FitRun): Promise<boolean> {
+  const { settings, callbacks, ctx, model } = run;
+  for (let epoch = settings.initialEpoch; epoch < settings.epochs; epoch++) {
+    if (run.options.signal?.aborted) return true;
+    ctx.epoch = epoch;
+    for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctx);
+    const started = performance.now();
+    model.train();
+    for (const m of run.metrics) m.reset();
+    run.progress.epochBegin(epoch, settings.epochs, run.train.n);
+    const totals = await runEpoch(run, epoch);
+    if (totals === null) return true;
+    const trainSeconds = (performance.now() - started) / 1000;
+    const logs: EpochLogs = { loss: totals.lossSum / totals.weightSum, lr: run.optimizer.lr, seconds: 0 };
+    for (const m of run.metrics) logs[m.name] = m.result();
+    validate(run, logs);
+    logs.seconds = (performance.now() - started) / 1000;
+    if (await endEpoch(run, epoch, logs, totals.seen / Math.max(trainSeconds, 1e-9))) break;
+  }
+  return false;
+}
+
+/**
+ * Trains `model` on `data` and resolves with the History. Each epoch: the training rows are shuffled
+ * (seeded), split into batches; per batch: zeroGrad, forward, loss, backward, optimizer.step; then
+ * validation and callbacks. Throws if the loss becomes NaN or infinite, naming the epoch and batch.
+ * data.x may hold several inputs (an array of tensors: forward(a, b); a record: forward({ a, b })).
+ */
+export async function fit(model: TrainableModel, data: FitData, options: FitOptions = {}): Promise<History> {
+  options = checkOptions('fit', options, FIT_OPTIONS);
+  const settings = resolveSettings(model, options);
+  const run = prepareRun(model, options, settings, prepareFitData(model, data, options));
+  const wasTraining = (model as { training?: boolean }).training;
+  try {
+    for (const cb of run.callbacks) await cb.onTrainBegin?.(run.ctx);
+    if (await runEpochs(run)) {
+      run.history.aborted = true;
+      run.history.stopReason = 'aborted';
+    }
+    run.progress.close();
+    for (const cb of run.callbacks) await cb.onTrainEnd?.(run.ctx);
+    return run.history;
+  } finally {
+    run.progress.close();
     if (wasTraining === false) model.eval();
   }
 }

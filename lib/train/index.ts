@@ -6,7 +6,7 @@ export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate
 export * as callbacks from './callbacks';
 export { earlyStopping, lrScheduler, cosineDecay } from './callbacks';
 export type { EarlyStopping, EarlyStoppingOptions, LrSchedule, SteppedSchedule, CosineDecayOptions } from './callbacks';
-export type { LossName, LossFunction, LossSpec } from './losses';
+export type { LossName, LossFunction, LossSpec } from './loss-spec';
 export type { Metric, MetricFunction, MetricName, BatchTarget } from './metrics';
 export type { OptimizerName } from './optimizer';
 export type { ProgressStream } from './progress';

@@ -5,9 +5,25 @@ import type { FitData } from './types';
 import type { BatchTarget } from './metrics';
 import { Preprocessor, preprocessorOf, type PreprocessorOptions, type PreprocessorFitData } from '../data/preprocess';
 import { describe } from '../validate';
+import { isMultiInput, inputLabel } from '../serve/inputs';
 
-/** Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. */
+/** One input's rows, when x holds several inputs. */
+export interface InputRows {
+  /** The input's name: its key in a record x, or its index ("0", "1") in an array x. */
+  name: string;
+  x: Float32Array;
+  rowShape: number[];
+  rowSize: number;
+}
+
+/**
+ * Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. With several
+ * inputs (x an array or a record of tensors), `inputs` holds each one and x/rowShape/rowSize the first.
+ */
 export interface PreparedData {
+  /** Several inputs and how they were given (an array: forward(a, b); a record: forward({ a, b })), or null for one. */
+  inputs: InputRows[] | null;
+  inputForm: 'array' | 'record' | null;
   x: Float32Array;
   n: number;
   /** Shape of one input row (e.g. [784]); a batch is [rows, ...rowShape]. */
@@ -23,11 +39,31 @@ function shapeStr(s: readonly number[]): string {
   return `[${s.join(',')}]`;
 }
 
-/** Checks and flattens { x, y } into PreparedData; `op` names the caller in errors ('fit', 'evaluate'). */
+/**
+ * Checks and flattens { x, y } into PreparedData; `op` names the caller in errors ('fit', 'evaluate').
+ * x may be several inputs: an array or a record of Tensors [n, ...], each checked and named in errors.
+ */
 export function prepareData(data: FitData, op: string, what = 'data'): PreparedData {
   if (data === null || typeof data !== 'object' || data.x === undefined || data.y === undefined) {
     throw new Error(`${op}: ${what} must be an object { x, y }`);
   }
+  if (!isMultiInput(data.x)) return prepareOne(data as FitData & { x: Tensor | Float32Array }, op, what, 'x');
+  const form = Array.isArray(data.x) ? 'array' : 'record';
+  const entries: [string, unknown][] = Array.isArray(data.x) ? data.x.map((t, i) => [String(i), t]) : Object.entries(data.x);
+  if (entries.length === 0) throw new Error(`${op}: ${what}.x is an empty ${form}; give one Tensor per model input`);
+  const inputs: InputRows[] = [];
+  let first: PreparedData | null = null;
+  for (const [name, t] of entries) {
+    const label = form === 'array' ? `x[${name}]` : `x.${name}`;
+    if (!(t instanceof Tensor)) throw new Error(`${op}: ${what}.${label} (${inputLabel(form, name)}) must be a Tensor [n, ...], got ${describe(t)}`);
+    const one = prepareOne({ x: t, y: data.y }, op, what, label);
+    first ??= one;
+    inputs.push({ name, x: one.x, rowShape: one.rowShape, rowSize: one.rowSize });
+  }
+  return { ...(first as PreparedData), inputs, inputForm: form };
+}
+
+function prepareOne(data: FitData & { x: Tensor | Float32Array }, op: string, what: string, xLabel: string): PreparedData {
   const { x, y } = data;
   let labels: Int32Array | null = null;
   let targets: Float32Array | null = null;
@@ -58,7 +94,7 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
   let n: number;
   let rowShape: number[];
   if (x instanceof Tensor) {
-    if (x.ndim < 1) throw new Error(`${op}: ${what}.x is a 0-d tensor; expected [n, features]`);
+    if (x.ndim < 1) throw new Error(`${op}: ${what}.${xLabel} is a 0-d tensor; expected [n, features]`);
     xData = x.data;
     n = x.shape[0];
     rowShape = x.shape.slice(1);
@@ -67,7 +103,7 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
     xData = x;
     if (data.features !== undefined) {
       if (!Number.isInteger(data.features) || data.features < 1 || x.length % data.features !== 0) {
-        throw new Error(`${op}: ${what}.x has ${x.length} values, not a multiple of features = ${data.features}`);
+        throw new Error(`${op}: ${what}.${xLabel} has ${x.length} values, not a multiple of features = ${data.features}`);
       }
       n = x.length / data.features;
     } else if (data.n !== undefined) {
@@ -78,11 +114,11 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
       n = (y as Float32Array).length; // one float target per row
     }
     if (!Number.isInteger(n) || n < 0 || (n === 0 ? x.length !== 0 : x.length % n !== 0)) {
-      throw new Error(`${op}: ${what}.x has ${x.length} values, not a whole number of rows for n = ${n}`);
+      throw new Error(`${op}: ${what}.${xLabel} has ${x.length} values, not a whole number of rows for n = ${n}`);
     }
     rowShape = [n === 0 ? (data.features ?? 0) : x.length / n];
   } else {
-    throw new Error(`${op}: ${what}.x must be a Tensor or a Float32Array`);
+    throw new Error(`${op}: ${what}.${xLabel} must be a Tensor or a Float32Array`);
   }
   if (data.n !== undefined && data.n !== n) {
     throw new Error(`${op}: ${what}.n = ${data.n} but x has ${n} rows`);
@@ -90,7 +126,7 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
 
   if (labels !== null) {
     if (labels.length !== n) {
-      throw new Error(`${op}: ${what}.x has ${n} rows (shape ${shapeStr([n, ...rowShape])}) but y has ${labels.length} labels`);
+      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows (shape ${shapeStr([n, ...rowShape])}) but y has ${labels.length} labels`);
     }
   } else if (targets !== null) {
     if (yRows === null) {
@@ -99,19 +135,20 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
       }
       targetShape = [targets.length / n];
     } else if (yRows !== n) {
-      throw new Error(`${op}: ${what}.x has ${n} rows but y has ${yRows} (shape ${shapeStr([yRows, ...targetShape])})`);
+      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows but y has ${yRows} (shape ${shapeStr([yRows, ...targetShape])})`);
     }
     if (targetShape.length === 0) targetShape = [1];
   }
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
   const targetSize = targetShape.reduce((a, b) => a * b, 1);
-  return { x: xData, n, rowShape, rowSize, labels, targets, targetShape, targetSize };
+  return { inputs: null, inputForm: null, x: xData, n, rowShape, rowSize, labels, targets, targetShape, targetSize };
 }
 
 /** Rows [start, end) of prepared data, sharing memory (no copy). */
 export function sliceRows(d: PreparedData, start: number, end: number): PreparedData {
   return {
     ...d,
+    inputs: d.inputs === null ? null : d.inputs.map((i) => ({ ...i, x: i.x.subarray(start * i.rowSize, end * i.rowSize) })),
     x: d.x.subarray(start * d.rowSize, end * d.rowSize),
     n: end - start,
     labels: d.labels ? d.labels.subarray(start, end) : null,
@@ -124,29 +161,49 @@ export function sliceRows(d: PreparedData, start: number, end: number): Prepared
  * an index order the batch is a view of the data itself (no copy).
  */
 export class BatchBuilder {
-  private readonly xBuf: Float32Array;
+  private readonly xBufs: Float32Array[];
   private readonly labelBuf: Int32Array | null;
   private readonly targetBuf: Float32Array | null;
+  private readonly columns: { x: Float32Array; rowShape: number[]; rowSize: number }[];
 
   constructor(private readonly d: PreparedData, batchSize: number) {
     const rows = Math.min(batchSize, d.n);
-    this.xBuf = new Float32Array(rows * d.rowSize);
+    this.columns = d.inputs ?? [d];
+    this.xBufs = this.columns.map((c) => new Float32Array(rows * c.rowSize));
     this.labelBuf = d.labels ? new Int32Array(rows) : null;
     this.targetBuf = d.targets ? new Float32Array(rows * d.targetSize) : null;
   }
 
-  /** Input rows order[start..end) (or start..end when order is null) as a [rows, ...rowShape] tensor. */
-  input(order: Int32Array | null, start: number, end: number): Tensor {
+  private column(i: number, order: Int32Array | null, start: number, end: number): Tensor {
     const rows = end - start;
-    const d = this.d;
+    const c = this.columns[i];
+    const buf = this.xBufs[i];
     let data: Float32Array;
     if (order === null) {
-      data = d.x.subarray(start * d.rowSize, end * d.rowSize);
+      data = c.x.subarray(start * c.rowSize, end * c.rowSize);
     } else {
-      gatherRows(d.x, d.rowSize, order, start, end, this.xBuf);
-      data = rows * d.rowSize === this.xBuf.length ? this.xBuf : this.xBuf.subarray(0, rows * d.rowSize);
+      gatherRows(c.x, c.rowSize, order, start, end, buf);
+      data = rows * c.rowSize === buf.length ? buf : buf.subarray(0, rows * c.rowSize);
     }
-    return new Tensor(data, [rows, ...d.rowShape]);
+    return new Tensor(data, [rows, ...c.rowShape]);
+  }
+
+  /**
+   * Input rows order[start..end) (or start..end when order is null) as a [rows, ...rowShape] tensor; with
+   * several inputs, the forward arguments: the tensors (an array x) or one record of them (a record x).
+   */
+  input(order: Int32Array | null, start: number, end: number): Tensor {
+    return this.column(0, order, start, end);
+  }
+
+  /** The forward arguments of rows order[start..end): [tensor] for one input; the tensors, or [record], for several. */
+  args(order: Int32Array | null, start: number, end: number): Tensor[] | [Record<string, Tensor>] {
+    const d = this.d;
+    const tensors = this.columns.map((_, i) => this.column(i, order, start, end));
+    if (d.inputs === null || d.inputForm === 'array') return tensors;
+    const rec: Record<string, Tensor> = {};
+    d.inputs.forEach((inp, i) => { rec[inp.name] = tensors[i]; });
+    return [rec];
   }
 
   /** The matching labels (Int32Array) or target tensor [rows, ...targetShape]. */
@@ -185,6 +242,9 @@ export type StandardizeOption = boolean | PreprocessorOptions;
 export function preprocessForModel(
   model: unknown, data: FitData, d: PreparedData, op: string, standardize?: StandardizeOption, trainRows?: number,
 ): PreparedData {
+  if (d.inputs !== null && (standardize === true || (typeof standardize === 'object' && standardize !== null) || preprocessorOf(model) !== null)) {
+    throw new Error(`${op}: a preprocessor (standardize, model.preprocessor) takes one input; this data has ${d.inputs.length} (x is ${d.inputForm === 'array' ? 'an array' : 'a record'})`);
+  }
   if (standardize !== undefined && standardize !== false) {
     if (standardize !== true && (standardize === null || typeof standardize !== 'object' || Array.isArray(standardize))) {
       throw new Error(`${op}: standardize must be true, false or an object of preprocessor options, got ${describe(standardize)}`);

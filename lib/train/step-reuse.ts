@@ -2,7 +2,7 @@
 import { Module } from '../nn/module';
 import { definitionOf } from '../nn/registry';
 import { Optimizer } from '../optim/optimizer';
-import type { LossSpec } from './losses';
+import type { LossSpec } from './loss-spec';
 import type { MetricFunction, MetricName } from './metrics';
 
 /** True when m and its children are registered layers whose forward keeps no reference beyond the tape. */

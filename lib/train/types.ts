@@ -1,9 +1,11 @@
 // Shared types of the training loop: the model/optimizer shapes fit() needs, History, callbacks, logs.
 import type { Tensor } from '../tensor';
+import type { ModuleOutput } from '../nn/module';
 
-/** What fit/evaluate need from a model (nn.Module provides all of it). */
+/** What fit/evaluate need from a model (nn.Module provides all of it). forward takes the input(s) as fit's x gives them. */
 export interface TrainableModel {
-  forward(x: Tensor): Tensor;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  forward(...inputs: any[]): ModuleOutput;
   parameters(): Tensor[];
   train(mode?: boolean): unknown;
   eval(): unknown;
@@ -25,7 +27,8 @@ export interface TrainableOptimizer {
  * Objects returned by the data loaders (with n and features) can be passed as they are.
  */
 export interface FitData {
-  x: Tensor | Float32Array;
+  /** One input, or several: an array of Tensors (forward(a, b)) or a record of named Tensors (forward({ a, b })), n rows each. */
+  x: Tensor | Float32Array | Tensor[] | { [name: string]: Tensor };
   y: Int32Array | number[] | Tensor | Float32Array;
   /** Rows; needed only when x and y are both flat Float32Arrays with several targets per row. */
   n?: number;
