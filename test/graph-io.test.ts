@@ -1,0 +1,243 @@
+// The planner over any module graph (native chains inside user Modules, unplannable layers between native segments in predict and predictAsync) and several inputs through fit, evaluate, predict, predictAsync and save/load.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { Tensor, randn } from '../lib/tensor';
+import { noGrad } from '../lib/autograd';
+import { add, concat, relu } from '../lib/ops';
+import { GELU, LayerNorm, Linear, Module, ReLU, Sequential, Softmax, register, type LayerConfig } from '../lib/nn';
+import { inferenceRole } from '../lib/nn/registry';
+import { planChain, planModel, planPasses, type PlanPass } from '../lib/nn/plan';
+import { predict, predictAsync } from '../lib/serve';
+import { fit, evaluate } from '../lib/train';
+import { save, load } from '../lib/io/model-file';
+import { getBackend } from '../lib/backend/select';
+import { loadDigits } from '../lib/data/digits';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-graph-io-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+function expectClose(got: Float32Array, want: Float32Array, tol = 2e-5): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
+  expect(worst).toBeLessThan(tol);
+}
+
+/** A user Module holding a Sequential MLP and a LayerNorm: forward is its own, not a chain. */
+class Wrapped extends Module {
+  readonly mlp: Sequential;
+  readonly norm: LayerNorm;
+  constructor(readonly width: number) {
+    super();
+    this.norm = this.registerModule('norm', new LayerNorm(width));
+    this.mlp = this.registerModule('mlp', new Sequential(new Linear(width, 32, { seed: 1 }), new ReLU(), new Linear(32, 5, { seed: 2 })));
+  }
+  override forward(x: Tensor): Tensor {
+    return this.mlp.forward(this.norm.forward(x));
+  }
+  override toConfig(): LayerConfig {
+    return { type: 'Wrapped', width: this.width };
+  }
+  override describe(): string {
+    return `Wrapped(${this.width})`;
+  }
+  static fromConfig(c: LayerConfig): Wrapped {
+    return new Wrapped(c.width as number);
+  }
+}
+register(Wrapped);
+
+/** Eval-mode, tape-free forward: the reference predict must match. */
+function reference(m: Module, ...x: Tensor[]): Tensor {
+  m.eval();
+  try {
+    return noGrad(() => m.forward(...x) as Tensor);
+  } finally {
+    m.train();
+  }
+}
+
+describe('the planner (nn/plan.ts)', () => {
+  it('cuts a chain into native dense segments and ops segments; fusion is a pass', () => {
+    const layers = [new Linear(3, 4), new ReLU(), new LayerNorm(4), new Linear(4, 2), new GELU(), new Softmax()];
+    const plan = planChain(layers.map(inferenceRole));
+    expect(plan.segments.map((s) => [s.kind, s.from, s.to])).toEqual([['dense', 0, 2], ['ops', 2, 3], ['dense', 3, 6]]);
+    expect(plan.fused.map((f) => f?.act ?? null)).toEqual(['relu', null, null, 'gelu', null, null]);
+    expect(plan.problem).toEqual({ at: 2, reason: 'unsupported' });
+    // An activation with no Linear before it is an ops step; a lone Softmax too.
+    const odd = planChain([new ReLU(), new Softmax()].map(inferenceRole));
+    expect(odd.segments.map((s) => [s.kind, s.from, s.to])).toEqual([['ops', 0, 2]]);
+    // A pass added to the list rewrites every later plan (here: undo the fusion).
+    const unfuse: PlanPass = (steps) => steps.flatMap((s) => (s.kind === 'linear' && s.activation !== null
+      ? [{ ...s, to: s.from + 1, activation: null }, { kind: 'activation' as const, from: s.from + 1, to: s.to, activation: s.activation }]
+      : [s]));
+    planPasses.push(unfuse);
+    try {
+      expect(planChain([new Linear(3, 4), new ReLU()].map(inferenceRole)).fused).toEqual([null, null]);
+    } finally {
+      planPasses.pop();
+    }
+    expect(planChain([new Linear(3, 4), new ReLU()].map(inferenceRole)).fused.map((f) => f?.act ?? null)).toEqual(['relu', null]);
+  });
+
+  it('builds a model plan once per structure and again when the layer list changes', () => {
+    const m = new Sequential(new Linear(3, 4), new ReLU(), new Sequential(new Linear(4, 2)));
+    const p = planModel(m);
+    expect(planModel(m)).toBe(p);
+    expect(p.layers.length).toBe(3); // the nested Sequential is flattened into the chain
+    expect(p.segments.map((s) => s.kind)).toEqual(['dense']);
+    m.layers.push(new LayerNorm(2));
+    const q = planModel(m);
+    expect(q).not.toBe(p);
+    expect(q.segments.map((s) => s.kind)).toEqual(['dense', 'ops']);
+  });
+
+  it('a user Module holding a Sequential MLP: predict runs the chain natively, with the forward result', () => {
+    const m = new Wrapped(8);
+    const x = randn([100, 8], { seed: 3 });
+    const backend = getBackend();
+    const dense = vi.spyOn(backend, 'forwardDense');
+    const got = predict(m, x);
+    expect(dense).toHaveBeenCalledTimes(1); // 100 rows: one forwardDense call for the Sequential inside
+    dense.mockClear();
+    const want = reference(m, x); // training forward in eval mode: the ops path, no forwardDense
+    expect(dense).not.toHaveBeenCalled();
+    expectClose(got.data, want.data);
+    expect(m.training).toBe(true);
+  });
+
+  it('a Sequential with a LayerNorm between Linears: predict and predictAsync run native segments around it', async () => {
+    const m = new Sequential(new Linear(6, 16, { seed: 4 }), new GELU(), new LayerNorm(16), new Linear(16, 3, { seed: 5 }), new Softmax());
+    const x = randn([70, 6], { seed: 6 });
+    const want = reference(m, x);
+    expectClose(predict(m, x).data, want.data);
+    const backend = getBackend();
+    const calls = vi.spyOn(backend, 'forwardAsync');
+    let progress: number[] = [];
+    const got = await predictAsync(m, x, { batchSize: 32, onProgress: (d, t) => { progress = [d, t]; } });
+    expect(calls).toHaveBeenCalledTimes(6); // 3 batches x 2 dense segments
+    expect(got.shape).toEqual([70, 3]);
+    expectClose(got.data, want.data);
+    expect(progress).toEqual([70, 70]);
+  });
+
+  it('predictAsync runs a user Module (not a chain) and a model of nothing but LayerNorm, never an error', async () => {
+    const m = new Wrapped(8);
+    const x = randn([40, 8], { seed: 7 });
+    expectClose((await predictAsync(m, x, { batchSize: 16 })).data, reference(m, x).data);
+    expectClose((await m.predictAsync(x.data, { features: 8 })).data, reference(m, x).data);
+    const ln = new LayerNorm(8);
+    expectClose((await predictAsync(ln, x)).data, reference(ln, x).data);
+    const seqLn = new Sequential(new LayerNorm(8));
+    expectClose((await predictAsync(seqLn, x)).data, reference(seqLn, x).data);
+  });
+});
+
+/** Two towers: each reads one feature group, their outputs are concatenated and classified. */
+class TwoTower extends Module {
+  readonly left: Sequential;
+  readonly right: Sequential;
+  readonly head: Linear;
+  constructor(readonly leftWidth: number, readonly rightWidth: number, seed = 1) {
+    super();
+    this.left = this.registerModule('left', new Sequential(new Linear(leftWidth, 32, { seed }), new ReLU()));
+    this.right = this.registerModule('right', new Sequential(new Linear(rightWidth, 32, { seed: seed + 1 }), new ReLU()));
+    this.head = this.registerModule('head', new Linear(64, 10, { seed: seed + 2 }));
+  }
+  override forward(inputs: { top: Tensor; bottom: Tensor }): Tensor {
+    return this.head.forward(concat([this.left.forward(inputs.top), this.right.forward(inputs.bottom)], 1));
+  }
+  override toConfig(): LayerConfig {
+    return { type: 'TwoTower', leftWidth: this.leftWidth, rightWidth: this.rightWidth };
+  }
+  override describe(): string {
+    return `TwoTower(${this.leftWidth}, ${this.rightWidth})`;
+  }
+  static fromConfig(c: LayerConfig): TwoTower {
+    return new TwoTower(c.leftWidth as number, c.rightWidth as number);
+  }
+}
+register(TwoTower);
+
+/** The digits' 8x8 images split into the top 4 rows (32 values) and the bottom 4 rows. */
+function towers(x: Float32Array, n: number): { top: Tensor; bottom: Tensor } {
+  const top = new Float32Array(n * 32);
+  const bottom = new Float32Array(n * 32);
+  for (let i = 0; i < n; i++) {
+    top.set(x.subarray(i * 64, i * 64 + 32), i * 32);
+    bottom.set(x.subarray(i * 64 + 32, i * 64 + 64), i * 32);
+  }
+  return { top: new Tensor(top, [n, 32]), bottom: new Tensor(bottom, [n, 32]) };
+}
+
+describe('several inputs', () => {
+  it('a two-tower model trains through fit (> 0.9 accuracy), saves, loads and predicts identically', async () => {
+    const digits = loadDigits({ split: 0.2, seed: 42 });
+    const train = { x: towers(digits.train.x, digits.train.n), y: digits.train.y };
+    const test = { x: towers(digits.test.x, digits.test.n), y: digits.test.y };
+    const model = new TwoTower(32, 32);
+    const history = await fit(model, train, { epochs: 15, batchSize: 32, lr: 3e-3, seed: 5, verbose: 0, validationData: test });
+    expect(history.valAccuracy[history.valAccuracy.length - 1]).toBeGreaterThan(0.9);
+    const r = evaluate(model, test);
+    expect(r.accuracy).toBeGreaterThan(0.9);
+    const out = predict(model, test.x);
+    expect(out.shape).toEqual([digits.test.n, 10]);
+    // The same rows as an async call, and through the Module method.
+    expectClose((await predictAsync(model, test.x, { batchSize: 100 })).data, out.data, 1e-6);
+    const file = path.join(dir, 'two-tower');
+    save(model, file);
+    const loaded = load(file);
+    expect(Array.from(loaded.predict(test.x).data)).toEqual(Array.from(out.data));
+    expect(Array.from((await loaded.predictAsync(test.x)).data)).toEqual(Array.from(out.data));
+  }, 120_000);
+
+  it('positional inputs (an array) become forward arguments; outputs may be several', async () => {
+    class TwoHeads extends Module {
+      readonly a = this.registerModule('a', new Linear(3, 2, { seed: 1 }));
+      readonly b = this.registerModule('b', new Linear(4, 2, { seed: 2 }));
+      override forward(x: Tensor, y: Tensor): { sum: Tensor; left: Tensor } {
+        const left = this.a.forward(x);
+        return { sum: add(left, relu(this.b.forward(y))), left };
+      }
+      override toConfig(): LayerConfig { return { type: 'TwoHeads' }; }
+      override describe(): string { return 'TwoHeads'; }
+    }
+    const m = new TwoHeads();
+    const x = randn([9, 3], { seed: 1 });
+    const y = randn([9, 4], { seed: 2 });
+    const want = reference(m, x, y) as unknown as { sum: Tensor; left: Tensor };
+    const got = predict<{ sum: Tensor; left: Tensor }>(m, [x, y], { batchSize: 4 });
+    expect(Object.keys(got)).toEqual(['sum', 'left']);
+    expectClose(got.sum.data, want.sum.data, 1e-6);
+    expectClose(got.left.data, want.left.data, 1e-6);
+    const viaAsync = await predictAsync<{ sum: Tensor; left: Tensor }>(m, [x, y], { batchSize: 4 });
+    expectClose(viaAsync.sum.data, want.sum.data, 1e-6);
+  });
+
+  it('errors name the input: rows that differ, a non-tensor, shapes that do not fit, options that do not apply', async () => {
+    const model = new TwoTower(32, 32);
+    const a = randn([5, 32]);
+    expect(() => predict(model, { top: a, bottom: randn([4, 32]) })).toThrow("predict: input 'bottom' has 4 rows (shape [4,32]) but input 'top' has 5");
+    expect(() => predict(model, { top: a, bottom: new Float32Array(160) as unknown as Tensor })).toThrow(
+      "predict: input 'bottom' must be a Tensor [rows, ...], got a Float32Array",
+    );
+    expect(() => predict(model, { top: a, bottom: a }, { features: 32 })).toThrow('predict: options.features and options.rows shape one flat Float32Array input');
+    await expect(predictAsync(model, { top: a, bottom: randn([4, 32]) })).rejects.toThrow("predictAsync: input 'bottom' has 4 rows");
+    const y = new Int32Array(5);
+    await expect(fit(model, { x: { top: a, bottom: randn([5, 31]) }, y }, { verbose: 0 })).rejects.toThrow(
+      /fit: the model cannot run on data.x rows \(top \[32\], bottom \[31\]\)/,
+    );
+    await expect(fit(model, { x: { top: a, bottom: randn([4, 32]) }, y }, { verbose: 0 })).rejects.toThrow(
+      'fit: data.x.bottom has 4 rows (shape [4,32]) but y has 5 labels',
+    );
+    await expect(fit(model, { x: { top: a, bottom: a }, y }, { verbose: 0, validationData: { x: { top: a, lower: a }, y } })).rejects.toThrow(
+      'fit: validationData rows top [32], lower [32] (labels) do not match the training rows top [32], bottom [32] (labels)',
+    );
+    await expect(fit(model, { x: { top: a, bottom: a }, y }, { verbose: 0, standardize: true })).rejects.toThrow(
+      'fit: a preprocessor (standardize, model.preprocessor) takes one input; this data has 2',
+    );
+  });
+});
