@@ -240,4 +240,61 @@ describe('several inputs', () => {
       'fit: a preprocessor (standardize, model.preprocessor) takes one input; this data has 2',
     );
   });
+
+  it('several outputs: y per output, a loss per output with lossWeights, metrics per output, through fit and evaluate', async () => {
+    class DigitAndParity extends Module {
+      readonly body = this.registerModule('body', new Sequential(new Linear(64, 48, { seed: 3 }), new ReLU()));
+      readonly digit = this.registerModule('digit', new Linear(48, 10, { seed: 4 }));
+      readonly parity = this.registerModule('parity', new Linear(48, 1, { seed: 5 }));
+      override forward(x: Tensor): { digit: Tensor; parity: Tensor } {
+        const h = this.body.forward(x);
+        return { digit: this.digit.forward(h), parity: this.parity.forward(h) };
+      }
+      override toConfig(): LayerConfig { return { type: 'DigitAndParity' }; }
+      override describe(): string { return 'DigitAndParity'; }
+      static fromConfig(): DigitAndParity { return new DigitAndParity(); }
+    }
+    register(DigitAndParity);
+    const digits = loadDigits({ split: 0.2, seed: 42 });
+    const parity = (y: Int32Array): Int32Array => y.map((v) => v % 2);
+    const x = new Tensor(digits.train.x, [digits.train.n, 64]);
+    const xTest = new Tensor(digits.test.x, [digits.test.n, 64]);
+    const train = { x, y: { digit: digits.train.y, parity: parity(digits.train.y) } };
+    const test = { x: xTest, y: { digit: digits.test.y, parity: parity(digits.test.y) } };
+    const model = new DigitAndParity();
+    const loss = { digit: 'crossEntropy', parity: 'bceWithLogits' } as const;
+    const history = await fit(model, train, { epochs: 12, lr: 3e-3, seed: 2, verbose: 0, loss, lossWeights: { parity: 0.5 }, validationData: test });
+    expect(Object.keys(history.metrics).sort()).toEqual(['digitAccuracy', 'parityAccuracy', 'valDigitAccuracy', 'valParityAccuracy']);
+    expect(history.metrics.valDigitAccuracy.at(-1)).toBeGreaterThan(0.9);
+    expect(history.metrics.valParityAccuracy.at(-1)).toBeGreaterThan(0.9);
+    const r = evaluate(model, test, { loss, lossWeights: { parity: 0.5 } });
+    expect(r.digitAccuracy).toBeCloseTo(history.metrics.valDigitAccuracy.at(-1)!, 6);
+    expect(r.loss).toBeCloseTo(history.valLoss.at(-1)!, 5);
+    // Weighting changes the reported loss by exactly the parity term.
+    const unweighted = evaluate(model, test, { loss });
+    expect(unweighted.loss).toBeGreaterThan(r.loss);
+    // save/load keeps both heads.
+    const file = path.join(dir, 'two-heads');
+    save(model, file);
+    const a = predict<{ digit: Tensor; parity: Tensor }>(model, xTest);
+    const b = load(file).predict<{ digit: Tensor; parity: Tensor }>(xTest);
+    expect(Array.from(b.digit.data)).toEqual(Array.from(a.digit.data));
+    expect(Array.from(b.parity.data)).toEqual(Array.from(a.parity.data));
+  }, 120_000);
+
+  it('several outputs: errors name the output and the option', async () => {
+    const model = new Wrapped(8);
+    const x = randn([6, 8], { seed: 1 });
+    const labels = new Int32Array(6);
+    await expect(fit(model, { x, y: { a: labels, b: labels } }, { verbose: 0 })).rejects.toThrow(
+      "fit: y has one target per output (a record with 'a', 'b'); the model's forward returned one Tensor, so output 'a' is missing",
+    );
+    await expect(fit(model, { x, y: { a: labels, b: labels } }, { verbose: 0, loss: { a: 'crossEntropy', c: 'mse' } })).rejects.toThrow(
+      "fit: loss names output(s) 'c' that y does not have (y's outputs: a, b)",
+    );
+    await expect(fit(model, { x, y: labels }, { verbose: 0, lossWeights: [1, 2] })).rejects.toThrow('fit: lossWeights weighs the losses of several outputs; y gives one target');
+    await expect(fit(model, { x, y: [labels, labels] }, { verbose: 0, lossWeights: [1, -2] })).rejects.toThrow('fit: lossWeights for output 1 must be a finite number >= 0, got -2');
+    await expect(fit(model, { x, y: [labels, labels] }, { verbose: 0 })).rejects.toThrow(/fit: y has one target per output \(an array of 2 Tensors\); the model's forward returned one Tensor, so output 0 is missing/);
+    await expect(fit(model, { x, y: { a: labels, b: new Int32Array(5) } }, { verbose: 0 })).rejects.toThrow('fit: data.x has 6 rows (shape [6,8]) but y.b has 5 labels');
+  });
 });

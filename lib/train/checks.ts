@@ -126,6 +126,20 @@ export function probeOutput(model: TrainableModel, d: PreparedData, rows: number
   }
 }
 
+/** The model's outputs (several, as forward returns them) for the first `rows` rows of d, eval mode, no gradients; restores the mode. */
+export function probeOutputs(model: TrainableModel, d: PreparedData, rows: number): ModuleOutput {
+  const n = Math.min(rows, d.n);
+  const wasTraining = (model as { training?: boolean }).training;
+  model.eval();
+  try {
+    return noGrad(() => model.forward(...firstRows(d, n)));
+  } catch (err) {
+    throw new Error(`fit: the model cannot run on data.x: ${(err as Error).message}`);
+  } finally {
+    if (wasTraining === true) model.train();
+  }
+}
+
 /**
  * Runs the model once (eval mode, no gradients) on the first `rows` rows, before training, so a shape
  * mismatch fails before any weight changes; returns the width of its output (the last dimension).

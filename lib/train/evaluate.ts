@@ -1,8 +1,10 @@
 // evaluate() and predict(): batched inference in eval mode without gradients, plus the shared evaluation pass fit uses.
 import { noGrad } from '../autograd';
 import { prepareData, BatchBuilder, PreparedData, preprocessForModel } from './prepared';
-import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './loss-spec';
-import { makeMetrics, Metric, MetricFunction, MetricName } from './metrics';
+import type { Tensor } from '../tensor';
+import { resolveLoss, type LossFunction } from './loss-spec';
+import { makeMetrics, type Metric, type BatchTarget } from './metrics';
+import { singleOutputSpecs, outputsLoss, outputsMetrics, type OutputLossSpec, type LossWeights, type OutputMetricSpecs } from './outputs';
 import type { FitData, TrainableModel } from './types';
 import { checkOptions } from '../validate';
 import { forwardOne } from './checks';
@@ -10,10 +12,12 @@ import { forwardOne } from './checks';
 export interface EvaluateOptions {
   /** Rows per forward pass. Default 256. */
   batchSize?: number;
-  /** Default: 'crossEntropy' for integer labels, 'mse' for float targets. */
-  loss?: LossSpec;
-  /** Default: ['accuracy'] for integer labels, none for float targets. */
-  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+  /** Default: 'crossEntropy' for integer labels, 'mse' for float targets. Several outputs: as fit's loss (per output, summed with lossWeights). */
+  loss?: OutputLossSpec;
+  /** Several outputs: the weight of each output's loss in the reported loss (default 1 each). */
+  lossWeights?: LossWeights;
+  /** Default: ['accuracy'] for integer labels, none for float targets (per output with several: 'digitAccuracy'). */
+  metrics?: OutputMetricSpecs;
 }
 
 /** Loss (mean over rows) and each metric, e.g. { loss: 0.08, accuracy: 0.97 }. */
@@ -44,8 +48,9 @@ export function evaluatePrepared(
       for (let start = 0; start < d.n; start += batchSize) {
         const end = Math.min(d.n, start + batchSize);
         const rows = end - start;
-        const pred = forwardOne('evaluate', model, batches.args(null, start, end));
-        const target = batches.target(null, start, end);
+        const args = batches.args(null, start, end);
+        const pred = d.outputs ? (model.forward(...args) as Tensor) : forwardOne('evaluate', model, args);
+        const target = batches.targets(null, start, end) as BatchTarget;
         lossSum += lossFn(pred, target).item() * rows;
         for (const m of metrics) m.update(pred, target, rows);
       }
@@ -60,13 +65,17 @@ export function evaluatePrepared(
 
 /** Mean loss and metrics of the model on { x, y }, in eval mode, without recording gradients. */
 export function evaluate(model: TrainableModel, data: FitData, options: EvaluateOptions = {}): EvaluateResult {
-  options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
+  options = checkOptions('evaluate', options, ['batchSize', 'loss', 'lossWeights', 'metrics']);
   const batchSize = options.batchSize ?? 256;
   checkBatchSize('evaluate', batchSize);
   const d = preprocessForModel(model, data, prepareData(data, 'evaluate'), 'evaluate');
-  const lossName = options.loss ?? defaultLossName(d);
+  if (d.outputs) {
+    const loss = outputsLoss('evaluate', d, options.loss, options.lossWeights);
+    return evaluatePrepared(model, d, loss.fn as unknown as LossFunction, outputsMetrics('evaluate', d, options.metrics, loss.specs), batchSize);
+  }
+  const { lossName, metricSpecs } = singleOutputSpecs('evaluate', d, options.loss, options.lossWeights, options.metrics);
   const lossFn = resolveLoss(lossName, d, 'evaluate');
-  const metrics = makeMetrics(options.metrics ?? (d.labels ? ['accuracy'] : []), lossName);
+  const metrics = makeMetrics(metricSpecs, lossName);
   return evaluatePrepared(model, d, lossFn, metrics, batchSize);
 }
 

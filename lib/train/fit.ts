@@ -2,9 +2,10 @@
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
-import { prepareData, sliceRows, BatchBuilder, PreparedData, preprocessForModel, checkTargetWidth, StandardizeOption } from './prepared';
-import { resolveLoss, defaultLossName, LossSpec, type LossFunction } from './loss-spec';
-import { makeMetrics, checkMetrics, validationKey, MetricFunction, MetricName, type Metric, type BatchTarget } from './metrics';
+import { prepareData, sliceRows, BatchBuilder, type PreparedData, preprocessForModel, checkTargetWidth, type StandardizeOption } from './prepared';
+import { resolveLoss, type LossSpec, type LossFunction } from './loss-spec';
+import { makeMetrics, checkMetrics, validationKey, type MetricFunction, type MetricName, type Metric, type BatchTarget } from './metrics';
+import { singleOutputSpecs, outputsLoss, outputsMetrics, checkOutputMetrics, outputData, outputOf, type OutputLossSpec, type LossWeights, type OutputMetricSpecs } from './outputs';
 import type { Tensor } from '../tensor';
 import { trainingLoss, type ClassWeight } from './class-weight';
 import { evaluatePrepared } from './evaluate';
@@ -14,7 +15,7 @@ import { checkpointCallback, readResumeState } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import {
-  forwardOne, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputWidth, majorityShare,
+  forwardOne, collectCallbacks, checkDataValues, checkLabelRange, probeOutput, probeOutputs, probeOutputWidth, majorityShare,
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
@@ -32,8 +33,14 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Seed of the shuffle; the same seed (and the same initial weights) gives the same trained weights. */
   seed?: number;
-  /** 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', 'l1', or a function. */
-  loss?: LossSpec;
+  /**
+   * 'crossEntropy' (default for integer labels), 'mse' (default for float targets), 'bceWithLogits', 'huber', 'l1', or a function.
+   * For a model with several outputs (y an array or a record, one target per output): one spec for every
+   * output, or one per output (an array, or a record by output name); the trained loss is their weighted sum.
+   */
+  loss?: OutputLossSpec;
+  /** Several outputs: the weight of each output's loss in the sum (an array, or a record by output name; default 1 each). */
+  lossWeights?: LossWeights;
   /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
   optimizer?: TrainableOptimizer | OptimizerName;
   /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). An error with an optimizer instance (give it the lr). */
@@ -51,7 +58,7 @@ export interface FitOptions {
    * 'recallMacro', 'f1Macro', 'auc' (binary), 'mae', 'mse', 'rmse', 'r2', each computed over
    * every row of the epoch; or { name, fn(pred, target) } averaged over batches.
    */
-  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+  metrics?: OutputMetricSpecs;
   /** Held-out data evaluated after every epoch (valLoss, valAccuracy...). */
   validationData?: FitData;
   /** Fraction of rows held out for validation: the LAST rows, taken before shuffling (as Keras does). */
@@ -97,7 +104,7 @@ export interface FitOptions {
 
 /** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
 const FIT_OPTIONS = [
-  'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
+  'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
   'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize',
 ] as const satisfies readonly (keyof FitOptions)[];
@@ -238,17 +245,56 @@ interface FitRun {
   batches: BatchBuilder;
   stepsPerEpoch: number;
   reuseStepBuffers: boolean;
+  /** Several outputs: forward's array / record goes to the loss and metrics as it is. */
+  multi: boolean;
+}
+
+/** The loss and metrics of one output's training: what prepareRun needs from them. */
+interface LossSetup {
+  lossName: LossSpec;
+  lossFn: LossFunction;
+  metrics: Metric[];
+  valMetrics: Metric[];
+  metricSpecs: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+}
+
+/** One output: the loss (a name or a function) and the metrics (accuracy by default for labels). */
+function singleOutputLoss(options: FitOptions, train: PreparedData): LossSetup {
+  const { lossName, metricSpecs } = singleOutputSpecs('fit', train, options.loss, options.lossWeights, options.metrics);
+  return {
+    lossName, lossFn: resolveLoss(lossName, train, 'fit'), metricSpecs,
+    metrics: makeMetrics(metricSpecs, lossName), valMetrics: makeMetrics(metricSpecs, lossName),
+  };
+}
+
+/** Several outputs: the weighted sum of per-output losses, per-output metrics; checked against a probe of the model. */
+function outputsSetup(model: TrainableModel, options: FitOptions, all: PreparedData, train: PreparedData, val: PreparedData | null, batchSize: number): LossSetup {
+  if (options.classWeight !== undefined) throw new Error('fit: classWeight weighs one output\'s classes; y gives several outputs (weigh them with lossWeights)');
+  const loss = outputsLoss('fit', train, options.loss, options.lossWeights);
+  const metrics = outputsMetrics('fit', train, options.metrics, loss.specs);
+  const probe = probeOutputs(model, all, batchSize);
+  const widths = (train.outputs ?? []).map((o, i) => {
+    const out = outputOf('fit', train, probe, o, i);
+    const width = out.ndim === 0 ? 1 : out.shape[out.ndim - 1];
+    const label = train.outputForm === 'array' ? `data (output ${o.name})` : `data (output '${o.name}')`;
+    checkTargetWidth('fit', label, outputData(all, (all.outputs ?? [])[i]), width, loss.specs[i]);
+    const valData = val !== null && options.validationData !== undefined && val.outputs ? outputData(val, val.outputs[i]) : null;
+    labelChecks(model, outputData(all, (all.outputs ?? [])[i]), valData, loss.specs[i], width, label);
+    return width;
+  });
+  checkOutputMetrics(metrics, widths);
+  return {
+    lossName: loss.specs[0], lossFn: loss.fn as unknown as LossFunction, metricSpecs: [],
+    metrics, valMetrics: outputsMetrics('fit', train, options.metrics, loss.specs),
+  };
 }
 
 /** Step 3: loss, metrics, optimizer, callbacks and the checks that run the model once before training. */
 function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSettings, data: ReturnType<typeof prepareFitData>): FitRun {
   const { all, train, val } = data;
   const { batchSize, resume } = settings;
-  const lossName = options.loss ?? defaultLossName(train);
-  const lossFn = resolveLoss(lossName, train, 'fit');
-  const metricSpecs = options.metrics ?? (train.labels ? ['accuracy'] : []);
-  const metrics = makeMetrics(metricSpecs, lossName);
-  const valMetrics = makeMetrics(metricSpecs, lossName);
+  const multi = train.outputs ? outputsSetup(model, options, all, train, val, batchSize) : null;
+  const { lossName, lossFn, metrics, valMetrics, metricSpecs } = multi ?? singleOutputLoss(options, train);
   const params = model.parameters();
   const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
   resume?.restoreOptimizer(optimizer);
@@ -256,9 +302,16 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
     throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   }
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
-  const { chance, classes } = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
-  checkMetrics(metrics, classes, train.labels !== null);
-  const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, train.labels, classes);
+  let chance: ChanceLevel | null = null;
+  let trainLoss: FitRun['trainLoss'];
+  if (multi === null) {
+    const checked = checkModelAndLabels(model, all, options.validationData !== undefined ? val : null, lossName, batchSize);
+    chance = checked.chance;
+    checkMetrics(metrics, checked.classes, train.labels !== null);
+    trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, train.labels, checked.classes);
+  } else {
+    trainLoss = { fn: lossFn, batchWeight: (_target, rows) => rows };
+  }
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
@@ -271,7 +324,7 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
     samples: train.n, stepsPerEpoch, seed: settings.seed, stopTraining: false, stopReason: null,
   };
   return {
-    model, options, settings, train, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer, callbacks, history,
+    model, options, settings, train, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer, callbacks, history, multi: multi !== null,
     monitor: new DivergenceMonitor(chance), ctx, progress: makeProgress(settings.verbose, options.output ?? process.stdout),
     batches: new BatchBuilder(train, batchSize), stepsPerEpoch,
     reuseStepBuffers: stepBuffersReusable(model, optimizer, lossName, metricSpecs),
@@ -289,7 +342,7 @@ function trainStep(run: FitRun, args: Tensor[] | [Record<string, Tensor>], targe
   if (run.reuseStepBuffers) beginStepArena();
   try {
     optimizer.zeroGrad();
-    const pred = forwardOne('fit', model, args);
+    const pred = run.multi ? (model.forward(...args) as Tensor) : forwardOne('fit', model, args);
     const loss = run.trainLoss.fn(pred, target);
     if (loss.size !== 1) {
       throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
@@ -327,7 +380,7 @@ async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; 
     const end = Math.min(train.n, start + batchSize);
     const rows = end - start;
     const args = run.batches.args(order, start, end);
-    const target = run.batches.target(order, start, end);
+    const target = run.batches.targets(order, start, end) as BatchTarget;
     const weight = run.trainLoss.batchWeight(target, rows);
     const lossValue = trainStep(run, args, target, rows, epoch, b);
     run.monitor.batch(lossValue);
@@ -437,11 +490,11 @@ function checkModelAndLabels(
 
 /** Checks every label against the loss's classes; returns the chance level for crossEntropy (null otherwise). */
 function labelChecks(
-  model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, classes: number,
+  model: TrainableModel, train: PreparedData, val: PreparedData | null, lossName: unknown, classes: number, label = 'data',
 ): ChanceLevel | null {
   if (train.labels === null) return null;
-  const all: [string, Int32Array][] = [['data', train.labels]];
-  if (val !== null && val.labels !== null) all.push(['validationData', val.labels]);
+  const all: [string, Int32Array][] = [[label, train.labels]];
+  if (val !== null && val.labels !== null) all.push([label === 'data' ? 'validationData' : label.replace(/^data/, 'validationData'), val.labels]);
   if (lossName === 'crossEntropy') {
     for (const [what, labels] of all) {
       checkLabelRange('fit', what, labels, classes, `for a model with ${classes} outputs (loss 'crossEntropy')`);

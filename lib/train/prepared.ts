@@ -4,7 +4,7 @@ import { gatherRows } from '../data/split';
 import type { FitData } from './types';
 import type { BatchTarget } from './metrics';
 import { Preprocessor, preprocessorOf, type PreprocessorOptions, type PreprocessorFitData } from '../data/preprocess';
-import { describe } from '../validate';
+import { describe, isPlainObject } from '../validate';
 import { isMultiInput, inputLabel } from '../serve/inputs';
 
 /** One input's rows, when x holds several inputs. */
@@ -16,11 +16,29 @@ export interface InputRows {
   rowSize: number;
 }
 
+/** One output's targets, when y holds several (one per model output): exactly one of labels / targets is set. */
+export interface OutputRows {
+  /** The output's name: its key in a record y, or its index ("0", "1") in an array y. */
+  name: string;
+  labels: Int32Array | null;
+  targets: Float32Array | null;
+  targetShape: number[];
+  targetSize: number;
+}
+
+/** The targets of one batch for a model with several outputs: per output, in the form y was given. */
+export type BatchTargets = BatchTarget | BatchTarget[] | { [name: string]: BatchTarget };
+
 /**
  * Data as flat rows: x is n rows of rowSize values; exactly one of labels / targets is set. With several
  * inputs (x an array or a record of tensors), `inputs` holds each one and x/rowShape/rowSize the first.
+ * With several outputs (y an array or a record, one entry per model output), `outputs` holds each one and
+ * labels/targets the first.
  */
 export interface PreparedData {
+  /** Several outputs' targets and how y gave them, or null for one. */
+  outputs?: OutputRows[] | null;
+  outputForm?: 'array' | 'record' | null;
   /** Several inputs and how they were given (an array: forward(a, b); a record: forward({ a, b })), or null for one. */
   inputs: InputRows[] | null;
   inputForm: 'array' | 'record' | null;
@@ -43,11 +61,12 @@ function shapeStr(s: readonly number[]): string {
  * Checks and flattens { x, y } into PreparedData; `op` names the caller in errors ('fit', 'evaluate').
  * x may be several inputs: an array or a record of Tensors [n, ...], each checked and named in errors.
  */
-export function prepareData(data: FitData, op: string, what = 'data'): PreparedData {
+export function prepareData(data: FitData, op: string, what = 'data', yLabel = 'y'): PreparedData {
   if (data === null || typeof data !== 'object' || data.x === undefined || data.y === undefined) {
     throw new Error(`${op}: ${what} must be an object { x, y }`);
   }
-  if (!isMultiInput(data.x)) return prepareOne(data as FitData & { x: Tensor | Float32Array }, op, what, 'x');
+  if (isMultiOutput(data.y)) return prepareOutputs(data, op, what);
+  if (!isMultiInput(data.x)) return prepareOne(data as FitData & { x: Tensor | Float32Array }, op, what, 'x', yLabel);
   const form = Array.isArray(data.x) ? 'array' : 'record';
   const entries: [string, unknown][] = Array.isArray(data.x) ? data.x.map((t, i) => [String(i), t]) : Object.entries(data.x);
   if (entries.length === 0) throw new Error(`${op}: ${what}.x is an empty ${form}; give one Tensor per model input`);
@@ -56,14 +75,36 @@ export function prepareData(data: FitData, op: string, what = 'data'): PreparedD
   for (const [name, t] of entries) {
     const label = form === 'array' ? `x[${name}]` : `x.${name}`;
     if (!(t instanceof Tensor)) throw new Error(`${op}: ${what}.${label} (${inputLabel(form, name)}) must be a Tensor [n, ...], got ${describe(t)}`);
-    const one = prepareOne({ x: t, y: data.y }, op, what, label);
+    const one = prepareOne({ x: t, y: data.y }, op, what, label, yLabel);
     first ??= one;
     inputs.push({ name, x: one.x, rowShape: one.rowShape, rowSize: one.rowSize });
   }
   return { ...(first as PreparedData), inputs, inputForm: form };
 }
 
-function prepareOne(data: FitData & { x: Tensor | Float32Array }, op: string, what: string, xLabel: string): PreparedData {
+/** True when y holds one target per output: a record, or an array of label / target arrays (an array of numbers is labels). */
+function isMultiOutput(y: unknown): y is unknown[] | Record<string, unknown> {
+  if (Array.isArray(y)) return y.length > 0 && y.every((e) => e !== null && typeof e === 'object');
+  return isPlainObject(y);
+}
+
+/** y with one entry per model output: each prepared against x (its rows checked), named in errors as y[0] or y.name. */
+function prepareOutputs(data: FitData, op: string, what: string): PreparedData {
+  const y = data.y as unknown as unknown[] | Record<string, unknown>;
+  const form = Array.isArray(y) ? 'array' : 'record';
+  const entries: [string, unknown][] = Array.isArray(y) ? y.map((v, i) => [String(i), v]) : Object.entries(y);
+  if (entries.length === 0) throw new Error(`${op}: ${what}.y is an empty record; give one target per model output`);
+  let first: PreparedData | null = null;
+  const outputs: OutputRows[] = [];
+  for (const [name, yi] of entries) {
+    const one = prepareData({ ...data, y: yi as FitData['y'] }, op, what, form === 'array' ? `y[${name}]` : `y.${name}`);
+    first ??= one;
+    outputs.push({ name, labels: one.labels, targets: one.targets, targetShape: one.targetShape, targetSize: one.targetSize });
+  }
+  return { ...(first as PreparedData), outputs, outputForm: form };
+}
+
+function prepareOne(data: FitData & { x: Tensor | Float32Array }, op: string, what: string, xLabel: string, yLabel = 'y'): PreparedData {
   const { x, y } = data;
   let labels: Int32Array | null = null;
   let targets: Float32Array | null = null;
@@ -75,19 +116,19 @@ function prepareOne(data: FitData & { x: Tensor | Float32Array }, op: string, wh
   } else if (Array.isArray(y)) {
     labels = new Int32Array(y.length);
     for (let i = 0; i < y.length; i++) {
-      if (!Number.isInteger(y[i])) throw new Error(`${op}: ${what}.y[${i}] = ${y[i]} is not an integer class label`);
+      if (!Number.isInteger(y[i])) throw new Error(`${op}: ${what}.${yLabel}[${i}] = ${y[i]} is not an integer class label`);
       labels[i] = y[i];
     }
     yRows = y.length;
   } else if (y instanceof Tensor) {
-    if (y.ndim === 0) throw new Error(`${op}: ${what}.y is a 0-d tensor; expected [n] or [n, targets]`);
+    if (y.ndim === 0) throw new Error(`${op}: ${what}.${yLabel} is a 0-d tensor; expected [n] or [n, targets]`);
     targets = y.data;
     yRows = y.shape[0];
     targetShape = y.shape.slice(1);
   } else if (y instanceof Float32Array) {
     targets = y;
   } else {
-    throw new Error(`${op}: ${what}.y must be an Int32Array or number[] of labels, or a Tensor / Float32Array of targets`);
+    throw new Error(`${op}: ${what}.${yLabel} must be an Int32Array or number[] of labels, or a Tensor / Float32Array of targets`);
   }
 
   let xData: Float32Array;
@@ -126,16 +167,16 @@ function prepareOne(data: FitData & { x: Tensor | Float32Array }, op: string, wh
 
   if (labels !== null) {
     if (labels.length !== n) {
-      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows (shape ${shapeStr([n, ...rowShape])}) but y has ${labels.length} labels`);
+      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows (shape ${shapeStr([n, ...rowShape])}) but ${yLabel} has ${labels.length} labels`);
     }
   } else if (targets !== null) {
     if (yRows === null) {
       if (n === 0 || targets.length % n !== 0) {
-        throw new Error(`${op}: ${what}.y has ${targets.length} values, not a whole number per row for ${n} rows`);
+        throw new Error(`${op}: ${what}.${yLabel} has ${targets.length} values, not a whole number per row for ${n} rows`);
       }
       targetShape = [targets.length / n];
     } else if (yRows !== n) {
-      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows but y has ${yRows} (shape ${shapeStr([yRows, ...targetShape])})`);
+      throw new Error(`${op}: ${what}.${xLabel} has ${n} rows but ${yLabel} has ${yRows} (shape ${shapeStr([yRows, ...targetShape])})`);
     }
     if (targetShape.length === 0) targetShape = [1];
   }
@@ -153,6 +194,11 @@ export function sliceRows(d: PreparedData, start: number, end: number): Prepared
     n: end - start,
     labels: d.labels ? d.labels.subarray(start, end) : null,
     targets: d.targets ? d.targets.subarray(start * d.targetSize, end * d.targetSize) : null,
+    outputs: d.outputs ? d.outputs.map((o) => ({
+      ...o,
+      labels: o.labels ? o.labels.subarray(start, end) : null,
+      targets: o.targets ? o.targets.subarray(start * o.targetSize, end * o.targetSize) : null,
+    })) : null,
   };
 }
 
@@ -162,16 +208,18 @@ export function sliceRows(d: PreparedData, start: number, end: number): Prepared
  */
 export class BatchBuilder {
   private readonly xBufs: Float32Array[];
-  private readonly labelBuf: Int32Array | null;
-  private readonly targetBuf: Float32Array | null;
+  private readonly labelBufs: (Int32Array | null)[];
+  private readonly targetBufs: (Float32Array | null)[];
   private readonly columns: { x: Float32Array; rowShape: number[]; rowSize: number }[];
+  private readonly outputColumns: { labels: Int32Array | null; targets: Float32Array | null; targetShape: number[]; targetSize: number }[];
 
   constructor(private readonly d: PreparedData, batchSize: number) {
     const rows = Math.min(batchSize, d.n);
     this.columns = d.inputs ?? [d];
+    this.outputColumns = d.outputs ?? [d];
     this.xBufs = this.columns.map((c) => new Float32Array(rows * c.rowSize));
-    this.labelBuf = d.labels ? new Int32Array(rows) : null;
-    this.targetBuf = d.targets ? new Float32Array(rows * d.targetSize) : null;
+    this.labelBufs = this.outputColumns.map((o) => (o.labels ? new Int32Array(rows) : null));
+    this.targetBufs = this.outputColumns.map((o) => (o.targets ? new Float32Array(rows * o.targetSize) : null));
   }
 
   private column(i: number, order: Int32Array | null, start: number, end: number): Tensor {
@@ -188,10 +236,7 @@ export class BatchBuilder {
     return new Tensor(data, [rows, ...c.rowShape]);
   }
 
-  /**
-   * Input rows order[start..end) (or start..end when order is null) as a [rows, ...rowShape] tensor; with
-   * several inputs, the forward arguments: the tensors (an array x) or one record of them (a record x).
-   */
+  /** Input rows order[start..end) (or start..end when order is null) as a [rows, ...rowShape] tensor (the first input's, with several). */
   input(order: Int32Array | null, start: number, end: number): Tensor {
     return this.column(0, order, start, end);
   }
@@ -206,13 +251,28 @@ export class BatchBuilder {
     return [rec];
   }
 
-  /** The matching labels (Int32Array) or target tensor [rows, ...targetShape]. */
+  /** The matching labels (Int32Array) or target tensor [rows, ...targetShape]; with several outputs, the first output's. */
   target(order: Int32Array | null, start: number, end: number): BatchTarget {
-    const rows = end - start;
+    return this.targetColumn(0, order, start, end);
+  }
+
+  /** The targets of rows order[start..end): one, or per output in the form y was given (an array or a record). */
+  targets(order: Int32Array | null, start: number, end: number): BatchTargets {
     const d = this.d;
+    if (!d.outputs) return this.targetColumn(0, order, start, end);
+    const per = d.outputs.map((_, i) => this.targetColumn(i, order, start, end));
+    if (d.outputForm === 'array') return per;
+    const rec: { [name: string]: BatchTarget } = {};
+    d.outputs.forEach((o, i) => { rec[o.name] = per[i]; });
+    return rec;
+  }
+
+  private targetColumn(i: number, order: Int32Array | null, start: number, end: number): BatchTarget {
+    const rows = end - start;
+    const d = this.outputColumns[i];
     if (d.labels !== null) {
       if (order === null) return d.labels.subarray(start, end);
-      const buf = this.labelBuf as Int32Array;
+      const buf = this.labelBufs[i] as Int32Array;
       gatherRows(d.labels, 1, order, start, end, buf);
       return rows === buf.length ? buf : buf.subarray(0, rows);
     }
@@ -221,7 +281,7 @@ export class BatchBuilder {
     if (order === null) {
       data = t.subarray(start * d.targetSize, end * d.targetSize);
     } else {
-      const buf = this.targetBuf as Float32Array;
+      const buf = this.targetBufs[i] as Float32Array;
       gatherRows(t, d.targetSize, order, start, end, buf);
       data = rows * d.targetSize === buf.length ? buf : buf.subarray(0, rows * d.targetSize);
     }
@@ -242,6 +302,9 @@ export type StandardizeOption = boolean | PreprocessorOptions;
 export function preprocessForModel(
   model: unknown, data: FitData, d: PreparedData, op: string, standardize?: StandardizeOption, trainRows?: number,
 ): PreparedData {
+  if (d.outputs && (standardize === true || (typeof standardize === 'object' && standardize !== null) || preprocessorOf(model) !== null)) {
+    throw new Error(`${op}: a preprocessor (standardize, model.preprocessor) maps one output's targets; this data has ${d.outputs.length} (y is ${d.outputForm === 'array' ? 'an array' : 'a record'})`);
+  }
   if (d.inputs !== null && (standardize === true || (typeof standardize === 'object' && standardize !== null) || preprocessorOf(model) !== null)) {
     throw new Error(`${op}: a preprocessor (standardize, model.preprocessor) takes one input; this data has ${d.inputs.length} (x is ${d.inputForm === 'array' ? 'an array' : 'a record'})`);
   }
