@@ -6,6 +6,7 @@ import { checkOptions } from './options';
 import type { PlannableModel } from './plan';
 import { prepareCall, type PreparedCall } from './prepare';
 import type { InputShapeOptions } from './input';
+import { isMultiInput } from './inputs';
 
 export interface BatcherOptions {
   /**
@@ -132,6 +133,7 @@ export class Batcher {
     try {
       const o = checkOptions('batcher.predict', options, { features: 'positive integer', rows: 'positive integer', signal: 'abort signal' });
       signal = o.signal as AbortSignal | undefined;
+      if (isMultiInput(x)) throw new Error('batcher.predict: a batcher joins calls with one input; for several inputs call predictAsync(model, x) (each call runs on its own)');
       call = prepareCall('batcher.predict', this.model, x, o as InputShapeOptions, this.backend ?? getBackend());
     } catch (err) {
       return Promise.reject(err);
