@@ -9,7 +9,7 @@ import { add, concat, relu } from '../lib/ops';
 import { GELU, LayerNorm, Linear, Module, ReLU, Sequential, Softmax, register, type LayerConfig } from '../lib/nn';
 import { inferenceRole } from '../lib/nn/registry';
 import { planChain, planModel, planPasses, type PlanPass } from '../lib/nn/plan';
-import { predict, predictAsync } from '../lib/serve';
+import { batcher, predict, predictAsync, predictClasses } from '../lib/serve';
 import { fit, evaluate } from '../lib/train';
 import { save, load } from '../lib/io/model-file';
 import { getBackend } from '../lib/backend/select';
@@ -296,5 +296,22 @@ describe('several inputs', () => {
     await expect(fit(model, { x, y: [labels, labels] }, { verbose: 0, lossWeights: [1, -2] })).rejects.toThrow('fit: lossWeights for output 1 must be a finite number >= 0, got -2');
     await expect(fit(model, { x, y: [labels, labels] }, { verbose: 0 })).rejects.toThrow(/fit: y has one target per output \(an array of 2 Tensors\); the model's forward returned one Tensor, so output 0 is missing/);
     await expect(fit(model, { x, y: { a: labels, b: new Int32Array(5) } }, { verbose: 0 })).rejects.toThrow('fit: data.x has 6 rows (shape [6,8]) but y.b has 5 labels');
+  });
+
+  it('serve.batcher and predictClasses say plainly what they do not take', async () => {
+    const model = new TwoTower(32, 32);
+    const a = randn([2, 32]);
+    await expect(batcher(model).predict({ top: a, bottom: a } as never)).rejects.toThrow(
+      'batcher.predict: a batcher joins calls with one input; for several inputs call predictAsync(model, x)',
+    );
+    expect(predictClasses(model, { top: a, bottom: a })).toHaveLength(2);
+    class Pair extends Module {
+      readonly fc = this.registerModule('fc', new Linear(2, 2));
+      override forward(x: Tensor): Tensor[] { return [this.fc.forward(x), x]; }
+      override toConfig(): LayerConfig { return { type: 'Pair' }; }
+      override describe(): string { return 'Pair'; }
+    }
+    expect(() => predictClasses(new Pair(), randn([3, 2]))).toThrow('predictClasses: the model returned several outputs');
+    expect(predict<Tensor[]>(new Pair(), randn([3, 2])).map((t) => t.shape)).toEqual([[3, 2], [3, 2]]);
   });
 });

@@ -162,9 +162,34 @@ export function chainLayers(m: Module): Module[] | null {
   return out;
 }
 
-function sameLayers(a: readonly Module[], b: readonly Module[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** The chain containers a plan was built from: each one's child array and its elements at that time. */
+type ChainSnapshot = { array: readonly Module[]; items: Module[] }[];
+
+const snapshots = new WeakMap<ModelPlan, ChainSnapshot>();
+
+/** The child arrays of every chain container in m (m included), with copies of their elements. */
+function chainSnapshot(m: Module, out: ChainSnapshot = []): ChainSnapshot {
+  const def = definitionOf(m);
+  if (def?.chain === undefined) return out;
+  const array = def.chain(m);
+  out.push({ array, items: array.slice() });
+  for (const child of array) chainSnapshot(child, out);
+  return out;
+}
+
+/**
+ * True when the plan was built for model's current structure: the same child arrays holding the same
+ * layers (a cheap check, no registry look-ups: predict calls it every time), and forward not patched since.
+ */
+function isCurrent(model: Module, plan: ModelPlan): boolean {
+  const snap = snapshots.get(plan);
+  if (snap === undefined) return false;
+  if (snap.length === 0) return definitionOf(model)?.chain === undefined;
+  if (Object.prototype.hasOwnProperty.call(model, 'forward') || definitionOf(model)?.chain?.(model) !== snap[0].array) return false;
+  for (const { array, items } of snap) {
+    if (array.length !== items.length) return false;
+    for (let i = 0; i < items.length; i++) if (array[i] !== items[i]) return false;
+  }
   return true;
 }
 
@@ -195,12 +220,13 @@ const plans = new WeakMap<Module, ModelPlan>();
  * 'module' step (its forward runs; the chains inside it plan themselves when it calls them).
  */
 export function planModel(model: Module): ModelPlan {
-  const layers = chainLayers(model) ?? [model];
   const cached = plans.get(model);
-  if (cached !== undefined && sameLayers(cached.layers, layers)) return cached;
+  if (cached !== undefined && isCurrent(model, cached)) return cached;
+  const layers = chainLayers(model) ?? [model];
   const plan = layers.length === 1 && layers[0] === model
     ? { layers, chain: planChain([null]), segments: [{ kind: 'ops', from: 0, to: 1 } as RunSegment] }
     : compile(layers);
+  snapshots.set(plan, chainSnapshot(model));
   plans.set(model, plan);
   return plan;
 }

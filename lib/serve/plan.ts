@@ -1,4 +1,4 @@
-// Inference plans for predictAsync: a model's layers, by their registered inference roles, as dense PlanLayers.
+// Whole-model dense plans for predictAsync, the batcher and the CLI: a model's config, by its layers' registered roles (the planner, nn/plan.ts), as PlanLayers over its weights.
 import type { PlanLayer } from '../backend/contract';
 import { sizeOf, type Tensor } from '../tensor';
 import { definitionOfType, type InferenceRole } from '../nn/registry';
@@ -42,8 +42,9 @@ interface Step {
 }
 
 /**
- * The model's structure has no dense plan (a layer without an inference role, an activation not right
- * after a Linear, anything after a final Softmax). predictAsync then runs the model's forward instead.
+ * The model's structure is not one dense plan (a layer without an inference role, an activation not right
+ * after a Linear, anything after a final Softmax). predictAsync runs an nn.Module's plan in segments
+ * instead (nn/plan.ts), and any other model through its own predict.
  */
 export class UnplannableModelError extends Error {}
 
