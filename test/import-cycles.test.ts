@@ -80,4 +80,27 @@ describe('import cycles', () => {
     expect(importsOf(dist, path.join('nn', 'module.js')).filter((p) => !p.startsWith('tensor') && !p.startsWith('validate'))).toEqual([]);
     expect(cycles(graph).map((c) => c.join(' <-> '))).toEqual([]);
   }, 600_000);
+
+  it('no cycle, type-only imports counted, runs through nn/, serve/ or train/ (nn/module <-> nn/dense-inference was one)', () => {
+    const lib = path.join(ROOT, 'lib');
+    const tsFiles = (rel = ''): string[] => fs.readdirSync(path.join(lib, rel), { withFileTypes: true }).flatMap((e) => {
+      const r = path.join(rel, e.name);
+      return e.isDirectory() ? tsFiles(r) : e.name.endsWith('.ts') ? [r] : [];
+    });
+    const graph = new Map<string, string[]>();
+    for (const f of tsFiles()) {
+      const src = fs.readFileSync(path.join(lib, f), 'utf8');
+      const out = new Set<string>();
+      const specs = src.matchAll(/(?:import|export)[^;]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\s+['"](\.{1,2}\/[^'"]+)['"]|declare module ['"](\.{1,2}\/[^'"]+)['"]/g);
+      for (const m of specs) {
+        const base = path.normalize(path.join(path.dirname(f), m[1] ?? m[2] ?? m[3]));
+        const target = [`${base}.ts`, path.join(base, 'index.ts')].find((p) => fs.existsSync(path.join(lib, p)));
+        if (target !== undefined) out.add(target);
+      }
+      graph.set(f, [...out]);
+    }
+    expect(graph.get(path.join('nn', 'sequential.ts'))).toContain(path.join('nn', 'module.ts'));
+    const mine = cycles(graph).filter((c) => c.some((f) => /^(nn|serve|train)[\\/]/.test(f)));
+    expect(mine.map((c) => c.join(' <-> '))).toEqual([]);
+  });
 });
