@@ -131,10 +131,10 @@ export function planChain(roles: readonly (InferenceRole | null)[]): ChainPlan {
   for (const s of steps) {
     if (problem !== null) break;
     if (softmax) problem = { at: s.from, reason: 'afterSoftmax' };
-    else if (s.kind === 'module') problem = { at: s.from, reason: 'unsupported' };
     else if (s.kind === 'linear') dense.push(s.from);
     else if (s.kind === 'softmax') softmax = true;
     else if (s.kind === 'activation') problem = { at: s.from, reason: 'unfusedActivation' };
+    else if (s.kind !== 'identity') problem = { at: s.from, reason: 'unsupported' }; // 'module', or a kind a newer pass made
   }
   if (problem === null && dense.length === 0) problem = { at: roles.length, reason: 'noLinear' };
   return { steps, fused, segments: segmentsOf(steps), dense, softmax, problem };
