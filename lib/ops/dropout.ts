@@ -29,7 +29,7 @@ export function dropout(x: Tensor, p: number, training = true, rng: Rng = global
     if (n > 0) backend.mul(n, g, mask, dx);
     releaseAfterBackward(mask);
     return [dx];
-  });
+  }, { p });
   if (y._node === null) releasePrivate(mask);
   return y;
 }

@@ -178,5 +178,5 @@ export function pow(x: Tensor, p: number): Tensor {
     backend.mul(d.length, d, g, d);
     backend.scale(d.length, d, p, d);
     return [d];
-  });
+  }, { p });
 }

@@ -47,5 +47,5 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
     const dx = new Float32Array(g.length);
     for (let i = 0; i < g.length; i++) if (d[i] >= lower && d[i] <= upper) dx[i] = g[i];
     return [dx];
-  });
+  }, { min: lo, max: hi });
 }

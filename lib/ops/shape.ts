@@ -117,7 +117,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
       off += chunk;
     }
     return grads;
-  });
+  }, { axis: a });
 }
 
 /** Rows [start, end) along the first dimension (negative indices count from the end; clamped like Array.slice). */
@@ -136,7 +136,7 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
     const dx = new Float32Array(x.size);
     dx.set(g, s * rowSize);
     return [dx];
-  });
+  }, { start: s, end: e });
 }
 
 /** Gathers rows of x along the first dimension: out[i] = x[indices[i]]. */
@@ -165,5 +165,5 @@ export function indexRows(x: Tensor, indices: Int32Array | readonly number[]): T
       for (let j = 0; j < rowSize; j++) dx[dst + j] += g[src + j];
     }
     return [dx];
-  });
+  }, { axis: 0, indices: idx });
 }

@@ -87,7 +87,7 @@ function gatherAxis(op: string, x: Tensor, a: number, pick: Int32Array): Tensor 
       }
     }
     return [dx];
-  });
+  }, { axis: a, indices: pick });
 }
 
 function checkAxisOf(op: string, x: Tensor, axis: unknown): number {
