@@ -79,6 +79,8 @@ export const GRAPH_OPS: Record<string, { arity: number; run: OpRunner }> = {
   concat: { arity: -1, run: (xs, a) => ops.concat(xs, attr(a, 'axis', 0) as number) },
   sum: { arity: 1, run: (xs, a) => ops.sum(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
   mean: { arity: 1, run: (xs, a) => ops.mean(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
+  max: { arity: 1, run: (xs, a) => ops.max(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
+  min: { arity: 1, run: (xs, a) => ops.min(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
 };
 
 function fail(what: string): never {

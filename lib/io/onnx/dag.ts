@@ -3,7 +3,8 @@
 import { onnx, int64ToNumber } from './schema';
 import { ConstTensor, NodeAttributes, shortestFloat32 } from './decode';
 import { definitions, type LayerDefinition, type OnnxNodeView } from '../../nn/registry';
-import { Graph, type GraphAttr, type GraphNode } from '../../nn/graph';
+import { Graph, GRAPH_OPS, type GraphAttr, type GraphNode } from '../../nn/graph';
+import { noGrad } from '../../autograd';
 import { fromConfig, type LayerConfig } from '../../nn';
 import { Module } from '../../nn/module';
 import { Tensor } from '../../tensor';
@@ -12,8 +13,11 @@ import type { PreparedGraph } from './graph';
 /** ONNX operator -> Graph op, for the operators that map one to one (attributes read below). */
 const DIRECT: Record<string, string> = {
   Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh',
-  Neg: 'neg', Exp: 'exp', Sqrt: 'sqrt', MatMul: 'matmul',
+  Neg: 'neg', Exp: 'exp', Log: 'log', Abs: 'abs', Sqrt: 'sqrt', MatMul: 'matmul',
 };
+
+/** ONNX reductions -> Graph ops (one axis, or all). */
+const REDUCTIONS: Record<string, string> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max', ReduceMin: 'min' };
 
 const label = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
 
@@ -72,11 +76,36 @@ export function graphFromModel(g: PreparedGraph): Graph {
     for (let k = 1; modules[name] !== undefined; k++) name = `${base}_${k}`;
     return name;
   };
+  // Every value is also computed on a one-row probe of zeros (when the input shapes are known): it gives the
+  // per-sample shapes registered imports ask about, and a node that does not fit its inputs fails here, named.
+  const probes = new Map<string, Tensor>();
+  if (g.inputs.every((v) => v.shape !== null && v.shape.slice(1).every((d) => d !== null))) {
+    for (const v of g.inputs) {
+      const sample = (v.shape as number[]).slice(1);
+      probes.set(v.name, new Tensor(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
+    }
+  }
+  const probe = (node: GraphNode, lbl: string): void => {
+    const xs = node.inputs.map((s) => probes.get(s) ?? graphConstants[s]);
+    if (xs.some((t) => t === undefined)) return;
+    try {
+      const y = noGrad(() => (node.op !== undefined ? GRAPH_OPS[node.op].run(xs, node.attrs ?? {}) : modules[node.module as string].forward(...(xs as [Tensor]))));
+      probes.set(node.output, y);
+    } catch (err) {
+      throw new Error(`${lbl}: ${(err as Error).message}`);
+    }
+  };
+  const sampleOf = (s: string): (number | null)[] | null => probes.get(resolve(s))?.shape.slice(1) ?? null;
+  let current = '';
+  const emit = (node: GraphNode): void => {
+    nodes.push(node);
+    probe(node, current);
+  };
   const addModule = (name: string, config: LayerConfig, params: Record<string, Float32Array>, input: string, output: string): void => {
     const m = fromConfig(config);
     m.loadStateDict(params);
     modules[name] = m;
-    nodes.push({ module: name, inputs: [resolve(input)], output });
+    emit({ module: name, inputs: [resolve(input)], output });
   };
   const linear = (lbl: string, x: string, init: string, w: Float32Array, out: number, inF: number, bias: Float32Array | null, output: string, i: number): void => {
     const params: Record<string, Float32Array> = { weight: w };
@@ -85,17 +114,57 @@ export function graphFromModel(g: PreparedGraph): Graph {
     void lbl;
   };
 
+  /**
+   * A registered layer's decomposition starting at node i (e.g. LayerNorm's ReduceMean/Sub/.../Div below opset 17),
+   * with the nodes after it that the layer absorbs (its scale and shift): read as one module node.
+   */
+  const readRegion = (def: LayerDefinition, i: number): boolean => {
+    const first = dataNodes[i];
+    const input = (first.input ?? [])[0] ?? '';
+    const ctx = { constant: (s: string) => constants.get(s) ?? null, get sample() { return sampleOf(input); } };
+    for (let j = i + 1; j < Math.min(dataNodes.length, i + 9); j++) {
+      const run = dataNodes.slice(i, j + 1);
+      if (run.some((x) => folded.has(x))) return false;
+      const layer = def.onnxImport?.region?.(run.map((x, k) => view(x, label(x, i + k))), input, ctx) ?? null;
+      if (layer === null) continue;
+      let out = (run[run.length - 1].output ?? [])[0] ?? '';
+      for (let k = j + 1; k < dataNodes.length; k++) {
+        const next = dataNodes[k];
+        const readers = consumers.get(out) ?? [];
+        if (readers.length !== 1 || readers[0] !== next || g.outputs.includes(out) || !def.onnxImport?.absorb?.(layer, view(next, label(next, k)), ctx)) break;
+        run.push(next);
+        out = (next.output ?? [])[0] ?? '';
+      }
+      run.forEach((x) => folded.add(x));
+      const scale = run.map((x) => (x.input ?? []).find((s) => constants.has(s) && constants.get(s)?.data.length === layer.params.weight?.length)).find((s) => s !== undefined) ?? '';
+      addModule(moduleName(scale, `${layer.config.type.toLowerCase()}_${i}`), layer.config, layer.params, input, out);
+      return true;
+    }
+    return false;
+  };
+
   dataNodes.forEach((n, i) => {
     if (folded.has(n)) return;
     const lbl = label(n, i);
+    current = lbl;
     const ins = n.input ?? [];
     const out = (n.output ?? [])[0] ?? '';
     const attrs = new NodeAttributes(n);
     const constIn = (k: number): ConstTensor | undefined => (ins[k] ? constants.get(ins[k]) : undefined);
     const op = n.opType ?? '';
     const push = (graphOp: string, inputs: string[], a?: Record<string, GraphAttr>): void => {
-      nodes.push({ op: graphOp, inputs: inputs.map(operand), output: out, ...(a ? { attrs: a } : {}) });
+      emit({ op: graphOp, inputs: inputs.map(operand), output: out, ...(a ? { attrs: a } : {}) });
     };
+    const def = importers.get(op);
+    if (def?.onnxImport?.region !== undefined && readRegion(def, i)) return;
+    const reduction = REDUCTIONS[op];
+    if (reduction !== undefined) {
+      const axesIn = constIn(1);
+      const axes = axesIn ? Array.from(axesIn.data) : view(n, lbl).ints('axes');
+      if (axes !== null && axes.length > 1) throw new Error(`${lbl}: reducing over several axes [${axes.join(',')}] is not supported (one, or all)`);
+      if (attrs.int('noop_with_empty_axes', 0) !== 0) throw new Error(`${lbl}: noop_with_empty_axes=1 is not supported`);
+      return push(reduction, [ins[0]], { axis: axes === null || axes.length === 0 ? null : axes[0], keepDims: attrs.int('keepdims', 1) === 1 });
+    }
     switch (op) {
       case 'Gemm': {
         const b = constIn(1);
@@ -155,15 +224,29 @@ export function graphFromModel(g: PreparedGraph): Graph {
       }
       case 'Concat':
         return push('concat', ins.slice(), { axis: attrs.int('axis', 0) });
+      case 'LogSoftmax':
+        if (attrs.int('axis', -1) !== -1) throw new Error(`${lbl}: only axis=-1 is supported in a graph, got axis=${attrs.int('axis', -1)}`);
+        return push('logSoftmax', [ins[0]]);
+      case 'Pow': {
+        const p = constIn(1);
+        if (p === undefined || p.data.length !== 1) throw new Error(`${lbl}: only Pow by a constant scalar exponent is supported`);
+        return push('pow', [ins[0]], { p: p.data[0] });
+      }
+      case 'Transpose': {
+        const perm = view(n, lbl).ints('perm');
+        const rank = sampleOf(ins[0])?.length;
+        const swapLast = perm !== null && perm.length >= 2 && perm.every((d, k) => d === (k === perm.length - 2 ? perm.length - 1 : k === perm.length - 1 ? perm.length - 2 : k));
+        if (!swapLast || (rank !== undefined && rank + 1 !== perm.length)) throw new Error(`${lbl}: only a Transpose of the last two axes is supported, got perm [${perm?.join(',') ?? ''}]`);
+        return push('transpose', [ins[0]]);
+      }
       default: {
         const graphOp = DIRECT[op];
         if (graphOp !== undefined) {
           if (ins.length !== (graphOp === 'add' || graphOp === 'sub' || graphOp === 'mul' || graphOp === 'div' || graphOp === 'matmul' ? 2 : 1)) throw new Error(`${lbl}: unexpected number of inputs (${ins.length})`);
           return push(graphOp, ins.slice());
         }
-        const def = importers.get(op);
         if (def?.onnxImport?.node !== undefined) {
-          const layer = def.onnxImport.node(view(n, lbl), { constant: (s) => constants.get(s) ?? null, sample: null });
+          const layer = def.onnxImport.node(view(n, lbl), { constant: (s) => constants.get(s) ?? null, sample: sampleOf(ins[0]) });
           const init = ins.find((s, k) => k > 0 && constants.has(s)) ?? '';
           addModule(moduleName(init, `${layer.config.type.toLowerCase()}_${i}`), layer.config, layer.params, ins[0], out);
           return;
@@ -175,7 +258,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
 
   // Outputs that are aliases (an Identity before the output) get an identity node under their own name.
   for (const o of g.outputs) {
-    if (alias.has(o)) nodes.push({ op: 'identity', inputs: [resolve(o)], output: o });
+    if (alias.has(o)) emit({ op: 'identity', inputs: [resolve(o)], output: o });
   }
   return new Graph({ inputs: g.inputs.map((v) => v.name), outputs: g.outputs.slice(), nodes, modules, constants: graphConstants });
 }

@@ -39,10 +39,13 @@ function attribute(a: OnnxAttribute): onnx.IAttributeProto {
   return { name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.string) };
 }
 
-/** A float value's type: 'batch' (dynamic) first when `batched`, then the fixed dims. */
-export function valueInfo(name: string, shape: readonly number[], batched = true): onnx.IValueInfoProto {
+/**
+ * A float value's type: the fixed dims, after a dynamic first dimension when `dynamic` is a string (its name;
+ * '' for an unnamed one, e.g. a multiple of the batch), none when it is false.
+ */
+export function valueInfo(name: string, shape: readonly number[], dynamic: string | false = 'batch'): onnx.IValueInfoProto {
   const dims: onnx.TensorShapeProto.IDimension[] = shape.map((d) => ({ dimValue: d }));
-  const dim = batched ? [{ dimParam: 'batch' }, ...dims] : dims;
+  const dim = dynamic === false ? dims : [dynamic ? { dimParam: dynamic } : {}, ...dims];
   return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
 }
 

@@ -9,8 +9,11 @@ import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition
 /** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
 export const SUPPORTED_OPS = new Set([
   'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Reshape',
-  'Identity', 'Dropout', 'Gelu', 'Constant', 'Concat', ...ELEMENTWISE_OPS,
+  'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
 ]);
+
+/** Operators only a Graph import reads (dag.ts): a graph with any of them is not read as a chain. */
+export const GRAPH_ONLY_OPS = new Set(['Concat', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'LogSoftmax', 'Log', 'Abs', 'Transpose']);
 
 /** The registered layers that read ONNX themselves, by the operators they read. */
 function importersByOp(): Map<string, LayerDefinition> {
@@ -21,7 +24,7 @@ function importersByOp(): Map<string, LayerDefinition> {
 
 /** Operators importModel understands: the built-in rules' and those of registered layers. */
 function supportedOps(): Set<string> {
-  return new Set([...SUPPORTED_OPS, ...importersByOp().keys()]);
+  return new Set([...SUPPORTED_OPS, ...GRAPH_ONLY_OPS, ...importersByOp().keys()]);
 }
 
 const ATTRIBUTE_KINDS: Record<string, number> = {
@@ -68,6 +71,10 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
   Gelu: { approximate: AttributeType.STRING },
   Transpose: { perm: AttributeType.INTS },
   Concat: { axis: AttributeType.INT },
+  LogSoftmax: { axis: AttributeType.INT },
+  ReduceSum: { keepdims: AttributeType.INT, noop_with_empty_axes: AttributeType.INT },
+  ReduceMax: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
+  ReduceMin: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
   Constant: {
     value: AttributeType.TENSOR, value_float: AttributeType.FLOAT, value_int: AttributeType.INT,
     value_floats: AttributeType.FLOATS, value_ints: AttributeType.INTS,
@@ -195,9 +202,6 @@ export interface PreparedGraph {
   outputs: string[];
   opset: number;
 }
-
-/** Operators only a Graph import reads (a chain import refuses them as "not a chain"). */
-export const GRAPH_ONLY_OPS = new Set(['Concat']);
 
 /** Folds constant subgraphs, checks every operator is supported (listing all that are not) and every attribute. */
 export function prepareGraph(model: onnx.IModelProto): PreparedGraph {
@@ -508,7 +512,7 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
         return;
       }
       default:
-        throw new Error(`${label}: operator is not supported here`);
+        throw new NotAChainError(`${label}: operator is not supported in a chain`);
     }
   });
   return { layers, inputShape };

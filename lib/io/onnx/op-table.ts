@@ -11,11 +11,11 @@ export interface TracedOp {
   inputs: string[];
   /** Shapes of those inputs (as traced, batch included). */
   inputShapes: number[][];
-  /** Which inputs have the dynamic batch as their first dimension. */
-  inputBatched: boolean[];
+  /** Each input's first dimension as a multiple of the dynamic batch (1: the batch itself; 0: fixed size). */
+  inputFactors: number[];
   outShape: number[];
-  /** Whether the output keeps the dynamic batch first. */
-  outBatched: boolean;
+  /** The same for the output. */
+  outFactor: number;
   attrs: OpAttrs;
   /** Value name of a tensor-valued attribute (e.g. where's cond). */
   tensorAttr(name: string): string;
@@ -81,12 +81,14 @@ const argExtreme = (onnxOp: string): OpExport => (g, t) => {
   return g.node('Cast', [y], [{ name: 'to', int: ONNX_FLOAT }]);
 };
 
-/** Reshape to the traced shape, keeping the dynamic batch: 0 copies it, -1 absorbs it when rows are merged. */
+/**
+ * Reshape to the traced shape, keeping the dynamic batch: 0 copies the first dimension when it is unchanged,
+ * else -1 there absorbs the batch (rows merged or split) when the input's size follows the batch.
+ */
 const reshape: OpExport = (g, t) => {
   const target = t.outShape.slice();
-  if (t.inputBatched[0] && target.length > 0) {
-    if (t.outBatched) target[0] = 0;
-    else if (target[0] % t.inputShapes[0][0] === 0 && !target.slice(1).includes(0)) target[0] = -1;
+  if (t.inputFactors[0] > 0 && target.length > 0 && !target.slice(1).includes(0)) {
+    target[0] = target[0] === t.inputShapes[0][0] ? 0 : -1;
   }
   return g.node('Reshape', [t.inputs[0], g.ints('shape', target)]);
 };
@@ -141,7 +143,7 @@ export const OP_EXPORTS: Record<string, OpExport> = {
   },
   concat: (g, t) => g.node('Concat', t.inputs, [{ name: 'axis', int: num(t, 'axis') }]),
   slice: (g, t) => {
-    const end = t.inputBatched[0] && num(t, 'end') === t.inputShapes[0][0] ? TO_END : num(t, 'end');
+    const end = t.inputFactors[0] > 0 && num(t, 'end') === t.inputShapes[0][0] ? TO_END : num(t, 'end');
     return g.node('Slice', [t.inputs[0], g.ints('starts', [num(t, 'start')]), g.ints('ends', [end]), g.ints('axes', [0])]);
   },
   indexRows: gather,

@@ -19,7 +19,8 @@ export interface TraceOptions {
   producerVersion: string;
 }
 
-interface Value { name: string; batched: boolean }
+/** A traced value: its name, and its first dimension as a multiple of the batch (1: the batch; 0: fixed). */
+interface Value { name: string; factor: number }
 
 /** The example inputs as [name, tensor] pairs and how to pass them to forward. */
 function normaliseInputs(example: ExampleInputs, single: string): { named: [string, Tensor][]; args: unknown[] } {
@@ -113,7 +114,7 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
   const valuesLog: Tensor[] = []; // tensors in the order they got a value (a layer's inner ones are dropped with its traced ops)
   for (const [name, t] of inputs) {
     if (name !== inputs[0][0]) g.fresh(name);
-    values.set(t, { name, batched: t.ndim > 0 && t.shape[0] === batch });
+    values.set(t, { name, factor: t.ndim > 0 ? 1 : 0 });
   }
   const paramNames = new Map<Tensor, string>();
   for (const [name, p] of model.namedParameters()) paramNames.set(p, name);
@@ -133,7 +134,7 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
     const name = param !== undefined
       ? g.initializer(param, t.shape.slice(), t.data)
       : g.initializer(`constant_${constants++}`, t.shape.slice(), Float32Array.from(t.data));
-    const v = { name, batched: false };
+    const v = { name, factor: 0 };
     if (param === undefined) {
       values.set(t, v); // a constant's data may be a reused buffer: copied once
       valuesLog.push(t);
@@ -146,18 +147,18 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
     if (row === undefined) throw new Error(`onnx.exportModel: op '${op}' in ${where()} has no ONNX mapping (see lib/io/onnx/op-table.ts)`);
     const inVals = ins.map(valueOf);
     const a = attrs ?? {};
-    const outBatched = out.ndim > 0 && out.shape[0] === batch && inVals.some((v) => v.batched) && keepsBatch(op, a, ins);
+    const factor = out.ndim > 0 && batch > 0 && inVals.some((v) => v.factor > 0) && keepsBatch(op, a, ins) ? out.shape[0] / batch : 0;
     const prefix = g.prefix;
     const m = scope[scope.length - 1];
     g.prefix = m === undefined || !paths.get(m) ? '' : `${paths.get(m)}.`;
     const t: TracedOp = {
-      op, inputs: inVals.map((v) => v.name), inputShapes: ins.map((x) => x.shape.slice()), inputBatched: inVals.map((v) => v.batched),
-      outShape: out.shape.slice(), outBatched, attrs: a,
+      op, inputs: inVals.map((v) => v.name), inputShapes: ins.map((x) => x.shape.slice()), inputFactors: inVals.map((v) => v.factor),
+      outShape: out.shape.slice(), outFactor: factor, attrs: a,
       tensorAttr: (k) => valueOf(a[k] as Tensor).name,
     };
     const name = row(g, t);
     g.prefix = prefix;
-    values.set(out, { name, batched: outBatched });
+    values.set(out, { name, factor });
     valuesLog.push(out);
   };
 
@@ -191,7 +192,7 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
         return out;
       }
       for (const t of valuesLog.splice(valuesMark)) values.delete(t);
-      values.set(out, { name: g.current, batched: out.ndim > 0 && out.shape[0] === batch && inVal.batched });
+      values.set(out, { name: g.current, factor: out.ndim > 0 && inVal.factor > 0 ? out.shape[0] / batch : 0 });
       valuesLog.push(out);
       return out;
     } finally {
@@ -231,11 +232,11 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
       g.nameOutput(v.name, name, own);
       claimed.add(v.name);
     }
-    outInfo.push(valueInfo(name, v.batched ? t.shape.slice(1) : t.shape, v.batched));
+    outInfo.push(valueInfo(name, v.factor > 0 ? t.shape.slice(1) : t.shape, v.factor === 0 ? false : v.factor === 1 ? 'batch' : '')); 
   }
   const inInfo = inputs.map(([name, t]) => {
-    const b = (values.get(t) as Value).batched;
-    return valueInfo(name, b ? t.shape.slice(1) : t.shape, b);
+    const b = (values.get(t) as Value).factor > 0;
+    return valueInfo(name, b ? t.shape.slice(1) : t.shape, b ? 'batch' : false);
   });
   return g.model(inInfo, outInfo, opts.producerVersion);
 }
