@@ -249,7 +249,7 @@ describe('exportModel traces any model made of myelin ops', () => {
 describe('torch DAG fixtures (test/fixtures/onnx-dag/gen.py) import as nn.Graph', () => {
   const FIX = path.join(__dirname, 'fixtures', 'onnx-dag');
   interface Fixture { torch: string; inputs: Record<string, { shape: number[]; data: number[] }>; outputs: Record<string, { shape: number[]; data: number[] }> }
-  for (const name of ['torch_residual', 'torch_two_branch', 'torch_two_tower']) {
+  for (const name of ['torch_residual', 'torch_two_branch', 'torch_two_tower', 'torch_gelu_residual_opset14']) {
     it(`${name}: importModel reproduces torch's outputs; the Graph saves, loads, predicts and exports again`, async () => {
       const fx = JSON.parse(fs.readFileSync(path.join(FIX, `${name}.json`), 'utf8')) as Fixture;
       const model = await importModel(path.join(FIX, `${name}.onnx`));
@@ -277,6 +277,11 @@ describe('torch DAG fixtures (test/fixtures/onnx-dag/gen.py) import as nn.Graph'
         expect(g.nodes.filter((n) => n.op === 'add')).toHaveLength(1);
       }
       if (name === 'torch_two_branch') expect(g.nodes.some((n) => n.op === 'concat')).toBe(true);
+      if (name === 'torch_gelu_residual_opset14') {
+        // The decompositions torch writes below opset 17/20 come back as one node each.
+        expect(g.nodes.filter((n) => n.op === 'gelu').map((n) => n.attrs?.approximate)).toEqual(['none', 'tanh']);
+        expect(g.toConfig().modules.norm).toMatchObject({ type: 'LayerNorm', normalizedShape: [6] });
+      }
       const saved = path.join(dir, `${name}-saved`);
       save(g, saved);
       const loaded = load(saved) as Graph;

@@ -2,6 +2,7 @@
 // (LayerNormalization) their modules, the rest op nodes (Add, Sub, Mul, Div, Concat, activations, reshapes).
 import { onnx, int64ToNumber } from './schema';
 import { ConstTensor, NodeAttributes, shortestFloat32 } from './decode';
+import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { definitions, type LayerDefinition, type OnnxNodeView } from '../../nn/registry';
 import { Graph, GRAPH_OPS, type GraphAttr, type GraphNode } from '../../nn/graph';
 import { noGrad } from '../../autograd';
@@ -143,6 +144,29 @@ export function graphFromModel(g: PreparedGraph): Graph {
     return false;
   };
 
+  /** A decomposed GELU (torch below opset 20: Div/Erf/Add/Mul/Mul, or the tanh form) starting at node i. */
+  const readGelu = (i: number): boolean => {
+    const x = (dataNodes[i].input ?? []).find((s) => s && !constants.has(s));
+    if (x === undefined) return false;
+    for (let j = i + 1; j < Math.min(dataNodes.length, i + 10); j++) {
+      const run = dataNodes.slice(i, j + 1);
+      if (run.some((n) => folded.has(n) || !ELEMENTWISE_OPS.has(n.opType ?? ''))) return false;
+      const out = (run[run.length - 1].output ?? [])[0] ?? '';
+      const inside = new Set(run.flatMap((n) => n.output ?? []));
+      // Its intermediate values are read only inside it.
+      const escapes = run.slice(0, -1).some((n) => (n.output ?? []).some((o) => g.outputs.includes(o) || (consumers.get(o) ?? []).some((c) => !run.includes(c))));
+      const reads = run.every((n) => (n.input ?? []).every((s) => s === x || inside.has(s) || constants.get(s)?.data.length === 1));
+      if (escapes || !reads) continue;
+      const approx = recogniseGelu(run, x, out, constants);
+      if (approx === null) continue;
+      run.forEach((n) => folded.add(n));
+      current = label(dataNodes[i], i);
+      emit({ op: 'gelu', inputs: [resolve(x)], output: out, attrs: { approximate: approx } });
+      return true;
+    }
+    return false;
+  };
+
   dataNodes.forEach((n, i) => {
     if (folded.has(n)) return;
     const lbl = label(n, i);
@@ -157,6 +181,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     };
     const def = importers.get(op);
     if (def?.onnxImport?.region !== undefined && readRegion(def, i)) return;
+    if (ELEMENTWISE_OPS.has(op) && readGelu(i)) return;
     const reduction = REDUCTIONS[op];
     if (reduction !== undefined) {
       const axesIn = constIn(1);
@@ -208,9 +233,15 @@ export function graphFromModel(g: PreparedGraph): Graph {
         if (approx !== 'none' && approx !== 'tanh') throw new Error(`${lbl}: approximate='${approx}' is not supported`);
         return push('gelu', [ins[0]], { approximate: approx });
       }
-      case 'Softmax': {
-        if (attrs.int('axis', -1) !== -1) throw new Error(`${lbl}: only softmax over the last axis (axis=-1) is supported in a graph, got axis=${attrs.int('axis', -1)}`);
-        return push('softmax', [ins[0]]);
+      case 'Softmax':
+      case 'LogSoftmax': {
+        // Over the last axis: -1, or rank - 1 (opset 13+ semantics; below 13 the default axis 1 flattens, so it must be the last).
+        const sample = sampleOf(ins[0]);
+        const axis = attrs.int('axis', g.opset >= 13 ? -1 : 1);
+        if (!(axis === -1 || (sample !== null && axis === sample.length))) {
+          throw new Error(`${lbl}: only ${op} over the last axis is supported (axis=${axis}, input rank ${sample === null ? 'unknown' : sample.length + 1})`);
+        }
+        return push(op === 'Softmax' ? 'softmax' : 'logSoftmax', [ins[0]]);
       }
       case 'Flatten': {
         const axis = attrs.int('axis', 1);
@@ -224,9 +255,6 @@ export function graphFromModel(g: PreparedGraph): Graph {
       }
       case 'Concat':
         return push('concat', ins.slice(), { axis: attrs.int('axis', 0) });
-      case 'LogSoftmax':
-        if (attrs.int('axis', -1) !== -1) throw new Error(`${lbl}: only axis=-1 is supported in a graph, got axis=${attrs.int('axis', -1)}`);
-        return push('logSoftmax', [ins[0]]);
       case 'Pow': {
         const p = constIn(1);
         if (p === undefined || p.data.length !== 1) throw new Error(`${lbl}: only Pow by a constant scalar exponent is supported`);
