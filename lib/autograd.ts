@@ -82,8 +82,9 @@ export function traced(out: Tensor, op: string, inputs: readonly Tensor[], attrs
 
 /**
  * Records `out` as the result of `op` over `inputs` if any input requires grad (and grad is
- * enabled), and reports it to the op tracer. `attrs` are the op's non-tensor arguments (for the
- * tracer only). Returns out for chaining.
+ * enabled), and reports it to the op tracer. `attrs` are the op's non-tensor arguments, for the
+ * tracer only: ops build them only while tracing (`isTracing() ? { axis } : undefined`), so an
+ * untraced op pays one null check. Returns out for chaining.
  */
 export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule, attrs?: OpAttrs): Tensor {
   if (tracer !== null) tracer(out, op, inputs, attrs);
