@@ -291,6 +291,7 @@ describe('torch DAG fixtures (test/fixtures/onnx-dag/gen.py) import as nn.Graph'
       if (outNames.length === 1 && Object.keys(fx.inputs).length === 1) {
         const x = feeds[Object.keys(feeds)[0]];
         expectClose(loaded.predict(x).data, fx.outputs[outNames[0]].data, `${name} predict after load`);
+        expectClose((await loaded.predictAsync(x)).data, fx.outputs[outNames[0]].data, `${name} predictAsync after load`);
       }
       // Exported again by tracing, onnxruntime gives torch's outputs.
       const again = toOnnxBytes(loaded, { input: Object.keys(feeds).length === 1 ? feeds[Object.keys(feeds)[0]] : feeds, inputName: Object.keys(feeds)[0], outputName: outNames[0] });

@@ -64,7 +64,6 @@ function keepsBatch(op: string, attrs: OpAttrs, inputs: readonly Tensor[]): bool
     case 'concat': case 'narrow': case 'indexSelect':
       return attrs.axis !== null && attrs.axis !== 0;
     case 'transpose': return inputs[0].ndim > 2;
-    case 'matmul': return inputs[0].ndim > 1;
     default: return true;
   }
 }
