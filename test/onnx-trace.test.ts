@@ -239,6 +239,33 @@ describe('exportModel traces any model made of myelin ops', () => {
     expect(g.output[0].type?.tensorType?.shape?.dim?.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)))).toEqual([2, 3]); // not the batch
   });
 
+  it('a shared layer is one set of initializers; a forward that throws leaves nothing traced or patched', async () => {
+    class Twice extends Module {
+      readonly fc = this.registerModule('fc', new Linear(3, 3));
+      override forward(x: Tensor): Tensor { return this.fc.forward(ops.relu(this.fc.forward(x))); }
+      override toConfig(): LayerConfig { return { type: 'Twice' }; }
+      override describe(): string { return 'Twice'; }
+    }
+    const model = randomise(new Twice());
+    const bytes = toOnnxBytes(model, { input: randomTensor([2, 3]) });
+    expect((onnx.ModelProto.decode(bytes).graph as onnx.GraphProto).initializer.map((t) => t.name)).toEqual(['fc.weight', 'fc.bias']);
+    const x = randomTensor([5, 3]);
+    expectClose((await runOrtNamed(bytes, 'twice', { input: x })).output.data, model.predict(x).data, 'shared layer');
+    class Broken extends Module {
+      readonly fc = this.registerModule('fc', new Linear(3, 3));
+      override forward(x: Tensor): Tensor { this.fc.forward(x); throw new Error('boom'); }
+      override toConfig(): LayerConfig { return { type: 'Broken' }; }
+      override describe(): string { return 'Broken'; }
+    }
+    const forward = Linear.prototype.forward;
+    const broken = new Broken();
+    expect(() => toOnnxBytes(broken, { input: randomTensor([1, 3]) })).toThrow(/^onnx\.exportModel: the forward pass on the example input failed: boom$/);
+    expect(Linear.prototype.forward).toBe(forward);
+    expect(Object.prototype.hasOwnProperty.call(Broken.prototype, 'forward')).toBe(true);
+    expect(isTracing()).toBe(false);
+    expect(broken.training).toBe(true);
+  });
+
   it('Dropout and Flatten layers keep their registered exports; a Sequential exports exactly as before', () => {
     const model = new Sequential([new Flatten(), new Linear(6, 4), new ReLU(), new Dropout(0.25), new Linear(4, 2)]);
     const types = opTypes(toOnnxBytes(model, { inputShape: [1, 2, 3] }));
