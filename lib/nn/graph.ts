@@ -161,7 +161,7 @@ export class Graph extends Module {
     });
     for (const n of this.nodes) {
       const xs = n.inputs.map((s) => values.get(s) as Tensor);
-      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : (this.modules.get(n.module as string) as Module).forward(...(xs as [Tensor]));
+      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : ((this.modules.get(n.module as string) as Module).forward(...(xs as [Tensor])) as Tensor);
       values.set(n.output, y);
     }
     if (this.outputNames.length === 1) return values.get(this.outputNames[0]) as Tensor;

@@ -90,7 +90,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     const xs = node.inputs.map((s) => probes.get(s) ?? graphConstants[s]);
     if (xs.some((t) => t === undefined)) return;
     try {
-      const y = noGrad(() => (node.op !== undefined ? GRAPH_OPS[node.op].run(xs, node.attrs ?? {}) : modules[node.module as string].forward(...(xs as [Tensor]))));
+      const y = noGrad(() => (node.op !== undefined ? GRAPH_OPS[node.op].run(xs, node.attrs ?? {}) : (modules[node.module as string].forward(...(xs as [Tensor])) as Tensor)));
       probes.set(node.output, y);
     } catch (err) {
       throw new Error(`${lbl}: ${(err as Error).message}`);
