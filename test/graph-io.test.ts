@@ -14,6 +14,7 @@ import { fit, evaluate } from '../lib/train';
 import { save, load } from '../lib/io/model-file';
 import { getBackend } from '../lib/backend/select';
 import { loadDigits } from '../lib/data/digits';
+import { toOnnxBytes, fromOnnxBytes } from '../lib/io/onnx';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-graph-io-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -313,5 +314,16 @@ describe('several inputs', () => {
     }
     expect(() => predictClasses(new Pair(), randn([3, 2]))).toThrow('predictClasses: the model returned several outputs');
     expect(predict<Tensor[]>(new Pair(), randn([3, 2])).map((t) => t.shape)).toEqual([[3, 2], [3, 2]]);
+  });
+
+  it('an nn.Graph (a two-tower DAG read back from ONNX) predicts and predictAsyncs through its ops, with both input forms', async () => {
+    const model = new TwoTower(32, 32, 7);
+    const x = { top: randn([20, 32], { seed: 8 }), bottom: randn([20, 32], { seed: 9 }) };
+    const want = reference(model, x as unknown as Tensor);
+    const graph = fromOnnxBytes(toOnnxBytes(model, { input: x as never }));
+    expect(graph.constructor.name).toBe('Graph');
+    expectClose(predict(graph, x).data, want.data, 1e-5);
+    expectClose((await predictAsync(graph, x, { batchSize: 8 })).data, want.data, 1e-5);
+    expectClose(predict(graph, [x.top, x.bottom]).data, want.data, 1e-5);
   });
 });
