@@ -1,0 +1,359 @@
+// fit / evaluate / predict over a data.Dataset: the streaming epoch driver (batches read as they come, memory bounded by the dataset's buffers), and the entry points that dispatch between it and the in-memory path.
+import { Tensor } from '../tensor';
+import { noGrad } from '../autograd';
+import { clipGradNorm } from '../optim/clip';
+import { isDataset, type Dataset } from '../data/dataset';
+import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions } from './fit';
+import { evaluate as evaluateArrays, predict as predictArrays, evaluatePrepared, type EvaluateOptions, type EvaluateResult, type PredictOptions } from './evaluate';
+import { prepareData, preprocessForModel, checkTargetWidth, type PreparedData } from './prepared';
+import { resolveLoss, defaultLossName, type LossFunction } from './losses';
+import { makeMetrics, checkMetrics, validationKey, type Metric } from './metrics';
+import { trainingLoss, type WeightedLoss } from './class-weight';
+import { makeProgress } from './progress';
+import { makeOptimizer } from './optimizer';
+import { checkpointCallback } from '../io/checkpoint';
+import { beginStepArena, endStepArena } from '../buffer-pool';
+import { stepBuffersReusable } from './step-reuse';
+import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } from './checks';
+import { DivergenceMonitor } from './divergence';
+import { checkOptions, checkPositiveInt, describe } from '../validate';
+import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
+
+/** fit's options when the data is a data.Dataset. */
+export interface FitDatasetOptions extends FitOptions {
+  /**
+   * Batches per epoch. Without it an epoch is one pass over the dataset. With it, the dataset is read
+   * on across epochs (an epoch need not be a whole pass) and started again when it ends, so an endless
+   * dataset (repeat()) needs it.
+   */
+  stepsPerEpoch?: number;
+}
+
+/** fit options that mean something for in-memory arrays only, with what to do for a dataset instead. */
+const ARRAY_ONLY: Record<string, string> = {
+  shuffle: 'shuffle the dataset itself: dataset.shuffle(bufferSize, { seed })',
+  seed: "seed the dataset's shuffle: dataset.shuffle(bufferSize, { seed })",
+  validationSplit: 'hold rows out with take() / skip() and pass them as validationData',
+  standardize: 'fit a data.preprocessor on a sample and set model.preprocessor (it is applied to every batch)',
+  resumeFrom: 'restore with loadCheckpoint and pass initialEpoch and history (a stream has no saved position)',
+};
+
+const DATASET_FIT_OPTIONS = [
+  'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
+  'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
+  'history', 'clipGradNorm', 'checkpointDir',
+];
+
+/**
+ * Trains `model` on in-memory { x, y } (see the in-memory fit) or on a data.Dataset of rows or batches
+ * (streamed: each epoch reads the dataset's batches as they come; a dataset of rows is batched with
+ * batchSize). Resolves with the History.
+ */
+export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (isDataset(data)) return fitDataset(model, data, options);
+  if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
+    return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));
+  }
+  return fitArrays(model, data, options);
+}
+
+/** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
+export function evaluate(model: TrainableModel, data: Dataset<unknown>, options?: EvaluateOptions): Promise<EvaluateResult>;
+export function evaluate(model: TrainableModel, data: FitData, options?: EvaluateOptions): EvaluateResult;
+export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>, options: EvaluateOptions = {}): EvaluateResult | Promise<EvaluateResult> {
+  if (!isDataset(data)) return evaluateArrays(model, data, options);
+  return (async () => {
+    options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
+    const batchSize = checkPositiveInt('evaluate', 'batchSize', options.batchSize ?? 256);
+    const stream = new BatchStream(model, batchesOf(data, batchSize, options.batchSize, 'evaluate'), 'evaluate', undefined);
+    const first = await stream.first();
+    const lossName = options.loss ?? defaultLossName(first);
+    const lossFn = resolveLoss(lossName, first, 'evaluate');
+    const metrics = makeMetrics(options.metrics ?? (first.labels ? ['accuracy'] : []), lossName);
+    return evaluateStream(model, stream, lossFn, metrics);
+  })();
+}
+
+/** Model outputs for every row of x (a Tensor or flat Float32Array, synchronous) or of a data.Dataset's elements (a Promise of one Tensor). */
+export function predict(model: TrainableModel, x: Dataset<unknown>, options?: PredictOptions): Promise<Tensor>;
+export function predict(model: TrainableModel, x: Tensor | Float32Array, options?: PredictOptions & { features?: number }): Tensor;
+export function predict(model: TrainableModel, x: Tensor | Float32Array | Dataset<unknown>, options: PredictOptions & { features?: number } = {}): Tensor | Promise<Tensor> {
+  if (!isDataset(x)) return predictArrays(model, x, options);
+  return (async () => {
+    options = checkOptions('predict', options, ['batchSize']);
+    const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
+    const parts: Tensor[] = [];
+    let index = 0;
+    for await (const e of batchesOf(x, batchSize, options.batchSize, 'predict')) {
+      const el = e as { x?: unknown; n?: number; features?: number };
+      if (el === null || typeof el !== 'object' || !(el.x instanceof Tensor || el.x instanceof Float32Array)) {
+        throw new Error(`predict: dataset element ${index} must be { x } with x a Tensor or a Float32Array, got ${describe(el?.x ?? el)}`);
+      }
+      const features = el.x instanceof Float32Array ? el.features ?? (el.n !== undefined ? el.x.length / el.n : undefined) : undefined;
+      if (el.x instanceof Float32Array && features === undefined) throw new Error(`predict: dataset element ${index}: a flat Float32Array x needs features (or n)`);
+      parts.push(predictArrays(model, el.x, { batchSize, features }));
+      index++;
+    }
+    if (parts.length === 0) throw new Error('predict: the dataset yielded no rows');
+    const rows = parts.reduce((s, p) => s + p.shape[0], 0);
+    const out = new Float32Array(parts.reduce((s, p) => s + p.size, 0));
+    let off = 0;
+    for (const p of parts) { out.set(p.data, off); off += p.size; }
+    return new Tensor(out, [rows, ...parts[0].shape.slice(1)]);
+  })();
+}
+
+/** The dataset as batches: a dataset of rows is batched with batchSize; a batched one refuses an explicit batchSize. */
+function batchesOf(ds: Dataset<unknown>, batchSize: number, given: number | undefined, op: string): Dataset<unknown> {
+  if (!ds.batched) return (ds as Dataset<never>).batch(batchSize) as Dataset<unknown>;
+  if (given !== undefined) throw new Error(`${op}: batchSize applies to a dataset of rows; this dataset yields batches (their size is set where they are made, e.g. .batch(n))`);
+  return ds;
+}
+
+/**
+ * Reads a batched dataset for fit / evaluate: each element becomes checked PreparedData (the model's
+ * preprocessor applied); one iterator carries over between epochs when stepsPerEpoch is set.
+ */
+class BatchStream {
+  private it: AsyncIterator<unknown> | null = null;
+  private peeked: PreparedData | null = null;
+  /** Elements read so far (for error messages). */
+  private index = 0;
+
+  constructor(private readonly model: TrainableModel, private readonly ds: Dataset<unknown>, private readonly op: string, private readonly stepsPerEpoch: number | undefined) {}
+
+  private prepare(e: unknown): PreparedData {
+    const what = `dataset element ${this.index++}`;
+    if (e === null || typeof e !== 'object' || (e as { y?: unknown }).y === undefined) {
+      throw new Error(`${this.op}: ${what} must be a batch { x, y } (y: labels or targets), got ${describe(e)}`);
+    }
+    const d = preprocessForModel(this.model, e as FitData, prepareData(e as FitData, this.op, what), this.op);
+    checkDataValues(this.op, what, d);
+    return d;
+  }
+
+  /** The first batch (read ahead, then given again by next()). */
+  async first(): Promise<PreparedData> {
+    const d = await this.next();
+    if (d === null) throw new Error(`${this.op}: the dataset yielded no batches`);
+    this.peeked = d;
+    return d;
+  }
+
+  /** The next batch, or null at the end of a pass (without stepsPerEpoch). */
+  async next(): Promise<PreparedData | null> {
+    if (this.peeked !== null) {
+      const d = this.peeked;
+      this.peeked = null;
+      return d;
+    }
+    for (let fresh = false; ; fresh = true) {
+      this.it ??= this.ds[Symbol.asyncIterator]();
+      const r = await this.it.next();
+      if (!r.done) return this.prepare(r.value);
+      this.it = null;
+      if (this.stepsPerEpoch === undefined) return null;
+      if (fresh) throw new Error(`${this.op}: the dataset yielded no batches when read again`);
+    }
+  }
+
+  /** Stops reading (closes the source: file handles, parse threads). */
+  async close(): Promise<void> {
+    const it = this.it;
+    this.it = null;
+    this.peeked = null;
+    await it?.return?.();
+  }
+}
+
+/** Loss and metrics over a stream of batches, in eval mode without gradients; restores the mode. */
+async function evaluateStream(model: TrainableModel, stream: BatchStream, lossFn: LossFunction, metrics: Metric[]): Promise<EvaluateResult> {
+  const wasTraining = (model as { training?: boolean }).training;
+  model.eval();
+  try {
+    for (const m of metrics) m.reset();
+    let lossSum = 0;
+    let n = 0;
+    for (let d = await stream.next(); d !== null; d = await stream.next()) {
+      const b = d;
+      lossSum += noGrad(() => {
+        const pred = model.forward(new Tensor(b.x, [b.n, ...b.rowShape]));
+        const target = targetOf(b);
+        const loss = lossFn(pred, target).item() * b.n;
+        for (const m of metrics) m.update(pred, target, b.n);
+        return loss;
+      });
+      n += b.n;
+    }
+    if (n === 0) throw new Error('evaluate: no rows to evaluate');
+    const out: EvaluateResult = { loss: lossSum / n };
+    for (const m of metrics) out[m.name] = m.result();
+    return out;
+  } finally {
+    await stream.close();
+    if (wasTraining === true) model.train();
+  }
+}
+
+function targetOf(d: PreparedData): Int32Array | Tensor {
+  return d.labels !== null ? d.labels : new Tensor(d.targets!, [d.n, ...d.targetShape]);
+}
+
+/** One optimisation step on a batch (the same sequence as fit's: zeroGrad, forward, loss, backward, clip, step, metrics); returns the loss. */
+function trainStep(
+  model: TrainableModel, optimizer: TrainableOptimizer, params: Tensor[], loss: WeightedLoss, metrics: Metric[],
+  d: PreparedData, clip: number | undefined, reuse: boolean, where: string,
+): number {
+  if (reuse) beginStepArena();
+  try {
+    optimizer.zeroGrad();
+    const target = targetOf(d);
+    const pred = model.forward(new Tensor(d.x, [d.n, ...d.rowShape]));
+    const l = loss.fn(pred, target);
+    if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got shape [${l.shape.join(',')}]`);
+    const value = l.item();
+    if (!Number.isFinite(value)) {
+      throw new Error(`fit: loss is ${value} at ${where} (try a lower learning rate, clipGradNorm, or check the data for NaN/inf)`);
+    }
+    l.backward();
+    if (clip !== undefined) clipGradNorm(params, clip);
+    optimizer.step();
+    for (const m of metrics) m.update(pred, target, d.n);
+    return value;
+  } finally {
+    if (reuse) endStepArena();
+  }
+}
+
+/** The streaming epoch driver behind fit(model, dataset). */
+export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (options !== null && typeof options === 'object') {
+    for (const [key, hint] of Object.entries(ARRAY_ONLY)) {
+      if ((options as Record<string, unknown>)[key] !== undefined) throw new Error(`fit: option '${key}' is for in-memory data, not a data.Dataset: ${hint}`);
+    }
+  }
+  options = checkOptions('fit', options, DATASET_FIT_OPTIONS);
+  const epochs = options.epochs ?? 1;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
+  const steps = options.stepsPerEpoch === undefined ? undefined : checkPositiveInt('fit', 'stepsPerEpoch', options.stepsPerEpoch);
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  const verbose = options.verbose ?? 1;
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
+  if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
+  if (options.classWeight === 'balanced') throw new Error("fit: classWeight 'balanced' needs the class counts of the whole data, which a stream does not have: give the weights ({ class: weight } or one per class)");
+
+  const stream = new BatchStream(model, batchesOf(dataset, batchSize, options.batchSize, 'fit'), 'fit', steps);
+  const valData = options.validationData as FitData | Dataset<unknown> | undefined;
+  let val: PreparedData | null = null;
+  const wasTraining = (model as { training?: boolean }).training;
+  const progress = makeProgress(verbose, options.output ?? process.stdout);
+  try {
+    const first = await stream.first();
+    if (valData !== undefined && !isDataset(valData)) {
+      val = preprocessForModel(model, valData, prepareData(valData, 'fit', 'validationData'), 'fit');
+      checkDataValues('fit', 'validationData', val);
+    }
+    const lossName = options.loss ?? defaultLossName(first);
+    const lossFn = resolveLoss(lossName, first, 'fit');
+    const metricSpecs = options.metrics ?? (first.labels ? ['accuracy'] : []);
+    const metrics = makeMetrics(metricSpecs, lossName);
+    const valMetrics = makeMetrics(metricSpecs, lossName);
+    const params = model.parameters();
+    const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
+    const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
+    const classes = probeOutputWidth('fit', 'dataset element 0', model, first, batchSize);
+    checkTargetWidth('fit', 'dataset element 0', first, classes, lossName);
+    const labelLimit = lossName === 'crossEntropy' ? classes : lossName === 'bceWithLogits' ? 2 : 0;
+    const checkLabels = (d: PreparedData, what: string): void => {
+      if (labelLimit > 0 && d.labels !== null) checkLabelRange('fit', what, d.labels, labelLimit, `for loss '${String(lossName)}' (a model with ${classes} outputs)`);
+    };
+    if (val !== null) checkLabels(val, 'validationData');
+    checkMetrics(metrics, classes, first.labels !== null);
+    const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, first.labels, classes);
+    if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
+    const history = options.history ?? emptyHistory();
+    history.stopReason = null;
+    history.aborted = false;
+    if (!Array.isArray(history.warnings)) history.warnings = [];
+    const monitor = new DivergenceMonitor(null);
+    const ctx: TrainContext = {
+      model, optimizer, history, epoch: initialEpoch, epochs, initialEpoch, batchSize: first.n,
+      samples: 0, stepsPerEpoch: steps ?? 0, seed: 0, stopTraining: false, stopReason: null,
+    };
+    const accuracy = metrics.find((m) => m.name === 'accuracy');
+    const reuse = stepBuffersReusable(model, optimizer, lossName, metricSpecs);
+    const signal = options.signal;
+    let aborted = false;
+    for (const cb of callbacks) await cb.onTrainBegin?.(ctx);
+    epochLoop: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      if (signal?.aborted) { aborted = true; break; }
+      ctx.epoch = epoch;
+      for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctx);
+      const started = performance.now();
+      model.train();
+      for (const m of metrics) m.reset();
+      progress.epochBegin(epoch, epochs, ctx.samples);
+      let lossSum = 0;
+      let weightSum = 0;
+      let seen = 0;
+      let b = 0;
+      for (; steps === undefined || b < steps; b++) {
+        if (signal?.aborted) { aborted = true; break epochLoop; }
+        const d = await stream.next();
+        if (d === null) break;
+        const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
+        checkLabels(d, `dataset batch ${b} of epoch ${epoch + 1}`);
+        const weight = trainLoss.batchWeight(targetOf(d), d.n);
+        const lossValue = trainStep(model, optimizer, params, trainLoss, metrics, d, options.clipGradNorm, reuse, where);
+        monitor.batch(lossValue);
+        lossSum += lossValue * weight;
+        weightSum += weight;
+        seen += d.n;
+        progress.batch(seen, lossSum / weightSum, accuracy?.result());
+        if (callbacks.length > 0) {
+          const batchLogs: BatchLogs = { loss: lossValue, size: d.n };
+          for (const m of metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
+          for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (b === 0) throw new Error(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+      ctx.samples = seen;
+      ctx.stepsPerEpoch = b;
+      const trainSeconds = (performance.now() - started) / 1000;
+      const logs: EpochLogs = { loss: lossSum / weightSum, lr: optimizer.lr, seconds: 0 };
+      for (const m of metrics) logs[m.name] = m.result();
+      const vBatch = options.validationBatchSize ?? Math.max(batchSize, 256);
+      let v: EvaluateResult | null = null;
+      if (val !== null) v = evaluatePrepared(model, val, lossFn, valMetrics, vBatch);
+      else if (valData !== undefined) {
+        const vs = new BatchStream(model, batchesOf(valData as Dataset<unknown>, vBatch, undefined, 'fit'), 'fit', undefined);
+        v = await evaluateStream(model, vs, lossFn, valMetrics);
+      }
+      if (v !== null) {
+        logs.valLoss = v.loss;
+        for (const m of valMetrics) logs[validationKey(m.name)] = v[m.name];
+        model.train();
+      }
+      logs.seconds = (performance.now() - started) / 1000;
+      appendToHistory(history, epoch, logs);
+      progress.epochEnd(epoch, epochs, logs, seen / Math.max(trainSeconds, 1e-9));
+      for (const w of monitor.epoch(epoch, logs)) {
+        history.warnings.push(w);
+        if (verbose !== 0) (options.output ?? process.stderr).write(`warning: ${w.message}\n`);
+      }
+      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
+      if (ctx.stopTraining) { history.stopReason = ctx.stopReason ?? 'stopped'; break; }
+    }
+    if (aborted) { history.aborted = true; history.stopReason = 'aborted'; }
+    progress.close();
+    for (const cb of callbacks) await cb.onTrainEnd?.(ctx);
+    return history;
+  } finally {
+    progress.close();
+    await stream.close();
+    if (wasTraining === false) model.eval();
+  }
+}
