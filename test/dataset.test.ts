@@ -143,7 +143,7 @@ describe('Dataset constructors', () => {
     expect(Array.from(batches[1].y!)).toEqual([5, 6]);
     const nested = await (Dataset.fromArrays({ x: [[1, 2], [3, 4]], y: [1, 0] }) as Dataset<Row>).toArray();
     expect(Array.from(nested[1].x)).toEqual([3, 4]);
-    expect(() => Dataset.fromArrays({ x, y: [0, 1] })).toThrow('Dataset.fromArrays: x has 12 values, not a whole number of rows for 2 rows');
+    expect(() => Dataset.fromArrays({ x, y: [0, 1, 2, 3, 4] })).toThrow('Dataset.fromArrays: x has 12 values, not a whole number of rows for 5 rows');
     expect(() => Dataset.fromArrays({ x, features: 5 })).toThrow('not a multiple of features = 5');
     expect(() => Dataset.fromArrays({ x, y: [0, 1.5, 2] })).toThrow('y[1] = 1.5 is not an integer class label');
   });
