@@ -74,7 +74,7 @@ async function main() {
   const file = args[0];
   if (!file || !fs.existsSync(file)) throw new Error(`usage: dataset-memory.js <file> [--workers n] (no file '${file}')`);
   const w = args.indexOf('--workers');
-  const workers = w >= 0 ? Number(args[w + 1]) : 'auto';
+  const workers = w < 0 || args[w + 1] === 'auto' ? 'auto' : Number(args[w + 1]);
   process.stdout.write(`${JSON.stringify(await train(file, workers))}\n`);
 }
 
