@@ -25,6 +25,14 @@ export interface Batch {
   features: number;
 }
 
+/** In-memory data for Dataset.fromArrays (the forms fit takes). */
+export interface ArraysData {
+  x: Tensor | Float32Array | readonly (readonly number[])[];
+  y?: Int32Array | readonly number[] | Float32Array | Tensor;
+  /** Values per row of a flat Float32Array x. */
+  features?: number;
+}
+
 /** Options of Dataset.map. */
 export interface MapOptions {
   /**
@@ -299,7 +307,9 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * an array of rows), y n class labels (Int32Array / number[]), or float targets (a Float32Array or
    * Tensor, n rows), or absent. Rows are views of x (no copy). Pass batchSize to get batches instead.
    */
-  static fromArrays(data: { x: Tensor | Float32Array | readonly (readonly number[])[]; y?: Int32Array | readonly number[] | Float32Array | Tensor; features?: number }, options: { batchSize?: number } = {}): Dataset<Row> | Dataset<Batch> {
+  static fromArrays(data: ArraysData, options: { batchSize: number }): Dataset<Batch>;
+  static fromArrays(data: ArraysData, options?: { batchSize?: undefined }): Dataset<Row>;
+  static fromArrays(data: ArraysData, options: { batchSize?: number } = {}): Dataset<Row> | Dataset<Batch> {
     options = checkOptions('Dataset.fromArrays', options, ['batchSize']);
     const arrays = flatArrays(data);
     const rows = new Dataset<Row>(function* fromArrays() {
@@ -332,6 +342,8 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * errors naming file, line and column; parsing on `workers` threads). Rows by default; with
    * `batchSize` the parser's batches themselves (no copy). Labels: see CsvDatasetOptions.task.
    */
+  static fromCsv(path: string, options: CsvDatasetOptions & { batchSize: number }): Dataset<Batch>;
+  static fromCsv(path: string, options?: CsvDatasetOptions): Dataset<Row>;
   static fromCsv(path: string, options: CsvDatasetOptions = {}): Dataset<Row> | Dataset<Batch> {
     const batched = options?.batchSize !== undefined;
     return new Dataset(csvElements(path, options), { batched }) as Dataset<Row> | Dataset<Batch>;
@@ -350,9 +362,11 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * order); `shard: { index, count }` keeps every count-th file from index (one shard per worker or
    * process). The other options are fromCsv's.
    */
+  static fromFiles(files: string | readonly string[], options: FilesOptions & { batchSize: number }): Dataset<Batch>;
+  static fromFiles(files: string | readonly string[], options?: FilesOptions): Dataset<Row>;
   static fromFiles(files: string | readonly string[], options: FilesOptions = {}): Dataset<Row> | Dataset<Batch> {
     const { list, csv } = shardFiles(files, options);
-    const parts = list.map((f) => Dataset.fromCsv(f, csv) as Dataset<Row | Batch>);
+    const parts = list.map((f) => new Dataset(csvElements(f, csv)));
     const batched = csv.batchSize !== undefined;
     return new Dataset(async function* files() {
       for (const p of parts) yield* p;
@@ -435,7 +449,7 @@ class RowBatcher {
 interface FlatArrays { x: Float32Array; n: number; features: number; labels: Int32Array | null; targets: Float32Array | null; targetSize: number }
 
 /** fromArrays' input as flat rows, checked (lib/data cannot use fit's prepareData: train sits above data). */
-function flatArrays(data: { x: unknown; y?: unknown; features?: number }): FlatArrays {
+function flatArrays(data: ArraysData): FlatArrays {
   const where = 'Dataset.fromArrays';
   if (!isPlainObject(data) && !(data !== null && typeof data === 'object')) invalid(where, 'data', 'an object { x, y }', data);
   let x: Float32Array;

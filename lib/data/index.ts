@@ -17,7 +17,7 @@ export {
 // The flat { x, y, n, features } form the loaders return (named Dataset before data.Dataset, the stream, existed).
 export type { Dataset as FlatDataset, LabeledDataset, SplitOptions, Split } from './split';
 export { Dataset, isDataset } from './dataset';
-export type { Row, Batch, MapOptions, DatasetSource } from './dataset';
+export type { Row, Batch, MapOptions, DatasetSource, ArraysData } from './dataset';
 export type { CsvDatasetOptions, IdxOptions, FilesOptions } from './dataset-sources';
 export {
   readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES, MISSING_TOKENS, AUTO_MAX_CLASSES,

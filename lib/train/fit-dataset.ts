@@ -20,7 +20,9 @@ import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 
 /** fit's options when the data is a data.Dataset. */
-export interface FitDatasetOptions extends FitOptions {
+export interface FitDatasetOptions extends Omit<FitOptions, 'validationData'> {
+  /** Held-out data evaluated after every epoch: in-memory { x, y } or a data.Dataset. */
+  validationData?: FitData | Dataset<unknown>;
   /**
    * Batches per epoch. Without it an epoch is one pass over the dataset. With it, the dataset is read
    * on across epochs (an epoch need not be a whole pass) and started again when it ends, so an endless
@@ -54,7 +56,7 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
   if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
     return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));
   }
-  return fitArrays(model, data, options);
+  return fitArrays(model, data, options as FitOptions);
 }
 
 /** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
