@@ -32,30 +32,35 @@ async function runPipeline(ctx) {
   const records = [];
   for (const workers of [0, 1, 2]) {
     const pipeline = Dataset.fromCsv(file, { batchSize: 256, workers }).map(scalePixels, { workers }).prefetch(4);
-    records.push(
-      await measureCase(
-        ctx,
-        {
-          id: `pipeline-csv-${rows / 1000}k-w${workers}`,
-          group: 'pipeline',
-          chart: false,
-          label: `Dataset.fromCsv(...).map(scale).prefetch(4), ${workers} worker${workers === 1 ? '' : 's'}: ${rows.toLocaleString('en-US')} x 784 pixel rows (${mb.toFixed(0)} MB)`,
-          short: `pipeline ${workers}w ${rows / 1000}k x 784`,
-          note: 'one pass over the reference pixel CSV (the csvpredict file): parsing (the CSV reader, its parse pool with workers > 0), a map that scales each batch of 256 rows to [0, 1] (on worker threads with workers > 0, batches transferred), prefetch 4; samples/s reaching the consumer',
-          display: { kind: 'rate', unit: 'samples/s', work: rows },
-          baseline: 'native',
+    const busy = []; // main-thread busy ms per pass (event-loop utilisation): what workers take off the training thread
+    const record = await measureCase(
+      ctx,
+      {
+        id: `pipeline-csv-${rows / 1000}k-w${workers}`,
+        group: 'pipeline',
+        chart: false,
+        label: `Dataset.fromCsv(...).map(scale).prefetch(4), ${workers} worker${workers === 1 ? '' : 's'}: ${rows.toLocaleString('en-US')} x 784 pixel rows (${mb.toFixed(0)} MB)`,
+        short: `pipeline ${workers}w ${rows / 1000}k x 784`,
+        note: 'one pass over the reference pixel CSV (the csvpredict file): parsing (the CSV reader, its parse pool with workers > 0), a map that scales each batch of 256 rows to [0, 1] (on worker threads with workers > 0, batches transferred), prefetch 4; samples/s reaching the consumer',
+        display: { kind: 'rate', unit: 'samples/s', work: rows },
+        baseline: 'native',
+      },
+      [{
+        name: 'native', async: true, iters: 1,
+        fn: async () => {
+          let n = 0;
+          const elu = performance.eventLoopUtilization();
+          for await (const b of pipeline) n += b.n;
+          busy.push(performance.eventLoopUtilization(elu).active);
+          if (n !== rows) throw new Error(`pipeline bench: read ${n} rows, expected ${rows}`);
         },
-        [{
-          name: 'native', async: true, iters: 1,
-          fn: async () => {
-            let n = 0;
-            for await (const b of pipeline) n += b.n;
-            if (n !== rows) throw new Error(`pipeline bench: read ${n} rows, expected ${rows}`);
-          },
-        }],
-        { warmup: 0, reps: Math.min(ctx.opts.reps, 3) },
-      ),
+      }],
+      { warmup: 0, reps: Math.min(ctx.opts.reps, 3) },
     );
+    busy.sort((a, b) => a - b);
+    record.mainThreadBusyMs = busy[Math.floor(busy.length / 2)];
+    ctx.log(`    main thread busy ${record.mainThreadBusyMs.toFixed(0)} ms per pass (median of ${busy.length})`);
+    records.push(record);
   }
   // Does the pipeline keep up with training? fit() over the pipeline (0 and 2 workers) against fit()
   // over the same batches already in memory (the training step alone).
