@@ -7,7 +7,7 @@ import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions } from
 import { evaluate as evaluateArrays, predict as predictArrays, evaluatePrepared, type EvaluateOptions, type EvaluateResult, type PredictOptions } from './evaluate';
 import { prepareData, preprocessForModel, checkTargetWidth, type PreparedData } from './prepared';
 import { resolveLoss, defaultLossName, type LossFunction } from './losses';
-import { makeMetrics, checkMetrics, validationKey, type Metric } from './metrics';
+import { makeMetrics, checkMetrics, validationKey, type Metric, type MetricName, type MetricFunction } from './metrics';
 import { trainingLoss, type WeightedLoss } from './class-weight';
 import { makeProgress } from './progress';
 import { makeOptimizer } from './optimizer';
@@ -20,7 +20,9 @@ import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 
 /** fit's options when the data is a data.Dataset. */
-export interface FitDatasetOptions extends Omit<FitOptions, 'validationData'> {
+export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics'> {
+  /** As fit's metrics (one output): names or { name, fn } functions; default ['accuracy'] for integer labels. */
+  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
   /** Held-out data evaluated after every epoch: in-memory { x, y } or a data.Dataset. */
   validationData?: FitData | Dataset<unknown>;
   /**
@@ -56,7 +58,7 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
   if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
     return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));
   }
-  return fitArrays(model, data, options as FitOptions);
+  return fitArrays(model, data, options as unknown as FitOptions);
 }
 
 /** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
@@ -80,7 +82,7 @@ export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>
 export function predict(model: TrainableModel, x: Dataset<unknown>, options?: PredictOptions): Promise<Tensor>;
 export function predict(model: TrainableModel, x: Tensor | Float32Array, options?: PredictOptions & { features?: number }): Tensor;
 export function predict(model: TrainableModel, x: Tensor | Float32Array | Dataset<unknown>, options: PredictOptions & { features?: number } = {}): Tensor | Promise<Tensor> {
-  if (!isDataset(x)) return predictArrays(model, x, options);
+  if (!isDataset(x)) return predictArrays(model, x, options) as Tensor;
   return (async () => {
     options = checkOptions('predict', options, ['batchSize']);
     const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
@@ -93,7 +95,7 @@ export function predict(model: TrainableModel, x: Tensor | Float32Array | Datase
       }
       const features = el.x instanceof Float32Array ? el.features ?? (el.n !== undefined ? el.x.length / el.n : undefined) : undefined;
       if (el.x instanceof Float32Array && features === undefined) throw new Error(`predict: dataset element ${index}: a flat Float32Array x needs features (or n)`);
-      parts.push(predictArrays(model, el.x, { batchSize, features }));
+      parts.push(predictArrays(model, el.x, { batchSize, features }) as Tensor);
       index++;
     }
     if (parts.length === 0) throw new Error('predict: the dataset yielded no rows');
@@ -179,7 +181,7 @@ async function evaluateStream(model: TrainableModel, stream: BatchStream, lossFn
     for (let d = await stream.next(); d !== null; d = await stream.next()) {
       const b = d;
       lossSum += noGrad(() => {
-        const pred = model.forward(new Tensor(b.x, [b.n, ...b.rowShape]));
+        const pred = forwardBatch(model, b, 'evaluate');
         const target = targetOf(b);
         const loss = lossFn(pred, target).item() * b.n;
         for (const m of metrics) m.update(pred, target, b.n);
@@ -197,6 +199,13 @@ async function evaluateStream(model: TrainableModel, stream: BatchStream, lossFn
   }
 }
 
+/** The model's output on a batch: one tensor (a dataset feeds models of one input and one output). */
+function forwardBatch(model: TrainableModel, d: PreparedData, op: string): Tensor {
+  const out: unknown = model.forward(new Tensor(d.x, [d.n, ...d.rowShape]));
+  if (!(out instanceof Tensor)) throw new Error(`${op}: a data.Dataset feeds models with one input and one output; this model returned ${describe(out)}`);
+  return out;
+}
+
 function targetOf(d: PreparedData): Int32Array | Tensor {
   return d.labels !== null ? d.labels : new Tensor(d.targets!, [d.n, ...d.targetShape]);
 }
@@ -210,7 +219,7 @@ function trainStep(
   try {
     optimizer.zeroGrad();
     const target = targetOf(d);
-    const pred = model.forward(new Tensor(d.x, [d.n, ...d.rowShape]));
+    const pred = forwardBatch(model, d, 'fit');
     const l = loss.fn(pred, target);
     if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got shape [${l.shape.join(',')}]`);
     const value = l.item();
