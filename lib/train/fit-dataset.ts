@@ -18,9 +18,12 @@ import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } 
 import { DivergenceMonitor } from './divergence';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
+import type { LossSpec } from '.';
 
 /** fit's options when the data is a data.Dataset. */
-export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics'> {
+export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics' | 'loss'> {
+  /** As fit's loss (one output): a name or a function; default 'crossEntropy' for integer labels, 'mse' for float targets. */
+  loss?: LossSpec;
   /** As fit's metrics (one output): names or { name, fn } functions; default ['accuracy'] for integer labels. */
   metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
   /** Held-out data evaluated after every epoch: in-memory { x, y } or a data.Dataset. */
@@ -61,19 +64,27 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
   return fitArrays(model, data, options as unknown as FitOptions);
 }
 
+/** evaluate's options for a data.Dataset (one output). */
+export interface EvaluateDatasetOptions {
+  /** Rows per batch for a dataset of rows (default 256); an error for a dataset of batches. */
+  batchSize?: number;
+  loss?: LossSpec;
+  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+}
+
 /** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
-export function evaluate(model: TrainableModel, data: Dataset<unknown>, options?: EvaluateOptions): Promise<EvaluateResult>;
+export function evaluate(model: TrainableModel, data: Dataset<unknown>, options?: EvaluateDatasetOptions): Promise<EvaluateResult>;
 export function evaluate(model: TrainableModel, data: FitData, options?: EvaluateOptions): EvaluateResult;
-export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>, options: EvaluateOptions = {}): EvaluateResult | Promise<EvaluateResult> {
-  if (!isDataset(data)) return evaluateArrays(model, data, options);
+export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>, options: EvaluateOptions | EvaluateDatasetOptions = {}): EvaluateResult | Promise<EvaluateResult> {
+  if (!isDataset(data)) return evaluateArrays(model, data, options as EvaluateOptions);
   return (async () => {
-    options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
-    const batchSize = checkPositiveInt('evaluate', 'batchSize', options.batchSize ?? 256);
-    const stream = new BatchStream(model, batchesOf(data, batchSize, options.batchSize, 'evaluate'), 'evaluate', undefined);
+    const opts = checkOptions('evaluate', options as EvaluateDatasetOptions, ['batchSize', 'loss', 'metrics']);
+    const batchSize = checkPositiveInt('evaluate', 'batchSize', opts.batchSize ?? 256);
+    const stream = new BatchStream(model, batchesOf(data, batchSize, opts.batchSize, 'evaluate'), 'evaluate', undefined);
     const first = await stream.first();
-    const lossName = options.loss ?? defaultLossName(first);
+    const lossName = opts.loss ?? defaultLossName(first);
     const lossFn = resolveLoss(lossName, first, 'evaluate');
-    const metrics = makeMetrics(options.metrics ?? (first.labels ? ['accuracy'] : []), lossName);
+    const metrics = makeMetrics(opts.metrics ?? (first.labels ? ['accuracy'] : []), lossName);
     return evaluateStream(model, stream, lossFn, metrics);
   })();
 }

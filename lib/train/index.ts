@@ -2,7 +2,7 @@
 export { emptyHistory, validationSplitRows } from './fit';
 // fit / evaluate / predict take in-memory data or a data.Dataset (streamed by fit-dataset).
 export { fit, evaluate, predict } from './fit-dataset';
-export type { FitDatasetOptions } from './fit-dataset';
+export type { FitDatasetOptions, EvaluateDatasetOptions } from './fit-dataset';
 export type { FitOptions } from './fit';
 export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate';
 export * as callbacks from './callbacks';
