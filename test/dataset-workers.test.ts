@@ -5,16 +5,19 @@ import * as os from 'os';
 import * as path from 'path';
 import { ensureDist, ROOT } from './helpers/dist';
 import type * as DataModule from '../lib/data';
+import type * as Myelin from '../lib';
 import type { Batch, Row } from '../lib/data/dataset';
 
 let data: typeof DataModule;
+let myelin: typeof Myelin;
 let dir = '';
 let file = '';
 
 beforeAll(() => {
   ensureDist();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  data = (require(path.join(ROOT, 'dist', 'index.js')) as { data: typeof DataModule }).data;
+  myelin = require(path.join(ROOT, 'dist', 'index.js')) as typeof Myelin;
+  data = myelin.data;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-dataset-workers-'));
   file = path.join(dir, 'table.csv');
   const lines = ['a,b,c,d,label'];
@@ -66,5 +69,20 @@ describe('Dataset with workers', () => {
     const obj = { f(v: number): number { return v; } };
     await expect(ds.map(obj.f, { workers: 1 }).toArray()).rejects.toThrow('is not a function expression');
     await expect(ds.map(Math.abs, { workers: 1 }).toArray()).rejects.toThrow('a built-in or bound function cannot run on worker threads');
+  });
+
+  it('fit through parse and map workers trains exactly as the in-memory path on the same rows in the same order', async () => {
+    const { nn, fit } = myelin;
+    const model = (): Myelin.nn.Sequential => new nn.Sequential(new nn.Linear(4, 8, { seed: 5 }), new nn.ReLU(), new nn.Linear(8, 4, { seed: 6 }));
+    const table = await data.readCsv(file, { labelColumn: 'label' });
+    const scale = (x: Float32Array): Float32Array => x.map((v, i) => (i % 4 === 3 ? v / 20000 : i % 4 === 1 ? v / 255 : v / 10));
+    const a = model();
+    const ha = await fit(a, { x: scale(table.x), y: table.y!, features: 4 }, { epochs: 2, batchSize: 500, shuffle: false, verbose: 0, lr: 0.01 });
+    const b = model();
+    const stream = data.Dataset.fromCsv(file, { labelColumn: 'label', batchSize: 500, workers: 2 })
+      .map((bt: Batch) => ({ ...bt, x: bt.x.map((v, i) => (i % 4 === 3 ? v / 20000 : i % 4 === 1 ? v / 255 : v / 10)) }), { workers: 2 });
+    const hb = await fit(b, stream, { epochs: 2, verbose: 0, lr: 0.01 });
+    expect(hb.loss).toEqual(ha.loss);
+    expect(b.parameters().map((p) => Array.from(p.data))).toEqual(a.parameters().map((p) => Array.from(p.data)));
   });
 });
