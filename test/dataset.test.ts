@@ -5,6 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Dataset, type Row, type Batch } from '../lib/data/dataset';
 import { readCsv } from '../lib/data/csv';
+import { readIdx } from '../lib/data/idx';
+import * as zlib from 'zlib';
 
 let dir = '';
 beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-dataset-')); });
@@ -192,9 +194,38 @@ describe('Dataset constructors', () => {
     const rows = await Dataset.fromIdx(images, labels, { scale: 1 / 255 }).toArray();
     expect(rows.map((r) => r.y)).toEqual([7, 1, 4]);
     expect(Array.from(rows[0].x)).toEqual([0, 1, 0.2, 0.4].map((v) => Math.fround(v)));
+    const int16 = idx('i16.idx', 0x0b, [2, 1], [0xff, 0xfe, 0x01, 0x00]);
+    expect((await Dataset.fromIdx(int16).toArray()).map((r) => r.x[0])).toEqual([-2, 256]);
     const short = idx('short.idx', 0x08, [2], [1, 2]);
     await expect(Dataset.fromIdx(images, short).toArray()).rejects.toThrow('labels have shape [2], expected [3]');
     expect(() => Dataset.fromIdx(path.join(dir, 'none.idx'))).toThrow('Dataset.fromIdx: images: no such file');
+  });
+
+  it('fromIdx streams: rows spanning chunks, raw and gzip, equal readIdx; truncated data and trailing bytes are errors', async () => {
+    const rows = 3001;
+    const pixels = Array.from({ length: rows * 785 }, (_, i) => (i * 7919) % 251);
+    const raw = idx('big.idx', 0x08, [rows, 785], pixels); // 2.36 MB: rows straddle the 1 MiB read chunks
+    const gz = path.join(dir, 'big.idx.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(raw)));
+    const whole = readIdx(raw);
+    for (const file of [raw, gz]) {
+      const got = await Dataset.fromIdx(file).toArray();
+      expect(got.length).toBe(rows);
+      for (const i of [0, 1335, 1336, 2671, 3000]) expect(Array.from(got[i].x)).toEqual(Array.from(whole.data.subarray(i * 785, (i + 1) * 785)));
+    }
+    expect((await Dataset.fromIdx(gz).take(2).toArray()).length).toBe(2);
+    const cut = path.join(dir, 'cut.idx');
+    fs.writeFileSync(cut, fs.readFileSync(raw).subarray(0, 8 + 8 + 785 * 10 + 5));
+    await expect(Dataset.fromIdx(cut).toArray()).rejects.toThrow(`readIdx: ${cut}: truncated data: shape [3001, 785] of uint8 needs 2355797 bytes, got 7871`);
+    const extra = path.join(dir, 'extra.idx');
+    fs.writeFileSync(extra, Buffer.concat([fs.readFileSync(idx('two.idx', 0x08, [2, 2], [1, 2, 3, 4])), Buffer.from([9])]));
+    await expect(Dataset.fromIdx(extra).toArray()).rejects.toThrow('unexpected trailing bytes after the data (shape [2, 2] of uint8 needs 16 bytes)');
+    const bad = path.join(dir, 'bad.idx');
+    fs.writeFileSync(bad, Buffer.from([1, 2, 3, 4, 5]));
+    await expect(Dataset.fromIdx(bad).toArray()).rejects.toThrow('wrong magic number 01 02 03 04');
+    const corrupt = path.join(dir, 'corrupt.idx.gz');
+    fs.writeFileSync(corrupt, zlib.gzipSync(fs.readFileSync(raw)).subarray(0, 5000));
+    await expect(Dataset.fromIdx(corrupt).toArray()).rejects.toThrow(`readIdx: ${corrupt}: corrupt gzip data`);
   });
 
   it('fromFiles: a glob, sorted, sharded; shards cover every file once', async () => {

@@ -1,9 +1,10 @@
 // The element sources behind Dataset.fromCsv / fromIdx / fromFiles: CSV batches as rows or batches with resolved labels, IDX rows, file globs and shards.
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { globSync } from 'tinyglobby';
 import { readCsvBatches, AUTO_MAX_CLASSES, type CsvOptions } from './csv';
-import { readIdx } from './idx';
+import { readIdx, parseIdxHeader, decodeIdx, isGzip, type IdxHeader } from './idx';
 import { checkNumber, checkOneOf, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 import type { Row, Batch } from './dataset';
 
@@ -89,8 +90,40 @@ function isClassLabels(y: Float32Array): boolean {
   return true;
 }
 
-/** The element source of Dataset.fromIdx: rows of the images file (converted one at a time), labels from the labels file. */
-export function idxRows(images: string, labels: string | undefined, options: IdxOptions): () => Generator<Row> {
+/** The decompressed bytes of an IDX file (gzip detected by its magic bytes), streamed; errors name the file. */
+async function* idxBytes(file: string): AsyncGenerator<Buffer> {
+  const magic = Buffer.alloc(2);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw new Error(`readIdx: cannot read ${file}: ${(err as Error).message}`);
+  }
+  let gz: boolean;
+  try {
+    gz = isGzip(magic.subarray(0, fs.readSync(fd, magic, 0, 2, 0)));
+  } finally {
+    fs.closeSync(fd);
+  }
+  const raw = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream = gz ? raw.pipe(zlib.createGunzip({ chunkSize: 1 << 20 })) : raw;
+  if (gz) raw.on('error', (err) => stream.destroy(err));
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (err) {
+    throw new Error(`readIdx: ${file}: ${gz ? 'corrupt gzip data' : 'read error'}: ${(err as Error).message}`);
+  } finally {
+    stream.destroy();
+    raw.destroy();
+  }
+}
+
+/**
+ * The element source of Dataset.fromIdx: the images file is streamed (gzip or raw) and cut into rows
+ * as its bytes arrive, so memory holds one chunk, not the file; the labels (one value per image) are
+ * read whole. Errors as readIdx's: wrong magic, unknown dtype, truncated data, trailing bytes.
+ */
+export function idxRows(images: string, labels: string | undefined, options: IdxOptions): () => AsyncGenerator<Row> {
   const where = 'Dataset.fromIdx';
   options = checkOptions(where, options, ['scale']);
   const scale = options.scale === undefined ? 1 : checkNumber(where, 'scale', options.scale);
@@ -98,19 +131,50 @@ export function idxRows(images: string, labels: string | undefined, options: Idx
     if (p === undefined && name === 'labels') continue;
     if (typeof p !== 'string' || !fs.existsSync(p)) throw new Error(`${where}: ${name}: no such file ${describe(p)}`);
   }
-  return function* idx() {
-    const img = readIdx(images);
+  return async function* idx() {
     const lab = labels === undefined ? null : readIdx(labels);
-    const n = img.shape[0] ?? 0;
-    if (lab !== null && (lab.shape.length !== 1 || lab.shape[0] !== n)) {
-      throw new Error(`${where}: ${labels}: labels have shape [${lab.shape.join(',')}], expected [${n}] (one per image of ${images})`);
+    let head: IdxHeader | null = null;
+    let n = 0;
+    let rowElems = 0;
+    let rowBytes = 0;
+    let i = 0;
+    let seen = 0; // bytes of the file so far
+    let pending: Buffer | null = null;
+    const shapeText = (): string => `shape [${head!.shape.join(', ')}] of ${head!.dtype}`;
+    for await (const chunk of idxBytes(images)) {
+      seen += chunk.length;
+      const buf: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      pending = null;
+      let off = 0;
+      if (head === null) {
+        head = parseIdxHeader(buf, images);
+        if (head === null) { pending = buf; continue; }
+        if (head.shape.length === 0) throw new Error(`${where}: ${images}: a 0-dimensional IDX file has no rows`);
+        n = head.shape[0];
+        rowElems = n === 0 ? 0 : head.count / n;
+        rowBytes = rowElems * head.bytes;
+        if (n > 0 && rowBytes === 0) throw new Error(`${where}: ${images}: ${shapeText()} has no values per row`);
+        if (lab !== null && (lab.shape.length !== 1 || lab.shape[0] !== n)) {
+          throw new Error(`${where}: ${labels}: labels have shape [${lab.shape.join(',')}], expected [${n}] (one per image of ${images})`);
+        }
+        off = head.headerBytes;
+      }
+      for (; i < n && buf.length - off >= rowBytes; i++, off += rowBytes) {
+        const values = decodeIdx(new DataView(buf.buffer, buf.byteOffset + off, rowBytes), 0, rowElems, head.dtype);
+        const x = new Float32Array(rowElems);
+        for (let j = 0; j < rowElems; j++) x[j] = values[j] * scale;
+        yield lab === null ? { x } : { x, y: lab.data[i] };
+      }
+      if (i === n && off < buf.length) {
+        const expected = head.headerBytes + head.count * head.bytes;
+        throw new Error(`readIdx: ${images}: unexpected trailing bytes after the data (${shapeText()} needs ${expected} bytes)`);
+      }
+      if (off < buf.length) pending = Buffer.from(buf.subarray(off)); // a partial row (copied: the chunk is released)
     }
-    const size = n === 0 ? 0 : img.data.length / n;
-    for (let i = 0; i < n; i++) {
-      const x = new Float32Array(size);
-      const src = img.data;
-      for (let j = 0, k = i * size; j < size; j++, k++) x[j] = src[k] * scale;
-      yield lab === null ? { x } : { x, y: lab.data[i] };
+    if (head === null) throw new Error(`readIdx: ${images}: file has ${seen} bytes, too short for an IDX header`);
+    if (i < n) {
+      const expected = head.headerBytes + head.count * head.bytes;
+      throw new Error(`readIdx: ${images}: truncated data: ${shapeText()} needs ${expected} bytes, got ${seen}`);
     }
   };
 }

@@ -351,7 +351,8 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
 
   /**
    * Rows of an IDX images file (and a labels file, e.g. MNIST's pair): x one image flattened, times
-   * `scale` (e.g. 1/255), y its label. The images are read as stored; each row is converted when read.
+   * `scale` (e.g. 1/255), y its label. The images file (gzip or raw) is streamed and cut into rows as
+   * its bytes arrive; the labels file is read whole.
    */
   static fromIdx(images: string, labels?: string, options: IdxOptions = {}): Dataset<Row> {
     return new Dataset<Row>(idxRows(images, labels, options));
