@@ -108,6 +108,12 @@ describe('fit on a data.Dataset', () => {
     });
     expect(h.aborted).toBe(true);
     expect(h.loss.length).toBe(2);
+    const stopped = await fit(mlp(), Dataset.fromArrays({ ...d, features: 6 }), {
+      epochs: 5, batchSize: 8, verbose: 0, onEpochEnd: (e, _logs, ctx) => { expect(ctx.samples).toBe(64); expect(ctx.stepsPerEpoch).toBe(8); if (e === 2) ctx.stopTraining = true; },
+    });
+    expect(stopped.stopReason).toBe('stopped');
+    expect(stopped.loss.length).toBe(3);
+    await expect(fit(mlp(), Dataset.fromArrays({ ...d, features: 6 }), null as never)).rejects.toThrow('fit: options must be');
   });
 
   it('errors: array-only options, batchSize on batches, bad labels in a later batch, empty data, stepsPerEpoch for arrays', async () => {

@@ -17,7 +17,7 @@ import { stepBuffersReusable } from './step-reuse';
 import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } from './checks';
 import { DivergenceMonitor } from './divergence';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
-import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
+import type { BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LossSpec } from '.';
 
 /** fit's options when the data is a data.Dataset. */
@@ -247,14 +247,16 @@ function trainStep(
   }
 }
 
-/** The streaming epoch driver behind fit(model, dataset). */
-export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+/** fit's settings for a dataset, checked. */
+interface StreamSettings { epochs: number; batchSize: number; steps: number | undefined; initialEpoch: number; verbose: 0 | 1 | 2 }
+
+function checkStreamOptions(options: FitDatasetOptions): StreamSettings {
   if (options !== null && typeof options === 'object') {
     for (const [key, hint] of Object.entries(ARRAY_ONLY)) {
       if ((options as Record<string, unknown>)[key] !== undefined) throw new Error(`fit: option '${key}' is for in-memory data, not a data.Dataset: ${hint}`);
     }
   }
-  options = checkOptions('fit', options, DATASET_FIT_OPTIONS);
+  checkOptions('fit', options, DATASET_FIT_OPTIONS);
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be a non-negative integer, got ${epochs}`);
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
@@ -265,109 +267,162 @@ export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   if (options.classWeight === 'balanced') throw new Error("fit: classWeight 'balanced' needs the class counts of the whole data, which a stream does not have: give the weights ({ class: weight } or one per class)");
+  return { epochs, batchSize, steps, initialEpoch, verbose };
+}
 
-  const stream = new BatchStream(model, batchesOf(dataset, batchSize, options.batchSize, 'fit'), 'fit', steps);
-  const valData = options.validationData as FitData | Dataset<unknown> | undefined;
+/** Everything one streaming fit works with, set up from the first batch. */
+interface StreamRun {
+  model: TrainableModel;
+  options: FitDatasetOptions;
+  settings: StreamSettings;
+  stream: BatchStream;
+  /** In-memory validation rows, or null (validationData absent or a dataset). */
+  val: PreparedData | null;
+  lossFn: LossFunction;
+  trainLoss: WeightedLoss;
+  metrics: Metric[];
+  valMetrics: Metric[];
+  params: Tensor[];
+  optimizer: TrainableOptimizer;
+  callbacks: Callback[];
+  history: History;
+  monitor: DivergenceMonitor;
+  ctx: TrainContext;
+  progress: ReturnType<typeof makeProgress>;
+  reuse: boolean;
+  /** Checks a batch's labels against the loss's classes. */
+  checkLabels(d: PreparedData, what: string): void;
+}
+
+/** Reads the first batch and sets up loss, metrics, optimizer, callbacks and checks from it (the model runs once on it). */
+async function prepareStreamRun(model: TrainableModel, options: FitDatasetOptions, settings: StreamSettings, stream: BatchStream, progress: StreamRun['progress']): Promise<StreamRun> {
+  const first = await stream.first();
+  const valData = options.validationData;
   let val: PreparedData | null = null;
-  const wasTraining = (model as { training?: boolean }).training;
-  const progress = makeProgress(verbose, options.output ?? process.stdout);
-  try {
-    const first = await stream.first();
-    if (valData !== undefined && !isDataset(valData)) {
-      val = preprocessForModel(model, valData, prepareData(valData, 'fit', 'validationData'), 'fit');
-      checkDataValues('fit', 'validationData', val);
+  if (valData !== undefined && !isDataset(valData)) {
+    val = preprocessForModel(model, valData, prepareData(valData, 'fit', 'validationData'), 'fit');
+    checkDataValues('fit', 'validationData', val);
+  }
+  const lossName = options.loss ?? defaultLossName(first);
+  const lossFn = resolveLoss(lossName, first, 'fit');
+  const metricSpecs = options.metrics ?? (first.labels ? ['accuracy'] : []);
+  const metrics = makeMetrics(metricSpecs, lossName);
+  const params = model.parameters();
+  const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
+  const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
+  const classes = probeOutputWidth('fit', 'dataset element 0', model, first, settings.batchSize);
+  checkTargetWidth('fit', 'dataset element 0', first, classes, lossName);
+  const labelLimit = lossName === 'crossEntropy' ? classes : lossName === 'bceWithLogits' ? 2 : 0;
+  const checkLabels = (d: PreparedData, what: string): void => {
+    if (labelLimit > 0 && d.labels !== null) checkLabelRange('fit', what, d.labels, labelLimit, `for loss '${String(lossName)}' (a model with ${classes} outputs)`);
+  };
+  if (val !== null) checkLabels(val, 'validationData');
+  checkMetrics(metrics, classes, first.labels !== null);
+  const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, first.labels, classes);
+  if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
+  const history = options.history ?? emptyHistory();
+  history.stopReason = null;
+  history.aborted = false;
+  if (!Array.isArray(history.warnings)) history.warnings = [];
+  const ctx: TrainContext = {
+    model, optimizer, history, epoch: settings.initialEpoch, epochs: settings.epochs, initialEpoch: settings.initialEpoch, batchSize: first.n,
+    samples: 0, stepsPerEpoch: settings.steps ?? 0, seed: 0, stopTraining: false, stopReason: null,
+  };
+  return {
+    model, options, settings, stream, val, lossFn, trainLoss, metrics, valMetrics: makeMetrics(metricSpecs, lossName), params, optimizer,
+    callbacks, history, monitor: new DivergenceMonitor(null), ctx, progress, reuse: stepBuffersReusable(model, optimizer, lossName, metricSpecs), checkLabels,
+  };
+}
+
+/** One epoch's batches: steps, progress and onBatchEnd. Returns the epoch's totals, or null when the signal aborted it. */
+async function streamEpoch(run: StreamRun, epoch: number): Promise<{ lossSum: number; weightSum: number; seen: number; steps: number } | null> {
+  const { settings: { epochs, steps }, metrics, callbacks, ctx } = run;
+  const accuracy = metrics.find((m) => m.name === 'accuracy');
+  let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
+  let weightSum = 0;
+  let seen = 0;
+  let b = 0;
+  for (; steps === undefined || b < steps; b++) {
+    if (run.options.signal?.aborted) return null;
+    const d = await run.stream.next();
+    if (d === null) break;
+    run.checkLabels(d, `dataset batch ${b} of epoch ${epoch + 1}`);
+    const weight = run.trainLoss.batchWeight(targetOf(d), d.n);
+    const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
+    const lossValue = trainStep(run.model, run.optimizer, run.params, run.trainLoss, metrics, d, run.options.clipGradNorm, run.reuse, where);
+    run.monitor.batch(lossValue);
+    lossSum += lossValue * weight;
+    weightSum += weight;
+    seen += d.n;
+    run.progress.batch(seen, lossSum / weightSum, accuracy?.result());
+    if (callbacks.length > 0) {
+      const batchLogs: BatchLogs = { loss: lossValue, size: d.n };
+      for (const m of metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
+      for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
     }
-    const lossName = options.loss ?? defaultLossName(first);
-    const lossFn = resolveLoss(lossName, first, 'fit');
-    const metricSpecs = options.metrics ?? (first.labels ? ['accuracy'] : []);
-    const metrics = makeMetrics(metricSpecs, lossName);
-    const valMetrics = makeMetrics(metricSpecs, lossName);
-    const params = model.parameters();
-    const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
-    const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
-    const classes = probeOutputWidth('fit', 'dataset element 0', model, first, batchSize);
-    checkTargetWidth('fit', 'dataset element 0', first, classes, lossName);
-    const labelLimit = lossName === 'crossEntropy' ? classes : lossName === 'bceWithLogits' ? 2 : 0;
-    const checkLabels = (d: PreparedData, what: string): void => {
-      if (labelLimit > 0 && d.labels !== null) checkLabelRange('fit', what, d.labels, labelLimit, `for loss '${String(lossName)}' (a model with ${classes} outputs)`);
-    };
-    if (val !== null) checkLabels(val, 'validationData');
-    checkMetrics(metrics, classes, first.labels !== null);
-    const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, first.labels, classes);
-    if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
-    const history = options.history ?? emptyHistory();
-    history.stopReason = null;
-    history.aborted = false;
-    if (!Array.isArray(history.warnings)) history.warnings = [];
-    const monitor = new DivergenceMonitor(null);
-    const ctx: TrainContext = {
-      model, optimizer, history, epoch: initialEpoch, epochs, initialEpoch, batchSize: first.n,
-      samples: 0, stepsPerEpoch: steps ?? 0, seed: 0, stopTraining: false, stopReason: null,
-    };
-    const accuracy = metrics.find((m) => m.name === 'accuracy');
-    const reuse = stepBuffersReusable(model, optimizer, lossName, metricSpecs);
-    const signal = options.signal;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // pending I/O and timers get a turn
+  }
+  if (b === 0) throw new Error(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
+  return { lossSum, weightSum, seen, steps: b };
+}
+
+/** The epoch's logs (with validation), history, progress, warnings and onEpochEnd; returns true when a callback asked to stop. */
+async function endStreamEpoch(run: StreamRun, epoch: number, totals: { lossSum: number; weightSum: number; seen: number }, started: number, trainSeconds: number): Promise<boolean> {
+  const { model, options, history, ctx } = run;
+  const logs: EpochLogs = { loss: totals.lossSum / totals.weightSum, lr: run.optimizer.lr, seconds: 0 };
+  for (const m of run.metrics) logs[m.name] = m.result();
+  const vBatch = options.validationBatchSize ?? Math.max(run.settings.batchSize, 256);
+  let v: EvaluateResult | null = null;
+  if (run.val !== null) v = evaluatePrepared(model, run.val, run.lossFn, run.valMetrics, vBatch);
+  else if (options.validationData !== undefined) {
+    const vs = new BatchStream(model, batchesOf(options.validationData as Dataset<unknown>, vBatch, undefined, 'fit'), 'fit', undefined);
+    v = await evaluateStream(model, vs, run.lossFn, run.valMetrics);
+  }
+  if (v !== null) {
+    logs.valLoss = v.loss;
+    for (const m of run.valMetrics) logs[validationKey(m.name)] = v[m.name];
+    model.train();
+  }
+  logs.seconds = (performance.now() - started) / 1000;
+  appendToHistory(history, epoch, logs);
+  run.progress.epochEnd(epoch, run.settings.epochs, logs, totals.seen / Math.max(trainSeconds, 1e-9));
+  for (const w of run.monitor.epoch(epoch, logs)) {
+    history.warnings.push(w);
+    if (run.settings.verbose !== 0) (options.output ?? process.stderr).write(`warning: ${w.message}\n`);
+  }
+  for (const cb of run.callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
+  if (!ctx.stopTraining) return false;
+  history.stopReason = ctx.stopReason ?? 'stopped';
+  return true;
+}
+
+/**
+ * The streaming epoch driver behind fit(model, dataset): each epoch reads batches from the dataset
+ * (a pass, or stepsPerEpoch batches), runs fit's step on each, then validation and callbacks.
+ */
+export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  const settings = checkStreamOptions(options);
+  const stream = new BatchStream(model, batchesOf(dataset, settings.batchSize, options.batchSize, 'fit'), 'fit', settings.steps);
+  const wasTraining = (model as { training?: boolean }).training;
+  const progress = makeProgress(settings.verbose, options.output ?? process.stdout);
+  try {
+    const run = await prepareStreamRun(model, options, settings, stream, progress);
+    const { ctx, history, callbacks } = run;
     let aborted = false;
     for (const cb of callbacks) await cb.onTrainBegin?.(ctx);
-    epochLoop: for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-      if (signal?.aborted) { aborted = true; break; }
+    for (let epoch = settings.initialEpoch; epoch < settings.epochs; epoch++) {
+      if (options.signal?.aborted) { aborted = true; break; }
       ctx.epoch = epoch;
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctx);
       const started = performance.now();
       model.train();
-      for (const m of metrics) m.reset();
-      progress.epochBegin(epoch, epochs, ctx.samples);
-      let lossSum = 0;
-      let weightSum = 0;
-      let seen = 0;
-      let b = 0;
-      for (; steps === undefined || b < steps; b++) {
-        if (signal?.aborted) { aborted = true; break epochLoop; }
-        const d = await stream.next();
-        if (d === null) break;
-        const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
-        checkLabels(d, `dataset batch ${b} of epoch ${epoch + 1}`);
-        const weight = trainLoss.batchWeight(targetOf(d), d.n);
-        const lossValue = trainStep(model, optimizer, params, trainLoss, metrics, d, options.clipGradNorm, reuse, where);
-        monitor.batch(lossValue);
-        lossSum += lossValue * weight;
-        weightSum += weight;
-        seen += d.n;
-        progress.batch(seen, lossSum / weightSum, accuracy?.result());
-        if (callbacks.length > 0) {
-          const batchLogs: BatchLogs = { loss: lossValue, size: d.n };
-          for (const m of metrics) if (!m.epochOnly) batchLogs[m.name] = m.result();
-          for (const cb of callbacks) await cb.onBatchEnd?.(b, batchLogs, ctx);
-        }
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (b === 0) throw new Error(`fit: the dataset yielded no batches in epoch ${epoch + 1}`);
-      ctx.samples = seen;
-      ctx.stepsPerEpoch = b;
-      const trainSeconds = (performance.now() - started) / 1000;
-      const logs: EpochLogs = { loss: lossSum / weightSum, lr: optimizer.lr, seconds: 0 };
-      for (const m of metrics) logs[m.name] = m.result();
-      const vBatch = options.validationBatchSize ?? Math.max(batchSize, 256);
-      let v: EvaluateResult | null = null;
-      if (val !== null) v = evaluatePrepared(model, val, lossFn, valMetrics, vBatch);
-      else if (valData !== undefined) {
-        const vs = new BatchStream(model, batchesOf(valData as Dataset<unknown>, vBatch, undefined, 'fit'), 'fit', undefined);
-        v = await evaluateStream(model, vs, lossFn, valMetrics);
-      }
-      if (v !== null) {
-        logs.valLoss = v.loss;
-        for (const m of valMetrics) logs[validationKey(m.name)] = v[m.name];
-        model.train();
-      }
-      logs.seconds = (performance.now() - started) / 1000;
-      appendToHistory(history, epoch, logs);
-      progress.epochEnd(epoch, epochs, logs, seen / Math.max(trainSeconds, 1e-9));
-      for (const w of monitor.epoch(epoch, logs)) {
-        history.warnings.push(w);
-        if (verbose !== 0) (options.output ?? process.stderr).write(`warning: ${w.message}\n`);
-      }
-      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctx);
-      if (ctx.stopTraining) { history.stopReason = ctx.stopReason ?? 'stopped'; break; }
+      for (const m of run.metrics) m.reset();
+      progress.epochBegin(epoch, settings.epochs, ctx.samples);
+      const totals = await streamEpoch(run, epoch);
+      if (totals === null) { aborted = true; break; }
+      ctx.samples = totals.seen;
+      ctx.stepsPerEpoch = totals.steps;
+      if (await endStreamEpoch(run, epoch, totals, started, (performance.now() - started) / 1000)) break;
     }
     if (aborted) { history.aborted = true; history.stopReason = 'aborted'; }
     progress.close();
