@@ -1,0 +1,136 @@
+// int8 (AVX512-VNNI) and bf16 (AVX512-BF16) GEMM rows. Built in the AVX-512 unit list
+// (-mavx512f -mavx512vl -mavx512dq -mavx512bw -mfma); VNNI and BF16 are enabled for this file's
+// functions only (the pragma below). qgemm.cc calls them only when the CPU reports the feature.
+//
+// int8: vpdpbusd multiplies u8 by s8, so A arrives shifted to u8 (a + 128) and each column's
+// 128 * sum_k W[j,k] is subtracted at the end. Wrapping int32 arithmetic makes the result exact
+// whenever the true sum fits (K <= kQgemmMaxK). Tiles of up to 12 rows x 32 columns (24 zmm
+// accumulators).
+#include "qgemm_kernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <cstring>
+
+#pragma GCC push_options
+#pragma GCC target("avx512vnni,avx512bf16")
+// GCC 12 warns inside its own headers (the undefined pass-through of the masked/rounding forms).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace myelin {
+namespace qgemm_kernels {
+namespace {
+
+constexpr int kMR = 12;
+
+inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
+
+// Rows i0 .. i0+R of columns jb*16 .. jb*16 + 16*C (C column blocks).
+template <int R, int C>
+void i8_tile(const I8Args& p, int i0, int jb) {
+  __m512i acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
+  const long block = 16L * p.K4;
+  const int8_t* w = p.w + jb * block;
+  const uint8_t* a = p.a + static_cast<long>(i0) * p.K4;
+  for (int k = 0; k < p.K4; k += 4) {
+    __m512i wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_si512(w + c * block + k * 16);
+    for (int r = 0; r < R; ++r) {
+      int32_t four;
+      std::memcpy(&four, a + static_cast<long>(r) * p.K4 + k, 4);
+      const __m512i av = _mm512_set1_epi32(four);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, wv[c]);
+    }
+  }
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int c = 0; c < C; ++c) {
+    const int j0 = (jb + c) * 16;
+    const __mmask16 m = lanes(p.N - j0);
+    const __m512i corr = _mm512_loadu_si512(p.corr + j0);  // padded to whole blocks
+    const __m512 ws = _mm512_maskz_loadu_ps(m, p.w_scale + j0);
+    const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) {
+      // The *_round_ forms are not contracted into an FMA: each step rounds as the contract says.
+      const __m512 s = _mm512_mul_round_ps(_mm512_set1_ps(p.a_scale[i0 + r]), ws, kRound);
+      const __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][c], corr));
+      __m512 v = _mm512_mul_round_ps(q, s, kRound);
+      if (p.bias != nullptr) v = _mm512_add_round_ps(v, bs, kRound);
+      float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
+      if (m == 0xffff) _mm512_storeu_ps(o, v);
+      else _mm512_mask_storeu_ps(o, m, v);
+    }
+  }
+}
+
+template <int R, int C>
+void bf16_tile(const Bf16Args& p, int i0, int jb) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  const long block = 16L * p.K2;
+  const uint16_t* w = p.w + jb * block;
+  const uint16_t* a = p.a + static_cast<long>(i0) * p.K2;
+  for (int k = 0; k < p.K2; k += 2) {
+    __m512i wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_si512(w + c * block + k * 16);
+    for (int r = 0; r < R; ++r) {
+      int32_t two;
+      std::memcpy(&two, a + static_cast<long>(r) * p.K2 + k, 4);
+      const __m512i av = _mm512_set1_epi32(two);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], (__m512bh)av, (__m512bh)wv[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    const int j0 = (jb + c) * 16;
+    const __mmask16 m = lanes(p.N - j0);
+    const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) {
+      const __m512 v = _mm512_add_ps(acc[r][c], bs);
+      float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
+      if (m == 0xffff) _mm512_storeu_ps(o, v);
+      else _mm512_mask_storeu_ps(o, m, v);
+    }
+  }
+}
+
+// Walks the rows in tiles of kMR (then single rows) and the columns in pairs of 16-wide blocks.
+template <class Args, template <int, int> class Tile>
+void walk(const Args& p) {
+  const int NB = (p.N + 15) / 16;
+  int i = 0;
+  for (; i + kMR <= p.rows; i += kMR) {
+    int jb = 0;
+    for (; jb + 2 <= NB; jb += 2) Tile<kMR, 2>::run(p, i, jb);
+    if (jb < NB) Tile<kMR, 1>::run(p, i, jb);
+  }
+  for (; i < p.rows; ++i) {
+    int jb = 0;
+    for (; jb + 2 <= NB; jb += 2) Tile<1, 2>::run(p, i, jb);
+    if (jb < NB) Tile<1, 1>::run(p, i, jb);
+  }
+}
+
+template <int R, int C>
+struct I8Tile {
+  static void run(const I8Args& p, int i, int jb) { i8_tile<R, C>(p, i, jb); }
+};
+template <int R, int C>
+struct Bf16Tile {
+  static void run(const Bf16Args& p, int i, int jb) { bf16_tile<R, C>(p, i, jb); }
+};
+
+}  // namespace
+
+void i8_rows_avx512vnni(const I8Args& p) { walk<I8Args, I8Tile>(p); }
+void bf16_rows_avx512(const Bf16Args& p) { walk<Bf16Args, Bf16Tile>(p); }
+
+}  // namespace qgemm_kernels
+}  // namespace myelin
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif

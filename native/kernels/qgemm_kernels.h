@@ -1,0 +1,53 @@
+// Internal: the per-ISA pieces of the low-precision GEMMs (qgemm.cc drives them). Function
+// pointers only: no inline code is shared between units built with different ISA flags.
+#pragma once
+#include <cstdint>
+
+namespace myelin {
+namespace qgemm_kernels {
+
+// Packed int8 weights: column blocks of 16; in each block, for each group of 4 k, 16 int32 lanes
+// holding W[j, 4g .. 4g+3] (bytes, k ascending), so one 64-byte load feeds 16 columns x 4 k.
+// Missing columns and k are zero. colsum[j] = sum_k W[j,k] (for the u8 x s8 correction).
+constexpr int kI8Block = 16;
+// Packed bf16 weights: column blocks of 16; for each pair of k, 16 lanes of two bf16 (k, k+1).
+constexpr int kBf16Block = 16;
+
+// The rows [m0, m1) of out = dequant(A W^T) + bias (no activation): A rows packed with K4 = K
+// rounded up to 4 bytes (kernels that want u8 get them shifted by 128, see qgemm.cc), W packed as
+// above.
+struct I8Args {
+  int N, K4;                 // K4: K rounded up to a multiple of 4
+  const uint8_t* a;          // packed rows, K4 bytes each, row 0 is row m0
+  const float* a_scale;      // row m0 first
+  const int8_t* w;           // packed weights
+  const int32_t* corr;       // per column: 128 * colsum (u8-shift kernels), else unused
+  const float* w_scale;
+  const float* bias;         // or nullptr
+  float* out;                // row m0 first, row stride N
+  int rows;
+};
+using I8Rows = void (*)(const I8Args& args);
+
+struct Bf16Args {
+  int N, K2;                 // K2: K rounded up to a multiple of 2
+  const uint16_t* a;         // rows, K2 bf16 each (zero-padded), row 0 is row m0
+  const uint16_t* w;         // packed weights
+  const float* bias;
+  float* out;
+  int rows;
+};
+using Bf16Rows = void (*)(const Bf16Args& args);
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define MYELIN_QGEMM_HAVE_X86 1
+// qgemm_avx2.cc (-mavx2 -mfma): signed x signed via vpsignb + vpmaddubsw (no shift).
+void i8_rows_avx2(const I8Args& args);
+// qgemm_avx512.cc (AVX-512 unit, VNNI/BF16 enabled per function): vpdpbusd on A shifted to u8;
+// vdpbf16ps. Only call when the CPU has AVX512-VNNI / AVX512-BF16.
+void i8_rows_avx512vnni(const I8Args& args);
+void bf16_rows_avx512(const Bf16Args& args);
+#endif
+
+}  // namespace qgemm_kernels
+}  // namespace myelin
