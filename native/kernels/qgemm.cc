@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -182,8 +183,9 @@ void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
 
 void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
   if (!(scale >= 0.0f)) {
-    throw std::invalid_argument("quantizeRowsI8: scale must be >= 0 (0: a dynamic scale per row), got " +
-                                std::to_string(scale));
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", static_cast<double>(scale));
+    throw std::invalid_argument(std::string("quantizeRowsI8: scale must be >= 0 (0: a dynamic scale per row), got ") + got);
   }
   for (int i = 0; i < M; ++i) {
     const float* x = X + static_cast<long>(i) * K;

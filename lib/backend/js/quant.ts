@@ -72,7 +72,7 @@ export function qgemmI8(
       out[i * N + j] = z;
     }
   }
-  activationForward(act, M * N, out, out, alpha);
+  activationForward(act, M * N, out, out, fround(alpha)); // alpha crosses to C++ as a float32
 }
 
 const F32 = new Float32Array(1);
