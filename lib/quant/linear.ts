@@ -94,15 +94,28 @@ export class QuantizedLinear extends Module {
     const K = this.inFeatures, N = this.outFeatures;
     const common = { M, N, K, bias: this.bias, act: this.activation, alpha: this.alpha, out };
     if (this.weightI8 !== null && this.weightScale !== null) {
-      const A = new Int8Array(M * K);
-      const aScale = new Float32Array(M);
+      const { A, aScale } = this.scratchFor(M);
       backend.quantizeRowsI8(M, K, x, this.inputScale, A, aScale);
       backend.qgemmI8({ ...common, A, aScale, W: this.weightI8, wScale: this.weightScale });
     } else {
-      const A = new Uint16Array(M * K);
+      const A = this.scratchFor(M).A16;
       backend.toBf16(M * K, x, A);
       backend.gemmBf16({ ...common, A, W: this.weightBf16 as Uint16Array });
     }
+  }
+
+  /** The quantised input of the last batch size (reused: predict calls repeat their batch size). */
+  private scratch: { rows: number; A: Int8Array; aScale: Float32Array; A16: Uint16Array } | null = null;
+
+  private scratchFor(rows: number): { A: Int8Array; aScale: Float32Array; A16: Uint16Array } {
+    const s = this.scratch;
+    if (s !== null && s.rows === rows) return s;
+    const n = rows * this.inFeatures;
+    const fresh = this.dtype === 'int8'
+      ? { rows, A: new Int8Array(n), aScale: new Float32Array(rows), A16: new Uint16Array(0) }
+      : { rows, A: new Int8Array(0), aScale: new Float32Array(0), A16: new Uint16Array(n) };
+    this.scratch = fresh;
+    return fresh;
   }
 
   override inputFeatures(): number {

@@ -121,6 +121,29 @@ void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, uint8_t* ds
   }
 }
 
+// The portable quantiser rows.
+float row_absmax_scalar(int K, const float* x, bool* nonfinite) {
+  float m = 0.0f;
+  bool any = false;
+  for (int k = 0; k < K; ++k) {
+    const float a = std::fabs(x[k]);
+    m = a > m ? a : m;
+    any = any || !(a < HUGE_VALF);
+  }
+  *nonfinite = any;
+  return m;
+}
+
+void row_quantize_scalar(int K, const float* x, float inv, int8_t* q) {
+  for (int k = 0; k < K; ++k) {
+    float v = x[k] * inv;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    // Round to nearest even: adding 1.5 * 2^23 leaves no fraction bits (|v| <= 127).
+    v = (v + 12582912.0f) - 12582912.0f;
+    q[k] = static_cast<int8_t>(v);
+  }
+}
+
 // The portable path, on the unpacked matrices.
 void i8_rows_scalar(int m0, int m1, int N, int K, const int8_t* A, const float* a_scale,
                     const int8_t* W, const float* w_scale, const float* bias, float* out) {
@@ -187,40 +210,33 @@ void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, floa
     std::snprintf(got, sizeof got, "%g", static_cast<double>(scale));
     throw std::invalid_argument(std::string("quantizeRowsI8: scale must be >= 0 (0: a dynamic scale per row), got ") + got);
   }
-  for (int i = 0; i < M; ++i) {
-    const float* x = X + static_cast<long>(i) * K;
-    int8_t* q = Q + static_cast<long>(i) * K;
-    float m = 0.0f, nonfinite = 0.0f;
-    for (int k = 0; k < K; ++k) {
-      const float a = std::fabs(x[k]);
-      m = a > m ? a : m;
-      nonfinite += x[k] * 0.0f;  // NaN when any element is NaN or infinite
-    }
-    float inv;
-    if (nonfinite != 0.0f || nonfinite != nonfinite) {
-      scales[i] = std::nanf("");
-      std::memset(q, 0, static_cast<size_t>(K));
-      continue;
-    }
-    if (scale > 0.0f) {
-      scales[i] = scale;
-      inv = 1.0f / scale;
-    } else if (m == 0.0f) {
-      scales[i] = 0.0f;
-      std::memset(q, 0, static_cast<size_t>(K));
-      continue;
-    } else {
-      scales[i] = m / 127.0f;
-      inv = 127.0f / m;
-    }
-    for (int k = 0; k < K; ++k) {
-      float v = x[k] * inv;
-      v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-      // Round to nearest even: adding 1.5 * 2^23 leaves no fraction bits (|v| <= 127).
-      v = rounded(v + 12582912.0f) - 12582912.0f;
-      q[k] = static_cast<int8_t>(v);
-    }
+  qgemm_kernels::RowAbsMax absmax = row_absmax_scalar;
+  qgemm_kernels::RowQuantize quant = row_quantize_scalar;
+#ifdef MYELIN_QGEMM_HAVE_X86
+  const SimdLevel level = gemm_simd_level();
+  if (level == SimdLevel::Avx512) {
+    absmax = qgemm_kernels::row_absmax_avx512;
+    quant = qgemm_kernels::row_quantize_avx512;
+  } else if (level == SimdLevel::Avx2) {
+    absmax = qgemm_kernels::row_absmax_avx2;
+    quant = qgemm_kernels::row_quantize_avx2;
   }
+#endif
+  split_rows(M, static_cast<double>(M) * K * 16, [&](int m0, int m1) {
+    for (int i = m0; i < m1; ++i) {
+      const float* x = X + static_cast<long>(i) * K;
+      int8_t* q = Q + static_cast<long>(i) * K;
+      bool nonfinite = false;
+      const float m = absmax(K, x, &nonfinite);
+      if (nonfinite || (scale == 0.0f && m == 0.0f)) {
+        scales[i] = nonfinite ? std::nanf("") : 0.0f;
+        std::memset(q, 0, static_cast<size_t>(K));
+        continue;
+      }
+      scales[i] = scale > 0.0f ? scale : m / 127.0f;
+      quant(K, x, scale > 0.0f ? 1.0f / scale : 127.0f / m, q);
+    }
+  });
 }
 
 void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const int8_t* W,
@@ -260,6 +276,12 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
 }
 
 void to_bf16(long n, const float* x, uint16_t* out) {
+#ifdef MYELIN_QGEMM_HAVE_X86
+  if (gemm_simd_level() == SimdLevel::Avx512) {
+    qgemm_kernels::to_bf16_avx512(n, x, out);
+    return;
+  }
+#endif
   for (long i = 0; i < n; ++i) out[i] = bf16_of(x[i]);
 }
 

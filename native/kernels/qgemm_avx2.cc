@@ -76,6 +76,52 @@ void tile(const I8Args& p, int i0, int jb) {
 
 }  // namespace
 
+float row_absmax_avx2(int K, const float* x, bool* nonfinite) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 inf = _mm256_set1_ps(__builtin_inff());
+  __m256 m = _mm256_setzero_ps();
+  __m256 bad = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k));
+    m = _mm256_max_ps(m, a);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));  // |x| >= inf, or NaN
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float r = 0.0f;
+  for (float v : lanes) r = v > r ? v : r;
+  bool any = _mm256_movemask_ps(bad) != 0;
+  for (; k < K; ++k) {
+    const float a = __builtin_fabsf(x[k]);
+    r = a > r ? a : r;
+    any = any || !(a < __builtin_inff());
+  }
+  *nonfinite = any;
+  return r;
+}
+
+void row_quantize_avx2(int K, const float* x, float inv, int8_t* q) {
+  const __m256 s = _mm256_set1_ps(inv);
+  const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+  int k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k), s);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    const __m256i i32 = _mm256_cvtps_epi32(v);  // MXCSR rounding: nearest even
+    const __m256i i16 = _mm256_packs_epi32(i32, i32);
+    const __m256i i8 = _mm256_packs_epi16(i16, i16);
+    const int32_t a = _mm256_extract_epi32(i8, 0), b = _mm256_extract_epi32(i8, 4);
+    std::memcpy(q + k, &a, 4);
+    std::memcpy(q + k + 4, &b, 4);
+  }
+  for (; k < K; ++k) {
+    float v = x[k] * inv;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    q[k] = static_cast<int8_t>(_mm_cvtss_si32(_mm_set_ss(v)));
+  }
+}
+
 void i8_rows_avx2(const I8Args& p) {
   const int NB = (p.N + 15) / 16;
   int i = 0;

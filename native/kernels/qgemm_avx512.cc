@@ -13,6 +13,57 @@
 
 #include <cstring>
 
+namespace myelin {
+namespace qgemm_kernels {
+
+// The quantiser rows need only AVX-512 F/BW: defined before VNNI/BF16 are enabled below.
+float row_absmax_avx512(int K, const float* x, bool* nonfinite) {
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  __m512 m = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  for (int k = 0; k < K; k += 16) {
+    const __mmask16 live = K - k >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (K - k)) - 1u);
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(live, x + k));
+    m = _mm512_max_ps(m, a);
+    bad |= _mm512_cmp_ps_mask(a, inf, _CMP_NLT_UQ);  // |x| >= inf, or NaN
+  }
+  *nonfinite = bad != 0;
+  return _mm512_reduce_max_ps(m);
+}
+
+void row_quantize_avx512(int K, const float* x, float inv, int8_t* q) {
+  const __m512 s = _mm512_set1_ps(inv);
+  const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+  for (int k = 0; k < K; k += 16) {
+    const __mmask16 live = K - k >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (K - k)) - 1u);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + k), s);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    const __m512i i32 = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_mask_cvtsepi32_storeu_epi8(q + k, live, i32);
+  }
+}
+
+void to_bf16_avx512(long n, const float* x, uint16_t* out) {
+  const __m512i exp = _mm512_set1_epi32(0x7f800000), abs = _mm512_set1_epi32(0x7fffffff);
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+  const __m512i quiet = _mm512_set1_epi32(0x0040), sign = _mm512_set1_epi32(0x8000);
+  for (long i = 0; i < n; i += 16) {
+    const __mmask16 live = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512i u = _mm512_maskz_loadu_epi32(live, x + i);
+    const __m512i hi = _mm512_srli_epi32(u, 16);
+    // nearest even: u + 0x7fff + ((u >> 16) & 1), top half (infinity stays infinity)
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(hi, one)), 16);
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs), exp);
+    const __mmask16 tiny = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, exp), _mm512_setzero_si512());
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
+    r = _mm512_mask_mov_epi32(r, tiny, _mm512_and_si512(hi, sign));
+    _mm512_mask_cvtepi32_storeu_epi16(out + i, live, r);
+  }
+}
+
+}  // namespace qgemm_kernels
+}  // namespace myelin
+
 #pragma GCC push_options
 #pragma GCC target("avx512vnni,avx512bf16")
 // GCC 12 warns inside its own headers (the undefined pass-through of the masked/rounding forms).

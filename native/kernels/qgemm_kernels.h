@@ -39,8 +39,19 @@ struct Bf16Args {
 };
 using Bf16Rows = void (*)(const Bf16Args& args);
 
+// One row of the int8 quantiser (quantize_rows_i8's rule, bit for bit): max |x| (and whether any x
+// is NaN or infinite), then q = round-to-even(clamp(f32(x * inv), -127, 127)).
+using RowAbsMax = float (*)(int K, const float* x, bool* nonfinite);
+using RowQuantize = void (*)(int K, const float* x, float inv, int8_t* q);
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define MYELIN_QGEMM_HAVE_X86 1
+float row_absmax_avx2(int K, const float* x, bool* nonfinite);
+void row_quantize_avx2(int K, const float* x, float inv, int8_t* q);
+float row_absmax_avx512(int K, const float* x, bool* nonfinite);
+void row_quantize_avx512(int K, const float* x, float inv, int8_t* q);
+// to_bf16's rule on AVX-512 F/BW integer lanes (not vcvtneps2bf16: the same bits on any AVX-512 CPU).
+void to_bf16_avx512(long n, const float* x, uint16_t* out);
 // qgemm_avx2.cc (-mavx2 -mfma): signed x signed via vpsignb + vpmaddubsw (no shift).
 void i8_rows_avx2(const I8Args& args);
 // qgemm_avx512.cc (AVX-512 unit, VNNI/BF16 enabled per function): vpdpbusd on A shifted to u8;

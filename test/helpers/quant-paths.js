@@ -85,6 +85,7 @@ for (const [M, K] of [[1, 1], [3, 17], [17, 65], [5, 257]]) {
     const X = floats(M * K, -3, 3);
     if (M > 2) X[K + 1] = NaN; // row 1 holds a NaN
     if (M > 3) X.fill(0, 2 * K, 3 * K); // row 2 is zero
+    if (M > 4) X[3 * K + K - 1] = -Infinity; // row 3 holds an infinity (in the tail)
     const qC = new Int8Array(M * K), qJ = new Int8Array(M * K);
     const sC = new Float32Array(M), sJ = new Float32Array(M);
     C.quantizeRowsI8(M, K, X, scale, qC, sC);
@@ -109,6 +110,8 @@ for (const [M, K] of [[1, 1], [3, 17], [17, 65], [5, 257]]) {
   const specials = [0, -0, 1, -1, 1.00390625, 1.01171875, 3.4e38, -3.4e38, 3.3895313892515355e38, 3.39e38, 1e-40, -1e-40,
     1.1754943508222875e-38, Infinity, -Infinity, NaN, 0.1, 65504, 1 + 2 ** -8, 1 + 3 * 2 ** -8];
   const x = Float32Array.from([...specials, ...floats(2000, -1e4, 1e4), ...floats(500, -1e-37, 1e-37)]);
+  // NaNs with payloads (signalling and quiet, both signs), written as bits.
+  new Uint32Array(x.buffer).set([0x7f800001, 0xff812345, 0x7fc0ffff, 0xffbfffff], 4);
   const hC = new Uint16Array(x.length), hJ = new Uint16Array(x.length);
   C.toBf16(x.length, x, hC);
   J.toBf16(x.length, x, hJ);
