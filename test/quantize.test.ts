@@ -1,6 +1,9 @@
 // quantize(model, { dtype, calibration }): int8 and bf16 copies of an MLP predict like the float32
 // model (accuracy on the embedded digits set (all rows) within 0.5 points on both backends), through predict,
 // predictAsync and evaluate; bad arguments get clear errors.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 
 import { setBackend } from '../lib/backend/select';
@@ -13,6 +16,7 @@ import { quantize, QuantizedLinear } from '../lib/quant';
 import { fit, evaluate } from '../lib/train';
 import { tensor, Tensor } from '../lib/tensor';
 import { predictAsync } from '../lib/serve/predict';
+import { load, save } from '../lib/io';
 import { backendsUnderTest } from './helpers/backends';
 
 const seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
@@ -83,8 +87,31 @@ describe('quantize layers and errors', () => {
     expect(y.shape).toEqual([1, 2]);
     expect(y.data[0] + y.data[1]).toBeCloseTo(1, 6);
     const l = q.layers[1] as QuantizedLinear;
-    expect(l.weightI8?.length).toBe(12);
-    expect(l.weightScale?.length).toBe(3);
+    expect(l.weight.shape).toEqual([3, 4]);
+    expect(l.weightScale?.shape).toEqual([3]);
+  });
+
+  it('saves and loads (float32 safetensors holding the int8 / bf16 values and the scales)', () => {
+    const model = new Sequential([new Linear(6, 5), new ReLU(), new Linear(5, 3)], { seed: 3 });
+    const x = tensor([[0.5, -1, 2, 0, 0.25, -0.75], [1, 1, 1, 1, 1, 1]]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-quant-'));
+    try {
+      for (const q of [quantize(model, { dtype: 'int8' }), quantize(model, { dtype: 'int8', calibration: x }), quantize(model, { dtype: 'bf16' })]) {
+        save(q, path.join(dir, 'm'));
+        const back = load(path.join(dir, 'm')) as Sequential;
+        expect(back.layers.map((l) => l.describe())).toEqual(q.layers.map((l) => l.describe()));
+        expect(Array.from(back.predict(x).data)).toEqual(Array.from(q.predict(x).data));
+        const w = (back.layers[0] as QuantizedLinear).weight.data;
+        if ((q.layers[0] as QuantizedLinear).dtype === 'int8') expect(w.every((v) => Number.isInteger(v) && Math.abs(v) <= 127)).toBe(true);
+      }
+      // A weight that is not an int8 value is refused when the layer runs.
+      const q = quantize(model, { dtype: 'int8' });
+      (q.layers[0] as QuantizedLinear).weight.data[2] = 0.5;
+      (q.layers[0] as QuantizedLinear).weight._version++;
+      expect(() => q.predict(x)).toThrow(/QuantizedLinear\(6 -> 5, int8, dynamic input scale \+ relu\): weight element 2 is 0.5, not an int8 value/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects bad models and options with clear errors', () => {
@@ -97,6 +124,7 @@ describe('quantize layers and errors', () => {
     expect(() => quantize(model, { dtype: 'int8', calibration: new Float32Array(4) as unknown as Tensor })).toThrow(/^quantize: calibration must be a Tensor/);
     expect(() => quantize(new Sequential([new ReLU()]), { dtype: 'int8' })).toThrow(/^quantize: the model has no Linear layer/);
     const q = quantize(model, { dtype: 'bf16' });
+    expect(q.layers[0].toConfig()).toEqual({ type: 'QuantizedLinear', dtype: 'bf16', inFeatures: 4, outFeatures: 3, bias: true, activation: 'none', alpha: 0.01, inputScale: 0 });
     expect(() => q.predict(tensor([[1, 2, 3]]))).toThrow(/QuantizedLinear\(4 -> 3, bf16\)\.forward: input of shape \[1,3\] has 3 features .* expected 4/);
   });
 });

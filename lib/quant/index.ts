@@ -51,7 +51,7 @@ export function quantize(model: Sequential, options: QuantizeOptions): Sequentia
     }
     const f = fused[i];
     const scale = scales === null ? 0 : scales[i];
-    out.push(new QuantizedLinear(layer, dtype, f === null ? 'none' : f.act, f === null ? 0.01 : f.alpha, scale));
+    out.push(QuantizedLinear.fromLinear(layer, dtype, f === null ? 'none' : f.act, f === null ? 0.01 : f.alpha, scale));
     if (f !== null) i++; // the activation runs inside the quantised layer
   }
   const q = new Sequential(out);

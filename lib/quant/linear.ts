@@ -1,24 +1,37 @@
 // QuantizedLinear: a Linear (with the activation fused after it) computing in int8 or bf16, for inference.
 import { getBackend } from '../backend/select';
-import type { Activation } from '../backend/contract';
-import { Tensor, shapeToString } from '../tensor';
+import { ACTIVATIONS, type Activation } from '../backend/contract';
+import { Tensor, shapeToString, zeros } from '../tensor';
 import { Module } from '../nn/module';
 import type { LayerConfig } from '../nn/config';
 import type { Linear } from '../nn/linear';
+import { keyRules, register } from '../nn/registry';
 import { checkTensor } from '../validate';
 
 export type QuantDtype = 'int8' | 'bf16';
 
-export interface QuantizedLinearConfig extends LayerConfig {
-  type: 'QuantizedLinear';
+/** A QuantizedLinear's settings (its config without the type). */
+export interface QuantizedLinearSettings {
   dtype: QuantDtype;
   inFeatures: number;
   outFeatures: number;
   bias: boolean;
   activation: Activation;
   alpha: number;
-  /** int8 with calibration: the static scale of the input (max |x| / 127); absent: dynamic per row. */
-  inputScale?: number;
+  /** int8: the calibrated (static) scale of the input, max |x| / 127; 0: a dynamic scale per row. */
+  inputScale: number;
+}
+
+export interface QuantizedLinearConfig extends LayerConfig, QuantizedLinearSettings {
+  type: 'QuantizedLinear';
+}
+
+/** The weights in the kernels' formats, derived from the saved float32 form while it is unchanged. */
+interface Lowered {
+  data: Float32Array;
+  version: number;
+  i8: Int8Array | null;
+  bf16: Uint16Array | null;
 }
 
 /**
@@ -27,6 +40,9 @@ export interface QuantizedLinearConfig extends LayerConfig {
  * (dynamic, or one calibrated scale), exact int32 sums, dequantised with bias and activation in one
  * kernel (backend qgemmI8). bf16: weights and inputs rounded to bfloat16, products and sums in
  * float32 (backend gemmBf16). Inference only: no gradients flow through it.
+ *
+ * Its parameters are the saved form (float32 safetensors): `weight` holds the int8 values (integers
+ * in [-127, 127]) or the bfloat16 values exactly, `weightScale` the int8 per-channel scales.
  */
 export class QuantizedLinear extends Module {
   readonly dtype: QuantDtype;
@@ -34,45 +50,80 @@ export class QuantizedLinear extends Module {
   readonly outFeatures: number;
   readonly activation: Activation;
   readonly alpha: number;
-  /** int8: the calibrated input scale, or 0 for a dynamic scale per row. */
   readonly inputScale: number;
-  /** int8: [outFeatures, inFeatures] quantised weights; bf16: null. */
-  readonly weightI8: Int8Array | null;
-  /** int8: the scale of each output channel's weights. */
-  readonly weightScale: Float32Array | null;
-  /** bf16: [outFeatures, inFeatures] bfloat16 bits; int8: null. */
-  readonly weightBf16: Uint16Array | null;
-  /** Float32 bias (kept in float32 in both precisions), or null. */
-  readonly bias: Float32Array | null;
+  /** [outFeatures, inFeatures]: the int8 or bfloat16 weight values, as float32. */
+  readonly weight: Tensor;
+  /** int8: [outFeatures], each output channel's weight scale; bf16: null. */
+  readonly weightScale: Tensor | null;
+  /** [outFeatures] float32 (kept in float32 in both precisions), or null. */
+  readonly bias: Tensor | null;
+  private lowered: Lowered | null = null;
 
-  constructor(linear: Linear, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0) {
+  /** An empty layer of this shape (load fills it); quantize() builds them from Linear layers. */
+  constructor(cfg: QuantizedLinearSettings) {
     super();
-    this.dtype = dtype;
-    this.inFeatures = linear.inFeatures;
-    this.outFeatures = linear.outFeatures;
-    this.activation = activation;
-    this.alpha = alpha;
-    this.inputScale = inputScale;
-    this.bias = linear.bias ? linear.bias.data.slice() : null;
-    const N = this.outFeatures, K = this.inFeatures;
-    const w = linear.weight.data;
-    const backend = getBackend();
-    if (dtype === 'int8') {
-      this.weightI8 = new Int8Array(N * K);
-      this.weightScale = new Float32Array(N);
-      // Per output channel: each row of W quantised with its own max |w| / 127 (the kernel that
-      // quantises activation rows does exactly this).
-      backend.quantizeRowsI8(N, K, w, 0, this.weightI8, this.weightScale);
-      for (let j = 0; j < N; j++) {
-        if (Number.isNaN(this.weightScale[j])) throw new Error(`quantize: ${linear.describe()} has a NaN or infinite weight in output row ${j}`);
-      }
-      this.weightBf16 = null;
-    } else {
-      this.weightBf16 = new Uint16Array(N * K);
-      backend.toBf16(N * K, w, this.weightBf16);
-      this.weightI8 = null;
-      this.weightScale = null;
+    if (!(cfg.inputScale >= 0) || (cfg.dtype === 'bf16' && cfg.inputScale !== 0)) {
+      throw new Error(`QuantizedLinear: inputScale must be >= 0 (0: dynamic), and 0 for bf16, got ${cfg.inputScale} (${cfg.dtype})`);
     }
+    this.dtype = cfg.dtype;
+    this.inFeatures = cfg.inFeatures;
+    this.outFeatures = cfg.outFeatures;
+    this.activation = cfg.activation;
+    this.alpha = cfg.alpha;
+    this.inputScale = cfg.inputScale;
+    this.weight = this.registerParameter('weight', zeros([cfg.outFeatures, cfg.inFeatures]));
+    this.weightScale = cfg.dtype === 'int8' ? this.registerParameter('weightScale', zeros([cfg.outFeatures])) : null;
+    this.bias = cfg.bias ? this.registerParameter('bias', zeros([cfg.outFeatures])) : null;
+  }
+
+  /** linear's weights in dtype, with `activation` fused after it. */
+  static fromLinear(linear: Linear, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0): QuantizedLinear {
+    const N = linear.outFeatures, K = linear.inFeatures;
+    const q = new QuantizedLinear({ dtype, inFeatures: K, outFeatures: N, bias: linear.bias !== null, activation, alpha, inputScale });
+    const backend = getBackend();
+    const w = linear.weight.data;
+    if (q.weightScale !== null) {
+      // Per output channel: each row of W with its own max |w| / 127 (the activation-row quantiser).
+      const i8 = new Int8Array(N * K);
+      backend.quantizeRowsI8(N, K, w, 0, i8, q.weightScale.data);
+      for (let j = 0; j < N; j++) {
+        if (Number.isNaN(q.weightScale.data[j])) throw new Error(`quantize: ${linear.describe()} has a NaN or infinite weight in output row ${j}`);
+      }
+      q.weight.data.set(i8);
+    } else {
+      const h = new Uint16Array(N * K);
+      backend.toBf16(N * K, w, h);
+      const u = new Uint32Array(q.weight.data.buffer, q.weight.data.byteOffset, N * K);
+      for (let i = 0; i < h.length; i++) u[i] = h[i] << 16;
+    }
+    if (q.bias !== null && linear.bias !== null) q.bias.data.set(linear.bias.data);
+    return q;
+  }
+
+  /** The weights in the kernel's format (rebuilt after load or any change to `weight`). */
+  private loweredWeights(): Lowered {
+    const w = this.weight;
+    const l = this.lowered;
+    if (l !== null && l.data === w.data && l.version === w._version) return l;
+    const n = w.data.length;
+    let i8: Int8Array | null = null;
+    let bf16: Uint16Array | null = null;
+    if (this.dtype === 'int8') {
+      i8 = new Int8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = w.data[i];
+        if (!(Number.isInteger(v) && v >= -127 && v <= 127)) {
+          throw new Error(`${this.describe()}: weight element ${i} is ${v}, not an int8 value in [-127, 127]`);
+        }
+        i8[i] = v;
+      }
+    } else {
+      bf16 = new Uint16Array(n);
+      getBackend().toBf16(n, w.data, bf16);
+    }
+    const fresh = { data: w.data, version: w._version, i8, bf16 };
+    this.lowered = fresh;
+    return fresh;
   }
 
   override forward(x: Tensor): Tensor {
@@ -92,15 +143,16 @@ export class QuantizedLinear extends Module {
   run(M: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
     const K = this.inFeatures, N = this.outFeatures;
-    const common = { M, N, K, bias: this.bias, act: this.activation, alpha: this.alpha, out };
-    if (this.weightI8 !== null && this.weightScale !== null) {
+    const w = this.loweredWeights();
+    const common = { M, N, K, bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out };
+    if (w.i8 !== null && this.weightScale !== null) {
       const { A, aScale } = this.scratchFor(M);
       backend.quantizeRowsI8(M, K, x, this.inputScale, A, aScale);
-      backend.qgemmI8({ ...common, A, aScale, W: this.weightI8, wScale: this.weightScale });
+      backend.qgemmI8({ ...common, A, aScale, W: w.i8, wScale: this.weightScale.data });
     } else {
       const A = this.scratchFor(M).A16;
       backend.toBf16(M * K, x, A);
-      backend.gemmBf16({ ...common, A, W: this.weightBf16 as Uint16Array });
+      backend.gemmBf16({ ...common, A, W: w.bf16 as Uint16Array });
     }
   }
 
@@ -125,8 +177,7 @@ export class QuantizedLinear extends Module {
   override toConfig(): QuantizedLinearConfig {
     return {
       type: 'QuantizedLinear', dtype: this.dtype, inFeatures: this.inFeatures, outFeatures: this.outFeatures,
-      bias: this.bias !== null, activation: this.activation, alpha: this.alpha,
-      ...(this.inputScale > 0 ? { inputScale: this.inputScale } : {}),
+      bias: this.bias !== null, activation: this.activation, alpha: this.alpha, inputScale: this.inputScale,
     };
   }
 
@@ -136,3 +187,17 @@ export class QuantizedLinear extends Module {
     return `QuantizedLinear(${this.inFeatures} -> ${this.outFeatures}, ${this.dtype}${scale}${act})`;
   }
 }
+
+register<QuantizedLinearConfig>(QuantizedLinear, {
+  keys: {
+    dtype: keyRules.oneOf(['int8', 'bf16']), inFeatures: keyRules.positiveInt, outFeatures: keyRules.positiveInt,
+    bias: keyRules.boolean, activation: keyRules.oneOf(ACTIVATIONS), alpha: keyRules.finite, inputScale: keyRules.finite,
+  },
+  fromConfig: (c) => new QuantizedLinear(c),
+  parameters: (c) => [
+    { name: 'weight', shape: [c.outFeatures, c.inFeatures] },
+    ...(c.dtype === 'int8' ? [{ name: 'weightScale', shape: [c.outFeatures] }] : []),
+    ...(c.bias ? [{ name: 'bias', shape: [c.outFeatures] }] : []),
+  ],
+  keepsNoTensors: true,
+});
