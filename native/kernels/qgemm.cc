@@ -106,18 +106,20 @@ void pack_w_i8(int N, int K, int K4, const int8_t* W, int8_t* dst, int32_t* corr
   }
 }
 
-// Copies rows of A (K int8 each) to K4 bytes each, -128 read as -127, padding zero; shift: as u8
-// (v + 128, so zero padding becomes 128, harmless against zero weights).
-void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, uint8_t* dst) {
+// Packs rows of A (K int8 each) into panels of mr rows (qgemm_kernels.h), -128 read as -127;
+// shift: as u8 (v + 128). Padding (k beyond K, rows beyond `rows`) meets zero weights or is never
+// stored.
+void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, int mr, uint8_t* dst) {
   const uint8_t pad = shift ? 128 : 0;
+  const int panels = (rows + mr - 1) / mr;
+  std::memset(dst, pad, static_cast<size_t>(panels) * mr * K4);
   for (int i = 0; i < rows; ++i) {
     const int8_t* ai = A + static_cast<long>(i) * K;
-    uint8_t* di = dst + static_cast<long>(i) * K4;
+    uint8_t* di = dst + static_cast<long>(i / mr) * mr * K4 + (i % mr) * 4;
     for (int k = 0; k < K; ++k) {
       const int v = clamp_i8(ai[k]);
-      di[k] = static_cast<uint8_t>(shift ? v + 128 : v);
+      di[(k / 4) * mr * 4 + (k % 4)] = static_cast<uint8_t>(shift ? v + 128 : v);
     }
-    for (int k = K; k < K4; ++k) di[k] = pad;
   }
 }
 
@@ -261,13 +263,14 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
   std::vector<int32_t> corr(static_cast<size_t>(NB) * 16, 0);
   pack_w_i8(N, K, K4, W, wp.data(), corr.data());
   const bool shift = path == I8Path::Avx512Vnni;
+  const int mr = shift ? qgemm_kernels::kVnniRows : qgemm_kernels::kAvx2Rows;
   const qgemm_kernels::I8Rows rows_fn =
       shift ? qgemm_kernels::i8_rows_avx512vnni : qgemm_kernels::i8_rows_avx2;
   split_rows(M, flops, [&](int m0, int m1) {
     static thread_local std::vector<uint8_t> abuf;
     const int rows = m1 - m0;
-    abuf.resize(static_cast<size_t>(rows) * K4);
-    pack_a_i8(rows, K, K4, A + static_cast<long>(m0) * K, shift, abuf.data());
+    abuf.resize(static_cast<size_t>((rows + mr - 1) / mr) * mr * K4);
+    pack_a_i8(rows, K, K4, A + static_cast<long>(m0) * K, shift, mr, abuf.data());
     float* o = out + static_cast<long>(m0) * N;
     rows_fn(I8Args{N, K4, abuf.data(), aScale + m0, wp.data(), corr.data(), wScale, bias, o, rows});
     apply_act(act, alpha, rows, N, o);
@@ -295,14 +298,16 @@ void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const 
     pack_w_bf16(N, K, K2, W, wp.data());
     split_rows(M, static_cast<double>(M) * N * K, [&](int m0, int m1) {
       const int rows = m1 - m0;
-      const uint16_t* a = A + static_cast<long>(m0) * K;
+      // Panels of kBf16Rows rows, k in pairs (qgemm_kernels.h); padding zero.
+      constexpr int mr = qgemm_kernels::kBf16Rows;
       static thread_local std::vector<uint16_t> abuf;
-      if (K2 != K) {  // odd K: rows padded with a zero
-        abuf.assign(static_cast<size_t>(rows) * K2, 0);
-        for (int i = 0; i < rows; ++i)
-          std::memcpy(abuf.data() + static_cast<long>(i) * K2, a + static_cast<long>(i) * K, K * sizeof(uint16_t));
-        a = abuf.data();
+      abuf.assign(static_cast<size_t>((rows + mr - 1) / mr) * mr * K2, 0);
+      for (int i = 0; i < rows; ++i) {
+        const uint16_t* ai = A + static_cast<long>(m0 + i) * K;
+        uint16_t* di = abuf.data() + static_cast<long>(i / mr) * mr * K2 + (i % mr) * 2;
+        for (int k = 0; k < K; ++k) di[(k / 2) * mr * 2 + (k % 2)] = ai[k];
       }
+      const uint16_t* a = abuf.data();
       float* o = out + static_cast<long>(m0) * N;
       qgemm_kernels::bf16_rows_avx512(Bf16Args{N, K2, a, wp.data(), bias, o, rows});
       apply_act(act, alpha, rows, N, o);

@@ -15,7 +15,7 @@ namespace myelin {
 namespace qgemm_kernels {
 namespace {
 
-constexpr int kMR = 4;  // rows per tile; the tile is kMR x 16 columns (two ymm per row)
+constexpr int kMR = kAvx2Rows;  // rows per tile; the tile is kMR x 16 columns (two ymm per row)
 
 // A value the compiler cannot see through: keeps a product rounded before the following addition
 // (no FMA contraction), as the int8 epilogue contract says.
@@ -30,13 +30,13 @@ void tile(const I8Args& p, int i0, int jb) {
   __m256i acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   const int8_t* w = p.w + static_cast<long>(jb) * 16 * p.K4;
-  const uint8_t* a = p.a + static_cast<long>(i0) * p.K4;
-  for (int k = 0; k < p.K4; k += 4) {
+  const uint8_t* a = p.a + static_cast<long>(i0 / kMR) * kMR * p.K4 + (i0 % kMR) * 4;
+  for (int k = 0; k < p.K4; k += 4, a += kMR * 4) {
     const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k * 16));
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k * 16 + 32));
     for (int r = 0; r < R; ++r) {
       int32_t four;
-      std::memcpy(&four, a + static_cast<long>(r) * p.K4 + k, 4);
+      std::memcpy(&four, a + r * 4, 4);
       const __m256i av = _mm256_set1_epi32(four);
       const __m256i aa = _mm256_abs_epi8(av);
       const __m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av));

@@ -74,29 +74,43 @@ namespace myelin {
 namespace qgemm_kernels {
 namespace {
 
-constexpr int kMR = 12;
+constexpr int kMR = kVnniRows;
+static_assert(kBf16Rows == kVnniRows, "walk() tiles both kernels alike");
 
 inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
 // Rows i0 .. i0+R of columns jb*16 .. jb*16 + 16*C (C column blocks).
 template <int R, int C>
 void i8_tile(const I8Args& p, int i0, int jb) {
+  // Every loop over acc is unrolled (constant indices), so the accumulators live in registers; the
+  // epilogue reads a copy in memory.
   __m512i acc[R][C];
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
   const long block = 16L * p.K4;
   const int8_t* w = p.w + jb * block;
-  const uint8_t* a = p.a + static_cast<long>(i0) * p.K4;
-  for (int k = 0; k < p.K4; k += 4) {
+  // Row i0 of its panel (a full tile is a whole panel); group g of row r at a + g * kMR * 4 + r * 4.
+  const uint8_t* a = p.a + static_cast<long>(i0 / kMR) * kMR * p.K4 + (i0 % kMR) * 4;
+  for (int k = 0; k < p.K4; k += 4, a += kMR * 4) {
     __m512i wv[C];
+#pragma GCC unroll 2
     for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_si512(w + c * block + k * 16);
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       int32_t four;
-      std::memcpy(&four, a + static_cast<long>(r) * p.K4 + k, 4);
+      std::memcpy(&four, a + r * 4, 4);
       const __m512i av = _mm512_set1_epi32(four);
+#pragma GCC unroll 2
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, wv[c]);
     }
   }
+  alignas(64) int32_t sums[R][C][16];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int c = 0; c < C; ++c) _mm512_store_si512(sums[r][c], acc[r][c]);
   constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   for (int c = 0; c < C; ++c) {
     const int j0 = (jb + c) * 16;
@@ -107,7 +121,7 @@ void i8_tile(const I8Args& p, int i0, int jb) {
     for (int r = 0; r < R; ++r) {
       // The *_round_ forms are not contracted into an FMA: each step rounds as the contract says.
       const __m512 s = _mm512_mul_round_ps(_mm512_set1_ps(p.a_scale[i0 + r]), ws, kRound);
-      const __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][c], corr));
+      const __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(sums[r][c]), corr));
       __m512 v = _mm512_mul_round_ps(q, s, kRound);
       if (p.bias != nullptr) v = _mm512_add_round_ps(v, bs, kRound);
       float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
@@ -120,27 +134,37 @@ void i8_tile(const I8Args& p, int i0, int jb) {
 template <int R, int C>
 void bf16_tile(const Bf16Args& p, int i0, int jb) {
   __m512 acc[R][C];
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
   const long block = 16L * p.K2;
   const uint16_t* w = p.w + jb * block;
-  const uint16_t* a = p.a + static_cast<long>(i0) * p.K2;
-  for (int k = 0; k < p.K2; k += 2) {
+  const uint16_t* a = p.a + static_cast<long>(i0 / kMR) * kMR * p.K2 + (i0 % kMR) * 2;
+  for (int k = 0; k < p.K2; k += 2, a += kMR * 2) {
     __m512i wv[C];
+#pragma GCC unroll 2
     for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_si512(w + c * block + k * 16);
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       int32_t two;
-      std::memcpy(&two, a + static_cast<long>(r) * p.K2 + k, 4);
+      std::memcpy(&two, a + r * 2, 4);
       const __m512i av = _mm512_set1_epi32(two);
+#pragma GCC unroll 2
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], (__m512bh)av, (__m512bh)wv[c]);
     }
   }
+  alignas(64) float sums[R][C][16];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int c = 0; c < C; ++c) _mm512_store_ps(sums[r][c], acc[r][c]);
   for (int c = 0; c < C; ++c) {
     const int j0 = (jb + c) * 16;
     const __mmask16 m = lanes(p.N - j0);
     const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
     for (int r = 0; r < R; ++r) {
-      const __m512 v = _mm512_add_ps(acc[r][c], bs);
+      const __m512 v = _mm512_add_ps(_mm512_load_ps(sums[r][c]), bs);
       float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
       if (m == 0xffff) _mm512_storeu_ps(o, v);
       else _mm512_mask_storeu_ps(o, m, v);

@@ -13,12 +13,19 @@ constexpr int kI8Block = 16;
 // Packed bf16 weights: column blocks of 16; for each pair of k, 16 lanes of two bf16 (k, k+1).
 constexpr int kBf16Block = 16;
 
-// The rows [m0, m1) of out = dequant(A W^T) + bias (no activation): A rows packed with K4 = K
+// Packed A: panels of `rows` rows (the kernel's tile height: kVnniRows, kAvx2Rows, kBf16Rows); in a
+// panel, for each group of 4 k (bf16: 2 k), the rows' 4 bytes one after another, so a tile reads
+// row r of group g at panel + g * rows * 4 + r * 4 bytes. Missing rows and k are padding.
+constexpr int kVnniRows = 12;
+constexpr int kAvx2Rows = 4;
+constexpr int kBf16Rows = 12;
+
+// The rows [m0, m1) of out = dequant(A W^T) + bias (no activation): A packed as above with K4 = K
 // rounded up to 4 bytes (kernels that want u8 get them shifted by 128, see qgemm.cc), W packed as
 // above.
 struct I8Args {
   int N, K4;                 // K4: K rounded up to a multiple of 4
-  const uint8_t* a;          // packed rows, K4 bytes each, row 0 is row m0
+  const uint8_t* a;          // packed panels (above), row 0 is row m0
   const float* a_scale;      // row m0 first
   const int8_t* w;           // packed weights
   const int32_t* corr;       // per column: 128 * colsum (u8-shift kernels), else unused
@@ -31,7 +38,7 @@ using I8Rows = void (*)(const I8Args& args);
 
 struct Bf16Args {
   int N, K2;                 // K2: K rounded up to a multiple of 2
-  const uint16_t* a;         // rows, K2 bf16 each (zero-padded), row 0 is row m0
+  const uint16_t* a;         // packed panels (above), row 0 is row m0
   const uint16_t* w;         // packed weights
   const float* bias;
   float* out;
