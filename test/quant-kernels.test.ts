@@ -111,10 +111,26 @@ for (const bt of backendsUnderTest()) {
       expect(Array.from(out)).toEqual([127 - 128, (-127 * 127) * 0.5 + 10, 0, 10]);
     });
 
+    it('quantises rows of tiny values to zeros (127 / max would overflow) and flushes denormal results', () => {
+      const b = requireBackend(bt);
+      const X = Float32Array.from([1e-31, -5e-32, 3e-37, 0, 1e-20, -4e-20]);
+      const Q = new Int8Array(6).fill(9);
+      const scales = new Float32Array(3).fill(9);
+      b.quantizeRowsI8(3, 2, X, 0, Q, scales);
+      expect(Array.from(scales.subarray(0, 2))).toEqual([0, 0]);
+      expect(Array.from(Q)).toEqual([0, 0, 0, 0, 32, -127]); // 31.75 rounds to 32
+      // f32(acc) * s below float32's smallest normal: zero on every backend (the C++ kernels flush).
+      const out = new Float32Array(1);
+      b.qgemmI8({ M: 1, N: 1, K: 1, A: Int8Array.from([1]), aScale: Float32Array.from([1e-20]), W: Int8Array.from([1]), wScale: Float32Array.from([1e-20]), bias: null, act: 'none', alpha: 0, out });
+      expect(out[0]).toBe(0);
+    });
+
     it('rejects a negative scale and a K beyond the int32 sums, naming the kernel', () => {
       const b = requireBackend(bt);
-      expect(() => b.quantizeRowsI8(1, 2, new Float32Array(2), -1, new Int8Array(2), new Float32Array(1)))
-        .toThrow(/^quantizeRowsI8: scale must be >= 0 \(0: a dynamic scale per row\), got -1$/);
+      for (const bad of [-1, 1e-31]) {
+        expect(() => b.quantizeRowsI8(1, 2, new Float32Array(2), bad, new Int8Array(2), new Float32Array(1)))
+          .toThrow(new RegExp(`^quantizeRowsI8: scale must be 0 \\(a dynamic scale per row\\) or at least 1e-30, got ${bad}$`));
+      }
       const K = 131073;
       expect(() => b.qgemmI8({ M: 1, N: 1, K, A: new Int8Array(K), aScale: new Float32Array(1), W: new Int8Array(K), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(1) }))
         .toThrow(/^qgemmI8: K must be at most 131072 \(int32 sums\), got 131073$/);

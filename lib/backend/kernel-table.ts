@@ -293,9 +293,9 @@ buf may be null when momentum == 0.`,
   // ---- Low-precision inference (native/kernels/qgemm*.cc, lib/backend/js/quant.ts) ----------
   quantizeRowsI8: {
     doc: `Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
-scale > 0: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0 for a
-zero row). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or f32(127 / max|x|).
-A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. scale < 0 is an error.`,
+scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
+Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
+f32(127 / max|x|). A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. Other scales are errors.`,
     args: [dim('M'), dim('K'), f32('X', 'M*K'), float('scale'), { name: 'Q', type: 'i8', len: 'M*K' },
       f32('scales', 'M')],
     cpp: 'qgemm.h myelin::quantize_rows_i8',
@@ -303,7 +303,7 @@ A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. scale < 0 is an 
   qgemmI8: {
     doc: `int8 GEMM with a fused epilogue: out[M,N] = act(z), W is [N,K] (PyTorch layout), bias may be null:
   acc = sum_k A[i,k] W[j,k] (exact int32; an int8 of -128 counts as -127; K <= 131072)
-  z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA)
+  z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA; denormals flush to zero)
 Bit-identical on every backend and SIMD path for act none/relu/leakyRelu.`,
     args: [dim('M'), dim('N'), dim('K'), { name: 'A', type: 'i8', len: 'M*K' }, f32('aScale', 'M'),
       { name: 'W', type: 'i8', len: 'N*K' }, f32('wScale', 'N'), f32OrNull('bias', 'N'), act, float('alpha'),

@@ -153,16 +153,16 @@ export interface KernelSignatures {
 
   /**
    * Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
-   * scale > 0: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0 for a
-   * zero row). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or f32(127 / max|x|).
-   * A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. scale < 0 is an error.
+   * scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
+   * Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
+   * f32(127 / max|x|). A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. Other scales are errors.
    */
   quantizeRowsI8(M: number, K: number, X: Float32Array, scale: number, Q: Int8Array, scales: Float32Array): void;
 
   /**
    * int8 GEMM with a fused epilogue: out[M,N] = act(z), W is [N,K] (PyTorch layout), bias may be null:
    *   acc = sum_k A[i,k] W[j,k] (exact int32; an int8 of -128 counts as -127; K <= 131072)
-   *   z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA)
+   *   z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA; denormals flush to zero)
    * Bit-identical on every backend and SIMD path for act none/relu/leakyRelu.
    */
   qgemmI8(M: number, N: number, K: number, A: Int8Array, aScale: Float32Array, W: Int8Array, wScale: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array): void;

@@ -76,8 +76,8 @@ function calibrate(layers: readonly Module[], rows: Tensor): number[] {
             const a = Math.abs(v);
             if (a > m) m = a;
           }
-          // All-zero inputs: any scale gives zeros; 1/127 keeps the kernel's static mode.
-          scales[i] = m > 0 ? Math.fround(m / 127) : Math.fround(1 / 127);
+          // (Near-)zero inputs: any scale gives zeros; 1/127 keeps the kernel's static mode (scales >= 1e-30).
+          scales[i] = m >= 127e-30 ? Math.fround(m / 127) : Math.fround(1 / 127);
         }
         h = layer.forward(h);
       });

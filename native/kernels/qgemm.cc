@@ -207,10 +207,10 @@ void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
 }  // namespace
 
 void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
-  if (!(scale >= 0.0f)) {
+  if (!(scale == 0.0f || scale >= kQuantMinScale)) {
     char got[32];
     std::snprintf(got, sizeof got, "%g", static_cast<double>(scale));
-    throw std::invalid_argument(std::string("quantizeRowsI8: scale must be >= 0 (0: a dynamic scale per row), got ") + got);
+    throw std::invalid_argument(std::string("quantizeRowsI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ") + got);
   }
   qgemm_kernels::RowAbsMax absmax = row_absmax_scalar;
   qgemm_kernels::RowQuantize quant = row_quantize_scalar;
@@ -230,7 +230,7 @@ void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, floa
       int8_t* q = Q + static_cast<long>(i) * K;
       bool nonfinite = false;
       const float m = absmax(K, x, &nonfinite);
-      if (nonfinite || (scale == 0.0f && m == 0.0f)) {
+      if (nonfinite || (scale == 0.0f && !(m >= kQuantMinMax))) {
         scales[i] = nonfinite ? std::nanf("") : 0.0f;
         std::memset(q, 0, static_cast<size_t>(K));
         continue;

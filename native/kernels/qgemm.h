@@ -16,12 +16,16 @@ namespace myelin {
 
 // Largest K whose int32 sums cannot overflow: K * 127 * 127 < 2^31.
 constexpr int kQgemmMaxK = 131072;
+// Rows whose max |x| is below this quantise to zeros; static scales must be 0 or at least kQuantMinScale.
+constexpr float kQuantMinMax = 1e-30f;
+constexpr float kQuantMinScale = 1e-30f;
 
 // Quantises each row of X[M,K] to int8: scale > 0: static, every row uses it (scales[i] = scale);
-// scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0 for an all-zero row). Q = round-to-even(
-// clamp(f32(x * inv), -127, 127)) with inv = f32(1 / scale) resp. f32(127 / max|x|). A row holding
-// NaN or +-Infinity gets scales[i] = NaN and Q = 0 (its outputs become NaN). Throws
-// std::invalid_argument for scale < 0.
+// scale == 0: dynamic, scales[i] = f32(max|x| / 127), or 0 when max|x| < kQuantMinMax (the row
+// becomes zeros: 127 / max|x| would overflow float32). Q = round-to-even(clamp(f32(x * inv), -127,
+// 127)) with inv = f32(1 / scale) resp. f32(127 / max|x|). A row holding NaN or +-Infinity gets
+// scales[i] = NaN and Q = 0 (its outputs become NaN). Throws std::invalid_argument for a scale that
+// is negative or in (0, kQuantMinScale).
 void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales);
 
 // out[M,N] = act(dequantised A[M,K] * W[N,K]^T + bias) as above; bias may be null. Throws

@@ -11,11 +11,16 @@ const fround = Math.fround;
 const ROUND_MAGIC = 12582912;
 /** Largest K whose int32 sums cannot overflow (kQgemmMaxK in native/kernels/qgemm.h). */
 export const QGEMM_MAX_K = 131072;
+/** Rows whose max |x| is below this quantise to zeros; static scales are 0 or at least this (kQuantMinMax, kQuantMinScale). */
+const QUANT_MIN = Math.fround(1e-30);
+const FLT_MIN = 1.1754943508222875e-38;
+/** Flush to zero, as the C++ kernels run (FTZ/DAZ): a float32 denormal becomes a zero of its sign. */
+const ftz = (v: number): number => (v > -FLT_MIN && v < FLT_MIN ? v * 0 : v);
 
 /** Q = int8 of each row of X, scales[i] its scale (scale 0: dynamic per row; > 0: static). */
 export function quantizeRowsI8(M: number, K: number, X: Float32Array, scale: number, Q: Int8Array, scales: Float32Array): void {
-  if (!(scale >= 0)) throw new Error(`quantizeRowsI8: scale must be >= 0 (0: a dynamic scale per row), got ${scale}`);
   const fixed = fround(scale);
+  if (!(fixed === 0 || fixed >= QUANT_MIN)) throw new Error(`quantizeRowsI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ${scale}`);
   for (let i = 0; i < M; i++) {
     const o = i * K;
     let m = 0;
@@ -34,7 +39,7 @@ export function quantizeRowsI8(M: number, K: number, X: Float32Array, scale: num
     if (fixed > 0) {
       scales[i] = fixed;
       inv = fround(1 / fixed);
-    } else if (m === 0) {
+    } else if (!(m >= QUANT_MIN)) {
       scales[i] = 0;
       Q.fill(0, o, o + K);
       continue;
@@ -66,9 +71,9 @@ export function qgemmI8(
       const wo = j * K;
       let acc = 0;
       for (let k = 0; k < K; k++) acc += a[ao + k] * w[wo + k];
-      const s = fround(as * wScale[j]);
-      let z = fround(fround(acc) * s);
-      if (bias !== null) z = fround(z + bias[j]);
+      const s = ftz(fround(as * wScale[j]));
+      let z = ftz(fround(fround(acc) * s));
+      if (bias !== null) z = ftz(fround(z + bias[j]));
       out[i * N + j] = z;
     }
   }
