@@ -17,6 +17,7 @@ import { fit, evaluate } from '../lib/train';
 import { tensor, Tensor } from '../lib/tensor';
 import { predictAsync } from '../lib/serve/predict';
 import { load, save } from '../lib/io';
+import { exportModel } from '../lib/io/onnx';
 import { backendsUnderTest } from './helpers/backends';
 
 const seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
@@ -109,6 +110,17 @@ describe('quantize layers and errors', () => {
       (q.layers[0] as QuantizedLinear).weight.data[2] = 0.5;
       (q.layers[0] as QuantizedLinear).weight._version++;
       expect(() => q.predict(x)).toThrow(/QuantizedLinear\(6 -> 5, int8, dynamic input scale \+ relu\): weight element 2 is 0.5, not an int8 value/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses ONNX export (no QDQ export yet): the tracer finds the output computed outside myelin ops', async () => {
+    const q = quantize(new Sequential([new Linear(4, 3), new ReLU(), new Linear(3, 2)], { seed: 1 }), { dtype: 'int8' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-quant-'));
+    try {
+      await expect(exportModel(q, path.join(dir, 'q.onnx'))).rejects.toThrow(/^onnx\.exportModel: output 'output' was not computed from the inputs by myelin ops/);
+      expect(fs.readdirSync(dir)).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
