@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -111,9 +111,10 @@ async function main() {
   const { runServing } = require('./cases/serving');
   const { runCsvPredict } = require('./cases/csv-predict');
   const { runPipeline } = require('./cases/pipeline');
+  const { runLowp } = require('./cases/lowp');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp,
   };
   const records = [];
   const groupErrors = {};
