@@ -79,7 +79,7 @@ function calibrate(layers: readonly Module[], rows: Tensor): number[] {
           // (Near-)zero inputs: any scale gives zeros; 1/127 keeps the kernel's static mode (scales >= 1e-30).
           scales[i] = m >= 127e-30 ? Math.fround(m / 127) : Math.fround(1 / 127);
         }
-        h = layer.forward(h);
+        h = layer.forward(h) as Tensor; // a Sequential layer returns one Tensor
       });
     });
   } finally {

@@ -6,7 +6,7 @@ import { isDataset, type Dataset } from '../data/dataset';
 import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions } from './fit';
 import { evaluate as evaluateArrays, predict as predictArrays, evaluatePrepared, type EvaluateOptions, type EvaluateResult, type PredictOptions } from './evaluate';
 import { prepareData, preprocessForModel, checkTargetWidth, type PreparedData } from './prepared';
-import { resolveLoss, defaultLossName, type LossFunction } from './losses';
+import { resolveLoss, defaultLossName, type LossFunction } from './loss-spec';
 import { makeMetrics, checkMetrics, validationKey, type Metric, type MetricName, type MetricFunction } from './metrics';
 import { trainingLoss, type WeightedLoss } from './class-weight';
 import { makeProgress } from './progress';
