@@ -16,7 +16,7 @@ type Arg =
   | { kind: 'code'; name: string; value: number; max: number }
   | { kind: 'num'; name: string; value: number; finite: boolean }
   | { kind: 'f32'; name: string; len: number; nullable?: boolean }
-  | { kind: 'i32'; name: string; len: number };
+  | { kind: 'i32'; name: string; len: number; values?: readonly number[] };
 
 /** The sizes the valid calls use (any other size argument, like adamStep's step, is 1). */
 const SIZE_VALUES: Record<string, number> = { M: 3, N: 4, K: 5, n: 7 };
@@ -24,7 +24,7 @@ const SIZE_VALUES: Record<string, number> = { M: 3, N: 4, K: 5, n: 7 };
 /** Each kernel's argument descriptors, derived from its row in the kernel table. */
 function specOf(row: KernelRow): Arg[] {
   const lengthSizes = new Set(row.args.flatMap((a) => (a.len ?? '').split('*')));
-  const sizeOf = (name: string): number => SIZE_VALUES[name] ?? 1;
+  const sizeOf = (name: string): number => row.example?.sizes[name] ?? SIZE_VALUES[name] ?? 1;
   const lenOf = (len: string): number => len.split('*').reduce((p, d) => p * sizeOf(d), 1);
   return row.args.map((a): Arg => {
     switch (a.type) {
@@ -36,7 +36,7 @@ function specOf(row: KernelRow): Arg[] {
       case 'float': return { kind: 'num', name: a.name, value: 0.5, finite: true };
       case 'scalar': return { kind: 'num', name: a.name, value: 2, finite: false };
       case 'f32': return { kind: 'f32', name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
-      case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string) };
+      case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string), values: row.example?.i32?.[a.name] };
     }
   });
 }
@@ -53,7 +53,11 @@ function validArgs(spec: Arg[]): unknown[] {
       case 'bool': return false;
       case 'size': case 'code': case 'num': return a.value;
       case 'f32': return Float32Array.from({ length: a.len }, (_, i) => ((i % 5) - 2) * 0.25);
-      case 'i32': return new Int32Array(a.len);
+      case 'i32': {
+        const v = new Int32Array(a.len);
+        if (a.values) v.set(a.values);
+        return v;
+      }
     }
   });
 }

@@ -5,3 +5,5 @@ import './dropout';
 import './flatten';
 import './layer-norm';
 import './sequential';
+import './conv';
+import './pool';
