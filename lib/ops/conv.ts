@@ -45,13 +45,23 @@ export function intOf(where: string, name: string, v: unknown, min: number): num
   return invalid(where, name, `an integer >= ${min}`, v);
 }
 
-/** The geometry array the conv/pool kernels take. */
+/** Geometry arrays by their values (kernels only read them), so a training step allocates none. */
+const geometries = new Map<string, Int32Array>();
+
+/** The geometry array the conv/pool kernels take (shared: never write to it). */
 export function geometry(
   C: number, H: number, W: number, OC: number, OH: number, OW: number, kh: number, kw: number,
   s: readonly number[], p: readonly number[], d: readonly number[], groups: number,
 ): Int32Array {
-  const g = new Int32Array(GEOM_LEN);
-  g.set([C, H, W, OC, OH, OW, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1], groups]);
+  const values = [C, H, W, OC, OH, OW, kh, kw, s[0], s[1], p[0], p[1], d[0], d[1], groups];
+  const key = values.join();
+  let g = geometries.get(key);
+  if (g === undefined) {
+    if (geometries.size >= 256) geometries.clear();
+    g = new Int32Array(GEOM_LEN);
+    g.set(values);
+    geometries.set(key, g);
+  }
   return g;
 }
 

@@ -63,6 +63,16 @@ function poolGeometry(where: string, x: Tensor, kernelSize: Size2, options: Pool
 }
 
 let argmaxScratch = new Int32Array(0);
+/** Argmax arrays kept for a backward pass, returned after it runs (no allocation per training step). */
+const freeArgmax = new Map<number, Int32Array[]>();
+function takeArgmax(n: number): Int32Array {
+  return freeArgmax.get(n)?.pop() ?? new Int32Array(n);
+}
+function giveArgmax(a: Int32Array): void {
+  const list = freeArgmax.get(a.length);
+  if (list === undefined) freeArgmax.set(a.length, [a]);
+  else if (list.length < 8) list.push(a);
+}
 
 /** 2-d max pooling of x [N, C, H, W] over kernelSize windows. */
 export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
@@ -73,7 +83,7 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions =
   const outTotal = NC * outPlane;
   const tracked = needsGrad(x);
   let argmax: Int32Array;
-  if (tracked) argmax = new Int32Array(outTotal);
+  if (tracked) argmax = takeArgmax(outTotal);
   else {
     if (argmaxScratch.length < outTotal) argmaxScratch = new Int32Array(outTotal);
     argmax = argmaxScratch.subarray(0, outTotal);
@@ -86,6 +96,7 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions =
   return record(out, 'maxPool2d', [x], (g) => {
     const dX = gradBuffer(NC * inPlane);
     if (NC > 0) backend.maxPool2dBackward({ NC, inPlane, outPlane, outTotal, argmax, dY: g, dX });
+    giveArgmax(argmax);
     return [dX];
   });
 }
