@@ -120,9 +120,16 @@ void col2im(const Geom& g, int Cg, const float* col, float* dx) {
           const float* r = row + static_cast<long>(oh) * g.OW;
           float* xr = xc + static_cast<long>(ih) * g.W;
           const int off = kw * g.DW - g.PW;
-          for (int ow = 0; ow < g.OW; ow++) {
-            const int iw = ow * g.SW + off;
-            if (iw >= 0 && iw < g.W) xr[iw] += r[ow];
+          if (g.SW == 1) {
+            // ow valid where 0 <= ow + off < W: a branch-free (vectorisable) run.
+            const int lo = std::max(0, -off), hi = std::min(g.OW, g.W - off);
+            float* xo = xr + off;
+            for (int ow = lo; ow < hi; ow++) xo[ow] += r[ow];
+          } else {
+            for (int ow = 0; ow < g.OW; ow++) {
+              const int iw = ow * g.SW + off;
+              if (iw >= 0 && iw < g.W) xr[iw] += r[ow];
+            }
           }
         }
       }
@@ -177,14 +184,25 @@ void conv2d_forward(int N, int C, int OC, long inPlane, long outPlane, long kAre
         gemm(false, false, OCg, static_cast<int>(P), static_cast<int>(K), 1.0f,
              W + static_cast<long>(grp) * OCg * K, direct ? xg : col, 0.0f, yn + static_cast<long>(grp) * OCg * P);
       }
-      if (bias) {
-        for (int o = 0; o < OC; o++) {
+      if (bias && act == kActRelu) {
+        for (int o = 0; o < OC; o++) {  // the common case in one pass
           float* r = yn + o * P;
           const float b = bias[o];
-          for (long i = 0; i < P; i++) r[i] += b;
+          for (long i = 0; i < P; i++) {
+            const float v = r[i] + b;
+            r[i] = v > 0.0f || v != v ? v : 0.0f;  // as the relu kernel: NaN passes through
+          }
         }
+      } else {
+        if (bias) {
+          for (int o = 0; o < OC; o++) {
+            float* r = yn + o * P;
+            const float b = bias[o];
+            for (long i = 0; i < P; i++) r[i] += b;
+          }
+        }
+        if (act != kActNone) activation_forward_parallel(act, static_cast<long>(OC) * P, yn, yn, alpha);
       }
-      if (act != kActNone) activation_forward_parallel(act, static_cast<long>(OC) * P, yn, yn, alpha);
     }
   });
 }
