@@ -128,7 +128,8 @@ async function main() {
     }
   }
   let peers = null;
-  if (opts.peers) {
+  // The reference-MLP peers; `--only cnn --peers` runs only the CNN group's own PyTorch peer.
+  if (opts.peers && opts.only.some((g) => g !== 'cnn')) {
     log('[peers]');
     try {
       peers = await require('./cases/peers').runPeers(ctx);

@@ -5,7 +5,6 @@ const { spawnSync } = require('child_process');
 const { measureCase, randomArray, randomLabels, backendCandidate, computeSpeedups, valueOf, firstLine } = require('../lib/cases');
 const { summarize } = require('../lib/stats');
 
-const BATCH = 128;
 const POOL = 4;
 const PYTHON = '/usr/bin/python3';
 
@@ -19,15 +18,15 @@ function buildCnn(m, seed) {
   );
 }
 
-function trainCandidate(ctx, name) {
+function trainCandidate(ctx, name, batch) {
   const m = ctx.myelin;
   const model = buildCnn(m, 7);
   const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
   const xs = [];
   const ys = [];
   for (let p = 0; p < POOL; p++) {
-    xs.push(new m.Tensor(randomArray(BATCH * 784, 100 + p, 0, 1), [BATCH, 1, 28, 28]));
-    ys.push(randomLabels(BATCH, 10, 200 + p));
+    xs.push(new m.Tensor(randomArray(batch * 784, 100 + p, 0, 1), [batch, 1, 28, 28]));
+    ys.push(randomLabels(batch, 10, 200 + p));
   }
   let i = 0;
   return backendCandidate(ctx, name, () => {
@@ -38,11 +37,11 @@ function trainCandidate(ctx, name) {
   });
 }
 
-function convCandidate(ctx, name, backward) {
+function convCandidate(ctx, name, backward, batch) {
   const m = ctx.myelin;
   const conv = new m.nn.Conv2d(32, 64, 3, { padding: 1, seed: 3 });
-  const x = new m.Tensor(randomArray(BATCH * 32 * 14 * 14, 5, 0, 1), [BATCH, 32, 14, 14], true);
-  const g = new m.Tensor(randomArray(BATCH * 64 * 14 * 14, 6, -1, 1), [BATCH, 64, 14, 14]);
+  const x = new m.Tensor(randomArray(batch * 32 * 14 * 14, 5, 0, 1), [batch, 32, 14, 14], true);
+  const g = new m.Tensor(randomArray(batch * 64 * 14 * 14, 6, -1, 1), [batch, 64, 14, 14]);
   return backendCandidate(ctx, name, backward
     ? () => {
       x.grad = null;
@@ -52,17 +51,18 @@ function convCandidate(ctx, name, backward) {
     : () => m.noGrad(() => conv.forward(x)));
 }
 
-function inferCandidate(ctx, name) {
+function inferCandidate(ctx, name, batch) {
   const m = ctx.myelin;
   const model = buildCnn(m, 7);
-  const x = new m.Tensor(randomArray(256 * 784, 9, 0, 1), [256, 1, 28, 28]);
+  const x = new m.Tensor(randomArray(batch * 784, 9, 0, 1), [batch, 1, 28, 28]);
   return backendCandidate(ctx, name, () => model.predict(x));
 }
 
 /** The PyTorch peer's results by case id, or { error }. */
-function runTorch(ctx) {
+function runTorch(ctx, batch) {
   const o = ctx.opts;
-  const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), '--reps', String(o.reps), '--target-sec', String(o.targetSec)], {
+  const args = ['--reps', String(o.reps), '--target-sec', String(o.targetSec), '--batch', String(batch)];
+  const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), ...args], {
     encoding: 'utf8', timeout: 1800000, maxBuffer: 64 << 20,
   });
   if (r.error || r.status !== 0) return { error: r.error ? r.error.message : `exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
@@ -72,11 +72,14 @@ function runTorch(ctx) {
 
 async function runCnn(ctx) {
   const records = [];
+  // --quick (and the test that runs it) uses small batches: the pure-TS train step at 128 takes seconds.
+  const batch = ctx.opts.quick ? 16 : 128;
+  const inferBatch = ctx.opts.quick ? 32 : 256;
   const defs = [
-    { id: 'conv-forward', label: 'Conv2d 32->64 3x3 14x14 forward, batch 128', make: (n) => convCandidate(ctx, n, false), work: BATCH },
-    { id: 'conv-forward-backward', label: 'Conv2d 32->64 3x3 14x14 forward+backward, batch 128', make: (n) => convCandidate(ctx, n, true), work: BATCH },
-    { id: 'cnn-train-step', label: 'Fashion CNN train step (Adam), batch 128', make: (n) => trainCandidate(ctx, n), work: BATCH },
-    { id: 'cnn-infer-256', label: 'Fashion CNN predict, batch 256', make: (n) => inferCandidate(ctx, n), work: 256 },
+    { id: 'conv-forward', label: `Conv2d 32->64 3x3 14x14 forward, batch ${batch}`, make: (n) => convCandidate(ctx, n, false, batch), work: batch },
+    { id: 'conv-forward-backward', label: `Conv2d 32->64 3x3 14x14 forward+backward, batch ${batch}`, make: (n) => convCandidate(ctx, n, true, batch), work: batch },
+    { id: 'cnn-train-step', label: `Fashion CNN train step (Adam), batch ${batch}`, make: (n) => trainCandidate(ctx, n, batch), work: batch },
+    { id: 'cnn-infer', label: `Fashion CNN predict, batch ${inferBatch}`, make: (n) => inferCandidate(ctx, n, inferBatch), work: inferBatch },
   ];
   for (const d of defs) {
     const cands = ['native', 'js'].map((name) => (ctx.backends[name] ? d.make(name) : backendCandidate(ctx, name, null)));
@@ -86,7 +89,7 @@ async function runCnn(ctx) {
     }, cands, { maxIters: 1000 }));
   }
   if (ctx.opts.peers) {
-    const torch = runTorch(ctx);
+    const torch = runTorch(ctx, batch);
     for (const rec of records) {
       const res = torch.results && torch.results[rec.id];
       if (!res) rec.candidates.pytorch = { status: 'error', reason: torch.error ? firstLine(torch.error) : 'no result' };

@@ -51,14 +51,14 @@ def cases(batch):
         conv.zero_grad(set_to_none=True)
         conv(cx).backward(cg)
 
-    x256 = torch.rand(256, 1, 28, 28, generator=g)
+    xi = torch.rand(2 * batch, 1, 28, 28, generator=g)
 
-    def infer256():
+    def infer():
         with torch.inference_mode():
-            model(x256)
+            model(xi)
 
     return {"cnn-train-step": (train_step, batch), "conv-forward": (conv_forward, batch),
-            "conv-forward-backward": (conv_backward, batch), "cnn-infer-256": (infer256, 256)}
+            "conv-forward-backward": (conv_backward, batch), "cnn-infer": (infer, 2 * batch)}
 
 
 def main():
