@@ -7,3 +7,4 @@ import './layer-norm';
 import './sequential';
 import './conv';
 import './pool';
+import './graph';
