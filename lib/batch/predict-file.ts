@@ -259,6 +259,7 @@ async function runPrepared(
     try { fs.unlinkSync(manifestPath); } catch { /* none */ }
     removeStaleTemps(output);
     removeStaleTemps(manifestPath);
+    fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
   }
 
   const csvOptions = csvOptionsFor(p, o, batch);
