@@ -9,6 +9,7 @@ import { registerTrain } from './train-command';
 import { registerPredict } from './predict-command';
 import { registerExport } from './export-command';
 import { registerMerge } from './merge-command';
+import { registerSweep } from './sweep-command';
 
 /** Exit codes of the command. */
 export const EXIT_OK = 0;
@@ -63,6 +64,7 @@ export function buildProgram(setExit: (code: number) => void, root: string = PAC
   registerPredict(program);
   registerExport(program);
   registerMerge(program);
+  registerSweep(program);
   return program;
 }
 
