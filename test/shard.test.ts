@@ -65,6 +65,16 @@ async function shardAndMerge(input: string[], n: number, outDir: string, merged:
   return fs.readFileSync(path.join(dir, merged));
 }
 
+/** Asserts two outputs are byte-identical; on a difference, names the first differing line. */
+function expectSame(got: Buffer, want: Buffer, what: string): void {
+  if (got.equals(want)) return;
+  const a = got.toString().split('\n');
+  const b = want.toString().split('\n');
+  let i = 0;
+  while (i < Math.min(a.length, b.length) && a[i] === b[i]) i++;
+  expect(`${what}: line ${i + 1} of ${a.length}/${b.length}: ${a[i]}`).toBe(`${what}: line ${i + 1} of ${a.length}/${b.length}: ${b[i]}`);
+}
+
 function whole(input: string[], out: string, extra: string[] = []): Buffer {
   const r = cli(['predict', '--model', 'm1', '--input', ...input, '--output', out, '--probabilities', '--batch', '64', ...extra]);
   expect(r.status, show({ ...r, status: r.status })).toBe(0);
@@ -86,7 +96,7 @@ describe('predict --shard / merge (CLI child processes)', () => {
     expect(one.toString().split('\n')[0]).toBe('class,p_a,p_b,p_c');
     expect(one.toString().trim().split('\n').length).toBe(3001);
     const merged = await shardAndMerge(['in.csv'], n, `csv-${n}`, `merged-${n}.csv`);
-    expect(merged.equals(one)).toBe(true);
+    expectSame(merged, one, 'merged vs one process');
     const m = JSON.parse(fs.readFileSync(path.join(dir, `csv-${n}`, `part-00000-of-${String(n).padStart(5, '0')}.csv.manifest.json`), 'utf8'));
     expect(m.unit).toBe('bytes');
     expect(m.range.start).toBe(0);
@@ -97,7 +107,7 @@ describe('predict --shard / merge (CLI child processes)', () => {
     writeCsv(path.join(dir, 'nohead.csv'), 500, false);
     const one = whole(['nohead.csv'], 'nohead-whole.csv');
     const merged = await shardAndMerge(['nohead.csv'], 3, 'nohead', 'nohead-merged.csv');
-    expect(merged.equals(one)).toBe(true);
+    expectSame(merged, one, 'merged vs one process');
     expect(one.toString().trim().split('\n').length).toBe(501);
   });
 
@@ -150,7 +160,7 @@ describe('predict --shard / merge (CLI child processes)', () => {
     expect(fs.statSync(path.join(out, 'part-00001-of-00003.csv')).mtimeMs).toBe(before);
     const m = cli(['merge', '--output', 'kill-merged.csv', 'kill']);
     expect(m.status, m.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(dir, 'kill-merged.csv')).equals(one)).toBe(true);
+    expectSame(fs.readFileSync(path.join(dir, 'kill-merged.csv')), one, 'merged after the kill vs one process');
   });
 
   it('merge refuses a shard predicted with a different model, naming its file', async () => {
@@ -208,7 +218,7 @@ describe('predict --shard / merge (CLI child processes)', () => {
     fs.writeFileSync(path.join(dir, 'x.idx'), buf);
     const one = whole(['x.idx'], 'idx-whole.csv');
     const merged = await shardAndMerge(['x.idx'], 3, 'idx', 'idx-merged.csv');
-    expect(merged.equals(one)).toBe(true);
+    expectSame(merged, one, 'merged vs one process');
     const ranges = [0, 1, 2].map((i) => JSON.parse(fs.readFileSync(path.join(dir, 'idx', `part-0000${i}-of-00003.csv.manifest.json`), 'utf8')));
     expect(ranges.map((m) => [m.unit, m.range.start, m.range.end, m.rows])).toEqual([['records', 0, 333, 333], ['records', 333, 666, 333], ['records', 666, 1000, 334]]);
   });
@@ -218,7 +228,7 @@ describe('predict --shard / merge (CLI child processes)', () => {
     const one = whole(files, 'list-whole.csv');
     expect(one.toString().trim().split('\n').length).toBe(1 + 50 * 5 + 30 * 10);
     const merged = await shardAndMerge(files, 3, 'list', 'list-merged.csv');
-    expect(merged.equals(one)).toBe(true);
+    expectSame(merged, one, 'merged vs one process');
     const m = JSON.parse(fs.readFileSync(path.join(dir, 'list', 'part-00001-of-00003.csv.manifest.json'), 'utf8'));
     expect([m.unit, m.range, m.total, m.inputs.length]).toEqual(['files', { start: 1, end: 3 }, 5, 5]);
   });
@@ -264,7 +274,7 @@ describe('predictFile / mergeShards (API)', () => {
     expect(again.skipped).toBe(true);
     const m = await mergeShards(path.join(dir, 'api'), path.join(dir, 'api-merged.csv'));
     expect(m).toMatchObject({ rows: 3000, shards: 4 });
-    expect(fs.readFileSync(path.join(dir, 'api-merged.csv')).equals(fs.readFileSync(path.join(dir, 'api-all.csv')))).toBe(true);
+    expectSame(fs.readFileSync(path.join(dir, 'api-merged.csv')), fs.readFileSync(path.join(dir, 'api-all.csv')), 'API merged vs unsharded');
     await expect(predictFile(mod, input, path.join(dir, 'x.csv'), { shard: { index: 4, count: 4 } })).rejects.toThrow(/shard index must be an integer in \[0, 3\]/);
     await expect(predictFile(mod, input, path.join(dir, 'x.csv'), { shards: 2 } as never)).rejects.toThrow(/shards/);
   });

@@ -3,10 +3,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ensureDist, DIST_CLI } from './helpers/dist';
 import { runSweep, sweepReport, sweepTrials, readSweep } from '../lib/batch/sweep';
 
 let dir = '';
 beforeAll(() => {
+  ensureDist();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-sweep-'));
   const lines = ['f0,f1,f2,kind'];
   let s = 7;
@@ -55,5 +58,22 @@ describe('sweep', () => {
     expect(() => readSweep(f)).toThrow(/unknown option "learningRate" in "space"/);
     fs.writeFileSync(f, JSON.stringify({ data: 'digits', search: 'random', space: { lr: [0.1] } }));
     expect(() => readSweep(f)).toThrow(/random search needs "trials"/);
+  });
+
+  it('myelin sweep --shard I/N and myelin sweep-report (CLI child processes)', () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, [DIST_CLI, ...args], { encoding: 'utf8', cwd: dir });
+    for (const i of [0, 1]) {
+      const r = cli('sweep', 'grid.json', '--out', 'cli-out', '--shard', `${i}/2`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`sweep shard ${i}/2: 2 trial(s) in cli-out`);
+    }
+    const rep = cli('sweep-report', 'cli-out', '--sweep', 'grid.json');
+    expect(rep.status, rep.stderr).toBe(0);
+    const lines = rep.stdout.trim().split('\n');
+    expect(lines.length).toBe(2 + 4);
+    expect(lines.slice(2).map((l) => l.split('|')[1].trim())).toEqual(['1', '2', '3', '4']);
+    const bad = cli('sweep', 'grid.json', '--out', 'cli-out', '--shard', '2/2');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/I must be below N=2/);
   });
 });
