@@ -6,6 +6,7 @@ import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
+import * as quant from './quant';
 import * as reduce from './reduce';
 import * as softmax from './softmax';
 
@@ -17,7 +18,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...quant, ...reduce, ...softmax }),
 
   freezePlan,
   forwardAsync,
