@@ -288,6 +288,36 @@ buf may be null when momentum == 0.`,
     cpp: 'optim.h myelin::rmsprop_step',
     smallInJs: SMALL_OPTIM,
   },
+
+  // ---- normalisation family (BatchNorm, GroupNorm; native/kernels/norm.cc, lib/backend/js/norm.ts) ----
+  // x is [N, C, S] row-major: N samples, C channels, S spatial positions (1 for [N, C] inputs).
+  batchNormForward: {
+    doc: `Batch normalisation with batch statistics (training mode). Per channel c, over the N*S values
+x[n, c, s]: mean[c] and the biased variance[c] are written; then
+  out = (x - mean[c]) * invstd[c] * weight[c] + bias[c],   invstd[c] = 1 / sqrt(variance[c] + eps)
+with invstd also written. weight and bias may be null (1 and 0). GroupNorm uses it with N = 1.`,
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32OrNull('weight', 'C'), f32OrNull('bias', 'C'),
+      float('eps'), f32('out', 'N*C*S'), f32('mean', 'C'), f32('variance', 'C'), f32('invstd', 'C')],
+    options: true,
+    cpp: 'norm.h myelin::batch_norm_forward',
+  },
+  batchNormBackward: {
+    doc: `Batch normalisation backward. With xhat = (x - mean[c]) * invstd[c] and w = weight[c] (1 when null):
+  dweight[c] = sum dy * xhat,   dbias[c] = sum dy          (over n and s; each written when non-null)
+  dx = w * invstd[c] * (dy - dbias[c] / (N*S) - xhat * dweight[c] / (N*S))   when training
+  dx = w * invstd[c] * dy                                                    otherwise (fixed statistics)
+dx may be null. Outputs are overwritten.`,
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32('mean', 'C'), f32('invstd', 'C'),
+      f32OrNull('weight', 'C'), f32('dy', 'N*C*S'), bool('training'), f32OrNull('dx', 'N*C*S'),
+      f32OrNull('dweight', 'C'), f32OrNull('dbias', 'C')],
+    options: true,
+    cpp: 'norm.h myelin::batch_norm_backward',
+  },
+  channelAffine: {
+    doc: 'out[n, c, s] = x[n, c, s] * scale[c] + shift[c] (shift may be null: 0). Eval-mode BatchNorm, GroupNorm\'s affine.',
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32('scale', 'C'), f32OrNull('shift', 'C'), f32('out', 'N*C*S')],
+    cpp: 'norm.h myelin::channel_affine',
+  },
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '494e05bf';
+export const KERNEL_TABLE_DIGEST = '0b9991f3';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -18,9 +18,11 @@ export interface SoftmaxCrossEntropyOptions { M: number; N: number; logits: Floa
 export interface SgdStepOptions { n: number; param: Float32Array; grad: Float32Array; velocity?: Float32Array | null; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
 export interface AdamStepOptions { n: number; param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array; step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
 export interface RmspropStepOptions { n: number; param: Float32Array; grad: Float32Array; sq: Float32Array; buf?: Float32Array | null; lr: number; alpha: number; eps: number; weightDecay: number; momentum: number }
+export interface BatchNormForwardOptions { N: number; C: number; S: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; out: Float32Array; mean: Float32Array; variance: Float32Array; invstd: Float32Array }
+export interface BatchNormBackwardOptions { N: number; C: number; S: number; x: Float32Array; mean: Float32Array; invstd: Float32Array; weight?: Float32Array | null; dy: Float32Array; training: boolean; dx?: Float32Array | null; dweight?: Float32Array | null; dbias?: Float32Array | null }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -148,6 +150,26 @@ export interface KernelSignatures {
    * buf may be null when momentum == 0.
    */
   rmspropStep(n: number, param: Float32Array, grad: Float32Array, sq: Float32Array, buf: Float32Array | null, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number): void;
+
+  /**
+   * Batch normalisation with batch statistics (training mode). Per channel c, over the N*S values
+   * x[n, c, s]: mean[c] and the biased variance[c] are written; then
+   *   out = (x - mean[c]) * invstd[c] * weight[c] + bias[c],   invstd[c] = 1 / sqrt(variance[c] + eps)
+   * with invstd also written. weight and bias may be null (1 and 0). GroupNorm uses it with N = 1.
+   */
+  batchNormForward(N: number, C: number, S: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number, out: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array): void;
+
+  /**
+   * Batch normalisation backward. With xhat = (x - mean[c]) * invstd[c] and w = weight[c] (1 when null):
+   *   dweight[c] = sum dy * xhat,   dbias[c] = sum dy          (over n and s; each written when non-null)
+   *   dx = w * invstd[c] * (dy - dbias[c] / (N*S) - xhat * dweight[c] / (N*S))   when training
+   *   dx = w * invstd[c] * dy                                                    otherwise (fixed statistics)
+   * dx may be null. Outputs are overwritten.
+   */
+  batchNormBackward(N: number, C: number, S: number, x: Float32Array, mean: Float32Array, invstd: Float32Array, weight: Float32Array | null, dy: Float32Array, training: boolean, dx: Float32Array | null, dweight: Float32Array | null, dbias: Float32Array | null): void;
+
+  /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c] (shift may be null: 0). Eval-mode BatchNorm, GroupNorm's affine. */
+  channelAffine(N: number, C: number, S: number, x: Float32Array, scale: Float32Array, shift: Float32Array | null, out: Float32Array): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -184,6 +206,9 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     sgdStep(o) { const k = 'sgdStep'; checkOptions(k, o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); const n = o.n, param = o.param, grad = o.grad, velocity = o.velocity ?? null, lr = o.lr, momentum = o.momentum, weightDecay = o.weightDecay, nesterov = o.nesterov; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'velocity', velocity, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'momentum', momentum); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'nesterov', nesterov); if (velocity === null && (momentum !== 0)) throwRequired(k, 'velocity', 'momentum != 0', 'momentum', momentum); impl.sgdStep(n, param, grad, velocity, lr, momentum, weightDecay, nesterov); },
     adamStep(o) { const k = 'adamStep'; checkOptions(k, o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); const n = o.n, param = o.param, grad = o.grad, m = o.m, v = o.v, step = o.step, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay, decoupled = o.decoupled; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'm', m, false, 'n', n); checkF32(k, 'v', v, false, 'n', n); checkDim(k, 'step', step); checkFloat(k, 'lr', lr); checkFloat(k, 'beta1', beta1); checkFloat(k, 'beta2', beta2); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'decoupled', decoupled); impl.adamStep(n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled); },
     rmspropStep(o) { const k = 'rmspropStep'; checkOptions(k, o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); const n = o.n, param = o.param, grad = o.grad, sq = o.sq, buf = o.buf ?? null, lr = o.lr, alpha = o.alpha, eps = o.eps, weightDecay = o.weightDecay, momentum = o.momentum; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'sq', sq, false, 'n', n); checkF32(k, 'buf', buf, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'alpha', alpha); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkFloat(k, 'momentum', momentum); if (buf === null && (momentum > 0)) throwRequired(k, 'buf', 'momentum > 0', 'momentum', momentum); impl.rmspropStep(n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum); },
+    batchNormForward(o) { const k = 'batchNormForward'; checkOptions(k, o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); const N = o.N, C = o.C, S = o.S, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, out = o.out, mean = o.mean, variance = o.variance, invstd = o.invstd; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'bias', bias, true, 'C', C); checkFloat(k, 'eps', eps); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'variance', variance, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); impl.batchNormForward(N, C, S, x, weight, bias, eps, out, mean, variance, invstd); },
+    batchNormBackward(o) { const k = 'batchNormBackward'; checkOptions(k, o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); const N = o.N, C = o.C, S = o.S, x = o.x, mean = o.mean, invstd = o.invstd, weight = o.weight ?? null, dy = o.dy, training = o.training, dx = o.dx ?? null, dweight = o.dweight ?? null, dbias = o.dbias ?? null; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'dy', dy, false, 'N', N, 'C', C, 'S', S); checkBool(k, 'training', training); checkF32(k, 'dx', dx, true, 'N', N, 'C', C, 'S', S); checkF32(k, 'dweight', dweight, true, 'C', C); checkF32(k, 'dbias', dbias, true, 'C', C); impl.batchNormBackward(N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias); },
+    channelAffine(N, C, S, x, scale, shift, out) { const k = 'channelAffine'; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'scale', scale, false, 'C', C); checkF32(k, 'shift', shift, true, 'C', C); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); impl.channelAffine(N, C, S, x, scale, shift, out); },
   };
 }
 
@@ -219,5 +244,8 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     sgdStep: js === null ? (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); } : (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); if (o.n <= 32) return js.sgdStep(o); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); },
     adamStep: js === null ? (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); } : (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); if (o.n <= 32) return js.adamStep(o); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); },
     rmspropStep: js === null ? (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); } : (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); if (o.n <= 32) return js.rmspropStep(o); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); },
+    batchNormForward: (o) => { checkOptions('batchNormForward', o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); return binding.batchNormForward(o.N, o.C, o.S, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.out, o.mean, o.variance, o.invstd); },
+    batchNormBackward: (o) => { checkOptions('batchNormBackward', o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); return binding.batchNormBackward(o.N, o.C, o.S, o.x, o.mean, o.invstd, o.weight ?? null, o.dy, o.training, o.dx ?? null, o.dweight ?? null, o.dbias ?? null); },
+    channelAffine: binding.channelAffine,
   };
 }

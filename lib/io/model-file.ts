@@ -31,6 +31,8 @@ const PREPROCESSING_KEY = 'preprocessing';
 export interface SavableModel {
   toConfig(): LayerConfig;
   namedParameters(): [string, Tensor][];
+  /** State tensors that are not trained (nn.Module's: BatchNorm running statistics), saved with the weights. */
+  namedBuffers?(): [string, Tensor][];
   /** Saved in model.json's preprocessing block when set (nn.Module's model.preprocessor). */
   preprocessor?: Preprocessor | null;
 }
@@ -175,7 +177,7 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
 export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
   if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const architecture = model.toConfig();
-  const weights: NamedArray[] = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
+  const weights: NamedArray[] = [...model.namedParameters(), ...(model.namedBuffers?.() ?? [])].map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
   const version = myelinVersion();
   const files: FileToWrite[] = [
     { role: 'weights', name: WEIGHTS_FILE, contents: encodeSafetensors(weights, { format: 'pt', producer: `myelin ${version}` }) },

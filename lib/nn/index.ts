@@ -11,3 +11,8 @@ export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, typ
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
 export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batch-norm';
+export { GroupNorm, type GroupNormOptions } from './group-norm';
+export { Dropout2d } from './dropout2d';
+export { Upsample, type UpsampleOptions } from './upsample';
+export { Identity } from './identity';

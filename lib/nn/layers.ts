@@ -5,3 +5,8 @@ import './dropout';
 import './flatten';
 import './layer-norm';
 import './sequential';
+import './batch-norm';
+import './group-norm';
+import './dropout2d';
+import './upsample';
+import './identity';

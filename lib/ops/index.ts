@@ -11,3 +11,5 @@ export { min, argmax, argmin } from './reduce';
 export { abs, clamp } from './pointwise';
 export { eq, ne, lt, le, gt, ge, where } from './compare';
 export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';
+export { batchNorm, groupNorm, type BatchNormOptions, type RunningStats } from './norm';
+export { upsampleNearest } from './upsample';

@@ -1,0 +1,120 @@
+// Upsample (nearest): resizes the spatial dims of [N, C, L] or [N, C, H, W] by a scale factor or to a size, as torch.nn.Upsample(mode='nearest'); ONNX Resize.
+import { Tensor, shapeToString } from '../tensor';
+import { upsampleNearest } from '../ops/upsample';
+import { Module } from './module';
+import { int64Constant as int64 } from './onnx-int64';
+import type { LayerConfig } from './config';
+import { register, type KeyRule, type OnnxExportContext } from './registry';
+import { checkOneOf, checkOptions, invalid, checkTensor } from '../validate';
+
+export interface UpsampleOptions {
+  /** Output spatial size: one number (every spatial dim) or one per spatial dim. */
+  size?: number | number[];
+  /** Multiplier of each spatial dim (one number or one per dim); output = floor(input * scaleFactor). */
+  scaleFactor?: number | number[];
+  /** Only 'nearest' (the default). */
+  mode?: 'nearest';
+}
+
+export interface UpsampleConfig extends LayerConfig {
+  type: 'Upsample';
+  size: number[] | null;
+  scaleFactor: number[] | null;
+  mode: 'nearest';
+}
+
+export class Upsample extends Module {
+  readonly size: number[] | null;
+  readonly scaleFactor: number[] | null;
+  readonly mode = 'nearest' as const;
+
+  constructor(opts: UpsampleOptions) {
+    super();
+    const o = checkOptions('Upsample', opts, ['size', 'scaleFactor', 'mode']);
+    if (o.mode !== undefined) checkOneOf('Upsample', 'mode', o.mode, ['nearest'] as const);
+    if ((o.size === undefined) === (o.scaleFactor === undefined)) {
+      throw new Error('Upsample: give exactly one of size and scaleFactor');
+    }
+    const check = (name: string, v: unknown, ok: (d: unknown) => boolean, what: string): number[] => {
+      const list = typeof v === 'number' ? [v] : v;
+      if (!Array.isArray(list) || list.length < 1 || list.length > 3 || !list.every(ok)) invalid('Upsample', name, what, v);
+      return [...(list as number[])];
+    };
+    this.size = o.size === undefined ? null : check('size', o.size, (d) => Number.isSafeInteger(d) && (d as number) > 0, 'a positive integer or a list of 1 to 3 of them');
+    this.scaleFactor = o.scaleFactor === undefined ? null
+      : check('scaleFactor', o.scaleFactor, (d) => typeof d === 'number' && Number.isFinite(d) && d > 0, 'a positive number or a list of 1 to 3 of them');
+  }
+
+  /** The output spatial size and per-dim scales for an input's spatial size. */
+  outputSize(spatial: readonly number[], where: string): { size: number[]; scales: number[] | null } {
+    const k = spatial.length;
+    const spec = (this.size ?? this.scaleFactor) as number[];
+    if (spec.length !== 1 && spec.length !== k) {
+      throw new Error(`${where}: ${this.size ? 'size' : 'scaleFactor'} has ${spec.length} values but the input has ${k} spatial dim(s)`);
+    }
+    const per = (i: number): number => (spec.length === 1 ? spec[0] : spec[i]);
+    if (this.size !== null) return { size: spatial.map((_, i) => per(i)), scales: null };
+    const size = spatial.map((d, i) => Math.floor(d * per(i)));
+    if (size.some((d) => d < 1)) throw new Error(`${where}: scaleFactor ${JSON.stringify(this.scaleFactor)} makes input spatial size [${spatial.join(',')}] empty`);
+    return { size, scales: spatial.map((_, i) => per(i)) };
+  }
+
+  override forward(x: Tensor): Tensor {
+    const where = `${this.describe()}.forward`;
+    if (!(x instanceof Tensor)) checkTensor(where, 'input', x);
+    if (x.ndim < 3 || x.ndim > 5) throw new Error(`${where}: expected input [N, C, L], [N, C, H, W] or [N, C, D, H, W], got ${shapeToString(x.shape)}`);
+    const { size, scales } = this.outputSize(x.shape.slice(2), where);
+    return upsampleNearest(x, size, scales);
+  }
+
+  override toConfig(): UpsampleConfig {
+    return { type: 'Upsample', size: this.size ? [...this.size] : null, scaleFactor: this.scaleFactor ? [...this.scaleFactor] : null, mode: 'nearest' };
+  }
+
+  override describe(): string {
+    return `Upsample(${this.size ? `size=[${this.size.join(',')}]` : `scaleFactor=[${(this.scaleFactor as number[]).join(',')}]`}, nearest)`;
+  }
+}
+
+/** ONNX Resize, nearest with PyTorch's index rule (asymmetric coordinates, floor): scales, or sizes when a size was given. */
+function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
+  const layer = new Upsample(c.size ? { size: c.size } : { scaleFactor: c.scaleFactor as number[] });
+  const spatial = ctx.shape.slice(1);
+  const { size } = layer.outputSize(spatial, `onnx.exportModel: ${ctx.where} Upsample`);
+  const attrs = [
+    { name: 'mode', string: 'nearest' },
+    { name: 'coordinate_transformation_mode', string: 'asymmetric' },
+    { name: 'nearest_mode', string: 'floor' },
+  ];
+  const rank = ctx.shape.length + 1;
+  const roi = '';
+  if (c.scaleFactor !== null) {
+    const per = spatial.map((_, i) => (c.scaleFactor as number[]).length === 1 ? (c.scaleFactor as number[])[0] : (c.scaleFactor as number[])[i]);
+    const scales = ctx.initializer(`${ctx.prefix}scales`, [rank], Float32Array.from([1, 1, ...per]));
+    ctx.current = ctx.node('Resize', [ctx.current, roi, scales], attrs);
+  } else {
+    const sizes = ctx.node('Concat', [
+      ctx.node('Slice', [ctx.node('Shape', [ctx.current]), int64(ctx, 'start', [0]), int64(ctx, 'end', [2])]),
+      int64(ctx, 'sizes', size),
+    ], [{ name: 'axis', int: 0 }]);
+    ctx.current = ctx.node('Resize', [ctx.current, roi, '', sizes], attrs);
+  }
+  ctx.shape = [ctx.shape[0], ...size];
+}
+
+const dimList = (what: string, ok: (d: unknown) => boolean): KeyRule => ({
+  expect: `null or a list of 1 to 3 ${what}`,
+  ok: (v) => v === null || (Array.isArray(v) && v.length >= 1 && v.length <= 3 && v.every(ok)),
+});
+
+register<UpsampleConfig>(Upsample, {
+  keys: {
+    size: dimList('positive integers', (d) => Number.isSafeInteger(d) && (d as number) > 0),
+    scaleFactor: dimList('positive numbers', (d) => typeof d === 'number' && Number.isFinite(d) && d > 0),
+    mode: { expect: "'nearest'", ok: (v) => v === 'nearest' },
+  },
+  fromConfig: (c) => new Upsample(c.size !== null ? { size: c.size } : { scaleFactor: c.scaleFactor as number[] }),
+  parameters: () => [],
+  onnx: exportOnnx,
+  keepsNoTensors: true,
+});
