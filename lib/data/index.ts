@@ -19,3 +19,5 @@ export {
   readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES, MISSING_TOKENS, AUTO_MAX_CLASSES,
 } from './csv';
 export type { CsvOptions, CsvBatch, CsvTable, CsvSchema, LabelColumn, MissingOption } from './csv';
+export { augmentImages, imageAugmenter } from './augment';
+export type { AugmentOptions, BatchPosition } from './augment';

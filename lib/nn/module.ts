@@ -152,9 +152,15 @@ export abstract class Module {
 
   /** Parameters and buffers by name. The tensors are the live ones (not copies). */
   stateDict(): Record<string, Tensor> {
+    // PyTorch's order: each module's parameters, then its buffers, then its children.
+    const params = new Map(this.namedParameters().map(([n, t]) => [t, n]));
     const out: Record<string, Tensor> = {};
-    for (const [name, t] of this.namedParameters()) out[name] = t;
-    for (const [name, t] of this.namedBuffers()) out[name] = t;
+    const walk = (m: Module, prefix: string): void => {
+      for (const t of m.params.values()) if (params.has(t)) out[params.get(t) as string] = t;
+      for (const [name, t] of m.buffers) out[prefix + name] = t;
+      for (const [name, child] of m.childModules) walk(child, `${prefix}${name}.`);
+    };
+    walk(this, '');
     return out;
   }
 

@@ -92,7 +92,12 @@ function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
     const per = spatial.map((_, i) => (c.scaleFactor as number[]).length === 1 ? (c.scaleFactor as number[])[0] : (c.scaleFactor as number[])[i]);
     const scales = ctx.initializer(`${ctx.prefix}scales`, [rank], Float32Array.from([1, 1, ...per]));
     ctx.current = ctx.node('Resize', [ctx.current, roi, scales], attrs);
+  } else if (ctx.opset >= 18) {
+    // Resize 18 takes the resized axes: the sizes of the spatial dims alone, a constant.
+    const axes = { name: 'axes', ints: spatial.map((_, i) => i + 2) };
+    ctx.current = ctx.node('Resize', [ctx.current, roi, '', int64(ctx, 'sizes', size)], [...attrs, axes]);
   } else {
+    // Before 18, sizes covers every dim: the batch and channel dims of the input, then the spatial sizes.
     const sizes = ctx.node('Concat', [
       ctx.node('Slice', [ctx.node('Shape', [ctx.current]), int64(ctx, 'start', [0]), int64(ctx, 'end', [2])]),
       int64(ctx, 'sizes', size),

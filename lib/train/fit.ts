@@ -1,4 +1,5 @@
 // fit(): the training loop (shuffled mini-batches, loss, backward, optimizer step, metrics, validation, callbacks).
+import type { Tensor } from '../tensor';
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
@@ -92,13 +93,18 @@ export interface FitOptions {
    * preprocessor trains on data transformed by it.
    */
   standardize?: StandardizeOption;
+  /**
+   * Transforms each training batch's input before the forward pass (validation data is not transformed),
+   * e.g. data.imageAugmenter({ padding: 4, flip: true, seed }); it gets the batch's epoch and index.
+   */
+  transform?: (input: Tensor, at: { epoch: number; batch: number }) => Tensor;
 }
 
 /** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
@@ -167,6 +173,8 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
   const shuffle = options.shuffle ?? true;
   const seed = options.seed ?? resume?.seed ?? randomSeed();
   const verbose = options.verbose ?? 1;
+  const transform = options.transform;
+  if (transform !== undefined && typeof transform !== 'function') throw new Error(`fit: transform must be a function (input, { epoch, batch }) => Tensor, got ${typeof transform}`);
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
 
   const raw = prepareData(data, 'fit');
@@ -257,7 +265,8 @@ export async function fit(model: TrainableModel, data: FitData, options: FitOpti
         const start = b * batchSize;
         const end = Math.min(train.n, start + batchSize);
         const rows = end - start;
-        const input = batches.input(order, start, end);
+        const batchInput = batches.input(order, start, end);
+        const input = transform === undefined ? batchInput : transform(batchInput, { epoch, batch: b });
         const target = batches.target(order, start, end);
         const weight = trainLoss.batchWeight(target, rows);
         // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
