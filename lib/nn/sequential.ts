@@ -7,6 +7,7 @@ import type { LayerConfig } from './config';
 import { DenseInference } from './dense-inference';
 import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
 import { planChain } from './plan';
+import { foldBatchNorm, type FoldedChain } from './fold-bn';
 import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
@@ -94,15 +95,20 @@ export class Sequential extends Module {
   }
 
   /** The compiled inference plan and the layer list it was compiled from (null plan: not an MLP). */
-  private compiled: { layers: Module[]; plan: DenseInference | null } | null = null;
+  private compiled: { layers: Module[]; plan: DenseInference | null; fold: FoldedChain | null } | null = null;
 
   protected override denseInference(): DenseInference | null {
     // A subclass (or instance) with its own forward must be run through it.
     if (this.forward !== Sequential.prototype.forward) return null;
     const c = this.compiled;
-    if (c !== null && sameLayers(c.layers, this.layers)) return c.plan;
-    const plan = DenseInference.compile(this.layers);
-    this.compiled = { layers: this.layers.slice(), plan };
+    if (c !== null && sameLayers(c.layers, this.layers)) {
+      c.fold?.refresh();
+      return c.plan;
+    }
+    // Eval-mode BatchNorms folded into the Linear before them (nn/fold-bn.ts), then the dense plan.
+    const fold = foldBatchNorm(this.layers);
+    const plan = DenseInference.compile(fold?.layers ?? this.layers);
+    this.compiled = { layers: this.layers.slice(), plan, fold: plan === null ? null : fold };
     return plan;
   }
 
