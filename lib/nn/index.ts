@@ -16,4 +16,4 @@ export { GroupNorm, type GroupNormOptions } from './group-norm';
 export { Dropout2d } from './dropout2d';
 export { Upsample, type UpsampleOptions } from './upsample';
 export { Identity } from './identity';
-export { Residual, type ResidualOptions } from './residual';
+export { ResidualBlock, type ResidualBlockOptions } from './residual-block';

@@ -10,4 +10,4 @@ import './group-norm';
 import './dropout2d';
 import './upsample';
 import './identity';
-import './residual';
+import './residual-block';

@@ -1,8 +1,8 @@
-// nn.Residual: a ResNet basic block (Linear + BatchNorm1d here) that trains, saves, loads and predicts; gradients by finite differences.
+// nn.ResidualBlock: a ResNet basic block (Linear + BatchNorm1d here) that trains, saves, loads and predicts; gradients by finite differences.
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../lib/tensor';
-import { BatchNorm1d, Linear, ReLU, Residual, Sequential, Tanh, fromConfig } from '../lib/nn';
+import { BatchNorm1d, Linear, ReLU, ResidualBlock, Sequential, Tanh, fromConfig } from '../lib/nn';
 import { save, load } from '../lib/io/model-file';
 import { exportModel } from '../lib/io/onnx';
 import { fit, evaluate } from '../lib/train';
@@ -14,8 +14,8 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 /** A basic block on features: Linear-BN-ReLU-Linear-BN + skip, then ReLU. */
-function basicBlock(width: number, seed: number): Residual {
-  return new Residual([
+function basicBlock(width: number, seed: number): ResidualBlock {
+  return new ResidualBlock([
     new Linear(width, width, { seed, bias: false }), new BatchNorm1d(width), new ReLU(),
     new Linear(width, width, { seed: seed + 1, bias: false }), new BatchNorm1d(width),
   ]);
@@ -35,7 +35,7 @@ function dataset(n: number, seed: number): { x: Tensor; y: Int32Array } {
   return { x: new Tensor(x, [n, 6]), y };
 }
 
-describe('Residual (ResNet basic block)', () => {
+describe('ResidualBlock (ResNet basic block)', () => {
   it('trains, saves, loads and predicts (sync and async); parameters named body.* like PyTorch submodules', async () => {
     const model = new Sequential(new Linear(6, 16, { seed: 1 }), new BatchNorm1d(16), new ReLU(), basicBlock(16, 3), basicBlock(16, 7), new Linear(16, 2, { seed: 9 }));
     expect(Object.keys(model.stateDict()).filter((k) => k.startsWith('3.'))).toEqual([
@@ -61,20 +61,20 @@ describe('Residual (ResNet basic block)', () => {
 
   it('gradients of the input and every parameter match finite differences', () => {
     const { seed, rng } = freshRng();
-    const block = new Residual([new Linear(3, 3, { seed: 1 }), new BatchNorm1d(3, { eps: 1e-3 }), new Tanh(), new Linear(3, 3, { seed: 2 })], { activation: 'none' });
+    const block = new ResidualBlock([new Linear(3, 3, { seed: 1 }), new BatchNorm1d(3, { eps: 1e-3 }), new Tanh(), new Linear(3, 3, { seed: 2 })], { activation: 'none' });
     const x = randomTensor(rng, [5, 3], { scale: 2 });
-    gradcheck(() => block.forward(x), [x, ...block.parameters()], { label: `seed ${seed} Residual` });
-    const projected = new Residual([new Linear(3, 4, { seed: 3 })], { shortcut: new Linear(3, 4, { seed: 4, bias: false }), activation: 'none' });
-    gradcheck(() => projected.forward(x), [x, ...projected.parameters()], { label: `seed ${seed} Residual with projection` });
+    gradcheck(() => block.forward(x), [x, ...block.parameters()], { label: `seed ${seed} ResidualBlock` });
+    const projected = new ResidualBlock([new Linear(3, 4, { seed: 3 })], { shortcut: new Linear(3, 4, { seed: 4, bias: false }), activation: 'none' });
+    gradcheck(() => projected.forward(x), [x, ...projected.parameters()], { label: `seed ${seed} ResidualBlock with projection` });
   });
 
   it('config checks, shape errors, and ONNX export says it is not supported', async () => {
-    const block = new Residual([new Linear(4, 5)]);
-    expect(() => block.forward(new Tensor(new Float32Array(8), [2, 4]))).toThrow(/Residual.forward: the body gives \[2,5\] but the shortcut gives \[2,4\]/);
-    expect(() => new Residual([new Linear(2, 2)], { activation: 'gelu' as never })).toThrow(/Residual: activation/);
-    expect(() => fromConfig({ type: 'Residual', body: { type: 'Nope' }, shortcut: null, activation: 'relu' })).toThrow(/Residual key 'body' must be a valid layer config/);
-    const withShortcut = new Residual([new Linear(4, 5)], { shortcut: new Linear(4, 5), activation: 'none' });
+    const block = new ResidualBlock([new Linear(4, 5)]);
+    expect(() => block.forward(new Tensor(new Float32Array(8), [2, 4]))).toThrow(/ResidualBlock.forward: the body gives \[2,5\] but the shortcut gives \[2,4\]/);
+    expect(() => new ResidualBlock([new Linear(2, 2)], { activation: 'gelu' as never })).toThrow(/ResidualBlock: activation/);
+    expect(() => fromConfig({ type: 'ResidualBlock', body: { type: 'Nope' }, shortcut: null, activation: 'relu' })).toThrow(/ResidualBlock key 'body' must be a valid layer config/);
+    const withShortcut = new ResidualBlock([new Linear(4, 5)], { shortcut: new Linear(4, 5), activation: 'none' });
     expect(fromConfig(withShortcut.toConfig()).toConfig()).toEqual(withShortcut.toConfig());
-    await expect(exportModel(new Sequential(block), path.join(tmp.dir, 'r.onnx'), { inputShape: [1, 4] })).rejects.toThrow(/Residual/);
+    await expect(exportModel(new Sequential(block), path.join(tmp.dir, 'r.onnx'), { inputShape: [1, 4] })).rejects.toThrow(/ResidualBlock/);
   });
 });

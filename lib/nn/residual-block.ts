@@ -1,4 +1,4 @@
-// Residual: y = act(body(x) + shortcut(x)), the building block of ResNets (a basic block is conv-BN-ReLU-conv-BN with an identity or 1x1-conv shortcut).
+// ResidualBlock: y = act(body(x) + shortcut(x)), the building block of ResNets (a basic block is conv-BN-ReLU-conv-BN with an identity or 1x1-conv shortcut).
 import { Tensor, shapeToString } from '../tensor';
 import { add } from '../ops/elementwise';
 import { relu } from '../ops/activation';
@@ -10,15 +10,15 @@ import { keyRules, register, type KeyRule } from './registry';
 import { checkConfig, configParameters, fromConfig } from './from-config';
 import { checkOneOf, checkOptions, describe as describeValue } from '../validate';
 
-export interface ResidualOptions {
+export interface ResidualBlockOptions {
   /** The skip path (e.g. a 1x1 Conv + BatchNorm when the body changes the shape); default the identity. */
   shortcut?: Module | null;
   /** Applied after the sum: 'relu' (default, as ResNet) or 'none'. */
   activation?: 'relu' | 'none';
 }
 
-export interface ResidualConfig extends LayerConfig {
-  type: 'Residual';
+export interface ResidualBlockConfig extends LayerConfig {
+  type: 'ResidualBlock';
   body: LayerConfig;
   shortcut: LayerConfig | null;
   activation: 'relu' | 'none';
@@ -29,22 +29,22 @@ export interface ResidualConfig extends LayerConfig {
  * into one), the shortcut the identity unless given. Parameters are named "body.<i>.<name>" and
  * "shortcut.<i>.<name>" (PyTorch's naming for submodules called body and shortcut).
  */
-export class Residual extends Module {
+export class ResidualBlock extends Module {
   readonly body: Module;
   readonly shortcut: Module | null;
   readonly activation: 'relu' | 'none';
 
-  constructor(body: Module | Module[], opts: ResidualOptions = {}) {
+  constructor(body: Module | Module[], opts: ResidualBlockOptions = {}) {
     super();
-    const o = checkOptions('Residual', opts, ['shortcut', 'activation']);
+    const o = checkOptions('ResidualBlock', opts, ['shortcut', 'activation']);
     const b = Array.isArray(body) ? new Sequential(body) : body;
-    if (!(b instanceof Module)) throw new Error(`Residual: body must be a Module or an array of Modules, got ${describeValue(body)}`);
+    if (!(b instanceof Module)) throw new Error(`ResidualBlock: body must be a Module or an array of Modules, got ${describeValue(body)}`);
     if (o.shortcut !== undefined && o.shortcut !== null && !(o.shortcut instanceof Module)) {
-      throw new Error(`Residual: shortcut must be a Module or null, got ${describeValue(o.shortcut)}`);
+      throw new Error(`ResidualBlock: shortcut must be a Module or null, got ${describeValue(o.shortcut)}`);
     }
     this.body = this.registerModule('body', b);
     this.shortcut = o.shortcut ? this.registerModule('shortcut', o.shortcut) : null;
-    this.activation = o.activation === undefined ? 'relu' : checkOneOf('Residual', 'activation', o.activation, ['relu', 'none'] as const);
+    this.activation = o.activation === undefined ? 'relu' : checkOneOf('ResidualBlock', 'activation', o.activation, ['relu', 'none'] as const);
   }
 
   override forward(x: Tensor): Tensor {
@@ -52,7 +52,7 @@ export class Residual extends Module {
     const s = this.shortcut ? this.shortcut.forward(x) : x;
     if (y.shape.length !== s.shape.length || y.shape.some((d, i) => d !== s.shape[i])) {
       throw new Error(
-        `Residual.forward: the body gives ${shapeToString(y.shape)} but the shortcut gives ${shapeToString(s.shape)}; ` +
+        `ResidualBlock.forward: the body gives ${shapeToString(y.shape)} but the shortcut gives ${shapeToString(s.shape)}; ` +
           'give a shortcut that maps the input to the body\'s output shape',
       );
     }
@@ -70,12 +70,12 @@ export class Residual extends Module {
     if (this.shortcut) seedAll(this.shortcut, deriveSeed(seed, 1));
   }
 
-  override toConfig(): ResidualConfig {
-    return { type: 'Residual', body: this.body.toConfig(), shortcut: this.shortcut ? this.shortcut.toConfig() : null, activation: this.activation };
+  override toConfig(): ResidualBlockConfig {
+    return { type: 'ResidualBlock', body: this.body.toConfig(), shortcut: this.shortcut ? this.shortcut.toConfig() : null, activation: this.activation };
   }
 
   override describe(): string {
-    return `Residual(${this.shortcut ? 'projection shortcut' : 'identity shortcut'}, ${this.activation})`;
+    return `ResidualBlock(${this.shortcut ? 'projection shortcut' : 'identity shortcut'}, ${this.activation})`;
   }
 }
 
@@ -97,8 +97,8 @@ const prefixed = (prefix: string, cfg: LayerConfig): { name: string; shape: numb
   configParameters(cfg).map((p) => ({ name: `${prefix}.${p.name}`, shape: p.shape }));
 
 // No `children`: the block is not a chain (the ONNX chain exporter and the dense planner must not inline it).
-register<ResidualConfig>(Residual, {
+register<ResidualBlockConfig>(ResidualBlock, {
   keys: { body: layerConfig(false), shortcut: layerConfig(true), activation: keyRules.oneOf(['relu', 'none']) },
-  fromConfig: (c) => new Residual(fromConfig(c.body), { shortcut: c.shortcut === null ? null : fromConfig(c.shortcut), activation: c.activation }),
+  fromConfig: (c) => new ResidualBlock(fromConfig(c.body), { shortcut: c.shortcut === null ? null : fromConfig(c.shortcut), activation: c.activation }),
   parameters: (c) => [...prefixed('body', c.body), ...(c.shortcut === null ? [] : prefixed('shortcut', c.shortcut))],
 });
