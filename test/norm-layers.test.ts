@@ -99,6 +99,22 @@ describe('BatchNorm layers', () => {
     expect(Object.keys(noTrack.stateDict())).toEqual(['weight', 'bias']);
   });
 
+  it('ONNX: BatchNorm2d exports and imports back (as BatchNorm2d, with its running statistics); trackRunningStats false is refused', async () => {
+    const model = new Sequential(new BatchNorm2d(2, { momentum: 0.25, eps: 1e-3 }), new Flatten(), new Linear(18, 3, { seed: 2 }));
+    warmUp(model, [5, 2, 3, 3]);
+    const x = randomInput([4, 2, 3, 3], 21, 2, 1);
+    const file = path.join(tmp.dir, 'bn2d.onnx');
+    await exportModel(model, file, { inputShape: [1, 2, 3, 3] });
+    const back = await importModel(file);
+    expect(back.toConfig()).toEqual(model.toConfig());
+    const sd = back.stateDict();
+    expect(Array.from(sd['0.running_var'].data)).toEqual(Array.from(model.stateDict()['0.running_var'].data));
+    expectClose(back.predict(x).data, model.predict(x).data, 1e-6, 1e-6, 'imported BatchNorm2d');
+    expectClose((await runOrt(file, x.data, [4, 2, 3, 3])).data, model.predict(x).data, 1e-5, 1e-6, 'onnxruntime BatchNorm2d');
+    const batchOnly = new Sequential(new BatchNorm1d(3, { trackRunningStats: false }), new Linear(3, 1));
+    await expect(exportModel(batchOnly, path.join(tmp.dir, 'no-track.onnx'))).rejects.toThrow(/trackRunningStats false normalises with batch statistics/);
+  });
+
   it('ONNX: BatchNorm1d in an MLP and BatchNorm2d/GroupNorm/Upsample/Identity/Dropout2d in a conv-free image net run in onnxruntime like predict (1e-5)', async () => {
     const mlp = new Sequential(new Linear(6, 8, { seed: 3 }), new BatchNorm1d(8), new ReLU(), new Linear(8, 3, { seed: 4 }));
     (mlp.layers[1] as BatchNorm1d).weight!.data.set([1, 2, 0.5, -1, 1.5, 0.25, 1, 3]);
