@@ -111,6 +111,14 @@ describe('BatchNorm layers', () => {
     expect(Array.from(sd['0.running_var'].data)).toEqual(Array.from(model.stateDict()['0.running_var'].data));
     expectClose(back.predict(x).data, model.predict(x).data, 1e-6, 1e-6, 'imported BatchNorm2d');
     expectClose((await runOrt(file, x.data, [4, 2, 3, 3])).data, model.predict(x).data, 1e-5, 1e-6, 'onnxruntime BatchNorm2d');
+    // Upsample by scale factors reads back from Resize (the shape it makes reaches the Linear after it).
+    const up = new Sequential(new BatchNorm2d(2), new Upsample({ scaleFactor: [2, 3] }), new Flatten(), new Linear(2 * 6 * 9, 2, { seed: 4 }));
+    warmUp(up, [5, 2, 3, 3]);
+    const upFile = path.join(tmp.dir, 'up.onnx');
+    await exportModel(up, upFile, { inputShape: [1, 2, 3, 3] });
+    const upBack = await importModel(upFile);
+    expect(upBack.toConfig()).toEqual(up.toConfig());
+    expectClose(upBack.predict(x).data, up.predict(x).data, 1e-6, 1e-6, 'imported Upsample');
     const batchOnly = new Sequential(new BatchNorm1d(3, { trackRunningStats: false }), new Linear(3, 1));
     await expect(exportModel(batchOnly, path.join(tmp.dir, 'no-track.onnx'))).rejects.toThrow(/trackRunningStats false normalises with batch statistics/);
   });

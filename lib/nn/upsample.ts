@@ -4,7 +4,7 @@ import { upsampleNearest } from '../ops/upsample';
 import { Module } from './module';
 import { int64Constant as int64 } from './onnx-int64';
 import type { LayerConfig } from './config';
-import { register, type KeyRule, type OnnxExportContext } from './registry';
+import { register, type KeyRule, type OnnxExportContext, type OnnxImport } from './registry';
 import { checkOneOf, checkOptions, invalid, checkTensor } from '../validate';
 
 export interface UpsampleOptions {
@@ -107,6 +107,34 @@ function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
   ctx.shape = [ctx.shape[0], ...size];
 }
 
+/** Reads Resize (nearest, asymmetric, floor: what PyTorch and exportOnnx write) with constant scales [1, 1, ...]. */
+const resizeImport: OnnxImport = {
+  attributes: {
+    Resize: {
+      mode: 'string', coordinate_transformation_mode: 'string', nearest_mode: 'string', cubic_coeff_a: 'float',
+      exclude_outside: 'int', extrapolation_value: 'float', antialias: 'int', keep_aspect_ratio_policy: 'string', axes: 'ints',
+    },
+  },
+  node(n, ctx) {
+    const mode = n.string('mode', 'nearest');
+    const coords = n.string('coordinate_transformation_mode', 'half_pixel');
+    const rounding = n.string('nearest_mode', 'round_prefer_floor');
+    if (mode !== 'nearest' || coords !== 'asymmetric' || rounding !== 'floor') {
+      throw new Error(`${n.label}: only mode 'nearest' with coordinate_transformation_mode 'asymmetric' and nearest_mode 'floor' (PyTorch's nearest) is supported, got '${mode}', '${coords}', '${rounding}'`);
+    }
+    if (n.ints('axes') !== null) throw new Error(`${n.label}: the axes attribute is not supported`);
+    const scales = n.inputs[2] ? ctx.constant(n.inputs[2]) : null;
+    if (scales === null || n.inputs[3]) throw new Error(`${n.label}: only constant scales are supported (not sizes)`);
+    const s = Array.from(scales.data);
+    if (s.length < 3 || s.length > 5 || s[0] !== 1 || s[1] !== 1 || s.slice(2).some((v) => !(v > 0))) {
+      throw new Error(`${n.label}: scales must be [1, 1, then 1 to 3 positive spatial scales], got [${s.join(', ')}]`);
+    }
+    const scaleFactor = s.slice(2).map((v) => Number(Math.fround(v).toPrecision(7)));
+    const sample = ctx.sample === null ? null : ctx.sample.map((d, i) => (i === 0 || d === null ? d : Math.floor(d * scaleFactor[i - 1])));
+    return { config: { type: 'Upsample', size: null, scaleFactor, mode: 'nearest' }, params: {}, sample };
+  },
+};
+
 const dimList = (what: string, ok: (d: unknown) => boolean): KeyRule => ({
   expect: `null or a list of 1 to 3 ${what}`,
   ok: (v) => v === null || (Array.isArray(v) && v.length >= 1 && v.length <= 3 && v.every(ok)),
@@ -121,5 +149,6 @@ register<UpsampleConfig>(Upsample, {
   fromConfig: (c) => new Upsample(c.size !== null ? { size: c.size } : { scaleFactor: c.scaleFactor as number[] }),
   parameters: () => [],
   onnx: exportOnnx,
+  onnxImport: resizeImport,
   keepsNoTensors: true,
 });

@@ -42,6 +42,7 @@ function nodeView(n: onnx.INodeProto, label: string): OnnxNodeView {
     opType: n.opType ?? '', label, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
     float: (name, fb) => attrs.float(name, fb),
     int: (name, fb) => attrs.int(name, fb),
+    string: (name, fb) => attrs.string(name, fb),
     ints: (name) => {
       const a = (n.attribute ?? []).find((x) => x.name === name);
       return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${label} attribute ${name}`)) : null;
@@ -318,6 +319,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
   };
   const pushRegistered = (l: ImportedLayer): void => {
     layers.push({ kind: 'registered', name: name(), config: l.config, params: l.params });
+    if (l.sample !== undefined) sample = l.sample;
   };
 
   let skip = 0;
