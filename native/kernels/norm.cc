@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "isa.h"
+#include "norm_spans.h"
+#include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
 
 namespace myelin {
@@ -15,7 +17,7 @@ namespace {
 // A row is one (n, c) span of S values at x + (n * C + c) * S; rows are numbered n * C + c.
 
 // Sum of S floats in four double lanes (vectorisable without reassociating a single chain).
-inline double span_sum(const float* p, long S) {
+inline double span_sum_scalar(const float* p, long S) {
   double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   long j = 0;
   for (; j + 4 <= S; j += 4) {
@@ -29,7 +31,7 @@ inline double span_sum(const float* p, long S) {
 }
 
 // Sum of (p - m)^2 over S floats.
-inline double span_sq_dev(const float* p, long S, double m) {
+inline double span_sq_dev_scalar(const float* p, long S, double m) {
   double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   long j = 0;
   for (; j + 4 <= S; j += 4) {
@@ -47,7 +49,7 @@ inline double span_sq_dev(const float* p, long S, double m) {
 }
 
 // Sums of dy and of dy * (x - m) over S values.
-inline void span_grad_sums(const float* x, const float* dy, long S, double m, double* s_dy, double* s_dyx) {
+inline void span_grad_sums_scalar(const float* x, const float* dy, long S, double m, double* s_dy, double* s_dyx) {
   double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
   long j = 0;
   for (; j + 2 <= S; j += 2) {
@@ -62,6 +64,30 @@ inline void span_grad_sums(const float* x, const float* dy, long S, double m, do
   }
   *s_dy += a0 + a1;
   *s_dyx += b0 + b1;
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+// Spans of at least this many values take the AVX2 loops (when the CPU has them).
+constexpr long kAvx2MinSpan = 16;
+inline bool avx2_spans(long S) { return S >= kAvx2MinSpan && simd_level() == SimdLevel::Avx2; }
+#else
+inline bool avx2_spans(long) { return false; }
+namespace norm_avx2 {  // never called off x86-64 (avx2_spans is false); keeps the calls below compiling
+inline double span_sum(const float*, long) { return 0; }
+inline double span_sq_dev(const float*, long, double) { return 0; }
+inline void span_grad_sums(const float*, const float*, long, double, double*, double*) {}
+inline void span_normalise(const float*, long, float, float, float, float*) {}
+inline void span_dx(const float*, const float*, long, float, float, float, float, float*) {}
+}  // namespace norm_avx2
+#endif
+
+inline double span_sum(const float* p, long S, bool v) { return v ? norm_avx2::span_sum(p, S) : span_sum_scalar(p, S); }
+inline double span_sq_dev(const float* p, long S, double m, bool v) {
+  return v ? norm_avx2::span_sq_dev(p, S, m) : span_sq_dev_scalar(p, S, m);
+}
+inline void span_grad_sums(const float* x, const float* dy, long S, double m, double* s_dy, double* s_dyx, bool v) {
+  if (v) norm_avx2::span_grad_sums(x, dy, S, m, s_dy, s_dyx);
+  else span_grad_sums_scalar(x, dy, S, m, s_dy, s_dyx);
 }
 
 // Calls f(n, c0, c1) for the rows [r0, r1) as runs of channels within one sample.
@@ -140,6 +166,7 @@ void batch_norm_forward(long N, long C, long S, const float* x, const float* wei
                         float eps, float* out, float* mean, float* var, float* invstd) {
   const long rows = N * C;
   const int tasks = tasks_for(N, C, S);
+  const bool v = avx2_spans(S);
   double* part = partials(static_cast<size_t>(tasks) * C + 2 * C);
   double* acc = part + static_cast<size_t>(tasks) * C;
   double* mean_d = acc + C;
@@ -151,7 +178,7 @@ void batch_norm_forward(long N, long C, long S, const float* x, const float* wei
       if (S == 1)
         for (long c = c0; c < c1; ++c) p[c] += x[n * C + c];
       else
-        for (long c = c0; c < c1; ++c) p[c] += span_sum(x + (n * C + c) * S, S);
+        for (long c = c0; c < c1; ++c) p[c] += span_sum(x + (n * C + c) * S, S, v);
     });
   });
   reduce_parts(tasks, C, part, acc);
@@ -167,7 +194,7 @@ void batch_norm_forward(long N, long C, long S, const float* x, const float* wei
           p[c] += d * d;
         }
       else
-        for (long c = c0; c < c1; ++c) p[c] += span_sq_dev(x + (n * C + c) * S, S, mean_d[c]);
+        for (long c = c0; c < c1; ++c) p[c] += span_sq_dev(x + (n * C + c) * S, S, mean_d[c], v);
     });
   });
   reduce_parts(tasks, C, part, acc);
@@ -195,6 +222,10 @@ void batch_norm_forward(long N, long C, long S, const float* x, const float* wei
       for (long c = c0; c < c1; ++c) {
         const long o = (n * C + c) * S;
         const float m = mean[c], ca = a[c], cb = b[c];
+        if (v) {
+          norm_avx2::span_normalise(x + o, S, m, ca, cb, out + o);
+          continue;
+        }
         for (long j = 0; j < S; ++j) out[o + j] = (x[o + j] - m) * ca + cb;
       }
     });
@@ -206,6 +237,7 @@ void batch_norm_backward(long N, long C, long S, const float* x, const float* me
                          float* dbias) {
   const long rows = N * C;
   const int tasks = tasks_for(N, C, S);
+  const bool v = avx2_spans(S);
   const bool need_sums = training || dweight != nullptr || dbias != nullptr;
   thread_local std::vector<float> coef;
   if (coef.size() < static_cast<size_t>(3 * C)) coef.resize(3 * C);
@@ -230,7 +262,7 @@ void batch_norm_backward(long N, long C, long S, const float* x, const float* me
         else
           for (long c = c0; c < c1; ++c) {
             const long o = (n * C + c) * S;
-            span_grad_sums(x + o, dy + o, S, mean[c], pd + c, px + c);
+            span_grad_sums(x + o, dy + o, S, mean[c], pd + c, px + c, v);
           }
       });
     });
@@ -283,6 +315,10 @@ void batch_norm_backward(long N, long C, long S, const float* x, const float* me
       for (long c = c0; c < c1; ++c) {
         const long o = (n * C + c) * S;
         const float ca = a[c], cb = b[c], ck = k[c], m = mean[c];
+        if (v) {
+          norm_avx2::span_dx(dy + o, x + o, S, ca, m, cb, ck, dx + o);
+          continue;
+        }
         for (long j = 0; j < S; ++j) dx[o + j] = dy[o + j] * ca + (x[o + j] - m) * cb + ck;
       }
     });
