@@ -159,8 +159,13 @@ function exportOnnx(ctx: OnnxExportContext, c: BatchNormConfig): void {
     const values = name === 'weight' || name === 'bias' ? (c.affine ? ctx.param(name) : new Float32Array(C).fill(fill)) : ctx.param(name);
     return ctx.initializer(`${ctx.prefix}${name}`, [C], values);
   };
-  const attrs = [{ name: 'epsilon', float: c.eps }, ...(c.momentum === null ? [] : [{ name: 'momentum', float: 1 - c.momentum }])];
-  ctx.current = ctx.node('BatchNormalization', [ctx.current, p('weight', 1), p('bias', 0), p('running_mean', 0), p('running_var', 1)], attrs);
+  ctx.current = batchNormNode(ctx, [ctx.current, p('weight', 1), p('bias', 0), p('running_mean', 0), p('running_var', 1)], c.eps, c.momentum);
+}
+
+/** BatchNormalization (inference form) over [x, scale, B, mean, var]; momentum in ONNX's sense (1 - PyTorch's). */
+export function batchNormNode(ctx: OnnxExportContext, inputs: string[], eps: number, momentum: number | null): string {
+  const attrs = [{ name: 'epsilon', float: eps }, ...(momentum === null ? [] : [{ name: 'momentum', float: 1 - momentum }])];
+  return ctx.node('BatchNormalization', inputs, attrs);
 }
 
 /** Rounds a value read from a float32 attribute to the short decimal it was written from (1 - 0.9f -> 0.1). */

@@ -69,25 +69,28 @@ function reduceMean(ctx: OnnxExportContext, x: string): string {
 }
 
 /**
- * ONNX: the decomposition (every opset): Reshape to [N, G, -1], subtract the mean, divide by
- * sqrt(mean of squares + eps), Reshape back, then Mul and Add by the per-channel weight and bias.
+ * GroupNorm as ONNX nodes (every opset): Reshape x [N, C, ...sample] to [N, G, -1], subtract the mean, divide by
+ * sqrt(mean of squares + eps), Reshape back, then Mul and Add the per-channel `weight` and `bias` values
+ * (each [C, 1, ...]). `sample` is x's shape without the batch. Returns the output value (layer export and op table).
  */
+export function groupNormNodes(ctx: OnnxExportContext, x: string, sample: number[], G: number, eps: number, weight: string, bias: string): string {
+  const grouped = ctx.node('Reshape', [x, int64(ctx, 'group_shape', [0, G, -1])]);
+  const centred = ctx.node('Sub', [grouped, reduceMean(ctx, grouped)]);
+  const variance = reduceMean(ctx, ctx.node('Mul', [centred, centred]));
+  const std = ctx.node('Sqrt', [ctx.node('Add', [variance, ctx.scalar(`${ctx.prefix}eps`, eps)])]);
+  const normed = ctx.node('Reshape', [ctx.node('Div', [centred, std]), int64(ctx, 'shape', [0, ...sample])]);
+  return ctx.node('Add', [ctx.node('Mul', [normed, weight]), bias]);
+}
+
 function exportOnnx(ctx: OnnxExportContext, c: GroupNormConfig): void {
   if (ctx.shape.length < 1 || ctx.shape[0] !== c.numChannels) {
     throw new Error(`onnx.exportModel: ${ctx.where} GroupNorm(${c.numGroups}, ${c.numChannels}) gets input [${['batch', ...ctx.shape].join(',')}]`);
   }
   const C = c.numChannels;
   const perChannel = [C, ...ctx.shape.slice(1).map(() => 1)];
-  const weight = c.affine ? ctx.param('weight') : new Float32Array(C).fill(1);
-  const bias = c.affine ? ctx.param('bias') : new Float32Array(C);
-  const x = ctx.current;
-  const grouped = ctx.node('Reshape', [x, int64(ctx, 'group_shape', [0, c.numGroups, -1])]);
-  const centred = ctx.node('Sub', [grouped, reduceMean(ctx, grouped)]);
-  const variance = reduceMean(ctx, ctx.node('Mul', [centred, centred]));
-  const std = ctx.node('Sqrt', [ctx.node('Add', [variance, ctx.scalar(`${ctx.prefix}eps`, c.eps)])]);
-  const normed = ctx.node('Reshape', [ctx.node('Div', [centred, std]), int64(ctx, 'shape', [0, ...ctx.shape])]);
-  const scaled = ctx.node('Mul', [normed, ctx.initializer(`${ctx.prefix}weight`, perChannel, weight)]);
-  ctx.current = ctx.node('Add', [scaled, ctx.initializer(`${ctx.prefix}bias`, perChannel, bias)]);
+  const weight = ctx.initializer(`${ctx.prefix}weight`, perChannel, c.affine ? ctx.param('weight') : new Float32Array(C).fill(1));
+  const bias = ctx.initializer(`${ctx.prefix}bias`, perChannel, c.affine ? ctx.param('bias') : new Float32Array(C));
+  ctx.current = groupNormNodes(ctx, ctx.current, ctx.shape, c.numGroups, c.eps, weight, bias);
 }
 
 register<GroupNormConfig>(GroupNorm, {

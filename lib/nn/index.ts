@@ -17,3 +17,4 @@ export { Dropout2d } from './dropout2d';
 export { Upsample, type UpsampleOptions } from './upsample';
 export { Identity } from './identity';
 export { ResidualBlock, type ResidualBlockOptions } from './residual-block';
+export { Graph, GRAPH_OPS, type GraphOptions, type GraphNode, type GraphConfig, type GraphAttr } from './graph';

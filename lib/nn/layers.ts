@@ -11,3 +11,4 @@ import './dropout2d';
 import './upsample';
 import './identity';
 import './residual-block';
+import './graph';

@@ -76,34 +76,34 @@ export class Upsample extends Module {
   }
 }
 
-/** ONNX Resize, nearest with PyTorch's index rule (asymmetric coordinates, floor): scales, or sizes when a size was given. */
-function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
-  const layer = new Upsample(c.size ? { size: c.size } : { scaleFactor: c.scaleFactor as number[] });
-  const spatial = ctx.shape.slice(1);
-  const { size } = layer.outputSize(spatial, `onnx.exportModel: ${ctx.where} Upsample`);
+/**
+ * ONNX Resize (nearest with PyTorch's index rule: asymmetric coordinates, floor) of x [N, C, ...spatial] to
+ * `size`: by constant scales when `scales` is given, else by sizes. Returns the output value.
+ */
+export function resizeNearestNodes(ctx: OnnxExportContext, x: string, spatial: number[], size: number[], scales: number[] | null): string {
   const attrs = [
     { name: 'mode', string: 'nearest' },
     { name: 'coordinate_transformation_mode', string: 'asymmetric' },
     { name: 'nearest_mode', string: 'floor' },
   ];
-  const rank = ctx.shape.length + 1;
-  const roi = '';
-  if (c.scaleFactor !== null) {
-    const per = spatial.map((_, i) => (c.scaleFactor as number[]).length === 1 ? (c.scaleFactor as number[])[0] : (c.scaleFactor as number[])[i]);
-    const scales = ctx.initializer(`${ctx.prefix}scales`, [rank], Float32Array.from([1, 1, ...per]));
-    ctx.current = ctx.node('Resize', [ctx.current, roi, scales], attrs);
-  } else if (ctx.opset >= 18) {
+  if (scales !== null) return ctx.node('Resize', [x, '', ctx.initializer(`${ctx.prefix}scales`, [spatial.length + 2], Float32Array.from([1, 1, ...scales]))], attrs);
+  if (ctx.opset >= 18) {
     // Resize 18 takes the resized axes: the sizes of the spatial dims alone, a constant.
-    const axes = { name: 'axes', ints: spatial.map((_, i) => i + 2) };
-    ctx.current = ctx.node('Resize', [ctx.current, roi, '', int64(ctx, 'sizes', size)], [...attrs, axes]);
-  } else {
-    // Before 18, sizes covers every dim: the batch and channel dims of the input, then the spatial sizes.
-    const sizes = ctx.node('Concat', [
-      ctx.node('Slice', [ctx.node('Shape', [ctx.current]), int64(ctx, 'start', [0]), int64(ctx, 'end', [2])]),
-      int64(ctx, 'sizes', size),
-    ], [{ name: 'axis', int: 0 }]);
-    ctx.current = ctx.node('Resize', [ctx.current, roi, '', sizes], attrs);
+    return ctx.node('Resize', [x, '', '', int64(ctx, 'sizes', size)], [...attrs, { name: 'axes', ints: spatial.map((_, i) => i + 2) }]);
   }
+  // Before 18, sizes covers every dim: the batch and channel dims of the input, then the spatial sizes.
+  const sizes = ctx.node('Concat', [
+    ctx.node('Slice', [ctx.node('Shape', [x]), int64(ctx, 'start', [0]), int64(ctx, 'end', [2])]),
+    int64(ctx, 'sizes', size),
+  ], [{ name: 'axis', int: 0 }]);
+  return ctx.node('Resize', [x, '', '', sizes], attrs);
+}
+
+function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
+  const layer = new Upsample(c.size ? { size: c.size } : { scaleFactor: c.scaleFactor as number[] });
+  const spatial = ctx.shape.slice(1);
+  const { size, scales } = layer.outputSize(spatial, `onnx.exportModel: ${ctx.where} Upsample`);
+  ctx.current = resizeNearestNodes(ctx, ctx.current, spatial, size, scales);
   ctx.shape = [ctx.shape[0], ...size];
 }
 

@@ -1,6 +1,6 @@
 // Normalisation ops: batchNorm (batch or running statistics) and groupNorm, each a kernel call forward and one backward.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { checkBoolean, checkNumber, checkPositiveInt, checkTensor, invalid } from '../validate';
@@ -95,6 +95,11 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
   }
   const y = new Tensor(out, x.shape);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  // For ONNX export by tracing: the statistics used, as constants, and the scale and shift (ones and zeros when absent).
+  const attrs = isTracing() ? {
+    eps, batchStatistics: useBatch, mean: new Tensor(mean.slice(), [C]), var: new Tensor(useBatch ? new Float32Array(C) : (running as RunningStats).var.slice(), [C]),
+    scale: weight ?? new Tensor(new Float32Array(C).fill(1), [C]), shift: bias ?? new Tensor(new Float32Array(C), [C]),
+  } : undefined;
   return record(y, 'batchNorm', inputs, (g) => {
     const dx = x.requiresGrad ? gradBuffer(n) : null;
     const dw = weight?.requiresGrad ? gradBuffer(C) : null;
@@ -108,7 +113,7 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
       db?.fill(0);
     }
     return [dx, ...(weight ? [dw] : []), ...(bias ? [db] : [])];
-  });
+  }, attrs);
 }
 
 /** Blends a batch's mean and (unbiased) variance into running statistics, as torch.nn.BatchNorm does. */
@@ -151,6 +156,12 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
     backend.batchNormForward({ N: 1, C: N * G, S: L, x: x.data, weight: null, bias: null, eps, out: xhat, mean, variance: new Float32Array(N * G), invstd });
     if (affine) backend.channelAffine(N, C, S, xhat, w?.data ?? new Float32Array(C).fill(1), b?.data ?? null, out);
   }
+  const perChannel = [C, ...x.shape.slice(2).map(() => 1)];
+  const attrs = isTracing() ? {
+    numGroups: G, eps,
+    scale: new Tensor(w === null ? new Float32Array(C).fill(1) : w.data.slice(), perChannel),
+    shift: new Tensor(b === null ? new Float32Array(C) : b.data.slice(), perChannel),
+  } : undefined;
   const y = record(new Tensor(out, x.shape), 'groupNorm', [x, ...(w ? [w] : []), ...(b ? [b] : [])], (g) => {
     const dx = x.requiresGrad ? gradBuffer(n) : null;
     const dw = w?.requiresGrad ? gradBuffer(C) : null;
@@ -177,7 +188,7 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
     }
     if (affine) releaseAfterBackward(xhat);
     return [dx, ...(w ? [dw] : []), ...(b ? [db] : [])];
-  });
+  }, attrs);
   if (affine && y._node === null) releasePrivate(xhat);
   return y;
 }

@@ -1,5 +1,5 @@
 // Nearest-neighbour resizing of the trailing spatial dims of [N, C, ...] (torch.nn.functional.interpolate, mode 'nearest'): a gather forward, a scatter-add backward.
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkTensor, invalid } from '../validate';
@@ -63,5 +63,5 @@ export function upsampleNearest(x: Tensor, outSize: readonly number[], scales: r
       for (let j = 0; j < plane; j++) dx[xo + src[j]] += g[oo + j];
     }
     return [dx];
-  });
+  }, isTracing() ? { size: outSize.slice(), scales: scales === null ? null : scales.slice() } : undefined);
 }
