@@ -2,7 +2,6 @@
 import { Tensor, shapeToString } from '../tensor';
 import { upsampleNearest } from '../ops/upsample';
 import { Module } from './module';
-import { int64Constant as int64 } from './onnx-int64';
 import type { LayerConfig } from './config';
 import { register, type KeyRule, type OnnxExportContext, type OnnxImport } from './registry';
 import { checkOneOf, checkOptions, invalid, checkTensor } from '../validate';
@@ -78,7 +77,7 @@ export class Upsample extends Module {
 
 /**
  * ONNX Resize (nearest with PyTorch's index rule: asymmetric coordinates, floor) of x [N, C, ...spatial] to
- * `size`: by constant scales when `scales` is given, else by sizes. Returns the output value.
+ * `size` by constant scales (`scales` when given). Returns the output value.
  */
 export function resizeNearestNodes(ctx: OnnxExportContext, x: string, spatial: number[], size: number[], scales: number[] | null): string {
   const attrs = [
@@ -86,17 +85,14 @@ export function resizeNearestNodes(ctx: OnnxExportContext, x: string, spatial: n
     { name: 'coordinate_transformation_mode', string: 'asymmetric' },
     { name: 'nearest_mode', string: 'floor' },
   ];
-  if (scales !== null) return ctx.node('Resize', [x, '', ctx.initializer(`${ctx.prefix}scales`, [spatial.length + 2], Float32Array.from([1, 1, ...scales]))], attrs);
-  if (ctx.opset >= 18) {
-    // Resize 18 takes the resized axes: the sizes of the spatial dims alone, a constant.
-    return ctx.node('Resize', [x, '', '', int64(ctx, 'sizes', size)], [...attrs, { name: 'axes', ints: spatial.map((_, i) => i + 2) }]);
-  }
-  // Before 18, sizes covers every dim: the batch and channel dims of the input, then the spatial sizes.
-  const sizes = ctx.node('Concat', [
-    ctx.node('Slice', [ctx.node('Shape', [x]), int64(ctx, 'start', [0]), int64(ctx, 'end', [2])]),
-    int64(ctx, 'sizes', size),
-  ], [{ name: 'axis', int: 0 }]);
-  return ctx.node('Resize', [x, '', '', sizes], attrs);
+  // A size becomes constant scales too (the batch dim is dynamic, so sizes would have to be computed): each the
+  // smallest float32 scale whose floor(input * scale) is the size, so onnxruntime makes exactly `size`.
+  const per = scales ?? spatial.map((d, i) => {
+    let sc = Math.fround(size[i] / d);
+    while (Math.floor(d * sc) < size[i] || Math.floor(Math.fround(d * sc)) < size[i]) sc = Math.fround(sc * (1 + 2 ** -23)); // in double and in float32
+    return sc;
+  });
+  return ctx.node('Resize', [x, '', ctx.initializer(`${ctx.prefix}scales`, [spatial.length + 2], Float32Array.from([1, 1, ...per]))], attrs);
 }
 
 function exportOnnx(ctx: OnnxExportContext, c: UpsampleConfig): void {
