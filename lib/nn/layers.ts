@@ -5,6 +5,8 @@ import './dropout';
 import './flatten';
 import './layer-norm';
 import './sequential';
+import './conv';
+import './pool';
 import './batch-norm';
 import './group-norm';
 import './dropout2d';
