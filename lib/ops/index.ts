@@ -11,3 +11,7 @@ export { min, argmax, argmin } from './reduce';
 export { abs, clamp } from './pointwise';
 export { eq, ne, lt, le, gt, ge, where } from './compare';
 export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';
+export {
+  permute, swapAxes, gather, embedding, maskedFill, triu, tril, causalMask, cumsum, bmm, topk, multinomial,
+  type EmbeddingOpOptions, type TopkOptions, type MultinomialOptions,
+} from './seq';
