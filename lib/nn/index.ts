@@ -11,3 +11,8 @@ export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, typ
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
 export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
+export { Embedding, type EmbeddingOptions } from './embedding';
+export {
+  LearnedPositionalEncoding, SinusoidalPositionalEncoding, sinusoidalTable,
+  type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
+} from './positional';

@@ -4,4 +4,6 @@ import './activations';
 import './dropout';
 import './flatten';
 import './layer-norm';
+import './embedding';
+import './positional';
 import './sequential';
