@@ -90,10 +90,33 @@ export class Embedding extends Module {
   }
 }
 
+/** TensorProto.DataType INT64 (the Cast target of the exported ids). */
+const ONNX_INT64 = 7;
+
 const intOrNull: KeyRule = { expect: 'an integer or null', ok: (v) => v === null || Number.isSafeInteger(v) };
 
 register<EmbeddingConfig>(Embedding, {
   keys: { numEmbeddings: keyRules.positiveInt, embeddingDim: keyRules.positiveInt, paddingIdx: intOrNull },
   fromConfig: (c) => new Embedding(c.numEmbeddings, c.embeddingDim, { paddingIdx: c.paddingIdx }),
   parameters: (c) => [{ name: 'weight', shape: [c.numEmbeddings, c.embeddingDim] }],
+  onnx(ctx, c) {
+    // The model input is float (ids as float values, exact below 2^24): Cast to int64, then Gather rows (axis 0).
+    const weight = ctx.initializer(`${ctx.prefix}weight`, [c.numEmbeddings, c.embeddingDim], ctx.param('weight'));
+    const ids = ctx.node('Cast', [ctx.current], [{ name: 'to', int: ONNX_INT64 }]);
+    ctx.current = ctx.node('Gather', [weight, ids], [{ name: 'axis', int: 0 }]);
+    ctx.shape = [...ctx.shape, c.embeddingDim];
+  },
+  onnxImport: {
+    attributes: { Gather: { axis: 'int' } },
+    node(n, ctx) {
+      // Gather(table, ids) with a constant 2-D table on axis 0 (torch.onnx.export's nn.Embedding).
+      const table = ctx.constant(n.inputs[0]);
+      if (n.int('axis', 0) !== 0 || table === null || table.dims.length !== 2 || ctx.constant(n.inputs[1]) !== null) {
+        throw new Error(`${n.label}: only a Gather of rows (axis 0) from a constant 2-D table by the running ids is supported (an nn.Embedding)`);
+      }
+      const [V, D] = table.dims;
+      const sample = ctx.sample === null ? null : [...ctx.sample, D];
+      return { config: { type: 'Embedding', numEmbeddings: V, embeddingDim: D, paddingIdx: null }, params: { weight: Float32Array.from(table.data) }, sample };
+    },
+  },
 });

@@ -107,6 +107,8 @@ export interface OnnxImportContext {
 export interface ImportedLayer {
   config: LayerConfig;
   params: Record<string, Float32Array>;
+  /** The per-sample output shape when the layer changes it (absent: the same as its input's). */
+  sample?: (number | null)[] | null;
 }
 
 /** How a layer is read back from ONNX. */

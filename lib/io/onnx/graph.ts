@@ -9,7 +9,7 @@ import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition
 /** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
 export const SUPPORTED_OPS = new Set([
   'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Reshape',
-  'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
+  'Identity', 'Dropout', 'Gelu', 'Constant', 'Cast', ...ELEMENTWISE_OPS,
 ]);
 
 /** The registered layers that read ONNX themselves, by the operators they read. */
@@ -67,6 +67,7 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
   Dropout: { ratio: AttributeType.FLOAT, seed: AttributeType.INT },
   Gelu: { approximate: AttributeType.STRING },
   Transpose: { perm: AttributeType.INTS },
+  Cast: { to: AttributeType.INT, saturate: AttributeType.INT },
   Constant: {
     value: AttributeType.TENSOR, value_float: AttributeType.FLOAT, value_int: AttributeType.INT,
     value_floats: AttributeType.FLOATS, value_ints: AttributeType.INTS,
@@ -318,6 +319,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
   };
   const pushRegistered = (l: ImportedLayer): void => {
     layers.push({ kind: 'registered', name: name(), config: l.config, params: l.params });
+    if (l.sample !== undefined) sample = l.sample;
   };
 
   let skip = 0;
@@ -466,6 +468,14 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
         const p = shortestFloat32(ratio ? ratio.data[0] : attrs.float('ratio', 0.5));
         if (!(p >= 0 && p < 1)) throw new Error(`${label}: ratio must be in [0, 1), got ${p}`);
         layers.push({ kind: 'Dropout', name: name(), p });
+        return;
+      }
+      case 'Cast': {
+        // Ids cast to an integer type before a Gather (an exported nn.Embedding): nothing to compute here.
+        const to = attrs.int('to', 0);
+        if (to !== onnx.TensorProto.DataType.INT64 && to !== onnx.TensorProto.DataType.INT32) {
+          throw new Error(`${label}: only a Cast to int64 or int32 (ids for an Embedding) is supported, got to=${to}`);
+        }
         return;
       }
       case 'Identity': {
