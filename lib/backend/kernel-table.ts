@@ -288,6 +288,24 @@ buf may be null when momentum == 0.`,
     cpp: 'optim.h myelin::rmsprop_step',
     smallInJs: SMALL_OPTIM,
   },
+
+  // ---- sequence family (seq-ops): embedding lookups and their gradient (lib/backend/js/sequence.ts, native/kernels/gather.cc) ----
+  gatherRows: {
+    doc: `out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+(an embedding lookup; out is [n, D]).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('out', 'n*D')],
+    cpp: 'gather.h myelin::gather_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
+  scatterAddRows: {
+    doc: `table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('src', 'n*D'), count('skip')],
+    cpp: 'gather.h myelin::scatter_add_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

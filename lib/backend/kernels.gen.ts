@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '494e05bf';
+export const KERNEL_TABLE_DIGEST = '5d54bf20';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'gatherRows', 'scatterAddRows'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -148,6 +148,18 @@ export interface KernelSignatures {
    * buf may be null when momentum == 0.
    */
   rmspropStep(n: number, param: Float32Array, grad: Float32Array, sq: Float32Array, buf: Float32Array | null, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number): void;
+
+  /**
+   * out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+   * (an embedding lookup; out is [n, D]).
+   */
+  gatherRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, out: Float32Array): void;
+
+  /**
+   * table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+   * gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).
+   */
+  scatterAddRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, src: Float32Array, skip: number): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -184,6 +196,8 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     sgdStep(o) { const k = 'sgdStep'; checkOptions(k, o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); const n = o.n, param = o.param, grad = o.grad, velocity = o.velocity ?? null, lr = o.lr, momentum = o.momentum, weightDecay = o.weightDecay, nesterov = o.nesterov; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'velocity', velocity, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'momentum', momentum); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'nesterov', nesterov); if (velocity === null && (momentum !== 0)) throwRequired(k, 'velocity', 'momentum != 0', 'momentum', momentum); impl.sgdStep(n, param, grad, velocity, lr, momentum, weightDecay, nesterov); },
     adamStep(o) { const k = 'adamStep'; checkOptions(k, o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); const n = o.n, param = o.param, grad = o.grad, m = o.m, v = o.v, step = o.step, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay, decoupled = o.decoupled; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'm', m, false, 'n', n); checkF32(k, 'v', v, false, 'n', n); checkDim(k, 'step', step); checkFloat(k, 'lr', lr); checkFloat(k, 'beta1', beta1); checkFloat(k, 'beta2', beta2); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'decoupled', decoupled); impl.adamStep(n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled); },
     rmspropStep(o) { const k = 'rmspropStep'; checkOptions(k, o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); const n = o.n, param = o.param, grad = o.grad, sq = o.sq, buf = o.buf ?? null, lr = o.lr, alpha = o.alpha, eps = o.eps, weightDecay = o.weightDecay, momentum = o.momentum; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'sq', sq, false, 'n', n); checkF32(k, 'buf', buf, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'alpha', alpha); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkFloat(k, 'momentum', momentum); if (buf === null && (momentum > 0)) throwRequired(k, 'buf', 'momentum > 0', 'momentum', momentum); impl.rmspropStep(n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum); },
+    gatherRows(V, D, n, table, idx, out) { const k = 'gatherRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'out', out, false, 'n', n, 'D', D); checkBelow(k, 'index', idx, n, V); impl.gatherRows(V, D, n, table, idx, out); },
+    scatterAddRows(V, D, n, table, idx, src, skip) { const k = 'scatterAddRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'src', src, false, 'n', n, 'D', D); checkCount(k, 'skip', skip); checkBelow(k, 'index', idx, n, V); impl.scatterAddRows(V, D, n, table, idx, src, skip); },
   };
 }
 
@@ -219,5 +233,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     sgdStep: js === null ? (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); } : (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); if (o.n <= 32) return js.sgdStep(o); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); },
     adamStep: js === null ? (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); } : (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); if (o.n <= 32) return js.adamStep(o); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); },
     rmspropStep: js === null ? (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); } : (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); if (o.n <= 32) return js.rmspropStep(o); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); },
+    gatherRows: js === null ? binding.gatherRows : (V, D, n, table, idx, out) => (sizesAtMost(256, n, D) ? js.gatherRows(V, D, n, table, idx, out) : binding.gatherRows(V, D, n, table, idx, out)),
+    scatterAddRows: js === null ? binding.scatterAddRows : (V, D, n, table, idx, src, skip) => (sizesAtMost(256, n, D) ? js.scatterAddRows(V, D, n, table, idx, src, skip) : binding.scatterAddRows(V, D, n, table, idx, src, skip)),
   };
 }

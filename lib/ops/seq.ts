@@ -127,26 +127,6 @@ export function gather(x: Tensor, axis: number, index: IntTensor | Tensor | Int3
   });
 }
 
-/** Copies rows idx[i] of w ([rows, D]) to out[i*D ...]. */
-export function gatherRowsInto(w: Float32Array, D: number, idx: Int32Array, out: Float32Array): void {
-  for (let i = 0; i < idx.length; i++) {
-    const s = idx[i] * D;
-    if (D < 32) for (let k = 0; k < D; k++) out[i * D + k] = w[s + k];
-    else out.set(w.subarray(s, s + D), i * D);
-  }
-}
-
-/** dw[idx[i]] += g[i] for every i whose index is not skip (row-sparse: only the rows touched are written). */
-export function scatterAddRowsInto(dw: Float32Array, D: number, idx: Int32Array, g: Float32Array, skip: number): void {
-  for (let i = 0; i < idx.length; i++) {
-    const r = idx[i];
-    if (r === skip) continue;
-    const d = r * D;
-    const s = i * D;
-    for (let k = 0; k < D; k++) dw[d + k] += g[s + k];
-  }
-}
-
 export interface EmbeddingOpOptions {
   /** A row whose gradient is always zero (the padding token); negative counts from the end. */
   paddingIdx?: number | null;
@@ -172,16 +152,20 @@ export function embedding(weight: Tensor, indices: IntTensor | Tensor | Int32Arr
   const idx = checkIndices('embedding', 'index', indices, V, `an embedding table of ${V} rows`);
   const n = idx.size;
   const out = new Float32Array(n * D);
-  gatherRowsInto(weight.data, D, idx.data, out);
+  const backend = getBackend();
+  // The kernels take V, D >= 1; an empty table has no valid index, so n is 0 then.
+  const live = n > 0 && D > 0;
+  if (live) backend.gatherRows(V, D, n, weight.data, idx.data, out);
+  const skip = pad < 0 ? V : pad;
   return record(new Tensor(out, [...idx.shape, D]), 'embedding', [weight], (g) => {
     if (weight._node === null) {
       // A leaf: accumulate the touched rows into its .grad directly (the tape then has nothing to add).
       if (weight.grad === null) weight.grad = new Tensor(new Float32Array(weight.size), weight.shape.slice());
-      scatterAddRowsInto(weight.grad.data, D, idx.data, g, pad);
+      if (live) backend.scatterAddRows(V, D, n, weight.grad.data, idx.data, g, skip);
       return [null];
     }
     const dw = new Float32Array(weight.size);
-    scatterAddRowsInto(dw, D, idx.data, g, pad);
+    if (live) backend.scatterAddRows(V, D, n, dw, idx.data, g, skip);
     return [dw];
   });
 }

@@ -7,6 +7,7 @@ import * as gemm from './gemm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as reduce from './reduce';
+import * as sequence from './sequence';
 import * as softmax from './softmax';
 
 export const jsBackend: Backend = {
@@ -17,7 +18,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
