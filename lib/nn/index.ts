@@ -16,3 +16,4 @@ export {
   LearnedPositionalEncoding, SinusoidalPositionalEncoding, sinusoidalTable,
   type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
 } from './positional';
+export { MultiheadAttention, DecoderBlock, type MultiheadAttentionOptions, type AttendOptions, type DecoderBlockOptions } from './attention';

@@ -6,4 +6,5 @@ import './flatten';
 import './layer-norm';
 import './embedding';
 import './positional';
+import './attention';
 import './sequential';
