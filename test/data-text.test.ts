@@ -65,8 +65,7 @@ describe('vocabularies', () => {
     const dir = mkdtempSync(join(tmpdir(), 'myelin-vocab-'));
     dirs.push(dir);
     save(new nn.Sequential([new nn.Embedding(v.size, 4), new nn.Flatten(), new nn.Linear(8, 2)]), dir, { metadata: { vocab: v.toJSON() as never } });
-    const info = readModelInfo(dir) as { metadata: { vocab: unknown } };
-    expect(Vocabulary.fromJSON(info.metadata.vocab).tokens).toEqual(v.tokens);
+    expect(Vocabulary.fromJSON(readModelInfo(dir).metadata.vocab).tokens).toEqual(v.tokens);
     expect(() => Vocabulary.fromJSON({ format: 'myelin-vocabulary', version: 1, level: 'char', lowercase: false, specials: { pad: '<pad>', unk: null, bos: null, eos: null }, tokens: ['a'] }))
       .toThrow(/Vocabulary.fromJSON: the pad token '<pad>' \(a string\) is not among the tokens/);
     expect(() => Vocabulary.fromJSON({ format: 'x' })).toThrow(/Vocabulary.fromJSON: json must be an object from Vocabulary.toJSON\(\)/);
@@ -94,7 +93,7 @@ describe('sliding windows', () => {
     const multi = tensor([[0, 10], [1, 11], [2, 12], [3, 13], [4, 14]]);
     const m = timeSeriesWindows(multi, 2, { targetColumns: [1] });
     expect(m.inputs.shape).toEqual([3, 2, 2]);
-    expect(m.inputs.toArray()[1]).toEqual([[1, 11], [2, 12]]);
+    expect((m.inputs.toArray() as number[][][])[1]).toEqual([[1, 11], [2, 12]]);
     expect(m.targets.toArray()).toEqual([[12], [13], [14]]);
     expect(timeSeriesWindows(multi, 2).targets.shape).toEqual([3, 1, 2]);
     expect(() => timeSeriesWindows(series, 7, { horizon: 2 })).toThrow(/a series of 8 steps is too short for window 7 plus horizon 2/);

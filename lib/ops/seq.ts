@@ -5,8 +5,7 @@ import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
 import { IntTensor, checkIndices } from '../int-tensor';
 import { Rng, globalGenerator } from '../random';
-import { broadcastShapeOf } from './broadcast';
-import { where } from './compare';
+import { broadcastShapeOf, expandData } from './broadcast';
 import { normalizeAxis } from './reduce';
 import {
   argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, describe, invalid,
@@ -179,7 +178,16 @@ export function maskedFill(x: Tensor, mask: Tensor | IntTensor, value: number): 
   if (shape.length !== x.ndim || shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(`maskedFill: mask of shape ${shapeToString(m.shape)} must broadcast to the input's shape ${shapeToString(x.shape)}`);
   }
-  return where(m, value, x);
+  const md = expandData(m.data, m.shape, x.shape);
+  const n = x.size;
+  const out = new Float32Array(n);
+  const xd = x.data;
+  for (let i = 0; i < n; i++) out[i] = md[i] !== 0 ? value : xd[i];
+  return record(new Tensor(out, x.shape), 'maskedFill', [x], (g) => {
+    const dx = new Float32Array(n);
+    for (let i = 0; i < n; i++) if (md[i] === 0) dx[i] = g[i];
+    return [dx];
+  });
 }
 
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
