@@ -74,6 +74,8 @@ describe('nn.Embedding', () => {
     save(model, dir);
     const back = load(dir);
     expect(Array.from((back as nn.Sequential).forward(ids).data)).toEqual(Array.from(y.data));
+    // predict takes the ids too (in batches of rows, eval mode).
+    expect(Array.from(back.predict(ids, { batchSize: 1 }).data)).toEqual(Array.from(y.data));
     expect(back.toConfig()).toEqual(model.toConfig());
     expect(nn.fromConfig(model.toConfig()).describe()).toBe(model.describe());
     expect(() => nn.fromConfig({ type: 'Embedding', numEmbeddings: 3, embeddingDim: 2, paddingIdx: 'x' } as never)).toThrow(/paddingIdx/);
