@@ -4,7 +4,7 @@ import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
 import { checkTensor } from '../validate';
-import { bmm } from './seq';
+import { batchedMatmul } from './seq';
 
 /**
  * C = op(A) op(B) + beta C through the backend, allowing empty dimensions (the kernels take sizes
@@ -44,7 +44,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   // Batch dims that differ broadcast (one GEMM per batch of the broadcast shape).
-  if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) return bmm(a, b);
+  if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) return batchedMatmul('matmul', a, b);
   const batchShape = aBatch.length > 0 ? aBatch : bBatch;
   const batch = sizeOf(batchShape);
   const backend = getBackend();

@@ -298,17 +298,30 @@ function batchOffsets(from: readonly number[], to: readonly number[]): Int32Arra
  * sums the gradient of a broadcast operand over the batches that shared it.
  */
 export function bmm(a: Tensor, b: Tensor): Tensor {
-  checkTensor('bmm', 'first operand', a);
-  checkTensor('bmm', 'second operand', b);
+  return batchedMatmul('bmm', a, b);
+}
+
+/** bmm with errors named after the caller (matmul delegates here when batch dims differ). */
+export function batchedMatmul(op: string, a: Tensor, b: Tensor): Tensor {
+  checkTensor(op, 'first operand', a);
+  checkTensor(op, 'second operand', b);
   if (a.ndim < 2 || b.ndim < 2) {
-    throw new Error(`bmm: expected operands of at least 2 dims, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
+    throw new Error(`${op}: expected operands of at least 2 dims, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
   }
   const [M, K] = a.shape.slice(-2);
   const [K2, N] = b.shape.slice(-2);
-  if (K !== K2) throw new Error(`bmm: inner dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
+  if (K !== K2) throw new Error(`${op}: inner dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
   const aB = a.shape.slice(0, -2);
   const bB = b.shape.slice(0, -2);
-  const batchShape = broadcastShapeOf('bmm (batch dimensions)', aB, bB);
+  const n = Math.max(aB.length, bB.length);
+  for (let i = 1; i <= n; i++) {
+    const da = aB[aB.length - i] ?? 1;
+    const db = bB[bB.length - i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`${op}: batch dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)} (leading dims must be equal or 1 to broadcast)`);
+    }
+  }
+  const batchShape = broadcastShapeOf(op, aB, bB);
   const batch = sizeOf(batchShape);
   const aOff = batchOffsets(aB, batchShape);
   const bOff = batchOffsets(bB, batchShape);
@@ -316,7 +329,7 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
   for (let i = 0; i < batch; i++) {
     gemmBlock(false, false, M, N, K, a.data.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K), b.data.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N), 0, out.subarray(i * M * N, (i + 1) * M * N));
   }
-  return record(new Tensor(out, [...batchShape, M, N]), 'bmm', [a, b], (g) => {
+  return record(new Tensor(out, [...batchShape, M, N]), op, [a, b], (g) => {
     let ga: Float32Array | null = null;
     let gb: Float32Array | null = null;
     if (a.requiresGrad) {
