@@ -8,6 +8,7 @@ import * as nn from '../lib/nn';
 import { Adam } from '../lib/optim';
 import { Rng } from '../lib/random';
 import { charVocabulary } from '../lib/data/text';
+import { multinomial } from '../lib/ops/seq';
 import { languageModelWindows } from '../lib/data/windows';
 import { loadFirstNames } from '../lib/data/text-corpora';
 
@@ -99,5 +100,26 @@ describe('names GPT', () => {
     const valLoss = noGrad(() => loss(model, val.inputs, val.targets)).item();
     console.log(`names GPT: ${steps} steps in ${seconds.toFixed(1)} s; validation loss ${valLoss.toFixed(3)} nats/char; unigram ${uniCe.toFixed(3)}, bigram ${biCe.toFixed(3)}; vocab ${V}, ${train.inputs.shape[0]} training windows`);
     expect(valLoss).toBeLessThan(biCe);
+
+    // Sampling (seeded multinomial over the last position's softmax, no cache): names end with the eos token.
+    const sampler = new Rng(42);
+    const generated: string[] = [];
+    noGrad(() => {
+      for (let k = 0; k < 20; k++) {
+        const ids = [vocab.eosId as number];
+        while (ids.length <= T) {
+          const ctx = ids.slice(-T);
+          const logits = (model as nn.Sequential).forward(new IntTensor(Int32Array.from(ctx), [1, ctx.length]));
+          const last = logits.narrow(1, ctx.length - 1, 1).reshape([V]).softmax();
+          const next = multinomial(last, 1, { generator: sampler }).item();
+          ids.push(next);
+          if (next === vocab.eosId) break;
+        }
+        generated.push(vocab.decode(ids.slice(1), { skipSpecial: false }));
+      }
+    });
+    console.log(`sampled: ${generated.join(' ')}`);
+    const finished = generated.filter((g) => g.endsWith('.') && g.length >= 3);
+    expect(finished.length).toBeGreaterThanOrEqual(15);
   }, 120_000);
 });
