@@ -17,3 +17,4 @@ export {
   type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
 } from './positional';
 export { MultiheadAttention, DecoderBlock, type MultiheadAttentionOptions, type AttendOptions, type DecoderBlockOptions } from './attention';
+export { Graph, GRAPH_OPS, type GraphOptions, type GraphNode, type GraphConfig, type GraphAttr } from './graph';

@@ -8,3 +8,4 @@ import './embedding';
 import './positional';
 import './attention';
 import './sequential';
+import './graph';
