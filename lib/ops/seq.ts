@@ -1,7 +1,7 @@
 // Sequence-model ops: permute, gather, embedding lookup (row-sparse backward), maskedFill, triu/tril, cumsum,
 // broadcasting batched matmul, softmax on any axis, topk and seeded multinomial sampling.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor';
 import { IntTensor, checkIndices } from '../int-tensor';
 import { Rng, globalGenerator } from '../random';
@@ -66,7 +66,7 @@ function checkPermutation(op: string, dims: unknown, ndim: number, shape: readon
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', 'input', x);
   const p = checkPermutation('permute', dims, x.ndim, x.shape);
-  if (p.every((d, i) => d === i)) return record(new Tensor(x.data, x.shape), 'permute', [x], (g) => [g]);
+  if (p.every((d, i) => d === i)) return record(new Tensor(x.data, x.shape), 'permute', [x], (g) => [g], isTracing() ? { perm: p } : undefined);
   const out = new Float32Array(x.size);
   permuteData(x.data, x.shape, p, out);
   const outShape = p.map((d) => x.shape[d]);
@@ -76,7 +76,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     const dx = new Float32Array(x.size);
     permuteData(g, outShape, inv, dx);
     return [dx];
-  });
+  }, isTracing() ? { perm: p } : undefined);
 }
 
 /** Swaps two axes (torch.transpose(x, a, b)); copies the data. */
@@ -103,6 +103,11 @@ export function gather(x: Tensor, axis: number, index: IntTensor | Tensor | Int3
   if (idx.ndim !== x.ndim || idx.shape.some((d, i) => i !== a && d > x.shape[i])) {
     throw argumentError('gather', `index of shape ${shapeToString(idx.shape)} must have the input's rank (${x.ndim}) and be no larger than input ${shapeToString(x.shape)} outside axis ${axis}`);
   }
+  return gatherAlong('gather', x, a, idx);
+}
+
+/** out = x gathered along axis a at idx (same rank, index shape); backward scatter-adds. op names the record ('gather', 'topk'). */
+function gatherAlong(op: string, x: Tensor, a: number, idx: IntTensor, attrs?: Record<string, number | boolean>): Tensor {
   // Source offset of each output element.
   const xs = stridesOf(x.shape);
   const n = idx.size;
@@ -119,11 +124,11 @@ export function gather(x: Tensor, axis: number, index: IntTensor | Tensor | Int3
   }
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = x.data[src[i]];
-  return record(new Tensor(out, idx.shape), 'gather', [x], (g) => {
+  return record(new Tensor(out, idx.shape), op, [x], (g) => {
     const dx = new Float32Array(x.size);
     for (let i = 0; i < n; i++) dx[src[i]] += g[i];
     return [dx];
-  });
+  }, isTracing() ? { axis: a, index: idx.data, indexShape: idx.shape, ...attrs } : undefined);
 }
 
 export interface EmbeddingOpOptions {
@@ -156,17 +161,19 @@ export function embedding(weight: Tensor, indices: IntTensor | Tensor | Int32Arr
   const live = n > 0 && D > 0;
   if (live) backend.gatherRows(V, D, n, weight.data, idx.data, out);
   const skip = pad < 0 ? V : pad;
-  return record(new Tensor(out, [...idx.shape, D]), 'embedding', [weight], (g) => {
+  // Float ids are an input of the record (no gradient) so a traced export reads them from the graph.
+  const inputs = indices instanceof Tensor ? [weight, indices] : [weight];
+  return record(new Tensor(out, [...idx.shape, D]), 'embedding', inputs, (g) => {
     if (weight._node === null) {
       // A leaf: accumulate the touched rows into its .grad directly (the tape then has nothing to add).
       if (weight.grad === null) weight.grad = new Tensor(new Float32Array(weight.size), weight.shape.slice());
       if (live) backend.scatterAddRows(V, D, n, weight.grad.data, idx.data, g, skip);
-      return [null];
+      return [null, null];
     }
     const dw = new Float32Array(weight.size);
     if (live) backend.scatterAddRows(V, D, n, dw, idx.data, g, skip);
-    return [dw];
-  });
+    return [dw, null];
+  }, isTracing() ? { ids: idx.data, idsShape: idx.shape } : undefined);
 }
 
 /** value where mask is nonzero, x elsewhere; mask broadcasts to x's shape (torch.masked_fill). Gradient flows to x where not filled. */
@@ -187,7 +194,7 @@ export function maskedFill(x: Tensor, mask: Tensor | IntTensor, value: number): 
     const dx = new Float32Array(n);
     for (let i = 0; i < n; i++) if (md[i] === 0) dx[i] = g[i];
     return [dx];
-  });
+  }, isTracing() ? { mask: m, value } : undefined);
 }
 
 function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
@@ -205,7 +212,7 @@ function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
     for (let b = 0; b < src.length; b += R * C) for (let k = 0; k < R * C; k++) if (keep[k]) out[b + k] = src[b + k];
     return out;
   };
-  return record(new Tensor(apply(x.data), x.shape), op, [x], (g) => [apply(g)]);
+  return record(new Tensor(apply(x.data), x.shape), op, [x], (g) => [apply(g)], isTracing() ? { diagonal } : undefined);
 }
 
 /** The upper triangle of the last two dims (j - i >= diagonal kept, the rest zero), as torch.triu. */
@@ -258,7 +265,7 @@ export function cumsum(x: Tensor, axis: number): Tensor {
     const dx = new Float32Array(x.size);
     cumsumData(g, dx, outer, len, inner, true);
     return [dx];
-  });
+  }, isTracing() ? { axis: a } : undefined);
 }
 
 /** C (+)= A B for one [M,K] x [K,N] block, allowing empty sizes (the kernels take sizes >= 1). */
@@ -398,7 +405,8 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): { values: Te
     }
   }
   const indices = new IntTensor(pos, outShape);
-  return { values: gather(x, a, indices), indices };
+  // Recorded as 'topk' (not 'gather'): a traced export must compute the positions, not bake these in.
+  return { values: gatherAlong('topk', x, a, indices, { k, largest }), indices };
 }
 
 export interface MultinomialOptions {
