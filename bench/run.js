@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'embedding'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'embedding'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -110,10 +110,11 @@ async function main() {
   const { runDenormals } = require('./cases/denormals');
   const { runServing } = require('./cases/serving');
   const { runCsvPredict } = require('./cases/csv-predict');
+  const { runPipeline } = require('./cases/pipeline');
   const { runEmbedding } = require('./cases/embedding');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, embedding: runEmbedding,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, embedding: runEmbedding,
   };
   const records = [];
   const groupErrors = {};
