@@ -21,3 +21,4 @@ export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';
 export { predictAsync, batcher, type PredictAsyncOptions, type BatcherOptions } from './serve';
 export * as serve from './serve';
+export { quantize, QuantizedLinear, type QuantizeOptions, type QuantDtype } from './quant';

@@ -39,9 +39,10 @@ export const CODE_LISTS = {
  * Argument types. Sizes: `count` is an integer >= 0 (flat kernels), `dim` >= 1 (matrix sizes);
  * both at most 2^31 - 1. `act` / `unary` are names in TypeScript, integer codes across N-API.
  * `float` is a finite number, `scalar` any number (Infinity and NaN included; it crosses as a
- * float32). `f32` / `i32` are Float32Array / Int32Array of at least `len` elements.
+ * float32). `f32` / `i32` / `i8` / `u16` are Float32Array / Int32Array / Int8Array / Uint16Array
+ * (bfloat16 bits) of at least `len` elements.
  */
-export type ArgType = 'bool' | 'count' | 'dim' | 'act' | 'unary' | 'float' | 'scalar' | 'f32' | 'i32';
+export type ArgType = 'bool' | 'count' | 'dim' | 'act' | 'unary' | 'float' | 'scalar' | 'f32' | 'i32' | 'i8' | 'u16';
 
 /** A condition on a scalar or code argument (when a nullable buffer is required). */
 export type Condition =
@@ -74,6 +75,11 @@ export interface KernelRow {
   readonly cpp: string;
   /** The native backend runs the call on the TypeScript twin when the product of these sizes is <= max. */
   readonly smallInJs?: { readonly size: string; readonly max: number };
+  /**
+   * A valid call for the table-derived tests (test/native-binding.test.ts) when their defaults (M=3, N=4,
+   * K=5, n=7, other sizes 1, int32 buffers zero) do not make one: sizes and int32 buffer contents.
+   */
+  readonly example?: { readonly sizes: Readonly<Record<string, number>>; readonly i32?: Readonly<Record<string, readonly number[]>> };
 }
 
 const bool = (name: string): Arg => ({ name, type: 'bool' });
@@ -103,6 +109,17 @@ const binary = (op: string, name: string): KernelRow => ({
   cpp: `elementwise.h myelin::${name}`,
   smallInJs: SMALL_FLAT,
 });
+
+// Valid geometries for the table-derived tests: a 2-group conv of 2x5x5 into 4x3x3 (3x3, stride 2, pad 1),
+// and a 3x3 stride-2 pad-1 pooling of 3 planes 5x5 into 3x3.
+const CONV_EXAMPLE = {
+  sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 9, kArea: 9, G: 15 },
+  i32: { geom: [2, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2] },
+};
+const POOL_EXAMPLE = {
+  sizes: { NC: 3, inPlane: 25, outPlane: 9, outTotal: 27, G: 15 },
+  i32: { geom: [1, 5, 5, 1, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] },
+};
 
 export const KERNELS = {
   gemm: {
@@ -305,6 +322,105 @@ gradient accumulated into the rows touched (skip: the padding row; any value >= 
       { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('src', 'n*D'), count('skip')],
     cpp: 'gather.h myelin::scatter_add_rows',
     smallInJs: { size: 'n*D', max: 256 },
+  },
+
+  // ---- Low-precision inference (native/kernels/qgemm*.cc, lib/backend/js/quant.ts) ----------
+  quantizeRowsI8: {
+    doc: `Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
+scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
+Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
+f32(127 / max|x|). A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. Other scales are errors.`,
+    args: [dim('M'), dim('K'), f32('X', 'M*K'), float('scale'), { name: 'Q', type: 'i8', len: 'M*K' },
+      f32('scales', 'M')],
+    cpp: 'qgemm.h myelin::quantize_rows_i8',
+  },
+  qgemmI8: {
+    doc: `int8 GEMM with a fused epilogue: out[M,N] = act(z), W is [N,K] (PyTorch layout), bias may be null:
+  acc = sum_k A[i,k] W[j,k] (exact int32; an int8 of -128 counts as -127; K <= 131072)
+  z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA; denormals flush to zero)
+Bit-identical on every backend and SIMD path for act none/relu/leakyRelu.`,
+    args: [dim('M'), dim('N'), dim('K'), { name: 'A', type: 'i8', len: 'M*K' }, f32('aScale', 'M'),
+      { name: 'W', type: 'i8', len: 'N*K' }, f32('wScale', 'N'), f32OrNull('bias', 'N'), act, float('alpha'),
+      f32('out', 'M*N')],
+    options: true,
+    cpp: 'qgemm.h myelin::qgemm_i8',
+  },
+  toBf16: {
+    doc: `out = bfloat16 bits of x: round to nearest even; float32 denormals become signed zero; NaN stays a
+quiet NaN (the rounding of vcvtneps2bf16).`,
+    args: [count('n'), f32('x', 'n'), { name: 'out', type: 'u16', len: 'n' }],
+    cpp: 'qgemm.h myelin::to_bf16',
+  },
+  gemmBf16: {
+    doc: `bf16 GEMM: out[M,N] = act(A[M,K] * W[N,K]^T + bias), A and W bfloat16 bits, products and sums in
+float32 (the order of the sums differs between paths); bias may be null.`,
+    args: [dim('M'), dim('N'), dim('K'), { name: 'A', type: 'u16', len: 'M*K' }, { name: 'W', type: 'u16', len: 'N*K' },
+      f32OrNull('bias', 'N'), act, float('alpha'), f32('out', 'M*N')],
+    options: true,
+    cpp: 'qgemm.h myelin::gemm_bf16',
+  },
+
+  // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----
+  // The geometry travels as one int32 array `geom` of G = 15 entries (native/kernels/conv.h:
+  // C, H, W, OC, OH, OW, KH, KW, strideH, strideW, padH, padW, dilationH, dilationW, groups); the
+  // kernels check it against the plane sizes the buffers were checked with, before touching memory.
+  conv2dForward: {
+    doc: `out[N,OC,OH,OW] = act(conv2d(X[N,C,H,W], W[OC,C/groups,KH,KW]) + bias[OC]) (bias nullable).
+inPlane = H*W, outPlane = OH*OW, kArea = C/groups*KH*KW; geom (G = 15 int32) holds the geometry,
+OH/OW the floor-mode output sizes. A geometry that disagrees with the sizes is an error.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
+      f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    options: true,
+    cpp: 'conv.h myelin::conv2d_forward',
+    example: CONV_EXAMPLE,
+  },
+  conv2dBackward: {
+    doc: `Gradients of conv2dForward (no activation) from dY[N,OC,OH,OW]: dX is overwritten; dW and dB
+are overwritten, or added to with accumulate. Each of dX, dW, dB may be null (not computed).`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
+      f32('dY', 'N*OC*outPlane'), f32OrNull('dX', 'N*C*inPlane'), f32OrNull('dW', 'OC*kArea'),
+      f32OrNull('dB', 'OC'), bool('accumulate')],
+    options: true,
+    cpp: 'conv.h myelin::conv2d_backward',
+    example: CONV_EXAMPLE,
+  },
+  maxPool2dForward: {
+    doc: `Max pooling of NC planes H x W into OH x OW (geom as for conv2dForward; C, OC, groups unused;
+padding at most half the kernel). argmax (outTotal = NC*outPlane) receives each max's index within
+its input plane; NaN propagates.`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }],
+    options: true,
+    cpp: 'conv.h myelin::max_pool2d_forward',
+    example: POOL_EXAMPLE,
+  },
+  maxPool2dBackward: {
+    doc: 'dX (NC planes, overwritten) = dY added at the argmax positions of maxPool2dForward (indices outside [0, inPlane) are skipped).',
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }, f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv.h myelin::max_pool2d_backward',
+    example: POOL_EXAMPLE,
+  },
+  avgPool2dForward: {
+    doc: `Average pooling of NC planes (geom as for maxPool2dForward, dilation 1). The divisor counts the
+window within the padded input (countIncludePad) or only the real input elements it covers.`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      bool('countIncludePad'), f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane')],
+    options: true,
+    cpp: 'conv.h myelin::avg_pool2d_forward',
+    example: POOL_EXAMPLE,
+  },
+  avgPool2dBackward: {
+    doc: 'Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window.',
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      bool('countIncludePad'), f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv.h myelin::avg_pool2d_backward',
+    example: POOL_EXAMPLE,
   },
 } satisfies Record<string, KernelRow>;
 

@@ -115,8 +115,9 @@ register<EmbeddingConfig>(Embedding, {
         throw new Error(`${n.label}: only a Gather of rows (axis 0) from a constant 2-D table by the running ids is supported (an nn.Embedding)`);
       }
       const [V, D] = table.dims;
-      const sample = ctx.sample === null ? null : [...ctx.sample, D];
-      return { config: { type: 'Embedding', numEmbeddings: V, embeddingDim: D, paddingIdx: null }, params: { weight: Float32Array.from(table.data) }, sample };
+      return { config: { type: 'Embedding', numEmbeddings: V, embeddingDim: D, paddingIdx: null }, params: { weight: Float32Array.from(table.data) } };
     },
+    // Each id becomes a vector: the sample shape gains the embedding dimension.
+    sampleAfter: (l, sample) => (sample === null ? null : [...sample, (l.config as EmbeddingConfig).embeddingDim]),
   },
 });

@@ -8,4 +8,6 @@ import './embedding';
 import './positional';
 import './attention';
 import './sequential';
+import './conv';
+import './pool';
 import './graph';

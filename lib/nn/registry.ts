@@ -107,8 +107,6 @@ export interface OnnxImportContext {
 export interface ImportedLayer {
   config: LayerConfig;
   params: Record<string, Float32Array>;
-  /** The per-sample output shape when the layer changes it (absent: the same as its input's). */
-  sample?: (number | null)[] | null;
 }
 
 /** How a layer is read back from ONNX. */
@@ -121,6 +119,8 @@ export interface OnnxImport {
   region?(nodes: OnnxNodeView[], input: string, ctx: OnnxImportContext): ImportedLayer | null;
   /** Folds a node that follows the layer into it (e.g. a Mul by its scale); false when it does not apply. */
   absorb?(layer: ImportedLayer, n: OnnxNodeView, ctx: OnnxImportContext): boolean;
+  /** The per-sample shape after the imported layer (absent: unchanged); null entries or null: unknown. */
+  sampleAfter?(layer: ImportedLayer, sample: (number | null)[] | null): (number | null)[] | null;
 }
 
 /** Everything myelin needs to know about a layer type besides its class's own methods. */

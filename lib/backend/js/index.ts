@@ -2,10 +2,12 @@
 import type { Backend, BackendInfo } from '../contract';
 import { validatedKernels } from '../kernels.gen';
 import * as activation from './activation';
+import * as conv from './conv';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
+import * as quant from './quant';
 import * as reduce from './reduce';
 import * as sequence from './sequence';
 import * as softmax from './softmax';
@@ -18,7 +20,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
