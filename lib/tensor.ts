@@ -319,11 +319,11 @@ export class Tensor {
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
     return activation.gelu(this, approximate);
   }
-  /** Softmax over the last axis (axis, when given, must name the last axis: -1 or ndim - 1). */
+  /** Softmax over `axis` (default the last). */
   softmax(axis?: number): Tensor {
     return activation.softmax(this, axis);
   }
-  /** Log-softmax over the last axis (axis, when given, must name the last axis). */
+  /** Log-softmax over `axis` (default the last). */
   logSoftmax(axis?: number): Tensor {
     return activation.logSoftmax(this, axis);
   }

@@ -336,6 +336,24 @@ dx may be null. Outputs are overwritten.`,
     cpp: 'norm.h myelin::channel_affine',
   },
 
+  // ---- sequence family (seq-ops): embedding lookups and their gradient (lib/backend/js/sequence.ts, native/kernels/gather.cc) ----
+  gatherRows: {
+    doc: `out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+(an embedding lookup; out is [n, D]).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('out', 'n*D')],
+    cpp: 'gather.h myelin::gather_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
+  scatterAddRows: {
+    doc: `table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('src', 'n*D'), count('skip')],
+    cpp: 'gather.h myelin::scatter_add_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
+
   // ---- Low-precision inference (native/kernels/qgemm*.cc, lib/backend/js/quant.ts) ----------
   quantizeRowsI8: {
     doc: `Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).

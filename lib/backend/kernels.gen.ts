@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = 'f027937b';
+export const KERNEL_TABLE_DIGEST = '8ebbb66e';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -180,6 +180,18 @@ export interface KernelSignatures {
   channelAffine(N: number, C: number, S: number, x: Float32Array, scale: Float32Array, shift: Float32Array | null, out: Float32Array): void;
 
   /**
+   * out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+   * (an embedding lookup; out is [n, D]).
+   */
+  gatherRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, out: Float32Array): void;
+
+  /**
+   * table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+   * gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).
+   */
+  scatterAddRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, src: Float32Array, skip: number): void;
+
+  /**
    * Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
    * scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
    * Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
@@ -277,6 +289,8 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     batchNormForward(o) { const k = 'batchNormForward'; checkOptions(k, o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); const N = o.N, C = o.C, S = o.S, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, out = o.out, mean = o.mean, variance = o.variance, invstd = o.invstd; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'bias', bias, true, 'C', C); checkFloat(k, 'eps', eps); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'variance', variance, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); impl.batchNormForward(N, C, S, x, weight, bias, eps, out, mean, variance, invstd); },
     batchNormBackward(o) { const k = 'batchNormBackward'; checkOptions(k, o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); const N = o.N, C = o.C, S = o.S, x = o.x, mean = o.mean, invstd = o.invstd, weight = o.weight ?? null, dy = o.dy, training = o.training, dx = o.dx ?? null, dweight = o.dweight ?? null, dbias = o.dbias ?? null; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'dy', dy, false, 'N', N, 'C', C, 'S', S); checkBool(k, 'training', training); checkF32(k, 'dx', dx, true, 'N', N, 'C', C, 'S', S); checkF32(k, 'dweight', dweight, true, 'C', C); checkF32(k, 'dbias', dbias, true, 'C', C); impl.batchNormBackward(N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias); },
     channelAffine(N, C, S, x, scale, shift, out) { const k = 'channelAffine'; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'scale', scale, false, 'C', C); checkF32(k, 'shift', shift, true, 'C', C); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); impl.channelAffine(N, C, S, x, scale, shift, out); },
+    gatherRows(V, D, n, table, idx, out) { const k = 'gatherRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'out', out, false, 'n', n, 'D', D); checkBelow(k, 'index', idx, n, V); impl.gatherRows(V, D, n, table, idx, out); },
+    scatterAddRows(V, D, n, table, idx, src, skip) { const k = 'scatterAddRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'src', src, false, 'n', n, 'D', D); checkCount(k, 'skip', skip); checkBelow(k, 'index', idx, n, V); impl.scatterAddRows(V, D, n, table, idx, src, skip); },
     quantizeRowsI8(M, K, X, scale, Q, scales) { const k = 'quantizeRowsI8'; checkDim(k, 'M', M); checkDim(k, 'K', K); checkF32(k, 'X', X, false, 'M', M, 'K', K); checkFloat(k, 'scale', scale); checkI8(k, 'Q', Q, false, 'M', M, 'K', K); checkF32(k, 'scales', scales, false, 'M', M); impl.quantizeRowsI8(M, K, X, scale, Q, scales); },
     qgemmI8(o) { const k = 'qgemmI8'; checkOptions(k, o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); const M = o.M, N = o.N, K = o.K, A = o.A, aScale = o.aScale, W = o.W, wScale = o.wScale, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkI8(k, 'A', A, false, 'M', M, 'K', K); checkF32(k, 'aScale', aScale, false, 'M', M); checkI8(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'wScale', wScale, false, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'M', M, 'N', N); impl.qgemmI8(M, N, K, A, aScale, W, wScale, bias, act, alpha, out); },
     toBf16(n, x, out) { const k = 'toBf16'; checkCount(k, 'n', n); checkF32(k, 'x', x, false, 'n', n); checkU16(k, 'out', out, false, 'n', n); impl.toBf16(n, x, out); },
@@ -325,6 +339,8 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     batchNormForward: (o) => { checkOptions('batchNormForward', o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); return binding.batchNormForward(o.N, o.C, o.S, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.out, o.mean, o.variance, o.invstd); },
     batchNormBackward: (o) => { checkOptions('batchNormBackward', o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); return binding.batchNormBackward(o.N, o.C, o.S, o.x, o.mean, o.invstd, o.weight ?? null, o.dy, o.training, o.dx ?? null, o.dweight ?? null, o.dbias ?? null); },
     channelAffine: binding.channelAffine,
+    gatherRows: js === null ? binding.gatherRows : (V, D, n, table, idx, out) => (sizesAtMost(256, n, D) ? js.gatherRows(V, D, n, table, idx, out) : binding.gatherRows(V, D, n, table, idx, out)),
+    scatterAddRows: js === null ? binding.scatterAddRows : (V, D, n, table, idx, src, skip) => (sizesAtMost(256, n, D) ? js.scatterAddRows(V, D, n, table, idx, src, skip) : binding.scatterAddRows(V, D, n, table, idx, src, skip)),
     quantizeRowsI8: binding.quantizeRowsI8,
     qgemmI8: (o) => { checkOptions('qgemmI8', o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); return binding.qgemmI8(o.M, o.N, o.K, o.A, o.aScale, o.W, o.wScale, o.bias ?? null, actCode('qgemmI8', o.act), o.alpha, o.out); },
     toBf16: binding.toBf16,

@@ -1,6 +1,7 @@
 // Module: the base class of every layer (parameters, train/eval, state dict, summary, predict).
 import { noGrad } from '../autograd';
 import { Tensor, shapeToString, zeroGradOf } from '../tensor';
+import { IntTensor } from '../int-tensor';
 import { concat } from '../ops/shape';
 import type { LayerConfig } from './config';
 import { predictAsync, type PredictAsyncOptions } from '../serve/predict';
@@ -223,10 +224,17 @@ export abstract class Module {
 
   /**
    * Inference: runs forward in eval mode without recording gradients, in batches of rows. x is a
-   * Tensor [rows, ...], or a flat Float32Array with opts.features (values per row) or opts.rows: a
+   * Tensor [rows, ...] (or an IntTensor of token ids, for a model that starts with an Embedding), or a
+   * flat Float32Array with opts.features (values per row) or opts.rows: a
    * flat array carries no row width, so it is never guessed. Restores the training mode.
    */
-  predict(x: Tensor | Float32Array, opts: PredictOptions = {}): Tensor {
+  predict(x: Tensor | Float32Array | IntTensor, opts: PredictOptions = {}): Tensor {
+    // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).
+    if (x instanceof IntTensor) {
+      const big = x.data.findIndex((v) => v > 16777216 || v < -16777216);
+      if (big >= 0) throw new Error(`predict: id ${x.data[big]} at position ${big} is beyond 2^24, which predict cannot pass exactly (call forward with the IntTensor)`);
+      x = x.toFloat();
+    }
     const prep = this.preprocessor;
     if (prep !== null) {
       // With a preprocessor: inputs shaped (a flat array needs features or rows), filled and scaled

@@ -4,7 +4,8 @@ import { ACTIVATION_CODE, type Activation } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
-import { checkNumber, checkOneOf, checkTensor, invalid } from '../validate';
+import { checkNumber, checkOneOf, checkTensor } from '../validate';
+import { alongAxis } from './seq';
 
 /** y = act(x) through the activation kernel; backward through activationBackward. */
 export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
@@ -53,24 +54,18 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return activation('gelu', x, approximate === 'tanh' ? 'geluTanh' : 'gelu', 0.01);
 }
 
-/**
- * Rows and row length of x for a softmax over its last axis. `axis`, when given, must name the last
- * axis (-1 or ndim - 1): other axes are not supported, and computing over the last one instead would
- * be a silently wrong answer.
- */
-function rowsAndCols(op: string, x: Tensor, axis: number | undefined): [number, number] {
+/** Rows and row length of x for a softmax over its last axis. */
+function rowsAndCols(op: string, x: Tensor): [number, number] {
   checkTensor(op, 'input', x);
-  if (axis !== undefined && axis !== -1 && axis !== x.ndim - 1) {
-    invalid(op, 'axis', `the last axis (-1 or ${x.ndim - 1} for shape ${shapeToString(x.shape)}); other axes are not supported`, axis);
-  }
   if (x.ndim < 1) throw new Error(`${op}: expected at least a 1-D tensor, got shape ${shapeToString(x.shape)}`);
   const N = x.shape[x.ndim - 1];
   return [N === 0 ? 0 : x.size / N, N];
 }
 
-/** Softmax over the last dimension (axis, when given, must be the last one). */
+/** Softmax over `axis` (default the last): another axis is moved last, computed, and moved back. */
 export function softmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('softmax', x, axis);
+  if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('softmax', x, axis, (t) => softmax(t));
+  const [M, N] = rowsAndCols('softmax', x);
   const backend = getBackend();
   const y = outputBuffer(x.size);
   if (x.size > 0) backend.softmax(M, N, x.data, y);
@@ -81,9 +76,10 @@ export function softmax(x: Tensor, axis?: number): Tensor {
   });
 }
 
-/** Log-softmax over the last dimension (stable: x - max - log(sum(exp(x - max)))). */
+/** Log-softmax over `axis` (default the last; stable: x - max - log(sum(exp(x - max)))). */
 export function logSoftmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('logSoftmax', x, axis);
+  if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('logSoftmax', x, axis, (t) => logSoftmax(t));
+  const [M, N] = rowsAndCols('logSoftmax', x);
   const backend = getBackend();
   const y = outputBuffer(x.size);
   if (x.size > 0) backend.logSoftmax(M, N, x.data, y);

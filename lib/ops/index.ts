@@ -11,6 +11,10 @@ export { min, argmax, argmin } from './reduce';
 export { abs, clamp } from './pointwise';
 export { eq, ne, lt, le, gt, ge, where } from './compare';
 export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';
+export {
+  permute, swapAxes, gather, embedding, maskedFill, triu, tril, causalMask, cumsum, bmm, topk, multinomial,
+  type EmbeddingOpOptions, type TopkOptions, type MultinomialOptions,
+} from './seq';
 export { conv1d, conv2d } from './conv';
 export type { Conv1dOptions, Conv2dOptions, Size2 } from './conv';
 export { maxPool1d, maxPool2d, avgPool1d, avgPool2d, adaptiveAvgPool2d } from './pool';

@@ -7,6 +7,7 @@
 #include "codes.gen.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "gather.h"
 #include "gemm.h"
 #include "linear.h"
 #include "norm.h"
@@ -16,7 +17,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "f027937b";
+inline constexpr const char* kKernelTableDigest = "8ebbb66e";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -49,6 +50,8 @@ inline constexpr Arg kRmspropStepArgs[] = {value_arg("n", ArgType::kCount), buff
 inline constexpr Arg kBatchNormForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("variance", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("invstd", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr)};
 inline constexpr Arg kBatchNormBackwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("invstd", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), value_arg("training", ArgType::kBool), buffer_arg("dx", ArgType::kF32, true, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("dweight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("dbias", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr)};
 inline constexpr Arg kChannelAffineArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("scale", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("shift", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr)};
+inline constexpr Arg kGatherRowsArgs[] = {value_arg("V", ArgType::kDim), value_arg("D", ArgType::kDim), value_arg("n", ArgType::kCount), buffer_arg("table", ArgType::kF32, false, "V*D", {0, 1, -1}, -1, nullptr), buffer_arg("idx", ArgType::kI32, false, "n", {2, -1, -1}, 0, "index"), buffer_arg("out", ArgType::kF32, false, "n*D", {2, 1, -1}, -1, nullptr)};
+inline constexpr Arg kScatterAddRowsArgs[] = {value_arg("V", ArgType::kDim), value_arg("D", ArgType::kDim), value_arg("n", ArgType::kCount), buffer_arg("table", ArgType::kF32, false, "V*D", {0, 1, -1}, -1, nullptr), buffer_arg("idx", ArgType::kI32, false, "n", {2, -1, -1}, 0, "index"), buffer_arg("src", ArgType::kF32, false, "n*D", {2, 1, -1}, -1, nullptr), value_arg("skip", ArgType::kCount)};
 inline constexpr Arg kQuantizeRowsI8Args[] = {value_arg("M", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 1, -1}, -1, nullptr), value_arg("scale", ArgType::kFloat), buffer_arg("Q", ArgType::kI8, false, "M*K", {0, 1, -1}, -1, nullptr), buffer_arg("scales", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kQgemmI8Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kI8, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("aScale", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("W", ArgType::kI8, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("wScale", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kToBf16Args[] = {value_arg("n", ArgType::kCount), buffer_arg("x", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kU16, false, "n", {0, -1, -1}, -1, nullptr)};
@@ -95,6 +98,8 @@ inline double call_rmspropStep(const Slot* a) { myelin::rmsprop_step(a[0].i, a[1
 inline double call_batchNormForward(const Slot* a) { myelin::batch_norm_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].d, a[7].f, a[8].f, a[9].f, a[10].f); return 0; }
 inline double call_batchNormBackward(const Slot* a) { myelin::batch_norm_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].b, a[9].f, a[10].f, a[11].f); return 0; }
 inline double call_channelAffine(const Slot* a) { myelin::channel_affine(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f); return 0; }
+inline double call_gatherRows(const Slot* a) { myelin::gather_rows(a[0].i, a[1].i, a[2].i, a[3].f, a[4].l, a[5].f); return 0; }
+inline double call_scatterAddRows(const Slot* a) { myelin::scatter_add_rows(a[0].i, a[1].i, a[2].i, a[3].f, a[4].l, a[5].f, a[6].i); return 0; }
 inline double call_quantizeRowsI8(const Slot* a) { myelin::quantize_rows_i8(a[0].i, a[1].i, a[2].f, a[3].d, a[4].q, a[5].f); return 0; }
 inline double call_qgemmI8(const Slot* a) { myelin::qgemm_i8(a[0].i, a[1].i, a[2].i, a[3].q, a[4].f, a[5].q, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f); return 0; }
 inline double call_toBf16(const Slot* a) { myelin::to_bf16(a[0].i, a[1].f, a[2].h); return 0; }
@@ -137,6 +142,8 @@ inline constexpr Kernel kKernels[] = {
     {"batchNormForward", "N, C, S, x, weight, bias, eps, out, mean, variance, invstd", 11, kBatchNormForwardArgs, nullptr, 0, -1, call_batchNormForward, false},
     {"batchNormBackward", "N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias", 12, kBatchNormBackwardArgs, nullptr, 0, -1, call_batchNormBackward, false},
     {"channelAffine", "N, C, S, x, scale, shift, out", 7, kChannelAffineArgs, nullptr, 0, -1, call_channelAffine, false},
+    {"gatherRows", "V, D, n, table, idx, out", 6, kGatherRowsArgs, nullptr, 0, 4, call_gatherRows, false},
+    {"scatterAddRows", "V, D, n, table, idx, src, skip", 7, kScatterAddRowsArgs, nullptr, 0, 4, call_scatterAddRows, false},
     {"quantizeRowsI8", "M, K, X, scale, Q, scales", 6, kQuantizeRowsI8Args, nullptr, 0, -1, call_quantizeRowsI8, false},
     {"qgemmI8", "M, N, K, A, aScale, W, wScale, bias, act, alpha, out", 11, kQgemmI8Args, nullptr, 0, -1, call_qgemmI8, false},
     {"toBf16", "n, x, out", 3, kToBf16Args, nullptr, 0, -1, call_toBf16, false},

@@ -10,6 +10,7 @@ import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as quant from './quant';
 import * as reduce from './reduce';
+import * as sequence from './sequence';
 import * as softmax from './softmax';
 
 export const jsBackend: Backend = {
@@ -20,7 +21,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...norm, ...optimizer, ...quant, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...norm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
