@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '494e05bf';
+export const KERNEL_TABLE_DIGEST = 'e864198a';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'layerNormForward', 'layerNormBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -18,9 +18,11 @@ export interface SoftmaxCrossEntropyOptions { M: number; N: number; logits: Floa
 export interface SgdStepOptions { n: number; param: Float32Array; grad: Float32Array; velocity?: Float32Array | null; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
 export interface AdamStepOptions { n: number; param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array; step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
 export interface RmspropStepOptions { n: number; param: Float32Array; grad: Float32Array; sq: Float32Array; buf?: Float32Array | null; lr: number; alpha: number; eps: number; weightDecay: number; momentum: number }
+export interface LayerNormForwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; y: Float32Array; mean?: Float32Array | null; rstd?: Float32Array | null }
+export interface LayerNormBackwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; mean: Float32Array; rstd: Float32Array; dy: Float32Array; dx?: Float32Array | null; dWeight?: Float32Array | null; dBias?: Float32Array | null; accumulate: boolean }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -148,6 +150,24 @@ export interface KernelSignatures {
    * buf may be null when momentum == 0.
    */
   rmspropStep(n: number, param: Float32Array, grad: Float32Array, sq: Float32Array, buf: Float32Array | null, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number): void;
+
+  /**
+   * LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
+   *   mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
+   *   y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
+   * weight and bias may be null (scale 1, shift 0). mean and rstd (nullable, length M) receive each
+   * row's statistics for layerNormBackward. y may alias x.
+   */
+  layerNormForward(M: number, N: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number, y: Float32Array, mean: Float32Array | null, rstd: Float32Array | null): void;
+
+  /**
+   * LayerNorm backward from layerNormForward's mean and rstd. With xhat = (x - mean) * rstd and
+   * g = dy * weight (weight null: g = dy):
+   *   dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))     if dx non-null (dx may alias dy)
+   *   dWeight = sum_i dy * xhat;  dBias = sum_i dy               each if non-null
+   * With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.
+   */
+  layerNormBackward(M: number, N: number, x: Float32Array, weight: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dWeight: Float32Array | null, dBias: Float32Array | null, accumulate: boolean): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -184,6 +204,8 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     sgdStep(o) { const k = 'sgdStep'; checkOptions(k, o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); const n = o.n, param = o.param, grad = o.grad, velocity = o.velocity ?? null, lr = o.lr, momentum = o.momentum, weightDecay = o.weightDecay, nesterov = o.nesterov; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'velocity', velocity, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'momentum', momentum); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'nesterov', nesterov); if (velocity === null && (momentum !== 0)) throwRequired(k, 'velocity', 'momentum != 0', 'momentum', momentum); impl.sgdStep(n, param, grad, velocity, lr, momentum, weightDecay, nesterov); },
     adamStep(o) { const k = 'adamStep'; checkOptions(k, o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); const n = o.n, param = o.param, grad = o.grad, m = o.m, v = o.v, step = o.step, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay, decoupled = o.decoupled; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'm', m, false, 'n', n); checkF32(k, 'v', v, false, 'n', n); checkDim(k, 'step', step); checkFloat(k, 'lr', lr); checkFloat(k, 'beta1', beta1); checkFloat(k, 'beta2', beta2); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'decoupled', decoupled); impl.adamStep(n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled); },
     rmspropStep(o) { const k = 'rmspropStep'; checkOptions(k, o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); const n = o.n, param = o.param, grad = o.grad, sq = o.sq, buf = o.buf ?? null, lr = o.lr, alpha = o.alpha, eps = o.eps, weightDecay = o.weightDecay, momentum = o.momentum; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'sq', sq, false, 'n', n); checkF32(k, 'buf', buf, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'alpha', alpha); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkFloat(k, 'momentum', momentum); if (buf === null && (momentum > 0)) throwRequired(k, 'buf', 'momentum > 0', 'momentum', momentum); impl.rmspropStep(n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum); },
+    layerNormForward(o) { const k = 'layerNormForward'; checkOptions(k, o, 'M, N, x, weight, bias, eps, y, mean, rstd'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, y = o.y, mean = o.mean ?? null, rstd = o.rstd ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); checkFloat(k, 'eps', eps); checkF32(k, 'y', y, false, 'M', M, 'N', N); checkF32(k, 'mean', mean, true, 'M', M); checkF32(k, 'rstd', rstd, true, 'M', M); impl.layerNormForward(M, N, x, weight, bias, eps, y, mean, rstd); },
+    layerNormBackward(o) { const k = 'layerNormBackward'; checkOptions(k, o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, mean = o.mean, rstd = o.rstd, dy = o.dy, dx = o.dx ?? null, dWeight = o.dWeight ?? null, dBias = o.dBias ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'mean', mean, false, 'M', M); checkF32(k, 'rstd', rstd, false, 'M', M); checkF32(k, 'dy', dy, false, 'M', M, 'N', N); checkF32(k, 'dx', dx, true, 'M', M, 'N', N); checkF32(k, 'dWeight', dWeight, true, 'N', N); checkF32(k, 'dBias', dBias, true, 'N', N); checkBool(k, 'accumulate', accumulate); impl.layerNormBackward(M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate); },
   };
 }
 
@@ -219,5 +241,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     sgdStep: js === null ? (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); } : (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); if (o.n <= 32) return js.sgdStep(o); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); },
     adamStep: js === null ? (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); } : (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); if (o.n <= 32) return js.adamStep(o); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); },
     rmspropStep: js === null ? (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); } : (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); if (o.n <= 32) return js.rmspropStep(o); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); },
+    layerNormForward: (o) => { checkOptions('layerNormForward', o, 'M, N, x, weight, bias, eps, y, mean, rstd'); return binding.layerNormForward(o.M, o.N, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.y, o.mean ?? null, o.rstd ?? null); },
+    layerNormBackward: (o) => { checkOptions('layerNormBackward', o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); return binding.layerNormBackward(o.M, o.N, o.x, o.weight ?? null, o.mean, o.rstd, o.dy, o.dx ?? null, o.dWeight ?? null, o.dBias ?? null, o.accumulate); },
   };
 }

@@ -4,6 +4,7 @@ import { validatedKernels } from '../kernels.gen';
 import * as activation from './activation';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
+import * as layerNorm from './layer-norm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as reduce from './reduce';
@@ -17,7 +18,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...optimizer, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...layerNorm, ...optimizer, ...reduce, ...softmax }),
 
   freezePlan,
   forwardAsync,
