@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'layernorm'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -110,9 +110,10 @@ async function main() {
   const { runDenormals } = require('./cases/denormals');
   const { runServing } = require('./cases/serving');
   const { runCsvPredict } = require('./cases/csv-predict');
+  const { runLayerNorm } = require('./cases/layer-norm');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, layernorm: runLayerNorm,
   };
   const records = [];
   const groupErrors = {};
