@@ -1,5 +1,5 @@
 // Learning-rate schedules (StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup) that set optimizer.lr.
-import type { Optimizer } from './optimizer';
+import type { Optimizer } from './base';
 import { checkNonNegativeInt, checkNumber, checkOptions, checkPositiveInt, invalid, isPlainObject } from '../validate';
 
 /** Anything with a settable learning rate. */
