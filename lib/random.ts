@@ -27,7 +27,12 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid('Rng.int', 'n', 'an integer in [1, 2^32]', n);
+    return this.below(n, 'Rng.int', 'n');
+  }
+
+  /** Uniform integer in [0, n), n checked under the caller's name. */
+  protected below(n: number, where: string, name: string): number {
+    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid(where, name, 'an integer in [1, 2^32]', n);
     return Math.floor(this.next() * n);
   }
 

@@ -27,7 +27,7 @@ export interface LabeledDataset extends Dataset {
 export class SeededRandom extends Rng {
   /** Uniform integer in [0, bound) (bound <= 2^32); the same as int(bound). */
   nextInt(bound: number): number {
-    return this.int(bound);
+    return this.below(bound, 'SeededRandom.nextInt', 'bound');
   }
 }
 

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import { ACTIVATION_CODE, type Activation } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkTensor, invalid } from '../validate';
 

@@ -1,6 +1,6 @@
 // Numpy-style broadcasting: the result shape, expanding data to it, and summing gradients back.
 import { getBackend } from '../backend/select';
-import { shapeToString, sizeOf } from '../tensor';
+import { shapeToString, sizeOf } from '../tensor-core';
 import { checkElementCount, checkShape, invalid } from '../validate';
 
 /** The broadcast shape of a and b (numpy rules), or an Error naming the op and both shapes. */

@@ -1,6 +1,6 @@
 // Elementwise comparisons (eq, ne, lt, le, gt, ge: 1/0 float32 masks) and where(cond, a, b), broadcasting.
 import { record } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { asTensor, type Operand } from './elementwise';
 

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
 

@@ -1,7 +1,7 @@
 // Reductions: sum and mean (over everything or one axis), max/min and argmax/argmin over an axis or everything, with backward rules.
 import { getBackend } from '../backend/select';
 import { record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkBoolean, checkTensor, invalid } from '../validate';
 

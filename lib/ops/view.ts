@@ -1,6 +1,6 @@
 // Shape ops on any axis: squeeze/unsqueeze (views), stack, narrow (a range of an axis) and indexSelect (gather along an axis).
 import { record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { normalizeAxis } from './reduce';
 import { concat, reshape } from './shape';
 import { argumentError, checkNumber, checkTensor, describe, invalid } from '../validate';
