@@ -68,28 +68,26 @@ function rowsAndCols(op: string, x: Tensor, axis: number | undefined): [number, 
   return [N === 0 ? 0 : x.size / N, N];
 }
 
-/** Softmax over the last dimension (axis, when given, must be the last one). */
-export function softmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('softmax', x, axis);
+/** Row-wise softmax or log-softmax over the last dimension, with its backward kernel. */
+function rowSoftmax(op: 'softmax' | 'logSoftmax', x: Tensor, axis: number | undefined): Tensor {
+  const [M, N] = rowsAndCols(op, x, axis);
   const backend = getBackend();
   const y = outputBuffer(x.size);
-  if (x.size > 0) backend.softmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'softmax', [x], (g) => {
+  if (x.size > 0) backend[op](M, N, x.data, y);
+  const backwardKernel = op === 'softmax' ? backend.softmaxBackward : backend.logSoftmaxBackward;
+  return record(new Tensor(y, x.shape), op, [x], (g) => {
     const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.softmaxBackward(M, N, y, g, dx);
+    if (g.length > 0) backwardKernel.call(backend, M, N, y, g, dx);
     return [dx];
   });
 }
 
+/** Softmax over the last dimension (axis, when given, must be the last one). */
+export function softmax(x: Tensor, axis?: number): Tensor {
+  return rowSoftmax('softmax', x, axis);
+}
+
 /** Log-softmax over the last dimension (stable: x - max - log(sum(exp(x - max)))). */
 export function logSoftmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('logSoftmax', x, axis);
-  const backend = getBackend();
-  const y = outputBuffer(x.size);
-  if (x.size > 0) backend.logSoftmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'logSoftmax', [x], (g) => {
-    const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.logSoftmaxBackward(M, N, y, g, dx);
-    return [dx];
-  });
+  return rowSoftmax('logSoftmax', x, axis);
 }

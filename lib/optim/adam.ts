@@ -1,8 +1,8 @@
 // Adam and AdamW (decoupled weight decay), PyTorch semantics, via the fused adamStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, hyperChecks, withDefaults, type HyperSpec } from './base';
-import { OPTIMIZER_DEFAULTS, type AdamHyper } from './defaults';
+import { Optimizer, withDefaults } from './base';
+import { HYPER_SPECS, OPTIMIZER_DEFAULTS, type AdamHyper } from './defaults';
 import { argumentError, checkOptions, invalid } from '../validate';
 
 /**
@@ -14,15 +14,7 @@ export interface AdamOptions extends Partial<AdamHyper> {
   betas?: [number, number];
 }
 
-const ADAM_SPEC: HyperSpec<AdamHyper> = {
-  lr: hyperChecks.nonNegative,
-  beta1: hyperChecks.fraction,
-  beta2: hyperChecks.fraction,
-  eps: hyperChecks.positive,
-  weightDecay: hyperChecks.nonNegative,
-};
-
-/** Adam's starting hyperparameters from its options (checked by ADAM_SPEC in the Optimizer constructor). */
+/** Adam's starting hyperparameters from its options (checked by HYPER_SPECS.adam in the Optimizer constructor). */
 function adamHyper(op: string, opts: AdamOptions, defaults: Readonly<AdamHyper>): AdamHyper {
   const { betas, ...o } = checkOptions(op, opts, ['lr', 'beta1', 'beta2', 'betas', 'eps', 'weightDecay']);
   if (betas !== undefined) {
@@ -37,7 +29,7 @@ export class Adam extends Optimizer<AdamHyper> {
   protected readonly decoupled: boolean = false;
 
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, defaults: Readonly<AdamHyper> = OPTIMIZER_DEFAULTS.adam) {
-    super(params, adamHyper(new.target.name, opts, defaults), ADAM_SPEC);
+    super(params, adamHyper(new.target.name, opts, defaults), HYPER_SPECS.adam);
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {

@@ -1,4 +1,6 @@
-// The optimizers' hyperparameters, typed, and their one set of defaults (PyTorch 2.x's), shared by the classes and fit({ optimizer: 'name' }).
+// The optimizers' hyperparameters, typed, their checks, and their one set of defaults (PyTorch 2.x's), shared by the classes and fit({ optimizer: 'name' }).
+import { hyperChecks, withDefaults, type HyperSpec } from './base';
+import { checkOptions } from '../validate';
 
 export interface SGDHyper {
   lr: number;
@@ -44,3 +46,19 @@ export const OPTIMIZER_DEFAULTS: {
 
 /** The names fit accepts for a new optimizer. */
 export type OptimizerName = keyof typeof OPTIMIZER_DEFAULTS;
+
+/** How each optimizer's hyperparameters are checked (at construction, by the lr setter, by loadStateDict). */
+export const HYPER_SPECS: {
+  readonly sgd: HyperSpec<SGDHyper>;
+  readonly adam: HyperSpec<AdamHyper>;
+  readonly rmsprop: HyperSpec<RMSpropHyper>;
+} = {
+  sgd: { lr: hyperChecks.nonNegative, momentum: hyperChecks.fraction, nesterov: hyperChecks.flag, weightDecay: hyperChecks.nonNegative },
+  adam: { lr: hyperChecks.nonNegative, beta1: hyperChecks.fraction, beta2: hyperChecks.fraction, eps: hyperChecks.positive, weightDecay: hyperChecks.nonNegative },
+  rmsprop: { lr: hyperChecks.nonNegative, alpha: hyperChecks.fraction, eps: hyperChecks.positive, weightDecay: hyperChecks.nonNegative, momentum: hyperChecks.fraction },
+};
+
+/** A constructor's options (only the spec's keys; undefined keeps a default) over the optimizer's defaults. */
+export function hyperFromOptions<H extends { lr: number }>(where: string, defaults: Readonly<H>, spec: HyperSpec<H>, opts: Partial<H>): H {
+  return withDefaults(defaults, checkOptions(where, opts, Object.keys(spec)));
+}

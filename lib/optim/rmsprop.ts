@@ -1,24 +1,15 @@
 // RMSprop (PyTorch semantics, not centered), with optional momentum, via the fused rmspropStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, hyperChecks, withDefaults, type HyperSpec } from './base';
-import { OPTIMIZER_DEFAULTS, type RMSpropHyper } from './defaults';
-import { checkOptions } from '../validate';
+import { Optimizer } from './base';
+import { HYPER_SPECS, OPTIMIZER_DEFAULTS, hyperFromOptions, type RMSpropHyper } from './defaults';
 
 /** Each defaults to OPTIMIZER_DEFAULTS.rmsprop (lr 0.01, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0). */
 export type RMSpropOptions = Partial<RMSpropHyper>;
 
-const RMSPROP_SPEC: HyperSpec<RMSpropHyper> = {
-  lr: hyperChecks.nonNegative,
-  alpha: hyperChecks.fraction,
-  eps: hyperChecks.positive,
-  weightDecay: hyperChecks.nonNegative,
-  momentum: hyperChecks.fraction,
-};
-
 export class RMSprop extends Optimizer<RMSpropHyper> {
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
-    super(params, withDefaults(OPTIMIZER_DEFAULTS.rmsprop, checkOptions('RMSprop', opts, Object.keys(RMSPROP_SPEC))), RMSPROP_SPEC);
+    super(params, hyperFromOptions('RMSprop', OPTIMIZER_DEFAULTS.rmsprop, HYPER_SPECS.rmsprop, opts), HYPER_SPECS.rmsprop);
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {

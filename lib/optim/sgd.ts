@@ -1,23 +1,16 @@
 // SGD with momentum, Nesterov and weight decay (PyTorch semantics), via the fused sgdStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, hyperChecks, withDefaults, type HyperSpec } from './base';
-import { OPTIMIZER_DEFAULTS, type SGDHyper } from './defaults';
-import { argumentError, checkOptions } from '../validate';
+import { Optimizer } from './base';
+import { HYPER_SPECS, OPTIMIZER_DEFAULTS, hyperFromOptions, type SGDHyper } from './defaults';
+import { argumentError } from '../validate';
 
 /** Each defaults to OPTIMIZER_DEFAULTS.sgd (lr 1e-3, momentum 0, nesterov false, weightDecay 0). */
 export type SGDOptions = Partial<SGDHyper>;
 
-const SGD_SPEC: HyperSpec<SGDHyper> = {
-  lr: hyperChecks.nonNegative,
-  momentum: hyperChecks.fraction,
-  nesterov: hyperChecks.flag,
-  weightDecay: hyperChecks.nonNegative,
-};
-
 export class SGD extends Optimizer<SGDHyper> {
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
-    super(params, withDefaults(OPTIMIZER_DEFAULTS.sgd, checkOptions('SGD', opts, Object.keys(SGD_SPEC))), SGD_SPEC);
+    super(params, hyperFromOptions('SGD', OPTIMIZER_DEFAULTS.sgd, HYPER_SPECS.sgd, opts), HYPER_SPECS.sgd);
   }
 
   protected override checkHyperTogether(where: string, h: SGDHyper): void {
