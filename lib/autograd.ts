@@ -51,11 +51,43 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return false;
 }
 
+/** An op's non-tensor arguments (axis, exponent, slope...) and extra tensor operands, as the op tracer sees them. */
+export type OpAttrs = Readonly<Record<string, number | boolean | string | null | ArrayLike<number> | Tensor>>;
+
+/** Receives every op as it runs (ONNX export by tracing, lib/io/onnx/trace.ts); null when nothing traces. */
+export type OpTracer = (out: Tensor, op: string, inputs: readonly Tensor[], attrs: OpAttrs | undefined) => void;
+
+let tracer: OpTracer | null = null;
+
+/** Installs `t` as the op tracer (null removes it); returns the previous one. */
+export function setOpTracer(t: OpTracer | null): OpTracer | null {
+  const prev = tracer;
+  tracer = t;
+  return prev;
+}
+
+/** True while an op tracer is installed (ops that skip record() when nothing needs grad report anyway). */
+export function isTracing(): boolean {
+  return tracer !== null;
+}
+
+/**
+ * The one place where ops report themselves to the tracer (record() calls it; ops without a gradient
+ * call it directly). Returns out. Costs one null check when nothing traces.
+ */
+export function traced(out: Tensor, op: string, inputs: readonly Tensor[], attrs?: OpAttrs): Tensor {
+  if (tracer !== null) tracer(out, op, inputs, attrs);
+  return out;
+}
+
 /**
  * Records `out` as the result of `op` over `inputs` if any input requires grad (and grad is
- * enabled). Returns out for chaining.
+ * enabled), and reports it to the op tracer. `attrs` are the op's non-tensor arguments, for the
+ * tracer only: ops build them only while tracing (`isTracing() ? { axis } : undefined`), so an
+ * untraced op pays one null check. Returns out for chaining.
  */
-export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule): Tensor {
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: BackwardRule, attrs?: OpAttrs): Tensor {
+  if (tracer !== null) tracer(out, op, inputs, attrs);
   if (!needsGrad(...inputs)) return out;
   out.requiresGrad = true;
   out._node = { op, inputs, backward };

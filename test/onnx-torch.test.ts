@@ -4,6 +4,7 @@ import * as path from 'path';
 import { describe, expect, it, afterAll } from 'vitest';
 import { Tensor } from '../lib/tensor';
 import { importModel, fromOnnxBytes } from '../lib/io/onnx';
+import { Graph, Sequential } from '../lib/nn';
 import { onnx } from '../lib/io/onnx/schema';
 import { floatsToLittleEndianBytes } from '../lib/io/onnx/encode';
 import { SeededRandom } from '../lib/data/split';
@@ -34,7 +35,7 @@ describe('models exported by torch.onnx.export (scripts/gen-onnx-fixtures.py)', 
     it(`${name}: importModel reproduces torch's outputs`, async () => {
       const fx = JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Fixture;
       const model = await importModel(path.join(FIXTURES, `${name}.onnx`));
-      expect(model.layers.map((l) => l.toConfig().type)).toEqual(types);
+      expect((model as Sequential).layers.map((l) => l.toConfig().type)).toEqual(types);
       const y = model.predict(new Tensor(Float32Array.from(fx.input), fx.inputShape));
       expect(y.shape).toEqual(fx.outputShape);
       expectClose(y.data, fx.output, `${name} vs torch ${fx.torch}`);
@@ -93,7 +94,7 @@ async function agreesWithOrt(bytes: Uint8Array, sample: number[], label: string)
   const x = uniform(shape.reduce((a, b) => a * b, 1), rng, -2, 2);
   const expected = await runOrt(file, x, shape);
   expectClose(model.predict(new Tensor(x, shape)).data, expected.data, label);
-  return model.layers.map((l) => l.toConfig().type);
+  return model instanceof Graph ? [] : model.layers.map((l) => l.toConfig().type);
 }
 
 describe('exporter layouts built with protobufjs', () => {
@@ -172,22 +173,28 @@ describe('exporter layouts built with protobufjs', () => {
     await agreesWithOrt(bytes, [4], 'two-gelus');
   });
 
-  it('refuses graphs that are not chains, unknown elementwise math, and lists all unsupported ops', async () => {
+  it('graphs that are not chains import as nn.Graph (residual, a square, an unused second input); all unsupported ops are listed', async () => {
     const wInit: Init[] = [{ name: 'w', dims: [4, 4], values: W(16) }];
     const residual = buildModel([
       node('Gemm', ['x', 'w'], ['g'], [iAttr('transB', 1)]), node('Relu', ['g'], ['r']), node('Add', ['g', 'r'], ['y']),
     ], wInit, ['batch', 4]);
-    expect(() => fromOnnxBytes(residual, 'residual.onnx')).toThrow(/'residual\.onnx': cannot import: the graph is not a chain/);
+    const res = fromOnnxBytes(residual, 'residual.onnx');
+    expect(res).toBeInstanceOf(Graph);
+    expect((res as Graph).nodes.map((n) => n.op ?? `module ${n.module}`)).toEqual(['module linear_0', 'relu', 'add']);
+    await agreesWithOrt(residual, [4], 'residual');
     const squared = buildModel([node('Gemm', ['x', 'w'], ['g'], [iAttr('transB', 1)]), node('Mul', ['g', 'g'], ['y'])], wInit, ['batch', 4]);
-    expect(() => fromOnnxBytes(squared)).toThrow(/elementwise subgraph Mul is not a supported activation/);
+    expect((fromOnnxBytes(squared) as Graph).nodes.map((n) => n.op ?? 'module')).toEqual(['module', 'mul']);
+    await agreesWithOrt(squared, [4], 'squared');
     const exotic = buildModel([
       node('Conv', ['x', 'w'], ['c']), node('BatchNormalization', ['c'], ['n']), node('Relu', ['n'], ['r']), node('Conv', ['r', 'w'], ['y']),
     ], wInit, ['batch', 4]);
     expect(() => fromOnnxBytes(exotic)).toThrow(/unsupported ONNX operator\(s\): Conv, BatchNormalization \(/);
     const twoInputs = onnx.ModelProto.decode(residual);
     (twoInputs.graph as onnx.GraphProto).input.push(onnx.ValueInfoProto.create({ name: 'x2' }));
-    expect(() => fromOnnxBytes(onnx.ModelProto.encode(twoInputs).finish())).toThrow(/2 data inputs \(x, x2\)/);
+    expect((fromOnnxBytes(onnx.ModelProto.encode(twoInputs).finish()) as Graph).inputNames).toEqual(['x', 'x2']);
     const badSize = buildModel([node('Gemm', ['x', 'w'], ['y'], [iAttr('transB', 1)])], [{ name: 'w', dims: [4, 5], values: W(16) }], ['batch', 4]);
     expect(() => fromOnnxBytes(badSize)).toThrow(/initializer 'w': raw_data has 64 bytes, shape \[4,5\] needs 80/);
+    const dangling = buildModel([node('Relu', ['x'], ['r']), node('Add', ['r', 'nowhere'], ['y'])], [], ['batch', 4]);
+    expect(() => fromOnnxBytes(dangling, 'dangling.onnx')).toThrow(/'dangling\.onnx': cannot import: Add node '.*' reads 'nowhere', which nothing produces/);
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it, afterAll } from 'vitest';
 import { Tensor } from '../lib/tensor';
-import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout, Flatten, type LayerConfig } from '../lib/nn';
+import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout, Flatten, crossEntropy, type LayerConfig } from '../lib/nn';
 import { Adam } from '../lib/optim';
 import { fit } from '../lib/train';
 import { loadDigits } from '../lib/data/digits';
@@ -175,23 +175,35 @@ describe('every supported layer round-trips', () => {
 });
 
 describe('export errors and atomic writes', () => {
-  it('names the unsupported layer', () => {
+  it('a Module with no registration exports by tracing; an op without an ONNX mapping is an error naming it and the module', async () => {
     class Doubler extends Module {
-      override forward(x: Tensor): Tensor { return x; }
+      override forward(x: Tensor): Tensor { return x.add(x); }
       override toConfig(): LayerConfig { return { type: 'Doubler' } as unknown as LayerConfig; }
       override describe(): string { return 'Doubler'; }
     }
     const model = new Sequential([new Linear(3, 3), new Doubler()]);
-    expect(() => toOnnxBytes(model)).toThrow(/onnx\.exportModel: layer 1: layer type 'Doubler' is not supported/);
-    expect(() => toOnnxBytes(new Sequential([new Flatten(2), new Linear(3, 3)]))).toThrow(/Flatten\(startDim=2\) is not supported/);
+    randomise(model, new SeededRandom(seed));
+    const file = path.join(dir, 'doubler.onnx');
+    await exportModel(model, file);
+    const x = uniform(2 * 3, new SeededRandom(seed + 1));
+    expectClose((await runOrt(file, x, [2, 3])).data, predict(model, x, [2, 3]), 'Doubler');
+    class Lossy extends Module {
+      override forward(x: Tensor): Tensor { return crossEntropy(x, new Int32Array(x.shape[0])); }
+      override toConfig(): LayerConfig { return { type: 'Lossy' } as unknown as LayerConfig; }
+      override describe(): string { return 'Lossy'; }
+    }
+    expect(() => toOnnxBytes(new Sequential([new Linear(3, 3), new Lossy()])))
+      .toThrow(/onnx\.exportModel: op 'crossEntropy' in module '1' \(Lossy\) has no ONNX mapping/);
   });
 
   it('rejects bad options and shapes, naming them', () => {
     const model = new Sequential([new Linear(64, 10)]);
     expect(() => toOnnxBytes(model, { opset: 12 })).toThrow(/opset 12 is not supported \(use 13\.\.24\)/);
-    expect(() => toOnnxBytes(model, { inputShape: [1, 63] })).toThrow(/layer 0 Linear\(64 -> 10\) gets input \[batch,63\]; expected \[batch,64\]/);
+    expect(() => toOnnxBytes(model, { inputShape: [1, 63] })).toThrow(/the forward pass on the example input failed: Linear\(64 -> 10, bias\)\.forward: input of shape \[1,63\] has 63 features/);
+    expect(() => toOnnxBytes(model, { inputShape: [1, 64], input: new Tensor(new Float32Array(64), [1, 64]) })).toThrow(/pass input or inputShape, not both/);
+    expect(() => toOnnxBytes(model, { input: [] })).toThrow(/example inputs are an empty array/);
     expect(() => toOnnxBytes(model, { inputShape: [64] })).toThrow(/inputShape must include the batch dimension first/);
-    expect(() => toOnnxBytes(new Sequential([new Flatten(), new Linear(4, 2)]))).toThrow(/pass \{ inputShape/);
+    expect(() => toOnnxBytes(new Sequential([new Flatten(), new Linear(4, 2)]))).toThrow(/cannot tell the input shape .*pass \{ input: exampleTensor \} or \{ inputShape/);
     expect(() => toOnnxBytes(model, { inputName: 'x', outputName: 'x' })).toThrow(/distinct/);
   });
 

@@ -11,3 +11,4 @@ export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, typ
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
 export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
+export { Graph, GRAPH_OPS, type GraphOptions, type GraphNode, type GraphConfig, type GraphAttr } from './graph';

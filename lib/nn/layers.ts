@@ -5,3 +5,4 @@ import './dropout';
 import './flatten';
 import './layer-norm';
 import './sequential';
+import './graph';

@@ -26,7 +26,7 @@ function activation(op: string, x: Tensor, act: Activation, alpha: number): Tens
     const dx = gradBuffer(n);
     if (n > 0) backend.activationBackward(act, n, x.data, y, g, dx, alpha);
     return [dx];
-  });
+  }, act === 'leakyRelu' ? { alpha } : undefined);
 }
 
 export function relu(x: Tensor): Tensor {

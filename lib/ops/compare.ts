@@ -1,5 +1,5 @@
 // Elementwise comparisons (eq, ne, lt, le, gt, ge: 1/0 float32 masks) and where(cond, a, b), broadcasting.
-import { record } from '../autograd';
+import { isTracing, record, traced } from '../autograd';
 import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { asTensor, type Operand } from './elementwise';
@@ -28,7 +28,8 @@ function compare(op: Compare, aIn: Operand, bIn: Operand): Tensor {
   const bd = expandData(b.data, b.shape, shape);
   const out = new Float32Array(ad.length);
   LOOPS[op](ad, bd, out);
-  return new Tensor(out, shape);
+  const y = new Tensor(out, shape);
+  return isTracing() ? traced(y, op, [a, b]) : y;
 }
 
 /** The comparison op `op` as a function of (a, b). */
@@ -79,5 +80,5 @@ export function where(condIn: Tensor, aIn: Operand, bIn: Operand): Tensor {
       gb = reduceToShape(m, shape, b.shape);
     }
     return [ga, gb];
-  });
+  }, isTracing() ? { cond } : undefined);
 }

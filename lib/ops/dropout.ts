@@ -1,6 +1,6 @@
 // Dropout: zero each element with probability p (seeded mask), scale the rest by 1/(1-p); identity in eval.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor } from '../tensor-core';
 import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
@@ -29,7 +29,7 @@ export function dropout(x: Tensor, p: number, training = true, rng: Rng = global
     if (n > 0) backend.mul(n, g, mask, dx);
     releaseAfterBackward(mask);
     return [dx];
-  });
+  }, isTracing() ? { p } : undefined);
   if (y._node === null) releasePrivate(mask);
   return y;
 }

@@ -1,7 +1,7 @@
 // Elementwise ops with broadcasting (add, sub, mul, div) and unary math (neg, exp, log, sqrt, pow).
 import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
@@ -177,5 +177,5 @@ export function pow(x: Tensor, p: number): Tensor {
     backend.mul(d.length, d, g, d);
     backend.scale(d.length, d, p, d);
     return [d];
-  });
+  }, isTracing() ? { p } : undefined);
 }

@@ -1,7 +1,7 @@
 // Fused dense layer act(x W^T + b): one linearForward kernel call forward, one linearBackward backward.
 import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
-import { needsGrad, record } from '../autograd';
+import { isTracing, needsGrad, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor-core';
 import { scratch } from './scratch';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
@@ -40,7 +40,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
   const preact = tracked && (act === 'gelu' || act === 'geluTanh') ? privateBuffer(M * N) : null;
   if (M > 0) backend.linearForward({ M, N, K, X: x.data, W: weight.data, bias: bias ? bias.data : null, act, alpha, out: y, preact });
   const out = new Tensor(y, outShape);
-  if (!tracked) return out;
+  if (!tracked && !isTracing()) return out;
 
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(out, act === 'none' ? 'linear' : `linear+${act}`, inputs, (g) => {
@@ -61,7 +61,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
     const gW = weight.requiresGrad && !wIntoGrad ? dW : null;
     const gB = dB && !bIntoGrad ? dB : null;
     return bias ? [dX, gW, gB] : [dX, gW];
-  });
+  }, act === 'leakyRelu' ? { alpha } : undefined);
 }
 
 /** A gradient array filled with zeros (pooled arrays hold old values). */

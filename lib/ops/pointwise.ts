@@ -1,6 +1,6 @@
 // Piecewise-linear unary ops: abs (on the backend's abs kernel) and clamp, with backward rules.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor } from '../tensor-core';
 import { argumentError, checkNumber, checkTensor, describe } from '../validate';
 
@@ -47,5 +47,5 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
     const dx = new Float32Array(g.length);
     for (let i = 0; i < g.length; i++) if (d[i] >= lower && d[i] <= upper) dx[i] = g[i];
     return [dx];
-  });
+  }, isTracing() ? { min: lo, max: hi } : undefined);
 }

@@ -1,6 +1,6 @@
 // Reductions: sum and mean (over everything or one axis), max/min and argmax/argmin over an axis or everything, with backward rules.
 import { getBackend } from '../backend/select';
-import { record } from '../autograd';
+import { isTracing, record, traced } from '../autograd';
 import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkBoolean, checkTensor, invalid } from '../validate';
@@ -72,7 +72,7 @@ function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keep
     const shape = keepDims ? x.shape.map(() => 1) : [];
     const value = outputBuffer(1);
     value[0] = total;
-    return record(new Tensor(value, shape), op, [x], (g) => [gradBuffer(n).fill(g[0] * scale)]);
+    return record(new Tensor(value, shape), op, [x], (g) => [gradBuffer(n).fill(g[0] * scale)], isTracing() ? { axis: null, keepDims } : undefined);
   }
   const a = normalizeAxis(op, axis, x.ndim, x.shape);
   const [outer, len, inner] = splitAt(x.shape, a);
@@ -83,7 +83,7 @@ function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keep
   if (scale !== 1) backend.scale(out.length, out, scale, out);
   return record(new Tensor(out, reducedShape(x.shape, a, keepDims)), op, [x], (g) => [
     spreadAxis(g, outer, len, inner, scale),
-  ]);
+  ], isTracing() ? { axis: a, keepDims } : undefined);
 }
 
 /** Sum over all elements (a 0-d tensor), or over one axis. */
@@ -148,7 +148,7 @@ function extreme(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepDim
     const dx = new Float32Array(x.size);
     for (let k = 0; k < picked.length; k++) dx[picked[k]] += g[k];
     return [dx];
-  });
+  }, isTracing() ? { axis: axis === undefined ? null : normalizeAxis(op, axis, x.ndim, x.shape), keepDims } : undefined);
 }
 
 /** Max over one axis (or over everything). The gradient flows to the first maximal element. */
@@ -171,7 +171,8 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined
     const i = k - o * inner;
     out[k] = (picked[k] - o * len * inner - i) / inner;
   }
-  return new Tensor(out, shape);
+  const y = new Tensor(out, shape);
+  return isTracing() ? traced(y, op, [x], { axis: axis === undefined ? null : normalizeAxis(op, axis, x.ndim, x.shape), keepDims }) : y;
 }
 
 /**

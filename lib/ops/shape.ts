@@ -1,5 +1,5 @@
 // Shape ops: reshape, flatten, transpose (last two dims), concat, row slicing and row gathering.
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { normalizeAxis } from './reduce';
 import { argumentError, checkTensor, describe, invalid } from '../validate';
@@ -117,7 +117,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
       off += chunk;
     }
     return grads;
-  });
+  }, isTracing() ? { axis: a } : undefined);
 }
 
 /** Rows [start, end) along the first dimension (negative indices count from the end; clamped like Array.slice). */
@@ -136,7 +136,7 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
     const dx = new Float32Array(x.size);
     dx.set(g, s * rowSize);
     return [dx];
-  });
+  }, isTracing() ? { start: s, end: e } : undefined);
 }
 
 /** Gathers rows of x along the first dimension: out[i] = x[indices[i]]. */
@@ -165,5 +165,5 @@ export function indexRows(x: Tensor, indices: Int32Array | readonly number[]): T
       for (let j = 0; j < rowSize; j++) dx[dst + j] += g[src + j];
     }
     return [dx];
-  });
+  }, isTracing() ? { axis: 0, indices: idx } : undefined);
 }

@@ -1,5 +1,5 @@
 // Shape ops on any axis: squeeze/unsqueeze (views), stack, narrow (a range of an axis) and indexSelect (gather along an axis).
-import { record } from '../autograd';
+import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { normalizeAxis } from './reduce';
 import { concat, reshape } from './shape';
@@ -87,7 +87,7 @@ function gatherAxis(op: string, x: Tensor, a: number, pick: Int32Array): Tensor 
       }
     }
     return [dx];
-  });
+  }, isTracing() ? { axis: a, indices: pick } : undefined);
 }
 
 function checkAxisOf(op: string, x: Tensor, axis: unknown): number {

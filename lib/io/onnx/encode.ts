@@ -39,16 +39,39 @@ function attribute(a: OnnxAttribute): onnx.IAttributeProto {
   return { name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.string) };
 }
 
-function valueInfo(name: string, sampleShape: number[]): onnx.IValueInfoProto {
-  const dim: onnx.TensorShapeProto.IDimension[] = [{ dimParam: 'batch' }, ...sampleShape.map((d) => ({ dimValue: d }))];
+/**
+ * A float value's type: the fixed dims, after a dynamic first dimension when `dynamic` is a string (its name;
+ * '' for an unnamed one, e.g. a multiple of the batch), none when it is false.
+ */
+export function valueInfo(name: string, shape: readonly number[], dynamic: string | false = 'batch'): onnx.IValueInfoProto {
+  const dims: onnx.TensorShapeProto.IDimension[] = shape.map((d) => ({ dimValue: d }));
+  const dim = dynamic === false ? dims : [dynamic ? { dimParam: dynamic } : {}, ...dims];
   return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
 }
 
-/** Builds the node list while tracking the running value name and the per-sample shape. */
-class GraphBuilder implements OnnxExportContext {
+/** Where a builder stood: mark() and rollback() drop what was added since (a layer's traced ops replaced by its hook). */
+export interface BuilderMark { nodes: number; initializers: number; names: number }
+
+/** What rollback() removed. */
+export interface BuilderCut {
+  nodes: onnx.INodeProto[];
+  initializers: onnx.ITensorProto[];
+  names: string[];
+  shared: [string, { values: ArrayLike<number>; name: string; index: number }][];
+}
+
+/**
+ * Builds the node and initializer lists with unique names. Implements what a layer's registered ONNX export
+ * sees (the running value, its per-sample shape, the layer's parameters); the tracer (trace.ts) also writes op
+ * nodes through it. Initializers given the same name and the same Float32Array are written once (a parameter
+ * used by several ops or layers).
+ */
+export class GraphBuilder implements OnnxExportContext {
   readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: onnx.ITensorProto[] = [];
   private readonly usedNames = new Set<string>();
+  private readonly namesLog: string[] = [];
+  private readonly shared = new Map<string, { values: ArrayLike<number>; name: string; index: number }>();
   private counter = 0;
   prefix = '';
   where = 'the model';
@@ -56,7 +79,7 @@ class GraphBuilder implements OnnxExportContext {
   private params: Record<string, Float32Array> = {};
 
   constructor(public current: string, readonly opset: number, sampleShape: number[]) {
-    this.usedNames.add(current);
+    this.fresh(current);
     this.shape = sampleShape;
   }
 
@@ -78,12 +101,58 @@ class GraphBuilder implements OnnxExportContext {
     let name = base;
     while (this.usedNames.has(name)) name = `${base}_${++this.counter}`;
     this.usedNames.add(name);
+    this.namesLog.push(name);
     return name;
   }
 
+  mark(): BuilderMark {
+    return { nodes: this.nodes.length, initializers: this.initializers.length, names: this.namesLog.length };
+  }
+
+  /** Removes what was added since `m` and returns it (paste() puts it back). */
+  rollback(m: BuilderMark): BuilderCut {
+    const cut: BuilderCut = {
+      nodes: this.nodes.splice(m.nodes), initializers: this.initializers.splice(m.initializers), names: this.namesLog.splice(m.names), shared: [],
+    };
+    for (const name of cut.names) this.usedNames.delete(name);
+    for (const [k, v] of this.shared) {
+      if (v.index >= m.initializers) {
+        cut.shared.push([k, v]);
+        this.shared.delete(k);
+      }
+    }
+    return cut;
+  }
+
+  /** Puts back what rollback() removed (the builder must stand where it stood then). */
+  paste(cut: BuilderCut): void {
+    this.nodes.push(...cut.nodes);
+    this.initializers.push(...cut.initializers);
+    for (const name of cut.names) {
+      this.usedNames.add(name);
+      this.namesLog.push(name);
+    }
+    for (const [k, v] of cut.shared) this.shared.set(k, v);
+  }
+
   initializer(base: string, dims: number[], values: Float32Array): string {
+    return this.tensor(base, dims, values, DataType.FLOAT);
+  }
+
+  /** An int64 initializer (shapes, axes, indices). */
+  ints(base: string, values: ArrayLike<number>): string {
+    return this.tensor(base, [values.length], values, DataType.INT64);
+  }
+
+  private tensor(base: string, dims: number[], values: ArrayLike<number>, type: number): string {
+    const seen = this.shared.get(base);
+    if (seen !== undefined && seen.values === values && type === DataType.FLOAT) return seen.name;
     const name = this.fresh(base);
-    this.initializers.push(floatTensor(name, dims, values));
+    const t: onnx.ITensorProto = type === DataType.FLOAT
+      ? floatTensor(name, dims, values as Float32Array)
+      : { name, dims, dataType: DataType.INT64, int64Data: Array.from(values) };
+    this.shared.set(base, { values, name, index: this.initializers.length });
+    this.initializers.push(t);
     return name;
   }
 
@@ -103,14 +172,44 @@ class GraphBuilder implements OnnxExportContext {
   chain(opType: string, attrs: OnnxAttribute[] = [], docString?: string): void {
     this.current = this.node(opType, [this.current], attrs, docString);
   }
+
+  /** Makes value `from` carry the graph output name `to`: renames its producer's output, or adds an Identity. */
+  nameOutput(from: string, to: string, renamable: boolean): void {
+    const producer = renamable ? this.nodes.find((n) => n.output && n.output[0] === from) : undefined;
+    if (producer && producer.output) {
+      producer.output[0] = to;
+      for (const n of this.nodes) n.input = (n.input ?? []).map((s) => (s === from ? to : s));
+    } else {
+      this.nodes.push({ opType: 'Identity', name: this.fresh('Identity'), input: [from], output: [to] });
+    }
+  }
+
+  /** The model around the nodes: opset, IR version, producer, graph inputs and outputs; verified. */
+  model(inputs: onnx.IValueInfoProto[], outputs: onnx.IValueInfoProto[], producerVersion: string): Uint8Array {
+    const model: onnx.IModelProto = {
+      irVersion: irVersionForOpset(this.opset),
+      opsetImport: [{ domain: '', version: this.opset }],
+      producerName: 'myelin',
+      producerVersion,
+      graph: { name: 'myelin', node: this.nodes, initializer: this.initializers, input: inputs, output: outputs },
+    };
+    const err = onnx.ModelProto.verify(model);
+    if (err) throw new Error(`onnx.exportModel: internal error building the model: ${err}`);
+    return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+  }
+}
+
+/** Throws unless opset is one exportModel writes. */
+export function checkOpset(opset: number): void {
+  if (!Number.isInteger(opset) || opset < MIN_EXPORT_OPSET || opset > MAX_EXPORT_OPSET) {
+    throw new Error(`onnx.exportModel: opset ${opset} is not supported (use ${MIN_EXPORT_OPSET}..${MAX_EXPORT_OPSET})`);
+  }
 }
 
 /** Encodes a layer chain as an ONNX model. Throws naming the layer when shapes do not fit. */
 export function encodeLayers(layers: ExportLayer[], opts: EncodeOptions): Uint8Array {
   const { opset, inputName, outputName } = opts;
-  if (!Number.isInteger(opset) || opset < MIN_EXPORT_OPSET || opset > MAX_EXPORT_OPSET) {
-    throw new Error(`onnx.exportModel: opset ${opset} is not supported (use ${MIN_EXPORT_OPSET}..${MAX_EXPORT_OPSET})`);
-  }
+  checkOpset(opset);
   if (!inputName || !outputName || inputName === outputName) {
     throw new Error(`onnx.exportModel: inputName and outputName must be distinct non-empty names (got '${inputName}', '${outputName}')`);
   }
@@ -129,27 +228,7 @@ export function encodeLayers(layers: ExportLayer[], opts: EncodeOptions): Uint8A
     }
     def.onnx(g, layer.config);
   }
-  const shape = g.shape;
-
-  // The graph output must carry the requested name: rename the last node's output, or add an Identity.
   const last = g.nodes[g.nodes.length - 1];
-  if (last && last.output && last.output[0] === g.current) last.output[0] = outputName;
-  else g.nodes.push({ opType: 'Identity', name: g.fresh('Identity'), input: [g.current], output: [outputName] });
-
-  const model: onnx.IModelProto = {
-    irVersion: irVersionForOpset(opset),
-    opsetImport: [{ domain: '', version: opset }],
-    producerName: 'myelin',
-    producerVersion: opts.producerVersion,
-    graph: {
-      name: 'myelin',
-      node: g.nodes,
-      initializer: g.initializers,
-      input: [valueInfo(inputName, opts.inputShape)],
-      output: [valueInfo(outputName, shape)],
-    },
-  };
-  const err = onnx.ModelProto.verify(model);
-  if (err) throw new Error(`onnx.exportModel: internal error building the model: ${err}`);
-  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+  g.nameOutput(g.current, outputName, (last?.output ?? [])[0] === g.current);
+  return g.model([valueInfo(inputName, opts.inputShape)], [valueInfo(outputName, g.shape)], opts.producerVersion);
 }

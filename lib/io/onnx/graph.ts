@@ -12,6 +12,9 @@ export const SUPPORTED_OPS = new Set([
   'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
 ]);
 
+/** Operators only a Graph import reads (dag.ts): a graph with any of them is not read as a chain. */
+export const GRAPH_ONLY_OPS = new Set(['Concat', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'LogSoftmax', 'Log', 'Abs', 'Transpose']);
+
 /** The registered layers that read ONNX themselves, by the operators they read. */
 function importersByOp(): Map<string, LayerDefinition> {
   const out = new Map<string, LayerDefinition>();
@@ -21,7 +24,7 @@ function importersByOp(): Map<string, LayerDefinition> {
 
 /** Operators importModel understands: the built-in rules' and those of registered layers. */
 function supportedOps(): Set<string> {
-  return new Set([...SUPPORTED_OPS, ...importersByOp().keys()]);
+  return new Set([...SUPPORTED_OPS, ...GRAPH_ONLY_OPS, ...importersByOp().keys()]);
 }
 
 const ATTRIBUTE_KINDS: Record<string, number> = {
@@ -67,6 +70,11 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
   Dropout: { ratio: AttributeType.FLOAT, seed: AttributeType.INT },
   Gelu: { approximate: AttributeType.STRING },
   Transpose: { perm: AttributeType.INTS },
+  Concat: { axis: AttributeType.INT },
+  LogSoftmax: { axis: AttributeType.INT },
+  ReduceSum: { keepdims: AttributeType.INT, noop_with_empty_axes: AttributeType.INT },
+  ReduceMax: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
+  ReduceMin: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
   Constant: {
     value: AttributeType.TENSOR, value_float: AttributeType.FLOAT, value_int: AttributeType.INT,
     value_floats: AttributeType.FLOATS, value_ints: AttributeType.INTS,
@@ -182,26 +190,39 @@ interface ChainGraph {
   opset: number;
 }
 
-/** Splits the graph into links between single "cut" values; throws when it is not a chain. */
-function chainOf(model: onnx.IModelProto): ChainGraph {
+/** Thrown where a graph is valid but not a chain of layers: importModel then reads it as a Graph (dag.ts). */
+export class NotAChainError extends Error {}
+
+/** A graph with its constants folded and every node's operator and attributes checked. */
+export interface PreparedGraph {
+  /** Nodes that compute on data, in topological order. */
+  dataNodes: onnx.INodeProto[];
+  constants: Map<string, ConstTensor>;
+  inputs: { name: string; shape: (number | null)[] | null }[];
+  outputs: string[];
+  opset: number;
+}
+
+/** Folds constant subgraphs, checks every operator is supported (listing all that are not) and every attribute. */
+export function prepareGraph(model: onnx.IModelProto): PreparedGraph {
   const graph = model.graph as onnx.IGraphProto;
   const opset = defaultOpset(model);
   const constants = new Map<string, ConstTensor>();
   for (const t of graph.initializer ?? []) constants.set(t.name ?? '', readTensor(t, 'initializer'));
   if ((graph.sparseInitializer ?? []).length > 0) throw new Error('sparse initializers are not supported');
 
-  const inputs = (graph.input ?? []).filter((v) => !constants.has(v.name ?? ''));
-  if (inputs.length !== 1) throw new Error(`the graph has ${inputs.length} data inputs (${inputs.map((v) => v.name).join(', ')}); exactly one is supported`);
-  const outputs = graph.output ?? [];
-  if (outputs.length !== 1) throw new Error(`the graph has ${outputs.length} outputs; exactly one is supported`);
-  const inputName = inputs[0].name ?? '';
-  const outputName = outputs[0].name ?? '';
-  const dims = inputs[0].type?.tensorType?.shape?.dim;
-  const inputShape = dims ? dims.map((d) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? int64ToNumber(d.dimValue, 'input dim') || null : null)) : null;
+  const inputs = (graph.input ?? []).filter((v) => !constants.has(v.name ?? '')).map((v) => {
+    const dims = v.type?.tensorType?.shape?.dim;
+    const shape = dims ? dims.map((d) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? int64ToNumber(d.dimValue, 'input dim') || null : null)) : null;
+    return { name: v.name ?? '', shape };
+  });
+  const outputs = (graph.output ?? []).map((v) => v.name ?? '');
+  if (inputs.length === 0) throw new Error('the graph has no data inputs');
+  if (outputs.length === 0) throw new Error('the graph has no outputs');
 
   // Fold constant subgraphs (Constant nodes, Identity/Transpose of initializers) first: torch emits these.
   const allNodes = graph.node ?? [];
-  const available = new Set<string>([inputName, ...constants.keys()]);
+  const available = new Set<string>([...inputs.map((v) => v.name), ...constants.keys()]);
   const ordered = topoSort(allNodes, available);
   const dataNodes: onnx.INodeProto[] = [];
   ordered.forEach((n, i) => {
@@ -232,6 +253,20 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
     throw new Error(`unsupported ONNX operator(s): ${[...unsupported].join(', ')} (supported: ${[...supported].join(', ')})`);
   }
   dataNodes.forEach((n, i) => checkAttributes(n, nodeLabel(n, i)));
+  return { dataNodes, constants, inputs, outputs, opset };
+}
+
+/** Splits the graph into links between single "cut" values; throws NotAChainError when it is not a chain. */
+function chainOf(prepared: PreparedGraph): ChainGraph {
+  const { dataNodes, constants, opset } = prepared;
+  const { inputs, outputs } = prepared;
+  if (inputs.length !== 1) throw new NotAChainError(`the graph has ${inputs.length} data inputs (${inputs.map((v) => v.name).join(', ')}); a chain has one`);
+  if (outputs.length !== 1) throw new NotAChainError(`the graph has ${outputs.length} outputs; a chain has one`);
+  const inputName = inputs[0].name;
+  const outputName = outputs[0];
+  const inputShape = inputs[0].shape;
+  const graphOnly = dataNodes.find((n) => GRAPH_ONLY_OPS.has(n.opType ?? ''));
+  if (graphOnly) throw new NotAChainError(`the graph is not a chain: it has a ${graphOnly.opType} node`);
 
   // Consumers of each value, counted per use; the graph output counts as one more use.
   const uses = new Map<string, number>();
@@ -245,14 +280,14 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
   while (current !== outputName) {
     const region: onnx.INodeProto[] = [];
     const pending = new Map<string, number>([[current, uses.get(current) ?? 0]]);
-    if ((pending.get(current) ?? 0) === 0) throw new Error(`value '${current}' is not used by any node and is not the graph output`);
+    if ((pending.get(current) ?? 0) === 0) throw new NotAChainError(`value '${current}' is not used by any node and is not the graph output`);
     let cut: string | null = null;
     for (; cursor < dataNodes.length && cut === null; cursor++) {
       const n = dataNodes[cursor];
       if (done.has(n)) continue;
       const ins = (n.input ?? []).filter((s) => s && !constants.has(s));
       if (ins.length === 0 || !ins.every((s) => pending.has(s))) {
-        throw new Error(`the graph is not a chain: ${nodeLabel(n, cursor)} does not follow from '${current}' alone`);
+        throw new NotAChainError(`the graph is not a chain: ${nodeLabel(n, cursor)} does not follow from '${current}' alone`);
       }
       for (const s of ins) pending.set(s, (pending.get(s) as number) - 1);
       for (const o of n.output ?? []) if (o) pending.set(o, uses.get(o) ?? 0);
@@ -260,9 +295,9 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
       done.add(n);
       const open = [...pending].filter(([, c]) => c > 0).map(([v]) => v);
       if (open.length === 1 && open[0] !== current) cut = open[0];
-      else if (open.length === 0) throw new Error(`the graph is not a chain: no path from '${current}' reaches the output '${outputName}'`);
+      else if (open.length === 0) throw new NotAChainError(`the graph is not a chain: no path from '${current}' reaches the output '${outputName}'`);
     }
-    if (cut === null) throw new Error(`the graph is not a chain: '${current}' does not reach the output '${outputName}'`);
+    if (cut === null) throw new NotAChainError(`the graph is not a chain: '${current}' does not reach the output '${outputName}'`);
     if (region.length === 1 && !isScalarElementwise(region[0], constants)) links.push({ kind: 'node', node: region[0], input: current });
     else if (region.every((n) => ELEMENTWISE_OPS.has(n.opType ?? ''))) {
       const prev = links[links.length - 1];
@@ -272,12 +307,12 @@ function chainOf(model: onnx.IModelProto): ChainGraph {
     } else if (region.some((n) => importersByOp().has(n.opType ?? ''))) {
       links.push({ kind: 'region', nodes: region, input: current }); // a registered layer's decomposition, read in layersFromModel
     } else {
-      throw new Error(`the graph is not a chain: nodes ${region.map((n) => n.opType).join(', ')} branch and rejoin between '${current}' and '${cut}'`);
+      throw new NotAChainError(`the graph is not a chain: nodes ${region.map((n) => n.opType).join(', ')} branch and rejoin between '${current}' and '${cut}'`);
     }
     current = cut;
   }
   const leftover = dataNodes.filter((n) => !done.has(n));
-  if (leftover.length > 0) throw new Error(`the graph is not a chain: ${leftover.map((n, i) => nodeLabel(n, i)).join(', ')} do not lead to the output`);
+  if (leftover.length > 0) throw new NotAChainError(`the graph is not a chain: ${leftover.map((n, i) => nodeLabel(n, i)).join(', ')} do not lead to the output`);
   return { links, constants, inputShape, opset };
 }
 
@@ -291,8 +326,8 @@ function isScalarElementwise(n: onnx.INodeProto, constants: Map<string, ConstTen
 const toF32 = (d: Float64Array): Float32Array => Float32Array.from(d);
 
 /** Converts a chain graph to layers. Throws naming the node for anything outside the supported forms. */
-export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[]; inputShape: (number | null)[] | null } {
-  const { links, constants, inputShape, opset } = chainOf(model);
+export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[]; inputShape: (number | null)[] | null } {
+  const { links, constants, inputShape, opset } = chainOf(prepared);
   const layers: LayerSpec[] = [];
   // Per-sample shape of the running value (null entries = unknown); null = unknown rank.
   let sample: (number | null)[] | null = inputShape ? inputShape.slice(1) : null;
@@ -341,7 +376,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
           }
         }
       }
-      throw new Error(`the graph is not a chain: nodes ${link.nodes.map((n) => n.opType).join(', ')} branch and rejoin after '${link.input}' and form no known layer`);
+      throw new NotAChainError(`the graph is not a chain: nodes ${link.nodes.map((n) => n.opType).join(', ')} branch and rejoin after '${link.input}' and form no known layer`);
     }
     const prevLayer = layers[layers.length - 1];
     if (link.kind === 'node' && prevLayer?.kind === 'registered') {
@@ -398,7 +433,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
       }
       case 'MatMul': {
         const b = constOf(n, 1);
-        if (dataIndex !== 0 || !b || b.dims.length !== 2) throw new Error(`${label}: only MatMul(input, constant 2-D matrix) is supported`);
+        if (dataIndex !== 0 || !b || b.dims.length !== 2) throw new NotAChainError(`${label}: only MatMul(input, constant 2-D matrix) is supported`);
         const w = transpose2d(b, label);
         pushLinear(label, w.dims[1], w.dims[0], toF32(w.data), null);
         return;
@@ -407,7 +442,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
         const prev = layers[layers.length - 1];
         const c = constOf(n, 1 - dataIndex);
         if (!c || !prev || prev.kind !== 'Linear' || prev.bias !== null) {
-          throw new Error(`${label}: Add is supported only as the bias of a preceding MatMul/Gemm`);
+          throw new NotAChainError(`${label}: Add is supported only as the bias of a preceding MatMul/Gemm`);
         }
         prev.bias = broadcastBias(c, prev.outFeatures, label);
         return;
@@ -477,7 +512,7 @@ export function layersFromModel(model: onnx.IModelProto): { layers: LayerSpec[];
         return;
       }
       default:
-        throw new Error(`${label}: operator is not supported here`);
+        throw new NotAChainError(`${label}: operator is not supported in a chain`);
     }
   });
   return { layers, inputShape };
@@ -505,7 +540,7 @@ function splitIntoGelus(segments: Segment[], constants: Map<string, ConstTensor>
   }
   if (best[0] === null) {
     const ops = segments.flatMap((s) => s.nodes.map((x) => x.opType)).join(', ');
-    throw new Error(`elementwise subgraph ${ops} is not a supported activation (only GELU, exact or tanh, is recognised)`);
+    throw new NotAChainError(`elementwise subgraph ${ops} is not a supported activation (only GELU, exact or tanh, is recognised)`);
   }
   return best[0];
 }

@@ -1,33 +1,42 @@
-// myelin.onnx: exportModel (myelin Sequential -> .onnx file) and importModel (.onnx file -> trainable Sequential).
-import { Module, Sequential, fromConfig, type LayerConfig } from '../../nn';
+// myelin.onnx: exportModel (any myelin Module, traced -> .onnx file) and importModel (.onnx file -> trainable Sequential for chains, nn.Graph for DAGs).
+import { Module, Sequential, Flatten, Graph, fromConfig, type LayerConfig } from '../../nn';
+import { Tensor } from '../../tensor';
+import { traceToOnnx, type ExampleInputs } from './trace';
+import { graphFromModel } from './dag';
 import { writeFileAtomic } from '../atomic';
 import { readRegularFile } from '../read-file';
-import { encodeLayers, type ExportLayer } from './encode';
+import type { ExportLayer } from './encode';
 import { definitionOfType } from '../../nn/registry';
 import { decodeModelProto } from './decode';
-import { layersFromModel } from './graph';
+import { layersFromModel, prepareGraph, NotAChainError } from './graph';
 import { addIntegrityDigest, checkIntegrityDigest } from './integrity';
 import { LayerSpec } from './layers';
 import { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET } from './schema';
 import { packageVersion } from '../../constants';
 
 export { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET };
-export type { LayerSpec };
+export type { LayerSpec, ExampleInputs };
 
 /** Largest ONNX file importModel reads: protobuf's 2 GB message limit (larger models use external data). */
 export const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
 export interface ExportOptions {
   /**
-   * Shape of one input batch, batch dimension first, e.g. [1, 64] or [1, 1, 8, 8] (like PyTorch's dummy input).
-   * The batch dimension is written as the dynamic dimension 'batch'. Default: [1, inFeatures of the first Linear].
+   * Example input(s) the model is traced on (like torch.onnx.export's args): a Tensor, an array of Tensors
+   * (forward(a, b): graph inputs input_0, input_1, ...) or a record of Tensors (forward({ a, b }): inputs named
+   * by the keys). The first dimension of each is written as the dynamic dimension 'batch'.
+   */
+  input?: ExampleInputs;
+  /**
+   * Instead of input: the shape of one input batch, batch dimension first, e.g. [1, 64] or [1, 1, 8, 8].
+   * Default (neither given): [1, inFeatures of the first Linear].
    */
   inputShape?: number[];
   /** Default-domain opset, 13..24. Default 13. GELU is written as the Gelu operator from opset 20 on. */
   opset?: number;
-  /** Graph input name. Default 'input'. */
+  /** Graph input name for a single input. Default 'input'. */
   inputName?: string;
-  /** Graph output name. Default 'output'. */
+  /** Graph output name for a single output (several are named by the record keys, or output_0, ...). Default 'output'. */
   outputName?: string;
 }
 
@@ -58,29 +67,49 @@ export function layersOf(model: Module): ExportLayer[] {
   return out;
 }
 
-/** The per-sample input shape: the first Linear's inFeatures, when no Flatten comes before it. */
-function defaultSampleShape(layers: ExportLayer[]): number[] {
-  for (const { config } of layers) {
-    if (typeof config.inFeatures === 'number') return [config.inFeatures];
-    if (config.type === 'Flatten' && config.startDim === 1) break;
+/** The example input when none is given: [1, inFeatures] of the first Linear, when no Flatten comes before it. */
+function defaultExample(model: Module): Tensor {
+  const stop = (m: Module): number | null | 'flatten' => {
+    if (m instanceof Flatten) return 'flatten';
+    const children = m.children();
+    if (children.length === 0) return m.inputFeatures();
+    for (const [, c] of children) {
+      const f = stop(c);
+      if (f !== null) return f;
+    }
+    return null;
+  };
+  const f = stop(model);
+  if (typeof f !== 'number') {
+    throw new Error('onnx.exportModel: cannot tell the input shape (no Linear before any Flatten); pass { input: exampleTensor } or { inputShape: [1, ...] }');
   }
-  throw new Error('onnx.exportModel: cannot tell the input shape (no Linear before any Flatten); pass { inputShape: [1, ...] }');
+  return exampleOfShape([1, f]);
+}
+
+/** A tensor of `shape` with varied values (the trace follows the ops; values only need to be ordinary). */
+function exampleOfShape(shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + 0.3)), shape);
 }
 
 /** The model as ONNX bytes (what exportModel writes), with a sha256 of the file that importModel checks. */
 export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array {
-  const layers = layersOf(model);
-  let sampleShape: number[];
-  if (opts.inputShape !== undefined) {
-    if (!Array.isArray(opts.inputShape) || opts.inputShape.length < 2) {
-      throw new Error(`onnx.exportModel: inputShape must include the batch dimension first, e.g. [1, 64]; got ${JSON.stringify(opts.inputShape)}`);
+  if (!(model instanceof Module)) throw new Error(`onnx.exportModel: model must be a Module, got ${model === null ? 'null' : typeof model}`);
+  let example: ExampleInputs;
+  if (opts.input !== undefined) {
+    if (opts.inputShape !== undefined) throw new Error('onnx.exportModel: pass input or inputShape, not both');
+    example = opts.input;
+  } else if (opts.inputShape !== undefined) {
+    const s = opts.inputShape;
+    if (!Array.isArray(s) || s.length < 2) {
+      throw new Error(`onnx.exportModel: inputShape must include the batch dimension first, e.g. [1, 64]; got ${JSON.stringify(s)}`);
     }
-    sampleShape = opts.inputShape.slice(1);
+    if (s.some((d) => !Number.isSafeInteger(d) || d <= 0)) throw new Error(`onnx.exportModel: inputShape must list positive integers, got [${s.join(',')}]`);
+    example = exampleOfShape(s);
   } else {
-    sampleShape = defaultSampleShape(layers);
+    example = defaultExample(model);
   }
-  return addIntegrityDigest(encodeLayers(layers, {
-    inputShape: sampleShape,
+  return addIntegrityDigest(traceToOnnx(model, example, {
     opset: opts.opset ?? MIN_EXPORT_OPSET,
     inputName: opts.inputName ?? 'input',
     outputName: opts.outputName ?? 'output',
@@ -89,9 +118,10 @@ export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array
 }
 
 /**
- * Writes `model` (a Sequential of Linear/Dense, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Dropout, Flatten)
- * to `file` as an ONNX model with a dynamic batch dimension, atomically (temp file + fsync + rename).
- * Throws naming the layer for anything ONNX export does not support.
+ * Writes `model` to `file` as ONNX, atomically (temp file + fsync + rename). The model is traced: one forward
+ * pass on the example input (opts.input, or zeros-like of opts.inputShape, or [1, inFeatures]) in eval mode, each
+ * op written as ONNX nodes; layers with a registered ONNX export (Linear -> Gemm, LayerNorm -> LayerNormalization)
+ * are written by it. The first dimension is dynamic ('batch'). Throws naming the op and module without a mapping.
  */
 export async function exportModel(model: Module, file: string, opts: ExportOptions = {}): Promise<void> {
   const bytes = toOnnxBytes(model, opts);
@@ -123,26 +153,34 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
   return model;
 }
 
-/** Parses ONNX bytes into a trainable Sequential; `source` names the file in errors. */
-export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequential {
-  let layers: LayerSpec[];
+/**
+ * Parses ONNX bytes into a trainable model: a Sequential when the graph is a chain of layers (as before), else an
+ * nn.Graph (residual adds, branches joined by Concat, several inputs or outputs). `source` names the file in errors.
+ */
+export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequential | Graph {
   try {
     checkIntegrityDigest(bytes);
-    layers = layersFromModel(decodeModelProto(bytes)).layers;
+    const prepared = prepareGraph(decodeModelProto(bytes));
+    try {
+      return sequentialFromLayers(layersFromModel(prepared).layers);
+    } catch (err) {
+      if (!(err instanceof NotAChainError)) throw err;
+      return graphFromModel(prepared);
+    }
   } catch (err) {
     const msg = (err as Error).message;
     const prefix = msg.startsWith('not a valid ONNX model') ? '' : 'cannot import: ';
     throw new Error(`onnx.importModel: '${source}': ${prefix}${msg}`);
   }
-  return sequentialFromLayers(layers);
 }
 
 /**
- * Reads an ONNX file written by exportModel or by torch.onnx.export (chains of Gemm or MatMul+Add, Relu, LeakyRelu,
- * Sigmoid, Tanh, Softmax over the last axis, Flatten, Identity, Dropout, Gelu or its Erf/Tanh decomposition) and
- * returns an equivalent myelin Sequential that can be trained further. Throws naming the file for corrupted files,
- * unsupported operators (all listed) and graphs that are not a chain.
+ * Reads an ONNX file written by exportModel or by torch.onnx.export. A chain (Gemm or MatMul+Add, Relu, LeakyRelu,
+ * Sigmoid, Tanh, Softmax over the last axis, Flatten, Identity, Dropout, Gelu or its Erf/Tanh decomposition,
+ * LayerNormalization) comes back as a Sequential; any other graph of those operators plus Add, Sub, Mul, Div,
+ * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs) as an nn.Graph. Both train
+ * further. Throws naming the file for corrupted files and unsupported operators (all listed).
  */
-export async function importModel(file: string): Promise<Sequential> {
+export async function importModel(file: string): Promise<Sequential | Graph> {
   return fromOnnxBytes(await readRegularFile(file, { maxBytes: MAX_ONNX_BYTES }, 'onnx.importModel'), file);
 }

@@ -1,0 +1,292 @@
+// ONNX graph that is not a chain -> nn.Graph: Gemm/MatMul(+Add) become Linear modules, registered layers' operators
+// (LayerNormalization) their modules, the rest op nodes (Add, Sub, Mul, Div, Concat, activations, reshapes).
+import { onnx, int64ToNumber } from './schema';
+import { ConstTensor, NodeAttributes, shortestFloat32 } from './decode';
+import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
+import { definitions, type LayerDefinition, type OnnxNodeView } from '../../nn/registry';
+import { Graph, GRAPH_OPS, type GraphAttr, type GraphNode } from '../../nn/graph';
+import { noGrad } from '../../autograd';
+import { fromConfig, type LayerConfig } from '../../nn';
+import { Module } from '../../nn/module';
+import { Tensor } from '../../tensor';
+import type { PreparedGraph } from './graph';
+
+/** ONNX operator -> Graph op, for the operators that map one to one (attributes read below). */
+const DIRECT: Record<string, string> = {
+  Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh',
+  Neg: 'neg', Exp: 'exp', Log: 'log', Abs: 'abs', Sqrt: 'sqrt', MatMul: 'matmul',
+};
+
+/** ONNX reductions -> Graph ops (one axis, or all). */
+const REDUCTIONS: Record<string, string> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max', ReduceMin: 'min' };
+
+const label = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
+
+function view(n: onnx.INodeProto, what: string): OnnxNodeView {
+  const attrs = new NodeAttributes(n);
+  return {
+    opType: n.opType ?? '', label: what, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
+    float: (name, fb) => attrs.float(name, fb),
+    int: (name, fb) => attrs.int(name, fb),
+    ints: (name) => {
+      const a = (n.attribute ?? []).find((x) => x.name === name);
+      return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${what} attribute ${name}`)) : null;
+    },
+  };
+}
+
+function transposed(c: ConstTensor): Float32Array {
+  const [r, k] = c.dims;
+  const out = new Float32Array(r * k);
+  for (let i = 0; i < r; i++) for (let j = 0; j < k; j++) out[j * r + i] = c.data[i * k + j];
+  return out;
+}
+
+/** A bias constant of `n` values (or one value, broadcast), else null. */
+function biasOf(c: ConstTensor | undefined, n: number): Float32Array | null {
+  if (c === undefined) return null;
+  const fits = (c.dims.length <= 1 || (c.dims.length === 2 && c.dims[0] === 1)) && (c.data.length === n || c.data.length === 1);
+  return fits ? Float32Array.from({ length: n }, (_, k) => c.data[c.data.length === 1 ? 0 : k]) : null;
+}
+
+/** Builds an nn.Graph equal to the prepared ONNX graph. Throws naming the node it cannot read. */
+export function graphFromModel(g: PreparedGraph): Graph {
+  const { dataNodes, constants } = g;
+  const nodes: GraphNode[] = [];
+  const modules: Record<string, Module> = {};
+  const graphConstants: Record<string, Tensor> = {};
+  const alias = new Map<string, string>();
+  const resolve = (s: string): string => alias.get(s) ?? s;
+  const consumers = new Map<string, onnx.INodeProto[]>();
+  for (const n of dataNodes) for (const s of n.input ?? []) if (s) consumers.set(s, [...(consumers.get(s) ?? []), n]);
+  const folded = new Set<onnx.INodeProto>();
+  const importers = new Map<string, LayerDefinition>();
+  for (const def of definitions()) for (const op of Object.keys(def.onnxImport?.attributes ?? {})) importers.set(op, def);
+
+  /** A value a node reads: data (resolved through Identity/Dropout) or a constant copied into the Graph. */
+  const operand = (s: string): string => {
+    const c = constants.get(s);
+    if (c === undefined) return resolve(s);
+    if (graphConstants[s] === undefined) graphConstants[s] = new Tensor(Float32Array.from(c.data), c.dims);
+    return s;
+  };
+  /** A module name from a parameter's initializer name ("fc1.weight" -> "fc1"), unique. */
+  const moduleName = (init: string, fallback: string): string => {
+    const base = init.endsWith('.weight') && !init.includes('::') ? init.slice(0, -'.weight'.length) : fallback;
+    let name = base;
+    for (let k = 1; modules[name] !== undefined; k++) name = `${base}_${k}`;
+    return name;
+  };
+  // Every value is also computed on a one-row probe of zeros (when the input shapes are known): it gives the
+  // per-sample shapes registered imports ask about, and a node that does not fit its inputs fails here, named.
+  const probes = new Map<string, Tensor>();
+  if (g.inputs.every((v) => v.shape !== null && v.shape.slice(1).every((d) => d !== null))) {
+    for (const v of g.inputs) {
+      const sample = (v.shape as number[]).slice(1);
+      probes.set(v.name, new Tensor(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
+    }
+  }
+  const probe = (node: GraphNode, lbl: string): void => {
+    const xs = node.inputs.map((s) => probes.get(s) ?? graphConstants[s]);
+    if (xs.some((t) => t === undefined)) return;
+    try {
+      const y = noGrad(() => (node.op !== undefined ? GRAPH_OPS[node.op].run(xs, node.attrs ?? {}) : modules[node.module as string].forward(...(xs as [Tensor]))));
+      probes.set(node.output, y);
+    } catch (err) {
+      throw new Error(`${lbl}: ${(err as Error).message}`);
+    }
+  };
+  const sampleOf = (s: string): (number | null)[] | null => probes.get(resolve(s))?.shape.slice(1) ?? null;
+  let current = '';
+  const emit = (node: GraphNode): void => {
+    nodes.push(node);
+    probe(node, current);
+  };
+  const addModule = (name: string, config: LayerConfig, params: Record<string, Float32Array>, input: string, output: string): void => {
+    const m = fromConfig(config);
+    m.loadStateDict(params);
+    modules[name] = m;
+    emit({ module: name, inputs: [resolve(input)], output });
+  };
+  const linear = (lbl: string, x: string, init: string, w: Float32Array, out: number, inF: number, bias: Float32Array | null, output: string, i: number): void => {
+    const params: Record<string, Float32Array> = { weight: w };
+    if (bias) params.bias = bias;
+    addModule(moduleName(init, `linear_${i}`), { type: 'Linear', inFeatures: inF, outFeatures: out, bias: bias !== null }, params, x, output);
+    void lbl;
+  };
+
+  /**
+   * A registered layer's decomposition starting at node i (e.g. LayerNorm's ReduceMean/Sub/.../Div below opset 17),
+   * with the nodes after it that the layer absorbs (its scale and shift): read as one module node.
+   */
+  const readRegion = (def: LayerDefinition, i: number): boolean => {
+    const first = dataNodes[i];
+    const input = (first.input ?? [])[0] ?? '';
+    const ctx = { constant: (s: string) => constants.get(s) ?? null, get sample() { return sampleOf(input); } };
+    for (let j = i + 1; j < Math.min(dataNodes.length, i + 9); j++) {
+      const run = dataNodes.slice(i, j + 1);
+      if (run.some((x) => folded.has(x))) return false;
+      const layer = def.onnxImport?.region?.(run.map((x, k) => view(x, label(x, i + k))), input, ctx) ?? null;
+      if (layer === null) continue;
+      let out = (run[run.length - 1].output ?? [])[0] ?? '';
+      for (let k = j + 1; k < dataNodes.length; k++) {
+        const next = dataNodes[k];
+        const readers = consumers.get(out) ?? [];
+        if (readers.length !== 1 || readers[0] !== next || g.outputs.includes(out) || !def.onnxImport?.absorb?.(layer, view(next, label(next, k)), ctx)) break;
+        run.push(next);
+        out = (next.output ?? [])[0] ?? '';
+      }
+      run.forEach((x) => folded.add(x));
+      const scale = run.map((x) => (x.input ?? []).find((s) => constants.has(s) && constants.get(s)?.data.length === layer.params.weight?.length)).find((s) => s !== undefined) ?? '';
+      addModule(moduleName(scale, `${layer.config.type.toLowerCase()}_${i}`), layer.config, layer.params, input, out);
+      return true;
+    }
+    return false;
+  };
+
+  /** A decomposed GELU (torch below opset 20: Div/Erf/Add/Mul/Mul, or the tanh form) starting at node i. */
+  const readGelu = (i: number): boolean => {
+    const x = (dataNodes[i].input ?? []).find((s) => s && !constants.has(s));
+    if (x === undefined) return false;
+    for (let j = i + 1; j < Math.min(dataNodes.length, i + 10); j++) {
+      const run = dataNodes.slice(i, j + 1);
+      if (run.some((n) => folded.has(n) || !ELEMENTWISE_OPS.has(n.opType ?? ''))) return false;
+      const out = (run[run.length - 1].output ?? [])[0] ?? '';
+      const inside = new Set(run.flatMap((n) => n.output ?? []));
+      // Its intermediate values are read only inside it.
+      const escapes = run.slice(0, -1).some((n) => (n.output ?? []).some((o) => g.outputs.includes(o) || (consumers.get(o) ?? []).some((c) => !run.includes(c))));
+      const reads = run.every((n) => (n.input ?? []).every((s) => s === x || inside.has(s) || constants.get(s)?.data.length === 1));
+      if (escapes || !reads) continue;
+      const approx = recogniseGelu(run, x, out, constants);
+      if (approx === null) continue;
+      run.forEach((n) => folded.add(n));
+      current = label(dataNodes[i], i);
+      emit({ op: 'gelu', inputs: [resolve(x)], output: out, attrs: { approximate: approx } });
+      return true;
+    }
+    return false;
+  };
+
+  dataNodes.forEach((n, i) => {
+    if (folded.has(n)) return;
+    const lbl = label(n, i);
+    current = lbl;
+    const ins = n.input ?? [];
+    const out = (n.output ?? [])[0] ?? '';
+    const attrs = new NodeAttributes(n);
+    const constIn = (k: number): ConstTensor | undefined => (ins[k] ? constants.get(ins[k]) : undefined);
+    const op = n.opType ?? '';
+    const push = (graphOp: string, inputs: string[], a?: Record<string, GraphAttr>): void => {
+      emit({ op: graphOp, inputs: inputs.map(operand), output: out, ...(a ? { attrs: a } : {}) });
+    };
+    const def = importers.get(op);
+    if (def?.onnxImport?.region !== undefined && readRegion(def, i)) return;
+    if (ELEMENTWISE_OPS.has(op) && readGelu(i)) return;
+    const reduction = REDUCTIONS[op];
+    if (reduction !== undefined) {
+      const axesIn = constIn(1);
+      const axes = axesIn ? Array.from(axesIn.data) : view(n, lbl).ints('axes');
+      if (axes !== null && axes.length > 1) throw new Error(`${lbl}: reducing over several axes [${axes.join(',')}] is not supported (one, or all)`);
+      if (attrs.int('noop_with_empty_axes', 0) !== 0) throw new Error(`${lbl}: noop_with_empty_axes=1 is not supported`);
+      return push(reduction, [ins[0]], { axis: axes === null || axes.length === 0 ? null : axes[0], keepDims: attrs.int('keepdims', 1) === 1 });
+    }
+    switch (op) {
+      case 'Gemm': {
+        const b = constIn(1);
+        if (constants.has(ins[0]) || b === undefined || b.dims.length !== 2) throw new Error(`${lbl}: only Gemm(input, constant 2-D B[, constant C]) is supported`);
+        if (attrs.int('transA', 0) !== 0) throw new Error(`${lbl}: transA=${attrs.int('transA', 0)} is not supported (only 0)`);
+        const transB = attrs.int('transB', 0);
+        if (transB !== 0 && transB !== 1) throw new Error(`${lbl}: transB must be 0 or 1, got ${transB}`);
+        const hasC = ins.length > 2 && !!ins[2];
+        if (attrs.float('alpha', 1) !== 1 || (hasC && attrs.float('beta', 1) !== 1)) throw new Error(`${lbl}: alpha and beta must be 1`);
+        const [outF, inF] = transB === 1 ? b.dims : [b.dims[1], b.dims[0]];
+        const w = transB === 1 ? Float32Array.from(b.data) : transposed(b);
+        const bias = hasC ? biasOf(constIn(2), outF) : null;
+        if (hasC && bias === null) throw new Error(`${lbl}: C must be a constant of ${outF} values`);
+        linear(lbl, ins[0], ins[1], w, outF, inF, bias, out, i);
+        return;
+      }
+      case 'MatMul': {
+        const b = constIn(1);
+        if (b === undefined || b.dims.length !== 2 || constants.has(ins[0])) return push('matmul', [ins[0], ins[1]]);
+        // x @ W (+ bias): a Linear with weight W^T; an Add of a matching constant that alone reads it is its bias.
+        const [inF, outF] = b.dims;
+        const next = consumers.get(out) ?? [];
+        const add = next.length === 1 && next[0].opType === 'Add' ? next[0] : null;
+        const addConst = add ? (add.input ?? []).find((s) => s !== out) : undefined;
+        const bias = add && addConst !== undefined && !g.outputs.includes(out) ? biasOf(constants.get(addConst), outF) : null;
+        if (add && bias) folded.add(add);
+        linear(lbl, ins[0], ins[1], transposed(b), outF, inF, bias, add && bias ? (add.output ?? [])[0] ?? '' : out, i);
+        return;
+      }
+      case 'Identity':
+      case 'Dropout':
+        alias.set(out, resolve(ins[0]));
+        return;
+      case 'LeakyRelu': {
+        const alpha = attrs.float('alpha', 0.01);
+        if (!Number.isFinite(alpha)) throw new Error(`${lbl}: alpha must be finite, got ${alpha}`);
+        return push('leakyRelu', [ins[0]], { alpha: shortestFloat32(alpha) });
+      }
+      case 'Gelu': {
+        const approx = attrs.string('approximate', 'none');
+        if (approx !== 'none' && approx !== 'tanh') throw new Error(`${lbl}: approximate='${approx}' is not supported`);
+        return push('gelu', [ins[0]], { approximate: approx });
+      }
+      case 'Softmax':
+      case 'LogSoftmax': {
+        // Over the last axis: -1, or rank - 1 (opset 13+ semantics; below 13 the default axis 1 flattens, so it must be the last).
+        const sample = sampleOf(ins[0]);
+        const axis = attrs.int('axis', g.opset >= 13 ? -1 : 1);
+        if (!(axis === -1 || (sample !== null && axis === sample.length))) {
+          throw new Error(`${lbl}: only ${op} over the last axis is supported (axis=${axis}, input rank ${sample === null ? 'unknown' : sample.length + 1})`);
+        }
+        return push(op === 'Softmax' ? 'softmax' : 'logSoftmax', [ins[0]]);
+      }
+      case 'Flatten': {
+        const axis = attrs.int('axis', 1);
+        if (axis < 1) throw new Error(`${lbl}: axis=${axis} is not supported (only >= 1)`);
+        return push('flatten', [ins[0]], { startDim: axis });
+      }
+      case 'Reshape': {
+        const shape = constIn(1);
+        if (attrs.int('allowzero', 0) !== 0 || shape === undefined) throw new Error(`${lbl}: only Reshape by a constant shape with allowzero=0 is supported`);
+        return push('reshape', [ins[0]], { shape: Array.from(shape.data) });
+      }
+      case 'Concat':
+        return push('concat', ins.slice(), { axis: attrs.int('axis', 0) });
+      case 'Pow': {
+        const p = constIn(1);
+        if (p === undefined || p.data.length !== 1) throw new Error(`${lbl}: only Pow by a constant scalar exponent is supported`);
+        return push('pow', [ins[0]], { p: p.data[0] });
+      }
+      case 'Transpose': {
+        const perm = view(n, lbl).ints('perm');
+        const rank = sampleOf(ins[0])?.length;
+        const swapLast = perm !== null && perm.length >= 2 && perm.every((d, k) => d === (k === perm.length - 2 ? perm.length - 1 : k === perm.length - 1 ? perm.length - 2 : k));
+        if (!swapLast || (rank !== undefined && rank + 1 !== perm.length)) throw new Error(`${lbl}: only a Transpose of the last two axes is supported, got perm [${perm?.join(',') ?? ''}]`);
+        return push('transpose', [ins[0]]);
+      }
+      default: {
+        const graphOp = DIRECT[op];
+        if (graphOp !== undefined) {
+          if (ins.length !== (graphOp === 'add' || graphOp === 'sub' || graphOp === 'mul' || graphOp === 'div' || graphOp === 'matmul' ? 2 : 1)) throw new Error(`${lbl}: unexpected number of inputs (${ins.length})`);
+          return push(graphOp, ins.slice());
+        }
+        if (def?.onnxImport?.node !== undefined) {
+          const layer = def.onnxImport.node(view(n, lbl), { constant: (s) => constants.get(s) ?? null, sample: sampleOf(ins[0]) });
+          const init = ins.find((s, k) => k > 0 && constants.has(s)) ?? '';
+          addModule(moduleName(init, `${layer.config.type.toLowerCase()}_${i}`), layer.config, layer.params, ins[0], out);
+          return;
+        }
+        throw new Error(`${lbl}: operator ${op} is not supported in a graph`);
+      }
+    }
+  });
+
+  // Outputs that are aliases (an Identity before the output) get an identity node under their own name.
+  for (const o of g.outputs) {
+    if (alias.has(o)) emit({ op: 'identity', inputs: [resolve(o)], output: o });
+  }
+  return new Graph({ inputs: g.inputs.map((v) => v.name), outputs: g.outputs.slice(), nodes, modules, constants: graphConstants });
+}

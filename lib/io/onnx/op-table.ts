@@ -1,0 +1,181 @@
+// The op -> ONNX table: one row per op name that lib/ops reports to the tracer (autograd.ts traced/record).
+// A new op exports once it has a row here: write the ONNX nodes for one recorded call and return the output value.
+import type { OpAttrs } from '../../autograd';
+import { definitionOfType } from '../../nn/registry';
+import type { GraphBuilder } from './encode';
+
+/** One recorded op call as its row sees it. */
+export interface TracedOp {
+  op: string;
+  /** Value names of the tensor inputs, in the op's order. */
+  inputs: string[];
+  /** Shapes of those inputs (as traced, batch included). */
+  inputShapes: number[][];
+  /** Each input's first dimension as a multiple of the dynamic batch (1: the batch itself; 0: fixed size). */
+  inputFactors: number[];
+  outShape: number[];
+  /** The same for the output. */
+  outFactor: number;
+  attrs: OpAttrs;
+  /** Value name of a tensor-valued attribute (e.g. where's cond). */
+  tensorAttr(name: string): string;
+}
+
+export type OpExport = (g: GraphBuilder, t: TracedOp) => string;
+
+const ONNX_FLOAT = 1;
+const ONNX_BOOL = 9;
+/** Far past any dimension: Slice clamps it to the end (how exporters write "to the end"). */
+const TO_END = Number.MAX_SAFE_INTEGER;
+
+const num = (t: TracedOp, k: string): number => t.attrs[k] as number;
+
+const unary = (onnxOp: string): OpExport => (g, t) => g.node(onnxOp, [t.inputs[0]]);
+const binary = (onnxOp: string): OpExport => (g, t) => g.node(onnxOp, [t.inputs[0], t.inputs[1]]);
+const compare = (onnxOp: string, negate = false): OpExport => (g, t) => {
+  let b = g.node(onnxOp, [t.inputs[0], t.inputs[1]]);
+  if (negate) b = g.node('Not', [b]);
+  return g.node('Cast', [b], [{ name: 'to', int: ONNX_FLOAT }]);
+};
+
+/** An activation applied to `x` (the activation codes of ops/activation.ts and the fused linear). */
+function activation(g: GraphBuilder, act: string, x: string, alpha: number): string {
+  switch (act) {
+    case 'none': return x;
+    case 'relu': return g.node('Relu', [x]);
+    case 'sigmoid': return g.node('Sigmoid', [x]);
+    case 'tanh': return g.node('Tanh', [x]);
+    case 'leakyRelu': return g.node('LeakyRelu', [x], [{ name: 'alpha', float: alpha }]);
+    case 'gelu':
+    case 'geluTanh': {
+      // The GELU layer's own export: Gelu from opset 20, torch's decomposition below.
+      const def = definitionOfType('GELU');
+      if (def?.onnx === undefined) throw new Error('onnx.exportModel: the GELU layer is not registered');
+      g.current = x;
+      def.onnx(g, { type: 'GELU', approximate: act === 'gelu' ? 'none' : 'tanh' });
+      return g.current;
+    }
+    default: throw new Error(`onnx.exportModel: activation '${act}' has no ONNX mapping`);
+  }
+}
+
+const activationRow = (act: string): OpExport => (g, t) => activation(g, act, t.inputs[0], (t.attrs.alpha as number | undefined) ?? 0.01);
+
+/** Reduce over one axis (or all with axis null). Axes are an input from opset 18 (ReduceSum: 13). */
+const reduce = (onnxOp: string, axesInputFrom: number): OpExport => (g, t) => {
+  const axis = t.attrs.axis as number | null;
+  const keepdims = { name: 'keepdims', int: t.attrs.keepDims ? 1 : 0 };
+  if (axis === null) return g.node(onnxOp, [t.inputs[0]], [keepdims]);
+  if (g.opset >= axesInputFrom) return g.node(onnxOp, [t.inputs[0], g.ints('axes', [axis])], [keepdims]);
+  return g.node(onnxOp, [t.inputs[0]], [{ name: 'axes', ints: [axis] }, keepdims]);
+};
+
+/** ArgMax/ArgMin as float positions (flat positions without an axis, as ops/reduce.ts). */
+const argExtreme = (onnxOp: string): OpExport => (g, t) => {
+  const axis = t.attrs.axis as number | null;
+  const keep = t.attrs.keepDims === true;
+  let x = t.inputs[0];
+  if (axis === null) x = g.node('Reshape', [x, g.ints('shape', [-1])]);
+  let y = g.node(onnxOp, [x], [{ name: 'axis', int: axis ?? 0 }, { name: 'keepdims', int: axis !== null && keep ? 1 : 0 }]);
+  if (axis === null && keep) y = g.node('Reshape', [y, g.ints('shape', t.outShape)]);
+  return g.node('Cast', [y], [{ name: 'to', int: ONNX_FLOAT }]);
+};
+
+/**
+ * Reshape to the traced shape, keeping the dynamic batch: 0 copies the first dimension when it is unchanged,
+ * else -1 there absorbs the batch (rows merged or split) when the input's size follows the batch.
+ */
+const reshape: OpExport = (g, t) => {
+  const target = t.outShape.slice();
+  if (t.inputFactors[0] > 0 && target.length > 0 && !target.slice(1).includes(0)) {
+    target[0] = target[0] === t.inputShapes[0][0] ? 0 : -1;
+  }
+  return g.node('Reshape', [t.inputs[0], g.ints('shape', target)]);
+};
+
+/** Positions along an axis (narrow, indexSelect, indexRows): Gather with constant indices. */
+const gather: OpExport = (g, t) => g.node('Gather', [t.inputs[0], g.ints('indices', Array.from(t.attrs.indices as ArrayLike<number>))], [{ name: 'axis', int: num(t, 'axis') }]);
+
+/**
+ * The table. Each row's key is the op name lib/ops records (activation ops record their code: 'relu',
+ * 'geluTanh'; the fused dense op records 'linear' or 'linear+<activation>').
+ */
+export const OP_EXPORTS: Record<string, OpExport> = {
+  add: binary('Add'),
+  sub: binary('Sub'),
+  mul: binary('Mul'),
+  div: binary('Div'),
+  neg: unary('Neg'),
+  exp: unary('Exp'),
+  log: unary('Log'),
+  sqrt: unary('Sqrt'),
+  abs: unary('Abs'),
+  pow: (g, t) => g.node('Pow', [t.inputs[0], g.scalar('exponent', num(t, 'p'))]),
+  clamp: (g, t) => {
+    const lo = t.attrs.min as number | null;
+    const hi = t.attrs.max as number | null;
+    const inputs = [t.inputs[0], lo === null ? '' : g.scalar('min', lo)];
+    if (hi !== null) inputs.push(g.scalar('max', hi));
+    return g.node('Clip', inputs);
+  },
+  matmul: binary('MatMul'),
+  linear: (g, t) => linearRow(g, t, 'none'),
+  none: (g, t) => g.node('Identity', [t.inputs[0]]),
+  relu: activationRow('relu'),
+  leakyRelu: activationRow('leakyRelu'),
+  sigmoid: activationRow('sigmoid'),
+  tanh: activationRow('tanh'),
+  gelu: activationRow('gelu'),
+  geluTanh: activationRow('geluTanh'),
+  softmax: (g, t) => g.node('Softmax', [t.inputs[0]], [{ name: 'axis', int: -1 }]),
+  logSoftmax: (g, t) => g.node('LogSoftmax', [t.inputs[0]], [{ name: 'axis', int: -1 }]),
+  sum: reduce('ReduceSum', 13),
+  mean: reduce('ReduceMean', 18),
+  max: reduce('ReduceMax', 18),
+  min: reduce('ReduceMin', 18),
+  argmax: argExtreme('ArgMax'),
+  argmin: argExtreme('ArgMin'),
+  reshape,
+  transpose: (g, t) => {
+    const n = t.inputShapes[0].length;
+    const perm = Array.from({ length: n }, (_, i) => (i === n - 2 ? n - 1 : i === n - 1 ? n - 2 : i));
+    return g.node('Transpose', [t.inputs[0]], [{ name: 'perm', ints: perm }]);
+  },
+  concat: (g, t) => g.node('Concat', t.inputs, [{ name: 'axis', int: num(t, 'axis') }]),
+  slice: (g, t) => {
+    const end = t.inputFactors[0] > 0 && num(t, 'end') === t.inputShapes[0][0] ? TO_END : num(t, 'end');
+    return g.node('Slice', [t.inputs[0], g.ints('starts', [num(t, 'start')]), g.ints('ends', [end]), g.ints('axes', [0])]);
+  },
+  indexRows: gather,
+  narrow: gather,
+  indexSelect: gather,
+  dropout: (g, t) => g.node('Identity', [t.inputs[0]]),
+  eq: compare('Equal'),
+  ne: compare('Equal', true),
+  lt: compare('Less'),
+  le: compare('LessOrEqual'),
+  gt: compare('Greater'),
+  ge: compare('GreaterOrEqual'),
+  where: (g, t) => g.node('Where', [g.node('Cast', [t.tensorAttr('cond')], [{ name: 'to', int: ONNX_BOOL }]), t.inputs[0], t.inputs[1]]),
+};
+
+/** x W^T + b (Gemm for a matrix input, MatMul by W^T and Add otherwise), then the fused activation. */
+function linearRow(g: GraphBuilder, t: TracedOp, act: string): string {
+  const [x, w, b] = t.inputs;
+  let y: string;
+  if (t.inputShapes[0].length === 2) {
+    const inputs = b === undefined ? [x, w] : [x, w, b];
+    y = g.node('Gemm', inputs, [{ name: 'alpha', float: 1 }, { name: 'beta', float: 1 }, { name: 'transB', int: 1 }]);
+  } else {
+    y = g.node('MatMul', [x, g.node('Transpose', [w], [{ name: 'perm', ints: [1, 0] }])]);
+    if (b !== undefined) y = g.node('Add', [y, b]);
+  }
+  return activation(g, act, y, (t.attrs.alpha as number | undefined) ?? 0.01);
+}
+
+/** The row for a recorded op name (the fused 'linear+<act>' included), or undefined. */
+export function opExport(op: string): OpExport | undefined {
+  if (Object.prototype.hasOwnProperty.call(OP_EXPORTS, op)) return OP_EXPORTS[op];
+  if (op.startsWith('linear+')) return (g, t) => linearRow(g, t, op.slice('linear+'.length));
+  return undefined;
+}
