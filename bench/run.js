@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'layernorm'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'layernorm'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -110,10 +110,12 @@ async function main() {
   const { runDenormals } = require('./cases/denormals');
   const { runServing } = require('./cases/serving');
   const { runCsvPredict } = require('./cases/csv-predict');
+  const { runPipeline } = require('./cases/pipeline');
+  const { runLowp } = require('./cases/lowp');
   const { runLayerNorm } = require('./cases/layer-norm');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, layernorm: runLayerNorm,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, layernorm: runLayerNorm,
   };
   const records = [];
   const groupErrors = {};

@@ -40,7 +40,7 @@ function loadTable() {
 /** Names the generated functions use for themselves (kernel name, options, impl, binding, js). */
 const RESERVED = new Set(['k', 'o', 'impl', 'binding', 'js']);
 const SIZE_TYPES = new Set(['count', 'dim']);
-const BUFFER_TYPES = new Set(['f32', 'i32']);
+const BUFFER_TYPES = new Set(['f32', 'i32', 'i8', 'u16']);
 const VALUE_TYPES = new Set(['bool', 'count', 'dim', 'act', 'unary', 'float', 'scalar']);
 
 /** Checks a row and returns it with each buffer's `dims` (the size arguments of its length). */
@@ -135,6 +135,8 @@ function tsType(a, side) {
     case 'unary': return side === 'binding' ? 'number' : 'UnaryOp';
     case 'f32': return a.nullable ? 'Float32Array | null' : 'Float32Array';
     case 'i32': return 'Int32Array';
+    case 'i8': return a.nullable ? 'Int8Array | null' : 'Int8Array';
+    case 'u16': return a.nullable ? 'Uint16Array | null' : 'Uint16Array';
     default: return 'number';
   }
 }
@@ -150,6 +152,8 @@ const positional = (k, side) => k.args.map((a) => `${a.name}: ${tsType(a, side)}
 const ret = (k) => (k.returns === 'number' ? 'number' : 'void');
 const argNames = (k) => k.args.map((a) => a.name).join(', ');
 
+const CHECK_FN = { f32: 'checkF32', i32: 'checkI32', i8: 'checkI8', u16: 'checkU16' };
+
 /** The statements that validate kernel k's arguments (held in variables named like them), in the binding's order. */
 function tsChecks(k) {
   const size = (i) => `${q(k.args[i].name)}, ${k.args[i].name}`;
@@ -162,7 +166,7 @@ function tsChecks(k) {
       case 'unary': return `unaryCode(k, ${a.name});`;
       case 'float': return `checkFloat(k, ${q(a.name)}, ${a.name});`;
       case 'scalar': return `checkScalar(k, ${q(a.name)}, ${a.name});`;
-      default: return `${a.type === 'f32' ? 'checkF32' : 'checkI32'}(k, ${q(a.name)}, ${a.name}, ${a.nullable === true}, ${a.dims.map(size).join(', ')});`;
+      default: return `${CHECK_FN[a.type]}(k, ${q(a.name)}, ${a.name}, ${a.nullable === true}, ${a.dims.map(size).join(', ')});`;
     }
   };
   const required = k.args.filter((a) => a.when).map((a) => {
@@ -229,8 +233,8 @@ function renderTs(kernels, dig) {
   return `// ${BANNER}
 import type { Activation, BindingKernels, ContractKernels, UnaryOp } from './kernel-table';
 import {
-  actCode, checkBelow, checkBool, checkCount, checkDim, checkF32, checkFloat, checkI32, checkOptions,
-  checkScalar, sizesAtMost, throwRequired, unaryCode,
+  actCode, checkBelow, checkBool, checkCount, checkDim, checkF32, checkFloat, checkI32, checkI8, checkOptions,
+  checkScalar, checkU16, sizesAtMost, throwRequired, unaryCode,
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
@@ -297,9 +301,9 @@ ${lists.join('\n\n')}
 
 const CPP_TYPE = {
   bool: 'kBool', count: 'kCount', dim: 'kDim', act: 'kAct', unary: 'kUnary', float: 'kFloat', scalar: 'kScalar',
-  f32: 'kF32', i32: 'kI32',
+  f32: 'kF32', i32: 'kI32', i8: 'kI8', u16: 'kU16',
 };
-const SLOT = { bool: 'b', count: 'i', dim: 'i', act: 'i', unary: 'i', float: 'd', scalar: 'd', f32: 'f', i32: 'l' };
+const SLOT = { bool: 'b', count: 'i', dim: 'i', act: 'i', unary: 'i', float: 'd', scalar: 'd', f32: 'f', i32: 'l', i8: 'q', u16: 'h' };
 
 function renderHeader(kernels, codeLists, dig) {
   const C = (k) => cap(k.name);

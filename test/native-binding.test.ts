@@ -16,8 +16,14 @@ type Arg =
   | { kind: 'size'; name: string; value: number; min: 0 | 1; notLength?: boolean }
   | { kind: 'code'; name: string; value: number; max: number }
   | { kind: 'num'; name: string; value: number; finite: boolean }
-  | { kind: 'f32'; name: string; len: number; nullable?: boolean }
-  | { kind: 'i32'; name: string; len: number };
+  | { kind: 'f32' | 'i8' | 'u16'; name: string; len: number; nullable?: boolean }
+  | { kind: 'i32'; name: string; len: number; nullable?: undefined };
+
+type BufferArg = Extract<Arg, { len: number }>;
+const BUFFER_TYPES = { f32: Float32Array, i32: Int32Array, i8: Int8Array, u16: Uint16Array } as const;
+const isBuffer = (a: Arg): a is BufferArg => a.kind in BUFFER_TYPES;
+/** A zero-filled typed array of a buffer argument's type. */
+const bufferOf = (kind: BufferArg['kind'], len: number): ArrayLike<number> => new BUFFER_TYPES[kind](len);
 
 /** The sizes the valid calls use (any other size argument, like adamStep's step, is 1). */
 const SIZE_VALUES: Record<string, number> = { M: 3, N: 4, K: 5, n: 7 };
@@ -38,6 +44,7 @@ function specOf(row: KernelRow): Arg[] {
       case 'scalar': return { kind: 'num', name: a.name, value: 2, finite: false };
       case 'f32': return { kind: 'f32', name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
       case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string) };
+      case 'i8': case 'u16': return { kind: a.type, name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
     }
   });
 }
@@ -54,7 +61,7 @@ function validArgs(spec: Arg[]): unknown[] {
       case 'bool': return false;
       case 'size': case 'code': case 'num': return a.value;
       case 'f32': return Float32Array.from({ length: a.len }, (_, i) => ((i % 5) - 2) * 0.25);
-      case 'i32': return new Int32Array(a.len);
+      case 'i32': case 'i8': case 'u16': return bufferOf(a.kind, a.len);
     }
   });
 }
@@ -125,7 +132,7 @@ describe.skipIf(forcedJs)('native binding', () => {
     describe(kernel, () => {
       it('accepts valid arguments, with longer buffers too', () => {
         expect(() => call(binding, kernel, validArgs(spec))).not.toThrow();
-        const longer = spec.map((a) => (a.kind === 'f32' || a.kind === 'i32' ? { ...a, len: a.len + 3 } : a));
+        const longer = spec.map((a) => (isBuffer(a) ? { ...a, len: a.len + 3 } : a));
         expect(() => call(binding, kernel, validArgs(longer))).not.toThrow();
       });
 
@@ -137,12 +144,12 @@ describe.skipIf(forcedJs)('native binding', () => {
       });
 
       spec.forEach((a, i) => {
-        if (a.kind === 'f32' || a.kind === 'i32') {
+        if (isBuffer(a)) {
           it(`rejects a bad ${a.name}`, () => {
             const wrongType = a.kind === 'f32' ? new Int32Array(a.len) : new Float32Array(a.len);
             const bad: unknown[] = [new Float64Array(a.len), Array.from({ length: a.len }, () => 0), 1,
               undefined, 'x', {}, wrongType, new Uint8Array(a.len * 4)];
-            if (!(a.kind === 'f32' && a.nullable)) bad.push(null);
+            if (!a.nullable) bad.push(null);
             for (const v of bad) {
               const args = validArgs(spec);
               args[i] = v;
@@ -150,7 +157,7 @@ describe.skipIf(forcedJs)('native binding', () => {
             }
             // One element short: the message names the buffer and the expected size.
             const args = validArgs(spec);
-            args[i] = a.kind === 'f32' ? new Float32Array(a.len - 1) : new Int32Array(a.len - 1);
+            args[i] = bufferOf(a.kind, a.len - 1);
             expectKernelError(() => call(binding, kernel, args), kernel,
               new RegExp(`${a.name} has ${a.len - 1} elements, expected .*= ${a.len}\\b`));
           });
@@ -379,23 +386,23 @@ for (const bt of backendsUnderTest()) {
         expect(() => run(validArgs(spec))).not.toThrow();
         spec.forEach((a, i) => {
           const bad: unknown[] =
-            a.kind === 'f32' || a.kind === 'i32' ? [new Float64Array(a.len), [0, 0, 0], 1, undefined, 'x', {}]
+            isBuffer(a) ? [new Float64Array(a.len), [0, 0, 0], 1, undefined, 'x', {}]
               : a.kind === 'size' ? [a.min - 1, 1.5, NaN, Infinity, 2 ** 31, '3', undefined, true, 3n]
                 : a.kind === 'code' ? ['swish', -1, undefined, null]
                   : a.kind === 'num' ? (a.finite ? ['1', undefined, null, NaN, Infinity] : ['1', undefined, null])
                     : [0, 'true', undefined, null];
-          if ((a.kind === 'f32' && !a.nullable) || a.kind === 'i32') bad.push(null);
+          if (isBuffer(a) && !a.nullable) bad.push(null);
           // In an options object a nullable buffer may be left out (undefined reads as null).
-          if (ROWS[kernel].options && a.kind === 'f32' && a.nullable) bad.splice(bad.indexOf(undefined), 1);
+          if (ROWS[kernel].options && isBuffer(a) && a.nullable) bad.splice(bad.indexOf(undefined), 1);
           const message = a.kind === 'code' ? /unknown (activation|op)/ : new RegExp(`\\b${a.name} must be`);
           for (const v of bad) {
             const args = validArgs(spec);
             args[i] = v;
             expectKernelError(() => run(args), kernel, message);
           }
-          if (a.kind === 'f32' || a.kind === 'i32') {
+          if (isBuffer(a)) {
             const args = validArgs(spec);
-            args[i] = a.kind === 'f32' ? new Float32Array(a.len - 1) : new Int32Array(a.len - 1);
+            args[i] = bufferOf(a.kind, a.len - 1);
             expectKernelError(() => run(args), kernel, new RegExp(`${a.name} has ${a.len - 1} elements, expected .*= ${a.len}\\b`));
           }
         });

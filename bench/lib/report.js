@@ -11,6 +11,7 @@ const GROUP_TITLE = {
   overhead: 'Per-call overhead (ns/call; lower is better)',
   denormal: 'Denormal operands (native with flush-to-zero; higher is better)',
   serving: 'Serving (requests/s higher is better; latency and event-loop delay lower is better)',
+  lowp: 'Low-precision inference (native backend; samples/s, higher is better)',
 };
 
 const SERVING_NAME = { predict: 'predict (synchronous)', predictAsync: 'predictAsync, batching off', batched: 'predictAsync, batched (default)' };
@@ -63,6 +64,13 @@ function casesTables(records) {
     const recs = records.filter((r) => r.group === g);
     if (g === 'serving') {
       out.push(servingTable(recs));
+      continue;
+    }
+    if (g === 'lowp') {
+      const names = ['native', 'int8', 'int8static', 'bf16'];
+      const rows = recs.map((r) => [r.label, ...names.map((n) => cell(r, n)), ...names.slice(1).map((n) => ratio(r, n, 'native'))]);
+      const notes = recs.map((r) => `  ${r.label}: ${r.note || ''}`);
+      out.push(`${GROUP_TITLE.lowp}\n${formatTable(['case', 'float32', 'int8', 'int8 calibrated', 'bf16', 'int8 vs f32', 'int8 cal. vs f32', 'bf16 vs f32'], rows)}\n${notes.join('\n')}`);
       continue;
     }
     if (g === 'denormal') {

@@ -111,6 +111,33 @@ export function checkI32(kernel: string, name: string, buf: Int32Array, nullable
   }
 }
 
+/** checkF32 for an Int8Array (int8 quantised data). */
+export function checkI8(
+  kernel: string, name: string, buf: Int8Array | null, nullable: boolean,
+  n1: string, d1: number, n2?: string, d2?: number, n3?: string, d3?: number,
+): void {
+  checkTyped(Int8Array, 'an Int8Array', kernel, name, buf, nullable, n1, d1, n2, d2, n3, d3);
+}
+
+/** checkF32 for a Uint16Array (bfloat16 bits). */
+export function checkU16(
+  kernel: string, name: string, buf: Uint16Array | null, nullable: boolean,
+  n1: string, d1: number, n2?: string, d2?: number, n3?: string, d3?: number,
+): void {
+  checkTyped(Uint16Array, 'a Uint16Array', kernel, name, buf, nullable, n1, d1, n2, d2, n3, d3);
+}
+
+function checkTyped(
+  type: Int8ArrayConstructor | Uint16ArrayConstructor, typeName: string, kernel: string, name: string,
+  buf: ArrayLike<number> | null, nullable: boolean, n1: string, d1: number, n2?: string, d2?: number, n3?: string, d3?: number,
+): void {
+  if (buf instanceof type) {
+    if (buf.length < need(d1, d2, d3)) throwShort(kernel, name, buf.length, n1, d1, n2, d2, n3, d3);
+  } else if (!(nullable && buf === null)) {
+    throwNotBuffer(kernel, name, typeName, nullable, buf);
+  }
+}
+
 function throwNotBuffer(kernel: string, name: string, type: string, nullable: boolean, v: unknown): never {
   throw new Error(`${kernel}: ${name} must be ${type}${nullable ? ' or null' : ''}, got ${describe(v)}`);
 }

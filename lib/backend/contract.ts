@@ -44,6 +44,10 @@ export interface BackendInfo {
   simd: 'avx2' | 'scalar' | 'none';
   /** SIMD level of the matrix multiply (native only): it can be higher than `simd` (AVX-512 GEMM). */
   gemmSimd?: 'avx512' | 'avx2' | 'scalar';
+  /** Path of the int8 GEMM (native only): AVX512-VNNI, AVX2 or portable C++. */
+  int8Path?: 'avx512vnni' | 'avx2' | 'scalar';
+  /** Path of the bf16 GEMM (native only): AVX512-BF16, or widened to the float32 GEMM. */
+  bf16Path?: 'avx512bf16' | 'fp32';
   /** Threads the kernels may use (1 for js). */
   threads: number;
   /** Free-form extra facts (compiler, build type, ...). */

@@ -39,9 +39,10 @@ export const CODE_LISTS = {
  * Argument types. Sizes: `count` is an integer >= 0 (flat kernels), `dim` >= 1 (matrix sizes);
  * both at most 2^31 - 1. `act` / `unary` are names in TypeScript, integer codes across N-API.
  * `float` is a finite number, `scalar` any number (Infinity and NaN included; it crosses as a
- * float32). `f32` / `i32` are Float32Array / Int32Array of at least `len` elements.
+ * float32). `f32` / `i32` / `i8` / `u16` are Float32Array / Int32Array / Int8Array / Uint16Array
+ * (bfloat16 bits) of at least `len` elements.
  */
-export type ArgType = 'bool' | 'count' | 'dim' | 'act' | 'unary' | 'float' | 'scalar' | 'f32' | 'i32';
+export type ArgType = 'bool' | 'count' | 'dim' | 'act' | 'unary' | 'float' | 'scalar' | 'f32' | 'i32' | 'i8' | 'u16';
 
 /** A condition on a scalar or code argument (when a nullable buffer is required). */
 export type Condition =
@@ -287,6 +288,42 @@ buf may be null when momentum == 0.`,
     options: true,
     cpp: 'optim.h myelin::rmsprop_step',
     smallInJs: SMALL_OPTIM,
+  },
+
+  // ---- Low-precision inference (native/kernels/qgemm*.cc, lib/backend/js/quant.ts) ----------
+  quantizeRowsI8: {
+    doc: `Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
+scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
+Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
+f32(127 / max|x|). A row holding NaN or +-Infinity gets scales[i] = NaN and Q = 0. Other scales are errors.`,
+    args: [dim('M'), dim('K'), f32('X', 'M*K'), float('scale'), { name: 'Q', type: 'i8', len: 'M*K' },
+      f32('scales', 'M')],
+    cpp: 'qgemm.h myelin::quantize_rows_i8',
+  },
+  qgemmI8: {
+    doc: `int8 GEMM with a fused epilogue: out[M,N] = act(z), W is [N,K] (PyTorch layout), bias may be null:
+  acc = sum_k A[i,k] W[j,k] (exact int32; an int8 of -128 counts as -127; K <= 131072)
+  z = f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]   (float32 steps, no FMA; denormals flush to zero)
+Bit-identical on every backend and SIMD path for act none/relu/leakyRelu.`,
+    args: [dim('M'), dim('N'), dim('K'), { name: 'A', type: 'i8', len: 'M*K' }, f32('aScale', 'M'),
+      { name: 'W', type: 'i8', len: 'N*K' }, f32('wScale', 'N'), f32OrNull('bias', 'N'), act, float('alpha'),
+      f32('out', 'M*N')],
+    options: true,
+    cpp: 'qgemm.h myelin::qgemm_i8',
+  },
+  toBf16: {
+    doc: `out = bfloat16 bits of x: round to nearest even; float32 denormals become signed zero; NaN stays a
+quiet NaN (the rounding of vcvtneps2bf16).`,
+    args: [count('n'), f32('x', 'n'), { name: 'out', type: 'u16', len: 'n' }],
+    cpp: 'qgemm.h myelin::to_bf16',
+  },
+  gemmBf16: {
+    doc: `bf16 GEMM: out[M,N] = act(A[M,K] * W[N,K]^T + bias), A and W bfloat16 bits, products and sums in
+float32 (the order of the sums differs between paths); bias may be null.`,
+    args: [dim('M'), dim('N'), dim('K'), { name: 'A', type: 'u16', len: 'M*K' }, { name: 'W', type: 'u16', len: 'N*K' },
+      f32OrNull('bias', 'N'), act, float('alpha'), f32('out', 'M*N')],
+    options: true,
+    cpp: 'qgemm.h myelin::gemm_bf16',
   },
 
   // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.

@@ -38,14 +38,25 @@ export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
+/** An IDX file's header: the shape, the element type, and where the data starts. */
+export interface IdxHeader {
+  shape: number[];
+  dtype: IdxDtype;
+  /** Bytes of the header (the data starts here). */
+  headerBytes: number;
+  /** Elements of the data (the product of the shape). */
+  count: number;
+  /** Bytes per element. */
+  bytes: number;
+}
+
 /**
- * Parses the bytes of an IDX file (already decompressed). `source` names the file in errors.
- * Layout: 0x00 0x00 <dtype> <ndims>, then ndims big-endian uint32 sizes, then the data, big-endian.
+ * Parses the header at the start of `buf` (which may hold only the header, or the whole file); null
+ * when `buf` is too short to hold all of it. Errors name `source`: wrong magic, unknown dtype, too
+ * many elements.
  */
-export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
-  if (buf.length < 4) {
-    throw new Error(`readIdx: ${source}: file has ${buf.length} bytes, too short for the 4-byte IDX magic`);
-  }
+export function parseIdxHeader(buf: Uint8Array, source = '<buffer>'): IdxHeader | null {
+  if (buf.length < 4) return null;
   if (buf[0] !== 0 || buf[1] !== 0) {
     const hex = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new Error(`readIdx: ${source}: wrong magic number ${hex} (an IDX file starts with 00 00 <dtype> <ndims>)`);
@@ -60,11 +71,7 @@ export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
   }
   const ndims = buf[3];
   const headerBytes = 4 + 4 * ndims;
-  if (buf.length < headerBytes) {
-    throw new Error(
-      `readIdx: ${source}: truncated header: ${ndims} dimensions need ${headerBytes} bytes, got ${buf.length}`,
-    );
-  }
+  if (buf.length < headerBytes) return null;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const shape: number[] = [];
   let count = 1;
@@ -79,20 +86,40 @@ export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
         `more than the ${MAX_ELEMENTS} supported`,
     );
   }
-  const expected = headerBytes + count * info.bytes;
+  return { shape, dtype: info.name, headerBytes, count, bytes: info.bytes };
+}
+
+/**
+ * Parses the bytes of an IDX file (already decompressed). `source` names the file in errors.
+ * Layout: 0x00 0x00 <dtype> <ndims>, then ndims big-endian uint32 sizes, then the data, big-endian.
+ */
+export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+  if (buf.length < 4) {
+    throw new Error(`readIdx: ${source}: file has ${buf.length} bytes, too short for the 4-byte IDX magic`);
+  }
+  const head = parseIdxHeader(buf, source);
+  if (head === null) {
+    const ndims = buf[3];
+    throw new Error(
+      `readIdx: ${source}: truncated header: ${ndims} dimensions need ${4 + 4 * ndims} bytes, got ${buf.length}`,
+    );
+  }
+  const { shape, headerBytes, count } = head;
+  const expected = headerBytes + count * head.bytes;
   if (buf.length < expected) {
     throw new Error(
-      `readIdx: ${source}: truncated data: shape [${shape.join(', ')}] of ${info.name} needs ` +
+      `readIdx: ${source}: truncated data: shape [${shape.join(', ')}] of ${head.dtype} needs ` +
         `${expected} bytes, got ${buf.length}`,
     );
   }
   if (buf.length > expected) {
     throw new Error(
       `readIdx: ${source}: ${buf.length - expected} unexpected trailing bytes after the data ` +
-        `(shape [${shape.join(', ')}] of ${info.name} needs ${expected} bytes, got ${buf.length})`,
+        `(shape [${shape.join(', ')}] of ${head.dtype} needs ${expected} bytes, got ${buf.length})`,
     );
   }
-  return { shape, data: decode(view, headerBytes, count, info.name), dtype: info.name };
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return { shape, data: decodeIdx(view, headerBytes, count, head.dtype), dtype: head.dtype };
 }
 
 /** Fills out[i] = read(i) (the big-endian values IDX stores) and returns it. */
@@ -101,7 +128,8 @@ function bigEndian<T extends Int16Array | Int32Array | Float32Array | Float64Arr
   return out;
 }
 
-function decode(view: DataView, offset: number, count: number, dtype: IdxDtype): IdxData {
+/** `count` big-endian elements of `dtype` from byte `offset` of `view`, as the matching typed array. */
+export function decodeIdx(view: DataView, offset: number, count: number, dtype: IdxDtype): IdxData {
   switch (dtype) {
     case 'uint8':
       return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));

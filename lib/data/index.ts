@@ -1,4 +1,4 @@
-// Datasets and data utilities: the embedded digits, Fashion-MNIST, IDX files, splitting and batching.
+// Datasets and data utilities: data.Dataset (streams of rows or batches), the embedded digits, Fashion-MNIST, IDX files, splitting and batching.
 export { loadDigits, parseDigitsCsv, DIGITS_PATH } from './digits';
 export type { DigitsOptions, DigitsData } from './digits';
 export {
@@ -14,7 +14,11 @@ export type { IdxArray, IdxData, IdxDtype } from './idx';
 export {
   trainTestSplit, permutation, shuffleInPlace, gatherRows, batchRanges, takeRows, SeededRandom,
 } from './split';
-export type { Dataset, LabeledDataset, SplitOptions, Split } from './split';
+// The flat { x, y, n, features } form the loaders return (named Dataset before data.Dataset, the stream, existed).
+export type { Dataset as FlatDataset, LabeledDataset, SplitOptions, Split } from './split';
+export { Dataset, isDataset } from './dataset';
+export type { Row, Batch, MapOptions, DatasetSource, ArraysData } from './dataset';
+export type { CsvDatasetOptions, IdxOptions, FilesOptions } from './dataset-sources';
 export {
   readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES, MISSING_TOKENS, AUTO_MAX_CLASSES,
 } from './csv';

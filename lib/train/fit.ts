@@ -127,7 +127,7 @@ export function validationSplitRows(n: number, fraction: number): number {
   return nVal;
 }
 
-function appendToHistory(h: History, epoch: number, logs: EpochLogs): void {
+export function appendToHistory(h: History, epoch: number, logs: EpochLogs): void {
   h.epoch.push(epoch);
   for (const [k, v] of Object.entries(logs)) {
     if (v === undefined) continue;

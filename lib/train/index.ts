@@ -1,7 +1,9 @@
 // The training API: fit, evaluate, predict, callbacks, metrics and progress display.
-export { fit, emptyHistory, validationSplitRows } from './fit';
+export { emptyHistory, validationSplitRows } from './fit';
+// fit / evaluate / predict take in-memory data or a data.Dataset (streamed by fit-dataset).
+export { fit, evaluate, predict } from './fit-dataset';
+export type { FitDatasetOptions, EvaluateDatasetOptions } from './fit-dataset';
 export type { FitOptions } from './fit';
-export { evaluate, predict } from './evaluate';
 export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate';
 export * as callbacks from './callbacks';
 export { earlyStopping, lrScheduler, cosineDecay } from './callbacks';

@@ -51,7 +51,10 @@ bool requirement_holds(const Requirement& r, const Slot* s) {
 [[gnu::cold, gnu::noinline]] void buffer_error(Call& c, const Kernel& k, size_t i, const Slot* s,
                                                Call::BufferStatus status, size_t length, int64_t need) {
   const Arg& a = k.args[i];
-  const char* type_name = a.type == ArgType::kF32 ? "Float32Array" : "Int32Array";
+  const char* type_name = a.type == ArgType::kF32   ? "Float32Array"
+                          : a.type == ArgType::kI32 ? "Int32Array"
+                          : a.type == ArgType::kI8  ? "Int8Array"
+                                                    : "Uint16Array";
   if (status == Call::kWrongType) return c.wrong_type(i, type_name, a.name, a.nullable);
   Call::Dims dims{{nullptr, nullptr, nullptr}, {0, 0, 0}, 0};
   for (int j = 0; j < 3 && a.dims[j] >= 0; ++j) {
@@ -92,23 +95,28 @@ inline bool read_arg(Call& c, Slot* s) {
   }
   if constexpr (a.type == ArgType::kFloat || a.type == ArgType::kScalar)
     return c.number(I, a.name, a.type == ArgType::kFloat, &s[I].d);
-  if constexpr (a.type == ArgType::kF32 || a.type == ArgType::kI32) {
+  if constexpr (a.type == ArgType::kF32 || a.type == ArgType::kI32 || a.type == ArgType::kI8 ||
+                a.type == ArgType::kU16) {
     int64_t need = s[a.dims[0]].i;
     if constexpr (a.dims[1] >= 0) need *= s[a.dims[1]].i;  // two int32 sizes: no overflow
     if constexpr (a.dims[2] >= 0) {
       if (__builtin_mul_overflow(need, s[a.dims[2]].i, &need)) need = INT64_MAX;
     }
-    constexpr bool f32 = a.type == ArgType::kF32;
+    constexpr napi_typedarray_type want = a.type == ArgType::kF32   ? napi_float32_array
+                                          : a.type == ArgType::kI32 ? napi_int32_array
+                                          : a.type == ArgType::kI8  ? napi_int8_array
+                                                                    : napi_uint16_array;
     void* p;
     size_t length;
-    const Call::BufferStatus st =
-        c.buffer(I, f32 ? napi_float32_array : napi_int32_array, a.nullable, need, &p, &length);
+    const Call::BufferStatus st = c.buffer(I, want, a.nullable, need, &p, &length);
     if (st != Call::kBufferOk) {
       buffer_error(c, k, I, s, st, length, need);
       return false;
     }
-    if constexpr (f32) s[I].f = static_cast<float*>(p);
-    else s[I].l = static_cast<int32_t*>(p);
+    if constexpr (a.type == ArgType::kF32) s[I].f = static_cast<float*>(p);
+    else if constexpr (a.type == ArgType::kI32) s[I].l = static_cast<int32_t*>(p);
+    else if constexpr (a.type == ArgType::kI8) s[I].q = static_cast<int8_t*>(p);
+    else s[I].h = static_cast<uint16_t*>(p);
     return true;
   }
 }
@@ -169,6 +177,8 @@ napi_value Info(napi_env env, napi_callback_info info) {
   Napi::Object o = Napi::Object::New(e);
   o.Set("simd", myelin::simd_name());
   o.Set("gemmSimd", myelin::gemm_simd_name());  // the GEMM kernels may use a wider ISA (avx512)
+  o.Set("int8Path", myelin::qgemm_i8_path());     // qgemm.h: avx512vnni, avx2 or scalar
+  o.Set("bf16Path", myelin::gemm_bf16_path());    // avx512bf16 or fp32
   o.Set("threads", myelin::num_threads());
 #if defined(__clang__)
   o.Set("compiler", "clang " __clang_version__);

@@ -6,8 +6,8 @@
 namespace myelin_binding {
 
 // bool; integer size >= 0 / >= 1; activation / unary-op code; finite number / any number;
-// Float32Array / Int32Array.
-enum class ArgType : uint8_t { kBool, kCount, kDim, kAct, kUnary, kFloat, kScalar, kF32, kI32 };
+// Float32Array / Int32Array / Int8Array / Uint16Array (bf16 bits).
+enum class ArgType : uint8_t { kBool, kCount, kDim, kAct, kUnary, kFloat, kScalar, kF32, kI32, kI8, kU16 };
 
 struct Arg {
   const char* name;
@@ -47,6 +47,8 @@ union Slot {
   double d;
   float* f;
   int32_t* l;
+  int8_t* q;
+  uint16_t* h;
 };
 
 struct Kernel {

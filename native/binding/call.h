@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <stdexcept>
 
 #include "denormals.h"
 
@@ -264,6 +265,8 @@ napi_value Guarded(napi_env env, napi_callback_info info) {
     return F(env, info);
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();
+  } catch (const std::invalid_argument& e) {
+    throw_error(env, "%s", e.what());  // a kernel's own check: the message starts with its name
   } catch (const std::bad_alloc&) {
     throw_error(env, "myelin: out of memory");
   } catch (const std::exception& e) {

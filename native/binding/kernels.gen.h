@@ -10,11 +10,12 @@
 #include "layer_norm.h"
 #include "linear.h"
 #include "optim.h"
+#include "qgemm.h"
 #include "softmax.h"
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "e864198a";
+inline constexpr const char* kKernelTableDigest = "05e9bc32";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -44,6 +45,10 @@ inline constexpr Arg kMseBackwardArgs[] = {value_arg("n", ArgType::kCount), buff
 inline constexpr Arg kSgdStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("velocity", ArgType::kF32, true, "n", {0, -1, -1}, -1, nullptr), value_arg("lr", ArgType::kFloat), value_arg("momentum", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("nesterov", ArgType::kBool)};
 inline constexpr Arg kAdamStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("m", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("v", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), value_arg("step", ArgType::kDim), value_arg("lr", ArgType::kFloat), value_arg("beta1", ArgType::kFloat), value_arg("beta2", ArgType::kFloat), value_arg("eps", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("decoupled", ArgType::kBool)};
 inline constexpr Arg kRmspropStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("sq", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("buf", ArgType::kF32, true, "n", {0, -1, -1}, -1, nullptr), value_arg("lr", ArgType::kFloat), value_arg("alpha", ArgType::kFloat), value_arg("eps", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("momentum", ArgType::kFloat)};
+inline constexpr Arg kQuantizeRowsI8Args[] = {value_arg("M", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 1, -1}, -1, nullptr), value_arg("scale", ArgType::kFloat), buffer_arg("Q", ArgType::kI8, false, "M*K", {0, 1, -1}, -1, nullptr), buffer_arg("scales", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr)};
+inline constexpr Arg kQgemmI8Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kI8, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("aScale", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("W", ArgType::kI8, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("wScale", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kToBf16Args[] = {value_arg("n", ArgType::kCount), buffer_arg("x", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kU16, false, "n", {0, -1, -1}, -1, nullptr)};
+inline constexpr Arg kGemmBf16Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kU16, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kU16, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
 
@@ -79,6 +84,10 @@ inline double call_mseBackward(const Slot* a) { myelin::mse_backward(a[0].i, a[1
 inline double call_sgdStep(const Slot* a) { myelin::sgd_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].d, a[5].d, a[6].d, a[7].b); return 0; }
 inline double call_adamStep(const Slot* a) { myelin::adam_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].f, a[5].i, a[6].d, a[7].d, a[8].d, a[9].d, a[10].d, a[11].b); return 0; }
 inline double call_rmspropStep(const Slot* a) { myelin::rmsprop_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].f, a[5].d, a[6].d, a[7].d, a[8].d, a[9].d); return 0; }
+inline double call_quantizeRowsI8(const Slot* a) { myelin::quantize_rows_i8(a[0].i, a[1].i, a[2].f, a[3].d, a[4].q, a[5].f); return 0; }
+inline double call_qgemmI8(const Slot* a) { myelin::qgemm_i8(a[0].i, a[1].i, a[2].i, a[3].q, a[4].f, a[5].q, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f); return 0; }
+inline double call_toBf16(const Slot* a) { myelin::to_bf16(a[0].i, a[1].f, a[2].h); return 0; }
+inline double call_gemmBf16(const Slot* a) { myelin::gemm_bf16(a[0].i, a[1].i, a[2].i, a[3].h, a[4].h, a[5].f, a[6].i, a[7].d, a[8].f); return 0; }
 inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
 inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
 
@@ -110,6 +119,10 @@ inline constexpr Kernel kKernels[] = {
     {"sgdStep", "n, param, grad, velocity, lr, momentum, weightDecay, nesterov", 8, kSgdStepArgs, kSgdStepRequired, 1, -1, call_sgdStep, false},
     {"adamStep", "n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled", 12, kAdamStepArgs, nullptr, 0, -1, call_adamStep, false},
     {"rmspropStep", "n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum", 10, kRmspropStepArgs, kRmspropStepRequired, 1, -1, call_rmspropStep, false},
+    {"quantizeRowsI8", "M, K, X, scale, Q, scales", 6, kQuantizeRowsI8Args, nullptr, 0, -1, call_quantizeRowsI8, false},
+    {"qgemmI8", "M, N, K, A, aScale, W, wScale, bias, act, alpha, out", 11, kQgemmI8Args, nullptr, 0, -1, call_qgemmI8, false},
+    {"toBf16", "n, x, out", 3, kToBf16Args, nullptr, 0, -1, call_toBf16, false},
+    {"gemmBf16", "M, N, K, A, W, bias, act, alpha, out", 9, kGemmBf16Args, nullptr, 0, -1, call_gemmBf16, false},
     {"layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", 9, kLayerNormForwardArgs, nullptr, 0, -1, call_layerNormForward, false},
     {"layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", 11, kLayerNormBackwardArgs, nullptr, 0, -1, call_layerNormBackward, false},
 };

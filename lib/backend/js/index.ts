@@ -7,6 +7,7 @@ import * as gemm from './gemm';
 import * as layerNorm from './layer-norm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
+import * as quant from './quant';
 import * as reduce from './reduce';
 import * as softmax from './softmax';
 
@@ -18,7 +19,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...layerNorm, ...optimizer, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...layerNorm, ...optimizer, ...quant, ...reduce, ...softmax }),
 
   freezePlan,
   forwardAsync,

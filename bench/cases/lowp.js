@@ -1,0 +1,55 @@
+// Low-precision inference: the 784-256-128-10 MLP at batch 1024, float32 vs quantize(model, int8 /
+// bf16), all on the native backend, interleaved in one run (samples/s, medians).
+'use strict';
+const { measureCase, randomArray, backendCandidate } = require('../lib/cases');
+const { api, buildMlp } = require('../lib/mlp');
+const { MLP } = require('./training');
+
+const BATCH = 1024;
+
+async function runLowp(ctx) {
+  const m = ctx.myelin;
+  if (typeof m.quantize !== 'function') return [skipped(ctx, 'quantize() not in this build')];
+  if (!ctx.backends.native) return [skipped(ctx, `native backend unavailable: ${ctx.backendErrors.native}`)];
+  ctx.setBackend('native');
+  const a = api(m);
+  const model = buildMlp(a, MLP, 13);
+  model.eval();
+  const x = a.tensor(randomArray(BATCH * MLP[0], 1300, 0, 1), [BATCH, MLP[0]]);
+  const int8 = m.quantize(model, { dtype: 'int8' });
+  const int8Static = m.quantize(model, { dtype: 'int8', calibration: x });
+  const bf16 = m.quantize(model, { dtype: 'bf16' });
+  const info = ctx.backends.native.info();
+  // Every candidate runs on the native backend (selected before each timed block).
+  const onNative = (name, fn) => ({ ...backendCandidate(ctx, 'native', fn), name });
+  const cands = [
+    onNative('native', () => model.predict(x)),
+    onNative('int8', () => int8.predict(x)),
+    onNative('int8static', () => int8Static.predict(x)),
+    onNative('bf16', () => bf16.predict(x)),
+  ];
+  const rec = await measureCase(
+    ctx,
+    {
+      id: 'lowp-1024',
+      group: 'lowp',
+      label: `MLP ${MLP.join('-')} inference, batch ${BATCH}`,
+      short: `MLP inference, batch ${BATCH}`,
+      display: { kind: 'rate', unit: 'samples/s', work: BATCH },
+      baseline: 'native',
+      note: `model.predict: float32 vs quantize(model, { dtype }) (int8: dynamic per-row scales, int8static: calibrated; ` +
+        `int8 path ${info.int8Path}, bf16 path ${info.bf16Path}, gemm ${info.gemmSimd}, ${info.threads} threads)`,
+      paths: { int8: info.int8Path, bf16: info.bf16Path },
+    },
+    cands,
+  );
+  return [rec];
+}
+
+function skipped(ctx, reason) {
+  const rec = { id: 'lowp-1024', group: 'lowp', label: `MLP inference, batch ${BATCH}`, display: { kind: 'rate', unit: 'samples/s', work: BATCH }, candidates: { native: { status: 'skipped', reason } }, speedup: {} };
+  ctx.log(`  lowp skipped: ${reason}`);
+  return rec;
+}
+
+module.exports = { runLowp };

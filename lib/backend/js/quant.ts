@@ -1,0 +1,113 @@
+// TypeScript twins of the low-precision kernels (native/kernels/qgemm*.cc): int8 quantisation and
+// GEMM with exact integer sums and the same float32 epilogue steps (bit-identical to every native
+// path for act none/relu/leakyRelu), float -> bfloat16 rounding bit for bit, and the bf16 GEMM
+// widened to float32.
+import type { Activation } from '../kernel-table';
+import { activationForward } from './activation';
+import { linearForward } from './gemm';
+
+const fround = Math.fround;
+/** 1.5 * 2^23: adding it to a float32 of magnitude <= 127 leaves no fraction bits (round to even). */
+const ROUND_MAGIC = 12582912;
+/** Largest K whose int32 sums cannot overflow (kQgemmMaxK in native/kernels/qgemm.h). */
+export const QGEMM_MAX_K = 131072;
+/** Rows whose max |x| is below this quantise to zeros; static scales are 0 or at least this (kQuantMinMax, kQuantMinScale). */
+const QUANT_MIN = Math.fround(1e-30);
+const FLT_MIN = 1.1754943508222875e-38;
+/** Flush to zero, as the C++ kernels run (FTZ/DAZ): a float32 denormal becomes a zero of its sign. */
+const ftz = (v: number): number => (v > -FLT_MIN && v < FLT_MIN ? v * 0 : v);
+
+/** Q = int8 of each row of X, scales[i] its scale (scale 0: dynamic per row; > 0: static). */
+export function quantizeRowsI8(M: number, K: number, X: Float32Array, scale: number, Q: Int8Array, scales: Float32Array): void {
+  const fixed = fround(scale);
+  if (!(fixed === 0 || fixed >= QUANT_MIN)) throw new Error(`quantizeRowsI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ${scale}`);
+  for (let i = 0; i < M; i++) {
+    const o = i * K;
+    let m = 0;
+    let nonfinite = 0;
+    for (let k = 0; k < K; k++) {
+      const a = Math.abs(X[o + k]);
+      if (a > m) m = a;
+      nonfinite += X[o + k] * 0;
+    }
+    if (nonfinite !== 0 || Number.isNaN(nonfinite)) {
+      scales[i] = NaN;
+      Q.fill(0, o, o + K);
+      continue;
+    }
+    let inv: number;
+    if (fixed > 0) {
+      scales[i] = fixed;
+      inv = fround(1 / fixed);
+    } else if (!(m >= QUANT_MIN)) {
+      scales[i] = 0;
+      Q.fill(0, o, o + K);
+      continue;
+    } else {
+      scales[i] = fround(m / 127);
+      inv = fround(127 / m);
+    }
+    for (let k = 0; k < K; k++) {
+      let v = fround(X[o + k] * inv);
+      v = v > 127 ? 127 : v < -127 ? -127 : v;
+      Q[o + k] = fround(v + ROUND_MAGIC) - ROUND_MAGIC;
+    }
+  }
+}
+
+/** out = act(f32(f32(acc) * f32(aScale[i] * wScale[j])) + bias[j]), acc the exact int32 dot product. */
+export function qgemmI8(
+  M: number, N: number, K: number, A: Int8Array, aScale: Float32Array, W: Int8Array, wScale: Float32Array,
+  bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
+): void {
+  if (K > QGEMM_MAX_K) throw new Error(`qgemmI8: K must be at most ${QGEMM_MAX_K} (int32 sums), got ${K}`);
+  // -128 counts as -127 on every path (the AVX2 path's |a| must fit vpmaddubsw without saturating).
+  const a = Int8Array.from(A.subarray(0, M * K), (v) => (v === -128 ? -127 : v));
+  const w = Int8Array.from(W.subarray(0, N * K), (v) => (v === -128 ? -127 : v));
+  for (let i = 0; i < M; i++) {
+    const ao = i * K;
+    const as = aScale[i];
+    for (let j = 0; j < N; j++) {
+      const wo = j * K;
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += a[ao + k] * w[wo + k];
+      const s = ftz(fround(as * wScale[j]));
+      let z = ftz(fround(fround(acc) * s));
+      if (bias !== null) z = ftz(fround(z + bias[j]));
+      out[i * N + j] = z;
+    }
+  }
+  activationForward(act, M * N, out, out, fround(alpha)); // alpha crosses to C++ as a float32
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** The bfloat16 bits of x: nearest even, float32 denormals to signed zero, NaN stays a quiet NaN. */
+export function bf16Bits(x: number): number {
+  F32[0] = x;
+  const u = U32[0];
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x007fffff) !== 0) return ((u >>> 16) | 0x0040) & 0xffff;
+  if ((u & 0x7f800000) === 0) return (u >>> 16) & 0x8000;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** The float32 value of bfloat16 bits (exact). */
+export function bf16Value(h: number): number {
+  U32[0] = (h & 0xffff) << 16;
+  return F32[0];
+}
+
+export function toBf16(n: number, x: Float32Array, out: Uint16Array): void {
+  for (let i = 0; i < n; i++) out[i] = bf16Bits(x[i]);
+}
+
+/** out = act(A W^T + bias) on bf16 inputs: widened to float32 (exact) and run as the float32 dense layer. */
+export function gemmBf16(
+  M: number, N: number, K: number, A: Uint16Array, W: Uint16Array, bias: Float32Array | null,
+  act: Activation, alpha: number, out: Float32Array,
+): void {
+  const af = Float32Array.from(A.subarray(0, M * K), bf16Value);
+  const wf = Float32Array.from(W.subarray(0, N * K), bf16Value);
+  linearForward(M, N, K, af, wf, bias, act, alpha, out, null);
+}

@@ -1,0 +1,335 @@
+// Low-precision GEMM driver (portable unit): dispatch, quantisation, packing, the portable int8
+// path, threads, activation; the vector inner loops live in qgemm_avx2.cc and qgemm_avx512.cc.
+//
+// Dispatch: int8 runs on AVX512-VNNI (vpdpbusd) when the GEMM level is avx512 and the CPU has it,
+// else on AVX2 (vpmaddubsw) at level avx2 or above, else portable C++. bf16 runs on AVX512-BF16
+// (vdpbf16ps) at level avx512 when the CPU has it, else widens to float32 and runs the float32
+// GEMM. Every int8 path gives the same bits (exact int32 sums, one epilogue rule). AMX (AMX-INT8 /
+// AMX-BF16 tiles) would be one more Path value below, chosen when __builtin_cpu_supports("amx-int8")
+// and arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) succeed, with its own rows function of the
+// same I8Rows / Bf16Rows type; not written (no machine with AMX to test it on).
+#include "qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../runtime/cpu.h"
+#include "../runtime/threadpool.h"
+#include "activation.h"
+#include "codes.gen.h"
+#include "linear.h"
+#include "qgemm_kernels.h"
+
+namespace myelin {
+namespace {
+
+using qgemm_kernels::Bf16Args;
+using qgemm_kernels::I8Args;
+
+enum class I8Path { Scalar, Avx2, Avx512Vnni };
+enum class Bf16Path { Fp32, Avx512Bf16 };
+
+struct Features {
+  bool vnni = false;
+  bool bf16 = false;
+  Features() {
+#ifdef MYELIN_QGEMM_HAVE_X86
+    __builtin_cpu_init();
+    vnni = __builtin_cpu_supports("avx512vnni");
+    bf16 = __builtin_cpu_supports("avx512bf16");
+#endif
+  }
+};
+
+const Features& features() {
+  static const Features f;
+  return f;
+}
+
+I8Path i8_path() {
+  const SimdLevel level = gemm_simd_level();  // AVX-512 F/VL/DQ/BW with OS support, MYELIN_SIMD applied
+  if (level == SimdLevel::Avx512 && features().vnni) return I8Path::Avx512Vnni;
+  if (level >= SimdLevel::Avx2) return I8Path::Avx2;
+  return I8Path::Scalar;
+}
+
+Bf16Path bf16_path() {
+  if (gemm_simd_level() == SimdLevel::Avx512 && features().bf16) return Bf16Path::Avx512Bf16;
+  return Bf16Path::Fp32;
+}
+
+// Keeps a product rounded to float32 before the addition that follows (no FMA contraction where the
+// target has FMA, e.g. arm64), so every path rounds twice as the contract says.
+inline float rounded(float x) {
+  volatile float v = x;
+  return v;
+}
+
+inline int8_t clamp_i8(int8_t v) { return v == -128 ? -127 : v; }
+
+// Rows of work per task: large problems split across the pool in slabs of whole 12-row tiles.
+template <class Body>
+void split_rows(int M, double flops, const Body& body) {
+  const int threads = num_threads();
+  const int tiles = (M + 11) / 12;
+  int tasks = flops < 262144.0 ? 1 : std::min(threads, tiles);
+  if (tasks <= 1) {
+    body(0, M);
+    return;
+  }
+  const int step = (tiles + tasks - 1) / tasks * 12;
+  tasks = (M + step - 1) / step;
+  parallel_for(tasks, [&](int t) { body(t * step, std::min(M, (t + 1) * step)); });
+}
+
+// ---- int8 ---------------------------------------------------------------------------------
+
+// Packs W[N,K] (rows of K int8) into 16-column blocks of 4-k groups; colsum per column.
+void pack_w_i8(int N, int K, int K4, const int8_t* W, int8_t* dst, int32_t* corr) {
+  const int NB = (N + 15) / 16;
+  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K4);
+  for (int j = 0; j < N; ++j) {
+    const int8_t* wj = W + static_cast<long>(j) * K;
+    int8_t* block = dst + static_cast<long>(j / 16) * 16 * K4 + (j % 16) * 4;
+    int32_t s = 0;
+    for (int k = 0; k < K; ++k) {
+      const int8_t v = clamp_i8(wj[k]);
+      block[(k / 4) * 64 + (k % 4)] = v;
+      s += v;
+    }
+    corr[j] = 128 * s;
+  }
+}
+
+// Packs rows of A (K int8 each) into panels of mr rows (qgemm_kernels.h), -128 read as -127;
+// shift: as u8 (v + 128). Padding (k beyond K, rows beyond `rows`) meets zero weights or is never
+// stored.
+void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, int mr, uint8_t* dst) {
+  const uint8_t pad = shift ? 128 : 0;
+  const int panels = (rows + mr - 1) / mr;
+  std::memset(dst, pad, static_cast<size_t>(panels) * mr * K4);
+  for (int i = 0; i < rows; ++i) {
+    const int8_t* ai = A + static_cast<long>(i) * K;
+    uint8_t* di = dst + static_cast<long>(i / mr) * mr * K4 + (i % mr) * 4;
+    for (int k = 0; k < K; ++k) {
+      const int v = clamp_i8(ai[k]);
+      di[(k / 4) * mr * 4 + (k % 4)] = static_cast<uint8_t>(shift ? v + 128 : v);
+    }
+  }
+}
+
+// The portable quantiser rows.
+float row_absmax_scalar(int K, const float* x, bool* nonfinite) {
+  float m = 0.0f;
+  bool any = false;
+  for (int k = 0; k < K; ++k) {
+    const float a = std::fabs(x[k]);
+    m = a > m ? a : m;
+    any = any || !(a < HUGE_VALF);
+  }
+  *nonfinite = any;
+  return m;
+}
+
+void row_quantize_scalar(int K, const float* x, float inv, int8_t* q) {
+  for (int k = 0; k < K; ++k) {
+    float v = x[k] * inv;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    // Round to nearest even: adding 1.5 * 2^23 leaves no fraction bits (|v| <= 127).
+    v = (v + 12582912.0f) - 12582912.0f;
+    q[k] = static_cast<int8_t>(v);
+  }
+}
+
+// The portable path, on the unpacked matrices.
+void i8_rows_scalar(int m0, int m1, int N, int K, const int8_t* A, const float* a_scale,
+                    const int8_t* W, const float* w_scale, const float* bias, float* out) {
+  for (int i = m0; i < m1; ++i) {
+    const int8_t* ai = A + static_cast<long>(i) * K;
+    float* oi = out + static_cast<long>(i) * N;
+    for (int j = 0; j < N; ++j) {
+      const int8_t* wj = W + static_cast<long>(j) * K;
+      int32_t acc = 0;
+      for (int k = 0; k < K; ++k) acc += int32_t{clamp_i8(ai[k])} * int32_t{clamp_i8(wj[k])};
+      const float s = rounded(a_scale[i] * w_scale[j]);
+      float z = rounded(static_cast<float>(acc) * s);
+      if (bias != nullptr) z = z + bias[j];
+      oi[j] = z;
+    }
+  }
+}
+
+void apply_act(int act, float alpha, int rows, int N, float* out) {
+  if (act != kActNone) activation_forward(act, static_cast<long>(rows) * N, out, out, alpha);
+}
+
+// ---- bf16 ---------------------------------------------------------------------------------
+
+inline uint32_t f32_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u;
+}
+
+inline uint16_t bf16_of(float x) {
+  const uint32_t u = f32_bits(x);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu) != 0)  // NaN: keep it, quiet
+    return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);  // denormal, zero
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // nearest even (inf stays)
+}
+
+inline float f32_of_bf16(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+#ifdef MYELIN_QGEMM_HAVE_X86
+// Packs W[N,K] bf16 into 16-column blocks of k pairs (K2 = K rounded up to 2), zero-padded.
+void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
+  const int NB = (N + 15) / 16;
+  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
+  for (int j = 0; j < N; ++j) {
+    const uint16_t* wj = W + static_cast<long>(j) * K;
+    uint16_t* block = dst + static_cast<long>(j / 16) * 16 * K2 + (j % 16) * 2;
+    for (int k = 0; k < K; ++k) block[(k / 2) * 32 + (k % 2)] = wj[k];
+  }
+}
+#endif
+
+}  // namespace
+
+void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
+  if (!(scale == 0.0f || scale >= kQuantMinScale)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", static_cast<double>(scale));
+    throw std::invalid_argument(std::string("quantizeRowsI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ") + got);
+  }
+  qgemm_kernels::RowAbsMax absmax = row_absmax_scalar;
+  qgemm_kernels::RowQuantize quant = row_quantize_scalar;
+#ifdef MYELIN_QGEMM_HAVE_X86
+  const SimdLevel level = gemm_simd_level();
+  if (level == SimdLevel::Avx512) {
+    absmax = qgemm_kernels::row_absmax_avx512;
+    quant = qgemm_kernels::row_quantize_avx512;
+  } else if (level == SimdLevel::Avx2) {
+    absmax = qgemm_kernels::row_absmax_avx2;
+    quant = qgemm_kernels::row_quantize_avx2;
+  }
+#endif
+  split_rows(M, static_cast<double>(M) * K * 16, [&](int m0, int m1) {
+    for (int i = m0; i < m1; ++i) {
+      const float* x = X + static_cast<long>(i) * K;
+      int8_t* q = Q + static_cast<long>(i) * K;
+      bool nonfinite = false;
+      const float m = absmax(K, x, &nonfinite);
+      if (nonfinite || (scale == 0.0f && !(m >= kQuantMinMax))) {
+        scales[i] = nonfinite ? std::nanf("") : 0.0f;
+        std::memset(q, 0, static_cast<size_t>(K));
+        continue;
+      }
+      scales[i] = scale > 0.0f ? scale : m / 127.0f;
+      quant(K, x, scale > 0.0f ? 1.0f / scale : 127.0f / m, q);
+    }
+  });
+}
+
+void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const int8_t* W,
+              const float* wScale, const float* bias, int act, float alpha, float* out) {
+  if (K > kQgemmMaxK) {
+    throw std::invalid_argument("qgemmI8: K must be at most " + std::to_string(kQgemmMaxK) +
+                                " (int32 sums), got " + std::to_string(K));
+  }
+  const double flops = static_cast<double>(M) * N * K;
+  const I8Path path = i8_path();
+  if (path == I8Path::Scalar) {
+    split_rows(M, flops, [&](int m0, int m1) {
+      i8_rows_scalar(m0, m1, N, K, A, aScale, W, wScale, bias, out);
+      apply_act(act, alpha, m1 - m0, N, out + static_cast<long>(m0) * N);
+    });
+    return;
+  }
+#ifdef MYELIN_QGEMM_HAVE_X86
+  const int K4 = (K + 3) / 4 * 4;
+  const int NB = (N + 15) / 16;
+  std::vector<int8_t> wp(static_cast<size_t>(NB) * 16 * K4);
+  std::vector<int32_t> corr(static_cast<size_t>(NB) * 16, 0);
+  pack_w_i8(N, K, K4, W, wp.data(), corr.data());
+  const bool shift = path == I8Path::Avx512Vnni;
+  const int mr = shift ? qgemm_kernels::kVnniRows : qgemm_kernels::kAvx2Rows;
+  const qgemm_kernels::I8Rows rows_fn =
+      shift ? qgemm_kernels::i8_rows_avx512vnni : qgemm_kernels::i8_rows_avx2;
+  split_rows(M, flops, [&](int m0, int m1) {
+    static thread_local std::vector<uint8_t> abuf;
+    const int rows = m1 - m0;
+    abuf.resize(static_cast<size_t>((rows + mr - 1) / mr) * mr * K4);
+    pack_a_i8(rows, K, K4, A + static_cast<long>(m0) * K, shift, mr, abuf.data());
+    float* o = out + static_cast<long>(m0) * N;
+    rows_fn(I8Args{N, K4, abuf.data(), aScale + m0, wp.data(), corr.data(), wScale, bias, o, rows});
+    apply_act(act, alpha, rows, N, o);
+  });
+#endif
+}
+
+void to_bf16(long n, const float* x, uint16_t* out) {
+#ifdef MYELIN_QGEMM_HAVE_X86
+  if (gemm_simd_level() == SimdLevel::Avx512) {
+    qgemm_kernels::to_bf16_avx512(n, x, out);
+    return;
+  }
+#endif
+  for (long i = 0; i < n; ++i) out[i] = bf16_of(x[i]);
+}
+
+void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const float* bias, int act,
+               float alpha, float* out) {
+#ifdef MYELIN_QGEMM_HAVE_X86
+  if (bf16_path() == Bf16Path::Avx512Bf16) {
+    const int K2 = (K + 1) / 2 * 2;
+    const int NB = (N + 15) / 16;
+    std::vector<uint16_t> wp(static_cast<size_t>(NB) * 16 * K2);
+    pack_w_bf16(N, K, K2, W, wp.data());
+    split_rows(M, static_cast<double>(M) * N * K, [&](int m0, int m1) {
+      const int rows = m1 - m0;
+      // Panels of kBf16Rows rows, k in pairs (qgemm_kernels.h); padding zero.
+      constexpr int mr = qgemm_kernels::kBf16Rows;
+      static thread_local std::vector<uint16_t> abuf;
+      abuf.assign(static_cast<size_t>((rows + mr - 1) / mr) * mr * K2, 0);
+      for (int i = 0; i < rows; ++i) {
+        const uint16_t* ai = A + static_cast<long>(m0 + i) * K;
+        uint16_t* di = abuf.data() + static_cast<long>(i / mr) * mr * K2 + (i % mr) * 2;
+        for (int k = 0; k < K; ++k) di[(k / 2) * mr * 2 + (k % 2)] = ai[k];
+      }
+      const uint16_t* a = abuf.data();
+      float* o = out + static_cast<long>(m0) * N;
+      qgemm_kernels::bf16_rows_avx512(Bf16Args{N, K2, a, wp.data(), bias, o, rows});
+      apply_act(act, alpha, rows, N, o);
+    });
+    return;
+  }
+#endif
+  // Widened to float32 (exact) and run on the float32 GEMM: the same products, float32 sums.
+  std::vector<float> af(static_cast<size_t>(M) * K), wf(static_cast<size_t>(N) * K);
+  for (size_t i = 0; i < af.size(); ++i) af[i] = f32_of_bf16(A[i]);
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = f32_of_bf16(W[i]);
+  linear_forward(M, N, K, af.data(), wf.data(), bias, act, alpha, out, nullptr);
+}
+
+const char* qgemm_i8_path() {
+  switch (i8_path()) {
+    case I8Path::Avx512Vnni: return "avx512vnni";
+    case I8Path::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+const char* gemm_bf16_path() { return bf16_path() == Bf16Path::Avx512Bf16 ? "avx512bf16" : "fp32"; }
+
+}  // namespace myelin

@@ -1,0 +1,71 @@
+// Internal: the per-ISA pieces of the low-precision GEMMs (qgemm.cc drives them). Function
+// pointers only: no inline code is shared between units built with different ISA flags.
+#pragma once
+#include <cstdint>
+
+namespace myelin {
+namespace qgemm_kernels {
+
+// Packed int8 weights: column blocks of 16; in each block, for each group of 4 k, 16 int32 lanes
+// holding W[j, 4g .. 4g+3] (bytes, k ascending), so one 64-byte load feeds 16 columns x 4 k.
+// Missing columns and k are zero. colsum[j] = sum_k W[j,k] (for the u8 x s8 correction).
+constexpr int kI8Block = 16;
+// Packed bf16 weights: column blocks of 16; for each pair of k, 16 lanes of two bf16 (k, k+1).
+constexpr int kBf16Block = 16;
+
+// Packed A: panels of `rows` rows (the kernel's tile height: kVnniRows, kAvx2Rows, kBf16Rows); in a
+// panel, for each group of 4 k (bf16: 2 k), the rows' 4 bytes one after another, so a tile reads
+// row r of group g at panel + g * rows * 4 + r * 4 bytes. Missing rows and k are padding.
+constexpr int kVnniRows = 12;
+constexpr int kAvx2Rows = 4;
+constexpr int kBf16Rows = 12;
+
+// The rows [m0, m1) of out = dequant(A W^T) + bias (no activation): A packed as above with K4 = K
+// rounded up to 4 bytes (kernels that want u8 get them shifted by 128, see qgemm.cc), W packed as
+// above.
+struct I8Args {
+  int N, K4;                 // K4: K rounded up to a multiple of 4
+  const uint8_t* a;          // packed panels (above), row 0 is row m0
+  const float* a_scale;      // row m0 first
+  const int8_t* w;           // packed weights
+  const int32_t* corr;       // per column: 128 * colsum (u8-shift kernels), else unused
+  const float* w_scale;
+  const float* bias;         // or nullptr
+  float* out;                // row m0 first, row stride N
+  int rows;
+};
+using I8Rows = void (*)(const I8Args& args);
+
+struct Bf16Args {
+  int N, K2;                 // K2: K rounded up to a multiple of 2
+  const uint16_t* a;         // packed panels (above), row 0 is row m0
+  const uint16_t* w;         // packed weights
+  const float* bias;
+  float* out;
+  int rows;
+};
+using Bf16Rows = void (*)(const Bf16Args& args);
+
+// One row of the int8 quantiser (quantize_rows_i8's rule, bit for bit): max |x| (and whether any x
+// is NaN or infinite), then q = round-to-even(clamp(f32(x * inv), -127, 127)).
+using RowAbsMax = float (*)(int K, const float* x, bool* nonfinite);
+using RowQuantize = void (*)(int K, const float* x, float inv, int8_t* q);
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define MYELIN_QGEMM_HAVE_X86 1
+float row_absmax_avx2(int K, const float* x, bool* nonfinite);
+void row_quantize_avx2(int K, const float* x, float inv, int8_t* q);
+float row_absmax_avx512(int K, const float* x, bool* nonfinite);
+void row_quantize_avx512(int K, const float* x, float inv, int8_t* q);
+// to_bf16's rule on AVX-512 F/BW integer lanes (not vcvtneps2bf16: the same bits on any AVX-512 CPU).
+void to_bf16_avx512(long n, const float* x, uint16_t* out);
+// qgemm_avx2.cc (-mavx2 -mfma): signed x signed via vpsignb + vpmaddubsw (no shift).
+void i8_rows_avx2(const I8Args& args);
+// qgemm_avx512.cc (AVX-512 unit, VNNI/BF16 enabled per function): vpdpbusd on A shifted to u8;
+// vdpbf16ps. Only call when the CPU has AVX512-VNNI / AVX512-BF16.
+void i8_rows_avx512vnni(const I8Args& args);
+void bf16_rows_avx512(const Bf16Args& args);
+#endif
+
+}  // namespace qgemm_kernels
+}  // namespace myelin

@@ -1,0 +1,149 @@
+// Child process of quant-kernels.test.ts: the low-precision kernels on the SIMD path this process
+// runs at (MYELIN_SIMD=avx2|scalar forces the lower ones), against their TS twins and a float64
+// reference of the quantised maths.
+//
+//   [MYELIN_SIMD=avx2|scalar] node test/helpers/quant-paths.js <dist dir> <seed>
+//
+// int8: native and TS must agree bit for bit for act none/relu/leakyRelu (and both lie within a
+// few float32 roundings of the float64 reference for every activation); quantizeRowsI8 and toBf16
+// bit for bit; gemmBf16 within float32 accumulation error of the float64 reference. Prints one
+// JSON line: { int8Path, bf16Path, checked, failures }.
+'use strict';
+const path = require('path');
+
+const dist = path.resolve(process.argv[2]);
+const seed = Number(process.argv[3]) >>> 0;
+const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
+const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
+const { bf16Value } = require(path.join(dist, 'backend', 'js', 'quant.js'));
+const C = loadNative({ smallCallsInJs: false });
+
+let state = seed || 1;
+const rnd = () => {
+  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+  return state / 4294967296;
+};
+const int8s = (n) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
+const floats = (n, lo, hi) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rnd());
+const U24 = 2 ** -24;
+
+const SHAPES = [[1, 1, 1], [1, 3, 17], [3, 17, 1], [17, 3, 257], [65, 65, 65], [257, 17, 3], [1, 257, 65],
+  [13, 33, 100], [40, 130, 300], [150, 70, 784]];
+
+function act(name, x, alpha) {
+  switch (name) {
+    case 'none': return x;
+    case 'relu': return x < 0 ? 0 : x;
+    case 'leakyRelu': return x > 0 ? x : alpha * x;
+    case 'sigmoid': return 1 / (1 + Math.exp(-x));
+    case 'tanh': return Math.tanh(x);
+    default: throw new Error(`no reference for ${name}`);
+  }
+}
+
+const failures = [];
+let checked = 0;
+const fail = (what) => {
+  if (failures.length < 10) failures.push(what);
+};
+
+// ---- int8 ----------------------------------------------------------------------------------
+for (const [M, N, K] of SHAPES) {
+  for (const a of ['none', 'relu', 'leakyRelu', 'sigmoid', 'tanh']) {
+    const A = int8s(M * K);
+    const W = int8s(N * K);
+    const aScale = floats(M, 1e-3, 2e-2);
+    const wScale = floats(N, 1e-3, 2e-2);
+    const bias = rnd() < 0.5 ? null : floats(N, -1, 1);
+    const alpha = 0.1;
+    const o = { M, N, K, A, aScale, W, wScale, bias, act: a, alpha };
+    const outC = new Float32Array(M * N);
+    const outJ = new Float32Array(M * N);
+    C.qgemmI8({ ...o, out: outC });
+    J.qgemmI8({ ...o, out: outJ });
+    const exact = a === 'none' || a === 'relu' || a === 'leakyRelu';
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += Math.max(-127, A[i * K + k]) * Math.max(-127, W[j * K + k]);
+        const z = acc * aScale[i] * wScale[j] + (bias ? bias[j] : 0);
+        const ref = act(a, z, alpha);
+        const at = i * N + j;
+        const tol = 6 * U24 * (Math.abs(acc * aScale[i] * wScale[j]) + Math.abs(bias ? bias[j] : 0)) + 4e-6 * Math.abs(ref) + 1e-7;
+        checked++;
+        if (exact && !Object.is(outC[at], outJ[at])) fail(`qgemmI8 ${a} M=${M} N=${N} K=${K} [${i},${j}]: native ${outC[at]} != ts ${outJ[at]}`);
+        if (!(Math.abs(outC[at] - ref) <= tol)) fail(`qgemmI8 ${a} M=${M} N=${N} K=${K} [${i},${j}]: native ${outC[at]}, reference ${ref}`);
+        if (!(Math.abs(outJ[at] - ref) <= tol)) fail(`qgemmI8 ${a} M=${M} N=${N} K=${K} [${i},${j}]: ts ${outJ[at]}, reference ${ref}`);
+      }
+    }
+  }
+}
+
+// ---- quantizeRowsI8 ------------------------------------------------------------------------
+for (const [M, K] of [[1, 1], [3, 17], [17, 65], [5, 257]]) {
+  for (const scale of [0, 0.01, 1e-4]) {
+    const X = floats(M * K, -3, 3);
+    if (M > 2) X[K + 1] = NaN; // row 1 holds a NaN
+    if (M > 3) X.fill(0, 2 * K, 3 * K); // row 2 is zero
+    if (M > 4) X[3 * K + K - 1] = -Infinity; // row 3 holds an infinity (in the tail)
+    const qC = new Int8Array(M * K), qJ = new Int8Array(M * K);
+    const sC = new Float32Array(M), sJ = new Float32Array(M);
+    C.quantizeRowsI8(M, K, X, scale, qC, sC);
+    J.quantizeRowsI8(M, K, X, scale, qJ, sJ);
+    for (let i = 0; i < M; i++) {
+      checked++;
+      if (!Object.is(sC[i], sJ[i])) fail(`quantizeRowsI8 scale=${scale} M=${M} K=${K} row ${i}: native scale ${sC[i]} != ts ${sJ[i]}`);
+      for (let k = 0; k < K; k++) {
+        const at = i * K + k;
+        if (qC[at] !== qJ[at]) fail(`quantizeRowsI8 scale=${scale} [${i},${k}] x=${X[at]}: native ${qC[at]} != ts ${qJ[at]}`);
+        // float64 reference: the nearest integer to x / scale, clamped (f32 steps move it by < 1e-5)
+        if (Number.isNaN(sC[i]) || sC[i] === 0) continue;
+        const want = Math.max(-127, Math.min(127, X[at] / sC[i]));
+        if (!(Math.abs(qC[at] - want) <= 0.5 + 1e-4)) fail(`quantizeRowsI8 scale=${scale} [${i},${k}]: ${qC[at]} vs ${want}`);
+      }
+    }
+  }
+}
+
+// ---- bf16 ----------------------------------------------------------------------------------
+{
+  const specials = [0, -0, 1, -1, 1.00390625, 1.01171875, 3.4e38, -3.4e38, 3.3895313892515355e38, 3.39e38, 1e-40, -1e-40,
+    1.1754943508222875e-38, Infinity, -Infinity, NaN, 0.1, 65504, 1 + 2 ** -8, 1 + 3 * 2 ** -8];
+  const x = Float32Array.from([...specials, ...floats(2000, -1e4, 1e4), ...floats(500, -1e-37, 1e-37)]);
+  // NaNs with payloads (signalling and quiet, both signs), written as bits.
+  new Uint32Array(x.buffer).set([0x7f800001, 0xff812345, 0x7fc0ffff, 0xffbfffff], 4);
+  const hC = new Uint16Array(x.length), hJ = new Uint16Array(x.length);
+  C.toBf16(x.length, x, hC);
+  J.toBf16(x.length, x, hJ);
+  for (let i = 0; i < x.length; i++) {
+    checked++;
+    if (hC[i] !== hJ[i]) fail(`toBf16 x=${x[i]}: native 0x${hC[i].toString(16)} != ts 0x${hJ[i].toString(16)}`);
+  }
+}
+for (const [M, N, K] of SHAPES) {
+  const X = floats(M * K, -1, 1), Wf = floats(N * K, -1, 1);
+  const A = new Uint16Array(M * K), W = new Uint16Array(N * K);
+  C.toBf16(M * K, X, A);
+  C.toBf16(N * K, Wf, W);
+  const bias = floats(N, -1, 1);
+  const out = new Float32Array(M * N);
+  C.gemmBf16({ M, N, K, A, W, bias, act: 'relu', alpha: 0, out });
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = bias[j], mag = Math.abs(bias[j]);
+      for (let k = 0; k < K; k++) {
+        const p = bf16Value(A[i * K + k]) * bf16Value(W[j * K + k]);
+        s += p;
+        mag += Math.abs(p);
+      }
+      const ref = Math.max(0, s);
+      checked++;
+      if (!(Math.abs(out[i * N + j] - ref) <= 2 * (K + 2) * U24 * mag + 1e-30)) {
+        fail(`gemmBf16 M=${M} N=${N} K=${K} [${i},${j}]: native ${out[i * N + j]}, reference ${ref}`);
+      }
+    }
+  }
+}
+
+const info = C.info();
+console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, checked, failures }));
