@@ -10,7 +10,7 @@ const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'layernorm'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'layernorm'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -112,10 +112,11 @@ async function main() {
   const { runCsvPredict } = require('./cases/csv-predict');
   const { runPipeline } = require('./cases/pipeline');
   const { runLowp } = require('./cases/lowp');
+  const { runCnn } = require('./cases/cnn');
   const { runLayerNorm } = require('./cases/layer-norm');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, layernorm: runLayerNorm,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, layernorm: runLayerNorm,
   };
   const records = [];
   const groupErrors = {};
@@ -130,7 +131,8 @@ async function main() {
     }
   }
   let peers = null;
-  if (opts.peers) {
+  // The reference-MLP peers; `--only cnn --peers` runs only the CNN group's own PyTorch peer.
+  if (opts.peers && opts.only.some((g) => g !== 'cnn')) {
     log('[peers]');
     try {
       peers = await require('./cases/peers').runPeers(ctx);

@@ -19,4 +19,6 @@ export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';
 export { predictAsync, batcher, type PredictAsyncOptions, type BatcherOptions } from './serve';
 export * as serve from './serve';
+export { predictFile, mergeShards, type PredictFileOptions, type PredictFileResult, type MergeResult } from './batch';
+export * as batch from './batch';
 export { quantize, QuantizedLinear, type QuantizeOptions, type QuantDtype } from './quant';

@@ -90,7 +90,7 @@ describe('myelin info / usage', () => {
       [['train', '--data', 'digits', '--out', 'm', '--activation', 'swish'], /--activation must be one of relu, leakyRelu, sigmoid, tanh, gelu, got 'swish'/],
       [['train', '--out', 'm'], /required option '--data <source>' not specified/],
       [['train', '--data', 'nope.csv', '--out', 'm'], /--data must be 'digits', 'fashion-mnist' or the path of a CSV file, got 'nope.csv'/],
-      [['predict', '--model', 'm'], /required option '--input <file>'/],
+      [['predict', '--model', 'm'], /required option '--input <file\.\.\.>'/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['--backend', 'gpu', 'info'], /--backend must be one of native, js, got 'gpu'/],
       [['export', '--model', 'm'], /--onnx <file\.onnx>/],

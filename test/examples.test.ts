@@ -71,4 +71,20 @@ describe('examples', () => {
     expect(r.stdout).toContain('6000 train / 6000 test images');
     expect(number(r.stdout, /test accuracy: ([\d.]+)/), r.stdout).toBeGreaterThan(0.7);
   });
+
+  it('fashion-cnn.js: reports a missing dataset with exit code 2', () => {
+    const r = runExample('fashion-cnn.js', ['--dir', path.join(root, 'no-such-dir')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('dataset not found');
+  });
+
+  it.skipIf(skipFashion)('fashion-cnn.js: trains the CNN on a subset of the images and prints the test accuracy', () => {
+    if (!haveFashion) {
+      throw new Error('Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist` (or MYELIN_SKIP_FASHION=1)');
+    }
+    const r = runExample('fashion-cnn.js', ['--epochs', '1', '--limit', '2000']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('2000 train / 2000 test images [1, 28, 28]');
+    expect(number(r.stdout, /test accuracy: ([\d.]+)/), r.stdout).toBeGreaterThan(0.6);
+  });
 });

@@ -166,9 +166,9 @@ describe('load rejects damaged model directories with clear errors', () => {
     expect(() => load(d)).toThrow(/format version 99 is not supported/);
     fs.writeFileSync(path.join(d, 'model.json'), JSON.stringify({ ...m, format: 'keras' }));
     expect(() => load(d)).toThrow(/format is "keras"/);
-    const arch = { type: 'Sequential', layers: [{ type: 'Conv2d' }] };
+    const arch = { type: 'Sequential', layers: [{ type: 'Conv3d' }] };
     writeSigned(d, { ...m, architecture: arch });
-    expect(() => load(d)).toThrow(/model\.json: architecture: .*unknown layer type 'Conv2d'/);
+    expect(() => load(d)).toThrow(/model\.json: architecture: .*unknown layer type 'Conv3d'/);
   });
 
   it('size or digest mismatch (truncated or replaced weights)', () => {

@@ -17,7 +17,7 @@ type Arg =
   | { kind: 'code'; name: string; value: number; max: number }
   | { kind: 'num'; name: string; value: number; finite: boolean }
   | { kind: 'f32' | 'i8' | 'u16'; name: string; len: number; nullable?: boolean }
-  | { kind: 'i32'; name: string; len: number; nullable?: undefined };
+  | { kind: 'i32'; name: string; len: number; nullable?: undefined; values?: readonly number[] };
 
 type BufferArg = Extract<Arg, { len: number }>;
 const BUFFER_TYPES = { f32: Float32Array, i32: Int32Array, i8: Int8Array, u16: Uint16Array } as const;
@@ -31,7 +31,7 @@ const SIZE_VALUES: Record<string, number> = { M: 3, N: 4, K: 5, n: 7 };
 /** Each kernel's argument descriptors, derived from its row in the kernel table. */
 function specOf(row: KernelRow): Arg[] {
   const lengthSizes = new Set(row.args.flatMap((a) => (a.len ?? '').split('*')));
-  const sizeOf = (name: string): number => SIZE_VALUES[name] ?? 1;
+  const sizeOf = (name: string): number => row.example?.sizes[name] ?? SIZE_VALUES[name] ?? 1;
   const lenOf = (len: string): number => len.split('*').reduce((p, d) => p * sizeOf(d), 1);
   return row.args.map((a): Arg => {
     switch (a.type) {
@@ -43,7 +43,7 @@ function specOf(row: KernelRow): Arg[] {
       case 'float': return { kind: 'num', name: a.name, value: 0.5, finite: true };
       case 'scalar': return { kind: 'num', name: a.name, value: 2, finite: false };
       case 'f32': return { kind: 'f32', name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
-      case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string) };
+      case 'i32': return { kind: 'i32', name: a.name, len: lenOf(a.len as string), values: row.example?.i32?.[a.name] };
       case 'i8': case 'u16': return { kind: a.type, name: a.name, len: lenOf(a.len as string), nullable: a.nullable === true };
     }
   });
@@ -61,7 +61,12 @@ function validArgs(spec: Arg[]): unknown[] {
       case 'bool': return false;
       case 'size': case 'code': case 'num': return a.value;
       case 'f32': return Float32Array.from({ length: a.len }, (_, i) => ((i % 5) - 2) * 0.25);
-      case 'i32': case 'i8': case 'u16': return bufferOf(a.kind, a.len);
+      case 'i32': {
+        const v = new Int32Array(a.len);
+        if (a.values) v.set(a.values);
+        return v;
+      }
+      case 'i8': case 'u16': return bufferOf(a.kind, a.len);
     }
   });
 }

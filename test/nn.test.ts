@@ -151,7 +151,7 @@ describe('state dict and config', () => {
   });
 
   it('fromConfig rejects unknown layer types and bad fields', () => {
-    expect(() => nn.fromConfig({ type: 'Conv2d' })).toThrow("fromConfig: model: unknown layer type 'Conv2d'");
+    expect(() => nn.fromConfig({ type: 'Conv3d' })).toThrow("fromConfig: model: unknown layer type 'Conv3d'");
     const bad = JSON.parse('{"type":"Sequential","layers":[{"type":"Linear","inFeatures":"x","outFeatures":2}]}');
     expect(() => nn.fromConfig(bad)).toThrow(
       `fromConfig: model.0: Linear key 'inFeatures' must be a positive integer, got "x"`,

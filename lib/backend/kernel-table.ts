@@ -75,6 +75,11 @@ export interface KernelRow {
   readonly cpp: string;
   /** The native backend runs the call on the TypeScript twin when the product of these sizes is <= max. */
   readonly smallInJs?: { readonly size: string; readonly max: number };
+  /**
+   * A valid call for the table-derived tests (test/native-binding.test.ts) when their defaults (M=3, N=4,
+   * K=5, n=7, other sizes 1, int32 buffers zero) do not make one: sizes and int32 buffer contents.
+   */
+  readonly example?: { readonly sizes: Readonly<Record<string, number>>; readonly i32?: Readonly<Record<string, readonly number[]>> };
 }
 
 const bool = (name: string): Arg => ({ name, type: 'bool' });
@@ -104,6 +109,17 @@ const binary = (op: string, name: string): KernelRow => ({
   cpp: `elementwise.h myelin::${name}`,
   smallInJs: SMALL_FLAT,
 });
+
+// Valid geometries for the table-derived tests: a 2-group conv of 2x5x5 into 4x3x3 (3x3, stride 2, pad 1),
+// and a 3x3 stride-2 pad-1 pooling of 3 planes 5x5 into 3x3.
+const CONV_EXAMPLE = {
+  sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 9, kArea: 9, G: 15 },
+  i32: { geom: [2, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2] },
+};
+const POOL_EXAMPLE = {
+  sizes: { NC: 3, inPlane: 25, outPlane: 9, outTotal: 27, G: 15 },
+  i32: { geom: [1, 5, 5, 1, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] },
+};
 
 export const KERNELS = {
   gemm: {
@@ -324,6 +340,69 @@ float32 (the order of the sums differs between paths); bias may be null.`,
       f32OrNull('bias', 'N'), act, float('alpha'), f32('out', 'M*N')],
     options: true,
     cpp: 'qgemm.h myelin::gemm_bf16',
+  },
+
+  // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----
+  // The geometry travels as one int32 array `geom` of G = 15 entries (native/kernels/conv.h:
+  // C, H, W, OC, OH, OW, KH, KW, strideH, strideW, padH, padW, dilationH, dilationW, groups); the
+  // kernels check it against the plane sizes the buffers were checked with, before touching memory.
+  conv2dForward: {
+    doc: `out[N,OC,OH,OW] = act(conv2d(X[N,C,H,W], W[OC,C/groups,KH,KW]) + bias[OC]) (bias nullable).
+inPlane = H*W, outPlane = OH*OW, kArea = C/groups*KH*KW; geom (G = 15 int32) holds the geometry,
+OH/OW the floor-mode output sizes. A geometry that disagrees with the sizes is an error.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
+      f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    options: true,
+    cpp: 'conv.h myelin::conv2d_forward',
+    example: CONV_EXAMPLE,
+  },
+  conv2dBackward: {
+    doc: `Gradients of conv2dForward (no activation) from dY[N,OC,OH,OW]: dX is overwritten; dW and dB
+are overwritten, or added to with accumulate. Each of dX, dW, dB may be null (not computed).`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
+      f32('dY', 'N*OC*outPlane'), f32OrNull('dX', 'N*C*inPlane'), f32OrNull('dW', 'OC*kArea'),
+      f32OrNull('dB', 'OC'), bool('accumulate')],
+    options: true,
+    cpp: 'conv.h myelin::conv2d_backward',
+    example: CONV_EXAMPLE,
+  },
+  maxPool2dForward: {
+    doc: `Max pooling of NC planes H x W into OH x OW (geom as for conv2dForward; C, OC, groups unused;
+padding at most half the kernel). argmax (outTotal = NC*outPlane) receives each max's index within
+its input plane; NaN propagates.`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }],
+    options: true,
+    cpp: 'conv.h myelin::max_pool2d_forward',
+    example: POOL_EXAMPLE,
+  },
+  maxPool2dBackward: {
+    doc: 'dX (NC planes, overwritten) = dY added at the argmax positions of maxPool2dForward (indices outside [0, inPlane) are skipped).',
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }, f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv.h myelin::max_pool2d_backward',
+    example: POOL_EXAMPLE,
+  },
+  avgPool2dForward: {
+    doc: `Average pooling of NC planes (geom as for maxPool2dForward, dilation 1). The divisor counts the
+window within the padded input (countIncludePad) or only the real input elements it covers.`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      bool('countIncludePad'), f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane')],
+    options: true,
+    cpp: 'conv.h myelin::avg_pool2d_forward',
+    example: POOL_EXAMPLE,
+  },
+  avgPool2dBackward: {
+    doc: 'Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window.',
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      bool('countIncludePad'), f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv.h myelin::avg_pool2d_backward',
+    example: POOL_EXAMPLE,
   },
 
   // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.

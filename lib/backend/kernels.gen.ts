@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '05e9bc32';
+export const KERNEL_TABLE_DIGEST = '6194c802';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'layerNormForward', 'layerNormBackward'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'layerNormForward', 'layerNormBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -20,11 +20,17 @@ export interface AdamStepOptions { n: number; param: Float32Array; grad: Float32
 export interface RmspropStepOptions { n: number; param: Float32Array; grad: Float32Array; sq: Float32Array; buf?: Float32Array | null; lr: number; alpha: number; eps: number; weightDecay: number; momentum: number }
 export interface QgemmI8Options { M: number; N: number; K: number; A: Int8Array; aScale: Float32Array; W: Int8Array; wScale: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
 export interface GemmBf16Options { M: number; N: number; K: number; A: Uint16Array; W: Uint16Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
+export interface Conv2dForwardOptions { N: number; C: number; OC: number; inPlane: number; outPlane: number; kArea: number; G: number; geom: Int32Array; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
+export interface Conv2dBackwardOptions { N: number; C: number; OC: number; inPlane: number; outPlane: number; kArea: number; G: number; geom: Int32Array; X: Float32Array; W: Float32Array; dY: Float32Array; dX?: Float32Array | null; dW?: Float32Array | null; dB?: Float32Array | null; accumulate: boolean }
+export interface MaxPool2dForwardOptions { NC: number; inPlane: number; outPlane: number; outTotal: number; G: number; geom: Int32Array; X: Float32Array; out: Float32Array; argmax: Int32Array }
+export interface MaxPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; outTotal: number; argmax: Int32Array; dY: Float32Array; dX: Float32Array }
+export interface AvgPool2dForwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; X: Float32Array; out: Float32Array }
+export interface AvgPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; dY: Float32Array; dX: Float32Array }
 export interface LayerNormForwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; y: Float32Array; mean?: Float32Array | null; rstd?: Float32Array | null }
 export interface LayerNormBackwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; mean: Float32Array; rstd: Float32Array; dy: Float32Array; dx?: Float32Array | null; dWeight?: Float32Array | null; dBias?: Float32Array | null; accumulate: boolean }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -182,6 +188,38 @@ export interface KernelSignatures {
   gemmBf16(M: number, N: number, K: number, A: Uint16Array, W: Uint16Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array): void;
 
   /**
+   * out[N,OC,OH,OW] = act(conv2d(X[N,C,H,W], W[OC,C/groups,KH,KW]) + bias[OC]) (bias nullable).
+   * inPlane = H*W, outPlane = OH*OW, kArea = C/groups*KH*KW; geom (G = 15 int32) holds the geometry,
+   * OH/OW the floor-mode output sizes. A geometry that disagrees with the sizes is an error.
+   */
+  conv2dForward(N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array, X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array): void;
+
+  /**
+   * Gradients of conv2dForward (no activation) from dY[N,OC,OH,OW]: dX is overwritten; dW and dB
+   * are overwritten, or added to with accumulate. Each of dX, dW, dB may be null (not computed).
+   */
+  conv2dBackward(N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array, X: Float32Array, W: Float32Array, dY: Float32Array, dX: Float32Array | null, dW: Float32Array | null, dB: Float32Array | null, accumulate: boolean): void;
+
+  /**
+   * Max pooling of NC planes H x W into OH x OW (geom as for conv2dForward; C, OC, groups unused;
+   * padding at most half the kernel). argmax (outTotal = NC*outPlane) receives each max's index within
+   * its input plane; NaN propagates.
+   */
+  maxPool2dForward(NC: number, inPlane: number, outPlane: number, outTotal: number, G: number, geom: Int32Array, X: Float32Array, out: Float32Array, argmax: Int32Array): void;
+
+  /** dX (NC planes, overwritten) = dY added at the argmax positions of maxPool2dForward (indices outside [0, inPlane) are skipped). */
+  maxPool2dBackward(NC: number, inPlane: number, outPlane: number, outTotal: number, argmax: Int32Array, dY: Float32Array, dX: Float32Array): void;
+
+  /**
+   * Average pooling of NC planes (geom as for maxPool2dForward, dilation 1). The divisor counts the
+   * window within the padded input (countIncludePad) or only the real input elements it covers.
+   */
+  avgPool2dForward(NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean, X: Float32Array, out: Float32Array): void;
+
+  /** Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window. */
+  avgPool2dBackward(NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean, dY: Float32Array, dX: Float32Array): void;
+
+  /**
    * LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
    *   mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
    *   y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
@@ -238,6 +276,12 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     qgemmI8(o) { const k = 'qgemmI8'; checkOptions(k, o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); const M = o.M, N = o.N, K = o.K, A = o.A, aScale = o.aScale, W = o.W, wScale = o.wScale, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkI8(k, 'A', A, false, 'M', M, 'K', K); checkF32(k, 'aScale', aScale, false, 'M', M); checkI8(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'wScale', wScale, false, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'M', M, 'N', N); impl.qgemmI8(M, N, K, A, aScale, W, wScale, bias, act, alpha, out); },
     toBf16(n, x, out) { const k = 'toBf16'; checkCount(k, 'n', n); checkF32(k, 'x', x, false, 'n', n); checkU16(k, 'out', out, false, 'n', n); impl.toBf16(n, x, out); },
     gemmBf16(o) { const k = 'gemmBf16'; checkOptions(k, o, 'M, N, K, A, W, bias, act, alpha, out'); const M = o.M, N = o.N, K = o.K, A = o.A, W = o.W, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkU16(k, 'A', A, false, 'M', M, 'K', K); checkU16(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'bias', bias, true, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'M', M, 'N', N); impl.gemmBf16(M, N, K, A, W, bias, act, alpha, out); },
+    conv2dForward(o) { const k = 'conv2dForward'; checkOptions(k, o, 'N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out'); const N = o.N, C = o.C, OC = o.OC, inPlane = o.inPlane, outPlane = o.outPlane, kArea = o.kArea, G = o.G, geom = o.geom, X = o.X, W = o.W, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'OC', OC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'kArea', kArea); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkF32(k, 'X', X, false, 'N', N, 'C', C, 'inPlane', inPlane); checkF32(k, 'W', W, false, 'OC', OC, 'kArea', kArea); checkF32(k, 'bias', bias, true, 'OC', OC); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'N', N, 'OC', OC, 'outPlane', outPlane); impl.conv2dForward(N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out); },
+    conv2dBackward(o) { const k = 'conv2dBackward'; checkOptions(k, o, 'N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate'); const N = o.N, C = o.C, OC = o.OC, inPlane = o.inPlane, outPlane = o.outPlane, kArea = o.kArea, G = o.G, geom = o.geom, X = o.X, W = o.W, dY = o.dY, dX = o.dX ?? null, dW = o.dW ?? null, dB = o.dB ?? null, accumulate = o.accumulate; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'OC', OC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'kArea', kArea); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkF32(k, 'X', X, false, 'N', N, 'C', C, 'inPlane', inPlane); checkF32(k, 'W', W, false, 'OC', OC, 'kArea', kArea); checkF32(k, 'dY', dY, false, 'N', N, 'OC', OC, 'outPlane', outPlane); checkF32(k, 'dX', dX, true, 'N', N, 'C', C, 'inPlane', inPlane); checkF32(k, 'dW', dW, true, 'OC', OC, 'kArea', kArea); checkF32(k, 'dB', dB, true, 'OC', OC); checkBool(k, 'accumulate', accumulate); impl.conv2dBackward(N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate); },
+    maxPool2dForward(o) { const k = 'maxPool2dForward'; checkOptions(k, o, 'NC, inPlane, outPlane, outTotal, G, geom, X, out, argmax'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, outTotal = o.outTotal, G = o.G, geom = o.geom, X = o.X, out = o.out, argmax = o.argmax; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'outTotal', outTotal); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkF32(k, 'X', X, false, 'NC', NC, 'inPlane', inPlane); checkF32(k, 'out', out, false, 'NC', NC, 'outPlane', outPlane); checkI32(k, 'argmax', argmax, false, 'outTotal', outTotal); impl.maxPool2dForward(NC, inPlane, outPlane, outTotal, G, geom, X, out, argmax); },
+    maxPool2dBackward(o) { const k = 'maxPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, outTotal = o.outTotal, argmax = o.argmax, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'outTotal', outTotal); checkI32(k, 'argmax', argmax, false, 'outTotal', outTotal); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.maxPool2dBackward(NC, inPlane, outPlane, outTotal, argmax, dY, dX); },
+    avgPool2dForward(o) { const k = 'avgPool2dForward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, X = o.X, out = o.out; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'X', X, false, 'NC', NC, 'inPlane', inPlane); checkF32(k, 'out', out, false, 'NC', NC, 'outPlane', outPlane); impl.avgPool2dForward(NC, inPlane, outPlane, G, geom, countIncludePad, X, out); },
+    avgPool2dBackward(o) { const k = 'avgPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.avgPool2dBackward(NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX); },
     layerNormForward(o) { const k = 'layerNormForward'; checkOptions(k, o, 'M, N, x, weight, bias, eps, y, mean, rstd'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, y = o.y, mean = o.mean ?? null, rstd = o.rstd ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); checkFloat(k, 'eps', eps); checkF32(k, 'y', y, false, 'M', M, 'N', N); checkF32(k, 'mean', mean, true, 'M', M); checkF32(k, 'rstd', rstd, true, 'M', M); impl.layerNormForward(M, N, x, weight, bias, eps, y, mean, rstd); },
     layerNormBackward(o) { const k = 'layerNormBackward'; checkOptions(k, o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, mean = o.mean, rstd = o.rstd, dy = o.dy, dx = o.dx ?? null, dWeight = o.dWeight ?? null, dBias = o.dBias ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'mean', mean, false, 'M', M); checkF32(k, 'rstd', rstd, false, 'M', M); checkF32(k, 'dy', dy, false, 'M', M, 'N', N); checkF32(k, 'dx', dx, true, 'M', M, 'N', N); checkF32(k, 'dWeight', dWeight, true, 'N', N); checkF32(k, 'dBias', dBias, true, 'N', N); checkBool(k, 'accumulate', accumulate); impl.layerNormBackward(M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate); },
   };
@@ -279,6 +323,12 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     qgemmI8: (o) => { checkOptions('qgemmI8', o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); return binding.qgemmI8(o.M, o.N, o.K, o.A, o.aScale, o.W, o.wScale, o.bias ?? null, actCode('qgemmI8', o.act), o.alpha, o.out); },
     toBf16: binding.toBf16,
     gemmBf16: (o) => { checkOptions('gemmBf16', o, 'M, N, K, A, W, bias, act, alpha, out'); return binding.gemmBf16(o.M, o.N, o.K, o.A, o.W, o.bias ?? null, actCode('gemmBf16', o.act), o.alpha, o.out); },
+    conv2dForward: (o) => { checkOptions('conv2dForward', o, 'N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out'); return binding.conv2dForward(o.N, o.C, o.OC, o.inPlane, o.outPlane, o.kArea, o.G, o.geom, o.X, o.W, o.bias ?? null, actCode('conv2dForward', o.act), o.alpha, o.out); },
+    conv2dBackward: (o) => { checkOptions('conv2dBackward', o, 'N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate'); return binding.conv2dBackward(o.N, o.C, o.OC, o.inPlane, o.outPlane, o.kArea, o.G, o.geom, o.X, o.W, o.dY, o.dX ?? null, o.dW ?? null, o.dB ?? null, o.accumulate); },
+    maxPool2dForward: (o) => { checkOptions('maxPool2dForward', o, 'NC, inPlane, outPlane, outTotal, G, geom, X, out, argmax'); return binding.maxPool2dForward(o.NC, o.inPlane, o.outPlane, o.outTotal, o.G, o.geom, o.X, o.out, o.argmax); },
+    maxPool2dBackward: (o) => { checkOptions('maxPool2dBackward', o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); return binding.maxPool2dBackward(o.NC, o.inPlane, o.outPlane, o.outTotal, o.argmax, o.dY, o.dX); },
+    avgPool2dForward: (o) => { checkOptions('avgPool2dForward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); return binding.avgPool2dForward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.X, o.out); },
+    avgPool2dBackward: (o) => { checkOptions('avgPool2dBackward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); return binding.avgPool2dBackward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.dY, o.dX); },
     layerNormForward: (o) => { checkOptions('layerNormForward', o, 'M, N, x, weight, bias, eps, y, mean, rstd'); return binding.layerNormForward(o.M, o.N, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.y, o.mean ?? null, o.rstd ?? null); },
     layerNormBackward: (o) => { checkOptions('layerNormBackward', o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); return binding.layerNormBackward(o.M, o.N, o.x, o.weight ?? null, o.mean, o.rstd, o.dy, o.dx ?? null, o.dWeight ?? null, o.dBias ?? null, o.accumulate); },
   };

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readIdx, IdxArray } from './idx';
 import { LabeledDataset } from './split';
+import { Tensor } from '../tensor';
 
 /** Where Debian's `dataset-fashion-mnist` package installs the files. */
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
@@ -33,6 +34,27 @@ export interface FashionMnistOptions {
   limit?: number;
   /** Scale pixels from 0..255 to [0, 1] (default true); false keeps 0..255 as float32. */
   normalize?: boolean;
+  /**
+   * 'flat' (default): x is a Float32Array of [n, 784] rows. 'image': x is a Tensor [n, 1, 28, 28]
+   * (NCHW, one channel) for convolutional networks; fit and evaluate take it as it is.
+   */
+  shape?: 'flat' | 'image';
+}
+
+/** One part of Fashion-MNIST as images: x is a Tensor [n, 1, 28, 28] (same pixels as the flat form). */
+export interface FashionMnistImageSet {
+  x: Tensor;
+  y: Int32Array;
+  n: number;
+  features: 784;
+  /** The shape of one sample. */
+  shape: [1, 28, 28];
+}
+
+/** loadFashionMnist({ shape: 'image' }): train and test as [n, 1, 28, 28] tensors. */
+export interface FashionMnistImages extends Omit<FashionMnistData, 'train' | 'test'> {
+  train: FashionMnistImageSet;
+  test: FashionMnistImageSet;
 }
 
 export interface FashionMnistData {
@@ -90,7 +112,13 @@ function imagesToFloat(images: IdxArray, labels: IdxArray, file: string, limit: 
  * Loads Fashion-MNIST (60,000 train + 10,000 test 28x28 grayscale images, 10 classes) from IDX files.
  * Throws an Error naming the directories it looked in and how to get the files when they are missing.
  */
-export function loadFashionMnist(options: FashionMnistOptions = {}): FashionMnistData {
+export function loadFashionMnist(options: FashionMnistOptions & { shape: 'image' }): FashionMnistImages;
+export function loadFashionMnist(options?: FashionMnistOptions): FashionMnistData;
+export function loadFashionMnist(options: FashionMnistOptions = {}): FashionMnistData | FashionMnistImages {
+  const shape = options.shape ?? 'flat';
+  if (shape !== 'flat' && shape !== 'image') {
+    throw new Error(`loadFashionMnist: shape must be 'flat' or 'image', got ${JSON.stringify(options.shape)}`);
+  }
   const limit = options.limit ?? Infinity;
   if (!(limit >= 1)) throw new Error(`loadFashionMnist: limit must be >= 1, got ${options.limit}`);
   const candidates = fashionMnistSearchDirs(options.dir);
@@ -107,12 +135,12 @@ export function loadFashionMnist(options: FashionMnistOptions = {}): FashionMnis
   const read = (name: string): IdxArray => readIdx(path.join(dir, name));
   const trainImagesPath = path.join(dir, FILES.trainImages);
   const testImagesPath = path.join(dir, FILES.testImages);
-  return {
-    train: imagesToFloat(read(FILES.trainImages), read(FILES.trainLabels), trainImagesPath, limit, normalize),
-    test: imagesToFloat(read(FILES.testImages), read(FILES.testLabels), testImagesPath, limit, normalize),
-    features: FEATURES,
-    classes: 10,
-    classNames: FASHION_MNIST_CLASSES,
-    dir,
-  };
+  const train = imagesToFloat(read(FILES.trainImages), read(FILES.trainLabels), trainImagesPath, limit, normalize);
+  const test = imagesToFloat(read(FILES.testImages), read(FILES.testLabels), testImagesPath, limit, normalize);
+  const common = { features: FEATURES, classes: 10, classNames: FASHION_MNIST_CLASSES, dir } as const;
+  if (shape === 'flat') return { train, test, ...common };
+  const asImages = (d: LabeledDataset): FashionMnistImageSet => ({
+    x: new Tensor(d.x, [d.n, 1, SIDE, SIDE]), y: d.y, n: d.n, features: FEATURES, shape: [1, SIDE, SIDE],
+  });
+  return { train: asImages(train), test: asImages(test), ...common };
 }

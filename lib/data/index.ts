@@ -4,7 +4,7 @@ export type { DigitsOptions, DigitsData } from './digits';
 export {
   loadFashionMnist, fashionMnistSearchDirs, FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR,
 } from './fashion-mnist';
-export type { FashionMnistOptions, FashionMnistData } from './fashion-mnist';
+export type { FashionMnistOptions, FashionMnistData, FashionMnistImages, FashionMnistImageSet } from './fashion-mnist';
 export { standardize } from './normalize';
 export type { Standardization, StandardizeOptions } from './normalize';
 export { preprocessor, Preprocessor, PREPROCESSING_VERSION } from './preprocess';

@@ -11,4 +11,6 @@ export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, typ
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
 export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
+export { Conv1d, Conv2d, type Conv1dLayerOptions, type Conv2dLayerOptions, type ConvInit } from './conv';
+export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d, type Pool1dLayerOptions, type Pool2dLayerOptions } from './pool';
 export { Graph, GRAPH_OPS, type GraphOptions, type GraphNode, type GraphConfig, type GraphAttr } from './graph';

@@ -43,3 +43,23 @@ export function uniformFill(out: Float32Array, bound: number, rng: Rng): void {
   if (!(rng instanceof Rng)) invalid('uniformFill', 'rng', 'an Rng', rng);
   for (let i = 0; i < out.length; i++) out[i] = bound * (2 * rng.next() - 1);
 }
+
+/**
+ * A layer's weight and bias drawn by scheme: 'default' (PyTorch's Linear/Conv default, kaiming-uniform with
+ * a = sqrt(5): both uniform in +-1/sqrt(fanIn)), 'kaiming' (He normal, bias 0), 'glorot' (Xavier uniform, bias 0).
+ */
+export function initWeightAndBias(
+  scheme: 'default' | InitScheme, weight: Float32Array, bias: Float32Array | null, fanIn: number, fanOut: number, rng: Rng,
+): void {
+  if (scheme === 'kaiming') {
+    kaimingNormal(weight, fanIn, rng);
+    if (bias) bias.fill(0);
+  } else if (scheme === 'glorot') {
+    glorotUniform(weight, fanIn, fanOut, rng);
+    if (bias) bias.fill(0);
+  } else {
+    const bound = 1 / Math.sqrt(fanIn);
+    uniformFill(weight, bound, rng);
+    if (bias) uniformFill(bias, bound, rng);
+  }
+}

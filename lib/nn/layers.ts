@@ -5,4 +5,6 @@ import './dropout';
 import './flatten';
 import './layer-norm';
 import './sequential';
+import './conv';
+import './pool';
 import './graph';

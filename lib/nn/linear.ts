@@ -4,7 +4,7 @@ import { linear } from '../ops/linear';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
-import { glorotUniform, kaimingNormal, uniformFill, type InitScheme } from './init';
+import { initWeightAndBias, type InitScheme } from './init';
 import { keyRules, register } from './registry';
 import {
   checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor,
@@ -71,17 +71,7 @@ export class Linear extends Module {
     if (seed !== undefined) checkSeed('Linear.resetParameters', 'seed', seed);
     const s = seed ?? this.seed;
     const rng = s === undefined ? globalGenerator() : new Rng(s);
-    if (this.initScheme === 'kaiming') {
-      kaimingNormal(this.weight.data, this.inFeatures, rng);
-      if (this.bias) this.bias.data.fill(0);
-    } else if (this.initScheme === 'glorot') {
-      glorotUniform(this.weight.data, this.inFeatures, this.outFeatures, rng);
-      if (this.bias) this.bias.data.fill(0);
-    } else {
-      const bound = 1 / Math.sqrt(this.inFeatures);
-      uniformFill(this.weight.data, bound, rng);
-      if (this.bias) uniformFill(this.bias.data, bound, rng);
-    }
+    initWeightAndBias(this.initScheme, this.weight.data, this.bias ? this.bias.data : null, this.inFeatures, this.outFeatures, rng);
     this.weight._version++;
     if (this.bias) this.bias._version++;
   }

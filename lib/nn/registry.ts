@@ -119,6 +119,8 @@ export interface OnnxImport {
   region?(nodes: OnnxNodeView[], input: string, ctx: OnnxImportContext): ImportedLayer | null;
   /** Folds a node that follows the layer into it (e.g. a Mul by its scale); false when it does not apply. */
   absorb?(layer: ImportedLayer, n: OnnxNodeView, ctx: OnnxImportContext): boolean;
+  /** The per-sample shape after the imported layer (absent: unchanged); null entries or null: unknown. */
+  sampleAfter?(layer: ImportedLayer, sample: (number | null)[] | null): (number | null)[] | null;
 }
 
 /** Everything myelin needs to know about a layer type besides its class's own methods. */

@@ -13,3 +13,7 @@ export { min, argmax, argmin } from './reduce';
 export { abs, clamp } from './pointwise';
 export { eq, ne, lt, le, gt, ge, where } from './compare';
 export { squeeze, unsqueeze, stack, narrow, indexSelect } from './view';
+export { conv1d, conv2d } from './conv';
+export type { Conv1dOptions, Conv2dOptions, Size2 } from './conv';
+export { maxPool1d, maxPool2d, avgPool1d, avgPool2d, adaptiveAvgPool2d } from './pool';
+export type { Pool1dOptions, Pool2dOptions } from './pool';

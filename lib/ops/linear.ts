@@ -65,12 +65,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
 }
 
 /** A gradient array filled with zeros (pooled arrays hold old values). */
-function zeroedGradBuffer(n: number): Float32Array {
+export function zeroedGradBuffer(n: number): Float32Array {
   return gradBuffer(n).fill(0);
 }
 
 /** The .grad buffer of a leaf parameter to accumulate into directly, or null. */
-function intoLeafGrad(t: Tensor): Float32Array | null {
+export function intoLeafGrad(t: Tensor): Float32Array | null {
   if (!t.requiresGrad || t._node !== null || t.grad === null || t.grad.size !== t.size) return null;
   return t.grad.data;
 }

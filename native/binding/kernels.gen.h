@@ -5,6 +5,7 @@
 
 #include "arg_spec.h"
 #include "codes.gen.h"
+#include "conv.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "layer_norm.h"
@@ -15,7 +16,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "05e9bc32";
+inline constexpr const char* kKernelTableDigest = "6194c802";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -49,6 +50,12 @@ inline constexpr Arg kQuantizeRowsI8Args[] = {value_arg("M", ArgType::kDim), val
 inline constexpr Arg kQgemmI8Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kI8, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("aScale", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("W", ArgType::kI8, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("wScale", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kToBf16Args[] = {value_arg("n", ArgType::kCount), buffer_arg("x", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kU16, false, "n", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kGemmBf16Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kU16, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kU16, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kConv2dForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
+inline constexpr Arg kConv2dBackwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("dW", ArgType::kF32, true, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kMaxPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {4, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr)};
+inline constexpr Arg kMaxPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr)};
+inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
 
@@ -88,6 +95,12 @@ inline double call_quantizeRowsI8(const Slot* a) { myelin::quantize_rows_i8(a[0]
 inline double call_qgemmI8(const Slot* a) { myelin::qgemm_i8(a[0].i, a[1].i, a[2].i, a[3].q, a[4].f, a[5].q, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f); return 0; }
 inline double call_toBf16(const Slot* a) { myelin::to_bf16(a[0].i, a[1].f, a[2].h); return 0; }
 inline double call_gemmBf16(const Slot* a) { myelin::gemm_bf16(a[0].i, a[1].i, a[2].i, a[3].h, a[4].h, a[5].f, a[6].i, a[7].d, a[8].f); return 0; }
+inline double call_conv2dForward(const Slot* a) { myelin::conv2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].i, a[12].d, a[13].f); return 0; }
+inline double call_conv2dBackward(const Slot* a) { myelin::conv2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b); return 0; }
+inline double call_maxPool2dForward(const Slot* a) { myelin::max_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].l, a[6].f, a[7].f, a[8].l); return 0; }
+inline double call_maxPool2dBackward(const Slot* a) { myelin::max_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f); return 0; }
+inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
+inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
 inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
 
@@ -123,6 +136,12 @@ inline constexpr Kernel kKernels[] = {
     {"qgemmI8", "M, N, K, A, aScale, W, wScale, bias, act, alpha, out", 11, kQgemmI8Args, nullptr, 0, -1, call_qgemmI8, false},
     {"toBf16", "n, x, out", 3, kToBf16Args, nullptr, 0, -1, call_toBf16, false},
     {"gemmBf16", "M, N, K, A, W, bias, act, alpha, out", 9, kGemmBf16Args, nullptr, 0, -1, call_gemmBf16, false},
+    {"conv2dForward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out", 14, kConv2dForwardArgs, nullptr, 0, -1, call_conv2dForward, false},
+    {"conv2dBackward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate", 15, kConv2dBackwardArgs, nullptr, 0, -1, call_conv2dBackward, false},
+    {"maxPool2dForward", "NC, inPlane, outPlane, outTotal, G, geom, X, out, argmax", 9, kMaxPool2dForwardArgs, nullptr, 0, -1, call_maxPool2dForward, false},
+    {"maxPool2dBackward", "NC, inPlane, outPlane, outTotal, argmax, dY, dX", 7, kMaxPool2dBackwardArgs, nullptr, 0, -1, call_maxPool2dBackward, false},
+    {"avgPool2dForward", "NC, inPlane, outPlane, G, geom, countIncludePad, X, out", 8, kAvgPool2dForwardArgs, nullptr, 0, -1, call_avgPool2dForward, false},
+    {"avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", 8, kAvgPool2dBackwardArgs, nullptr, 0, -1, call_avgPool2dBackward, false},
     {"layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", 9, kLayerNormForwardArgs, nullptr, 0, -1, call_layerNormForward, false},
     {"layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", 11, kLayerNormBackwardArgs, nullptr, 0, -1, call_layerNormBackward, false},
 };

@@ -2,6 +2,7 @@
 import type { Backend, BackendInfo } from '../contract';
 import { validatedKernels } from '../kernels.gen';
 import * as activation from './activation';
+import * as conv from './conv';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as layerNorm from './layer-norm';
@@ -19,7 +20,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...elementwise, ...gemm, ...layerNorm, ...optimizer, ...quant, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...optimizer, ...quant, ...reduce, ...softmax }),
 
   freezePlan,
   forwardAsync,

@@ -351,8 +351,10 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
       return sample;
     },
   };
-  const pushRegistered = (l: ImportedLayer): void => {
+  const pushRegistered = (l: ImportedLayer, by: LayerDefinition | undefined): void => {
     layers.push({ kind: 'registered', name: name(), config: l.config, params: l.params });
+    // Layers that change the per-sample shape (convolutions, pooling) say how; the others keep it.
+    if (by?.onnxImport?.sampleAfter) sample = by.onnxImport.sampleAfter(l, sample);
   };
 
   let skip = 0;
@@ -372,7 +374,7 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
           const found = def.onnxImport?.region?.(views, link.input, importContext) ?? null;
           if (found !== null) {
             skip = j - i;
-            return pushRegistered(found);
+            return pushRegistered(found, def);
           }
         }
       }
@@ -386,7 +388,7 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
     }
     if (link.kind === 'node' && !ATTRIBUTES[link.node.opType ?? ''] && !SUPPORTED_OPS.has(link.node.opType ?? '')) {
       const def = importersByOp().get(link.node.opType ?? '');
-      if (def?.onnxImport?.node) return pushRegistered(def.onnxImport.node(nodeView(link.node, nodeLabel(link.node, i)), importContext));
+      if (def?.onnxImport?.node) return pushRegistered(def.onnxImport.node(nodeView(link.node, nodeLabel(link.node, i)), importContext), def);
     }
     if (link.kind === 'elementwise') {
       const prev = layers[layers.length - 1];

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""PyTorch peer for the myelin benchmark's 'cnn' group: the Fashion-MNIST two-convolution network
+(conv 32 - pool - conv 64 - pool - linear 128 - linear 10, ReLU, Adam 1e-3) and its second
+convolution alone (32 -> 64, 3x3, padding 1, 14x14, batch 128). Times each case with torch threads
+1 and 2 and keeps the faster (PyTorch at its best on the machine). Prints one JSON line.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_mlp import measure  # noqa: E402  (same timing rules as the MLP peer)
+
+
+def build_cnn(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+
+
+def cases(batch):
+    g = torch.Generator().manual_seed(100)
+    model = build_cnn(7)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    pool = [(torch.rand(batch, 1, 28, 28, generator=g), torch.randint(0, 10, (batch,), generator=g)) for _ in range(4)]
+    state = {"i": 0}
+
+    def train_step():
+        x, y = pool[state["i"] % len(pool)]
+        state["i"] += 1
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    conv = torch.nn.Conv2d(32, 64, 3, padding=1)
+    cx = torch.rand(batch, 32, 14, 14, generator=g, requires_grad=True)
+    cg = torch.rand(batch, 64, 14, 14, generator=g)
+
+    def conv_forward():
+        with torch.no_grad():
+            conv(cx)
+
+    def conv_backward():
+        cx.grad = None
+        conv.zero_grad(set_to_none=True)
+        conv(cx).backward(cg)
+
+    xi = torch.rand(2 * batch, 1, 28, 28, generator=g)
+
+    def infer():
+        with torch.inference_mode():
+            model(xi)
+
+    return {"cnn-train-step": (train_step, batch), "conv-forward": (conv_forward, batch),
+            "conv-forward-backward": (conv_backward, batch), "cnn-infer": (infer, 2 * batch)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--target-sec", type=float, default=0.2)
+    p.add_argument("--batch", type=int, default=128)
+    args = p.parse_args()
+    results = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for name, (fn, work) in cases(args.batch).items():
+            s, it = measure(fn, args.reps, args.warmup, args.target_sec)
+            best = results.get(name)
+            if best is None or sorted(s)[len(s) // 2] < sorted(best["secondsPerOp"])[len(best["secondsPerOp"]) // 2]:
+                results[name] = {"secondsPerOp": s, "work": work, "iters": it, "threads": threads}
+    print(json.dumps({"name": "pytorch", "version": torch.__version__,
+                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
+                      "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+// TypeScript twins of the convolution and pooling kernels (NCHW): im2col + gemm, and window loops.
+import type { Activation } from '../contract';
+import { activationForward } from './activation';
+import { gemm } from './gemm';
+
+/** Indices into the geometry array the conv/pool kernels take (native/kernels/conv.h). */
+export const GEOM = {
+  C: 0, H: 1, W: 2, OC: 3, OH: 4, OW: 5, KH: 6, KW: 7, SH: 8, SW: 9, PH: 10, PW: 11, DH: 12, DW: 13, groups: 14,
+} as const;
+export const CONV_GEOM_LEN = 15;
+const NAMES = ['C', 'H', 'W', 'OC', 'OH', 'OW', 'KH', 'KW', 'strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups'];
+
+interface Geom {
+  C: number; H: number; W: number; OC: number; OH: number; OW: number; KH: number; KW: number;
+  SH: number; SW: number; PH: number; PW: number; DH: number; DW: number; groups: number;
+}
+
+function readGeom(kernel: string, G: number, g: Int32Array): Geom {
+  if (G !== CONV_GEOM_LEN) throw new Error(`${kernel}: geom must hold ${CONV_GEOM_LEN} integers, got ${G}`);
+  for (let i = 0; i < CONV_GEOM_LEN; i++) {
+    const min = i === GEOM.PH || i === GEOM.PW ? 0 : 1;
+    if (g[i] < min) throw new Error(`${kernel}: geom ${NAMES[i]} must be >= ${min}, got ${g[i]}`);
+  }
+  return {
+    C: g[0], H: g[1], W: g[2], OC: g[3], OH: g[4], OW: g[5], KH: g[6], KW: g[7],
+    SH: g[8], SW: g[9], PH: g[10], PW: g[11], DH: g[12], DW: g[13], groups: g[14],
+  };
+}
+
+function expectSize(kernel: string, what: string, got: number, expected: number): void {
+  if (got !== expected) throw new Error(`${kernel}: ${what} is ${got}, the geometry gives ${expected}`);
+}
+
+const convOut = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+function convGeom(kernel: string, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array): Geom {
+  const g = readGeom(kernel, G, geom);
+  expectSize(kernel, 'C', C, g.C);
+  expectSize(kernel, 'OC', OC, g.OC);
+  if (g.C % g.groups !== 0 || g.OC % g.groups !== 0) {
+    throw new Error(`${kernel}: groups ${g.groups} must divide C ${g.C} and OC ${g.OC}`);
+  }
+  expectSize(kernel, 'inPlane', inPlane, g.H * g.W);
+  expectSize(kernel, 'outPlane', outPlane, g.OH * g.OW);
+  expectSize(kernel, 'kArea', kArea, (g.C / g.groups) * g.KH * g.KW);
+  expectSize(kernel, 'OH', g.OH, convOut(g.H, g.KH, g.SH, g.PH, g.DH));
+  expectSize(kernel, 'OW', g.OW, convOut(g.W, g.KW, g.SW, g.PW, g.DW));
+  return g;
+}
+
+let colBuf: Float32Array = new Float32Array(0);
+let dcolBuf: Float32Array = new Float32Array(0);
+function grow(buf: Float32Array, n: number): Float32Array {
+  return buf.length >= n ? buf : new Float32Array(Math.max(n, buf.length * 2));
+}
+
+/** col[(c*KH+kh)*KW+kw, oh*OW+ow] = x[c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW], 0 outside. */
+function im2col(g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32Array): void {
+  const P = g.OH * g.OW;
+  const plane = g.H * g.W;
+  let row = 0;
+  for (let c = 0; c < Cg; c++) {
+    const xc = xOff + c * plane;
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++, row += P) {
+        const off = kw * g.DW - g.PW;
+        for (let oh = 0; oh < g.OH; oh++) {
+          const ih = oh * g.SH - g.PH + kh * g.DH;
+          const r = row + oh * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            col.fill(0, r, r + g.OW);
+            continue;
+          }
+          const xr = xc + ih * g.W;
+          for (let ow = 0; ow < g.OW; ow++) {
+            const iw = ow * g.SW + off;
+            col[r + ow] = iw >= 0 && iw < g.W ? x[xr + iw] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col: dx[...] += col[...] (dx zeroed by the caller). */
+function col2im(g: Geom, Cg: number, col: Float32Array, dx: Float32Array, xOff: number): void {
+  const P = g.OH * g.OW;
+  const plane = g.H * g.W;
+  let row = 0;
+  for (let c = 0; c < Cg; c++) {
+    const xc = xOff + c * plane;
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++, row += P) {
+        const off = kw * g.DW - g.PW;
+        for (let oh = 0; oh < g.OH; oh++) {
+          const ih = oh * g.SH - g.PH + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          const r = row + oh * g.OW;
+          const xr = xc + ih * g.W;
+          for (let ow = 0; ow < g.OW; ow++) {
+            const iw = ow * g.SW + off;
+            if (iw >= 0 && iw < g.W) dx[xr + iw] += col[r + ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** out = act(conv2d(X, W) + bias) on NCHW (the kernel conv2dForward). */
+export function conv2dForward(
+  N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+  X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
+): void {
+  const g = convGeom('conv2dForward', C, OC, inPlane, outPlane, kArea, G, geom);
+  const Cg = C / g.groups;
+  const OCg = OC / g.groups;
+  const P = outPlane;
+  const K = kArea;
+  colBuf = grow(colBuf, K * P);
+  const col = colBuf;
+  for (let n = 0; n < N; n++) {
+    const xn = n * C * inPlane;
+    const yn = n * OC * P;
+    for (let grp = 0; grp < g.groups; grp++) {
+      im2col(g, Cg, X, xn + grp * Cg * inPlane, col);
+      gemm(false, false, OCg, P, K, 1, W.subarray(grp * OCg * K), col, 0, out.subarray(yn + grp * OCg * P));
+    }
+    if (bias !== null) {
+      for (let o = 0; o < OC; o++) {
+        const b = bias[o];
+        const r = yn + o * P;
+        for (let i = 0; i < P; i++) out[r + i] += b;
+      }
+    }
+  }
+  if (act !== 'none') activationForward(act, N * OC * P, out, out, alpha);
+}
+
+/** dX (overwritten), dW and dB (overwritten, or added to with accumulate) of conv2dForward without activation. */
+export function conv2dBackward(
+  N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+  X: Float32Array, W: Float32Array, dY: Float32Array, dX: Float32Array | null, dW: Float32Array | null,
+  dB: Float32Array | null, accumulate: boolean,
+): void {
+  const g = convGeom('conv2dBackward', C, OC, inPlane, outPlane, kArea, G, geom);
+  const Cg = C / g.groups;
+  const OCg = OC / g.groups;
+  const P = outPlane;
+  const K = kArea;
+  if (dB !== null) {
+    for (let o = 0; o < OC; o++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) {
+        const r = (n * OC + o) * P;
+        let part = Math.fround(0);
+        for (let i = 0; i < P; i++) part = Math.fround(part + dY[r + i]);
+        s += part;
+      }
+      dB[o] = accumulate ? dB[o] + s : s;
+    }
+  }
+  if (dX === null && dW === null) return;
+  colBuf = grow(colBuf, K * P);
+  dcolBuf = grow(dcolBuf, K * P);
+  const col = colBuf;
+  const dcol = dcolBuf;
+  if (dW !== null && !accumulate) dW.fill(0, 0, OC * K);
+  if (dX !== null) dX.fill(0, 0, N * C * inPlane);
+  for (let n = 0; n < N; n++) {
+    const xn = n * C * inPlane;
+    const dyn = n * OC * P;
+    for (let grp = 0; grp < g.groups; grp++) {
+      const xg = xn + grp * Cg * inPlane;
+      const dyg = dY.subarray(dyn + grp * OCg * P);
+      const wg = W.subarray(grp * OCg * K);
+      if (dW !== null) {
+        im2col(g, Cg, X, xg, col);
+        gemm(false, true, OCg, K, P, 1, dyg, col, 1, dW.subarray(grp * OCg * K));
+      }
+      if (dX !== null) {
+        gemm(true, false, K, P, OCg, 1, wg, dyg, 0, dcol);
+        col2im(g, Cg, dcol, dX, xg);
+      }
+    }
+  }
+}
+
+interface PoolGeom {
+  H: number; W: number; OH: number; OW: number; KH: number; KW: number;
+  SH: number; SW: number; PH: number; PW: number; DH: number; DW: number;
+}
+
+function poolGeom(kernel: string, inPlane: number, outPlane: number, G: number, geom: Int32Array): PoolGeom {
+  if (G !== CONV_GEOM_LEN) throw new Error(`${kernel}: geom must hold ${CONV_GEOM_LEN} integers, got ${G}`);
+  for (let i: number = GEOM.H; i <= GEOM.DW; i++) {
+    if (i === GEOM.OC) continue;
+    const min = i === GEOM.PH || i === GEOM.PW ? 0 : 1;
+    if (geom[i] < min) throw new Error(`${kernel}: geom entry ${i} must be >= ${min}, got ${geom[i]}`);
+  }
+  const p: PoolGeom = {
+    H: geom[1], W: geom[2], OH: geom[4], OW: geom[5], KH: geom[6], KW: geom[7],
+    SH: geom[8], SW: geom[9], PH: geom[10], PW: geom[11], DH: geom[12], DW: geom[13],
+  };
+  if (2 * p.PH > p.KH || 2 * p.PW > p.KW) throw new Error(`${kernel}: padding must be at most half the kernel size`);
+  if (p.H * p.W !== inPlane) throw new Error(`${kernel}: inPlane ${inPlane} differs from H*W`);
+  if (p.OH * p.OW !== outPlane) throw new Error(`${kernel}: outPlane ${outPlane} differs from OH*OW`);
+  if ((p.OH - 1) * p.SH >= p.H + p.PH || (p.OW - 1) * p.SW >= p.W + p.PW) {
+    throw new Error(`${kernel}: OH/OW too large for the input and stride`);
+  }
+  return p;
+}
+
+/** Max pooling over NC planes; argmax = index of the max within its plane (the kernel maxPool2dForward). */
+export function maxPool2dForward(
+  NC: number, inPlane: number, outPlane: number, outTotal: number, G: number, geom: Int32Array,
+  X: Float32Array, out: Float32Array, argmax: Int32Array,
+): void {
+  const g = poolGeom('maxPool2dForward', inPlane, outPlane, G, geom);
+  if (outTotal !== NC * outPlane) throw new Error('maxPool2dForward: outTotal differs from NC*OH*OW');
+  for (let pl = 0; pl < NC; pl++) {
+    const x = pl * inPlane;
+    const y = pl * outPlane;
+    for (let oh = 0; oh < g.OH; oh++) {
+      const h0 = oh * g.SH - g.PH;
+      for (let ow = 0; ow < g.OW; ow++) {
+        const w0 = ow * g.SW - g.PW;
+        let best = -Infinity;
+        let at = -1;
+        for (let kh = 0; kh < g.KH; kh++) {
+          const ih = h0 + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          for (let kw = 0; kw < g.KW; kw++) {
+            const iw = w0 + kw * g.DW;
+            if (iw < 0 || iw >= g.W) continue;
+            const idx = ih * g.W + iw;
+            const v = X[x + idx];
+            if (at < 0 || v > best || Number.isNaN(v)) {
+              best = v;
+              at = idx;
+            }
+          }
+        }
+        out[y + oh * g.OW + ow] = best;
+        argmax[y + oh * g.OW + ow] = at;
+      }
+    }
+  }
+}
+
+/** dX = dY scattered to argmax (the kernel maxPool2dBackward). */
+export function maxPool2dBackward(
+  NC: number, inPlane: number, outPlane: number, outTotal: number, argmax: Int32Array, dY: Float32Array, dX: Float32Array,
+): void {
+  if (outTotal !== NC * outPlane) throw new Error('maxPool2dBackward: outTotal differs from NC*outPlane');
+  dX.fill(0, 0, NC * inPlane);
+  for (let pl = 0; pl < NC; pl++) {
+    const x = pl * inPlane;
+    const y = pl * outPlane;
+    for (let i = 0; i < outPlane; i++) {
+      const a = argmax[y + i];
+      if (a >= 0 && a < inPlane) dX[x + a] += dY[y + i];
+    }
+  }
+}
+
+/** The window of output (oh, ow) clipped to the input, and its divisor. */
+function avgWindow(g: PoolGeom, oh: number, ow: number, countIncludePad: boolean): [number, number, number, number, number] {
+  let h0 = oh * g.SH - g.PH;
+  let w0 = ow * g.SW - g.PW;
+  let h1 = Math.min(h0 + g.KH, g.H + g.PH);
+  let w1 = Math.min(w0 + g.KW, g.W + g.PW);
+  const padded = (h1 - h0) * (w1 - w0);
+  h0 = Math.max(h0, 0);
+  w0 = Math.max(w0, 0);
+  h1 = Math.min(h1, g.H);
+  w1 = Math.min(w1, g.W);
+  const inside = Math.max(0, h1 - h0) * Math.max(0, w1 - w0);
+  return [h0, h1, w0, w1, countIncludePad ? padded : inside];
+}
+
+/** Average pooling over NC planes (the kernel avgPool2dForward). */
+export function avgPool2dForward(
+  NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
+  X: Float32Array, out: Float32Array,
+): void {
+  const g = poolGeom('avgPool2dForward', inPlane, outPlane, G, geom);
+  if (g.DH !== 1 || g.DW !== 1) throw new Error('avgPool2dForward: dilation must be 1');
+  for (let pl = 0; pl < NC; pl++) {
+    const x = pl * inPlane;
+    const y = pl * outPlane;
+    for (let oh = 0; oh < g.OH; oh++) {
+      for (let ow = 0; ow < g.OW; ow++) {
+        const [h0, h1, w0, w1, div] = avgWindow(g, oh, ow, countIncludePad);
+        let s = Math.fround(0);
+        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s = Math.fround(s + X[x + ih * g.W + iw]);
+        out[y + oh * g.OW + ow] = s / div;
+      }
+    }
+  }
+}
+
+/** Gradient of avgPool2dForward: each dY spread evenly over its window (the kernel avgPool2dBackward). */
+export function avgPool2dBackward(
+  NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
+  dY: Float32Array, dX: Float32Array,
+): void {
+  const g = poolGeom('avgPool2dBackward', inPlane, outPlane, G, geom);
+  if (g.DH !== 1 || g.DW !== 1) throw new Error('avgPool2dBackward: dilation must be 1');
+  dX.fill(0, 0, NC * inPlane);
+  for (let pl = 0; pl < NC; pl++) {
+    const x = pl * inPlane;
+    const y = pl * outPlane;
+    for (let oh = 0; oh < g.OH; oh++) {
+      for (let ow = 0; ow < g.OW; ow++) {
+        const [h0, h1, w0, w1, div] = avgWindow(g, oh, ow, countIncludePad);
+        const v = Math.fround(dY[y + oh * g.OW + ow] / div);
+        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) dX[x + ih * g.W + iw] += v;
+      }
+    }
+  }
+}

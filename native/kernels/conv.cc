@@ -1,0 +1,274 @@
+// 2-d convolution as im2col + myelin::gemm per image and group (NCHW), threads across images.
+//
+// Layout: NCHW at the API and inside. Per image and group, the input patches are unfolded into
+// col[Cg*KH*KW, OH*OW] (skipped for 1x1, stride-1, unpadded convolutions, whose col is the input
+// itself), then out_g[OCg, OH*OW] = W_g[OCg, Cg*KH*KW] * col (gemm NN), then bias and activation.
+// Backward: dcol = W_g^T dY_g (gemm TN) folded back into dX (col2im), dW_g += dY_g col^T (gemm NT).
+// Batches of two images or more run one image per task on the pool (each gemm single-threaded
+// inside its task); a single image lets gemm use the threads. Buffers are per thread and reused.
+#include "conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "elementwise.h"
+#include "gemm.h"
+#include "../runtime/threadpool.h"
+
+namespace myelin {
+namespace {
+
+struct Geom {
+  int C, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, groups;
+  long inPlane() const { return static_cast<long>(H) * W; }
+  long outPlane() const { return static_cast<long>(OH) * OW; }
+};
+
+[[noreturn]] void bad(const char* kernel, const std::string& what) {
+  throw std::invalid_argument(std::string(kernel) + ": " + what);
+}
+
+// Reads and checks the geometry array (every size >= 1, padding >= 0) against the buffer sizes.
+Geom read_geom(const char* kernel, int G, const int32_t* g) {
+  if (G != kConvGeomLen) bad(kernel, "geom must hold " + std::to_string(kConvGeomLen) + " integers, got " + std::to_string(G));
+  static const char* names[] = {"C", "H", "W", "OC", "OH", "OW", "KH", "KW", "strideH", "strideW",
+                                "padH", "padW", "dilationH", "dilationW", "groups"};
+  for (int i = 0; i < kConvGeomLen; i++) {
+    int min = (i == kGeomPH || i == kGeomPW) ? 0 : 1;
+    if (g[i] < min) bad(kernel, std::string("geom ") + names[i] + " must be >= " + std::to_string(min) + ", got " + std::to_string(g[i]));
+  }
+  return Geom{g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14]};
+}
+
+void expect_size(const char* kernel, const char* what, long got, long expected) {
+  if (got != expected) bad(kernel, std::string(what) + " is " + std::to_string(got) + ", the geometry gives " + std::to_string(expected));
+}
+
+// The floor-mode output size of one spatial axis.
+long conv_out(long in, long k, long s, long p, long d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+Geom conv_geom(const char* kernel, int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom) {
+  (void)N;
+  Geom g = read_geom(kernel, G, geom);
+  expect_size(kernel, "C", C, g.C);
+  expect_size(kernel, "OC", OC, g.OC);
+  if (g.C % g.groups != 0 || g.OC % g.groups != 0) {
+    bad(kernel, "groups " + std::to_string(g.groups) + " must divide C " + std::to_string(g.C) + " and OC " + std::to_string(g.OC));
+  }
+  expect_size(kernel, "inPlane", inPlane, g.inPlane());
+  expect_size(kernel, "outPlane", outPlane, g.outPlane());
+  expect_size(kernel, "kArea", kArea, static_cast<long>(g.C / g.groups) * g.KH * g.KW);
+  expect_size(kernel, "OH", g.OH, conv_out(g.H, g.KH, g.SH, g.PH, g.DH));
+  expect_size(kernel, "OW", g.OW, conv_out(g.W, g.KW, g.SW, g.PW, g.DW));
+  return g;
+}
+
+bool is_pointwise(const Geom& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+}
+
+// col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW] (0 outside).
+void im2col(const Geom& g, int Cg, const float* x, float* col) {
+  const long P = g.outPlane();
+  for (int c = 0; c < Cg; c++) {
+    const float* xc = x + c * g.inPlane();
+    for (int kh = 0; kh < g.KH; kh++) {
+      for (int kw = 0; kw < g.KW; kw++) {
+        float* row = col + ((static_cast<long>(c) * g.KH + kh) * g.KW + kw) * P;
+        for (int oh = 0; oh < g.OH; oh++) {
+          const int ih = oh * g.SH - g.PH + kh * g.DH;
+          float* r = row + static_cast<long>(oh) * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::memset(r, 0, sizeof(float) * g.OW);
+            continue;
+          }
+          const float* xr = xc + static_cast<long>(ih) * g.W;
+          const int off = kw * g.DW - g.PW;
+          if (g.SW == 1) {
+            // ow valid where 0 <= ow + off < W.
+            int lo = std::max(0, -off), hi = std::min(g.OW, g.W - off);
+            if (hi < lo) hi = lo;
+            for (int ow = 0; ow < lo; ow++) r[ow] = 0;
+            if (hi > lo) std::memcpy(r + lo, xr + lo + off, sizeof(float) * (hi - lo));
+            for (int ow = hi; ow < g.OW; ow++) r[ow] = 0;
+          } else {
+            for (int ow = 0; ow < g.OW; ow++) {
+              const int iw = ow * g.SW + off;
+              r[ow] = (iw >= 0 && iw < g.W) ? xr[iw] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx[c, ih, iw] += col[...] for each patch element (dx zeroed by the caller).
+void col2im(const Geom& g, int Cg, const float* col, float* dx) {
+  const long P = g.outPlane();
+  for (int c = 0; c < Cg; c++) {
+    float* xc = dx + c * g.inPlane();
+    for (int kh = 0; kh < g.KH; kh++) {
+      for (int kw = 0; kw < g.KW; kw++) {
+        const float* row = col + ((static_cast<long>(c) * g.KH + kh) * g.KW + kw) * P;
+        for (int oh = 0; oh < g.OH; oh++) {
+          const int ih = oh * g.SH - g.PH + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* r = row + static_cast<long>(oh) * g.OW;
+          float* xr = xc + static_cast<long>(ih) * g.W;
+          const int off = kw * g.DW - g.PW;
+          if (g.SW == 1) {
+            // ow valid where 0 <= ow + off < W: a branch-free (vectorisable) run.
+            const int lo = std::max(0, -off), hi = std::min(g.OW, g.W - off);
+            float* xo = xr + off;
+            for (int ow = lo; ow < hi; ow++) xo[ow] += r[ow];
+          } else {
+            for (int ow = 0; ow < g.OW; ow++) {
+              const int iw = ow * g.SW + off;
+              if (iw >= 0 && iw < g.W) xr[iw] += r[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A per-thread buffer of at least n floats, reused across calls.
+float* thread_buffer(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+thread_local std::vector<float> t_col;
+thread_local std::vector<float> t_dcol;
+thread_local std::vector<float> t_partials;
+
+// Runs body(first, last) over the images: one contiguous chunk per task when there are two
+// images or more and two threads or more (gemm then stays on its task's thread), else once.
+template <class Body>
+int for_image_chunks(int N, long work, const Body& body) {
+  int threads = num_threads();
+  int tasks = std::min(N, threads);
+  if (tasks <= 1 || work < 32768) {
+    body(0, 0, N);
+    return 1;
+  }
+  parallel_for(tasks, [&](int t) {
+    int b = static_cast<int>(static_cast<long>(N) * t / tasks);
+    int e = static_cast<int>(static_cast<long>(N) * (t + 1) / tasks);
+    body(t, b, e);
+  });
+  return tasks;
+}
+
+}  // namespace
+
+void conv2d_forward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
+                    const int32_t* geom, const float* X, const float* W, const float* bias, int act,
+                    float alpha, float* out) {
+  const Geom g = conv_geom("conv2dForward", N, C, OC, inPlane, outPlane, kArea, G, geom);
+  const int Cg = C / g.groups, OCg = OC / g.groups;
+  const long P = outPlane, K = kArea;
+  const bool direct = is_pointwise(g);
+  for_image_chunks(N, static_cast<long>(N) * OC * P * K, [&](int, int first, int last) {
+    float* col = direct ? nullptr : thread_buffer(t_col, static_cast<size_t>(K) * P);
+    for (int n = first; n < last; n++) {
+      const float* xn = X + static_cast<long>(n) * C * inPlane;
+      float* yn = out + static_cast<long>(n) * OC * P;
+      for (int grp = 0; grp < g.groups; grp++) {
+        const float* xg = xn + static_cast<long>(grp) * Cg * inPlane;
+        if (!direct) im2col(g, Cg, xg, col);
+        gemm(false, false, OCg, static_cast<int>(P), static_cast<int>(K), 1.0f,
+             W + static_cast<long>(grp) * OCg * K, direct ? xg : col, 0.0f, yn + static_cast<long>(grp) * OCg * P);
+      }
+      if (bias && act == kActRelu) {
+        for (int o = 0; o < OC; o++) {  // the common case in one pass
+          float* r = yn + o * P;
+          const float b = bias[o];
+          for (long i = 0; i < P; i++) {
+            const float v = r[i] + b;
+            r[i] = v > 0.0f || v != v ? v : 0.0f;  // as the relu kernel: NaN passes through
+          }
+        }
+      } else {
+        if (bias) {
+          for (int o = 0; o < OC; o++) {
+            float* r = yn + o * P;
+            const float b = bias[o];
+            for (long i = 0; i < P; i++) r[i] += b;
+          }
+        }
+        if (act != kActNone) activation_forward_parallel(act, static_cast<long>(OC) * P, yn, yn, alpha);
+      }
+    }
+  });
+}
+
+void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
+                     const int32_t* geom, const float* X, const float* W, const float* dY, float* dX,
+                     float* dW, float* dB, bool accumulate) {
+  const Geom g = conv_geom("conv2dBackward", N, C, OC, inPlane, outPlane, kArea, G, geom);
+  const int Cg = C / g.groups, OCg = OC / g.groups;
+  const long P = outPlane, K = kArea, wSize = static_cast<long>(OC) * K;
+  const bool direct = is_pointwise(g);
+  if (dB) {
+    for (int o = 0; o < OC; o++) {
+      double s = 0;
+      for (int n = 0; n < N; n++) {
+        const float* r = dY + (static_cast<long>(n) * OC + o) * P;
+        float part = 0;
+        for (long i = 0; i < P; i++) part += r[i];
+        s += part;
+      }
+      dB[o] = static_cast<float>(accumulate ? dB[o] + s : s);
+    }
+  }
+  if (!dX && !dW) return;
+  const int threads = std::max(1, std::min(N, num_threads()));
+  // dW partial sums of tasks 1.. (task 0 writes dW itself), in the caller's per-thread buffer.
+  float* partials = dW && threads > 1 ? thread_buffer(t_partials, static_cast<size_t>(threads - 1) * wSize) : nullptr;
+  const int tasks = for_image_chunks(N, static_cast<long>(N) * OC * P * K, [&](int t, int first, int last) {
+    float* col = direct ? nullptr : thread_buffer(t_col, static_cast<size_t>(K) * P);
+    float* dcol = dX && !direct ? thread_buffer(t_dcol, static_cast<size_t>(K) * P) : nullptr;
+    float* dw = dW ? (t == 0 ? dW : partials + static_cast<long>(t - 1) * wSize) : nullptr;
+    bool fresh = !(t == 0 && accumulate);  // the first product overwrites dw
+    for (int n = first; n < last; n++) {
+      const float* xn = X + static_cast<long>(n) * C * inPlane;
+      const float* dyn = dY + static_cast<long>(n) * OC * P;
+      float* dxn = dX ? dX + static_cast<long>(n) * C * inPlane : nullptr;
+      if (dxn && !direct) std::memset(dxn, 0, sizeof(float) * C * inPlane);
+      for (int grp = 0; grp < g.groups; grp++) {
+        const float* xg = xn + static_cast<long>(grp) * Cg * inPlane;
+        const float* dyg = dyn + static_cast<long>(grp) * OCg * P;
+        const float* wg = W + static_cast<long>(grp) * OCg * K;
+        if (dw) {
+          if (!direct) im2col(g, Cg, xg, col);
+          gemm(false, true, OCg, static_cast<int>(K), static_cast<int>(P), 1.0f, dyg, direct ? xg : col,
+               fresh ? 0.0f : 1.0f, dw + static_cast<long>(grp) * OCg * K);
+        }
+        if (dxn) {
+          float* dxg = dxn + static_cast<long>(grp) * Cg * inPlane;
+          if (direct) {
+            gemm(true, false, static_cast<int>(K), static_cast<int>(P), OCg, 1.0f, wg, dyg, 0.0f, dxg);
+          } else {
+            gemm(true, false, static_cast<int>(K), static_cast<int>(P), OCg, 1.0f, wg, dyg, 0.0f, dcol);
+            col2im(g, Cg, dcol, dxg);
+          }
+        }
+      }
+      fresh = false;
+    }
+    if (dw && fresh) std::memset(dw, 0, sizeof(float) * wSize);  // a task without images
+  });
+  if (dW) {
+    for (int t = 1; t < tasks; t++) {
+      const float* p = partials + static_cast<long>(t - 1) * wSize;
+      for (long i = 0; i < wSize; i++) dW[i] += p[i];
+    }
+  }
+}
+
+}  // namespace myelin

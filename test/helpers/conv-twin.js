@@ -1,0 +1,144 @@
+// Child process of conv-kernels.test.ts: the C++ conv/pool kernels against their TS twins on random geometries.
+//
+//   [MYELIN_SIMD=scalar|avx2] node test/helpers/conv-twin.js <dist dir> <seed> [iterations]
+//
+// Prints one JSON line: { simd, checked, disagreements: [...] }.
+'use strict';
+const path = require('path');
+
+const dist = process.argv[2];
+const seed = Number(process.argv[3]) >>> 0;
+const iterations = Number(process.argv[4] || 120);
+const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
+const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
+const C = loadNative({ smallCallsInJs: false });
+
+let state = seed || 1;
+const rnd = () => {
+  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+  return state / 4294967296;
+};
+const int = (n) => Math.floor(rnd() * n);
+const pick = (xs) => xs[int(xs.length)];
+const arr = (n) => Float32Array.from({ length: n }, () => 2 * rnd() - 1);
+
+const disagreements = [];
+let checked = 0;
+function compare(what, a, b, tol) {
+  checked++;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= tol * (1 + Math.abs(b[i])))) {
+      disagreements.push({ what, index: i, cxx: a[i], ts: b[i] });
+      return;
+    }
+  }
+}
+
+const outSize = (n, k, s, p, d) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+for (let it = 0; it < iterations; it++) {
+  // ---- conv ----
+  const groups = pick([1, 1, 1, 2, 3, 17]);
+  const depthwise = rnd() < 0.15;
+  const cg = depthwise ? 1 : pick([1, 3, 17, 2]);
+  const ocg = depthwise ? pick([1, 2]) : pick([1, 3, 16, 17, 32]);
+  const Cin = groups * cg, OC = groups * ocg;
+  const KH = pick([1, 3, 5, 2]), KW = pick([1, 3, 4]);
+  const SH = pick([1, 2, 3]), SW = pick([1, 2]);
+  const DH = pick([1, 1, 2]), DW = pick([1, 3]);
+  const PH = int(3), PW = int(3);
+  const H = Math.max(1, DH * (KH - 1) + 1 - 2 * PH) + int(pick([3, 17, 30]));
+  const W = Math.max(1, DW * (KW - 1) + 1 - 2 * PW) + int(pick([3, 17, 30]));
+  const N = pick([1, 2, 3, 5]);
+  const OH = outSize(H, KH, SH, PH, DH), OW = outSize(W, KW, SW, PW, DW);
+  if (OH < 1 || OW < 1) continue;
+  const geom = Int32Array.from([Cin, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, groups]);
+  const kArea = cg * KH * KW;
+  const base = { N, C: Cin, OC, inPlane: H * W, outPlane: OH * OW, kArea, G: 15, geom };
+  const X = arr(N * Cin * H * W), Wt = arr(OC * kArea), bias = rnd() < 0.7 ? arr(OC) : null;
+  const act = pick(['none', 'relu', 'none']);
+  const what = `conv N${N} C${Cin} OC${OC} ${H}x${W} k${KH}x${KW} s${SH}x${SW} p${PH}x${PW} d${DH}x${DW} g${groups}`;
+  const outs = [C, J].map((B) => {
+    const out = new Float32Array(N * OC * OH * OW).fill(NaN);
+    B.conv2dForward({ ...base, X, W: Wt, bias, act, alpha: 0, out });
+    return out;
+  });
+  compare(`${what} forward ${act}`, outs[0], outs[1], 1e-4);
+  const dY = arr(N * OC * OH * OW);
+  const accumulate = rnd() < 0.5;
+  const seedW = arr(OC * kArea), seedB = arr(OC);
+  const grads = [C, J].map((B) => {
+    const dX = new Float32Array(N * Cin * H * W).fill(NaN);
+    const dW = accumulate ? seedW.slice() : new Float32Array(OC * kArea).fill(NaN);
+    const dB = accumulate ? seedB.slice() : new Float32Array(OC).fill(NaN);
+    B.conv2dBackward({ ...base, X, W: Wt, dY, dX, dW, dB, accumulate });
+    return [dX, dW, dB];
+  });
+  compare(`${what} dX`, grads[0][0], grads[1][0], 1e-4);
+  compare(`${what} dW accumulate=${accumulate}`, grads[0][1], grads[1][1], 1e-4);
+  compare(`${what} dB`, grads[0][2], grads[1][2], 1e-4);
+
+  // ---- pooling ----
+  const pk = [pick([1, 2, 3, 5]), pick([1, 2, 3])];
+  const ps = [pick([1, 2, 3]), pick([1, 2])];
+  const pp = [int(Math.floor(pk[0] / 2) + 1), int(Math.floor(pk[1] / 2) + 1)];
+  const pd = rnd() < 0.3 ? [2, pick([1, 2])] : [1, 1];
+  const ph = pd[0] * (pk[0] - 1) + 1 + int(pick([3, 17, 30])), pw = pd[1] * (pk[1] - 1) + 1 + int(pick([3, 17]));
+  const ceil = rnd() < 0.5;
+  const po = (n, k, s, p, d) => {
+    const span = n + 2 * p - d * (k - 1) - 1;
+    let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+    if (ceil && (o - 1) * s >= n + p) o--;
+    return o;
+  };
+  const POH = po(ph, pk[0], ps[0], pp[0], pd[0]), POW = po(pw, pk[1], ps[1], pp[1], pd[1]);
+  const NC = pick([1, 3, 17, 64]);
+  const pgeom = Int32Array.from([1, ph, pw, 1, POH, POW, pk[0], pk[1], ps[0], ps[1], pp[0], pp[1], pd[0], pd[1], 1]);
+  const PX = arr(NC * ph * pw);
+  const pwhat = `pool NC${NC} ${ph}x${pw} k${pk} s${ps} p${pp} d${pd} ceil ${ceil}`;
+  const outTotal = NC * POH * POW;
+  const maxes = [C, J].map((B) => {
+    const out = new Float32Array(outTotal).fill(NaN);
+    const argmax = new Int32Array(outTotal).fill(-7);
+    B.maxPool2dForward({ NC, inPlane: ph * pw, outPlane: POH * POW, outTotal, G: 15, geom: pgeom, X: PX, out, argmax });
+    const dX = new Float32Array(NC * ph * pw).fill(NaN);
+    const pdY = arr(outTotal);
+    B.maxPool2dBackward({ NC, inPlane: ph * pw, outPlane: POH * POW, outTotal, argmax, dY: pdY.map((_, i) => Math.sin(i)), dX });
+    return [out, Float32Array.from(argmax), dX];
+  });
+  compare(`${pwhat} max out`, maxes[0][0], maxes[1][0], 0);
+  compare(`${pwhat} max argmax`, maxes[0][1], maxes[1][1], 0);
+  compare(`${pwhat} max dX`, maxes[0][2], maxes[1][2], 1e-6);
+  if (pd[0] === 1 && pd[1] === 1) {
+    const cip = rnd() < 0.5;
+    const avgs = [C, J].map((B) => {
+      const out = new Float32Array(outTotal).fill(NaN);
+      B.avgPool2dForward({ NC, inPlane: ph * pw, outPlane: POH * POW, G: 15, geom: pgeom, countIncludePad: cip, X: PX, out });
+      const dX = new Float32Array(NC * ph * pw).fill(NaN);
+      B.avgPool2dBackward({ NC, inPlane: ph * pw, outPlane: POH * POW, G: 15, geom: pgeom, countIncludePad: cip, dY: out, dX });
+      return [out, dX];
+    });
+    compare(`${pwhat} avg out cip ${cip}`, avgs[0][0], avgs[1][0], 1e-5);
+    compare(`${pwhat} avg dX cip ${cip}`, avgs[0][1], avgs[1][1], 1e-5);
+  }
+}
+
+// A geometry that disagrees with the sizes is an error on both sides, before any memory is touched.
+const bad = Int32Array.from([3, 8, 8, 4, 6, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1]);
+for (const [name, change] of [['OH', [4, 7]], ['C', [0, 2]], ['groups', [14, 2]], ['pad', [10, -1]]]) {
+  const g = bad.slice();
+  g[change[0]] = change[1];
+  const errs = [C, J].map((B) => {
+    try {
+      B.conv2dForward({ N: 1, C: 3, OC: 4, inPlane: 64, outPlane: 36, kArea: 27, G: 15, geom: g, X: new Float32Array(192), W: new Float32Array(108), bias: null, act: 'none', alpha: 0, out: new Float32Array(144) });
+      return 'no error';
+    } catch (e) {
+      return String(e.message);
+    }
+  });
+  checked++;
+  if (!errs.every((m) => m.includes('conv2dForward') && m !== 'no error')) disagreements.push({ what: `bad geometry ${name}`, cxx: errs[0], ts: errs[1] });
+}
+
+console.log(JSON.stringify({ simd: `${C.info().simd}/gemm ${C.info().gemmSimd}`, checked, disagreements: disagreements.slice(0, 10), total: disagreements.length }));
