@@ -1,5 +1,5 @@
 // IntTensor: an int32 n-d array (token ids, class labels, positions), the index input of gather, indexSelect and nn.Embedding.
-import { Tensor, shapeToString, sizeOf, type NestedArray, type NumericArray } from './tensor';
+import { Tensor, shapeToString, sizeOf, type NestedArray, type NumericArray } from './tensor-core';
 import { argumentError, checkElementCount, checkShape, describe, invalid } from './validate';
 
 /**

@@ -452,6 +452,30 @@ window within the padded input (countIncludePad) or only the real input elements
     cpp: 'conv.h myelin::avg_pool2d_backward',
     example: POOL_EXAMPLE,
   },
+
+  // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.
+  layerNormForward: {
+    doc: `LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
+  mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
+  y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
+weight and bias may be null (scale 1, shift 0). mean and rstd (nullable, length M) receive each
+row's statistics for layerNormBackward. y may alias x.`,
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32OrNull('weight', 'N'), f32OrNull('bias', 'N'), float('eps'),
+      f32('y', 'M*N'), f32OrNull('mean', 'M'), f32OrNull('rstd', 'M')],
+    options: true,
+    cpp: 'layer_norm.h myelin::layer_norm_forward',
+  },
+  layerNormBackward: {
+    doc: `LayerNorm backward from layerNormForward's mean and rstd. With xhat = (x - mean) * rstd and
+g = dy * weight (weight null: g = dy):
+  dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))     if dx non-null (dx may alias dy)
+  dWeight = sum_i dy * xhat;  dBias = sum_i dy               each if non-null
+With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.`,
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32OrNull('weight', 'N'), f32('mean', 'M'), f32('rstd', 'M'),
+      f32('dy', 'M*N'), f32OrNull('dx', 'M*N'), f32OrNull('dWeight', 'N'), f32OrNull('dBias', 'N'), bool('accumulate')],
+    options: true,
+    cpp: 'layer_norm.h myelin::layer_norm_backward',
+  },
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

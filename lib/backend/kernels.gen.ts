@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '8ebbb66e';
+export const KERNEL_TABLE_DIGEST = 'cf1ade7f';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'layerNormForward', 'layerNormBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -28,9 +28,11 @@ export interface MaxPool2dForwardOptions { NC: number; inPlane: number; outPlane
 export interface MaxPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; outTotal: number; argmax: Int32Array; dY: Float32Array; dX: Float32Array }
 export interface AvgPool2dForwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; X: Float32Array; out: Float32Array }
 export interface AvgPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; dY: Float32Array; dX: Float32Array }
+export interface LayerNormForwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; y: Float32Array; mean?: Float32Array | null; rstd?: Float32Array | null }
+export interface LayerNormBackwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; mean: Float32Array; rstd: Float32Array; dy: Float32Array; dx?: Float32Array | null; dWeight?: Float32Array | null; dBias?: Float32Array | null; accumulate: boolean }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -250,6 +252,24 @@ export interface KernelSignatures {
 
   /** Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window. */
   avgPool2dBackward(NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean, dY: Float32Array, dX: Float32Array): void;
+
+  /**
+   * LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
+   *   mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
+   *   y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
+   * weight and bias may be null (scale 1, shift 0). mean and rstd (nullable, length M) receive each
+   * row's statistics for layerNormBackward. y may alias x.
+   */
+  layerNormForward(M: number, N: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number, y: Float32Array, mean: Float32Array | null, rstd: Float32Array | null): void;
+
+  /**
+   * LayerNorm backward from layerNormForward's mean and rstd. With xhat = (x - mean) * rstd and
+   * g = dy * weight (weight null: g = dy):
+   *   dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))     if dx non-null (dx may alias dy)
+   *   dWeight = sum_i dy * xhat;  dBias = sum_i dy               each if non-null
+   * With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.
+   */
+  layerNormBackward(M: number, N: number, x: Float32Array, weight: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dWeight: Float32Array | null, dBias: Float32Array | null, accumulate: boolean): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -301,6 +321,8 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     maxPool2dBackward(o) { const k = 'maxPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, outTotal = o.outTotal, argmax = o.argmax, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'outTotal', outTotal); checkI32(k, 'argmax', argmax, false, 'outTotal', outTotal); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.maxPool2dBackward(NC, inPlane, outPlane, outTotal, argmax, dY, dX); },
     avgPool2dForward(o) { const k = 'avgPool2dForward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, X = o.X, out = o.out; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'X', X, false, 'NC', NC, 'inPlane', inPlane); checkF32(k, 'out', out, false, 'NC', NC, 'outPlane', outPlane); impl.avgPool2dForward(NC, inPlane, outPlane, G, geom, countIncludePad, X, out); },
     avgPool2dBackward(o) { const k = 'avgPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.avgPool2dBackward(NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX); },
+    layerNormForward(o) { const k = 'layerNormForward'; checkOptions(k, o, 'M, N, x, weight, bias, eps, y, mean, rstd'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, y = o.y, mean = o.mean ?? null, rstd = o.rstd ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); checkFloat(k, 'eps', eps); checkF32(k, 'y', y, false, 'M', M, 'N', N); checkF32(k, 'mean', mean, true, 'M', M); checkF32(k, 'rstd', rstd, true, 'M', M); impl.layerNormForward(M, N, x, weight, bias, eps, y, mean, rstd); },
+    layerNormBackward(o) { const k = 'layerNormBackward'; checkOptions(k, o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, mean = o.mean, rstd = o.rstd, dy = o.dy, dx = o.dx ?? null, dWeight = o.dWeight ?? null, dBias = o.dBias ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'mean', mean, false, 'M', M); checkF32(k, 'rstd', rstd, false, 'M', M); checkF32(k, 'dy', dy, false, 'M', M, 'N', N); checkF32(k, 'dx', dx, true, 'M', M, 'N', N); checkF32(k, 'dWeight', dWeight, true, 'N', N); checkF32(k, 'dBias', dBias, true, 'N', N); checkBool(k, 'accumulate', accumulate); impl.layerNormBackward(M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate); },
   };
 }
 
@@ -351,5 +373,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     maxPool2dBackward: (o) => { checkOptions('maxPool2dBackward', o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); return binding.maxPool2dBackward(o.NC, o.inPlane, o.outPlane, o.outTotal, o.argmax, o.dY, o.dX); },
     avgPool2dForward: (o) => { checkOptions('avgPool2dForward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); return binding.avgPool2dForward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.X, o.out); },
     avgPool2dBackward: (o) => { checkOptions('avgPool2dBackward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); return binding.avgPool2dBackward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.dY, o.dX); },
+    layerNormForward: (o) => { checkOptions('layerNormForward', o, 'M, N, x, weight, bias, eps, y, mean, rstd'); return binding.layerNormForward(o.M, o.N, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.y, o.mean ?? null, o.rstd ?? null); },
+    layerNormBackward: (o) => { checkOptions('layerNormBackward', o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); return binding.layerNormBackward(o.M, o.N, o.x, o.weight ?? null, o.mean, o.rstd, o.dy, o.dx ?? null, o.dWeight ?? null, o.dBias ?? null, o.accumulate); },
   };
 }

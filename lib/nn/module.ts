@@ -9,6 +9,7 @@ import { shapeInput, type InputShapeOptions } from '../serve/input';
 import type { DenseInference } from './dense-inference';
 import { checkBoolean, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 import { classesOf, type Preprocessor } from '../data/preprocess';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
@@ -258,7 +259,7 @@ export abstract class Module {
 
   private predictModel(x: Tensor | Float32Array, opts: PredictOptions): Tensor {
     const o = checkOptions('predict', opts, ['batchSize', 'features', 'rows']);
-    const batchSize = o.batchSize === undefined ? 1024 : checkPositiveInt('predict', 'batchSize', o.batchSize);
+    const batchSize = o.batchSize === undefined ? PREDICT_BATCH_SIZE : checkPositiveInt('predict', 'batchSize', o.batchSize);
     if (o.features !== undefined) checkPositiveInt('predict', 'features', o.features);
     if (o.rows !== undefined) checkPositiveInt('predict', 'rows', o.rows);
     // The model's width checks a flat array's declared row width; a Tensor's shape is checked by forward.

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import { ACTIVATION_CODE, type Activation } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkTensor } from '../validate';
 import { alongAxis } from './seq';
@@ -62,30 +62,28 @@ function rowsAndCols(op: string, x: Tensor): [number, number] {
   return [N === 0 ? 0 : x.size / N, N];
 }
 
+/** Row-wise softmax or log-softmax over the last dimension, with its backward kernel. */
+function rowSoftmax(op: 'softmax' | 'logSoftmax', x: Tensor): Tensor {
+  const [M, N] = rowsAndCols(op, x);
+  const backend = getBackend();
+  const y = outputBuffer(x.size);
+  if (x.size > 0) backend[op](M, N, x.data, y);
+  const backwardKernel = op === 'softmax' ? backend.softmaxBackward : backend.logSoftmaxBackward;
+  return record(new Tensor(y, x.shape), op, [x], (g) => {
+    const dx = gradBuffer(g.length);
+    if (g.length > 0) backwardKernel.call(backend, M, N, y, g, dx);
+    return [dx];
+  });
+}
+
 /** Softmax over `axis` (default the last): another axis is moved last, computed, and moved back. */
 export function softmax(x: Tensor, axis?: number): Tensor {
   if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('softmax', x, axis, (t) => softmax(t));
-  const [M, N] = rowsAndCols('softmax', x);
-  const backend = getBackend();
-  const y = outputBuffer(x.size);
-  if (x.size > 0) backend.softmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'softmax', [x], (g) => {
-    const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.softmaxBackward(M, N, y, g, dx);
-    return [dx];
-  });
+  return rowSoftmax('softmax', x);
 }
 
 /** Log-softmax over `axis` (default the last; stable: x - max - log(sum(exp(x - max)))). */
 export function logSoftmax(x: Tensor, axis?: number): Tensor {
   if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('logSoftmax', x, axis, (t) => logSoftmax(t));
-  const [M, N] = rowsAndCols('logSoftmax', x);
-  const backend = getBackend();
-  const y = outputBuffer(x.size);
-  if (x.size > 0) backend.logSoftmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'logSoftmax', [x], (g) => {
-    const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.logSoftmaxBackward(M, N, y, g, dx);
-    return [dx];
-  });
+  return rowSoftmax('logSoftmax', x);
 }

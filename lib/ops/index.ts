@@ -1,4 +1,6 @@
 // Every op (differentiable ones with their backward rules; argmax/argmin and the comparisons carry no gradient), re-exported in one place.
+// Loading lib/tensor.ts installs the Tensor methods (t.add, ...) on the ops' results (no cycle: it imports the op files, not this index).
+import '../tensor';
 export { add, sub, mul, div, neg, exp, log, sqrt, pow } from './elementwise';
 export { matmul } from './matmul';
 export { linear } from './linear';

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { checkTensor } from '../validate';
 import { batchedMatmul } from './seq';
 

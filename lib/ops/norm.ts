@@ -1,7 +1,7 @@
 // Normalisation ops: batchNorm (batch or running statistics) and groupNorm, each a kernel call forward and one backward.
 import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { checkBoolean, checkNumber, checkPositiveInt, checkTensor, invalid } from '../validate';
 

@@ -2,7 +2,7 @@
 // broadcasting batched matmul, softmax on any axis, topk and seeded multinomial sampling.
 import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { IntTensor, checkIndices } from '../int-tensor';
 import { Rng, globalGenerator } from '../random';
 import { broadcastShapeOf, expandData } from './broadcast';

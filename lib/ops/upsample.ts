@@ -1,6 +1,6 @@
 // Nearest-neighbour resizing of the trailing spatial dims of [N, C, ...] (torch.nn.functional.interpolate, mode 'nearest'): a gather forward, a scatter-add backward.
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkTensor, invalid } from '../validate';
 

@@ -1,6 +1,6 @@
 // Shape ops on any axis: squeeze/unsqueeze (views), stack, narrow (a range of an axis) and indexSelect (gather along an axis).
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { IntTensor } from '../int-tensor';
 import { normalizeAxis } from './reduce';
 import { concat, reshape } from './shape';

@@ -9,9 +9,10 @@ import { UnplannableModelError, type PlannableModel } from './plan';
 import { prepareCall, type PreparedCall } from './prepare';
 import { shapeInput } from './input';
 import { preprocessorOf } from '../data/preprocess';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface PredictAsyncOptions extends InputShapeOptions {
-  /** Rows per forwardAsync call (default 4096). The event loop runs between batches. */
+  /** Rows per forwardAsync call (default PREDICT_BATCH_SIZE, 1024, as predict). The event loop runs between batches. */
   batchSize?: number;
   /** Backend to run on (default: the active backend). */
   backend?: Backend;
@@ -102,7 +103,7 @@ export async function predictAsync(model: PlannableModel, x: Tensor | Float32Arr
 async function predictPlanned(model: PlannableModel, x: Tensor | Float32Array, options: PredictAsyncOptions): Promise<Tensor> {
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   opts.signal?.throwIfAborted();
-  const batchSize = opts.batchSize ?? 4096;
+  const batchSize = opts.batchSize ?? PREDICT_BATCH_SIZE;
   let call: PreparedCall;
   try {
     call = prepareCall('predictAsync', model, x, opts, opts.backend ?? getBackend());

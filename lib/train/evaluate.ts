@@ -6,9 +6,10 @@ import { resolveLoss, LossSpec, LossFunction, defaultLossName } from './losses';
 import { makeMetrics, Metric, MetricFunction, MetricName } from './metrics';
 import type { FitData, TrainableModel } from './types';
 import { checkOptions } from '../validate';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface EvaluateOptions {
-  /** Rows per forward pass. Default 256. */
+  /** Rows per forward pass. Default PREDICT_BATCH_SIZE (1024, as predict). */
   batchSize?: number;
   /** Default: 'crossEntropy' for integer labels, 'mse' for float targets. */
   loss?: LossSpec;
@@ -61,7 +62,7 @@ export function evaluatePrepared(
 /** Mean loss and metrics of the model on { x, y }, in eval mode, without recording gradients. */
 export function evaluate(model: TrainableModel, data: FitData, options: EvaluateOptions = {}): EvaluateResult {
   options = checkOptions('evaluate', options, ['batchSize', 'loss', 'metrics']);
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = options.batchSize ?? PREDICT_BATCH_SIZE;
   checkBatchSize('evaluate', batchSize);
   const d = preprocessForModel(model, data, prepareData(data, 'evaluate'), 'evaluate');
   const lossName = options.loss ?? defaultLossName(d);
@@ -71,7 +72,7 @@ export function evaluate(model: TrainableModel, data: FitData, options: Evaluate
 }
 
 export interface PredictOptions {
-  /** Rows per forward pass. Default 256. */
+  /** Rows per forward pass. Default PREDICT_BATCH_SIZE (1024, as predict). */
   batchSize?: number;
 }
 
@@ -83,7 +84,7 @@ export interface PredictOptions {
 export function predict(
   model: TrainableModel, x: Tensor | Float32Array, options: PredictOptions & { features?: number } = {},
 ): Tensor {
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = options.batchSize ?? PREDICT_BATCH_SIZE;
   checkBatchSize('predict', batchSize);
   const own = (model as { predict?: (x: Tensor | Float32Array, o?: { batchSize?: number }) => Tensor }).predict;
   let input: Tensor;

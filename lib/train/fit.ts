@@ -36,7 +36,7 @@ export interface FitOptions {
   loss?: LossSpec;
   /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
   optimizer?: TrainableOptimizer | OptimizerName;
-  /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). An error with an optimizer instance (give it the lr). */
+  /** Learning rate for a named optimizer. Default: the class's (optim.OPTIMIZER_DEFAULTS: 1e-3, rmsprop 1e-2). An error with an optimizer instance (give it the lr). */
   lr?: number;
   /**
    * Per-class weights of the training loss ('crossEntropy' or 'bceWithLogits', integer labels):

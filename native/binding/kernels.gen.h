@@ -9,6 +9,7 @@
 #include "elementwise.h"
 #include "gather.h"
 #include "gemm.h"
+#include "layer_norm.h"
 #include "linear.h"
 #include "norm.h"
 #include "optim.h"
@@ -17,7 +18,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "8ebbb66e";
+inline constexpr const char* kKernelTableDigest = "cf1ade7f";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -62,6 +63,8 @@ inline constexpr Arg kMaxPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), 
 inline constexpr Arg kMaxPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
+inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
@@ -110,6 +113,8 @@ inline double call_maxPool2dForward(const Slot* a) { myelin::max_pool2d_forward(
 inline double call_maxPool2dBackward(const Slot* a) { myelin::max_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f); return 0; }
 inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
+inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
+inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
 
 // name, argument list (for arity errors), count, specs, requirements, bounded buffer, call, returns a number.
 inline constexpr Kernel kKernels[] = {
@@ -154,6 +159,8 @@ inline constexpr Kernel kKernels[] = {
     {"maxPool2dBackward", "NC, inPlane, outPlane, outTotal, argmax, dY, dX", 7, kMaxPool2dBackwardArgs, nullptr, 0, -1, call_maxPool2dBackward, false},
     {"avgPool2dForward", "NC, inPlane, outPlane, G, geom, countIncludePad, X, out", 8, kAvgPool2dForwardArgs, nullptr, 0, -1, call_avgPool2dForward, false},
     {"avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", 8, kAvgPool2dBackwardArgs, nullptr, 0, -1, call_avgPool2dBackward, false},
+    {"layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", 9, kLayerNormForwardArgs, nullptr, 0, -1, call_layerNormForward, false},
+    {"layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", 11, kLayerNormBackwardArgs, nullptr, 0, -1, call_layerNormBackward, false},
 };
 
 }  // namespace myelin_binding

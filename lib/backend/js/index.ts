@@ -6,6 +6,7 @@ import * as conv from './conv';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as norm from './norm';
+import * as layerNorm from './layer-norm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as quant from './quant';
@@ -21,7 +22,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...norm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
