@@ -1,5 +1,6 @@
 // myelin's public API: everything users import, re-exported from the modules that implement it.
 export { Tensor, tensor, zeros, ones, full, eye, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
+export { IntTensor, intTensor, type IndexLike } from './int-tensor';
 export { noGrad, isGradEnabled } from './autograd';
 export { info, setBackend, availableBackends, type BackendName, type SelectedBackendInfo } from './backend/select';
 export { Rng, manualSeed } from './random';
@@ -9,6 +10,7 @@ export {
   matmul, add, sub, mul, div, neg, exp, log, sqrt, pow, abs, clamp, sum, mean, max, min, argmax, argmin,
   eq, ne, lt, le, gt, ge, where, reshape, flatten, transpose, concat, stack, squeeze, unsqueeze, narrow, indexSelect,
   relu, sigmoid, tanh, softmax, logSoftmax,
+  permute, gather, embedding, maskedFill, triu, tril, cumsum, bmm, topk, multinomial,
 } from './ops';
 export * as nn from './nn';
 export * as optim from './optim';

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers (mulberry32 + Box-Muller) and the global default generator.
+// The one seeded pseudo-random generator (mulberry32 + Box-Muller), used by layers, dropout, tensors, shuffling and splits; and the global default generator.
 import { checkNumber, checkSeed, invalid, isPlainObject } from './validate';
 
 /** A small, fast, seedable PRNG (mulberry32). Its whole state is one 32-bit integer. */
@@ -8,21 +8,31 @@ export class Rng {
 
   /** seed: an integer in [0, 2^32); without one, a random seed. */
   constructor(seed: number = randomSeed()) {
-    this.state = checkSeed('Rng', 'seed', seed);
+    this.state = checkSeed(new.target.name, 'seed', seed);
   }
 
-  /** Uniform float in [0, 1). */
-  next(): number {
+  /** Uniform 32-bit unsigned integer (one mulberry32 step). */
+  nextUint32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform float in [0, 1). */
+  next(): number {
+    return this.nextUint32() / 4294967296;
   }
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid('Rng.int', 'n', 'an integer in [1, 2^32]', n);
+    return this.below(n, 'Rng.int', 'n');
+  }
+
+  /** Uniform integer in [0, n), n checked under the caller's name. */
+  protected below(n: number, where: string, name: string): number {
+    if (!(typeof n === 'number' && n >= 1 && n <= 4294967296 && Number.isInteger(n))) invalid(where, name, 'an integer in [1, 2^32]', n);
     return Math.floor(this.next() * n);
   }
 

@@ -1,5 +1,5 @@
-// Tensor (a float32 n-d array with an optional gradient) and its factories.
-import { backward as runBackward, type GradNode } from './autograd';
+// Tensor (a float32 n-d array with an optional gradient): its op methods and its factories. The class
+// is defined in lib/tensor-core.ts (which the ops import); this module adds the methods over the ops.
 import { Rng, globalGenerator } from './random';
 import * as shapeOps from './ops/shape';
 import * as elementwise from './ops/elementwise';
@@ -9,39 +9,145 @@ import { matmul } from './ops/matmul';
 import * as pointwise from './ops/pointwise';
 import * as compare from './ops/compare';
 import * as view from './ops/view';
+import { Tensor, shapeToString, sizeOf, type NestedArray, type NumericArray, type RandomOptions, type TensorOptions } from './tensor-core';
 import {
   allocFloat32, argumentError, checkBoolean, checkElementCount, checkNonNegativeInt, checkNumber, checkOptions, checkSeed,
-  checkShape, describe, invalid, isPlainObject, TENSOR_BRAND,
+  checkShape, describe, invalid, isPlainObject,
 } from './validate';
 
-/** Nested JS arrays of numbers, e.g. [[1, 2], [3, 4]]. */
-export type NestedArray = number | NestedArray[];
+export {
+  Tensor, shapeToString, sizeOf, zeroGradOf, type NestedArray, type NumericArray, type RandomOptions, type TensorOptions,
+} from './tensor-core';
 
-/** Typed arrays accepted by tensor(); values are converted to float32. */
-export type NumericArray =
-  | Float32Array | Float64Array | Int32Array | Int16Array | Int8Array
-  | Uint32Array | Uint16Array | Uint8Array | Uint8ClampedArray;
-
-export interface TensorOptions {
-  requiresGrad?: boolean;
+/** The op methods of a Tensor (t.add(u) is ops.add(t, u)); installed on Tensor.prototype below. */
+export interface TensorOpMethods {
+  // Shape ops (differentiable).
+  reshape(...shape: number[] | [readonly number[]]): Tensor;
+  /** 2-D transpose; for more dimensions, swaps the last two. */
+  transpose(): Tensor;
+  /** Rows [start, end) along the first dimension (negative indices count from the end). */
+  slice(start: number, end?: number, ...rest: never[]): Tensor;
+  /** The rows at the given indices along the first dimension. */
+  indexRows(indices: Int32Array | readonly number[]): Tensor;
+  flatten(startDim?: number): Tensor;
+  /** Drops size-1 dimensions (all, or only `axis`). Shares the data. */
+  squeeze(axis?: number): Tensor;
+  /** Inserts a size-1 dimension at `axis`. Shares the data. */
+  unsqueeze(axis: number): Tensor;
+  /** `length` positions of `axis` from `start`: x.narrow(1, 0, 2) is the first two columns. */
+  narrow(axis: number, start: number, length: number): Tensor;
+  /** The given positions of `axis`: x.indexSelect(1, [2, 0]) is columns 2 and 0. */
+  indexSelect(axis: number, indices: Int32Array | readonly number[] | Tensor): Tensor;
+  // Arithmetic (differentiable, numpy broadcasting).
+  add(other: Tensor | number): Tensor;
+  sub(other: Tensor | number): Tensor;
+  mul(other: Tensor | number): Tensor;
+  div(other: Tensor | number): Tensor;
+  neg(): Tensor;
+  exp(): Tensor;
+  log(): Tensor;
+  sqrt(): Tensor;
+  pow(exponent: number): Tensor;
+  matmul(other: Tensor): Tensor;
+  abs(): Tensor;
+  /** Limits values to [min, max] (pass null/undefined for no bound on one side). */
+  clamp(min?: number | null, max?: number | null): Tensor;
+  // Comparisons (1/0 float32 masks, broadcasting, no gradient) and selection.
+  eq(other: Tensor | number): Tensor;
+  ne(other: Tensor | number): Tensor;
+  lt(other: Tensor | number): Tensor;
+  le(other: Tensor | number): Tensor;
+  gt(other: Tensor | number): Tensor;
+  ge(other: Tensor | number): Tensor;
+  /** This where cond is nonzero, other elsewhere (PyTorch's x.where(cond, y) = where(cond, x, y)). */
+  where(cond: Tensor, other: Tensor | number): Tensor;
+  // Reductions.
+  sum(axis?: number, keepDims?: boolean): Tensor;
+  mean(axis?: number, keepDims?: boolean): Tensor;
+  max(axis?: number, keepDims?: boolean): Tensor;
+  min(axis?: number, keepDims?: boolean): Tensor;
+  /** Positions of the maxima along `axis` (flat positions without one), as float32 values. */
+  argmax(axis?: number, keepDims?: boolean): Tensor;
+  /** Positions of the minima along `axis` (flat positions without one), as float32 values. */
+  argmin(axis?: number, keepDims?: boolean): Tensor;
+  // Activations.
+  relu(): Tensor;
+  leakyRelu(negativeSlope?: number): Tensor;
+  sigmoid(): Tensor;
+  tanh(): Tensor;
+  gelu(approximate?: 'none' | 'tanh'): Tensor;
+  /** Softmax over `axis` (default the last). */
+  softmax(axis?: number): Tensor;
+  /** Log-softmax over `axis` (default the last). */
+  logSoftmax(axis?: number): Tensor;
 }
 
-export interface RandomOptions extends TensorOptions {
-  /** Seed for a private generator; without it the global generator (see manualSeed) is used. */
-  seed?: number;
+
+declare module './tensor-core' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-interface
+  interface Tensor extends TensorOpMethods {}
 }
 
-/** Formats a shape the way every error message shows it: [2,3]. */
-export function shapeToString(shape: readonly number[]): string {
-  if (!Array.isArray(shape)) invalid('shapeToString', 'shape', 'an array of numbers', shape);
-  return `[${shape.join(',')}]`;
-}
+type OpMethodImpls = { [K in keyof TensorOpMethods]: (t: Tensor, ...args: Parameters<TensorOpMethods[K]>) => Tensor };
 
-/** Number of elements of a shape (1 for the scalar shape []). */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
+const OP_METHODS: OpMethodImpls = {
+  reshape: (t, ...shape) => shapeOps.reshape(t, (Array.isArray(shape[0]) ? shape[0] : shape) as readonly number[]),
+  transpose: (t) => shapeOps.transpose(t),
+  slice: (t, start, end, ...rest) => {
+    if (rest.length > 0) {
+      throw argumentError('slice', `takes (start, end) along the first dimension; got a third argument ${describe(rest[0])} (slicing another axis is not supported)`);
+    }
+    return shapeOps.slice(t, start, end);
+  },
+  indexRows: (t, indices) => shapeOps.indexRows(t, indices),
+  flatten: (t, startDim) => shapeOps.flatten(t, startDim),
+  squeeze: (t, axis) => view.squeeze(t, axis),
+  unsqueeze: (t, axis) => view.unsqueeze(t, axis),
+  narrow: (t, axis, start, length) => view.narrow(t, axis, start, length),
+  indexSelect: (t, axis, indices) => view.indexSelect(t, axis, indices),
+  add: (t, other) => elementwise.add(t, other),
+  sub: (t, other) => elementwise.sub(t, other),
+  mul: (t, other) => elementwise.mul(t, other),
+  div: (t, other) => elementwise.div(t, other),
+  neg: (t) => elementwise.neg(t),
+  exp: (t) => elementwise.exp(t),
+  log: (t) => elementwise.log(t),
+  sqrt: (t) => elementwise.sqrt(t),
+  pow: (t, exponent) => elementwise.pow(t, exponent),
+  matmul: (t, other) => matmul(t, other),
+  abs: (t) => pointwise.abs(t),
+  clamp: (t, min, max) => pointwise.clamp(t, min, max),
+  eq: (t, other) => compare.eq(t, other),
+  ne: (t, other) => compare.ne(t, other),
+  lt: (t, other) => compare.lt(t, other),
+  le: (t, other) => compare.le(t, other),
+  gt: (t, other) => compare.gt(t, other),
+  ge: (t, other) => compare.ge(t, other),
+  where: (t, cond, other) => compare.where(cond, t, other),
+  sum: (t, axis, keepDims) => reduce.sum(t, axis, keepDims),
+  mean: (t, axis, keepDims) => reduce.mean(t, axis, keepDims),
+  max: (t, axis, keepDims) => reduce.max(t, axis, keepDims),
+  min: (t, axis, keepDims) => reduce.min(t, axis, keepDims),
+  argmax: (t, axis, keepDims) => reduce.argmax(t, axis, keepDims),
+  argmin: (t, axis, keepDims) => reduce.argmin(t, axis, keepDims),
+  relu: (t) => activation.relu(t),
+  leakyRelu: (t, negativeSlope) => activation.leakyRelu(t, negativeSlope),
+  sigmoid: (t) => activation.sigmoid(t),
+  tanh: (t) => activation.tanh(t),
+  gelu: (t, approximate) => activation.gelu(t, approximate),
+  softmax: (t, axis) => activation.softmax(t, axis),
+  logSoftmax: (t, axis) => activation.logSoftmax(t, axis),
+};
+
+// Non-enumerable, as class methods are (for-in and object spreads of a tensor see only its fields).
+for (const [name, impl] of Object.entries(OP_METHODS) as [string, (t: Tensor, ...args: unknown[]) => Tensor][]) {
+  Object.defineProperty(Tensor.prototype, name, {
+    value: function (this: Tensor, ...args: unknown[]): Tensor {
+      return impl(this, ...args);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 const TENSOR_OPTIONS = ['requiresGrad'] as const;
@@ -52,297 +158,6 @@ function requiresGradOf(op: string, opts: TensorOptions): boolean {
   return opts.requiresGrad === undefined ? false : checkBoolean(op, 'requiresGrad', opts.requiresGrad);
 }
 
-/** A dense float32 n-d array, row-major. Memory is owned by the GC: no dispose needed. */
-export class Tensor {
-  data: Float32Array;
-  shape: number[];
-  requiresGrad: boolean;
-  grad: Tensor | null = null;
-  /** @internal The op that produced this tensor (null for leaves and untracked results). */
-  _node: GradNode | null = null;
-  /**
-   * @internal Write counter of `data`: bumped by every in-place change myelin makes (optimizer
-   * steps, loadStateDict, resetParameters) and by markChanged(). predictAsync keeps its weight
-   * copy while the counters (and the `data` arrays) are unchanged.
-   */
-  _version = 0;
-
-  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
-    if (!(data instanceof Float32Array)) invalid('Tensor', 'data', 'a Float32Array', data, 'tensor(values, shape) converts other arrays');
-    const s = checkShape('Tensor', shape);
-    if (data.length !== sizeOf(s)) {
-      throw new Error(`Tensor: data has ${data.length} elements, shape ${shapeToString(s)} needs ${sizeOf(s)}`);
-    }
-    this.data = data;
-    this.shape = s;
-    this.requiresGrad = requiresGrad;
-  }
-
-  /** Number of elements. */
-  get size(): number {
-    return this.data.length;
-  }
-
-  /** Number of dimensions. */
-  get ndim(): number {
-    return this.shape.length;
-  }
-
-  /** True when this tensor was created by the user (not by a recorded op). */
-  get isLeaf(): boolean {
-    return this._node === null;
-  }
-
-  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
-  toArray(): NestedArray {
-    if (this.shape.length === 0) return this.data[0];
-    const build = (dim: number, offset: number): NestedArray[] => {
-      const n = this.shape[dim];
-      const out: NestedArray[] = new Array(n);
-      if (dim === this.shape.length - 1) {
-        for (let i = 0; i < n; i++) out[i] = this.data[offset + i];
-        return out;
-      }
-      const stride = sizeOf(this.shape.slice(dim + 1));
-      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * stride);
-      return out;
-    };
-    return build(0, 0);
-  }
-
-  /** The single value of a one-element tensor. */
-  item(): number {
-    if (this.size !== 1) {
-      throw new Error(`item: tensor of shape ${shapeToString(this.shape)} has ${this.size} elements, expected 1`);
-    }
-    return this.data[0];
-  }
-
-  /** Backpropagates from this tensor (a scalar, or pass a gradient of the same shape). */
-  backward(grad?: Tensor | Float32Array | number[]): void {
-    let g: Float32Array | null = null;
-    if (grad !== undefined) {
-      if (grad instanceof Tensor) {
-        if (grad.size !== this.size) {
-          throw new Error(
-            `backward: gradient of shape ${shapeToString(grad.shape)} does not match output of shape ${shapeToString(this.shape)}`,
-          );
-        }
-        g = grad.data;
-      } else if (grad instanceof Float32Array) {
-        g = grad;
-      } else if (Array.isArray(grad) && grad.every((v) => typeof v === 'number')) {
-        g = Float32Array.from(grad);
-      } else {
-        invalid('backward', 'the gradient', 'a Tensor, a Float32Array or an array of numbers (or nothing, for a scalar)', grad);
-      }
-    }
-    runBackward(this, g, (data, shape) => new Tensor(data, shape));
-  }
-
-  /**
-   * Records that `data` was changed in place outside myelin (e.g. `w.data[0] = 1` or
-   * `w.data.set(values)`), so predictAsync copies the weights again. Returns this.
-   */
-  markChanged(): this {
-    this._version++;
-    return this;
-  }
-
-  /** Marks a leaf as requiring grad (or not); returns this. */
-  requiresGrad_(flag = true): this {
-    checkBoolean('requiresGrad_', 'flag', flag);
-    if (this._node !== null && !flag) {
-      throw new Error('requiresGrad_: cannot turn off requiresGrad on a non-leaf tensor; use detach()');
-    }
-    this.requiresGrad = flag;
-    return this;
-  }
-
-  /**
-   * Zeroes .grad in place (the buffer is kept, so the next backward accumulates into it without
-   * allocating); with setToNull, drops it instead.
-   */
-  zeroGrad(opts: { setToNull?: boolean } = {}): void {
-    const o = checkOptions('zeroGrad', opts, ['setToNull']);
-    zeroGradOf(this, o.setToNull !== undefined && checkBoolean('zeroGrad', 'setToNull', o.setToNull));
-  }
-
-  /** A tensor sharing this data, cut from the graph (requiresGrad false). */
-  detach(): Tensor {
-    return new Tensor(this.data, this.shape);
-  }
-
-  /** A copy of the data, cut from the graph. */
-  clone(): Tensor {
-    return new Tensor(Float32Array.from(this.data), this.shape);
-  }
-
-  // Shape ops (differentiable).
-  reshape(...shape: number[] | [readonly number[]]): Tensor {
-    const s = (Array.isArray(shape[0]) ? shape[0] : shape) as readonly number[];
-    return shapeOps.reshape(this, s);
-  }
-  /** 2-D transpose; for more dimensions, swaps the last two. */
-  transpose(): Tensor {
-    return shapeOps.transpose(this);
-  }
-  /** Rows [start, end) along the first dimension (negative indices count from the end). */
-  slice(start: number, end?: number, ...rest: never[]): Tensor {
-    if (rest.length > 0) {
-      throw argumentError('slice', `takes (start, end) along the first dimension; got a third argument ${describe(rest[0])} (slicing another axis is not supported)`);
-    }
-    return shapeOps.slice(this, start, end);
-  }
-  /** The rows at the given indices along the first dimension. */
-  indexRows(indices: Int32Array | readonly number[]): Tensor {
-    return shapeOps.indexRows(this, indices);
-  }
-  flatten(startDim = 1): Tensor {
-    return shapeOps.flatten(this, startDim);
-  }
-  /** Drops size-1 dimensions (all, or only `axis`). Shares the data. */
-  squeeze(axis?: number): Tensor {
-    return view.squeeze(this, axis);
-  }
-  /** Inserts a size-1 dimension at `axis`. Shares the data. */
-  unsqueeze(axis: number): Tensor {
-    return view.unsqueeze(this, axis);
-  }
-  /** `length` positions of `axis` from `start`: x.narrow(1, 0, 2) is the first two columns. */
-  narrow(axis: number, start: number, length: number): Tensor {
-    return view.narrow(this, axis, start, length);
-  }
-  /** The given positions of `axis`: x.indexSelect(1, [2, 0]) is columns 2 and 0. */
-  indexSelect(axis: number, indices: Int32Array | readonly number[] | Tensor): Tensor {
-    return view.indexSelect(this, axis, indices);
-  }
-
-  // Arithmetic (differentiable, numpy broadcasting).
-  add(other: Tensor | number): Tensor {
-    return elementwise.add(this, other);
-  }
-  sub(other: Tensor | number): Tensor {
-    return elementwise.sub(this, other);
-  }
-  mul(other: Tensor | number): Tensor {
-    return elementwise.mul(this, other);
-  }
-  div(other: Tensor | number): Tensor {
-    return elementwise.div(this, other);
-  }
-  neg(): Tensor {
-    return elementwise.neg(this);
-  }
-  exp(): Tensor {
-    return elementwise.exp(this);
-  }
-  log(): Tensor {
-    return elementwise.log(this);
-  }
-  sqrt(): Tensor {
-    return elementwise.sqrt(this);
-  }
-  pow(exponent: number): Tensor {
-    return elementwise.pow(this, exponent);
-  }
-  matmul(other: Tensor): Tensor {
-    return matmul(this, other);
-  }
-  abs(): Tensor {
-    return pointwise.abs(this);
-  }
-  /** Limits values to [min, max] (pass null/undefined for no bound on one side). */
-  clamp(min?: number | null, max?: number | null): Tensor {
-    return pointwise.clamp(this, min, max);
-  }
-
-  // Comparisons (1/0 float32 masks, broadcasting, no gradient) and selection.
-  eq(other: Tensor | number): Tensor {
-    return compare.eq(this, other);
-  }
-  ne(other: Tensor | number): Tensor {
-    return compare.ne(this, other);
-  }
-  lt(other: Tensor | number): Tensor {
-    return compare.lt(this, other);
-  }
-  le(other: Tensor | number): Tensor {
-    return compare.le(this, other);
-  }
-  gt(other: Tensor | number): Tensor {
-    return compare.gt(this, other);
-  }
-  ge(other: Tensor | number): Tensor {
-    return compare.ge(this, other);
-  }
-  /** This where cond is nonzero, other elsewhere (PyTorch's x.where(cond, y) = where(cond, x, y)). */
-  where(cond: Tensor, other: Tensor | number): Tensor {
-    return compare.where(cond, this, other);
-  }
-
-  // Reductions.
-  sum(axis?: number, keepDims = false): Tensor {
-    return reduce.sum(this, axis, keepDims);
-  }
-  mean(axis?: number, keepDims = false): Tensor {
-    return reduce.mean(this, axis, keepDims);
-  }
-  max(axis?: number, keepDims = false): Tensor {
-    return reduce.max(this, axis, keepDims);
-  }
-  min(axis?: number, keepDims = false): Tensor {
-    return reduce.min(this, axis, keepDims);
-  }
-  /** Positions of the maxima along `axis` (flat positions without one), as float32 values. */
-  argmax(axis?: number, keepDims = false): Tensor {
-    return reduce.argmax(this, axis, keepDims);
-  }
-  /** Positions of the minima along `axis` (flat positions without one), as float32 values. */
-  argmin(axis?: number, keepDims = false): Tensor {
-    return reduce.argmin(this, axis, keepDims);
-  }
-
-  // Activations.
-  relu(): Tensor {
-    return activation.relu(this);
-  }
-  leakyRelu(negativeSlope = 0.01): Tensor {
-    return activation.leakyRelu(this, negativeSlope);
-  }
-  sigmoid(): Tensor {
-    return activation.sigmoid(this);
-  }
-  tanh(): Tensor {
-    return activation.tanh(this);
-  }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
-    return activation.gelu(this, approximate);
-  }
-  /** Softmax over the last axis (axis, when given, must name the last axis: -1 or ndim - 1). */
-  softmax(axis?: number): Tensor {
-    return activation.softmax(this, axis);
-  }
-  /** Log-softmax over the last axis (axis, when given, must name the last axis). */
-  logSoftmax(axis?: number): Tensor {
-    return activation.logSoftmax(this, axis);
-  }
-
-  toString(): string {
-    const head = `Tensor(shape=${shapeToString(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
-    if (this.size > 100) return head;
-    return `${head} ${JSON.stringify(this.toArray())}`;
-  }
-}
-
-// How lib/validate.ts recognises a Tensor without importing this module.
-Object.defineProperty(Tensor.prototype, TENSOR_BRAND, { value: true });
-
-/** Zeroes t.grad in place, or drops it with setToNull (Tensor/Module/Optimizer.zeroGrad, options checked). */
-export function zeroGradOf(t: Tensor, setToNull: boolean): void {
-  if (setToNull) t.grad = null;
-  else if (t.grad !== null) t.grad.data.fill(0);
-}
 
 function isNumericArray(x: unknown): x is NumericArray {
   return ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);

@@ -13,8 +13,9 @@ import { setBackend, getBackend } from '../lib/backend/select';
 import { Tensor, ones, zeros } from '../lib/tensor';
 import { backendsUnderTest } from './helpers/backends';
 import { ensureDist, ROOT } from './helpers/dist';
+import { freshSeed } from './helpers/reference';
 
-const seed = (Date.now() ^ (process.pid << 12)) >>> 0;
+const seed = freshSeed();
 const native = backendsUnderTest().find((b) => b.name === 'native');
 
 describe.runIf(native !== undefined)(`C++ kernels vs their TS twins on special values (child process, seed ${seed})`, () => {

@@ -1,4 +1,6 @@
 // Tests of the benchmark harness maths: quantiles, summaries, rate conversion, interleaved timing.
+import { Rng } from '../lib/random';
+import { freshSeed } from './helpers/reference';
 import { describe, it, expect } from 'vitest';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { quantileSorted, median, summarize, rateFromTime } = require('../bench/lib/stats.js');
@@ -7,15 +9,10 @@ const { runInterleaved } = require('../bench/lib/measure.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { computeSpeedups } = require('../bench/lib/cases.js');
 
-const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+const seed = freshSeed();
 function rand(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(s >>> 0);
+  return () => g.next();
 }
 
 describe('bench stats', () => {

@@ -14,10 +14,10 @@ import type { Activation, Backend, PlanLayer, UnaryOp } from '../lib/backend/con
 import { ACTIVATION_CODE, UNARY_CODE } from '../lib/backend/contract';
 import { getJsBackend } from '../lib/backend/select';
 import { backendsUnderTest, requireBackend } from './helpers/backends';
-import { makeRng } from './helpers/reference';
+import { freshSeed, makeRng } from './helpers/reference';
 
 const FLT_MIN = 1.1754943508222875e-38;
-const seed = (Date.now() ^ (process.pid << 12)) >>> 0;
+const seed = freshSeed();
 const cxx = backendsUnderTest().find((b) => b.label === 'native, C++ at every size');
 const js = getJsBackend();
 

@@ -74,7 +74,7 @@ describe('fit on a data.Dataset', () => {
     expect(weights(b)).toEqual(weights(a));
     expect(hb.loss).toEqual(ha.loss);
     // Evaluate and predict on the dataset equal the in-memory calls.
-    const ea = evaluate(a, { x: table.x, y: table.y!, features: 6 });
+    const ea = evaluate(a, { x: table.x, y: table.y!, features: 6 }, { batchSize: 256 }); // the dataset's batches below
     const eb = await evaluate(a, Dataset.fromCsv(file, { labelColumn: 'target', batchSize: 256 }));
     expect(eb.loss).toBe(ea.loss);
     const pa = predict(a, new Tensor(table.x, [300, 6]));

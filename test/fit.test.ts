@@ -467,7 +467,8 @@ describe('divergence warnings', () => {
   });
 
   it('sgd with lr 10 on digits collapses to a constant output after a smaller spike: accuracyAtChance', async () => {
-    for (const s of [1, 2, 3]) {
+    // Seeds where lr 10 ends in a constant output (seed 3 no longer does since fit shuffles with Rng, issue 12).
+    for (const s of [1, 2, 4]) {
       const h = await fit(digitsMlp(s), digits.train, { epochs: 5, lr: 10, optimizer: 'sgd', batchSize: 128, seed: s, verbose: 0 });
       const w = h.warnings.find((x) => x.code === 'accuracyAtChance');
       expect(w, `seed ${s}: ${JSON.stringify(h.warnings)} acc ${h.accuracy}`).toBeDefined();

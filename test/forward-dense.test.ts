@@ -34,15 +34,44 @@ function chain(b: Backend, M: number, layers: PlanLayer[], X: Float32Array, soft
   return h;
 }
 
-function expectNear(actual: Float32Array, expected: Float32Array, what: string): void {
+function expectNear(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-5, atol = 1e-6): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < actual.length; i++) {
-    const tol = 1e-5 * Math.abs(expected[i]) + 1e-6;
+    const tol = rtol * Math.abs(expected[i]) + atol;
     if (!(Math.abs(actual[i] - expected[i]) <= tol)) {
       throw new Error(`${what}: index ${i}: got ${actual[i]}, expected ${expected[i]} (seed ${SEED})`);
     }
   }
 }
+
+const nativeEntry = backendsUnderTest().find((b) => b.label === 'native, C++ at every size');
+const jsEntry = backendsUnderTest().find((b) => b.name === 'js');
+
+// Not only each backend against itself: the C++ stack against the pure-TS twin (forwardDense and the
+// chain of linearForward calls there). Dot products accumulate in float32 (C++) and float64 (TS), so
+// the tolerance grows with the layer widths (up to 784 terms here).
+describe.runIf(nativeEntry !== undefined)(`forwardDense: native against the pure-TS twin (seed ${SEED})`, () => {
+  it('the same outputs on awkward shapes, with and without softmax', () => {
+    const native = requireBackend(nativeEntry!);
+    const js = requireBackend(jsEntry!);
+    const rng = makeRng(SEED ^ 0x7a7a);
+    for (const M of [1, 3, 17, 65, 257]) {
+      for (const widths of [[5, 3], [17, 65, 3], [784, 256, 128, 10], [33, 1, 7]]) {
+        const layers = randomStack(rng, widths);
+        const X = randUniform(rng, M * widths[0], 0, 1);
+        for (const softmax of [false, true]) {
+          const outN = new Float32Array(M * widths[widths.length - 1]);
+          const outJ = new Float32Array(outN.length);
+          native.forwardDense(M, layers, X, outN, softmax);
+          js.forwardDense(M, layers, X, outJ, softmax);
+          const what = `M=${M} widths=${widths.join('-')} softmax=${softmax}`;
+          expectNear(outN, outJ, `native vs js forwardDense ${what}`, 1e-4, 1e-5);
+          expectNear(outN, chain(js, M, layers, X, softmax), `native forwardDense vs js linearForward chain ${what}`, 1e-4, 1e-5);
+        }
+      }
+    }
+  });
+});
 
 for (const bt of backendsUnderTest()) {
   describe(`forwardDense on the ${bt.label} backend (seed ${SEED})`, () => {

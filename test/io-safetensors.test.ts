@@ -1,4 +1,6 @@
 // safetensors: round trips, format details, and rejection of truncated, bit-flipped and malformed files.
+import { Rng } from '../lib/random';
+import { freshSeed } from './helpers/reference';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -8,16 +10,10 @@ import {
   encodeSafetensorsBuffer, decodeSafetensors, writeSafetensorsSync, readSafetensorsSync, NamedArray,
 } from '../lib/io/safetensors';
 
-const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+const seed = freshSeed();
 function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(s >>> 0);
+  return () => g.next();
 }
 const rand = rng(seed);
 const withSeed = (msg: string): string => `${msg} (seed ${seed})`;

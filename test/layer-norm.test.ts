@@ -47,7 +47,8 @@ describe.each(backendsUnderTest())('LayerNorm (%s backend)', (backend) => {
   it('finite-difference gradients of x, weight and bias', () => {
     setBackend(backend);
     const { seed, rng } = freshRng();
-    for (const [shape, norm] of [[[3, 5], [5]], [[2, 2, 3], [2, 3]], [[1, 1], [1]]] as [number[], number[]][]) {
+    // 17 and 33 features reach the SIMD loops and their tails (the C++ kernels: 8 and 16 floats a vector)
+    for (const [shape, norm] of [[[3, 5], [5]], [[2, 2, 3], [2, 3]], [[1, 1], [1]], [[2, 17], [17]], [[3, 33], [33]]] as [number[], number[]][]) {
       const ln = new LayerNorm(norm, { eps: 1e-3 });
       ln.weight!.data.set(randomTensor(rng, norm).data);
       ln.bias!.data.set(randomTensor(rng, norm).data);
@@ -58,6 +59,14 @@ describe.each(backendsUnderTest())('LayerNorm (%s backend)', (backend) => {
       const plain = new LayerNorm(norm, { eps: 1e-3, elementwiseAffine: false });
       gradcheck(() => plain.forward(x), [x], { label: `seed ${seed} LayerNorm no affine ${JSON.stringify(shape)}` });
     }
+  });
+
+  it('runs the fused kernels: one layerNorm node on the tape, not a chain of ops', () => {
+    setBackend(backend);
+    const ln = new LayerNorm(4);
+    const y = ln.forward(new Tensor(Float32Array.from([1, 2, 3, 4, 0, 0, 1, 1]), [2, 4], { requiresGrad: true }));
+    expect(y._node?.op).toBe('layerNorm');
+    expect(y._node?.inputs.length).toBe(3);
   });
 });
 

@@ -5,6 +5,7 @@ import { ACTIVATION_CODE, type Backend, type PlanLayer } from '../lib/backend/co
 import { ACTIVATIONS, KERNELS, UNARY_OPS, type KernelRow } from '../lib/backend/kernel-table';
 import { loadNative, type NativeBackend, type NativeBinding } from '../lib/backend/native';
 import { backendsUnderTest, requireBackend } from './helpers/backends';
+import { freshSeed } from './helpers/reference';
 
 // These tests must fail (not skip) when the addon cannot be loaded, unless the js backend is forced.
 const forcedJs = process.env.MYELIN_BACKEND === 'js';
@@ -261,7 +262,7 @@ describe.skipIf(forcedJs)('native binding', () => {
   });
 
   it('survives thousands of random malformed calls', () => {
-    const seed = (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
+    const seed = freshSeed();
     let state = seed || 1;
     const rand = (): number => {
       state ^= state << 13; state >>>= 0;

@@ -184,9 +184,9 @@ describe('exporter layouts built with protobufjs', () => {
     expect((fromOnnxBytes(squared) as Graph).nodes.map((n) => n.op ?? 'module')).toEqual(['module', 'mul']);
     await agreesWithOrt(squared, [4], 'squared');
     const exotic = buildModel([
-      node('LRN', ['x'], ['c']), node('BatchNormalization', ['c'], ['n']), node('Relu', ['n'], ['r']), node('LRN', ['r'], ['y']),
+      node('LRN', ['x'], ['c']), node('LpNormalization', ['c'], ['n']), node('Relu', ['n'], ['r']), node('LRN', ['r'], ['y']),
     ], wInit, ['batch', 4]);
-    expect(() => fromOnnxBytes(exotic)).toThrow(/unsupported ONNX operator\(s\): LRN, BatchNormalization \(/);
+    expect(() => fromOnnxBytes(exotic)).toThrow(/unsupported ONNX operator\(s\): LRN, LpNormalization \(/);
     const twoInputs = onnx.ModelProto.decode(residual);
     (twoInputs.graph as onnx.GraphProto).input.push(onnx.ValueInfoProto.create({ name: 'x2' }));
     expect((fromOnnxBytes(onnx.ModelProto.encode(twoInputs).finish()) as Graph).inputNames).toEqual(['x', 'x2']);

@@ -198,6 +198,13 @@ describe('exportModel traces any model made of myelin ops', () => {
         const seq = this.lin.forward(ops.reshape(x, [x.shape[0], 1, 4]));
         outs.push(ops.reshape(this.flat.forward(ops.unsqueeze(seq, 3)), [x.shape[0], 4]));
         outs.push(ops.add(x, ops.sum(x)), ops.dropout(x, 0.5, false));
+        // Normalisation and resizing on x as [n, 2, 2] (eval-mode batchNorm reads its running statistics).
+        const x3 = ops.reshape(x, [x.shape[0], 2, 2]);
+        const running = { mean: Float32Array.of(0.1, -0.2), var: Float32Array.of(1.5, 0.5), momentum: 0.1, batches: 0 };
+        outs.push(ops.reshape(ops.batchNorm(x3, { training: false, running, weight: ops.narrow(w, 0, 0, 2).sum(1), bias: null }), [x.shape[0], 4]));
+        outs.push(ops.reshape(ops.groupNorm(x3, 2, null, null, 1e-3), [x.shape[0], 4]), ops.reshape(ops.groupNorm(x3, 1, null, null, 1e-3), [x.shape[0], 4]));
+        outs.push(ops.reshape(ops.narrow(ops.upsampleNearest(x3, [4], [2]), 2, 1, 2), [x.shape[0], 4]));
+        outs.push(ops.reshape(ops.narrow(ops.upsampleNearest(x3, [3]), 2, 1, 2), [x.shape[0], 4]));
         return ops.concat(outs, 1);
       }
       override toConfig(): LayerConfig { return { type: 'AllOps' }; }
@@ -213,7 +220,10 @@ describe('exportModel traces any model made of myelin ops', () => {
     // Every op that reports itself to the tracer has a row (the table is the one place to add one).
     const rowsNeeded = ['add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'sqrt', 'abs', 'pow', 'clamp', 'matmul', 'linear', 'relu', 'leakyRelu',
       'sigmoid', 'tanh', 'gelu', 'geluTanh', 'softmax', 'logSoftmax', 'sum', 'mean', 'max', 'min', 'argmax', 'argmin', 'reshape', 'transpose',
-      'concat', 'slice', 'indexRows', 'narrow', 'indexSelect', 'dropout', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'none'];
+      'concat', 'slice', 'indexRows', 'narrow', 'indexSelect', 'dropout', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'none',
+      'batchNorm', 'groupNorm', 'upsampleNearest',
+      // sequence ops (test/seq-onnx.test.ts runs them in onnxruntime)
+      'permute', 'bmm', 'gather', 'embedding', 'maskedFill', 'triu', 'tril', 'cumsum'];
     expect(Object.keys(OP_EXPORTS).sort()).toEqual(rowsNeeded.sort());
   });
 

@@ -1,7 +1,8 @@
 // Optimizers vs hand-computed PyTorch-semantics updates, state save/restore, schedules, clipping, determinism.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor, randn } from '../lib/tensor';
-import { SGD, Adam, AdamW, RMSprop, StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup, clipGradNorm, Optimizer } from '../lib/optim';
+import { SGD, Adam, AdamW, RMSprop, StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup, clipGradNorm, Optimizer, OPTIMIZER_DEFAULTS } from '../lib/optim';
+import { makeOptimizer } from '../lib/train/optimizer';
 import { Linear, ReLU, Sequential, Dropout } from '../lib/nn';
 import { crossEntropy } from '../lib/nn/losses';
 import { backendsUnderTest, freshRng, setBackend } from './helpers/gradcheck';
@@ -263,5 +264,30 @@ describe('learning-rate schedules', () => {
     expect(o2.lr).toBeCloseTo(0.025, 12);
     expect(s2.step()).toBeCloseTo(s.step(), 12);
     expect(() => new StepLR(opt(), { stepSize: 0 })).toThrow('StepLR: stepSize must be a positive integer, got 0');
+  });
+});
+
+describe('one set of optimizer defaults (PyTorch 2.x), shared by the classes and fit', () => {
+  const p = (): Tensor[] => [new Tensor(new Float32Array(4), [4], { requiresGrad: true })];
+  it('the classes start from OPTIMIZER_DEFAULTS', () => {
+    expect(new SGD(p()).hyperparameters).toEqual({ lr: 1e-3, momentum: 0, nesterov: false, weightDecay: 0 });
+    expect(new Adam(p()).hyperparameters).toEqual({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    expect(new AdamW(p()).hyperparameters).toEqual({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    expect(new RMSprop(p()).hyperparameters).toEqual({ lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0 });
+    expect(new Adam(p(), { lr: undefined, betas: [0.8, 0.9] }).hyperparameters).toMatchObject({ lr: 1e-3, beta1: 0.8, beta2: 0.9 });
+  });
+  it("fit's named optimizers are the classes with the same defaults (rmsprop was 1e-3 in fit, 0.01 in the class)", () => {
+    for (const [name, cls] of [['sgd', SGD], ['adam', Adam], ['adamw', AdamW], ['rmsprop', RMSprop]] as const) {
+      const made = makeOptimizer(name, p()) as Optimizer;
+      expect(made).toBeInstanceOf(cls);
+      expect(made.hyperparameters).toEqual(OPTIMIZER_DEFAULTS[name]);
+      expect(made.hyperparameters).toEqual(new cls(p()).hyperparameters);
+    }
+  });
+  it('lr: one rule (a finite number >= 0, as PyTorch) in the classes, the setter and fit', () => {
+    expect(() => makeOptimizer('rmsprop', p(), -1)).toThrow('RMSprop: lr must be a non-negative finite number, got -1');
+    expect(() => new RMSprop(p(), { lr: -1 })).toThrow('RMSprop: lr must be a non-negative finite number, got -1');
+    expect(() => { new SGD(p()).lr = Infinity; }).toThrow('SGD: lr must be a non-negative finite number, got Infinity');
+    expect((makeOptimizer('adam', p(), 0) as Optimizer).lr).toBe(0);
   });
 });

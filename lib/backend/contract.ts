@@ -5,8 +5,10 @@
 //
 // Conventions (every kernel):
 // - Matrices are dense, row-major Float32Arrays. Sizes are integers >= 1 (n >= 0 for flat kernels).
-// - Fused kernels (linearForward, linearBackward, softmaxCrossEntropy, the optimizer steps) take
-//   one options object; the primitives take positional arguments.
+// - The contract is primitives plus fused kernels that earned their place by measurement (bench/).
+//   Fused kernels (the table rows marked `options`: linearForward, linearBackward, layerNormForward,
+//   layerNormBackward, softmaxCrossEntropy, the optimizer steps) take one options object; the
+//   primitives take positional arguments, and so do the plan kernels below (M, layers, X, out, softmax).
 // - Outputs are allocated by the caller and passed in; kernels never allocate results.
 // - Flat elementwise kernels allow `out` to alias an input (in-place use is common).
 // - Invalid arguments (wrong types, non-integer or non-positive sizes, buffers shorter than the
@@ -31,8 +33,8 @@ export type { Activation, UnaryOp } from './kernel-table';
 export { ACTIVATIONS, UNARY_OPS } from './kernel-table';
 export { ACTIVATION_CODE, UNARY_CODE } from './check';
 export type {
-  AdamStepOptions, Kernels, LinearBackwardOptions, LinearForwardOptions, RmspropStepOptions, SgdStepOptions,
-  SoftmaxCrossEntropyOptions,
+  AdamStepOptions, Kernels, LayerNormBackwardOptions, LayerNormForwardOptions, LinearBackwardOptions, LinearForwardOptions,
+  RmspropStepOptions, SgdStepOptions, SoftmaxCrossEntropyOptions,
 } from './kernels.gen';
 
 export interface BackendInfo {

@@ -306,6 +306,54 @@ buf may be null when momentum == 0.`,
     smallInJs: SMALL_OPTIM,
   },
 
+  // ---- normalisation family (BatchNorm, GroupNorm; native/kernels/norm.cc, lib/backend/js/norm.ts) ----
+  // x is [N, C, S] row-major: N samples, C channels, S spatial positions (1 for [N, C] inputs).
+  batchNormForward: {
+    doc: `Batch normalisation with batch statistics (training mode). Per channel c, over the N*S values
+x[n, c, s]: mean[c] and the biased variance[c] are written; then
+  out = (x - mean[c]) * invstd[c] * weight[c] + bias[c],   invstd[c] = 1 / sqrt(variance[c] + eps)
+with invstd also written. weight and bias may be null (1 and 0). GroupNorm uses it with N = 1.`,
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32OrNull('weight', 'C'), f32OrNull('bias', 'C'),
+      float('eps'), f32('out', 'N*C*S'), f32('mean', 'C'), f32('variance', 'C'), f32('invstd', 'C')],
+    options: true,
+    cpp: 'norm.h myelin::batch_norm_forward',
+  },
+  batchNormBackward: {
+    doc: `Batch normalisation backward. With xhat = (x - mean[c]) * invstd[c] and w = weight[c] (1 when null):
+  dweight[c] = sum dy * xhat,   dbias[c] = sum dy          (over n and s; each written when non-null)
+  dx = w * invstd[c] * (dy - dbias[c] / (N*S) - xhat * dweight[c] / (N*S))   when training
+  dx = w * invstd[c] * dy                                                    otherwise (fixed statistics)
+dx may be null. Outputs are overwritten.`,
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32('mean', 'C'), f32('invstd', 'C'),
+      f32OrNull('weight', 'C'), f32('dy', 'N*C*S'), bool('training'), f32OrNull('dx', 'N*C*S'),
+      f32OrNull('dweight', 'C'), f32OrNull('dbias', 'C')],
+    options: true,
+    cpp: 'norm.h myelin::batch_norm_backward',
+  },
+  channelAffine: {
+    doc: 'out[n, c, s] = x[n, c, s] * scale[c] + shift[c] (shift may be null: 0). Eval-mode BatchNorm, GroupNorm\'s affine.',
+    args: [dim('N'), dim('C'), dim('S'), f32('x', 'N*C*S'), f32('scale', 'C'), f32OrNull('shift', 'C'), f32('out', 'N*C*S')],
+    cpp: 'norm.h myelin::channel_affine',
+  },
+
+  // ---- sequence family (seq-ops): embedding lookups and their gradient (lib/backend/js/sequence.ts, native/kernels/gather.cc) ----
+  gatherRows: {
+    doc: `out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+(an embedding lookup; out is [n, D]).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('out', 'n*D')],
+    cpp: 'gather.h myelin::gather_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
+  scatterAddRows: {
+    doc: `table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).`,
+    args: [dim('V'), dim('D'), count('n'), f32('table', 'V*D'),
+      { name: 'idx', type: 'i32', len: 'n', below: 'V', each: 'index' }, f32('src', 'n*D'), count('skip')],
+    cpp: 'gather.h myelin::scatter_add_rows',
+    smallInJs: { size: 'n*D', max: 256 },
+  },
+
   // ---- Low-precision inference (native/kernels/qgemm*.cc, lib/backend/js/quant.ts) ----------
   quantizeRowsI8: {
     doc: `Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
@@ -403,6 +451,30 @@ window within the padded input (countIncludePad) or only the real input elements
     options: true,
     cpp: 'conv.h myelin::avg_pool2d_backward',
     example: POOL_EXAMPLE,
+  },
+
+  // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.
+  layerNormForward: {
+    doc: `LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
+  mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
+  y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
+weight and bias may be null (scale 1, shift 0). mean and rstd (nullable, length M) receive each
+row's statistics for layerNormBackward. y may alias x.`,
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32OrNull('weight', 'N'), f32OrNull('bias', 'N'), float('eps'),
+      f32('y', 'M*N'), f32OrNull('mean', 'M'), f32OrNull('rstd', 'M')],
+    options: true,
+    cpp: 'layer_norm.h myelin::layer_norm_forward',
+  },
+  layerNormBackward: {
+    doc: `LayerNorm backward from layerNormForward's mean and rstd. With xhat = (x - mean) * rstd and
+g = dy * weight (weight null: g = dy):
+  dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))     if dx non-null (dx may alias dy)
+  dWeight = sum_i dy * xhat;  dBias = sum_i dy               each if non-null
+With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.`,
+    args: [dim('M'), dim('N'), f32('x', 'M*N'), f32OrNull('weight', 'N'), f32('mean', 'M'), f32('rstd', 'M'),
+      f32('dy', 'M*N'), f32OrNull('dx', 'M*N'), f32OrNull('dWeight', 'N'), f32OrNull('dBias', 'N'), bool('accumulate')],
+    options: true,
+    cpp: 'layer_norm.h myelin::layer_norm_backward',
   },
 } satisfies Record<string, KernelRow>;
 

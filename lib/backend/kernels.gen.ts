@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = 'ac9e3217';
+export const KERNEL_TABLE_DIGEST = 'cf1ade7f';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'layerNormForward', 'layerNormBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -18,6 +18,8 @@ export interface SoftmaxCrossEntropyOptions { M: number; N: number; logits: Floa
 export interface SgdStepOptions { n: number; param: Float32Array; grad: Float32Array; velocity?: Float32Array | null; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
 export interface AdamStepOptions { n: number; param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array; step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
 export interface RmspropStepOptions { n: number; param: Float32Array; grad: Float32Array; sq: Float32Array; buf?: Float32Array | null; lr: number; alpha: number; eps: number; weightDecay: number; momentum: number }
+export interface BatchNormForwardOptions { N: number; C: number; S: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; out: Float32Array; mean: Float32Array; variance: Float32Array; invstd: Float32Array }
+export interface BatchNormBackwardOptions { N: number; C: number; S: number; x: Float32Array; mean: Float32Array; invstd: Float32Array; weight?: Float32Array | null; dy: Float32Array; training: boolean; dx?: Float32Array | null; dweight?: Float32Array | null; dbias?: Float32Array | null }
 export interface QgemmI8Options { M: number; N: number; K: number; A: Int8Array; aScale: Float32Array; W: Int8Array; wScale: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
 export interface GemmBf16Options { M: number; N: number; K: number; A: Uint16Array; W: Uint16Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
 export interface Conv2dForwardOptions { N: number; C: number; OC: number; inPlane: number; outPlane: number; kArea: number; G: number; geom: Int32Array; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array }
@@ -26,9 +28,11 @@ export interface MaxPool2dForwardOptions { NC: number; inPlane: number; outPlane
 export interface MaxPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; outTotal: number; argmax: Int32Array; dY: Float32Array; dX: Float32Array }
 export interface AvgPool2dForwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; X: Float32Array; out: Float32Array }
 export interface AvgPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; dY: Float32Array; dX: Float32Array }
+export interface LayerNormForwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; y: Float32Array; mean?: Float32Array | null; rstd?: Float32Array | null }
+export interface LayerNormBackwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; mean: Float32Array; rstd: Float32Array; dy: Float32Array; dx?: Float32Array | null; dWeight?: Float32Array | null; dBias?: Float32Array | null; accumulate: boolean }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -158,6 +162,38 @@ export interface KernelSignatures {
   rmspropStep(n: number, param: Float32Array, grad: Float32Array, sq: Float32Array, buf: Float32Array | null, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number): void;
 
   /**
+   * Batch normalisation with batch statistics (training mode). Per channel c, over the N*S values
+   * x[n, c, s]: mean[c] and the biased variance[c] are written; then
+   *   out = (x - mean[c]) * invstd[c] * weight[c] + bias[c],   invstd[c] = 1 / sqrt(variance[c] + eps)
+   * with invstd also written. weight and bias may be null (1 and 0). GroupNorm uses it with N = 1.
+   */
+  batchNormForward(N: number, C: number, S: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number, out: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array): void;
+
+  /**
+   * Batch normalisation backward. With xhat = (x - mean[c]) * invstd[c] and w = weight[c] (1 when null):
+   *   dweight[c] = sum dy * xhat,   dbias[c] = sum dy          (over n and s; each written when non-null)
+   *   dx = w * invstd[c] * (dy - dbias[c] / (N*S) - xhat * dweight[c] / (N*S))   when training
+   *   dx = w * invstd[c] * dy                                                    otherwise (fixed statistics)
+   * dx may be null. Outputs are overwritten.
+   */
+  batchNormBackward(N: number, C: number, S: number, x: Float32Array, mean: Float32Array, invstd: Float32Array, weight: Float32Array | null, dy: Float32Array, training: boolean, dx: Float32Array | null, dweight: Float32Array | null, dbias: Float32Array | null): void;
+
+  /** out[n, c, s] = x[n, c, s] * scale[c] + shift[c] (shift may be null: 0). Eval-mode BatchNorm, GroupNorm's affine. */
+  channelAffine(N: number, C: number, S: number, x: Float32Array, scale: Float32Array, shift: Float32Array | null, out: Float32Array): void;
+
+  /**
+   * out[i*D .. i*D+D) = table[idx[i]*D .. idx[i]*D+D) for i < n: rows of a [V, D] table picked by index
+   * (an embedding lookup; out is [n, D]).
+   */
+  gatherRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, out: Float32Array): void;
+
+  /**
+   * table[idx[i]*D ..] += src[i*D ..] for every i < n with idx[i] != skip, in order i = 0, 1, ...: an embedding's
+   * gradient accumulated into the rows touched (skip: the padding row; any value >= V skips none).
+   */
+  scatterAddRows(V: number, D: number, n: number, table: Float32Array, idx: Int32Array, src: Float32Array, skip: number): void;
+
+  /**
    * Quantises each row of X [M,K] to int8 Q (symmetric, zero point 0).
    * scale >= 1e-30: static, every row uses it; scale == 0: dynamic, scales[i] = f32(max|x| / 127) (0, and
    * Q = 0, when max|x| < 1e-30). Q = roundToEven(clamp(f32(x * inv), -127, 127)), inv = f32(1 / scale) or
@@ -216,6 +252,24 @@ export interface KernelSignatures {
 
   /** Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window. */
   avgPool2dBackward(NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean, dY: Float32Array, dX: Float32Array): void;
+
+  /**
+   * LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):
+   *   mean_i = sum_j x[i,j] / N;  rstd_i = 1 / sqrt(sum_j (x[i,j] - mean_i)^2 / N + eps)
+   *   y[i,j] = (x[i,j] - mean_i) * rstd_i * weight[j] + bias[j]
+   * weight and bias may be null (scale 1, shift 0). mean and rstd (nullable, length M) receive each
+   * row's statistics for layerNormBackward. y may alias x.
+   */
+  layerNormForward(M: number, N: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number, y: Float32Array, mean: Float32Array | null, rstd: Float32Array | null): void;
+
+  /**
+   * LayerNorm backward from layerNormForward's mean and rstd. With xhat = (x - mean) * rstd and
+   * g = dy * weight (weight null: g = dy):
+   *   dx = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))     if dx non-null (dx may alias dy)
+   *   dWeight = sum_i dy * xhat;  dBias = sum_i dy               each if non-null
+   * With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.
+   */
+  layerNormBackward(M: number, N: number, x: Float32Array, weight: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dWeight: Float32Array | null, dBias: Float32Array | null, accumulate: boolean): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -252,6 +306,11 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     sgdStep(o) { const k = 'sgdStep'; checkOptions(k, o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); const n = o.n, param = o.param, grad = o.grad, velocity = o.velocity ?? null, lr = o.lr, momentum = o.momentum, weightDecay = o.weightDecay, nesterov = o.nesterov; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'velocity', velocity, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'momentum', momentum); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'nesterov', nesterov); if (velocity === null && (momentum !== 0)) throwRequired(k, 'velocity', 'momentum != 0', 'momentum', momentum); impl.sgdStep(n, param, grad, velocity, lr, momentum, weightDecay, nesterov); },
     adamStep(o) { const k = 'adamStep'; checkOptions(k, o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); const n = o.n, param = o.param, grad = o.grad, m = o.m, v = o.v, step = o.step, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay, decoupled = o.decoupled; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'm', m, false, 'n', n); checkF32(k, 'v', v, false, 'n', n); checkDim(k, 'step', step); checkFloat(k, 'lr', lr); checkFloat(k, 'beta1', beta1); checkFloat(k, 'beta2', beta2); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkBool(k, 'decoupled', decoupled); impl.adamStep(n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled); },
     rmspropStep(o) { const k = 'rmspropStep'; checkOptions(k, o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); const n = o.n, param = o.param, grad = o.grad, sq = o.sq, buf = o.buf ?? null, lr = o.lr, alpha = o.alpha, eps = o.eps, weightDecay = o.weightDecay, momentum = o.momentum; checkCount(k, 'n', n); checkF32(k, 'param', param, false, 'n', n); checkF32(k, 'grad', grad, false, 'n', n); checkF32(k, 'sq', sq, false, 'n', n); checkF32(k, 'buf', buf, true, 'n', n); checkFloat(k, 'lr', lr); checkFloat(k, 'alpha', alpha); checkFloat(k, 'eps', eps); checkFloat(k, 'weightDecay', weightDecay); checkFloat(k, 'momentum', momentum); if (buf === null && (momentum > 0)) throwRequired(k, 'buf', 'momentum > 0', 'momentum', momentum); impl.rmspropStep(n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum); },
+    batchNormForward(o) { const k = 'batchNormForward'; checkOptions(k, o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); const N = o.N, C = o.C, S = o.S, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, out = o.out, mean = o.mean, variance = o.variance, invstd = o.invstd; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'bias', bias, true, 'C', C); checkFloat(k, 'eps', eps); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'variance', variance, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); impl.batchNormForward(N, C, S, x, weight, bias, eps, out, mean, variance, invstd); },
+    batchNormBackward(o) { const k = 'batchNormBackward'; checkOptions(k, o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); const N = o.N, C = o.C, S = o.S, x = o.x, mean = o.mean, invstd = o.invstd, weight = o.weight ?? null, dy = o.dy, training = o.training, dx = o.dx ?? null, dweight = o.dweight ?? null, dbias = o.dbias ?? null; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'mean', mean, false, 'C', C); checkF32(k, 'invstd', invstd, false, 'C', C); checkF32(k, 'weight', weight, true, 'C', C); checkF32(k, 'dy', dy, false, 'N', N, 'C', C, 'S', S); checkBool(k, 'training', training); checkF32(k, 'dx', dx, true, 'N', N, 'C', C, 'S', S); checkF32(k, 'dweight', dweight, true, 'C', C); checkF32(k, 'dbias', dbias, true, 'C', C); impl.batchNormBackward(N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias); },
+    channelAffine(N, C, S, x, scale, shift, out) { const k = 'channelAffine'; checkDim(k, 'N', N); checkDim(k, 'C', C); checkDim(k, 'S', S); checkF32(k, 'x', x, false, 'N', N, 'C', C, 'S', S); checkF32(k, 'scale', scale, false, 'C', C); checkF32(k, 'shift', shift, true, 'C', C); checkF32(k, 'out', out, false, 'N', N, 'C', C, 'S', S); impl.channelAffine(N, C, S, x, scale, shift, out); },
+    gatherRows(V, D, n, table, idx, out) { const k = 'gatherRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'out', out, false, 'n', n, 'D', D); checkBelow(k, 'index', idx, n, V); impl.gatherRows(V, D, n, table, idx, out); },
+    scatterAddRows(V, D, n, table, idx, src, skip) { const k = 'scatterAddRows'; checkDim(k, 'V', V); checkDim(k, 'D', D); checkCount(k, 'n', n); checkF32(k, 'table', table, false, 'V', V, 'D', D); checkI32(k, 'idx', idx, false, 'n', n); checkF32(k, 'src', src, false, 'n', n, 'D', D); checkCount(k, 'skip', skip); checkBelow(k, 'index', idx, n, V); impl.scatterAddRows(V, D, n, table, idx, src, skip); },
     quantizeRowsI8(M, K, X, scale, Q, scales) { const k = 'quantizeRowsI8'; checkDim(k, 'M', M); checkDim(k, 'K', K); checkF32(k, 'X', X, false, 'M', M, 'K', K); checkFloat(k, 'scale', scale); checkI8(k, 'Q', Q, false, 'M', M, 'K', K); checkF32(k, 'scales', scales, false, 'M', M); impl.quantizeRowsI8(M, K, X, scale, Q, scales); },
     qgemmI8(o) { const k = 'qgemmI8'; checkOptions(k, o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); const M = o.M, N = o.N, K = o.K, A = o.A, aScale = o.aScale, W = o.W, wScale = o.wScale, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkI8(k, 'A', A, false, 'M', M, 'K', K); checkF32(k, 'aScale', aScale, false, 'M', M); checkI8(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'wScale', wScale, false, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'M', M, 'N', N); impl.qgemmI8(M, N, K, A, aScale, W, wScale, bias, act, alpha, out); },
     toBf16(n, x, out) { const k = 'toBf16'; checkCount(k, 'n', n); checkF32(k, 'x', x, false, 'n', n); checkU16(k, 'out', out, false, 'n', n); impl.toBf16(n, x, out); },
@@ -262,6 +321,8 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     maxPool2dBackward(o) { const k = 'maxPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, outTotal = o.outTotal, argmax = o.argmax, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'outTotal', outTotal); checkI32(k, 'argmax', argmax, false, 'outTotal', outTotal); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.maxPool2dBackward(NC, inPlane, outPlane, outTotal, argmax, dY, dX); },
     avgPool2dForward(o) { const k = 'avgPool2dForward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, X = o.X, out = o.out; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'X', X, false, 'NC', NC, 'inPlane', inPlane); checkF32(k, 'out', out, false, 'NC', NC, 'outPlane', outPlane); impl.avgPool2dForward(NC, inPlane, outPlane, G, geom, countIncludePad, X, out); },
     avgPool2dBackward(o) { const k = 'avgPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.avgPool2dBackward(NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX); },
+    layerNormForward(o) { const k = 'layerNormForward'; checkOptions(k, o, 'M, N, x, weight, bias, eps, y, mean, rstd'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, y = o.y, mean = o.mean ?? null, rstd = o.rstd ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); checkFloat(k, 'eps', eps); checkF32(k, 'y', y, false, 'M', M, 'N', N); checkF32(k, 'mean', mean, true, 'M', M); checkF32(k, 'rstd', rstd, true, 'M', M); impl.layerNormForward(M, N, x, weight, bias, eps, y, mean, rstd); },
+    layerNormBackward(o) { const k = 'layerNormBackward'; checkOptions(k, o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, mean = o.mean, rstd = o.rstd, dy = o.dy, dx = o.dx ?? null, dWeight = o.dWeight ?? null, dBias = o.dBias ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'mean', mean, false, 'M', M); checkF32(k, 'rstd', rstd, false, 'M', M); checkF32(k, 'dy', dy, false, 'M', M, 'N', N); checkF32(k, 'dx', dx, true, 'M', M, 'N', N); checkF32(k, 'dWeight', dWeight, true, 'N', N); checkF32(k, 'dBias', dBias, true, 'N', N); checkBool(k, 'accumulate', accumulate); impl.layerNormBackward(M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate); },
   };
 }
 
@@ -297,6 +358,11 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     sgdStep: js === null ? (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); } : (o) => { checkOptions('sgdStep', o, 'n, param, grad, velocity, lr, momentum, weightDecay, nesterov'); if (o.n <= 32) return js.sgdStep(o); return binding.sgdStep(o.n, o.param, o.grad, o.velocity ?? null, o.lr, o.momentum, o.weightDecay, o.nesterov); },
     adamStep: js === null ? (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); } : (o) => { checkOptions('adamStep', o, 'n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled'); if (o.n <= 32) return js.adamStep(o); return binding.adamStep(o.n, o.param, o.grad, o.m, o.v, o.step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled); },
     rmspropStep: js === null ? (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); } : (o) => { checkOptions('rmspropStep', o, 'n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum'); if (o.n <= 32) return js.rmspropStep(o); return binding.rmspropStep(o.n, o.param, o.grad, o.sq, o.buf ?? null, o.lr, o.alpha, o.eps, o.weightDecay, o.momentum); },
+    batchNormForward: (o) => { checkOptions('batchNormForward', o, 'N, C, S, x, weight, bias, eps, out, mean, variance, invstd'); return binding.batchNormForward(o.N, o.C, o.S, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.out, o.mean, o.variance, o.invstd); },
+    batchNormBackward: (o) => { checkOptions('batchNormBackward', o, 'N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias'); return binding.batchNormBackward(o.N, o.C, o.S, o.x, o.mean, o.invstd, o.weight ?? null, o.dy, o.training, o.dx ?? null, o.dweight ?? null, o.dbias ?? null); },
+    channelAffine: binding.channelAffine,
+    gatherRows: js === null ? binding.gatherRows : (V, D, n, table, idx, out) => (sizesAtMost(256, n, D) ? js.gatherRows(V, D, n, table, idx, out) : binding.gatherRows(V, D, n, table, idx, out)),
+    scatterAddRows: js === null ? binding.scatterAddRows : (V, D, n, table, idx, src, skip) => (sizesAtMost(256, n, D) ? js.scatterAddRows(V, D, n, table, idx, src, skip) : binding.scatterAddRows(V, D, n, table, idx, src, skip)),
     quantizeRowsI8: binding.quantizeRowsI8,
     qgemmI8: (o) => { checkOptions('qgemmI8', o, 'M, N, K, A, aScale, W, wScale, bias, act, alpha, out'); return binding.qgemmI8(o.M, o.N, o.K, o.A, o.aScale, o.W, o.wScale, o.bias ?? null, actCode('qgemmI8', o.act), o.alpha, o.out); },
     toBf16: binding.toBf16,
@@ -307,5 +373,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     maxPool2dBackward: (o) => { checkOptions('maxPool2dBackward', o, 'NC, inPlane, outPlane, outTotal, argmax, dY, dX'); return binding.maxPool2dBackward(o.NC, o.inPlane, o.outPlane, o.outTotal, o.argmax, o.dY, o.dX); },
     avgPool2dForward: (o) => { checkOptions('avgPool2dForward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, X, out'); return binding.avgPool2dForward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.X, o.out); },
     avgPool2dBackward: (o) => { checkOptions('avgPool2dBackward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); return binding.avgPool2dBackward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.dY, o.dX); },
+    layerNormForward: (o) => { checkOptions('layerNormForward', o, 'M, N, x, weight, bias, eps, y, mean, rstd'); return binding.layerNormForward(o.M, o.N, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.y, o.mean ?? null, o.rstd ?? null); },
+    layerNormBackward: (o) => { checkOptions('layerNormBackward', o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); return binding.layerNormBackward(o.M, o.N, o.x, o.weight ?? null, o.mean, o.rstd, o.dy, o.dx ?? null, o.dWeight ?? null, o.dBias ?? null, o.accumulate); },
   };
 }

@@ -1,6 +1,5 @@
 // Backend selection: native by default, MYELIN_BACKEND override, lazy one-time load, js fallback, info().
-import * as fs from 'fs';
-import * as path from 'path';
+import { packageVersion } from '../constants';
 import type { Backend, BackendInfo } from './contract';
 import { jsBackend } from './js/index';
 import { loadNative } from './native';
@@ -21,7 +20,6 @@ let nativeBackend: Backend | null = null;
 let nativeError: string | null = null;
 let nativeTried = false;
 let fallbackReason: string | undefined;
-let cachedVersion: string | null = null;
 
 /** Loads the native addon once; remembers the backend or the reason it failed. */
 function tryLoadNative(): Backend | null {
@@ -119,19 +117,6 @@ export function getNativeBackend(): Backend | null {
 export function nativeLoadError(): string | null {
   tryLoadNative();
   return nativeError;
-}
-
-function packageVersion(): string {
-  if (cachedVersion !== null) return cachedVersion;
-  // lib/backend/select.ts and dist/backend/select.js both sit two levels below the package root.
-  const file = path.join(__dirname, '..', '..', 'package.json');
-  try {
-    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown };
-    cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    cachedVersion = 'unknown';
-  }
-  return cachedVersion;
 }
 
 /** The active backend's info plus the package version and, after a fallback, why native failed. */

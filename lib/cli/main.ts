@@ -10,20 +10,13 @@ import { registerPredict } from './predict-command';
 import { registerExport } from './export-command';
 import { registerMerge } from './merge-command';
 import { registerSweep } from './sweep-command';
+import { packageVersion } from '../constants';
 
 /** Exit codes of the command. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-function packageVersion(): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /**
  * Builds the command tree. Actions report their exit code through `setExit`. `root` is the package root

@@ -122,6 +122,12 @@ export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
   return { shape, data: decodeIdx(view, headerBytes, count, head.dtype), dtype: head.dtype };
 }
 
+/** Fills out[i] = read(i) (the big-endian values IDX stores) and returns it. */
+function bigEndian<T extends Int16Array | Int32Array | Float32Array | Float64Array>(out: T, read: (i: number) => number): T {
+  for (let i = 0; i < out.length; i++) out[i] = read(i);
+  return out;
+}
+
 /** `count` big-endian elements of `dtype` from byte `offset` of `view`, as the matching typed array. */
 export function decodeIdx(view: DataView, offset: number, count: number, dtype: IdxDtype): IdxData {
   switch (dtype) {
@@ -129,26 +135,14 @@ export function decodeIdx(view: DataView, offset: number, count: number, dtype: 
       return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
     case 'int8':
       return new Int8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
-    case 'int16': {
-      const out = new Int16Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt16(offset + 2 * i, false);
-      return out;
-    }
-    case 'int32': {
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getInt32(offset + 4 * i, false);
-      return out;
-    }
-    case 'float32': {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, false);
-      return out;
-    }
-    case 'float64': {
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(offset + 8 * i, false);
-      return out;
-    }
+    case 'int16':
+      return bigEndian(new Int16Array(count), (i) => view.getInt16(offset + 2 * i, false));
+    case 'int32':
+      return bigEndian(new Int32Array(count), (i) => view.getInt32(offset + 4 * i, false));
+    case 'float32':
+      return bigEndian(new Float32Array(count), (i) => view.getFloat32(offset + 4 * i, false));
+    case 'float64':
+      return bigEndian(new Float64Array(count), (i) => view.getFloat64(offset + 8 * i, false));
   }
 }
 

@@ -23,3 +23,11 @@ export {
   readCsv, readCsvBatches, splitCsvLine, DEFAULT_MAX_LINE_LENGTH, DEFAULT_MAX_COLUMNS, MAX_BATCH_VALUES, MISSING_TOKENS, AUTO_MAX_CLASSES,
 } from './csv';
 export type { CsvOptions, CsvBatch, CsvTable, CsvSchema, LabelColumn, MissingOption } from './csv';
+export { augmentImages, imageAugmenter } from './augment';
+export type { AugmentOptions, BatchPosition } from './augment';
+export { Vocabulary, charVocabulary, wordVocabulary } from './text';
+export type { TokenLevel, SpecialTokens, VocabularyOptions, EncodeOptions, EncodeBatchOptions, DecodeOptions, VocabularyJson } from './text';
+export { languageModelWindows, timeSeriesWindows } from './windows';
+export type { LanguageModelWindowOptions, LanguageModelWindows, TimeSeriesWindowOptions, TimeSeriesWindows } from './windows';
+export { loadFirstNames, loadSpamAssassin, FIRST_NAMES_PACKAGES, SPAM_ASSASSIN_PACKAGE } from './text-corpora';
+export type { FirstNamesOptions, SpamAssassinOptions, SpamAssassinData } from './text-corpora';

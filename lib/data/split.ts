@@ -1,4 +1,5 @@
 // Seeded shuffling, train/test splitting and row-gathering helpers shared by the datasets and fit().
+import { Rng } from '../random';
 import { checkBoolean, checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkSeed, describe, invalid } from '../validate';
 
 /** Most rows a dataset can have: rows are indexed by Int32Array permutations. */
@@ -19,46 +20,23 @@ export interface LabeledDataset extends Dataset {
 }
 
 /**
- * Small seeded pseudo-random generator (32-bit state, splitmix-style mixing). Deterministic for a
- * given seed on every platform; not for cryptography.
+ * @deprecated Use Rng (the one seeded generator, exported at the top level): SeededRandom is Rng with
+ * its former method name nextInt(bound) = int(bound). Since issue 12 it draws Rng's sequence
+ * (mulberry32), so a seed shuffles differently than before.
  */
-export class SeededRandom {
-  private state: number;
-
-  /** seed: an integer in [0, 2^32). */
-  constructor(seed: number) {
-    this.state = checkSeed('SeededRandom', 'seed', seed);
-  }
-
-  /** Next uniformly distributed 32-bit unsigned integer. */
-  nextUint32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-
-  /** Uniform float in [0, 1). */
-  next(): number {
-    return this.nextUint32() / 4294967296;
-  }
-
-  /** Uniform integer in [0, bound) (bound <= 2^32). */
+export class SeededRandom extends Rng {
+  /** Uniform integer in [0, bound) (bound <= 2^32); the same as int(bound). */
   nextInt(bound: number): number {
-    if (!(typeof bound === 'number' && bound >= 1 && bound <= 4294967296 && Number.isInteger(bound))) {
-      invalid('SeededRandom.nextInt', 'bound', 'an integer in [1, 2^32]', bound);
-    }
-    return Math.floor(this.next() * bound);
+    return this.below(bound, 'SeededRandom.nextInt', 'bound');
   }
 }
 
 /** Shuffles an index array in place (Fisher-Yates) with the given generator. */
-export function shuffleInPlace(indices: Int32Array | number[], rng: SeededRandom): void {
+export function shuffleInPlace(indices: Int32Array | number[], rng: Rng): void {
   if (!(indices instanceof Int32Array) && !Array.isArray(indices)) invalid('shuffleInPlace', 'indices', 'an Int32Array or an array', indices);
-  if (!(rng instanceof SeededRandom)) invalid('shuffleInPlace', 'rng', 'a SeededRandom', rng);
+  if (!(rng instanceof Rng)) invalid('shuffleInPlace', 'rng', 'an Rng', rng);
   for (let i = indices.length - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
+    const j = rng.int(i + 1);
     const t = indices[i];
     indices[i] = indices[j];
     indices[j] = t;
@@ -66,9 +44,9 @@ export function shuffleInPlace(indices: Int32Array | number[], rng: SeededRandom
 }
 
 /** A random permutation of 0..n-1, reproducible from the seed (or generator). */
-export function permutation(n: number, seed: number | SeededRandom): Int32Array {
+export function permutation(n: number, seed: number | Rng): Int32Array {
   checkNumber('permutation', 'n', n, { integer: true, min: 0, max: MAX_ROWS });
-  const rng = seed instanceof SeededRandom ? seed : new SeededRandom(checkSeed('permutation', 'seed', seed));
+  const rng = seed instanceof Rng ? seed : new Rng(checkSeed('permutation', 'seed', seed));
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
   shuffleInPlace(out, rng);
@@ -197,7 +175,7 @@ export function trainTestSplit<Y extends Int32Array | Float32Array>(
     throw new Error(`trainTestSplit: y has ${y.length} elements, not a whole number per row for ${n} rows`);
   }
   const targets = y.length / n;
-  const rng = new SeededRandom(seed);
+  const rng = new Rng(seed);
 
   let testIdx: number[];
   let trainIdx: number[];

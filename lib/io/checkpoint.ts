@@ -136,7 +136,7 @@ export function readResumeState(dir: string, model: TrainableModel): ResumeState
   }
   if (ck.optimizerState === null) throw new Error(`fit: resumeFrom '${dir}' holds a model without optimizer state (not a checkpoint)`);
   const restoreRandom = randomStateRestorer(model, ck.trainingState.random, `fit: resumeFrom '${dir}'`);
-  model.loadStateDict(Object.fromEntries(ck.model.namedParameters().map(([k, t]) => [k, t.data])));
+  model.loadStateDict(Object.fromEntries(Object.entries(ck.model.stateDict()).map(([k, t]) => [k, t.data])));
   // The checkpoint's preprocessing (fit's standardize) comes back with the weights when the model has none.
   const m = model as { preprocessor?: unknown };
   if ('preprocessor' in m && m.preprocessor === null) m.preprocessor = ck.model.preprocessor;

@@ -1,10 +1,10 @@
 // Saving and loading models and training checkpoints as directories (model.json + safetensors), crash-safely.
-import * as path from 'path';
 import { Tensor } from '../tensor';
 import { Module, fromConfig, LayerConfig } from '../nn';
 import { checkConfig, configParameters } from '../nn/from-config';
 import { encodeSafetensors, decodeSafetensors, NamedArray } from './safetensors';
 import { Preprocessor } from '../data/preprocess';
+import { packageVersion } from '../constants';
 import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME, DIGEST_KEY } from './model-dir';
 
 /** Value of model.json's "format" field. */
@@ -31,6 +31,8 @@ const PREPROCESSING_KEY = 'preprocessing';
 export interface SavableModel {
   toConfig(): LayerConfig;
   namedParameters(): [string, Tensor][];
+  /** State tensors that are not trained (nn.Module's: BatchNorm running statistics), saved with the weights. */
+  namedBuffers?(): [string, Tensor][];
   /** Saved in model.json's preprocessing block when set (nn.Module's model.preprocessor). */
   preprocessor?: Preprocessor | null;
 }
@@ -93,15 +95,6 @@ export interface Checkpoint {
   trainingState: Record<string, JsonValue>;
 }
 
-function myelinVersion(): string {
-  try {
-    // lib/io and dist/io both sit two levels below the package root.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(path.join(__dirname, '..', '..', 'package.json')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** The input row shape implied by a leading Linear (through shape-preserving layers), or null. */
 export function inferInputShape(config: LayerConfig): number[] | null {
@@ -175,8 +168,8 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
 export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
   if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const architecture = model.toConfig();
-  const weights: NamedArray[] = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
-  const version = myelinVersion();
+  const weights: NamedArray[] = [...model.namedParameters(), ...(model.namedBuffers?.() ?? [])].map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
+  const version = packageVersion();
   const files: FileToWrite[] = [
     { role: 'weights', name: WEIGHTS_FILE, contents: encodeSafetensors(weights, { format: 'pt', producer: `myelin ${version}` }) },
   ];

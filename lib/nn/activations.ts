@@ -7,17 +7,25 @@ import type { LayerConfig } from './config';
 import { keyRules, register, type OnnxExportContext } from './registry';
 import { checkNumber, checkOneOf, checkOptions, checkTensor } from '../validate';
 
-export class ReLU extends Module {
+/** ReLU, Sigmoid and Tanh: no parameters, no options; each its own class (the registry tells them apart). */
+abstract class ParameterFreeActivation extends Module {
+  protected abstract readonly type: string;
+  protected abstract readonly act: 'relu' | 'sigmoid' | 'tanh';
   override forward(x: Tensor): Tensor {
-    checkTensor('ReLU.forward', 'input', x);
-    return activate(x, 'relu');
+    checkTensor(`${this.type}.forward`, 'input', x);
+    return activate(x, this.act);
   }
   override toConfig(): LayerConfig {
-    return { type: 'ReLU' };
+    return { type: this.type };
   }
   override describe(): string {
-    return 'ReLU';
+    return this.type;
   }
+}
+
+export class ReLU extends ParameterFreeActivation {
+  protected readonly type = 'ReLU';
+  protected readonly act = 'relu';
 }
 
 export class LeakyReLU extends Module {
@@ -38,30 +46,14 @@ export class LeakyReLU extends Module {
   }
 }
 
-export class Sigmoid extends Module {
-  override forward(x: Tensor): Tensor {
-    checkTensor('Sigmoid.forward', 'input', x);
-    return activate(x, 'sigmoid');
-  }
-  override toConfig(): LayerConfig {
-    return { type: 'Sigmoid' };
-  }
-  override describe(): string {
-    return 'Sigmoid';
-  }
+export class Sigmoid extends ParameterFreeActivation {
+  protected readonly type = 'Sigmoid';
+  protected readonly act = 'sigmoid';
 }
 
-export class Tanh extends Module {
-  override forward(x: Tensor): Tensor {
-    checkTensor('Tanh.forward', 'input', x);
-    return activate(x, 'tanh');
-  }
-  override toConfig(): LayerConfig {
-    return { type: 'Tanh' };
-  }
-  override describe(): string {
-    return 'Tanh';
-  }
+export class Tanh extends ParameterFreeActivation {
+  protected readonly type = 'Tanh';
+  protected readonly act = 'tanh';
 }
 
 export interface GELUOptions {

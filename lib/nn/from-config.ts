@@ -57,7 +57,7 @@ function definition(config: LayerConfig): LayerDefinition {
   return definitionOfType(config.type) as LayerDefinition;
 }
 
-/** The parameters (names and shapes, in namedParameters() order) that a checked config implies. */
+/** The parameters and buffers (names and shapes, as stateDict() lists them) that a checked config implies. */
 export function configParameters(config: LayerConfig): ParameterShape[] {
   const def = definition(config);
   if (def.parameters) return def.parameters(config);
@@ -65,7 +65,7 @@ export function configParameters(config: LayerConfig): ParameterShape[] {
     return def.children(config).flatMap((l, i) => configParameters(l).map((p) => ({ name: `${i}.${p.name}`, shape: p.shape })));
   }
   // A user layer without a parameters() rule: build one and look.
-  return buildChecked(config).namedParameters().map(([name, t]) => ({ name, shape: [...t.shape] }));
+  return Object.entries(buildChecked(config).stateDict()).map(([name, t]) => ({ name, shape: [...t.shape] }));
 }
 
 function buildChecked(config: LayerConfig): Module {

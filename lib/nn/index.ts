@@ -14,6 +14,18 @@ export { register, layerTypes, keyRules, type LayerDefinition, type KeyRule, typ
 export { kaimingNormal, glorotUniform, uniformFill, initForActivation, type InitScheme } from './init';
 export { crossEntropy, mseLoss, bceWithLogits, huberLoss, l1Loss, type Reduction, type LossOptions, type CrossEntropyOptions, type BceWithLogitsOptions } from './losses';
 export { LayerNorm, type LayerNormOptions } from './layer-norm';
+export { Embedding, type EmbeddingOptions } from './embedding';
+export {
+  LearnedPositionalEncoding, SinusoidalPositionalEncoding, sinusoidalTable,
+  type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
+} from './positional';
+export { MultiheadAttention, DecoderBlock, type MultiheadAttentionOptions, type AttendOptions, type DecoderBlockOptions } from './attention';
 export { Conv1d, Conv2d, type Conv1dLayerOptions, type Conv2dLayerOptions, type ConvInit } from './conv';
 export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d, type Pool1dLayerOptions, type Pool2dLayerOptions } from './pool';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batch-norm';
+export { GroupNorm, type GroupNormOptions } from './group-norm';
+export { Dropout2d } from './dropout2d';
+export { Upsample, type UpsampleOptions } from './upsample';
+export { Identity } from './identity';
+export { ResidualBlock, type ResidualBlockOptions } from './residual-block';
 export { Graph, GRAPH_OPS, type GraphOptions, type GraphNode, type GraphConfig, type GraphAttr } from './graph';

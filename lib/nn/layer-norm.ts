@@ -1,8 +1,8 @@
-// LayerNorm: normalises the trailing normalizedShape dims to zero mean and unit variance, then scales and shifts (forward in ops).
+// LayerNorm: normalises the trailing normalizedShape dims to zero mean and unit variance, then scales and shifts (one fused kernel each way).
 import { Tensor, ones, zeros } from '../tensor';
-import { add, div, mul, sqrt, sub } from '../ops/elementwise';
-import { mean } from '../ops/reduce';
-import { reshape } from '../ops/shape';
+import { getBackend } from '../backend/select';
+import { needsGrad, record } from '../autograd';
+import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
 import { Module } from './module';
 import type { LayerConfig } from './config';
 import {
@@ -25,7 +25,8 @@ interface LayerNormConfig extends LayerConfig {
 
 /**
  * y = (x - mean) / sqrt(var + eps) * weight + bias over the last normalizedShape.length dims (biased
- * variance), as torch.nn.LayerNorm. Composed from ops, so its backward comes from autograd.
+ * variance), as torch.nn.LayerNorm. Forward and backward are the fused layerNormForward and
+ * layerNormBackward kernels (training, predict and predictAsync all run this forward).
  */
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
@@ -34,7 +35,6 @@ export class LayerNorm extends Module {
   readonly weight: Tensor | null;
   /** Shape normalizedShape (zeros), or null without elementwiseAffine. */
   readonly bias: Tensor | null;
-  private readonly size: number;
 
   constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {
     super();
@@ -43,7 +43,7 @@ export class LayerNorm extends Module {
       invalid('LayerNorm', 'normalizedShape', 'a positive integer or a non-empty array of them', normalizedShape);
     }
     shape.forEach((d, i) => checkPositiveInt('LayerNorm', `normalizedShape[${i}]`, d));
-    this.size = checkElementCount('LayerNorm', shape, 'normalizedShape');
+    checkElementCount('LayerNorm', shape, 'normalizedShape');
     const o = checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine']);
     this.eps = o.eps === undefined ? 1e-5 : checkNumber('LayerNorm', 'eps', o.eps, { min: 0 });
     const affine = o.elementwiseAffine === undefined ? true : checkBoolean('LayerNorm', 'elementwiseAffine', o.elementwiseAffine);
@@ -53,21 +53,7 @@ export class LayerNorm extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    checkTensor(`${this.describe()}.forward`, 'input', x);
-    const k = this.normalizedShape.length;
-    const tail = x.shape.slice(x.ndim - k);
-    if (x.ndim < k || tail.some((d, i) => d !== this.normalizedShape[i])) {
-      throw new Error(`${this.describe()}.forward: input of shape [${x.shape.join(',')}] does not end in [${this.normalizedShape.join(',')}]`);
-    }
-    const D = this.size;
-    const h = k === 1 ? x : reshape(x, [...x.shape.slice(0, x.ndim - k), D]);
-    const centred = sub(h, mean(h, -1, true));
-    const variance = mean(mul(centred, centred), -1, true);
-    let y = div(centred, sqrt(add(variance, this.eps)));
-    if (this.weight !== null && this.bias !== null) {
-      y = add(mul(y, k === 1 ? this.weight : reshape(this.weight, [D])), k === 1 ? this.bias : reshape(this.bias, [D]));
-    }
-    return k === 1 ? y : reshape(y, x.shape);
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.describe());
   }
 
   override toConfig(): LayerNormConfig {
@@ -77,6 +63,46 @@ export class LayerNorm extends Module {
   override describe(): string {
     return `LayerNorm([${this.normalizedShape.join(', ')}], eps=${this.eps}${this.weight ? '' : ', no affine'})`;
   }
+}
+
+/**
+ * The LayerNorm op: y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing dims that
+ * normalizedShape names (weight and bias of that shape, or null), with a fused backward.
+ */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight: Tensor | null, bias: Tensor | null, eps: number, who = 'layerNorm'): Tensor {
+  checkTensor(`${who}.forward`, 'input', x);
+  const k = normalizedShape.length;
+  if (x.ndim < k || x.shape.slice(x.ndim - k).some((d, i) => d !== normalizedShape[i])) {
+    throw new Error(`${who}.forward: input of shape [${x.shape.join(',')}] does not end in [${normalizedShape.join(',')}]`);
+  }
+  const N = normalizedShape.reduce((a, b) => a * b, 1);
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p !== null && p.size !== N) throw new Error(`${who}: ${name} has ${p.size} elements, normalizedShape [${normalizedShape.join(',')}] needs ${N}`);
+  }
+  const M = x.size / N;
+  const backend = getBackend();
+  const y = outputBuffer(x.size);
+  const tracked = needsGrad(x, weight, bias);
+  const mean = tracked ? privateBuffer(M) : null;
+  const rstd = tracked ? privateBuffer(M) : null;
+  if (M > 0) backend.layerNormForward({ M, N, x: x.data, weight: weight?.data ?? null, bias: bias?.data ?? null, eps, y, mean, rstd });
+  const out = new Tensor(y, x.shape);
+  if (!tracked || mean === null || rstd === null) return out;
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return record(out, 'layerNorm', inputs, (g) => {
+    const dx = x.requiresGrad ? gradBuffer(x.size) : null;
+    const dWeight = weight?.requiresGrad ? gradBuffer(N) : null;
+    const dBias = bias?.requiresGrad ? gradBuffer(N) : null;
+    if (M > 0) {
+      backend.layerNormBackward({ M, N, x: x.data, weight: weight?.data ?? null, mean, rstd, dy: g, dx, dWeight, dBias, accumulate: false });
+    } else {
+      dWeight?.fill(0);
+      dBias?.fill(0);
+    }
+    releaseAfterBackward(mean);
+    releaseAfterBackward(rstd);
+    return [dx, ...(weight ? [dWeight] : []), ...(bias ? [dBias] : [])];
+  });
 }
 
 /** Scale and bias initializers (ones and zeros without elementwiseAffine). */

@@ -312,60 +312,59 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceWithLogi
     dLogit[i] = w * (k * sig - p * yi);
     if (dTarget !== null) dTarget[i] = w * ((p - 1) * softplusNeg - xi);
   }
-  const perElement = record(new Tensor(loss, logits.shape), 'bceWithLogits', [logits, targets], (g) => {
-    const backend = getBackend();
-    let dx: Float32Array | null = null;
-    let dy: Float32Array | null = null;
-    if (logits.requiresGrad) {
-      dx = gradBuffer(n);
-      if (n > 0) backend.mul(n, g, dLogit, dx);
-    }
-    if (dTarget !== null) {
-      dy = gradBuffer(n);
-      if (n > 0) backend.mul(n, g, dTarget, dy);
-    }
-    releaseAfterBackward(dLogit);
-    releaseAfterBackward(dTarget);
-    return [dx, dy];
-  });
-  if (perElement._node === null) {
-    releasePrivate(dLogit);
-    releasePrivate(dTarget);
-  }
+  const perElement = recordPointwiseLoss('bceWithLogits', loss, logits.shape, [logits, targets], dLogit, dTarget);
   return reduceLoss(perElement, reduction);
+}
+
+/**
+ * Records a pointwise loss `values` over inputs [a, b] whose gradients are g * da (a) and g * db (b:
+ * db an array, 'negated' for -da, or null for none). da and db are private buffers: released after
+ * the backward pass, or at once when nothing was recorded.
+ */
+function recordPointwiseLoss(
+  op: string, values: Float32Array, shape: number[], inputs: [Tensor, Tensor], da: Float32Array, db: Float32Array | 'negated' | null,
+): Tensor {
+  const [a, b] = inputs;
+  const out = record(new Tensor(values, shape), op, inputs, (g) => {
+    const backend = getBackend();
+    const n = g.length;
+    const times = (d: Float32Array, negate: boolean): Float32Array => {
+      const r = gradBuffer(n);
+      if (n > 0) backend.mul(n, g, d, r);
+      if (n > 0 && negate) backend.scale(n, r, -1, r);
+      return r;
+    };
+    const ga = a.requiresGrad ? times(da, false) : null;
+    const gb = db === null || !b.requiresGrad ? null : db === 'negated' ? times(da, true) : times(db, false);
+    releaseAfterBackward(da);
+    if (db instanceof Float32Array) releaseAfterBackward(db);
+    return [ga, gb];
+  });
+  if (out._node === null) {
+    releasePrivate(da);
+    if (db instanceof Float32Array) releasePrivate(db);
+  }
+  return out;
+}
+
+/** A loss of d = pred - target elementwise: lossAt(d) per element, slopeAt(d) its derivative in pred (minus it in target). */
+function differenceLoss(op: string, pred: Tensor, target: Tensor, lossAt: (d: number) => number, slopeAt: (d: number) => number): Tensor {
+  checkSameShape(op, pred, target, ['prediction', 'target']);
+  const n = pred.size;
+  const loss = outputBuffer(n);
+  const slope = privateBuffer(n);
+  for (let i = 0; i < n; i++) {
+    const d = pred.data[i] - target.data[i];
+    loss[i] = lossAt(d);
+    slope[i] = slopeAt(d);
+  }
+  return recordPointwiseLoss(op, loss, pred.shape, [pred, target], slope, 'negated');
 }
 
 /** Mean absolute error (L1) between pred and target (same shape); the gradient at pred = target is 0, as in PyTorch. */
 export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const reduction = reductionOf('l1Loss', opts);
-  checkSameShape('l1Loss', pred, target, ['prediction', 'target']);
-  const n = pred.size;
-  const loss = outputBuffer(n);
-  const sign = privateBuffer(n);
-  for (let i = 0; i < n; i++) {
-    const d = pred.data[i] - target.data[i];
-    loss[i] = Math.abs(d);
-    sign[i] = d > 0 ? 1 : d < 0 ? -1 : 0;
-  }
-  const perElement = record(new Tensor(loss, pred.shape), 'l1Loss', [pred, target], (g) => {
-    const backend = getBackend();
-    let dp: Float32Array | null = null;
-    let dt: Float32Array | null = null;
-    if (pred.requiresGrad) {
-      dp = gradBuffer(n);
-      if (n > 0) backend.mul(n, g, sign, dp);
-    }
-    if (target.requiresGrad) {
-      dt = gradBuffer(n);
-      if (n > 0) {
-        backend.mul(n, g, sign, dt);
-        backend.scale(n, dt, -1, dt);
-      }
-    }
-    releaseAfterBackward(sign);
-    return [dp, dt];
-  });
-  if (perElement._node === null) releasePrivate(sign);
+  const perElement = differenceLoss('l1Loss', pred, target, Math.abs, (d) => (d > 0 ? 1 : d < 0 ? -1 : 0));
   return reduceLoss(perElement, reduction);
 }
 
@@ -376,33 +375,10 @@ export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Te
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
   const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);
   const delta = opts.delta === undefined ? 1 : checkNumber('huberLoss', 'delta', opts.delta, { above: 0 });
-  checkSameShape('huberLoss', pred, target, ['prediction', 'target']);
-  const n = pred.size;
-  const loss = outputBuffer(n);
-  const dPred = privateBuffer(n);
-  for (let i = 0; i < n; i++) {
-    const d = pred.data[i] - target.data[i];
-    const a = Math.abs(d);
-    if (a <= delta) {
-      loss[i] = 0.5 * d * d;
-      dPred[i] = d;
-    } else {
-      loss[i] = delta * (a - 0.5 * delta);
-      dPred[i] = d > 0 ? delta : -delta;
-    }
-  }
-  const perElement = record(new Tensor(loss, pred.shape), 'huberLoss', [pred, target], (g) => {
-    const backend = getBackend();
-    const dp = gradBuffer(n);
-    let dt: Float32Array | null = null;
-    if (n > 0) backend.mul(n, g, dPred, dp);
-    if (target.requiresGrad) {
-      dt = gradBuffer(n);
-      if (n > 0) backend.scale(n, dp, -1, dt);
-    }
-    releaseAfterBackward(dPred);
-    return [pred.requiresGrad ? dp : null, dt];
-  });
-  if (perElement._node === null) releasePrivate(dPred);
+  const perElement = differenceLoss(
+    'huberLoss', pred, target,
+    (d) => (Math.abs(d) <= delta ? 0.5 * d * d : delta * (Math.abs(d) - 0.5 * delta)),
+    (d) => (Math.abs(d) <= delta ? d : d > 0 ? delta : -delta),
+  );
   return reduceLoss(perElement, reduction);
 }

@@ -21,6 +21,7 @@ export abstract class Module {
    */
   preprocessor: Preprocessor | null = null;
   private readonly params = new Map<string, Tensor>();
+  private readonly buffers = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
 
   /**
@@ -42,6 +43,26 @@ export abstract class Module {
     t.requiresGrad = true;
     this.params.set(name, t);
     return t;
+  }
+
+  /**
+   * Registers a state tensor that is not trained (BatchNorm's running statistics): saved, loaded and
+   * listed by stateDict() like parameters (PyTorch's buffers), never handed to an optimizer.
+   */
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    this.buffers.set(name, t);
+    return t;
+  }
+
+  /** Every buffer with its dotted name ("1.running_mean", ...), depth first. */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const walk = (m: Module, prefix: string): void => {
+      for (const [name, t] of m.buffers) out.push([prefix + name, t]);
+      for (const [name, child] of m.childModules) walk(child, `${prefix}${name}.`);
+    };
+    walk(this, '');
+    return out;
   }
 
   /** Registers a child module under `name` (its parameters are named "name.param"). */
@@ -118,22 +139,29 @@ export abstract class Module {
     return null;
   }
 
-  /** Parameters by name. The tensors are the live parameters (not copies). */
+  /** Parameters and buffers by name. The tensors are the live ones (not copies). */
   stateDict(): Record<string, Tensor> {
+    // PyTorch's order: each module's parameters, then its buffers, then its children.
+    const params = new Map(this.namedParameters().map(([n, t]) => [t, n]));
     const out: Record<string, Tensor> = {};
-    for (const [name, t] of this.namedParameters()) out[name] = t;
+    const walk = (m: Module, prefix: string): void => {
+      for (const t of m.params.values()) if (params.has(t)) out[params.get(t) as string] = t;
+      for (const [name, t] of m.buffers) out[prefix + name] = t;
+      for (const [name, child] of m.childModules) walk(child, `${prefix}${name}.`);
+    };
+    walk(this, '');
     return out;
   }
 
   /**
-   * Copies values into the parameters. Every parameter must be present with the right number of
+   * Copies values into the parameters and buffers. Every one must be present with the right number of
    * elements (and shape, for Tensors); unknown keys are an error.
    */
   loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
     if (!isPlainObject(sd)) {
       invalid('loadStateDict', 'the state dict', 'an object mapping parameter names to Tensors or Float32Arrays (as stateDict() returns)', sd);
     }
-    const named = this.namedParameters();
+    const named = Object.entries(this.stateDict());
     const known = new Set(named.map(([n]) => n));
     const unexpected = Object.keys(sd).filter((k) => !known.has(k));
     if (unexpected.length > 0) {

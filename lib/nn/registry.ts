@@ -93,6 +93,7 @@ export interface OnnxNodeView {
   float(name: string, fallback: number): number;
   int(name: string, fallback: number): number;
   ints(name: string): number[] | null;
+  string(name: string, fallback: string): string;
 }
 
 /** What a layer's ONNX import can ask about the graph. */
@@ -107,6 +108,8 @@ export interface OnnxImportContext {
 export interface ImportedLayer {
   config: LayerConfig;
   params: Record<string, Float32Array>;
+  /** The per-sample output shape when the layer changes it (null entries: unknown); absent: unchanged. */
+  sample?: (number | null)[] | null;
 }
 
 /** How a layer is read back from ONNX. */

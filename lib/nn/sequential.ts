@@ -1,4 +1,5 @@
 // Sequential: runs layers in order, fusing each Linear with the activation that follows it.
+import { IntTensor } from '../int-tensor';
 import { Tensor } from '../tensor';
 import { deriveSeed } from '../random';
 import { Module } from './module';
@@ -52,11 +53,14 @@ export class Sequential extends Module {
     if (this.seed !== undefined) this.layers.forEach((layer, i) => layer.seedIfUnseeded(deriveSeed(this.seed as number, i)));
   }
 
-  override forward(x: Tensor): Tensor {
-    checkTensor('Sequential.forward', 'input', x);
-    // Inside predict/predictAsync (a user Module calling this chain): the planned, native path.
-    if (!this.training && inPlannedInference() && definitionOf(this) !== undefined) return runPlan(planModel(this), x);
-    let h = x;
+  override forward(x: Tensor | IntTensor): Tensor {
+    // Token ids (an IntTensor) are read by a first layer that takes them (nn.Embedding).
+    if (!(x instanceof IntTensor)) {
+      checkTensor('Sequential.forward', 'input', x);
+      // Inside predict/predictAsync (a user Module calling this chain): the planned, native path.
+      if (!this.training && inPlannedInference() && definitionOf(this) !== undefined) return runPlan(planModel(this), x);
+    }
+    let h = x as Tensor;
     const n = this.layers.length;
     // Outputs of built-in layers that only the next built-in layer reads are carved from shared
     // slabs (cheaper for small ones); the output the caller gets always owns its buffer.

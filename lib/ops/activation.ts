@@ -2,9 +2,10 @@
 import { getBackend } from '../backend/select';
 import { ACTIVATION_CODE, type Activation } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
-import { checkNumber, checkOneOf, checkTensor, invalid } from '../validate';
+import { checkNumber, checkOneOf, checkTensor } from '../validate';
+import { alongAxis } from './seq';
 
 /** y = act(x) through the activation kernel; backward through activationBackward. */
 export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
@@ -53,43 +54,36 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return activation('gelu', x, approximate === 'tanh' ? 'geluTanh' : 'gelu', 0.01);
 }
 
-/**
- * Rows and row length of x for a softmax over its last axis. `axis`, when given, must name the last
- * axis (-1 or ndim - 1): other axes are not supported, and computing over the last one instead would
- * be a silently wrong answer.
- */
-function rowsAndCols(op: string, x: Tensor, axis: number | undefined): [number, number] {
+/** Rows and row length of x for a softmax over its last axis. */
+function rowsAndCols(op: string, x: Tensor): [number, number] {
   checkTensor(op, 'input', x);
-  if (axis !== undefined && axis !== -1 && axis !== x.ndim - 1) {
-    invalid(op, 'axis', `the last axis (-1 or ${x.ndim - 1} for shape ${shapeToString(x.shape)}); other axes are not supported`, axis);
-  }
   if (x.ndim < 1) throw new Error(`${op}: expected at least a 1-D tensor, got shape ${shapeToString(x.shape)}`);
   const N = x.shape[x.ndim - 1];
   return [N === 0 ? 0 : x.size / N, N];
 }
 
-/** Softmax over the last dimension (axis, when given, must be the last one). */
-export function softmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('softmax', x, axis);
+/** Row-wise softmax or log-softmax over the last dimension, with its backward kernel. */
+function rowSoftmax(op: 'softmax' | 'logSoftmax', x: Tensor): Tensor {
+  const [M, N] = rowsAndCols(op, x);
   const backend = getBackend();
   const y = outputBuffer(x.size);
-  if (x.size > 0) backend.softmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'softmax', [x], (g) => {
+  if (x.size > 0) backend[op](M, N, x.data, y);
+  const backwardKernel = op === 'softmax' ? backend.softmaxBackward : backend.logSoftmaxBackward;
+  return record(new Tensor(y, x.shape), op, [x], (g) => {
     const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.softmaxBackward(M, N, y, g, dx);
+    if (g.length > 0) backwardKernel.call(backend, M, N, y, g, dx);
     return [dx];
   });
 }
 
-/** Log-softmax over the last dimension (stable: x - max - log(sum(exp(x - max)))). */
+/** Softmax over `axis` (default the last): another axis is moved last, computed, and moved back. */
+export function softmax(x: Tensor, axis?: number): Tensor {
+  if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('softmax', x, axis, (t) => softmax(t));
+  return rowSoftmax('softmax', x);
+}
+
+/** Log-softmax over `axis` (default the last; stable: x - max - log(sum(exp(x - max)))). */
 export function logSoftmax(x: Tensor, axis?: number): Tensor {
-  const [M, N] = rowsAndCols('logSoftmax', x, axis);
-  const backend = getBackend();
-  const y = outputBuffer(x.size);
-  if (x.size > 0) backend.logSoftmax(M, N, x.data, y);
-  return record(new Tensor(y, x.shape), 'logSoftmax', [x], (g) => {
-    const dx = gradBuffer(g.length);
-    if (g.length > 0) backend.logSoftmaxBackward(M, N, y, g, dx);
-    return [dx];
-  });
+  if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('logSoftmax', x, axis, (t) => logSoftmax(t));
+  return rowSoftmax('logSoftmax', x);
 }

@@ -1,6 +1,6 @@
 // Numpy-style broadcasting: the result shape, expanding data to it, and summing gradients back.
 import { getBackend } from '../backend/select';
-import { shapeToString, sizeOf } from '../tensor';
+import { shapeToString, sizeOf } from '../tensor-core';
 import { checkElementCount, checkShape, invalid } from '../validate';
 
 /** The broadcast shape of a and b (numpy rules), or an Error naming the op and both shapes. */
@@ -68,16 +68,24 @@ export function expandData(data: Float32Array, from: readonly number[], to: read
     const base = o * inner;
     if (innerStride === 0) out.fill(data[src], base, base + inner);
     else out.set(data.subarray(src, src + inner), base);
-    // Advance the outer counter (dimensions n-2 .. 0).
-    for (let d = n - 2; d >= 0; d--) {
-      idx[d]++;
-      src += strides[d];
-      if (idx[d] < to[d]) break;
-      src -= strides[d] * to[d];
-      idx[d] = 0;
-    }
+    src = advance(idx, to, strides, n - 2, src); // the outer counter (dimensions n-2 .. 0)
   }
   return out;
+}
+
+/**
+ * Steps the counter idx over dims (dimensions `last` .. 0, the last fastest) and returns the offset
+ * pos moved by the strides (a dimension that wraps to 0 takes back its whole span).
+ */
+function advance(idx: number[], dims: readonly number[], strides: readonly number[], last: number, pos: number): number {
+  for (let d = last; d >= 0; d--) {
+    idx[d]++;
+    pos += strides[d];
+    if (idx[d] < dims[d]) break;
+    pos -= strides[d] * dims[d];
+    idx[d] = 0;
+  }
+  return pos;
 }
 
 /**
@@ -112,13 +120,7 @@ export function reduceToShape(grad: Float32Array, from: readonly number[], to: r
   let dst = 0;
   for (let i = 0; i < total; i++) {
     out[dst] += grad[i];
-    for (let d = n - 1; d >= 0; d--) {
-      idx[d]++;
-      dst += strides[d];
-      if (idx[d] < from[d]) break;
-      dst -= strides[d] * from[d];
-      idx[d] = 0;
-    }
+    dst = advance(idx, from, strides, n - 1, dst);
   }
   return out;
 }

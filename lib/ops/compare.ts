@@ -1,6 +1,6 @@
 // Elementwise comparisons (eq, ne, lt, le, gt, ge: 1/0 float32 masks) and where(cond, a, b), broadcasting.
 import { isTracing, record, traced } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { asTensor, type Operand } from './elementwise';
 
@@ -32,30 +32,23 @@ function compare(op: Compare, aIn: Operand, bIn: Operand): Tensor {
   return isTracing() ? traced(y, op, [a, b]) : y;
 }
 
+/** The comparison op `op` as a function of (a, b). */
+function comparison(op: Compare): (a: Operand, b: Operand) => Tensor {
+  return (a, b) => compare(op, a, b);
+}
+
 /** 1 where a == b, else 0 (NaN equals nothing). */
-export function eq(a: Operand, b: Operand): Tensor {
-  return compare('eq', a, b);
-}
+export const eq = comparison('eq');
 /** 1 where a != b, else 0 (NaN differs from everything). */
-export function ne(a: Operand, b: Operand): Tensor {
-  return compare('ne', a, b);
-}
+export const ne = comparison('ne');
 /** 1 where a < b, else 0. */
-export function lt(a: Operand, b: Operand): Tensor {
-  return compare('lt', a, b);
-}
+export const lt = comparison('lt');
 /** 1 where a <= b, else 0. */
-export function le(a: Operand, b: Operand): Tensor {
-  return compare('le', a, b);
-}
+export const le = comparison('le');
 /** 1 where a > b, else 0. */
-export function gt(a: Operand, b: Operand): Tensor {
-  return compare('gt', a, b);
-}
+export const gt = comparison('gt');
 /** 1 where a >= b, else 0. */
-export function ge(a: Operand, b: Operand): Tensor {
-  return compare('ge', a, b);
-}
+export const ge = comparison('ge');
 
 /**
  * Picks a where cond is nonzero (true), b elsewhere; all three broadcast together. cond is usually

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import { needsGrad, record } from '../autograd';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { checkTensor, invalid } from '../validate';
 import { intoLeafGrad, zeroedGradBuffer } from './linear';
 import { reshape } from './shape';

@@ -1,7 +1,7 @@
 // Dropout: zero each element with probability p (seeded mask), scale the rest by 1/(1-p); identity in eval.
 import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { checkBoolean, checkNumber, checkTensor, invalid } from '../validate';

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
 import { isTracing, record } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
 
@@ -33,14 +33,23 @@ function mulArrays(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
+/** The operands of a broadcasting binary op and its result computed by the kernel of the same name. */
+function broadcastKernel(op: 'add' | 'sub' | 'mul' | 'div', a: Tensor, b: Tensor): { shape: number[]; ad: Float32Array; bd: Float32Array; out: Float32Array } {
+  const { shape, ad, bd } = broadcastPair(op, a, b);
+  const out = new Float32Array(ad.length);
+  getBackend()[op](out.length, ad, bd, out);
+  return { shape, ad, bd, out };
+}
+
+/** The two operands of op as tensors (numbers become 0-d tensors). */
+function operands(op: string, aIn: Operand, bIn: Operand): [Tensor, Tensor] {
+  return [asTensor(op, 'first operand', aIn), asTensor(op, 'second operand', bIn)];
+}
+
 /** a + b (broadcasting). */
 export function add(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor('add', 'first operand', aIn);
-  const b = asTensor('add', 'second operand', bIn);
-  const backend = getBackend();
-  const { shape, ad, bd } = broadcastPair('add', a, b);
-  const out = new Float32Array(ad.length);
-  backend.add(out.length, ad, bd, out);
+  const [a, b] = operands('add', aIn, bIn);
+  const { shape, out } = broadcastKernel('add', a, b);
   return record(new Tensor(out, shape), 'add', [a, b], (g) => [
     a.requiresGrad ? reduceToShape(g, shape, a.shape) : null,
     b.requiresGrad ? reduceToShape(g, shape, b.shape) : null,
@@ -49,12 +58,8 @@ export function add(aIn: Operand, bIn: Operand): Tensor {
 
 /** a - b (broadcasting). */
 export function sub(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor('sub', 'first operand', aIn);
-  const b = asTensor('sub', 'second operand', bIn);
-  const backend = getBackend();
-  const { shape, ad, bd } = broadcastPair('sub', a, b);
-  const out = new Float32Array(ad.length);
-  backend.sub(out.length, ad, bd, out);
+  const [a, b] = operands('sub', aIn, bIn);
+  const { shape, out } = broadcastKernel('sub', a, b);
   return record(new Tensor(out, shape), 'sub', [a, b], (g) => [
     a.requiresGrad ? reduceToShape(g, shape, a.shape) : null,
     b.requiresGrad ? reduceToShape(unaryKernel('neg', g), shape, b.shape) : null,
@@ -63,8 +68,7 @@ export function sub(aIn: Operand, bIn: Operand): Tensor {
 
 /** a * b (broadcasting). */
 export function mul(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor('mul', 'first operand', aIn);
-  const b = asTensor('mul', 'second operand', bIn);
+  const [a, b] = operands('mul', aIn, bIn);
   const backend = getBackend();
   if (b.size === 1 && b.shape.length <= a.shape.length && !b.requiresGrad) {
     // Scaling by a constant: one kernel, no expanded copy.
@@ -77,9 +81,7 @@ export function mul(aIn: Operand, bIn: Operand): Tensor {
       return [ga, null];
     });
   }
-  const { shape, ad, bd } = broadcastPair('mul', a, b);
-  const out = new Float32Array(ad.length);
-  backend.mul(out.length, ad, bd, out);
+  const { shape, ad, bd, out } = broadcastKernel('mul', a, b);
   return record(new Tensor(out, shape), 'mul', [a, b], (g) => [
     a.requiresGrad ? reduceToShape(mulArrays(g, bd), shape, a.shape) : null,
     b.requiresGrad ? reduceToShape(mulArrays(g, ad), shape, b.shape) : null,
@@ -88,12 +90,9 @@ export function mul(aIn: Operand, bIn: Operand): Tensor {
 
 /** a / b (broadcasting). */
 export function div(aIn: Operand, bIn: Operand): Tensor {
-  const a = asTensor('div', 'first operand', aIn);
-  const b = asTensor('div', 'second operand', bIn);
+  const [a, b] = operands('div', aIn, bIn);
+  const { shape, bd, out } = broadcastKernel('div', a, b);
   const backend = getBackend();
-  const { shape, ad, bd } = broadcastPair('div', a, b);
-  const out = new Float32Array(ad.length);
-  backend.div(out.length, ad, bd, out);
   return record(new Tensor(out, shape), 'div', [a, b], (g) => {
     // d/da = g / b;  d/db = -g * a / b^2 = -(g / b) * out
     const gOverB = new Float32Array(g.length);

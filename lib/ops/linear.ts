@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import type { Activation } from '../backend/contract';
 import { isTracing, needsGrad, record } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { scratch } from './scratch';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkTensor } from '../validate';

@@ -2,8 +2,9 @@
 import { getBackend } from '../backend/select';
 import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { checkTensor } from '../validate';
+import { batchedMatmul } from './seq';
 
 /**
  * C = op(A) op(B) + beta C through the backend, allowing empty dimensions (the kernels take sizes
@@ -42,9 +43,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
-  if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) {
-    throw new Error(`matmul: batch dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
-  }
+  // Batch dims that differ broadcast (one GEMM per batch of the broadcast shape).
+  if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) return batchedMatmul('matmul', a, b);
   const batchShape = aBatch.length > 0 ? aBatch : bBatch;
   const batch = sizeOf(batchShape);
   const backend = getBackend();

@@ -1,7 +1,7 @@
 // Piecewise-linear unary ops: abs (on the backend's abs kernel) and clamp, with backward rules.
 import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
-import { Tensor } from '../tensor';
+import { Tensor } from '../tensor-core';
 import { argumentError, checkNumber, checkTensor, describe } from '../validate';
 
 /** |x|. The gradient is sign(x) (0 at 0, like PyTorch). */

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/select';
 import { needsGrad, record } from '../autograd';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { checkBoolean, checkTensor, invalid } from '../validate';
 import { geometry, pair, type Size2 } from './conv';
 import { reshape } from './shape';

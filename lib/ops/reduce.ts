@@ -1,7 +1,7 @@
 // Reductions: sum and mean (over everything or one axis), max/min and argmax/argmin over an axis or everything, with backward rules.
 import { getBackend } from '../backend/select';
 import { isTracing, record, traced } from '../autograd';
-import { Tensor, shapeToString } from '../tensor';
+import { Tensor, shapeToString } from '../tensor-core';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkBoolean, checkTensor, invalid } from '../validate';
 
@@ -130,13 +130,18 @@ function extremeIndices(op: string, x: Tensor, outer: number, len: number, inner
   return idx;
 }
 
-/** max/min values with their backward rule: the gradient flows to the element picked. */
-function extreme(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+/** The flat index of the largest (or smallest) element of each reduced slice, with the output layout. */
+function picks(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, largest: boolean) {
   checkReduceArgs(op, x, keepDims);
   if (x.size === 0) throw new Error(`${op}: empty tensor of shape ${shapeToString(x.shape)}`);
   const { outer, len, inner, shape } = reductionLayout(op, x, axis, keepDims);
+  return { picked: extremeIndices(op, x, outer, len, inner, largest), shape, len, inner };
+}
+
+/** max/min values with their backward rule: the gradient flows to the element picked. */
+function extreme(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
   // No max/min kernel: a plain loop that also records the winning index for the backward pass.
-  const picked = extremeIndices(op, x, outer, len, inner, op === 'max');
+  const { picked, shape } = picks(op, x, axis, keepDims, op === 'max');
   const out = new Float32Array(picked.length);
   for (let k = 0; k < picked.length; k++) out[k] = x.data[picked[k]];
   return record(new Tensor(out, shape), op, [x], (g) => {
@@ -158,10 +163,7 @@ export function min(x: Tensor, axis?: number, keepDims = false): Tensor {
 
 /** argmax/argmin: positions along the axis (flat positions without an axis), as float32 values. */
 function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
-  checkReduceArgs(op, x, keepDims);
-  if (x.size === 0) throw new Error(`${op}: empty tensor of shape ${shapeToString(x.shape)}`);
-  const { outer, len, inner, shape } = reductionLayout(op, x, axis, keepDims);
-  const picked = extremeIndices(op, x, outer, len, inner, op === 'argmax');
+  const { picked, shape, len, inner } = picks(op, x, axis, keepDims, op === 'argmax');
   const out = new Float32Array(picked.length);
   // Flat index -> position along the axis: (flat - o*len*inner - i) / inner.
   for (let k = 0; k < picked.length; k++) {

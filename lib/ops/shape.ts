@@ -1,6 +1,6 @@
 // Shape ops: reshape, flatten, transpose (last two dims), concat, row slicing and row gathering.
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { normalizeAxis } from './reduce';
 import { argumentError, checkTensor, describe, invalid } from '../validate';
 

@@ -1,6 +1,7 @@
 // Shape ops on any axis: squeeze/unsqueeze (views), stack, narrow (a range of an axis) and indexSelect (gather along an axis).
 import { isTracing, record } from '../autograd';
-import { Tensor, shapeToString, sizeOf } from '../tensor';
+import { Tensor, shapeToString, sizeOf } from '../tensor-core';
+import { IntTensor } from '../int-tensor';
 import { normalizeAxis } from './reduce';
 import { concat, reshape } from './shape';
 import { argumentError, checkNumber, checkTensor, describe, invalid } from '../validate';
@@ -120,13 +121,13 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
  * The positions `indices` of `axis` (repeats allowed, negative indices count from the end), like
  * torch.index_select: x.indexSelect(1, [0, 2]) picks columns 0 and 2.
  */
-export function indexSelect(x: Tensor, axis: number, indices: Int32Array | readonly number[] | Tensor): Tensor {
+export function indexSelect(x: Tensor, axis: number, indices: Int32Array | readonly number[] | Tensor | IntTensor): Tensor {
   checkTensor('indexSelect', 'input', x);
   const a = checkAxisOf('indexSelect', x, axis);
   let list: ArrayLike<number>;
   if (indices instanceof Int32Array || Array.isArray(indices)) list = indices as ArrayLike<number>;
-  else if (indices instanceof Tensor && indices.ndim <= 1) list = indices.data;
-  else invalid('indexSelect', 'indices', 'an Int32Array, an array of integers or a 1-D Tensor of integer values', indices);
+  else if ((indices instanceof Tensor || indices instanceof IntTensor) && indices.ndim <= 1) list = indices.data;
+  else invalid('indexSelect', 'indices', 'an Int32Array, an array of integers or a 1-D Tensor or IntTensor of integer values', indices);
   const len = x.shape[a];
   const pick = new Int32Array(list.length);
   for (let j = 0; j < list.length; j++) {

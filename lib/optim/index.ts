@@ -1,5 +1,6 @@
 // The optim namespace: optimizers, learning-rate schedules and gradient clipping.
-export { Optimizer, type OptimizerStateDict, type ParamState } from './optimizer';
+export { Optimizer, type BaseHyper, type OptimizerStateDict, type ParamState } from './base';
+export { OPTIMIZER_DEFAULTS, type AdamHyper, type OptimizerName, type RMSpropHyper, type SGDHyper } from './defaults';
 export { SGD, type SGDOptions } from './sgd';
 export { Adam, AdamW, type AdamOptions } from './adam';
 export { RMSprop, type RMSpropOptions } from './rmsprop';

@@ -1,42 +1,19 @@
 // RMSprop (PyTorch semantics, not centered), with optional momentum, via the fused rmspropStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, hyperChecks, type HyperSpec } from './optimizer';
-import { checkOptions } from '../validate';
+import { Optimizer } from './base';
+import { HYPER_SPECS, OPTIMIZER_DEFAULTS, hyperFromOptions, type RMSpropHyper } from './defaults';
 
-export interface RMSpropOptions {
-  /** Learning rate (default 0.01). */
-  lr?: number;
-  /** Smoothing constant of the squared-gradient average (default 0.99). */
-  alpha?: number;
-  eps?: number;
-  weightDecay?: number;
-  momentum?: number;
-}
+/** Each defaults to OPTIMIZER_DEFAULTS.rmsprop (lr 0.01, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0). */
+export type RMSpropOptions = Partial<RMSpropHyper>;
 
-const RMSPROP_SPEC: HyperSpec = {
-  lr: hyperChecks.nonNegative,
-  alpha: hyperChecks.fraction,
-  eps: hyperChecks.positive,
-  weightDecay: hyperChecks.nonNegative,
-  momentum: hyperChecks.fraction,
-};
-
-export class RMSprop extends Optimizer {
+export class RMSprop extends Optimizer<RMSpropHyper> {
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
-    const o = checkOptions('RMSprop', opts, Object.keys(RMSPROP_SPEC));
-    super(params, {
-      lr: o.lr ?? 0.01,
-      alpha: o.alpha ?? 0.99,
-      eps: o.eps ?? 1e-8,
-      weightDecay: o.weightDecay ?? 0,
-      momentum: o.momentum ?? 0,
-    }, RMSPROP_SPEC);
+    super(params, hyperFromOptions('RMSprop', OPTIMIZER_DEFAULTS.rmsprop, HYPER_SPECS.rmsprop, opts), HYPER_SPECS.rmsprop);
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {
-    const h = this.hyper;
-    const momentum = h.momentum as number;
+    const { lr, alpha, eps, weightDecay, momentum } = this.hyper;
     let s = this.state[i];
     if (s === null) {
       s = { sq: new Float32Array(p.size) };
@@ -44,10 +21,7 @@ export class RMSprop extends Optimizer {
     }
     if (momentum > 0 && !(s.buf instanceof Float32Array)) s.buf = new Float32Array(p.size);
     const buf = momentum > 0 ? (s.buf as Float32Array) : null;
-    getBackend().rmspropStep({
-      n: p.size, param: p.data, grad, sq: s.sq as Float32Array, buf,
-      lr: h.lr as number, alpha: h.alpha as number, eps: h.eps as number, weightDecay: h.weightDecay as number, momentum,
-    });
+    getBackend().rmspropStep({ n: p.size, param: p.data, grad, sq: s.sq as Float32Array, buf, lr, alpha, eps, weightDecay, momentum });
   }
 
   protected override stateBuffers(): string[] {

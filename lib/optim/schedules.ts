@@ -1,5 +1,5 @@
 // Learning-rate schedules (StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup) that set optimizer.lr.
-import type { Optimizer } from './optimizer';
+import type { Optimizer } from './base';
 import { checkNonNegativeInt, checkNumber, checkOptions, checkPositiveInt, invalid, isPlainObject } from '../validate';
 
 /** Anything with a settable learning rate. */
@@ -70,13 +70,15 @@ function scheduleOptions<T extends object>(op: string, opts: T, keys: readonly s
 
 /** lr = base * gamma^floor(t / stepSize). */
 export class StepLR extends LRSchedule {
+  /** Steps between two decays. */
   readonly stepSize: number;
+  /** Factor of each decay (default 0.1). */
   readonly gamma: number;
   constructor(optimizer: HasLearningRate, opts: { stepSize: number; gamma?: number }) {
     super(optimizer);
-    const o = scheduleOptions('StepLR', opts, ['stepSize', 'gamma']);
-    this.stepSize = checkPositiveInt('StepLR', 'stepSize', o.stepSize);
-    this.gamma = positive('StepLR', 'gamma', o.gamma ?? 0.1);
+    const { stepSize, gamma } = scheduleOptions('StepLR', opts, ['stepSize', 'gamma']);
+    this.stepSize = checkPositiveInt('StepLR', 'stepSize', stepSize);
+    this.gamma = positive('StepLR', 'gamma', gamma ?? 0.1);
     this.start();
   }
   override lrAt(t: number): number {

@@ -1,37 +1,24 @@
 // SGD with momentum, Nesterov and weight decay (PyTorch semantics), via the fused sgdStep kernel.
 import { getBackend } from '../backend/select';
 import type { Tensor } from '../tensor';
-import { Optimizer, hyperChecks, type HyperSpec } from './optimizer';
-import { argumentError, checkOptions } from '../validate';
+import { Optimizer } from './base';
+import { HYPER_SPECS, OPTIMIZER_DEFAULTS, hyperFromOptions, type SGDHyper } from './defaults';
+import { argumentError } from '../validate';
 
-export interface SGDOptions {
-  /** Learning rate (default 0.01). */
-  lr?: number;
-  momentum?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-}
+/** Each defaults to OPTIMIZER_DEFAULTS.sgd (lr 1e-3, momentum 0, nesterov false, weightDecay 0). */
+export type SGDOptions = Partial<SGDHyper>;
 
-const SGD_SPEC: HyperSpec = {
-  lr: hyperChecks.nonNegative,
-  momentum: hyperChecks.fraction,
-  nesterov: hyperChecks.flag,
-  weightDecay: hyperChecks.nonNegative,
-};
-
-export class SGD extends Optimizer {
+export class SGD extends Optimizer<SGDHyper> {
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
-    const o = checkOptions('SGD', opts, Object.keys(SGD_SPEC));
-    super(params, { lr: o.lr ?? 0.01, momentum: o.momentum ?? 0, nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0 }, SGD_SPEC);
+    super(params, hyperFromOptions('SGD', OPTIMIZER_DEFAULTS.sgd, HYPER_SPECS.sgd, opts), HYPER_SPECS.sgd);
   }
 
-  protected override checkHyperTogether(where: string, h: Record<string, number | boolean>): void {
-    if (h.nesterov === true && h.momentum === 0) throw argumentError(where, 'nesterov needs a momentum > 0');
+  protected override checkHyperTogether(where: string, h: SGDHyper): void {
+    if (h.nesterov && h.momentum === 0) throw argumentError(where, 'nesterov needs a momentum > 0');
   }
 
   protected override updateParam(i: number, p: Tensor, grad: Float32Array): void {
-    const h = this.hyper;
-    const momentum = h.momentum as number;
+    const { lr, momentum, weightDecay, nesterov } = this.hyper;
     let velocity: Float32Array | null = null;
     if (momentum !== 0) {
       let s = this.state[i];
@@ -42,10 +29,7 @@ export class SGD extends Optimizer {
       }
       velocity = s.velocity as Float32Array;
     }
-    getBackend().sgdStep({
-      n: p.size, param: p.data, grad, velocity, lr: h.lr as number, momentum,
-      weightDecay: h.weightDecay as number, nesterov: h.nesterov as boolean,
-    });
+    getBackend().sgdStep({ n: p.size, param: p.data, grad, velocity, lr, momentum, weightDecay, nesterov });
   }
 
   protected override stateBuffers(): string[] {

@@ -4,11 +4,12 @@ import { Module, type ModuleOutput } from '../nn/module';
 import { predict, predictClasses, type PredictOptions } from './run';
 import { predictAsync, type PredictAsyncOptions } from './predict';
 import type { ModelInput } from './inputs';
+import type { IntTensor } from '../int-tensor';
 
 declare module '../nn/module' {
   interface Module {
     /** serve.predict(this, x, opts): see there. */
-    predict<T extends ModuleOutput = Tensor>(x: ModelInput, opts?: PredictOptions): T;
+    predict<T extends ModuleOutput = Tensor>(x: ModelInput | IntTensor, opts?: PredictOptions): T;
     /** serve.predictClasses(this, x, opts): see there. */
     predictClasses(x: ModelInput, opts?: PredictOptions): string[];
     /** serve.predictAsync(this, x, opts): see there. */
@@ -16,7 +17,7 @@ declare module '../nn/module' {
   }
 }
 
-Module.prototype.predict = function predictMethod<T extends ModuleOutput = Tensor>(this: Module, x: ModelInput, opts?: PredictOptions): T {
+Module.prototype.predict = function predictMethod<T extends ModuleOutput = Tensor>(this: Module, x: ModelInput | IntTensor, opts?: PredictOptions): T {
   return predict<T>(this, x, opts);
 };
 Module.prototype.predictClasses = function predictClassesMethod(this: Module, x: ModelInput, opts?: PredictOptions): string[] {

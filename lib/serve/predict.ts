@@ -14,9 +14,10 @@ import { inputArgs, isMultiInput, joinOutputs, multiInput, type ModelInput, type
 import { forwardBatch, inEvalMode } from './run';
 import { frozenPlanFor } from './snapshot';
 import { preprocessorOf } from '../data/preprocess';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface PredictAsyncOptions extends InputShapeOptions {
-  /** Rows per forwardAsync call (default 4096). The event loop runs between batches. */
+  /** Rows per forwardAsync call (default PREDICT_BATCH_SIZE, 1024, as predict). The event loop runs between batches. */
   batchSize?: number;
   /** Backend to run on (default: the active backend). */
   backend?: Backend;
@@ -173,7 +174,7 @@ export async function predictAsync<T extends ModuleOutput = Tensor>(model: Plann
 async function predictPlanned(model: PlannableModel, x: ModelInput, options: PredictAsyncOptions): Promise<ModuleOutput> {
   const opts = checkOptions('predictAsync', options, OPTION_KINDS) as PredictAsyncOptions;
   opts.signal?.throwIfAborted();
-  const batchSize = opts.batchSize ?? 4096;
+  const batchSize = opts.batchSize ?? PREDICT_BATCH_SIZE;
   if (isMultiInput(x)) {
     if (opts.features !== undefined || opts.rows !== undefined) throw new Error('predictAsync: options.features and options.rows shape one flat Float32Array input; several inputs are Tensors');
     if (!(model instanceof Module)) throw new Error('predictAsync: several inputs need an nn.Module model');

@@ -7,14 +7,15 @@ import { shapeInput, type InputShapeOptions } from './input';
 import { inputArgs, isMultiInput, joinOutputs, multiInput, type ModelInput, type MultiInput } from './inputs';
 import { checkOptions, checkPositiveInt, invalid } from '../validate';
 import { classesOf, preprocessorOf } from '../data/preprocess';
+import { IntTensor } from '../int-tensor';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;
 }
 
-/** The default rows per forward pass of predict (and of train.predict, evaluate's sibling). */
-export const PREDICT_BATCH_SIZE = 1024;
+export { PREDICT_BATCH_SIZE };
 
 /** A model predict can run: an nn.Module (planned), or any object with forward. */
 export type PredictableModel = Module | { forward(...inputs: Tensor[]): ModuleOutput; train(mode?: boolean): unknown; training?: boolean };
@@ -77,7 +78,13 @@ function predictSingle(model: PredictableModel, x: Tensor | Float32Array, o: Inp
  * say so with the type parameter, predict<Tensor[]>(...)). A model.preprocessor (fit's standardize) is
  * applied to the input and to regression outputs.
  */
-export function predict<T extends ModuleOutput = Tensor>(model: PredictableModel, x: ModelInput, opts: PredictOptions = {}): T {
+export function predict<T extends ModuleOutput = Tensor>(model: PredictableModel, x: ModelInput | IntTensor, opts: PredictOptions = {}): T {
+  // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).
+  if (x instanceof IntTensor) {
+    const big = x.data.findIndex((v) => v > 16777216 || v < -16777216);
+    if (big >= 0) throw new Error(`predict: id ${x.data[big]} at position ${big} is beyond 2^24, which predict cannot pass exactly (call forward with the IntTensor)`);
+    x = x.toFloat();
+  }
   if (model === null || typeof model !== 'object' || typeof (model as { forward?: unknown }).forward !== 'function') {
     invalid('predict', 'model', 'an nn.Module (or an object with forward)', model);
   }

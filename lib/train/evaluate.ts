@@ -8,9 +8,10 @@ import { singleOutputSpecs, outputsLoss, outputsMetrics, type OutputLossSpec, ty
 import type { FitData, TrainableModel } from './types';
 import { checkOptions } from '../validate';
 import { forwardOne } from './checks';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 export interface EvaluateOptions {
-  /** Rows per forward pass. Default 256. */
+  /** Rows per forward pass. Default PREDICT_BATCH_SIZE (1024, as predict). */
   batchSize?: number;
   /** Default: 'crossEntropy' for integer labels, 'mse' for float targets. Several outputs: as fit's loss (per output, summed with lossWeights). */
   loss?: OutputLossSpec;
@@ -66,7 +67,7 @@ export function evaluatePrepared(
 /** Mean loss and metrics of the model on { x, y }, in eval mode, without recording gradients. */
 export function evaluate(model: TrainableModel, data: FitData, options: EvaluateOptions = {}): EvaluateResult {
   options = checkOptions('evaluate', options, ['batchSize', 'loss', 'lossWeights', 'metrics']);
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = options.batchSize ?? PREDICT_BATCH_SIZE;
   checkBatchSize('evaluate', batchSize);
   const d = preprocessForModel(model, data, prepareData(data, 'evaluate'), 'evaluate');
   if (d.outputs) {

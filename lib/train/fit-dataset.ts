@@ -19,6 +19,7 @@ import { DivergenceMonitor } from './divergence';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LossSpec } from '.';
+import { PREDICT_BATCH_SIZE } from '../constants';
 
 /** fit's options when the data is a data.Dataset. */
 export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics' | 'loss'> {
@@ -66,7 +67,7 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
 
 /** evaluate's options for a data.Dataset (one output). */
 export interface EvaluateDatasetOptions {
-  /** Rows per batch for a dataset of rows (default 256); an error for a dataset of batches. */
+  /** Rows per batch for a dataset of rows (default PREDICT_BATCH_SIZE, 1024, as predict); an error for a dataset of batches. */
   batchSize?: number;
   loss?: LossSpec;
   metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
@@ -79,7 +80,7 @@ export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>
   if (!isDataset(data)) return evaluateArrays(model, data, options as EvaluateOptions);
   return (async () => {
     const opts = checkOptions('evaluate', options as EvaluateDatasetOptions, ['batchSize', 'loss', 'metrics']);
-    const batchSize = checkPositiveInt('evaluate', 'batchSize', opts.batchSize ?? 256);
+    const batchSize = checkPositiveInt('evaluate', 'batchSize', opts.batchSize ?? PREDICT_BATCH_SIZE);
     const stream = new BatchStream(model, batchesOf(data, batchSize, opts.batchSize, 'evaluate'), 'evaluate', undefined);
     const first = await stream.first();
     const lossName = opts.loss ?? defaultLossName(first);
@@ -96,7 +97,7 @@ export function predict(model: TrainableModel, x: Tensor | Float32Array | Datase
   if (!isDataset(x)) return predictArrays(model, x, options) as Tensor;
   return (async () => {
     options = checkOptions('predict', options, ['batchSize']);
-    const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
+    const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? PREDICT_BATCH_SIZE);
     const parts: Tensor[] = [];
     let index = 0;
     for await (const e of batchesOf(x, batchSize, options.batchSize, 'predict')) {

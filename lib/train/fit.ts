@@ -1,4 +1,5 @@
 // fit(): the training loop (shuffled mini-batches, loss, backward, optimizer step, metrics, validation, callbacks).
+import { Tensor } from '../tensor';
 import { deriveSeed, randomSeed } from '../random';
 import { clipGradNorm } from '../optim/clip';
 import { permutation } from '../data/split';
@@ -6,7 +7,6 @@ import { prepareData, sliceRows, BatchBuilder, type PreparedData, preprocessForM
 import { resolveLoss, type LossSpec, type LossFunction } from './loss-spec';
 import { makeMetrics, checkMetrics, validationKey, type MetricFunction, type MetricName, type Metric, type BatchTarget } from './metrics';
 import { singleOutputSpecs, outputsLoss, outputsMetrics, checkOutputMetrics, outputData, outputOf, type OutputLossSpec, type LossWeights, type OutputMetricSpecs } from './outputs';
-import type { Tensor } from '../tensor';
 import { trainingLoss, type ClassWeight } from './class-weight';
 import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
@@ -43,7 +43,7 @@ export interface FitOptions {
   lossWeights?: LossWeights;
   /** An optimizer instance, or a name ('adam' default, 'sgd', 'adamw', 'rmsprop') built with `lr`. */
   optimizer?: TrainableOptimizer | OptimizerName;
-  /** Learning rate for a named optimizer. Default 1e-3 (0.01 for sgd). An error with an optimizer instance (give it the lr). */
+  /** Learning rate for a named optimizer. Default: the class's (optim.OPTIMIZER_DEFAULTS: 1e-3, rmsprop 1e-2). An error with an optimizer instance (give it the lr). */
   lr?: number;
   /**
    * Per-class weights of the training loss ('crossEntropy' or 'bceWithLogits', integer labels):
@@ -100,13 +100,18 @@ export interface FitOptions {
    * preprocessor trains on data transformed by it.
    */
   standardize?: StandardizeOption;
+  /**
+   * Transforms each training batch's input before the forward pass (validation data is not transformed),
+   * e.g. data.imageAugmenter({ padding: 4, flip: true, seed }); it gets the batch's epoch and index.
+   */
+  transform?: (input: Tensor, at: { epoch: number; batch: number }) => Tensor;
 }
 
 /** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
@@ -179,6 +184,8 @@ function resolveSettings(model: TrainableModel, options: FitOptions): FitSetting
     throw new Error(`fit: initialEpoch must be a non-negative integer, got ${initialEpoch}`);
   }
   const verbose = options.verbose ?? 1;
+  const transform = options.transform;
+  if (transform !== undefined && typeof transform !== 'function') throw new Error(`fit: transform must be a function (input, { epoch, batch }) => Tensor, got ${typeof transform}`);
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit: verbose must be 0, 1 or 2, got ${verbose}`);
   return { epochs, batchSize, initialEpoch, shuffle: options.shuffle ?? true, seed: options.seed ?? resume?.seed ?? randomSeed(), verbose, resume };
 }
@@ -379,7 +386,13 @@ async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; 
     const start = b * batchSize;
     const end = Math.min(train.n, start + batchSize);
     const rows = end - start;
-    const args = run.batches.args(order, start, end);
+    let args = run.batches.args(order, start, end);
+    const transform = run.options.transform;
+    if (transform !== undefined) {
+      // Augmentation (e.g. data.imageAugmenter): the training batch's input only, never validation data.
+      if (args.length !== 1 || !(args[0] instanceof Tensor)) throw new Error('fit: transform takes models with one input (a Tensor); this model takes several');
+      args = [transform(args[0], { epoch, batch: b })];
+    }
     const target = run.batches.targets(order, start, end) as BatchTarget;
     const weight = run.trainLoss.batchWeight(target, rows);
     const lossValue = trainStep(run, args, target, rows, epoch, b);

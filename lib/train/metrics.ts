@@ -37,24 +37,6 @@ export type MetricName =
   | 'accuracy' | 'precision' | 'recall' | 'f1' | 'precisionMacro' | 'recallMacro' | 'f1Macro' | 'auc'
   | 'mae' | 'mse' | 'rmse' | 'r2';
 
-/** Index of the largest value in each row of a [rows, cols] matrix, written into out. */
-export function argmaxRows(data: Float32Array, rows: number, cols: number, out: Int32Array): Int32Array {
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    let best = 0;
-    let bestValue = data[base];
-    for (let c = 1; c < cols; c++) {
-      const v = data[base + c];
-      if (v > bestValue) {
-        bestValue = v;
-        best = c;
-      }
-    }
-    out[r] = best;
-  }
-  return out;
-}
-
 /**
  * Number of rows classified correctly. Labels: argmax(pred) == label (or pred > 0.5 vs the label
  * for a single-output binary model). Float targets: argmax of both (one-hot / probabilities), or

@@ -1,19 +1,24 @@
-// Builds fit()'s optimizer from an instance or a name + learning-rate shorthand ('adam', 'sgd', 'adamw', 'rmsprop').
+// Builds fit()'s optimizer from an instance or a name ('adam', 'sgd', 'adamw', 'rmsprop'), with the classes' own defaults (lib/optim/defaults.ts).
 import type { Tensor } from '../tensor';
 import { SGD, Adam, AdamW, RMSprop } from '../optim';
+import { OPTIMIZER_DEFAULTS, type OptimizerName } from '../optim/defaults';
 import type { TrainableOptimizer } from './types';
 
-export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
+export type { OptimizerName } from '../optim/defaults';
 
-/** Default learning rate per named optimizer (PyTorch/Keras conventions). */
-const DEFAULT_LR: Record<OptimizerName, number> = { adam: 1e-3, adamw: 1e-3, rmsprop: 1e-3, sgd: 1e-2 };
+const BUILD: Record<OptimizerName, (params: Tensor[], opts: { lr?: number }) => TrainableOptimizer> = {
+  adam: (p, o) => new Adam(p, o),
+  adamw: (p, o) => new AdamW(p, o),
+  rmsprop: (p, o) => new RMSprop(p, o),
+  sgd: (p, o) => new SGD(p, o),
+};
 
 function isOptimizer(o: unknown): o is TrainableOptimizer {
   return typeof o === 'object' && o !== null && typeof (o as TrainableOptimizer).step === 'function' &&
     typeof (o as TrainableOptimizer).zeroGrad === 'function';
 }
 
-/** The optimizer fit will use: the instance as given, or a new one over params. */
+/** The optimizer fit will use: the instance as given, or a new one over params (lr checked by the optimizer's one rule). */
 export function makeOptimizer(spec: TrainableOptimizer | OptimizerName, params: Tensor[], lr?: number): TrainableOptimizer {
   if (isOptimizer(spec)) {
     if (lr !== undefined) {
@@ -27,20 +32,9 @@ export function makeOptimizer(spec: TrainableOptimizer | OptimizerName, params: 
     return spec;
   }
   const name = typeof spec === 'string' ? (spec.toLowerCase() as OptimizerName) : spec;
-  if (typeof name !== 'string' || !(name in DEFAULT_LR)) {
+  if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(OPTIMIZER_DEFAULTS, name)) {
     throw new Error(`fit: unknown optimizer ${JSON.stringify(spec)} (known: 'adam', 'sgd', 'adamw', 'rmsprop', or an optimizer instance)`);
   }
-  const rate = lr ?? DEFAULT_LR[name];
-  if (!(rate > 0) || !Number.isFinite(rate)) throw new Error(`fit: lr must be a positive finite number, got ${lr}`);
   if (params.length === 0) throw new Error('fit: the model has no parameters to train');
-  switch (name) {
-    case 'adam':
-      return new Adam(params, { lr: rate });
-    case 'adamw':
-      return new AdamW(params, { lr: rate });
-    case 'rmsprop':
-      return new RMSprop(params, { lr: rate });
-    case 'sgd':
-      return new SGD(params, { lr: rate });
-  }
+  return BUILD[name](params, lr === undefined ? {} : { lr });
 }

@@ -1,7 +1,7 @@
 // Decides whether fit may recycle a training step's buffers: only when no user code can keep the step's tensors.
 import { Module } from '../nn/module';
 import { definitionOf } from '../nn/registry';
-import { Optimizer } from '../optim/optimizer';
+import { Optimizer } from '../optim/base';
 import type { LossSpec } from './loss-spec';
 import type { MetricFunction, MetricName } from './metrics';
 

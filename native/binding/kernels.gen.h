@@ -7,15 +7,18 @@
 #include "codes.gen.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "gather.h"
 #include "gemm.h"
+#include "layer_norm.h"
 #include "linear.h"
+#include "norm.h"
 #include "optim.h"
 #include "qgemm.h"
 #include "softmax.h"
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "ac9e3217";
+inline constexpr const char* kKernelTableDigest = "cf1ade7f";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -45,6 +48,11 @@ inline constexpr Arg kMseBackwardArgs[] = {value_arg("n", ArgType::kCount), buff
 inline constexpr Arg kSgdStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("velocity", ArgType::kF32, true, "n", {0, -1, -1}, -1, nullptr), value_arg("lr", ArgType::kFloat), value_arg("momentum", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("nesterov", ArgType::kBool)};
 inline constexpr Arg kAdamStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("m", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("v", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), value_arg("step", ArgType::kDim), value_arg("lr", ArgType::kFloat), value_arg("beta1", ArgType::kFloat), value_arg("beta2", ArgType::kFloat), value_arg("eps", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("decoupled", ArgType::kBool)};
 inline constexpr Arg kRmspropStepArgs[] = {value_arg("n", ArgType::kCount), buffer_arg("param", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("grad", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("sq", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("buf", ArgType::kF32, true, "n", {0, -1, -1}, -1, nullptr), value_arg("lr", ArgType::kFloat), value_arg("alpha", ArgType::kFloat), value_arg("eps", ArgType::kFloat), value_arg("weightDecay", ArgType::kFloat), value_arg("momentum", ArgType::kFloat)};
+inline constexpr Arg kBatchNormForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("variance", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("invstd", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr)};
+inline constexpr Arg kBatchNormBackwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("invstd", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), value_arg("training", ArgType::kBool), buffer_arg("dx", ArgType::kF32, true, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("dweight", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("dbias", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr)};
+inline constexpr Arg kChannelAffineArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("S", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr), buffer_arg("scale", ArgType::kF32, false, "C", {1, -1, -1}, -1, nullptr), buffer_arg("shift", ArgType::kF32, true, "C", {1, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "N*C*S", {0, 1, 2}, -1, nullptr)};
+inline constexpr Arg kGatherRowsArgs[] = {value_arg("V", ArgType::kDim), value_arg("D", ArgType::kDim), value_arg("n", ArgType::kCount), buffer_arg("table", ArgType::kF32, false, "V*D", {0, 1, -1}, -1, nullptr), buffer_arg("idx", ArgType::kI32, false, "n", {2, -1, -1}, 0, "index"), buffer_arg("out", ArgType::kF32, false, "n*D", {2, 1, -1}, -1, nullptr)};
+inline constexpr Arg kScatterAddRowsArgs[] = {value_arg("V", ArgType::kDim), value_arg("D", ArgType::kDim), value_arg("n", ArgType::kCount), buffer_arg("table", ArgType::kF32, false, "V*D", {0, 1, -1}, -1, nullptr), buffer_arg("idx", ArgType::kI32, false, "n", {2, -1, -1}, 0, "index"), buffer_arg("src", ArgType::kF32, false, "n*D", {2, 1, -1}, -1, nullptr), value_arg("skip", ArgType::kCount)};
 inline constexpr Arg kQuantizeRowsI8Args[] = {value_arg("M", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 1, -1}, -1, nullptr), value_arg("scale", ArgType::kFloat), buffer_arg("Q", ArgType::kI8, false, "M*K", {0, 1, -1}, -1, nullptr), buffer_arg("scales", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kQgemmI8Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("A", ArgType::kI8, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("aScale", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("W", ArgType::kI8, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("wScale", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kToBf16Args[] = {value_arg("n", ArgType::kCount), buffer_arg("x", ArgType::kF32, false, "n", {0, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kU16, false, "n", {0, -1, -1}, -1, nullptr)};
@@ -55,6 +63,8 @@ inline constexpr Arg kMaxPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), 
 inline constexpr Arg kMaxPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
+inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
@@ -88,6 +98,11 @@ inline double call_mseBackward(const Slot* a) { myelin::mse_backward(a[0].i, a[1
 inline double call_sgdStep(const Slot* a) { myelin::sgd_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].d, a[5].d, a[6].d, a[7].b); return 0; }
 inline double call_adamStep(const Slot* a) { myelin::adam_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].f, a[5].i, a[6].d, a[7].d, a[8].d, a[9].d, a[10].d, a[11].b); return 0; }
 inline double call_rmspropStep(const Slot* a) { myelin::rmsprop_step(a[0].i, a[1].f, a[2].f, a[3].f, a[4].f, a[5].d, a[6].d, a[7].d, a[8].d, a[9].d); return 0; }
+inline double call_batchNormForward(const Slot* a) { myelin::batch_norm_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].d, a[7].f, a[8].f, a[9].f, a[10].f); return 0; }
+inline double call_batchNormBackward(const Slot* a) { myelin::batch_norm_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].b, a[9].f, a[10].f, a[11].f); return 0; }
+inline double call_channelAffine(const Slot* a) { myelin::channel_affine(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f); return 0; }
+inline double call_gatherRows(const Slot* a) { myelin::gather_rows(a[0].i, a[1].i, a[2].i, a[3].f, a[4].l, a[5].f); return 0; }
+inline double call_scatterAddRows(const Slot* a) { myelin::scatter_add_rows(a[0].i, a[1].i, a[2].i, a[3].f, a[4].l, a[5].f, a[6].i); return 0; }
 inline double call_quantizeRowsI8(const Slot* a) { myelin::quantize_rows_i8(a[0].i, a[1].i, a[2].f, a[3].d, a[4].q, a[5].f); return 0; }
 inline double call_qgemmI8(const Slot* a) { myelin::qgemm_i8(a[0].i, a[1].i, a[2].i, a[3].q, a[4].f, a[5].q, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f); return 0; }
 inline double call_toBf16(const Slot* a) { myelin::to_bf16(a[0].i, a[1].f, a[2].h); return 0; }
@@ -98,6 +113,8 @@ inline double call_maxPool2dForward(const Slot* a) { myelin::max_pool2d_forward(
 inline double call_maxPool2dBackward(const Slot* a) { myelin::max_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f); return 0; }
 inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
+inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
+inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
 
 // name, argument list (for arity errors), count, specs, requirements, bounded buffer, call, returns a number.
 inline constexpr Kernel kKernels[] = {
@@ -127,6 +144,11 @@ inline constexpr Kernel kKernels[] = {
     {"sgdStep", "n, param, grad, velocity, lr, momentum, weightDecay, nesterov", 8, kSgdStepArgs, kSgdStepRequired, 1, -1, call_sgdStep, false},
     {"adamStep", "n, param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled", 12, kAdamStepArgs, nullptr, 0, -1, call_adamStep, false},
     {"rmspropStep", "n, param, grad, sq, buf, lr, alpha, eps, weightDecay, momentum", 10, kRmspropStepArgs, kRmspropStepRequired, 1, -1, call_rmspropStep, false},
+    {"batchNormForward", "N, C, S, x, weight, bias, eps, out, mean, variance, invstd", 11, kBatchNormForwardArgs, nullptr, 0, -1, call_batchNormForward, false},
+    {"batchNormBackward", "N, C, S, x, mean, invstd, weight, dy, training, dx, dweight, dbias", 12, kBatchNormBackwardArgs, nullptr, 0, -1, call_batchNormBackward, false},
+    {"channelAffine", "N, C, S, x, scale, shift, out", 7, kChannelAffineArgs, nullptr, 0, -1, call_channelAffine, false},
+    {"gatherRows", "V, D, n, table, idx, out", 6, kGatherRowsArgs, nullptr, 0, 4, call_gatherRows, false},
+    {"scatterAddRows", "V, D, n, table, idx, src, skip", 7, kScatterAddRowsArgs, nullptr, 0, 4, call_scatterAddRows, false},
     {"quantizeRowsI8", "M, K, X, scale, Q, scales", 6, kQuantizeRowsI8Args, nullptr, 0, -1, call_quantizeRowsI8, false},
     {"qgemmI8", "M, N, K, A, aScale, W, wScale, bias, act, alpha, out", 11, kQgemmI8Args, nullptr, 0, -1, call_qgemmI8, false},
     {"toBf16", "n, x, out", 3, kToBf16Args, nullptr, 0, -1, call_toBf16, false},
@@ -137,6 +159,8 @@ inline constexpr Kernel kKernels[] = {
     {"maxPool2dBackward", "NC, inPlane, outPlane, outTotal, argmax, dY, dX", 7, kMaxPool2dBackwardArgs, nullptr, 0, -1, call_maxPool2dBackward, false},
     {"avgPool2dForward", "NC, inPlane, outPlane, G, geom, countIncludePad, X, out", 8, kAvgPool2dForwardArgs, nullptr, 0, -1, call_avgPool2dForward, false},
     {"avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", 8, kAvgPool2dBackwardArgs, nullptr, 0, -1, call_avgPool2dBackward, false},
+    {"layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", 9, kLayerNormForwardArgs, nullptr, 0, -1, call_layerNormForward, false},
+    {"layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", 11, kLayerNormBackwardArgs, nullptr, 0, -1, call_layerNormBackward, false},
 };
 
 }  // namespace myelin_binding

@@ -12,7 +12,7 @@ enum class SimdLevel { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 SimdLevel simd_level();
 const char* simd_name();  // "avx2" or "scalar"
 
-// Level of the GEMM kernels: additionally Avx512 (AVX-512 F/VL/DQ/BW with the OS saving the zmm
+// Level of the GEMM and LayerNorm kernels: additionally Avx512 (AVX-512 F/VL/DQ/BW with the OS saving the zmm
 // state) unless MYELIN_SIMD is "avx2" or "scalar".
 SimdLevel gemm_simd_level();
 const char* gemm_simd_name();  // "avx512", "avx2" or "scalar"

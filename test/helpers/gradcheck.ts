@@ -1,6 +1,7 @@
 // Test helpers: central finite-difference gradient checks, seeded random inputs, and the backends to test on.
 import { Tensor } from '../../lib/tensor';
-import { Rng, randomSeed } from '../../lib/random';
+import { Rng } from '../../lib/random';
+import { freshSeed } from './reference';
 import { noGrad } from '../../lib/autograd';
 import { availableBackends, setBackend, type BackendName } from '../../lib/backend/select';
 
@@ -14,9 +15,9 @@ export function backendsUnderTest(): BackendName[] {
 
 export { availableBackends, setBackend };
 
-/** A fresh seed for this run, plus a generator; the seed goes into every failure message. */
+/** A fresh seed for this run (MYELIN_TEST_SEED replays one), plus a generator; the seed goes into every failure message. */
 export function freshRng(): { seed: number; rng: Rng } {
-  const seed = randomSeed();
+  const seed = freshSeed();
   return { seed, rng: new Rng(seed) };
 }
 

@@ -37,9 +37,7 @@ export function maxViolation(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 
   return worst;
 }
 
-export function freshSeed(): number {
-  return (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
-}
+export { freshSeed } from './reference';
 
 export function uniform(n: number, rng: SeededRandom, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);

@@ -1,5 +1,6 @@
 // Test helpers: seeded PRNG, random Float32Array generators, float64 reference kernels, tolerance checks.
 import type { Activation, UnaryOp } from '../../lib/backend/contract';
+import { Rng as LibRng } from '../../lib/random';
 
 /** Unit roundoff of float32 (2^-24). Tolerances below are written in multiples of it. */
 export const U32 = 2 ** -24;
@@ -27,16 +28,10 @@ export interface Rng {
   int(n: number): number;
 }
 
-/** mulberry32: a small 32-bit generator, plenty for test data. */
+/** The library's generator (lib/random.ts, mulberry32) with the test helpers' Box-Muller. */
 export function makeRng(seed: number): Rng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new LibRng(seed >>> 0);
+  const next = (): number => g.next();
   return {
     seed,
     next,

@@ -5,10 +5,13 @@ import * as activation from './activation';
 import * as conv from './conv';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
+import * as norm from './norm';
+import * as layerNorm from './layer-norm';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as quant from './quant';
 import * as reduce from './reduce';
+import * as sequence from './sequence';
 import * as softmax from './softmax';
 
 export const jsBackend: Backend = {
@@ -19,7 +22,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...optimizer, ...quant, ...reduce, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,

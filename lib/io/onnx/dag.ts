@@ -28,6 +28,7 @@ function view(n: onnx.INodeProto, what: string): OnnxNodeView {
     opType: n.opType ?? '', label: what, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
     float: (name, fb) => attrs.float(name, fb),
     int: (name, fb) => attrs.int(name, fb),
+    string: (name, fb) => attrs.string(name, fb),
     ints: (name) => {
       const a = (n.attribute ?? []).find((x) => x.name === name);
       return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${what} attribute ${name}`)) : null;

@@ -1,31 +1,14 @@
 // Recognises an elementwise subgraph (e.g. the Div/Erf/Add/Mul/Mul that torch writes for GELU) by evaluating it.
 import { onnx } from './schema';
 import { ConstTensor } from './decode';
+import { erfc } from '../../backend/js/activation';
 
 /** Elementwise operators allowed inside a decomposed activation, with scalar constants only. */
 export const ELEMENTWISE_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Erf', 'Tanh', 'Neg', 'Exp', 'Sigmoid', 'Identity']);
 
-/** erf to ~1e-15 (series near 0, continued fraction beyond): float64 accurate well past float32 needs. */
+/** erf from the library's one erfc (the kernels' twin, lib/backend/js/activation.ts): ~1e-7, within the 1e-6 the recognition allows. */
 export function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax > 6) return Math.sign(x);
-  if (ax < 2.5) {
-    // Maclaurin series: erf x = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 80; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc x = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))), evaluated bottom-up.
-  let frac = 0;
-  for (let k = 60; k >= 1; k--) frac = k / 2 / (ax + frac);
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + frac);
-  return Math.sign(x) * (1 - erfc);
+  return 1 - erfc(x);
 }
 
 export function geluExact(x: number): number {

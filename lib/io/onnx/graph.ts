@@ -9,7 +9,7 @@ import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition
 /** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
 export const SUPPORTED_OPS = new Set([
   'Gemm', 'MatMul', 'Add', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Reshape',
-  'Identity', 'Dropout', 'Gelu', 'Constant', ...ELEMENTWISE_OPS,
+  'Identity', 'Dropout', 'Gelu', 'Constant', 'Cast', ...ELEMENTWISE_OPS,
 ]);
 
 /** Operators only a Graph import reads (dag.ts): a graph with any of them is not read as a chain. */
@@ -45,6 +45,7 @@ function nodeView(n: onnx.INodeProto, label: string): OnnxNodeView {
     opType: n.opType ?? '', label, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
     float: (name, fb) => attrs.float(name, fb),
     int: (name, fb) => attrs.int(name, fb),
+    string: (name, fb) => attrs.string(name, fb),
     ints: (name) => {
       const a = (n.attribute ?? []).find((x) => x.name === name);
       return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${label} attribute ${name}`)) : null;
@@ -70,6 +71,7 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
   Dropout: { ratio: AttributeType.FLOAT, seed: AttributeType.INT },
   Gelu: { approximate: AttributeType.STRING },
   Transpose: { perm: AttributeType.INTS },
+  Cast: { to: AttributeType.INT, saturate: AttributeType.INT },
   Concat: { axis: AttributeType.INT },
   LogSoftmax: { axis: AttributeType.INT },
   ReduceSum: { keepdims: AttributeType.INT, noop_with_empty_axes: AttributeType.INT },
@@ -353,6 +355,7 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
   };
   const pushRegistered = (l: ImportedLayer, by: LayerDefinition | undefined): void => {
     layers.push({ kind: 'registered', name: name(), config: l.config, params: l.params });
+    if (l.sample !== undefined) sample = l.sample;
     // Layers that change the per-sample shape (convolutions, pooling) say how; the others keep it.
     if (by?.onnxImport?.sampleAfter) sample = by.onnxImport.sampleAfter(l, sample);
   };
@@ -503,6 +506,14 @@ export function layersFromModel(prepared: PreparedGraph): { layers: LayerSpec[];
         const p = shortestFloat32(ratio ? ratio.data[0] : attrs.float('ratio', 0.5));
         if (!(p >= 0 && p < 1)) throw new Error(`${label}: ratio must be in [0, 1), got ${p}`);
         layers.push({ kind: 'Dropout', name: name(), p });
+        return;
+      }
+      case 'Cast': {
+        // Ids cast to an integer type before a Gather (an exported nn.Embedding): nothing to compute here.
+        const to = attrs.int('to', 0);
+        if (to !== onnx.TensorProto.DataType.INT64 && to !== onnx.TensorProto.DataType.INT32) {
+          throw new Error(`${label}: only a Cast to int64 or int32 (ids for an Embedding) is supported, got to=${to}`);
+        }
         return;
       }
       case 'Identity': {

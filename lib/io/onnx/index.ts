@@ -1,6 +1,4 @@
 // myelin.onnx: exportModel (any myelin Module, traced -> .onnx file) and importModel (.onnx file -> trainable Sequential for chains, nn.Graph for DAGs).
-import * as fs from 'fs';
-import * as path from 'path';
 import { Module, Sequential, Flatten, Graph, fromConfig, type LayerConfig } from '../../nn';
 import { Tensor } from '../../tensor';
 import { traceToOnnx, type ExampleInputs } from './trace';
@@ -14,6 +12,7 @@ import { layersFromModel, prepareGraph, NotAChainError } from './graph';
 import { addIntegrityDigest, checkIntegrityDigest } from './integrity';
 import { LayerSpec } from './layers';
 import { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET } from './schema';
+import { packageVersion } from '../../constants';
 
 export { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET };
 export type { LayerSpec, ExampleInputs };
@@ -41,14 +40,6 @@ export interface ExportOptions {
   outputName?: string;
 }
 
-function packageVersion(): string {
-  try {
-    const file = path.join(__dirname, '..', '..', '..', 'package.json');
-    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Flattens a model into its leaf layers (containers inlined), with their parameters from the state dict. */
 export function layersOf(model: Module): ExportLayer[] {

@@ -3,6 +3,9 @@
 import type { OpAttrs } from '../../autograd';
 import { definitionOfType } from '../../nn/registry';
 import type { GraphBuilder } from './encode';
+import { batchNormNode } from '../../nn/batch-norm';
+import { groupNormNodes } from '../../nn/group-norm';
+import { resizeNearestNodes } from '../../nn/upsample';
 
 /** One recorded op call as its row sees it. */
 export interface TracedOp {
@@ -101,6 +104,19 @@ const gather: OpExport = (g, t) => g.node('Gather', [t.inputs[0], g.ints('indice
  * 'geluTanh'; the fused dense op records 'linear' or 'linear+<activation>').
  */
 export const OP_EXPORTS: Record<string, OpExport> = {
+  // Normalisation and resizing (lib/ops/norm.ts, upsample.ts); the layers' own exports replace these inside them.
+  batchNorm: (g, t) => {
+    if (t.attrs.batchStatistics === true) {
+      throw new Error('onnx.exportModel: batchNorm with batch statistics (trackRunningStats false) has no ONNX inference form');
+    }
+    return batchNormNode(g, [t.inputs[0], ...['scale', 'shift', 'mean', 'var'].map((k) => t.tensorAttr(k))], num(t, 'eps'), null);
+  },
+  groupNorm: (g, t) => groupNormNodes(g, t.inputs[0], t.inputShapes[0].slice(1), num(t, 'numGroups'), num(t, 'eps'), t.tensorAttr('scale'), t.tensorAttr('shift')),
+  upsampleNearest: (g, t) => {
+    const spatial = t.inputShapes[0].slice(2);
+    const scales = t.attrs.scales as ArrayLike<number> | null;
+    return resizeNearestNodes(g, t.inputs[0], spatial, Array.from(t.attrs.size as ArrayLike<number>), scales === null ? null : Array.from(scales));
+  },
   add: binary('Add'),
   sub: binary('Sub'),
   mul: binary('Mul'),
@@ -157,7 +173,41 @@ export const OP_EXPORTS: Record<string, OpExport> = {
   gt: compare('Greater'),
   ge: compare('GreaterOrEqual'),
   where: (g, t) => g.node('Where', [g.node('Cast', [t.tensorAttr('cond')], [{ name: 'to', int: ONNX_BOOL }]), t.inputs[0], t.inputs[1]]),
+  // ---- sequence ops (lib/ops/seq.ts) ----
+  permute: (g, t) => g.node('Transpose', [t.inputs[0]], [{ name: 'perm', ints: Array.from(t.attrs.perm as ArrayLike<number>) }]),
+  bmm: binary('MatMul'),
+  gather: (g, t) => g.node('GatherElements', [t.inputs[0], intConstant(g, 'index', t.attrs.index as ArrayLike<number>, t.attrs.indexShape as number[])], [{ name: 'axis', int: num(t, 'axis') }]),
+  embedding: (g, t) => {
+    // Float ids traced from the graph are cast to int64; constant ids become an int64 initializer.
+    const ids = t.inputs.length > 1
+      ? g.node('Cast', [t.inputs[1]], [{ name: 'to', int: ONNX_INT64 }])
+      : intConstant(g, 'ids', t.attrs.ids as ArrayLike<number>, t.attrs.idsShape as number[]);
+    return g.node('Gather', [t.inputs[0], ids], [{ name: 'axis', int: 0 }]);
+  },
+  maskedFill: (g, t) => g.node('Where', [g.node('Cast', [t.tensorAttr('mask')], [{ name: 'to', int: ONNX_BOOL }]), g.scalar('fill', num(t, 'value')), t.inputs[0]]),
+  triu: (g, t) => trilu(g, t, 1),
+  tril: (g, t) => trilu(g, t, 0),
+  cumsum: (g, t) => g.node('CumSum', [t.inputs[0], scalarInt(g, 'axis', num(t, 'axis'))]),
 };
+
+const ONNX_INT64 = 7;
+
+/** An int64 constant of the given shape (a 1-D initializer reshaped). */
+function intConstant(g: GraphBuilder, base: string, values: ArrayLike<number>, shape: number[]): string {
+  const flat = g.ints(base, Array.from(values));
+  return shape.length === 1 ? flat : g.node('Reshape', [flat, g.ints('shape', shape)]);
+}
+
+/** Trilu (opset 14) keeping the upper (1) or lower (0) triangle from the traced diagonal. */
+function trilu(g: GraphBuilder, t: TracedOp, upper: 0 | 1): string {
+  if (g.opset < 14) throw new Error(`onnx.exportModel: ${t.op} needs opset 14 or later (ONNX Trilu); pass { opset: 14 } or more, got ${g.opset}`);
+  return g.node('Trilu', [t.inputs[0], scalarInt(g, 'k', num(t, 'diagonal'))], [{ name: 'upper', int: upper }]);
+}
+
+/** A 0-d int64 constant (CumSum's axis, Trilu's k). */
+function scalarInt(g: GraphBuilder, base: string, value: number): string {
+  return g.node('Reshape', [g.ints(base, [value]), g.ints('shape', [])]);
+}
 
 /** x W^T + b (Gemm for a matrix input, MatMul by W^T and Add otherwise), then the fused activation. */
 function linearRow(g: GraphBuilder, t: TracedOp, act: string): string {

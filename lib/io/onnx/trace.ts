@@ -177,7 +177,7 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
       // The layer's own export replaces its traced ops (kept aside in case the export does not apply).
       const inner = g.rollback(mark);
       const params: Record<string, Float32Array> = {};
-      for (const [name, p] of this.namedParameters()) params[name] = p.data;
+      for (const [name, p] of Object.entries(this.stateDict())) params[name] = p.data; // parameters and buffers (running statistics)
       try {
         const config = this.toConfig();
         g.enter({ name: path ? `${path}.` : '', config, params });

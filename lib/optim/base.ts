@@ -17,12 +17,17 @@ export interface OptimizerStateDict {
   state: (ParamState | null)[];
 }
 
-/** Checks one hyperparameter's value: (where, name, value) -> the value. */
-export type HyperCheck = (where: string, name: string, v: unknown) => number | boolean;
+/** What every optimizer's hyperparameters hold: lr, and other numbers or flags. */
+export interface BaseHyper {
+  lr: number;
+}
 
-/** The checks hyperparameters use, by kind (the same at construction and in loadStateDict). */
+/** Checks one hyperparameter's value: (where, name, value) -> the value. */
+export type HyperCheck<T extends number | boolean = number | boolean> = (where: string, name: string, v: unknown) => T;
+
+/** The checks hyperparameters use, by kind (the same at construction, by the lr setter and in loadStateDict). */
 export const hyperChecks = {
-  /** A finite number >= 0 (lr, weightDecay). */
+  /** A finite number >= 0 (lr: PyTorch's rule, lr = 0 freezes the weights; weightDecay). */
   nonNegative: (where: string, name: string, v: unknown): number => checkNumber(where, name, v, { min: 0 }),
   /** A number in [0, 1) (betas, momentum, alpha). */
   fraction: (where: string, name: string, v: unknown): number => checkNumber(where, name, v, { min: 0, below: 1 }),
@@ -31,42 +36,55 @@ export const hyperChecks = {
   flag: (where: string, name: string, v: unknown): boolean => checkBoolean(where, name, v),
 } as const;
 
-/** Hyperparameter name -> its check. Every optimizer's hyperparameters include lr. */
-export type HyperSpec = Record<string, HyperCheck>;
+/** Hyperparameter name -> its check, for every key of H. */
+export type HyperSpec<H> = { readonly [K in keyof H]: HyperCheck<H[K] extends boolean ? boolean : number> };
 
 const ZERO_GRAD_OPTIONS = ['setToNull'] as const;
 
-/** The default spec of an optimizer that gives none: lr >= 0, other numbers finite, booleans booleans. */
-function specFromValues(hyper: Record<string, number | boolean>): HyperSpec {
-  const spec: HyperSpec = { lr: hyperChecks.nonNegative };
-  for (const [k, v] of Object.entries(hyper)) {
-    if (k !== 'lr') spec[k] = typeof v === 'boolean' ? hyperChecks.flag : (where, name, x) => checkNumber(where, name, x);
-  }
-  return spec;
+/** The defaults with every option the caller gave (an option given as undefined keeps its default). */
+export function withDefaults<H extends BaseHyper>(defaults: Readonly<H>, given: Partial<H>): H {
+  const out = { ...defaults } as H;
+  for (const k of Object.keys(given) as (keyof H)[]) if (given[k] !== undefined) out[k] = given[k] as H[keyof H];
+  return out;
 }
 
-export abstract class Optimizer {
+/** The spec of an optimizer that gives none (a user's subclass): lr >= 0, other numbers finite, flags booleans. */
+function specFromValues<H extends BaseHyper>(hyper: H): HyperSpec<H> {
+  const spec: Record<string, HyperCheck> = {};
+  for (const [k, v] of Object.entries(hyper)) {
+    spec[k] = k === 'lr' ? hyperChecks.nonNegative : typeof v === 'boolean' ? hyperChecks.flag : (where, name, x) => checkNumber(where, name, x);
+  }
+  return spec as HyperSpec<H>;
+}
+
+/**
+ * Base of the optimizers. H is the optimizer's hyperparameters (typed: SGDHyper, AdamHyper, ...), each
+ * checked by its spec at construction, by the lr setter and by loadStateDict; lr is always a finite
+ * number >= 0 (hyperChecks.nonNegative), the one rule wherever an lr is given.
+ */
+export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /** The parameters this optimizer updates (in order; state is indexed by position). */
   readonly params: Tensor[];
-  protected readonly hyper: Record<string, number | boolean>;
+  protected readonly hyper: H;
   protected state: (ParamState | null)[];
 
   /** How each hyperparameter is checked (at construction, by the lr setter and by loadStateDict). */
-  private readonly spec: HyperSpec;
+  private readonly spec: HyperSpec<H>;
 
   /**
-   * params: the tensors to update; hyper: every hyperparameter's starting value; spec: how each is
-   * checked (default: lr a finite number >= 0, the others finite numbers or booleans as given).
+   * params: the tensors to update; hyper: every hyperparameter's starting value (defaults merged in by
+   * the subclass); spec: how each is checked (default: lr >= 0, the others finite numbers or booleans
+   * as given). lr is always checked by hyperChecks.nonNegative, whatever the spec says.
    */
-  constructor(params: Iterable<Tensor>, hyper: Record<string, number | boolean>, spec: HyperSpec = specFromValues(hyper)) {
+  constructor(params: Iterable<Tensor>, hyper: H, spec: HyperSpec<H> = specFromValues(hyper)) {
     const name = this.constructor.name;
     this.params = checkTensorList(name, 'params', params);
     if (this.params.length === 0) throw new Error(`${name}: got an empty parameter list`);
     if (new Set(this.params).size !== this.params.length) {
       throw new Error(`${name}: the parameter list contains the same tensor more than once`);
     }
-    this.spec = spec.lr === undefined ? { ...spec, lr: hyperChecks.nonNegative } : spec;
-    this.hyper = this.checkedHyper(name, hyper, true);
+    this.spec = { ...spec, lr: hyperChecks.nonNegative };
+    this.hyper = this.checkedHyper(name, hyper as unknown as Record<string, unknown>, true);
     this.state = this.params.map(() => null);
   }
 
@@ -74,35 +92,38 @@ export abstract class Optimizer {
    * Every entry of `hyper` checked by the spec (unknown names are an Error; with complete, missing
    * ones too), then checkHyperTogether on the result merged over the current values.
    */
-  private checkedHyper(where: string, hyper: Record<string, unknown>, complete: boolean): Record<string, number | boolean> {
-    const out: Record<string, number | boolean> = complete ? {} : { ...this.hyper };
+  private checkedHyper(where: string, hyper: Record<string, unknown>, complete: boolean): H {
+    const spec = this.spec as Record<string, HyperCheck>;
+    const out: Record<string, number | boolean> = complete ? {} : { ...(this.hyper as unknown as Record<string, number | boolean>) };
     for (const [k, v] of Object.entries(hyper)) {
-      const check = Object.prototype.hasOwnProperty.call(this.spec, k) ? this.spec[k] : undefined;
+      const check = Object.prototype.hasOwnProperty.call(spec, k) ? spec[k] : undefined;
       if (check === undefined) {
-        throw argumentError(where, `unknown hyperparameter '${k}' (${this.constructor.name} has: ${Object.keys(this.spec).join(', ')})`);
+        throw argumentError(where, `unknown hyperparameter '${k}' (${this.constructor.name} has: ${Object.keys(spec).join(', ')})`);
       }
       out[k] = check(where, k, v);
     }
     if (complete) {
-      for (const k of Object.keys(this.spec)) if (!(k in out)) throw argumentError(where, `hyperparameter '${k}' is missing`);
+      for (const k of Object.keys(spec)) if (!(k in out)) throw argumentError(where, `hyperparameter '${k}' is missing`);
     }
-    this.checkHyperTogether(where, out);
-    return out;
+    // every key of H is present and checked by its spec entry
+    const checked = out as unknown as H;
+    this.checkHyperTogether(where, checked);
+    return checked;
   }
 
   /** Checks between hyperparameters (e.g. SGD's nesterov needs momentum); throws an Error. */
-  protected checkHyperTogether(_where: string, _hyper: Record<string, number | boolean>): void {}
+  protected checkHyperTogether(_where: string, _hyper: H): void {}
 
   /** Learning rate (schedules set it). */
   get lr(): number {
-    return this.hyper.lr as number;
+    return this.hyper.lr;
   }
   set lr(value: number) {
-    this.hyper.lr = this.spec.lr(this.constructor.name, 'lr', value) as number;
+    this.hyper.lr = hyperChecks.nonNegative(this.constructor.name, 'lr', value);
   }
 
   /** A copy of the hyperparameters. */
-  get hyperparameters(): Record<string, number | boolean> {
+  get hyperparameters(): H {
     return { ...this.hyper };
   }
 
@@ -143,7 +164,7 @@ export abstract class Optimizer {
   stateDict(): OptimizerStateDict {
     return {
       type: this.constructor.name,
-      hyper: { ...this.hyper },
+      hyper: { ...this.hyper } as unknown as Record<string, number | boolean>,
       state: this.state.map((s) => {
         if (s === null) return null;
         const copy: ParamState = {};

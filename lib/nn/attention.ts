@@ -1,0 +1,329 @@
+// MultiheadAttention (scaled dot-product attention over heads, composed from ops) and a pre-norm decoder-only block.
+import { Tensor, shapeToString, zeros } from '../tensor';
+import { IntTensor } from '../int-tensor';
+import { add, mul } from '../ops/elementwise';
+import { linear } from '../ops/linear';
+import { dropout } from '../ops/dropout';
+import { softmax, gelu } from '../ops/activation';
+import { mean } from '../ops/reduce';
+import { reshape } from '../ops/shape';
+import { narrow } from '../ops/view';
+import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
+import { Rng, globalGenerator } from '../random';
+import { Module } from './module';
+import { Linear } from './linear';
+import { LayerNorm } from './layer-norm';
+import type { LayerConfig } from './config';
+import { glorotUniform, uniformFill } from './init';
+import { keyRules, register } from './registry';
+import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
+
+export interface MultiheadAttentionOptions {
+  /** Dropout on the attention weights in training mode (default 0). */
+  dropout?: number;
+  /** Biases on the input and output projections (default true). */
+  bias?: boolean;
+  /** Inputs and output are [batch, length, embedDim] (true) or [length, batch, embedDim] (false, PyTorch's default). */
+  batchFirst?: boolean;
+  /** forward(x) masks future positions (a decoder's self-attention); attend() takes isCausal per call. Default false. */
+  causal?: boolean;
+  /** Seed for the weights and the dropout masks. */
+  seed?: number;
+}
+
+export interface AttendOptions {
+  /** [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
+  keyPaddingMask?: Tensor | IntTensor | null;
+  /** [targetLength, sourceLength] or [batch * numHeads, targetLength, sourceLength]: nonzero masks a pair (PyTorch's bool attn_mask). */
+  attnMask?: Tensor | IntTensor | null;
+  /** Mask the future: query i sees keys 0..i (default: the layer's causal option). */
+  isCausal?: boolean;
+  /** Also return the attention weights (default false). */
+  needWeights?: boolean;
+  /** Average the returned weights over heads (default true, as PyTorch): [batch, target, source], else [batch, heads, target, source]. */
+  averageWeights?: boolean;
+}
+
+interface MultiheadAttentionConfig extends LayerConfig {
+  embedDim: number;
+  numHeads: number;
+  dropout: number;
+  bias: boolean;
+  batchFirst: boolean;
+  causal: boolean;
+}
+
+/** A mask as a float 1/0 Tensor. */
+function maskTensor(where: string, name: string, m: unknown): Tensor {
+  if (m instanceof IntTensor) return m.toFloat();
+  return checkTensor(where, name, m);
+}
+
+/**
+ * torch.nn.MultiheadAttention: projections of query, key and value (in_proj_weight [3E, E] and in_proj_bias [3E],
+ * PyTorch's names and layout), numHeads heads of scaled dot-product attention softmax(q k^T / sqrt(E / numHeads)) v,
+ * and out_proj (a Linear). Composed from ops (bmm, maskedFill, softmax), so memory grows with length^2; a fused
+ * tiled kernel with an online softmax is a later step. forward(x) is self-attention (causal when the layer is);
+ * attend(query, key, value, opts) takes masks and returns the weights too.
+ */
+export class MultiheadAttention extends Module {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly dropoutP: number;
+  readonly batchFirst: boolean;
+  readonly causal: boolean;
+  /** [3 * embedDim, embedDim]: the query, key and value projections stacked. */
+  readonly inProjWeight: Tensor;
+  /** [3 * embedDim], or null without bias. */
+  readonly inProjBias: Tensor | null;
+  readonly outProj: Linear;
+  private seed: number | undefined;
+  private readonly hasOwnSeed: boolean;
+  private rng: Rng | null;
+
+  constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
+    super();
+    const where = 'MultiheadAttention';
+    checkPositiveInt(where, 'embedDim', embedDim);
+    checkPositiveInt(where, 'numHeads', numHeads);
+    if (embedDim % numHeads !== 0) throw argumentError(where, `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
+    const o = checkOptions(where, opts, ['dropout', 'bias', 'batchFirst', 'causal', 'seed']);
+    this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
+    const bias = o.bias === undefined ? true : checkBoolean(where, 'bias', o.bias);
+    this.batchFirst = o.batchFirst === undefined ? false : checkBoolean(where, 'batchFirst', o.batchFirst);
+    this.causal = o.causal === undefined ? false : checkBoolean(where, 'causal', o.causal);
+    this.seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
+    this.hasOwnSeed = this.seed !== undefined;
+    this.rng = this.seed === undefined ? null : new Rng(this.seed);
+    this.embedDim = embedDim;
+    this.numHeads = numHeads;
+    this.headDim = embedDim / numHeads;
+    this.inProjWeight = this.registerParameter('in_proj_weight', zeros([3 * embedDim, embedDim]));
+    this.inProjBias = bias ? this.registerParameter('in_proj_bias', zeros([3 * embedDim])) : null;
+    this.outProj = this.registerModule('out_proj', new Linear(embedDim, embedDim, { bias }));
+    this.resetParameters();
+  }
+
+  /** PyTorch's init: in_proj_weight Glorot uniform, out_proj.weight uniform +-1/sqrt(embedDim), biases zero. */
+  resetParameters(seed?: number): void {
+    if (seed !== undefined) checkSeed('MultiheadAttention.resetParameters', 'seed', seed);
+    const s = seed ?? this.seed;
+    const rng = s === undefined ? globalGenerator() : new Rng(s);
+    glorotUniform(this.inProjWeight.data, this.embedDim, 3 * this.embedDim, rng);
+    uniformFill(this.outProj.weight.data, 1 / Math.sqrt(this.embedDim), rng);
+    if (this.inProjBias) this.inProjBias.data.fill(0);
+    if (this.outProj.bias) this.outProj.bias.data.fill(0);
+    for (const p of this.parameters()) p._version++;
+  }
+
+  override seedIfUnseeded(seed: number): void {
+    if (this.hasOwnSeed) return;
+    this.seed = seed;
+    this.rng = new Rng(seed);
+    this.resetParameters();
+  }
+
+  /** Self-attention of x ([batch, length, embedDim] with batchFirst, else [length, batch, embedDim]). */
+  override forward(x: Tensor): Tensor {
+    return this.attend(x, x, x).output;
+  }
+
+  /** Attention of query over key/value, with masks; returns the output and (needWeights) the attention weights. */
+  attend(query: Tensor, key: Tensor, value: Tensor, opts: AttendOptions = {}): { output: Tensor; weights: Tensor | null } {
+    const where = `${this.describe()}.attend`;
+    const o = checkOptions(where, opts, ['keyPaddingMask', 'attnMask', 'isCausal', 'needWeights', 'averageWeights']);
+    const E = this.embedDim;
+    const H = this.numHeads;
+    const Dh = this.headDim;
+    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const) {
+      checkTensor(where, name, t);
+      if (t.ndim !== 3 || t.shape[2] !== E) {
+        throw argumentError(where, `${name} of shape ${shapeToString(t.shape)} must be ${this.batchFirst ? '[batch, length' : '[length, batch'}, ${E}]`);
+      }
+    }
+    // Work batch-first: [B, T, E].
+    const [q0, k0, v0] = this.batchFirst ? [query, key, value] : [query, key, value].map((t) => swapAxes(t, 0, 1));
+    const [B, T] = q0.shape;
+    const S = k0.shape[1];
+    if (k0.shape[0] !== B || v0.shape[0] !== B || v0.shape[1] !== S) {
+      throw argumentError(where, `query ${shapeToString(query.shape)}, key ${shapeToString(key.shape)} and value ${shapeToString(value.shape)} disagree on batch or source length`);
+    }
+    const isCausal = o.isCausal === undefined ? this.causal : checkBoolean(where, 'isCausal', o.isCausal);
+    const needWeights = o.needWeights === undefined ? false : checkBoolean(where, 'needWeights', o.needWeights);
+    const average = o.averageWeights === undefined ? true : checkBoolean(where, 'averageWeights', o.averageWeights);
+
+    // Projections, split into heads: [B, H, L, Dh].
+    const project = (x: Tensor, part: number, L: number): Tensor => {
+      const w = narrow(this.inProjWeight, 0, part * E, E);
+      const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
+      return permute(reshape(linear(x, w, b), [B, L, H, Dh]), [0, 2, 1, 3]);
+    };
+    const q = project(q0, 0, T);
+    const k = project(k0, 1, S);
+    const v = project(v0, 2, S);
+    let scores = mul(bmm(q, swapAxes(k, -1, -2)), 1 / Math.sqrt(Dh)); // [B, H, T, S]
+
+    // Masks: nonzero = not attended. Combined into one broadcastable mask.
+    let mask: Tensor | null = null;
+    const orMask = (m: Tensor): void => {
+      mask = mask === null ? m : maxMask(mask, m);
+    };
+    if (isCausal) {
+      if (T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
+      orMask(causalMask(T));
+    }
+    if (o.attnMask !== undefined && o.attnMask !== null) {
+      const m = maskTensor(where, 'attnMask', o.attnMask);
+      if (m.ndim === 2 && m.shape[0] === T && m.shape[1] === S) orMask(m);
+      else if (m.ndim === 3 && m.shape[0] === B * H && m.shape[1] === T && m.shape[2] === S) orMask(reshape(m, [B, H, T, S]));
+      else throw argumentError(where, `attnMask of shape ${shapeToString(m.shape)} must be [${T}, ${S}] or [${B * H}, ${T}, ${S}]`);
+    }
+    if (o.keyPaddingMask !== undefined && o.keyPaddingMask !== null) {
+      const m = maskTensor(where, 'keyPaddingMask', o.keyPaddingMask);
+      if (m.ndim !== 2 || m.shape[0] !== B || m.shape[1] !== S) {
+        throw argumentError(where, `keyPaddingMask of shape ${shapeToString(m.shape)} must be [batch ${B}, source length ${S}]`);
+      }
+      orMask(reshape(m, [B, 1, 1, S]));
+    }
+    if (mask !== null) scores = maskedFill(scores, mask, -Infinity);
+    let weights = softmax(scores, -1);
+    const attn = this.dropoutP > 0 && this.training ? dropout(weights, this.dropoutP, true, this.rng ?? globalGenerator()) : weights;
+    // [B, H, T, Dh] -> [B, T, E] -> out_proj.
+    const heads = reshape(permute(bmm(attn, v), [0, 2, 1, 3]), [B, T, E]);
+    let output = this.outProj.forward(heads);
+    if (!this.batchFirst) output = swapAxes(output, 0, 1);
+    if (!needWeights) return { output, weights: null };
+    if (average) weights = mean(weights, 1);
+    return { output, weights };
+  }
+
+  override toConfig(): MultiheadAttentionConfig {
+    return {
+      type: 'MultiheadAttention', embedDim: this.embedDim, numHeads: this.numHeads, dropout: this.dropoutP,
+      bias: this.inProjBias !== null, batchFirst: this.batchFirst, causal: this.causal,
+    };
+  }
+
+  override describe(): string {
+    return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''})`;
+  }
+}
+
+/** Elementwise max of two 1/0 masks, broadcasting (a logical or), without gradient. */
+function maxMask(a: Tensor, b: Tensor): Tensor {
+  // (a + b) > 0, computed on values: masks carry no gradient.
+  const s = add(a.detach(), b.detach());
+  const out = new Float32Array(s.size);
+  for (let i = 0; i < out.length; i++) out[i] = s.data[i] !== 0 ? 1 : 0;
+  return new Tensor(out, s.shape);
+}
+
+register<MultiheadAttentionConfig>(MultiheadAttention, {
+  keys: {
+    embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, dropout: keyRules.probability,
+    bias: keyRules.boolean, batchFirst: keyRules.boolean, causal: keyRules.boolean,
+  },
+  fromConfig: (c) => new MultiheadAttention(c.embedDim, c.numHeads, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, causal: c.causal }),
+  parameters: (c) => [
+    { name: 'in_proj_weight', shape: [3 * c.embedDim, c.embedDim] },
+    ...(c.bias ? [{ name: 'in_proj_bias', shape: [3 * c.embedDim] }] : []),
+    { name: 'out_proj.weight', shape: [c.embedDim, c.embedDim] },
+    ...(c.bias ? [{ name: 'out_proj.bias', shape: [c.embedDim] }] : []),
+  ],
+});
+
+export interface DecoderBlockOptions {
+  /** Hidden width of the MLP (default 4 * embedDim). */
+  mlpDim?: number;
+  /** Dropout after attention and after the MLP, and on the attention weights (default 0). */
+  dropout?: number;
+  /** Seed for the weights and dropout masks. */
+  seed?: number;
+}
+
+interface DecoderBlockConfig extends LayerConfig {
+  embedDim: number;
+  numHeads: number;
+  mlpDim: number;
+  dropout: number;
+}
+
+/**
+ * A GPT-style decoder-only block on [batch, length, embedDim], pre-norm:
+ *   x = x + dropout(attn(ln1(x)))   (causal multi-head self-attention)
+ *   x = x + dropout(fc2(gelu(fc1(ln2(x)))))
+ * Stack them in a Sequential after an Embedding and a positional encoding.
+ */
+export class DecoderBlock extends Module {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly mlpDim: number;
+  readonly dropoutP: number;
+  readonly ln1: LayerNorm;
+  readonly attn: MultiheadAttention;
+  readonly ln2: LayerNorm;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  private rng: Rng | null;
+  private readonly hasOwnSeed: boolean;
+
+  constructor(embedDim: number, numHeads: number, opts: DecoderBlockOptions = {}) {
+    super();
+    const where = 'DecoderBlock';
+    checkPositiveInt(where, 'embedDim', embedDim);
+    checkPositiveInt(where, 'numHeads', numHeads);
+    const o = checkOptions(where, opts, ['mlpDim', 'dropout', 'seed']);
+    this.mlpDim = o.mlpDim === undefined ? 4 * embedDim : checkPositiveInt(where, 'mlpDim', o.mlpDim);
+    this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
+    const seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
+    this.hasOwnSeed = seed !== undefined;
+    this.rng = seed === undefined ? null : new Rng(seed);
+    this.embedDim = embedDim;
+    this.numHeads = numHeads;
+    this.ln1 = this.registerModule('ln1', new LayerNorm(embedDim));
+    this.attn = this.registerModule('attn', new MultiheadAttention(embedDim, numHeads, { batchFirst: true, causal: true, dropout: this.dropoutP, seed }));
+    this.ln2 = this.registerModule('ln2', new LayerNorm(embedDim));
+    this.fc1 = this.registerModule('fc1', new Linear(embedDim, this.mlpDim, { seed: seed === undefined ? undefined : (seed + 1) >>> 0 }));
+    this.fc2 = this.registerModule('fc2', new Linear(this.mlpDim, embedDim, { seed: seed === undefined ? undefined : (seed + 2) >>> 0 }));
+  }
+
+  override seedIfUnseeded(seed: number): void {
+    if (this.hasOwnSeed) return;
+    this.rng = new Rng(seed);
+    this.attn.seedIfUnseeded(seed);
+    this.fc1.seedIfUnseeded((seed + 1) >>> 0);
+    this.fc2.seedIfUnseeded((seed + 2) >>> 0);
+  }
+
+  override forward(x: Tensor): Tensor {
+    checkTensor(`${this.describe()}.forward`, 'input', x);
+    if (x.ndim !== 3 || x.shape[2] !== this.embedDim) {
+      invalid(`${this.describe()}.forward`, 'input', `a Tensor [batch, length, ${this.embedDim}]`, x);
+    }
+    const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
+    const h = add(x, drop(this.attn.forward(this.ln1.forward(x))));
+    return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
+  }
+
+  override toConfig(): DecoderBlockConfig {
+    return { type: 'DecoderBlock', embedDim: this.embedDim, numHeads: this.numHeads, mlpDim: this.mlpDim, dropout: this.dropoutP };
+  }
+
+  override describe(): string {
+    return `DecoderBlock(${this.embedDim}, heads=${this.numHeads}, mlp=${this.mlpDim})`;
+  }
+}
+
+register<DecoderBlockConfig>(DecoderBlock, {
+  keys: { embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, mlpDim: keyRules.positiveInt, dropout: keyRules.probability },
+  fromConfig: (c) => new DecoderBlock(c.embedDim, c.numHeads, { mlpDim: c.mlpDim, dropout: c.dropout }),
+  parameters: (c) => [
+    { name: 'ln1.weight', shape: [c.embedDim] }, { name: 'ln1.bias', shape: [c.embedDim] },
+    { name: 'attn.in_proj_weight', shape: [3 * c.embedDim, c.embedDim] }, { name: 'attn.in_proj_bias', shape: [3 * c.embedDim] },
+    { name: 'attn.out_proj.weight', shape: [c.embedDim, c.embedDim] }, { name: 'attn.out_proj.bias', shape: [c.embedDim] },
+    { name: 'ln2.weight', shape: [c.embedDim] }, { name: 'ln2.bias', shape: [c.embedDim] },
+    { name: 'fc1.weight', shape: [c.mlpDim, c.embedDim] }, { name: 'fc1.bias', shape: [c.mlpDim] },
+    { name: 'fc2.weight', shape: [c.embedDim, c.mlpDim] }, { name: 'fc2.bias', shape: [c.embedDim] },
+  ],
+});

@@ -1,0 +1,62 @@
+// Dropout2d: zeroes whole channels of [N, C, H, W] (or [N, C, L]) with probability p in training (seeded), scales the rest by 1/(1-p); identity in eval.
+import { Tensor, shapeToString } from '../tensor';
+import { mul } from '../ops/elementwise';
+import { Rng, globalGenerator } from '../random';
+import { Module } from './module';
+import type { LayerConfig } from './config';
+import { keyRules, register } from './registry';
+import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
+import type { DropoutOptions } from './dropout';
+
+export class Dropout2d extends Module {
+  readonly p: number;
+  private rng: Rng | null;
+  private readonly hasOwnSeed: boolean;
+
+  constructor(p = 0.5, opts: DropoutOptions = {}) {
+    super();
+    this.p = checkNumber('Dropout2d', 'p', p, { min: 0, below: 1 });
+    const o = checkOptions('Dropout2d', opts, ['seed']);
+    this.hasOwnSeed = o.seed !== undefined;
+    this.rng = o.seed === undefined ? null : new Rng(checkSeed('Dropout2d', 'seed', o.seed));
+  }
+
+  /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
+  override seedIfUnseeded(seed: number): void {
+    if (!this.hasOwnSeed) this.rng = new Rng(seed);
+  }
+
+  override forward(x: Tensor): Tensor {
+    if (!(x instanceof Tensor)) checkTensor('Dropout2d.forward', 'input', x);
+    if (x.ndim !== 3 && x.ndim !== 4) throw new Error(`Dropout2d(p=${this.p}).forward: expected input [N, C, H, W] or [N, C, L], got ${shapeToString(x.shape)}`);
+    if (!this.training || this.p === 0) return x;
+    const [N, C] = x.shape;
+    const rng = this.rng ?? globalGenerator();
+    const keep = 1 / (1 - this.p);
+    const mask = new Float32Array(N * C);
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.next() >= this.p ? keep : 0;
+    // One factor per (sample, channel), broadcast over the spatial dims; its backward is the same product.
+    return mul(x, new Tensor(mask, x.ndim === 4 ? [N, C, 1, 1] : [N, C, 1]));
+  }
+
+  override toConfig(): LayerConfig {
+    return { type: 'Dropout2d', p: this.p };
+  }
+
+  override describe(): string {
+    return `Dropout2d(p=${this.p})`;
+  }
+}
+
+interface Dropout2dConfig extends LayerConfig {
+  p: number;
+}
+register<Dropout2dConfig>(Dropout2d, {
+  keys: { p: keyRules.probability },
+  fromConfig: (c) => new Dropout2d(c.p),
+  parameters: () => [],
+  inference: () => ({ kind: 'identity' }),
+  // Inference graph: the identity (the doc string records p; import reads it back as an Identity).
+  onnx: (ctx, c) => ctx.chain('Identity', [], `myelin Dropout2d p=${c.p}`),
+  keepsNoTensors: 'view',
+});

@@ -1,0 +1,123 @@
+// Embedding: a lookup table [numEmbeddings, embeddingDim] indexed by integer ids (PyTorch init N(0, 1), paddingIdx row zero), config and ONNX Gather.
+import { Tensor, zeros } from '../tensor';
+import { IntTensor } from '../int-tensor';
+import { embedding } from '../ops/seq';
+import { Rng, globalGenerator } from '../random';
+import { Module } from './module';
+import type { LayerConfig } from './config';
+import { keyRules, register, type KeyRule } from './registry';
+import { checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkSeed } from '../validate';
+
+export interface EmbeddingOptions {
+  /**
+   * The padding id: its row starts at zero and never gets a gradient (so an optimizer without weight
+   * decay never moves it). Negative counts from the end, as in PyTorch.
+   */
+  paddingIdx?: number | null;
+  /** Seed for the N(0, 1) initialisation (same seed, same table). */
+  seed?: number;
+}
+
+export interface EmbeddingConfig extends LayerConfig {
+  type: 'Embedding';
+  numEmbeddings: number;
+  embeddingDim: number;
+  paddingIdx: number | null;
+}
+
+/**
+ * A table of numEmbeddings vectors of embeddingDim values: forward(ids) gives [...ids.shape, embeddingDim]
+ * (torch.nn.Embedding). ids are an IntTensor (or a float Tensor of integer values) in [0, numEmbeddings).
+ * The backward adds each id's output gradient into its row of weight.grad directly: no dense
+ * [numEmbeddings x embeddingDim] array is made per step (see ops.embedding).
+ */
+export class Embedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  /** The padding row (non-negative), or null. */
+  readonly paddingIdx: number | null;
+  /** Shape [numEmbeddings, embeddingDim]. */
+  readonly weight: Tensor;
+  private seed: number | undefined;
+  private readonly hasOwnSeed: boolean;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
+    super();
+    checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
+    checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
+    checkElementCount('Embedding', [numEmbeddings, embeddingDim], 'the weight shape');
+    const o = checkOptions('Embedding', opts, ['paddingIdx', 'seed']);
+    if (o.paddingIdx === undefined || o.paddingIdx === null) this.paddingIdx = null;
+    else {
+      const p = checkNumber('Embedding', 'paddingIdx', o.paddingIdx, { integer: true, min: -numEmbeddings, max: numEmbeddings - 1 });
+      this.paddingIdx = p < 0 ? p + numEmbeddings : p;
+    }
+    this.numEmbeddings = numEmbeddings;
+    this.embeddingDim = embeddingDim;
+    this.seed = o.seed === undefined ? undefined : checkSeed('Embedding', 'seed', o.seed);
+    this.hasOwnSeed = this.seed !== undefined;
+    this.weight = this.registerParameter('weight', zeros([numEmbeddings, embeddingDim]));
+    this.resetParameters();
+  }
+
+  /** Re-draws the table from N(0, 1) (from `seed`, else the layer's seed, else the global generator); the padding row is zero. */
+  resetParameters(seed?: number): void {
+    if (seed !== undefined) checkSeed('Embedding.resetParameters', 'seed', seed);
+    const s = seed ?? this.seed;
+    const rng = s === undefined ? globalGenerator() : new Rng(s);
+    const w = this.weight.data;
+    for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+    if (this.paddingIdx !== null) w.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
+    this.weight._version++;
+  }
+
+  override seedIfUnseeded(seed: number): void {
+    if (this.hasOwnSeed) return;
+    this.seed = seed;
+    this.resetParameters();
+  }
+
+  override forward(ids: Tensor | IntTensor): Tensor {
+    return embedding(this.weight, ids, { paddingIdx: this.paddingIdx });
+  }
+
+  override toConfig(): EmbeddingConfig {
+    return { type: 'Embedding', numEmbeddings: this.numEmbeddings, embeddingDim: this.embeddingDim, paddingIdx: this.paddingIdx };
+  }
+
+  override describe(): string {
+    return `Embedding(${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx === null ? '' : `, paddingIdx=${this.paddingIdx}`})`;
+  }
+}
+
+/** TensorProto.DataType INT64 (the Cast target of the exported ids). */
+const ONNX_INT64 = 7;
+
+const intOrNull: KeyRule = { expect: 'an integer or null', ok: (v) => v === null || Number.isSafeInteger(v) };
+
+register<EmbeddingConfig>(Embedding, {
+  keys: { numEmbeddings: keyRules.positiveInt, embeddingDim: keyRules.positiveInt, paddingIdx: intOrNull },
+  fromConfig: (c) => new Embedding(c.numEmbeddings, c.embeddingDim, { paddingIdx: c.paddingIdx }),
+  parameters: (c) => [{ name: 'weight', shape: [c.numEmbeddings, c.embeddingDim] }],
+  onnx(ctx, c) {
+    // The model input is float (ids as float values, exact below 2^24): Cast to int64, then Gather rows (axis 0).
+    const weight = ctx.initializer(`${ctx.prefix}weight`, [c.numEmbeddings, c.embeddingDim], ctx.param('weight'));
+    const ids = ctx.node('Cast', [ctx.current], [{ name: 'to', int: ONNX_INT64 }]);
+    ctx.current = ctx.node('Gather', [weight, ids], [{ name: 'axis', int: 0 }]);
+    ctx.shape = [...ctx.shape, c.embeddingDim];
+  },
+  onnxImport: {
+    attributes: { Gather: { axis: 'int' } },
+    node(n, ctx) {
+      // Gather(table, ids) with a constant 2-D table on axis 0 (torch.onnx.export's nn.Embedding).
+      const table = ctx.constant(n.inputs[0]);
+      if (n.int('axis', 0) !== 0 || table === null || table.dims.length !== 2 || ctx.constant(n.inputs[1]) !== null) {
+        throw new Error(`${n.label}: only a Gather of rows (axis 0) from a constant 2-D table by the running ids is supported (an nn.Embedding)`);
+      }
+      const [V, D] = table.dims;
+      return { config: { type: 'Embedding', numEmbeddings: V, embeddingDim: D, paddingIdx: null }, params: { weight: Float32Array.from(table.data) } };
+    },
+    // Each id becomes a vector: the sample shape gains the embedding dimension.
+    sampleAfter: (l, sample) => (sample === null ? null : [...sample, (l.config as EmbeddingConfig).embeddingDim]),
+  },
+});

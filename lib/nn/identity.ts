@@ -1,0 +1,28 @@
+// Identity: returns its input (a placeholder, e.g. a residual block's shortcut); vanishes at inference and exports as ONNX Identity.
+import { Tensor } from '../tensor';
+import { Module } from './module';
+import type { LayerConfig } from './config';
+import { register } from './registry';
+import { checkTensor } from '../validate';
+
+export class Identity extends Module {
+  override forward(x: Tensor): Tensor {
+    if (!(x instanceof Tensor)) checkTensor('Identity.forward', 'input', x);
+    return x;
+  }
+  override toConfig(): LayerConfig {
+    return { type: 'Identity' };
+  }
+  override describe(): string {
+    return 'Identity';
+  }
+}
+
+register(Identity, {
+  keys: {},
+  fromConfig: () => new Identity(),
+  parameters: () => [],
+  inference: () => ({ kind: 'identity' }),
+  onnx: (ctx) => ctx.chain('Identity'),
+  keepsNoTensors: 'view',
+});
