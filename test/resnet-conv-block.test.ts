@@ -42,7 +42,8 @@ describe('ResNet basic block with Conv2d and BatchNorm2d', () => {
     save(model, dir);
     const loaded = load(dir);
     expect(Array.from(loaded.predict(test.x).data)).toEqual(Array.from(expected.data));
-    expect(Array.from((await loaded.predictAsync(test.x)).data)).toEqual(Array.from(expected.data));
+    // predictAsync runs the Linear head on the native worker (forwardAsync): float32 rounding may differ from predict's path.
+    expect(maxViolation((await loaded.predictAsync(test.x)).data, expected.data, 2e-5, 2e-5).excess).toBeLessThanOrEqual(0);
     const file = path.join(tmp.dir, 'resnet-conv.onnx');
     await exportModel(loaded, file, { inputShape: [1, 1, 8, 8] });
     const v = maxViolation((await runOrt(file, test.x.data, [32, 1, 8, 8])).data, expected.data, 1e-5, 1e-5);

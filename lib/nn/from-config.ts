@@ -6,7 +6,7 @@
 // computed without allocating them (load() compares them with the weights file first).
 import type { Module } from './module';
 import type { LayerConfig } from './config';
-import { acceptsAnyKeys, definitionOfType, layerTypes, type LayerDefinition, type ParameterShape } from './registry';
+import { acceptsAnyKeys, definitionOfType, installConfigCheck, layerTypes, type LayerDefinition, type ParameterShape } from './registry';
 import './layers';
 
 export type { ParameterShape };
@@ -52,6 +52,8 @@ export function checkConfig(config: unknown, path = 'model', depth = 0): asserts
     def.children(cfg as LayerConfig).forEach((l, i) => checkConfig(l, `${path}.${i}`, depth + 1));
   }
 }
+
+installConfigCheck((config) => checkConfig(config));
 
 function definition(config: LayerConfig): LayerDefinition {
   return definitionOfType(config.type) as LayerDefinition;

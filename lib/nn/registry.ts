@@ -22,10 +22,34 @@ export const keyRules = {
     ok: (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isSafeInteger(d) && d > 0),
   } as KeyRule,
   layerList: { expect: 'an array of layer configs', ok: (v: unknown) => Array.isArray(v) } as KeyRule,
+  /** A nested layer config that nn.fromConfig accepts (checked in full: from-config.ts installs the checker). */
+  layerConfig: { expect: 'a valid layer config', ok: (v: unknown) => isValidNestedConfig(v) } as KeyRule,
+  layerConfigOrNull: { expect: 'null or a valid layer config', ok: (v: unknown) => v === null || isValidNestedConfig(v) } as KeyRule,
   oneOf(values: readonly string[]): KeyRule {
     return { expect: values.map((s) => `'${s}'`).join(' or '), ok: (v) => typeof v === 'string' && values.includes(v) };
   },
 };
+
+/**
+ * The whole-config check of nn.fromConfig, installed by from-config.ts (which imports every layer file:
+ * a layer file importing it would be an import cycle, so nested-config key rules reach it through here).
+ */
+let nestedConfigCheck: ((config: unknown) => void) | null = null;
+
+/** @internal Called once by from-config.ts. */
+export function installConfigCheck(check: (config: unknown) => void): void {
+  nestedConfigCheck = check;
+}
+
+function isValidNestedConfig(v: unknown): boolean {
+  if (nestedConfigCheck === null) return typeof v === 'object' && v !== null && !Array.isArray(v);
+  try {
+    nestedConfigCheck(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A parameter a config implies: its dotted name (as namedParameters() gives it) and shape. */
 export interface ParameterShape {

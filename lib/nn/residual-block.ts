@@ -6,8 +6,7 @@ import { deriveSeed } from '../random';
 import { Module } from './module';
 import { Sequential } from './sequential';
 import type { LayerConfig } from './config';
-import { keyRules, register, type KeyRule } from './registry';
-import { checkConfig, configParameters, fromConfig } from './from-config';
+import { keyRules, register } from './registry';
 import { checkOneOf, checkOptions, describe as describeValue } from '../validate';
 
 export interface ResidualBlockOptions {
@@ -79,26 +78,10 @@ export class ResidualBlock extends Module {
   }
 }
 
-/** A nested layer config: any config nn.fromConfig accepts. */
-const layerConfig = (orNull: boolean): KeyRule => ({
-  expect: orNull ? 'null or a valid layer config' : 'a valid layer config',
-  ok: (v) => {
-    if (orNull && v === null) return true;
-    try {
-      checkConfig(v);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
-
-const prefixed = (prefix: string, cfg: LayerConfig): { name: string; shape: number[] }[] =>
-  configParameters(cfg).map((p) => ({ name: `${prefix}.${p.name}`, shape: p.shape }));
-
 // No `children`: the block is not a chain (the ONNX chain exporter and the dense planner must not inline it).
 register<ResidualBlockConfig>(ResidualBlock, {
-  keys: { body: layerConfig(false), shortcut: layerConfig(true), activation: keyRules.oneOf(['relu', 'none']) },
-  fromConfig: (c) => new ResidualBlock(fromConfig(c.body), { shortcut: c.shortcut === null ? null : fromConfig(c.shortcut), activation: c.activation }),
-  parameters: (c) => [...prefixed('body', c.body), ...(c.shortcut === null ? [] : prefixed('shortcut', c.shortcut))],
+  keys: { body: keyRules.layerConfig, shortcut: keyRules.layerConfigOrNull, activation: keyRules.oneOf(['relu', 'none']) },
+  // Parameter shapes: the registry's default (build one and look); children are built through `build`, so this
+  // file needs nothing from from-config.ts (which imports every layer: that would be an import cycle).
+  fromConfig: (c, build) => new ResidualBlock(build(c.body), { shortcut: c.shortcut === null ? null : build(c.shortcut), activation: c.activation }),
 });
