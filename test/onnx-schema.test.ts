@@ -17,7 +17,7 @@ describe('generated ONNX schema', () => {
 
   it('knows the IR versions up to ONNX 1.22 and is generated from the vendored proto2 schema', () => {
     expect(onnx.Version.IR_VERSION_2025_08_26).toBe(12);
-    const proto = fs.readFileSync(path.join(__dirname, '..', 'lib', 'io', 'onnx', 'proto', 'onnx.proto'), 'utf8');
+    const proto = fs.readFileSync(path.join(__dirname, '..', 'schema', 'onnx.proto'), 'utf8');
     expect(proto).toMatch(/^syntax = "proto2";$/m);
     expect(proto).toMatch(/Apache License, Version 2\.0/);
   });

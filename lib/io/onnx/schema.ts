@@ -1,5 +1,5 @@
 // The ONNX protobuf schema and the version facts we rely on. The classes are generated at build time by
-// scripts/gen-onnx.js (protobufjs-cli) from the vendored lib/io/onnx/proto/onnx.proto (ONNX v1.22.0).
+// scripts/gen-onnx.js (protobufjs-cli) from the vendored schema/onnx.proto (ONNX v1.22.0).
 import { onnx } from './proto/onnx';
 
 export { onnx };
