@@ -33,7 +33,10 @@ function expectSize(kernel: string, what: string, got: number, expected: number)
 
 const convOut = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
 
-function convGeom(kernel: string, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array): Geom {
+/** The checked geometry of a conv kernel call, with the per-group channel counts Cg = C/groups, OCg = OC/groups. */
+function convGeom(
+  kernel: string, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+): Geom & { Cg: number; OCg: number } {
   const g = readGeom(kernel, G, geom);
   expectSize(kernel, 'C', C, g.C);
   expectSize(kernel, 'OC', OC, g.OC);
@@ -45,7 +48,7 @@ function convGeom(kernel: string, C: number, OC: number, inPlane: number, outPla
   expectSize(kernel, 'kArea', kArea, (g.C / g.groups) * g.KH * g.KW);
   expectSize(kernel, 'OH', g.OH, convOut(g.H, g.KH, g.SH, g.PH, g.DH));
   expectSize(kernel, 'OW', g.OW, convOut(g.W, g.KW, g.SW, g.PW, g.DW));
-  return g;
+  return { ...g, Cg: g.C / g.groups, OCg: g.OC / g.groups };
 }
 
 let colBuf: Float32Array = new Float32Array(0);
@@ -54,8 +57,12 @@ function grow(buf: Float32Array, n: number): Float32Array {
   return buf.length >= n ? buf : new Float32Array(Math.max(n, buf.length * 2));
 }
 
-/** col[(c*KH+kh)*KW+kw, oh*OW+ow] = x[c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW], 0 outside. */
-function im2col(g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32Array): void {
+/**
+ * The im2col walk and its adjoint in one loop nest. Gather (adjoint false):
+ * col[(c*KH+kh)*KW+kw, oh*OW+ow] = x[c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW], 0 outside.
+ * Scatter (adjoint true, col2im): x[...] += col[...] inside the image (x zeroed by the caller).
+ */
+function im2colWalk(g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32Array, adjoint: boolean): void {
   const P = g.OH * g.OW;
   const plane = g.H * g.W;
   let row = 0;
@@ -68,13 +75,20 @@ function im2col(g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32
           const ih = oh * g.SH - g.PH + kh * g.DH;
           const r = row + oh * g.OW;
           if (ih < 0 || ih >= g.H) {
-            col.fill(0, r, r + g.OW);
+            if (!adjoint) col.fill(0, r, r + g.OW);
             continue;
           }
           const xr = xc + ih * g.W;
-          for (let ow = 0; ow < g.OW; ow++) {
-            const iw = ow * g.SW + off;
-            col[r + ow] = iw >= 0 && iw < g.W ? x[xr + iw] : 0;
+          if (adjoint) {
+            for (let ow = 0; ow < g.OW; ow++) {
+              const iw = ow * g.SW + off;
+              if (iw >= 0 && iw < g.W) x[xr + iw] += col[r + ow];
+            }
+          } else {
+            for (let ow = 0; ow < g.OW; ow++) {
+              const iw = ow * g.SW + off;
+              col[r + ow] = iw >= 0 && iw < g.W ? x[xr + iw] : 0;
+            }
           }
         }
       }
@@ -82,30 +96,9 @@ function im2col(g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32
   }
 }
 
+const im2col = (g: Geom, Cg: number, x: Float32Array, xOff: number, col: Float32Array): void => im2colWalk(g, Cg, x, xOff, col, false);
 /** The adjoint of im2col: dx[...] += col[...] (dx zeroed by the caller). */
-function col2im(g: Geom, Cg: number, col: Float32Array, dx: Float32Array, xOff: number): void {
-  const P = g.OH * g.OW;
-  const plane = g.H * g.W;
-  let row = 0;
-  for (let c = 0; c < Cg; c++) {
-    const xc = xOff + c * plane;
-    for (let kh = 0; kh < g.KH; kh++) {
-      for (let kw = 0; kw < g.KW; kw++, row += P) {
-        const off = kw * g.DW - g.PW;
-        for (let oh = 0; oh < g.OH; oh++) {
-          const ih = oh * g.SH - g.PH + kh * g.DH;
-          if (ih < 0 || ih >= g.H) continue;
-          const r = row + oh * g.OW;
-          const xr = xc + ih * g.W;
-          for (let ow = 0; ow < g.OW; ow++) {
-            const iw = ow * g.SW + off;
-            if (iw >= 0 && iw < g.W) dx[xr + iw] += col[r + ow];
-          }
-        }
-      }
-    }
-  }
-}
+const col2im = (g: Geom, Cg: number, col: Float32Array, dx: Float32Array, xOff: number): void => im2colWalk(g, Cg, dx, xOff, col, true);
 
 /** out = act(conv2d(X, W) + bias) on NCHW (the kernel conv2dForward). */
 export function conv2dForward(
@@ -113,8 +106,7 @@ export function conv2dForward(
   X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
 ): void {
   const g = convGeom('conv2dForward', C, OC, inPlane, outPlane, kArea, G, geom);
-  const Cg = C / g.groups;
-  const OCg = OC / g.groups;
+  const { Cg, OCg } = g;
   const P = outPlane;
   const K = kArea;
   colBuf = grow(colBuf, K * P);
@@ -144,8 +136,7 @@ export function conv2dBackward(
   dB: Float32Array | null, accumulate: boolean,
 ): void {
   const g = convGeom('conv2dBackward', C, OC, inPlane, outPlane, kArea, G, geom);
-  const Cg = C / g.groups;
-  const OCg = OC / g.groups;
+  const { Cg, OCg } = g;
   const P = outPlane;
   const K = kArea;
   if (dB !== null) {
@@ -279,25 +270,43 @@ function avgWindow(g: PoolGeom, oh: number, ow: number, countIncludePad: boolean
   return [h0, h1, w0, w1, countIncludePad ? padded : inside];
 }
 
-/** Average pooling over NC planes (the kernel avgPool2dForward). */
-export function avgPool2dForward(
-  NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
-  X: Float32Array, out: Float32Array,
+/**
+ * Average pooling and its adjoint in one loop nest over NC planes: forward (adjoint false) writes
+ * dst[y] = mean of src over the window; backward (adjoint true) spreads src[y] / div over the window of dst.
+ */
+function avgPoolWalk(
+  kernel: string, NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
+  src: Float32Array, dst: Float32Array, adjoint: boolean,
 ): void {
-  const g = poolGeom('avgPool2dForward', inPlane, outPlane, G, geom);
-  if (g.DH !== 1 || g.DW !== 1) throw new Error('avgPool2dForward: dilation must be 1');
+  const g = poolGeom(kernel, inPlane, outPlane, G, geom);
+  if (g.DH !== 1 || g.DW !== 1) throw new Error(`${kernel}: dilation must be 1`);
+  if (adjoint) dst.fill(0, 0, NC * inPlane);
   for (let pl = 0; pl < NC; pl++) {
     const x = pl * inPlane;
     const y = pl * outPlane;
     for (let oh = 0; oh < g.OH; oh++) {
       for (let ow = 0; ow < g.OW; ow++) {
         const [h0, h1, w0, w1, div] = avgWindow(g, oh, ow, countIncludePad);
-        let s = Math.fround(0);
-        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s = Math.fround(s + X[x + ih * g.W + iw]);
-        out[y + oh * g.OW + ow] = s / div;
+        const o = y + oh * g.OW + ow;
+        if (adjoint) {
+          const v = Math.fround(src[o] / div);
+          for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) dst[x + ih * g.W + iw] += v;
+        } else {
+          let s = Math.fround(0);
+          for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s = Math.fround(s + src[x + ih * g.W + iw]);
+          dst[o] = s / div;
+        }
       }
     }
   }
+}
+
+/** Average pooling over NC planes (the kernel avgPool2dForward). */
+export function avgPool2dForward(
+  NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
+  X: Float32Array, out: Float32Array,
+): void {
+  avgPoolWalk('avgPool2dForward', NC, inPlane, outPlane, G, geom, countIncludePad, X, out, false);
 }
 
 /** Gradient of avgPool2dForward: each dY spread evenly over its window (the kernel avgPool2dBackward). */
@@ -305,18 +314,5 @@ export function avgPool2dBackward(
   NC: number, inPlane: number, outPlane: number, G: number, geom: Int32Array, countIncludePad: boolean,
   dY: Float32Array, dX: Float32Array,
 ): void {
-  const g = poolGeom('avgPool2dBackward', inPlane, outPlane, G, geom);
-  if (g.DH !== 1 || g.DW !== 1) throw new Error('avgPool2dBackward: dilation must be 1');
-  dX.fill(0, 0, NC * inPlane);
-  for (let pl = 0; pl < NC; pl++) {
-    const x = pl * inPlane;
-    const y = pl * outPlane;
-    for (let oh = 0; oh < g.OH; oh++) {
-      for (let ow = 0; ow < g.OW; ow++) {
-        const [h0, h1, w0, w1, div] = avgWindow(g, oh, ow, countIncludePad);
-        const v = Math.fround(dY[y + oh * g.OW + ow] / div);
-        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) dX[x + ih * g.W + iw] += v;
-      }
-    }
-  }
+  avgPoolWalk('avgPool2dBackward', NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX, true);
 }
