@@ -3,7 +3,7 @@ import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { clipGradNorm } from '../optim/clip';
 import { isDataset, type Dataset } from '../data/dataset';
-import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions } from './fit';
+import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions, type TrainingRunState } from './fit';
 import { evaluate as evaluateArrays, predict as predictArrays, evaluatePrepared, type EvaluateOptions, type EvaluateResult, type PredictOptions } from './evaluate';
 import { prepareData, preprocessForModel, checkTargetWidth, type PreparedData } from './prepared';
 import { resolveLoss, defaultLossName, type LossFunction } from './loss-spec';
@@ -17,7 +17,7 @@ import { stepBuffersReusable } from './step-reuse';
 import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } from './checks';
 import { DivergenceMonitor } from './divergence';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
-import type { BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
+import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LossSpec } from '.';
 import { PREDICT_BATCH_SIZE } from '../constants';
 
@@ -272,24 +272,12 @@ function checkStreamOptions(options: FitDatasetOptions): StreamSettings {
 }
 
 /** Everything one streaming fit works with, set up from the first batch. */
-interface StreamRun {
-  model: TrainableModel;
+interface StreamRun extends TrainingRunState {
   options: FitDatasetOptions;
   settings: StreamSettings;
   stream: BatchStream;
   /** In-memory validation rows, or null (validationData absent or a dataset). */
   val: PreparedData | null;
-  lossFn: LossFunction;
-  trainLoss: WeightedLoss;
-  metrics: Metric[];
-  valMetrics: Metric[];
-  params: Tensor[];
-  optimizer: TrainableOptimizer;
-  callbacks: Callback[];
-  history: History;
-  monitor: DivergenceMonitor;
-  ctx: TrainContext;
-  progress: ReturnType<typeof makeProgress>;
   reuse: boolean;
   /** Checks a batch's labels against the loss's classes. */
   checkLabels(d: PreparedData, what: string): void;

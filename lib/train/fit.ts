@@ -7,7 +7,7 @@ import { prepareData, sliceRows, BatchBuilder, type PreparedData, preprocessForM
 import { resolveLoss, type LossSpec, type LossFunction } from './loss-spec';
 import { makeMetrics, checkMetrics, validationKey, type MetricFunction, type MetricName, type Metric, type BatchTarget } from './metrics';
 import { singleOutputSpecs, outputsLoss, outputsMetrics, checkOutputMetrics, outputData, outputOf, type OutputLossSpec, type LossWeights, type OutputMetricSpecs } from './outputs';
-import { trainingLoss, type ClassWeight } from './class-weight';
+import { trainingLoss, type ClassWeight, type WeightedLoss } from './class-weight';
 import { evaluatePrepared } from './evaluate';
 import { makeProgress, ProgressStream } from './progress';
 import { makeOptimizer, OptimizerName } from './optimizer';
@@ -231,15 +231,11 @@ function prepareFitData(model: TrainableModel, data: FitData, options: FitOption
   return { all, train, val };
 }
 
-/** Everything a training run holds: the data, the loss, metrics, optimizer, callbacks and progress. */
-interface FitRun {
+/** What every training run holds, in memory (fit) or streamed (fitDataset): the loss, metrics, optimizer, callbacks and progress. */
+export interface TrainingRunState {
   model: TrainableModel;
-  options: FitOptions;
-  settings: FitSettings;
-  train: PreparedData;
-  val: PreparedData | null;
   lossFn: LossFunction;
-  trainLoss: ReturnType<typeof trainingLoss>;
+  trainLoss: WeightedLoss;
   metrics: Metric[];
   valMetrics: Metric[];
   params: Tensor[];
@@ -249,6 +245,14 @@ interface FitRun {
   monitor: DivergenceMonitor;
   ctx: TrainContext;
   progress: ReturnType<typeof makeProgress>;
+}
+
+/** Everything a training run holds: the data and the shared run state. */
+interface FitRun extends TrainingRunState {
+  options: FitOptions;
+  settings: FitSettings;
+  train: PreparedData;
+  val: PreparedData | null;
   batches: BatchBuilder;
   stepsPerEpoch: number;
   reuseStepBuffers: boolean;
