@@ -1,5 +1,5 @@
 // IntTensor: an int32 n-d array (token ids, class labels, positions), the index input of gather, indexSelect and nn.Embedding.
-import { Tensor, shapeToString, sizeOf, type NestedArray, type NumericArray } from './tensor-core';
+import { Tensor, checkDataShape, shapeToString, sizeOf, type NestedArray, type NumericArray } from './tensor-core';
 import { argumentError, checkElementCount, checkShape, describe, invalid } from './validate';
 
 /**
@@ -14,10 +14,8 @@ export class IntTensor {
 
   constructor(data: Int32Array, shape: readonly number[]) {
     if (!(data instanceof Int32Array)) invalid('IntTensor', 'data', 'an Int32Array', data, 'intTensor(values, shape) converts other arrays');
-    const s = checkShape('IntTensor', shape);
-    if (data.length !== sizeOf(s)) throw new Error(`IntTensor: data has ${data.length} elements, shape ${shapeToString(s)} needs ${sizeOf(s)}`);
     this.data = data;
-    this.shape = s;
+    this.shape = checkDataShape('IntTensor', data, shape);
   }
 
   get size(): number {

@@ -34,6 +34,18 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * The checked shape of a dense array's constructor (Tensor, IntTensor): a valid shape whose element
+ * count is data's length, else an Error naming both.
+ */
+export function checkDataShape(kind: string, data: { length: number }, shape: readonly number[]): number[] {
+  const s = checkShape(kind, shape);
+  if (data.length !== sizeOf(s)) {
+    throw new Error(`${kind}: data has ${data.length} elements, shape ${shapeToString(s)} needs ${sizeOf(s)}`);
+  }
+  return s;
+}
+
 /** A dense float32 n-d array, row-major. Memory is owned by the GC: no dispose needed. */
 export class Tensor {
   data: Float32Array;
@@ -51,12 +63,8 @@ export class Tensor {
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
     if (!(data instanceof Float32Array)) invalid('Tensor', 'data', 'a Float32Array', data, 'tensor(values, shape) converts other arrays');
-    const s = checkShape('Tensor', shape);
-    if (data.length !== sizeOf(s)) {
-      throw new Error(`Tensor: data has ${data.length} elements, shape ${shapeToString(s)} needs ${sizeOf(s)}`);
-    }
     this.data = data;
-    this.shape = s;
+    this.shape = checkDataShape('Tensor', data, shape);
     this.requiresGrad = requiresGrad;
   }
 
