@@ -79,17 +79,12 @@ export interface TimeSeriesWindows {
  */
 export function timeSeriesWindows(series: Tensor | Float32Array | readonly number[], window: number, opts: TimeSeriesWindowOptions = {}): TimeSeriesWindows {
   const where = 'timeSeriesWindows';
-  let data: Float32Array;
-  let shape: number[];
-  if (series instanceof Tensor) {
-    data = series.data;
-    shape = series.shape;
-  } else if (series instanceof Float32Array || (Array.isArray(series) && series.every((v) => typeof v === 'number'))) {
-    data = Float32Array.from(series as ArrayLike<number>);
-    shape = [data.length];
-  } else {
+  const numeric = series instanceof Float32Array || (Array.isArray(series) && series.every((v) => typeof v === 'number'));
+  if (!(series instanceof Tensor) && !numeric) {
     invalid(where, 'series', 'a Tensor [steps] or [steps, features], a Float32Array or an array of numbers', series);
   }
+  // A flat series is copied into a 1-D tensor [steps].
+  const { data, shape } = series instanceof Tensor ? series : new Tensor(Float32Array.from(series as ArrayLike<number>), [series.length]);
   if (shape.length !== 1 && shape.length !== 2) throw argumentError(where, `series must be [steps] or [steps, features], got shape [${shape.join(',')}]`);
   const W = checkPositiveInt(where, 'window', window);
   const o = checkOptions(where, opts, ['horizon', 'stride', 'targetColumns']);
