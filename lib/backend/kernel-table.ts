@@ -121,6 +121,17 @@ const POOL_EXAMPLE = {
   i32: { geom: [1, 5, 5, 1, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] },
 };
 
+/** avgPool2dForward and avgPool2dBackward: the same sizes, geometry and countIncludePad, then their input and output planes. */
+function avgPoolRow(doc: string, from: Arg, to: Arg, cppName: string): KernelRow {
+  return {
+    doc,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' }, bool('countIncludePad'), from, to],
+    options: true,
+    cpp: `conv.h myelin::${cppName}`,
+    example: POOL_EXAMPLE,
+  };
+}
+
 export const KERNELS = {
   gemm: {
     doc: `C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
@@ -435,23 +446,11 @@ its input plane; NaN propagates.`,
     cpp: 'conv.h myelin::max_pool2d_backward',
     example: POOL_EXAMPLE,
   },
-  avgPool2dForward: {
-    doc: `Average pooling of NC planes (geom as for maxPool2dForward, dilation 1). The divisor counts the
+  avgPool2dForward: avgPoolRow(`Average pooling of NC planes (geom as for maxPool2dForward, dilation 1). The divisor counts the
 window within the padded input (countIncludePad) or only the real input elements it covers.`,
-    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
-      bool('countIncludePad'), f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane')],
-    options: true,
-    cpp: 'conv.h myelin::avg_pool2d_forward',
-    example: POOL_EXAMPLE,
-  },
-  avgPool2dBackward: {
-    doc: 'Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window.',
-    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
-      bool('countIncludePad'), f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
-    options: true,
-    cpp: 'conv.h myelin::avg_pool2d_backward',
-    example: POOL_EXAMPLE,
-  },
+  f32('X', 'NC*inPlane'), f32('out', 'NC*outPlane'), 'avg_pool2d_forward'),
+  avgPool2dBackward: avgPoolRow('Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window.',
+    f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane'), 'avg_pool2d_backward'),
 
   // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.
   layerNormForward: {

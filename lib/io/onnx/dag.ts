@@ -1,9 +1,9 @@
 // ONNX graph that is not a chain -> nn.Graph: Gemm/MatMul(+Add) become Linear modules, registered layers' operators
 // (LayerNormalization) their modules, the rest op nodes (Add, Sub, Mul, Div, Concat, activations, reshapes).
-import { onnx, int64ToNumber } from './schema';
-import { ConstTensor, NodeAttributes, shortestFloat32 } from './decode';
+import { onnx } from './schema';
+import { ConstTensor, NodeAttributes, nodeView, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
-import { definitions, type LayerDefinition, type OnnxNodeView } from '../../nn/registry';
+import { definitions, type LayerDefinition } from '../../nn/registry';
 import { Graph, GRAPH_OPS, type GraphAttr, type GraphNode } from '../../nn/graph';
 import { noGrad } from '../../autograd';
 import { fromConfig, type LayerConfig } from '../../nn';
@@ -21,20 +21,6 @@ const DIRECT: Record<string, string> = {
 const REDUCTIONS: Record<string, string> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max', ReduceMin: 'min' };
 
 const label = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
-
-function view(n: onnx.INodeProto, what: string): OnnxNodeView {
-  const attrs = new NodeAttributes(n);
-  return {
-    opType: n.opType ?? '', label: what, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
-    float: (name, fb) => attrs.float(name, fb),
-    int: (name, fb) => attrs.int(name, fb),
-    string: (name, fb) => attrs.string(name, fb),
-    ints: (name) => {
-      const a = (n.attribute ?? []).find((x) => x.name === name);
-      return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${what} attribute ${name}`)) : null;
-    },
-  };
-}
 
 function transposed(c: ConstTensor): Float32Array {
   const [r, k] = c.dims;
@@ -127,13 +113,13 @@ export function graphFromModel(g: PreparedGraph): Graph {
     for (let j = i + 1; j < Math.min(dataNodes.length, i + 9); j++) {
       const run = dataNodes.slice(i, j + 1);
       if (run.some((x) => folded.has(x))) return false;
-      const layer = def.onnxImport?.region?.(run.map((x, k) => view(x, label(x, i + k))), input, ctx) ?? null;
+      const layer = def.onnxImport?.region?.(run.map((x, k) => nodeView(x, label(x, i + k))), input, ctx) ?? null;
       if (layer === null) continue;
       let out = (run[run.length - 1].output ?? [])[0] ?? '';
       for (let k = j + 1; k < dataNodes.length; k++) {
         const next = dataNodes[k];
         const readers = consumers.get(out) ?? [];
-        if (readers.length !== 1 || readers[0] !== next || g.outputs.includes(out) || !def.onnxImport?.absorb?.(layer, view(next, label(next, k)), ctx)) break;
+        if (readers.length !== 1 || readers[0] !== next || g.outputs.includes(out) || !def.onnxImport?.absorb?.(layer, nodeView(next, label(next, k)), ctx)) break;
         run.push(next);
         out = (next.output ?? [])[0] ?? '';
       }
@@ -186,7 +172,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     const reduction = REDUCTIONS[op];
     if (reduction !== undefined) {
       const axesIn = constIn(1);
-      const axes = axesIn ? Array.from(axesIn.data) : view(n, lbl).ints('axes');
+      const axes = axesIn ? Array.from(axesIn.data) : nodeView(n, lbl).ints('axes');
       if (axes !== null && axes.length > 1) throw new Error(`${lbl}: reducing over several axes [${axes.join(',')}] is not supported (one, or all)`);
       if (attrs.int('noop_with_empty_axes', 0) !== 0) throw new Error(`${lbl}: noop_with_empty_axes=1 is not supported`);
       return push(reduction, [ins[0]], { axis: axes === null || axes.length === 0 ? null : axes[0], keepDims: attrs.int('keepdims', 1) === 1 });
@@ -262,7 +248,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
         return push('pow', [ins[0]], { p: p.data[0] });
       }
       case 'Transpose': {
-        const perm = view(n, lbl).ints('perm');
+        const perm = nodeView(n, lbl).ints('perm');
         const rank = sampleOf(ins[0])?.length;
         const swapLast = perm !== null && perm.length >= 2 && perm.every((d, k) => d === (k === perm.length - 2 ? perm.length - 1 : k === perm.length - 1 ? perm.length - 2 : k));
         if (!swapLast || (rank !== undefined && rank + 1 !== perm.length)) throw new Error(`${lbl}: only a Transpose of the last two axes is supported, got perm [${perm?.join(',') ?? ''}]`);
@@ -275,7 +261,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
           return push(graphOp, ins.slice());
         }
         if (def?.onnxImport?.node !== undefined) {
-          const layer = def.onnxImport.node(view(n, lbl), { constant: (s) => constants.get(s) ?? null, sample: sampleOf(ins[0]) });
+          const layer = def.onnxImport.node(nodeView(n, lbl), { constant: (s) => constants.get(s) ?? null, sample: sampleOf(ins[0]) });
           const init = ins.find((s, k) => k > 0 && constants.has(s)) ?? '';
           addModule(moduleName(init, `${layer.config.type.toLowerCase()}_${i}`), layer.config, layer.params, ins[0], out);
           return;

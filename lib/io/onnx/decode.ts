@@ -1,5 +1,6 @@
 // ONNX bytes -> ModelProto, plus reading tensors and attributes out of it with every size checked.
 import { onnx, DataType, AttributeType, int64ToNumber } from './schema';
+import type { OnnxNodeView } from '../../nn/registry';
 
 /** Parses ONNX bytes. Throws "not a valid ONNX model: ..." for anything protobuf cannot read or that has no graph. */
 export function decodeModelProto(bytes: Uint8Array): onnx.ModelProto {
@@ -135,4 +136,19 @@ export class NodeAttributes {
   private wrongType(name: string, want: string): never {
     throw new Error(`node '${this.node.name ?? ''}' (${this.node.opType}): attribute ${name} should be a ${want}`);
   }
+}
+
+/** A node as a registered layer's import sees it. */
+export function nodeView(n: onnx.INodeProto, label: string): OnnxNodeView {
+  const attrs = new NodeAttributes(n);
+  return {
+    opType: n.opType ?? '', label, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
+    float: (name, fb) => attrs.float(name, fb),
+    int: (name, fb) => attrs.int(name, fb),
+    string: (name, fb) => attrs.string(name, fb),
+    ints: (name) => {
+      const a = (n.attribute ?? []).find((x) => x.name === name);
+      return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${label} attribute ${name}`)) : null;
+    },
+  };
 }

@@ -1,10 +1,10 @@
 // ONNX graph -> LayerSpec[]: folds constants, checks the graph is a chain, and maps each link to a myelin layer.
 import { onnx, int64ToNumber, AttributeType } from './schema';
-import { ConstTensor, NodeAttributes, readTensor, defaultOpset, shortestFloat32 } from './decode';
+import { ConstTensor, NodeAttributes, nodeView, readTensor, defaultOpset, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { LayerSpec } from './layers';
 import { DROPOUT_DOC_PREFIX } from '../../nn/dropout';
-import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition, type OnnxImportContext, type OnnxNodeView } from '../../nn/registry';
+import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition, type OnnxImportContext } from '../../nn/registry';
 
 /** Operators importModel understands (the elementwise ones only inside a decomposed GELU). */
 export const SUPPORTED_OPS = new Set([
@@ -36,21 +36,6 @@ function attributesOf(op: string): Record<string, number> {
   if (ATTRIBUTES[op]) return ATTRIBUTES[op];
   const declared = importersByOp().get(op)?.onnxImport?.attributes[op] ?? {};
   return Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, ATTRIBUTE_KINDS[v]]));
-}
-
-/** A node as a registered layer's import sees it. */
-function nodeView(n: onnx.INodeProto, label: string): OnnxNodeView {
-  const attrs = new NodeAttributes(n);
-  return {
-    opType: n.opType ?? '', label, inputs: (n.input ?? []).slice(), output: (n.output ?? [])[0] ?? '',
-    float: (name, fb) => attrs.float(name, fb),
-    int: (name, fb) => attrs.int(name, fb),
-    string: (name, fb) => attrs.string(name, fb),
-    ints: (name) => {
-      const a = (n.attribute ?? []).find((x) => x.name === name);
-      return a ? (a.ints ?? []).map((v) => int64ToNumber(v, `${label} attribute ${name}`)) : null;
-    },
-  };
 }
 
 /** Ops computed at load time when all their inputs are constants (torch emits these around weights). */
