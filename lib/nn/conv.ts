@@ -1,12 +1,11 @@
 // Conv1d and Conv2d layers (NCHW, PyTorch semantics and init): params, forward in ops, config, ONNX Conv export and import.
 import { Tensor, shapeToString, zeros } from '../tensor';
 import { conv1d, conv2d, intOf, pair as pairOf } from '../ops/conv';
-import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
-import { initWeightAndBias, type InitScheme } from './init';
+import { InitSeed, initWeightAndBias, type InitScheme } from './init';
 import { keyRules, register, type ImportedLayer, type KeyRule, type OnnxExportContext, type OnnxNodeView, type OnnxImportContext } from './registry';
-import { checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
+import { checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkTensor, invalid } from '../validate';
 
 export type ConvInit = 'default' | InitScheme;
 type Pair = [number, number];
@@ -69,8 +68,7 @@ abstract class ConvBase extends Module {
   /** [outChannels], or null without bias. */
   readonly bias: Tensor | null;
   readonly initScheme: ConvInit;
-  private seed: number | undefined;
-  private readonly hasOwnSeed: boolean;
+  private readonly initSeed: InitSeed;
 
   protected constructor(where: string, inChannels: number, outChannels: number, kernel: number[], o: Conv2dLayerOptions) {
     super();
@@ -87,8 +85,7 @@ abstract class ConvBase extends Module {
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.groups = groups;
-    this.seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
-    this.hasOwnSeed = this.seed !== undefined;
+    this.initSeed = new InitSeed(where, o.seed);
     this.weight = this.registerParameter('weight', zeros(shape));
     this.bias = bias ? this.registerParameter('bias', zeros([outChannels])) : null;
     this.resetParameters();
@@ -96,9 +93,7 @@ abstract class ConvBase extends Module {
 
   /** Re-draws the weights with the init scheme, from `seed`, else the layer's seed, else the global generator. */
   resetParameters(seed?: number): void {
-    if (seed !== undefined) checkSeed(`${this.constructor.name}.resetParameters`, 'seed', seed);
-    const s = seed ?? this.seed;
-    const rng = s === undefined ? globalGenerator() : new Rng(s);
+    const rng = this.initSeed.rng(`${this.constructor.name}.resetParameters`, seed);
     const area = this.weight.shape.slice(2).reduce((a, b) => a * b, 1);
     const fanIn = this.weight.shape[1] * area;
     initWeightAndBias(this.initScheme, this.weight.data, this.bias ? this.bias.data : null, fanIn, (this.outChannels / this.groups) * area, rng);
@@ -107,9 +102,7 @@ abstract class ConvBase extends Module {
   }
 
   override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.seed = seed;
-    this.resetParameters();
+    if (this.initSeed.adopt(seed)) this.resetParameters();
   }
 
   protected checkInput(x: Tensor, rank: number, layout: string): void {

@@ -2,11 +2,11 @@
 import { Tensor, zeros } from '../tensor';
 import { IntTensor } from '../int-tensor';
 import { embedding } from '../ops/seq';
-import { Rng, globalGenerator } from '../random';
+import { InitSeed, checkWeightLayer, normalFill } from './init';
 import { Module } from './module';
 import type { LayerConfig } from './config';
 import { keyRules, register, type KeyRule } from './registry';
-import { checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkSeed } from '../validate';
+import { checkNumber } from '../validate';
 
 export interface EmbeddingOptions {
   /**
@@ -26,55 +26,69 @@ export interface EmbeddingConfig extends LayerConfig {
 }
 
 /**
+ * A learned table [rows, embeddingDim] drawn from N(0, 1), seeded: what Embedding and
+ * LearnedPositionalEncoding (an embedding over positions) share. Subclasses call resetParameters() last in their constructor.
+ */
+export abstract class NormalTable extends Module {
+  readonly embeddingDim: number;
+  /** Shape [rows, embeddingDim]. */
+  readonly weight: Tensor;
+  private readonly initSeed: InitSeed;
+
+  /** `seed` is the layer's own seed option (checked, naming `where`), or undefined. */
+  protected constructor(where: string, rows: number, embeddingDim: number, seed: unknown) {
+    super();
+    this.embeddingDim = embeddingDim;
+    this.initSeed = new InitSeed(where, seed);
+    this.weight = this.registerParameter('weight', zeros([rows, embeddingDim]));
+  }
+
+  /** The row kept at zero (Embedding's padding row), or null. */
+  protected zeroRow(): number | null {
+    return null;
+  }
+
+  /** Re-draws the table from N(0, 1) (from `seed`, else the layer's seed, else the global generator); the zero row stays zero. */
+  resetParameters(seed?: number): void {
+    const rng = this.initSeed.rng(`${this.constructor.name}.resetParameters`, seed);
+    normalFill(this.weight.data, rng);
+    const z = this.zeroRow();
+    if (z !== null) this.weight.data.fill(0, z * this.embeddingDim, (z + 1) * this.embeddingDim);
+    this.weight._version++;
+  }
+
+  override seedIfUnseeded(seed: number): void {
+    if (this.initSeed.adopt(seed)) this.resetParameters();
+  }
+}
+
+/**
  * A table of numEmbeddings vectors of embeddingDim values: forward(ids) gives [...ids.shape, embeddingDim]
  * (torch.nn.Embedding). ids are an IntTensor (or a float Tensor of integer values) in [0, numEmbeddings).
  * The backward adds each id's output gradient into its row of weight.grad directly: no dense
  * [numEmbeddings x embeddingDim] array is made per step (see ops.embedding).
  */
-export class Embedding extends Module {
+export class Embedding extends NormalTable {
   readonly numEmbeddings: number;
-  readonly embeddingDim: number;
   /** The padding row (non-negative), or null. */
   readonly paddingIdx: number | null;
-  /** Shape [numEmbeddings, embeddingDim]. */
-  readonly weight: Tensor;
-  private seed: number | undefined;
-  private readonly hasOwnSeed: boolean;
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
-    super();
-    checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
-    checkPositiveInt('Embedding', 'embeddingDim', embeddingDim);
-    checkElementCount('Embedding', [numEmbeddings, embeddingDim], 'the weight shape');
-    const o = checkOptions('Embedding', opts, ['paddingIdx', 'seed']);
-    if (o.paddingIdx === undefined || o.paddingIdx === null) this.paddingIdx = null;
-    else {
+    const o = checkWeightLayer('Embedding', { numEmbeddings, embeddingDim }, [numEmbeddings, embeddingDim], opts, ['paddingIdx', 'seed']);
+    let paddingIdx: number | null = null;
+    if (o.paddingIdx !== undefined && o.paddingIdx !== null) {
       const p = checkNumber('Embedding', 'paddingIdx', o.paddingIdx, { integer: true, min: -numEmbeddings, max: numEmbeddings - 1 });
-      this.paddingIdx = p < 0 ? p + numEmbeddings : p;
+      paddingIdx = p < 0 ? p + numEmbeddings : p;
     }
+    super('Embedding', numEmbeddings, embeddingDim, o.seed);
     this.numEmbeddings = numEmbeddings;
-    this.embeddingDim = embeddingDim;
-    this.seed = o.seed === undefined ? undefined : checkSeed('Embedding', 'seed', o.seed);
-    this.hasOwnSeed = this.seed !== undefined;
-    this.weight = this.registerParameter('weight', zeros([numEmbeddings, embeddingDim]));
+    this.paddingIdx = paddingIdx;
     this.resetParameters();
   }
 
-  /** Re-draws the table from N(0, 1) (from `seed`, else the layer's seed, else the global generator); the padding row is zero. */
-  resetParameters(seed?: number): void {
-    if (seed !== undefined) checkSeed('Embedding.resetParameters', 'seed', seed);
-    const s = seed ?? this.seed;
-    const rng = s === undefined ? globalGenerator() : new Rng(s);
-    const w = this.weight.data;
-    for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-    if (this.paddingIdx !== null) w.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
-    this.weight._version++;
-  }
-
-  override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.seed = seed;
-    this.resetParameters();
+  /** The padding row stays zero. */
+  protected override zeroRow(): number | null {
+    return this.paddingIdx;
   }
 
   override forward(ids: Tensor | IntTensor): Tensor {

@@ -1,7 +1,7 @@
 // Weight initialisers: Kaiming/He normal (ReLU family) and Glorot/Xavier uniform, seeded.
 import type { Activation } from '../backend/contract';
-import { Rng } from '../random';
-import { checkNumber, checkOneOf, checkPositiveInt, invalid } from '../validate';
+import { Rng, globalGenerator } from '../random';
+import { checkElementCount, checkNumber, checkOneOf, checkOptions, checkPositiveInt, checkSeed, invalid } from '../validate';
 import { ACTIVATION_CODE } from '../backend/contract';
 
 /** The arguments every initialiser takes: the array to fill, fan sizes and a generator. */
@@ -62,4 +62,49 @@ export function initWeightAndBias(
     uniformFill(weight, bound, rng);
     if (bias) uniformFill(bias, bound, rng);
   }
+}
+
+/**
+ * A layer's seed for its initial weights: its own (given as an option, checked naming `where`), or one
+ * Sequential({ seed }) hands it through seedIfUnseeded, or none (the global generator).
+ */
+export class InitSeed {
+  private seed: number | undefined;
+  private readonly own: boolean;
+
+  constructor(where: string, seed: unknown) {
+    this.seed = seed === undefined ? undefined : checkSeed(where, 'seed', seed);
+    this.own = this.seed !== undefined;
+  }
+
+  /** The generator of a (re-)draw: from `seed` when given (checked, naming `where`), else the layer's seed, else the global generator. */
+  rng(where: string, seed?: number): Rng {
+    if (seed !== undefined) checkSeed(where, 'seed', seed);
+    const s = seed ?? this.seed;
+    return s === undefined ? globalGenerator() : new Rng(s);
+  }
+
+  /** Takes `seed` unless the layer has its own; true when taken (the layer then re-draws its weights). */
+  adopt(seed: number): boolean {
+    if (this.own) return false;
+    this.seed = seed;
+    return true;
+  }
+}
+
+/** Fills `out` from N(0, 1) (nn.Embedding's init). */
+export function normalFill(out: Float32Array, rng: Rng): void {
+  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+}
+
+/**
+ * The checks a layer with one weight matrix starts with: each size (named by its key) a positive integer,
+ * the weight's element count within one tensor's limit, and only the accepted option keys. Returns the options.
+ */
+export function checkWeightLayer<T extends object>(
+  where: string, sizes: Record<string, number>, weightShape: readonly number[], opts: T | undefined, accepted: readonly string[],
+): T {
+  for (const [name, v] of Object.entries(sizes)) checkPositiveInt(where, name, v);
+  checkElementCount(where, weightShape, 'the weight shape');
+  return checkOptions(where, opts, accepted);
 }

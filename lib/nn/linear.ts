@@ -1,14 +1,11 @@
 // Linear (alias Dense): y = x W^T + b with W [out, in]; its own init (PyTorch's default unless told), config and ONNX Gemm.
 import { Tensor, shapeToString, zeros } from '../tensor';
 import { linear } from '../ops/linear';
-import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import type { LayerConfig } from './config';
-import { initWeightAndBias, type InitScheme } from './init';
+import { InitSeed, checkWeightLayer, initWeightAndBias, type InitScheme } from './init';
 import { keyRules, register } from './registry';
-import {
-  checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor,
-} from '../validate';
+import { checkBoolean, checkOneOf, checkTensor } from '../validate';
 
 export interface LinearOptions {
   /** Add a bias vector (default true). */
@@ -42,22 +39,17 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
   /** The scheme the weights are drawn with. */
   readonly initScheme: LinearInit;
-  private seed: number | undefined;
-  private readonly hasOwnSeed: boolean;
+  private readonly initSeed: InitSeed;
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
-    checkPositiveInt('Linear', 'inFeatures', inFeatures);
-    checkPositiveInt('Linear', 'outFeatures', outFeatures);
-    checkElementCount('Linear', [outFeatures, inFeatures], 'the weight shape');
-    const o = checkOptions('Linear', opts, ['bias', 'init', 'seed']);
+    const o = checkWeightLayer('Linear', { inFeatures, outFeatures }, [outFeatures, inFeatures], opts, ['bias', 'init', 'seed']);
     const init = o.init === undefined ? 'default' : checkOneOf('Linear', 'init', o.init, ['default', 'kaiming', 'glorot'] as const);
     const bias = o.bias === undefined ? true : checkBoolean('Linear', 'bias', o.bias);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     this.initScheme = init;
-    this.seed = o.seed === undefined ? undefined : checkSeed('Linear', 'seed', o.seed);
-    this.hasOwnSeed = this.seed !== undefined;
+    this.initSeed = new InitSeed('Linear', o.seed);
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
     this.bias = bias ? this.registerParameter('bias', zeros([outFeatures])) : null;
     this.resetParameters();
@@ -68,9 +60,7 @@ export class Linear extends Module {
    * own seed; with neither, the global generator).
    */
   resetParameters(seed?: number): void {
-    if (seed !== undefined) checkSeed('Linear.resetParameters', 'seed', seed);
-    const s = seed ?? this.seed;
-    const rng = s === undefined ? globalGenerator() : new Rng(s);
+    const rng = this.initSeed.rng('Linear.resetParameters', seed);
     initWeightAndBias(this.initScheme, this.weight.data, this.bias ? this.bias.data : null, this.inFeatures, this.outFeatures, rng);
     this.weight._version++;
     if (this.bias) this.bias._version++;
@@ -78,9 +68,7 @@ export class Linear extends Module {
 
   /** Draws the weights from `seed` unless the layer was given its own seed (used by Sequential's seed). */
   override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.seed = seed;
-    this.resetParameters();
+    if (this.initSeed.adopt(seed)) this.resetParameters();
   }
 
   override forward(x: Tensor): Tensor {

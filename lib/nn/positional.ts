@@ -1,12 +1,13 @@
 // Positional encodings added to [..., length, dim] inputs: learned (an embedding table over positions) and sinusoidal (no parameters).
-import { Tensor, shapeToString, zeros } from '../tensor';
+import { Tensor, shapeToString } from '../tensor';
 import { add } from '../ops/elementwise';
 import { narrow } from '../ops/view';
-import { Rng, globalGenerator } from '../random';
+import { checkWeightLayer } from './init';
+import { NormalTable } from './embedding';
 import { Module } from './module';
 import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
-import { checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor } from '../validate';
+import { checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkTensor } from '../validate';
 
 /** The input must be [..., length, dim] with length <= maxLength and the layer's dim. */
 function checkSequence(where: string, x: Tensor, maxLength: number, dim: number): number {
@@ -33,40 +34,13 @@ interface LearnedPositionalConfig extends LayerConfig {
  * x + weight[0:length] for x of shape [..., length, embeddingDim]: a learned vector per position (an
  * nn.Embedding over positions 0..maxLength-1, initialised N(0, 1) like nn.Embedding, as GPT-style models use).
  */
-export class LearnedPositionalEncoding extends Module {
+export class LearnedPositionalEncoding extends NormalTable {
   readonly maxLength: number;
-  readonly embeddingDim: number;
-  /** Shape [maxLength, embeddingDim]. */
-  readonly weight: Tensor;
-  private seed: number | undefined;
-  private readonly hasOwnSeed: boolean;
 
   constructor(maxLength: number, embeddingDim: number, opts: LearnedPositionalEncodingOptions = {}) {
-    super();
-    checkPositiveInt('LearnedPositionalEncoding', 'maxLength', maxLength);
-    checkPositiveInt('LearnedPositionalEncoding', 'embeddingDim', embeddingDim);
-    checkElementCount('LearnedPositionalEncoding', [maxLength, embeddingDim], 'the weight shape');
-    const o = checkOptions('LearnedPositionalEncoding', opts, ['seed']);
+    const o = checkWeightLayer('LearnedPositionalEncoding', { maxLength, embeddingDim }, [maxLength, embeddingDim], opts, ['seed']);
+    super('LearnedPositionalEncoding', maxLength, embeddingDim, o.seed);
     this.maxLength = maxLength;
-    this.embeddingDim = embeddingDim;
-    this.seed = o.seed === undefined ? undefined : checkSeed('LearnedPositionalEncoding', 'seed', o.seed);
-    this.hasOwnSeed = this.seed !== undefined;
-    this.weight = this.registerParameter('weight', zeros([maxLength, embeddingDim]));
-    this.resetParameters();
-  }
-
-  resetParameters(seed?: number): void {
-    if (seed !== undefined) checkSeed('LearnedPositionalEncoding.resetParameters', 'seed', seed);
-    const s = seed ?? this.seed;
-    const rng = s === undefined ? globalGenerator() : new Rng(s);
-    const w = this.weight.data;
-    for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-    this.weight._version++;
-  }
-
-  override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.seed = seed;
     this.resetParameters();
   }
 
