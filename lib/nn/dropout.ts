@@ -27,22 +27,31 @@ export function checkGeneratorState(s: unknown, where: string): GeneratorState {
   return g as GeneratorState;
 }
 
-export class Dropout extends Module {
+/** What Dropout and Dropout2d share: the drop probability p and the seeded mask generator. */
+export abstract class MaskDropout extends Module {
   readonly p: number;
-  private rng: Rng | null;
+  /** The mask generator, or null to draw from the global generator. */
+  protected rng: Rng | null;
   private readonly hasOwnSeed: boolean;
 
-  constructor(p = 0.5, opts: DropoutOptions = {}) {
+  /** `where` names the layer in errors about p and the options. */
+  protected constructor(where: string, p: number, opts: DropoutOptions) {
     super();
-    this.p = checkNumber('Dropout', 'p', p, { min: 0, below: 1 });
-    const o = checkOptions('Dropout', opts, ['seed']);
+    this.p = checkNumber(where, 'p', p, { min: 0, below: 1 });
+    const o = checkOptions(where, opts, ['seed']);
     this.hasOwnSeed = o.seed !== undefined;
-    this.rng = o.seed === undefined ? null : new Rng(checkSeed('Dropout', 'seed', o.seed));
+    this.rng = o.seed === undefined ? null : new Rng(checkSeed(where, 'seed', o.seed));
   }
 
   /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
   override seedIfUnseeded(seed: number): void {
     if (!this.hasOwnSeed) this.rng = new Rng(seed);
+  }
+}
+
+export class Dropout extends MaskDropout {
+  constructor(p = 0.5, opts: DropoutOptions = {}) {
+    super('Dropout', p, opts);
   }
 
   /**

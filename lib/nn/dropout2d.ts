@@ -1,29 +1,15 @@
 // Dropout2d: zeroes whole channels of [N, C, H, W] (or [N, C, L]) with probability p in training (seeded), scales the rest by 1/(1-p); identity in eval.
 import { Tensor, shapeToString } from '../tensor';
 import { mul } from '../ops/elementwise';
-import { Rng, globalGenerator } from '../random';
-import { Module } from './module';
+import { globalGenerator } from '../random';
 import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
-import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
-import type { DropoutOptions } from './dropout';
+import { checkTensor } from '../validate';
+import { MaskDropout, type DropoutOptions } from './dropout';
 
-export class Dropout2d extends Module {
-  readonly p: number;
-  private rng: Rng | null;
-  private readonly hasOwnSeed: boolean;
-
+export class Dropout2d extends MaskDropout {
   constructor(p = 0.5, opts: DropoutOptions = {}) {
-    super();
-    this.p = checkNumber('Dropout2d', 'p', p, { min: 0, below: 1 });
-    const o = checkOptions('Dropout2d', opts, ['seed']);
-    this.hasOwnSeed = o.seed !== undefined;
-    this.rng = o.seed === undefined ? null : new Rng(checkSeed('Dropout2d', 'seed', o.seed));
-  }
-
-  /** Seeds the mask generator unless the layer was given its own seed (used by Sequential). */
-  override seedIfUnseeded(seed: number): void {
-    if (!this.hasOwnSeed) this.rng = new Rng(seed);
+    super('Dropout2d', p, opts);
   }
 
   override forward(x: Tensor): Tensor {
