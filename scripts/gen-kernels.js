@@ -326,10 +326,10 @@ function renderHeader(kernels, codeLists, dig) {
     return `inline double call_${k.name}(const Slot* a) { ${k.returns === 'number' ? `return ${expr};` : `${expr}; return 0;`} }`;
   };
   const entry = (k) => {
-    const n = required(k).length;
-    const req = n > 0 ? `k${C(k)}Required, ${n}` : 'nullptr, 0';
+    const req = required(k).length > 0 ? `, k${C(k)}Required` : '';
+    const row = `kernel("${k.name}", "${argNames(k)}", k${C(k)}Args, call_${k.name}, ${k.returns === 'number'}${req})`;
     const bounded = k.args.findIndex((a) => a.belowIndex !== undefined);
-    return `    {"${k.name}", "${argNames(k)}", ${k.args.length}, k${C(k)}Args, ${req}, ${bounded}, call_${k.name}, ${k.returns === 'number'}},`;
+    return `    ${bounded >= 0 ? `bounded(${row}, ${bounded})` : row},`;
   };
   const headers = [...new Set(kernels.map((k) => k.header))].sort().map((h) => `#include "${h}"`);
   return `// ${BANNER}
@@ -355,7 +355,7 @@ ${kernels.filter((k) => required(k).length > 0).map((k) => `inline constexpr Req
 // Each kernel's call on validated arguments: its result, or 0.
 ${kernels.map(call).join('\n')}
 
-// name, argument list (for arity errors), count, specs, requirements, bounded buffer, call, returns a number.
+// kernel(name, argument list (for arity errors), specs, call, returns a number[, requirements]), bounded(row, the bounded buffer) (arg_spec.h).
 inline constexpr Kernel kKernels[] = {
 ${kernels.map(entry).join('\n')}
 };

@@ -1,6 +1,7 @@
 // Argument specs of the table-driven kernels: kernels.gen.h (generated from lib/backend/kernel-table.ts)
 // describes each kernel with these types, and run_kernel (addon.cc) validates a call against them.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace myelin_binding {
@@ -62,5 +63,30 @@ struct Kernel {
   double (*call)(const Slot* args);  // runs the kernel on validated arguments: its result, or 0
   bool returns_number;
 };
+
+// A kKernels row (kernels.gen.h): the argument count comes from the specs array's size; no requirements,
+// no bounded buffer unless the overload below or bounded() adds them.
+template <size_t N>
+constexpr Kernel kernel(const char* name, const char* arglist, const Arg (&args)[N], double (*call)(const Slot*), bool returns_number) {
+  static_assert(N < 256, "a kernel takes fewer than 256 arguments");
+  return Kernel{name, arglist, static_cast<uint8_t>(N), args, nullptr, 0, -1, call, returns_number};
+}
+
+// A row whose nullable buffers other arguments can make required (count from the array's size).
+template <size_t N, size_t R>
+constexpr Kernel kernel(const char* name, const char* arglist, const Arg (&args)[N], double (*call)(const Slot*), bool returns_number,
+                        const Requirement (&required)[R]) {
+  static_assert(R < 256, "fewer than 256 requirements");
+  Kernel k = kernel(name, arglist, args, call, returns_number);
+  k.required = required;
+  k.required_count = static_cast<uint8_t>(R);
+  return k;
+}
+
+// The row with its i32 buffer `buffer` bounded (Arg::below).
+constexpr Kernel bounded(Kernel k, int8_t buffer) {
+  k.bounded = buffer;
+  return k;
+}
 
 }  // namespace myelin_binding
