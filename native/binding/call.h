@@ -266,12 +266,9 @@ napi_value Guarded(napi_env env, napi_callback_info info) {
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();
   } catch (const std::invalid_argument& e) {
-    throw_error(env, "%s", e.what());  // a kernel's own check: the message starts with its name
+    throw_error(env, "%s", e.what());  // a kernel's own argument check (e.g. a conv geometry): starts with its name
   } catch (const std::bad_alloc&) {
     throw_error(env, "myelin: out of memory");
-  } catch (const std::invalid_argument& e) {
-    // A kernel's own argument check (e.g. a conv geometry): its message starts with the kernel's name.
-    throw_error(env, "%s", e.what());
   } catch (const std::exception& e) {
     throw_error(env, "myelin: native error: %s", e.what());
   } catch (...) {

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "isa.h"
-#include "norm_spans.h"
+#if defined(__x86_64__) || defined(_M_X64)
+#include "norm_spans.h"  // the AVX2 span loops (norm_avx2.cc); other CPUs get inline stubs below
+#endif
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
 
