@@ -193,6 +193,19 @@ function readExponent(b: Uint8Array, i: number): number {
 }
 
 /**
+ * The exponent of a number whose mantissa ends at i: 0 when b[i] is not 'e'/'E' (fastEnd = i), else
+ * readExponent's value (NaN when malformed; fastEnd = the byte after it).
+ */
+function exponentAt(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c !== 101 && c !== 69) {
+    fastEnd = i;
+    return 0;
+  }
+  return readExponent(b, i + 1);
+}
+
+/**
  * mant x 10^exp10 (mant holding `digits` significant digits, `dropped` when more were cut off) as
  * Number() would read the decimal, or UNDECIDED when that cannot be told without the exact path.
  */
@@ -244,13 +257,11 @@ function fastNumber(b: Uint8Array, i: number, lineEnd: number, delim: number): n
     }
   }
   if (!seen) return UNDECIDED;
-  if (c === 101 || c === 69) {
-    const e = readExponent(b, i + 1);
-    if (e !== e) return UNDECIDED;
-    exp10 += e;
-    i = fastEnd;
-    c = b[i];
-  }
+  const e = exponentAt(b, i);
+  if (e !== e) return UNDECIDED;
+  exp10 += e;
+  i = fastEnd;
+  c = b[i];
   while (c === 32 || c === 9) c = b[++i];
   if (i > lineEnd || (i < lineEnd && c !== delim)) return UNDECIDED;
   const v = decimalValue(mant, digits, dropped, exp10);
@@ -312,13 +323,11 @@ function numericLine(
       digits -= exp10;
     }
     if (digits === 0 || digits > 18) return false;
-    if (c === 101 || c === 69) {
-      const e = readExponent(b, p + 1);
-      if (e !== e) return false;
-      exp10 += e;
-      p = fastEnd;
-      c = b[p];
-    }
+    const e = exponentAt(b, p);
+    if (e !== e) return false;
+    exp10 += e;
+    p = fastEnd;
+    c = b[p];
     if (p < le && c !== delim) return false;
     const v = decimalValue(mant, digits, false, exp10);
     if (v !== v) return false;
