@@ -10,14 +10,9 @@
 // denormal results (which C++ flushes) aside. Dot products (gemm) get no values beyond 1e10, where
 // float32 accumulation in C++ and float64 in TS differ by design. Prints one JSON line.
 'use strict';
-const path = require('path');
+const { seed, C, J, rnd } = require('./twin-child').twinChild();
 
-const dist = process.argv[2];
-const seed = Number(process.argv[3]) >>> 0;
 const iterations = Number(process.argv[4] || 1500);
-const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
-const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
-const C = loadNative({ smallCallsInJs: false });
 
 const SPECIAL = [-0, 0, -1, 1, 0.5, -2, Infinity, -Infinity, NaN, 3e38, -3e38, 1.7e38, 1e30, -1e30,
   88, 89, -88, -104, 1e-20, -1e-20, 20, -20, 1e10];
@@ -25,11 +20,6 @@ const MODEST = [-0, 0, -1, 1, 0.5, -2, Infinity, -Infinity, NaN, 1e-20, 20, -20,
 const SIZES = [1, 2, 3, 5, 8, 17, 47, 48, 49, 64, 100];
 const FLT_MIN = 1.1754943508222875e-38;
 
-let state = seed || 1;
-const rnd = () => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
 const pickFrom = (vals) => vals[Math.floor(rnd() * vals.length)];
 const arr = (n, vals = SPECIAL) => Float32Array.from({ length: n }, () => pickFrom(vals));
 const flush = (v) => (Math.abs(v) < FLT_MIN ? 0 : v);

@@ -4,20 +4,10 @@
 //
 // Prints one JSON line: { simd, checked, disagreements: [...] }.
 'use strict';
-const path = require('path');
+const { C, J, rnd } = require('./twin-child').twinChild();
 
-const dist = process.argv[2];
-const seed = Number(process.argv[3]) >>> 0;
 const iterations = Number(process.argv[4] || 120);
-const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
-const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
-const C = loadNative({ smallCallsInJs: false });
 
-let state = seed || 1;
-const rnd = () => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
 const int = (n) => Math.floor(rnd() * n);
 const pick = (xs) => xs[int(xs.length)];
 const arr = (n) => Float32Array.from({ length: n }, () => 2 * rnd() - 1);

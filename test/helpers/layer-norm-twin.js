@@ -6,19 +6,9 @@
 // Prints one JSON line: the level the GEMM/LayerNorm dispatch used, the cases checked, and the first
 // disagreements (kernel, shape, output, index, C++ and TS values).
 'use strict';
-const path = require('path');
+const { C, J, rnd } = require('./twin-child').twinChild();
 
-const dist = process.argv[2];
-const seed = Number(process.argv[3]) >>> 0;
-const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
-const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
-const C = loadNative({ smallCallsInJs: false });
 
-let state = seed || 1;
-const rnd = () => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
 const arr = (n, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * (2 * rnd() - 1));
 
 const bad = [];

@@ -10,19 +10,10 @@
 // JSON line: { int8Path, bf16Path, checked, failures }.
 'use strict';
 const path = require('path');
+const { dist, C, J, rnd } = require('./twin-child').twinChild();
 
-const dist = path.resolve(process.argv[2]);
-const seed = Number(process.argv[3]) >>> 0;
-const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
-const { jsBackend: J } = require(path.join(dist, 'backend', 'js', 'index.js'));
 const { bf16Value } = require(path.join(dist, 'backend', 'js', 'quant.js'));
-const C = loadNative({ smallCallsInJs: false });
 
-let state = seed || 1;
-const rnd = () => {
-  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-  return state / 4294967296;
-};
 const int8s = (n) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
 const floats = (n, lo, hi) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rnd());
 const U24 = 2 ** -24;
