@@ -20,6 +20,7 @@ import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LossSpec } from '.';
 import { PREDICT_BATCH_SIZE } from '../constants';
+import { fitInBackground } from './background';
 
 /** fit's options when the data is a data.Dataset. */
 export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics' | 'loss'> {
@@ -35,6 +36,14 @@ export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | '
    * dataset (repeat()) needs it.
    */
   stepsPerEpoch?: number;
+  /**
+   * Train on a worker thread (lib/train/background) so this thread's event loop stays free: the model
+   * here follows training as consistent snapshots of whole steps (for predict / predictAsync), callbacks
+   * and progress run here. Options must then be sendable: loss and metrics by name, optimizer by name.
+   */
+  background?: boolean;
+  /** With background: milliseconds between weight refreshes of the model here (default 100). */
+  refreshMs?: number;
 }
 
 /** fit options that mean something for in-memory arrays only, with what to do for a dataset instead. */
@@ -58,6 +67,13 @@ const DATASET_FIT_OPTIONS = [
  * batchSize). Resolves with the History.
  */
 export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (options !== null && typeof options === 'object' && (options.background !== undefined || options.refreshMs !== undefined)) {
+    const { background, ...rest } = options;
+    if (background !== true && background !== false) return Promise.reject(new Error(`fit: background must be true or false, got ${describe(background)}`));
+    if (background) return fitInBackground(model, data, rest);
+    if (rest.refreshMs !== undefined) return Promise.reject(new Error('fit: refreshMs applies to background training (background: true)'));
+    options = rest;
+  }
   if (isDataset(data)) return fitDataset(model, data, options);
   if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
     return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));

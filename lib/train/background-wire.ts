@@ -1,0 +1,61 @@
+// What crosses between the main thread and the background training worker: tensors as plain data, the messages of the protocol.
+import { Tensor } from '../tensor';
+import { IntTensor } from '../int-tensor';
+import type { BatchLogs, EpochLogs, History, TrainContext } from './types';
+
+/** A Tensor or IntTensor as structured-cloneable data. */
+interface WireTensor { __myelinTensor: 'float32' | 'int32'; data: Float32Array | Int32Array; shape: number[] }
+
+const MAX_DEPTH = 6;
+
+/** Tensors (anywhere in arrays and plain objects) as plain data; everything else as it is (the structured clone copies it). */
+export function toWire(v: unknown, depth = 0): unknown {
+  if (v instanceof Tensor) return { __myelinTensor: 'float32', data: v.data, shape: [...v.shape] } satisfies WireTensor;
+  if (v instanceof IntTensor) return { __myelinTensor: 'int32', data: v.data, shape: [...v.shape] } satisfies WireTensor;
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || depth > MAX_DEPTH) return v;
+  if (Array.isArray(v)) return v.map((e) => toWire(e, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, e] of Object.entries(v)) out[k] = toWire(e, depth + 1);
+  return out;
+}
+
+/** toWire's inverse: the tensors rebuilt. */
+export function fromWire(v: unknown, depth = 0): unknown {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || depth > MAX_DEPTH) return v;
+  const t = v as Partial<WireTensor>;
+  if (t.__myelinTensor === 'float32') return new Tensor(t.data as Float32Array, t.shape as number[]);
+  if (t.__myelinTensor === 'int32') return new IntTensor(t.data as Int32Array, t.shape as number[]);
+  if (Array.isArray(v)) return v.map((e) => fromWire(e, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, e] of Object.entries(v)) out[k] = fromWire(e, depth + 1);
+  return out;
+}
+
+/** The scalar fields of a TrainContext (what the two threads keep in step). */
+export type ContextFields = Pick<TrainContext, 'epoch' | 'epochs' | 'initialEpoch' | 'batchSize' | 'samples' | 'stepsPerEpoch' | 'seed' | 'stopTraining' | 'stopReason'> & { lr: number };
+
+export function contextFields(ctx: TrainContext): ContextFields {
+  const { epoch, epochs, initialEpoch, batchSize, samples, stepsPerEpoch, seed, stopTraining, stopReason } = ctx;
+  return { epoch, epochs, initialEpoch, batchSize, samples, stepsPerEpoch, seed, stopTraining, stopReason, lr: ctx.optimizer.lr };
+}
+
+/** The training data: in-memory (toWire'd FitData) or a data.Dataset read on the main thread and fed element by element. */
+export type WireData = { kind: 'arrays'; value: unknown } | { kind: 'dataset'; id: number; batched: boolean };
+
+/** Worker -> main. Messages with an `ask` id wait for a Reply with that id. */
+export type WorkerMessage =
+  | { t: 'trainBegin'; ask: number; ctx: ContextFields }
+  | { t: 'epochBegin'; ask: number; epoch: number; ctx: ContextFields }
+  | { t: 'batch'; batch: number; logs: BatchLogs; step: number; ctx: ContextFields }
+  | { t: 'tick'; step: number }
+  | { t: 'epochEnd'; ask: number; epoch: number; logs: EpochLogs; history: History; ctx: ContextFields }
+  | { t: 'out'; text: string }
+  | { t: 'open' | 'next' | 'close'; ask: number; dataset: number }
+  | { t: 'done'; history: History; preprocessor: unknown; step: number }
+  | { t: 'error'; message: string; stack: string | undefined };
+
+/** Main -> worker: the answer to an ask (callbacks' changes to the context, or a dataset element), or an abort. */
+export type MainMessage =
+  | { t: 'reply'; ask: number; ctx?: { lr: number; stopTraining: boolean; stopReason: TrainContext['stopReason'] }; element?: unknown; done?: boolean; error?: string }
+  | { t: 'abort' };
