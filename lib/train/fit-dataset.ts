@@ -68,7 +68,7 @@ const DATASET_FIT_OPTIONS = [
  */
 export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
   if (options !== null && typeof options === 'object' && (options.background !== undefined || options.refreshMs !== undefined)) {
-    const { background, ...rest } = options;
+    const { background = false, ...rest } = options;
     if (background !== true && background !== false) return Promise.reject(new Error(`fit: background must be true or false, got ${describe(background)}`));
     if (background) return fitInBackground(model, data, rest);
     if (rest.refreshMs !== undefined) return Promise.reject(new Error('fit: refreshMs applies to background training (background: true)'));
