@@ -2,6 +2,8 @@
 import { Tensor } from '../tensor';
 import { IntTensor } from '../int-tensor';
 import type { BatchLogs, EpochLogs, History, TrainContext } from './types';
+import type { LayerConfig } from '../nn/config';
+import { CONTROL_USER_WORD, type WeightSlotsHandle } from './weight-slots';
 
 /** A Tensor or IntTensor as structured-cloneable data. */
 interface WireTensor { __myelinTensor: 'float32' | 'int32'; data: Float32Array | Int32Array; shape: number[] }
@@ -59,3 +61,23 @@ export type WorkerMessage =
 export type MainMessage =
   | { t: 'reply'; ask: number; ctx?: { lr: number; stopTraining: boolean; stopReason: TrainContext['stopReason'] }; element?: unknown; done?: boolean; error?: string }
   | { t: 'abort' };
+
+/** What the main thread gives the worker at start. */
+export interface BackgroundWorkerData {
+  config: LayerConfig;
+  /** stateDict values in order (the slots' layout). */
+  names: string[];
+  state: Float32Array[];
+  preprocessor: unknown;
+  data: WireData;
+  validation: WireData | null;
+  options: Record<string, unknown>;
+  slots: WeightSlotsHandle;
+  /** Post every batch's logs (the main thread has onBatchEnd callbacks); else a tick at most every tickMs. */
+  batchEvents: boolean;
+  tickMs: number;
+  output: { isTTY: boolean; columns: number | undefined } | null;
+}
+
+/** The control word the main thread sets to abort. */
+export const ABORT_WORD = CONTROL_USER_WORD;

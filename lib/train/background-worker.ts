@@ -4,31 +4,10 @@ import { fromConfig } from '../nn/from-config';
 import { Preprocessor } from '../data/preprocess';
 import { Dataset } from '../data/dataset';
 import { fit } from './fit-dataset';
-import { WeightSlots, CONTROL_USER_WORD, type WeightSlotsHandle } from './weight-slots';
-import { contextFields, fromWire, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
-import type { LayerConfig } from '../nn/config';
+import { WeightSlots } from './weight-slots';
+import { ABORT_WORD, contextFields, fromWire, type BackgroundWorkerData, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
 import type { Callback, FitData, History, TrainContext } from './types';
 import type { FitDatasetOptions } from './fit-dataset';
-
-/** What the main thread gives the worker at start. */
-export interface BackgroundWorkerData {
-  config: LayerConfig;
-  /** stateDict values in order (the slots' layout). */
-  names: string[];
-  state: Float32Array[];
-  preprocessor: unknown;
-  data: WireData;
-  validation: WireData | null;
-  options: Record<string, unknown>;
-  slots: WeightSlotsHandle;
-  /** Post every batch's logs (the main thread has onBatchEnd callbacks); else a tick at most every tickMs. */
-  batchEvents: boolean;
-  tickMs: number;
-  output: { isTTY: boolean; columns: number | undefined } | null;
-}
-
-/** The control word the main thread sets to abort. */
-export const ABORT_WORD = CONTROL_USER_WORD;
 
 const port = parentPort!;
 const init = workerData as BackgroundWorkerData;

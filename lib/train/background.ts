@@ -6,21 +6,21 @@ import { isDataset, type Dataset } from '../data/dataset';
 import { Preprocessor, preprocessorOf } from '../data/preprocess';
 import { describe } from '../validate';
 import { WeightSlots } from './weight-slots';
-import { toWire, type ContextFields, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
+import { ABORT_WORD, toWire, type BackgroundWorkerData, type ContextFields, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
 import { collectCallbacks } from './checks';
 import { emptyHistory } from './fit';
-import type { BackgroundWorkerData } from './background-worker';
-import type { FitDatasetOptions } from './fit-dataset';
 import type { FitOptions } from './fit';
 import type { Callback, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LayerConfig } from '../nn/config';
 import type { Tensor } from '../tensor';
 
-/** The abort flag's control word (background-worker's ABORT_WORD; not imported: that module is the worker's entry point). */
-const ABORT_WORD = 6;
 
 /** Options of a background fit: fit's, less what cannot cross to another thread. */
-export type BackgroundFitOptions = (FitOptions | FitDatasetOptions) & {
+export type BackgroundFitOptions = Omit<FitOptions, 'validationData'> & {
+  /** In-memory { x, y } or a data.Dataset (read on this thread). */
+  validationData?: FitData | Dataset<unknown>;
+  /** As fit's for a data.Dataset: batches per epoch. */
+  stepsPerEpoch?: number;
   /**
    * Milliseconds between weight refreshes of the model on this thread when no callback needs every
    * batch (default 100). Each refresh copies one whole step's weights.
