@@ -1,6 +1,7 @@
 // An HTTP server that predicts while a Fashion-MNIST model trains in the same process: the event loop's
 // lag (perf_hooks.monitorEventLoopDelay) and the requests' latency with fit on the main thread, then
-// with fit(..., { background: true }) (training on a worker thread, the served model following it).
+// with fit(..., { background: true }) (training on a worker thread, the served model following it),
+// after a baseline of serving alone.
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
 // Usage: node examples/background-lag.js [--dir DIR] [--limit ROWS] [--epochs N] [--model mlp|cnn] [--json]
 'use strict';
@@ -39,7 +40,7 @@ function makeModel(kind) {
 const ms = (ns) => ns / 1e6;
 const percentile = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
 
-/** Trains one model while requests hit the server every 5 ms; returns the lag and latency figures. */
+/** Trains one model while requests hit the server every 5 ms (background null: no training, 3 s of serving only); returns the lag and latency figures. */
 async function phase(name, server, fashion, args, background) {
   const model = makeModel(args.model);
   server.model = model;
@@ -56,9 +57,9 @@ async function phase(name, server, fashion, args, background) {
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
   const started = Date.now();
-  const history = await fit(model, fashion.train, {
-    epochs: args.epochs, batchSize: 64, lr: 1e-3, seed: 1, verbose: 0, validationData: fashion.test, background,
-  });
+  const history = background === null
+    ? await new Promise((r) => setTimeout(() => r(null), 3000))
+    : await fit(model, fashion.train, { epochs: args.epochs, batchSize: 64, lr: 1e-3, seed: 1, verbose: 0, validationData: fashion.test, background });
   const seconds = (Date.now() - started) / 1000;
   h.disable();
   clearInterval(timer);
@@ -67,8 +68,8 @@ async function phase(name, server, fashion, args, background) {
   return {
     phase: name,
     trainSeconds: +seconds.toFixed(2),
-    samplesPerSecond: Math.round((fashion.train.n * args.epochs) / seconds),
-    valAccuracy: +history.valAccuracy[history.valAccuracy.length - 1].toFixed(4),
+    samplesPerSecond: history === null ? 0 : Math.round((fashion.train.n * args.epochs) / seconds),
+    valAccuracy: history === null ? null : +history.valAccuracy[history.valAccuracy.length - 1].toFixed(4),
     lagP50Ms: +ms(h.percentile(50)).toFixed(1),
     lagP99Ms: +ms(h.percentile(99)).toFixed(1),
     lagMaxMs: +ms(h.max).toFixed(1),
@@ -97,12 +98,13 @@ async function main() {
   server.keepAliveTimeout = 1;
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const results = [];
-  for (const [name, background] of [['foreground', false], ['background', true]]) results.push(await phase(name, server, fashion, args, background));
+  for (const [name, background] of [['idle', null], ['foreground', false], ['background', true]]) results.push(await phase(name, server, fashion, args, background));
   server.close();
   if (args.json) { console.log(JSON.stringify({ model: args.model, rows: fashion.train.n, epochs: args.epochs, results })); return; }
   console.log(`background-lag: ${args.model}, ${fashion.train.n} Fashion-MNIST rows x ${args.epochs} epoch(s), batch 64, ${myelin.info().backend} backend; a request every 5 ms`);
   for (const r of results) {
-    console.log(`${r.phase.padEnd(10)}  event-loop lag p50 ${r.lagP50Ms} ms  p99 ${r.lagP99Ms} ms  max ${r.lagMaxMs} ms  |  requests ${r.requests}, p99 ${r.requestP99Ms} ms  |  training ${r.trainSeconds}s (${r.samplesPerSecond} samples/s), valAccuracy ${r.valAccuracy}`);
+    const training = r.valAccuracy === null ? 'no training (the baseline: this machine\'s own scheduling delay)' : `training ${r.trainSeconds}s (${r.samplesPerSecond} samples/s), valAccuracy ${r.valAccuracy}`;
+    console.log(`${r.phase.padEnd(10)}  event-loop lag p50 ${r.lagP50Ms} ms  p99 ${r.lagP99Ms} ms  max ${r.lagMaxMs} ms  |  requests ${r.requests}, p99 ${r.requestP99Ms} ms  |  ${training}`);
   }
 }
 

@@ -17,8 +17,20 @@ let nextAsk = 0;
 const waiting = new Map<number, (m: Extract<MainMessage, { t: 'reply' }>) => void>();
 const controller = new AbortController();
 
+/** The large arrays of the data, filled piece by piece; `arrived` resolves when every element came. */
+const big = init.chunked.map((c) => (c.kind === 'int32' ? new Int32Array(c.length) : new Float32Array(c.length)));
+let missing = big.reduce((s, a) => s + a.length, 0);
+let allArrived: () => void = () => {};
+const arrived = new Promise<void>((resolve) => { allArrived = resolve; if (missing === 0) resolve(); });
+
 port.on('message', (m: MainMessage) => {
   if (m.t === 'abort') { controller.abort(); return; }
+  if (m.t === 'chunk') {
+    big[m.index].set(m.data, m.offset);
+    missing -= m.data.length;
+    if (missing === 0) allArrived();
+    return;
+  }
   const w = waiting.get(m.ask);
   if (w !== undefined) { waiting.delete(m.ask); w(m); }
 });
@@ -54,10 +66,11 @@ function remoteDataset(id: number, batched: boolean): Dataset<unknown> {
 }
 
 function dataOf(d: WireData): FitData | Dataset<unknown> {
-  return d.kind === 'dataset' ? remoteDataset(d.id, d.batched) : fromWire(d.value) as FitData;
+  return d.kind === 'dataset' ? remoteDataset(d.id, d.batched) : fromWire(d.value, big) as FitData;
 }
 
 async function main(): Promise<void> {
+  await arrived;
   const model = fromConfig(init.config);
   const live = model.stateDict();
   model.loadStateDict(Object.fromEntries(init.names.map((n, i) => [n, init.state[i]])));

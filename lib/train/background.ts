@@ -6,7 +6,7 @@ import { isDataset, type Dataset } from '../data/dataset';
 import { Preprocessor, preprocessorOf } from '../data/preprocess';
 import { describe } from '../validate';
 import { WeightSlots } from './weight-slots';
-import { ABORT_WORD, toWire, type BackgroundWorkerData, type ContextFields, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
+import { ABORT_WORD, CHUNK_BYTES, chunkedLayout, toWire, type BackgroundWorkerData, type ContextFields, type MainMessage, type WireData, type WorkerMessage } from './background-wire';
 import { collectCallbacks } from './checks';
 import { emptyHistory } from './fit';
 import type { FitOptions } from './fit';
@@ -81,6 +81,8 @@ export class Trainer {
   private finished = false;
   private readonly iterators = new Map<number, AsyncIterator<unknown>>();
   private readonly datasets: Dataset<unknown>[] = [];
+  /** Large arrays of in-memory data: sent to the worker in pieces after it starts. */
+  private readonly big: (Float32Array | Int32Array)[] = [];
 
   constructor(private readonly model: TrainableModel, data: FitData | Dataset<unknown>, options: BackgroundFitOptions = {}) {
     if (options === null || typeof options !== 'object') throw new Error(`fit: options must be an object, got ${describe(options)}`);
@@ -117,10 +119,13 @@ export class Trainer {
       batchEvents: this.callbacks.some((c) => c.onBatchEnd !== undefined),
       tickMs: options.refreshMs ?? 100,
       output: verbose === 0 ? null : { isTTY: output.isTTY === true, columns: output.columns },
+      chunked: [],
     };
+    init.chunked = chunkedLayout(this.big);
     const signal = options.signal;
     if (signal?.aborted) Atomics.store(this.slots.control, ABORT_WORD, 1);
     this.worker = new Worker(script, { workerData: init });
+    void this.sendChunks();
     const onAbort = (): void => this.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     this.done = new Promise<History>((resolve, reject) => {
@@ -176,7 +181,21 @@ export class Trainer {
       return { kind: 'dataset', id: this.datasets.length - 1, batched: d.batched };
     }
     if (d === null || typeof d !== 'object') throw new Error(`fit: ${what} must be { x, y } or a data.Dataset, got ${describe(d)}`);
-    return { kind: 'arrays', value: toWire(d) };
+    return { kind: 'arrays', value: toWire(d, this.big) };
+  }
+
+  /** The large arrays, CHUNK_BYTES at a time, one piece per event-loop turn (each piece a copy whose buffer is transferred). */
+  private async sendChunks(): Promise<void> {
+    for (let index = 0; index < this.big.length; index++) {
+      const a = this.big[index];
+      const step = CHUNK_BYTES / a.BYTES_PER_ELEMENT;
+      for (let offset = 0; offset < a.length; offset += step) {
+        if (this.finished) return;
+        const data = a.slice(offset, offset + step);
+        this.worker.postMessage({ t: 'chunk', index, offset, data } satisfies MainMessage, [data.buffer as ArrayBuffer]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
   private reply(ask: number, extra: Omit<Extract<MainMessage, { t: 'reply' }>, 't' | 'ask'>): void {
