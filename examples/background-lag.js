@@ -8,22 +8,13 @@
 const http = require('http');
 const { monitorEventLoopDelay } = require('perf_hooks');
 const myelin = require('..');
+const { datasetArgs } = require('./lib/args');
 const { nn, data, fit } = myelin;
 
 function parseArgs(argv) {
-  const args = { dir: undefined, limit: 12000, epochs: 1, model: 'mlp', json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--json') { args.json = true; continue; }
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`missing value after ${flag}`);
-    if (flag === '--dir') args.dir = value;
-    else if (flag === '--limit') args.limit = Number(value);
-    else if (flag === '--epochs') args.epochs = Number(value);
-    else if (flag === '--model' && (value === 'mlp' || value === 'cnn')) args.model = value;
-    else throw new Error(`unknown option ${flag} ${value} (usage: --dir DIR --limit ROWS --epochs N --model mlp|cnn --json)`);
-  }
-  return args;
+  const args = datasetArgs(argv, { epochs: 1, extra: { model: { type: 'string', default: 'mlp' }, json: { type: 'boolean', default: false } } });
+  if (args.model !== 'mlp' && args.model !== 'cnn') throw new Error(`--model must be mlp or cnn, got '${args.model}'`);
+  return { ...args, limit: args.limit ?? 12000 };
 }
 
 function makeModel(kind) {
@@ -80,7 +71,13 @@ async function phase(name, server, fashion, args, background) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`background-lag example: ${err.message}`);
+    process.exit(2);
+  }
   let fashion;
   try {
     fashion = data.loadFashionMnist({ dir: args.dir, limit: args.limit, shape: args.model === 'cnn' ? 'image' : 'flat' });
