@@ -261,7 +261,6 @@ export class Trainer {
         const p = m.preprocessor === null ? null : Preprocessor.fromJSON(m.preprocessor, 'background fit');
         if (p !== null || preprocessorOf(this.model) !== null) (this.model as { preprocessor?: unknown }).preprocessor = p;
         Object.assign(this.ctx.history, m.history);
-        this.ctx.stopTraining = m.history.stopReason !== null;
         for (const cb of this.callbacks) await cb.onTrainEnd?.(this.ctx);
         return this.ctx.history;
       }
