@@ -16,6 +16,8 @@ import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } from './checks';
 import { DivergenceMonitor } from './divergence';
+import { withHistoryMethods } from './history-csv';
+import { reportSetup } from './report';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import type { LossSpec } from '.';
@@ -49,7 +51,7 @@ const ARRAY_ONLY: Record<string, string> = {
 const DATASET_FIT_OPTIONS = [
   'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
-  'history', 'clipGradNorm', 'checkpointDir',
+  'history', 'clipGradNorm', 'checkpointDir', 'report',
 ];
 
 /**
@@ -58,6 +60,20 @@ const DATASET_FIT_OPTIONS = [
  * batchSize). Resolves with the History.
  */
 export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (options !== null && typeof options === 'object' && options.report !== undefined) {
+    // A training report: a recording callback added to the run, the HTML file written when it ends.
+    let setup: ReturnType<typeof reportSetup>;
+    try {
+      setup = reportSetup(model, data, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return fitWithoutReport(model, data, setup.options).then((history) => setup.finish(history));
+  }
+  return fitWithoutReport(model, data, options);
+}
+
+function fitWithoutReport(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions): Promise<History> {
   if (isDataset(data)) return fitDataset(model, data, options);
   if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
     return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));
@@ -309,7 +325,7 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
   checkMetrics(metrics, classes, first.labels !== null);
   const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, first.labels, classes);
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
-  const history = options.history ?? emptyHistory();
+  const history = withHistoryMethods(options.history ?? emptyHistory());
   history.stopReason = null;
   history.aborted = false;
   if (!Array.isArray(history.warnings)) history.warnings = [];
