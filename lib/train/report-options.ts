@@ -37,19 +37,28 @@ export function checkReportOption(option: unknown, where = 'fit'): ReportSetting
   for (const k of Object.keys(s)) {
     if (!SETTINGS_KEYS.includes(k)) throw new Error(`${where}: report: unknown key '${k}' (accepted: ${SETTINGS_KEYS.join(', ')})`);
   }
-  if (typeof s.path !== 'string' || s.path.trim() === '') {
-    throw new Error(`${where}: report path must be a non-empty string, got ${describe(s.path)}`);
-  }
-  const dir = path.dirname(path.resolve(s.path));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new Error(`${where}: report '${s.path}': directory '${dir}' does not exist (create it first)`);
-  }
-  if (fs.existsSync(s.path) && fs.statSync(s.path).isDirectory()) {
-    throw new Error(`${where}: report '${s.path}' is a directory; give a file name such as '${path.join(s.path, 'run.html')}'`);
-  }
+  checkOutputFile(where, 'report', s.path);
   if (s.notes !== undefined && (!Array.isArray(s.notes) || s.notes.some((n) => typeof n !== 'string'))) {
     throw new Error(`${where}: report notes must be an array of strings, got ${describe(s.notes)}`);
   }
   return s;
 }
 
+
+/**
+ * Checks a file path the caller will write (fit's report, the CLI's --report and --history) before any work:
+ * a non-empty string whose directory exists and which is not itself a directory.
+ */
+export function checkOutputFile(where: string, label: string, file: unknown): string {
+  if (typeof file !== 'string' || file.trim() === '') {
+    throw new Error(`${where}: ${label} path must be a non-empty string, got ${describe(file)}`);
+  }
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new Error(`${where}: ${label} '${file}': directory '${dir}' does not exist (create it first)`);
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
+    throw new Error(`${where}: ${label} '${file}' is a directory; give a file name such as '${path.join(file, label === 'history' ? 'run.csv' : 'run.html')}'`);
+  }
+  return file;
+}

@@ -347,7 +347,7 @@ export function reportHtml(input: ReportInput): string {
   const settingRows: [string, string][] = [];
   if (ctx) {
     settingRows.push(['epochs', String(ctx.epochs)], ['batch size', String(ctx.batchSize)], ['batches per epoch', String(ctx.stepsPerEpoch)]);
-    settingRows.push(['optimizer', typeof options.optimizer === 'string' ? options.optimizer : (ctx.optimizer as object).constructor?.name ?? 'custom']);
+    settingRows.push(['optimizer', typeof options.optimizer === 'string' ? options.optimizer : options.optimizer === undefined ? 'adam (the default)' : (ctx.optimizer as object).constructor?.name ?? 'custom']);
     settingRows.push(['initial learning rate', fmtNum(history.lr[0] ?? ctx.optimizer.lr)]);
     settingRows.push(['shuffle seed', String(ctx.seed)]);
   }
