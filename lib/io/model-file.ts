@@ -17,8 +17,11 @@ export const MODEL_FORMAT = 'myelin-model';
 export const MODEL_FORMAT_VERSION = 2;
 const READABLE_FORMAT_VERSIONS = [1, 2];
 
+/** The weights file of a saved model directory (safetensors; PyTorch's safetensors.torch.load_file reads it). */
 export const WEIGHTS_FILE = 'model.safetensors';
+/** The optimizer-state file of a checkpoint directory. */
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** The training-state file of a checkpoint directory (epoch, history, seed). */
 export const TRAINING_STATE_FILE = 'training-state.json';
 /** The data files of the format: the only files save() ever replaces or removes. */
 const FORMAT_FILES: ReadonlySet<string> = new Set([WEIGHTS_FILE, OPTIMIZER_FILE, TRAINING_STATE_FILE]);
@@ -46,6 +49,7 @@ export interface StatefulOptimizer {
 /** JSON-safe values (the metadata users may attach). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/** Options of save: optimizer state (a checkpoint), epoch, history, trainingState, inputShape and metadata. */
 export interface SaveOptions {
   /** Also save this optimizer's state (makes the directory a training checkpoint). */
   optimizer?: StatefulOptimizer;
@@ -61,6 +65,7 @@ export interface SaveOptions {
   trainingState?: Record<string, JsonValue>;
 }
 
+/** Options of load: verify (check the sha256 of every file, default true). */
 export interface LoadOptions {
   /**
    * Check model.json's own sha256 and every data file's sha256 (default true). With false, a model.json

@@ -26,6 +26,10 @@ import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
 
+/**
+ * Options of fit (in-memory data): epochs, batchSize, loss, optimizer, lr, metrics, validation, callbacks, report, and more; each documented below.
+ * An unknown key is an error naming the closest one.
+ */
 export interface FitOptions {
   /** Last epoch index + 1 (with initialEpoch, epochs initialEpoch..epochs-1 run). Default 1. */
   epochs?: number;
