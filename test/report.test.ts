@@ -222,6 +222,23 @@ describe('myelin train --report --history', () => {
     expect(html).toContain(`${acc}% (`);
   });
 
+  it('on a CSV: the scatter\'s R² is the validation R2 the command prints; text classes name the matrix', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'cli-csv-'));
+    const fixtures = path.join(__dirname, 'fixtures', 'tabular');
+    const out = execFileSync(process.execPath, [DIST_CLI, 'train', '--data', path.join(fixtures, 'diabetes.csv'), '--layers', '16', '--epochs', '10',
+      '--lr', '3e-3', '--seed', '1', '-q', '--out', path.join(dir, 'dia'), '--report', path.join(dir, 'dia.html')], { encoding: 'utf8' });
+    const r2 = /validation R2:\s+(-?[\d.]+)/.exec(out)?.[1];
+    expect(r2).toBeDefined();
+    const html = fs.readFileSync(path.join(dir, 'dia.html'), 'utf8');
+    expect(html).toMatch(new RegExp(`R² on the validation rows \\(validationSplit 0.1: the last 44 rows\\)</th><td>${r2}</td>`));
+    expect(html).toContain('task regression: labels are integers');
+    execFileSync(process.execPath, [DIST_CLI, 'train', '--data', path.join(fixtures, 'wine.csv'), '--layers', '8', '--epochs', '3', '--seed', '1', '-q',
+      '--val-split', '0.5', '--out', path.join(dir, 'wine'), '--report', path.join(dir, 'wine.html')], { encoding: 'utf8' });
+    const wine = fs.readFileSync(path.join(dir, 'wine.html'), 'utf8');
+    expect(wine).toContain('<title>true class_0, predicted class_0:');
+    expect([...wine.matchAll(/<rect class="cell"/g)]).toHaveLength(9);
+  });
+
   it('refuses a --report in a missing directory before training (exit 2)', () => {
     let status = 0;
     let stderr = '';
