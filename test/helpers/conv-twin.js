@@ -17,6 +17,7 @@ let checked = 0;
 function compare(what, a, b, tol) {
   checked++;
   for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue; // NaN propagated on both sides
     const d = Math.abs(a[i] - b[i]);
     if (!(d <= tol * (1 + Math.abs(b[i])))) {
       disagreements.push({ what, index: i, cxx: a[i], ts: b[i] });
@@ -112,6 +113,31 @@ for (let it = 0; it < iterations; it++) {
     compare(`${pwhat} avg out cip ${cip}`, avgs[0][0], avgs[1][0], 1e-5);
     compare(`${pwhat} avg dX cip ${cip}`, avgs[0][1], avgs[1][1], 1e-5);
   }
+}
+
+// The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
+// ties (the first wins) and NaNs (the last wins) in the input.
+for (let it = 0; it < iterations; it++) {
+  const ceil = rnd() < 0.5;
+  const ph = 2 + int(pick([3, 16, 31])), pw = 2 + int(pick([4, 9, 30]));
+  const po = (n) => (ceil ? Math.ceil((n - 2) / 2) : Math.floor((n - 2) / 2)) + 1;
+  const POH = po(ph), POW = po(pw);
+  const NC = pick([1, 3, 17]);
+  const pgeom = Int32Array.from([1, ph, pw, 1, POH, POW, 2, 2, 2, 2, 0, 0, 1, 1, 1]);
+  const PX = Float32Array.from({ length: NC * ph * pw }, () => {
+    const u = rnd();
+    return u < 0.05 ? NaN : u < 0.4 ? Math.floor(u * 8) / 4 : 2 * rnd() - 1; // many exact ties
+  });
+  const outTotal = NC * POH * POW;
+  const res = [C, J].map((B) => {
+    const out = new Float32Array(outTotal).fill(7);
+    const argmax = new Int32Array(outTotal).fill(-7);
+    B.maxPool2dForward({ NC, inPlane: ph * pw, outPlane: POH * POW, outTotal, G: 15, geom: pgeom, X: PX, out, argmax });
+    return [out, Float32Array.from(argmax)];
+  });
+  const what = `pool 2x2 s2 NC${NC} ${ph}x${pw} ceil ${ceil}`;
+  compare(`${what} max out`, res[0][0], res[1][0], 0);
+  compare(`${what} max argmax`, res[0][1], res[1][1], 0);
 }
 
 // A geometry that disagrees with the sizes is an error on both sides, before any memory is touched.
