@@ -196,4 +196,26 @@ describe('planner: Conv + BatchNorm + activation folding', () => {
     expect(bn.weight!.grad).not.toBeNull();
     expect(Array.from(bn.weight!.grad!.data).some((v) => v !== 0)).toBe(true);
   });
+  it('training: a Conv + ReLU / LeakyReLU runs fused in Sequential, with the values and gradients of the layers one by one', () => {
+    const fusedNet = new Sequential(new Conv2d(2, 4, 3, { padding: 1, seed: 11 }), new ReLU(), new Conv2d(4, 3, 2, { padding: 'same', seed: 12 }), new LeakyReLU(0.1), new Flatten(), new Linear(3 * 5 * 5, 2, { seed: 13 }));
+    const plan = planChain(fusedNet.layers.map(inferenceRole));
+    expect(plan.fused.map((f) => f?.act ?? null)).toEqual(['relu', null, 'leakyRelu', null, null, null]);
+    const x = input([3, 2, 5, 5], 120, 2);
+    const reluSpy = vi.spyOn(ReLU.prototype, 'forward');
+    let y: Tensor;
+    try {
+      y = fusedNet.forward(x);
+      expect(reluSpy).not.toHaveBeenCalled();
+    } finally {
+      reluSpy.mockRestore();
+    }
+    y!.sum().backward();
+    const grads = fusedNet.parameters().map((p) => Float32Array.from(p.grad!.data));
+    fusedNet.zeroGrad();
+    let h = x;
+    for (const l of fusedNet.layers) h = l.forward(h) as Tensor;
+    expectClose(y!.data, h.data, 'train-mode output');
+    h.sum().backward();
+    fusedNet.parameters().forEach((p, k) => expectClose(grads[k], p.grad!.data, `gradient ${k}`));
+  });
 });

@@ -98,7 +98,10 @@ export type Segment = DenseSegment | OpsSegment;
 export interface ChainPlan {
   /** The steps after every pass. */
   steps: PlanStep[];
-  /** Per layer: the activation fused into it (a Linear right before a fusable activation), else null. */
+  /**
+   * Per layer: the activation fused into it in every mode (a Linear right before a fusable activation; a
+   * Conv right before a ReLU or LeakyReLU), else null. Sequential's training forward runs these fused.
+   */
   fused: (FusedActivation | null)[];
   /** The chain cut into native dense segments and ops segments, in order, covering every layer. */
   segments: Segment[];
@@ -155,7 +158,11 @@ export function planChain(roles: readonly (InferenceRole | null)[]): ChainPlan {
   let steps = initialSteps(roles);
   for (const pass of planPasses) steps = pass(steps);
   const fused: (FusedActivation | null)[] = roles.map(() => null);
-  for (const s of steps) if (s.kind === 'linear' && s.activation !== null) fused[s.from] = s.activation;
+  for (const s of steps) {
+    if (s.kind === 'linear' && s.activation !== null) fused[s.from] = s.activation;
+    // A conv fuses its activation in training too when no BatchNorm sits between (relu / leakyRelu: their backward reads the output).
+    else if (s.kind === 'conv' && s.batchNorm !== true && (s.activation?.act === 'relu' || s.activation?.act === 'leakyRelu')) fused[s.from] = s.activation;
+  }
   const dense: number[] = [];
   let softmax = false;
   let problem: ChainPlan['problem'] = null;
@@ -224,10 +231,16 @@ function runConvFusion(plan: ModelPlan, f: ConvFusion, h: Tensor): Tensor {
     f.fold.refresh();
     c = f.fold.layers[0] as Conv1d | Conv2d;
   }
+  return fusedConvForward(c, h, f.activation);
+}
+
+/** A Conv1d/Conv2d's forward with its activation in the kernel's output pass (input checked by the layer's forward). */
+export function fusedConvForward(c: Conv1d | Conv2d, h: Tensor, activation: FusedActivation | null): Tensor {
+  if (h.ndim !== (c instanceof Conv2d ? 4 : 3) || h.shape[1] !== c.inChannels) return c.forward(h) as Tensor; // says what is wrong
   const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
   return c instanceof Conv2d
-    ? conv2d(h, c.weight, c.bias, opts as Conv2dOptions, f.activation)
-    : conv1d(h, c.weight, c.bias, opts as Conv1dOptions, f.activation);
+    ? conv2d(h, c.weight, c.bias, opts as Conv2dOptions, activation)
+    : conv1d(h, c.weight, c.bias, opts as Conv1dOptions, activation);
 }
 
 /** The layers a chain container (a module whose registration has `chain`) runs in order, nested chains flattened. */

@@ -1,6 +1,6 @@
 // Convolution ops on NCHW tensors: conv2d (and conv1d as conv2d with H = 1), forward and backward side by side.
 import { getBackend } from '../backend/select';
-import { needsGrad, record } from '../autograd';
+import { isTracing, needsGrad, record } from '../autograd';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { Tensor, shapeToString } from '../tensor-core';
 import { checkTensor, invalid } from '../validate';
@@ -68,8 +68,8 @@ export function geometry(
 }
 
 /**
- * An activation applied to the convolution's output (the inference planner's fused Conv + activation):
- * inside the kernel's output pass when no gradient is recorded, else as its own op after the convolution.
+ * An activation applied to the convolution's output in the kernel's output pass (the planner's fused
+ * Conv + activation); recorded, its backward runs before the convolution's.
  */
 export interface ConvEpilogue {
   act: Activation;
@@ -120,8 +120,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       `conv2d: input ${shapeToString(x.shape)} is smaller than the kernel ${KH}x${KW} (dilation ${dilation.join('x')}, padding ${pad.join('x')})`,
     );
   }
-  // The activation commutes with the 'same' crop; a recorded one runs as its own op (its own backward).
-  const fuse = epilogue !== null && !needsGrad(x, weight, bias);
+  // The activation commutes with the 'same' crop. With gradients, only relu and leakyRelu (whose backward
+  // reads the output alone) run in the kernel; others run as their own op after it.
+  // While an op tracer runs (ONNX export), the activation is its own op, as the tracer expects.
+  const fuse = epilogue !== null && !isTracing() && (!needsGrad(x, weight, bias) || epilogue.act === 'relu' || epilogue.act === 'leakyRelu');
   const out = conv2dRaw(x, weight, bias, [N, C, H, W, OC, OH, OW, KH, KW], stride, pad, dilation, groups, fuse ? epilogue : null);
   let y = out;
   if (crop[0]) y = narrow(y, 2, 1, OH - 1);
@@ -150,7 +152,13 @@ function conv2dRaw(
   const out = new Tensor(y, [N, OC, OH, OW]);
   if (!needsGrad(x, weight, bias)) return out;
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, 'conv2d', inputs, (g) => {
+  return record(out, 'conv2d', inputs, (gOut) => {
+    let g = gOut;
+    if (epilogue !== null) {
+      // The fused activation's backward first (relu / leakyRelu: from the output alone).
+      g = gradBuffer(y.length);
+      if (y.length > 0) backend.activationBackward(epilogue.act, y.length, y, y, gOut, g, epilogue.alpha);
+    }
     const wInto = intoLeafGrad(weight);
     const bInto = bias ? intoLeafGrad(bias) : null;
     const dX = x.requiresGrad ? gradBuffer(N * C * inPlane) : null;
