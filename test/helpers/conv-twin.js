@@ -115,6 +115,32 @@ for (let it = 0; it < iterations; it++) {
   }
 }
 
+// The direct loop of native conv.cc (stride 1, few output channels per group, patches of <= 32):
+// depthwise and near-depthwise convolutions with padding, dilation and every activation.
+for (let it = 0; it < iterations; it++) {
+  const groups = pick([1, 2, 5, 16]);
+  const cg = pick([1, 1, 2, 3]), ocg = pick([1, 2, 4]);
+  const Cin = groups * cg, OC = groups * ocg;
+  const KH = pick([1, 2, 3, 5]), KW = pick([2, 3, 4]);
+  const DH = pick([1, 2]), DW = pick([1, 2]);
+  const PH = int(3), PW = int(3);
+  const H = Math.max(1, DH * (KH - 1) + 1 - 2 * PH) + int(pick([2, 9, 30]));
+  const W = Math.max(1, DW * (KW - 1) + 1 - 2 * PW) + int(pick([2, 17, 33]));
+  const N = pick([1, 2, 3]);
+  const OH = outSize(H, KH, 1, PH, DH), OW = outSize(W, KW, 1, PW, DW);
+  if (OH < 1 || OW < 1) continue;
+  const geom = Int32Array.from([Cin, H, W, OC, OH, OW, KH, KW, 1, 1, PH, PW, DH, DW, groups]);
+  const kArea = cg * KH * KW;
+  const X = arr(N * Cin * H * W), Wt = arr(OC * kArea), bias = rnd() < 0.7 ? arr(OC) : null;
+  const act = pick(['none', 'relu', 'leakyRelu', 'tanh']);
+  const outs = [C, J].map((B) => {
+    const out = new Float32Array(N * OC * OH * OW).fill(NaN);
+    B.conv2dForward({ N, C: Cin, OC, inPlane: H * W, outPlane: OH * OW, kArea, G: 15, geom, X, W: Wt, bias, act, alpha: 0.1, out });
+    return out;
+  });
+  compare(`direct conv N${N} C${Cin} OC${OC} ${H}x${W} k${KH}x${KW} p${PH}x${PW} d${DH}x${DW} g${groups} forward ${act}`, outs[0], outs[1], 1e-4);
+}
+
 // The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
 // ties (the first wins) and NaNs (the last wins) in the input.
 for (let it = 0; it < iterations; it++) {
