@@ -4,7 +4,8 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Tensor } from '../lib/tensor';
 import { noGrad } from '../lib/autograd';
-import { BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Flatten, GELU, LeakyReLU, Linear, MaxPool2d, Module, ReLU, Sequential } from '../lib/nn';
+import { bufferPoolStats, isPooled } from '../lib/buffer-pool';
+import { BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Flatten, GELU, LeakyReLU, Linear, MaxPool2d, Module, ReLU, Sequential } from '../lib/nn';
 import { planChain, planModel } from '../lib/nn/plan';
 import { inferenceRole } from '../lib/nn/registry';
 import { Adam } from '../lib/optim';
@@ -217,5 +218,36 @@ describe('planner: Conv + BatchNorm + activation folding', () => {
     expectClose(y!.data, h.data, 'train-mode output');
     h.sum().backward();
     fusedNet.parameters().forEach((p, k) => expectClose(grads[k], p.grad!.data, `gradient ${k}`));
+  });
+  it('predict of a CNN takes its intermediate activations from the buffer pool: none allocated after the first call, results never overwritten', () => {
+    const model = new Sequential(new Conv2d(1, 4, 3, { padding: 1, seed: 21 }), new ReLU(), new MaxPool2d(2), new Flatten(), new Dropout(0.5));
+    const x = input([3, 1, 6, 6], 130, 1);
+    const reference = unfused(model, x);
+    const first = model.predict(x);
+    expectClose(first.data, reference.data, 'first predict');
+    const kept = Float32Array.from(first.data);
+    const inputs = [input([3, 1, 6, 6], 131, 1), input([3, 1, 6, 6], 132, 1)];
+    const before = bufferPoolStats().allocations;
+    // Count Float32Array constructions over two more predicts (as conv-buffer-reuse.test.ts does for fit).
+    const original = globalThis.Float32Array;
+    let constructed = 0;
+    globalThis.Float32Array = new Proxy(original, {
+      construct(t, args, newTarget) {
+        constructed++;
+        return Reflect.construct(t, args, newTarget === globalThis.Float32Array ? t : newTarget) as object;
+      },
+    });
+    let second: Tensor;
+    try {
+      second = model.predict(inputs[0]);
+      model.predict(inputs[1]);
+    } finally {
+      globalThis.Float32Array = original;
+    }
+    expect(bufferPoolStats().allocations).toBe(before);
+    expect(constructed, 'Float32Arrays constructed by two predicts (the conv and pool outputs would be 4)').toBeLessThanOrEqual(2);
+    expect(isPooled(first.data)).toBe(false); // the last layer (a view) returned a pooled array: copied out
+    expect(Array.from(first.data)).toEqual(Array.from(kept));
+    expect(second!.data).not.toBe(first.data);
   });
 });

@@ -1,18 +1,12 @@
 // onnxruntime-node peer for the 'cnn' group: runs the Fashion CNN as myelin exported it (ONNX) at batch 256 and 1; prints JSON.
 // Usage: node bench/peers/onnxruntime_cnn.js --model cnn.onnx [--threads 1] [--reps 5] [--warmup 1] [--target-sec 0.2] [--batch 256]
 'use strict';
-const { parseArgs, measure, uniform, emit } = require('./common');
+const { parseArgs, measure, uniform, emit, ortSession } = require('./common');
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), { threads: 1, reps: 5, warmup: 1, targetSec: 0.2, batch: 256 });
   if (typeof args.model !== 'string') throw new Error('onnxruntime cnn peer: --model PATH is required');
-  const ort = require('onnxruntime-node');
-  const session = await ort.InferenceSession.create(args.model, {
-    intraOpNumThreads: args.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const { ort, session } = await ortSession(args.model, args.threads);
   const inputName = session.inputNames[0];
   const results = {};
   for (const [id, batch] of [['cnn-infer', args.batch], ['cnn-infer1', 1]]) {

@@ -8,6 +8,7 @@ import { DenseInference } from './dense-inference';
 import { Conv1d, Conv2d } from './conv';
 import { foldBatchNorm, type FoldedChain } from './fold-bn';
 import { conv1d, conv2d, type Conv1dOptions, type Conv2dOptions } from '../ops/conv';
+import { beginStepArena, endStepArena, isPooled, stepArenaOpen } from '../buffer-pool';
 
 /**
  * One step of a plan, covering layers [from, to) of the chain. 'linear' runs a Linear (with the activation
@@ -191,6 +192,8 @@ export interface ModelPlan {
   segments: RunSegment[];
   /** Per layer index: the fused conv step starting there (runLayers runs it instead of those layers). */
   convs?: (ConvFusion | undefined)[];
+  /** Whether runPlan may take its intermediate activations from the buffer pool (decided at the first run). */
+  pooled?: boolean;
 }
 
 /**
@@ -378,6 +381,22 @@ function runLayerRange(plan: ModelPlan, from: number, to: number, h: Tensor): Te
  * shapes they run first (a Flatten makes the rows) so the dense part still runs natively.
  */
 export function runPlan(plan: ModelPlan, h: Tensor): Tensor {
+  // A chain of exact built-in layers (which keep no tensors) runs in a step arena: its intermediate
+  // activations come from the buffer pool and go back to it at the end, so a predict of a CNN does not
+  // allocate (and page in) fresh arrays per layer. The result leaves the arena as its own array.
+  // ('view' layers return their input's own array object, which the isPooled check below sees.)
+  if (plan.pooled === undefined) plan.pooled = plan.layers.every((l) => definitionOf(l)?.keepsNoTensors !== undefined && definitionOf(l)?.keepsNoTensors !== false);
+  if (!plan.pooled || stepArenaOpen()) return runSegments(plan, h);
+  beginStepArena();
+  try {
+    const y = runSegments(plan, h);
+    return isPooled(y.data) ? new Tensor(y.data.slice(), y.shape) : y;
+  } finally {
+    endStepArena();
+  }
+}
+
+function runSegments(plan: ModelPlan, h: Tensor): Tensor {
   for (const seg of plan.segments) {
     if (seg.kind === 'ops') {
       h = runLayers(plan, seg.from, seg.to, h);
