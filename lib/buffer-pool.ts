@@ -221,6 +221,11 @@ export function beginStepArena(): void {
   stepArena = [];
 }
 
+/** True while a training-step arena is open (an inference plan then leaves its outputs to it). */
+export function stepArenaOpen(): boolean {
+  return stepArena !== null;
+}
+
 /** Closes the training-step arena; the step's tensors must no longer be used. */
 export function endStepArena(): void {
   const arena = stepArena;

@@ -47,6 +47,40 @@ describe.each(backendsUnderTest())('conv and pool gradients vs finite difference
     gradcheck(([a, k]) => ops.conv1d(a, k, null, { padding: 'same', dilation: 2, groups: 2 }), [x1, w1], { label: label('conv1d same') });
   });
 
+  it('conv2d / conv1d with a fused relu or leakyRelu epilogue: the unfused ops\' values and gradients; finite differences off the kink', () => {
+    for (let t = 0; t < 6; t++) {
+      const epi = t % 2 === 0 ? { act: 'relu' as const, alpha: 0 } : { act: 'leakyRelu' as const, alpha: 0.2 };
+      const opts = { padding: pick([1, 'same' as const]), groups: pick([1, 2]) };
+      const x = randomTensor(rng, [pick([1, 3]), 4, 3 + rng.int(4), 2 + rng.int(4)]);
+      const w = randomTensor(rng, [4, 4 / opts.groups, pick([2, 3]), pick([1, 2])]);
+      const b = randomTensor(rng, [4]);
+      let proj: ReturnType<typeof randomTensor> | null = null; // one projection of the output for both runs
+      const run = (fused: boolean): Float32Array[] => {
+        for (const p of [x, w, b]) p.grad = null;
+        const y = fused ? ops.conv2d(x, w, b, opts, epi) : ops.activate(ops.conv2d(x, w, b, opts), epi.act, epi.alpha);
+        proj ??= ladderTensor(rng, y.shape);
+        ops.mul(y, proj).sum().backward();
+        return [y.data, x.grad!.data, w.grad!.data, b.grad!.data].map((d) => Float32Array.from(d));
+      };
+      const fused = run(true);
+      const plain = run(false);
+      fused.forEach((d, k) => d.forEach((v, i) => {
+        if (Math.abs(v - plain[k][i]) > 1e-5 * (1 + Math.abs(plain[k][i]))) throw new Error(label(`fused ${epi.act} ${JSON.stringify(opts)}: output ${k} at ${i}: ${v} vs ${plain[k][i]}`));
+      }));
+    }
+    // Finite differences where every pre-activation is positive (relu: identity) or negative (leakyRelu: slope alpha).
+    const pos = (shape: number[]): ReturnType<typeof randomTensor> => {
+      const t = randomTensor(rng, shape);
+      t.data.forEach((v, i, a) => { a[i] = Math.abs(v) + 0.1; });
+      return t;
+    };
+    const x = pos([2, 2, 4, 4]);
+    const w = pos([3, 2, 3, 3]);
+    gradcheck(([a, k]) => ops.conv2d(a, k, null, { padding: 1 }, { act: 'relu', alpha: 0 }), [x, w], { label: label('conv2d + relu (positive)') });
+    gradcheck(([a, k]) => ops.conv2d(ops.neg(a), k, null, { padding: 1 }, { act: 'leakyRelu', alpha: 0.2 }), [x, w], { label: label('conv2d + leakyRelu (negative)') });
+    gradcheck(([a, k]) => ops.conv1d(a, k, null, { padding: 1 }, { act: 'relu', alpha: 0 }), [pos([2, 2, 7]), pos([3, 2, 3])], { label: label('conv1d + relu (positive)') });
+  });
+
   it('maxPool2d / maxPool1d (distinct values): kernel, stride, padding, dilation, ceil mode', () => {
     for (let t = 0; t < 6; t++) {
       const k: [number, number] = [pick([1, 2, 3]), pick([2, 3])];

@@ -1,5 +1,6 @@
 // CNN cases: a conv layer alone (forward, forward+backward) and the Fashion-MNIST two-convolution network (train step, inference), native vs pure TS, and PyTorch with --peers.
 'use strict';
+const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { measureCase, randomArray, randomLabels, backendCandidate, computeSpeedups, valueOf, firstLine } = require('../lib/cases');
@@ -58,16 +59,54 @@ function inferCandidate(ctx, name, batch) {
   return backendCandidate(ctx, name, () => model.predict(x));
 }
 
-/** The PyTorch peer's results by case id, or { error }. */
-function runTorch(ctx, batch) {
-  const o = ctx.opts;
-  const args = ['--reps', String(o.reps), '--target-sec', String(o.targetSec), '--batch', String(batch)];
-  const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), ...args], {
-    encoding: 'utf8', timeout: 1800000, maxBuffer: 64 << 20,
-  });
+/** OPENBLAS_CORETYPE values PyTorch's inference is also run with (besides the default detection). */
+const TORCH_CORETYPES = ['Haswell', 'SkylakeX', 'Zen'];
+
+/** Runs a peer script; its JSON (results by case id), or { error }. */
+function runPeer(cmd, args, env) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 1800000, maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   if (r.error || r.status !== 0) return { error: r.error ? r.error.message : `exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
   const line = (r.stdout || '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
   return line ? JSON.parse(line) : { error: 'printed no JSON' };
+}
+
+/** The PyTorch peer (threads 1 and 2, the faster kept), optionally with extra environment and only some cases. */
+function runTorch(ctx, batch, env = {}, cases = '') {
+  const o = ctx.opts;
+  const args = ['--reps', String(o.reps), '--target-sec', String(o.targetSec), '--batch', String(batch)];
+  if (cases) args.push('--cases', cases);
+  return runPeer(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), ...args], env);
+}
+
+/** onnxruntime-node on myelin's ONNX export of the CNN, with intraOpNumThreads = threads. */
+function runOrt(ctx, file, threads, inferBatch) {
+  const o = ctx.opts;
+  const args = ['--model', file, '--threads', String(threads), '--reps', String(o.reps), '--target-sec', String(o.targetSec), '--batch', String(inferBatch)];
+  return runPeer(process.execPath, [path.join(__dirname, '..', 'peers', 'onnxruntime_cnn.js'), ...args], {});
+}
+
+/** Exports the benchmark's CNN (the same seed as the inference candidates) to a temporary ONNX file. */
+async function exportCnn(ctx) {
+  try {
+    const m = ctx.myelin;
+    const file = path.join(os.tmpdir(), `myelin-bench-cnn-${process.pid}.onnx`);
+    await m.onnx.exportModel(buildCnn(m, 7), file, { inputShape: [1, 1, 28, 28] });
+    return file;
+  } catch (e) {
+    return { error: `ONNX export failed: ${e.message}` };
+  }
+}
+
+/** The run with the lowest median for case id, or null. */
+function fastest(runs, id) {
+  let best = null;
+  for (const run of runs) {
+    const res = run.results && run.results[id];
+    if (!res) continue;
+    const med = summarize(res.secondsPerOp).median;
+    if (best === null || med < best.med) best = { res, run, med };
+  }
+  return best;
 }
 
 async function runCnn(ctx) {
@@ -80,6 +119,7 @@ async function runCnn(ctx) {
     { id: 'conv-forward-backward', label: `Conv2d 32->64 3x3 14x14 forward+backward, batch ${batch}`, make: (n) => convCandidate(ctx, n, true, batch), work: batch },
     { id: 'cnn-train-step', label: `Fashion CNN train step (Adam), batch ${batch}`, make: (n) => trainCandidate(ctx, n, batch), work: batch },
     { id: 'cnn-infer', label: `Fashion CNN predict, batch ${inferBatch}`, make: (n) => inferCandidate(ctx, n, inferBatch), work: inferBatch },
+    { id: 'cnn-infer1', label: 'Fashion CNN predict, batch 1 (latency)', make: (n) => inferCandidate(ctx, n, 1), work: 1 },
   ];
   for (const d of defs) {
     const cands = ['native', 'js'].map((name) => (ctx.backends[name] ? d.make(name) : backendCandidate(ctx, name, null)));
@@ -90,20 +130,49 @@ async function runCnn(ctx) {
   }
   if (ctx.opts.peers) {
     const torch = runTorch(ctx, batch);
+    // PyTorch's Linear layers run on the system BLAS (OpenBLAS here): its inference also runs with
+    // each OPENBLAS_CORETYPE below, keeping the fastest; onnxruntime-node runs myelin's own ONNX export.
+    const peers = { pytorch: [torch], onnxruntime: [] };
+    for (const core of TORCH_CORETYPES) peers.pytorch.push(runTorch(ctx, batch, { OPENBLAS_CORETYPE: core }, 'cnn-infer,cnn-infer1'));
+    const onnxFile = await exportCnn(ctx);
+    for (const threads of [1, 2]) peers.onnxruntime.push(onnxFile.error ? onnxFile : runOrt(ctx, onnxFile, threads, inferBatch));
     for (const rec of records) {
-      const res = torch.results && torch.results[rec.id];
-      if (!res) rec.candidates.pytorch = { status: 'error', reason: torch.error ? firstLine(torch.error) : 'no result' };
-      else {
+      for (const [peer, runs] of Object.entries(peers)) {
+        if (peer === 'onnxruntime' && !rec.id.startsWith('cnn-infer')) continue;
+        const best = fastest(runs, rec.id);
+        if (!best) {
+          const err = runs.find((r) => r.error);
+          rec.candidates[peer] = { status: 'error', reason: err ? firstLine(err.error) : 'no result' };
+          continue;
+        }
+        const { res, run } = best;
         const time = summarize(res.secondsPerOp);
-        rec.candidates.pytorch = { status: 'ok', iters: res.iters, samples: res.secondsPerOp, time, value: valueOf(rec.display, time), threads: res.threads, version: torch.version };
+        rec.candidates[peer] = {
+          status: 'ok', iters: res.iters, samples: res.secondsPerOp, time, value: valueOf(rec.display, time), threads: res.threads, version: run.version,
+          config: run.config,
+        };
       }
       computeSpeedups(rec);
       const n = rec.candidates.native;
-      const p = rec.candidates.pytorch;
-      if (n && n.status === 'ok' && p.status === 'ok') {
-        rec.vsPytorch = p.time.median / n.time.median;
-        ctx.log(`  ${rec.id}: native / pytorch (${p.threads} thread${p.threads > 1 ? 's' : ''}) = ${rec.vsPytorch.toFixed(2)}x`);
-      } else if (p.status !== 'ok') ctx.log(`  ${rec.id}: pytorch ${p.reason}`);
+      if (!n || n.status !== 'ok') continue;
+      for (const peer of Object.keys(peers)) {
+        const p = rec.candidates[peer];
+        if (!p) continue;
+        if (p.status !== 'ok') {
+          ctx.log(`  ${rec.id}: ${peer} ${p.reason}`);
+          continue;
+        }
+        const ratio = p.time.median / n.time.median;
+        if (peer === 'pytorch') rec.vsPytorch = ratio;
+        else rec.vsOnnxruntime = ratio;
+        const core = p.config && p.config.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${p.config.OPENBLAS_CORETYPE}` : '';
+        ctx.log(`  ${rec.id}: native / ${peer} (${p.threads} thread${p.threads > 1 ? 's' : ''}${core}) = ${ratio.toFixed(2)}x`);
+      }
+      const ratios = [rec.vsPytorch, rec.vsOnnxruntime].filter((r) => r !== undefined);
+      if (rec.id.startsWith('cnn-infer') && ratios.length === 2) {
+        rec.vsBestPeer = Math.min(...ratios);
+        ctx.log(`  ${rec.id}: native / best peer = ${rec.vsBestPeer.toFixed(2)}x`);
+      }
     }
   }
   return records;

@@ -56,9 +56,21 @@ function uniform(n, seed) {
   return out;
 }
 
+/** onnxruntime-node (required here, when a peer needs it) and a sequential session on `model` with intraOpNumThreads = threads. */
+async function ortSession(model, threads) {
+  const ort = require('onnxruntime-node');
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  return { ort, session };
+}
+
 /** Prints the result as the last stdout line (the driver parses the last line starting with '{'). */
 function emit(obj) {
   process.stdout.write(`\n${JSON.stringify(obj)}\n`);
 }
 
-module.exports = { parseArgs, measure, uniform, emit };
+module.exports = { parseArgs, measure, uniform, emit, ortSession };

@@ -1,18 +1,12 @@
 // onnxruntime-node peer: runs the reference MLP exported as ONNX at batch 1 and 1024; prints JSON.
 // Usage: node bench/peers/onnxruntime.js --model mlp.onnx [--threads 2] [--reps 5] [--warmup 1] [--target-sec 0.2]
 'use strict';
-const { parseArgs, measure, uniform, emit } = require('./common');
+const { parseArgs, measure, uniform, emit, ortSession } = require('./common');
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), { threads: 2, reps: 5, warmup: 1, targetSec: 0.2 });
   if (typeof args.model !== 'string') throw new Error('onnxruntime peer: --model PATH is required');
-  const ort = require('onnxruntime-node');
-  const session = await ort.InferenceSession.create(args.model, {
-    intraOpNumThreads: args.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const { ort, session } = await ortSession(args.model, args.threads);
   const inputName = session.inputNames[0];
   const results = {};
   for (const batch of [1024, 1]) {

@@ -34,6 +34,7 @@ def cases(batch):
     def train_step():
         x, y = pool[state["i"] % len(pool)]
         state["i"] += 1
+        model.train()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
@@ -52,13 +53,20 @@ def cases(batch):
         conv(cx).backward(cg)
 
     xi = torch.rand(2 * batch, 1, 28, 28, generator=g)
+    x1 = torch.rand(1, 1, 28, 28, generator=g)
+    model.eval()  # inference below; train_step sets train mode again
 
     def infer():
         with torch.inference_mode():
             model(xi)
 
+    def infer1():
+        with torch.inference_mode():
+            model(x1)
+
     return {"cnn-train-step": (train_step, batch), "conv-forward": (conv_forward, batch),
-            "conv-forward-backward": (conv_backward, batch), "cnn-infer": (infer, 2 * batch)}
+            "conv-forward-backward": (conv_backward, batch), "cnn-infer": (infer, 2 * batch),
+            "cnn-infer1": (infer1, 1)}
 
 
 def main():
@@ -67,17 +75,21 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--target-sec", type=float, default=0.2)
     p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--cases", default="", help="comma-separated case ids to run (default: all)")
     args = p.parse_args()
     results = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for name, (fn, work) in cases(args.batch).items():
+            if args.cases and name not in args.cases.split(","):
+                continue
             s, it = measure(fn, args.reps, args.warmup, args.target_sec)
             best = results.get(name)
             if best is None or sorted(s)[len(s) // 2] < sorted(best["secondsPerOp"])[len(best["secondsPerOp"]) // 2]:
                 results[name] = {"secondsPerOp": s, "work": work, "iters": it, "threads": threads}
     print(json.dumps({"name": "pytorch", "version": torch.__version__,
-                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
+                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0],
+                                 "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
                       "results": results}))
 
 

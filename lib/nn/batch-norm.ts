@@ -3,7 +3,7 @@ import { Tensor, ones, shapeToString, zeros } from '../tensor';
 import { batchNorm, type RunningStats } from '../ops/norm';
 import { Module } from './module';
 import type { LayerConfig } from './config';
-import { keyRules, register, type ImportedLayer, type OnnxExportContext, type OnnxImport, type OnnxNodeView, type OnnxImportContext } from './registry';
+import { keyRules, register, type ImportedLayer, type InferenceRole, type OnnxExportContext, type OnnxImport, type OnnxNodeView, type OnnxImportContext } from './registry';
 import { checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkTensor } from '../validate';
 
 /** Options of nn.BatchNorm1d / nn.BatchNorm2d: eps (default 1e-5), momentum (default 0.1), affine and trackRunningStats. */
@@ -217,11 +217,14 @@ function parameters(c: BatchNormConfig): { name: string; shape: number[] }[] {
 
 const optionsOf = (c: BatchNormConfig): BatchNormOptions => ({ eps: c.eps, momentum: c.momentum, affine: c.affine, trackRunningStats: c.trackRunningStats });
 
+/** With running statistics, the planner folds a BatchNorm into the Conv before it at inference (nn/plan.ts). */
+const inference = (c: BatchNormConfig): InferenceRole | null => (c.trackRunningStats ? { kind: 'batchNorm' } : null);
+
 register<BatchNormConfig>(BatchNorm1d, {
-  keys, parameters, fromConfig: (c) => new BatchNorm1d(c.numFeatures, optionsOf(c)), onnx: exportOnnx, onnxImport: batchNormImport, keepsNoTensors: true,
+  keys, parameters, fromConfig: (c) => new BatchNorm1d(c.numFeatures, optionsOf(c)), onnx: exportOnnx, onnxImport: batchNormImport, inference, keepsNoTensors: true,
 });
 register<BatchNormConfig>(BatchNorm2d, {
-  keys, parameters, fromConfig: (c) => new BatchNorm2d(c.numFeatures, optionsOf(c)), onnx: exportOnnx, keepsNoTensors: true,
+  keys, parameters, fromConfig: (c) => new BatchNorm2d(c.numFeatures, optionsOf(c)), onnx: exportOnnx, inference, keepsNoTensors: true,
 });
 
 /** True for a config of either BatchNorm layer. */

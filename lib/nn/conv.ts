@@ -317,6 +317,7 @@ register<Conv2dConfig>(Conv2d, {
     node: importConv,
     sampleAfter: (l, sample) => convSampleAfter(l.config as Conv2dConfig | Conv1dConfig, sample),
   },
+  inference: () => ({ kind: 'conv' }),
   keepsNoTensors: true,
 });
 
@@ -328,5 +329,6 @@ register<Conv1dConfig>(Conv1d, {
     const pad: Padding = c.padding === 'same' || c.padding === 'valid' ? c.padding : [0, c.padding];
     exportConv(ctx, c, 1, [1, c.kernelSize], [1, c.stride], pad, [1, c.dilation]);
   },
+  inference: () => ({ kind: 'conv' }),
   keepsNoTensors: true,
 });

@@ -5,6 +5,10 @@ import type { Module } from './module';
 import { Tensor } from '../tensor';
 import type { Linear } from './linear';
 import { DenseInference } from './dense-inference';
+import { Conv1d, Conv2d } from './conv';
+import { foldBatchNorm, type FoldedChain } from './fold-bn';
+import { conv1d, conv2d, type Conv1dOptions, type Conv2dOptions } from '../ops/conv';
+import { beginStepArena, endStepArena, isPooled, stepArenaOpen } from '../buffer-pool';
 
 /**
  * One step of a plan, covering layers [from, to) of the chain. 'linear' runs a Linear (with the activation
@@ -12,11 +16,13 @@ import { DenseInference } from './dense-inference';
  * layers with those roles left as they are; 'module' is a layer without a role: it runs through its forward.
  */
 export interface PlanStep {
-  kind: 'linear' | 'activation' | 'identity' | 'softmax' | 'module';
+  kind: 'linear' | 'activation' | 'identity' | 'softmax' | 'module' | 'conv' | 'batchNorm';
   from: number;
   to: number;
-  /** For 'linear': the fused activation (null: none). For 'activation': its own. */
+  /** For 'linear' and 'conv': the fused activation (null: none). For 'activation': its own. */
   activation: FusedActivation | null;
+  /** For 'conv': the BatchNorm folded into it (the layer after the conv), when a pass fused one. */
+  batchNorm?: boolean;
 }
 
 /**
@@ -41,8 +47,34 @@ export const fuseLinearActivation: PlanPass = (steps) => {
   return out;
 };
 
-/** The passes every plan goes through, in order (a Conv + BatchNorm + activation pass goes here). */
-export const planPasses: PlanPass[] = [fuseLinearActivation];
+/**
+ * Conv, then optionally a BatchNorm with running statistics (folded into the conv's weights at inference),
+ * then optionally a fusable activation (the kernel's output pass) -> one 'conv' step.
+ */
+export const fuseConvBatchNormActivation: PlanPass = (steps) => {
+  const out: PlanStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
+    if (s.kind !== 'conv' || s.activation !== null || s.batchNorm === true) {
+      out.push(s);
+      continue;
+    }
+    const fused: PlanStep = { ...s };
+    if (steps[i + 1]?.kind === 'batchNorm') {
+      fused.batchNorm = true;
+      fused.to = steps[++i].to;
+    }
+    if (steps[i + 1]?.kind === 'activation') {
+      fused.activation = steps[i + 1].activation;
+      fused.to = steps[++i].to;
+    }
+    out.push(fused);
+  }
+  return out;
+};
+
+/** The passes every plan goes through, in order. */
+export const planPasses: PlanPass[] = [fuseLinearActivation, fuseConvBatchNormActivation];
 
 /** A run of steps the native backend executes as one stack of fused dense layers (optionally ending in a row softmax). */
 export interface DenseSegment {
@@ -67,7 +99,10 @@ export type Segment = DenseSegment | OpsSegment;
 export interface ChainPlan {
   /** The steps after every pass. */
   steps: PlanStep[];
-  /** Per layer: the activation fused into it (a Linear right before a fusable activation), else null. */
+  /**
+   * Per layer: the activation fused into it in every mode (a Linear right before a fusable activation; a
+   * Conv right before a ReLU or LeakyReLU), else null. Sequential's training forward runs these fused.
+   */
   fused: (FusedActivation | null)[];
   /** The chain cut into native dense segments and ops segments, in order, covering every layer. */
   segments: Segment[];
@@ -124,7 +159,11 @@ export function planChain(roles: readonly (InferenceRole | null)[]): ChainPlan {
   let steps = initialSteps(roles);
   for (const pass of planPasses) steps = pass(steps);
   const fused: (FusedActivation | null)[] = roles.map(() => null);
-  for (const s of steps) if (s.kind === 'linear' && s.activation !== null) fused[s.from] = s.activation;
+  for (const s of steps) {
+    if (s.kind === 'linear' && s.activation !== null) fused[s.from] = s.activation;
+    // A conv fuses its activation in training too when no BatchNorm sits between (relu / leakyRelu: their backward reads the output).
+    else if (s.kind === 'conv' && s.batchNorm !== true && (s.activation?.act === 'relu' || s.activation?.act === 'leakyRelu')) fused[s.from] = s.activation;
+  }
   const dense: number[] = [];
   let softmax = false;
   let problem: ChainPlan['problem'] = null;
@@ -151,6 +190,60 @@ export interface ModelPlan {
   layers: Module[];
   chain: ChainPlan;
   segments: RunSegment[];
+  /** Per layer index: the fused conv step starting there (runLayers runs it instead of those layers). */
+  convs?: (ConvFusion | undefined)[];
+  /** Whether runPlan may take its intermediate activations from the buffer pool (decided at the first run). */
+  pooled?: boolean;
+}
+
+/**
+ * A Conv (+ folded BatchNorm) (+ activation) run as one convolution at inference. `fold` holds the folded
+ * copy of the conv (weights recomputed by refresh() when a source tensor's version or array changed).
+ */
+export interface ConvFusion {
+  from: number;
+  to: number;
+  conv: Conv1d | Conv2d;
+  bn: Module | null;
+  fold: FoldedChain | null;
+  activation: FusedActivation | null;
+}
+
+function convFusions(layers: Module[], steps: PlanStep[]): (ConvFusion | undefined)[] | undefined {
+  let out: (ConvFusion | undefined)[] | undefined;
+  for (const s of steps) {
+    if (s.kind !== 'conv' || (s.activation === null && s.batchNorm !== true)) continue;
+    const conv = layers[s.from];
+    if (!(conv instanceof Conv2d || conv instanceof Conv1d)) continue;
+    const bn = s.batchNorm === true ? layers[s.from + 1] : null;
+    const fold = bn === null ? null : foldBatchNorm([conv, bn]);
+    if (bn !== null && fold === null) continue; // not foldable after all (channel counts): run the layers
+    out ??= [];
+    out[s.from] = { from: s.from, to: s.to, conv, bn, fold, activation: s.activation };
+  }
+  return out;
+}
+
+/** Runs a fused conv step on h (eval mode, no gradients); a layer in training mode runs unfused. */
+function runConvFusion(plan: ModelPlan, f: ConvFusion, h: Tensor): Tensor {
+  if (f.conv.training || f.bn?.training || h.ndim !== (f.conv instanceof Conv2d ? 4 : 3) || h.shape[1] !== f.conv.inChannels) {
+    return runLayerRange(plan, f.from, f.to, h); // the layers' own forward (which says what is wrong)
+  }
+  let c = f.conv;
+  if (f.fold !== null) {
+    f.fold.refresh();
+    c = f.fold.layers[0] as Conv1d | Conv2d;
+  }
+  return fusedConvForward(c, h, f.activation);
+}
+
+/** A Conv1d/Conv2d's forward with its activation in the kernel's output pass (input checked by the layer's forward). */
+export function fusedConvForward(c: Conv1d | Conv2d, h: Tensor, activation: FusedActivation | null): Tensor {
+  if (h.ndim !== (c instanceof Conv2d ? 4 : 3) || h.shape[1] !== c.inChannels) return c.forward(h) as Tensor; // says what is wrong
+  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  return c instanceof Conv2d
+    ? conv2d(h, c.weight, c.bias, opts as Conv2dOptions, activation)
+    : conv1d(h, c.weight, c.bias, opts as Conv1dOptions, activation);
 }
 
 /** The layers a chain container (a module whose registration has `chain`) runs in order, nested chains flattened. */
@@ -195,6 +288,7 @@ function isCurrent(model: Module, plan: ModelPlan): boolean {
 
 function compile(layers: Module[]): ModelPlan {
   const chain = planChain(layers.map(inferenceRole));
+  const convs = convFusions(layers, chain.steps);
   const segments: RunSegment[] = [];
   for (const s of chain.segments) {
     const inference = s.kind === 'dense'
@@ -209,7 +303,7 @@ function compile(layers: Module[]): ModelPlan {
       else segments.push({ kind: 'ops', from: s.from, to: s.to });
     }
   }
-  return { layers, chain, segments };
+  return { layers, chain, segments, convs };
 }
 
 const plans = new WeakMap<Module, ModelPlan>();
@@ -252,8 +346,26 @@ export function inPlannedInference(): boolean {
   return inferenceDepth > 0;
 }
 
-/** Runs layers [from, to) of the plan through their forward (their ops). */
+/**
+ * Runs layers [from, to) of the plan through their forward (their ops), a fused conv step (Conv + folded
+ * BatchNorm + activation) as one convolution.
+ */
 export function runLayers(plan: ModelPlan, from: number, to: number, h: Tensor): Tensor {
+  const convs = plan.convs;
+  for (let i = from; i < to; i++) {
+    const f = convs?.[i];
+    if (f !== undefined && f.to <= to) {
+      h = runConvFusion(plan, f, h);
+      i = f.to - 1;
+      continue;
+    }
+    h = runLayerRange(plan, i, i + 1, h);
+  }
+  return h;
+}
+
+/** Layers [from, to) through their own forward. */
+function runLayerRange(plan: ModelPlan, from: number, to: number, h: Tensor): Tensor {
   for (let i = from; i < to; i++) {
     const y = plan.layers[i].forward(h);
     if (!(y instanceof Tensor)) throw new Error(`${plan.layers[i].describe()}.forward returned ${Array.isArray(y) ? 'an array' : 'a record'}; a layer inside a chain must return one Tensor`);
@@ -269,6 +381,22 @@ export function runLayers(plan: ModelPlan, from: number, to: number, h: Tensor):
  * shapes they run first (a Flatten makes the rows) so the dense part still runs natively.
  */
 export function runPlan(plan: ModelPlan, h: Tensor): Tensor {
+  // A chain of exact built-in layers (which keep no tensors) runs in a step arena: its intermediate
+  // activations come from the buffer pool and go back to it at the end, so a predict of a CNN does not
+  // allocate (and page in) fresh arrays per layer. The result leaves the arena as its own array.
+  // ('view' layers return their input's own array object, which the isPooled check below sees.)
+  if (plan.pooled === undefined) plan.pooled = plan.layers.every((l) => definitionOf(l)?.keepsNoTensors !== undefined && definitionOf(l)?.keepsNoTensors !== false);
+  if (!plan.pooled || stepArenaOpen()) return runSegments(plan, h);
+  beginStepArena();
+  try {
+    const y = runSegments(plan, h);
+    return isPooled(y.data) ? new Tensor(y.data.slice(), y.shape) : y;
+  } finally {
+    endStepArena();
+  }
+}
+
+function runSegments(plan: ModelPlan, h: Tensor): Tensor {
   for (const seg of plan.segments) {
     if (seg.kind === 'ops') {
       h = runLayers(plan, seg.from, seg.to, h);

@@ -65,14 +65,18 @@ export interface FusedActivation {
 
 /**
  * What the inference planner may do with a layer: 'linear' (a dense step), an activation (fused into the
- * preceding Linear), 'identity' (vanishes at inference), 'softmax' (a final row softmax). Layers without a
+ * preceding Linear or Conv), 'identity' (vanishes at inference), 'softmax' (a final row softmax). Layers without a
  * role run through their own forward (ops).
  */
 export type InferenceRole =
   | { kind: 'linear' }
   | { kind: 'activation'; activation: FusedActivation }
   | { kind: 'identity' }
-  | { kind: 'softmax' };
+  | { kind: 'softmax' }
+  /** A Conv1d/Conv2d: at inference the planner fuses a following BatchNorm (folded) and activation into it. */
+  | { kind: 'conv' }
+  /** A BatchNorm with running statistics: folded into a Conv right before it (nn/plan.ts), else its forward. */
+  | { kind: 'batchNorm' };
 
 /** An ONNX attribute, written by the export context. */
 export type OnnxAttribute =

@@ -6,9 +6,11 @@ import { Module } from './module';
 import { Linear } from './linear';
 import type { LayerConfig } from './config';
 import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
-import { inPlannedInference, planChain, planModel, runPlan } from './plan';
+import { fusedConvForward, inPlannedInference, planChain, planModel, runPlan } from './plan';
+import { Conv1d, Conv2d } from './conv';
 import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
+import { isTracing } from '../autograd';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
 
 /** Options of nn.Sequential: seed for every layer's initialisation and dropout masks. */
@@ -72,14 +74,18 @@ export class Sequential extends Module {
     const { lastFresh, fused: fusedAt } = this.trainingPlan();
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i];
-      const fused = fusedAt[i];
+      // ONNX export traces each layer's forward: a conv and its activation then run as they are.
+      const fused = fusedAt[i] !== null && isTracing() && !(layer instanceof Linear) ? null : fusedAt[i];
       const internal = (fused ? i + 1 : i) < lastFresh;
       const was = internal ? enterInternalOutputs() : false;
       try {
         if (fused !== null) {
-          const lin = layer as Linear;
-          lin.checkInput(h);
-          h = linear(h, lin.weight, lin.bias, fused.act, fused.alpha);
+          if (layer instanceof Conv2d || layer instanceof Conv1d) h = fusedConvForward(layer, h, fused);
+          else {
+            const lin = layer as Linear;
+            lin.checkInput(h);
+            h = linear(h, lin.weight, lin.bias, fused.act, fused.alpha);
+          }
           i++; // the activation ran inside the fused kernel
         } else {
           const y = layer.forward(h);

@@ -1,12 +1,14 @@
 // Convolution ops on NCHW tensors: conv2d (and conv1d as conv2d with H = 1), forward and backward side by side.
 import { getBackend } from '../backend/select';
-import { needsGrad, record } from '../autograd';
+import { isTracing, needsGrad, record } from '../autograd';
 import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { Tensor, shapeToString } from '../tensor-core';
 import { checkTensor, invalid } from '../validate';
 import { intoLeafGrad, zeroedGradBuffer } from './linear';
 import { reshape } from './shape';
 import { narrow } from './view';
+import { activate } from './activation';
+import type { Activation } from '../backend/contract';
 
 /** A size given once for both spatial axes, or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -68,10 +70,19 @@ export function geometry(
 }
 
 /**
+ * An activation applied to the convolution's output in the kernel's output pass (the planner's fused
+ * Conv + activation); recorded, its backward runs before the convolution's.
+ */
+export interface ConvEpilogue {
+  act: Activation;
+  alpha: number;
+}
+
+/**
  * 2-d convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [OC, C/groups, KH, KW],
  * bias [OC] or null; returns [N, OC, OH, OW].
  */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}, epilogue: ConvEpilogue | null = null): Tensor {
   const where = 'conv2d';
   checkTensor(where, 'input', x);
   checkTensor(where, 'weight', weight);
@@ -111,15 +122,20 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       `conv2d: input ${shapeToString(x.shape)} is smaller than the kernel ${KH}x${KW} (dilation ${dilation.join('x')}, padding ${pad.join('x')})`,
     );
   }
-  const out = conv2dRaw(x, weight, bias, [N, C, H, W, OC, OH, OW, KH, KW], stride, pad, dilation, groups);
+  // The activation commutes with the 'same' crop. With gradients, only relu and leakyRelu (whose backward
+  // reads the output alone) run in the kernel; others run as their own op after it.
+  // While an op tracer runs (ONNX export), the activation is its own op, as the tracer expects.
+  const fuse = epilogue !== null && !isTracing() && (!needsGrad(x, weight, bias) || epilogue.act === 'relu' || epilogue.act === 'leakyRelu');
+  const out = conv2dRaw(x, weight, bias, [N, C, H, W, OC, OH, OW, KH, KW], stride, pad, dilation, groups, fuse ? epilogue : null);
   let y = out;
   if (crop[0]) y = narrow(y, 2, 1, OH - 1);
   if (crop[1]) y = narrow(y, 3, 1, OW - 1);
-  return y;
+  return epilogue !== null && !fuse ? activate(y, epilogue.act, epilogue.alpha) : y;
 }
 
 function conv2dRaw(
   x: Tensor, weight: Tensor, bias: Tensor | null, dims: number[], stride: number[], pad: number[], dilation: number[], groups: number,
+  epilogue: ConvEpilogue | null,
 ): Tensor {
   const [N, C, H, W, OC, OH, OW, KH, KW] = dims;
   const geom = geometry(C, H, W, OC, OH, OW, KH, KW, stride, pad, dilation, groups);
@@ -131,13 +147,20 @@ function conv2dRaw(
   const G = GEOM_LEN;
   if (N > 0) {
     backend.conv2dForward({
-      N, C, OC, inPlane, outPlane, kArea, G, geom, X: x.data, W: weight.data, bias: bias ? bias.data : null, act: 'none', alpha: 0, out: y,
+      N, C, OC, inPlane, outPlane, kArea, G, geom, X: x.data, W: weight.data, bias: bias ? bias.data : null,
+      act: epilogue ? epilogue.act : 'none', alpha: epilogue ? epilogue.alpha : 0, out: y,
     });
   }
   const out = new Tensor(y, [N, OC, OH, OW]);
   if (!needsGrad(x, weight, bias)) return out;
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, 'conv2d', inputs, (g) => {
+  return record(out, 'conv2d', inputs, (gOut) => {
+    let g = gOut;
+    if (epilogue !== null) {
+      // The fused activation's backward first (relu / leakyRelu: from the output alone).
+      g = gradBuffer(y.length);
+      if (y.length > 0) backend.activationBackward(epilogue.act, y.length, y, y, gOut, g, epilogue.alpha);
+    }
     const wInto = intoLeafGrad(weight);
     const bInto = bias ? intoLeafGrad(bias) : null;
     const dX = x.requiresGrad ? gradBuffer(N * C * inPlane) : null;
@@ -155,7 +178,7 @@ function conv2dRaw(
 }
 
 /** 1-d convolution: x [N, C, L], weight [OC, C/groups, K]; conv2d with a height of 1. */
-export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv1dOptions = {}): Tensor {
+export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv1dOptions = {}, epilogue: ConvEpilogue | null = null): Tensor {
   checkTensor('conv1d', 'input', x);
   checkTensor('conv1d', 'weight', weight);
   if (x.ndim !== 3) throw new Error(`conv1d: input must be 3-D [batch, channels, length], got ${shapeToString(x.shape)}`);
@@ -170,6 +193,7 @@ export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     reshape(weight, [weight.shape[0], weight.shape[1], 1, weight.shape[2]]),
     bias,
     { stride: one('stride', options.stride ?? 1, 1), dilation: one('dilation', options.dilation ?? 1, 1), padding: pad2, groups: options.groups },
+    epilogue,
   );
   return reshape(y, [y.shape[0], y.shape[1], y.shape[3]]);
 }

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "conv.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "parallel_split.h"
 
 namespace myelin {
@@ -58,39 +61,107 @@ void over_planes(int NC, long perPlane, const Body& body) {
 
 }  // namespace
 
+namespace {
+// The max of output (oh, ow)'s window and its index in the plane (-1 when the window holds only
+// padding: -inf). A NaN wins (the last one), as in PyTorch; of equal values the first wins.
+inline void max_window(const PoolGeom& g, const float* x, int oh, int ow, float* y, int32_t* am) {
+  const int h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+  float best = -std::numeric_limits<float>::infinity();
+  int32_t at = -1;
+  for (int kh = 0; kh < g.KH; kh++) {
+    const int ih = h0 + kh * g.DH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int kw = 0; kw < g.KW; kw++) {
+      const int iw = w0 + kw * g.DW;
+      if (iw < 0 || iw >= g.W) continue;
+      const int32_t idx = ih * g.W + iw;
+      const float v = x[idx];
+      if (at < 0 || v > best || std::isnan(v)) {
+        best = v;
+        at = idx;
+      }
+    }
+  }
+  *y = best;
+  *am = at;
+}
+
+// One full 2x2 window from rows r0, r1 at column 2*ow: max (first of equals, last NaN) and argmax.
+inline void max_2x2(const float* r0, const float* r1, int W, int ow, int32_t base, float* y, int32_t* am) {
+  const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+  float best = a;
+  int32_t at = 0;
+  if (b > best || b != b) { best = b; at = 1; }
+  if (c > best || c != c) { best = c; at = W; }
+  if (d > best || d != d) { best = d; at = W + 1; }
+  *y = best;
+  *am = base + 2 * ow + at;
+}
+
+#if defined(__SSE2__)
+// Four windows at once: picks t = (v > best) | isnan(v) in window order, as max_2x2.
+inline void max_2x2_x4(const float* r0, const float* r1, int W, int ow, int32_t base, float* y, int32_t* am) {
+  const __m128 p0 = _mm_loadu_ps(r0 + 2 * ow), p1 = _mm_loadu_ps(r0 + 2 * ow + 4);
+  const __m128 q0 = _mm_loadu_ps(r1 + 2 * ow), q1 = _mm_loadu_ps(r1 + 2 * ow + 4);
+  const __m128 a = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m128 c = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(3, 1, 3, 1));
+  __m128 best = a;
+  __m128i at = _mm_setzero_si128();
+  auto pick = [&](__m128 v, int32_t off) {
+    const __m128 t = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));
+    best = _mm_or_ps(_mm_and_ps(t, v), _mm_andnot_ps(t, best));
+    const __m128i ti = _mm_castps_si128(t);
+    at = _mm_or_si128(_mm_and_si128(ti, _mm_set1_epi32(off)), _mm_andnot_si128(ti, at));
+  };
+  pick(b, 1);
+  pick(c, W);
+  pick(d, W + 1);
+  _mm_storeu_ps(y, best);
+  const __m128i cols = _mm_add_epi32(_mm_set1_epi32(base + 2 * ow), _mm_setr_epi32(0, 2, 4, 6));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(am), _mm_add_epi32(cols, at));
+}
+#endif
+
+// The common 2x2, stride 2, unpadded, undilated pooling: full windows four at a time (SSE2, the
+// x86-64 baseline; scalar elsewhere), the partial ones of ceil mode (last row/column) through max_window.
+void max_pool_2x2(const PoolGeom& g, const float* x, float* y, int32_t* am) {
+  const int W = g.W;
+  const int fullH = std::min(g.OH, g.H / 2), fullW = std::min(g.OW, W / 2);
+  for (int oh = 0; oh < fullH; oh++) {
+    const float* r0 = x + static_cast<long>(2 * oh) * W;
+    const float* r1 = r0 + W;
+    float* yr = y + static_cast<long>(oh) * g.OW;
+    int32_t* ar = am + static_cast<long>(oh) * g.OW;
+    const int32_t base = 2 * oh * W;
+    int ow = 0;
+#if defined(__SSE2__)
+    for (; ow + 4 <= fullW; ow += 4) max_2x2_x4(r0, r1, W, ow, base, yr + ow, ar + ow);
+#endif
+    for (; ow < fullW; ow++) max_2x2(r0, r1, W, ow, base, yr + ow, ar + ow);
+    for (ow = fullW; ow < g.OW; ow++) max_window(g, x, oh, ow, yr + ow, ar + ow);
+  }
+  for (int oh = fullH; oh < g.OH; oh++) {
+    for (int ow = 0; ow < g.OW; ow++) max_window(g, x, oh, ow, y + static_cast<long>(oh) * g.OW + ow, am + static_cast<long>(oh) * g.OW + ow);
+  }
+}
+}  // namespace
+
 void max_pool2d_forward(int NC, long inPlane, long outPlane, long outTotal, int G,
                         const int32_t* geom, const float* X, float* out, int32_t* argmax) {
   const PoolGeom g = pool_geom("maxPool2dForward", inPlane, outPlane, G, geom);
   if (outTotal != static_cast<long>(NC) * outPlane) bad("maxPool2dForward", "outTotal differs from NC*OH*OW");
+  const bool twoByTwo = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1;
   over_planes(NC, inPlane + outPlane, [&](long first, long last) {
     for (long pl = first; pl < last; pl++) {
       const float* x = X + pl * inPlane;
       float* y = out + pl * outPlane;
       int32_t* am = argmax + pl * outPlane;
+      if (twoByTwo) {
+        max_pool_2x2(g, x, y, am);
+        continue;
+      }
       for (int oh = 0; oh < g.OH; oh++) {
-        const int h0 = oh * g.SH - g.PH;
-        for (int ow = 0; ow < g.OW; ow++) {
-          const int w0 = ow * g.SW - g.PW;
-          float best = -std::numeric_limits<float>::infinity();
-          int32_t at = -1;
-          for (int kh = 0; kh < g.KH; kh++) {
-            const int ih = h0 + kh * g.DH;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int kw = 0; kw < g.KW; kw++) {
-              const int iw = w0 + kw * g.DW;
-              if (iw < 0 || iw >= g.W) continue;
-              const int32_t idx = ih * g.W + iw;
-              const float v = x[idx];
-              // A NaN wins (the last one), as in PyTorch.
-              if (at < 0 || v > best || std::isnan(v)) {
-                best = v;
-                at = idx;
-              }
-            }
-          }
-          y[oh * g.OW + ow] = best;
-          am[oh * g.OW + ow] = at;
-        }
+        for (int ow = 0; ow < g.OW; ow++) max_window(g, x, oh, ow, y + oh * g.OW + ow, am + oh * g.OW + ow);
       }
     }
   });

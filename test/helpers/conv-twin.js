@@ -17,6 +17,7 @@ let checked = 0;
 function compare(what, a, b, tol) {
   checked++;
   for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue; // NaN propagated on both sides
     const d = Math.abs(a[i] - b[i]);
     if (!(d <= tol * (1 + Math.abs(b[i])))) {
       disagreements.push({ what, index: i, cxx: a[i], ts: b[i] });
@@ -112,6 +113,57 @@ for (let it = 0; it < iterations; it++) {
     compare(`${pwhat} avg out cip ${cip}`, avgs[0][0], avgs[1][0], 1e-5);
     compare(`${pwhat} avg dX cip ${cip}`, avgs[0][1], avgs[1][1], 1e-5);
   }
+}
+
+// The direct loop of native conv.cc (stride 1, few output channels per group, patches of <= 32):
+// depthwise and near-depthwise convolutions with padding, dilation and every activation.
+for (let it = 0; it < iterations; it++) {
+  const groups = pick([1, 2, 5, 16]);
+  const cg = pick([1, 1, 2, 3]), ocg = pick([1, 2, 4]);
+  const Cin = groups * cg, OC = groups * ocg;
+  const KH = pick([1, 2, 3, 5]), KW = pick([2, 3, 4]);
+  const DH = pick([1, 2]), DW = pick([1, 2]);
+  const PH = int(3), PW = int(3);
+  const H = Math.max(1, DH * (KH - 1) + 1 - 2 * PH) + int(pick([2, 9, 30]));
+  const W = Math.max(1, DW * (KW - 1) + 1 - 2 * PW) + int(pick([2, 17, 33]));
+  const N = pick([1, 2, 3]);
+  const OH = outSize(H, KH, 1, PH, DH), OW = outSize(W, KW, 1, PW, DW);
+  if (OH < 1 || OW < 1) continue;
+  const geom = Int32Array.from([Cin, H, W, OC, OH, OW, KH, KW, 1, 1, PH, PW, DH, DW, groups]);
+  const kArea = cg * KH * KW;
+  const X = arr(N * Cin * H * W), Wt = arr(OC * kArea), bias = rnd() < 0.7 ? arr(OC) : null;
+  const act = pick(['none', 'relu', 'leakyRelu', 'tanh']);
+  const outs = [C, J].map((B) => {
+    const out = new Float32Array(N * OC * OH * OW).fill(NaN);
+    B.conv2dForward({ N, C: Cin, OC, inPlane: H * W, outPlane: OH * OW, kArea, G: 15, geom, X, W: Wt, bias, act, alpha: 0.1, out });
+    return out;
+  });
+  compare(`direct conv N${N} C${Cin} OC${OC} ${H}x${W} k${KH}x${KW} p${PH}x${PW} d${DH}x${DW} g${groups} forward ${act}`, outs[0], outs[1], 1e-4);
+}
+
+// The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
+// ties (the first wins) and NaNs (the last wins) in the input.
+for (let it = 0; it < iterations; it++) {
+  const ceil = rnd() < 0.5;
+  const ph = 2 + int(pick([3, 16, 31])), pw = 2 + int(pick([4, 9, 30]));
+  const po = (n) => (ceil ? Math.ceil((n - 2) / 2) : Math.floor((n - 2) / 2)) + 1;
+  const POH = po(ph), POW = po(pw);
+  const NC = pick([1, 3, 17]);
+  const pgeom = Int32Array.from([1, ph, pw, 1, POH, POW, 2, 2, 2, 2, 0, 0, 1, 1, 1]);
+  const PX = Float32Array.from({ length: NC * ph * pw }, () => {
+    const u = rnd();
+    return u < 0.05 ? NaN : u < 0.4 ? Math.floor(u * 8) / 4 : 2 * rnd() - 1; // many exact ties
+  });
+  const outTotal = NC * POH * POW;
+  const res = [C, J].map((B) => {
+    const out = new Float32Array(outTotal).fill(7);
+    const argmax = new Int32Array(outTotal).fill(-7);
+    B.maxPool2dForward({ NC, inPlane: ph * pw, outPlane: POH * POW, outTotal, G: 15, geom: pgeom, X: PX, out, argmax });
+    return [out, Float32Array.from(argmax)];
+  });
+  const what = `pool 2x2 s2 NC${NC} ${ph}x${pw} ceil ${ceil}`;
+  compare(`${what} max out`, res[0][0], res[1][0], 0);
+  compare(`${what} max argmax`, res[0][1], res[1][1], 0);
 }
 
 // A geometry that disagrees with the sizes is an error on both sides, before any memory is touched.
