@@ -1,9 +1,8 @@
 // Fashion-MNIST with a small residual network (ResNet basic blocks with BatchNorm) trained with augmentation
 // (random crop with 2 pixels of zero padding, horizontal flip), Adam with the 1cycle learning-rate policy.
 //   stem:    conv 3x3 1->16, BatchNorm, ReLU                                    [16, 28, 28]
-//   block 1: basic block 16 (identity shortcut)                                 [16, 28, 28]
-//   block 2: basic block 16->32, stride 2 (1x1 conv + BatchNorm shortcut)       [32, 14, 14]
-//   block 3: basic block 32->64, stride 2 (1x1 conv + BatchNorm shortcut)       [64, 7, 7]
+//   block 1: basic block 16->32, stride 2 (1x1 conv + BatchNorm shortcut)       [32, 14, 14]
+//   block 2: basic block 32->64, stride 2 (1x1 conv + BatchNorm shortcut)       [64, 7, 7]
 //   head:    global average pool, linear 64->10
 // bench/peers/pytorch_resnet.py trains the same network with the same settings in PyTorch (the accuracy reference).
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
@@ -15,7 +14,7 @@ const { nn, data, fit, evaluate, optim } = myelin;
 const { loadImages, standardizePixels } = require('./fashion-cnn');
 
 /** The settings shared with the PyTorch reference (bench/peers/pytorch_resnet.py). */
-const SETTINGS = { epochs: 8, batchSize: 128, maxLr: 4e-3, padding: 2, flip: true };
+const SETTINGS = { epochs: 6, batchSize: 128, maxLr: 4e-3, padding: 2, flip: true };
 
 function parseArgs(argv) {
   const { values } = parseCliArgs({
@@ -43,7 +42,6 @@ function basicBlock(cin, cout, stride) {
 function fashionResnet(seed = 0) {
   return new nn.Sequential(
     new nn.Conv2d(1, 16, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(16), new nn.ReLU(),
-    basicBlock(16, 16, 1),
     basicBlock(16, 32, 2),
     basicBlock(32, 64, 2),
     new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(64, 10),

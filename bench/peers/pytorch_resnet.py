@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-EPOCHS, BATCH, MAX_LR, PADDING = 8, 128, 4e-3, 2
+EPOCHS, BATCH, MAX_LR, PADDING = 6, 128, 4e-3, 2
 
 
 def read_idx(path):
@@ -59,12 +59,17 @@ class BasicBlock(nn.Module):
         return F.relu(self.body(x) + (x if self.shortcut is None else self.shortcut(x)))
 
 
+def resnet(stem, blocks, classes=10):
+    """conv 3x3 1->stem + BN + ReLU, a BasicBlock per (cin, cout, stride), global average pool, linear -> classes."""
+    return nn.Sequential(
+        nn.Conv2d(1, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem), nn.ReLU(),
+        *[BasicBlock(cin, cout, stride) for cin, cout, stride in blocks],
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(blocks[-1][1], classes))
+
+
 def fashion_resnet():
     """Same layers and parameter names (state_dict) as examples/fashion-resnet.js's Sequential."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-        BasicBlock(16, 16, 1), BasicBlock(16, 32, 2), BasicBlock(32, 64, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    return resnet(16, [(16, 32, 2), (32, 64, 2)])
 
 
 def augment(x, gen):
