@@ -3,21 +3,9 @@
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
 // Usage: node examples/fashion-cnn.js [--dir DIR] [--epochs N] [--limit ROWS]
 'use strict';
+const { datasetArgs } = require('./lib/args');
 const myelin = require('..');
 const { nn, data, fit, evaluate } = myelin;
-
-function parseArgs(argv) {
-  const args = { dir: undefined, epochs: 5, limit: undefined };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(`missing value after ${flag}`);
-    if (flag === '--dir') args.dir = value;
-    else if (flag === '--epochs') args.epochs = Number(value);
-    else if (flag === '--limit') args.limit = Number(value);
-    else throw new Error(`unknown option ${flag} (usage: --dir DIR --epochs N --limit ROWS)`);
-  }
-  return args;
-}
 
 /** The network of the issue's target (PyTorch's default init; `seed` makes it reproducible). */
 function fashionCnn(seed) {
@@ -35,12 +23,16 @@ function fashionCnn(seed) {
   );
 }
 
-/** Fashion-MNIST as images [n, 1, 28, 28]; a missing dataset ends the process with the hint and exit code 2. */
-function loadImages(args, example) {
+/**
+ * The options (examples/lib/args.js) and Fashion-MNIST as images [n, 1, 28, 28]; a bad option or a missing dataset
+ * ends the process with the message (and the apt-get hint) and exit code 2.
+ */
+function loadImages(argv, example, argOptions) {
   try {
-    return data.loadFashionMnist({ dir: args.dir, limit: args.limit, shape: 'image' });
+    const args = datasetArgs(argv, argOptions);
+    return { args, fashion: data.loadFashionMnist({ dir: args.dir, limit: args.limit, shape: 'image' }) };
   } catch (err) {
-    console.error(`${example} example: ${err.message}`);
+    console.error(`${example} example: ${err.message}`); // bad option or missing dataset
     process.exit(2);
   }
 }
@@ -62,8 +54,7 @@ function standardizePixels(train, others) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const fashion = loadImages(args, 'fashion-cnn');
+  const { args, fashion } = loadImages(process.argv.slice(2), 'fashion-cnn');
   const info = myelin.info();
   console.log(`fashion-cnn: ${fashion.train.n} train / ${fashion.test.n} test images [1, 28, 28] from ${fashion.dir}, ${info.backend} backend`);
   standardizePixels(fashion.train, [fashion.test]);

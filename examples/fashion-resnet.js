@@ -9,22 +9,11 @@
 // Usage: node examples/fashion-resnet.js [--dir DIR] [--epochs N] [--limit ROWS] [--save DIR]
 'use strict';
 const myelin = require('..');
-const { parseArgs: parseCliArgs } = require('util');
 const { nn, data, fit, evaluate, optim } = myelin;
 const { loadImages, standardizePixels } = require('./fashion-cnn');
 
 /** The settings shared with the PyTorch reference (bench/peers/pytorch_resnet.py). */
 const SETTINGS = { epochs: 6, batchSize: 128, maxLr: 4e-3, padding: 2, flip: true };
-
-function parseArgs(argv) {
-  const { values } = parseCliArgs({
-    args: argv,
-    options: { dir: { type: 'string' }, epochs: { type: 'string' }, limit: { type: 'string' }, save: { type: 'string' } },
-  });
-  const epochs = values.epochs === undefined ? SETTINGS.epochs : Number(values.epochs);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be an integer >= 1, got ${values.epochs}`);
-  return { dir: values.dir, epochs, limit: values.limit === undefined ? undefined : Number(values.limit), save: values.save };
-}
 
 /** A ResNet basic block: conv-BN-ReLU-conv-BN plus a shortcut (1x1 conv + BN when the shape changes), then ReLU. */
 function basicBlock(cin, cout, stride) {
@@ -59,8 +48,7 @@ function train(model, trainSet, { epochs = SETTINGS.epochs, seed = 1, verbose = 
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const fashion = loadImages(args, 'fashion-resnet');
+  const { args, fashion } = loadImages(process.argv.slice(2), 'fashion-resnet', { epochs: SETTINGS.epochs, extra: { save: { type: 'string' } } });
   const info = myelin.info();
   console.log(`fashion-resnet: ${fashion.train.n} train / ${fashion.test.n} test images [1, 28, 28] from ${fashion.dir}, ${info.backend} backend`);
   standardizePixels(fashion.train, [fashion.test]);
