@@ -51,6 +51,7 @@ function prefixHint(unexpected: string[], expected: string[]): string {
   return '';
 }
 
+/** Options of loadStateDictFile. */
 export interface LoadStateDictOptions {
   /** true (default): the file must hold exactly the model's names; false loads the names both have (as PyTorch's strict=False). */
   strict?: boolean;
