@@ -9,7 +9,9 @@ const { writeFileAtomic } = require('./lib/atomic');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'cnn-accuracy'];
+/** Groups run without --only: all but the training runs of cnn-accuracy (an hour or more: ask for it by name). */
+const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'cnn-accuracy');
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -28,7 +30,7 @@ function parseOptions(argv) {
       return n;
     })
     .option('--target-ms <n>', 'length of one timed block in ms (default 200, quick 30)', int('--target-ms'))
-    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')}`)
+    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')} (default: all but cnn-accuracy)`)
     .option('--peers', 'also run PyTorch, onnxruntime-node, tfjs (cpu, wasm) on the reference MLP task')
     .option('--peer-rounds <n>', 'rounds alternating myelin and each peer (default 3, quick 1)', int('--peer-rounds'))
     .option('--peer-reps <n>', 'timed reps per peer per round (default 3, quick 2)', int('--peer-reps'))
@@ -44,7 +46,7 @@ function parseOptions(argv) {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   const q = Boolean(o.quick);
-  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : GROUPS;
+  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_GROUPS;
   for (const g of only) if (!GROUPS.includes(g)) throw new Error(`bench: --only: unknown group '${g}' (known: ${GROUPS.join(', ')})`);
   const frac = o.jsEpochFraction === undefined ? 0.1 : o.jsEpochFraction;
   if (!(frac > 0 && frac <= 1)) throw new Error(`bench: --js-epoch-fraction must be in (0, 1], got ${o.jsEpochFraction}`);
@@ -114,9 +116,11 @@ async function main() {
   const { runCnn } = require('./cases/cnn');
   const { runEmbedding } = require('./cases/embedding');
   const { runLayerNorm } = require('./cases/layer-norm');
+  const { runCnnAccuracy } = require('./cases/cnn-accuracy');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
     denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm,
+    'cnn-accuracy': runCnnAccuracy,
   };
   const records = [];
   const groupErrors = {};
@@ -131,8 +135,8 @@ async function main() {
     }
   }
   let peers = null;
-  // The reference-MLP peers; `--only cnn --peers` runs only the CNN group's own PyTorch peer.
-  if (opts.peers && opts.only.some((g) => g !== 'cnn')) {
+  // The reference-MLP peers; `--only cnn --peers` (or cnn-accuracy) runs only the CNN groups' own PyTorch peers.
+  if (opts.peers && opts.only.some((g) => g !== 'cnn' && g !== 'cnn-accuracy')) {
     log('[peers]');
     try {
       peers = await require('./cases/peers').runPeers(ctx);

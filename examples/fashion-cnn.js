@@ -23,30 +23,41 @@ function fashionCnn(seed) {
   );
 }
 
-async function main() {
-  let args;
-  let fashion;
+/**
+ * The options (examples/lib/args.js) and Fashion-MNIST as images [n, 1, 28, 28]; a bad option or a missing dataset
+ * ends the process with the message (and the apt-get hint) and exit code 2.
+ */
+function loadImages(argv, example, argOptions) {
   try {
-    args = datasetArgs(process.argv.slice(2));
-    fashion = data.loadFashionMnist({ dir: args.dir, limit: args.limit, shape: 'image' });
+    const args = datasetArgs(argv, argOptions);
+    return { args, fashion: data.loadFashionMnist({ dir: args.dir, limit: args.limit, shape: 'image' }) };
   } catch (err) {
-    console.error(`fashion-cnn example: ${err.message}`); // bad option or missing dataset
+    console.error(`${example} example: ${err.message}`); // bad option or missing dataset
     process.exit(2);
   }
-  const info = myelin.info();
-  console.log(`fashion-cnn: ${fashion.train.n} train / ${fashion.test.n} test images [1, 28, 28] from ${fashion.dir}, ${info.backend} backend`);
-  // Pixels standardised with the train set's mean and std (one for all pixels).
-  const px = fashion.train.x.data;
+}
+
+/** Standardises the pixels with the train set's mean and std (one for all pixels), in place; returns them. */
+function standardizePixels(train, others) {
+  const px = train.x.data;
   let mean = 0;
   for (let i = 0; i < px.length; i++) mean += px[i];
   mean /= px.length;
   let v = 0;
   for (let i = 0; i < px.length; i++) v += (px[i] - mean) ** 2;
   const std = Math.sqrt(v / px.length);
-  for (const set of [fashion.train, fashion.test]) {
+  for (const set of [train, ...others]) {
     const d = set.x.data;
     for (let i = 0; i < d.length; i++) d[i] = (d[i] - mean) / std;
   }
+  return { mean, std };
+}
+
+async function main() {
+  const { args, fashion } = loadImages(process.argv.slice(2), 'fashion-cnn');
+  const info = myelin.info();
+  console.log(`fashion-cnn: ${fashion.train.n} train / ${fashion.test.n} test images [1, 28, 28] from ${fashion.dir}, ${info.backend} backend`);
+  standardizePixels(fashion.train, [fashion.test]);
   const model = fashionCnn(0);
   const started = Date.now();
   await fit(model, fashion.train, { epochs: args.epochs, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 1 });
@@ -57,7 +68,11 @@ async function main() {
   console.log(`test accuracy: ${accuracy.toFixed(4)}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+module.exports = { fashionCnn, loadImages, standardizePixels };
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

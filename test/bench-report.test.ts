@@ -79,7 +79,27 @@ describe('bench targets', () => {
 
   it('marks peer targets n/a without peers', () => {
     const t = evaluateTargets(records, null);
-    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal', 'serving']);
+    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal', 'resnet-accuracy', 'resnet-vs-pytorch', 'serving']);
+  });
+
+  it('cnn-accuracy: the ResNet targets (>= 0.93; within 0.5 points of PyTorch) from a full run, never from --quick; its own table', () => {
+    const rec = (label: string, mine: number, torch: number | null) => ({
+      id: 'fashion-resnet-accuracy', group: 'cnn-accuracy', chart: false, label, display: { kind: 'accuracy', unit: 'test accuracy' },
+      candidates: { native: { status: 'ok', accuracy: mine, seconds: 3570 }, ...(torch === null ? {} : { pytorch: { status: 'ok', accuracy: torch, seconds: 3811 } }) },
+      ...(torch === null ? {} : { accuracyGap: mine - torch }),
+    });
+    const byId = (t: { id: string }[]) => Object.fromEntries(t.map((x) => [x.id, x])) as Record<string, { met: boolean | null; measured: string }>;
+    let t = byId(evaluateTargets([rec('full data', 0.9001, 0.9029)], null));
+    expect(t['resnet-accuracy'].met).toBe(false);
+    expect(t['resnet-vs-pytorch'].met).toBe(true);
+    expect(t['resnet-vs-pytorch'].measured).toBe('-0.28 points (0.9001 vs 0.9029)');
+    t = byId(evaluateTargets([rec('full data', 0.935, 0.945)], null));
+    expect(t['resnet-accuracy'].met).toBe(true);
+    expect(t['resnet-vs-pytorch'].met).toBe(false);
+    t = byId(evaluateTargets([rec('2,000 images, 1 epoch (quick)', 0.95, 0.95)], null));
+    expect(t['resnet-accuracy'].met).toBe(null);
+    expect(t['resnet-vs-pytorch'].met).toBe(null);
+    expect(casesTables([rec('full data', 0.9001, 0.9029)])).toMatch(/CNN accuracy[\s\S]*full data +0\.9001 \(3570 s\) +0\.9029 \(3811 s\) +-0\.28 points/);
   });
 
   it('serving target: batched predictAsync beats predict on req/s with a p99 no worse; its own table', () => {

@@ -56,6 +56,14 @@ function ratio(rec, fast, slow) {
 }
 
 /** One table per group of cases; values are medians with ± half the interquartile range. */
+/** The accuracy group: each trainer's test accuracy and training time, and myelin's gap to PyTorch. */
+function cnnAccuracyTable(recs) {
+  const acc = (c) => (!c ? 'not run' : c.status === 'ok' ? `${c.accuracy.toFixed(4)} (${c.seconds.toFixed(0)} s)` : `error: ${c.reason}`);
+  const rows = recs.map((r) => [r.label, acc(r.candidates.native), acc(r.candidates.pytorch), r.accuracyGap == null ? 'n/a' : `${(r.accuracyGap * 100).toFixed(2)} points`]);
+  const notes = recs.map((r) => `  ${r.label}: ${r.note || ''}`);
+  return `CNN accuracy (test accuracy, training time)\n${formatTable(['case', 'myelin native', 'PyTorch', 'myelin - PyTorch'], rows)}\n${notes.join('\n')}`;
+}
+
 function casesTables(records) {
   const groups = [];
   for (const r of records) if (!groups.includes(r.group)) groups.push(r.group);
@@ -71,6 +79,10 @@ function casesTables(records) {
       const rows = recs.map((r) => [r.label, ...names.map((n) => cell(r, n)), ...names.slice(1).map((n) => ratio(r, n, 'native'))]);
       const notes = recs.map((r) => `  ${r.label}: ${r.note || ''}`);
       out.push(`${GROUP_TITLE.lowp}\n${formatTable(['case', 'float32', 'int8', 'int8 calibrated', 'bf16', 'int8 vs f32', 'int8 cal. vs f32', 'bf16 vs f32'], rows)}\n${notes.join('\n')}`);
+      continue;
+    }
+    if (g === 'cnn-accuracy') {
+      out.push(cnnAccuracyTable(recs));
       continue;
     }
     if (g === 'denormal') {
@@ -179,6 +191,15 @@ function evaluateTargets(records, peers) {
       ? { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', value: 1 / worst.speedup.native, measured: `worst ${(1 / worst.speedup.native).toFixed(2)}× (${worst.short || worst.label})`, met: 1 / worst.speedup.native < 1.5 }
       : { id: 'denormal', text: 'denormal operands cost < 1.5x normal ones (native)', measured: 'not measured', met: null },
   );
+  const resnet = byId['fashion-resnet-accuracy'];
+  const rn = resnet && resnet.candidates.native;
+  const rOk = rn && rn.status === 'ok' && !/quick/.test(resnet.label);
+  t.push(rOk
+    ? { id: 'resnet-accuracy', text: 'Fashion-MNIST small ResNet + BN + augmentation: test accuracy >= 0.93', value: rn.accuracy, measured: rn.accuracy.toFixed(4), met: rn.accuracy >= 0.93 }
+    : { id: 'resnet-accuracy', text: 'Fashion-MNIST small ResNet + BN + augmentation: test accuracy >= 0.93', measured: 'not measured (needs a full --only cnn-accuracy run)', met: null });
+  t.push(rOk && resnet.accuracyGap != null
+    ? { id: 'resnet-vs-pytorch', text: 'small ResNet accuracy within 0.5 points of PyTorch (same net and settings)', value: resnet.accuracyGap, measured: `${(resnet.accuracyGap * 100).toFixed(2)} points (${rn.accuracy.toFixed(4)} vs ${resnet.candidates.pytorch.accuracy.toFixed(4)})`, met: Math.abs(resnet.accuracyGap) <= 0.005 || resnet.accuracyGap > 0 }
+    : { id: 'resnet-vs-pytorch', text: 'small ResNet accuracy within 0.5 points of PyTorch (same net and settings)', measured: 'not measured (needs a full --only cnn-accuracy --peers run)', met: null });
   const http = byId['serving-http'];
   const sp = http && http.candidates.predict;
   const sb = http && http.candidates.batched;

@@ -131,8 +131,11 @@ function softmaxRows(out: Float32Array, rows: number, n: number): void {
 /** Runs one batch: predictAsync when the model is plannable, else the synchronous predict. */
 export type BatchRunner = (x: Float32Array, rows: number) => Promise<Float32Array>;
 
-export function makeRunner(model: Module, features: number): { run: BatchRunner; endsWithSoftmax: boolean } {
+/** `sample`: the shape of one row as the model takes it (default [features]; [1, 28, 28] for an image model). */
+export function makeRunner(model: Module, features: number, sample: readonly number[] = [features]): { run: BatchRunner; endsWithSoftmax: boolean } {
+  const shaped = sample.length > 1;
   try {
+    if (shaped) throw new Error('image rows run through predict'); // the dense planner takes flat rows
     const plan = buildPlan(model);
     return {
       run: async (x) => (await predictAsync(model, x, { batchSize: 1 << 30, features })).data,
@@ -142,7 +145,7 @@ export function makeRunner(model: Module, features: number): { run: BatchRunner;
     const cfg = model.toConfig() as { layers?: { type: string }[] };
     const last = cfg.layers?.[cfg.layers.length - 1]?.type;
     return {
-      run: async (x, rows) => model.predict(new Tensor(x, [rows, features])).data,
+      run: async (x, rows) => model.predict(new Tensor(x, [rows, ...(shaped ? sample : [features])])).data,
       endsWithSoftmax: last === 'Softmax',
     };
   }

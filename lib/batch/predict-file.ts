@@ -28,6 +28,11 @@ export interface PredictFileOptions {
   precision?: number;
   /** Apply the model's input scaling (default true); false for inputs already scaled. */
   inputScale?: boolean;
+  /**
+   * The shape of one row as the model takes it, e.g. [1, 28, 28] for a CNN: each row of values (CSV pixels, an IDX
+   * image) is reshaped to it. Default: the input shape the saved model records; required when it records none.
+   */
+  inputShape?: readonly number[];
   /** CSV reading: a column to ignore (e.g. a label), the delimiter, header, limits. */
   labelColumn?: LabelColumn;
   delimiter?: string;
@@ -53,12 +58,14 @@ export interface PredictFileResult {
   range: Range | null;
 }
 
-const OPTION_KEYS = ['shard', 'batchSize', 'probabilities', 'precision', 'inputScale', 'labelColumn', 'delimiter', 'header', 'maxLineLength', 'maxColumns', 'manifest', 'log'];
+const OPTION_KEYS = ['shard', 'batchSize', 'probabilities', 'precision', 'inputScale', 'inputShape', 'labelColumn', 'delimiter', 'header', 'maxLineLength', 'maxColumns', 'manifest', 'log'];
 
 /** A loaded model with what prediction needs from its saved info. */
 interface Prepared {
   model: Module;
   features: number;
+  /** One row's shape as the model takes it ([features] for flat rows). */
+  sample: number[];
   prep: Preprocessor | null;
   task: OutputTask;
   classNames: string[] | null;
@@ -93,20 +100,33 @@ function moduleDigest(model: Module): string {
   return h.digest('hex');
 }
 
-function expectedFeatures(info: ModelInfo | null, model: Module): number {
-  if (info?.inputShape != null) return info.inputShape.reduce((a, b) => a * b, 1);
-  const f = model.inputFeatures();
-  if (f === null) throw new Error(`predict: ${info?.architecture.type ?? model.constructor.name} model records no input shape`);
-  return f;
+/** One row's shape: the option, checked against what the model records, else the recorded shape, else [features]. */
+function sampleShape(info: ModelInfo | null, model: Module, given: readonly number[] | undefined): number[] {
+  const recorded = info?.inputShape ?? null;
+  if (given === undefined) {
+    if (recorded !== null) return recorded.slice();
+    if (model.inputFeatures() === null) {
+      throw new Error(`predict: the ${info?.architecture.type ?? model.constructor.name} model records no input shape: give the shape of one row (inputShape, --input-shape, e.g. 1,28,28)`);
+    }
+    return [model.inputFeatures() as number];
+  }
+  if (!Array.isArray(given) || given.length === 0 || given.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    throw new Error(`predictFile: inputShape must be a non-empty list of positive integers, got ${JSON.stringify(given)}`);
+  }
+  if (recorded !== null && recorded.join() !== given.join()) {
+    throw new Error(`predict: the input shape [${given.join(',')}] differs from the one the model was saved with, [${recorded.join(',')}]`);
+  }
+  return given.slice();
 }
 
-function prepare(source: string | Module, inputScale: boolean): Prepared {
+function prepare(source: string | Module, inputScale: boolean, inputShape?: readonly number[]): Prepared {
   let model: Module;
   let info: ModelInfo | null = null;
   if (typeof source === 'string') ({ model, info } = loadWithInfo(source));
   else if (source instanceof Module) model = source;
   else throw new Error(`predictFile: model must be a saved model directory or a Module, got ${typeof source}`);
-  const features = expectedFeatures(info, model);
+  const sample = sampleShape(info, model, inputShape);
+  const features = sample.reduce((a, b) => a * b, 1);
   let prep = info !== null ? info.preprocessing : model.preprocessor;
   const meta = info?.metadata ?? {};
   const task: OutputTask = prep?.task ?? (meta.task === 'regression' ? 'regression' : meta.task === 'classification' ? 'classification' : 'raw');
@@ -120,7 +140,7 @@ function prepare(source: string | Module, inputScale: boolean): Prepared {
   model.preprocessor = null;
   return {
     restore: () => { if (typeof source !== 'string') model.preprocessor = own; },
-    model, features, prep: prep ?? null, task, classNames: prep != null ? prep.classNames : strings(meta.classNames), legacyScale,
+    model, features, sample, prep: prep ?? null, task, classNames: prep != null ? prep.classNames : strings(meta.classNames), legacyScale,
     legacyNames: strings(meta.featureNames), digest, modelPath: typeof source === 'string' ? path.resolve(source) : null,
   };
 }
@@ -232,7 +252,7 @@ export async function predictFile(model: string | Module, input: string | readon
     probabilities: o.probabilities === true, precision, inputScale: o.inputScale !== false,
     labelColumn: o.labelColumn ?? null, delimiter: o.delimiter ?? null, header: o.header ?? null,
   };
-  const p = prepare(model, format.inputScale);
+  const p = prepare(model, format.inputScale, o.inputShape);
   try {
     return await runPrepared(p, files, output, o, { shard, batch, precision, withManifest, log, work, inputs, format });
   } finally {
@@ -276,7 +296,7 @@ async function runPrepared(
     }
   }
 
-  const { run, endsWithSoftmax } = makeRunner(p.model, p.features);
+  const { run, endsWithSoftmax } = makeRunner(p.model, p.features, p.sample);
   const writer = new PredictionWriter({ task: p.task, classNames: p.classNames, probabilities: format.probabilities, precision, endsWithSoftmax });
   const sink = new OutputSink(output);
   const prep = p.prep;

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { predictFile } from '../batch/predict-file';
 import { Shard, parseShard, shardFromEnv } from '../batch/shard';
-import { UsageError, CsvCliOptions, addCsvOptions, labelColumnOf, positiveIntParser } from './args';
+import { UsageError, CsvCliOptions, addCsvOptions, labelColumnOf, layersParser, positiveIntParser } from './args';
 
 export { formatNumber } from '../batch/output';
 
@@ -16,6 +16,7 @@ export interface PredictCommandOptions extends CsvCliOptions {
   output: string;
   batch: number;
   inputScale: boolean;
+  inputShape?: number[];
   precision: number;
   probabilities?: boolean;
 }
@@ -48,6 +49,7 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   const result = await predictFile(opts.model, inputs, output, {
     ...(shard !== null ? { shard } : {}),
     batchSize: opts.batch, probabilities: opts.probabilities === true, precision: opts.precision, inputScale: opts.inputScale,
+    ...(opts.inputShape !== undefined ? { inputShape: opts.inputShape } : {}),
     ...(opts.labelColumn !== undefined ? { labelColumn: labelColumnOf(opts.labelColumn) } : {}),
     ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
     ...(opts.header !== undefined ? { header: opts.header } : {}),
@@ -75,6 +77,7 @@ export function registerPredict(program: Command): void {
     .option('--batch <n>', 'rows per batch', positiveIntParser('--batch'), 1024)
     .option('--label-column <name|index>', "CSV column to ignore (e.g. the label of a test file; the model's own label column is skipped by name)")
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
+    .option('--input-shape <dims>', 'the shape of one row as the model takes it, comma-separated (e.g. 1,28,28: CSV rows of 784 pixels, or IDX images, fed to a CNN); default: the shape the model was saved with', layersParser('--input-shape'))
     .option('--no-input-scale', "do not apply the model's input scaling (its standardiser, or 1/255 for Fashion-MNIST pixels): for inputs already scaled")
     .option('--probabilities', 'classification: also write one probability column per class (p_<class name>, or p0, p1, ...)')
     .option('--precision <digits>', 'significant digits of the output numbers', positiveIntParser('--precision'), 6);

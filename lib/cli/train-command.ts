@@ -1,7 +1,11 @@
-// `myelin train`: trains an MLP on digits, Fashion-MNIST or a CSV file, reports accuracy and speed, saves the model.
+// `myelin train`: trains an MLP (or any architecture given as toConfig JSON: --arch) on digits, Fashion-MNIST or a CSV file, reports accuracy and speed, saves the model.
 import * as fs from 'fs';
 import { Command } from 'commander';
-import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU } from '../nn';
+import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, fromConfig } from '../nn';
+import { checkConfig } from '../nn/from-config';
+import type { LayerConfig } from '../nn';
+import { noGrad } from '../autograd';
+import { readRegularFileSync } from '../io/read-file';
 import { fit, evaluate, validationSplitRows } from '../train';
 import type { FitData } from '../train';
 import type { OptimizerName } from '../train';
@@ -9,7 +13,7 @@ import { loadDigits, loadFashionMnist } from '../data';
 import { readCsv, CsvTable, AUTO_MAX_CLASSES } from '../data/csv';
 import { Tensor } from '../tensor';
 import { deriveSeed, randomSeed } from '../random';
-import { save, loadCheckpoint, JsonValue } from '../io/model-file';
+import { save, loadCheckpoint, inferInputShape, JsonValue } from '../io/model-file';
 import {
   UsageError, CsvCliOptions, addCsvOptions, csvOptionsOf, choiceParser, fractionParser, layersParser, nonNegativeIntParser,
   positiveIntParser, positiveNumberParser,
@@ -35,6 +39,10 @@ type Task = (typeof TASKS)[number];
 export interface TrainCommandOptions extends CsvCliOptions {
   data: string;
   layers: number[];
+  /** A JSON file with an architecture as model.toConfig() writes it (or a saved model.json): trained instead of an MLP. */
+  arch?: string;
+  /** The shape of one input row, e.g. [1, 28, 28] (default: the images' shape for a --arch starting with a convolution). */
+  inputShape?: number[];
   epochs: number;
   lr?: number;
   batch: number;
@@ -63,6 +71,8 @@ interface Part { x: Float32Array; y: Int32Array | Float32Array; n: number; featu
 
 interface LoadedData {
   name: string;
+  /** The shape of one image ([1, 28, 28]) for the image data sets, null for CSV rows. */
+  imageShape: number[] | null;
   train: Part;
   test: Part | null;
   features: number;
@@ -105,14 +115,14 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   if (opts.data === 'digits') {
     const d = loadDigits({ seed });
     return {
-      name: 'digits', train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 16,
+      name: 'digits', imageShape: [1, 8, 8], train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 16,
       featureNames: null, classNames: null, table: null, notes: [],
     };
   }
   if (opts.data === 'fashion-mnist') {
     const d = loadFashionMnist(opts.dataDir !== undefined ? { dir: opts.dataDir } : {});
     return {
-      name: 'fashion-mnist', train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 255,
+      name: 'fashion-mnist', imageShape: [1, 28, 28], train: d.train, test: d.test, features: d.features, classes: d.classes, inputScale: 1 / 255,
       featureNames: null, classNames: d.classNames, table: null, notes: [],
     };
   }
@@ -142,7 +152,7 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
     }
   }
   return {
-    name: opts.data, train: { x: t.x, y, n: t.n, features: t.features }, test: null, features: t.features, classes,
+    name: opts.data, imageShape: null, train: { x: t.x, y, n: t.n, features: t.features }, test: null, features: t.features, classes,
     inputScale: null, featureNames: t.featureNames, classNames: t.classNames, table: t, notes,
   };
 }
@@ -190,6 +200,83 @@ function checkModelSize(widths: readonly number[], maxParams: number): void {
   }
 }
 
+/** An architecture read from --arch: a toConfig() JSON object, or a saved model.json (its "architecture"). */
+export function readArchitecture(file: string): LayerConfig {
+  let text: string;
+  try {
+    text = readRegularFileSync(file, { maxBytes: 64 * 1024 * 1024 }, '--arch').toString('utf8');
+  } catch (err) {
+    throw new UsageError(`--arch: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--arch: ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const obj = json as Record<string, unknown> | null;
+  const arch = obj !== null && typeof obj === 'object' && !Array.isArray(obj) && obj.type === undefined && obj.architecture !== undefined ? obj.architecture : json;
+  try {
+    checkConfig(arch);
+  } catch (err) {
+    throw new UsageError(`--arch: ${file}: ${(err as Error).message} (expected the JSON model.toConfig() returns, e.g. examples/fashion-cnn.json)`);
+  }
+  return arch as LayerConfig;
+}
+
+/** The first layer type of an architecture (through containers), e.g. 'Conv2d'. */
+function firstLayerType(c: LayerConfig): string {
+  const layers = (c as { layers?: LayerConfig[] }).layers;
+  return c.type === 'Sequential' && Array.isArray(layers) && layers.length > 0 ? firstLayerType(layers[0]) : c.type;
+}
+
+/** Seeds every layer's initialisation from `seed` (a Sequential's layers each from a derived seed, as Sequential({ seed })). */
+function seedModel(m: Module, seed: number): void {
+  if (m instanceof Sequential) m.layers.forEach((l, i) => seedModel(l, deriveSeed(seed, i)));
+  else m.seedIfUnseeded(seed);
+}
+
+/**
+ * The --arch model, seeded, with the shape of one input row: --input-shape, else what the architecture implies
+ * (its first Linear), else the images' shape for image data, else the flat row. Checked by a forward pass on one
+ * row: the output must have one value per class (or 1 for regression).
+ */
+function buildArchitecture(opts: TrainCommandOptions, arch: LayerConfig, data: LoadedData, outputs: number, seed: number): { model: Module; inputShape: number[] } {
+  let model: Module;
+  try {
+    model = fromConfig(arch);
+  } catch (err) {
+    throw new UsageError(`--arch: ${opts.arch}: ${(err as Error).message}`);
+  }
+  seedModel(model, seed);
+  const count = model.parameters().reduce((n, p) => n + p.size, 0);
+  if (count > opts.maxParams) {
+    throw new UsageError(`--arch: the architecture in ${opts.arch} has ${count.toLocaleString('en-US')} parameters, more than --max-params ${opts.maxParams.toLocaleString('en-US')}`);
+  }
+  const implied = inferInputShape(arch);
+  const conv = /^(Conv|MaxPool|AvgPool|BatchNorm2d|AdaptiveAvgPool)/.test(firstLayerType(arch));
+  const inputShape = opts.inputShape ?? implied ?? (conv && data.imageShape !== null ? data.imageShape : [data.features]);
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  if (size !== data.features) {
+    throw new UsageError(`--input-shape [${inputShape.join(',')}] has ${size} values, the rows of ${data.name} have ${data.features}`);
+  }
+  let out: Tensor;
+  try {
+    model.eval();
+    out = noGrad(() => model.forward(new Tensor(new Float32Array(size), [1, ...inputShape])) as Tensor);
+    model.train();
+  } catch (err) {
+    throw new UsageError(`--arch: the architecture in ${opts.arch} does not take rows of shape [${inputShape.join(',')}]: ${(err as Error).message}${opts.inputShape === undefined ? ' (set --input-shape)' : ''}`);
+  }
+  if (out.size !== outputs) {
+    throw new UsageError(
+      `--arch: the architecture in ${opts.arch} gives ${out.size} output value(s) per row (shape [${out.shape.join(',')}]), ` +
+        `but ${data.name} needs ${outputs} (${data.classes > 0 ? `${data.classes} classes` : 'one regression target'})`,
+    );
+  }
+  return { model, inputShape };
+}
+
 /** Runs the train command; writes progress to stderr and the report to stdout. Resolves with the exit code. */
 export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   // Refuse unusable output paths before any work (Node 20's mkdirSync never returns under /proc).
@@ -206,10 +293,18 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   // A resumed run must reuse the interrupted run's seed (same data split and shuffles).
   const resumedSeed = opts.resume !== undefined ? loadCheckpoint(opts.resume).trainingState.seed : undefined;
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
+  const arch = opts.arch !== undefined ? readArchitecture(opts.arch) : null;
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
-  checkModelSize([data.features, ...opts.layers, outputs], opts.maxParams);
-  const model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
+  let model: Module;
+  let inputShape = [data.features];
+  if (arch !== null) ({ model, inputShape } = buildArchitecture(opts, arch, data, outputs, seed));
+  else {
+    checkModelSize([data.features, ...opts.layers, outputs], opts.maxParams);
+    model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
+  }
+  const shaped = inputShape.length > 1;
+  if (shaped && data.table !== null && opts.standardize) data.notes.push(`rows as [${inputShape.join(',')}]: features not standardised (a preprocessor works on flat rows)`);
   const y = data.classes > 0 ? data.train.y : new Float32Array(data.train.y);
   // CSV data without a test set holds out 10% by default, when that leaves a row on each side.
   const defaultSplit = data.test === null && Math.floor(data.train.n * 0.1) >= 1 ? 0.1 : undefined;
@@ -223,7 +318,10 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const trainRows = data.train.n - valRows;
   // CSV: a Preprocessor fitted on the training rows (standardised features and regression targets
   // unless --no-standardize; names, class names, fill values, columns) travels in the model.
-  const trainData: FitData = data.table !== null ? { ...data.table, y } : { x: data.train.x, y, n: data.train.n, features: data.features };
+  const asRows = (part: Part, yy: Int32Array | Float32Array): FitData => (shaped
+    ? { x: new Tensor(part.x, [part.n, ...inputShape]), y: yy }
+    : { x: part.x, y: yy, n: part.n, features: data.features });
+  const trainData: FitData = data.table !== null && !shaped ? { ...data.table, y } : asRows(data.train, y);
   const regression = data.classes === 0;
   let epochsRun = 0;
   const started = performance.now();
@@ -234,7 +332,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
     ...(validationSplit !== undefined ? { validationSplit } : {}),
-    ...(data.table !== null ? { standardize: { standardize: opts.standardize, targetScale: opts.standardize && regression } } : {}),
+    ...(data.table !== null && !shaped ? { standardize: { standardize: opts.standardize, targetScale: opts.standardize && regression } } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
@@ -253,12 +351,12 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   if (opts.history !== undefined) writeFileAtomicSync(opts.history, history.toCsv());
   const seconds = (performance.now() - started) / 1000;
   const trainedRows = trainRows * epochsRun;
-  const test = data.test === null ? null : evaluate(model, data.test);
+  const test = data.test === null ? null : evaluate(model, asRows(data.test, data.test.y));
   // Regression: validation figures in the target's units (the model's outputs are mapped back).
   const regressionReport: string[] = [];
   if (regression && valRows > 0) {
     const x = data.train.x.subarray(trainRows * data.features, data.train.n * data.features);
-    const pred = model.predict(new Tensor(x, [valRows, data.features])).data;
+    const pred = model.predict(new Tensor(x, [valRows, ...inputShape])).data;
     const truth = (data.train.y as Float32Array).subarray(trainRows);
     const m = regressionMetrics(pred, truth);
     regressionReport.push(`  validation R2:       ${m.r2.toFixed(4)}`, `  validation RMSE:     ${fmt(m.rmse)}`, `  validation MAE:      ${fmt(m.mae)}`);
@@ -269,22 +367,25 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     classes: data.classes,
     dataset: data.name,
     seed,
-    activation: opts.activation,
+    ...(arch === null ? { activation: opts.activation } : { arch: opts.arch as string }),
   };
   // Images: the loaders scale pixels to [0, 1], as the library's own data.loadDigits / loadFashionMnist
   // give them to code; `myelin predict` multiplies raw pixels by metadata.inputScale.
   if (data.inputScale !== null) metadata.inputScale = data.inputScale;
   if (data.table === null && data.classNames !== null) metadata.classNames = [...data.classNames];
   if (data.table?.labelName != null) metadata.labelName = data.table.labelName;
-  save(model, opts.out, { inputShape: [data.features], metadata });
+  save(model, opts.out, { inputShape, metadata });
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
+  const what = arch === null
+    ? `${[data.features, ...opts.layers, outputs].join('-')} MLP`
+    : `${arch.type} from ${opts.arch} (${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString('en-US')} parameters, input [${inputShape.join(',')}])`;
   const lines = [
-    `trained ${[data.features, ...opts.layers, outputs].join('-')} MLP on ${data.name} ` +
+    `trained ${what} on ${data.name} ` +
       `(${valRows > 0 ? `${trainRows} training rows + ${valRows} validation rows` : `${trainRows} rows`}, ${history.epoch.length} epochs, seed ${seed})`,
     ...data.notes.map((n) => `  ${n}`),
   ];
-  if (data.table !== null) {
+  if (data.table !== null && !shaped) {
     lines.push(`  scaling:             ${opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
   }
   lines.push(`  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}${regression && opts.standardize && data.table !== null ? ' (standardised target)' : ''}`);
@@ -308,10 +409,12 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
 export function registerTrain(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('train')
-    .description('train a multilayer perceptron and save it')
+    .description('train a multilayer perceptron (or the architecture of --arch) and save it')
     .requiredOption('--data <source>', "'digits' (built in), 'fashion-mnist', or a CSV file (label in the last column by default)")
     .requiredOption('--out <dir>', 'directory to save the trained model in')
     .option('--layers <sizes>', 'hidden layer sizes, comma-separated (e.g. 256,128)', layersParser('--layers'), [128])
+    .option('--arch <file>', 'train this architecture instead of an MLP: the JSON model.toConfig() returns (or a saved model.json), e.g. examples/fashion-cnn.json')
+    .option('--input-shape <dims>', 'with --arch: the shape of one input row, comma-separated (default: 1,28,28 / 1,8,8 for images when the architecture starts with a convolution)', layersParser('--input-shape'))
     .option('--epochs <n>', 'training epochs', positiveIntParser('--epochs'), 5)
     .option('--lr <rate>', 'learning rate (default 1e-3, rmsprop 1e-2: the optimizer defaults)', positiveNumberParser('--lr'))
     .option('--batch <n>', 'batch size', positiveIntParser('--batch'), 128)
@@ -333,5 +436,12 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--report <file.html>', 'write a training report: one self-contained HTML file (curves, confusion matrix or predicted-vs-true scatter, model, settings, machine, time)')
     .option('--history <file.csv>', 'write the per-epoch history (loss, metrics, lr, seconds) as CSV')
     .option('-q, --quiet', 'no progress output');
-  addCsvOptions(cmd).action(async (opts: TrainCommandOptions) => setExit(await runTrain(opts)));
+  addCsvOptions(cmd).action(async (opts: TrainCommandOptions) => {
+    if (opts.arch !== undefined) {
+      for (const o of ['layers', 'activation'] as const) {
+        if (cmd.getOptionValueSource(o) === 'cli') throw new UsageError(`--${o} describes the MLP; it cannot be combined with --arch (the architecture file describes the model)`);
+      }
+    } else if (opts.inputShape !== undefined) throw new UsageError('--input-shape goes with --arch (an MLP takes flat rows)');
+    setExit(await runTrain(opts));
+  });
 }

@@ -11,5 +11,7 @@ export type { ResumeState } from './checkpoint';
 export {
   encodeSafetensors, encodeSafetensorsBuffer, decodeSafetensors, readSafetensorsSync, writeSafetensorsSync,
 } from './safetensors';
-export type { NamedArray, SafetensorsContents } from './safetensors';
+export type { NamedArray, SafetensorsContents, StoredDtype } from './safetensors';
+export { saveStateDict, loadStateDictFile } from './safetensors-state';
+export type { LoadStateDictOptions } from './safetensors-state';
 export { writeFileAtomic, writeFileAtomicSync } from './atomic';

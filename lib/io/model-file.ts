@@ -3,6 +3,7 @@ import { Tensor } from '../tensor';
 import { Module, fromConfig, LayerConfig } from '../nn';
 import { checkConfig, configParameters } from '../nn/from-config';
 import { encodeSafetensors, decodeSafetensors, NamedArray } from './safetensors';
+import { isIntegerBuffer, stateDictArrays } from './safetensors-state';
 import { Preprocessor } from '../data/preprocess';
 import { packageVersion } from '../constants';
 import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME, DIGEST_KEY } from './model-dir';
@@ -176,7 +177,8 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
 export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
   if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const architecture = model.toConfig();
-  const weights: NamedArray[] = [...model.namedParameters(), ...(model.namedBuffers?.() ?? [])].map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data }));
+  // PyTorch's layout: float32 tensors, int64 num_batches_tracked (safetensors-state.ts).
+  const weights: NamedArray[] = stateDictArrays(Object.fromEntries([...model.namedParameters(), ...(model.namedBuffers?.() ?? [])]));
   const version = packageVersion();
   const files: FileToWrite[] = [
     { role: 'weights', name: WEIGHTS_FILE, contents: encodeSafetensors(weights, { format: 'pt', producer: `myelin ${version}` }) },
@@ -326,6 +328,7 @@ function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPat
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
       throw new Error(`load: ${file}: tensor '${p.name}' has shape [${t.shape.join(',')}], the architecture needs [${p.shape.join(',')}]`);
     }
+    if (t.dtype !== 'F32' && !isIntegerBuffer(p.name)) throw new Error(`load: ${file}: tensor '${p.name}' is ${t.dtype}; the architecture needs float32 (F32)`);
     sd[p.name] = t.data;
   }
   let model: Module;

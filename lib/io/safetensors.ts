@@ -1,20 +1,28 @@
-// safetensors encode/decode (float32 tensors): 8-byte LE header length, JSON header, contiguous data, full validation.
+// safetensors encode/decode (float32 tensors, int64/int32 integer buffers): 8-byte LE header length, JSON header, contiguous data, full validation.
 import * as os from 'os';
 import { writeFileAtomicSync } from './atomic';
 import { readRegularFileSync } from './read-file';
 
-/** One named float32 tensor as stored in a safetensors file. */
+/** The dtypes read into float32: F32 itself, and the integer types of counters such as num_batches_tracked. */
+export type StoredDtype = 'F32' | 'I64' | 'I32';
+
+/** One named tensor as stored in a safetensors file (values held as float32; dtype 'I64' writes them as int64). */
 export interface NamedArray {
   name: string;
   shape: number[];
   data: Float32Array;
+  /** How the values are stored: 'F32' (default) or 'I64' (integers, as PyTorch stores num_batches_tracked). */
+  dtype?: 'F32' | 'I64';
 }
 
 /** A decoded safetensors file: tensors in file order (by data offset) and the string metadata. */
 export interface SafetensorsContents {
-  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  tensors: Map<string, { shape: number[]; data: Float32Array; dtype: StoredDtype }>;
   metadata: Record<string, string>;
 }
+
+/** Integers up to 2^24 are exact in float32: an integer tensor beyond that cannot be read without changing it. */
+const MAX_EXACT_INT = 2 ** 24;
 
 /** Largest header we accept (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -31,6 +39,17 @@ function shapeProduct(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** int64 little-endian bytes of integer values (checked: each must be an integer). */
+function int64LEBytes(name: string, data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isInteger(data[i])) throw new Error(`safetensors: tensor '${name}' is written as I64 but value ${i} is ${data[i]}, not an integer`);
+    view.setBigInt64(i * 8, BigInt(data[i]), true);
+  }
+  return out;
 }
 
 function float32ToLEBytes(data: Float32Array): Uint8Array {
@@ -62,8 +81,11 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Reco
     if (n !== t.data.length) {
       throw new Error(`safetensors: tensor '${t.name}' has ${t.data.length} values, shape [${t.shape.join(',')}] needs ${n}`);
     }
-    header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + n * 4] };
-    offset += n * 4;
+    const dtype = t.dtype ?? 'F32';
+    if (dtype !== 'F32' && dtype !== 'I64') throw new Error(`safetensors: tensor '${t.name}' has dtype ${JSON.stringify(dtype)}; myelin writes 'F32' or 'I64'`);
+    const size = n * DTYPE_BYTES[dtype];
+    header[t.name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + size] };
+    offset += size;
   }
   let json = JSON.stringify(header);
   const jsonBytes = Buffer.byteLength(json, 'utf8');
@@ -71,7 +93,7 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Reco
   const headerBytes = Buffer.from(json, 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.byteLength), 0);
-  return [prefix, headerBytes, ...tensors.map((t) => float32ToLEBytes(t.data))];
+  return [prefix, headerBytes, ...tensors.map((t) => (t.dtype === 'I64' ? int64LEBytes(t.name, t.data) : float32ToLEBytes(t.data)))];
 }
 
 /** Encodes into one contiguous buffer. */
@@ -124,7 +146,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   const dataLen = buf.byteLength - dataStart;
 
   const metadata: Record<string, string> = {};
-  const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
+  const entries: { name: string; shape: number[]; begin: number; end: number; dtype: StoredDtype }[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (!isRecord(raw)) fail('__metadata__ is not an object');
@@ -137,7 +159,9 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     if (!isRecord(raw)) return fail(`entry for tensor '${name}' is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
-    if (dtype !== 'F32') fail(`tensor '${name}' has dtype ${dtype as string}; only F32 is supported`);
+    if (dtype !== 'F32' && dtype !== 'I64' && dtype !== 'I32') {
+      fail(`tensor '${name}' has dtype ${dtype as string}; only F32 is supported (and I64/I32 for integer buffers such as num_batches_tracked): convert the model to float32 before saving it (PyTorch: model.float())`);
+    }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       fail(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
     }
@@ -149,11 +173,11 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     if (end > dataLen) {
       fail(`tensor '${name}' data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes; truncated file?)`);
     }
-    const expected = shapeProduct(shape as number[]) * 4;
+    const expected = shapeProduct(shape as number[]) * DTYPE_BYTES[dtype as string];
     if (end - begin !== expected) {
-      fail(`tensor '${name}' has ${end - begin} bytes but shape [${(shape as number[]).join(',')}] x F32 needs ${expected}`);
+      fail(`tensor '${name}' has ${end - begin} bytes but shape [${(shape as number[]).join(',')}] x ${dtype as string} needs ${expected}`);
     }
-    entries.push({ name, shape: shape as number[], begin, end });
+    entries.push({ name, shape: shape as number[], begin, end, dtype: dtype as StoredDtype });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
@@ -164,18 +188,27 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   }
   if (cursor !== dataLen) fail(`data is ${dataLen} bytes but tensors cover ${cursor} (trailing bytes or corrupted header)`);
 
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  const tensors = new Map<string, { shape: number[]; data: Float32Array; dtype: StoredDtype }>();
   for (const e of entries) {
-    const count = (e.end - e.begin) / 4;
+    const count = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
     const data = new Float32Array(count);
     const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
-    if (LITTLE_ENDIAN_HOST) {
+    if (e.dtype !== 'F32') {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++) {
+        const v = e.dtype === 'I64' ? dv.getBigInt64(i * 8, true) : BigInt(dv.getInt32(i * 4, true));
+        if (v > BigInt(MAX_EXACT_INT) || v < -BigInt(MAX_EXACT_INT)) {
+          fail(`tensor '${e.name}' (${e.dtype}) holds ${v} at position ${i}, beyond the integers float32 represents exactly (2^24)`);
+        }
+        data[i] = Number(v);
+      }
+    } else if (LITTLE_ENDIAN_HOST) {
       new Uint8Array(data.buffer).set(bytes);
     } else {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < count; i++) data[i] = dv.getFloat32(i * 4, true);
     }
-    tensors.set(e.name, { shape: [...e.shape], data });
+    tensors.set(e.name, { shape: [...e.shape], data, dtype: e.dtype });
   }
   return { tensors, metadata };
 }

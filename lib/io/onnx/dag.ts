@@ -76,11 +76,17 @@ export function graphFromModel(g: PreparedGraph): Graph {
   const probe = (node: GraphNode, lbl: string): void => {
     const xs = node.inputs.map((s) => probes.get(s) ?? graphConstants[s]);
     if (xs.some((t) => t === undefined)) return;
+    // Modules probe in eval mode: a training-mode BatchNorm would move its running statistics (issue 13).
+    const m = node.op === undefined ? modules[node.module as string] : null;
+    const wasTraining = m !== null && m.training;
     try {
-      const y = noGrad(() => (node.op !== undefined ? GRAPH_OPS[node.op].run(xs, node.attrs ?? {}) : (modules[node.module as string].forward(...(xs as [Tensor])) as Tensor)));
+      if (m !== null) m.eval();
+      const y = noGrad(() => (m === null ? GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}) : (m.forward(...(xs as [Tensor])) as Tensor)));
       probes.set(node.output, y);
     } catch (err) {
       throw new Error(`${lbl}: ${(err as Error).message}`);
+    } finally {
+      if (m !== null) m.train(wasTraining);
     }
   };
   const sampleOf = (s: string): (number | null)[] | null => probes.get(resolve(s))?.shape.slice(1) ?? null;

@@ -3,6 +3,7 @@ import { onnx, int64ToNumber, AttributeType } from './schema';
 import { ConstTensor, NodeAttributes, nodeView, readTensor, defaultOpset, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { LayerSpec } from './layers';
+import { absorbPads } from './pad';
 import { DROPOUT_DOC_PREFIX } from '../../nn/dropout';
 import { definitionOfType, definitions, type ImportedLayer, type LayerDefinition, type OnnxImportContext } from '../../nn/registry';
 
@@ -211,7 +212,7 @@ export function prepareGraph(model: onnx.IModelProto): PreparedGraph {
   const allNodes = graph.node ?? [];
   const available = new Set<string>([...inputs.map((v) => v.name), ...constants.keys()]);
   const ordered = topoSort(allNodes, available);
-  const dataNodes: onnx.INodeProto[] = [];
+  let dataNodes: onnx.INodeProto[] = [];
   ordered.forEach((n, i) => {
     const ins = (n.input ?? []).filter((s) => s);
     const defaultDomain = !n.domain || n.domain === 'ai.onnx';
@@ -228,6 +229,8 @@ export function prepareGraph(model: onnx.IModelProto): PreparedGraph {
       }
     } else dataNodes.push(n);
   });
+
+  dataNodes = absorbPads(dataNodes, constants, outputs, opset, nodeLabel);
 
   // Every operator type the model computes with must be known before we look at structure: report them all.
   const unsupported = new Set<string>();

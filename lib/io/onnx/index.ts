@@ -13,6 +13,7 @@ import { addIntegrityDigest, checkIntegrityDigest } from './integrity';
 import { LayerSpec } from './layers';
 import { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET } from './schema';
 import { packageVersion } from '../../constants';
+import { checkBoolean } from '../../validate';
 
 export { MIN_EXPORT_OPSET, MAX_EXPORT_OPSET };
 export type { LayerSpec, ExampleInputs };
@@ -39,6 +40,12 @@ export interface ExportOptions {
   inputName?: string;
   /** Graph output name for a single output (several are named by the record keys, or output_0, ...). Default 'output'. */
   outputName?: string;
+  /**
+   * Fold each BatchNorm into the Conv before it (weights and bias rescaled; one node fewer), as torch.onnx.export
+   * does in eval mode. Default: true when the model is in eval mode (model.eval()), false in training mode, where
+   * the BatchNormalization nodes are kept (with their running statistics) for tools that train further.
+   */
+  foldBatchNorm?: boolean;
 }
 
 
@@ -115,6 +122,7 @@ export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array
     inputName: opts.inputName ?? 'input',
     outputName: opts.outputName ?? 'output',
     producerVersion: packageVersion(),
+    foldBatchNorm: opts.foldBatchNorm === undefined ? !model.training : checkBoolean('onnx.exportModel', 'foldBatchNorm', opts.foldBatchNorm),
   }));
 }
 

@@ -7,6 +7,7 @@ import { definitionOf } from '../../nn/registry';
 import { GraphBuilder, checkOpset, valueInfo } from './encode';
 import { opExport, type TracedOp } from './op-table';
 import { onnx } from './schema';
+import { foldConvBatchNorm } from './fold';
 
 /** Example inputs: one Tensor, several (forward(a, b)), or a named record (forward({ a, b })). */
 export type ExampleInputs = Tensor | Tensor[] | Record<string, Tensor>;
@@ -17,6 +18,8 @@ export interface TraceOptions {
   inputName: string;
   outputName: string;
   producerVersion: string;
+  /** Fold each BatchNormalization into the Conv before it (eval-mode export); false keeps them as nodes. */
+  foldBatchNorm?: boolean;
 }
 
 /** A traced value: its name, and its first dimension as a multiple of the batch (1: the batch; 0: fixed). */
@@ -237,6 +240,7 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
     const b = (values.get(t) as Value).factor > 0;
     return valueInfo(name, b ? t.shape.slice(1) : t.shape, b ? 'batch' : false);
   });
+  if (opts.foldBatchNorm === true) foldConvBatchNorm(g, new Set(outputs.map(([name]) => name)));
   return g.model(inInfo, outInfo, opts.producerVersion);
 }
 
