@@ -145,7 +145,7 @@ export abstract class RecurrentBase extends Module {
 
   override seedIfUnseeded(seed: number): void {
     if (this.initSeed.adopt(seed)) this.resetParameters();
-    this.dropoutRng = new Rng(seed ^ 0x5bd1e995);
+    this.dropoutRng = new Rng((seed ^ 0x5bd1e995) >>> 0);
   }
 
   /** One layer in one direction over x [T,B,I] from the initial states (slices [1,B,H] or null). */
