@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { Tensor } from '../tensor';
-import { Module } from '../nn';
+import { Module, type LayerConfig } from '../nn';
 import { CsvOptions, LabelColumn } from '../data/csv';
 import type { Preprocessor } from '../data/preprocess';
 import { loadWithInfo, ModelInfo } from '../io/model-file';
@@ -56,7 +56,8 @@ const OPTION_KEYS = ['shard', 'batchSize', 'probabilities', 'precision', 'inputS
 /** A loaded model with what prediction needs from its saved info. */
 interface Prepared {
   model: Module;
-  features: number;
+  /** Values per input row, or null for a model that reads token ids (an Embedding first): any row width. */
+  features: number | null;
   prep: Preprocessor | null;
   task: OutputTask;
   classNames: string[] | null;
@@ -91,8 +92,16 @@ function moduleDigest(model: Module): string {
   return h.digest('hex');
 }
 
-function expectedFeatures(info: ModelInfo | null, model: Module): number {
+/** True when the model's first layer is an Embedding: its input rows are token ids, as many as a sequence has. */
+function readsIds(config: LayerConfig): boolean {
+  const layers = (config as { layers?: LayerConfig[] }).layers;
+  if (config.type === 'Sequential' && Array.isArray(layers)) return layers.length > 0 && readsIds(layers[0]);
+  return config.type === 'Embedding';
+}
+
+function expectedFeatures(info: ModelInfo | null, model: Module): number | null {
   if (info?.inputShape != null) return info.inputShape.reduce((a, b) => a * b, 1);
+  if (readsIds(model.toConfig())) return null;
   const f = model.inputFeatures();
   if (f === null) throw new Error(`predict: ${info?.architecture.type ?? model.constructor.name} model records no input shape`);
   return f;
@@ -142,7 +151,7 @@ function csvOptionsFor(p: Prepared, o: PredictFileOptions, batch: number): CsvOp
   if (p.prep !== null) options.preprocessor = p.prep;
   else if (p.legacyScale !== 1) {
     const scale = p.legacyScale;
-    const features = p.features;
+    const features = p.features ?? 0;
     options.preprocessor = { rowTransform: () => ({ features, fill: null, standardize: null, scale, names: null }) };
   }
   return options;
@@ -274,7 +283,14 @@ async function runPrepared(
     }
   }
 
-  const { run, endsWithSoftmax } = makeRunner(p.model, p.features);
+  // A token-id model takes the width of the rows it gets (the sequence length): one runner per width.
+  const runners = new Map<number, ReturnType<typeof makeRunner>>();
+  const runnerFor = (features: number): ReturnType<typeof makeRunner> => {
+    let r = runners.get(features);
+    if (r === undefined) runners.set(features, (r = makeRunner(p.model, features)));
+    return r;
+  };
+  const { endsWithSoftmax } = runnerFor(p.features ?? 1);
   const writer = new PredictionWriter({ task: p.task, classNames: p.classNames, probabilities: format.probabilities, precision, endsWithSoftmax });
   const sink = new OutputSink(output);
   const prep = p.prep;
@@ -294,14 +310,16 @@ async function runPrepared(
   let pending: { rows: number; out: Promise<Float32Array> } | null = null;
   try {
     for await (const b of batches()) {
-      if (b.features !== p.features) {
+      if (p.features !== null && b.features !== p.features) {
         const hint = b.features === p.features + 1 ? ' (does the input have a label column? pass --label-column)' : '';
         throw new Error(`predict: ${b.file}: rows have ${b.features} values, the model expects ${p.features}${hint}`);
       }
       let x = b.x;
       if (!b.ready && prep !== null) x = prep.transformX(x, 'predict').data;
       else if (!b.ready && p.legacyScale !== 1) for (let i = 0; i < x.length; i++) x[i] *= p.legacyScale;
-      const raw = run(x, b.rows);
+      const raw = runnerFor(b.features).run(x, b.rows).catch((err: Error) => {
+        throw p.features === null || err.message.startsWith('embedding') ? new Error(`predict: ${b.file}: ${err.message}`) : err;
+      });
       const next = { rows: b.rows, out: prep === null ? raw : raw.then((r) => prep.outputs(new Tensor(r, [b.rows, r.length / b.rows])).data) };
       next.out.catch(() => { /* awaited in order below */ });
       if (pending !== null) await emit(pending.rows, await pending.out);

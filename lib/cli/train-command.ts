@@ -1,7 +1,7 @@
 // `myelin train`: trains an MLP on digits, Fashion-MNIST or a CSV file, reports accuracy and speed, saves the model.
 import * as fs from 'fs';
 import { Command } from 'commander';
-import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU } from '../nn';
+import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Embedding, Flatten } from '../nn';
 import { fit, evaluate, validationSplitRows } from '../train';
 import type { FitData } from '../train';
 import type { OptimizerName } from '../train';
@@ -51,6 +51,8 @@ export interface TrainCommandOptions extends CsvCliOptions {
   quiet?: boolean;
   checkpointDir?: string;
   resume?: string;
+  /** CSV features are token ids: the model starts with Embedding(vocab, dim) and Flatten. */
+  embedding?: { vocab: number; dim: number };
 }
 
 interface Part { x: Float32Array; y: Int32Array | Float32Array; n: number; features: number }
@@ -141,6 +143,29 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   };
 }
 
+/** Parses --embedding <vocab>:<dim>. */
+function embeddingParser(value: string): { vocab: number; dim: number } {
+  const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(value);
+  const vocab = m ? Number(m[1]) : 0;
+  const dim = m ? Number(m[2]) : 0;
+  if (!m || vocab < 1 || dim < 1 || !Number.isSafeInteger(vocab * dim)) {
+    throw new UsageError(`--embedding must be <vocab size>:<dimension>, two positive integers (e.g. 5000:32), got '${value}'`);
+  }
+  return { vocab, dim };
+}
+
+/** Every feature of a token-id CSV must be an integer id in [0, vocab): the first one that is not is named with its row and column. */
+export function checkTokenIds(x: Float32Array, features: number, vocab: number, names: readonly string[] | null): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (Number.isInteger(v) && v >= 0 && v < vocab) continue;
+    const row = Math.floor(i / features) + 1;
+    const col = names?.[i % features] ?? `column ${i % features}`;
+    const what = Number.isInteger(v) ? `is out of range for --embedding vocabulary size ${vocab} (ids are 0 to ${vocab - 1})` : 'is not an integer token id';
+    throw new UsageError(`train: data row ${row}, ${col}: token id ${v} ${what}`);
+  }
+}
+
 /** R2, RMSE and MAE of predictions against targets (one value per row). */
 export function regressionMetrics(pred: Float32Array, truth: Float32Array): { r2: number; rmse: number; mae: number } {
   let mean = 0;
@@ -194,8 +219,15 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
-  checkModelSize([data.features, ...opts.layers, outputs], opts.maxParams);
-  const model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
+  const emb = opts.embedding ?? null;
+  if (emb !== null) {
+    if (data.table === null) throw new UsageError(`--embedding needs a CSV of token ids as --data, got '${opts.data}'`);
+    checkTokenIds(data.train.x, data.features, emb.vocab, data.featureNames);
+  }
+  const mlpInputs = emb === null ? data.features : data.features * emb.dim;
+  checkModelSize([mlpInputs, ...opts.layers, outputs], opts.maxParams - (emb === null ? 0 : emb.vocab * emb.dim));
+  const mlp = buildMlp(mlpInputs, opts.layers, outputs, opts.activation, seed);
+  const model = emb === null ? mlp : new Sequential(new Embedding(emb.vocab, emb.dim, { seed: deriveSeed(seed, 1000) }), new Flatten(), ...(mlp as Sequential).layers);
   const y = data.classes > 0 ? data.train.y : new Float32Array(data.train.y);
   // CSV data without a test set holds out 10% by default, when that leaves a row on each side.
   const defaultSplit = data.test === null && Math.floor(data.train.n * 0.1) >= 1 ? 0.1 : undefined;
@@ -220,7 +252,8 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
     ...(validationSplit !== undefined ? { validationSplit } : {}),
-    ...(data.table !== null ? { standardize: { standardize: opts.standardize, targetScale: opts.standardize && regression } } : {}),
+    // Token ids are never standardised (an Embedding reads them as row numbers).
+    ...(data.table !== null ? { standardize: { standardize: opts.standardize && emb === null, targetScale: opts.standardize && regression } } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
@@ -256,12 +289,12 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
   const lines = [
-    `trained ${[data.features, ...opts.layers, outputs].join('-')} MLP on ${data.name} ` +
+    `trained ${emb === null ? '' : `Embedding(${emb.vocab}, ${emb.dim}) + `}${[mlpInputs, ...opts.layers, outputs].join('-')} MLP on ${data.name} ` +
       `(${valRows > 0 ? `${trainRows} training rows + ${valRows} validation rows` : `${trainRows} rows`}, ${history.epoch.length} epochs, seed ${seed})`,
     ...data.notes.map((n) => `  ${n}`),
   ];
   if (data.table !== null) {
-    lines.push(`  scaling:             ${opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
+    lines.push(`  scaling:             ${emb !== null ? `none for token ids${regression && opts.standardize ? ', target standardised' : ''}` : opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
   }
   lines.push(`  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}${regression && opts.standardize && data.table !== null ? ' (standardised target)' : ''}`);
   if (data.classes > 0) {
@@ -298,6 +331,7 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: text labels and integers in [0, ${AUTO_MAX_CLASSES}) -> classification, other numbers -> regression)`, choiceParser('--task', TASKS), 'auto')
     .option('--no-standardize', 'CSV: do not standardise the features (and regression target); by default both are, with the training rows\' statistics saved in the model')
     .option('--missing <how>', `CSV missing values (empty, NA, N/A, NaN, null): ${MISSING.join(', ')}`, choiceParser('--missing', MISSING), 'error')
+    .option('--embedding <vocab:dim>', 'CSV features are token ids in [0, vocab): the model starts with Embedding(vocab, dim) and Flatten (e.g. 5000:32)', embeddingParser)
     .option('--one-hot [columns]', 'CSV: encode text feature columns as one-hot columns (all text columns, or the comma-separated names)')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
