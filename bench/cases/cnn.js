@@ -1,12 +1,8 @@
 // CNN cases: a conv layer alone (forward, forward+backward) and the Fashion-MNIST two-convolution network (train step, inference), native vs pure TS, and PyTorch with --peers.
 'use strict';
-const path = require('path');
-const { spawnSync } = require('child_process');
-const { measureCase, randomArray, randomLabels, backendCandidate, computeSpeedups, valueOf, firstLine } = require('../lib/cases');
-const { summarize } = require('../lib/stats');
+const { measureCase, randomArray, randomLabels, backendCandidate, attachTorchPeer } = require('../lib/cases');
 
 const POOL = 4;
-const PYTHON = '/usr/bin/python3';
 
 /** conv 32 - pool - conv 64 - pool - linear 128 - linear 10 (examples/fashion-cnn.js). */
 function buildCnn(m, seed) {
@@ -58,18 +54,6 @@ function inferCandidate(ctx, name, batch) {
   return backendCandidate(ctx, name, () => model.predict(x));
 }
 
-/** The PyTorch peer's results by case id, or { error }. */
-function runTorch(ctx, batch) {
-  const o = ctx.opts;
-  const args = ['--reps', String(o.reps), '--target-sec', String(o.targetSec), '--batch', String(batch)];
-  const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), ...args], {
-    encoding: 'utf8', timeout: 1800000, maxBuffer: 64 << 20,
-  });
-  if (r.error || r.status !== 0) return { error: r.error ? r.error.message : `exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
-  const line = (r.stdout || '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  return line ? JSON.parse(line) : { error: 'printed no JSON' };
-}
-
 async function runCnn(ctx) {
   const records = [];
   // --quick (and the test that runs it) uses small batches: the pure-TS train step at 128 takes seconds.
@@ -88,24 +72,7 @@ async function runCnn(ctx) {
       note: 'conv 32 - pool - conv 64 - pool - linear 128 - linear 10, ReLU (examples/fashion-cnn.js); synthetic data of Fashion-MNIST shape',
     }, cands, { maxIters: 1000 }));
   }
-  if (ctx.opts.peers) {
-    const torch = runTorch(ctx, batch);
-    for (const rec of records) {
-      const res = torch.results && torch.results[rec.id];
-      if (!res) rec.candidates.pytorch = { status: 'error', reason: torch.error ? firstLine(torch.error) : 'no result' };
-      else {
-        const time = summarize(res.secondsPerOp);
-        rec.candidates.pytorch = { status: 'ok', iters: res.iters, samples: res.secondsPerOp, time, value: valueOf(rec.display, time), threads: res.threads, version: torch.version };
-      }
-      computeSpeedups(rec);
-      const n = rec.candidates.native;
-      const p = rec.candidates.pytorch;
-      if (n && n.status === 'ok' && p.status === 'ok') {
-        rec.vsPytorch = p.time.median / n.time.median;
-        ctx.log(`  ${rec.id}: native / pytorch (${p.threads} thread${p.threads > 1 ? 's' : ''}) = ${rec.vsPytorch.toFixed(2)}x`);
-      } else if (p.status !== 'ok') ctx.log(`  ${rec.id}: pytorch ${p.reason}`);
-    }
-  }
+  if (ctx.opts.peers) attachTorchPeer(ctx, records, 'pytorch_cnn.py', ['--batch', String(batch)]);
   return records;
 }
 
