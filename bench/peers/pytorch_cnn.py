@@ -5,7 +5,6 @@ convolution alone (32 -> 64, 3x3, padding 1, 14x14, batch 128). Times each case 
 1 and 2 and keeps the faster (PyTorch at its best on the machine). Prints one JSON line.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -13,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_mlp import measure  # noqa: E402  (same timing rules as the MLP peer)
+from pytorch_mlp import best_over_threads, print_results  # noqa: E402  (same timing rules as the MLP peer)
 
 
 def build_cnn(seed):
@@ -68,17 +67,7 @@ def main():
     p.add_argument("--target-sec", type=float, default=0.2)
     p.add_argument("--batch", type=int, default=128)
     args = p.parse_args()
-    results = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for name, (fn, work) in cases(args.batch).items():
-            s, it = measure(fn, args.reps, args.warmup, args.target_sec)
-            best = results.get(name)
-            if best is None or sorted(s)[len(s) // 2] < sorted(best["secondsPerOp"])[len(best["secondsPerOp"]) // 2]:
-                results[name] = {"secondsPerOp": s, "work": work, "iters": it, "threads": threads}
-    print(json.dumps({"name": "pytorch", "version": torch.__version__,
-                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
-                      "results": results}))
+    print_results(best_over_threads(lambda: cases(args.batch), args.reps, args.warmup, args.target_sec))
 
 
 if __name__ == "__main__":

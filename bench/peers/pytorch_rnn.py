@@ -4,14 +4,13 @@ batch of sequences, forward (inference mode) and forward + backward of a fixed u
 torch threads 1 and 2 and keeps the faster (PyTorch at its best on the machine). Prints one JSON line.
 """
 import argparse
-import json
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_mlp import measure  # noqa: E402  (same timing rules as the MLP peer)
+from pytorch_mlp import best_over_threads, print_results  # noqa: E402  (same timing rules as the MLP peer)
 
 
 def cases(batch, time, inp, hidden):
@@ -48,17 +47,7 @@ def main():
     p.add_argument("--input", type=int, default=64)
     p.add_argument("--hidden", type=int, default=128)
     args = p.parse_args()
-    results = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for name, (fn, work) in cases(args.batch, args.time, args.input, args.hidden).items():
-            s, it = measure(fn, args.reps, args.warmup, args.target_sec)
-            best = results.get(name)
-            if best is None or sorted(s)[len(s) // 2] < sorted(best["secondsPerOp"])[len(best["secondsPerOp"]) // 2]:
-                results[name] = {"secondsPerOp": s, "work": work, "iters": it, "threads": threads}
-    print(json.dumps({"name": "pytorch", "version": torch.__version__,
-                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
-                      "results": results}))
+    print_results(best_over_threads(lambda: cases(args.batch, args.time, args.input, args.hidden), args.reps, args.warmup, args.target_sec))
 
 
 if __name__ == "__main__":
