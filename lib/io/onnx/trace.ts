@@ -61,7 +61,7 @@ function keepsBatch(op: string, attrs: OpAttrs, inputs: readonly Tensor[]): bool
   switch (op) {
     case 'slice': case 'indexRows': return false;
     case 'sum': case 'mean': case 'max': case 'min': case 'argmax': case 'argmin':
-    case 'concat': case 'narrow': case 'indexSelect':
+    case 'concat': case 'narrow': case 'indexSelect': case 'topk':
       return attrs.axis !== null && attrs.axis !== 0;
     case 'transpose': return inputs[0].ndim > 2;
     default: return true;
