@@ -7,10 +7,18 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const util = require('node:util');
 const myelin = require('..');
 const { nn, ops, data, fit, evaluate } = myelin;
 
-const small = process.argv.includes('--small');
+let args;
+try {
+  args = util.parseArgs({ args: process.argv.slice(2), options: { small: { type: 'boolean' }, 'no-baseline': { type: 'boolean' } } }).values;
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
+const small = args.small === true;
 const LENGTH = small ? 128 : 400; // words kept per message (its start: headers, subject, first lines)
 const DIM = 48;
 const EPOCHS = 6;
@@ -73,7 +81,7 @@ async function main() {
   const { accuracy } = evaluate(model, { x: xTest.toFloat(), y: Int32Array.from(parts.test.labels) });
   console.log(`messages: ${parts.train.labels.length} train, ${parts.test.labels.length} test (${labels.filter((l) => l === 1).length} spam in all); vocabulary ${vocab.size} words, ${LENGTH} words per message`);
   console.log(`myelin Embedding(${vocab.size}, ${DIM}) + sum/max pooling + Linear: test accuracy ${accuracy.toFixed(4)} (${EPOCHS} epochs, ${seconds.toFixed(1)} s)`);
-  if (process.argv.includes('--no-baseline')) return;
+  if (args['no-baseline']) return;
   const b = baseline(parts);
   if (b.accuracy === null) console.log(`baseline: not computed (${b.reason}); it needs /usr/bin/python3 with scikit-learn (apt-get install python3-sklearn)`);
   else console.log(`baseline TF-IDF + logistic regression (scikit-learn ${b.sklearn}): test accuracy ${b.accuracy.toFixed(4)}`);

@@ -1,16 +1,24 @@
 // Time series: an LSTM learns next-step prediction of a sine/sawtooth mix, starting from the same weights as PyTorch's
 // run (test/fixtures/recurrent/timeseries.py) with the same data, batches and optimiser; prints both loss curves and
 // their largest relative difference.
-//   node examples/timeseries-lstm.js [--steps N]
+//   node examples/timeseries-lstm.js [--steps N]   (N <= 150, the steps PyTorch ran)
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const util = require('node:util');
+const { positiveInt } = require('./lib/args');
 const myelin = require('..');
 const { nn, optim, data } = myelin;
 
 const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'test', 'fixtures', 'recurrent', 'timeseries.json'), 'utf8'));
-const stepsArg = process.argv.indexOf('--steps');
-const steps = stepsArg > 0 ? Number(process.argv[stepsArg + 1]) : fixture.steps;
+let steps;
+try {
+  const { values } = util.parseArgs({ args: process.argv.slice(2), options: { steps: { type: 'string' } } });
+  steps = Math.min(positiveInt('steps', values.steps) ?? fixture.steps, fixture.steps);
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
 const { window, hidden, batch, lr, length } = fixture;
 
 // sin(2 pi t / 50) + 0.5 * sawtooth(t / 23): the series the PyTorch script builds

@@ -32,6 +32,18 @@ describe('sequence examples', () => {
     const last = number(r.stdout, /step 150: loss myelin ([\d.]+)/);
     expect(last, r.stdout).toBeLessThan(0.2 * first);
   });
+
+  it('a bad option exits 2 naming it', () => {
+    const a = runExample('timeseries-lstm.js', ['--stepz', '5']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--stepz/);
+    const b = runExample('timeseries-lstm.js', ['--steps', '0']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--steps must be a positive integer, got '0'/);
+    const c = runExample('spam.js', ['--smal']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/--smal/);
+  });
 });
 
 const haveCorpus = (() => {
