@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import { intTensor, IntTensor } from '../lib/int-tensor';
 import * as nn from '../lib/nn';
 import { fit } from '../lib/train';
+import { save } from '../lib/io/model-file';
 import { ensureDist, DIST_CLI } from './helpers/dist';
 
 /** Sequences of 6 ids in [0, 40); label 1 when id 7 or 8 occurs. */
@@ -90,6 +91,18 @@ describe('CLI with token-id CSVs', () => {
     const bad = cli(['predict', '--model', out, '--input', path.join(dir, 'ids-bad.csv')]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/ids-bad\.csv: embedding: index 41 .* embedding table of 40 rows \(valid: 0 to 39\)/);
+  });
+
+  it('predict: a saved Embedding-first model with no recorded input shape takes id rows of their own width', () => {
+    // Before: the width came from the first Linear after Flatten ("rows have 6 values, the model expects 24").
+    const m = new nn.Sequential([new nn.Embedding(40, 4), new nn.Flatten(), new nn.Linear(24, 2)], { seed: 2 });
+    const out = path.join(dir, 'plain');
+    save(m, out);
+    const p = cli(['predict', '--model', out, '--input', path.join(dir, 'ids.csv')]);
+    expect(p.status, p.stderr).toBe(0);
+    const want = m.predict(intTensor([[7, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]]));
+    const rows = p.stdout.trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    rows.forEach((r, i) => r.forEach((v, j) => expect(Math.abs(v - want.data[i * 2 + j])).toBeLessThan(1e-5)));
   });
 
   it('train --embedding refuses ids that are not integers in [0, vocab), naming row, column and value', () => {
