@@ -9,7 +9,7 @@ const { writeFileAtomic } = require('./lib/atomic');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'cnn-accuracy'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'rnn', 'cnn-accuracy'];
 /** Groups run without --only: all but the training runs of cnn-accuracy (an hour or more: ask for it by name). */
 const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'cnn-accuracy');
 
@@ -115,11 +115,12 @@ async function main() {
   const { runLowp } = require('./cases/lowp');
   const { runCnn } = require('./cases/cnn');
   const { runEmbedding } = require('./cases/embedding');
+  const { runRnn } = require('./cases/rnn');
   const { runLayerNorm } = require('./cases/layer-norm');
   const { runCnnAccuracy } = require('./cases/cnn-accuracy');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm, rnn: runRnn,
     'cnn-accuracy': runCnnAccuracy,
   };
   const records = [];

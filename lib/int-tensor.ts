@@ -77,6 +77,19 @@ export class IntTensor {
   }
 }
 
+/** Largest magnitude a float32 holds exactly for every integer up to it (2^24). */
+const FLOAT_EXACT = 16777216;
+
+/**
+ * Integer ids as the float32 Tensor that fit, predict and predictAsync pass through a model (an Embedding reads
+ * them back as ids). Throws naming `where` when an id is beyond 2^24, which float32 cannot hold exactly.
+ */
+export function idsAsFloat(where: string, x: IntTensor): Tensor {
+  const big = x.data.findIndex((v) => v > FLOAT_EXACT || v < -FLOAT_EXACT);
+  if (big >= 0) throw new Error(`${where}: id ${x.data[big]} at position ${big} is beyond 2^24, which ${where} cannot pass exactly (call forward with the IntTensor)`);
+  return x.toFloat();
+}
+
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 

@@ -1,7 +1,11 @@
 // Shared helpers for benchmark cases: seeded data, candidate availability, result records.
 'use strict';
 const { runInterleaved } = require('./measure');
-const { rateFromTime } = require('./stats');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { rateFromTime, summarize } = require('./stats');
+
+const PYTHON = '/usr/bin/python3';
 const { loadAvg } = require('./machine');
 
 /** mulberry32: a small seeded PRNG returning floats in [0, 1). */
@@ -118,4 +122,38 @@ function backendCandidate(ctx, name, fn, extra = {}) {
   return { name, before: () => ctx.setBackend(name), fn, ...extra };
 }
 
-module.exports = { rng, randomArray, randomLabels, measureCase, computeSpeedups, valueOf, backendCandidate, firstLine };
+/** A PyTorch peer script's results by case id (bench/peers/<script> with the run's reps and block length, then args), or { error }. */
+function runTorchPeer(ctx, script, args) {
+  const o = ctx.opts;
+  const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'peers', script), '--reps', String(o.reps), '--target-sec', String(o.targetSec), ...args], {
+    encoding: 'utf8', timeout: 1800000, maxBuffer: 64 << 20,
+  });
+  if (r.error || r.status !== 0) return { error: r.error ? r.error.message : `exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
+  const line = (r.stdout || '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  return line ? JSON.parse(line) : { error: 'printed no JSON' };
+}
+
+/**
+ * Runs a PyTorch peer script (it prints { version, results: { <case id>: { secondsPerOp, iters, threads } } }) and adds
+ * its timings to the records as the 'pytorch' candidate, with rec.vsPytorch = pytorch time / native time.
+ */
+function attachTorchPeer(ctx, records, script, args) {
+  const torch = runTorchPeer(ctx, script, args);
+  for (const rec of records) {
+    const res = torch.results && torch.results[rec.id];
+    if (!res) rec.candidates.pytorch = { status: 'error', reason: torch.error ? firstLine(torch.error) : 'no result' };
+    else {
+      const time = summarize(res.secondsPerOp);
+      rec.candidates.pytorch = { status: 'ok', iters: res.iters, samples: res.secondsPerOp, time, value: valueOf(rec.display, time), threads: res.threads, version: torch.version };
+    }
+    computeSpeedups(rec);
+    const n = rec.candidates.native;
+    const p = rec.candidates.pytorch;
+    if (n && n.status === 'ok' && p.status === 'ok') {
+      rec.vsPytorch = p.time.median / n.time.median;
+      ctx.log(`  ${rec.id}: native / pytorch (${p.threads} thread${p.threads > 1 ? 's' : ''}) = ${rec.vsPytorch.toFixed(2)}x`);
+    } else if (p.status !== 'ok') ctx.log(`  ${rec.id}: pytorch ${p.reason}`);
+  }
+}
+
+module.exports = { rng, randomArray, randomLabels, measureCase, computeSpeedups, valueOf, backendCandidate, firstLine, attachTorchPeer };

@@ -132,6 +132,14 @@ function avgPoolRow(doc: string, from: Arg, to: Arg, cppName: string): KernelRow
   };
 }
 
+/** A recurrent-family row: sizes B (batch rows), H (hidden), G (gate width, `gates` * H), then its buffers. */
+function recurrentRow(doc: string, buffers: Arg[], cppName: string, gates: number): KernelRow {
+  return {
+    doc, args: [dim('B'), dim('H'), dim('G'), ...buffers], options: true, cpp: `recurrent.h myelin::${cppName}`,
+    example: { sizes: { B: 3, H: 2, G: 2 * gates } },
+  };
+}
+
 export const KERNELS = {
   gemm: {
     doc: `C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
@@ -475,6 +483,25 @@ With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.
     options: true,
     cpp: 'layer_norm.h myelin::layer_norm_backward',
   },
+
+  // ---- recurrent family (rnn-text): LSTM and GRU cell gate math, one time step over B rows
+  // (native/kernels/recurrent*.cc, lib/backend/js/recurrent.ts). G is the gate width: 4H (LSTM) or 3H (GRU).
+  lstmCellForward: recurrentRow(`One LSTM step's gate math. gates [B,G] (G = 4H) holds the pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh
+in PyTorch's gate order i, f, g, o; it is overwritten with sigmoid(i), sigmoid(f), tanh(g), sigmoid(o). Then
+  c = f * cPrev + i * g;   h = o * tanh(c)
+G other than 4H is an error.`, [f32('gates', 'B*G'), f32('cPrev', 'B*H'), f32('c', 'B*H'), f32('h', 'B*H')], 'lstm_cell_forward', 4),
+  lstmCellBackward: recurrentRow(`Backward of one LSTM step from lstmCellForward's activated gates, cPrev and c. dh is the gradient w.r.t. h;
+dc holds the gradient w.r.t. c from later steps on entry and the gradient w.r.t. cPrev on return; dGates [B,G]
+receives the gradient w.r.t. the pre-activations (the caller's GEMMs carry it to x, h and the weights).`, [f32('gates', 'B*G'), f32('cPrev', 'B*H'), f32('c', 'B*H'), f32('dh', 'B*H'),
+      f32('dc', 'B*H'), f32('dGates', 'B*G')], 'lstm_cell_backward', 4),
+  gruCellForward: recurrentRow(`One GRU step's gate math (PyTorch's form: the reset gate multiplies the hidden product). gi [B,G] (G = 3H)
+holds x W_ih^T + b_ih in the order r, z, n and is overwritten with r, z, n; gh [B,G] holds hPrev W_hh^T + b_hh.
+  r = sigmoid(gi_r + gh_r);  z = sigmoid(gi_z + gh_z);  n = tanh(gi_n + r * gh_n);  h = (1 - z) * n + z * hPrev
+G other than 3H is an error.`, [f32('gi', 'B*G'), f32('gh', 'B*G'), f32('hPrev', 'B*H'), f32('h', 'B*H')], 'gru_cell_forward', 3),
+  gruCellBackward: recurrentRow(`Backward of one GRU step from gruCellForward's r, z, n (gates), gh and hPrev, given dh (gradient w.r.t. h):
+dGi and dGh [B,G] receive the gradients w.r.t. the two pre-activation sums gi and gh; dhPrev [B,H] receives the
+direct part dh * z (the part through W_hh is the caller's GEMM). All three are overwritten.`, [f32('gates', 'B*G'), f32('gh', 'B*G'), f32('hPrev', 'B*H'), f32('dh', 'B*H'),
+      f32('dGi', 'B*G'), f32('dGh', 'B*G'), f32('dhPrev', 'B*H')], 'gru_cell_backward', 3),
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

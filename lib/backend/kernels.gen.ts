@@ -6,10 +6,10 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = 'cf1ade7f';
+export const KERNEL_TABLE_DIGEST = '112ad637';
 
 /** Every kernel of the table, in table order. */
-export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'layerNormForward', 'layerNormBackward'] as const;
+export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'conv2dForward', 'conv2dBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'layerNormForward', 'layerNormBackward', 'lstmCellForward', 'lstmCellBackward', 'gruCellForward', 'gruCellBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
@@ -30,9 +30,13 @@ export interface AvgPool2dForwardOptions { NC: number; inPlane: number; outPlane
 export interface AvgPool2dBackwardOptions { NC: number; inPlane: number; outPlane: number; G: number; geom: Int32Array; countIncludePad: boolean; dY: Float32Array; dX: Float32Array }
 export interface LayerNormForwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null; eps: number; y: Float32Array; mean?: Float32Array | null; rstd?: Float32Array | null }
 export interface LayerNormBackwardOptions { M: number; N: number; x: Float32Array; weight?: Float32Array | null; mean: Float32Array; rstd: Float32Array; dy: Float32Array; dx?: Float32Array | null; dWeight?: Float32Array | null; dBias?: Float32Array | null; accumulate: boolean }
+export interface LstmCellForwardOptions { B: number; H: number; G: number; gates: Float32Array; cPrev: Float32Array; c: Float32Array; h: Float32Array }
+export interface LstmCellBackwardOptions { B: number; H: number; G: number; gates: Float32Array; cPrev: Float32Array; c: Float32Array; dh: Float32Array; dc: Float32Array; dGates: Float32Array }
+export interface GruCellForwardOptions { B: number; H: number; G: number; gi: Float32Array; gh: Float32Array; hPrev: Float32Array; h: Float32Array }
+export interface GruCellBackwardOptions { B: number; H: number; G: number; gates: Float32Array; gh: Float32Array; hPrev: Float32Array; dh: Float32Array; dGi: Float32Array; dGh: Float32Array; dhPrev: Float32Array }
 
 /** The options object of each fused kernel. */
-export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions }
+export interface KernelOptions { linearForward: LinearForwardOptions; linearBackward: LinearBackwardOptions; softmaxCrossEntropy: SoftmaxCrossEntropyOptions; sgdStep: SgdStepOptions; adamStep: AdamStepOptions; rmspropStep: RmspropStepOptions; batchNormForward: BatchNormForwardOptions; batchNormBackward: BatchNormBackwardOptions; qgemmI8: QgemmI8Options; gemmBf16: GemmBf16Options; conv2dForward: Conv2dForwardOptions; conv2dBackward: Conv2dBackwardOptions; maxPool2dForward: MaxPool2dForwardOptions; maxPool2dBackward: MaxPool2dBackwardOptions; avgPool2dForward: AvgPool2dForwardOptions; avgPool2dBackward: AvgPool2dBackwardOptions; layerNormForward: LayerNormForwardOptions; layerNormBackward: LayerNormBackwardOptions; lstmCellForward: LstmCellForwardOptions; lstmCellBackward: LstmCellBackwardOptions; gruCellForward: GruCellForwardOptions; gruCellBackward: GruCellBackwardOptions }
 
 /** Every kernel with its arguments in table order (the contract, Kernels, passes a fused kernel one options object). */
 export interface KernelSignatures {
@@ -270,6 +274,36 @@ export interface KernelSignatures {
    * With accumulate true, dx/dWeight/dBias are added to (+=); otherwise overwritten.
    */
   layerNormBackward(M: number, N: number, x: Float32Array, weight: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dWeight: Float32Array | null, dBias: Float32Array | null, accumulate: boolean): void;
+
+  /**
+   * One LSTM step's gate math. gates [B,G] (G = 4H) holds the pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh
+   * in PyTorch's gate order i, f, g, o; it is overwritten with sigmoid(i), sigmoid(f), tanh(g), sigmoid(o). Then
+   *   c = f * cPrev + i * g;   h = o * tanh(c)
+   * G other than 4H is an error.
+   */
+  lstmCellForward(B: number, H: number, G: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array, h: Float32Array): void;
+
+  /**
+   * Backward of one LSTM step from lstmCellForward's activated gates, cPrev and c. dh is the gradient w.r.t. h;
+   * dc holds the gradient w.r.t. c from later steps on entry and the gradient w.r.t. cPrev on return; dGates [B,G]
+   * receives the gradient w.r.t. the pre-activations (the caller's GEMMs carry it to x, h and the weights).
+   */
+  lstmCellBackward(B: number, H: number, G: number, gates: Float32Array, cPrev: Float32Array, c: Float32Array, dh: Float32Array, dc: Float32Array, dGates: Float32Array): void;
+
+  /**
+   * One GRU step's gate math (PyTorch's form: the reset gate multiplies the hidden product). gi [B,G] (G = 3H)
+   * holds x W_ih^T + b_ih in the order r, z, n and is overwritten with r, z, n; gh [B,G] holds hPrev W_hh^T + b_hh.
+   *   r = sigmoid(gi_r + gh_r);  z = sigmoid(gi_z + gh_z);  n = tanh(gi_n + r * gh_n);  h = (1 - z) * n + z * hPrev
+   * G other than 3H is an error.
+   */
+  gruCellForward(B: number, H: number, G: number, gi: Float32Array, gh: Float32Array, hPrev: Float32Array, h: Float32Array): void;
+
+  /**
+   * Backward of one GRU step from gruCellForward's r, z, n (gates), gh and hPrev, given dh (gradient w.r.t. h):
+   * dGi and dGh [B,G] receive the gradients w.r.t. the two pre-activation sums gi and gh; dhPrev [B,H] receives the
+   * direct part dh * z (the part through W_hh is the caller's GEMM). All three are overwritten.
+   */
+  gruCellBackward(B: number, H: number, G: number, gates: Float32Array, gh: Float32Array, hPrev: Float32Array, dh: Float32Array, dGi: Float32Array, dGh: Float32Array, dhPrev: Float32Array): void;
 }
 
 /** The kernels of the backend contract: the fused ones take their options object. */
@@ -323,6 +357,10 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
     avgPool2dBackward(o) { const k = 'avgPool2dBackward'; checkOptions(k, o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); const NC = o.NC, inPlane = o.inPlane, outPlane = o.outPlane, G = o.G, geom = o.geom, countIncludePad = o.countIncludePad, dY = o.dY, dX = o.dX; checkDim(k, 'NC', NC); checkDim(k, 'inPlane', inPlane); checkDim(k, 'outPlane', outPlane); checkDim(k, 'G', G); checkI32(k, 'geom', geom, false, 'G', G); checkBool(k, 'countIncludePad', countIncludePad); checkF32(k, 'dY', dY, false, 'NC', NC, 'outPlane', outPlane); checkF32(k, 'dX', dX, false, 'NC', NC, 'inPlane', inPlane); impl.avgPool2dBackward(NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX); },
     layerNormForward(o) { const k = 'layerNormForward'; checkOptions(k, o, 'M, N, x, weight, bias, eps, y, mean, rstd'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, bias = o.bias ?? null, eps = o.eps, y = o.y, mean = o.mean ?? null, rstd = o.rstd ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'bias', bias, true, 'N', N); checkFloat(k, 'eps', eps); checkF32(k, 'y', y, false, 'M', M, 'N', N); checkF32(k, 'mean', mean, true, 'M', M); checkF32(k, 'rstd', rstd, true, 'M', M); impl.layerNormForward(M, N, x, weight, bias, eps, y, mean, rstd); },
     layerNormBackward(o) { const k = 'layerNormBackward'; checkOptions(k, o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); const M = o.M, N = o.N, x = o.x, weight = o.weight ?? null, mean = o.mean, rstd = o.rstd, dy = o.dy, dx = o.dx ?? null, dWeight = o.dWeight ?? null, dBias = o.dBias ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'weight', weight, true, 'N', N); checkF32(k, 'mean', mean, false, 'M', M); checkF32(k, 'rstd', rstd, false, 'M', M); checkF32(k, 'dy', dy, false, 'M', M, 'N', N); checkF32(k, 'dx', dx, true, 'M', M, 'N', N); checkF32(k, 'dWeight', dWeight, true, 'N', N); checkF32(k, 'dBias', dBias, true, 'N', N); checkBool(k, 'accumulate', accumulate); impl.layerNormBackward(M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate); },
+    lstmCellForward(o) { const k = 'lstmCellForward'; checkOptions(k, o, 'B, H, G, gates, cPrev, c, h'); const B = o.B, H = o.H, G = o.G, gates = o.gates, cPrev = o.cPrev, c = o.c, h = o.h; checkDim(k, 'B', B); checkDim(k, 'H', H); checkDim(k, 'G', G); checkF32(k, 'gates', gates, false, 'B', B, 'G', G); checkF32(k, 'cPrev', cPrev, false, 'B', B, 'H', H); checkF32(k, 'c', c, false, 'B', B, 'H', H); checkF32(k, 'h', h, false, 'B', B, 'H', H); impl.lstmCellForward(B, H, G, gates, cPrev, c, h); },
+    lstmCellBackward(o) { const k = 'lstmCellBackward'; checkOptions(k, o, 'B, H, G, gates, cPrev, c, dh, dc, dGates'); const B = o.B, H = o.H, G = o.G, gates = o.gates, cPrev = o.cPrev, c = o.c, dh = o.dh, dc = o.dc, dGates = o.dGates; checkDim(k, 'B', B); checkDim(k, 'H', H); checkDim(k, 'G', G); checkF32(k, 'gates', gates, false, 'B', B, 'G', G); checkF32(k, 'cPrev', cPrev, false, 'B', B, 'H', H); checkF32(k, 'c', c, false, 'B', B, 'H', H); checkF32(k, 'dh', dh, false, 'B', B, 'H', H); checkF32(k, 'dc', dc, false, 'B', B, 'H', H); checkF32(k, 'dGates', dGates, false, 'B', B, 'G', G); impl.lstmCellBackward(B, H, G, gates, cPrev, c, dh, dc, dGates); },
+    gruCellForward(o) { const k = 'gruCellForward'; checkOptions(k, o, 'B, H, G, gi, gh, hPrev, h'); const B = o.B, H = o.H, G = o.G, gi = o.gi, gh = o.gh, hPrev = o.hPrev, h = o.h; checkDim(k, 'B', B); checkDim(k, 'H', H); checkDim(k, 'G', G); checkF32(k, 'gi', gi, false, 'B', B, 'G', G); checkF32(k, 'gh', gh, false, 'B', B, 'G', G); checkF32(k, 'hPrev', hPrev, false, 'B', B, 'H', H); checkF32(k, 'h', h, false, 'B', B, 'H', H); impl.gruCellForward(B, H, G, gi, gh, hPrev, h); },
+    gruCellBackward(o) { const k = 'gruCellBackward'; checkOptions(k, o, 'B, H, G, gates, gh, hPrev, dh, dGi, dGh, dhPrev'); const B = o.B, H = o.H, G = o.G, gates = o.gates, gh = o.gh, hPrev = o.hPrev, dh = o.dh, dGi = o.dGi, dGh = o.dGh, dhPrev = o.dhPrev; checkDim(k, 'B', B); checkDim(k, 'H', H); checkDim(k, 'G', G); checkF32(k, 'gates', gates, false, 'B', B, 'G', G); checkF32(k, 'gh', gh, false, 'B', B, 'G', G); checkF32(k, 'hPrev', hPrev, false, 'B', B, 'H', H); checkF32(k, 'dh', dh, false, 'B', B, 'H', H); checkF32(k, 'dGi', dGi, false, 'B', B, 'G', G); checkF32(k, 'dGh', dGh, false, 'B', B, 'G', G); checkF32(k, 'dhPrev', dhPrev, false, 'B', B, 'H', H); impl.gruCellBackward(B, H, G, gates, gh, hPrev, dh, dGi, dGh, dhPrev); },
   };
 }
 
@@ -375,5 +413,9 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     avgPool2dBackward: (o) => { checkOptions('avgPool2dBackward', o, 'NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX'); return binding.avgPool2dBackward(o.NC, o.inPlane, o.outPlane, o.G, o.geom, o.countIncludePad, o.dY, o.dX); },
     layerNormForward: (o) => { checkOptions('layerNormForward', o, 'M, N, x, weight, bias, eps, y, mean, rstd'); return binding.layerNormForward(o.M, o.N, o.x, o.weight ?? null, o.bias ?? null, o.eps, o.y, o.mean ?? null, o.rstd ?? null); },
     layerNormBackward: (o) => { checkOptions('layerNormBackward', o, 'M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate'); return binding.layerNormBackward(o.M, o.N, o.x, o.weight ?? null, o.mean, o.rstd, o.dy, o.dx ?? null, o.dWeight ?? null, o.dBias ?? null, o.accumulate); },
+    lstmCellForward: (o) => { checkOptions('lstmCellForward', o, 'B, H, G, gates, cPrev, c, h'); return binding.lstmCellForward(o.B, o.H, o.G, o.gates, o.cPrev, o.c, o.h); },
+    lstmCellBackward: (o) => { checkOptions('lstmCellBackward', o, 'B, H, G, gates, cPrev, c, dh, dc, dGates'); return binding.lstmCellBackward(o.B, o.H, o.G, o.gates, o.cPrev, o.c, o.dh, o.dc, o.dGates); },
+    gruCellForward: (o) => { checkOptions('gruCellForward', o, 'B, H, G, gi, gh, hPrev, h'); return binding.gruCellForward(o.B, o.H, o.G, o.gi, o.gh, o.hPrev, o.h); },
+    gruCellBackward: (o) => { checkOptions('gruCellBackward', o, 'B, H, G, gates, gh, hPrev, dh, dGi, dGh, dhPrev'); return binding.gruCellBackward(o.B, o.H, o.G, o.gates, o.gh, o.hPrev, o.dh, o.dGi, o.dGh, o.dhPrev); },
   };
 }

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { Tensor } from '../tensor';
-import { Module } from '../nn';
+import { Module, type LayerConfig } from '../nn';
 import { CsvOptions, LabelColumn } from '../data/csv';
 import type { Preprocessor } from '../data/preprocess';
 import { loadWithInfo, ModelInfo } from '../io/model-file';
@@ -63,9 +63,10 @@ const OPTION_KEYS = ['shard', 'batchSize', 'probabilities', 'precision', 'inputS
 /** A loaded model with what prediction needs from its saved info. */
 interface Prepared {
   model: Module;
-  features: number;
-  /** One row's shape as the model takes it ([features] for flat rows). */
-  sample: number[];
+  /** Values per input row, or null for a model that reads token ids (an Embedding first, no recorded shape): any row width. */
+  features: number | null;
+  /** One row's shape as the model takes it ([features] for flat rows; null with features null). */
+  sample: number[] | null;
   prep: Preprocessor | null;
   task: OutputTask;
   classNames: string[] | null;
@@ -100,11 +101,22 @@ function moduleDigest(model: Module): string {
   return h.digest('hex');
 }
 
-/** One row's shape: the option, checked against what the model records, else the recorded shape, else [features]. */
-function sampleShape(info: ModelInfo | null, model: Module, given: readonly number[] | undefined): number[] {
+/** True when the model's first layer is an Embedding: its input rows are token ids, as many as a sequence has. */
+function readsIds(config: LayerConfig): boolean {
+  const layers = (config as { layers?: LayerConfig[] }).layers;
+  if (config.type === 'Sequential' && Array.isArray(layers)) return layers.length > 0 && readsIds(layers[0]);
+  return config.type === 'Embedding';
+}
+
+/**
+ * One row's shape: the option, checked against what the model records, else the recorded shape, else null for
+ * a token-id model (its rows are as wide as the sequences given), else [features].
+ */
+function sampleShape(info: ModelInfo | null, model: Module, given: readonly number[] | undefined): number[] | null {
   const recorded = info?.inputShape ?? null;
   if (given === undefined) {
     if (recorded !== null) return recorded.slice();
+    if (readsIds(model.toConfig())) return null;
     if (model.inputFeatures() === null) {
       throw new Error(`predict: the ${info?.architecture.type ?? model.constructor.name} model records no input shape: give the shape of one row (inputShape, --input-shape, e.g. 1,28,28)`);
     }
@@ -126,7 +138,7 @@ function prepare(source: string | Module, inputScale: boolean, inputShape?: read
   else if (source instanceof Module) model = source;
   else throw new Error(`predictFile: model must be a saved model directory or a Module, got ${typeof source}`);
   const sample = sampleShape(info, model, inputShape);
-  const features = sample.reduce((a, b) => a * b, 1);
+  const features = sample === null ? null : sample.reduce((a, b) => a * b, 1);
   let prep = info !== null ? info.preprocessing : model.preprocessor;
   const meta = info?.metadata ?? {};
   const task: OutputTask = prep?.task ?? (meta.task === 'regression' ? 'regression' : meta.task === 'classification' ? 'classification' : 'raw');
@@ -164,7 +176,7 @@ function csvOptionsFor(p: Prepared, o: PredictFileOptions, batch: number): CsvOp
   if (p.prep !== null) options.preprocessor = p.prep;
   else if (p.legacyScale !== 1) {
     const scale = p.legacyScale;
-    const features = p.features;
+    const features = p.features ?? 0;
     options.preprocessor = { rowTransform: () => ({ features, fill: null, standardize: null, scale, names: null }) };
   }
   return options;
@@ -296,7 +308,14 @@ async function runPrepared(
     }
   }
 
-  const { run, endsWithSoftmax } = makeRunner(p.model, p.features, p.sample);
+  // A token-id model takes the width of the rows it gets (the sequence length): one runner per width.
+  const runners = new Map<number, ReturnType<typeof makeRunner>>();
+  const runnerFor = (features: number): ReturnType<typeof makeRunner> => {
+    let r = runners.get(features);
+    if (r === undefined) runners.set(features, (r = makeRunner(p.model, features, p.sample ?? [features])));
+    return r;
+  };
+  const { endsWithSoftmax } = runnerFor(p.features ?? 1);
   const writer = new PredictionWriter({ task: p.task, classNames: p.classNames, probabilities: format.probabilities, precision, endsWithSoftmax });
   const sink = new OutputSink(output);
   const prep = p.prep;
@@ -316,14 +335,16 @@ async function runPrepared(
   let pending: { rows: number; out: Promise<Float32Array> } | null = null;
   try {
     for await (const b of batches()) {
-      if (b.features !== p.features) {
+      if (p.features !== null && b.features !== p.features) {
         const hint = b.features === p.features + 1 ? ' (does the input have a label column? pass --label-column)' : '';
         throw new Error(`predict: ${b.file}: rows have ${b.features} values, the model expects ${p.features}${hint}`);
       }
       let x = b.x;
       if (!b.ready && prep !== null) x = prep.transformX(x, 'predict').data;
       else if (!b.ready && p.legacyScale !== 1) for (let i = 0; i < x.length; i++) x[i] *= p.legacyScale;
-      const raw = run(x, b.rows);
+      const raw = runnerFor(b.features).run(x, b.rows).catch((err: Error) => {
+        throw p.features === null || err.message.startsWith('embedding') ? new Error(`predict: ${b.file}: ${err.message}`) : err;
+      });
       const next = { rows: b.rows, out: prep === null ? raw : raw.then((r) => prep.outputs(new Tensor(r, [b.rows, r.length / b.rows])).data) };
       next.out.catch(() => { /* awaited in order below */ });
       if (pending !== null) await emit(pending.rows, await pending.out);

@@ -1,7 +1,7 @@
 // `myelin train`: trains an MLP (or any architecture given as toConfig JSON: --arch) on digits, Fashion-MNIST or a CSV file, reports accuracy and speed, saves the model.
 import * as fs from 'fs';
 import { Command } from 'commander';
-import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, fromConfig } from '../nn';
+import { Module, Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Embedding, Flatten, fromConfig } from '../nn';
 import { checkConfig } from '../nn/from-config';
 import type { LayerConfig } from '../nn';
 import { noGrad } from '../autograd';
@@ -61,6 +61,8 @@ export interface TrainCommandOptions extends CsvCliOptions {
   quiet?: boolean;
   checkpointDir?: string;
   resume?: string;
+  /** CSV features are token ids: the model starts with Embedding(vocab, dim) and Flatten. */
+  embedding?: { vocab: number; dim: number };
   /** HTML training report to write (fit's report option). */
   report?: string;
   /** CSV of the History to write (history.toCsv()). */
@@ -157,6 +159,29 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   };
 }
 
+/** Parses --embedding <vocab>:<dim>. */
+function embeddingParser(value: string): { vocab: number; dim: number } {
+  const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(value);
+  const vocab = m ? Number(m[1]) : 0;
+  const dim = m ? Number(m[2]) : 0;
+  if (!m || vocab < 1 || dim < 1 || !Number.isSafeInteger(vocab * dim)) {
+    throw new UsageError(`--embedding must be <vocab size>:<dimension>, two positive integers (e.g. 5000:32), got '${value}'`);
+  }
+  return { vocab, dim };
+}
+
+/** Every feature of a token-id CSV must be an integer id in [0, vocab): the first one that is not is named with its row and column. */
+export function checkTokenIds(x: Float32Array, features: number, vocab: number, names: readonly string[] | null): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (Number.isInteger(v) && v >= 0 && v < vocab) continue;
+    const row = Math.floor(i / features) + 1;
+    const col = names?.[i % features] ?? `column ${i % features}`;
+    const what = Number.isInteger(v) ? `is out of range for --embedding vocabulary size ${vocab} (ids are 0 to ${vocab - 1})` : 'is not an integer token id';
+    throw new UsageError(`train: data row ${row}, ${col}: token id ${v} ${what}`);
+  }
+}
+
 /** R2, RMSE and MAE of predictions against targets (one value per row). */
 export function regressionMetrics(pred: Float32Array, truth: Float32Array): { r2: number; rmse: number; mae: number } {
   let mean = 0;
@@ -241,6 +266,13 @@ function seedModel(m: Module, seed: number): void {
  * (its first Linear), else the images' shape for image data, else the flat row. Checked by a forward pass on one
  * row: the output must have one value per class (or 1 for regression).
  */
+/** True when the architecture's first layer is an Embedding (its input rows are token ids). */
+function startsWithEmbedding(config: LayerConfig): boolean {
+  const layers = (config as { layers?: LayerConfig[] }).layers;
+  if (config.type === 'Sequential' && Array.isArray(layers)) return layers.length > 0 && startsWithEmbedding(layers[0]);
+  return config.type === 'Embedding';
+}
+
 function buildArchitecture(opts: TrainCommandOptions, arch: LayerConfig, data: LoadedData, outputs: number, seed: number): { model: Module; inputShape: number[] } {
   let model: Module;
   try {
@@ -296,12 +328,23 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const arch = opts.arch !== undefined ? readArchitecture(opts.arch) : null;
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
+  const emb = opts.embedding ?? null;
+  if (emb !== null) {
+    if (arch !== null) throw new UsageError('--embedding builds an Embedding + MLP of its own: with --arch, put an Embedding layer first in the architecture instead');
+    if (data.table === null) throw new UsageError(`--embedding needs a CSV of token ids as --data, got '${opts.data}'`);
+    checkTokenIds(data.train.x, data.features, emb.vocab, data.featureNames);
+  }
+  // Token ids (an Embedding first) are never standardised: an Embedding reads them as row numbers.
+  const tokenIds = emb !== null || (arch !== null && startsWithEmbedding(arch));
   let model: Module;
   let inputShape = [data.features];
+  let mlpInputs = data.features;
   if (arch !== null) ({ model, inputShape } = buildArchitecture(opts, arch, data, outputs, seed));
   else {
-    checkModelSize([data.features, ...opts.layers, outputs], opts.maxParams);
-    model = buildMlp(data.features, opts.layers, outputs, opts.activation, seed);
+    mlpInputs = emb === null ? data.features : data.features * emb.dim;
+    checkModelSize([mlpInputs, ...opts.layers, outputs], opts.maxParams - (emb === null ? 0 : emb.vocab * emb.dim));
+    const mlp = buildMlp(mlpInputs, opts.layers, outputs, opts.activation, seed);
+    model = emb === null ? mlp : new Sequential(new Embedding(emb.vocab, emb.dim, { seed: deriveSeed(seed, 1000) }), new Flatten(), ...(mlp as Sequential).layers);
   }
   const shaped = inputShape.length > 1;
   if (shaped && data.table !== null && opts.standardize) data.notes.push(`rows as [${inputShape.join(',')}]: features not standardised (a preprocessor works on flat rows)`);
@@ -332,7 +375,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
     ...(validationSplit !== undefined ? { validationSplit } : {}),
-    ...(data.table !== null && !shaped ? { standardize: { standardize: opts.standardize, targetScale: opts.standardize && regression } } : {}),
+    ...(data.table !== null && !shaped ? { standardize: { standardize: opts.standardize && !tokenIds, targetScale: opts.standardize && regression } } : {}),
     verbose: opts.quiet === true ? 0 : 1,
     output: process.stderr,
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
@@ -378,7 +421,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
   const what = arch === null
-    ? `${[data.features, ...opts.layers, outputs].join('-')} MLP`
+    ? `${emb === null ? '' : `Embedding(${emb.vocab}, ${emb.dim}) + `}${[mlpInputs, ...opts.layers, outputs].join('-')} MLP`
     : `${arch.type} from ${opts.arch} (${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString('en-US')} parameters, input [${inputShape.join(',')}])`;
   const lines = [
     `trained ${what} on ${data.name} ` +
@@ -386,7 +429,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     ...data.notes.map((n) => `  ${n}`),
   ];
   if (data.table !== null && !shaped) {
-    lines.push(`  scaling:             ${opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
+    lines.push(`  scaling:             ${tokenIds ? `none for token ids${regression && opts.standardize ? ', target standardised' : ''}` : opts.standardize ? `features standardised${regression ? ', target standardised' : ''} (saved in the model)` : 'none (--no-standardize)'}`);
   }
   lines.push(`  train loss:          ${last(history.loss)?.toFixed(4) ?? 'n/a'}${regression && opts.standardize && data.table !== null ? ' (standardised target)' : ''}`);
   if (data.classes > 0) {
@@ -427,6 +470,7 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--task <task>', `CSV task: ${TASKS.join(', ')} (auto: text labels and integers in [0, ${AUTO_MAX_CLASSES}) -> classification, other numbers -> regression)`, choiceParser('--task', TASKS), 'auto')
     .option('--no-standardize', 'CSV: do not standardise the features (and regression target); by default both are, with the training rows\' statistics saved in the model')
     .option('--missing <how>', `CSV missing values (empty, NA, N/A, NaN, null): ${MISSING.join(', ')}`, choiceParser('--missing', MISSING), 'error')
+    .option('--embedding <vocab:dim>', 'CSV features are token ids in [0, vocab): the model starts with Embedding(vocab, dim) and Flatten (e.g. 5000:32)', embeddingParser)
     .option('--one-hot [columns]', 'CSV: encode text feature columns as one-hot columns (all text columns, or the comma-separated names)')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')

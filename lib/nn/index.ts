@@ -20,6 +20,9 @@ export {
   type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
 } from './positional';
 export { MultiheadAttention, DecoderBlock, type MultiheadAttentionOptions, type AttendOptions, type DecoderBlockOptions } from './attention';
+export { LSTM } from './lstm';
+export { GRU } from './gru';
+export type { RecurrentOptions, RecurrentResult } from './recurrent';
 export { Conv1d, Conv2d, type Conv1dLayerOptions, type Conv2dLayerOptions, type ConvInit } from './conv';
 export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d, type Pool1dLayerOptions, type Pool2dLayerOptions } from './pool';
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batch-norm';

@@ -7,6 +7,8 @@ import './layer-norm';
 import './embedding';
 import './positional';
 import './attention';
+import './lstm';
+import './gru';
 import './sequential';
 import './conv';
 import './pool';

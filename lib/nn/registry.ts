@@ -103,6 +103,8 @@ export interface OnnxExportContext {
   param(name: string): Float32Array;
   /** Adds a float initializer; returns its (unique) name. */
   initializer(base: string, dims: number[], values: Float32Array): string;
+  /** Adds a 1-D int64 initializer (shapes, axes, indices); returns its name. */
+  ints(base: string, values: ArrayLike<number>): string;
   /** Adds a float scalar initializer; returns its name. */
   scalar(base: string, value: number): string;
   /** Appends a node; returns its output name. */

@@ -23,3 +23,4 @@ export { maxPool1d, maxPool2d, avgPool1d, avgPool2d, adaptiveAvgPool2d } from '.
 export type { Pool1dOptions, Pool2dOptions } from './pool';
 export { batchNorm, groupNorm, type BatchNormOptions, type RunningStats } from './norm';
 export { upsampleNearest } from './upsample';
+export { lstmLayer, gruLayer, type RecurrentWeights } from './recurrent';

@@ -13,7 +13,7 @@ declare module '../nn/module' {
     /** serve.predictClasses(this, x, opts): see there. */
     predictClasses(x: ModelInput, opts?: PredictOptions): string[];
     /** serve.predictAsync(this, x, opts): see there. */
-    predictAsync<T extends ModuleOutput = Tensor>(x: ModelInput, opts?: PredictAsyncOptions): Promise<T>;
+    predictAsync<T extends ModuleOutput = Tensor>(x: ModelInput | IntTensor, opts?: PredictAsyncOptions): Promise<T>;
   }
 }
 
@@ -23,6 +23,6 @@ Module.prototype.predict = function predictMethod<T extends ModuleOutput = Tenso
 Module.prototype.predictClasses = function predictClassesMethod(this: Module, x: ModelInput, opts?: PredictOptions): string[] {
   return predictClasses(this, x, opts);
 };
-Module.prototype.predictAsync = function predictAsyncMethod<T extends ModuleOutput = Tensor>(this: Module, x: ModelInput, opts?: PredictAsyncOptions): Promise<T> {
+Module.prototype.predictAsync = function predictAsyncMethod<T extends ModuleOutput = Tensor>(this: Module, x: ModelInput | IntTensor, opts?: PredictAsyncOptions): Promise<T> {
   return predictAsync<T>(this, x, opts);
 };

@@ -15,6 +15,7 @@ import { forwardBatch, inEvalMode } from './run';
 import { frozenPlanFor } from './snapshot';
 import { preprocessorOf } from '../data/preprocess';
 import { PREDICT_BATCH_SIZE } from '../constants';
+import { IntTensor, idsAsFloat } from '../int-tensor';
 
 /** Options of predictAsync: batchSize (rows per forward pass, default 1024), backend, onProgress, batch, signal, and features / rows for a flat array. */
 export interface PredictAsyncOptions extends InputShapeOptions {
@@ -159,7 +160,9 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
  * one forwardAsync call (batcher.ts); each gets its own rows, and rows never affect each other.
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
  */
-export async function predictAsync<T extends ModuleOutput = Tensor>(model: PlannableModel, x: ModelInput, options: PredictAsyncOptions = {}): Promise<T> {
+export async function predictAsync<T extends ModuleOutput = Tensor>(model: PlannableModel, x: ModelInput | IntTensor, options: PredictAsyncOptions = {}): Promise<T> {
+  // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).
+  if (x instanceof IntTensor) x = idsAsFloat('predictAsync', x);
   // The model's preprocessor (lib/data/preprocess), if any: inputs shaped (a flat array needs
   // features or rows), filled and scaled first; regression outputs mapped back after.
   const prep = preprocessorOf(model);

@@ -7,7 +7,7 @@ import { shapeInput, type InputShapeOptions } from './input';
 import { inputArgs, isMultiInput, joinOutputs, multiInput, type ModelInput, type MultiInput } from './inputs';
 import { checkOptions, checkPositiveInt, invalid } from '../validate';
 import { classesOf, preprocessorOf } from '../data/preprocess';
-import { IntTensor } from '../int-tensor';
+import { IntTensor, idsAsFloat } from '../int-tensor';
 import { PREDICT_BATCH_SIZE } from '../constants';
 
 /** Options of predict: batchSize (rows per forward pass, default 1024), and features / rows to shape a flat Float32Array. */
@@ -81,11 +81,7 @@ function predictSingle(model: PredictableModel, x: Tensor | Float32Array, o: Inp
  */
 export function predict<T extends ModuleOutput = Tensor>(model: PredictableModel, x: ModelInput | IntTensor, opts: PredictOptions = {}): T {
   // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).
-  if (x instanceof IntTensor) {
-    const big = x.data.findIndex((v) => v > 16777216 || v < -16777216);
-    if (big >= 0) throw new Error(`predict: id ${x.data[big]} at position ${big} is beyond 2^24, which predict cannot pass exactly (call forward with the IntTensor)`);
-    x = x.toFloat();
-  }
+  if (x instanceof IntTensor) x = idsAsFloat('predict', x);
   if (model === null || typeof model !== 'object' || typeof (model as { forward?: unknown }).forward !== 'function') {
     invalid('predict', 'model', 'an nn.Module (or an object with forward)', model);
   }

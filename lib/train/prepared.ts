@@ -1,5 +1,6 @@
 // Normalises fit/evaluate data ({ x, y } in its accepted forms) to flat rows, and builds batch tensors from reused buffers.
 import { Tensor } from '../tensor';
+import { IntTensor, idsAsFloat } from '../int-tensor';
 import { gatherRows } from '../data/split';
 import type { FitData } from './types';
 import type { BatchTarget } from './metrics';
@@ -65,6 +66,7 @@ export function prepareData(data: FitData, op: string, what = 'data', yLabel = '
   if (data === null || typeof data !== 'object' || data.x === undefined || data.y === undefined) {
     throw new Error(`${op}: ${what} must be an object { x, y }`);
   }
+  data = withFloatIds(data, `${op}: ${what}.x`);
   if (isMultiOutput(data.y)) return prepareOutputs(data, op, what);
   if (!isMultiInput(data.x)) return prepareOne(data as FitData & { x: Tensor | Float32Array }, op, what, 'x', yLabel);
   const form = Array.isArray(data.x) ? 'array' : 'record';
@@ -80,6 +82,22 @@ export function prepareData(data: FitData, op: string, what = 'data', yLabel = '
     inputs.push({ name, x: one.x, rowShape: one.rowShape, rowSize: one.rowSize });
   }
   return { ...(first as PreparedData), inputs, inputForm: form };
+}
+
+/**
+ * x with every IntTensor (token ids) as the float32 Tensor of the same values, which fit batches and shuffles like
+ * any input and an Embedding reads back as ids (exact up to 2^24; beyond is an error naming `where`).
+ */
+function withFloatIds(data: FitData, where: string): FitData {
+  const x = data.x as unknown;
+  if (x instanceof IntTensor) return { ...data, x: idsAsFloat(where, x) };
+  if (Array.isArray(x) && x.some((t) => t instanceof IntTensor)) {
+    return { ...data, x: x.map((t, i) => (t instanceof IntTensor ? idsAsFloat(`${where}[${i}]`, t) : t)) };
+  }
+  if (isPlainObject(x) && Object.values(x).some((t) => t instanceof IntTensor)) {
+    return { ...data, x: Object.fromEntries(Object.entries(x).map(([k, t]) => [k, t instanceof IntTensor ? idsAsFloat(`${where}.${k}`, t) : t])) as FitData['x'] };
+  }
+  return data;
 }
 
 /** True when y holds one target per output: a record, or an array of label / target arrays (an array of numbers is labels). */

@@ -1,6 +1,7 @@
 // Shared types of the training loop: the model/optimizer shapes fit() needs, History, callbacks, logs.
 import type { Tensor } from '../tensor';
 import type { ModuleOutput } from '../nn/module';
+import type { IntTensor } from '../int-tensor';
 
 /** What fit/evaluate need from a model (nn.Module provides all of it). forward takes the input(s) as fit's x gives them. */
 export interface TrainableModel {
@@ -27,8 +28,11 @@ export interface TrainableOptimizer {
  * Objects returned by the data loaders (with n and features) can be passed as they are.
  */
 export interface FitData {
-  /** One input, or several: an array of Tensors (forward(a, b)) or a record of named Tensors (forward({ a, b })), n rows each. */
-  x: Tensor | Float32Array | Tensor[] | { [name: string]: Tensor };
+  /**
+   * One input, or several: an array of Tensors (forward(a, b)) or a record of named Tensors (forward({ a, b })), n rows each.
+   * An IntTensor holds token ids (for an Embedding): it is batched and shuffled like any input.
+   */
+  x: Tensor | IntTensor | Float32Array | (Tensor | IntTensor)[] | { [name: string]: Tensor | IntTensor };
   y: Int32Array | number[] | Tensor | Float32Array;
   /** Rows; needed only when x and y are both flat Float32Arrays with several targets per row. */
   n?: number;

@@ -14,11 +14,12 @@
 #include "norm.h"
 #include "optim.h"
 #include "qgemm.h"
+#include "recurrent.h"
 #include "softmax.h"
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "cf1ade7f";
+inline constexpr const char* kKernelTableDigest = "112ad637";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -65,6 +66,10 @@ inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), 
 inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kLstmCellForwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("cPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("c", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("h", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kLstmCellBackwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("cPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("c", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dh", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dc", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dGates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr)};
+inline constexpr Arg kGruCellForwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gi", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("gh", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("hPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("h", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kGruCellBackwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("gh", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("hPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dh", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dGi", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("dGh", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("dhPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
@@ -115,6 +120,10 @@ inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(
 inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
 inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
+inline double call_lstmCellForward(const Slot* a) { myelin::lstm_cell_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f); return 0; }
+inline double call_lstmCellBackward(const Slot* a) { myelin::lstm_cell_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f); return 0; }
+inline double call_gruCellForward(const Slot* a) { myelin::gru_cell_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f); return 0; }
+inline double call_gruCellBackward(const Slot* a) { myelin::gru_cell_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f); return 0; }
 
 // kernel(name, argument list (for arity errors), specs, call, returns a number[, requirements]), bounded(row, the bounded buffer) (arg_spec.h).
 inline constexpr Kernel kKernels[] = {
@@ -161,6 +170,10 @@ inline constexpr Kernel kKernels[] = {
     kernel("avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", kAvgPool2dBackwardArgs, call_avgPool2dBackward, false),
     kernel("layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", kLayerNormForwardArgs, call_layerNormForward, false),
     kernel("layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", kLayerNormBackwardArgs, call_layerNormBackward, false),
+    kernel("lstmCellForward", "B, H, G, gates, cPrev, c, h", kLstmCellForwardArgs, call_lstmCellForward, false),
+    kernel("lstmCellBackward", "B, H, G, gates, cPrev, c, dh, dc, dGates", kLstmCellBackwardArgs, call_lstmCellBackward, false),
+    kernel("gruCellForward", "B, H, G, gi, gh, hPrev, h", kGruCellForwardArgs, call_gruCellForward, false),
+    kernel("gruCellBackward", "B, H, G, gates, gh, hPrev, dh, dGi, dGh, dhPrev", kGruCellBackwardArgs, call_gruCellBackward, false),
 };
 
 }  // namespace myelin_binding

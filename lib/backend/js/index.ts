@@ -11,6 +11,7 @@ import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as quant from './quant';
 import * as reduce from './reduce';
+import * as recurrent from './recurrent';
 import * as sequence from './sequence';
 import * as softmax from './softmax';
 
@@ -22,7 +23,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,

@@ -160,10 +160,12 @@ export class GraphBuilder implements OnnxExportContext {
     return this.initializer(base, [], new Float32Array([value]));
   }
 
-  node(opType: string, inputs: string[], attrs: OnnxAttribute[] = [], docString?: string): string {
+  node(opType: string, inputs: string[], attrs: OnnxAttribute[] = [], docString?: string, outputs = 1): string {
     const nodeName = `${this.prefix}${opType}`;
     const out = this.fresh(`${nodeName}_output`);
-    const node: onnx.INodeProto = { opType, name: this.fresh(nodeName), input: inputs, output: [out], attribute: attrs.map(attribute) };
+    // Operators whose other outputs are required (TopK's indices) get them named; only the first is used.
+    const rest = Array.from({ length: outputs - 1 }, (_, i) => this.fresh(`${nodeName}_output${i + 1}`));
+    const node: onnx.INodeProto = { opType, name: this.fresh(nodeName), input: inputs, output: [out, ...rest], attribute: attrs.map(attribute) };
     if (docString !== undefined) node.docString = docString;
     this.nodes.push(node);
     return out;

@@ -188,6 +188,10 @@ export const OP_EXPORTS: Record<string, OpExport> = {
   triu: (g, t) => trilu(g, t, 1),
   tril: (g, t) => trilu(g, t, 0),
   cumsum: (g, t) => g.node('CumSum', [t.inputs[0], scalarInt(g, 'axis', num(t, 'axis'))]),
+  // TopK's first output, the values (sorted; ties keep the lower index first, as ops.topk).
+  topk: (g, t) => g.node('TopK', [t.inputs[0], g.ints('k', [num(t, 'k')])], [
+    { name: 'axis', int: num(t, 'axis') }, { name: 'largest', int: t.attrs.largest === false ? 0 : 1 }, { name: 'sorted', int: 1 },
+  ], undefined, 2),
 };
 
 const ONNX_INT64 = 7;

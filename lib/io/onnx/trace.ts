@@ -64,7 +64,7 @@ function keepsBatch(op: string, attrs: OpAttrs, inputs: readonly Tensor[]): bool
   switch (op) {
     case 'slice': case 'indexRows': return false;
     case 'sum': case 'mean': case 'max': case 'min': case 'argmax': case 'argmin':
-    case 'concat': case 'narrow': case 'indexSelect':
+    case 'concat': case 'narrow': case 'indexSelect': case 'topk':
       return attrs.axis !== null && attrs.axis !== 0;
     case 'transpose': return inputs[0].ndim > 2;
     default: return true;
@@ -127,6 +127,8 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
     return m === undefined || paths.get(m) === '' ? `the model (${model.constructor.name})` : `module '${paths.get(m)}' (${m.constructor.name})`;
   };
   let constants = 0;
+  /** The first op without an ONNX mapping met inside a layer that has its own export (thrown if that export does not apply). */
+  let unmapped: Error | null = null;
 
   /** The value name of a tensor an op reads: traced, an input, a parameter, or else a constant. */
   const valueOf = (t: Tensor): Value => {
@@ -146,7 +148,16 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
 
   const onOp = (out: Tensor, op: string, ins: readonly Tensor[], attrs: OpAttrs | undefined): void => {
     const row = opExport(op);
-    if (row === undefined) throw new Error(`onnx.exportModel: op '${op}' in ${where()} has no ONNX mapping (see lib/io/onnx/op-table.ts)`);
+    if (row === undefined) {
+      const err = new Error(`onnx.exportModel: op '${op}' in ${where()} has no ONNX mapping (see lib/io/onnx/op-table.ts)`);
+      // Inside a layer with its own export (nn.LSTM's 'lstm' op): that export replaces the traced ops, so the
+      // error stands only if it does not apply.
+      if (scope.some((m) => definitionOf(m)?.onnx !== undefined)) {
+        unmapped ??= err;
+        return;
+      }
+      throw err;
+    }
     const inVals = ins.map(valueOf);
     const a = attrs ?? {};
     const factor = out.ndim > 0 && batch > 0 && inVals.some((v) => v.factor > 0) && keepsBatch(op, a, ins) ? out.shape[0] / batch : 0;
@@ -175,7 +186,11 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
       const out = original.apply(this, a);
       const def = definitionOf(this);
       const x = a[0];
-      if (def?.onnx === undefined || def.children !== undefined || a.length !== 1 || !(x instanceof Tensor) || !(out instanceof Tensor) || !values.has(x)) return out;
+      const failed = (): unknown => {
+        if (unmapped !== null && !scope.slice(0, -1).some((m) => definitionOf(m)?.onnx !== undefined)) throw unmapped;
+        return out;
+      };
+      if (def?.onnx === undefined || def.children !== undefined || a.length !== 1 || !(x instanceof Tensor) || !(out instanceof Tensor) || !values.has(x)) return failed();
       const inVal = values.get(x) as Value;
       // The layer's own export replaces its traced ops (kept aside in case the export does not apply).
       const inner = g.rollback(mark);
@@ -191,8 +206,9 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
         // E.g. a Linear on a 3-D input, or Flatten(startDim=2): the traced ops stand.
         g.rollback(mark);
         g.paste(inner);
-        return out;
+        return failed();
       }
+      unmapped = null;
       for (const t of valuesLog.splice(valuesMark)) values.delete(t);
       values.set(out, { name: g.current, factor: out.ndim > 0 && inVal.factor > 0 ? out.shape[0] / batch : 0 });
       valuesLog.push(out);
