@@ -1,0 +1,315 @@
+// myelin_gloo: the optional collectives addon over Gloo (Debian libgloo-dev). Built only where Gloo is
+// installed (native/collectives/binding.gyp, scripts/build-collectives.js); the main addon never links it.
+// One process-wide context: connect() meets the other ranks through Gloo's file or Redis store and
+// builds a TCP full mesh; every collective then runs, in order, on one communication thread, so
+// allreduces started during backward (start) proceed while JavaScript keeps computing, and wait()
+// blocks until they are done. When a collective fails, the error names the ranks whose connections
+// closed (read from Gloo's TCP pairs).
+#include <napi.h>
+
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
+#include <gloo/broadcast.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/file_store.h>
+#include <gloo/rendezvous/prefix_store.h>
+#include <gloo/rendezvous/redis_store.h>
+#include <gloo/transport/tcp/device.h>
+
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace tcp = gloo::transport::tcp;
+
+struct Job {
+  enum Kind { kAllreduce, kBroadcast, kBarrier } kind;
+  float* data;
+  size_t n;
+  int root;
+};
+
+class Comm {
+ public:
+  // peers[r]: rank r's local address of its connection to this rank, as Gloo's errors print it.
+  Comm(std::shared_ptr<gloo::rendezvous::Context> ctx, std::vector<std::string> peers, std::chrono::milliseconds timeout)
+      : ctx_(std::move(ctx)), timeout_(timeout), peers_(std::move(peers)), worker_([this] { run(); }) {}
+  ~Comm() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  int rank() const { return ctx_->rank; }
+  int size() const { return ctx_->size; }
+
+  // Queues a job; refused once a collective has failed (the mesh is then unusable).
+  void push(const Job& job) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (!error_.empty()) throw std::runtime_error(error_);
+    queue_.push_back(job);
+    pending_++;
+    cv_.notify_all();
+  }
+  // Blocks until every queued job has run; throws the first failure.
+  void wait() {
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!error_.empty()) throw std::runtime_error(error_);
+  }
+ private:
+  void run() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (stop_ && queue_.empty()) return;
+        job = queue_.front();
+        queue_.pop_front();
+      }
+      std::string failure;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        failure = error_;
+      }
+      if (failure.empty()) {
+        try {
+          execute(job);
+        } catch (const std::exception& e) {
+          failure = describe(e.what());
+        }
+      }
+      std::lock_guard<std::mutex> lock(m_);
+      if (error_.empty()) error_ = failure;
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+
+  void execute(const Job& job) {
+    const uint32_t tag = tag_++;
+    switch (job.kind) {
+      case Job::kAllreduce: {
+        gloo::AllreduceOptions opts(ctx_);
+        opts.setOutput(job.data, job.n);
+        opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
+        opts.setTag(tag);
+        opts.setTimeout(timeout_);
+        gloo::allreduce(opts);
+        break;
+      }
+      case Job::kBroadcast: {
+        gloo::BroadcastOptions opts(ctx_);
+        opts.setOutput(job.data, job.n);
+        opts.setRoot(job.root);
+        opts.setTag(tag);
+        opts.setTimeout(timeout_);
+        gloo::broadcast(opts);
+        break;
+      }
+      case Job::kBarrier: {
+        gloo::BarrierOptions opts(ctx_);
+        opts.setTag(tag);
+        opts.setTimeout(timeout_);
+        gloo::barrier(opts);
+        break;
+      }
+    }
+  }
+
+  // Gloo's message plus which ranks are gone (a dead process closes its sockets at once; a stuck one
+  // shows up as a timeout).
+  // True when text holds address not followed by another digit ("...:351" is not "...:3510").
+  static bool mentions(const std::string& text, const std::string& address) {
+    for (size_t at = text.find(address); at != std::string::npos; at = text.find(address, at + 1)) {
+      const size_t end = at + address.size();
+      if (end >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end]))) return true;
+    }
+    return false;
+  }
+
+  // Gloo's message, led by the ranks it names (a dead process closes its sockets at once: Gloo reports
+  // the peer's address, which connect() mapped to its rank) or by the timeout (a stuck rank).
+  std::string describe(const std::string& what) {
+    std::string ranks;
+    for (int r = 0; r < ctx_->size; r++) {
+      if (peers_[r].empty() || !mentions(what, peers_[r])) continue;
+      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    }
+    std::string msg;
+    if (!ranks.empty()) {
+      msg = "rank " + std::to_string(ctx_->rank) + " lost its connection to rank " + ranks +
+            " (that process exited, was killed, or its network went down)";
+    } else if (what.find("imed out") != std::string::npos) {
+      msg = "rank " + std::to_string(ctx_->rank) + " timed out after " + std::to_string(timeout_.count()) +
+            " ms waiting for the other ranks (one is stuck or slow, or the ranks ran different collectives)";
+    } else {
+      msg = "rank " + std::to_string(ctx_->rank) + ": a collective failed";
+    }
+    return msg + "; Gloo: " + what;
+  }
+
+  std::shared_ptr<gloo::rendezvous::Context> ctx_;
+  std::chrono::milliseconds timeout_;
+  std::vector<std::string> peers_;
+  std::mutex m_;
+  std::condition_variable cv_, done_;
+  std::deque<Job> queue_;
+  size_t pending_ = 0;
+  bool stop_ = false;
+  std::string error_;
+  uint32_t tag_ = 0;
+  std::thread worker_;
+};
+
+std::unique_ptr<Comm> comm;
+
+Comm& current(const char* op) {
+  if (!comm) throw std::runtime_error(std::string("distributed.") + op + ": not connected (call distributed.init first)");
+  return *comm;
+}
+
+std::string str(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+int integer(const Napi::Object& o, const char* key, int fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+
+// Rejects anything but a Float32Array (the collectives write into it in place).
+Napi::Float32Array floats(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw std::invalid_argument(std::string("distributed.") + op + ": argument " + std::to_string(i) + " must be a Float32Array");
+  }
+  return info[i].As<Napi::Float32Array>();
+}
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+// connect({ rank, size, store: 'file' | 'redis', path, host, port, prefix, hostname, iface, timeoutMs })
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (comm) throw std::runtime_error("distributed.init: already connected (call distributed.destroy first)");
+    if (info.Length() < 1 || !info[0].IsObject()) throw std::invalid_argument("distributed.init: expected an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    const int rank = integer(o, "rank", -1), size = integer(o, "size", 0);
+    if (size < 1 || rank < 0 || rank >= size) {
+      throw std::invalid_argument("distributed.init: rank " + std::to_string(rank) + " is not in 0.." + std::to_string(size - 1));
+    }
+    const auto timeout = std::chrono::milliseconds(integer(o, "timeoutMs", 60000));
+    tcp::attr attr;
+    attr.hostname = str(o, "hostname");
+    attr.iface = str(o, "iface");
+    if (attr.hostname.empty() && attr.iface.empty()) attr.hostname = "127.0.0.1";
+    auto device = tcp::CreateDevice(attr);
+    std::unique_ptr<gloo::rendezvous::Store> base;
+    if (str(o, "store") == "redis") {
+      base.reset(new gloo::rendezvous::RedisStore(str(o, "host"), integer(o, "port", 6379)));
+    } else {
+      base.reset(new gloo::rendezvous::FileStore(str(o, "path")));
+    }
+    gloo::rendezvous::PrefixStore store(str(o, "prefix"), *base);
+    auto ctx = std::make_shared<gloo::rendezvous::Context>(rank, size);
+    ctx->setTimeout(timeout);
+    ctx->connectFullMesh(store, device);
+    // Each rank publishes its local address of every connection, so that an error naming a peer's
+    // address can name the peer's rank.
+    std::string mine;
+    for (int r = 0; r < size; r++) mine += (r == rank ? std::string() : ctx->getPair(r)->address().str()) + "\n";
+    store.set("myelin-addresses-" + std::to_string(rank), std::vector<char>(mine.begin(), mine.end()));
+    std::vector<std::string> peers(size);
+    for (int r = 0; r < size; r++) {
+      if (r == rank) continue;
+      std::vector<char> bytes = store.get("myelin-addresses-" + std::to_string(r));
+      std::string all(bytes.begin(), bytes.end());
+      size_t start = 0;
+      for (int i = 0; i < rank; i++) start = all.find('\n', start) + 1;
+      peers[r] = all.substr(start, all.find('\n', start) - start);
+    }
+    comm.reset(new Comm(ctx, std::move(peers), timeout));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Queue(const Napi::CallbackInfo& info, Job::Kind kind, const char* op, bool wait) {
+  return guarded(info, [&]() -> Napi::Value {
+    Comm& c = current(op);
+    Job job{kind, nullptr, 0, 0};
+    if (kind != Job::kBarrier) {
+      Napi::Float32Array a = floats(info, 0, op);
+      job.data = a.Data();
+      job.n = a.ElementLength();
+    }
+    if (kind == Job::kBroadcast) {
+      job.root = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+      if (job.root < 0 || job.root >= c.size()) throw std::invalid_argument("distributed.broadcast: root " + std::to_string(job.root) + " is not a rank");
+    }
+    c.push(job);
+    if (wait) c.wait();
+    return info.Env().Undefined();
+  });
+}
+
+// allreduce(a): sums a over every rank, in place; returns when done.
+Napi::Value Allreduce(const Napi::CallbackInfo& info) { return Queue(info, Job::kAllreduce, "allreduce", true); }
+// start(a): queues the in-place sum of a on the communication thread and returns at once; the caller
+// must keep a alive and untouched until wait().
+Napi::Value Start(const Napi::CallbackInfo& info) { return Queue(info, Job::kAllreduce, "allreduce", false); }
+// broadcast(a, root): rank root's a to every rank.
+Napi::Value Broadcast(const Napi::CallbackInfo& info) { return Queue(info, Job::kBroadcast, "broadcast", true); }
+Napi::Value Barrier(const Napi::CallbackInfo& info) { return Queue(info, Job::kBarrier, "barrier", true); }
+
+// wait(): blocks until every started collective has finished; throws the first failure.
+Napi::Value Wait(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    current("wait").wait();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  comm.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("connect", Napi::Function::New(env, Connect));
+  exports.Set("allreduce", Napi::Function::New(env, Allreduce));
+  exports.Set("start", Napi::Function::New(env, Start));
+  exports.Set("wait", Napi::Function::New(env, Wait));
+  exports.Set("broadcast", Napi::Function::New(env, Broadcast));
+  exports.Set("barrier", Napi::Function::New(env, Barrier));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("rank", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return comm ? Napi::Number::New(info.Env(), comm->rank()) : info.Env().Null();
+  }));
+  exports.Set("glooVersion", Napi::Number::New(env, GLOO_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(myelin_gloo, Init)
