@@ -15,7 +15,11 @@
 #include <gloo/rendezvous/file_store.h>
 #include <gloo/rendezvous/prefix_store.h>
 #include <gloo/rendezvous/redis_store.h>
+#include <gloo/transport/tcp/address.h>
 #include <gloo/transport/tcp/device.h>
+
+#include <dirent.h>
+#include <sys/socket.h>
 
 #include <cctype>
 #include <chrono>
@@ -40,9 +44,12 @@ struct Job {
 
 class Comm {
  public:
-  // peers[r]: rank r's local address of its connection to this rank, as Gloo's errors print it.
-  Comm(std::shared_ptr<gloo::rendezvous::Context> ctx, std::vector<std::string> peers, std::chrono::milliseconds timeout)
-      : ctx_(std::move(ctx)), timeout_(timeout), peers_(std::move(peers)), worker_([this] { run(); }) {}
+  // peers[r]: the addresses Gloo's errors may print for rank r. store: the rendezvous store (kept to
+  // tell the other ranks which peers this one lost).
+  Comm(std::shared_ptr<gloo::rendezvous::Context> ctx, std::vector<std::vector<std::string>> peers, std::chrono::milliseconds timeout,
+       std::unique_ptr<gloo::rendezvous::Store> base, const std::string& prefix)
+      : ctx_(std::move(ctx)), timeout_(timeout), peers_(std::move(peers)), base_(std::move(base)), store_(prefix, *base_),
+        worker_([this] { run(); }) {}
   ~Comm() {
     {
       std::lock_guard<std::mutex> lock(m_);
@@ -139,18 +146,55 @@ class Comm {
     return false;
   }
 
+  static std::string lostKey(int rank) { return "myelin-lost-by-" + std::to_string(rank); }
+
+  // The ranks that rank `ranks` (one rank; for several, the first that left a report) said it lost, or "".
+  std::string reportOf(const std::string& ranks) {
+    size_t start = 0;
+    while (start < ranks.size()) {
+      size_t end = ranks.find(',', start);
+      if (end == std::string::npos) end = ranks.size();
+      const int r = std::stoi(ranks.substr(start, end - start));
+      start = end + 1;
+      try {
+        store_.wait({lostKey(r)}, std::chrono::milliseconds(300));
+        std::vector<char> bytes = store_.get(lostKey(r));
+        std::string theirs(bytes.begin(), bytes.end());
+        if (theirs != std::to_string(ctx_->rank)) return theirs;
+      } catch (const std::exception&) {
+        // no report: this rank failed without a word
+      }
+    }
+    return "";
+  }
+
   // Gloo's message, led by the ranks it names (a dead process closes its sockets at once: Gloo reports
   // the peer's address, which connect() mapped to its rank) or by the timeout (a stuck rank).
   std::string describe(const std::string& what) {
     std::string ranks;
     for (int r = 0; r < ctx_->size; r++) {
-      if (peers_[r].empty() || !mentions(what, peers_[r])) continue;
-      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+      bool named = false;
+      for (const std::string& a : peers_[r]) named = named || mentions(what, a);
+      if (!named) continue;
+      ranks += (ranks.empty() ? "" : ",") + std::to_string(r);
     }
     std::string msg;
     if (!ranks.empty()) {
-      msg = "rank " + std::to_string(ctx_->rank) + " lost its connection to rank " + ranks +
-            " (that process exited, was killed, or its network went down)";
+      msg = "rank " + std::to_string(ctx_->rank) + " lost its connection to rank " + ranks;
+      // A rank that fails exits and so closes its other connections too: follow the reports the lost
+      // ranks left in the store back to the rank that failed first (the one that left no report).
+      try {
+        store_.set(lostKey(ctx_->rank), std::vector<char>(ranks.begin(), ranks.end()));
+      } catch (const std::exception&) {
+      }
+      std::string chain, current = ranks;
+      for (int hops = 0; hops < ctx_->size; hops++) {
+        const std::string next = reportOf(current);
+        if (next.empty() || next == current) break;
+        chain += ", which had lost rank " + next;
+        current = next;
+      }
+      msg += chain + ": rank " + current + " failed first (that process exited, was killed, or its network went down)";
     } else if (what.find("imed out") != std::string::npos) {
       msg = "rank " + std::to_string(ctx_->rank) + " timed out after " + std::to_string(timeout_.count()) +
             " ms waiting for the other ranks (one is stuck or slow, or the ranks ran different collectives)";
@@ -162,7 +206,9 @@ class Comm {
 
   std::shared_ptr<gloo::rendezvous::Context> ctx_;
   std::chrono::milliseconds timeout_;
-  std::vector<std::string> peers_;
+  std::vector<std::vector<std::string>> peers_;
+  std::unique_ptr<gloo::rendezvous::Store> base_;
+  gloo::rendezvous::PrefixStore store_;
   std::mutex m_;
   std::condition_variable cv_, done_;
   std::deque<Job> queue_;
@@ -231,7 +277,8 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     } else {
       base.reset(new gloo::rendezvous::FileStore(str(o, "path")));
     }
-    gloo::rendezvous::PrefixStore store(str(o, "prefix"), *base);
+    const std::string prefix = str(o, "prefix");
+    gloo::rendezvous::PrefixStore store(prefix, *base);
     auto ctx = std::make_shared<gloo::rendezvous::Context>(rank, size);
     ctx->setTimeout(timeout);
     ctx->connectFullMesh(store, device);
@@ -240,16 +287,39 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     std::string mine;
     for (int r = 0; r < size; r++) mine += (r == rank ? std::string() : ctx->getPair(r)->address().str()) + "\n";
     store.set("myelin-addresses-" + std::to_string(rank), std::vector<char>(mine.begin(), mine.end()));
-    std::vector<std::string> peers(size);
+    // An error names the peer by the address of its end of the connection: rank r's listening address
+    // when this rank connected to it, else the address r connected from (found among this process's
+    // sockets: the one whose local end is this rank's listening address for r).
+    std::vector<std::vector<std::string>> peers(size);
+    std::vector<std::string> listening(size);
     for (int r = 0; r < size; r++) {
       if (r == rank) continue;
+      listening[r] = ctx->getPair(r)->address().str();
       std::vector<char> bytes = store.get("myelin-addresses-" + std::to_string(r));
       std::string all(bytes.begin(), bytes.end());
       size_t start = 0;
       for (int i = 0; i < rank; i++) start = all.find('\n', start) + 1;
-      peers[r] = all.substr(start, all.find('\n', start) - start);
+      peers[r].push_back(all.substr(start, all.find('\n', start) - start));
     }
-    comm.reset(new Comm(ctx, std::move(peers), timeout));
+    if (DIR* dir = opendir("/proc/self/fd")) {
+      while (dirent* e = readdir(dir)) {
+        const int fd = std::atoi(e->d_name);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (fd <= 2 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) continue;
+        try {
+          const std::string local = tcp::Address::fromSockName(fd).str(), remote = tcp::Address::fromPeerName(fd).str();
+          for (int r = 0; r < size; r++) {
+            if (r != rank && local == listening[r]) peers[r].push_back(remote);
+          }
+        } catch (const std::exception&) {
+          // not one of Gloo's sockets
+        }
+      }
+      closedir(dir);
+    }
+    comm.reset(new Comm(ctx, std::move(peers), timeout, std::move(base), prefix));
     return info.Env().Undefined();
   });
 }
