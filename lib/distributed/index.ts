@@ -3,3 +3,4 @@ export { init, group, isInitialized, getRank, getWorldSize, destroy, resolveInit
 export { DistributedSampler } from './sampler';
 export { GradientReducer, type ReducerStats } from './reducer';
 export { type DistributedFitOption, type DistributedFitSettings } from './fit-hook';
+export { launch, type LaunchOptions, type RankExit } from './launch';

@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <gloo/allreduce.h>
+#include <gloo/alltoall.h>
 #include <gloo/barrier.h>
 #include <gloo/broadcast.h>
 #include <gloo/math.h>
@@ -18,7 +19,9 @@
 #include <gloo/transport/tcp/address.h>
 #include <gloo/transport/tcp/device.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cctype>
@@ -148,59 +151,68 @@ class Comm {
 
   static std::string lostKey(int rank) { return "myelin-lost-by-" + std::to_string(rank); }
 
-  // The ranks that rank `ranks` (one rank; for several, the first that left a report) said it lost, or "".
-  std::string reportOf(const std::string& ranks) {
-    size_t start = 0;
-    while (start < ranks.size()) {
-      size_t end = ranks.find(',', start);
-      if (end == std::string::npos) end = ranks.size();
-      const int r = std::stoi(ranks.substr(start, end - start));
-      start = end + 1;
-      try {
-        store_.wait({lostKey(r)}, std::chrono::milliseconds(300));
-        std::vector<char> bytes = store_.get(lostKey(r));
-        std::string theirs(bytes.begin(), bytes.end());
-        if (theirs != std::to_string(ctx_->rank)) return theirs;
-      } catch (const std::exception&) {
-        // no report: this rank failed without a word
-      }
+  // Rank r's report of the ranks it lost ("" when it left none within a short wait: it failed silently).
+  std::string reportOf(int r) {
+    try {
+      store_.wait({lostKey(r)}, std::chrono::milliseconds(500));
+      std::vector<char> bytes = store_.get(lostKey(r));
+      return std::string(bytes.begin(), bytes.end());
+    } catch (const std::exception&) {
+      return "";
     }
-    return "";
   }
 
   // Gloo's message, led by the ranks it names (a dead process closes its sockets at once: Gloo reports
   // the peer's address, which connect() mapped to its rank) or by the timeout (a stuck rank).
   std::string describe(const std::string& what) {
-    std::string ranks;
+    const std::string me = "rank " + std::to_string(ctx_->rank);
+    std::string lost;
+    std::vector<bool> named(ctx_->size, false);
     for (int r = 0; r < ctx_->size; r++) {
-      bool named = false;
-      for (const std::string& a : peers_[r]) named = named || mentions(what, a);
-      if (!named) continue;
-      ranks += (ranks.empty() ? "" : ",") + std::to_string(r);
+      bool mentioned = false;
+      for (const std::string& a : peers_[r]) mentioned = mentioned || mentions(what, a);
+      if (!mentioned) continue;
+      named[r] = true;
+      lost += (lost.empty() ? "" : ",") + std::to_string(r);
     }
-    std::string msg;
-    if (!ranks.empty()) {
-      msg = "rank " + std::to_string(ctx_->rank) + " lost its connection to rank " + ranks;
-      // A rank that fails exits and so closes its other connections too: follow the reports the lost
-      // ranks left in the store back to the rank that failed first (the one that left no report).
-      try {
-        store_.set(lostKey(ctx_->rank), std::vector<char>(ranks.begin(), ranks.end()));
-      } catch (const std::exception&) {
-      }
-      std::string chain, current = ranks;
-      for (int hops = 0; hops < ctx_->size; hops++) {
-        const std::string next = reportOf(current);
-        if (next.empty() || next == current) break;
-        chain += ", which had lost rank " + next;
-        current = next;
-      }
-      msg += chain + ": rank " + current + " failed first (that process exited, was killed, or its network went down)";
-    } else if (what.find("imed out") != std::string::npos) {
-      msg = "rank " + std::to_string(ctx_->rank) + " timed out after " + std::to_string(timeout_.count()) +
-            " ms waiting for the other ranks (one is stuck or slow, or the ranks ran different collectives)";
-    } else {
-      msg = "rank " + std::to_string(ctx_->rank) + ": a collective failed";
+    if (lost.empty() && what.find("imed out") != std::string::npos) {
+      return me + " timed out after " + std::to_string(timeout_.count()) +
+             " ms waiting for the other ranks (one is stuck or slow, or the ranks ran different collectives); Gloo: " + what;
     }
+    if (lost.empty() && what.find("losed") == std::string::npos && what.find("eset") == std::string::npos) {
+      return me + ": a collective failed; Gloo: " + what;
+    }
+    // A rank that fails exits, which closes its other connections too, so the connection this rank lost
+    // may lead to a bystander. Every rank that sees a failure leaves a report in the store; the rank
+    // that failed first is one that the reports name and that left none.
+    try {
+      const std::string report = lost.empty() ? "?" : lost;
+      store_.set(lostKey(ctx_->rank), std::vector<char>(report.begin(), report.end()));
+    } catch (const std::exception&) {
+    }
+    std::vector<bool> reported(ctx_->size, false);
+    for (int r = 0; r < ctx_->size; r++) {
+      if (r == ctx_->rank) continue;
+      const std::string theirs = reportOf(r);
+      reported[r] = !theirs.empty();
+      size_t start = 0;
+      while (start < theirs.size()) {
+        size_t end = theirs.find(',', start);
+        if (end == std::string::npos) end = theirs.size();
+        const std::string item = theirs.substr(start, end - start);
+        if (!item.empty() && std::isdigit(static_cast<unsigned char>(item[0]))) {
+          const int n = std::stoi(item);
+          if (n >= 0 && n < ctx_->size) named[n] = true;
+        }
+        start = end + 1;
+      }
+    }
+    std::string first;
+    for (int r = 0; r < ctx_->size; r++) {
+      if (r != ctx_->rank && named[r] && !reported[r]) first += (first.empty() ? "" : ",") + std::to_string(r);
+    }
+    std::string msg = me + " lost its connection to " + (lost.empty() ? std::string("another rank") : "rank " + lost);
+    if (!first.empty()) msg += ": rank " + first + " failed first (that process exited, was killed, or its network went down)";
     return msg + "; Gloo: " + what;
   }
 
@@ -220,6 +232,23 @@ class Comm {
 };
 
 std::unique_ptr<Comm> comm;
+
+// "[ip]:port" as Gloo's Address::str() prints it. raw: the port as stored (network byte order), which is
+// what this Gloo prints; else in host order (kept so that a Gloo that converts it matches too).
+std::string addressText(const sockaddr_storage& ss, bool raw) {
+  char ip[INET6_ADDRSTRLEN] = {0};
+  unsigned port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+    port = raw ? a->sin_port : ntohs(a->sin_port);
+  } else {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+    port = raw ? a->sin6_port : ntohs(a->sin6_port);
+  }
+  return "[" + std::string(ip) + "]:" + std::to_string(port);
+}
 
 Comm& current(const char* op) {
   if (!comm) throw std::runtime_error(std::string("distributed.") + op + ": not connected (call distributed.init first)");
@@ -301,6 +330,16 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
       for (int i = 0; i < rank; i++) start = all.find('\n', start) + 1;
       peers[r].push_back(all.substr(start, all.find('\n', start) - start));
     }
+    {
+      // One message on every connection first, so that every accepted socket is open when we look.
+      std::vector<float> in(size, 1.0f), out(size, 0.0f);
+      gloo::AlltoallOptions opts(ctx);
+      opts.setInput(in.data(), in.size());
+      opts.setOutput(out.data(), out.size());
+      opts.setTag(0xfffffff0u);
+      opts.setTimeout(timeout);
+      gloo::alltoall(opts);
+    }
     if (DIR* dir = opendir("/proc/self/fd")) {
       while (dirent* e = readdir(dir)) {
         const int fd = std::atoi(e->d_name);
@@ -308,13 +347,14 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
         socklen_t len = sizeof(ss);
         if (fd <= 2 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
         if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) continue;
-        try {
-          const std::string local = tcp::Address::fromSockName(fd).str(), remote = tcp::Address::fromPeerName(fd).str();
+        struct sockaddr_storage own;
+        socklen_t ownLen = sizeof(own);
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&own), &ownLen) != 0) continue;
+        for (const bool raw : {true, false}) {
+          const std::string local = addressText(own, raw);
           for (int r = 0; r < size; r++) {
-            if (r != rank && local == listening[r]) peers[r].push_back(remote);
+            if (r != rank && local == listening[r]) peers[r].push_back(addressText(ss, raw));
           }
-        } catch (const std::exception&) {
-          // not one of Gloo's sockets
         }
       }
       closedir(dir);

@@ -1,13 +1,13 @@
 // One rank of the distributed-training tests (test/distributed.test.ts): trains a small MLP on the
 // embedded digits with fit({ distributed }) and writes its final weights (and reducer stats) as JSON.
-// argv: outFile batchSize epochs [dieAtStep] ; RANK / WORLD_SIZE / MYELIN_RENDEZVOUS from the environment
+// argv: outFile batchSize epochs [failAtStep [exit|hang]] (the last rank exits with code 7, or hangs, at that step); RANK / WORLD_SIZE / MYELIN_RENDEZVOUS from the environment
 // (as `myelin run` sets them), or a world of one.
 'use strict';
 const fs = require('fs');
 const m = require(process.env.MYELIN_DIST_ENTRY || '../../dist/index.js');
 
 async function main() {
-  const [outFile, batchSize, epochs, dieAt] = process.argv.slice(2);
+  const [outFile, batchSize, epochs, dieAt, how = 'exit'] = process.argv.slice(2);
   const g = m.distributed.init({ timeoutMs: Number(process.env.TEST_TIMEOUT_MS || 20000) });
   const digits = m.data.loadDigits({ seed: 1 });
   const n = 203; // not a multiple of 2 or 3: the last batch is ragged and some ranks run out first
@@ -21,11 +21,14 @@ async function main() {
     distributed: { bucketBytes: 4096 },
     onBatchEnd: () => {
       step++;
-      if (dieAt !== undefined && g.rank === g.worldSize - 1 && step === Number(dieAt)) process.exit(7);
+      if (dieAt === undefined || g.rank !== g.worldSize - 1 || step !== Number(dieAt)) return;
+      if (how === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000); // stuck, sockets open
+      process.exit(7);
     },
   });
   const weights = model.parameters().map((p) => Array.from(p.data));
-  fs.writeFileSync(outFile, JSON.stringify({ rank: g.rank, worldSize: g.worldSize, loss: history.loss, weights }));
+  const file = outFile.replace('RANK', String(g.rank));
+  fs.writeFileSync(file, JSON.stringify({ rank: g.rank, worldSize: g.worldSize, loss: history.loss, weights }));
   m.distributed.destroy();
 }
 
