@@ -99,6 +99,14 @@ describe('distributed.init', () => {
     await expect(fit(model, { x: tensor([[1, 2]]), y: tensor([[1]]) }, { verbose: 0, distributed: true })).rejects.toThrow(/call myelin.distributed.init\(\) first/);
   });
 
+  it('the main addon does not link Gloo (it loads on machines without it)', () => {
+    const main = path.join(ROOT, 'build', 'Release', 'myelin.node');
+    const r = spawnSync('ldd', [main], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/libc\.so/);
+    expect(r.stdout).not.toMatch(/gloo|hiredis|ibverbs/);
+  });
+
   it('a missing collectives addon is an Error naming the package or the build command', () => {
     const msg = (() => { try { loadGloo('/nonexistent/myelin_gloo.node'); return ''; } catch (e) { return (e as Error).message; } })();
     expect(msg).toMatch(GLOO_INSTALLED ? /build the addon with `node .*build-collectives\.js`/ : /libgloo-dev \(apt-get install libgloo-dev\)/);
