@@ -20,6 +20,8 @@ export interface DistributedFitSettings {
   logAllRanks?: boolean;
   /** Every rank writes checkpointDir (default: rank 0 only; give each rank its own directory). */
   checkpointAllRanks?: boolean;
+  /** Called after every epoch with this rank's cumulative all-reduce counters (bytes, backward and wait time). */
+  onStats?: (stats: ReducerStats) => void;
 }
 
 /** The distributed side of one fit() run. */
@@ -31,7 +33,7 @@ export class DistributedRun {
   /** The shuffle seed of every rank: rank 0's when fit was given none (each process drew its own). */
   readonly seed: number;
 
-  constructor(readonly group: ProcessGroup, settings: DistributedFitSettings, params: Tensor[], rows: number, seed: number, seedGiven: boolean, shuffle: boolean) {
+  constructor(readonly group: ProcessGroup, private readonly settings: DistributedFitSettings, params: Tensor[], rows: number, seed: number, seedGiven: boolean, shuffle: boolean) {
     seed = this.agree(rows, seed, seedGiven, shuffle);
     this.seed = seed;
     this.sampler = new DistributedSampler(rows, { rank: group.rank, worldSize: group.worldSize, seed, shuffle });
@@ -68,6 +70,7 @@ export class DistributedRun {
   reduceTotals(t: { lossSum: number; weightSum: number; seen: number }): void {
     const a = this.group.allreduce(new Float32Array([t.lossSum, t.weightSum, t.seen]));
     [t.lossSum, t.weightSum, t.seen] = [a[0], a[1], a[2]];
+    this.settings.onStats?.({ ...this.reducer.stats });
   }
 
   /** Writes (rank 0) or checks (resume) the world size beside a checkpoint: resuming needs the same one. */
@@ -96,7 +99,7 @@ export function distributedRun(option: DistributedFitOption | undefined, params:
   if (option === true) settings = {};
   else if (typeof option === 'object' && option !== null && typeof (option as ProcessGroup).allreduce === 'function') settings = { group: option as ProcessGroup };
   else if (typeof option === 'object' && option !== null) settings = option as DistributedFitSettings;
-  else throw new Error(`fit: distributed must be true, a process group or { group, bucketBytes, logAllRanks, checkpointAllRanks }, got ${JSON.stringify(option)}`);
+  else throw new Error(`fit: distributed must be true, a process group or { group, bucketBytes, logAllRanks, checkpointAllRanks, onStats }, got ${JSON.stringify(option)}`);
   const g = settings.group ?? currentGroup();
   if (g === null) throw new Error('fit: distributed training needs a process group: call myelin.distributed.init() first (or start the script with `myelin run --nproc N`)');
   return new DistributedRun(g, settings, params, rows, seed, seedGiven, shuffle);

@@ -16,6 +16,8 @@ interface Bucket {
 export interface ReducerStats {
   steps: number;
   buckets: number;
+  /** Floats in each bucket, in the order they are all-reduced. */
+  bucketSizes: number[];
   /** Gradient bytes each rank all-reduces per step (plus 4 for the batch weight). */
   bytesPerStep: number;
   /** Bytes each rank sends per step with Gloo's ring all-reduce: 2 (W-1)/W x the bytes reduced. */
@@ -66,7 +68,7 @@ export class GradientReducer {
     flush();
     const bytes = 4 * (this.buckets.reduce((s, b) => s + b.data.length, 0) + 1);
     const w = group.worldSize;
-    this.stats = { steps: 0, buckets: this.buckets.length, bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, backwardMs: 0, waitMs: 0 };
+    this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, backwardMs: 0, waitMs: 0 };
   }
 
   /** Broadcasts rank 0's parameter values to every rank (one buffer). */
