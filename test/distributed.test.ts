@@ -114,12 +114,12 @@ describe('distributed.init', () => {
 });
 
 /** Runs `myelin run --nproc n` on the child script; returns the exit status, stderr and seconds taken. */
-function runRanks(n: number, args: string[], env: Record<string, string> = {}): { status: number | null; stderr: string; seconds: number } {
+function runRanks(n: number, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; seconds: number } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, 'run', '--nproc', String(n), '--grace', '10', CHILD, ...args], {
     encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000,
   });
-  return { status: r.status, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
 }
 
 function weightsOf(file: string): number[][] {
@@ -153,6 +153,22 @@ describe.runIf(GLOO_INSTALLED)('training over Gloo (2 and 3 processes on this ma
       expect(maxDiff(one, rank0)).toBeLessThan(1e-5);
       for (let k = 1; k < n; k++) expect(maxDiff(rank0, weightsOf(path.join(dir, `w${n}-${k}.json`)))).toBe(0);
     }
+  }, 120000);
+
+  it('only rank 0 logs and writes the checkpoint; a resumed run equals an uninterrupted one; another world size is refused', () => {
+    const ckpt = path.join(dir, 'ckpt');
+    const straight = runRanks(2, [path.join(dir, 'straight-RANK.json'), '12', '3'], { TEST_VERBOSE: '2' });
+    expect(straight.status).toBe(0);
+    // verbose 2 prints one line per epoch: 3 epochs, from rank 0 only.
+    expect((straight.stdout.match(/^Epoch \d+\/3/gm) ?? []).length).toBe(3);
+    expect(runRanks(2, [path.join(dir, 'first-RANK.json'), '12', '1'], { TEST_CHECKPOINT_DIR: ckpt }).status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(ckpt, 'distributed.json'), 'utf8'))).toEqual({ worldSize: 2 });
+    const resumed = runRanks(2, [path.join(dir, 'resumed-RANK.json'), '12', '3'], { TEST_RESUME_FROM: ckpt });
+    expect(resumed.status).toBe(0);
+    expect(maxDiff(weightsOf(path.join(dir, 'straight-0.json')), weightsOf(path.join(dir, 'resumed-0.json')))).toBeLessThan(1e-6);
+    const other = runRanks(3, [path.join(dir, 'other-RANK.json'), '8', '3'], { TEST_RESUME_FROM: ckpt });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toMatch(/was trained with worldSize 2, this run has 3; resume with the same number of processes/);
   }, 120000);
 
   it('a rank that dies makes the others fail at once with an error naming it (never a hang)', () => {

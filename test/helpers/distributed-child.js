@@ -1,7 +1,8 @@
 // One rank of the distributed-training tests (test/distributed.test.ts): trains a small MLP on the
 // embedded digits with fit({ distributed }) and writes its final weights (and reducer stats) as JSON.
 // argv: outFile batchSize epochs [failAtStep [exit|hang]] (the last rank exits with code 7, or hangs, at that step); RANK / WORLD_SIZE / MYELIN_RENDEZVOUS from the environment
-// (as `myelin run` sets them), or a world of one.
+// (as `myelin run` sets them), or a world of one. TEST_VERBOSE, TEST_CHECKPOINT_DIR and TEST_RESUME_FROM
+// set fit's verbose, checkpointDir and resumeFrom.
 'use strict';
 const fs = require('fs');
 const m = require(process.env.MYELIN_DIST_ENTRY || '../../dist/index.js');
@@ -17,7 +18,9 @@ async function main() {
   const model = new m.nn.Sequential(new m.nn.Linear(64, 32), new m.nn.ReLU(), new m.nn.Linear(32, 10), { seed: 7 + g.rank });
   let step = 0;
   const history = await m.fit(model, { x, y }, {
-    epochs: Number(epochs), batchSize: Number(batchSize), seed: 5, optimizer: 'adam', lr: 0.01, verbose: 0,
+    epochs: Number(epochs), batchSize: Number(batchSize), seed: 5, optimizer: 'adam', lr: 0.01, verbose: Number(process.env.TEST_VERBOSE || 0),
+    ...(process.env.TEST_CHECKPOINT_DIR ? { checkpointDir: process.env.TEST_CHECKPOINT_DIR } : {}),
+    ...(process.env.TEST_RESUME_FROM ? { resumeFrom: process.env.TEST_RESUME_FROM } : {}),
     distributed: { bucketBytes: 4096 },
     onBatchEnd: () => {
       step++;
