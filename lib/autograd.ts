@@ -208,9 +208,10 @@ function walkBackward(
     grads.delete(t);
     const node = t._node;
     if (!node) {
-      if (g && t.requiresGrad) {
-        accumulateLeafGrad(t, g, adopted, makeGrad);
-        // A leaf comes after all its consumers in the reverse walk: its gradient is final here.
+      if (t.requiresGrad) {
+        if (g) accumulateLeafGrad(t, g, adopted, makeGrad);
+        // A leaf comes after all its consumers in the reverse walk: its gradient is final here (also when
+        // a fused op added into its .grad directly and handed the tape nothing).
         if (leafGradHook !== null) leafGradHook(t);
       }
       continue;

@@ -94,6 +94,19 @@ describe('distributed.init', () => {
     expect(await train(true)).toEqual(await train(false));
   });
 
+  it('every bucket starts during backward, also once the fused Linear adds into existing .grad buffers directly', async () => {
+    init({ rank: 0, worldSize: 1 });
+    const x = tensor(Array.from({ length: 64 }, (_, i) => [Math.sin(i), Math.cos(i), i / 64]));
+    const y = new Int32Array(64).map((_, i) => i % 3);
+    const model = new nn.Sequential(new nn.Linear(3, 16), new nn.ReLU(), new nn.Linear(16, 3), { seed: 2 });
+    const started: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      // The second fit starts with .grad buffers in place: the fused op then hands the tape no weight gradient.
+      await fit(model, { x, y }, { epochs: 1, batchSize: 16, seed: 1, verbose: 0, distributed: { bucketBytes: 64, onStats: (s) => started.push(s.bytesStartedInBackward / (s.steps * (s.bytesPerStep - 4))) } });
+    }
+    expect(started).toEqual([1, 1]);
+  });
+
   it('fit({ distributed: true }) without a group says to call init', async () => {
     const model = new nn.Sequential(new nn.Linear(2, 1));
     await expect(fit(model, { x: tensor([[1, 2]]), y: tensor([[1]]) }, { verbose: 0, distributed: true })).rejects.toThrow(/call myelin.distributed.init\(\) first/);

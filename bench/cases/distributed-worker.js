@@ -9,21 +9,32 @@ const m = require('../../dist/index.js');
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
-/** Bytes this process's TCP sockets have sent so far (the kernel's tcp_info via `ss`), or null. */
+/** Bytes sent so far by each of this process's TCP sockets (the kernel's tcp_info via `ss`), by socket; null without ss. */
 function bytesSent() {
   try {
     const out = execFileSync('ss', ['-tinpH'], { encoding: 'utf8' });
-    let total = 0;
-    let mine = false;
+    const sockets = new Map();
+    let key = null;
     for (const line of out.split('\n')) {
-      if (/users:/.test(line)) mine = line.includes(`pid=${process.pid},`);
+      if (/users:/.test(line)) {
+        const f = line.trim().split(/\s+/);
+        key = line.includes(`pid=${process.pid},`) ? `${f[3]} ${f[4]}` : null;
+      }
       const b = /bytes_sent:(\d+)/.exec(line);
-      if (mine && b) total += Number(b[1]);
+      if (key !== null && b) sockets.set(key, Number(b[1]));
     }
-    return total;
+    return sockets;
   } catch {
     return null;
   }
+}
+
+/** Bytes sent between two bytesSent() snapshots, over the sockets present in both; null without ss. */
+function sentBetween(a, b) {
+  if (a === null || b === null) return null;
+  let total = 0;
+  for (const [k, v] of b) if (a.has(k)) total += v - a.get(k);
+  return total;
 }
 
 async function main() {
@@ -45,7 +56,8 @@ async function main() {
         times.push(performance.now() - t0);
       }
       const sent1 = bytesSent();
-      result.sizes.push({ floats: n, ms: median(times), bytesSentPerCall: sent0 === null || sent1 === null ? null : (sent1 - sent0) / reps });
+      const sent = sentBetween(sent0, sent1);
+      result.sizes.push({ floats: n, ms: median(times), bytesSentPerCall: sent === null ? null : sent / reps });
     }
   } else {
     const [batch, epochs, bucketBytes] = args.map(Number);
@@ -56,7 +68,6 @@ async function main() {
     let stats = null;
     const opts = (e) => ({ epochs: e, batchSize: batch, seed: 1, lr: 1e-3, verbose: 0, distributed: { bucketBytes, onStats: (s) => { stats = s; } } });
     await m.fit(model, { x, y }, opts(1)); // warm-up
-    const before = stats ?? { steps: 0, backwardMs: 0, waitMs: 0 };
     const sent0 = bytesSent();
     const t0 = performance.now();
     await m.fit(model, { x, y }, opts(epochs));
@@ -74,7 +85,8 @@ async function main() {
     }
     result = {
       rowsPerSecond: (n * epochs) / seconds, steps, buckets: stats.buckets, bytesPerStep: stats.bytesPerStep,
-      ringSentPerStep: stats.sentPerStep, measuredSentPerStep: sent0 === null || sent1 === null ? null : (sent1 - sent0) / steps,
+      ringSentPerStep: stats.sentPerStep, measuredSentPerStep: sentBetween(sent0, sent1) === null ? null : sentBetween(sent0, sent1) / steps,
+      startedInBackward: stats.bytesStartedInBackward / (steps * (stats.bytesPerStep - 4)),
       backwardMsPerStep: stats.backwardMs / steps, waitMsPerStep: stats.waitMs / steps, blockingAllreduceMsPerStep: median(blocking),
     };
   }

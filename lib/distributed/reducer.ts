@@ -22,6 +22,8 @@ export interface ReducerStats {
   bytesPerStep: number;
   /** Bytes each rank sends per step with Gloo's ring all-reduce: 2 (W-1)/W x the bytes reduced. */
   sentPerStep: number;
+  /** Gradient bytes whose all-reduce started while backward was still running (the rest started after it). */
+  bytesStartedInBackward: number;
   /** Milliseconds in backward (buckets start during it). */
   backwardMs: number;
   /** Milliseconds blocked after backward waiting for the all-reduces (communication not hidden). */
@@ -34,6 +36,7 @@ export class GradientReducer {
   private readonly weight = new Float32Array(1);
   private weightValue = 0;
   private nextToStart = 0;
+  private inBackward = false;
   private readonly hook = (leaf: Tensor): void => this.onLeaf(leaf);
   readonly stats: ReducerStats;
 
@@ -68,7 +71,7 @@ export class GradientReducer {
     flush();
     const bytes = 4 * (this.buckets.reduce((s, b) => s + b.data.length, 0) + 1);
     const w = group.worldSize;
-    this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, backwardMs: 0, waitMs: 0 };
+    this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
   }
 
   /** Broadcasts rank 0's parameter values to every rank (one buffer). */
@@ -103,9 +106,11 @@ export class GradientReducer {
     const started = performance.now();
     if (run !== null) {
       const prev = setLeafGradHook(this.hook);
+      this.inBackward = true;
       try {
         run();
       } finally {
+        this.inBackward = false;
         setLeafGradHook(prev);
       }
     }
@@ -159,6 +164,7 @@ export class GradientReducer {
       const b = this.buckets[this.nextToStart];
       if (b.ready < b.params.length) return;
       this.group.start(b.data);
+      if (this.inBackward) this.stats.bytesStartedInBackward += 4 * b.data.length;
       this.nextToStart++;
     }
   }
