@@ -79,7 +79,8 @@ async function runDistributed(ctx) {
       multi(r, fmt((r.measuredSentPerStep ?? NaN) / 1e6, 3)), multi(r, `${fmt(100 * r.startedInBackward, 0)}%`), fmt(r.backwardMs),
       multi(r, fmt(r.waitMs)), multi(r, fmt(r.blockingMs))]));
   ctx.log(`  training the 784-256-128-10 MLP (4096 rows, Adam; medians of ${rounds} interleaved runs of ${epochs} epochs after a warm-up epoch)\n${trTable}`);
-  ctx.log('  started during backward: share of the gradient bytes whose all-reduce began before backward ended. Communication backward can hide is at');
+  ctx.log('  started during backward: share of the gradient bytes whose all-reduce began while backward still had work left (every bucket but the last).');
+  ctx.log('  Communication backward can hide is at');
   ctx.log('  most min(backward, all-reduce alone); the wait after backward also holds waiting for the other rank to finish its step (stragglers).');
   records.push({ id: 'distributed-training', group: 'distributed', label: 'data-parallel training, 1x2 vs 2x1', rows: trRows, table: trTable, candidates: {}, speedup: {}, chart: false });
   return records;

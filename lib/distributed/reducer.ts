@@ -22,7 +22,10 @@ export interface ReducerStats {
   bytesPerStep: number;
   /** Bytes each rank sends per step with Gloo's ring all-reduce: 2 (W-1)/W x the bytes reduced. */
   sentPerStep: number;
-  /** Gradient bytes whose all-reduce started while backward was still running (the rest started after it). */
+  /**
+   * Gradient bytes whose all-reduce started while backward still had work to do: every bucket started
+   * during backward except the last one, which backward completes at its very end.
+   */
   bytesStartedInBackward: number;
   /** Milliseconds in backward (buckets start during it). */
   backwardMs: number;
@@ -164,7 +167,7 @@ export class GradientReducer {
       const b = this.buckets[this.nextToStart];
       if (b.ready < b.params.length) return;
       this.group.start(b.data);
-      if (this.inBackward) this.stats.bytesStartedInBackward += 4 * b.data.length;
+      if (this.inBackward && this.nextToStart < this.buckets.length - 1) this.stats.bytesStartedInBackward += 4 * b.data.length;
       this.nextToStart++;
     }
   }
