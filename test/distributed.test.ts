@@ -102,12 +102,17 @@ describe('distributed.init', () => {
     // Buckets of 64 bytes: [16,3] then [3,16] weights get one each, the biases one each; every bucket but
     // the last (the first layer's weight, which backward finishes last) starts while backward still runs.
     const started: number[] = [];
+    let sizes: number[] = [];
     for (let run = 0; run < 2; run++) {
       // The second fit starts with .grad buffers in place: the fused op then hands the tape no weight gradient.
-      await fit(model, { x, y }, { epochs: 1, batchSize: 16, seed: 1, verbose: 0, distributed: { bucketBytes: 64, onStats: (s) => started.push(s.bytesStartedInBackward / (s.steps * (s.bytesPerStep - 4))) } });
+      await fit(model, { x, y }, {
+        epochs: 1, batchSize: 16, seed: 1, verbose: 0,
+        distributed: { bucketBytes: 64, onStats: (s) => { sizes = s.bucketSizes; started.push(s.bytesStartedInBackward / s.steps); } },
+      });
     }
-    const all = 3 * 16 + 16 + 16 * 3 + 3;
-    expect(started.map((v) => Math.round(v * all))).toEqual([all - 48, all - 48]);
+    // Each bucket holds one float more (the batch weight's slot); the last is the first layer's weight.
+    expect(sizes).toEqual([3 + 1, 16 * 3 + 1, 16 + 1, 3 * 16 + 1]);
+    expect(started).toEqual([4 * (4 + 49 + 17), 4 * (4 + 49 + 17)]);
   });
 
   it('fit({ distributed: true }) without a group says to call init', async () => {

@@ -18,7 +18,7 @@ export interface ReducerStats {
   buckets: number;
   /** Floats in each bucket, in the order they are all-reduced. */
   bucketSizes: number[];
-  /** Gradient bytes each rank all-reduces per step (plus 4 for the batch weight). */
+  /** Bytes each rank all-reduces per step: the gradients and the batch weight (one float at the end of the last bucket). */
   bytesPerStep: number;
   /** Bytes each rank sends per step with Gloo's ring all-reduce: 2 (W-1)/W x the bytes reduced. */
   sentPerStep: number;
@@ -36,7 +36,6 @@ export interface ReducerStats {
 export class GradientReducer {
   private readonly buckets: Bucket[] = [];
   private readonly where = new Map<Tensor, { bucket: number; index: number }>();
-  private readonly weight = new Float32Array(1);
   private weightValue = 0;
   private nextToStart = 0;
   private inBackward = false;
@@ -60,7 +59,9 @@ export class GradientReducer {
         at += p.size;
       }
       current.forEach((p, index) => this.where.set(p, { bucket: this.buckets.length, index }));
-      this.buckets.push({ params: current, offsets, data: new Float32Array(at), ready: 0 });
+      // One float more in every bucket; only the last bucket's carries the batch weight (the others stay 0),
+      // so a step costs one collective per bucket and no extra one for the weight.
+      this.buckets.push({ params: current, offsets, data: new Float32Array(at + 1), ready: 0 });
       current = [];
       size = 0;
     };
@@ -72,7 +73,8 @@ export class GradientReducer {
       size += p.size;
     }
     flush();
-    const bytes = 4 * (this.buckets.reduce((s, b) => s + b.data.length, 0) + 1);
+    if (this.buckets.length === 0) this.buckets.push({ params: [], offsets: [], data: new Float32Array(1), ready: 0 });
+    const bytes = 4 * this.buckets.reduce((s, b) => s + b.data.length, 0);
     const w = group.worldSize;
     this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
   }
@@ -102,10 +104,13 @@ export class GradientReducer {
    */
   backward(run: (() => void) | null, weight: number): void {
     this.weightValue = weight;
-    this.weight[0] = weight;
     this.nextToStart = 0;
-    for (const b of this.buckets) b.ready = 0;
-    this.group.start(this.weight);
+    for (const b of this.buckets) {
+      b.ready = 0;
+      b.data[b.data.length - 1] = 0;
+    }
+    const last = this.buckets[this.buckets.length - 1];
+    last.data[last.data.length - 1] = weight;
     const started = performance.now();
     if (run !== null) {
       const prev = setLeafGradHook(this.hook);
@@ -122,17 +127,19 @@ export class GradientReducer {
     for (let i = this.nextToStart; i < this.buckets.length; i++) {
       const b = this.buckets[i];
       if (b.ready < b.params.length) {
+        const slot = b.data[b.data.length - 1];
         b.data.fill(0);
         b.params.forEach((p, j) => {
           if (p.grad !== null) b.data.set(p.grad.data, b.offsets[j]);
         });
-        if (weight !== 1) for (let k = 0; k < b.data.length; k++) b.data[k] *= weight;
+        if (weight !== 1) for (let k = 0; k < b.data.length - 1; k++) b.data[k] *= weight;
+        b.data[b.data.length - 1] = slot;
         b.ready = b.params.length;
       }
     }
     this.startReady();
     this.group.wait();
-    const total = this.weight[0];
+    const total = last.data[last.data.length - 1];
     if (!(total > 0)) throw new Error(`distributed: the ranks' batch weights sum to ${total} (every rank had an empty batch)`);
     for (const b of this.buckets) {
       const inv = 1 / total;
