@@ -11,6 +11,8 @@ const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
 const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'distributed'];
+// Not run by default: it starts processes (`myelin run`) and needs the Gloo addon; run it with --only distributed.
+const OPT_IN_GROUPS = ['distributed'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -29,7 +31,7 @@ function parseOptions(argv) {
       return n;
     })
     .option('--target-ms <n>', 'length of one timed block in ms (default 200, quick 30)', int('--target-ms'))
-    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')}`)
+    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')} (${OPT_IN_GROUPS.join(', ')} only when named)`)
     .option('--peers', 'also run PyTorch, onnxruntime-node, tfjs (cpu, wasm) on the reference MLP task')
     .option('--peer-rounds <n>', 'rounds alternating myelin and each peer (default 3, quick 1)', int('--peer-rounds'))
     .option('--peer-reps <n>', 'timed reps per peer per round (default 3, quick 2)', int('--peer-reps'))
@@ -45,7 +47,7 @@ function parseOptions(argv) {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   const q = Boolean(o.quick);
-  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : GROUPS;
+  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : GROUPS.filter((g) => !OPT_IN_GROUPS.includes(g));
   for (const g of only) if (!GROUPS.includes(g)) throw new Error(`bench: --only: unknown group '${g}' (known: ${GROUPS.join(', ')})`);
   const frac = o.jsEpochFraction === undefined ? 0.1 : o.jsEpochFraction;
   if (!(frac > 0 && frac <= 1)) throw new Error(`bench: --js-epoch-fraction must be in (0, 1], got ${o.jsEpochFraction}`);

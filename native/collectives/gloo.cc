@@ -53,10 +53,12 @@ class Comm {
        std::unique_ptr<gloo::rendezvous::Store> base, const std::string& prefix)
       : ctx_(std::move(ctx)), timeout_(timeout), peers_(std::move(peers)), base_(std::move(base)), store_(prefix, *base_),
         worker_([this] { run(); }) {}
+  // Drops the queued collectives; one already running finishes (or times out) before the thread ends.
   ~Comm() {
     {
       std::lock_guard<std::mutex> lock(m_);
       stop_ = true;
+      queue_.clear();
     }
     cv_.notify_all();
     worker_.join();
@@ -85,7 +87,7 @@ class Comm {
       {
         std::unique_lock<std::mutex> lock(m_);
         cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (stop_ && queue_.empty()) return;
+        if (stop_) return;
         job = queue_.front();
         queue_.pop_front();
       }
