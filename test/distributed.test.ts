@@ -134,6 +134,17 @@ describe('distributed.init', () => {
   });
 });
 
+describe('myelin run', () => {
+  it('refuses a missing script and a bad --nproc, naming them', () => {
+    const missing = spawnSync(process.execPath, [CLI, 'run', '--nproc', '2', '/nonexistent/train.js'], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/run: script \/nonexistent\/train\.js does not exist/);
+    const zero = spawnSync(process.execPath, [CLI, 'run', '--nproc', '0', CHILD], { encoding: 'utf8' });
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toMatch(/--nproc/);
+  });
+});
+
 /** Runs `myelin run --nproc n` on the child script; returns the exit status, stderr and seconds taken. */
 function runRanks(n: number, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; seconds: number } {
   const t0 = performance.now();
