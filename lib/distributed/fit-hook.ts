@@ -11,6 +11,7 @@ import { group as currentGroup, type ProcessGroup } from './group';
 /** fit's `distributed` option: true (the group of distributed.init), a group, or these settings. */
 export type DistributedFitOption = boolean | ProcessGroup | DistributedFitSettings;
 
+/** The object form of fit's distributed option. */
 export interface DistributedFitSettings {
   /** Default: the group distributed.init() joined. */
   group?: ProcessGroup;

@@ -5,8 +5,10 @@ import * as path from 'path';
 import { loadGloo, type GlooBinding } from './native';
 import { checkOptions } from '../validate';
 
+/** The collectives library: 'gloo' (built in when libgloo-dev is installed); 'mpi' is refused with the reason. */
 export type DistributedBackend = 'gloo' | 'mpi';
 
+/** Options of distributed.init(); each defaults to the usual environment variables. */
 export interface InitOptions {
   /** 'gloo' (default). 'mpi' is refused with the reason: myelin's collectives run over Gloo, which mpirun can launch. */
   backend?: DistributedBackend;
@@ -175,6 +177,7 @@ export function group(): ProcessGroup | null {
   return current;
 }
 
+/** True between init() and destroy(). */
 export function isInitialized(): boolean {
   return current !== null;
 }

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+/** What launch() (`myelin run`) starts: nproc ranks of one script. */
 export interface LaunchOptions {
   nproc: number;
   script: string;

@@ -33,6 +33,10 @@ export interface ReducerStats {
   waitMs: number;
 }
 
+/**
+ * Averages the gradients of the ranks each step, in buckets started from backward (fit's distributed
+ * option uses it; usable on its own with a ProcessGroup and a parameter list).
+ */
 export class GradientReducer {
   private readonly buckets: Bucket[] = [];
   private readonly where = new Map<Tensor, { bucket: number; index: number }>();
