@@ -208,8 +208,10 @@ describe.runIf(GLOO_INSTALLED)('training over Gloo (2 and 3 processes on this ma
     const r = runRanks(3, [path.join(dir, 'dead-RANK.json'), '8', '2', '4'], { TEST_TIMEOUT_MS: '20000' });
     expect(r.status).toBe(7);
     expect(r.stderr).toMatch(/myelin run: rank 2 \(pid \d+\) failed first: exit code 7/);
-    expect(r.stderr).toMatch(/rank 0: rank 0 lost its connection to rank .*rank 2 failed first/);
-    expect(r.stderr).toMatch(/rank 1: rank 1 lost its connection to rank .*rank 2 failed first/);
+    // Which peer's connection broke depends on timing (and Gloo's error does not always carry an address
+    // this rank can map); the rank that failed first is named from the survivors' reports either way.
+    expect(r.stderr).toMatch(/rank 0: rank 0 lost its connection to (rank \d|another rank).*: rank 2 failed first/);
+    expect(r.stderr).toMatch(/rank 1: rank 1 lost its connection to (rank \d|another rank).*: rank 2 failed first/);
     expect(r.seconds).toBeLessThan(15);
   }, 120000);
 
