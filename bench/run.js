@@ -9,9 +9,10 @@ const { writeFileAtomic } = require('./lib/atomic');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'rnn', 'cnn-accuracy'];
-/** Groups run without --only: all but the training runs of cnn-accuracy (an hour or more: ask for it by name). */
-const DEFAULT_GROUPS = GROUPS.filter((g) => g !== 'cnn-accuracy');
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'rnn', 'cnn-accuracy', 'distributed'];
+// Not run by default, only when named: cnn-accuracy (full training runs, an hour or more) and distributed
+// (it starts processes with `myelin run` and needs the Gloo addon).
+const OPT_IN_GROUPS = ['cnn-accuracy', 'distributed'];
 
 function parseOptions(argv) {
   const int = (name) => (v) => {
@@ -30,7 +31,7 @@ function parseOptions(argv) {
       return n;
     })
     .option('--target-ms <n>', 'length of one timed block in ms (default 200, quick 30)', int('--target-ms'))
-    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')} (default: all but cnn-accuracy)`)
+    .option('--only <groups>', `comma-separated case groups: ${GROUPS.join(',')} (${OPT_IN_GROUPS.join(', ')} only when named)`)
     .option('--peers', 'also run PyTorch, onnxruntime-node, tfjs (cpu, wasm) on the reference MLP task')
     .option('--peer-rounds <n>', 'rounds alternating myelin and each peer (default 3, quick 1)', int('--peer-rounds'))
     .option('--peer-reps <n>', 'timed reps per peer per round (default 3, quick 2)', int('--peer-reps'))
@@ -46,7 +47,7 @@ function parseOptions(argv) {
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   const q = Boolean(o.quick);
-  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_GROUPS;
+  const only = o.only ? o.only.split(',').map((s) => s.trim()).filter(Boolean) : GROUPS.filter((g) => !OPT_IN_GROUPS.includes(g));
   for (const g of only) if (!GROUPS.includes(g)) throw new Error(`bench: --only: unknown group '${g}' (known: ${GROUPS.join(', ')})`);
   const frac = o.jsEpochFraction === undefined ? 0.1 : o.jsEpochFraction;
   if (!(frac > 0 && frac <= 1)) throw new Error(`bench: --js-epoch-fraction must be in (0, 1], got ${o.jsEpochFraction}`);
@@ -118,10 +119,11 @@ async function main() {
   const { runRnn } = require('./cases/rnn');
   const { runLayerNorm } = require('./cases/layer-norm');
   const { runCnnAccuracy } = require('./cases/cnn-accuracy');
+  const { runDistributed } = require('./cases/distributed');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
     denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm, rnn: runRnn,
-    'cnn-accuracy': runCnnAccuracy,
+    'cnn-accuracy': runCnnAccuracy, distributed: runDistributed,
   };
   const records = [];
   const groupErrors = {};

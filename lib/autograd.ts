@@ -174,6 +174,21 @@ export function backward(root: Tensor, grad: Float32Array | null, makeGrad: (dat
   }
 }
 
+/** Called with each leaf as soon as its gradient for the running backward pass is complete; null when nothing listens. */
+export type LeafGradHook = (leaf: Tensor) => void;
+
+let leafGradHook: LeafGradHook | null = null;
+
+/**
+ * Installs `hook` (null removes it); returns the previous one. Distributed training starts the
+ * all-reduce of a bucket of gradients from here while backward goes on (lib/distributed/reducer.ts).
+ */
+export function setLeafGradHook(hook: LeafGradHook | null): LeafGradHook | null {
+  const prev = leafGradHook;
+  leafGradHook = hook;
+  return prev;
+}
+
 /** The reverse walk of backward(): runs every rule once, accumulating into leaf .grad, and frees the graph. */
 function walkBackward(
   root: Tensor, seed: Float32Array, seedIsCallers: boolean, makeGrad: (data: Float32Array, shape: number[]) => Tensor,
@@ -193,7 +208,12 @@ function walkBackward(
     grads.delete(t);
     const node = t._node;
     if (!node) {
-      if (g && t.requiresGrad) accumulateLeafGrad(t, g, adopted, makeGrad);
+      if (t.requiresGrad) {
+        if (g) accumulateLeafGrad(t, g, adopted, makeGrad);
+        // A leaf comes after all its consumers in the reverse walk: its gradient is final here (also when
+        // a fused op added into its .grad directly and handed the tape nothing).
+        if (leafGradHook !== null) leafGradHook(t);
+      }
       continue;
     }
     const rule = node.backward;

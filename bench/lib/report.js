@@ -12,6 +12,7 @@ const GROUP_TITLE = {
   denormal: 'Denormal operands (native with flush-to-zero; higher is better)',
   serving: 'Serving (requests/s higher is better; latency and event-loop delay lower is better)',
   lowp: 'Low-precision inference (native backend; samples/s, higher is better)',
+  distributed: 'Distributed training over Gloo (processes on this machine; see bench/cases/distributed.js)',
 };
 
 const SERVING_NAME = { predict: 'predict (synchronous)', predictAsync: 'predictAsync, batching off', batched: 'predictAsync, batched (default)' };
@@ -72,6 +73,11 @@ function casesTables(records) {
     const recs = records.filter((r) => r.group === g);
     if (g === 'serving') {
       out.push(servingTable(recs));
+      continue;
+    }
+    if (g === 'distributed') {
+      // Multi-process cases carry their own tables (bench/cases/distributed.js).
+      out.push(`${GROUP_TITLE[g]}\n${recs.map((r) => `${r.label}\n${r.table}`).join('\n')}`);
       continue;
     }
     if (g === 'lowp') {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `myelin` command line: train, predict, merge, info, export (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
+// The `myelin` command line: train, predict, merge, sweep, run, info, export (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
 import { Command, CommanderError, Option } from 'commander';
 import { setBackend, BackendName } from '../backend/select';
 import { UsageError, choiceParser } from './args';
@@ -10,6 +10,7 @@ import { registerPredict } from './predict-command';
 import { registerExport } from './export-command';
 import { registerMerge } from './merge-command';
 import { registerSweep } from './sweep-command';
+import { registerRun } from './run-command';
 import { packageVersion } from '../constants';
 
 /** Exit codes of the command. */
@@ -58,6 +59,7 @@ export function buildProgram(setExit: (code: number) => void, root: string = PAC
   registerExport(program);
   registerMerge(program);
   registerSweep(program);
+  registerRun(program, setExit);
   return program;
 }
 

@@ -19,6 +19,7 @@ import {
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
+import { distributedRun, type DistributedFitOption, type DistributedRun } from '../distributed/fit-hook';
 import { withHistoryMethods } from './history-csv';
 import type { ReportOption } from './report-options';
 import { checkOptions } from '../validate';
@@ -99,6 +100,13 @@ export interface FitOptions {
   /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
   resumeFrom?: string;
   /**
+   * Data-parallel training over the processes of myelin.distributed.init() (true), a given group, or
+   * { group, bucketBytes, logAllRanks, checkpointAllRanks }: rank 0's weights are broadcast, each rank
+   * trains on its share of every epoch (distributed.DistributedSampler), gradients are all-reduced
+   * while backward runs, and only rank 0 logs and writes checkpointDir. docs/scale-out.md.
+   */
+  distributed?: DistributedFitOption;
+  /**
    * Fit a data.Preprocessor on the training rows (before a validationSplit's rows) and store it in
    * model.preprocessor: true standardises the features per column and float regression targets; an
    * object gives the Preprocessor options ({ standardize, targetScale, scale }). Training, validation,
@@ -125,7 +133,7 @@ export interface FitOptions {
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform', 'report',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform', 'report', 'distributed',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
@@ -272,6 +280,8 @@ interface FitRun extends TrainingRunState {
   reuseStepBuffers: boolean;
   /** Several outputs: forward's array / record goes to the loss and metrics as it is. */
   multi: boolean;
+  /** Data-parallel training (fit's distributed option), else null. */
+  dist: DistributedRun | null;
 }
 
 /** The loss and metrics of one output's training: what prepareRun needs from them. */
@@ -323,6 +333,13 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
   const params = model.parameters();
   const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
   resume?.restoreOptimizer(optimizer);
+  const dist = distributedRun(options.distributed, params, train.n, settings.seed, options.seed !== undefined || resume?.seed !== undefined, settings.shuffle);
+  if (dist !== null) {
+    settings.seed = dist.seed;
+    if (!dist.logs) settings.verbose = 0;
+    if (options.resumeFrom !== undefined) dist.checkResume(options.resumeFrom);
+    if (options.checkpointDir !== undefined && dist.writesCheckpoints) dist.recordWorldSize(options.checkpointDir);
+  }
   if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
     throw new Error(`fit: clipGradNorm must be positive, got ${options.clipGradNorm}`);
   }
@@ -337,9 +354,9 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
   } else {
     trainLoss = { fn: lossFn, batchWeight: (_target, rows) => rows };
   }
-  if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
+  if (options.checkpointDir !== undefined && (dist?.writesCheckpoints ?? true)) callbacks.push(checkpointCallback(options.checkpointDir));
 
-  const stepsPerEpoch = Math.ceil(train.n / batchSize);
+  const stepsPerEpoch = dist !== null ? dist.sampler.stepsPerEpoch(batchSize) : Math.ceil(train.n / batchSize);
   const history = withHistoryMethods(options.history ?? resume?.history ?? emptyHistory());
   history.stopReason = null;
   history.aborted = false;
@@ -351,7 +368,7 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
   return {
     model, options, settings, train, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer, callbacks, history, multi: multi !== null,
     monitor: new DivergenceMonitor(chance), ctx, progress: makeProgress(settings.verbose, options.output ?? process.stdout),
-    batches: new BatchBuilder(train, batchSize), stepsPerEpoch,
+    batches: new BatchBuilder(train, batchSize), stepsPerEpoch, dist,
     reuseStepBuffers: stepBuffersReusable(model, optimizer, lossName, metricSpecs),
   };
 }
@@ -360,29 +377,33 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
  * One training step on rows order[start..end): zeroGrad, forward, loss, backward, clipping, optimizer
  * step, metrics. Returns the batch loss; throws naming the epoch and batch when it is not finite.
  */
-function trainStep(run: FitRun, args: Tensor[] | [Record<string, Tensor>], target: BatchTarget, rows: number, epoch: number, b: number): number {
+function trainStep(
+  run: FitRun, args: Tensor[] | [Record<string, Tensor>] | null, target: BatchTarget | null, rows: number, weight: number, epoch: number, b: number,
+): number {
   const { model, optimizer, options } = run;
   // With reuseStepBuffers, the step's activations and gradients live in pooled buffers that are
   // reclaimed when the step ends: nothing below may keep a tensor of the step past that point.
   if (run.reuseStepBuffers) beginStepArena();
   try {
     optimizer.zeroGrad();
-    const pred = run.multi ? (model.forward(...args) as Tensor) : forwardOne('fit', model, args);
-    const loss = run.trainLoss.fn(pred, target);
-    if (loss.size !== 1) {
+    // args null: a distributed rank whose share of the epoch has run out (it joins the all-reduce with weight 0).
+    const pred = args === null ? null : run.multi ? (model.forward(...args) as Tensor) : forwardOne('fit', model, args);
+    const loss = pred === null ? null : run.trainLoss.fn(pred, target as BatchTarget);
+    if (loss !== null && loss.size !== 1) {
       throw new Error(`fit: the loss must be a scalar, got shape [${loss.shape.join(',')}]`);
     }
-    const lossValue = loss.item();
+    const lossValue = loss === null ? 0 : loss.item();
     if (!Number.isFinite(lossValue)) {
       throw new Error(
         `fit: loss is ${lossValue} at epoch ${epoch + 1}/${run.settings.epochs}, batch ${b + 1}/${run.stepsPerEpoch} ` +
           '(try a lower learning rate, clipGradNorm, or check the data for NaN/inf)',
       );
     }
-    loss.backward();
+    if (run.dist !== null) run.dist.reducer.backward(loss === null ? null : () => loss.backward(), weight);
+    else loss?.backward();
     if (options.clipGradNorm !== undefined) clipGradNorm(run.params, options.clipGradNorm);
     optimizer.step();
-    for (const m of run.metrics) m.update(pred, target, rows);
+    if (pred !== null) for (const m of run.metrics) m.update(pred, target as BatchTarget, rows);
     return lossValue;
   } finally {
     if (run.reuseStepBuffers) endStepArena();
@@ -394,7 +415,8 @@ async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; 
   const { settings, train, callbacks, ctx } = run;
   const { batchSize } = settings;
   const signal = run.options.signal;
-  const order = settings.shuffle ? permutation(train.n, deriveSeed(settings.seed, epoch)) : null;
+  const order = run.dist !== null ? run.dist.sampler.indices(epoch) : settings.shuffle ? permutation(train.n, deriveSeed(settings.seed, epoch)) : null;
+  const n = order?.length ?? train.n;
   const accuracy = run.metrics.find((m) => m.name === 'accuracy');
   let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
   let weightSum = 0;
@@ -402,8 +424,12 @@ async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; 
   for (let b = 0; b < run.stepsPerEpoch; b++) {
     if (signal?.aborted) return null;
     const start = b * batchSize;
-    const end = Math.min(train.n, start + batchSize);
-    const rows = end - start;
+    const end = Math.min(n, start + batchSize);
+    const rows = Math.max(0, end - start);
+    if (rows === 0) {
+      trainStep(run, null, null, 0, 0, epoch, b);
+      continue;
+    }
     let args = run.batches.args(order, start, end);
     const transform = run.options.transform;
     if (transform !== undefined) {
@@ -413,7 +439,7 @@ async function runEpoch(run: FitRun, epoch: number): Promise<{ lossSum: number; 
     }
     const target = run.batches.targets(order, start, end) as BatchTarget;
     const weight = run.trainLoss.batchWeight(target, rows);
-    const lossValue = trainStep(run, args, target, rows, epoch, b);
+    const lossValue = trainStep(run, args, target, rows, weight, epoch, b);
     run.monitor.batch(lossValue);
     lossSum += lossValue * weight;
     weightSum += weight;
@@ -470,6 +496,7 @@ async function runEpochs(run: FitRun): Promise<boolean> {
     run.progress.epochBegin(epoch, settings.epochs, run.train.n);
     const totals = await runEpoch(run, epoch);
     if (totals === null) return true;
+    run.dist?.reduceTotals(totals);
     const trainSeconds = (performance.now() - started) / 1000;
     const logs: EpochLogs = { loss: totals.lossSum / totals.weightSum, lr: run.optimizer.lr, seconds: 0 };
     for (const m of run.metrics) logs[m.name] = m.result();

@@ -1,0 +1,55 @@
+// DistributedSampler: each rank's rows of every epoch (seeded shuffle, every row exactly once per epoch across ranks).
+import { permutation } from '../data/split';
+import { deriveSeed } from '../random';
+import { checkNumber } from '../validate';
+
+/**
+ * Splits n rows among worldSize ranks, epoch by epoch. The epoch's order is the one fit() uses in
+ * one process (data.permutation(n, deriveSeed(seed, epoch)), or 0..n-1 without shuffle); rank r takes
+ * positions r, r + worldSize, r + 2 worldSize, ... of it. No padding: every row is used exactly once
+ * per epoch, and the ranks' shares differ by at most one row. Batch b of every rank together is then
+ * exactly batch b of one process with batchSize x worldSize (positions b·B·W .. (b+1)·B·W - 1), the
+ * last, shorter batch included; a rank whose share has run out takes an empty step (it still joins the
+ * all-reduce, with weight 0).
+ */
+export class DistributedSampler {
+  readonly n: number;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly seed: number;
+  readonly shuffle: boolean;
+
+  constructor(n: number, opts: { rank: number; worldSize: number; seed: number; shuffle?: boolean }) {
+    checkNumber('DistributedSampler', 'n', n, { integer: true, min: 0 });
+    checkNumber('DistributedSampler', 'worldSize', opts.worldSize, { integer: true, min: 1 });
+    checkNumber('DistributedSampler', 'rank', opts.rank, { integer: true, min: 0, max: opts.worldSize - 1 });
+    this.n = n;
+    this.rank = opts.rank;
+    this.worldSize = opts.worldSize;
+    this.seed = opts.seed;
+    this.shuffle = opts.shuffle ?? true;
+  }
+
+  /** Rows per rank for the largest share: ceil(n / worldSize). */
+  get maxShare(): number {
+    return Math.ceil(this.n / this.worldSize);
+  }
+
+  /** Steps every rank takes per epoch at this batch size (the same on every rank). */
+  stepsPerEpoch(batchSize: number): number {
+    return Math.ceil(this.maxShare / batchSize);
+  }
+
+  /** This rank's row indices for `epoch`, in the order it trains on them. */
+  indices(epoch: number): Int32Array {
+    const order = this.shuffle ? permutation(this.n, deriveSeed(this.seed, epoch)) : null;
+    const { rank, worldSize } = this;
+    const count = rank < this.n ? Math.ceil((this.n - rank) / worldSize) : 0;
+    const out = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const pos = rank + i * worldSize;
+      out[i] = order === null ? pos : order[pos];
+    }
+    return out;
+  }
+}
