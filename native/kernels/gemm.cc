@@ -139,7 +139,7 @@ long kc_step_for(long K) {
 void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const float* abuf,
                      const float* bbuf, float* c, long ldc, float alpha, float beta) {
   const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
-  alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR];
+  alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR] = {};
   for (long jr = 0; jr < nc; jr += NR) {
     const long nr = std::min(NR, nc - jr);
     const float* bp = bbuf + jr * kc;
@@ -151,15 +151,17 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
         kt.micro(kc, ap, bp, ct, ldc, alpha, beta);
         continue;
       }
-      kt.micro(kc, ap, bp, tile, NR, alpha, 0.0f);
-      for (long i = 0; i < mr; ++i) {
-        float* ci = ct + i * ldc;
-        const float* ti = tile + i * NR;
-        if (beta == 0.0f) {
-          for (long j = 0; j < nr; ++j) ci[j] = ti[j];
-        } else {
-          for (long j = 0; j < nr; ++j) ci[j] = ti[j] + beta * ci[j];
+      // Edge tile: the same microkernel call as a full tile, on a copy of C's valid part, so every
+      // element is computed with the same operations wherever it sits (row results must not
+      // depend on the batch size or the thread split).
+      if (beta != 0.0f) {
+        for (long i = 0; i < mr; ++i) {
+          for (long j = 0; j < nr; ++j) tile[i * NR + j] = ct[i * ldc + j];
         }
+      }
+      kt.micro(kc, ap, bp, tile, NR, alpha, beta);
+      for (long i = 0; i < mr; ++i) {
+        for (long j = 0; j < nr; ++j) ct[i * ldc + j] = tile[i * NR + j];
       }
     }
   }
@@ -247,21 +249,37 @@ constexpr long kSmallSide = 4;
 // ... as long as that operand is re-read from cache, not memory (floats).
 constexpr double kSmallOperandMax = 1 << 20;
 
+// Every element of C is summed in one order on every path (packed tiles, edge tiles, GEMV, any
+// thread split): K is cut into the blocks kc_step_for(K) gives; within a block, one sequential
+// fused (or, on the portable kernels, unfused) multiply-add chain from zero; after each block
+// c = alpha * block + beta' * c with beta' = beta for the first block and 1 after. So a row of C
+// does not depend on how many rows are computed with it.
+
 // y[0, N) = alpha * x[0, K) * op(B) + beta * y, with x and y contiguous.
 void row_times_b(const KernelTable& kt, const Problem& p, const float* x, float* y) {
-  if (p.transB) {
-    kt.gemv_rows(p.N, p.K, p.B, p.K, x, p.alpha, p.beta, y);
-  } else {
-    kt.gemv_cols(p.K, p.N, p.B, p.N, x, p.alpha, p.beta, y);
+  const long kc_step = kc_step_for(p.K);
+  for (long pc = 0; pc < p.K; pc += kc_step) {
+    const long kc = std::min(kc_step, p.K - pc);
+    const float beta = pc == 0 ? p.beta : 1.0f;
+    if (p.transB) {
+      kt.gemv_rows(p.N, kc, p.B + pc, p.K, x + pc, p.alpha, beta, y);
+    } else {
+      kt.gemv_cols(kc, p.N, p.B + pc * p.N, p.N, x + pc, p.alpha, beta, y);
+    }
   }
 }
 
 // y[0, M) = alpha * op(A) * x[0, K) + beta * y, with x and y contiguous.
 void a_times_col(const KernelTable& kt, const Problem& p, const float* x, float* y) {
-  if (p.transA) {
-    kt.gemv_cols(p.K, p.M, p.A, p.M, x, p.alpha, p.beta, y);
-  } else {
-    kt.gemv_rows(p.M, p.K, p.A, p.K, x, p.alpha, p.beta, y);
+  const long kc_step = kc_step_for(p.K);
+  for (long pc = 0; pc < p.K; pc += kc_step) {
+    const long kc = std::min(kc_step, p.K - pc);
+    const float beta = pc == 0 ? p.beta : 1.0f;
+    if (p.transA) {
+      kt.gemv_cols(kc, p.M, p.A + pc * p.M, p.M, x + pc, p.alpha, beta, y);
+    } else {
+      kt.gemv_rows(p.M, kc, p.A + pc, p.K, x + pc, p.alpha, beta, y);
+    }
   }
 }
 
