@@ -116,9 +116,16 @@ function peersTable(peers) {
   const headers = ['reference MLP task', ...metrics.map((m) => peers.metrics[m].label)];
   const rows = Object.entries(peers.table).map(([who, byMetric]) => [
     who,
-    ...metrics.map((m) => (byMetric[m] ? `${fmtNum(byMetric[m].value.median)} ${fmtPct(byMetric[m].value.relSpread)}` : '-')),
+    ...metrics.map((m) => (byMetric[m] ? `${fmtNum(byMetric[m].value.median)} ${fmtPct(byMetric[m].value.relSpread)}${byMetric[m].config ? ` [${byMetric[m].config}]` : ''}` : '-')),
   ]);
   const lines = [formatTable(headers, rows)];
+  for (const [who, c] of Object.entries(peers.configs || {})) {
+    const t = c.threads ? ` (threads ${Object.entries(c.threads).map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
+    lines.push(`  ${who}: the fastest configuration per column is kept${t}; tried:`);
+    for (const [metric, byConfig] of Object.entries(c.medianByMetric || {})) {
+      lines.push(`    ${peers.metrics[metric] ? peers.metrics[metric].label : metric}: ${Object.entries(byConfig).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')}`);
+    }
+  }
   for (const [who, reason] of Object.entries({ ...peers.unavailable, ...peers.errors })) lines.push(`  ${who}: ${reason}`);
   if (peers.onnxSource) lines.push(`  ONNX model for onnxruntime-node written by ${peers.onnxSource}`);
   lines.push(`  ${peers.rounds} rounds x ${peers.repsPerRound} reps per round, rounds interleave myelin and each peer process`);

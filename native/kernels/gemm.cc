@@ -255,16 +255,18 @@ constexpr double kSmallOperandMax = 1 << 20;
 // c = alpha * block + beta' * c with beta' = beta for the first block and 1 after. So a row of C
 // does not depend on how many rows are computed with it.
 
-// y[0, N) = alpha * x[0, K) * op(B) + beta * y, with x and y contiguous.
-void row_times_b(const KernelTable& kt, const Problem& p, const float* x, float* y) {
+// Rows [0, nx) of C (stride N) = alpha * x (nx rows of K, stride K) * op(B) + beta * C.
+void rows_times_b(const KernelTable& kt, const Problem& p, int nx, const float* x, float* y) {
   const long kc_step = kc_step_for(p.K);
   for (long pc = 0; pc < p.K; pc += kc_step) {
     const long kc = std::min(kc_step, p.K - pc);
     const float beta = pc == 0 ? p.beta : 1.0f;
     if (p.transB) {
-      kt.gemv_rows(p.N, kc, p.B + pc, p.K, x + pc, p.alpha, beta, y);
-    } else {
-      kt.gemv_cols(kc, p.N, p.B + pc * p.N, p.N, x + pc, p.alpha, beta, y);
+      kt.gemv_rows(p.N, kc, p.B + pc, p.K, nx, x + pc, p.K, p.alpha, beta, y, p.N);
+      continue;
+    }
+    for (int v = 0; v < nx; ++v) {
+      kt.gemv_cols(kc, p.N, p.B + pc * p.N, p.N, x + v * p.K + pc, p.alpha, beta, y + v * p.N);
     }
   }
 }
@@ -278,7 +280,7 @@ void a_times_col(const KernelTable& kt, const Problem& p, const float* x, float*
     if (p.transA) {
       kt.gemv_cols(kc, p.M, p.A + pc * p.M, p.M, x + pc, p.alpha, beta, y);
     } else {
-      kt.gemv_rows(p.M, kc, p.A + pc, p.K, x + pc, p.alpha, beta, y);
+      kt.gemv_rows(p.M, kc, p.A + pc, p.K, 1, x + pc, kc, p.alpha, beta, y, p.M);
     }
   }
 }
@@ -286,16 +288,16 @@ void a_times_col(const KernelTable& kt, const Problem& p, const float* x, float*
 // Row-by-row (M <= kSmallSide) or column-by-column (N <= kSmallSide) products; single-threaded.
 void gemv_rows_of_c(const KernelTable& kt, const Problem& p) {
   if (p.M <= p.N) {
-    // Row m of C = row m of op(A) times op(B). Row m of op(A) is strided when A is transposed.
-    float* gathered = p.transA ? pack_buffers().a(static_cast<std::size_t>(p.K)) : nullptr;
-    for (long m = 0; m < p.M; ++m) {
-      const float* x = p.A + m * p.K;
-      if (p.transA) {
-        for (long k = 0; k < p.K; ++k) gathered[k] = p.A[k * p.M + m];
-        x = gathered;
-      }
-      row_times_b(kt, p, x, p.C + m * p.N);
+    // Rows of C = rows of op(A) times op(B), all at once (the GEMV shares each pass over B);
+    // rows of op(A) are strided when A is transposed, so they are gathered first.
+    const float* x = p.A;
+    if (p.transA) {
+      float* gathered = pack_buffers().a(static_cast<std::size_t>(p.M * p.K));
+      for (long m = 0; m < p.M; ++m)
+        for (long k = 0; k < p.K; ++k) gathered[m * p.K + k] = p.A[k * p.M + m];
+      x = gathered;
     }
+    rows_times_b(kt, p, static_cast<int>(p.M), x, p.C);
     if (epilogue_active(p.ep)) apply_epilogue(*p.ep, p.C, p.N, p.M, p.N, 0, 0, p.N);
     return;
   }

@@ -259,49 +259,104 @@ __attribute__((always_inline)) inline void load_cols8(const float* m, long ld, l
   MYELIN_TRANSPOSE_8X8(r);
 }
 
-// Four groups of 8 rows at a time (four independent chains cover the FMA latency); each 8x8
-// block of m is transposed in registers so a lane follows one row through k in order.
-void gemv_rows_avx2(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                    float beta, float* y) {
-  constexpr int kGroups = 4;
-  for (long i0 = 0; i0 < rows; i0 += 8 * kGroups) {
-    long nrows[kGroups];
+// NX vectors x (stride ldx) against G groups of 8 rows of m at a time (G * NX independent chains
+// cover the FMA latency); each 8x8 block of m is transposed in registers once, so a lane follows
+// one row through k in order, and shared by the NX vectors.
+template <int NX, int G>
+void gemv_rows_tile(long rows, long len, const float* m, long ld, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy) {
+  for (long i0 = 0; i0 < rows; i0 += 8 * G) {
+    long nrows[G];
     int groups = 0;
-    for (int g = 0; g < kGroups; ++g) {
+    for (int g = 0; g < G; ++g) {
       const long left = rows - i0 - 8 * g;
       nrows[g] = left <= 0 ? 0 : (left < 8 ? left : 8);
       if (nrows[g] > 0) groups = g + 1;
     }
-    __m256 acc[kGroups];
-    for (int g = 0; g < kGroups; ++g) acc[g] = _mm256_setzero_ps();
+    __m256 acc[G][NX];
+    for (int g = 0; g < G; ++g)
+      for (int v = 0; v < NX; ++v) acc[g][v] = _mm256_setzero_ps();
     long k = 0;
+    if (groups == G && nrows[G - 1] == 8) {
+      // All G groups full: fixed trip counts, no row masks.
+      for (; k + 8 <= len; k += 8) {
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const float* mg = m + (i0 + 8 * g) * ld + k;
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            // Rows i and i+4 at k+4h..k+4h+3 in the two 128-bit halves (broadcast loads and a
+            // blend: no shuffle), then a 4x4 transpose inside each half gives, in c[j], column
+            // k+4h+j of the 8 rows.
+            __m256 q[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; ++i) {
+              q[i] = _mm256_blend_ps(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(mg + i * ld + 4 * h)),
+                                     _mm256_broadcast_ps(reinterpret_cast<const __m128*>(mg + (i + 4) * ld + 4 * h)),
+                                     0xF0);
+            }
+            const __m256 t0 = _mm256_unpacklo_ps(q[0], q[1]);
+            const __m256 t1 = _mm256_unpackhi_ps(q[0], q[1]);
+            const __m256 t2 = _mm256_unpacklo_ps(q[2], q[3]);
+            const __m256 t3 = _mm256_unpackhi_ps(q[2], q[3]);
+            __m256 c[4];
+            c[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            c[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            c[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            c[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; ++u) {
+#pragma GCC unroll 4
+              for (int v = 0; v < NX; ++v)
+                acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k + 4 * h + u]), c[u], acc[g][v]);
+            }
+          }
+        }
+      }
+    }
     for (; k + 8 <= len; k += 8) {
       for (int g = 0; g < groups; ++g) {
         __m256 r[8];
         load_cols8(m + (i0 + 8 * g) * ld, ld, nrows[g], k, r);
-        for (int u = 0; u < 8; ++u) acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(x[k + u]), r[u], acc[g]);
+        for (int u = 0; u < 8; ++u) {
+          for (int v = 0; v < NX; ++v)
+            acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k + u]), r[u], acc[g][v]);
+        }
       }
     }
     for (; k < len; ++k) {
-      const __m256 xk = _mm256_set1_ps(x[k]);
       for (int g = 0; g < groups; ++g) {
         alignas(32) float col[8] = {};
         const float* mg = m + (i0 + 8 * g) * ld + k;
         for (long i = 0; i < nrows[g]; ++i) col[i] = mg[i * ld];
-        acc[g] = _mm256_fmadd_ps(xk, _mm256_load_ps(col), acc[g]);
+        const __m256 c = _mm256_load_ps(col);
+        for (int v = 0; v < NX; ++v) acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k]), c, acc[g][v]);
       }
     }
     for (int g = 0; g < groups; ++g) {
-      float* yg = y + i0 + 8 * g;
-      if (nrows[g] == 8) {
-        const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_loadu_ps(yg);
-        _mm256_storeu_ps(yg, finish(acc[g], yv, alpha, beta));
-      } else {
-        const __m256i mask = low_lanes8(nrows[g]);
-        const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_maskload_ps(yg, mask);
-        _mm256_maskstore_ps(yg, mask, finish(acc[g], yv, alpha, beta));
+      for (int v = 0; v < NX; ++v) {
+        float* yg = y + v * ldy + i0 + 8 * g;
+        if (nrows[g] == 8) {
+          const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_loadu_ps(yg);
+          _mm256_storeu_ps(yg, finish(acc[g][v], yv, alpha, beta));
+        } else {
+          const __m256i mask = low_lanes8(nrows[g]);
+          const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_maskload_ps(yg, mask);
+          _mm256_maskstore_ps(yg, mask, finish(acc[g][v], yv, alpha, beta));
+        }
       }
     }
+  }
+}
+
+void gemv_rows_avx2(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy) {
+  for (; nx >= 4; nx -= 4, x += 4 * ldx, y += 4 * ldy) gemv_rows_tile<4, 1>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy);
+  switch (nx) {
+    case 3: gemv_rows_tile<3, 1>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    case 2: gemv_rows_tile<2, 2>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    case 1: gemv_rows_tile<1, 4>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    default: break;
   }
 }
 

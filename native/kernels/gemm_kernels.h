@@ -28,9 +28,11 @@ struct KernelTable {
   // Packs op(B)[0,kc) x [0,nc) into ceil(nc/kNR) panels of kc x kNR floats, padding missing columns
   // with zeros. transB: element (k,j) is b[j*ldb + k]; else b[k*ldb + j].
   void (*pack_b)(bool transB, long kc, long nc, const float* b, long ldb, float* dst);
-  // y[i] = alpha * sum_k m[i*ld + k] * x[k] + beta * y[i] for i < rows (beta == 0: y not read).
-  void (*gemv_rows)(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                    float beta, float* y);
+  // For each of nx vectors v (x + v*ldx, y + v*ldy): y[i] = alpha * sum_k m[i*ld + k] * x[k] +
+  // beta * y[i] for i < rows (beta == 0: y not read). Every GEMV sums each output in the packed
+  // microkernel's order (one chain over k from zero, then alpha * chain + beta * y).
+  void (*gemv_rows)(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy);
   // y[j] = alpha * sum_k x[k] * m[k*ld + j] + beta * y[j] for j < cols (beta == 0: y not read).
   void (*gemv_cols)(long len, long cols, const float* m, long ld, const float* x, float alpha,
                     float beta, float* y);

@@ -99,13 +99,17 @@ inline float finish(float acc, float y, float alpha, float beta) {
   return r;
 }
 
-void gemv_rows_scalar(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                      float beta, float* y) {
-  for (long i = 0; i < rows; ++i) {
-    const float* mi = m + i * ld;
-    float s = 0.0f;
-    for (long k = 0; k < len; ++k) s += mi[k] * x[k];
-    y[i] = finish(s, beta == 0.0f ? 0.0f : y[i], alpha, beta);
+void gemv_rows_scalar(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                      float alpha, float beta, float* y, long ldy) {
+  for (int v = 0; v < nx; ++v) {
+    const float* xv = x + v * ldx;
+    float* yv = y + v * ldy;
+    for (long i = 0; i < rows; ++i) {
+      const float* mi = m + i * ld;
+      float s = 0.0f;
+      for (long k = 0; k < len; ++k) s += mi[k] * xv[k];
+      yv[i] = finish(s, beta == 0.0f ? 0.0f : yv[i], alpha, beta);
+    }
   }
 }
 
