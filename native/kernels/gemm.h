@@ -18,6 +18,8 @@ struct Epilogue {
 // A is M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true); C is M x N.
 // beta == 0: C is never read. Sizes must be >= 1 (validated by the caller: the binding).
 // Uses the thread pool for large problems; safe to call concurrently from several threads.
+// Each element of C is summed in one order whatever M, the path (GEMV, packed, edge tile) and the
+// thread split (see gemm.cc): a row of C does not depend on how many rows are computed with it.
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
           const float* B, float beta, float* C, const Epilogue* ep = nullptr);
 
