@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
@@ -120,6 +121,10 @@ struct Problem {
   const float* B;
   float* C;
   const Epilogue* ep;
+  // B already packed (PackedWeights): K block pc starts at prepacked + pc * npad, its panel for
+  // column j (a multiple of the tile's nr) at + j * kc. Null: pack B as the product goes.
+  const float* prepacked = nullptr;
+  long npad = 0;
   long lda() const { return transA ? M : K; }
   long ldb() const { return transB ? K : N; }
   const float* a_at(long i, long k) const { return transA ? A + k * M + i : A + i * K + k; }
@@ -149,6 +154,10 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
       float* ct = c + ir * ldc + jr;
       if (mr == MR && nr == NR) {
         kt.micro(kc, ap, bp, ct, ldc, alpha, beta);
+        continue;
+      }
+      if (nr == NR && kt.micro_rows != nullptr) {
+        kt.micro_rows(mr, kc, ap, bp, ct, ldc, alpha, beta);  // same operations, fewer rows
         continue;
       }
       // Edge tile: the same microkernel call as a full tile, on a copy of C's valid part, so every
@@ -197,8 +206,13 @@ void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m
       const long ng = std::min(group, n1 - jg);
       for (long jr = jg; jr < jg + ng; jr += NR) {
         const long nr = std::min(NR, jg + ng - jr);
-        kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
-        multiply_packed(kt, kc, mb, nr, abuf, bbuf, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
+        const float* bp = bbuf;
+        if (p.prepacked != nullptr) {
+          bp = p.prepacked + pc * p.npad + jr * kc;
+        } else {
+          kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
+        }
+        multiply_packed(kt, kc, mb, nr, abuf, bp, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
       }
       if (last_k && epi) apply_epilogue(*p.ep, p.C + m0 * ldc + jg, ldc, mb, ng, m0, jg, p.N);
     }
@@ -229,11 +243,16 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
       const long kc = std::min(kc_step, p.K - pc);
       const bool last_k = pc + kc == p.K;
       const float beta = pc == 0 ? p.beta : 1.0f;
-      kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
+      const float* bp = bbuf;
+      if (p.prepacked != nullptr) {
+        bp = p.prepacked + pc * p.npad + jc * kc;
+      } else {
+        kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
+      }
       for (long ic = m0; ic < m1; ic += mc_step) {
         const long mc = std::min(mc_step, m1 - ic);
         kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
-        multiply_packed(kt, kc, mc, nc, abuf, bbuf, p.C + ic * ldc + jc, ldc, p.alpha, beta);
+        multiply_packed(kt, kc, mc, nc, abuf, bp, p.C + ic * ldc + jc, ldc, p.alpha, beta);
         // Epilogue over the finished mc x nc block while it is still in L2: long rows keep the
         // vectorised activation efficient (per-tile calls of 16 floats cost ~10% with relu).
         if (last_k && epi) apply_epilogue(*p.ep, p.C + ic * ldc + jc, ldc, mc, nc, ic, jc, p.N);
@@ -334,26 +353,9 @@ void split_range(long n, long unit, int parts, int index, long* begin, long* end
   *end = std::min(n, u1 * unit);
 }
 
-}  // namespace
-
-void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
-          const float* B, float beta, float* C, const Epilogue* ep) {
-  if (M <= 0 || N <= 0) return;
-  const KernelTable& kt = kernels();
-  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
-  if (K <= 0) {
-    // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
-    for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
-    if (epilogue_active(ep)) apply_epilogue(*ep, C, N, M, N, 0, 0, N);
-    return;
-  }
-  if (M == 1 || N == 1 ||
-      (M <= kSmallSide && static_cast<double>(K) * N <= kSmallOperandMax) ||
-      (N <= kSmallSide && static_cast<double>(K) * M <= kSmallOperandMax)) {
-    gemv_rows_of_c(kt, p);
-    return;
-  }
-
+// The packed (blocked) product, split across the pool for large problems.
+void run_blocked(const KernelTable& kt, const Problem& p) {
+  const long M = p.M, N = p.N, K = p.K;
   const double flops = static_cast<double>(M) * N * K;
   int threads = flops <= kParallelMinFlops ? 1 : num_threads();
   // Never more threads than tiles.
@@ -394,6 +396,68 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     split_range(N, NR, tn, task % tn, &n0, &n1);
     if (m0 < m1 && n0 < n1) gemm_slab(kt, p, m0, m1, n0, n1);
   });
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+          const float* B, float beta, float* C, const Epilogue* ep) {
+  if (M <= 0 || N <= 0) return;
+  const KernelTable& kt = kernels();
+  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
+  if (K <= 0) {
+    // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
+    for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    if (epilogue_active(ep)) apply_epilogue(*ep, C, N, M, N, 0, 0, N);
+    return;
+  }
+  if (M == 1 || N == 1 ||
+      (M <= kSmallSide && static_cast<double>(K) * N <= kSmallOperandMax) ||
+      (N <= kSmallSide && static_cast<double>(K) * M <= kSmallOperandMax)) {
+    gemv_rows_of_c(kt, p);
+    return;
+  }
+
+  run_blocked(kt, p);
+}
+
+PackedWeights::PackedWeights(int N, int K, const float* W) : n_(N), k_(K), w_(W) {
+  const KernelTable& kt = kernels();
+  table_ = &kt;
+  if (N <= 0 || K <= 0) return;
+  kc_step_ = kc_step_for(K);
+  npad_ = (static_cast<long>(N) + kt.nr - 1) / kt.nr * kt.nr;
+  floats_ = npad_ * K;
+  const std::size_t bytes = (static_cast<std::size_t>(floats_) * sizeof(float) + 63) & ~static_cast<std::size_t>(63);
+  data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (data_ == nullptr) throw std::bad_alloc();
+  // The layout gemm_slab reads: K block pc at pc * npad, panels of kc x nr within it.
+  for (long pc = 0; pc < K; pc += kc_step_) {
+    const long kc = std::min(kc_step_, K - pc);
+    kt.pack_b(true, kc, N, W + pc, K, data_ + pc * npad_);
+  }
+}
+
+PackedWeights::~PackedWeights() { std::free(data_); }
+
+void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C, const Epilogue* ep) {
+  const KernelTable& kt = kernels();
+  if (M <= 0 || w.n_ <= 0) return;
+  if (&kt != w.table_ || w.data_ == nullptr) {
+    // Another kernel set since packing (set_simd_level) or K == 0: the ordinary product.
+    gemm(false, true, M, w.n_, w.k_, 1.0f, A, w.w_, 0.0f, C, ep);
+    return;
+  }
+  Problem p{false, true, M, w.n_, w.k_, 1.0f, 0.0f, A, w.w_, C, ep};
+  p.prepacked = w.data_;
+  p.npad = w.npad_;
+  if (M <= kSmallSide) {
+    // A few rows: the packed panels make the microkernel cheaper than the GEMV (which would
+    // transpose W); one thread, the same summation order as every other path.
+    gemm_slab(kt, p, 0, M, 0, w.n_);
+    return;
+  }
+  run_blocked(kt, p);
 }
 
 void gemm_reference(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,

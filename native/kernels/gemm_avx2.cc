@@ -403,6 +403,7 @@ void fill_avx2_kernels(KernelTable* table) {
   table->mr = kMR;
   table->nr = kNR;
   table->micro = micro_avx2;
+  table->micro_rows = nullptr;
   table->pack_a = pack_a_avx2;
   table->pack_b = pack_b_avx2;
   table->gemv_rows = gemv_rows_avx2;

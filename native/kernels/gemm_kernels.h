@@ -22,6 +22,10 @@ struct KernelTable {
   // c[i*ldc + j] = alpha * sum_k a[k*kMR + i] * b[k*kNR + j] + beta * c[i*ldc + j] for the full
   // kMR x kNR tile. beta == 0: c is not read. c may be unaligned.
   void (*micro)(long kc, const float* a, const float* b, float* c, long ldc, float alpha, float beta);
+  // As micro for the first `rows` (1 <= rows < mr) rows of the tile only, with the same operations
+  // per element; null when the set has none (the driver then runs a full tile on a stack copy).
+  void (*micro_rows)(long rows, long kc, const float* a, const float* b, float* c, long ldc,
+                     float alpha, float beta);
   // Packs op(A)[0,mc) x [0,kc) into ceil(mc/kMR) panels of kc x kMR floats (k-major), padding
   // missing rows with zeros. transA: element (i,k) is a[k*lda + i]; else a[i*lda + k].
   void (*pack_a)(bool transA, long mc, long kc, const float* a, long lda, float* dst);

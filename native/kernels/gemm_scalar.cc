@@ -136,6 +136,7 @@ void fill_scalar_kernels(KernelTable* table) {
   table->mr = kMR;
   table->nr = kNR;
   table->micro = micro_scalar;
+  table->micro_rows = nullptr;
   table->pack_a = pack_a_scalar;
   table->pack_b = pack_b_scalar;
   table->gemv_rows = gemv_rows_scalar;

@@ -121,22 +121,34 @@ async function stackCase(B, name) {
   }
 }
 
-/** A batch large enough to split across threads (and the reference MLP's shape) against rows alone. */
-function bigCase(B, name) {
+/** A batch large enough to split across threads (and the reference MLP's shape) against rows alone, sync and through a frozen (packed) plan. */
+async function bigCase(B, name) {
   const M = 1024, K = 784, N = 256;
   const X = fill(M * K);
   const W = fill(N * K);
   const bias = fill(N);
   const out = new Float32Array(M * N);
   B.linearForward({ M, N, K, X, W, bias, act: 'relu', alpha: 0.01, out, preact: null });
+  const layers = [{ N, K, W, bias, act: 'relu', alpha: 0.01 }];
+  const frozen = B.freezePlan(layers);
+  const outAsync = new Float32Array(M * N);
+  await B.forwardAsync(M, frozen, X, outAsync, false);
   const rows = [0, 1, 2, 7, 8, 9, 511, 512, 1000, 1023];
   const alone = new Array(M);
+  const aloneAsync = new Array(M);
   for (const r of rows) {
     const o = new Float32Array(N);
     B.linearForward({ M: 1, N, K, X: X.subarray(r * K, (r + 1) * K), W, bias, act: 'relu', alpha: 0.01, out: o, preact: null });
     alone[r] = o;
+    const oa = new Float32Array(N);
+    await B.forwardAsync(1, frozen, X.slice(r * K, (r + 1) * K), oa, false);
+    aloneAsync[r] = oa;
   }
-  for (const r of rows) compare(`${name} linearForward 1024x784x256 relu`, alone, out.subarray(r * N, (r + 1) * N), r, 1, N);
+  for (const r of rows) {
+    compare(`${name} linearForward 1024x784x256 relu`, alone, out.subarray(r * N, (r + 1) * N), r, 1, N);
+    compare(`${name} forwardAsync (frozen plan) 1024x784x256 relu`, alone, outAsync.subarray(r * N, (r + 1) * N), r, 1, N);
+    compare(`${name} forwardAsync (frozen plan) one row vs linearForward`, alone, aloneAsync[r], r, 1, N);
+  }
 }
 
 (async () => {
@@ -148,7 +160,7 @@ function bigCase(B, name) {
       const label = `${name} ${threads} thread(s)`;
       for (let i = 0; i < cases; i++) gemmCase(B, label);
       for (let i = 0; i < cases; i++) await stackCase(B, label);
-      bigCase(B, label);
+      await bigCase(B, label);
     }
   }
   console.log(JSON.stringify({ seed, gemmSimd: N8.info().gemmSimd, checked, disagreements }));
