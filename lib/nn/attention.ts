@@ -18,6 +18,7 @@ import { glorotUniform, uniformFill } from './init';
 import { keyRules, register } from './registry';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
+/** Options of nn.MultiheadAttention: dropout on the attention weights, bias, batchFirst, causal and seed. */
 export interface MultiheadAttentionOptions {
   /** Dropout on the attention weights in training mode (default 0). */
   dropout?: number;
@@ -31,6 +32,7 @@ export interface MultiheadAttentionOptions {
   seed?: number;
 }
 
+/** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 export interface AttendOptions {
   /** [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
   keyPaddingMask?: Tensor | IntTensor | null;
@@ -233,6 +235,7 @@ register<MultiheadAttentionConfig>(MultiheadAttention, {
   ],
 });
 
+/** Options of nn.DecoderBlock (a pre-norm transformer decoder block): the MLP width, dropout and seed. */
 export interface DecoderBlockOptions {
   /** Hidden width of the MLP (default 4 * embedDim). */
   mlpDim?: number;
