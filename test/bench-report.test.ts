@@ -39,7 +39,8 @@ describe('bench targets', () => {
     table: {
       'myelin native': { ...peerEntry('train128', [0.01]), ...peerEntry('infer1024', [0.004]), ...peerEntry('infer1', [25e-6]) },
       pytorch: { ...peerEntry('train128', [0.02]), ...peerEntry('infer1024', [0.008]) },
-      'onnxruntime-node (1 thread)': { ...peerEntry('infer1024', [0.0045]) },
+      'myelin native (predictAsync)': { ...peerEntry('infer1024', [0.0043]), ...peerEntry('infer1', [45e-6]) },
+      'onnxruntime-node (1 thread)': { ...peerEntry('infer1024', [0.0045]), ...peerEntry('infer1', [40e-6]) },
       'tfjs-cpu': { ...peerEntry('train128', [0.5]) },
     },
     errors: {},
@@ -55,12 +56,19 @@ describe('bench targets', () => {
     expect(by['train-vs-pytorch'].met).toBe(true);
     expect(by['train-vs-tfjs'].value).toBeCloseTo(50, 10);
     expect(by['train-vs-tfjs'].met).toBe(false);
-    // The faster inference peer is onnxruntime (0.0045 s) not pytorch (0.008 s): 0.0045 / 0.004 = 1.125 < 1.2.
+    // The faster inference peer is onnxruntime (0.0045 s) not pytorch (0.008 s): 0.0045 / 0.004 = 1.125 < 1.3.
     expect(by['infer-vs-best'].value).toBeCloseTo(1.125, 10);
     expect(by['infer-vs-best'].text).toContain('onnxruntime-node (1 thread)');
     expect(by['infer-vs-best'].met).toBe(false);
     expect(by.latency.value).toBeCloseTo(25, 6);
     expect(by.latency.met).toBe(true);
+    // 25 / 40 = 0.625 <= 0.7; predictAsync 0.004 / 0.0043 = 0.93 >= 0.9 of predict; 45 - 25 = 20 µs > 15.
+    expect(by['latency-vs-ort'].value).toBeCloseTo(0.625, 10);
+    expect(by['latency-vs-ort'].met).toBe(true);
+    expect(by['async-throughput'].value).toBeCloseTo(0.004 / 0.0043, 10);
+    expect(by['async-throughput'].met).toBe(true);
+    expect(by['async-latency'].value).toBeCloseTo(20, 6);
+    expect(by['async-latency'].met).toBe(false);
     expect(by['napi-overhead'].value).toBeCloseTo(1300, 6);
     expect(by['napi-overhead'].met).toBe(false);
     expect(by.xor.value).toBeCloseTo(21 / 11, 10);
@@ -79,7 +87,7 @@ describe('bench targets', () => {
 
   it('marks peer targets n/a without peers', () => {
     const t = evaluateTargets(records, null);
-    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal', 'resnet-accuracy', 'resnet-vs-pytorch', 'serving']);
+    expect(t.filter((x: { met: boolean | null }) => x.met === null).map((x: { id: string }) => x.id)).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'denormal', 'resnet-accuracy', 'resnet-vs-pytorch', 'serving', 'latency-vs-ort', 'async-throughput', 'async-latency']);
   });
 
   it('cnn-accuracy: the ResNet targets (>= 0.93; within 0.5 points of PyTorch) from a full run, never from --quick; its own table', () => {

@@ -8,7 +8,7 @@ const { runInterleaved } = require('../lib/measure');
 const { summarize, rateFromTime } = require('../lib/stats');
 const { randomArray, firstLine } = require('../lib/cases');
 const { api, buildMlp, predictor } = require('../lib/mlp');
-const { loadAvg } = require('../lib/machine');
+const { loadAvg, cpuFlagList } = require('../lib/machine');
 const { MLP, stepCandidate } = require('./training');
 
 const PEER_DIR = path.join(__dirname, '..', 'peers');
@@ -28,6 +28,50 @@ function canRequire(name) {
   }
 }
 
+/**
+ * The OpenBLAS kernel sets (OPENBLAS_CORETYPE) worth trying on this CPU: Debian's OpenBLAS 0.3.21 does
+ * not know every recent CPU and may pick older kernels by itself (SSE3 "Prescott" on new Xeons, AVX2 on
+ * AMD Zen 4/5), so PyTorch (which runs its matmuls in it) is measured with each, and the fastest kept.
+ * null = unset (OpenBLAS's own choice).
+ */
+function openblasCoretypes(flags = cpuFlagList()) {
+  const has = (...f) => f.every((x) => flags.includes(x));
+  const out = [null];
+  if (has('avx2', 'fma')) out.push('Haswell', 'Zen');
+  if (has('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')) out.push('SkylakeX');
+  if (has('avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512_bf16')) out.push('Cooperlake');
+  return out;
+}
+
+/** PyTorch's thread settings: torch's own pool of 1 and OpenBLAS's of 2 (its matmuls run there). */
+const TORCH_THREADS = { torch: 1, OPENBLAS_NUM_THREADS: 2 };
+
+/**
+ * Collapses the configurations of one peer (table entries named `${group} [config]`) into one entry
+ * `${group}` holding, per metric, the fastest configuration's figures and its name; the others are
+ * returned by group so the report can list every configuration tried.
+ */
+function keepBestConfig(table, group) {
+  const prefix = `${group} [`;
+  const members = Object.keys(table).filter((who) => who.startsWith(prefix));
+  if (members.length === 0) return null;
+  const best = {};
+  const tried = {};
+  for (const who of members) {
+    const config = who.slice(prefix.length, -1);
+    for (const [metric, entry] of Object.entries(table[who])) {
+      const m = METRICS[metric];
+      tried[metric] = tried[metric] || {};
+      tried[metric][config] = entry.value.median;
+      const better = (a, b) => (m.kind === 'rate' ? a > b : a < b);
+      if (!best[metric] || better(entry.value.median, best[metric].value.median)) best[metric] = { ...entry, config };
+    }
+    delete table[who];
+  }
+  table[group] = best;
+  return tried;
+}
+
 function pythonHasTorch() {
   if (!fs.existsSync(PYTHON)) return `${PYTHON} not found`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120000 });
@@ -35,8 +79,10 @@ function pythonHasTorch() {
 }
 
 /** Runs a peer script; returns its parsed JSON (the last stdout line starting with '{'). */
-function runPeerProcess(cmd, args, env, timeoutMs) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 });
+function runPeerProcess(cmd, args, env, timeoutMs, unset = []) {
+  const full = { ...process.env, ...env };
+  for (const k of unset) delete full[k];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: full, timeout: timeoutMs, maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`${path.basename(args[0])}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${path.basename(args[0])} exited ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
   const line = (r.stdout || '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
@@ -66,12 +112,18 @@ async function runPeers(ctx) {
   const torchMissing = pythonHasTorch();
   if (torchMissing) unavailable.pytorch = torchMissing;
   else {
-    peers.push({
-      name: 'pytorch',
-      cmd: PYTHON,
-      args: [path.join(PEER_DIR, 'pytorch_mlp.py'), '--threads', '1', ...peerArgs],
-      env: { OPENBLAS_NUM_THREADS: '2' },
-    });
+    for (const core of openblasCoretypes()) {
+      const env = { OPENBLAS_NUM_THREADS: String(TORCH_THREADS.OPENBLAS_NUM_THREADS) };
+      // An unset OPENBLAS_CORETYPE must be unset in the child too (the bench's own environment may set it).
+      if (core !== null) env.OPENBLAS_CORETYPE = core;
+      peers.push({
+        name: `pytorch [OPENBLAS_CORETYPE=${core === null ? 'unset' : core}]`,
+        cmd: PYTHON,
+        args: [path.join(PEER_DIR, 'pytorch_mlp.py'), '--threads', String(TORCH_THREADS.torch), ...peerArgs],
+        env,
+        unset: core === null ? ['OPENBLAS_CORETYPE'] : [],
+      });
+    }
   }
   const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-bench-'));
   let onnxSource = null;
@@ -132,7 +184,7 @@ async function runPeers(ctx) {
     for (const p of peers) {
       if (errors[p.name]) continue;
       try {
-        const out = runPeerProcess(p.cmd, p.args, p.env, 600000);
+        const out = runPeerProcess(p.cmd, p.args, p.env, 600000, p.unset);
         meta[p.name] = { version: out.version, config: out.config };
         for (const [metric, r] of Object.entries(out.results || {})) add(p.name, metric, r.secondsPerOp);
       } catch (e) {
@@ -155,7 +207,14 @@ async function runPeers(ctx) {
       table[who][metric] = { samples: s, time, value };
     }
   }
-  return { metrics: METRICS, table, meta, errors, unavailable, onnxSource, rounds: o.peerRounds, repsPerRound: o.peerReps, loadAvg: loads };
+  // One PyTorch row: per metric its fastest OPENBLAS_CORETYPE (named in the row), all tried in `configs`.
+  const configs = {};
+  const tried = keepBestConfig(table, 'pytorch');
+  if (tried) configs.pytorch = { threads: TORCH_THREADS, medianByMetric: tried };
+  for (const [who, err] of Object.entries(errors)) {
+    if (who.startsWith('pytorch [')) configs.pytorch = { ...(configs.pytorch || {}), errors: { ...((configs.pytorch || {}).errors || {}), [who]: err } };
+  }
+  return { metrics: METRICS, table, meta, errors, unavailable, onnxSource, configs, rounds: o.peerRounds, repsPerRound: o.peerReps, loadAvg: loads };
 }
 
-module.exports = { runPeers, METRICS };
+module.exports = { runPeers, METRICS, openblasCoretypes, keepBestConfig };

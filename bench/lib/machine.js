@@ -28,18 +28,21 @@ function cpuFamilyModel() {
   return null;
 }
 
-function cpuFlags() {
+/** Every CPU flag /proc/cpuinfo lists (empty elsewhere). */
+function cpuFlagList() {
   try {
     const text = fs.readFileSync('/proc/cpuinfo', 'utf8');
     const m = text.match(/^flags\s*:\s*(.+)$/m);
-    if (m) {
-      const flags = m[1].split(/\s+/);
-      return ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_bf16'].filter((f) => flags.includes(f));
-    }
+    if (m) return m[1].split(/\s+/);
   } catch {
     // no /proc/cpuinfo
   }
   return [];
+}
+
+function cpuFlags() {
+  const flags = cpuFlagList();
+  return ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => flags.includes(f));
 }
 
 function loadAvg() {
@@ -59,11 +62,11 @@ function machineInfo() {
     loadAvgStart: loadAvg(),
     niceness: os.getPriority(),
     env: Object.fromEntries(
-      ['MYELIN_BACKEND', 'MYELIN_NUM_THREADS', 'MYELIN_SIMD', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS']
+      ['MYELIN_BACKEND', 'MYELIN_NUM_THREADS', 'MYELIN_SIMD', 'OPENBLAS_NUM_THREADS', 'OPENBLAS_CORETYPE', 'BLIS_ARCH_TYPE', 'OMP_NUM_THREADS']
         .filter((k) => process.env[k] !== undefined)
         .map((k) => [k, process.env[k]]),
     ),
   };
 }
 
-module.exports = { machineInfo, loadAvg, cpuModel };
+module.exports = { machineInfo, loadAvg, cpuModel, cpuFlagList };

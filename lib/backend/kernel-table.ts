@@ -98,10 +98,13 @@ const f32OrNull = (name: string, len: string, requiredWhen?: Condition): Arg =>
  * elements (measured on Zen: js add n=32 60 ns vs native 154 ns; js adamStep n=32 298 ns vs 330
  * ns; a 4x8x2 matrix product ~40 ns vs ~200 ns). This keeps tiny networks (XOR 2-8-1) at least as
  * fast on the native backend as on pure TS. MYELIN_TINY_KERNELS_IN_JS=0 turns it off.
+ * Only kernels whose twin gives the C++ kernel's exact bits per element (elementwise arithmetic,
+ * optimizer steps, row gathers, training-only backward passes) route this way: matrix products and
+ * forward activations round differently in TypeScript (float64 sums, Math.exp), and a row's
+ * inference result must not depend on the batch size.
  */
 const SMALL_FLAT = { size: 'n', max: 48 } as const;
 const SMALL_OPTIM = { size: 'n', max: 32 } as const;
-const SMALL_GEMM = { size: 'M*N*K', max: 256 } as const;
 
 const binary = (op: string, name: string): KernelRow => ({
   doc: `out = a ${op} b elementwise.`,
@@ -148,7 +151,6 @@ When beta == 0, C is not read (NaN/garbage in C does not propagate).`,
     args: [bool('transA'), bool('transB'), dim('M'), dim('N'), dim('K'), float('alpha'),
       f32('A', 'M*K'), f32('B', 'K*N'), float('beta'), f32('C', 'M*N')],
     cpp: 'gemm.h myelin::gemm',
-    smallInJs: SMALL_GEMM,
   },
 
   linearForward: {
@@ -158,7 +160,6 @@ bias may be null. If preact is non-null it receives X * W^T + bias (needed by ge
       act, float('alpha'), f32('out', 'M*N'), f32OrNull('preact', 'M*N')],
     options: true,
     cpp: 'linear.h myelin::linear_forward',
-    smallInJs: SMALL_GEMM,
   },
 
   linearBackward: {
@@ -176,7 +177,6 @@ for the others).`,
       bool('accumulate')],
     options: true,
     cpp: 'linear.h myelin::linear_backward',
-    smallInJs: SMALL_GEMM,
   },
 
   addBias: {
@@ -229,7 +229,6 @@ native/kernels/elementwise.h), so the result is identical bit for bit, cancellat
     doc: 'out = act(x).',
     args: [act, count('n'), f32('x', 'n'), f32('out', 'n'), float('alpha')],
     cpp: 'elementwise.h myelin::activation_forward_parallel',
-    smallInJs: SMALL_FLAT,
   },
   activationBackward: {
     doc: `dx = dy * act'(.)  using y = act(x) for relu/leakyRelu/sigmoid/tanh and x for gelu/geluTanh.

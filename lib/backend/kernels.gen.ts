@@ -370,9 +370,9 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
  */
 export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kernels {
   return {
-    gemm: js === null ? binding.gemm : (transA, transB, M, N, K, alpha, A, B, beta, C) => (sizesAtMost(256, M, N, K) ? js.gemm(transA, transB, M, N, K, alpha, A, B, beta, C) : binding.gemm(transA, transB, M, N, K, alpha, A, B, beta, C)),
-    linearForward: js === null ? (o) => { checkOptions('linearForward', o, 'M, N, K, X, W, bias, act, alpha, out, preact'); return binding.linearForward(o.M, o.N, o.K, o.X, o.W, o.bias ?? null, actCode('linearForward', o.act), o.alpha, o.out, o.preact ?? null); } : (o) => { checkOptions('linearForward', o, 'M, N, K, X, W, bias, act, alpha, out, preact'); if (sizesAtMost(256, o.M, o.N, o.K)) return js.linearForward(o); return binding.linearForward(o.M, o.N, o.K, o.X, o.W, o.bias ?? null, actCode('linearForward', o.act), o.alpha, o.out, o.preact ?? null); },
-    linearBackward: js === null ? (o) => { checkOptions('linearBackward', o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate'); return binding.linearBackward(o.M, o.N, o.K, o.X, o.W, o.Y, o.preact ?? null, o.dY, actCode('linearBackward', o.act), o.alpha, o.dZ, o.dX ?? null, o.dW, o.dB ?? null, o.accumulate); } : (o) => { checkOptions('linearBackward', o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate'); if (sizesAtMost(256, o.M, o.N, o.K)) return js.linearBackward(o); return binding.linearBackward(o.M, o.N, o.K, o.X, o.W, o.Y, o.preact ?? null, o.dY, actCode('linearBackward', o.act), o.alpha, o.dZ, o.dX ?? null, o.dW, o.dB ?? null, o.accumulate); },
+    gemm: binding.gemm,
+    linearForward: (o) => { checkOptions('linearForward', o, 'M, N, K, X, W, bias, act, alpha, out, preact'); return binding.linearForward(o.M, o.N, o.K, o.X, o.W, o.bias ?? null, actCode('linearForward', o.act), o.alpha, o.out, o.preact ?? null); },
+    linearBackward: (o) => { checkOptions('linearBackward', o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate'); return binding.linearBackward(o.M, o.N, o.K, o.X, o.W, o.Y, o.preact ?? null, o.dY, actCode('linearBackward', o.act), o.alpha, o.dZ, o.dX ?? null, o.dW, o.dB ?? null, o.accumulate); },
     addBias: binding.addBias,
     colSum: binding.colSum,
     rowSum: binding.rowSum,
@@ -384,7 +384,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
     axpy: js === null ? binding.axpy : (n, alpha, x, y) => (n <= 48 ? js.axpy(n, alpha, x, y) : binding.axpy(n, alpha, x, y)),
     unary: (op, n, x, out) => binding.unary(unaryCode('unary', op), n, x, out),
     sum: js === null ? binding.sum : (n, x) => (n <= 48 ? js.sum(n, x) : binding.sum(n, x)),
-    activationForward: js === null ? (act, n, x, out, alpha) => binding.activationForward(actCode('activationForward', act), n, x, out, alpha) : (act, n, x, out, alpha) => (n <= 48 ? js.activationForward(act, n, x, out, alpha) : binding.activationForward(actCode('activationForward', act), n, x, out, alpha)),
+    activationForward: (act, n, x, out, alpha) => binding.activationForward(actCode('activationForward', act), n, x, out, alpha),
     activationBackward: js === null ? (act, n, x, y, dy, dx, alpha) => binding.activationBackward(actCode('activationBackward', act), n, x, y, dy, dx, alpha) : (act, n, x, y, dy, dx, alpha) => (n <= 48 ? js.activationBackward(act, n, x, y, dy, dx, alpha) : binding.activationBackward(actCode('activationBackward', act), n, x, y, dy, dx, alpha)),
     softmax: binding.softmax,
     logSoftmax: binding.logSoftmax,

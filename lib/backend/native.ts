@@ -157,8 +157,8 @@ let addonPath = '';
 
 export interface LoadNativeOptions {
   /**
-   * Run kernels on tiny inputs (each kernel's smallInJs in kernel-table.ts: flat kernels <= 48
-   * elements, optimizer steps <= 32, matrix products with M*N*K <= 256) in TypeScript, where the
+   * Run kernels on tiny inputs (each kernel's smallInJs in kernel-table.ts: elementwise kernels <= 48
+   * elements, optimizer steps <= 32; never matrix products) in TypeScript, where the
    * call overhead would dominate. Default true; MYELIN_TINY_KERNELS_IN_JS=0 turns it off. Tests turn
    * it off to exercise the C++ kernels at every size.
    */

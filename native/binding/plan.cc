@@ -11,6 +11,7 @@
 #include "call.h"
 #include "codes.gen.h"
 #include "dense_stack.h"
+#include "gemm.h"
 
 namespace myelin_binding {
 namespace {
@@ -135,9 +136,10 @@ bool plan_io(Call& c, int64_t M, int64_t in_features, int64_t out_features, floa
 // done, so neither garbage collection nor a detached/transferred weight buffer can free what a
 // pool thread reads.
 struct FrozenPlan {
-  std::vector<myelin::DenseLayer> layers;  // W and bias point into storage
+  std::vector<myelin::DenseLayer> layers;  // W and bias point into storage, packed into packed
   std::unique_ptr<float[]> storage;
-  size_t floats = 0;
+  std::vector<std::unique_ptr<myelin::PackedWeights>> packed;  // each layer's W packed for the GEMM
+  size_t floats = 0;  // storage plus packed panels
   int in_features = 0;
   int out_features = 0;
 };
@@ -155,6 +157,7 @@ FrozenPlanRef freeze(const ParsedLayers& parsed) {
     total += static_cast<size_t>(l.N) * l.K + (l.bias != nullptr ? static_cast<size_t>(l.N) : 0);
   plan->storage.reset(new float[total]);
   plan->floats = total;
+  plan->packed.reserve(parsed.layers.size());
   float* p = plan->storage.get();
   for (const auto& l : parsed.layers) {
     myelin::DenseLayer copy = l;
@@ -162,6 +165,10 @@ FrozenPlanRef freeze(const ParsedLayers& parsed) {
     std::memcpy(p, l.W, w * sizeof(float));
     copy.W = p;
     p += w;
+    // Packed once here, so every forward skips packing (and batch 1 skips the GEMV's transposes).
+    plan->packed.push_back(std::make_unique<myelin::PackedWeights>(l.N, l.K, copy.W));
+    copy.packed = plan->packed.back().get();
+    plan->floats += static_cast<size_t>(plan->packed.back()->floats());
     if (l.bias != nullptr) {
       std::memcpy(p, l.bias, static_cast<size_t>(l.N) * sizeof(float));
       copy.bias = p;

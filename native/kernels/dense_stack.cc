@@ -39,7 +39,11 @@ void run_rows(int r0, int r1, int nlayers, const DenseLayer* layers, const float
   for (int i = 0; i < nlayers; ++i) {
     const DenseLayer& l = layers[i];
     float* dst = i + 1 == nlayers ? last_out : (i % 2 == 0 ? a : b);
-    linear_forward(rows, l.N, l.K, in, l.W, l.bias, l.act, l.alpha, dst, nullptr);
+    if (l.packed != nullptr) {
+      linear_forward_packed(rows, *l.packed, in, l.bias, l.act, l.alpha, dst);
+    } else {
+      linear_forward(rows, l.N, l.K, in, l.W, l.bias, l.act, l.alpha, dst, nullptr);
+    }
     in = dst;
   }
   if (softmax) myelin::softmax(rows, layers[nlayers - 1].N, last_out, last_out);

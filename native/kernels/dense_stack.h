@@ -3,11 +3,14 @@
 
 namespace myelin {
 
+class PackedWeights;
+
 struct DenseLayer {
   int N, K, act;
   float alpha;
   const float* W;     // N x K (out x in)
   const float* bias;  // N, or nullptr
+  const PackedWeights* packed = nullptr;  // W packed for the GEMM (frozen plans), or nullptr
 };
 
 // out[M, last.N] = the stack applied to X[M, layers[0].K] (then a row softmax if softmax).

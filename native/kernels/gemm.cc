@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
@@ -120,6 +121,10 @@ struct Problem {
   const float* B;
   float* C;
   const Epilogue* ep;
+  // B already packed (PackedWeights): K block pc starts at prepacked + pc * npad, its panel for
+  // column j (a multiple of the tile's nr) at + j * kc. Null: pack B as the product goes.
+  const float* prepacked = nullptr;
+  long npad = 0;
   long lda() const { return transA ? M : K; }
   long ldb() const { return transB ? K : N; }
   const float* a_at(long i, long k) const { return transA ? A + k * M + i : A + i * K + k; }
@@ -139,7 +144,7 @@ long kc_step_for(long K) {
 void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const float* abuf,
                      const float* bbuf, float* c, long ldc, float alpha, float beta) {
   const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
-  alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR];
+  alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR] = {};
   for (long jr = 0; jr < nc; jr += NR) {
     const long nr = std::min(NR, nc - jr);
     const float* bp = bbuf + jr * kc;
@@ -151,15 +156,21 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
         kt.micro(kc, ap, bp, ct, ldc, alpha, beta);
         continue;
       }
-      kt.micro(kc, ap, bp, tile, NR, alpha, 0.0f);
-      for (long i = 0; i < mr; ++i) {
-        float* ci = ct + i * ldc;
-        const float* ti = tile + i * NR;
-        if (beta == 0.0f) {
-          for (long j = 0; j < nr; ++j) ci[j] = ti[j];
-        } else {
-          for (long j = 0; j < nr; ++j) ci[j] = ti[j] + beta * ci[j];
+      if (nr == NR && kt.micro_rows != nullptr) {
+        kt.micro_rows(mr, kc, ap, bp, ct, ldc, alpha, beta);  // same operations, fewer rows
+        continue;
+      }
+      // Edge tile: the same microkernel call as a full tile, on a copy of C's valid part, so every
+      // element is computed with the same operations wherever it sits (row results must not
+      // depend on the batch size or the thread split).
+      if (beta != 0.0f) {
+        for (long i = 0; i < mr; ++i) {
+          for (long j = 0; j < nr; ++j) tile[i * NR + j] = ct[i * ldc + j];
         }
+      }
+      kt.micro(kc, ap, bp, tile, NR, alpha, beta);
+      for (long i = 0; i < mr; ++i) {
+        for (long j = 0; j < nr; ++j) ct[i * ldc + j] = tile[i * NR + j];
       }
     }
   }
@@ -195,8 +206,13 @@ void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m
       const long ng = std::min(group, n1 - jg);
       for (long jr = jg; jr < jg + ng; jr += NR) {
         const long nr = std::min(NR, jg + ng - jr);
-        kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
-        multiply_packed(kt, kc, mb, nr, abuf, bbuf, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
+        const float* bp = bbuf;
+        if (p.prepacked != nullptr) {
+          bp = p.prepacked + pc * p.npad + jr * kc;
+        } else {
+          kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
+        }
+        multiply_packed(kt, kc, mb, nr, abuf, bp, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
       }
       if (last_k && epi) apply_epilogue(*p.ep, p.C + m0 * ldc + jg, ldc, mb, ng, m0, jg, p.N);
     }
@@ -227,11 +243,16 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
       const long kc = std::min(kc_step, p.K - pc);
       const bool last_k = pc + kc == p.K;
       const float beta = pc == 0 ? p.beta : 1.0f;
-      kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
+      const float* bp = bbuf;
+      if (p.prepacked != nullptr) {
+        bp = p.prepacked + pc * p.npad + jc * kc;
+      } else {
+        kt.pack_b(p.transB, kc, nc, p.b_at(pc, jc), p.ldb(), bbuf);
+      }
       for (long ic = m0; ic < m1; ic += mc_step) {
         const long mc = std::min(mc_step, m1 - ic);
         kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
-        multiply_packed(kt, kc, mc, nc, abuf, bbuf, p.C + ic * ldc + jc, ldc, p.alpha, beta);
+        multiply_packed(kt, kc, mc, nc, abuf, bp, p.C + ic * ldc + jc, ldc, p.alpha, beta);
         // Epilogue over the finished mc x nc block while it is still in L2: long rows keep the
         // vectorised activation efficient (per-tile calls of 16 floats cost ~10% with relu).
         if (last_k && epi) apply_epilogue(*p.ep, p.C + ic * ldc + jc, ldc, mc, nc, ic, jc, p.N);
@@ -247,37 +268,55 @@ constexpr long kSmallSide = 4;
 // ... as long as that operand is re-read from cache, not memory (floats).
 constexpr double kSmallOperandMax = 1 << 20;
 
-// y[0, N) = alpha * x[0, K) * op(B) + beta * y, with x and y contiguous.
-void row_times_b(const KernelTable& kt, const Problem& p, const float* x, float* y) {
-  if (p.transB) {
-    kt.gemv_rows(p.N, p.K, p.B, p.K, x, p.alpha, p.beta, y);
-  } else {
-    kt.gemv_cols(p.K, p.N, p.B, p.N, x, p.alpha, p.beta, y);
+// Every element of C is summed in one order on every path (packed tiles, edge tiles, GEMV, any
+// thread split): K is cut into the blocks kc_step_for(K) gives; within a block, one sequential
+// fused (or, on the portable kernels, unfused) multiply-add chain from zero; after each block
+// c = alpha * block + beta' * c with beta' = beta for the first block and 1 after. So a row of C
+// does not depend on how many rows are computed with it.
+
+// Rows [0, nx) of C (stride N) = alpha * x (nx rows of K, stride K) * op(B) + beta * C.
+void rows_times_b(const KernelTable& kt, const Problem& p, int nx, const float* x, float* y) {
+  const long kc_step = kc_step_for(p.K);
+  for (long pc = 0; pc < p.K; pc += kc_step) {
+    const long kc = std::min(kc_step, p.K - pc);
+    const float beta = pc == 0 ? p.beta : 1.0f;
+    if (p.transB) {
+      kt.gemv_rows(p.N, kc, p.B + pc, p.K, nx, x + pc, p.K, p.alpha, beta, y, p.N);
+      continue;
+    }
+    for (int v = 0; v < nx; ++v) {
+      kt.gemv_cols(kc, p.N, p.B + pc * p.N, p.N, x + v * p.K + pc, p.alpha, beta, y + v * p.N);
+    }
   }
 }
 
 // y[0, M) = alpha * op(A) * x[0, K) + beta * y, with x and y contiguous.
 void a_times_col(const KernelTable& kt, const Problem& p, const float* x, float* y) {
-  if (p.transA) {
-    kt.gemv_cols(p.K, p.M, p.A, p.M, x, p.alpha, p.beta, y);
-  } else {
-    kt.gemv_rows(p.M, p.K, p.A, p.K, x, p.alpha, p.beta, y);
+  const long kc_step = kc_step_for(p.K);
+  for (long pc = 0; pc < p.K; pc += kc_step) {
+    const long kc = std::min(kc_step, p.K - pc);
+    const float beta = pc == 0 ? p.beta : 1.0f;
+    if (p.transA) {
+      kt.gemv_cols(kc, p.M, p.A + pc * p.M, p.M, x + pc, p.alpha, beta, y);
+    } else {
+      kt.gemv_rows(p.M, kc, p.A + pc, p.K, 1, x + pc, kc, p.alpha, beta, y, p.M);
+    }
   }
 }
 
 // Row-by-row (M <= kSmallSide) or column-by-column (N <= kSmallSide) products; single-threaded.
 void gemv_rows_of_c(const KernelTable& kt, const Problem& p) {
   if (p.M <= p.N) {
-    // Row m of C = row m of op(A) times op(B). Row m of op(A) is strided when A is transposed.
-    float* gathered = p.transA ? pack_buffers().a(static_cast<std::size_t>(p.K)) : nullptr;
-    for (long m = 0; m < p.M; ++m) {
-      const float* x = p.A + m * p.K;
-      if (p.transA) {
-        for (long k = 0; k < p.K; ++k) gathered[k] = p.A[k * p.M + m];
-        x = gathered;
-      }
-      row_times_b(kt, p, x, p.C + m * p.N);
+    // Rows of C = rows of op(A) times op(B), all at once (the GEMV shares each pass over B);
+    // rows of op(A) are strided when A is transposed, so they are gathered first.
+    const float* x = p.A;
+    if (p.transA) {
+      float* gathered = pack_buffers().a(static_cast<std::size_t>(p.M * p.K));
+      for (long m = 0; m < p.M; ++m)
+        for (long k = 0; k < p.K; ++k) gathered[m * p.K + k] = p.A[k * p.M + m];
+      x = gathered;
     }
+    rows_times_b(kt, p, static_cast<int>(p.M), x, p.C);
     if (epilogue_active(p.ep)) apply_epilogue(*p.ep, p.C, p.N, p.M, p.N, 0, 0, p.N);
     return;
   }
@@ -314,26 +353,9 @@ void split_range(long n, long unit, int parts, int index, long* begin, long* end
   *end = std::min(n, u1 * unit);
 }
 
-}  // namespace
-
-void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
-          const float* B, float beta, float* C, const Epilogue* ep) {
-  if (M <= 0 || N <= 0) return;
-  const KernelTable& kt = kernels();
-  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
-  if (K <= 0) {
-    // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
-    for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
-    if (epilogue_active(ep)) apply_epilogue(*ep, C, N, M, N, 0, 0, N);
-    return;
-  }
-  if (M == 1 || N == 1 ||
-      (M <= kSmallSide && static_cast<double>(K) * N <= kSmallOperandMax) ||
-      (N <= kSmallSide && static_cast<double>(K) * M <= kSmallOperandMax)) {
-    gemv_rows_of_c(kt, p);
-    return;
-  }
-
+// The packed (blocked) product, split across the pool for large problems.
+void run_blocked(const KernelTable& kt, const Problem& p) {
+  const long M = p.M, N = p.N, K = p.K;
   const double flops = static_cast<double>(M) * N * K;
   int threads = flops <= kParallelMinFlops ? 1 : num_threads();
   // Never more threads than tiles.
@@ -374,6 +396,68 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     split_range(N, NR, tn, task % tn, &n0, &n1);
     if (m0 < m1 && n0 < n1) gemm_slab(kt, p, m0, m1, n0, n1);
   });
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+          const float* B, float beta, float* C, const Epilogue* ep) {
+  if (M <= 0 || N <= 0) return;
+  const KernelTable& kt = kernels();
+  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
+  if (K <= 0) {
+    // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
+    for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
+    if (epilogue_active(ep)) apply_epilogue(*ep, C, N, M, N, 0, 0, N);
+    return;
+  }
+  if (M == 1 || N == 1 ||
+      (M <= kSmallSide && static_cast<double>(K) * N <= kSmallOperandMax) ||
+      (N <= kSmallSide && static_cast<double>(K) * M <= kSmallOperandMax)) {
+    gemv_rows_of_c(kt, p);
+    return;
+  }
+
+  run_blocked(kt, p);
+}
+
+PackedWeights::PackedWeights(int N, int K, const float* W) : n_(N), k_(K), w_(W) {
+  const KernelTable& kt = kernels();
+  table_ = &kt;
+  if (N <= 0 || K <= 0) return;
+  kc_step_ = kc_step_for(K);
+  npad_ = (static_cast<long>(N) + kt.nr - 1) / kt.nr * kt.nr;
+  floats_ = npad_ * K;
+  const std::size_t bytes = (static_cast<std::size_t>(floats_) * sizeof(float) + 63) & ~static_cast<std::size_t>(63);
+  data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (data_ == nullptr) throw std::bad_alloc();
+  // The layout gemm_slab reads: K block pc at pc * npad, panels of kc x nr within it.
+  for (long pc = 0; pc < K; pc += kc_step_) {
+    const long kc = std::min(kc_step_, K - pc);
+    kt.pack_b(true, kc, N, W + pc, K, data_ + pc * npad_);
+  }
+}
+
+PackedWeights::~PackedWeights() { std::free(data_); }
+
+void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C, const Epilogue* ep) {
+  const KernelTable& kt = kernels();
+  if (M <= 0 || w.n_ <= 0) return;
+  if (&kt != w.table_ || w.data_ == nullptr) {
+    // Another kernel set since packing (set_simd_level) or K == 0: the ordinary product.
+    gemm(false, true, M, w.n_, w.k_, 1.0f, A, w.w_, 0.0f, C, ep);
+    return;
+  }
+  Problem p{false, true, M, w.n_, w.k_, 1.0f, 0.0f, A, w.w_, C, ep};
+  p.prepacked = w.data_;
+  p.npad = w.npad_;
+  if (M <= kSmallSide) {
+    // A few rows: the packed panels make the microkernel cheaper than the GEMV (which would
+    // transpose W); one thread, the same summation order as every other path.
+    gemm_slab(kt, p, 0, M, 0, w.n_);
+    return;
+  }
+  run_blocked(kt, p);
 }
 
 void gemm_reference(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,

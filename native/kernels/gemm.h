@@ -18,8 +18,40 @@ struct Epilogue {
 // A is M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true); C is M x N.
 // beta == 0: C is never read. Sizes must be >= 1 (validated by the caller: the binding).
 // Uses the thread pool for large problems; safe to call concurrently from several threads.
+// Each element of C is summed in one order whatever M, the path (GEMV, packed, edge tile) and the
+// thread split (see gemm.cc): a row of C does not depend on how many rows are computed with it.
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
           const float* B, float beta, float* C, const Epilogue* ep = nullptr);
+
+// Weights W [N, K] (a dense layer's out x in layout, the B of C = A W^T) packed once for the
+// kernel set in use, for inference plans that run the same weights many times: gemm_nt_packed
+// then skips packing B (and one-row products use the packed panels instead of transposing W in
+// the GEMV). Results are bit-identical to gemm(false, true, ...) with W. Immutable once built.
+class PackedWeights {
+ public:
+  // Packs W (N x K, read now and again only if the kernel set changes). W must outlive this.
+  PackedWeights(int N, int K, const float* W);
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  int N() const { return n_; }
+  int K() const { return k_; }
+  // Floats held (for memory accounting).
+  long floats() const { return floats_; }
+
+ private:
+  friend void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C,
+                             const Epilogue* ep);
+  int n_, k_;
+  const float* w_;       // the unpacked weights (fallback when the kernel set changed)
+  const void* table_;    // the kernel set the panels were packed for
+  long kc_step_ = 0, npad_ = 0, floats_ = 0;
+  float* data_ = nullptr;  // per K block: ceil(N/nr) panels of kc x nr floats
+};
+
+// C[M, N] = A[M, K] * W^T (alpha 1, beta 0) with the epilogue, as gemm(false, true, ...).
+void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C,
+                    const Epilogue* ep = nullptr);
 
 // Single-threaded portable reference (scalar loops), used by C++ tests.
 void gemm_reference(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,

@@ -233,90 +233,136 @@ void pack_b_avx2(bool transB, long kc, long nc, const float* b, long ldb, float*
   }
 }
 
-#undef MYELIN_TRANSPOSE_8X8
-
 // ---------------------------------------------------------------------------------------------
-// GEMV.
+// GEMV. Each output is one sequential FMA chain over k from zero, then alpha * chain + beta * y as
+// the microkernel's store does it: the same operations the packed path applies to that element,
+// so a row of C is the same whichever path (and batch size) computed it.
 
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+// y = alpha * acc + beta * y (y not read when beta == 0), as MYELIN_GEMM_STORE_ROW does it.
+__attribute__((always_inline)) inline __m256 finish(__m256 acc, __m256 y, float alpha, float beta) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  if (beta == 0.0f) return _mm256_mul_ps(va, acc);
+  return _mm256_fmadd_ps(va, acc, _mm256_mul_ps(_mm256_set1_ps(beta), y));
 }
 
-// Four row dot products sharing each load of x; 2 accumulators per row (16 k per step).
-void gemv_rows_avx2(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                    float beta, float* y) {
-  long i = 0;
-  for (; i + 4 <= rows; i += 4) {
-    const float* m0 = m + i * ld;
-    const float* m1 = m0 + ld;
-    const float* m2 = m1 + ld;
-    const float* m3 = m2 + ld;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-           a3 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(),
-           b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+// Lane mask of the low n lanes (0 <= n <= 8) for maskload/maskstore.
+__m256i low_lanes8(long n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+
+// Rows of m (stride ld, `rows` <= 8 of them, missing rows zero) at k..k+7, transposed so that
+// r[u] holds m[0..7][k+u].
+__attribute__((always_inline)) inline void load_cols8(const float* m, long ld, long rows, long k,
+                                                      __m256 r[8]) {
+  for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(m + i * ld + k) : _mm256_setzero_ps();
+  MYELIN_TRANSPOSE_8X8(r);
+}
+
+// NX vectors x (stride ldx) against G groups of 8 rows of m at a time (G * NX independent chains
+// cover the FMA latency); each 8x8 block of m is transposed in registers once, so a lane follows
+// one row through k in order, and shared by the NX vectors.
+template <int NX, int G>
+void gemv_rows_tile(long rows, long len, const float* m, long ld, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy) {
+  for (long i0 = 0; i0 < rows; i0 += 8 * G) {
+    long nrows[G];
+    int groups = 0;
+    for (int g = 0; g < G; ++g) {
+      const long left = rows - i0 - 8 * g;
+      nrows[g] = left <= 0 ? 0 : (left < 8 ? left : 8);
+      if (nrows[g] > 0) groups = g + 1;
+    }
+    __m256 acc[G][NX];
+    for (int g = 0; g < G; ++g)
+      for (int v = 0; v < NX; ++v) acc[g][v] = _mm256_setzero_ps();
     long k = 0;
-    for (; k + 16 <= len; k += 16) {
-      const __m256 x0 = _mm256_loadu_ps(x + k);
-      const __m256 x1 = _mm256_loadu_ps(x + k + 8);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k), x0, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k), x0, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k), x0, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k), x0, a3);
-      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k + 8), x1, b0);
-      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k + 8), x1, b1);
-      b2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k + 8), x1, b2);
-      b3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k + 8), x1, b3);
+    if (groups == G && nrows[G - 1] == 8) {
+      // All G groups full: fixed trip counts, no row masks.
+      for (; k + 8 <= len; k += 8) {
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const float* mg = m + (i0 + 8 * g) * ld + k;
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            // Rows i and i+4 at k+4h..k+4h+3 in the two 128-bit halves (broadcast loads and a
+            // blend: no shuffle), then a 4x4 transpose inside each half gives, in c[j], column
+            // k+4h+j of the 8 rows.
+            __m256 q[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; ++i) {
+              q[i] = _mm256_blend_ps(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(mg + i * ld + 4 * h)),
+                                     _mm256_broadcast_ps(reinterpret_cast<const __m128*>(mg + (i + 4) * ld + 4 * h)),
+                                     0xF0);
+            }
+            const __m256 t0 = _mm256_unpacklo_ps(q[0], q[1]);
+            const __m256 t1 = _mm256_unpackhi_ps(q[0], q[1]);
+            const __m256 t2 = _mm256_unpacklo_ps(q[2], q[3]);
+            const __m256 t3 = _mm256_unpackhi_ps(q[2], q[3]);
+            __m256 c[4];
+            c[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            c[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            c[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            c[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; ++u) {
+#pragma GCC unroll 4
+              for (int v = 0; v < NX; ++v)
+                acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k + 4 * h + u]), c[u], acc[g][v]);
+            }
+          }
+        }
+      }
     }
     for (; k + 8 <= len; k += 8) {
-      const __m256 x0 = _mm256_loadu_ps(x + k);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(m0 + k), x0, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(m1 + k), x0, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(m2 + k), x0, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(m3 + k), x0, a3);
+      for (int g = 0; g < groups; ++g) {
+        __m256 r[8];
+        load_cols8(m + (i0 + 8 * g) * ld, ld, nrows[g], k, r);
+        for (int u = 0; u < 8; ++u) {
+          for (int v = 0; v < NX; ++v)
+            acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k + u]), r[u], acc[g][v]);
+        }
+      }
     }
-    float s0 = hsum(_mm256_add_ps(a0, b0)), s1 = hsum(_mm256_add_ps(a1, b1));
-    float s2 = hsum(_mm256_add_ps(a2, b2)), s3 = hsum(_mm256_add_ps(a3, b3));
     for (; k < len; ++k) {
-      s0 += m0[k] * x[k];
-      s1 += m1[k] * x[k];
-      s2 += m2[k] * x[k];
-      s3 += m3[k] * x[k];
+      for (int g = 0; g < groups; ++g) {
+        alignas(32) float col[8] = {};
+        const float* mg = m + (i0 + 8 * g) * ld + k;
+        for (long i = 0; i < nrows[g]; ++i) col[i] = mg[i * ld];
+        const __m256 c = _mm256_load_ps(col);
+        for (int v = 0; v < NX; ++v) acc[g][v] = _mm256_fmadd_ps(_mm256_set1_ps(x[v * ldx + k]), c, acc[g][v]);
+      }
     }
-    if (beta == 0.0f) {
-      y[i] = alpha * s0;
-      y[i + 1] = alpha * s1;
-      y[i + 2] = alpha * s2;
-      y[i + 3] = alpha * s3;
-    } else {
-      y[i] = alpha * s0 + beta * y[i];
-      y[i + 1] = alpha * s1 + beta * y[i + 1];
-      y[i + 2] = alpha * s2 + beta * y[i + 2];
-      y[i + 3] = alpha * s3 + beta * y[i + 3];
+    for (int g = 0; g < groups; ++g) {
+      for (int v = 0; v < NX; ++v) {
+        float* yg = y + v * ldy + i0 + 8 * g;
+        if (nrows[g] == 8) {
+          const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_loadu_ps(yg);
+          _mm256_storeu_ps(yg, finish(acc[g][v], yv, alpha, beta));
+        } else {
+          const __m256i mask = low_lanes8(nrows[g]);
+          const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_maskload_ps(yg, mask);
+          _mm256_maskstore_ps(yg, mask, finish(acc[g][v], yv, alpha, beta));
+        }
+      }
     }
-  }
-  for (; i < rows; ++i) {
-    const float* mi = m + i * ld;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    long k = 0;
-    for (; k + 16 <= len; k += 16) {
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k), _mm256_loadu_ps(x + k), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k + 8), _mm256_loadu_ps(x + k + 8), a1);
-    }
-    for (; k + 8 <= len; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(mi + k), _mm256_loadu_ps(x + k), a0);
-    float s = hsum(_mm256_add_ps(a0, a1));
-    for (; k < len; ++k) s += mi[k] * x[k];
-    y[i] = beta == 0.0f ? alpha * s : alpha * s + beta * y[i];
   }
 }
 
-// y = x^T M over 64-column chunks held in 8 accumulators, two rows of M per step.
+void gemv_rows_avx2(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy) {
+  for (; nx >= 4; nx -= 4, x += 4 * ldx, y += 4 * ldy) gemv_rows_tile<4, 1>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy);
+  switch (nx) {
+    case 3: gemv_rows_tile<3, 1>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    case 2: gemv_rows_tile<2, 2>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    case 1: gemv_rows_tile<1, 4>(rows, len, m, ld, x, ldx, alpha, beta, y, ldy); break;
+    default: break;
+  }
+}
+
+// y = x^T M over 64-column chunks held in 8 accumulators (one chain per column, k in order).
 void gemv_cols_avx2(long len, long cols, const float* m, long ld, const float* x, float alpha,
                     float beta, float* y) {
-  const __m256 va = _mm256_set1_ps(alpha);
-  const __m256 vb = _mm256_set1_ps(beta);
   long j0 = 0;
   for (; j0 + 64 <= cols; j0 += 64) {
     __m256 acc[8];
@@ -328,25 +374,28 @@ void gemv_cols_avx2(long len, long cols, const float* m, long ld, const float* x
     }
     for (int u = 0; u < 8; ++u) {
       float* yj = y + j0 + 8 * u;
-      __m256 r = _mm256_mul_ps(va, acc[u]);
-      if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(yj), r);
-      _mm256_storeu_ps(yj, r);
+      const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_loadu_ps(yj);
+      _mm256_storeu_ps(yj, finish(acc[u], yv, alpha, beta));
     }
   }
-  for (; j0 + 8 <= cols; j0 += 8) {
+  for (; j0 < cols; j0 += 8) {
+    const long n = cols - j0 < 8 ? cols - j0 : 8;
+    const __m256i mask = low_lanes8(n);
     __m256 acc = _mm256_setzero_ps();
     const float* mk = m + j0;
-    for (long k = 0; k < len; ++k, mk += ld) acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(mk), acc);
-    __m256 r = _mm256_mul_ps(va, acc);
-    if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(y + j0), r);
-    _mm256_storeu_ps(y + j0, r);
-  }
-  for (; j0 < cols; ++j0) {
-    float s = 0.0f;
-    for (long k = 0; k < len; ++k) s += x[k] * m[k * ld + j0];
-    y[j0] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j0];
+    if (n == 8) {
+      for (long k = 0; k < len; ++k, mk += ld) acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(mk), acc);
+    } else {
+      for (long k = 0; k < len; ++k, mk += ld) {
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_maskload_ps(mk, mask), acc);
+      }
+    }
+    const __m256 yv = beta == 0.0f ? _mm256_setzero_ps() : _mm256_maskload_ps(y + j0, mask);
+    _mm256_maskstore_ps(y + j0, mask, finish(acc, yv, alpha, beta));
   }
 }
+
+#undef MYELIN_TRANSPOSE_8X8
 
 }  // namespace
 
@@ -354,6 +403,7 @@ void fill_avx2_kernels(KernelTable* table) {
   table->mr = kMR;
   table->nr = kNR;
   table->micro = micro_avx2;
+  table->micro_rows = nullptr;
   table->pack_a = pack_a_avx2;
   table->pack_b = pack_b_avx2;
   table->gemv_rows = gemv_rows_avx2;

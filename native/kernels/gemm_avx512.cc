@@ -20,7 +20,8 @@ static_assert(kRows <= kMaxMR && kCols <= kMaxNR, "tile larger than the driver's
 // ---------------------------------------------------------------------------------------------
 // Microkernel.
 
-template <int MR>
+// MR rows of C from an A panel packed with AS floats per k (AS = kRows; MR < AS for edge rows).
+template <int MR, int AS>
 void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
                 float beta) {
   __m512 lo[MR], hi[MR];
@@ -37,19 +38,19 @@ void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, flo
 
   long k = 0;
   for (; k + 4 <= kc; k += 4) {
-    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * MR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * AS), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m512 b0 = _mm512_load_ps(b + u * kCols);
       const __m512 b1 = _mm512_load_ps(b + u * kCols + 16);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        const __m512 av = _mm512_set1_ps(a[u * MR + i]);
+        const __m512 av = _mm512_set1_ps(a[u * AS + i]);
         lo[i] = _mm512_fmadd_ps(av, b0, lo[i]);
         hi[i] = _mm512_fmadd_ps(av, b1, hi[i]);
       }
     }
-    a += 4 * MR;
+    a += 4 * AS;
     b += 4 * kCols;
   }
   for (; k < kc; ++k) {
@@ -61,7 +62,7 @@ void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, flo
       lo[i] = _mm512_fmadd_ps(av, b0, lo[i]);
       hi[i] = _mm512_fmadd_ps(av, b1, hi[i]);
     }
-    a += MR;
+    a += AS;
     b += kCols;
   }
 
@@ -87,7 +88,21 @@ void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, flo
 
 void micro_avx512(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
                   float beta) {
-  micro_tile<kRows>(kc, a, b, c, ldc, alpha, beta);
+  micro_tile<kRows, kRows>(kc, a, b, c, ldc, alpha, beta);
+}
+
+// The first `rows` rows of a tile: the same template, so the same operations per element.
+void micro_rows_avx512(long rows, long kc, const float* a, const float* b, float* c, long ldc,
+                       float alpha, float beta) {
+  switch (rows) {
+    case 1: micro_tile<1, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    case 2: micro_tile<2, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    case 3: micro_tile<3, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    case 4: micro_tile<4, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    case 5: micro_tile<5, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    case 6: micro_tile<6, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+    default: micro_tile<7, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +268,7 @@ void fill_avx512_kernels(KernelTable* table) {
   table->mr = kRows;
   table->nr = kCols;
   table->micro = micro_avx512;
+  table->micro_rows = micro_rows_avx512;
   table->pack_a = pack_a_avx512;
   table->pack_b = pack_b_avx512;
 }

@@ -22,15 +22,21 @@ struct KernelTable {
   // c[i*ldc + j] = alpha * sum_k a[k*kMR + i] * b[k*kNR + j] + beta * c[i*ldc + j] for the full
   // kMR x kNR tile. beta == 0: c is not read. c may be unaligned.
   void (*micro)(long kc, const float* a, const float* b, float* c, long ldc, float alpha, float beta);
+  // As micro for the first `rows` (1 <= rows < mr) rows of the tile only, with the same operations
+  // per element; null when the set has none (the driver then runs a full tile on a stack copy).
+  void (*micro_rows)(long rows, long kc, const float* a, const float* b, float* c, long ldc,
+                     float alpha, float beta);
   // Packs op(A)[0,mc) x [0,kc) into ceil(mc/kMR) panels of kc x kMR floats (k-major), padding
   // missing rows with zeros. transA: element (i,k) is a[k*lda + i]; else a[i*lda + k].
   void (*pack_a)(bool transA, long mc, long kc, const float* a, long lda, float* dst);
   // Packs op(B)[0,kc) x [0,nc) into ceil(nc/kNR) panels of kc x kNR floats, padding missing columns
   // with zeros. transB: element (k,j) is b[j*ldb + k]; else b[k*ldb + j].
   void (*pack_b)(bool transB, long kc, long nc, const float* b, long ldb, float* dst);
-  // y[i] = alpha * sum_k m[i*ld + k] * x[k] + beta * y[i] for i < rows (beta == 0: y not read).
-  void (*gemv_rows)(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                    float beta, float* y);
+  // For each of nx vectors v (x + v*ldx, y + v*ldy): y[i] = alpha * sum_k m[i*ld + k] * x[k] +
+  // beta * y[i] for i < rows (beta == 0: y not read). Every GEMV sums each output in the packed
+  // microkernel's order (one chain over k from zero, then alpha * chain + beta * y).
+  void (*gemv_rows)(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                    float alpha, float beta, float* y, long ldy);
   // y[j] = alpha * sum_k x[k] * m[k*ld + j] + beta * y[j] for j < cols (beta == 0: y not read).
   void (*gemv_cols)(long len, long cols, const float* m, long ld, const float* x, float alpha,
                     float beta, float* y);

@@ -91,18 +91,25 @@ void pack_b_scalar(bool transB, long kc, long nc, const float* b, long ldb, floa
   }
 }
 
-void gemv_rows_scalar(long rows, long len, const float* m, long ld, const float* x, float alpha,
-                      float beta, float* y) {
-  for (long i = 0; i < rows; ++i) {
-    const float* mi = m + i * ld;
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    long k = 0;
-    for (; k + 4 <= len; k += 4) {
-      for (int u = 0; u < 4; ++u) s[u] += mi[k + u] * x[k + u];
+// The GEMVs sum each output as the microkernel does (one chain over k from zero, written as
+// acc += a * b; then r = alpha * acc, r += beta * y): the same result on every path.
+inline float finish(float acc, float y, float alpha, float beta) {
+  float r = alpha * acc;
+  if (beta != 0.0f) r += beta * y;
+  return r;
+}
+
+void gemv_rows_scalar(long rows, long len, const float* m, long ld, int nx, const float* x, long ldx,
+                      float alpha, float beta, float* y, long ldy) {
+  for (int v = 0; v < nx; ++v) {
+    const float* xv = x + v * ldx;
+    float* yv = y + v * ldy;
+    for (long i = 0; i < rows; ++i) {
+      const float* mi = m + i * ld;
+      float s = 0.0f;
+      for (long k = 0; k < len; ++k) s += mi[k] * xv[k];
+      yv[i] = finish(s, beta == 0.0f ? 0.0f : yv[i], alpha, beta);
     }
-    for (; k < len; ++k) s[0] += mi[k] * x[k];
-    const float dot = (s[0] + s[1]) + (s[2] + s[3]);
-    y[i] = beta == 0.0f ? alpha * dot : alpha * dot + beta * y[i];
   }
 }
 
@@ -119,11 +126,7 @@ void gemv_cols_scalar(long len, long cols, const float* m, long ld, const float*
       for (long j = 0; j < n; ++j) acc[j] += xk * mk[j];
     }
     float* yj = y + j0;
-    if (beta == 0.0f) {
-      for (long j = 0; j < n; ++j) yj[j] = alpha * acc[j];
-    } else {
-      for (long j = 0; j < n; ++j) yj[j] = alpha * acc[j] + beta * yj[j];
-    }
+    for (long j = 0; j < n; ++j) yj[j] = finish(acc[j], beta == 0.0f ? 0.0f : yj[j], alpha, beta);
   }
 }
 
@@ -133,6 +136,7 @@ void fill_scalar_kernels(KernelTable* table) {
   table->mr = kMR;
   table->nr = kNR;
   table->micro = micro_scalar;
+  table->micro_rows = nullptr;
   table->pack_a = pack_a_scalar;
   table->pack_b = pack_b_scalar;
   table->gemv_rows = gemv_rows_scalar;

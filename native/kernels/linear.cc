@@ -7,14 +7,27 @@
 
 namespace myelin {
 
-void linear_forward(int M, int N, int K, const float* X, const float* W, const float* bias,
-                    int act, float alpha, float* out, float* preact) {
+namespace {
+Epilogue layer_epilogue(const float* bias, int act, float alpha, float* preact) {
   Epilogue ep;
   ep.bias = bias;
   ep.act = act;
   ep.alpha = alpha;
   ep.preact = preact;
+  return ep;
+}
+}  // namespace
+
+void linear_forward(int M, int N, int K, const float* X, const float* W, const float* bias,
+                    int act, float alpha, float* out, float* preact) {
+  const Epilogue ep = layer_epilogue(bias, act, alpha, preact);
   gemm(false, true, M, N, K, 1.0f, X, W, 0.0f, out, &ep);
+}
+
+void linear_forward_packed(int M, const PackedWeights& W, const float* X, const float* bias,
+                           int act, float alpha, float* out) {
+  const Epilogue ep = layer_epilogue(bias, act, alpha, nullptr);
+  gemm_nt_packed(M, W, X, out, &ep);
 }
 
 void linear_backward(int M, int N, int K, const float* X, const float* W, const float* Y,

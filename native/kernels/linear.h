@@ -7,6 +7,11 @@ namespace myelin {
 void linear_forward(int M, int N, int K, const float* X, const float* W, const float* bias,
                     int act, float alpha, float* out, float* preact);
 
+class PackedWeights;
+// linear_forward with W packed once (gemm.h PackedWeights; its N and K): the same results.
+void linear_forward_packed(int M, const PackedWeights& W, const float* X, const float* bias,
+                           int act, float alpha, float* out);
+
 // dZ = dY * act'(.) (dZ may alias dY); dX = dZ W (nullable), dW = dZ^T X, dB = colsum(dZ)
 // (nullable); accumulate adds into dX/dW/dB instead of overwriting. preact may be null unless
 // act is gelu/geluTanh (the binding checks).
