@@ -5,6 +5,7 @@
 
 #include "arg_spec.h"
 #include "codes.gen.h"
+#include "attention.h"
 #include "conv.h"
 #include "elementwise.h"
 #include "gather.h"
@@ -18,7 +19,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "cf1ade7f";
+inline constexpr const char* kKernelTableDigest = "dcd8e1f8";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -65,6 +66,8 @@ inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), 
 inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kAttentionForwardArgs[] = {value_arg("BH", ArgType::kDim), value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("S", ArgType::kDim), value_arg("D", ArgType::kDim), buffer_arg("query", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("key", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("value", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*S", {1, 3, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("lse", ArgType::kF32, true, "BH*T", {0, 2, -1}, -1, nullptr)};
+inline constexpr Arg kAttentionBackwardArgs[] = {value_arg("BH", ArgType::kDim), value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("S", ArgType::kDim), value_arg("D", ArgType::kDim), buffer_arg("query", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("key", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("value", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*S", {1, 3, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("lse", ArgType::kF32, false, "BH*T", {0, 2, -1}, -1, nullptr), buffer_arg("dOut", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dQuery", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dKey", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("dValue", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
@@ -115,6 +118,8 @@ inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(
 inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
 inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
+inline double call_attentionForward(const Slot* a) { myelin::attention_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].f, a[8].f, a[9].b, a[10].d, a[11].d, a[12].i, a[13].f, a[14].f); return 0; }
+inline double call_attentionBackward(const Slot* a) { myelin::attention_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].f, a[8].f, a[9].b, a[10].d, a[11].d, a[12].i, a[13].f, a[14].f, a[15].f, a[16].f, a[17].f, a[18].f); return 0; }
 
 // kernel(name, argument list (for arity errors), specs, call, returns a number[, requirements]), bounded(row, the bounded buffer) (arg_spec.h).
 inline constexpr Kernel kKernels[] = {
@@ -161,6 +166,8 @@ inline constexpr Kernel kKernels[] = {
     kernel("avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", kAvgPool2dBackwardArgs, call_avgPool2dBackward, false),
     kernel("layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", kLayerNormForwardArgs, call_layerNormForward, false),
     kernel("layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", kLayerNormBackwardArgs, call_layerNormBackward, false),
+    kernel("attentionForward", "BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse", kAttentionForwardArgs, call_attentionForward, false),
+    kernel("attentionBackward", "BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQuery, dKey, dValue", kAttentionBackwardArgs, call_attentionBackward, false),
 };
 
 }  // namespace myelin_binding
