@@ -1,22 +1,23 @@
-// MultiheadAttention (scaled dot-product attention over heads, composed from ops) and a pre-norm decoder-only block.
+// MultiheadAttention: input projections, heads of scaled dot-product attention (the fused kernel; composed from ops
+// when attention weights or a general attnMask are asked for) and the output projection.
 import { Tensor, shapeToString, zeros } from '../tensor';
 import { IntTensor } from '../int-tensor';
 import { add, mul } from '../ops/elementwise';
 import { linear } from '../ops/linear';
 import { dropout } from '../ops/dropout';
-import { softmax, gelu } from '../ops/activation';
+import { softmax } from '../ops/activation';
 import { mean } from '../ops/reduce';
 import { reshape } from '../ops/shape';
 import { narrow } from '../ops/view';
 import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
+import { scaledDotProductAttention } from '../ops/attention';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
-import { LayerNorm } from './layer-norm';
 import type { LayerConfig } from './config';
 import { glorotUniform, uniformFill } from './init';
 import { keyRules, register } from './registry';
-import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
+import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor } from '../validate';
 
 export interface MultiheadAttentionOptions {
   /** Dropout on the attention weights in training mode (default 0). */
@@ -62,8 +63,9 @@ function maskTensor(where: string, name: string, m: unknown): Tensor {
 /**
  * torch.nn.MultiheadAttention: projections of query, key and value (in_proj_weight [3E, E] and in_proj_bias [3E],
  * PyTorch's names and layout), numHeads heads of scaled dot-product attention softmax(q k^T / sqrt(E / numHeads)) v,
- * and out_proj (a Linear). Composed from ops (bmm, maskedFill, softmax), so memory grows with length^2; a fused
- * tiled kernel with an online softmax is a later step. forward(x) is self-attention (causal when the layer is);
+ * and out_proj (a Linear). Attention runs on the fused kernel (ops/attention.ts: memory grows with length, not
+ * length^2, dropout included); asking for the weights (needWeights) or passing a general attnMask takes the composed
+ * path (bmm, maskedFill, softmax), which materialises them. forward(x) is self-attention (causal when the layer is);
  * attend(query, key, value, opts) takes masks and returns the weights too.
  */
 export class MultiheadAttention extends Module {
@@ -162,40 +164,55 @@ export class MultiheadAttention extends Module {
     const q = project(q0, 0, T);
     const k = project(k0, 1, S);
     const v = project(v0, 2, S);
-    let scores = mul(bmm(q, swapAxes(k, -1, -2)), 1 / Math.sqrt(Dh)); // [B, H, T, S]
+    const hasAttnMask = o.attnMask !== undefined && o.attnMask !== null;
+    if (isCausal && T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
+    let weights: Tensor | null = null;
+    let context: Tensor; // [B, H, T, Dh]
+    if (!hasAttnMask && !needWeights) {
+      // The fused kernel: no T x S matrix, dropout inside the kernel.
+      context = scaledDotProductAttention(q, k, v, {
+        causal: isCausal, keyPaddingMask: o.keyPaddingMask ?? null, dropout: this.dropoutP, training: this.training,
+        generator: this.rng ?? globalGenerator(),
+      });
+    } else {
+      ({ context, weights } = this.composed(where, q, k, v, isCausal, o.attnMask ?? null, o.keyPaddingMask ?? null));
+    }
+    const heads = reshape(permute(context, [0, 2, 1, 3]), [B, T, E]);
+    let output = this.outProj.forward(heads);
+    if (!this.batchFirst) output = swapAxes(output, 0, 1);
+    if (!needWeights || weights === null) return { output, weights: null };
+    return { output, weights: average ? mean(weights, 1) : weights };
+  }
 
+  /** Attention from ops (bmm, maskedFill, softmax): materialises the [B, H, T, S] weights, which it returns. */
+  private composed(where: string, q: Tensor, k: Tensor, v: Tensor, isCausal: boolean, attnMask: Tensor | IntTensor | null,
+    keyPaddingMask: Tensor | IntTensor | null): { context: Tensor; weights: Tensor } {
+    const [B, H, T, Dh] = q.shape;
+    const S = k.shape[2];
+    let scores = mul(bmm(q, swapAxes(k, -1, -2)), 1 / Math.sqrt(Dh)); // [B, H, T, S]
     // Masks: nonzero = not attended. Combined into one broadcastable mask.
     let mask: Tensor | null = null;
     const orMask = (m: Tensor): void => {
       mask = mask === null ? m : maxMask(mask, m);
     };
-    if (isCausal) {
-      if (T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
-      orMask(causalMask(T));
-    }
-    if (o.attnMask !== undefined && o.attnMask !== null) {
-      const m = maskTensor(where, 'attnMask', o.attnMask);
+    if (isCausal) orMask(causalMask(T));
+    if (attnMask !== null) {
+      const m = maskTensor(where, 'attnMask', attnMask);
       if (m.ndim === 2 && m.shape[0] === T && m.shape[1] === S) orMask(m);
       else if (m.ndim === 3 && m.shape[0] === B * H && m.shape[1] === T && m.shape[2] === S) orMask(reshape(m, [B, H, T, S]));
       else throw argumentError(where, `attnMask of shape ${shapeToString(m.shape)} must be [${T}, ${S}] or [${B * H}, ${T}, ${S}]`);
     }
-    if (o.keyPaddingMask !== undefined && o.keyPaddingMask !== null) {
-      const m = maskTensor(where, 'keyPaddingMask', o.keyPaddingMask);
+    if (keyPaddingMask !== null) {
+      const m = maskTensor(where, 'keyPaddingMask', keyPaddingMask);
       if (m.ndim !== 2 || m.shape[0] !== B || m.shape[1] !== S) {
         throw argumentError(where, `keyPaddingMask of shape ${shapeToString(m.shape)} must be [batch ${B}, source length ${S}]`);
       }
       orMask(reshape(m, [B, 1, 1, S]));
     }
     if (mask !== null) scores = maskedFill(scores, mask, -Infinity);
-    let weights = softmax(scores, -1);
+    const weights = softmax(scores, -1);
     const attn = this.dropoutP > 0 && this.training ? dropout(weights, this.dropoutP, true, this.rng ?? globalGenerator()) : weights;
-    // [B, H, T, Dh] -> [B, T, E] -> out_proj.
-    const heads = reshape(permute(bmm(attn, v), [0, 2, 1, 3]), [B, T, E]);
-    let output = this.outProj.forward(heads);
-    if (!this.batchFirst) output = swapAxes(output, 0, 1);
-    if (!needWeights) return { output, weights: null };
-    if (average) weights = mean(weights, 1);
-    return { output, weights };
+    return { context: bmm(attn, v), weights };
   }
 
   override toConfig(): MultiheadAttentionConfig {
@@ -230,100 +247,5 @@ register<MultiheadAttentionConfig>(MultiheadAttention, {
     ...(c.bias ? [{ name: 'in_proj_bias', shape: [3 * c.embedDim] }] : []),
     { name: 'out_proj.weight', shape: [c.embedDim, c.embedDim] },
     ...(c.bias ? [{ name: 'out_proj.bias', shape: [c.embedDim] }] : []),
-  ],
-});
-
-export interface DecoderBlockOptions {
-  /** Hidden width of the MLP (default 4 * embedDim). */
-  mlpDim?: number;
-  /** Dropout after attention and after the MLP, and on the attention weights (default 0). */
-  dropout?: number;
-  /** Seed for the weights and dropout masks. */
-  seed?: number;
-}
-
-interface DecoderBlockConfig extends LayerConfig {
-  embedDim: number;
-  numHeads: number;
-  mlpDim: number;
-  dropout: number;
-}
-
-/**
- * A GPT-style decoder-only block on [batch, length, embedDim], pre-norm:
- *   x = x + dropout(attn(ln1(x)))   (causal multi-head self-attention)
- *   x = x + dropout(fc2(gelu(fc1(ln2(x)))))
- * Stack them in a Sequential after an Embedding and a positional encoding.
- */
-export class DecoderBlock extends Module {
-  readonly embedDim: number;
-  readonly numHeads: number;
-  readonly mlpDim: number;
-  readonly dropoutP: number;
-  readonly ln1: LayerNorm;
-  readonly attn: MultiheadAttention;
-  readonly ln2: LayerNorm;
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  private rng: Rng | null;
-  private readonly hasOwnSeed: boolean;
-
-  constructor(embedDim: number, numHeads: number, opts: DecoderBlockOptions = {}) {
-    super();
-    const where = 'DecoderBlock';
-    checkPositiveInt(where, 'embedDim', embedDim);
-    checkPositiveInt(where, 'numHeads', numHeads);
-    const o = checkOptions(where, opts, ['mlpDim', 'dropout', 'seed']);
-    this.mlpDim = o.mlpDim === undefined ? 4 * embedDim : checkPositiveInt(where, 'mlpDim', o.mlpDim);
-    this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
-    const seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
-    this.hasOwnSeed = seed !== undefined;
-    this.rng = seed === undefined ? null : new Rng(seed);
-    this.embedDim = embedDim;
-    this.numHeads = numHeads;
-    this.ln1 = this.registerModule('ln1', new LayerNorm(embedDim));
-    this.attn = this.registerModule('attn', new MultiheadAttention(embedDim, numHeads, { batchFirst: true, causal: true, dropout: this.dropoutP, seed }));
-    this.ln2 = this.registerModule('ln2', new LayerNorm(embedDim));
-    this.fc1 = this.registerModule('fc1', new Linear(embedDim, this.mlpDim, { seed: seed === undefined ? undefined : (seed + 1) >>> 0 }));
-    this.fc2 = this.registerModule('fc2', new Linear(this.mlpDim, embedDim, { seed: seed === undefined ? undefined : (seed + 2) >>> 0 }));
-  }
-
-  override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.rng = new Rng(seed);
-    this.attn.seedIfUnseeded(seed);
-    this.fc1.seedIfUnseeded((seed + 1) >>> 0);
-    this.fc2.seedIfUnseeded((seed + 2) >>> 0);
-  }
-
-  override forward(x: Tensor): Tensor {
-    checkTensor(`${this.describe()}.forward`, 'input', x);
-    if (x.ndim !== 3 || x.shape[2] !== this.embedDim) {
-      invalid(`${this.describe()}.forward`, 'input', `a Tensor [batch, length, ${this.embedDim}]`, x);
-    }
-    const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
-    const h = add(x, drop(this.attn.forward(this.ln1.forward(x))));
-    return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
-  }
-
-  override toConfig(): DecoderBlockConfig {
-    return { type: 'DecoderBlock', embedDim: this.embedDim, numHeads: this.numHeads, mlpDim: this.mlpDim, dropout: this.dropoutP };
-  }
-
-  override describe(): string {
-    return `DecoderBlock(${this.embedDim}, heads=${this.numHeads}, mlp=${this.mlpDim})`;
-  }
-}
-
-register<DecoderBlockConfig>(DecoderBlock, {
-  keys: { embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, mlpDim: keyRules.positiveInt, dropout: keyRules.probability },
-  fromConfig: (c) => new DecoderBlock(c.embedDim, c.numHeads, { mlpDim: c.mlpDim, dropout: c.dropout }),
-  parameters: (c) => [
-    { name: 'ln1.weight', shape: [c.embedDim] }, { name: 'ln1.bias', shape: [c.embedDim] },
-    { name: 'attn.in_proj_weight', shape: [3 * c.embedDim, c.embedDim] }, { name: 'attn.in_proj_bias', shape: [3 * c.embedDim] },
-    { name: 'attn.out_proj.weight', shape: [c.embedDim, c.embedDim] }, { name: 'attn.out_proj.bias', shape: [c.embedDim] },
-    { name: 'ln2.weight', shape: [c.embedDim] }, { name: 'ln2.bias', shape: [c.embedDim] },
-    { name: 'fc1.weight', shape: [c.mlpDim, c.embedDim] }, { name: 'fc1.bias', shape: [c.mlpDim] },
-    { name: 'fc2.weight', shape: [c.embedDim, c.mlpDim] }, { name: 'fc2.bias', shape: [c.embedDim] },
   ],
 });
