@@ -21,6 +21,7 @@ export {
 } from './positional';
 export { MultiheadAttention, type MultiheadAttentionOptions, type AttendOptions } from './multihead-attention';
 export { DecoderBlock, type DecoderBlockOptions } from './decoder-block';
+export { TransformerEncoderLayer, TransformerEncoder, type TransformerEncoderLayerOptions, type TransformerEncoderOptions, type EncodeOptions } from './transformer-encoder';
 export { Conv1d, Conv2d, type Conv1dLayerOptions, type Conv2dLayerOptions, type ConvInit } from './conv';
 export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d, type Pool1dLayerOptions, type Pool2dLayerOptions } from './pool';
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batch-norm';

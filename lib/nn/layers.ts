@@ -8,6 +8,7 @@ import './embedding';
 import './positional';
 import './multihead-attention';
 import './decoder-block';
+import './transformer-encoder';
 import './sequential';
 import './conv';
 import './pool';

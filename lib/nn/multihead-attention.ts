@@ -10,14 +10,14 @@ import { mean } from '../ops/reduce';
 import { reshape } from '../ops/shape';
 import { narrow } from '../ops/view';
 import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
-import { scaledDotProductAttention } from '../ops/attention';
+import { rope, scaledDotProductAttention } from '../ops/attention';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
 import type { LayerConfig } from './config';
 import { glorotUniform, uniformFill } from './init';
 import { keyRules, register } from './registry';
-import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor } from '../validate';
+import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
 export interface MultiheadAttentionOptions {
   /** Dropout on the attention weights in training mode (default 0). */
@@ -28,6 +28,8 @@ export interface MultiheadAttentionOptions {
   batchFirst?: boolean;
   /** forward(x) masks future positions (a decoder's self-attention); attend() takes isCausal per call. Default false. */
   causal?: boolean;
+  /** Rotary position embedding of queries and keys (RoPE): true (base 10000) or { base }. Default off. */
+  rope?: boolean | { base?: number };
   /** Seed for the weights and the dropout masks. */
   seed?: number;
 }
@@ -52,6 +54,8 @@ interface MultiheadAttentionConfig extends LayerConfig {
   bias: boolean;
   batchFirst: boolean;
   causal: boolean;
+  /** RoPE's base, or null without RoPE. */
+  rope: number | null;
 }
 
 /** A mask as a float 1/0 Tensor. */
@@ -75,6 +79,8 @@ export class MultiheadAttention extends Module {
   readonly dropoutP: number;
   readonly batchFirst: boolean;
   readonly causal: boolean;
+  /** RoPE's base (queries and keys rotated by position), or null. */
+  readonly ropeBase: number | null;
   /** [3 * embedDim, embedDim]: the query, key and value projections stacked. */
   readonly inProjWeight: Tensor;
   /** [3 * embedDim], or null without bias. */
@@ -90,11 +96,15 @@ export class MultiheadAttention extends Module {
     checkPositiveInt(where, 'embedDim', embedDim);
     checkPositiveInt(where, 'numHeads', numHeads);
     if (embedDim % numHeads !== 0) throw argumentError(where, `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
-    const o = checkOptions(where, opts, ['dropout', 'bias', 'batchFirst', 'causal', 'seed']);
+    const o = checkOptions(where, opts, ['dropout', 'bias', 'batchFirst', 'causal', 'rope', 'seed']);
     this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
     const bias = o.bias === undefined ? true : checkBoolean(where, 'bias', o.bias);
     this.batchFirst = o.batchFirst === undefined ? false : checkBoolean(where, 'batchFirst', o.batchFirst);
     this.causal = o.causal === undefined ? false : checkBoolean(where, 'causal', o.causal);
+    this.ropeBase = ropeBaseOf(where, o.rope);
+    if (this.ropeBase !== null && (embedDim / numHeads) % 2 !== 0) {
+      throw argumentError(where, `rope needs an even head dimension, got embedDim ${embedDim} / numHeads ${numHeads} = ${embedDim / numHeads}`);
+    }
     this.seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
     this.hasOwnSeed = this.seed !== undefined;
     this.rng = this.seed === undefined ? null : new Rng(this.seed);
@@ -161,9 +171,13 @@ export class MultiheadAttention extends Module {
       const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
       return permute(reshape(linear(x, w, b), [B, L, H, Dh]), [0, 2, 1, 3]);
     };
-    const q = project(q0, 0, T);
-    const k = project(k0, 1, S);
+    let q = project(q0, 0, T);
+    let k = project(k0, 1, S);
     const v = project(v0, 2, S);
+    if (this.ropeBase !== null) {
+      q = rope(q, 0, this.ropeBase);
+      k = rope(k, 0, this.ropeBase);
+    }
     const hasAttnMask = o.attnMask !== undefined && o.attnMask !== null;
     if (isCausal && T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
     let weights: Tensor | null = null;
@@ -218,14 +232,28 @@ export class MultiheadAttention extends Module {
   override toConfig(): MultiheadAttentionConfig {
     return {
       type: 'MultiheadAttention', embedDim: this.embedDim, numHeads: this.numHeads, dropout: this.dropoutP,
-      bias: this.inProjBias !== null, batchFirst: this.batchFirst, causal: this.causal,
+      bias: this.inProjBias !== null, batchFirst: this.batchFirst, causal: this.causal, rope: this.ropeBase,
     };
   }
 
   override describe(): string {
-    return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''})`;
+    return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''}${this.ropeBase !== null ? ', rope' : ''})`;
   }
 }
+
+/** The rope option as a base (true: 10000) or null. */
+function ropeBaseOf(where: string, v: unknown): number | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return 10000;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const o = checkOptions(`${where} rope`, v as { base?: number }, ['base']);
+    return o.base === undefined ? 10000 : checkNumber(where, 'rope.base', o.base, { min: 1 });
+  }
+  return invalid(where, 'rope', 'true, false or { base }', v);
+}
+
+/** A config's rope key: null or RoPE's base (a number >= 1). Configs saved before RoPE have no key: fromConfig needs it. */
+const ROPE_RULE = { expect: 'null or a number >= 1 (the RoPE base)', ok: (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 1) };
 
 /** Elementwise max of two 1/0 masks, broadcasting (a logical or), without gradient. */
 function maxMask(a: Tensor, b: Tensor): Tensor {
@@ -239,9 +267,11 @@ function maxMask(a: Tensor, b: Tensor): Tensor {
 register<MultiheadAttentionConfig>(MultiheadAttention, {
   keys: {
     embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, dropout: keyRules.probability,
-    bias: keyRules.boolean, batchFirst: keyRules.boolean, causal: keyRules.boolean,
+    bias: keyRules.boolean, batchFirst: keyRules.boolean, causal: keyRules.boolean, rope: ROPE_RULE,
   },
-  fromConfig: (c) => new MultiheadAttention(c.embedDim, c.numHeads, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, causal: c.causal }),
+  fromConfig: (c) => new MultiheadAttention(c.embedDim, c.numHeads, {
+    dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, causal: c.causal, rope: c.rope === null ? false : { base: c.rope },
+  }),
   parameters: (c) => [
     { name: 'in_proj_weight', shape: [3 * c.embedDim, c.embedDim] },
     ...(c.bias ? [{ name: 'in_proj_bias', shape: [3 * c.embedDim] }] : []),

@@ -90,3 +90,68 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (lse !== null && y._node === null) releasePrivate(lse);
   return y;
 }
+
+/** cos and sin tables [L, D] of RoPE at positions offset..offset+L-1: angle(p, c) = p * base^(-2 (c mod D/2) / D). */
+export function ropeTables(L: number, D: number, offset: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const half = D / 2;
+  const cos = new Float32Array(L * D);
+  const sin = new Float32Array(L * D);
+  for (let p = 0; p < L; p++) {
+    for (let c = 0; c < half; c++) {
+      const a = (offset + p) * Math.pow(base, (-2 * c) / D);
+      const ca = Math.cos(a), sa = Math.sin(a);
+      cos[p * D + c] = cos[p * D + c + half] = ca;
+      sin[p * D + c] = sin[p * D + c + half] = sa;
+    }
+  }
+  return { cos, sin };
+}
+
+/** z = rot(x) * s (forward, sign 1) or rot^T(x) * s applied as rot^T(x * s) (backward, sign -1), added into out. */
+function rotateHalfInto(x: Float32Array, tab: Float32Array, out: Float32Array, rows: number, L: number, D: number, transpose: boolean): void {
+  const half = D / 2;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    const t = (r % L) * D;
+    for (let c = 0; c < half; c++) {
+      if (!transpose) {
+        // rot(x) = [-x2, x1]
+        out[o + c] += -x[o + c + half] * tab[t + c];
+        out[o + c + half] += x[o + c] * tab[t + c + half];
+      } else {
+        // rot^T(g * s) = [g2 s2, -g1 s1]
+        out[o + c] += x[o + c + half] * tab[t + c + half];
+        out[o + c + half] += -x[o + c] * tab[t + c];
+      }
+    }
+  }
+}
+
+/**
+ * Rotary position embedding (RoPE, rotate-half form as GPT-NeoX and Llama) of x [..., L, D] (D even): position p's
+ * pairs (c, c + D/2) are rotated by p * base^(-2c/D), positions counted from `offset` (the tokens already in a cache).
+ * y = x * cos + [-x2, x1] * sin; its backward is the inverse rotation.
+ */
+export function rope(x: Tensor, offset = 0, base = 10000): Tensor {
+  const op = 'rope';
+  checkTensor(op, 'input', x);
+  if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
+    throw argumentError(op, `input of shape ${shapeToString(x.shape)} must be [..., length, headDim] with an even headDim`);
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) invalid(op, 'offset', 'an integer >= 0', offset);
+  checkNumber(op, 'base', base, { min: 1 });
+  const D = x.shape[x.ndim - 1];
+  const L = x.shape[x.ndim - 2];
+  const rows = x.size / D;
+  const { cos, sin } = ropeTables(L, D, offset, base);
+  const out = outputBuffer(x.size);
+  for (let i = 0; i < x.size; i++) out[i] = x.data[i] * cos[i % (L * D)];
+  rotateHalfInto(x.data, sin, out, rows, L, D, false);
+  const attrs = isTracing() ? { cos: new Tensor(cos, [L, D]), sin: new Tensor(sin, [L, D]) } : undefined;
+  return record(new Tensor(out, x.shape), 'rope', [x], (g) => {
+    const dx = gradBuffer(x.size);
+    for (let i = 0; i < x.size; i++) dx[i] = g[i] * cos[i % (L * D)];
+    rotateHalfInto(g, sin, dx, rows, L, D, true);
+    return [dx];
+  }, attrs);
+}
