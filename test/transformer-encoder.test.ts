@@ -9,6 +9,9 @@ import * as nn from '../lib/nn';
 import { noGrad } from '../lib/autograd';
 import { rope } from '../lib/ops/attention';
 import { freshRng, gradcheck, randomTensor } from './helpers/gradcheck';
+import { exportModel } from '../lib/io/onnx';
+import { maxViolation, runOrt } from './helpers/onnx';
+import * as os from 'os';
 
 const DIR = path.join(__dirname, 'fixtures', 'transformer');
 interface Arr { shape: number[]; data: number[] }
@@ -100,6 +103,19 @@ describe('TransformerEncoder behaviour', () => {
     expect(norm(rope(q, 7))).toBeCloseTo(norm(q), 5);
     gradcheck(([a]) => rope(a, 3, 100), [randomTensor(rng, [2, 3, 4, 6])], { label: `seed ${seed}` });
     expect(() => rope(randomTensor(rng, [1, 2, 3]), 0)).toThrow(/even headDim/);
+  });
+
+  it('ONNX export (causal, RoPE, final norm) runs in onnxruntime like forward, at another batch size (1e-5)', async () => {
+    const enc = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, batchFirst: true, dropout: 0, rope: true, seed: 2 }), 2, { norm: true, causal: true });
+    enc.eval();
+    const x = new Tensor(Float32Array.from({ length: 3 * 7 * 16 }, (_, i) => Math.sin(i * 0.37)), [3, 7, 16]);
+    const y = noGrad(() => enc.forward(x));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-enc-')), 'encoder.onnx');
+    await exportModel(enc, file, { inputShape: [1, 7, 16] });
+    const o = await runOrt(file, x.data, x.shape);
+    expect(o.dims).toEqual([3, 7, 16]);
+    expect(maxViolation(o.data, y.data, 1e-5, 1e-5).excess).toBeLessThanOrEqual(0);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
   it('errors name the option and the value', () => {
