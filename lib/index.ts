@@ -24,3 +24,4 @@ export * as serve from './serve';
 export { predictFile, mergeShards, type PredictFileOptions, type PredictFileResult, type MergeResult } from './batch';
 export * as batch from './batch';
 export { quantize, QuantizedLinear, type QuantizeOptions, type QuantDtype } from './quant';
+export { generate, sampleLogits, contextLength, type GenerateOptions, type GenerateResult } from './generate';

@@ -7,7 +7,7 @@ import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
 import { LayerNorm } from './layer-norm';
-import { MultiheadAttention } from './multihead-attention';
+import { MultiheadAttention, type AttentionCache } from './multihead-attention';
 import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
@@ -83,6 +83,12 @@ export class DecoderBlock extends Module {
     const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
     const h = add(x, drop(this.attn.forward(this.ln1.forward(x))));
     return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
+  }
+
+  /** forward for new positions over the attention's key/value cache (generation; eval mode, no dropout). */
+  forwardCached(x: Tensor, cache: AttentionCache): Tensor {
+    const h = add(x, this.attn.attendCached(this.ln1.forward(x), cache));
+    return add(h, this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h)))));
   }
 
   override toConfig(): DecoderBlockConfig {

@@ -198,6 +198,37 @@ export class MultiheadAttention extends Module {
     return { output, weights: average ? mean(weights, 1) : weights };
   }
 
+  /**
+   * Causal self-attention of new positions x [batch, t, embedDim] (batch-first whatever the layer's layout) over a
+   * key/value cache of the positions before them (generation): the new keys and values are appended to `cache`
+   * (in place), so each new token costs O(cached length), not O(length^2). RoPE counts positions from the cache length.
+   */
+  attendCached(x: Tensor, cache: AttentionCache): Tensor {
+    const where = `${this.describe()}.attendCached`;
+    checkTensor(where, 'x', x);
+    const E = this.embedDim, H = this.numHeads, Dh = this.headDim;
+    if (x.ndim !== 3 || x.shape[2] !== E) throw argumentError(where, `x of shape ${shapeToString(x.shape)} must be [batch, length, ${E}]`);
+    const [B, t] = x.shape;
+    const past = cache.length;
+    if (cache.key !== null && cache.key.shape[0] !== B) throw argumentError(where, `the cache holds batch ${cache.key.shape[0]}, x has batch ${B}`);
+    const project = (part: number): Tensor => {
+      const w = narrow(this.inProjWeight, 0, part * E, E);
+      const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
+      return permute(reshape(linear(x, w, b), [B, t, H, Dh]), [0, 2, 1, 3]);
+    };
+    let q = project(0), k = project(1);
+    const v = project(2);
+    if (this.ropeBase !== null) {
+      q = rope(q, past, this.ropeBase);
+      k = rope(k, past, this.ropeBase);
+    }
+    cache.key = appendPositions(cache.key, k);
+    cache.value = appendPositions(cache.value, v);
+    cache.length = past + t;
+    const context = scaledDotProductAttention(q, cache.key, cache.value, { causal: true, training: false });
+    return this.outProj.forward(reshape(permute(context, [0, 2, 1, 3]), [B, t, E]));
+  }
+
   /** Attention from ops (bmm, maskedFill, softmax): materialises the [B, H, T, S] weights, which it returns. */
   private composed(where: string, q: Tensor, k: Tensor, v: Tensor, isCausal: boolean, attnMask: Tensor | IntTensor | null,
     keyPaddingMask: Tensor | IntTensor | null): { context: Tensor; weights: Tensor } {
@@ -239,6 +270,31 @@ export class MultiheadAttention extends Module {
   override describe(): string {
     return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''}${this.ropeBase !== null ? ', rope' : ''})`;
   }
+}
+
+/** The keys and values of the positions seen so far ([batch, heads, length, headDim]), for attendCached. */
+export interface AttentionCache {
+  key: Tensor | null;
+  value: Tensor | null;
+  length: number;
+}
+
+/** An empty cache for attendCached. */
+export function emptyAttentionCache(): AttentionCache {
+  return { key: null, value: null, length: 0 };
+}
+
+/** [B, H, S, D] followed by [B, H, t, D] along the length axis (a copy: O(S) per step). */
+function appendPositions(past: Tensor | null, next: Tensor): Tensor {
+  if (past === null) return next.detach();
+  const [B, H, S, D] = past.shape;
+  const t = next.shape[2];
+  const out = new Float32Array(B * H * (S + t) * D);
+  for (let bh = 0; bh < B * H; bh++) {
+    out.set(past.data.subarray(bh * S * D, (bh + 1) * S * D), bh * (S + t) * D);
+    out.set(next.data.subarray(bh * t * D, (bh + 1) * t * D), (bh * (S + t) + S) * D);
+  }
+  return new Tensor(out, [B, H, S + t, D]);
 }
 
 /** The rope option as a base (true: 10000) or null. */

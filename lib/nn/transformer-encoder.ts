@@ -9,7 +9,7 @@ import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
 import { LayerNorm } from './layer-norm';
-import { MultiheadAttention } from './multihead-attention';
+import { MultiheadAttention, type AttentionCache } from './multihead-attention';
 import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { argumentError, checkBoolean, checkNumber, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
@@ -143,6 +143,17 @@ export class TransformerEncoderLayer extends Module {
       return add(h, ff(this.norm2.forward(h)));
     }
     const h = this.norm1.forward(add(x, sa(x)));
+    return this.norm2.forward(add(h, ff(h)));
+  }
+
+  /** The layer (batch-first, causal) for new positions over its attention's key/value cache (generation, eval mode). */
+  forwardCached(x: Tensor, cache: AttentionCache): Tensor {
+    const ff = (t: Tensor): Tensor => this.linear2.forward(activate(this.linear1.forward(t), this.activation));
+    if (this.normFirst) {
+      const h = add(x, this.selfAttn.attendCached(this.norm1.forward(x), cache));
+      return add(h, ff(this.norm2.forward(h)));
+    }
+    const h = this.norm1.forward(add(x, this.selfAttn.attendCached(x, cache)));
     return this.norm2.forward(add(h, ff(h)));
   }
 
