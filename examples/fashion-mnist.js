@@ -2,29 +2,18 @@
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
 // Usage: node examples/fashion-mnist.js [--dir DIR] [--epochs N] [--limit ROWS]
 'use strict';
+const { datasetArgs } = require('./lib/args');
 const myelin = require('..');
 const { nn, data, fit, evaluate, cosineDecay } = myelin;
 
-function parseArgs(argv) {
-  const args = { dir: undefined, epochs: 5, limit: undefined };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(`missing value after ${flag}`);
-    if (flag === '--dir') args.dir = value;
-    else if (flag === '--epochs') args.epochs = Number(value);
-    else if (flag === '--limit') args.limit = Number(value);
-    else throw new Error(`unknown option ${flag} (usage: --dir DIR --epochs N --limit ROWS)`);
-  }
-  return args;
-}
-
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  let args;
   let fashion;
   try {
+    args = datasetArgs(process.argv.slice(2));
     fashion = data.loadFashionMnist({ dir: args.dir, limit: args.limit });
   } catch (err) {
-    console.error(`fashion-mnist example: ${err.message}`);
+    console.error(`fashion-mnist example: ${err.message}`); // bad option or missing dataset
     process.exit(2);
   }
   const info = myelin.info();

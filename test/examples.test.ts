@@ -72,6 +72,15 @@ describe('examples', () => {
     expect(number(r.stdout, /test accuracy: ([\d.]+)/), r.stdout).toBeGreaterThan(0.7);
   });
 
+  it('fashion examples: a bad option exits 2 with a message naming it', () => {
+    const r = runExample('fashion-cnn.js', ['--epocs', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--epocs'");
+    const r2 = runExample('fashion-mnist.js', ['--epochs', 'two']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain("--epochs must be a positive integer, got 'two'");
+  });
+
   it('fashion-cnn.js: reports a missing dataset with exit code 2', () => {
     const r = runExample('fashion-cnn.js', ['--dir', path.join(root, 'no-such-dir')]);
     expect(r.code).toBe(2);
