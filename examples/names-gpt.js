@@ -8,26 +8,28 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const util = require('node:util');
+const { positiveInt } = require('./lib/args');
 const myelin = require('..');
 
 const { nn, data, optim, Rng, IntTensor, noGrad, generate } = myelin;
 
-function option(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = process.argv[i + 1];
-  if (v === undefined) throw new Error(`--${name} needs a value`);
-  return typeof dflt === 'number' ? Number(v) : v;
-}
-
+const { values: args } = util.parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    steps: { type: 'string', default: '1500' }, batch: { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
+    out: { type: 'string', default: 'names-gpt-model' }, onnx: { type: 'string' }, 'dump-data': { type: 'string' },
+  },
+});
 const T = 16; // context
 const D = 128; // width
-const steps = option('steps', 1500);
-const batch = option('batch', 32);
-const lr = option('lr', 1e-3);
-const out = option('out', 'names-gpt-model');
-const onnxFile = option('onnx', null);
-const dump = option('dump-data', null);
+const steps = positiveInt('steps', args.steps);
+const batch = positiveInt('batch', args.batch);
+const lr = Number(args.lr);
+if (!(lr > 0)) throw new Error(`--lr must be a positive number, got '${args.lr}'`);
+const out = args.out;
+const onnxFile = args.onnx ?? null;
+const dump = args['dump-data'] ?? null;
 
 // Data: lower-cased names, shuffled with a fixed seed, 90% train / 10% validation, joined by '.' (end of name).
 const names = data.loadFirstNames().map((n) => n.toLowerCase());
