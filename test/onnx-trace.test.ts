@@ -223,7 +223,9 @@ describe('exportModel traces any model made of myelin ops', () => {
       'concat', 'slice', 'indexRows', 'narrow', 'indexSelect', 'dropout', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'none',
       'batchNorm', 'groupNorm', 'upsampleNearest',
       // sequence ops (test/seq-onnx.test.ts runs them in onnxruntime)
-      'permute', 'bmm', 'gather', 'embedding', 'maskedFill', 'triu', 'tril', 'cumsum'];
+      'permute', 'bmm', 'gather', 'embedding', 'maskedFill', 'triu', 'tril', 'cumsum',
+      // fused attention and RoPE (test/transformer-encoder.test.ts and names-gpt-example.test.ts run them in onnxruntime)
+      'attention', 'rope'];
     expect(Object.keys(OP_EXPORTS).sort()).toEqual(rowsNeeded.sort());
   });
 
