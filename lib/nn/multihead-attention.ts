@@ -10,6 +10,7 @@ import { mean } from '../ops/reduce';
 import { reshape } from '../ops/shape';
 import { narrow } from '../ops/view';
 import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
+import { isTracing } from '../autograd';
 import { rope, scaledDotProductAttention } from '../ops/attention';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
@@ -171,9 +172,10 @@ export class MultiheadAttention extends Module {
       const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
       return permute(reshape(linear(x, w, b), [B, L, H, Dh]), [0, 2, 1, 3]);
     };
-    let q = project(q0, 0, T);
-    let k = project(k0, 1, S);
-    const v = project(v0, 2, S);
+    // Self-attention: one projection by the whole in_proj_weight (one GEMM, no weight slices), split after.
+    // (ONNX tracing takes the three projections: the split moves the batch off the first axis, which export tracks.)
+    const fused = query === key && key === value && !isTracing();
+    let [q, k, v] = fused ? this.projectQkv(q0) : [project(q0, 0, T), project(k0, 1, S), project(v0, 2, S)];
     if (this.ropeBase !== null) {
       q = rope(q, 0, this.ropeBase);
       k = rope(k, 0, this.ropeBase);
@@ -206,18 +208,12 @@ export class MultiheadAttention extends Module {
   attendCached(x: Tensor, cache: AttentionCache): Tensor {
     const where = `${this.describe()}.attendCached`;
     checkTensor(where, 'x', x);
-    const E = this.embedDim, H = this.numHeads, Dh = this.headDim;
+    const E = this.embedDim;
     if (x.ndim !== 3 || x.shape[2] !== E) throw argumentError(where, `x of shape ${shapeToString(x.shape)} must be [batch, length, ${E}]`);
     const [B, t] = x.shape;
     const past = cache.length;
     if (cache.key !== null && cache.key.shape[0] !== B) throw argumentError(where, `the cache holds batch ${cache.key.shape[0]}, x has batch ${B}`);
-    const project = (part: number): Tensor => {
-      const w = narrow(this.inProjWeight, 0, part * E, E);
-      const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
-      return permute(reshape(linear(x, w, b), [B, t, H, Dh]), [0, 2, 1, 3]);
-    };
-    let q = project(0), k = project(1);
-    const v = project(2);
+    let [q, k, v] = this.projectQkv(x);
     if (this.ropeBase !== null) {
       q = rope(q, past, this.ropeBase);
       k = rope(k, past, this.ropeBase);
@@ -227,6 +223,16 @@ export class MultiheadAttention extends Module {
     cache.length = past + t;
     const context = scaledDotProductAttention(q, cache.key, cache.value, { causal: true, training: false });
     return this.outProj.forward(reshape(permute(context, [0, 2, 1, 3]), [B, t, E]));
+  }
+
+  /** Queries, keys and values of x [B, L, E] as [B, H, L, Dh] each, from one product with in_proj_weight [3E, E]. */
+  private projectQkv(x: Tensor): [Tensor, Tensor, Tensor] {
+    const [B, L] = x.shape;
+    const H = this.numHeads, Dh = this.headDim;
+    // [B, L, 3E] -> [3, B, H, L, Dh]: q, k and v are the three contiguous blocks of the first axis.
+    const qkv = permute(reshape(linear(x, this.inProjWeight, this.inProjBias), [B, L, 3, H, Dh]), [2, 0, 3, 1, 4]);
+    const part = (i: number): Tensor => reshape(narrow(qkv, 0, i, 1), [B, H, L, Dh]);
+    return [part(0), part(1), part(2)];
   }
 
   /** Attention from ops (bmm, maskedFill, softmax): materialises the [B, H, T, S] weights, which it returns. */
