@@ -85,4 +85,23 @@ describe('Dataset with workers', () => {
     expect(hb.loss).toEqual(ha.loss);
     expect(b.parameters().map((p) => Array.from(p.data))).toEqual(a.parameters().map((p) => Array.from(p.data)));
   });
+
+  it('map on workers keeps its threads across epochs (the pool is not started again for each pass)', async () => {
+    const seen: number[][] = [];
+    const ds = data.Dataset.fromGenerator(() => [1, 2, 3, 4, 5, 6])
+      .map((v: number) => ({ v, thread: (require('worker_threads') as typeof import('worker_threads')).threadId }), { workers: 2 });
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const out = await ds.toArray();
+      expect(out.map((o) => o.v)).toEqual([1, 2, 3, 4, 5, 6]);
+      seen.push([...new Set(out.map((o) => o.thread))].sort((a, b) => a - b));
+    }
+    expect(seen[0].length).toBe(2);
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual(seen[0]);
+    // A pass stopped early leaves the pool usable for the next one.
+    const it = ds[Symbol.asyncIterator]();
+    await it.next();
+    await it.return?.();
+    expect((await ds.toArray()).map((o) => o.v)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
 });

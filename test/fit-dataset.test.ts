@@ -10,6 +10,9 @@ import { ReLU } from '../lib/nn/activations';
 import { fit, evaluate, predict } from '../lib/train';
 import { Dataset, type Row } from '../lib/data/dataset';
 import { readCsv } from '../lib/data/csv';
+import { Module } from '../lib/nn/module';
+import { concat } from '../lib/ops';
+import type { LayerConfig } from '../lib/nn/config';
 
 let dir = '';
 beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-fit-dataset-')); });
@@ -143,5 +146,48 @@ describe('fit on a data.Dataset', () => {
     });
     await expect(fit(mlp(), ds.map((r, i) => { if (i === 20) throw new Error('bad row 20'); return r; }), { batchSize: 8, verbose: 0 })).rejects.toThrow('bad row 20');
     expect(closed).toBe(1);
+  });
+
+  it('several inputs and several outputs: batches of { x: { a, b }, y: { cls, reg } } train as the in-memory fit does (same order)', async () => {
+    class TwoInTwoOut extends Module {
+      readonly left = this.registerModule('left', new Linear(4, 8, { seed: 7 }));
+      readonly right = this.registerModule('right', new Linear(2, 8, { seed: 8 }));
+      readonly cls = this.registerModule('cls', new Linear(16, 3, { seed: 9 }));
+      readonly reg = this.registerModule('reg', new Linear(16, 1, { seed: 10 }));
+      override forward(x: { a: Tensor; b: Tensor }): { cls: Tensor; reg: Tensor } {
+        const h = concat([this.left.forward(x.a).relu(), this.right.forward(x.b).relu()], 1);
+        return { cls: this.cls.forward(h), reg: this.reg.forward(h) };
+      }
+      override toConfig(): LayerConfig { return { type: 'TwoInTwoOut' }; }
+      override describe(): string { return 'TwoInTwoOut'; }
+    }
+    const n = 96;
+    const d = blobs(n, 41);
+    const a = new Float32Array(n * 4);
+    const b = new Float32Array(n * 2);
+    const reg = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      a.set(d.x.subarray(i * 6, i * 6 + 4), i * 4);
+      b.set(d.x.subarray(i * 6 + 4, i * 6 + 6), i * 2);
+      reg[i] = d.x[i * 6 + 4] - d.x[i * 6 + 5];
+    }
+    const rows = (s: number, e: number): { x: { a: Tensor; b: Tensor }; y: { cls: Int32Array; reg: Tensor } } => ({
+      x: { a: new Tensor(a.slice(s * 4, e * 4), [e - s, 4]), b: new Tensor(b.slice(s * 2, e * 2), [e - s, 2]) },
+      y: { cls: d.y.slice(s, e), reg: new Tensor(reg.slice(s, e), [e - s, 1]) },
+    });
+    const batches = Dataset.fromGenerator(function* g() { for (let s = 0; s < n; s += 16) yield rows(s, Math.min(n, s + 16)); }, { batched: true });
+    const opts = { epochs: 3, lr: 0.01, verbose: 0 as const, loss: { cls: 'crossEntropy', reg: 'mse' } as const, lossWeights: { reg: 0.5 } };
+    const m1 = new TwoInTwoOut();
+    const h1 = await fit(m1, rows(0, n), { ...opts, batchSize: 16, shuffle: false, validationData: rows(0, 32) });
+    const m2 = new TwoInTwoOut();
+    const h2 = await fit(m2, batches, { ...opts, validationData: rows(0, 32) });
+    expect(h2.loss).toEqual(h1.loss);
+    expect(h2.valLoss).toEqual(h1.valLoss);
+    expect(h2.metrics).toEqual(h1.metrics);
+    expect(m2.parameters().map((p) => Array.from(p.data))).toEqual(m1.parameters().map((p) => Array.from(p.data)));
+    const e1 = evaluate(m1, rows(0, n), { loss: opts.loss, lossWeights: opts.lossWeights });
+    const e2 = await evaluate(m2, batches, { loss: opts.loss, lossWeights: opts.lossWeights });
+    expect(e2.loss).toBeCloseTo(e1.loss, 6);
+    expect(e2.clsAccuracy).toBe(e1.clsAccuracy);
   });
 });

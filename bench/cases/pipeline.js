@@ -68,11 +68,11 @@ async function runPipeline(ctx) {
   const { nn, fit } = ctx.myelin;
   const stream = (workers) => Dataset.fromCsv(file, { batchSize: 256, workers }).map(scalePixels, { workers }).take(fitRows / 256).prefetch(4);
   const inMemory = await stream(0).toArray();
-  const fitCase = (name, ds) => ({
+  const fitCase = (name, ds, background = false) => ({
     name, async: true, iters: 1,
     fn: async () => {
       let n = 0;
-      await fit(mlp(nn), ds, { epochs: 1, verbose: 0, onBatchEnd: (_b, logs) => { n += logs.size; } });
+      await fit(mlp(nn), ds, { epochs: 1, verbose: 0, background, onBatchEnd: (_b, logs) => { n += logs.size; } });
       if (n !== fitRows) throw new Error(`pipeline bench: trained on ${n} rows, expected ${fitRows}`);
     },
   });
@@ -80,8 +80,10 @@ async function runPipeline(ctx) {
     ['memory', 'batches already in memory (the training step alone)', Dataset.fromGenerator(() => inMemory, { batched: true })],
     ['w0', 'the pipeline, 0 workers', stream(0)],
     ['w2', 'the pipeline, 2 workers', stream(2)],
+    // Training on a worker thread (fit's background option): the pipeline is read here and fed to it.
+    ['w2-background', 'the pipeline, 2 workers, background training', stream(2), true],
   ];
-  for (const [id, what, ds] of cases) {
+  for (const [id, what, ds, background] of cases) {
     records.push(
       await measureCase(
         ctx,
@@ -95,7 +97,7 @@ async function runPipeline(ctx) {
           display: { kind: 'rate', unit: 'samples/s', work: fitRows },
           baseline: 'native',
         },
-        [fitCase('native', ds)],
+        [fitCase('native', ds, background === true)],
         { warmup: 0, reps: Math.min(ctx.opts.reps, 3) },
       ),
     );

@@ -54,36 +54,107 @@ function functionSource(fn: (...args: never[]) => unknown): string {
 
 interface Reply { id: number; value?: unknown; error?: string }
 
+/** How long a map's pool stays up with no iteration reading it (the gap between two epochs, validation included). */
+export const POOL_IDLE_MS = 30_000;
+
 /**
- * Maps `source`'s elements with fn on `count` worker threads, round-robin, at most 2 x count elements
- * in flight, yielding the results in the source's order. The workers stop when the iteration ends.
+ * The worker threads of one Dataset.map({ workers }): started by the first iteration and kept for the
+ * next ones (each epoch reads the dataset again), stopped after POOL_IDLE_MS without a reader. Jobs
+ * carry pool-wide ids, so iterations that overlap (a dataset zipped with itself) share it safely.
+ * The threads are unref'd: an idle pool never keeps the process alive. A worker failure breaks the
+ * pool; the next iteration starts a fresh one.
  */
-export async function* mapOnWorkers<T, U>(source: AsyncIterable<T>, fn: (e: T, i: number) => U | Promise<U>, count: number): AsyncGenerator<U> {
-  const src = functionSource(fn);
-  const workers: Worker[] = [];
-  const waiting = new Map<number, { resolve: (v: U) => void; reject: (e: Error) => void }>();
-  let failure: Error | null = null;
-  const failAll = (e: Error): void => {
-    failure ??= e;
-    for (const w of waiting.values()) w.reject(failure);
-    waiting.clear();
-  };
-  for (let k = 0; k < count; k++) {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { source: src } });
-    w.unref();
-    w.on('message', (r: Reply) => {
-      const p = waiting.get(r.id);
-      if (p === undefined) return;
-      waiting.delete(r.id);
-      if (r.error !== undefined) {
-        const hint = /is not defined/.test(r.error) ? ' (a map function run on workers must be self-contained: it is sent as source and cannot see variables around it)' : '';
-        p.reject(new Error(`Dataset.map: worker: ${r.error}${hint}`));
-      } else p.resolve(r.value as U);
-    });
-    w.on('error', (e) => failAll(new Error(`Dataset.map: worker failed: ${e.message}`)));
-    w.on('exit', (code) => { if (code !== 0) failAll(new Error(`Dataset.map: worker exited with code ${code}`)); });
-    workers.push(w);
+export class MapPool {
+  private workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+  private nextId = 0;
+  private readers = 0;
+  private idle: NodeJS.Timeout | null = null;
+  /** Pools started so far (tests: one per map, not one per epoch). */
+  started = 0;
+
+  private source: string | null = null;
+
+  constructor(private readonly fn: (...args: never[]) => unknown, private readonly count: number) {}
+
+  private start(): void {
+    this.failure = null;
+    this.started++;
+    this.workers = [];
+    for (let k = 0; k < this.count; k++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { source: this.source as string } });
+      w.unref();
+      w.on('message', (r: Reply) => {
+        const p = this.waiting.get(r.id);
+        if (p === undefined) return;
+        this.waiting.delete(r.id);
+        if (r.error !== undefined) {
+          const hint = /is not defined/.test(r.error) ? ' (a map function run on workers must be self-contained: it is sent as source and cannot see variables around it)' : '';
+          p.reject(new Error(`Dataset.map: worker: ${r.error}${hint}`));
+        } else p.resolve(r.value);
+      });
+      w.on('error', (e) => this.fail(new Error(`Dataset.map: worker failed: ${e.message}`)));
+      w.on('exit', (code) => { if (code !== 0 && this.workers.includes(w)) this.fail(new Error(`Dataset.map: worker exited with code ${code}`)); });
+      this.workers.push(w);
+    }
   }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.waiting.values()) w.reject(this.failure);
+    this.waiting.clear();
+  }
+
+  /** An iteration starts reading: the pool is (re)started if it is down or broken. */
+  acquire(): void {
+    if (this.source === null) this.source = functionSource(this.fn);
+    this.readers++;
+    if (this.idle !== null) { clearTimeout(this.idle); this.idle = null; }
+    if (this.workers.length === 0 || this.failure !== null) {
+      if (this.workers.length > 0) void this.stop();
+      this.start();
+    }
+  }
+
+  /** An iteration is done: the last reader out leaves the pool up for POOL_IDLE_MS. */
+  release(): void {
+    this.readers--;
+    if (this.readers > 0) return;
+    this.idle = setTimeout(() => { this.idle = null; if (this.readers === 0) void this.stop(); }, POOL_IDLE_MS);
+    this.idle.unref();
+  }
+
+  /** Stops the threads now (pending jobs reject). */
+  async stop(): Promise<void> {
+    const ws = this.workers;
+    this.workers = [];
+    this.fail(new Error('Dataset.map: the worker pool stopped'));
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+
+  /** Maps one element on the next worker (round-robin); its whole-buffer typed arrays are transferred. */
+  run<U>(value: unknown, index: number): Promise<U> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<U>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.workers[id % this.workers.length].postMessage({ id, index, value }, collectTransfers(value, []));
+    });
+  }
+}
+
+/** The pool of a map: made once per Dataset.map call, with the function compiled from its source. */
+export function mapPool(fn: (...args: never[]) => unknown, count: number): MapPool {
+  return new MapPool(fn, count);
+}
+
+/**
+ * Maps `source`'s elements on the pool's threads, at most 2 x threads elements in flight, yielding the
+ * results in the source's order. The pool outlives the iteration (see MapPool).
+ */
+export async function* mapOnWorkers<T, U>(source: AsyncIterable<T>, pool: MapPool, count: number): AsyncGenerator<U> {
+  pool.acquire();
   const inFlight: Promise<U>[] = [];
   const it = source[Symbol.asyncIterator]();
   let index = 0;
@@ -93,11 +164,7 @@ export async function* mapOnWorkers<T, U>(source: AsyncIterable<T>, fn: (e: T, i
       while (!ended && inFlight.length < 2 * count) {
         const r = await it.next();
         if (r.done) { ended = true; break; }
-        const id = index++;
-        const p = failure !== null ? Promise.reject(failure) : new Promise<U>((resolve, reject) => {
-          waiting.set(id, { resolve, reject });
-          workers[id % count].postMessage({ id, index: id, value: r.value }, collectTransfers(r.value, []));
-        });
+        const p = pool.run<U>(r.value, index++);
         p.catch(() => { /* awaited in order below */ });
         inFlight.push(p);
       }
@@ -107,7 +174,6 @@ export async function* mapOnWorkers<T, U>(source: AsyncIterable<T>, fn: (e: T, i
     }
   } finally {
     if (!ended) await it.return?.();
-    failAll(new Error('Dataset.map: the iteration ended'));
-    await Promise.all(workers.map((w) => w.terminate()));
+    pool.release();
   }
 }

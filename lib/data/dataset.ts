@@ -5,7 +5,7 @@ import {
   checkFunction, checkNonNegativeInt, checkOptions, checkPositiveInt, checkSeed, describe, invalid, isPlainObject,
 } from '../validate';
 import { csvElements, idxRows, shardFiles, type CsvDatasetOptions, type FilesOptions, type IdxOptions } from './dataset-sources';
-import { mapOnWorkers } from './dataset-workers';
+import { mapOnWorkers, mapPool } from './dataset-workers';
 
 /** One example: x its features (a flat row), y a class label (an integer) or regression targets (an array), absent for unlabelled data. */
 export interface Row {
@@ -102,7 +102,8 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     if (workers > 64) invalid('Dataset.map', 'workers', 'an integer in [0, 64]', workers);
     if (workers > 0) {
       const self = this;
-      return this.derive(() => mapOnWorkers<T, U>(self, fn, workers));
+      const pool = mapPool(fn, workers); // one pool for every epoch's pass
+      return this.derive(() => mapOnWorkers<T, U>(self, pool, workers));
     }
     const self = this;
     return this.derive(async function* mapped() {

@@ -3,30 +3,27 @@ import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { clipGradNorm } from '../optim/clip';
 import { isDataset, type Dataset } from '../data/dataset';
-import { fit as fitArrays, emptyHistory, appendToHistory, type FitOptions, type TrainingRunState } from './fit';
+import { fit as fitArrays, emptyHistory, appendToHistory, outputsSetup, type FitOptions, type LossSetup, type TrainingRunState } from './fit';
 import { evaluate as evaluateArrays, predict as predictArrays, evaluatePrepared, type EvaluateOptions, type EvaluateResult, type PredictOptions } from './evaluate';
-import { prepareData, preprocessForModel, checkTargetWidth, type PreparedData } from './prepared';
-import { resolveLoss, defaultLossName, type LossFunction } from './loss-spec';
-import { makeMetrics, checkMetrics, validationKey, type Metric, type MetricName, type MetricFunction } from './metrics';
+import { prepareData, preprocessForModel, checkTargetWidth, BatchBuilder, type PreparedData } from './prepared';
+import { singleOutputSpecs, outputsLoss, outputsMetrics, type LossWeights, type OutputLossSpec, type OutputMetricSpecs } from './outputs';
+import { resolveLoss, type LossFunction } from './loss-spec';
+import { makeMetrics, checkMetrics, validationKey, type Metric, type BatchTarget } from './metrics';
 import { trainingLoss, type WeightedLoss } from './class-weight';
 import { makeProgress } from './progress';
 import { makeOptimizer } from './optimizer';
 import { checkpointCallback } from '../io/checkpoint';
 import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
-import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth } from './checks';
+import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth, forwardOne } from './checks';
 import { DivergenceMonitor } from './divergence';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
-import type { LossSpec } from '.';
 import { PREDICT_BATCH_SIZE } from '../constants';
+import { fitInBackground } from './background';
 
 /** fit's options when the data is a data.Dataset. */
-export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | 'metrics' | 'loss'> {
-  /** As fit's loss (one output): a name or a function; default 'crossEntropy' for integer labels, 'mse' for float targets. */
-  loss?: LossSpec;
-  /** As fit's metrics (one output): names or { name, fn } functions; default ['accuracy'] for integer labels. */
-  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+export interface FitDatasetOptions extends Omit<FitOptions, 'validationData'> {
   /** Held-out data evaluated after every epoch: in-memory { x, y } or a data.Dataset. */
   validationData?: FitData | Dataset<unknown>;
   /**
@@ -35,6 +32,14 @@ export interface FitDatasetOptions extends Omit<FitOptions, 'validationData' | '
    * dataset (repeat()) needs it.
    */
   stepsPerEpoch?: number;
+  /**
+   * Train on a worker thread (lib/train/background) so this thread's event loop stays free: the model
+   * here follows training as consistent snapshots of whole steps (for predict / predictAsync), callbacks
+   * and progress run here. Options must then be sendable: loss and metrics by name, optimizer by name.
+   */
+  background?: boolean;
+  /** With background: milliseconds between weight refreshes of the model here (default 100). */
+  refreshMs?: number;
 }
 
 /** fit options that mean something for in-memory arrays only, with what to do for a dataset instead. */
@@ -47,7 +52,7 @@ const ARRAY_ONLY: Record<string, string> = {
 };
 
 const DATASET_FIT_OPTIONS = [
-  'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
+  'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
   'history', 'clipGradNorm', 'checkpointDir',
 ];
@@ -58,6 +63,13 @@ const DATASET_FIT_OPTIONS = [
  * batchSize). Resolves with the History.
  */
 export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (options !== null && typeof options === 'object' && (options.background !== undefined || options.refreshMs !== undefined)) {
+    const { background = false, ...rest } = options;
+    if (background !== true && background !== false) return Promise.reject(new Error(`fit: background must be true or false, got ${describe(background)}`));
+    if (background) return fitInBackground(model, data, rest);
+    if (rest.refreshMs !== undefined) return Promise.reject(new Error('fit: refreshMs applies to background training (background: true)'));
+    options = rest;
+  }
   if (isDataset(data)) return fitDataset(model, data, options);
   if (options !== null && typeof options === 'object' && options.stepsPerEpoch !== undefined) {
     return Promise.reject(new Error('fit: stepsPerEpoch is for a data.Dataset; with in-memory data an epoch is one pass over the rows'));
@@ -65,12 +77,13 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
   return fitArrays(model, data, options as unknown as FitOptions);
 }
 
-/** evaluate's options for a data.Dataset (one output). */
+/** evaluate's options for a data.Dataset (as fit's: with several outputs, loss, lossWeights and metrics per output). */
 export interface EvaluateDatasetOptions {
   /** Rows per batch for a dataset of rows (default PREDICT_BATCH_SIZE, 1024, as predict); an error for a dataset of batches. */
   batchSize?: number;
-  loss?: LossSpec;
-  metrics?: ReadonlyArray<MetricName | 'loss' | MetricFunction>;
+  loss?: OutputLossSpec;
+  lossWeights?: LossWeights;
+  metrics?: OutputMetricSpecs;
 }
 
 /** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
@@ -79,14 +92,16 @@ export function evaluate(model: TrainableModel, data: FitData, options?: Evaluat
 export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>, options: EvaluateOptions | EvaluateDatasetOptions = {}): EvaluateResult | Promise<EvaluateResult> {
   if (!isDataset(data)) return evaluateArrays(model, data, options as EvaluateOptions);
   return (async () => {
-    const opts = checkOptions('evaluate', options as EvaluateDatasetOptions, ['batchSize', 'loss', 'metrics']);
+    const opts = checkOptions('evaluate', options as EvaluateDatasetOptions, ['batchSize', 'loss', 'lossWeights', 'metrics']);
     const batchSize = checkPositiveInt('evaluate', 'batchSize', opts.batchSize ?? PREDICT_BATCH_SIZE);
     const stream = new BatchStream(model, batchesOf(data, batchSize, opts.batchSize, 'evaluate'), 'evaluate', undefined);
     const first = await stream.first();
-    const lossName = opts.loss ?? defaultLossName(first);
-    const lossFn = resolveLoss(lossName, first, 'evaluate');
-    const metrics = makeMetrics(opts.metrics ?? (first.labels ? ['accuracy'] : []), lossName);
-    return evaluateStream(model, stream, lossFn, metrics);
+    if (first.outputs) {
+      const loss = outputsLoss('evaluate', first, opts.loss, opts.lossWeights);
+      return evaluateStream(model, stream, loss.fn as unknown as LossFunction, outputsMetrics('evaluate', first, opts.metrics, loss.specs));
+    }
+    const { lossName, metricSpecs } = singleOutputSpecs('evaluate', first, opts.loss, opts.lossWeights, opts.metrics);
+    return evaluateStream(model, stream, resolveLoss(lossName, first, 'evaluate'), makeMetrics(metricSpecs, lossName));
   })();
 }
 
@@ -193,8 +208,7 @@ async function evaluateStream(model: TrainableModel, stream: BatchStream, lossFn
     for (let d = await stream.next(); d !== null; d = await stream.next()) {
       const b = d;
       lossSum += noGrad(() => {
-        const pred = forwardBatch(model, b, 'evaluate');
-        const target = targetOf(b);
+        const { pred, target } = forwardBatch(model, b, 'evaluate');
         const loss = lossFn(pred, target).item() * b.n;
         for (const m of metrics) m.update(pred, target, b.n);
         return loss;
@@ -211,15 +225,16 @@ async function evaluateStream(model: TrainableModel, stream: BatchStream, lossFn
   }
 }
 
-/** The model's output on a batch: one tensor (a dataset feeds models of one input and one output). */
-function forwardBatch(model: TrainableModel, d: PreparedData, op: string): Tensor {
-  const out: unknown = model.forward(new Tensor(d.x, [d.n, ...d.rowShape]));
-  if (!(out instanceof Tensor)) throw new Error(`${op}: a data.Dataset feeds models with one input and one output; this model returned ${describe(out)}`);
-  return out;
-}
-
-function targetOf(d: PreparedData): Int32Array | Tensor {
-  return d.labels !== null ? d.labels : new Tensor(d.targets!, [d.n, ...d.targetShape]);
+/**
+ * The model's output on a whole batch and the batch's targets: one input or several (x an array or a
+ * record of tensors), one output or several (y an array or a record). Views of the batch: no copy.
+ */
+function forwardBatch(model: TrainableModel, d: PreparedData, op: string): { pred: Tensor; target: BatchTarget } {
+  const parts = new BatchBuilder(d, 0); // without an order the rows are views, so no row buffers are needed
+  const args = parts.args(null, 0, d.n);
+  const target = parts.targets(null, 0, d.n) as BatchTarget;
+  if (d.outputs) return { pred: model.forward(...args) as Tensor, target };
+  return { pred: forwardOne(op, model, args), target };
 }
 
 /** One optimisation step on a batch (the same sequence as fit's: zeroGrad, forward, loss, backward, clip, step, metrics); returns the loss. */
@@ -230,8 +245,7 @@ function trainStep(
   if (reuse) beginStepArena();
   try {
     optimizer.zeroGrad();
-    const target = targetOf(d);
-    const pred = forwardBatch(model, d, 'fit');
+    const { pred, target } = forwardBatch(model, d, 'fit');
     const l = loss.fn(pred, target);
     if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got shape [${l.shape.join(',')}]`);
     const value = l.item();
@@ -292,22 +306,30 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
     val = preprocessForModel(model, valData, prepareData(valData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
   }
-  const lossName = options.loss ?? defaultLossName(first);
-  const lossFn = resolveLoss(lossName, first, 'fit');
-  const metricSpecs = options.metrics ?? (first.labels ? ['accuracy'] : []);
-  const metrics = makeMetrics(metricSpecs, lossName);
   const params = model.parameters();
   const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
-  const classes = probeOutputWidth('fit', 'dataset element 0', model, first, settings.batchSize);
-  checkTargetWidth('fit', 'dataset element 0', first, classes, lossName);
-  const labelLimit = lossName === 'crossEntropy' ? classes : lossName === 'bceWithLogits' ? 2 : 0;
-  const checkLabels = (d: PreparedData, what: string): void => {
-    if (labelLimit > 0 && d.labels !== null) checkLabelRange('fit', what, d.labels, labelLimit, `for loss '${String(lossName)}' (a model with ${classes} outputs)`);
-  };
-  if (val !== null) checkLabels(val, 'validationData');
-  checkMetrics(metrics, classes, first.labels !== null);
-  const trainLoss = trainingLoss('fit', lossName, lossFn, options.classWeight, first.labels, classes);
+  let setup: LossSetup;
+  let trainLoss: WeightedLoss;
+  let checkLabels = (_d: PreparedData, _what: string): void => { /* several outputs: checked on the first batch */ };
+  if (first.outputs) {
+    // Several outputs: fit's checks of the outputs against the first batch (and in-memory validation rows).
+    setup = outputsSetup(model, options as FitOptions, first, first, val, settings.batchSize);
+    trainLoss = { fn: setup.lossFn, batchWeight: (_t, rows) => rows };
+  } else {
+    const { lossName, metricSpecs } = singleOutputSpecs('fit', first, options.loss, options.lossWeights, options.metrics);
+    setup = { lossName, lossFn: resolveLoss(lossName, first, 'fit'), metricSpecs, metrics: makeMetrics(metricSpecs, lossName), valMetrics: makeMetrics(metricSpecs, lossName) };
+    const classes = probeOutputWidth('fit', 'dataset element 0', model, first, settings.batchSize);
+    checkTargetWidth('fit', 'dataset element 0', first, classes, lossName);
+    const labelLimit = lossName === 'crossEntropy' ? classes : lossName === 'bceWithLogits' ? 2 : 0;
+    checkLabels = (d: PreparedData, what: string): void => {
+      if (labelLimit > 0 && d.labels !== null) checkLabelRange('fit', what, d.labels, labelLimit, `for loss '${String(lossName)}' (a model with ${classes} outputs)`);
+    };
+    if (val !== null) checkLabels(val, 'validationData');
+    checkMetrics(setup.metrics, classes, first.labels !== null);
+    trainLoss = trainingLoss('fit', lossName, setup.lossFn, options.classWeight, first.labels, classes);
+  }
+  const { lossFn, metrics, valMetrics, lossName, metricSpecs } = setup;
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
   const history = options.history ?? emptyHistory();
   history.stopReason = null;
@@ -318,7 +340,7 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
     samples: 0, stepsPerEpoch: settings.steps ?? 0, seed: 0, stopTraining: false, stopReason: null,
   };
   return {
-    model, options, settings, stream, val, lossFn, trainLoss, metrics, valMetrics: makeMetrics(metricSpecs, lossName), params, optimizer,
+    model, options, settings, stream, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer,
     callbacks, history, monitor: new DivergenceMonitor(null), ctx, progress, reuse: stepBuffersReusable(model, optimizer, lossName, metricSpecs), checkLabels,
   };
 }
@@ -336,7 +358,7 @@ async function streamEpoch(run: StreamRun, epoch: number): Promise<{ lossSum: nu
     const d = await run.stream.next();
     if (d === null) break;
     run.checkLabels(d, `dataset batch ${b} of epoch ${epoch + 1}`);
-    const weight = run.trainLoss.batchWeight(targetOf(d), d.n);
+    const weight = d.labels !== null && !d.outputs ? run.trainLoss.batchWeight(d.labels, d.n) : d.n;
     const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
     const lossValue = trainStep(run.model, run.optimizer, run.params, run.trainLoss, metrics, d, run.options.clipGradNorm, run.reuse, where);
     run.monitor.batch(lossValue);

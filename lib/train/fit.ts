@@ -261,7 +261,7 @@ interface FitRun extends TrainingRunState {
 }
 
 /** The loss and metrics of one output's training: what prepareRun needs from them. */
-interface LossSetup {
+export interface LossSetup {
   lossName: LossSpec;
   lossFn: LossFunction;
   metrics: Metric[];
@@ -279,7 +279,7 @@ function singleOutputLoss(options: FitOptions, train: PreparedData): LossSetup {
 }
 
 /** Several outputs: the weighted sum of per-output losses, per-output metrics; checked against a probe of the model. */
-function outputsSetup(model: TrainableModel, options: FitOptions, all: PreparedData, train: PreparedData, val: PreparedData | null, batchSize: number): LossSetup {
+export function outputsSetup(model: TrainableModel, options: FitOptions, all: PreparedData, train: PreparedData, val: PreparedData | null, batchSize: number): LossSetup {
   if (options.classWeight !== undefined) throw new Error('fit: classWeight weighs one output\'s classes; y gives several outputs (weigh them with lossWeights)');
   const loss = outputsLoss('fit', train, options.loss, options.lossWeights);
   const metrics = outputsMetrics('fit', train, options.metrics, loss.specs);

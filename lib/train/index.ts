@@ -3,6 +3,9 @@ export { emptyHistory, validationSplitRows } from './fit';
 // fit / evaluate / predict take in-memory data or a data.Dataset (streamed by fit-dataset).
 export { fit, evaluate, predict } from './fit-dataset';
 export type { FitDatasetOptions, EvaluateDatasetOptions } from './fit-dataset';
+// Training on a worker thread (fit's background option, or a Trainer for snapshots and abort).
+export { Trainer } from './background';
+export type { BackgroundFitOptions } from './background';
 export type { FitOptions } from './fit';
 export type { EvaluateOptions, EvaluateResult, PredictOptions } from './evaluate';
 export * as callbacks from './callbacks';
