@@ -6,7 +6,6 @@ const { Command, Option } = require('commander');
 const { machineInfo, loadAvg } = require('./lib/machine');
 const { loadMyelin, ROOT } = require('./lib/myelin');
 const { writeFileAtomic } = require('./lib/atomic');
-const { speedupChart } = require('./lib/svg');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
@@ -177,10 +176,7 @@ async function main() {
   };
   if (opts.write) {
     writeFileAtomic(opts.out, `${JSON.stringify(result, null, 1)}\n`);
-    const svg = speedupChart(report.chartRows(records, peers), {
-      title: 'myelin: speed-up over pure JS (log scale)',
-      subtitle: `${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${started.toISOString().slice(0, 10)}; medians of ${opts.reps} interleaved reps; load avg ${machine.loadAvgStart[0]}→${machine.loadAvgEnd[0]}${machine.niceness ? `, nice ${machine.niceness}` : ''}`,
-    });
+    const svg = report.resultChart(result);
     writeFileAtomic(opts.svg, svg);
     log(`wrote ${path.relative(process.cwd(), opts.out)} and ${path.relative(process.cwd(), opts.svg)}`);
   }

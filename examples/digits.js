@@ -1,4 +1,4 @@
-// The README demo: trains a 64-128-10 MLP with Adam on the embedded digits dataset and prints test accuracy.
+// The demo (README, docs/training.md): trains a 64-128-10 MLP with Adam on the embedded digits dataset and prints test accuracy.
 'use strict';
 const myelin = require('..');
 const { nn, data, fit, evaluate } = myelin;

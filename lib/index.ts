@@ -15,7 +15,7 @@ export {
 export * as nn from './nn';
 export * as optim from './optim';
 export * as data from './data';
-export { fit, evaluate, predict, Trainer, type BackgroundFitOptions, callbacks, earlyStopping, lrScheduler, cosineDecay, metrics, type FitOptions, type FitDatasetOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
+export { fit, evaluate, predict, Trainer, type BackgroundFitOptions, historyToCsv, type ReportOption, type ReportSettings, callbacks, earlyStopping, lrScheduler, cosineDecay, metrics, type FitOptions, type FitDatasetOptions, type FitData, type History, type TrainingWarning, type Callback, type EpochLogs, type TrainContext, type EvaluateResult } from './train';
 export * as onnx from './io/onnx';
 export * as io from './io';
 export { save, load, loadCheckpoint, type SaveOptions, type LoadOptions, type Checkpoint } from './io';

@@ -12,10 +12,12 @@ export type NumericArray =
   | Float32Array | Float64Array | Int32Array | Int16Array | Int8Array
   | Uint32Array | Uint16Array | Uint8Array | Uint8ClampedArray;
 
+/** Options of the tensor factories (tensor, zeros, ones, ...): requiresGrad records the tensor's operations on the autograd tape. */
 export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
+/** Options of randn / rand: requiresGrad, and seed for a private generator (the same seed gives the same values). */
 export interface RandomOptions extends TensorOptions {
   /** Seed for a private generator; without it the global generator (see manualSeed) is used. */
   seed?: number;

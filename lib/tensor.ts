@@ -216,6 +216,10 @@ function tensorShapeArg(shape: unknown): number[] {
  * Creates a tensor from nested arrays ([[1,2],[3,4]]), a flat array or typed array plus a shape,
  * or a single number (0-d). Typed arrays other than Float32Array are converted; a Float32Array
  * is used as-is (not copied).
+ * @param shape required with a flat array (its product must equal the length); inferred from nested arrays.
+ * @param opts requiresGrad (default false).
+ * @throws Error naming the shape when it does not match the values, or for ragged nested arrays.
+ * @example tensor([[1, 2], [3, 4]]).matmul(tensor([1, 1], [2, 1])) // [[3], [7]]
  */
 export function tensor(values: NestedArray | NumericArray, shape?: readonly number[], opts: TensorOptions = {}): Tensor {
   const o = checkOptions('tensor', opts, TENSOR_OPTIONS);

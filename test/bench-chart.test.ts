@@ -1,7 +1,7 @@
 // Tests of the benchmark's hand-written SVG chart and text table: well-formed output with the data in it.
 import { describe, it, expect } from 'vitest';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { speedupChart, escapeXml } = require('../bench/lib/svg.js');
+const { speedupChart, escapeXml, seriesColour } = require('../bench/lib/svg.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { formatTable, fmtNum } = require('../bench/lib/table.js');
 
@@ -72,6 +72,17 @@ describe('bench SVG chart', () => {
     expect(escapeXml(`<a & 'b'>`)).toBe('&lt;a &amp; &apos;b&apos;&gt;');
     const empty = speedupChart([]);
     expect(() => checkWellFormed(empty)).not.toThrow();
+  });
+
+  it('names the CPU in the title, labels the axis with its unit, and keeps each contender\'s colour across charts', () => {
+    const a: string = speedupChart([{ label: 'x', bars: [{ series: 'pytorch', value: 2 }, { series: 'myelin native', value: 3 }] }], { cpu: 'AMD EPYC 9R14' });
+    const b: string = speedupChart([{ label: 'x', bars: [{ series: 'myelin native', value: 3 }, { series: 'tfjs-wasm', value: 1.5 }, { series: 'pytorch', value: 2 }] }], { cpu: 'AMD EPYC 9R14' });
+    expect(a).toMatch(/<text [^>]*font-weight="bold">Speed-up over pure JS \(log scale\) on AMD EPYC 9R14<\/text>/);
+    expect(a).toMatch(/class="x-label"[^>]*>speed-up \(×\) = baseline time \/ candidate time, log scale/);
+    const colourOf = (svg: string, series: string): string => new RegExp(`fill="(#[0-9a-f]{6})"><title>x — ${series}:`).exec(svg)![1];
+    for (const s of ['pytorch', 'myelin native']) expect(colourOf(a, s)).toBe(colourOf(b, s));
+    expect(colourOf(a, 'pytorch')).not.toBe(colourOf(a, 'myelin native'));
+    expect(seriesColour('some new peer')).toBe(seriesColour('some new peer'));
   });
 
   it('the well-formedness check itself rejects broken markup', () => {

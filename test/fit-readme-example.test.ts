@@ -1,4 +1,4 @@
-// Runs the README's training example verbatim (through the public index) so it cannot rot.
+// Runs the training example of docs/training.md (once the README's) verbatim (through the public index) so it cannot rot.
 import { expect, it } from 'vitest';
 
 it('README fit example runs and does what it says', async () => {

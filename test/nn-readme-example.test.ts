@@ -1,4 +1,4 @@
-// Runs the README's Tensor/autograd/nn/optim example verbatim (through the public index) so it cannot rot.
+// Runs the Tensor/autograd/nn/optim example of docs/tensors.md (once the README's) verbatim (through the public index) so it cannot rot.
 import { expect, it } from 'vitest';
 
 it('README core example runs and does what it says', async () => {

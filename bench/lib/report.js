@@ -223,4 +223,21 @@ function chartRows(records, peers) {
   return rows;
 }
 
-module.exports = { casesTables, peersTable, evaluateTargets, targetsTable, chartRows, DISPLAY_NAME };
+/** The CPU as charts name it: model name and, on x86, family and model numbers ('AMD EPYC (family 25 model 17)'). */
+function cpuLabel(machine) {
+  const fm = machine.cpuFamilyModel;
+  return `${machine.cpu}${fm ? ` (family ${fm.family} model ${fm.model})` : ''}`;
+}
+
+/** The speed-up chart (SVG text) of a benchmark result as written to bench/results/*.json. */
+function resultChart(result) {
+  const { speedupChart } = require('./svg');
+  const m = result.machine;
+  return speedupChart(chartRows(result.cases, result.peers), {
+    title: 'myelin: speed-up over pure JS (log scale)',
+    cpu: cpuLabel(m),
+    subtitle: `${m.cores} cores, node ${m.node}, ${result.started.slice(0, 10)}; medians of ${result.settings.reps} interleaved reps; load avg ${m.loadAvgStart[0]}→${m.loadAvgEnd[0]}${m.niceness ? `, nice ${m.niceness}` : ''}`,
+  });
+}
+
+module.exports = { casesTables, peersTable, evaluateTargets, targetsTable, chartRows, cpuLabel, resultChart, DISPLAY_NAME };

@@ -3,6 +3,31 @@
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
+/**
+ * One colour per contender, the same in every chart whatever order the series come in: myelin in blues and
+ * greens, the peers in their own colours. Names not listed get a palette colour chosen from the name itself.
+ */
+const SERIES_COLOUR = {
+  'myelin native': '#1f77b4',
+  'myelin native (predictAsync)': '#6baed6',
+  'myelin native, N-API call': '#6baed6',
+  'myelin native, normal inputs': '#08519c',
+  'myelin pure TS': '#2ca02c',
+  'naive JS loop': '#7f7f7f',
+  pytorch: '#d62728',
+  'tfjs-cpu': '#9467bd',
+  'tfjs-wasm': '#e377c2',
+  'onnxruntime-node': '#ff7f0e',
+};
+
+/** The colour of a series by its name (stable across charts and runs). */
+function seriesColour(name) {
+  if (SERIES_COLOUR[name]) return SERIES_COLOUR[name];
+  let h = 0;
+  for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
 function escapeXml(s) {
   return String(s).replace(/[<>&'"]/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[ch]);
 }
@@ -19,7 +44,8 @@ function fmtRatio(v) {
  * Returns the SVG document as a string. Rows or bars with non-positive/non-finite values are dropped.
  */
 function speedupChart(rows, opts = {}) {
-  const title = opts.title || 'Speed-up over pure JS (log scale)';
+  // The CPU is named in the title: a speed-up means little without the machine it was measured on.
+  const title = `${opts.title || 'Speed-up over pure JS (log scale)'}${opts.cpu ? ` on ${opts.cpu}` : ''}`;
   const subtitle = opts.subtitle || '';
   const clean = rows
     .map((r) => ({ label: r.label, bars: r.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) }))
@@ -40,7 +66,7 @@ function speedupChart(rows, opts = {}) {
   const width = labelW + plotW + rightPad;
   const groupH = (r) => r.bars.length * (barH + barGap) - barGap;
   const plotH = clean.reduce((s, r) => s + groupH(r) + groupGap, 0);
-  const height = top + plotH + 40;
+  const height = top + plotH + 44;
   const x = (v) => labelW + ((Math.log10(v) - lo) / (hi - lo)) * plotW;
 
   const out = [];
@@ -51,7 +77,7 @@ function speedupChart(rows, opts = {}) {
   series.forEach((s, i) => {
     const lx = 10 + (i % 4) * 230;
     const ly = 52 + Math.floor(i / 4) * 18;
-    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${seriesColour(s)}"/>`);
     out.push(`<text x="${lx + 17}" y="${ly + 10}">${escapeXml(s)}</text>`);
   });
   for (let d = lo; d <= hi; d++) {
@@ -65,7 +91,7 @@ function speedupChart(rows, opts = {}) {
     const gh = groupH(r);
     out.push(`<text x="${labelW - 8}" y="${(y + gh / 2 + 4).toFixed(1)}" text-anchor="end">${escapeXml(r.label)}</text>`);
     for (const b of r.bars) {
-      const color = PALETTE[series.indexOf(b.series) % PALETTE.length];
+      const color = seriesColour(b.series);
       const x0 = x(1);
       const x1 = x(b.value);
       const bx = Math.min(x0, x1);
@@ -78,9 +104,10 @@ function speedupChart(rows, opts = {}) {
     }
     y += groupGap - barGap;
   }
-  out.push(`<text x="${labelW + plotW / 2}" y="${height - 6}" text-anchor="middle" fill="#555555">speed-up (baseline time / candidate time), log scale; 1× = baseline</text>`);
+  out.push(`<text class="x-label" x="${labelW + plotW / 2}" y="${height - 8}" text-anchor="middle" fill="#333333">speed-up (×) = baseline time / candidate time, log scale; 1× = as fast as the baseline</text>`);
+  out.push(`<text class="y-label" x="${labelW - 8}" y="${top - 10}" text-anchor="end" fill="#333333" font-weight="bold">case (baseline)</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
 
-module.exports = { speedupChart, escapeXml };
+module.exports = { speedupChart, escapeXml, seriesColour, SERIES_COLOUR };

@@ -4,6 +4,7 @@ import type { Backend, BackendInfo } from './contract';
 import { jsBackend } from './js/index';
 import { loadNative } from './native';
 
+/** A compute backend: 'native' (the C++ addon) or 'js' (pure TypeScript, the same results). See setBackend and info(). */
 export type BackendName = 'native' | 'js';
 
 const BACKEND_NAMES: readonly BackendName[] = ['native', 'js'];

@@ -11,6 +11,7 @@ export interface InputFile {
   mtimeMs: number;
 }
 
+/** The JSON manifest of a finished shard: the shard, its range of the input, the inputs, model and predict settings, rows and output. */
 export interface ShardManifest {
   format: 'myelin-shard';
   version: 1;
@@ -30,6 +31,7 @@ export interface ShardManifest {
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
+/** The manifest file written next to a shard's output file (output + '.manifest.json'). */
 export function manifestPathFor(output: string): string {
   return output + MANIFEST_SUFFIX;
 }

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { OutputSink } from './output';
 import { ShardManifest, MANIFEST_SUFFIX, manifestPathFor, readShardManifest, fileSha256 } from './manifest';
 
+/** What mergeShards resolves with: rows and shards merged, and the output file. */
 export interface MergeResult {
   rows: number;
   shards: number;

@@ -16,6 +16,7 @@ import { RowBatch, csvBatches, idxBatches, isIdxPath, idxRecords } from './sourc
 import { Shard, Range, checkShard, csvSplit, evenRange } from './shard';
 import { ShardManifest, InputFile, manifestPathFor, readShardManifest, writeShardManifest, fileSha256, sameWork } from './manifest';
 
+/** Options of predictFile: shard (this worker's share), batch size, probabilities, precision, the CSV reading options, manifest and log. */
 export interface PredictFileOptions {
   /** This worker's share: { index (0-based), count }. Without it the whole input is predicted. */
   shard?: Shard;
@@ -39,6 +40,7 @@ export interface PredictFileOptions {
   log?: (message: string) => void;
 }
 
+/** What predictFile resolves with: rows predicted, whether the shard was skipped as already done, the output and manifest files, and the range. */
 export interface PredictFileResult {
   /** Rows predicted (for a skipped shard: the rows its manifest records). */
   rows: number;

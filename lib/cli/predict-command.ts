@@ -70,7 +70,7 @@ export function registerPredict(program: Command): void {
     .requiredOption('--model <dir>', 'saved model directory')
     .requiredOption('--input <file...>', "rows to predict: a CSV file (.gz ok), an IDX file (.idx, .idx.gz, *-ubyte[.gz]), '-' for CSV on stdin, or several files / a directory (predicted in order)")
     .option('--output <file>', "where to write the predictions CSV ('-' = stdout); with a shard: a file, or a directory for part-IIIII-of-NNNNN.csv", '-')
-    .option('--shard <I/N>', 'predict only shard I (0-based) of N: a byte range of whole lines of one CSV, a record range of one IDX file, or whole files of a list; writes <output>.manifest.json (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX, see README)')
+    .option('--shard <I/N>', 'predict only shard I (0-based) of N: a byte range of whole lines of one CSV, a record range of one IDX file, or whole files of a list; writes <output>.manifest.json (default: from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX, see docs/scale-out.md)')
     .option('--shard-count <n>', 'the shard count N when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job: its completions; or set MYELIN_SHARD_COUNT)', positiveIntParser('--shard-count'))
     .option('--batch <n>', 'rows per batch', positiveIntParser('--batch'), 1024)
     .option('--label-column <name|index>', "CSV column to ignore (e.g. the label of a test file; the model's own label column is skipped by name)")

@@ -15,6 +15,8 @@ import {
   positiveIntParser, positiveNumberParser,
 } from './args';
 import { checkOutputDir } from './paths';
+import { checkOutputFile } from '../train/report-options';
+import { writeFileAtomicSync } from '../io/atomic';
 
 /** Default --max-params: 50 million weights (200 MB as float32; training with Adam needs about 4x that). */
 export const DEFAULT_MAX_PARAMS = 50_000_000;
@@ -51,6 +53,10 @@ export interface TrainCommandOptions extends CsvCliOptions {
   quiet?: boolean;
   checkpointDir?: string;
   resume?: string;
+  /** HTML training report to write (fit's report option). */
+  report?: string;
+  /** CSV of the History to write (history.toCsv()). */
+  history?: string;
 }
 
 interface Part { x: Float32Array; y: Int32Array | Float32Array; n: number; features: number }
@@ -189,6 +195,14 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   // Refuse unusable output paths before any work (Node 20's mkdirSync never returns under /proc).
   checkOutputDir(opts.out, '--out');
   if (opts.checkpointDir !== undefined) checkOutputDir(opts.checkpointDir, '--checkpoint-dir');
+  for (const [flag, file] of [['--report', opts.report], ['--history', opts.history]] as const) {
+    if (file === undefined) continue;
+    try {
+      checkOutputFile('train', flag, file);
+    } catch (err) {
+      throw new UsageError((err as Error).message.replace(/^train: /, ''));
+    }
+  }
   // A resumed run must reuse the interrupted run's seed (same data split and shuffles).
   const resumedSeed = opts.resume !== undefined ? loadCheckpoint(opts.resume).trainingState.seed : undefined;
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
@@ -226,7 +240,17 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     ...(opts.checkpointDir !== undefined ? { checkpointDir: opts.checkpointDir } : {}),
     ...(opts.resume !== undefined ? { resumeFrom: opts.resume } : {}),
     onEpochEnd: () => { epochsRun++; },
+    ...(opts.report !== undefined ? {
+      report: {
+        path: opts.report,
+        title: `myelin train: ${[data.features, ...opts.layers, outputs].join('-')} MLP on ${data.name}`,
+        dataName: data.name,
+        notes: data.notes,
+        ...(data.test !== null ? { evaluationData: data.test, evaluationName: `the test set (${data.test.n} rows)` } : {}),
+      },
+    } : {}),
   });
+  if (opts.history !== undefined) writeFileAtomicSync(opts.history, history.toCsv());
   const seconds = (performance.now() - started) / 1000;
   const trainedRows = trainRows * epochsRun;
   const test = data.test === null ? null : evaluate(model, data.test);
@@ -274,6 +298,8 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   }
   lines.push(`  time:                ${seconds.toFixed(2)} s (${Math.round(trainedRows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} samples/s)`);
   lines.push(`  saved to:            ${opts.out}`);
+  if (opts.report !== undefined) lines.push(`  report:              ${opts.report}`);
+  if (opts.history !== undefined) lines.push(`  history:             ${opts.history}`);
   for (const w of history.warnings) lines.push(`  DIVERGED:            ${w.message}`);
   process.stdout.write(lines.join('\n') + '\n');
   return history.warnings.length > 0 ? EXIT_DIVERGED : 0;
@@ -304,6 +330,8 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--resume <dir>', 'continue an interrupted run from its --checkpoint-dir (same --data and --layers)')
     .option('--max-params <n>', 'refuse models with more parameters', positiveIntParser('--max-params'), DEFAULT_MAX_PARAMS)
     .option('--max-classes <n>', 'refuse classification targets with more classes', positiveIntParser('--max-classes'), DEFAULT_MAX_CLASSES)
+    .option('--report <file.html>', 'write a training report: one self-contained HTML file (curves, confusion matrix or predicted-vs-true scatter, model, settings, machine, time)')
+    .option('--history <file.csv>', 'write the per-epoch history (loss, metrics, lr, seconds) as CSV')
     .option('-q, --quiet', 'no progress output');
   addCsvOptions(cmd).action(async (opts: TrainCommandOptions) => setExit(await runTrain(opts)));
 }

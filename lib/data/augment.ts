@@ -3,6 +3,7 @@ import { Tensor, shapeToString } from '../tensor';
 import { Rng, deriveSeed } from '../random';
 import { checkBoolean, checkNonNegativeInt, checkOptions, checkSeed, checkTensor } from '../validate';
 
+/** Options of data.imageAugmenter: padding for random crops, horizontal flips and seed. */
 export interface AugmentOptions {
   /** Zero padding on every side before a random H x W crop (default 0: no crop). */
   padding?: number;

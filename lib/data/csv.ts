@@ -29,6 +29,7 @@ export const WORKER_THRESHOLD_BYTES = 4 * 1024 * 1024;
 /** How missing cells (empty, NA, N/A, NaN, nan, null, NULL) are handled. */
 export type MissingOption = 'error' | 'drop' | 'mean' | 'keep';
 
+/** Options of data.readCsv: delimiter, header, label and ignored columns, task, missing values, one-hot columns, batching, workers and limits. */
 export interface CsvOptions {
   /** Field separator (one character). Default: auto-detect ',', ';' or tab from the first line. */
   delimiter?: string;

@@ -11,6 +11,7 @@ const FEATURES = 64;
 const CLASSES = 10;
 const MAX_PIXEL = 16;
 
+/** Options of data.loadDigits: split (test fraction, default 0.2), seed of the stratified split, and path of another copy of the file. */
 export interface DigitsOptions {
   /** Fraction of rows held out as the test part, in [0, 1). Default 0.2. */
   split?: number;
@@ -20,6 +21,7 @@ export interface DigitsOptions {
   path?: string;
 }
 
+/** What data.loadDigits returns: x [n, 64] in [0, 1], y labels 0..9, and the train / test parts. */
 export interface DigitsData extends LabeledDataset {
   /** All rows: pixels scaled from 0..16 to [0, 1], row-major [n, 64]. */
   x: Float32Array;

@@ -23,6 +23,7 @@ const FILES = {
 const SIDE = 28;
 const FEATURES = 784; // SIDE * SIDE
 
+/** Options of data.loadFashionMnist: the directory of the IDX files (default $MYELIN_DATA, then Debian's dataset-fashion-mnist), limit, normalize and shape. */
 export interface FashionMnistOptions {
   /**
    * Directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz. Precedence: this option,
@@ -57,6 +58,7 @@ export interface FashionMnistImages extends Omit<FashionMnistData, 'train' | 'te
   test: FashionMnistImageSet;
 }
 
+/** What data.loadFashionMnist returns: train and test parts, 784 features, 10 classes and their names. */
 export interface FashionMnistData {
   /** x is float32 [n, 784] row-major, y Int32Array labels 0..9. */
   train: LabeledDataset;

@@ -8,6 +8,7 @@ export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32
 /** IDX dtype names, keyed by their code in the third magic byte. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
+/** An IDX file's contents (the MNIST format): shape and the values. */
 export interface IdxArray {
   /** Dimension sizes, outermost first (e.g. [60000, 28, 28]). */
   shape: number[];

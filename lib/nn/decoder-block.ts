@@ -12,6 +12,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
+/** Options of nn.DecoderBlock (a pre-norm transformer decoder block): the MLP width, dropout and seed. */
 export interface DecoderBlockOptions {
   /** Hidden width of the MLP (default 4 * embedDim). */
   mlpDim?: number;

@@ -7,6 +7,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { checkNumber, checkOptions, checkSeed, checkTensor } from '../validate';
 
+/** Options of nn.Dropout and nn.Dropout2d: seed of the mask generator. */
 export interface DropoutOptions {
   /** Seed for the mask generator (the same seed gives the same sequence of masks). */
   seed?: number;
@@ -49,6 +50,10 @@ export abstract class MaskDropout extends Module {
   }
 }
 
+/**
+ * Dropout: in training mode zeroes each element with probability p (default 0.5) and scales the rest by 1 / (1 - p); the identity in eval mode.
+ * Throws when p is not in [0, 1).
+ */
 export class Dropout extends MaskDropout {
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super('Dropout', p, opts);

@@ -7,6 +7,7 @@ import { keyRules, register } from './registry';
 import { checkTensor } from '../validate';
 import { MaskDropout, type DropoutOptions } from './dropout';
 
+/** Channel dropout for [n, c, h, w]: in training mode zeroes whole channels with probability p (default 0.5); the identity in eval mode. */
 export class Dropout2d extends MaskDropout {
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super('Dropout2d', p, opts);

@@ -8,6 +8,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register, type KeyRule } from './registry';
 import { checkNumber } from '../validate';
 
+/** Options of nn.Embedding: paddingIdx (a row kept at zero, with no gradient) and seed. */
 export interface EmbeddingOptions {
   /**
    * The padding id: its row starts at zero and never gets a gradient (so an optimizer without weight

@@ -6,6 +6,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { checkNumber, checkTensor } from '../validate';
 
+/** Flattens the dimensions from startDim (default 1) on: [n, c, h, w] becomes [n, c * h * w]. */
 export class Flatten extends Module {
   readonly startDim: number;
   constructor(startDim = 1) {

@@ -19,6 +19,7 @@ export interface GraphNode {
   attrs?: Record<string, GraphAttr>;
 }
 
+/** Options of nn.Graph: the input names, the nodes (an op or module and the names it reads), the modules, constants and the output names. */
 export interface GraphOptions {
   /** Names of the values forward takes, in order (forward(a, b) or forward({ a, b })). */
   inputs: string[];
@@ -32,6 +33,7 @@ export interface GraphOptions {
   constants?: Record<string, Tensor>;
 }
 
+/** The JSON configuration of an nn.Graph (what save writes in model.json). */
 export interface GraphConfig extends LayerConfig {
   type: 'Graph';
   inputs: string[];
@@ -119,6 +121,10 @@ function checkGraph(o: { inputs: unknown; outputs: unknown; nodes: unknown }, mo
   for (const s of outputs) if (!defined.has(s)) fail(`output '${s}' is not computed by any node`);
 }
 
+/**
+ * A model with several inputs or outputs: named nodes wired by name (a DAG), saved and exported like a Sequential.
+ * Throws naming the node for an unknown op or module, a wrong number of inputs, or a value read before it is written.
+ */
 export class Graph extends Module {
   readonly inputNames: string[];
   readonly outputNames: string[];

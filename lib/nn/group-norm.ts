@@ -7,6 +7,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register, type OnnxExportContext } from './registry';
 import { checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkTensor, invalid } from '../validate';
 
+/** Options of nn.GroupNorm: eps (default 1e-5) and affine (default true). */
 export interface GroupNormOptions {
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;

@@ -5,6 +5,7 @@ import type { LayerConfig } from './config';
 import { register } from './registry';
 import { checkTensor } from '../validate';
 
+/** A layer that returns its input (a placeholder, e.g. the default shortcut of a residual block). */
 export class Identity extends Module {
   override forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) checkTensor('Identity.forward', 'input', x);

@@ -11,6 +11,7 @@ function checkInitArgs(op: string, out: unknown, fans: [string, unknown][], rng:
   if (!(rng instanceof Rng)) invalid(op, 'rng', 'an Rng', rng);
 }
 
+/** A weight initialisation: 'kaiming' (He, for ReLU-like activations) or 'glorot' (Xavier). */
 export type InitScheme = 'kaiming' | 'glorot';
 
 /** The scheme suited to the activation that follows a layer: Kaiming for ReLU-like, Glorot otherwise. */

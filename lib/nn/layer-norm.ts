@@ -10,6 +10,7 @@ import {
 } from './registry';
 import { checkBoolean, checkElementCount, checkNumber, checkOptions, checkPositiveInt, checkTensor, invalid } from '../validate';
 
+/** Options of nn.LayerNorm: eps (default 1e-5) and elementwiseAffine (learned weight and bias, default true). */
 export interface LayerNormOptions {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
   eps?: number;

@@ -7,6 +7,7 @@ import { InitSeed, checkWeightLayer, initWeightAndBias, type InitScheme } from '
 import { keyRules, register } from './registry';
 import { checkBoolean, checkOneOf, checkTensor } from '../validate';
 
+/** Options of nn.Linear: bias (default true), init ('default' as PyTorch, 'kaiming' or 'glorot') and seed. */
 export interface LinearOptions {
   /** Add a bias vector (default true). */
   bias?: boolean;
@@ -21,6 +22,7 @@ export interface LinearOptions {
   seed?: number;
 }
 
+/** How nn.Linear initialises its weights: 'default' (PyTorch's uniform), 'kaiming' or 'glorot'. */
 export type LinearInit = 'default' | InitScheme;
 
 export interface LinearConfig extends LayerConfig {
@@ -30,6 +32,11 @@ export interface LinearConfig extends LayerConfig {
   bias: boolean;
 }
 
+/**
+ * A fully connected layer: y = x W^T + b, with W [outFeatures, inFeatures] (as torch.nn.Linear).
+ * Throws when the sizes are not positive integers.
+ * @example const layer = new nn.Linear(64, 10, { seed: 1 }); layer.forward(randn([32, 64])) // [32, 10]
+ */
 export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;

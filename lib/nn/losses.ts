@@ -8,8 +8,10 @@ import { mean, sum } from '../ops/reduce';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkOptions, checkTensor, describe, invalid } from '../validate';
 
+/** How a loss reduces its per-element values: 'mean' (default), 'sum' or 'none'. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of the loss functions: reduction ('mean' default, 'sum', 'none'). */
 export interface LossOptions {
   /** 'mean' (default): average over elements (rows for crossEntropy); 'sum'; 'none': per element / per row. */
   reduction?: Reduction;

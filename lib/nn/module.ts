@@ -12,6 +12,10 @@ export function formatCount(n: number): string {
   return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
+/**
+ * The base class of every layer and model: parameters, child modules, train()/eval(), stateDict, predict, and a summary (toString).
+ * Subclass it and implement forward to write your own layer (docs/custom-layers.md).
+ */
 export abstract class Module {
   /** True in training mode (dropout active); false after eval(). */
   training = true;

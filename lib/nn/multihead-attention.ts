@@ -20,6 +20,8 @@ import { glorotUniform, uniformFill } from './init';
 import { keyRules, register } from './registry';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
+/** Options of nn.MultiheadAttention: dropout on the attention weights, bias, batchFirst, causal and seed. */
+/** Options of nn.MultiheadAttention: dropout on the attention weights, bias, batchFirst, causal, rope and seed. */
 export interface MultiheadAttentionOptions {
   /** Dropout on the attention weights in training mode (default 0). */
   dropout?: number;
@@ -35,6 +37,8 @@ export interface MultiheadAttentionOptions {
   seed?: number;
 }
 
+/** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
+/** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 export interface AttendOptions {
   /** [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
   keyPaddingMask?: Tensor | IntTensor | null;

@@ -10,6 +10,7 @@ import { checkBoolean, checkOptions, checkTensor, invalid } from '../validate';
 
 type Pair = [number, number];
 
+/** Options of the 2-D pooling layers: stride (default the kernel size) and padding (default 0). */
 export interface Pool2dLayerOptions {
   /** Default: the kernel size. */
   stride?: number | Pair;
@@ -22,6 +23,7 @@ export interface Pool2dLayerOptions {
   /** Average pooling only: count padding in the divisor (default true, as PyTorch). */
   countIncludePad?: boolean;
 }
+/** Options of the 1-D pooling layers: stride (default the kernel size) and padding (default 0). */
 export interface Pool1dLayerOptions {
   stride?: number;
   padding?: number;
@@ -110,21 +112,25 @@ abstract class PoolBase extends Module {
   }
 }
 
+/** 2-D max pooling over [n, c, h, w] as a layer (stride defaults to the kernel size). */
 export class MaxPool2d extends PoolBase {
   constructor(kernelSize: number | Pair, opts: Pool2dLayerOptions = {}) {
     super('max', 2, kernelSize, opts);
   }
 }
+/** 2-D average pooling over [n, c, h, w] as a layer (stride defaults to the kernel size). */
 export class AvgPool2d extends PoolBase {
   constructor(kernelSize: number | Pair, opts: Pool2dLayerOptions = {}) {
     super('avg', 2, kernelSize, opts);
   }
 }
+/** 1-D max pooling over [n, c, length] as a layer (stride defaults to the kernel size). */
 export class MaxPool1d extends PoolBase {
   constructor(kernelSize: number, opts: Pool1dLayerOptions = {}) {
     super('max', 1, kernelSize, opts);
   }
 }
+/** 1-D average pooling over [n, c, length] as a layer (stride defaults to the kernel size). */
 export class AvgPool1d extends PoolBase {
   constructor(kernelSize: number, opts: Pool1dLayerOptions = {}) {
     super('avg', 1, kernelSize, opts);

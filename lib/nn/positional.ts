@@ -20,6 +20,7 @@ function checkSequence(where: string, x: Tensor, maxLength: number, dim: number)
   return T;
 }
 
+/** Options of nn.LearnedPositionalEncoding: seed of the position table's initialisation. */
 export interface LearnedPositionalEncodingOptions {
   /** Seed for the N(0, 1) initialisation of the position table. */
   seed?: number;
@@ -64,6 +65,7 @@ register<LearnedPositionalConfig>(LearnedPositionalEncoding, {
   parameters: (c) => [{ name: 'weight', shape: [c.maxLength, c.embeddingDim] }],
 });
 
+/** Options of nn.SinusoidalPositionalEncoding: maxLength (default 5000). */
 export interface SinusoidalPositionalEncodingOptions {
   /** Longest sequence (default 5000). */
   maxLength?: number;

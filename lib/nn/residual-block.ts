@@ -9,6 +9,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { checkOneOf, checkOptions, describe as describeValue } from '../validate';
 
+/** Options of nn.ResidualBlock: the shortcut module (default the identity) and the activation. */
 export interface ResidualBlockOptions {
   /** The skip path (e.g. a 1x1 Conv + BatchNorm when the body changes the shape); default the identity. */
   shortcut?: Module | null;

@@ -11,6 +11,7 @@ import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { checkOptions, checkSeed, checkTensor, describe } from '../validate';
 
+/** Options of nn.Sequential: seed for every layer's initialisation and dropout masks. */
 export interface SequentialOptions {
   /** Seeds every Linear's initialisation and every Dropout's masks (each layer gets its own stream). */
   seed?: number;
@@ -20,6 +21,10 @@ function isModule(x: unknown): x is Module {
   return x instanceof Module;
 }
 
+/**
+ * Layers applied one after the other; an options object as the last argument seeds every layer.
+ * @example const model = new nn.Sequential(new nn.Linear(64, 128), new nn.ReLU(), new nn.Linear(128, 10), { seed: 1 });
+ */
 export class Sequential extends Module {
   readonly layers: Module[];
   readonly seed: number | undefined;

@@ -6,6 +6,7 @@ import type { LayerConfig } from './config';
 import { register, type KeyRule, type OnnxExportContext, type OnnxImport } from './registry';
 import { checkOneOf, checkOptions, invalid, checkTensor } from '../validate';
 
+/** Options of nn.Upsample: size or scaleFactor (one of them) and mode. */
 export interface UpsampleOptions {
   /** Output spatial size: one number (every spatial dim) or one per spatial dim. */
   size?: number | number[];
@@ -22,6 +23,7 @@ export interface UpsampleConfig extends LayerConfig {
   mode: 'nearest';
 }
 
+/** Upsampling of [n, c, ...spatial] to a size or by a scale factor (see UpsampleOptions for the modes). */
 export class Upsample extends Module {
   readonly size: number[] | null;
   readonly scaleFactor: number[] | null;

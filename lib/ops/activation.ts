@@ -30,6 +30,10 @@ function activation(op: string, x: Tensor, act: Activation, alpha: number): Tens
   }, act === 'leakyRelu' ? { alpha } : undefined);
 }
 
+/**
+ * max(0, x) elementwise (differentiable; the gradient is 0 where x <= 0).
+ * @example relu(tensor([-1, 2])) // [0, 2]
+ */
 export function relu(x: Tensor): Tensor {
   return activation('relu', x, 'relu', 0.01);
 }
@@ -40,10 +44,12 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return activation('leakyRelu', x, 'leakyRelu', negativeSlope);
 }
 
+/** 1 / (1 + exp(-x)) elementwise, in (0, 1) (differentiable). */
 export function sigmoid(x: Tensor): Tensor {
   return activation('sigmoid', x, 'sigmoid', 0.01);
 }
 
+/** The hyperbolic tangent elementwise, in (-1, 1) (differentiable). */
 export function tanh(x: Tensor): Tensor {
   return activation('tanh', x, 'tanh', 0.01);
 }

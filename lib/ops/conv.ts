@@ -11,6 +11,7 @@ import { narrow } from './view';
 /** A size given once for both spatial axes, or as [height, width]. */
 export type Size2 = number | readonly [number, number];
 
+/** Options of ops.conv2d: stride, padding (numbers, pairs, 'same' or 'valid'), dilation and groups. */
 export interface Conv2dOptions {
   /** Default 1. */
   stride?: Size2;
@@ -22,6 +23,7 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
+/** Options of ops.conv1d: stride (default 1), padding (a number, 'same' or 'valid'; default 0), dilation, groups. */
 export interface Conv1dOptions {
   stride?: number;
   padding?: number | 'same' | 'valid';

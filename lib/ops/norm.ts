@@ -17,6 +17,7 @@ export interface RunningStats {
   batches: number;
 }
 
+/** Options of ops.batchNorm: training (batch statistics) or the running statistics, eps, weight and bias. */
 export interface BatchNormOptions {
   /** Use batch statistics (and update `running`); false: use `running` (required then). */
   training: boolean;

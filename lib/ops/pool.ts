@@ -7,6 +7,7 @@ import { checkBoolean, checkTensor, invalid } from '../validate';
 import { geometry, pair, type Size2 } from './conv';
 import { reshape } from './shape';
 
+/** Options of the 2-D pooling ops: stride (default the kernel size) and padding (default 0). */
 export interface Pool2dOptions {
   /** Default: the kernel size. */
   stride?: Size2;
@@ -20,6 +21,7 @@ export interface Pool2dOptions {
   countIncludePad?: boolean;
 }
 
+/** Options of the 1-D pooling ops: stride (default the kernel size) and padding (default 0). */
 export interface Pool1dOptions {
   stride?: number;
   padding?: number;

@@ -131,6 +131,7 @@ function gatherAlong(op: string, x: Tensor, a: number, idx: IntTensor, attrs?: R
   }, isTracing() ? { axis: a, index: idx.data, indexShape: idx.shape, ...attrs } : undefined);
 }
 
+/** Options of ops.embedding: paddingIdx, a row that gets no gradient. */
 export interface EmbeddingOpOptions {
   /** A row whose gradient is always zero (the padding token); negative counts from the end. */
   paddingIdx?: number | null;
@@ -366,6 +367,7 @@ export function alongAxis(op: string, x: Tensor, axis: number, f: (t: Tensor) =>
   return swapAxes(f(swapAxes(x, a, -1)), a, -1);
 }
 
+/** Options of topk: the axis (default the last) and largest (default true; false gives the smallest). */
 export interface TopkOptions {
   /** Along this axis (default -1, the last). */
   axis?: number;
@@ -409,6 +411,7 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): { values: Te
   return { values: gatherAlong('topk', x, a, indices, { k, largest }), indices };
 }
 
+/** Options of multinomial: replacement, and a seed or generator for the draws. */
 export interface MultinomialOptions {
   /** Draw with replacement (default false, as torch.multinomial). */
   replacement?: boolean;

@@ -25,6 +25,10 @@ function adamHyper(op: string, opts: AdamOptions, defaults: Readonly<AdamHyper>)
   return withDefaults(defaults, o);
 }
 
+/**
+ * The Adam optimizer (as torch.optim.Adam; default lr 1e-3, betas 0.9 / 0.999, eps 1e-8); weightDecay adds L2 to the gradient.
+ * @example const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+ */
 export class Adam extends Optimizer<AdamHyper> {
   protected readonly decoupled: boolean = false;
 

@@ -2,6 +2,7 @@
 import { hyperChecks, withDefaults, type HyperSpec } from './base';
 import { checkOptions } from '../validate';
 
+/** SGD's hyper-parameters: lr, momentum, nesterov, weightDecay. */
 export interface SGDHyper {
   lr: number;
   momentum: number;
@@ -9,6 +10,7 @@ export interface SGDHyper {
   weightDecay: number;
 }
 
+/** Adam's and AdamW's hyper-parameters: lr, beta1, beta2, eps, weightDecay. */
 export interface AdamHyper {
   lr: number;
   beta1: number;
@@ -18,6 +20,7 @@ export interface AdamHyper {
   weightDecay: number;
 }
 
+/** RMSprop's hyper-parameters: lr, alpha, eps, momentum, weightDecay. */
 export interface RMSpropHyper {
   lr: number;
   /** Smoothing constant of the squared-gradient average. */

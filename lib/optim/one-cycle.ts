@@ -3,6 +3,7 @@ import type { HasLearningRate } from './schedules';
 import { isOptimizerLike, type ScheduleContext } from './plateau';
 import { checkNonNegativeInt, checkNumber, checkOneOf, checkOptions, checkPositiveInt, describe, invalid } from '../validate';
 
+/** Options of optim.OneCycleLR: maxLr, totalSteps (or epochs x stepsPerEpoch), pctStart, anneal strategy and the initial / final divisors. */
 export interface OneCycleLROptions {
   /** Peak learning rate, reached after pctStart of the steps. */
   maxLr: number;

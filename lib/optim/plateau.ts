@@ -21,6 +21,7 @@ export function isOptimizerLike(v: unknown): v is HasLearningRate {
   return typeof v === 'object' && v !== null && typeof (v as HasLearningRate).lr === 'number';
 }
 
+/** Options of optim.ReduceLROnPlateau: the value monitored, mode, factor, patience, minDelta, cooldown and minLr. */
 export interface ReduceLROnPlateauOptions {
   /** Log key a fit callback watches: default 'valLoss' ('loss' when fit has no validation data). */
   monitor?: string;

@@ -7,6 +7,7 @@ import { HYPER_SPECS, OPTIMIZER_DEFAULTS, hyperFromOptions, type RMSpropHyper } 
 /** Each defaults to OPTIMIZER_DEFAULTS.rmsprop (lr 0.01, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0). */
 export type RMSpropOptions = Partial<RMSpropHyper>;
 
+/** The RMSprop optimizer (as torch.optim.RMSprop; default lr 1e-2, alpha 0.99). */
 export class RMSprop extends Optimizer<RMSpropHyper> {
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
     super(params, hyperFromOptions('RMSprop', OPTIMIZER_DEFAULTS.rmsprop, HYPER_SPECS.rmsprop, opts), HYPER_SPECS.rmsprop);

@@ -8,6 +8,10 @@ import { argumentError } from '../validate';
 /** Each defaults to OPTIMIZER_DEFAULTS.sgd (lr 1e-3, momentum 0, nesterov false, weightDecay 0). */
 export type SGDOptions = Partial<SGDHyper>;
 
+/**
+ * Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay (as torch.optim.SGD).
+ *  * @example const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ */
 export class SGD extends Optimizer<SGDHyper> {
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
     super(params, hyperFromOptions('SGD', OPTIMIZER_DEFAULTS.sgd, HYPER_SPECS.sgd, opts), HYPER_SPECS.sgd);

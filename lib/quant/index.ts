@@ -11,6 +11,7 @@ import { QuantizedLinear, type QuantDtype } from './linear';
 
 export { QuantizedLinear, type QuantDtype, type QuantizedLinearConfig } from './linear';
 
+/** Options of quantize: dtype ('int8' or 'bf16') and calibration data. */
 export interface QuantizeOptions {
   /** 'int8': int8 weights (a scale per output channel) and inputs; 'bf16': bfloat16 weights and inputs. */
   dtype: QuantDtype;

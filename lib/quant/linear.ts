@@ -8,6 +8,7 @@ import type { Linear } from '../nn/linear';
 import { keyRules, register } from '../nn/registry';
 import { checkTensor } from '../validate';
 
+/** A low-precision weight type: 'int8' (a scale per output channel) or 'bf16'. */
 export type QuantDtype = 'int8' | 'bf16';
 
 /** A QuantizedLinear's settings (its config without the type). */

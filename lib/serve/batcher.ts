@@ -8,6 +8,7 @@ import { prepareCall, type PreparedCall } from './prepare';
 import type { InputShapeOptions } from './input';
 import { isMultiInput } from './inputs';
 
+/** Options of batcher (dynamic batching of predictAsync requests): batchWindowMs, maxBatchRows, maxInFlight. */
 export interface BatcherOptions {
   /**
    * How long the first request of a batch waits for others, in ms. Default 0: a request that
@@ -41,6 +42,7 @@ export interface BatcherStats {
   largestBatch: number;
 }
 
+/** The defaults of batcher's options: no wait, at most 32 rows per batch, one batch in flight. */
 export const BATCHER_DEFAULTS = { batchWindowMs: 0, maxBatchRows: 32, maxInFlight: 1 } as const;
 
 const BATCHER_OPTION_KINDS = {

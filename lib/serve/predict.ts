@@ -16,6 +16,7 @@ import { frozenPlanFor } from './snapshot';
 import { preprocessorOf } from '../data/preprocess';
 import { PREDICT_BATCH_SIZE } from '../constants';
 
+/** Options of predictAsync: batchSize (rows per forward pass, default 1024), backend, onProgress, batch, signal, and features / rows for a flat array. */
 export interface PredictAsyncOptions extends InputShapeOptions {
   /** Rows per forwardAsync call (default PREDICT_BATCH_SIZE, 1024, as predict). The event loop runs between batches. */
   batchSize?: number;

@@ -10,6 +10,7 @@ import { classesOf, preprocessorOf } from '../data/preprocess';
 import { IntTensor } from '../int-tensor';
 import { PREDICT_BATCH_SIZE } from '../constants';
 
+/** Options of predict: batchSize (rows per forward pass, default 1024), and features / rows to shape a flat Float32Array. */
 export interface PredictOptions extends InputShapeOptions {
   /** Rows per forward pass (default 1024); bounds peak memory on large inputs. */
   batchSize?: number;

@@ -3,6 +3,7 @@ import type { Callback, EpochLogs, TrainContext } from './types';
 import { checkCallback } from './checks';
 import { higherIsBetter } from '../optim/plateau';
 
+/** Options of earlyStopping: monitor (default 'valLoss'), patience, minDelta, mode and restoreBestWeights. */
 export interface EarlyStoppingOptions {
   /** Log key to watch: 'valLoss' (default; falls back to 'loss' without validation data), 'valAccuracy', ... */
   monitor?: string;
@@ -129,6 +130,7 @@ export function lrScheduler(schedule: LrSchedule | SteppedSchedule): Callback {
   };
 }
 
+/** Options of cosineDecay: peak lr, minLr and warmupSteps (per-batch cosine decay). */
 export interface CosineDecayOptions {
   /** Peak learning rate; default the optimizer's lr when training begins (pass it when resuming). */
   lr?: number;

@@ -17,6 +17,8 @@ import { beginStepArena, endStepArena } from '../buffer-pool';
 import { stepBuffersReusable } from './step-reuse';
 import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth, forwardOne } from './checks';
 import { DivergenceMonitor } from './divergence';
+import { withHistoryMethods } from './history-csv';
+import { reportSetup } from './report';
 import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import { PREDICT_BATCH_SIZE } from '../constants';
@@ -54,15 +56,43 @@ const ARRAY_ONLY: Record<string, string> = {
 const DATASET_FIT_OPTIONS = [
   'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
-  'history', 'clipGradNorm', 'checkpointDir',
+  'history', 'clipGradNorm', 'checkpointDir', 'report',
 ];
 
 /**
  * Trains `model` on in-memory { x, y } (see the in-memory fit) or on a data.Dataset of rows or batches
  * (streamed: each epoch reads the dataset's batches as they come; a dataset of rows is batched with
  * batchSize). Resolves with the History.
+ * @param model the model to train (any nn.Module); its weights change in place.
+ * @param data in-memory { x, y } (x a Tensor [n, ...] or a flat Float32Array with features; y integer labels
+ *   or float targets), or a data.Dataset.
+ * @param options see FitOptions: epochs (default 1), batchSize (32), optimizer ('adam'), lr (the optimizer's
+ *   default, 1e-3 for Adam), loss (crossEntropy for labels, mse for targets), metrics, validation, callbacks,
+ *   report (an HTML training report), ...
+ * @returns the History: loss, metrics and their val* twins per epoch, lr, seconds, stopReason, warnings;
+ *   history.toCsv() gives it as CSV.
+ * @throws Error (a rejected Promise) naming the option, row or value: an unknown option, bad data (NaN,
+ *   labels out of range, rows of the wrong width), a loss that becomes NaN or infinite (with the epoch and batch).
+ * @example
+ * const digits = data.loadDigits({ seed: 1 });
+ * const model = new nn.Sequential(new nn.Linear(64, 32), new nn.ReLU(), new nn.Linear(32, 10), { seed: 1 });
+ * const history = await fit(model, digits.train, { epochs: 10, validationSplit: 0.1, report: 'run.html' });
  */
 export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+  if (options !== null && typeof options === 'object' && options.report !== undefined) {
+    // A training report: a recording callback added to the run, the HTML file written when it ends.
+    let setup: ReturnType<typeof reportSetup>;
+    try {
+      setup = reportSetup(model, data, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return fitWithoutReport(model, data, setup.options).then((history) => setup.finish(history));
+  }
+  return fitWithoutReport(model, data, options);
+}
+
+function fitWithoutReport(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions): Promise<History> {
   if (options !== null && typeof options === 'object' && (options.background !== undefined || options.refreshMs !== undefined)) {
     const { background = false, ...rest } = options;
     if (background !== true && background !== false) return Promise.reject(new Error(`fit: background must be true or false, got ${describe(background)}`));
@@ -86,7 +116,15 @@ export interface EvaluateDatasetOptions {
   metrics?: OutputMetricSpecs;
 }
 
-/** Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise). */
+/**
+ * Mean loss and metrics over in-memory { x, y } (synchronous) or a data.Dataset (a Promise), in eval mode
+ * without gradients.
+ * @param options batchSize (default 1024), loss (default as fit: crossEntropy for labels, mse for targets)
+ *   and metrics (default ['accuracy'] for labels).
+ * @returns { loss, accuracy, ...each metric asked for }.
+ * @throws Error naming the option or the row for an unknown option or bad data.
+ * @example evaluate(model, digits.test) // { loss: 0.17..., accuracy: 0.97... }
+ */
 export function evaluate(model: TrainableModel, data: Dataset<unknown>, options?: EvaluateDatasetOptions): Promise<EvaluateResult>;
 export function evaluate(model: TrainableModel, data: FitData, options?: EvaluateOptions): EvaluateResult;
 export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>, options: EvaluateOptions | EvaluateDatasetOptions = {}): EvaluateResult | Promise<EvaluateResult> {
@@ -331,7 +369,7 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
   }
   const { lossFn, metrics, valMetrics, lossName, metricSpecs } = setup;
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
-  const history = options.history ?? emptyHistory();
+  const history = withHistoryMethods(options.history ?? emptyHistory());
   history.stopReason = null;
   history.aborted = false;
   if (!Array.isArray(history.warnings)) history.warnings = [];

@@ -19,11 +19,17 @@ import {
   outputProfile,
 } from './checks';
 import { DivergenceMonitor, ChanceLevel } from './divergence';
+import { withHistoryMethods } from './history-csv';
+import type { ReportOption } from './report-options';
 import { checkOptions } from '../validate';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
 
+/**
+ * Options of fit (in-memory data): epochs, batchSize, loss, optimizer, lr, metrics, validation, callbacks, report, and more; each documented below.
+ * An unknown key is an error naming the closest one.
+ */
 export interface FitOptions {
   /** Last epoch index + 1 (with initialEpoch, epochs initialEpoch..epochs-1 run). Default 1. */
   epochs?: number;
@@ -105,13 +111,21 @@ export interface FitOptions {
    * e.g. data.imageAugmenter({ padding: 4, flip: true, seed }); it gets the batch's epoch and index.
    */
   transform?: (input: Tensor, at: { epoch: number; batch: number }) => Tensor;
+  /**
+   * Write a training report when training ends: one self-contained HTML file (inline SVG charts, no
+   * scripts, no network) with the loss and metric curves, the learning-rate schedule, a confusion matrix
+   * (labels) or predicted-vs-true scatter (float targets), the model summary, the data, the settings,
+   * the machine and the time taken. A path ('run.html'), or { path, title, dataName, notes,
+   * evaluationData } (see docs/reports.md). Written atomically.
+   */
+  report?: ReportOption;
 }
 
 /** Every key FitOptions has: any other key is an error naming the closest one (`{ epoch: 3 }` used to train 1 epoch). */
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform',
+  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform', 'report',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;
@@ -119,10 +133,10 @@ void fitOptionsListed;
 
 /** An empty History. */
 export function emptyHistory(): History {
-  return {
+  return withHistoryMethods({
     epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], lr: [], seconds: [], metrics: {},
     stopReason: null, aborted: false, warnings: [],
-  };
+  } as Omit<History, 'toCsv'> as History);
 }
 
 /**
@@ -326,7 +340,7 @@ function prepareRun(model: TrainableModel, options: FitOptions, settings: FitSet
   if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
 
   const stepsPerEpoch = Math.ceil(train.n / batchSize);
-  const history = options.history ?? resume?.history ?? emptyHistory();
+  const history = withHistoryMethods(options.history ?? resume?.history ?? emptyHistory());
   history.stopReason = null;
   history.aborted = false;
   if (!Array.isArray(history.warnings)) history.warnings = []; // a History saved before warnings existed

@@ -1,5 +1,7 @@
 // The training API: fit, evaluate, predict, callbacks, metrics and progress display.
 export { emptyHistory, validationSplitRows } from './fit';
+export { historyToCsv } from './history-csv';
+export type { ReportOption, ReportSettings } from './report-options';
 // fit / evaluate / predict take in-memory data or a data.Dataset (streamed by fit-dataset).
 export { fit, evaluate, predict } from './fit-dataset';
 export type { FitDatasetOptions, EvaluateDatasetOptions } from './fit-dataset';

@@ -11,6 +11,7 @@ export type ClassInput = Int32Array | Float32Array | readonly number[] | Tensor;
 /** Float values for regression scores: flat, or a Tensor [n] / [n, outputs]. */
 export type ValueInput = Float32Array | Float64Array | readonly number[] | Tensor;
 
+/** Options of the classification metrics: classes (a count or their names). */
 export interface ClassificationOptions {
   /** The number of classes, or their names (index i is names[i]). Default: the largest class seen + 1. */
   classes?: number | readonly string[];
@@ -18,6 +19,7 @@ export interface ClassificationOptions {
   threshold?: number;
 }
 
+/** Options of precision / recall / f1: classes, average (see below) and threshold. */
 export interface AveragedOptions extends ClassificationOptions {
   /**
    * 'binary': class 1's score; 'macro': unweighted mean over the classes present (in yTrue or yPred);
@@ -184,6 +186,9 @@ export interface ClassificationReport {
   toString(): string;
 }
 
+/**
+ * Precision, recall, F1 and support per class, with macro and weighted averages (as scikit-learn's classification_report).
+ */
 export function classificationReport(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions = {}): ClassificationReport {
   const { counts, names } = countPairs('classificationReport', yTrue, yPred, opts);
   const perClass = counts.perClass().map((s, c) => ({ name: names[c], ...s }));

@@ -56,6 +56,11 @@ export interface History {
   aborted: boolean;
   /** Signs that training went wrong without a NaN: an exploding loss, accuracy stuck at chance (lib/train/divergence). */
   warnings: TrainingWarning[];
+  /**
+   * The History as CSV: a header, then one line per epoch (epoch, loss, accuracy, valLoss, valAccuracy,
+   * other metrics, lr, seconds; columns with no values left out). Not enumerable: JSON leaves it out.
+   */
+  toCsv(): string;
 }
 
 /** A problem fit noticed during training that did not stop it. */

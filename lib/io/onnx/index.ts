@@ -20,6 +20,7 @@ export type { LayerSpec, ExampleInputs };
 /** Largest ONNX file importModel reads: protobuf's 2 GB message limit (larger models use external data). */
 export const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
+/** Options of onnx.exportModel: the example input to trace (or inputShape), opset, and the input and output names. */
 export interface ExportOptions {
   /**
    * Example input(s) the model is traced on (like torch.onnx.export's args): a Tensor, an array of Tensors

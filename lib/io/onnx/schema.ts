@@ -17,6 +17,7 @@ export const AttributeType = onnx.AttributeProto.AttributeType;
 
 /** Lowest and highest default-domain opset that exportModel writes. */
 export const MIN_EXPORT_OPSET = 13;
+/** The newest ONNX opset exportModel writes (and the default). */
 export const MAX_EXPORT_OPSET = 24;
 
 /**
