@@ -17,6 +17,7 @@ import { LayerNorm } from './nn/layer-norm';
 import { Linear } from './nn/linear';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, invalid } from './validate';
 
+/** Options of generate(): how many tokens, how to sample them (temperature, topK, topP, seed), when to stop, the cache. */
 export interface GenerateOptions {
   /** Tokens to generate (at most; fewer when stopToken comes). */
   maxTokens: number;
@@ -36,6 +37,7 @@ export interface GenerateOptions {
   returnLogits?: boolean;
 }
 
+/** What generate() returns: the new token ids and, with returnLogits, the logits each was drawn from. */
 export interface GenerateResult {
   /** The generated token ids (the prompt not included). */
   tokens: number[];

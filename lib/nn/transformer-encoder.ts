@@ -14,6 +14,7 @@ import type { LayerConfig } from './config';
 import { keyRules, register } from './registry';
 import { argumentError, checkBoolean, checkNumber, checkOneOf, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
+/** Options of nn.TransformerEncoderLayer (PyTorch's defaults): feed-forward width, dropout, activation, norm placement, layout, RoPE, seed. */
 export interface TransformerEncoderLayerOptions {
   /** Hidden width of the feed-forward block (default 2048, as PyTorch). */
   dimFeedforward?: number;
@@ -33,6 +34,7 @@ export interface TransformerEncoderLayerOptions {
   seed?: number;
 }
 
+/** Per-call masks of TransformerEncoderLayer.encode / TransformerEncoder.encode (PyTorch's forward arguments). */
 export interface EncodeOptions {
   /** [batch, length]: nonzero marks padding (PyTorch's src_key_padding_mask). */
   keyPaddingMask?: Tensor | IntTensor | null;
@@ -197,6 +199,7 @@ register<TransformerEncoderLayerConfig>(TransformerEncoderLayer, {
   parameters: (c) => layerParameters(c),
 });
 
+/** Options of nn.TransformerEncoder: a final LayerNorm and causal self-attention. */
 export interface TransformerEncoderOptions {
   /** A final LayerNorm after the last layer (PyTorch's norm argument): true, or a LayerNorm. Default none. */
   norm?: boolean | LayerNorm;

@@ -8,6 +8,7 @@ import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkTensor, invalid } from '../validate';
 
+/** Options of scaledDotProductAttention: causal, keyPaddingMask, scale, dropout (with training and generator). */
 export interface ScaledDotProductAttentionOptions {
   /** Query i sees keys j <= i + S - T (the lower triangle when T == S; a cache's newest rows when T < S). Default false. */
   causal?: boolean;
