@@ -25,3 +25,4 @@ export { predictFile, mergeShards, type PredictFileOptions, type PredictFileResu
 export * as batch from './batch';
 export { quantize, QuantizedLinear, type QuantizeOptions, type QuantDtype } from './quant';
 export * as distributed from './distributed';
+export { generate, sampleLogits, contextLength, type GenerateOptions, type GenerateResult } from './generate';

@@ -225,7 +225,10 @@ describe('exportModel traces any model made of myelin ops', () => {
       // sequence ops (test/seq-onnx.test.ts runs them in onnxruntime)
       'permute', 'bmm', 'gather', 'embedding', 'maskedFill', 'triu', 'tril', 'cumsum',
       // topk's values (test/topk-onnx.test.ts)
-      'topk'];
+      'topk',
+
+      // fused attention and RoPE (test/transformer-encoder.test.ts and names-gpt-example.test.ts run them in onnxruntime)
+      'attention', 'rope'];
     expect(Object.keys(OP_EXPORTS).sort()).toEqual(rowsNeeded.sort());
   });
 

@@ -143,6 +143,17 @@ function recurrentRow(doc: string, buffers: Arg[], cppName: string, gates: numbe
   };
 }
 
+/** attentionForward and attentionBackward: the same shapes, inputs, masks and dropout, then their outputs. */
+function attentionRow(doc: string, tail: Arg[], cppName: string): KernelRow {
+  return {
+    doc,
+    args: [dim('BH'), dim('B'), dim('T'), dim('S'), dim('D'), f32('query', 'BH*T*D'), f32('key', 'BH*S*D'), f32('value', 'BH*S*D'),
+      f32OrNull('keyPadding', 'B*S'), bool('causal'), float('scale'), float('dropout'), count('seed'), ...tail],
+    options: true,
+    cpp: `attention.h myelin::${cppName}`,
+  };
+}
+
 export const KERNELS = {
   gemm: {
     doc: `C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
@@ -501,6 +512,19 @@ G other than 3H is an error.`, [f32('gi', 'B*G'), f32('gh', 'B*G'), f32('hPrev',
 dGi and dGh [B,G] receive the gradients w.r.t. the two pre-activation sums gi and gh; dhPrev [B,H] receives the
 direct part dh * z (the part through W_hh is the caller's GEMM). All three are overwritten.`, [f32('gates', 'B*G'), f32('gh', 'B*G'), f32('hPrev', 'B*H'), f32('dh', 'B*H'),
       f32('dGi', 'B*G'), f32('dGh', 'B*G'), f32('dhPrev', 'B*H')], 'gru_cell_backward', 3),
+  // Fused attention family (attention branch): native/kernels/attention*.cc, lib/backend/js/attention.ts.
+  attentionForward: attentionRow(`Fused scaled-dot-product attention with an online softmax (memory O(S * D), never T x S).
+BH = B * H heads (a multiple of B); query is [BH, T, D], key and value [BH, S, D], out [BH, T, D]; score(i, j) = scale * query_i . key_j over the keys query i sees:
+keyPadding (nullable, [B, S]) hides key j of batch b from all its queries when nonzero; causal lets query i see
+keys j <= i + S - T (bottom-right aligned: the lower triangle when T == S, the newest rows of a cache when T < S).
+out_i = sum_j softmax_j(score)(i, j) * keep(i, j) / (1 - dropout) * value_j, keep a hash of (seed, head, i, j) kept
+with probability 1 - dropout (0 <= dropout < 1; every key kept at 0). lse (nullable, [BH, T]) receives each
+row's log-sum-exp for attentionBackward. A row that sees no key gets out = 0 and lse = -Infinity.`,
+  [f32('out', 'BH*T*D'), f32OrNull('lse', 'BH*T')], 'attention_forward'),
+  attentionBackward: attentionRow(`Gradients of attentionForward (same shapes, masks, scale, dropout and seed) from its out, lse
+and dOut: dQuery [BH, T, D], dKey and dValue [BH, S, D] are overwritten. Probabilities are recomputed from lse.`,
+  [f32('out', 'BH*T*D'), f32('lse', 'BH*T'), f32('dOut', 'BH*T*D'), f32('dQuery', 'BH*T*D'), f32('dKey', 'BH*S*D'), f32('dValue', 'BH*S*D')],
+  'attention_backward'),
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `myelin` command line: train, predict, merge, sweep, run, info, export (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
+// The `myelin` command line: train, predict, merge, sweep, run, info, export, generate (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
 import { Command, CommanderError, Option } from 'commander';
 import { setBackend, BackendName } from '../backend/select';
 import { UsageError, choiceParser } from './args';
@@ -8,6 +8,7 @@ import { PACKAGE_ROOT, benchScript, runBench } from './bench';
 import { registerTrain } from './train-command';
 import { registerPredict } from './predict-command';
 import { registerExport } from './export-command';
+import { registerGenerate } from './generate-command';
 import { registerMerge } from './merge-command';
 import { registerSweep } from './sweep-command';
 import { registerRun } from './run-command';
@@ -57,6 +58,7 @@ export function buildProgram(setExit: (code: number) => void, root: string = PAC
   registerTrain(program, setExit);
   registerPredict(program);
   registerExport(program);
+  registerGenerate(program);
   registerMerge(program);
   registerSweep(program);
   registerRun(program, setExit);

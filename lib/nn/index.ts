@@ -19,7 +19,9 @@ export {
   LearnedPositionalEncoding, SinusoidalPositionalEncoding, sinusoidalTable,
   type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
 } from './positional';
-export { MultiheadAttention, DecoderBlock, type MultiheadAttentionOptions, type AttendOptions, type DecoderBlockOptions } from './attention';
+export { MultiheadAttention, type MultiheadAttentionOptions, type AttendOptions } from './multihead-attention';
+export { DecoderBlock, type DecoderBlockOptions } from './decoder-block';
+export { TransformerEncoderLayer, TransformerEncoder, type TransformerEncoderLayerOptions, type TransformerEncoderOptions, type EncodeOptions } from './transformer-encoder';
 export { LSTM } from './lstm';
 export { GRU } from './gru';
 export type { RecurrentOptions, RecurrentResult } from './recurrent';

@@ -20,7 +20,7 @@
 namespace myelin_binding {
 
 inline constexpr int64_t kMaxSize = 2147483647;  // sizes are int32 in the kernels
-inline constexpr size_t kMaxArgs = 16;
+inline constexpr size_t kMaxArgs = 20;
 
 // Throws a JS Error with a printf-formatted message (error path only).
 inline void throw_error(napi_env env, const char* fmt, ...) {

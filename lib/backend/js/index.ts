@@ -2,6 +2,7 @@
 import type { Backend, BackendInfo } from '../contract';
 import { validatedKernels } from '../kernels.gen';
 import * as activation from './activation';
+import * as attention from './attention';
 import * as conv from './conv';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
@@ -23,7 +24,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...attention, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,

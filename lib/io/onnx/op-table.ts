@@ -192,7 +192,41 @@ export const OP_EXPORTS: Record<string, OpExport> = {
   topk: (g, t) => g.node('TopK', [t.inputs[0], g.ints('k', [num(t, 'k')])], [
     { name: 'axis', int: num(t, 'axis') }, { name: 'largest', int: t.attrs.largest === false ? 0 : 1 }, { name: 'sorted', int: 1 },
   ], undefined, 2),
+  // ---- fused attention (lib/ops/attention.ts) ----
+  attention: attentionNodes,
+  rope: (g, t) => ropeNodes(g, t.inputs[0], t.tensorAttr('cos'), t.tensorAttr('sin'), t.inputShapes[0][3]),
 };
+
+/**
+ * The fused attention kernel as standard nodes: Softmax(Where(mask, -inf, q * scale @ k^T)) @ v, the masks (causal,
+ * bottom-right aligned, and key padding) as one constant. A row that sees no key is NaN here (0 from the kernel).
+ */
+function attentionNodes(g: GraphBuilder, t: TracedOp): string {
+  const [q, k, v] = t.inputs;
+  const T = num(t, 'T'), S = num(t, 'S');
+  let scores = g.node('MatMul', [g.node('Mul', [q, g.scalar('scale', num(t, 'scale'))]), g.node('Transpose', [k], [{ name: 'perm', ints: [0, 1, 3, 2] }])]);
+  const masks: string[] = [];
+  if (t.attrs.causal === true) {
+    const m = new Float32Array(T * S);
+    for (let i = 0; i < T; i++) for (let j = 0; j < S; j++) m[i * S + j] = j > i + S - T ? 1 : 0;
+    masks.push(g.initializer('causal_mask', [T, S], m));
+  }
+  if (t.attrs.keyPadding !== null && t.attrs.keyPadding !== undefined) masks.push(t.tensorAttr('keyPadding'));
+  if (masks.length > 0) {
+    const m = masks.length === 1 ? masks[0] : g.node('Add', masks);
+    scores = g.node('Where', [g.node('Cast', [m], [{ name: 'to', int: ONNX_BOOL }]), g.scalar('neg_inf', -Infinity), scores]);
+  }
+  return g.node('MatMul', [g.node('Softmax', [scores], [{ name: 'axis', int: -1 }]), v]);
+}
+
+/** RoPE in the rotate-half form: x * cos + concat(-x2, x1) * sin, x1 / x2 the two halves of the last axis. */
+export function ropeNodes(g: GraphBuilder, x: string, cos: string, sin: string, D: number): string {
+  const half = D / 2;
+  const x1 = g.node('Slice', [x, g.ints('starts', [0]), g.ints('ends', [half]), g.ints('axes', [-1])]);
+  const x2 = g.node('Slice', [x, g.ints('starts', [half]), g.ints('ends', [D]), g.ints('axes', [-1])]);
+  const rotated = g.node('Concat', [g.node('Neg', [x2]), x1], [{ name: 'axis', int: -1 }]);
+  return g.node('Add', [g.node('Mul', [x, cos]), g.node('Mul', [rotated, sin])]);
+}
 
 const ONNX_INT64 = 7;
 

@@ -1,24 +1,27 @@
-// MultiheadAttention (scaled dot-product attention over heads, composed from ops) and a pre-norm decoder-only block.
+// MultiheadAttention: input projections, heads of scaled dot-product attention (the fused kernel; composed from ops
+// when attention weights or a general attnMask are asked for) and the output projection.
 import { Tensor, shapeToString, zeros } from '../tensor';
 import { IntTensor } from '../int-tensor';
 import { add, mul } from '../ops/elementwise';
 import { linear } from '../ops/linear';
 import { dropout } from '../ops/dropout';
-import { softmax, gelu } from '../ops/activation';
+import { softmax } from '../ops/activation';
 import { mean } from '../ops/reduce';
 import { reshape } from '../ops/shape';
 import { narrow } from '../ops/view';
 import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
+import { isTracing } from '../autograd';
+import { rope, scaledDotProductAttention } from '../ops/attention';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
-import { LayerNorm } from './layer-norm';
 import type { LayerConfig } from './config';
 import { glorotUniform, uniformFill } from './init';
 import { keyRules, register } from './registry';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkPositiveInt, checkSeed, checkTensor, invalid } from '../validate';
 
 /** Options of nn.MultiheadAttention: dropout on the attention weights, bias, batchFirst, causal and seed. */
+/** Options of nn.MultiheadAttention: dropout on the attention weights, bias, batchFirst, causal, rope and seed. */
 export interface MultiheadAttentionOptions {
   /** Dropout on the attention weights in training mode (default 0). */
   dropout?: number;
@@ -28,10 +31,13 @@ export interface MultiheadAttentionOptions {
   batchFirst?: boolean;
   /** forward(x) masks future positions (a decoder's self-attention); attend() takes isCausal per call. Default false. */
   causal?: boolean;
+  /** Rotary position embedding of queries and keys (RoPE): true (base 10000) or { base }. Default off. */
+  rope?: boolean | { base?: number };
   /** Seed for the weights and the dropout masks. */
   seed?: number;
 }
 
+/** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 /** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 export interface AttendOptions {
   /** [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
@@ -53,6 +59,8 @@ interface MultiheadAttentionConfig extends LayerConfig {
   bias: boolean;
   batchFirst: boolean;
   causal: boolean;
+  /** RoPE's base, or null without RoPE. */
+  rope: number | null;
 }
 
 /** A mask as a float 1/0 Tensor. */
@@ -64,8 +72,9 @@ function maskTensor(where: string, name: string, m: unknown): Tensor {
 /**
  * torch.nn.MultiheadAttention: projections of query, key and value (in_proj_weight [3E, E] and in_proj_bias [3E],
  * PyTorch's names and layout), numHeads heads of scaled dot-product attention softmax(q k^T / sqrt(E / numHeads)) v,
- * and out_proj (a Linear). Composed from ops (bmm, maskedFill, softmax), so memory grows with length^2; a fused
- * tiled kernel with an online softmax is a later step. forward(x) is self-attention (causal when the layer is);
+ * and out_proj (a Linear). Attention runs on the fused kernel (ops/attention.ts: memory grows with length, not
+ * length^2, dropout included); asking for the weights (needWeights) or passing a general attnMask takes the composed
+ * path (bmm, maskedFill, softmax), which materialises them. forward(x) is self-attention (causal when the layer is);
  * attend(query, key, value, opts) takes masks and returns the weights too.
  */
 export class MultiheadAttention extends Module {
@@ -75,6 +84,8 @@ export class MultiheadAttention extends Module {
   readonly dropoutP: number;
   readonly batchFirst: boolean;
   readonly causal: boolean;
+  /** RoPE's base (queries and keys rotated by position), or null. */
+  readonly ropeBase: number | null;
   /** [3 * embedDim, embedDim]: the query, key and value projections stacked. */
   readonly inProjWeight: Tensor;
   /** [3 * embedDim], or null without bias. */
@@ -90,11 +101,15 @@ export class MultiheadAttention extends Module {
     checkPositiveInt(where, 'embedDim', embedDim);
     checkPositiveInt(where, 'numHeads', numHeads);
     if (embedDim % numHeads !== 0) throw argumentError(where, `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
-    const o = checkOptions(where, opts, ['dropout', 'bias', 'batchFirst', 'causal', 'seed']);
+    const o = checkOptions(where, opts, ['dropout', 'bias', 'batchFirst', 'causal', 'rope', 'seed']);
     this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
     const bias = o.bias === undefined ? true : checkBoolean(where, 'bias', o.bias);
     this.batchFirst = o.batchFirst === undefined ? false : checkBoolean(where, 'batchFirst', o.batchFirst);
     this.causal = o.causal === undefined ? false : checkBoolean(where, 'causal', o.causal);
+    this.ropeBase = ropeBaseOf(where, o.rope);
+    if (this.ropeBase !== null && (embedDim / numHeads) % 2 !== 0) {
+      throw argumentError(where, `rope needs an even head dimension, got embedDim ${embedDim} / numHeads ${numHeads} = ${embedDim / numHeads}`);
+    }
     this.seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
     this.hasOwnSeed = this.seed !== undefined;
     this.rng = this.seed === undefined ? null : new Rng(this.seed);
@@ -161,56 +176,150 @@ export class MultiheadAttention extends Module {
       const b = this.inProjBias === null ? null : narrow(this.inProjBias, 0, part * E, E);
       return permute(reshape(linear(x, w, b), [B, L, H, Dh]), [0, 2, 1, 3]);
     };
-    const q = project(q0, 0, T);
-    const k = project(k0, 1, S);
-    const v = project(v0, 2, S);
-    let scores = mul(bmm(q, swapAxes(k, -1, -2)), 1 / Math.sqrt(Dh)); // [B, H, T, S]
+    // Self-attention: one projection by the whole in_proj_weight (one GEMM, no weight slices), split after.
+    // (ONNX tracing takes the three projections: the split moves the batch off the first axis, which export tracks.)
+    const fused = query === key && key === value && !isTracing();
+    let [q, k, v] = fused ? this.projectQkv(q0) : [project(q0, 0, T), project(k0, 1, S), project(v0, 2, S)];
+    if (this.ropeBase !== null) {
+      q = rope(q, 0, this.ropeBase);
+      k = rope(k, 0, this.ropeBase);
+    }
+    const hasAttnMask = o.attnMask !== undefined && o.attnMask !== null;
+    if (isCausal && T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
+    let weights: Tensor | null = null;
+    let context: Tensor; // [B, H, T, Dh]
+    if (!hasAttnMask && !needWeights) {
+      // The fused kernel: no T x S matrix, dropout inside the kernel.
+      context = scaledDotProductAttention(q, k, v, {
+        causal: isCausal, keyPaddingMask: o.keyPaddingMask ?? null, dropout: this.dropoutP, training: this.training,
+        generator: this.rng ?? globalGenerator(),
+      });
+    } else {
+      ({ context, weights } = this.composed(where, q, k, v, isCausal, o.attnMask ?? null, o.keyPaddingMask ?? null));
+    }
+    const heads = reshape(permute(context, [0, 2, 1, 3]), [B, T, E]);
+    let output = this.outProj.forward(heads);
+    if (!this.batchFirst) output = swapAxes(output, 0, 1);
+    if (!needWeights || weights === null) return { output, weights: null };
+    return { output, weights: average ? mean(weights, 1) : weights };
+  }
 
+  /**
+   * Causal self-attention of new positions x [batch, t, embedDim] (batch-first whatever the layer's layout) over a
+   * key/value cache of the positions before them (generation): the new keys and values are appended to `cache`
+   * (in place), so each new token costs O(cached length), not O(length^2). RoPE counts positions from the cache length.
+   */
+  attendCached(x: Tensor, cache: AttentionCache): Tensor {
+    const where = `${this.describe()}.attendCached`;
+    checkTensor(where, 'x', x);
+    const E = this.embedDim;
+    if (x.ndim !== 3 || x.shape[2] !== E) throw argumentError(where, `x of shape ${shapeToString(x.shape)} must be [batch, length, ${E}]`);
+    const [B, t] = x.shape;
+    const past = cache.length;
+    if (cache.key !== null && cache.key.shape[0] !== B) throw argumentError(where, `the cache holds batch ${cache.key.shape[0]}, x has batch ${B}`);
+    let [q, k, v] = this.projectQkv(x);
+    if (this.ropeBase !== null) {
+      q = rope(q, past, this.ropeBase);
+      k = rope(k, past, this.ropeBase);
+    }
+    cache.key = appendPositions(cache.key, k);
+    cache.value = appendPositions(cache.value, v);
+    cache.length = past + t;
+    const context = scaledDotProductAttention(q, cache.key, cache.value, { causal: true, training: false });
+    return this.outProj.forward(reshape(permute(context, [0, 2, 1, 3]), [B, t, E]));
+  }
+
+  /** Queries, keys and values of x [B, L, E] as [B, H, L, Dh] each, from one product with in_proj_weight [3E, E]. */
+  private projectQkv(x: Tensor): [Tensor, Tensor, Tensor] {
+    const [B, L] = x.shape;
+    const H = this.numHeads, Dh = this.headDim;
+    // [B, L, 3E] -> [3, B, H, L, Dh]: q, k and v are the three contiguous blocks of the first axis.
+    const qkv = permute(reshape(linear(x, this.inProjWeight, this.inProjBias), [B, L, 3, H, Dh]), [2, 0, 3, 1, 4]);
+    const part = (i: number): Tensor => reshape(narrow(qkv, 0, i, 1), [B, H, L, Dh]);
+    return [part(0), part(1), part(2)];
+  }
+
+  /** Attention from ops (bmm, maskedFill, softmax): materialises the [B, H, T, S] weights, which it returns. */
+  private composed(where: string, q: Tensor, k: Tensor, v: Tensor, isCausal: boolean, attnMask: Tensor | IntTensor | null,
+    keyPaddingMask: Tensor | IntTensor | null): { context: Tensor; weights: Tensor } {
+    const [B, H, T, Dh] = q.shape;
+    const S = k.shape[2];
+    let scores = mul(bmm(q, swapAxes(k, -1, -2)), 1 / Math.sqrt(Dh)); // [B, H, T, S]
     // Masks: nonzero = not attended. Combined into one broadcastable mask.
     let mask: Tensor | null = null;
     const orMask = (m: Tensor): void => {
       mask = mask === null ? m : maxMask(mask, m);
     };
-    if (isCausal) {
-      if (T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
-      orMask(causalMask(T));
-    }
-    if (o.attnMask !== undefined && o.attnMask !== null) {
-      const m = maskTensor(where, 'attnMask', o.attnMask);
+    if (isCausal) orMask(causalMask(T));
+    if (attnMask !== null) {
+      const m = maskTensor(where, 'attnMask', attnMask);
       if (m.ndim === 2 && m.shape[0] === T && m.shape[1] === S) orMask(m);
       else if (m.ndim === 3 && m.shape[0] === B * H && m.shape[1] === T && m.shape[2] === S) orMask(reshape(m, [B, H, T, S]));
       else throw argumentError(where, `attnMask of shape ${shapeToString(m.shape)} must be [${T}, ${S}] or [${B * H}, ${T}, ${S}]`);
     }
-    if (o.keyPaddingMask !== undefined && o.keyPaddingMask !== null) {
-      const m = maskTensor(where, 'keyPaddingMask', o.keyPaddingMask);
+    if (keyPaddingMask !== null) {
+      const m = maskTensor(where, 'keyPaddingMask', keyPaddingMask);
       if (m.ndim !== 2 || m.shape[0] !== B || m.shape[1] !== S) {
         throw argumentError(where, `keyPaddingMask of shape ${shapeToString(m.shape)} must be [batch ${B}, source length ${S}]`);
       }
       orMask(reshape(m, [B, 1, 1, S]));
     }
     if (mask !== null) scores = maskedFill(scores, mask, -Infinity);
-    let weights = softmax(scores, -1);
+    const weights = softmax(scores, -1);
     const attn = this.dropoutP > 0 && this.training ? dropout(weights, this.dropoutP, true, this.rng ?? globalGenerator()) : weights;
-    // [B, H, T, Dh] -> [B, T, E] -> out_proj.
-    const heads = reshape(permute(bmm(attn, v), [0, 2, 1, 3]), [B, T, E]);
-    let output = this.outProj.forward(heads);
-    if (!this.batchFirst) output = swapAxes(output, 0, 1);
-    if (!needWeights) return { output, weights: null };
-    if (average) weights = mean(weights, 1);
-    return { output, weights };
+    return { context: bmm(attn, v), weights };
   }
 
   override toConfig(): MultiheadAttentionConfig {
     return {
       type: 'MultiheadAttention', embedDim: this.embedDim, numHeads: this.numHeads, dropout: this.dropoutP,
-      bias: this.inProjBias !== null, batchFirst: this.batchFirst, causal: this.causal,
+      bias: this.inProjBias !== null, batchFirst: this.batchFirst, causal: this.causal, rope: this.ropeBase,
     };
   }
 
   override describe(): string {
-    return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''})`;
+    return `MultiheadAttention(${this.embedDim}, heads=${this.numHeads}${this.causal ? ', causal' : ''}${this.batchFirst ? ', batchFirst' : ''}${this.ropeBase !== null ? ', rope' : ''})`;
   }
 }
+
+/** The keys and values of the positions seen so far ([batch, heads, length, headDim]), for attendCached. */
+export interface AttentionCache {
+  key: Tensor | null;
+  value: Tensor | null;
+  length: number;
+}
+
+/** An empty cache for attendCached. */
+export function emptyAttentionCache(): AttentionCache {
+  return { key: null, value: null, length: 0 };
+}
+
+/** [B, H, S, D] followed by [B, H, t, D] along the length axis (a copy: O(S) per step). */
+function appendPositions(past: Tensor | null, next: Tensor): Tensor {
+  if (past === null) return next.detach();
+  const [B, H, S, D] = past.shape;
+  const t = next.shape[2];
+  const out = new Float32Array(B * H * (S + t) * D);
+  for (let bh = 0; bh < B * H; bh++) {
+    out.set(past.data.subarray(bh * S * D, (bh + 1) * S * D), bh * (S + t) * D);
+    out.set(next.data.subarray(bh * t * D, (bh + 1) * t * D), (bh * (S + t) + S) * D);
+  }
+  return new Tensor(out, [B, H, S + t, D]);
+}
+
+/** The rope option as a base (true: 10000) or null. */
+function ropeBaseOf(where: string, v: unknown): number | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return 10000;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const o = checkOptions(`${where} rope`, v as { base?: number }, ['base']);
+    return o.base === undefined ? 10000 : checkNumber(where, 'rope.base', o.base, { min: 1 });
+  }
+  return invalid(where, 'rope', 'true, false or { base }', v);
+}
+
+/** A config's rope key: null or RoPE's base (a number >= 1). Configs saved before RoPE have no key: fromConfig needs it. */
+const ROPE_RULE = { expect: 'null or a number >= 1 (the RoPE base)', ok: (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 1) };
 
 /** Elementwise max of two 1/0 masks, broadcasting (a logical or), without gradient. */
 function maxMask(a: Tensor, b: Tensor): Tensor {
@@ -224,109 +333,15 @@ function maxMask(a: Tensor, b: Tensor): Tensor {
 register<MultiheadAttentionConfig>(MultiheadAttention, {
   keys: {
     embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, dropout: keyRules.probability,
-    bias: keyRules.boolean, batchFirst: keyRules.boolean, causal: keyRules.boolean,
+    bias: keyRules.boolean, batchFirst: keyRules.boolean, causal: keyRules.boolean, rope: ROPE_RULE,
   },
-  fromConfig: (c) => new MultiheadAttention(c.embedDim, c.numHeads, { dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, causal: c.causal }),
+  fromConfig: (c) => new MultiheadAttention(c.embedDim, c.numHeads, {
+    dropout: c.dropout, bias: c.bias, batchFirst: c.batchFirst, causal: c.causal, rope: c.rope === null ? false : { base: c.rope },
+  }),
   parameters: (c) => [
     { name: 'in_proj_weight', shape: [3 * c.embedDim, c.embedDim] },
     ...(c.bias ? [{ name: 'in_proj_bias', shape: [3 * c.embedDim] }] : []),
     { name: 'out_proj.weight', shape: [c.embedDim, c.embedDim] },
     ...(c.bias ? [{ name: 'out_proj.bias', shape: [c.embedDim] }] : []),
-  ],
-});
-
-/** Options of nn.DecoderBlock (a pre-norm transformer decoder block): the MLP width, dropout and seed. */
-export interface DecoderBlockOptions {
-  /** Hidden width of the MLP (default 4 * embedDim). */
-  mlpDim?: number;
-  /** Dropout after attention and after the MLP, and on the attention weights (default 0). */
-  dropout?: number;
-  /** Seed for the weights and dropout masks. */
-  seed?: number;
-}
-
-interface DecoderBlockConfig extends LayerConfig {
-  embedDim: number;
-  numHeads: number;
-  mlpDim: number;
-  dropout: number;
-}
-
-/**
- * A GPT-style decoder-only block on [batch, length, embedDim], pre-norm:
- *   x = x + dropout(attn(ln1(x)))   (causal multi-head self-attention)
- *   x = x + dropout(fc2(gelu(fc1(ln2(x)))))
- * Stack them in a Sequential after an Embedding and a positional encoding.
- */
-export class DecoderBlock extends Module {
-  readonly embedDim: number;
-  readonly numHeads: number;
-  readonly mlpDim: number;
-  readonly dropoutP: number;
-  readonly ln1: LayerNorm;
-  readonly attn: MultiheadAttention;
-  readonly ln2: LayerNorm;
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  private rng: Rng | null;
-  private readonly hasOwnSeed: boolean;
-
-  constructor(embedDim: number, numHeads: number, opts: DecoderBlockOptions = {}) {
-    super();
-    const where = 'DecoderBlock';
-    checkPositiveInt(where, 'embedDim', embedDim);
-    checkPositiveInt(where, 'numHeads', numHeads);
-    const o = checkOptions(where, opts, ['mlpDim', 'dropout', 'seed']);
-    this.mlpDim = o.mlpDim === undefined ? 4 * embedDim : checkPositiveInt(where, 'mlpDim', o.mlpDim);
-    this.dropoutP = o.dropout === undefined ? 0 : checkNumber(where, 'dropout', o.dropout, { min: 0, below: 1 });
-    const seed = o.seed === undefined ? undefined : checkSeed(where, 'seed', o.seed);
-    this.hasOwnSeed = seed !== undefined;
-    this.rng = seed === undefined ? null : new Rng(seed);
-    this.embedDim = embedDim;
-    this.numHeads = numHeads;
-    this.ln1 = this.registerModule('ln1', new LayerNorm(embedDim));
-    this.attn = this.registerModule('attn', new MultiheadAttention(embedDim, numHeads, { batchFirst: true, causal: true, dropout: this.dropoutP, seed }));
-    this.ln2 = this.registerModule('ln2', new LayerNorm(embedDim));
-    this.fc1 = this.registerModule('fc1', new Linear(embedDim, this.mlpDim, { seed: seed === undefined ? undefined : (seed + 1) >>> 0 }));
-    this.fc2 = this.registerModule('fc2', new Linear(this.mlpDim, embedDim, { seed: seed === undefined ? undefined : (seed + 2) >>> 0 }));
-  }
-
-  override seedIfUnseeded(seed: number): void {
-    if (this.hasOwnSeed) return;
-    this.rng = new Rng(seed);
-    this.attn.seedIfUnseeded(seed);
-    this.fc1.seedIfUnseeded((seed + 1) >>> 0);
-    this.fc2.seedIfUnseeded((seed + 2) >>> 0);
-  }
-
-  override forward(x: Tensor): Tensor {
-    checkTensor(`${this.describe()}.forward`, 'input', x);
-    if (x.ndim !== 3 || x.shape[2] !== this.embedDim) {
-      invalid(`${this.describe()}.forward`, 'input', `a Tensor [batch, length, ${this.embedDim}]`, x);
-    }
-    const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
-    const h = add(x, drop(this.attn.forward(this.ln1.forward(x))));
-    return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
-  }
-
-  override toConfig(): DecoderBlockConfig {
-    return { type: 'DecoderBlock', embedDim: this.embedDim, numHeads: this.numHeads, mlpDim: this.mlpDim, dropout: this.dropoutP };
-  }
-
-  override describe(): string {
-    return `DecoderBlock(${this.embedDim}, heads=${this.numHeads}, mlp=${this.mlpDim})`;
-  }
-}
-
-register<DecoderBlockConfig>(DecoderBlock, {
-  keys: { embedDim: keyRules.positiveInt, numHeads: keyRules.positiveInt, mlpDim: keyRules.positiveInt, dropout: keyRules.probability },
-  fromConfig: (c) => new DecoderBlock(c.embedDim, c.numHeads, { mlpDim: c.mlpDim, dropout: c.dropout }),
-  parameters: (c) => [
-    { name: 'ln1.weight', shape: [c.embedDim] }, { name: 'ln1.bias', shape: [c.embedDim] },
-    { name: 'attn.in_proj_weight', shape: [3 * c.embedDim, c.embedDim] }, { name: 'attn.in_proj_bias', shape: [3 * c.embedDim] },
-    { name: 'attn.out_proj.weight', shape: [c.embedDim, c.embedDim] }, { name: 'attn.out_proj.bias', shape: [c.embedDim] },
-    { name: 'ln2.weight', shape: [c.embedDim] }, { name: 'ln2.bias', shape: [c.embedDim] },
-    { name: 'fc1.weight', shape: [c.mlpDim, c.embedDim] }, { name: 'fc1.bias', shape: [c.mlpDim] },
-    { name: 'fc2.weight', shape: [c.embedDim, c.mlpDim] }, { name: 'fc2.bias', shape: [c.embedDim] },
   ],
 });

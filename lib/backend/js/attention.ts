@@ -1,0 +1,168 @@
+// TypeScript twin of the fused attention kernels (native/kernels/attention*.cc): one query row at a time, scores in
+// float64 over the row's visible keys (O(S) scratch, never T x S), the same dropout hash bits as the C++ loops.
+import { rowBuffer } from './scratch';
+
+/** murmur3's 32-bit finaliser. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The dropout hash of one query row (attention_loops.inc row_hash). */
+function attentionRowHash(seed: number, bh: number, i: number): number {
+  return fmix((fmix((seed ^ fmix((bh + 0x9e3779b9) >>> 0)) >>> 0) ^ i) >>> 0);
+}
+
+/** Whether key j survives dropout in a row of hash rh (attention_loops.inc attention_keep). */
+function attentionKeep(rh: number, j: number, threshold: number): boolean {
+  return fmix((rh ^ Math.imul(j, 0x9e3779b9)) >>> 0) >= threshold;
+}
+
+/** p * 2^32 as the C++ loops compute it from the float32 p. */
+function attentionKeepThreshold(p: number): number {
+  const t = Math.fround(p) * 4294967296;
+  return t >= 4294967295 ? 4294967295 : Math.floor(t);
+}
+
+interface Geometry { H: number; T: number; S: number; D: number; keyPadding: Float32Array | null; causal: boolean }
+
+/** End (exclusive) of the keys row i sees: causal rows are bottom-right aligned. */
+function keyEnd(g: Geometry, i: number): number {
+  if (!g.causal) return g.S;
+  return Math.max(0, Math.min(g.S, i + g.S - g.T + 1));
+}
+
+function visible(g: Geometry, bh: number, j: number): boolean {
+  return g.keyPadding === null || g.keyPadding[Math.floor(bh / g.H) * g.S + j] === 0;
+}
+
+interface AttentionArgs {
+  BH: number; B: number; T: number; S: number; D: number;
+  query: Float32Array; key: Float32Array; value: Float32Array; keyPadding: Float32Array | null;
+  causal: boolean; scale: number; dropout: number; seed: number;
+}
+
+function geometry(a: AttentionArgs): Geometry {
+  if (a.BH % a.B !== 0) throw new Error(`attention: BH ${a.BH} heads is not a multiple of the batch B ${a.B}`);
+  return { H: a.BH / a.B, T: a.T, S: a.S, D: a.D, keyPadding: a.keyPadding, causal: a.causal };
+}
+
+/** Scores of row i of head bh into s[0..end) (float64), -Infinity where hidden; returns the max. */
+function rowScores(a: AttentionArgs, g: Geometry, bh: number, i: number, end: number, s: Float64Array): number {
+  const { T, S, D } = g;
+  const qo = (bh * T + i) * D;
+  let m = -Infinity;
+  for (let j = 0; j < end; j++) {
+    if (!visible(g, bh, j)) {
+      s[j] = -Infinity;
+      continue;
+    }
+    const ko = (bh * S + j) * D;
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += Math.fround(a.query[qo + d] * a.scale) * a.key[ko + d];
+    s[j] = dot;
+    if (dot > m) m = dot;
+  }
+  return m;
+}
+
+export function attentionForward(
+  BH: number, B: number, T: number, S: number, D: number, query: Float32Array, key: Float32Array, value: Float32Array,
+  keyPadding: Float32Array | null, causal: boolean, scale: number, dropout: number, seed: number, out: Float32Array, lse: Float32Array | null,
+): void {
+  forward({ BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse });
+}
+
+export function attentionBackward(
+  BH: number, B: number, T: number, S: number, D: number, query: Float32Array, key: Float32Array, value: Float32Array,
+  keyPadding: Float32Array | null, causal: boolean, scale: number, dropout: number, seed: number, out: Float32Array, lse: Float32Array,
+  dOut: Float32Array, dQuery: Float32Array, dKey: Float32Array, dValue: Float32Array,
+): void {
+  backward({ BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQuery, dKey, dValue });
+}
+
+function forward(a: AttentionArgs & { out: Float32Array; lse: Float32Array | null }): void {
+  const g = geometry(a);
+  const { T, S, D } = g;
+  const s = rowBuffer(S + D);
+  const keepFrom = attentionKeepThreshold(a.dropout);
+  const invKeep = a.dropout > 0 ? Math.fround(1 / Math.fround(1 - Math.fround(a.dropout))) : 1;
+  for (let bh = 0; bh < a.BH; bh++) {
+    for (let i = 0; i < T; i++) {
+      const end = keyEnd(g, i);
+      const m = rowScores(a, g, bh, i, end, s);
+      const oo = (bh * T + i) * D;
+      if (m === -Infinity) {
+        a.out.fill(0, oo, oo + D);
+        if (a.lse !== null) a.lse[bh * T + i] = -Infinity;
+        continue;
+      }
+      const acc = s.subarray(S, S + D);
+      acc.fill(0);
+      let l = 0;
+      const rh = a.dropout > 0 ? attentionRowHash(a.seed >>> 0, bh, i) : 0;
+      for (let j = 0; j < end; j++) {
+        if (s[j] === -Infinity) continue;
+        const p = Math.exp(s[j] - m);
+        l += p;
+        const w = a.dropout > 0 ? (attentionKeep(rh, j, keepFrom) ? p * invKeep : 0) : p;
+        if (w === 0) continue;
+        const vo = (bh * S + j) * D;
+        for (let d = 0; d < D; d++) acc[d] += w * a.value[vo + d];
+      }
+      for (let d = 0; d < D; d++) a.out[oo + d] = acc[d] / l;
+      if (a.lse !== null) a.lse[bh * T + i] = m + Math.log(l);
+    }
+  }
+}
+
+function backward(a: AttentionArgs & {
+  out: Float32Array; lse: Float32Array; dOut: Float32Array; dQuery: Float32Array; dKey: Float32Array; dValue: Float32Array;
+}): void {
+  const g = geometry(a);
+  const { T, S, D } = g;
+  const s = rowBuffer(S + D);
+  const keepFrom = attentionKeepThreshold(a.dropout);
+  const invKeep = a.dropout > 0 ? Math.fround(1 / Math.fround(1 - Math.fround(a.dropout))) : 1;
+  a.dKey.fill(0, 0, a.BH * S * D);
+  a.dValue.fill(0, 0, a.BH * S * D);
+  for (let bh = 0; bh < a.BH; bh++) {
+    for (let i = 0; i < T; i++) {
+      const oo = (bh * T + i) * D;
+      const lse = a.lse[bh * T + i];
+      const dq = s.subarray(S, S + D);
+      dq.fill(0);
+      if (lse !== -Infinity) {
+        const end = keyEnd(g, i);
+        rowScores(a, g, bh, i, end, s);
+        let delta = 0;
+        for (let d = 0; d < D; d++) delta += a.dOut[oo + d] * a.out[oo + d];
+        const rh = a.dropout > 0 ? attentionRowHash(a.seed >>> 0, bh, i) : 0;
+        for (let j = 0; j < end; j++) {
+          if (s[j] === -Infinity) continue;
+          const p = Math.exp(s[j] - lse);
+          const ko = (bh * S + j) * D;
+          let dp = 0;
+          for (let d = 0; d < D; d++) dp += a.dOut[oo + d] * a.value[ko + d];
+          let z = p;
+          if (a.dropout > 0) {
+            const kept = attentionKeep(rh, j, keepFrom);
+            z = kept ? p * invKeep : 0;
+            dp = kept ? dp * invKeep : 0;
+          }
+          const ds = p * (dp - delta);
+          for (let d = 0; d < D; d++) {
+            a.dValue[ko + d] += z * a.dOut[oo + d];
+            a.dKey[ko + d] += ds * a.scale * a.query[oo + d];
+            dq[d] += ds * a.key[ko + d];
+          }
+        }
+      }
+      for (let d = 0; d < D; d++) a.dQuery[oo + d] = dq[d] * a.scale;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+// scaledDotProductAttention: the fused attention kernel (online softmax, O(length) memory) forward, its recomputing
+// backward beside it, and rotary position embedding (RoPE) of query/key heads.
+import { getBackend } from '../backend/select';
+import { isTracing, record } from '../autograd';
+import { Tensor, shapeToString } from '../tensor-core';
+import { IntTensor } from '../int-tensor';
+import { Rng, globalGenerator } from '../random';
+import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
+import { argumentError, checkBoolean, checkNumber, checkOptions, checkTensor, invalid } from '../validate';
+
+/** Options of scaledDotProductAttention: causal, keyPaddingMask, scale, dropout (with training and generator). */
+export interface ScaledDotProductAttentionOptions {
+  /** Query i sees keys j <= i + S - T (the lower triangle when T == S; a cache's newest rows when T < S). Default false. */
+  causal?: boolean;
+  /** [B, S]: a nonzero entry hides key j of batch b from all of its queries (PyTorch's key_padding_mask). */
+  keyPaddingMask?: Tensor | IntTensor | null;
+  /** Score scale (default 1 / sqrt(headDim)). */
+  scale?: number;
+  /** Dropout on the attention weights, applied only when training is true (default 0). */
+  dropout?: number;
+  /** Default true: dropout applies (when dropout > 0). */
+  training?: boolean;
+  /** Source of the dropout seed (default the global generator). */
+  generator?: Rng;
+}
+
+/** A [B, S] padding mask as float 1/0 data (nonzero -> 1). */
+function paddingData(op: string, m: unknown, B: number, S: number): Float32Array {
+  const t = m instanceof IntTensor ? m : checkTensor(op, 'keyPaddingMask', m);
+  if (t.shape.length !== 2 || t.shape[0] !== B || t.shape[1] !== S) {
+    throw argumentError(op, `keyPaddingMask of shape ${shapeToString(t.shape)} must be [batch ${B}, source length ${S}]`);
+  }
+  const out = new Float32Array(B * S);
+  for (let i = 0; i < out.length; i++) out[i] = t.data[i] !== 0 ? 1 : 0;
+  return out;
+}
+
+/**
+ * softmax(q k^T * scale + masks) v over q [B, H, T, D], k and v [B, H, S, D] -> [B, H, T, D] on the fused kernel:
+ * scores never exist as a T x S matrix (memory grows with T + S, not T * S); backward recomputes them from the
+ * per-row log-sum-exp. Dropout on the weights is a hash of (seed, head, row, key), so backward regenerates the same
+ * mask. A query row that sees no key (all its keys padded) gives zeros, where the composed softmax gives NaN.
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: ScaledDotProductAttentionOptions = {}): Tensor {
+  const op = 'scaledDotProductAttention';
+  checkTensor(op, 'query', q);
+  checkTensor(op, 'key', k);
+  checkTensor(op, 'value', v);
+  const o = checkOptions(op, opts, ['causal', 'keyPaddingMask', 'scale', 'dropout', 'training', 'generator']);
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
+    throw argumentError(op, `query ${shapeToString(q.shape)}, key ${shapeToString(k.shape)} and value ${shapeToString(v.shape)} must be 4-D [batch, heads, length, headDim]`);
+  }
+  const [B, H, T, D] = q.shape;
+  const S = k.shape[2];
+  if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== S || v.shape[3] !== D) {
+    throw argumentError(op, `query ${shapeToString(q.shape)}, key ${shapeToString(k.shape)} and value ${shapeToString(v.shape)} disagree (key and value must be [${B}, ${H}, S, ${D}])`);
+  }
+  const causal = o.causal === undefined ? false : checkBoolean(op, 'causal', o.causal);
+  const scale = o.scale === undefined ? 1 / Math.sqrt(D) : checkNumber(op, 'scale', o.scale);
+  const p = o.dropout === undefined ? 0 : checkNumber(op, 'dropout', o.dropout, { min: 0, below: 1 });
+  const training = o.training === undefined ? true : checkBoolean(op, 'training', o.training);
+  if (o.generator !== undefined && !(o.generator instanceof Rng)) invalid(op, 'generator', 'an Rng', o.generator);
+  const dropout = training ? p : 0;
+  const seed = dropout > 0 ? (o.generator ?? globalGenerator()).nextUint32() >>> 1 : 0;
+  const keyPadding = o.keyPaddingMask === undefined || o.keyPaddingMask === null ? null : paddingData(op, o.keyPaddingMask, B, S);
+  const BH = B * H;
+  const out = outputBuffer(q.size);
+  const backend = getBackend();
+  const grad = q.requiresGrad || k.requiresGrad || v.requiresGrad;
+  const lse = grad ? privateBuffer(BH * T) : null;
+  const call = { BH, B, T, S, D, query: q.data, key: k.data, value: v.data, keyPadding, causal, scale, dropout, seed };
+  if (q.size > 0 && k.size > 0) backend.attentionForward({ ...call, out, lse });
+  else out.fill(0);
+  const attrs = isTracing() ? {
+    causal, scale, T, S, keyPadding: keyPadding === null ? null : new Tensor(keyPadding, [B, 1, 1, S]),
+  } : undefined;
+  const y = record(new Tensor(out, q.shape), 'attention', [q, k, v], (g) => {
+    const dq = gradBuffer(q.size);
+    const dk = gradBuffer(k.size);
+    const dv = gradBuffer(v.size);
+    if (q.size > 0 && k.size > 0) {
+      backend.attentionBackward({ ...call, out, lse: lse as Float32Array, dOut: g, dQuery: dq, dKey: dk, dValue: dv });
+    } else {
+      dq.fill(0);
+      dk.fill(0);
+      dv.fill(0);
+    }
+    releaseAfterBackward(lse as Float32Array);
+    return [q.requiresGrad ? dq : null, k.requiresGrad ? dk : null, v.requiresGrad ? dv : null];
+  }, attrs);
+  if (lse !== null && y._node === null) releasePrivate(lse);
+  return y;
+}
+
+/** cos and sin tables [L, D] of RoPE at positions offset..offset+L-1: angle(p, c) = p * base^(-2 (c mod D/2) / D). */
+export function ropeTables(L: number, D: number, offset: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const half = D / 2;
+  const cos = new Float32Array(L * D);
+  const sin = new Float32Array(L * D);
+  for (let p = 0; p < L; p++) {
+    for (let c = 0; c < half; c++) {
+      const a = (offset + p) * Math.pow(base, (-2 * c) / D);
+      const ca = Math.cos(a), sa = Math.sin(a);
+      cos[p * D + c] = cos[p * D + c + half] = ca;
+      sin[p * D + c] = sin[p * D + c + half] = sa;
+    }
+  }
+  return { cos, sin };
+}
+
+/** z = rot(x) * s (forward, sign 1) or rot^T(x) * s applied as rot^T(x * s) (backward, sign -1), added into out. */
+function rotateHalfInto(x: Float32Array, tab: Float32Array, out: Float32Array, rows: number, L: number, D: number, transpose: boolean): void {
+  const half = D / 2;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    const t = (r % L) * D;
+    for (let c = 0; c < half; c++) {
+      if (!transpose) {
+        // rot(x) = [-x2, x1]
+        out[o + c] += -x[o + c + half] * tab[t + c];
+        out[o + c + half] += x[o + c] * tab[t + c + half];
+      } else {
+        // rot^T(g * s) = [g2 s2, -g1 s1]
+        out[o + c] += x[o + c + half] * tab[t + c + half];
+        out[o + c + half] += -x[o + c] * tab[t + c];
+      }
+    }
+  }
+}
+
+/**
+ * Rotary position embedding (RoPE, rotate-half form as GPT-NeoX and Llama) of x [..., L, D] (D even): position p's
+ * pairs (c, c + D/2) are rotated by p * base^(-2c/D), positions counted from `offset` (the tokens already in a cache).
+ * y = x * cos + [-x2, x1] * sin; its backward is the inverse rotation.
+ */
+export function rope(x: Tensor, offset = 0, base = 10000): Tensor {
+  const op = 'rope';
+  checkTensor(op, 'input', x);
+  if (x.ndim < 2 || x.shape[x.ndim - 1] % 2 !== 0) {
+    throw argumentError(op, `input of shape ${shapeToString(x.shape)} must be [..., length, headDim] with an even headDim`);
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) invalid(op, 'offset', 'an integer >= 0', offset);
+  checkNumber(op, 'base', base, { min: 1 });
+  const D = x.shape[x.ndim - 1];
+  const L = x.shape[x.ndim - 2];
+  const rows = x.size / D;
+  const { cos, sin } = ropeTables(L, D, offset, base);
+  const out = outputBuffer(x.size);
+  for (let i = 0; i < x.size; i++) out[i] = x.data[i] * cos[i % (L * D)];
+  rotateHalfInto(x.data, sin, out, rows, L, D, false);
+  const attrs = isTracing() ? { cos: new Tensor(cos, [L, D]), sin: new Tensor(sin, [L, D]) } : undefined;
+  return record(new Tensor(out, x.shape), 'rope', [x], (g) => {
+    const dx = gradBuffer(x.size);
+    for (let i = 0; i < x.size; i++) dx[i] = g[i] * cos[i % (L * D)];
+    rotateHalfInto(g, sin, dx, rows, L, D, true);
+    return [dx];
+  }, attrs);
+}

@@ -1,0 +1,101 @@
+// Fused attention: the portable loops, run-time dispatch (gemm_simd_level: AVX-512, AVX2 or scalar)
+// and the split across the thread pool (forward: heads x query-row chunks; backward: heads).
+#include "attention.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "isa.h"
+#include "../runtime/cpu.h"
+#include "../runtime/threadpool.h"
+
+#define ATT_ISA scalar
+#define ATT_NV 16
+#include "attention_loops.inc"
+
+namespace myelin {
+
+namespace {
+
+struct Loops {
+  decltype(&scalar::attention_forward_rows) forward_rows;
+  decltype(&scalar::attention_backward_head) backward_head;
+};
+
+Loops loops() {
+#if defined(__x86_64__) || defined(_M_X64)  // the AVX units are empty elsewhere
+  switch (gemm_simd_level()) {
+    case SimdLevel::Avx512:
+      return {avx512::attention_forward_rows, avx512::attention_backward_head};
+    case SimdLevel::Avx2:
+      return {avx2::attention_forward_rows, avx2::attention_backward_head};
+    default:
+      break;
+  }
+#endif
+  return {scalar::attention_forward_rows, scalar::attention_backward_head};
+}
+
+thread_local std::vector<float> t_scratch;
+
+float* scratch(long S, long D) {
+  const size_t n = static_cast<size_t>(attention_scratch_floats(S, D));
+  if (t_scratch.size() < n) t_scratch.resize(n);
+  return t_scratch.data();
+}
+
+AttentionShape shape_of(long BH, long B, long T, long S, long D, const float* key_padding, bool causal,
+                        float scale, float dropout, long seed) {
+  if (B <= 0 || BH % B != 0) {
+    throw std::invalid_argument("attention: BH " + std::to_string(BH) + " heads is not a multiple of the batch B " +
+                                std::to_string(B));
+  }
+  return {B, BH / B, T, S, D, key_padding, causal, scale, dropout, static_cast<unsigned>(seed)};
+}
+
+}  // namespace
+
+void attention_forward(long BH, long B, long T, long S, long D, const float* q, const float* k,
+                       const float* v, const float* key_padding, bool causal, float scale,
+                       float dropout, long seed, float* out, float* lse) {
+  const AttentionShape a = shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed);
+  const Loops l = loops();
+  const int threads = num_threads();
+  // Row chunks (multiples of 4) so that there are about two tasks per thread when heads are few;
+  // each chunk repacks its keys (S * D), small next to its chunk * S * D multiply-adds.
+  long chunk = T;
+  if (threads > 1 && BH < 2L * threads && T * S * D * BH >= kParallelThreshold) {
+    const long per_head = (2L * threads + BH - 1) / BH;
+    chunk = ((T + per_head - 1) / per_head + 3) & ~3L;
+    if (chunk < 16) chunk = 16;
+  }
+  const long chunks = (T + chunk - 1) / chunk;
+  const long tasks = BH * chunks;
+  auto body = [&](long t) {
+    const long bh = t / chunks, c = t % chunks;
+    const long t0 = c * chunk, t1 = t0 + chunk < T ? t0 + chunk : T;
+    l.forward_rows(a, bh, t0, t1, q, k, v, out, lse, scratch(S, D));
+  };
+  if (tasks == 1 || threads <= 1 || BH * T * S * D < kParallelThreshold) {
+    for (long t = 0; t < tasks; ++t) body(t);
+  } else {
+    parallel_for(static_cast<int>(tasks), [&](int t) { body(t); });
+  }
+}
+
+void attention_backward(long BH, long B, long T, long S, long D, const float* q, const float* k,
+                        const float* v, const float* key_padding, bool causal, float scale,
+                        float dropout, long seed, const float* out, const float* lse,
+                        const float* dout, float* dq, float* dk, float* dv) {
+  const AttentionShape a = shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed);
+  const Loops l = loops();
+  auto body = [&](long bh) { l.backward_head(a, bh, q, k, v, out, lse, dout, dq, dk, dv, scratch(S, D)); };
+  if (BH == 1 || num_threads() <= 1 || BH * T * S * D < kParallelThreshold) {
+    for (long bh = 0; bh < BH; ++bh) body(bh);
+  } else {
+    parallel_for(static_cast<int>(BH), [&](int bh) { body(bh); });
+  }
+}
+
+}  // namespace myelin

@@ -1,0 +1,147 @@
+// The fused attention kernel: C++ (AVX-512, AVX2 and portable paths, forced with MYELIN_SIMD in a child process)
+// against the TypeScript twin on awkward shapes; the op against a float64 reference and finite differences on both
+// backends; dropout keeps 1 - p of the weights; MultiheadAttention's fused path agrees with its composed path.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Tensor } from '../lib/tensor';
+import { IntTensor } from '../lib/int-tensor';
+import { Rng } from '../lib/random';
+import * as nn from '../lib/nn';
+import { noGrad } from '../lib/autograd';
+import { scaledDotProductAttention } from '../lib/ops/attention';
+import { getBackend } from '../lib/backend/select';
+import { backendsUnderTest as kernelBackends } from './helpers/backends';
+import { backendsUnderTest, freshRng, gradcheck, randomTensor, setBackend } from './helpers/gradcheck';
+import { ensureDist, ROOT } from './helpers/dist';
+import { freshSeed } from './helpers/reference';
+
+const SEED = freshSeed();
+const native = kernelBackends().find((b) => b.name === 'native');
+
+describe.runIf(native !== undefined)(`C++ attention kernels vs the TS twin (seed ${SEED}; replay with MYELIN_TEST_SEED=${SEED})`, () => {
+  beforeAll(() => ensureDist());
+  for (const simd of ['default', 'avx2', 'scalar']) {
+    it(`agree on lengths 1..257, head dims 8/16/64, masks and dropout (${simd} C++ kernels)`, () => {
+      const env = { ...process.env };
+      if (simd === 'default') delete env.MYELIN_SIMD;
+      else env.MYELIN_SIMD = simd;
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'attention-twin.js'), path.join(ROOT, 'dist'), String(SEED)], {
+        encoding: 'utf8', env, timeout: 180_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[]; headsError: string | null };
+      if (simd !== 'default') expect(['avx2', 'scalar'].includes(out.gemmSimd) && (simd === 'avx2' || out.gemmSimd === 'scalar')).toBe(true);
+      expect(out.checked).toBeGreaterThan(2000);
+      expect(out.disagreements, `seed ${SEED}`).toEqual([]);
+      expect(out.headsError).toMatch(/BH 3 heads is not a multiple of the batch B 2/);
+    }, 200_000);
+  }
+});
+
+/** float64 softmax(q k^T * scale + masks) v, bottom-right causal; rows that see nothing are 0. */
+function reference(q: Tensor, k: Tensor, v: Tensor, causal: boolean, pad: Float32Array | null): Float64Array {
+  const [B, H, T, D] = q.shape;
+  const S = k.shape[2];
+  const out = new Float64Array(q.size);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
+    const bh = b * H + h;
+    for (let i = 0; i < T; i++) {
+      const s: number[] = [];
+      for (let j = 0; j < S; j++) {
+        let d = 0;
+        for (let x = 0; x < D; x++) d += q.data[(bh * T + i) * D + x] * k.data[(bh * S + j) * D + x];
+        const hidden = (causal && j > i + S - T) || (pad !== null && pad[b * S + j] !== 0);
+        s.push(hidden ? -Infinity : d / Math.sqrt(D));
+      }
+      const m = Math.max(...s);
+      if (m === -Infinity) continue;
+      const e = s.map((x) => Math.exp(x - m));
+      const z = e.reduce((a, c) => a + c, 0);
+      for (let j = 0; j < S; j++) for (let x = 0; x < D; x++) out[(bh * T + i) * D + x] += (e[j] / z) * v.data[(bh * S + j) * D + x];
+    }
+  }
+  return out;
+}
+
+const initial = getBackend().name as 'js' | 'native';
+afterAll(() => setBackend(initial));
+
+for (const backend of backendsUnderTest()) {
+  describe(`scaledDotProductAttention (${backend})`, () => {
+    beforeAll(() => setBackend(backend));
+    it('matches a float64 reference on awkward shapes, with causal and key-padding masks', () => {
+      const { seed, rng } = freshRng();
+      for (const [B, H, T, S, D] of [[1, 1, 1, 1, 8], [2, 3, 3, 3, 8], [1, 2, 17, 17, 16], [2, 1, 65, 65, 16], [1, 1, 5, 9, 64]]) {
+        for (const causal of [false, true]) {
+          for (const padded of [false, true]) {
+            const q = randomTensor(rng, [B, H, T, D], { scale: 2 }), k = randomTensor(rng, [B, H, S, D], { scale: 2 }), v = randomTensor(rng, [B, H, S, D]);
+            const pad = padded ? Float32Array.from({ length: B * S }, () => (rng.next() < 0.3 ? 1 : 0)) : null;
+            const y = scaledDotProductAttention(q, k, v, { causal, keyPaddingMask: pad === null ? null : new Tensor(pad, [B, S]) });
+            const ref = reference(q, k, v, causal, pad);
+            for (let i = 0; i < ref.length; i++) {
+              expect(Math.abs(y.data[i] - ref[i]), `seed ${seed} B${B} H${H} T${T} S${S} D${D} causal ${causal} padded ${padded} at ${i}`).toBeLessThan(2e-5 * (1 + Math.abs(ref[i])));
+            }
+          }
+        }
+      }
+    });
+
+    it('gradients of query, key and value by finite differences (masks, and dropout with a fixed generator seed)', () => {
+      const { seed, rng } = freshRng();
+      for (const [B, H, T, S, D, causal, padded, dropout] of [
+        [1, 1, 1, 1, 8, false, false, 0], [1, 2, 3, 3, 8, true, false, 0], [2, 1, 5, 7, 16, true, true, 0], [1, 1, 17, 17, 8, false, true, 0.3],
+      ] as const) {
+        const q = randomTensor(rng, [B, H, T, D]), k = randomTensor(rng, [B, H, S, D]), v = randomTensor(rng, [B, H, S, D]);
+        const pad = padded ? new IntTensor(Int32Array.from({ length: B * S }, (_, i) => (i % S === 1 ? 1 : 0)), [B, S]) : null;
+        gradcheck(([a, b, c]) => scaledDotProductAttention(a, b, c, { causal, keyPaddingMask: pad, dropout, generator: new Rng(7) }), [q, k, v], {
+          label: `seed ${seed} B${B} H${H} T${T} S${S} D${D} causal ${causal} padded ${padded} dropout ${dropout}`,
+        });
+      }
+    });
+
+    it('dropout keeps about 1 - p of the weights, scaled by 1 / (1 - p); none in eval; a row that sees no key is 0', () => {
+      // Equal scores (q = 0) over S keys of value 1: row i's output is kept_i / ((1 - p) S), kept_i its surviving keys.
+      const S = 1000, T = 64;
+      const q = new Tensor(new Float32Array(T), [1, 1, T, 1]);
+      const k = new Tensor(new Float32Array(S), [1, 1, S, 1]);
+      const v = new Tensor(new Float32Array(S).fill(1), [1, 1, S, 1]);
+      const y = scaledDotProductAttention(q, k, v, { dropout: 0.25, generator: new Rng(3) });
+      let kept = 0;
+      for (let i = 0; i < T; i++) {
+        const count = y.data[i] * 0.75 * S;
+        expect(Math.abs(count - Math.round(count))).toBeLessThan(0.05);
+        kept += Math.round(count);
+      }
+      expect(kept / (S * T)).toBeGreaterThan(0.74);
+      expect(kept / (S * T)).toBeLessThan(0.76);
+      const evalOut = scaledDotProductAttention(q, k, v, { dropout: 0.25, training: false });
+      expect(evalOut.data.every((x) => Math.abs(x - 1) < 1e-6)).toBe(true);
+      const allPadded = scaledDotProductAttention(q, k, v, { keyPaddingMask: new Tensor(new Float32Array(S).fill(1), [1, S]) });
+      expect(allPadded.data.every((x) => x === 0)).toBe(true);
+    });
+
+    it('MultiheadAttention: the fused path equals the composed one (needWeights) with causal and key-padding masks', () => {
+      const { seed, rng } = freshRng();
+      for (const batchFirst of [true, false]) {
+        const mha = new nn.MultiheadAttention(24, 3, { batchFirst, seed: 5 });
+        const x = randomTensor(rng, batchFirst ? [2, 11, 24] : [11, 2, 24]);
+        const pad = new Tensor(Float32Array.from({ length: 22 }, (_, i) => (i % 11 === 7 ? 1 : 0)), [2, 11]);
+        const fused = noGrad(() => mha.attend(x, x, x, { isCausal: true, keyPaddingMask: pad }).output);
+        const composed = noGrad(() => mha.attend(x, x, x, { isCausal: true, keyPaddingMask: pad, needWeights: true }).output);
+        for (let i = 0; i < fused.size; i++) expect(Math.abs(fused.data[i] - composed.data[i]), `seed ${seed} at ${i}`).toBeLessThan(1e-5);
+      }
+    });
+
+    it('bad shapes and options are Errors naming them', () => {
+      const q = new Tensor(new Float32Array(16), [1, 1, 2, 8]);
+      expect(() => scaledDotProductAttention(q, new Tensor(new Float32Array(8), [1, 1, 1, 8]), new Tensor(new Float32Array(16), [1, 1, 2, 8])))
+        .toThrow(/disagree/);
+      expect(() => scaledDotProductAttention(q.reshape([2, 8]), q, q)).toThrow(/4-D/);
+      expect(() => scaledDotProductAttention(q, q, q, { dropout: 1 })).toThrow(/dropout/);
+      expect(() => scaledDotProductAttention(q, q, q, { keyPaddingMask: new Tensor(new Float32Array(3), [1, 3]) })).toThrow(/keyPaddingMask of shape \[1,3\]/);
+      expect(() => scaledDotProductAttention(q, q, q, { casual: true } as never)).toThrow(/casual/);
+    });
+  });
+}
