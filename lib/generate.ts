@@ -45,7 +45,15 @@ export interface GenerateResult {
   logits: Float32Array[] | null;
 }
 
-/** The longest context a model's positional encoding allows (Infinity without one). */
+/**
+ * The longest context a model's positional encoding allows (Infinity without one).
+ * @param model - the language model.
+ * @returns the positional encoding's maxLength, or Infinity when the model has none.
+ * @example
+ * ```ts
+ * contextLength(model) // 64
+ * ```
+ */
 export function contextLength(model: Module): number {
   let n = Infinity;
   const walk = (m: Module): void => {
@@ -171,6 +179,15 @@ export function sampleLogits(logits: ArrayLike<number>, opts: { temperature?: nu
  * runs alone over the cached keys and values: O(length) per token. The context is the positional encoding's
  * maxLength: past it, the window slides (the cache is rebuilt from the last maxLength tokens, as the uncached path
  * reads them). Runs in eval mode without recording gradients.
+ * @param model - a language model (an nn.Module: ids [1, length] in, logits [1, length, vocab] out).
+ * @param prompt - the token ids to continue (a non-empty array of integers >= 0).
+ * @param opts - maxTokens (required, an integer >= 0), temperature (default 1; 0 = greedy), topK, topP (in (0, 1]), seed (default random), stopToken, cache (default true), returnLogits (default false).
+ * @returns the generated token ids (without the prompt) and, with returnLogits, the logits each was drawn from.
+ * @throws Error when model is not a Module, an option is unknown or out of range, or the prompt is empty or holds a value that is not a token id.
+ * @example
+ * ```ts
+ * const { tokens } = generate(model, vocab.encode('an'), { maxTokens: 10, temperature: 0.8, seed: 1 });
+ * ```
  */
 export function generate(model: Module, prompt: ArrayLike<number>, opts: GenerateOptions): GenerateResult {
   const where = 'generate';

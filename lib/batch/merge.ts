@@ -113,6 +113,14 @@ function describeInputs(m: ShardManifest): string {
  * Joins shard outputs (named by directories, shard outputs or their manifests) into one predictions
  * CSV at `output` (atomically), in input order, with one header. Refuses gaps, overlaps, a different
  * model, different options, a changed input, and outputs that do not match their manifest.
+ * @param args - shard outputs, their `<output>.manifest.json` files, or directories holding manifests (one string or a list).
+ * @param output - the merged predictions CSV path (written atomically).
+ * @returns the rows written, the number of shards merged and the output path.
+ * @throws Error when a path is not found, a directory holds no manifests, a shard output has no manifest (it did not finish), no shards are given, shards come from different splits, models, options or inputs, two arguments are the same shard (overlap), a shard is missing (gap), an input changed after prediction, or an output does not match its manifest.
+ * @example
+ * ```ts
+ * await mergeShards(['out/part-0.csv', 'out/part-1.csv'], 'predictions.csv');
+ * ```
  */
 export async function mergeShards(args: string | readonly string[], output: string): Promise<MergeResult> {
   const list = typeof args === 'string' ? [args] : [...args];

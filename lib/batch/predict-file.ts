@@ -240,6 +240,16 @@ function removeStaleTemps(output: string): void {
  * range of whole lines of one CSV, a record range of one IDX file, or whole files of a list, and a
  * manifest `<output>.manifest.json` (input sizes and mtimes, range, rows, model digest, output sha256);
  * a shard whose manifest and output match is not run again. Memory stays bounded by the batch size.
+ * @param model - a saved model directory (see save) or an nn.Module.
+ * @param input - a CSV file, an IDX file, '-' for CSV on stdin, a directory of them, or a list of files.
+ * @param output - the predictions CSV path ('-' = stdout; a shard needs a file, for its manifest).
+ * @param options - shard, batchSize (default 1024), probabilities, precision (significant digits, default 6), inputScale, inputShape, labelColumn, delimiter, header, maxLineLength, maxColumns, manifest (default: true with a shard), log.
+ * @returns rows predicted, whether a finished shard was skipped, the output and manifest paths, and the range covered.
+ * @throws Error for an unknown option, a bad shard, batchSize not a positive integer, precision not an integer in [1, 17], output not a non-empty path, a shard written to '-', a missing or unreadable input, or a row that does not fit the model.
+ * @example
+ * ```ts
+ * await predictFile('digits-model', 'test.csv', 'predictions.csv', { probabilities: true });
+ * ```
  */
 export async function predictFile(model: string | Module, input: string | readonly string[], output: string, options: PredictFileOptions = {}): Promise<PredictFileResult> {
   checkOptions('predictFile', options, OPTION_KEYS);

@@ -374,7 +374,18 @@ export function loadWithInfo(dir: string, options: LoadOptions = {}): { model: M
   return { model, info };
 }
 
-/** Loads a checkpoint: model, optimizer state (for optimizer.loadStateDict), epoch, history. */
+/**
+ * Loads a checkpoint: model, optimizer state (for optimizer.loadStateDict), epoch, history.
+ * @param dir - a checkpoint directory written by save with an optimizer, or by fit's checkpointDir.
+ * @param options - verify (check every listed file's checksum against the manifest, default true).
+ * @returns the model, its model.json facts, the optimizer state (null when the directory holds none), epoch, history and training state.
+ * @throws Error when the directory or a listed file is missing or fails its checksum, or the training state is not valid JSON.
+ * @example
+ * ```ts
+ * const ckpt = loadCheckpoint('ckpt');
+ * optimizer.loadStateDict(ckpt.optimizerState!);
+ * ```
+ */
 export function loadCheckpoint(dir: string, options: LoadOptions = {}): Checkpoint {
   const verify = options.verify ?? true;
   const { model, info, manifest, manifestPath } = loadParts(dir, options);

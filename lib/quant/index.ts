@@ -27,6 +27,15 @@ export interface QuantizeOptions {
  * A copy of a Sequential model whose Linear layers (each with the activation right after it fused
  * in) compute in int8 or bf16; other layers (Flatten, Dropout, Softmax, ...) are kept. The original
  * model is not changed. predict, predictAsync and evaluate run it; it does not train.
+ * @param model - an nn.Sequential with at least one nn.Linear layer (not changed).
+ * @param options - dtype ('int8' or 'bf16', required) and, for int8 only, calibration: a Tensor of representative input rows [rows, ...features] (default: each input row scaled by its own max |x|).
+ * @returns a new Sequential for inference (predict, predictAsync, evaluate).
+ * @throws Error when model is not a Sequential, an option is unknown, dtype is not 'int8' or 'bf16', calibration is given with bf16 or is not a Tensor of at least one row and 2 dimensions, or the model has no Linear layer.
+ * @example
+ * ```ts
+ * const q = quantize(model, { dtype: 'int8', calibration: xTrain.slice(0, 256) });
+ * const y = predict(q, xTest);
+ * ```
  */
 export function quantize(model: Sequential, options: QuantizeOptions): Sequential {
   if (!(model instanceof Sequential)) throw new Error(`quantize: model must be a Sequential, got ${describe(model)}`);

@@ -159,6 +159,15 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
  * Calls of up to 32 rows made while others are queued or running on the same model join them in
  * one forwardAsync call (batcher.ts); each gets its own rows, and rows never affect each other.
  * Resolves with a Tensor [rows, outputs] (probabilities when the model ends with Softmax).
+ * @param model - the model to run (a Sequential or a Module whose forward the plan covers).
+ * @param x - a Tensor [rows, ...features], a flat Float32Array with options.features or options.rows, an IntTensor of token ids, or several inputs (an array or record of Tensors).
+ * @param options - batchSize (rows per forward pass, default 1024), backend, onProgress(done, total), batch (join small concurrent calls, default true), signal (an AbortSignal), features, rows.
+ * @returns a Promise of the outputs (a Tensor [rows, outputs], or an array / record of them for several outputs).
+ * @throws Error (the promise rejects) for an unknown option, an input that does not fit the model, or several inputs (or outputs) with a model.preprocessor; an aborted signal rejects with signal.reason.
+ * @example
+ * ```ts
+ * const y = await predictAsync(model, randn([16, 4]));
+ * ```
  */
 export async function predictAsync<T extends ModuleOutput = Tensor>(model: PlannableModel, x: ModelInput | IntTensor, options: PredictAsyncOptions = {}): Promise<T> {
   // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).

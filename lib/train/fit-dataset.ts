@@ -143,7 +143,18 @@ export function evaluate(model: TrainableModel, data: FitData | Dataset<unknown>
   })();
 }
 
-/** Model outputs for every row of x (a Tensor or flat Float32Array, synchronous) or of a data.Dataset's elements (a Promise of one Tensor). */
+/**
+ * Model outputs for every row of x (a Tensor or flat Float32Array, synchronous) or of a data.Dataset's elements (a Promise of one Tensor).
+ * @param model - the trained model (an nn.Module); run in eval mode without gradients, its training mode restored after.
+ * @param x - rows to predict: a Tensor [rows, ...features], a flat Float32Array (with options.features or options.rows), or a data.Dataset whose elements are `{ x }` batches.
+ * @param options - batchSize (rows per forward pass, default 1024), and for a flat Float32Array features or rows.
+ * @returns the model's outputs for every row, [rows, ...outputs]: a Tensor, or a Promise of one for a Dataset.
+ * @throws Error for an unknown option, a batchSize that is not a positive integer, a dataset element that is not `{ x }` with x a Tensor or Float32Array, a flat Float32Array element without features (or n), a dataset that yields no rows, or an explicit batchSize with an already batched dataset.
+ * @example
+ * ```ts
+ * const y = predict(model, randn([8, 4])); // Tensor [8, outputs]
+ * ```
+ */
 export function predict(model: TrainableModel, x: Dataset<unknown>, options?: PredictOptions): Promise<Tensor>;
 export function predict(model: TrainableModel, x: Tensor | Float32Array, options?: PredictOptions & { features?: number }): Tensor;
 export function predict(model: TrainableModel, x: Tensor | Float32Array | Dataset<unknown>, options: PredictOptions & { features?: number } = {}): Tensor | Promise<Tensor> {
