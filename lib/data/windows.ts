@@ -13,7 +13,7 @@ export interface LanguageModelWindowOptions {
 export interface LanguageModelWindows {
   /** [windows, contextLength] token ids. */
   inputs: IntTensor;
-  /** [windows, contextLength]: the token after each input position (inputs shifted left by one). */
+  /** Shape [windows, contextLength]: the token after each input position (inputs shifted left by one). */
   targets: IntTensor;
 }
 

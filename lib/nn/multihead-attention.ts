@@ -40,7 +40,7 @@ export interface MultiheadAttentionOptions {
 /** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 /** Per-call options of attention: keyPaddingMask, attnMask, isCausal, and whether to return (averaged) attention weights. */
 export interface AttendOptions {
-  /** [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
+  /** Shape [batch, sourceLength]: nonzero marks a padding key that no query attends to (PyTorch's key_padding_mask, bool). */
   keyPaddingMask?: Tensor | IntTensor | null;
   /** [targetLength, sourceLength] or [batch * numHeads, targetLength, sourceLength]: nonzero masks a pair (PyTorch's bool attn_mask). */
   attnMask?: Tensor | IntTensor | null;
@@ -86,7 +86,7 @@ export class MultiheadAttention extends Module {
   readonly causal: boolean;
   /** RoPE's base (queries and keys rotated by position), or null. */
   readonly ropeBase: number | null;
-  /** [3 * embedDim, embedDim]: the query, key and value projections stacked. */
+  /** Shape [3 * embedDim, embedDim]: the query, key and value projections stacked. */
   readonly inProjWeight: Tensor;
   /** [3 * embedDim], or null without bias. */
   readonly inProjBias: Tensor | null;

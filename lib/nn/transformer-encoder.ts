@@ -36,9 +36,9 @@ export interface TransformerEncoderLayerOptions {
 
 /** Per-call masks of TransformerEncoderLayer.encode / TransformerEncoder.encode (PyTorch's forward arguments). */
 export interface EncodeOptions {
-  /** [batch, length]: nonzero marks padding (PyTorch's src_key_padding_mask). */
+  /** Shape [batch, length]: nonzero marks padding (PyTorch's src_key_padding_mask). */
   keyPaddingMask?: Tensor | IntTensor | null;
-  /** [length, length]: nonzero masks a pair (PyTorch's bool src_mask). */
+  /** Shape [length, length]: nonzero masks a pair (PyTorch's bool src_mask). */
   mask?: Tensor | IntTensor | null;
   /** Causal self-attention (each position sees itself and the past). Default false. */
   isCausal?: boolean;

@@ -12,7 +12,7 @@ import { argumentError, checkBoolean, checkNumber, checkOptions, checkTensor, in
 export interface ScaledDotProductAttentionOptions {
   /** Query i sees keys j <= i + S - T (the lower triangle when T == S; a cache's newest rows when T < S). Default false. */
   causal?: boolean;
-  /** [B, S]: a nonzero entry hides key j of batch b from all of its queries (PyTorch's key_padding_mask). */
+  /** Shape [B, S]: a nonzero entry hides key j of batch b from all of its queries (PyTorch's key_padding_mask). */
   keyPaddingMask?: Tensor | IntTensor | null;
   /** Score scale (default 1 / sqrt(headDim)). */
   scale?: number;

@@ -7,7 +7,7 @@ import { checkBoolean, checkNumber, checkPositiveInt, checkTensor, invalid } fro
 
 /** Running statistics a batchNorm call reads (eval) and updates in place (training). */
 export interface RunningStats {
-  /** [C]: updated in place in training mode. */
+  /** Shape [C]: updated in place in training mode. */
   mean: Float32Array;
   /** [C] (unbiased batch variances are blended in, as PyTorch). */
   var: Float32Array;

@@ -52,7 +52,7 @@ export class QuantizedLinear extends Module {
   readonly activation: Activation;
   readonly alpha: number;
   readonly inputScale: number;
-  /** [outFeatures, inFeatures]: the int8 or bfloat16 weight values, as float32. */
+  /** Shape [outFeatures, inFeatures]: the int8 or bfloat16 weight values, as float32. */
   readonly weight: Tensor;
   /** int8: [outFeatures], each output channel's weight scale; bf16: null. */
   readonly weightScale: Tensor | null;
