@@ -105,6 +105,10 @@ function put(op: string, out: Int32Array, i: number, v: unknown, where: () => st
  * An IntTensor from nested arrays, a flat (typed) array plus a shape, a float Tensor of integer values,
  * or a single number (0-d). Every value must be an integer in the int32 range (an Error names the first
  * that is not). An Int32Array is used as-is (not copied).
+ * @param values nested arrays, a flat array or typed array (with shape), a float Tensor or IntTensor, or a single number.
+ * @param shape required with a flat array (its product must equal the length); inferred otherwise.
+ * @throws Error naming the first value that is not an integer in the int32 range, or when the shape does not match the values.
+ * @example intTensor([[1, 2], [3, 4]]) // IntTensor [2, 2]
  */
 export function intTensor(values: NestedArray | NumericArray | Tensor | IntTensor, shape?: readonly number[]): IntTensor {
   const op = 'intTensor';

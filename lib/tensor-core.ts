@@ -23,7 +23,12 @@ export interface RandomOptions extends TensorOptions {
   seed?: number;
 }
 
-/** Formats a shape the way every error message shows it: [2,3]. */
+/**
+ * Formats a shape the way every error message shows it: [2,3].
+ * @param shape the dimensions.
+ * @throws Error when shape is not an array.
+ * @example shapeToString([2, 3]) // '[2,3]'
+ */
 export function shapeToString(shape: readonly number[]): string {
   if (!Array.isArray(shape)) invalid('shapeToString', 'shape', 'an array of numbers', shape);
   return `[${shape.join(',')}]`;

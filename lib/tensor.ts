@@ -255,14 +255,27 @@ export function tensor(values: NestedArray | NumericArray, shape?: readonly numb
   return new Tensor(data, s, requiresGradOf('tensor', o));
 }
 
-/** A tensor of zeros. */
+/**
+ * A tensor of zeros.
+ * @param shape the dimensions, non-negative integers ([] for a 0-d tensor).
+ * @param opts requiresGrad (default false).
+ * @throws Error when shape is not an array of non-negative integers, has more than 2^31 - 1 elements, or an option is unknown.
+ * @example zeros([2, 3]) // [[0, 0, 0], [0, 0, 0]]
+ */
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('zeros', shape);
   const o = checkOptions('zeros', opts, TENSOR_OPTIONS);
   return new Tensor(allocFloat32('zeros', sizeOf(s)), s, requiresGradOf('zeros', o));
 }
 
-/** The identity matrix [n, m] (m defaults to n): ones on the diagonal, zeros elsewhere. */
+/**
+ * The identity matrix [n, m] (m defaults to n): ones on the diagonal, zeros elsewhere.
+ * @param n rows, a non-negative integer.
+ * @param m columns, a non-negative integer (default n).
+ * @param opts requiresGrad (default false); options go third: eye(n, undefined, { requiresGrad: true }).
+ * @throws Error when n or m is not a non-negative integer (or m is an options object), the matrix has more than 2^31 - 1 elements, or an option is unknown.
+ * @example eye(2) // [[1, 0], [0, 1]]
+ */
 export function eye(n: number, m?: number, opts: TensorOptions = {}): Tensor {
   if (isPlainObject(m)) invalid('eye', 'm (the column count)', 'a non-negative integer (or omitted)', m, 'options go third: eye(n, undefined, { requiresGrad: true })');
   const rows = checkNonNegativeInt('eye', 'n', n);
@@ -275,12 +288,25 @@ export function eye(n: number, m?: number, opts: TensorOptions = {}): Tensor {
   return new Tensor(data, shape, requiresGradOf('eye', o));
 }
 
-/** A tensor of ones. */
+/**
+ * A tensor of ones.
+ * @param shape the dimensions, non-negative integers.
+ * @param opts requiresGrad (default false).
+ * @throws Error when shape is not an array of non-negative integers, is too large, or an option is unknown.
+ * @example ones([3]) // [1, 1, 1]
+ */
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return filled('ones', shape, 1, opts);
 }
 
-/** A tensor filled with one value. */
+/**
+ * A tensor filled with one value.
+ * @param shape the dimensions, non-negative integers.
+ * @param value the value of every element.
+ * @param opts requiresGrad (default false).
+ * @throws Error when shape is not an array of non-negative integers, is too large, or an option is unknown.
+ * @example full([2, 2], 0.5) // [[0.5, 0.5], [0.5, 0.5]]
+ */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   if (typeof value !== 'number') invalid('full', 'value', 'a number', value);
   return filled('full', shape, value, opts);
@@ -296,7 +322,13 @@ function generatorFor(op: string, opts: RandomOptions): Rng {
   return opts.seed === undefined ? globalGenerator() : new Rng(checkSeed(op, 'seed', opts.seed));
 }
 
-/** Standard normal samples (mean 0, std 1), seeded. */
+/**
+ * Standard normal samples (mean 0, std 1), seeded.
+ * @param shape the dimensions, non-negative integers.
+ * @param opts seed (default: the global generator, see manualSeed) and requiresGrad (default false).
+ * @throws Error when shape is not an array of non-negative integers, is too large, seed is not a valid seed, or an option is unknown.
+ * @example randn([2, 3], { seed: 1 }) // the same values for the same seed
+ */
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   const s = checkShape('randn', shape);
   const o = checkOptions('randn', opts, RANDOM_OPTIONS);
@@ -307,7 +339,13 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
   return new Tensor(data, s, requiresGrad);
 }
 
-/** Uniform samples in [low, high) (default [0, 1)), seeded. */
+/**
+ * Uniform samples in [low, high) (default [0, 1)), seeded.
+ * @param shape the dimensions, non-negative integers.
+ * @param opts low (default 0), high (default 1, must be above low), seed (default: the global generator) and requiresGrad (default false).
+ * @throws Error when shape is not an array of non-negative integers, is too large, low or high is not a finite number, high is not above low, or an option is unknown.
+ * @example rand([4], { low: -1, high: 1, seed: 7 })
+ */
 export function rand(shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   const s = checkShape('rand', shape);
   const o = checkOptions('rand', opts, [...RANDOM_OPTIONS, 'low', 'high']);
@@ -320,7 +358,14 @@ export function rand(shape: readonly number[], opts: RandomOptions & { low?: num
   return new Tensor(data, s, requiresGrad);
 }
 
-/** 1-D tensor of start, start+step, ... below stop. arange(n) gives 0..n-1. */
+/**
+ * 1-D tensor of start, start+step, ... below stop. arange(n) gives 0..n-1.
+ * @param start the first value (with one argument: the stop, and start is 0).
+ * @param stop the end, excluded.
+ * @param step the increment (default 1; negative counts down).
+ * @throws Error when an argument is not a finite number, step is 0, or the range has more than 2^31 - 1 elements.
+ * @example arange(0, 1, 0.25) // [0, 0.25, 0.5, 0.75]
+ */
 export function arange(start: number, stop?: number, step = 1): Tensor {
   if (stop === undefined) {
     stop = checkNumber('arange', 'stop', start);
