@@ -502,6 +502,14 @@ async function* parsedBlocks(
  * by the batch size (at most MAX_BATCH_VALUES values per batch) and maxLineLength. Blank lines are
  * skipped. Values must be finite float32 numbers; missing values follow `missing`. Errors name the
  * source, the 1-based line and column. Large inputs are parsed ahead on worker threads.
+ * @param input a file path, '-' for stdin, or a Readable stream.
+ * @param options delimiter (default auto: ',', ';' or tab), header (default 'auto'), labelColumn (default null: all columns are features), missing, batchSize (rows per batch, default 1024), maxLineLength (default 32 MiB), maxColumns (default 1,000,000), workers, source (the name in errors), and the other CsvOptions.
+ * @returns an async generator of batches: x [rows, features], y (or null), rows, features, the line of the first row, feature and label names, rows dropped and cells filled.
+ * @throws Error naming the source, line and column for a value that is not a finite float32 number, a missing value (with missing 'error'), a line longer than maxLineLength or wider than maxColumns, a row of the wrong width, or when the input has no data rows.
+ * @example
+ * ```ts
+ * for await (const b of data.readCsvBatches('big.csv', { labelColumn: 'last', batchSize: 4096 })) console.log(b.rows);
+ * ```
  */
 export async function* readCsvBatches(input: string | Readable, options: CsvOptions = {}): AsyncGenerator<CsvBatch> {
   let total = 0;
@@ -590,6 +598,15 @@ function preview(list: readonly string[]): string {
  * Reads a whole CSV into memory (for training data): numbers, string labels (encoded as classes, their
  * names kept), missing values (error, drop or mean), text columns (error or one-hot). Same options as
  * readCsvBatches, plus `task` and missing: 'mean'.
+ * @param input a file path, '-' for stdin, or a Readable stream.
+ * @param options the options of readCsvBatches, plus task ('auto' default, 'classification' or 'regression'), missing ('error' default, 'drop' or 'mean': a column's mean) and oneHot.
+ * @returns the table: x [n, features], y (class indices or numbers, or null without a label column), n, features, feature and label names, class names, the task chosen and why, rows dropped and cells filled.
+ * @throws Error naming the source, line and column for a bad value, a missing value with missing 'error', a text column without oneHot, or when the input has no data rows.
+ * @example
+ * ```ts
+ * const t = await data.readCsv('iris.csv', { labelColumn: 'last' });
+ * await fit(model, { x: t.x, y: t.y!, features: t.features }, { epochs: 20 });
+ * ```
  */
 export async function readCsv(input: string | Readable, options: CsvOptions = {}): Promise<CsvTable> {
   const opts = options ?? {};

@@ -66,6 +66,14 @@ export function parseDigitsCsv(text: string, source: string): { x: Float32Array;
 /**
  * Loads the embedded digits dataset: inputs as float32 in [0, 1] ([n, 64] row-major), Int32Array
  * labels, plus a seeded stratified train/test split (test fraction `split`, default 0.2).
+ * @param options split (test fraction, default 0.2), seed (of the stratified split, default 0), path (another CSV instead of the embedded file).
+ * @returns x [n, 64] in [0, 1], y (Int32Array labels 0..9), n, features (64), classes (10), and the train and test parts.
+ * @throws Error when the file cannot be read, a line does not hold 64 values and a label, or a label is not an integer 0..9.
+ * @example
+ * ```ts
+ * const digits = data.loadDigits({ seed: 1 });
+ * await fit(model, digits.train, { epochs: 5 });
+ * ```
  */
 export function loadDigits(options: DigitsOptions = {}): DigitsData {
   const file = options.path ?? DIGITS_PATH;

@@ -113,6 +113,13 @@ function imagesToFloat(images: IdxArray, labels: IdxArray, file: string, limit: 
 /**
  * Loads Fashion-MNIST (60,000 train + 10,000 test 28x28 grayscale images, 10 classes) from IDX files.
  * Throws an Error naming the directories it looked in and how to get the files when they are missing.
+ * @param options dir (default: $MYELIN_DATA/fashion-mnist or $MYELIN_DATA when that is set, else /usr/share/datasets/fashion-mnist), limit (rows kept per part, default all), normalize (pixels to [0, 1], default true), shape ('flat' [n, 784] default, or 'image' [n, 1, 28, 28]).
+ * @returns the train and test parts (x, y Int32Array labels 0..9, n, features).
+ * @throws Error when shape is not 'flat' or 'image', limit is below 1, the files are not found (naming the directories searched and how to get them), or a file is corrupt or holds a label out of range.
+ * @example
+ * ```ts
+ * const { train, test } = data.loadFashionMnist({ limit: 1000 });
+ * ```
  */
 export function loadFashionMnist(options: FashionMnistOptions & { shape: 'image' }): FashionMnistImages;
 export function loadFashionMnist(options?: FashionMnistOptions): FashionMnistData;

@@ -147,7 +147,16 @@ export function decodeIdx(view: DataView, offset: number, count: number, dtype: 
   }
 }
 
-/** Reads an IDX file from disk; gzip-compressed files (magic 1f 8b) are decompressed first. */
+/**
+ * Reads an IDX file from disk; gzip-compressed files (magic 1f 8b) are decompressed first.
+ * @param path the IDX file (plain or gzip-compressed).
+ * @returns the dtype, the shape and the values as a typed array.
+ * @throws Error when the file is not found or cannot be read, the gzip data is corrupt, or the IDX header or length is invalid.
+ * @example
+ * ```ts
+ * const labels = data.readIdx('train-labels-idx1-ubyte.gz'); // { dtype: 'uint8', shape: [60000], data }
+ * ```
+ */
 export function readIdx(path: string): IdxArray {
   let raw: Buffer;
   try {

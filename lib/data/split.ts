@@ -143,6 +143,15 @@ export interface Split<Y extends Int32Array | Float32Array> {
  * Seeded train/test split of a flat dataset (x is [n, features]; y is n labels or [n, targets]).
  * Rows are shuffled, then the first round(n * testFraction) go to test. With stratify, each class
  * contributes round(count * testFraction) rows to test.
+ * @param x the rows, a Float32Array [n, features].
+ * @param y n labels (Int32Array) or targets (Float32Array, [n] or [n, targets]).
+ * @param options testFraction (in (0, 1), default 0.2), seed (default 0), stratify (per-class fractions, needs Int32Array labels; default false), features (values per row; default x.length / y.length).
+ * @returns the train and test parts, each { x, y, n, features }.
+ * @throws Error when x or y has the wrong type, an option is unknown or out of range, x does not divide into rows of features, or stratify is given labels that are not one Int32Array entry per row.
+ * @example
+ * ```ts
+ * const { train, test } = data.trainTestSplit(x, y, { testFraction: 0.25, seed: 1, stratify: true });
+ * ```
  */
 export function trainTestSplit<Y extends Int32Array | Float32Array>(
   x: Float32Array, y: Y, options: SplitOptions = {},

