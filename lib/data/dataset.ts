@@ -73,6 +73,16 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   readonly batched: boolean;
   private readonly source: DatasetSource<T>;
 
+  /**
+   * Wraps a source function that returns a fresh (async) iterable of elements each time it is called.
+   * @param source called once per iteration (epoch); returns an AsyncIterable or Iterable of elements.
+   * @param options batched: the elements are batches (default false).
+   * @throws Error when source is not a function or an option is unknown.
+   * @example
+   * ```ts
+   * const ds = new data.Dataset(function* () { yield { x: [1, 2], y: 0 }; yield { x: [3, 4], y: 1 }; });
+   * ```
+   */
   constructor(source: DatasetSource<T>, options: { batched?: boolean } = {}) {
     this.source = checkFunction('Dataset', 'source', source);
     options = checkOptions('Dataset', options, ['batched']);
@@ -94,6 +104,11 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   /**
    * Applies fn to every element (fn may be async; its index is the element's position in this
    * iteration). With { workers: n } fn runs on n worker threads, in order (see MapOptions).
+   * @param fn called with each element and its index (may be async); with workers, a self-contained function.
+   * @param options workers: worker threads to run fn on (an integer in [0, 64], default 0: the calling thread).
+   * @returns a new dataset of fn's results, in order.
+   * @throws Error when fn is not a function, an option is unknown, or workers is not an integer in [0, 64].
+   * @example ds.map((r) => ({ x: r.x, y: r.y === 3 ? 1 : 0 }))
    */
   map<U>(fn: (element: T, index: number) => U | Promise<U>, options: MapOptions = {}): Dataset<U> {
     checkFunction('Dataset.map', 'fn', fn);
@@ -112,7 +127,12 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** Keeps the elements for which pred returns true (pred may be async). */
+  /**
+   * Keeps the elements for which pred returns true (pred may be async).
+   * @param pred called with each element and its index; the element is kept when it returns true.
+   * @returns a new dataset.
+   * @example ds.filter((r) => r.y !== 0)
+   */
   filter(pred: (element: T, index: number) => boolean | Promise<boolean>): Dataset<T> {
     checkFunction('Dataset.filter', 'pred', pred);
     const self = this;
@@ -126,6 +146,11 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * Groups rows into batches of `size` (the last one smaller unless dropRemainder). Each row's x must
    * have the same length; y is a class label (an integer) in every row, or targets of the same length
    * in every row, or absent in every row. Errors name the element.
+   * @param size rows per batch, a positive integer.
+   * @param options dropRemainder: drop a last batch smaller than size (default false).
+   * @returns a dataset of batches { x, y, n, features }.
+   * @throws Error when size is not a positive integer, an option is unknown, or this dataset already yields batches; while reading, an Error naming the element whose x or y does not match the rows before it.
+   * @example data.Dataset.fromArrays({ x, y, features: 4 }).shuffle(1000, { seed: 1 }).batch(32)
    */
   batch(size: number, options: { dropRemainder?: boolean } = {}): Dataset<Batch> {
     checkPositiveInt('Dataset.batch', 'size', size);
@@ -145,7 +170,10 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     }, true) as Dataset<Batch>;
   }
 
-  /** Splits batches back into rows (views of the batch's arrays, no copy). */
+  /**
+   * Splits batches back into rows (views of the batch's arrays, no copy).
+   * @throws Error when this dataset yields rows, not batches.
+   */
   unbatch(): Dataset<Row> {
     if (!this.batched) throw new Error('Dataset.unbatch: this dataset yields rows, not batches');
     const self = this as unknown as Dataset<Batch>;
@@ -159,6 +187,11 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * random element of it, replaced by the next input (tf.data's shuffle). bufferSize >= the dataset's
    * length gives a uniform shuffle. Seeded: the same seed gives the same order; each iteration (epoch)
    * uses a different order derived from the seed and the iteration count.
+   * @param bufferSize elements held in the shuffle buffer, a positive integer (>= the dataset's length: a uniform shuffle).
+   * @param options seed (default: a random seed).
+   * @returns a new dataset in shuffled order, a different order each iteration.
+   * @throws Error when bufferSize is not a positive integer, seed is not a valid seed, or an option is unknown.
+   * @example ds.shuffle(10_000, { seed: 42 })
    */
   shuffle(bufferSize: number, options: { seed?: number } = {}): Dataset<T> {
     checkPositiveInt('Dataset.shuffle', 'bufferSize', bufferSize);
@@ -186,7 +219,12 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** The first `count` elements. */
+  /**
+   * The first `count` elements.
+   * @param count elements to keep, a non-negative integer.
+   * @throws Error when count is not a non-negative integer.
+   * @example ds.take(100)
+   */
   take(count: number): Dataset<T> {
     checkNonNegativeInt('Dataset.take', 'count', count);
     const self = this;
@@ -200,7 +238,12 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** All but the first `count` elements. */
+  /**
+   * All but the first `count` elements.
+   * @param count elements to skip, a non-negative integer.
+   * @throws Error when count is not a non-negative integer.
+   * @example ds.skip(100)
+   */
   skip(count: number): Dataset<T> {
     checkNonNegativeInt('Dataset.skip', 'count', count);
     const self = this;
@@ -210,7 +253,12 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** The dataset `count` times over (default: forever; give fit a stepsPerEpoch then). */
+  /**
+   * The dataset `count` times over (default: forever; give fit a stepsPerEpoch then).
+   * @param count times to repeat, a non-negative integer (default: forever).
+   * @throws Error when count is given and is not a non-negative integer.
+   * @example ds.repeat(2)
+   */
   repeat(count?: number): Dataset<T> {
     if (count !== undefined) checkNonNegativeInt('Dataset.repeat', 'count', count);
     const self = this;
@@ -226,6 +274,9 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   /**
    * Reads up to `depth` elements ahead of the consumer, so the source's I/O, parsing and async map work
    * overlap with what the consumer does (e.g. a training step).
+   * @param depth elements read ahead, a positive integer.
+   * @throws Error when depth is not a positive integer.
+   * @example ds.batch(64).prefetch(2)
    */
   prefetch(depth: number): Dataset<T> {
     checkPositiveInt('Dataset.prefetch', 'depth', depth);
@@ -254,7 +305,12 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** This dataset's elements, then `other`'s. */
+  /**
+   * This dataset's elements, then `other`'s.
+   * @param other a dataset of the same kind (rows, or batches).
+   * @throws Error when other is not a data.Dataset, or one dataset yields batches and the other rows.
+   * @example train.concatenate(extra)
+   */
   concatenate(other: Dataset<T>): Dataset<T> {
     if (!isDataset(other)) invalid('Dataset.concatenate', 'other', 'a data.Dataset', other);
     if (other.batched !== this.batched) throw new Error(`Dataset.concatenate: one dataset yields batches and the other rows (${this.batched ? 'this' : 'other'} is batched)`);
@@ -275,6 +331,10 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   /**
    * Elements of several datasets side by side, until the shortest ends: Dataset.zip([a, b]) yields
    * [ea, eb]; Dataset.zip({ x: xs, y: ys }) yields { x, y }.
+   * @param datasets an array or a record of datasets.
+   * @returns a dataset of arrays (or records) of their elements.
+   * @throws Error when datasets is not an array or object, or an entry is not a data.Dataset.
+   * @example data.Dataset.zip({ x: xs, y: ys })
    */
   static zip<R extends Record<string, Dataset<unknown>> | Dataset<unknown>[]>(datasets: R): Dataset<{ [K in keyof R]: R[K] extends Dataset<infer E> ? E : never }> {
     const isArray = Array.isArray(datasets);
@@ -307,6 +367,14 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * Rows of in-memory data: x [n, ...] (a Tensor, a flat Float32Array with `features` or n from y, or
    * an array of rows), y n class labels (Int32Array / number[]), or float targets (a Float32Array or
    * Tensor, n rows), or absent. Rows are views of x (no copy). Pass batchSize to get batches instead.
+   * @param data x (a Tensor [n, ...], a flat Float32Array with features, or an array of rows), y (class labels, float targets, or absent), features.
+   * @param options batchSize: yield batches of this many rows instead of rows (default: rows).
+   * @returns a dataset of rows { x, y }, or of batches with batchSize.
+   * @throws Error for an unknown option, a batchSize that is not a positive integer, rows of different lengths, x that does not divide into rows, x and y with different row counts, non-integer class labels in a number[] y, or a flat x without y or features.
+   * @example
+   * ```ts
+   * const ds = data.Dataset.fromArrays({ x: new Float32Array(40), y: new Int32Array(10), features: 4 });
+   * ```
    */
   static fromArrays(data: ArraysData, options: { batchSize: number }): Dataset<Batch>;
   static fromArrays(data: ArraysData, options?: { batchSize?: undefined }): Dataset<Row>;
@@ -327,6 +395,13 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   /**
    * Elements of an async (or sync) generator function, called anew for every iteration. Pass
    * { batched: true } when it yields batches ({ x, y, n, features } or any { x, y } fit takes).
+   * @param generator a function returning an (async) iterable, called anew for every iteration.
+   * @param options batched: it yields batches (default false).
+   * @throws Error when generator is not a function (e.g. a generator object, which could be read only once) or an option is unknown.
+   * @example
+   * ```ts
+   * const ds = data.Dataset.fromGenerator(async function* () { for (let i = 0; i < 10; i++) yield { x: [i], y: [2 * i] }; });
+   * ```
    */
   static fromGenerator<E>(generator: () => AsyncIterable<E> | Iterable<E>, options: { batched?: boolean } = {}): Dataset<E> {
     if (typeof generator !== 'function') {
@@ -342,6 +417,14 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * A CSV file streamed through the CSV reader (readCsvBatches: the same parser, schema options and
    * errors naming file, line and column; parsing on `workers` threads). Rows by default; with
    * `batchSize` the parser's batches themselves (no copy). Labels: see CsvDatasetOptions.task.
+   * @param path the CSV file.
+   * @param options readCsvBatches' options (labelColumn, delimiter, header, missing, workers...), task ('auto' default, 'classification' or 'regression'), batchSize (yield the parser's batches; default: rows).
+   * @returns a dataset of rows, or of batches with batchSize.
+   * @throws Error when path is not a string or the file does not exist, task is not one of the three, or batchSize is not a positive integer; while reading, the CSV reader's errors naming file, line and column.
+   * @example
+   * ```ts
+   * const ds = data.Dataset.fromCsv('train.csv', { labelColumn: 'last' }).shuffle(10_000, { seed: 1 });
+   * ```
    */
   static fromCsv(path: string, options: CsvDatasetOptions & { batchSize: number }): Dataset<Batch>;
   static fromCsv(path: string, options?: CsvDatasetOptions): Dataset<Row>;
@@ -354,6 +437,15 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * Rows of an IDX images file (and a labels file, e.g. MNIST's pair): x one image flattened, times
    * `scale` (e.g. 1/255), y its label. The images file (gzip or raw) is streamed and cut into rows as
    * its bytes arrive; the labels file is read whole.
+   * @param images the IDX images file (gzip or raw).
+   * @param labels the IDX labels file (optional: rows without y).
+   * @param options scale: multiplies every value (default 1; e.g. 1/255).
+   * @returns a dataset of rows { x, y }.
+   * @throws Error when a file does not exist, scale is not a finite number, or an option is unknown; while reading, errors for a corrupt or mismatched file.
+   * @example
+   * ```ts
+   * const train = data.Dataset.fromIdx('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', { scale: 1 / 255 });
+   * ```
    */
   static fromIdx(images: string, labels?: string, options: IdxOptions = {}): Dataset<Row> {
     return new Dataset<Row>(idxRows(images, labels, options));
@@ -363,6 +455,14 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
    * CSV files from a glob ('data/part-*.csv') or a list, read one after another (sorted, for a stable
    * order); `shard: { index, count }` keeps every count-th file from index (one shard per worker or
    * process). The other options are fromCsv's.
+   * @param files a glob pattern ('data/part-*.csv') or a list of CSV paths.
+   * @param options shard { index, count } (default: every file), plus fromCsv's options.
+   * @returns a dataset of the files' rows (or batches with batchSize), file after file.
+   * @throws Error when no file matches the glob, the list is empty, files is neither, shard is not { index, count } with 0 <= index < count, a shard gets no files, or a file fails fromCsv's checks.
+   * @example
+   * ```ts
+   * const ds = data.Dataset.fromFiles('data/part-*.csv', { labelColumn: 'last', shard: { index: 0, count: 2 } });
+   * ```
    */
   static fromFiles(files: string | readonly string[], options: FilesOptions & { batchSize: number }): Dataset<Batch>;
   static fromFiles(files: string | readonly string[], options?: FilesOptions): Dataset<Row>;
