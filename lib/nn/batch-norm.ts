@@ -119,6 +119,16 @@ abstract class BatchNormBase extends Module {
 /** Batch normalisation over [N, C] or [N, C, L] inputs, as torch.nn.BatchNorm1d. */
 export class BatchNorm1d extends BatchNormBase {
   protected readonly kind = 'BatchNorm1d' as const;
+  /**
+   * Creates the layer.
+   * @param numFeatures C, the channels of the input [N, C] or [N, C, L], a positive integer.
+   * @param opts eps (default 1e-5), momentum (default 0.1; null: a cumulative average), affine (default true), trackRunningStats (default true).
+   * @throws Error for an unknown option, numFeatures not a positive integer, eps below 0, or momentum outside [0, 1].
+   * @example
+   * ```ts
+   * const bn = new nn.BatchNorm1d(16, { momentum: 0.01 });
+   * ```
+   */
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super('BatchNorm1d', numFeatures, opts);
   }
@@ -127,6 +137,16 @@ export class BatchNorm1d extends BatchNormBase {
 /** Batch normalisation over [N, C, H, W] inputs, as torch.nn.BatchNorm2d. */
 export class BatchNorm2d extends BatchNormBase {
   protected readonly kind = 'BatchNorm2d' as const;
+  /**
+   * Creates the layer.
+   * @param numFeatures C, the channels of the input [N, C, H, W], a positive integer.
+   * @param opts eps (default 1e-5), momentum (default 0.1; null: a cumulative average), affine (default true), trackRunningStats (default true).
+   * @throws Error for an unknown option, numFeatures not a positive integer, eps below 0, or momentum outside [0, 1].
+   * @example
+   * ```ts
+   * const bn = new nn.BatchNorm2d(16, { momentum: 0.01 });
+   * ```
+   */
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super('BatchNorm2d', numFeatures, opts);
   }

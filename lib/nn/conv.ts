@@ -123,6 +123,18 @@ export class Conv2d extends ConvBase {
   readonly padding: Padding;
   readonly dilation: Pair;
 
+  /**
+   * Creates the layer (weights drawn at once, from seed when given).
+   * @param inChannels input channels, a positive integer.
+   * @param outChannels output channels, a positive integer.
+   * @param kernelSize the kernel's height and width (a positive integer, or a pair [kh, kw]).
+   * @param opts stride (default 1), padding (default 0; 'same' needs stride 1, or 'valid'), dilation (default 1), groups (default 1), bias (default true), init ('default' as PyTorch, 'kaiming' or 'glorot'), seed.
+   * @throws Error for an unknown option, a size that is not a positive integer (padding: a non-negative integer), groups that do not divide inChannels and outChannels, padding 'same' with a stride other than 1, or an unknown init.
+   * @example
+   * ```ts
+   * const conv = new nn.Conv2d(1, 8, 3, { padding: 'same', seed: 1 }); // [n, 1, 28, 28] -> [n, 8, 28, 28]
+   * ```
+   */
   constructor(inChannels: number, outChannels: number, kernelSize: number | Pair, opts: Conv2dLayerOptions = {}) {
     const o = checkOptions('Conv2d', opts, OPTION_KEYS);
     const k = pairOf('Conv2d', 'kernelSize', kernelSize, 1);
@@ -162,6 +174,18 @@ export class Conv1d extends ConvBase {
   readonly padding: number | 'same' | 'valid';
   readonly dilation: number;
 
+  /**
+   * Creates the layer (weights drawn at once, from seed when given).
+   * @param inChannels input channels, a positive integer.
+   * @param outChannels output channels, a positive integer.
+   * @param kernelSize the kernel length, a positive integer.
+   * @param opts stride (default 1), padding (default 0; 'same' needs stride 1, or 'valid'), dilation (default 1), groups (default 1), bias (default true), init ('default' as PyTorch, 'kaiming' or 'glorot'), seed.
+   * @throws Error for an unknown option, a size that is not a positive integer (padding: a non-negative integer), groups that do not divide inChannels and outChannels, padding 'same' with a stride other than 1, or an unknown init.
+   * @example
+   * ```ts
+   * const conv = new nn.Conv1d(16, 32, 5, { padding: 2 }); // [n, 16, L] -> [n, 32, L]
+   * ```
+   */
   constructor(inChannels: number, outChannels: number, kernelSize: number, opts: Conv1dLayerOptions = {}) {
     const o = checkOptions('Conv1d', opts, OPTION_KEYS);
     const k = intOf('Conv1d', 'kernelSize', kernelSize, 1);

@@ -114,24 +114,64 @@ abstract class PoolBase extends Module {
 
 /** 2-D max pooling over [n, c, h, w] as a layer (stride defaults to the kernel size). */
 export class MaxPool2d extends PoolBase {
+  /**
+   * Creates the layer.
+   * @param kernelSize the window's height and width (a positive integer or a pair).
+   * @param opts stride (default: the kernel size), padding (per side, at most half the kernel; default 0), ceilMode (default false), dilation (default 1).
+   * @throws Error for an unknown option (dilation is MaxPool's, countIncludePad AvgPool's), a size that is not a positive integer, or padding above half the kernel; forward throws for an input that is not 4-D.
+   * @example
+   * ```ts
+   * const pool = new nn.MaxPool2d(2); // [n, c, 28, 28] -> [n, c, 14, 14]
+   * ```
+   */
   constructor(kernelSize: number | Pair, opts: Pool2dLayerOptions = {}) {
     super('max', 2, kernelSize, opts);
   }
 }
 /** 2-D average pooling over [n, c, h, w] as a layer (stride defaults to the kernel size). */
 export class AvgPool2d extends PoolBase {
+  /**
+   * Creates the layer.
+   * @param kernelSize the window's height and width (a positive integer or a pair).
+   * @param opts stride (default: the kernel size), padding (per side, at most half the kernel; default 0), ceilMode (default false), countIncludePad (count padding in the divisor, default true).
+   * @throws Error for an unknown option (dilation is MaxPool's, countIncludePad AvgPool's), a size that is not a positive integer, or padding above half the kernel; forward throws for an input that is not 4-D.
+   * @example
+   * ```ts
+   * const pool = new nn.AvgPool2d(2); // [n, c, 28, 28] -> [n, c, 14, 14]
+   * ```
+   */
   constructor(kernelSize: number | Pair, opts: Pool2dLayerOptions = {}) {
     super('avg', 2, kernelSize, opts);
   }
 }
 /** 1-D max pooling over [n, c, length] as a layer (stride defaults to the kernel size). */
 export class MaxPool1d extends PoolBase {
+  /**
+   * Creates the layer.
+   * @param kernelSize the window length, a positive integer.
+   * @param opts stride (default: the kernel size), padding (at most half the kernel; default 0), ceilMode (default false), dilation (default 1).
+   * @throws Error for an unknown option, a size that is not a positive integer, or padding above half the kernel; forward throws for an input that is not 3-D.
+   * @example
+   * ```ts
+   * const pool = new nn.MaxPool1d(2); // [n, c, 100] -> [n, c, 50]
+   * ```
+   */
   constructor(kernelSize: number, opts: Pool1dLayerOptions = {}) {
     super('max', 1, kernelSize, opts);
   }
 }
 /** 1-D average pooling over [n, c, length] as a layer (stride defaults to the kernel size). */
 export class AvgPool1d extends PoolBase {
+  /**
+   * Creates the layer.
+   * @param kernelSize the window length, a positive integer.
+   * @param opts stride (default: the kernel size), padding (at most half the kernel; default 0), ceilMode (default false), countIncludePad (count padding in the divisor, default true).
+   * @throws Error for an unknown option, a size that is not a positive integer, or padding above half the kernel; forward throws for an input that is not 3-D.
+   * @example
+   * ```ts
+   * const pool = new nn.AvgPool1d(2); // [n, c, 100] -> [n, c, 50]
+   * ```
+   */
   constructor(kernelSize: number, opts: Pool1dLayerOptions = {}) {
     super('avg', 1, kernelSize, opts);
   }
@@ -140,6 +180,15 @@ export class AvgPool1d extends PoolBase {
 /** Average pooling to a fixed output size (1: global average pooling), as torch.nn.AdaptiveAvgPool2d. */
 export class AdaptiveAvgPool2d extends Module {
   readonly outputSize: Pair;
+  /**
+   * Creates the layer.
+   * @param outputSize the output's height and width (a positive integer, or a pair); 1 = global average pooling.
+   * @throws Error when outputSize is not a positive integer or a pair of them.
+   * @example
+   * ```ts
+   * const gap = new nn.AdaptiveAvgPool2d(1); // [n, c, h, w] -> [n, c, 1, 1]
+   * ```
+   */
   constructor(outputSize: number | Pair) {
     super();
     this.outputSize = pairOf('AdaptiveAvgPool2d', 'outputSize', outputSize, 1);
