@@ -32,6 +32,15 @@ export class ReLU extends ParameterFreeActivation {
 /** Leaky ReLU as a layer: x for x > 0, negativeSlope * x otherwise (default slope 0.01). */
 export class LeakyReLU extends Module {
   readonly negativeSlope: number;
+  /**
+   * Creates the layer.
+   * @param negativeSlope the slope for negative inputs (default 0.01).
+   * @throws Error when negativeSlope is not a finite number.
+   * @example
+   * ```ts
+   * new nn.LeakyReLU(0.2)
+   * ```
+   */
   constructor(negativeSlope = 0.01) {
     super();
     this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
@@ -69,6 +78,15 @@ export interface GELUOptions {
 /** The GELU activation as a layer: exact (erf) by default, or the tanh approximation ({ approximate: 'tanh' }). */
 export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
+  /**
+   * Creates the layer.
+   * @param opts approximate: 'none' (exact, default) or 'tanh'.
+   * @throws Error for an unknown option or approximate value.
+   * @example
+   * ```ts
+   * new nn.GELU({ approximate: 'tanh' })
+   * ```
+   */
   constructor(opts: GELUOptions = {}) {
     super();
     const o = checkOptions('GELU', opts, ['approximate']);

@@ -55,6 +55,16 @@ export abstract class MaskDropout extends Module {
  * Throws when p is not in [0, 1).
  */
 export class Dropout extends MaskDropout {
+  /**
+   * Creates the layer.
+   * @param p the probability of zeroing an element in training, in [0, 1) (default 0.5).
+   * @param opts seed of the mask generator (default: the global generator, or Sequential's seed).
+   * @throws Error when p is not in [0, 1), an option is unknown, or seed is not a valid seed.
+   * @example
+   * ```ts
+   * const drop = new nn.Dropout(0.2, { seed: 1 });
+   * ```
+   */
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super('Dropout', p, opts);
   }

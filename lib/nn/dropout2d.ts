@@ -9,6 +9,16 @@ import { MaskDropout, type DropoutOptions } from './dropout';
 
 /** Channel dropout for [n, c, h, w]: in training mode zeroes whole channels with probability p (default 0.5); the identity in eval mode. */
 export class Dropout2d extends MaskDropout {
+  /**
+   * Creates the layer.
+   * @param p the probability of zeroing a whole channel in training, in [0, 1) (default 0.5).
+   * @param opts seed of the mask generator (default: the global generator, or Sequential's seed).
+   * @throws Error when p is not in [0, 1), an option is unknown, or seed is not a valid seed; forward throws for an input that is not [N, C, H, W] or [N, C, L].
+   * @example
+   * ```ts
+   * const drop = new nn.Dropout2d(0.1);
+   * ```
+   */
   constructor(p = 0.5, opts: DropoutOptions = {}) {
     super('Dropout2d', p, opts);
   }

@@ -74,6 +74,17 @@ export class Embedding extends NormalTable {
   /** The padding row (non-negative), or null. */
   readonly paddingIdx: number | null;
 
+  /**
+   * Creates the layer (the table drawn from N(0, 1); the padding row zero).
+   * @param numEmbeddings the vocabulary size (rows of the table), a positive integer.
+   * @param embeddingDim the vector size, a positive integer.
+   * @param opts paddingIdx (a row kept at zero, negative counts from the end; default none), seed.
+   * @throws Error when a size is not a positive integer, the table is too large, an option is unknown, or paddingIdx is not an integer in [-numEmbeddings, numEmbeddings).
+   * @example
+   * ```ts
+   * const emb = new nn.Embedding(1000, 32, { paddingIdx: 0 }); // ids [batch, length] -> [batch, length, 32]
+   * ```
+   */
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
     const o = checkWeightLayer('Embedding', { numEmbeddings, embeddingDim }, [numEmbeddings, embeddingDim], opts, ['paddingIdx', 'seed']);
     let paddingIdx: number | null = null;

@@ -9,6 +9,15 @@ import { checkNumber, checkTensor } from '../validate';
 /** Flattens the dimensions from startDim (default 1) on: [n, c, h, w] becomes [n, c * h * w]. */
 export class Flatten extends Module {
   readonly startDim: number;
+  /**
+   * Creates the layer.
+   * @param startDim the first dimension folded into one (default 1: keeps the batch dimension).
+   * @throws Error when startDim is not an integer.
+   * @example
+   * ```ts
+   * new nn.Flatten() // [n, 1, 28, 28] -> [n, 784]
+   * ```
+   */
   constructor(startDim = 1) {
     super();
     this.startDim = checkNumber('Flatten', 'startDim', startDim, { integer: true });

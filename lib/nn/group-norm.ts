@@ -31,6 +31,17 @@ export class GroupNorm extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
 
+  /**
+   * Creates the layer.
+   * @param numGroups groups the channels are split into, a positive integer dividing numChannels.
+   * @param numChannels C of the input [N, C, ...], a positive integer.
+   * @param opts eps (default 1e-5), affine (learn a per-channel weight and bias, default true).
+   * @throws Error when a size is not a positive integer, numGroups does not divide numChannels, an option is unknown, or eps is below 0.
+   * @example
+   * ```ts
+   * const gn = new nn.GroupNorm(4, 32);
+   * ```
+   */
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
     super();
     checkPositiveInt('GroupNorm', 'numGroups', numGroups);

@@ -11,6 +11,17 @@ import { recurrentOnnx } from './recurrent-onnx';
  * h = (1 - z) n + z h. forward(x, h0?) gives the output sequence; forwardWithState also gives h.
  */
 export class GRU extends RecurrentBase {
+  /**
+   * Creates the layer (weights uniform in +-1/sqrt(hiddenSize), as PyTorch).
+   * @param inputSize features per time step, a positive integer.
+   * @param hiddenSize the hidden state size, a positive integer.
+   * @param opts numLayers (default 1, at most 1024), bias (default true), batchFirst (default false), dropout (in [0, 1), default 0), bidirectional (default false), returnSequences (default true), seed.
+   * @throws Error when a size is not a positive integer or an option is unknown or out of range.
+   * @example
+   * ```ts
+   * const gru = new nn.GRU(8, 32, { returnSequences: false, batchFirst: true }); // [batch, time, 8] -> [batch, 32]
+   * ```
+   */
   constructor(inputSize: number, hiddenSize: number, opts: RecurrentOptions = {}) {
     super('GRU', 3, inputSize, hiddenSize, opts);
   }

@@ -37,6 +37,16 @@ export class LayerNorm extends Module {
   /** Shape normalizedShape (zeros), or null without elementwiseAffine. */
   readonly bias: Tensor | null;
 
+  /**
+   * Creates the layer (weight 1, bias 0).
+   * @param normalizedShape the trailing dimensions normalised over: a positive integer or a non-empty array of them.
+   * @param opts eps (default 1e-5), elementwiseAffine (learn weight and bias, default true).
+   * @throws Error when normalizedShape is not a positive integer or a non-empty array of them, an option is unknown, or eps is below 0.
+   * @example
+   * ```ts
+   * const ln = new nn.LayerNorm(64); // normalises the last dimension (64)
+   * ```
+   */
   constructor(normalizedShape: number | number[], opts: LayerNormOptions = {}) {
     super();
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;

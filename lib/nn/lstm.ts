@@ -11,6 +11,17 @@ import { recurrentOnnx } from './recurrent-onnx';
  * c = f c + i g, h = o tanh(c). forward(x, [h0, c0]?) gives the output sequence; forwardWithState also gives h and c.
  */
 export class LSTM extends RecurrentBase {
+  /**
+   * Creates the layer (weights uniform in +-1/sqrt(hiddenSize), as PyTorch).
+   * @param inputSize features per time step, a positive integer.
+   * @param hiddenSize the hidden state size, a positive integer.
+   * @param opts numLayers (default 1, at most 1024), bias (default true), batchFirst (default false), dropout (in [0, 1), default 0), bidirectional (default false), returnSequences (default true), seed.
+   * @throws Error when a size is not a positive integer, an option is unknown or out of range; forward throws for an initial state that is not [h0, c0] of [numLayers * directions, batch, hidden].
+   * @example
+   * ```ts
+   * const lstm = new nn.LSTM(8, 32, { batchFirst: true }); // [batch, time, 8] -> [batch, time, 32]
+   * ```
+   */
   constructor(inputSize: number, hiddenSize: number, opts: RecurrentOptions = {}) {
     super('LSTM', 4, inputSize, hiddenSize, opts);
   }

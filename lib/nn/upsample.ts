@@ -29,6 +29,15 @@ export class Upsample extends Module {
   readonly scaleFactor: number[] | null;
   readonly mode = 'nearest' as const;
 
+  /**
+   * Creates the layer.
+   * @param opts exactly one of size (output spatial size: a positive integer, or 1 to 3 of them) and scaleFactor (a positive number, or 1 to 3 of them); mode 'nearest' (the only mode, default).
+   * @throws Error for an unknown option or mode, both or neither of size and scaleFactor, or a size or factor of the wrong kind.
+   * @example
+   * ```ts
+   * new nn.Upsample({ scaleFactor: 2 }) // [n, c, 14, 14] -> [n, c, 28, 28]
+   * ```
+   */
   constructor(opts: UpsampleOptions) {
     super();
     const o = checkOptions('Upsample', opts, ['size', 'scaleFactor', 'mode']);
