@@ -48,6 +48,17 @@ export class DecoderBlock extends Module {
   private rng: Rng | null;
   private readonly hasOwnSeed: boolean;
 
+  /**
+   * Creates the block: pre-norm causal self-attention and an MLP, each with a residual connection (GPT-style).
+   * @param embedDim the model dimension, a positive integer divisible by numHeads.
+   * @param numHeads attention heads, a positive integer.
+   * @param opts mlpDim (default 4 * embedDim), dropout (in [0, 1), default 0), seed.
+   * @throws Error when a size is not a positive integer, embedDim is not divisible by numHeads, or an option is unknown or out of range.
+   * @example
+   * ```ts
+   * const block = new nn.DecoderBlock(64, 4, { seed: 1 }); // [batch, length, 64] -> [batch, length, 64]
+   * ```
+   */
   constructor(embedDim: number, numHeads: number, opts: DecoderBlockOptions = {}) {
     super();
     const where = 'DecoderBlock';

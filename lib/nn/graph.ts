@@ -132,6 +132,11 @@ export class Graph extends Module {
   private readonly modules: Map<string, Module>;
   private readonly constants: Map<string, Tensor>;
 
+  /**
+   * Creates the graph (usually made by onnx.importModel).
+   * @param opts inputs and outputs (value names), nodes (each names an op or a module, the values it reads, and attrs), modules (by name) and constants (Tensors by name).
+   * @throws Error when opts is not an object, a module or constant has the wrong type, or the graph is malformed: empty input or output lists, repeated input names, a node naming both or neither of op and module, an unknown op or module, a wrong input count, or a value read before any input, constant or earlier node provides it.
+   */
   constructor(opts: GraphOptions) {
     super();
     if (!isPlainObject(opts)) fail(`expected { inputs, outputs, nodes, modules?, constants? }, got ${typeof opts}`);

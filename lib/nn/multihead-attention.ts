@@ -95,6 +95,17 @@ export class MultiheadAttention extends Module {
   private readonly hasOwnSeed: boolean;
   private rng: Rng | null;
 
+  /**
+   * Creates the layer (query, key, value and output projections, as torch.nn.MultiheadAttention).
+   * @param embedDim the model dimension, a positive integer divisible by numHeads.
+   * @param numHeads attention heads, a positive integer.
+   * @param opts dropout (on the attention weights in training, in [0, 1), default 0), bias (default true), batchFirst (default false), causal (default false), rope (true for base 10000, or { base }; default off), seed.
+   * @throws Error when a size is not a positive integer, embedDim is not divisible by numHeads, an option is unknown or out of range, or rope is asked for with an odd head dimension.
+   * @example
+   * ```ts
+   * const mha = new nn.MultiheadAttention(64, 4, { batchFirst: true, causal: true, seed: 1 });
+   * ```
+   */
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     const where = 'MultiheadAttention';

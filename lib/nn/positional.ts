@@ -38,6 +38,17 @@ interface LearnedPositionalConfig extends LayerConfig {
 export class LearnedPositionalEncoding extends NormalTable {
   readonly maxLength: number;
 
+  /**
+   * Creates the layer (the table drawn from N(0, 1)).
+   * @param maxLength the longest sequence, a positive integer.
+   * @param embeddingDim the vector size, a positive integer.
+   * @param opts seed.
+   * @throws Error when a size is not a positive integer, the table is too large, or an option is unknown; forward throws for a sequence longer than maxLength or of another width.
+   * @example
+   * ```ts
+   * const pos = new nn.LearnedPositionalEncoding(64, 32); // adds a learned vector per position to [batch, length, 32]
+   * ```
+   */
   constructor(maxLength: number, embeddingDim: number, opts: LearnedPositionalEncodingOptions = {}) {
     const o = checkWeightLayer('LearnedPositionalEncoding', { maxLength, embeddingDim }, [maxLength, embeddingDim], opts, ['seed']);
     super('LearnedPositionalEncoding', maxLength, embeddingDim, o.seed);
@@ -105,6 +116,16 @@ export class SinusoidalPositionalEncoding extends Module {
   readonly base: number;
   private table: Tensor | null = null;
 
+  /**
+   * Creates the layer (no parameters).
+   * @param embeddingDim the vector size, a positive integer.
+   * @param opts maxLength (default 5000), base (default 10000, above 0).
+   * @throws Error when embeddingDim or maxLength is not a positive integer, base is not above 0, an option is unknown, or the table would be too large; forward throws for a sequence longer than maxLength or of another width.
+   * @example
+   * ```ts
+   * const pos = new nn.SinusoidalPositionalEncoding(32, { maxLength: 128 });
+   * ```
+   */
   constructor(embeddingDim: number, opts: SinusoidalPositionalEncodingOptions = {}) {
     super();
     checkPositiveInt('SinusoidalPositionalEncoding', 'embeddingDim', embeddingDim);

@@ -34,6 +34,16 @@ export class ResidualBlock extends Module {
   readonly shortcut: Module | null;
   readonly activation: 'relu' | 'none';
 
+  /**
+   * Creates the block: activation(body(x) + shortcut(x)).
+   * @param body a Module, or an array of Modules (made a Sequential).
+   * @param opts shortcut (a Module mapping x to the body's output shape; default identity), activation ('relu' default, or 'none').
+   * @throws Error when body is not a Module or an array of them, shortcut is not a Module or null, or an option is unknown; forward throws when the body and the shortcut give different shapes.
+   * @example
+   * ```ts
+   * const block = new nn.ResidualBlock([new nn.Conv2d(8, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8)]);
+   * ```
+   */
   constructor(body: Module | Module[], opts: ResidualBlockOptions = {}) {
     super();
     const o = checkOptions('ResidualBlock', opts, ['shortcut', 'activation']);

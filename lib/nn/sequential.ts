@@ -31,6 +31,15 @@ export class Sequential extends Module {
   readonly layers: Module[];
   readonly seed: number | undefined;
 
+  /**
+   * Creates the chain from layers given as arguments (an options object may come last) or as one array.
+   * @param layers the layers, in order (each an nn.Module).
+   * @throws Error when a layer is not a Module, more than an options object follows an array of layers, an option is unknown, or seed is not a valid seed.
+   * @example
+   * ```ts
+   * const model = new nn.Sequential([new nn.Linear(4, 16), new nn.ReLU(), new nn.Linear(16, 3)], { seed: 1 });
+   * ```
+   */
   constructor(...layers: Module[]);
   constructor(...layersThenOptions: [...Module[], SequentialOptions]);
   constructor(layers: Module[], opts?: SequentialOptions);

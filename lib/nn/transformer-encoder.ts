@@ -81,6 +81,17 @@ export class TransformerEncoderLayer extends Module {
   private rng: Rng | null;
   private readonly hasOwnSeed: boolean;
 
+  /**
+   * Creates the layer (as torch.nn.TransformerEncoderLayer).
+   * @param dModel the model dimension, a positive integer divisible by nhead.
+   * @param nhead attention heads, a positive integer.
+   * @param opts dimFeedforward (default 2048), dropout (default 0.1), activation ('relu' default, or 'gelu'), layerNormEps (default 1e-5), batchFirst (default false), normFirst (pre-norm, default false), rope (default off), seed.
+   * @throws Error when a size is not a positive integer, dModel is not divisible by nhead, or an option is unknown or out of range.
+   * @example
+   * ```ts
+   * const layer = new nn.TransformerEncoderLayer(64, 4, { dimFeedforward: 128, batchFirst: true, seed: 1 });
+   * ```
+   */
   constructor(dModel: number, nhead: number, opts: TransformerEncoderLayerOptions = {}) {
     super();
     const where = 'TransformerEncoderLayer';
@@ -224,6 +235,17 @@ export class TransformerEncoder extends Module {
   readonly causal: boolean;
   private readonly layerConfig: TransformerEncoderLayerConfig;
 
+  /**
+   * Creates the stack: numLayers copies of encoderLayer (the first is encoderLayer itself; the others copy its weights).
+   * @param encoderLayer the layer to repeat, an nn.TransformerEncoderLayer.
+   * @param numLayers copies, a positive integer.
+   * @param opts norm (true: a final LayerNorm, or your own LayerNorm over dModel; default none), causal (mask future positions, default false).
+   * @throws Error when encoderLayer is not a TransformerEncoderLayer, numLayers is not a positive integer, an option is unknown, or norm does not normalise dModel features.
+   * @example
+   * ```ts
+   * const enc = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(64, 4, { batchFirst: true }), 2, { norm: true });
+   * ```
+   */
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: TransformerEncoderOptions = {}) {
     super();
     const where = 'TransformerEncoder';
