@@ -32,6 +32,17 @@ function adamHyper(op: string, opts: AdamOptions, defaults: Readonly<AdamHyper>)
 export class Adam extends Optimizer<AdamHyper> {
   protected readonly decoupled: boolean = false;
 
+  /**
+   * Creates the optimizer over `params`.
+   * @param params the tensors to update (e.g. model.parameters()), each at most once.
+   * @param opts lr (default 1e-3, >= 0), beta1 (0.9) and beta2 (0.999) in [0, 1) (or betas: [beta1, beta2]), eps (1e-8, > 0), weightDecay (0, >= 0).
+   * @param defaults the values options fall back to (OPTIMIZER_DEFAULTS.adam; AdamW passes OPTIMIZER_DEFAULTS.adamw).
+   * @throws Error when params is empty, not a list of Tensors, or holds a tensor twice; for an unknown option, a value out of range, both betas and beta1/beta2, or betas that are not a pair.
+   * @example
+   * ```ts
+   * const opt = new optim.Adam(model.parameters(), { lr: 3e-4, betas: [0.9, 0.98] });
+   * ```
+   */
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}, defaults: Readonly<AdamHyper> = OPTIMIZER_DEFAULTS.adam) {
     super(params, adamHyper(new.target.name, opts, defaults), HYPER_SPECS.adam);
   }
@@ -60,6 +71,16 @@ export class Adam extends Optimizer<AdamHyper> {
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
+  /**
+   * Creates the optimizer over `params`.
+   * @param params the tensors to update (e.g. model.parameters()), each at most once.
+   * @param opts lr (default 1e-3), beta1 (0.9), beta2 (0.999) or betas, eps (1e-8), weightDecay (default 0.01, decoupled from the gradient).
+   * @throws Error when params is empty, not a list of Tensors, or holds a tensor twice; for an unknown option, a value out of range, both betas and beta1/beta2, or betas that are not a pair.
+   * @example
+   * ```ts
+   * const opt = new optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.05 });
+   * ```
+   */
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
     super(params, opts, OPTIMIZER_DEFAULTS.adamw);
   }

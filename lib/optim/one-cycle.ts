@@ -46,6 +46,16 @@ export class OneCycleLR {
   t = 0;
   private readonly fromRun: boolean;
 
+  /**
+   * Creates the schedule, on an optimizer (options second) or, as a fit callback, from options alone.
+   * @param optimizer the optimizer whose lr it sets, or (as a fit callback) the options.
+   * @param options maxLr (> 0, required), totalSteps or epochs with stepsPerEpoch (as a fit callback: default from the run), pctStart (default 0.3, in [0, 1]), anneal ('cos' default, or 'linear'), divFactor (default 25), finalDivFactor (default 1e4).
+   * @throws Error when options are missing or follow something that is not an optimizer, an option is unknown or out of range, maxLr is missing, both totalSteps and epochs/stepsPerEpoch are given, only one of epochs and stepsPerEpoch is given, or an optimizer is given without the step count.
+   * @example
+   * ```ts
+   * await fit(model, data, { epochs: 5, optimizer: 'sgd', lr: 0.01, callbacks: [new optim.OneCycleLR({ maxLr: 0.1 })] });
+   * ```
+   */
   constructor(optimizer: HasLearningRate | OneCycleLROptions, options?: OneCycleLROptions) {
     const op = 'OneCycleLR';
     let opts: OneCycleLROptions;

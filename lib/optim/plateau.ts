@@ -71,6 +71,16 @@ export class ReduceLROnPlateau {
   private readonly explicitMonitor: boolean;
   private watching: string;
 
+  /**
+   * Creates the schedule, on an optimizer (options second) or, as a fit callback, from options alone.
+   * @param optimizer the optimizer whose lr it sets, or (as a fit callback) the options.
+   * @param options monitor (default 'valLoss'), mode ('auto' default, 'min' or 'max'), factor (in (0, 1), default 0.1), patience (default 10), minDelta (default 1e-4), cooldown (default 0), minLr (default 0).
+   * @throws Error when options follow something that is not an optimizer, an option is unknown, monitor is not a non-empty string, mode is not one of the three, or a number is out of range.
+   * @example
+   * ```ts
+   * await fit(model, data, { epochs: 50, validationSplit: 0.2, callbacks: [new optim.ReduceLROnPlateau({ patience: 3 })] });
+   * ```
+   */
   constructor(optimizer?: HasLearningRate | ReduceLROnPlateauOptions, options?: ReduceLROnPlateauOptions) {
     const op = 'ReduceLROnPlateau';
     let opts: ReduceLROnPlateauOptions | undefined = options;

@@ -9,6 +9,16 @@ export type RMSpropOptions = Partial<RMSpropHyper>;
 
 /** The RMSprop optimizer (as torch.optim.RMSprop; default lr 1e-2, alpha 0.99). */
 export class RMSprop extends Optimizer<RMSpropHyper> {
+  /**
+   * Creates the optimizer over `params`.
+   * @param params the tensors to update (e.g. model.parameters()), each at most once.
+   * @param opts lr (default 0.01, >= 0), alpha (default 0.99, in [0, 1)), eps (default 1e-8, > 0), weightDecay (default 0, >= 0), momentum (default 0, in [0, 1)).
+   * @throws Error when params is empty, not a list of Tensors, or holds a tensor twice; for an unknown option or a value out of range.
+   * @example
+   * ```ts
+   * const opt = new optim.RMSprop(model.parameters(), { lr: 1e-3 });
+   * ```
+   */
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
     super(params, hyperFromOptions('RMSprop', OPTIMIZER_DEFAULTS.rmsprop, HYPER_SPECS.rmsprop, opts), HYPER_SPECS.rmsprop);
   }

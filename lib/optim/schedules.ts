@@ -74,6 +74,16 @@ export class StepLR extends LRSchedule {
   readonly stepSize: number;
   /** Factor of each decay (default 0.1). */
   readonly gamma: number;
+  /**
+   * Creates the schedule and sets the optimizer's lr to the step-0 value.
+   * @param optimizer the optimizer whose lr it sets (its lr at construction is the base).
+   * @param opts stepSize (steps between decays, a positive integer, required), gamma (factor of each decay, default 0.1, > 0).
+   * @throws Error when optimizer has no numeric lr >= 0, an option is unknown, stepSize is not a positive integer, or gamma is not above 0.
+   * @example
+   * ```ts
+   * const sched = new optim.StepLR(opt, { stepSize: 10, gamma: 0.5 }); // call sched.step() once per epoch
+   * ```
+   */
   constructor(optimizer: HasLearningRate, opts: { stepSize: number; gamma?: number }) {
     super(optimizer);
     const { stepSize, gamma } = scheduleOptions('StepLR', opts, ['stepSize', 'gamma']);
@@ -89,6 +99,16 @@ export class StepLR extends LRSchedule {
 /** lr = base * gamma^t. */
 export class ExponentialLR extends LRSchedule {
   readonly gamma: number;
+  /**
+   * Creates the schedule and sets the optimizer's lr to the step-0 value.
+   * @param optimizer the optimizer whose lr it sets (its lr at construction is the base).
+   * @param opts gamma (the factor per step, > 0, required).
+   * @throws Error when optimizer has no numeric lr >= 0, an option is unknown, or gamma is not above 0.
+   * @example
+   * ```ts
+   * const sched = new optim.ExponentialLR(opt, { gamma: 0.95 });
+   * ```
+   */
   constructor(optimizer: HasLearningRate, opts: { gamma: number }) {
     super(optimizer);
     this.gamma = positive('ExponentialLR', 'gamma', scheduleOptions('ExponentialLR', opts, ['gamma']).gamma);
@@ -106,6 +126,16 @@ export class ExponentialLR extends LRSchedule {
 export class CosineAnnealingLR extends LRSchedule {
   readonly tMax: number;
   readonly etaMin: number;
+  /**
+   * Creates the schedule and sets the optimizer's lr to the step-0 value.
+   * @param optimizer the optimizer whose lr it sets (its lr at construction is the base).
+   * @param opts tMax (steps to the minimum, a positive integer, required), etaMin (the minimum lr, default 0, >= 0).
+   * @throws Error when optimizer has no numeric lr >= 0, an option is unknown, tMax is not a positive integer, or etaMin is below 0.
+   * @example
+   * ```ts
+   * const sched = new optim.CosineAnnealingLR(opt, { tMax: 100, etaMin: 1e-5 });
+   * ```
+   */
   constructor(optimizer: HasLearningRate, opts: { tMax: number; etaMin?: number }) {
     super(optimizer);
     const o = scheduleOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin']);
@@ -127,6 +157,16 @@ export class LinearWarmup extends LRSchedule {
   readonly warmupSteps: number;
   readonly startFactor: number;
   readonly after: LRSchedule | null;
+  /**
+   * Creates the schedule and sets the optimizer's lr to the step-0 value.
+   * @param optimizer the optimizer whose lr it sets.
+   * @param opts warmupSteps (a positive integer, required), startFactor (the first lr as a fraction of base, in [0, 1], default 0), after (a schedule of the same optimizer to hand over to; default: stay at base).
+   * @throws Error when optimizer has no numeric lr >= 0, an option is unknown, warmupSteps is not a positive integer, startFactor is outside [0, 1], or after is not a schedule or drives another optimizer.
+   * @example
+   * ```ts
+   * const sched = new optim.LinearWarmup(opt, { warmupSteps: 500, after: new optim.CosineAnnealingLR(opt, { tMax: 10_000 }) });
+   * ```
+   */
   constructor(optimizer: HasLearningRate, opts: { warmupSteps: number; startFactor?: number; after?: LRSchedule }) {
     super(optimizer);
     const o = scheduleOptions('LinearWarmup', opts, ['warmupSteps', 'startFactor', 'after']);

@@ -10,9 +10,19 @@ export type SGDOptions = Partial<SGDHyper>;
 
 /**
  * Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay (as torch.optim.SGD).
- *  * @example const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * @example const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
  */
 export class SGD extends Optimizer<SGDHyper> {
+  /**
+   * Creates the optimizer over `params`.
+   * @param params the tensors to update (e.g. model.parameters()), each at most once.
+   * @param opts lr (default 1e-3, >= 0), momentum (default 0, in [0, 1)), nesterov (default false; needs momentum > 0), weightDecay (default 0, >= 0).
+   * @throws Error when params is empty, not a list of Tensors, or holds a tensor twice; for an unknown option, a value out of range, or nesterov without momentum.
+   * @example
+   * ```ts
+   * const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+   * ```
+   */
   constructor(params: Iterable<Tensor>, opts: SGDOptions = {}) {
     super(params, hyperFromOptions('SGD', OPTIMIZER_DEFAULTS.sgd, HYPER_SPECS.sgd, opts), HYPER_SPECS.sgd);
   }
