@@ -48,6 +48,17 @@ export class Linear extends Module {
   readonly initScheme: LinearInit;
   private readonly initSeed: InitSeed;
 
+  /**
+   * Creates the layer (weights drawn at once, from opts.seed when given, else from the global generator or Sequential's seed).
+   * @param inFeatures input features (the last dimension of the input), a positive integer.
+   * @param outFeatures output features, a positive integer.
+   * @param opts bias (default true), init ('default': PyTorch's uniform in +-1/sqrt(inFeatures); 'kaiming' or 'glorot'), seed.
+   * @throws Error when a size is not a positive integer, the weight is too large, an option is unknown, init is not one of the three, or bias is not a boolean.
+   * @example
+   * ```ts
+   * const layer = new nn.Linear(64, 10, { init: 'kaiming', seed: 1 });
+   * ```
+   */
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
     const o = checkWeightLayer('Linear', { inFeatures, outFeatures }, [outFeatures, inFeatures], opts, ['bias', 'init', 'seed']);
