@@ -28,6 +28,13 @@ export function isGradEnabled(): boolean {
 /**
  * Runs fn without recording any op onto the tape; results do not require grad. fn must be
  * synchronous (a counter brackets the call); an async fn is rejected rather than half-covered.
+ * @param fn synchronous code to run without recording gradients.
+ * @returns what fn returns.
+ * @throws Error when fn is not a function or returns a Promise; whatever fn throws.
+ * @example
+ * ```ts
+ * const y = noGrad(() => model.forward(x)); // y.requiresGrad === false
+ * ```
  */
 export function noGrad<T>(fn: () => T): T {
   checkFunction('noGrad', 'fn', fn);

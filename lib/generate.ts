@@ -135,6 +135,14 @@ function lastRow(y: Tensor): Float32Array {
 /**
  * Draws a token from logits: temperature 0 is argmax; otherwise softmax(logits / temperature) restricted to the topK
  * most likely and to the smallest set whose probability reaches topP, sampled with rng.
+ * @param logits one row of logits, [vocab].
+ * @param opts temperature (default 1; 0 = argmax), topK, topP.
+ * @param rng the generator to sample with.
+ * @returns the token id drawn.
+ * @example
+ * ```ts
+ * sampleLogits([0.1, 2.0, -1], { temperature: 0 }, new Rng(1)) // 1
+ * ```
  */
 export function sampleLogits(logits: ArrayLike<number>, opts: { temperature?: number; topK?: number; topP?: number }, rng: Rng): number {
   const V = logits.length;

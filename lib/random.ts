@@ -85,7 +85,15 @@ export function globalGenerator(): Rng {
   return globalRng;
 }
 
-/** Re-seeds the global generator: everything created afterwards without a seed is reproducible. */
+/**
+ * Re-seeds the global generator: everything created afterwards without a seed is reproducible.
+ * @param seed the new seed of the global generator.
+ * @throws Error when seed is not a valid seed.
+ * @example
+ * ```ts
+ * manualSeed(42); // randn([2]) now gives the same values on every run
+ * ```
+ */
 export function manualSeed(seed: number): void {
   globalRng = new Rng(checkSeed('manualSeed', 'seed', seed));
 }

@@ -79,7 +79,15 @@ export function getBackend(): Backend {
   return active;
 }
 
-/** Switches the active backend. 'native' throws with the load failure reason if the addon cannot load. */
+/**
+ * Switches the active backend. 'native' throws with the load failure reason if the addon cannot load.
+ * @param name 'native' (the C++ addon) or 'js' (the pure TypeScript backend).
+ * @throws Error for an unknown name, or for 'native' when the addon cannot be loaded (with the reason).
+ * @example
+ * ```ts
+ * setBackend('js');
+ * ```
+ */
 export function setBackend(name: BackendName): void {
   if (name === 'js') {
     active = jsBackend;

@@ -76,6 +76,7 @@ export class Linear extends Module {
   /**
    * Re-draws the weights and bias with the layer's init scheme, from `seed` when given (else the layer's
    * own seed; with neither, the global generator).
+   * @param seed the seed to draw from (default: the layer's own seed, else the global generator).
    */
   resetParameters(seed?: number): void {
     const rng = this.initSeed.rng('Linear.resetParameters', seed);
@@ -84,17 +85,30 @@ export class Linear extends Module {
     if (this.bias) this.bias._version++;
   }
 
-  /** Draws the weights from `seed` unless the layer was given its own seed (used by Sequential's seed). */
+  /**
+   * Draws the weights from `seed` unless the layer was given its own seed (used by Sequential's seed).
+   * @param seed the seed to draw from when the layer has none of its own.
+   */
   override seedIfUnseeded(seed: number): void {
     if (this.initSeed.adopt(seed)) this.resetParameters();
   }
 
+  /**
+   * Applies the layer.
+   * @param x the input [..., inFeatures].
+   * @returns x W^T + b, [..., outFeatures].
+   * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   */
   override forward(x: Tensor): Tensor {
     this.checkInput(x);
     return linear(x, this.weight, this.bias, 'none');
   }
 
-  /** The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms). */
+  /**
+   * The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms).
+   * @param x the input to check.
+   * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   */
   checkInput(x: Tensor): void {
     if (!(x instanceof Tensor)) checkTensor(`${this.describe()}.forward`, 'input', x);
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {

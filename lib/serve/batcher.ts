@@ -302,7 +302,18 @@ export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** A Batcher for `model`: concurrent predict calls made within a short window run as one native call. */
+/**
+ * A Batcher for `model`: concurrent predict calls made within a short window run as one native call.
+ * @param model the model to serve.
+ * @param options batchWindowMs (default 0), maxBatchRows (default 32), maxInFlight (default 1), backend (default: the active one).
+ * @returns the Batcher; call its predict(x) per request.
+ * @throws Error for an unknown option or a value of the wrong kind.
+ * @example
+ * ```ts
+ * const b = batcher(model, { maxBatchRows: 64 });
+ * const y = await b.predict(randn([1, 4]));
+ * ```
+ */
 export function batcher(model: PlannableModel, options: BatcherOptions = {}): Batcher {
   return new Batcher(model, options);
 }

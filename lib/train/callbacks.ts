@@ -30,6 +30,13 @@ export interface EarlyStopping extends Callback {
 /**
  * Stops training when the monitored value has not improved by more than minDelta for `patience`
  * epochs (Keras semantics); optionally restores the best weights at the end of training.
+ * @param options monitor (default 'valLoss', 'loss' without validation data), patience (default 0), minDelta (default 0), mode ('auto' default, 'min' or 'max'), restoreBestWeights (default false).
+ * @returns the callback for fit's callbacks; after fit, its bestEpoch, bestValue and stoppedEpoch.
+ * @throws Error when patience is not a non-negative integer.
+ * @example
+ * ```ts
+ * await fit(model, data, { epochs: 100, validationSplit: 0.2, callbacks: [earlyStopping({ patience: 5, restoreBestWeights: true })] });
+ * ```
  */
 export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping {
   const patience = options.patience ?? 0;
@@ -107,6 +114,13 @@ export interface SteppedSchedule {
  * Changes the learning rate every epoch. With a function: sets optimizer.lr = schedule(epoch, lr)
  * at the start of each epoch (Keras LearningRateScheduler). With an optim schedule object (built on
  * the same optimizer you pass to fit): calls schedule.step() at the end of each epoch (PyTorch).
+ * @param schedule a function (epoch, lr) => lr, or an optim schedule (StepLR, ...) on fit's optimizer.
+ * @returns the callback for fit's callbacks.
+ * @throws Error when schedule is neither; during fit, when the function returns something other than a finite number >= 0.
+ * @example
+ * ```ts
+ * callbacks: [lrScheduler((epoch, lr) => (epoch < 10 ? lr : lr * 0.9))]
+ * ```
  */
 export function lrScheduler(schedule: LrSchedule | SteppedSchedule): Callback {
   if (typeof schedule === 'object' && schedule !== null && typeof schedule.step === 'function') {
@@ -144,6 +158,13 @@ export interface CosineDecayOptions {
  * Per-batch cosine decay of the learning rate from its peak to minLr over all epochs * steps of the
  * run, optionally after a linear warmup; sets the lr for the next batch after each batch. Steps
  * count from epoch 0, so a run resumed with initialEpoch (and the same `lr`) follows the same curve.
+ * @param options lr (the peak; default the optimizer's lr), minLr (default 0), warmupSteps (default 0).
+ * @returns the callback for fit's callbacks.
+ * @throws Error when minLr is below 0 or warmupSteps is not a non-negative integer.
+ * @example
+ * ```ts
+ * callbacks: [cosineDecay({ minLr: 1e-5, warmupSteps: 100 })]
+ * ```
  */
 export function cosineDecay(options: CosineDecayOptions = {}): Callback {
   const minLr = options.minLr ?? 0;

@@ -30,6 +30,9 @@ export function historyColumns(h: History): [string, readonly number[]][] {
  * @example
  * const history = await fit(model, data, { epochs: 3, validationSplit: 0.1 });
  * fs.writeFileSync('run.csv', historyToCsv(history)); // epoch,loss,accuracy,valLoss,valAccuracy,lr,seconds
+ * @param h the History fit resolved with.
+ * @returns the CSV text.
+ * @throws Error when h is not a History.
  */
 export function historyToCsv(h: History): string {
   if (h === null || typeof h !== 'object' || !Array.isArray(h.epoch)) {

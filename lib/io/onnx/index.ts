@@ -131,6 +131,14 @@ export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array
  * pass on the example input (opts.input, or zeros-like of opts.inputShape, or [1, inFeatures]) in eval mode, each
  * op written as ONNX nodes; layers with a registered ONNX export (Linear -> Gemm, LayerNorm -> LayerNormalization)
  * are written by it. The first dimension is dynamic ('batch'). Throws naming the op and module without a mapping.
+ * @param model the model to write (any nn.Module whose ops and layers have ONNX mappings).
+ * @param file the .onnx path (written atomically).
+ * @param opts input (example inputs to trace) or inputShape (per-row shape; default [inFeatures]), opset (default 13), inputName (default 'input'), outputName (default 'output'), foldBatchNorm (default: true in eval mode).
+ * @throws Error naming the op and module that have no ONNX mapping, for an unknown or bad option, or when the file cannot be written.
+ * @example
+ * ```ts
+ * await onnx.exportModel(model, 'model.onnx', { inputShape: [64] });
+ * ```
  */
 export async function exportModel(model: Module, file: string, opts: ExportOptions = {}): Promise<void> {
   const bytes = toOnnxBytes(model, opts);
@@ -189,6 +197,13 @@ export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequent
  * LayerNormalization) comes back as a Sequential; any other graph of those operators plus Add, Sub, Mul, Div,
  * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs) as an nn.Graph. Both train
  * further. Throws naming the file for corrupted files and unsupported operators (all listed).
+ * @param file the .onnx path (at most 2 GiB).
+ * @returns a Sequential for a chain of supported operators, else an nn.Graph; both train further.
+ * @throws Error naming the file when it is missing, not a regular file, corrupted, or uses unsupported operators (all listed).
+ * @example
+ * ```ts
+ * const model = await onnx.importModel('model.onnx');
+ * ```
  */
 export async function importModel(file: string): Promise<Sequential | Graph> {
   return fromOnnxBytes(await readRegularFile(file, { maxBytes: MAX_ONNX_BYTES }, 'onnx.importModel'), file);
