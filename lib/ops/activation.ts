@@ -33,6 +33,8 @@ function activation(op: string, x: Tensor, act: Activation, alpha: number): Tens
 /**
  * max(0, x) elementwise (differentiable; the gradient is 0 where x <= 0).
  * @example relu(tensor([-1, 2])) // [0, 2]
+ * @param x the input tensor.
+ * @throws Error when x is not a Tensor.
  */
 export function relu(x: Tensor): Tensor {
   return activation('relu', x, 'relu', 0.01);
@@ -44,12 +46,22 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return activation('leakyRelu', x, 'leakyRelu', negativeSlope);
 }
 
-/** 1 / (1 + exp(-x)) elementwise, in (0, 1) (differentiable). */
+/**
+ * 1 / (1 + exp(-x)) elementwise, in (0, 1) (differentiable).
+ * @param x the input tensor.
+ * @throws Error when x is not a Tensor.
+ * @example sigmoid(tensor([0])) // [0.5]
+ */
 export function sigmoid(x: Tensor): Tensor {
   return activation('sigmoid', x, 'sigmoid', 0.01);
 }
 
-/** The hyperbolic tangent elementwise, in (-1, 1) (differentiable). */
+/**
+ * The hyperbolic tangent elementwise, in (-1, 1) (differentiable).
+ * @param x the input tensor.
+ * @throws Error when x is not a Tensor.
+ * @example tanh(tensor([0])) // [0]
+ */
 export function tanh(x: Tensor): Tensor {
   return activation('tanh', x, 'tanh', 0.01);
 }
@@ -82,13 +94,25 @@ function rowSoftmax(op: 'softmax' | 'logSoftmax', x: Tensor): Tensor {
   });
 }
 
-/** Softmax over `axis` (default the last): another axis is moved last, computed, and moved back. */
+/**
+ * Softmax over `axis` (default the last): another axis is moved last, computed, and moved back.
+ * @param x the input tensor.
+ * @param axis the axis normalised (default the last; negative counts from the end).
+ * @throws Error when x is not a Tensor of at least 1 dimension or axis is out of range.
+ * @example softmax(tensor([[1, 1]])) // [[0.5, 0.5]]
+ */
 export function softmax(x: Tensor, axis?: number): Tensor {
   if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('softmax', x, axis, (t) => softmax(t));
   return rowSoftmax('softmax', x);
 }
 
-/** Log-softmax over `axis` (default the last; stable: x - max - log(sum(exp(x - max)))). */
+/**
+ * Log-softmax over `axis` (default the last; stable: x - max - log(sum(exp(x - max)))).
+ * @param x the input tensor.
+ * @param axis the axis normalised (default the last; negative counts from the end).
+ * @throws Error when x is not a Tensor of at least 1 dimension or axis is out of range.
+ * @example logSoftmax(tensor([[0, 0]])) // [[-0.693..., -0.693...]]
+ */
 export function logSoftmax(x: Tensor, axis?: number): Tensor {
   if (axis !== undefined && x instanceof Tensor && axis !== -1 && axis !== x.ndim - 1) return alongAxis('logSoftmax', x, axis, (t) => logSoftmax(t));
   return rowSoftmax('logSoftmax', x);

@@ -54,6 +54,12 @@ export const ge = comparison('ge');
  * Picks a where cond is nonzero (true), b elsewhere; all three broadcast together. cond is usually
  * a comparison's 1/0 mask. Differentiable w.r.t. a and b (the gradient goes to the side picked),
  * not cond.
+ * @param condIn the condition (nonzero: true), usually a comparison's mask.
+ * @param aIn the value where cond is true (a Tensor or a number).
+ * @param bIn the value elsewhere (a Tensor or a number).
+ * @returns the picked values, of the broadcast shape of the three.
+ * @throws Error when an operand has the wrong type or the shapes do not broadcast.
+ * @example where(gt(x, 0), x, 0) // relu
  */
 export function where(condIn: Tensor, aIn: Operand, bIn: Operand): Tensor {
   const cond = asTensor('where', 'cond', condIn);

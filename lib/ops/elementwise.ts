@@ -46,7 +46,14 @@ function operands(op: string, aIn: Operand, bIn: Operand): [Tensor, Tensor] {
   return [asTensor(op, 'first operand', aIn), asTensor(op, 'second operand', bIn)];
 }
 
-/** a + b (broadcasting). */
+/**
+ * a + b (broadcasting).
+ * @param aIn the first operand, a Tensor or a number.
+ * @param bIn the second operand, a Tensor or a number; the shapes broadcast (as NumPy and PyTorch).
+ * @returns a + b, of the broadcast shape.
+ * @throws Error when an operand is not a Tensor or number, or the shapes do not broadcast.
+ * @example add(tensor([1, 2]), 10) // [11, 12]
+ */
 export function add(aIn: Operand, bIn: Operand): Tensor {
   const [a, b] = operands('add', aIn, bIn);
   const { shape, out } = broadcastKernel('add', a, b);
@@ -56,7 +63,14 @@ export function add(aIn: Operand, bIn: Operand): Tensor {
   ]);
 }
 
-/** a - b (broadcasting). */
+/**
+ * a - b (broadcasting).
+ * @param aIn the first operand, a Tensor or a number.
+ * @param bIn the second operand, a Tensor or a number; the shapes broadcast (as NumPy and PyTorch).
+ * @returns a - b, of the broadcast shape.
+ * @throws Error when an operand is not a Tensor or number, or the shapes do not broadcast.
+ * @example sub(tensor([[1, 2], [3, 4]]), tensor([1, 1])) // [[0, 1], [2, 3]]
+ */
 export function sub(aIn: Operand, bIn: Operand): Tensor {
   const [a, b] = operands('sub', aIn, bIn);
   const { shape, out } = broadcastKernel('sub', a, b);
@@ -66,7 +80,14 @@ export function sub(aIn: Operand, bIn: Operand): Tensor {
   ]);
 }
 
-/** a * b (broadcasting). */
+/**
+ * a * b (broadcasting).
+ * @param aIn the first operand, a Tensor or a number.
+ * @param bIn the second operand, a Tensor or a number; the shapes broadcast (as NumPy and PyTorch).
+ * @returns a * b, of the broadcast shape.
+ * @throws Error when an operand is not a Tensor or number, or the shapes do not broadcast.
+ * @example mul(tensor([1, 2]), tensor([3, 4])) // [3, 8]
+ */
 export function mul(aIn: Operand, bIn: Operand): Tensor {
   const [a, b] = operands('mul', aIn, bIn);
   const backend = getBackend();
@@ -88,7 +109,14 @@ export function mul(aIn: Operand, bIn: Operand): Tensor {
   ]);
 }
 
-/** a / b (broadcasting). */
+/**
+ * a / b (broadcasting).
+ * @param aIn the first operand, a Tensor or a number.
+ * @param bIn the second operand, a Tensor or a number; the shapes broadcast (as NumPy and PyTorch).
+ * @returns a / b, of the broadcast shape.
+ * @throws Error when an operand is not a Tensor or number, or the shapes do not broadcast.
+ * @example div(tensor([1, 2]), 2) // [0.5, 1]
+ */
 export function div(aIn: Operand, bIn: Operand): Tensor {
   const [a, b] = operands('div', aIn, bIn);
   const { shape, bd, out } = broadcastKernel('div', a, b);
@@ -107,21 +135,39 @@ export function div(aIn: Operand, bIn: Operand): Tensor {
   });
 }
 
-/** -x */
+/**
+ * -x
+ * @param x the input tensor.
+ * @returns a new tensor of x's shape.
+ * @throws Error when x is not a Tensor.
+ * @example neg(tensor([1, -2])) // [-1, 2]
+ */
 export function neg(x: Tensor): Tensor {
   checkTensor('neg', 'input', x);
   const out = unaryKernel('neg', x.data);
   return record(new Tensor(out, x.shape), 'neg', [x], (g) => [unaryKernel('neg', g)]);
 }
 
-/** e^x */
+/**
+ * e^x
+ * @param x the input tensor.
+ * @returns a new tensor of x's shape.
+ * @throws Error when x is not a Tensor.
+ * @example exp(tensor([0, 1])) // [1, 2.718...]
+ */
 export function exp(x: Tensor): Tensor {
   checkTensor('exp', 'input', x);
   const out = unaryKernel('exp', x.data);
   return record(new Tensor(out, x.shape), 'exp', [x], (g) => [mulArrays(g, out)]);
 }
 
-/** Natural log (IEEE: log(0) = -inf, log(<0) = NaN). */
+/**
+ * Natural log (IEEE: log(0) = -inf, log(<0) = NaN).
+ * @param x the input tensor.
+ * @returns a new tensor of x's shape.
+ * @throws Error when x is not a Tensor.
+ * @example log(tensor([1, Math.E])) // [0, 1]
+ */
 export function log(x: Tensor): Tensor {
   checkTensor('log', 'input', x);
   const out = unaryKernel('log', x.data);
@@ -132,7 +178,13 @@ export function log(x: Tensor): Tensor {
   });
 }
 
-/** Square root. */
+/**
+ * Square root.
+ * @param x the input tensor.
+ * @returns a new tensor of x's shape.
+ * @throws Error when x is not a Tensor.
+ * @example sqrt(tensor([4, 9])) // [2, 3]
+ */
 export function sqrt(x: Tensor): Tensor {
   checkTensor('sqrt', 'input', x);
   const out = unaryKernel('sqrt', x.data);
@@ -165,7 +217,14 @@ function powData(x: Float32Array, p: number): Float32Array {
   return out;
 }
 
-/** x^p for a constant exponent p. */
+/**
+ * x^p for a constant exponent p.
+ * @param x the input tensor.
+ * @param p the exponent, a finite number.
+ * @returns x^p elementwise.
+ * @throws Error when x is not a Tensor or p is not a finite number.
+ * @example pow(tensor([2, 3]), 2) // [4, 9]
+ */
 export function pow(x: Tensor, p: number): Tensor {
   checkTensor('pow', 'input', x);
   checkNumber('pow', 'exponent', p);

@@ -25,6 +25,11 @@ function gemm(
 /**
  * a @ b. Shapes: [M,K] x [K,N] -> [M,N]; [...B,M,K] x [...B,K,N] -> [...B,M,N] (same batch dims);
  * [...B,M,K] x [K,N] -> [...B,M,N]; [M,K] x [...B,K,N] -> [...B,M,N].
+ * @param a the left operand, [M, K] or [...B, M, K].
+ * @param b the right operand, [K, N] or [...B, K, N].
+ * @returns the product, [M, N] or [...B, M, N].
+ * @throws Error when an operand is not a Tensor, is not 2-D or batched (>= 2-D), the inner dimensions differ, or the shapes fit none of the forms above.
+ * @example matmul(tensor([[1, 2], [3, 4]]), tensor([[1], [1]])) // [[3], [7]]
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', 'first operand', a);

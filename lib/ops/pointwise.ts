@@ -4,7 +4,12 @@ import { isTracing, record } from '../autograd';
 import { Tensor } from '../tensor-core';
 import { argumentError, checkNumber, checkTensor, describe } from '../validate';
 
-/** |x|. The gradient is sign(x) (0 at 0, like PyTorch). */
+/**
+ * |x|. The gradient is sign(x) (0 at 0, like PyTorch).
+ * @param x the input tensor.
+ * @throws Error when x is not a Tensor.
+ * @example abs(tensor([-1, 2])) // [1, 2]
+ */
 export function abs(x: Tensor): Tensor {
   checkTensor('abs', 'input', x);
   const out = new Float32Array(x.size);
@@ -27,6 +32,11 @@ function bound(name: string, v: unknown): number | null {
  * Limits every element to [min, max] (either bound may be omitted with null/undefined, not both).
  * As in PyTorch, min > max gives max everywhere, NaN stays NaN, and the gradient passes where
  * min <= x <= max and is 0 elsewhere.
+ * @param x the input tensor.
+ * @param min the lower bound (null or undefined: none).
+ * @param max the upper bound (null or undefined: none).
+ * @throws Error when x is not a Tensor, a bound is not a number, or neither bound is given.
+ * @example clamp(tensor([-2, 0.5, 3]), 0, 1) // [0, 0.5, 1]
  */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
   checkTensor('clamp', 'input', x);

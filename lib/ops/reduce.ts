@@ -86,12 +86,28 @@ function reduceSum(op: 'sum' | 'mean', x: Tensor, axis: number | undefined, keep
   ], isTracing() ? { axis: a, keepDims } : undefined);
 }
 
-/** Sum over all elements (a 0-d tensor), or over one axis. */
+/**
+ * Sum over all elements (a 0-d tensor), or over one axis.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the sum.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example sum(tensor([[1, 2], [3, 4]]), 0) // [4, 6]
+ */
 export function sum(x: Tensor, axis?: number, keepDims = false): Tensor {
   return reduceSum('sum', x, axis, keepDims);
 }
 
-/** Mean over all elements (a 0-d tensor), or over one axis. */
+/**
+ * Mean over all elements (a 0-d tensor), or over one axis.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the mean.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example mean(tensor([[1, 2], [3, 4]]), 1) // [1.5, 3.5]
+ */
 export function mean(x: Tensor, axis?: number, keepDims = false): Tensor {
   return reduceSum('mean', x, axis, keepDims);
 }
@@ -151,12 +167,28 @@ function extreme(op: 'max' | 'min', x: Tensor, axis: number | undefined, keepDim
   }, isTracing() ? { axis: axis === undefined ? null : normalizeAxis(op, axis, x.ndim, x.shape), keepDims } : undefined);
 }
 
-/** Max over one axis (or over everything). The gradient flows to the first maximal element. */
+/**
+ * Max over one axis (or over everything). The gradient flows to the first maximal element.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the maximum.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example max(tensor([[1, 5], [3, 4]]), 1) // [5, 4]
+ */
 export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
   return extreme('max', x, axis, keepDims);
 }
 
-/** Min over one axis (or over everything). The gradient flows to the first minimal element. */
+/**
+ * Min over one axis (or over everything). The gradient flows to the first minimal element.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the minimum.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example min(tensor([[1, 5], [3, 4]]), 1) // [1, 3]
+ */
 export function min(x: Tensor, axis?: number, keepDims = false): Tensor {
   return extreme('min', x, axis, keepDims);
 }
@@ -179,12 +211,26 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined
  * Index of the largest element along `axis` (of the flattened tensor without one), first on ties,
  * NaN counting as largest (like torch.argmax). Indices come back as float32 values (exact below
  * 2^24); the result never requires grad.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the index of the maximum.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example argmax(tensor([[1, 5], [3, 4]]), 1) // [1, 0]
  */
 export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
   return argExtreme('argmax', x, axis, keepDims);
 }
 
-/** Index of the smallest element along `axis` (of the flattened tensor without one); see argmax. */
+/**
+ * Index of the smallest element along `axis` (of the flattened tensor without one); see argmax.
+ * @param x the input tensor.
+ * @param axis the axis reduced (negative counts from the end); default: all elements.
+ * @param keepDims keep the reduced axis with size 1 (default false).
+ * @returns the index of the minimum.
+ * @throws Error when x is not a Tensor or axis is not an integer in [-ndim, ndim).
+ * @example argmin(tensor([[1, 5], [3, 4]]), 1) // [0, 1]
+ */
 export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
   return argExtreme('argmin', x, axis, keepDims);
 }

@@ -62,7 +62,13 @@ function checkPermutation(op: string, dims: unknown, ndim: number, shape: readon
   return out;
 }
 
-/** The dimensions reordered: y.shape[i] = x.shape[dims[i]] (torch.permute). Copies the data. */
+/**
+ * The dimensions reordered: y.shape[i] = x.shape[dims[i]] (torch.permute). Copies the data.
+ * @param x the input tensor.
+ * @param dims a permutation of 0..ndim-1.
+ * @throws Error when x is not a Tensor or dims is not a permutation of its axes.
+ * @example permute(zeros([2, 3, 4]), [2, 0, 1]).shape // [4, 2, 3]
+ */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', 'input', x);
   const p = checkPermutation('permute', dims, x.ndim, x.shape);
@@ -94,6 +100,11 @@ export function swapAxes(x: Tensor, axis1: number, axis2: number): Tensor {
  * torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (likewise for any axis). index has x's
  * rank and is no larger than x in every other dimension; the result has index's shape. The backward
  * scatter-adds into the positions read.
+ * @param x the input tensor (at least 1-D).
+ * @param axis the axis indexed.
+ * @param index positions along axis, of x's rank and no larger than x in the other dimensions.
+ * @throws Error when x is not a Tensor or is 0-d, axis is out of range, an index is out of range, or index has another rank or is larger than x.
+ * @example gather(tensor([[1, 2], [3, 4]]), 1, intTensor([[1], [0]])) // [[2], [3]]
  */
 export function gather(x: Tensor, axis: number, index: IntTensor | Tensor | Int32Array | readonly number[]): Tensor {
   checkTensor('gather', 'input', x);
@@ -143,6 +154,12 @@ export interface EmbeddingOpOptions {
  * When weight is a leaf (a parameter), that sum is added straight into weight.grad, row by row: no
  * dense [num x dim] gradient array is made per step (weight.grad itself is allocated once and reused,
  * as zeroGrad keeps it). The paddingIdx row never gets a gradient.
+ * @param weight the table, [numEmbeddings, embeddingDim].
+ * @param indices row ids of any shape (integers in [0, numEmbeddings)).
+ * @param opts paddingIdx: a row whose gradient stays zero (negative counts from the end; default none).
+ * @returns [...indices.shape, embeddingDim].
+ * @throws Error when weight is not a 2-D Tensor, an option is unknown, paddingIdx is out of range, or an index is not an integer in range.
+ * @example embedding(randn([10, 4]), intTensor([[1, 2]])).shape // [1, 2, 4]
  */
 export function embedding(weight: Tensor, indices: IntTensor | Tensor | Int32Array | readonly number[], opts: EmbeddingOpOptions = {}): Tensor {
   checkTensor('embedding', 'weight', weight);
@@ -177,7 +194,14 @@ export function embedding(weight: Tensor, indices: IntTensor | Tensor | Int32Arr
   }, isTracing() ? { ids: idx.data, idsShape: idx.shape } : undefined);
 }
 
-/** value where mask is nonzero, x elsewhere; mask broadcasts to x's shape (torch.masked_fill). Gradient flows to x where not filled. */
+/**
+ * value where mask is nonzero, x elsewhere; mask broadcasts to x's shape (torch.masked_fill). Gradient flows to x where not filled.
+ * @param x the input tensor.
+ * @param mask nonzero where value goes; broadcasts to x's shape.
+ * @param value the fill value (-Infinity allowed, not NaN).
+ * @throws Error when x or mask is not a Tensor, value is not a number or is NaN, or mask does not broadcast to x.
+ * @example maskedFill(zeros([2, 2]), triu(ones([2, 2]), 1), -Infinity) // [[0, -inf], [0, 0]]
+ */
 export function maskedFill(x: Tensor, mask: Tensor | IntTensor, value: number): Tensor {
   checkTensor('maskedFill', 'input', x);
   const m = mask instanceof IntTensor ? mask.toFloat() : checkTensor('maskedFill', 'mask', mask);
@@ -216,12 +240,24 @@ function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
   return record(new Tensor(apply(x.data), x.shape), op, [x], (g) => [apply(g)], isTracing() ? { diagonal } : undefined);
 }
 
-/** The upper triangle of the last two dims (j - i >= diagonal kept, the rest zero), as torch.triu. */
+/**
+ * The upper triangle of the last two dims (j - i >= diagonal kept, the rest zero), as torch.triu.
+ * @param x the input tensor, at least 2-D.
+ * @param diagonal the first diagonal kept (default 0: the main one; 1: above it).
+ * @throws Error when x is not a Tensor of at least 2 dimensions or diagonal is not an integer.
+ * @example triu(ones([2, 2])) // [[1, 1], [0, 1]]
+ */
 export function triu(x: Tensor, diagonal = 0): Tensor {
   return triangle('triu', x, diagonal);
 }
 
-/** The lower triangle of the last two dims (j - i <= diagonal kept, the rest zero), as torch.tril. */
+/**
+ * The lower triangle of the last two dims (j - i <= diagonal kept, the rest zero), as torch.tril.
+ * @param x the input tensor, at least 2-D.
+ * @param diagonal the last diagonal kept (default 0: the main one; -1: below it).
+ * @throws Error when x is not a Tensor of at least 2 dimensions or diagonal is not an integer.
+ * @example tril(ones([2, 2])) // [[1, 0], [1, 1]]
+ */
 export function tril(x: Tensor, diagonal = 0): Tensor {
   return triangle('tril', x, diagonal);
 }
@@ -255,7 +291,13 @@ function cumsumData(src: Float32Array, out: Float32Array, outer: number, len: nu
   }
 }
 
-/** Cumulative sum along `axis` (torch.cumsum); the gradient is the reversed cumulative sum of the output gradient. */
+/**
+ * Cumulative sum along `axis` (torch.cumsum); the gradient is the reversed cumulative sum of the output gradient.
+ * @param x the input tensor.
+ * @param axis the axis summed along (negative counts from the end).
+ * @throws Error when x is not a Tensor or axis is out of range.
+ * @example cumsum(tensor([1, 2, 3]), 0) // [1, 3, 6]
+ */
 export function cumsum(x: Tensor, axis: number): Tensor {
   checkTensor('cumsum', 'input', x);
   const a = normalizeAxis('cumsum', axis, x.ndim, x.shape);
@@ -304,6 +346,11 @@ function batchOffsets(from: readonly number[], to: readonly number[]): Int32Arra
  * Batched matrix product broadcasting over leading dims (torch.matmul on >= 2-D operands):
  * [...A, M, K] x [...B, K, N] -> [...broadcast(A, B), M, N]. Each batch is one GEMM call; the backward
  * sums the gradient of a broadcast operand over the batches that shared it.
+ * @param a the left operand, [...A, M, K].
+ * @param b the right operand, [...B, K, N].
+ * @returns [...broadcast(A, B), M, N].
+ * @throws Error when an operand is not a Tensor of at least 2 dimensions, the inner dimensions differ, or the batch dimensions do not broadcast.
+ * @example bmm(randn([8, 2, 3]), randn([3, 4])).shape // [8, 2, 4]
  */
 export function bmm(a: Tensor, b: Tensor): Tensor {
   return batchedMatmul('bmm', a, b);
@@ -379,6 +426,12 @@ export interface TopkOptions {
  * The k largest (or smallest) values along an axis, in order (largest first, or smallest first), with
  * their positions as an IntTensor (torch.topk; ties keep the lower index first). The values carry a
  * gradient (to the positions they came from).
+ * @param x the input tensor (at least 1-D).
+ * @param k how many, an integer in [0, length of the axis].
+ * @param opts axis (default the last), largest (default true; false: the smallest).
+ * @returns values and their indices, each with the axis cut to k.
+ * @throws Error when x is not a Tensor or is 0-d, an option is unknown, axis is out of range, or k is not an integer in range.
+ * @example topk(tensor([3, 1, 4, 1, 5]), 2).values // [5, 4]
  */
 export function topk(x: Tensor, k: number, opts: TopkOptions = {}): { values: Tensor; indices: IntTensor } {
   checkTensor('topk', 'input', x);
@@ -425,6 +478,12 @@ export interface MultinomialOptions {
  * Draws numSamples category indices per row of non-negative weights [n] or [rows, n] (they need not sum
  * to 1): an IntTensor [numSamples] or [rows, numSamples]. Without replacement each category is drawn at
  * most once, so numSamples must not exceed the categories of non-zero weight.
+ * @param probs non-negative weights, [n] or [rows, n].
+ * @param numSamples draws per row, a positive integer (without replacement: at most the categories of non-zero weight).
+ * @param opts replacement (default false), seed or generator (default: the global generator).
+ * @returns category indices, [numSamples] or [rows, numSamples].
+ * @throws Error when probs is not a 1-D or 2-D Tensor, numSamples is not a positive integer or exceeds the categories without replacement, an option is unknown, both seed and generator are given, or a weight is negative or not finite, or a row sums to 0.
+ * @example multinomial(tensor([0, 1, 0]), 1) // IntTensor [1]
  */
 export function multinomial(probs: Tensor, numSamples: number, opts: MultinomialOptions = {}): IntTensor {
   checkTensor('multinomial', 'probs', probs);

@@ -4,7 +4,14 @@ import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { normalizeAxis } from './reduce';
 import { argumentError, checkTensor, describe, invalid } from '../validate';
 
-/** Same data, new shape (one dimension may be -1 and is inferred). Shares the data array. */
+/**
+ * Same data, new shape (one dimension may be -1 and is inferred). Shares the data array.
+ * @param x the input tensor.
+ * @param shape the new shape (one dimension may be -1, inferred).
+ * @returns a tensor sharing x's data.
+ * @throws Error when x is not a Tensor, shape is not an array of non-negative integers with at most one -1, or the element counts differ.
+ * @example reshape(arange(6), [2, -1]) // [[0, 1, 2], [3, 4, 5]]
+ */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'input', x);
   if (!Array.isArray(shape as unknown)) invalid('reshape', 'shape', 'an array of integers such as [2, -1]', shape);
@@ -33,7 +40,13 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record(new Tensor(x.data, s), 'reshape', [x], (g) => [g]);
 }
 
-/** Keeps dimensions before startDim and flattens the rest into one: [B, C, H, W] -> [B, C*H*W]. */
+/**
+ * Keeps dimensions before startDim and flattens the rest into one: [B, C, H, W] -> [B, C*H*W].
+ * @param x the input tensor.
+ * @param startDim the first dimension folded (default 1).
+ * @throws Error when x is not a Tensor or startDim is out of range.
+ * @example flatten(zeros([2, 3, 4])).shape // [2, 12]
+ */
 export function flatten(x: Tensor, startDim = 1): Tensor {
   checkTensor('flatten', 'input', x);
   if (x.ndim === 0) return reshape(x, [1]);
@@ -60,7 +73,12 @@ function transposeData(x: Float32Array, batch: number, R: number, C: number): Fl
   return out;
 }
 
-/** 2-D transpose; for more dimensions, swaps the last two (batched transpose). */
+/**
+ * 2-D transpose; for more dimensions, swaps the last two (batched transpose).
+ * @param x the input tensor, at least 2-D.
+ * @throws Error when x is not a Tensor or has fewer than 2 dimensions.
+ * @example transpose(tensor([[1, 2, 3]])) // [[1], [2], [3]]
+ */
 export function transpose(x: Tensor): Tensor {
   checkTensor('transpose', 'input', x);
   if (x.ndim < 2) throw new Error(`transpose: expected at least 2 dimensions, got shape ${shapeToString(x.shape)}`);
@@ -72,7 +90,13 @@ export function transpose(x: Tensor): Tensor {
   return record(new Tensor(out, shape), 'transpose', [x], (g) => [transposeData(g, batch, C, R)]);
 }
 
-/** Concatenates tensors along an axis; all other dimensions must match. */
+/**
+ * Concatenates tensors along an axis; all other dimensions must match.
+ * @param tensors the tensors (at least one), of equal shapes except along axis.
+ * @param axis the axis joined along (default 0).
+ * @throws Error when tensors is not a non-empty array of Tensors, axis is out of range, or the other dimensions differ.
+ * @example concat([zeros([2, 3]), ones([1, 3])]).shape // [3, 3]
+ */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!Array.isArray(tensors as unknown)) invalid('concat', 'tensors', 'an array of Tensors', tensors);
   if (tensors.length === 0) throw new Error('concat: needs at least one tensor');

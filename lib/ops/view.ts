@@ -6,7 +6,13 @@ import { normalizeAxis } from './reduce';
 import { concat, reshape } from './shape';
 import { argumentError, checkNumber, checkTensor, describe, invalid } from '../validate';
 
-/** The shape without size-1 dimensions (all of them, or just `axis` when it has size 1, as in PyTorch). Shares the data. */
+/**
+ * The shape without size-1 dimensions (all of them, or just `axis` when it has size 1, as in PyTorch). Shares the data.
+ * @param x the input tensor.
+ * @param axis the one axis to drop if it has size 1 (default: every size-1 axis).
+ * @throws Error when x is not a Tensor or axis is out of range.
+ * @example squeeze(zeros([1, 3, 1])).shape // [3]
+ */
 export function squeeze(x: Tensor, axis?: number): Tensor {
   checkTensor('squeeze', 'input', x);
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
@@ -31,14 +37,26 @@ function newAxis(op: string, axis: unknown, shape: readonly number[]): number {
   return a;
 }
 
-/** A new size-1 dimension inserted at `axis` (in [-ndim-1, ndim], as in PyTorch). Shares the data. */
+/**
+ * A new size-1 dimension inserted at `axis` (in [-ndim-1, ndim], as in PyTorch). Shares the data.
+ * @param x the input tensor.
+ * @param axis where the new axis goes, in [-ndim-1, ndim].
+ * @throws Error when x is not a Tensor or axis is out of range.
+ * @example unsqueeze(zeros([3]), 0).shape // [1, 3]
+ */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   checkTensor('unsqueeze', 'input', x);
   const a = newAxis('unsqueeze', axis, x.shape);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
-/** Joins tensors of one shape along a new axis (in [-ndim-1, ndim]): n tensors of [A, B] stacked at 0 give [n, A, B]. */
+/**
+ * Joins tensors of one shape along a new axis (in [-ndim-1, ndim]): n tensors of [A, B] stacked at 0 give [n, A, B].
+ * @param tensors the tensors (at least one), all of one shape.
+ * @param axis where the new axis goes, in [-ndim-1, ndim] (default 0).
+ * @throws Error when tensors is not a non-empty array of Tensors, axis is out of range, or the shapes differ.
+ * @example stack([zeros([2]), ones([2])]) // [[0, 0], [1, 1]]
+ */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!Array.isArray(tensors as unknown)) invalid('stack', 'tensors', 'an array of Tensors', tensors);
   if (tensors.length === 0) throw new Error('stack: needs at least one tensor');
@@ -99,6 +117,12 @@ function checkAxisOf(op: string, x: Tensor, axis: unknown): number {
 /**
  * `length` consecutive positions of `axis` from `start` (negative start counts from the end), like
  * torch.narrow: x.narrow(1, 2, 3) is columns 2..4 of a matrix. Out-of-range ranges are an Error.
+ * @param x the input tensor.
+ * @param axis the axis narrowed.
+ * @param start the first position (negative counts from the end).
+ * @param length positions kept, an integer >= 0.
+ * @throws Error when x is not a Tensor, axis is out of range, start or length is not an integer, or the range leaves the axis.
+ * @example narrow(arange(10), 0, 2, 3) // [2, 3, 4]
  */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   checkTensor('narrow', 'input', x);
@@ -120,6 +144,11 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 /**
  * The positions `indices` of `axis` (repeats allowed, negative indices count from the end), like
  * torch.index_select: x.indexSelect(1, [0, 2]) picks columns 0 and 2.
+ * @param x the input tensor.
+ * @param axis the axis indexed.
+ * @param indices positions along axis (repeats allowed, negative counts from the end): an Int32Array, an array of integers, or a 1-D Tensor or IntTensor.
+ * @throws Error when x is not a Tensor, axis is out of range, or indices has the wrong type or a position out of range.
+ * @example indexSelect(tensor([[1, 2, 3]]), 1, [2, 0]) // [[3, 1]]
  */
 export function indexSelect(x: Tensor, axis: number, indices: Int32Array | readonly number[] | Tensor | IntTensor): Tensor {
   checkTensor('indexSelect', 'input', x);
