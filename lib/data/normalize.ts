@@ -80,6 +80,15 @@ function checkDataset(name: string, d: unknown): void {
  * Standardises x in place: (x - mean) / std, with mean and std computed from `train` and applied to
  * `train` and every dataset in `others` (e.g. the test set). per: 'feature' (default, per column) or
  * 'global' (one mean and std over all values, for images).
+ * @param train the dataset the mean and std are computed from ({ x, features }); changed in place.
+ * @param others datasets scaled with train's statistics (default none); changed in place.
+ * @param options per: 'feature' (default, per column) or 'global'.
+ * @returns the mean and std used (to scale new inputs the same way).
+ * @throws Error for an unknown option or per value, a dataset that is not { x: Float32Array, features }, datasets of different widths, or a non-finite value.
+ * @example
+ * ```ts
+ * const digits = data.loadDigits(); data.standardize(digits.train, [digits.test]);
+ * ```
  */
 export function standardize(
   train: Pick<Dataset, 'x' | 'features'>, others: Array<Pick<Dataset, 'x' | 'features'>> = [],

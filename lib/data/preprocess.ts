@@ -386,7 +386,16 @@ export function classesOf(scores: Tensor, classNames: readonly string[] | null):
   return out;
 }
 
-/** A new (unfitted) Preprocessor: `data.preprocessor({ standardize: true }).fit(table)`. */
+/**
+ * A new (unfitted) Preprocessor: `data.preprocessor({ standardize: true }).fit(table)`.
+ * @param options standardize (true / 'feature', 'global', or false), targetScale, scale; see PreprocessorOptions.
+ * @returns the unfitted Preprocessor.
+ * @throws Error for an unknown or bad option.
+ * @example
+ * ```ts
+ * const prep = data.preprocessor({ standardize: true }).fit(table);
+ * ```
+ */
 export function preprocessor(options: PreprocessorOptions = {}): Preprocessor {
   return new Preprocessor(options);
 }

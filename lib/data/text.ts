@@ -260,12 +260,32 @@ function specialsOf(where: string, given: unknown, strict = false): VocabularyJs
   return out;
 }
 
-/** A character-level vocabulary fitted on texts (Vocabulary.fit with level 'char'). */
+/**
+ * A character-level vocabulary fitted on texts (Vocabulary.fit with level 'char').
+ * @param texts the text, or texts, to fit on.
+ * @param opts specials, lowercase (default false), minFrequency (default 1), maxTokens (default all), order ('frequency' default, or 'alphabetical').
+ * @returns the fitted Vocabulary.
+ * @throws Error for an unknown or bad option, or texts that are not a string or strings.
+ * @example
+ * ```ts
+ * const vocab = data.charVocabulary(['hello', 'world']); vocab.encode('hello') // Int32Array of ids
+ * ```
+ */
 export function charVocabulary(texts: string | readonly string[], opts: Omit<VocabularyOptions, 'level'> = {}): Vocabulary {
   return Vocabulary.fit(texts, { ...opts, level: 'char' });
 }
 
-/** A word-level vocabulary fitted on texts (Vocabulary.fit with level 'word'). */
+/**
+ * A word-level vocabulary fitted on texts (Vocabulary.fit with level 'word').
+ * @param texts the text, or texts, to fit on.
+ * @param opts specials, lowercase (default false), minFrequency (default 1), maxTokens (default all), order ('frequency' default, or 'alphabetical').
+ * @returns the fitted Vocabulary.
+ * @throws Error for an unknown or bad option, or texts that are not a string or strings.
+ * @example
+ * ```ts
+ * const vocab = data.wordVocabulary(texts, { lowercase: true, maxTokens: 20_000 });
+ * ```
+ */
 export function wordVocabulary(texts: string | readonly string[], opts: Omit<VocabularyOptions, 'level'> = {}): Vocabulary {
   return Vocabulary.fit(texts, { ...opts, level: 'word' });
 }

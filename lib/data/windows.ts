@@ -38,6 +38,15 @@ function tokenStream(where: string, ids: unknown): Int32Array {
 /**
  * Language-modelling pairs from one token stream: window w reads ids[s, s + contextLength) and its targets are
  * ids[s + 1, s + contextLength + 1), s = w * stride. Needs at least contextLength + 1 tokens.
+ * @param ids the token stream (at least contextLength + 1 ids).
+ * @param contextLength tokens per window, a positive integer.
+ * @param opts stride (tokens between window starts, a positive integer; default contextLength).
+ * @returns inputs and targets, each [windows, contextLength].
+ * @throws Error when contextLength or stride is not a positive integer, an option is unknown, the ids are not token ids, or there are too few for one window.
+ * @example
+ * ```ts
+ * const { inputs, targets } = data.languageModelWindows(vocab.encode(text), 32);
+ * ```
  */
 export function languageModelWindows(ids: Int32Array | readonly number[] | IntTensor, contextLength: number, opts: LanguageModelWindowOptions = {}): LanguageModelWindows {
   const where = 'languageModelWindows';
@@ -80,6 +89,15 @@ export interface TimeSeriesWindows {
 /**
  * (window, horizon) pairs over a series of shape [steps] or [steps, features]: window w reads steps
  * [s, s + window) and its targets are steps [s + window, s + window + horizon), s = w * stride.
+ * @param series the series, [steps] or [steps, features] (a Tensor, a Float32Array or an array of numbers).
+ * @param window steps per input window, a positive integer.
+ * @param opts horizon (steps predicted, default 1), stride (default 1), targetColumns (for [steps, features]: the columns predicted; default all).
+ * @returns inputs [windows, window(, features)] and targets [windows, horizon(, columns)].
+ * @throws Error when series has the wrong type or rank, window, horizon or stride is not a positive integer, an option is unknown, targetColumns is given for a 1-D series or is not a non-empty array of column indices, or the series is too short for one window.
+ * @example
+ * ```ts
+ * const { inputs, targets } = data.timeSeriesWindows(new Float32Array(100).map((_, i) => Math.sin(i / 5)), 12);
+ * ```
  */
 export function timeSeriesWindows(series: Tensor | Float32Array | readonly number[], window: number, opts: TimeSeriesWindowOptions = {}): TimeSeriesWindows {
   const where = 'timeSeriesWindows';

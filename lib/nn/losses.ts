@@ -94,6 +94,12 @@ function weightVector(op: string, what: string, w: unknown, n: number, of: strin
  * (Int32Array | number[] | 1-D Tensor of length M; uses the fused softmax-cross-entropy kernel) or
  * target probabilities / one-hot rows (a Tensor [M, N]). `weight` and `labelSmoothing` follow
  * PyTorch's CrossEntropyLoss.
+ * @param logits unnormalised scores, [rows, classes].
+ * @param target class labels (Int32Array, number[] or a 1-D Tensor of length rows) or target probabilities (a Tensor [rows, classes]).
+ * @param opts reduction ('mean' default, 'sum', 'none'), weight (per class), labelSmoothing (in [0, 1], default 0).
+ * @returns a 0-d tensor (or per-row losses with reduction 'none').
+ * @throws Error when logits is not a 2-D Tensor, a label is not an integer class index, target rows or shape do not match logits, weight has the wrong length, or an option is unknown or out of range.
+ * @example crossEntropy(tensor([[2, 0], [0, 2]]), [0, 1]) // 0.127
  */
 export function crossEntropy(
   logits: Tensor, target: Int32Array | readonly number[] | Tensor, opts: CrossEntropyOptions = {},
@@ -234,7 +240,15 @@ function weightedCrossEntropy(
   return t;
 }
 
-/** Mean squared error between pred and target (same shape). */
+/**
+ * Mean squared error between pred and target (same shape).
+ * @param pred the predictions.
+ * @param target the targets, of pred's shape.
+ * @param opts reduction: 'mean' (default), 'sum' or 'none'.
+ * @returns a 0-d tensor (or per-element losses with reduction 'none').
+ * @throws Error when pred or target is not a Tensor, the shapes differ, or an option is unknown.
+ * @example mseLoss(tensor([1, 2]), tensor([1, 4])) // 2
+ */
 export function mseLoss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const reduction = reductionOf('mseLoss', opts);
   checkSameShape('mseLoss', pred, target, ['prediction', 'target']);
@@ -288,6 +302,12 @@ function elementWeights(op: string, what: string, w: unknown, n: number, shape: 
  * Binary cross-entropy on logits x with targets y in [0, 1] (same shape), numerically stable:
  * w * ((1 - y) x + (1 + (p - 1) y) softplus(-x)), which for posWeight p = 1 and weight w = 1 is
  * max(x,0) - x*y + log(1 + exp(-|x|)).
+ * @param logits unnormalised scores.
+ * @param targets values in [0, 1], of logits' shape.
+ * @param opts reduction ('mean' default, 'sum', 'none'), posWeight (the weight of positive targets, per last-dim column or one number; default 1), weight (per element, broadcast; default 1).
+ * @returns a 0-d tensor (or per-element losses with reduction 'none').
+ * @throws Error when logits or targets is not a Tensor, the shapes differ, or an option is unknown or of the wrong shape.
+ * @example bceWithLogits(tensor([0]), tensor([1])) // 0.693
  */
 export function bceWithLogits(logits: Tensor, targets: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
   const reduction = reductionOf('bceWithLogits', opts, BCE_OPTIONS);
@@ -363,7 +383,14 @@ function differenceLoss(op: string, pred: Tensor, target: Tensor, lossAt: (d: nu
   return recordPointwiseLoss(op, loss, pred.shape, [pred, target], slope, 'negated');
 }
 
-/** Mean absolute error (L1) between pred and target (same shape); the gradient at pred = target is 0, as in PyTorch. */
+/**
+ * Mean absolute error (L1) between pred and target (same shape); the gradient at pred = target is 0, as in PyTorch.
+ * @param pred the predictions.
+ * @param target the targets, of pred's shape.
+ * @param opts reduction: 'mean' (default), 'sum' or 'none'.
+ * @throws Error when pred or target is not a Tensor, the shapes differ, or an option is unknown.
+ * @example l1Loss(tensor([1, 2]), tensor([1, 4])) // 1
+ */
 export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   const reduction = reductionOf('l1Loss', opts);
   const perElement = differenceLoss('l1Loss', pred, target, Math.abs, (d) => (d > 0 ? 1 : d < 0 ? -1 : 0));
@@ -373,6 +400,11 @@ export function l1Loss(pred: Tensor, target: Tensor, opts: LossOptions = {}): Te
 /**
  * Huber loss (smooth L1 scaled like PyTorch's HuberLoss): 0.5 d^2 where |d| <= delta,
  * delta (|d| - 0.5 delta) elsewhere, with d = pred - target.
+ * @param pred the predictions.
+ * @param target the targets, of pred's shape.
+ * @param opts reduction ('mean' default, 'sum', 'none'), delta (where the loss turns linear, > 0, default 1).
+ * @throws Error when pred or target is not a Tensor, the shapes differ, an option is unknown, or delta is not above 0.
+ * @example huberLoss(tensor([0]), tensor([3])) // 2.5
  */
 export function huberLoss(pred: Tensor, target: Tensor, opts: LossOptions & { delta?: number } = {}): Tensor {
   const reduction = reductionOf('huberLoss', opts, HUBER_OPTIONS);

@@ -8,6 +8,14 @@ import { checkTensorList, invalid } from '../validate';
  * Computes the L2 norm of all gradients taken together (parameters without a gradient are
  * skipped); if it exceeds maxNorm, scales every gradient by maxNorm / (norm + 1e-6) (PyTorch).
  * Returns the norm before clipping.
+ * @param params the parameters whose gradients are clipped (e.g. model.parameters()).
+ * @param maxNorm the largest global L2 norm allowed, > 0.
+ * @returns the global norm before clipping.
+ * @throws Error when params is not a list of Tensors or maxNorm is not a positive number.
+ * @example
+ * ```ts
+ * loss.backward(); optim.clipGradNorm(model.parameters(), 1.0); opt.step();
+ * ```
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
   const list = checkTensorList('clipGradNorm', 'params', params);
