@@ -61,7 +61,11 @@ describe('PyTorch state dicts in safetensors', () => {
     const m = model(99);
     myelin.io.loadStateDictFile(m, committed);
     m.eval();
-    expect(Array.from(m.predict(new myelin.Tensor(Float32Array.from(fx.input), fx.inputShape)).data)).toEqual(fx.output.map(Math.fround));
+    // The outputs recorded when the file was written (and that torch reproduced), to float32 rounding: the
+    // summation order of the kernels may change between versions, the weights in the file may not.
+    const out = m.predict(new myelin.Tensor(Float32Array.from(fx.input), fx.inputShape)).data;
+    const v = maxViolation(out, fx.output, 1e-5, 1e-6);
+    expect(v.excess, `element ${v.at}: now ${v.a}, recorded ${v.b}`).toBeLessThanOrEqual(0);
     const again = path.join(tmp.dir, 'again.safetensors');
     myelin.io.saveStateDict(m, again, { metadata: { producer: 'myelin' } });
     expect(fs.readFileSync(again).equals(fs.readFileSync(committed))).toBe(true);

@@ -13,7 +13,7 @@ import type { LayerConfig } from './config';
 import { keyRules, type KeyRule, type ParameterShape } from './registry';
 import { checkBoolean, checkNumber, checkTensor } from '../validate';
 
-/** Options of nn.LSTM and nn.GRU (all optional): layers, bias, batchFirst, dropout, bidirectional, returnSequences, seed. */
+/** Options of nn.LSTM and nn.GRU (PyTorch's constructor arguments, camelCased, plus returnSequences and seed). */
 export interface RecurrentOptions {
   /** Stacked recurrent layers (default 1); layer k > 0 reads layer k-1's output. */
   numLayers?: number;
