@@ -32,6 +32,8 @@ export abstract class Module {
    * Computes the layer's output from its input(s): one tensor, several tensors (forward(a, b)), or a
    * record of named tensors (forward({ image, meta })); it returns one tensor, an array or a record.
    * fit, evaluate, predict and predictAsync pass x as it was given (an array becomes the arguments).
+   * @param inputs the input tensor(s), or one record of named tensors.
+   * @returns one Tensor, or an array or record of them.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract forward(...inputs: any[]): ModuleOutput;
@@ -106,7 +108,13 @@ export abstract class Module {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
 
-  /** Sets training mode on this module and all children. */
+  /**
+   * Sets training mode on this module and all children.
+   * @param mode true for training (default), false for inference.
+   * @returns this module.
+   * @throws Error when mode is not a boolean.
+   * @example model.train(); // training steps, then model.eval() for inference
+   */
   train(mode = true): this {
     checkBoolean('train', 'mode', mode);
     this.training = mode;
@@ -119,7 +127,11 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Zeroes every parameter's gradient in place (or drops the buffers with setToNull). */
+  /**
+   * Zeroes every parameter's gradient in place (or drops the buffers with setToNull).
+   * @param opts setToNull: drop the gradient buffers instead of zeroing them (default false).
+   * @throws Error for an unknown option or a setToNull that is not a boolean.
+   */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions('zeroGrad', opts, ['setToNull']);
     if (o.setToNull !== undefined) checkBoolean('zeroGrad', 'setToNull', o.setToNull);
@@ -129,6 +141,7 @@ export abstract class Module {
   /**
    * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
    * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
+   * @param seed the seed offered.
    */
   seedIfUnseeded(seed: number): void {
     void seed;
@@ -160,6 +173,12 @@ export abstract class Module {
   /**
    * Copies values into the parameters and buffers. Every one must be present with the right number of
    * elements (and shape, for Tensors); unknown keys are an error.
+   * @param sd values by parameter or buffer name, as stateDict() returns (Tensors or Float32Arrays).
+   * @throws Error when sd is not an object, has a key the module does not know, misses one, or a value has the wrong number of elements (or shape, for a Tensor).
+   * @example
+   * ```ts
+   * const copy = new nn.Linear(4, 2); copy.loadStateDict(layer.stateDict());
+   * ```
    */
   loadStateDict(sd: Record<string, Tensor | Float32Array>): void {
     if (!isPlainObject(sd)) {

@@ -131,6 +131,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
    * Zeroes every parameter's gradient in place: the buffers are kept, so the next backward
    * accumulates into them without allocating. With setToNull the gradients are dropped instead
    * (then step() skips parameters that get no new gradient, like PyTorch's set_to_none).
+   * @param opts setToNull: drop the gradients instead of zeroing them (default false).
+   * @throws Error for an unknown option or a setToNull that is not a boolean.
+   * @example opt.zeroGrad(); loss.backward(); opt.step();
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions(`${this.constructor.name}.zeroGrad`, opts, ZERO_GRAD_OPTIONS);
@@ -138,7 +141,10 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     for (const p of this.params) zeroGradOf(p, o.setToNull === true);
   }
 
-  /** Updates every parameter that has a gradient. */
+  /**
+   * Updates every parameter that has a gradient.
+   * @throws Error when a parameter's gradient has a different size from the parameter.
+   */
   step(): void {
     const name = this.constructor.name;
     for (let i = 0; i < this.params.length; i++) {
@@ -174,7 +180,15 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     };
   }
 
-  /** Restores a stateDict(); subsequent steps are identical to the optimizer it was saved from. */
+  /**
+   * Restores a stateDict(); subsequent steps are identical to the optimizer it was saved from.
+   * @param sd what stateDict() returned (from an optimizer of the same class over the same parameters).
+   * @throws Error when sd is not such an object, is for another optimizer class, has another number of parameter entries or a state buffer of the wrong length, or a hyperparameter is unknown or out of range.
+   * @example
+   * ```ts
+   * const opt2 = new optim.Adam(model.parameters()); opt2.loadStateDict(opt.stateDict());
+   * ```
+   */
   loadStateDict(sd: OptimizerStateDict): void {
     const name = this.constructor.name;
     const where = `${name}.loadStateDict`;
