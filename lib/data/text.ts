@@ -104,7 +104,14 @@ export class Vocabulary {
     this.eosId = idOf(specials.eos);
   }
 
-  /** Builds a vocabulary from one text or many. */
+  /**
+   * Builds a vocabulary from one text or many.
+   * @param texts one text or an array of them.
+   * @param opts level ('char' default, or 'word'), specials (default '<pad>', '<unk>', '<bos>', '<eos>'), lowercase (default false), minFrequency (default 1), maxTokens (default all), order ('frequency' default, or 'alphabetical').
+   * @returns the vocabulary: the specials first, then the kept tokens.
+   * @throws Error when texts is not a string or an array of strings, or an option is unknown or out of range.
+   * @example data.Vocabulary.fit(['to be or not to be'], { level: 'word' }).size // 8 (4 specials + 4 words)
+   */
   static fit(texts: string | readonly string[], opts: VocabularyOptions = {}): Vocabulary {
     const where = 'Vocabulary.fit';
     const list = typeof texts === 'string' ? [texts] : texts;
@@ -130,7 +137,12 @@ export class Vocabulary {
     return new Vocabulary(level, lowercase, specials, [...reserved, ...chosen], where);
   }
 
-  /** Reads what toJSON wrote (checked: an Error names the field that is wrong). */
+  /**
+   * Reads what toJSON wrote (checked: an Error names the field that is wrong).
+   * @param json what toJSON() returned (e.g. parsed from a file).
+   * @throws Error naming the field that is missing or wrong.
+   * @example const vocab = data.Vocabulary.fromJSON(JSON.parse(fs.readFileSync('vocab.json', 'utf8')));
+   */
   static fromJSON(json: unknown): Vocabulary {
     const where = 'Vocabulary.fromJSON';
     if (!isPlainObject(json) || json.format !== 'myelin-vocabulary') invalid(where, 'json', "an object from Vocabulary.toJSON() (format 'myelin-vocabulary')", json);
@@ -156,13 +168,22 @@ export class Vocabulary {
     return this.tokens.length;
   }
 
-  /** The text split into tokens as this vocabulary sees them (characters, or words and punctuation). */
+  /**
+   * The text split into tokens as this vocabulary sees them (characters, or words and punctuation).
+   * @param text the text.
+   * @throws Error when text is not a string.
+   * @example data.Vocabulary.fit('ab').tokenize('ba') // ['b', 'a']
+   */
   tokenize(text: string): string[] {
     if (typeof text !== 'string') invalid('Vocabulary.tokenize', 'text', 'a string', text);
     return tokenizeWith(this.level, this.lowercase, text);
   }
 
-  /** The id of a token (unk's for an unknown one; an Error when there is no unk token). */
+  /**
+   * The id of a token (unk's for an unknown one; an Error when there is no unk token).
+   * @param token the token.
+   * @throws Error when the token is unknown and the vocabulary has no unk token.
+   */
   idOf(token: string): number {
     const id = this.ids.get(token);
     if (id !== undefined) return id;
@@ -170,13 +191,23 @@ export class Vocabulary {
     return this.unkId;
   }
 
-  /** The token of an id. */
+  /**
+   * The token of an id.
+   * @param id an id in [0, size).
+   * @throws Error when id is not an integer in [0, size).
+   */
   tokenOf(id: number): string {
     if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) invalid('Vocabulary.tokenOf', 'id', `an integer in [0, ${this.tokens.length - 1}]`, id);
     return this.tokens[id];
   }
 
-  /** The ids of a text (unknown tokens become unk), optionally framed by bos / eos. */
+  /**
+   * The ids of a text (unknown tokens become unk), optionally framed by bos / eos.
+   * @param text the text.
+   * @param opts addBos, addEos (default false each).
+   * @throws Error when text is not a string, an option is unknown, bos or eos is asked for and the vocabulary has none, or a token is unknown without an unk token.
+   * @example vocab.encode('hello', { addEos: true })
+   */
   encode(text: string, opts: EncodeOptions = {}): Int32Array {
     const o = checkOptions('Vocabulary.encode', opts, ['addBos', 'addEos']);
     const [bos, eos] = this.frame('Vocabulary.encode', o);
@@ -189,7 +220,14 @@ export class Vocabulary {
     return out;
   }
 
-  /** Many texts as one IntTensor [texts, length]: cut to length, padded with pad (which must exist when any row is short). */
+  /**
+   * Many texts as one IntTensor [texts, length]: cut to length, padded with pad (which must exist when any row is short).
+   * @param texts the texts.
+   * @param opts length (every row's length; default the longest), addBos, addEos (default false each).
+   * @returns an IntTensor [texts, length].
+   * @throws Error when texts is not an array of strings, an option is unknown, length is not a positive integer, or a row needs padding and the vocabulary has no pad token.
+   * @example vocab.encodeBatch(['hi', 'hello'], { length: 8 }).shape // [2, 8]
+   */
   encodeBatch(texts: readonly string[], opts: EncodeBatchOptions = {}): IntTensor {
     const where = 'Vocabulary.encodeBatch';
     if (!Array.isArray(texts)) invalid(where, 'texts', 'an array of strings', texts);
@@ -207,7 +245,13 @@ export class Vocabulary {
     return new IntTensor(out, [rows.length, length]);
   }
 
-  /** The text of ids (characters joined, words joined by spaces), without pad/bos/eos unless skipSpecial is false. */
+  /**
+   * The text of ids (characters joined, words joined by spaces), without pad/bos/eos unless skipSpecial is false.
+   * @param ids the ids (an array, an Int32Array or an IntTensor).
+   * @param opts skipSpecial: leave out pad, bos and eos (default true).
+   * @throws Error when ids has the wrong type, an option is unknown, or an id is out of range.
+   * @example vocab.decode(vocab.encode('hello')) // 'hello'
+   */
   decode(ids: ArrayLike<number> | IntTensor, opts: DecodeOptions = {}): string {
     const o = checkOptions('Vocabulary.decode', opts, ['skipSpecial']);
     const skip = o.skipSpecial === undefined ? true : checkBoolean('Vocabulary.decode', 'skipSpecial', o.skipSpecial);

@@ -103,7 +103,15 @@ function countPairs(
   return { counts, names: names ?? Array.from({ length: classes }, (_, c) => String(c)) };
 }
 
-/** Fraction of rows whose predicted class is the true class. */
+/**
+ * Fraction of rows whose predicted class is the true class.
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5).
+ * @returns the fraction of rows predicted right.
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad.
+ * @example metrics.accuracyScore([0, 1, 1], [0, 1, 0]) // 0.667
+ */
 export function accuracyScore(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions = {}): number {
   return countPairs('accuracyScore', yTrue, yPred, opts).counts.accuracy();
 }
@@ -120,7 +128,15 @@ export interface ConfusionMatrix {
   toString(): string;
 }
 
-/** Counts of (true class, predicted class) over all rows. yPred may be labels or scores [n, classes] (argmax). */
+/**
+ * Counts of (true class, predicted class) over all rows. yPred may be labels or scores [n, classes] (argmax).
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5).
+ * @returns the counts (rows: true class, columns: predicted), printable with toString().
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad.
+ * @example console.log(String(metrics.confusionMatrix(yTest, predict(model, xTest))))
+ */
 export function confusionMatrix(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions = {}): ConfusionMatrix {
   const { counts, names } = countPairs('confusionMatrix', yTrue, yPred, opts);
   const K = counts.classes;
@@ -154,21 +170,45 @@ function averaged(where: string, score: keyof ClassScores, yTrue: ClassInput, yP
   return counts.average(average)[score];
 }
 
-/** Precision tp / (tp + fp): averaged (see AveragedOptions), or one per class with average 'none'. 0/0 counts as 0. */
+/**
+ * Precision tp / (tp + fp): averaged (see AveragedOptions), or one per class with average 'none'. 0/0 counts as 0.
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5), average ('binary' for two classes, else 'macro'; 'weighted', 'micro', 'none').
+ * @returns the averaged precision, or one per class with average 'none'.
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad, or average 'binary' with more than two classes.
+ * @example metrics.precisionScore([0, 1, 1, 0], [0, 1, 0, 0]) // binary: class 1's precision
+ */
 export function precisionScore(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions & { average: 'none' }): number[];
 export function precisionScore(yTrue: ClassInput, yPred: ClassInput, opts?: AveragedOptions): number;
 export function precisionScore(yTrue: ClassInput, yPred: ClassInput, opts: ScoreOptions = {}): number | number[] {
   return averaged('precisionScore', 'precision', yTrue, yPred, opts);
 }
 
-/** Recall tp / (tp + fn): averaged, or one per class with average 'none'. */
+/**
+ * Recall tp / (tp + fn): averaged, or one per class with average 'none'.
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5), average ('binary' for two classes, else 'macro'; 'weighted', 'micro', 'none').
+ * @returns the averaged recall, or one per class with average 'none'.
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad, or average 'binary' with more than two classes.
+ * @example metrics.recallScore([0, 1, 1, 0], [0, 1, 0, 0]) // binary: class 1's recall
+ */
 export function recallScore(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions & { average: 'none' }): number[];
 export function recallScore(yTrue: ClassInput, yPred: ClassInput, opts?: AveragedOptions): number;
 export function recallScore(yTrue: ClassInput, yPred: ClassInput, opts: ScoreOptions = {}): number | number[] {
   return averaged('recallScore', 'recall', yTrue, yPred, opts);
 }
 
-/** F1 = 2 tp / (2 tp + fp + fn): averaged, or one per class with average 'none'. */
+/**
+ * F1 = 2 tp / (2 tp + fp + fn): averaged, or one per class with average 'none'.
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5), average ('binary' for two classes, else 'macro'; 'weighted', 'micro', 'none').
+ * @returns the averaged F1, or one per class with average 'none'.
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad, or average 'binary' with more than two classes.
+ * @example metrics.f1Score([0, 1, 1, 0], [0, 1, 0, 0]) // binary: class 1's F1
+ */
 export function f1Score(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions & { average: 'none' }): number[];
 export function f1Score(yTrue: ClassInput, yPred: ClassInput, opts?: AveragedOptions): number;
 export function f1Score(yTrue: ClassInput, yPred: ClassInput, opts: ScoreOptions = {}): number | number[] {
@@ -188,6 +228,12 @@ export interface ClassificationReport {
 
 /**
  * Precision, recall, F1 and support per class, with macro and weighted averages (as scikit-learn's classification_report).
+ * @param yTrue the true class indices (Int32Array, number[] or a Tensor).
+ * @param yPred the predicted class indices, or scores [n, classes] (argmax taken) or [n, 1] (split at threshold).
+ * @param opts classes (a count or names; default the largest class seen + 1), threshold (default 0.5).
+ * @returns per-class precision, recall, F1 and support with macro and weighted averages, printable with toString().
+ * @throws Error when an input is not class labels or scores, a label is not a class index (or beyond classes), the row counts differ, or an option is bad.
+ * @example console.log(String(metrics.classificationReport(yTest, yPred, { classes: ["cat", "dog"] })))
  */
 export function classificationReport(yTrue: ClassInput, yPred: ClassInput, opts: ClassificationOptions = {}): ClassificationReport {
   const { counts, names } = countPairs('classificationReport', yTrue, yPred, opts);
@@ -243,6 +289,11 @@ function binaryScores(where: string, scores: unknown, n: number): Float64Array {
 /**
  * Area under the ROC curve for binary labels (0/1) and scores (probabilities or logits of class 1;
  * [n, 2] uses column 1 minus column 0). Tied scores count half, as in scikit-learn.
+ * @param yTrue binary labels 0 and 1.
+ * @param scores scores of class 1 (probabilities or logits), [n], or [n, 2] (column 1 minus column 0).
+ * @returns the area under the ROC curve.
+ * @throws Error when a label is not 0 or 1, the inputs have the wrong type or different lengths, or only one class is present in yTrue.
+ * @example metrics.rocAucScore([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) // 0.75
  */
 export function rocAucScore(yTrue: ClassInput, scores: ValueInput): number {
   const where = 'rocAucScore';
@@ -286,17 +337,35 @@ function regressionSums(where: string, yTrue: ValueInput, yPred: ValueInput): Re
   return sums;
 }
 
-/** Mean of |yPred - yTrue| over every value. */
+/**
+ * Mean of |yPred - yTrue| over every value.
+ * @param yTrue the targets, [n] or [n, outputs] (Float32Array, Float64Array, number[] or Tensor).
+ * @param yPred the predictions, of the same shape.
+ * @throws Error when an input has the wrong type or rank, holds a non-number, the shapes differ, or there are no values.
+ * @example metrics.meanAbsoluteError([1, 2], [1, 4]) // 1
+ */
 export function meanAbsoluteError(yTrue: ValueInput, yPred: ValueInput): number {
   return regressionSums('meanAbsoluteError', yTrue, yPred).mae();
 }
 
-/** Mean of (yPred - yTrue)^2 over every value. */
+/**
+ * Mean of (yPred - yTrue)^2 over every value.
+ * @param yTrue the targets, [n] or [n, outputs] (Float32Array, Float64Array, number[] or Tensor).
+ * @param yPred the predictions, of the same shape.
+ * @throws Error when an input has the wrong type or rank, holds a non-number, the shapes differ, or there are no values.
+ * @example metrics.meanSquaredError([1, 2], [1, 4]) // 2
+ */
 export function meanSquaredError(yTrue: ValueInput, yPred: ValueInput): number {
   return regressionSums('meanSquaredError', yTrue, yPred).mse();
 }
 
-/** Square root of the mean squared error of each output (column of [n, outputs]), averaged over outputs. */
+/**
+ * Square root of the mean squared error of each output (column of [n, outputs]), averaged over outputs.
+ * @param yTrue the targets, [n] or [n, outputs] (Float32Array, Float64Array, number[] or Tensor).
+ * @param yPred the predictions, of the same shape.
+ * @throws Error when an input has the wrong type or rank, holds a non-number, the shapes differ, or there are no values.
+ * @example metrics.rootMeanSquaredError([1, 2], [1, 4]) // 1.414
+ */
 export function rootMeanSquaredError(yTrue: ValueInput, yPred: ValueInput): number {
   return regressionSums('rootMeanSquaredError', yTrue, yPred).rmse();
 }
@@ -304,6 +373,10 @@ export function rootMeanSquaredError(yTrue: ValueInput, yPred: ValueInput): numb
 /**
  * Coefficient of determination 1 - sum (y - pred)^2 / sum (y - mean y)^2 of each output, averaged
  * over outputs; an output with constant targets scores 1 if predicted exactly, else 0 (scikit-learn).
+ * @param yTrue the targets, [n] or [n, outputs] (Float32Array, Float64Array, number[] or Tensor).
+ * @param yPred the predictions, of the same shape.
+ * @throws Error when an input has the wrong type or rank, holds a non-number, the shapes differ, or there are no values.
+ * @example metrics.r2Score([1, 2, 3], [1, 2, 3]) // 1
  */
 export function r2Score(yTrue: ValueInput, yPred: ValueInput): number {
   return regressionSums('r2Score', yTrue, yPred).r2();
