@@ -23,7 +23,7 @@ function isStale(): boolean {
   return newestMtime(path.join(ROOT, 'lib')) > built;
 }
 
-/** Builds dist/ with `tsc -p tsconfig.json` when it is missing or older than lib/. Safe across parallel test files. */
+/** Builds dist/ with scripts/build-ts.js when it is missing or older than lib/. Safe across parallel test files. */
 export function ensureDist(): void {
   if (!isStale()) return;
   fs.mkdirSync(path.join(ROOT, 'dist'), { recursive: true });
@@ -43,14 +43,9 @@ export function ensureDist(): void {
   }
   try {
     if (!isStale()) return;
-    const started = Date.now();
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: ROOT, encoding: 'utf8',
-    });
-    // tsc still emits when other parts of the tree have type errors; only a missing CLI is fatal here.
-    if (!fs.existsSync(DIST_CLI)) throw new Error(`ensureDist: tsc did not produce ${DIST_CLI}:\n${r.stdout}\n${r.stderr}`);
-    fs.writeFileSync(path.join(ROOT, 'dist', '.build-stamp'), String(started));
-    fs.utimesSync(path.join(ROOT, 'dist', '.build-stamp'), new Date(started), new Date(started));
+    // The same build as `npm run build:ts` (comment-free JavaScript, pruned declarations, the ESM facade, the stamp).
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-ts.js')], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0 || !fs.existsSync(DIST_CLI)) throw new Error(`ensureDist: scripts/build-ts.js failed:\n${r.stdout}\n${r.stderr}`);
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
