@@ -5,7 +5,6 @@ convolution alone (32 -> 64, 3x3, padding 1, 14x14, batch 128). Times each case 
 1 and 2 and keeps the faster (PyTorch at its best on the machine). Prints one JSON line.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -13,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_mlp import measure  # noqa: E402  (same timing rules as the MLP peer)
+from pytorch_mlp import best_over_threads, measure, print_results  # noqa: E402  (same timing rules as the MLP peer)
 
 
 def build_cnn(seed):
@@ -77,21 +76,10 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--cases", default="", help="comma-separated case ids to run (default: all)")
     args = p.parse_args()
-    results = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for name, (fn, work) in cases(args.batch).items():
-            if args.cases and name not in args.cases.split(","):
-                continue
-            s, it = measure(fn, args.reps, args.warmup, args.target_sec)
-            best = results.get(name)
-            if best is None or sorted(s)[len(s) // 2] < sorted(best["secondsPerOp"])[len(best["secondsPerOp"]) // 2]:
-                results[name] = {"secondsPerOp": s, "work": work, "iters": it, "threads": threads}
-    print(json.dumps({"name": "pytorch", "version": torch.__version__,
-                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0],
-                                 "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
-                      "results": results}))
-
+    wanted = set(args.cases.split(",")) if args.cases else None
+    print_results(best_over_threads(
+        lambda: {k: v for k, v in cases(args.batch).items() if wanted is None or k in wanted},
+        args.reps, args.warmup, args.target_sec))
 
 if __name__ == "__main__":
     main()

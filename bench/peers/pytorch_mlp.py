@@ -72,7 +72,8 @@ def best_over_threads(make_cases, reps, warmup, target_sec):
 def print_results(results):
     """The one JSON line the benchmark's peer runner reads."""
     print(json.dumps({"name": "pytorch", "version": torch.__version__,
-                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
+                      "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0],
+                                 "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
                       "results": results}))
 
 
