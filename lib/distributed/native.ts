@@ -36,7 +36,8 @@ export interface MpiBinding extends CollectivesBinding {
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const BUILD = path.join(ROOT, 'native', 'collectives', 'build', 'Release');
+/** Where the addons are built: by node-gyp (scripts/build-collectives.js), or by cmake-js beside the main addon. */
+const BUILDS = [path.join(ROOT, 'native', 'collectives', 'build', 'Release'), path.join(ROOT, 'build', 'Release')];
 
 interface Library {
   /** The name in messages. */
@@ -61,9 +62,10 @@ const LIBRARIES: Record<'gloo' | 'mpi', Library> = {
   },
 };
 
-/** The default path of a collectives addon. */
+/** The default path of a collectives addon: node-gyp's build, else cmake-js's (build/Release/), else node-gyp's path (missing). */
 export function addonPath(kind: 'gloo' | 'mpi'): string {
-  return path.join(BUILD, LIBRARIES[kind].addon);
+  const files = BUILDS.map((d) => path.join(d, LIBRARIES[kind].addon));
+  return files.find((f) => fs.existsSync(f)) ?? files[0];
 }
 
 /**
