@@ -108,15 +108,18 @@ describe.runIf(MPI_INSTALLED)('training over MPI (mpirun -np 2 and -np 3 on this
     const r = runRanks(3, [path.join(dir, 'dead-RANK.json'), '8', '2', '4'], { TEST_TIMEOUT_MS: '20000' }, 'mpi');
     expect(r.status).toBe(7);
     expect(r.stderr).toMatch(/mpirun detected that one or more processes exited with non-zero status[\s\S]*The first process to do so was:\s+Process name: \[\[\d+,\d+\],2\]\s+Exit code:\s+7/);
+    // Not the survivors' 20 s collective timeout: mpirun stopped them (the bound leaves room for starting
+    // 3 Node processes on a loaded machine; unloaded the whole job takes about 4 s).
     expect(r.stderr).not.toMatch(/timed out/);
-    expect(r.seconds).toBeLessThan(15);
+    expect(r.seconds).toBeLessThan(60);
   }, 120000);
 
   it('a rank killed by a signal ends the job within seconds: mpirun names it and the signal', () => {
     const r = runRanks(3, [path.join(dir, 'killed-RANK.json'), '8', '2', '4', 'kill'], { TEST_TIMEOUT_MS: '20000' }, 'mpi');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/mpirun noticed that process rank 2 with PID \d+ on node \S+ exited on signal 9 \(Killed\)/);
-    expect(r.seconds).toBeLessThan(15);
+    expect(r.stderr).not.toMatch(/timed out/);
+    expect(r.seconds).toBeLessThan(60);
   }, 120000);
 
   it('a rank that is stuck makes the others time out after the stated timeout; mpirun then stops it', () => {
@@ -125,6 +128,6 @@ describe.runIf(MPI_INSTALLED)('training over MPI (mpirun -np 2 and -np 3 on this
     expect(r.stderr).toMatch(/Process name: \[\[\d+,\d+\],0\]\s+Exit code:\s+1/);
     expect(r.status).toBe(1);
     // The hung rank waits 120 s unless mpirun stops it.
-    expect(r.seconds).toBeLessThan(30);
+    expect(r.seconds).toBeLessThan(90);
   }, 120000);
 });
