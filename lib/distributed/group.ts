@@ -1,20 +1,24 @@
-// distributed.init(): joins the process group (rank, world size, rendezvous) over Gloo, with defaults
-// from the usual environment variables; the group's collectives on Float32Arrays.
+// distributed.init(): joins the process group (rank, world size, rendezvous) over Gloo or MPI, with
+// defaults from the usual environment variables; the group's collectives on Float32Arrays.
 import * as os from 'os';
 import * as path from 'path';
-import { loadGloo, type GlooBinding } from './native';
+import { loadGloo, type CollectivesBinding } from './native';
+import { joinMpi } from './mpi';
 import { checkOptions } from '../validate';
 
-/** The collectives library: 'gloo' (built in when libgloo-dev is installed); 'mpi' is refused with the reason. */
+/** The collectives library: 'gloo' (addon built when libgloo-dev is installed) or 'mpi' (built when libopenmpi-dev is; the processes started by mpirun). */
 export type DistributedBackend = 'gloo' | 'mpi';
 
 /** Options of distributed.init(); each defaults to the usual environment variables. */
 export interface InitOptions {
-  /** 'gloo' (default). 'mpi' is refused with the reason: myelin's collectives run over Gloo, which mpirun can launch. */
+  /**
+   * 'gloo' (default): the ranks meet at the rendezvous. 'mpi': the processes mpirun started, joined by
+   * MPI_Init (rank and worldSize come from MPI; rendezvous, runId, hostname and iface are not used).
+   */
   backend?: DistributedBackend;
-  /** This process's rank, 0..worldSize-1. Default: RANK, else OMPI_COMM_WORLD_RANK / PMI_RANK (mpirun). */
+  /** This process's rank, 0..worldSize-1. Default: RANK, else OMPI_COMM_WORLD_RANK / PMI_RANK (mpirun); with 'mpi', MPI_Comm_rank (given, it must match). */
   rank?: number;
-  /** Number of processes. Default: WORLD_SIZE, else OMPI_COMM_WORLD_SIZE / PMI_SIZE. */
+  /** Number of processes. Default: WORLD_SIZE, else OMPI_COMM_WORLD_SIZE / PMI_SIZE; with 'mpi', MPI_Comm_size (given, it must match). */
   worldSize?: number;
   /**
    * Where the ranks meet: a directory every rank can read and write (Gloo's file store; a fresh one per
@@ -24,7 +28,7 @@ export interface InitOptions {
   rendezvous?: string;
   /** Key prefix of this run in the store. Default MYELIN_RUN_ID, else 'myelin'. */
   runId?: string;
-  /** A collective that waits longer than this fails, naming the rank(s) lost. Default 60000 ms. */
+  /** A collective that waits longer than this fails, naming the rank(s) lost (with 'mpi': this rank timed out; mpirun then stops the job). Default 60000 ms. */
   timeoutMs?: number;
   /** Address the other ranks reach this one at. Default: GLOO_SOCKET_IFNAME's interface when set; else this machine's hostname with a Redis rendezvous, 127.0.0.1 with a directory (one machine). */
   hostname?: string;
@@ -36,7 +40,7 @@ const INIT_OPTIONS = ['backend', 'rank', 'worldSize', 'rendezvous', 'runId', 'ti
 
 /** A joined process group. Collectives work in place on Float32Arrays and must be called in the same order on every rank. */
 export interface ProcessGroup {
-  readonly backend: 'gloo' | 'local';
+  readonly backend: 'gloo' | 'mpi' | 'local';
   readonly rank: number;
   readonly worldSize: number;
   /** Sums a over every rank, in place (op 'mean' divides by worldSize). Returns a. */
@@ -52,7 +56,7 @@ export interface ProcessGroup {
 }
 
 let current: ProcessGroup | null = null;
-let binding: GlooBinding | null = null;
+let binding: CollectivesBinding | null = null;
 
 function envInt(names: string[]): { value: number; name: string } | null {
   for (const name of names) {
@@ -80,16 +84,10 @@ function storeOf(rendezvous: string): { store: 'file' | 'redis'; path?: string; 
 export function resolveInit(options: InitOptions = {}): Required<Pick<InitOptions, 'rank' | 'worldSize' | 'runId' | 'timeoutMs'>> & InitOptions {
   const o = checkOptions('distributed.init', options, INIT_OPTIONS);
   const backend = o.backend ?? 'gloo';
-  if (backend === 'mpi') {
-    throw new Error(
-      "distributed.init: backend 'mpi' is not available: myelin's collectives run over Gloo (Debian: libgloo-dev). " +
-        "Under mpirun, use backend 'gloo': rank and world size come from OMPI_COMM_WORLD_RANK / OMPI_COMM_WORLD_SIZE, " +
-        'and the ranks meet at the rendezvous (a shared directory or redis://host:port)',
-    );
-  }
-  if (backend !== 'gloo') throw new Error(`distributed.init: backend must be 'gloo' or 'mpi', got ${JSON.stringify(backend)}`);
-  const rankEnv = envInt(['RANK', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK']);
-  const sizeEnv = envInt(['WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE', 'PMI_SIZE']);
+  if (backend !== 'gloo' && backend !== 'mpi') throw new Error(`distributed.init: backend must be 'gloo' or 'mpi', got ${JSON.stringify(backend)}`);
+  const mpi = backend === 'mpi';
+  const rankEnv = envInt(mpi ? ['OMPI_COMM_WORLD_RANK', 'PMI_RANK', 'PMIX_RANK'] : ['RANK', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK']);
+  const sizeEnv = envInt(mpi ? ['OMPI_COMM_WORLD_SIZE', 'PMI_SIZE'] : ['WORLD_SIZE', 'OMPI_COMM_WORLD_SIZE', 'PMI_SIZE']);
   const worldSize = o.worldSize ?? sizeEnv?.value ?? 1;
   const rank = o.rank ?? rankEnv?.value ?? 0;
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`distributed.init: worldSize must be a positive integer, got ${worldSize}${o.worldSize === undefined && sizeEnv ? ` (from ${sizeEnv.name})` : ''}`);
@@ -114,12 +112,12 @@ function localGroup(): ProcessGroup {
   };
 }
 
-function glooGroup(b: GlooBinding, rank: number, worldSize: number): ProcessGroup {
+function nativeGroup(backend: 'gloo' | 'mpi', b: CollectivesBinding, rank: number, worldSize: number): ProcessGroup {
   const check = (op: string, a: unknown): void => {
     if (!(a instanceof Float32Array)) throw new Error(`distributed.${op}: expected a Float32Array, got ${a === null ? 'null' : typeof a}`);
   };
   return {
-    backend: 'gloo', rank, worldSize,
+    backend, rank, worldSize,
     allreduce(a, op = 'sum') {
       check('allreduce', a);
       if (op !== 'sum' && op !== 'mean') throw new Error(`distributed.allreduce: op must be 'sum' or 'mean', got ${JSON.stringify(op)}`);
@@ -143,12 +141,28 @@ function glooGroup(b: GlooBinding, rank: number, worldSize: number): ProcessGrou
 
 /**
  * Joins the process group: every rank calls it with the same worldSize and rendezvous, and it returns
- * once all have joined (or throws after timeoutMs). A world of one needs no Gloo. The group is also kept
- * as the current one (fit({ distributed: true }) uses it).
+ * once all have joined (or throws after timeoutMs). A world of one needs no Gloo. With backend 'mpi'
+ * the group is MPI_COMM_WORLD of the processes mpirun started (MPI is initialised on the first call and
+ * finalised at process exit). The group is also kept as the current one (fit({ distributed: true }) uses it).
+ * @param options backend ('gloo'), rank, worldSize, rendezvous, runId, timeoutMs (60000), hostname, iface;
+ *   each defaults from the environment (see InitOptions).
+ * @returns the joined group.
+ * @throws Error when already initialised, on an out-of-range rank, a missing or malformed rendezvous, a
+ *   missing collectives library (naming the Debian package), backend 'mpi' outside mpirun, or when the
+ *   other ranks do not join within timeoutMs.
+ * @example
+ * // started by `myelin run --nproc 2 train.js`, or `mpirun -np 2 node train.js` with { backend: 'mpi' }
+ * const g = myelin.distributed.init();
  */
 export function init(options: InitOptions = {}): ProcessGroup {
   if (current !== null) throw new Error(`distributed.init: already initialised (rank ${current.rank} of ${current.worldSize}); call distributed.destroy() first`);
   const o = resolveInit(options);
+  if (o.backend === 'mpi') {
+    const joined = joinMpi({ rank: options.rank, worldSize: options.worldSize, timeoutMs: o.timeoutMs });
+    binding = joined.binding;
+    current = nativeGroup('mpi', joined.binding, joined.rank, joined.worldSize);
+    return current;
+  }
   if (o.worldSize === 1) {
     current = localGroup();
     return current;
@@ -168,7 +182,7 @@ export function init(options: InitOptions = {}): ProcessGroup {
     throw new Error(`distributed.init: rank ${o.rank} of ${o.worldSize} could not join at ${o.rendezvous} (run '${o.runId}'): ${err instanceof Error ? err.message : String(err)}`);
   }
   binding = b;
-  current = glooGroup(b, o.rank, o.worldSize);
+  current = nativeGroup('gloo', b, o.rank, o.worldSize);
   return current;
 }
 
