@@ -154,8 +154,12 @@ export class Graph extends Module {
   }
 
   /**
-   * Runs the nodes. Takes the inputs positionally (forward(a, b)) or as a record by name (forward({ a, b }));
-   * returns the output Tensor, or a record of them by name when there are several.
+   * Runs the nodes in order. Takes the inputs positionally (forward(a, b)) or as a record by name
+   * (forward({ a, b })).
+   * @param args one Tensor per graph input in the order of the graph's inputs, or one record of them by name.
+   * @returns the output Tensor, or a record of them by name when the graph has several outputs.
+   * @throws Error `Graph: ...` when the number of positional inputs differs from the graph's, or an input is
+   * missing or not a Tensor; a node's op or module throws for inputs of the wrong shape.
    */
   override forward(...args: (Tensor | Record<string, Tensor>)[]): Tensor;
   override forward(...args: unknown[]): Tensor | Record<string, Tensor> {
