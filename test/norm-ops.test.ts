@@ -216,6 +216,16 @@ describe.each(backendsUnderTest())('normalisation op gradients vs finite differe
     gradcheck(([xi]) => upsampleNearest(xi, [11]), [x1], { label: label('upsample 1-d') });
   });
 
+  it('upsampleNearest rejects scales that are not one positive number per spatial dim (they read garbage before)', () => {
+    const x = new Tensor(Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2]);
+    // One scale for two spatial dims: the width's ratio was NaN and every column read column 0.
+    expect(() => upsampleNearest(x, [4, 4], [2])).toThrow(/upsampleNearest: scales must be null or 2 positive numbers/);
+    // A negative scale read outside the input (NaN in the output).
+    expect(() => upsampleNearest(x, [4, 4], [2, -1])).toThrow(/scales must be null or 2 positive numbers.*\[2,-1\]/);
+    expect(() => upsampleNearest(x, [4, 4], [2, 0])).toThrow(/scales/);
+    expect(upsampleNearest(x, [4, 4], [2, 2]).toArray()).toEqual([[[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]]);
+  });
+
   it('batchNorm updates running statistics like PyTorch (momentum and cumulative average)', () => {
     const x = new Tensor(Float32Array.of(1, 2, 3, 5), [4, 1]);
     const running = { mean: Float32Array.of(0), var: Float32Array.of(1), momentum: 0.1 as number | null, batches: 0 };
