@@ -76,7 +76,17 @@ function storeOf(rendezvous: string): { store: 'file' | 'redis'; path?: string; 
   return { store: 'file', path: path.resolve(rendezvous.replace(/^file:\/\//, '')) };
 }
 
-/** The options resolved from the arguments and the environment (exported for tests and the launcher). */
+/**
+ * The options resolved from the arguments and the environment (exported for tests and the launcher).
+ * @param options backend, rank, worldSize, rendezvous, runId, timeoutMs, hostname, iface (see InitOptions);
+ * each one not given comes from the environment (RANK / OMPI_COMM_WORLD_RANK / PMI_RANK, WORLD_SIZE / ...,
+ * MYELIN_RENDEZVOUS or MASTER_ADDR:MASTER_PORT, MYELIN_RUN_ID, GLOO_SOCKET_IFNAME) or its default.
+ * @returns the options with backend, rank, worldSize, runId and timeoutMs filled in (rendezvous and iface when known).
+ * @throws Error for an unknown option, backend 'mpi' (with how to run under mpirun) or any other than 'gloo', a rank
+ * or size variable that is not a non-negative integer, a worldSize that is not a positive integer, a rank outside
+ * 0..worldSize-1, or a timeoutMs that is not an integer in [100, 2^31 - 1].
+ * @example distributed.resolveInit({ rank: 1, worldSize: 2, rendezvous: '/tmp/rdzv' }).timeoutMs // 60000
+ */
 export function resolveInit(options: InitOptions = {}): Required<Pick<InitOptions, 'rank' | 'worldSize' | 'runId' | 'timeoutMs'>> & InitOptions {
   const o = checkOptions('distributed.init', options, INIT_OPTIONS);
   const backend = o.backend ?? 'gloo';
@@ -145,6 +155,16 @@ function glooGroup(b: GlooBinding, rank: number, worldSize: number): ProcessGrou
  * Joins the process group: every rank calls it with the same worldSize and rendezvous, and it returns
  * once all have joined (or throws after timeoutMs). A world of one needs no Gloo. The group is also kept
  * as the current one (fit({ distributed: true }) uses it).
+ * @param options backend ('gloo'), rank, worldSize, rendezvous (a shared directory or redis://host:port), runId,
+ * timeoutMs (default 60000), hostname, iface; see InitOptions for each one's environment variable and default.
+ * @returns the joined ProcessGroup (allReduce, broadcast, barrier, ...).
+ * @throws Error when a group is already initialised (call destroy() first), as resolveInit checks the options,
+ * when worldSize > 1 and no rendezvous is given or set in the environment, when the Gloo addon cannot be loaded,
+ * or when this rank cannot join (timeout, unreachable store).
+ * @example
+ * ```ts
+ * const group = distributed.init(); // under `myelin run --nproc 2 train.js`
+ * ```
  */
 export function init(options: InitOptions = {}): ProcessGroup {
   if (current !== null) throw new Error(`distributed.init: already initialised (rank ${current.rank} of ${current.worldSize}); call distributed.destroy() first`);
