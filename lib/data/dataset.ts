@@ -49,7 +49,12 @@ export type DatasetSource<T> = () => AsyncIterable<T> | Iterable<T>;
 
 const DATASET_BRAND: unique symbol = Symbol.for('myelin.Dataset');
 
-/** True for a data.Dataset (also one from another copy of the package). */
+/**
+ * True for a data.Dataset (also one from another copy of the package: the check reads a brand, not the class).
+ * @param v any value.
+ * @returns whether v is a Dataset.
+ * @example data.isDataset(data.Dataset.fromArrays({ x, y, features: 4 })) // true
+ */
 export function isDataset(v: unknown): v is Dataset<unknown> {
   return v !== null && typeof v === 'object' && (v as { [DATASET_BRAND]?: boolean })[DATASET_BRAND] === true;
 }
