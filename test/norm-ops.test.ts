@@ -240,5 +240,8 @@ describe.each(backendsUnderTest())('normalisation op gradients vs finite differe
     expect(() => batchNorm(new Tensor(Float32Array.of(1, 2), [1, 2]), { training: true })).toThrow(/expected more than 1 value per channel when training, got input \[1,2\]/);
     expect(() => groupNorm(new Tensor(new Float32Array(6), [1, 3, 2]), 2)).toThrow(/groupNorm: numGroups must be a divisor of the 3 input channels, got 2/);
     expect(() => batchNorm(new Tensor(new Float32Array(3), [3]), { training: true })).toThrow(/at least 2-D/);
+    // Without the options object it crashed reading opts.training (a TypeError naming nothing of myelin's).
+    expect(() => batchNorm(new Tensor(new Float32Array(4), [2, 2]), undefined as never)).toThrow(/batchNorm: opts must be an object/);
+    expect(() => batchNorm(new Tensor(new Float32Array(4), [2, 2]), null as never)).toThrow(/batchNorm: opts must be an object/);
   });
 });

@@ -214,7 +214,9 @@ export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const one = (name: string, v: unknown, min: number): [number, number] => [1, pair('conv1d', name, v, min)[1]];
   const padding = options.padding ?? 0;
   const pad2 = padding === 'same' || padding === 'valid' ? padding : ([0, pair('conv1d', 'padding', padding, 0)[1]] as [number, number]);
-  if (Array.isArray(options.stride) || Array.isArray(options.dilation)) invalid('conv1d', 'stride/dilation', 'integers', options.stride);
+  for (const name of ['stride', 'dilation'] as const) {
+    if (Array.isArray(options[name])) invalid('conv1d', name, 'an integer (conv1d takes one number, not a pair)', options[name]);
+  }
   const y = conv2d(
     reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]),
     reshape(weight, [weight.shape[0], weight.shape[1], 1, weight.shape[2]]),

@@ -56,7 +56,7 @@ function checkChannelParam(op: string, name: string, t: Tensor | null | undefine
  * ({ mean, var } Float32Arrays of C values, or null: batch statistics in both modes), weight and bias (Tensors [C],
  * or null).
  * @returns a Tensor of x's shape.
- * @throws Error when x is not a Tensor of at least 2 dimensions, training is not a boolean, eps is not a number
+ * @throws Error when x is not a Tensor of at least 2 dimensions, opts is not an object, training is not a boolean, eps is not a number
  * >= 0, weight or bias is not a Tensor [C], running's mean or var does not have C values, or training with one
  * value per channel (N * spatial size <= 1).
  * @example ops.batchNorm(randn([8, 3, 4, 4]), { training: true }).shape // [8, 3, 4, 4]
@@ -64,6 +64,7 @@ function checkChannelParam(op: string, name: string, t: Tensor | null | undefine
 export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
   const op = 'batchNorm';
   checkTensor(op, 'input', x);
+  if (opts === null || typeof opts !== 'object') invalid(op, 'opts', 'an object { training, eps?, running?, weight?, bias? }', opts);
   const [N, C, S] = channelLayout(op, x);
   const training = checkBoolean(op, 'training', opts.training);
   const eps = opts.eps === undefined ? 1e-5 : checkNumber(op, 'eps', opts.eps, { min: 0 });
