@@ -34,7 +34,10 @@ export class IntTensor {
     return this.shape.length;
   }
 
-  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
+  /**
+   * The values as nested JS arrays (a plain number for a 0-d tensor).
+   * @example intTensor([[1, 2], [3, 4]]).toArray() // [[1, 2], [3, 4]]
+   */
   toArray(): NestedArray {
     if (this.shape.length === 0) return this.data[0];
     return new Tensor(Float32Array.from(this.data), this.shape).toArray();
@@ -95,11 +98,19 @@ export class IntTensor {
     return new IntTensor(this.data.subarray(s * row, e * row), [e - s, ...this.shape.slice(1)]);
   }
 
-  /** A float32 Tensor holding the same values. */
+  /**
+   * A float32 Tensor holding the same values.
+   * @example intTensor([1, 2]).toFloat() // Tensor [1, 2]
+   */
   toFloat(): Tensor {
     return new Tensor(Float32Array.from(this.data), this.shape);
   }
 
+  /**
+   * 'IntTensor(shape=[...])', followed by the values as JSON for at most 100 elements.
+   * @returns the description.
+   * @example String(intTensor([1, 2])) // 'IntTensor(shape=[2]) [1,2]'
+   */
   toString(): string {
     const head = `IntTensor(shape=${shapeToString(this.shape)})`;
     return this.size > 100 ? head : `${head} ${JSON.stringify(this.toArray())}`;

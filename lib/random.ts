@@ -16,7 +16,10 @@ export class Rng {
     this.state = checkSeed(new.target.name, 'seed', seed);
   }
 
-  /** Uniform 32-bit unsigned integer (one mulberry32 step). */
+  /**
+   * Uniform 32-bit unsigned integer (one mulberry32 step).
+   * @example new Rng(1).nextUint32() // 2693262067
+   */
   nextUint32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
@@ -25,7 +28,10 @@ export class Rng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
-  /** Uniform float in [0, 1). */
+  /**
+   * Uniform float in [0, 1).
+   * @example new Rng(1).next() // 0.627...
+   */
   next(): number {
     return this.nextUint32() / 4294967296;
   }
@@ -47,7 +53,10 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
-  /** Standard normal sample (Box-Muller; the second value of each pair is kept for the next call). */
+  /**
+   * Standard normal sample (Box-Muller; the second value of each pair is kept for the next call).
+   * @example new Rng(1).normal() // 0.966...
+   */
   normal(): number {
     if (this.spareNormal !== null) {
       const s = this.spareNormal;
@@ -62,7 +71,10 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** The generator state, to save and later restore with setState. */
+  /**
+   * The generator state, to save and later restore with setState.
+   * @example const saved = rng.getState(); // later: rng.setState(saved)
+   */
   getState(): { state: number; spareNormal: number | null } {
     return { state: this.state, spareNormal: this.spareNormal };
   }

@@ -99,7 +99,10 @@ export class Tensor {
     return this._node === null;
   }
 
-  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
+  /**
+   * The values as nested JS arrays (a plain number for a 0-d tensor).
+   * @example tensor([1, 2, 3, 4], [2, 2]).toArray() // [[1, 2], [3, 4]]
+   */
   toArray(): NestedArray {
     if (this.shape.length === 0) return this.data[0];
     const build = (dim: number, offset: number): NestedArray[] => {
@@ -167,6 +170,7 @@ export class Tensor {
   /**
    * Records that `data` was changed in place outside myelin (e.g. `w.data[0] = 1` or
    * `w.data.set(values)`), so predictAsync copies the weights again. Returns this.
+   * @example w.data[0] = 1; w.markChanged();
    */
   markChanged(): this {
     this._version++;
@@ -201,16 +205,27 @@ export class Tensor {
     zeroGradOf(this, o.setToNull !== undefined && checkBoolean('zeroGrad', 'setToNull', o.setToNull));
   }
 
-  /** A tensor sharing this data, cut from the graph (requiresGrad false). */
+  /**
+   * A tensor sharing this data, cut from the graph (requiresGrad false).
+   * @example const frozen = w.detach(); // same data, no gradient
+   */
   detach(): Tensor {
     return new Tensor(this.data, this.shape);
   }
 
-  /** A copy of the data, cut from the graph. */
+  /**
+   * A copy of the data, cut from the graph.
+   * @example const snapshot = w.clone(); // a copy: later steps do not change it
+   */
   clone(): Tensor {
     return new Tensor(Float32Array.from(this.data), this.shape);
   }
 
+  /**
+   * 'Tensor(shape=[...])' (with ', requiresGrad' when set), followed by the values as JSON for at most 100 elements.
+   * @returns the description.
+   * @example String(tensor([[1, 2]])) // 'Tensor(shape=[1,2]) [[1,2]]'
+   */
   toString(): string {
     const head = `Tensor(shape=${shapeToString(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
     if (this.size > 100) return head;

@@ -207,7 +207,10 @@ export class Preprocessor {
     return new Tensor(out, shape);
   }
 
-  /** The input side (fill, standardisation) as plain data, for the CSV parse workers (readCsvBatches' preprocessor option). */
+  /**
+   * The input side (fill, standardisation) as plain data, for the CSV parse workers (readCsvBatches' preprocessor option).
+   * @example readCsvBatches('big.csv', { preprocessor: prep }) // the parse workers apply prep.rowTransform()
+   */
   rowTransform(): RowTransform | null {
     if (this.features === null) return null;
     return {
@@ -261,6 +264,7 @@ export class Preprocessor {
    * @param op the caller's name for errors.
    * @returns the transformed rows.
    * @throws Error as transformX does.
+   * @example prep.inputs(x, 'predict') // the same as prep.transformX(x, 'predict')
    */
   inputs(x: Tensor | Float32Array, op: string): Tensor {
     return this.transformX(x, op);
@@ -295,14 +299,20 @@ export class Preprocessor {
     return classesOf(scores, this.classNames);
   }
 
-  /** A copy that leaves the input scaling out (keeps the fill, target scaling and names): `myelin predict --no-input-scale`. */
+  /**
+   * A copy that leaves the input scaling out (keeps the fill, target scaling and names): `myelin predict --no-input-scale`.
+   * @example model.preprocessor = model.preprocessor.withoutInputScaling(); // inputs already scaled
+   */
   withoutInputScaling(): Preprocessor {
     const p = Preprocessor.fromJSON(this.toJSON(), 'withoutInputScaling');
     p.input = null;
     return p;
   }
 
-  /** The JSON block model.json stores. */
+  /**
+   * The JSON block model.json stores.
+   * @example const back = data.Preprocessor.fromJSON(prep.toJSON(), 'copy');
+   */
   toJSON(): PreprocessingJson {
     const features = this.need('save');
     const arr = (a: Float32Array): number[] => Array.from(a);

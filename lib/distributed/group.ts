@@ -192,27 +192,42 @@ export function init(options: InitOptions = {}): ProcessGroup {
   return current;
 }
 
-/** The current group, or null before init() / after destroy(). */
+/**
+ * The current group, or null before init() / after destroy().
+ * @example distributed.group()?.allReduce(grads)
+ */
 export function group(): ProcessGroup | null {
   return current;
 }
 
-/** True between init() and destroy(). */
+/**
+ * True between init() and destroy().
+ * @example if (!distributed.isInitialized()) distributed.init();
+ */
 export function isInitialized(): boolean {
   return current !== null;
 }
 
-/** This process's rank (0 without a group). */
+/**
+ * This process's rank (0 without a group).
+ * @example if (distributed.getRank() === 0) save(model, 'out');
+ */
 export function getRank(): number {
   return current?.rank ?? 0;
 }
 
-/** The number of processes (1 without a group). */
+/**
+ * The number of processes (1 without a group).
+ * @example const perRank = Math.ceil(n / distributed.getWorldSize());
+ */
 export function getWorldSize(): number {
   return current?.worldSize ?? 1;
 }
 
-/** Leaves the group (closes the connections); init() may be called again. */
+/**
+ * Leaves the group (closes the connections); init() may be called again.
+ * @example distributed.destroy(); // at the end of the script, on every rank
+ */
 export function destroy(): void {
   binding?.close();
   binding = null;

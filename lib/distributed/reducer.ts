@@ -87,7 +87,10 @@ export class GradientReducer {
     this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
   }
 
-  /** Broadcasts rank 0's parameter values to every rank (one buffer). */
+  /**
+   * Broadcasts rank 0's parameter values to every rank (one buffer).
+   * @example reducer.broadcastParameters(); // before the first step, so every rank starts from rank 0's weights
+   */
   broadcastParameters(): void {
     const total = this.params.reduce((s, p) => s + p.size, 0);
     const flat = new Float32Array(total);

@@ -50,6 +50,7 @@ export class LeakyReLU extends Module {
    * @param x a Tensor of any shape.
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor.
+   * @example new nn.LeakyReLU(0.1).forward(tensor([-2, 3])) // [-0.2, 3]
    */
   override forward(x: Tensor): Tensor {
     checkTensor('LeakyReLU.forward', 'input', x);
@@ -104,6 +105,7 @@ export class GELU extends Module {
    * @param x a Tensor of any shape.
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor.
+   * @example new nn.GELU().forward(randn([2, 5])).shape // [2, 5]
    */
   override forward(x: Tensor): Tensor {
     checkTensor('GELU.forward', 'input', x);
@@ -124,6 +126,7 @@ export class Softmax extends Module {
    * @param x a Tensor of at least 1 dimension, e.g. logits [batch, classes].
    * @returns a Tensor of x's shape whose values along the last dimension are positive and sum to 1.
    * @throws Error when x is not a Tensor of at least 1 dimension.
+   * @example new nn.Softmax().forward(tensor([[0, 0]])) // [[0.5, 0.5]]
    */
   override forward(x: Tensor): Tensor {
     checkTensor('Softmax.forward', 'input', x);

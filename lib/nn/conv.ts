@@ -155,6 +155,7 @@ export class Conv2d extends ConvBase {
    * @returns [batch, outChannels, outH, outW], outH = floor((height + 2 * padding - dilation * (kernelH - 1) - 1) / stride) + 1
    * (likewise outW; padding 'same' keeps height and width).
    * @throws Error when x is not a 4-D Tensor with inChannels channels, or is smaller than the dilated kernel.
+   * @example new nn.Conv2d(3, 8, 3).forward(randn([1, 3, 32, 32])).shape // [1, 8, 30, 30]
    */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, 4, 'batch, channels, height, width');
@@ -211,6 +212,7 @@ export class Conv1d extends ConvBase {
    * @returns [batch, outChannels, outLength], outLength = floor((length + 2 * padding - dilation * (kernelSize - 1) - 1) / stride) + 1
    * (padding 'same' keeps the length).
    * @throws Error when x is not a 3-D Tensor with inChannels channels, or is shorter than the dilated kernel.
+   * @example new nn.Conv1d(4, 8, 5, { padding: 'same' }).forward(randn([2, 4, 100])).shape // [2, 8, 100]
    */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, 3, 'batch, channels, length');

@@ -83,6 +83,7 @@ export class DecoderBlock extends Module {
    * Seeds the dropout masks, the attention and the two MLP layers from `seed` (the MLP layers from seed + 1
    * and seed + 2), unless the block was given its own seed. Sequential({ seed }) calls it.
    * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.DecoderBlock(64, 4), { seed: 1 }) // calls seedIfUnseeded with a per-layer seed
    */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
@@ -98,6 +99,7 @@ export class DecoderBlock extends Module {
    * @param x a Tensor [batch, length, embedDim].
    * @returns a Tensor [batch, length, embedDim].
    * @throws Error when x is not a 3-D Tensor whose last dimension is embedDim.
+   * @example new nn.DecoderBlock(16, 2, { seed: 1 }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
    */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
@@ -113,9 +115,10 @@ export class DecoderBlock extends Module {
    * The block for new positions over the attention's key/value cache (generation; eval mode, no dropout):
    * x's keys and values are appended to `cache`, so each new token costs O(cached length).
    * @param x the new positions, a Tensor [batch, t, embedDim].
-   * @param cache this block's cache (from emptyAttentionCache()), updated in place; its batch must match x's.
+   * @param cache this block's key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
    * @returns a Tensor [batch, t, embedDim].
    * @throws Error when x is not [batch, t, embedDim], or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; block.eval().forwardCached(prompt, cache); block.forwardCached(next, cache);
    */
   forwardCached(x: Tensor, cache: AttentionCache): Tensor {
     const h = add(x, this.attn.attendCached(this.ln1.forward(x), cache));

@@ -72,6 +72,7 @@ export class Dropout extends MaskDropout {
   /**
    * The mask generator's state (to resume training with identical masks), or null when the layer
    * draws from the global generator (no seed given, directly or through Sequential).
+   * @example const s = drop.generatorState(); // later: drop.setGeneratorState(s)
    */
   generatorState(): GeneratorState | null {
     return this.rng ? this.rng.getState() : null;
@@ -80,6 +81,7 @@ export class Dropout extends MaskDropout {
    * Restores the mask generator's state from generatorState(); null makes the layer draw from the global generator.
    * @param s `{ state, spareNormal }` as generatorState() returned it, or null.
    * @throws Error when s is neither null nor exactly `{ state: an integer in [0, 2^32), spareNormal: a finite number or null }`.
+   * @example drop.setGeneratorState(saved);
    */
   setGeneratorState(s: GeneratorState | null): void {
     if (s === null) {
@@ -97,6 +99,7 @@ export class Dropout extends MaskDropout {
    * @param x a Tensor of any shape.
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor.
+   * @example new nn.Dropout(0.5).eval().forward(ones([4])) // [1, 1, 1, 1] (training mode: each 0 or 2)
    */
   override forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);

@@ -27,6 +27,7 @@ export class Flatten extends Module {
    * @param x a Tensor with more than startDim dimensions, e.g. [n, c, h, w].
    * @returns [...x.shape.slice(0, startDim), product of the rest], e.g. [n, c * h * w] for startDim 1.
    * @throws Error when x is not a Tensor or startDim is out of range for it.
+   * @example new nn.Flatten().forward(zeros([2, 3, 4, 4])).shape // [2, 48]
    */
   override forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);

@@ -62,6 +62,7 @@ export class GroupNorm extends Module {
    * @param x a Tensor [N, numChannels, ...] (any number of spatial dimensions, including none).
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor of at least 2 dimensions whose dimension 1 is numChannels.
+   * @example new nn.GroupNorm(2, 8).forward(randn([4, 8, 5, 5])).shape // [4, 8, 5, 5]
    */
   override forward(x: Tensor): Tensor {
     const where = `${this.describe()}.forward`;

@@ -12,6 +12,7 @@ export class Identity extends Module {
    * @param x a Tensor of any shape.
    * @returns x.
    * @throws Error when x is not a Tensor.
+   * @example new nn.Identity().forward(x) === x // true
    */
   override forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) checkTensor('Identity.forward', 'input', x);

@@ -69,6 +69,7 @@ export class LayerNorm extends Module {
    * @param x a Tensor whose shape ends in normalizedShape, e.g. [batch, length, dim] for LayerNorm(dim).
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor or its shape does not end in normalizedShape.
+   * @example new nn.LayerNorm(16).forward(randn([2, 5, 16])).shape // [2, 5, 16]
    */
   override forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.describe());

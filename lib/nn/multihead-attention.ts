@@ -155,6 +155,7 @@ export class MultiheadAttention extends Module {
    * Seeds the weights and the dropout masks from `seed` and re-draws the weights, unless the layer was given
    * its own seed. Sequential({ seed }) calls it.
    * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.MultiheadAttention(64, 4, { batchFirst: true }), { seed: 1 })
    */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
@@ -168,6 +169,7 @@ export class MultiheadAttention extends Module {
    * @param x a Tensor [batch, length, embedDim] with batchFirst, else [length, batch, embedDim].
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a 3-D Tensor whose last dimension is embedDim.
+   * @example new nn.MultiheadAttention(16, 4, { batchFirst: true }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
    */
   override forward(x: Tensor): Tensor {
     return this.attend(x, x, x).output;
@@ -253,9 +255,10 @@ export class MultiheadAttention extends Module {
    * the new keys and values are appended to `cache` (in place), so each new token costs O(cached length), not
    * O(length^2). RoPE counts positions from the cache length. Runs in eval mode (no dropout).
    * @param x the new positions, a Tensor [batch, t, embedDim] (batch-first whatever the layer's batchFirst).
-   * @param cache the cache (emptyAttentionCache() for the first call), updated in place; its batch must match x's.
+   * @param cache the key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
    * @returns a Tensor [batch, t, embedDim].
    * @throws Error when x is not a 3-D Tensor ending in embedDim, or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; mha.eval().attendCached(prompt, cache); mha.attendCached(next, cache);
    */
   attendCached(x: Tensor, cache: AttentionCache): Tensor {
     const where = `${this.describe()}.attendCached`;

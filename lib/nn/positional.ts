@@ -61,6 +61,7 @@ export class LearnedPositionalEncoding extends NormalTable {
    * @param x a Tensor [..., length, embeddingDim] (e.g. [batch, length, embeddingDim]), length at most maxLength.
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor of at least 2 dimensions ending in embeddingDim, or its length exceeds maxLength.
+   * @example new nn.LearnedPositionalEncoding(64, 16).forward(randn([2, 10, 16])).shape // [2, 10, 16]
    */
   override forward(x: Tensor): Tensor {
     const T = checkSequence(`${this.describe()}.forward`, x, this.maxLength, this.embeddingDim);
@@ -154,6 +155,7 @@ export class SinusoidalPositionalEncoding extends Module {
    * @param x a Tensor [..., length, embeddingDim] (e.g. [batch, length, embeddingDim]), length at most maxLength.
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a Tensor of at least 2 dimensions ending in embeddingDim, or its length exceeds maxLength.
+   * @example new nn.SinusoidalPositionalEncoding(16, { maxLength: 64 }).forward(randn([2, 10, 16])).shape // [2, 10, 16]
    */
   override forward(x: Tensor): Tensor {
     const T = checkSequence(`${this.describe()}.forward`, x, this.maxLength, this.embeddingDim);

@@ -253,7 +253,10 @@ export function definitions(): LayerDefinition[] {
   return [...byType.values()];
 }
 
-/** Every registered layer type name. */
+/**
+ * Every registered layer type name.
+ * @example nn.layerTypes().includes('Conv2d') // true
+ */
 export function layerTypes(): string[] {
   return [...byType.keys()];
 }

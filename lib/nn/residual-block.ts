@@ -63,6 +63,7 @@ export class ResidualBlock extends Module {
    * @returns a Tensor of the body's output shape.
    * @throws Error when the body's output and the shortcut's output (or x, without a shortcut) differ in shape;
    * the body's layers throw for an input they cannot take.
+   * @example new nn.ResidualBlock(new nn.Linear(8, 8)).forward(randn([4, 8])).shape // [4, 8]
    */
   override forward(x: Tensor): Tensor {
     const y = this.body.forward(x) as Tensor;
@@ -80,6 +81,7 @@ export class ResidualBlock extends Module {
   /**
    * Seeds the body's and the shortcut's layers (as a Sequential seeds its own) unless they have their own seeds.
    * @param seed an integer in [0, 2^32); the body and the shortcut get seeds derived from it (streams 0 and 1).
+   * @example new nn.Sequential(new nn.ResidualBlock(new nn.Linear(8, 8)), { seed: 1 })
    */
   override seedIfUnseeded(seed: number): void {
     const seedAll = (m: Module, s: number): void => {

@@ -77,6 +77,7 @@ export class Sequential extends Module {
    * @returns the last layer's output (x itself for an empty Sequential).
    * @throws Error when x is neither a Tensor nor an IntTensor, or a layer returns an array or record instead
    * of one Tensor; a layer throws for an input of the wrong shape (naming itself).
+   * @example new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2)).forward(randn([5, 4])).shape // [5, 2]
    */
   override forward(x: Tensor | IntTensor): Tensor {
     // Token ids (an IntTensor) are read by a first layer that takes them (nn.Embedding).

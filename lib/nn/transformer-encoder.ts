@@ -123,6 +123,7 @@ export class TransformerEncoderLayer extends Module {
    * Seeds the dropout masks, the self-attention and the feed-forward layers from `seed` (linear1 and linear2
    * from seed + 1 and seed + 2), unless the layer was given its own seed. Sequential({ seed }) calls it.
    * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.TransformerEncoderLayer(64, 4, { batchFirst: true }), { seed: 1 })
    */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
@@ -137,6 +138,7 @@ export class TransformerEncoderLayer extends Module {
    * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a 3-D Tensor whose last dimension is dModel.
+   * @example new nn.TransformerEncoderLayer(16, 2, { batchFirst: true }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
    */
   override forward(x: Tensor): Tensor {
     return this.encode(x);
@@ -150,6 +152,7 @@ export class TransformerEncoderLayer extends Module {
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a 3-D Tensor whose last dimension is dModel, an option is unknown, or a mask
    * has the wrong shape.
+   * @example layer.encode(x, { isCausal: true }) // x [2, 5, 16] -> [2, 5, 16]
    */
   encode(x: Tensor, opts: EncodeOptions = {}): Tensor {
     const where = `${this.describe()}.forward`;
@@ -169,6 +172,7 @@ export class TransformerEncoderLayer extends Module {
    * @param x a Tensor [batch, length, dModel].
    * @param o the masks, as for encode (not checked here).
    * @returns a Tensor [batch, length, dModel].
+   * @example layer.encodeBatchFirst(x, { isCausal: true }) // x [batch, length, dModel]
    */
   encodeBatchFirst(x: Tensor, o: EncodeOptions): Tensor {
     const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
@@ -188,9 +192,10 @@ export class TransformerEncoderLayer extends Module {
    * The layer (batch-first, causal) for new positions over its attention's key/value cache (generation,
    * eval mode: no dropout); x's keys and values are appended to `cache`.
    * @param x the new positions, a Tensor [batch, t, dModel] (batch-first whatever the layer's batchFirst).
-   * @param cache this layer's cache (from emptyAttentionCache()), updated in place; its batch must match x's.
+   * @param cache this layer's key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
    * @returns a Tensor [batch, t, dModel].
    * @throws Error when x is not [batch, t, dModel], or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; layer.eval().forwardCached(prompt, cache); layer.forwardCached(next, cache);
    */
   forwardCached(x: Tensor, cache: AttentionCache): Tensor {
     const ff = (t: Tensor): Tensor => this.linear2.forward(activate(this.linear1.forward(t), this.activation));
@@ -310,6 +315,7 @@ export class TransformerEncoder extends Module {
    * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a 3-D Tensor whose last dimension is dModel.
+   * @example new nn.TransformerEncoder(new nn.TransformerEncoderLayer(16, 2, { batchFirst: true }), 2).forward(randn([2, 5, 16])).shape // [2, 5, 16]
    */
   override forward(x: Tensor): Tensor {
     return this.encode(x, { isCausal: this.causal });
@@ -324,6 +330,7 @@ export class TransformerEncoder extends Module {
    * @returns a Tensor of x's shape.
    * @throws Error when x is not a 3-D Tensor whose last dimension is dModel, an option is unknown, or a mask
    * has the wrong shape.
+   * @example encoder.encode(x, { keyPaddingMask: pad }) // pad [batch, length]: 1 marks padding
    */
   encode(x: Tensor, opts: EncodeOptions = {}): Tensor {
     const where = `${this.describe()}.forward`;

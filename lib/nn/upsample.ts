@@ -63,6 +63,7 @@ export class Upsample extends Module {
    * the per-dimension factors, or null when the layer was given a size.
    * @throws Error when size or scaleFactor has neither 1 value nor one per spatial dimension, or a scale factor
    * makes a dimension empty.
+   * @example new nn.Upsample({ scaleFactor: 2 }).outputSize([14, 14], 'demo') // { size: [28, 28], scales: [2, 2] }
    */
   outputSize(spatial: readonly number[], where: string): { size: number[]; scales: number[] | null } {
     const k = spatial.length;
@@ -83,6 +84,7 @@ export class Upsample extends Module {
    * @returns [N, C, ...outputSize(spatial).size].
    * @throws Error when x is not a Tensor of 3 to 5 dimensions, size or scaleFactor has neither 1 value nor one
    * per spatial dimension, or a scale factor makes a dimension empty.
+   * @example new nn.Upsample({ scaleFactor: 2 }).forward(randn([1, 3, 14, 14])).shape // [1, 3, 28, 28]
    */
   override forward(x: Tensor): Tensor {
     const where = `${this.describe()}.forward`;

@@ -157,6 +157,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /**
    * Updates every parameter that has a gradient.
    * @throws Error when a parameter's gradient has a different size from the parameter.
+   * @example opt.zeroGrad(); loss.backward(); opt.step();
    */
   step(): void {
     const name = this.constructor.name;
@@ -179,7 +180,10 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /** Names and lengths of the buffers each parameter's state holds (for validating loaded state). */
   protected abstract stateBuffers(p: Tensor): string[];
 
-  /** The optimizer's full state (hyperparameters and copies of all moment buffers). */
+  /**
+   * The optimizer's full state (hyperparameters and copies of all moment buffers).
+   * @example const saved = opt.stateDict(); // later: opt.loadStateDict(saved)
+   */
   stateDict(): OptimizerStateDict {
     return {
       type: this.constructor.name,

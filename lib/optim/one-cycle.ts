@@ -139,6 +139,7 @@ export class OneCycleLR {
    * @param ctx the run: optimizer, epochs, initialEpoch and stepsPerEpoch (batches per epoch).
    * @throws Error when the schedule was built on another optimizer than fit's, or its totalSteps is fewer than
    * epochs x stepsPerEpoch.
+   * @example await fit(model, data, { epochs: 5, callbacks: [new optim.OneCycleLR({ maxLr: 0.1 })] }); // fit calls the hooks
    */
   onTrainBegin(ctx: ScheduleContext): void {
     if (this.optimizer === null) this.optimizer = ctx.optimizer;
@@ -157,11 +158,19 @@ export class OneCycleLR {
     this.optimizer.lr = this.lrAt(this.t);
   }
 
-  /** Fit hook: one step per batch. */
+  /**
+   * Fit hook: one step per batch.
+   * @example await fit(model, data, { callbacks: [sched] }); // steps sched after every batch
+   */
   onBatchEnd(): void {
     this.step();
   }
 
+  /**
+   * The schedule's position, to save with a checkpoint and restore with loadStateDict.
+   * @returns t (steps taken) and totalSteps (null until known).
+   * @example const saved = sched.stateDict(); // later: sched.loadStateDict(saved)
+   */
   stateDict(): { t: number; totalSteps: number | null } {
     return { t: this.t, totalSteps: this.totalSteps };
   }

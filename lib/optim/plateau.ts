@@ -150,6 +150,7 @@ export class ReduceLROnPlateau {
    * Fit hook: binds fit's optimizer (or checks it is the one given) and starts watching the monitored key afresh.
    * @param ctx the run: optimizer, epochs, initialEpoch and stepsPerEpoch.
    * @throws Error when the schedule was built on another optimizer than fit's.
+   * @example await fit(model, data, { validationData, callbacks: [new optim.ReduceLROnPlateau({ patience: 2 })] });
    */
   onTrainBegin(ctx: ScheduleContext): void {
     if (this.optimizer === null) this.optimizer = ctx.optimizer;
@@ -164,6 +165,7 @@ export class ReduceLROnPlateau {
    * @param _epoch the epoch that ended (unused).
    * @param logs the epoch's logged values by key (loss, valLoss, metrics).
    * @throws Error when the monitored key is not logged (the message lists the keys that are), or as step() does.
+   * @example await fit(model, data, { callbacks: [sched] }); // fit calls it with each epoch's logs
    */
   onEpochEnd(_epoch: number, logs: Record<string, number | undefined>): void {
     let value = logs[this.watching];
@@ -178,6 +180,11 @@ export class ReduceLROnPlateau {
     this.step(value);
   }
 
+  /**
+   * The schedule's counters, to save with a checkpoint and restore with loadStateDict.
+   * @returns best (Infinity / -Infinity before the first value), badEpochs, cooldownCounter and reductions.
+   * @example JSON.stringify(sched.stateDict()) // best Infinity is written as null, which loadStateDict accepts
+   */
   stateDict(): { best: number; badEpochs: number; cooldownCounter: number; reductions: number } {
     return { best: this.best, badEpochs: this.badEpochs, cooldownCounter: this.cooldownCounter, reductions: this.reductions };
   }

@@ -23,6 +23,7 @@ export abstract class LRSchedule {
    * The base constructor: takes the optimizer's current lr as the base (subclasses then set lr to lrAt(0)).
    * @param optimizer the optimizer whose lr the schedule sets (any object with a numeric lr).
    * @throws Error when optimizer is not an object, or its lr is not a finite number >= 0.
+   * @example class Halving extends optim.LRSchedule { constructor(opt) { super(opt); this.start(); } lrAt(t) { return this.baseLr / 2 ** t; } }
    */
   constructor(optimizer: HasLearningRate | Optimizer) {
     const where = new.target.name;
@@ -35,10 +36,14 @@ export abstract class LRSchedule {
    * The learning rate after t steps (a pure function of t and baseLr).
    * @param t the step count, from 0.
    * @returns the learning rate.
+   * @example sched.lrAt(10) // the lr 10 steps in, without stepping
    */
   abstract lrAt(t: number): number;
 
-  /** Advances one step and updates the optimizer's lr; returns the new lr. */
+  /**
+   * Advances one step and updates the optimizer's lr; returns the new lr.
+   * @example for (let epoch = 0; epoch < 30; epoch++) { trainOneEpoch(); sched.step(); }
+   */
   step(): number {
     this.t++;
     this.optimizer.lr = this.lrAt(this.t);
@@ -50,6 +55,11 @@ export abstract class LRSchedule {
     return this.lrAt(this.t);
   }
 
+  /**
+   * The schedule's position, to save with a checkpoint and restore with loadStateDict.
+   * @returns t (steps taken) and baseLr.
+   * @example const saved = sched.stateDict(); // later: sched.loadStateDict(saved)
+   */
   stateDict(): { t: number; baseLr: number } {
     return { t: this.t, baseLr: this.baseLr };
   }

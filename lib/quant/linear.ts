@@ -152,6 +152,7 @@ export class QuantizedLinear extends Module {
    * @param x a Tensor [..., inFeatures].
    * @returns a Tensor [..., outFeatures].
    * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   * @example QuantizedLinear.fromLinear(new nn.Linear(64, 10), 'int8', 'none', 0).forward(randn([3, 64])).shape // [3, 10]
    */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
@@ -172,6 +173,7 @@ export class QuantizedLinear extends Module {
    * @param x M * inFeatures inputs, row-major.
    * @param out M * outFeatures outputs, overwritten.
    * @throws Error (from the kernels, before any memory is touched) when x or out does not have M rows of the layer's widths.
+   * @example const out = new Float32Array(2 * 10); q.run(2, x.data, out); // q: 64 -> 10, x [2, 64]
    */
   run(M: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();

@@ -175,7 +175,10 @@ export class Trainer {
     return this.shownStep;
   }
 
-  /** Copies the latest published step's weights into the model (a no-op when it already holds them); returns that step. */
+  /**
+   * Copies the latest published step's weights into the model (a no-op when it already holds them); returns that step.
+   * @example trainer.snapshot(); const y = predict(model, x); // with the latest step's weights
+   */
   snapshot(): number {
     if (this.slots.latestStep() <= this.shownStep) return this.shownStep;
     const step = this.slots.read(this.targets);
@@ -186,7 +189,10 @@ export class Trainer {
     return this.shownStep;
   }
 
-  /** Stops training at the next batch boundary; `done` resolves with history.aborted = true. */
+  /**
+   * Stops training at the next batch boundary; `done` resolves with history.aborted = true.
+   * @example setTimeout(() => trainer.abort(), 60_000); const history = await trainer.done;
+   */
   abort(): void {
     Atomics.store(this.slots.control, ABORT_WORD, 1);
     if (!this.finished) this.worker.postMessage({ t: 'abort' } satisfies MainMessage);

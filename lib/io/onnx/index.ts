@@ -168,6 +168,7 @@ export async function exportModel(model: Module, file: string, opts: ExportOptio
  * activations, Dropout, Flatten, or a registered layer's config and params).
  * @returns a Sequential with those layers and weights.
  * @throws Error when a layer's config is invalid (as fromConfig checks) or a weight has the wrong size for its layer.
+ * @example onnx.sequentialFromLayers([{ kind: 'Linear', name: '0.', inFeatures: 2, outFeatures: 1, weight: Float32Array.of(1, 1), bias: null }])
  */
 export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
   const configs: LayerConfig[] = layers.map((l): LayerConfig => {
