@@ -80,7 +80,17 @@ function storeOf(rendezvous: string): { store: 'file' | 'redis'; path?: string; 
   return { store: 'file', path: path.resolve(rendezvous.replace(/^file:\/\//, '')) };
 }
 
-/** The options resolved from the arguments and the environment (exported for tests and the launcher). */
+/**
+ * The options resolved from the arguments and the environment (exported for tests and the launcher).
+ * @param options backend, rank, worldSize, rendezvous, runId, timeoutMs, hostname, iface (see InitOptions);
+ * each one not given comes from the environment (RANK / OMPI_COMM_WORLD_RANK / PMI_RANK, WORLD_SIZE / ...,
+ * MYELIN_RENDEZVOUS or MASTER_ADDR:MASTER_PORT, MYELIN_RUN_ID, GLOO_SOCKET_IFNAME) or its default.
+ * @returns the options with backend, rank, worldSize, runId and timeoutMs filled in (rendezvous and iface when known).
+ * @throws Error for an unknown option, backend 'mpi' (with how to run under mpirun) or any other than 'gloo', a rank
+ * or size variable that is not a non-negative integer, a worldSize that is not a positive integer, a rank outside
+ * 0..worldSize-1, or a timeoutMs that is not an integer in [100, 2^31 - 1].
+ * @example distributed.resolveInit({ rank: 1, worldSize: 2, rendezvous: '/tmp/rdzv' }).timeoutMs // 60000
+ */
 export function resolveInit(options: InitOptions = {}): Required<Pick<InitOptions, 'rank' | 'worldSize' | 'runId' | 'timeoutMs'>> & InitOptions {
   const o = checkOptions('distributed.init', options, INIT_OPTIONS);
   const backend = o.backend ?? 'gloo';
@@ -144,15 +154,19 @@ function nativeGroup(backend: 'gloo' | 'mpi', b: CollectivesBinding, rank: numbe
  * once all have joined (or throws after timeoutMs). A world of one needs no Gloo. With backend 'mpi'
  * the group is MPI_COMM_WORLD of the processes mpirun started (MPI is initialised on the first call and
  * finalised at process exit). The group is also kept as the current one (fit({ distributed: true }) uses it).
- * @param options backend ('gloo'), rank, worldSize, rendezvous, runId, timeoutMs (60000), hostname, iface;
- *   each defaults from the environment (see InitOptions).
- * @returns the joined group.
- * @throws Error when already initialised, on an out-of-range rank, a missing or malformed rendezvous, a
- *   missing collectives library (naming the Debian package), backend 'mpi' outside mpirun, or when the
- *   other ranks do not join within timeoutMs.
+ * @param options backend ('gloo' or 'mpi'; default 'gloo'), rank, worldSize, rendezvous (a shared directory or
+ * redis://host:port; not used by 'mpi'), runId, timeoutMs (default 60000), hostname, iface; see InitOptions
+ * for each one's environment variable and default.
+ * @returns the joined ProcessGroup (allReduce, broadcast, barrier, ...).
+ * @throws Error when a group is already initialised (call destroy() first), as resolveInit checks the options,
+ * when worldSize > 1 and no rendezvous is given or set in the environment, when the collectives library cannot
+ * be loaded (naming the Debian package), with backend 'mpi' outside mpirun, or when this rank cannot join
+ * (timeout, unreachable store).
  * @example
+ * ```ts
  * // started by `myelin run --nproc 2 train.js`, or `mpirun -np 2 node train.js` with { backend: 'mpi' }
- * const g = myelin.distributed.init();
+ * const group = distributed.init();
+ * ```
  */
 export function init(options: InitOptions = {}): ProcessGroup {
   if (current !== null) throw new Error(`distributed.init: already initialised (rank ${current.rank} of ${current.worldSize}); call distributed.destroy() first`);
@@ -186,27 +200,42 @@ export function init(options: InitOptions = {}): ProcessGroup {
   return current;
 }
 
-/** The current group, or null before init() / after destroy(). */
+/**
+ * The current group, or null before init() / after destroy().
+ * @example distributed.group()?.allReduce(grads)
+ */
 export function group(): ProcessGroup | null {
   return current;
 }
 
-/** True between init() and destroy(). */
+/**
+ * True between init() and destroy().
+ * @example if (!distributed.isInitialized()) distributed.init();
+ */
 export function isInitialized(): boolean {
   return current !== null;
 }
 
-/** This process's rank (0 without a group). */
+/**
+ * This process's rank (0 without a group).
+ * @example if (distributed.getRank() === 0) save(model, 'out');
+ */
 export function getRank(): number {
   return current?.rank ?? 0;
 }
 
-/** The number of processes (1 without a group). */
+/**
+ * The number of processes (1 without a group).
+ * @example const perRank = Math.ceil(n / distributed.getWorldSize());
+ */
 export function getWorldSize(): number {
   return current?.worldSize ?? 1;
 }
 
-/** Leaves the group (closes the connections); init() may be called again. */
+/**
+ * Leaves the group (closes the connections); init() may be called again.
+ * @example distributed.destroy(); // at the end of the script, on every rank
+ */
 export function destroy(): void {
   binding?.close();
   binding = null;

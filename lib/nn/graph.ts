@@ -136,6 +136,7 @@ export class Graph extends Module {
    * Creates the graph (usually made by onnx.importModel).
    * @param opts inputs and outputs (value names), nodes (each names an op or a module, the values it reads, and attrs), modules (by name) and constants (Tensors by name).
    * @throws Error when opts is not an object, a module or constant has the wrong type, or the graph is malformed: empty input or output lists, repeated input names, a node naming both or neither of op and module, an unknown op or module, a wrong input count, or a value read before any input, constant or earlier node provides it.
+   * @example new nn.Graph({ inputs: ['x'], outputs: ['y'], nodes: [{ module: 'fc', inputs: ['x'], output: 'h' }, { op: 'add', inputs: ['h', 'x'], output: 'y' }], modules: { fc: new nn.Linear(4, 4) } })
    */
   constructor(opts: GraphOptions) {
     super();
@@ -154,8 +155,13 @@ export class Graph extends Module {
   }
 
   /**
-   * Runs the nodes. Takes the inputs positionally (forward(a, b)) or as a record by name (forward({ a, b }));
-   * returns the output Tensor, or a record of them by name when there are several.
+   * Runs the nodes in order. Takes the inputs positionally (forward(a, b)) or as a record by name
+   * (forward({ a, b })).
+   * @param args one Tensor per graph input in the order of the graph's inputs, or one record of them by name.
+   * @returns the output Tensor, or a record of them by name when the graph has several outputs.
+   * @throws Error `Graph: ...` when the number of positional inputs differs from the graph's, or an input is
+   * missing or not a Tensor; a node's op or module throws for inputs of the wrong shape.
+   * @example graph.forward(randn([2, 4])) // or graph.forward({ x: randn([2, 4]) })
    */
   override forward(...args: (Tensor | Record<string, Tensor>)[]): Tensor;
   override forward(...args: unknown[]): Tensor | Record<string, Tensor> {

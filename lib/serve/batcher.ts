@@ -121,6 +121,15 @@ export class Batcher {
   private inlineJob = false;
   private readonly counters: BatcherStats = { requests: 0, batches: 0, rows: 0, largestBatch: 0 };
 
+  /**
+   * A batcher for one model (predictAsync makes one per model when batch is true).
+   * @param model the model whose plan the batches run on.
+   * @param options batchWindowMs (ms the first request waits for others, >= 0, default 0), maxBatchRows (rows that
+   * send a batch at once, default 32), maxInFlight (batches running at once, default 1), backend (default: the
+   * active backend at each request).
+   * @throws Error for an unknown option or a value of the wrong kind.
+   * @example const b = new serve.Batcher(model, { batchWindowMs: 2 }); const y = await b.predict(x);
+   */
   constructor(private readonly model: PlannableModel, options: BatcherOptions = {}) {
     const o = checkOptions('batcher', options, BATCHER_OPTION_KINDS) as BatcherOptions;
     this.batchWindowMs = o.batchWindowMs ?? BATCHER_DEFAULTS.batchWindowMs;
@@ -135,8 +144,14 @@ export class Batcher {
   }
 
   /**
-   * Predicts for x ([rows, features] Tensor, or a flat Float32Array with options.features or
-   * options.rows) as part of a batch; resolves with this request's rows of the output.
+   * Predicts for x as part of a batch; resolves with this request's rows of the output.
+   * @param x a Tensor [rows, features], or a flat Float32Array with options.features or options.rows.
+   * @param options features or rows (positive integers: the shape of a flat array), signal (an AbortSignal that
+   * cancels the request while it waits).
+   * @returns a Promise of a Tensor [rows, outputs].
+   * @throws Error (the promise rejects) for an unknown option, several inputs (an array or record: use
+   * predictAsync), or an input that does not fit the model (see shapeInput); an aborted signal rejects with its reason.
+   * @example const y = await batcher.predict(tensor(row, [1, 64]));
    */
   predict(x: Tensor | Float32Array, options: BatchedPredictOptions = {}): Promise<Tensor> {
     let call: PreparedCall;
