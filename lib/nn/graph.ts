@@ -6,6 +6,7 @@ import { Module } from './module';
 import type { LayerConfig } from './config';
 import { register } from './registry';
 import { isPlainObject } from '../validate';
+import { SHAPE_OPS } from './graph-shape-ops';
 
 /** An attribute of an op node. */
 export type GraphAttr = number | string | boolean | null | number[];
@@ -73,8 +74,8 @@ export const GRAPH_OPS: Record<string, { arity: number; run: OpRunner }> = {
   tanh: { arity: 1, run: unary(ops.tanh) },
   leakyRelu: { arity: 1, run: (xs, a) => ops.leakyRelu(xs[0], attr(a, 'alpha', 0.01) as number) },
   gelu: { arity: 1, run: (xs, a) => ops.gelu(xs[0], attr(a, 'approximate', 'none') as 'none' | 'tanh') },
-  softmax: { arity: 1, run: unary((x) => ops.softmax(x)) },
-  logSoftmax: { arity: 1, run: unary((x) => ops.logSoftmax(x)) },
+  softmax: { arity: 1, run: (xs, a) => ops.softmax(xs[0], attr(a, 'axis', -1) as number) },
+  logSoftmax: { arity: 1, run: (xs, a) => ops.logSoftmax(xs[0], attr(a, 'axis', -1) as number) },
   transpose: { arity: 1, run: unary(ops.transpose) },
   flatten: { arity: 1, run: (xs, a) => ops.flatten(xs[0], attr(a, 'startDim', 1) as number) },
   reshape: { arity: 1, run: (xs, a) => reshapeLike(xs[0], attr(a, 'shape', [-1]) as number[]) },
@@ -83,6 +84,7 @@ export const GRAPH_OPS: Record<string, { arity: number; run: OpRunner }> = {
   mean: { arity: 1, run: (xs, a) => ops.mean(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
   max: { arity: 1, run: (xs, a) => ops.max(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
   min: { arity: 1, run: (xs, a) => ops.min(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
+  ...SHAPE_OPS,
 };
 
 function fail(what: string): never {
@@ -119,6 +121,15 @@ function checkGraph(o: { inputs: unknown; outputs: unknown; nodes: unknown }, mo
     defined.add(node.output);
   });
   for (const s of outputs) if (!defined.has(s)) fail(`output '${s}' is not computed by any node`);
+}
+
+/**
+ * Calls a module node: forward(...inputs), or with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's
+ * initial states [h0, c0]).
+ */
+export function callModule(m: Module, xs: Tensor[], attrs: Record<string, GraphAttr> | undefined): Tensor {
+  if (attrs?.states === 'list') return (m.forward as (x: Tensor, hx: Tensor[]) => Tensor)(xs[0], xs.slice(1));
+  return m.forward(...(xs as [Tensor])) as Tensor;
 }
 
 /**
@@ -172,7 +183,7 @@ export class Graph extends Module {
     });
     for (const n of this.nodes) {
       const xs = n.inputs.map((s) => values.get(s) as Tensor);
-      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : ((this.modules.get(n.module as string) as Module).forward(...(xs as [Tensor])) as Tensor);
+      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : callModule(this.modules.get(n.module as string) as Module, xs, n.attrs);
       values.set(n.output, y);
     }
     if (this.outputNames.length === 1) return values.get(this.outputNames[0]) as Tensor;

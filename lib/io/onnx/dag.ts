@@ -1,10 +1,10 @@
 // ONNX graph that is not a chain -> nn.Graph: Gemm/MatMul(+Add) become Linear modules, registered layers' operators
 // (LayerNormalization) their modules, the rest op nodes (Add, Sub, Mul, Div, Concat, activations, reshapes).
 import { onnx } from './schema';
-import { ConstTensor, NodeAttributes, nodeView, shortestFloat32 } from './decode';
+import { ConstTensor, NodeAttributes, nodeView, readTensor, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { definitions, type LayerDefinition } from '../../nn/registry';
-import { Graph, GRAPH_OPS, type GraphAttr, type GraphNode } from '../../nn/graph';
+import { Graph, GRAPH_OPS, callModule, type GraphAttr, type GraphNode } from '../../nn/graph';
 import { noGrad } from '../../autograd';
 import { fromConfig, type LayerConfig } from '../../nn';
 import { Module } from '../../nn/module';
@@ -16,6 +16,20 @@ const DIRECT: Record<string, string> = {
   Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh',
   Neg: 'neg', Exp: 'exp', Log: 'log', Abs: 'abs', Sqrt: 'sqrt', MatMul: 'matmul',
 };
+
+/** ONNX Cast targets -> what the cast op keeps: the value, its integer part, or nonzero -> 1. */
+const CAST_TO: Record<number, 'float' | 'int' | 'bool'> = {
+  1: 'float', 10: 'float', 11: 'float', 16: 'float', 2: 'int', 3: 'int', 4: 'int', 5: 'int', 6: 'int', 7: 'int', 12: 'int', 13: 'int', 9: 'bool',
+};
+
+/** Comparisons and logic (1/0 results). */
+const COMPARISONS: Record<string, string> = { Equal: 'equal', Greater: 'greater', Less: 'less', Not: 'not' };
+
+/** Ops whose result is an integer when their first input is (shape arithmetic), and those when all inputs are. */
+const KEEPS_INT = new Set(['gather', 'slice', 'unsqueeze', 'squeeze', 'reshape', 'reshapeTo', 'expand', 'identity', 'permute', 'transpose', 'neg', 'abs']);
+const ALL_INT = new Set(['concat', 'add', 'sub', 'mul']);
+/** Ops whose result is always an integer or 1/0. */
+const MAKES_INT = new Set(['shape', 'intDiv', 'equal', 'greater', 'less', 'not']);
 
 /** ONNX reductions -> Graph ops (one axis, or all). */
 const REDUCTIONS: Record<string, string> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max', ReduceMin: 'min' };
@@ -66,13 +80,17 @@ export function graphFromModel(g: PreparedGraph): Graph {
   };
   // Every value is also computed on a one-row probe of zeros (when the input shapes are known): it gives the
   // per-sample shapes registered imports ask about, and a node that does not fit its inputs fails here, named.
+  // The declared batch size when there is one (a static export bakes it into its reshapes), else 1.
   const probes = new Map<string, Tensor>();
   if (g.inputs.every((v) => v.shape !== null && v.shape.slice(1).every((d) => d !== null))) {
     for (const v of g.inputs) {
-      const sample = (v.shape as number[]).slice(1);
-      probes.set(v.name, new Tensor(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
+      const shape = [(v.shape as (number | null)[])[0] ?? 1, ...(v.shape as number[]).slice(1)];
+      probes.set(v.name, new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape));
     }
   }
+  // Values holding integers (shapes, indices): ONNX Div of integers truncates.
+  const ints = new Set<string>([...constants].filter(([, c]) => c.int === true).map(([k]) => k));
+  const isInt = (s: string): boolean => ints.has(resolve(s)) || constants.get(s)?.int === true;
   const probe = (node: GraphNode, lbl: string): void => {
     const xs = node.inputs.map((s) => probes.get(s) ?? graphConstants[s]);
     if (xs.some((t) => t === undefined)) return;
@@ -81,7 +99,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     const wasTraining = m !== null && m.training;
     try {
       if (m !== null) m.eval();
-      const y = noGrad(() => (m === null ? GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}) : (m.forward(...(xs as [Tensor])) as Tensor)));
+      const y = noGrad(() => (m === null ? GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}) : callModule(m, xs as Tensor[], node.attrs)));
       probes.set(node.output, y);
     } catch (err) {
       throw new Error(`${lbl}: ${(err as Error).message}`);
@@ -92,6 +110,22 @@ export function graphFromModel(g: PreparedGraph): Graph {
   const sampleOf = (s: string): (number | null)[] | null => probes.get(resolve(s))?.shape.slice(1) ?? null;
   let current = '';
   const emit = (node: GraphNode): void => {
+    const op = node.op ?? '';
+    const intResult = MAKES_INT.has(op) || (KEEPS_INT.has(op) && isInt(node.inputs[0])) || (ALL_INT.has(op) && node.inputs.every(isInt)) ||
+      (op === 'where' && isInt(node.inputs[1]) && isInt(node.inputs[2])) || (op === 'cast' && node.attrs?.to !== 'float');
+    if (intResult) ints.add(node.output);
+    if (node.op !== undefined && node.inputs.every((x) => graphConstants[x] !== undefined)) {
+      // Every input is a constant (shape arithmetic on fixed values): computed once here.
+      let y: Tensor;
+      try {
+        y = noGrad(() => GRAPH_OPS[node.op as string].run(node.inputs.map((x) => graphConstants[x]), node.attrs ?? {}));
+      } catch (err) {
+        throw new Error(`${current}: ${(err as Error).message}`);
+      }
+      graphConstants[node.output] = y;
+      constants.set(node.output, { dims: y.shape.slice(), data: Float64Array.from(y.data), int: ints.has(node.output) });
+      return;
+    }
     nodes.push(node);
     probe(node, current);
   };
@@ -231,6 +265,8 @@ export function graphFromModel(g: PreparedGraph): Graph {
         // Over the last axis: -1, or rank - 1 (opset 13+ semantics; below 13 the default axis 1 flattens, so it must be the last).
         const sample = sampleOf(ins[0]);
         const axis = attrs.int('axis', g.opset >= 13 ? -1 : 1);
+        // From opset 13 the axis is one axis (any); before, the input was flattened from it, so only the last fits.
+        if (g.opset >= 13 && axis !== -1) return push(op === 'Softmax' ? 'softmax' : 'logSoftmax', [ins[0]], { axis });
         if (!(axis === -1 || (sample !== null && axis === sample.length))) {
           throw new Error(`${lbl}: only ${op} over the last axis is supported (axis=${axis}, input rank ${sample === null ? 'unknown' : sample.length + 1})`);
         }
@@ -243,8 +279,55 @@ export function graphFromModel(g: PreparedGraph): Graph {
       }
       case 'Reshape': {
         const shape = constIn(1);
-        if (attrs.int('allowzero', 0) !== 0 || shape === undefined) throw new Error(`${lbl}: only Reshape by a constant shape with allowzero=0 is supported`);
+        if (attrs.int('allowzero', 0) !== 0) throw new Error(`${lbl}: allowzero=${attrs.int('allowzero', 0)} is not supported (only 0)`);
+        // A shape computed in the graph (torch's head split for a dynamic batch and length) is read at run time.
+        if (shape === undefined) return push('reshapeTo', [ins[0], ins[1]]);
         return push('reshape', [ins[0]], { shape: Array.from(shape.data) });
+      }
+      case 'Shape': {
+        const a: Record<string, GraphAttr> = {};
+        if (attrs.has('start')) a.start = attrs.int('start', 0);
+        if (attrs.has('end')) a.end = attrs.int('end', 0);
+        return push('shape', [ins[0]], a);
+      }
+      case 'ConstantOfShape': {
+        const t = attrs.tensor('value');
+        const v = t ? readTensor(t, `${lbl} value`) : { dims: [1], data: Float64Array.of(0), int: false };
+        if (v.data.length !== 1) throw new Error(`${lbl}: value must hold one element, got ${v.data.length}`);
+        if (v.int === true) ints.add(out);
+        return push('constantOfShape', [ins[0]], { value: v.data[0] });
+      }
+      case 'Slice': {
+        if (ins.length < 3 || ins.some((s) => !s)) throw new Error(`${lbl}: only Slice(data, starts, ends[, axes[, steps]]) with every input given is supported (opset 10+)`);
+        return push('slice', ins.slice());
+      }
+      case 'Unsqueeze':
+      case 'Squeeze': {
+        const graphOp = op === 'Unsqueeze' ? 'unsqueeze' : 'squeeze';
+        const axes = nodeView(n, lbl).ints('axes');
+        if (ins.length > 1 && ins[1]) return push(graphOp, [ins[0], ins[1]]);
+        return push(graphOp, [ins[0]], axes === null ? {} : { axes });
+      }
+      case 'Expand':
+        return push('expand', [ins[0], ins[1]]);
+      case 'Where':
+        return push('where', [ins[0], ins[1], ins[2]]);
+      case 'Equal':
+      case 'Greater':
+      case 'Less':
+      case 'Not':
+        if (ins.length !== (op === 'Not' ? 1 : 2)) throw new Error(`${lbl}: unexpected number of inputs (${ins.length})`);
+        return push(COMPARISONS[op], ins.slice());
+      case 'Cast': {
+        const to = attrs.int('to', 0);
+        const kind = CAST_TO[to];
+        if (kind === undefined) throw new Error(`${lbl}: a Cast to ${onnx.TensorProto.DataType[to] ?? to} is not supported (float, integer and bool types are)`);
+        return push('cast', [ins[0]], { to: kind });
+      }
+      case 'Gather': {
+        // A constant table read at the running ids is an nn.Embedding (below); anything else is an index op.
+        if (constants.has(ins[0]) && !constants.has(ins[1]) && !isInt(ins[0])) break;
+        return push('gather', [ins[0], ins[1]], { axis: attrs.int('axis', 0) });
       }
       case 'Concat':
         return push('concat', ins.slice(), { axis: attrs.int('axis', 0) });
@@ -257,13 +340,15 @@ export function graphFromModel(g: PreparedGraph): Graph {
         const perm = nodeView(n, lbl).ints('perm');
         const rank = sampleOf(ins[0])?.length;
         const swapLast = perm !== null && perm.length >= 2 && perm.every((d, k) => d === (k === perm.length - 2 ? perm.length - 1 : k === perm.length - 1 ? perm.length - 2 : k));
-        if (!swapLast || (rank !== undefined && rank + 1 !== perm.length)) throw new Error(`${lbl}: only a Transpose of the last two axes is supported, got perm [${perm?.join(',') ?? ''}]`);
-        return push('transpose', [ins[0]]);
+        if (swapLast && (rank === undefined || rank + 1 === perm.length)) return push('transpose', [ins[0]]);
+        return push('permute', [ins[0]], perm === null ? {} : { perm });
       }
+    }
+    switch (op) {
       default: {
-        const graphOp = DIRECT[op];
+        const graphOp = op === 'Div' && ins.every(isInt) ? 'intDiv' : DIRECT[op];
         if (graphOp !== undefined) {
-          if (ins.length !== (graphOp === 'add' || graphOp === 'sub' || graphOp === 'mul' || graphOp === 'div' || graphOp === 'matmul' ? 2 : 1)) throw new Error(`${lbl}: unexpected number of inputs (${ins.length})`);
+          if (ins.length !== GRAPH_OPS[graphOp].arity) throw new Error(`${lbl}: unexpected number of inputs (${ins.length})`);
           return push(graphOp, ins.slice());
         }
         if (def?.onnxImport?.node !== undefined) {
