@@ -41,7 +41,7 @@ export interface GraphConfig extends LayerConfig {
   outputs: string[];
   nodes: GraphNode[];
   modules: Record<string, LayerConfig>;
-  constants: Record<string, { shape: number[]; data: number[] }>;
+  constants: Record<string, { shape: number[]; data: (number | string)[] }>;
 }
 
 type OpRunner = (xs: Tensor[], attrs: Record<string, GraphAttr>) => Tensor;
@@ -201,7 +201,8 @@ export class Graph extends Module {
       outputs: this.outputNames.slice(),
       nodes: this.nodes.map((n) => JSON.parse(JSON.stringify(n)) as GraphNode),
       modules: Object.fromEntries([...this.modules].map(([k, m]) => [k, m.toConfig()])),
-      constants: Object.fromEntries([...this.constants].map(([k, t]) => [k, { shape: t.shape.slice(), data: Array.from(t.data) }])),
+      // JSON has no Infinity/NaN (an imported attention mask adds -Infinity): those are written as strings.
+      constants: Object.fromEntries([...this.constants].map(([k, t]) => [k, { shape: t.shape.slice(), data: Array.from(t.data, (v) => (Number.isFinite(v) ? v : String(v))) }])),
     };
   }
 
@@ -219,7 +220,9 @@ register<GraphConfig>(Graph, {
     const constants: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(c.constants)) {
       if (!isPlainObject(v) || !Array.isArray(v.shape) || !Array.isArray(v.data)) fail(`constants['${k}'] must be { shape, data }`);
-      constants[k] = new Tensor(Float32Array.from(v.data), v.shape);
+      const bad = (v.data as unknown[]).find((x) => typeof x !== 'number' && x !== 'Infinity' && x !== '-Infinity' && x !== 'NaN');
+      if (bad !== undefined) fail(`constants['${k}'] holds ${JSON.stringify(bad)}: values are numbers, or 'Infinity', '-Infinity', 'NaN'`);
+      constants[k] = new Tensor(Float32Array.from(v.data as (number | string)[], Number), v.shape);
     }
     const modules: Record<string, Module> = {};
     for (const [k, v] of Object.entries(c.modules)) modules[k] = build(v);

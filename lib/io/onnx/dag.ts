@@ -34,6 +34,12 @@ const MAKES_INT = new Set(['shape', 'intDiv', 'equal', 'greater', 'less', 'not']
 /** ONNX reductions -> Graph ops (one axis, or all). */
 const REDUCTIONS: Record<string, string> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max', ReduceMin: 'min' };
 
+/** The module path torch.onnx.export writes in a node's name ('/layers.0/linear1/MatMul' -> 'layers.0.linear1'), or ''. */
+function scopeOf(n: onnx.INodeProto): string {
+  const parts = (n.name ?? '').split('/').filter((p) => p !== '');
+  return parts.length >= 2 && parts.slice(0, -1).every((p) => /^[A-Za-z0-9_.]+$/.test(p)) ? parts.slice(0, -1).join('.') : '';
+}
+
 const label = (n: onnx.INodeProto, i: number): string => `${n.opType ?? '?'} node '${n.name || `#${i}`}'`;
 
 function transposed(c: ConstTensor): Float32Array {
@@ -80,11 +86,16 @@ export function graphFromModel(g: PreparedGraph): Graph {
   };
   // Every value is also computed on a one-row probe of zeros (when the input shapes are known): it gives the
   // per-sample shapes registered imports ask about, and a node that does not fit its inputs fails here, named.
-  // The declared batch size when there is one (a static export bakes it into its reshapes), else 1.
+  // The declared batch size when there is one (a static export bakes it into its reshapes), else 1. A graph that
+  // computes its shapes at run time (Shape nodes: torch's dynamic batch and length) is probed with stand-ins for
+  // its other variable dimensions; if that probe fails somewhere, probing stops (the stand-in may not fit).
   const probes = new Map<string, Tensor>();
-  if (g.inputs.every((v) => v.shape !== null && v.shape.slice(1).every((d) => d !== null))) {
+  const runtimeShapes = dataNodes.some((n) => n.opType === 'Shape');
+  let standIns = false;
+  if (g.inputs.every((v) => v.shape !== null && (runtimeShapes || v.shape.slice(1).every((d) => d !== null)))) {
     for (const v of g.inputs) {
-      const shape = [(v.shape as (number | null)[])[0] ?? 1, ...(v.shape as number[]).slice(1)];
+      const shape = (v.shape as (number | null)[]).map((d, k) => d ?? (k === 0 ? 1 : 3));
+      standIns ||= (v.shape as (number | null)[]).slice(1).some((d) => d === null);
       probes.set(v.name, new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape));
     }
   }
@@ -102,7 +113,8 @@ export function graphFromModel(g: PreparedGraph): Graph {
       const y = noGrad(() => (m === null ? GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}) : callModule(m, xs as Tensor[], node.attrs)));
       probes.set(node.output, y);
     } catch (err) {
-      throw new Error(`${lbl}: ${(err as Error).message}`);
+      if (!standIns) throw new Error(`${lbl}: ${(err as Error).message}`);
+      probes.clear();
     } finally {
       if (m !== null) m.train(wasTraining);
     }
@@ -135,10 +147,10 @@ export function graphFromModel(g: PreparedGraph): Graph {
     modules[name] = m;
     emit({ module: name, inputs: [resolve(input)], output });
   };
-  const linear = (lbl: string, x: string, init: string, w: Float32Array, out: number, inF: number, bias: Float32Array | null, output: string, i: number): void => {
+  const linear = (lbl: string, x: string, init: string, w: Float32Array, out: number, inF: number, bias: Float32Array | null, output: string, i: number, scope = ''): void => {
     const params: Record<string, Float32Array> = { weight: w };
     if (bias) params.bias = bias;
-    addModule(moduleName(init, `linear_${i}`), { type: 'Linear', inFeatures: inF, outFeatures: out, bias: bias !== null }, params, x, output);
+    addModule(moduleName(init, scope || `linear_${i}`), { type: 'Linear', inFeatures: inF, outFeatures: out, bias: bias !== null }, params, x, output);
     void lbl;
   };
 
@@ -243,7 +255,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
         const addConst = add ? (add.input ?? []).find((s) => s !== out) : undefined;
         const bias = add && addConst !== undefined && !g.outputs.includes(out) ? biasOf(constants.get(addConst), outF) : null;
         if (add && bias) folded.add(add);
-        linear(lbl, ins[0], ins[1], transposed(b), outF, inF, bias, add && bias ? (add.output ?? [])[0] ?? '' : out, i);
+        linear(lbl, ins[0], ins[1], transposed(b), outF, inF, bias, add && bias ? (add.output ?? [])[0] ?? '' : out, i, scopeOf(n));
         return;
       }
       case 'Identity':
