@@ -10,6 +10,9 @@ import { fromConfig, type LayerConfig } from '../../nn';
 import { Module } from '../../nn/module';
 import { Tensor } from '../../tensor';
 import type { PreparedGraph } from './graph';
+import { recurrentFromOnnx } from '../../nn/recurrent-onnx';
+import { RecurrentBase, type RecurrentConfig } from '../../nn/recurrent';
+import { AttributeType, int64ToNumber } from './schema';
 
 /** ONNX operator -> Graph op, for the operators that map one to one (attributes read below). */
 const DIRECT: Record<string, string> = {
@@ -126,6 +129,8 @@ export function graphFromModel(g: PreparedGraph): Graph {
     const intResult = MAKES_INT.has(op) || (KEEPS_INT.has(op) && isInt(node.inputs[0])) || (ALL_INT.has(op) && node.inputs.every(isInt)) ||
       (op === 'where' && isInt(node.inputs[1]) && isInt(node.inputs[2])) || (op === 'cast' && node.attrs?.to !== 'float');
     if (intResult) ints.add(node.output);
+    const keepsValues = ['slice', 'gather', 'unsqueeze', 'squeeze', 'reshape', 'reshapeTo', 'expand', 'permute', 'transpose', 'identity'];
+    if ((op === 'constantOfShape' && node.attrs?.value === 0) || (keepsValues.includes(op) && zeros.has(node.inputs[0]))) zeros.add(node.output);
     if (node.op !== undefined && node.inputs.every((x) => graphConstants[x] !== undefined)) {
       // Every input is a constant (shape arithmetic on fixed values): computed once here.
       let y: Tensor;
@@ -204,6 +209,85 @@ export function graphFromModel(g: PreparedGraph): Graph {
       return true;
     }
     return false;
+  };
+
+  /** Values that are all zeros: a ConstantOfShape of 0 (torch's default initial states) and slices of it. */
+  const zeros = new Set<string>();
+  const isZero = (s: string): boolean => zeros.has(resolve(s)) || (constants.get(s)?.data.every((v) => v === 0) ?? false);
+
+  /**
+   * An ONNX LSTM/GRU node -> a one-layer nn.LSTM/nn.GRU module node. Initial states that are zeros are left out;
+   * others are passed (LSTM: [h0, c0]). The module's output [T, B, D*H] is ONNX's Y [T, D, B, H] flattened the way
+   * exporters flatten it (Squeeze of axis 1, or Transpose [0,2,1,3] + Reshape [0,0,-1]): that step is absorbed;
+   * any other reader of Y gets Y back by a reshape and a permute.
+   */
+  const readRecurrent = (n: onnx.INodeProto, i: number, lbl: string, op: 'LSTM' | 'GRU'): void => {
+    const ins = n.input ?? [];
+    const outs = n.output ?? [];
+    const attrs: Record<string, number | string | number[] | string[]> = {};
+    for (const a of n.attribute ?? []) {
+      const name = a.name ?? '';
+      if (a.type === AttributeType.INT) attrs[name] = int64ToNumber(a.i, `${lbl} attribute ${name}`);
+      else if (a.type === AttributeType.FLOAT) attrs[name] = a.f ?? 0;
+      else if (a.type === AttributeType.STRING) attrs[name] = new TextDecoder().decode(a.s ?? new Uint8Array());
+      else if (a.type === AttributeType.STRINGS) attrs[name] = (a.strings ?? []).map((x) => new TextDecoder().decode(x));
+      else if (a.type === AttributeType.FLOATS) attrs[name] = (a.floats ?? []).slice();
+    }
+    const W = constants.get(ins[1]);
+    const R = constants.get(ins[2]);
+    const B = ins[3] ? constants.get(ins[3]) : null;
+    if (W === undefined || R === undefined || B === undefined) throw new Error(`${lbl}: W, R and B must be constants (initializers)`);
+    if (ins[4]) throw new Error(`${lbl}: sequence_lens is not supported (every sequence runs its full length)`);
+    if (op === 'LSTM' && ins[7]) throw new Error(`${lbl}: peephole weights P are not supported (PyTorch's LSTM has none)`);
+    for (const [k, what] of [[1, 'Y_h (the final hidden state)'], [2, 'Y_c (the final cell state)']] as const) {
+      const o = outs[k];
+      if (o && ((consumers.get(o) ?? []).length > 0 || g.outputs.includes(o))) throw new Error(`${lbl}: reading output ${what} is not supported (only Y, the output sequence)`);
+    }
+    const { config, params } = recurrentFromOnnx({ kind: op, label: lbl, attrs, W, R, B });
+    const D = config.bidirectional ? 2 : 1;
+    const H = config.hiddenSize;
+    const stateNames = op === 'LSTM' ? [ins[5], ins[6]] : [ins[5]];
+    const given = stateNames.filter((x) => x && !isZero(x)).length > 0;
+    if (given && stateNames.some((x) => !x)) throw new Error(`${lbl}: give both initial_h and initial_c, or neither`);
+    const inputs = [resolve(ins[0]), ...(given ? stateNames.map(operand) : [])];
+    // The reader that flattens Y as nn.LSTM's output does, when it is Y's only reader.
+    const y = outs[0] ?? '';
+    const only = (v: string): onnx.INodeProto | null => {
+      const c = consumers.get(v) ?? [];
+      return c.length === 1 && !g.outputs.includes(v) && !folded.has(c[0]) ? c[0] : null;
+    };
+    const readsAxes = (x: onnx.INodeProto): number[] | null => (x.input?.[1] ? Array.from(constants.get(x.input[1])?.data ?? []) : nodeView(x, lbl).ints('axes'));
+    let output = '';
+    let swapAfter = '';
+    const next = only(y);
+    if (next && D === 1 && next.opType === 'Squeeze' && readsAxes(next)?.join() === '1') {
+      folded.add(next);
+      output = (next.output ?? [])[0] ?? '';
+    } else if (next && next.opType === 'Transpose' && ['0,2,1,3', '2,0,1,3'].includes(nodeView(next, lbl).ints('perm')?.join() ?? '')) {
+      // [2,0,1,3]: exportModel's batch-first last layer, [B, T, D*H]: the sequence with batch and time swapped
+      const reshape = only((next.output ?? [])[0] ?? '');
+      const target = reshape?.opType === 'Reshape' ? constants.get((reshape.input ?? [])[1] ?? '') : undefined;
+      if (reshape && target && Array.from(target.data).join() === '0,0,-1' && new NodeAttributes(reshape).int('allowzero', 0) === 0) {
+        folded.add(next);
+        folded.add(reshape);
+        output = (reshape.output ?? [])[0] ?? '';
+        if (nodeView(next, lbl).ints('perm')?.join() === '2,0,1,3') swapAfter = output;
+      }
+    }
+    const m = fromConfig(config);
+    m.loadStateDict(params);
+    const name = moduleName('', scopeOf(n) || `${op.toLowerCase()}_${i}`);
+    modules[name] = m;
+    const seq = output && !swapAfter ? output : `${y}::sequence`;
+    emit({ module: name, inputs, output: seq, ...(given && op === 'LSTM' ? { attrs: { states: 'list' } } : {}) });
+    if (swapAfter) emit({ op: 'permute', inputs: [seq], output: swapAfter, attrs: { perm: [1, 0, 2] } });
+    if (output === '') {
+      // Y [T, D, B, H] from the sequence [T, B, D*H]
+      const split = `${y}::split`;
+      graphConstants[split] = new Tensor(Float32Array.of(0, 0, D, H), [4]);
+      emit({ op: 'reshapeTo', inputs: [seq, split], output: `${y}::blocks` });
+      emit({ op: 'permute', inputs: [`${y}::blocks`], output: y, attrs: { perm: [0, 2, 1, 3] } });
+    }
   };
 
   dataNodes.forEach((n, i) => {
@@ -336,6 +420,9 @@ export function graphFromModel(g: PreparedGraph): Graph {
         if (kind === undefined) throw new Error(`${lbl}: a Cast to ${onnx.TensorProto.DataType[to] ?? to} is not supported (float, integer and bool types are)`);
         return push('cast', [ins[0]], { to: kind });
       }
+      case 'LSTM':
+      case 'GRU':
+        return readRecurrent(n, i, lbl, op);
       case 'Gather': {
         // A constant table read at the running ids is an nn.Embedding (below); anything else is an index op.
         if (constants.has(ins[0]) && !constants.has(ins[1]) && !isInt(ins[0])) break;
@@ -378,5 +465,83 @@ export function graphFromModel(g: PreparedGraph): Graph {
   for (const o of g.outputs) {
     if (alias.has(o)) emit({ op: 'identity', inputs: [resolve(o)], output: o });
   }
-  return new Graph({ inputs: g.inputs.map((v) => v.name), outputs: g.outputs.slice(), nodes, modules, constants: graphConstants });
+  mergeRecurrentStacks(nodes, modules, graphConstants, g.outputs);
+  // Nodes nothing reads (shape arithmetic for states left out) and constants no node reads are dropped.
+  const live = new Set(g.outputs);
+  const kept: GraphNode[] = [];
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    if (!live.has(nodes[k].output)) continue;
+    kept.unshift(nodes[k]);
+    nodes[k].inputs.forEach((x) => live.add(x));
+  }
+  for (const name of Object.keys(modules)) if (!kept.some((x) => x.module === name)) delete modules[name];
+  const usedConstants = Object.fromEntries(Object.entries(graphConstants).filter(([k]) => live.has(k)));
+  return new Graph({ inputs: g.inputs.map((v) => v.name), outputs: g.outputs.slice(), nodes: kept, modules, constants: usedConstants });
+}
+
+/**
+ * Joins the one-layer nn.LSTM/nn.GRU module nodes an exporter writes per layer back into one module: layer k+1 reading
+ * only layer k's output (same kind, hidden size, directions and bias) becomes layer k+1 of the first (numLayers),
+ * initial states sliced per layer from one graph value ([k*D, (k+1)*D) on axis 0, as torch and exportModel write them)
+ * become the stack's states, and Transposes [1,0,2] around the whole stack become batchFirst.
+ */
+function mergeRecurrentStacks(nodes: GraphNode[], modules: Record<string, Module>, constants: Record<string, Tensor>, outputs: string[]): void {
+  const readers = (v: string): GraphNode[] => nodes.filter((n) => n.inputs.includes(v));
+  const onlyReader = (v: string): GraphNode | null => {
+    const r = readers(v);
+    return r.length === 1 && !outputs.includes(v) ? r[0] : null;
+  };
+  const producer = (v: string): GraphNode | undefined => nodes.find((n) => n.output === v);
+  const recurrent = (n: GraphNode | null | undefined): RecurrentConfig | null => {
+    const m = n?.module !== undefined ? modules[n.module] : undefined;
+    return m instanceof RecurrentBase ? m.toConfig() : null;
+  };
+  const constInts = (v: string | undefined): number[] | null => (v !== undefined && constants[v] !== undefined ? Array.from(constants[v].data) : null);
+  /** The source value when `v` is a slice [k*D, (k+1)*D) of axis 0 of it, else null. */
+  const sliceOf = (v: string, k: number, D: number): string | null => {
+    const p = producer(v);
+    if (p?.op !== 'slice' || p.inputs.length > 4) return null;
+    const [src, st, en, ax] = p.inputs;
+    const ok = constInts(st)?.join() === String(k * D) && constInts(en)?.join() === String((k + 1) * D) && (ax === undefined || constInts(ax)?.join() === '0');
+    return ok ? src : null;
+  };
+  const isSwap = (n: GraphNode | null | undefined): boolean => n?.op === 'permute' && (n.attrs?.perm as number[] | undefined)?.join() === '1,0,2';
+  for (const first of nodes.slice()) {
+    const c0 = recurrent(first);
+    if (c0 === null || c0.numLayers !== 1 || !nodes.includes(first)) continue;
+    const D = c0.bidirectional ? 2 : 1;
+    const states = first.inputs.slice(1);
+    const sources = states.map((v) => sliceOf(v, 0, D));
+    if (sources.some((x) => x === null)) continue;
+    const stack = [first];
+    for (;;) {
+      const last = stack[stack.length - 1];
+      const next = onlyReader(last.output);
+      const c = recurrent(next);
+      if (next === null || c === null || c.numLayers !== 1 || next.inputs[0] !== last.output || c.type !== c0.type || c.hiddenSize !== c0.hiddenSize ||
+        c.bidirectional !== c0.bidirectional || c.bias !== c0.bias || next.inputs.length !== first.inputs.length ||
+        next.inputs.slice(1).some((v, j) => sliceOf(v, stack.length, D) !== sources[j])) break;
+      stack.push(next);
+    }
+    const before = producer(first.inputs[0]);
+    const after = onlyReader(stack[stack.length - 1].output);
+    const batchFirst = isSwap(before) && onlyReader(first.inputs[0]) === first && isSwap(after);
+    if (stack.length === 1 && !batchFirst) continue;
+    const config: RecurrentConfig = { ...c0, numLayers: stack.length, batchFirst };
+    const params: Record<string, Tensor> = {};
+    stack.forEach((n, k) => {
+      for (const [name, t] of Object.entries((modules[n.module as string] as Module).stateDict())) params[name.replace('_l0', `_l${k}`)] = t;
+    });
+    const merged = fromConfig(config);
+    merged.loadStateDict(params);
+    modules[first.module as string] = merged;
+    const input = batchFirst ? (before as GraphNode).inputs[0] : first.inputs[0];
+    const output = batchFirst ? (after as GraphNode).output : stack[stack.length - 1].output;
+    const joined: GraphNode = { ...first, inputs: [input, ...(sources as string[])], output };
+    const drop = new Set<GraphNode>([...stack, ...(batchFirst ? [before as GraphNode, after as GraphNode] : [])]);
+    // The merged node sits where the stack's last layer was (everything it reads is computed by then); the rest go.
+    nodes.splice(nodes.indexOf(stack[stack.length - 1]), 1, joined);
+    for (let k = nodes.length - 1; k >= 0; k--) if (drop.has(nodes[k])) nodes.splice(k, 1);
+    for (const n of stack.slice(1)) delete modules[n.module as string];
+  }
 }
