@@ -12,6 +12,9 @@ import { Tensor } from '../../tensor';
 import type { PreparedGraph } from './graph';
 import { recurrentFromOnnx } from '../../nn/recurrent-onnx';
 import { RecurrentBase, type RecurrentConfig } from '../../nn/recurrent';
+import { TransformerEncoderLayer } from '../../nn/transformer-encoder';
+import { Linear } from '../../nn/linear';
+import { LayerNorm } from '../../nn/layer-norm';
 import { AttributeType, int64ToNumber } from './schema';
 
 /** ONNX operator -> Graph op, for the operators that map one to one (attributes read below). */
@@ -124,7 +127,11 @@ export function graphFromModel(g: PreparedGraph): Graph {
   };
   const sampleOf = (s: string): (number | null)[] | null => probes.get(resolve(s))?.shape.slice(1) ?? null;
   let current = '';
+  // The torch module path of the node being read ('layers.0.self_attn'), kept per Graph node for collapseEncoderLayers.
+  let currentScope = '';
+  const scopes = new Map<GraphNode, string>();
   const emit = (node: GraphNode): void => {
+    scopes.set(node, currentScope);
     const op = node.op ?? '';
     const intResult = MAKES_INT.has(op) || (KEEPS_INT.has(op) && isInt(node.inputs[0])) || (ALL_INT.has(op) && node.inputs.every(isInt)) ||
       (op === 'where' && isInt(node.inputs[1]) && isInt(node.inputs[2])) || (op === 'cast' && node.attrs?.to !== 'float');
@@ -294,6 +301,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     if (folded.has(n)) return;
     const lbl = label(n, i);
     current = lbl;
+    currentScope = scopeOf(n);
     const ins = n.input ?? [];
     const out = (n.output ?? [])[0] ?? '';
     const attrs = new NodeAttributes(n);
@@ -466,6 +474,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
     if (alias.has(o)) emit({ op: 'identity', inputs: [resolve(o)], output: o });
   }
   mergeRecurrentStacks(nodes, modules, graphConstants, g.outputs);
+  collapseEncoderLayers(nodes, modules, graphConstants, g, scopes);
   // Nodes nothing reads (shape arithmetic for states left out) and constants no node reads are dropped.
   const live = new Set(g.outputs);
   const kept: GraphNode[] = [];
@@ -543,5 +552,94 @@ function mergeRecurrentStacks(nodes: GraphNode[], modules: Record<string, Module
     nodes.splice(nodes.indexOf(stack[stack.length - 1]), 1, joined);
     for (let k = nodes.length - 1; k >= 0; k--) if (drop.has(nodes[k])) nodes.splice(k, 1);
     for (const n of stack.slice(1)) delete modules[n.module as string];
+  }
+}
+
+/**
+ * Replaces the nodes torch.onnx.export wrote for one nn.TransformerEncoderLayer (node names under '<...>layers.K/')
+ * with a TransformerEncoderLayer module (torch's parameter names; dropout 0, as the exported eval-mode file computes).
+ * A layer's nodes must read one value and give one, hold its Linear (self_attn = in_proj, self_attn.out_proj, linear1,
+ * linear2) and LayerNorm (norm1, norm2) modules and a relu or exact gelu; the head count and layout are the ones for
+ * which the module reproduces the nodes' output on a random input (relative 1e-4), else the nodes stay as they are.
+ */
+function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Module>, constants: Record<string, Tensor>, g: PreparedGraph, scopes: Map<GraphNode, string>): void {
+  const keyOf = (n: GraphNode): string | null => /^(.*?layers\.\d+)(\.|$)/.exec(scopes.get(n) ?? '')?.[1] ?? null;
+  const keys = [...new Set(nodes.map(keyOf).filter((k): k is string => k !== null))];
+  if (keys.length === 0 || g.inputs.some((v) => v.shape === null)) return;
+  // Every value on a random input (unknown dimensions 2, 3, 4, ...), to check candidates against.
+  let stand = 2;
+  const values = new Map<string, Tensor>(Object.entries(constants));
+  let seed = 12345;
+  const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  for (const v of g.inputs) {
+    const shape = (v.shape as (number | null)[]).map((d) => d ?? stand++);
+    values.set(v.name, new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random), shape));
+  }
+  try {
+    noGrad(() => {
+      for (const n of nodes) {
+        const xs = n.inputs.map((x) => values.get(x) as Tensor);
+        const m = n.module !== undefined ? modules[n.module] : null;
+        if (m !== null) m.eval();
+        values.set(n.output, m === null ? GRAPH_OPS[n.op as string].run(xs, n.attrs ?? {}) : callModule(m, xs, n.attrs));
+      }
+    });
+  } catch {
+    return; // the graph does not run at these stand-in sizes: nothing is collapsed
+  }
+  for (const key of keys) {
+    const region = nodes.filter((n) => keyOf(n) === key);
+    const first = nodes.indexOf(region[0]);
+    if (nodes.slice(first, first + region.length).some((n) => keyOf(n) !== key)) continue; // not contiguous
+    const made = new Set(region.map((n) => n.output));
+    const inputs = [...new Set(region.flatMap((n) => n.inputs).filter((x) => !made.has(x) && constants[x] === undefined))];
+    const after = nodes.slice(first + region.length);
+    const outputs = region.map((n) => n.output).filter((o) => g.outputs.includes(o) || after.some((n) => n.inputs.includes(o)));
+    if (inputs.length !== 1 || outputs.length !== 1) continue;
+    const mod = (suffix: string): Module | undefined => region.some((n) => n.module === `${key}.${suffix}`) ? modules[`${key}.${suffix}`] : undefined;
+    const [inProj, outProj, linear1, linear2, norm1, norm2] = ['self_attn', 'self_attn.out_proj', 'linear1', 'linear2', 'norm1', 'norm2'].map(mod);
+    if (!(inProj instanceof Linear && outProj instanceof Linear && linear1 instanceof Linear && linear2 instanceof Linear && norm1 instanceof LayerNorm && norm2 instanceof LayerNorm)) continue;
+    const d = inProj.inFeatures;
+    const gelu = region.find((n) => n.op === 'gelu');
+    const activation = gelu !== undefined ? (gelu.attrs?.approximate === 'none' ? 'gelu' : null) : region.some((n) => n.op === 'relu') ? 'relu' : null;
+    const eps = norm1.toConfig().eps;
+    if (activation === null || inProj.outFeatures !== 3 * d || norm2.toConfig().eps !== eps || inProj.bias === null || outProj.bias === null) continue;
+    const normFirst = region.findIndex((n) => n.module === `${key}.norm1`) < region.findIndex((n) => n.module === `${key}.self_attn`);
+    const params: Record<string, Tensor> = {
+      'self_attn.in_proj_weight': inProj.weight, 'self_attn.in_proj_bias': inProj.bias, 'self_attn.out_proj.weight': outProj.weight, 'self_attn.out_proj.bias': outProj.bias,
+      'linear1.weight': linear1.weight, 'linear2.weight': linear2.weight, 'norm1.weight': norm1.weight as Tensor, 'norm1.bias': norm1.bias as Tensor,
+      'norm2.weight': norm2.weight as Tensor, 'norm2.bias': norm2.bias as Tensor,
+    };
+    if (linear1.bias === null || linear2.bias === null) continue;
+    params['linear1.bias'] = linear1.bias;
+    params['linear2.bias'] = linear2.bias;
+    const x = values.get(inputs[0]) as Tensor;
+    const want = values.get(outputs[0]) as Tensor;
+    let found: TransformerEncoderLayer | null = null;
+    for (let nhead = 1; nhead <= d && found === null; nhead++) {
+      if (d % nhead !== 0) continue;
+      for (const batchFirst of [true, false]) {
+        const layer = new TransformerEncoderLayer(d, nhead, { dimFeedforward: linear1.outFeatures, dropout: 0, activation, normFirst, batchFirst, layerNormEps: eps });
+        layer.loadStateDict(params);
+        layer.eval();
+        let y: Tensor;
+        try {
+          y = noGrad(() => layer.forward(x));
+        } catch {
+          continue;
+        }
+        if (y.shape.join() !== want.shape.join()) continue;
+        let ok = true;
+        for (let i = 0; i < y.size && ok; i++) ok = Math.abs(y.data[i] - want.data[i]) <= 1e-5 + 1e-4 * Math.abs(want.data[i]);
+        if (ok) {
+          found = layer;
+          break;
+        }
+      }
+    }
+    if (found === null) continue;
+    for (const n of region) if (n.module !== undefined) delete modules[n.module];
+    modules[key] = found;
+    nodes.splice(first, region.length, { module: key, inputs: [inputs[0]], output: outputs[0] });
   }
 }
