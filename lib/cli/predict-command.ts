@@ -37,15 +37,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * token-id CSV in `dir`. Returns that file, or null when the input is not text.
  */
 export function encodeTextInputs(opts: PredictCommandOptions, inputs: string[], dir: () => string): string | null {
-  let meta: Record<string, unknown>;
-  let inputShape: number[] | null;
-  try {
-    const info = readModelInfo(opts.model);
-    meta = info.metadata as Record<string, unknown>;
-    inputShape = info.inputShape ?? null;
-  } catch (err) {
-    throw new UsageError(`--model: ${(err as Error).message}`);
-  }
+  // A missing or damaged model is a runtime failure (exit 1), as predictFile reports it.
+  const info = readModelInfo(opts.model);
+  const meta = info.metadata as Record<string, unknown>;
+  const inputShape = info.inputShape ?? null;
   const text = isObject(meta.text) ? meta.text : null;
   if (opts.text !== true && text === null) {
     if (opts.textColumn !== undefined) throw new UsageError(`--text-column: ${opts.model} was not trained on text (myelin train --vocab); pass --text to read text with its vocabulary`);
