@@ -575,6 +575,8 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     const shape = (v.shape as (number | null)[]).map((d) => d ?? stand++);
     values.set(v.name, new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random), shape));
   }
+  // Modules run in eval mode (a training-mode BatchNorm would move its statistics) and get their mode back after.
+  const modes = Object.values(modules).map((m) => [m, m.training] as const);
   try {
     noGrad(() => {
       for (const n of nodes) {
@@ -586,6 +588,8 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     });
   } catch {
     return; // the graph does not run at these stand-in sizes: nothing is collapsed
+  } finally {
+    for (const [m, training] of modes) m.train(training);
   }
   for (const key of keys) {
     const region = nodes.filter((n) => keyOf(n) === key);
