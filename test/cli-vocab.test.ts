@@ -94,7 +94,7 @@ describe('myelin train --vocab / predict on text', () => {
   it('usage errors name the option and what was wrong (exit 2)', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--data', 'mail.csv', '--vocab', 'word', '--out', 'x'], /--vocab gives token ids: add --embedding <dimension>/],
-      [['train', '--data', 'mail.csv', '--embedding', '8', '--out', 'x'], /--embedding 8 \(a dimension alone\) needs --vocab/],
+      [['train', '--data', 'mail.csv', '--embedding', '8', '--out', 'x'], /--embedding must be <vocab size>:<dimension> for a CSV of token ids, got '8' \(a dimension alone goes with --vocab\)/],
       [['train', '--data', 'mail.csv', '--vocab', 'words', '--embedding', '8', '--out', 'x'], /--vocab must be 'char', 'word' or a vocabulary \.json file .*got 'words'/],
       [['train', '--data', 'mail.csv', '--vocab', 'missing.json', '--embedding', '8', '--out', 'x'], /--vocab missing\.json: .*missing\.json/],
       [['train', '--data', 'mail.csv', '--vocab', 'word', '--embedding', '5:8', '--out', 'x'], /--embedding 5:8: the --vocab vocabulary has 22 tokens/],

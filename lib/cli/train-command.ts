@@ -355,7 +355,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
   const arch = opts.arch !== undefined ? readArchitecture(opts.arch) : null;
   if (opts.embedding !== undefined && opts.embedding.vocab === null && opts.vocab === undefined) {
-    throw new UsageError(`--embedding ${opts.embedding.dim} (a dimension alone) needs --vocab; for a CSV of token ids give <vocab size>:<dimension>`);
+    throw new UsageError(`--embedding must be <vocab size>:<dimension> for a CSV of token ids, got '${opts.embedding.dim}' (a dimension alone goes with --vocab)`);
   }
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;

@@ -8,8 +8,9 @@ import * as ops from '../ops';
 import { broadcastShapeOf, expandData } from '../ops/broadcast';
 import { indexSelect, narrow } from '../ops/view';
 import { permute } from '../ops/seq';
-import type { GraphAttr } from './graph';
 
+/** graph.ts's GraphAttr (not imported: graph.ts imports this file). */
+type GraphAttr = number | string | boolean | null | number[];
 type OpRunner = (xs: Tensor[], attrs: Record<string, GraphAttr>) => Tensor;
 
 function fail(op: string, what: string): never {
