@@ -225,7 +225,9 @@ export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequent
  * Reads an ONNX file written by exportModel or by torch.onnx.export. A chain (Gemm or MatMul+Add, Relu, LeakyRelu,
  * Sigmoid, Tanh, Softmax over the last axis, Flatten, Identity, Dropout, Gelu or its Erf/Tanh decomposition,
  * LayerNormalization) comes back as a Sequential; any other graph of those operators plus Add, Sub, Mul, Div,
- * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs) as an nn.Graph. Both train
+ * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs), the shape arithmetic of
+ * torch's attention (Shape, Gather, Slice, Unsqueeze, Squeeze, Expand, Where, comparisons, Cast) and LSTM/GRU nodes
+ * (as nn.LSTM/nn.GRU) as an nn.Graph; torch's encoder layers become nn.TransformerEncoderLayer modules. Both train
  * further. Throws naming the file for corrupted files and unsupported operators (all listed).
  * @param file the .onnx path (at most 2 GiB).
  * @returns a Sequential for a chain of supported operators, else an nn.Graph; both train further.
