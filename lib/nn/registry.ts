@@ -55,6 +55,8 @@ function isValidNestedConfig(v: unknown): boolean {
 export interface ParameterShape {
   name: string;
   shape: number[];
+  /** How the saved weights file stores it when not float32: 'I8' or 'BF16' (quantised layers' weights). */
+  dtype?: 'I8' | 'BF16';
 }
 
 /** An activation the planner may fuse into the Linear before it. */

@@ -16,7 +16,8 @@ export interface QuantizeOptions {
   /** 'int8': int8 weights (a scale per output channel) and inputs; 'bf16': bfloat16 weights and inputs. */
   dtype: QuantDtype;
   /**
-   * int8 only: representative input rows ([rows, inFeatures] Tensor). Each layer's input then gets
+   * int8 only: representative input rows ([rows, inFeatures] Tensor, as predict takes them: the model's
+   * preprocessor, if it has one, is applied to them first). Each layer's input then gets
    * one static scale (max |x| / 127 over these rows, as the float32 model computes them); without
    * it, every input row is scaled on the fly by its own max |x|.
    */
@@ -50,7 +51,10 @@ export function quantize(model: Sequential, options: QuantizeOptions): Sequentia
   const layers = model.layers;
   if (!layers.some((l) => l instanceof Linear)) throw new Error('quantize: the model has no Linear layer to quantise');
   const fused = planChain(layers.map(inferenceRole)).fused;
-  const scales = o.calibration === undefined ? null : calibrate(layers, o.calibration);
+  // Calibration rows are inputs as predict takes them: the model's preprocessor (if any) scales them first.
+  const prep = model.preprocessor;
+  const rows = o.calibration === undefined ? undefined : prep == null ? o.calibration : prep.inputs(o.calibration, 'quantize');
+  const scales = rows === undefined ? null : calibrate(layers, rows);
   const out: Module[] = [];
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i];

@@ -171,6 +171,29 @@ export class QuantizedLinear extends Module {
     return fresh;
   }
 
+  /**
+   * Checks the saved form before loadStateDict copies it (the layer is unchanged when this throws): int8
+   * weights must be integers in [-127, 127] and each weight scale finite and >= 0; bf16 weights finite bfloat16 numbers.
+   * @param values - this layer's tensors by name (weight, weightScale, bias).
+   * @throws Error naming the layer, the tensor, the element and its value when one is not of this form.
+   */
+  protected override validateLoadedState(values: (name: string) => Float32Array): void {
+    const w = values('weight');
+    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    for (let i = 0; i < w.length; i++) {
+      const v = w[i];
+      const ok = this.dtype === 'int8' ? Number.isInteger(v) && v >= -127 && v <= 127 : Number.isFinite(v) && (bits[i] & 0xffff) === 0;
+      if (!ok) {
+        throw new Error(`${this.describe()}: weight element ${i} is ${v}, not ${this.dtype === 'int8' ? 'an int8 value in [-127, 127]' : 'a finite bfloat16 number'} (a corrupt or foreign weights file?)`);
+      }
+    }
+    if (this.dtype !== 'int8') return;
+    const s = values('weightScale');
+    for (let j = 0; j < s.length; j++) {
+      if (!(Number.isFinite(s[j]) && s[j] >= 0)) throw new Error(`${this.describe()}: weightScale of output channel ${j} is ${s[j]}, expected a finite scale >= 0 (a corrupt weights file?)`);
+    }
+  }
+
   override inputFeatures(): number {
     return this.inFeatures;
   }
@@ -196,7 +219,7 @@ register<QuantizedLinearConfig>(QuantizedLinear, {
   },
   fromConfig: (c) => new QuantizedLinear(c),
   parameters: (c) => [
-    { name: 'weight', shape: [c.outFeatures, c.inFeatures] },
+    { name: 'weight', shape: [c.outFeatures, c.inFeatures], dtype: c.dtype === 'int8' ? 'I8' as const : 'BF16' as const },
     ...(c.dtype === 'int8' ? [{ name: 'weightScale', shape: [c.outFeatures] }] : []),
     ...(c.bias ? [{ name: 'bias', shape: [c.outFeatures] }] : []),
   ],
