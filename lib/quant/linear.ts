@@ -7,6 +7,7 @@ import type { LayerConfig } from '../nn/config';
 import type { Linear } from '../nn/linear';
 import { keyRules, register } from '../nn/registry';
 import { checkTensor } from '../validate';
+import { outputBuffer } from '../buffer-pool';
 
 /** A low-precision weight type: 'int8' (a scale per output channel) or 'bf16'. */
 export type QuantDtype = 'int8' | 'bf16';
@@ -135,7 +136,8 @@ export class QuantizedLinear extends Module {
         `${x.ndim === 0 ? 'no feature dimension' : `${x.shape[x.ndim - 1]} features in its last dimension`}, expected ${K}`);
     }
     const M = x.size / K;
-    const out = new Float32Array(M * N);
+    // In an inference plan's step arena (predict) a pooled array, reclaimed after the pass; else a fresh one.
+    const out = outputBuffer(M * N);
     if (M > 0) this.run(M, x.data, out);
     return new Tensor(out, [...x.shape.slice(0, -1), N]);
   }
