@@ -221,7 +221,7 @@ describe('quantize layers and errors', () => {
     expect(() => quantize(model, { dtype: 'int8', extra: 1 } as { dtype: 'int8' })).toThrow(/^quantize: .*extra/);
     expect(() => quantize(model, { dtype: 'bf16', calibration: tensor([[1, 2, 3, 4]]) })).toThrow(/^quantize: calibration applies to dtype 'int8' only/);
     expect(() => quantize(model, { dtype: 'int8', calibration: new Float32Array(4) as unknown as Tensor })).toThrow(/^quantize: calibration must be a Tensor/);
-    expect(() => quantize(new Sequential([new ReLU()]), { dtype: 'int8' })).toThrow(/^quantize: the model has no Linear layer/);
+    expect(() => quantize(new Sequential([new ReLU()]), { dtype: 'int8' })).toThrow(/^quantize: the model has no Linear or Conv2d layer/);
     const q = quantize(model, { dtype: 'bf16' });
     expect(q.layers[0].toConfig()).toEqual({ type: 'QuantizedLinear', dtype: 'bf16', inFeatures: 4, outFeatures: 3, bias: true, activation: 'none', alpha: 0.01, inputScale: 0 });
     expect(() => q.predict(tensor([[1, 2, 3]]))).toThrow(/QuantizedLinear\(4 -> 3, bf16\)\.forward: input of shape \[1,3\] has 3 features .* expected 4/);

@@ -1,16 +1,13 @@
 // QuantizedLinear: a Linear (with the activation fused after it) computing in int8 or bf16, for inference.
-import { getBackend } from '../backend/select';
 import { ACTIVATIONS, type Activation } from '../backend/contract';
-import { Tensor, shapeToString, zeros } from '../tensor';
-import { Module } from '../nn/module';
+import { Tensor, shapeToString } from '../tensor';
 import type { LayerConfig } from '../nn/config';
 import type { Linear } from '../nn/linear';
 import { keyRules, register } from '../nn/registry';
 import { checkTensor } from '../validate';
-import { outputBuffer } from '../buffer-pool';
+import { QuantizedLayer, outputBuffer, quantizedParameters, type QuantDtype } from './base';
 
-/** A low-precision weight type: 'int8' (a scale per output channel) or 'bf16'. */
-export type QuantDtype = 'int8' | 'bf16';
+export type { QuantDtype } from './base';
 
 /** A QuantizedLinear's settings (its config without the type). */
 export interface QuantizedLinearSettings {
@@ -28,14 +25,6 @@ export interface QuantizedLinearConfig extends LayerConfig, QuantizedLinearSetti
   type: 'QuantizedLinear';
 }
 
-/** The weights in the kernels' formats, derived from the saved float32 form while it is unchanged. */
-interface Lowered {
-  data: Float32Array;
-  version: number;
-  i8: Int8Array | null;
-  bf16: Uint16Array | null;
-}
-
 /**
  * The weights of a Linear in low precision and the activation the planner fused after it.
  * int8: weights quantised per output channel (scale = max |w| / 127 of the row), inputs per row
@@ -43,89 +32,25 @@ interface Lowered {
  * kernel (backend qgemmI8). bf16: weights and inputs rounded to bfloat16, products and sums in
  * float32 (backend gemmBf16). Inference only: no gradients flow through it.
  *
- * Its parameters are the saved form (float32 safetensors): `weight` holds the int8 values (integers
- * in [-127, 127]) or the bfloat16 values exactly, `weightScale` the int8 per-channel scales.
+ * Saved as: `weight` (the int8 values, stored as I8, or the bfloat16 values, stored as BF16), `weightScale`
+ * (int8: the per-channel scales, F32), `bias` (F32); the input scale is in the config (model.json).
  */
-export class QuantizedLinear extends Module {
-  readonly dtype: QuantDtype;
+export class QuantizedLinear extends QuantizedLayer {
   readonly inFeatures: number;
   readonly outFeatures: number;
-  readonly activation: Activation;
-  readonly alpha: number;
-  readonly inputScale: number;
-  /** Shape [outFeatures, inFeatures]: the int8 or bfloat16 weight values, as float32. */
-  readonly weight: Tensor;
-  /** int8: [outFeatures], each output channel's weight scale; bf16: null. */
-  readonly weightScale: Tensor | null;
-  /** [outFeatures] float32 (kept in float32 in both precisions), or null. */
-  readonly bias: Tensor | null;
-  private lowered: Lowered | null = null;
 
   /** An empty layer of this shape (load fills it); quantize() builds them from Linear layers. */
   constructor(cfg: QuantizedLinearSettings) {
-    super();
-    if (!(cfg.inputScale >= 0) || (cfg.dtype === 'bf16' && cfg.inputScale !== 0)) {
-      throw new Error(`QuantizedLinear: inputScale must be >= 0 (0: dynamic), and 0 for bf16, got ${cfg.inputScale} (${cfg.dtype})`);
-    }
-    this.dtype = cfg.dtype;
+    super('QuantizedLinear', cfg.dtype, [cfg.outFeatures, cfg.inFeatures], cfg.bias, cfg.activation, cfg.alpha, cfg.inputScale);
     this.inFeatures = cfg.inFeatures;
     this.outFeatures = cfg.outFeatures;
-    this.activation = cfg.activation;
-    this.alpha = cfg.alpha;
-    this.inputScale = cfg.inputScale;
-    this.weight = this.registerParameter('weight', zeros([cfg.outFeatures, cfg.inFeatures]));
-    this.weightScale = cfg.dtype === 'int8' ? this.registerParameter('weightScale', zeros([cfg.outFeatures])) : null;
-    this.bias = cfg.bias ? this.registerParameter('bias', zeros([cfg.outFeatures])) : null;
   }
 
   /** linear's weights in dtype, with `activation` fused after it. */
   static fromLinear(linear: Linear, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0): QuantizedLinear {
-    const N = linear.outFeatures, K = linear.inFeatures;
-    const q = new QuantizedLinear({ dtype, inFeatures: K, outFeatures: N, bias: linear.bias !== null, activation, alpha, inputScale });
-    const backend = getBackend();
-    const w = linear.weight.data;
-    if (q.weightScale !== null) {
-      // Per output channel: each row of W with its own max |w| / 127 (the activation-row quantiser).
-      const i8 = new Int8Array(N * K);
-      backend.quantizeRowsI8(N, K, w, 0, i8, q.weightScale.data);
-      for (let j = 0; j < N; j++) {
-        if (Number.isNaN(q.weightScale.data[j])) throw new Error(`quantize: ${linear.describe()} has a NaN or infinite weight in output row ${j}`);
-      }
-      q.weight.data.set(i8);
-    } else {
-      const h = new Uint16Array(N * K);
-      backend.toBf16(N * K, w, h);
-      const u = new Uint32Array(q.weight.data.buffer, q.weight.data.byteOffset, N * K);
-      for (let i = 0; i < h.length; i++) u[i] = h[i] << 16;
-    }
-    if (q.bias !== null && linear.bias !== null) q.bias.data.set(linear.bias.data);
+    const q = new QuantizedLinear({ dtype, inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, bias: linear.bias !== null, activation, alpha, inputScale });
+    q.lowerFrom(linear.weight.data, linear.bias === null ? null : linear.bias.data, linear.describe());
     return q;
-  }
-
-  /** The weights in the kernel's format (rebuilt after load or any change to `weight`). */
-  private loweredWeights(): Lowered {
-    const w = this.weight;
-    const l = this.lowered;
-    if (l !== null && l.data === w.data && l.version === w._version) return l;
-    const n = w.data.length;
-    let i8: Int8Array | null = null;
-    let bf16: Uint16Array | null = null;
-    if (this.dtype === 'int8') {
-      i8 = new Int8Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = w.data[i];
-        if (!(Number.isInteger(v) && v >= -127 && v <= 127)) {
-          throw new Error(`${this.describe()}: weight element ${i} is ${v}, not an int8 value in [-127, 127]`);
-        }
-        i8[i] = v;
-      }
-    } else {
-      bf16 = new Uint16Array(n);
-      getBackend().toBf16(n, w.data, bf16);
-    }
-    const fresh = { data: w.data, version: w._version, i8, bf16 };
-    this.lowered = fresh;
-    return fresh;
   }
 
   override forward(x: Tensor): Tensor {
@@ -142,60 +67,6 @@ export class QuantizedLinear extends Module {
     return new Tensor(out, [...x.shape.slice(0, -1), N]);
   }
 
-  /** out[M, outFeatures] = this layer on rows x[M, inFeatures]. */
-  run(M: number, x: Float32Array, out: Float32Array): void {
-    const backend = getBackend();
-    const K = this.inFeatures, N = this.outFeatures;
-    const w = this.loweredWeights();
-    const common = { M, N, K, bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out };
-    if (w.i8 !== null && this.weightScale !== null) {
-      const { A, aScale } = this.scratchFor(M);
-      backend.quantizeRowsI8(M, K, x, this.inputScale, A, aScale);
-      backend.qgemmI8({ ...common, A, aScale, W: w.i8, wScale: this.weightScale.data });
-    } else {
-      const A = this.scratchFor(M).A16;
-      backend.toBf16(M * K, x, A);
-      backend.gemmBf16({ ...common, A, W: w.bf16 as Uint16Array });
-    }
-  }
-
-  /** The quantised input of the last batch size (reused: predict calls repeat their batch size). */
-  private scratch: { rows: number; A: Int8Array; aScale: Float32Array; A16: Uint16Array } | null = null;
-
-  private scratchFor(rows: number): { A: Int8Array; aScale: Float32Array; A16: Uint16Array } {
-    const s = this.scratch;
-    if (s !== null && s.rows === rows) return s;
-    const n = rows * this.inFeatures;
-    const fresh = this.dtype === 'int8'
-      ? { rows, A: new Int8Array(n), aScale: new Float32Array(rows), A16: new Uint16Array(0) }
-      : { rows, A: new Int8Array(0), aScale: new Float32Array(0), A16: new Uint16Array(n) };
-    this.scratch = fresh;
-    return fresh;
-  }
-
-  /**
-   * Checks the saved form before loadStateDict copies it (the layer is unchanged when this throws): int8
-   * weights must be integers in [-127, 127] and each weight scale finite and >= 0; bf16 weights finite bfloat16 numbers.
-   * @param values - this layer's tensors by name (weight, weightScale, bias).
-   * @throws Error naming the layer, the tensor, the element and its value when one is not of this form.
-   */
-  protected override validateLoadedState(values: (name: string) => Float32Array): void {
-    const w = values('weight');
-    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
-    for (let i = 0; i < w.length; i++) {
-      const v = w[i];
-      const ok = this.dtype === 'int8' ? Number.isInteger(v) && v >= -127 && v <= 127 : Number.isFinite(v) && (bits[i] & 0xffff) === 0;
-      if (!ok) {
-        throw new Error(`${this.describe()}: weight element ${i} is ${v}, not ${this.dtype === 'int8' ? 'an int8 value in [-127, 127]' : 'a finite bfloat16 number'} (a corrupt or foreign weights file?)`);
-      }
-    }
-    if (this.dtype !== 'int8') return;
-    const s = values('weightScale');
-    for (let j = 0; j < s.length; j++) {
-      if (!(Number.isFinite(s[j]) && s[j] >= 0)) throw new Error(`${this.describe()}: weightScale of output channel ${j} is ${s[j]}, expected a finite scale >= 0 (a corrupt weights file?)`);
-    }
-  }
-
   override inputFeatures(): number {
     return this.inFeatures;
   }
@@ -208,9 +79,7 @@ export class QuantizedLinear extends Module {
   }
 
   override describe(): string {
-    const act = this.activation === 'none' ? '' : ` + ${this.activation}`;
-    const scale = this.dtype === 'int8' ? (this.inputScale > 0 ? ', static input scale' : ', dynamic input scale') : '';
-    return `QuantizedLinear(${this.inFeatures} -> ${this.outFeatures}, ${this.dtype}${scale}${act})`;
+    return `QuantizedLinear(${this.inFeatures} -> ${this.outFeatures}, ${this.describeTail()})`;
   }
 }
 
@@ -220,10 +89,6 @@ register<QuantizedLinearConfig>(QuantizedLinear, {
     bias: keyRules.boolean, activation: keyRules.oneOf(ACTIVATIONS), alpha: keyRules.finite, inputScale: keyRules.finite,
   },
   fromConfig: (c) => new QuantizedLinear(c),
-  parameters: (c) => [
-    { name: 'weight', shape: [c.outFeatures, c.inFeatures], dtype: c.dtype === 'int8' ? 'I8' as const : 'BF16' as const },
-    ...(c.dtype === 'int8' ? [{ name: 'weightScale', shape: [c.outFeatures] }] : []),
-    ...(c.bias ? [{ name: 'bias', shape: [c.outFeatures] }] : []),
-  ],
+  parameters: (c) => quantizedParameters(c.dtype, [c.outFeatures, c.inFeatures], c.bias),
   keepsNoTensors: true,
 });
