@@ -6,6 +6,7 @@ import type { Linear } from '../nn/linear';
 import { keyRules, register } from '../nn/registry';
 import { checkTensor } from '../validate';
 import { QuantizedLayer, outputBuffer, quantizedParameters, type QuantDtype } from './base';
+import { writeQdqLinear } from '../io/onnx/qdq';
 
 export type { QuantDtype } from './base';
 
@@ -90,5 +91,7 @@ register<QuantizedLinearConfig>(QuantizedLinear, {
   },
   fromConfig: (c) => new QuantizedLinear(c),
   parameters: (c) => quantizedParameters(c.dtype, [c.outFeatures, c.inFeatures], c.bias),
+  // int8: QuantizeLinear / DequantizeLinear around a Gemm (lib/io/onnx/qdq.ts).
+  onnx: (ctx, c) => writeQdqLinear(ctx, c),
   keepsNoTensors: true,
 });
