@@ -55,7 +55,15 @@ export class QuantizedConv2d extends QuantizedLayer {
   private cols: Float32Array = new Float32Array(0);
   private rowsOut: Float32Array = new Float32Array(0);
 
-  /** An empty layer of this shape (load fills it); quantize() builds them from Conv2d layers. */
+  /**
+   * An empty layer of this shape (load fills it); quantize() builds them from Conv2d layers.
+   * @param cfg - dtype, channels, kernelSize, stride, padding (explicit), dilation, bias, activation, alpha, inputScale (0: dynamic).
+   * @throws Error when inputScale is negative, or not 0 with dtype 'bf16'.
+   * @example
+   * ```ts
+   * const q = QuantizedConv2d.fromConv2d(new nn.Conv2d(1, 8, 3, { padding: 1 }), 'int8', 'relu', 0.01);
+   * ```
+   */
   constructor(cfg: QuantizedConv2dSettings) {
     super('QuantizedConv2d', cfg.dtype, [cfg.outChannels, cfg.inChannels, cfg.kernelSize[0], cfg.kernelSize[1]], cfg.bias, cfg.activation, cfg.alpha, cfg.inputScale);
     this.inChannels = cfg.inChannels;
@@ -66,7 +74,16 @@ export class QuantizedConv2d extends QuantizedLayer {
     this.dilation = [cfg.dilation[0], cfg.dilation[1]];
   }
 
-  /** conv's weights (groups 1, explicit or symmetric padding) in dtype, with `activation` fused after it. */
+  /**
+   * conv's weights (groups 1, explicit or symmetric padding) in dtype, with `activation` fused after it.
+   * @param conv - the float32 layer (not changed).
+   * @param dtype - 'int8' (per-output-channel scales) or 'bf16'.
+   * @param activation - the activation applied to the outputs ('none' for none).
+   * @param alpha - leakyRelu's slope.
+   * @param inputScale - int8: the calibrated input scale, or 0 (default) for a scale per patch.
+   * @returns the quantised layer.
+   * @throws Error when conv has groups or an asymmetric 'same' padding, or a NaN or infinite weight.
+   */
   static fromConv2d(conv: Conv2d, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0): QuantizedConv2d {
     const padding = explicitPadding(conv);
     if (conv.groups !== 1 || padding === null) throw new Error(`quantize: ${conv.describe()} cannot be quantised (groups must be 1 and padding symmetric)`);
@@ -78,6 +95,12 @@ export class QuantizedConv2d extends QuantizedLayer {
     return q;
   }
 
+  /**
+   * The convolution of x [batch, inChannels, height, width] in low precision.
+   * @param x - the input images.
+   * @returns [batch, outChannels, outHeight, outWidth].
+   * @throws Error when x is not a Tensor of 4 dimensions with inChannels channels, or smaller than the kernel.
+   */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
     const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding, [dh, dw] = this.dilation;
