@@ -313,7 +313,7 @@ function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPat
   const weightsBytes = manifest.files.weights.bytes;
   if (needBytes > weightsBytes) {
     throw new Error(
-      `load: ${manifestPath}: the architecture has ${floats} parameters (${needBytes} bytes as stored) but ${manifest.files.weights.path} is ${weightsBytes} bytes`,
+      `load: ${manifestPath}: the architecture has ${floats} parameters (${needBytes} bytes as ${needBytes === floats * 4 ? 'float32' : 'stored: float32, int8 and bf16'}) but ${manifest.files.weights.path} is ${weightsBytes} bytes`,
     );
   }
   const { bytes, file } = readListedFile(dir, manifest, 'weights', verify);
