@@ -31,7 +31,8 @@ async function runLowp(ctx) {
     onNative('int8static', () => int8Static.predict(x)),
     onNative('bf16', () => bf16.predict(x)),
     // The peer: onnxruntime-node running the same quantised models exported as QDQ ONNX (2 threads, all optimisations).
-    ...(await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
+    // (Left out of --quick smoke runs: two more sessions to build and time.)
+    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
   ];
   const rec = await measureCase(
     ctx,
