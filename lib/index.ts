@@ -23,6 +23,6 @@ export { predictAsync, batcher, type PredictAsyncOptions, type BatcherOptions } 
 export * as serve from './serve';
 export { predictFile, mergeShards, type PredictFileOptions, type PredictFileResult, type MergeResult } from './batch';
 export * as batch from './batch';
-export { quantize, QuantizedLinear, type QuantizeOptions, type QuantDtype } from './quant';
+export { quantize, QuantizedLinear, QuantizedConv2d, type QuantizeOptions, type QuantDtype } from './quant';
 export * as distributed from './distributed';
 export { generate, sampleLogits, contextLength, type GenerateOptions, type GenerateResult } from './generate';

@@ -89,6 +89,32 @@ describe('safetensors round trip', () => {
     expect(back.tensors.size).toBe(2);
   });
 
+  it('stores I8 and BF16 tensors (quantised weights) in 1 and 2 bytes and reads them back exactly', () => {
+    const i8 = Float32Array.from({ length: 37 }, () => Math.round(rand() * 255) - 128);
+    i8[0] = -128; i8[1] = 127;
+    // bfloat16 numbers: float32 values with the low 16 bits cleared (signs, tiny, huge, infinity).
+    const bf = Float32Array.from({ length: 29 }, () => (rand() - 0.5) * 10 ** Math.round(rand() * 60 - 30));
+    bf[0] = -0; bf[1] = Infinity; bf[2] = 3.3895313892515355e38;
+    new Uint32Array(bf.buffer).forEach((b, i, a) => { a[i] = b & 0xffff0000; });
+    const buf = encodeSafetensorsBuffer([
+      { name: 'w', shape: [37], data: i8, dtype: 'I8' }, { name: 'h', shape: [29], data: bf, dtype: 'BF16' }, { name: 's', shape: [1], data: new Float32Array([0.5]) },
+    ]);
+    const header = Number(Buffer.from(buf).readBigUInt64LE(0));
+    expect(buf.byteLength).toBe(8 + header + 37 + 29 * 2 + 4);
+    const back = decodeSafetensors(buf).tensors;
+    expect(back.get('w')!.dtype).toBe('I8');
+    expect(back.get('h')!.dtype).toBe('BF16');
+    expect(back.get('w')!.data).toEqual(i8);
+    expect(new Uint32Array(back.get('h')!.data.buffer)).toEqual(new Uint32Array(bf.buffer));
+    // Stored bytes: int8 two's complement; bfloat16 little-endian high halves.
+    expect(buf[8 + header]).toBe(0x80);
+    expect(Array.from(buf.subarray(8 + header + 37 + 2, 8 + header + 37 + 4))).toEqual([0x80, 0x7f]); // +Infinity = 0x7f80
+    // Values the dtype cannot hold are refused, never rounded or wrapped.
+    expect(() => encodeSafetensorsBuffer([{ name: 'w', shape: [2], data: new Float32Array([1, 128]), dtype: 'I8' }])).toThrow(/^safetensors: tensor 'w' is written as I8 but value 1 is 128, not an integer in \[-128, 127\]/);
+    expect(() => encodeSafetensorsBuffer([{ name: 'w', shape: [1], data: new Float32Array([0.1]), dtype: 'BF16' }])).toThrow(/^safetensors: tensor 'w' is written as BF16 but value 0 is 0\.1\d*, not a bfloat16 number/);
+    expect(() => encodeSafetensorsBuffer([{ name: 'w', shape: [1], data: new Float32Array([1]), dtype: 'F16' as 'F32' }])).toThrow(/myelin writes 'F32', 'I64', 'I8', 'BF16'/);
+  });
+
   it('refuses to encode mismatched shapes and duplicate names', () => {
     expect(() => encodeSafetensorsBuffer([{ name: 'a', shape: [2, 2], data: new Float32Array(3) }])).toThrow(/'a' has 3 values, shape \[2,2\] needs 4/);
     const a = { name: 'a', shape: [1], data: new Float32Array(1) };

@@ -1,6 +1,9 @@
 // Low-precision inference: the 784-256-128-10 MLP at batch 1024, float32 vs quantize(model, int8 /
 // bf16), all on the native backend, interleaved in one run (samples/s, medians).
 'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { measureCase, randomArray, backendCandidate } = require('../lib/cases');
 const { api, buildMlp } = require('../lib/mlp');
 const { MLP } = require('./training');
@@ -27,6 +30,9 @@ async function runLowp(ctx) {
     onNative('int8', () => int8.predict(x)),
     onNative('int8static', () => int8Static.predict(x)),
     onNative('bf16', () => bf16.predict(x)),
+    // The peer: onnxruntime-node running the same quantised models exported as QDQ ONNX (2 threads, all optimisations).
+    // (Left out of --quick smoke runs: two more sessions to build and time.)
+    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
   ];
   const rec = await measureCase(
     ctx,
@@ -38,12 +44,37 @@ async function runLowp(ctx) {
       display: { kind: 'rate', unit: 'samples/s', work: BATCH },
       baseline: 'native',
       note: `model.predict: float32 vs quantize(model, { dtype }) (int8: dynamic per-row scales, int8static: calibrated; ` +
+        'ort-*: onnxruntime-node 2 threads on the same models exported as QDQ ONNX; ' +
         `int8 path ${info.int8Path}, bf16 path ${info.bf16Path}, gemm ${info.gemmSimd}, ${info.threads} threads)`,
       paths: { int8: info.int8Path, bf16: info.bf16Path },
     },
     cands,
   );
   return [rec];
+}
+
+/** onnxruntime-node sessions on the QDQ exports of the quantised models, as async candidates (or skips). */
+async function ortCandidates(m, models, x) {
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch (err) {
+    return Object.keys(models).map((name) => ({ name, skip: `onnxruntime-node unavailable: ${err.message.split('\n')[0]}` }));
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-lowp-'));
+  try {
+    const out = [];
+    for (const [name, q] of Object.entries(models)) {
+      const file = path.join(dir, `${name}.onnx`);
+      await m.onnx.exportModel(q, file, { inputShape: [1, x.shape[1]] });
+      const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+      const feeds = { input: new ort.Tensor('float32', x.data, x.shape) };
+      out.push({ name, async: true, fn: () => session.run(feeds) });
+    }
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function skipped(ctx, reason) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `myelin` command line: train, predict, merge, sweep, run, info, export, generate (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
+// The `myelin` command line: train, predict, merge, sweep, run, info, export, generate, quantize (+ bench in a clone of the repository) (exit 0 ok, 1 runtime failure, 2 usage error).
 import { Command, CommanderError, Option } from 'commander';
 import { setBackend, BackendName } from '../backend/select';
 import { UsageError, choiceParser } from './args';
@@ -12,6 +12,7 @@ import { registerGenerate } from './generate-command';
 import { registerMerge } from './merge-command';
 import { registerSweep } from './sweep-command';
 import { registerRun } from './run-command';
+import { registerQuantize } from './quantize-command';
 import { packageVersion } from '../constants';
 
 /** Exit codes of the command. */
@@ -62,6 +63,7 @@ export function buildProgram(setExit: (code: number) => void, root: string = PAC
   registerMerge(program);
   registerSweep(program);
   registerRun(program, setExit);
+  registerQuantize(program);
   return program;
 }
 

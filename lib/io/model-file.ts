@@ -3,7 +3,7 @@ import { Tensor } from '../tensor';
 import { Module, fromConfig, LayerConfig } from '../nn';
 import { checkConfig, configParameters } from '../nn/from-config';
 import { encodeSafetensors, decodeSafetensors, NamedArray } from './safetensors';
-import { isIntegerBuffer, stateDictArrays } from './safetensors-state';
+import { checkStoredDtype, stateDictArrays, storedBytes, withStoredDtypes } from './safetensors-state';
 import { Preprocessor } from '../data/preprocess';
 import { packageVersion } from '../constants';
 import { commitModelDir, readManifest, readListedFile, FileToWrite, Manifest, MANIFEST_NAME, DIGEST_KEY } from './model-dir';
@@ -184,7 +184,7 @@ export function save(model: SavableModel, dir: string, options: SaveOptions = {}
   if (typeof dir !== 'string' || dir === '') throw new Error(`save: the directory must be a non-empty path string, got ${typeof dir === 'string' ? "''" : typeof dir}`);
   const architecture = model.toConfig();
   // PyTorch's layout: float32 tensors, int64 num_batches_tracked (safetensors-state.ts).
-  const weights: NamedArray[] = stateDictArrays(Object.fromEntries([...model.namedParameters(), ...(model.namedBuffers?.() ?? [])]));
+  const weights: NamedArray[] = withStoredDtypes(stateDictArrays(Object.fromEntries([...model.namedParameters(), ...(model.namedBuffers?.() ?? [])])), architecture);
   const version = packageVersion();
   const files: FileToWrite[] = [
     { role: 'weights', name: WEIGHTS_FILE, contents: encodeSafetensors(weights, { format: 'pt', producer: `myelin ${version}` }) },
@@ -315,10 +315,11 @@ function readInfo(dir: string, verify: boolean): { info: ModelInfo; manifest: Ma
 function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPath: string, verify: boolean): Module {
   const expected = configParameters(info.architecture);
   const floats = expected.reduce((sum, p) => sum + p.shape.reduce((a, d) => a * d, 1), 0);
+  const needBytes = expected.reduce((sum, p) => sum + p.shape.reduce((a, d) => a * d, 1) * storedBytes(p.dtype), 0);
   const weightsBytes = manifest.files.weights.bytes;
-  if (floats * 4 > weightsBytes) {
+  if (needBytes > weightsBytes) {
     throw new Error(
-      `load: ${manifestPath}: the architecture has ${floats} parameters (${floats * 4} bytes as float32) but ${manifest.files.weights.path} is ${weightsBytes} bytes`,
+      `load: ${manifestPath}: the architecture has ${floats} parameters (${needBytes} bytes as ${needBytes === floats * 4 ? 'float32' : 'stored: float32, int8 and bf16'}) but ${manifest.files.weights.path} is ${weightsBytes} bytes`,
     );
   }
   const { bytes, file } = readListedFile(dir, manifest, 'weights', verify);
@@ -334,7 +335,7 @@ function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPat
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
       throw new Error(`load: ${file}: tensor '${p.name}' has shape [${t.shape.join(',')}], the architecture needs [${p.shape.join(',')}]`);
     }
-    if (t.dtype !== 'F32' && !isIntegerBuffer(p.name)) throw new Error(`load: ${file}: tensor '${p.name}' is ${t.dtype}; the architecture needs float32 (F32)`);
+    checkStoredDtype(file, p, t.dtype);
     sd[p.name] = t.data;
   }
   let model: Module;
@@ -343,7 +344,11 @@ function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPat
   } catch (err) {
     throw new Error(`load: ${manifestPath}: architecture: ${(err as Error).message}`);
   }
-  model.loadStateDict(sd);
+  try {
+    model.loadStateDict(sd);
+  } catch (err) {
+    throw new Error(`load: ${file}: ${(err as Error).message}`);
+  }
   model.eval();
   return model;
 }

@@ -2,7 +2,9 @@
 // model.state_dict()): the same names, float32 tensors, int64 num_batches_tracked; and such a file read back into a model.
 import type { Module } from '../nn/module';
 import { shapeToString, type Tensor } from '../tensor';
-import { readSafetensorsSync, writeSafetensorsSync, type NamedArray } from './safetensors';
+import { readSafetensorsSync, writeSafetensorsSync, type NamedArray, type StoredDtype } from './safetensors';
+import { configParameters, type ParameterShape } from '../nn/from-config';
+import type { LayerConfig } from '../nn/config';
 import { checkBoolean, checkOptions, describe } from '../validate';
 import { packageVersion } from '../constants';
 
@@ -14,6 +16,27 @@ export function isIntegerBuffer(name: string): boolean {
 /** The state dict as safetensors entries, in stateDict() order, integer buffers as I64. */
 export function stateDictArrays(state: Record<string, Tensor>): NamedArray[] {
   return Object.entries(state).map(([name, t]) => ({ name, shape: t.shape.slice(), data: t.data, dtype: isIntegerBuffer(name) ? 'I64' : 'F32' }));
+}
+
+/** Bytes per value of a parameter as a saved model stores it (float32 unless its layer says 'I8' or 'BF16'). */
+export function storedBytes(dtype: ParameterShape['dtype']): number {
+  return dtype === 'I8' ? 1 : dtype === 'BF16' ? 2 : 4;
+}
+
+/** The entries with the dtype the architecture stores each in (quantised layers' weights: I8 or BF16). */
+export function withStoredDtypes(arrays: NamedArray[], architecture: LayerConfig): NamedArray[] {
+  const dtypes = new Map(configParameters(architecture).filter((p) => p.dtype !== undefined).map((p) => [p.name, p.dtype]));
+  if (dtypes.size === 0) return arrays;
+  return arrays.map((a) => (dtypes.has(a.name) ? { ...a, dtype: dtypes.get(a.name) } : a));
+}
+
+/** Throws naming the file when tensor p of a saved model is not stored in the dtype its architecture gives it. */
+export function checkStoredDtype(file: string, p: ParameterShape, got: StoredDtype): void {
+  if (p.dtype !== undefined) {
+    if (got !== p.dtype) throw new Error(`load: ${file}: tensor '${p.name}' is ${got}; the architecture (a quantised layer) stores it as ${p.dtype}`);
+  } else if (got !== 'F32' && !isIntegerBuffer(p.name)) {
+    throw new Error(`load: ${file}: tensor '${p.name}' is ${got}; the architecture needs float32 (F32)`);
+  }
 }
 
 function checkModel(where: string, model: unknown): Module {

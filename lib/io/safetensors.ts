@@ -1,18 +1,29 @@
-// safetensors encode/decode (float32 tensors, int64/int32 integer buffers): 8-byte LE header length, JSON header, contiguous data, full validation.
+// safetensors encode/decode (float32 tensors, int64/int32 integer buffers, int8/bfloat16 quantised weights): 8-byte LE header length, JSON header, contiguous data, full validation.
 import * as os from 'os';
 import { writeFileAtomicSync } from './atomic';
 import { readRegularFileSync } from './read-file';
 
-/** The dtypes read into float32: F32 itself, and the integer types of counters such as num_batches_tracked. */
-export type StoredDtype = 'F32' | 'I64' | 'I32';
+/**
+ * The dtypes read into float32: F32 itself, the integer types of counters such as num_batches_tracked, and the
+ * low-precision weights of quantised layers (I8 integers, BF16 bfloat16 values; both exact in float32).
+ */
+export type StoredDtype = 'F32' | 'I64' | 'I32' | 'I8' | 'BF16';
+
+/** The dtypes myelin writes: F32 (default), I64 (integer buffers), I8 and BF16 (quantised weights). */
+export type WritableDtype = 'F32' | 'I64' | 'I8' | 'BF16';
+
+const WRITABLE: readonly string[] = ['F32', 'I64', 'I8', 'BF16'];
 
 /** One named tensor as stored in a safetensors file (values held as float32; dtype 'I64' writes them as int64). */
 export interface NamedArray {
   name: string;
   shape: number[];
   data: Float32Array;
-  /** How the values are stored: 'F32' (default) or 'I64' (integers, as PyTorch stores num_batches_tracked). */
-  dtype?: 'F32' | 'I64';
+  /**
+   * How the values are stored: 'F32' (default), 'I64' (integers, as PyTorch stores num_batches_tracked), 'I8'
+   * (integers in [-128, 127]) or 'BF16' (values that are bfloat16 numbers: the low 16 bits of their float32 are 0).
+   */
+  dtype?: WritableDtype;
 }
 
 /** A decoded safetensors file: tensors in file order (by data offset) and the string metadata. */
@@ -52,6 +63,40 @@ function int64LEBytes(name: string, data: Float32Array): Uint8Array {
   return out;
 }
 
+/** int8 bytes of integer values in [-128, 127] (checked). */
+function int8Bytes(name: string, data: Float32Array): Uint8Array {
+  const out = new Int8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(Number.isInteger(v) && v >= -128 && v <= 127)) throw new Error(`safetensors: tensor '${name}' is written as I8 but value ${i} is ${v}, not an integer in [-128, 127]`);
+    out[i] = v;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** bfloat16 little-endian bytes: the high halves of float32 values whose low halves are 0 (checked: nothing is rounded). */
+function bf16LEBytes(name: string, data: Float32Array): Uint8Array {
+  const bits = new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const out = new Uint8Array(data.length * 2);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0xffff) !== 0) throw new Error(`safetensors: tensor '${name}' is written as BF16 but value ${i} is ${data[i]}, not a bfloat16 number (it would be rounded)`);
+    out[2 * i] = (b >>> 16) & 0xff;
+    out[2 * i + 1] = b >>> 24;
+  }
+  return out;
+}
+
+/** A tensor's stored bytes in its dtype. */
+function tensorBytes(t: NamedArray): Uint8Array {
+  switch (t.dtype ?? 'F32') {
+    case 'I64': return int64LEBytes(t.name, t.data);
+    case 'I8': return int8Bytes(t.name, t.data);
+    case 'BF16': return bf16LEBytes(t.name, t.data);
+    default: return float32ToLEBytes(t.data);
+  }
+}
+
 function float32ToLEBytes(data: Float32Array): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN_HOST) return bytes;
@@ -88,7 +133,7 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Reco
       throw new Error(`safetensors: tensor '${t.name}' has ${t.data.length} values, shape [${t.shape.join(',')}] needs ${n}`);
     }
     const dtype = t.dtype ?? 'F32';
-    if (dtype !== 'F32' && dtype !== 'I64') throw new Error(`safetensors: tensor '${t.name}' has dtype ${JSON.stringify(dtype)}; myelin writes 'F32' or 'I64'`);
+    if (!WRITABLE.includes(dtype)) throw new Error(`safetensors: tensor '${t.name}' has dtype ${JSON.stringify(dtype)}; myelin writes ${WRITABLE.map((d) => `'${d}'`).join(', ')}`);
     const size = n * DTYPE_BYTES[dtype];
     header[t.name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + size] };
     offset += size;
@@ -99,7 +144,7 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Reco
   const headerBytes = Buffer.from(json, 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.byteLength), 0);
-  return [prefix, headerBytes, ...tensors.map((t) => (t.dtype === 'I64' ? int64LEBytes(t.name, t.data) : float32ToLEBytes(t.data)))];
+  return [prefix, headerBytes, ...tensors.map(tensorBytes)];
 }
 
 /**
@@ -185,8 +230,8 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     if (!isRecord(raw)) return fail(`entry for tensor '${name}' is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
-    if (dtype !== 'F32' && dtype !== 'I64' && dtype !== 'I32') {
-      fail(`tensor '${name}' has dtype ${dtype as string}; only F32 is supported (and I64/I32 for integer buffers such as num_batches_tracked): convert the model to float32 before saving it (PyTorch: model.float())`);
+    if (dtype !== 'F32' && dtype !== 'I64' && dtype !== 'I32' && dtype !== 'I8' && dtype !== 'BF16') {
+      fail(`tensor '${name}' has dtype ${dtype as string}; only F32 is supported (and I64/I32 for integer buffers such as num_batches_tracked, I8/BF16 for the weights of quantised layers): convert the model to float32 before saving it (PyTorch: model.float())`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       fail(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
@@ -219,7 +264,12 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
     const count = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
     const data = new Float32Array(count);
     const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
-    if (e.dtype !== 'F32') {
+    if (e.dtype === 'I8') {
+      data.set(new Int8Array(bytes.buffer, bytes.byteOffset, count));
+    } else if (e.dtype === 'BF16') {
+      const bits = new Uint32Array(data.buffer);
+      for (let i = 0; i < count; i++) bits[i] = ((bytes[2 * i + 1] << 24) | (bytes[2 * i] << 16)) >>> 0;
+    } else if (e.dtype !== 'F32') {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < count; i++) {
         const v = e.dtype === 'I64' ? dv.getBigInt64(i * 8, true) : BigInt(dv.getInt32(i * 4, true));

@@ -64,7 +64,7 @@ export function configParameters(config: LayerConfig): ParameterShape[] {
   const def = definition(config);
   if (def.parameters) return def.parameters(config);
   if (def.children) {
-    return def.children(config).flatMap((l, i) => configParameters(l).map((p) => ({ name: `${i}.${p.name}`, shape: p.shape })));
+    return def.children(config).flatMap((l, i) => configParameters(l).map((p) => ({ ...p, name: `${i}.${p.name}` })));
   }
   // A user layer without a parameters() rule: build one and look.
   return Object.entries(buildChecked(config).stateDict()).map(([name, t]) => ({ name, shape: [...t.shape] }));

@@ -242,6 +242,15 @@ export abstract class Module {
         );
       }
     }
+    // Each module checks the values of its own tensors (e.g. a quantised layer's scales).
+    const check = (m: Module, prefix: string): void => {
+      m.validateLoadedState((n) => {
+        const v = sd[prefix + n];
+        return v instanceof Tensor ? v.data : v;
+      });
+      for (const [name, child] of m.childModules) check(child, `${prefix}${name}.`);
+    };
+    check(this, '');
     for (const [name, p] of named) {
       const v = sd[name];
       p.data.set(v instanceof Tensor ? v.data : v);
@@ -250,6 +259,14 @@ export abstract class Module {
   }
 
   /**
+   * Called by loadStateDict (on this module and every module inside the one loaded) before any value is
+   * copied: throws when a value is not one this module can hold. The default accepts everything.
+   * @param values - this module's own tensor values by local name (names and sizes already checked).
+   */
+  protected validateLoadedState(values: (name: string) => Float32Array): void {
+    void values;
+  }
+
    * A summary: each layer with its parameter count, and the total.
    * @example console.log(String(model)); // Sequential (3 layers), one line per layer with its parameters, the total
    */

@@ -55,6 +55,8 @@ function isValidNestedConfig(v: unknown): boolean {
 export interface ParameterShape {
   name: string;
   shape: number[];
+  /** How the saved weights file stores it when not float32: 'I8' or 'BF16' (quantised layers' weights). */
+  dtype?: 'I8' | 'BF16';
 }
 
 /** An activation the planner may fuse into the Linear before it. */
@@ -107,6 +109,8 @@ export interface OnnxExportContext {
   ints(base: string, values: ArrayLike<number>): string;
   /** Adds a float scalar initializer; returns its name. */
   scalar(base: string, value: number): string;
+  /** Adds an int8 initializer (quantised weights, zero points; exporter of lib/io/onnx/qdq.ts); returns its name. */
+  int8Initializer?(base: string, dims: number[], values: Int8Array): string;
   /** Appends a node; returns its output name. */
   node(opType: string, inputs: string[], attrs?: OnnxAttribute[], docString?: string): string;
   /** Appends a node on `current` and makes its output `current`. */

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -107,20 +109,89 @@ void pack_w_i8(int N, int K, int K4, const int8_t* W, int8_t* dst, int32_t* corr
 }
 
 // Packs rows of A (K int8 each) into panels of mr rows (qgemm_kernels.h), -128 read as -127;
-// shift: as u8 (v + 128). Padding (k beyond K, rows beyond `rows`) meets zero weights or is never
-// stored.
+// shift: as u8 (v + 128). Four bytes (one k group) at a time; padding k of the last group meets zero
+// weights; rows beyond `rows` in the last panel are never read (the kernels walk real rows only).
 void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, int mr, uint8_t* dst) {
-  const uint8_t pad = shift ? 128 : 0;
-  const int panels = (rows + mr - 1) / mr;
-  std::memset(dst, pad, static_cast<size_t>(panels) * mr * K4);
+  const uint32_t flip = shift ? 0x80808080u : 0u;
+  const int full = K / 4;
+  const long panel = static_cast<long>(mr) * K4;
   for (int i = 0; i < rows; ++i) {
     const int8_t* ai = A + static_cast<long>(i) * K;
-    uint8_t* di = dst + static_cast<long>(i / mr) * mr * K4 + (i % mr) * 4;
-    for (int k = 0; k < K; ++k) {
-      const int v = clamp_i8(ai[k]);
-      di[(k / 4) * mr * 4 + (k % 4)] = static_cast<uint8_t>(shift ? v + 128 : v);
+    uint8_t* di = dst + (i / mr) * panel + (i % mr) * 4;
+    for (int g = 0; g < full; ++g, di += mr * 4) {
+      uint32_t w;
+      std::memcpy(&w, ai + 4 * g, 4);
+      const uint32_t t = w ^ 0x80808080u;  // a zero byte where w holds -128
+      if (((t - 0x01010101u) & ~t & 0x80808080u) != 0) {
+        for (int b = 0; b < 4; ++b) {
+          if (((w >> (8 * b)) & 0xffu) == 0x80u) w += 1u << (8 * b);  // -128 -> -127
+        }
+      }
+      w ^= flip;
+      std::memcpy(di, &w, 4);
+    }
+    if (full * 4 < K4) {
+      for (int b = 0; b < 4; ++b) {
+        const int k = full * 4 + b;
+        const int v = k < K ? clamp_i8(ai[k]) : 0;
+        di[b] = static_cast<uint8_t>(shift ? v + 128 : v);
+      }
     }
   }
+}
+
+// Packed weights, kept between calls: an inference calls the same layer with the same weights again
+// and again. An entry is reused only when the weights are the same bytes as when it was packed (a
+// copy is kept and compared: memcmp costs a small fraction of packing, and an array freed and
+// replaced at the same address can never be mistaken for the old one).
+struct QPackedWeights {
+  int kind = 0;  // 1: int8 VNNI/AVX2 layout, 2: bf16 pairs
+  const void* src = nullptr;
+  int N = 0, K = 0;
+  std::vector<uint8_t> copy;
+  std::vector<uint8_t> packed;  // int8 or uint16 data, 64-byte padded
+  std::vector<int32_t> corr;
+};
+
+constexpr size_t kPackCacheEntries = 16;
+constexpr size_t kPackCacheMaxBytes = size_t{256} << 20;
+
+template <class Fill>
+std::shared_ptr<const QPackedWeights> packed_weights(int kind, const void* W, size_t bytes, int N, int K, const Fill& fill) {
+  static std::mutex mu;
+  static std::vector<std::shared_ptr<const QPackedWeights>> cache;  // most recently used last
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t i = 0; i < cache.size(); ++i) {
+      const auto& e = cache[i];
+      if (e->kind == kind && e->src == W && e->N == N && e->K == K && std::memcmp(e->copy.data(), W, bytes) == 0) {
+        auto hit = e;
+        cache.erase(cache.begin() + static_cast<long>(i));
+        cache.push_back(hit);
+        return hit;
+      }
+    }
+  }
+  auto fresh = std::make_shared<QPackedWeights>();
+  fresh->kind = kind;
+  fresh->src = W;
+  fresh->N = N;
+  fresh->K = K;
+  fill(*fresh);
+  if (bytes <= kPackCacheMaxBytes / kPackCacheEntries) {
+    fresh->copy.assign(static_cast<const uint8_t*>(W), static_cast<const uint8_t*>(W) + bytes);
+    std::lock_guard<std::mutex> lock(mu);
+    // An entry for the same array with other contents is stale: replace it.
+    for (size_t i = 0; i < cache.size(); ++i) {
+      if (cache[i]->src == W && cache[i]->kind == kind) {
+        cache.erase(cache.begin() + static_cast<long>(i));
+        break;
+      }
+    }
+    if (cache.size() >= kPackCacheEntries) cache.erase(cache.begin());
+    cache.push_back(fresh);
+  }
+  return fresh;
 }
 
 // The portable quantiser rows.
@@ -259,21 +330,27 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
 #ifdef MYELIN_QGEMM_HAVE_X86
   const int K4 = (K + 3) / 4 * 4;
   const int NB = (N + 15) / 16;
-  std::vector<int8_t> wp(static_cast<size_t>(NB) * 16 * K4);
-  std::vector<int32_t> corr(static_cast<size_t>(NB) * 16, 0);
-  pack_w_i8(N, K, K4, W, wp.data(), corr.data());
+  const auto pw = packed_weights(1, W, static_cast<size_t>(N) * K, N, K, [&](QPackedWeights& e) {
+    e.packed.resize(static_cast<size_t>(NB) * 16 * K4);
+    e.corr.assign(static_cast<size_t>(NB) * 16, 0);
+    pack_w_i8(N, K, K4, W, reinterpret_cast<int8_t*>(e.packed.data()), e.corr.data());
+  });
   const bool shift = path == I8Path::Avx512Vnni;
   const int mr = shift ? qgemm_kernels::kVnniRows : qgemm_kernels::kAvx2Rows;
   const qgemm_kernels::I8Rows rows_fn =
       shift ? qgemm_kernels::i8_rows_avx512vnni : qgemm_kernels::i8_rows_avx2;
+  // The AVX-512 epilogue applies relu / leakyRelu itself; other activations run after.
+  const bool fused = shift && (act == kActRelu || act == kActLeakyRelu);
   split_rows(M, flops, [&](int m0, int m1) {
     static thread_local std::vector<uint8_t> abuf;
     const int rows = m1 - m0;
-    abuf.resize(static_cast<size_t>((rows + mr - 1) / mr) * mr * K4);
+    const size_t need = static_cast<size_t>((rows + mr - 1) / mr) * mr * K4;
+    if (abuf.size() < need) abuf.resize(need);
     pack_a_i8(rows, K, K4, A + static_cast<long>(m0) * K, shift, mr, abuf.data());
     float* o = out + static_cast<long>(m0) * N;
-    rows_fn(I8Args{N, K4, abuf.data(), aScale + m0, wp.data(), corr.data(), wScale, bias, o, rows});
-    apply_act(act, alpha, rows, N, o);
+    rows_fn(I8Args{N, K4, abuf.data(), aScale + m0, reinterpret_cast<const int8_t*>(pw->packed.data()), pw->corr.data(), wScale, bias, o,
+                   rows, fused ? act : kActNone, alpha});
+    if (!fused) apply_act(act, alpha, rows, N, o);
   });
 #endif
 }
@@ -294,23 +371,33 @@ void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const 
   if (bf16_path() == Bf16Path::Avx512Bf16) {
     const int K2 = (K + 1) / 2 * 2;
     const int NB = (N + 15) / 16;
-    std::vector<uint16_t> wp(static_cast<size_t>(NB) * 16 * K2);
-    pack_w_bf16(N, K, K2, W, wp.data());
+    const auto pw = packed_weights(2, W, static_cast<size_t>(N) * K * sizeof(uint16_t), N, K, [&](QPackedWeights& e) {
+      e.packed.resize(static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
+      pack_w_bf16(N, K, K2, W, reinterpret_cast<uint16_t*>(e.packed.data()));
+    });
+    const bool fused = act == kActRelu || act == kActLeakyRelu;
     split_rows(M, static_cast<double>(M) * N * K, [&](int m0, int m1) {
       const int rows = m1 - m0;
-      // Panels of kBf16Rows rows, k in pairs (qgemm_kernels.h); padding zero.
+      // Panels of kBf16Rows rows, k in pairs (qgemm_kernels.h): one pair (4 bytes) at a time; the pad
+      // of an odd K is zero; rows beyond `rows` are never read.
       constexpr int mr = qgemm_kernels::kBf16Rows;
       static thread_local std::vector<uint16_t> abuf;
-      abuf.assign(static_cast<size_t>((rows + mr - 1) / mr) * mr * K2, 0);
+      const size_t need = static_cast<size_t>((rows + mr - 1) / mr) * mr * K2;
+      if (abuf.size() < need) abuf.resize(need);
+      const int pairs = K / 2;
       for (int i = 0; i < rows; ++i) {
         const uint16_t* ai = A + static_cast<long>(m0 + i) * K;
         uint16_t* di = abuf.data() + static_cast<long>(i / mr) * mr * K2 + (i % mr) * 2;
-        for (int k = 0; k < K; ++k) di[(k / 2) * mr * 2 + (k % 2)] = ai[k];
+        for (int q = 0; q < pairs; ++q, di += mr * 2) std::memcpy(di, ai + 2 * q, 4);
+        if (pairs * 2 < K2) {
+          di[0] = ai[K - 1];
+          di[1] = 0;
+        }
       }
-      const uint16_t* a = abuf.data();
       float* o = out + static_cast<long>(m0) * N;
-      qgemm_kernels::bf16_rows_avx512(Bf16Args{N, K2, a, wp.data(), bias, o, rows});
-      apply_act(act, alpha, rows, N, o);
+      qgemm_kernels::bf16_rows_avx512(Bf16Args{N, K2, abuf.data(), reinterpret_cast<const uint16_t*>(pw->packed.data()), bias, o, rows,
+                                               fused ? act : kActNone, alpha});
+      if (!fused) apply_act(act, alpha, rows, N, o);
     });
     return;
   }

@@ -7,6 +7,7 @@
 // whenever the true sum fits (K <= kQgemmMaxK). Tiles of up to 12 rows x 32 columns (24 zmm
 // accumulators).
 #include "qgemm_kernels.h"
+#include "codes.gen.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -79,6 +80,18 @@ static_assert(kBf16Rows == kVnniRows, "walk() tiles both kernels alike");
 
 inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
+// The activations the epilogues apply (activation_forward's rules): relu keeps x > 0 and NaN, else 0;
+// leakyRelu x > 0 ? x : f32(alpha * x). Other activations run after the kernel (act = kActNone here).
+inline __m512 epilogue_act(int act, __m512 v, __m512 alpha) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (act == kActRelu) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+  if (act == kActLeakyRelu) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ),
+                                _mm512_mul_round_ps(v, alpha, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), v);
+  }
+  return v;
+}
+
 // Rows i0 .. i0+R of columns jb*16 .. jb*16 + 16*C (C column blocks).
 template <int R, int C>
 void i8_tile(const I8Args& p, int i0, int jb) {
@@ -124,6 +137,7 @@ void i8_tile(const I8Args& p, int i0, int jb) {
       const __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(sums[r][c]), corr));
       __m512 v = _mm512_mul_round_ps(q, s, kRound);
       if (p.bias != nullptr) v = _mm512_add_round_ps(v, bs, kRound);
+      v = epilogue_act(p.act, v, _mm512_set1_ps(p.alpha));
       float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
       if (m == 0xffff) _mm512_storeu_ps(o, v);
       else _mm512_mask_storeu_ps(o, m, v);
@@ -164,7 +178,7 @@ void bf16_tile(const Bf16Args& p, int i0, int jb) {
     const __mmask16 m = lanes(p.N - j0);
     const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
     for (int r = 0; r < R; ++r) {
-      const __m512 v = _mm512_add_ps(_mm512_load_ps(sums[r][c]), bs);
+      const __m512 v = epilogue_act(p.act, _mm512_add_ps(_mm512_load_ps(sums[r][c]), bs), _mm512_set1_ps(p.alpha));
       float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
       if (m == 0xffff) _mm512_storeu_ps(o, v);
       else _mm512_mask_storeu_ps(o, m, v);

@@ -33,6 +33,8 @@ struct I8Args {
   const float* bias;         // or nullptr
   float* out;                // row m0 first, row stride N
   int rows;
+  int act;                   // kActNone, or kActRelu / kActLeakyRelu applied in the epilogue (AVX-512 only)
+  float alpha;
 };
 using I8Rows = void (*)(const I8Args& args);
 
@@ -43,6 +45,8 @@ struct Bf16Args {
   const float* bias;
   float* out;
   int rows;
+  int act;                   // as I8Args::act
+  float alpha;
 };
 using Bf16Rows = void (*)(const Bf16Args& args);
 

@@ -70,6 +70,43 @@ for (const [M, N, K] of SHAPES) {
   }
 }
 
+// ---- packed-weight cache: the same arrays with new contents, called again ----------------------
+// The native kernels keep packed weights between calls (keyed by the array, checked against a copy):
+// weights changed in place must be repacked, never served stale. A NaN row scale stays NaN through relu.
+for (const [M, N, K] of [[13, 33, 100], [1, 17, 3], [40, 130, 300]]) {
+  const A = int8s(M * K), W = int8s(N * K);
+  const aScale = floats(M, 1e-3, 2e-2), wScale = floats(N, 1e-3, 2e-2);
+  aScale[0] = NaN;
+  const Ah = new Uint16Array(M * K), Wh = new Uint16Array(N * K);
+  C.toBf16(M * K, floats(M * K, -1, 1), Ah);
+  C.toBf16(N * K, floats(N * K, -1, 1), Wh);
+  for (let round = 0; round < 3; round++) {
+    if (round > 0) {
+      W[(round * 7919) % W.length] ^= 0x55; // one weight changed in place
+      Wh[(round * 7919) % Wh.length] ^= 0x0100;
+    }
+    for (const a of ['relu', 'leakyRelu', 'none']) {
+      const o = { M, N, K, A, aScale, W, wScale, bias: null, act: a, alpha: 0.25 };
+      const outC = new Float32Array(M * N), outJ = new Float32Array(M * N);
+      C.qgemmI8({ ...o, out: outC });
+      J.qgemmI8({ ...o, out: outJ });
+      for (let i = 0; i < M * N; i++) {
+        checked++;
+        if (!Object.is(outC[i], outJ[i])) fail(`qgemmI8 (weights changed, round ${round}) ${a} M=${M} N=${N} K=${K} at ${i}: native ${outC[i]} != ts ${outJ[i]}`);
+      }
+      const b = { M, N, K, A: Ah, W: Wh, bias: null, act: a, alpha: 0.25 };
+      const hC = new Float32Array(M * N), hJ = new Float32Array(M * N);
+      C.gemmBf16({ ...b, out: hC });
+      J.gemmBf16({ ...b, out: hJ });
+      for (let i = 0; i < M * N; i++) {
+        checked++;
+        // Both sum float32 products; the orders differ, so compare within accumulation error.
+        if (!(Math.abs(hC[i] - hJ[i]) <= 1e-5 * (1 + Math.abs(hJ[i])) * K)) fail(`gemmBf16 (weights changed, round ${round}) ${a} M=${M} N=${N} K=${K} at ${i}: native ${hC[i]} vs ts ${hJ[i]}`);
+      }
+    }
+  }
+}
+
 // ---- quantizeRowsI8 ------------------------------------------------------------------------
 for (const [M, K] of [[1, 1], [3, 17], [17, 65], [5, 257]]) {
   for (const scale of [0, 0.01, 1e-4]) {

@@ -139,6 +139,13 @@ export class GraphBuilder implements OnnxExportContext {
     return this.tensor(base, dims, values, DataType.FLOAT);
   }
 
+  /** An int8 initializer (QDQ export: quantised weights and zero points), raw bytes. */
+  int8Initializer(base: string, dims: number[], values: Int8Array): string {
+    const name = this.fresh(base);
+    this.initializers.push({ name, dims, dataType: DataType.INT8, rawData: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) });
+    return name;
+  }
+
   /** An int64 initializer (shapes, axes, indices). */
   ints(base: string, values: ArrayLike<number>): string {
     return this.tensor(base, [values.length], values, DataType.INT64);

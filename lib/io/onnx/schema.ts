@@ -10,6 +10,7 @@ export const DataType = {
   INT32: onnx.TensorProto.DataType.INT32,
   INT64: onnx.TensorProto.DataType.INT64,
   DOUBLE: onnx.TensorProto.DataType.DOUBLE,
+  INT8: onnx.TensorProto.DataType.INT8,
 } as const;
 
 /** AttributeProto.AttributeType values. */

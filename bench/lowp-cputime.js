@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Low-precision inference measured in process CPU time (steadier than wall time on a loaded machine): the
+// 784-256-128-10 MLP at batch 1024, float32 vs quantize() int8 (dynamic, calibrated) and bf16, and
+// onnxruntime-node on the QDQ exports; one thread each (run with MYELIN_NUM_THREADS=1), interleaved rounds,
+// medians of CPU milliseconds per call.
+//
+//   MYELIN_NUM_THREADS=1 node bench/lowp-cputime.js [--rounds 15] [--calls 5]
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const m = require('..');
+
+async function main() {
+  const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 15;
+  const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 5;
+  m.setBackend('native');
+  const model = new m.nn.Sequential([new m.nn.Linear(784, 256), new m.nn.ReLU(), new m.nn.Linear(256, 128), new m.nn.ReLU(), new m.nn.Linear(128, 10), new m.nn.Softmax()], { seed: 13 });
+  model.eval();
+  let s = 1300;
+  const x = m.tensor(Float32Array.from({ length: 1024 * 784 }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32)), [1024, 784]);
+  const q = { int8: m.quantize(model, { dtype: 'int8' }), int8static: m.quantize(model, { dtype: 'int8', calibration: x }), bf16: m.quantize(model, { dtype: 'bf16' }) };
+  const cands = { float32: async () => model.predict(x), int8: async () => q.int8.predict(x), int8static: async () => q.int8static.predict(x), bf16: async () => q.bf16.predict(x) };
+  try {
+    const ort = require('onnxruntime-node');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-lowp-'));
+    for (const name of ['int8', 'int8static']) {
+      const file = path.join(dir, `${name}.onnx`);
+      await m.onnx.exportModel(q[name], file, { inputShape: [1, 784] });
+      const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+      const feeds = { input: new ort.Tensor('float32', x.data, [1024, 784]) };
+      cands[`ort-${name}`] = () => session.run(feeds);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    console.log(`onnxruntime-node peer skipped: ${err.message.split('\n')[0]}`);
+  }
+  const times = Object.fromEntries(Object.keys(cands).map((k) => [k, []]));
+  for (const f of Object.values(cands)) await f();
+  const names = Object.keys(cands);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      const u0 = process.cpuUsage();
+      for (let c = 0; c < calls; c++) await cands[name]();
+      const u = process.cpuUsage(u0);
+      times[name].push((u.user + u.system) / 1e3 / calls);
+    }
+  }
+  const median = (a) => a.slice().sort((p, q2) => p - q2)[a.length >> 1];
+  const base = median(times.float32);
+  console.log(`CPU ${os.cpus()[0].model}, ${m.info().int8Path} / ${m.info().bf16Path}, threads ${m.info().threads}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  for (const name of names) {
+    const t = median(times[name]);
+    console.log(`${name.padEnd(16)} ${t.toFixed(2)} cpu-ms/call  ${(1024 / t * 1e3).toFixed(0)} samples/cpu-s  ${(base / t).toFixed(2)}x float32`);
+  }
+}
+
+main().catch((err) => {
+  console.error(`lowp-cputime: ${err.message}`);
+  process.exit(1);
+});
