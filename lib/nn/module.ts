@@ -267,6 +267,7 @@ export abstract class Module {
     void values;
   }
 
+  /**
    * A summary: each layer with its parameter count, and the total.
    * @example console.log(String(model)); // Sequential (3 layers), one line per layer with its parameters, the total
    */
