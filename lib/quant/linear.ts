@@ -73,6 +73,17 @@ export class QuantizedLinear extends QuantizedLayer {
     return q;
   }
 
+  /**
+   * The layer on rows of x in low precision: act(quantized(x) W^T + bias), inputs quantised per row (int8, by the
+   * calibrated inputScale or each row's own max |x|) or rounded to bfloat16 (bf16). Not differentiable.
+   * @param x - input rows [..., inFeatures] (float32).
+   * @returns [..., outFeatures] (float32).
+   * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   * @example
+   * ```ts
+   * const y = q.forward(myelin.randn([4, q.inFeatures]));
+   * ```
+   */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
     const K = this.inFeatures, N = this.outFeatures;
