@@ -536,6 +536,7 @@ E not a multiple of H, or Q != 3 * E, is an error.`,
     args: [dim('B'), dim('T'), dim('H'), dim('E'), dim('Q'), f32('qkv', 'B*T*Q'), f32OrNull('keyPadding', 'B*T'), bool('causal'),
       float('scale'), float('dropout'), count('seed'), f32('out', 'B*T*E'), f32OrNull('lse', 'B*H*T')],
     options: true,
+    example: { sizes: { B: 2, T: 3, H: 2, E: 4, Q: 12 } },
     cpp: 'attention.h myelin::attention_qkv_forward',
   },
   attentionQkvBackward: {
@@ -544,6 +545,7 @@ dQkv [B, T, Q] (the query, key and value gradients in qkv's layout) is overwritt
     args: [dim('B'), dim('T'), dim('H'), dim('E'), dim('Q'), f32('qkv', 'B*T*Q'), f32OrNull('keyPadding', 'B*T'), bool('causal'),
       float('scale'), float('dropout'), count('seed'), f32('out', 'B*T*E'), f32('lse', 'B*H*T'), f32('dOut', 'B*T*E'), f32('dQkv', 'B*T*Q')],
     options: true,
+    example: { sizes: { B: 2, T: 3, H: 2, E: 4, Q: 12 } },
     cpp: 'attention.h myelin::attention_qkv_backward',
   },
 } satisfies Record<string, KernelRow>;
