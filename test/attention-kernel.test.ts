@@ -10,7 +10,10 @@ import { IntTensor } from '../lib/int-tensor';
 import { Rng } from '../lib/random';
 import * as nn from '../lib/nn';
 import { noGrad } from '../lib/autograd';
-import { scaledDotProductAttention } from '../lib/ops/attention';
+import { scaledDotProductAttention, selfAttentionPacked } from '../lib/ops/attention';
+import { permute } from '../lib/ops/seq';
+import { reshape } from '../lib/ops/shape';
+import { narrow } from '../lib/ops/view';
 import { getBackend } from '../lib/backend/select';
 import { backendsUnderTest as kernelBackends } from './helpers/backends';
 import { backendsUnderTest, freshRng, gradcheck, randomTensor, setBackend } from './helpers/gradcheck';
@@ -31,11 +34,14 @@ describe.runIf(native !== undefined)(`C++ attention kernels vs the TS twin (seed
         encoding: 'utf8', env, timeout: 180_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[]; headsError: string | null };
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[]; headsError: string | null; packedErrors: string[] };
       if (simd !== 'default') expect(['avx2', 'scalar'].includes(out.gemmSimd) && (simd === 'avx2' || out.gemmSimd === 'scalar')).toBe(true);
       expect(out.checked).toBeGreaterThan(2000);
       expect(out.disagreements, `seed ${SEED}`).toEqual([]);
       expect(out.headsError).toMatch(/BH 3 heads is not a multiple of the batch B 2/);
+      expect(out.packedErrors).toHaveLength(2);
+      expect(out.packedErrors[0]).toMatch(/width E 5 is not a multiple of the heads H 2/);
+      expect(out.packedErrors[1]).toMatch(/packed row width Q 12 is not 3 \* E = 18/);
     }, 200_000);
   }
 });
@@ -132,6 +138,30 @@ for (const backend of backendsUnderTest()) {
         const composed = noGrad(() => mha.attend(x, x, x, { isCausal: true, keyPaddingMask: pad, needWeights: true }).output);
         for (let i = 0; i < fused.size; i++) expect(Math.abs(fused.data[i] - composed.data[i]), `seed ${seed} at ${i}`).toBeLessThan(1e-5);
       }
+    });
+
+    it('selfAttentionPacked equals heads split from qkv, scaledDotProductAttention and the heads merged; gradients by finite differences', () => {
+      const { seed, rng } = freshRng();
+      for (const [B, T, H, D, causal, padded] of [[1, 1, 1, 8, false, false], [2, 17, 3, 8, true, true], [3, 16, 4, 4, true, false], [1, 33, 2, 16, false, true]] as const) {
+        const E = H * D;
+        const qkv = randomTensor(rng, [B, T, 3 * E], { scale: 2 });
+        const pad = padded ? new Tensor(Float32Array.from({ length: B * T }, (_, i) => (i % T === 1 ? 1 : 0)), [B, T]) : null;
+        const y = selfAttentionPacked(qkv, H, { causal, keyPaddingMask: pad });
+        expect(y.shape).toEqual([B, T, E]);
+        const heads = (part: number): Tensor => permute(reshape(narrow(qkv, 2, part * E, E), [B, T, H, D]), [0, 2, 1, 3]);
+        const ref = reshape(permute(scaledDotProductAttention(heads(0), heads(1), heads(2), { causal, keyPaddingMask: pad }), [0, 2, 1, 3]), [B, T, E]);
+        for (let i = 0; i < y.size; i++) expect(Math.abs(y.data[i] - ref.data[i]), `seed ${seed} B${B} T${T} H${H} D${D} at ${i}`).toBeLessThan(1e-5);
+        if (T <= 17) {
+          gradcheck(([a]) => selfAttentionPacked(a, H, { causal, keyPaddingMask: pad, dropout: 0.2, generator: new Rng(3) }), [randomTensor(rng, [B, T, 3 * E])], {
+            label: `seed ${seed} packed B${B} T${T} H${H} D${D} causal ${causal} padded ${padded}`,
+          });
+        }
+      }
+      const q = new Tensor(new Float32Array(2 * 12), [1, 2, 12]);
+      expect(() => selfAttentionPacked(q, 3)).toThrow(/qkv of shape \[1,2,12\] must be \[batch, length, 3 \* E\] with E a positive multiple of numHeads 3/);
+      expect(() => selfAttentionPacked(q, 0)).toThrow(/numHeads/);
+      expect(() => selfAttentionPacked(q.reshape([2, 12]), 2)).toThrow(/qkv of shape \[2,12\]/);
+      expect(() => selfAttentionPacked(q, 2, { keyPaddingMask: new Tensor(new Float32Array(3), [1, 3]) })).toThrow(/keyPaddingMask of shape \[1,3\]/);
     });
 
     it('bad shapes and options are Errors naming them', () => {

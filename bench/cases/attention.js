@@ -111,4 +111,4 @@ async function runAttention(ctx) {
   return records;
 }
 
-module.exports = { runAttention };
+module.exports = { runAttention, gpt, V };

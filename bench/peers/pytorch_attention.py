@@ -5,7 +5,9 @@ Cases: attention-L<L> (softmax(q k^T / sqrt d + causal) v forward + backward, ba
 1.13 has no fused attention), gpt-train-step (examples/names-gpt.js's model, batch 32 x 16 tokens, Adam),
 gpt-generate-token (that model, batch 1, per-token latency with a key/value cache).
 
-  /usr/bin/python3 bench/peers/pytorch_attention.py --reps 7 --target-sec 0.2 --lengths 128,512,2048 --vocab 29"""
+  /usr/bin/python3 bench/peers/pytorch_attention.py --reps 7 --target-sec 0.2 --lengths 128,512,2048 --vocab 29
+Options for bench/gpt-cpu.js: --cpu-time (process CPU time instead of the wall clock), --threads N (only N threads),
+--cases gpt-train-step,gpt-generate-token (only those cases)."""
 import json
 import os
 import sys
@@ -25,26 +27,28 @@ def arg(name, default, cast=str):
 
 REPS = arg('--reps', 7, int)
 TARGET = arg('--target-sec', 0.2, float)
+CLOCK = time.process_time if '--cpu-time' in sys.argv else time.perf_counter
+THREADS = (arg('--threads', 0, int),) if '--threads' in sys.argv else (1, 2)
 
 
 def measure(fn):
     fn()
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    one = max(time.perf_counter() - t0, 1e-6)
+    one = max(CLOCK() - t0, 1e-6)
     iters = max(1, int(TARGET / one))
     samples = []
     for _ in range(REPS):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(iters):
             fn()
-        samples.append((time.perf_counter() - t0) / iters)
+        samples.append((CLOCK() - t0) / iters)
     return samples, iters
 
 
 def best_of_threads(make):
     best = None
-    for threads in (1, 2):
+    for threads in THREADS:
         torch.set_num_threads(threads)
         samples, iters = measure(make())
         med = sorted(samples)[len(samples) // 2]
@@ -119,11 +123,11 @@ def generate_case(V):
 def main():
     lengths = [int(x) for x in arg('--lengths', '128,512,2048').split(',')]
     V = arg('--vocab', 29, int)
-    results = {}
-    for L in lengths:
-        results[f'attention-L{L}'] = best_of_threads(attention_case(L))
-    results['gpt-train-step'] = best_of_threads(train_case(V))
-    results['gpt-generate-token'] = best_of_threads(generate_case(V))
+    cases = {f'attention-L{L}': attention_case(L) for L in lengths}
+    cases['gpt-train-step'] = train_case(V)
+    cases['gpt-generate-token'] = generate_case(V)
+    only = arg('--cases', None)
+    results = {k: best_of_threads(make) for k, make in cases.items() if only is None or k in only.split(',')}
     print(json.dumps({'version': torch.__version__, 'results': results}))
 
 

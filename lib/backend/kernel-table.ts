@@ -525,6 +525,29 @@ row's log-sum-exp for attentionBackward. A row that sees no key gets out = 0 and
 and dOut: dQuery [BH, T, D], dKey and dValue [BH, S, D] are overwritten. Probabilities are recomputed from lse.`,
   [f32('out', 'BH*T*D'), f32('lse', 'BH*T'), f32('dOut', 'BH*T*D'), f32('dQuery', 'BH*T*D'), f32('dKey', 'BH*S*D'), f32('dValue', 'BH*S*D')],
   'attention_backward'),
+
+  // Packed self-attention (seq-speed): the fused attention kernels reading self-attention's one qkv projection in place.
+  attentionQkvForward: {
+    doc: `attentionForward over self-attention's packed projections: qkv [B, T, Q] with Q = 3 * E holds each position's query,
+key and value (E = H * D each, head h at columns h * D of each third); out [B, T, E] receives the heads side by side
+(no permutes around the kernel), lse (nullable) [B*H, T] each row's log-sum-exp; keyPadding (nullable) is [B, T].
+Same scores, masks, dropout (head index b * H + h) and results as attentionForward on the permuted tensors.
+E not a multiple of H, or Q != 3 * E, is an error.`,
+    args: [dim('B'), dim('T'), dim('H'), dim('E'), dim('Q'), f32('qkv', 'B*T*Q'), f32OrNull('keyPadding', 'B*T'), bool('causal'),
+      float('scale'), float('dropout'), count('seed'), f32('out', 'B*T*E'), f32OrNull('lse', 'B*H*T')],
+    options: true,
+    example: { sizes: { B: 2, T: 3, H: 2, E: 4, Q: 12 } },
+    cpp: 'attention.h myelin::attention_qkv_forward',
+  },
+  attentionQkvBackward: {
+    doc: `Gradients of attentionQkvForward (same shapes, masks, scale, dropout and seed) from its out, lse and dOut [B, T, E]:
+dQkv [B, T, Q] (the query, key and value gradients in qkv's layout) is overwritten.`,
+    args: [dim('B'), dim('T'), dim('H'), dim('E'), dim('Q'), f32('qkv', 'B*T*Q'), f32OrNull('keyPadding', 'B*T'), bool('causal'),
+      float('scale'), float('dropout'), count('seed'), f32('out', 'B*T*E'), f32('lse', 'B*H*T'), f32('dOut', 'B*T*E'), f32('dQkv', 'B*T*Q')],
+    options: true,
+    example: { sizes: { B: 2, T: 3, H: 2, E: 4, Q: 12 } },
+    cpp: 'attention.h myelin::attention_qkv_backward',
+  },
 } satisfies Record<string, KernelRow>;
 
 export type KernelName = keyof typeof KERNELS;

@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor';
 import { add } from '../ops/elementwise';
 import { dropout } from '../ops/dropout';
-import { gelu } from '../ops/activation';
+import { linear } from '../ops/linear';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
@@ -108,7 +108,12 @@ export class DecoderBlock extends Module {
     }
     const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
     const h = add(x, drop(this.attn.forward(this.ln1.forward(x))));
-    return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
+    return add(h, drop(this.fc2.forward(this.hidden(this.ln2.forward(h)))));
+  }
+
+  /** gelu(fc1(x)): one fused kernel (GELU in the GEMM's epilogue and in its backward), as fc1 then gelu would give. */
+  private hidden(x: Tensor): Tensor {
+    return linear(x, this.fc1.weight, this.fc1.bias, 'gelu');
   }
 
   /**
@@ -122,7 +127,7 @@ export class DecoderBlock extends Module {
    */
   forwardCached(x: Tensor, cache: AttentionCache): Tensor {
     const h = add(x, this.attn.attendCached(this.ln1.forward(x), cache));
-    return add(h, this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h)))));
+    return add(h, this.fc2.forward(this.hidden(this.ln2.forward(h))));
   }
 
   override toConfig(): DecoderBlockConfig {

@@ -11,7 +11,7 @@ import { reshape } from '../ops/shape';
 import { narrow } from '../ops/view';
 import { bmm, causalMask, maskedFill, permute, swapAxes } from '../ops/seq';
 import { isTracing } from '../autograd';
-import { rope, scaledDotProductAttention } from '../ops/attention';
+import { rope, scaledDotProductAttention, selfAttentionPacked } from '../ops/attention';
 import { Rng, globalGenerator } from '../random';
 import { Module } from './module';
 import { Linear } from './linear';
@@ -225,13 +225,23 @@ export class MultiheadAttention extends Module {
     // Self-attention: one projection by the whole in_proj_weight (one GEMM, no weight slices), split after.
     // (ONNX tracing takes the three projections: the split moves the batch off the first axis, which export tracks.)
     const fused = query === key && key === value && !isTracing();
+    const hasAttnMask = o.attnMask !== undefined && o.attnMask !== null;
+    if (isCausal && T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
+    if (fused && this.ropeBase === null && !hasAttnMask && !needWeights) {
+      // The packed path: one projection, the kernel reads its heads in place and writes them side by side.
+      const qkv = linear(q0, this.inProjWeight, this.inProjBias);
+      const heads = selfAttentionPacked(qkv, H, {
+        causal: isCausal, keyPaddingMask: o.keyPaddingMask ?? null, dropout: this.dropoutP, training: this.training,
+        generator: this.rng ?? globalGenerator(),
+      });
+      const output = this.outProj.forward(heads);
+      return { output: this.batchFirst ? output : swapAxes(output, 0, 1), weights: null };
+    }
     let [q, k, v] = fused ? this.projectQkv(q0) : [project(q0, 0, T), project(k0, 1, S), project(v0, 2, S)];
     if (this.ropeBase !== null) {
       q = rope(q, 0, this.ropeBase);
       k = rope(k, 0, this.ropeBase);
     }
-    const hasAttnMask = o.attnMask !== undefined && o.attnMask !== null;
-    if (isCausal && T !== S) throw argumentError(where, `isCausal needs query and key of the same length, got ${T} and ${S}`);
     let weights: Tensor | null = null;
     let context: Tensor; // [B, H, T, Dh]
     if (!hasAttnMask && !needWeights) {

@@ -35,6 +35,21 @@ function paddingData(op: string, m: unknown, B: number, S: number): Float32Array
   return out;
 }
 
+/** The kernels' scalar arguments from checked options: masks over B x S keys, head dimension D (the default scale). */
+function kernelOptions(op: string, o: ScaledDotProductAttentionOptions, B: number, S: number, D: number): {
+  causal: boolean; scale: number; dropout: number; seed: number; keyPadding: Float32Array | null;
+} {
+  const causal = o.causal === undefined ? false : checkBoolean(op, 'causal', o.causal);
+  const scale = o.scale === undefined ? 1 / Math.sqrt(D) : checkNumber(op, 'scale', o.scale);
+  const p = o.dropout === undefined ? 0 : checkNumber(op, 'dropout', o.dropout, { min: 0, below: 1 });
+  const training = o.training === undefined ? true : checkBoolean(op, 'training', o.training);
+  if (o.generator !== undefined && !(o.generator instanceof Rng)) invalid(op, 'generator', 'an Rng', o.generator);
+  const dropout = training ? p : 0;
+  const seed = dropout > 0 ? (o.generator ?? globalGenerator()).nextUint32() >>> 1 : 0;
+  const keyPadding = o.keyPaddingMask === undefined || o.keyPaddingMask === null ? null : paddingData(op, o.keyPaddingMask, B, S);
+  return { causal, scale, dropout, seed, keyPadding };
+}
+
 /**
  * softmax(q k^T * scale + masks) v over q [B, H, T, D], k and v [B, H, S, D] -> [B, H, T, D] on the fused kernel:
  * scores never exist as a T x S matrix (memory grows with T + S, not T * S); backward recomputes them from the
@@ -67,14 +82,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== S || v.shape[3] !== D) {
     throw argumentError(op, `query ${shapeToString(q.shape)}, key ${shapeToString(k.shape)} and value ${shapeToString(v.shape)} disagree (key and value must be [${B}, ${H}, S, ${D}])`);
   }
-  const causal = o.causal === undefined ? false : checkBoolean(op, 'causal', o.causal);
-  const scale = o.scale === undefined ? 1 / Math.sqrt(D) : checkNumber(op, 'scale', o.scale);
-  const p = o.dropout === undefined ? 0 : checkNumber(op, 'dropout', o.dropout, { min: 0, below: 1 });
-  const training = o.training === undefined ? true : checkBoolean(op, 'training', o.training);
-  if (o.generator !== undefined && !(o.generator instanceof Rng)) invalid(op, 'generator', 'an Rng', o.generator);
-  const dropout = training ? p : 0;
-  const seed = dropout > 0 ? (o.generator ?? globalGenerator()).nextUint32() >>> 1 : 0;
-  const keyPadding = o.keyPaddingMask === undefined || o.keyPaddingMask === null ? null : paddingData(op, o.keyPaddingMask, B, S);
+  const { causal, scale, dropout, seed, keyPadding } = kernelOptions(op, o, B, S, D);
   const BH = B * H;
   const out = outputBuffer(q.size);
   const backend = getBackend();
@@ -100,6 +108,53 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     releaseAfterBackward(lse as Float32Array);
     return [q.requiresGrad ? dq : null, k.requiresGrad ? dk : null, v.requiresGrad ? dv : null];
   }, attrs);
+  if (lse !== null && y._node === null) releasePrivate(lse);
+  return y;
+}
+
+/** Options of selfAttentionPacked: causal, keyPaddingMask ([B, T]), scale, dropout (with training and generator). */
+export type SelfAttentionPackedOptions = ScaledDotProductAttentionOptions;
+
+/**
+ * Self-attention over one packed projection: qkv [B, T, 3E] holds each position's query, key and value (E = numHeads *
+ * headDim each, head h at columns h * headDim of each third: the layout of `linear(x, in_proj_weight, in_proj_bias)`),
+ * and the result is [B, T, E] with the heads side by side, ready for the output projection. The same attention as
+ * splitting qkv into [B, H, T, headDim] heads, scaledDotProductAttention and merging the heads back, without the
+ * permute copies (forward or backward): the fused kernel reads and writes the packed layout in place.
+ * @param qkv the packed projections [batch, length, 3 * E].
+ * @param numHeads heads H, dividing E.
+ * @param opts causal, keyPaddingMask [batch, length], scale (default 1 / sqrt(headDim)), dropout, training, generator.
+ * @returns the attention output [batch, length, E].
+ * @throws Error when qkv is not a 3-D Tensor whose last dimension is 3 * numHeads * headDim, numHeads is not a positive integer, or an option is invalid.
+ * @example
+ * ```ts
+ * const y = selfAttentionPacked(linear(x, w, b), 4, { causal: true }); // x [2, 16, 64], w [192, 64] -> y [2, 16, 64]
+ * ```
+ */
+export function selfAttentionPacked(qkv: Tensor, numHeads: number, opts: SelfAttentionPackedOptions = {}): Tensor {
+  const op = 'selfAttentionPacked';
+  checkTensor(op, 'qkv', qkv);
+  if (!Number.isInteger(numHeads) || numHeads < 1) invalid(op, 'numHeads', 'a positive integer', numHeads);
+  const o = checkOptions(op, opts, ['causal', 'keyPaddingMask', 'scale', 'dropout', 'training', 'generator']);
+  const H = numHeads;
+  if (qkv.ndim !== 3 || qkv.shape[2] % (3 * H) !== 0 || qkv.shape[2] === 0) {
+    throw argumentError(op, `qkv of shape ${shapeToString(qkv.shape)} must be [batch, length, 3 * E] with E a positive multiple of numHeads ${H}`);
+  }
+  const [B, T, Q] = qkv.shape;
+  const E = Q / 3;
+  const D = E / H;
+  const { causal, scale, dropout, seed, keyPadding } = kernelOptions(op, o, B, T, D);
+  const out = outputBuffer(B * T * E);
+  const backend = getBackend();
+  const lse = qkv.requiresGrad ? privateBuffer(B * H * T) : null;
+  const call = { B, T, H, E, Q, qkv: qkv.data, keyPadding, causal, scale, dropout, seed };
+  if (out.length > 0) backend.attentionQkvForward({ ...call, out, lse });
+  const y = record(new Tensor(out, [B, T, E]), 'attentionPacked', [qkv], (g) => {
+    const dQkv = gradBuffer(qkv.size);
+    if (out.length > 0) backend.attentionQkvBackward({ ...call, out, lse: lse as Float32Array, dOut: g, dQkv });
+    releaseAfterBackward(lse as Float32Array);
+    return [dQkv];
+  });
   if (lse !== null && y._node === null) releasePrivate(lse);
   return y;
 }

@@ -18,7 +18,7 @@ export {
   type EmbeddingOpOptions, type TopkOptions, type MultinomialOptions,
 } from './seq';
 export { conv1d, conv2d } from './conv';
-export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from './attention';
+export { scaledDotProductAttention, selfAttentionPacked, type ScaledDotProductAttentionOptions, type SelfAttentionPackedOptions } from './attention';
 export type { Conv1dOptions, Conv2dOptions, Size2 } from './conv';
 export { maxPool1d, maxPool2d, avgPool1d, avgPool2d, adaptiveAvgPool2d } from './pool';
 export type { Pool1dOptions, Pool2dOptions } from './pool';

@@ -20,7 +20,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "a762a490";
+inline constexpr const char* kKernelTableDigest = "ba83dbb9";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -73,6 +73,8 @@ inline constexpr Arg kGruCellForwardArgs[] = {value_arg("B", ArgType::kDim), val
 inline constexpr Arg kGruCellBackwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("gh", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("hPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dh", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("dGi", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("dGh", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("dhPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kAttentionForwardArgs[] = {value_arg("BH", ArgType::kDim), value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("S", ArgType::kDim), value_arg("D", ArgType::kDim), buffer_arg("query", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("key", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("value", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*S", {1, 3, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("lse", ArgType::kF32, true, "BH*T", {0, 2, -1}, -1, nullptr)};
 inline constexpr Arg kAttentionBackwardArgs[] = {value_arg("BH", ArgType::kDim), value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("S", ArgType::kDim), value_arg("D", ArgType::kDim), buffer_arg("query", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("key", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("value", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*S", {1, 3, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("lse", ArgType::kF32, false, "BH*T", {0, 2, -1}, -1, nullptr), buffer_arg("dOut", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dQuery", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dKey", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("dValue", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr)};
+inline constexpr Arg kAttentionQkvForwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("E", ArgType::kDim), value_arg("Q", ArgType::kDim), buffer_arg("qkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*T", {0, 1, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("lse", ArgType::kF32, true, "B*H*T", {0, 2, 1}, -1, nullptr)};
+inline constexpr Arg kAttentionQkvBackwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("E", ArgType::kDim), value_arg("Q", ArgType::kDim), buffer_arg("qkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*T", {0, 1, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("lse", ArgType::kF32, false, "B*H*T", {0, 2, 1}, -1, nullptr), buffer_arg("dOut", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("dQkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
@@ -129,6 +131,8 @@ inline double call_gruCellForward(const Slot* a) { myelin::gru_cell_forward(a[0]
 inline double call_gruCellBackward(const Slot* a) { myelin::gru_cell_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f); return 0; }
 inline double call_attentionForward(const Slot* a) { myelin::attention_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].f, a[8].f, a[9].b, a[10].d, a[11].d, a[12].i, a[13].f, a[14].f); return 0; }
 inline double call_attentionBackward(const Slot* a) { myelin::attention_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].f, a[8].f, a[9].b, a[10].d, a[11].d, a[12].i, a[13].f, a[14].f, a[15].f, a[16].f, a[17].f, a[18].f); return 0; }
+inline double call_attentionQkvForward(const Slot* a) { myelin::attention_qkv_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].b, a[8].d, a[9].d, a[10].i, a[11].f, a[12].f); return 0; }
+inline double call_attentionQkvBackward(const Slot* a) { myelin::attention_qkv_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].b, a[8].d, a[9].d, a[10].i, a[11].f, a[12].f, a[13].f, a[14].f); return 0; }
 
 // kernel(name, argument list (for arity errors), specs, call, returns a number[, requirements]), bounded(row, the bounded buffer) (arg_spec.h).
 inline constexpr Kernel kKernels[] = {
@@ -181,6 +185,8 @@ inline constexpr Kernel kKernels[] = {
     kernel("gruCellBackward", "B, H, G, gates, gh, hPrev, dh, dGi, dGh, dhPrev", kGruCellBackwardArgs, call_gruCellBackward, false),
     kernel("attentionForward", "BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse", kAttentionForwardArgs, call_attentionForward, false),
     kernel("attentionBackward", "BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQuery, dKey, dValue", kAttentionBackwardArgs, call_attentionBackward, false),
+    kernel("attentionQkvForward", "B, T, H, E, Q, qkv, keyPadding, causal, scale, dropout, seed, out, lse", kAttentionQkvForwardArgs, call_attentionQkvForward, false),
+    kernel("attentionQkvBackward", "B, T, H, E, Q, qkv, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQkv", kAttentionQkvBackwardArgs, call_attentionQkvBackward, false),
 };
 
 }  // namespace myelin_binding

@@ -45,21 +45,36 @@ float* scratch(long S, long D) {
   return t_scratch.data();
 }
 
+// Heads contiguous: q and out [B*H, T, D], k and v [B*H, S, D].
 AttentionShape shape_of(long BH, long B, long T, long S, long D, const float* key_padding, bool causal,
                         float scale, float dropout, long seed) {
   if (B <= 0 || BH % B != 0) {
     throw std::invalid_argument("attention: BH " + std::to_string(BH) + " heads is not a multiple of the batch B " +
                                 std::to_string(B));
   }
-  return {B, BH / B, T, S, D, key_padding, causal, scale, dropout, static_cast<unsigned>(seed)};
+  const long H = BH / B;
+  return {B, H, T, S, D, key_padding, causal, scale, dropout, static_cast<unsigned>(seed),
+          H * T * D, T * D, D, H * S * D, S * D, D, H * T * D, T * D, D};
 }
 
-}  // namespace
+// Self-attention's packed projections: qkv [B, T, Q = 3E], out [B, T, E], head h at columns h * D.
+AttentionShape packed_shape_of(long B, long T, long H, long E, long Q, const float* key_padding, bool causal,
+                               float scale, float dropout, long seed) {
+  if (E % H != 0) {
+    throw std::invalid_argument("attention: width E " + std::to_string(E) + " is not a multiple of the heads H " +
+                                std::to_string(H));
+  }
+  if (Q != 3 * E) {
+    throw std::invalid_argument("attention: the packed row width Q " + std::to_string(Q) + " is not 3 * E = " +
+                                std::to_string(3 * E));
+  }
+  const long D = E / H;
+  return {B, H, T, T, D, key_padding, causal, scale, dropout, static_cast<unsigned>(seed),
+          T * Q, D, Q, T * Q, D, Q, T * E, D, E};
+}
 
-void attention_forward(long BH, long B, long T, long S, long D, const float* q, const float* k,
-                       const float* v, const float* key_padding, bool causal, float scale,
-                       float dropout, long seed, float* out, float* lse) {
-  const AttentionShape a = shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed);
+void run_forward(const AttentionShape& a, const float* q, const float* k, const float* v, float* out, float* lse) {
+  const long BH = a.B * a.H, T = a.T, S = a.S, D = a.D;
   const Loops l = loops();
   const int threads = num_threads();
   // Row chunks (multiples of 4) so that there are about two tasks per thread when heads are few;
@@ -84,11 +99,9 @@ void attention_forward(long BH, long B, long T, long S, long D, const float* q, 
   }
 }
 
-void attention_backward(long BH, long B, long T, long S, long D, const float* q, const float* k,
-                        const float* v, const float* key_padding, bool causal, float scale,
-                        float dropout, long seed, const float* out, const float* lse,
-                        const float* dout, float* dq, float* dk, float* dv) {
-  const AttentionShape a = shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed);
+void run_backward(const AttentionShape& a, const float* q, const float* k, const float* v, const float* out,
+                  const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  const long BH = a.B * a.H, T = a.T, S = a.S, D = a.D;
   const Loops l = loops();
   auto body = [&](long bh) { l.backward_head(a, bh, q, k, v, out, lse, dout, dq, dk, dv, scratch(S, D)); };
   if (BH == 1 || num_threads() <= 1 || BH * T * S * D < kParallelThreshold) {
@@ -96,6 +109,37 @@ void attention_backward(long BH, long B, long T, long S, long D, const float* q,
   } else {
     parallel_for(static_cast<int>(BH), [&](int bh) { body(bh); });
   }
+}
+
+}  // namespace
+
+void attention_forward(long BH, long B, long T, long S, long D, const float* q, const float* k,
+                       const float* v, const float* key_padding, bool causal, float scale,
+                       float dropout, long seed, float* out, float* lse) {
+  run_forward(shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse);
+}
+
+void attention_backward(long BH, long B, long T, long S, long D, const float* q, const float* k,
+                        const float* v, const float* key_padding, bool causal, float scale,
+                        float dropout, long seed, const float* out, const float* lse,
+                        const float* dout, float* dq, float* dk, float* dv) {
+  run_backward(shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse, dout, dq,
+               dk, dv);
+}
+
+void attention_qkv_forward(long B, long T, long H, long E, long Q, const float* qkv,
+                           const float* key_padding, bool causal, float scale, float dropout,
+                           long seed, float* out, float* lse) {
+  const AttentionShape a = packed_shape_of(B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
+  run_forward(a, qkv, qkv + E, qkv + 2 * E, out, lse);
+}
+
+void attention_qkv_backward(long B, long T, long H, long E, long Q, const float* qkv,
+                            const float* key_padding, bool causal, float scale, float dropout,
+                            long seed, const float* out, const float* lse, const float* dout,
+                            float* dqkv) {
+  const AttentionShape a = packed_shape_of(B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
+  run_backward(a, qkv, qkv + E, qkv + 2 * E, out, lse, dout, dqkv, dqkv + E, dqkv + 2 * E);
 }
 
 }  // namespace myelin

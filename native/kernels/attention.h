@@ -23,6 +23,9 @@ struct AttentionShape {
   float scale;
   float dropout;
   unsigned seed;
+  // Layout: head bh = (b, h) of q (and dq) starts at q + b * q_bs + h * q_hs, its rows q_rs apart;
+  // likewise k, v, dk, dv (kv_*) and out, dout (o_*). lse is always [B*H, T].
+  long q_bs, q_hs, q_rs, kv_bs, kv_hs, kv_rs, o_bs, o_hs, o_rs;
 };
 
 void attention_forward(long BH, long B, long T, long S, long D, const float* q, const float* k,
@@ -34,6 +37,19 @@ void attention_backward(long BH, long B, long T, long S, long D, const float* q,
                         const float* v, const float* key_padding, bool causal, float scale,
                         float dropout, long seed, const float* out, const float* lse,
                         const float* dout, float* dq, float* dk, float* dv);
+
+// The same attention over self-attention's packed projections: qkv [B, T, Q] with Q = 3 * E (each row
+// the query, key and value of all heads, head h at columns h * D of each third, D = E / H), out
+// [B, T, E] (the heads side by side: no permutes around the kernel), lse [B*H, T], key_padding
+// [B, T]. Backward overwrites all of dqkv [B, T, Q]. E not a multiple of H, or Q != 3 * E, throws
+// std::invalid_argument.
+void attention_qkv_forward(long B, long T, long H, long E, long Q, const float* qkv,
+                           const float* key_padding, bool causal, float scale, float dropout,
+                           long seed, float* out, float* lse);
+void attention_qkv_backward(long B, long T, long H, long E, long Q, const float* qkv,
+                            const float* key_padding, bool causal, float scale, float dropout,
+                            long seed, const float* out, const float* lse, const float* dout,
+                            float* dqkv);
 
 // Internal: the per-ISA loops over rows [t0, t1) of head bh (forward) or a whole head (backward).
 // scratch holds attention_scratch_floats(S, D) floats: keys and values transposed (D x Sp each, Sp =
