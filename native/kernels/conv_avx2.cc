@@ -3,6 +3,11 @@
 #include "conv_direct.h"
 namespace myelin {
 namespace avx2 {
+#define MYELIN_CONV_VL 8
+#define MYELIN_CONV_OB 4
+#define MYELIN_CONV_NV 3
+#define MYELIN_CONV_DOB 3
+#define MYELIN_CONV_DT 4
 #include "conv_direct.inc"
 }  // namespace avx2
 }  // namespace myelin

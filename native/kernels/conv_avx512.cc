@@ -3,6 +3,11 @@
 #include "conv_direct.h"
 namespace myelin {
 namespace avx512 {
+#define MYELIN_CONV_VL 16
+#define MYELIN_CONV_OB 8
+#define MYELIN_CONV_NV 2
+#define MYELIN_CONV_DOB 4
+#define MYELIN_CONV_DT 4
 #include "conv_direct.inc"
 }  // namespace avx512
 }  // namespace myelin
