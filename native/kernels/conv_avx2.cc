@@ -8,6 +8,8 @@ namespace avx2 {
 #define MYELIN_CONV_NV 3
 #define MYELIN_CONV_DOB 3
 #define MYELIN_CONV_DT 4
+#define MYELIN_CONV_WACC 12
+#define MYELIN_CONV_WMAXNO 2
 #include "conv_direct.inc"
 }  // namespace avx2
 }  // namespace myelin

@@ -38,8 +38,20 @@ struct DirectShape {
   void conv_blocked_image(const DirectShape& s, const float* x, const float* wp, const float* bias,          \
                           bool act_relu, float* y, float* scratch);                                         \
   void conv_blocked_dw_image(const DirectShape& s, const long* tapoff, const float* x, const float* dy,      \
-                             float* dw, float* scratch);
+                             float* dw, float* scratch);                                                  \
+  int conv_dwt_lanes();                                                                                     \
+  void conv_dwt_image(const DirectShape& s, const long* tapoff, const float* x, const float* dy, float* dwt, \
+                      float* scratch);                                                                      \
+  void conv_ovec_image(const DirectShape& s, const long* tapoff, const long* base, const float* x,          \
+                       const float* wT, const float* bias, bool act_relu, float* y, float* scratch);
 
+// conv_dwt_image: dwt[t, o] += the same sums as conv_blocked_dw_image, into a [K + 1, OCr] accumulator
+// (OCr = OCg rounded up to conv_dwt_lanes(); row K and the columns past OCg are scratch); scratch:
+// conv_blocked_scratch(s, OCr, 1).
+// conv_ovec_image: the forward with positions as rows and output channels as vectors (no dropped
+// columns): wT = w as [K, OCr] (pack_blocked with OB = OCr), tapoff as above, base[p] = oh*Wp + ow for
+// the P = OH*OW outputs then kOvecPad zeros; scratch: conv_blocked_scratch(s, 0, 1) + (P + kOvecPad)*OCr.
+constexpr long kOvecPad = 32;  // >= the register tile's positions (MYELIN_CONV_WACC)
 // Floats of scratch the blocked kernels need: the padded planes with their read slack (rounded to 16),
 // then rows planes of the padded output rounded up to a multiple of QB (the forward's accumulators:
 // rows = OB; the weight gradient's padded dY: rows = OCg + 1, QB = the vector's lanes).

@@ -143,11 +143,12 @@ for (let it = 0; it < iterations; it++) {
 
 // The register-blocked direct kernels of native conv.cc (stride 1): the forward, dX as the convolution
 // of dY with the flipped weights (input channels per group >= 4, padding <= dilation*(kernel-1)) and dW
-// (patches of <= 64): channel counts around the register tiles (4, 8 output channels; 24, 32, 48 plane
+// (patches <= 32 by sums, larger by outer products over 1-4 vectors of output channels): channel counts
+// around the register tiles (4, 8 output channels; 24, 32, 48 plane
 // floats), padding past the flip limit, dX or dW not asked for, and accumulation into dW and dB.
 for (let it = 0; it < iterations; it++) {
   const groups = pick([1, 1, 2, 3]);
-  const cg = pick([1, 3, 4, 5, 8, 17, 33]), ocg = pick([1, 3, 4, 5, 7, 8, 9, 16, 17, 32]);
+  const cg = pick([1, 3, 4, 5, 8, 17, 33]), ocg = pick([1, 3, 4, 5, 7, 8, 9, 16, 17, 32, 49, 64]);
   const Cin = groups * cg, OC = groups * ocg;
   const KH = pick([1, 2, 3, 5]), KW = pick([1, 3, 4]);
   if (KH === 1 && KW === 1) continue; // pointwise convolutions take the GEMM path
