@@ -3,6 +3,13 @@
 #include "conv_direct.h"
 namespace myelin {
 namespace avx2 {
+#define MYELIN_CONV_VL 8
+#define MYELIN_CONV_OB 4
+#define MYELIN_CONV_NV 3
+#define MYELIN_CONV_DOB 3
+#define MYELIN_CONV_DT 4
+#define MYELIN_CONV_WACC 12
+#define MYELIN_CONV_WMAXNO 2
 #include "conv_direct.inc"
 }  // namespace avx2
 }  // namespace myelin

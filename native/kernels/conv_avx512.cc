@@ -3,6 +3,13 @@
 #include "conv_direct.h"
 namespace myelin {
 namespace avx512 {
+#define MYELIN_CONV_VL 16
+#define MYELIN_CONV_OB 8
+#define MYELIN_CONV_NV 2
+#define MYELIN_CONV_DOB 4
+#define MYELIN_CONV_DT 4
+#define MYELIN_CONV_WACC 24
+#define MYELIN_CONV_WMAXNO 4
 #include "conv_direct.inc"
 }  // namespace avx512
 }  // namespace myelin

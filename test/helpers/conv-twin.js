@@ -141,6 +141,56 @@ for (let it = 0; it < iterations; it++) {
   compare(`direct conv N${N} C${Cin} OC${OC} ${H}x${W} k${KH}x${KW} p${PH}x${PW} d${DH}x${DW} g${groups} forward ${act}`, outs[0], outs[1], 1e-4);
 }
 
+// The register-blocked direct kernels of native conv.cc (stride 1): the forward, dX as the convolution
+// of dY with the flipped weights (input channels per group >= 4, padding <= dilation*(kernel-1)) and dW
+// (patches <= 32 by sums, larger by outer products over 1-4 vectors of output channels): channel counts
+// around the register tiles (4, 8 output channels; 24, 32, 48 plane
+// floats), padding past the flip limit, dX or dW not asked for, and accumulation into dW and dB.
+for (let it = 0; it < iterations; it++) {
+  const groups = pick([1, 1, 2, 3]);
+  const cg = pick([1, 3, 4, 5, 8, 17, 33]), ocg = pick([1, 3, 4, 5, 7, 8, 9, 16, 17, 32, 49, 64]);
+  const Cin = groups * cg, OC = groups * ocg;
+  const KH = pick([1, 2, 3, 5]), KW = pick([1, 3, 4]);
+  if (KH === 1 && KW === 1) continue; // pointwise convolutions take the GEMM path
+  const DH = pick([1, 1, 2]), DW = pick([1, 1, 3]);
+  const PH = int(DH * (KH - 1) + 2), PW = int(DW * (KW - 1) + 2);
+  const H = Math.max(1, DH * (KH - 1) + 1 - 2 * PH) + int(pick([2, 7, 15, 30]));
+  const W = Math.max(1, DW * (KW - 1) + 1 - 2 * PW) + int(pick([1, 7, 14, 29]));
+  const N = pick([1, 2, 3, 5]);
+  const OH = outSize(H, KH, 1, PH, DH), OW = outSize(W, KW, 1, PW, DW);
+  if (OH < 1 || OW < 1) continue;
+  const geom = Int32Array.from([Cin, H, W, OC, OH, OW, KH, KW, 1, 1, PH, PW, DH, DW, groups]);
+  const kArea = cg * KH * KW;
+  const base = { N, C: Cin, OC, inPlane: H * W, outPlane: OH * OW, kArea, G: 15, geom };
+  const X = arr(N * Cin * H * W), Wt = arr(OC * kArea), bias = rnd() < 0.7 ? arr(OC) : null;
+  // NaN passes through the fused relu. (Its gradients are not compared: the blocked dW also multiplies
+  // the dropped columns' zeros by input values, so a non-finite input reaches more of dW than in GEMM.)
+  const nanInput = rnd() < 0.2;
+  if (nanInput) X[int(X.length)] = NaN;
+  const act = pick(['none', 'relu', 'relu', 'leakyRelu']);
+  const what = `blocked conv N${N} C${Cin} OC${OC} ${H}x${W} k${KH}x${KW} p${PH}x${PW} d${DH}x${DW} g${groups}`;
+  const outs = [C, J].map((B) => {
+    const out = new Float32Array(N * OC * OH * OW).fill(NaN);
+    B.conv2dForward({ ...base, X, W: Wt, bias, act, alpha: 0.1, out });
+    return out;
+  });
+  compare(`${what} forward ${act}`, outs[0], outs[1], 1e-4);
+  const dY = arr(N * OC * OH * OW);
+  const accumulate = rnd() < 0.5;
+  const wantX = rnd() < 0.8, wantW = rnd() < 0.8;
+  const seedW = arr(OC * kArea), seedB = arr(OC);
+  const grads = [C, J].map((B) => {
+    const dX = wantX ? new Float32Array(N * Cin * H * W).fill(NaN) : null;
+    const dW = wantW ? (accumulate ? seedW.slice() : new Float32Array(OC * kArea).fill(NaN)) : null;
+    const dB = accumulate ? seedB.slice() : new Float32Array(OC).fill(NaN);
+    B.conv2dBackward({ ...base, X, W: Wt, dY, dX, dW, dB, accumulate });
+    return [dX, dW, dB];
+  });
+  if (wantX) compare(`${what} dX`, grads[0][0], grads[1][0], 1e-4);
+  if (wantW && !nanInput) compare(`${what} dW accumulate=${accumulate}`, grads[0][1], grads[1][1], 1e-4);
+  compare(`${what} dB`, grads[0][2], grads[1][2], 1e-4);
+}
+
 // The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
 // ties (the first wins) and NaNs (the last wins) in the input.
 for (let it = 0; it < iterations; it++) {
