@@ -11,6 +11,7 @@ import { loadGloo } from '../lib/distributed/native';
 import { permutation } from '../lib/data/split';
 import { deriveSeed } from '../lib/random';
 import { fit, nn, tensor } from '../lib';
+import { weightsOf, maxDiff } from './helpers/weights';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -152,16 +153,6 @@ function runRanks(n: number, args: string[], env: Record<string, string> = {}): 
     encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
-}
-
-function weightsOf(file: string): number[][] {
-  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { weights: number[][] }).weights;
-}
-
-function maxDiff(a: number[][], b: number[][]): number {
-  let d = 0;
-  a.forEach((w, i) => w.forEach((v, j) => { d = Math.max(d, Math.abs(v - b[i][j])); }));
-  return d;
 }
 
 // CI installs libgloo-dev and `npm install` builds the addon, so there these always run; on a machine

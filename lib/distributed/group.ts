@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadGloo, type GlooBinding } from './native';
 import { checkOptions } from '../validate';
+import { explainJoinFailure } from './rendezvous';
 
 /** The collectives library: 'gloo' (built in when libgloo-dev is installed); 'mpi' is refused with the reason. */
 export type DistributedBackend = 'gloo' | 'mpi';
@@ -165,7 +166,8 @@ export function init(options: InitOptions = {}): ProcessGroup {
   try {
     b.connect({ rank: o.rank, size: o.worldSize, ...store, prefix: o.runId, hostname, iface: o.iface, timeoutMs: o.timeoutMs });
   } catch (err) {
-    throw new Error(`distributed.init: rank ${o.rank} of ${o.worldSize} could not join at ${o.rendezvous} (run '${o.runId}'): ${err instanceof Error ? err.message : String(err)}`);
+    const f = { rank: o.rank, worldSize: o.worldSize, runId: o.runId, timeoutMs: o.timeoutMs, rendezvous: o.rendezvous, store };
+    throw new Error(explainJoinFailure(f, err instanceof Error ? err.message : String(err)));
   }
   binding = b;
   current = glooGroup(b, o.rank, o.worldSize);

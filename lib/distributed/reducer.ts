@@ -8,6 +8,8 @@ import type { ProcessGroup } from './group';
 interface Bucket {
   params: Tensor[];
   offsets: number[];
+  /** Gradient floats; data[size] is the batch-weight slot (only the last bucket's is non-zero), then the extras (last bucket). */
+  size: number;
   data: Float32Array;
   ready: number;
 }
@@ -45,12 +47,19 @@ export class GradientReducer {
   private inBackward = false;
   private readonly hook = (leaf: Tensor): void => this.onLeaf(leaf);
   readonly stats: ReducerStats;
+  /**
+   * The sums over the ranks of the extra values backward() was given (after it returns): `extras` floats
+   * that ride in the last bucket, so a step can agree on small things (e.g. "a rank has another batch")
+   * without a collective of its own.
+   */
+  readonly extras: Float32Array;
 
   /**
    * params: the model's parameters (the same list, in the same order, on every rank). bucketBytes: the
    * gradient bytes per bucket (default 1 MiB; one parameter larger than that gets a bucket of its own).
+   * extras: floats every step sums over the ranks beside the gradients (default 0; see `extras`).
    */
-  constructor(readonly params: Tensor[], readonly group: ProcessGroup, bucketBytes = 1 << 20) {
+  constructor(readonly params: Tensor[], readonly group: ProcessGroup, bucketBytes = 1 << 20, extras = 0) {
     if (!Number.isInteger(bucketBytes) || bucketBytes < 4) throw new Error(`distributed: bucketBytes must be an integer of at least 4, got ${bucketBytes}`);
     let current: Tensor[] = [];
     let size = 0;
@@ -65,7 +74,7 @@ export class GradientReducer {
       current.forEach((p, index) => this.where.set(p, { bucket: this.buckets.length, index }));
       // One float more in every bucket; only the last bucket's carries the batch weight (the others stay 0),
       // so a step costs one collective per bucket and no extra one for the weight.
-      this.buckets.push({ params: current, offsets, data: new Float32Array(at + 1), ready: 0 });
+      this.buckets.push({ params: current, offsets, size: at, data: new Float32Array(at + 1), ready: 0 });
       current = [];
       size = 0;
     };
@@ -77,7 +86,12 @@ export class GradientReducer {
       size += p.size;
     }
     flush();
-    if (this.buckets.length === 0) this.buckets.push({ params: [], offsets: [], data: new Float32Array(1), ready: 0 });
+    if (this.buckets.length === 0) this.buckets.push({ params: [], offsets: [], size: 0, data: new Float32Array(1), ready: 0 });
+    if (extras > 0) {
+      const last = this.buckets[this.buckets.length - 1];
+      last.data = new Float32Array(last.size + 1 + extras);
+    }
+    this.extras = new Float32Array(extras);
     const bytes = 4 * this.buckets.reduce((s, b) => s + b.data.length, 0);
     const w = group.worldSize;
     this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
@@ -106,15 +120,19 @@ export class GradientReducer {
    * batch weight (its rows, or its class-weight sum), which is the gradient of one process's batch made
    * of all the ranks' rows.
    */
-  backward(run: (() => void) | null, weight: number): void {
+  backward(run: (() => void) | null, weight: number, extras?: ArrayLike<number>): void {
     this.weightValue = weight;
     this.nextToStart = 0;
     for (const b of this.buckets) {
       b.ready = 0;
-      b.data[b.data.length - 1] = 0;
+      b.data.fill(0, b.size);
     }
     const last = this.buckets[this.buckets.length - 1];
-    last.data[last.data.length - 1] = weight;
+    last.data[last.size] = weight;
+    if (extras !== undefined) {
+      if (extras.length !== this.extras.length) throw new Error(`distributed: expected ${this.extras.length} extra values for the all-reduce, got ${extras.length}`);
+      for (let i = 0; i < extras.length; i++) last.data[last.size + 1 + i] = extras[i];
+    }
     const started = performance.now();
     if (run !== null) {
       const prev = setLeafGradHook(this.hook);
@@ -131,19 +149,20 @@ export class GradientReducer {
     for (let i = this.nextToStart; i < this.buckets.length; i++) {
       const b = this.buckets[i];
       if (b.ready < b.params.length) {
-        const slot = b.data[b.data.length - 1];
+        const tail = b.data.slice(b.size);
         b.data.fill(0);
         b.params.forEach((p, j) => {
           if (p.grad !== null) b.data.set(p.grad.data, b.offsets[j]);
         });
-        if (weight !== 1) for (let k = 0; k < b.data.length - 1; k++) b.data[k] *= weight;
-        b.data[b.data.length - 1] = slot;
+        if (weight !== 1) for (let k = 0; k < b.size; k++) b.data[k] *= weight;
+        b.data.set(tail, b.size);
         b.ready = b.params.length;
       }
     }
     this.startReady();
     this.group.wait();
-    const total = last.data[last.data.length - 1];
+    const total = last.data[last.size];
+    for (let i = 0; i < this.extras.length; i++) this.extras[i] = last.data[last.size + 1 + i];
     if (!(total > 0)) throw new Error(`distributed: the ranks' batch weights sum to ${total} (every rank had an empty batch)`);
     for (const b of this.buckets) {
       const inv = 1 / total;
