@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Tensor } from '../tensor';
 import type { Dataset } from '../data/dataset';
+import type { TrainableModel } from '../train/types';
 import { DistributedSampler } from './sampler';
 import { GradientReducer, type ReducerStats } from './reducer';
 import { group as currentGroup, type ProcessGroup } from './group';
@@ -59,11 +60,32 @@ export class DistributedTraining {
     return this.reducer.stats;
   }
 
-  /** Sums the epoch's loss totals over the ranks (so the logged loss is the whole epoch's). */
-  reduceTotals(t: { lossSum: number; weightSum: number; seen: number }): void {
+  /**
+   * At the end of an epoch: sums the epoch's loss totals over the ranks (so the logged loss is the whole
+   * epoch's) and, given the model, broadcasts rank 0's buffers (BatchNorm running statistics, which each
+   * rank otherwise gathers from its own batches), so every rank validates and checkpoints the same model.
+   */
+  reduceTotals(t: { lossSum: number; weightSum: number; seen: number }, model?: TrainableModel): void {
     const a = this.group.allreduce(new Float32Array([t.lossSum, t.weightSum, t.seen]));
     [t.lossSum, t.weightSum, t.seen] = [a[0], a[1], a[2]];
+    if (model !== undefined) this.broadcastBuffers(model);
     this.settings.onStats?.({ ...this.reducer.stats });
+  }
+
+  private broadcastBuffers(model: TrainableModel): void {
+    const params = new Set(this.reducer.params);
+    const buffers = Object.values(model.stateDict()).filter((t) => !params.has(t));
+    if (buffers.length === 0) return;
+    const flat = new Float32Array(buffers.reduce((s, t) => s + t.size, 0));
+    let at = 0;
+    for (const t of buffers) { flat.set(t.data, at); at += t.size; }
+    this.group.broadcast(flat, 0);
+    at = 0;
+    for (const t of buffers) {
+      t.data.set(flat.subarray(at, at + t.size));
+      t._version++;
+      at += t.size;
+    }
   }
 
   /** Writes (rank 0) or checks (resume) the world size beside a checkpoint: resuming needs the same one. */

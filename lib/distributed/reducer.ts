@@ -5,6 +5,28 @@ import { Tensor } from '../tensor';
 import { setLeafGradHook } from '../autograd';
 import type { ProcessGroup } from './group';
 
+/** One collective of a training step, in the order it was queued: a gradient bucket, or a synchronised BatchNorm's all-reduce of n floats. */
+type StepCollective = { kind: 'bucket'; index: number } | { kind: 'sync'; n: number };
+
+/** The collectives queued since the last step ended (forward's synchronised BatchNorms, then backward's). */
+let stepLog: StepCollective[] = [];
+/** The weight of the step whose backward is running, or null outside backward (read by synchronised BatchNorm). */
+let activeWeight: number | null = null;
+
+/**
+ * An all-reduce (sum, in place) that is part of a training step, recorded so that a rank with no rows
+ * in a later step can replay the step's collectives with zeros (synchronised BatchNorm uses it).
+ */
+export function stepAllreduce(group: ProcessGroup, a: Float32Array): Float32Array {
+  stepLog.push({ kind: 'sync', n: a.length });
+  return group.allreduce(a);
+}
+
+/** The batch weight of this rank's step while its backward runs through a GradientReducer, else null. */
+export function currentStepWeight(): number | null {
+  return activeWeight;
+}
+
 interface Bucket {
   params: Tensor[];
   offsets: number[];
@@ -45,6 +67,8 @@ export class GradientReducer {
   private weightValue = 0;
   private nextToStart = 0;
   private inBackward = false;
+  /** The previous step's collectives, in order (replayed with zeros by a rank that has no rows). */
+  private schedule: StepCollective[] = [];
   private readonly hook = (leaf: Tensor): void => this.onLeaf(leaf);
   readonly stats: ReducerStats;
   /**
@@ -137,10 +161,12 @@ export class GradientReducer {
     if (run !== null) {
       const prev = setLeafGradHook(this.hook);
       this.inBackward = true;
+      activeWeight = weight;
       try {
         run();
       } finally {
         this.inBackward = false;
+        activeWeight = null;
         setLeafGradHook(prev);
       }
     }
@@ -159,8 +185,11 @@ export class GradientReducer {
         b.ready = b.params.length;
       }
     }
+    if (run === null && this.schedule.some((c) => c.kind === 'sync')) this.replay();
     this.startReady();
     this.group.wait();
+    this.schedule = stepLog;
+    stepLog = [];
     const total = last.data[last.size];
     for (let i = 0; i < this.extras.length; i++) this.extras[i] = last.data[last.size + 1 + i];
     if (!(total > 0)) throw new Error(`distributed: the ranks' batch weights sum to ${total} (every rank had an empty batch)`);
@@ -191,14 +220,34 @@ export class GradientReducer {
     this.startReady();
   }
 
+  /**
+   * An empty step of a model with synchronised BatchNorm: the other ranks' step interleaves the layers'
+   * all-reduces (forward, then backward) with the gradient buckets, so this rank queues the previous
+   * step's sequence, with zeros for the layers (no rows: sums and counts 0) and its zero buckets.
+   */
+  private replay(): void {
+    for (const c of this.schedule) {
+      if (c.kind === 'sync') stepAllreduce(this.group, new Float32Array(c.n));
+      else {
+        while (this.nextToStart <= c.index) this.startNext();
+      }
+    }
+  }
+
+  private startNext(): void {
+    const b = this.buckets[this.nextToStart];
+    this.group.start(b.data);
+    stepLog.push({ kind: 'bucket', index: this.nextToStart });
+    if (this.inBackward && this.nextToStart < this.buckets.length - 1) this.stats.bytesStartedInBackward += 4 * b.data.length;
+    this.nextToStart++;
+  }
+
   /** Starts the complete buckets in bucket order (the order must be the same on every rank). */
   private startReady(): void {
     while (this.nextToStart < this.buckets.length) {
       const b = this.buckets[this.nextToStart];
       if (b.ready < b.params.length) return;
-      this.group.start(b.data);
-      if (this.inBackward && this.nextToStart < this.buckets.length - 1) this.stats.bytesStartedInBackward += 4 * b.data.length;
-      this.nextToStart++;
+      this.startNext();
     }
   }
 }

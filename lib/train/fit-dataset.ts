@@ -533,7 +533,7 @@ export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown
       progress.epochBegin(epoch, settings.epochs, ctx.samples);
       const totals = await streamEpoch(run, epoch);
       if (totals === null) { aborted = true; break; }
-      dist?.reduceTotals(totals);
+      dist?.reduceTotals(totals, model);
       ctx.samples = totals.seen;
       ctx.stepsPerEpoch = totals.steps;
       if (await endStreamEpoch(run, epoch, totals, started, (performance.now() - started) / 1000)) break;
