@@ -6,14 +6,14 @@
 //   head:    global average pool, linear 64->10
 // bench/peers/pytorch_resnet.py trains the same network with the same settings in PyTorch (the accuracy reference).
 // The dataset is read from --dir / MYELIN_DATA / /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist).
-// Usage: node examples/fashion-resnet.js [--dir DIR] [--epochs N] [--limit ROWS] [--save DIR]
+// Usage: node examples/fashion-resnet.js [--dir DIR] [--epochs N] [--width W] [--limit ROWS] [--save DIR]
 'use strict';
 const myelin = require('..');
 const { nn, data, fit, evaluate, optim } = myelin;
 const { loadImages, standardizePixels } = require('./fashion-cnn');
 
 /** The settings shared with the PyTorch reference (bench/peers/pytorch_resnet.py). */
-const SETTINGS = { epochs: 6, batchSize: 128, maxLr: 4e-3, padding: 2, flip: true };
+const SETTINGS = { epochs: 6, width: 16, batchSize: 128, maxLr: 4e-3, padding: 2, flip: true };
 
 /** A ResNet basic block: conv-BN-ReLU-conv-BN plus a shortcut (1x1 conv + BN when the shape changes), then ReLU. */
 function basicBlock(cin, cout, stride) {
@@ -27,13 +27,14 @@ function basicBlock(cin, cout, stride) {
   return new nn.ResidualBlock(body, { shortcut });
 }
 
-/** The network (PyTorch's default init, drawn from `seed`). */
-function fashionResnet(seed = 0) {
+/** The network (PyTorch's default init, drawn from `seed`); `width` is the stem's channels (blocks: 2x, 4x). */
+function fashionResnet(seed = 0, width = SETTINGS.width) {
+  const w = width;
   return new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(16), new nn.ReLU(),
-    basicBlock(16, 32, 2),
-    basicBlock(32, 64, 2),
-    new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(64, 10),
+    new nn.Conv2d(1, w, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(w), new nn.ReLU(),
+    basicBlock(w, 2 * w, 2),
+    basicBlock(2 * w, 4 * w, 2),
+    new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(4 * w, 10),
     { seed },
   );
 }
@@ -48,11 +49,16 @@ function train(model, trainSet, { epochs = SETTINGS.epochs, seed = 1, verbose = 
 }
 
 async function main() {
-  const { args, fashion } = loadImages(process.argv.slice(2), 'fashion-resnet', { epochs: SETTINGS.epochs, extra: { save: { type: 'string' } } });
+  const { args, fashion } = loadImages(process.argv.slice(2), 'fashion-resnet', { epochs: SETTINGS.epochs, extra: { save: { type: 'string' }, width: { type: 'string' } } });
+  const width = args.width === undefined ? SETTINGS.width : Number(args.width);
+  if (!Number.isInteger(width) || width < 1) {
+    console.error(`fashion-resnet example: --width must be a positive integer, got ${args.width}`);
+    process.exit(2);
+  }
   const info = myelin.info();
   console.log(`fashion-resnet: ${fashion.train.n} train / ${fashion.test.n} test images [1, 28, 28] from ${fashion.dir}, ${info.backend} backend`);
   standardizePixels(fashion.train, [fashion.test]);
-  const model = fashionResnet(0);
+  const model = fashionResnet(0, width);
   console.log(`parameters: ${model.parameters().reduce((s, p) => s + p.size, 0)}`);
   const started = Date.now();
   await train(model, fashion.train, { epochs: args.epochs });

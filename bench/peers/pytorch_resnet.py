@@ -67,9 +67,9 @@ def resnet(stem, blocks, classes=10):
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(blocks[-1][1], classes))
 
 
-def fashion_resnet():
-    """Same layers and parameter names (state_dict) as examples/fashion-resnet.js's Sequential."""
-    return resnet(16, [(16, 32, 2), (32, 64, 2)])
+def fashion_resnet(width=16):
+    """Same layers and parameter names (state_dict) as examples/fashion-resnet.js's Sequential (--width: stem channels)."""
+    return resnet(width, [(width, 2 * width, 2), (2 * width, 4 * width, 2)])
 
 
 def augment(x, gen):
@@ -93,13 +93,14 @@ def main():
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=16)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     (xtr, ytr), (xte, yte) = load(args.dir, args.limit)
     mean, std = xtr.mean(), xtr.std(unbiased=False)
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
     torch.manual_seed(args.seed)
-    model = fashion_resnet()
+    model = fashion_resnet(args.width)
     opt = torch.optim.Adam(model.parameters(), lr=MAX_LR)
     steps = math.ceil(len(xtr) / BATCH)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=MAX_LR, epochs=args.epochs, steps_per_epoch=steps, cycle_momentum=False)
@@ -119,7 +120,7 @@ def main():
     with torch.no_grad():
         logits = torch.cat([model(xte[i:i + 1000]) for i in range(0, len(xte), 1000)])
     print(json.dumps({
-        "name": "pytorch", "version": torch.__version__, "threads": args.threads, "epochs": args.epochs,
+        "name": "pytorch", "version": torch.__version__, "threads": args.threads, "epochs": args.epochs, "width": args.width,
         "train": len(xtr), "test": len(xte), "seconds": seconds,
         "accuracy": (logits.argmax(1) == yte).float().mean().item(), "loss": F.cross_entropy(logits, yte).item(),
         "config": {"mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]},
