@@ -20,7 +20,10 @@ export interface GradNode {
 
 let noGradDepth = 0;
 
-/** True when ops record onto the tape (outside every noGrad). */
+/**
+ * True when ops record onto the tape (outside every noGrad).
+ * @example noGrad(() => isGradEnabled()) // false
+ */
 export function isGradEnabled(): boolean {
   return noGradDepth === 0;
 }

@@ -12,6 +12,14 @@ export class IntTensor {
   data: Int32Array;
   shape: number[];
 
+  /**
+   * Wraps an Int32Array as an int tensor without copying it (intTensor() converts other arrays).
+   * @param data the values, row-major; the tensor keeps this array (no copy).
+   * @param shape the dimensions, non-negative integers whose product is data.length ([] for a scalar).
+   * @throws Error when data is not an Int32Array, shape is not an array of non-negative integers, or the
+   * shape's element count differs from data.length.
+   * @example new IntTensor(new Int32Array([3, 1, 4]), [3])
+   */
   constructor(data: Int32Array, shape: readonly number[]) {
     if (!(data instanceof Int32Array)) invalid('IntTensor', 'data', 'an Int32Array', data, 'intTensor(values, shape) converts other arrays');
     this.data = data;
@@ -26,18 +34,34 @@ export class IntTensor {
     return this.shape.length;
   }
 
-  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
+  /**
+   * The values as nested JS arrays (a plain number for a 0-d tensor).
+   * @example intTensor([[1, 2], [3, 4]]).toArray() // [[1, 2], [3, 4]]
+   */
   toArray(): NestedArray {
     if (this.shape.length === 0) return this.data[0];
     return new Tensor(Float32Array.from(this.data), this.shape).toArray();
   }
 
+  /**
+   * The single value of a one-element int tensor.
+   * @returns the value as a JS number.
+   * @throws Error when the tensor has more or fewer than one element (its shape is named).
+   * @example intTensor([7]).item() // 7
+   */
   item(): number {
     if (this.size !== 1) throw new Error(`item: int tensor of shape ${shapeToString(this.shape)} has ${this.size} elements, expected 1`);
     return this.data[0];
   }
 
-  /** The same values in a new shape (shares the data); one dimension may be -1. */
+  /**
+   * The same values in a new shape (shares the data); one dimension may be -1, inferred from the rest.
+   * @param shape the new dimensions, as arguments (reshape(2, 3)) or one array (reshape([2, 3])).
+   * @returns an IntTensor viewing the same Int32Array.
+   * @throws Error when a dimension is not a non-negative integer (including a -1 that does not divide
+   * the element count, or a second -1), or the new shape's element count differs from this one's.
+   * @example intTensor([1, 2, 3, 4, 5, 6], [6]).reshape(2, -1) // shape [2, 3]
+   */
   reshape(...shape: number[] | [readonly number[]]): IntTensor {
     const s = [...((Array.isArray(shape[0]) ? shape[0] : shape) as readonly number[])];
     const free = s.indexOf(-1);
@@ -52,7 +76,15 @@ export class IntTensor {
     return new IntTensor(this.data, checked);
   }
 
-  /** Rows [start, end) along the first dimension (a view; negative indices count from the end). */
+  /**
+   * Rows [start, end) along the first dimension, as a view on the same data. Negative indices count from
+   * the end; indices past either end are clamped (so a range may be empty).
+   * @param start first row (an integer).
+   * @param end one past the last row (an integer; default: the number of rows).
+   * @returns an IntTensor of shape [end - start, ...shape.slice(1)] sharing this data.
+   * @throws Error when the tensor is 0-d, or start or end is not an integer.
+   * @example intTensor([[1, 2], [3, 4], [5, 6]]).slice(-2) // [[3, 4], [5, 6]]
+   */
   slice(start: number, end?: number): IntTensor {
     if (this.ndim === 0) throw new Error('IntTensor.slice: cannot slice a 0-d tensor');
     const n = this.shape[0];
@@ -66,11 +98,19 @@ export class IntTensor {
     return new IntTensor(this.data.subarray(s * row, e * row), [e - s, ...this.shape.slice(1)]);
   }
 
-  /** A float32 Tensor holding the same values. */
+  /**
+   * A float32 Tensor holding the same values.
+   * @example intTensor([1, 2]).toFloat() // Tensor [1, 2]
+   */
   toFloat(): Tensor {
     return new Tensor(Float32Array.from(this.data), this.shape);
   }
 
+  /**
+   * 'IntTensor(shape=[...])', followed by the values as JSON for at most 100 elements.
+   * @returns the description.
+   * @example String(intTensor([1, 2])) // 'IntTensor(shape=[2]) [1,2]'
+   */
   toString(): string {
     const head = `IntTensor(shape=${shapeToString(this.shape)})`;
     return this.size > 100 ? head : `${head} ${JSON.stringify(this.toArray())}`;

@@ -6,12 +6,20 @@ export class Rng {
   private state: number;
   private spareNormal: number | null = null;
 
-  /** seed: an integer in [0, 2^32); without one, a random seed. */
+  /**
+   * A generator started from `seed`: the same seed gives the same sequence.
+   * @param seed an integer in [0, 2^32) (default: a random seed from Math.random).
+   * @throws Error when seed is not an integer in [0, 2^32).
+   * @example const rng = new Rng(42); rng.next();
+   */
   constructor(seed: number = randomSeed()) {
     this.state = checkSeed(new.target.name, 'seed', seed);
   }
 
-  /** Uniform 32-bit unsigned integer (one mulberry32 step). */
+  /**
+   * Uniform 32-bit unsigned integer (one mulberry32 step).
+   * @example new Rng(1).nextUint32() // 2693262067
+   */
   nextUint32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
@@ -20,12 +28,21 @@ export class Rng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
-  /** Uniform float in [0, 1). */
+  /**
+   * Uniform float in [0, 1).
+   * @example new Rng(1).next() // 0.627...
+   */
   next(): number {
     return this.nextUint32() / 4294967296;
   }
 
-  /** Uniform integer in [0, n). */
+  /**
+   * Uniform integer in [0, n).
+   * @param n the number of possible values, an integer in [1, 2^32].
+   * @returns an integer in [0, n).
+   * @throws Error when n is not an integer in [1, 2^32].
+   * @example new Rng(1).int(6) // a die roll minus one
+   */
   int(n: number): number {
     return this.below(n, 'Rng.int', 'n');
   }
@@ -36,7 +53,10 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
-  /** Standard normal sample (Box-Muller; the second value of each pair is kept for the next call). */
+  /**
+   * Standard normal sample (Box-Muller; the second value of each pair is kept for the next call).
+   * @example new Rng(1).normal() // 0.966...
+   */
   normal(): number {
     if (this.spareNormal !== null) {
       const s = this.spareNormal;
@@ -51,11 +71,22 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** The generator state, to save and later restore with setState. */
+  /**
+   * The generator state, to save and later restore with setState.
+   * @example const saved = rng.getState(); // later: rng.setState(saved)
+   */
   getState(): { state: number; spareNormal: number | null } {
     return { state: this.state, spareNormal: this.spareNormal };
   }
 
+  /**
+   * Restores a state saved by getState(): the generator then continues exactly as the saved one would.
+   * @param s the object getState() returned: state (an integer in [0, 2^32)) and spareNormal (a number
+   * or null).
+   * @throws Error when s is not a plain object, state is not an integer in [0, 2^32), or spareNormal is
+   * neither null nor a finite number.
+   * @example const saved = rng.getState(); rng.next(); rng.setState(saved);
+   */
   setState(s: { state: number; spareNormal: number | null }): void {
     if (!isPlainObject(s)) invalid('Rng.setState', 'the state', 'an object { state, spareNormal } from getState()', s);
     const state = checkSeed('Rng.setState', 'state', s.state);

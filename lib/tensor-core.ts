@@ -68,6 +68,15 @@ export class Tensor {
    */
   _version = 0;
 
+  /**
+   * Wraps a Float32Array as a tensor without copying it (the tensor() factory converts other arrays).
+   * @param data the values, row-major; the tensor keeps this array (no copy).
+   * @param shape the dimensions, non-negative integers whose product is data.length ([] for a scalar).
+   * @param requiresGrad record the ops that use this tensor for backward (default false).
+   * @throws Error when data is not a Float32Array, shape is not an array of non-negative integers, or
+   * the shape's element count differs from data.length.
+   * @example new Tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3])
+   */
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
     if (!(data instanceof Float32Array)) invalid('Tensor', 'data', 'a Float32Array', data, 'tensor(values, shape) converts other arrays');
     this.data = data;
@@ -90,7 +99,10 @@ export class Tensor {
     return this._node === null;
   }
 
-  /** The values as nested JS arrays (a plain number for a 0-d tensor). */
+  /**
+   * The values as nested JS arrays (a plain number for a 0-d tensor).
+   * @example tensor([1, 2, 3, 4], [2, 2]).toArray() // [[1, 2], [3, 4]]
+   */
   toArray(): NestedArray {
     if (this.shape.length === 0) return this.data[0];
     const build = (dim: number, offset: number): NestedArray[] => {
@@ -107,7 +119,12 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** The single value of a one-element tensor. */
+  /**
+   * The single value of a one-element tensor.
+   * @returns the value as a JS number.
+   * @throws Error when the tensor has more or fewer than one element (its shape is named).
+   * @example tensor([[3]]).item() // 3
+   */
   item(): number {
     if (this.size !== 1) {
       throw new Error(`item: tensor of shape ${shapeToString(this.shape)} has ${this.size} elements, expected 1`);
@@ -115,7 +132,20 @@ export class Tensor {
     return this.data[0];
   }
 
-  /** Backpropagates from this tensor (a scalar, or pass a gradient of the same shape). */
+  /**
+   * Backpropagates from this tensor: accumulates d(this)/d(leaf) into the .grad of every leaf with
+   * requiresGrad, then frees the recorded graph.
+   * @param grad the gradient of the final objective with respect to this tensor, same number of elements
+   * (a Tensor, Float32Array or number[]); omit it for a one-element tensor (seeded with 1).
+   * @throws Error when this tensor does not require grad (no input had requiresGrad, or it was made
+   * under noGrad), when grad is omitted and the tensor has more than one element, when grad's element
+   * count differs from this tensor's, or when grad is not a Tensor, Float32Array or number[].
+   * @example
+   * ```ts
+   * const w = tensor([1, 2], [2], { requiresGrad: true });
+   * w.mul(w).sum().backward(); // w.grad is [2, 4]
+   * ```
+   */
   backward(grad?: Tensor | Float32Array | number[]): void {
     let g: Float32Array | null = null;
     if (grad !== undefined) {
@@ -140,13 +170,20 @@ export class Tensor {
   /**
    * Records that `data` was changed in place outside myelin (e.g. `w.data[0] = 1` or
    * `w.data.set(values)`), so predictAsync copies the weights again. Returns this.
+   * @example w.data[0] = 1; w.markChanged();
    */
   markChanged(): this {
     this._version++;
     return this;
   }
 
-  /** Marks a leaf as requiring grad (or not); returns this. */
+  /**
+   * Marks a leaf as requiring grad (or not), in place.
+   * @param flag true to record ops on this tensor for backward (default true), false to stop.
+   * @returns this tensor.
+   * @throws Error when flag is not a boolean, or when turning it off on a non-leaf tensor (use detach()).
+   * @example const w = zeros([3]).requiresGrad_();
+   */
   requiresGrad_(flag = true): this {
     checkBoolean('requiresGrad_', 'flag', flag);
     if (this._node !== null && !flag) {
@@ -159,22 +196,36 @@ export class Tensor {
   /**
    * Zeroes .grad in place (the buffer is kept, so the next backward accumulates into it without
    * allocating); with setToNull, drops it instead.
+   * @param opts setToNull: set .grad to null instead of zeroing it (default false).
+   * @throws Error for an unknown option or a setToNull that is not a boolean.
+   * @example w.zeroGrad(); // before the next backward
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions('zeroGrad', opts, ['setToNull']);
     zeroGradOf(this, o.setToNull !== undefined && checkBoolean('zeroGrad', 'setToNull', o.setToNull));
   }
 
-  /** A tensor sharing this data, cut from the graph (requiresGrad false). */
+  /**
+   * A tensor sharing this data, cut from the graph (requiresGrad false).
+   * @example const frozen = w.detach(); // same data, no gradient
+   */
   detach(): Tensor {
     return new Tensor(this.data, this.shape);
   }
 
-  /** A copy of the data, cut from the graph. */
+  /**
+   * A copy of the data, cut from the graph.
+   * @example const snapshot = w.clone(); // a copy: later steps do not change it
+   */
   clone(): Tensor {
     return new Tensor(Float32Array.from(this.data), this.shape);
   }
 
+  /**
+   * 'Tensor(shape=[...])' (with ', requiresGrad' when set), followed by the values as JSON for at most 100 elements.
+   * @returns the description.
+   * @example String(tensor([[1, 2]])) // 'Tensor(shape=[1,2]) [[1,2]]'
+   */
   toString(): string {
     const head = `Tensor(shape=${shapeToString(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
     if (this.size > 100) return head;

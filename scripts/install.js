@@ -5,8 +5,9 @@
 //   2. otherwise compile it with node-gyp (binding.gyp), output captured in build/myelin-install.log;
 //   3. if that fails (no compiler, no Python, no Node headers...), print ONE line saying so and that myelin
 //      will run on its pure-TypeScript backend, and exit 0.
-//   4. where Gloo's headers are installed (Debian: libgloo-dev) and a compiler is found, also build the
-//      optional collectives addon for distributed training (scripts/build-collectives.js; one line if it fails).
+//   4. where Gloo's headers (Debian: libgloo-dev) or MPI (libopenmpi-dev openmpi-bin) are installed and a
+//      compiler is found, also build the optional collectives addons for distributed training
+//      (scripts/build-collectives.js; one line if it fails).
 // `npm install --build-from-source` (npm_config_build_from_source=true) skips step 1, as node-gyp-build does,
 // and so does a source checkout (lib/index.ts present): there `npm install` always compiles the addon.
 'use strict';
@@ -102,9 +103,10 @@ function main() {
   process.stderr.write(`myelin: ${what} and ${why} (log: ${logFile}); ${fallback}. For the native backend, ${FIX}.\n`);
 }
 
-/** Step 4: the optional Gloo collectives addon, only where Gloo and a compiler are (silent otherwise). */
+/** Step 4: the optional collectives addons, only where Gloo or MPI (mpicc) and a compiler are (silent otherwise). */
 function collectives() {
-  if (!fs.existsSync('/usr/include/gloo/allreduce.h') || findOnPath(['c++', 'g++', 'clang++']) === null) return;
+  // build-collectives.js --optional looks for Gloo and MPI itself and stays silent when neither is there.
+  if (findOnPath(['c++', 'g++', 'clang++']) === null) return;
   spawnSync(process.execPath, [path.join(__dirname, 'build-collectives.js'), '--optional'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

@@ -5,6 +5,7 @@ import { Tensor } from '../lib/tensor';
 import {
   AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, Linear, MaxPool1d, MaxPool2d, ReLU, Sequential, fromConfig,
 } from '../lib/nn';
+import * as ops from '../lib/ops';
 import { save, load } from '../lib/io/model-file';
 import { predictAsync } from '../lib/serve';
 import { exportModel, importModel } from '../lib/io/onnx';
@@ -67,6 +68,14 @@ describe('conv and pool layers', () => {
       .toThrow(/Conv2d key 'kernelSize' must be an integer >= 1 or a pair \[h, w\] of them/);
     expect(() => fromConfig({ type: 'MaxPool2d', kernelSize: 2, stride: 2, padding: 0, dilation: 1, ceilMode: 'yes' }))
       .toThrow(/MaxPool2d key 'ceilMode' must be true or false/);
+  });
+
+  it('ops.conv1d names the option that is a pair (it blamed stride, showing its value, for a dilation pair)', () => {
+    const x = input([1, 2, 8]);
+    const w = input([3, 2, 3]);
+    expect(() => ops.conv1d(x, w, null, { dilation: [1, 2] as never })).toThrow(/conv1d: dilation must be an integer .*got \[1,2\]/);
+    expect(() => ops.conv1d(x, w, null, { stride: [2, 2] as never })).toThrow(/conv1d: stride must be an integer .*got \[2,2\]/);
+    expect(ops.conv1d(x, w, null, { stride: 2, dilation: 2 }).shape).toEqual([1, 3, 2]);
   });
 
   it('config round trip, save/load, predict and predictAsync on a CNN', async () => {

@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { maxDiff } from './helpers/weights';
+import { maxDiff } from './helpers/distributed-ranks';
 import { distributed, nn, tensor } from '../lib';
 
 const ROOT = path.join(__dirname, '..');

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { data } from '../lib';
-import { maxDiff } from './helpers/weights';
+import { maxDiff } from './helpers/distributed-ranks';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { init, destroy } from '../lib/distributed/group';
 import { startRedis, freePort, type TestRedis } from './helpers/redis';
-import { weightsOf, maxDiff } from './helpers/weights';
+import { weightsOf, maxDiff } from './helpers/distributed-ranks';
 
 const ROOT = path.join(__dirname, '..');
 const CHILD = path.join(ROOT, 'test', 'helpers', 'distributed-child.js');

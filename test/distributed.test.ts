@@ -11,11 +11,9 @@ import { loadGloo } from '../lib/distributed/native';
 import { permutation } from '../lib/data/split';
 import { deriveSeed } from '../lib/random';
 import { fit, nn, tensor } from '../lib';
-import { weightsOf, maxDiff } from './helpers/weights';
+import { CLI, CHILD, runRanks, weightsOf, maxDiff } from './helpers/distributed-ranks';
 
 const ROOT = path.join(__dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
-const CHILD = path.join(ROOT, 'test', 'helpers', 'distributed-child.js');
 const ADDON = path.join(ROOT, 'native', 'collectives', 'build', 'Release', 'myelin_gloo.node');
 const GLOO_INSTALLED = fs.existsSync('/usr/include/gloo/allreduce.h');
 
@@ -75,10 +73,9 @@ describe('distributed.init', () => {
     }
   });
 
-  it('says what is wrong: rank out of range, no rendezvous, the mpi backend, a bad rendezvous', () => {
+  it('says what is wrong: rank out of range, no rendezvous, a bad rendezvous', () => {
     expect(() => init({ rank: 2, worldSize: 2, rendezvous: '/tmp/x' })).toThrow(/rank must be an integer in 0..1 \(worldSize 2\), got 2/);
     expect(() => init({ rank: 0, worldSize: 2 })).toThrow(/no rendezvous/);
-    expect(() => init({ backend: 'mpi' })).toThrow(/backend 'mpi' is not available.*libgloo-dev/);
     expect(() => init({ rank: 0, worldSize: 2, rendezvous: 'http://x' })).toThrow(/neither a directory/);
   });
 
@@ -121,12 +118,21 @@ describe('distributed.init', () => {
     await expect(fit(model, { x: tensor([[1, 2]]), y: tensor([[1]]) }, { verbose: 0, distributed: true })).rejects.toThrow(/call myelin.distributed.init\(\) first/);
   });
 
-  it('the main addon does not link Gloo (it loads on machines without it)', () => {
+  it('the main addon and the prebuilds link neither Gloo nor MPI (they load on machines without them)', () => {
     const main = path.join(ROOT, 'build', 'Release', 'myelin.node');
     const r = spawnSync('ldd', [main], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/libc\.so/);
-    expect(r.stdout).not.toMatch(/gloo|hiredis|ibverbs/);
+    expect(r.stdout).not.toMatch(/gloo|hiredis|ibverbs|libmpi|libopen-(pal|rte)|pmix/);
+    // The prebuilds (any architecture): their NEEDED entries, read without loading them.
+    const prebuilds = path.join(ROOT, 'prebuilds');
+    const built = fs.existsSync(prebuilds) ? fs.readdirSync(prebuilds).map((d) => path.join(prebuilds, d, 'myelin.node')).filter((f) => fs.existsSync(f)) : [];
+    for (const file of [main, ...built]) {
+      const d = spawnSync('readelf', ['-d', file], { encoding: 'utf8' });
+      expect(d.status, file).toBe(0);
+      expect(d.stdout, file).toMatch(/NEEDED.*libc\.so/);
+      expect(d.stdout, file).not.toMatch(/gloo|hiredis|ibverbs|libmpi|libopen-(pal|rte)|pmix/);
+    }
   });
 
   it('a missing collectives addon is an Error naming the package or the build command', () => {
@@ -145,15 +151,6 @@ describe('myelin run', () => {
     expect(zero.stderr).toMatch(/--nproc/);
   });
 });
-
-/** Runs `myelin run --nproc n` on the child script; returns the exit status, stderr and seconds taken. */
-function runRanks(n: number, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; seconds: number } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, 'run', '--nproc', String(n), '--grace', '10', CHILD, ...args], {
-    encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
-}
 
 // CI installs libgloo-dev and `npm install` builds the addon, so there these always run; on a machine
 // without Gloo, the loader test above checks the error instead.

@@ -51,12 +51,12 @@ const jsEntry = backendsUnderTest().find((b) => b.name === 'js');
 // chain of linearForward calls there). Dot products accumulate in float32 (C++) and float64 (TS), so
 // the tolerance grows with the layer widths (up to 784 terms here).
 describe.runIf(nativeEntry !== undefined)(`forwardDense: native against the pure-TS twin (seed ${SEED})`, () => {
-  it('the same outputs on awkward shapes, with and without softmax', () => {
+  it('the same outputs on awkward shapes, with and without softmax, from plain and frozen (packed) layers', () => {
     const native = requireBackend(nativeEntry!);
     const js = requireBackend(jsEntry!);
     const rng = makeRng(SEED ^ 0x7a7a);
-    for (const M of [1, 3, 17, 65, 257]) {
-      for (const widths of [[5, 3], [17, 65, 3], [784, 256, 128, 10], [33, 1, 7]]) {
+    for (const M of [1, 2, 3, 4, 17, 65, 257]) {
+      for (const widths of [[5, 3], [17, 65, 3], [784, 256, 128, 10], [33, 1, 7], [3, 257, 65], [257, 120, 1]]) {
         const layers = randomStack(rng, widths);
         const X = randUniform(rng, M * widths[0], 0, 1);
         for (const softmax of [false, true]) {
@@ -67,6 +67,10 @@ describe.runIf(nativeEntry !== undefined)(`forwardDense: native against the pure
           const what = `M=${M} widths=${widths.join('-')} softmax=${softmax}`;
           expectNear(outN, outJ, `native vs js forwardDense ${what}`, 1e-4, 1e-5);
           expectNear(outN, chain(js, M, layers, X, softmax), `native forwardDense vs js linearForward chain ${what}`, 1e-4, 1e-5);
+          // A frozen plan's packed weights (few rows: the packed GEMV) give the same bits as the layers read in place.
+          const outF = new Float32Array(outN.length);
+          native.forwardDense(M, native.freezePlan(layers), X, outF, softmax);
+          for (let i = 0; i < outN.length; i++) if (!Object.is(outF[i], outN[i])) throw new Error(`frozen vs plain forwardDense ${what}: index ${i}: ${outF[i]} vs ${outN[i]} (seed ${SEED})`);
         }
       }
     }

@@ -216,6 +216,16 @@ describe.each(backendsUnderTest())('normalisation op gradients vs finite differe
     gradcheck(([xi]) => upsampleNearest(xi, [11]), [x1], { label: label('upsample 1-d') });
   });
 
+  it('upsampleNearest rejects scales that are not one positive number per spatial dim (they read garbage before)', () => {
+    const x = new Tensor(Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2]);
+    // One scale for two spatial dims: the width's ratio was NaN and every column read column 0.
+    expect(() => upsampleNearest(x, [4, 4], [2])).toThrow(/upsampleNearest: scales must be null or 2 positive numbers/);
+    // A negative scale read outside the input (NaN in the output).
+    expect(() => upsampleNearest(x, [4, 4], [2, -1])).toThrow(/scales must be null or 2 positive numbers.*\[2,-1\]/);
+    expect(() => upsampleNearest(x, [4, 4], [2, 0])).toThrow(/scales/);
+    expect(upsampleNearest(x, [4, 4], [2, 2]).toArray()).toEqual([[[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]]);
+  });
+
   it('batchNorm updates running statistics like PyTorch (momentum and cumulative average)', () => {
     const x = new Tensor(Float32Array.of(1, 2, 3, 5), [4, 1]);
     const running = { mean: Float32Array.of(0), var: Float32Array.of(1), momentum: 0.1 as number | null, batches: 0 };
@@ -230,5 +240,8 @@ describe.each(backendsUnderTest())('normalisation op gradients vs finite differe
     expect(() => batchNorm(new Tensor(Float32Array.of(1, 2), [1, 2]), { training: true })).toThrow(/expected more than 1 value per channel when training, got input \[1,2\]/);
     expect(() => groupNorm(new Tensor(new Float32Array(6), [1, 3, 2]), 2)).toThrow(/groupNorm: numGroups must be a divisor of the 3 input channels, got 2/);
     expect(() => batchNorm(new Tensor(new Float32Array(3), [3]), { training: true })).toThrow(/at least 2-D/);
+    // Without the options object it crashed reading opts.training (a TypeError naming nothing of myelin's).
+    expect(() => batchNorm(new Tensor(new Float32Array(4), [2, 2]), undefined as never)).toThrow(/batchNorm: opts must be an object/);
+    expect(() => batchNorm(new Tensor(new Float32Array(4), [2, 2]), null as never)).toThrow(/batchNorm: opts must be an object/);
   });
 });

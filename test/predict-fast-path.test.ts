@@ -5,6 +5,7 @@ import { noGrad } from '../lib/autograd';
 import { Sequential, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Dropout, Flatten, Softmax, Module } from '../lib/nn';
 import { Rng, randomSeed } from '../lib/random';
 import { backendsUnderTest, setBackend } from './helpers/gradcheck';
+import { SGD } from '../lib/optim';
 
 const seed = randomSeed();
 const label = `(seed ${seed})`;
@@ -103,8 +104,10 @@ describe.each(backendsUnderTest())('predict fast path (%s backend)', (backend) =
     const b = model.predict(x2);
     expect(a.data, label).toEqual(aCopy);
     expect(b.data).not.toBe(a.data);
-    // Changing the weights in place changes the next prediction (the plan reads live parameters).
+    // Changing the weights in place (and saying so) changes the next prediction, also after two
+    // calls with the same weights made predict compute with a packed copy of them.
     (model.layers[0] as Linear).weight.data[0] += 1;
+    (model.layers[0] as Linear).weight.markChanged();
     expect(model.predict(x1).data, label).toEqual(autogradForward(model, x1).data);
     expect(model.predict(x1).data).not.toEqual(aCopy);
     // A layer list edited after the first predict is recompiled.
@@ -114,6 +117,35 @@ describe.each(backendsUnderTest())('predict fast path (%s backend)', (backend) =
     model.train();
     model.predict(x1);
     expect(model.training).toBe(true);
+  });
+
+  it('sees every weight change after predict switched to its packed copy: optimizer steps, markChanged, assigned arrays, bulk rewrites', () => {
+    setBackend(backend);
+    const rng = new Rng((seed ^ 0x5eed) >>> 0);
+    const model = new Sequential([new Linear(37, 65), new ReLU(), new Linear(65, 3), new Softmax()], { seed });
+    const x = new Tensor(randomData(rng, 2 * 37), [2, 37]);
+    const first = model.layers[0] as Linear;
+    const check = (what: string): void => {
+      // Twice: the first call after a change reads the weights in place, the second freezes them again.
+      for (let i = 0; i < 2; i++) expect(model.predict(x).data, `${what} (call ${i + 1}) ${label}`).toEqual(autogradForward(model, x).data);
+    };
+    check('fresh');
+    // A step of an optimizer (SGD here) updates the weights in place and bumps their versions.
+    const opt = new SGD(model.parameters(), { lr: 0.5 });
+    for (const p of model.parameters()) p.grad = new Tensor(randomData(rng, p.size), p.shape);
+    opt.step();
+    check('after an optimizer step');
+    // One weight in the middle (not among the guard's samples) changed in place, with markChanged().
+    first.weight.data[Math.floor(first.weight.size / 2) + 3] += 1;
+    first.weight.markChanged();
+    check('after markChanged');
+    // A new array assigned to a weight.
+    first.weight.data = randomData(rng, first.weight.size);
+    check('after assigning .data');
+    // Every weight rewritten in place without markChanged (a hand-written update loop): the guard sees it.
+    const d = first.weight.data;
+    for (let i = 0; i < d.length; i++) d[i] *= 0.5;
+    check('after a bulk in-place rewrite');
   });
 
   it('falls back to the autograd forward where the plan does not apply', () => {

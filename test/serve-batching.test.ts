@@ -20,8 +20,9 @@ function model(s: number, inF = 12): Sequential {
 }
 
 /** The backend with every forwardAsync call's row count recorded (and, optionally, made to fail). */
-function counting(backend: Backend): { backend: Backend; calls: number[]; failNext: (message: string) => void } {
+function counting(backend: Backend): { backend: Backend; calls: number[]; inline: number[]; failNext: (message: string) => void } {
   const calls: number[] = [];
+  const inline: number[] = [];
   let fail: string | null = null;
   const wrapped = Object.create(backend) as Backend;
   wrapped.forwardAsync = (M, layers, X, out, softmax) => {
@@ -33,7 +34,20 @@ function counting(backend: Backend): { backend: Backend; calls: number[]; failNe
     }
     return backend.forwardAsync(M, layers, X, out, softmax);
   };
-  return { backend: wrapped, calls, failNext: (m) => { fail = m; } };
+  // A small request finding the batcher idle runs inline: forwardDense on its frozen plan.
+  wrapped.forwardDense = (M, layers, X, out, softmax) => {
+    if (!Array.isArray(layers)) {
+      calls.push(M);
+      inline.push(M);
+    }
+    if (fail !== null) {
+      const message = fail;
+      fail = null;
+      throw new Error(message);
+    }
+    backend.forwardDense(M, layers, X, out, softmax);
+  };
+  return { backend: wrapped, calls, inline, failNext: (m) => { fail = m; } };
 }
 
 function worstDiff(a: Float32Array, b: Float32Array): number {
@@ -87,12 +101,30 @@ for (const b of backends) {
       const want = m.predict(x).data;
       const one = await Promise.all(Array.from({ length: 30 }, (_, i) => predictAsync(m, rowsOf(x, i, 1), { backend })));
       one.forEach((y, i) => expect(worstDiff(y.data, want.subarray(i * 5, i * 5 + 5)), note(`row ${i}`)).toBeLessThan(2e-5));
-      // The first call finds the model idle and goes at once; the other 29 gather while it runs.
+      // The first call finds the model idle and goes at once (inline on the native backend); the other 29 gather.
       expect(calls.length).toBeLessThanOrEqual(2);
       expect(calls.reduce((s, n) => s + n, 0)).toBe(30);
       calls.length = 0;
       await Promise.all(Array.from({ length: 30 }, (_, i) => predictAsync(m, rowsOf(x, i, 1), { backend, batch: false })));
       expect(calls).toEqual(Array(30).fill(1));
+    });
+
+    it('a small call on an idle model runs at once (inline on the native backend): same bits as predict, its input free to change', async () => {
+      const { backend, calls, inline } = counting(requireBackend(b));
+      const m = model(seed % 997);
+      const x = randn([3, 12], { seed: seed + 7 });
+      const want = m.predict(x).data;
+      for (let i = 0; i < 3; i++) {
+        const row = rowsOf(x, i, 1);
+        const pending = predictAsync(m, row, { backend });
+        row.data.fill(Number.NaN); // the call took what it needs when it was made
+        const y = await pending;
+        // Native: the frozen plan's packed product gives predict's bits; the TS backend's async slices agree to rounding.
+        if (b.name === 'native') expect(Array.from(y.data), note(`row ${i}`)).toEqual(Array.from(want.subarray(i * 5, i * 5 + 5)));
+        else expect(worstDiff(y.data, want.subarray(i * 5, i * 5 + 5)), note(`row ${i}`)).toBeLessThan(2e-5);
+      }
+      expect(calls).toEqual([1, 1, 1]);
+      expect(inline).toEqual(b.name === 'native' ? [1, 1, 1] : []);
     });
 
     it('a bad input or bad options reject only their caller; the others run in one call', async () => {

@@ -118,10 +118,13 @@ describe('TransformerEncoder behaviour', () => {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
-  it('importing torch.onnx.export of a TransformerEncoder is not supported yet: the error names the operators (Shape, Slice)', async () => {
-    // torch writes the head split as shape arithmetic (Shape -> Gather -> Div -> Slice); the importer reads no Shape/Slice.
-    // When it does, this test should instead compare with torch_encoder_onnx.json's output.
-    await expect(importModel(path.join(DIR, 'torch_encoder.onnx'))).rejects.toThrow(/unsupported ONNX operator\(s\): Shape, Slice/);
+  it('torch.onnx.export of a TransformerEncoder imports and reproduces torch_encoder_onnx.json (was: unsupported Shape, Slice)', async () => {
+    // torch writes the head split as shape arithmetic (Shape -> Gather -> Div -> Slice), read as Graph ops since this stop.
+    const fx = JSON.parse(fs.readFileSync(path.join(DIR, 'torch_encoder_onnx.json'), 'utf8')) as { input: Arr; output: Arr };
+    const model = await importModel(path.join(DIR, 'torch_encoder.onnx'));
+    const y = noGrad(() => model.forward(new Tensor(Float32Array.from(fx.input.data), fx.input.shape)) as Tensor);
+    expect(y.shape).toEqual(fx.output.shape);
+    expect(maxViolation(y.data, fx.output.data, 1e-5, 1e-5).excess).toBeLessThanOrEqual(0);
   });
 
   it('errors name the option and the value', () => {

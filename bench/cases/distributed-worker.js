@@ -1,5 +1,5 @@
 // One rank of the `distributed` benchmark group (bench/cases/distributed.js starts it through
-// `myelin run`). argv: mode outFile [args]. Rank 0 writes the JSON result to outFile.
+// `myelin run` for Gloo, or mpirun for MPI). argv: mode outFile [args]. Rank 0 writes the JSON result to outFile.
 //   allreduce outFile sizes reps   : median ms of group.allreduce on Float32Arrays of each size
 //   train outFile batch epochs bucketBytes : one warm-up epoch, then timed epochs of the 784-256-128-10 MLP
 'use strict';
@@ -39,7 +39,8 @@ function sentBetween(a, b) {
 
 async function main() {
   const [mode, outFile, ...args] = process.argv.slice(2);
-  const g = m.distributed.init({});
+  // Started by mpirun (bench/cases/distributed.js's MPI runs): backend 'mpi'; else `myelin run`'s Gloo.
+  const g = m.distributed.init(process.env.OMPI_COMM_WORLD_SIZE !== undefined ? { backend: 'mpi' } : {});
   let result;
   if (mode === 'allreduce') {
     const sizes = args[0].split(',').map(Number);
@@ -94,6 +95,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`distributed bench rank ${process.env.RANK}: ${e && e.stack}\n`);
+  process.stderr.write(`distributed bench rank ${process.env.RANK ?? process.env.OMPI_COMM_WORLD_RANK}: ${e && e.stack}\n`);
   process.exit(1);
 });

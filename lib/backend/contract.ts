@@ -134,10 +134,12 @@ export interface Backend extends Kernels {
   ): Promise<void>;
 
   /**
-   * Synchronous twin of forwardAsync, for large inference batches: the whole stack in one call.
-   * The native backend splits the rows across its threads and runs every layer on each block
-   * (no barrier between layers, intermediates stay in each core's caches). Same validation and
+   * Synchronous twin of forwardAsync: the whole stack in one call on the calling thread.
+   * The native backend splits large batches' rows across its threads and runs every layer on
+   * each block (no barrier between layers, intermediates stay in each core's caches). `layers`
+   * is plain plan layers (read in place) or a frozen plan (freezePlan: its weights are packed
+   * once, so small batches skip the per-call packing and layer reading). Same validation and
    * results as forwardAsync / a chain of linearForward calls.
    */
-  forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void;
+  forwardDense(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void;
 }

@@ -32,7 +32,7 @@ export interface NativeBinding extends KernelBinding {
     M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean,
   ): Promise<void>;
   forwardDense(
-    M: number, layers: NativePlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+    M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean,
   ): void;
   info(): { simd: 'avx2' | 'scalar'; threads: number; kernelTable?: string; [key: string]: unknown };
   setNumThreads(n: number): void;
@@ -205,9 +205,8 @@ export function loadNative(options: LoadNativeOptions = {}): NativeBackend {
       }
       return b.forwardAsync(M, arg, X, out, softmax);
     },
-    forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
-      if (!Array.isArray(layers)) return b.forwardDense(M, layers as unknown as NativePlanLayer[], X, out, softmax);
-      b.forwardDense(M, mapPlan('forwardDense', layers), X, out, softmax);
+    forwardDense(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
+      b.forwardDense(M, Array.isArray(layers) ? mapPlan('forwardDense', layers) : frozenHandles.get('forwardDense', layers), X, out, softmax);
     },
   };
 }

@@ -107,7 +107,10 @@ export function setBackend(name: BackendName): void {
   );
 }
 
-/** Backends that can run here: always 'js', plus 'native' when the addon loads. */
+/**
+ * Backends that can run here: always 'js', plus 'native' when the addon loads.
+ * @example availableBackends() // ['native', 'js'] where the addon loads
+ */
 export function availableBackends(): BackendName[] {
   return tryLoadNative() !== null ? ['native', 'js'] : ['js'];
 }
@@ -128,7 +131,10 @@ export function nativeLoadError(): string | null {
   return nativeError;
 }
 
-/** The active backend's info plus the package version and, after a fallback, why native failed. */
+/**
+ * The active backend's info plus the package version and, after a fallback, why native failed.
+ * @example info().backend // 'native' (or 'js' after a fallback)
+ */
 export function info(): SelectedBackendInfo {
   const b = getBackend();
   const out: SelectedBackendInfo = { ...b.info(), version: packageVersion() };

@@ -31,7 +31,12 @@ export interface ShardManifest {
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 
-/** The manifest file written next to a shard's output file (output + '.manifest.json'). */
+/**
+ * The manifest file written next to a shard's output file (output + '.manifest.json').
+ * @param output the shard's output file path.
+ * @returns the manifest's path.
+ * @example batch.manifestPathFor('out/part-0.csv') // 'out/part-0.csv.manifest.json'
+ */
 export function manifestPathFor(output: string): string {
   return output + MANIFEST_SUFFIX;
 }
@@ -53,7 +58,16 @@ export function fileSha256(file: string): string {
   return h.digest('hex');
 }
 
-/** Reads a shard manifest; null when absent (or, with strict false, unreadable); strict errors name the file. */
+/**
+ * Reads a shard manifest (what predictFile writes next to a shard's output).
+ * @param file the manifest's path (see manifestPathFor).
+ * @param strict true (default): an unreadable file, invalid JSON or a file that is not a shard manifest is an
+ * Error; false: any of those gives null.
+ * @returns the manifest, or null when the file does not exist (or, with strict false, is not a valid manifest).
+ * @throws Error naming the file (strict only) when it cannot be read (other than not existing), is not valid
+ * JSON, or lacks format 'myelin-shard', version 1, rows, shard { index, count }, inputs, model.digest or output.sha256.
+ * @example const m = batch.readShardManifest(batch.manifestPathFor('out/part-0.csv'));
+ */
 export function readShardManifest(file: string, strict = true): ShardManifest | null {
   let text: string;
   try {

@@ -80,7 +80,14 @@ interface Prepared {
 
 const strings = (v: unknown): string[] | null => (Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : null);
 
-/** A saved model's digest: model.json's own sha256 (which covers every file's sha256), else the sha256 of model.json's bytes. */
+/**
+ * A saved model's digest: model.json's own sha256 (which covers every file's sha256), else the sha256 of
+ * model.json's bytes. Shard manifests record it so that mergeShards can tell shards of different models apart.
+ * @param dir the saved model's directory.
+ * @returns 64 lowercase hex digits.
+ * @throws Error (from the file system) when dir/model.json cannot be read.
+ * @example batch.modelDigest('digits-model')
+ */
 export function modelDigest(dir: string): string {
   const bytes = fs.readFileSync(path.join(dir, MANIFEST_NAME));
   try {
@@ -182,7 +189,14 @@ function csvOptionsFor(p: Prepared, o: PredictFileOptions, batch: number): CsvOp
   return options;
 }
 
-/** Input paths: a list as given, a directory's regular files (sorted by name); '-' (stdin) alone. */
+/**
+ * Input paths: a list as given, a directory's regular files (sorted by name, hidden files skipped); '-' (stdin) alone.
+ * @param input one path or a list of paths (files or directories), or '-' for stdin.
+ * @returns the input files in order.
+ * @throws Error when the list is empty, an entry is not a non-empty string, '-' comes with other inputs, a path
+ * does not exist, or a directory has no files.
+ * @example batch.expandInputs(['a.csv', 'more/']) // ['a.csv', 'more/b.csv', 'more/c.csv']
+ */
 export function expandInputs(input: string | readonly string[]): string[] {
   const list = typeof input === 'string' ? [input] : [...input];
   if (list.length === 0) throw new Error('predict: no input files given');

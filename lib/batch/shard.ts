@@ -15,7 +15,14 @@ export interface Range {
   end: number;
 }
 
-/** Checks a shard; `what` names where it came from in the error. */
+/**
+ * Checks a shard { index, count }.
+ * @param shard index (0-based) and count.
+ * @param what where the shard came from, for the error (default 'shard').
+ * @returns a new { index, count }.
+ * @throws Error when count is not a positive integer, or index is not an integer in [0, count).
+ * @example batch.checkShard({ index: 2, count: 4 })
+ */
 export function checkShard(shard: Shard, what = 'shard'): Shard {
   const { index, count } = shard ?? ({} as Shard);
   if (!Number.isSafeInteger(count) || count < 1) throw new Error(`${what}: the shard count must be a positive integer, got ${String(count)}`);
@@ -25,7 +32,14 @@ export function checkShard(shard: Shard, what = 'shard'): Shard {
   return { index, count };
 }
 
-/** Parses 'I/N' (I zero-based, 0 <= I < N). */
+/**
+ * Parses 'I/N' (I zero-based, 0 <= I < N; spaces allowed around the numbers and the slash).
+ * @param text the text, e.g. '0/4'.
+ * @param what the option's name for the error (default '--shard').
+ * @returns { index: I, count: N }.
+ * @throws Error when text is not two non-negative integers separated by '/', N is 0, or I >= N.
+ * @example batch.parseShard('3/4') // { index: 3, count: 4 }
+ */
 export function parseShard(text: string, what = '--shard'): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   if (m === null) throw new Error(`${what} must be I/N with 0 <= I < N (I is 0-based, e.g. 0/4 .. 3/4), got '${text}'`);
@@ -45,7 +59,13 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number {
 /**
  * The shard an array job's environment gives this worker, or null outside one:
  * Kubernetes Indexed Job: JOB_COMPLETION_INDEX, with the count from `count` (--shard-count) or MYELIN_SHARD_COUNT;
- * AWS Batch array job: AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE.
+ * AWS Batch array job: AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE (or `count`).
+ * @param env the environment to read (default process.env).
+ * @param count the shard count when the environment does not give it (--shard-count).
+ * @returns this worker's { index, count }, or null when neither JOB_COMPLETION_INDEX nor AWS_BATCH_JOB_ARRAY_INDEX is set.
+ * @throws Error when the index is set but no count is known, a variable is not a non-negative integer, the count is
+ * not positive, or the index is not below the count.
+ * @example batch.shardFromEnv({ JOB_COMPLETION_INDEX: '1', MYELIN_SHARD_COUNT: '4' }) // { index: 1, count: 4 }
  */
 export function shardFromEnv(env: NodeJS.ProcessEnv = process.env, count?: number): Shard | null {
   if (env.JOB_COMPLETION_INDEX !== undefined && env.JOB_COMPLETION_INDEX !== '') {
@@ -68,7 +88,13 @@ export function shardFromEnv(env: NodeJS.ProcessEnv = process.env, count?: numbe
   return null;
 }
 
-/** The share [start, end) of `total` items for a shard: contiguous, in order, sizes differing by at most one. */
+/**
+ * The share [start, end) of `total` items for a shard: contiguous, in order, sizes differing by at most one.
+ * @param total the number of items.
+ * @param shard index and count (checked by the caller).
+ * @returns { start: floor(index * total / count), end: floor((index + 1) * total / count) }.
+ * @example batch.evenRange(10, { index: 1, count: 3 }) // { start: 3, end: 6 }
+ */
 export function evenRange(total: number, shard: Shard): Range {
   const cut = (i: number): number => Math.floor((i * total) / shard.count);
   return { start: cut(shard.index), end: cut(shard.index + 1) };
@@ -104,6 +130,12 @@ export interface CsvSplit {
  * Splits a (not compressed) CSV file into `shard.count` byte ranges of whole lines and returns this
  * shard's. The lines after the first are cut near equal byte offsets, each cut moved to the next line
  * start; shard 0 starts at byte 0. Quoted cells with line breaks inside are not supported by a split.
+ * @param file the CSV file's path.
+ * @param shard index and count (checked by the caller).
+ * @returns size (the file's bytes), firstLine (the first line's bytes, newline included) and range (this shard's
+ * [start, end) byte offsets).
+ * @throws Error when the file is gzip-compressed, or (from the file system) cannot be opened or read.
+ * @example batch.csvSplit('data.csv', { index: 0, count: 4 }).range
  */
 export function csvSplit(file: string, shard: Shard): CsvSplit {
   const fd = fs.openSync(file, 'r');

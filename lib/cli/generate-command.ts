@@ -5,6 +5,7 @@ import { loadWithInfo } from '../io/model-file';
 import { Vocabulary } from '../data/text';
 import { generate } from '../generate';
 import { UsageError, nonNegativeIntParser, positiveIntParser } from './args';
+import { vocabularyOf } from './text-data';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -17,6 +18,8 @@ export interface GenerateCommandOptions {
   seed?: number;
   samples: number;
   cache: boolean;
+  /** A vocabulary .json file (Vocabulary.toJSON()) to encode and decode with, instead of the model's metadata.vocab. */
+  vocab?: string;
 }
 
 function numberIn(option: string, ok: (v: number) => boolean, expect: string) {
@@ -34,7 +37,8 @@ export function runGenerate(opts: GenerateCommandOptions, write: (line: string) 
   if (opts.prompt === undefined && opts.ids === undefined) throw new UsageError('generate: give a --prompt (text) or --ids (comma-separated token ids)');
   const { model, info } = loadWithInfo(opts.model);
   const meta = info.metadata as Record<string, unknown>;
-  const vocab = meta.vocab === undefined ? null : Vocabulary.fromJSON(meta.vocab);
+  if (opts.vocab !== undefined && !/\.json$/i.test(opts.vocab)) throw new UsageError(`--vocab must be a vocabulary .json file (Vocabulary.toJSON()), got '${opts.vocab}'`);
+  const vocab = opts.vocab !== undefined ? vocabularyOf(opts.vocab, []) : meta.vocab === undefined ? null : Vocabulary.fromJSON(meta.vocab);
   const settings = isObject(meta.generate) ? meta.generate : {};
   const start = typeof settings.startToken === 'number' ? settings.startToken : null;
   const stop = typeof settings.stopToken === 'number' ? settings.stopToken : null;
@@ -46,7 +50,7 @@ export function runGenerate(opts: GenerateCommandOptions, write: (line: string) 
       return v;
     });
   } else {
-    if (vocab === null) throw new UsageError(`generate: ${opts.model} has no vocabulary in its metadata (metadata.vocab); pass --ids instead of --prompt`);
+    if (vocab === null) throw new UsageError(`generate: ${opts.model} has no vocabulary in its metadata (metadata.vocab); pass --vocab file.json, or --ids instead of --prompt`);
     prompt = Array.from(vocab.encode(opts.prompt as string));
   }
   if (start !== null) prompt.unshift(start);
@@ -73,6 +77,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--model <dir>', 'saved model directory (with metadata.vocab for text prompts)')
     .option('--prompt <text>', 'text to continue (encoded with the model\'s vocabulary)')
     .option('--ids <list>', 'the prompt as comma-separated token ids instead')
+    .option('--vocab <file.json>', "a saved vocabulary (Vocabulary.toJSON()) to encode the prompt and decode with, instead of the model's own")
     .option('--max-tokens <n>', 'tokens to generate per sample (default 50)', positiveIntParser('--max-tokens'), 50)
     .option('--temperature <t>', 'softmax temperature; 0 is greedy (default 1)', numberIn('--temperature', (v) => v >= 0, 'a number >= 0'), 1)
     .option('--top-k <k>', 'sample among the k most likely tokens', positiveIntParser('--top-k'))

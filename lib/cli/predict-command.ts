@@ -4,7 +4,11 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { predictFile } from '../batch/predict-file';
 import { Shard, parseShard, shardFromEnv } from '../batch/shard';
+import * as os from 'os';
 import { UsageError, CsvCliOptions, addCsvOptions, labelColumnOf, layersParser, positiveIntParser } from './args';
+import { readModelInfo } from '../io/model-file';
+import { Vocabulary } from '../data/text';
+import { encodeTexts, idsCsv, readTextTable } from './text-data';
 
 export { formatNumber } from '../batch/output';
 
@@ -19,6 +23,56 @@ export interface PredictCommandOptions extends CsvCliOptions {
   inputShape?: number[];
   precision: number;
   probabilities?: boolean;
+  /** The input is raw text, encoded with the model's vocabulary (automatic for models trained with --vocab). */
+  text?: boolean;
+  /** Text input in a CSV: the column holding the text (default: the one the model was trained on). */
+  textColumn?: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Text input (--text, or a model trained with --vocab): every input's texts (lines of a .txt file or stdin, or a
+ * CSV's text column) encoded with the model's saved vocabulary into rows of its token-id length, written as one
+ * token-id CSV in `dir`. Returns that file, or null when the input is not text.
+ */
+export function encodeTextInputs(opts: PredictCommandOptions, inputs: string[], dir: () => string): string | null {
+  // A missing or damaged model is a runtime failure (exit 1), as predictFile reports it.
+  const info = readModelInfo(opts.model);
+  const meta = info.metadata as Record<string, unknown>;
+  const inputShape = info.inputShape ?? null;
+  const text = isObject(meta.text) ? meta.text : null;
+  if (opts.text !== true && text === null) {
+    if (opts.textColumn !== undefined) throw new UsageError(`--text-column: ${opts.model} was not trained on text (myelin train --vocab); pass --text to read text with its vocabulary`);
+    return null;
+  }
+  if (meta.vocab === undefined) {
+    throw new UsageError(`predict: ${opts.model} has no vocabulary (metadata.vocab): it was not trained on text (myelin train --vocab), so text input cannot be encoded; give it rows of numbers without --text`);
+  }
+  let vocab: Vocabulary;
+  try {
+    vocab = Vocabulary.fromJSON(meta.vocab);
+  } catch (err) {
+    throw new UsageError(`predict: ${opts.model}: metadata.vocab: ${(err as Error).message}`);
+  }
+  const length = typeof text?.length === 'number' ? text.length : inputShape !== null && inputShape.length === 1 ? inputShape[0] : null;
+  if (length === null) throw new UsageError(`predict: ${opts.model} does not say how many token ids a text becomes (metadata.text.length, or a saved input shape [length])`);
+  const column = opts.textColumn ?? (text?.column !== undefined ? String(text.column) : undefined);
+  const texts: string[] = [];
+  for (const file of inputs) {
+    if (file === '-') {
+      texts.push(...fs.readFileSync(0, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== ''));
+      continue;
+    }
+    const t = readTextTable(file, {
+      labelColumn: null, flag: '--input', ...(column !== undefined ? { textColumn: column } : {}),
+      ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}), ...(opts.header !== undefined ? { header: opts.header } : {}),
+    });
+    texts.push(...t.texts);
+  }
+  const file = path.join(dir(), 'token-ids.csv');
+  fs.writeFileSync(file, idsCsv(encodeTexts(vocab, texts, length, '--input'), length, null, 'label'));
+  return file;
 }
 
 /** The shard of this run: --shard I/N, else the array job's environment (see shardFromEnv), else none. */
@@ -45,7 +99,21 @@ export async function runPredict(opts: PredictCommandOptions): Promise<number> {
   const shard = resolveShard(opts);
   if (shard !== null && opts.output === '-') throw new UsageError('--shard needs --output: a file, or a directory for part-IIIII-of-NNNNN.csv files (a shard writes a manifest next to its output)');
   const output = shard !== null ? shardOutputPath(opts.output, shard) : opts.output;
-  const inputs = typeof opts.input === 'string' ? [opts.input] : opts.input;
+  let inputs = typeof opts.input === 'string' ? [opts.input] : opts.input;
+  let tmp: string | null = null;
+  try {
+    const encoded = encodeTextInputs(opts, inputs, () => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'myelin-text-'))));
+    if (encoded !== null) {
+      if (shard !== null) throw new UsageError('--shard splits files by bytes or records: with text input, encode first (one file of token ids) or predict whole files');
+      inputs = [encoded];
+    }
+    return await predictEncoded(opts, inputs, output, shard);
+  } finally {
+    if (tmp !== null) fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function predictEncoded(opts: PredictCommandOptions, inputs: string[], output: string, shard: Shard | null): Promise<number> {
   const result = await predictFile(opts.model, inputs, output, {
     ...(shard !== null ? { shard } : {}),
     batchSize: opts.batch, probabilities: opts.probabilities === true, precision: opts.precision, inputScale: opts.inputScale,
@@ -79,6 +147,8 @@ export function registerPredict(program: Command): void {
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
     .option('--input-shape <dims>', 'the shape of one row as the model takes it, comma-separated (e.g. 1,28,28: CSV rows of 784 pixels, or IDX images, fed to a CNN); default: the shape the model was saved with', layersParser('--input-shape'))
     .option('--no-input-scale', "do not apply the model's input scaling (its standardiser, or 1/255 for Fashion-MNIST pixels): for inputs already scaled")
+    .option('--text', "the input is raw text (lines of a .txt file or stdin, or a CSV's text column), encoded with the model's saved vocabulary (automatic for models trained with --vocab)")
+    .option('--text-column <name|index>', 'text input in a CSV: the column holding the text (default: the one the model was trained on)')
     .option('--probabilities', 'classification: also write one probability column per class (p_<class name>, or p0, p1, ...)')
     .option('--precision <digits>', 'significant digits of the output numbers', positiveIntParser('--precision'), 6);
   addCsvOptions(cmd)

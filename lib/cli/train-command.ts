@@ -21,6 +21,9 @@ import {
 import { checkOutputDir } from './paths';
 import { checkOutputFile } from '../train/report-options';
 import { writeFileAtomicSync } from '../io/atomic';
+import { Readable } from 'stream';
+import type { Vocabulary } from '../data/text';
+import { encodeTexts, idsCsv, readTextTable, textLength, vocabularyOf } from './text-data';
 
 /** Default --max-params: 50 million weights (200 MB as float32; training with Adam needs about 4x that). */
 export const DEFAULT_MAX_PARAMS = 50_000_000;
@@ -61,8 +64,14 @@ export interface TrainCommandOptions extends CsvCliOptions {
   quiet?: boolean;
   checkpointDir?: string;
   resume?: string;
-  /** CSV features are token ids: the model starts with Embedding(vocab, dim) and Flatten. */
-  embedding?: { vocab: number; dim: number };
+  /** CSV features are token ids: the model starts with Embedding(vocab, dim) and Flatten (vocab null: the --vocab's size). */
+  embedding?: { vocab: number | null; dim: number };
+  /** Raw text: 'char' or 'word' (a Vocabulary fitted on the texts) or a vocabulary JSON file; saved with the model. */
+  vocab?: string;
+  /** With --vocab: the CSV column holding the text (name or index). */
+  textColumn?: string;
+  /** With --vocab: token ids per text (padded / cut; default the longest text). */
+  seqLen?: number;
   /** HTML training report to write (fit's report option). */
   report?: string;
   /** CSV of the History to write (history.toCsv()). */
@@ -88,6 +97,8 @@ interface LoadedData {
   table: CsvTable | null;
   /** Report lines about the data: the task decision, dropped or filled rows. */
   notes: string[];
+  /** --vocab: the vocabulary, the token ids per text and the text column. */
+  text?: { vocab: Vocabulary; length: number; column: string | number };
 }
 
 function activationModule(name: ActivationName): Module {
@@ -131,8 +142,24 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
   if (!fs.existsSync(opts.data)) {
     throw new UsageError(`--data must be 'digits', 'fashion-mnist' or the path of a CSV file, got '${opts.data}' (no such file)`);
   }
-  const t = await readCsv(opts.data, {
-    ...csvOptionsOf(opts, 'last'), task: opts.task, missing: opts.missing,
+  let text: LoadedData['text'];
+  let source: string | Readable = opts.data;
+  let csvOpts = csvOptionsOf(opts, 'last');
+  if (opts.vocab !== undefined) {
+    // Raw text: the text column encoded with the vocabulary into rows of token ids, read as a token-id CSV (label last).
+    const table = readTextTable(opts.data, {
+      labelColumn: opts.labelColumn ?? 'last', flag: '--data',
+      ...(opts.textColumn !== undefined ? { textColumn: opts.textColumn } : {}), ...(opts.delimiter !== undefined ? { delimiter: opts.delimiter } : {}),
+      ...(opts.header !== undefined ? { header: opts.header } : {}),
+    });
+    const vocab = vocabularyOf(opts.vocab, table.texts);
+    const length = textLength(vocab, table.texts, opts.seqLen);
+    source = Readable.from([idsCsv(encodeTexts(vocab, table.texts, length, '--data'), length, table.labels, table.labelName)]);
+    csvOpts = { labelColumn: 'last', header: true, delimiter: ',' };
+    text = { vocab, length, column: table.textColumn };
+  }
+  const t = await readCsv(source, {
+    ...csvOpts, task: opts.task, missing: opts.missing,
     ...(opts.oneHot !== undefined ? { oneHot: opts.oneHot === true ? true : opts.oneHot.split(',').map((c) => c.trim()) } : {}),
   });
   const y = t.y as Int32Array | Float32Array;
@@ -153,19 +180,20 @@ async function loadData(opts: TrainCommandOptions, seed: number): Promise<Loaded
       );
     }
   }
+  if (text !== undefined) notes.push(`text: column ${JSON.stringify(text.column)} as ${text.length} token ids per row, a ${text.vocab.level} vocabulary of ${text.vocab.size} tokens (saved with the model)`);
   return {
     name: opts.data, imageShape: null, train: { x: t.x, y, n: t.n, features: t.features }, test: null, features: t.features, classes,
-    inputScale: null, featureNames: t.featureNames, classNames: t.classNames, table: t, notes,
+    inputScale: null, featureNames: t.featureNames, classNames: t.classNames, table: t, notes, ...(text !== undefined ? { text } : {}),
   };
 }
 
-/** Parses --embedding <vocab>:<dim>. */
-function embeddingParser(value: string): { vocab: number; dim: number } {
-  const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(value);
-  const vocab = m ? Number(m[1]) : 0;
+/** Parses --embedding <vocab>:<dim>, or <dim> alone (with --vocab, whose size is the vocab size). */
+function embeddingParser(value: string): { vocab: number | null; dim: number } {
+  const m = /^\s*(?:(\d+)\s*:\s*)?(\d+)\s*$/.exec(value);
+  const vocab = m && m[1] !== undefined ? Number(m[1]) : null;
   const dim = m ? Number(m[2]) : 0;
-  if (!m || vocab < 1 || dim < 1 || !Number.isSafeInteger(vocab * dim)) {
-    throw new UsageError(`--embedding must be <vocab size>:<dimension>, two positive integers (e.g. 5000:32), got '${value}'`);
+  if (!m || (vocab !== null && vocab < 1) || dim < 1 || !Number.isSafeInteger((vocab ?? 1) * dim)) {
+    throw new UsageError(`--embedding must be <vocab size>:<dimension>, two positive integers (e.g. 5000:32), or <dimension> with --vocab, got '${value}'`);
   }
   return { vocab, dim };
 }
@@ -326,14 +354,25 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   const resumedSeed = opts.resume !== undefined ? loadCheckpoint(opts.resume).trainingState.seed : undefined;
   const seed = opts.seed ?? (typeof resumedSeed === 'number' ? resumedSeed : randomSeed());
   const arch = opts.arch !== undefined ? readArchitecture(opts.arch) : null;
+  if (opts.embedding !== undefined && opts.embedding.vocab === null && opts.vocab === undefined) {
+    throw new UsageError(`--embedding must be <vocab size>:<dimension> for a CSV of token ids, got '${opts.embedding.dim}' (a dimension alone goes with --vocab)`);
+  }
   const data = await loadData(opts, seed);
   const outputs = data.classes > 0 ? data.classes : 1;
-  const emb = opts.embedding ?? null;
+  const given = opts.embedding ?? null;
+  if (data.text !== undefined && given === null && arch === null) {
+    throw new UsageError(`--vocab gives token ids: add --embedding <dimension> (an Embedding of the ${data.text.vocab.size}-token vocabulary), or an --arch that starts with an Embedding`);
+  }
+  if (given !== null && given.vocab !== null && data.text !== undefined && given.vocab !== data.text.vocab.size) {
+    throw new UsageError(`--embedding ${given.vocab}:${given.dim}: the --vocab vocabulary has ${data.text.vocab.size} tokens (give --embedding ${given.dim})`);
+  }
+  const emb = given === null ? null : { vocab: given.vocab ?? (data.text as { vocab: Vocabulary }).vocab.size, dim: given.dim };
   if (emb !== null) {
     if (arch !== null) throw new UsageError('--embedding builds an Embedding + MLP of its own: with --arch, put an Embedding layer first in the architecture instead');
     if (data.table === null) throw new UsageError(`--embedding needs a CSV of token ids as --data, got '${opts.data}'`);
     checkTokenIds(data.train.x, data.features, emb.vocab, data.featureNames);
   }
+  if (arch !== null && data.text !== undefined && !startsWithEmbedding(arch)) throw new UsageError(`--vocab gives token ids: the architecture in ${opts.arch} must start with an Embedding`);
   // Token ids (an Embedding first) are never standardised: an Embedding reads them as row numbers.
   const tokenIds = emb !== null || (arch !== null && startsWithEmbedding(arch));
   let model: Module;
@@ -417,6 +456,11 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   if (data.inputScale !== null) metadata.inputScale = data.inputScale;
   if (data.table === null && data.classNames !== null) metadata.classNames = [...data.classNames];
   if (data.table?.labelName != null) metadata.labelName = data.table.labelName;
+  // --vocab: `myelin predict` encodes text input with this vocabulary into rows of this length.
+  if (data.text !== undefined) {
+    metadata.vocab = data.text.vocab.toJSON() as unknown as JsonValue;
+    metadata.text = { length: data.text.length, column: data.text.column };
+  }
   save(model, opts.out, { inputShape, metadata });
 
   const last = (a: number[]): number | undefined => (a.length > 0 ? a[a.length - 1] : undefined);
@@ -471,6 +515,9 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--no-standardize', 'CSV: do not standardise the features (and regression target); by default both are, with the training rows\' statistics saved in the model')
     .option('--missing <how>', `CSV missing values (empty, NA, N/A, NaN, null): ${MISSING.join(', ')}`, choiceParser('--missing', MISSING), 'error')
     .option('--embedding <vocab:dim>', 'CSV features are token ids in [0, vocab): the model starts with Embedding(vocab, dim) and Flatten (e.g. 5000:32)', embeddingParser)
+    .option('--vocab <char|word|file.json>', "CSV with a text column: encode it with a vocabulary ('char' or 'word': fitted on the texts; or a saved vocabulary .json) into token ids, saved with the model; goes with --embedding <dim>")
+    .option('--text-column <name|index>', "with --vocab: the CSV column holding the text (default 'text', else the first column that is not the label)")
+    .option('--seq-len <n>', 'with --vocab: token ids per text, padded or cut (default: the longest text)', positiveIntParser('--seq-len'))
     .option('--one-hot [columns]', 'CSV: encode text feature columns as one-hot columns (all text columns, or the comma-separated names)')
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST files (default: $MYELIN_DATA or /usr/share/datasets/fashion-mnist)')
     .option('--checkpoint-dir <dir>', 'save a resumable checkpoint (model + optimizer + epoch) here after every epoch')
@@ -486,6 +533,9 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
         if (cmd.getOptionValueSource(o) === 'cli') throw new UsageError(`--${o} describes the MLP; it cannot be combined with --arch (the architecture file describes the model)`);
       }
     } else if (opts.inputShape !== undefined) throw new UsageError('--input-shape goes with --arch (an MLP takes flat rows)');
+    for (const o of ['textColumn', 'seqLen'] as const) {
+      if (opts[o] !== undefined && opts.vocab === undefined) throw new UsageError(`--${o === 'textColumn' ? 'text-column' : 'seq-len'} goes with --vocab (raw text input)`);
+    }
     setExit(await runTrain(opts));
   });
 }

@@ -23,6 +23,14 @@ export interface BatchPosition {
  * Augments a batch x [n, C, H, W] (a new tensor; x is not changed): each image is padded with zeros by
  * `padding` on every side and cropped back to H x W at a random offset, and mirrored left-right with
  * probability 1/2 when `flip`. The draws come from `rng` in image order (crop offset y, x, then flip).
+ * @param x a batch of images, a Tensor [n, C, H, W].
+ * @param opts padding (a non-negative integer, default 0: no crop), flip (default false), seed (accepted for
+ * imageAugmenter's sake; the draws here come from rng).
+ * @param rng the generator of the crop offsets and flips.
+ * @returns a new Tensor [n, C, H, W].
+ * @throws Error when x is not a 4-D Tensor, an option is unknown, padding is not a non-negative integer, or flip
+ * is not a boolean.
+ * @example data.augmentImages(x, { padding: 4, flip: true }, new Rng(1))
  */
 export function augmentImages(x: Tensor, opts: AugmentOptions, rng: Rng): Tensor {
   const where = 'data.augmentImages';
@@ -60,6 +68,11 @@ export function augmentImages(x: Tensor, opts: AugmentOptions, rng: Rng): Tensor
 /**
  * A batch transform for fit's `transform` option: augmentImages with draws seeded by (seed, epoch, batch),
  * so the same seed gives the same augmented batches, also after resuming from a checkpoint.
+ * @param opts padding (a non-negative integer, default 0), flip (default false), seed (default 0).
+ * @returns (x, { epoch, batch }) => the augmented batch.
+ * @throws Error (now, not at the first batch) for an unknown option, a padding that is not a non-negative
+ * integer, a flip that is not a boolean, or a seed that is not an integer in [0, 2^32).
+ * @example await fit(model, data, { transform: data.imageAugmenter({ padding: 4, flip: true, seed: 1 }) });
  */
 export function imageAugmenter(opts: AugmentOptions = {}): (x: Tensor, at: BatchPosition) => Tensor {
   const o = checkOptions('data.imageAugmenter', opts, ['padding', 'flip', 'seed']);

@@ -88,7 +88,14 @@ export interface ParsedBlock {
   textColumn: number;
 }
 
-/** Splits one CSV line into fields (RFC 4180 quoting within a line: "a,b" and "" escapes), in linear time. */
+/**
+ * Splits one CSV line into fields (RFC 4180 quoting within a line: "a,b" and "" escapes), in linear time.
+ * Fields are not trimmed; an unterminated quote runs to the end of the line.
+ * @param line one line, without its line break.
+ * @param delimiter the field separator, one character (e.g. ',' or ';').
+ * @returns the fields, unquoted.
+ * @example data.splitCsvLine('a,"b,c",""""', ',') // ['a', 'b,c', '"']
+ */
 export function splitCsvLine(line: string, delimiter: string): string[] {
   if (line.indexOf('"') < 0) return line.split(delimiter);
   const out: string[] = [];

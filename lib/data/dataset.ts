@@ -49,7 +49,12 @@ export type DatasetSource<T> = () => AsyncIterable<T> | Iterable<T>;
 
 const DATASET_BRAND: unique symbol = Symbol.for('myelin.Dataset');
 
-/** True for a data.Dataset (also one from another copy of the package). */
+/**
+ * True for a data.Dataset (also one from another copy of the package: the check reads a brand, not the class).
+ * @param v any value.
+ * @returns whether v is a Dataset.
+ * @example data.isDataset(data.Dataset.fromArrays({ x, y, features: 4 })) // true
+ */
 export function isDataset(v: unknown): v is Dataset<unknown> {
   return v !== null && typeof v === 'object' && (v as { [DATASET_BRAND]?: boolean })[DATASET_BRAND] === true;
 }
@@ -173,6 +178,7 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
   /**
    * Splits batches back into rows (views of the batch's arrays, no copy).
    * @throws Error when this dataset yields rows, not batches.
+   * @example ds.batch(32).map(augment).unbatch() // rows again, each a view into its batch
    */
   unbatch(): Dataset<Row> {
     if (!this.batched) throw new Error('Dataset.unbatch: this dataset yields rows, not batches');
@@ -321,7 +327,10 @@ export class Dataset<T = Row | Batch> implements AsyncIterable<T> {
     });
   }
 
-  /** Reads the whole dataset into an array (for small data and tests). */
+  /**
+   * Reads the whole dataset into an array (for small data and tests).
+   * @example const rows = await data.Dataset.fromArrays({ x, y, features: 4 }).toArray();
+   */
   async toArray(): Promise<T[]> {
     const out: T[] = [];
     for await (const e of this) out.push(e);

@@ -36,7 +36,16 @@ export interface DigitsData extends LabeledDataset {
   test: LabeledDataset;
 }
 
-/** Parses the digits CSV text: 64 integer pixels 0..16 then the label 0..9 per line. */
+/**
+ * Parses the digits CSV text: 64 integer pixels 0..16 then the label 0..9 per line (blank lines skipped).
+ * Pixels are scaled to [0, 1] (divided by 16).
+ * @param text the file's contents.
+ * @param source the file's name in error messages.
+ * @returns x (n * 64 values, row-major), y (n labels) and n.
+ * @throws Error naming the source and line when a line does not have 65 values, a pixel is not an integer 0..16,
+ * or a label is not an integer 0..9.
+ * @example data.parseDigitsCsv('0,'.repeat(64) + '7\n', 'inline').y // Int32Array [7]
+ */
 export function parseDigitsCsv(text: string, source: string): { x: Float32Array; y: Int32Array; n: number } {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const n = lines.length;

@@ -70,7 +70,12 @@ export interface FashionMnistData {
   dir: string;
 }
 
-/** The directories loadFashionMnist looks in, most preferred first (only the first existing one is used). */
+/**
+ * The directories loadFashionMnist looks in, most preferred first (only the first existing one is used).
+ * @param dir a directory given by the caller: then the only one searched.
+ * @returns [dir]; else [$MYELIN_DATA/fashion-mnist, $MYELIN_DATA] when MYELIN_DATA is set; else the default data directory.
+ * @example data.fashionMnistSearchDirs('/data/fmnist') // ['/data/fmnist']
+ */
 export function fashionMnistSearchDirs(dir?: string): string[] {
   if (dir !== undefined) return [dir];
   const env = process.env.MYELIN_DATA;

@@ -34,7 +34,12 @@ const DTYPES: Record<number, DtypeInfo> = {
 /** Largest number of elements we accept (the largest typed array V8 reliably allocates). */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
-/** True when the buffer starts with the gzip magic bytes 1f 8b. */
+/**
+ * True when the buffer starts with the gzip magic bytes 1f 8b.
+ * @param buf the file's first bytes (or all of them).
+ * @returns whether the data is gzip-compressed.
+ * @example data.isGzip(fs.readFileSync('train-images-idx3-ubyte.gz')) // true
+ */
 export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
@@ -91,8 +96,14 @@ export function parseIdxHeader(buf: Uint8Array, source = '<buffer>'): IdxHeader 
 }
 
 /**
- * Parses the bytes of an IDX file (already decompressed). `source` names the file in errors.
+ * Parses the bytes of an IDX file (already decompressed).
  * Layout: 0x00 0x00 <dtype> <ndims>, then ndims big-endian uint32 sizes, then the data, big-endian.
+ * @param buf the decompressed bytes.
+ * @param source the file's name in errors (default '<buffer>').
+ * @returns shape, data (a typed array of the file's dtype) and dtype.
+ * @throws Error `readIdx: <source>: ...` when the buffer is shorter than the magic, the magic or dtype is invalid,
+ * the header is truncated, or the data is shorter or longer than the shape needs.
+ * @example data.parseIdx(zlib.gunzipSync(fs.readFileSync('t10k-labels-idx1-ubyte.gz'))).shape // [10000]
  */
 export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
   if (buf.length < 4) {

@@ -78,6 +78,15 @@ export class Preprocessor {
   /** How a CSV file's columns became the features (readCsv's schema), for reading new files alike. */
   csv: CsvSchema | null = null;
 
+  /**
+   * An unfitted preprocessor (call fit with the training data).
+   * @param options standardize (true or 'feature' (default): per column; 'global': one mean and std; false: none),
+   * targetScale (standardise float targets, default true for float y), scale (a fixed factor instead of
+   * standardize, e.g. 1/255).
+   * @throws Error for an unknown option, a standardize other than true, false, 'feature' or 'global', a targetScale
+   * that is not a boolean, a scale that is not a finite non-zero number, or scale given with standardize.
+   * @example const prep = new data.Preprocessor({ standardize: 'global' }).fit(train);
+   */
   constructor(options: PreprocessorOptions = {}) {
     checkOptions('preprocessor', options, OPTION_KEYS);
     const s = options.standardize;
@@ -104,7 +113,14 @@ export class Preprocessor {
   /**
    * Fits on the training data: feature statistics (NaN or infinite values are an error naming the row
    * and column), target statistics for float targets, and names, class names, fill values and the
-   * CSV schema when `data` is a readCsv table. Returns this.
+   * CSV schema when `data` is a readCsv table.
+   * @param data x (a Tensor [rows, ...] or a flat Float32Array with features or n), y (float targets or class
+   * labels; optional), and from readCsv: featureNames, classNames, fill, schema, task.
+   * @returns this preprocessor, fitted.
+   * @throws Error when data is not an object with x, x has no rows or (flat) no whole row width, featureNames or fill
+   * has the wrong length, a value is NaN or infinite, float y has no whole number of values per row, or targetScale
+   * is true with class labels.
+   * @example const prep = new data.Preprocessor().fit(data.readCsv('train.csv'));
    */
   fit(data: PreprocessorFitData): this {
     if (data === null || typeof data !== 'object' || data.x === undefined) {
@@ -158,8 +174,12 @@ export class Preprocessor {
 
   /**
    * Input rows ready for the model: a copy with missing values (NaN) filled and the scaling applied.
-   * x is a Tensor [rows, ...] or a flat Float32Array of rows of `features` values. A NaN without a
-   * fill value, or an infinite value, is an error naming the row and column.
+   * @param x a Tensor [rows, ...] (or 1-D: one row) or a flat Float32Array of rows of `features` values.
+   * @param op the caller's name for errors (default 'preprocessor.transform').
+   * @returns a new Tensor of x's shape ([rows, features] for a flat array, [1, features] for a 1-D Tensor).
+   * @throws Error when the preprocessor is not fitted, x is neither a Tensor nor a Float32Array, its row width
+   * differs from the fitted features, or a value is NaN without a fill value or infinite (naming row and column).
+   * @example prep.transformX(tensor([[5.1, 3.5, 1.4, 0.2]]))
    */
   transformX(x: Tensor | Float32Array, op = 'preprocessor.transform'): Tensor {
     const features = this.need(op);
@@ -187,7 +207,10 @@ export class Preprocessor {
     return new Tensor(out, shape);
   }
 
-  /** The input side (fill, standardisation) as plain data, for the CSV parse workers (readCsvBatches' preprocessor option). */
+  /**
+   * The input side (fill, standardisation) as plain data, for the CSV parse workers (readCsvBatches' preprocessor option).
+   * @example readCsvBatches('big.csv', { preprocessor: prep }) // the parse workers apply prep.rowTransform()
+   */
   rowTransform(): RowTransform | null {
     if (this.features === null) return null;
     return {
@@ -199,7 +222,13 @@ export class Preprocessor {
     };
   }
 
-  /** Targets scaled like training saw them (a copy); unchanged (the same object) without target scaling. */
+  /**
+   * Targets scaled like training saw them (a copy); unchanged (the same object) without target scaling.
+   * @param y float targets: a Float32Array or Tensor of rows of the fitted target columns.
+   * @returns (y - mean) / std per target column, as the same kind (Tensor or Float32Array).
+   * @throws Error when y's length is not a multiple of the fitted target columns.
+   * @example prep.transformY(Float32Array.of(250000, 310000))
+   */
   transformY<T extends Float32Array | Tensor>(y: T): T {
     const t = this.target;
     if (t === null) return y;
@@ -211,7 +240,13 @@ export class Preprocessor {
     return (y instanceof Tensor ? new Tensor(out, y.shape) : out) as T;
   }
 
-  /** Model outputs in the targets' units (target scaling inverted); other outputs are returned as they are. */
+  /**
+   * Model outputs in the targets' units (target scaling inverted); other outputs are returned as they are.
+   * @param pred the model's output, rows of the fitted target columns.
+   * @returns pred * std + mean per target column (a new Tensor), or pred itself without target scaling.
+   * @throws Error when pred's size is not a multiple of the fitted target columns.
+   * @example prep.outputs(model.forward(prep.transformX(x)))
+   */
   outputs(pred: Tensor): Tensor {
     const t = this.target;
     if (t === null) return pred;
@@ -223,7 +258,14 @@ export class Preprocessor {
     return new Tensor(out, pred.shape);
   }
 
-  /** The hook Module.predict / predictAsync call: inputs ready for the model. */
+  /**
+   * The hook Module.predict / predictAsync call: inputs ready for the model (transformX).
+   * @param x a Tensor [rows, ...] or a flat Float32Array of rows.
+   * @param op the caller's name for errors.
+   * @returns the transformed rows.
+   * @throws Error as transformX does.
+   * @example prep.inputs(x, 'predict') // the same as prep.transformX(x, 'predict')
+   */
   inputs(x: Tensor | Float32Array, op: string): Tensor {
     return this.transformX(x, op);
   }
@@ -231,6 +273,10 @@ export class Preprocessor {
   /**
    * Training data as the model sees it: { x, y, n, features } with x transformed and float targets
    * scaled (class labels are passed through).
+   * @param data x (a Tensor or flat Float32Array of rows of the fitted width) and y (optional).
+   * @returns x (transformed, flat), y (scaled floats, or the labels as given, or null), n (rows) and features.
+   * @throws Error as transformX and transformY do.
+   * @example const { x, y } = prep.transform(data.readCsv('valid.csv'));
    */
   transform(data: PreprocessorFitData): { x: Float32Array; y: Float32Array | Int32Array | number[] | Tensor | null; n: number; features: number } {
     const features = this.need('preprocessor.transform');
@@ -240,20 +286,33 @@ export class Preprocessor {
     return { x: x.data, y, n: x.shape[0], features };
   }
 
-  /** Class names of rows of scores [rows, classes] (argmax; a single output is a logit for class 1). Indices as text without class names. */
+  /**
+   * Class names of rows of scores [rows, classes] (argmax; a single output is a logit for class 1). Indices as text without class names.
+   * @param scores the model's outputs, [rows, classes] or [rows, 1].
+   * @returns one class name (or index as text) per row.
+   * @throws Error when the preprocessor was fitted for regression, or the scores have more than one column and
+   * their count differs from the class names'.
+   * @example prep.classesOf(predict(model, x)) // ['setosa', 'virginica', ...]
+   */
   classesOf(scores: Tensor): string[] {
     if (this.task === 'regression') throw new Error('predictClasses: this model was fitted for regression; use predict');
     return classesOf(scores, this.classNames);
   }
 
-  /** A copy that leaves the input scaling out (keeps the fill, target scaling and names): `myelin predict --no-input-scale`. */
+  /**
+   * A copy that leaves the input scaling out (keeps the fill, target scaling and names): `myelin predict --no-input-scale`.
+   * @example model.preprocessor = model.preprocessor.withoutInputScaling(); // inputs already scaled
+   */
   withoutInputScaling(): Preprocessor {
     const p = Preprocessor.fromJSON(this.toJSON(), 'withoutInputScaling');
     p.input = null;
     return p;
   }
 
-  /** The JSON block model.json stores. */
+  /**
+   * The JSON block model.json stores.
+   * @example const back = data.Preprocessor.fromJSON(prep.toJSON(), 'copy');
+   */
   toJSON(): PreprocessingJson {
     const features = this.need('save');
     const arr = (a: Float32Array): number[] => Array.from(a);
@@ -273,6 +332,13 @@ export class Preprocessor {
   /**
    * A fitted Preprocessor from model.json's block. Strict: an unknown or missing key, a wrong type, a
    * non-finite number, a zero std or a length that does not match `features` is an error naming it.
+   * @param json the "preprocessing" block of model.json (as toJSON() wrote it).
+   * @param where the file's name for errors.
+   * @returns the fitted preprocessor.
+   * @throws Error `<where>: preprocessing: ...` for a value that is not an object, an unknown or missing key, an
+   * unsupported version, features that is not a positive integer, a list of the wrong kind or length, a
+   * non-finite or (std) non-positive number, or an unknown task.
+   * @example data.Preprocessor.fromJSON(prep.toJSON(), 'model.json')
    */
   static fromJSON(json: unknown, where: string): Preprocessor {
     const fail = (msg: string): never => { throw new Error(`${where}: preprocessing: ${msg}`); };

@@ -25,13 +25,25 @@ export interface LabeledDataset extends Dataset {
  * (mulberry32), so a seed shuffles differently than before.
  */
 export class SeededRandom extends Rng {
-  /** Uniform integer in [0, bound) (bound <= 2^32); the same as int(bound). */
+  /**
+   * Uniform integer in [0, bound); the same as int(bound).
+   * @param bound the number of possible values, an integer in [1, 2^32].
+   * @returns an integer in [0, bound).
+   * @throws Error when bound is not an integer in [1, 2^32].
+   * @example new data.SeededRandom(1).nextInt(10)
+   */
   nextInt(bound: number): number {
     return this.below(bound, 'SeededRandom.nextInt', 'bound');
   }
 }
 
-/** Shuffles an index array in place (Fisher-Yates) with the given generator. */
+/**
+ * Shuffles an index array in place (Fisher-Yates) with the given generator.
+ * @param indices the array to shuffle (an Int32Array or an array).
+ * @param rng the generator of the swaps.
+ * @throws Error when indices is neither an Int32Array nor an array, or rng is not an Rng.
+ * @example const idx = Int32Array.of(0, 1, 2, 3); data.shuffleInPlace(idx, new Rng(1));
+ */
 export function shuffleInPlace(indices: Int32Array | number[], rng: Rng): void {
   if (!(indices instanceof Int32Array) && !Array.isArray(indices)) invalid('shuffleInPlace', 'indices', 'an Int32Array or an array', indices);
   if (!(rng instanceof Rng)) invalid('shuffleInPlace', 'rng', 'an Rng', rng);
@@ -43,7 +55,15 @@ export function shuffleInPlace(indices: Int32Array | number[], rng: Rng): void {
   }
 }
 
-/** A random permutation of 0..n-1, reproducible from the seed (or generator). */
+/**
+ * A random permutation of 0..n-1, reproducible from the seed (or generator).
+ * @param n the length, a non-negative integer (at most the row limit).
+ * @param seed an integer in [0, 2^32), or an Rng to draw from (it advances).
+ * @returns an Int32Array holding 0..n-1 once each.
+ * @throws Error when n is not a non-negative integer within the row limit, or seed is neither an Rng nor an
+ * integer in [0, 2^32).
+ * @example data.permutation(5, 42) // e.g. Int32Array [3, 0, 4, 1, 2]
+ */
 export function permutation(n: number, seed: number | Rng): Int32Array {
   checkNumber('permutation', 'n', n, { integer: true, min: 0, max: MAX_ROWS });
   const rng = seed instanceof Rng ? seed : new Rng(checkSeed('permutation', 'seed', seed));
@@ -55,7 +75,16 @@ export function permutation(n: number, seed: number | Rng): Int32Array {
 
 /**
  * Copies rows indices[start..end) of `src` (rows of rowSize elements) into `dst`, packed from row 0.
- * dst must hold at least (end - start) * rowSize elements. Returns the number of rows copied.
+ * @param src the rows, flat (a Float32Array or Int32Array).
+ * @param rowSize elements per row, a positive integer.
+ * @param indices row numbers into src.
+ * @param start the first position of indices to copy (an integer in [0, indices.length]).
+ * @param end one past the last position (an integer in [start, indices.length]).
+ * @param dst the destination, at least (end - start) * rowSize elements.
+ * @returns the number of rows copied (end - start).
+ * @throws Error when src or dst is not a Float32Array or Int32Array, rowSize is not a positive integer, indices
+ * is not an index list, start or end is out of range, dst is too short, or an index is not a row of src.
+ * @example data.gatherRows(x, 64, order, 0, 32, batchX) // batch 0 of a shuffled epoch
  */
 export function gatherRows<T extends Float32Array | Int32Array>(
   src: T, rowSize: number, indices: ArrayLike<number>, start: number, end: number, dst: T,
@@ -93,7 +122,14 @@ function isIndexList(v: unknown): v is ArrayLike<number> {
   return v instanceof Int32Array || Array.isArray(v);
 }
 
-/** Splits [0, n) into consecutive [start, end) ranges of at most batchSize rows. */
+/**
+ * Splits [0, n) into consecutive [start, end) ranges of at most batchSize rows (the last may be shorter).
+ * @param n the number of rows, a non-negative integer.
+ * @param batchSize rows per range, a positive integer.
+ * @returns the ranges in order.
+ * @throws Error when n is not a non-negative integer within the row limit, or batchSize is not a positive integer.
+ * @example data.batchRanges(5, 2) // [[0, 2], [2, 4], [4, 5]]
+ */
 export function batchRanges(n: number, batchSize: number): Array<[number, number]> {
   checkNumber('batchRanges', 'n', n, { integer: true, min: 0, max: MAX_ROWS });
   checkPositiveInt('batchRanges', 'batchSize', batchSize);
@@ -102,7 +138,18 @@ export function batchRanges(n: number, batchSize: number): Array<[number, number
   return out;
 }
 
-/** Selects the given rows of a flat dataset into a new, packed dataset. */
+/**
+ * Selects the given rows of a flat dataset into a new, packed dataset.
+ * @param x the features, flat (n * features values).
+ * @param y the targets, flat (n * targets values): class labels (Int32Array) or floats.
+ * @param features values per row of x, a positive integer.
+ * @param targets values per row of y, a positive integer.
+ * @param indices the rows to take, in order (repeats allowed).
+ * @returns x and y of the selected rows, n (their count) and features.
+ * @throws Error when x is not a Float32Array, y is neither an Int32Array nor a Float32Array, features or targets is
+ * not a positive integer, indices is not an index list, the selection is too large, or an index is not a row.
+ * @example const val = data.takeRows(x, y, 64, 1, data.permutation(n, 1).subarray(0, 100));
+ */
 export function takeRows<Y extends Int32Array | Float32Array>(
   x: Float32Array, y: Y, features: number, targets: number, indices: ArrayLike<number>,
 ): { x: Float32Array; y: Y; n: number; features: number } {

@@ -159,6 +159,12 @@ export class Vocabulary {
     return new Vocabulary(level, lowercase, specials, tokens, where);
   }
 
+  /**
+   * The vocabulary as JSON data (format 'myelin-vocabulary', version 1): level, lowercase, specials and the tokens
+   * in id order; Vocabulary.fromJSON reads it back.
+   * @returns a plain object (a copy).
+   * @example fs.writeFileSync('vocab.json', JSON.stringify(vocab.toJSON()));
+   */
   toJSON(): VocabularyJson {
     return { format: 'myelin-vocabulary', version: 1, level: this.level, lowercase: this.lowercase, specials: { ...this.specials }, tokens: this.tokens.slice() };
   }
@@ -183,6 +189,7 @@ export class Vocabulary {
    * The id of a token (unk's for an unknown one; an Error when there is no unk token).
    * @param token the token.
    * @throws Error when the token is unknown and the vocabulary has no unk token.
+   * @example data.charVocabulary('abca').idOf('b') // 5 (after the 4 special tokens, then 'a')
    */
   idOf(token: string): number {
     const id = this.ids.get(token);
@@ -195,6 +202,7 @@ export class Vocabulary {
    * The token of an id.
    * @param id an id in [0, size).
    * @throws Error when id is not an integer in [0, size).
+   * @example vocab.tokenOf(vocab.idOf('b')) // 'b'
    */
   tokenOf(id: number): string {
     if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) invalid('Vocabulary.tokenOf', 'id', `an integer in [0, ${this.tokens.length - 1}]`, id);

@@ -34,7 +34,14 @@ function describeExit(e: RankExit): string {
 /**
  * Runs the ranks and resolves with the launcher's exit code: 0 when every rank exits 0, else the first
  * failed rank's code (1 for a signal). Each rank gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
- * MYELIN_RENDEZVOUS, MYELIN_RUN_ID and, unless set, MYELIN_NUM_THREADS (the cores shared out).
+ * MYELIN_RENDEZVOUS, MYELIN_RUN_ID and, unless set, MYELIN_NUM_THREADS (the cores shared out). SIGINT and
+ * SIGTERM are passed on to the ranks; after a rank fails the others get graceSeconds before SIGTERM.
+ * @param o nproc (ranks to start, a positive integer), script (the Node script each rank runs), args (its
+ * arguments), rendezvous (default a fresh temp directory, removed at the end), graceSeconds (default 30), log
+ * (the launcher's own lines; default stderr).
+ * @returns a Promise of the exit code.
+ * @throws Error (the promise rejects) when nproc is not a positive integer or the script does not exist.
+ * @example process.exitCode = await distributed.launch({ nproc: 2, script: 'train.js' });
  */
 export async function launch(o: LaunchOptions): Promise<number> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new Error(`run: --nproc must be a positive integer, got ${o.nproc}`);

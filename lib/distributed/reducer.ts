@@ -79,9 +79,13 @@ export class GradientReducer {
   readonly extras: Float32Array;
 
   /**
-   * params: the model's parameters (the same list, in the same order, on every rank). bucketBytes: the
-   * gradient bytes per bucket (default 1 MiB; one parameter larger than that gets a bucket of its own).
-   * extras: floats every step sums over the ranks beside the gradients (default 0; see `extras`).
+   * Groups the parameters into buckets (in reverse order: backward finishes the last layer first).
+   * @param params the model's parameters (the same list, in the same order, on every rank).
+   * @param group the joined process group the gradients are averaged over.
+   * @param bucketBytes the gradient bytes per bucket (default 1 MiB; one parameter larger than that gets a bucket of its own).
+   * @param extras floats every step sums over the ranks beside the gradients (default 0; see `extras`).
+   * @throws Error when bucketBytes is not an integer of at least 4.
+   * @example const reducer = new distributed.GradientReducer(model.parameters(), distributed.init());
    */
   constructor(readonly params: Tensor[], readonly group: ProcessGroup, bucketBytes = 1 << 20, extras = 0) {
     if (!Number.isInteger(bucketBytes) || bucketBytes < 4) throw new Error(`distributed: bucketBytes must be an integer of at least 4, got ${bucketBytes}`);
@@ -121,7 +125,10 @@ export class GradientReducer {
     this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
   }
 
-  /** Broadcasts rank 0's parameter values to every rank (one buffer). */
+  /**
+   * Broadcasts rank 0's parameter values to every rank (one buffer).
+   * @example reducer.broadcastParameters(); // before the first step, so every rank starts from rank 0's weights
+   */
   broadcastParameters(): void {
     const total = this.params.reduce((s, p) => s + p.size, 0);
     const flat = new Float32Array(total);
@@ -142,7 +149,13 @@ export class GradientReducer {
    * Runs backward (or nothing, for a rank with no rows this step: run null) and leaves in every
    * parameter's .grad the weighted mean over the ranks: sum_r w_r g_r / sum_r w_r, where w_r is rank r's
    * batch weight (its rows, or its class-weight sum), which is the gradient of one process's batch made
-   * of all the ranks' rows.
+   * of all the ranks' rows. Every rank must call it once per step; buckets are all-reduced as backward fills them.
+   * @param run the backward pass to run (e.g. () => loss.backward()), or null for an empty step.
+   * @param weight this rank's batch weight (its rows this step, 0 for an empty step).
+   * @param extras the constructor's number of extra values, summed over the ranks into `extras` (default: zeros).
+   * @throws Error when the weights of all ranks sum to 0 or less (every rank had an empty batch), or when a
+   * collective fails (a lost rank, a timeout).
+   * @example reducer.backward(() => loss.backward(), xb.shape[0]); opt.step();
    */
   backward(run: (() => void) | null, weight: number, extras?: ArrayLike<number>): void {
     this.weightValue = weight;

@@ -19,6 +19,15 @@ export class DistributedSampler {
   readonly seed: number;
   readonly shuffle: boolean;
 
+  /**
+   * A sampler of n rows for one rank.
+   * @param n the number of rows, a non-negative integer.
+   * @param opts rank (0..worldSize-1), worldSize (a positive integer), seed (the shuffle seed, the same on every
+   * rank), shuffle (default true).
+   * @throws Error when n is not a non-negative integer, worldSize is not a positive integer, or rank is not an
+   * integer in 0..worldSize-1.
+   * @example new distributed.DistributedSampler(10, { rank: 1, worldSize: 3, seed: 7 }).indices(0).length // 3
+   */
   constructor(n: number, opts: { rank: number; worldSize: number; seed: number; shuffle?: boolean }) {
     checkNumber('DistributedSampler', 'n', n, { integer: true, min: 0 });
     checkNumber('DistributedSampler', 'worldSize', opts.worldSize, { integer: true, min: 1 });
@@ -35,12 +44,23 @@ export class DistributedSampler {
     return Math.ceil(this.n / this.worldSize);
   }
 
-  /** Steps every rank takes per epoch at this batch size (the same on every rank). */
+  /**
+   * Steps every rank takes per epoch at this batch size (the same on every rank): ceil(ceil(n / worldSize) / batchSize).
+   * @param batchSize rows per step on each rank, a positive integer (not checked).
+   * @returns the number of steps.
+   * @example new distributed.DistributedSampler(10, { rank: 0, worldSize: 3, seed: 7 }).stepsPerEpoch(2) // 2
+   */
   stepsPerEpoch(batchSize: number): number {
     return Math.ceil(this.maxShare / batchSize);
   }
 
-  /** This rank's row indices for `epoch`, in the order it trains on them. */
+  /**
+   * This rank's row indices for `epoch`, in the order it trains on them: positions rank, rank + worldSize, ...
+   * of the epoch's order (data.permutation(n, deriveSeed(seed, epoch)), or 0..n-1 without shuffle).
+   * @param epoch the epoch number, from 0 (each epoch has its own order).
+   * @returns ceil((n - rank) / worldSize) row indices (none when rank >= n).
+   * @example sampler.indices(0) // e.g. Int32Array [4, 0, 9, 2]
+   */
   indices(epoch: number): Int32Array {
     const order = this.shuffle ? permutation(this.n, deriveSeed(this.seed, epoch)) : null;
     const { rank, worldSize } = this;

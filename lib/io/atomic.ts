@@ -46,7 +46,13 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
 
 /**
  * Writes `data` to `target` so that a reader (or a crash at any moment) sees either the old file or
- * the complete new one, never a partial file.
+ * the complete new one, never a partial file: a temp file beside target is written, fsynced and renamed
+ * over it, then the directory is fsynced.
+ * @param target the file path to create or replace (its directory must exist).
+ * @param data the contents: bytes, a string (written as UTF-8), or a list of byte chunks written in order.
+ * @throws Error `atomic write of '<target>' failed: ...` when the temp file cannot be created, written, synced
+ * or renamed (the temp file is removed).
+ * @example io.writeFileAtomicSync('out/model.json', JSON.stringify(info));
  */
 export function writeFileAtomicSync(target: string, data: FileContents): void {
   const tmp = tempPathFor(target);
@@ -68,7 +74,16 @@ export function writeFileAtomicSync(target: string, data: FileContents): void {
   fsyncDirSync(path.dirname(target));
 }
 
-/** Async twin of writeFileAtomicSync (does not block the event loop on large files). */
+/**
+ * Async twin of writeFileAtomicSync (does not block the event loop on large files): temp file, fsync,
+ * rename, directory fsync.
+ * @param target the file path to create or replace (its directory must exist).
+ * @param data the contents: bytes, a string (written as UTF-8), or a list of byte chunks written in order.
+ * @returns a promise that resolves once the file is in place.
+ * @throws Error (the promise rejects) `atomic write of '<target>' failed: ...` when the temp file cannot be
+ * created, written, synced or renamed (the temp file is removed).
+ * @example await io.writeFileAtomic('predictions.csv', csvText);
+ */
 export async function writeFileAtomic(target: string, data: FileContents): Promise<void> {
   const tmp = tempPathFor(target);
   let handle: fs.promises.FileHandle | null = null;

@@ -86,7 +86,12 @@ function randomStateRestorer(model: unknown, saved: unknown, where: string): () 
 /**
  * A fit() callback that saves a resumable checkpoint into `dir` at the end of every epoch: weights,
  * optimizer state, epochs completed, history, the shuffle seed and the Dropout random state. Each save
- * is crash-safe.
+ * is crash-safe. fit's checkpointDir option installs it; readResumeState reads it back.
+ * @param dir the checkpoint directory (created or overwritten at each epoch end).
+ * @param options metadata (strings stored in model.json) and inputShape (the model's input row shape), as save() takes them.
+ * @returns the callback (onTrainBegin checks the model and optimizer; onEpochEnd saves). Its hooks throw when the
+ * model is not an nn.Module or the optimizer has no stateDict/loadStateDict, and as save() does.
+ * @example await fit(model, data, { epochs: 10, callbacks: [io.checkpointCallback('ckpt')] });
  */
 export function checkpointCallback(dir: string, options: Pick<SaveOptions, 'metadata' | 'inputShape'> = {}): Callback {
   return {
@@ -125,6 +130,15 @@ export interface ResumeState {
  * Reads a checkpoint written by checkpointCallback (fit's checkpointDir) and copies its weights and
  * Dropout random state into `model`, whose architecture must match (the global generator's state is
  * restored too when a Dropout draws from it). Returns the epoch, seed, history and an optimizer restorer.
+ * @param dir the checkpoint directory.
+ * @param model the model to restore into: an nn.Module with the checkpoint's architecture (its toConfig()).
+ * @returns epoch (epochs completed: fit's initialEpoch), seed (or null), history (or null) and
+ * restoreOptimizer(optimizer), which loads the saved optimizer state (it throws when the optimizer's type or
+ * parameters differ).
+ * @throws Error when model is not an nn.Module, the directory is not a valid saved model (as load() checks), its
+ * architecture differs from the model's, it has no optimizer state, or its random state does not fit the model's
+ * Dropout layers.
+ * @example const { epoch } = io.readResumeState('ckpt', model);
  */
 export function readResumeState(dir: string, model: TrainableModel): ResumeState {
   const target = asCheckpointable(model, 'fit: resumeFrom');

@@ -102,7 +102,13 @@ export interface Checkpoint {
 }
 
 
-/** The input row shape implied by a leading Linear (through shape-preserving layers), or null. */
+/**
+ * The input row shape implied by a leading Linear (through shape-preserving layers), or null.
+ * @param config a layer config (model.toConfig()).
+ * @returns [inFeatures] of the first Linear of a (nested) Sequential, or of a Linear config itself; null when a
+ * Flatten or another layer that sets the shape comes first, or there is no Linear.
+ * @example io.inferInputShape(new nn.Sequential(new nn.Linear(64, 10)).toConfig()) // [64]
+ */
 export function inferInputShape(config: LayerConfig): number[] | null {
   const c = config as { type: string; layers?: LayerConfig[]; inFeatures?: number };
   if (c.type === 'Linear' && typeof c.inFeatures === 'number') return [c.inFeatures];
@@ -342,7 +348,15 @@ function loadModel(dir: string, info: ModelInfo, manifest: Manifest, manifestPat
   return model;
 }
 
-/** Reads model.json only (no weights): architecture, versions, input shape, metadata. */
+/**
+ * Reads model.json only (no weights): architecture, versions, input shape, metadata.
+ * @param dir the saved model's directory.
+ * @param options verify (default true): check model.json's own sha256.
+ * @returns the ModelInfo model.json holds.
+ * @throws Error naming the file and the problem: a missing directory or model.json, invalid JSON, a missing or
+ * unknown key, or (with verify) a digest that does not match.
+ * @example io.readModelInfo('digits-model').architecture.type // 'Sequential'
+ */
 export function readModelInfo(dir: string, options: LoadOptions = {}): ModelInfo {
   return readInfo(dir, options.verify ?? true).info;
 }
@@ -368,7 +382,14 @@ export function load(dir: string, options: LoadOptions = {}): Module {
   return loadParts(dir, options).model;
 }
 
-/** Loads a model together with its model.json facts. */
+/**
+ * Loads a model together with its model.json facts (load() plus readModelInfo() in one read).
+ * @param dir the saved model's directory.
+ * @param options verify (default true): check model.json's own sha256 and every data file's.
+ * @returns model (in eval mode) and info.
+ * @throws Error naming the file and the problem, as load() does.
+ * @example const { model, info } = io.loadWithInfo('digits-model');
+ */
 export function loadWithInfo(dir: string, options: LoadOptions = {}): { model: Module; info: ModelInfo } {
   const { model, info } = loadParts(dir, options);
   return { model, info };

@@ -29,6 +29,12 @@ function checkModel(where: string, model: unknown): Module {
  * safetensors, atomically, named as model.stateDict() names them ("0.weight", "3.body.1.running_mean", ...):
  * PyTorch's names for the same architecture, so `model.load_state_dict(safetensors.torch.load_file(file))` reads
  * it. Float tensors are F32, num_batches_tracked I64 (as PyTorch stores it); metadata { format: 'pt' }.
+ * @param model the nn.Module to save.
+ * @param file the path of the .safetensors file to write (replaced atomically).
+ * @param options metadata: extra string entries for the header (default none; format and producer are set).
+ * @throws Error when model is not an nn.Module, file is not a non-empty string, an option is unknown, a metadata
+ * value is not a string, or the write fails.
+ * @example io.saveStateDict(model, 'model.safetensors');
  */
 export function saveStateDict(model: Module, file: string, options: { metadata?: Record<string, string> } = {}): void {
   const where = 'io.saveStateDict';
@@ -62,8 +68,15 @@ export interface LoadStateDictOptions {
  * saveStateDict) into `model`, whose architecture must match: the same names (PyTorch's state_dict names, e.g.
  * "0.weight", "1.running_var", "1.num_batches_tracked"), the same shapes. Float tensors must be F32 (convert
  * a half or double model with model.float() before saving); integer tensors (I64, I32) are read only into integer
- * buffers such as num_batches_tracked. Throws naming the file and every mismatched name, shape or dtype; the model is
- * unchanged when it throws. Returns the names loaded.
+ * buffers such as num_batches_tracked. The model is unchanged when it throws.
+ * @param model the nn.Module to load into.
+ * @param file the .safetensors file.
+ * @param options strict (default true): the file must hold exactly the model's names; false loads the names both have.
+ * @returns the names loaded.
+ * @throws Error naming the file when model is not an nn.Module, file is not a non-empty string, an option is
+ * unknown, the file is not valid safetensors, names are missing or unexpected (strict), or a tensor's dtype or
+ * shape differs from the model's (every mismatch is listed).
+ * @example io.loadStateDictFile(model, 'pytorch_model.safetensors');
  */
 export function loadStateDictFile(model: Module, file: string, options: LoadStateDictOptions = {}): string[] {
   const where = 'io.loadStateDictFile';

@@ -64,6 +64,12 @@ function float32ToLEBytes(data: Float32Array): Uint8Array {
 /**
  * Encodes tensors as safetensors chunks (header then each tensor's bytes, in the given order).
  * The header is padded with spaces so the data starts at an 8-byte aligned offset.
+ * @param tensors name, shape, float32 data and dtype ('F32' default, or 'I64' for integer values) of each tensor.
+ * @param metadata string entries stored as the header's __metadata__ (default none).
+ * @returns the chunks: 8-byte header length, header JSON, then each tensor's little-endian bytes.
+ * @throws Error when a name is empty, '__metadata__' or repeated, a shape is not a list of non-negative integers,
+ * a data length differs from its shape's product, a dtype is neither 'F32' nor 'I64', or an 'I64' value is not an integer.
+ * @example io.encodeSafetensors([{ name: 'w', shape: [2], data: Float32Array.of(1, 2) }])
  */
 export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Record<string, string> = {}): Uint8Array[] {
   const header: Record<string, unknown> = {};
@@ -96,12 +102,26 @@ export function encodeSafetensors(tensors: readonly NamedArray[], metadata: Reco
   return [prefix, headerBytes, ...tensors.map((t) => (t.dtype === 'I64' ? int64LEBytes(t.name, t.data) : float32ToLEBytes(t.data)))];
 }
 
-/** Encodes into one contiguous buffer. */
+/**
+ * Encodes into one contiguous buffer (encodeSafetensors' chunks concatenated).
+ * @param tensors name, shape, float32 data and dtype ('F32' default, or 'I64') of each tensor.
+ * @param metadata string entries stored as the header's __metadata__ (default none).
+ * @returns the whole file's bytes.
+ * @throws Error as encodeSafetensors does.
+ * @example fs.writeFileSync('w.safetensors', io.encodeSafetensorsBuffer([{ name: 'w', shape: [2], data: Float32Array.of(1, 2) }]));
+ */
 export function encodeSafetensorsBuffer(tensors: readonly NamedArray[], metadata: Record<string, string> = {}): Uint8Array {
   return Buffer.concat(encodeSafetensors(tensors, metadata));
 }
 
-/** Writes a safetensors file atomically (temp file + fsync + rename). */
+/**
+ * Writes a safetensors file atomically (temp file + fsync + rename).
+ * @param file the path to create or replace.
+ * @param tensors name, shape, float32 data and dtype ('F32' default, or 'I64') of each tensor.
+ * @param metadata string entries stored as the header's __metadata__ (default none).
+ * @throws Error as encodeSafetensors does, or when the write fails (naming the file).
+ * @example io.writeSafetensorsSync('w.safetensors', [{ name: 'w', shape: [2, 2], data: new Float32Array(4) }]);
+ */
 export function writeSafetensorsSync(file: string, tensors: readonly NamedArray[], metadata: Record<string, string> = {}): void {
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
@@ -111,10 +131,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Decodes and validates a safetensors buffer. `source` names the file in error messages.
- * Throws on: short file, header length past the end, bad UTF-8/JSON, non-object header, bad metadata,
- * unknown or non-F32 dtype, bad shapes, bad/out-of-range/overlapping/non-contiguous data offsets,
- * byte lengths that do not match the shape.
+ * Decodes and validates a safetensors buffer. Integer tensors (I64, I32) are converted to float32 when every
+ * value is exact in float32 (|v| <= 2^24).
+ * @param buf the file's bytes.
+ * @param source the file's name in error messages (default 'safetensors').
+ * @returns the tensors (in data order) and the string metadata.
+ * @throws Error `<source>: ...` on: short file, header length past the end or above 100 MB, bad UTF-8/JSON,
+ * non-object header, non-string metadata, a dtype that is unknown or other than F32/I64/I32, bad shapes,
+ * bad/out-of-range/overlapping/non-contiguous data offsets, byte lengths that do not match the shape, trailing
+ * bytes, or an integer beyond 2^24.
+ * @example io.decodeSafetensors(fs.readFileSync('w.safetensors'), 'w.safetensors').tensors.get('w')
  */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsContents {
   const fail = (msg: string): never => {
@@ -216,7 +242,14 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
 /** Largest safetensors file readSafetensorsSync reads (a Buffer's limit on 64-bit Node). */
 export const MAX_SAFETENSORS_BYTES = 2 ** 32;
 
-/** Reads and validates a safetensors file (a regular file; its size is checked before reading). Errors name the file. */
+/**
+ * Reads and validates a safetensors file (a regular file; its size is checked before reading). Errors name the file.
+ * @param file the path of the .safetensors file.
+ * @returns the tensors (in data order) and the string metadata.
+ * @throws Error when the file is missing, not a regular file or larger than 4 GiB, or its contents are invalid
+ * (as decodeSafetensors checks).
+ * @example io.readSafetensorsSync('model.safetensors').tensors.size
+ */
 export function readSafetensorsSync(file: string): SafetensorsContents {
   return decodeSafetensors(readRegularFileSync(file, { maxBytes: MAX_SAFETENSORS_BYTES }, 'safetensors'), file);
 }

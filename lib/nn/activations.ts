@@ -45,6 +45,13 @@ export class LeakyReLU extends Module {
     super();
     this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
+  /**
+   * Applies the leaky ReLU elementwise: x where x > 0, negativeSlope * x elsewhere.
+   * @param x a Tensor of any shape.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor.
+   * @example new nn.LeakyReLU(0.1).forward(tensor([-2, 3])) // [-0.2, 3]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor('LeakyReLU.forward', 'input', x);
     return activate(x, 'leakyRelu', this.negativeSlope);
@@ -92,6 +99,14 @@ export class GELU extends Module {
     const o = checkOptions('GELU', opts, ['approximate']);
     this.approximate = o.approximate === undefined ? 'none' : checkOneOf('GELU', 'approximate', o.approximate, ['none', 'tanh'] as const);
   }
+  /**
+   * Applies GELU elementwise: x * Phi(x) with the exact normal CDF, or its tanh approximation when the
+   * layer was made with approximate 'tanh'.
+   * @param x a Tensor of any shape.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor.
+   * @example new nn.GELU().forward(randn([2, 5])).shape // [2, 5]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor('GELU.forward', 'input', x);
     return activate(x, this.approximate === 'tanh' ? 'geluTanh' : 'gelu');
@@ -106,6 +121,13 @@ export class GELU extends Module {
 
 /** Softmax over the last dimension. */
 export class Softmax extends Module {
+  /**
+   * Softmax over the last dimension: each row along it is exponentiated and divided by its sum.
+   * @param x a Tensor of at least 1 dimension, e.g. logits [batch, classes].
+   * @returns a Tensor of x's shape whose values along the last dimension are positive and sum to 1.
+   * @throws Error when x is not a Tensor of at least 1 dimension.
+   * @example new nn.Softmax().forward(tensor([[0, 0]])) // [[0.5, 0.5]]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor('Softmax.forward', 'input', x);
     return softmax(x);

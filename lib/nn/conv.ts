@@ -149,6 +149,14 @@ export class Conv2d extends ConvBase {
     }
   }
 
+  /**
+   * Convolves a batch of images.
+   * @param x a Tensor [batch, inChannels, height, width].
+   * @returns [batch, outChannels, outH, outW], outH = floor((height + 2 * padding - dilation * (kernelH - 1) - 1) / stride) + 1
+   * (likewise outW; padding 'same' keeps height and width).
+   * @throws Error when x is not a 4-D Tensor with inChannels channels, or is smaller than the dilated kernel.
+   * @example new nn.Conv2d(3, 8, 3).forward(randn([1, 3, 32, 32])).shape // [1, 8, 30, 30]
+   */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, 4, 'batch, channels, height, width');
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
@@ -198,6 +206,14 @@ export class Conv1d extends ConvBase {
     if (this.padding === 'same' && this.stride !== 1) invalid('Conv1d', 'padding', "a number when stride is not 1 ('same' needs stride 1)", p);
   }
 
+  /**
+   * Convolves a batch of sequences.
+   * @param x a Tensor [batch, inChannels, length].
+   * @returns [batch, outChannels, outLength], outLength = floor((length + 2 * padding - dilation * (kernelSize - 1) - 1) / stride) + 1
+   * (padding 'same' keeps the length).
+   * @throws Error when x is not a 3-D Tensor with inChannels channels, or is shorter than the dilated kernel.
+   * @example new nn.Conv1d(4, 8, 5, { padding: 'same' }).forward(randn([2, 4, 100])).shape // [2, 8, 100]
+   */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, 3, 'batch, channels, length');
     return conv1d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });

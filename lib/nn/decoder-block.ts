@@ -79,6 +79,12 @@ export class DecoderBlock extends Module {
     this.fc2 = this.registerModule('fc2', new Linear(this.mlpDim, embedDim, { seed: seed === undefined ? undefined : (seed + 2) >>> 0 }));
   }
 
+  /**
+   * Seeds the dropout masks, the attention and the two MLP layers from `seed` (the MLP layers from seed + 1
+   * and seed + 2), unless the block was given its own seed. Sequential({ seed }) calls it.
+   * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.DecoderBlock(64, 4), { seed: 1 }) // calls seedIfUnseeded with a per-layer seed
+   */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
     this.rng = new Rng(seed);
@@ -87,6 +93,14 @@ export class DecoderBlock extends Module {
     this.fc2.seedIfUnseeded((seed + 2) >>> 0);
   }
 
+  /**
+   * Runs the block on a whole sequence: causal self-attention then the GELU MLP, each pre-normed and added
+   * back (dropout on both branches in training mode).
+   * @param x a Tensor [batch, length, embedDim].
+   * @returns a Tensor [batch, length, embedDim].
+   * @throws Error when x is not a 3-D Tensor whose last dimension is embedDim.
+   * @example new nn.DecoderBlock(16, 2, { seed: 1 }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
     if (x.ndim !== 3 || x.shape[2] !== this.embedDim) {
@@ -97,7 +111,15 @@ export class DecoderBlock extends Module {
     return add(h, drop(this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h))))));
   }
 
-  /** forward for new positions over the attention's key/value cache (generation; eval mode, no dropout). */
+  /**
+   * The block for new positions over the attention's key/value cache (generation; eval mode, no dropout):
+   * x's keys and values are appended to `cache`, so each new token costs O(cached length).
+   * @param x the new positions, a Tensor [batch, t, embedDim].
+   * @param cache this block's key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
+   * @returns a Tensor [batch, t, embedDim].
+   * @throws Error when x is not [batch, t, embedDim], or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; block.eval().forwardCached(prompt, cache); block.forwardCached(next, cache);
+   */
   forwardCached(x: Tensor, cache: AttentionCache): Tensor {
     const h = add(x, this.attn.attendCached(this.ln1.forward(x), cache));
     return add(h, this.fc2.forward(gelu(this.fc1.forward(this.ln2.forward(h)))));

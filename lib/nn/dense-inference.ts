@@ -1,6 +1,6 @@
 // Tape-free inference for a dense segment of a plan (nn/plan.ts): fused linearForward calls over cached per-batch-size scratch, or one forwardDense call.
 import { getBackend } from '../backend/select';
-import type { PlanLayer } from '../backend/contract';
+import type { Backend, FrozenPlan, PlanLayer } from '../backend/contract';
 import { Tensor } from '../tensor';
 import { freshArray } from '../buffer-pool';
 import type { Linear } from './linear';
@@ -28,6 +28,9 @@ const MAX_CACHED_BATCH_SIZES = 4;
  */
 const DENSE_STACK_MIN_ROWS = 64;
 
+/** Values of each weight and bias array predict compares with its frozen copy on every call. */
+const GUARD_SAMPLES = 16;
+
 /**
  * A dense segment of a plan (Linears with their fused activations, optionally a final row softmax), run
  * without the autograd tape. Below DENSE_STACK_MIN_ROWS rows it makes the kernel calls Sequential.forward
@@ -39,6 +42,16 @@ export class DenseInference {
   readonly inFeatures: number;
   readonly outFeatures: number;
   private readonly scratch: Scratch[] = [];
+  /**
+   * The weight state (each W and bias array and its write version, on which backend) seen by the
+   * last call, and the frozen (packed) copy made from it once a second call found it unchanged.
+   */
+  private seenBackend: Backend | null = null;
+  private readonly seenArrays: (Float32Array | null)[] = [];
+  private readonly seenVersions: number[] = [];
+  private frozen: FrozenPlan | null = null;
+  /** A few values of each W and bias at freezing (GUARD_SAMPLES spread over each array, both ends included). */
+  private guard: Float32Array | null = null;
 
   private constructor(
     private readonly steps: DenseStep[],
@@ -89,9 +102,72 @@ export class DenseInference {
     });
   }
 
+  /**
+   * On the native backend, the frozen copy of the weights (packed once for the GEMM: a batch of a
+   * few rows then runs as one call with no packing, the layers not read again) when the weights
+   * are as the previous call saw them: same arrays, same write versions. Weights that changed
+   * since (a training step, loadStateDict, assigning .data, markChanged()) are recorded and run
+   * in place this time, so alternating training steps and predictions never pay for a copy.
+   * Writing into a weight's data in place without markChanged() is not seen (as for predictAsync).
+   */
+  private frozenPlan(backend: Backend): FrozenPlan | null {
+    if (backend.name !== 'native') return null;
+    const arrays = this.seenArrays;
+    const versions = this.seenVersions;
+    let same = backend === this.seenBackend;
+    for (let i = 0; i < this.steps.length; i++) {
+      const { weight, bias } = this.steps[i].layer;
+      const b = bias === null ? null : bias.data;
+      const bv = bias === null ? 0 : bias._version;
+      if (same && (arrays[2 * i] !== weight.data || versions[2 * i] !== weight._version || arrays[2 * i + 1] !== b || versions[2 * i + 1] !== bv)) same = false;
+      arrays[2 * i] = weight.data;
+      versions[2 * i] = weight._version;
+      arrays[2 * i + 1] = b;
+      versions[2 * i + 1] = bv;
+    }
+    this.seenBackend = backend;
+    if (same && this.frozen !== null && !this.sampleWeights(this.guard)) same = false;
+    if (!same) {
+      this.frozen = null;
+      return null;
+    }
+    if (this.frozen === null) {
+      this.frozen = backend.freezePlan(this.planLayers());
+      this.guard = new Float32Array(this.steps.length * 2 * GUARD_SAMPLES);
+      this.sampleWeights(null);
+    }
+    return this.frozen;
+  }
+
+  /**
+   * A guard against the common misuse (weights rewritten in place without markChanged(), such as
+   * a hand-written update loop): compares GUARD_SAMPLES values of every W and bias with those
+   * recorded at freezing (`against`), or records them (`against` null). False on any difference.
+   */
+  private sampleWeights(against: Float32Array | null): boolean {
+    const g = this.guard!;
+    let at = 0;
+    for (const { layer } of this.steps) {
+      for (const t of [layer.weight, layer.bias]) {
+        const a = t === null ? null : t.data;
+        for (let s = 0; s < GUARD_SAMPLES; s++, at++) {
+          const v = a === null ? 0 : a[Math.floor((s * (a.length - 1)) / (GUARD_SAMPLES - 1))];
+          if (against === null) g[at] = v;
+          else if (!Object.is(g[at], v)) return false;
+        }
+      }
+    }
+    return true;
+  }
+
   /** Runs rows [0, rows) of x ([rows, inFeatures], row-major) into out ([rows, outFeatures]). */
   private runBatch(rows: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
+    const frozen = this.frozenPlan(backend);
+    if (frozen !== null) {
+      backend.forwardDense(rows, frozen, x, out, this.softmax);
+      return;
+    }
     const layers = this.planLayers();
     if (rows >= DENSE_STACK_MIN_ROWS) {
       // One call for the whole stack: the native backend splits rows across threads per block.

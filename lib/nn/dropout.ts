@@ -72,11 +72,17 @@ export class Dropout extends MaskDropout {
   /**
    * The mask generator's state (to resume training with identical masks), or null when the layer
    * draws from the global generator (no seed given, directly or through Sequential).
+   * @example const s = drop.generatorState(); // later: drop.setGeneratorState(s)
    */
   generatorState(): GeneratorState | null {
     return this.rng ? this.rng.getState() : null;
   }
-  /** Restores a state from generatorState(); null makes the layer draw from the global generator. */
+  /**
+   * Restores the mask generator's state from generatorState(); null makes the layer draw from the global generator.
+   * @param s `{ state, spareNormal }` as generatorState() returned it, or null.
+   * @throws Error when s is neither null nor exactly `{ state: an integer in [0, 2^32), spareNormal: a finite number or null }`.
+   * @example drop.setGeneratorState(saved);
+   */
   setGeneratorState(s: GeneratorState | null): void {
     if (s === null) {
       this.rng = null;
@@ -87,6 +93,14 @@ export class Dropout extends MaskDropout {
     this.rng.setState(s);
   }
 
+  /**
+   * In training mode zeroes each element with probability p and scales the others by 1 / (1 - p) (inverted
+   * dropout, drawn from the layer's generator); in eval mode returns x itself.
+   * @param x a Tensor of any shape.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor.
+   * @example new nn.Dropout(0.5).eval().forward(ones([4])) // [1, 1, 1, 1] (training mode: each 0 or 2)
+   */
   override forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);
     return dropout(x, this.p, this.training, this.rng ?? globalGenerator());

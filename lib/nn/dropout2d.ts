@@ -23,6 +23,14 @@ export class Dropout2d extends MaskDropout {
     super('Dropout2d', p, opts);
   }
 
+  /**
+   * In training mode zeroes each (sample, channel) map with probability p and scales the kept ones by
+   * 1 / (1 - p); in eval mode (or with p = 0) returns x itself.
+   * @param x a Tensor [N, C, H, W] or [N, C, L].
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor, or is neither 3-D nor 4-D.
+   * @example new nn.Dropout2d(0.5, { seed: 1 }).forward(ones([1, 4, 2, 2])) // each 2x2 map all 0 or all 2
+   */
   override forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) checkTensor('Dropout2d.forward', 'input', x);
     if (x.ndim !== 3 && x.ndim !== 4) throw new Error(`Dropout2d(p=${this.p}).forward: expected input [N, C, H, W] or [N, C, L], got ${shapeToString(x.shape)}`);

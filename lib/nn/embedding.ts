@@ -103,6 +103,13 @@ export class Embedding extends NormalTable {
     return this.paddingIdx;
   }
 
+  /**
+   * Looks up one row of the table per id.
+   * @param ids an IntTensor of any shape (or a float Tensor holding integers), each in [0, numEmbeddings).
+   * @returns a Tensor [...ids.shape, embeddingDim].
+   * @throws Error when an id is not an integer in [0, numEmbeddings).
+   * @example new nn.Embedding(100, 8).forward(intTensor([[1, 2, 3]])).shape // [1, 3, 8]
+   */
   override forward(ids: Tensor | IntTensor): Tensor {
     return embedding(this.weight, ids, { paddingIdx: this.paddingIdx });
   }

@@ -22,6 +22,13 @@ export class Flatten extends Module {
     super();
     this.startDim = checkNumber('Flatten', 'startDim', startDim, { integer: true });
   }
+  /**
+   * Folds the dimensions from startDim on into one (a reshape; the data is shared).
+   * @param x a Tensor with more than startDim dimensions, e.g. [n, c, h, w].
+   * @returns [...x.shape.slice(0, startDim), product of the rest], e.g. [n, c * h * w] for startDim 1.
+   * @throws Error when x is not a Tensor or startDim is out of range for it.
+   * @example new nn.Flatten().forward(zeros([2, 3, 4, 4])).shape // [2, 48]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
     return flatten(x, this.startDim);

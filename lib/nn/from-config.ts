@@ -74,7 +74,19 @@ function buildChecked(config: LayerConfig): Module {
   return definition(config).fromConfig(config, buildChecked);
 }
 
-/** Builds the module described by `config` (fresh weights) after checking all of it (see checkConfig). */
+/**
+ * Builds the module described by `config` (fresh weights) after checking all of it (see checkConfig).
+ * @param config a layer config as module.toConfig() returns it: `{ type, ...keys }`, containers nesting
+ * their layers' configs.
+ * @param path the name of the config in error messages (default 'model').
+ * @returns a new Module of that type with fresh weights (load a stateDict to restore trained ones).
+ * @throws Error `fromConfig: <path>: ...` for a config that is not an object, an unknown layer type, an
+ * unknown or missing key, a value of the wrong kind or range, or nesting deeper than 64 levels.
+ * @example
+ * ```ts
+ * const copy = nn.fromConfig(model.toConfig()); copy.loadStateDict(model.stateDict());
+ * ```
+ */
 export function fromConfig(config: LayerConfig | Record<string, unknown>, path = 'model'): Module {
   checkConfig(config, path);
   return buildChecked(config);

@@ -6,6 +6,7 @@ import { Module } from './module';
 import type { LayerConfig } from './config';
 import { register } from './registry';
 import { isPlainObject } from '../validate';
+import { SHAPE_OPS } from './graph-shape-ops';
 
 /** An attribute of an op node. */
 export type GraphAttr = number | string | boolean | null | number[];
@@ -40,7 +41,7 @@ export interface GraphConfig extends LayerConfig {
   outputs: string[];
   nodes: GraphNode[];
   modules: Record<string, LayerConfig>;
-  constants: Record<string, { shape: number[]; data: number[] }>;
+  constants: Record<string, { shape: number[]; data: (number | string)[] }>;
 }
 
 type OpRunner = (xs: Tensor[], attrs: Record<string, GraphAttr>) => Tensor;
@@ -73,8 +74,8 @@ export const GRAPH_OPS: Record<string, { arity: number; run: OpRunner }> = {
   tanh: { arity: 1, run: unary(ops.tanh) },
   leakyRelu: { arity: 1, run: (xs, a) => ops.leakyRelu(xs[0], attr(a, 'alpha', 0.01) as number) },
   gelu: { arity: 1, run: (xs, a) => ops.gelu(xs[0], attr(a, 'approximate', 'none') as 'none' | 'tanh') },
-  softmax: { arity: 1, run: unary((x) => ops.softmax(x)) },
-  logSoftmax: { arity: 1, run: unary((x) => ops.logSoftmax(x)) },
+  softmax: { arity: 1, run: (xs, a) => ops.softmax(xs[0], attr(a, 'axis', -1) as number) },
+  logSoftmax: { arity: 1, run: (xs, a) => ops.logSoftmax(xs[0], attr(a, 'axis', -1) as number) },
   transpose: { arity: 1, run: unary(ops.transpose) },
   flatten: { arity: 1, run: (xs, a) => ops.flatten(xs[0], attr(a, 'startDim', 1) as number) },
   reshape: { arity: 1, run: (xs, a) => reshapeLike(xs[0], attr(a, 'shape', [-1]) as number[]) },
@@ -83,6 +84,7 @@ export const GRAPH_OPS: Record<string, { arity: number; run: OpRunner }> = {
   mean: { arity: 1, run: (xs, a) => ops.mean(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
   max: { arity: 1, run: (xs, a) => ops.max(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
   min: { arity: 1, run: (xs, a) => ops.min(xs[0], (attr(a, 'axis', null) ?? undefined) as number | undefined, attr(a, 'keepDims', false) as boolean) },
+  ...SHAPE_OPS,
 };
 
 function fail(what: string): never {
@@ -122,6 +124,15 @@ function checkGraph(o: { inputs: unknown; outputs: unknown; nodes: unknown }, mo
 }
 
 /**
+ * Calls a module node: forward(...inputs), or with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's
+ * initial states [h0, c0]).
+ */
+export function callModule(m: Module, xs: Tensor[], attrs: Record<string, GraphAttr> | undefined): Tensor {
+  if (attrs?.states === 'list') return (m.forward as (x: Tensor, hx: Tensor[]) => Tensor)(xs[0], xs.slice(1));
+  return m.forward(...(xs as [Tensor])) as Tensor;
+}
+
+/**
  * A model with several inputs or outputs: named nodes wired by name (a DAG), saved and exported like a Sequential.
  * Throws naming the node for an unknown op or module, a wrong number of inputs, or a value read before it is written.
  */
@@ -136,6 +147,7 @@ export class Graph extends Module {
    * Creates the graph (usually made by onnx.importModel).
    * @param opts inputs and outputs (value names), nodes (each names an op or a module, the values it reads, and attrs), modules (by name) and constants (Tensors by name).
    * @throws Error when opts is not an object, a module or constant has the wrong type, or the graph is malformed: empty input or output lists, repeated input names, a node naming both or neither of op and module, an unknown op or module, a wrong input count, or a value read before any input, constant or earlier node provides it.
+   * @example new nn.Graph({ inputs: ['x'], outputs: ['y'], nodes: [{ module: 'fc', inputs: ['x'], output: 'h' }, { op: 'add', inputs: ['h', 'x'], output: 'y' }], modules: { fc: new nn.Linear(4, 4) } })
    */
   constructor(opts: GraphOptions) {
     super();
@@ -154,8 +166,13 @@ export class Graph extends Module {
   }
 
   /**
-   * Runs the nodes. Takes the inputs positionally (forward(a, b)) or as a record by name (forward({ a, b }));
-   * returns the output Tensor, or a record of them by name when there are several.
+   * Runs the nodes in order. Takes the inputs positionally (forward(a, b)) or as a record by name
+   * (forward({ a, b })).
+   * @param args one Tensor per graph input in the order of the graph's inputs, or one record of them by name.
+   * @returns the output Tensor, or a record of them by name when the graph has several outputs.
+   * @throws Error `Graph: ...` when the number of positional inputs differs from the graph's, or an input is
+   * missing or not a Tensor; a node's op or module throws for inputs of the wrong shape.
+   * @example graph.forward(randn([2, 4])) // or graph.forward({ x: randn([2, 4]) })
    */
   override forward(...args: (Tensor | Record<string, Tensor>)[]): Tensor;
   override forward(...args: unknown[]): Tensor | Record<string, Tensor> {
@@ -172,7 +189,7 @@ export class Graph extends Module {
     });
     for (const n of this.nodes) {
       const xs = n.inputs.map((s) => values.get(s) as Tensor);
-      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : ((this.modules.get(n.module as string) as Module).forward(...(xs as [Tensor])) as Tensor);
+      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : callModule(this.modules.get(n.module as string) as Module, xs, n.attrs);
       values.set(n.output, y);
     }
     if (this.outputNames.length === 1) return values.get(this.outputNames[0]) as Tensor;
@@ -190,7 +207,8 @@ export class Graph extends Module {
       outputs: this.outputNames.slice(),
       nodes: this.nodes.map((n) => JSON.parse(JSON.stringify(n)) as GraphNode),
       modules: Object.fromEntries([...this.modules].map(([k, m]) => [k, m.toConfig()])),
-      constants: Object.fromEntries([...this.constants].map(([k, t]) => [k, { shape: t.shape.slice(), data: Array.from(t.data) }])),
+      // JSON has no Infinity/NaN (an imported attention mask adds -Infinity): those are written as strings.
+      constants: Object.fromEntries([...this.constants].map(([k, t]) => [k, { shape: t.shape.slice(), data: Array.from(t.data, (v) => (Number.isFinite(v) ? v : String(v))) }])),
     };
   }
 
@@ -208,7 +226,9 @@ register<GraphConfig>(Graph, {
     const constants: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(c.constants)) {
       if (!isPlainObject(v) || !Array.isArray(v.shape) || !Array.isArray(v.data)) fail(`constants['${k}'] must be { shape, data }`);
-      constants[k] = new Tensor(Float32Array.from(v.data), v.shape);
+      const bad = (v.data as unknown[]).find((x) => typeof x !== 'number' && x !== 'Infinity' && x !== '-Infinity' && x !== 'NaN');
+      if (bad !== undefined) fail(`constants['${k}'] holds ${JSON.stringify(bad)}: values are numbers, or 'Infinity', '-Infinity', 'NaN'`);
+      constants[k] = new Tensor(Float32Array.from(v.data as (number | string)[], Number), v.shape);
     }
     const modules: Record<string, Module> = {};
     for (const [k, v] of Object.entries(c.modules)) modules[k] = build(v);

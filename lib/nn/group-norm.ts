@@ -56,6 +56,14 @@ export class GroupNorm extends Module {
     this.bias = affine ? this.registerParameter('bias', zeros([numChannels])) : null;
   }
 
+  /**
+   * Normalises each sample's channel groups to zero mean and unit (biased) variance, then applies the
+   * per-channel weight and bias; the same in training and eval mode.
+   * @param x a Tensor [N, numChannels, ...] (any number of spatial dimensions, including none).
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor of at least 2 dimensions whose dimension 1 is numChannels.
+   * @example new nn.GroupNorm(2, 8).forward(randn([4, 8, 5, 5])).shape // [4, 8, 5, 5]
+   */
   override forward(x: Tensor): Tensor {
     const where = `${this.describe()}.forward`;
     if (!(x instanceof Tensor)) checkTensor(where, 'input', x);

@@ -7,6 +7,13 @@ import { checkTensor } from '../validate';
 
 /** A layer that returns its input (a placeholder, e.g. the default shortcut of a residual block). */
 export class Identity extends Module {
+  /**
+   * Returns its input unchanged (the same Tensor object).
+   * @param x a Tensor of any shape.
+   * @returns x.
+   * @throws Error when x is not a Tensor.
+   * @example new nn.Identity().forward(x) === x // true
+   */
   override forward(x: Tensor): Tensor {
     if (!(x instanceof Tensor)) checkTensor('Identity.forward', 'input', x);
     return x;

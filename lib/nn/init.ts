@@ -14,7 +14,13 @@ function checkInitArgs(op: string, out: unknown, fans: [string, unknown][], rng:
 /** A weight initialisation: 'kaiming' (He, for ReLU-like activations) or 'glorot' (Xavier). */
 export type InitScheme = 'kaiming' | 'glorot';
 
-/** The scheme suited to the activation that follows a layer: Kaiming for ReLU-like, Glorot otherwise. */
+/**
+ * The scheme suited to the activation that follows a layer: Kaiming for ReLU-like, Glorot otherwise.
+ * @param act the activation ('relu', 'leakyRelu', 'gelu', 'geluTanh', 'sigmoid', 'tanh', ...) or null for none.
+ * @returns 'kaiming' for relu, leakyRelu, gelu and geluTanh; 'glorot' for the others and null.
+ * @throws Error when act is neither null nor a known activation name.
+ * @example nn.initForActivation('relu') // 'kaiming'
+ */
 export function initForActivation(act: Activation | null): InitScheme {
   if (act !== null && !Object.prototype.hasOwnProperty.call(ACTIVATION_CODE, act)) {
     checkOneOf('initForActivation', 'act (or null)', act, Object.keys(ACTIVATION_CODE));
@@ -22,7 +28,16 @@ export function initForActivation(act: Activation | null): InitScheme {
   return act === 'relu' || act === 'leakyRelu' || act === 'gelu' || act === 'geluTanh' ? 'kaiming' : 'glorot';
 }
 
-/** Kaiming/He normal: N(0, gain^2 / fanIn), gain = sqrt(2 / (1 + a^2)) (a = leaky slope, 0 for ReLU). */
+/**
+ * Kaiming/He normal: fills `out` with N(0, gain^2 / fanIn), gain = sqrt(2 / (1 + a^2)) (a = leaky slope, 0 for ReLU).
+ * @param out the values to fill, in place.
+ * @param fanIn the inputs per output unit (in features; for a conv, inChannels / groups * kernel area), a positive integer.
+ * @param rng the generator the values are drawn from.
+ * @param negativeSlope a, the slope of the leaky ReLU that follows (default 0: ReLU).
+ * @throws Error when out is not a Float32Array, fanIn is not a positive integer, rng is not an Rng, or
+ * negativeSlope is not a finite number.
+ * @example nn.kaimingNormal(layer.weight.data, 784, new Rng(1));
+ */
 export function kaimingNormal(out: Float32Array, fanIn: number, rng: Rng, negativeSlope = 0): void {
   checkInitArgs('kaimingNormal', out, [['fanIn', fanIn]], rng);
   checkNumber('kaimingNormal', 'negativeSlope', negativeSlope);
@@ -30,14 +45,29 @@ export function kaimingNormal(out: Float32Array, fanIn: number, rng: Rng, negati
   for (let i = 0; i < out.length; i++) out[i] = std * rng.normal();
 }
 
-/** Glorot/Xavier uniform: U(-l, l), l = sqrt(6 / (fanIn + fanOut)). */
+/**
+ * Glorot/Xavier uniform: fills `out` with U(-l, l), l = sqrt(6 / (fanIn + fanOut)).
+ * @param out the values to fill, in place.
+ * @param fanIn the inputs per output unit, a positive integer.
+ * @param fanOut the outputs per input unit, a positive integer.
+ * @param rng the generator the values are drawn from.
+ * @throws Error when out is not a Float32Array, fanIn or fanOut is not a positive integer, or rng is not an Rng.
+ * @example nn.glorotUniform(layer.weight.data, 128, 10, new Rng(1));
+ */
 export function glorotUniform(out: Float32Array, fanIn: number, fanOut: number, rng: Rng): void {
   checkInitArgs('glorotUniform', out, [['fanIn', fanIn], ['fanOut', fanOut]], rng);
   const limit = Math.sqrt(6 / (fanIn + fanOut));
   for (let i = 0; i < out.length; i++) out[i] = limit * (2 * rng.next() - 1);
 }
 
-/** Uniform in [-bound, bound): PyTorch's nn.Linear default with bound = 1/sqrt(fanIn) (weight and bias). */
+/**
+ * Fills `out` with U(-bound, bound): PyTorch's nn.Linear default with bound = 1/sqrt(fanIn) (weight and bias).
+ * @param out the values to fill, in place.
+ * @param bound the half-width of the interval, a number >= 0.
+ * @param rng the generator the values are drawn from.
+ * @throws Error when out is not a Float32Array, bound is not a finite number >= 0, or rng is not an Rng.
+ * @example nn.uniformFill(layer.bias.data, 1 / Math.sqrt(784), new Rng(1));
+ */
 export function uniformFill(out: Float32Array, bound: number, rng: Rng): void {
   if (!(out instanceof Float32Array)) invalid('uniformFill', 'out', 'a Float32Array (the values to fill)', out);
   checkNumber('uniformFill', 'bound', bound, { min: 0 });

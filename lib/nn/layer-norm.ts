@@ -63,6 +63,14 @@ export class LayerNorm extends Module {
     this.bias = affine ? this.registerParameter('bias', zeros(this.normalizedShape)) : null;
   }
 
+  /**
+   * Normalises the trailing normalizedShape dimensions of each sample to zero mean and unit variance, then
+   * applies weight and bias (when elementwiseAffine).
+   * @param x a Tensor whose shape ends in normalizedShape, e.g. [batch, length, dim] for LayerNorm(dim).
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor or its shape does not end in normalizedShape.
+   * @example new nn.LayerNorm(16).forward(randn([2, 5, 16])).shape // [2, 5, 16]
+   */
   override forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps, this.describe());
   }

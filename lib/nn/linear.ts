@@ -77,6 +77,7 @@ export class Linear extends Module {
    * Re-draws the weights and bias with the layer's init scheme, from `seed` when given (else the layer's
    * own seed; with neither, the global generator).
    * @param seed the seed to draw from (default: the layer's own seed, else the global generator).
+   * @example layer.resetParameters(42); // the same weights as new nn.Linear(in, out, { seed: 42 })
    */
   resetParameters(seed?: number): void {
     const rng = this.initSeed.rng('Linear.resetParameters', seed);
@@ -88,6 +89,7 @@ export class Linear extends Module {
   /**
    * Draws the weights from `seed` unless the layer was given its own seed (used by Sequential's seed).
    * @param seed the seed to draw from when the layer has none of its own.
+   * @example new nn.Sequential(new nn.Linear(4, 8), new nn.Linear(8, 2), { seed: 1 }) // seeds each Linear
    */
   override seedIfUnseeded(seed: number): void {
     if (this.initSeed.adopt(seed)) this.resetParameters();
@@ -98,6 +100,7 @@ export class Linear extends Module {
    * @param x the input [..., inFeatures].
    * @returns x W^T + b, [..., outFeatures].
    * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   * @example new nn.Linear(64, 10).forward(randn([32, 64])).shape // [32, 10]
    */
   override forward(x: Tensor): Tensor {
     this.checkInput(x);
@@ -108,6 +111,7 @@ export class Linear extends Module {
    * The input must be a Tensor whose last dimension is inFeatures (said in the layer's terms).
    * @param x the input to check.
    * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   * @example new nn.Linear(4, 2).checkInput(randn([3, 5])) // throws: 5 features in its last dimension, expected 4
    */
   checkInput(x: Tensor): void {
     if (!(x instanceof Tensor)) checkTensor(`${this.describe()}.forward`, 'input', x);

@@ -38,10 +38,16 @@ export abstract class Module {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract forward(...inputs: any[]): ModuleOutput;
 
-  /** The JSON-serialisable architecture (no weights); nn.fromConfig rebuilds the module from it. */
+  /**
+   * The JSON-serialisable architecture (no weights); nn.fromConfig rebuilds the module from it.
+   * @example new nn.Linear(64, 10).toConfig() // { type: 'Linear', inFeatures: 64, outFeatures: 10, bias: true }
+   */
   abstract toConfig(): LayerConfig;
 
-  /** One line describing this layer, e.g. "Linear(64 -> 10, bias)". */
+  /**
+   * One line describing this layer, e.g. "Linear(64 -> 10, bias)".
+   * @example new nn.Linear(64, 10).describe() // 'Linear(64 -> 10, bias)'
+   */
   abstract describe(): string;
 
   /** Registers a trainable parameter under `name` (sets requiresGrad). */
@@ -60,7 +66,10 @@ export abstract class Module {
     return t;
   }
 
-  /** Every buffer with its dotted name ("1.running_mean", ...), depth first. */
+  /**
+   * Every buffer with its dotted name ("1.running_mean", ...), depth first.
+   * @example new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.BatchNorm2d(2)).namedBuffers().map(([n]) => n) // ['1.running_mean', '1.running_var', '1.num_batches_tracked']
+   */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const walk = (m: Module, prefix: string): void => {
@@ -77,12 +86,18 @@ export abstract class Module {
     return m;
   }
 
-  /** Direct children in registration order. */
+  /**
+   * Direct children in registration order.
+   * @example model.children().map(([name, m]) => `${name}: ${m.describe()}`) // ['0: Linear(4 -> 8, bias)', '1: ReLU', ...]
+   */
   children(): [string, Module][] {
     return [...this.childModules.entries()];
   }
 
-  /** Every parameter with its dotted name ("0.weight", "0.bias", "2.weight", ...), depth first. */
+  /**
+   * Every parameter with its dotted name ("0.weight", "0.bias", "2.weight", ...), depth first.
+   * @example model.namedParameters().map(([n]) => n) // ['0.weight', '0.bias', '2.weight', '2.bias']
+   */
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
@@ -98,12 +113,18 @@ export abstract class Module {
     return out;
   }
 
-  /** Every trainable parameter (recursive, each once). */
+  /**
+   * Every trainable parameter (recursive, each once).
+   * @example const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+   */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
-  /** Total number of parameter elements. */
+  /**
+   * Total number of parameter elements.
+   * @example new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2)).numParameters() // 58
+   */
   numParameters(): number {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
@@ -122,7 +143,10 @@ export abstract class Module {
     return this;
   }
 
-  /** Inference mode (dropout off). Same as train(false). */
+  /**
+   * Inference mode (dropout off). Same as train(false).
+   * @example model.eval(); const y = model.forward(x); // dropout off
+   */
   eval(): this {
     return this.train(false);
   }
@@ -131,6 +155,7 @@ export abstract class Module {
    * Zeroes every parameter's gradient in place (or drops the buffers with setToNull).
    * @param opts setToNull: drop the gradient buffers instead of zeroing them (default false).
    * @throws Error for an unknown option or a setToNull that is not a boolean.
+   * @example model.zeroGrad(); loss.backward();
    */
   zeroGrad(opts: { setToNull?: boolean } = {}): void {
     const o = checkOptions('zeroGrad', opts, ['setToNull']);
@@ -142,12 +167,16 @@ export abstract class Module {
    * Seeds the layer's random draws (initial weights, dropout masks) from `seed` unless it was given its
    * own seed. Sequential({ seed }) calls it with a per-layer seed. Layers without random draws ignore it.
    * @param seed the seed offered.
+   * @example layer.seedIfUnseeded(7); // draws its weights from seed 7 unless it was built with a seed
    */
   seedIfUnseeded(seed: number): void {
     void seed;
   }
 
-  /** Width of the input rows this module expects, when known (used to shape Float32Array inputs). */
+  /**
+   * Width of the input rows this module expects, when known (used to shape Float32Array inputs).
+   * @example new nn.Linear(64, 10).inputFeatures() // 64
+   */
   inputFeatures(): number | null {
     for (const child of this.childModules.values()) {
       const f = child.inputFeatures();
@@ -156,7 +185,10 @@ export abstract class Module {
     return null;
   }
 
-  /** Parameters and buffers by name. The tensors are the live ones (not copies). */
+  /**
+   * Parameters and buffers by name. The tensors are the live ones (not copies).
+   * @example Object.keys(new nn.Linear(4, 2).stateDict()) // ['weight', 'bias']
+   */
   stateDict(): Record<string, Tensor> {
     // PyTorch's order: each module's parameters, then its buffers, then its children.
     const params = new Map(this.namedParameters().map(([n, t]) => [t, n]));
@@ -217,7 +249,10 @@ export abstract class Module {
     }
   }
 
-  /** A summary: each layer with its parameter count, and the total. */
+  /**
+   * A summary: each layer with its parameter count, and the total.
+   * @example console.log(String(model)); // Sequential (3 layers), one line per layer with its parameters, the total
+   */
   toString(): string {
     const lines: string[] = [];
     const rows: [string, number][] = [];

@@ -133,7 +133,13 @@ export class MultiheadAttention extends Module {
     this.resetParameters();
   }
 
-  /** PyTorch's init: in_proj_weight Glorot uniform, out_proj.weight uniform +-1/sqrt(embedDim), biases zero. */
+  /**
+   * Re-draws the weights with PyTorch's init: in_proj_weight Glorot uniform, out_proj.weight uniform
+   * +-1/sqrt(embedDim), biases zero.
+   * @param seed an integer in [0, 2^32) for this draw (default: the layer's seed, else the global generator).
+   * @throws Error when seed is given and is not an integer in [0, 2^32).
+   * @example mha.resetParameters(7);
+   */
   resetParameters(seed?: number): void {
     if (seed !== undefined) checkSeed('MultiheadAttention.resetParameters', 'seed', seed);
     const s = seed ?? this.seed;
@@ -145,6 +151,12 @@ export class MultiheadAttention extends Module {
     for (const p of this.parameters()) p._version++;
   }
 
+  /**
+   * Seeds the weights and the dropout masks from `seed` and re-draws the weights, unless the layer was given
+   * its own seed. Sequential({ seed }) calls it.
+   * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.MultiheadAttention(64, 4, { batchFirst: true }), { seed: 1 })
+   */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
     this.seed = seed;
@@ -152,12 +164,35 @@ export class MultiheadAttention extends Module {
     this.resetParameters();
   }
 
-  /** Self-attention of x ([batch, length, embedDim] with batchFirst, else [length, batch, embedDim]). */
+  /**
+   * Self-attention of x over itself (query = key = value = x), causal when the layer was made with causal.
+   * @param x a Tensor [batch, length, embedDim] with batchFirst, else [length, batch, embedDim].
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a 3-D Tensor whose last dimension is embedDim.
+   * @example new nn.MultiheadAttention(16, 4, { batchFirst: true }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
+   */
   override forward(x: Tensor): Tensor {
     return this.attend(x, x, x).output;
   }
 
-  /** Attention of query over key/value, with masks; returns the output and (needWeights) the attention weights. */
+  /**
+   * Attention of query over key/value, with masks; returns the output and (needWeights) the attention weights.
+   * @param query a Tensor [batch, targetLength, embedDim] with batchFirst, else [targetLength, batch, embedDim].
+   * @param key a Tensor [batch, sourceLength, embedDim] (same layout).
+   * @param value a Tensor of key's shape.
+   * @param opts keyPaddingMask [batch, sourceLength] and attnMask [targetLength, sourceLength] or
+   * [batch * numHeads, targetLength, sourceLength] (nonzero masks; default none), isCausal (default: the layer's
+   * causal), needWeights (default false), averageWeights (average the weights over heads, default true).
+   * @returns output: a Tensor of query's shape; weights: [batch, targetLength, sourceLength] (averaged) or
+   * [batch, numHeads, targetLength, sourceLength] when needWeights, else null.
+   * @throws Error when query, key or value is not a 3-D Tensor ending in embedDim, they disagree on batch or
+   * source length, an option is unknown or not a boolean, isCausal is set with targetLength != sourceLength, or
+   * a mask has the wrong shape.
+   * @example
+   * ```ts
+   * const { output, weights } = mha.attend(q, kv, kv, { needWeights: true });
+   * ```
+   */
   attend(query: Tensor, key: Tensor, value: Tensor, opts: AttendOptions = {}): { output: Tensor; weights: Tensor | null } {
     const where = `${this.describe()}.attend`;
     const o = checkOptions(where, opts, ['keyPaddingMask', 'attnMask', 'isCausal', 'needWeights', 'averageWeights']);
@@ -216,9 +251,14 @@ export class MultiheadAttention extends Module {
   }
 
   /**
-   * Causal self-attention of new positions x [batch, t, embedDim] (batch-first whatever the layer's layout) over a
-   * key/value cache of the positions before them (generation): the new keys and values are appended to `cache`
-   * (in place), so each new token costs O(cached length), not O(length^2). RoPE counts positions from the cache length.
+   * Causal self-attention of new positions over a key/value cache of the positions before them (generation):
+   * the new keys and values are appended to `cache` (in place), so each new token costs O(cached length), not
+   * O(length^2). RoPE counts positions from the cache length. Runs in eval mode (no dropout).
+   * @param x the new positions, a Tensor [batch, t, embedDim] (batch-first whatever the layer's batchFirst).
+   * @param cache the key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
+   * @returns a Tensor [batch, t, embedDim].
+   * @throws Error when x is not a 3-D Tensor ending in embedDim, or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; mha.eval().attendCached(prompt, cache); mha.attendCached(next, cache);
    */
   attendCached(x: Tensor, cache: AttentionCache): Tensor {
     const where = `${this.describe()}.attendCached`;

@@ -193,6 +193,14 @@ export class AdaptiveAvgPool2d extends Module {
     super();
     this.outputSize = pairOf('AdaptiveAvgPool2d', 'outputSize', outputSize, 1);
   }
+  /**
+   * Averages each channel over adaptive windows so that the output has outputSize (window i of H spans
+   * rows [floor(i * H / outH), ceil((i + 1) * H / outH)), as PyTorch).
+   * @param x a Tensor [batch, channels, height, width], height and width at least 1.
+   * @returns a Tensor [batch, channels, outputSize[0], outputSize[1]].
+   * @throws Error when x is not a 4-D Tensor or has an empty spatial axis.
+   * @example new nn.AdaptiveAvgPool2d(1).forward(randn([2, 16, 7, 7])).shape // [2, 16, 1, 1]
+   */
   override forward(x: Tensor): Tensor {
     return adaptiveAvgPool2d(x, this.outputSize);
   }

@@ -56,6 +56,13 @@ export class LearnedPositionalEncoding extends NormalTable {
     this.resetParameters();
   }
 
+  /**
+   * Adds the learned position vectors: row p of the table to position p of every sequence.
+   * @param x a Tensor [..., length, embeddingDim] (e.g. [batch, length, embeddingDim]), length at most maxLength.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor of at least 2 dimensions ending in embeddingDim, or its length exceeds maxLength.
+   * @example new nn.LearnedPositionalEncoding(64, 16).forward(randn([2, 10, 16])).shape // [2, 10, 16]
+   */
   override forward(x: Tensor): Tensor {
     const T = checkSequence(`${this.describe()}.forward`, x, this.maxLength, this.embeddingDim);
     return add(x, T === this.maxLength ? this.weight : narrow(this.weight, 0, 0, T));
@@ -93,6 +100,12 @@ interface SinusoidalConfig extends LayerConfig {
 /**
  * The table of "Attention Is All You Need": pe[p, 2i] = sin(p / base^(2i/dim)), pe[p, 2i+1] = cos(same)
  * (an odd dim ends with a sin column), [length, dim], computed in float64 and rounded to float32.
+ * @param length the number of positions, a non-negative integer.
+ * @param dim the vector size per position, a positive integer.
+ * @param base the wavelength base, a number above 0 (default 10000).
+ * @returns a Float32Array of length * dim values, row-major [length, dim].
+ * @throws Error when length is not a non-negative integer, dim is not a positive integer, or base is not above 0.
+ * @example nn.sinusoidalTable(2, 4) // [0, 1, 0, 1, sin 1, cos 1, sin 0.01, cos 0.01]
  */
 export function sinusoidalTable(length: number, dim: number, base = 10000): Float32Array {
   checkNumber('sinusoidalTable', 'length', length, { integer: true, min: 0 });
@@ -136,6 +149,14 @@ export class SinusoidalPositionalEncoding extends Module {
     checkElementCount('SinusoidalPositionalEncoding', [this.maxLength, embeddingDim], 'the table shape');
   }
 
+  /**
+   * Adds the fixed sinusoidal table (see sinusoidalTable) to the positions of x; the table is computed once
+   * for the longest length seen.
+   * @param x a Tensor [..., length, embeddingDim] (e.g. [batch, length, embeddingDim]), length at most maxLength.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a Tensor of at least 2 dimensions ending in embeddingDim, or its length exceeds maxLength.
+   * @example new nn.SinusoidalPositionalEncoding(16, { maxLength: 64 }).forward(randn([2, 10, 16])).shape // [2, 10, 16]
+   */
   override forward(x: Tensor): Tensor {
     const T = checkSequence(`${this.describe()}.forward`, x, this.maxLength, this.embeddingDim);
     // The table grows to the longest length seen (never beyond maxLength), then is narrowed per call.

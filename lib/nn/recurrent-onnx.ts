@@ -70,3 +70,77 @@ function exportRecurrent(kind: 'LSTM' | 'GRU', ctx: OnnxExportContext, c: Recurr
 export function recurrentOnnx(kind: 'LSTM' | 'GRU'): Partial<LayerDefinition<RecurrentConfig>> {
   return { onnx: (ctx, c) => exportRecurrent(kind, ctx, c) };
 }
+
+/** What an ONNX LSTM/GRU node says, as the importer reads it (attributes and constant W, R, B). */
+export interface OnnxRecurrentNode {
+  kind: 'LSTM' | 'GRU';
+  /** The node's label for errors ("LSTM node 'name'"). */
+  label: string;
+  /** Every attribute the node carries, by name (strings decoded, lists as arrays). */
+  attrs: Record<string, number | string | number[] | string[]>;
+  W: { dims: number[]; data: ArrayLike<number> };
+  R: { dims: number[]; data: ArrayLike<number> };
+  B: { dims: number[]; data: ArrayLike<number> } | null;
+}
+
+/** The default activations per direction: LSTM f, g, h; GRU f, g. */
+const DEFAULT_ACTIVATIONS = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'] } as const;
+
+/**
+ * An ONNX LSTM/GRU node (one layer, forward or bidirectional) -> the config and PyTorch-named parameters of a one-layer
+ * nn.LSTM/nn.GRU (sequence-first, output [T, B, D*H]), gate blocks reordered back from ONNX's (LSTM i,o,f,c ->
+ * i,f,g,o; GRU z,r,h -> r,z,n). Throws naming the attribute for what PyTorch's layers cannot compute: other
+ * activations, activation_alpha/beta, clip, input_forget, layout 1, direction 'reverse', GRU linear_before_reset 0.
+ */
+export function recurrentFromOnnx(n: OnnxRecurrentNode): { config: RecurrentConfig; params: Record<string, Float32Array> } {
+  const { kind, label, attrs } = n;
+  const gates = ONNX_GATES[kind].length;
+  const direction = attrs.direction ?? 'forward';
+  if (direction !== 'forward' && direction !== 'bidirectional') throw new Error(`${label}: direction='${String(direction)}' is not supported (forward or bidirectional)`);
+  const D = direction === 'bidirectional' ? 2 : 1;
+  const acts = attrs.activations as string[] | undefined;
+  const defaults = Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[kind]).flat();
+  if (acts !== undefined && (acts.length !== defaults.length || acts.some((a, i) => a.toLowerCase() !== defaults[i].toLowerCase()))) {
+    throw new Error(`${label}: activations [${acts.join(', ')}] are not supported (only the defaults [${defaults.join(', ')}], as PyTorch's ${kind})`);
+  }
+  for (const a of ['activation_alpha', 'activation_beta', 'clip']) {
+    if (attrs[a] !== undefined) throw new Error(`${label}: attribute ${a} is not supported (PyTorch's ${kind} has no ${a === 'clip' ? 'cell clipping' : 'activation parameters'})`);
+  }
+  if ((attrs.input_forget ?? 0) !== 0) throw new Error(`${label}: input_forget=${String(attrs.input_forget)} is not supported (only 0)`);
+  if ((attrs.layout ?? 0) !== 0) throw new Error(`${label}: layout=${String(attrs.layout)} (batch-major) is not supported (only 0: [time, batch, features])`);
+  if (kind === 'GRU' && (attrs.linear_before_reset ?? 0) !== 1) {
+    throw new Error(`${label}: linear_before_reset=${String(attrs.linear_before_reset ?? 0)} is not supported (only 1, PyTorch's GRU)`);
+  }
+  const H = attrs.hidden_size;
+  const [dW, gW, I] = n.W.dims;
+  if (typeof H !== 'number' || !(H > 0)) throw new Error(`${label}: hidden_size must be given (a positive integer), got ${String(H)}`);
+  const G = gates * H;
+  if (n.W.dims.length !== 3 || dW !== D || gW !== G) throw new Error(`${label}: W has shape [${n.W.dims.join(',')}], expected [${D}, ${G}, input size]`);
+  if (n.R.dims.length !== 3 || n.R.dims.some((d, i) => d !== [D, G, H][i])) throw new Error(`${label}: R has shape [${n.R.dims.join(',')}], expected [${D}, ${G}, ${H}]`);
+  if (n.B !== null && (n.B.dims.length !== 2 || n.B.dims[0] !== D || n.B.dims[1] !== 2 * G)) throw new Error(`${label}: B has shape [${n.B.dims.join(',')}], expected [${D}, ${2 * G}]`);
+  // ONNX block k holds PyTorch block order[k]: PyTorch block g is ONNX block order.indexOf(g).
+  const order = ONNX_GATES[kind];
+  const back = Array.from({ length: gates }, (_, g) => order.indexOf(g as never));
+  const params: Record<string, Float32Array> = {};
+  const take = (src: ArrayLike<number>, at: number, rows: number, cols: number): Float32Array => {
+    const part = Float32Array.from({ length: rows * cols }, (_, i) => src[at + i]);
+    const out = new Float32Array(rows * cols);
+    reorder(out, 0, part, back);
+    return out;
+  };
+  // An all-zero B is what a layer without biases exports (exportModel writes zeros; a missing B means zeros too).
+  const bias = n.B !== null && Array.from(n.B.data).some((v) => v !== 0);
+  for (let d = 0; d < D; d++) {
+    const s = `_l0${directionSuffix(d)}`;
+    params[`weight_ih${s}`] = take(n.W.data, d * G * I, G, I);
+    params[`weight_hh${s}`] = take(n.R.data, d * G * H, G, H);
+    if (bias && n.B !== null) {
+      params[`bias_ih${s}`] = take(n.B.data, d * 2 * G, G, 1);
+      params[`bias_hh${s}`] = take(n.B.data, d * 2 * G + G, G, 1);
+    }
+  }
+  const config: RecurrentConfig = {
+    type: kind, inputSize: I, hiddenSize: H, numLayers: 1, bias, batchFirst: false, dropout: 0, bidirectional: D === 2, returnSequences: true,
+  };
+  return { config, params };
+}

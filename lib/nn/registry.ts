@@ -201,7 +201,21 @@ export interface RegistrableClass {
 /**
  * Registers a layer type so that fromConfig, load, save, ONNX export and the planner know it.
  * `nn.register(MyBlock)` uses MyBlock.name as the type and MyBlock.fromConfig to rebuild it (its config keys
- * are then not checked); pass a definition to say more.
+ * are then not checked); pass a definition to say more. Registering the same class again replaces its definition.
+ * @param cls the Module subclass.
+ * @param def optional: type (default cls.name), fromConfig (default the static cls.fromConfig), keys (the
+ * config's keys and their rules: given, fromConfig checks them).
+ * @throws Error when cls is not a function (class), neither def nor cls provides a fromConfig function, or the
+ * type is already registered by another class.
+ * @example
+ * ```ts
+ * class Twice extends nn.Module {
+ *   forward(x) { return x.mul(2); }
+ *   toConfig() { return { type: 'Twice' }; }
+ *   static fromConfig() { return new Twice(); }
+ * }
+ * nn.register(Twice);
+ * ```
  */
 export function register<C extends LayerConfig>(cls: RegistrableClass, def?: Partial<LayerDefinition<C>>): void {
   if (typeof cls !== 'function') throw new Error(`nn.register: expected a Module class, got ${typeof cls}`);
@@ -239,7 +253,10 @@ export function definitions(): LayerDefinition[] {
   return [...byType.values()];
 }
 
-/** Every registered layer type name. */
+/**
+ * Every registered layer type name.
+ * @example nn.layerTypes().includes('Conv2d') // true
+ */
 export function layerTypes(): string[] {
   return [...byType.keys()];
 }

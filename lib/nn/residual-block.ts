@@ -57,6 +57,14 @@ export class ResidualBlock extends Module {
     this.activation = o.activation === undefined ? 'relu' : checkOneOf('ResidualBlock', 'activation', o.activation, ['relu', 'none'] as const);
   }
 
+  /**
+   * Computes activation(body(x) + shortcut(x)) (the shortcut is the identity when the block has none).
+   * @param x the input the body takes, e.g. [batch, channels, height, width] for a convolutional body.
+   * @returns a Tensor of the body's output shape.
+   * @throws Error when the body's output and the shortcut's output (or x, without a shortcut) differ in shape;
+   * the body's layers throw for an input they cannot take.
+   * @example new nn.ResidualBlock(new nn.Linear(8, 8)).forward(randn([4, 8])).shape // [4, 8]
+   */
   override forward(x: Tensor): Tensor {
     const y = this.body.forward(x) as Tensor;
     const s = this.shortcut ? (this.shortcut.forward(x) as Tensor) : x;
@@ -70,7 +78,11 @@ export class ResidualBlock extends Module {
     return this.activation === 'relu' ? relu(sum) : sum;
   }
 
-  /** Seeds the body's and the shortcut's layers (as a Sequential seeds its own) unless they have their own seeds. */
+  /**
+   * Seeds the body's and the shortcut's layers (as a Sequential seeds its own) unless they have their own seeds.
+   * @param seed an integer in [0, 2^32); the body and the shortcut get seeds derived from it (streams 0 and 1).
+   * @example new nn.Sequential(new nn.ResidualBlock(new nn.Linear(8, 8)), { seed: 1 })
+   */
   override seedIfUnseeded(seed: number): void {
     const seedAll = (m: Module, s: number): void => {
       if (m instanceof Sequential) m.layers.forEach((l, i) => l.seedIfUnseeded(deriveSeed(s, i)));

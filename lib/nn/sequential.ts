@@ -69,6 +69,16 @@ export class Sequential extends Module {
     if (this.seed !== undefined) this.layers.forEach((layer, i) => layer.seedIfUnseeded(deriveSeed(this.seed as number, i)));
   }
 
+  /**
+   * Runs the layers in order, each on the previous one's output (a Linear followed by its activation runs
+   * as one fused kernel).
+   * @param x the first layer's input: a Tensor (e.g. [batch, features]), or an IntTensor of token ids when
+   * the first layer is an Embedding.
+   * @returns the last layer's output (x itself for an empty Sequential).
+   * @throws Error when x is neither a Tensor nor an IntTensor, or a layer returns an array or record instead
+   * of one Tensor; a layer throws for an input of the wrong shape (naming itself).
+   * @example new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2)).forward(randn([5, 4])).shape // [5, 2]
+   */
   override forward(x: Tensor | IntTensor): Tensor {
     // Token ids (an IntTensor) are read by a first layer that takes them (nn.Embedding).
     if (!(x instanceof IntTensor)) {

@@ -119,6 +119,12 @@ export class TransformerEncoderLayer extends Module {
     this.norm2 = this.registerModule('norm2', new LayerNorm(dModel, { eps: this.layerNormEps }));
   }
 
+  /**
+   * Seeds the dropout masks, the self-attention and the feed-forward layers from `seed` (linear1 and linear2
+   * from seed + 1 and seed + 2), unless the layer was given its own seed. Sequential({ seed }) calls it.
+   * @param seed an integer in [0, 2^32).
+   * @example new nn.Sequential(new nn.TransformerEncoderLayer(64, 4, { batchFirst: true }), { seed: 1 })
+   */
   override seedIfUnseeded(seed: number): void {
     if (this.hasOwnSeed) return;
     this.rng = new Rng(seed);
@@ -127,11 +133,27 @@ export class TransformerEncoderLayer extends Module {
     this.linear2.seedIfUnseeded((seed + 2) >>> 0);
   }
 
+  /**
+   * Runs the layer without masks (encode(x) with no options).
+   * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a 3-D Tensor whose last dimension is dModel.
+   * @example new nn.TransformerEncoderLayer(16, 2, { batchFirst: true }).forward(randn([2, 5, 16])).shape // [2, 5, 16]
+   */
   override forward(x: Tensor): Tensor {
     return this.encode(x);
   }
 
-  /** forward with masks (PyTorch's forward(src, src_mask, src_key_padding_mask, is_causal)). */
+  /**
+   * The layer with masks (PyTorch's forward(src, src_mask, src_key_padding_mask, is_causal)).
+   * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
+   * @param opts keyPaddingMask ([batch, length], nonzero = padding), mask ([length, length], nonzero = masked
+   * pair), isCausal (default false); all default to no masking.
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a 3-D Tensor whose last dimension is dModel, an option is unknown, or a mask
+   * has the wrong shape.
+   * @example layer.encode(x, { isCausal: true }) // x [2, 5, 16] -> [2, 5, 16]
+   */
   encode(x: Tensor, opts: EncodeOptions = {}): Tensor {
     const where = `${this.describe()}.forward`;
     checkTensor(where, 'input', x);
@@ -144,7 +166,14 @@ export class TransformerEncoderLayer extends Module {
     return this.batchFirst ? y : swapAxes(y, 0, 1);
   }
 
-  /** The layer on [batch, length, dModel] (TransformerEncoder keeps this layout between layers). */
+  /**
+   * The layer on [batch, length, dModel] without checking its input (TransformerEncoder keeps this layout
+   * between layers and checks once).
+   * @param x a Tensor [batch, length, dModel].
+   * @param o the masks, as for encode (not checked here).
+   * @returns a Tensor [batch, length, dModel].
+   * @example layer.encodeBatchFirst(x, { isCausal: true }) // x [batch, length, dModel]
+   */
   encodeBatchFirst(x: Tensor, o: EncodeOptions): Tensor {
     const drop = (t: Tensor): Tensor => (this.dropoutP > 0 && this.training ? dropout(t, this.dropoutP, true, this.rng ?? globalGenerator()) : t);
     const sa = (t: Tensor): Tensor => drop(this.selfAttn.attend(t, t, t, {
@@ -159,7 +188,15 @@ export class TransformerEncoderLayer extends Module {
     return this.norm2.forward(add(h, ff(h)));
   }
 
-  /** The layer (batch-first, causal) for new positions over its attention's key/value cache (generation, eval mode). */
+  /**
+   * The layer (batch-first, causal) for new positions over its attention's key/value cache (generation,
+   * eval mode: no dropout); x's keys and values are appended to `cache`.
+   * @param x the new positions, a Tensor [batch, t, dModel] (batch-first whatever the layer's batchFirst).
+   * @param cache this layer's key/value cache ({ key: null, value: null, length: 0 } before the first call), updated in place; its batch must match x's.
+   * @returns a Tensor [batch, t, dModel].
+   * @throws Error when x is not [batch, t, dModel], or the cache holds another batch size.
+   * @example const cache = { key: null, value: null, length: 0 }; layer.eval().forwardCached(prompt, cache); layer.forwardCached(next, cache);
+   */
   forwardCached(x: Tensor, cache: AttentionCache): Tensor {
     const ff = (t: Tensor): Tensor => this.linear2.forward(activate(this.linear1.forward(t), this.activation));
     if (this.normFirst) {
@@ -273,11 +310,28 @@ export class TransformerEncoder extends Module {
     this.norm = norm;
   }
 
+  /**
+   * Runs every layer (then the final norm, if any), causal when the encoder was made with causal.
+   * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a 3-D Tensor whose last dimension is dModel.
+   * @example new nn.TransformerEncoder(new nn.TransformerEncoderLayer(16, 2, { batchFirst: true }), 2).forward(randn([2, 5, 16])).shape // [2, 5, 16]
+   */
   override forward(x: Tensor): Tensor {
     return this.encode(x, { isCausal: this.causal });
   }
 
-  /** PyTorch's forward(src, mask, src_key_padding_mask, is_causal). */
+  /**
+   * PyTorch's forward(src, mask, src_key_padding_mask, is_causal): every layer with the same masks, then the
+   * final norm, if any.
+   * @param x a Tensor [batch, length, dModel] with batchFirst, else [length, batch, dModel].
+   * @param opts keyPaddingMask ([batch, length], nonzero = padding), mask ([length, length], nonzero = masked
+   * pair), isCausal (default false: forward passes the encoder's causal option).
+   * @returns a Tensor of x's shape.
+   * @throws Error when x is not a 3-D Tensor whose last dimension is dModel, an option is unknown, or a mask
+   * has the wrong shape.
+   * @example encoder.encode(x, { keyPaddingMask: pad }) // pad [batch, length]: 1 marks padding
+   */
   encode(x: Tensor, opts: EncodeOptions = {}): Tensor {
     const where = `${this.describe()}.forward`;
     checkTensor(where, 'input', x);

@@ -55,7 +55,16 @@ export class Upsample extends Module {
       : check('scaleFactor', o.scaleFactor, (d) => typeof d === 'number' && Number.isFinite(d) && d > 0, 'a positive number or a list of 1 to 3 of them');
   }
 
-  /** The output spatial size and per-dim scales for an input's spatial size. */
+  /**
+   * The output spatial size and per-dim scales for an input's spatial size.
+   * @param spatial the input's spatial dimensions (its shape after [N, C]).
+   * @param where the caller's name for error messages.
+   * @returns size: the output spatial dimensions (the layer's size, or floor(input * scaleFactor)); scales:
+   * the per-dimension factors, or null when the layer was given a size.
+   * @throws Error when size or scaleFactor has neither 1 value nor one per spatial dimension, or a scale factor
+   * makes a dimension empty.
+   * @example new nn.Upsample({ scaleFactor: 2 }).outputSize([14, 14], 'demo') // { size: [28, 28], scales: [2, 2] }
+   */
   outputSize(spatial: readonly number[], where: string): { size: number[]; scales: number[] | null } {
     const k = spatial.length;
     const spec = (this.size ?? this.scaleFactor) as number[];
@@ -69,6 +78,14 @@ export class Upsample extends Module {
     return { size, scales: spatial.map((_, i) => per(i)) };
   }
 
+  /**
+   * Resizes the spatial dimensions by nearest-neighbour sampling.
+   * @param x a Tensor [N, C, L], [N, C, H, W] or [N, C, D, H, W].
+   * @returns [N, C, ...outputSize(spatial).size].
+   * @throws Error when x is not a Tensor of 3 to 5 dimensions, size or scaleFactor has neither 1 value nor one
+   * per spatial dimension, or a scale factor makes a dimension empty.
+   * @example new nn.Upsample({ scaleFactor: 2 }).forward(randn([1, 3, 14, 14])).shape // [1, 3, 28, 28]
+   */
   override forward(x: Tensor): Tensor {
     const where = `${this.describe()}.forward`;
     if (!(x instanceof Tensor)) checkTensor(where, 'input', x);

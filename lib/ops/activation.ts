@@ -7,7 +7,17 @@ import { gradBuffer, outputBuffer } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkTensor } from '../validate';
 import { alongAxis } from './seq';
 
-/** y = act(x) through the activation kernel; backward through activationBackward. */
+/**
+ * y = act(x) elementwise through the activation kernel (the op behind relu, sigmoid, tanh, gelu, leakyRelu;
+ * differentiable).
+ * @param x a Tensor of any shape.
+ * @param act the activation: 'none' (a copy), 'relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu' (exact) or
+ * 'geluTanh' (tanh approximation).
+ * @param alpha the negative slope of 'leakyRelu' (default 0.01; ignored by the others).
+ * @returns a Tensor of x's shape.
+ * @throws Error when x is not a Tensor, act is not a known activation, or alpha (for 'leakyRelu') is not a finite number.
+ * @example ops.activate(tensor([-2, 3]), 'leakyRelu', 0.1) // [-0.2, 3]
+ */
 export function activate(x: Tensor, act: Activation, alpha = 0.01): Tensor {
   return activation('activate', x, act, alpha);
 }
@@ -40,7 +50,14 @@ export function relu(x: Tensor): Tensor {
   return activation('relu', x, 'relu', 0.01);
 }
 
-/** x > 0 ? x : negativeSlope * x */
+/**
+ * Leaky ReLU elementwise: x where x > 0, negativeSlope * x elsewhere (differentiable).
+ * @param x a Tensor of any shape.
+ * @param negativeSlope the slope for x <= 0 (default 0.01).
+ * @returns a Tensor of x's shape.
+ * @throws Error when x is not a Tensor or negativeSlope is not a finite number.
+ * @example ops.leakyRelu(tensor([-1, 2]), 0.2) // [-0.2, 2]
+ */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   checkNumber('leakyRelu', 'negativeSlope', negativeSlope);
   return activation('leakyRelu', x, 'leakyRelu', negativeSlope);
@@ -66,7 +83,15 @@ export function tanh(x: Tensor): Tensor {
   return activation('tanh', x, 'tanh', 0.01);
 }
 
-/** GELU: exact (erf) form, or the tanh approximation with approximate = 'tanh'. */
+/**
+ * GELU elementwise, x * Phi(x) (Phi the standard normal CDF): the exact erf form, or with approximate 'tanh'
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch. Differentiable.
+ * @param x a Tensor of any shape.
+ * @param approximate 'none' (exact, default) or 'tanh'.
+ * @returns a Tensor of x's shape.
+ * @throws Error when x is not a Tensor or approximate is neither 'none' nor 'tanh'.
+ * @example ops.gelu(tensor([0, 1])) // [0, 0.8413]
+ */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   if (approximate !== 'none' && approximate !== 'tanh') checkOneOf('gelu', 'approximate', approximate, ['none', 'tanh']);
   return activation('gelu', x, approximate === 'tanh' ? 'geluTanh' : 'gelu', 0.01);

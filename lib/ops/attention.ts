@@ -40,6 +40,18 @@ function paddingData(op: string, m: unknown, B: number, S: number): Float32Array
  * scores never exist as a T x S matrix (memory grows with T + S, not T * S); backward recomputes them from the
  * per-row log-sum-exp. Dropout on the weights is a hash of (seed, head, row, key), so backward regenerates the same
  * mask. A query row that sees no key (all its keys padded) gives zeros, where the composed softmax gives NaN.
+ * @param q queries, a Tensor [batch, heads, T, headDim].
+ * @param k keys, a Tensor [batch, heads, S, headDim].
+ * @param v values, a Tensor [batch, heads, S, headDim].
+ * @param opts causal (query i sees keys j <= i + S - T; default false), keyPaddingMask ([batch, S], nonzero hides
+ * a key; default none), scale (default 1 / sqrt(headDim)), dropout on the weights (in [0, 1), default 0),
+ * training (dropout applies only when true; default true), generator (the Rng the dropout seed is drawn from;
+ * default the global generator).
+ * @returns a Tensor [batch, heads, T, headDim].
+ * @throws Error when q, k or v is not a 4-D Tensor, their batch, heads or headDim differ (or k and v their
+ * length), an option is unknown or of the wrong kind, dropout is outside [0, 1), generator is not an Rng, or
+ * keyPaddingMask is not [batch, S].
+ * @example ops.scaledDotProductAttention(q, k, v, { causal: true }) // q, k, v [2, 4, 16, 8] -> [2, 4, 16, 8]
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: ScaledDotProductAttentionOptions = {}): Tensor {
   const op = 'scaledDotProductAttention';

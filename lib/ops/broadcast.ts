@@ -3,7 +3,16 @@ import { getBackend } from '../backend/select';
 import { shapeToString, sizeOf } from '../tensor-core';
 import { checkElementCount, checkShape, invalid } from '../validate';
 
-/** The broadcast shape of a and b (numpy rules), or an Error naming the op and both shapes. */
+/**
+ * The broadcast shape of a and b (numpy rules: aligned from the right, each pair of dimensions equal or one of them 1).
+ * @param op the operation's name, used in the error message.
+ * @param a the first shape.
+ * @param b the second shape.
+ * @returns a new array: the broadcast shape.
+ * @throws Error when op is not a string, a or b is not an array of non-negative integers, or the shapes do not
+ * broadcast (the message names op and both shapes).
+ * @example ops.broadcastShapes('add', [2, 1, 3], [4, 3]) // [2, 4, 3]
+ */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
   if (typeof op !== 'string') invalid('broadcastShapes', 'op (the name errors use)', 'a string', op);
   checkShape('broadcastShapes', a, 'first shape');

@@ -80,7 +80,21 @@ export interface ConvEpilogue {
 
 /**
  * 2-d convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [OC, C/groups, KH, KW],
- * bias [OC] or null; returns [N, OC, OH, OW].
+ * bias [OC] or null; returns [N, OC, OH, OW], OH = floor((H + 2 * padH - dilationH * (KH - 1) - 1) / strideH) + 1
+ * (likewise OW). Differentiable in x, weight and bias.
+ * @param x the input, a Tensor [N, C, H, W].
+ * @param weight the filters, a Tensor [OC, C / groups, KH, KW].
+ * @param bias a Tensor [OC], or null (default) for none.
+ * @param options stride (default 1), padding (a number or pair, 'valid' = 0, or 'same': output size = input size,
+ * stride 1 only; default 0), dilation (default 1), groups (default 1). Numbers apply to both axes, pairs are [h, w].
+ * @param epilogue an activation run on the output inside the kernel (the planner's fused Conv + activation), or
+ * null (default).
+ * @returns a Tensor [N, OC, OH, OW].
+ * @throws Error when x, weight or bias is not a Tensor, options is not an object, x or weight is not 4-D, C differs
+ * from weight's in-channels times groups, OC is not divisible by groups, bias is not [OC], stride, dilation or
+ * padding is not a (pair of) positive (padding: non-negative) integer(s), 'same' is asked with a stride other than 1,
+ * or the input is smaller than the dilated kernel.
+ * @example ops.conv2d(randn([1, 3, 32, 32]), randn([8, 3, 3, 3]), null, { padding: 1 }).shape // [1, 8, 32, 32]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}, epilogue: ConvEpilogue | null = null): Tensor {
   const where = 'conv2d';
@@ -177,7 +191,20 @@ function conv2dRaw(
   });
 }
 
-/** 1-d convolution: x [N, C, L], weight [OC, C/groups, K]; conv2d with a height of 1. */
+/**
+ * 1-d convolution: x [N, C, L], weight [OC, C/groups, K]; conv2d with a height of 1. Returns [N, OC, OL],
+ * OL = floor((L + 2 * padding - dilation * (K - 1) - 1) / stride) + 1.
+ * @param x the input, a Tensor [N, C, L].
+ * @param weight the filters, a Tensor [OC, C / groups, K].
+ * @param bias a Tensor [OC], or null (default) for none.
+ * @param options stride (default 1), padding (a number, 'valid' = 0, or 'same', stride 1 only; default 0),
+ * dilation (default 1), groups (default 1): numbers, not pairs.
+ * @param epilogue an activation run on the output inside the kernel, or null (default).
+ * @returns a Tensor [N, OC, OL].
+ * @throws Error when x or weight is not a 3-D Tensor, options is not an object, stride or dilation is an array,
+ * and for the conditions conv2d checks (channels and groups, bias shape, sizes, input shorter than the kernel).
+ * @example ops.conv1d(randn([2, 4, 100]), randn([8, 4, 5])).shape // [2, 8, 96]
+ */
 export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv1dOptions = {}, epilogue: ConvEpilogue | null = null): Tensor {
   checkTensor('conv1d', 'input', x);
   checkTensor('conv1d', 'weight', weight);
@@ -187,7 +214,9 @@ export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const one = (name: string, v: unknown, min: number): [number, number] => [1, pair('conv1d', name, v, min)[1]];
   const padding = options.padding ?? 0;
   const pad2 = padding === 'same' || padding === 'valid' ? padding : ([0, pair('conv1d', 'padding', padding, 0)[1]] as [number, number]);
-  if (Array.isArray(options.stride) || Array.isArray(options.dilation)) invalid('conv1d', 'stride/dilation', 'integers', options.stride);
+  for (const name of ['stride', 'dilation'] as const) {
+    if (Array.isArray(options[name])) invalid('conv1d', name, 'an integer (conv1d takes one number, not a pair)', options[name]);
+  }
   const y = conv2d(
     reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]),
     reshape(weight, [weight.shape[0], weight.shape[1], 1, weight.shape[2]]),

@@ -6,7 +6,17 @@ import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { checkBoolean, checkNumber, checkTensor, invalid } from '../validate';
 
-/** Inverted dropout. With training false (or p = 0) returns x unchanged. */
+/**
+ * Inverted dropout: zeroes each element with probability p and scales the others by 1 / (1 - p), so the
+ * expected value is unchanged. With training false (or p = 0) returns x itself; p = 1 gives zeros.
+ * @param x a Tensor of any shape.
+ * @param p the drop probability, in [0, 1].
+ * @param training apply the dropout (default true).
+ * @param rng the generator of the mask (default the global generator; see manualSeed).
+ * @returns a Tensor of x's shape (x itself when not training or p is 0).
+ * @throws Error when x is not a Tensor, p is not in [0, 1], training is not a boolean, or rng is not an Rng.
+ * @example ops.dropout(ones([4]), 0.5, true, new Rng(1)) // each value 0 or 2
+ */
 export function dropout(x: Tensor, p: number, training = true, rng: Rng = globalGenerator()): Tensor {
   checkTensor('dropout', 'input', x);
   checkNumber('dropout', 'p', p, { min: 0, max: 1 });

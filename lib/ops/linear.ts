@@ -9,8 +9,18 @@ import { checkNumber, checkOneOf, checkTensor } from '../validate';
 import { ACTIVATION_CODE } from '../backend/contract';
 
 /**
- * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null).
- * x is [..., in]; leading dimensions are flattened into rows. alpha is the leaky-relu slope.
+ * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null), in one
+ * kernel; leading dimensions of x are flattened into rows. Differentiable in x, weight and bias.
+ * @param x the input, a Tensor [..., in].
+ * @param weight a Tensor [out, in].
+ * @param bias a Tensor [out], or null.
+ * @param act an activation fused into the kernel: 'none' (default), 'relu', 'leakyRelu', 'sigmoid', 'tanh',
+ * 'gelu' or 'geluTanh'.
+ * @param alpha the leaky-relu slope (default 0.01; used with 'leakyRelu' only).
+ * @returns a Tensor [..., out].
+ * @throws Error when x, weight or bias is not a Tensor, act is unknown, alpha (with 'leakyRelu') is not a finite
+ * number, weight is not 2-D, x's last dimension differs from weight's in, or bias is not [out].
+ * @example ops.linear(randn([32, 784]), randn([10, 784]), zeros([10]), 'relu').shape // [32, 10]
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Activation = 'none', alpha = 0.01): Tensor {
   checkTensor('linear', 'input', x);

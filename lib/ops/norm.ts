@@ -51,10 +51,20 @@ function checkChannelParam(op: string, name: string, t: Tensor | null | undefine
  * Batch normalisation over an input [N, C, ...] (torch.nn.functional.batch_norm): per channel,
  * y = (x - mean) / sqrt(var + eps) * weight + bias. In training mode mean and var are the batch's
  * (biased variance) and `running` is updated in place; otherwise they are `running`'s.
+ * @param x a Tensor [N, C, ...] (at least 2-D).
+ * @param opts training (required: batch statistics, and update running), eps (default 1e-5), running
+ * ({ mean, var } Float32Arrays of C values, or null: batch statistics in both modes), weight and bias (Tensors [C],
+ * or null).
+ * @returns a Tensor of x's shape.
+ * @throws Error when x is not a Tensor of at least 2 dimensions, opts is not an object, training is not a boolean, eps is not a number
+ * >= 0, weight or bias is not a Tensor [C], running's mean or var does not have C values, or training with one
+ * value per channel (N * spatial size <= 1).
+ * @example ops.batchNorm(randn([8, 3, 4, 4]), { training: true }).shape // [8, 3, 4, 4]
  */
 export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
   const op = 'batchNorm';
   checkTensor(op, 'input', x);
+  if (opts === null || typeof opts !== 'object') invalid(op, 'opts', 'an object { training, eps?, running?, weight?, bias? }', opts);
   const [N, C, S] = channelLayout(op, x);
   const training = checkBoolean(op, 'training', opts.training);
   const eps = opts.eps === undefined ? 1e-5 : checkNumber(op, 'eps', opts.eps, { min: 0 });
@@ -132,6 +142,15 @@ export function updateRunning(r: RunningStats, mean: Float32Array, biasedVar: Fl
  * Group normalisation over an input [N, C, ...] (torch.nn.functional.group_norm): the C channels
  * are split into numGroups groups; each sample's group is normalised by its own mean and biased
  * variance, then y = xhat * weight[c] + bias[c]. Same in training and eval.
+ * @param x a Tensor [N, C, ...] (at least 2-D).
+ * @param numGroups the number of groups, a positive integer dividing C.
+ * @param weight a Tensor [C], or null (default: scale 1).
+ * @param bias a Tensor [C], or null (default: shift 0).
+ * @param eps added to the variance, a number >= 0 (default 1e-5).
+ * @returns a Tensor of x's shape.
+ * @throws Error when x is not a Tensor of at least 2 dimensions, numGroups is not a positive integer dividing C,
+ * eps is below 0, or weight or bias is not a Tensor [C].
+ * @example ops.groupNorm(randn([2, 8, 5, 5]), 4).shape // [2, 8, 5, 5]
  */
 export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
   const op = 'groupNorm';

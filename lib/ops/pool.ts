@@ -76,7 +76,19 @@ function giveArgmax(a: Int32Array): void {
   else if (list.length < 8) list.push(a);
 }
 
-/** 2-d max pooling of x [N, C, H, W] over kernelSize windows. */
+/**
+ * 2-d max pooling of x [N, C, H, W] over kernelSize windows (padding counts as -Infinity). Output
+ * OH = floor((H + 2 * padH - dilationH * (KH - 1) - 1) / strideH) + 1 (ceil with ceilMode), likewise OW.
+ * @param x a Tensor [N, C, H, W].
+ * @param kernelSize the window, a positive integer or a pair [KH, KW].
+ * @param options stride (default the kernel size), padding (at most half the kernel, default 0), dilation
+ * (default 1), ceilMode (default false).
+ * @returns a Tensor [N, C, OH, OW].
+ * @throws Error when x is not a 4-D Tensor, options is not an object, a size is not a positive integer or pair of
+ * them (padding: non-negative), padding exceeds half the kernel, ceilMode is not a boolean, or the input is
+ * smaller than the window.
+ * @example ops.maxPool2d(randn([1, 3, 32, 32]), 2).shape // [1, 3, 16, 16]
+ */
 export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
   const { N, C, H, W, OH, OW, geom } = poolGeometry('maxPool2d', x, kernelSize, options, true);
   const NC = N * C;
@@ -103,7 +115,19 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions =
   });
 }
 
-/** 2-d average pooling of x [N, C, H, W] over kernelSize windows. */
+/**
+ * 2-d average pooling of x [N, C, H, W] over kernelSize windows. Output OH = floor((H + 2 * padH - KH) / strideH) + 1
+ * (ceil with ceilMode), likewise OW.
+ * @param x a Tensor [N, C, H, W].
+ * @param kernelSize the window, a positive integer or a pair [KH, KW].
+ * @param options stride (default the kernel size), padding (at most half the kernel, default 0), ceilMode (default
+ * false), countIncludePad (divide by the whole window, padding included; default true). No dilation.
+ * @returns a Tensor [N, C, OH, OW].
+ * @throws Error when x is not a 4-D Tensor, options is not an object, a size is not a positive integer or pair of
+ * them (padding: non-negative), padding exceeds half the kernel, dilation is not 1, ceilMode or countIncludePad is
+ * not a boolean, or the input is smaller than the window.
+ * @example ops.avgPool2d(randn([1, 3, 32, 32]), 2).shape // [1, 3, 16, 16]
+ */
 export function avgPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
   const { N, C, H, W, OH, OW, geom } = poolGeometry('avgPool2d', x, kernelSize, options, false);
   const countIncludePad = options.countIncludePad === undefined ? true : checkBoolean('avgPool2d', 'countIncludePad', options.countIncludePad);
@@ -139,12 +163,30 @@ function pool1d(where: string, fn: typeof maxPool2d, x: Tensor, kernelSize: numb
   return reshape(y, [y.shape[0], y.shape[1], y.shape[3]]);
 }
 
-/** 1-d max pooling of x [N, C, L]. */
+/**
+ * 1-d max pooling of x [N, C, L] (maxPool2d with a height of 1).
+ * @param x a Tensor [N, C, L].
+ * @param kernelSize the window length, a positive integer.
+ * @param options stride (default the kernel size), padding (at most half the kernel, default 0), dilation
+ * (default 1), ceilMode (default false): numbers.
+ * @returns a Tensor [N, C, OL], OL = floor((L + 2 * padding - dilation * (kernelSize - 1) - 1) / stride) + 1.
+ * @throws Error when x is not a 3-D Tensor, options is not an object, or for the conditions maxPool2d checks.
+ * @example ops.maxPool1d(randn([2, 4, 100]), 2).shape // [2, 4, 50]
+ */
 export function maxPool1d(x: Tensor, kernelSize: number, options: Pool1dOptions = {}): Tensor {
   return pool1d('maxPool1d', maxPool2d, x, kernelSize, options);
 }
 
-/** 1-d average pooling of x [N, C, L]. */
+/**
+ * 1-d average pooling of x [N, C, L] (avgPool2d with a height of 1).
+ * @param x a Tensor [N, C, L].
+ * @param kernelSize the window length, a positive integer.
+ * @param options stride (default the kernel size), padding (at most half the kernel, default 0), ceilMode
+ * (default false), countIncludePad (default true): numbers and booleans.
+ * @returns a Tensor [N, C, OL], OL = floor((L + 2 * padding - kernelSize) / stride) + 1.
+ * @throws Error when x is not a 3-D Tensor, options is not an object, or for the conditions avgPool2d checks.
+ * @example ops.avgPool1d(randn([2, 4, 100]), 4).shape // [2, 4, 25]
+ */
 export function avgPool1d(x: Tensor, kernelSize: number, options: Pool1dOptions = {}): Tensor {
   return pool1d('avgPool1d', avgPool2d, x, kernelSize, options);
 }
@@ -160,8 +202,14 @@ function bins(n: number, o: number): Int32Array {
 }
 
 /**
- * Adaptive average pooling of x [N, C, H, W] to outputSize (a number, [oh, ow], or 1 for global
- * pooling); each output averages PyTorch's bin of the input.
+ * Adaptive average pooling of x [N, C, H, W] to outputSize (1 for global pooling): output (i, j) averages
+ * PyTorch's bin, rows [floor(i H / OH), ceil((i + 1) H / OH)) and likewise columns. Differentiable.
+ * @param x a Tensor [N, C, H, W], H and W at least 1.
+ * @param outputSize OH and OW: a positive integer (both) or a pair [OH, OW].
+ * @returns a Tensor [N, C, OH, OW].
+ * @throws Error when x is not a 4-D Tensor, has an empty spatial axis, or outputSize is not a positive integer or
+ * a pair of them.
+ * @example ops.adaptiveAvgPool2d(randn([2, 16, 7, 7]), 1).shape // [2, 16, 1, 1]
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
   const where = 'adaptiveAvgPool2d';

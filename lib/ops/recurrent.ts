@@ -107,9 +107,18 @@ function inputsOf(x: Tensor, states: (Tensor | null)[], w: RecurrentWeights): Te
 const stateData = (s: Tensor | null, n: number): Float32Array => (s === null ? new Float32Array(n) : s.data);
 
 /**
- * One LSTM layer in one direction (torch.nn.LSTM's recurrence). x [T,B,I] (time-major), h0 and c0 [B,H] (or null:
- * zeros). Returns [T+1, B, H]: rows 0..T-1 the hidden state at each time index, row T the final cell state
- * (the final hidden state is row T-1, or row 0 when reverse).
+ * One LSTM layer in one direction (torch.nn.LSTM's recurrence, gates i, f, g, o). Returns [T+1, B, H]: rows
+ * 0..T-1 the hidden state at each time index, row T the final cell state (the final hidden state is row T-1,
+ * or row 0 when reverse). Differentiable in x, the states and the weights.
+ * @param x the input, time-major: a Tensor [T, B, I], T at least 1.
+ * @param h0 the initial hidden state (B * H values, e.g. [B, H]), or null for zeros.
+ * @param c0 the initial cell state (B * H values), or null for zeros.
+ * @param w wIh [4H, I], wHh [4H, H], bIh and bHh ([4H] or null).
+ * @param reverse run from the last time step to the first (default false).
+ * @returns a Tensor [T + 1, B, H].
+ * @throws Error when x is not a 3-D Tensor with at least one time step, wIh does not fit I, wHh is not [4H, H],
+ * a bias does not have 4H elements, or h0 or c0 does not have B * H elements.
+ * @example ops.lstmLayer(randn([5, 2, 3]), null, null, { wIh: randn([16, 3]), wHh: randn([16, 4]), bIh: null, bHh: null }).shape // [6, 2, 4]
  */
 export function lstmLayer(x: Tensor, h0: Tensor | null, c0: Tensor | null, w: RecurrentWeights, reverse = false): Tensor {
   const g = geometry('lstm', x, w, 4, [['h0', h0], ['c0', c0]]);
@@ -163,8 +172,15 @@ export function lstmLayer(x: Tensor, h0: Tensor | null, c0: Tensor | null, w: Re
 }
 
 /**
- * One GRU layer in one direction (torch.nn.GRU's recurrence). x [T,B,I] (time-major), h0 [B,H] (or null: zeros).
- * Returns [T, B, H], the hidden state at each time index (the final one is row T-1, or row 0 when reverse).
+ * One GRU layer in one direction (torch.nn.GRU's recurrence, gates r, z, n). Differentiable in x, h0 and the weights.
+ * @param x the input, time-major: a Tensor [T, B, I], T at least 1.
+ * @param h0 the initial hidden state (B * H values, e.g. [B, H]), or null for zeros.
+ * @param w wIh [3H, I], wHh [3H, H], bIh and bHh ([3H] or null).
+ * @param reverse run from the last time step to the first (default false).
+ * @returns a Tensor [T, B, H]: the hidden state at each time index (the final one is row T-1, or row 0 when reverse).
+ * @throws Error when x is not a 3-D Tensor with at least one time step, wIh does not fit I, wHh is not [3H, H],
+ * a bias does not have 3H elements, or h0 does not have B * H elements.
+ * @example ops.gruLayer(randn([5, 2, 3]), null, { wIh: randn([12, 3]), wHh: randn([12, 4]), bIh: null, bHh: null }).shape // [5, 2, 4]
  */
 export function gruLayer(x: Tensor, h0: Tensor | null, w: RecurrentWeights, reverse = false): Tensor {
   const g = geometry('gru', x, w, 3, [['h0', h0]]);

@@ -85,7 +85,15 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   }, isTracing() ? { perm: p } : undefined);
 }
 
-/** Swaps two axes (torch.transpose(x, a, b)); copies the data. */
+/**
+ * Swaps two axes (torch.transpose(x, a, b)); copies the data. Differentiable.
+ * @param x a Tensor.
+ * @param axis1 an axis of x (negative counts from the end).
+ * @param axis2 the other axis.
+ * @returns a Tensor with x's shape but dimensions axis1 and axis2 exchanged.
+ * @throws Error when x is not a Tensor or an axis is out of range.
+ * @example ops.swapAxes(zeros([2, 3, 4]), 0, 1).shape // [3, 2, 4]
+ */
 export function swapAxes(x: Tensor, axis1: number, axis2: number): Tensor {
   checkTensor('swapAxes', 'input', x);
   const a = normalizeAxis('swapAxes', axis1, x.ndim, x.shape);
@@ -262,7 +270,14 @@ export function tril(x: Tensor, diagonal = 0): Tensor {
   return triangle('tril', x, diagonal);
 }
 
-/** A [size, size] mask with 1 above the diagonal: the future positions a causal attention must not see. */
+/**
+ * A [size, size] mask with 1 above the diagonal: the future positions a causal attention must not see
+ * (mask[i][j] = 1 for j > i, else 0).
+ * @param size the sequence length, a positive integer.
+ * @returns a Tensor [size, size].
+ * @throws Error when size is not a positive integer.
+ * @example ops.causalMask(3).toArray() // [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+ */
 export function causalMask(size: number): Tensor {
   checkPositiveInt('causalMask', 'size', size);
   const m = new Float32Array(size * size);

@@ -144,7 +144,16 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   }, isTracing() ? { axis: a } : undefined);
 }
 
-/** Rows [start, end) along the first dimension (negative indices count from the end; clamped like Array.slice). */
+/**
+ * Rows [start, end) along the first dimension, copied (negative indices count from the end; clamped like
+ * Array.slice, so a range may be empty). Differentiable.
+ * @param x a Tensor of at least 1 dimension.
+ * @param start the first row, an integer.
+ * @param end one past the last row, an integer (default: all rows).
+ * @returns a Tensor [end - start, ...x.shape.slice(1)].
+ * @throws Error when x is not a Tensor, is 0-d, or start or end is not an integer.
+ * @example ops.slice(zeros([10, 3]), 2, 5).shape // [3, 3]
+ */
 export function slice(x: Tensor, start: number, end?: number): Tensor {
   checkTensor('slice', 'input', x);
   if (x.ndim < 1) throw new Error(`slice: cannot slice a 0-d tensor`);
@@ -163,7 +172,16 @@ export function slice(x: Tensor, start: number, end?: number): Tensor {
   }, isTracing() ? { start: s, end: e } : undefined);
 }
 
-/** Gathers rows of x along the first dimension: out[i] = x[indices[i]]. */
+/**
+ * Gathers rows of x along the first dimension: out[i] = x[indices[i]] (rows may repeat; the backward adds
+ * their gradients). Differentiable in x.
+ * @param x a Tensor of at least 1 dimension.
+ * @param indices row numbers in [0, x.shape[0]): an Int32Array or an array of integers.
+ * @returns a Tensor [indices.length, ...x.shape.slice(1)].
+ * @throws Error when x is not a Tensor, is 0-d, indices is neither an Int32Array nor an array, or an index is
+ * not an integer in range (its position is named).
+ * @example ops.indexRows(tensor([[1, 2], [3, 4]]), [1, 1, 0]).toArray() // [[3, 4], [3, 4], [1, 2]]
+ */
 export function indexRows(x: Tensor, indices: Int32Array | readonly number[]): Tensor {
   checkTensor('indexRows', 'input', x);
   if (x.ndim < 1) throw new Error(`indexRows: cannot index a 0-d tensor`);

@@ -18,9 +18,17 @@ export function nearestSourceIndex(inSize: number, outSize: number, scale: numbe
 }
 
 /**
- * Nearest upsampling of x [N, C, ...spatial] (1 to 3 spatial dims) to the spatial size `outSize`.
- * `scales` (one per spatial dim, or null) is the scale factor the size came from: it sets the source
- * index rule as in PyTorch.
+ * Nearest upsampling of x [N, C, ...spatial] (1 to 3 spatial dims) to the spatial size `outSize`, as
+ * PyTorch's interpolate(mode='nearest'): output index d reads input index min(floor(d * ratio), in - 1),
+ * ratio = 1 / scale when `scales` is given, else in / out. Differentiable.
+ * @param x a Tensor [N, C, L], [N, C, H, W] or [N, C, D, H, W].
+ * @param outSize the output spatial size, one positive integer per spatial dimension of x.
+ * @param scales the scale factor each size came from (one positive number per spatial dimension), or null
+ * (default) to derive the ratio from the sizes.
+ * @returns a Tensor [N, C, ...outSize].
+ * @throws Error when x is not a Tensor, outSize does not have one value per spatial dimension (1 to 3), a size is
+ * not a positive integer, or scales is neither null nor one positive finite number per spatial dimension.
+ * @example ops.upsampleNearest(randn([1, 3, 8, 8]), [16, 16]).shape // [1, 3, 16, 16]
  */
 export function upsampleNearest(x: Tensor, outSize: readonly number[], scales: readonly number[] | null = null): Tensor {
   const op = 'upsampleNearest';
@@ -32,6 +40,9 @@ export function upsampleNearest(x: Tensor, outSize: readonly number[], scales: r
   outSize.forEach((d, i) => {
     if (!Number.isSafeInteger(d) || d < 1) invalid(op, `outSize[${i}]`, 'a positive integer', d);
   });
+  if (scales !== null && (!Array.isArray(scales) || scales.length !== k || !scales.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0))) {
+    invalid(op, 'scales', `null or ${k} positive numbers (one scale factor per spatial dim)`, scales);
+  }
   const inSpatial = x.shape.slice(2);
   const maps = outSize.map((o, i) => nearestSourceIndex(inSpatial[i], o, scales === null ? null : scales[i]));
   // Flat source offset of each output position within one (n, c) plane.

@@ -72,9 +72,22 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   private readonly spec: HyperSpec<H>;
 
   /**
-   * params: the tensors to update; hyper: every hyperparameter's starting value (defaults merged in by
-   * the subclass); spec: how each is checked (default: lr >= 0, the others finite numbers or booleans
-   * as given). lr is always checked by hyperChecks.nonNegative, whatever the spec says.
+   * The base constructor a subclass calls (SGD, Adam, ... or your own optimizer).
+   * @param params the tensors to update (any iterable, e.g. model.parameters()); each at most once.
+   * @param hyper every hyperparameter's starting value, lr included (the subclass merges its defaults in first).
+   * @param spec how each hyperparameter is checked, by name (default: lr >= 0, other numbers finite, booleans
+   * booleans, as given in hyper). lr is always checked by hyperChecks.nonNegative, whatever the spec says.
+   * @throws Error when params is not an iterable of Tensors, is empty or holds the same tensor twice, hyper has a
+   * name the spec does not know or lacks one it does, a value fails its check, or checkHyperTogether rejects the
+   * combination.
+   * @example
+   * ```ts
+   * class SignSGD extends optim.Optimizer {
+   *   constructor(params, lr = 0.01) { super(params, { lr }); }
+   *   updateParam(i, p, grad) { for (let j = 0; j < p.size; j++) p.data[j] -= this.lr * Math.sign(grad[j]); }
+   *   stateBuffers() { return []; }
+   * }
+   * ```
    */
   constructor(params: Iterable<Tensor>, hyper: H, spec: HyperSpec<H> = specFromValues(hyper)) {
     const name = this.constructor.name;
@@ -144,6 +157,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /**
    * Updates every parameter that has a gradient.
    * @throws Error when a parameter's gradient has a different size from the parameter.
+   * @example opt.zeroGrad(); loss.backward(); opt.step();
    */
   step(): void {
     const name = this.constructor.name;
@@ -166,7 +180,10 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   /** Names and lengths of the buffers each parameter's state holds (for validating loaded state). */
   protected abstract stateBuffers(p: Tensor): string[];
 
-  /** The optimizer's full state (hyperparameters and copies of all moment buffers). */
+  /**
+   * The optimizer's full state (hyperparameters and copies of all moment buffers).
+   * @example const saved = opt.stateDict(); // later: opt.loadStateDict(saved)
+   */
   stateDict(): OptimizerStateDict {
     return {
       type: this.constructor.name,

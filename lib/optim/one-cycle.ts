@@ -93,7 +93,14 @@ export class OneCycleLR {
     if (this.optimizer !== null) this.optimizer.lr = this.lrAt(0);
   }
 
-  /** The learning rate after t steps (t from 0 to totalSteps; held at the final lr from totalSteps - 1 on). */
+  /**
+   * The learning rate after t steps: rising from initialLr to maxLr until step pctStart * totalSteps - 1, then
+   * falling to minLr at step totalSteps - 1 (cosine or linear), held there after.
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @throws Error when totalSteps is not known yet (a fit callback built without it, before fit starts).
+   * @example new optim.OneCycleLR(opt, { maxLr: 0.1, totalSteps: 100 }).lrAt(0) // 0.004 (maxLr / 25)
+   */
   lrAt(t: number): number {
     const total = this.totalSteps;
     if (total === null) throw new Error('OneCycleLR: totalSteps is not known yet (it is set when fit starts)');
@@ -105,7 +112,13 @@ export class OneCycleLR {
     return interpolate(this.maxLr, this.minLr, span <= 0 ? 1 : Math.min((t - peakStep) / span, 1));
   }
 
-  /** Advances one step and sets the optimizer's lr; throws past totalSteps (as PyTorch does). */
+  /**
+   * Advances one step and sets the optimizer's lr; throws past totalSteps (as PyTorch does).
+   * @returns the new learning rate.
+   * @throws Error when the schedule has no optimizer (built from options alone and not yet bound by fit), or it
+   * would step past totalSteps.
+   * @example sched.step(); // after each batch's opt.step()
+   */
   step(): number {
     const opt = this.optimizer;
     if (opt === null) throw new Error('OneCycleLR.step: no optimizer (pass one to the constructor, or use it as a fit callback)');
@@ -121,7 +134,13 @@ export class OneCycleLR {
     return this.lrAt(this.t);
   }
 
-  /** Fit hook: binds fit's optimizer, takes totalSteps from the run if not given, and starts at initialEpoch's first step. */
+  /**
+   * Fit hook: binds fit's optimizer, takes totalSteps from the run if not given, and starts at initialEpoch's first step.
+   * @param ctx the run: optimizer, epochs, initialEpoch and stepsPerEpoch (batches per epoch).
+   * @throws Error when the schedule was built on another optimizer than fit's, or its totalSteps is fewer than
+   * epochs x stepsPerEpoch.
+   * @example await fit(model, data, { epochs: 5, callbacks: [new optim.OneCycleLR({ maxLr: 0.1 })] }); // fit calls the hooks
+   */
   onTrainBegin(ctx: ScheduleContext): void {
     if (this.optimizer === null) this.optimizer = ctx.optimizer;
     else if (this.optimizer !== ctx.optimizer) {
@@ -139,16 +158,30 @@ export class OneCycleLR {
     this.optimizer.lr = this.lrAt(this.t);
   }
 
-  /** Fit hook: one step per batch. */
+  /**
+   * Fit hook: one step per batch.
+   * @example await fit(model, data, { callbacks: [sched] }); // steps sched after every batch
+   */
   onBatchEnd(): void {
     this.step();
   }
 
+  /**
+   * The schedule's position, to save with a checkpoint and restore with loadStateDict.
+   * @returns t (steps taken) and totalSteps (null until known).
+   * @example const saved = sched.stateDict(); // later: sched.loadStateDict(saved)
+   */
   stateDict(): { t: number; totalSteps: number | null } {
     return { t: this.t, totalSteps: this.totalSteps };
   }
 
-  /** Restores stateDict() and sets the optimizer's lr to match. */
+  /**
+   * Restores stateDict() and sets the optimizer's lr to match.
+   * @param sd `{ t, totalSteps }` as stateDict() returned it (totalSteps null or absent keeps the current one).
+   * @throws Error when sd is not an object, t is not a non-negative integer or exceeds totalSteps, or totalSteps
+   * is given and is not a positive integer.
+   * @example sched.loadStateDict(saved.schedule);
+   */
   loadStateDict(sd: { t: number; totalSteps?: number | null }): void {
     const op = 'OneCycleLR.loadStateDict';
     if (sd === null || typeof sd !== 'object') invalid(op, 'the state dict', 'an object { t, totalSteps } as stateDict() returns', sd);

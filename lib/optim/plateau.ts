@@ -110,7 +110,16 @@ export class ReduceLROnPlateau {
     return this.mode === 'min' ? value < this.best - this.minDelta : value > this.best + this.minDelta;
   }
 
-  /** Records one monitored value (once per epoch) and cuts the lr if it has plateaued; returns the lr. */
+  /**
+   * Records one monitored value (once per epoch) and cuts the lr if it has plateaued: after more than `patience`
+   * values without improvement by minDelta, lr becomes max(lr * factor, minLr), then `cooldown` values are not
+   * counted.
+   * @param value the monitored value this epoch (e.g. the validation loss); NaN counts as no improvement.
+   * @returns the optimizer's learning rate after the step.
+   * @throws Error when value is not a number, or the schedule has no optimizer (built from options alone and not
+   * yet bound by fit).
+   * @example sched.step(valLoss);
+   */
   step(value: number): number {
     if (typeof value !== 'number') invalid('ReduceLROnPlateau.step', 'value', 'a number', value);
     const opt = this.optimizer;
@@ -137,7 +146,12 @@ export class ReduceLROnPlateau {
     return opt.lr;
   }
 
-  /** Fit hook: binds fit's optimizer (or checks it is the one given) and starts counting afresh. */
+  /**
+   * Fit hook: binds fit's optimizer (or checks it is the one given) and starts watching the monitored key afresh.
+   * @param ctx the run: optimizer, epochs, initialEpoch and stepsPerEpoch.
+   * @throws Error when the schedule was built on another optimizer than fit's.
+   * @example await fit(model, data, { validationData, callbacks: [new optim.ReduceLROnPlateau({ patience: 2 })] });
+   */
   onTrainBegin(ctx: ScheduleContext): void {
     if (this.optimizer === null) this.optimizer = ctx.optimizer;
     else if (this.optimizer !== ctx.optimizer) {
@@ -146,7 +160,13 @@ export class ReduceLROnPlateau {
     this.watching = this.monitor;
   }
 
-  /** Fit hook: steps with logs[monitor] (logs.loss when 'valLoss' was defaulted and fit has no validation data). */
+  /**
+   * Fit hook: steps with logs[monitor] (logs.loss when 'valLoss' was defaulted and fit has no validation data).
+   * @param _epoch the epoch that ended (unused).
+   * @param logs the epoch's logged values by key (loss, valLoss, metrics).
+   * @throws Error when the monitored key is not logged (the message lists the keys that are), or as step() does.
+   * @example await fit(model, data, { callbacks: [sched] }); // fit calls it with each epoch's logs
+   */
   onEpochEnd(_epoch: number, logs: Record<string, number | undefined>): void {
     let value = logs[this.watching];
     if (value === undefined && !this.explicitMonitor && this.watching === 'valLoss') {
@@ -160,11 +180,22 @@ export class ReduceLROnPlateau {
     this.step(value);
   }
 
+  /**
+   * The schedule's counters, to save with a checkpoint and restore with loadStateDict.
+   * @returns best (Infinity / -Infinity before the first value), badEpochs, cooldownCounter and reductions.
+   * @example JSON.stringify(sched.stateDict()) // best Infinity is written as null, which loadStateDict accepts
+   */
   stateDict(): { best: number; badEpochs: number; cooldownCounter: number; reductions: number } {
     return { best: this.best, badEpochs: this.badEpochs, cooldownCounter: this.cooldownCounter, reductions: this.reductions };
   }
 
-  /** Restores stateDict() (best may be null, as JSON writes Infinity: no best yet). */
+  /**
+   * Restores stateDict() (best may be null, as JSON writes Infinity: no best yet).
+   * @param sd `{ best, badEpochs, cooldownCounter, reductions }` as stateDict() returned it (reductions optional, default 0).
+   * @throws Error when sd is not an object, best is neither null nor a number (NaN included), or badEpochs,
+   * cooldownCounter or reductions is not a non-negative integer.
+   * @example sched.loadStateDict(saved.schedule);
+   */
   loadStateDict(sd: { best: number | null; badEpochs: number; cooldownCounter: number; reductions?: number }): void {
     const op = 'ReduceLROnPlateau.loadStateDict';
     if (sd === null || typeof sd !== 'object') throw new Error(`${op}: expected { best, badEpochs, cooldownCounter }, got ${describe(sd)}`);

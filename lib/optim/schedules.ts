@@ -19,6 +19,12 @@ export abstract class LRSchedule {
   /** Number of step() calls so far. */
   t = 0;
 
+  /**
+   * The base constructor: takes the optimizer's current lr as the base (subclasses then set lr to lrAt(0)).
+   * @param optimizer the optimizer whose lr the schedule sets (any object with a numeric lr).
+   * @throws Error when optimizer is not an object, or its lr is not a finite number >= 0.
+   * @example class Halving extends optim.LRSchedule { constructor(opt) { super(opt); this.start(); } lrAt(t) { return this.baseLr / 2 ** t; } }
+   */
   constructor(optimizer: HasLearningRate | Optimizer) {
     const where = new.target.name;
     if (optimizer === null || typeof optimizer !== 'object') invalid(where, 'optimizer', 'an optimizer (an object with a numeric lr)', optimizer);
@@ -26,10 +32,18 @@ export abstract class LRSchedule {
     this.baseLr = checkNumber(where, 'the optimizer\'s lr', optimizer.lr, { min: 0 });
   }
 
-  /** The learning rate after t steps. */
+  /**
+   * The learning rate after t steps (a pure function of t and baseLr).
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @example sched.lrAt(10) // the lr 10 steps in, without stepping
+   */
   abstract lrAt(t: number): number;
 
-  /** Advances one step and updates the optimizer's lr; returns the new lr. */
+  /**
+   * Advances one step and updates the optimizer's lr; returns the new lr.
+   * @example for (let epoch = 0; epoch < 30; epoch++) { trainOneEpoch(); sched.step(); }
+   */
   step(): number {
     this.t++;
     this.optimizer.lr = this.lrAt(this.t);
@@ -41,11 +55,21 @@ export abstract class LRSchedule {
     return this.lrAt(this.t);
   }
 
+  /**
+   * The schedule's position, to save with a checkpoint and restore with loadStateDict.
+   * @returns t (steps taken) and baseLr.
+   * @example const saved = sched.stateDict(); // later: sched.loadStateDict(saved)
+   */
   stateDict(): { t: number; baseLr: number } {
     return { t: this.t, baseLr: this.baseLr };
   }
 
-  /** Restores the step counter (and sets the optimizer's lr accordingly). */
+  /**
+   * Restores the step counter (and sets the optimizer's lr accordingly).
+   * @param sd `{ t }` as stateDict() returned it (baseLr, if present, is ignored: the base is this schedule's).
+   * @throws Error when sd is not a plain object or t is not a non-negative integer.
+   * @example sched.loadStateDict(saved.schedule);
+   */
   loadStateDict(sd: { t: number }): void {
     const where = `${this.constructor.name}.loadStateDict`;
     if (!isPlainObject(sd)) invalid(where, 'the state dict', 'an object { t } as stateDict() returns', sd);
@@ -91,6 +115,12 @@ export class StepLR extends LRSchedule {
     this.gamma = positive('StepLR', 'gamma', gamma ?? 0.1);
     this.start();
   }
+  /**
+   * baseLr * gamma^floor(t / stepSize).
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @example new optim.StepLR(opt, { stepSize: 10 }).lrAt(25) // opt's lr at creation * 0.01
+   */
   override lrAt(t: number): number {
     return this.baseLr * Math.pow(this.gamma, Math.floor(t / this.stepSize));
   }
@@ -114,6 +144,12 @@ export class ExponentialLR extends LRSchedule {
     this.gamma = positive('ExponentialLR', 'gamma', scheduleOptions('ExponentialLR', opts, ['gamma']).gamma);
     this.start();
   }
+  /**
+   * baseLr * gamma^t.
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @example new optim.ExponentialLR(opt, { gamma: 0.9 }).lrAt(2) // base lr * 0.81
+   */
   override lrAt(t: number): number {
     return this.baseLr * Math.pow(this.gamma, t);
   }
@@ -143,6 +179,12 @@ export class CosineAnnealingLR extends LRSchedule {
     this.etaMin = o.etaMin === undefined ? 0 : checkNumber('CosineAnnealingLR', 'etaMin', o.etaMin, { min: 0 });
     this.start();
   }
+  /**
+   * etaMin + (baseLr - etaMin) * (1 + cos(pi * t / tMax)) / 2 for t < tMax; etaMin from tMax on.
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @example new optim.CosineAnnealingLR(opt, { tMax: 100 }).lrAt(50) // (base lr + etaMin) / 2
+   */
   override lrAt(t: number): number {
     if (t >= this.tMax) return this.etaMin;
     return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * t) / this.tMax))) / 2;
@@ -179,6 +221,14 @@ export class LinearWarmup extends LRSchedule {
     }
     this.start();
   }
+  /**
+   * Linear warmup: base * (startFactor + (1 - startFactor) * t / warmupSteps) for t < warmupSteps; then the
+   * wrapped schedule at t - warmupSteps (or the base lr without one). The base is the wrapped schedule's baseLr
+   * when there is one.
+   * @param t the step count, from 0.
+   * @returns the learning rate.
+   * @example new optim.LinearWarmup(opt, { warmupSteps: 10 }).lrAt(5) // half the base lr (startFactor default 0)
+   */
   override lrAt(t: number): number {
     const base = this.after ? this.after.baseLr : this.baseLr;
     if (t < this.warmupSteps) return base * (this.startFactor + ((1 - this.startFactor) * t) / this.warmupSteps);

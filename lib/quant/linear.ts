@@ -60,7 +60,15 @@ export class QuantizedLinear extends Module {
   readonly bias: Tensor | null;
   private lowered: Lowered | null = null;
 
-  /** An empty layer of this shape (load fills it); quantize() builds them from Linear layers. */
+  /**
+   * An empty layer of this shape (load fills it); quantize() builds them from Linear layers.
+   * @param cfg dtype ('int8' or 'bf16'), inFeatures, outFeatures, bias (has one), activation fused after the
+   * product, alpha (its leaky slope), inputScale (int8: the calibrated max |x| / 127, or 0 for a dynamic scale per
+   * row; must be 0 for bf16).
+   * @throws Error when inputScale is negative or NaN, or nonzero with bf16; or when the feature counts do not make a
+   * valid weight shape.
+   * @example new QuantizedLinear({ dtype: 'int8', inFeatures: 64, outFeatures: 10, bias: true, activation: 'none', alpha: 0, inputScale: 0 })
+   */
   constructor(cfg: QuantizedLinearSettings) {
     super();
     if (!(cfg.inputScale >= 0) || (cfg.dtype === 'bf16' && cfg.inputScale !== 0)) {
@@ -77,7 +85,18 @@ export class QuantizedLinear extends Module {
     this.bias = cfg.bias ? this.registerParameter('bias', zeros([cfg.outFeatures])) : null;
   }
 
-  /** linear's weights in dtype, with `activation` fused after it. */
+  /**
+   * linear's weights in dtype, with `activation` fused after it: int8 per output row (scale max |w| / 127) or bf16
+   * (rounded to nearest even); the bias stays float32.
+   * @param linear the float layer (not changed).
+   * @param dtype 'int8' or 'bf16'.
+   * @param activation the activation fused after the product ('none', 'relu', ...).
+   * @param alpha the leaky-relu slope (used with 'leakyRelu').
+   * @param inputScale int8: a calibrated static input scale (max |x| / 127), or 0 (default) for a dynamic scale per row.
+   * @returns the quantized layer.
+   * @throws Error when a weight row holds a NaN or infinite value (int8), or as the constructor checks inputScale.
+   * @example const q = QuantizedLinear.fromLinear(new nn.Linear(64, 10), 'int8', 'relu', 0);
+   */
   static fromLinear(linear: Linear, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0): QuantizedLinear {
     const N = linear.outFeatures, K = linear.inFeatures;
     const q = new QuantizedLinear({ dtype, inFeatures: K, outFeatures: N, bias: linear.bias !== null, activation, alpha, inputScale });
@@ -127,6 +146,14 @@ export class QuantizedLinear extends Module {
     return fresh;
   }
 
+  /**
+   * The layer on rows of x: act(quantized(x) W^T + bias), inputs quantized per row (int8) or rounded (bf16).
+   * Not differentiable (an inference layer).
+   * @param x a Tensor [..., inFeatures].
+   * @returns a Tensor [..., outFeatures].
+   * @throws Error when x is not a Tensor or its last dimension is not inFeatures.
+   * @example QuantizedLinear.fromLinear(new nn.Linear(64, 10), 'int8', 'none', 0).forward(randn([3, 64])).shape // [3, 10]
+   */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
     const K = this.inFeatures, N = this.outFeatures;
@@ -140,7 +167,14 @@ export class QuantizedLinear extends Module {
     return new Tensor(out, [...x.shape.slice(0, -1), N]);
   }
 
-  /** out[M, outFeatures] = this layer on rows x[M, inFeatures]. */
+  /**
+   * out[M, outFeatures] = this layer on rows x[M, inFeatures], without a Tensor (the planner's entry).
+   * @param M the number of rows.
+   * @param x M * inFeatures inputs, row-major.
+   * @param out M * outFeatures outputs, overwritten.
+   * @throws Error (from the kernels, before any memory is touched) when x or out does not have M rows of the layer's widths.
+   * @example const out = new Float32Array(2 * 10); q.run(2, x.data, out); // q: 64 -> 10, x [2, 64]
+   */
   run(M: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
     const K = this.inFeatures, N = this.outFeatures;

@@ -63,6 +63,15 @@ function shapeFlat(op: string, x: Float32Array, opts: InputShapeOptions, width: 
  *   Flatten, its dimensions after the first must multiply to the width;
  * - options.features / options.rows given with a Tensor must agree with its shape.
  * When the model cannot tell its width (width null), a Tensor is returned as it is.
+ * @param op the caller's name for errors ('predict', 'predictAsync', ...).
+ * @param x a Tensor or a flat Float32Array.
+ * @param opts features and rows (the shape of a flat array; checked against a Tensor's).
+ * @param model width (values per row, or null when unknown) and flattens (the model starts with Flatten).
+ * @returns x itself (a Tensor) or a [rows, features] Tensor over the flat array.
+ * @throws Error when x is neither a Tensor nor a Float32Array, a flat array has neither features nor rows or its
+ * length is not a multiple of them, features or rows disagrees with the Tensor's shape, the Tensor is 0-d or its
+ * ArrayBuffer was detached, or its row width differs from the model's.
+ * @example serve.shapeInput('predict', new Float32Array(128), { features: 64 }, { width: 64, flattens: false }).shape // [2, 64]
  */
 export function shapeInput(op: string, x: unknown, opts: InputShapeOptions, model: InputWidth): Tensor {
   const { width, flattens } = model;

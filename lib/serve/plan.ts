@@ -99,6 +99,13 @@ function unplannableMessage(steps: Step[], problem: NonNullable<ChainPlan['probl
  * softmax flag. Anything else throws an Error naming the layer and its position.
  * The plan references the model's weight arrays (no copy); see snapshot.ts for the copy
  * predictAsync runs on.
+ * @param model the model (its toConfig() and namedParameters() are read).
+ * @returns layers (N, K, weights, bias, fused activation), their source Tensors, softmax, inFeatures, outFeatures
+ * and flattens.
+ * @throws Error when toConfig() returns no layer config; UnplannableModelError for a layer the plan cannot run;
+ * Error when a Linear lacks a 2-d weight, takes another width than the previous Linear gives, has a bias of the
+ * wrong size, or a weight's ArrayBuffer was detached.
+ * @example serve.buildPlan(new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU())).layers[0].act // 'relu'
  */
 export function buildPlan(model: PlannableModel): InferencePlan {
   const root = model.toConfig() as Cfg;

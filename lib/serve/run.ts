@@ -78,6 +78,15 @@ function predictSingle(model: PredictableModel, x: Tensor | Float32Array, o: Inp
  * same result. Returns what forward returns (one Tensor, or an array / record of them for several outputs:
  * say so with the type parameter, predict<Tensor[]>(...)). A model.preprocessor (fit's standardize) is
  * applied to the input and to regression outputs.
+ * @param model an nn.Module, or any object with forward and train.
+ * @param x a Tensor [rows, ...], a flat Float32Array (with opts.features or opts.rows), an IntTensor of token ids,
+ * or several inputs (an array or record of Tensors).
+ * @param opts batchSize (rows per forward pass, default 1024), features, rows (positive integers).
+ * @returns the model's output for every row (a Tensor [rows, outputs], or an array / record of them).
+ * @throws Error when model has no forward, an option is unknown or not a positive integer, features or rows is
+ * given with several inputs, several inputs (or outputs) meet a model.preprocessor, or the input does not fit the
+ * model (see shapeInput).
+ * @example serve.predict(model, randn([8, 64])).shape // [8, 10] for a 64 -> 10 classifier
  */
 export function predict<T extends ModuleOutput = Tensor>(model: PredictableModel, x: ModelInput | IntTensor, opts: PredictOptions = {}): T {
   // Token ids: the same values as float32, which an Embedding reads as ids (exact up to 2^24).
@@ -108,6 +117,12 @@ export function predict<T extends ModuleOutput = Tensor>(model: PredictableModel
 /**
  * The class of each input row: argmax of the outputs (a single output is a logit for class 1), as
  * the class names the preprocessor holds (string labels from readCsv), else the index as text.
+ * @param model an nn.Module, or any object with forward and train.
+ * @param x the input, as predict takes it (one input).
+ * @param opts batchSize, features, rows, as for predict.
+ * @returns one class name per row.
+ * @throws Error when the model returns several outputs, or as predict does.
+ * @example serve.predictClasses(model, x) // ['3', '7', ...]
  */
 export function predictClasses(model: PredictableModel, x: ModelInput, opts: PredictOptions = {}): string[] {
   const scores = predict<ModuleOutput>(model, x, opts);

@@ -84,6 +84,23 @@ export class Trainer {
   /** Large arrays of in-memory data: sent to the worker in pieces after it starts. */
   private readonly big: (Float32Array | Int32Array)[] = [];
 
+  /**
+   * Starts training on a worker thread (fit(model, data, { background: true }) makes one and returns its done).
+   * @param model an nn.Module (rebuilt on the worker from toConfig(); its weights here follow training).
+   * @param data `{ x, y }` in memory, or a data.Dataset (read on this thread and sent over).
+   * @param options fit's options, less what cannot cross threads: loss, metrics and optimizer by name, no
+   * functions; plus stepsPerEpoch (for a Dataset), refreshMs (ms between weight refreshes, default 100), signal
+   * (an AbortSignal that stops training), callbacks, onEpochEnd, onBatchEnd and output (run on this thread).
+   * @throws Error when options is not an object, the compiled worker script is missing (running from sources
+   * without npm run build:ts), the model has no toConfig(), loss or transform is a function, a metric is a
+   * function, optimizer is an instance instead of a name, refreshMs is not a non-negative number, data or
+   * validationData is neither { x, y } nor a Dataset, or a callback is invalid.
+   * @example
+   * ```ts
+   * const trainer = new Trainer(model, { x, y }, { epochs: 20, lr: 0.01 });
+   * const history = await trainer.done;
+   * ```
+   */
   constructor(private readonly model: TrainableModel, data: FitData | Dataset<unknown>, options: BackgroundFitOptions = {}) {
     if (options === null || typeof options !== 'object') throw new Error(`fit: options must be an object, got ${describe(options)}`);
     const script = backgroundWorkerScript();
@@ -158,7 +175,10 @@ export class Trainer {
     return this.shownStep;
   }
 
-  /** Copies the latest published step's weights into the model (a no-op when it already holds them); returns that step. */
+  /**
+   * Copies the latest published step's weights into the model (a no-op when it already holds them); returns that step.
+   * @example trainer.snapshot(); const y = predict(model, x); // with the latest step's weights
+   */
   snapshot(): number {
     if (this.slots.latestStep() <= this.shownStep) return this.shownStep;
     const step = this.slots.read(this.targets);
@@ -169,7 +189,10 @@ export class Trainer {
     return this.shownStep;
   }
 
-  /** Stops training at the next batch boundary; `done` resolves with history.aborted = true. */
+  /**
+   * Stops training at the next batch boundary; `done` resolves with history.aborted = true.
+   * @example setTimeout(() => trainer.abort(), 60_000); const history = await trainer.done;
+   */
   abort(): void {
     Atomics.store(this.slots.control, ABORT_WORD, 1);
     if (!this.finished) this.worker.postMessage({ t: 'abort' } satisfies MainMessage);

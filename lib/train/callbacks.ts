@@ -190,7 +190,13 @@ export function cosineDecay(options: CosineDecayOptions = {}): Callback {
   };
 }
 
-/** A callback from plain functions, e.g. callbacks: [lambda({ onEpochEnd: (e, logs) => ... })]. */
+/**
+ * A callback from plain functions, e.g. callbacks: [lambda({ onEpochEnd: (e, logs) => ... })].
+ * @param hooks any of onTrainBegin, onEpochBegin, onBatchEnd, onEpochEnd, onTrainEnd (functions; other keys are ignored).
+ * @returns the hooks, checked.
+ * @throws Error when hooks is not an object (or is an array), or one of those hooks is given and is not a function.
+ * @example await fit(model, data, { callbacks: [callbacks.lambda({ onEpochEnd: (e, logs) => console.log(e, logs.loss) })] });
+ */
 export function lambda(hooks: Callback): Callback {
   return checkCallback('lambda', hooks, 'hooks');
 }

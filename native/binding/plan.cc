@@ -367,16 +367,29 @@ napi_value ForwardAsync(napi_env env, napi_callback_info info) {
   return p;
 }
 
-// Synchronous twin of forwardAsync for large batches: the whole stack in one call on the calling
-// thread's share of the pool, reading the layers in place (see dense_stack.h).
+// Synchronous twin of forwardAsync: the whole stack in one call on the calling thread's share of
+// the pool, reading the layers in place (see dense_stack.h), or a frozen plan's copy.
 napi_value ForwardDense(napi_env env, napi_callback_info info) {
   Call c(env, "forwardDense");
   int64_t M;
   bool softmax;
   CHECK(plan_call(c, info, &M, &softmax));
+  float *X, *out;
+  if (FrozenPlanRef plan = frozen_plan_arg(c, 1)) {
+    // A frozen plan (freezePlan): its own weights, packed once, on the calling thread's share
+    // of the pool; no layer objects to read, so a small batch costs little more than its products.
+    CHECK(plan_io(c, M, plan->in_features, plan->out_features, &X, &out));
+    FLUSHED(myelin::dense_stack_forward((int)M, static_cast<int>(plan->layers.size()),
+                                        plan->layers.data(), X, out, softmax));
+    return nullptr;
+  }
+  napi_valuetype t;
+  if (napi_typeof(env, c.argv[1], &t) == napi_ok && t == napi_external) {
+    throw_error(env, "forwardDense: layers is an external that freezePlan did not make");
+    return nullptr;
+  }
   ParsedLayers parsed;
   CHECK(parse_layers(c, 1, &parsed));
-  float *X, *out;
   CHECK(plan_io(c, M, parsed.in_features, parsed.out_features, &X, &out));
   FLUSHED(myelin::dense_stack_forward((int)M, static_cast<int>(parsed.layers.size()),
                                       parsed.layers.data(), X, out, softmax));

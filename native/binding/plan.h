@@ -8,7 +8,7 @@ namespace myelin_binding {
 napi_value FreezePlan(napi_env env, napi_callback_info info);
 // forwardAsync(M, layers | handle, X, out, softmax) -> a promise; never throws.
 napi_value ForwardAsync(napi_env env, napi_callback_info info);
-// forwardDense(M, layers, X, out, softmax): the whole stack in one synchronous call.
+// forwardDense(M, layers | handle, X, out, softmax): the whole stack in one synchronous call.
 napi_value ForwardDense(napi_env env, napi_callback_info info);
 
 }  // namespace myelin_binding

@@ -5,7 +5,7 @@
 // allreduces started during backward (start) proceed while JavaScript keeps computing, and wait()
 // blocks until they are done. When a collective fails, the error names the ranks whose connections
 // closed (read from Gloo's TCP pairs).
-#include <napi.h>
+#include "job-queue.h"
 
 #include <gloo/allreduce.h>
 #include <gloo/alltoall.h>
@@ -25,11 +25,9 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cstdint>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,15 +35,10 @@
 namespace {
 
 namespace tcp = gloo::transport::tcp;
+using myelin_collectives::guarded;
+using myelin_collectives::Job;
 
-struct Job {
-  enum Kind { kAllreduce, kBroadcast, kBarrier } kind;
-  float* data;
-  size_t n;
-  int root;
-};
-
-class Comm {
+class Comm : public myelin_collectives::JobQueue {
  public:
   // peers[r]: the addresses Gloo's errors may print for rank r. store: the rendezvous store (kept to
   // tell the other ranks which peers this one lost).
@@ -55,57 +48,27 @@ class Comm {
         worker_([this] { run(); }) {}
   // Drops the queued collectives; one already running finishes (or times out) before the thread ends.
   ~Comm() {
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      stop_ = true;
-      queue_.clear();
-    }
-    cv_.notify_all();
+    stop();
     worker_.join();
   }
   int rank() const { return ctx_->rank; }
   int size() const { return ctx_->size; }
 
-  // Queues a job; refused once a collective has failed (the mesh is then unusable).
-  void push(const Job& job) {
-    std::lock_guard<std::mutex> lock(m_);
-    if (!error_.empty()) throw std::runtime_error(error_);
-    queue_.push_back(job);
-    pending_++;
-    cv_.notify_all();
-  }
-  // Blocks until every queued job has run; throws the first failure.
-  void wait() {
-    std::unique_lock<std::mutex> lock(m_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    if (!error_.empty()) throw std::runtime_error(error_);
-  }
+
  private:
+  // The communication thread: runs the queued collectives in order (none after a failure).
   void run() {
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(m_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (stop_) return;
-        job = queue_.front();
-        queue_.pop_front();
-      }
-      std::string failure;
-      {
-        std::lock_guard<std::mutex> lock(m_);
-        failure = error_;
-      }
-      if (failure.empty()) {
+    Job job;
+    while (next(job)) {
+      std::string failed = failure();
+      if (failed.empty()) {
         try {
           execute(job);
         } catch (const std::exception& e) {
-          failure = describe(e.what());
+          failed = describe(e.what());
         }
       }
-      std::lock_guard<std::mutex> lock(m_);
-      if (error_.empty()) error_ = failure;
-      if (--pending_ == 0) done_.notify_all();
+      finished(failed);
     }
   }
 
@@ -137,6 +100,8 @@ class Comm {
         gloo::barrier(opts);
         break;
       }
+      case Job::kFinalize:
+        break;
     }
   }
 
@@ -223,12 +188,6 @@ class Comm {
   std::vector<std::vector<std::string>> peers_;
   std::unique_ptr<gloo::rendezvous::Store> base_;
   gloo::rendezvous::PrefixStore store_;
-  std::mutex m_;
-  std::condition_variable cv_, done_;
-  std::deque<Job> queue_;
-  size_t pending_ = 0;
-  bool stop_ = false;
-  std::string error_;
   uint32_t tag_ = 0;
   std::thread worker_;
 };
@@ -329,26 +288,6 @@ int integer(const Napi::Object& o, const char* key, int fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
 }
 
-// Rejects anything but a Float32Array (the collectives write into it in place).
-Napi::Float32Array floats(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  if (info.Length() <= i || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw std::invalid_argument(std::string("distributed.") + op + ": argument " + std::to_string(i) + " must be a Float32Array");
-  }
-  return info[i].As<Napi::Float32Array>();
-}
-
-template <typename F>
-Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-}
-
 // connect({ rank, size, store: 'file' | 'redis', path, host, port, prefix, hostname, iface, timeoutMs })
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -445,42 +384,6 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value Queue(const Napi::CallbackInfo& info, Job::Kind kind, const char* op, bool wait) {
-  return guarded(info, [&]() -> Napi::Value {
-    Comm& c = current(op);
-    Job job{kind, nullptr, 0, 0};
-    if (kind != Job::kBarrier) {
-      Napi::Float32Array a = floats(info, 0, op);
-      job.data = a.Data();
-      job.n = a.ElementLength();
-    }
-    if (kind == Job::kBroadcast) {
-      job.root = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
-      if (job.root < 0 || job.root >= c.size()) throw std::invalid_argument("distributed.broadcast: root " + std::to_string(job.root) + " is not a rank");
-    }
-    c.push(job);
-    if (wait) c.wait();
-    return info.Env().Undefined();
-  });
-}
-
-// allreduce(a): sums a over every rank, in place; returns when done.
-Napi::Value Allreduce(const Napi::CallbackInfo& info) { return Queue(info, Job::kAllreduce, "allreduce", true); }
-// start(a): queues the in-place sum of a on the communication thread and returns at once; the caller
-// must keep a alive and untouched until wait().
-Napi::Value Start(const Napi::CallbackInfo& info) { return Queue(info, Job::kAllreduce, "allreduce", false); }
-// broadcast(a, root): rank root's a to every rank.
-Napi::Value Broadcast(const Napi::CallbackInfo& info) { return Queue(info, Job::kBroadcast, "broadcast", true); }
-Napi::Value Barrier(const Napi::CallbackInfo& info) { return Queue(info, Job::kBarrier, "barrier", true); }
-
-// wait(): blocks until every started collective has finished; throws the first failure.
-Napi::Value Wait(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    current("wait").wait();
-    return info.Env().Undefined();
-  });
-}
-
 Napi::Value Close(const Napi::CallbackInfo& info) {
   comm.reset();
   return info.Env().Undefined();
@@ -488,11 +391,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("connect", Napi::Function::New(env, Connect));
-  exports.Set("allreduce", Napi::Function::New(env, Allreduce));
-  exports.Set("start", Napi::Function::New(env, Start));
-  exports.Set("wait", Napi::Function::New(env, Wait));
-  exports.Set("broadcast", Napi::Function::New(env, Broadcast));
-  exports.Set("barrier", Napi::Function::New(env, Barrier));
+  myelin_collectives::exportCollectives<Comm, current, SIZE_MAX>(env, exports);
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("rank", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     return comm ? Napi::Number::New(info.Env(), comm->rank()) : info.Env().Null();

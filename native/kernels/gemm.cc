@@ -452,8 +452,14 @@ void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C, con
   p.prepacked = w.data_;
   p.npad = w.npad_;
   if (M <= kSmallSide) {
-    // A few rows: the packed panels make the microkernel cheaper than the GEMV (which would
-    // transpose W); one thread, the same summation order as every other path.
+    // A few rows: one thread, the same summation order as every other path. The kernel set's
+    // packed GEMV keeps 8+ chains in flight across the panels (the microkernel's row variants
+    // have only 2 per row); without one, the microkernel on the packed panels.
+    if (kt.packed_rows != nullptr) {
+      kt.packed_rows(M, w.n_, w.k_, w.kc_step_, w.data_, w.npad_, A, w.k_, 1.0f, 0.0f, C, w.n_);
+      if (epilogue_active(ep)) apply_epilogue(*ep, C, w.n_, M, w.n_, 0, 0, w.n_);
+      return;
+    }
     gemm_slab(kt, p, 0, M, 0, w.n_);
     return;
   }

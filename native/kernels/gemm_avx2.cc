@@ -262,6 +262,8 @@ __attribute__((always_inline)) inline void load_cols8(const float* m, long ld, l
 // NX vectors x (stride ldx) against G groups of 8 rows of m at a time (G * NX independent chains
 // cover the FMA latency); each 8x8 block of m is transposed in registers once, so a lane follows
 // one row through k in order, and shared by the NX vectors.
+constexpr long kPrefetchAhead = 64;
+
 template <int NX, int G>
 void gemv_rows_tile(long rows, long len, const float* m, long ld, const float* x, long ldx,
                     float alpha, float beta, float* y, long ldy) {
@@ -283,6 +285,12 @@ void gemv_rows_tile(long rows, long len, const float* m, long ld, const float* x
 #pragma GCC unroll 4
         for (int g = 0; g < G; ++g) {
           const float* mg = m + (i0 + 8 * g) * ld + k;
+          // 8G row streams are more than the hardware prefetchers follow: fetch each row's line
+          // kPrefetchAhead floats ahead, once per 16 k (a 64-byte line).
+          if ((k & 15) == 0) {
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; ++i) _mm_prefetch(reinterpret_cast<const char*>(mg + i * ld + kPrefetchAhead), _MM_HINT_T0);
+          }
 #pragma GCC unroll 2
           for (int h = 0; h < 2; ++h) {
             // Rows i and i+4 at k+4h..k+4h+3 in the two 128-bit halves (broadcast loads and a
@@ -397,6 +405,16 @@ void gemv_cols_avx2(long len, long cols, const float* m, long ld, const float* x
 
 #undef MYELIN_TRANSPOSE_8X8
 
+// ---------------------------------------------------------------------------------------------
+// Few rows against prepacked weights.
+#define PR_VEC __m256
+#define PR_W 8
+#define VOP(name) _mm256_##name
+#include "gemm_packed_rows.inc"
+#undef VOP
+#undef PR_W
+#undef PR_VEC
+
 }  // namespace
 
 void fill_avx2_kernels(KernelTable* table) {
@@ -408,6 +426,7 @@ void fill_avx2_kernels(KernelTable* table) {
   table->pack_b = pack_b_avx2;
   table->gemv_rows = gemv_rows_avx2;
   table->gemv_cols = gemv_cols_avx2;
+  table->packed_rows = packed_rows;
 }
 
 }  // namespace gemm_kernels

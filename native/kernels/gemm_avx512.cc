@@ -262,6 +262,16 @@ void pack_b_avx512(bool transB, long kc, long nc, const float* b, long ldb, floa
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Few rows against prepacked weights.
+#define PR_VEC __m512
+#define PR_W 16
+#define VOP(name) _mm512_##name
+#include "gemm_packed_rows.inc"
+#undef VOP
+#undef PR_W
+#undef PR_VEC
+
 }  // namespace
 
 void fill_avx512_kernels(KernelTable* table) {
@@ -271,6 +281,7 @@ void fill_avx512_kernels(KernelTable* table) {
   table->micro_rows = micro_rows_avx512;
   table->pack_a = pack_a_avx512;
   table->pack_b = pack_b_avx512;
+  table->packed_rows = packed_rows;
 }
 
 }  // namespace gemm_kernels

@@ -40,6 +40,12 @@ struct KernelTable {
   // y[j] = alpha * sum_k x[k] * m[k*ld + j] + beta * y[j] for j < cols (beta == 0: y not read).
   void (*gemv_cols)(long len, long cols, const float* m, long ld, const float* x, float alpha,
                     float beta, float* y);
+  // Rows [0, rows) (1..4) of y (stride ldy, N columns) = alpha * x (stride ldx) * W^T + beta * y,
+  // W [N, K] packed by this set's pack_b(true, ...) one K block (kc_step) at a time at
+  // packed + pc * npad: a GEMV vectorised across outputs, each element summed with the
+  // microkernel's operations (gemm_packed_rows.inc). Null when the set has none (portable).
+  void (*packed_rows)(long rows, long N, long K, long kc_step, const float* packed, long npad,
+                      const float* x, long ldx, float alpha, float beta, float* y, long ldy) = nullptr;
 };
 
 // Portable C++ kernels (gemm_scalar.cc).

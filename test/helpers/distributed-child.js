@@ -1,7 +1,7 @@
 // One rank of the distributed-training tests (test/distributed.test.ts): trains a small MLP on the
 // embedded digits with fit({ distributed }) and writes its final weights (and reducer stats) as JSON.
-// argv: outFile batchSize epochs [failAtStep [exit|hang]] (the last rank exits with code 7, or hangs, at that step); RANK / WORLD_SIZE / MYELIN_RENDEZVOUS from the environment
-// (as `myelin run` sets them), or a world of one. TEST_VERBOSE, TEST_CHECKPOINT_DIR and TEST_RESUME_FROM
+// argv: outFile batchSize epochs [failAtStep [exit|kill|hang]] (the last rank exits with code 7, is killed by SIGKILL, or hangs, at that step); RANK / WORLD_SIZE / MYELIN_RENDEZVOUS from the environment
+// (as `myelin run` sets them), or a world of one; TEST_BACKEND=mpi: the ranks mpirun started. TEST_VERBOSE, TEST_CHECKPOINT_DIR and TEST_RESUME_FROM
 // set fit's verbose, checkpointDir and resumeFrom.
 'use strict';
 const fs = require('fs');
@@ -9,7 +9,7 @@ const m = require(process.env.MYELIN_DIST_ENTRY || '../../dist/index.js');
 
 async function main() {
   const [outFile, batchSize, epochs, dieAt, how = 'exit'] = process.argv.slice(2);
-  const g = m.distributed.init({ timeoutMs: Number(process.env.TEST_TIMEOUT_MS || 20000) });
+  const g = m.distributed.init({ timeoutMs: Number(process.env.TEST_TIMEOUT_MS || 20000), ...(process.env.TEST_BACKEND ? { backend: process.env.TEST_BACKEND } : {}) });
   const digits = m.data.loadDigits({ seed: 1 });
   const n = 203; // not a multiple of 2 or 3: the last batch is ragged and some ranks run out first
   const x = m.tensor(digits.train.x.slice(0, n * 64), [n, 64]);
@@ -25,6 +25,7 @@ async function main() {
     onBatchEnd: () => {
       step++;
       if (dieAt === undefined || g.rank !== g.worldSize - 1 || step !== Number(dieAt)) return;
+      if (how === 'kill') process.kill(process.pid, 'SIGKILL'); // dies without any exit code or handler
       if (how === 'hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000); // stuck, sockets open
       process.exit(7);
     },
@@ -36,6 +37,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`rank ${process.env.RANK}: ${err && err.message}\n`);
+  process.stderr.write(`rank ${process.env.RANK ?? process.env.OMPI_COMM_WORLD_RANK}: ${err && err.message}\n`);
   process.exit(1);
 });

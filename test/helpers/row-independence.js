@@ -115,6 +115,9 @@ async function stackCase(B, name) {
     const oa = new Float32Array(m * outN);
     await B.forwardAsync(m, frozen, x, oa, softmax);
     compare(`${what} forwardAsync`, alone, oa, s, m, outN);
+    const of = new Float32Array(m * outN);
+    B.forwardDense(m, frozen, x, of, softmax);
+    compare(`${what} forwardDense (frozen plan)`, alone, of, s, m, outN);
     const lo = new Float32Array(m * l0.N);
     B.linearForward({ M: m, N: l0.N, K, X: x, W: l0.W, bias: l0.bias, act: l0.act, alpha: l0.alpha, out: lo, preact: null });
     compare(`${what} linearForward`, aloneLinear, lo, s, m, l0.N);

@@ -31,7 +31,8 @@ export function forwardAsync(
   return runForwardAsync(M, frozen, copy, out, softmax);
 }
 
-export function forwardDense(M: number, layers: PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void {
+export function forwardDense(M: number, plan: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean): void {
+  const layers = Array.isArray(plan) ? plan : frozenLayers.get('forwardDense', plan);
   checkForwardPlan('forwardDense', M, layers, X, out, softmax);
   const maxN = layers.reduce((m, L) => Math.max(m, L.N), 0);
   // Two ping-pong buffers for the intermediates (none for a single layer).

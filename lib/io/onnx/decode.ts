@@ -40,6 +40,8 @@ export function shortestFloat32(x: number): number {
 export interface ConstTensor {
   dims: number[];
   data: Float64Array;
+  /** Stored as an integer or bool type (shape arithmetic: ONNX Div of integers truncates). */
+  int?: boolean;
 }
 
 function elementCount(dims: number[], what: string): number {
@@ -62,8 +64,10 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
   const n = elementCount(dims, name);
   const type = t.dataType ?? 0;
   const raw = t.rawData && t.rawData.byteLength > 0 ? t.rawData : null;
-  const width = type === DataType.FLOAT || type === DataType.INT32 ? 4 : type === DataType.DOUBLE || type === DataType.INT64 ? 8 : 0;
-  if (width === 0) throw new Error(`${name}: data type ${onnx.TensorProto.DataType[type] ?? type} is not supported (float, double, int32, int64 are)`);
+  const BOOL = onnx.TensorProto.DataType.BOOL;
+  const width = type === DataType.FLOAT || type === DataType.INT32 ? 4 : type === DataType.DOUBLE || type === DataType.INT64 ? 8 : type === BOOL ? 1 : 0;
+  if (width === 0) throw new Error(`${name}: data type ${onnx.TensorProto.DataType[type] ?? type} is not supported (float, double, int32, int64, bool are)`);
+  const int = type === DataType.INT32 || type === DataType.INT64 || type === BOOL;
   if (raw) {
     if (raw.byteLength !== n * width) {
       throw new Error(`${name}: raw_data has ${raw.byteLength} bytes, shape [${dims.join(',')}] needs ${n * width}`);
@@ -74,12 +78,13 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
       if (type === DataType.FLOAT) out[i] = view.getFloat32(i * 4, true);
       else if (type === DataType.INT32) out[i] = view.getInt32(i * 4, true);
       else if (type === DataType.DOUBLE) out[i] = view.getFloat64(i * 8, true);
+      else if (type === BOOL) out[i] = view.getUint8(i) !== 0 ? 1 : 0;
       else out[i] = Number(view.getBigInt64(i * 8, true));
     }
-    return { dims, data: out };
+    return { dims, data: out, int };
   }
   const typed: ArrayLike<number | { toNumber(): number }> =
-    type === DataType.FLOAT ? t.floatData ?? [] : type === DataType.DOUBLE ? t.doubleData ?? [] : type === DataType.INT32 ? t.int32Data ?? [] : t.int64Data ?? [];
+    type === DataType.FLOAT ? t.floatData ?? [] : type === DataType.DOUBLE ? t.doubleData ?? [] : type === DataType.INT32 || type === BOOL ? t.int32Data ?? [] : t.int64Data ?? [];
   if (typed.length !== n) {
     throw new Error(`${name}: has ${typed.length} values, shape [${dims.join(',')}] needs ${n}`);
   }
@@ -88,7 +93,7 @@ export function readTensor(t: onnx.ITensorProto, what: string): ConstTensor {
     const v = typed[i];
     out[i] = typeof v === 'number' ? v : v.toNumber();
   }
-  return { dims, data: out };
+  return { dims, data: out, int };
 }
 
 /** Attribute lookup helpers on a node; each throws naming the node when the attribute has the wrong type. */

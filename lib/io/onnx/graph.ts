@@ -14,7 +14,12 @@ export const SUPPORTED_OPS = new Set([
 ]);
 
 /** Operators only a Graph import reads (dag.ts): a graph with any of them is not read as a chain. */
-export const GRAPH_ONLY_OPS = new Set(['Concat', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'LogSoftmax', 'Log', 'Abs', 'Transpose']);
+export const GRAPH_ONLY_OPS = new Set([
+  'Concat', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'LogSoftmax', 'Log', 'Abs', 'Transpose',
+  // shape arithmetic (torch.onnx.export's attention head split, masks) and recurrent nodes
+  'Shape', 'Slice', 'Unsqueeze', 'Squeeze', 'ConstantOfShape', 'Expand', 'Where', 'Equal', 'Greater', 'Less', 'Not',
+  'LSTM', 'GRU',
+]);
 
 /** The registered layers that read ONNX themselves, by the operators they read. */
 function importersByOp(): Map<string, LayerDefinition> {
@@ -63,6 +68,18 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
   ReduceSum: { keepdims: AttributeType.INT, noop_with_empty_axes: AttributeType.INT },
   ReduceMax: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
   ReduceMin: { axes: AttributeType.INTS, keepdims: AttributeType.INT },
+  Shape: { start: AttributeType.INT, end: AttributeType.INT },
+  Unsqueeze: { axes: AttributeType.INTS },
+  Squeeze: { axes: AttributeType.INTS },
+  ConstantOfShape: { value: AttributeType.TENSOR },
+  LSTM: {
+    hidden_size: AttributeType.INT, direction: AttributeType.STRING, activations: AttributeType.STRINGS, activation_alpha: AttributeType.FLOATS,
+    activation_beta: AttributeType.FLOATS, clip: AttributeType.FLOAT, input_forget: AttributeType.INT, layout: AttributeType.INT,
+  },
+  GRU: {
+    hidden_size: AttributeType.INT, direction: AttributeType.STRING, activations: AttributeType.STRINGS, activation_alpha: AttributeType.FLOATS,
+    activation_beta: AttributeType.FLOATS, clip: AttributeType.FLOAT, linear_before_reset: AttributeType.INT, layout: AttributeType.INT,
+  },
   Constant: {
     value: AttributeType.TENSOR, value_float: AttributeType.FLOAT, value_int: AttributeType.INT,
     value_floats: AttributeType.FLOATS, value_ints: AttributeType.INTS,
@@ -72,7 +89,7 @@ const ATTRIBUTES: Record<string, Record<string, number>> = {
 /** AttributeProto's value field for each attribute type (exactly one may be set). */
 const VALUE_FIELDS: Record<number, string> = {
   [AttributeType.FLOAT]: 'f', [AttributeType.INT]: 'i', [AttributeType.STRING]: 's', [AttributeType.TENSOR]: 't',
-  [AttributeType.FLOATS]: 'floats', [AttributeType.INTS]: 'ints',
+  [AttributeType.FLOATS]: 'floats', [AttributeType.INTS]: 'ints', [AttributeType.STRINGS]: 'strings',
 };
 const ALL_VALUE_FIELDS = ['f', 'i', 's', 't', 'g', 'sparseTensor', 'tp', 'floats', 'ints', 'strings', 'tensors', 'graphs', 'sparseTensors', 'typeProtos'];
 
@@ -97,7 +114,7 @@ function checkAttributes(node: onnx.INodeProto, label: string): void {
     seen.add(name);
     const type = allowed[name];
     const field = VALUE_FIELDS[type];
-    const repeated = type === AttributeType.FLOATS || type === AttributeType.INTS; // may be empty
+    const repeated = type === AttributeType.FLOATS || type === AttributeType.INTS || type === AttributeType.STRINGS; // may be empty
     const others = ALL_VALUE_FIELDS.filter((f) => f !== field && isSet(a, f));
     if (a.type !== type || !(repeated || isSet(a, field)) || others.length > 0 || isSet(a, 'refAttrName')) {
       const fields = ALL_VALUE_FIELDS.filter((f) => isSet(a, f));
@@ -114,12 +131,12 @@ function constantNodeValue(node: onnx.INodeProto, label: string): ConstTensor {
   const t = attrs.tensor('value');
   if (t) return readTensor(t, `${label} value`);
   if (attrs.has('value_float')) return { dims: [], data: Float64Array.of(attrs.float('value_float', 0)) };
-  if (attrs.has('value_int')) return { dims: [], data: Float64Array.of(attrs.int('value_int', 0)) };
+  if (attrs.has('value_int')) return { dims: [], data: Float64Array.of(attrs.int('value_int', 0)), int: true };
   const a = (node.attribute ?? []).find((x) => x.name === 'value_floats' || x.name === 'value_ints');
   if (a?.name === 'value_floats') return { dims: [a.floats?.length ?? 0], data: Float64Array.from(a.floats ?? []) };
   if (a?.name === 'value_ints') {
     const ints = (a.ints ?? []).map((v) => int64ToNumber(v, label));
-    return { dims: [ints.length], data: Float64Array.from(ints) };
+    return { dims: [ints.length], data: Float64Array.from(ints), int: true };
   }
   throw new Error(`${label}: only tensor, float and int constants are supported (has ${attrs.names().join(', ') || 'no value'})`);
 }

@@ -49,7 +49,14 @@ export interface ExportOptions {
 }
 
 
-/** Flattens a model into its leaf layers (containers inlined), with their parameters from the state dict. */
+/**
+ * Flattens a model into its leaf layers (containers inlined), with their parameters from the state dict.
+ * @param model the model to flatten.
+ * @returns one entry per leaf layer in forward order: name (the parameter-name prefix, e.g. '0.' or '2.body.1.'),
+ * config and params (by local name, e.g. weight).
+ * @throws Error when model.toConfig() throws (a layer that cannot describe itself is not supported by export).
+ * @example onnx.layersOf(model).map((l) => l.config.type) // ['Linear', 'ReLU', 'Linear']
+ */
 export function layersOf(model: Module): ExportLayer[] {
   const state = model.stateDict();
   const out: ExportLayer[] = [];
@@ -100,7 +107,17 @@ function exampleOfShape(shape: number[]): Tensor {
   return new Tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + 0.3)), shape);
 }
 
-/** The model as ONNX bytes (what exportModel writes), with a sha256 of the file that importModel checks. */
+/**
+ * The model as ONNX bytes (what exportModel writes), with a sha256 of the file that importModel checks.
+ * @param model the model to export.
+ * @param opts input or inputShape (the example traced; default [1, inFeatures of the first Linear]), opset (default
+ * 13), inputName / outputName, foldBatchNorm (default: the model is in eval mode); see ExportOptions.
+ * @returns the serialized ModelProto.
+ * @throws Error when model is not a Module, both input and inputShape are given, inputShape is not a list of at
+ * least 2 positive integers, foldBatchNorm is not a boolean, no example can be inferred, or a layer or op cannot be
+ * written to ONNX.
+ * @example const bytes = onnx.toOnnxBytes(model, { inputShape: [1, 64] });
+ */
 export function toOnnxBytes(model: Module, opts: ExportOptions = {}): Uint8Array {
   if (!(model instanceof Module)) throw new Error(`onnx.exportModel: model must be a Module, got ${model === null ? 'null' : typeof model}`);
   let example: ExampleInputs;
@@ -145,7 +162,14 @@ export async function exportModel(model: Module, file: string, opts: ExportOptio
   await writeFileAtomic(file, bytes);
 }
 
-/** Builds a trainable Sequential from LayerSpecs (fresh modules, weights copied in). */
+/**
+ * Builds a trainable Sequential from LayerSpecs (fresh modules, weights copied in).
+ * @param layers the layers in order, as the ONNX importer reads them (Linear with its weight and bias,
+ * activations, Dropout, Flatten, or a registered layer's config and params).
+ * @returns a Sequential with those layers and weights.
+ * @throws Error when a layer's config is invalid (as fromConfig checks) or a weight has the wrong size for its layer.
+ * @example onnx.sequentialFromLayers([{ kind: 'Linear', name: '0.', inFeatures: 2, outFeatures: 1, weight: Float32Array.of(1, 1), bias: null }])
+ */
 export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
   const configs: LayerConfig[] = layers.map((l): LayerConfig => {
     switch (l.kind) {
@@ -172,7 +196,13 @@ export function sequentialFromLayers(layers: LayerSpec[]): Sequential {
 
 /**
  * Parses ONNX bytes into a trainable model: a Sequential when the graph is a chain of layers (as before), else an
- * nn.Graph (residual adds, branches joined by Concat, several inputs or outputs). `source` names the file in errors.
+ * nn.Graph (residual adds, branches joined by Concat, several inputs or outputs).
+ * @param bytes the ONNX file's contents.
+ * @param source the file's name in error messages (default 'ONNX model').
+ * @returns a Sequential or an nn.Graph holding the weights.
+ * @throws Error `onnx.importModel: '<source>': ...` when the bytes are not a valid ONNX model, the integrity digest
+ * myelin wrote does not match, or the graph uses an operator, attribute or shape the importer does not support.
+ * @example const model = onnx.fromOnnxBytes(fs.readFileSync('model.onnx'), 'model.onnx');
  */
 export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequential | Graph {
   try {
@@ -195,7 +225,9 @@ export function fromOnnxBytes(bytes: Uint8Array, source = 'ONNX model'): Sequent
  * Reads an ONNX file written by exportModel or by torch.onnx.export. A chain (Gemm or MatMul+Add, Relu, LeakyRelu,
  * Sigmoid, Tanh, Softmax over the last axis, Flatten, Identity, Dropout, Gelu or its Erf/Tanh decomposition,
  * LayerNormalization) comes back as a Sequential; any other graph of those operators plus Add, Sub, Mul, Div,
- * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs) as an nn.Graph. Both train
+ * MatMul, Concat, Reshape (several consumers of one value, several inputs and outputs), the shape arithmetic of
+ * torch's attention (Shape, Gather, Slice, Unsqueeze, Squeeze, Expand, Where, comparisons, Cast) and LSTM/GRU nodes
+ * (as nn.LSTM/nn.GRU) as an nn.Graph; torch's encoder layers become nn.TransformerEncoderLayer modules. Both train
  * further. Throws naming the file for corrupted files and unsupported operators (all listed).
  * @param file the .onnx path (at most 2 GiB).
  * @returns a Sequential for a chain of supported operators, else an nn.Graph; both train further.
