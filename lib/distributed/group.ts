@@ -5,6 +5,7 @@ import * as path from 'path';
 import { loadGloo, type CollectivesBinding } from './native';
 import { joinMpi } from './mpi';
 import { checkOptions } from '../validate';
+import { explainJoinFailure } from './rendezvous';
 
 /** The collectives library: 'gloo' (addon built when libgloo-dev is installed) or 'mpi' (built when libopenmpi-dev is; the processes started by mpirun). */
 export type DistributedBackend = 'gloo' | 'mpi';
@@ -193,7 +194,8 @@ export function init(options: InitOptions = {}): ProcessGroup {
   try {
     b.connect({ rank: o.rank, size: o.worldSize, ...store, prefix: o.runId, hostname, iface: o.iface, timeoutMs: o.timeoutMs });
   } catch (err) {
-    throw new Error(`distributed.init: rank ${o.rank} of ${o.worldSize} could not join at ${o.rendezvous} (run '${o.runId}'): ${err instanceof Error ? err.message : String(err)}`);
+    const f = { rank: o.rank, worldSize: o.worldSize, runId: o.runId, timeoutMs: o.timeoutMs, rendezvous: o.rendezvous, store };
+    throw new Error(explainJoinFailure(f, err instanceof Error ? err.message : String(err)));
   }
   binding = b;
   current = nativeGroup('gloo', b, o.rank, o.worldSize);

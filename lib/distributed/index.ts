@@ -4,3 +4,4 @@ export { DistributedSampler } from './sampler';
 export { GradientReducer, type ReducerStats } from './reducer';
 export { type DistributedFitOption, type DistributedFitSettings } from './fit-hook';
 export { launch, type LaunchOptions, type RankExit } from './launch';
+export { syncBatchNorm } from './sync-bn';

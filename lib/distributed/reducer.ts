@@ -5,9 +5,33 @@ import { Tensor } from '../tensor';
 import { setLeafGradHook } from '../autograd';
 import type { ProcessGroup } from './group';
 
+/** One collective of a training step, in the order it was queued: a gradient bucket, or a synchronised BatchNorm's all-reduce of n floats. */
+type StepCollective = { kind: 'bucket'; index: number } | { kind: 'sync'; n: number };
+
+/** The collectives queued since the last step ended (forward's synchronised BatchNorms, then backward's). */
+let stepLog: StepCollective[] = [];
+/** The weight of the step whose backward is running, or null outside backward (read by synchronised BatchNorm). */
+let activeWeight: number | null = null;
+
+/**
+ * An all-reduce (sum, in place) that is part of a training step, recorded so that a rank with no rows
+ * in a later step can replay the step's collectives with zeros (synchronised BatchNorm uses it).
+ */
+export function stepAllreduce(group: ProcessGroup, a: Float32Array): Float32Array {
+  stepLog.push({ kind: 'sync', n: a.length });
+  return group.allreduce(a);
+}
+
+/** The batch weight of this rank's step while its backward runs through a GradientReducer, else null. */
+export function currentStepWeight(): number | null {
+  return activeWeight;
+}
+
 interface Bucket {
   params: Tensor[];
   offsets: number[];
+  /** Gradient floats; data[size] is the batch-weight slot (only the last bucket's is non-zero), then the extras (last bucket). */
+  size: number;
   data: Float32Array;
   ready: number;
 }
@@ -43,18 +67,27 @@ export class GradientReducer {
   private weightValue = 0;
   private nextToStart = 0;
   private inBackward = false;
+  /** The previous step's collectives, in order (replayed with zeros by a rank that has no rows). */
+  private schedule: StepCollective[] = [];
   private readonly hook = (leaf: Tensor): void => this.onLeaf(leaf);
   readonly stats: ReducerStats;
+  /**
+   * The sums over the ranks of the extra values backward() was given (after it returns): `extras` floats
+   * that ride in the last bucket, so a step can agree on small things (e.g. "a rank has another batch")
+   * without a collective of its own.
+   */
+  readonly extras: Float32Array;
 
   /**
    * Groups the parameters into buckets (in reverse order: backward finishes the last layer first).
    * @param params the model's parameters (the same list, in the same order, on every rank).
    * @param group the joined process group the gradients are averaged over.
    * @param bucketBytes the gradient bytes per bucket (default 1 MiB; one parameter larger than that gets a bucket of its own).
+   * @param extras floats every step sums over the ranks beside the gradients (default 0; see `extras`).
    * @throws Error when bucketBytes is not an integer of at least 4.
    * @example const reducer = new distributed.GradientReducer(model.parameters(), distributed.init());
    */
-  constructor(readonly params: Tensor[], readonly group: ProcessGroup, bucketBytes = 1 << 20) {
+  constructor(readonly params: Tensor[], readonly group: ProcessGroup, bucketBytes = 1 << 20, extras = 0) {
     if (!Number.isInteger(bucketBytes) || bucketBytes < 4) throw new Error(`distributed: bucketBytes must be an integer of at least 4, got ${bucketBytes}`);
     let current: Tensor[] = [];
     let size = 0;
@@ -69,7 +102,7 @@ export class GradientReducer {
       current.forEach((p, index) => this.where.set(p, { bucket: this.buckets.length, index }));
       // One float more in every bucket; only the last bucket's carries the batch weight (the others stay 0),
       // so a step costs one collective per bucket and no extra one for the weight.
-      this.buckets.push({ params: current, offsets, data: new Float32Array(at + 1), ready: 0 });
+      this.buckets.push({ params: current, offsets, size: at, data: new Float32Array(at + 1), ready: 0 });
       current = [];
       size = 0;
     };
@@ -81,7 +114,12 @@ export class GradientReducer {
       size += p.size;
     }
     flush();
-    if (this.buckets.length === 0) this.buckets.push({ params: [], offsets: [], data: new Float32Array(1), ready: 0 });
+    if (this.buckets.length === 0) this.buckets.push({ params: [], offsets: [], size: 0, data: new Float32Array(1), ready: 0 });
+    if (extras > 0) {
+      const last = this.buckets[this.buckets.length - 1];
+      last.data = new Float32Array(last.size + 1 + extras);
+    }
+    this.extras = new Float32Array(extras);
     const bytes = 4 * this.buckets.reduce((s, b) => s + b.data.length, 0);
     const w = group.worldSize;
     this.stats = { steps: 0, buckets: this.buckets.length, bucketSizes: this.buckets.map((b) => b.data.length), bytesPerStep: bytes, sentPerStep: (2 * (w - 1) / w) * bytes, bytesStartedInBackward: 0, backwardMs: 0, waitMs: 0 };
@@ -114,27 +152,34 @@ export class GradientReducer {
    * of all the ranks' rows. Every rank must call it once per step; buckets are all-reduced as backward fills them.
    * @param run the backward pass to run (e.g. () => loss.backward()), or null for an empty step.
    * @param weight this rank's batch weight (its rows this step, 0 for an empty step).
+   * @param extras the constructor's number of extra values, summed over the ranks into `extras` (default: zeros).
    * @throws Error when the weights of all ranks sum to 0 or less (every rank had an empty batch), or when a
    * collective fails (a lost rank, a timeout).
    * @example reducer.backward(() => loss.backward(), xb.shape[0]); opt.step();
    */
-  backward(run: (() => void) | null, weight: number): void {
+  backward(run: (() => void) | null, weight: number, extras?: ArrayLike<number>): void {
     this.weightValue = weight;
     this.nextToStart = 0;
     for (const b of this.buckets) {
       b.ready = 0;
-      b.data[b.data.length - 1] = 0;
+      b.data.fill(0, b.size);
     }
     const last = this.buckets[this.buckets.length - 1];
-    last.data[last.data.length - 1] = weight;
+    last.data[last.size] = weight;
+    if (extras !== undefined) {
+      if (extras.length !== this.extras.length) throw new Error(`distributed: expected ${this.extras.length} extra values for the all-reduce, got ${extras.length}`);
+      for (let i = 0; i < extras.length; i++) last.data[last.size + 1 + i] = extras[i];
+    }
     const started = performance.now();
     if (run !== null) {
       const prev = setLeafGradHook(this.hook);
       this.inBackward = true;
+      activeWeight = weight;
       try {
         run();
       } finally {
         this.inBackward = false;
+        activeWeight = null;
         setLeafGradHook(prev);
       }
     }
@@ -143,19 +188,23 @@ export class GradientReducer {
     for (let i = this.nextToStart; i < this.buckets.length; i++) {
       const b = this.buckets[i];
       if (b.ready < b.params.length) {
-        const slot = b.data[b.data.length - 1];
+        const tail = b.data.slice(b.size);
         b.data.fill(0);
         b.params.forEach((p, j) => {
           if (p.grad !== null) b.data.set(p.grad.data, b.offsets[j]);
         });
-        if (weight !== 1) for (let k = 0; k < b.data.length - 1; k++) b.data[k] *= weight;
-        b.data[b.data.length - 1] = slot;
+        if (weight !== 1) for (let k = 0; k < b.size; k++) b.data[k] *= weight;
+        b.data.set(tail, b.size);
         b.ready = b.params.length;
       }
     }
+    if (run === null && this.schedule.some((c) => c.kind === 'sync')) this.replay();
     this.startReady();
     this.group.wait();
-    const total = last.data[last.data.length - 1];
+    this.schedule = stepLog;
+    stepLog = [];
+    const total = last.data[last.size];
+    for (let i = 0; i < this.extras.length; i++) this.extras[i] = last.data[last.size + 1 + i];
     if (!(total > 0)) throw new Error(`distributed: the ranks' batch weights sum to ${total} (every rank had an empty batch)`);
     for (const b of this.buckets) {
       const inv = 1 / total;
@@ -184,14 +233,34 @@ export class GradientReducer {
     this.startReady();
   }
 
+  /**
+   * An empty step of a model with synchronised BatchNorm: the other ranks' step interleaves the layers'
+   * all-reduces (forward, then backward) with the gradient buckets, so this rank queues the previous
+   * step's sequence, with zeros for the layers (no rows: sums and counts 0) and its zero buckets.
+   */
+  private replay(): void {
+    for (const c of this.schedule) {
+      if (c.kind === 'sync') stepAllreduce(this.group, new Float32Array(c.n));
+      else {
+        while (this.nextToStart <= c.index) this.startNext();
+      }
+    }
+  }
+
+  private startNext(): void {
+    const b = this.buckets[this.nextToStart];
+    this.group.start(b.data);
+    stepLog.push({ kind: 'bucket', index: this.nextToStart });
+    if (this.inBackward && this.nextToStart < this.buckets.length - 1) this.stats.bytesStartedInBackward += 4 * b.data.length;
+    this.nextToStart++;
+  }
+
   /** Starts the complete buckets in bucket order (the order must be the same on every rank). */
   private startReady(): void {
     while (this.nextToStart < this.buckets.length) {
       const b = this.buckets[this.nextToStart];
       if (b.ready < b.params.length) return;
-      this.group.start(b.data);
-      if (this.inBackward && this.nextToStart < this.buckets.length - 1) this.stats.bytesStartedInBackward += 4 * b.data.length;
-      this.nextToStart++;
+      this.startNext();
     }
   }
 }

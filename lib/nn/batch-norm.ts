@@ -30,6 +30,12 @@ export interface BatchNormConfig extends LayerConfig {
   trackRunningStats: boolean;
 }
 
+/**
+ * Training-mode normalisation over several processes (set by distributed.syncBatchNorm): returns the
+ * output, or null to normalise with this process's batch alone.
+ */
+export type BatchNormSync = (x: Tensor, o: { eps: number; running: RunningStats | null; weight: Tensor | null; bias: Tensor | null }) => Tensor | null;
+
 type Kind = 'BatchNorm1d' | 'BatchNorm2d';
 /** The input ranks each kind accepts ([N, C] or [N, C, L]; [N, C, H, W]). */
 const RANKS: Record<Kind, number[]> = { BatchNorm1d: [2, 3], BatchNorm2d: [4] };
@@ -54,6 +60,8 @@ abstract class BatchNormBase extends Module {
   /** [] batches seen in training mode (a float32 count, as stored), or null without trackRunningStats. */
   readonly numBatchesTracked: Tensor | null;
   protected abstract readonly kind: Kind;
+  /** Set by distributed.syncBatchNorm: batch statistics over every rank in training mode; null: this process's batch. */
+  sync: BatchNormSync | null = null;
 
   constructor(kind: Kind, numFeatures: number, opts: BatchNormOptions = {}) {
     super();
@@ -92,7 +100,8 @@ abstract class BatchNormBase extends Module {
     }
     let y: Tensor;
     try {
-      y = batchNorm(x, { training: this.training, eps: this.eps, running, weight: this.weight, bias: this.bias });
+      const synced = this.training && this.sync !== null ? this.sync(x, { eps: this.eps, running, weight: this.weight, bias: this.bias }) : null;
+      y = synced ?? batchNorm(x, { training: this.training, eps: this.eps, running, weight: this.weight, bias: this.bias });
     } catch (err) {
       throw new Error(`${where}: ${(err as Error).message}`);
     }

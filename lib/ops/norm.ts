@@ -128,7 +128,7 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions): Tensor {
 }
 
 /** Blends a batch's mean and (unbiased) variance into running statistics, as torch.nn.BatchNorm does. */
-function updateRunning(r: RunningStats, mean: Float32Array, biasedVar: Float32Array, count: number): void {
+export function updateRunning(r: RunningStats, mean: Float32Array, biasedVar: Float32Array, count: number): void {
   r.batches += 1;
   const m = r.momentum === null ? 1 / r.batches : r.momentum;
   const unbias = count > 1 ? count / (count - 1) : 1;

@@ -23,6 +23,7 @@ import { checkOptions, checkPositiveInt, describe } from '../validate';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import { PREDICT_BATCH_SIZE } from '../constants';
 import { fitInBackground } from './background';
+import { distributedStreamRun, type DistributedStreamRun } from '../distributed/fit-hook';
 
 /** fit's options when the data is a data.Dataset. */
 export interface FitDatasetOptions extends Omit<FitOptions, 'validationData'> {
@@ -56,7 +57,7 @@ const ARRAY_ONLY: Record<string, string> = {
 const DATASET_FIT_OPTIONS = [
   'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
-  'history', 'clipGradNorm', 'checkpointDir', 'report',
+  'history', 'clipGradNorm', 'checkpointDir', 'report', 'distributed',
 ];
 
 /**
@@ -286,25 +287,33 @@ function forwardBatch(model: TrainableModel, d: PreparedData, op: string): { pre
   return { pred: forwardOne(op, model, args), target };
 }
 
-/** One optimisation step on a batch (the same sequence as fit's: zeroGrad, forward, loss, backward, clip, step, metrics); returns the loss. */
+/** A distributed step's part: the batch weight and whether this rank has a batch for the next step. */
+interface DistributedStep { run: DistributedStreamRun; weight: number; hasNext: boolean }
+
+/**
+ * One optimisation step on a batch (the same sequence as fit's: zeroGrad, forward, loss, backward, clip,
+ * step, metrics); returns the loss. Distributed: backward through the gradient all-reduce; d null is a
+ * rank whose share of the epoch has run out (an empty step: it joins the all-reduce with weight 0).
+ */
 function trainStep(
   model: TrainableModel, optimizer: TrainableOptimizer, params: Tensor[], loss: WeightedLoss, metrics: Metric[],
-  d: PreparedData, clip: number | undefined, reuse: boolean, where: string,
+  d: PreparedData | null, clip: number | undefined, reuse: boolean, where: string, dist: DistributedStep | null = null,
 ): number {
   if (reuse) beginStepArena();
   try {
     optimizer.zeroGrad();
-    const { pred, target } = forwardBatch(model, d, 'fit');
-    const l = loss.fn(pred, target);
-    if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got shape [${l.shape.join(',')}]`);
-    const value = l.item();
+    const out = d === null ? null : forwardBatch(model, d, 'fit');
+    const l = out === null ? null : loss.fn(out.pred, out.target);
+    if (l !== null && l.size !== 1) throw new Error(`fit: the loss must be a scalar, got shape [${l.shape.join(',')}]`);
+    const value = l === null ? 0 : l.item();
     if (!Number.isFinite(value)) {
       throw new Error(`fit: loss is ${value} at ${where} (try a lower learning rate, clipGradNorm, or check the data for NaN/inf)`);
     }
-    l.backward();
+    if (dist !== null) dist.run.reducer.backward(l === null ? null : () => l.backward(), dist.weight, [dist.hasNext ? 1 : 0]);
+    else l?.backward();
     if (clip !== undefined) clipGradNorm(params, clip);
     optimizer.step();
-    for (const m of metrics) m.update(pred, target, d.n);
+    if (out !== null && d !== null) for (const m of metrics) m.update(out.pred, out.target, d.n);
     return value;
   } finally {
     if (reuse) endStepArena();
@@ -344,10 +353,19 @@ interface StreamRun extends TrainingRunState {
   reuse: boolean;
   /** Checks a batch's labels against the loss's classes. */
   checkLabels(d: PreparedData, what: string): void;
+  /** Data-parallel training (fit's distributed option), else null. */
+  dist: DistributedStreamRun | null;
+  /**
+   * Distributed: this rank's next batch read ahead (null once its share of the pass has run out), and
+   * whether a pass is under way (primed); kept across epochs, since with stepsPerEpoch an epoch need not end a pass.
+   */
+  cursor: { ahead: PreparedData | null; primed: boolean };
 }
 
 /** Reads the first batch and sets up loss, metrics, optimizer, callbacks and checks from it (the model runs once on it). */
-async function prepareStreamRun(model: TrainableModel, options: FitDatasetOptions, settings: StreamSettings, stream: BatchStream, progress: StreamRun['progress']): Promise<StreamRun> {
+async function prepareStreamRun(
+  model: TrainableModel, options: FitDatasetOptions, settings: StreamSettings, stream: BatchStream, progress: StreamRun['progress'], dist: DistributedStreamRun | null,
+): Promise<StreamRun> {
   const first = await stream.first();
   const valData = options.validationData;
   let val: PreparedData | null = null;
@@ -355,7 +373,7 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
     val = preprocessForModel(model, valData, prepareData(valData, 'fit', 'validationData'), 'fit');
     checkDataValues('fit', 'validationData', val);
   }
-  const params = model.parameters();
+  const params = dist?.reducer.params ?? model.parameters();
   const optimizer = makeOptimizer(options.optimizer ?? 'adam', params, options.lr);
   const callbacks = collectCallbacks('fit', options.callbacks, options.onEpochEnd, options.onBatchEnd);
   let setup: LossSetup;
@@ -379,7 +397,10 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
     trainLoss = trainingLoss('fit', lossName, setup.lossFn, options.classWeight, first.labels, classes);
   }
   const { lossFn, metrics, valMetrics, lossName, metricSpecs } = setup;
-  if (options.checkpointDir !== undefined) callbacks.push(checkpointCallback(options.checkpointDir));
+  if (options.checkpointDir !== undefined && (dist?.writesCheckpoints ?? true)) {
+    dist?.recordWorldSize(options.checkpointDir);
+    callbacks.push(checkpointCallback(options.checkpointDir));
+  }
   const history = withHistoryMethods(options.history ?? emptyHistory());
   history.stopReason = null;
   history.aborted = false;
@@ -390,26 +411,50 @@ async function prepareStreamRun(model: TrainableModel, options: FitDatasetOption
   };
   return {
     model, options, settings, stream, val, lossFn, trainLoss, metrics, valMetrics, params, optimizer,
-    callbacks, history, monitor: new DivergenceMonitor(null), ctx, progress, reuse: stepBuffersReusable(model, optimizer, lossName, metricSpecs), checkLabels,
+    callbacks, history, monitor: new DivergenceMonitor(null), ctx, progress, reuse: stepBuffersReusable(model, optimizer, lossName, metricSpecs), checkLabels, dist, cursor: { ahead: null, primed: false },
   };
 }
 
 /** One epoch's batches: steps, progress and onBatchEnd. Returns the epoch's totals, or null when the signal aborted it. */
 async function streamEpoch(run: StreamRun, epoch: number): Promise<{ lossSum: number; weightSum: number; seen: number; steps: number } | null> {
-  const { settings: { epochs, steps }, metrics, callbacks, ctx } = run;
+  const { settings: { epochs, steps }, metrics, callbacks, ctx, dist } = run;
   const accuracy = metrics.find((m) => m.name === 'accuracy');
   let lossSum = 0; // sum of batch loss x batch weight (its rows, or its class weights)
   let weightSum = 0;
   let seen = 0;
   let b = 0;
+  const cursor = run.cursor;
   for (; steps === undefined || b < steps; b++) {
     if (run.options.signal?.aborted) return null;
-    const d = await run.stream.next();
-    if (d === null) break;
+    let d: PreparedData | null;
+    if (dist !== null) {
+      // This rank reads one batch ahead; each step's all-reduce sums the ranks' "I have a next batch",
+      // so every rank sees the end of a pass after the same step. A pass ends the epoch, or, with
+      // stepsPerEpoch, the next step starts a new pass on every rank at once.
+      if (!cursor.primed) {
+        if (b > 0 && steps === undefined) break;
+        cursor.ahead = await run.stream.next();
+        cursor.primed = true;
+        if (!dist.anyRank(cursor.ahead !== null)) break;
+      }
+      d = cursor.ahead;
+      cursor.ahead = d === null ? null : await run.stream.next(); // null once this rank's share of the pass has run out
+    } else {
+      d = await run.stream.next();
+      if (d === null) break;
+    }
+    const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
+    if (d === null) {
+      // This rank's share has run out before the others': an empty step (weight 0) in their all-reduce.
+      trainStep(run.model, run.optimizer, run.params, run.trainLoss, metrics, null, run.options.clipGradNorm, run.reuse, where, { run: dist as DistributedStreamRun, weight: 0, hasNext: false });
+      if (!(dist as DistributedStreamRun).anyNext) cursor.primed = false;
+      continue;
+    }
     run.checkLabels(d, `dataset batch ${b} of epoch ${epoch + 1}`);
     const weight = d.labels !== null && !d.outputs ? run.trainLoss.batchWeight(d.labels, d.n) : d.n;
-    const where = `epoch ${epoch + 1}/${epochs}, batch ${b + 1}${steps === undefined ? '' : `/${steps}`}`;
-    const lossValue = trainStep(run.model, run.optimizer, run.params, run.trainLoss, metrics, d, run.options.clipGradNorm, run.reuse, where);
+    const step = dist === null ? null : { run: dist, weight, hasNext: cursor.ahead !== null };
+    const lossValue = trainStep(run.model, run.optimizer, run.params, run.trainLoss, metrics, d, run.options.clipGradNorm, run.reuse, where, step);
+    if (dist !== null && !dist.anyNext) cursor.primed = false;
     run.monitor.batch(lossValue);
     lossSum += lossValue * weight;
     weightSum += weight;
@@ -462,11 +507,19 @@ async function endStreamEpoch(run: StreamRun, epoch: number, totals: { lossSum: 
  */
 export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
   const settings = checkStreamOptions(options);
-  const stream = new BatchStream(model, batchesOf(dataset, settings.batchSize, options.batchSize, 'fit'), 'fit', settings.steps);
+  const dist = distributedStreamRun(options.distributed, model.parameters(), {
+    batchSize: settings.batchSize, stepsPerEpoch: settings.steps ?? 0, epochs: settings.epochs, initialEpoch: settings.initialEpoch,
+  });
+  if (dist !== null && !dist.logs) settings.verbose = 0;
+  // Distributed: this rank's batches only (a dataset of rows is filtered by row before batching, so the
+  // other ranks' rows are never copied into batches here).
+  const source = dist === null ? dataset : dist.shard(dataset, dataset.batched ? 1 : settings.batchSize);
+  // Distributed, the stream stops at the end of each pass (streamEpoch starts the next on every rank at once).
+  const stream = new BatchStream(model, batchesOf(source, settings.batchSize, options.batchSize, 'fit'), 'fit', dist === null ? settings.steps : undefined);
   const wasTraining = (model as { training?: boolean }).training;
   const progress = makeProgress(settings.verbose, options.output ?? process.stdout);
   try {
-    const run = await prepareStreamRun(model, options, settings, stream, progress);
+    const run = await prepareStreamRun(model, options, settings, stream, progress, dist);
     const { ctx, history, callbacks } = run;
     let aborted = false;
     for (const cb of callbacks) await cb.onTrainBegin?.(ctx);
@@ -480,6 +533,7 @@ export async function fitDataset(model: TrainableModel, dataset: Dataset<unknown
       progress.epochBegin(epoch, settings.epochs, ctx.samples);
       const totals = await streamEpoch(run, epoch);
       if (totals === null) { aborted = true; break; }
+      dist?.reduceTotals(totals, model);
       ctx.samples = totals.seen;
       ctx.stepsPerEpoch = totals.steps;
       if (await endStreamEpoch(run, epoch, totals, started, (performance.now() - started) / 1000)) break;

@@ -496,7 +496,7 @@ async function runEpochs(run: FitRun): Promise<boolean> {
     run.progress.epochBegin(epoch, settings.epochs, run.train.n);
     const totals = await runEpoch(run, epoch);
     if (totals === null) return true;
-    run.dist?.reduceTotals(totals);
+    run.dist?.reduceTotals(totals, model);
     const trainSeconds = (performance.now() - started) / 1000;
     const logs: EpochLogs = { loss: totals.lossSum / totals.weightSum, lr: run.optimizer.lr, seconds: 0 };
     for (const m of run.metrics) logs[m.name] = m.result();

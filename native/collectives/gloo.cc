@@ -194,6 +194,69 @@ class Comm : public myelin_collectives::JobQueue {
 
 std::unique_ptr<Comm> comm;
 
+// Gloo's Redis store plus the one thing it lacks: deleting a run's keys. Gloo writes them with SETNX, so
+// keys left by an earlier run with the same prefix would make the next run fail ("already set"); rank 0
+// removes them once every rank has connected (nothing reads them after that), so the same MASTER_ADDR /
+// MASTER_PORT / runId work again for the next run.
+class RunRedisStore : public gloo::rendezvous::RedisStore {
+ public:
+  // timeout: how long one Redis command may wait for its reply (Gloo sets none, so a server that accepts
+  // connections but never answers, e.g. a stopped process, would block init forever). Connecting has
+  // Gloo's own limit of 2 s.
+  RunRedisStore(const std::string& host, int port, std::chrono::milliseconds timeout) : RedisStore(host, port) {
+    struct timeval tv;
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    if (redisSetTimeout(redis_, tv) != REDIS_OK) throw std::runtime_error("Redis: cannot set the reply timeout");
+  }
+  // Deletes these keys (those that exist).
+  void removeKeys(const std::vector<std::string>& keys) {
+    std::vector<const char*> argv{"DEL"};
+    std::vector<size_t> lens{3};
+    for (const std::string& k : keys) {
+      argv.push_back(k.data());
+      lens.push_back(k.size());
+    }
+    auto* del = static_cast<redisReply*>(redisCommandArgv(redis_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    if (del == nullptr) throw std::runtime_error(std::string("Redis DEL: ") + redis_->errstr);
+    freeReplyObject(del);
+  }
+  // Deletes every key matching prefix + "/*" (the prefix's glob characters escaped); returns how many.
+  long long removeRun(const std::string& prefix) {
+    std::string pattern;
+    for (const char c : prefix) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += "/*";
+    long long removed = 0;
+    std::string cursor = "0";
+    do {
+      auto* scan = static_cast<redisReply*>(redisCommand(redis_, "SCAN %s MATCH %b COUNT 1000", cursor.c_str(), pattern.data(), pattern.size()));
+      if (scan == nullptr) throw std::runtime_error(std::string("Redis SCAN: ") + redis_->errstr);
+      if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2) {
+        freeReplyObject(scan);
+        throw std::runtime_error("Redis SCAN: unexpected reply");
+      }
+      cursor.assign(scan->element[0]->str, scan->element[0]->len);
+      const redisReply* keys = scan->element[1];
+      if (keys->elements > 0) {
+        std::vector<const char*> argv{"DEL"};
+        std::vector<size_t> lens{3};
+        for (size_t i = 0; i < keys->elements; i++) {
+          argv.push_back(keys->element[i]->str);
+          lens.push_back(keys->element[i]->len);
+        }
+        auto* del = static_cast<redisReply*>(redisCommandArgv(redis_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+        if (del != nullptr && del->type == REDIS_REPLY_INTEGER) removed += del->integer;
+        if (del != nullptr) freeReplyObject(del);
+      }
+      freeReplyObject(scan);
+    } while (cursor != "0");
+    return removed;
+  }
+};
+
 // "[ip]:port" as Gloo's Address::str() prints it. raw: the port as stored (network byte order), which is
 // what this Gloo prints; else in host order (kept so that a Gloo that converts it matches too).
 std::string addressText(const sockaddr_storage& ss, bool raw) {
@@ -243,7 +306,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     auto device = tcp::CreateDevice(attr);
     std::unique_ptr<gloo::rendezvous::Store> base;
     if (str(o, "store") == "redis") {
-      base.reset(new gloo::rendezvous::RedisStore(str(o, "host"), integer(o, "port", 6379)));
+      base.reset(new RunRedisStore(str(o, "host"), integer(o, "port", 6379), timeout));
     } else {
       base.reset(new gloo::rendezvous::FileStore(str(o, "path")));
     }
@@ -251,7 +314,20 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     gloo::rendezvous::PrefixStore store(prefix, *base);
     auto ctx = std::make_shared<gloo::rendezvous::Context>(rank, size);
     ctx->setTimeout(timeout);
-    ctx->connectFullMesh(store, device);
+    try {
+      ctx->connectFullMesh(store, device);
+    } catch (const std::exception& e) {
+      // A rank that gives up on the Redis rendezvous (another rank did not come) takes its own keys back, so
+      // they do not block the next run with this runId; keys that were already there (another run's) stay.
+      if (str(o, "store") == "redis" && std::string(e.what()).find("already set") == std::string::npos) {
+        try {
+          const std::string r = std::to_string(rank);
+          static_cast<RunRedisStore*>(base.get())->removeKeys({prefix + "/" + r, prefix + "/rank_" + r});
+        } catch (const std::exception&) {
+        }
+      }
+      throw;
+    }
     // Each rank publishes its local address of every connection, so that an error naming a peer's
     // address can name the peer's rank.
     std::string mine;
@@ -281,6 +357,9 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
       opts.setTimeout(timeout);
       gloo::alltoall(opts);
     }
+    // Rank 0's alltoall completing means every rank has read all it needs from the store: clear the run's
+    // rendezvous keys (Redis only; a directory store is one run's by design).
+    if (rank == 0 && str(o, "store") == "redis") static_cast<RunRedisStore*>(base.get())->removeRun(prefix);
     if (DIR* dir = opendir("/proc/self/fd")) {
       while (dirent* e = readdir(dir)) {
         const int fd = std::atoi(e->d_name);
