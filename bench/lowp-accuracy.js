@@ -27,16 +27,8 @@ function args(argv) {
   return o;
 }
 
-function accuracy(scores, labels) {
-  const [rows, n] = scores.shape;
-  let hit = 0;
-  for (let i = 0; i < rows; i++) {
-    let best = 0;
-    for (let j = 1; j < n; j++) if (scores.data[i * n + j] > scores.data[i * n + best]) best = j;
-    if (best === labels[i]) hit++;
-  }
-  return hit / rows;
-}
+/** The fraction of rows whose highest score is the label's class. */
+const accuracy = (scores, labels) => myelin.metrics.accuracyScore(labels, scores);
 
 async function measure(name, model, train, test, epochs, seed, shape) {
   const t0 = Date.now();

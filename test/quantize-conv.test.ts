@@ -43,11 +43,15 @@ function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
       patch[k] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x.data[((n * C + c) * H + ih) * W + iw] : 0;
       max = Math.max(max, Math.abs(patch[k]));
     }
-    const s = q.dtype === 'bf16' ? 1 : q.inputScale > 0 ? q.inputScale : max / 127;
+    // The quantiser's own float32 steps (scale, its inverse, x * inverse, round half to even), so that a value
+    // within float32 rounding of a .5 tie lands on the same integer as in the kernel.
+    const fr = Math.fround;
+    const s = q.dtype === 'bf16' ? 1 : q.inputScale > 0 ? fr(q.inputScale) : fr(max / 127);
+    const inv = q.inputScale > 0 ? fr(1 / fr(q.inputScale)) : max === 0 ? 0 : fr(127 / max);
     for (let oc = 0; oc < OC; oc++) {
       let acc = 0;
       for (let t = 0; t < K; t++) {
-        const a = q.dtype === 'bf16' ? bf16(patch[t]) : s === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(patch[t] / s)));
+        const a = q.dtype === 'bf16' ? bf16(patch[t]) : s === 0 ? 0 : roundHalfEven(Math.max(-127, Math.min(127, fr(patch[t] * inv))));
         acc += a * q.weight.data[oc * K + t];
       }
       let z = acc * (q.dtype === 'bf16' ? 1 : s * (q.weightScale as Tensor).data[oc]) + (q.bias ? q.bias.data[oc] : 0);
@@ -57,6 +61,12 @@ function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
     }
   }
   return out;
+}
+
+/** Rounds to the nearest integer, ties to even (the kernels' float32 rounding). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function bf16(v: number): number {

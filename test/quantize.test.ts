@@ -14,6 +14,7 @@ import { Sequential } from '../lib/nn/sequential';
 import { Flatten } from '../lib/nn/flatten';
 import { quantize, QuantizedLinear } from '../lib/quant';
 import { fit, evaluate } from '../lib/train';
+import { accuracyScore } from '../lib/train/metric-functions';
 import { tensor, Tensor } from '../lib/tensor';
 import { predictAsync } from '../lib/serve/predict';
 import { load, save } from '../lib/io';
@@ -26,16 +27,8 @@ import { preprocessor } from '../lib/data/preprocess';
 
 const seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
 
-function accuracy(scores: Tensor, labels: Int32Array | Float32Array): number {
-  const [rows, n] = scores.shape;
-  let hit = 0;
-  for (let i = 0; i < rows; i++) {
-    let best = 0;
-    for (let j = 1; j < n; j++) if (scores.data[i * n + j] > scores.data[i * n + best]) best = j;
-    if (best === labels[i]) hit++;
-  }
-  return hit / rows;
-}
+/** The fraction of rows whose highest score is the label's class (metrics.accuracyScore). */
+const accuracy = (scores: Tensor, labels: Int32Array | Float32Array): number => accuracyScore(labels, scores);
 
 for (const bt of backendsUnderTest()) {
   describe(`quantize on the ${bt.label} backend (seed ${seed})`, () => {
