@@ -50,6 +50,18 @@ describe('DistributedSampler', () => {
   it('rejects a rank outside the world', () => {
     expect(() => new DistributedSampler(10, { rank: 2, worldSize: 2, seed: 1 })).toThrow(/rank/);
   });
+
+  it('names a missing or bad seed, bad options and a bad batch size instead of shuffling with seed 0 or returning Infinity', () => {
+    const make = (opts: unknown) => () => new DistributedSampler(10, opts as { rank: number; worldSize: number; seed: number });
+    expect(make({ rank: 0, worldSize: 2 })).toThrow(/DistributedSampler: seed/);
+    expect(make({ rank: 0, worldSize: 2, seed: 1.5 })).toThrow(/seed/);
+    expect(make(null)).toThrow(/DistributedSampler: options \{ rank, worldSize, seed \} are required, got null/);
+    expect(make({ rank: 0, worldSize: 2, seed: 1, shufle: true })).toThrow(/unknown option 'shufle'/);
+    expect(make({ rank: 0, worldSize: 2, seed: 1, shuffle: 'yes' })).toThrow(/shuffle/);
+    const sampler = new DistributedSampler(10, { rank: 0, worldSize: 2, seed: 1 });
+    expect(() => sampler.stepsPerEpoch(0)).toThrow(/batchSize/);
+    expect(sampler.stepsPerEpoch(2)).toBe(3);
+  });
 });
 
 describe('distributed.init', () => {

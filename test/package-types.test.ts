@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const r = evaluate(model, d.test);
   const t: Tensor = tensor([1, 2, 3]);
   await onnx.exportModel(model, 'm.onnx');
-  void [h, r, t, generate, predictFile, Trainer];
+  // The cache the public cached-forward methods take is a public type too.
+  const attention = new nn.MultiheadAttention(8, 2, { batchFirst: true });
+  const cache: nn.AttentionCache = { key: null, value: null, length: 0 };
+  void [h, r, t, generate, predictFile, Trainer, attention, cache];
 }
 void main;
 `);

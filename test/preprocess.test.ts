@@ -50,6 +50,14 @@ describe('Preprocessor', () => {
     expect(preprocessor({ targetScale: false }).fit(d).target).toBeNull();
   });
 
+  it('transform of something that is not { x, y? } is an Error naming it, not a TypeError', () => {
+    const p = preprocessor().fit({ x: new Float32Array([1, 2, 3, 4]), features: 2 });
+    for (const bad of [null, undefined, 5, {}]) {
+      expect(() => p.transform(bad as never)).toThrow(/preprocessor\.transform: data must be an object \{ x, y\? \}/);
+    }
+    expect(p.transform({ x: new Float32Array([1, 2]) }).n).toBe(1);
+  });
+
   it('a NaN input is filled (with the fill values of readCsv missing: mean) or an error naming row and column', () => {
     const p = preprocessor().fit({ x: new Float32Array([1, 2, 3, 4]), features: 2, featureNames: ['a', 'b'], fill: new Float32Array([2, 3]) });
     expect(Array.from(p.transformX(new Float32Array([NaN, 3])).data)).toEqual(Array.from(p.transformX(new Float32Array([2, 3])).data));

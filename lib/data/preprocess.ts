@@ -275,11 +275,14 @@ export class Preprocessor {
    * scaled (class labels are passed through).
    * @param data x (a Tensor or flat Float32Array of rows of the fitted width) and y (optional).
    * @returns x (transformed, flat), y (scaled floats, or the labels as given, or null), n (rows) and features.
-   * @throws Error as transformX and transformY do.
+   * @throws Error when data is not an object with an x, or as transformX and transformY do.
    * @example const { x, y } = prep.transform(data.readCsv('valid.csv'));
    */
   transform(data: PreprocessorFitData): { x: Float32Array; y: Float32Array | Int32Array | number[] | Tensor | null; n: number; features: number } {
     const features = this.need('preprocessor.transform');
+    if (data === null || typeof data !== 'object' || !('x' in data)) {
+      throw new Error(`preprocessor.transform: data must be an object { x, y? } (as data.readCsv returns), got ${describe(data)}`);
+    }
     const x = this.transformX(data.x instanceof Tensor ? data.x : data.x, 'preprocessor.transform');
     let y = data.y ?? null;
     if (y instanceof Float32Array || y instanceof Tensor) y = this.transformY(y);

@@ -1,7 +1,7 @@
 // DistributedSampler: each rank's rows of every epoch (seeded shuffle, every row exactly once per epoch across ranks).
 import { permutation } from '../data/split';
 import { deriveSeed } from '../random';
-import { checkNumber } from '../validate';
+import { checkBoolean, checkNumber, checkOptions } from '../validate';
 
 /**
  * Splits n rows among worldSize ranks, epoch by epoch. The epoch's order is the one fit() uses in
@@ -24,14 +24,19 @@ export class DistributedSampler {
    * @param n the number of rows, a non-negative integer.
    * @param opts rank (0..worldSize-1), worldSize (a positive integer), seed (the shuffle seed, the same on every
    * rank), shuffle (default true).
-   * @throws Error when n is not a non-negative integer, worldSize is not a positive integer, or rank is not an
-   * integer in 0..worldSize-1.
+   * @throws Error when opts is not an options object or has an unknown key, n is not a non-negative integer,
+   * worldSize is not a positive integer, rank is not an integer in 0..worldSize-1, seed is not a non-negative
+   * integer, or shuffle is given and not a boolean.
    * @example new distributed.DistributedSampler(10, { rank: 1, worldSize: 3, seed: 7 }).indices(0).length // 3
    */
   constructor(n: number, opts: { rank: number; worldSize: number; seed: number; shuffle?: boolean }) {
     checkNumber('DistributedSampler', 'n', n, { integer: true, min: 0 });
+    if (opts === null || opts === undefined) throw new Error(`DistributedSampler: options { rank, worldSize, seed } are required, got ${opts}`);
+    checkOptions('DistributedSampler', opts, ['rank', 'worldSize', 'seed', 'shuffle']);
     checkNumber('DistributedSampler', 'worldSize', opts.worldSize, { integer: true, min: 1 });
     checkNumber('DistributedSampler', 'rank', opts.rank, { integer: true, min: 0, max: opts.worldSize - 1 });
+    checkNumber('DistributedSampler', 'seed', opts.seed, { integer: true, min: 0 });
+    if (opts.shuffle !== undefined) checkBoolean('DistributedSampler', 'shuffle', opts.shuffle);
     this.n = n;
     this.rank = opts.rank;
     this.worldSize = opts.worldSize;
@@ -46,11 +51,13 @@ export class DistributedSampler {
 
   /**
    * Steps every rank takes per epoch at this batch size (the same on every rank): ceil(ceil(n / worldSize) / batchSize).
-   * @param batchSize rows per step on each rank, a positive integer (not checked).
+   * @param batchSize rows per step on each rank, a positive integer.
    * @returns the number of steps.
+   * @throws Error when batchSize is not a positive integer.
    * @example new distributed.DistributedSampler(10, { rank: 0, worldSize: 3, seed: 7 }).stepsPerEpoch(2) // 2
    */
   stepsPerEpoch(batchSize: number): number {
+    checkNumber('DistributedSampler.stepsPerEpoch', 'batchSize', batchSize, { integer: true, min: 1 });
     return Math.ceil(this.maxShare / batchSize);
   }
 

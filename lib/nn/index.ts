@@ -19,7 +19,7 @@ export {
   LearnedPositionalEncoding, SinusoidalPositionalEncoding, sinusoidalTable,
   type LearnedPositionalEncodingOptions, type SinusoidalPositionalEncodingOptions,
 } from './positional';
-export { MultiheadAttention, type MultiheadAttentionOptions, type AttendOptions } from './multihead-attention';
+export { MultiheadAttention, type MultiheadAttentionOptions, type AttendOptions, type AttentionCache } from './multihead-attention';
 export { DecoderBlock, type DecoderBlockOptions } from './decoder-block';
 export { TransformerEncoderLayer, TransformerEncoder, type TransformerEncoderLayerOptions, type TransformerEncoderOptions, type EncodeOptions } from './transformer-encoder';
 export { LSTM } from './lstm';

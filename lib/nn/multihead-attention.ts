@@ -343,10 +343,17 @@ export class MultiheadAttention extends Module {
   }
 }
 
-/** The keys and values of the positions seen so far ([batch, heads, length, headDim]), for attendCached. */
+/**
+ * The keys and values of the positions seen so far ([batch, heads, length, headDim]), for attendCached and the
+ * forwardCached methods of the blocks built on attention. Start a generation with
+ * `{ key: null, value: null, length: 0 }`; each cached call returns the cache grown by its new positions.
+ */
 export interface AttentionCache {
+  /** The keys of the positions seen so far, [batch, heads, length, headDim]; null before the first call. */
   key: Tensor | null;
+  /** The values of the positions seen so far, [batch, heads, length, headDim]; null before the first call. */
   value: Tensor | null;
+  /** How many positions the cache holds (the position of the next token). */
   length: number;
 }
 
