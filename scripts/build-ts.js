@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run build:ts` (and the tests' ensureDist): builds dist/ from lib/.
 //   1. the generated sources: the kernel table (scripts/gen-kernels.js) and the ONNX protobuf module (gen-onnx.js);
-//   2. the JavaScript without comments (the shipped package stays small; the comments live in the .d.ts files);
+//   2. the JavaScript without comments or indentation (the shipped package stays small; the comments live in
+//      the .d.ts files, and every line keeps its number: dedent-js.js);
 //   3. the declarations, with their doc comments, pruned to those reachable from dist/index.d.ts (prune-dts.js);
 //   4. dist/index.mjs, the ES-module facade (gen-esm.js), and dist/.build-stamp (when this build started).
 // Exits non-zero naming the step that failed.
@@ -25,6 +26,7 @@ function run(what, args) {
 run('gen-kernels', [path.join(__dirname, 'gen-kernels.js')]);
 run('gen-onnx', [path.join(__dirname, 'gen-onnx.js')]);
 run('tsc (JavaScript)', [tsc, '-p', 'tsconfig.json', '--removeComments', '--declaration', 'false']);
+run('dedent-js', [path.join(__dirname, 'dedent-js.js')]);
 run('tsc (declarations)', [tsc, '-p', 'tsconfig.json', '--emitDeclarationOnly']);
 run('prune-dts', [path.join(__dirname, 'prune-dts.js')]);
 run('gen-esm', [path.join(__dirname, 'gen-esm.js')]);

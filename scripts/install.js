@@ -17,7 +17,7 @@ const { spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const logFile = path.join(root, 'build', 'myelin-install.log');
-const FIX = 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and run `npm rebuild myelin`';
+const FIX = 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and node-addon-api (`npm install node-addon-api`), then run `npm rebuild myelin`';
 
 /** The .node file node-gyp-build would load for this package, or null. */
 function resolveAddon() {
@@ -61,8 +61,26 @@ function firstError(log) {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
+/** Whether node-addon-api's headers can be found from this package (binding.gyp requires it). */
+function hasAddonApi() {
+  try {
+    require.resolve('node-addon-api', { paths: [root] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs `node-gyp rebuild`, writing its output to the log; returns the failure (a short phrase) or null. */
 function compile() {
+  // node-addon-api (the C++ wrapper headers) is a devDependency and an optional peer: an installed package
+  // compiles only when the user installed it next to myelin (the prebuilds need no headers).
+  if (!hasAddonApi()) {
+    const why = 'compiling it needs node-addon-api, which is not installed (`npm install node-addon-api`)';
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    fs.writeFileSync(logFile, `node-gyp was not run: ${why}\n`);
+    return why;
+  }
   const { nodeGypCommand, nodedir } = require('./node-gyp'); // inside main()'s try: never fails the install
   const [cmd, ...pre] = nodeGypCommand();
   const headers = nodedir();
@@ -106,7 +124,7 @@ function main() {
 /** Step 4: the optional collectives addons, only where Gloo or MPI (mpicc) and a compiler are (silent otherwise). */
 function collectives() {
   // build-collectives.js --optional looks for Gloo and MPI itself and stays silent when neither is there.
-  if (findOnPath(['c++', 'g++', 'clang++']) === null) return;
+  if (findOnPath(['c++', 'g++', 'clang++']) === null || !hasAddonApi()) return;
   spawnSync(process.execPath, [path.join(__dirname, 'build-collectives.js'), '--optional'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

@@ -59,6 +59,21 @@ describe('scripts/install.js', () => {
     expect(fs.readFileSync(log, 'utf8')).toMatch(/node-gyp/);
   });
 
+  it('without node-addon-api (an optional peer: the prebuilds need no headers) and no prebuild: exits 0, one line naming it', () => {
+    const dir = packageCopy('noaddonapi');
+    fs.rmSync(path.join(dir, 'node_modules', 'node-addon-api'), { recursive: true, force: true });
+    const r = runInstall(dir, { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^myelin: no prebuilt native addon for ${process.platform}-${process.arch} loads here and compiling it needs node-addon-api, which is not installed \\(\`npm install node-addon-api\`\\)`));
+    expect(lines[0]).toMatch(/myelin will run on its pure-TypeScript backend/);
+    expect(fs.existsSync(path.join(dir, 'build', 'Release'))).toBe(false);
+    const log = path.join(dir, 'build', 'myelin-install.log');
+    expect(lines[0]).toContain(log);
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/node-gyp was not run: compiling it needs node-addon-api/);
+  });
+
   // The addon this checkout loads (build/Release or its prebuild), used as the package's prebuild.
   const builtAddon = ((): string | null => {
     try {
@@ -98,10 +113,10 @@ describe('scripts/install.js', () => {
 });
 
 describe('native load failure message', () => {
-  it('in an installed package the fix is `npm rebuild myelin` with a compiler, not a repo-only script', () => {
+  it('in an installed package the fix is `npm rebuild myelin` with a compiler and node-addon-api, not a repo-only script', () => {
     const installed = path.join(tmp, 'app', 'node_modules', 'myelin');
     const fix = nativeFix(installed);
-    expect(fix).toMatch(/apt-get install g\+\+ make python3\) and run `npm rebuild myelin`/);
+    expect(fix).toMatch(/apt-get install g\+\+ make python3\) and node-addon-api \(`npm install node-addon-api`\), then run `npm rebuild myelin`/);
     expect(fix).toMatch(/MYELIN_BACKEND=js/);
     expect(fix).not.toMatch(/build:native/);
     expect(nativeFix(ROOT)).toMatch(/npm run build:native/);

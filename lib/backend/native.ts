@@ -94,7 +94,7 @@ export function resolveAddonPath(): string {
 export function nativeFix(root: string = packageRoot()): string {
   const installed = root.split(path.sep).includes('node_modules');
   const build = installed
-    ? 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and run `npm rebuild myelin`'
+    ? 'install a C++ toolchain (Debian/Ubuntu: apt-get install g++ make python3) and node-addon-api (`npm install node-addon-api`), then run `npm rebuild myelin`'
     : 'build it with `npm run build:native` (needs g++, make and python3)';
   return `To use the native backend, ${build}; MYELIN_BACKEND=js selects the pure-TypeScript backend without this message.`;
 }

@@ -46,10 +46,11 @@ float* scratch(long S, long D) {
 }
 
 // Heads contiguous: q and out [B*H, T, D], k and v [B*H, S, D].
-AttentionShape shape_of(long BH, long B, long T, long S, long D, const float* key_padding, bool causal,
-                        float scale, float dropout, long seed) {
+// `who` names the kernel in an error (a kernel's own argument check starts with its name).
+AttentionShape shape_of(const char* who, long BH, long B, long T, long S, long D, const float* key_padding,
+                        bool causal, float scale, float dropout, long seed) {
   if (B <= 0 || BH % B != 0) {
-    throw std::invalid_argument("attention: BH " + std::to_string(BH) + " heads is not a multiple of the batch B " +
+    throw std::invalid_argument(std::string(who) + ": BH " + std::to_string(BH) + " heads is not a multiple of the batch B " +
                                 std::to_string(B));
   }
   const long H = BH / B;
@@ -58,14 +59,14 @@ AttentionShape shape_of(long BH, long B, long T, long S, long D, const float* ke
 }
 
 // Self-attention's packed projections: qkv [B, T, Q = 3E], out [B, T, E], head h at columns h * D.
-AttentionShape packed_shape_of(long B, long T, long H, long E, long Q, const float* key_padding, bool causal,
-                               float scale, float dropout, long seed) {
-  if (E % H != 0) {
-    throw std::invalid_argument("attention: width E " + std::to_string(E) + " is not a multiple of the heads H " +
+AttentionShape packed_shape_of(const char* who, long B, long T, long H, long E, long Q, const float* key_padding,
+                               bool causal, float scale, float dropout, long seed) {
+  if (H <= 0 || E % H != 0) {
+    throw std::invalid_argument(std::string(who) + ": width E " + std::to_string(E) + " is not a multiple of the heads H " +
                                 std::to_string(H));
   }
   if (Q != 3 * E) {
-    throw std::invalid_argument("attention: the packed row width Q " + std::to_string(Q) + " is not 3 * E = " +
+    throw std::invalid_argument(std::string(who) + ": the packed row width Q " + std::to_string(Q) + " is not 3 * E = " +
                                 std::to_string(3 * E));
   }
   const long D = E / H;
@@ -116,21 +117,21 @@ void run_backward(const AttentionShape& a, const float* q, const float* k, const
 void attention_forward(long BH, long B, long T, long S, long D, const float* q, const float* k,
                        const float* v, const float* key_padding, bool causal, float scale,
                        float dropout, long seed, float* out, float* lse) {
-  run_forward(shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse);
+  run_forward(shape_of("attentionForward", BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse);
 }
 
 void attention_backward(long BH, long B, long T, long S, long D, const float* q, const float* k,
                         const float* v, const float* key_padding, bool causal, float scale,
                         float dropout, long seed, const float* out, const float* lse,
                         const float* dout, float* dq, float* dk, float* dv) {
-  run_backward(shape_of(BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse, dout, dq,
+  run_backward(shape_of("attentionBackward", BH, B, T, S, D, key_padding, causal, scale, dropout, seed), q, k, v, out, lse, dout, dq,
                dk, dv);
 }
 
 void attention_qkv_forward(long B, long T, long H, long E, long Q, const float* qkv,
                            const float* key_padding, bool causal, float scale, float dropout,
                            long seed, float* out, float* lse) {
-  const AttentionShape a = packed_shape_of(B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
+  const AttentionShape a = packed_shape_of("attentionQkvForward", B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
   run_forward(a, qkv, qkv + E, qkv + 2 * E, out, lse);
 }
 
@@ -138,7 +139,7 @@ void attention_qkv_backward(long B, long T, long H, long E, long Q, const float*
                             const float* key_padding, bool causal, float scale, float dropout,
                             long seed, const float* out, const float* lse, const float* dout,
                             float* dqkv) {
-  const AttentionShape a = packed_shape_of(B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
+  const AttentionShape a = packed_shape_of("attentionQkvBackward", B, T, H, E, Q, key_padding, causal, scale, dropout, seed);
   run_backward(a, qkv, qkv + E, qkv + 2 * E, out, lse, dout, dqkv, dqkv + E, dqkv + 2 * E);
 }
 

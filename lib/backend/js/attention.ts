@@ -59,8 +59,8 @@ interface AttentionArgs {
 }
 
 /** Heads contiguous: query and out [BH, T, D], key and value [BH, S, D]. */
-function geometry(a: AttentionArgs): Geometry {
-  if (a.BH % a.B !== 0) throw new Error(`attention: BH ${a.BH} heads is not a multiple of the batch B ${a.B}`);
+function geometry(who: string, a: AttentionArgs): Geometry {
+  if (a.BH % a.B !== 0) throw new Error(`${who}: BH ${a.BH} heads is not a multiple of the batch B ${a.B}`);
   const { T, S, D } = a;
   const H = a.BH / a.B;
   return {
@@ -70,9 +70,9 @@ function geometry(a: AttentionArgs): Geometry {
 }
 
 /** Self-attention's packed projections: qkv [B, T, Q = 3E] (query, key, value thirds; head h at h * D), out [B, T, E]. */
-function packedGeometry(B: number, T: number, H: number, E: number, Q: number, keyPadding: Float32Array | null, causal: boolean): Geometry {
-  if (E % H !== 0) throw new Error(`attention: width E ${E} is not a multiple of the heads H ${H}`);
-  if (Q !== 3 * E) throw new Error(`attention: the packed row width Q ${Q} is not 3 * E = ${3 * E}`);
+function packedGeometry(who: string, B: number, T: number, H: number, E: number, Q: number, keyPadding: Float32Array | null, causal: boolean): Geometry {
+  if (!(H > 0) || E % H !== 0) throw new Error(`${who}: width E ${E} is not a multiple of the heads H ${H}`);
+  if (Q !== 3 * E) throw new Error(`${who}: the packed row width Q ${Q} is not 3 * E = ${3 * E}`);
   const D = E / H;
   return {
     H, T, S: T, D, keyPadding, causal,
@@ -104,7 +104,7 @@ export function attentionForward(
   keyPadding: Float32Array | null, causal: boolean, scale: number, dropout: number, seed: number, out: Float32Array, lse: Float32Array | null,
 ): void {
   const a = { BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse };
-  forward(a, geometry(a));
+  forward(a, geometry('attentionForward', a));
 }
 
 export function attentionBackward(
@@ -113,7 +113,7 @@ export function attentionBackward(
   dOut: Float32Array, dQuery: Float32Array, dKey: Float32Array, dValue: Float32Array,
 ): void {
   const a = { BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQuery, dKey, dValue };
-  const g = geometry(a);
+  const g = geometry('attentionBackward', a);
   dKey.fill(0, 0, BH * S * D);
   dValue.fill(0, 0, BH * S * D);
   backward(a, g);
@@ -123,7 +123,7 @@ export function attentionQkvForward(
   B: number, T: number, H: number, E: number, Q: number, qkv: Float32Array, keyPadding: Float32Array | null, causal: boolean,
   scale: number, dropout: number, seed: number, out: Float32Array, lse: Float32Array | null,
 ): void {
-  const g = packedGeometry(B, T, H, E, Q, keyPadding, causal);
+  const g = packedGeometry('attentionQkvForward', B, T, H, E, Q, keyPadding, causal);
   forward({ BH: B * H, B, T, S: T, D: g.D, query: qkv, key: qkv, value: qkv, keyPadding, causal, scale, dropout, seed, out, lse }, g);
 }
 
@@ -131,7 +131,7 @@ export function attentionQkvBackward(
   B: number, T: number, H: number, E: number, Q: number, qkv: Float32Array, keyPadding: Float32Array | null, causal: boolean,
   scale: number, dropout: number, seed: number, out: Float32Array, lse: Float32Array, dOut: Float32Array, dQkv: Float32Array,
 ): void {
-  const g = packedGeometry(B, T, H, E, Q, keyPadding, causal);
+  const g = packedGeometry('attentionQkvBackward', B, T, H, E, Q, keyPadding, causal);
   dQkv.fill(0, 0, B * T * Q);
   backward({
     BH: B * H, B, T, S: T, D: g.D, query: qkv, key: qkv, value: qkv, keyPadding, causal, scale, dropout, seed, out, lse,
