@@ -13,16 +13,15 @@ namespace scalar {
 }  // namespace scalar
 
 namespace {
-inline bool use_avx2() { return simd_level() == SimdLevel::Avx2; }
+inline SimdLevel level() { return vector_simd_level(); }
 }  // namespace
 
 void sgd_step(long n, float* param, const float* grad, float* velocity, float lr, float momentum,
               float weight_decay, bool nesterov) {
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
+  const SimdLevel lv = level();
+  split_range(n, cost::kOptim, [=](long b, long e) {
     float* vel = velocity ? velocity + b : nullptr;
-    if (v) avx2::sgd(e - b, param + b, grad + b, vel, lr, momentum, weight_decay, nesterov);
-    else scalar::sgd(e - b, param + b, grad + b, vel, lr, momentum, weight_decay, nesterov);
+    MYELIN_ISA_CALL(lv, sgd, e - b, param + b, grad + b, vel, lr, momentum, weight_decay, nesterov);
   });
 }
 
@@ -38,10 +37,9 @@ void adam_step(long n, float* param, const float* grad, float* m, float* v, doub
   k.eps = static_cast<float>(eps);
   k.grad_wd = decoupled ? 0.0f : static_cast<float>(weight_decay);
   k.param_scale = decoupled ? static_cast<float>(1.0 - lr * weight_decay) : 1.0f;
-  const bool vx = use_avx2();
-  split_range(n, [=, &k](long b, long e) {
-    if (vx) avx2::adam(e - b, param + b, grad + b, m + b, v + b, k);
-    else scalar::adam(e - b, param + b, grad + b, m + b, v + b, k);
+  const SimdLevel lv = level();
+  split_range(n, cost::kOptim, [=, &k](long b, long e) {
+    MYELIN_ISA_CALL(lv, adam, e - b, param + b, grad + b, m + b, v + b, k);
   });
 }
 
@@ -50,11 +48,10 @@ void rmsprop_step(long n, float* param, const float* grad, float* sq, float* buf
   const float flr = static_cast<float>(lr), fa = static_cast<float>(alpha);
   const float fc = static_cast<float>(1.0 - alpha), feps = static_cast<float>(eps);
   const float fwd = static_cast<float>(weight_decay), fmom = static_cast<float>(momentum);
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
+  const SimdLevel lv = level();
+  split_range(n, cost::kOptim, [=](long b, long e) {
     float* bb = buf ? buf + b : nullptr;
-    if (v) avx2::rmsprop(e - b, param + b, grad + b, sq + b, bb, flr, fa, fc, feps, fwd, fmom);
-    else scalar::rmsprop(e - b, param + b, grad + b, sq + b, bb, flr, fa, fc, feps, fwd, fmom);
+    MYELIN_ISA_CALL(lv, rmsprop, e - b, param + b, grad + b, sq + b, bb, flr, fa, fc, feps, fwd, fmom);
   });
 }
 
