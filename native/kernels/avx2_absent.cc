@@ -55,17 +55,6 @@ namespace avx512 {
 
 MYELIN_SCALAR_FORWARDERS
 
-void sgd(long n, float* p, const float* g, float* vel, float lr, float mom, float wd, bool nesterov) {
-  scalar::sgd(n, p, g, vel, lr, mom, wd, nesterov);
-}
-void adam(long n, float* p, const float* g, float* m, float* v, const AdamConsts& k) {
-  scalar::adam(n, p, g, m, v, k);
-}
-void rmsprop(long n, float* p, const float* g, float* sq, float* buf, float lr, float alpha,
-             float one_minus_alpha, float eps, float wd, float mom) {
-  scalar::rmsprop(n, p, g, sq, buf, lr, alpha, one_minus_alpha, eps, wd, mom);
-}
-
 }  // namespace avx512
 }  // namespace myelin
 #endif

@@ -53,8 +53,13 @@ double sum_sq_diff(long n, const float* a, const float* b) {
 }  // namespace scalar
 
 namespace {
-// The level of this family: AVX-512, AVX2 or scalar (MYELIN_SIMD caps it; runtime/cpu.h).
-inline SimdLevel level() { return vector_simd_level(); }
+// The level of the streaming kernels: AVX2 or scalar. Their AVX-512 builds (elementwise_avx512.cc)
+// measured 0.7-1.06x the AVX2 ones on AMD Zen 4 (docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels"): only exp pays (1.2-1.4x), so unary exp alone runs at AVX-512.
+inline SimdLevel level() {
+  const SimdLevel lv = vector_simd_level();
+  return lv == SimdLevel::Avx512 ? SimdLevel::Avx2 : lv;
+}
 
 // Single-thread ns per element of unary op `op` and of activation `act` (parallel_split.h costs).
 double unary_cost(int op) {
@@ -126,7 +131,7 @@ void axpy(long n, float alpha, const float* x, float* y) {
 }
 
 void unary(int op, long n, const float* x, float* out) {
-  const SimdLevel lv = level();
+  const SimdLevel lv = op == kExp ? vector_simd_level() : level();
   split_range(n, unary_cost(op), [=](long b, long e) { MYELIN_ISA_CALL(lv, unary, op, e - b, x + b, out + b); });
 }
 

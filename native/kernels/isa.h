@@ -45,8 +45,9 @@ struct AdamConsts {
 
 namespace scalar { MYELIN_DECLARE_ISA_KERNELS }
 namespace avx2 { MYELIN_DECLARE_ISA_KERNELS }
-// AVX-512 variants of the kernels where a measurement showed they pay (docs/performance.md, "Thread
-// counts and AVX-512 elementwise kernels"); the dispatchers run the AVX2 ones for the others.
+// AVX-512 variants (elementwise_avx512.cc, softmax_avx512.cc): dispatched only where a measurement
+// showed they pay (unary exp, the softmax rows; docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels"); the dispatchers run the AVX2 ones for the others.
 namespace avx512 { MYELIN_DECLARE_ISA_KERNELS }
 
 // Calls the variant of kernel F for level lv (a SimdLevel, runtime/cpu.h): avx512::F, avx2::F or
