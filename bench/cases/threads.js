@@ -157,6 +157,7 @@ async function runThreads(ctx) {
         loadAvg: loadAvg(),
         display: { kind: 'time', unit: 'µs/call', scale: 1e6 },
         chart: false,
+        baseline: '1 thread',
         iters,
         candidates: {
           '1 thread': { status: 'ok', iters, samples: s[1].wall, time: t1, value: scaled(t1), cpu: scaled(c1) },
