@@ -134,12 +134,23 @@ function checkGraph(o: { inputs: unknown; outputs: unknown; nodes: unknown }, mo
   for (const s of outputs) if (!defined.has(s)) fail(`output '${s}' is not computed by any node`);
 }
 
+/** What a module taking a key padding mask (nn.TransformerEncoderLayer, nn.TransformerEncoder) has: encode. */
+interface Encoder {
+  encode(x: Tensor, opts: { keyPaddingMask?: Tensor }): Tensor;
+}
+
 /**
- * Calls a module node: forward(...inputs), or with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's
- * initial states [h0, c0]).
+ * Calls a module node: forward(...inputs); with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's initial
+ * states [h0, c0]); with attrs.keyPaddingMask true encode(first, { keyPaddingMask: second }) (an
+ * nn.TransformerEncoderLayer with torch's src_key_padding_mask, nonzero = padding).
  */
 export function callModule(m: Module, xs: Tensor[], attrs: Record<string, GraphAttr> | undefined): Tensor {
   if (attrs?.states === 'list') return (m.forward as (x: Tensor, hx: Tensor[]) => Tensor)(xs[0], xs.slice(1));
+  if (attrs?.keyPaddingMask === true) {
+    const encode = (m as Partial<Encoder>).encode;
+    if (typeof encode !== 'function' || xs.length !== 2) fail(`a keyPaddingMask module node needs a module with encode (nn.TransformerEncoderLayer) and two inputs (x, mask), got ${m.constructor.name} and ${xs.length}`);
+    return encode.call(m, xs[0], { keyPaddingMask: xs[1] });
+  }
   return m.forward(...(xs as [Tensor])) as Tensor;
 }
 

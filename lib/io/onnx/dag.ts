@@ -622,12 +622,19 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
   const keys = [...new Set(nodes.map(keyOf).filter((k): k is string => k !== null))];
   if (keys.length === 0 || g.inputs.some((v) => v.shape === null)) return;
   // Every value on a random input (unknown dimensions 2, 3, 4, ...), to check candidates against.
+  // (a named dimension gets the same stand-in in every input: a padding mask's [batch, length] fits the data's)
   let stand = 2;
+  const named = new Map<string, number>();
+  const standIn = (name: string | null | undefined): number => {
+    if (!name) return stand++;
+    if (!named.has(name)) named.set(name, stand++);
+    return named.get(name) as number;
+  };
   const values = new Map<string, Tensor>(Object.entries(constants));
   let seed = 12345;
   const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
   for (const v of g.inputs) {
-    const shape = (v.shape as (number | null)[]).map((d) => d ?? stand++);
+    const shape = (v.shape as (number | null)[]).map((d, k) => d ?? standIn(v.dimNames?.[k]));
     values.set(v.name, new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random), shape));
   }
   // Modules run in eval mode (a training-mode BatchNorm would move its statistics) and get their mode back after.
@@ -656,7 +663,7 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     const inputs = [...new Set(region.flatMap((n) => n.inputs).filter((x) => !made.has(x) && constants[x] === undefined))];
     const after = nodes.slice(first + region.length);
     const outputs = region.flatMap(outsOf).filter((o) => g.outputs.includes(o) || after.some((n) => n.inputs.includes(o)));
-    if (inputs.length !== 1 || outputs.length !== 1) continue;
+    if (inputs.length > 2 || outputs.length !== 1) continue;
     const mod = (suffix: string): Module | undefined => region.some((n) => n.module === `${key}.${suffix}`) ? modules[`${key}.${suffix}`] : undefined;
     const [inProj, outProj, linear1, linear2, norm1, norm2] = ['self_attn', 'self_attn.out_proj', 'linear1', 'linear2', 'norm1', 'norm2'].map(mod);
     if (!(inProj instanceof Linear && outProj instanceof Linear && linear1 instanceof Linear && linear2 instanceof Linear && norm1 instanceof LayerNorm && norm2 instanceof LayerNorm)) continue;
@@ -674,7 +681,13 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     if (linear1.bias === null || linear2.bias === null) continue;
     params['linear1.bias'] = linear1.bias;
     params['linear2.bias'] = linear2.bias;
-    const x = values.get(inputs[0]) as Tensor;
+    // The layer's input [.., .., d], and with a second input its key padding mask [batch, length] (torch's
+    // src_key_padding_mask: the layer's nodes reshape and expand it into the attention scores' Where/Add of -inf).
+    const xName = inputs.find((v) => values.get(v)?.ndim === 3 && values.get(v)?.shape[2] === d);
+    const maskName = inputs.find((v) => v !== xName);
+    if (xName === undefined || (maskName !== undefined && values.get(maskName)?.ndim !== 2)) continue;
+    const x = values.get(xName) as Tensor;
+    const mask = maskName === undefined ? null : (values.get(maskName) as Tensor);
     const want = values.get(outputs[0]) as Tensor;
     let found: TransformerEncoderLayer | null = null;
     for (let nhead = 1; nhead <= d && found === null; nhead++) {
@@ -685,13 +698,14 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
         layer.eval();
         let y: Tensor;
         try {
-          y = noGrad(() => layer.forward(x));
+          y = noGrad(() => (mask === null ? layer.forward(x) : layer.encode(x, { keyPaddingMask: mask })));
         } catch {
           continue;
         }
         if (y.shape.join() !== want.shape.join()) continue;
         let ok = true;
-        for (let i = 0; i < y.size && ok; i++) ok = Math.abs(y.data[i] - want.data[i]) <= 1e-5 + 1e-4 * Math.abs(want.data[i]);
+        // (NaN where both are: a sequence padded everywhere attends to nothing, in torch as here)
+        for (let i = 0; i < y.size && ok; i++) ok = Math.abs(y.data[i] - want.data[i]) <= 1e-5 + 1e-4 * Math.abs(want.data[i]) || (Number.isNaN(y.data[i]) && Number.isNaN(want.data[i]));
         if (ok) {
           found = layer;
           break;
@@ -701,6 +715,8 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     if (found === null) continue;
     for (const n of region) if (n.module !== undefined) delete modules[n.module];
     modules[key] = found;
-    nodes.splice(first, region.length, { module: key, inputs: [inputs[0]], output: outputs[0] });
+    nodes.splice(first, region.length, maskName === undefined
+      ? { module: key, inputs: [xName], output: outputs[0] }
+      : { module: key, inputs: [xName, maskName], output: outputs[0], attrs: { keyPaddingMask: true } });
   }
 }
