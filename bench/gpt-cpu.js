@@ -43,11 +43,12 @@ const model = gpt(m, 1);
 const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
 const ids = new m.IntTensor(Int32Array.from(randomArray(512, 4, 0, V), Math.floor), [32, 16]);
 const targets = Int32Array.from(randomArray(512, 5, 0, V), Math.floor);
-const train = () => {
+// A hand-written loop's step in a training-step arena (what fit does): no per-step allocation or GC.
+const train = () => m.trainingStep(() => {
   opt.zeroGrad();
   m.nn.crossEntropy(model.forward(ids).reshape([512, V]), targets).backward();
   opt.step();
-};
+});
 const genModel = gpt(m, 1);
 const generate = () => m.generate(genModel, [0], { maxTokens: 16, temperature: 0 });
 

@@ -44,11 +44,13 @@ function trainCandidate(ctx, backend) {
   const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
   const ids = new m.IntTensor(Int32Array.from(randomArray(512, 4, 0, V), Math.floor), [32, 16]);
   const targets = Int32Array.from(randomArray(512, 5, 0, V), Math.floor);
-  return backendCandidate(ctx, backend, () => {
+  // In a training-step arena (what fit does) when the build has trainingStep: no per-step allocation or GC.
+  const inStep = typeof m.trainingStep === 'function' ? m.trainingStep : (fn) => fn();
+  return backendCandidate(ctx, backend, () => inStep(() => {
     opt.zeroGrad();
     m.nn.crossEntropy(model.forward(ids).reshape([512, V]), targets).backward();
     opt.step();
-  });
+  }));
 }
 
 function generateCandidate(ctx, cache) {
