@@ -2,6 +2,7 @@
 #include "conv_winograd.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -44,7 +45,7 @@ void winograd_weights(int groups, int Cg, int OCg, const float* w, bool flip, fl
 namespace {
 
 // Tiles per GEMM: enough columns for the GEMM's panels, V and M within the L2 cache.
-constexpr long kTilesPerChunk = 196;
+constexpr long kTilesPerChunk = 392;
 
 thread_local std::vector<float> t_wino;
 
@@ -72,7 +73,8 @@ void winograd_conv(const WinoShape& s, int groups, int first, int last, const fl
   const WinoKernels k = wino_kernels();
   const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
   const long tpi = static_cast<long>(tH) * tW;  // tiles per image
-  const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kTilesPerChunk / tpi)));
+  static const long kT = getenv("WINO_T") ? atol(getenv("WINO_T")) : kTilesPerChunk;
+  const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kT / tpi)));
   const long Tmax = nb * tpi;
   const long inPlane = static_cast<long>(s.H) * s.W, outPlane = static_cast<long>(s.OH) * s.OW;
   // V[p] (inC x T) and M[p] (outC x T) with the transforms' vector slack after each point.
