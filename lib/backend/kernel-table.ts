@@ -443,7 +443,8 @@ OH/OW the floor-mode output sizes. A geometry that disagrees with the sizes is a
   },
   conv2dWinogradForward: {
     doc: `conv2dForward computed by Winograd F(2x2, 3x3) whatever the channel counts (conv2dForward takes this
-path itself for 3x3, stride-1, dilation-1 convolutions with >= 8 channels in and out per group); rounds
+path itself for 3x3, stride-1, dilation-1 convolutions with >= 32 channels in and out per group, >= 2048
+as their product, on planes of >= 12x12); rounds
 differently from the direct convolution. Other geometries are an error. Exposed for the twin tests.`,
     args: CONV_FORWARD_ARGS,
     options: true,

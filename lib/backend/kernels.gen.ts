@@ -239,7 +239,8 @@ export interface KernelSignatures {
 
   /**
    * conv2dForward computed by Winograd F(2x2, 3x3) whatever the channel counts (conv2dForward takes this
-   * path itself for 3x3, stride-1, dilation-1 convolutions with >= 8 channels in and out per group); rounds
+   * path itself for 3x3, stride-1, dilation-1 convolutions with >= 32 channels in and out per group, >= 2048
+   * as their product, on planes of >= 12x12); rounds
    * differently from the direct convolution. Other geometries are an error. Exposed for the twin tests.
    */
   conv2dWinogradForward(N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array, X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array): void;
