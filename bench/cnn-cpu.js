@@ -1,14 +1,21 @@
 // CPU-time figures of docs/performance.md "Convolutions": the native conv kernels alone (3x3, padding 1,
-// batch 128) and the Fashion CNN's predict against onnxruntime-node on myelin's ONNX export, interleaved.
-//   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js
+// batch 128), the Fashion CNN's train step (batch 128, Adam) against PyTorch (one thread, rounds
+// alternating with myelin's) and its predict against onnxruntime-node on myelin's ONNX export, interleaved.
+//   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js [--dist <dir>] [--rounds 3] [--no-torch]
+// --dist runs another build (e.g. a checkout of main, for before/after figures from alternating processes).
 'use strict';
 const path = require('path');
 const os = require('os');
-const dist = path.join(__dirname, '..', 'dist');
+const { spawnSync } = require('child_process');
+const argv = process.argv.slice(2);
+const flag = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const dist = path.resolve(flag('--dist', path.join(__dirname, '..', 'dist')));
+const rounds = Number(flag('--rounds', 3));
 const m = require(dist);
 const { loadNative } = require(path.join(dist, 'backend', 'native.js'));
 const { buildCnn } = require('./cases/cnn');
 const { ortSession, uniform } = require('./peers/common');
+const { randomArray, randomLabels } = require('./lib/cases');
 
 const C = loadNative({ smallCallsInJs: false });
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -68,7 +75,60 @@ async function vsOrt() {
   require('fs').rmSync(file, { force: true });
 }
 
+// PyTorch's train step, one thread, CPU time by time.process_time (median of 5 reps of 5 steps).
+const TORCH_STEP = `
+import json, os, sys, time
+import torch
+import torch.nn.functional as F
+sys.path.insert(0, sys.argv[1])
+from pytorch_cnn import build_cnn
+torch.set_num_threads(1)
+g = torch.Generator().manual_seed(100)
+model = build_cnn(7)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+pool = [(torch.rand(128, 1, 28, 28, generator=g), torch.randint(0, 10, (128,), generator=g)) for _ in range(4)]
+def step(i):
+    x, y = pool[i % 4]
+    opt.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    opt.step()
+for i in range(3): step(i)
+ts = []
+for r in range(5):
+    t0 = time.process_time()
+    for i in range(5): step(i)
+    ts.append((time.process_time() - t0) / 5 * 1000)
+print(json.dumps({"step": sorted(ts)[2]}))
+`;
+
+function trainStep(B) {
+  const model = buildCnn(m, 7);
+  const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
+  const pool = Array.from({ length: 4 }, (_, p) => [new m.Tensor(randomArray(B * 784, 100 + p, 0, 1), [B, 1, 28, 28]),
+    randomLabels(B, 10, 200 + p)]);
+  let i = 0;
+  const step = () => {
+    const [x, y] = pool[i++ % 4];
+    opt.zeroGrad();
+    m.nn.crossEntropy(model.forward(x), y).backward();
+    opt.step();
+  };
+  for (let w = 0; w < 3; w++) step();
+  const mine = [], theirs = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < 5; k++) mine.push(cpu(() => { for (let s = 0; s < 5; s++) step(); }) / 5);
+    if (argv.includes('--no-torch')) continue;
+    const py = spawnSync('/usr/bin/python3', ['-c', TORCH_STEP, path.join(__dirname, 'peers')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (py.status === 0) theirs.push(JSON.parse(py.stdout.trim().split('\n').pop()).step);
+    else console.error('pytorch:', py.stderr.trim().split('\n').pop());
+  }
+  const torch = theirs.length ? `, PyTorch ${med(theirs).toFixed(1)} ms (PyTorch/myelin ${(med(theirs) / med(mine)).toFixed(2)}x)` : '';
+  console.log(`train step batch ${B}: myelin ${med(mine).toFixed(1)} ms CPU${torch}`);
+}
+
+console.log(`dist ${dist}, ${os.cpus()[0].model}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 kernels(128);
+trainStep(128);
 vsOrt().catch((e) => {
   console.error(e);
   process.exit(1);

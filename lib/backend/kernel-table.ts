@@ -119,6 +119,15 @@ const CONV_EXAMPLE = {
   sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 9, kArea: 9, G: 15 },
   i32: { geom: [2, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2] },
 };
+/** conv2dForward's and conv2dWinogradForward's arguments. */
+const CONV_FORWARD_ARGS: Arg[] = [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+  { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
+  f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')];
+// A 2-group 3x3 stride-1 pad-1 conv of 2x5x5 into 4x5x5 (a Winograd geometry).
+const WINO_EXAMPLE = {
+  sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 25, kArea: 9, G: 15 },
+  i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 2] },
+};
 const POOL_EXAMPLE = {
   sizes: { NC: 3, inPlane: 25, outPlane: 9, outTotal: 27, G: 15 },
   i32: { geom: [1, 5, 5, 1, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] },
@@ -427,12 +436,20 @@ float32 (the order of the sums differs between paths); bias may be null.`,
     doc: `out[N,OC,OH,OW] = act(conv2d(X[N,C,H,W], W[OC,C/groups,KH,KW]) + bias[OC]) (bias nullable).
 inPlane = H*W, outPlane = OH*OW, kArea = C/groups*KH*KW; geom (G = 15 int32) holds the geometry,
 OH/OW the floor-mode output sizes. A geometry that disagrees with the sizes is an error.`,
-    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
-      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('W', 'OC*kArea'),
-      f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    args: CONV_FORWARD_ARGS,
     options: true,
     cpp: 'conv.h myelin::conv2d_forward',
     example: CONV_EXAMPLE,
+  },
+  conv2dWinogradForward: {
+    doc: `conv2dForward computed by Winograd F(2x2, 3x3) whatever the channel counts (conv2dForward takes this
+path itself for 3x3, stride-1, dilation-1 convolutions with >= 32 channels in and out per group, >= 2048
+as their product, on planes of >= 12x12); rounds
+differently from the direct convolution. Other geometries are an error. Exposed for the twin tests.`,
+    args: CONV_FORWARD_ARGS,
+    options: true,
+    cpp: 'conv.h myelin::conv2d_winograd_forward',
+    example: WINO_EXAMPLE,
   },
   conv2dBackward: {
     doc: `Gradients of conv2dForward (no activation) from dY[N,OC,OH,OW]: dX is overwritten; dW and dB

@@ -18,6 +18,12 @@ void conv2d_forward(int N, int C, int OC, long inPlane, long outPlane, long kAre
                     const int32_t* geom, const float* X, const float* W, const float* bias, int act,
                     float alpha, float* out);
 
+// conv2d_forward by Winograd F(2x2, 3x3) whatever the channel counts (conv2d_forward picks it for
+// 3x3, stride-1, dilation-1 convolutions with enough channels); other geometries: std::invalid_argument.
+void conv2d_winograd_forward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
+                             const int32_t* geom, const float* X, const float* W, const float* bias, int act,
+                             float alpha, float* out);
+
 // Gradients of conv2d_forward without activation, from dY[N,OC,OH,OW]: dX (nullable) is
 // overwritten; dW and dB (both nullable) are overwritten, or added to when accumulate is true.
 void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,

@@ -1,6 +1,7 @@
 // The direct convolution loop (conv_direct.inc) for AVX2+FMA; conv.cc calls it after run-time dispatch.
 #if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (conv.cc never calls it)
 #include "conv_direct.h"
+#include "conv_winograd.h"
 namespace myelin {
 namespace avx2 {
 #define MYELIN_CONV_VL 8
@@ -11,6 +12,7 @@ namespace avx2 {
 #define MYELIN_CONV_WACC 12
 #define MYELIN_CONV_WMAXNO 2
 #include "conv_direct.inc"
+#include "conv_winograd.inc"
 }  // namespace avx2
 }  // namespace myelin
 #endif

@@ -1,6 +1,7 @@
 // The direct convolution loop (conv_direct.inc) for AVX-512; conv.cc calls it after run-time dispatch.
 #if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (conv.cc never calls it)
 #include "conv_direct.h"
+#include "conv_winograd.h"
 namespace myelin {
 namespace avx512 {
 #define MYELIN_CONV_VL 16
@@ -11,6 +12,7 @@ namespace avx512 {
 #define MYELIN_CONV_WACC 24
 #define MYELIN_CONV_WMAXNO 4
 #include "conv_direct.inc"
+#include "conv_winograd.inc"
 }  // namespace avx512
 }  // namespace myelin
 #endif

@@ -191,6 +191,55 @@ for (let it = 0; it < iterations; it++) {
   compare(`${what} dB`, grads[0][2], grads[1][2], 1e-4);
 }
 
+// Winograd F(2x2, 3x3) (native conv_winograd.cc, taken by conv2dForward and dX for 3x3 stride-1
+// dilation-1 convolutions with >= 32 channels in and out per group on planes of >= 12x12): conv2dWinogradForward forces it on
+// any channel count, against its TS twin and against the direct convolution (TS im2col + GEMM); odd
+// and tiny planes (1, 3, 17), padding 0-2, groups; conv2dForward and dX around the channel threshold.
+for (let it = 0; it < iterations; it++) {
+  const groups = pick([1, 1, 1, 2]);
+  const cg = pick([1, 3, 7, 17, 32, 33, 64]), ocg = pick([1, 5, 17, 32, 64, 65]);
+  const Cin = groups * cg, OC = groups * ocg;
+  const PH = pick([0, 1, 1, 2]), PW = pick([0, 1, 1, 2]);
+  const H = Math.max(1, 3 - 2 * PH) + pick([0, 1, 2, 3, 14, 16]), W = Math.max(1, 3 - 2 * PW) + pick([0, 1, 2, 3, 14]);
+  const N = pick([1, 2, 3, 5]);
+  const OH = outSize(H, 3, 1, PH, 1), OW = outSize(W, 3, 1, PW, 1);
+  const geom = Int32Array.from([Cin, H, W, OC, OH, OW, 3, 3, 1, 1, PH, PW, 1, 1, groups]);
+  const base = { N, C: Cin, OC, inPlane: H * W, outPlane: OH * OW, kArea: cg * 9, G: 15, geom };
+  const X = arr(N * Cin * H * W), Wt = arr(OC * cg * 9), bias = rnd() < 0.7 ? arr(OC) : null;
+  const act = pick(['none', 'relu', 'relu', 'leakyRelu']);
+  const what = `winograd conv N${N} C${Cin} OC${OC} ${H}x${W} p${PH}x${PW} g${groups} ${act}`;
+  const run = (B, kernel) => {
+    const out = new Float32Array(N * OC * OH * OW).fill(NaN);
+    B[kernel]({ ...base, X, W: Wt, bias, act, alpha: 0.1, out });
+    return out;
+  };
+  const ref = run(J, 'conv2dForward');
+  const tsWino = run(J, 'conv2dWinogradForward');
+  compare(`${what} C++ winograd vs TS winograd`, run(C, 'conv2dWinogradForward'), tsWino, 1e-5);
+  compare(`${what} TS winograd vs direct`, tsWino, ref, 1e-5);
+  compare(`${what} C++ conv2dForward`, run(C, 'conv2dForward'), ref, 1e-5);
+  const dY = arr(N * OC * OH * OW);
+  const dXs = [C, J].map((B) => {
+    const dX = new Float32Array(N * Cin * H * W).fill(NaN);
+    B.conv2dBackward({ ...base, X, W: Wt, dY, dX, dW: null, dB: null, accumulate: false });
+    return dX;
+  });
+  compare(`${what} dX`, dXs[0], dXs[1], 1e-5);
+}
+{ // other geometries are an error on both sides
+  const g = Int32Array.from([2, 6, 6, 2, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1]);
+  const errs = [C, J].map((B) => {
+    try {
+      B.conv2dWinogradForward({ N: 1, C: 2, OC: 2, inPlane: 36, outPlane: 9, kArea: 18, G: 15, geom: g, X: new Float32Array(72), W: new Float32Array(36), bias: null, act: 'none', alpha: 0, out: new Float32Array(18) });
+      return 'no error';
+    } catch (e) {
+      return String(e.message);
+    }
+  });
+  checked++;
+  if (!errs.every((m) => m.includes('conv2dWinogradForward: needs a 3x3 kernel, stride 1') && m.includes('stride 2x2'))) disagreements.push({ what: 'winograd stride 2', cxx: errs[0], ts: errs[1] });
+}
+
 // The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
 // ties (the first wins) and NaNs (the last wins) in the input.
 for (let it = 0; it < iterations; it++) {

@@ -129,6 +129,108 @@ export function conv2dForward(
   if (act !== 'none') activationForward(act, N * OC * P, out, out, alpha);
 }
 
+const f32 = Math.fround;
+
+/**
+ * The Winograd F(2x2, 3x3) filter transform U = G g G^T of each 3x3 filter, U[((grp*OCg + o)*Cg + i)*16 + p]
+ * (G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]), in float32 steps as native/kernels/conv_winograd.cc.
+ */
+function winogradFilters(W: Float32Array, groups: number, Cg: number, OCg: number): Float32Array {
+  const U = new Float32Array(groups * OCg * Cg * 16);
+  const t = new Float32Array(12);
+  for (let f = 0; f < groups * OCg * Cg; f++) {
+    const w = f * 9;
+    for (let j = 0; j < 3; j++) { // G g
+      t[j] = W[w + j];
+      t[3 + j] = f32(0.5 * f32(f32(W[w + j] + W[w + 3 + j]) + W[w + 6 + j]));
+      t[6 + j] = f32(0.5 * f32(f32(W[w + j] - W[w + 3 + j]) + W[w + 6 + j]));
+      t[9 + j] = W[w + 6 + j];
+    }
+    for (let r = 0; r < 4; r++) { // (G g) G^T
+      const a = t[3 * r], b = t[3 * r + 1], c = t[3 * r + 2];
+      const u = f * 16 + 4 * r;
+      U[u] = a;
+      U[u + 1] = f32(0.5 * f32(f32(a + b) + c));
+      U[u + 2] = f32(0.5 * f32(f32(a - b) + c));
+      U[u + 3] = c;
+    }
+  }
+  return U;
+}
+
+/**
+ * conv2dForward computed by Winograd F(2x2, 3x3) (the kernel conv2dWinogradForward; 3x3, stride 1, dilation 1):
+ * per 2x2 output tile, V = B^T d B of its 4x4 input patch d, M = sum over the input channels of U .* V
+ * (16 points), out = A^T M A + bias, then the activation. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+ * A^T = [1 1 1 0; 0 1 -1 -1]. The transforms round in float32 like the native kernel; the channel sums in float64.
+ */
+export function conv2dWinogradForward(
+  N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+  X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
+): void {
+  const g = convGeom('conv2dWinogradForward', C, OC, inPlane, outPlane, kArea, G, geom);
+  if (g.KH !== 3 || g.KW !== 3 || g.SH !== 1 || g.SW !== 1 || g.DH !== 1 || g.DW !== 1) {
+    throw new Error(`conv2dWinogradForward: needs a 3x3 kernel, stride 1 and dilation 1, got kernel ${g.KH}x${g.KW}, stride ${g.SH}x${g.SW}, dilation ${g.DH}x${g.DW}`);
+  }
+  const { Cg, OCg } = g;
+  const U = winogradFilters(W, g.groups, Cg, OCg);
+  const tH = Math.ceil(g.OH / 2), tW = Math.ceil(g.OW / 2);
+  const V = new Float32Array(Cg * 16);
+  const d = new Float32Array(16);
+  const m = new Float32Array(16);
+  const at = (x: number, r: number, c: number): number => (r >= 0 && r < g.H && c >= 0 && c < g.W ? X[x + r * g.W + c] : 0);
+  for (let n = 0; n < N; n++) {
+    for (let grp = 0; grp < g.groups; grp++) {
+      const x0 = (n * C + grp * Cg) * inPlane;
+      for (let th = 0; th < tH; th++) {
+        for (let tw = 0; tw < tW; tw++) {
+          const r0 = 2 * th - g.PH, c0 = 2 * tw - g.PW;
+          for (let c = 0; c < Cg; c++) {
+            for (let j = 0; j < 4; j++) { // B^T d, column j
+              const a0 = at(x0 + c * inPlane, r0, c0 + j), a1 = at(x0 + c * inPlane, r0 + 1, c0 + j);
+              const a2 = at(x0 + c * inPlane, r0 + 2, c0 + j), a3 = at(x0 + c * inPlane, r0 + 3, c0 + j);
+              d[j] = f32(a0 - a2);
+              d[4 + j] = f32(a1 + a2);
+              d[8 + j] = f32(a2 - a1);
+              d[12 + j] = f32(a1 - a3);
+            }
+            for (let i = 0; i < 4; i++) { // (B^T d) B
+              const e0 = d[4 * i], e1 = d[4 * i + 1], e2 = d[4 * i + 2], e3 = d[4 * i + 3];
+              const v = c * 16 + 4 * i;
+              V[v] = f32(e0 - e2);
+              V[v + 1] = f32(e1 + e2);
+              V[v + 2] = f32(e2 - e1);
+              V[v + 3] = f32(e1 - e3);
+            }
+          }
+          for (let o = 0; o < OCg; o++) {
+            const u0 = (grp * OCg + o) * Cg * 16;
+            for (let p = 0; p < 16; p++) {
+              let s = 0;
+              for (let c = 0; c < Cg; c++) s += U[u0 + c * 16 + p] * V[c * 16 + p];
+              m[p] = s;
+            }
+            const b = bias === null ? 0 : bias[grp * OCg + o];
+            const y0 = (n * OC + grp * OCg + o) * outPlane;
+            for (let i = 0; i < 2; i++) {
+              const oh = 2 * th + i;
+              if (oh >= g.OH) break;
+              // row i of A^T M, then times A
+              const s0 = i === 0 ? f32(f32(m[0] + m[4]) + m[8]) : f32(f32(m[4] - m[8]) - m[12]);
+              const s1 = i === 0 ? f32(f32(m[1] + m[5]) + m[9]) : f32(f32(m[5] - m[9]) - m[13]);
+              const s2 = i === 0 ? f32(f32(m[2] + m[6]) + m[10]) : f32(f32(m[6] - m[10]) - m[14]);
+              const s3 = i === 0 ? f32(f32(m[3] + m[7]) + m[11]) : f32(f32(m[7] - m[11]) - m[15]);
+              out[y0 + oh * g.OW + 2 * tw] = f32(f32(f32(s0 + s1) + s2) + b);
+              if (2 * tw + 1 < g.OW) out[y0 + oh * g.OW + 2 * tw + 1] = f32(f32(f32(s1 - s2) - s3) + b);
+            }
+          }
+        }
+      }
+    }
+  }
+  if (act !== 'none') activationForward(act, N * OC * outPlane, out, out, alpha);
+}
+
 /** dX (overwritten), dW and dB (overwritten, or added to with accumulate) of conv2dForward without activation. */
 export function conv2dBackward(
   N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,

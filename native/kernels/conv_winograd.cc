@@ -1,0 +1,118 @@
+// Winograd F(2x2, 3x3) convolution (see conv_winograd.h): transforms here, the 16 products on myelin::gemm.
+#include "conv_winograd.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+#include "../runtime/cpu.h"
+
+namespace myelin {
+
+void winograd_weights(int groups, int Cg, int OCg, const float* w, bool flip, float* U) {
+  const int outC = flip ? Cg : OCg, inC = flip ? OCg : Cg;
+  const long pstride = static_cast<long>(outC) * inC;
+  for (int grp = 0; grp < groups; grp++) {
+    const float* wg = w + static_cast<long>(grp) * OCg * Cg * 9;
+    float* ug = U + grp * 16 * pstride;
+    for (int o = 0; o < outC; o++) {
+      for (int i = 0; i < inC; i++) {
+        float g[3][3];
+        for (int kh = 0; kh < 3; kh++) {
+          for (int kw = 0; kw < 3; kw++) {
+            g[kh][kw] = flip ? wg[(static_cast<long>(i) * Cg + o) * 9 + (2 - kh) * 3 + (2 - kw)]
+                             : wg[(static_cast<long>(o) * Cg + i) * 9 + kh * 3 + kw];
+          }
+        }
+        float t[4][3];  // G g
+        for (int j = 0; j < 3; j++) {
+          t[0][j] = g[0][j];
+          t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+          t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+          t[3][j] = g[2][j];
+        }
+        for (int r = 0; r < 4; r++) {  // (G g) G^T
+          const float u[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
+          for (int c = 0; c < 4; c++) ug[(r * 4 + c) * pstride + static_cast<long>(o) * inC + i] = u[c];
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// Tiles per GEMM: enough columns for the GEMM's panels, V and M within the L2 cache.
+constexpr long kTilesPerChunk = 392;
+
+thread_local std::vector<float> t_wino;
+
+struct WinoKernels {
+  int lanes;
+  decltype(&scalar::wino_input_plane) input;
+  decltype(&scalar::wino_output_plane) output;
+};
+
+WinoKernels wino_kernels() {
+#if defined(__x86_64__) || defined(_M_X64)
+  switch (gemm_simd_level()) {
+    case SimdLevel::Avx512: return {avx512::wino_lanes(), avx512::wino_input_plane, avx512::wino_output_plane};
+    case SimdLevel::Avx2: return {avx2::wino_lanes(), avx2::wino_input_plane, avx2::wino_output_plane};
+    default: break;
+  }
+#endif
+  return {scalar::wino_lanes(), scalar::wino_input_plane, scalar::wino_output_plane};
+}
+
+}  // namespace
+
+void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
+                   const float* U, const float* bias, bool relu, float* y, long yImage) {
+  const WinoKernels k = wino_kernels();
+  const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
+  const long tpi = static_cast<long>(tH) * tW;  // tiles per image
+  static const long kT = getenv("WINO_T") ? atol(getenv("WINO_T")) : kTilesPerChunk;
+  const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kT / tpi)));
+  const long Tmax = nb * tpi;
+  const long inPlane = static_cast<long>(s.H) * s.W, outPlane = static_cast<long>(s.OH) * s.OW;
+  // V[p] (inC x T) and M[p] (outC x T) with the transforms' vector slack after each point.
+  const long vps = s.inC * Tmax + k.lanes, mps = s.outC * Tmax + k.lanes;
+  const long vlen = 16 * vps, mlen = 16 * mps;
+  const long scratch = wino_scratch(tH, tW, k.lanes);
+  if (t_wino.size() < static_cast<size_t>(vlen + mlen + scratch)) t_wino.resize(vlen + mlen + scratch);
+  float* V = t_wino.data();
+  float* M = V + vlen;
+  float* work = M + mlen;
+  const long uGroup = 16L * s.outC * s.inC;
+  for (int n0 = first; n0 < last; n0 += nb) {
+    const int nc = std::min(nb, last - n0);
+    const long T = nc * tpi;
+    for (int grp = 0; grp < groups; grp++) {
+      // V[p][c][t] = (B^T d B)[p] of tile t's patch in channel c (images inner: a plane's vector
+      // slack lands on the next image's tiles or the next channel's, written after it).
+      for (int c = 0; c < s.inC; c++) {
+        for (int b = 0; b < nc; b++) {
+          const float* xb = x + (n0 + b) * xImage + (static_cast<long>(grp) * s.inC + c) * inPlane;
+          k.input(s, tH, tW, xb, V + c * T + b * tpi, vps, work);
+        }
+      }
+      // The 16 products over the input channels: M[p] = U[p] V[p].
+      const float* ug = U + grp * uGroup;
+      for (int p = 0; p < 16; p++) {
+        gemm(false, false, s.outC, static_cast<int>(T), s.inC, 1.0f, ug + p * static_cast<long>(s.outC) * s.inC,
+             V + p * vps, 0.0f, M + p * mps);
+      }
+      for (int b = 0; b < nc; b++) {
+        float* yb = y + (n0 + b) * yImage + static_cast<long>(grp) * s.outC * outPlane;
+        for (int o = 0; o < s.outC; o++) {
+          k.output(s, tH, tW, M + o * T + b * tpi, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu,
+                   yb + o * outPlane, work);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace myelin

@@ -1,0 +1,53 @@
+// Internal: Winograd F(2x2, 3x3) convolution (stride 1, dilation 1, 3x3 kernels) for conv.cc.
+//
+// Per 2x2 output tile the 4x4 input patch d becomes V = B^T d B, the 3x3 filter g becomes
+// U = G g G^T (both 4x4: 16 transform points), their product is summed over the input channels as
+// 16 GEMMs (point p: M_p[OC, tiles] = U_p[OC, C] V_p[C, tiles], myelin::gemm), and the tile's output
+// is A^T M A (+ bias, ReLU). 2.25x fewer multiply-adds than the direct convolution, rounded
+// differently (the transforms' sums): the twin is winogradConv2d in lib/backend/js/conv.ts.
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+#pragma once
+
+namespace myelin {
+
+// One group's convolution: input inC planes H x W, output outC planes OH x OW (OH = H + 2PH - 2),
+// zero padding PH, PW.
+struct WinoShape {
+  int inC, outC, H, W, OH, OW, PH, PW;
+};
+
+// Floats of U for `groups` groups: 16 * outC * inC each.
+inline long winograd_weights_size(int groups, int outC, int inC) { return 16L * groups * outC * inC; }
+
+// U[grp][p][o][i] = (G w G^T)[p] for w [groups*OCg, Cg, 3, 3]; flip: the weights of dX's convolution,
+// w'[c][o] = w[o][c] rotated 180 degrees (outC = Cg, inC = OCg).
+void winograd_weights(int groups, int Cg, int OCg, const float* w, bool flip, float* U);
+
+// y = act(bias + conv(x, w)) for images [first, last) of a batch (image strides xImage, yImage
+// floats; group grp of an image at + grp * inC * H * W, resp. outC * OH * OW), U from
+// winograd_weights, bias (nullable) per output channel of all groups, single-threaded (the caller
+// splits the images); relu: fused ReLU (NaN passes).
+void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
+                   const float* U, const float* bias, bool relu, float* y, long yImage);
+
+// The transforms of one plane (conv_winograd.inc, per ISA), tH x tW tiles, t = th*tW + tw:
+// wino_input_plane: v[p*ps + t] = (B^T d_t B)[p] for the channel plane xc (H x W); scratch holds
+//   wino_scratch(tH, tW, wino_lanes()) floats; v's rows need wino_lanes() floats of slack.
+// wino_output_plane: y (OH x OW) = act(A^T m_t A + bias) from m[p*ps + t] (read up
+//   to wino_lanes() - 1 floats past each row); scratch: wino_scratch(...) as well.
+// Floats of scratch the transforms need (lanes: wino_lanes() of the ISA in use).
+inline long wino_scratch(int tH, int tW, int lanes) {
+  const long xlen = (2L * tH + 2) * (2L * tW + 2) + 2L * lanes;
+  return (xlen + 15) / 16 * 16 + 16 * ((static_cast<long>(tH) * tW + lanes - 1) / lanes * lanes + lanes);
+}
+#define MYELIN_DECLARE_WINO                                                                              \
+  int wino_lanes();                                                                                      \
+  void wino_input_plane(const WinoShape& s, int tH, int tW, const float* xc, float* v, long ps, float* scratch); \
+  void wino_output_plane(const WinoShape& s, int tH, int tW, const float* m, long ps, float bias, bool relu,      \
+                         float* y, float* scratch);
+namespace scalar { MYELIN_DECLARE_WINO }
+namespace avx2 { MYELIN_DECLARE_WINO }
+namespace avx512 { MYELIN_DECLARE_WINO }
+
+}  // namespace myelin
