@@ -7,6 +7,7 @@ import type { Conv2d } from '../nn/conv';
 import { keyRules, register, type KeyRule } from '../nn/registry';
 import { checkTensor } from '../validate';
 import { QuantizedLayer, outputBuffer, quantizedParameters, type QuantDtype } from './base';
+import { writeQdqConv } from '../io/onnx/qdq';
 
 type Pair = [number, number];
 
@@ -182,5 +183,7 @@ register<QuantizedConv2dConfig>(QuantizedConv2d, {
   },
   fromConfig: (c) => new QuantizedConv2d(c),
   parameters: (c) => quantizedParameters(c.dtype, [c.outChannels, c.inChannels, c.kernelSize[0], c.kernelSize[1]], c.bias),
+  // int8: QuantizeLinear / DequantizeLinear around a Conv (or, with dynamic scales, a Gemm on the patches); bf16: a Conv on bfloat16-rounded inputs (lib/io/onnx/qdq.ts).
+  onnx: (ctx, c) => writeQdqConv(ctx, c),
   keepsNoTensors: true,
 });
