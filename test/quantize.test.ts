@@ -232,9 +232,16 @@ describe('quantize layers and errors', () => {
           for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${name}, optimisations ${level}, at ${i}`).toBeLessThanOrEqual(rtol * range);
         }
       }
-      // bf16 layers have no QDQ form: a clear error, no file.
-      await expect(exportModel(quantize(model, { dtype: 'bf16' }), path.join(dir, 'b.onnx'))).rejects.toThrow(/^onnx\.exportModel: /);
-      expect(fs.existsSync(path.join(dir, 'b.onnx'))).toBe(false);
+      // bf16: Gemms on the bfloat16 weights (exact in float32) with the inputs rounded to bfloat16 (Cast -> Cast).
+      const b = quantize(model, { dtype: 'bf16' });
+      const file = path.join(dir, 'b.onnx');
+      await exportModel(b, file, { inputShape: [1, 40] });
+      expect(onnx.ModelProto.decode(fs.readFileSync(file)).graph!.node!.filter((n) => n.opType === 'Cast')).toHaveLength(6);
+      const want = b.predict(x).data;
+      const range = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'disabled' });
+      const got = (await session.run({ input: new ort.Tensor('float32', x.data, [rows, 40]) })).output.data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `bf16 at ${i}`).toBeLessThanOrEqual(1e-5 * range);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
-// Low-precision inference: the 784-256-128-10 MLP at batch 1024, float32 vs quantize(model, int8 /
-// bf16), all on the native backend, interleaved in one run (samples/s, medians).
+// Low-precision inference: the 784-256-128-10 MLP at batch 1024 and the example CNN at batch 256, float32 vs
+// quantize(model, int8 / bf16), all on the native backend, and onnxruntime-node on the QDQ exports, interleaved
+// in one run (samples/s, medians).
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -50,7 +51,51 @@ async function runLowp(ctx) {
     },
     cands,
   );
-  return [rec];
+  return [rec, await runLowpCnn(ctx, info)];
+}
+
+const CNN_BATCH = 256;
+
+/** The example CNN (conv 32 - pool - conv 64 - pool - linear 128 - linear 10) on 28x28 images at batch 256. */
+async function runLowpCnn(ctx, info) {
+  const m = ctx.myelin;
+  const { nn } = m;
+  const model = new nn.Sequential([
+    new nn.Conv2d(1, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(32, 64, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Flatten(), new nn.Linear(64 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10),
+  ], { seed: 13 });
+  model.eval();
+  const x = m.tensor(randomArray(CNN_BATCH * 784, 1301, 0, 1), [CNN_BATCH, 1, 28, 28]);
+  const int8 = m.quantize(model, { dtype: 'int8' });
+  const int8Static = m.quantize(model, { dtype: 'int8', calibration: x });
+  const bf16 = m.quantize(model, { dtype: 'bf16' });
+  const onNative = (name, fn) => ({ ...backendCandidate(ctx, 'native', fn), name });
+  const cands = [
+    onNative('native', () => model.predict(x)),
+    onNative('int8', () => int8.predict(x)),
+    onNative('int8static', () => int8Static.predict(x)),
+    onNative('bf16', () => bf16.predict(x)),
+    // The peer: onnxruntime-node on the QDQ exports (calibrated: Q/DQ around each Conv, which it fuses into its int8
+    // convolution; dynamic: per-patch scales, written as a patch-gathering Conv and a Gemm per layer).
+    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
+  ];
+  return measureCase(
+    ctx,
+    {
+      id: `lowp-cnn-${CNN_BATCH}`,
+      group: 'lowp',
+      label: `CNN (conv 32 - pool - conv 64 - pool - 128 - 10) inference, batch ${CNN_BATCH}`,
+      short: `CNN inference, batch ${CNN_BATCH}`,
+      display: { kind: 'rate', unit: 'samples/s', work: CNN_BATCH },
+      baseline: 'native',
+      note: `model.predict on 28x28 images: float32 vs quantize(model, { dtype }) (int8: dynamic per-patch scales, int8static: calibrated; ` +
+        'ort-*: onnxruntime-node 2 threads on the same models exported as QDQ ONNX; ' +
+        `int8 path ${info.int8Path}, bf16 path ${info.bf16Path}, ${info.threads} threads)`,
+      paths: { int8: info.int8Path, bf16: info.bf16Path },
+    },
+    cands,
+  );
 }
 
 /** onnxruntime-node sessions on the QDQ exports of the quantised models, as async candidates (or skips). */
@@ -66,7 +111,7 @@ async function ortCandidates(m, models, x) {
     const out = [];
     for (const [name, q] of Object.entries(models)) {
       const file = path.join(dir, `${name}.onnx`);
-      await m.onnx.exportModel(q, file, { inputShape: [1, x.shape[1]] });
+      await m.onnx.exportModel(q, file, { inputShape: [1, ...x.shape.slice(1)] });
       const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
       const feeds = { input: new ort.Tensor('float32', x.data, x.shape) };
       out.push({ name, async: true, fn: () => session.run(feeds) });

@@ -427,6 +427,28 @@ float32 (the order of the sums differs between paths); bias may be null.`,
     options: true,
     cpp: 'qgemm.h myelin::gemm_bf16',
   },
+  // QuantizedConv2d (lib/quant/conv.ts): patches as GEMM rows, and the GEMM's rows back to NCHW planes.
+  im2colQuantizeI8: {
+    doc: `Each output pixel's input patch of X[N,C,H,W] (geom as for conv2dForward, groups 1; patch element
+(c*KH + i)*KW + j, zeros outside the image) as row n*outPlane + oh*OW + ow, quantised as quantizeRowsI8
+quantises a row: Q [N*outPlane, kArea], scales [N*outPlane]. A geometry that disagrees with the sizes is an error.`,
+    args: [dim('N'), dim('C'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      f32('X', 'N*C*inPlane'), float('scale'), { name: 'Q', type: 'i8', len: 'N*outPlane*kArea' }, f32('scales', 'N*outPlane')],
+    cpp: 'qgemm.h myelin::im2col_quantize_i8',
+    example: { sizes: { N: 2, C: 2, inPlane: 25, outPlane: 9, kArea: 18, G: 15 }, i32: { geom: [2, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] } },
+  },
+  im2colBf16: {
+    doc: 'The patch rows of im2colQuantizeI8 rounded to bfloat16 (as toBf16): out [N*outPlane, kArea].',
+    args: [dim('N'), dim('C'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
+      f32('X', 'N*C*inPlane'), { name: 'out', type: 'u16', len: 'N*outPlane*kArea' }],
+    cpp: 'qgemm.h myelin::im2col_bf16',
+    example: { sizes: { N: 2, C: 2, inPlane: 25, outPlane: 9, kArea: 18, G: 15 }, i32: { geom: [2, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1] } },
+  },
+  planesFromRows: {
+    doc: 'out[n, oc, p] = Y[n, p, oc]: GEMM rows [N*P, OC] back to NCHW planes [N, OC, P].',
+    args: [dim('N'), dim('P'), dim('OC'), f32('Y', 'N*P*OC'), f32('out', 'N*OC*P')],
+    cpp: 'qgemm.h myelin::planes_from_rows',
+  },
 
   // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----
   // The geometry travels as one int32 array `geom` of G = 15 entries (native/kernels/conv.h:

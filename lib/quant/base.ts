@@ -9,6 +9,14 @@ import { Module } from '../nn/module';
 /** A low-precision weight type: 'int8' (a scale per output channel) or 'bf16'. */
 export type QuantDtype = 'int8' | 'bf16';
 
+/** The GEMM's input rows of one batch size: int8 values and a scale per row, or bfloat16 bits. */
+export interface RowScratch {
+  rows: number;
+  A: Int8Array;
+  aScale: Float32Array;
+  A16: Uint16Array;
+}
+
 /** The weights in the kernels' formats, derived from the saved float32 form while it is unchanged. */
 interface Lowered {
   data: Float32Array;
@@ -33,7 +41,7 @@ export abstract class QuantizedLayer extends Module {
   /** [outputs] float32 (kept in float32 in both precisions), or null. */
   readonly bias: Tensor | null;
   private lowered: Lowered | null = null;
-  private scratch: { rows: number; A: Int8Array; aScale: Float32Array; A16: Uint16Array } | null = null;
+  private scratch: RowScratch | null = null;
 
   protected constructor(name: string, dtype: QuantDtype, weightShape: number[], bias: boolean, activation: Activation, alpha: number, inputScale: number) {
     super();
@@ -109,23 +117,26 @@ export abstract class QuantizedLayer extends Module {
   /** out[M, outputs] = this layer on rows x[M, K] (x may be longer; its first M * K values are read). */
   run(M: number, x: Float32Array, out: Float32Array): void {
     const backend = getBackend();
+    const K = this.rowLength;
+    const rows = x.length === M * K ? x : x.subarray(0, M * K);
+    const s = this.scratchFor(M);
+    if (this.dtype === 'int8') backend.quantizeRowsI8(M, K, rows, this.inputScale, s.A, s.aScale);
+    else backend.toBf16(M * K, rows, s.A16);
+    this.gemmRows(M, s, out);
+  }
+
+  /** out[M, outputs] = the GEMM of the M rows already in s (int8: A and aScale; bf16: A16), bias and activation. */
+  protected gemmRows(M: number, s: RowScratch, out: Float32Array): void {
+    const backend = getBackend();
     const K = this.rowLength, N = this.outputs;
     const w = this.loweredWeights();
     const common = { M, N, K, bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out };
-    const rows = x.length === M * K ? x : x.subarray(0, M * K);
-    if (w.i8 !== null && this.weightScale !== null) {
-      const { A, aScale } = this.scratchFor(M);
-      backend.quantizeRowsI8(M, K, rows, this.inputScale, A, aScale);
-      backend.qgemmI8({ ...common, A, aScale, W: w.i8, wScale: this.weightScale.data });
-    } else {
-      const A = this.scratchFor(M).A16;
-      backend.toBf16(M * K, rows, A);
-      backend.gemmBf16({ ...common, A, W: w.bf16 as Uint16Array });
-    }
+    if (w.i8 !== null && this.weightScale !== null) backend.qgemmI8({ ...common, A: s.A, aScale: s.aScale, W: w.i8, wScale: this.weightScale.data });
+    else backend.gemmBf16({ ...common, A: s.A16, W: w.bf16 as Uint16Array });
   }
 
   /** The quantised input of the last batch size (reused: predict calls repeat their batch size). */
-  private scratchFor(rows: number): { A: Int8Array; aScale: Float32Array; A16: Uint16Array } {
+  protected scratchFor(rows: number): RowScratch {
     const s = this.scratch;
     if (s !== null && s.rows === rows) return s;
     const n = rows * this.rowLength;

@@ -1,12 +1,14 @@
 // QuantizedConv2d: a Conv2d (BatchNorm folded in, activation fused) computing in int8 or bf16 for inference:
 // im2col rows of the input, then the low-precision GEMMs with per-output-channel weight scales.
 import { ACTIVATIONS, type Activation } from '../backend/contract';
+import { getBackend } from '../backend/select';
 import { Tensor, shapeToString } from '../tensor';
 import type { LayerConfig } from '../nn/config';
 import type { Conv2d } from '../nn/conv';
 import { keyRules, register, type KeyRule } from '../nn/registry';
 import { checkTensor } from '../validate';
 import { QuantizedLayer, outputBuffer, quantizedParameters, type QuantDtype } from './base';
+import { writeQdqConv } from '../io/onnx/qdq';
 
 type Pair = [number, number];
 
@@ -52,7 +54,6 @@ export class QuantizedConv2d extends QuantizedLayer {
   readonly stride: Pair;
   readonly padding: Pair;
   readonly dilation: Pair;
-  private cols: Float32Array = new Float32Array(0);
   private rowsOut: Float32Array = new Float32Array(0);
 
   /**
@@ -112,43 +113,19 @@ export class QuantizedConv2d extends QuantizedLayer {
     const OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
     if (OH < 1 || OW < 1) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} is smaller than the kernel (output ${OH}x${OW})`);
     const P = OH * OW, K = C * kh * kw, OC = this.outChannels, M = N * P;
-    if (this.cols.length < M * K) this.cols = new Float32Array(M * K);
+    const backend = getBackend();
     if (this.rowsOut.length < M * OC) this.rowsOut = new Float32Array(M * OC);
-    const col = this.cols, y = this.rowsOut.subarray(0, M * OC), xd = x.data;
-    // im2col: row (n, oh, ow) holds the patch in the weight's order (c, i, j), zeros outside the image.
-    let at = 0;
-    for (let n = 0; n < N; n++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++) {
-          for (let c = 0; c < C; c++) {
-            const plane = (n * C + c) * H * W;
-            for (let i = 0; i < kh; i++) {
-              const ih = oh * sh - ph + i * dh;
-              if (ih < 0 || ih >= H) {
-                col.fill(0, at, at + kw);
-                at += kw;
-                continue;
-              }
-              const rowBase = plane + ih * W;
-              for (let j = 0; j < kw; j++, at++) {
-                const iw = ow * sw - pw + j * dw;
-                col[at] = iw >= 0 && iw < W ? xd[rowBase + iw] : 0;
-              }
-            }
-          }
-        }
-      }
-    }
-    this.run(M, col, y);
+    const y = this.rowsOut.subarray(0, M * OC);
+    const xd = x.data.length === x.size ? x.data : x.data.subarray(0, x.size);
+    // Each output pixel's patch (c, i, j order, zeros outside the image) as one GEMM row, quantised or rounded.
+    const geom = Int32Array.of(C, H, W, OC, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, 1);
+    const s = this.scratchFor(M);
+    if (this.dtype === 'int8') backend.im2colQuantizeI8(N, C, H * W, P, K, geom.length, geom, xd, this.inputScale, s.A, s.aScale);
+    else backend.im2colBf16(N, C, H * W, P, K, geom.length, geom, xd, s.A16);
+    this.gemmRows(M, s, y);
     // [n, p, oc] -> [n, oc, p]
     const out = outputBuffer(N * OC * P);
-    for (let n = 0; n < N; n++) {
-      const src = n * P * OC, dst = n * OC * P;
-      for (let p = 0; p < P; p++) {
-        const r = src + p * OC;
-        for (let oc = 0; oc < OC; oc++) out[dst + oc * P + p] = y[r + oc];
-      }
-    }
+    backend.planesFromRows(N, P, OC, y, out);
     return new Tensor(out, [N, OC, OH, OW]);
   }
 
@@ -182,5 +159,7 @@ register<QuantizedConv2dConfig>(QuantizedConv2d, {
   },
   fromConfig: (c) => new QuantizedConv2d(c),
   parameters: (c) => quantizedParameters(c.dtype, [c.outChannels, c.inChannels, c.kernelSize[0], c.kernelSize[1]], c.bias),
+  // int8: QuantizeLinear / DequantizeLinear around a Conv (or, with dynamic scales, a Gemm on the patches); bf16: a Conv on bfloat16-rounded inputs (lib/io/onnx/qdq.ts).
+  onnx: (ctx, c) => writeQdqConv(ctx, c),
   keepsNoTensors: true,
 });

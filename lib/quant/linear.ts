@@ -121,7 +121,7 @@ register<QuantizedLinearConfig>(QuantizedLinear, {
   },
   fromConfig: (c) => new QuantizedLinear(c),
   parameters: (c) => quantizedParameters(c.dtype, [c.outFeatures, c.inFeatures], c.bias),
-  // int8: QuantizeLinear / DequantizeLinear around a Gemm (lib/io/onnx/qdq.ts).
+  // int8: QuantizeLinear / DequantizeLinear around a Gemm; bf16: a Gemm on bfloat16-rounded inputs (lib/io/onnx/qdq.ts).
   onnx: (ctx, c) => writeQdqLinear(ctx, c),
   keepsNoTensors: true,
 });

@@ -120,6 +120,15 @@ async function predictSegments(model: Module, plan: ModelPlan, input: Tensor, ba
   return joinOutputs(parts) as Tensor;
 }
 
+/**
+ * True when a chain's plan has no dense segment (every layer runs through its forward: quantised layers, convolutions):
+ * predictAsync then runs each batch as predict does (runPlan: the step arena, no fresh arrays per layer) instead of
+ * predictSegments' layer-by-layer path, which was 1.1-1.9x predict's CPU time on quantised models (lib/quant).
+ */
+function noDenseSegment(plan: ModelPlan): boolean {
+  return plan.segments.every((s) => s.kind === 'ops');
+}
+
 /** The batcher predictAsync's small calls on each model share (default settings). */
 const sharedBatchers = new WeakMap<object, Batcher>();
 
@@ -194,6 +203,11 @@ async function predictPlanned(model: PlannableModel, x: ModelInput, options: Pre
     return predictThroughForward(model, null, multiInput('predictAsync', x), batchSize, opts);
   }
   const plan = model instanceof Module ? planModel(model) : null;
+  if (plan !== null && plan.layers[0] !== model && noDenseSegment(plan)) {
+    // Nothing to run off the main thread (a quantised model, a CNN without dense head): predict's own path per batch.
+    const input = shapeInput('predictAsync', x, opts, { width: x instanceof Float32Array ? (model as Module).inputFeatures() : null, flattens: false });
+    return predictThroughForward(model as Module, plan, { form: 'array', names: ['0'], tensors: [input], rows: input.ndim === 0 ? 1 : input.shape[0] }, batchSize, opts);
+  }
   if (plan !== null && plan.chain.problem !== null) {
     // Not one dense plan: the planned segments (native) with the other layers through their forward.
     const width = x instanceof Float32Array ? (model as Module).inputFeatures() : null;

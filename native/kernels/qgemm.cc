@@ -9,6 +9,7 @@
 // and arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) succeed, with its own rows function of the
 // same I8Rows / Bf16Rows type; not written (no machine with AMX to test it on).
 #include "qgemm.h"
+#include "conv.h"
 
 #include <algorithm>
 #include <cmath>
@@ -277,37 +278,182 @@ void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
 
 }  // namespace
 
-void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
+namespace {
+
+// The row quantiser of this CPU (absmax and scaling at the SIMD level).
+struct RowQuantizer {
+  qgemm_kernels::RowAbsMax absmax = row_absmax_scalar;
+  qgemm_kernels::RowQuantize quant = row_quantize_scalar;
+  RowQuantizer() {
+#ifdef MYELIN_QGEMM_HAVE_X86
+    const SimdLevel level = gemm_simd_level();
+    if (level == SimdLevel::Avx512) {
+      absmax = qgemm_kernels::row_absmax_avx512;
+      quant = qgemm_kernels::row_quantize_avx512;
+    } else if (level == SimdLevel::Avx2) {
+      absmax = qgemm_kernels::row_absmax_avx2;
+      quant = qgemm_kernels::row_quantize_avx2;
+    }
+#endif
+  }
+  // One row of K values x into q with its scale (static scale > 0, or dynamic: 0).
+  void row(int K, const float* x, float scale, int8_t* q, float* rowScale) const {
+    bool nonfinite = false;
+    const float m = absmax(K, x, &nonfinite);
+    if (nonfinite || (scale == 0.0f && !(m >= kQuantMinMax))) {
+      *rowScale = nonfinite ? std::nanf("") : 0.0f;
+      std::memset(q, 0, static_cast<size_t>(K));
+      return;
+    }
+    *rowScale = scale > 0.0f ? scale : m / 127.0f;
+    quant(K, x, scale > 0.0f ? 1.0f / scale : 127.0f / m, q);
+  }
+};
+
+void check_quant_scale(const char* kernel, float scale) {
   if (!(scale == 0.0f || scale >= kQuantMinScale)) {
     char got[32];
     std::snprintf(got, sizeof got, "%g", static_cast<double>(scale));
-    throw std::invalid_argument(std::string("quantizeRowsI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ") + got);
+    throw std::invalid_argument(std::string(kernel) + ": scale must be 0 (a dynamic scale per row) or at least 1e-30, got " + got);
   }
-  qgemm_kernels::RowAbsMax absmax = row_absmax_scalar;
-  qgemm_kernels::RowQuantize quant = row_quantize_scalar;
-#ifdef MYELIN_QGEMM_HAVE_X86
-  const SimdLevel level = gemm_simd_level();
-  if (level == SimdLevel::Avx512) {
-    absmax = qgemm_kernels::row_absmax_avx512;
-    quant = qgemm_kernels::row_quantize_avx512;
-  } else if (level == SimdLevel::Avx2) {
-    absmax = qgemm_kernels::row_absmax_avx2;
-    quant = qgemm_kernels::row_quantize_avx2;
-  }
-#endif
+}
+
+}  // namespace
+
+void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
+  check_quant_scale("quantizeRowsI8", scale);
+  const RowQuantizer rq;
   split_rows(M, static_cast<double>(M) * K * 16, [&](int m0, int m1) {
     for (int i = m0; i < m1; ++i) {
-      const float* x = X + static_cast<long>(i) * K;
-      int8_t* q = Q + static_cast<long>(i) * K;
-      bool nonfinite = false;
-      const float m = absmax(K, x, &nonfinite);
-      if (nonfinite || (scale == 0.0f && !(m >= kQuantMinMax))) {
-        scales[i] = nonfinite ? std::nanf("") : 0.0f;
-        std::memset(q, 0, static_cast<size_t>(K));
-        continue;
+      rq.row(K, X + static_cast<long>(i) * K, scale, Q + static_cast<long>(i) * K, scales + i);
+    }
+  });
+}
+
+// ---- convolution rows (QuantizedConv2d) -----------------------------------------------------
+
+namespace {
+
+struct PatchGeom {
+  int C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
+};
+
+// Checks geom (conv.h's layout, groups 1) against the sizes the binding checked the buffers with.
+PatchGeom patch_geom(const char* kernel, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* g) {
+  auto bad = [&](const std::string& what) { throw std::invalid_argument(std::string(kernel) + ": " + what); };
+  if (G != kConvGeomLen) bad("geom must hold " + std::to_string(kConvGeomLen) + " integers, got " + std::to_string(G));
+  for (int i = 0; i < kConvGeomLen; i++) {
+    const int min = (i == kGeomPH || i == kGeomPW) ? 0 : 1;
+    if (g[i] < min) bad("geom[" + std::to_string(i) + "] must be >= " + std::to_string(min) + ", got " + std::to_string(g[i]));
+  }
+  const PatchGeom p{g[kGeomC], g[kGeomH], g[kGeomW], g[kGeomOH], g[kGeomOW], g[kGeomKH], g[kGeomKW],
+                    g[kGeomSH], g[kGeomSW], g[kGeomPH], g[kGeomPW], g[kGeomDH], g[kGeomDW]};
+  auto out = [](long in, long k, long s, long pad, long d) { return (in + 2 * pad - d * (k - 1) - 1) / s + 1; };
+  if (g[kGeomGroups] != 1) bad("groups must be 1, got " + std::to_string(g[kGeomGroups]));
+  if (p.C != C || static_cast<long>(p.H) * p.W != inPlane || static_cast<long>(p.OH) * p.OW != outPlane ||
+      static_cast<long>(p.C) * p.KH * p.KW != kArea || p.OH != out(p.H, p.KH, p.SH, p.PH, p.DH) ||
+      p.OW != out(p.W, p.KW, p.SW, p.PW, p.DW)) {
+    bad("the geometry (C " + std::to_string(p.C) + ", " + std::to_string(p.H) + "x" + std::to_string(p.W) + " -> " +
+        std::to_string(p.OH) + "x" + std::to_string(p.OW) + ", kernel " + std::to_string(p.KH) + "x" + std::to_string(p.KW) +
+        ") disagrees with C " + std::to_string(C) + ", inPlane " + std::to_string(inPlane) + ", outPlane " +
+        std::to_string(outPlane) + ", kArea " + std::to_string(kArea));
+  }
+  return p;
+}
+
+// One image zero-padded by PH, PW on each side ([C, H + 2PH, W + 2PW]): patches then need no bounds checks.
+void pad_image(const PatchGeom& g, const float* x, float* padded) {
+  const int Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW;
+  std::memset(padded, 0, sizeof(float) * static_cast<size_t>(g.C) * Hp * Wp);
+  for (int c = 0; c < g.C; ++c) {
+    for (int h = 0; h < g.H; ++h) {
+      std::memcpy(padded + (static_cast<long>(c) * Hp + h + g.PH) * Wp + g.PW, x + (static_cast<long>(c) * g.H + h) * g.W,
+                  sizeof(float) * g.W);
+    }
+  }
+}
+
+// row[(c*KH + i)*KW + j] = padded[c, oh*SH + i*DH, ow*SW + j*DW]: the patch of output pixel (oh, ow).
+void gather_patch(const PatchGeom& g, const float* padded, int oh, int ow, float* row) {
+  const int Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW;
+  const float* base = padded + static_cast<long>(oh) * g.SH * Wp + static_cast<long>(ow) * g.SW;
+  if (g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1) {
+    // The common 3x3 kernel: 9 loads and stores per channel, no loop overhead.
+    for (int c = 0; c < g.C; ++c, row += 9) {
+      const float* a = base + static_cast<long>(c) * Hp * Wp;
+      const float* b = a + Wp;
+      const float* d = b + Wp;
+      row[0] = a[0]; row[1] = a[1]; row[2] = a[2];
+      row[3] = b[0]; row[4] = b[1]; row[5] = b[2];
+      row[6] = d[0]; row[7] = d[1]; row[8] = d[2];
+    }
+    return;
+  }
+  for (int c = 0; c < g.C; ++c) {
+    const float* plane = base + static_cast<long>(c) * Hp * Wp;
+    for (int i = 0; i < g.KH; ++i, row += g.KW) {
+      const float* xr = plane + static_cast<long>(i) * g.DH * Wp;
+      if (g.DW == 1) {
+        for (int j = 0; j < g.KW; ++j) row[j] = xr[j];
+      } else {
+        for (int j = 0; j < g.KW; ++j) row[j] = xr[j * g.DW];
       }
-      scales[i] = scale > 0.0f ? scale : m / 127.0f;
-      quant(K, x, scale > 0.0f ? 1.0f / scale : 127.0f / m, q);
+    }
+  }
+}
+
+// Calls body(row index, patch) for the rows [n*outPlane + p] of images N, threads across rows.
+template <class Body>
+void for_each_patch(int N, const PatchGeom& g, int kArea, const float* X, const Body& body) {
+  const int P = g.OH * g.OW, M = N * P;
+  const size_t paddedSize = static_cast<size_t>(g.C) * (g.H + 2 * g.PH) * (g.W + 2 * g.PW);
+  split_rows(M, static_cast<double>(M) * kArea * 16, [&](int m0, int m1) {
+    std::vector<float> patch(static_cast<size_t>(kArea));
+    std::vector<float> padded(paddedSize);
+    int image = -1;
+    for (int r = m0; r < m1; ++r) {
+      const int n = r / P, p = r % P;
+      if (n != image) {
+        pad_image(g, X + static_cast<long>(n) * g.C * g.H * g.W, padded.data());
+        image = n;
+      }
+      gather_patch(g, padded.data(), p / g.OW, p % g.OW, patch.data());
+      body(r, patch.data());
+    }
+  });
+}
+
+}  // namespace
+
+void im2col_quantize_i8(int N, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* geom,
+                        const float* X, float scale, int8_t* Q, float* scales) {
+  check_quant_scale("im2colQuantizeI8", scale);
+  const PatchGeom g = patch_geom("im2colQuantizeI8", C, inPlane, outPlane, kArea, G, geom);
+  const RowQuantizer rq;
+  for_each_patch(N, g, kArea, X, [&](int r, const float* patch) {
+    rq.row(kArea, patch, scale, Q + static_cast<long>(r) * kArea, scales + r);
+  });
+}
+
+void im2col_bf16(int N, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* geom, const float* X,
+                 uint16_t* out) {
+  const PatchGeom g = patch_geom("im2colBf16", C, inPlane, outPlane, kArea, G, geom);
+  for_each_patch(N, g, kArea, X, [&](int r, const float* patch) { to_bf16(kArea, patch, out + static_cast<long>(r) * kArea); });
+}
+
+void planes_from_rows(int N, int P, int OC, const float* Y, float* out) {
+  split_rows(N, static_cast<double>(N) * P * OC * 4, [&](int n0, int n1) {
+    for (int n = n0; n < n1; ++n) {
+      const float* y = Y + static_cast<long>(n) * P * OC;
+      float* o = out + static_cast<long>(n) * OC * P;
+      // Tiles of 16 pixels x all channels: reads of whole rows, writes of 16 consecutive floats per channel.
+      for (int p0 = 0; p0 < P; p0 += 16) {
+        const int p1 = std::min(P, p0 + 16);
+        for (int oc = 0; oc < OC; ++oc) {
+          float* dst = o + static_cast<long>(oc) * P;
+          for (int p = p0; p < p1; ++p) dst[p] = y[static_cast<long>(p) * OC + oc];
+        }
+      }
     }
   });
 }

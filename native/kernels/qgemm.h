@@ -36,6 +36,17 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
 // out[i] = bf16(x[i]) (the rounding above).
 void to_bf16(long n, const float* x, uint16_t* out);
 
+// QuantizedConv2d's rows: each output pixel's input patch of X[N,C,H,W] (conv.h's geom, groups 1; patch
+// element (c*KH + i)*KW + j, zeros outside the image) is row n*outPlane + oh*OW + ow of [N*outPlane, kArea],
+// quantised as quantize_rows_i8 quantises a row (im2col_quantize_i8) or rounded to bf16 (im2col_bf16).
+// Throws std::invalid_argument when geom disagrees with the sizes.
+void im2col_quantize_i8(int N, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* geom,
+                        const float* X, float scale, int8_t* Q, float* scales);
+void im2col_bf16(int N, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* geom, const float* X,
+                 uint16_t* out);
+// out[n, oc, p] = Y[n, p, oc]: the GEMM's rows [N*P, OC] back to NCHW planes.
+void planes_from_rows(int N, int P, int OC, const float* Y, float* out);
+
 // out[M,N] = act(A[M,K] * W[N,K]^T + bias), inputs bf16, products and sums in float32; bias may be null.
 void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const float* bias, int act,
                float alpha, float* out);

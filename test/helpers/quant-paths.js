@@ -173,5 +173,57 @@ for (const [M, N, K] of SHAPES) {
   }
 }
 
+// ---- im2colQuantizeI8, im2colBf16, planesFromRows (QuantizedConv2d) -------------------------
+// Geometries [N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW]: 1x1, padding wider than the input's edge, strides,
+// dilations, non-square, a 17-channel and a 65-wide input. Native and TS agree bit for bit; a patch element
+// is the input value at its position (or 0 outside), read back through the bf16 rows.
+const out1 = (n, k, s, p, d) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+for (const [N, Cc, H, W, KH, KW, SH, SW, PH, PW, DH, DW] of [
+  [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1], [3, 2, 9, 8, 3, 2, 2, 3, 2, 0, 1, 2],
+  [1, 17, 6, 5, 2, 3, 1, 2, 0, 1, 2, 1], [2, 4, 3, 65, 1, 5, 1, 1, 0, 2, 1, 3], [1, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1],
+]) {
+  const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, M = N * P;
+  const geom = Int32Array.of(Cc, H, W, 1, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
+  const X = floats(N * Cc * H * W, -3, 3);
+  for (const scale of [0, 0.02]) {
+    const qC = new Int8Array(M * K), qJ = new Int8Array(M * K), sC = new Float32Array(M), sJ = new Float32Array(M);
+    C.im2colQuantizeI8(N, Cc, H * W, P, K, 15, geom, X, scale, qC, sC);
+    J.im2colQuantizeI8(N, Cc, H * W, P, K, 15, geom, X, scale, qJ, sJ);
+    for (let i = 0; i < M; i++) {
+      checked++;
+      if (!Object.is(sC[i], sJ[i])) fail(`im2colQuantizeI8 ${geom} scale=${scale} row ${i}: native scale ${sC[i]} != ts ${sJ[i]}`);
+    }
+    for (let i = 0; i < M * K; i++) if (qC[i] !== qJ[i]) fail(`im2colQuantizeI8 ${geom} scale=${scale} at ${i}: native ${qC[i]} != ts ${qJ[i]}`);
+  }
+  const hC = new Uint16Array(M * K), hJ = new Uint16Array(M * K);
+  C.im2colBf16(N, Cc, H * W, P, K, 15, geom, X, hC);
+  J.im2colBf16(N, Cc, H * W, P, K, 15, geom, X, hJ);
+  for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+      const at = ((n * P + oh * OW + ow) * Cc + c) * KH * KW + i * KW + j;
+      const ih = oh * SH - PH + i * DH, iw = ow * SW - PW + j * DW;
+      const x = ih >= 0 && ih < H && iw >= 0 && iw < W ? X[((n * Cc + c) * H + ih) * W + iw] : 0;
+      checked++;
+      if (hC[at] !== hJ[at]) fail(`im2colBf16 ${geom} at ${at}: native ${hC[at]} != ts ${hJ[at]}`);
+      if (!(Math.abs(bf16Value(hC[at]) - x) <= Math.abs(x) * 2 ** -8)) fail(`im2colBf16 ${geom} [${n},${oh},${ow},${c},${i},${j}]: ${bf16Value(hC[at])} vs x ${x}`);
+    }
+  }
+  const Y = floats(M * 5, -1, 1), pC = new Float32Array(M * 5), pJ = new Float32Array(M * 5);
+  C.planesFromRows(N, P, 5, Y, pC);
+  J.planesFromRows(N, P, 5, Y, pJ);
+  for (let n = 0; n < N; n++) for (let p = 0; p < P; p++) for (let oc = 0; oc < 5; oc++) {
+    checked++;
+    const at = (n * 5 + oc) * P + p;
+    if (pC[at] !== Y[(n * P + p) * 5 + oc] || pJ[at] !== pC[at]) fail(`planesFromRows N=${N} P=${P} [${n},${oc},${p}]: native ${pC[at]}, ts ${pJ[at]}`);
+  }
+}
+let rejected = '';
+try {
+  C.im2colBf16(1, 1, 9, 4, 9, 15, Int32Array.of(1, 3, 3, 1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), new Float32Array(9), new Uint16Array(36));
+} catch (err) {
+  rejected = err.message;
+}
+if (!/^im2colBf16: the geometry .* disagrees with/.test(rejected)) fail(`im2colBf16 with a 3x3 -> 2x2 geometry that padding 1 makes 3x3: '${rejected}'`);
+
 const info = C.info();
 console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, checked, failures }));

@@ -111,3 +111,67 @@ export function gemmBf16(
   const wf = Float32Array.from(W.subarray(0, N * K), bf16Value);
   linearForward(M, N, K, af, wf, bias, act, alpha, out, null);
 }
+
+/** The geometry entries conv.h lists (geom[G]: C, H, W, OC, OH, OW, KH, KW, strides, paddings, dilations, groups). */
+function patchGeom(kernel: string, C: number, inPlane: number, outPlane: number, kArea: number, geom: Int32Array): number[] {
+  const g = Array.from(geom);
+  if (g.length !== 15) throw new Error(`${kernel}: geom must hold 15 integers, got ${g.length}`);
+  g.forEach((v, i) => {
+    const min = i === 10 || i === 11 ? 0 : 1;
+    if (v < min) throw new Error(`${kernel}: geom[${i}] must be >= ${min}, got ${v}`);
+  });
+  const [gc, H, W, , OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, groups] = g;
+  if (groups !== 1) throw new Error(`${kernel}: groups must be 1, got ${groups}`);
+  const out = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+  if (gc !== C || H * W !== inPlane || OH * OW !== outPlane || gc * KH * KW !== kArea || OH !== out(H, KH, SH, PH, DH) || OW !== out(W, KW, SW, PW, DW)) {
+    throw new Error(`${kernel}: the geometry (C ${gc}, ${H}x${W} -> ${OH}x${OW}, kernel ${KH}x${KW}) disagrees with C ${C}, inPlane ${inPlane}, outPlane ${outPlane}, kArea ${kArea}`);
+  }
+  return g;
+}
+
+/** rows[n*outPlane + oh*OW + ow, (c*KH + i)*KW + j] = X[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW] (0 outside). */
+function im2colRows(kernel: string, N: number, C: number, inPlane: number, outPlane: number, kArea: number, geom: Int32Array, X: Float32Array): Float32Array {
+  const [, H, W, , OH, OW, KH, KW, SH, SW, PH, PW, DH, DW] = patchGeom(kernel, C, inPlane, outPlane, kArea, geom);
+  const rows = new Float32Array(N * outPlane * kArea);
+  let at = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        for (let c = 0; c < C; c++) {
+          const plane = (n * C + c) * H * W;
+          for (let i = 0; i < KH; i++) {
+            const ih = oh * SH - PH + i * DH;
+            for (let j = 0; j < KW; j++, at++) {
+              const iw = ow * SW - PW + j * DW;
+              rows[at] = ih >= 0 && ih < H && iw >= 0 && iw < W ? X[plane + ih * W + iw] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+/** Q, scales = quantizeRowsI8 of the patch rows of X (im2colQuantizeI8). */
+export function im2colQuantizeI8(N: number, C: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array, X: Float32Array, scale: number, Q: Int8Array, scales: Float32Array): void {
+  const fixed = fround(scale);
+  if (!(fixed === 0 || fixed >= QUANT_MIN)) throw new Error(`im2colQuantizeI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ${scale}`);
+  quantizeRowsI8(N * outPlane, kArea, im2colRows('im2colQuantizeI8', N, C, inPlane, outPlane, kArea, geom.subarray(0, G), X), scale, Q, scales);
+}
+
+/** out = toBf16 of the patch rows of X (im2colBf16). */
+export function im2colBf16(N: number, C: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array, X: Float32Array, out: Uint16Array): void {
+  toBf16(N * outPlane * kArea, im2colRows('im2colBf16', N, C, inPlane, outPlane, kArea, geom.subarray(0, G), X), out);
+}
+
+/** out[n, oc, p] = Y[n, p, oc]. */
+export function planesFromRows(N: number, P: number, OC: number, Y: Float32Array, out: Float32Array): void {
+  for (let n = 0; n < N; n++) {
+    const src = n * P * OC, dst = n * OC * P;
+    for (let p = 0; p < P; p++) {
+      const r = src + p * OC;
+      for (let oc = 0; oc < OC; oc++) out[dst + oc * P + p] = Y[r + oc];
+    }
+  }
+}

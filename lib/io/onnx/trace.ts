@@ -202,7 +202,9 @@ export function traceToOnnx(model: Module, example: ExampleInputs, opts: TraceOp
         g.current = inVal.name;
         g.shape = x.shape.slice(1);
         def.onnx(g, config);
-      } catch {
+      } catch (err) {
+        // A layer that traced no ops (a quantised layer computes in its own kernels): its export's error is the reason.
+        if (inner.nodes.length === 0 && !values.has(out)) throw err;
         // E.g. a Linear on a 3-D input, or Flatten(startDim=2): the traced ops stand.
         g.rollback(mark);
         g.paste(inner);
