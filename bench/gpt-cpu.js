@@ -2,8 +2,12 @@
 // The names-GPT train step and cached generation per token in process CPU time, one thread each side, in rounds that
 // alternate myelin and PyTorch (bench/peers/pytorch_attention.py --cpu-time --threads 1): on a machine shared with
 // other work the wall clock counts time spent descheduled, CPU time does not. Prints the medians and the ratios.
+// --threads-ab: instead, myelin's train step at 1 and 2 kernel threads in alternating blocks, wall clock and CPU time
+// of each (the parallel efficiency: CPU 2t / CPU 1t near 1 means the second thread adds little overhead; the wall
+// ratio is what it buys, meaningful on a quiet machine only: check `uptime`), and the fastest blocks' wall time.
 //
 //   node bench/gpt-cpu.js [--rounds 3] [--reps 5]
+//   node bench/gpt-cpu.js --threads-ab [--rounds 9]
 'use strict';
 const path = require('path');
 const util = require('node:util');
@@ -12,11 +16,11 @@ const { machineInfo, loadAvg } = require('./lib/machine');
 const { randomArray } = require('./lib/cases');
 const { gpt, V } = require('./cases/attention');
 
-const { values: args } = util.parseArgs({ options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' } } });
+const { values: args } = util.parseArgs({ options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' }, 'threads-ab': { type: 'boolean', default: false } } });
 const rounds = Number(args.rounds), reps = Number(args.reps);
 if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer >= 1, got '${args.rounds}'`);
 if (!(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be an integer >= 1, got '${args.reps}'`);
-process.env.MYELIN_NUM_THREADS = '1';
+if (!args['threads-ab']) process.env.MYELIN_NUM_THREADS = '1';
 const m = require(path.join(__dirname, '..'));
 
 const cpu = () => {
@@ -43,16 +47,52 @@ const model = gpt(m, 1);
 const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
 const ids = new m.IntTensor(Int32Array.from(randomArray(512, 4, 0, V), Math.floor), [32, 16]);
 const targets = Int32Array.from(randomArray(512, 5, 0, V), Math.floor);
-const train = () => {
+// A hand-written loop's step in a training-step arena (what fit does): no per-step allocation or GC.
+const train = () => m.trainingStep(() => {
   opt.zeroGrad();
   m.nn.crossEntropy(model.forward(ids).reshape([512, V]), targets).backward();
   opt.step();
-};
+});
 const genModel = gpt(m, 1);
 const generate = () => m.generate(genModel, [0], { maxTokens: 16, temperature: 0 });
 
-const samples = { myelin: { train: [], token: [] }, pytorch: { train: [], token: [] } };
 const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
+if (args['threads-ab']) {
+  threadsAb();
+  process.exit(0);
+}
+
+/** The train step at 1 and 2 kernel threads, alternating blocks of about 0.2 s of CPU each: wall and CPU per step. */
+function threadsAb() {
+  const native = require(path.join(__dirname, '..', 'dist', 'backend', 'select.js')).getNativeBackend();
+  const now = () => Number(process.hrtime.bigint()) / 1e9;
+  const res = { 1: { wall: [], cpu: [] }, 2: { wall: [], cpu: [] } };
+  for (let i = 0; i < 10; i++) train();
+  const t0 = cpu();
+  train();
+  const iters = Math.max(1, Math.floor(0.2 / Math.max(cpu() - t0, 1e-4)));
+  console.log(`gpt-cpu --threads-ab: ${machineInfo().cpu}; load average ${loadAvg().join(' / ')}; ${iters} steps per block`);
+  for (let r = 0; r < rounds; r++) {
+    for (const t of [1, 2]) {
+      native.setNumThreads(t);
+      train();
+      const w = now(), c = cpu();
+      for (let i = 0; i < iters; i++) train();
+      res[t].wall.push((now() - w) / iters);
+      res[t].cpu.push((cpu() - c) / iters);
+    }
+  }
+  const ms = (x) => `${(x * 1e3).toFixed(2)} ms`;
+  for (const t of [1, 2]) {
+    console.log(`${t} thread${t > 1 ? 's' : ''}: wall median ${ms(median(res[t].wall))} (fastest block ${ms(Math.min(...res[t].wall))}, ` +
+      `${Math.round(512 / median(res[t].wall))} tokens/s), CPU median ${ms(median(res[t].cpu))}`);
+  }
+  console.log(`2 threads / 1 thread: wall ${(median(res[2].wall) / median(res[1].wall)).toFixed(3)} (fastest blocks ` +
+    `${(Math.min(...res[2].wall) / Math.min(...res[1].wall)).toFixed(3)}), CPU ${(median(res[2].cpu) / median(res[1].cpu)).toFixed(3)}; ` +
+    `load average ${loadAvg().join(' / ')}`);
+}
+
+const samples = { myelin: { train: [], token: [] }, pytorch: { train: [], token: [] } };
 const machine = machineInfo();
 console.log(`gpt-cpu: ${machine.cpu}, ${machine.cores} cores; load average ${loadAvg().join(' / ')}`);
 for (let r = 0; r < rounds; r++) {

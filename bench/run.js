@@ -9,7 +9,7 @@ const { writeFileAtomic } = require('./lib/atomic');
 const report = require('./lib/report');
 const { firstLine } = require('./lib/cases');
 
-const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'rnn', 'attention', 'cnn-accuracy', 'distributed'];
+const GROUPS = ['gemm', 'activation', 'training', 'epoch', 'inference', 'overhead', 'xor', 'csv', 'denormal', 'serving', 'csvpredict', 'pipeline', 'lowp', 'cnn', 'embedding', 'layernorm', 'rnn', 'attention', 'threads', 'cnn-accuracy', 'distributed'];
 // Not run by default, only when named: cnn-accuracy (full training runs, an hour or more) and distributed
 // (it starts processes with `myelin run` and needs the Gloo addon).
 const OPT_IN_GROUPS = ['cnn-accuracy', 'distributed'];
@@ -121,9 +121,10 @@ async function main() {
   const { runCnnAccuracy } = require('./cases/cnn-accuracy');
   const { runDistributed } = require('./cases/distributed');
   const { runAttention } = require('./cases/attention');
+  const { runThreads } = require('./cases/threads');
   const runners = {
     gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
-    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm, rnn: runRnn, attention: runAttention,
+    denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm, rnn: runRnn, attention: runAttention, threads: runThreads,
     'cnn-accuracy': runCnnAccuracy, distributed: runDistributed,
   };
   const records = [];

@@ -12,7 +12,7 @@ const util = require('node:util');
 const { positiveInt } = require('./lib/args');
 const myelin = require('..');
 
-const { nn, data, optim, Rng, IntTensor, noGrad, generate } = myelin;
+const { nn, data, optim, Rng, IntTensor, noGrad, trainingStep, generate } = myelin;
 
 const { values: args } = util.parseArgs({
   args: process.argv.slice(2),
@@ -80,11 +80,15 @@ const lossOf = (inputs, targets) => {
 const opt = new optim.Adam(model.parameters(), { lr });
 const t0 = Date.now();
 for (let s = 0; s < steps; s++) {
-  opt.zeroGrad();
-  const loss = lossOf(rows(train.inputs, batches[s]), rows(train.targets, batches[s]));
-  loss.backward();
-  opt.step();
-  if ((s + 1) % Math.max(1, Math.floor(steps / 5)) === 0) console.log(`step ${s + 1}/${steps}: training loss ${loss.item().toFixed(4)}`);
+  // trainingStep: the step's activations and gradients live in pooled buffers reused by the next step (no GC).
+  const loss = trainingStep(() => {
+    opt.zeroGrad();
+    const l = lossOf(rows(train.inputs, batches[s]), rows(train.targets, batches[s]));
+    l.backward();
+    opt.step();
+    return l.item();
+  });
+  if ((s + 1) % Math.max(1, Math.floor(steps / 5)) === 0) console.log(`step ${s + 1}/${steps}: training loss ${loss.toFixed(4)}`);
 }
 const seconds = (Date.now() - t0) / 1000;
 model.eval();

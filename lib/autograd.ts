@@ -1,7 +1,7 @@
 // The autodiff tape: graph nodes recorded by ops, the reverse-mode backward walk, and noGrad.
 import type { Tensor } from './tensor';
 import { getBackend } from './backend/select';
-import { beginBackwardArena, endBackwardArena, gradBuffer, isPooled } from './buffer-pool';
+import { beginBackwardArena, beginStepArena, endBackwardArena, endStepArena, gradBuffer, isPooled, stepArenaOpen } from './buffer-pool';
 import { checkFunction } from './validate';
 
 /**
@@ -50,6 +50,55 @@ export function noGrad<T>(fn: () => T): T {
   }
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     throw new Error('noGrad: fn returned a Promise; noGrad only covers synchronous code (wrap each synchronous forward pass instead)');
+  }
+  return result;
+}
+
+/**
+ * Runs one training step of a hand-written loop with the step's activations and gradients in pooled
+ * buffers, reclaimed when fn returns (what fit does around each of its steps): the loop then allocates
+ * next to nothing per step and the garbage collector stays idle. Every tensor an op makes inside fn is
+ * dead once fn returns (its data is reused by the next step), so take what you need out as numbers
+ * (`loss.item()`) before returning. Parameters, their .grad and optimizer state are not affected: they
+ * are updated in place and stay valid. Nested calls (and calls inside fit) share the outer step's pool.
+ * @param fn the step, synchronous: typically zeroGrad, forward, loss, backward, optimizer step.
+ * @returns what fn returns (a number, or nothing; not a tensor made inside the step).
+ * @throws Error when fn is not a function, returns a Promise (a step must be synchronous), or returns a
+ * tensor whose data lives in the step's pool; whatever fn throws (the pool is reclaimed either way).
+ * @example
+ * ```ts
+ * const loss = trainingStep(() => {
+ *   opt.zeroGrad();
+ *   const l = nn.crossEntropy(model.forward(x), y);
+ *   l.backward();
+ *   opt.step();
+ *   return l.item();
+ * });
+ * ```
+ */
+export function trainingStep<T>(fn: () => T): T {
+  checkFunction('trainingStep', 'fn', fn);
+  if (stepArenaOpen()) return checkStepResult(fn());
+  beginStepArena();
+  let result: T;
+  try {
+    result = fn();
+    checkStepResult(result);
+  } finally {
+    endStepArena();
+  }
+  return result;
+}
+
+/** Rejects a Promise or a tensor on the step's pool as trainingStep's result; returns the result. */
+function checkStepResult<T>(result: T): T {
+  if (result === null || typeof result !== 'object') return result;
+  if (typeof (result as { then?: unknown }).then === 'function') {
+    throw new Error('trainingStep: fn returned a Promise; a training step must be synchronous (await the data before the step, then run it)');
+  }
+  const data = (result as { data?: unknown }).data;
+  if (data instanceof Float32Array && isPooled(data)) {
+    throw new Error('trainingStep: fn returned a tensor made inside the step; its buffer is reused by the next step (return loss.item() instead)');
   }
   return result;
 }

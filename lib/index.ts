@@ -1,7 +1,7 @@
 // myelin's public API: everything users import, re-exported from the modules that implement it.
 export { Tensor, tensor, zeros, ones, full, eye, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
 export { IntTensor, intTensor, type IndexLike } from './int-tensor';
-export { noGrad, isGradEnabled } from './autograd';
+export { noGrad, isGradEnabled, trainingStep } from './autograd';
 export { info, setBackend, availableBackends, type BackendName, type SelectedBackendInfo } from './backend/select';
 export { Rng, manualSeed } from './random';
 export * as ops from './ops';

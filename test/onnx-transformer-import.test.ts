@@ -11,7 +11,7 @@ import * as nn from '../lib/nn';
 import { noGrad } from '../lib/autograd';
 import { exportModel, importModel } from '../lib/io/onnx';
 import { Graph } from '../lib/nn/graph';
-import { maxViolation, runOrt, tempDir } from './helpers/onnx';
+import { maxViolation, ort, runOrt, tempDir } from './helpers/onnx';
 
 const DIR = path.join(__dirname, 'fixtures', 'onnx-transformer');
 interface Arr { shape: number[]; data: number[] }
@@ -35,6 +35,7 @@ const CASES = [
   'pre_gelu_seq_first_dynamic', // opset 17 LayerNormalization, norm_first, exact GELU (Erf), sequence-first
   'post_relu_seq_first_static', // opset 13, no dynamic axes: the shapes are constants
   'pre_relu_batch_first_mask_dynamic', // a key padding mask as a second input (Greater, Expand, Where -inf)
+  'post_gelu_seq_first_mask_dynamic', // the same, post-norm, exact GELU, sequence-first, opset 14
 ];
 
 describe('torch.onnx.export of nn.TransformerEncoder imports and reproduces torch (1e-5)', () => {
@@ -47,16 +48,16 @@ describe('torch.onnx.export of nn.TransformerEncoder imports and reproduces torc
       // every batch and sequence length torch ran (two for the dynamic exports: [2, 5] and [3, 7])
       expect(fx.inputs.length).toBe(fx.dynamic ? 2 : 1);
       fx.inputs.forEach((_, k) => expectTorch(run(model, fx, k), fx.outputs[k], `${name} input ${k}`));
-      // Each encoder layer becomes an nn.TransformerEncoderLayer of torch's configuration, except with the key padding
-      // mask (forward(x) takes no mask): there the layers stay op nodes around Linear and LayerNorm modules.
+      // Each encoder layer becomes an nn.TransformerEncoderLayer of torch's configuration; with the key padding mask
+      // (src_key_padding_mask) the layer's node takes the mask as its second input (encode(x, { keyPaddingMask })).
       const layers = model.children().filter(([, m]) => m instanceof nn.TransformerEncoderLayer).map(([n, m]) => [n, (m as nn.TransformerEncoderLayer).toConfig()] as const);
-      if (fx.masks.length > 0) expect(layers).toEqual([]);
-      else {
-        expect(layers.map(([n]) => n)).toEqual(['layers.0', 'layers.1']);
-        for (const [, c] of layers) {
-          expect(c).toMatchObject({ dModel: 16, nhead: 4, dimFeedforward: 32, activation: fx.activation, normFirst: fx.normFirst, batchFirst: fx.batchFirst, dropout: 0 });
-        }
+      const prefix = fx.masks.length > 0 ? 'enc.' : '';
+      expect(layers.map(([n]) => n)).toEqual([`${prefix}layers.0`, `${prefix}layers.1`]);
+      for (const [, c] of layers) {
+        expect(c).toMatchObject({ dModel: 16, nhead: 4, dimFeedforward: 32, activation: fx.activation, normFirst: fx.normFirst, batchFirst: fx.batchFirst, dropout: 0 });
       }
+      const layerNodes = (model as Graph).nodes.filter((n) => n.module !== undefined && /layers\.\d+$/.test(n.module));
+      expect(layerNodes.map((n) => n.inputs.length)).toEqual(fx.masks.length > 0 ? [2, 2] : [1, 1]);
       // The weights are the modules' parameters under torch's names (with ops: the fused in_proj is the Linear 'self_attn').
       const sd = model.stateDict();
       // (the masked model wraps the encoder as `enc`)
@@ -118,6 +119,49 @@ describe('the imported encoder is a model like any other', () => {
       const o = await runOrt(file, x.data, x.shape);
       expect(Array.from(o.dims)).toEqual([3, 7, 16]);
       expect(maxViolation(o.data, fx.outputs[1].data, 1e-5, 1e-5).excess).toBeLessThanOrEqual(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('with a key padding mask: trains (every parameter gets a gradient; padded positions get none through attention)', async () => {
+    const fx = load('post_gelu_seq_first_mask_dynamic');
+    const model = await importModel(path.join(DIR, 'post_gelu_seq_first_mask_dynamic.onnx'));
+    model.train();
+    const x = tensor(fx.inputs[1]); // [7, 3, 16], sequence 1 padded at its last 2 positions
+    x.requiresGrad = true;
+    const y = model.forward(x, tensor(fx.masks[1])) as Tensor;
+    // a loss on the unpadded positions of sequence 1 only: the padded positions' inputs are never attended to
+    const L = x.shape[0];
+    const B = x.shape[1];
+    const w = new Tensor(Float32Array.from({ length: y.size }, (_, i) => (Math.floor(i / 16) % B === 1 && Math.floor(i / (16 * B)) < L - 2 ? Math.sin(i) : 0)), y.shape);
+    y.backward(w);
+    for (const [n, p] of model.namedParameters()) expect(p.grad?.data.some((v) => v !== 0), `${n} has a nonzero gradient`).toBe(true);
+    const g = x.grad as Tensor;
+    const at = (t: number, b: number): number[] => Array.from(g.data.subarray((t * B + b) * 16, (t * B + b + 1) * 16));
+    expect(at(L - 1, 1).every((v) => v === 0), 'a padded position gets no gradient').toBe(true);
+    expect(at(0, 1).some((v) => v !== 0)).toBe(true);
+  });
+
+  it('with a key padding mask: exports again and onnxruntime agrees with torch on the padded input (1e-5)', async () => {
+    const fx = load('pre_relu_batch_first_mask_dynamic');
+    const model = await importModel(path.join(DIR, 'pre_relu_batch_first_mask_dynamic.onnx'));
+    model.eval();
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, 'again.onnx');
+      // traced at batch 1 (length 7, the last position padded), run at torch's batch 3
+      const example = { x: new Tensor(Float32Array.from({ length: 7 * 16 }, (_, i) => Math.cos(i)), [1, 7, 16]), pad: new Tensor(Float32Array.from({ length: 7 }, (_, i) => +(i === 6)), [1, 7]) };
+      await exportModel(model, file, { input: example });
+      const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+      for (const k of [1]) {
+        const feeds = { x: tensor(fx.inputs[k]), pad: tensor(fx.masks[k]) };
+        const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, t.shape.slice())])));
+        const o = out[session.outputNames[0]];
+        expect(Array.from(o.dims)).toEqual(fx.outputs[k].shape);
+        const v = maxViolation(o.data, fx.outputs[k].data, 1e-5, 1e-5);
+        expect(v.excess, `input ${k}: element ${v.at} is ${v.a}, torch ${v.b}`).toBeLessThanOrEqual(0);
+      }
     } finally {
       cleanup();
     }

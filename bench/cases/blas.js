@@ -83,10 +83,13 @@ function mergeRuns(runs) {
 
 function mergedText(merged, peaks) {
   const lines = [`peak FMA GFLOP/s measured in the same runs: ${JSON.stringify(peaks)}`];
-  lines.push(['shape', 'thr', 'ours GF/s', 'OpenBLAS best', 'BLIS best', 'ours/best'].join(' | '));
+  lines.push(['shape', 'thr', 'ours GF/s', 'of peak (same thr)', 'OpenBLAS best', 'BLIS best', 'ours/best'].join(' | '));
   for (const r of merged) {
     const lib = (x) => (x ? `${x.gflops.toFixed(1)} [${x.config}]` : '-');
-    lines.push([r.shape, r.threads, r.ours_gflops.toFixed(1), lib(r.openblas), lib(r.blis), r.ratio_vs_best == null ? '-' : r.ratio_vs_best.toFixed(2)].join(' | '));
+    const perRun = (peaks || []).map((p) => p[r.threads]).filter((v) => v > 0).sort((a, b) => a - b);
+    const peak = perRun.length ? perRun[perRun.length >> 1] : 0; // the median run's peak at this thread count
+    const frac = peak > 0 ? `${((100 * r.ours_gflops) / peak).toFixed(0)}%` : '-';
+    lines.push([r.shape, r.threads, r.ours_gflops.toFixed(1), frac, lib(r.openblas), lib(r.blis), r.ratio_vs_best == null ? '-' : r.ratio_vs_best.toFixed(2)].join(' | '));
   }
   return lines.join('\n');
 }

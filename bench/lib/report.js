@@ -87,6 +87,10 @@ function casesTables(records) {
       out.push(`${GROUP_TITLE.lowp}\n${formatTable(['case', 'float32', 'int8', 'int8 calibrated', 'bf16', 'int8 vs f32', 'int8 cal. vs f32', 'bf16 vs f32'], rows)}\n${notes.join('\n')}`);
       continue;
     }
+    if (g === 'threads') {
+      out.push(require('../cases/threads').threadsTable(recs));
+      continue;
+    }
     if (g === 'cnn-accuracy') {
       out.push(cnnAccuracyTable(recs));
       continue;

@@ -176,9 +176,10 @@ export const SHAPE_OPS: Record<string, { arity: number; run: OpRunner }> = {
     },
   },
   where: { arity: 3, run: ([c, a, b]) => ops.where(c, a, b) },
-  equal: { arity: 2, run: pointwise('equal', (a, b) => +(a === b)) },
-  greater: { arity: 2, run: pointwise('greater', (a, b) => +(a > b)) },
-  less: { arity: 2, run: pointwise('less', (a, b) => +(a < b)) },
+  // myelin's comparison ops (1/0, broadcast): traced, so a graph reading a mask from an input exports it again
+  equal: { arity: 2, run: ([a, b]) => ops.eq(a, b) },
+  greater: { arity: 2, run: ([a, b]) => ops.gt(a, b) },
+  less: { arity: 2, run: ([a, b]) => ops.lt(a, b) },
   not: { arity: 1, run: ([x]) => new Tensor(Float32Array.from(x.data, (v) => +(v === 0)), x.shape.slice()) },
   /** ONNX integer Div: truncates toward zero. */
   intDiv: {

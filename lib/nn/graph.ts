@@ -18,6 +18,12 @@ export interface GraphNode {
   inputs: string[];
   output: string;
   attrs?: Record<string, GraphAttr>;
+  /**
+   * A module node calling an nn.LSTM/nn.GRU: names for its final states, [h] (GRU) or [h, c] (LSTM), each
+   * [numLayers * directions, batch, hidden] as forwardWithState returns them ('' for one nothing reads). The node's
+   * `output` is then forwardWithState's output sequence.
+   */
+  stateOutputs?: string[];
 }
 
 /** Options of nn.Graph: the input names, the nodes (an op or module and the names it reads), the modules, constants and the output names. */
@@ -116,20 +122,63 @@ function checkGraph(o: { inputs: unknown; outputs: unknown; nodes: unknown }, mo
     } else if (!modules.has(node.module as string)) {
       fail(`${label}: no module named '${node.module}'`);
     }
+    if (node.stateOutputs !== undefined && (node.op !== undefined || !Array.isArray(node.stateOutputs) || node.stateOutputs.some((s) => typeof s !== 'string'))) {
+      fail(`${label}: stateOutputs must be an array of value names on a module node, got ${JSON.stringify(node.stateOutputs)}`);
+    }
     for (const s of ins) if (!defined.has(s)) fail(`${label} reads '${s}', which no input, constant or earlier node provides`);
-    if (typeof node.output !== 'string' || node.output === '' || defined.has(node.output)) fail(`${label}: output must be a new value name`);
-    defined.add(node.output);
+    for (const out of [node.output, ...(node.stateOutputs ?? []).filter((s) => s !== '')]) {
+      if (typeof out !== 'string' || out === '' || defined.has(out)) fail(`${label}: output must be a new value name, got ${JSON.stringify(out)}`);
+      defined.add(out);
+    }
   });
   for (const s of outputs) if (!defined.has(s)) fail(`output '${s}' is not computed by any node`);
 }
 
+/** What a module taking a key padding mask (nn.TransformerEncoderLayer, nn.TransformerEncoder) has: encode. */
+interface Encoder {
+  encode(x: Tensor, opts: { keyPaddingMask?: Tensor }): Tensor;
+}
+
 /**
- * Calls a module node: forward(...inputs), or with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's
- * initial states [h0, c0]).
+ * Calls a module node: forward(...inputs); with attrs.states 'list' forward(first, [rest]) (an nn.LSTM's initial
+ * states [h0, c0]); with attrs.keyPaddingMask true encode(first, { keyPaddingMask: second }) (an
+ * nn.TransformerEncoderLayer with torch's src_key_padding_mask, nonzero = padding).
  */
 export function callModule(m: Module, xs: Tensor[], attrs: Record<string, GraphAttr> | undefined): Tensor {
   if (attrs?.states === 'list') return (m.forward as (x: Tensor, hx: Tensor[]) => Tensor)(xs[0], xs.slice(1));
+  if (attrs?.keyPaddingMask === true) {
+    const encode = (m as Partial<Encoder>).encode;
+    if (typeof encode !== 'function' || xs.length !== 2) fail(`a keyPaddingMask module node needs a module with encode (nn.TransformerEncoderLayer) and two inputs (x, mask), got ${m.constructor.name} and ${xs.length}`);
+    return encode.call(m, xs[0], { keyPaddingMask: xs[1] });
+  }
   return m.forward(...(xs as [Tensor])) as Tensor;
+}
+
+/** What a module with final states (nn.LSTM/nn.GRU) has: forwardWithState. */
+interface Stateful {
+  forwardWithState(x: Tensor, hx?: unknown): { output: Tensor; h: Tensor; c?: Tensor };
+}
+const stateful = (m: Module): m is Module & Stateful => typeof (m as Partial<Stateful>).forwardWithState === 'function';
+
+/**
+ * Runs a module node and binds its results: `output`, and with stateOutputs the final states of an nn.LSTM/nn.GRU
+ * (forwardWithState's h, then c). Throws naming the node when the module has no final states to give.
+ */
+export function runModuleNode(m: Module, xs: Tensor[], node: Pick<GraphNode, 'attrs' | 'stateOutputs' | 'output'>, values: Map<string, Tensor>): void {
+  const names = node.stateOutputs ?? [];
+  if (names.length === 0) {
+    values.set(node.output, callModule(m, xs, node.attrs));
+    return;
+  }
+  if (!stateful(m)) fail(`node '${node.output}': stateOutputs need a module with final states (nn.LSTM, nn.GRU), got ${m.constructor.name}`);
+  const hx = node.attrs?.states === 'list' ? xs.slice(1) : xs[1];
+  const r = m.forwardWithState(xs[0], hx);
+  const states = [r.h, r.c];
+  if (names.length > 2 || (names[1] && r.c === undefined)) fail(`node '${node.output}': ${m.constructor.name} gives ${r.c === undefined ? 'one final state (h)' : 'two final states (h, c)'}, stateOutputs names ${names.length}`);
+  values.set(node.output, r.output);
+  names.forEach((s, k) => {
+    if (s !== '') values.set(s, states[k] as Tensor);
+  });
 }
 
 /**
@@ -159,7 +208,7 @@ export class Graph extends Module {
     checkGraph(opts, new Set(Object.keys(modules)), new Set(Object.keys(constants)));
     this.inputNames = opts.inputs.slice();
     this.outputNames = opts.outputs.slice();
-    this.nodes = opts.nodes.map((n) => ({ ...n, inputs: n.inputs.slice(), ...(n.attrs ? { attrs: { ...n.attrs } } : {}) }));
+    this.nodes = opts.nodes.map((n) => ({ ...n, inputs: n.inputs.slice(), ...(n.attrs ? { attrs: { ...n.attrs } } : {}), ...(n.stateOutputs ? { stateOutputs: n.stateOutputs.slice() } : {}) }));
     this.modules = new Map(Object.entries(modules));
     for (const [name, m] of this.modules) this.registerModule(name, m);
     this.constants = new Map(Object.entries(constants).map(([k, t]) => [k, new Tensor(Float32Array.from(t.data), t.shape)]));
@@ -189,8 +238,8 @@ export class Graph extends Module {
     });
     for (const n of this.nodes) {
       const xs = n.inputs.map((s) => values.get(s) as Tensor);
-      const y = n.op !== undefined ? GRAPH_OPS[n.op].run(xs, n.attrs ?? {}) : callModule(this.modules.get(n.module as string) as Module, xs, n.attrs);
-      values.set(n.output, y);
+      if (n.op !== undefined) values.set(n.output, GRAPH_OPS[n.op].run(xs, n.attrs ?? {}));
+      else runModuleNode(this.modules.get(n.module as string) as Module, xs, n, values);
     }
     if (this.outputNames.length === 1) return values.get(this.outputNames[0]) as Tensor;
     return Object.fromEntries(this.outputNames.map((s) => [s, values.get(s) as Tensor]));

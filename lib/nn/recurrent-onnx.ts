@@ -87,16 +87,20 @@ export interface OnnxRecurrentNode {
 const DEFAULT_ACTIVATIONS = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'] } as const;
 
 /**
- * An ONNX LSTM/GRU node (one layer, forward or bidirectional) -> the config and PyTorch-named parameters of a one-layer
- * nn.LSTM/nn.GRU (sequence-first, output [T, B, D*H]), gate blocks reordered back from ONNX's (LSTM i,o,f,c ->
- * i,f,g,o; GRU z,r,h -> r,z,n). Throws naming the attribute for what PyTorch's layers cannot compute: other
- * activations, activation_alpha/beta, clip, input_forget, layout 1, direction 'reverse', GRU linear_before_reset 0.
+ * An ONNX LSTM/GRU node (one layer, forward, reverse or bidirectional) -> the config and PyTorch-named parameters of a
+ * one-layer nn.LSTM/nn.GRU (sequence-first, output [T, B, D*H]; batchFirst for layout 1), gate blocks reordered back
+ * from ONNX's (LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n). `reverse`: direction 'reverse', whose one direction the
+ * caller runs on the sequence reversed in time (its weights are the forward layer's). Throws naming the attribute for
+ * what PyTorch's layers cannot compute: other activations, activation_alpha/beta, clip, input_forget, a layout other
+ * than 0 or 1, another direction, GRU linear_before_reset 0.
  */
-export function recurrentFromOnnx(n: OnnxRecurrentNode): { config: RecurrentConfig; params: Record<string, Float32Array> } {
+export function recurrentFromOnnx(n: OnnxRecurrentNode): { config: RecurrentConfig; params: Record<string, Float32Array>; reverse: boolean } {
   const { kind, label, attrs } = n;
   const gates = ONNX_GATES[kind].length;
   const direction = attrs.direction ?? 'forward';
-  if (direction !== 'forward' && direction !== 'bidirectional') throw new Error(`${label}: direction='${String(direction)}' is not supported (forward or bidirectional)`);
+  if (direction !== 'forward' && direction !== 'bidirectional' && direction !== 'reverse') {
+    throw new Error(`${label}: direction='${String(direction)}' is not supported (forward, reverse or bidirectional)`);
+  }
   const D = direction === 'bidirectional' ? 2 : 1;
   const acts = attrs.activations as string[] | undefined;
   const defaults = Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[kind]).flat();
@@ -107,7 +111,8 @@ export function recurrentFromOnnx(n: OnnxRecurrentNode): { config: RecurrentConf
     if (attrs[a] !== undefined) throw new Error(`${label}: attribute ${a} is not supported (PyTorch's ${kind} has no ${a === 'clip' ? 'cell clipping' : 'activation parameters'})`);
   }
   if ((attrs.input_forget ?? 0) !== 0) throw new Error(`${label}: input_forget=${String(attrs.input_forget)} is not supported (only 0)`);
-  if ((attrs.layout ?? 0) !== 0) throw new Error(`${label}: layout=${String(attrs.layout)} (batch-major) is not supported (only 0: [time, batch, features])`);
+  const layout = attrs.layout ?? 0;
+  if (layout !== 0 && layout !== 1) throw new Error(`${label}: layout=${String(layout)} is not supported (0: [time, batch, features] or 1: [batch, time, features])`);
   if (kind === 'GRU' && (attrs.linear_before_reset ?? 0) !== 1) {
     throw new Error(`${label}: linear_before_reset=${String(attrs.linear_before_reset ?? 0)} is not supported (only 1, PyTorch's GRU)`);
   }
@@ -140,7 +145,7 @@ export function recurrentFromOnnx(n: OnnxRecurrentNode): { config: RecurrentConf
     }
   }
   const config: RecurrentConfig = {
-    type: kind, inputSize: I, hiddenSize: H, numLayers: 1, bias, batchFirst: false, dropout: 0, bidirectional: D === 2, returnSequences: true,
+    type: kind, inputSize: I, hiddenSize: H, numLayers: 1, bias, batchFirst: layout === 1, dropout: 0, bidirectional: D === 2, returnSequences: true,
   };
-  return { config, params };
+  return { config, params, reverse: direction === 'reverse' };
 }

@@ -4,6 +4,7 @@ import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString } from '../tensor-core';
 import { IntTensor } from '../int-tensor';
+import { reshape } from './shape';
 import { Rng, globalGenerator } from '../random';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward, releasePrivate } from '../buffer-pool';
 import { argumentError, checkBoolean, checkNumber, checkOptions, checkTensor, invalid } from '../validate';
@@ -92,7 +93,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (q.size > 0 && k.size > 0) backend.attentionForward({ ...call, out, lse });
   else out.fill(0);
   const attrs = isTracing() ? {
-    causal, scale, T, S, keyPadding: keyPadding === null ? null : new Tensor(keyPadding, [B, 1, 1, S]),
+    // the caller's float mask as a traced value (an export reads it from the model's input, not a constant)
+    causal, scale, T, S, keyPadding: keyPadding === null ? null : o.keyPaddingMask instanceof Tensor ? reshape(o.keyPaddingMask, [B, 1, 1, S]) : new Tensor(keyPadding, [B, 1, 1, S]),
   } : undefined;
   const y = record(new Tensor(out, q.shape), 'attention', [q, k, v], (g) => {
     const dq = gradBuffer(q.size);

@@ -109,6 +109,8 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
 
 }  // namespace scalar
 
+// No AVX-512 variant (docs/performance.md, "Thread counts and AVX-512 elementwise kernels"): an
+// AVX-512 CPU runs the AVX2 kernels.
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
   if (simd_level() == SimdLevel::Avx2)
     avx2::activation_forward(act, n, x, y, alpha);

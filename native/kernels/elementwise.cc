@@ -15,6 +15,10 @@ static void exp_array(long n, const float* x, float* out) {
   for (long i = 0; i < n; ++i) out[i] = ::expf(x[i]);
 }
 
+static void sqrt_array(long n, const float* x, float* out) {
+  for (long i = 0; i < n; ++i) out[i] = __builtin_sqrtf(x[i]);
+}
+
 #include "elementwise_loops.inc"
 
 // The summation order every backend uses (elementwise.h): 16 interleaved float64 partial sums,
@@ -49,21 +53,44 @@ double sum_sq_diff(long n, const float* a, const float* b) {
 }  // namespace scalar
 
 namespace {
-inline bool use_avx2() { return simd_level() == SimdLevel::Avx2; }
+// The level of the streaming kernels: AVX2 or scalar. Their AVX-512 builds (elementwise_avx512.cc)
+// measured 0.7-1.06x the AVX2 ones on AMD Zen 4 (docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels"): only exp pays (1.2-1.4x), so unary exp alone runs at AVX-512.
+inline SimdLevel level() {
+  const SimdLevel lv = vector_simd_level();
+  return lv == SimdLevel::Avx512 ? SimdLevel::Avx2 : lv;
+}
+
+// Single-thread ns per element of unary op `op` and of activation `act` (parallel_split.h costs).
+double unary_cost(int op) {
+  switch (op) {
+    case kExp: return cost::kExp;
+    case kLog: return cost::kLibm;
+    case kSqrt: return cost::kSqrt;
+    default: return cost::kStream;
+  }
+}
+double activation_cost(int act, bool backward) {
+  switch (act) {
+    case kActSigmoid:
+    case kActTanh: return backward ? cost::kStream : cost::kSigmoidTanh;
+    case kActGelu: return backward ? cost::kGeluBackward : cost::kGelu;
+    case kActGeluTanh: return backward ? cost::kGelu : cost::kSigmoidTanh;
+    default: return cost::kStream;
+  }
+}
 
 void binary_op(int op, long n, const float* a, const float* b, float* out) {
-  const bool v = use_avx2();
-  split_range(n, [=](long s, long e) {
-    if (v) avx2::binary(op, e - s, a + s, b + s, out + s);
-    else scalar::binary(op, e - s, a + s, b + s, out + s);
-  });
+  const SimdLevel lv = level();
+  split_range(n, cost::kStream, [=](long s, long e) { MYELIN_ISA_CALL(lv, binary, op, e - s, a + s, b + s, out + s); });
 }
 
 // Sum of a range reduced in double, chunked across the pool (fixed chunking, so the result does
 // not depend on the thread count): below kParallelThreshold one chunk, else chunks of 16384 whose
-// sums are added in order, starting from 0 (lib/backend/js/reduce.ts follows the same order).
+// sums are added in order, starting from 0 (lib/backend/js/reduce.ts follows the same order). The
+// chunks run on threads_for(n * ns_per_elem) threads.
 template <class ChunkSum>
-double reduce_range(long n, const ChunkSum& chunk_sum) {
+double reduce_range(long n, double ns_per_elem, const ChunkSum& chunk_sum) {
   if (n < kParallelThreshold) return chunk_sum(0L, n);
   const long step = 16384;
   const int tasks = static_cast<int>((n + step - 1) / step);
@@ -74,11 +101,17 @@ double reduce_range(long n, const ChunkSum& chunk_sum) {
   parallel_for(tasks, [&](int t) {
     long b = t * step, e = b + step < n ? b + step : n;
     partial[t] = chunk_sum(b, e);
-  });
+  }, threads_for(static_cast<double>(n) * ns_per_elem));
   double s = 0;
   for (int t = 0; t < tasks; ++t) s += partial[t];
   delete[] heap;
   return s;
+}
+
+// The reductions have no AVX-512 variant: their summation order is fixed (elementwise.h) and the
+// AVX2 loops already run at the load rate; an AVX-512 CPU runs the AVX2 ones.
+inline double sum_of(SimdLevel lv, long n, const float* x) {
+  return lv == SimdLevel::Scalar ? scalar::sum(n, x) : avx2::sum(n, x);
 }
 }  // namespace
 
@@ -88,65 +121,46 @@ void mul(long n, const float* a, const float* b, float* out) { binary_op(kMul, n
 void div(long n, const float* a, const float* b, float* out) { binary_op(kDiv, n, a, b, out); }
 
 void scale(long n, const float* a, float s, float* out) {
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
-    if (v) avx2::scale(e - b, a + b, s, out + b);
-    else scalar::scale(e - b, a + b, s, out + b);
-  });
+  const SimdLevel lv = level();
+  split_range(n, cost::kStream, [=](long b, long e) { MYELIN_ISA_CALL(lv, scale, e - b, a + b, s, out + b); });
 }
 
 void axpy(long n, float alpha, const float* x, float* y) {
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
-    if (v) avx2::axpy(e - b, alpha, x + b, y + b);
-    else scalar::axpy(e - b, alpha, x + b, y + b);
-  });
+  const SimdLevel lv = level();
+  split_range(n, cost::kAxpy, [=](long b, long e) { MYELIN_ISA_CALL(lv, axpy, e - b, alpha, x + b, y + b); });
 }
 
 void unary(int op, long n, const float* x, float* out) {
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
-    if (v) avx2::unary(op, e - b, x + b, out + b);
-    else scalar::unary(op, e - b, x + b, out + b);
-  });
+  const SimdLevel lv = op == kExp ? vector_simd_level() : level();
+  split_range(n, unary_cost(op), [=](long b, long e) { MYELIN_ISA_CALL(lv, unary, op, e - b, x + b, out + b); });
 }
 
 double sum(long n, const float* x) {
-  const bool v = use_avx2();
-  return reduce_range(n, [=](long b, long e) {
-    return v ? avx2::sum(e - b, x + b) : scalar::sum(e - b, x + b);
-  });
+  const SimdLevel lv = level();
+  return reduce_range(n, cost::kReduce, [=](long b, long e) { return sum_of(lv, e - b, x + b); });
 }
 
 void activation_forward_parallel(int act, long n, const float* x, float* y, float alpha) {
-  split_range(n, [=](long b, long e) { activation_forward(act, e - b, x + b, y + b, alpha); });
+  split_range(n, activation_cost(act, false),
+              [=](long b, long e) { activation_forward(act, e - b, x + b, y + b, alpha); });
 }
 
 void activation_backward_parallel(int act, long n, const float* x, const float* y,
                                   const float* dy, float* dx, float alpha) {
-  split_range(n, [=](long b, long e) {
+  split_range(n, activation_cost(act, true), [=](long b, long e) {
     activation_backward(act, e - b, x + b, y + b, dy + b, dx + b, alpha);
   });
 }
 
 void add_bias(long M, long N, const float* x, const float* bias, float* out) {
-  const bool v = use_avx2();
-  if (M * N < kParallelThreshold || M == 1) {
-    if (v) avx2::add_bias(M, N, x, bias, out);
-    else scalar::add_bias(M, N, x, bias, out);
-    return;
-  }
-  const long rows_per = (kParallelThreshold / 4 + N - 1) / N;  // >= 16k elements per task
-  const int tasks = static_cast<int>((M + rows_per - 1) / rows_per);
-  parallel_for(tasks, [=](int t) {
-    long r0 = t * rows_per, r1 = r0 + rows_per < M ? r0 + rows_per : M;
-    if (v) avx2::add_bias(r1 - r0, N, x + r0 * N, bias, out + r0 * N);
-    else scalar::add_bias(r1 - r0, N, x + r0 * N, bias, out + r0 * N);
+  const SimdLevel lv = level();
+  split_rows(M, N, cost::kStream, [=](long r0, long r1, int) {
+    MYELIN_ISA_CALL(lv, add_bias, r1 - r0, N, x + r0 * N, bias, out + r0 * N);
   });
 }
 
 void col_sum(long M, long N, const float* x, float* out, bool accumulate) {
-  const bool v = use_avx2();
+  const SimdLevel lv = level();
   // Column blocks of 256 doubles on the stack; rows streamed through them.
   constexpr long kBlock = 256;
   const long blocks = (N + kBlock - 1) / kBlock;
@@ -156,43 +170,29 @@ void col_sum(long M, long N, const float* x, float* out, bool accumulate) {
     for (long j = 0; j < w; ++j) acc[j] = 0.0;
     // Walk rows with the column offset applied: x + j0, row stride N.
     for (long r = 0; r < M; ++r) {
-      if (v) avx2::col_sum_acc(1, w, x + r * N + j0, acc);
-      else scalar::col_sum_acc(1, w, x + r * N + j0, acc);
+      if (lv == SimdLevel::Scalar) scalar::col_sum_acc(1, w, x + r * N + j0, acc);
+      else avx2::col_sum_acc(1, w, x + r * N + j0, acc);  // (double sums: no AVX-512 variant)
     }
     for (long j = 0; j < w; ++j)
       out[j0 + j] = accumulate ? static_cast<float>(out[j0 + j] + acc[j]) : static_cast<float>(acc[j]);
   };
-  if (M * N < kParallelThreshold || blocks == 1) {
-    for (long b = 0; b < blocks; ++b) do_block(b);
-  } else {
-    parallel_for(static_cast<int>(blocks), [&](int b) { do_block(b); });
-  }
+  parallel_for(static_cast<int>(blocks), [&](int b) { do_block(b); },
+               threads_for(static_cast<double>(M) * N * cost::kReduce2));
 }
 
 void row_sum(long M, long N, const float* x, float* out) {
-  const bool v = use_avx2();
-  auto rows = [=](long r0, long r1) {
-    for (long r = r0; r < r1; ++r)
-      out[r] = static_cast<float>(v ? avx2::sum(N, x + r * N) : scalar::sum(N, x + r * N));
-  };
-  if (M * N < kParallelThreshold || M == 1) {
-    rows(0, M);
-    return;
-  }
-  const long rows_per = (kParallelThreshold / 4 + N - 1) / N;
-  const int tasks = static_cast<int>((M + rows_per - 1) / rows_per);
-  parallel_for(tasks, [=](int t) {
-    long r0 = t * rows_per;
-    rows(r0, r0 + rows_per < M ? r0 + rows_per : M);
+  const SimdLevel lv = level();
+  split_rows(M, N, cost::kReduce, [=](long r0, long r1, int) {
+    for (long r = r0; r < r1; ++r) out[r] = static_cast<float>(sum_of(lv, N, x + r * N));
   });
 }
 
 double mse_loss(long n, const float* pred, const float* target) {
   if (n == 0) return __builtin_nan("");  // mean of nothing, as 0/0
-  const bool v = use_avx2();
-  double s = reduce_range(n, [=](long b, long e) {
-    return v ? avx2::sum_sq_diff(e - b, pred + b, target + b)
-             : scalar::sum_sq_diff(e - b, pred + b, target + b);
+  const SimdLevel lv = level();
+  double s = reduce_range(n, cost::kReduce2, [=](long b, long e) {
+    return lv == SimdLevel::Scalar ? scalar::sum_sq_diff(e - b, pred + b, target + b)
+                                   : avx2::sum_sq_diff(e - b, pred + b, target + b);
   });
   return s / static_cast<double>(n);
 }
@@ -200,10 +200,9 @@ double mse_loss(long n, const float* pred, const float* target) {
 void mse_backward(long n, const float* pred, const float* target, float* grad) {
   if (n == 0) return;
   const float sc = static_cast<float>(2.0 / static_cast<double>(n));
-  const bool v = use_avx2();
-  split_range(n, [=](long b, long e) {
-    if (v) avx2::mse_backward(e - b, pred + b, target + b, sc, grad + b);
-    else scalar::mse_backward(e - b, pred + b, target + b, sc, grad + b);
+  const SimdLevel lv = level();
+  split_range(n, cost::kStream, [=](long b, long e) {
+    MYELIN_ISA_CALL(lv, mse_backward, e - b, pred + b, target + b, sc, grad + b);
   });
 }
 

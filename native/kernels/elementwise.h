@@ -6,8 +6,8 @@
 
 namespace myelin {
 
-// All flat kernels accept out aliasing an input, run on the thread pool above
-// kParallelThreshold elements (isa.h) and on the calling thread below it.
+// All flat kernels accept out aliasing an input; each runs on as many pool threads as its work
+// size repays (parallel_split.h: threads_for), small calls on the calling thread.
 void add(long n, const float* a, const float* b, float* out);
 void sub(long n, const float* a, const float* b, float* out);
 void mul(long n, const float* a, const float* b, float* out);

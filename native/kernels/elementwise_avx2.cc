@@ -20,6 +20,12 @@ static void exp_array(long n, const float* x, float* out) {
   }
 }
 
+static void sqrt_array(long n, const float* x, float* out) {
+  long i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) out[i] = __builtin_sqrtf(x[i]);  // correctly rounded either way
+}
+
 #include "elementwise_loops.inc"
 
 static inline double hsum_pd(__m256d v) {

@@ -1,4 +1,4 @@
-// Internal: declarations of the per-ISA kernel variants (scalar and AVX2) behind the public headers.
+// Internal: declarations of the per-ISA kernel variants (scalar, AVX2, AVX-512) behind the public headers.
 #pragma once
 #include <cstdint>
 
@@ -45,6 +45,16 @@ struct AdamConsts {
 
 namespace scalar { MYELIN_DECLARE_ISA_KERNELS }
 namespace avx2 { MYELIN_DECLARE_ISA_KERNELS }
+// AVX-512 variants (elementwise_avx512.cc, softmax_avx512.cc): dispatched only where a measurement
+// showed they pay (unary exp, the softmax rows; docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels"); the dispatchers run the AVX2 ones for the others.
+namespace avx512 { MYELIN_DECLARE_ISA_KERNELS }
+
+// Calls the variant of kernel F for level lv (a SimdLevel, runtime/cpu.h): avx512::F, avx2::F or
+// scalar::F with the same arguments (only for kernels that have all three).
+#define MYELIN_ISA_CALL(lv, F, ...)                                   \
+  ((lv) == SimdLevel::Avx512 ? avx512::F(__VA_ARGS__)                 \
+   : (lv) == SimdLevel::Avx2 ? avx2::F(__VA_ARGS__) : scalar::F(__VA_ARGS__))
 
 // Binary op codes used by binary().
 enum BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };

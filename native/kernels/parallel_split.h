@@ -1,28 +1,100 @@
-// Internal (portable units only): split a flat range across the thread pool when it is large.
+// Internal (portable units only): how many threads a kernel uses, from its work size, and splitting
+// a flat range or a set of rows across the thread pool.
 #pragma once
 #include "isa.h"
 #include "../runtime/threadpool.h"
 
 namespace myelin {
 
-// Calls body(begin, end) over [0, n): once on the calling thread below kParallelThreshold, else
-// over chunks of at least 16k elements (multiples of 64) spread across the pool.
+// ---- Thread count from work size ----------------------------------------------------------------
+// A kernel estimates its single-thread time from its size and its family's cost per unit below,
+// and uses one thread per kMinThreadNs of it (at most num_threads()): a problem too small to repay
+// the fork/join runs on the calling thread, whatever the thread count.
+//
+// kMinThreadNs: a parallel_for on a spinning worker costs ~0.5 us of wall time (native fork/join
+// probe: 2 x 213.4 us chunks vs 425.8 us on one thread, AMD EPYC Zen 4 family 25 model 17), a
+// sleeping worker 0.1-0.3 ms to wake (the caller does not wait for it: it takes the tasks itself),
+// and the worker's half of the output then sits in the other core's L2. 10 us per thread keeps the
+// fork/join under ~5% of a split call; `node bench/run.js --only threads` checks it per family.
+constexpr double kMinThreadNs = 10000.0;
+
+// Single-thread cost per element (ns), CPU time on AMD EPYC Zen 4 (family 25 model 17), operands
+// of 64k floats in cache, measured with 1 thread (node bench/cases/threads.js and the per-kernel
+// probe in docs/performance.md, "Thread counts and AVX-512 elementwise kernels").
+namespace cost {
+constexpr double kStream = 0.12;        // add/sub/mul/div, scale, neg/abs/square/1/x, relu, leaky, mse'
+constexpr double kAxpy = 0.2;           // y += a x (double rounding)
+constexpr double kReduce = 0.08;        // sum, row sums
+constexpr double kReduce2 = 0.14;       // mse loss, column sums
+constexpr double kExp = 0.3;            // vector exp
+constexpr double kSigmoidTanh = 0.65;   // sigmoid/tanh forward, geluTanh forward
+constexpr double kGelu = 1.5;           // gelu forward, geluTanh backward
+constexpr double kGeluBackward = 2.1;   // gelu backward
+constexpr double kLibm = 3.0;           // log (libm, one element at a time)
+constexpr double kSqrt = 0.15;          // vector sqrt
+constexpr double kSoftmax = 0.7;        // softmax / log-softmax / cross-entropy rows, per element
+constexpr double kSoftmaxBackward = 1.2;
+constexpr double kOptim = 0.35;         // sgd / adam / rmsprop, per parameter (vectorised loops)
+}  // namespace cost
+
+// Threads worth using for work of about `ns` single-thread nanoseconds.
+inline int threads_for(double ns) {
+  const int threads = num_threads();
+  if (threads <= 1 || !(ns >= 2.0 * kMinThreadNs)) return 1;
+  const double k = ns / kMinThreadNs;
+  return k >= threads ? threads : static_cast<int>(k);
+}
+
+// Calls body(begin, end) over [0, n): once on the calling thread when threads_for(n * ns_per_elem)
+// is 1, else over up to 4 chunks per thread (multiples of 64 elements) spread across the pool.
 template <class Body>
-void split_range(long n, const Body& body) {
-  int threads = num_threads();
-  if (n < kParallelThreshold || threads <= 1) {
+void split_range(long n, double ns_per_elem, const Body& body) {
+  const int threads = threads_for(static_cast<double>(n) * ns_per_elem);
+  if (threads <= 1) {
     body(0L, n);
     return;
   }
-  long chunks = n / 16384;
-  if (chunks > 4L * threads) chunks = 4L * threads;
-  if (chunks < 1) chunks = 1;
-  long step = ((n + chunks - 1) / chunks + 63) & ~63L;
-  int tasks = static_cast<int>((n + step - 1) / step);
+  const long chunks = 4L * threads;
+  const long step = ((n + chunks - 1) / chunks + 63) & ~63L;
+  const int tasks = static_cast<int>((n + step - 1) / step);
   parallel_for(tasks, [&](int t) {
     long b = t * step, e = b + step < n ? b + step : n;
     body(b, e);
-  });
+  }, threads);
+}
+
+// The older form (pooling): parallel from kParallelThreshold elements on.
+template <class Body>
+void split_range(long n, const Body& body) {
+  split_range(n, 2.0 * kMinThreadNs / kParallelThreshold, body);
+}
+
+// Rows of N elements in tasks of about kParallelThreshold / 4 elements (one task below
+// kParallelThreshold): a split that depends on the shape only, so per-task partial results (loss
+// sums) are the same at every thread count. Returns the number of tasks.
+inline int row_tasks(long M, long N, long* rows_per) {
+  if (M * N < kParallelThreshold || M == 1) {
+    *rows_per = M;
+    return 1;
+  }
+  *rows_per = (kParallelThreshold / 4 + N - 1) / N;
+  return static_cast<int>((M + *rows_per - 1) / *rows_per);
+}
+
+// Runs body(r0, r1, task) over row_tasks(M, N) ranges, on threads_for(M * N * ns_per_elem) threads.
+template <class Body>
+void split_rows(long M, long N, double ns_per_elem, const Body& body) {
+  long rows_per = M;
+  const int tasks = row_tasks(M, N, &rows_per);
+  auto run = [&](int t) {
+    const long r0 = t * rows_per;
+    body(r0, r0 + rows_per < M ? r0 + rows_per : M, t);
+  };
+  if (tasks == 1) {
+    run(0);
+    return;
+  }
+  parallel_for(tasks, run, threads_for(static_cast<double>(M) * N * ns_per_elem));
 }
 
 }  // namespace myelin

@@ -74,6 +74,8 @@ const char* gemm_simd_name() {
   }
 }
 
+SimdLevel vector_simd_level() { return gemm_simd_level(); }
+
 SimdLevel simd_level() {
   const SimdLevel level = gemm_simd_level();
   return level == SimdLevel::Avx512 ? SimdLevel::Avx2 : level;

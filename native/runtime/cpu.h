@@ -6,11 +6,14 @@ namespace myelin {
 // Ordered: a higher level implies the lower ones are usable.
 enum class SimdLevel { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
-// Level of the kernel families that have scalar and AVX2 variants (elementwise, activation,
-// softmax, optimisers): AVX2+FMA when the CPU (and OS) supports it and MYELIN_SIMD is not
-// "scalar"; else Scalar. Never Avx512 (a CPU at Avx512 reports Avx2 here).
+// The baseline vector level (info().simd): AVX2+FMA when the CPU (and OS) supports it and
+// MYELIN_SIMD is not "scalar"; else Scalar. Never Avx512 (a CPU at Avx512 reports Avx2 here).
 SimdLevel simd_level();
 const char* simd_name();  // "avx2" or "scalar"
+
+// Level of the elementwise, activation, softmax and optimiser kernels, which have AVX-512 variants
+// for some kernels (kernels/isa.h): the same as gemm_simd_level().
+SimdLevel vector_simd_level();
 
 // Level of the GEMM and LayerNorm kernels: additionally Avx512 (AVX-512 F/VL/DQ/BW with the OS saving the zmm
 // state) unless MYELIN_SIMD is "avx2" or "scalar".

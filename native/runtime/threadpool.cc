@@ -88,9 +88,9 @@ class Pool {
     wanted_.store(n, std::memory_order_relaxed);
   }
 
-  void parallel_for(int ntasks, const std::function<void(int)>& fn) {
+  void parallel_for(int ntasks, const std::function<void(int)>& fn, int max_threads) {
     if (ntasks <= 0) return;
-    const int threads = wanted();
+    const int threads = max_threads < wanted() ? max_threads : wanted();
     bool expected = false;
     if (ntasks == 1 || threads <= 1 || t_inside_task ||
         !busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
@@ -216,6 +216,12 @@ int num_threads() { return pool().wanted(); }
 
 void set_num_threads(int n) { pool().set_wanted(n); }
 
-void parallel_for(int ntasks, const std::function<void(int)>& fn) { pool().parallel_for(ntasks, fn); }
+void parallel_for(int ntasks, const std::function<void(int)>& fn) {
+  pool().parallel_for(ntasks, fn, kMaxThreads);
+}
+
+void parallel_for(int ntasks, const std::function<void(int)>& fn, int max_threads) {
+  pool().parallel_for(ntasks, fn, max_threads);
+}
 
 }  // namespace myelin

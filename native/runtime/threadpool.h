@@ -16,5 +16,8 @@ void set_num_threads(int n);
 // fn must not throw. Pool workers flush denormals to zero (denormals.h); a caller that wants the
 // same results on its own share of the tasks holds a DenormalsFlushed for the call.
 void parallel_for(int ntasks, const std::function<void(int)>& fn);
+// The same on at most max_threads threads (the caller included); max_threads <= 1 runs serially.
+// Kernels pick max_threads from their work size (native/kernels/parallel_split.h: threads_for).
+void parallel_for(int ntasks, const std::function<void(int)>& fn, int max_threads);
 
 }  // namespace myelin

@@ -359,6 +359,23 @@ int main(int argc, char** argv) {
   std::printf("# ratio = ours / best(OpenBLAS, BLIS) medians; spread = (max-min)/median of ours;"
               " max err = max|ours-ref|/K\n");
 
+  // Thread scaling next to the FMA peak of the same run: per shape, ours on 1 thread and on the
+  // largest thread count, each as a fraction of the peak measured at that thread count.
+  if (max_threads > 1 && peaks[1] > 0) {
+    std::printf("# thread scaling vs the FMA peak (%.1f GFLOP/s on 1 thread, %.1f on %d: x%.2f)\n",
+                peaks[1], peaks[max_threads], max_threads, peaks[max_threads] / peaks[1]);
+    std::printf("%-26s %9s %6s %9s %6s %8s\n", "shape", "1t GF/s", "%peak", "Nt GF/s", "%peak", "Nt/1t");
+    for (const Result& one : results) {
+      if (one.threads != 1) continue;
+      for (const Result& many : results) {
+        if (many.threads != max_threads || many.label != one.label) continue;
+        std::printf("%-26s %9.1f %5.0f%% %9.1f %5.0f%% %8.2f\n", one.label.c_str(), one.ours,
+                    100.0 * one.ours / peaks[1], many.ours, 100.0 * many.ours / peaks[max_threads],
+                    one.ours > 0 ? many.ours / one.ours : 0.0);
+      }
+    }
+  }
+
   if (!json_path.empty()) {
     std::string tmp = json_path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
@@ -379,8 +396,9 @@ int main(int argc, char** argv) {
       const double best = std::max(r.openblas, r.blis);
       std::fprintf(f,
                    "    {\"shape\": \"%s\", \"threads\": %d, \"ours_gflops\": %.2f, \"openblas_gflops\": %.2f, "
-                   "\"blis_gflops\": %.2f, \"ratio_vs_best\": %.3f, \"ours_spread\": %.3f, \"max_rel_err\": %.3g}%s\n",
+                   "\"blis_gflops\": %.2f, \"ratio_vs_best\": %.3f, \"fraction_of_peak\": %.3f, \"ours_spread\": %.3f, \"max_rel_err\": %.3g}%s\n",
                    r.label.c_str(), r.threads, r.ours, r.openblas, r.blis, best > 0 ? r.ours / best : 0.0,
+                   peaks[r.threads] > 0 ? r.ours / peaks[r.threads] : 0.0,
                    r.ours_spread, r.max_rel_err, i + 1 < results.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n}\n");

@@ -65,6 +65,33 @@ int main() {
     expect(distinct.load() == 2, "two threads participated", distinct.load(), 2);
   }
 
+  // max_threads caps one call: 1 runs every task on the caller, 2 uses at most two threads.
+  myelin::set_num_threads(4);
+  for (int cap : {1, 2}) {
+    for (int rep = 0; rep < 50; ++rep) {
+      std::vector<std::atomic<int>> hits(64);
+      for (auto& h : hits) h.store(0);
+      std::thread::id ids[64];
+      myelin::parallel_for(64, [&](int t) {
+        ids[t] = std::this_thread::get_id();
+        hits[t].fetch_add(1);
+        for (volatile int spin = 0; spin < 2000; ++spin) {
+        }
+      }, cap);
+      std::vector<std::thread::id> seen;
+      bool once = true;
+      for (int t = 0; t < 64; ++t) {
+        once = once && hits[t].load() == 1;
+        bool known = false;
+        for (auto& id : seen) known = known || id == ids[t];
+        if (!known) seen.push_back(ids[t]);
+      }
+      expect(once, "max_threads: each task once", cap, rep);
+      expect(static_cast<int>(seen.size()) <= cap, "max_threads caps the threads", static_cast<int>(seen.size()), cap);
+      if (cap == 1) expect(ids[0] == std::this_thread::get_id(), "max_threads 1 runs on the caller", cap, rep);
+    }
+  }
+
   // Nested: a task calling parallel_for runs the inner loop serially and completes.
   myelin::set_num_threads(2);
   {

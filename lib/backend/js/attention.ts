@@ -22,10 +22,14 @@ function attentionKeep(rh: number, j: number, threshold: number): boolean {
   return fmix((rh ^ Math.imul(j, 0x9e3779b9)) >>> 0) >= threshold;
 }
 
-/** p * 2^32 as the C++ loops compute it from the float32 p. */
-function attentionKeepThreshold(p: number): number {
+/**
+ * Dropout p's keep test and rescale, as the C++ loops derive them from the float32 p: keepFrom = p * 2^32 (a key
+ * survives when its hash is >= keepFrom) and invKeep = 1 / (1 - p) (1 without dropout).
+ */
+function dropoutConstants(p: number): { keepFrom: number; invKeep: number } {
   const t = Math.fround(p) * 4294967296;
-  return t >= 4294967295 ? 4294967295 : Math.floor(t);
+  const keepFrom = t >= 4294967295 ? 4294967295 : Math.floor(t);
+  return { keepFrom, invKeep: p > 0 ? Math.fround(1 / Math.fround(1 - Math.fround(p))) : 1 };
 }
 
 /**
@@ -142,8 +146,7 @@ export function attentionQkvBackward(
 function forward(a: AttentionArgs & { out: Float32Array; lse: Float32Array | null }, g: Geometry): void {
   const { T, S, D } = g;
   const s = rowBuffer(S + D);
-  const keepFrom = attentionKeepThreshold(a.dropout);
-  const invKeep = a.dropout > 0 ? Math.fround(1 / Math.fround(1 - Math.fround(a.dropout))) : 1;
+  const { keepFrom, invKeep } = dropoutConstants(a.dropout);
   for (let bh = 0; bh < a.BH; bh++) {
     for (let i = 0; i < T; i++) {
       const end = keyEnd(g, i);
@@ -178,8 +181,7 @@ function backward(a: AttentionArgs & {
 }, g: Geometry): void {
   const { T, S, D } = g;
   const s = rowBuffer(S + D);
-  const keepFrom = attentionKeepThreshold(a.dropout);
-  const invKeep = a.dropout > 0 ? Math.fround(1 / Math.fround(1 - Math.fround(a.dropout))) : 1;
+  const { keepFrom, invKeep } = dropoutConstants(a.dropout);
   for (let bh = 0; bh < a.BH; bh++) {
     for (let i = 0; i < T; i++) {
       const oo = oBase(g, bh) + i * g.oRow;

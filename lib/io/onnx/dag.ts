@@ -4,7 +4,7 @@ import { onnx } from './schema';
 import { ConstTensor, NodeAttributes, nodeView, readTensor, shortestFloat32 } from './decode';
 import { ELEMENTWISE_OPS, recogniseGelu } from './elementwise';
 import { definitions, type LayerDefinition } from '../../nn/registry';
-import { Graph, GRAPH_OPS, callModule, type GraphAttr, type GraphNode } from '../../nn/graph';
+import { Graph, GRAPH_OPS, runModuleNode, type GraphAttr, type GraphNode } from '../../nn/graph';
 import { noGrad } from '../../autograd';
 import { fromConfig, type LayerConfig } from '../../nn';
 import { Module } from '../../nn/module';
@@ -116,8 +116,10 @@ export function graphFromModel(g: PreparedGraph): Graph {
     const wasTraining = m !== null && m.training;
     try {
       if (m !== null) m.eval();
-      const y = noGrad(() => (m === null ? GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}) : callModule(m, xs as Tensor[], node.attrs)));
-      probes.set(node.output, y);
+      noGrad(() => {
+        if (m === null) probes.set(node.output, GRAPH_OPS[node.op as string].run(xs, node.attrs ?? {}));
+        else runModuleNode(m, xs as Tensor[], node, probes);
+      });
     } catch (err) {
       if (!standIns) throw new Error(`${lbl}: ${(err as Error).message}`);
       probes.clear();
@@ -226,7 +228,10 @@ export function graphFromModel(g: PreparedGraph): Graph {
    * An ONNX LSTM/GRU node -> a one-layer nn.LSTM/nn.GRU module node. Initial states that are zeros are left out;
    * others are passed (LSTM: [h0, c0]). The module's output [T, B, D*H] is ONNX's Y [T, D, B, H] flattened the way
    * exporters flatten it (Squeeze of axis 1, or Transpose [0,2,1,3] + Reshape [0,0,-1]): that step is absorbed;
-   * any other reader of Y gets Y back by a reshape and a permute.
+   * any other reader of Y gets Y back by a reshape and a permute. Y_h and Y_c, when read, are the module's final
+   * states (the node's stateOutputs). layout 1 (batch-major X, Y [B, T, D, H], states [B, D, H]) is a batchFirst
+   * module with the states' first two axes swapped; direction 'reverse' is the forward layer run on the sequence
+   * reversed in time, its output reversed back (PyTorch has no reverse-only layer; its final state is the same).
    */
   const readRecurrent = (n: onnx.INodeProto, i: number, lbl: string, op: 'LSTM' | 'GRU'): void => {
     const ins = n.input ?? [];
@@ -246,54 +251,88 @@ export function graphFromModel(g: PreparedGraph): Graph {
     if (W === undefined || R === undefined || B === undefined) throw new Error(`${lbl}: W, R and B must be constants (initializers)`);
     if (ins[4]) throw new Error(`${lbl}: sequence_lens is not supported (every sequence runs its full length)`);
     if (op === 'LSTM' && ins[7]) throw new Error(`${lbl}: peephole weights P are not supported (PyTorch's LSTM has none)`);
-    for (const [k, what] of [[1, 'Y_h (the final hidden state)'], [2, 'Y_c (the final cell state)']] as const) {
-      const o = outs[k];
-      if (o && ((consumers.get(o) ?? []).length > 0 || g.outputs.includes(o))) throw new Error(`${lbl}: reading output ${what} is not supported (only Y, the output sequence)`);
-    }
-    const { config, params } = recurrentFromOnnx({ kind: op, label: lbl, attrs, W, R, B });
+    const { config, params, reverse } = recurrentFromOnnx({ kind: op, label: lbl, attrs, W, R, B });
     const D = config.bidirectional ? 2 : 1;
     const H = config.hiddenSize;
+    const batchMajor = config.batchFirst; // layout 1
+    const timeAxis = batchMajor ? 1 : 0;
     const stateNames = op === 'LSTM' ? [ins[5], ins[6]] : [ins[5]];
     const given = stateNames.filter((x) => x && !isZero(x)).length > 0;
     if (given && stateNames.some((x) => !x)) throw new Error(`${lbl}: give both initial_h and initial_c, or neither`);
-    const inputs = [resolve(ins[0]), ...(given ? stateNames.map(operand) : [])];
-    // The reader that flattens Y as nn.LSTM's output does, when it is Y's only reader.
     const y = outs[0] ?? '';
+    /** A node reading `from` into `out`. */
+    const step = (opName: string, from: string, out: string, a?: Record<string, GraphAttr>, extra: string[] = []): string => {
+      emit({ op: opName, inputs: [from, ...extra], output: out, ...(a ? { attrs: a } : {}) });
+      return out;
+    };
+    const swap01 = (from: string, out: string): string => step('permute', from, out, { perm: [1, 0, 2] });
+    /** The sequence reversed in time (ONNX Slice with step -1 over the time axis). */
+    const flip = (from: string, out: string): string => {
+      const key = `${y}::flip_`;
+      const values: [string, number][] = [['starts', -1], ['ends', -2147483648], ['axes', timeAxis], ['steps', -1]];
+      for (const [k, v] of values) graphConstants[key + k] = new Tensor(Float32Array.of(v), [1]);
+      return step('slice', from, out, undefined, values.map(([k]) => key + k));
+    };
+    const states = given ? stateNames.map((s, k) => (batchMajor ? swap01(operand(s), `${y}::initial_${k}`) : operand(s))) : [];
+    const x = reverse ? flip(resolve(ins[0]), `${y}::reversed_input`) : resolve(ins[0]);
+    const inputs = [x, ...states];
+    // The reader that flattens Y as nn.LSTM's output does, when it is Y's only reader.
     const only = (v: string): onnx.INodeProto | null => {
       const c = consumers.get(v) ?? [];
       return c.length === 1 && !g.outputs.includes(v) && !folded.has(c[0]) ? c[0] : null;
     };
     const readsAxes = (x: onnx.INodeProto): number[] | null => (x.input?.[1] ? Array.from(constants.get(x.input[1])?.data ?? []) : nodeView(x, lbl).ints('axes'));
+    const flattens = (r: onnx.INodeProto | null): boolean => {
+      const target = r?.opType === 'Reshape' ? constants.get((r.input ?? [])[1] ?? '') : undefined;
+      return r !== null && target !== undefined && Array.from(target.data).join() === '0,0,-1' && new NodeAttributes(r).int('allowzero', 0) === 0;
+    };
     let output = '';
     let swapAfter = '';
     const next = only(y);
-    if (next && D === 1 && next.opType === 'Squeeze' && readsAxes(next)?.join() === '1') {
+    if (next && D === 1 && next.opType === 'Squeeze' && readsAxes(next)?.join() === String(timeAxis + 1)) {
       folded.add(next);
       output = (next.output ?? [])[0] ?? '';
-    } else if (next && next.opType === 'Transpose' && ['0,2,1,3', '2,0,1,3'].includes(nodeView(next, lbl).ints('perm')?.join() ?? '')) {
+    } else if (batchMajor && flattens(next)) {
+      // Y [B, T, D, H] -> [B, T, D*H]: the batch-first module's output
+      folded.add(next as onnx.INodeProto);
+      output = ((next as onnx.INodeProto).output ?? [])[0] ?? '';
+    } else if (!batchMajor && next && next.opType === 'Transpose' && ['0,2,1,3', '2,0,1,3'].includes(nodeView(next, lbl).ints('perm')?.join() ?? '')) {
       // [2,0,1,3]: exportModel's batch-first last layer, [B, T, D*H]: the sequence with batch and time swapped
       const reshape = only((next.output ?? [])[0] ?? '');
-      const target = reshape?.opType === 'Reshape' ? constants.get((reshape.input ?? [])[1] ?? '') : undefined;
-      if (reshape && target && Array.from(target.data).join() === '0,0,-1' && new NodeAttributes(reshape).int('allowzero', 0) === 0) {
+      if (flattens(reshape)) {
         folded.add(next);
-        folded.add(reshape);
-        output = (reshape.output ?? [])[0] ?? '';
+        folded.add(reshape as onnx.INodeProto);
+        output = ((reshape as onnx.INodeProto).output ?? [])[0] ?? '';
         if (nodeView(next, lbl).ints('perm')?.join() === '2,0,1,3') swapAfter = output;
       }
     }
+    // Y_h, Y_c when something reads them: [D, B, H] as the module gives them ([B, D, H] with layout 1)
+    const read = (o: string | undefined): boolean => !!o && ((consumers.get(o) ?? []).length > 0 || g.outputs.includes(o));
+    const stateOuts = [outs[1], op === 'LSTM' ? outs[2] : undefined].map((o) => (read(o) ? (batchMajor ? `${o as string}::dbh` : (o as string)) : ''));
+    while (stateOuts.length > 0 && stateOuts[stateOuts.length - 1] === '') stateOuts.pop();
     const m = fromConfig(config);
     m.loadStateDict(params);
     const name = moduleName('', scopeOf(n) || `${op.toLowerCase()}_${i}`);
     modules[name] = m;
-    const seq = output && !swapAfter ? output : `${y}::sequence`;
-    emit({ module: name, inputs, output: seq, ...(given && op === 'LSTM' ? { attrs: { states: 'list' } } : {}) });
-    if (swapAfter) emit({ op: 'permute', inputs: [seq], output: swapAfter, attrs: { perm: [1, 0, 2] } });
+    const seqName = output && !swapAfter ? output : `${y}::sequence`;
+    emit({
+      module: name, inputs, output: reverse ? `${y}::reversed_sequence` : seqName,
+      ...(given && op === 'LSTM' ? { attrs: { states: 'list' } } : {}), ...(stateOuts.length > 0 ? { stateOutputs: stateOuts } : {}),
+    });
+    stateOuts.forEach((s, k) => {
+      if (s !== '' && batchMajor) swap01(s, outs[k + 1]);
+    });
+    if (reverse) flip(`${y}::reversed_sequence`, seqName);
+    if (swapAfter) emit({ op: 'permute', inputs: [seqName], output: swapAfter, attrs: { perm: [1, 0, 2] } });
     if (output === '') {
-      // Y [T, D, B, H] from the sequence [T, B, D*H]
+      // Y ([T, D, B, H], or [B, T, D, H] with layout 1) from the sequence [T, B, D*H] ([B, T, D*H])
       const split = `${y}::split`;
       graphConstants[split] = new Tensor(Float32Array.of(0, 0, D, H), [4]);
-      emit({ op: 'reshapeTo', inputs: [seq, split], output: `${y}::blocks` });
-      emit({ op: 'permute', inputs: [`${y}::blocks`], output: y, attrs: { perm: [0, 2, 1, 3] } });
+      if (batchMajor) emit({ op: 'reshapeTo', inputs: [seqName, split], output: y });
+      else {
+        emit({ op: 'reshapeTo', inputs: [seqName, split], output: `${y}::blocks` });
+        emit({ op: 'permute', inputs: [`${y}::blocks`], output: y, attrs: { perm: [0, 2, 1, 3] } });
+      }
     }
   };
 
@@ -479,7 +518,7 @@ export function graphFromModel(g: PreparedGraph): Graph {
   const live = new Set(g.outputs);
   const kept: GraphNode[] = [];
   for (let k = nodes.length - 1; k >= 0; k--) {
-    if (!live.has(nodes[k].output)) continue;
+    if (![nodes[k].output, ...(nodes[k].stateOutputs ?? [])].some((o) => live.has(o))) continue;
     kept.unshift(nodes[k]);
     nodes[k].inputs.forEach((x) => live.add(x));
   }
@@ -528,14 +567,28 @@ function mergeRecurrentStacks(nodes: GraphNode[], modules: Record<string, Module
       const next = onlyReader(last.output);
       const c = recurrent(next);
       if (next === null || c === null || c.numLayers !== 1 || next.inputs[0] !== last.output || c.type !== c0.type || c.hiddenSize !== c0.hiddenSize ||
-        c.bidirectional !== c0.bidirectional || c.bias !== c0.bias || next.inputs.length !== first.inputs.length ||
+        c.bidirectional !== c0.bidirectional || c.bias !== c0.bias || c.batchFirst !== c0.batchFirst || next.inputs.length !== first.inputs.length ||
         next.inputs.slice(1).some((v, j) => sliceOf(v, stack.length, D) !== sources[j])) break;
       stack.push(next);
     }
     const before = producer(first.inputs[0]);
     const after = onlyReader(stack[stack.length - 1].output);
-    const batchFirst = isSwap(before) && onlyReader(first.inputs[0]) === first && isSwap(after);
-    if (stack.length === 1 && !batchFirst) continue;
+    const swapped = !c0.batchFirst && isSwap(before) && onlyReader(first.inputs[0]) === first && isSwap(after);
+    if (stack.length === 1 && !swapped) continue;
+    // Final states read per layer: one Concat on axis 0 of every layer's, in order, is the stack's (as torch writes h_n).
+    const stateJoins: (GraphNode | null)[] = [];
+    const stateOutputs: string[] = [];
+    for (let k = 0; k < 2; k++) {
+      const names = stack.map((n) => n.stateOutputs?.[k] ?? '');
+      const concat = names[0] === '' ? null : onlyReader(names[0]);
+      const joins = stack.length > 1 && concat !== null && concat.op === 'concat' && (concat.attrs?.axis ?? 0) === 0 && concat.inputs.join() === names.join() &&
+        names.every((v) => onlyReader(v) === concat);
+      stateJoins.push(joins ? concat : null);
+      stateOutputs.push(names.every((v) => v === '') ? '' : stack.length === 1 ? names[0] : joins ? (concat as GraphNode).output : '?');
+    }
+    if (stateOutputs.includes('?')) continue; // a layer's own final state is read: the layers stay apart
+    while (stateOutputs.length > 0 && stateOutputs[stateOutputs.length - 1] === '') stateOutputs.pop();
+    const batchFirst = c0.batchFirst || swapped;
     const config: RecurrentConfig = { ...c0, numLayers: stack.length, batchFirst };
     const params: Record<string, Tensor> = {};
     stack.forEach((n, k) => {
@@ -544,10 +597,12 @@ function mergeRecurrentStacks(nodes: GraphNode[], modules: Record<string, Module
     const merged = fromConfig(config);
     merged.loadStateDict(params);
     modules[first.module as string] = merged;
-    const input = batchFirst ? (before as GraphNode).inputs[0] : first.inputs[0];
-    const output = batchFirst ? (after as GraphNode).output : stack[stack.length - 1].output;
+    const input = swapped ? (before as GraphNode).inputs[0] : first.inputs[0];
+    const output = swapped ? (after as GraphNode).output : stack[stack.length - 1].output;
     const joined: GraphNode = { ...first, inputs: [input, ...(sources as string[])], output };
-    const drop = new Set<GraphNode>([...stack, ...(batchFirst ? [before as GraphNode, after as GraphNode] : [])]);
+    delete joined.stateOutputs;
+    if (stateOutputs.length > 0) joined.stateOutputs = stateOutputs;
+    const drop = new Set<GraphNode>([...stack, ...(swapped ? [before as GraphNode, after as GraphNode] : []), ...stateJoins.filter((n): n is GraphNode => n !== null)]);
     // The merged node sits where the stack's last layer was (everything it reads is computed by then); the rest go.
     nodes.splice(nodes.indexOf(stack[stack.length - 1]), 1, joined);
     for (let k = nodes.length - 1; k >= 0; k--) if (drop.has(nodes[k])) nodes.splice(k, 1);
@@ -567,12 +622,19 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
   const keys = [...new Set(nodes.map(keyOf).filter((k): k is string => k !== null))];
   if (keys.length === 0 || g.inputs.some((v) => v.shape === null)) return;
   // Every value on a random input (unknown dimensions 2, 3, 4, ...), to check candidates against.
+  // (a named dimension gets the same stand-in in every input: a padding mask's [batch, length] fits the data's)
   let stand = 2;
+  const named = new Map<string, number>();
+  const standIn = (name: string | null | undefined): number => {
+    if (!name) return stand++;
+    if (!named.has(name)) named.set(name, stand++);
+    return named.get(name) as number;
+  };
   const values = new Map<string, Tensor>(Object.entries(constants));
   let seed = 12345;
   const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
   for (const v of g.inputs) {
-    const shape = (v.shape as (number | null)[]).map((d) => d ?? stand++);
+    const shape = (v.shape as (number | null)[]).map((d, k) => d ?? standIn(v.dimNames?.[k]));
     values.set(v.name, new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random), shape));
   }
   // Modules run in eval mode (a training-mode BatchNorm would move its statistics) and get their mode back after.
@@ -583,7 +645,8 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
         const xs = n.inputs.map((x) => values.get(x) as Tensor);
         const m = n.module !== undefined ? modules[n.module] : null;
         if (m !== null) m.eval();
-        values.set(n.output, m === null ? GRAPH_OPS[n.op as string].run(xs, n.attrs ?? {}) : callModule(m, xs, n.attrs));
+        if (m === null) values.set(n.output, GRAPH_OPS[n.op as string].run(xs, n.attrs ?? {}));
+        else runModuleNode(m, xs, n, values);
       }
     });
   } catch {
@@ -595,11 +658,12 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     const region = nodes.filter((n) => keyOf(n) === key);
     const first = nodes.indexOf(region[0]);
     if (nodes.slice(first, first + region.length).some((n) => keyOf(n) !== key)) continue; // not contiguous
-    const made = new Set(region.map((n) => n.output));
+    const outsOf = (n: GraphNode): string[] => [n.output, ...(n.stateOutputs ?? []).filter((o) => o !== '')];
+    const made = new Set(region.flatMap(outsOf));
     const inputs = [...new Set(region.flatMap((n) => n.inputs).filter((x) => !made.has(x) && constants[x] === undefined))];
     const after = nodes.slice(first + region.length);
-    const outputs = region.map((n) => n.output).filter((o) => g.outputs.includes(o) || after.some((n) => n.inputs.includes(o)));
-    if (inputs.length !== 1 || outputs.length !== 1) continue;
+    const outputs = region.flatMap(outsOf).filter((o) => g.outputs.includes(o) || after.some((n) => n.inputs.includes(o)));
+    if (inputs.length > 2 || outputs.length !== 1) continue;
     const mod = (suffix: string): Module | undefined => region.some((n) => n.module === `${key}.${suffix}`) ? modules[`${key}.${suffix}`] : undefined;
     const [inProj, outProj, linear1, linear2, norm1, norm2] = ['self_attn', 'self_attn.out_proj', 'linear1', 'linear2', 'norm1', 'norm2'].map(mod);
     if (!(inProj instanceof Linear && outProj instanceof Linear && linear1 instanceof Linear && linear2 instanceof Linear && norm1 instanceof LayerNorm && norm2 instanceof LayerNorm)) continue;
@@ -617,7 +681,13 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     if (linear1.bias === null || linear2.bias === null) continue;
     params['linear1.bias'] = linear1.bias;
     params['linear2.bias'] = linear2.bias;
-    const x = values.get(inputs[0]) as Tensor;
+    // The layer's input [.., .., d], and with a second input its key padding mask [batch, length] (torch's
+    // src_key_padding_mask: the layer's nodes reshape and expand it into the attention scores' Where/Add of -inf).
+    const xName = inputs.find((v) => values.get(v)?.ndim === 3 && values.get(v)?.shape[2] === d);
+    const maskName = inputs.find((v) => v !== xName);
+    if (xName === undefined || (maskName !== undefined && values.get(maskName)?.ndim !== 2)) continue;
+    const x = values.get(xName) as Tensor;
+    const mask = maskName === undefined ? null : (values.get(maskName) as Tensor);
     const want = values.get(outputs[0]) as Tensor;
     let found: TransformerEncoderLayer | null = null;
     for (let nhead = 1; nhead <= d && found === null; nhead++) {
@@ -628,13 +698,14 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
         layer.eval();
         let y: Tensor;
         try {
-          y = noGrad(() => layer.forward(x));
+          y = noGrad(() => (mask === null ? layer.forward(x) : layer.encode(x, { keyPaddingMask: mask })));
         } catch {
           continue;
         }
         if (y.shape.join() !== want.shape.join()) continue;
         let ok = true;
-        for (let i = 0; i < y.size && ok; i++) ok = Math.abs(y.data[i] - want.data[i]) <= 1e-5 + 1e-4 * Math.abs(want.data[i]);
+        // (NaN where both are: a sequence padded everywhere attends to nothing, in torch as here)
+        for (let i = 0; i < y.size && ok; i++) ok = Math.abs(y.data[i] - want.data[i]) <= 1e-5 + 1e-4 * Math.abs(want.data[i]) || (Number.isNaN(y.data[i]) && Number.isNaN(want.data[i]));
         if (ok) {
           found = layer;
           break;
@@ -644,6 +715,8 @@ function collapseEncoderLayers(nodes: GraphNode[], modules: Record<string, Modul
     if (found === null) continue;
     for (const n of region) if (n.module !== undefined) delete modules[n.module];
     modules[key] = found;
-    nodes.splice(first, region.length, { module: key, inputs: [inputs[0]], output: outputs[0] });
+    nodes.splice(first, region.length, maskName === undefined
+      ? { module: key, inputs: [xName], output: outputs[0] }
+      : { module: key, inputs: [xName, maskName], output: outputs[0], attrs: { keyPaddingMask: true } });
   }
 }

@@ -203,7 +203,8 @@ export interface PreparedGraph {
   /** Nodes that compute on data, in topological order. */
   dataNodes: onnx.INodeProto[];
   constants: Map<string, ConstTensor>;
-  inputs: { name: string; shape: (number | null)[] | null }[];
+  /** Each input's name and shape (null: a dimension not fixed), with the names of the variable dimensions (dimParam). */
+  inputs: { name: string; shape: (number | null)[] | null; dimNames?: (string | null)[] }[];
   outputs: string[];
   opset: number;
 }
@@ -219,7 +220,7 @@ export function prepareGraph(model: onnx.IModelProto): PreparedGraph {
   const inputs = (graph.input ?? []).filter((v) => !constants.has(v.name ?? '')).map((v) => {
     const dims = v.type?.tensorType?.shape?.dim;
     const shape = dims ? dims.map((d) => (d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? int64ToNumber(d.dimValue, 'input dim') || null : null)) : null;
-    return { name: v.name ?? '', shape };
+    return { name: v.name ?? '', shape, ...(dims ? { dimNames: dims.map((d) => d.dimParam || null) } : {}) };
   });
   const outputs = (graph.output ?? []).map((v) => v.name ?? '');
   if (inputs.length === 0) throw new Error('the graph has no data inputs');
