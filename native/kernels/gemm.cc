@@ -94,6 +94,15 @@ PackBuffers& pack_buffers() {
   return buffers;
 }
 
+// A/B switch for measurements: MYELIN_GEMM_PACK_A=1 packs A even where it could be read in place.
+bool direct_a_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("MYELIN_GEMM_PACK_A");
+    return v == nullptr || v[0] != '1';
+  }();
+  return enabled;
+}
+
 bool epilogue_active(const Epilogue* ep) {
   return ep != nullptr && (ep->bias != nullptr || ep->act != kActNone || ep->preact != nullptr);
 }
@@ -138,11 +147,13 @@ long kc_step_for(long K) {
   return std::min(K, ((K + kblocks - 1) / kblocks + 7) / 8 * 8);
 }
 
-// c = alpha * (packed A rows [0, mc)) * (packed B columns [0, nc)) + beta * c over one K block:
-// B micro-panels outer (each stays in L1), A micro-panels inner (the block stays in L2). Edge
-// tiles go through a stack tile.
+// c = alpha * (A rows [0, mc)) * (packed B columns [0, nc)) + beta * c over one K block:
+// B micro-panels outer (each stays in L1), A micro-panels inner (the block stays in L2). A is
+// packed (abuf, lda 0) or, when lda > 0, read in place from row-major storage by the kernel set's
+// micro_direct (no packing; the same operations per element). Edge tiles go through a stack tile.
 void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const float* abuf,
-                     const float* bbuf, float* c, long ldc, float alpha, float beta) {
+                     const float* bbuf, float* c, long ldc, float alpha, float beta,
+                     long lda = 0) {
   const long MR = kt.mr, NR = kt.nr;  // the kernel set's tile
   alignas(64) float tile[gemm_kernels::kMaxMR * gemm_kernels::kMaxNR] = {};
   for (long jr = 0; jr < nc; jr += NR) {
@@ -150,8 +161,25 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
     const float* bp = bbuf + jr * kc;
     for (long ir = 0; ir < mc; ir += MR) {
       const long mr = std::min(MR, mc - ir);
-      const float* ap = abuf + ir * kc;
       float* ct = c + ir * ldc + jr;
+      if (lda > 0) {
+        const float* ap = abuf + ir * lda;
+        if (nr == NR) {
+          kt.micro_direct(mr, kc, ap, lda, bp, ct, ldc, alpha, beta);
+          continue;
+        }
+        if (beta != 0.0f) {
+          for (long i = 0; i < mr; ++i) {
+            for (long j = 0; j < nr; ++j) tile[i * NR + j] = ct[i * ldc + j];
+          }
+        }
+        kt.micro_direct(mr, kc, ap, lda, bp, tile, NR, alpha, beta);
+        for (long i = 0; i < mr; ++i) {
+          for (long j = 0; j < nr; ++j) ct[i * ldc + j] = tile[i * NR + j];
+        }
+        continue;
+      }
+      const float* ap = abuf + ir * kc;
       if (mr == MR && nr == NR) {
         kt.micro(kc, ap, bp, ct, ldc, alpha, beta);
         continue;
@@ -176,6 +204,12 @@ void multiply_packed(const KernelTable& kt, long kc, long mc, long nc, const flo
   }
 }
 
+// Whether A is read in place (the kernel set's micro_direct) instead of packed: row-major A only
+// (a transposed A would be read down columns). Packing A took ~8% of the MLP's forward products.
+bool use_direct_a(const KernelTable& kt, const Problem& p) {
+  return !p.transA && kt.micro_direct != nullptr && direct_a_enabled();
+}
+
 // Slabs of at most this many rows pack all their rows of A at once (<= 288 x KC floats, in L2)
 // and pack B one micro-panel at a time, right before using it: the packed panel is then written
 // and read back in L1, where packing the whole B block first sends it through L2/L3
@@ -195,13 +229,15 @@ void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m
   PackBuffers& bufs = pack_buffers();
   const long kc_step = kc_step_for(p.K);
   const long group = std::max(NR, kEpilogueCols / NR * NR);
-  float* abuf = bufs.a(static_cast<std::size_t>((mb + kt.mr - 1) / kt.mr * kt.mr * kc_step));
+  const bool direct = use_direct_a(kt, p);
+  float* abuf = direct ? nullptr : bufs.a(static_cast<std::size_t>((mb + kt.mr - 1) / kt.mr * kt.mr * kc_step));
   float* bbuf = bufs.b(static_cast<std::size_t>(NR * kc_step));
   for (long pc = 0; pc < p.K; pc += kc_step) {
     const long kc = std::min(kc_step, p.K - pc);
     const bool last_k = pc + kc == p.K;
     const float beta = pc == 0 ? p.beta : 1.0f;
-    kt.pack_a(p.transA, mb, kc, p.a_at(m0, pc), p.lda(), abuf);
+    const float* ap = direct ? p.a_at(m0, pc) : abuf;
+    if (!direct) kt.pack_a(p.transA, mb, kc, p.a_at(m0, pc), p.lda(), abuf);
     for (long jg = n0; jg < n1; jg += group) {
       const long ng = std::min(group, n1 - jg);
       for (long jr = jg; jr < jg + ng; jr += NR) {
@@ -212,7 +248,8 @@ void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m
         } else {
           kt.pack_b(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
         }
-        multiply_packed(kt, kc, mb, nr, abuf, bp, p.C + m0 * ldc + jr, ldc, p.alpha, beta);
+        multiply_packed(kt, kc, mb, nr, ap, bp, p.C + m0 * ldc + jr, ldc, p.alpha, beta,
+                        direct ? p.lda() : 0);
       }
       if (last_k && epi) apply_epilogue(*p.ep, p.C + m0 * ldc + jg, ldc, mb, ng, m0, jg, p.N);
     }
@@ -234,7 +271,8 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
   const long mc_max = std::min(mc_step, (m1 - m0 + MR - 1) / MR * MR);
   const long kc_step = kc_step_for(p.K);
   const long nc_max = std::min(nc_step, (n1 - n0 + NR - 1) / NR * NR);
-  float* abuf = bufs.a(static_cast<std::size_t>(mc_max * kc_step));
+  const bool direct = use_direct_a(kt, p);
+  float* abuf = direct ? nullptr : bufs.a(static_cast<std::size_t>(mc_max * kc_step));
   float* bbuf = bufs.b(static_cast<std::size_t>(nc_max * kc_step));
 
   for (long jc = n0; jc < n1; jc += nc_step) {
@@ -251,8 +289,13 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
       }
       for (long ic = m0; ic < m1; ic += mc_step) {
         const long mc = std::min(mc_step, m1 - ic);
-        kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
-        multiply_packed(kt, kc, mc, nc, abuf, bp, p.C + ic * ldc + jc, ldc, p.alpha, beta);
+        if (direct) {
+          multiply_packed(kt, kc, mc, nc, p.a_at(ic, pc), bp, p.C + ic * ldc + jc, ldc, p.alpha,
+                          beta, p.lda());
+        } else {
+          kt.pack_a(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
+          multiply_packed(kt, kc, mc, nc, abuf, bp, p.C + ic * ldc + jc, ldc, p.alpha, beta);
+        }
         // Epilogue over the finished mc x nc block while it is still in L2: long rows keep the
         // vectorised activation efficient (per-tile calls of 16 floats cost ~10% with relu).
         if (last_k && epi) apply_epilogue(*p.ep, p.C + ic * ldc + jc, ldc, mc, nc, ic, jc, p.N);

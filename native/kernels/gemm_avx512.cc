@@ -20,11 +20,9 @@ static_assert(kRows <= kMaxMR && kCols <= kMaxNR, "tile larger than the driver's
 // ---------------------------------------------------------------------------------------------
 // Microkernel.
 
-// MR rows of C from an A panel packed with AS floats per k (AS = kRows; MR < AS for edge rows).
-template <int MR, int AS>
-void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
-                float beta) {
-  __m512 lo[MR], hi[MR];
+// Zeroes the accumulators of MR rows and prefetches those rows of C.
+template <int MR>
+__attribute__((always_inline)) inline void start_tile(__m512* lo, __m512* hi, const float* c, long ldc) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     lo[i] = _mm512_setzero_ps();
@@ -35,6 +33,38 @@ void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, flo
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
   }
+}
+
+// c = alpha * acc + beta * c for MR rows of a tile (beta == 0: c not read).
+template <int MR>
+__attribute__((always_inline)) inline void store_tile(const __m512* lo, const __m512* hi, float* c,
+                                                      long ldc, float alpha, float beta) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + i * ldc;
+      _mm512_storeu_ps(ci, _mm512_mul_ps(va, lo[i]));
+      _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, hi[i]));
+    }
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + i * ldc;
+      _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, lo[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+      _mm512_storeu_ps(ci + 16,
+                       _mm512_fmadd_ps(va, hi[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+    }
+  }
+}
+
+// MR rows of C from an A panel packed with AS floats per k (AS = kRows; MR < AS for edge rows).
+template <int MR, int AS>
+void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
+                float beta) {
+  __m512 lo[MR], hi[MR];
+  start_tile<MR>(lo, hi, c, ldc);
 
   long k = 0;
   for (; k + 4 <= kc; k += 4) {
@@ -66,24 +96,7 @@ void micro_tile(long kc, const float* a, const float* b, float* c, long ldc, flo
     b += kCols;
   }
 
-  const __m512 va = _mm512_set1_ps(alpha);
-  if (beta == 0.0f) {
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      float* ci = c + i * ldc;
-      _mm512_storeu_ps(ci, _mm512_mul_ps(va, lo[i]));
-      _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, hi[i]));
-    }
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      float* ci = c + i * ldc;
-      _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, lo[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-      _mm512_storeu_ps(ci + 16,
-                       _mm512_fmadd_ps(va, hi[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
-    }
-  }
+  store_tile<MR>(lo, hi, c, ldc, alpha, beta);
 }
 
 void micro_avx512(long kc, const float* a, const float* b, float* c, long ldc, float alpha,
@@ -102,6 +115,45 @@ void micro_rows_avx512(long rows, long kc, const float* a, const float* b, float
     case 5: micro_tile<5, kRows>(kc, a, b, c, ldc, alpha, beta); break;
     case 6: micro_tile<6, kRows>(kc, a, b, c, ldc, alpha, beta); break;
     default: micro_tile<7, kRows>(kc, a, b, c, ldc, alpha, beta); break;
+  }
+}
+
+// MR rows of C straight from row-major A (row i's k-th value at a[i * lda + k]; no packing), with
+// micro_tile's operations per element (one FMA chain over k per element, then store_tile): only
+// the address each A value is broadcast from differs. Rows are addressed from three bases (rows
+// 0-2, 3-5, 6-7) plus lda times 1 or 2, so the loop needs no per-row pointer registers.
+template <int MR>
+void micro_direct_tile(long kc, const float* a, long lda, const float* b, float* c, long ldc,
+                       float alpha, float beta) {
+  __m512 lo[MR], hi[MR];
+  start_tile<MR>(lo, hi, c, ldc);
+  const float* base[3] = {a, a + 3 * lda, a + 6 * lda};
+  for (long k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(base[i / 3][(i % 3) * lda + k]);
+      lo[i] = _mm512_fmadd_ps(av, b0, lo[i]);
+      hi[i] = _mm512_fmadd_ps(av, b1, hi[i]);
+    }
+    b += kCols;
+  }
+  store_tile<MR>(lo, hi, c, ldc, alpha, beta);
+}
+
+// The first `rows` (1..kRows) rows of a tile from row-major A (KernelTable::micro_direct).
+void micro_direct_avx512(long rows, long kc, const float* a, long lda, const float* b, float* c,
+                         long ldc, float alpha, float beta) {
+  switch (rows) {
+    case 1: micro_direct_tile<1>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 2: micro_direct_tile<2>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 3: micro_direct_tile<3>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 4: micro_direct_tile<4>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 5: micro_direct_tile<5>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 6: micro_direct_tile<6>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    case 7: micro_direct_tile<7>(kc, a, lda, b, c, ldc, alpha, beta); break;
+    default: micro_direct_tile<kRows>(kc, a, lda, b, c, ldc, alpha, beta); break;
   }
 }
 
@@ -279,6 +331,7 @@ void fill_avx512_kernels(KernelTable* table) {
   table->nr = kCols;
   table->micro = micro_avx512;
   table->micro_rows = micro_rows_avx512;
+  table->micro_direct = micro_direct_avx512;
   table->pack_a = pack_a_avx512;
   table->pack_b = pack_b_avx512;
   table->packed_rows = packed_rows;

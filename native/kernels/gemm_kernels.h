@@ -26,6 +26,11 @@ struct KernelTable {
   // per element; null when the set has none (the driver then runs a full tile on a stack copy).
   void (*micro_rows)(long rows, long kc, const float* a, const float* b, float* c, long ldc,
                      float alpha, float beta);
+  // As micro_rows for the first `rows` (1 <= rows <= mr) rows, reading A unpacked from row-major
+  // storage (element (i, k) at a[i*lda + k]) with the same operations per element; null when the
+  // set has none (the driver then packs A).
+  void (*micro_direct)(long rows, long kc, const float* a, long lda, const float* b, float* c,
+                       long ldc, float alpha, float beta) = nullptr;
   // Packs op(A)[0,mc) x [0,kc) into ceil(mc/kMR) panels of kc x kMR floats (k-major), padding
   // missing rows with zeros. transA: element (i,k) is a[k*lda + i]; else a[i*lda + k].
   void (*pack_a)(bool transA, long mc, long kc, const float* a, long lda, float* dst);
