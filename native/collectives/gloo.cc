@@ -175,8 +175,17 @@ class Comm : public myelin_collectives::JobQueue {
       }
     }
     std::string first;
+    bool anyNamed = false;
     for (int r = 0; r < ctx_->size; r++) {
+      anyNamed = anyNamed || named[r];
       if (r != ctx_->rank && named[r] && !reported[r]) first += (first.empty() ? "" : ",") + std::to_string(r);
+    }
+    // No survivor could map its broken connection to a rank (Gloo's error named an ephemeral port, or
+    // no address): every survivor still left a report, so the ranks that left none are the ones that failed.
+    if (!anyNamed) {
+      for (int r = 0; r < ctx_->size; r++) {
+        if (r != ctx_->rank && !reported[r]) first += (first.empty() ? "" : ",") + std::to_string(r);
+      }
     }
     std::string msg = me + " lost its connection to " + (lost.empty() ? std::string("another rank") : "rank " + lost);
     if (!first.empty()) msg += ": rank " + first + " failed first (that process exited, was killed, or its network went down)";
