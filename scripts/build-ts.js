@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run build:ts` (and the tests' ensureDist): builds dist/ from lib/.
 //   1. the generated sources: the kernel table (scripts/gen-kernels.js) and the ONNX protobuf module (gen-onnx.js);
-//   2. the JavaScript without comments or indentation (the shipped package stays small; the comments live in
-//      the .d.ts files, and every line keeps its number: dedent-js.js);
-//   3. the declarations, with their doc comments, pruned to those reachable from dist/index.d.ts (prune-dts.js);
+//   2. one TypeScript program (one type check, tsc-emit.js): the JavaScript without comments, then the
+//      declarations with their doc comments; the JavaScript loses its indentation too (the shipped package stays
+//      small; the comments live in the .d.ts files, and every line keeps its number: dedent-js.js);
+//   3. the declarations pruned to those reachable from dist/index.d.ts (prune-dts.js);
 //   4. dist/index.mjs, the ES-module facade (gen-esm.js), and dist/.build-stamp (when this build started).
 // Exits non-zero naming the step that failed.
 'use strict';
@@ -12,7 +13,6 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
-const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const started = Date.now();
 
 function run(what, args) {
@@ -25,9 +25,8 @@ function run(what, args) {
 
 run('gen-kernels', [path.join(__dirname, 'gen-kernels.js')]);
 run('gen-onnx', [path.join(__dirname, 'gen-onnx.js')]);
-run('tsc (JavaScript)', [tsc, '-p', 'tsconfig.json', '--removeComments', '--declaration', 'false']);
+run('tsc', [path.join(__dirname, 'tsc-emit.js')]);
 run('dedent-js', [path.join(__dirname, 'dedent-js.js')]);
-run('tsc (declarations)', [tsc, '-p', 'tsconfig.json', '--emitDeclarationOnly']);
 run('prune-dts', [path.join(__dirname, 'prune-dts.js')]);
 run('gen-esm', [path.join(__dirname, 'gen-esm.js')]);
 const stamp = path.join(root, 'dist', '.build-stamp');

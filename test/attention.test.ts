@@ -1,32 +1,18 @@
 // nn.MultiheadAttention and nn.DecoderBlock: agreement with PyTorch (outputs, attention weights, gradients; fixtures
 // from scripts/gen-seq-fixtures.py), masks, finite-difference gradients, config, and errors.
-import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor } from '../lib/tensor';
 import * as nn from '../lib/nn';
 import { freshRng, gradcheck, randomTensor } from './helpers/gradcheck';
+import { type Arr, loadFixture, torchClose } from './helpers/torch-fixtures';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'seq');
 const { seed, rng } = freshRng();
 
-interface Arr { shape: number[]; data: number[] }
-const load = (name: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8'));
+const load = (name: string): Record<string, unknown> => loadFixture(FIXTURES, name);
 const t = (a: Arr, requiresGrad = false): Tensor => new Tensor(Float32Array.from(a.data), a.shape, requiresGrad);
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, atol = 2e-5, rtol = 1e-4): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i] - want[i]) - (atol + rtol * Math.abs(want[i]));
-    if (!(excess <= worst)) {
-      worst = Number.isNaN(excess) ? Infinity : excess;
-      at = i;
-    }
-  }
-  expect(worst, `${what}: element ${at} is ${got[at]}, torch ${want[at]}`).toBeLessThanOrEqual(0);
-}
+const expectClose = torchClose({ atol: 2e-5, rtol: 1e-4 });
 
 function loadParams(m: nn.Module, params: Record<string, Arr>): void {
   m.loadStateDict(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, t(v)])));

@@ -1,23 +1,8 @@
 // Runs the sequence examples (examples/timeseries-lstm.js, examples/spam.js; against the built dist/) and checks what they print.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { ensureDist } from './helpers/dist';
-
-const root = path.join(__dirname, '..');
-
-function runExample(name: string, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(root, 'examples', name), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function number(text: string, re: RegExp): number {
-  const m = re.exec(text);
-  if (!m) throw new Error(`output does not match ${re}:\n${text}`);
-  return Number(m[1]);
-}
+import { runExample, number } from './helpers/examples';
 
 beforeAll(() => ensureDist());
 

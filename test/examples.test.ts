@@ -1,26 +1,13 @@
 // Runs each example script (examples/*.js, against the built dist/) in a child process and checks what it prints.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ensureDist } from './helpers/dist';
+import { runExample, number } from './helpers/examples';
 
 const root = path.join(__dirname, '..');
 const haveFashion = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.MYELIN_DATA;
 const skipFashion = process.env.MYELIN_SKIP_FASHION === '1';
-
-function runExample(name: string, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(root, 'examples', name), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function number(text: string, re: RegExp): number {
-  const m = re.exec(text);
-  if (!m) throw new Error(`output does not match ${re}:\n${text}`);
-  return Number(m[1]);
-}
 
 // The examples require('..'), i.e. dist/: build it (under a lock shared with the other tests) if stale.
 beforeAll(() => ensureDist());

@@ -12,27 +12,15 @@ import { freshRng, gradcheck, randomTensor } from './helpers/gradcheck';
 import { exportModel, importModel } from '../lib/io/onnx';
 import { maxViolation, runOrt } from './helpers/onnx';
 import * as os from 'os';
+import { type Arr, loadFixture, torchClose } from './helpers/torch-fixtures';
 
 const DIR = path.join(__dirname, 'fixtures', 'transformer');
-interface Arr { shape: number[]; data: number[] }
 interface Fixture {
   batchFirst: boolean; causal: boolean; params: Record<string, Arr>; input: Arr; keyPaddingMask: number[] | null;
   output: Arr; outputWeights: number[]; grads: Record<string, number[]>;
 }
-const load = (name: string): Fixture => JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8'));
-
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, atol = 3e-5, rtol = 1e-4): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0, at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i] - want[i]) - (atol + rtol * Math.abs(want[i]));
-    if (!(excess <= worst)) {
-      worst = Number.isNaN(excess) ? Infinity : excess;
-      at = i;
-    }
-  }
-  expect(worst, `${what}: element ${at} is ${got[at]}, torch ${want[at]}`).toBeLessThanOrEqual(0);
-}
+const load = (name: string): Fixture => loadFixture<Fixture>(DIR, name);
+const expectClose = torchClose({ atol: 3e-5, rtol: 1e-4 });
 
 function check(model: nn.Module, fx: Fixture, prefix: string, encode: (x: Tensor, o: nn.EncodeOptions) => Tensor): void {
   const params = Object.fromEntries(Object.entries(fx.params).map(([k, v]) => [k.slice(prefix.length), v]));
@@ -120,7 +108,7 @@ describe('TransformerEncoder behaviour', () => {
 
   it('torch.onnx.export of a TransformerEncoder imports and reproduces torch_encoder_onnx.json (was: unsupported Shape, Slice)', async () => {
     // torch writes the head split as shape arithmetic (Shape -> Gather -> Div -> Slice), read as Graph ops since this stop.
-    const fx = JSON.parse(fs.readFileSync(path.join(DIR, 'torch_encoder_onnx.json'), 'utf8')) as { input: Arr; output: Arr };
+    const fx = loadFixture<{ input: Arr; output: Arr }>(DIR, 'torch_encoder_onnx');
     const model = await importModel(path.join(DIR, 'torch_encoder.onnx'));
     const y = noGrad(() => model.forward(new Tensor(Float32Array.from(fx.input.data), fx.input.shape)) as Tensor);
     expect(y.shape).toEqual(fx.output.shape);

@@ -4,27 +4,13 @@
 //
 // Prints one JSON line: { simd, checked, disagreements: [...] }.
 'use strict';
-const { C, J, rnd } = require('./twin-child').twinChild();
+// sameNaN: a NaN propagated on both sides agrees.
+const { C, J, rnd, arr, compare, results } = require('./twin-child').twinChild({ sameNaN: true });
 
 const iterations = Number(process.argv[4] || 120);
 
 const int = (n) => Math.floor(rnd() * n);
 const pick = (xs) => xs[int(xs.length)];
-const arr = (n) => Float32Array.from({ length: n }, () => 2 * rnd() - 1);
-
-const disagreements = [];
-let checked = 0;
-function compare(what, a, b, tol) {
-  checked++;
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue; // NaN propagated on both sides
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= tol * (1 + Math.abs(b[i])))) {
-      disagreements.push({ what, index: i, cxx: a[i], ts: b[i] });
-      return;
-    }
-  }
-}
 
 const outSize = (n, k, s, p, d) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
 
@@ -284,8 +270,8 @@ for (const [name, change] of [['OH', [4, 7]], ['C', [0, 2]], ['groups', [14, 2]]
       return String(e.message);
     }
   });
-  checked++;
-  if (!errs.every((m) => m.includes('conv2dForward') && m !== 'no error')) disagreements.push({ what: `bad geometry ${name}`, cxx: errs[0], ts: errs[1] });
+  results.checked++;
+  if (!errs.every((m) => m.includes('conv2dForward') && m !== 'no error')) results.disagreements.push({ what: `bad geometry ${name}`, cxx: errs[0], ts: errs[1] });
 }
 
-console.log(JSON.stringify({ simd: `${C.info().simd}/gemm ${C.info().gemmSimd}`, checked, disagreements: disagreements.slice(0, 10), total: disagreements.length }));
+console.log(JSON.stringify({ simd: `${C.info().simd}/gemm ${C.info().gemmSimd}`, checked: results.checked, disagreements: results.disagreements.slice(0, 10), total: results.disagreements.length }));

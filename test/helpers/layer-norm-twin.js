@@ -6,24 +6,7 @@
 // Prints one JSON line: the level the GEMM/LayerNorm dispatch used, the cases checked, and the first
 // disagreements (kernel, shape, output, index, C++ and TS values).
 'use strict';
-const { C, J, rnd } = require('./twin-child').twinChild();
-
-
-const arr = (n, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * (2 * rnd() - 1));
-
-const bad = [];
-let checked = 0;
-/** |a - b| <= tol * (1 + |b|) elementwise. */
-function compare(what, c, t, tol) {
-  checked++;
-  for (let i = 0; i < c.length; i++) {
-    const ok = Math.abs(c[i] - t[i]) <= tol * (1 + Math.abs(t[i]));
-    if (!ok) {
-      if (bad.length < 10) bad.push({ what, index: i, cxx: c[i], ts: t[i] });
-      return;
-    }
-  }
-}
+const { C, J, arr, compare, results } = require('./twin-child').twinChild();
 
 const FEATURES = [1, 3, 8, 16, 17, 33, 65, 257, 1000];
 const ROWS = [1, 2, 7, 64, 300];
@@ -91,4 +74,4 @@ for (const N of FEATURES) {
   C.layerNormBackward({ M, N, x, weight, mean, rstd, dy: dyC, dx: dyC, dWeight: new Float32Array(N), dBias: null, accumulate: false });
   compare('layerNormBackward dx aliasing dy', dyC, dxT, 1e-4);
 }
-process.stdout.write(JSON.stringify({ gemmSimd: C.info().gemmSimd, checked, disagreements: bad }) + '\n');
+process.stdout.write(JSON.stringify({ gemmSimd: C.info().gemmSimd, checked: results.checked, disagreements: results.disagreements.slice(0, 10) }) + '\n');

@@ -5,20 +5,7 @@
 //
 // Prints one JSON line: the SIMD level, the cases checked, and the first disagreements.
 'use strict';
-const { C, J, rnd } = require('./twin-child').twinChild();
-
-const arr = (n, scale = 1) => Float32Array.from({ length: n }, () => scale * (2 * rnd() - 1));
-const bad = [];
-let checked = 0;
-function compare(what, c, t, tol) {
-  checked++;
-  for (let i = 0; i < c.length; i++) {
-    if (!(Math.abs(c[i] - t[i]) <= tol * (1 + Math.abs(t[i])))) {
-      if (bad.length < 10) bad.push({ what, index: i, cxx: c[i], ts: t[i] });
-      return;
-    }
-  }
-}
+const { C, J, arr, compare, results } = require('./twin-child').twinChild();
 
 // 65 x 257 crosses the kernels' threading threshold (B * G >= 65536).
 for (const B of [1, 2, 3, 17, 65]) {
@@ -90,7 +77,7 @@ for (const [name, K] of [['C++', C], ['TS', J]]) {
   } catch (e) {
     msg = e.message;
   }
-  checked++;
-  if (!/lstmCellForward.*G \(6\) must be 4 \* H/.test(msg)) bad.push({ what: `${name} G check`, message: msg });
+  results.checked++;
+  if (!/lstmCellForward.*G \(6\) must be 4 \* H/.test(msg)) results.disagreements.push({ what: `${name} G check`, message: msg });
 }
-process.stdout.write(JSON.stringify({ gemmSimd: C.info().gemmSimd, checked, disagreements: bad }) + '\n');
+process.stdout.write(JSON.stringify({ gemmSimd: C.info().gemmSimd, checked: results.checked, disagreements: results.disagreements.slice(0, 10) }) + '\n');

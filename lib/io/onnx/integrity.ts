@@ -8,9 +8,9 @@
 // truncation, or a flipped bit in the digest entry's key or tag, cannot make the check go away: the
 // marker stays, and a damaged marker is covered by the digest). Files with neither (from PyTorch, or
 // older myelin) are imported without this check.
-// This works on the protobuf wire format (protobufjs's Reader and Writer), independent of the generated decoder.
+// This works on the protobuf wire format (protobufjs's Reader and Writer, bundled in proto/), independent of the generated decoder.
 import { createHash } from 'crypto';
-import { Reader, Writer } from 'protobufjs/minimal';
+import { Reader, Writer } from './proto/protobuf-minimal';
 
 const METADATA_PROPS_FIELD = 14;
 export const INTEGRITY_MARKER_KEY = 'myelin.integrity';
