@@ -228,8 +228,8 @@ for (let it = 0; it < iterations; it++) {
       return String(e.message);
     }
   });
-  checked++;
-  if (!errs.every((m) => m.includes('conv2dWinogradForward: needs a 3x3 kernel, stride 1') && m.includes('stride 2x2'))) disagreements.push({ what: 'winograd stride 2', cxx: errs[0], ts: errs[1] });
+  results.checked++;
+  if (!errs.every((m) => m.includes('conv2dWinogradForward: needs a 3x3 kernel, stride 1') && m.includes('stride 2x2'))) results.disagreements.push({ what: 'winograd stride 2', cxx: errs[0], ts: errs[1] });
 }
 
 // The 2x2 stride-2 max pooling fast path (native pool.cc): odd and even sizes, floor and ceil mode,
