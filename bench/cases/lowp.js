@@ -20,21 +20,8 @@ async function runLowp(ctx) {
   const model = buildMlp(a, MLP, 13);
   model.eval();
   const x = a.tensor(randomArray(BATCH * MLP[0], 1300, 0, 1), [BATCH, MLP[0]]);
-  const int8 = m.quantize(model, { dtype: 'int8' });
-  const int8Static = m.quantize(model, { dtype: 'int8', calibration: x });
-  const bf16 = m.quantize(model, { dtype: 'bf16' });
   const info = ctx.backends.native.info();
-  // Every candidate runs on the native backend (selected before each timed block).
-  const onNative = (name, fn) => ({ ...backendCandidate(ctx, 'native', fn), name });
-  const cands = [
-    onNative('native', () => model.predict(x)),
-    onNative('int8', () => int8.predict(x)),
-    onNative('int8static', () => int8Static.predict(x)),
-    onNative('bf16', () => bf16.predict(x)),
-    // The peer: onnxruntime-node running the same quantised models exported as QDQ ONNX (2 threads, all optimisations).
-    // (Left out of --quick smoke runs: two more sessions to build and time.)
-    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
-  ];
+  const cands = await lowpCandidates(ctx, model, x);
   const rec = await measureCase(
     ctx,
     {
@@ -57,6 +44,27 @@ async function runLowp(ctx) {
 const CNN_BATCH = 256;
 
 /** The example CNN (conv 32 - pool - conv 64 - pool - linear 128 - linear 10) on 28x28 images at batch 256. */
+/**
+ * The lowp group's candidates for one float32 model and input: float32, int8 (dynamic and calibrated on `x`) and bf16,
+ * every one on the native backend (selected before each timed block), and the peer: onnxruntime-node running the
+ * int8 models exported as QDQ ONNX (2 threads, all optimisations; left out of --quick smoke runs: two more sessions
+ * to build and time).
+ */
+async function lowpCandidates(ctx, model, x) {
+  const m = ctx.myelin;
+  const int8 = m.quantize(model, { dtype: 'int8' });
+  const int8Static = m.quantize(model, { dtype: 'int8', calibration: x });
+  const bf16 = m.quantize(model, { dtype: 'bf16' });
+  const onNative = (name, fn) => ({ ...backendCandidate(ctx, 'native', fn), name });
+  return [
+    onNative('native', () => model.predict(x)),
+    onNative('int8', () => int8.predict(x)),
+    onNative('int8static', () => int8Static.predict(x)),
+    onNative('bf16', () => bf16.predict(x)),
+    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
+  ];
+}
+
 async function runLowpCnn(ctx, info) {
   const m = ctx.myelin;
   const { nn } = m;
@@ -67,19 +75,9 @@ async function runLowpCnn(ctx, info) {
   ], { seed: 13 });
   model.eval();
   const x = m.tensor(randomArray(CNN_BATCH * 784, 1301, 0, 1), [CNN_BATCH, 1, 28, 28]);
-  const int8 = m.quantize(model, { dtype: 'int8' });
-  const int8Static = m.quantize(model, { dtype: 'int8', calibration: x });
-  const bf16 = m.quantize(model, { dtype: 'bf16' });
-  const onNative = (name, fn) => ({ ...backendCandidate(ctx, 'native', fn), name });
-  const cands = [
-    onNative('native', () => model.predict(x)),
-    onNative('int8', () => int8.predict(x)),
-    onNative('int8static', () => int8Static.predict(x)),
-    onNative('bf16', () => bf16.predict(x)),
-    // The peer: onnxruntime-node on the QDQ exports (calibrated: Q/DQ around each Conv, which it fuses into its int8
-    // convolution; dynamic: per-patch scales, written as a patch-gathering Conv and a Gemm per layer).
-    ...(ctx.opts.quick ? [] : await ortCandidates(m, { 'ort-int8': int8, 'ort-int8static': int8Static }, x)),
-  ];
+  // The peer runs the QDQ exports (CNN, calibrated: Q/DQ around each Conv, which onnxruntime fuses into its int8
+  // convolution; dynamic: per-patch scales, written as a patch-gathering Conv and a Gemm per layer).
+  const cands = await lowpCandidates(ctx, model, x);
   return measureCase(
     ctx,
     {
