@@ -106,7 +106,10 @@ for (const n of LENGTHS) {
     const [[cp, cs, cb], [tp, ts, tb]] = both([p0, z, z], (be, param, sq, buf) => {
       for (let s = 0; s < 3; s++) be.rmspropStep({ n, param, grad: grads[s], sq, buf: momentum ? buf : null, lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0.01, momentum });
     });
-    compare(`rmspropStep param (momentum ${momentum})`, shape, cp, tp, 1e-6, 1e-6);
+    // With momentum the step is lr * buf, and buf (up to ~30 after three steps of g / sqrt(sq) ~ 10) carries its own
+    // 1e-5 tolerance below: lr * 1e-5 * 30 = 3e-6 on the parameter (seed 3917515666, scalar level: 3.75e-6 at 0.757).
+    // A wrong update errs by the order of lr (1e-2).
+    compare(`rmspropStep param (momentum ${momentum})`, shape, cp, tp, 1e-6, momentum ? 1e-5 : 1e-6);
     compare(`rmspropStep sq (momentum ${momentum})`, shape, cs, ts, 1e-6, 1e-10);
     if (momentum) compare('rmspropStep buf', shape, cb, tb, 1e-5, 1e-5);
   }
