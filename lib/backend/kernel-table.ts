@@ -509,6 +509,25 @@ window within the padded input (countIncludePad) or only the real input elements
   avgPool2dBackward: avgPoolRow('Gradient of avgPool2dForward: dX (overwritten) receives each dY divided over its window.',
     f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane'), 'avg_pool2d_backward'),
 
+  // Conv + activation + max pooling for inference plans (conv-infer): native/kernels/conv_fused.cc, lib/backend/js/conv.ts.
+  conv2dMaxPoolForward: {
+    doc: `out[N,OC,POH,POW] = maxPool(act(conv2d(X, W) + bias)): conv2dForward's convolution (its sizes and geom),
+then maxPool2dForward's pooling of the OH x OW output planes by pgeom (its H, W = OH, OW; poolPlane = POH*POW),
+without the argmax. The same bits as conv2dForward followed by maxPool2dForward; the convolution's output is
+never stored whole. A geometry that disagrees with the sizes, or a pooling whose input is not the convolution's
+output, is an error.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('poolPlane'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, { name: 'pgeom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'),
+      f32('W', 'OC*kArea'), f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*poolPlane')],
+    options: true,
+    cpp: 'conv_fused.h myelin::conv2d_max_pool_forward',
+    // 2 groups, 3x3 stride-1 pad-1 of 2x5x5 into 4x5x5 (a Winograd geometry), pooled 2x2 into 2x2.
+    example: {
+      sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 25, kArea: 9, poolPlane: 4, G: 15 },
+      i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 2], pgeom: [1, 5, 5, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1, 1] },
+    },
+  },
+
   // LayerNorm family (arch-cleanup): native/kernels/layer_norm*.cc, lib/backend/js/layer-norm.ts.
   layerNormForward: {
     doc: `LayerNorm over the last dimension of an M x N matrix (biased variance, as torch.nn.LayerNorm):

@@ -8,6 +8,8 @@ import { DenseInference } from './dense-inference';
 import { Conv1d, Conv2d } from './conv';
 import { foldBatchNorm, type FoldedChain } from './fold-bn';
 import { conv1d, conv2d, type Conv1dOptions, type Conv2dOptions } from '../ops/conv';
+import { conv2dMaxPool } from '../ops/conv-pool';
+import { MaxPool2d } from './pool';
 import { beginStepArena, endStepArena, isPooled, stepArenaOpen } from '../buffer-pool';
 
 /**
@@ -197,8 +199,8 @@ export interface ModelPlan {
 }
 
 /**
- * A Conv (+ folded BatchNorm) (+ activation) run as one convolution at inference. `fold` holds the folded
- * copy of the conv (weights recomputed by refresh() when a source tensor's version or array changed).
+ * A Conv (+ folded BatchNorm) (+ activation) (+ MaxPool2d) run as one kernel at inference. `fold` holds the
+ * folded copy of the conv (weights recomputed by refresh() when a source tensor's version or array changed).
  */
 export interface ConvFusion {
   from: number;
@@ -207,19 +209,44 @@ export interface ConvFusion {
   bn: Module | null;
   fold: FoldedChain | null;
   activation: FusedActivation | null;
+  /** A MaxPool2d right after the conv's step (or right after the conv, with a ReLU after the pool): pooled in the kernel. */
+  pool: MaxPool2d | null;
+  /** Where the layers after the convolution's own step start: the pool's index (from..poolAt run as the conv step). */
+  poolAt: number;
+}
+
+/** The exact MaxPool2d at layers[i] (a subclass may change forward), else null. */
+function maxPoolAt(layers: Module[], i: number): MaxPool2d | null {
+  const l = layers[i];
+  return l instanceof MaxPool2d && Object.getPrototypeOf(l) === MaxPool2d.prototype ? l : null;
 }
 
 function convFusions(layers: Module[], steps: PlanStep[]): (ConvFusion | undefined)[] | undefined {
   let out: (ConvFusion | undefined)[] | undefined;
-  for (const s of steps) {
-    if (s.kind !== 'conv' || (s.activation === null && s.batchNorm !== true)) continue;
+  for (let k = 0; k < steps.length; k++) {
+    const s = steps[k];
+    if (s.kind !== 'conv') continue;
     const conv = layers[s.from];
     if (!(conv instanceof Conv2d || conv instanceof Conv1d)) continue;
+    // Conv2d (+ BN) (+ act) then MaxPool2d: the pool in the kernel. ReLU commutes with max pooling (the same
+    // bits: max of ReLUs = ReLU of the max, NaN wins both), so Conv2d, MaxPool2d, ReLU fuses as well.
+    const pool = conv instanceof Conv2d ? maxPoolAt(layers, s.to) : null;
+    let activation = s.activation;
+    let to = s.to;
+    if (pool !== null) {
+      to = s.to + 1;
+      const after = steps[k + 1]?.from === s.to ? steps[k + 2] : undefined;
+      if (activation === null && after?.kind === 'activation' && after.from === to && after.activation?.act === 'relu') {
+        activation = after.activation;
+        to = after.to;
+      }
+    }
+    if (activation === null && s.batchNorm !== true && pool === null) continue;
     const bn = s.batchNorm === true ? layers[s.from + 1] : null;
     const fold = bn === null ? null : foldBatchNorm([conv, bn]);
     if (bn !== null && fold === null) continue; // not foldable after all (channel counts): run the layers
     out ??= [];
-    out[s.from] = { from: s.from, to: s.to, conv, bn, fold, activation: s.activation };
+    out[s.from] = { from: s.from, to, conv, bn, fold, activation, pool, poolAt: s.to };
   }
   return out;
 }
@@ -233,6 +260,14 @@ function runConvFusion(plan: ModelPlan, f: ConvFusion, h: Tensor): Tensor {
   if (f.fold !== null) {
     f.fold.refresh();
     c = f.fold.layers[0] as Conv1d | Conv2d;
+  }
+  if (f.pool !== null && c instanceof Conv2d) {
+    const y = conv2dMaxPool(h, c.weight, c.bias, c, f.activation, f.pool);
+    if (y !== null) return y;
+    // Not one kernel after all (gradients wanted, 'same' padding's crop, sizes that do not fit): the conv step, then the layers.
+    const activationFirst = f.poolAt + 1 === f.to || f.activation === null;
+    const z = fusedConvForward(c, h, activationFirst ? f.activation : null);
+    return runLayerRange(plan, f.poolAt, activationFirst ? f.poolAt + 1 : f.to, z);
   }
   return fusedConvForward(c, h, f.activation);
 }

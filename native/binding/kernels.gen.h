@@ -7,6 +7,7 @@
 #include "codes.gen.h"
 #include "attention.h"
 #include "conv.h"
+#include "conv_fused.h"
 #include "elementwise.h"
 #include "gather.h"
 #include "gemm.h"
@@ -20,7 +21,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "d0563ca7";
+inline constexpr const char* kKernelTableDigest = "7e953622";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -69,6 +70,7 @@ inline constexpr Arg kMaxPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), 
 inline constexpr Arg kMaxPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kConv2dMaxPoolForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("poolPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {7, -1, -1}, -1, nullptr), buffer_arg("pgeom", ArgType::kI32, false, "G", {7, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*poolPlane", {0, 2, 6}, -1, nullptr)};
 inline constexpr Arg kLayerNormForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("eps", ArgType::kFloat), buffer_arg("y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, true, "M", {0, -1, -1}, -1, nullptr)};
 inline constexpr Arg kLayerNormBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("weight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("mean", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("rstd", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr), buffer_arg("dy", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dx", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dWeight", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), buffer_arg("dBias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
 inline constexpr Arg kLstmCellForwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("gates", ArgType::kF32, false, "B*G", {0, 2, -1}, -1, nullptr), buffer_arg("cPrev", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("c", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr), buffer_arg("h", ArgType::kF32, false, "B*H", {0, 1, -1}, -1, nullptr)};
@@ -131,6 +133,7 @@ inline double call_maxPool2dForward(const Slot* a) { myelin::max_pool2d_forward(
 inline double call_maxPool2dBackward(const Slot* a) { myelin::max_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f); return 0; }
 inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
 inline double call_avgPool2dBackward(const Slot* a) { myelin::avg_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
+inline double call_conv2dMaxPoolForward(const Slot* a) { myelin::conv2d_max_pool_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].i, a[8].l, a[9].l, a[10].f, a[11].f, a[12].f, a[13].i, a[14].d, a[15].f); return 0; }
 inline double call_layerNormForward(const Slot* a) { myelin::layer_norm_forward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].d, a[6].f, a[7].f, a[8].f); return 0; }
 inline double call_layerNormBackward(const Slot* a) { myelin::layer_norm_backward(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].f, a[9].f, a[10].b); return 0; }
 inline double call_lstmCellForward(const Slot* a) { myelin::lstm_cell_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f); return 0; }
@@ -189,6 +192,7 @@ inline constexpr Kernel kKernels[] = {
     kernel("maxPool2dBackward", "NC, inPlane, outPlane, outTotal, argmax, dY, dX", kMaxPool2dBackwardArgs, call_maxPool2dBackward, false),
     kernel("avgPool2dForward", "NC, inPlane, outPlane, G, geom, countIncludePad, X, out", kAvgPool2dForwardArgs, call_avgPool2dForward, false),
     kernel("avgPool2dBackward", "NC, inPlane, outPlane, G, geom, countIncludePad, dY, dX", kAvgPool2dBackwardArgs, call_avgPool2dBackward, false),
+    kernel("conv2dMaxPoolForward", "N, C, OC, inPlane, outPlane, kArea, poolPlane, G, geom, pgeom, X, W, bias, act, alpha, out", kConv2dMaxPoolForwardArgs, call_conv2dMaxPoolForward, false),
     kernel("layerNormForward", "M, N, x, weight, bias, eps, y, mean, rstd", kLayerNormForwardArgs, call_layerNormForward, false),
     kernel("layerNormBackward", "M, N, x, weight, mean, rstd, dy, dx, dWeight, dBias, accumulate", kLayerNormBackwardArgs, call_layerNormBackward, false),
     kernel("lstmCellForward", "B, H, G, gates, cPrev, c, h", kLstmCellForwardArgs, call_lstmCellForward, false),

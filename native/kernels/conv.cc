@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conv_direct.h"
+#include "conv_fused.h"
 #include "conv_winograd.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -634,6 +635,12 @@ void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kAr
       for (long i = 0; i < wSize; i++) dW[i] += p[i];
     }
   }
+}
+
+const float* conv2d_forward_prepare(const char* kernel, int N, int C, int OC, long inPlane, long outPlane, long kArea,
+                                    int G, const int32_t* geom, const float* W) {
+  const Geom g = conv_geom(kernel, N, C, OC, inPlane, outPlane, kArea, G, geom);
+  return use_wino_forward(g) ? wino_filters(g.groups, g.C / g.groups, g.OC / g.groups, W, false) : nullptr;
 }
 
 void conv2d_winograd_forward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,

@@ -1,7 +1,8 @@
-// The direct convolution loop (conv_direct.inc) for AVX-512; conv.cc calls it after run-time dispatch.
+// The direct convolution loop (conv_direct.inc), the Winograd transforms and the max-pooling rows (pool_max.inc) for AVX-512; conv.cc calls it after run-time dispatch.
 #if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (conv.cc never calls it)
 #include "conv_direct.h"
 #include "conv_winograd.h"
+#include "conv_fused.h"
 namespace myelin {
 namespace avx512 {
 #define MYELIN_CONV_VL 16
@@ -13,6 +14,7 @@ namespace avx512 {
 #define MYELIN_CONV_WMAXNO 4
 #include "conv_direct.inc"
 #include "conv_winograd.inc"
+#include "pool_max.inc"
 }  // namespace avx512
 }  // namespace myelin
 #endif

@@ -53,30 +53,31 @@ struct WinoKernels {
   int lanes;
   decltype(&scalar::wino_input_plane) input;
   decltype(&scalar::wino_output_plane) output;
+  decltype(&scalar::wino_output_pool_plane) outputPool;
 };
 
 WinoKernels wino_kernels() {
 #if defined(__x86_64__) || defined(_M_X64)
   switch (gemm_simd_level()) {
-    case SimdLevel::Avx512: return {avx512::wino_lanes(), avx512::wino_input_plane, avx512::wino_output_plane};
-    case SimdLevel::Avx2: return {avx2::wino_lanes(), avx2::wino_input_plane, avx2::wino_output_plane};
+    case SimdLevel::Avx512: return {avx512::wino_lanes(), avx512::wino_input_plane, avx512::wino_output_plane, avx512::wino_output_pool_plane};
+    case SimdLevel::Avx2: return {avx2::wino_lanes(), avx2::wino_input_plane, avx2::wino_output_plane, avx2::wino_output_pool_plane};
     default: break;
   }
 #endif
-  return {scalar::wino_lanes(), scalar::wino_input_plane, scalar::wino_output_plane};
+  return {scalar::wino_lanes(), scalar::wino_input_plane, scalar::wino_output_plane, scalar::wino_output_pool_plane};
 }
 
-}  // namespace
-
-void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
-                   const float* U, const float* bias, bool relu, float* y, long yImage) {
+// The input transforms and the 16 products of images [first, last) in chunks; output(k, M, T, mps, n0,
+// nc, grp, work) runs the output transform of each chunk.
+template <class Output>
+void winograd_chunks(const WinoShape& s, int groups, int first, int last, const float* x, long xImage, const float* U,
+                     const Output& output) {
   const WinoKernels k = wino_kernels();
   const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
   const long tpi = static_cast<long>(tH) * tW;  // tiles per image
-  static const long kT = getenv("WINO_T") ? atol(getenv("WINO_T")) : kTilesPerChunk;
-  const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kT / tpi)));
+  const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kTilesPerChunk / tpi)));
   const long Tmax = nb * tpi;
-  const long inPlane = static_cast<long>(s.H) * s.W, outPlane = static_cast<long>(s.OH) * s.OW;
+  const long inPlane = static_cast<long>(s.H) * s.W;
   // V[p] (inC x T) and M[p] (outC x T) with the transforms' vector slack after each point.
   const long vps = s.inC * Tmax + k.lanes, mps = s.outC * Tmax + k.lanes;
   const long vlen = 16 * vps, mlen = 16 * mps;
@@ -104,15 +105,43 @@ void winograd_conv(const WinoShape& s, int groups, int first, int last, const fl
         gemm(false, false, s.outC, static_cast<int>(T), s.inC, 1.0f, ug + p * static_cast<long>(s.outC) * s.inC,
              V + p * vps, 0.0f, M + p * mps);
       }
-      for (int b = 0; b < nc; b++) {
-        float* yb = y + (n0 + b) * yImage + static_cast<long>(grp) * s.outC * outPlane;
-        for (int o = 0; o < s.outC; o++) {
-          k.output(s, tH, tW, M + o * T + b * tpi, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu,
-                   yb + o * outPlane, work);
-        }
-      }
+      output(k, M, T, mps, n0, nc, grp, work);
     }
   }
+}
+
+}  // namespace
+
+void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
+                   const float* U, const float* bias, bool relu, float* y, long yImage) {
+  const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
+  const long tpi = static_cast<long>(tH) * tW, outPlane = static_cast<long>(s.OH) * s.OW;
+  winograd_chunks(s, groups, first, last, x, xImage, U,
+                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, float* work) {
+    for (int b = 0; b < nc; b++) {
+      float* yb = y + (n0 + b) * yImage + static_cast<long>(grp) * s.outC * outPlane;
+      for (int o = 0; o < s.outC; o++) {
+        k.output(s, tH, tW, M + o * T + b * tpi, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu,
+                 yb + o * outPlane, work);
+      }
+    }
+  });
+}
+
+void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
+                        const float* U, const float* bias, bool relu, float* y, long yImage) {
+  const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2, PH = s.OH / 2, PW = s.OW / 2;
+  const long tpi = static_cast<long>(tH) * tW, poolPlane = static_cast<long>(PH) * PW;
+  winograd_chunks(s, groups, first, last, x, xImage, U,
+                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, float* work) {
+    for (int b = 0; b < nc; b++) {
+      float* yb = y + (n0 + b) * yImage + static_cast<long>(grp) * s.outC * poolPlane;
+      for (int o = 0; o < s.outC; o++) {
+        k.outputPool(tH, tW, M + o * T + b * tpi, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu, PH,
+                     PW, yb + o * poolPlane, work);
+      }
+    }
+  });
 }
 
 }  // namespace myelin

@@ -31,11 +31,20 @@ void winograd_weights(int groups, int Cg, int OCg, const float* w, bool flip, fl
 void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
                    const float* U, const float* bias, bool relu, float* y, long yImage);
 
+// winograd_conv followed by a 2x2 stride-2 max pooling (unpadded, floor mode) in the output transform:
+// each 2x2 output tile is one pooling window, so y receives PH x PW = OH/2 x OW/2 pooled planes
+// (image stride yImage) and the convolution's own output is never stored. The same bits as
+// winograd_conv then max_pool2d_forward.
+void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
+                        const float* U, const float* bias, bool relu, float* y, long yImage);
+
 // The transforms of one plane (conv_winograd.inc, per ISA), tH x tW tiles, t = th*tW + tw:
 // wino_input_plane: v[p*ps + t] = (B^T d_t B)[p] for the channel plane xc (H x W); scratch holds
 //   wino_scratch(tH, tW, wino_lanes()) floats; v's rows need wino_lanes() floats of slack.
 // wino_output_plane: y (OH x OW) = act(A^T m_t A + bias) from m[p*ps + t] (read up
 //   to wino_lanes() - 1 floats past each row); scratch: wino_scratch(...) as well.
+// wino_output_pool_plane: y (PH x PW) = the max over each tile's four outputs of wino_output_plane
+//   (tiles th < PH, tw < PW); scratch: wino_scratch(...).
 // Floats of scratch the transforms need (lanes: wino_lanes() of the ISA in use).
 inline long wino_scratch(int tH, int tW, int lanes) {
   const long xlen = (2L * tH + 2) * (2L * tW + 2) + 2L * lanes;
@@ -45,7 +54,9 @@ inline long wino_scratch(int tH, int tW, int lanes) {
   int wino_lanes();                                                                                      \
   void wino_input_plane(const WinoShape& s, int tH, int tW, const float* xc, float* v, long ps, float* scratch); \
   void wino_output_plane(const WinoShape& s, int tH, int tW, const float* m, long ps, float bias, bool relu,      \
-                         float* y, float* scratch);
+                         float* y, float* scratch);                                                     \
+  void wino_output_pool_plane(int tH, int tW, const float* m, long ps, float bias, bool relu, int PH, int PW,    \
+                              float* y, float* scratch);
 namespace scalar { MYELIN_DECLARE_WINO }
 namespace avx2 { MYELIN_DECLARE_WINO }
 namespace avx512 { MYELIN_DECLARE_WINO }

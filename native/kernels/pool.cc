@@ -7,12 +7,19 @@
 #include <string>
 
 #include "conv.h"
+#include "conv_fused.h"
+#include "../runtime/cpu.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 #include "parallel_split.h"
 
 namespace myelin {
+namespace scalar {
+#define MYELIN_CONV_VL 4
+#include "pool_max.inc"
+#undef MYELIN_CONV_VL
+}  // namespace scalar
 namespace {
 
 struct PoolGeom {
@@ -165,6 +172,47 @@ void max_pool2d_forward(int NC, long inPlane, long outPlane, long outTotal, int 
       }
     }
   });
+}
+
+void max_pool2d_check(const char* kernel, long inPlane, long outPlane, int G, const int32_t* geom) {
+  (void)pool_geom(kernel, inPlane, outPlane, G, geom);
+}
+
+namespace {
+decltype(&scalar::max_pool_2x2_row) pool_row_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  switch (gemm_simd_level()) {
+    case SimdLevel::Avx512: return avx512::max_pool_2x2_row;
+    case SimdLevel::Avx2: return avx2::max_pool_2x2_row;
+    default: break;
+  }
+#endif
+  return scalar::max_pool_2x2_row;
+}
+}  // namespace
+
+void max_pool2d_planes(int NC, long inPlane, long outPlane, const int32_t* geom, const float* X, float* out) {
+  const PoolGeom g{geom[kGeomH], geom[kGeomW], geom[kGeomOH], geom[kGeomOW], geom[kGeomKH], geom[kGeomKW],
+                   geom[kGeomSH], geom[kGeomSW], geom[kGeomPH], geom[kGeomPW], geom[kGeomDH], geom[kGeomDW]};
+  const bool twoByTwo = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1;
+  const auto row = pool_row_kernel();
+  int32_t at;  // max_window's argmax, unused
+  for (long pl = 0; pl < NC; pl++) {
+    const float* x = X + pl * inPlane;
+    float* y = out + pl * outPlane;
+    int fullH = 0, fullW = 0;
+    if (twoByTwo) {  // full windows by rows; ceil mode's partial last row/column below
+      fullH = std::min(g.OH, g.H / 2);
+      fullW = std::min(g.OW, g.W / 2);
+      for (int oh = 0; oh < fullH; oh++) {
+        const float* r0 = x + static_cast<long>(2 * oh) * g.W;
+        row(r0, r0 + g.W, fullW, y + static_cast<long>(oh) * g.OW);
+      }
+    }
+    for (int oh = 0; oh < g.OH; oh++) {
+      for (int ow = oh < fullH ? fullW : 0; ow < g.OW; ow++) max_window(g, x, oh, ow, y + static_cast<long>(oh) * g.OW + ow, &at);
+    }
+  }
 }
 
 void max_pool2d_backward(int NC, long inPlane, long outPlane, long outTotal, const int32_t* argmax,

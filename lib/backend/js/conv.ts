@@ -341,6 +341,26 @@ export function maxPool2dForward(
   }
 }
 
+/**
+ * maxPool(act(conv2d(X, W) + bias)) (the kernel conv2dMaxPoolForward): conv2dForward into a temporary, then
+ * maxPool2dForward of its planes by pgeom (whose H, W must be the convolution's OH, OW) into out.
+ */
+export function conv2dMaxPoolForward(
+  N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, poolPlane: number, G: number,
+  geom: Int32Array, pgeom: Int32Array, X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation,
+  alpha: number, out: Float32Array,
+): void {
+  const kernel = 'conv2dMaxPoolForward';
+  const g = convGeom(kernel, C, OC, inPlane, outPlane, kArea, G, geom);
+  if (pgeom.length < CONV_GEOM_LEN || pgeom[GEOM.H] !== g.OH || pgeom[GEOM.W] !== g.OW) {
+    throw new Error(`${kernel}: the pooling's input ${pgeom[GEOM.H]}x${pgeom[GEOM.W]} differs from the convolution's output ${g.OH}x${g.OW}`);
+  }
+  poolGeom(kernel, outPlane, poolPlane, G, pgeom);
+  const planes = new Float32Array(N * OC * outPlane);
+  conv2dForward(N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, planes);
+  maxPool2dForward(N * OC, outPlane, poolPlane, N * OC * poolPlane, G, pgeom, planes, out, new Int32Array(N * OC * poolPlane));
+}
+
 /** dX = dY scattered to argmax (the kernel maxPool2dBackward). */
 export function maxPool2dBackward(
   NC: number, inPlane: number, outPlane: number, outTotal: number, argmax: Int32Array, dY: Float32Array, dX: Float32Array,
