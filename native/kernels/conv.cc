@@ -643,6 +643,33 @@ const float* conv2d_forward_prepare(const char* kernel, int N, int C, int OC, lo
   return use_wino_forward(g) ? wino_filters(g.groups, g.C / g.groups, g.OC / g.groups, W, false) : nullptr;
 }
 
+bool conv2d_blocked_pool_forward(const int32_t* geom, int first, int last, const float* X, const float* W,
+                                 const float* bias, bool relu, float* out) {
+  const Geom g{geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6], geom[7], geom[8], geom[9], geom[10], geom[11], geom[12], geom[13], geom[14]};
+  const int Cg = g.C / g.groups, OCg = g.OC / g.groups;
+  const long K = static_cast<long>(Cg) * g.KH * g.KW, inPlane = g.inPlane(), poolPlane = static_cast<long>(g.OH / 2) * (g.OW / 2);
+  if (use_wino_forward(g) || use_direct(g, K, OCg) || !blocked_forward(g) || use_ovec(K)) return false;
+  if (first >= last) return true;
+  const BlockedKernels bk = blocked_kernels();
+  decltype(&scalar::conv_blocked_pool_image) pooled = scalar::conv_blocked_pool_image;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (gemm_simd_level() == SimdLevel::Avx512) pooled = avx512::conv_blocked_pool_image;
+  if (gemm_simd_level() == SimdLevel::Avx2) pooled = avx2::conv_blocked_pool_image;
+#endif
+  float* wp = thread_buffer(t_packed, static_cast<size_t>(packed_blocked_size(g.groups, OCg, K, bk.OB)));
+  pack_blocked(g, g.groups, Cg, OCg, W, false, bk.OB, wp);
+  const DirectShape s = forward_shape(g, Cg, OCg);
+  const long wGroup = ((OCg + bk.OB - 1) / bk.OB) * K * bk.OB;
+  float* scratch = thread_buffer(t_col, static_cast<size_t>(conv_blocked_scratch(s, bk.OB, bk.QB)));
+  for (int n = first; n < last; n++) {
+    for (int grp = 0; grp < g.groups; grp++) {
+      pooled(s, X + (static_cast<long>(n) * g.C + static_cast<long>(grp) * Cg) * inPlane, wp + grp * wGroup,
+             bias ? bias + static_cast<long>(grp) * OCg : nullptr, relu, out + (static_cast<long>(n) * g.OC + static_cast<long>(grp) * OCg) * poolPlane, scratch);
+    }
+  }
+  return true;
+}
+
 void conv2d_winograd_forward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
                              const int32_t* geom, const float* X, const float* W, const float* bias, int act,
                              float alpha, float* out) {

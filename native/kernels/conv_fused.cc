@@ -62,6 +62,13 @@ void conv2d_max_pool_forward(int N, int C, int OC, long inPlane, long outPlane, 
     });
     return;
   }
+  if (pool2 && (act == kActNone || act == kActRelu) &&
+      conv2d_blocked_pool_forward(geom, 0, 0, X, W, bias, act == kActRelu, out)) {  // the path exists: run it
+    over_images(N, work, [&](int first, int last) {
+      conv2d_blocked_pool_forward(geom, first, last, X, W, bias, act == kActRelu, out);
+    });
+    return;
+  }
   const long image = static_cast<long>(OC) * outPlane;
   const int nb = static_cast<int>(std::max(1L, kChunkFloats / image));
   over_images(N, work, [&](int first, int last) {

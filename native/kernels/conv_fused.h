@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "conv_direct.h"
+
 namespace myelin {
 
 // out[N, OC, POH, POW] = maxPool(act(conv2d(X, W) + bias)): conv2d_forward's geometry (geom, the sizes
@@ -19,12 +21,24 @@ void conv2d_max_pool_forward(int N, int C, int OC, long inPlane, long outPlane, 
 const float* conv2d_forward_prepare(const char* kernel, int N, int C, int OC, long inPlane, long outPlane, long kArea,
                                     int G, const int32_t* geom, const float* W);
 
+// conv.cc: when conv2d_forward runs this (checked) geometry by the register-blocked direct kernel, that
+// kernel with a 2x2 stride-2 max pooling (floor mode) of its accumulators (conv_blocked_pool_image) for
+// images [first, last) into out (image stride OC * (OH/2) * (OW/2)), on the calling thread; else false.
+bool conv2d_blocked_pool_forward(const int32_t* geom, int first, int last, const float* X, const float* W,
+                                 const float* bias, bool relu, float* out);
+
 // pool.cc: max_pool2d_forward's checks of a pooling geometry (std::invalid_argument naming `kernel`), and its
 // max pooling of NC planes without argmax, on the calling thread.
 void max_pool2d_check(const char* kernel, long inPlane, long outPlane, int G, const int32_t* geom);
 void max_pool2d_planes(int NC, long inPlane, long outPlane, const int32_t* geom, const float* X, float* out);
 
-#define MYELIN_DECLARE_POOL_MAX void max_pool_2x2_row(const float* r0, const float* r1, int n, float* y);
+// max_pool_2x2_row (pool_max.inc): y[ow] = max of the 2x2 window at column 2ow of rows r0, r1, for ow < n.
+// conv_blocked_pool_image (conv_direct.inc): conv_blocked_image's output pooled 2x2 (stride 2, floor mode)
+// into OCg planes of OH/2 x OW/2.
+#define MYELIN_DECLARE_POOL_MAX                                                                                   \
+  void max_pool_2x2_row(const float* r0, const float* r1, int n, float* y);                                       \
+  void conv_blocked_pool_image(const DirectShape& s, const float* x, const float* wp, const float* bias, bool act_relu, \
+                               float* y, float* scratch);
 namespace scalar { MYELIN_DECLARE_POOL_MAX }
 namespace avx2 { MYELIN_DECLARE_POOL_MAX }
 namespace avx512 { MYELIN_DECLARE_POOL_MAX }
