@@ -47,8 +47,9 @@ void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, con
 //   (tiles th < PH, tw < PW); scratch: wino_scratch(...).
 // Floats of scratch the transforms need (lanes: wino_lanes() of the ISA in use).
 inline long wino_scratch(int tH, int tW, int lanes) {
-  const long xlen = (2L * tH + 2) * (2L * tW + 2) + 2L * lanes;
-  return (xlen + 15) / 16 * 16 + 16 * ((static_cast<long>(tH) * tW + lanes - 1) / lanes * lanes + lanes);
+  const long input = (2L * tH + 2) * (2L * tW + 2 + 2L * lanes);  // the padded plane
+  const long output = 4 * ((static_cast<long>(tH) * tW + lanes - 1) / lanes * lanes + lanes);
+  return input > output ? input : output;
 }
 #define MYELIN_DECLARE_WINO                                                                              \
   int wino_lanes();                                                                                      \
