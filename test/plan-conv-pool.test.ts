@@ -107,6 +107,16 @@ describe('planner: Conv + activation + MaxPool2d in one kernel', () => {
     });
   }
 
+  it('predicts on other input sizes with the same layers (the geometry kept per layer follows the shape)', () => {
+    const model = new Sequential(new Conv2d(2, 32, 3, { padding: 1, seed: 14 }), new ReLU(), new MaxPool2d(2));
+    for (const [h, w] of [[16, 16], [12, 20], [16, 16], [7, 9]]) {
+      const x = input([2, 2, h, w], 15 + h);
+      const y = model.predict(x);
+      expect(y.shape).toEqual([2, 32, Math.floor(h / 2), Math.floor(w / 2)]);
+      expectSame(y.data, unfused(model, x).data, `${h}x${w}`);
+    }
+  });
+
   it('training-mode forward keeps the layers (and the pool\'s gradient)', () => {
     const model = fashion();
     model.train();

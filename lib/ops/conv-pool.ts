@@ -8,6 +8,50 @@ import { poolOutSize } from './pool';
 
 type Pair = readonly [number, number];
 
+/** One call's geometry, kept per pool settings object (a layer) for the next call with the same shapes. */
+interface Geometry {
+  conv: ConvSettings;
+  shape: readonly number[];
+  OH: number;
+  OW: number;
+  POH: number;
+  POW: number;
+  geom: Int32Array;
+  pgeom: Int32Array;
+}
+const lastGeometry = new WeakMap<MaxPoolSettings, Geometry>();
+
+/** The convolution and pooling geometry of x [N, C, H, W] and weight [OC, Cg, KH, KW], or null when a size does not fit. */
+function geometryOf(x: Tensor, weight: Tensor, conv: ConvSettings, pool: MaxPoolSettings): Geometry | null {
+  const [, C, H, W] = x.shape;
+  const [OC, Cg, KH, KW] = weight.shape;
+  const shape = [C, H, W, OC, Cg, KH, KW];
+  const last = lastGeometry.get(pool);
+  if (last !== undefined && last.conv === conv && last.shape.every((v, i) => v === shape[i])) return last;
+  const { stride, dilation, groups } = conv;
+  let pad: Pair;
+  if (conv.padding === 'valid') pad = [0, 0];
+  else if (conv.padding === 'same') {
+    const total = [dilation[0] * (KH - 1), dilation[1] * (KW - 1)];
+    if (total[0] % 2 === 1 || total[1] % 2 === 1) return null;
+    pad = [total[0] / 2, total[1] / 2];
+  } else pad = conv.padding;
+  const OH = Math.floor((H + 2 * pad[0] - dilation[0] * (KH - 1) - 1) / stride[0]) + 1;
+  const OW = Math.floor((W + 2 * pad[1] - dilation[1] * (KW - 1) - 1) / stride[1]) + 1;
+  if (C !== Cg * groups || OH < 1 || OW < 1) return null;
+  const pk = pool.kernelSize, ps = pool.stride, pp = pool.padding, pd = pool.dilation;
+  const POH = poolOutSize(OH, pk[0], ps[0], pp[0], pd[0], pool.ceilMode);
+  const POW = poolOutSize(OW, pk[1], ps[1], pp[1], pd[1], pool.ceilMode);
+  if (POH < 1 || POW < 1) return null;
+  const g: Geometry = {
+    conv, shape, OH, OW, POH, POW,
+    geom: geometry(C, H, W, OC, OH, OW, KH, KW, stride, pad, dilation, groups),
+    pgeom: geometry(1, OH, OW, 1, POH, POW, pk[0], pk[1], ps, pp, pd, 1),
+  };
+  lastGeometry.set(pool, g);
+  return g;
+}
+
 /** A Conv2d's settings as the layer keeps them. */
 export interface ConvSettings {
   stride: Pair;
@@ -42,25 +86,11 @@ export function conv2dMaxPool(
   x: Tensor, weight: Tensor, bias: Tensor | null, conv: ConvSettings, epilogue: ConvEpilogue | null, pool: MaxPoolSettings,
 ): Tensor | null {
   if (isTracing() || needsGrad(x, weight, bias) || x.ndim !== 4 || weight.ndim !== 4) return null;
+  const g = geometryOf(x, weight, conv, pool);
+  if (g === null) return null;
   const [N, C, H, W] = x.shape;
   const [OC, Cg, KH, KW] = weight.shape;
-  const { stride, dilation, groups } = conv;
-  let pad: Pair;
-  if (conv.padding === 'valid') pad = [0, 0];
-  else if (conv.padding === 'same') {
-    const total = [dilation[0] * (KH - 1), dilation[1] * (KW - 1)];
-    if (total[0] % 2 === 1 || total[1] % 2 === 1) return null;
-    pad = [total[0] / 2, total[1] / 2];
-  } else pad = conv.padding;
-  const OH = Math.floor((H + 2 * pad[0] - dilation[0] * (KH - 1) - 1) / stride[0]) + 1;
-  const OW = Math.floor((W + 2 * pad[1] - dilation[1] * (KW - 1) - 1) / stride[1]) + 1;
-  if (C !== Cg * groups || OH < 1 || OW < 1) return null;
-  const pk = pool.kernelSize, ps = pool.stride, pp = pool.padding, pd = pool.dilation;
-  const POH = poolOutSize(OH, pk[0], ps[0], pp[0], pd[0], pool.ceilMode);
-  const POW = poolOutSize(OW, pk[1], ps[1], pp[1], pd[1], pool.ceilMode);
-  if (POH < 1 || POW < 1) return null;
-  const geom = geometry(C, H, W, OC, OH, OW, KH, KW, stride, pad, dilation, groups);
-  const pgeom = geometry(1, OH, OW, 1, POH, POW, pk[0], pk[1], ps, pp, pd, 1);
+  const { OH, OW, POH, POW, geom, pgeom } = g;
   const y = outputBuffer(N * OC * POH * POW);
   if (N > 0) {
     getBackend().conv2dMaxPoolForward({
