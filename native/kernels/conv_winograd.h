@@ -43,8 +43,9 @@ void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, con
 //   wino_scratch(tH, tW, wino_lanes()) floats; v's rows need wino_lanes() floats of slack.
 // wino_output_plane: y (OH x OW) = act(A^T m_t A + bias) from m[p*ps + t] (read up
 //   to wino_lanes() - 1 floats past each row); scratch: wino_scratch(...) as well.
-// wino_output_pool_plane: y (PH x PW) = the max over each tile's four outputs of wino_output_plane
-//   (tiles th < PH, tw < PW); scratch: wino_scratch(...).
+// wino_output_pool_plane: y + b*yImage (PH x PW) = the max over each tile's four outputs of wino_output_plane
+//   (tiles th < PH, tw < PW) for nimg images whose tiles follow each other in m; scratch:
+//   nimg*tH*tW + wino_lanes() floats.
 // Floats of scratch the transforms need (lanes: wino_lanes() of the ISA in use).
 inline long wino_scratch(int tH, int tW, int lanes) {
   const long input = (2L * tH + 2) * (2L * tW + 2 + 2L * lanes);  // the padded plane
@@ -56,8 +57,8 @@ inline long wino_scratch(int tH, int tW, int lanes) {
   void wino_input_plane(const WinoShape& s, int tH, int tW, const float* xc, float* v, long ps, float* scratch); \
   void wino_output_plane(const WinoShape& s, int tH, int tW, const float* m, long ps, float bias, bool relu,      \
                          float* y, float* scratch);                                                     \
-  void wino_output_pool_plane(int tH, int tW, const float* m, long ps, float bias, bool relu, int PH, int PW,    \
-                              float* y, float* scratch);
+  void wino_output_pool_plane(int tH, int tW, int nimg, const float* m, long ps, float bias, bool relu, int PH, \
+                              int PW, float* y, long yImage, float* scratch);
 namespace scalar { MYELIN_DECLARE_WINO }
 namespace avx2 { MYELIN_DECLARE_WINO }
 namespace avx512 { MYELIN_DECLARE_WINO }
