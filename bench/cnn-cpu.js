@@ -1,8 +1,9 @@
 // CPU-time figures of docs/performance.md "Convolutions": the native conv kernels alone (3x3, padding 1,
 // batch 128), the Fashion CNN's train step (batch 128, Adam) against PyTorch (one thread, rounds
 // alternating with myelin's) and its predict against onnxruntime-node on myelin's ONNX export, interleaved.
-//   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js [--dist <dir>] [--rounds 3] [--no-torch]
-// --dist runs another build (e.g. a checkout of main, for before/after figures from alternating processes).
+//   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js [--dist <dir>] [--rounds 3] [--no-torch] [--predict-only]
+// --dist runs another build (e.g. a checkout of main, for before/after figures from alternating processes);
+// --predict-only runs only the predict-vs-onnxruntime part.
 'use strict';
 const path = require('path');
 const os = require('os');
@@ -127,8 +128,10 @@ function trainStep(B) {
 }
 
 console.log(`dist ${dist}, ${os.cpus()[0].model}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-kernels(128);
-trainStep(128);
+if (!argv.includes('--predict-only')) {
+  kernels(128);
+  trainStep(128);
+}
 vsOrt().catch((e) => {
   console.error(e);
   process.exit(1);
