@@ -131,5 +131,18 @@ for (const n of LENGTHS) {
   }
 }
 
+// The exact GELU's tails and special values (its AVX-512 form must give the AVX2 bits there too): past the
+// clamps at +-19.5 and +-20, tiny and signed zeros, infinities and NaN, at a length with a 16-lane tail.
+{
+  const special = [-Infinity, -1e30, -30, -20.5, -20, -19.75, -19.5, -13, -8.25, -3, -1, -1e-3, -1e-30, -0, 0, 1e-30, 1e-3, 1, 3,
+    8.25, 13, 19.5, 19.75, 20, 20.5, 30, 1e30, Infinity, NaN];
+  const n = special.length * 3 + 2;
+  const x = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : -24 + 48 * rnd()));
+  const y = new Float32Array(n), dx = new Float32Array(n), dy = uniform(n, -1, 1);
+  C.activationForward('gelu', n, x, y, 0);
+  C.activationBackward('gelu', n, x, y, dy, dx, 0);
+  digest('activationForward gelu special values', y);
+  digest('activationBackward gelu special values', dx);
+}
 const digests = Object.fromEntries(Object.entries(hashes).map(([k, h]) => [k, h.digest('hex').slice(0, 16)]));
 process.stdout.write(`${JSON.stringify({ seed, gemmSimd: C.info().gemmSimd, checked, disagreements: disagreements.slice(0, 20), total: disagreements.length, digests })}\n`);
