@@ -497,6 +497,18 @@ the twin tests.`,
     cpp: 'conv.h myelin::conv2d_winograd_weight_grad',
     example: WINO_EXAMPLE,
   },
+  // conv-train: max pooling's backward through the ReLU before it (Conv2d, ReLU, MaxPool2d in training), one pass.
+  maxPool2dReluBackward: {
+    doc: `dX (NC planes, overwritten) = the gradient of maxPool2dForward(relu(.)) from dY: dY added at the argmax positions
+of the windows whose max (pooled, maxPool2dForward's out) is > 0, zero elsewhere; maxPool2dBackward followed by the
+ReLU's backward, bit for bit, in one pass that reads no plane of the ReLU's output (indices outside [0, inPlane) are
+skipped).`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }, f32('pooled', 'NC*outPlane'), f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv_backward.h myelin::max_pool2d_relu_backward',
+    example: POOL_EXAMPLE,
+  },
   maxPool2dForward: {
     doc: `Max pooling of NC planes H x W into OH x OW (geom as for conv2dForward; C, OC, groups unused;
 padding at most half the kernel). argmax (outTotal = NC*outPlane) receives each max's index within

@@ -1,11 +1,13 @@
-// Child process of conv-backward-kernels.test.ts: the convolutions' training kernels (the Winograd weight gradient)
+// Child process of conv-backward-kernels.test.ts: the convolutions' training kernels (the Winograd weight gradient,
+// max pooling's backward through a ReLU)
 // against their TS twins and against the direct weight gradient, on random geometries.
 //
 //   [MYELIN_SIMD=scalar|avx2] node test/helpers/conv-backward-twin.js <dist dir> <seed> [iterations]
 //
 // Prints one JSON line: { simd, checked, disagreements: [...] }.
 'use strict';
-const { C, J, rnd, arr, compare, results } = require('./twin-child').twinChild({ sameNaN: true });
+// sameValue: bit-equal results agree (the pooling checks ask for tolerance 0).
+const { C, J, rnd, arr, compare, results } = require('./twin-child').twinChild({ sameNaN: true, sameValue: true });
 
 const iterations = Number(process.argv[4] || 60);
 const int = (n) => Math.floor(rnd() * n);
@@ -47,6 +49,45 @@ for (let it = 0; it < iterations; it++) {
   compare(`${what} TS winograd vs TS direct`, tsWino, direct, tol);
   compare(`${what} C++ conv2dBackward vs TS direct`, run(C, 'conv2dBackward'), direct, tol);
 }
+// Max pooling's backward through a ReLU (native conv_backward.cc): on the ReLU's output of random planes (zeros,
+// negatives turned to 0, ties, NaN), any window (1-5, strides 1-3 so windows overlap or skip, padding, dilation, ceil
+// mode); C++ against the TS twin and against maxPool2dBackward followed by the ReLU's backward, bit for bit.
+const poolOut = (n, k, s, p, d, ceil) => {
+  const span = n + 2 * p - d * (k - 1) - 1;
+  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (o - 1) * s >= n + p) o--;
+  return o;
+};
+for (let it = 0; it < iterations; it++) {
+  const KH = pick([1, 2, 3, 5]), KW = pick([1, 2, 3]);
+  const SH = pick([1, 2, 3]), SW = pick([1, 2]);
+  const DH = pick([1, 1, 2]), DW = 1;
+  const PH = int(Math.floor(KH / 2) + 1), PW = int(Math.floor(KW / 2) + 1);
+  const ceil = rnd() < 0.3;
+  const H = DH * (KH - 1) + 1 + pick([0, 1, 2, 16, 27]), W = KW + pick([0, 1, 2, 16, 27]);
+  const OH = poolOut(H, KH, SH, PH, DH, ceil), OW = poolOut(W, KW, SW, PW, DW, ceil);
+  const NC = pick([1, 3, 17, 65]);
+  const geom = Int32Array.from([1, H, W, 1, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1]);
+  const inPlane = H * W, outPlane = OH * OW, outTotal = NC * outPlane;
+  // relu of values in [-1, 1), a quarter rounded to 0 or to one tenth (ties), a few NaN
+  const Y = arr(NC * inPlane).map((v) => (rnd() < 0.25 ? Math.round(v * 10) / 10 : v)).map((v) => (rnd() < 0.01 ? NaN : Math.max(0, v)));
+  const pooled = new Float32Array(outTotal), argmax = new Int32Array(outTotal);
+  C.maxPool2dForward({ NC, inPlane, outPlane, outTotal, G: 15, geom, X: Y, out: pooled, argmax });
+  const dY = arr(outTotal);
+  const what = `maxPool2dReluBackward NC${NC} ${H}x${W} k${KH}x${KW} s${SH}x${SW} p${PH}x${PW} d${DH} ceil=${ceil}`;
+  const run = (B) => {
+    const dX = new Float32Array(NC * inPlane).fill(NaN);
+    B.maxPool2dReluBackward({ NC, inPlane, outPlane, outTotal, argmax, pooled, dY, dX });
+    return dX;
+  };
+  const ts = run(J);
+  compare(`${what} C++ vs TS`, run(C), ts, 0);
+  const unfused = new Float32Array(NC * inPlane);
+  J.maxPool2dBackward({ NC, inPlane, outPlane, outTotal, argmax, dY, dX: unfused });
+  J.activationBackward('relu', unfused.length, Y, Y, unfused, unfused, 0);
+  compare(`${what} TS vs maxPool2dBackward then relu's backward`, ts, unfused, 0);
+}
+
 { // other geometries are an error on both sides, naming the kernel and the geometry
   const g = Int32Array.from([2, 6, 6, 2, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1]);
   const errs = [C, J].map((B) => {

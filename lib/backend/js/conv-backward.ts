@@ -1,7 +1,8 @@
 // TypeScript twins of the convolutions' training kernels beyond conv2dBackward: the Winograd weight gradient.
-import { convGeom } from './conv';
+import { convGeom, maxPool2dBackward } from './conv';
 
 const f32 = Math.fround;
+let maskedDy = new Float32Array(0);
 
 /**
  * dW of conv2dBackward computed by Winograd F(2x2, 3x3) (the kernel conv2dWinogradWeightGrad; 3x3, stride 1,
@@ -90,4 +91,23 @@ export function conv2dWinogradWeightGrad(
       for (let j = 0; j < 3; j++) dW[k * 9 + i * 3 + j] = accumulate ? f32(dW[k * 9 + i * 3 + j] + w[j]) : w[j];
     }
   }
+}
+
+/**
+ * dX (NC planes, overwritten) = the gradient through relu then max pooling (the kernel maxPool2dReluBackward):
+ * dY added at the argmax positions of the windows whose max (pooled: maxPool2dForward's out, the ReLU's output at
+ * argmax) is > 0, zero elsewhere; the same values as maxPool2dBackward followed by the ReLU's backward
+ * (dx = y > 0 ? dx : 0).
+ */
+export function maxPool2dReluBackward(
+  NC: number, inPlane: number, outPlane: number, outTotal: number, argmax: Int32Array, pooled: Float32Array, dY: Float32Array,
+  dX: Float32Array,
+): void {
+  if (outTotal !== NC * outPlane) throw new Error('maxPool2dReluBackward: outTotal differs from NC*outPlane');
+  // dY zeroed where the window's max is not > 0, then maxPool2dBackward: a zero add leaves a sum's bits as they are,
+  // and a position whose ReLU output is > 0 is only ever the argmax of windows whose max it is (> 0).
+  if (maskedDy.length < outTotal) maskedDy = new Float32Array(outTotal);
+  const g = maskedDy.subarray(0, outTotal);
+  for (let i = 0; i < outTotal; i++) g[i] = pooled[i] > 0 ? dY[i] : 0;
+  maxPool2dBackward(NC, inPlane, outPlane, outTotal, argmax, g, dX);
 }
