@@ -19,7 +19,6 @@
 #include "conv_winograd_dw.h"
 #include "elementwise.h"
 #include "gemm.h"
-#include "parallel_split.h"
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
 
@@ -531,21 +530,14 @@ void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kAr
   const long P = outPlane, K = kArea, wSize = static_cast<long>(OC) * K;
   const bool direct = is_pointwise(g);
   if (dB) {
-    // Split by output channels (each channel's sum runs in the same order on any thread: the same bits at any
-    // thread count); it was serial, 1.6-3.2M floats per layer of the Fashion CNN at batch 128.
-    const auto channels = [&](int o0, int o1) {
-      for (int o = o0; o < o1; o++) {
-        double s = 0;
-        for (int n = 0; n < N; n++) {
-          const float* r = dY + (static_cast<long>(n) * OC + o) * P;
-          s += row_sum(r, P);
-        }
-        dB[o] = static_cast<float>(accumulate ? dB[o] + s : s);
+    for (int o = 0; o < OC; o++) {
+      double s = 0;
+      for (int n = 0; n < N; n++) {
+        const float* r = dY + (static_cast<long>(n) * OC + o) * P;
+        s += row_sum(r, P);
       }
-    };
-    const int tasks = std::min(OC, threads_for(static_cast<double>(N) * OC * P * cost::kReduce));
-    if (tasks <= 1) channels(0, OC);
-    else parallel_for(tasks, [&](int t) { channels(OC * t / tasks, OC * (t + 1) / tasks); }, tasks);
+      dB[o] = static_cast<float>(accumulate ? dB[o] + s : s);
+    }
   }
   if (dW && use_wino_dw(g)) {
     winograd_weight_grad(wino_shape(g), g.groups, N, X, static_cast<long>(C) * inPlane, dY, static_cast<long>(OC) * P, dW, accumulate);

@@ -18,7 +18,8 @@ namespace scalar {
 
 namespace {
 
-// Tiles per chunk, as the forward's (winograd_conv): V and dM of a chunk stay within the L2 cache.
+// Tiles per chunk, as the forward's (winograd_conv): V and dM of a chunk stay within the L2 cache. Measured for the
+// 32->64 14x14 weight gradient at batch 128 (one thread's CPU time): 196 tiles 7.6 ms, 392 7.5, 784 8.1, 1568 8.4.
 constexpr long kDwTilesPerChunk = 392;
 
 thread_local std::vector<float> t_winoDw;
