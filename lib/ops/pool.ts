@@ -95,8 +95,8 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions =
 
 /**
  * maxPool2d of x = relu(.) whose backward also applies the ReLU's mask (maxPool2dReluBackward: the gradient is zero
- * wherever x is not > 0, read from the pooled maxima), for conv2dReluMaxPool2d (lib/ops/conv-pool.ts), whose convolution then skips its ReLU's
- * backward. Only for an x that nothing else reads.
+ * wherever x is not > 0, read from the pooled maxima), for conv2dReluMaxPool2d (lib/ops/conv-pool.ts), whose
+ * convolution then skips its ReLU's backward. Only for an x that nothing else reads.
  */
 export function maxPool2dAfterRelu(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
   return maxPool2dWith(x, kernelSize, options, true);
