@@ -144,13 +144,15 @@ function sharedBatcher(model: PlannableModel): Batcher {
 /** Runs a call in chunks of batchSize rows, one forwardAsync call after another. */
 async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAsyncOptions): Promise<Tensor> {
   const { rows: M, K, N } = call;
-  // forwardAsync copies its input when called; later chunks are sent later, so copy them now.
+  // A single chunk: forwardAsync copies the caller's rows when called. Later chunks are sent later, so
+  // they are copied now, once, into an array that is ours: each chunk of it is handed over, not copied again.
   const input = M <= batchSize ? call.input : call.input.slice(0, M * K);
+  const handOver = input !== call.input || call.owned === true;
   const out = new Float32Array(M * N);
   for (let start = 0; start < M; start += batchSize) {
     opts.signal?.throwIfAborted();
     const rows = Math.min(batchSize, M - start);
-    await call.backend.forwardAsync(rows, call.frozen, input.subarray(start * K, (start + rows) * K), out.subarray(start * N, (start + rows) * N), call.softmax);
+    await call.backend.forwardAsync(rows, call.frozen, input.subarray(start * K, (start + rows) * K), out.subarray(start * N, (start + rows) * N), call.softmax, handOver);
     opts.onProgress?.(start + rows, M);
   }
   opts.signal?.throwIfAborted();
