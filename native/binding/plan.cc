@@ -342,7 +342,10 @@ bool pool_path(const FrozenPlan& plan, int M, int* blocks) {
 }
 
 // Copies M rows of X into the job, split across the calling thread and the pool's workers (they
-// are usually still spinning after the previous call, so the copy takes about half the time).
+// are usually still spinning after the previous call). The copy is bound by one core's memory
+// traffic: 3.2 MB from an input no longer in cache took 324 us on one thread and 142 us on two
+// (medians of 200, AMD EPYC Zen 4, 2 vCPUs); a kept destination buffer instead of a fresh one
+// measured no faster (the forward pass at batch 1024: 2985 vs 2946 us).
 void copy_input(ForwardJob* job, const float* X, size_t count) {
   job->x_copy.reset(new float[count]);
   float* dst = job->x_copy.get();
