@@ -210,8 +210,12 @@ class Pool {
   void ensure_workers(int n) {
     while (static_cast<int>(count_) < n) {
       int index = static_cast<int>(count_);
+      // The generation before the call that needs this worker is published: a thread that starts
+      // late still sees that call as new (read at its start, it would miss it, and a detached call,
+      // which only workers run, would never finish).
+      const std::uint64_t seen = generation_.load(std::memory_order_acquire);
       try {
-        std::thread(&Pool::worker_main, this, index).detach();
+        std::thread(&Pool::worker_main, this, index, seen).detach();
       } catch (...) {
         return;  // cannot start more threads: the caller runs whatever the others do not take
       }
@@ -219,11 +223,10 @@ class Pool {
     }
   }
 
-  void worker_main(int index) {
+  void worker_main(int index, std::uint64_t seen) {
     t_inside_task = true;  // anything a worker runs that calls parallel_for runs serially
     flush_denormals_on_this_thread();  // a worker only ever runs kernels (see denormals.h)
     Slot& slot = slots_[index];
-    std::uint64_t seen = generation_.load(std::memory_order_acquire);
     // Spin a while for the next call after each call this worker took part in, then sleep. A
     // call this worker may not join (a parallel_for using fewer threads) does not extend the spin.
     auto spin_end = std::chrono::steady_clock::now() + kWorkerSpin;

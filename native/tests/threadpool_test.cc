@@ -34,6 +34,17 @@ bool run_once_each(int ntasks) {
 
 int main() {
   std::printf("threadpool_test: default threads=%d\n", myelin::num_threads());
+  // First of all, on a pool without workers: a detached call creates them and they must see it (a
+  // worker that read the call counter only once started missed it, and the call never finished).
+  {
+    myelin::set_num_threads(3);
+    std::atomic<int> ran{0};
+    std::atomic<bool> done{false};
+    const bool started = myelin::parallel_for_detached(3, [&](int) { ran.fetch_add(1); }, 3, [&] { done.store(true); });
+    for (int spin = 0; spin < 200000000 && !done.load(); ++spin) std::this_thread::yield();
+    expect(started && done.load() && ran.load() == 3, "detached call on a fresh pool finishes", ran.load(), 3);
+    myelin::set_num_threads(2);
+  }
   expect(myelin::num_threads() >= 1, "num_threads >= 1", myelin::num_threads(), 1);
 
   // Plain coverage over thread counts (more threads than cores included) and task counts.
