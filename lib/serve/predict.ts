@@ -161,9 +161,6 @@ async function runChunked(call: PreparedCall, batchSize: number, opts: PredictAs
     const rows = Math.min(batchSize, M - start);
     await call.backend.forwardAsync(rows, call.frozen, input.subarray(start * K, (start + rows) * K), out.subarray(start * N, (start + rows) * N), call.softmax, handOver);
     opts.onProgress?.(start + rows, M);
-    // A chunk on the pool's workers can finish while the loop still handles the previous one's completion, which
-    // would then run in the same turn: yield, so I/O gets a turn between every two chunks.
-    if (start + rows < M) await yieldToEventLoop();
   }
   opts.signal?.throwIfAborted();
   return new Tensor(out, call.outShape);
