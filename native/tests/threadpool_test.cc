@@ -224,7 +224,8 @@ int main() {
     }
     for (auto& t : threads) t.join();
     expect(bad.load() == 0, "concurrent detached calls", bad.load(), 0);
-    expect(started.load() == reported.load() && started.load() > 0, "each started detached call reported", started.load(), reported.load());
+    // (Under a slow tool such as TSan every attempt may find the pool busy: none started is allowed.)
+    expect(started.load() == reported.load(), "each started detached call reported", started.load(), reported.load());
   }
 
   // Denormal handling: pool workers always flush; a caller flushes only inside DenormalsFlushed.
