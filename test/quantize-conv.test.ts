@@ -28,7 +28,7 @@ const seed = freshSeed();
 const rng = new Rng(seed);
 const rand = (n: number, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
 
-/** float64 conv of the quantised values: per patch (dynamic) or static input scale, per-channel weight scale. */
+/** float64 conv of the quantised values: per image (dynamic) or static input scale, per-channel weight scale. */
 function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
   const [N, C, H, W] = x.shape;
   const [kh, kw] = q.kernelSize, [sh, sw] = q.stride, [ph, pw] = q.padding, [dh, dw] = q.dilation;
@@ -37,11 +37,13 @@ function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
   const out = new Float64Array(N * OC * OH * OW);
   const patch = new Float64Array(K);
   for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    let k = 0, max = 0;
+    // Dynamic int8: one scale per image, max |x| over the whole image / 127.
+    let max = 0;
+    for (let t = n * C * H * W; t < (n + 1) * C * H * W; t++) max = Math.max(max, Math.abs(x.data[t]));
+    let k = 0;
     for (let c = 0; c < C; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++, k++) {
       const ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
       patch[k] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x.data[((n * C + c) * H + ih) * W + iw] : 0;
-      max = Math.max(max, Math.abs(patch[k]));
     }
     // The quantiser's own float32 steps (scale, its inverse, x * inverse, round half to even), so that a value
     // within float32 rounding of a .5 tie lands on the same integer as in the kernel.
@@ -82,6 +84,9 @@ describe(`QuantizedConv2d against a float64 reference of the quantised maths (se
     { C: 3, OC: 17, k: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], H: 5, W: 7, N: 2 },
     { C: 2, OC: 5, k: [3, 2], stride: [2, 1], padding: [0, 1], dilation: [1, 2], H: 9, W: 6, N: 3 },
     { C: 17, OC: 33, k: [5, 5], stride: [2, 2], padding: [2, 2], dilation: [1, 1], H: 13, W: 11, N: 1 },
+    // Stride 1 (the direct int8 kernel on AVX512-VNNI): dilation, asymmetric kernels, a 65-wide row, 1 channel.
+    { C: 5, OC: 9, k: [1, 3], stride: [1, 1], padding: [0, 2], dilation: [1, 2], H: 3, W: 65, N: 2 },
+    { C: 1, OC: 3, k: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], H: 17, W: 17, N: 3 },
   ];
   for (const bt of backendsUnderTest()) {
     it(`int8 (dynamic, static) and bf16 on the ${bt.label} backend, awkward geometries`, () => {

@@ -114,17 +114,25 @@ export class QuantizedConv2d extends QuantizedLayer {
     if (OH < 1 || OW < 1) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} is smaller than the kernel (output ${OH}x${OW})`);
     const P = OH * OW, K = C * kh * kw, OC = this.outChannels, M = N * P;
     const backend = getBackend();
+    const xd = x.data.length === x.size ? x.data : x.data.subarray(0, x.size);
+    const geom = Int32Array.of(C, H, W, OC, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, 1);
+    const out = outputBuffer(N * OC * P);
+    if (this.dtype === 'int8') {
+      // Each image quantised once, the products read straight from it (direct int8 convolution, fused epilogue).
+      const w = this.int8Weights();
+      backend.qconvI8({
+        N, C, OC, inPlane: H * W, outPlane: P, kArea: K, G: geom.length, geom, X: xd, scale: this.inputScale, W: w.W, wScale: w.wScale,
+        bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out,
+      });
+      return new Tensor(out, [N, OC, OH, OW]);
+    }
     if (this.rowsOut.length < M * OC) this.rowsOut = new Float32Array(M * OC);
     const y = this.rowsOut.subarray(0, M * OC);
-    const xd = x.data.length === x.size ? x.data : x.data.subarray(0, x.size);
-    // Each output pixel's patch (c, i, j order, zeros outside the image) as one GEMM row, quantised or rounded.
-    const geom = Int32Array.of(C, H, W, OC, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, 1);
+    // bf16: each output pixel's patch (c, i, j order, zeros outside the image) as one GEMM row, rounded to bfloat16.
     const s = this.scratchFor(M);
-    if (this.dtype === 'int8') backend.im2colQuantizeI8(N, C, H * W, P, K, geom.length, geom, xd, this.inputScale, s.A, s.aScale);
-    else backend.im2colBf16(N, C, H * W, P, K, geom.length, geom, xd, s.A16);
+    backend.im2colBf16(N, C, H * W, P, K, geom.length, geom, xd, s.A16);
     this.gemmRows(M, s, y);
     // [n, p, oc] -> [n, oc, p]
-    const out = outputBuffer(N * OC * P);
     backend.planesFromRows(N, P, OC, y, out);
     return new Tensor(out, [N, OC, OH, OW]);
   }

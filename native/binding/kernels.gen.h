@@ -14,13 +14,14 @@
 #include "linear.h"
 #include "norm.h"
 #include "optim.h"
+#include "qconv.h"
 #include "qgemm.h"
 #include "recurrent.h"
 #include "softmax.h"
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "d0563ca7";
+inline constexpr const char* kKernelTableDigest = "71e5aa8e";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -62,6 +63,7 @@ inline constexpr Arg kGemmBf16Args[] = {value_arg("M", ArgType::kDim), value_arg
 inline constexpr Arg kIm2colQuantizeI8Args[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {5, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 2}, -1, nullptr), value_arg("scale", ArgType::kFloat), buffer_arg("Q", ArgType::kI8, false, "N*outPlane*kArea", {0, 3, 4}, -1, nullptr), buffer_arg("scales", ArgType::kF32, false, "N*outPlane", {0, 3, -1}, -1, nullptr)};
 inline constexpr Arg kIm2colBf16Args[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {5, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 2}, -1, nullptr), buffer_arg("out", ArgType::kU16, false, "N*outPlane*kArea", {0, 3, 4}, -1, nullptr)};
 inline constexpr Arg kPlanesFromRowsArgs[] = {value_arg("N", ArgType::kDim), value_arg("P", ArgType::kDim), value_arg("OC", ArgType::kDim), buffer_arg("Y", ArgType::kF32, false, "N*P*OC", {0, 1, 2}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "N*OC*P", {0, 2, 1}, -1, nullptr)};
+inline constexpr Arg kQconvI8Args[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), value_arg("scale", ArgType::kFloat), buffer_arg("W", ArgType::kI8, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("wScale", ArgType::kF32, false, "OC", {2, -1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
 inline constexpr Arg kConv2dForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
 inline constexpr Arg kConv2dWinogradForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
 inline constexpr Arg kConv2dBackwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("dW", ArgType::kF32, true, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
@@ -124,6 +126,7 @@ inline double call_gemmBf16(const Slot* a) { myelin::gemm_bf16(a[0].i, a[1].i, a
 inline double call_im2colQuantizeI8(const Slot* a) { myelin::im2col_quantize_i8(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].l, a[7].f, a[8].d, a[9].q, a[10].f); return 0; }
 inline double call_im2colBf16(const Slot* a) { myelin::im2col_bf16(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].l, a[7].f, a[8].h); return 0; }
 inline double call_planesFromRows(const Slot* a) { myelin::planes_from_rows(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f); return 0; }
+inline double call_qconvI8(const Slot* a) { myelin::qconv_i8(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].d, a[10].q, a[11].f, a[12].f, a[13].i, a[14].d, a[15].f); return 0; }
 inline double call_conv2dForward(const Slot* a) { myelin::conv2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].i, a[12].d, a[13].f); return 0; }
 inline double call_conv2dWinogradForward(const Slot* a) { myelin::conv2d_winograd_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].i, a[12].d, a[13].f); return 0; }
 inline double call_conv2dBackward(const Slot* a) { myelin::conv2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b); return 0; }
@@ -182,6 +185,7 @@ inline constexpr Kernel kKernels[] = {
     kernel("im2colQuantizeI8", "N, C, inPlane, outPlane, kArea, G, geom, X, scale, Q, scales", kIm2colQuantizeI8Args, call_im2colQuantizeI8, false),
     kernel("im2colBf16", "N, C, inPlane, outPlane, kArea, G, geom, X, out", kIm2colBf16Args, call_im2colBf16, false),
     kernel("planesFromRows", "N, P, OC, Y, out", kPlanesFromRowsArgs, call_planesFromRows, false),
+    kernel("qconvI8", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, scale, W, wScale, bias, act, alpha, out", kQconvI8Args, call_qconvI8, false),
     kernel("conv2dForward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out", kConv2dForwardArgs, call_conv2dForward, false),
     kernel("conv2dWinogradForward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out", kConv2dWinogradForwardArgs, call_conv2dWinogradForward, false),
     kernel("conv2dBackward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate", kConv2dBackwardArgs, call_conv2dBackward, false),

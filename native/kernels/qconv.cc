@@ -1,0 +1,194 @@
+// Direct int8 convolution driver (portable unit): checks, dispatch, the per-image quantisation and
+// repacking, weight packing, threads, the im2col fallback. The VNNI tile loop is qconv_avx512.cc.
+//
+// Dispatch: a stride-1 convolution runs the direct kernel when qgemm_i8 would run on AVX512-VNNI
+// (GEMM level avx512 and the CPU has it). Otherwise (strided, or a lower level): each image
+// quantised as one row (quantize_rows_i8), its patch rows gathered (im2col_quantize_i8 with scale 1
+// on the integer values: an exact copy), qgemm_i8 with the image's scale on each row, and
+// planes_from_rows. Every path gives the same bits: exact int32 sums, one epilogue rule.
+#include "qconv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../runtime/cpu.h"
+#include "../runtime/threadpool.h"
+#include "activation.h"
+#include "codes.gen.h"
+#include "conv.h"
+#include "qgemm.h"
+#include "qgemm_kernels.h"
+
+namespace myelin {
+namespace {
+
+using qconv_kernels::kOcTile;
+using qconv_kernels::Segment;
+using qgemm_kernels::PatchGeom;
+
+bool direct_path() { return std::strcmp(qgemm_i8_path(), "avx512vnni") == 0; }
+
+// Everything the direct kernel needs that depends on the geometry and weights, not on the image.
+struct DirectPlan {
+  int Hp, Wp, C4, taps, ocTiles, vecs;
+  long S;
+  std::vector<int32_t> tapOff, w, corr, segStart;
+  std::vector<Segment> seg;
+};
+
+DirectPlan plan_direct(const PatchGeom& g, int OC, const int8_t* W) {
+  DirectPlan d;
+  d.Hp = g.H + 2 * g.PH;
+  d.Wp = g.W + 2 * g.PW;
+  d.C4 = (g.C + 3) / 4;
+  d.taps = g.KH * g.KW;
+  d.ocTiles = (OC + kOcTile - 1) / kOcTile;
+  const long wide = static_cast<long>(g.OH) * d.Wp;
+  d.vecs = static_cast<int>((wide + 15) / 16);
+  const long maxOff = static_cast<long>(g.KH - 1) * g.DH * d.Wp + static_cast<long>(g.KW - 1) * g.DW;
+  // The last vector reads up to position vecs * 16 - 1 + maxOff.
+  d.S = std::max(static_cast<long>(d.Hp) * d.Wp, static_cast<long>(d.vecs) * 16 + maxOff);
+  d.S = (d.S + 15) / 16 * 16;
+  for (int i = 0; i < g.KH; ++i)
+    for (int j = 0; j < g.KW; ++j) d.tapOff.push_back(i * g.DH * d.Wp + j * g.DW);
+  // Weights: [tile][tap][group][kOcTile] int32 of 4 bytes (channels 4g .. 4g+3), -128 read as -127.
+  const int K = g.C * g.KH * g.KW;
+  d.w.assign(static_cast<size_t>(d.ocTiles) * d.taps * d.C4 * kOcTile, 0);
+  d.corr.assign(static_cast<size_t>(d.ocTiles) * kOcTile, 0);
+  for (int oc = 0; oc < OC; ++oc) {
+    const int8_t* wo = W + static_cast<long>(oc) * K;
+    int32_t sum = 0;
+    for (int c = 0; c < g.C; ++c) {
+      for (int tap = 0; tap < d.taps; ++tap) {
+        const int8_t v = wo[c * d.taps + tap] == -128 ? -127 : wo[c * d.taps + tap];
+        sum += v;
+        const size_t at = ((static_cast<size_t>(oc / kOcTile) * d.taps + tap) * d.C4 + c / 4) * kOcTile + oc % kOcTile;
+        reinterpret_cast<int8_t*>(&d.w[at])[c % 4] = v;
+      }
+    }
+    d.corr[oc] = 128 * sum;
+  }
+  // Store segments of each vector of 16 wide positions: the lanes of each output row it covers.
+  d.segStart.push_back(0);
+  for (long v = 0; v < d.vecs; ++v) {
+    const long q0 = v * 16;
+    for (long oh = q0 / d.Wp; oh < g.OH && oh * d.Wp < q0 + 16; ++oh) {
+      const long lo = std::max(q0, oh * d.Wp), hi = std::min(q0 + 16, oh * d.Wp + g.OW);
+      if (lo >= hi) continue;
+      const uint16_t mask = static_cast<uint16_t>(((1u << (hi - q0)) - 1u) & ~((1u << (lo - q0)) - 1u));
+      d.seg.push_back(Segment{mask, oh * g.OW - oh * d.Wp + q0});
+    }
+    d.segStart.push_back(static_cast<int32_t>(d.seg.size()));
+  }
+  return d;
+}
+
+// The int8 image Q[C,H,W] into the kernel's layout (qconv.h): u8 (q + 128), padding 128.
+void repack_image(const PatchGeom& g, const DirectPlan& d, const int8_t* q, uint8_t* in) {
+  std::memset(in, 0x80, static_cast<size_t>(d.C4) * d.S * 4);
+  for (int c = 0; c < g.C; ++c) {
+    uint8_t* plane = in + (static_cast<long>(c / 4) * d.S) * 4 + c % 4;
+    for (int h = 0; h < g.H; ++h) {
+      const int8_t* src = q + (static_cast<long>(c) * g.H + h) * g.W;
+      uint8_t* dst = plane + (static_cast<long>(h + g.PH) * d.Wp + g.PW) * 4;
+      for (int w = 0; w < g.W; ++w) dst[4 * w] = static_cast<uint8_t>(src[w]) ^ 0x80u;
+    }
+  }
+}
+
+void direct(int N, const PatchGeom& g, int OC, const float* X, float scale, const int8_t* W, const float* wScale,
+            const float* bias, int act, float alpha, float* out) {
+#ifdef MYELIN_QGEMM_HAVE_X86
+  const DirectPlan d = plan_direct(g, OC, W);
+  const long image = static_cast<long>(g.C) * g.H * g.W, P = static_cast<long>(g.OH) * g.OW;
+  const bool fused = act == kActNone || act == kActRelu || act == kActLeakyRelu;
+  const double work = static_cast<double>(N) * OC * P * g.C * g.KH * g.KW;
+  const int tasks = work < 262144.0 ? 1 : std::min(num_threads(), N);
+  auto run = [&](int n0, int n1) {
+    std::vector<int8_t> q(static_cast<size_t>(image));
+    std::vector<uint8_t> in(static_cast<size_t>(d.C4) * d.S * 4);
+    std::vector<float> sc(d.corr.size(), 0.0f);
+    for (int n = n0; n < n1; ++n) {
+      float s = 0.0f;
+      quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
+      repack_image(g, d, q.data(), in.data());
+      for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
+      float* o = out + static_cast<long>(n) * OC * P;
+      qconv_kernels::direct_i8_avx512vnni(qconv_kernels::DirectArgs{
+          in.data(), d.S, d.C4, d.taps, d.tapOff.data(), d.w.data(), d.corr.data(), sc.data(), bias, OC, d.ocTiles,
+          d.vecs, d.seg.data(), d.segStart.data(), o, P, fused ? act : kActNone, alpha});
+      if (!fused) activation_forward(act, OC * P, o, o, alpha);
+    }
+  };
+  if (tasks <= 1) {
+    run(0, N);
+    return;
+  }
+  const int step = (N + tasks - 1) / tasks;
+  parallel_for((N + step - 1) / step, [&](int t) { run(t * step, std::min(N, (t + 1) * step)); });
+#else
+  (void)N, (void)g, (void)OC, (void)X, (void)scale, (void)W, (void)wScale, (void)bias, (void)act, (void)alpha, (void)out;
+#endif
+}
+
+// The fallback: the same quantised images as patch rows through qgemm_i8, a chunk of images at a time
+// (the row buffers' sizes stay below 2^31 elements).
+void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom, const float* X,
+              float scale, const int8_t* W, const float* wScale, const float* bias, int act, float alpha, float* out) {
+  const long image = C * inPlane;
+  const long perImage = std::max({image, outPlane * kArea, outPlane * OC});
+  constexpr long kMaxElements = 1L << 28;
+  if (perImage > kMaxElements) {
+    throw std::invalid_argument("qconvI8: one image's patch rows (" + std::to_string(outPlane) + " x " + std::to_string(kArea) +
+                                ") are too large for the im2col path");
+  }
+  const int chunk = static_cast<int>(std::min<long>(N, std::max(1L, kMaxElements / perImage)));
+  std::vector<int8_t> q, rows;
+  std::vector<float> scales, qf, rowScale, y;
+  for (int n0 = 0; n0 < N; n0 += chunk) {
+    const int n = std::min(chunk, N - n0);
+    const long M = n * outPlane;
+    q.resize(static_cast<size_t>(n * image));
+    scales.resize(static_cast<size_t>(n));
+    quantize_rows_i8(n, static_cast<int>(image), X + n0 * image, scale, q.data(), scales.data());
+    qf.assign(q.begin(), q.end());  // the integers as floats: quantised again with scale 1, an exact copy
+    rows.resize(static_cast<size_t>(M * kArea));
+    rowScale.resize(static_cast<size_t>(M));
+    im2col_quantize_i8(n, C, static_cast<int>(inPlane), static_cast<int>(outPlane), static_cast<int>(kArea), G, geom,
+                       qf.data(), 1.0f, rows.data(), rowScale.data());
+    for (long r = 0; r < M; ++r) rowScale[r] = scales[r / outPlane];
+    y.resize(static_cast<size_t>(M * OC));
+    qgemm_i8(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), rowScale.data(), W, wScale, bias, act, alpha,
+             y.data());
+    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
+  }
+}
+
+}  // namespace
+
+void qconv_i8(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
+              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act,
+              float alpha, float* out) {
+  qgemm_kernels::check_quant_scale("qconvI8", scale);
+  const PatchGeom g = qgemm_kernels::patch_geom("qconvI8", C, inPlane, outPlane, kArea, G, geom);
+  if (geom[kGeomOC] != OC) {
+    throw std::invalid_argument("qconvI8: geom[3] (output channels) is " + std::to_string(geom[kGeomOC]) + ", expected OC " +
+                                std::to_string(OC));
+  }
+  if (kArea > kQgemmMaxK) {
+    throw std::invalid_argument("qconvI8: kArea must be at most " + std::to_string(kQgemmMaxK) + " (int32 sums), got " +
+                                std::to_string(kArea));
+  }
+  if (g.SH == 1 && g.SW == 1 && direct_path()) {
+    direct(N, g, OC, X, scale, W, wScale, bias, act, alpha, out);
+    return;
+  }
+  via_rows(N, C, OC, inPlane, outPlane, kArea, G, geom, X, scale, W, wScale, bias, act, alpha, out);
+}
+
+const char* qconv_i8_path() { return direct_path() ? "avx512vnni-direct" : "im2col"; }
+
+}  // namespace myelin

@@ -1,0 +1,97 @@
+// Direct int8 convolution on AVX512-VNNI (qconv.h's layout and maths). Built in the AVX-512 unit
+// list; VNNI is enabled for this file's functions only (the pragma), and qconv.cc calls them only
+// when the CPU has it.
+//
+// A tile is kOcTile output channels x kPosVecs vectors of 16 consecutive wide-grid positions: 24
+// zmm accumulators. Per (tap, channel group) step it loads kPosVecs x 64 bytes of the image (16
+// positions x 4 channels, u8) and broadcasts each channel's 4 weight bytes: 24 vpdpbusd per 11 loads.
+// Lanes are output positions, so the epilogue stores 16 consecutive pixels of one output plane.
+#include "qconv.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include "codes.gen.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "qgemm_epilogue_avx512.h"
+
+namespace myelin {
+namespace qconv_kernels {
+namespace {
+
+constexpr int kOT = kOcTile;
+constexpr int kPB = kPosVecs;
+static_assert(kOT == 8 && kPB == 3, "the tile's unroll pragmas assume 8 x 3");
+
+// Output channels t*kOT .. of the PB vectors from vector v0 (PB = kPB, or fewer for the last tile).
+template <int PB>
+void tile(const DirectArgs& p, int t, int v0) {
+  __m512i acc[kOT][PB];
+#pragma GCC unroll 8
+  for (int o = 0; o < kOT; ++o)
+#pragma GCC unroll 3
+    for (int b = 0; b < PB; ++b) acc[o][b] = _mm512_setzero_si512();
+  const int32_t* w = p.w + static_cast<long>(t) * p.taps * p.C4 * kOT;
+  const long p0 = static_cast<long>(v0) * 16;
+  const long plane = p.S * 4;
+  for (int tap = 0; tap < p.taps; ++tap) {
+    const uint8_t* a = p.in + (p0 + p.tapOff[tap]) * 4;
+    for (int g = 0; g < p.C4; ++g, a += plane, w += kOT) {
+      __m512i av[PB];
+#pragma GCC unroll 3
+      for (int b = 0; b < PB; ++b) av[b] = _mm512_loadu_si512(a + 64 * b);
+#pragma GCC unroll 8
+      for (int o = 0; o < kOT; ++o) {
+        const __m512i wv = _mm512_set1_epi32(w[o]);
+#pragma GCC unroll 3
+        for (int b = 0; b < PB; ++b) acc[o][b] = _mm512_dpbusd_epi32(acc[o][b], av[b], wv);
+      }
+    }
+  }
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512 alpha = _mm512_set1_ps(p.alpha);
+#pragma GCC unroll 8
+  for (int o = 0; o < kOT; ++o) {
+    const int oc = t * kOT + o;
+    if (oc >= p.OC) break;
+    const __m512i corr = _mm512_set1_epi32(p.corr[oc]);
+    const __m512 s = _mm512_set1_ps(p.scale[oc]);
+    float* plane_out = p.out + static_cast<long>(oc) * p.outPlane;
+#pragma GCC unroll 3
+    for (int b = 0; b < PB; ++b) {
+      // The *_round_ forms are not contracted into an FMA: each step rounds as qconv.h says.
+      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[o][b], corr)), s, kRound);
+      if (p.bias != nullptr) v = _mm512_add_round_ps(v, _mm512_set1_ps(p.bias[oc]), kRound);
+      v = qgemm_kernels::epilogue_act(p.act, v, alpha);
+      const int vec = v0 + b;
+      for (int k = p.segStart[vec]; k < p.segStart[vec + 1]; ++k) {
+        // Masked-off lanes are neither read nor written (the address of lane 0 may lie before the plane).
+        float* dst = reinterpret_cast<float*>(reinterpret_cast<intptr_t>(plane_out) + p.seg[k].dst * 4);
+        _mm512_mask_storeu_ps(dst, p.seg[k].mask, v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void direct_i8_avx512vnni(const DirectArgs& p) {
+  for (int t = 0; t < p.ocTiles; ++t) {
+    int v = 0;
+    for (; v + kPB <= p.vecs; v += kPB) tile<kPB>(p, t, v);
+    if (p.vecs - v == 2) tile<2>(p, t, v);
+    else if (p.vecs - v == 1) tile<1>(p, t, v);
+  }
+}
+
+}  // namespace qconv_kernels
+}  // namespace myelin
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
