@@ -16,6 +16,7 @@ import { ReLU, LeakyReLU } from '../lib/nn/activations';
 import { Sequential } from '../lib/nn/sequential';
 import { Flatten } from '../lib/nn/flatten';
 import { quantize, QuantizedConv2d } from '../lib/quant';
+import { fromConfig } from '../lib/nn/from-config';
 import { fit } from '../lib/train';
 import { Tensor } from '../lib/tensor';
 import { predictAsync } from '../lib/serve/predict';
@@ -166,8 +167,10 @@ for (const bt of backendsUnderTest()) {
           ['int8 calibrated', quantize(model, { dtype: 'int8', calibration: asImages(digits.train.x.slice(0, 256 * 64)) })],
           ['bf16', quantize(model, { dtype: 'bf16' })],
         ] as const) {
-          expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'MaxPool2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
-          expect(q.layers[2].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
+          // int8: the MaxPool2d after the first conv's activation runs inside it (bf16 keeps it a layer).
+          expect(q.layers.map((l) => l.constructor.name)).toEqual(name === 'bf16' ? ['QuantizedConv2d', 'MaxPool2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear'] : ['QuantizedConv2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
+          expect(q.layers[name === 'bf16' ? 2 : 1].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
+          if (name !== 'bf16') expect(q.layers[0].describe()).toMatch(/\+ max pool 2x2\)$/);
           const y = q.predict(x);
           const acc = accuracy(y);
           console.log(`digits CNN ${bt.name} ${name}: ${acc.toFixed(4)} vs float32 ${ref.toFixed(4)} (backend ${getBackend().name})`);
@@ -184,3 +187,37 @@ for (const bt of backendsUnderTest()) {
     }, 300_000);
   });
 }
+
+describe('the max pooling quantize() folds into an int8 QuantizedConv2d', () => {
+  it('folds MaxPool2d without padding, dilation or ceil mode only, and gives the float path\'s layers\' result', () => {
+    setBackend('native');
+    const conv = new Conv2d(2, 5, 3, { padding: 1, seed: 3 });
+    const x = new Tensor(rand(2 * 2 * 9 * 11), [2, 2, 9, 11]);
+    const folded = quantize(new Sequential([conv, new ReLU(), new MaxPool2d(3, { stride: 2 })]), { dtype: 'int8' });
+    expect(folded.layers).toHaveLength(1);
+    expect((folded.layers[0] as QuantizedConv2d).pool).toEqual([3, 3, 2, 2]);
+    // The same conv unfused, then the float32 MaxPool2d layer: the same bits (max is exact).
+    const plain = QuantizedConv2d.fromConv2d(conv, 'int8', 'relu', 0.01);
+    const want = new MaxPool2d(3, { stride: 2 }).forward(plain.forward(x));
+    const got = folded.forward(x);
+    expect(got.shape).toEqual([2, 5, 4, 5]);
+    expect(Array.from(got.data)).toEqual(Array.from(want.data));
+    for (const pool of [new MaxPool2d(2, { padding: 1 }), new MaxPool2d(2, { ceilMode: true }), new MaxPool2d(2, { dilation: 2 })]) {
+      expect(quantize(new Sequential([conv, new ReLU(), pool]), { dtype: 'int8' }).layers).toHaveLength(2);
+    }
+    expect(quantize(new Sequential([conv, new ReLU(), new MaxPool2d(2)]), { dtype: 'bf16' }).layers).toHaveLength(2);
+  });
+
+  it('loads configs saved without the pool key (null), checks the key, and refuses a pool with bf16', () => {
+    const base = {
+      type: 'QuantizedConv2d', dtype: 'int8', inChannels: 1, outChannels: 2, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1],
+      dilation: [1, 1], bias: true, activation: 'relu', alpha: 0.01, inputScale: 0,
+    };
+    expect((fromConfig(base) as QuantizedConv2d).pool).toBeNull();
+    expect((fromConfig({ ...base, pool: [2, 2, 2, 2] }) as QuantizedConv2d).pool).toEqual([2, 2, 2, 2]);
+    expect(() => fromConfig({ ...base, pool: [2, 2, 0, 2] })).toThrow(/key 'pool' must be null or \[kernelH, kernelW, strideH, strideW\] of positive integers, got/);
+    expect(() => fromConfig({ ...base, dtype: 'bf16', pool: [2, 2, 2, 2] })).toThrow(/a fused pool needs dtype 'int8', got 'bf16'/);
+    const q = fromConfig({ ...base, pool: [4, 4, 1, 1] }) as QuantizedConv2d;
+    expect(() => q.forward(new Tensor(rand(9), [1, 1, 3, 3]))).toThrow(/gives 3x3 outputs, smaller than the pool window 4x4/);
+  });
+});

@@ -452,18 +452,23 @@ quantises a row: Q [N*outPlane, kArea], scales [N*outPlane]. A geometry that dis
 
   // ---- lowp: direct int8 convolution (native/kernels/qconv*.cc, lib/backend/js/quant.ts) ----------
   qconvI8: {
-    doc: `int8 convolution (QuantizedConv2d): out[N,OC,OH,OW] = act(z), W [OC, C*KH*KW] int8, geom as for
-conv2dForward (groups 1), bias may be null. Each image of X is quantised as one row of C*inPlane values
-(quantizeRowsI8's rule: scale > 0 static, 0 dynamic with s_n = f32(max|x| / 127) over the image), then
+    doc: `int8 convolution (QuantizedConv2d) with a max pooling fused after it: W [OC, C*KH*KW] int8, geom as for
+conv2dForward (groups 1, convPlane = OH*OW), bias may be null. Each image of X is quantised as one row of
+C*inPlane values (quantizeRowsI8's rule: scale > 0 static, 0 dynamic with s_n = f32(max|x| / 127) over the image):
   acc = the exact int32 sum over the patch of Q * W (0 outside the image; an int8 weight of -128 counts as -127)
-  z = f32(f32(acc) * f32(s_n * wScale[oc])) + bias[oc]   (float32 steps, no FMA; kArea <= 131072)
-Bit-identical on every backend and SIMD path for act none/relu/leakyRelu.`,
-    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'), { name: 'geom', type: 'i32', len: 'G' },
-      f32('X', 'N*C*inPlane'), float('scale'), { name: 'W', type: 'i8', len: 'OC*kArea' }, f32('wScale', 'OC'), f32OrNull('bias', 'OC'),
-      act, float('alpha'), f32('out', 'N*OC*outPlane')],
+  y = act(f32(f32(acc) * f32(s_n * wScale[oc])) + bias[oc])   (float32 steps, no FMA; kArea <= 131072)
+then out[N,OC,PH,PW] = the max of each pool = [KH, KW, SH, SW] window of y (PG = 4; no padding, floor mode;
+NaN wins; [1, 1, 1, 1] is none), outPlane = PH*PW. Bit-identical on every backend and SIMD path for act
+none/relu/leakyRelu.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('convPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, dim('PG'), { name: 'pool', type: 'i32', len: 'PG' }, f32('X', 'N*C*inPlane'), float('scale'),
+      { name: 'W', type: 'i8', len: 'OC*kArea' }, f32('wScale', 'OC'), f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
     options: true,
     cpp: 'qconv.h myelin::qconv_i8',
-    example: { sizes: { N: 2, C: 2, OC: 4, inPlane: 25, outPlane: 25, kArea: 18, G: 15 }, i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1] } },
+    example: {
+      sizes: { N: 2, C: 2, OC: 4, inPlane: 25, convPlane: 25, outPlane: 4, kArea: 18, G: 15, PG: 4 },
+      i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1], pool: [2, 2, 2, 2] },
+    },
   },
 
   // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----

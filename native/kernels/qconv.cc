@@ -31,6 +31,21 @@ using qgemm_kernels::PatchGeom;
 
 bool direct_path() { return std::strcmp(qgemm_i8_path(), "avx512vnni") == 0; }
 
+using qconv_kernels::PoolArgs;
+
+bool pools(const PoolArgs& p) { return p.KH != 1 || p.KW != 1 || p.SH != 1 || p.SW != 1; }
+
+// The pooling of `planes` planes: the AVX-512 2x2 kernel where it applies, else the portable loop.
+void pool_planes(const PoolArgs& p, const float* src, float* dst) {
+#ifdef MYELIN_QGEMM_HAVE_X86
+  if (p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && gemm_simd_level() == SimdLevel::Avx512) {
+    qconv_kernels::max_pool_2x2_avx512(p, src, dst);
+    return;
+  }
+#endif
+  qconv_kernels::max_pool_planes(p, src, dst);
+}
+
 // Everything the direct kernel needs that depends on the geometry and weights, not on the image.
 struct DirectPlan {
   int Hp, Wp, C4, taps, ocTiles, vecs;
@@ -99,11 +114,13 @@ void repack_image(const PatchGeom& g, const DirectPlan& d, const int8_t* q, uint
   }
 }
 
-void direct(int N, const PatchGeom& g, int OC, const float* X, float scale, const int8_t* W, const float* wScale,
-            const float* bias, int act, float alpha, float* out) {
+void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float* X, float scale, const int8_t* W,
+            const float* wScale, const float* bias, int act, float alpha, float* out) {
 #ifdef MYELIN_QGEMM_HAVE_X86
   const DirectPlan d = plan_direct(g, OC, W);
   const long image = static_cast<long>(g.C) * g.H * g.W, P = static_cast<long>(g.OH) * g.OW;
+  const long pooledPlane = static_cast<long>(pool.PH) * pool.PW;
+  const bool pooled = pools(pool);
   const bool fused = act == kActNone || act == kActRelu || act == kActLeakyRelu;
   const double work = static_cast<double>(N) * OC * P * g.C * g.KH * g.KW;
   const int tasks = work < 262144.0 ? 1 : std::min(num_threads(), N);
@@ -111,16 +128,19 @@ void direct(int N, const PatchGeom& g, int OC, const float* X, float scale, cons
     std::vector<int8_t> q(static_cast<size_t>(image));
     std::vector<uint8_t> in(static_cast<size_t>(d.C4) * d.S * 4);
     std::vector<float> sc(d.corr.size(), 0.0f);
+    // With a pooling: the image's conv planes stay in this buffer (cache-resident), only the pooled ones are stored.
+    std::vector<float> planes(pooled ? static_cast<size_t>(OC * P) : 0);
     for (int n = n0; n < n1; ++n) {
       float s = 0.0f;
       quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
       repack_image(g, d, q.data(), in.data());
       for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
-      float* o = out + static_cast<long>(n) * OC * P;
+      float* o = pooled ? planes.data() : out + static_cast<long>(n) * OC * P;
       qconv_kernels::direct_i8_avx512vnni(qconv_kernels::DirectArgs{
           in.data(), d.S, d.C4, d.taps, d.tapOff.data(), d.w.data(), d.corr.data(), sc.data(), bias, OC, d.ocTiles,
           d.vecs, d.seg.data(), d.segStart.data(), o, P, fused ? act : kActNone, alpha});
       if (!fused) activation_forward(act, OC * P, o, o, alpha);
+      if (pooled) pool_planes(pool, o, out + static_cast<long>(n) * OC * pooledPlane);
     }
   };
   if (tasks <= 1) {
@@ -130,14 +150,15 @@ void direct(int N, const PatchGeom& g, int OC, const float* X, float scale, cons
   const int step = (N + tasks - 1) / tasks;
   parallel_for((N + step - 1) / step, [&](int t) { run(t * step, std::min(N, (t + 1) * step)); });
 #else
-  (void)N, (void)g, (void)OC, (void)X, (void)scale, (void)W, (void)wScale, (void)bias, (void)act, (void)alpha, (void)out;
+  (void)N, (void)g, (void)OC, (void)pool, (void)X, (void)scale, (void)W, (void)wScale, (void)bias, (void)act, (void)alpha, (void)out;
 #endif
 }
 
 // The fallback: the same quantised images as patch rows through qgemm_i8, a chunk of images at a time
 // (the row buffers' sizes stay below 2^31 elements).
-void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom, const float* X,
-              float scale, const int8_t* W, const float* wScale, const float* bias, int act, float alpha, float* out) {
+void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom, const PoolArgs& pool,
+              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act, float alpha, float* out) {
+  const long pooledPlane = static_cast<long>(pool.PH) * pool.PW;
   const long image = C * inPlane;
   const long perImage = std::max({image, outPlane * kArea, outPlane * OC});
   constexpr long kMaxElements = 1L << 28;
@@ -147,7 +168,7 @@ void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int
   }
   const int chunk = static_cast<int>(std::min<long>(N, std::max(1L, kMaxElements / perImage)));
   std::vector<int8_t> q, rows;
-  std::vector<float> scales, qf, rowScale, y;
+  std::vector<float> scales, qf, rowScale, y, planes;
   for (int n0 = 0; n0 < N; n0 += chunk) {
     const int n = std::min(chunk, N - n0);
     const long M = n * outPlane;
@@ -163,17 +184,60 @@ void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int
     y.resize(static_cast<size_t>(M * OC));
     qgemm_i8(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), rowScale.data(), W, wScale, bias, act, alpha,
              y.data());
-    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
+    if (!pools(pool)) {
+      planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
+      continue;
+    }
+    planes.resize(static_cast<size_t>(M * OC));
+    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), planes.data());
+    PoolArgs all = pool;
+    all.planes = n * OC;
+    pool_planes(all, planes.data(), out + static_cast<long>(n0) * OC * pooledPlane);
   }
 }
 
 }  // namespace
 
-void qconv_i8(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
-              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act,
-              float alpha, float* out) {
+namespace qconv_kernels {
+
+void max_pool_planes(const PoolArgs& p, const float* src, float* dst) {
+  for (long pl = 0; pl < p.planes; ++pl) {
+    const float* s = src + pl * p.OH * p.OW;
+    float* d = dst + pl * p.PH * p.PW;
+    for (int ph = 0; ph < p.PH; ++ph) {
+      for (int pw = 0; pw < p.PW; ++pw) {
+        float m = s[static_cast<long>(ph * p.SH) * p.OW + pw * p.SW];
+        for (int i = 0; i < p.KH; ++i) {
+          const float* r = s + static_cast<long>(ph * p.SH + i) * p.OW + pw * p.SW;
+          for (int j = 0; j < p.KW; ++j) m = (r[j] > m || r[j] != r[j]) && m == m ? r[j] : m;  // NaN sticks
+        }
+        d[static_cast<long>(ph) * p.PW + pw] = m;
+      }
+    }
+  }
+}
+
+}  // namespace qconv_kernels
+
+void qconv_i8(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
+              const int32_t* geom, int PG, const int32_t* pool, const float* X, float scale, const int8_t* W,
+              const float* wScale, const float* bias, int act, float alpha, float* out) {
   qgemm_kernels::check_quant_scale("qconvI8", scale);
-  const PatchGeom g = qgemm_kernels::patch_geom("qconvI8", C, inPlane, outPlane, kArea, G, geom);
+  const PatchGeom g = qgemm_kernels::patch_geom("qconvI8", C, inPlane, convPlane, kArea, G, geom);
+  if (PG != 4) throw std::invalid_argument("qconvI8: pool must hold 4 integers (KH, KW, SH, SW), got " + std::to_string(PG));
+  for (int i = 0; i < 4; ++i) {
+    if (pool[i] < 1) throw std::invalid_argument("qconvI8: pool[" + std::to_string(i) + "] must be >= 1, got " + std::to_string(pool[i]));
+  }
+  if (pool[0] > g.OH || pool[1] > g.OW) {
+    throw std::invalid_argument("qconvI8: the pooling window " + std::to_string(pool[0]) + "x" + std::to_string(pool[1]) +
+                                " is larger than the convolution's output " + std::to_string(g.OH) + "x" + std::to_string(g.OW));
+  }
+  const PoolArgs pa{N * OC, g.OH, g.OW, pool[0], pool[1], pool[2], pool[3], (g.OH - pool[0]) / pool[2] + 1,
+                    (g.OW - pool[1]) / pool[3] + 1};
+  if (static_cast<long>(pa.PH) * pa.PW != outPlane) {
+    throw std::invalid_argument("qconvI8: outPlane is " + std::to_string(outPlane) + ", but the pooling gives " +
+                                std::to_string(pa.PH) + "x" + std::to_string(pa.PW));
+  }
   if (geom[kGeomOC] != OC) {
     throw std::invalid_argument("qconvI8: geom[3] (output channels) is " + std::to_string(geom[kGeomOC]) + ", expected OC " +
                                 std::to_string(OC));
@@ -183,10 +247,12 @@ void qconv_i8(int N, int C, int OC, long inPlane, long outPlane, long kArea, int
                                 std::to_string(kArea));
   }
   if (g.SH == 1 && g.SW == 1 && direct_path()) {
-    direct(N, g, OC, X, scale, W, wScale, bias, act, alpha, out);
+    PoolArgs perImage = pa;
+    perImage.planes = OC;
+    direct(N, g, OC, perImage, X, scale, W, wScale, bias, act, alpha, out);
     return;
   }
-  via_rows(N, C, OC, inPlane, outPlane, kArea, G, geom, X, scale, W, wScale, bias, act, alpha, out);
+  via_rows(N, C, OC, inPlane, convPlane, kArea, G, geom, pa, X, scale, W, wScale, bias, act, alpha, out);
 }
 
 const char* qconv_i8_path() { return direct_path() ? "avx512vnni-direct" : "im2col"; }

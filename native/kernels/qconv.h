@@ -14,12 +14,14 @@
 
 namespace myelin {
 
-// out[N,OC,OH,OW] as above; geom as for conv2d_forward (conv.h), groups 1; bias may be null.
-// Throws std::invalid_argument when geom disagrees with the sizes, for a scale qgemm's quantiser
-// refuses, or for kArea > kQgemmMaxK.
-void qconv_i8(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
-              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act,
-              float alpha, float* out);
+// The convolution above (geom as for conv2d_forward, conv.h, groups 1; convPlane = OH*OW; bias may be
+// null), then a max pooling of its planes fused in: pool = {KH, KW, SH, SW} (PG = 4), windows without
+// padding, floor mode (PH = (OH - KH) / SH + 1, ...; {1, 1, 1, 1} is none), a NaN in a window gives NaN.
+// out[N,OC,PH,PW], outPlane = PH*PW. Throws std::invalid_argument when geom or pool disagrees with the
+// sizes, for a scale qgemm's quantiser refuses, or for kArea > kQgemmMaxK.
+void qconv_i8(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
+              const int32_t* geom, int PG, const int32_t* pool, const float* X, float scale, const int8_t* W,
+              const float* wScale, const float* bias, int act, float alpha, float* out);
 
 // The path qconv_i8 takes for a stride-1 convolution on this CPU at the current SIMD level:
 // "avx512vnni-direct" (the direct kernel), else "im2col" (patch rows through qgemm_i8 at its path).
@@ -62,9 +64,17 @@ struct DirectArgs {
   float alpha;
 };
 
+// A max pooling of `planes` planes OH x OW into PH x PW (qconv_i8's rule).
+struct PoolArgs {
+  int planes, OH, OW, KH, KW, SH, SW, PH, PW;
+};
+void max_pool_planes(const PoolArgs& p, const float* src, float* dst);  // qconv.cc, portable
+
 #if defined(__x86_64__) || defined(_M_X64)
 // qconv_avx512.cc: call only when the CPU has AVX512-VNNI.
 void direct_i8_avx512vnni(const DirectArgs& args);
+// max_pool_planes for 2x2 windows of stride 2 (AVX-512 F); other windows go to max_pool_planes.
+void max_pool_2x2_avx512(const PoolArgs& p, const float* src, float* dst);
 #endif
 
 }  // namespace qconv_kernels

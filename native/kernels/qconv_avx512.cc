@@ -78,7 +78,37 @@ void tile(const DirectArgs& p, int t, int v0) {
   }
 }
 
+// max(x, y), NaN when either is NaN.
+inline __m512 nan_max(__m512 x, __m512 y) { return _mm512_mask_mov_ps(_mm512_max_ps(x, y), _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x); }
+
 }  // namespace
+
+void max_pool_2x2_avx512(const PoolArgs& p, const float* src, float* dst) {
+  // Lanes of the two vectors of 32 columns: even columns first, then odd ones.
+  alignas(64) int32_t even[16], odd[16];
+  for (int l = 0; l < 16; ++l) {
+    even[l] = 2 * l;
+    odd[l] = 2 * l + 1;
+  }
+  const __m512i ie = _mm512_load_si512(even), io = _mm512_load_si512(odd);
+  for (int pl = 0; pl < p.planes; ++pl) {
+    const float* s = src + static_cast<long>(pl) * p.OH * p.OW;
+    float* d = dst + static_cast<long>(pl) * p.PH * p.PW;
+    for (int ph = 0; ph < p.PH; ++ph) {
+      const float* r0 = s + static_cast<long>(2 * ph) * p.OW;
+      const float* r1 = r0 + p.OW;
+      for (int pw = 0; pw < p.PW; pw += 16) {
+        const int n = p.PW - pw < 16 ? p.PW - pw : 16;  // outputs; their inputs are columns 2pw .. 2pw + 2n
+        const __mmask16 lo = static_cast<__mmask16>(n >= 8 ? 0xffff : (1u << (2 * n)) - 1u);
+        const __mmask16 hi = static_cast<__mmask16>(n <= 8 ? 0 : n == 16 ? 0xffff : (1u << (2 * (n - 8))) - 1u);
+        const __m512 a = nan_max(_mm512_maskz_loadu_ps(lo, r0 + 2 * pw), _mm512_maskz_loadu_ps(lo, r1 + 2 * pw));
+        const __m512 b = nan_max(_mm512_maskz_loadu_ps(hi, r0 + 2 * pw + 16), _mm512_maskz_loadu_ps(hi, r1 + 2 * pw + 16));
+        const __m512 v = nan_max(_mm512_permutex2var_ps(a, ie, b), _mm512_permutex2var_ps(a, io, b));
+        _mm512_mask_storeu_ps(d + static_cast<long>(ph) * p.PW + pw, static_cast<__mmask16>(n == 16 ? 0xffff : (1u << n) - 1u), v);
+      }
+    }
+  }
+}
 
 void direct_i8_avx512vnni(const DirectArgs& p) {
   for (int t = 0; t < p.ocTiles; ++t) {

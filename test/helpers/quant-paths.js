@@ -237,14 +237,12 @@ for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
   if (N >= 4) X.fill(0, 2 * img, 3 * img); // image 2: zeros (scale 0)
   const Wq = int8s(OC * K), wScale = floats(OC, 1e-3, 2e-2);
   const bias = rnd() < 0.3 ? null : floats(OC, -1, 1);
+  const pools = [[1, 1, 1, 1], [2, 2, 2, 2], [3, 2, 2, 1]].filter(([ph, pw]) => ph <= OH && pw <= OW);
   for (const [scale, a] of [[0, 'relu'], [0.03, 'none'], [0, 'leakyRelu'], [0, 'tanh']]) {
-    const o = { N, C: Cc, OC, inPlane: H * W, outPlane: P, kArea: K, G: 15, geom, X, scale, W: Wq, wScale, bias, act: a, alpha: 0.1 };
-    const outC = new Float32Array(N * OC * P), outJ = new Float32Array(N * OC * P);
-    C.qconvI8({ ...o, out: outC });
-    J.qconvI8({ ...o, out: outJ });
-    const exact = a !== 'tanh';
+    // The float64 reference of the conv (and its tolerance), from the image's quantisation with the kernel's float32
+    // steps (scale, inverse, x * inverse, round half to even); NaN for an image holding a NaN.
+    const ref = new Float64Array(N * OC * P), tol = new Float64Array(N * OC * P);
     for (let n = 0; n < N; n++) {
-      // The image's quantisation with the kernel's float32 steps (scale, inverse, x * inverse, round half to even).
       let m = 0, nan = false;
       for (let t = n * img; t < (n + 1) * img; t++) {
         m = Math.max(m, Math.abs(X[t]));
@@ -254,34 +252,53 @@ for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
       const inv = scale > 0 ? Math.fround(1 / Math.fround(scale)) : m === 0 ? 0 : Math.fround(127 / m);
       const q = (c, ih, iw) => (ih < 0 || ih >= H || iw < 0 || iw >= W ? 0
         : roundEven(Math.max(-127, Math.min(127, Math.fround(X[n * img + (c * H + ih) * W + iw] * inv)))));
-      for (let oc = 0; oc < OC; oc++) {
-        for (let oh = 0; oh < OH; oh++) {
-          for (let ow = 0; ow < OW; ow++) {
-            const at = (n * OC + oc) * P + oh * OW + ow;
-            checked++;
-            if (exact && !Object.is(outC[at], outJ[at])) fail(`qconvI8 ${a} ${geom} scale=${scale} [${n},${oc},${oh},${ow}]: native ${outC[at]} != ts ${outJ[at]}`);
-            if (nan) {
-              if (!Number.isNaN(outC[at])) fail(`qconvI8 ${geom} image ${n} holds a NaN: output ${outC[at]}`);
-              continue;
-            }
-            let acc = 0;
-            for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
-              acc += q(c, oh * SH - PH + i * DH, ow * SW - PW + j * DW) * Math.max(-127, Wq[((oc * Cc + c) * KH + i) * KW + j]);
-            }
-            const prod = acc * s * wScale[oc], b = bias ? bias[oc] : 0;
-            const ref = act(a, prod + b, 0.1);
-            const tol = 6 * U24 * (Math.abs(prod) + Math.abs(b)) + 4e-6 * Math.abs(ref) + 1e-7;
-            if (!(Math.abs(outC[at] - ref) <= tol)) fail(`qconvI8 ${a} ${geom} scale=${scale} [${n},${oc},${oh},${ow}]: native ${outC[at]}, reference ${ref}`);
-            if (!(Math.abs(outJ[at] - ref) <= tol)) fail(`qconvI8 ${a} ${geom} scale=${scale} [${n},${oc},${oh},${ow}]: ts ${outJ[at]}, reference ${ref}`);
-          }
+      for (let oc = 0; oc < OC; oc++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+        const at = (n * OC + oc) * P + oh * OW + ow;
+        if (nan) {
+          ref[at] = NaN;
+          continue;
         }
+        let acc = 0;
+        for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+          acc += q(c, oh * SH - PH + i * DH, ow * SW - PW + j * DW) * Math.max(-127, Wq[((oc * Cc + c) * KH + i) * KW + j]);
+        }
+        const prod = acc * s * wScale[oc], b = bias ? bias[oc] : 0;
+        ref[at] = act(a, prod + b, 0.1);
+        tol[at] = 6 * U24 * (Math.abs(prod) + Math.abs(b)) + 4e-6 * Math.abs(ref[at]) + 1e-7;
+      }
+    }
+    for (const pool of pools) {
+      const PHo = Math.floor((OH - pool[0]) / pool[2]) + 1, PWo = Math.floor((OW - pool[1]) / pool[3]) + 1, Q = PHo * PWo;
+      const o = { N, C: Cc, OC, inPlane: H * W, convPlane: P, outPlane: Q, kArea: K, G: 15, geom, PG: 4, pool: Int32Array.from(pool), X, scale, W: Wq, wScale, bias, act: a, alpha: 0.1 };
+      const outC = new Float32Array(N * OC * Q), outJ = new Float32Array(N * OC * Q);
+      C.qconvI8({ ...o, out: outC });
+      J.qconvI8({ ...o, out: outJ });
+      for (let pl = 0; pl < N * OC; pl++) for (let ph = 0; ph < PHo; ph++) for (let pw = 0; pw < PWo; pw++) {
+        let want = -Infinity, t = 0;
+        for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) {
+          const at = pl * P + (ph * pool[2] + i) * OW + pw * pool[3] + j;
+          want = Number.isNaN(ref[at]) || Number.isNaN(want) ? NaN : Math.max(want, ref[at]);
+          t = Math.max(t, tol[at]);
+        }
+        const at = pl * Q + ph * PWo + pw;
+        const where = `qconvI8 ${a} ${geom} pool ${pool} scale=${scale} [plane ${pl}, ${ph}, ${pw}]`;
+        checked++;
+        if (a !== 'tanh' && !Object.is(outC[at], outJ[at])) fail(`${where}: native ${outC[at]} != ts ${outJ[at]}`);
+        if (Number.isNaN(want)) {
+          if (!Number.isNaN(outC[at]) || !Number.isNaN(outJ[at])) fail(`${where}: image holds a NaN, outputs ${outC[at]}, ${outJ[at]}`);
+          continue;
+        }
+        if (!(Math.abs(outC[at] - want) <= t)) fail(`${where}: native ${outC[at]}, reference ${want}`);
+        if (!(Math.abs(outJ[at] - want) <= t)) fail(`${where}: ts ${outJ[at]}, reference ${want}`);
       }
     }
   }
 }
 for (const [what, fn] of [
-  ['a geometry whose OC disagrees', () => C.qconvI8({ N: 1, C: 1, OC: 2, inPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(18), wScale: new Float32Array(2), bias: null, act: 'none', alpha: 0, out: new Float32Array(18) })],
-  ['a negative scale', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), X: new Float32Array(9), scale: -1, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+  ['a geometry whose OC disagrees', () => C.qconvI8({ N: 1, C: 1, OC: 2, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(18), wScale: new Float32Array(2), bias: null, act: 'none', alpha: 0, out: new Float32Array(18) })],
+  ['a negative scale', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: -1, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+  ['a pool window larger than the output', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 1, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(4, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+  ['an outPlane the pool does not give', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 2, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(2, 2, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
 ]) {
   let msg = '';
   try {

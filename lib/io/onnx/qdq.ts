@@ -29,6 +29,8 @@ export interface QdqConvConfig {
   activation: string;
   alpha: number;
   inputScale: number;
+  /** A max pooling fused after the activation: [kernelH, kernelW, strideH, strideW]. */
+  pool?: [number, number, number, number] | null;
 }
 
 /** The smallest per-row scale the graph uses (a row of zeros quantises to zeros instead of 0 / 0). */
@@ -118,7 +120,7 @@ export function writeQdqLinear(ctx: OnnxExportContext, c: QdqLinearConfig): void
  * per-output-channel DequantizeLinear (axis 0) on the weights around a Conv. int8 with dynamic scales (each image
  * scaled by its own max |x|): the images reshaped to rows [batch, C * H * W], quantised per row as QuantizedLinear's
  * inputs are, and reshaped back before the same Conv. bf16: a Conv on the bfloat16 weights and the input rounded to
- * bfloat16.
+ * bfloat16. A fused max pooling follows the activation as a MaxPool.
  * @param ctx - the exporter's context (its current value is the layer's [batch, inChannels, height, width] input).
  * @param c - the layer's config.
  * @throws Error for an input that is not [batch, inChannels, height, width] (or smaller than the kernel) or an
@@ -154,4 +156,10 @@ export function writeQdqConv(ctx: OnnxExportContext, c: QdqConvConfig): void {
   ctx.current = ctx.node('Conv', [x, weightValue(ctx, int8, [OC, C, kh, kw]), ...bias], attrs);
   ctx.shape = [OC, OH, OW];
   activation(ctx, c);
+  const pool = c.pool ?? null;
+  if (pool !== null) {
+    if (pool[0] > OH || pool[1] > OW) throw new Error(`${where}: the output ${OH}x${OW} is smaller than the pool window ${pool[0]}x${pool[1]}`);
+    ctx.chain('MaxPool', [{ name: 'kernel_shape', ints: [pool[0], pool[1]] }, { name: 'strides', ints: [pool[2], pool[3]] }], 'the max pooling fused into the layer');
+    ctx.shape = [OC, Math.floor((OH - pool[0]) / pool[2]) + 1, Math.floor((OW - pool[1]) / pool[3]) + 1];
+  }
 }
