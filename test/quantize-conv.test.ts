@@ -167,10 +167,10 @@ for (const bt of backendsUnderTest()) {
           ['int8 calibrated', quantize(model, { dtype: 'int8', calibration: asImages(digits.train.x.slice(0, 256 * 64)) })],
           ['bf16', quantize(model, { dtype: 'bf16' })],
         ] as const) {
-          // int8: the MaxPool2d after the first conv's activation runs inside it (bf16 keeps it a layer).
-          expect(q.layers.map((l) => l.constructor.name)).toEqual(name === 'bf16' ? ['QuantizedConv2d', 'MaxPool2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear'] : ['QuantizedConv2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
-          expect(q.layers[name === 'bf16' ? 2 : 1].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
-          if (name !== 'bf16') expect(q.layers[0].describe()).toMatch(/\+ max pool 2x2\)$/);
+          // The MaxPool2d after the first conv's activation runs inside it.
+          expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
+          expect(q.layers[1].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
+          expect(q.layers[0].describe()).toMatch(/\+ max pool 2x2\)$/);
           const y = q.predict(x);
           const acc = accuracy(y);
           console.log(`digits CNN ${bt.name} ${name}: ${acc.toFixed(4)} vs float32 ${ref.toFixed(4)} (backend ${getBackend().name})`);
@@ -188,7 +188,7 @@ for (const bt of backendsUnderTest()) {
   });
 }
 
-describe('the max pooling quantize() folds into an int8 QuantizedConv2d', () => {
+describe('the max pooling quantize() folds into a QuantizedConv2d', () => {
   it('folds MaxPool2d without padding, dilation or ceil mode only, and gives the float path\'s layers\' result', () => {
     setBackend('native');
     const conv = new Conv2d(2, 5, 3, { padding: 1, seed: 3 });
@@ -205,10 +205,13 @@ describe('the max pooling quantize() folds into an int8 QuantizedConv2d', () => 
     for (const pool of [new MaxPool2d(2, { padding: 1 }), new MaxPool2d(2, { ceilMode: true }), new MaxPool2d(2, { dilation: 2 })]) {
       expect(quantize(new Sequential([conv, new ReLU(), pool]), { dtype: 'int8' }).layers).toHaveLength(2);
     }
-    expect(quantize(new Sequential([conv, new ReLU(), new MaxPool2d(2)]), { dtype: 'bf16' }).layers).toHaveLength(2);
+    const bf16 = quantize(new Sequential([conv, new ReLU(), new MaxPool2d(3, { stride: 2 })]), { dtype: 'bf16' });
+    expect(bf16.layers).toHaveLength(1);
+    const bf16Plain = new MaxPool2d(3, { stride: 2 }).forward(QuantizedConv2d.fromConv2d(conv, 'bf16', 'relu', 0.01).forward(x));
+    expect(Array.from(bf16.forward(x).data)).toEqual(Array.from(bf16Plain.data));
   });
 
-  it('loads configs saved without the pool key (null), checks the key, and refuses a pool with bf16', () => {
+  it('loads configs saved without the pool key (null) and checks the key', () => {
     const base = {
       type: 'QuantizedConv2d', dtype: 'int8', inChannels: 1, outChannels: 2, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1],
       dilation: [1, 1], bias: true, activation: 'relu', alpha: 0.01, inputScale: 0,
@@ -216,7 +219,7 @@ describe('the max pooling quantize() folds into an int8 QuantizedConv2d', () => 
     expect((fromConfig(base) as QuantizedConv2d).pool).toBeNull();
     expect((fromConfig({ ...base, pool: [2, 2, 2, 2] }) as QuantizedConv2d).pool).toEqual([2, 2, 2, 2]);
     expect(() => fromConfig({ ...base, pool: [2, 2, 0, 2] })).toThrow(/key 'pool' must be null or \[kernelH, kernelW, strideH, strideW\] of positive integers, got/);
-    expect(() => fromConfig({ ...base, dtype: 'bf16', pool: [2, 2, 2, 2] })).toThrow(/a fused pool needs dtype 'int8', got 'bf16'/);
+    expect((fromConfig({ ...base, dtype: 'bf16', pool: [2, 2, 2, 2] }) as QuantizedConv2d).pool).toEqual([2, 2, 2, 2]);
     const q = fromConfig({ ...base, pool: [4, 4, 1, 1] }) as QuantizedConv2d;
     expect(() => q.forward(new Tensor(rand(9), [1, 1, 3, 3]))).toThrow(/gives 3x3 outputs, smaller than the pool window 4x4/);
   });

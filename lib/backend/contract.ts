@@ -50,6 +50,8 @@ export interface BackendInfo {
   bf16Path?: 'avx512bf16' | 'fp32';
   /** Path of the int8 convolution at stride 1 (native only): the direct AVX512-VNNI kernel, or patch rows through the int8 GEMM. */
   qconvPath?: 'avx512vnni-direct' | 'im2col';
+  /** Path of the bf16 convolution at stride 1 (native only): the direct AVX512-BF16 kernel, or patch rows through the bf16 GEMM. */
+  qconvBf16Path?: 'avx512bf16-direct' | 'im2col';
   /** Threads the kernels may use (1 for js). */
   threads: number;
   /** Free-form extra facts (compiler, build type, ...). */

@@ -471,6 +471,21 @@ none/relu/leakyRelu.`,
     },
   },
 
+  qconvBf16: {
+    doc: `qconvI8's convolution and fused max pooling in bf16: X rounded to bfloat16 (as toBf16), W [OC, C*KH*KW]
+bfloat16 bits, products and sums in float32 (the order of the sums differs between paths),
+y = act(sum + bias[oc]), then the pooling (pool = [KH, KW, SH, SW], PG = 4, [1, 1, 1, 1] is none).`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('convPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, dim('PG'), { name: 'pool', type: 'i32', len: 'PG' }, f32('X', 'N*C*inPlane'),
+      { name: 'W', type: 'u16', len: 'OC*kArea' }, f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    options: true,
+    cpp: 'qconv.h myelin::qconv_bf16',
+    example: {
+      sizes: { N: 2, C: 2, OC: 4, inPlane: 25, convPlane: 25, outPlane: 4, kArea: 18, G: 15, PG: 4 },
+      i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1], pool: [2, 2, 2, 2] },
+    },
+  },
+
   // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----
   // The geometry travels as one int32 array `geom` of G = 15 entries (native/kernels/conv.h:
   // C, H, W, OC, OH, OW, KH, KW, strideH, strideW, padH, padW, dilationH, dilationW, groups); the

@@ -132,6 +132,13 @@ export abstract class QuantizedLayer extends Module {
     return { W: w.i8, wScale: this.weightScale.data };
   }
 
+  /** bf16 layers: the weights as bfloat16 bits. */
+  protected bf16Weights(): Uint16Array {
+    const w = this.loweredWeights();
+    if (w.bf16 === null) throw new Error(`${this.describe()}: not a bf16 layer`);
+    return w.bf16;
+  }
+
   /** out[M, outputs] = the GEMM of the M rows already in s (int8: A and aScale; bf16: A16), bias and activation. */
   protected gemmRows(M: number, s: RowScratch, out: Float32Array): void {
     const backend = getBackend();

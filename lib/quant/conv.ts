@@ -28,7 +28,7 @@ export interface QuantizedConv2dSettings {
   alpha: number;
   /** int8: the calibrated (static) scale of the input, max |x| / 127; 0: a dynamic scale per image. */
   inputScale: number;
-  /** int8: a MaxPool2d after the activation folded in (quantize() does it), or null/absent (none). */
+  /** A MaxPool2d after the activation folded in (quantize() does it), or null/absent (none). */
   pool?: FusedMaxPool | null;
 }
 
@@ -58,14 +58,13 @@ export class QuantizedConv2d extends QuantizedLayer {
   readonly stride: Pair;
   readonly padding: Pair;
   readonly dilation: Pair;
-  /** A max pooling run on the output (int8 only), or null. */
+  /** A max pooling run on the output, or null. */
   readonly pool: FusedMaxPool | null;
-  private rowsOut: Float32Array = new Float32Array(0);
 
   /**
    * An empty layer of this shape (load fills it); quantize() builds them from Conv2d layers.
-   * @param cfg - dtype, channels, kernelSize, stride, padding (explicit), dilation, bias, activation, alpha, inputScale (0: dynamic), pool (int8: a fused max pooling [kh, kw, sh, sw]; default null).
-   * @throws Error when inputScale is negative, or not 0 with dtype 'bf16', or a pool is given with dtype 'bf16'.
+   * @param cfg - dtype, channels, kernelSize, stride, padding (explicit), dilation, bias, activation, alpha, inputScale (0: dynamic), pool (a fused max pooling [kh, kw, sh, sw]; default null).
+   * @throws Error when inputScale is negative, or not 0 with dtype 'bf16'.
    * @example
    * ```ts
    * const q = QuantizedConv2d.fromConv2d(new nn.Conv2d(1, 8, 3, { padding: 1 }), 'int8', 'relu', 0.01);
@@ -80,7 +79,6 @@ export class QuantizedConv2d extends QuantizedLayer {
     this.padding = [cfg.padding[0], cfg.padding[1]];
     this.dilation = [cfg.dilation[0], cfg.dilation[1]];
     const pool = cfg.pool ?? null;
-    if (pool !== null && cfg.dtype !== 'int8') throw new Error(`QuantizedConv2d: a fused pool needs dtype 'int8', got '${cfg.dtype}'`);
     this.pool = pool === null ? null : [pool[0], pool[1], pool[2], pool[3]];
   }
 
@@ -91,7 +89,7 @@ export class QuantizedConv2d extends QuantizedLayer {
    * @param activation - the activation applied to the outputs ('none' for none).
    * @param alpha - leakyRelu's slope.
    * @param inputScale - int8: the calibrated input scale, or 0 (default) for a scale per image.
-   * @param pool - int8: a max pooling [kh, kw, sh, sw] fused after the activation, or null (default).
+   * @param pool - a max pooling [kh, kw, sh, sw] fused after the activation, or null (default).
    * @returns the quantised layer.
    * @throws Error when conv has groups or an asymmetric 'same' padding, or a NaN or infinite weight.
    */
@@ -122,33 +120,27 @@ export class QuantizedConv2d extends QuantizedLayer {
     const OH = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
     const OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
     if (OH < 1 || OW < 1) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} is smaller than the kernel (output ${OH}x${OW})`);
-    const P = OH * OW, K = C * kh * kw, OC = this.outChannels, M = N * P;
+    const P = OH * OW, K = C * kh * kw, OC = this.outChannels;
     const backend = getBackend();
     const xd = x.data.length === x.size ? x.data : x.data.subarray(0, x.size);
     const geom = Int32Array.of(C, H, W, OC, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, 1);
+    const pool = Int32Array.from(this.pool ?? [1, 1, 1, 1]);
+    if (pool[0] > OH || pool[1] > OW) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} gives ${OH}x${OW} outputs, smaller than the pool window ${pool[0]}x${pool[1]}`);
+    const PH = Math.floor((OH - pool[0]) / pool[2]) + 1, PW = Math.floor((OW - pool[1]) / pool[3]) + 1;
+    const out = outputBuffer(N * OC * PH * PW);
+    // Each image quantised (or rounded to bfloat16) once, the products read straight from it (direct convolution,
+    // fused epilogue and pooling).
+    const common = {
+      N, C, OC, inPlane: H * W, convPlane: P, outPlane: PH * PW, kArea: K, G: geom.length, geom, PG: 4, pool, X: xd,
+      bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out,
+    };
     if (this.dtype === 'int8') {
-      // Each image quantised once, the products read straight from it (direct int8 convolution, fused epilogue).
       const w = this.int8Weights();
-      const pool = Int32Array.from(this.pool ?? [1, 1, 1, 1]);
-      if (pool[0] > OH || pool[1] > OW) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} gives ${OH}x${OW} outputs, smaller than the pool window ${pool[0]}x${pool[1]}`);
-      const PH = Math.floor((OH - pool[0]) / pool[2]) + 1, PW = Math.floor((OW - pool[1]) / pool[3]) + 1;
-      const pooled = outputBuffer(N * OC * PH * PW);
-      backend.qconvI8({
-        N, C, OC, inPlane: H * W, convPlane: P, outPlane: PH * PW, kArea: K, G: geom.length, geom, PG: 4, pool, X: xd, scale: this.inputScale,
-        W: w.W, wScale: w.wScale, bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out: pooled,
-      });
-      return new Tensor(pooled, [N, OC, PH, PW]);
+      backend.qconvI8({ ...common, scale: this.inputScale, W: w.W, wScale: w.wScale });
+    } else {
+      backend.qconvBf16({ ...common, W: this.bf16Weights() });
     }
-    if (this.rowsOut.length < M * OC) this.rowsOut = new Float32Array(M * OC);
-    const y = this.rowsOut.subarray(0, M * OC);
-    // bf16: each output pixel's patch (c, i, j order, zeros outside the image) as one GEMM row, rounded to bfloat16.
-    const s = this.scratchFor(M);
-    backend.im2colBf16(N, C, H * W, P, K, geom.length, geom, xd, s.A16);
-    const out = outputBuffer(N * OC * P);
-    this.gemmRows(M, s, y);
-    // [n, p, oc] -> [n, oc, p]
-    backend.planesFromRows(N, P, OC, y, out);
-    return new Tensor(out, [N, OC, OH, OW]);
+    return new Tensor(out, [N, OC, PH, PW]);
   }
 
   override toConfig(): QuantizedConv2dConfig {

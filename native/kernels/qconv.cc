@@ -54,11 +54,12 @@ struct DirectPlan {
   std::vector<Segment> seg;
 };
 
-DirectPlan plan_direct(const PatchGeom& g, int OC, const int8_t* W) {
+// per: channels per 4-byte group (4 int8, 2 bf16); W: int8 [OC, K] (w8) or bf16 bits [OC, K] (w16).
+DirectPlan plan_direct(const PatchGeom& g, int OC, int per, const int8_t* w8, const uint16_t* w16) {
   DirectPlan d;
   d.Hp = g.H + 2 * g.PH;
   d.Wp = g.W + 2 * g.PW;
-  d.C4 = (g.C + 3) / 4;
+  d.C4 = (g.C + per - 1) / per;
   d.taps = g.KH * g.KW;
   d.ocTiles = (OC + kOcTile - 1) / kOcTile;
   const long wide = static_cast<long>(g.OH) * d.Wp;
@@ -69,19 +70,23 @@ DirectPlan plan_direct(const PatchGeom& g, int OC, const int8_t* W) {
   d.S = (d.S + 15) / 16 * 16;
   for (int i = 0; i < g.KH; ++i)
     for (int j = 0; j < g.KW; ++j) d.tapOff.push_back(i * g.DH * d.Wp + j * g.DW);
-  // Weights: [tile][tap][group][kOcTile] int32 of 4 bytes (channels 4g .. 4g+3), -128 read as -127.
+  // Weights: [tile][tap][group][kOcTile] int32 of `per` channels (int8: -128 read as -127; bf16: 2 halves).
   const int K = g.C * g.KH * g.KW;
   d.w.assign(static_cast<size_t>(d.ocTiles) * d.taps * d.C4 * kOcTile, 0);
   d.corr.assign(static_cast<size_t>(d.ocTiles) * kOcTile, 0);
   for (int oc = 0; oc < OC; ++oc) {
-    const int8_t* wo = W + static_cast<long>(oc) * K;
     int32_t sum = 0;
     for (int c = 0; c < g.C; ++c) {
       for (int tap = 0; tap < d.taps; ++tap) {
-        const int8_t v = wo[c * d.taps + tap] == -128 ? -127 : wo[c * d.taps + tap];
-        sum += v;
-        const size_t at = ((static_cast<size_t>(oc / kOcTile) * d.taps + tap) * d.C4 + c / 4) * kOcTile + oc % kOcTile;
-        reinterpret_cast<int8_t*>(&d.w[at])[c % 4] = v;
+        const long k = static_cast<long>(oc) * K + c * d.taps + tap;
+        const size_t at = ((static_cast<size_t>(oc / kOcTile) * d.taps + tap) * d.C4 + c / per) * kOcTile + oc % kOcTile;
+        if (w16 != nullptr) {
+          reinterpret_cast<uint16_t*>(&d.w[at])[c % per] = w16[k];
+        } else {
+          const int8_t v = w8[k] == -128 ? -127 : w8[k];
+          sum += v;
+          reinterpret_cast<int8_t*>(&d.w[at])[c % per] = v;
+        }
       }
     }
     d.corr[oc] = 128 * sum;
@@ -101,6 +106,19 @@ DirectPlan plan_direct(const PatchGeom& g, int OC, const int8_t* W) {
   return d;
 }
 
+// The bf16 image H16[C,H,W] into the kernel's layout (qconv.h): pairs of channels, padding 0.
+void repack_image_bf16(const PatchGeom& g, const DirectPlan& d, const uint16_t* h, uint16_t* in) {
+  std::memset(in, 0, static_cast<size_t>(d.C4) * d.S * 4);
+  for (int c = 0; c < g.C; ++c) {
+    uint16_t* plane = in + (static_cast<long>(c / 2) * d.S) * 2 + c % 2;
+    for (int y = 0; y < g.H; ++y) {
+      const uint16_t* src = h + (static_cast<long>(c) * g.H + y) * g.W;
+      uint16_t* dst = plane + (static_cast<long>(y + g.PH) * d.Wp + g.PW) * 2;
+      for (int w = 0; w < g.W; ++w) dst[2 * w] = src[w];
+    }
+  }
+}
+
 // The int8 image Q[C,H,W] into the kernel's layout (qconv.h): u8 (q + 128), padding 128.
 void repack_image(const PatchGeom& g, const DirectPlan& d, const int8_t* q, uint8_t* in) {
   std::memset(in, 0x80, static_cast<size_t>(d.C4) * d.S * 4);
@@ -114,10 +132,12 @@ void repack_image(const PatchGeom& g, const DirectPlan& d, const int8_t* q, uint
   }
 }
 
-void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float* X, float scale, const int8_t* W,
-            const float* wScale, const float* bias, int act, float alpha, float* out) {
+// int8 (W8, wScale) or bf16 (W16: wScale unused, scale 0).
+void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float* X, float scale, const int8_t* W8,
+            const uint16_t* W16, const float* wScale, const float* bias, int act, float alpha, float* out) {
 #ifdef MYELIN_QGEMM_HAVE_X86
-  const DirectPlan d = plan_direct(g, OC, W);
+  const bool bf16 = W16 != nullptr;
+  const DirectPlan d = plan_direct(g, OC, bf16 ? 2 : 4, W8, W16);
   const long image = static_cast<long>(g.C) * g.H * g.W, P = static_cast<long>(g.OH) * g.OW;
   const long pooledPlane = static_cast<long>(pool.PH) * pool.PW;
   const bool pooled = pools(pool);
@@ -125,20 +145,28 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
   const double work = static_cast<double>(N) * OC * P * g.C * g.KH * g.KW;
   const int tasks = work < 262144.0 ? 1 : std::min(num_threads(), N);
   auto run = [&](int n0, int n1) {
-    std::vector<int8_t> q(static_cast<size_t>(image));
-    std::vector<uint8_t> in(static_cast<size_t>(d.C4) * d.S * 4);
+    std::vector<int8_t> q(bf16 ? 0 : static_cast<size_t>(image));
+    std::vector<uint16_t> h(bf16 ? static_cast<size_t>(image) : 0);
+    std::vector<uint32_t> in(static_cast<size_t>(d.C4) * d.S);
     std::vector<float> sc(d.corr.size(), 0.0f);
     // With a pooling: the image's conv planes stay in this buffer (cache-resident), only the pooled ones are stored.
     std::vector<float> planes(pooled ? static_cast<size_t>(OC * P) : 0);
     for (int n = n0; n < n1; ++n) {
-      float s = 0.0f;
-      quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
-      repack_image(g, d, q.data(), in.data());
-      for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
+      if (bf16) {
+        to_bf16(image, X + n * image, h.data());
+        repack_image_bf16(g, d, h.data(), reinterpret_cast<uint16_t*>(in.data()));
+      } else {
+        float s = 0.0f;
+        quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
+        repack_image(g, d, q.data(), reinterpret_cast<uint8_t*>(in.data()));
+        for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
+      }
       float* o = pooled ? planes.data() : out + static_cast<long>(n) * OC * P;
-      qconv_kernels::direct_i8_avx512vnni(qconv_kernels::DirectArgs{
-          in.data(), d.S, d.C4, d.taps, d.tapOff.data(), d.w.data(), d.corr.data(), sc.data(), bias, OC, d.ocTiles,
-          d.vecs, d.seg.data(), d.segStart.data(), o, P, fused ? act : kActNone, alpha});
+      const qconv_kernels::DirectArgs args{
+          reinterpret_cast<const uint8_t*>(in.data()), d.S, d.C4, d.taps, d.tapOff.data(), d.w.data(), d.corr.data(), sc.data(), bias, OC, d.ocTiles,
+          d.vecs, d.seg.data(), d.segStart.data(), o, P, fused ? act : kActNone, alpha};
+      if (bf16) qconv_kernels::direct_bf16_avx512(args);
+      else qconv_kernels::direct_i8_avx512vnni(args);
       if (!fused) activation_forward(act, OC * P, o, o, alpha);
       if (pooled) pool_planes(pool, o, out + static_cast<long>(n) * OC * pooledPlane);
     }
@@ -150,7 +178,7 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
   const int step = (N + tasks - 1) / tasks;
   parallel_for((N + step - 1) / step, [&](int t) { run(t * step, std::min(N, (t + 1) * step)); });
 #else
-  (void)N, (void)g, (void)OC, (void)pool, (void)X, (void)scale, (void)W, (void)wScale, (void)bias, (void)act, (void)alpha, (void)out;
+  (void)N, (void)g, (void)OC, (void)pool, (void)X, (void)scale, (void)W8, (void)W16, (void)wScale, (void)bias, (void)act, (void)alpha, (void)out;
 #endif
 }
 
@@ -219,42 +247,109 @@ void max_pool_planes(const PoolArgs& p, const float* src, float* dst) {
 
 }  // namespace qconv_kernels
 
-void qconv_i8(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
-              const int32_t* geom, int PG, const int32_t* pool, const float* X, float scale, const int8_t* W,
-              const float* wScale, const float* bias, int act, float alpha, float* out) {
-  qgemm_kernels::check_quant_scale("qconvI8", scale);
-  const PatchGeom g = qgemm_kernels::patch_geom("qconvI8", C, inPlane, convPlane, kArea, G, geom);
-  if (PG != 4) throw std::invalid_argument("qconvI8: pool must hold 4 integers (KH, KW, SH, SW), got " + std::to_string(PG));
+namespace {
+
+// The checks both entry points share: the geometry, the pooling and the channel count; the pooling of all planes.
+struct Checked {
+  PatchGeom g;
+  PoolArgs pool;
+};
+
+Checked check_conv_pool(const char* kernel, int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea,
+                        int G, const int32_t* geom, int PG, const int32_t* pool) {
+  const std::string k(kernel);
+  const PatchGeom g = qgemm_kernels::patch_geom(kernel, C, inPlane, convPlane, kArea, G, geom);
+  if (PG != 4) throw std::invalid_argument(k + ": pool must hold 4 integers (KH, KW, SH, SW), got " + std::to_string(PG));
   for (int i = 0; i < 4; ++i) {
-    if (pool[i] < 1) throw std::invalid_argument("qconvI8: pool[" + std::to_string(i) + "] must be >= 1, got " + std::to_string(pool[i]));
+    if (pool[i] < 1) throw std::invalid_argument(k + ": pool[" + std::to_string(i) + "] must be >= 1, got " + std::to_string(pool[i]));
   }
   if (pool[0] > g.OH || pool[1] > g.OW) {
-    throw std::invalid_argument("qconvI8: the pooling window " + std::to_string(pool[0]) + "x" + std::to_string(pool[1]) +
+    throw std::invalid_argument(k + ": the pooling window " + std::to_string(pool[0]) + "x" + std::to_string(pool[1]) +
                                 " is larger than the convolution's output " + std::to_string(g.OH) + "x" + std::to_string(g.OW));
   }
   const PoolArgs pa{N * OC, g.OH, g.OW, pool[0], pool[1], pool[2], pool[3], (g.OH - pool[0]) / pool[2] + 1,
                     (g.OW - pool[1]) / pool[3] + 1};
   if (static_cast<long>(pa.PH) * pa.PW != outPlane) {
-    throw std::invalid_argument("qconvI8: outPlane is " + std::to_string(outPlane) + ", but the pooling gives " +
+    throw std::invalid_argument(k + ": outPlane is " + std::to_string(outPlane) + ", but the pooling gives " +
                                 std::to_string(pa.PH) + "x" + std::to_string(pa.PW));
   }
   if (geom[kGeomOC] != OC) {
-    throw std::invalid_argument("qconvI8: geom[3] (output channels) is " + std::to_string(geom[kGeomOC]) + ", expected OC " +
+    throw std::invalid_argument(k + ": geom[3] (output channels) is " + std::to_string(geom[kGeomOC]) + ", expected OC " +
                                 std::to_string(OC));
   }
+  return Checked{g, pa};
+}
+
+// The bf16 fallback: patch rows rounded to bf16 through gemm_bf16, a chunk of images at a time, then the pooling.
+void via_rows_bf16(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
+                   const PoolArgs& pool, const float* X, const uint16_t* W, const float* bias, int act, float alpha, float* out) {
+  const long image = C * inPlane, pooledPlane = static_cast<long>(pool.PH) * pool.PW;
+  const long perImage = std::max({image, outPlane * kArea, outPlane * OC});
+  constexpr long kMaxElements = 1L << 28;
+  if (perImage > kMaxElements) {
+    throw std::invalid_argument("qconvBf16: one image's patch rows (" + std::to_string(outPlane) + " x " + std::to_string(kArea) +
+                                ") are too large for the im2col path");
+  }
+  const int chunk = static_cast<int>(std::min<long>(N, std::max(1L, kMaxElements / perImage)));
+  std::vector<uint16_t> rows;
+  std::vector<float> y, planes;
+  for (int n0 = 0; n0 < N; n0 += chunk) {
+    const int n = std::min(chunk, N - n0);
+    const long M = n * outPlane;
+    rows.resize(static_cast<size_t>(M * kArea));
+    im2col_bf16(n, C, static_cast<int>(inPlane), static_cast<int>(outPlane), static_cast<int>(kArea), G, geom, X + n0 * image,
+                rows.data());
+    y.resize(static_cast<size_t>(M * OC));
+    gemm_bf16(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), W, bias, act, alpha, y.data());
+    if (!pools(pool)) {
+      planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
+      continue;
+    }
+    planes.resize(static_cast<size_t>(M * OC));
+    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), planes.data());
+    PoolArgs all = pool;
+    all.planes = n * OC;
+    pool_planes(all, planes.data(), out + static_cast<long>(n0) * OC * pooledPlane);
+  }
+}
+
+bool direct_bf16_path() { return std::strcmp(gemm_bf16_path(), "avx512bf16") == 0; }
+
+}  // namespace
+
+void qconv_i8(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
+              const int32_t* geom, int PG, const int32_t* pool, const float* X, float scale, const int8_t* W,
+              const float* wScale, const float* bias, int act, float alpha, float* out) {
+  qgemm_kernels::check_quant_scale("qconvI8", scale);
+  const Checked c = check_conv_pool("qconvI8", N, C, OC, inPlane, convPlane, outPlane, kArea, G, geom, PG, pool);
   if (kArea > kQgemmMaxK) {
     throw std::invalid_argument("qconvI8: kArea must be at most " + std::to_string(kQgemmMaxK) + " (int32 sums), got " +
                                 std::to_string(kArea));
   }
-  if (g.SH == 1 && g.SW == 1 && direct_path()) {
-    PoolArgs perImage = pa;
+  if (c.g.SH == 1 && c.g.SW == 1 && direct_path()) {
+    PoolArgs perImage = c.pool;
     perImage.planes = OC;
-    direct(N, g, OC, perImage, X, scale, W, wScale, bias, act, alpha, out);
+    direct(N, c.g, OC, perImage, X, scale, W, nullptr, wScale, bias, act, alpha, out);
     return;
   }
-  via_rows(N, C, OC, inPlane, convPlane, kArea, G, geom, pa, X, scale, W, wScale, bias, act, alpha, out);
+  via_rows(N, C, OC, inPlane, convPlane, kArea, G, geom, c.pool, X, scale, W, wScale, bias, act, alpha, out);
+}
+
+void qconv_bf16(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
+                const int32_t* geom, int PG, const int32_t* pool, const float* X, const uint16_t* W, const float* bias,
+                int act, float alpha, float* out) {
+  const Checked c = check_conv_pool("qconvBf16", N, C, OC, inPlane, convPlane, outPlane, kArea, G, geom, PG, pool);
+  if (c.g.SH == 1 && c.g.SW == 1 && direct_bf16_path()) {
+    PoolArgs perImage = c.pool;
+    perImage.planes = OC;
+    direct(N, c.g, OC, perImage, X, 0.0f, nullptr, W, nullptr, bias, act, alpha, out);
+    return;
+  }
+  via_rows_bf16(N, C, OC, inPlane, convPlane, kArea, G, geom, c.pool, X, W, bias, act, alpha, out);
 }
 
 const char* qconv_i8_path() { return direct_path() ? "avx512vnni-direct" : "im2col"; }
+
+const char* qconv_bf16_path() { return direct_bf16_path() ? "avx512bf16-direct" : "im2col"; }
 
 }  // namespace myelin

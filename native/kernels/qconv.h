@@ -23,15 +23,25 @@ void qconv_i8(int N, int C, int OC, long inPlane, long convPlane, long outPlane,
               const int32_t* geom, int PG, const int32_t* pool, const float* X, float scale, const int8_t* W,
               const float* wScale, const float* bias, int act, float alpha, float* out);
 
+// The same convolution and pooling in bf16: the image and the weights (W: bfloat16 bits) rounded to bfloat16,
+// products and sums in float32 (the order of the sums differs between paths), out = act(sum + bias[oc]),
+// then the pooling. Throws std::invalid_argument when geom or pool disagrees with the sizes.
+void qconv_bf16(int N, int C, int OC, long inPlane, long convPlane, long outPlane, long kArea, int G,
+                const int32_t* geom, int PG, const int32_t* pool, const float* X, const uint16_t* W, const float* bias,
+                int act, float alpha, float* out);
+
 // The path qconv_i8 takes for a stride-1 convolution on this CPU at the current SIMD level:
 // "avx512vnni-direct" (the direct kernel), else "im2col" (patch rows through qgemm_i8 at its path).
 // Strided convolutions always take "im2col".
 const char* qconv_i8_path();
+// qconv_bf16's: "avx512bf16-direct" when gemm_bf16 runs on AVX512-BF16, else "im2col".
+const char* qconv_bf16_path();
 
 namespace qconv_kernels {
 
 // The quantised image of the direct kernel: C4 = ceil(C/4) planes of S pixels, each pixel 4 bytes
-// (channels 4g .. 4g+3, as u8: q + 128; missing channels and padding read 128, i.e. zero). Pixel
+// (channels 4g .. 4g+3, as u8: q + 128; missing channels and padding read 128, i.e. zero). bf16: C4 =
+// ceil(C/2) planes, each pixel two bfloat16 (channels 2g, 2g+1; padding 0), weights likewise in pairs. Pixel
 // (h, w) of the zero-padded image (Hp x Wp) sits at h*Wp + w; pixels beyond Hp*Wp are padding too.
 // Outputs are computed on the "wide" grid p = oh*Wp + ow (ow < Wp; columns ow >= OW are discarded),
 // so tap (i, j) of output p reads pixel p + tapOff[i*KW + j] (tapOff = i*DH*Wp + j*DW): one stride.
@@ -51,8 +61,8 @@ struct DirectArgs {
   int C4, taps;
   const int32_t* tapOff;    // taps entries
   const int32_t* w;         // packed weights: [OC tile][tap][C4][kOcTile] x 4 bytes (s8)
-  const int32_t* corr;      // per output channel (padded to tiles): 128 * sum of its weights
-  const float* scale;       // per output channel: f32(s_n * wScale[oc]) (padded)
+  const int32_t* corr;      // int8, per output channel (padded to tiles): 128 * sum of its weights
+  const float* scale;       // int8, per output channel: f32(s_n * wScale[oc]) (padded)
   const float* bias;        // per output channel, or nullptr
   int OC, ocTiles;
   int vecs;                 // 16-position vectors covering the wide grid
@@ -73,6 +83,8 @@ void max_pool_planes(const PoolArgs& p, const float* src, float* dst);  // qconv
 #if defined(__x86_64__) || defined(_M_X64)
 // qconv_avx512.cc: call only when the CPU has AVX512-VNNI.
 void direct_i8_avx512vnni(const DirectArgs& args);
+// The bf16 tiles (vdpbf16ps; out = act(sum + bias)): call only when the CPU has AVX512-BF16.
+void direct_bf16_avx512(const DirectArgs& args);
 // max_pool_planes for 2x2 windows of stride 2 (AVX-512 F); other windows go to max_pool_planes.
 void max_pool_2x2_avx512(const PoolArgs& p, const float* src, float* dst);
 #endif

@@ -1,6 +1,6 @@
-// Direct int8 convolution on AVX512-VNNI (qconv.h's layout and maths). Built in the AVX-512 unit
-// list; VNNI is enabled for this file's functions only (the pragma), and qconv.cc calls them only
-// when the CPU has it.
+// Direct int8 convolution on AVX512-VNNI, and its bf16 twin on AVX512-BF16 (qconv.h's layout and maths).
+// Built in the AVX-512 unit list; VNNI and BF16 are enabled for this file's functions only (the pragma),
+// and qconv.cc calls each only when the CPU has the feature.
 //
 // A tile is kOcTile output channels x kPosVecs vectors of 16 consecutive wide-grid positions: 24
 // zmm accumulators. Per (tap, channel group) step it loads kPosVecs x 64 bytes of the image (16
@@ -14,7 +14,7 @@
 #include "codes.gen.h"
 
 #pragma GCC push_options
-#pragma GCC target("avx512vnni")
+#pragma GCC target("avx512vnni,avx512bf16")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -28,8 +28,9 @@ constexpr int kOT = kOcTile;
 constexpr int kPB = kPosVecs;
 static_assert(kOT == 8 && kPB == 3, "the tile's unroll pragmas assume 8 x 3");
 
-// Output channels t*kOT .. of the PB vectors from vector v0 (PB = kPB, or fewer for the last tile).
-template <int PB>
+// Output channels t*kOT .. of the PB vectors from vector v0 (PB = kPB, or fewer for the last tile). int8:
+// vpdpbusd into int32 sums; bf16 (kBf16): vdpbf16ps into float32 sums.
+template <bool kBf16, int PB>
 void tile(const DirectArgs& p, int t, int v0) {
   __m512i acc[kOT][PB];
 #pragma GCC unroll 8
@@ -49,7 +50,10 @@ void tile(const DirectArgs& p, int t, int v0) {
       for (int o = 0; o < kOT; ++o) {
         const __m512i wv = _mm512_set1_epi32(w[o]);
 #pragma GCC unroll 3
-        for (int b = 0; b < PB; ++b) acc[o][b] = _mm512_dpbusd_epi32(acc[o][b], av[b], wv);
+        for (int b = 0; b < PB; ++b) {
+          if (kBf16) acc[o][b] = _mm512_castps_si512(_mm512_dpbf16_ps(_mm512_castsi512_ps(acc[o][b]), (__m512bh)av[b], (__m512bh)wv));
+          else acc[o][b] = _mm512_dpbusd_epi32(acc[o][b], av[b], wv);
+        }
       }
     }
   }
@@ -59,13 +63,14 @@ void tile(const DirectArgs& p, int t, int v0) {
   for (int o = 0; o < kOT; ++o) {
     const int oc = t * kOT + o;
     if (oc >= p.OC) break;
-    const __m512i corr = _mm512_set1_epi32(p.corr[oc]);
-    const __m512 s = _mm512_set1_ps(p.scale[oc]);
+    const __m512i corr = _mm512_set1_epi32(kBf16 ? 0 : p.corr[oc]);
+    const __m512 s = _mm512_set1_ps(kBf16 ? 1.0f : p.scale[oc]);
     float* plane_out = p.out + static_cast<long>(oc) * p.outPlane;
 #pragma GCC unroll 3
     for (int b = 0; b < PB; ++b) {
       // The *_round_ forms are not contracted into an FMA: each step rounds as qconv.h says.
-      __m512 v = _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[o][b], corr)), s, kRound);
+      __m512 v = kBf16 ? _mm512_castsi512_ps(acc[o][b])
+                       : _mm512_mul_round_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[o][b], corr)), s, kRound);
       if (p.bias != nullptr) v = _mm512_add_round_ps(v, _mm512_set1_ps(p.bias[oc]), kRound);
       v = qgemm_kernels::epilogue_act(p.act, v, alpha);
       const int vec = v0 + b;
@@ -110,14 +115,22 @@ void max_pool_2x2_avx512(const PoolArgs& p, const float* src, float* dst) {
   }
 }
 
-void direct_i8_avx512vnni(const DirectArgs& p) {
+namespace {
+
+template <bool kBf16>
+void tiles(const DirectArgs& p) {
   for (int t = 0; t < p.ocTiles; ++t) {
     int v = 0;
-    for (; v + kPB <= p.vecs; v += kPB) tile<kPB>(p, t, v);
-    if (p.vecs - v == 2) tile<2>(p, t, v);
-    else if (p.vecs - v == 1) tile<1>(p, t, v);
+    for (; v + kPB <= p.vecs; v += kPB) tile<kBf16, kPB>(p, t, v);
+    if (p.vecs - v == 2) tile<kBf16, 2>(p, t, v);
+    else if (p.vecs - v == 1) tile<kBf16, 1>(p, t, v);
   }
 }
+
+}  // namespace
+
+void direct_i8_avx512vnni(const DirectArgs& p) { tiles<false>(p); }
+void direct_bf16_avx512(const DirectArgs& p) { tiles<true>(p); }
 
 }  // namespace qconv_kernels
 }  // namespace myelin

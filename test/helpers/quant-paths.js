@@ -294,6 +294,55 @@ for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
     }
   }
 }
+// ---- qconvBf16: the same geometries and pools in bf16, against the float64 conv of the bfloat16-rounded values ----
+for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
+  [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1], [1, 17, 6, 5, 65, 2, 3, 1, 1, 0, 1, 2, 1],
+  [1, 2, 1, 257, 5, 1, 3, 1, 1, 0, 1, 1, 1], [3, 2, 9, 8, 9, 3, 2, 2, 3, 2, 0, 1, 2], [1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1],
+]) {
+  const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, img = Cc * H * W;
+  const geom = Int32Array.of(Cc, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
+  const X = floats(N * img, -3, 3);
+  const Wh = new Uint16Array(OC * K);
+  C.toBf16(OC * K, floats(OC * K, -1, 1), Wh);
+  const Xh = new Uint16Array(N * img);
+  C.toBf16(N * img, X, Xh);
+  const bias = rnd() < 0.3 ? null : floats(OC, -1, 1);
+  const ref = new Float64Array(N * OC * P), mag = new Float64Array(N * OC * P);
+  for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    let sum = bias ? bias[oc] : 0, m = Math.abs(sum);
+    for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+      const ih = oh * SH - PH + i * DH, iw = ow * SW - PW + j * DW;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      const p = bf16Value(Xh[n * img + (c * H + ih) * W + iw]) * bf16Value(Wh[((oc * Cc + c) * KH + i) * KW + j]);
+      sum += p;
+      m += Math.abs(p);
+    }
+    const at = (n * OC + oc) * P + oh * OW + ow;
+    ref[at] = Math.max(0, sum);
+    mag[at] = m;
+  }
+  for (const pool of [[1, 1, 1, 1], [2, 2, 2, 2]].filter(([ph, pw]) => ph <= OH && pw <= OW)) {
+    const PHo = Math.floor((OH - pool[0]) / pool[2]) + 1, PWo = Math.floor((OW - pool[1]) / pool[3]) + 1, Q = PHo * PWo;
+    const o = { N, C: Cc, OC, inPlane: H * W, convPlane: P, outPlane: Q, kArea: K, G: 15, geom, PG: 4, pool: Int32Array.from(pool), X, W: Wh, bias, act: 'relu', alpha: 0 };
+    const outC = new Float32Array(N * OC * Q), outJ = new Float32Array(N * OC * Q);
+    C.qconvBf16({ ...o, out: outC });
+    J.qconvBf16({ ...o, out: outJ });
+    for (let pl = 0; pl < N * OC; pl++) for (let ph = 0; ph < PHo; ph++) for (let pw = 0; pw < PWo; pw++) {
+      let want = -Infinity, t = 0;
+      for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) {
+        const at = pl * P + (ph * pool[2] + i) * OW + pw * pool[3] + j;
+        want = Math.max(want, ref[at]);
+        // float32 products and sums in any order: (K + 2) roundings of at most 2^-24 of the magnitude each, twice.
+        t = Math.max(t, 2 * (K + 2) * U24 * mag[at] + 1e-30);
+      }
+      const at = pl * Q + ph * PWo + pw;
+      checked++;
+      if (!(Math.abs(outC[at] - want) <= t)) fail(`qconvBf16 ${geom} pool ${pool} [plane ${pl}, ${ph}, ${pw}]: native ${outC[at]}, reference ${want}`);
+      if (!(Math.abs(outJ[at] - want) <= t)) fail(`qconvBf16 ${geom} pool ${pool} [plane ${pl}, ${ph}, ${pw}]: ts ${outJ[at]}, reference ${want}`);
+    }
+  }
+}
+
 for (const [what, fn] of [
   ['a geometry whose OC disagrees', () => C.qconvI8({ N: 1, C: 1, OC: 2, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(18), wScale: new Float32Array(2), bias: null, act: 'none', alpha: 0, out: new Float32Array(18) })],
   ['a negative scale', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: -1, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
@@ -319,4 +368,4 @@ try {
 if (!/^im2colBf16: the geometry .* disagrees with/.test(rejected)) fail(`im2colBf16 with a 3x3 -> 2x2 geometry that padding 1 makes 3x3: '${rejected}'`);
 
 const info = C.info();
-console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, qconvPath: info.qconvPath, checked, failures }));
+console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, qconvPath: info.qconvPath, qconvBf16Path: info.qconvBf16Path, checked, failures }));
