@@ -182,23 +182,43 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
 #endif
 }
 
-// The fallback: the same quantised images as patch rows through qgemm_i8, a chunk of images at a time
-// (the row buffers' sizes stay below 2^31 elements).
-void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom, const PoolArgs& pool,
-              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act, float alpha, float* out) {
+// The fallbacks' frame: chunks of images whose patch rows fit buffers below 2^28 elements; rows(n0, n, y) fills
+// y [n * outPlane, OC] for images n0 .. n0 + n, which go back to NCHW planes, pooled if the pooling is one.
+template <class Rows>
+void in_row_chunks(const char* kernel, int N, long image, int OC, long outPlane, long kArea, const PoolArgs& pool, float* out,
+                   const Rows& rows) {
   const long pooledPlane = static_cast<long>(pool.PH) * pool.PW;
-  const long image = C * inPlane;
   const long perImage = std::max({image, outPlane * kArea, outPlane * OC});
   constexpr long kMaxElements = 1L << 28;
   if (perImage > kMaxElements) {
-    throw std::invalid_argument("qconvI8: one image's patch rows (" + std::to_string(outPlane) + " x " + std::to_string(kArea) +
-                                ") are too large for the im2col path");
+    throw std::invalid_argument(std::string(kernel) + ": one image's patch rows (" + std::to_string(outPlane) + " x " +
+                                std::to_string(kArea) + ") are too large for the im2col path");
   }
   const int chunk = static_cast<int>(std::min<long>(N, std::max(1L, kMaxElements / perImage)));
-  std::vector<int8_t> q, rows;
-  std::vector<float> scales, qf, rowScale, y, planes;
+  std::vector<float> y, planes;
   for (int n0 = 0; n0 < N; n0 += chunk) {
     const int n = std::min(chunk, N - n0);
+    y.resize(static_cast<size_t>(n * outPlane * OC));
+    rows(n0, n, y.data());
+    if (!pools(pool)) {
+      planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
+      continue;
+    }
+    planes.resize(y.size());
+    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), planes.data());
+    PoolArgs all = pool;
+    all.planes = n * OC;
+    pool_planes(all, planes.data(), out + static_cast<long>(n0) * OC * pooledPlane);
+  }
+}
+
+// The int8 fallback: the same quantised images as patch rows through qgemm_i8.
+void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom, const PoolArgs& pool,
+              const float* X, float scale, const int8_t* W, const float* wScale, const float* bias, int act, float alpha, float* out) {
+  const long image = C * inPlane;
+  std::vector<int8_t> q, rows;
+  std::vector<float> scales, qf, rowScale;
+  in_row_chunks("qconvI8", N, image, OC, outPlane, kArea, pool, out, [&](int n0, int n, float* y) {
     const long M = n * outPlane;
     q.resize(static_cast<size_t>(n * image));
     scales.resize(static_cast<size_t>(n));
@@ -209,19 +229,22 @@ void via_rows(int N, int C, int OC, long inPlane, long outPlane, long kArea, int
     im2col_quantize_i8(n, C, static_cast<int>(inPlane), static_cast<int>(outPlane), static_cast<int>(kArea), G, geom,
                        qf.data(), 1.0f, rows.data(), rowScale.data());
     for (long r = 0; r < M; ++r) rowScale[r] = scales[r / outPlane];
-    y.resize(static_cast<size_t>(M * OC));
-    qgemm_i8(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), rowScale.data(), W, wScale, bias, act, alpha,
-             y.data());
-    if (!pools(pool)) {
-      planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
-      continue;
-    }
-    planes.resize(static_cast<size_t>(M * OC));
-    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), planes.data());
-    PoolArgs all = pool;
-    all.planes = n * OC;
-    pool_planes(all, planes.data(), out + static_cast<long>(n0) * OC * pooledPlane);
-  }
+    qgemm_i8(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), rowScale.data(), W, wScale, bias, act, alpha, y);
+  });
+}
+
+// The bf16 fallback: patch rows rounded to bf16 through gemm_bf16.
+void via_rows_bf16(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
+                   const PoolArgs& pool, const float* X, const uint16_t* W, const float* bias, int act, float alpha, float* out) {
+  const long image = C * inPlane;
+  std::vector<uint16_t> rows;
+  in_row_chunks("qconvBf16", N, image, OC, outPlane, kArea, pool, out, [&](int n0, int n, float* y) {
+    const long M = n * outPlane;
+    rows.resize(static_cast<size_t>(M * kArea));
+    im2col_bf16(n, C, static_cast<int>(inPlane), static_cast<int>(outPlane), static_cast<int>(kArea), G, geom, X + n0 * image,
+                rows.data());
+    gemm_bf16(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), W, bias, act, alpha, y);
+  });
 }
 
 }  // namespace
@@ -278,39 +301,6 @@ Checked check_conv_pool(const char* kernel, int N, int C, int OC, long inPlane, 
                                 std::to_string(OC));
   }
   return Checked{g, pa};
-}
-
-// The bf16 fallback: patch rows rounded to bf16 through gemm_bf16, a chunk of images at a time, then the pooling.
-void via_rows_bf16(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G, const int32_t* geom,
-                   const PoolArgs& pool, const float* X, const uint16_t* W, const float* bias, int act, float alpha, float* out) {
-  const long image = C * inPlane, pooledPlane = static_cast<long>(pool.PH) * pool.PW;
-  const long perImage = std::max({image, outPlane * kArea, outPlane * OC});
-  constexpr long kMaxElements = 1L << 28;
-  if (perImage > kMaxElements) {
-    throw std::invalid_argument("qconvBf16: one image's patch rows (" + std::to_string(outPlane) + " x " + std::to_string(kArea) +
-                                ") are too large for the im2col path");
-  }
-  const int chunk = static_cast<int>(std::min<long>(N, std::max(1L, kMaxElements / perImage)));
-  std::vector<uint16_t> rows;
-  std::vector<float> y, planes;
-  for (int n0 = 0; n0 < N; n0 += chunk) {
-    const int n = std::min(chunk, N - n0);
-    const long M = n * outPlane;
-    rows.resize(static_cast<size_t>(M * kArea));
-    im2col_bf16(n, C, static_cast<int>(inPlane), static_cast<int>(outPlane), static_cast<int>(kArea), G, geom, X + n0 * image,
-                rows.data());
-    y.resize(static_cast<size_t>(M * OC));
-    gemm_bf16(static_cast<int>(M), OC, static_cast<int>(kArea), rows.data(), W, bias, act, alpha, y.data());
-    if (!pools(pool)) {
-      planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), out + static_cast<long>(n0) * OC * outPlane);
-      continue;
-    }
-    planes.resize(static_cast<size_t>(M * OC));
-    planes_from_rows(n, static_cast<int>(outPlane), OC, y.data(), planes.data());
-    PoolArgs all = pool;
-    all.planes = n * OC;
-    pool_planes(all, planes.data(), out + static_cast<long>(n0) * OC * pooledPlane);
-  }
 }
 
 bool direct_bf16_path() { return std::strcmp(gemm_bf16_path(), "avx512bf16") == 0; }
