@@ -47,8 +47,12 @@ void pool_planes(const PoolArgs& p, const float* src, float* dst) {
 }
 
 // Everything the direct kernel needs that depends on the geometry and weights, not on the image.
+// Few input channels (C below a group's `per` channels, e.g. a first conv on 1-channel images) fill the
+// groups with F = per / C copies of each channel shifted by 0, DW, 2DW, ... columns ("virtual channels"
+// (c, f), f < F), so that one group covers F kernel columns: KWf = ceil(KW / F) taps per kernel row
+// instead of KW, the weights of the columns past KW being zero.
 struct DirectPlan {
-  int Hp, Wp, C4, taps, ocTiles, vecs;
+  int Hp, Wp, F, C4, KWf, taps, ocTiles, vecs;
   long S;
   std::vector<int32_t> tapOff, w, corr, segStart;
   std::vector<Segment> seg;
@@ -59,33 +63,39 @@ DirectPlan plan_direct(const PatchGeom& g, int OC, int per, const int8_t* w8, co
   DirectPlan d;
   d.Hp = g.H + 2 * g.PH;
   d.Wp = g.W + 2 * g.PW;
-  d.C4 = (g.C + per - 1) / per;
-  d.taps = g.KH * g.KW;
+  d.F = g.C < per ? std::min(per / g.C, g.KW) : 1;
+  d.C4 = (g.C * d.F + per - 1) / per;
+  d.KWf = (g.KW + d.F - 1) / d.F;
+  d.taps = g.KH * d.KWf;
   d.ocTiles = (OC + kOcTile - 1) / kOcTile;
   const long wide = static_cast<long>(g.OH) * d.Wp;
   d.vecs = static_cast<int>((wide + 15) / 16);
-  const long maxOff = static_cast<long>(g.KH - 1) * g.DH * d.Wp + static_cast<long>(g.KW - 1) * g.DW;
+  const long maxOff = static_cast<long>(g.KH - 1) * g.DH * d.Wp + static_cast<long>(d.KWf - 1) * d.F * g.DW;
   // The last vector reads up to position vecs * 16 - 1 + maxOff.
   d.S = std::max(static_cast<long>(d.Hp) * d.Wp, static_cast<long>(d.vecs) * 16 + maxOff);
   d.S = (d.S + 15) / 16 * 16;
   for (int i = 0; i < g.KH; ++i)
-    for (int j = 0; j < g.KW; ++j) d.tapOff.push_back(i * g.DH * d.Wp + j * g.DW);
-  // Weights: [tile][tap][group][kOcTile] int32 of `per` channels (int8: -128 read as -127; bf16: 2 halves).
+    for (int j = 0; j < d.KWf; ++j) d.tapOff.push_back(i * g.DH * d.Wp + j * d.F * g.DW);
+  // Weights: [tile][tap][group][kOcTile] int32 of `per` virtual channels (int8: -128 read as -127; bf16: 2
+  // halves); virtual channel v = c * F + f of tap (i, jf) is W[oc, c, i, jf * F + f] (0 past KW).
   const int K = g.C * g.KH * g.KW;
   d.w.assign(static_cast<size_t>(d.ocTiles) * d.taps * d.C4 * kOcTile, 0);
   d.corr.assign(static_cast<size_t>(d.ocTiles) * kOcTile, 0);
   for (int oc = 0; oc < OC; ++oc) {
     int32_t sum = 0;
     for (int c = 0; c < g.C; ++c) {
-      for (int tap = 0; tap < d.taps; ++tap) {
-        const long k = static_cast<long>(oc) * K + c * d.taps + tap;
-        const size_t at = ((static_cast<size_t>(oc / kOcTile) * d.taps + tap) * d.C4 + c / per) * kOcTile + oc % kOcTile;
-        if (w16 != nullptr) {
-          reinterpret_cast<uint16_t*>(&d.w[at])[c % per] = w16[k];
-        } else {
-          const int8_t v = w8[k] == -128 ? -127 : w8[k];
-          sum += v;
-          reinterpret_cast<int8_t*>(&d.w[at])[c % per] = v;
+      for (int i = 0; i < g.KH; ++i) {
+        for (int j = 0; j < g.KW; ++j) {
+          const long k = static_cast<long>(oc) * K + (static_cast<long>(c) * g.KH + i) * g.KW + j;
+          const int v = c * d.F + j % d.F, tap = i * d.KWf + j / d.F;
+          const size_t at = ((static_cast<size_t>(oc / kOcTile) * d.taps + tap) * d.C4 + v / per) * kOcTile + oc % kOcTile;
+          if (w16 != nullptr) {
+            reinterpret_cast<uint16_t*>(&d.w[at])[v % per] = w16[k];
+          } else {
+            const int8_t q = w8[k] == -128 ? -127 : w8[k];
+            sum += q;
+            reinterpret_cast<int8_t*>(&d.w[at])[v % per] = q;
+          }
         }
       }
     }
@@ -106,28 +116,21 @@ DirectPlan plan_direct(const PatchGeom& g, int OC, int per, const int8_t* w8, co
   return d;
 }
 
-// The bf16 image H16[C,H,W] into the kernel's layout (qconv.h): pairs of channels, padding 0.
-void repack_image_bf16(const PatchGeom& g, const DirectPlan& d, const uint16_t* h, uint16_t* in) {
-  std::memset(in, 0, static_cast<size_t>(d.C4) * d.S * 4);
+// The image img[C,H,W] (T: u8 already shifted, or bf16 bits) into the kernel's layout (qconv.h, DirectPlan):
+// virtual channel (c, f) at position p holds the padded image's channel c at p + f * DW; padding is `pad`.
+template <class T>
+void repack_image(const PatchGeom& g, const DirectPlan& d, int per, const T* img, T pad, T* in) {
+  std::fill(in, in + static_cast<size_t>(d.C4) * d.S * per, pad);
   for (int c = 0; c < g.C; ++c) {
-    uint16_t* plane = in + (static_cast<long>(c / 2) * d.S) * 2 + c % 2;
-    for (int y = 0; y < g.H; ++y) {
-      const uint16_t* src = h + (static_cast<long>(c) * g.H + y) * g.W;
-      uint16_t* dst = plane + (static_cast<long>(y + g.PH) * d.Wp + g.PW) * 2;
-      for (int w = 0; w < g.W; ++w) dst[2 * w] = src[w];
-    }
-  }
-}
-
-// The int8 image Q[C,H,W] into the kernel's layout (qconv.h): u8 (q + 128), padding 128.
-void repack_image(const PatchGeom& g, const DirectPlan& d, const int8_t* q, uint8_t* in) {
-  std::memset(in, 0x80, static_cast<size_t>(d.C4) * d.S * 4);
-  for (int c = 0; c < g.C; ++c) {
-    uint8_t* plane = in + (static_cast<long>(c / 4) * d.S) * 4 + c % 4;
-    for (int h = 0; h < g.H; ++h) {
-      const int8_t* src = q + (static_cast<long>(c) * g.H + h) * g.W;
-      uint8_t* dst = plane + (static_cast<long>(h + g.PH) * d.Wp + g.PW) * 4;
-      for (int w = 0; w < g.W; ++w) dst[4 * w] = static_cast<uint8_t>(src[w]) ^ 0x80u;
+    for (int f = 0; f < d.F; ++f) {
+      const int v = c * d.F + f;
+      T* plane = in + static_cast<long>(v / per) * d.S * per + v % per;
+      const long shift = static_cast<long>(f) * g.DW;
+      for (int y = 0; y < g.H; ++y) {
+        const T* src = img + (static_cast<long>(c) * g.H + y) * g.W;
+        const long row = static_cast<long>(y + g.PH) * d.Wp + g.PW - shift;  // position of column 0
+        for (int x = row < 0 ? static_cast<int>(-row) : 0; x < g.W; ++x) plane[(row + x) * per] = src[x];
+      }
     }
   }
 }
@@ -146,6 +149,7 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
   const int tasks = work < 262144.0 ? 1 : std::min(num_threads(), N);
   auto run = [&](int n0, int n1) {
     std::vector<int8_t> q(bf16 ? 0 : static_cast<size_t>(image));
+    std::vector<uint8_t> u(bf16 ? 0 : static_cast<size_t>(image));
     std::vector<uint16_t> h(bf16 ? static_cast<size_t>(image) : 0);
     std::vector<uint32_t> in(static_cast<size_t>(d.C4) * d.S);
     std::vector<float> sc(d.corr.size(), 0.0f);
@@ -154,11 +158,12 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
     for (int n = n0; n < n1; ++n) {
       if (bf16) {
         to_bf16(image, X + n * image, h.data());
-        repack_image_bf16(g, d, h.data(), reinterpret_cast<uint16_t*>(in.data()));
+        repack_image<uint16_t>(g, d, 2, h.data(), 0, reinterpret_cast<uint16_t*>(in.data()));
       } else {
         float s = 0.0f;
         quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
-        repack_image(g, d, q.data(), reinterpret_cast<uint8_t*>(in.data()));
+        for (long i = 0; i < image; ++i) u[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;  // u8 for vpdpbusd
+        repack_image<uint8_t>(g, d, 4, u.data(), 0x80, reinterpret_cast<uint8_t*>(in.data()));
         for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
       }
       float* o = pooled ? planes.data() : out + static_cast<long>(n) * OC * P;

@@ -229,6 +229,8 @@ for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
   [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1], [1, 17, 6, 5, 65, 2, 3, 1, 1, 0, 1, 2, 1],
   [2, 4, 3, 65, 3, 1, 5, 1, 1, 0, 2, 1, 3], [1, 2, 1, 257, 5, 1, 3, 1, 1, 0, 1, 1, 1], [3, 2, 9, 8, 9, 3, 2, 2, 3, 2, 0, 1, 2],
   [2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1], [1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1], [4, 3, 17, 3, 8, 3, 3, 1, 1, 1, 1, 1, 1],
+  // 1 and 2 input channels: the direct kernels fold kernel columns into a channel group (with a dilation, shifted by it).
+  [2, 1, 6, 19, 5, 3, 5, 1, 1, 1, 3, 1, 2], [1, 2, 7, 9, 3, 2, 3, 1, 1, 0, 2, 2, 2],
 ]) {
   const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, img = Cc * H * W;
   const geom = Int32Array.of(Cc, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
@@ -298,6 +300,7 @@ for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
 for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
   [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1], [1, 17, 6, 5, 65, 2, 3, 1, 1, 0, 1, 2, 1],
   [1, 2, 1, 257, 5, 1, 3, 1, 1, 0, 1, 1, 1], [3, 2, 9, 8, 9, 3, 2, 2, 3, 2, 0, 1, 2], [1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1],
+  [2, 1, 6, 19, 5, 3, 5, 1, 1, 1, 3, 1, 2], [2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1],
 ]) {
   const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, img = Cc * H * W;
   const geom = Int32Array.of(Cc, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
