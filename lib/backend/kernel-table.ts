@@ -450,7 +450,7 @@ quantises a row: Q [N*outPlane, kArea], scales [N*outPlane]. A geometry that dis
     cpp: 'qgemm.h myelin::planes_from_rows',
   },
 
-  // ---- lowp: direct int8 convolution (native/kernels/qconv*.cc, lib/backend/js/quant.ts) ----------
+  // ---- lowp: direct int8 / bf16 convolutions with a fused max pooling (native/kernels/qconv*.cc, lib/backend/js/quant.ts) ----
   qconvI8: {
     doc: `int8 convolution (QuantizedConv2d) with a max pooling fused after it: W [OC, C*KH*KW] int8, geom as for
 conv2dForward (groups 1, convPlane = OH*OW), bias may be null. Each image of X is quantised as one row of

@@ -59,7 +59,7 @@ struct DirectPlan {
 };
 
 // per: channels per 4-byte group (4 int8, 2 bf16); W: int8 [OC, K] (w8) or bf16 bits [OC, K] (w16).
-DirectPlan plan_direct(const PatchGeom& g, int OC, int per, const int8_t* w8, const uint16_t* w16) {
+[[maybe_unused]] DirectPlan plan_direct(const PatchGeom& g, int OC, int per, const int8_t* w8, const uint16_t* w16) {
   DirectPlan d;
   d.Hp = g.H + 2 * g.PH;
   d.Wp = g.W + 2 * g.PW;
