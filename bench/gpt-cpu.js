@@ -5,9 +5,14 @@
 // --threads-ab: instead, myelin's train step at 1 and 2 kernel threads in alternating blocks, wall clock and CPU time
 // of each (the parallel efficiency: CPU 2t / CPU 1t near 1 means the second thread adds little overhead; the wall
 // ratio is what it buys, meaningful on a quiet machine only: check `uptime`), and the fastest blocks' wall time.
+// --profile: where one train step's time goes, per native kernel: every backend call of a step timed (wall clock),
+// per kernel the fastest and the median over --steps steps of its summed time per step, and the calls per step; the
+// step's own fastest and median, so the gap between the kernels' sum and the step is the JavaScript between them.
+// MYELIN_NUM_THREADS picks the thread count (default 1 here).
 //
 //   node bench/gpt-cpu.js [--rounds 3] [--reps 5]
 //   node bench/gpt-cpu.js --threads-ab [--rounds 9]
+//   [MYELIN_NUM_THREADS=2] node bench/gpt-cpu.js --profile [--steps 100]
 'use strict';
 const path = require('path');
 const util = require('node:util');
@@ -16,11 +21,14 @@ const { machineInfo, loadAvg } = require('./lib/machine');
 const { randomArray } = require('./lib/cases');
 const { gpt, V } = require('./cases/attention');
 
-const { values: args } = util.parseArgs({ options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' }, 'threads-ab': { type: 'boolean', default: false } } });
+const { values: args } = util.parseArgs({ options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' }, 'threads-ab': { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false }, steps: { type: 'string', default: '100' } } });
 const rounds = Number(args.rounds), reps = Number(args.reps);
 if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer >= 1, got '${args.rounds}'`);
 if (!(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be an integer >= 1, got '${args.reps}'`);
-if (!args['threads-ab']) process.env.MYELIN_NUM_THREADS = '1';
+const steps = Number(args.steps);
+if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`--steps must be an integer >= 1, got '${args.steps}'`);
+if (!args['threads-ab'] && !(args.profile && process.env.MYELIN_NUM_THREADS)) process.env.MYELIN_NUM_THREADS = '1';
 const m = require(path.join(__dirname, '..'));
 
 const cpu = () => {
@@ -60,6 +68,48 @@ const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
 if (args['threads-ab']) {
   threadsAb();
   process.exit(0);
+}
+if (args.profile) {
+  profile();
+  process.exit(0);
+}
+
+/** Per-kernel wall time of the train step: each native backend method wrapped with a timer for --steps steps. */
+function profile() {
+  const native = require(path.join(__dirname, '..', 'dist', 'backend', 'select.js')).getNativeBackend();
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  for (let i = 0; i < 20; i++) train();
+  const acc = {}, calls = {}, per = {}, whole = [], original = {};
+  for (const k of Object.keys(native)) {
+    const f = native[k];
+    original[k] = f;
+    if (typeof f !== 'function' || k === 'info' || k === 'setNumThreads') continue;
+    native[k] = function timed(...a) {
+      const t = now();
+      try {
+        return f.apply(this, a);
+      } finally {
+        acc[k] = (acc[k] || 0) + now() - t;
+        calls[k] = (calls[k] || 0) + 1;
+      }
+    };
+  }
+  for (let s = 0; s < steps; s++) {
+    for (const k in acc) acc[k] = 0;
+    const t = now();
+    train();
+    whole.push(now() - t);
+    for (const k in acc) (per[k] = per[k] || []).push(acc[k]);
+  }
+  Object.assign(native, original);
+  console.log(`gpt-cpu --profile: ${machineInfo().cpu}; ${native.info().threads} kernel thread(s); load average ${loadAvg().join(' / ')}; ${steps} steps`);
+  console.log('kernel'.padEnd(24) + 'fastest ms'.padStart(12) + 'median ms'.padStart(12) + 'calls/step'.padStart(12));
+  let sum = 0;
+  for (const [k, a] of Object.entries(per).sort((x, y) => Math.min(...y[1]) - Math.min(...x[1]))) {
+    sum += Math.min(...a);
+    console.log(k.padEnd(24) + Math.min(...a).toFixed(3).padStart(12) + median(a).toFixed(3).padStart(12) + String(calls[k] / steps).padStart(12));
+  }
+  console.log(`kernels (sum of the fastest) ${sum.toFixed(2)} ms; whole step fastest ${Math.min(...whole).toFixed(2)} ms, median ${median(whole).toFixed(2)} ms`);
 }
 
 /** The train step at 1 and 2 kernel threads, alternating blocks of about 0.2 s of CPU each: wall and CPU per step. */

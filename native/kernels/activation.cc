@@ -109,9 +109,22 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
 
 }  // namespace scalar
 
-// No AVX-512 variant (docs/performance.md, "Thread counts and AVX-512 elementwise kernels"): an
-// AVX-512 CPU runs the AVX2 kernels.
+// AVX-512 only for the exact GELU (activation_avx512.cc, bit-identical to the AVX2 form): the other
+// activations measured no gain at 16 lanes on Zen 4 (docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels") and run the AVX2 kernels on an AVX-512 CPU.
+static inline bool gelu512(int act) {
+#if defined(__x86_64__) || defined(_M_X64)
+  return act == kActGelu && vector_simd_level() == SimdLevel::Avx512;
+#else
+  (void)act;
+  return false;
+#endif
+}
+
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (gelu512(act)) return avx512::activation_forward(act, n, x, y, alpha);
+#endif
   if (simd_level() == SimdLevel::Avx2)
     avx2::activation_forward(act, n, x, y, alpha);
   else
@@ -120,6 +133,9 @@ void activation_forward(int act, long n, const float* x, float* y, float alpha) 
 
 void activation_backward(int act, long n, const float* x, const float* y, const float* dy,
                          float* dx, float alpha) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (gelu512(act)) return avx512::activation_backward(act, n, x, y, dy, dx, alpha);
+#endif
   if (simd_level() == SimdLevel::Avx2)
     avx2::activation_backward(act, n, x, y, dy, dx, alpha);
   else

@@ -8,6 +8,30 @@
 // sameValue: a fully masked row's -Infinity log-sum-exp agrees with the twin's.
 const { C, J, rnd, arr, compare, results } = require('./twin-child').twinChild({ sameValue: true });
 
+/** attentionForward and attentionBackward of one heads-contiguous call: C++ against the twin (the backward from the twin's forward). */
+function checkHeads(shape, call) {
+  const { BH, T, S, D } = call;
+  const fwd = (K) => {
+    const out = new Float32Array(BH * T * D).fill(NaN);
+    const lse = new Float32Array(BH * T).fill(NaN);
+    K.attentionForward({ ...call, out, lse });
+    return { out, lse };
+  };
+  const fc = fwd(C), ft = fwd(J);
+  compare(`attentionForward ${shape} out`, fc.out, ft.out, 2e-5);
+  compare(`attentionForward ${shape} lse`, fc.lse, ft.lse, 2e-5);
+  const dOut = arr(BH * T * D);
+  const bwd = (K) => {
+    const dQuery = new Float32Array(BH * T * D).fill(NaN);
+    const dKey = new Float32Array(BH * S * D).fill(NaN);
+    const dValue = new Float32Array(BH * S * D).fill(NaN);
+    K.attentionBackward({ ...call, out: ft.out, lse: ft.lse, dOut, dQuery, dKey, dValue });
+    return { dQuery, dKey, dValue };
+  };
+  const bc = bwd(C), bt = bwd(J);
+  for (const k of ['dQuery', 'dKey', 'dValue']) compare(`attentionBackward ${shape} ${k}`, bc[k], bt[k], 1e-4);
+}
+
 const LENGTHS = [1, 3, 17, 65, 257];
 const HEAD_DIMS = [8, 16, 64];
 for (const T of LENGTHS) {
@@ -25,27 +49,29 @@ for (const T of LENGTHS) {
               // Padding hides about a third of the keys, and every key of batch 1's last row when S is small.
               const keyPadding = padded ? Float32Array.from({ length: B * S }, (_, i) => (rnd() < 0.33 || (i >= S && S <= 3) ? 1 : 0)) : null;
               const call = { BH, B, T, S, D, query, key, value, keyPadding, causal, scale: 1 / Math.sqrt(D), dropout, seed: 1 + Math.floor(rnd() * 1e6) };
-              const fwd = (K) => {
-                const out = new Float32Array(BH * T * D).fill(NaN);
-                const lse = new Float32Array(BH * T).fill(NaN);
-                K.attentionForward({ ...call, out, lse });
-                return { out, lse };
-              };
-              const fc = fwd(C), ft = fwd(J);
-              compare(`attentionForward ${shape} out`, fc.out, ft.out, 2e-5);
-              compare(`attentionForward ${shape} lse`, fc.lse, ft.lse, 2e-5);
-              const dOut = arr(BH * T * D);
-              const bwd = (K) => {
-                const dQuery = new Float32Array(BH * T * D).fill(NaN);
-                const dKey = new Float32Array(BH * S * D).fill(NaN);
-                const dValue = new Float32Array(BH * S * D).fill(NaN);
-                K.attentionBackward({ ...call, out: ft.out, lse: ft.lse, dOut, dQuery, dKey, dValue });
-                return { dQuery, dKey, dValue };
-              };
-              const bc = bwd(C), bt = bwd(J);
-              for (const k of ['dQuery', 'dKey', 'dValue']) compare(`attentionBackward ${shape} ${k}`, bc[k], bt[k], 1e-4);
+              checkHeads(shape, call);
             }
           }
+        }
+      }
+    }
+  }
+}
+// Short heads (every key in one vector: S <= 16 keys with AVX-512, <= 8 with AVX2, at most 64 query rows) take
+// a path of their own in C++: key counts around one vector, query counts around its 64-row bound, head dims that
+// are not a multiple of the vector (the scalar tail) or below one, masks, and rows that see no key (causal with
+// T > S, padding hiding all keys).
+for (const T of [1, 5, 16, 40, 64, 65]) {
+  for (const S of [1, 7, 8, 9, 15, 16, 17]) {
+    for (const D of [1, 8, 24, 33]) {
+      for (const causal of [false, true]) {
+        for (const padded of [false, true]) {
+          const B = 2, H = 2, BH = B * H;
+          const shape = `short B=${B} H=${H} T=${T} S=${S} D=${D} causal=${causal} padded=${padded}`;
+          const query = arr(BH * T * D, 2), key = arr(BH * S * D, 2), value = arr(BH * S * D);
+          const keyPadding = padded ? Float32Array.from({ length: B * S }, (_, i) => (rnd() < 0.33 || (i >= S && S <= 3) ? 1 : 0)) : null;
+          const call = { BH, B, T, S, D, query, key, value, keyPadding, causal, scale: 1 / Math.sqrt(D), dropout: 0, seed: 1 };
+          checkHeads(shape, call);
         }
       }
     }
