@@ -100,13 +100,16 @@ describe(`QDQ ONNX export of quantised CNNs (seed ${seed})`, () => {
         // 127 / max, QuantizeLinear divides by max / 127, and the digits' integer pixels make exact ties (a pixel
         // of 8 with max 16 is 63.5 steps). Seen: <= 7e-7 of the output range, once (calibrated) 6e-4 with ~1% of
         // the outputs moved. All optimisations: its fused int8 kernels (seen the same here; up
-        // to ~1% on MLPs, see quantize.test.ts).
+        // to ~1% on MLPs, see quantize.test.ts). bf16: myelin's direct convolutions sum tap-major (onnxruntime's Conv
+        // channel-major), so a conv output can differ by float32 ulps; the next layer rounds its input to bfloat16, and
+        // one within an ulp of a rounding midpoint lands one bfloat16 step (2^-8 of itself) apart, which moves that
+        // sample's outputs by at most 2^-8 of the range. Seen: 1e-4 of the range, 22 of 3590 outputs (seed 607290015).
         const want = q.predict(x).data;
         const off = await ortRun(file, x, 'disabled');
         const moved = off.filter((v, i) => Math.abs(v - want[i]) > 1e-5 * Math.abs(want[i]) + 1e-6).length;
         console.log(`digits CNN ${name}, optimisations off: ${relativeError(off, want).toExponential(2)} of the range, ${moved} of ${want.length} outputs moved`);
-        expect(relativeError(off, want), `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 1e-5 : 3e-3);
-        expect(moved, `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 0 : 0.05 * want.length);
+        expect(relativeError(off, want), `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 2 ** -8 : 3e-3);
+        expect(moved, `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 0.02 * want.length : 0.05 * want.length);
         const all = await ortRun(file, x, 'all');
         expect(relativeError(all, want), `${name}, all optimisations`).toBeLessThanOrEqual(3e-2);
         // And the predicted classes: the same accuracy to within a row.

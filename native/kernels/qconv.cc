@@ -116,20 +116,60 @@ struct DirectPlan {
   return d;
 }
 
-// The image img[C,H,W] (T: u8 already shifted, or bf16 bits) into the kernel's layout (qconv.h, DirectPlan):
-// virtual channel (c, f) at position p holds the padded image's channel c at p + f * DW; padding is `pad`.
-template <class T>
-void repack_image(const PatchGeom& g, const DirectPlan& d, int per, const T* img, T pad, T* in) {
-  std::fill(in, in + static_cast<size_t>(d.C4) * d.S * per, pad);
+// The image img[C,H,W] into the kernel's layout (qconv.h, DirectPlan), as 32-bit words of kPer elements:
+// int8 (T = int8_t, kPer 4) stored as u8 (q ^ 0x80, padding 0x80), bf16 bits (T = uint16_t, kPer 2; padding 0).
+// Virtual channel (c, f) at position p holds the padded image's channel c at p + f * DW.
+template <class T, int kPer>
+void repack_image(const PatchGeom& g, const DirectPlan& d, const T* img, uint32_t* in) {
+  constexpr int kBits = 32 / kPer;
+  constexpr uint32_t kMask = kBits == 8 ? 0xffu : 0xffffu;
+  constexpr uint32_t kFlip = kPer == 4 ? 0x80u : 0u;  // int8 -> u8 for vpdpbusd
+  uint32_t padWord = 0;
+  for (int b = 0; b < kPer; ++b) padWord |= kFlip << (b * kBits);
+  std::fill(in, in + static_cast<size_t>(d.C4) * d.S, padWord);
+  if (d.F == 1) {
+    // Whole words: the group's kPer channels of a row side by side (missing channels stay padding).
+    for (int grp = 0; grp < d.C4; ++grp) {
+      uint32_t* plane = in + static_cast<long>(grp) * d.S;
+      for (int y = 0; y < g.H; ++y) {
+        const T* src[kPer];
+        for (int b = 0; b < kPer; ++b) {
+          const int c = grp * kPer + b;
+          src[b] = c < g.C ? img + (static_cast<long>(c) * g.H + y) * g.W : nullptr;
+        }
+        uint32_t* dst = plane + static_cast<long>(y + g.PH) * d.Wp + g.PW;
+        if (src[kPer - 1] != nullptr) {
+          for (int x = 0; x < g.W; ++x) {
+            uint32_t w = 0;
+            for (int b = 0; b < kPer; ++b) w |= (static_cast<uint32_t>(src[b][x]) & kMask) << (b * kBits);
+            dst[x] = w ^ padWord;
+          }
+        } else {
+          for (int x = 0; x < g.W; ++x) {
+            uint32_t w = padWord;
+            for (int b = 0; b < kPer && src[b] != nullptr; ++b) {
+              w = (w & ~(kMask << (b * kBits))) | (((static_cast<uint32_t>(src[b][x]) & kMask) ^ kFlip) << (b * kBits));
+            }
+            dst[x] = w;
+          }
+        }
+      }
+    }
+    return;
+  }
+  // Folded columns (few channels): element by element.
+  T* elems = reinterpret_cast<T*>(in);
   for (int c = 0; c < g.C; ++c) {
     for (int f = 0; f < d.F; ++f) {
       const int v = c * d.F + f;
-      T* plane = in + static_cast<long>(v / per) * d.S * per + v % per;
+      T* plane = elems + static_cast<long>(v / kPer) * d.S * kPer + v % kPer;
       const long shift = static_cast<long>(f) * g.DW;
       for (int y = 0; y < g.H; ++y) {
         const T* src = img + (static_cast<long>(c) * g.H + y) * g.W;
         const long row = static_cast<long>(y + g.PH) * d.Wp + g.PW - shift;  // position of column 0
-        for (int x = row < 0 ? static_cast<int>(-row) : 0; x < g.W; ++x) plane[(row + x) * per] = src[x];
+        for (int x = row < 0 ? static_cast<int>(-row) : 0; x < g.W; ++x) {
+          plane[(row + x) * kPer] = static_cast<T>((static_cast<uint32_t>(src[x]) & kMask) ^ kFlip);
+        }
       }
     }
   }
@@ -149,7 +189,6 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
   const int tasks = work < 262144.0 ? 1 : std::min(num_threads(), N);
   auto run = [&](int n0, int n1) {
     std::vector<int8_t> q(bf16 ? 0 : static_cast<size_t>(image));
-    std::vector<uint8_t> u(bf16 ? 0 : static_cast<size_t>(image));
     std::vector<uint16_t> h(bf16 ? static_cast<size_t>(image) : 0);
     std::vector<uint32_t> in(static_cast<size_t>(d.C4) * d.S);
     std::vector<float> sc(d.corr.size(), 0.0f);
@@ -158,12 +197,11 @@ void direct(int N, const PatchGeom& g, int OC, const PoolArgs& pool, const float
     for (int n = n0; n < n1; ++n) {
       if (bf16) {
         to_bf16(image, X + n * image, h.data());
-        repack_image<uint16_t>(g, d, 2, h.data(), 0, reinterpret_cast<uint16_t*>(in.data()));
+        repack_image<uint16_t, 2>(g, d, h.data(), in.data());
       } else {
         float s = 0.0f;
         quantize_rows_i8(1, static_cast<int>(image), X + n * image, scale, q.data(), &s);
-        for (long i = 0; i < image; ++i) u[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;  // u8 for vpdpbusd
-        repack_image<uint8_t>(g, d, 4, u.data(), 0x80, reinterpret_cast<uint8_t*>(in.data()));
+        repack_image<int8_t, 4>(g, d, q.data(), in.data());
         for (int oc = 0; oc < OC; ++oc) sc[oc] = s * wScale[oc];
       }
       float* o = pooled ? planes.data() : out + static_cast<long>(n) * OC * P;
