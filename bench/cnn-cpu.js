@@ -1,5 +1,5 @@
 // CPU-time figures of docs/performance.md "Convolutions": the native conv kernels alone (3x3, padding 1,
-// batch 128), the Fashion CNN's train step (batch 128, Adam) against PyTorch (one thread, rounds
+// batch 128), the Fashion CNN's train step (batch 128, Adam, in trainingStep) against PyTorch (one thread, rounds
 // alternating with myelin's) and its predict against onnxruntime-node on myelin's ONNX export, interleaved.
 //   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js [--dist <dir>] [--rounds 3] [--no-torch]
 // --dist runs another build (e.g. a checkout of main, for before/after figures from alternating processes).
@@ -107,12 +107,16 @@ function trainStep(B) {
   const pool = Array.from({ length: 4 }, (_, p) => [new m.Tensor(randomArray(B * 784, 100 + p, 0, 1), [B, 1, 28, 28]),
     randomLabels(B, 10, 200 + p)]);
   let i = 0;
-  const step = () => {
+  // In a training-step arena (what fit uses) when the build has trainingStep, as bench/cases/cnn.js.
+  const inStep = typeof m.trainingStep === 'function' ? m.trainingStep : (fn) => fn();
+  const body = () => {
     const [x, y] = pool[i++ % 4];
     opt.zeroGrad();
     m.nn.crossEntropy(model.forward(x), y).backward();
     opt.step();
+    return 0;
   };
+  const step = () => inStep(body);
   for (let w = 0; w < 3; w++) step();
   const mine = [], theirs = [];
   for (let r = 0; r < rounds; r++) {

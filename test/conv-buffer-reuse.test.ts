@@ -5,6 +5,7 @@ import { AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from 
 import { fit } from '../lib/train';
 import { Rng, randomSeed } from '../lib/random';
 import { backendsUnderTest, setBackend } from './helpers/gradcheck';
+import { countTypedArrays } from './helpers/typed-array-count';
 
 const seed = randomSeed();
 
@@ -19,18 +20,9 @@ describe.each(backendsUnderTest())('CNN steady-state allocation (%s backend)', (
       new Conv2d(2, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(4, 4, 3, { groups: 2 }), new AvgPool2d(3),
       new Flatten(), new Linear(4, 3),
     ], { seed });
-    const counts = { f32: 0, i32: 0 };
-    const originals = { f32: globalThis.Float32Array, i32: globalThis.Int32Array };
-    const counting = <T extends object>(target: T, key: 'f32' | 'i32'): T => new Proxy(target, {
-      construct(t, args, newTarget) {
-        counts[key]++;
-        return Reflect.construct(t as never, args, newTarget === (key === 'f32' ? globalThis.Float32Array : globalThis.Int32Array) ? t : newTarget) as object;
-      },
-    });
     let atStart = { f32: 0, i32: 0 };
     let window = { f32: -1, i32: -1 };
-    globalThis.Float32Array = counting(originals.f32, 'f32');
-    globalThis.Int32Array = counting(originals.i32, 'i32');
+    const { counts, stop } = countTypedArrays();
     try {
       await fit(model, { x, y }, {
         epochs: 1, batchSize: 16, seed, verbose: 0, optimizer: 'adam',
@@ -40,8 +32,7 @@ describe.each(backendsUnderTest())('CNN steady-state allocation (%s backend)', (
         },
       });
     } finally {
-      globalThis.Float32Array = originals.f32;
-      globalThis.Int32Array = originals.i32;
+      stop();
     }
     expect(atStart.f32, 'the counting Proxy sees the first steps allocate').toBeGreaterThan(0);
     expect(window, `seed ${seed}: typed arrays constructed during 9 steady-state fit steps`).toEqual({ f32: 0, i32: 0 });

@@ -5,6 +5,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { measureCase, randomArray, randomLabels, backendCandidate, computeSpeedups, valueOf, firstLine } = require('../lib/cases');
 const { summarize } = require('../lib/stats');
+const { LinePeer, pairedBlocks } = require('../lib/paired');
 
 const POOL = 4;
 const PYTHON = '/usr/bin/python3';
@@ -19,8 +20,8 @@ function buildCnn(m, seed) {
   );
 }
 
-function trainCandidate(ctx, name, batch) {
-  const m = ctx.myelin;
+/** One train step of the Fashion CNN (Adam 1e-3) on a pool of 4 batches, as a function, for backend name. */
+function trainStepFn(m, batch) {
   const model = buildCnn(m, 7);
   const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
   const xs = [];
@@ -30,12 +31,90 @@ function trainCandidate(ctx, name, batch) {
     ys.push(randomLabels(batch, 10, 200 + p));
   }
   let i = 0;
-  return backendCandidate(ctx, name, () => {
+  // In a training-step arena (what fit uses) when the build has trainingStep: no per-step allocation or GC.
+  const inStep = typeof m.trainingStep === 'function' ? m.trainingStep : (fn) => fn();
+  const body = () => {
     const k = i++ % POOL;
     opt.zeroGrad();
     m.nn.crossEntropy(model.forward(xs[k]), ys[k]).backward();
     opt.step();
-  });
+    return 0;
+  };
+  return () => inStep(body);
+}
+
+function trainCandidate(ctx, name, batch) {
+  return backendCandidate(ctx, name, trainStepFn(ctx.myelin, batch));
+}
+
+/**
+ * PyTorch's train-step configurations the paired comparison tries (each process fixes its environment; torch
+ * threads are set per block). OPENBLAS_NUM_THREADS matters because Debian's torch runs the Linear layers in
+ * OpenBLAS, whose own threads compete with torch's OpenMP threads for the 2 cores (torch 2 threads + OpenBLAS
+ * 2 threads = 4 runnable threads; OpenMP's spinning workers then steal from OpenBLAS's): OMP_WAIT_POLICY=PASSIVE
+ * stops the spinning.
+ */
+const TORCH_TRAIN_ENVS = [
+  { name: 'OPENBLAS_NUM_THREADS=1', env: { OPENBLAS_NUM_THREADS: '1' }, threads: [1, 2] },
+  { name: 'OpenBLAS default threads', env: {}, threads: [1, 2] },
+  { name: 'OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE', env: { OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' }, threads: [2] },
+];
+
+/**
+ * The train step against PyTorch in paired blocks (bench/lib/paired.js): long-lived PyTorch processes, one per
+ * environment of TORCH_TRAIN_ENVS, each block of one of its configurations right next to a block of myelin's
+ * native step. Sets rec.candidates.native to myelin's paired blocks, rec.candidates.pytorch to the configuration
+ * with the lowest median per-pair ratio (PyTorch's best showing), rec.vsPytorch to the median of that configuration's per-pair ratios
+ * (rec.vsPytorchSpread: their half IQR over the median; rec.vsPytorchCpu: the same in CPU time), and
+ * rec.peerConfigs to every configuration's figures.
+ */
+async function pairedTorchTrain(ctx, rec, batch) {
+  const o = ctx.opts;
+  const peers = [];
+  try {
+    const configs = [];
+    for (const e of TORCH_TRAIN_ENVS) {
+      const peer = new LinePeer(PYTHON, [path.join(__dirname, '..', 'peers', 'pytorch_cnn.py'), '--serve', '--batch', String(batch)], e.env);
+      peers.push(peer);
+      const { config } = await peer.start();
+      for (const threads of e.threads) {
+        configs.push({ name: `torch threads ${threads}, ${e.name}`, config: { ...config, torch_threads: threads }, run: (steps) => peer.request(`train ${threads} ${steps}`) });
+      }
+    }
+    ctx.setBackend('native');
+    // At least 8 pairs per configuration: fewer leave the quartiles of the ratio to one or two blocks.
+    const res = await pairedBlocks(trainStepFn(ctx.myelin, batch), configs, { pairs: Math.max(8, o.reps), targetSec: o.targetSec, warmup: Math.max(1, o.warmup) });
+    const mine = res.myelin;
+    rec.candidates.native = {
+      ...rec.candidates.native, status: 'ok', iters: res.stepsPerBlock.myelin, samples: mine.samples, time: mine.wall, value: valueOf(rec.display, mine.wall),
+      cpu: mine.cpu, paired: true,
+    };
+    rec.peerConfigs = res.configs.map((c, k) => ({ name: c.name, config: configs[k].config, wall: c.wall, cpu: c.cpu, ratioWall: c.ratioWall, ratioCpu: c.ratioCpu }));
+    let best = 0;
+    // PyTorch at its best relative to myelin: the lowest median per-pair ratio (configurations run at different
+    // moments, so their own medians carry the load's drift; each pair's ratio does not).
+    for (let k = 1; k < res.configs.length; k++) if (res.configs[k].ratioWall.median < res.configs[best].ratioWall.median) best = k;
+    const b = res.configs[best];
+    rec.candidates.pytorch = {
+      status: 'ok', iters: res.stepsPerBlock.peer[best], samples: b.samples, time: b.wall, value: valueOf(rec.display, b.wall), cpu: b.cpu,
+      threads: configs[best].config.torch_threads, version: configs[best].config.version, config: { ...configs[best].config, name: b.name },
+    };
+    rec.vsPytorch = b.ratioWall.median;
+    rec.vsPytorchSpread = b.ratioWall.halfIqr;
+    rec.vsPytorchCpu = b.ratioCpu.median;
+    for (const c of res.configs) {
+      ctx.log(`  ${rec.id}: PyTorch ${c.name}: ${(c.wall.median * 1e3).toFixed(1)} ms ±${(c.wall.halfIqr * 100).toFixed(0)}% wall, ${(c.cpu.median * 1e3).toFixed(1)} ms CPU; ` +
+        `PyTorch/myelin per pair ${c.ratioWall.median.toFixed(2)}x ±${(c.ratioWall.halfIqr * 100).toFixed(0)}% wall, ${c.ratioCpu.median.toFixed(2)}x CPU`);
+    }
+    ctx.log(`  ${rec.id}: myelin ${(mine.wall.median * 1e3).toFixed(1)} ms ±${(mine.wall.halfIqr * 100).toFixed(0)}% wall, ${(mine.cpu.median * 1e3).toFixed(1)} ms CPU; ` +
+      `native / pytorch (best: ${b.name}) = ${rec.vsPytorch.toFixed(2)}x ±${(rec.vsPytorchSpread * 100).toFixed(0)}% (CPU ${rec.vsPytorchCpu.toFixed(2)}x)`);
+  } catch (e) {
+    rec.candidates.pytorch = { status: 'error', reason: firstLine(e) };
+    ctx.log(`  ${rec.id}: pytorch ${firstLine(e)}`);
+  } finally {
+    for (const p of peers) p.close();
+  }
+  computeSpeedups(rec);
 }
 
 function convCandidate(ctx, name, backward, batch) {
@@ -129,7 +208,9 @@ async function runCnn(ctx) {
     }, cands, { maxIters: 1000 }));
   }
   if (ctx.opts.peers) {
-    const torch = runTorch(ctx, batch);
+    const train = records.find((r) => r.id === 'cnn-train-step');
+    if (ctx.backends.native) await pairedTorchTrain(ctx, train, batch);
+    const torch = runTorch(ctx, batch, {}, 'conv-forward,conv-forward-backward,cnn-infer,cnn-infer1');
     // PyTorch's Linear layers run on the system BLAS (OpenBLAS here): its inference also runs with
     // each OPENBLAS_CORETYPE below, keeping the fastest; onnxruntime-node runs myelin's own ONNX export.
     const peers = { pytorch: [torch], onnxruntime: [] };
@@ -137,6 +218,7 @@ async function runCnn(ctx) {
     const onnxFile = await exportCnn(ctx);
     for (const threads of [1, 2]) peers.onnxruntime.push(onnxFile.error ? onnxFile : runOrt(ctx, onnxFile, threads, inferBatch));
     for (const rec of records) {
+      if (rec === train && ctx.backends.native) continue;  // measured in pairs above
       for (const [peer, runs] of Object.entries(peers)) {
         if (peer === 'onnxruntime' && !rec.id.startsWith('cnn-infer')) continue;
         const best = fastest(runs, rec.id);

@@ -5,8 +5,10 @@ convolution alone (32 -> 64, 3x3, padding 1, 14x14, batch 128). Times each case 
 1 and 2 and keeps the faster (PyTorch at its best on the machine). Prints one JSON line.
 """
 import argparse
+import json
 import os
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +70,38 @@ def cases(batch):
             "cnn-infer1": (infer1, 1)}
 
 
+def config():
+    """This process's PyTorch configuration (the environment is fixed per process; threads per command)."""
+    return {"version": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
+            "python": sys.version.split()[0],
+            **{k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}}
+
+
+def serve(batch):
+    """Paired-block mode for bench/cases/cnn.js: reads 'train <threads> <steps>' lines on stdin and answers each
+    with one JSON line {"wall": s, "cpu": s} per train step (time.perf_counter and time.process_time around the
+    block), so the benchmark can interleave these blocks with myelin's in one run. 'config' answers config()."""
+    step = cases(batch)["cnn-train-step"][0]
+    print(json.dumps({"ready": True, "config": config()}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "config":
+            print(json.dumps(config()), flush=True)
+        elif words[0] == "train" and len(words) == 3:
+            torch.set_num_threads(int(words[1]))
+            steps = int(words[2])
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                step()
+            print(json.dumps({"wall": (time.perf_counter() - t0) / steps, "cpu": (time.process_time() - c0) / steps}), flush=True)
+        elif words[0] == "quit":
+            return
+        else:
+            print(json.dumps({"error": "unknown command: " + line.strip()}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=5)
@@ -75,7 +109,11 @@ def main():
     p.add_argument("--target-sec", type=float, default=0.2)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--cases", default="", help="comma-separated case ids to run (default: all)")
+    p.add_argument("--serve", action="store_true", help="paired-block mode: train-step blocks on request (see serve)")
     args = p.parse_args()
+    if args.serve:
+        serve(args.batch)
+        return
     wanted = set(args.cases.split(",")) if args.cases else None
     print_results(best_over_threads(
         lambda: {k: v for k, v in cases(args.batch).items() if wanted is None or k in wanted},

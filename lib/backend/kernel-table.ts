@@ -520,6 +520,31 @@ are overwritten, or added to with accumulate. Each of dX, dW, dB may be null (no
     cpp: 'conv.h myelin::conv2d_backward',
     example: CONV_EXAMPLE,
   },
+  // conv-train (the convolutions' training path): the Winograd weight gradient, forced for the twin tests.
+  conv2dWinogradWeightGrad: {
+    doc: `dW of conv2dBackward computed by Winograd F(2x2, 3x3) whatever the channel counts (conv2dBackward takes this
+path itself where conv2dForward takes Winograd); rounds differently from the direct weight gradient. dW is
+overwritten, or added to with accumulate. Other geometries than 3x3, stride 1, dilation 1 are an error. Exposed for
+the twin tests.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, f32('X', 'N*C*inPlane'), f32('dY', 'N*OC*outPlane'), f32('dW', 'OC*kArea'),
+      bool('accumulate')],
+    options: true,
+    cpp: 'conv.h myelin::conv2d_winograd_weight_grad',
+    example: WINO_EXAMPLE,
+  },
+  // conv-train: max pooling's backward through the ReLU before it (Conv2d, ReLU, MaxPool2d in training), one pass.
+  maxPool2dReluBackward: {
+    doc: `dX (NC planes, overwritten) = the gradient of maxPool2dForward(relu(.)) from dY: dY added at the argmax positions
+of the windows whose max (pooled, maxPool2dForward's out) is > 0, zero elsewhere; maxPool2dBackward followed by the
+ReLU's backward, bit for bit, in one pass that reads no plane of the ReLU's output (indices outside [0, inPlane) are
+skipped).`,
+    args: [dim('NC'), dim('inPlane'), dim('outPlane'), dim('outTotal'),
+      { name: 'argmax', type: 'i32', len: 'outTotal' }, f32('pooled', 'NC*outPlane'), f32('dY', 'NC*outPlane'), f32('dX', 'NC*inPlane')],
+    options: true,
+    cpp: 'conv_backward.h myelin::max_pool2d_relu_backward',
+    example: POOL_EXAMPLE,
+  },
   maxPool2dForward: {
     doc: `Max pooling of NC planes H x W into OH x OW (geom as for conv2dForward; C, OC, groups unused;
 padding at most half the kernel). argmax (outTotal = NC*outPlane) receives each max's index within

@@ -8,6 +8,7 @@ import type { LayerConfig } from './config';
 import { definitionOf, inferenceRole, keyRules, register, type FusedActivation } from './registry';
 import { fusedConvForward, inPlannedInference, planChain, planModel, runPlan } from './plan';
 import { Conv1d, Conv2d } from './conv';
+import { convReluPoolForward, fusablePool } from './conv-pool-train';
 import { linear } from '../ops/linear';
 import { enterInternalOutputs, leaveInternalOutputs } from '../buffer-pool';
 import { isTracing } from '../autograd';
@@ -95,10 +96,15 @@ export class Sequential extends Module {
       const layer = this.layers[i];
       // ONNX export traces each layer's forward: a conv and its activation then run as they are.
       const fused = fusedAt[i] !== null && isTracing() && !(layer instanceof Linear) ? null : fusedAt[i];
-      const internal = (fused ? i + 1 : i) < lastFresh;
+      // Conv2d -> ReLU -> MaxPool2d also takes the pooling (lib/nn/conv-pool-train.ts).
+      const pool = fused !== null && fused.act === 'relu' && layer instanceof Conv2d ? fusablePool(this.layers[i + 2]) : null;
+      const internal = (fused ? (pool ? i + 2 : i + 1) : i) < lastFresh;
       const was = internal ? enterInternalOutputs() : false;
       try {
-        if (fused !== null) {
+        if (pool !== null) {
+          h = convReluPoolForward(layer as Conv2d, h, pool);
+          i += 2; // the activation and the pooling ran inside the op
+        } else if (fused !== null) {
           if (layer instanceof Conv2d || layer instanceof Conv1d) h = fusedConvForward(layer, h, fused);
           else {
             const lin = layer as Linear;

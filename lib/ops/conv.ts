@@ -76,6 +76,11 @@ export function geometry(
 export interface ConvEpilogue {
   act: Activation;
   alpha: number;
+  /**
+   * The gradient that reaches the output is already zero wherever the ReLU's output is not > 0 (its only reader,
+   * maxPool2dAfterRelu, applied the mask): the ReLU's backward is skipped. relu only; conv2dReluMaxPool2d sets it.
+   */
+  gradMasked?: boolean;
 }
 
 /**
@@ -170,7 +175,7 @@ function conv2dRaw(
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(out, 'conv2d', inputs, (gOut) => {
     let g = gOut;
-    if (epilogue !== null) {
+    if (epilogue !== null && !(epilogue.gradMasked === true && epilogue.act === 'relu')) {
       // The fused activation's backward first (relu / leakyRelu: from the output alone).
       g = gradBuffer(y.length);
       if (y.length > 0) backend.activationBackward(epilogue.act, y.length, y, y, gOut, g, epilogue.alpha);

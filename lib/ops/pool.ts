@@ -90,6 +90,19 @@ function giveArgmax(a: Int32Array): void {
  * @example ops.maxPool2d(randn([1, 3, 32, 32]), 2).shape // [1, 3, 16, 16]
  */
 export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
+  return maxPool2dWith(x, kernelSize, options, false);
+}
+
+/**
+ * maxPool2d of x = relu(.) whose backward also applies the ReLU's mask (maxPool2dReluBackward: the gradient is zero
+ * wherever x is not > 0, read from the pooled maxima), for conv2dReluMaxPool2d (lib/ops/conv-pool.ts), whose
+ * convolution then skips its ReLU's backward. Only for an x that nothing else reads.
+ */
+export function maxPool2dAfterRelu(x: Tensor, kernelSize: Size2, options: Pool2dOptions = {}): Tensor {
+  return maxPool2dWith(x, kernelSize, options, true);
+}
+
+function maxPool2dWith(x: Tensor, kernelSize: Size2, options: Pool2dOptions, reluMask: boolean): Tensor {
   const { N, C, H, W, OH, OW, geom } = poolGeometry('maxPool2d', x, kernelSize, options, true);
   const NC = N * C;
   const inPlane = H * W;
@@ -109,7 +122,8 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dOptions =
   if (!tracked) return out;
   return record(out, 'maxPool2d', [x], (g) => {
     const dX = gradBuffer(NC * inPlane);
-    if (NC > 0) backend.maxPool2dBackward({ NC, inPlane, outPlane, outTotal, argmax, dY: g, dX });
+    if (NC > 0 && reluMask) backend.maxPool2dReluBackward({ NC, inPlane, outPlane, outTotal, argmax, pooled: y, dY: g, dX });
+    else if (NC > 0) backend.maxPool2dBackward({ NC, inPlane, outPlane, outTotal, argmax, dY: g, dX });
     giveArgmax(argmax);
     return [dX];
   });

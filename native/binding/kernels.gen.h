@@ -7,6 +7,7 @@
 #include "codes.gen.h"
 #include "attention.h"
 #include "conv.h"
+#include "conv_backward.h"
 #include "elementwise.h"
 #include "gather.h"
 #include "gemm.h"
@@ -21,7 +22,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "f614149c";
+inline constexpr const char* kKernelTableDigest = "31c656de";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -68,6 +69,8 @@ inline constexpr Arg kQconvBf16Args[] = {value_arg("N", ArgType::kDim), value_ar
 inline constexpr Arg kConv2dForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
 inline constexpr Arg kConv2dWinogradForwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr)};
 inline constexpr Arg kConv2dBackwardArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("dW", ArgType::kF32, true, "OC*kArea", {2, 5, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "OC", {2, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kConv2dWinogradWeightGradArgs[] = {value_arg("N", ArgType::kDim), value_arg("C", ArgType::kDim), value_arg("OC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("kArea", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {6, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "N*C*inPlane", {0, 1, 3}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "N*OC*outPlane", {0, 2, 4}, -1, nullptr), buffer_arg("dW", ArgType::kF32, false, "OC*kArea", {2, 5, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kMaxPool2dReluBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("pooled", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kMaxPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {4, -1, -1}, -1, nullptr), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr)};
 inline constexpr Arg kMaxPool2dBackwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("outTotal", ArgType::kDim), buffer_arg("argmax", ArgType::kI32, false, "outTotal", {3, -1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kAvgPool2dForwardArgs[] = {value_arg("NC", ArgType::kDim), value_arg("inPlane", ArgType::kDim), value_arg("outPlane", ArgType::kDim), value_arg("G", ArgType::kDim), buffer_arg("geom", ArgType::kI32, false, "G", {3, -1, -1}, -1, nullptr), value_arg("countIncludePad", ArgType::kBool), buffer_arg("X", ArgType::kF32, false, "NC*inPlane", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "NC*outPlane", {0, 2, -1}, -1, nullptr)};
@@ -132,6 +135,8 @@ inline double call_qconvBf16(const Slot* a) { myelin::qconv_bf16(a[0].i, a[1].i,
 inline double call_conv2dForward(const Slot* a) { myelin::conv2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].i, a[12].d, a[13].f); return 0; }
 inline double call_conv2dWinogradForward(const Slot* a) { myelin::conv2d_winograd_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].i, a[12].d, a[13].f); return 0; }
 inline double call_conv2dBackward(const Slot* a) { myelin::conv2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b); return 0; }
+inline double call_conv2dWinogradWeightGrad(const Slot* a) { myelin::conv2d_winograd_weight_grad(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].i, a[6].i, a[7].l, a[8].f, a[9].f, a[10].f, a[11].b); return 0; }
+inline double call_maxPool2dReluBackward(const Slot* a) { myelin::max_pool2d_relu_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f, a[7].f); return 0; }
 inline double call_maxPool2dForward(const Slot* a) { myelin::max_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].l, a[6].f, a[7].f, a[8].l); return 0; }
 inline double call_maxPool2dBackward(const Slot* a) { myelin::max_pool2d_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].f, a[6].f); return 0; }
 inline double call_avgPool2dForward(const Slot* a) { myelin::avg_pool2d_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].l, a[5].b, a[6].f, a[7].f); return 0; }
@@ -192,6 +197,8 @@ inline constexpr Kernel kKernels[] = {
     kernel("conv2dForward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out", kConv2dForwardArgs, call_conv2dForward, false),
     kernel("conv2dWinogradForward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, bias, act, alpha, out", kConv2dWinogradForwardArgs, call_conv2dWinogradForward, false),
     kernel("conv2dBackward", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, W, dY, dX, dW, dB, accumulate", kConv2dBackwardArgs, call_conv2dBackward, false),
+    kernel("conv2dWinogradWeightGrad", "N, C, OC, inPlane, outPlane, kArea, G, geom, X, dY, dW, accumulate", kConv2dWinogradWeightGradArgs, call_conv2dWinogradWeightGrad, false),
+    kernel("maxPool2dReluBackward", "NC, inPlane, outPlane, outTotal, argmax, pooled, dY, dX", kMaxPool2dReluBackwardArgs, call_maxPool2dReluBackward, false),
     kernel("maxPool2dForward", "NC, inPlane, outPlane, outTotal, G, geom, X, out, argmax", kMaxPool2dForwardArgs, call_maxPool2dForward, false),
     kernel("maxPool2dBackward", "NC, inPlane, outPlane, outTotal, argmax, dY, dX", kMaxPool2dBackwardArgs, call_maxPool2dBackward, false),
     kernel("avgPool2dForward", "NC, inPlane, outPlane, G, geom, countIncludePad, X, out", kAvgPool2dForwardArgs, call_avgPool2dForward, false),

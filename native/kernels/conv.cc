@@ -16,6 +16,7 @@
 
 #include "conv_direct.h"
 #include "conv_winograd.h"
+#include "conv_winograd_dw.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "../runtime/cpu.h"
@@ -260,6 +261,10 @@ bool use_wino_forward(const Geom& g) { return wino3x3(g) && wino_pays(g.C / g.gr
 bool use_wino_dx(const Geom& g) {
   return wino3x3(g) && g.PH <= 2 && g.PW <= 2 && wino_pays(g.OC / g.groups, g.C / g.groups, g.H, g.W);
 }
+// dW by Winograd (conv_winograd_dw.cc) on the forward's geometries: 32->64 14x14 batch 128, one thread's CPU time,
+// direct (conv_dwt_image) -> Winograd: see docs/performance.md, Convolutions, Training.
+bool use_wino_dw(const Geom& g) { return use_wino_forward(g); }
+WinoShape wino_shape(const Geom& g) { return WinoShape{g.C / g.groups, g.OC / g.groups, g.H, g.W, g.OH, g.OW, g.PH, g.PW}; }
 
 // The tap offsets (into the padded planes) and output positions conv_ovec_image / conv_dwt_image read.
 void direct_offsets(const DirectShape& s, std::vector<long>& tapoff, std::vector<long>* base) {
@@ -534,6 +539,10 @@ void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kAr
       dB[o] = static_cast<float>(accumulate ? dB[o] + s : s);
     }
   }
+  if (dW && use_wino_dw(g)) {
+    winograd_weight_grad(wino_shape(g), g.groups, N, X, static_cast<long>(C) * inPlane, dY, static_cast<long>(OC) * P, dW, accumulate);
+    dW = nullptr;
+  }
   if (!dX && !dW) return;
   const int threads = std::max(1, std::min(N, num_threads()));
   // dW partial sums of tasks 1.. (task 0 writes dW itself), in the caller's per-thread buffer.
@@ -645,6 +654,16 @@ void conv2d_winograd_forward(int N, int C, int OC, long inPlane, long outPlane, 
         ", stride " + std::to_string(g.SH) + "x" + std::to_string(g.SW) + ", dilation " + std::to_string(g.DH) + "x" + std::to_string(g.DW));
   }
   wino_forward(g, N, X, W, bias, act, alpha, out);
+}
+
+void conv2d_winograd_weight_grad(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
+                                 const int32_t* geom, const float* X, const float* dY, float* dW, bool accumulate) {
+  const Geom g = conv_geom("conv2dWinogradWeightGrad", N, C, OC, inPlane, outPlane, kArea, G, geom);
+  if (!wino3x3(g)) {
+    bad("conv2dWinogradWeightGrad", "needs a 3x3 kernel, stride 1 and dilation 1, got kernel " + std::to_string(g.KH) + "x" + std::to_string(g.KW) +
+        ", stride " + std::to_string(g.SH) + "x" + std::to_string(g.SW) + ", dilation " + std::to_string(g.DH) + "x" + std::to_string(g.DW));
+  }
+  winograd_weight_grad(wino_shape(g), g.groups, N, X, static_cast<long>(C) * inPlane, dY, static_cast<long>(OC) * outPlane, dW, accumulate);
 }
 
 }  // namespace myelin

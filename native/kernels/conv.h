@@ -24,6 +24,11 @@ void conv2d_winograd_forward(int N, int C, int OC, long inPlane, long outPlane, 
                              const int32_t* geom, const float* X, const float* W, const float* bias, int act,
                              float alpha, float* out);
 
+// dW of conv2d_backward by Winograd F(2x2, 3x3) whatever the channel counts (conv2d_backward picks it for 3x3,
+// stride-1, dilation-1 convolutions with enough channels; conv_winograd_dw.h); other geometries: std::invalid_argument.
+void conv2d_winograd_weight_grad(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,
+                                 const int32_t* geom, const float* X, const float* dY, float* dW, bool accumulate);
+
 // Gradients of conv2d_forward without activation, from dY[N,OC,OH,OW]: dX (nullable) is
 // overwritten; dW and dB (both nullable) are overwritten, or added to when accumulate is true.
 void conv2d_backward(int N, int C, int OC, long inPlane, long outPlane, long kArea, int G,

@@ -34,7 +34,7 @@ function expectSize(kernel: string, what: string, got: number, expected: number)
 const convOut = (n: number, k: number, s: number, p: number, d: number): number => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
 
 /** The checked geometry of a conv kernel call, with the per-group channel counts Cg = C/groups, OCg = OC/groups. */
-function convGeom(
+export function convGeom(
   kernel: string, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
 ): Geom & { Cg: number; OCg: number } {
   const g = readGeom(kernel, G, geom);

@@ -4,6 +4,7 @@ import { validatedKernels } from '../kernels.gen';
 import * as activation from './activation';
 import * as attention from './attention';
 import * as conv from './conv';
+import * as convBackward from './conv-backward';
 import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as norm from './norm';
@@ -24,7 +25,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...attention, ...conv, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...attention, ...conv, ...convBackward, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
