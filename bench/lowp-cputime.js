@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Low-precision inference measured in process CPU time (steadier than wall time on a loaded machine): the
 // 784-256-128-10 MLP at batch 1024 (or with --cnn the example CNN, conv 32 - pool - conv 64 - pool - 128 - 10,
-// at batch 256), float32 vs quantize() int8 (dynamic, calibrated) and bf16, and
+// at batch 256; --batch sets it), float32 vs quantize() int8 (dynamic, calibrated) and bf16, and
 // onnxruntime-node on the QDQ exports; one thread each (run with MYELIN_NUM_THREADS=1), interleaved rounds,
 // medians of CPU milliseconds per call.
 //
-//   MYELIN_NUM_THREADS=1 node bench/lowp-cputime.js [--cnn] [--rounds 15] [--calls 5]
+//   MYELIN_NUM_THREADS=1 node bench/lowp-cputime.js [--cnn] [--batch N] [--rounds 15] [--calls 5]
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -16,7 +16,8 @@ async function main() {
   const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 15;
   const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 5;
   const cnn = process.argv.includes('--cnn');
-  const batch = cnn ? 256 : 1024;
+  const batch = process.argv.includes('--batch') ? Number(process.argv[process.argv.indexOf('--batch') + 1]) : cnn ? 256 : 1024;
+  if (!(Number.isSafeInteger(batch) && batch >= 1)) throw new Error(`--batch must be a positive integer, got ${process.argv[process.argv.indexOf('--batch') + 1]}`);
   m.setBackend('native');
   const { nn } = m;
   const model = cnn
@@ -60,7 +61,7 @@ async function main() {
   }
   const median = (a) => a.slice().sort((p, q2) => p - q2)[a.length >> 1];
   const base = median(times.float32);
-  console.log(`CPU ${os.cpus()[0].model}, ${m.info().int8Path} / ${m.info().bf16Path}, threads ${m.info().threads}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`CPU ${os.cpus()[0].model}, ${cnn ? 'CNN' : 'MLP'} batch ${batch}, ${m.info().int8Path} / ${m.info().qconvPath} / ${m.info().bf16Path}, threads ${m.info().threads}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const name of names) {
     const t = median(times[name]);
     console.log(`${name.padEnd(16)} ${t.toFixed(2)} cpu-ms/call  ${(batch / t * 1e3).toFixed(0)} samples/cpu-s  ${(base / t).toFixed(2)}x float32`);

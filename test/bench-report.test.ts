@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { evaluateTargets, chartRows, casesTables, peersTable } = require('../bench/lib/report.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { summarize, rateFromTime } = require('../bench/lib/stats.js');
+const { summarize, rateFromTime, pairedRatio } = require('../bench/lib/stats.js');
 
 type Cand = { status: string; time?: unknown; value?: unknown; reason?: string };
 function ok(seconds: number[], display: { kind: string; work?: number; scale?: number }): Cand {
@@ -108,6 +108,47 @@ describe('bench targets', () => {
     expect(t['resnet-accuracy'].met).toBe(null);
     expect(t['resnet-vs-pytorch'].met).toBe(null);
     expect(casesTables([rec('full data', 0.9001, 0.9029)])).toMatch(/CNN accuracy[\s\S]*full data +0\.9001 \(3570 s\) +0\.9029 \(3811 s\) +-0\.28 points/);
+  });
+
+  it('predictAsync guard: paired blocks give the ratio and its spread, flag below 0.9 and above +15 µs, and take over the targets', () => {
+    const rate = { kind: 'rate', unit: 'samples/s', work: 1024 };
+    const us = { kind: 'time', unit: 'µs', scale: 1e6 };
+    // Pairs (predict, predictAsync) in seconds per call: per-pair ratios 0.8, 0.9, 1.0 at batch 1024 (median 0.9, IQR 0.1).
+    const tput = (ratios: number[]) => ({
+      ...record('infer-async-paired-1024', 'inference', rate, 'predict', {
+        predict: ok(ratios.map(() => 0.002), rate), predictAsync: ok(ratios.map((r) => 0.002 / r), rate),
+      }),
+      chart: false,
+      paired: (() => {
+        const r = pairedRatio(ratios.map((q) => 0.002 / q), ratios.map(() => 0.002));
+        return { kind: 'throughput-ratio', median: r.median, halfIqr: r.halfIqr, min: r.min, max: r.max, n: r.n, limit: 0.9, flagged: r.median < 0.9 };
+      })(),
+    });
+    const r = pairedRatio([0.002 / 0.8, 0.002 / 0.9, 0.002 / 1.0], [0.002, 0.002, 0.002]);
+    expect(r.median).toBeCloseTo(0.9, 12);
+    expect(r.halfIqr).toBeCloseTo(0.05, 12);
+    expect(() => pairedRatio([1, 2], [1])).toThrow(/same length/);
+    const lat = (extraUs: number) => ({
+      ...record('infer-async-paired-1', 'inference', us, 'predict', { predict: ok([10e-6, 10e-6], us), predictAsync: ok([(10 + extraUs) * 1e-6, (10 + extraUs) * 1e-6], us) }),
+      chart: false,
+      paired: { kind: 'extra-latency', unit: 'µs', median: extraUs, halfIqr: 0, min: extraUs, max: extraUs, n: 2, limit: 15, flagged: extraUs > 15 },
+    });
+    const by = (recs: unknown[]) => Object.fromEntries(evaluateTargets(recs, null).map((x: { id: string }) => [x.id, x])) as Record<string, { met: boolean | null; value: number; measured: string }>;
+    let t = by([tput([0.85, 0.88, 0.95]), lat(4.5)]);
+    expect(t['async-throughput'].met).toBe(false);
+    expect(t['async-throughput'].value).toBeCloseTo(0.88, 12);
+    expect(t['async-latency'].met).toBe(true);
+    expect(t['async-latency'].measured).toContain('+4.5 µs');
+    t = by([tput([0.92, 0.95, 0.97]), lat(20)]);
+    expect(t['async-throughput'].met).toBe(true);
+    expect(t['async-latency'].met).toBe(false);
+    // The paired record wins over the peers table (which here would say 0.004 / 0.0043 = 0.93).
+    expect(evaluateTargets([tput([0.8, 0.8, 0.8])], peers).find((x: { id: string }) => x.id === 'async-throughput').value).toBeCloseTo(0.8, 12);
+    const text = casesTables([tput([0.85, 0.88, 0.95]), lat(20)]);
+    expect(text).toContain('infer-async-paired-1024: 0.880×');
+    expect(text).toMatch(/0\.880× ±[0-9.]+% over 3 pairs.*BELOW THE LIMIT/);
+    expect(text).toMatch(/\+20\.0 µs .*ABOVE THE LIMIT/);
+    expect(chartRows([tput([0.9, 0.9, 0.9])], null)).toEqual([]);
   });
 
   it('serving target: batched predictAsync beats predict on req/s with a p99 no worse; its own table', () => {

@@ -377,6 +377,50 @@ describe.skipIf(forcedJs)('native binding', () => {
         expect(s).toBeCloseTo(1, 5);
       }
     });
+
+    it('large calls (row blocks on the pool\'s workers, no libuv hand-off) give forwardDense\'s bits at 1-3 threads, copied or handed over, alone or concurrent', async () => {
+      // 600 rows x (256*200 + 200*128 + 128*10) multiply-adds: 2-3 row blocks, so forwardAsync hands the blocks to
+      // the pool's workers (parallel_for_detached); a second call while the first holds the pool goes through libuv.
+      const layers: PlanLayer[] = [
+        { N: 200, K: 256, W: randn(200 * 256, seedBase + 10), bias: randn(200, seedBase + 11), act: 'relu', alpha: 0.01 },
+        { N: 128, K: 200, W: randn(128 * 200, seedBase + 12), bias: null, act: 'tanh', alpha: 0.01 },
+        { N: 10, K: 128, W: randn(10 * 128, seedBase + 13), bias: randn(10, seedBase + 14), act: 'none', alpha: 0.01 },
+      ];
+      const frozen = backend.freezePlan(layers);
+      const M = 600;
+      const threadsBefore = backend.info().threads;
+      try {
+        for (const threads of [1, 2, 3]) {
+          backend.setNumThreads(threads);
+          const xs = Array.from({ length: 3 }, (_, i) => randn(M * 256, seedBase + 200 + i));
+          const want = xs.map((X) => {
+            const o = new Float32Array(M * 10);
+            backend.forwardDense(M, frozen, X, o, true);
+            return o;
+          });
+          for (const handOver of [false, true]) {
+            const alone = new Float32Array(M * 10);
+            await backend.forwardAsync(M, frozen, xs[0], alone, true, handOver);
+            expect(alone, `${threads} threads, handOver ${handOver}`).toEqual(want[0]);
+            const outs = xs.map(() => new Float32Array(M * 10));
+            await Promise.all(xs.map((X, i) => backend.forwardAsync(M, frozen, X, outs[i], true, handOver)));
+            outs.forEach((o, i) => expect(o, `${threads} threads, concurrent call ${i}, handOver ${handOver}`).toEqual(want[i]));
+          }
+          // Copied input: the caller may overwrite X as soon as the call returns.
+          const X = xs[1].slice();
+          const out = new Float32Array(M * 10);
+          const pending = backend.forwardAsync(M, frozen, X, out, true);
+          X.fill(7);
+          await pending;
+          expect(out).toEqual(want[1]);
+        }
+      } finally {
+        backend.setNumThreads(threadsBefore);
+      }
+      await expect(binding.forwardAsync(4, binding.freezePlan([{ N: 2, K: 3, W: new Float32Array(6), bias: null, act: 0, alpha: 0 }]), new Float32Array(12), new Float32Array(8), false, 'yes' as never))
+        .rejects.toThrow(/^forwardAsync: handOver must be a boolean, got string/);
+      await expect(backend.forwardAsync(4, frozen, new Float32Array(4 * 256), new Float32Array(40), false, 1 as never)).rejects.toThrow(/^forwardAsync: handOver must be a boolean/);
+    });
   });
 });
 

@@ -28,17 +28,19 @@ const flags = cpuFlags();
 const has = (...names: string[]): boolean => names.every((n) => flags.has(n));
 const avx512 = has('avx512f', 'avx512vl', 'avx512dq', 'avx512bw');
 const avx2 = has('avx2', 'fma');
-const LEVELS: { simd: string; int8: string; bf16: string }[] = [
-  { simd: 'default', int8: avx512 && has('avx512_vnni') ? 'avx512vnni' : avx2 ? 'avx2' : 'scalar', bf16: avx512 && has('avx512_bf16') ? 'avx512bf16' : 'fp32' },
-  { simd: 'avx2', int8: avx2 ? 'avx2' : 'scalar', bf16: 'fp32' },
-  { simd: 'scalar', int8: 'scalar', bf16: 'fp32' },
+const vnni = avx512 && has('avx512_vnni');
+const bf16Direct = avx512 && has('avx512_bf16') ? 'avx512bf16-direct' : 'im2col';
+const LEVELS: { simd: string; int8: string; bf16: string; qconv: string; qconvBf16: string }[] = [
+  { simd: 'default', int8: vnni ? 'avx512vnni' : avx2 ? 'avx2' : 'scalar', bf16: avx512 && has('avx512_bf16') ? 'avx512bf16' : 'fp32', qconv: vnni ? 'avx512vnni-direct' : 'im2col', qconvBf16: bf16Direct },
+  { simd: 'avx2', int8: avx2 ? 'avx2' : 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col' },
+  { simd: 'scalar', int8: 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col' },
 ];
 
 describe.runIf(native !== undefined && process.platform === 'linux')(`every SIMD path of the low-precision kernels (child processes, seed ${SEED})`, () => {
   beforeAll(() => ensureDist());
 
   for (const level of LEVELS) {
-    it(`MYELIN_SIMD=${level.simd}: int8 path ${level.int8}, bf16 path ${level.bf16}, agreeing with the twins and the float64 reference`, () => {
+    it(`MYELIN_SIMD=${level.simd}: int8 path ${level.int8}, bf16 path ${level.bf16}, int8 conv ${level.qconv}, bf16 conv ${level.qconvBf16}, agreeing with the twins and the float64 reference`, () => {
       const env = { ...process.env };
       if (level.simd === 'default') delete env.MYELIN_SIMD;
       else env.MYELIN_SIMD = level.simd;
@@ -46,9 +48,11 @@ describe.runIf(native !== undefined && process.platform === 'linux')(`every SIMD
         encoding: 'utf8', env, timeout: 300_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { int8Path: string; bf16Path: string; checked: number; failures: string[] };
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { int8Path: string; bf16Path: string; qconvPath: string; qconvBf16Path: string; checked: number; failures: string[] };
       expect(out.int8Path).toBe(level.int8);
       expect(out.bf16Path).toBe(level.bf16);
+      expect(out.qconvPath).toBe(level.qconv);
+      expect(out.qconvBf16Path).toBe(level.qconvBf16);
       expect(out.checked).toBeGreaterThan(100_000);
       expect(out.failures, `seed ${SEED}`).toEqual([]);
     });

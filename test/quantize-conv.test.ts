@@ -16,6 +16,7 @@ import { ReLU, LeakyReLU } from '../lib/nn/activations';
 import { Sequential } from '../lib/nn/sequential';
 import { Flatten } from '../lib/nn/flatten';
 import { quantize, QuantizedConv2d } from '../lib/quant';
+import { fromConfig } from '../lib/nn/from-config';
 import { fit } from '../lib/train';
 import { Tensor } from '../lib/tensor';
 import { predictAsync } from '../lib/serve/predict';
@@ -28,7 +29,7 @@ const seed = freshSeed();
 const rng = new Rng(seed);
 const rand = (n: number, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
 
-/** float64 conv of the quantised values: per patch (dynamic) or static input scale, per-channel weight scale. */
+/** float64 conv of the quantised values: per image (dynamic) or static input scale, per-channel weight scale. */
 function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
   const [N, C, H, W] = x.shape;
   const [kh, kw] = q.kernelSize, [sh, sw] = q.stride, [ph, pw] = q.padding, [dh, dw] = q.dilation;
@@ -37,11 +38,13 @@ function reference(q: QuantizedConv2d, x: Tensor): Float64Array {
   const out = new Float64Array(N * OC * OH * OW);
   const patch = new Float64Array(K);
   for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    let k = 0, max = 0;
+    // Dynamic int8: one scale per image, max |x| over the whole image / 127.
+    let max = 0;
+    for (let t = n * C * H * W; t < (n + 1) * C * H * W; t++) max = Math.max(max, Math.abs(x.data[t]));
+    let k = 0;
     for (let c = 0; c < C; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++, k++) {
       const ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
       patch[k] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x.data[((n * C + c) * H + ih) * W + iw] : 0;
-      max = Math.max(max, Math.abs(patch[k]));
     }
     // The quantiser's own float32 steps (scale, its inverse, x * inverse, round half to even), so that a value
     // within float32 rounding of a .5 tie lands on the same integer as in the kernel.
@@ -82,6 +85,9 @@ describe(`QuantizedConv2d against a float64 reference of the quantised maths (se
     { C: 3, OC: 17, k: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], H: 5, W: 7, N: 2 },
     { C: 2, OC: 5, k: [3, 2], stride: [2, 1], padding: [0, 1], dilation: [1, 2], H: 9, W: 6, N: 3 },
     { C: 17, OC: 33, k: [5, 5], stride: [2, 2], padding: [2, 2], dilation: [1, 1], H: 13, W: 11, N: 1 },
+    // Stride 1 (the direct int8 kernel on AVX512-VNNI): dilation, asymmetric kernels, a 65-wide row, 1 channel.
+    { C: 5, OC: 9, k: [1, 3], stride: [1, 1], padding: [0, 2], dilation: [1, 2], H: 3, W: 65, N: 2 },
+    { C: 1, OC: 3, k: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], H: 17, W: 17, N: 3 },
   ];
   for (const bt of backendsUnderTest()) {
     it(`int8 (dynamic, static) and bf16 on the ${bt.label} backend, awkward geometries`, () => {
@@ -161,8 +167,10 @@ for (const bt of backendsUnderTest()) {
           ['int8 calibrated', quantize(model, { dtype: 'int8', calibration: asImages(digits.train.x.slice(0, 256 * 64)) })],
           ['bf16', quantize(model, { dtype: 'bf16' })],
         ] as const) {
-          expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'MaxPool2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
-          expect(q.layers[2].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
+          // The MaxPool2d after the first conv's activation runs inside it.
+          expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
+          expect(q.layers[1].describe()).toMatch(/QuantizedConv2d\(8 -> 16, kernel 3x3, padding 1x1, .*\+ leakyRelu\)/);
+          expect(q.layers[0].describe()).toMatch(/\+ max pool 2x2\)$/);
           const y = q.predict(x);
           const acc = accuracy(y);
           console.log(`digits CNN ${bt.name} ${name}: ${acc.toFixed(4)} vs float32 ${ref.toFixed(4)} (backend ${getBackend().name})`);
@@ -179,3 +187,40 @@ for (const bt of backendsUnderTest()) {
     }, 300_000);
   });
 }
+
+describe('the max pooling quantize() folds into a QuantizedConv2d', () => {
+  it('folds MaxPool2d without padding, dilation or ceil mode only, and gives the float path\'s layers\' result', () => {
+    setBackend('native');
+    const conv = new Conv2d(2, 5, 3, { padding: 1, seed: 3 });
+    const x = new Tensor(rand(2 * 2 * 9 * 11), [2, 2, 9, 11]);
+    const folded = quantize(new Sequential([conv, new ReLU(), new MaxPool2d(3, { stride: 2 })]), { dtype: 'int8' });
+    expect(folded.layers).toHaveLength(1);
+    expect((folded.layers[0] as QuantizedConv2d).pool).toEqual([3, 3, 2, 2]);
+    // The same conv unfused, then the float32 MaxPool2d layer: the same bits (max is exact).
+    const plain = QuantizedConv2d.fromConv2d(conv, 'int8', 'relu', 0.01);
+    const want = new MaxPool2d(3, { stride: 2 }).forward(plain.forward(x));
+    const got = folded.forward(x);
+    expect(got.shape).toEqual([2, 5, 4, 5]);
+    expect(Array.from(got.data)).toEqual(Array.from(want.data));
+    for (const pool of [new MaxPool2d(2, { padding: 1 }), new MaxPool2d(2, { ceilMode: true }), new MaxPool2d(2, { dilation: 2 })]) {
+      expect(quantize(new Sequential([conv, new ReLU(), pool]), { dtype: 'int8' }).layers).toHaveLength(2);
+    }
+    const bf16 = quantize(new Sequential([conv, new ReLU(), new MaxPool2d(3, { stride: 2 })]), { dtype: 'bf16' });
+    expect(bf16.layers).toHaveLength(1);
+    const bf16Plain = new MaxPool2d(3, { stride: 2 }).forward(QuantizedConv2d.fromConv2d(conv, 'bf16', 'relu', 0.01).forward(x));
+    expect(Array.from(bf16.forward(x).data)).toEqual(Array.from(bf16Plain.data));
+  });
+
+  it('loads configs saved without the pool key (null) and checks the key', () => {
+    const base = {
+      type: 'QuantizedConv2d', dtype: 'int8', inChannels: 1, outChannels: 2, kernelSize: [3, 3], stride: [1, 1], padding: [1, 1],
+      dilation: [1, 1], bias: true, activation: 'relu', alpha: 0.01, inputScale: 0,
+    };
+    expect((fromConfig(base) as QuantizedConv2d).pool).toBeNull();
+    expect((fromConfig({ ...base, pool: [2, 2, 2, 2] }) as QuantizedConv2d).pool).toEqual([2, 2, 2, 2]);
+    expect(() => fromConfig({ ...base, pool: [2, 2, 0, 2] })).toThrow(/key 'pool' must be null or \[kernelH, kernelW, strideH, strideW\] of positive integers, got/);
+    expect((fromConfig({ ...base, dtype: 'bf16', pool: [2, 2, 2, 2] }) as QuantizedConv2d).pool).toEqual([2, 2, 2, 2]);
+    const q = fromConfig({ ...base, pool: [4, 4, 1, 1] }) as QuantizedConv2d;
+    expect(() => q.forward(new Tensor(rand(9), [1, 1, 3, 3]))).toThrow(/gives 3x3 outputs, smaller than the pool window 4x4/);
+  });
+});

@@ -70,7 +70,8 @@ describe(`QDQ ONNX export of quantised CNNs (seed ${seed})`, () => {
         ['int8 calibrated', quantize(model, { dtype: 'int8', calibration: x })],
         ['bf16', quantize(model, { dtype: 'bf16' })],
       ] as const) {
-        expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'MaxPool2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
+        // The MaxPool2d after the first conv's activation runs inside it.
+        expect(q.layers.map((l) => l.constructor.name)).toEqual(['QuantizedConv2d', 'QuantizedConv2d', 'Flatten', 'QuantizedLinear']);
         const file = path.join(dir, `${name}.onnx`);
         await exportModel(q, file, { inputShape: [1, 1, 8, 8] });
         const graph = onnx.ModelProto.decode(fs.readFileSync(file)).graph!;
@@ -83,28 +84,32 @@ describe(`QDQ ONNX export of quantised CNNs (seed ${seed})`, () => {
           // Per-output-channel int8 conv weights (axis 0), zero points 0.
           const w = graph.initializer!.find((t) => t.name === '0.weight_quantized')!;
           expect(w.dataType).toBe(onnx.TensorProto.DataType.INT8);
-          expect(Array.from(w.dims as number[]).map(Number)).toEqual(name === 'int8 calibrated' ? [8, 1, 3, 3] : [8, 9]);
+          expect(Array.from(w.dims as number[]).map(Number)).toEqual([8, 1, 3, 3]);
           expect(Array.from(new Int8Array(w.rawData!.buffer, w.rawData!.byteOffset, 72))).toEqual(Array.from((q.layers[0] as QuantizedConv2d).weight.data));
           const dq = graph.node!.find((n) => n.opType === 'DequantizeLinear' && n.input![0] === '0.weight_quantized')!;
           expect(Number(dq.attribute!.find((at) => at.name === 'axis')!.i)).toBe(0);
           expect(ops.filter((o) => o === 'QuantizeLinear')).toHaveLength(3);
           expect(ops.filter((o) => o === 'DequantizeLinear')).toHaveLength(6);
-          // Calibrated: Q/DQ straight around each Conv; dynamic: the patch-gathering Conv, then a Gemm per conv.
+          // Q/DQ straight around each Conv (dynamic: the image reshaped to one row for its scale and back).
           expect(ops.filter((o) => o === 'Conv')).toHaveLength(2);
-          expect(ops.filter((o) => o === 'Gemm')).toHaveLength(name === 'int8 calibrated' ? 1 : 3);
+          expect(ops.filter((o) => o === 'Gemm')).toHaveLength(1);
+          expect(ops.filter((o) => o === 'ReduceMax')).toHaveLength(name === 'int8 calibrated' ? 0 : 3);
         }
         // Optimisations off: onnxruntime computes the quantised maths as myelin does, up to float32 rounding of
         // the scaling and sums, and inputs on a rounding tie quantised one step apart: myelin multiplies by
         // 127 / max, QuantizeLinear divides by max / 127, and the digits' integer pixels make exact ties (a pixel
         // of 8 with max 16 is 63.5 steps). Seen: <= 7e-7 of the output range, once (calibrated) 6e-4 with ~1% of
         // the outputs moved. All optimisations: its fused int8 kernels (seen the same here; up
-        // to ~1% on MLPs, see quantize.test.ts).
+        // to ~1% on MLPs, see quantize.test.ts). bf16: myelin's direct convolutions sum tap-major (onnxruntime's Conv
+        // channel-major), so a conv output can differ by float32 ulps; the next layer rounds its input to bfloat16, and
+        // one within an ulp of a rounding midpoint lands one bfloat16 step (2^-8 of itself) apart, which moves that
+        // sample's outputs by at most 2^-8 of the range. Seen: 1e-4 of the range, 22 of 3590 outputs (seed 607290015).
         const want = q.predict(x).data;
         const off = await ortRun(file, x, 'disabled');
         const moved = off.filter((v, i) => Math.abs(v - want[i]) > 1e-5 * Math.abs(want[i]) + 1e-6).length;
         console.log(`digits CNN ${name}, optimisations off: ${relativeError(off, want).toExponential(2)} of the range, ${moved} of ${want.length} outputs moved`);
-        expect(relativeError(off, want), `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 1e-5 : 3e-3);
-        expect(moved, `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 0 : 0.05 * want.length);
+        expect(relativeError(off, want), `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 2 ** -8 : 3e-3);
+        expect(moved, `${name}, optimisations off`).toBeLessThanOrEqual(name === 'bf16' ? 0.02 * want.length : 0.05 * want.length);
         const all = await ortRun(file, x, 'all');
         expect(relativeError(all, want), `${name}, all optimisations`).toBeLessThanOrEqual(3e-2);
         // And the predicted classes: the same accuracy to within a row.
@@ -176,6 +181,6 @@ describe(`QDQ ONNX export of quantised CNNs (seed ${seed})`, () => {
     // A QuantizedLinear too (this error was once swallowed: 'output 'output' was not computed from the inputs').
     const linear = quantize(new Sequential([new Linear(4, 3), new GELU()]), { dtype: 'bf16' });
     expect(() => toOnnxBytes(linear, { inputShape: [1, 4] })).toThrow(/^onnx\.exportModel: layer 0 \(QuantizedLinear\): activation 'gelu' has no QDQ export/);
-    expect(opsOf(toOnnxBytes(q, { inputShape: [1, 2, 8, 8] }))).toEqual(expect.arrayContaining(['Conv', 'QuantizeLinear', 'DequantizeLinear', 'Gemm', 'Relu']));
+    expect(opsOf(toOnnxBytes(q, { inputShape: [1, 2, 8, 8] }))).toEqual(expect.arrayContaining(['Conv', 'QuantizeLinear', 'DequantizeLinear', 'ReduceMax', 'Relu']));
   });
 });

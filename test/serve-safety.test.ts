@@ -235,7 +235,7 @@ describe('predict / predictAsync options', () => {
       "predictAsync: backend must be a backend (an object with forwardAsync and freezePlan), got 'native' (a string)",
     );
     await expect(m.predictAsync(x, { batchsize: 8 } as never)).rejects.toThrow(
-      "predictAsync: unknown option 'batchsize' (did you mean 'batchSize'? accepted: batchSize, backend, onProgress, features, rows, batch, signal)",
+      "predictAsync: unknown option 'batchsize' (did you mean 'batchSize'? accepted: batchSize, backend, onProgress, features, rows, batch, signal, copyInput)",
     );
     await expect(m.predictAsync(x, null as never)).rejects.toThrow(/^predictAsync: options must be an object like \{ batchSize: \.\.\., backend: \.\.\. \}, got null$/);
     await expect(m.predictAsync(x, 64 as never)).rejects.toThrow(/^predictAsync: options must be an object .*, got 64$/);

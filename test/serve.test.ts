@@ -90,6 +90,26 @@ for (const b of backendsUnderTest()) {
       expectClose((await pending).data, want, 2e-5, note('after mutation'));
     });
 
+    it('copyInput: false reads x in place (same results, one chunk or several), rejects a call whose x changed meanwhile, and is checked', async () => {
+      const backend = requireBackend(b);
+      const m = model(9);
+      const x = randn([300, 12], { seed: seed + 3 });
+      const want = m.predict(x).data;
+      for (const batchSize of [1024, 64]) {
+        const got = await predictAsync(m, x, { batchSize, backend, copyInput: false });
+        expectClose(got.data, want, 2e-5, note(`copyInput false, batch ${batchSize}`));
+        // Small calls (batched or inline) copy anyway: the option changes nothing for them.
+        const small = await predictAsync(m, x.slice(0, 3), { batchSize, backend, copyInput: false });
+        expectClose(small.data, want.subarray(0, 12), 2e-5, note('3 rows'));
+      }
+      // Overwriting x while the call runs breaks the promise made with copyInput: false: a clear Error, not silent garbage.
+      const y = x.clone();
+      const pending = predictAsync(m, y, { batchSize: 64, backend, copyInput: false });
+      y.data.fill(1e6);
+      await expect(pending).rejects.toThrow(/^predictAsync: x was changed while the call was running with copyInput: false/);
+      await expect(predictAsync(m, x, { backend, copyInput: 'no' as never })).rejects.toThrow(/^predictAsync: copyInput must be true or false, got/);
+    });
+
     it('concurrent calls on one model equal sequential results', async () => {
       const backend = requireBackend(b);
       const m = model(11, 12);

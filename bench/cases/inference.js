@@ -1,6 +1,7 @@
 // Inference cases: MLP 784-256-128-10 batch-1 latency (µs) and batch-1024 throughput (samples/s).
 'use strict';
 const { measureCase, randomArray, backendCandidate } = require('../lib/cases');
+const { pairedRatio, summarize } = require('../lib/stats');
 const { api, buildMlp, predictor } = require('../lib/mlp');
 const { MLP } = require('./training');
 const { NaiveMlp } = require('../lib/naive-mlp');
@@ -58,8 +59,53 @@ async function runInference(ctx) {
         asyncCands,
       ),
     );
+    if (asyncModels.native && ctx.backends.native) records.push(await pairedAsyncCase(ctx, batch, () => models.native(x), () => asyncModels.native(x)));
   }
   return records;
+}
+
+/** The regression guard's thresholds: predictAsync's throughput at batch 1024 and its extra latency at batch 1. */
+const ASYNC_MIN_RATIO = 0.9;
+const ASYNC_MAX_EXTRA_US = 15;
+
+/**
+ * predict and predictAsync of one native model in the same interleaved run (adjacent blocks), compared pair by pair:
+ * at batch 1024 predictAsync's throughput relative to predict's (flagged below 0.9), at batch 1 its extra latency
+ * (flagged above 15 µs). The separate infer-* and infer-async-* records above are measured apart, so their ratio mixes
+ * in whatever the machine did between them; this one is the guard.
+ */
+async function pairedAsyncCase(ctx, batch, predict, predictAsync) {
+  const latency = batch === 1;
+  const rec = await measureCase(
+    ctx,
+    {
+      id: `infer-async-paired-${batch}`,
+      group: 'inference',
+      chart: false,
+      label: latency ? 'predictAsync vs predict, batch 1 (paired blocks)' : 'predictAsync vs predict, batch 1024 (paired blocks)',
+      short: latency ? 'predictAsync - predict, batch 1' : 'predictAsync / predict, batch 1024',
+      display: latency ? { kind: 'time', unit: 'µs', scale: 1e6 } : { kind: 'rate', unit: 'samples/s', work: batch },
+      baseline: 'predict',
+      note: 'native backend, one model, predict and predictAsync in alternating blocks; the ratio is the median over pairs of adjacent blocks',
+    },
+    [
+      backendCandidate(ctx, 'native', predict, {}),
+      backendCandidate(ctx, 'native', predictAsync, { async: true }),
+    ].map((c, i) => ({ ...c, name: i === 0 ? 'predict' : 'predictAsync' })),
+  );
+  const p = rec.candidates.predict;
+  const a = rec.candidates.predictAsync;
+  if (!p || !a || p.status !== 'ok' || a.status !== 'ok') return rec;
+  if (latency) {
+    const extra = summarize(a.samples.map((t, i) => (t - p.samples[i]) * 1e6));
+    rec.paired = { kind: 'extra-latency', unit: 'µs', median: extra.median, halfIqr: extra.iqr / 2, min: extra.min, max: extra.max, n: extra.n, limit: ASYNC_MAX_EXTRA_US, flagged: extra.median > ASYNC_MAX_EXTRA_US };
+    ctx.log(`  predictAsync - predict at batch 1: ${extra.median >= 0 ? '+' : ''}${extra.median.toFixed(1)} µs ±${(extra.iqr / 2).toFixed(1)} over ${extra.n} pairs${rec.paired.flagged ? ` ABOVE the ${ASYNC_MAX_EXTRA_US} µs limit` : ''}`);
+  } else {
+    const r = pairedRatio(a.samples, p.samples);
+    rec.paired = { kind: 'throughput-ratio', median: r.median, halfIqr: r.halfIqr, min: r.min, max: r.max, n: r.n, limit: ASYNC_MIN_RATIO, flagged: r.median < ASYNC_MIN_RATIO };
+    ctx.log(`  predictAsync / predict at batch ${batch}: ${r.median.toFixed(3)}x ±${(r.halfIqr * 100).toFixed(1)}% over ${r.n} pairs${rec.paired.flagged ? ` BELOW ${ASYNC_MIN_RATIO}` : ''}`);
+  }
+  return rec;
 }
 
 module.exports = { runInference };

@@ -65,12 +65,30 @@ function cnnAccuracyTable(recs) {
   return `CNN accuracy (test accuracy, training time)\n${formatTable(['case', 'myelin native', 'PyTorch', 'myelin - PyTorch'], rows)}\n${notes.join('\n')}`;
 }
 
+/** A paired predict/predictAsync record (the predictAsync regression guard). */
+function isPairedAsync(r) {
+  return typeof r.id === 'string' && r.id.startsWith('infer-async-paired-');
+}
+
+/** One line of the guard: the paired ratio (or extra latency) with its spread, flagged past its limit. */
+function pairedAsyncLine(r) {
+  const p = r.paired;
+  if (!p) {
+    const why = Object.entries(r.candidates).filter(([, c]) => c.status !== 'ok').map(([n, c]) => `${n} ${c.status}: ${c.reason}`).join('; ');
+    return `  ${r.label}: not measured (${why || 'no pairs'})`;
+  }
+  if (p.kind === 'extra-latency') {
+    return `  ${r.label}: ${p.median >= 0 ? '+' : ''}${p.median.toFixed(1)} µs ±${p.halfIqr.toFixed(1)} over ${p.n} pairs (limit +${p.limit} µs)${p.flagged ? '  ABOVE THE LIMIT' : ''}`;
+  }
+  return `  ${r.label}: ${p.median.toFixed(3)}× ±${(p.halfIqr * 100).toFixed(1)}% over ${p.n} pairs, range ${p.min.toFixed(2)}-${p.max.toFixed(2)} (limit ${p.limit}×)${p.flagged ? '  BELOW THE LIMIT' : ''}`;
+}
+
 function casesTables(records) {
   const groups = [];
   for (const r of records) if (!groups.includes(r.group)) groups.push(r.group);
   const out = [];
   for (const g of groups) {
-    const recs = records.filter((r) => r.group === g);
+    let recs = records.filter((r) => r.group === g);
     if (g === 'serving') {
       out.push(servingTable(recs));
       continue;
@@ -101,6 +119,13 @@ function casesTables(records) {
       out.push(`${GROUP_TITLE[g]}\n${formatTable(headers, rows)}`);
       continue;
     }
+    // The predictAsync guard (bench/cases/inference.js): its own lines after the group's table.
+    const paired = recs.filter(isPairedAsync);
+    if (paired.length === recs.length) {
+      out.push(`${GROUP_TITLE[g] || g}\n${paired.map(pairedAsyncLine).join('\n')}`);
+      continue;
+    }
+    recs = recs.filter((r) => !isPairedAsync(r));
     const hasNaive = recs.some((r) => r.candidates.naive);
     const hasNapi = recs.some((r) => r.candidates.napi);
     const headers = ['case', 'unit', 'myelin native', 'myelin pure TS'];
@@ -129,6 +154,7 @@ function casesTables(records) {
       caseNotes.push(`  one full epoch of ${r.fullEpochSamples} samples at the median rate: ${parts.join(', ')}`);
     }
     if (notes.length || caseNotes.length) out.push([...caseNotes, ...notes].join('\n'));
+    if (paired.length) out.push(paired.map(pairedAsyncLine).join('\n'));
   }
   return out.join('\n\n');
 }
@@ -241,10 +267,18 @@ function evaluateTargets(records, peers) {
   t.push(myLat == null || !ortLat.length
     ? { id: 'latency-vs-ort', text: latText, measured: 'not measured (needs --peers)', met: null }
     : { id: 'latency-vs-ort', text: latText, value: myLat / ortLat[0][1], measured: `${(myLat / ortLat[0][1]).toFixed(2)}× (${myLat.toFixed(1)} vs ${ortLat[0][1].toFixed(1)} µs)`, met: myLat / ortLat[0][1] <= 0.7 });
+  // predictAsync against predict: from the paired blocks of the inference group when measured (same model, adjacent
+  // blocks), else from the peers table.
   const asyncRow = P['myelin native (predictAsync)'] || {};
-  ratioTarget('async-throughput', 'predictAsync at batch 1024 within 10% of predict (>= 0.9x)', med(asyncRow.infer1024), med(my.infer1024), 0.9, 'needs --peers');
+  const pairedTput = byId['infer-async-paired-1024'] && byId['infer-async-paired-1024'].paired;
+  const pairedLat = byId['infer-async-paired-1'] && byId['infer-async-paired-1'].paired;
+  if (pairedTput) {
+    t.push({ id: 'async-throughput', text: 'predictAsync at batch 1024 within 10% of predict (>= 0.9x)', value: pairedTput.median, measured: `${pairedTput.median.toFixed(2)}× ±${(pairedTput.halfIqr * 100).toFixed(1)}% (${pairedTput.n} paired blocks)`, met: pairedTput.median >= 0.9 });
+  } else ratioTarget('async-throughput', 'predictAsync at batch 1024 within 10% of predict (>= 0.9x)', med(asyncRow.infer1024), med(my.infer1024), 0.9, 'needs --peers or --only inference');
   const asyncLat = med(asyncRow.infer1);
-  t.push(asyncLat == null || myLat == null
+  if (pairedLat) {
+    t.push({ id: 'async-latency', text: 'predictAsync batch-1 latency within 15 µs of predict', value: pairedLat.median, measured: `${pairedLat.median >= 0 ? '+' : ''}${pairedLat.median.toFixed(1)} µs ±${pairedLat.halfIqr.toFixed(1)} (${pairedLat.n} paired blocks)`, met: pairedLat.median <= 15 });
+  } else t.push(asyncLat == null || myLat == null
     ? { id: 'async-latency', text: 'predictAsync batch-1 latency within 15 µs of predict', measured: 'not measured (needs --peers)', met: null }
     : { id: 'async-latency', text: 'predictAsync batch-1 latency within 15 µs of predict', value: asyncLat - myLat, measured: `+${(asyncLat - myLat).toFixed(1)} µs (${asyncLat.toFixed(1)} vs ${myLat.toFixed(1)} µs)`, met: asyncLat - myLat <= 15 });
   return t;

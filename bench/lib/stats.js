@@ -60,4 +60,18 @@ function rateFromTime(timeSummary, work) {
   };
 }
 
-module.exports = { quantileSorted, median, summarize, rateFromTime };
+/**
+ * The ratio of two candidates measured in the same interleaved run, pair by pair: rep r of `num` against rep r of
+ * `den` (runInterleaved runs them in adjacent blocks), so slow phases of the machine hit both sides of a pair.
+ * Returns the summary of den[r] / num[r] (for seconds per operation: num's throughput relative to den's, 1 = as fast)
+ * with halfIqr, the ± spread reported next to the median.
+ */
+function pairedRatio(numSeconds, denSeconds) {
+  if (!Array.isArray(numSeconds) || !Array.isArray(denSeconds) || numSeconds.length !== denSeconds.length) {
+    throw new Error(`pairedRatio: need two sample arrays of the same length, got ${numSeconds && numSeconds.length} and ${denSeconds && denSeconds.length}`);
+  }
+  const s = summarize(numSeconds.map((t, i) => denSeconds[i] / t));
+  return { ...s, halfIqr: s.iqr / 2 };
+}
+
+module.exports = { quantileSorted, median, summarize, rateFromTime, pairedRatio };

@@ -48,6 +48,10 @@ export interface BackendInfo {
   int8Path?: 'avx512vnni' | 'avx2' | 'scalar';
   /** Path of the bf16 GEMM (native only): AVX512-BF16, or widened to the float32 GEMM. */
   bf16Path?: 'avx512bf16' | 'fp32';
+  /** Path of the int8 convolution at stride 1 (native only): the direct AVX512-VNNI kernel, or patch rows through the int8 GEMM. */
+  qconvPath?: 'avx512vnni-direct' | 'im2col';
+  /** Path of the bf16 convolution at stride 1 (native only): the direct AVX512-BF16 kernel, or patch rows through the bf16 GEMM. */
+  qconvBf16Path?: 'avx512bf16-direct' | 'im2col';
   /** Threads the kernels may use (1 for js). */
   threads: number;
   /** Free-form extra facts (compiler, build type, ...). */
@@ -124,13 +128,16 @@ export interface Backend extends Kernels {
    * (a worker on the native thread pool; the JS backend runs it in slices between event-loop
    * turns). X is [M, layers[0].K]; out is [M, last.N]. If softmax is true a row softmax is applied
    * at the end. `layers` is a frozen plan (freezePlan) or plain plan layers, which are then copied
-   * for this call. X is copied before forwardAsync returns; `out` is written only when the result
-   * is ready, just before the promise resolves. So the caller may change or transfer X and the
-   * weights at once; if out's buffer is detached meanwhile, the promise rejects. Invalid arguments
-   * give a rejected promise. Concurrent calls are independent (no shared scratch).
+   * for this call. X is copied before forwardAsync returns, unless `handOver` is true; `out` is
+   * written only when the result is ready, just before the promise resolves. So the caller may
+   * change or transfer X and the weights at once; if out's buffer is detached meanwhile, the promise
+   * rejects. With `handOver` true the caller hands X over instead: X is read in place (no copy) and
+   * must not be written, transferred or detached until the promise settles (serve passes its own
+   * private arrays this way: the batcher's joined rows, predictAsync's chunk copies). Invalid
+   * arguments give a rejected promise. Concurrent calls are independent (no shared scratch).
    */
   forwardAsync(
-    M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+    M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean, handOver?: boolean,
   ): Promise<void>;
 
   /**

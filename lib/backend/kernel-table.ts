@@ -450,6 +450,42 @@ quantises a row: Q [N*outPlane, kArea], scales [N*outPlane]. A geometry that dis
     cpp: 'qgemm.h myelin::planes_from_rows',
   },
 
+  // ---- lowp: direct int8 / bf16 convolutions with a fused max pooling (native/kernels/qconv*.cc, lib/backend/js/quant.ts) ----
+  qconvI8: {
+    doc: `int8 convolution (QuantizedConv2d) with a max pooling fused after it: W [OC, C*KH*KW] int8, geom as for
+conv2dForward (groups 1, convPlane = OH*OW), bias may be null. Each image of X is quantised as one row of
+C*inPlane values (quantizeRowsI8's rule: scale > 0 static, 0 dynamic with s_n = f32(max|x| / 127) over the image):
+  acc = the exact int32 sum over the patch of Q * W (0 outside the image; an int8 weight of -128 counts as -127)
+  y = act(f32(f32(acc) * f32(s_n * wScale[oc])) + bias[oc])   (float32 steps, no FMA; kArea <= 131072)
+then out[N,OC,PH,PW] = the max of each pool = [KH, KW, SH, SW] window of y (PG = 4; no padding, floor mode;
+NaN wins; [1, 1, 1, 1] is none), outPlane = PH*PW. Bit-identical on every backend and SIMD path for act
+none/relu/leakyRelu.`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('convPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, dim('PG'), { name: 'pool', type: 'i32', len: 'PG' }, f32('X', 'N*C*inPlane'), float('scale'),
+      { name: 'W', type: 'i8', len: 'OC*kArea' }, f32('wScale', 'OC'), f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    options: true,
+    cpp: 'qconv.h myelin::qconv_i8',
+    example: {
+      sizes: { N: 2, C: 2, OC: 4, inPlane: 25, convPlane: 25, outPlane: 4, kArea: 18, G: 15, PG: 4 },
+      i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1], pool: [2, 2, 2, 2] },
+    },
+  },
+
+  qconvBf16: {
+    doc: `qconvI8's convolution and fused max pooling in bf16: X rounded to bfloat16 (as toBf16), W [OC, C*KH*KW]
+bfloat16 bits, products and sums in float32 (the order of the sums differs between paths),
+y = act(sum + bias[oc]), then the pooling (pool = [KH, KW, SH, SW], PG = 4, [1, 1, 1, 1] is none).`,
+    args: [dim('N'), dim('C'), dim('OC'), dim('inPlane'), dim('convPlane'), dim('outPlane'), dim('kArea'), dim('G'),
+      { name: 'geom', type: 'i32', len: 'G' }, dim('PG'), { name: 'pool', type: 'i32', len: 'PG' }, f32('X', 'N*C*inPlane'),
+      { name: 'W', type: 'u16', len: 'OC*kArea' }, f32OrNull('bias', 'OC'), act, float('alpha'), f32('out', 'N*OC*outPlane')],
+    options: true,
+    cpp: 'qconv.h myelin::qconv_bf16',
+    example: {
+      sizes: { N: 2, C: 2, OC: 4, inPlane: 25, convPlane: 25, outPlane: 4, kArea: 18, G: 15, PG: 4 },
+      i32: { geom: [2, 5, 5, 4, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1], pool: [2, 2, 2, 2] },
+    },
+  },
+
   // ---- convolution and pooling (NCHW; native/kernels/conv.cc, pool.cc; lib/backend/js/conv.ts) ----
   // The geometry travels as one int32 array `geom` of G = 15 entries (native/kernels/conv.h:
   // C, H, W, OC, OH, OW, KH, KW, strideH, strideW, padH, padW, dilationH, dilationW, groups); the

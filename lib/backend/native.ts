@@ -29,7 +29,7 @@ export interface NativeBinding extends KernelBinding {
   /** Copies the layers' weights into C++ memory; returns an opaque handle (a type-tagged external). */
   freezePlan(layers: NativePlanLayer[]): NativeFrozenHandle;
   forwardAsync(
-    M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean,
+    M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean, handOver?: boolean,
   ): Promise<void>;
   forwardDense(
     M: number, layers: NativePlanLayer[] | NativeFrozenHandle, X: Float32Array, out: Float32Array, softmax: boolean,
@@ -196,14 +196,14 @@ export function loadNative(options: LoadNativeOptions = {}): NativeBackend {
       const mapped = Array.isArray(layers) ? mapPlan('freezePlan', layers) : (layers as unknown as NativePlanLayer[]);
       return frozenHandles.add(mapped, b.freezePlan(mapped));
     },
-    forwardAsync(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
+    forwardAsync(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean, handOver?: boolean) {
       let arg: NativePlanLayer[] | NativeFrozenHandle;
       try {
         arg = Array.isArray(layers) ? mapPlan('forwardAsync', layers) : frozenHandles.get('forwardAsync', layers);
       } catch (err) {
         return Promise.reject(err);
       }
-      return b.forwardAsync(M, arg, X, out, softmax);
+      return handOver === undefined ? b.forwardAsync(M, arg, X, out, softmax) : b.forwardAsync(M, arg, X, out, softmax, handOver);
     },
     forwardDense(M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean) {
       b.forwardDense(M, Array.isArray(layers) ? mapPlan('forwardDense', layers) : frozenHandles.get('forwardDense', layers), X, out, softmax);

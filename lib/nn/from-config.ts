@@ -43,7 +43,10 @@ export function checkConfig(config: unknown, path = 'model', depth = 0): asserts
       if (!allowed.includes(key)) throw new Error(`fromConfig: ${path}: ${def.type} has no key '${key}' (its keys: ${allowed.join(', ')})`);
     }
     for (const [key, k] of Object.entries(def.keys)) {
-      if (!Object.prototype.hasOwnProperty.call(cfg, key)) throw new Error(`fromConfig: ${path}: ${def.type} is missing key '${key}' (${k.expect})`);
+      if (!Object.prototype.hasOwnProperty.call(cfg, key)) {
+        if (k.optional === true) continue;
+        throw new Error(`fromConfig: ${path}: ${def.type} is missing key '${key}' (${k.expect})`);
+      }
       if (!k.ok(cfg[key])) throw new Error(`fromConfig: ${path}: ${def.type} key '${key}' must be ${k.expect}, got ${shown(cfg[key])}`);
     }
   }

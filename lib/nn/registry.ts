@@ -7,6 +7,8 @@ import type { LayerConfig } from './config';
 export interface KeyRule {
   expect: string;
   ok(v: unknown): boolean;
+  /** The key may be left out (configs saved before it existed); when present it must pass `ok`. */
+  optional?: boolean;
 }
 
 /** Key rules shared by the built-in layers (a layer may also write its own). */

@@ -125,6 +125,20 @@ export abstract class QuantizedLayer extends Module {
     this.gemmRows(M, s, out);
   }
 
+  /** int8 layers: the weights as the kernels take them (int8 values, per-output-channel scales). */
+  protected int8Weights(): { W: Int8Array; wScale: Float32Array } {
+    const w = this.loweredWeights();
+    if (w.i8 === null || this.weightScale === null) throw new Error(`${this.describe()}: not an int8 layer`);
+    return { W: w.i8, wScale: this.weightScale.data };
+  }
+
+  /** bf16 layers: the weights as bfloat16 bits. */
+  protected bf16Weights(): Uint16Array {
+    const w = this.loweredWeights();
+    if (w.bf16 === null) throw new Error(`${this.describe()}: not a bf16 layer`);
+    return w.bf16;
+  }
+
   /** out[M, outputs] = the GEMM of the M rows already in s (int8: A and aScale; bf16: A16), bias and activation. */
   protected gemmRows(M: number, s: RowScratch, out: Float32Array): void {
     const backend = getBackend();

@@ -11,6 +11,8 @@ import { QuantizedLayer, outputBuffer, quantizedParameters, type QuantDtype } fr
 import { writeQdqConv } from '../io/onnx/qdq';
 
 type Pair = [number, number];
+/** A max pooling fused after the convolution: [kernelH, kernelW, strideH, strideW] (no padding, floor mode). */
+export type FusedMaxPool = [number, number, number, number];
 
 /** A QuantizedConv2d's settings (its config without the type). Padding is explicit (symmetric per axis). */
 export interface QuantizedConv2dSettings {
@@ -24,8 +26,10 @@ export interface QuantizedConv2dSettings {
   bias: boolean;
   activation: Activation;
   alpha: number;
-  /** int8: the calibrated (static) scale of the input, max |x| / 127; 0: a dynamic scale per output pixel's patch. */
+  /** int8: the calibrated (static) scale of the input, max |x| / 127; 0: a dynamic scale per image. */
   inputScale: number;
+  /** A MaxPool2d after the activation folded in (quantize() does it), or null/absent (none). */
+  pool?: FusedMaxPool | null;
 }
 
 export interface QuantizedConv2dConfig extends LayerConfig, QuantizedConv2dSettings {
@@ -54,11 +58,12 @@ export class QuantizedConv2d extends QuantizedLayer {
   readonly stride: Pair;
   readonly padding: Pair;
   readonly dilation: Pair;
-  private rowsOut: Float32Array = new Float32Array(0);
+  /** A max pooling run on the output, or null. */
+  readonly pool: FusedMaxPool | null;
 
   /**
    * An empty layer of this shape (load fills it); quantize() builds them from Conv2d layers.
-   * @param cfg - dtype, channels, kernelSize, stride, padding (explicit), dilation, bias, activation, alpha, inputScale (0: dynamic).
+   * @param cfg - dtype, channels, kernelSize, stride, padding (explicit), dilation, bias, activation, alpha, inputScale (0: dynamic), pool (a fused max pooling [kh, kw, sh, sw]; default null).
    * @throws Error when inputScale is negative, or not 0 with dtype 'bf16'.
    * @example
    * ```ts
@@ -73,6 +78,8 @@ export class QuantizedConv2d extends QuantizedLayer {
     this.stride = [cfg.stride[0], cfg.stride[1]];
     this.padding = [cfg.padding[0], cfg.padding[1]];
     this.dilation = [cfg.dilation[0], cfg.dilation[1]];
+    const pool = cfg.pool ?? null;
+    this.pool = pool === null ? null : [pool[0], pool[1], pool[2], pool[3]];
   }
 
   /**
@@ -81,16 +88,17 @@ export class QuantizedConv2d extends QuantizedLayer {
    * @param dtype - 'int8' (per-output-channel scales) or 'bf16'.
    * @param activation - the activation applied to the outputs ('none' for none).
    * @param alpha - leakyRelu's slope.
-   * @param inputScale - int8: the calibrated input scale, or 0 (default) for a scale per patch.
+   * @param inputScale - int8: the calibrated input scale, or 0 (default) for a scale per image.
+   * @param pool - a max pooling [kh, kw, sh, sw] fused after the activation, or null (default).
    * @returns the quantised layer.
    * @throws Error when conv has groups or an asymmetric 'same' padding, or a NaN or infinite weight.
    */
-  static fromConv2d(conv: Conv2d, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0): QuantizedConv2d {
+  static fromConv2d(conv: Conv2d, dtype: QuantDtype, activation: Activation, alpha: number, inputScale = 0, pool: FusedMaxPool | null = null): QuantizedConv2d {
     const padding = explicitPadding(conv);
     if (conv.groups !== 1 || padding === null) throw new Error(`quantize: ${conv.describe()} cannot be quantised (groups must be 1 and padding symmetric)`);
     const q = new QuantizedConv2d({
       dtype, inChannels: conv.inChannels, outChannels: conv.outChannels, kernelSize: conv.kernelSize, stride: conv.stride, padding,
-      dilation: conv.dilation, bias: conv.bias !== null, activation, alpha, inputScale,
+      dilation: conv.dilation, bias: conv.bias !== null, activation, alpha, inputScale, pool,
     });
     q.lowerFrom(conv.weight.data, conv.bias === null ? null : conv.bias.data, conv.describe());
     return q;
@@ -99,8 +107,8 @@ export class QuantizedConv2d extends QuantizedLayer {
   /**
    * The convolution of x [batch, inChannels, height, width] in low precision.
    * @param x - the input images.
-   * @returns [batch, outChannels, outHeight, outWidth].
-   * @throws Error when x is not a Tensor of 4 dimensions with inChannels channels, or smaller than the kernel.
+   * @returns [batch, outChannels, outHeight, outWidth] (with a fused pool: the pooled height and width).
+   * @throws Error when x is not a Tensor of 4 dimensions with inChannels channels, or smaller than the kernel (or its output smaller than the pool window).
    */
   override forward(x: Tensor): Tensor {
     checkTensor(`${this.describe()}.forward`, 'input', x);
@@ -112,28 +120,34 @@ export class QuantizedConv2d extends QuantizedLayer {
     const OH = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
     const OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
     if (OH < 1 || OW < 1) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} is smaller than the kernel (output ${OH}x${OW})`);
-    const P = OH * OW, K = C * kh * kw, OC = this.outChannels, M = N * P;
+    const P = OH * OW, K = C * kh * kw, OC = this.outChannels;
     const backend = getBackend();
-    if (this.rowsOut.length < M * OC) this.rowsOut = new Float32Array(M * OC);
-    const y = this.rowsOut.subarray(0, M * OC);
     const xd = x.data.length === x.size ? x.data : x.data.subarray(0, x.size);
-    // Each output pixel's patch (c, i, j order, zeros outside the image) as one GEMM row, quantised or rounded.
     const geom = Int32Array.of(C, H, W, OC, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, 1);
-    const s = this.scratchFor(M);
-    if (this.dtype === 'int8') backend.im2colQuantizeI8(N, C, H * W, P, K, geom.length, geom, xd, this.inputScale, s.A, s.aScale);
-    else backend.im2colBf16(N, C, H * W, P, K, geom.length, geom, xd, s.A16);
-    this.gemmRows(M, s, y);
-    // [n, p, oc] -> [n, oc, p]
-    const out = outputBuffer(N * OC * P);
-    backend.planesFromRows(N, P, OC, y, out);
-    return new Tensor(out, [N, OC, OH, OW]);
+    const pool = Int32Array.from(this.pool ?? [1, 1, 1, 1]);
+    if (pool[0] > OH || pool[1] > OW) throw new Error(`${this.describe()}.forward: input of shape ${shapeToString(x.shape)} gives ${OH}x${OW} outputs, smaller than the pool window ${pool[0]}x${pool[1]}`);
+    const PH = Math.floor((OH - pool[0]) / pool[2]) + 1, PW = Math.floor((OW - pool[1]) / pool[3]) + 1;
+    const out = outputBuffer(N * OC * PH * PW);
+    // Each image quantised (or rounded to bfloat16) once, the products read straight from it (direct convolution,
+    // fused epilogue and pooling).
+    const common = {
+      N, C, OC, inPlane: H * W, convPlane: P, outPlane: PH * PW, kArea: K, G: geom.length, geom, PG: 4, pool, X: xd,
+      bias: this.bias === null ? null : this.bias.data, act: this.activation, alpha: this.alpha, out,
+    };
+    if (this.dtype === 'int8') {
+      const w = this.int8Weights();
+      backend.qconvI8({ ...common, scale: this.inputScale, W: w.W, wScale: w.wScale });
+    } else {
+      backend.qconvBf16({ ...common, W: this.bf16Weights() });
+    }
+    return new Tensor(out, [N, OC, PH, PW]);
   }
 
   override toConfig(): QuantizedConv2dConfig {
     return {
       type: 'QuantizedConv2d', dtype: this.dtype, inChannels: this.inChannels, outChannels: this.outChannels, kernelSize: [...this.kernelSize],
       stride: [...this.stride], padding: [...this.padding], dilation: [...this.dilation], bias: this.bias !== null, activation: this.activation,
-      alpha: this.alpha, inputScale: this.inputScale,
+      alpha: this.alpha, inputScale: this.inputScale, ...(this.pool === null ? {} : { pool: [...this.pool] as FusedMaxPool }),
     };
   }
 
@@ -142,7 +156,8 @@ export class QuantizedConv2d extends QuantizedLayer {
     if (this.stride[0] !== 1 || this.stride[1] !== 1) extras.push(`stride ${this.stride.join('x')}`);
     if (this.padding[0] !== 0 || this.padding[1] !== 0) extras.push(`padding ${this.padding.join('x')}`);
     if (this.dilation[0] !== 1 || this.dilation[1] !== 1) extras.push(`dilation ${this.dilation.join('x')}`);
-    return `QuantizedConv2d(${this.inChannels} -> ${this.outChannels}, kernel ${this.kernelSize.join('x')}${extras.map((e) => `, ${e}`).join('')}, ${this.describeTail()})`;
+    const pool = this.pool === null ? '' : ` + max pool ${this.pool[0]}x${this.pool[1]}${this.pool[2] !== this.pool[0] || this.pool[3] !== this.pool[1] ? ` stride ${this.pool[2]}x${this.pool[3]}` : ''}`;
+    return `QuantizedConv2d(${this.inChannels} -> ${this.outChannels}, kernel ${this.kernelSize.join('x')}${extras.map((e) => `, ${e}`).join('')}, ${this.describeTail()}${pool})`;
   }
 }
 
@@ -156,6 +171,10 @@ register<QuantizedConv2dConfig>(QuantizedConv2d, {
     dtype: keyRules.oneOf(['int8', 'bf16']), inChannels: keyRules.positiveInt, outChannels: keyRules.positiveInt, kernelSize: pair(1),
     stride: pair(1), padding: pair(0), dilation: pair(1), bias: keyRules.boolean, activation: keyRules.oneOf(ACTIVATIONS),
     alpha: keyRules.finite, inputScale: keyRules.finite,
+    pool: {
+      expect: 'null or [kernelH, kernelW, strideH, strideW] of positive integers', optional: true,
+      ok: (v) => v === null || (Array.isArray(v) && v.length === 4 && v.every((d) => Number.isSafeInteger(d) && d >= 1)),
+    },
   },
   fromConfig: (c) => new QuantizedConv2d(c),
   parameters: (c) => quantizedParameters(c.dtype, [c.outChannels, c.inChannels, c.kernelSize[0], c.kernelSize[1]], c.bias),

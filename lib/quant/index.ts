@@ -3,13 +3,14 @@ import { Tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { Linear } from '../nn/linear';
 import { Conv2d } from '../nn/conv';
+import { MaxPool2d } from '../nn/pool';
 import type { Module } from '../nn/module';
 import { Sequential } from '../nn/sequential';
 import { inferenceRole } from '../nn/registry';
 import { foldBatchNorm } from '../nn/fold-bn';
 import { checkOneOf, checkOptions, describe } from '../validate';
 import { QuantizedLinear } from './linear';
-import { QuantizedConv2d, explicitPadding } from './conv';
+import { QuantizedConv2d, explicitPadding, type FusedMaxPool } from './conv';
 import type { QuantDtype } from './base';
 
 export { QuantizedLinear, type QuantizedLinearConfig } from './linear';
@@ -37,7 +38,7 @@ function quantizableConv(layer: Module): layer is Conv2d {
 /**
  * A copy of a Sequential model whose Linear and Conv2d layers compute in int8 or bf16, each with the
  * activation right after it fused in (and, for a Conv2d, the eval-mode BatchNorm2d after it folded into its
- * weights first); other layers (Flatten, pooling, Dropout, Softmax, ...) are kept in float32. A Conv2d with
+ * weights first; a MaxPool2d after that, without padding, dilation or ceil mode, runs inside it too); other layers (Flatten, pooling, Dropout, Softmax, ...) are kept in float32. A Conv2d with
  * groups or asymmetric 'same' padding stays float32. The original model is not changed. predict,
  * predictAsync and evaluate run it; save/load keep it (weights stored as I8 or BF16); it does not train.
  * @param model - an nn.Sequential with at least one nn.Linear or nn.Conv2d layer (not changed).
@@ -88,11 +89,19 @@ export function quantize(model: Sequential, options: QuantizeOptions): Sequentia
     const role = next < layers.length ? inferenceRole(layers[next]) : null;
     const fused = role !== null && role.kind === 'activation' ? role.activation : null;
     if (fused !== null) next++; // the activation runs inside the quantised layer
+    // A MaxPool2d (no padding, dilation 1, floor mode) after the conv and its activation runs inside it too,
+    // on the conv's output planes while they are in cache.
+    let pool: FusedMaxPool | null = null;
+    const p = next < layers.length ? layers[next] : null;
+    if (source instanceof Conv2d && p instanceof MaxPool2d && p.padding.every((v) => v === 0) && p.dilation.every((v) => v === 1) && !p.ceilMode) {
+      pool = [p.kernelSize[0], p.kernelSize[1], p.stride[0], p.stride[1]];
+      next++;
+    }
     const scale = scales === null ? 0 : scales[i];
     const act = fused === null ? 'none' : fused.act, alpha = fused === null ? 0.01 : fused.alpha;
     out.push(source instanceof Linear
       ? QuantizedLinear.fromLinear(source, dtype, act, alpha, scale)
-      : QuantizedConv2d.fromConv2d(source, dtype, act, alpha, scale));
+      : QuantizedConv2d.fromConv2d(source, dtype, act, alpha, scale, pool));
     i = next - 1;
   }
   const q = new Sequential(out);

@@ -93,7 +93,7 @@ const INLINE_MAX_MACS = 1 << 19;
 /** Runs a request alone (too large to batch), outside the batch queue. */
 async function runAlone(call: PreparedCall): Promise<Tensor> {
   const out = new Float32Array(call.rows * call.N);
-  if (call.rows > 0) await call.backend.forwardAsync(call.rows, call.frozen, call.input, out, call.softmax);
+  if (call.rows > 0) await call.backend.forwardAsync(call.rows, call.frozen, call.input, out, call.softmax, call.owned === true);
   return new Tensor(out, call.outShape);
 }
 
@@ -177,7 +177,7 @@ export class Batcher {
     }
     // The batch is sent later: copy the input now, so the caller may reuse its buffer at once.
     if (this.idleFor(call)) return this.runInline(call);
-    const own: PreparedCall = { ...call, input: call.input.slice(0, call.rows * call.K) };
+    const own: PreparedCall = { ...call, input: call.input.slice(0, call.rows * call.K), owned: true };
     return new Promise<Tensor>((resolve, reject) => {
       const req: Request = { call: own, resolve, reject, settled: false, signal, onAbort: null, batch: null };
       if (signal !== undefined) {
@@ -307,7 +307,8 @@ export class Batcher {
     this.inFlight++;
     let running: Promise<void>;
     try {
-      running = b.backend.forwardAsync(rows, b.frozen, input, out, b.softmax);
+      // Every request's rows are the batcher's own copy (enqueue), joined here into a new array: handed over, not copied again.
+      running = b.backend.forwardAsync(rows, b.frozen, input, out, b.softmax, true);
     } catch (err) {
       running = Promise.reject(err);
     }

@@ -14,8 +14,14 @@ export interface PreparedCall {
   K: number;
   N: number;
   rows: number;
-  /** rows x K values: the caller's array (not a copy). */
+  /** rows x K values: the caller's array (not a copy), unless `owned`. */
   input: Float32Array;
+  /**
+   * True when `input` is serve's own copy, which nothing else can reach: forwardAsync may then read it in place
+   * (handOver) instead of copying it again. The caller's array is never handed over: the contract lets the caller
+   * reuse its buffer as soon as predictAsync returns.
+   */
+  owned?: boolean;
   /** The result's shape: [rows, N], or [N] for a 1-d input. */
   outShape: number[];
 }

@@ -49,17 +49,25 @@ void run_rows(int r0, int r1, int nlayers, const DenseLayer* layers, const float
   if (softmax) myelin::softmax(rows, layers[nlayers - 1].N, last_out, last_out);
 }
 
+// Rows per block when M rows are split into `blocks` (a multiple of the microkernel's row tile).
+int rows_per_block(int M, int blocks) {
+  const int rows = (M + blocks - 1) / blocks;
+  return (rows + kRowAlign - 1) / kRowAlign * kRowAlign;
+}
+
+// Intermediate floats per row (the two ping-pong buffers are rows x this each).
+size_t scratch_per_row(int nlayers, const DenseLayer* layers) {
+  int max_n = 0;
+  for (int i = 0; i < nlayers; ++i) max_n = std::max(max_n, layers[i].N);
+  return nlayers > 1 ? static_cast<size_t>(max_n) : 0;
+}
+
 }  // namespace
 
-void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const float* X, float* out,
-                         bool softmax) {
-  if (nlayers <= 0 || M <= 0) return;
-  int max_n = 0;
+int dense_stack_blocks(int M, int nlayers, const DenseLayer* layers) {
+  if (nlayers <= 0 || M <= 0) return 1;
   double work_per_row = 0;
-  for (int i = 0; i < nlayers; ++i) {
-    max_n = std::max(max_n, layers[i].N);
-    work_per_row += static_cast<double>(layers[i].N) * layers[i].K;
-  }
+  for (int i = 0; i < nlayers; ++i) work_per_row += static_cast<double>(layers[i].N) * layers[i].K;
   const int threads = num_threads();
   int blocks = 1;
   if (threads > 1 && M >= 2 * kRowAlign) {
@@ -67,21 +75,39 @@ void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const flo
     blocks = static_cast<int>(std::min<double>(threads, max_blocks));
     blocks = std::max(1, std::min(blocks, M / kRowAlign));
   }
-  const size_t scratch_per_row = nlayers > 1 ? static_cast<size_t>(max_n) : 0;
-  const size_t half = static_cast<size_t>(M) * scratch_per_row;
+  return blocks;
+}
+
+void dense_stack_forward_block(int block, int blocks, int M, int nlayers, const DenseLayer* layers,
+                               const float* X, float* out, bool softmax) {
+  if (nlayers <= 0 || M <= 0 || blocks <= 0) return;
+  const int per = rows_per_block(M, blocks);
+  const int r0 = std::min(M, block * per);
+  const int r1 = std::min(M, r0 + per);
+  if (r0 >= r1) return;
+  const size_t half = static_cast<size_t>(r1 - r0) * scratch_per_row(nlayers, layers);
+  float* a = calling_thread_scratch(nlayers > 2 ? 2 * half : half);
+  run_rows(r0, r1, nlayers, layers, X, out, softmax, a, nlayers > 2 ? a + half : nullptr);
+}
+
+void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const float* X, float* out,
+                         bool softmax) {
+  if (nlayers <= 0 || M <= 0) return;
+  const int blocks = dense_stack_blocks(M, nlayers, layers);
+  const size_t per_row = scratch_per_row(nlayers, layers);
+  const size_t half = static_cast<size_t>(M) * per_row;
   float* a = calling_thread_scratch(nlayers > 2 ? 2 * half : half);
   float* b = nlayers > 2 ? a + half : nullptr;
   if (blocks == 1) {
     run_rows(0, M, nlayers, layers, X, out, softmax, a, b);
     return;
   }
-  int rows_per_block = (M + blocks - 1) / blocks;
-  rows_per_block = (rows_per_block + kRowAlign - 1) / kRowAlign * kRowAlign;
+  const int per = rows_per_block(M, blocks);
   parallel_for(blocks, [&](int t) {
-    const int r0 = std::min(M, t * rows_per_block);
-    const int r1 = std::min(M, r0 + rows_per_block);
+    const int r0 = std::min(M, t * per);
+    const int r1 = std::min(M, r0 + per);
     if (r0 >= r1) return;
-    const size_t off = static_cast<size_t>(r0) * scratch_per_row;
+    const size_t off = static_cast<size_t>(r0) * per_row;
     run_rows(r0, r1, nlayers, layers, X, out, softmax, a + off, b == nullptr ? nullptr : b + off);
   });
 }

@@ -23,4 +23,14 @@ struct DenseLayer {
 void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const float* X, float* out,
                          bool softmax);
 
+// The row blocks dense_stack_forward splits M rows into at the current thread count (1: the
+// stack runs layer by layer, each product on the pool).
+int dense_stack_blocks(int M, int nlayers, const DenseLayer* layers);
+
+// Row block `block` of `blocks` (the rows dense_stack_forward gives that block), every layer, on
+// the calling thread with its own scratch: the tasks of a detached pool call (forwardAsync), one
+// per block, compute exactly what dense_stack_forward computes for those rows. Throws std::bad_alloc.
+void dense_stack_forward_block(int block, int blocks, int M, int nlayers, const DenseLayer* layers,
+                               const float* X, float* out, bool softmax);
+
 }  // namespace myelin

@@ -310,6 +310,11 @@ struct RowQuantizer {
   }
 };
 
+
+}  // namespace
+
+namespace qgemm_kernels {
+
 void check_quant_scale(const char* kernel, float scale) {
   if (!(scale == 0.0f || scale >= kQuantMinScale)) {
     char got[32];
@@ -318,28 +323,8 @@ void check_quant_scale(const char* kernel, float scale) {
   }
 }
 
-}  // namespace
-
-void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
-  check_quant_scale("quantizeRowsI8", scale);
-  const RowQuantizer rq;
-  split_rows(M, static_cast<double>(M) * K * 16, [&](int m0, int m1) {
-    for (int i = m0; i < m1; ++i) {
-      rq.row(K, X + static_cast<long>(i) * K, scale, Q + static_cast<long>(i) * K, scales + i);
-    }
-  });
-}
-
-// ---- convolution rows (QuantizedConv2d) -----------------------------------------------------
-
-namespace {
-
-struct PatchGeom {
-  int C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
-};
-
 // Checks geom (conv.h's layout, groups 1) against the sizes the binding checked the buffers with.
-PatchGeom patch_geom(const char* kernel, int C, int inPlane, int outPlane, int kArea, int G, const int32_t* g) {
+PatchGeom patch_geom(const char* kernel, int C, long inPlane, long outPlane, long kArea, int G, const int32_t* g) {
   auto bad = [&](const std::string& what) { throw std::invalid_argument(std::string(kernel) + ": " + what); };
   if (G != kConvGeomLen) bad("geom must hold " + std::to_string(kConvGeomLen) + " integers, got " + std::to_string(G));
   for (int i = 0; i < kConvGeomLen; i++) {
@@ -360,6 +345,27 @@ PatchGeom patch_geom(const char* kernel, int C, int inPlane, int outPlane, int k
   }
   return p;
 }
+
+}  // namespace qgemm_kernels
+
+using qgemm_kernels::check_quant_scale;
+
+void quantize_rows_i8(int M, int K, const float* X, float scale, int8_t* Q, float* scales) {
+  check_quant_scale("quantizeRowsI8", scale);
+  const RowQuantizer rq;
+  split_rows(M, static_cast<double>(M) * K * 16, [&](int m0, int m1) {
+    for (int i = m0; i < m1; ++i) {
+      rq.row(K, X + static_cast<long>(i) * K, scale, Q + static_cast<long>(i) * K, scales + i);
+    }
+  });
+}
+
+// ---- convolution rows (QuantizedConv2d) -----------------------------------------------------
+
+namespace {
+
+using qgemm_kernels::PatchGeom;
+using qgemm_kernels::patch_geom;
 
 // One image zero-padded by PH, PW on each side ([C, H + 2PH, W + 2PW]): patches then need no bounds checks.
 void pad_image(const PatchGeom& g, const float* x, float* padded) {

@@ -71,6 +71,8 @@ void to_bf16_avx512(long n, const float* x, uint16_t* out) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "qgemm_epilogue_avx512.h"
+
 namespace myelin {
 namespace qgemm_kernels {
 namespace {
@@ -79,18 +81,6 @@ constexpr int kMR = kVnniRows;
 static_assert(kBf16Rows == kVnniRows, "walk() tiles both kernels alike");
 
 inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
-
-// The activations the epilogues apply (activation_forward's rules): relu keeps x > 0 and NaN, else 0;
-// leakyRelu x > 0 ? x : f32(alpha * x). Other activations run after the kernel (act = kActNone here).
-inline __m512 epilogue_act(int act, __m512 v, __m512 alpha) {
-  const __m512 zero = _mm512_setzero_ps();
-  if (act == kActRelu) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
-  if (act == kActLeakyRelu) {
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ),
-                                _mm512_mul_round_ps(v, alpha, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), v);
-  }
-  return v;
-}
 
 // Rows i0 .. i0+R of columns jb*16 .. jb*16 + 16*C (C column blocks).
 template <int R, int C>

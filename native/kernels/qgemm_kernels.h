@@ -55,6 +55,15 @@ using Bf16Rows = void (*)(const Bf16Args& args);
 using RowAbsMax = float (*)(int K, const float* x, bool* nonfinite);
 using RowQuantize = void (*)(int K, const float* x, float inv, int8_t* q);
 
+// Shared with qconv.cc (defined in qgemm.cc): the conv geometry (conv.h's geom, groups 1) checked against the
+// sizes the binding checked the buffers with (std::invalid_argument naming `kernel` when they disagree), and
+// one row of quantize_rows_i8 (its rule, bit for bit, at this CPU's SIMD level).
+struct PatchGeom {
+  int C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
+};
+PatchGeom patch_geom(const char* kernel, int C, long inPlane, long outPlane, long kArea, int G, const int32_t* geom);
+void check_quant_scale(const char* kernel, float scale);
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define MYELIN_QGEMM_HAVE_X86 1
 float row_absmax_avx2(int K, const float* x, bool* nonfinite);

@@ -20,4 +20,15 @@ void parallel_for(int ntasks, const std::function<void(int)>& fn);
 // Kernels pick max_threads from their work size (native/kernels/parallel_split.h: threads_for).
 void parallel_for(int ntasks, const std::function<void(int)>& fn, int max_threads);
 
+// Starts fn(task) for every task in [0, ntasks) on the pool's workers only, on at most
+// max_threads of them (all threads counted, since the caller takes no task), and returns at once:
+// the calling thread (a JavaScript thread handing off an inference call) goes on with its own work.
+// When the last task has run, done() is called once, on the worker that ran it, after the pool is
+// free for the next call. Workers that ran the previous call are usually still spinning, so the
+// tasks start without waking a thread. Returns false, and runs nothing, when the pool is busy (another
+// call on any thread holds it) or ntasks <= 0; the caller then runs the work another way.
+// fn and done must not throw; both are moved into the pool and destroyed after done() returns.
+bool parallel_for_detached(int ntasks, std::function<void(int)> fn, int max_threads,
+                           std::function<void()> done);
+
 }  // namespace myelin

@@ -2,6 +2,7 @@
 // workers flush denormals, DenormalsFlushed restores the caller's mode.
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,17 @@ bool run_once_each(int ntasks) {
 
 int main() {
   std::printf("threadpool_test: default threads=%d\n", myelin::num_threads());
+  // First of all, on a pool without workers: a detached call creates them and they must see it (a
+  // worker that read the call counter only once started missed it, and the call never finished).
+  {
+    myelin::set_num_threads(3);
+    std::atomic<int> ran{0};
+    std::atomic<bool> done{false};
+    const bool started = myelin::parallel_for_detached(3, [&](int) { ran.fetch_add(1); }, 3, [&] { done.store(true); });
+    for (int spin = 0; spin < 200000000 && !done.load(); ++spin) std::this_thread::yield();
+    expect(started && done.load() && ran.load() == 3, "detached call on a fresh pool finishes", ran.load(), 3);
+    myelin::set_num_threads(2);
+  }
   expect(myelin::num_threads() >= 1, "num_threads >= 1", myelin::num_threads(), 1);
 
   // Plain coverage over thread counts (more threads than cores included) and task counts.
@@ -121,6 +133,99 @@ int main() {
     for (int r = 0; r < 50; ++r) myelin::set_num_threads(1 + r % 3);
     for (auto& t : threads) t.join();
     expect(bad.load() == 0, "concurrent callers", bad.load(), 0);
+  }
+
+  // Detached calls: every task once, on workers only, done() once after the last task; the pool is
+  // free again when done() runs; refused (nothing run) from inside a task or while the pool is busy.
+  for (int threads : {1, 2, 3}) {
+    myelin::set_num_threads(threads);
+    for (int ntasks : {1, 2, 3, 7, 64}) {
+      for (int rep = 0; rep < 20; ++rep) {
+        std::vector<std::atomic<int>> hits(ntasks);
+        for (auto& h : hits) h.store(0);
+        std::atomic<int> done_calls{0}, on_caller{0}, finished_before_done{0};
+        std::atomic<bool> free_in_done{false};
+        const std::thread::id caller = std::this_thread::get_id();
+        const bool started = myelin::parallel_for_detached(
+            ntasks,
+            [&](int t) {
+              if (std::this_thread::get_id() == caller) on_caller.fetch_add(1);
+              hits[t].fetch_add(1);
+            },
+            threads,
+            [&] {
+              int n = 0;
+              for (auto& h : hits) n += h.load();
+              finished_before_done.store(n);
+              // The pool is free: a nested call from here runs (serially, inside a worker) at once.
+              free_in_done.store(true);
+              done_calls.fetch_add(1);
+            });
+        expect(started, "detached call started", threads, ntasks);
+        for (int spin = 0; spin < 20000000 && done_calls.load() == 0; ++spin) std::this_thread::yield();
+        bool once = true;
+        for (auto& h : hits) once = once && h.load() == 1;
+        expect(once, "detached: each task once", threads, ntasks);
+        expect(done_calls.load() == 1, "detached: done once", done_calls.load(), 1);
+        expect(finished_before_done.load() == ntasks, "detached: done after every task", finished_before_done.load(), ntasks);
+        expect(on_caller.load() == 0, "detached: no task on the caller", on_caller.load(), 0);
+        // A synchronous call right after done() is not refused and runs every task.
+        expect(run_once_each(5), "parallel_for after a detached call", threads, ntasks);
+      }
+    }
+  }
+  {
+    myelin::set_num_threads(2);
+    std::atomic<int> refused{0}, ran{0};
+    myelin::parallel_for(2, [&](int) {
+      // Inside a task (caller or worker): refused, nothing run.
+      if (!myelin::parallel_for_detached(1, [&](int) { ran.fetch_add(1); }, 2, [] {})) refused.fetch_add(1);
+    });
+    expect(refused.load() == 2 && ran.load() == 0, "detached refused inside a task", refused.load(), ran.load());
+    // While a detached call holds the pool, a second one is refused and parallel_for runs serially.
+    std::atomic<bool> release{false}, done{false};
+    std::atomic<int> first_ran{0};
+    const bool started = myelin::parallel_for_detached(
+        1, [&](int) { first_ran.fetch_add(1); while (!release.load()) std::this_thread::yield(); }, 2,
+        [&] { done.store(true); });
+    expect(started, "detached call holding the pool", started, 1);
+    for (int spin = 0; spin < 20000000 && first_ran.load() == 0; ++spin) std::this_thread::yield();
+    expect(!myelin::parallel_for_detached(1, [](int) {}, 2, [] {}), "second detached call refused while busy", 0, 0);
+    expect(run_once_each(8), "parallel_for while a detached call runs", 8, 0);
+    release.store(true);
+    for (int spin = 0; spin < 20000000 && !done.load(); ++spin) std::this_thread::yield();
+    expect(done.load(), "detached call finished", done.load(), 1);
+    expect(!myelin::parallel_for_detached(0, [](int) {}, 2, [] {}), "no tasks: refused", 0, 0);
+  }
+  // Detached calls from several threads at once, mixed with synchronous ones: each one that starts
+  // runs its tasks once and reports once.
+  {
+    myelin::set_num_threads(3);
+    std::atomic<int> bad{0}, started{0}, reported{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < 3; ++c) {
+      threads.emplace_back([&, c] {
+        for (int rep = 0; rep < 200; ++rep) {
+          if (c == 0) {
+            if (!run_once_each(1 + rep % 13)) bad.fetch_add(1);
+            continue;
+          }
+          auto hits = std::make_shared<std::vector<std::atomic<int>>>(9);
+          std::atomic<bool> finished{false};
+          if (!myelin::parallel_for_detached(9, [hits](int t) { (*hits)[t].fetch_add(1); }, 3, [&, hits] {
+                for (auto& h : *hits) if (h.load() != 1) bad.fetch_add(1);
+                reported.fetch_add(1);
+                finished.store(true);
+              })) continue;
+          started.fetch_add(1);
+          while (!finished.load()) std::this_thread::yield();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    expect(bad.load() == 0, "concurrent detached calls", bad.load(), 0);
+    // (Under a slow tool such as TSan every attempt may find the pool busy: none started is allowed.)
+    expect(started.load() == reported.load(), "each started detached call reported", started.load(), reported.load());
   }
 
   // Denormal handling: pool workers always flush; a caller flushes only inside DenormalsFlushed.

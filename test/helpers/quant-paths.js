@@ -217,6 +217,151 @@ for (const [N, Cc, H, W, KH, KW, SH, SW, PH, PW, DH, DW] of [
     if (pC[at] !== Y[(n * P + p) * 5 + oc] || pJ[at] !== pC[at]) fail(`planesFromRows N=${N} P=${P} [${n},${oc},${p}]: native ${pC[at]}, ts ${pJ[at]}`);
   }
 }
+// ---- qconvI8 (the direct int8 convolution; strided geometries and lower levels take im2col + qgemmI8) ----
+// Geometries [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW]: sizes 1, 3, 17, 65, 257, 1 and 17 channels,
+// dilations, asymmetric kernels and padding, a stride; images of one NaN and of zeros. Native and TS agree bit for
+// bit (act none/relu/leakyRelu); both lie within float32 rounding of the float64 conv of the quantised values.
+const roundEven = (v) => {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
+  [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1], [1, 17, 6, 5, 65, 2, 3, 1, 1, 0, 1, 2, 1],
+  [2, 4, 3, 65, 3, 1, 5, 1, 1, 0, 2, 1, 3], [1, 2, 1, 257, 5, 1, 3, 1, 1, 0, 1, 1, 1], [3, 2, 9, 8, 9, 3, 2, 2, 3, 2, 0, 1, 2],
+  [2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1], [1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1], [4, 3, 17, 3, 8, 3, 3, 1, 1, 1, 1, 1, 1],
+  // 1 and 2 input channels: the direct kernels fold kernel columns into a channel group (with a dilation, shifted by it).
+  [2, 1, 6, 19, 5, 3, 5, 1, 1, 1, 3, 1, 2], [1, 2, 7, 9, 3, 2, 3, 1, 1, 0, 2, 2, 2],
+]) {
+  const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, img = Cc * H * W;
+  const geom = Int32Array.of(Cc, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
+  const X = floats(N * img, -3, 3);
+  if (N >= 3) X[img + 1] = NaN; // image 1: NaN outputs
+  if (N >= 4) X.fill(0, 2 * img, 3 * img); // image 2: zeros (scale 0)
+  const Wq = int8s(OC * K), wScale = floats(OC, 1e-3, 2e-2);
+  const bias = rnd() < 0.3 ? null : floats(OC, -1, 1);
+  const pools = [[1, 1, 1, 1], [2, 2, 2, 2], [3, 2, 2, 1]].filter(([ph, pw]) => ph <= OH && pw <= OW);
+  for (const [scale, a] of [[0, 'relu'], [0.03, 'none'], [0, 'leakyRelu'], [0, 'tanh']]) {
+    // The float64 reference of the conv (and its tolerance), from the image's quantisation with the kernel's float32
+    // steps (scale, inverse, x * inverse, round half to even); NaN for an image holding a NaN.
+    const ref = new Float64Array(N * OC * P), tol = new Float64Array(N * OC * P);
+    for (let n = 0; n < N; n++) {
+      let m = 0, nan = false;
+      for (let t = n * img; t < (n + 1) * img; t++) {
+        m = Math.max(m, Math.abs(X[t]));
+        nan = nan || Number.isNaN(X[t]);
+      }
+      const s = scale > 0 ? Math.fround(scale) : Math.fround(m / 127);
+      const inv = scale > 0 ? Math.fround(1 / Math.fround(scale)) : m === 0 ? 0 : Math.fround(127 / m);
+      const q = (c, ih, iw) => (ih < 0 || ih >= H || iw < 0 || iw >= W ? 0
+        : roundEven(Math.max(-127, Math.min(127, Math.fround(X[n * img + (c * H + ih) * W + iw] * inv)))));
+      for (let oc = 0; oc < OC; oc++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+        const at = (n * OC + oc) * P + oh * OW + ow;
+        if (nan) {
+          ref[at] = NaN;
+          continue;
+        }
+        let acc = 0;
+        for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+          acc += q(c, oh * SH - PH + i * DH, ow * SW - PW + j * DW) * Math.max(-127, Wq[((oc * Cc + c) * KH + i) * KW + j]);
+        }
+        const prod = acc * s * wScale[oc], b = bias ? bias[oc] : 0;
+        ref[at] = act(a, prod + b, 0.1);
+        tol[at] = 6 * U24 * (Math.abs(prod) + Math.abs(b)) + 4e-6 * Math.abs(ref[at]) + 1e-7;
+      }
+    }
+    for (const pool of pools) {
+      const PHo = Math.floor((OH - pool[0]) / pool[2]) + 1, PWo = Math.floor((OW - pool[1]) / pool[3]) + 1, Q = PHo * PWo;
+      const o = { N, C: Cc, OC, inPlane: H * W, convPlane: P, outPlane: Q, kArea: K, G: 15, geom, PG: 4, pool: Int32Array.from(pool), X, scale, W: Wq, wScale, bias, act: a, alpha: 0.1 };
+      const outC = new Float32Array(N * OC * Q), outJ = new Float32Array(N * OC * Q);
+      C.qconvI8({ ...o, out: outC });
+      J.qconvI8({ ...o, out: outJ });
+      for (let pl = 0; pl < N * OC; pl++) for (let ph = 0; ph < PHo; ph++) for (let pw = 0; pw < PWo; pw++) {
+        let want = -Infinity, t = 0;
+        for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) {
+          const at = pl * P + (ph * pool[2] + i) * OW + pw * pool[3] + j;
+          want = Number.isNaN(ref[at]) || Number.isNaN(want) ? NaN : Math.max(want, ref[at]);
+          t = Math.max(t, tol[at]);
+        }
+        const at = pl * Q + ph * PWo + pw;
+        const where = `qconvI8 ${a} ${geom} pool ${pool} scale=${scale} [plane ${pl}, ${ph}, ${pw}]`;
+        checked++;
+        if (a !== 'tanh' && !Object.is(outC[at], outJ[at])) fail(`${where}: native ${outC[at]} != ts ${outJ[at]}`);
+        if (Number.isNaN(want)) {
+          if (!Number.isNaN(outC[at]) || !Number.isNaN(outJ[at])) fail(`${where}: image holds a NaN, outputs ${outC[at]}, ${outJ[at]}`);
+          continue;
+        }
+        if (!(Math.abs(outC[at] - want) <= t)) fail(`${where}: native ${outC[at]}, reference ${want}`);
+        if (!(Math.abs(outJ[at] - want) <= t)) fail(`${where}: ts ${outJ[at]}, reference ${want}`);
+      }
+    }
+  }
+}
+// ---- qconvBf16: the same geometries and pools in bf16, against the float64 conv of the bfloat16-rounded values ----
+for (const [N, Cc, H, W, OC, KH, KW, SH, SW, PH, PW, DH, DW] of [
+  [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1], [2, 3, 5, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1], [1, 17, 6, 5, 65, 2, 3, 1, 1, 0, 1, 2, 1],
+  [1, 2, 1, 257, 5, 1, 3, 1, 1, 0, 1, 1, 1], [3, 2, 9, 8, 9, 3, 2, 2, 3, 2, 0, 1, 2], [1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1],
+  [2, 1, 6, 19, 5, 3, 5, 1, 1, 1, 3, 1, 2], [2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1],
+]) {
+  const OH = out1(H, KH, SH, PH, DH), OW = out1(W, KW, SW, PW, DW), P = OH * OW, K = Cc * KH * KW, img = Cc * H * W;
+  const geom = Int32Array.of(Cc, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, 1);
+  const X = floats(N * img, -3, 3);
+  const Wh = new Uint16Array(OC * K);
+  C.toBf16(OC * K, floats(OC * K, -1, 1), Wh);
+  const Xh = new Uint16Array(N * img);
+  C.toBf16(N * img, X, Xh);
+  const bias = rnd() < 0.3 ? null : floats(OC, -1, 1);
+  const ref = new Float64Array(N * OC * P), mag = new Float64Array(N * OC * P);
+  for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    let sum = bias ? bias[oc] : 0, m = Math.abs(sum);
+    for (let c = 0; c < Cc; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+      const ih = oh * SH - PH + i * DH, iw = ow * SW - PW + j * DW;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      const p = bf16Value(Xh[n * img + (c * H + ih) * W + iw]) * bf16Value(Wh[((oc * Cc + c) * KH + i) * KW + j]);
+      sum += p;
+      m += Math.abs(p);
+    }
+    const at = (n * OC + oc) * P + oh * OW + ow;
+    ref[at] = Math.max(0, sum);
+    mag[at] = m;
+  }
+  for (const pool of [[1, 1, 1, 1], [2, 2, 2, 2]].filter(([ph, pw]) => ph <= OH && pw <= OW)) {
+    const PHo = Math.floor((OH - pool[0]) / pool[2]) + 1, PWo = Math.floor((OW - pool[1]) / pool[3]) + 1, Q = PHo * PWo;
+    const o = { N, C: Cc, OC, inPlane: H * W, convPlane: P, outPlane: Q, kArea: K, G: 15, geom, PG: 4, pool: Int32Array.from(pool), X, W: Wh, bias, act: 'relu', alpha: 0 };
+    const outC = new Float32Array(N * OC * Q), outJ = new Float32Array(N * OC * Q);
+    C.qconvBf16({ ...o, out: outC });
+    J.qconvBf16({ ...o, out: outJ });
+    for (let pl = 0; pl < N * OC; pl++) for (let ph = 0; ph < PHo; ph++) for (let pw = 0; pw < PWo; pw++) {
+      let want = -Infinity, t = 0;
+      for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) {
+        const at = pl * P + (ph * pool[2] + i) * OW + pw * pool[3] + j;
+        want = Math.max(want, ref[at]);
+        // float32 products and sums in any order: (K + 2) roundings of at most 2^-24 of the magnitude each, twice.
+        t = Math.max(t, 2 * (K + 2) * U24 * mag[at] + 1e-30);
+      }
+      const at = pl * Q + ph * PWo + pw;
+      checked++;
+      if (!(Math.abs(outC[at] - want) <= t)) fail(`qconvBf16 ${geom} pool ${pool} [plane ${pl}, ${ph}, ${pw}]: native ${outC[at]}, reference ${want}`);
+      if (!(Math.abs(outJ[at] - want) <= t)) fail(`qconvBf16 ${geom} pool ${pool} [plane ${pl}, ${ph}, ${pw}]: ts ${outJ[at]}, reference ${want}`);
+    }
+  }
+}
+
+for (const [what, fn] of [
+  ['a geometry whose OC disagrees', () => C.qconvI8({ N: 1, C: 1, OC: 2, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(18), wScale: new Float32Array(2), bias: null, act: 'none', alpha: 0, out: new Float32Array(18) })],
+  ['a negative scale', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 9, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(1, 1, 1, 1), X: new Float32Array(9), scale: -1, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+  ['a pool window larger than the output', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 1, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(4, 1, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+  ['an outPlane the pool does not give', () => C.qconvI8({ N: 1, C: 1, OC: 1, inPlane: 9, convPlane: 9, outPlane: 2, kArea: 9, G: 15, geom: Int32Array.of(1, 3, 3, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), PG: 4, pool: Int32Array.of(2, 2, 1, 1), X: new Float32Array(9), scale: 0, W: new Int8Array(9), wScale: new Float32Array(1), bias: null, act: 'none', alpha: 0, out: new Float32Array(9) })],
+]) {
+  let msg = '';
+  try {
+    fn();
+  } catch (err) {
+    msg = err.message;
+  }
+  checked++;
+  if (!/^qconvI8: /.test(msg)) fail(`qconvI8 with ${what}: '${msg}'`);
+}
+
 let rejected = '';
 try {
   C.im2colBf16(1, 1, 9, 4, 9, 15, Int32Array.of(1, 3, 3, 1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), new Float32Array(9), new Uint16Array(36));
@@ -226,4 +371,4 @@ try {
 if (!/^im2colBf16: the geometry .* disagrees with/.test(rejected)) fail(`im2colBf16 with a 3x3 -> 2x2 geometry that padding 1 makes 3x3: '${rejected}'`);
 
 const info = C.info();
-console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, checked, failures }));
+console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, qconvPath: info.qconvPath, qconvBf16Path: info.qconvBf16Path, checked, failures }));

@@ -11,7 +11,7 @@ export function freezePlan(layers: PlanLayer[]): FrozenPlan {
 }
 
 export function forwardAsync(
-  M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean,
+  M: number, layers: FrozenPlan | PlanLayer[], X: Float32Array, out: Float32Array, softmax: boolean, handOver?: boolean,
 ): Promise<void> {
   const k = 'forwardAsync';
   let copy: Float32Array;
@@ -24,7 +24,9 @@ export function forwardAsync(
       frozen = frozenLayers.get(k, layers);
     }
     checkPlanIo(k, M, frozen, X, out, softmax);
-    copy = X.slice(0, M * frozen[0].K);
+    if (handOver !== undefined) checkBool(k, 'handOver', handOver);
+    // A handed-over X is the caller's private array until the promise settles: read in place.
+    copy = handOver === true ? X : X.slice(0, M * frozen[0].K);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -175,3 +175,85 @@ export function planesFromRows(N: number, P: number, OC: number, Y: Float32Array
     }
   }
 }
+
+/**
+ * The direct int8 convolution (qconvI8): each image quantised as one row of C*inPlane values, its patch rows
+ * (the integers gathered exactly: re-quantised with scale 1) through qgemmI8 with the image's scale on every row,
+ * the rows put back as NCHW planes, then the max pooling.
+ */
+export function qconvI8(
+  N: number, C: number, OC: number, inPlane: number, convPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+  PG: number, pool: Int32Array, X: Float32Array, scale: number, W: Int8Array, wScale: Float32Array, bias: Float32Array | null,
+  act: Activation, alpha: number, out: Float32Array,
+): void {
+  const fixed = fround(scale);
+  if (!(fixed === 0 || fixed >= QUANT_MIN)) throw new Error(`qconvI8: scale must be 0 (a dynamic scale per row) or at least 1e-30, got ${scale}`);
+  const g = patchGeom('qconvI8', C, inPlane, convPlane, kArea, geom.subarray(0, G));
+  if (PG !== 4) throw new Error(`qconvI8: pool must hold 4 integers (KH, KW, SH, SW), got ${PG}`);
+  const [, , , , OH, OW] = g;
+  const { PH, PW } = poolShape('qconvI8', pool, OH, OW, outPlane);
+  if (geom[3] !== OC) throw new Error(`qconvI8: geom[3] (output channels) is ${geom[3]}, expected OC ${OC}`);
+  if (kArea > QGEMM_MAX_K) throw new Error(`qconvI8: kArea must be at most ${QGEMM_MAX_K} (int32 sums), got ${kArea}`);
+  const image = C * inPlane, M = N * convPlane;
+  const q = new Int8Array(N * image), scales = new Float32Array(N);
+  quantizeRowsI8(N, image, X, scale, q, scales);
+  const rows = new Int8Array(M * kArea), rowScale = new Float32Array(M);
+  im2colQuantizeI8(N, C, inPlane, convPlane, kArea, G, geom, Float32Array.from(q), 1, rows, rowScale);
+  for (let r = 0; r < M; r++) rowScale[r] = scales[Math.floor(r / convPlane)];
+  const y = new Float32Array(M * OC);
+  qgemmI8(M, OC, kArea, rows, rowScale, W, wScale, bias, act, alpha, y);
+  const planes = new Float32Array(M * OC);
+  planesFromRows(N, convPlane, OC, y, planes);
+  maxPoolPlanes(N * OC, OH, OW, pool, PH, PW, planes, out);
+}
+
+/** The pooled plane's size [PH, PW] of pool = [KH, KW, SH, SW] on OH x OW outputs, checked against outPlane. */
+function poolShape(kernel: string, pool: Int32Array, OH: number, OW: number, outPlane: number): { PH: number; PW: number } {
+  pool.subarray(0, 4).forEach((v, i) => {
+    if (v < 1) throw new Error(`${kernel}: pool[${i}] must be >= 1, got ${v}`);
+  });
+  const [PKH, PKW, PSH, PSW] = pool;
+  if (PKH > OH || PKW > OW) throw new Error(`${kernel}: the pooling window ${PKH}x${PKW} is larger than the convolution's output ${OH}x${OW}`);
+  const PH = Math.floor((OH - PKH) / PSH) + 1, PW = Math.floor((OW - PKW) / PSW) + 1;
+  if (PH * PW !== outPlane) throw new Error(`${kernel}: outPlane is ${outPlane}, but the pooling gives ${PH}x${PW}`);
+  return { PH, PW };
+}
+
+/** out = the max of each pool window (no padding, floor mode; NaN wins) of `planes` planes OH x OW. */
+function maxPoolPlanes(planes: number, OH: number, OW: number, pool: Int32Array, PH: number, PW: number, src: Float32Array, out: Float32Array): void {
+  const [PKH, PKW, PSH, PSW] = pool;
+  for (let pl = 0; pl < planes; pl++) {
+    for (let ph = 0; ph < PH; ph++) {
+      for (let pw = 0; pw < PW; pw++) {
+        let m = -Infinity;
+        for (let i = 0; i < PKH; i++) {
+          for (let j = 0; j < PKW; j++) {
+            const v = src[pl * OH * OW + (ph * PSH + i) * OW + pw * PSW + j];
+            if (v > m || Number.isNaN(v)) m = Number.isNaN(m) ? m : v;
+          }
+        }
+        out[pl * PH * PW + ph * PW + pw] = m;
+      }
+    }
+  }
+}
+
+/** qconvBf16: the patch rows rounded to bfloat16 through gemmBf16, put back as NCHW planes, then the max pooling. */
+export function qconvBf16(
+  N: number, C: number, OC: number, inPlane: number, convPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
+  PG: number, pool: Int32Array, X: Float32Array, W: Uint16Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
+): void {
+  const g = patchGeom('qconvBf16', C, inPlane, convPlane, kArea, geom.subarray(0, G));
+  if (PG !== 4) throw new Error(`qconvBf16: pool must hold 4 integers (KH, KW, SH, SW), got ${PG}`);
+  const [, , , , OH, OW] = g;
+  const { PH, PW } = poolShape('qconvBf16', pool, OH, OW, outPlane);
+  if (geom[3] !== OC) throw new Error(`qconvBf16: geom[3] (output channels) is ${geom[3]}, expected OC ${OC}`);
+  const M = N * convPlane;
+  const rows = new Uint16Array(M * kArea);
+  im2colBf16(N, C, inPlane, convPlane, kArea, G, geom, X, rows);
+  const y = new Float32Array(M * OC);
+  gemmBf16(M, OC, kArea, rows, W, bias, act, alpha, y);
+  const planes = new Float32Array(M * OC);
+  planesFromRows(N, convPlane, OC, y, planes);
+  maxPoolPlanes(N * OC, OH, OW, pool, PH, PW, planes, out);
+}

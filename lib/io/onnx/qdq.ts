@@ -29,6 +29,8 @@ export interface QdqConvConfig {
   activation: string;
   alpha: number;
   inputScale: number;
+  /** A max pooling fused after the activation: [kernelH, kernelW, strideH, strideW]. */
+  pool?: [number, number, number, number] | null;
 }
 
 /** The smallest per-row scale the graph uses (a row of zeros quantises to zeros instead of 0 / 0). */
@@ -115,12 +117,10 @@ export function writeQdqLinear(ctx: OnnxExportContext, c: QdqLinearConfig): void
 
 /**
  * Writes a QuantizedConv2d. int8 with a calibrated input scale: QuantizeLinear/DequantizeLinear on the input and a
- * per-output-channel DequantizeLinear (axis 0) on the weights around a Conv. int8 with dynamic scales (each output
- * pixel's patch scaled by its own max |x|, which no Conv input quantiser expresses): the patches gathered by a
- * Conv with one-hot weights (exact copies, in the kernel's (c, i, j) order), made rows [batch * pixels, K],
- * quantised per row as QuantizedLinear's inputs are, then a Gemm on the dequantised weights [outChannels, K] and
- * the rows put back as [batch, outChannels, height, width]. bf16: a Conv on the bfloat16 weights and the input
- * rounded to bfloat16.
+ * per-output-channel DequantizeLinear (axis 0) on the weights around a Conv. int8 with dynamic scales (each image
+ * scaled by its own max |x|): the images reshaped to rows [batch, C * H * W], quantised per row as QuantizedLinear's
+ * inputs are, and reshaped back before the same Conv. bf16: a Conv on the bfloat16 weights and the input rounded to
+ * bfloat16. A fused max pooling follows the activation as a MaxPool.
  * @param ctx - the exporter's context (its current value is the layer's [batch, inChannels, height, width] input).
  * @param c - the layer's config.
  * @throws Error for an input that is not [batch, inChannels, height, width] (or smaller than the kernel) or an
@@ -137,7 +137,7 @@ export function writeQdqConv(ctx: OnnxExportContext, c: QdqConvConfig): void {
   const OH = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
   if (OH < 1 || OW < 1) throw new Error(`${where}: the input [${ctx.shape.join(',')}] is smaller than the kernel (output ${OH}x${OW})`);
-  const OC = c.outChannels, K = C * kh * kw;
+  const OC = c.outChannels;
   const attrs = [
     { name: 'kernel_shape', ints: [kh, kw] },
     { name: 'strides', ints: [sh, sw] },
@@ -145,19 +145,21 @@ export function writeQdqConv(ctx: OnnxExportContext, c: QdqConvConfig): void {
     { name: 'dilations', ints: [dh, dw] },
   ];
   const bias = c.bias ? [ctx.initializer(`${ctx.prefix}bias`, [OC], ctx.param('bias'))] : [];
-  if (int8 === null || c.inputScale > 0) {
-    const inputs = [inputValue(ctx, int8, ctx.current, c.inputScale), weightValue(ctx, int8, [OC, C, kh, kw]), ...bias];
-    ctx.current = ctx.node('Conv', inputs, attrs);
+  let x = ctx.current;
+  if (int8 !== null && c.inputScale === 0) {
+    // Dynamic: one scale per image. The image as one row [batch, C * H * W], quantised per row, then back to NCHW.
+    const rows = ctx.node('Reshape', [x, ctx.ints(`${ctx.prefix}image_rows_shape`, [-1, C * H * W])], [], 'each image as one row: a dynamic scale per image');
+    x = ctx.node('Reshape', [inputValue(ctx, int8, rows, 0), ctx.ints(`${ctx.prefix}image_shape`, [-1, C, H, W])]);
   } else {
-    // Patches as channels: [batch, K, OH, OW], channel (c, i, j) = x[c, oh * sh - ph + i * dh, ow * sw - pw + j * dw].
-    const oneHot = new Float32Array(K * K);
-    for (let k = 0; k < K; k++) oneHot[k * K + k] = 1;
-    const patches = ctx.node('Conv', [ctx.current, ctx.initializer(`${ctx.prefix}patch_gather`, [K, C, kh, kw], oneHot)], attrs, 'im2col: each output pixel\'s input patch as channels');
-    const rows = ctx.node('Reshape', [ctx.node('Transpose', [patches], [{ name: 'perm', ints: [0, 2, 3, 1] }]), ctx.ints(`${ctx.prefix}rows_shape`, [-1, K])]);
-    const product = ctx.node('Gemm', [inputValue(ctx, int8, rows, 0), weightValue(ctx, int8, [OC, K]), ...bias], [{ name: 'transB', int: 1 }]);
-    const image = ctx.node('Reshape', [product, ctx.ints(`${ctx.prefix}image_shape`, [-1, OH, OW, OC])]);
-    ctx.current = ctx.node('Transpose', [image], [{ name: 'perm', ints: [0, 3, 1, 2] }]);
+    x = inputValue(ctx, int8, x, c.inputScale);
   }
+  ctx.current = ctx.node('Conv', [x, weightValue(ctx, int8, [OC, C, kh, kw]), ...bias], attrs);
   ctx.shape = [OC, OH, OW];
   activation(ctx, c);
+  const pool = c.pool ?? null;
+  if (pool !== null) {
+    if (pool[0] > OH || pool[1] > OW) throw new Error(`${where}: the output ${OH}x${OW} is smaller than the pool window ${pool[0]}x${pool[1]}`);
+    ctx.chain('MaxPool', [{ name: 'kernel_shape', ints: [pool[0], pool[1]] }, { name: 'strides', ints: [pool[2], pool[3]] }], 'the max pooling fused into the layer');
+    ctx.shape = [OC, Math.floor((OH - pool[0]) / pool[2]) + 1, Math.floor((OW - pool[1]) / pool[3]) + 1];
+  }
 }
