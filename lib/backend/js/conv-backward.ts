@@ -1,5 +1,5 @@
 // TypeScript twins of the convolutions' training kernels beyond conv2dBackward: the Winograd weight gradient.
-import { convGeom, maxPool2dBackward } from './conv';
+import { convGeom, maxPool2dBackward, winoInputTile } from './conv';
 
 const f32 = Math.fround;
 let maskedDy = new Float32Array(0);
@@ -35,22 +35,7 @@ export function conv2dWinogradWeightGrad(
         for (let tw = 0; tw < tW; tw++) {
           const r0 = 2 * th - g.PH, c0 = 2 * tw - g.PW;
           for (let c = 0; c < Cg; c++) { // V = (B^T d) B, as conv2dWinogradForward
-            const xc = x0 + c * inPlane;
-            for (let j = 0; j < 4; j++) {
-              const a0 = at(xc, r0, c0 + j), a1 = at(xc, r0 + 1, c0 + j), a2 = at(xc, r0 + 2, c0 + j), a3 = at(xc, r0 + 3, c0 + j);
-              d[j] = f32(a0 - a2);
-              d[4 + j] = f32(a1 + a2);
-              d[8 + j] = f32(a2 - a1);
-              d[12 + j] = f32(a1 - a3);
-            }
-            for (let i = 0; i < 4; i++) {
-              const e0 = d[4 * i], e1 = d[4 * i + 1], e2 = d[4 * i + 2], e3 = d[4 * i + 3];
-              const v = c * 16 + 4 * i;
-              V[v] = f32(e0 - e2);
-              V[v + 1] = f32(e1 + e2);
-              V[v + 2] = f32(e2 - e1);
-              V[v + 3] = f32(e1 - e3);
-            }
+            winoInputTile(at, x0 + c * inPlane, r0, c0, d, V, c * 16);
           }
           for (let o = 0; o < OCg; o++) { // dM = A dY A^T: rows (y0, y0 + y1, y0 - y1, -y1), then the same along columns
             const y = (n * OC + grp * OCg + o) * outPlane;

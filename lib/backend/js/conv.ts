@@ -164,6 +164,33 @@ function winogradFilters(W: Float32Array, groups: number, Cg: number, OCg: numbe
  * (16 points), out = A^T M A + bias, then the activation. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
  * A^T = [1 1 1 0; 0 1 -1 -1]. The transforms round in float32 like the native kernel; the channel sums in float64.
  */
+
+/**
+ * Winograd F(2x2,3x3) input transform of one 4x4 tile, V = B^T d B, rounded to float32 at each step as the native
+ * kernels do: d is the tile whose top-left is (r0, c0) in the plane at x (read through at, zero outside), d4x4 is
+ * scratch, V[v0..v0+16) receives the transformed tile. Shared by the forward/dX twin and the dW twin.
+ */
+export function winoInputTile(
+  at: (x: number, r: number, c: number) => number, x: number, r0: number, c0: number,
+  d4x4: Float32Array, V: Float32Array, v0: number,
+): void {
+  for (let j = 0; j < 4; j++) { // B^T d, column j
+    const a0 = at(x, r0, c0 + j), a1 = at(x, r0 + 1, c0 + j), a2 = at(x, r0 + 2, c0 + j), a3 = at(x, r0 + 3, c0 + j);
+    d4x4[j] = f32(a0 - a2);
+    d4x4[4 + j] = f32(a1 + a2);
+    d4x4[8 + j] = f32(a2 - a1);
+    d4x4[12 + j] = f32(a1 - a3);
+  }
+  for (let i = 0; i < 4; i++) { // (B^T d) B
+    const e0 = d4x4[4 * i], e1 = d4x4[4 * i + 1], e2 = d4x4[4 * i + 2], e3 = d4x4[4 * i + 3];
+    const v = v0 + 4 * i;
+    V[v] = f32(e0 - e2);
+    V[v + 1] = f32(e1 + e2);
+    V[v + 2] = f32(e2 - e1);
+    V[v + 3] = f32(e1 - e3);
+  }
+}
+
 export function conv2dWinogradForward(
   N: number, C: number, OC: number, inPlane: number, outPlane: number, kArea: number, G: number, geom: Int32Array,
   X: Float32Array, W: Float32Array, bias: Float32Array | null, act: Activation, alpha: number, out: Float32Array,
@@ -186,22 +213,7 @@ export function conv2dWinogradForward(
         for (let tw = 0; tw < tW; tw++) {
           const r0 = 2 * th - g.PH, c0 = 2 * tw - g.PW;
           for (let c = 0; c < Cg; c++) {
-            for (let j = 0; j < 4; j++) { // B^T d, column j
-              const a0 = at(x0 + c * inPlane, r0, c0 + j), a1 = at(x0 + c * inPlane, r0 + 1, c0 + j);
-              const a2 = at(x0 + c * inPlane, r0 + 2, c0 + j), a3 = at(x0 + c * inPlane, r0 + 3, c0 + j);
-              d[j] = f32(a0 - a2);
-              d[4 + j] = f32(a1 + a2);
-              d[8 + j] = f32(a2 - a1);
-              d[12 + j] = f32(a1 - a3);
-            }
-            for (let i = 0; i < 4; i++) { // (B^T d) B
-              const e0 = d[4 * i], e1 = d[4 * i + 1], e2 = d[4 * i + 2], e3 = d[4 * i + 3];
-              const v = c * 16 + 4 * i;
-              V[v] = f32(e0 - e2);
-              V[v + 1] = f32(e1 + e2);
-              V[v + 2] = f32(e2 - e1);
-              V[v + 3] = f32(e1 - e3);
-            }
+            winoInputTile(at, x0 + c * inPlane, r0, c0, d, V, c * 16);
           }
           for (let o = 0; o < OCg; o++) {
             const u0 = (grp * OCg + o) * Cg * 16;
