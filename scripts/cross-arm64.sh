@@ -57,12 +57,14 @@ addon=prebuilds/linux-arm64/myelin.node
 if [ -f "$addon" ]; then
   machine=$($TRIPLE-readelf -h "$addon" | awk -F: '/Machine/ {gsub(/^ +/, "", $2); print $2}')
   syms=$($TRIPLE-readelf --dyn-syms -W "$addon")  # read once: `readelf | grep -q` fails under pipefail (SIGPIPE)
-  # Undefined, non-weak, unversioned symbols must all be N-API's (provided by node at load time).
-  stray=$(awk '$7 == "UND" && $5 != "WEAK" && $8 != "" && $8 !~ /@/ && $8 !~ /^(napi_|node_api_)/ {print $8}' <<<"$syms")
+  # Undefined, non-weak, unversioned symbols must all be N-API's (provided by node at load time), or the three
+  # libuv calls of predictAsync's detached path (plan.cc: uv_async_init/send, uv_close), which every node since 10
+  # exports with libuv 1.x's stable ABI (the handle comes from napi_get_uv_event_loop). Nothing else from libuv.
+  stray=$(awk '$7 == "UND" && $5 != "WEAK" && $8 != "" && $8 !~ /@/ && $8 !~ /^(napi_|node_api_)/ && $8 !~ /^(uv_async_init|uv_async_send|uv_close)$/ {print $8}' <<<"$syms")
   glibc=$(grep -Eo 'GLIBC_[0-9.]+' <<<"$syms" | sort -t. -k2,2n -k3,3n -u | tail -1)
   exported=$(awk '$7 != "UND" && $8 == "napi_register_module_v1"' <<<"$syms")
   if [ "$machine" = AArch64 ] && [ -z "$stray" ] && [ -n "$exported" ]; then
-    ok "$addon is an AArch64 shared object exporting napi_register_module_v1, needing N-API + libc/libstdc++ only (newest symbol version ${glibc:-none})"
+    ok "$addon is an AArch64 shared object exporting napi_register_module_v1, needing N-API, three libuv calls and libc/libstdc++ only (newest symbol version ${glibc:-none})"
   else
     ko "$addon: machine '$machine', napi_register_module_v1 ${exported:+exported}${exported:-missing}, unexpected undefined symbols: ${stray:-none}"
   fi
