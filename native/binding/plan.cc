@@ -5,11 +5,12 @@
 #include "plan.h"
 
 #include <atomic>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
@@ -229,8 +230,6 @@ struct ForwardJob {
   const float* copy_src = nullptr;
   std::unique_ptr<std::atomic<int>[]> copy_state;
   std::atomic<int> copies_left{0};
-  std::mutex copy_mu;
-  std::condition_variable copy_cv;
   std::unique_ptr<float[]> y;        // M x out_features
   std::atomic<const char*> error{nullptr};  // set by a worker (static strings only)
 };
@@ -353,44 +352,49 @@ bool pool_path(const FrozenPlan& plan, int M, int* blocks) {
   return *blocks >= 2;
 }
 
-// Copies row block `block` of the caller's input into the job, or, when another thread took that
-// block first, waits until its copy is done (the block's products read those rows next).
-void copy_block(ForwardJob* job, int block) {
+// Copies row block `block` of the caller's input into the job unless another thread has taken it
+// (it may still be copying it): false then.
+bool take_block(ForwardJob* job, int block) {
   std::atomic<int>& state = job->copy_state[block];
   int expected = 0;
-  if (!state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-    // The JS thread is copying it: a few hundred microseconds at most. Yield now and then, so that on
-    // a busy machine this worker does not hold the core the JS thread needs.
-    for (int spin = 1; state.load(std::memory_order_acquire) != 2; ++spin) {
-      if (spin % 256 == 0) std::this_thread::yield();
-    }
-    return;
-  }
+  if (!state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return false;
   int r0, r1;
   myelin::dense_stack_block_rows(block, job->blocks, job->M, &r0, &r1);
   const size_t K = static_cast<size_t>(job->plan->in_features);
   if (r0 < r1) std::memcpy(job->x_copy.get() + r0 * K, job->copy_src + r0 * K, (r1 - r0) * K * sizeof(float));
   state.store(2, std::memory_order_release);
-  if (job->copies_left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    std::lock_guard<std::mutex> lock(job->copy_mu);
-    job->copy_cv.notify_one();
+  job->copies_left.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
+}
+
+// Spin-waits until `done()`, pausing; after `patience` it also yields now and then, for a thread
+// it waits for that needs this core (descheduled on a busy machine).
+template <typename Done>
+void spin_until(std::chrono::microseconds patience, Done done) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int spin = 1; !done(); ++spin) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+    if (spin % 256 == 0 && std::chrono::steady_clock::now() - start >= patience) std::this_thread::yield();
   }
 }
 
-// How long the JS thread waits for the workers to copy their blocks before it copies the blocks no
-// worker has started (a worker asleep, or descheduled by other processes; waking one takes
-// 0.1-0.3 ms here). A block's copy takes ~0.13 ms (the reference MLP's 512 x 784 rows, from memory).
-constexpr auto kCopyWait = std::chrono::microseconds(250);
+// A worker's start of a block: its rows copied, by this worker or by the JS thread.
+void copy_block(ForwardJob* job, int block) {
+  if (take_block(job, block)) return;
+  // The JS thread is copying it, maybe on this core: yield from the start.
+  spin_until(std::chrono::microseconds(0), [&] { return job->copy_state[block].load(std::memory_order_acquire) == 2; });
+}
 
-// The JS thread's end of the pool path's copy: returns once every block of the caller's rows is
-// copied, so predictAsync returns only when X is no longer read.
+// The JS thread's share of the copy, right after the workers were handed the call: it copies every
+// block no worker has taken yet, from the last one down (the workers take theirs from the first),
+// then waits for the workers' copies in progress, so predictAsync returns only when X is no longer
+// read. It spins rather than sleeps: those copies are running, and a sleeping JS thread waits for
+// a core the workers hold (under SCHED_FIFO, until the whole call is done).
 void wait_for_copies(ForwardJob* job) {
-  const auto copied = [job] { return job->copies_left.load(std::memory_order_acquire) == 0; };
-  {
-    std::unique_lock<std::mutex> lock(job->copy_mu);
-    if (job->copy_cv.wait_for(lock, kCopyWait, copied)) return;
-  }
-  for (int b = job->blocks - 1; b >= 0; --b) copy_block(job, b);
+  for (int b = job->blocks - 1; b >= 0; --b) take_block(job, b);
+  spin_until(std::chrono::microseconds(1000), [job] { return job->copies_left.load(std::memory_order_acquire) == 0; });
 }
 
 // Hands a validated job to the pool's workers (one task per row block; the worker that finishes
@@ -488,11 +492,12 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
     }
     job->x = X;
   } else if (on_pool) {
-    // Copied by the workers, each its own block of rows, which then stays in its caches for the
-    // block's products; start_on_pool returns once all blocks are copied. Against one copy split
-    // across the JS thread and a worker before the workers start (non-temporal stores, so the
-    // products read the copy from memory): 2632 -> 2459, 2558 -> 2470, 2557 -> 2481 us per call
-    // (predict 2318-2342 us), the reference MLP at batch 1024, two threads, AMD EPYC Zen 4.
+    // Copied by block as the call starts (start_on_pool, wait_for_copies): each worker copies the
+    // rows of its own block (memcpy: they stay in its caches for the block's products), the JS thread
+    // the blocks no worker has taken yet, from the last down, and returns when all are copied.
+    // Against one copy split across the JS thread and a worker before the workers start (non-temporal
+    // stores, so the products read the copy from memory), reference MLP at batch 1024, two threads,
+    // AMD EPYC Zen 4, chrt -f: 2430-2440 -> 2384 us per call, and the JS thread back 20-30 us sooner.
     job->x_copy.reset(new float[in_count]);
     job->x = job->x_copy.get();
     job->copy_src = X;
