@@ -58,6 +58,8 @@ async function main() {
     cands.push({ name: `myelin predictAsync, batch 1 (${t}t)`, threads: t, fn: () => model.predictAsync(x1), async: true, work: 1 });
     cands.push({ name: `myelin predict, batch 1024 (${t}t)`, threads: t, fn: () => model.predict(x1024), work: 1024 });
     cands.push({ name: `myelin predictAsync, batch 1024 (${t}t)`, threads: t, fn: () => model.predictAsync(x1024), async: true, work: 1024 });
+    // No input copy: what the copy costs is the difference to the line above.
+    cands.push({ name: `myelin predictAsync nocopy, b1024 (${t}t)`, threads: t, fn: () => model.predictAsync(x1024, { copyInput: false }), async: true, work: 1024 });
   }
   if (o.ort) {
     let ort = null;
@@ -117,6 +119,7 @@ async function main() {
     const a1 = rows[`myelin predictAsync, batch 1 (${t}t)`];
     if (p1 && a1) console.log(`  ${t}t: predictAsync - predict at batch 1: wall ${((a1.wall - p1.wall) * 1e6).toFixed(1)} µs, CPU ${((a1.cpu - p1.cpu) * 1e6).toFixed(1)} µs (target <= 15)`);
     console.log(`  ${t}t: predictAsync / predict throughput at batch 1024: ${ratio(`myelin predict, batch 1024 (${t}t)`, `myelin predictAsync, batch 1024 (${t}t)`, 'wall')}x (target >= 0.9)`);
+    console.log(`  ${t}t: predictAsync { copyInput: false } / predict at batch 1024: ${ratio(`myelin predict, batch 1024 (${t}t)`, `myelin predictAsync nocopy, b1024 (${t}t)`, 'wall')}x`);
   }
 }
 

@@ -1,6 +1,6 @@
 // The elementwise, activation, softmax and optimizer kernels on every SIMD path this CPU has
 // (AVX-512, AVX2, portable; forced with MYELIN_SIMD in a child process) against their TS twins at
-// awkward lengths, and the AVX-512 variants bit-identical to AVX2 where they run the same
+// awkward lengths, and the AVX-512 variants (exp, GELU, sigmoid, tanh) bit-identical to AVX2 where they run the same
 // operations (native/kernels/*_avx512.cc).
 import { spawnSync } from 'child_process';
 import * as path from 'path';
@@ -40,14 +40,16 @@ describe.runIf(native !== undefined)(`vector kernels on every SIMD path vs the T
     });
   }
 
-  it('the AVX-512 exp and GELU give the AVX2 results bit for bit (and the kernels that stay at AVX2 agree too)', () => {
+  it('the AVX-512 exp, GELU, sigmoid and tanh give the AVX2 results bit for bit (and the kernels that stay at AVX2 agree too)', () => {
     const top = outs.default ?? runTwin('default');
     const avx2 = outs.avx2 ?? runTwin('avx2');
     if (top.gemmSimd !== 'avx512' || avx2.gemmSimd !== 'avx2') return; // this CPU has no two levels to compare
     const same = ['add', 'sub', 'mul', 'div', 'scale', 'mseBackward', 'addBias', 'unary exp', 'unary sqrt', 'unary neg', 'unary abs',
       'unary square', 'unary reciprocal', 'adamStep param', 'adamStep m', 'adamStep v', 'adamStep (AdamW) param',
       'rmspropStep param (momentum 0)', 'rmspropStep param (momentum 0.9)', 'rmspropStep buf',
-      'activationForward gelu', 'activationBackward gelu', 'activationForward gelu special values', 'activationBackward gelu special values'];
+      'activationForward gelu', 'activationBackward gelu', 'activationForward gelu special values', 'activationBackward gelu special values',
+      'activationForward sigmoid', 'activationForward tanh', 'activationForward sigmoid special values', 'activationForward tanh special values',
+      'activationBackward sigmoid', 'activationBackward tanh'];
     for (const k of same) expect(top.digests[k], k).toBe(avx2.digests[k]);
   });
 });

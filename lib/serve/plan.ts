@@ -48,8 +48,8 @@ interface Step {
  */
 export class UnplannableModelError extends Error {}
 
-/** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run. */
-function checkAttached(name: string, t: Tensor): void {
+/** A parameter whose data was detached (its ArrayBuffer transferred) has no values left to run: throws an Error naming it. */
+export function checkAttached(name: string, t: Tensor): void {
   if (t.data.length !== sizeOf(t.shape)) {
     throw new Error(
       `predictAsync: parameter '${name}' has ${t.data.length} values but its shape [${t.shape.join(',')}] needs ${sizeOf(t.shape)}: ` +

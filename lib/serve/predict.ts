@@ -8,7 +8,7 @@ import { Batcher, raceAbort } from './batcher';
 import type { InputShapeOptions } from './input';
 import { checkOptions } from './options';
 import { UnplannableModelError, type PlannableModel } from './plan';
-import { prepareCall, type PreparedCall } from './prepare';
+import { prepareCall, prepareFromModelPlan, type PreparedCall } from './prepare';
 import { shapeInput } from './input';
 import { inputArgs, isMultiInput, joinOutputs, multiInput, type ModelInput, type MultiInput } from './inputs';
 import { forwardBatch, inEvalMode } from './run';
@@ -231,7 +231,9 @@ async function predictPlanned(model: PlannableModel, x: ModelInput, options: Pre
   }
   let call: PreparedCall;
   try {
-    call = prepareCall('predictAsync', model, x, opts, opts.backend ?? getBackend());
+    const backend = opts.backend ?? getBackend();
+    call = (plan !== null ? prepareFromModelPlan('predictAsync', model, plan, x, opts, backend) : null) ??
+      prepareCall('predictAsync', model, x, opts, backend);
   } catch (err) {
     if (!(err instanceof UnplannableModelError) || !hasPredict(model)) throw err;
     const y = model.predict(x, { batchSize, features: opts.features, rows: opts.rows });

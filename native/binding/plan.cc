@@ -5,13 +5,14 @@
 #include "plan.h"
 
 #include <atomic>
-#include <cstring>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
-#include "cpu.h"
+#include <chrono>
+#include <cstring>
 #include <memory>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "call.h"
@@ -223,6 +224,12 @@ struct ForwardJob {
   bool softmax = false;
   const float* x = nullptr;          // M x in_features: x_copy, or the handed-over array
   std::unique_ptr<float[]> x_copy;
+  // The pool path's copy of the caller's rows (copy_block): each block's rows are copied by the
+  // worker that runs the block, unless the JS thread took them first. Per block: 0 not taken,
+  // 1 being copied, 2 copied. The caller's array (copy_src) is read only until every block is copied.
+  const float* copy_src = nullptr;
+  std::unique_ptr<std::atomic<int>[]> copy_state;
+  std::atomic<int> copies_left{0};
   std::unique_ptr<float[]> y;        // M x out_features
   std::atomic<const char*> error{nullptr};  // set by a worker (static strings only)
 };
@@ -345,49 +352,49 @@ bool pool_path(const FrozenPlan& plan, int M, int* blocks) {
   return *blocks >= 2;
 }
 
-#if defined(__x86_64__)
-// A copy with non-temporal stores (AVX2): the destination lines are written without being read
-// first, a third less memory traffic than memcpy for an input that is not in cache. forwardAsync's
-// copy of the reference MLP's 1024 x 784 input: 2460-2491 -> 2336-2348 us for the whole call at two
-// threads (chrt -f probe, AMD EPYC Zen 4); the workers then read the copy from memory, which the
-// products hide. Only called when the CPU has AVX2 (simd_level()).
-__attribute__((target("avx2"))) void stream_copy(float* dst, const float* src, size_t n) {
-  size_t i = 0;
-  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0) { dst[i] = src[i]; ++i; }
-  for (; i + 32 <= n; i += 32) {
-    __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8), c = _mm256_loadu_ps(src + i + 16), d = _mm256_loadu_ps(src + i + 24);
-    _mm256_stream_ps(dst + i, a); _mm256_stream_ps(dst + i + 8, b); _mm256_stream_ps(dst + i + 16, c); _mm256_stream_ps(dst + i + 24, d);
-  }
-  for (; i < n; ++i) dst[i] = src[i];
-  _mm_sfence();
+// Copies row block `block` of the caller's input into the job unless another thread has taken it
+// (it may still be copying it): false then.
+bool take_block(ForwardJob* job, int block) {
+  std::atomic<int>& state = job->copy_state[block];
+  int expected = 0;
+  if (!state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return false;
+  int r0, r1;
+  myelin::dense_stack_block_rows(block, job->blocks, job->M, &r0, &r1);
+  const size_t K = static_cast<size_t>(job->plan->in_features);
+  if (r0 < r1) std::memcpy(job->x_copy.get() + r0 * K, job->copy_src + r0 * K, (r1 - r0) * K * sizeof(float));
+  state.store(2, std::memory_order_release);
+  job->copies_left.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
 }
-#else
-// Other targets: memcpy (stream_copy is never called; simd_level() is Scalar).
-void stream_copy(float* dst, const float* src, size_t n) { std::memcpy(dst, src, n * sizeof(float)); }
-#endif
 
-// Copies M rows of X into the job, split across the calling thread and the pool's workers (they
-// are usually still spinning after the previous call). The copy is bound by one core's memory
-// traffic: 3.2 MB from an input no longer in cache took 324 us on one thread and 142 us on two
-// (medians of 200, AMD EPYC Zen 4, 2 vCPUs); a kept destination buffer instead of a fresh one
-// measured no faster (the forward pass at batch 1024: 2985 vs 2946 us).
-void copy_input(ForwardJob* job, const float* X, size_t count) {
-  job->x_copy.reset(new float[count]);
-  float* dst = job->x_copy.get();
-  job->x = dst;
-  constexpr size_t kChunk = 64 * 1024;  // floats per task (256 KiB)
-  const int tasks = static_cast<int>((count + kChunk - 1) / kChunk);
-  if (tasks <= 1) {
-    std::memcpy(dst, X, count * sizeof(float));
-    return;
+// Spin-waits until `done()`, pausing; after `patience` it also yields now and then, for a thread
+// it waits for that needs this core (descheduled on a busy machine).
+template <typename Done>
+void spin_until(std::chrono::microseconds patience, Done done) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int spin = 1; !done(); ++spin) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+    if (spin % 256 == 0 && std::chrono::steady_clock::now() - start >= patience) std::this_thread::yield();
   }
-  const bool nt = myelin::simd_level() != myelin::SimdLevel::Scalar;
-  myelin::parallel_for(tasks, [&](int t) {
-    const size_t b = static_cast<size_t>(t) * kChunk;
-    const size_t n = b + kChunk < count ? kChunk : count - b;
-    if (nt) stream_copy(dst + b, X + b, n);
-    else std::memcpy(dst + b, X + b, n * sizeof(float));
-  });
+}
+
+// A worker's start of a block: its rows copied, by this worker or by the JS thread.
+void copy_block(ForwardJob* job, int block) {
+  if (take_block(job, block)) return;
+  // The JS thread is copying it, maybe on this core: yield from the start.
+  spin_until(std::chrono::microseconds(0), [&] { return job->copy_state[block].load(std::memory_order_acquire) == 2; });
+}
+
+// The JS thread's share of the copy, right after the workers were handed the call: it copies every
+// block no worker has taken yet, from the last one down (the workers take theirs from the first),
+// then waits for the workers' copies in progress, so predictAsync returns only when X is no longer
+// read. It spins rather than sleeps: those copies are running, and a sleeping JS thread waits for
+// a core the workers hold (under SCHED_FIFO, until the whole call is done).
+void wait_for_copies(ForwardJob* job) {
+  for (int b = job->blocks - 1; b >= 0; --b) take_block(job, b);
+  spin_until(std::chrono::microseconds(1000), [job] { return job->copies_left.load(std::memory_order_acquire) == 0; });
 }
 
 // Hands a validated job to the pool's workers (one task per row block; the worker that finishes
@@ -421,6 +428,7 @@ bool start_on_pool(napi_env env, napi_value resource_name, std::unique_ptr<Forwa
   const bool started = myelin::parallel_for_detached(
       work->blocks,
       [work](int block) {
+        if (work->copy_state != nullptr) copy_block(work, block);
         try {
           const FrozenPlan& p = *work->plan;
           myelin::dense_stack_forward_block(block, work->blocks, work->M, static_cast<int>(p.layers.size()),
@@ -433,6 +441,8 @@ bool start_on_pool(napi_env env, napi_value resource_name, std::unique_ptr<Forwa
       },
       myelin::num_threads(), [raw] { uv_async_send(&raw->async); });
   report.release();  // the handle's close callback frees it
+  // The report cannot run (and free the job) before this JS thread returns to libuv.
+  if (started && work->copy_state != nullptr) wait_for_copies(work);
   if (!started) {
     job = std::move(raw->job);  // back to the caller, for the libuv path
     napi_async_destroy(env, raw->context);
@@ -482,7 +492,18 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
     }
     job->x = X;
   } else if (on_pool) {
-    copy_input(job.get(), X, in_count);
+    // Copied by block as the call starts (start_on_pool, wait_for_copies): each worker copies the
+    // rows of its own block (memcpy: they stay in its caches for the block's products), the JS thread
+    // the blocks no worker has taken yet, from the last down, and returns when all are copied.
+    // Against one copy split across the JS thread and a worker before the workers start (non-temporal
+    // stores, so the products read the copy from memory), reference MLP at batch 1024, two threads,
+    // AMD EPYC Zen 4, chrt -f: 2430-2440 -> 2384 us per call, and the JS thread back 20-30 us sooner.
+    job->x_copy.reset(new float[in_count]);
+    job->x = job->x_copy.get();
+    job->copy_src = X;
+    job->copy_state.reset(new std::atomic<int>[job->blocks]);
+    for (int b = 0; b < job->blocks; ++b) job->copy_state[b].store(0, std::memory_order_relaxed);
+    job->copies_left.store(job->blocks, std::memory_order_relaxed);
   } else {
     job->x_copy.reset(new float[in_count]);
     std::memcpy(job->x_copy.get(), X, in_count * sizeof(float));
@@ -507,6 +528,8 @@ napi_value ForwardAsyncImpl(napi_env env, napi_callback_info info) {
     return fail("forwardAsync: could not start the worker");
   }
   if (on_pool && start_on_pool(env, resource_name, job)) return promise;
+  // The pool was busy: the libuv path, with the rows copied here.
+  if (job->copy_state != nullptr) std::memcpy(job->x_copy.get(), X, in_count * sizeof(float));
   if (napi_create_async_work(env, nullptr, resource_name, execute_forward, complete_forward, job.get(),
                              &job->work) != napi_ok) {
     return fail("forwardAsync: could not start the worker");

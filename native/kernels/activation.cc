@@ -109,21 +109,24 @@ void activation_backward(int act, long n, const float* x, const float* y, const 
 
 }  // namespace scalar
 
-// AVX-512 only for the exact GELU (activation_avx512.cc, bit-identical to the AVX2 form): the other
-// activations measured no gain at 16 lanes on Zen 4 (docs/performance.md, "Thread counts and AVX-512
-// elementwise kernels") and run the AVX2 kernels on an AVX-512 CPU.
-static inline bool gelu512(int act) {
+// AVX-512 for the exact GELU (forward and backward) and the sigmoid and tanh forward
+// (activation_avx512.cc, bit-identical to the AVX2 forms): the other kernels measured no gain at 16
+// lanes on Zen 4 (docs/performance.md, "Thread counts and AVX-512 elementwise kernels") and run the
+// AVX2 code on an AVX-512 CPU.
+static inline bool avx512_activation(int act, bool backward) {
 #if defined(__x86_64__) || defined(_M_X64)
-  return act == kActGelu && vector_simd_level() == SimdLevel::Avx512;
+  const bool has = act == kActGelu || (!backward && (act == kActSigmoid || act == kActTanh));
+  return has && vector_simd_level() == SimdLevel::Avx512;
 #else
   (void)act;
+  (void)backward;
   return false;
 #endif
 }
 
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (gelu512(act)) return avx512::activation_forward(act, n, x, y, alpha);
+  if (avx512_activation(act, false)) return avx512::activation_forward(act, n, x, y, alpha);
 #endif
   if (simd_level() == SimdLevel::Avx2)
     avx2::activation_forward(act, n, x, y, alpha);
@@ -134,7 +137,7 @@ void activation_forward(int act, long n, const float* x, float* y, float alpha) 
 void activation_backward(int act, long n, const float* x, const float* y, const float* dy,
                          float* dx, float alpha) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (gelu512(act)) return avx512::activation_backward(act, n, x, y, dy, dx, alpha);
+  if (avx512_activation(act, true)) return avx512::activation_backward(act, n, x, y, dy, dx, alpha);
 #endif
   if (simd_level() == SimdLevel::Avx2)
     avx2::activation_backward(act, n, x, y, dy, dx, alpha);

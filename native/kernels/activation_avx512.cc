@@ -1,12 +1,14 @@
-// The exact GELU (forward and backward) on 16 lanes for AVX-512 CPUs. The same algorithm, constants
-// and operation order as the AVX2 forms (vecmath_avx2.h phi_ps, activation_avx2.cc gelu_grad), so
-// the results are bit-identical to them; every other activation runs the AVX2 kernels.
+// The exact GELU (forward and backward), sigmoid and tanh (forward) on 16 lanes for AVX-512 CPUs. The
+// same algorithms, constants and operation order as the AVX2 forms (vecmath_avx2.h, activation_avx2.cc
+// gelu_grad), so the results are bit-identical to them; every other kernel runs the AVX2 code.
 //
-// Why only GELU: its Phi is a ~40-operation dependency chain per vector (a division, a degree-9
-// polynomial, exp). Zen 4 runs a 512-bit operation as two 256-bit halves but keeps it as one entry of
-// the reorder window, so twice as many elements are in flight and the chain's latency hides better
-// (measured in docs/performance.md, "Transformer training and generation": the names-GPT MLP's GELU,
-// 262144 floats, forward and backward). The streaming activations gain nothing from it.
+// Why these: each is a dependency chain of 15-40 operations per vector (exp, a division, GELU's
+// degree-9 polynomial). Zen 4 runs a 512-bit operation as two 256-bit halves but keeps it as one entry
+// of the reorder window, so twice as many elements are in flight and the chain's latency hides better.
+// One thread, CPU time, AMD EPYC Zen 4, 4K-4M floats (docs/performance.md, "Thread counts and AVX-512
+// elementwise kernels"): sigmoid forward 0.445-0.450 -> 0.304-0.314 ns per element (1.44-1.46x), tanh
+// forward 0.561-0.565 -> 0.404-0.410 (1.38-1.39x); their backward forms (one or two products per
+// element, streaming) measured 0.91-1.06x, so they stay at AVX2, as relu and leakyRelu.
 #include "activation.h"
 #include "isa.h"
 #if defined(__x86_64__) || defined(_M_X64)  // elsewhere this unit is empty (activation.cc never calls it)
@@ -67,22 +69,26 @@ inline __m512 gelu_grad(__m512 x) {  // Phi(x) + x phi(x)
   return _mm512_fmadd_ps(x, pdf, phi_ps(x));
 }
 
+// y = f(x) on 16 lanes for every element, the tail through zero-filled lanes (the same vector code
+// for every element, as the AVX2 kernels).
+template <typename F>
+void map16(long n, const float* x, float* y, F f) {
+  long i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, f(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 k = vm512::tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, k, f(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
 }  // namespace
 
 void activation_forward(int act, long n, const float* x, float* y, float alpha) {
-  if (act != kActGelu) {
-    avx2::activation_forward(act, n, x, y, alpha);
-    return;
-  }
-  long i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    _mm512_storeu_ps(y + i, _mm512_mul_ps(clamp_lo(v), phi_ps(clamp_lo(v))));
-  }
-  if (i < n) {  // the tail through zero-filled lanes: the same vector code for every element
-    const __mmask16 k = vm512::tail_mask(n - i);
-    const __m512 v = clamp_lo(_mm512_maskz_loadu_ps(k, x + i));
-    _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(v, phi_ps(v)));
+  switch (act) {
+    case kActGelu: map16(n, x, y, [](__m512 v) { return _mm512_mul_ps(clamp_lo(v), phi_ps(clamp_lo(v))); }); break;
+    case kActSigmoid: map16(n, x, y, [](__m512 v) { return vm512::sigmoid_ps(v); }); break;
+    case kActTanh: map16(n, x, y, [](__m512 v) { return vm512::tanh_ps(v); }); break;
+    default: avx2::activation_forward(act, n, x, y, alpha);
   }
 }
 

@@ -78,12 +78,17 @@ int dense_stack_blocks(int M, int nlayers, const DenseLayer* layers) {
   return blocks;
 }
 
+void dense_stack_block_rows(int block, int blocks, int M, int* r0, int* r1) {
+  const int per = rows_per_block(M, blocks);
+  *r0 = std::min(M, block * per);
+  *r1 = std::min(M, *r0 + per);
+}
+
 void dense_stack_forward_block(int block, int blocks, int M, int nlayers, const DenseLayer* layers,
                                const float* X, float* out, bool softmax) {
   if (nlayers <= 0 || M <= 0 || blocks <= 0) return;
-  const int per = rows_per_block(M, blocks);
-  const int r0 = std::min(M, block * per);
-  const int r1 = std::min(M, r0 + per);
+  int r0, r1;
+  dense_stack_block_rows(block, blocks, M, &r0, &r1);
   if (r0 >= r1) return;
   const size_t half = static_cast<size_t>(r1 - r0) * scratch_per_row(nlayers, layers);
   float* a = calling_thread_scratch(nlayers > 2 ? 2 * half : half);

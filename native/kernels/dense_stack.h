@@ -27,6 +27,9 @@ void dense_stack_forward(int M, int nlayers, const DenseLayer* layers, const flo
 // stack runs layer by layer, each product on the pool).
 int dense_stack_blocks(int M, int nlayers, const DenseLayer* layers);
 
+// The rows [*r0, *r1) that row block `block` of `blocks` covers (empty when r0 == r1).
+void dense_stack_block_rows(int block, int blocks, int M, int* r0, int* r1);
+
 // Row block `block` of `blocks` (the rows dense_stack_forward gives that block), every layer, on
 // the calling thread with its own scratch: the tasks of a detached pool call (forwardAsync), one
 // per block, compute exactly what dense_stack_forward computes for those rows. Throws std::bad_alloc.

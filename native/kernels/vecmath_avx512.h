@@ -34,6 +34,31 @@ static inline __m512 exp_ps(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
 }
 
+// vm::sigmoid_ps and vm::tanh_ps of vecmath_avx2.h on 16 lanes: the same constants and operation order
+// (bit-identical results; see there for the method and error).
+static inline __m512 sigmoid_ps(__m512 x) {
+  __m512 e = exp_ps(_mm512_or_ps(x, splat(-0.0f)));  // exp(-|x|)
+  __m512 s = _mm512_div_ps(e, _mm512_add_ps(splat(1.0f), e));
+  __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+  return _mm512_mask_blend_ps(pos, s, _mm512_sub_ps(splat(1.0f), s));  // pos ? 1 - s : s
+}
+
+static inline __m512 tanh_ps(__m512 x) {
+  const __m512 sign = _mm512_and_ps(x, splat(-0.0f));
+  __m512 a = _mm512_andnot_ps(splat(-0.0f), x);
+  __m512 a2 = _mm512_mul_ps(a, a);
+  __m512 q = splat(-0.005704967770725489f);
+  q = _mm512_fmadd_ps(q, a2, splat(0.020639071241021156f));
+  q = _mm512_fmadd_ps(q, a2, splat(-0.05373971164226532f));
+  q = _mm512_fmadd_ps(q, a2, splat(0.13331441581249237f));
+  q = _mm512_fmadd_ps(q, a2, splat(-0.3333328068256378f));
+  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(q, a2), a, a);
+  __m512 e = exp_ps(_mm512_add_ps(a, a));
+  __m512 big = _mm512_sub_ps(splat(1.0f), _mm512_div_ps(splat(2.0f), _mm512_add_ps(e, splat(1.0f))));
+  __mmask16 use_small = _mm512_cmp_ps_mask(a, splat(0.625f), _CMP_LT_OQ);
+  return _mm512_or_ps(_mm512_mask_blend_ps(use_small, big, small), sign);
+}
+
 // Mask of the first m (< 16) lanes, for loads and stores of a row's tail.
 static inline __mmask16 tail_mask(long m) { return static_cast<__mmask16>((1u << m) - 1u); }
 

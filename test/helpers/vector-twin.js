@@ -144,5 +144,18 @@ for (const n of LENGTHS) {
   digest('activationForward gelu special values', y);
   digest('activationBackward gelu special values', dx);
 }
+// The same for the AVX-512 sigmoid and tanh forward: around exp's clamps (-105, 89: sigmoid reads
+// exp(-|x|), tanh exp(2|x|)) and tanh's switch from its polynomial to the exp form at |x| = 0.625.
+{
+  const special = [-Infinity, -1e30, -106, -105, -104, -90, -89, -88, -44.5, -44, -20, -9, -1, -0.625, -0.62499994, -1e-3, -1e-30, -0, 0,
+    1e-30, 1e-3, 0.62499994, 0.625, 1, 9, 20, 44, 44.5, 88, 89, 90, 104, 105, 106, 1e30, Infinity, NaN];
+  const n = special.length * 3 + 5;
+  const x = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : -12 + 24 * rnd()));
+  for (const act of ['sigmoid', 'tanh']) {
+    const y = new Float32Array(n);
+    C.activationForward(act, n, x, y, 0);
+    digest(`activationForward ${act} special values`, y);
+  }
+}
 const digests = Object.fromEntries(Object.entries(hashes).map(([k, h]) => [k, h.digest('hex').slice(0, 16)]));
 process.stdout.write(`${JSON.stringify({ seed, gemmSimd: C.info().gemmSimd, checked, disagreements: disagreements.slice(0, 20), total: disagreements.length, digests })}\n`);
