@@ -41,7 +41,9 @@ void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, con
 
 // The transforms of one plane (conv_winograd.inc, per ISA), tH x tW tiles, t = th*tW + tw:
 // wino_input_plane: v[p*ps + t] = (B^T d_t B)[p] for the channel plane xc (H x W); scratch holds
-//   wino_scratch(tH, tW, wino_lanes()) floats; v's rows need wino_lanes() floats of slack.
+//   wino_scratch(tH, tW, wino_lanes()) floats, the zero-padded plane (borders: its zeros are already there, from
+//   the previous call with this scratch, s, tH and tW, and only the plane's rows are copied); v's rows need
+//   wino_lanes() floats of slack.
 // wino_output_plane: y (OH x OW) = act(A^T m_t A + bias) from m[p*ps + t] (read up
 //   to wino_lanes() - 1 floats past each row); scratch: wino_scratch(...) as well.
 // wino_output_pool_plane: y + b*yImage (PH x PW) = the max over each tile's four outputs of wino_output_plane
@@ -55,7 +57,8 @@ inline long wino_scratch(int tH, int tW, int lanes) {
 }
 #define MYELIN_DECLARE_WINO                                                                              \
   int wino_lanes();                                                                                      \
-  void wino_input_plane(const WinoShape& s, int tH, int tW, const float* xc, float* v, long ps, float* scratch); \
+  void wino_input_plane(const WinoShape& s, int tH, int tW, const float* xc, float* v, long ps, float* scratch, \
+                        bool borders);                                                                   \
   void wino_output_plane(const WinoShape& s, int tH, int tW, const float* m, long ps, float bias, bool relu,      \
                          float* y, float* scratch);                                                     \
   void wino_output_pool_plane(int tH, int tW, int nimg, const float* m, long ps, float bias, bool relu, int PH, \
@@ -69,7 +72,9 @@ inline void winograd_inputs(decltype(&scalar::wino_input_plane) input, const Win
   const long tpi = static_cast<long>(tH) * tW, T = nc * tpi, inPlane = static_cast<long>(s.H) * s.W;
   for (int c = 0; c < s.inC; c++) {
     for (int b = 0; b < nc; b++) {
-      input(s, tH, tW, x + (n0 + b) * xImage + (static_cast<long>(grp) * s.inC + c) * inPlane, V + c * T + b * tpi, vps, work);
+      // The padded plane's zeros are written for the first plane only (work holds nothing else meanwhile).
+      input(s, tH, tW, x + (n0 + b) * xImage + (static_cast<long>(grp) * s.inC + c) * inPlane, V + c * T + b * tpi, vps, work,
+            c > 0 || b > 0);
     }
   }
 }
