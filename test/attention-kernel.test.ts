@@ -46,6 +46,47 @@ describe.runIf(native !== undefined)(`C++ attention kernels vs the TS twin (seed
   }
 });
 
+describe.runIf(native !== undefined)(`C++ attention kernels at 1, 2 and 3 threads (seed ${SEED})`, () => {
+  // The heads are spread over the pool in groups of consecutive (batch, head) pairs (and, with few heads, in
+  // query-row chunks); each pair is computed alone, so every thread count gives the same bits. Shapes: head
+  // counts that are not a multiple of the groups (132 = 33 x 4, 15 = 5 x 3), one batch of few heads (row chunks).
+  it('packed and per-head attention, forward and backward: identical bits', () => {
+    const b = native?.backend;
+    if (!b) throw new Error(`the native backend failed to load: ${native?.loadError}`);
+    const rng = new Rng(SEED);
+    const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+    const before = b.info().threads;
+    try {
+      for (const [B, H, T, D] of [[33, 4, 16, 32], [5, 3, 40, 8], [1, 2, 129, 16]]) {
+        const E = H * D, Q = 3 * E;
+        const qkv = rand(B * T * Q), dOut = rand(B * T * E);
+        const q = rand(B * H * T * D), k = rand(B * H * T * D), v = rand(B * H * T * D), headsDOut = rand(B * H * T * D);
+        const runs = [1, 2, 3].map((threads) => {
+          b.setNumThreads(threads);
+          const call = { B, T, H, E, Q, qkv, keyPadding: null, causal: true, scale: 1 / Math.sqrt(D), dropout: 0, seed: 0 };
+          const out = new Float32Array(B * T * E), lse = new Float32Array(B * H * T), dQkv = new Float32Array(B * T * Q);
+          b.attentionQkvForward({ ...call, out, lse });
+          b.attentionQkvBackward({ ...call, out, lse, dOut, dQkv });
+          const heads = { BH: B * H, B, T, S: T, D, query: q, key: k, value: v, keyPadding: null, causal: false, scale: 1 / Math.sqrt(D), dropout: 0, seed: 0 };
+          const o2 = new Float32Array(B * H * T * D), l2 = new Float32Array(B * H * T);
+          b.attentionForward({ ...heads, out: o2, lse: l2 });
+          const dq = new Float32Array(q.length), dk = new Float32Array(q.length), dv = new Float32Array(q.length);
+          b.attentionBackward({ ...heads, out: o2, lse: l2, dOut: headsDOut, dQuery: dq, dKey: dk, dValue: dv });
+          return { out, lse, dQkv, o2, l2, dq, dk, dv };
+        });
+        for (const [i, r] of runs.entries()) {
+          if (i === 0) continue;
+          for (const key of Object.keys(r) as (keyof typeof r)[]) {
+            expect(r[key], `${key} at ${i + 1} threads, B ${B} H ${H} T ${T} D ${D} (seed ${SEED})`).toEqual(runs[0][key]);
+          }
+        }
+      }
+    } finally {
+      b.setNumThreads(before);
+    }
+  });
+});
+
 /** float64 softmax(q k^T * scale + masks) v, bottom-right causal; rows that see nothing are 0. */
 function reference(q: Tensor, k: Tensor, v: Tensor, causal: boolean, pad: Float32Array | null): Float64Array {
   const [B, H, T, D] = q.shape;

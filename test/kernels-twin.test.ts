@@ -76,7 +76,7 @@ if (nativeEntry !== undefined) describe(`native and js agree on the same inputs 
         const dX = new Float32Array(M * K);
         const dW = new Float32Array(N * K);
         const dB = new Float32Array(N);
-        b.linearBackward({ M, N, K, X, W, Y, preact, dY, act, alpha: 0.1, dZ, dX, dW, dB, accumulate: false });
+        b.linearBackward({ M, N, K, X, W, Y, preact, dY, act, alpha: 0.1, dZ, dX, dW, dB, accumulate: false, accumulateX: false });
         return { dZ, dX, dW, dB };
       });
       const c = ctx('linearBackward', `act=${act}`);

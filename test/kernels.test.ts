@@ -169,7 +169,7 @@ for (const bt of backendsUnderTest()) {
       }
     });
 
-    test('linearBackward: every activation, dX/dB optional, accumulate on and off, dZ aliasing dY', () => {
+    test('linearBackward: every activation, dX/dB optional, accumulate (dW/dB) and accumulateX (dX) on and off, dZ aliasing dY', () => {
       const b = requireBackend(bt);
       const rng = makeRng(SEED + 3);
       for (const [M, N, K] of LINEAR_SHAPES) {
@@ -182,21 +182,22 @@ for (const bt of backendsUnderTest()) {
           const Y = f32(fwd.out);
           const preact = f32(fwd.preact.value);
           const dY = randUniform(rng, M * N);
-          for (const accumulate of [false, true]) {
+          for (const [accumulate, accumulateX] of [[false, false], [true, true], [true, false], [false, true]]) {
             for (const optional of [true, false]) {
               const aliasDZ = optional && accumulate; // one combination writes dZ over dY
               const dX0 = randUniform(rng, M * K);
               const dW0 = randUniform(rng, N * K);
               const dB0 = randUniform(rng, N);
-              const dX = optional ? (accumulate ? dX0.slice() : nanFilled(M * K)) : null;
+              // An output that is overwritten starts as NaN: reading it would show.
+              const dX = optional ? (accumulateX ? dX0.slice() : nanFilled(M * K)) : null;
               const dW = accumulate ? dW0.slice() : nanFilled(N * K);
               const dB = optional ? (accumulate ? dB0.slice() : nanFilled(N)) : null;
               const dYin = dY.slice();
               const dZ = aliasDZ ? dYin : nanFilled(M * N);
               const pre = act === 'gelu' || act === 'geluTanh' || optional ? preact : null;
-              b.linearBackward({ M, N, K, X, W, Y, preact: pre, dY: dYin, act, alpha, dZ, dX, dW, dB, accumulate });
-              const ref = refLinearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dX0, dW0, dB0, accumulate);
-              const shape = `M=${M} N=${N} K=${K} act=${act} accumulate=${accumulate} dX/dB=${optional} aliasDZ=${aliasDZ}`;
+              b.linearBackward({ M, N, K, X, W, Y, preact: pre, dY: dYin, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX });
+              const ref = refLinearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dX0, dW0, dB0, accumulate, accumulateX);
+              const shape = `M=${M} N=${N} K=${K} act=${act} accumulate=${accumulate} accumulateX=${accumulateX} dX/dB=${optional} aliasDZ=${aliasDZ}`;
               const c = ctx('linearBackward', shape);
               const dZTol = Float64Array.from(ref.dZ, (z, i) => actGradTol(act, z, dY[i]));
               expectClose(c, 'dZ', dZ, ref.dZ, dZTol);
@@ -707,7 +708,7 @@ for (const bt of backendsUnderTest()) {
       expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(11), act: 'relu', alpha: 0, out: z(6) })).toThrow(/^linearForward: W has 11 elements/);
       expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), bias: z(2), act: 'relu', alpha: 0, out: z(6) })).toThrow(/^linearForward: bias has 2 elements/);
       expect(() => b.linearForward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), act: 'swish' as Activation, alpha: 0, out: z(6) })).toThrow(/^linearForward: .*swish/);
-      expect(() => b.linearBackward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), Y: z(6), preact: z(6), dY: z(5), act: 'relu', alpha: 0, dZ: z(6), dW: z(12), accumulate: false }))
+      expect(() => b.linearBackward({ M: 2, N: 3, K: 4, X: z(8), W: z(12), Y: z(6), preact: z(6), dY: z(5), act: 'relu', alpha: 0, dZ: z(6), dW: z(12), accumulate: false, accumulateX: false }))
         .toThrow(/^linearBackward: dY has 5 elements/);
       expect(() => b.add(5, z(5), z(4), z(5))).toThrow(/^add: .*4/);
       expect(() => b.unary('exp', 5, z(5), z(4))).toThrow(/^unary: .*4/);

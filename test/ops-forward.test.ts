@@ -63,6 +63,23 @@ describe.each(backendsUnderTest())('op forward values on the %s backend', (backe
     }
   });
 
+  it('add with an operand repeated along the leading dimensions (a bias, a positional table) is the float32 sum, bit for bit', () => {
+    // These shapes go through addBias instead of an expanded copy: each element is one float32 addition either way.
+    const cases: [number[], number[]][] = [
+      [[2, 3, 4], [4]], [[4], [2, 3, 4]], [[3, 17], [1, 17]], [[5, 3], [1, 1, 3]], [[32, 16, 128], [16, 128]], [[65, 257], [257]],
+    ];
+    for (const [sa, sb] of cases) {
+      const a = randomTensor(rng, sa);
+      const b = randomTensor(rng, sb);
+      const out = ops.add(a, b);
+      const so = out.shape;
+      const got = Array.from(out.data);
+      const expected: number[] = [];
+      for (const idx of indices(so)) expected.push(Math.fround(a.data[offsetOf(sa, idx)] + b.data[offsetOf(sb, idx)]));
+      expect(got, `add ${JSON.stringify(sa)} + ${JSON.stringify(sb)} (seed ${seed})`).toEqual(expected);
+    }
+  });
+
   it('matmul 2-D and batched vs triple loops in float64', () => {
     const [B, M, K, N] = [1 + rng.int(3), 1 + rng.int(7), 1 + rng.int(9), 1 + rng.int(7)];
     const a = randomTensor(rng, [B, M, K]);

@@ -188,13 +188,14 @@ dZ = dY * act'(.) into the scratch buffer dZ (length M*N; may alias dY), then
   dX  = dZ * W          (M x K)   if dX non-null
   dW  = dZ^T * X        (N x K)
   dB  = column sums of dZ (N)     if dB non-null
-With accumulate true, dX/dW/dB are added to (+=); otherwise overwritten.
+With accumulate true, dW/dB are added to (+=), with accumulateX true dX is; otherwise they are
+overwritten (a fresh dX needs no zero fill while dW/dB accumulate into a parameter's gradient).
 act' uses Y for relu/leakyRelu/sigmoid/tanh and preact for gelu/geluTanh (preact may be null
 for the others).`,
     args: [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32('Y', 'M*N'),
       f32OrNull('preact', 'M*N', { arg: 'act', in: ['gelu', 'geluTanh'] }), f32('dY', 'M*N'), act,
       float('alpha'), f32('dZ', 'M*N'), f32OrNull('dX', 'M*K'), f32('dW', 'N*K'), f32OrNull('dB', 'N'),
-      bool('accumulate')],
+      bool('accumulate'), bool('accumulateX')],
     options: true,
     cpp: 'linear.h myelin::linear_backward',
   },

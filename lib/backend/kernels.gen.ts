@@ -6,14 +6,14 @@ import {
 } from './check';
 
 /** Digest of the kernels' binary interface; the addon reports the one it was built from (info().kernelTable). */
-export const KERNEL_TABLE_DIGEST = '1bcd8e8b';
+export const KERNEL_TABLE_DIGEST = 'dfd2edb0';
 
 /** Every kernel of the table, in table order. */
 export const KERNEL_NAMES = ['gemm', 'linearForward', 'linearBackward', 'addBias', 'colSum', 'rowSum', 'add', 'sub', 'mul', 'div', 'scale', 'axpy', 'unary', 'sum', 'activationForward', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy', 'mseLoss', 'mseBackward', 'sgdStep', 'adamStep', 'rmspropStep', 'batchNormForward', 'batchNormBackward', 'channelAffine', 'gatherRows', 'scatterAddRows', 'quantizeRowsI8', 'qgemmI8', 'toBf16', 'gemmBf16', 'im2colQuantizeI8', 'im2colBf16', 'planesFromRows', 'qconvI8', 'qconvBf16', 'conv2dForward', 'conv2dWinogradForward', 'conv2dBackward', 'conv2dWinogradWeightGrad', 'maxPool2dReluBackward', 'maxPool2dForward', 'maxPool2dBackward', 'avgPool2dForward', 'avgPool2dBackward', 'conv2dMaxPoolForward', 'layerNormForward', 'layerNormBackward', 'lstmCellForward', 'lstmCellBackward', 'gruCellForward', 'gruCellBackward', 'attentionForward', 'attentionBackward', 'attentionQkvForward', 'attentionQkvBackward'] as const;
 
 // The options objects of the fused kernels (a nullable buffer may be left out: null).
 export interface LinearForwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; bias?: Float32Array | null; act: Activation; alpha: number; out: Float32Array; preact?: Float32Array | null }
-export interface LinearBackwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; Y: Float32Array; preact?: Float32Array | null; dY: Float32Array; act: Activation; alpha: number; dZ: Float32Array; dX?: Float32Array | null; dW: Float32Array; dB?: Float32Array | null; accumulate: boolean }
+export interface LinearBackwardOptions { M: number; N: number; K: number; X: Float32Array; W: Float32Array; Y: Float32Array; preact?: Float32Array | null; dY: Float32Array; act: Activation; alpha: number; dZ: Float32Array; dX?: Float32Array | null; dW: Float32Array; dB?: Float32Array | null; accumulate: boolean; accumulateX: boolean }
 export interface SoftmaxCrossEntropyOptions { M: number; N: number; logits: Float32Array; labels: Int32Array; grad?: Float32Array | null; losses?: Float32Array | null }
 export interface SgdStepOptions { n: number; param: Float32Array; grad: Float32Array; velocity?: Float32Array | null; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
 export interface AdamStepOptions { n: number; param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array; step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
@@ -69,11 +69,12 @@ export interface KernelSignatures {
    *   dX  = dZ * W          (M x K)   if dX non-null
    *   dW  = dZ^T * X        (N x K)
    *   dB  = column sums of dZ (N)     if dB non-null
-   * With accumulate true, dX/dW/dB are added to (+=); otherwise overwritten.
+   * With accumulate true, dW/dB are added to (+=), with accumulateX true dX is; otherwise they are
+   * overwritten (a fresh dX needs no zero fill while dW/dB accumulate into a parameter's gradient).
    * act' uses Y for relu/leakyRelu/sigmoid/tanh and preact for gelu/geluTanh (preact may be null
    * for the others).
    */
-  linearBackward(M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array, preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number, dZ: Float32Array, dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean): void;
+  linearBackward(M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array, preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number, dZ: Float32Array, dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean, accumulateX: boolean): void;
 
   /** out[i,j] = x[i,j] + bias[j] for an M x N matrix. */
   addBias(M: number, N: number, x: Float32Array, bias: Float32Array, out: Float32Array): void;
@@ -423,7 +424,7 @@ export function validatedKernels(impl: KernelSignatures): Kernels {
   return {
     gemm(transA, transB, M, N, K, alpha, A, B, beta, C) { const k = 'gemm'; checkBool(k, 'transA', transA); checkBool(k, 'transB', transB); checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkFloat(k, 'alpha', alpha); checkF32(k, 'A', A, false, 'M', M, 'K', K); checkF32(k, 'B', B, false, 'K', K, 'N', N); checkFloat(k, 'beta', beta); checkF32(k, 'C', C, false, 'M', M, 'N', N); impl.gemm(transA, transB, M, N, K, alpha, A, B, beta, C); },
     linearForward(o) { const k = 'linearForward'; checkOptions(k, o, 'M, N, K, X, W, bias, act, alpha, out, preact'); const M = o.M, N = o.N, K = o.K, X = o.X, W = o.W, bias = o.bias ?? null, act = o.act, alpha = o.alpha, out = o.out, preact = o.preact ?? null; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkF32(k, 'X', X, false, 'M', M, 'K', K); checkF32(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'bias', bias, true, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'out', out, false, 'M', M, 'N', N); checkF32(k, 'preact', preact, true, 'M', M, 'N', N); impl.linearForward(M, N, K, X, W, bias, act, alpha, out, preact); },
-    linearBackward(o) { const k = 'linearBackward'; checkOptions(k, o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate'); const M = o.M, N = o.N, K = o.K, X = o.X, W = o.W, Y = o.Y, preact = o.preact ?? null, dY = o.dY, act = o.act, alpha = o.alpha, dZ = o.dZ, dX = o.dX ?? null, dW = o.dW, dB = o.dB ?? null, accumulate = o.accumulate; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkF32(k, 'X', X, false, 'M', M, 'K', K); checkF32(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'Y', Y, false, 'M', M, 'N', N); checkF32(k, 'preact', preact, true, 'M', M, 'N', N); checkF32(k, 'dY', dY, false, 'M', M, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'dZ', dZ, false, 'M', M, 'N', N); checkF32(k, 'dX', dX, true, 'M', M, 'K', K); checkF32(k, 'dW', dW, false, 'N', N, 'K', K); checkF32(k, 'dB', dB, true, 'N', N); checkBool(k, 'accumulate', accumulate); if (preact === null && (act === 'gelu' || act === 'geluTanh')) throwRequired(k, 'preact', 'act is gelu or geluTanh', 'act', act); impl.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate); },
+    linearBackward(o) { const k = 'linearBackward'; checkOptions(k, o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX'); const M = o.M, N = o.N, K = o.K, X = o.X, W = o.W, Y = o.Y, preact = o.preact ?? null, dY = o.dY, act = o.act, alpha = o.alpha, dZ = o.dZ, dX = o.dX ?? null, dW = o.dW, dB = o.dB ?? null, accumulate = o.accumulate, accumulateX = o.accumulateX; checkDim(k, 'M', M); checkDim(k, 'N', N); checkDim(k, 'K', K); checkF32(k, 'X', X, false, 'M', M, 'K', K); checkF32(k, 'W', W, false, 'N', N, 'K', K); checkF32(k, 'Y', Y, false, 'M', M, 'N', N); checkF32(k, 'preact', preact, true, 'M', M, 'N', N); checkF32(k, 'dY', dY, false, 'M', M, 'N', N); actCode(k, act); checkFloat(k, 'alpha', alpha); checkF32(k, 'dZ', dZ, false, 'M', M, 'N', N); checkF32(k, 'dX', dX, true, 'M', M, 'K', K); checkF32(k, 'dW', dW, false, 'N', N, 'K', K); checkF32(k, 'dB', dB, true, 'N', N); checkBool(k, 'accumulate', accumulate); checkBool(k, 'accumulateX', accumulateX); if (preact === null && (act === 'gelu' || act === 'geluTanh')) throwRequired(k, 'preact', 'act is gelu or geluTanh', 'act', act); impl.linearBackward(M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX); },
     addBias(M, N, x, bias, out) { const k = 'addBias'; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'bias', bias, false, 'N', N); checkF32(k, 'out', out, false, 'M', M, 'N', N); impl.addBias(M, N, x, bias, out); },
     colSum(M, N, x, out) { const k = 'colSum'; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'out', out, false, 'N', N); impl.colSum(M, N, x, out); },
     rowSum(M, N, x, out) { const k = 'rowSum'; checkDim(k, 'M', M); checkDim(k, 'N', N); checkF32(k, 'x', x, false, 'M', M, 'N', N); checkF32(k, 'out', out, false, 'M', M); impl.rowSum(M, N, x, out); },
@@ -492,7 +493,7 @@ export function bindingKernels(binding: KernelBinding, js: Kernels | null): Kern
   return {
     gemm: binding.gemm,
     linearForward: (o) => { checkOptions('linearForward', o, 'M, N, K, X, W, bias, act, alpha, out, preact'); return binding.linearForward(o.M, o.N, o.K, o.X, o.W, o.bias ?? null, actCode('linearForward', o.act), o.alpha, o.out, o.preact ?? null); },
-    linearBackward: (o) => { checkOptions('linearBackward', o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate'); return binding.linearBackward(o.M, o.N, o.K, o.X, o.W, o.Y, o.preact ?? null, o.dY, actCode('linearBackward', o.act), o.alpha, o.dZ, o.dX ?? null, o.dW, o.dB ?? null, o.accumulate); },
+    linearBackward: (o) => { checkOptions('linearBackward', o, 'M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX'); return binding.linearBackward(o.M, o.N, o.K, o.X, o.W, o.Y, o.preact ?? null, o.dY, actCode('linearBackward', o.act), o.alpha, o.dZ, o.dX ?? null, o.dW, o.dB ?? null, o.accumulate, o.accumulateX); },
     addBias: binding.addBias,
     colSum: binding.colSum,
     rowSum: binding.rowSum,

@@ -2,7 +2,8 @@
 import { getBackend } from '../backend/select';
 import type { UnaryOp } from '../backend/contract';
 import { isTracing, record } from '../autograd';
-import { Tensor } from '../tensor-core';
+import { Tensor, sizeOf } from '../tensor-core';
+import { outputBuffer } from '../buffer-pool';
 import { broadcastShapeOf, expandData, reduceToShape } from './broadcast';
 import { checkNumber, checkOperand, checkTensor } from '../validate';
 
@@ -36,9 +37,33 @@ function mulArrays(a: Float32Array, b: Float32Array): Float32Array {
 /** The operands of a broadcasting binary op and its result computed by the kernel of the same name. */
 function broadcastKernel(op: 'add' | 'sub' | 'mul' | 'div', a: Tensor, b: Tensor): { shape: number[]; ad: Float32Array; bd: Float32Array; out: Float32Array } {
   const { shape, ad, bd } = broadcastPair(op, a, b);
-  const out = new Float32Array(ad.length);
+  const out = outputBuffer(ad.length);
   getBackend()[op](out.length, ad, bd, out);
   return { shape, ad, bd, out };
+}
+
+/** True when `row` (leading 1s ignored) is the trailing dimensions of `shape`: it repeats along the leading ones. */
+function isTrailing(row: readonly number[], shape: readonly number[]): boolean {
+  let i = 0;
+  while (i < row.length && row[i] === 1) i++;
+  const k = row.length - i;
+  if (k > shape.length) return false;
+  for (let j = 0; j < k; j++) if (row[i + j] !== shape[shape.length - k + j]) return false;
+  return true;
+}
+
+/**
+ * a + b where one operand repeats along the leading dimensions of the other (a bias, a positional
+ * table): addBias adds that row to each row in place of an expanded copy (the same float sums, as
+ * addition commutes). Null when the shapes are not of that form.
+ */
+function addRows(a: Tensor, b: Tensor, shape: number[]): Float32Array | null {
+  const n = sizeOf(shape);
+  const [full, row] = a.size === n ? [a, b] : [b, a];
+  if (full.size !== n || row.size <= 1 || row.size === n || !isTrailing(row.shape, shape)) return null;
+  const out = outputBuffer(n);
+  getBackend().addBias(n / row.size, row.size, full.data, row.data, out);
+  return out;
 }
 
 /** The two operands of op as tensors (numbers become 0-d tensors). */
@@ -56,7 +81,8 @@ function operands(op: string, aIn: Operand, bIn: Operand): [Tensor, Tensor] {
  */
 export function add(aIn: Operand, bIn: Operand): Tensor {
   const [a, b] = operands('add', aIn, bIn);
-  const { shape, out } = broadcastKernel('add', a, b);
+  const shape = broadcastShapeOf('add', a.shape, b.shape);
+  const out = addRows(a, b, shape) ?? broadcastKernel('add', a, b).out;
   return record(new Tensor(out, shape), 'add', [a, b], (g) => [
     a.requiresGrad ? reduceToShape(g, shape, a.shape) : null,
     b.requiresGrad ? reduceToShape(g, shape, b.shape) : null,

@@ -55,16 +55,19 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(out, act === 'none' ? 'linear' : `linear+${act}`, inputs, (g) => {
     // Leaf parameters that already hold a gradient buffer (kept by zeroGrad) receive dW/dB in
-    // place (accumulate = true); everything else gets a zeroed array, which accumulating into is
-    // the same as overwriting.
+    // place (accumulate = true; the other of the two, if it has none, gets a zeroed array, which
+    // accumulating into is the same as overwriting). dX is always a fresh array the kernel
+    // overwrites (accumulateX = false), so it needs no zero fill.
     const wIntoGrad = intoLeafGrad(weight);
     const bIntoGrad = bias ? intoLeafGrad(bias) : null;
-    const dX = x.requiresGrad ? zeroedGradBuffer(M * K) : null;
-    const dW = wIntoGrad ?? zeroedGradBuffer(N * K);
-    const dB = bias && bias.requiresGrad ? (bIntoGrad ?? zeroedGradBuffer(N)) : null;
+    const accumulate = wIntoGrad !== null || bIntoGrad !== null;
+    const fresh = (n: number): Float32Array => (accumulate || M === 0 ? zeroedGradBuffer(n) : gradBuffer(n));
+    const dX = x.requiresGrad ? gradBuffer(M * K) : null;
+    const dW = wIntoGrad ?? fresh(N * K);
+    const dB = bias && bias.requiresGrad ? (bIntoGrad ?? fresh(N)) : null;
     if (M > 0) {
       backend.linearBackward({
-        M, N, K, X: x.data, W: weight.data, Y: y, preact, dY: g, act, alpha, dZ: scratch(M * N), dX, dW, dB, accumulate: true,
+        M, N, K, X: x.data, W: weight.data, Y: y, preact, dY: g, act, alpha, dZ: scratch(M * N), dX, dW, dB, accumulate, accumulateX: false,
       });
     }
     releaseAfterBackward(preact);

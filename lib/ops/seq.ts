@@ -3,6 +3,7 @@
 import { getBackend } from '../backend/select';
 import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor-core';
+import { outputBuffer } from '../buffer-pool';
 import { IntTensor, checkIndices } from '../int-tensor';
 import { Rng, globalGenerator } from '../random';
 import { broadcastShapeOf, expandData } from './broadcast';
@@ -181,7 +182,7 @@ export function embedding(weight: Tensor, indices: IntTensor | Tensor | Int32Arr
   }
   const idx = checkIndices('embedding', 'index', indices, V, `an embedding table of ${V} rows`);
   const n = idx.size;
-  const out = new Float32Array(n * D);
+  const out = outputBuffer(n * D); // gatherRows writes every element
   const backend = getBackend();
   // The kernels take V, D >= 1; an empty table has no valid index, so n is 0 then.
   const live = n > 0 && D > 0;

@@ -23,13 +23,13 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "1bcd8e8b";
+inline constexpr const char* kKernelTableDigest = "dfd2edb0";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
 inline constexpr Arg kGemmArgs[] = {value_arg("transA", ArgType::kBool), value_arg("transB", ArgType::kBool), value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), value_arg("alpha", ArgType::kFloat), buffer_arg("A", ArgType::kF32, false, "M*K", {2, 4, -1}, -1, nullptr), buffer_arg("B", ArgType::kF32, false, "K*N", {4, 3, -1}, -1, nullptr), value_arg("beta", ArgType::kFloat), buffer_arg("C", ArgType::kF32, false, "M*N", {2, 3, -1}, -1, nullptr)};
 inline constexpr Arg kLinearForwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("preact", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr)};
-inline constexpr Arg kLinearBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("Y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("preact", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("dZ", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("dW", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool)};
+inline constexpr Arg kLinearBackwardArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("Y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("preact", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("dZ", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("dW", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool), value_arg("accumulateX", ArgType::kBool)};
 inline constexpr Arg kAddBiasArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr)};
 inline constexpr Arg kColSumArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "N", {1, -1, -1}, -1, nullptr)};
 inline constexpr Arg kRowSumArgs[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), buffer_arg("x", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("out", ArgType::kF32, false, "M", {0, -1, -1}, -1, nullptr)};
@@ -96,7 +96,7 @@ inline constexpr Requirement kRmspropStepRequired[] = {{4, 9, When::kGreater, 0,
 // Each kernel's call on validated arguments: its result, or 0.
 inline double call_gemm(const Slot* a) { myelin::gemm(a[0].b, a[1].b, a[2].i, a[3].i, a[4].i, a[5].d, a[6].f, a[7].f, a[8].d, a[9].f); return 0; }
 inline double call_linearForward(const Slot* a) { myelin::linear_forward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].i, a[7].d, a[8].f, a[9].f); return 0; }
-inline double call_linearBackward(const Slot* a) { myelin::linear_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b); return 0; }
+inline double call_linearBackward(const Slot* a) { myelin::linear_backward(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b, a[15].b); return 0; }
 inline double call_addBias(const Slot* a) { myelin::add_bias(a[0].i, a[1].i, a[2].f, a[3].f, a[4].f); return 0; }
 inline double call_colSum(const Slot* a) { myelin::col_sum(a[0].i, a[1].i, a[2].f, a[3].f); return 0; }
 inline double call_rowSum(const Slot* a) { myelin::row_sum(a[0].i, a[1].i, a[2].f, a[3].f); return 0; }
@@ -159,7 +159,7 @@ inline double call_attentionQkvBackward(const Slot* a) { myelin::attention_qkv_b
 inline constexpr Kernel kKernels[] = {
     kernel("gemm", "transA, transB, M, N, K, alpha, A, B, beta, C", kGemmArgs, call_gemm, false),
     kernel("linearForward", "M, N, K, X, W, bias, act, alpha, out, preact", kLinearForwardArgs, call_linearForward, false),
-    kernel("linearBackward", "M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate", kLinearBackwardArgs, call_linearBackward, false, kLinearBackwardRequired),
+    kernel("linearBackward", "M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX", kLinearBackwardArgs, call_linearBackward, false, kLinearBackwardRequired),
     kernel("addBias", "M, N, x, bias, out", kAddBiasArgs, call_addBias, false),
     kernel("colSum", "M, N, x, out", kColSumArgs, call_colSum, false),
     kernel("rowSum", "M, N, x, out", kRowSumArgs, call_rowSum, false),

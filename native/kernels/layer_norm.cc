@@ -4,9 +4,12 @@
 
 #include <math.h>
 
+#include <vector>
+
 #include "isa.h"
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
+#include "parallel_split.h"
 
 #define LN_ISA scalar
 #include "layer_norm_loops.inc"
@@ -65,6 +68,36 @@ void layer_norm_backward(long M, long N, const float* x, const float* w, const f
                          const float* rstd, const float* dy, float* dx, float* dw, float* db,
                          bool accumulate) {
   const Loops l = loops();
+  long rows_per = M;
+  const int tasks = row_tasks(M, N, &rows_per);
+  if (dx && (dw || db) && tasks > 1) {
+    // One pass over row blocks that depend on the shape only (row_tasks): each block sums its own
+    // dw/db partials, then writes its dx rows (after the partials: dx may alias dy); the partials
+    // are added in block order. x and dy are read once, both cores pull rows, and the sums are the
+    // same at every thread count.
+    std::vector<float> part(static_cast<size_t>(tasks) * 2 * N);
+    float* pw = part.data();
+    float* pb = pw + static_cast<size_t>(tasks) * N;
+    parallel_for(tasks, [&](int t) {
+      const long r0 = t * rows_per, r1 = r0 + rows_per < M ? r0 + rows_per : M;
+      l.param_cols(r1 - r0, N, 0, N, x + r0 * N, mean + r0, rstd + r0, dy + r0 * N, dw ? pw + t * N : nullptr,
+                   db ? pb + t * N : nullptr, false);
+      l.dx_rows(r1 - r0, N, x + r0 * N, w, mean + r0, rstd + r0, dy + r0 * N, dx + r0 * N, accumulate);
+    });
+    for (long j = 0; j < N; ++j) {
+      if (dw) {
+        float s = pw[j];
+        for (int t = 1; t < tasks; ++t) s += pw[t * N + j];
+        dw[j] = accumulate ? dw[j] + s : s;
+      }
+      if (db) {
+        float s = pb[j];
+        for (int t = 1; t < tasks; ++t) s += pb[t * N + j];
+        db[j] = accumulate ? db[j] + s : s;
+      }
+    }
+    return;
+  }
   // dw/db first: dx may alias dy.
   if (dw || db) {
     const int threads = num_threads();

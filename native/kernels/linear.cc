@@ -32,12 +32,12 @@ void linear_forward_packed(int M, const PackedWeights& W, const float* X, const 
 
 void linear_backward(int M, int N, int K, const float* X, const float* W, const float* Y,
                      const float* preact, const float* dY, int act, float alpha, float* dZ,
-                     float* dX, float* dW, float* dB, bool accumulate) {
+                     float* dX, float* dW, float* dB, bool accumulate, bool accumulate_x) {
   const long mn = static_cast<long>(M) * N;
   const float* xin = preact ? preact : Y;  // gelu forms read the pre-activation
   activation_backward_parallel(act, mn, xin, Y, dY, dZ, alpha);
   const float beta = accumulate ? 1.0f : 0.0f;
-  if (dX) gemm(false, false, M, K, N, 1.0f, dZ, W, beta, dX);  // [M,N] x [N,K]
+  if (dX) gemm(false, false, M, K, N, 1.0f, dZ, W, accumulate_x ? 1.0f : 0.0f, dX);  // [M,N] x [N,K]
   gemm(true, false, N, K, M, 1.0f, dZ, X, beta, dW);            // [M,N]^T x [M,K]
   if (dB) col_sum(M, N, dZ, dB, accumulate);
 }

@@ -13,10 +13,12 @@ void linear_forward_packed(int M, const PackedWeights& W, const float* X, const 
                            int act, float alpha, float* out);
 
 // dZ = dY * act'(.) (dZ may alias dY); dX = dZ W (nullable), dW = dZ^T X, dB = colsum(dZ)
-// (nullable); accumulate adds into dX/dW/dB instead of overwriting. preact may be null unless
+// (nullable); accumulate adds into dW/dB instead of overwriting, accumulate_x into dX (a fresh
+// dX is overwritten: nobody zero-fills it first). preact may be null unless
 // act is gelu/geluTanh (the binding checks).
 void linear_backward(int M, int N, int K, const float* X, const float* W, const float* Y,
                      const float* preact, const float* dY, int act, float alpha, float* dZ,
-                     float* dX, float* dW, float* dB, bool accumulate);
+                     float* dX, float* dW, float* dB, bool accumulate,
+                     bool accumulate_x);
 
 }  // namespace myelin

@@ -11,12 +11,15 @@ namespace myelin {
 // and uses one thread per kMinThreadNs of it (at most num_threads()): a problem too small to repay
 // the fork/join runs on the calling thread, whatever the thread count.
 //
-// kMinThreadNs: a parallel_for on a spinning worker costs ~0.5 us of wall time (native fork/join
-// probe: 2 x 213.4 us chunks vs 425.8 us on one thread, AMD EPYC Zen 4 family 25 model 17), a
+// kMinThreadNs: a parallel_for on a spinning worker costs ~0.2 us of wall time (two tasks of 1-16
+// us each: 0.20-0.24 us over half the one-thread time, AMD EPYC Zen 4 family 25 model 17), a
 // sleeping worker 0.1-0.3 ms to wake (the caller does not wait for it: it takes the tasks itself),
-// and the worker's half of the output then sits in the other core's L2. 10 us per thread keeps the
-// fork/join under ~5% of a split call; `node bench/run.js --only threads` checks it per family.
-constexpr double kMinThreadNs = 10000.0;
+// and the worker's half of the output then sits in the other core's L2. 3 us per thread keeps the
+// fork/join under ~8% of a split call. It was 10 us: the names-GPT train step at 2 threads went
+// from 19.1 to 18.6 ms (median of 4 alternating runs each) at 3 us, its 36 adds of 64k floats
+// (8 us each, operands mostly out of L1) from 0.45 to 0.28 ms; 1 us was no faster than 3.
+// `node bench/run.js --only threads` checks it per family.
+constexpr double kMinThreadNs = 3000.0;
 
 // Single-thread cost per element (ns), CPU time on AMD EPYC Zen 4 (family 25 model 17), operands
 // of 64k floats in cache, measured with 1 thread (node bench/cases/threads.js and the per-kernel

@@ -74,4 +74,31 @@ for (const N of FEATURES) {
   C.layerNormBackward({ M, N, x, weight, mean, rstd, dy: dyC, dx: dyC, dWeight: new Float32Array(N), dBias: null, accumulate: false });
   compare('layerNormBackward dx aliasing dy', dyC, dxT, 1e-4);
 }
+// Row blocks (M x N >= 65536): dx aliasing dy, and the same bits at 1, 2 and 3 threads (the dw/db partials are
+// summed per fixed block of rows, whatever the thread count).
+for (const [M, N] of [[512, 128], [300, 257]]) {
+  const x = arr(M * N, 2, 1);
+  const weight = arr(N);
+  const mean = new Float32Array(M);
+  const rstd = new Float32Array(M);
+  J.layerNormForward({ M, N, x, weight, bias: null, eps: 1e-5, y: new Float32Array(M * N), mean, rstd });
+  const dy = arr(M * N);
+  const dxT = new Float32Array(M * N);
+  J.layerNormBackward({ M, N, x, weight, mean, rstd, dy, dx: dxT, dWeight: null, dBias: null, accumulate: false });
+  const dyC = dy.slice();
+  C.layerNormBackward({ M, N, x, weight, mean, rstd, dy: dyC, dx: dyC, dWeight: new Float32Array(N), dBias: new Float32Array(N), accumulate: false });
+  compare(`layerNormBackward M=${M} N=${N} dx aliasing dy`, dyC, dxT, 1e-4);
+  const before = C.info().threads;
+  const start = { dx: arr(M * N), dWeight: arr(N), dBias: arr(N) };
+  const runs = [1, 2, 3].map((threads) => {
+    C.setNumThreads(threads);
+    const r = { dx: start.dx.slice(), dWeight: start.dWeight.slice(), dBias: start.dBias.slice() };
+    C.layerNormBackward({ M, N, x, weight, mean, rstd, dy, ...r, accumulate: true });
+    return r;
+  });
+  C.setNumThreads(before);
+  for (const k of ['dx', 'dWeight', 'dBias']) {
+    for (const t of [1, 2]) compare(`layerNormBackward M=${M} N=${N} ${k} at ${t + 1} threads vs 1 (bits)`, runs[t][k], runs[0][k], 0);
+  }
+}
 process.stdout.write(JSON.stringify({ gemmSimd: C.info().gemmSimd, checked: results.checked, disagreements: results.disagreements.slice(0, 10) }) + '\n');

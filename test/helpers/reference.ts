@@ -371,6 +371,7 @@ export function refLinearBackward(
   M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array,
   preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number,
   dX0: Float32Array | null, dW0: Float32Array, dB0: Float32Array | null, accumulate: boolean,
+  accumulateX = accumulate,
 ): RefLinearBackward {
   const dZ = new Float64Array(M * N);
   for (let i = 0; i < M * N; i++) {
@@ -380,7 +381,7 @@ export function refLinearBackward(
   const dX = { value: new Float64Array(M * K), mag: new Float64Array(M * K) };
   for (let i = 0; i < M; i++) {
     for (let k = 0; k < K; k++) {
-      let s = accumulate && dX0 !== null ? dX0[i * K + k] : 0;
+      let s = accumulateX && dX0 !== null ? dX0[i * K + k] : 0;
       let m = Math.abs(s);
       for (let j = 0; j < N; j++) {
         const p = dZ[i * N + j] * W[j * K + k];

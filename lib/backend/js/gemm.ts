@@ -183,15 +183,15 @@ export function linearForward(
   activationForward(act, mn, out, out, alpha);
 }
 
-/** dZ = dY * act'(.), then dX = dZ W, dW = dZ^T X, dB = column sums of dZ (added to with accumulate). */
+/** dZ = dY * act'(.), then dX = dZ W, dW = dZ^T X, dB = column sums of dZ (dW, dB added to with accumulate, dX with accumulateX). */
 export function linearBackward(
   M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array,
   preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number, dZ: Float32Array,
-  dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean,
+  dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean, accumulateX: boolean,
 ): void {
   activationBackward(act, M * N, preact, Y, dY, dZ, alpha);
   const beta = accumulate ? 1 : 0;
-  if (dX !== null) gemm(false, false, M, K, N, 1, dZ, W, beta, dX); // dX = dZ * W
+  if (dX !== null) gemm(false, false, M, K, N, 1, dZ, W, accumulateX ? 1 : 0, dX); // dX = dZ * W
   gemm(true, false, N, K, M, 1, dZ, X, beta, dW); // dW = dZ^T * X
   if (dB !== null) {
     const s = rowBuffer(N);
