@@ -2,8 +2,11 @@
 // batch 128), the Fashion CNN's train step (batch 128, Adam, in trainingStep) against PyTorch (one thread, rounds
 // alternating with myelin's) and its predict against onnxruntime-node on myelin's ONNX export, interleaved.
 //   MYELIN_NUM_THREADS=1 node bench/cnn-cpu.js [--dist <dir>] [--rounds 3] [--no-torch] [--predict-only]
+//   chrt -f 10 node bench/cnn-cpu.js --wall [--batches 256,1] [--reps 15]
 // --dist runs another build (e.g. a checkout of main, for before/after figures from alternating processes);
-// --predict-only runs only the predict-vs-onnxruntime part.
+// --predict-only runs only the predict-vs-onnxruntime part; --wall compares predict by wall clock instead: myelin at
+// its thread count (default: 2 on this machine) against onnxruntime-node at 1 and at 2 intra-op threads, blocks of
+// each interleaved in one process, medians of --reps blocks; the ratio is against onnxruntime's faster setting.
 'use strict';
 const path = require('path');
 const os = require('os');
@@ -76,6 +79,48 @@ async function vsOrt() {
   require('fs').rmSync(file, { force: true });
 }
 
+// Predict by wall clock, interleaved blocks: myelin (default threads) vs onnxruntime-node at 1 and 2 threads.
+async function vsOrtWall() {
+  const { performance } = require('perf_hooks');
+  const model = buildCnn(m, 7);
+  model.eval();
+  const file = path.join(os.tmpdir(), `myelin-cnn-wall-${process.pid}.onnx`);
+  await m.onnx.exportModel(buildCnn(m, 7), file, { inputShape: [1, 1, 28, 28] });
+  const sessions = [await ortSession(file, 1), await ortSession(file, 2)];
+  const reps = Number(flag('--reps', 15));
+  for (const B of flag('--batches', '256,1').split(',').map(Number)) {
+    const xs = uniform(B * 784, 400 + B);
+    const xm = new m.Tensor(Float32Array.from(xs), [B, 1, 28, 28]);
+    const feeds = sessions.map(({ ort, session }) => ({ [session.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(xs), [B, 1, 28, 28]) }));
+    const inner = B === 1 ? 400 : Math.max(2, Math.round(1024 / B));
+    const t = { mine: [], ort1: [], ort2: [] };
+    const wall = async (f) => {
+      const t0 = performance.now();
+      for (let i = 0; i < inner; i++) await f();
+      return (performance.now() - t0) / inner;
+    };
+    const runs = {
+      mine: () => model.predict(xm),
+      ort1: () => sessions[0].session.run(feeds[0]),
+      ort2: () => sessions[1].session.run(feeds[1]),
+    };
+    for (const f of Object.values(runs)) for (let i = 0; i < 3; i++) await f();
+    for (let r = 0; r < reps; r++) {
+      const order = r % 2 ? ['ort2', 'mine', 'ort1'] : ['mine', 'ort1', 'ort2'];
+      for (const k of order) {
+        // A pause between blocks: both sides' idle workers spin a while after a call (myelin's for 2 ms), and a
+        // block must not run against the other side's spinning threads.
+        await new Promise((res) => setTimeout(res, Number(flag("--gap", 20))));
+        t[k].push(await wall(runs[k]));
+      }
+    }
+    const [mi, o1, o2] = [med(t.mine), med(t.ort1), med(t.ort2)];
+    const best = Math.min(o1, o2);
+    console.log(`predict batch ${B}, wall: myelin ${mi.toFixed(3)} ms (MYELIN_NUM_THREADS=${process.env.MYELIN_NUM_THREADS || 'default'}), onnxruntime-node 1 thread ${o1.toFixed(3)}, 2 threads ${o2.toFixed(3)} ms (best onnxruntime/myelin ${(best / mi).toFixed(2)}x)`);
+  }
+  require('fs').rmSync(file, { force: true });
+}
+
 // PyTorch's train step, one thread, CPU time by time.process_time (median of 5 reps of 5 steps).
 const TORCH_STEP = `
 import json, os, sys, time
@@ -132,11 +177,11 @@ function trainStep(B) {
 }
 
 console.log(`dist ${dist}, ${os.cpus()[0].model}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-if (!argv.includes('--predict-only')) {
+if (!argv.includes('--predict-only') && !argv.includes('--wall')) {
   kernels(128);
   trainStep(128);
 }
-vsOrt().catch((e) => {
+(argv.includes('--wall') ? vsOrtWall() : vsOrt()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

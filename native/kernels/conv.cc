@@ -653,7 +653,7 @@ const float* conv2d_forward_prepare(const char* kernel, int N, int C, int OC, lo
 }
 
 bool conv2d_blocked_pool_forward(const int32_t* geom, int first, int last, const float* X, const float* W,
-                                 const float* bias, bool relu, float* out) {
+                                 const float* bias, bool relu, float* out, int tasks) {
   const Geom g{geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6], geom[7], geom[8], geom[9], geom[10], geom[11], geom[12], geom[13], geom[14]};
   const int Cg = g.C / g.groups, OCg = g.OC / g.groups;
   const long K = static_cast<long>(Cg) * g.KH * g.KW, inPlane = g.inPlane(), poolPlane = static_cast<long>(g.OH / 2) * (g.OW / 2);
@@ -665,17 +665,33 @@ bool conv2d_blocked_pool_forward(const int32_t* geom, int first, int last, const
   if (gemm_simd_level() == SimdLevel::Avx512) pooled = avx512::conv_blocked_pool_image;
   if (gemm_simd_level() == SimdLevel::Avx2) pooled = avx2::conv_blocked_pool_image;
 #endif
+  // Packed on the calling thread; the tasks only read it.
   float* wp = thread_buffer(t_packed, static_cast<size_t>(packed_blocked_size(g.groups, OCg, K, bk.OB)));
   pack_blocked(g, g.groups, Cg, OCg, W, false, bk.OB, wp);
   const DirectShape s = forward_shape(g, Cg, OCg);
   const long wGroup = ((OCg + bk.OB - 1) / bk.OB) * K * bk.OB;
-  float* scratch = thread_buffer(t_col, static_cast<size_t>(conv_blocked_scratch(s, bk.OB, bk.QB)));
-  for (int n = first; n < last; n++) {
-    for (int grp = 0; grp < g.groups; grp++) {
-      pooled(s, X + (static_cast<long>(n) * g.C + static_cast<long>(grp) * Cg) * inPlane, wp + grp * wGroup,
-             bias ? bias + static_cast<long>(grp) * OCg : nullptr, relu, out + (static_cast<long>(n) * g.OC + static_cast<long>(grp) * OCg) * poolPlane, scratch);
+  // Output channels [o0, o1) of each group (o0 a multiple of OB: whole register blocks), on this thread.
+  const auto run = [&](int o0, int o1) {
+    DirectShape so = s;
+    so.OCg = o1 - o0;
+    float* scratch = thread_buffer(t_col, static_cast<size_t>(conv_blocked_scratch(so, bk.OB, bk.QB)));
+    for (int n = first; n < last; n++) {
+      for (int grp = 0; grp < g.groups; grp++) {
+        const long oc = static_cast<long>(grp) * OCg + o0;
+        pooled(so, X + (static_cast<long>(n) * g.C + static_cast<long>(grp) * Cg) * inPlane, wp + grp * wGroup + (o0 / bk.OB) * K * bk.OB,
+               bias ? bias + oc : nullptr, relu, out + (static_cast<long>(n) * g.OC + oc) * poolPlane, scratch);
+      }
     }
+  };
+  if (tasks <= 1) {
+    run(0, OCg);
+    return true;
   }
+  parallel_for(tasks, [&](int t) {
+    int o0, o1;
+    channel_range(OCg, tasks, t, &o0, &o1);
+    if (o0 < o1) run(o0, o1);
+  });
   return true;
 }
 

@@ -23,9 +23,20 @@ const float* conv2d_forward_prepare(const char* kernel, int N, int C, int OC, lo
 
 // conv.cc: when conv2d_forward runs this (checked) geometry by the register-blocked direct kernel, that
 // kernel with a 2x2 stride-2 max pooling (floor mode) of its accumulators (conv_blocked_pool_image) for
-// images [first, last) into out (image stride OC * (OH/2) * (OW/2)), on the calling thread; else false.
+// images [first, last) into out (image stride OC * (OH/2) * (OW/2)); else false. tasks 1: on the calling
+// thread; tasks > 1: the output channels split across the pool in that many tasks (channel_range).
 bool conv2d_blocked_pool_forward(const int32_t* geom, int first, int last, const float* X, const float* W,
-                                 const float* bias, bool relu, float* out);
+                                 const float* bias, bool relu, float* out, int tasks = 1);
+
+// Output channels [*b, *e) of task t when n channels are split into `tasks` ranges for one image's convolution
+// (a batch too small to split by images): multiples of 16 channels, so the direct kernels' register blocks (4 or 8
+// channels) and the GEMM's row tiles stay whole. A channel's bits do not depend on the split: each output is the
+// same chain of operations whichever task computes it. Trailing tasks may get an empty range.
+inline void channel_range(int n, int tasks, int t, int* b, int* e) {
+  const int per = ((n + tasks - 1) / tasks + 15) / 16 * 16;
+  *b = t * per < n ? t * per : n;
+  *e = *b + per < n ? *b + per : n;
+}
 
 // pool.cc: max_pool2d_forward's checks of a pooling geometry (std::invalid_argument naming `kernel`), and its
 // max pooling of NC planes without argmax, on the calling thread.

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <vector>
 
+#include "conv_fused.h"
 #include "gemm.h"
+#include "../runtime/threadpool.h"
 #include "../runtime/cpu.h"
 
 namespace myelin {
@@ -67,60 +69,69 @@ WinoKernels wino_kernels() {
   return {scalar::wino_lanes(), scalar::wino_input_plane, scalar::wino_output_plane, scalar::wino_output_pool_plane};
 }
 
-// The input transforms and the 16 products of images [first, last) in chunks; output(k, M, T, mps, n0,
-// nc, grp, work) runs the output transform of each chunk.
+// The input transforms and the 16 products of images [first, last) in chunks; output(k, M, T, mps, n0, nc, grp,
+// o0, o1, work) runs the output transform of output channels [o0, o1) of each chunk (row o of point p at
+// M + p*mps + o*T). tasks > 1 splits each chunk across the pool by output channels (a batch too small to split
+// by images): each task transforms the whole input into its own V (the transform is a small part of the work;
+// a V shared by the tasks measured slower: written by one core and read by both, its cache lines travel
+// between the cores on every call), then runs the products and the output transform of its channels.
 template <class Output>
 void winograd_chunks(const WinoShape& s, int groups, int first, int last, const float* x, long xImage, const float* U,
-                     const Output& output) {
+                     int tasks, const Output& output) {
   const WinoKernels k = wino_kernels();
   const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
   const long tpi = static_cast<long>(tH) * tW;  // tiles per image
   const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kTilesPerChunk / tpi)));
   const long Tmax = nb * tpi;
-  const long inPlane = static_cast<long>(s.H) * s.W;
   // V[p] (inC x T) and M[p] (outC x T) with the transforms' vector slack after each point.
   const long vps = s.inC * Tmax + k.lanes, mps = s.outC * Tmax + k.lanes;
   const long vlen = 16 * vps, mlen = 16 * mps;
   const long scratch = std::max(wino_scratch(tH, tW, k.lanes), Tmax + k.lanes);
-  if (t_wino.size() < static_cast<size_t>(vlen + mlen + scratch)) t_wino.resize(vlen + mlen + scratch);
-  float* V = t_wino.data();
-  float* M = V + vlen;
-  float* work = M + mlen;
   const long uGroup = 16L * s.outC * s.inC;
-  for (int n0 = first; n0 < last; n0 += nb) {
-    const int nc = std::min(nb, last - n0);
-    const long T = nc * tpi;
-    for (int grp = 0; grp < groups; grp++) {
-      // V[p][c][t] = (B^T d B)[p] of tile t's patch in channel c (images inner: a plane's vector
-      // slack lands on the next image's tiles or the next channel's, written after it).
-      for (int c = 0; c < s.inC; c++) {
-        for (int b = 0; b < nc; b++) {
-          const float* xb = x + (n0 + b) * xImage + (static_cast<long>(grp) * s.inC + c) * inPlane;
-          k.input(s, tH, tW, xb, V + c * T + b * tpi, vps, work);
+  // Output channels [o0, o1) of images [first, last), with this thread's buffers.
+  const auto run = [&](int o0, int o1) {
+    if (t_wino.size() < static_cast<size_t>(vlen + mlen + scratch)) t_wino.resize(vlen + mlen + scratch);
+    float* V = t_wino.data();
+    float* M = V + vlen;
+    float* work = M + mlen;
+    for (int n0 = first; n0 < last; n0 += nb) {
+      const int nc = std::min(nb, last - n0);
+      const long T = nc * tpi;
+      for (int grp = 0; grp < groups; grp++) {
+        winograd_inputs(k.input, s, tH, tW, x, xImage, grp, n0, nc, V, vps, work);
+        // The 16 products over the input channels: M[p] = U[p] V[p] (rows o0..o1).
+        const float* ug = U + grp * uGroup;
+        for (int p = 0; p < 16; p++) {
+          gemm(false, false, o1 - o0, static_cast<int>(T), s.inC, 1.0f,
+               ug + p * static_cast<long>(s.outC) * s.inC + static_cast<long>(o0) * s.inC, V + p * vps, 0.0f,
+               M + p * mps + o0 * T);
         }
+        output(k, M, T, mps, n0, nc, grp, o0, o1, work);
       }
-      // The 16 products over the input channels: M[p] = U[p] V[p].
-      const float* ug = U + grp * uGroup;
-      for (int p = 0; p < 16; p++) {
-        gemm(false, false, s.outC, static_cast<int>(T), s.inC, 1.0f, ug + p * static_cast<long>(s.outC) * s.inC,
-             V + p * vps, 0.0f, M + p * mps);
-      }
-      output(k, M, T, mps, n0, nc, grp, work);
     }
+  };
+  if (tasks <= 1) {
+    run(0, s.outC);
+    return;
   }
+  parallel_for(tasks, [&](int t) {
+    int o0, o1;
+    channel_range(s.outC, tasks, t, &o0, &o1);
+    if (o0 < o1) run(o0, o1);
+  });
 }
 
 }  // namespace
 
 void winograd_conv(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
-                   const float* U, const float* bias, bool relu, float* y, long yImage) {
+                   const float* U, const float* bias, bool relu, float* y, long yImage, int tasks) {
   const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2;
   const long tpi = static_cast<long>(tH) * tW, outPlane = static_cast<long>(s.OH) * s.OW;
-  winograd_chunks(s, groups, first, last, x, xImage, U,
-                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, float* work) {
+  winograd_chunks(s, groups, first, last, x, xImage, U, tasks,
+                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, int o0, int o1, float* work) {
     for (int b = 0; b < nc; b++) {
       float* yb = y + (n0 + b) * yImage + static_cast<long>(grp) * s.outC * outPlane;
-      for (int o = 0; o < s.outC; o++) {
+      for (int o = o0; o < o1; o++) {
         k.output(s, tH, tW, M + o * T + b * tpi, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu,
                  yb + o * outPlane, work);
       }
@@ -129,14 +140,14 @@ void winograd_conv(const WinoShape& s, int groups, int first, int last, const fl
 }
 
 void winograd_conv_pool(const WinoShape& s, int groups, int first, int last, const float* x, long xImage,
-                        const float* U, const float* bias, bool relu, float* y, long yImage) {
+                        const float* U, const float* bias, bool relu, float* y, long yImage, int tasks) {
   const int tH = (s.OH + 1) / 2, tW = (s.OW + 1) / 2, PH = s.OH / 2, PW = s.OW / 2;
   const long poolPlane = static_cast<long>(PH) * PW;
-  winograd_chunks(s, groups, first, last, x, xImage, U,
-                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, float* work) {
+  winograd_chunks(s, groups, first, last, x, xImage, U, tasks,
+                  [&](const WinoKernels& k, const float* M, long T, long mps, int n0, int nc, int grp, int o0, int o1, float* work) {
     // The output channel's tiles of all nc images in one pass (tpi alone, 49 for 14x14, fills few vectors).
     float* yg = y + n0 * yImage + static_cast<long>(grp) * s.outC * poolPlane;
-    for (int o = 0; o < s.outC; o++) {
+    for (int o = o0; o < o1; o++) {
       k.outputPool(tH, tW, nc, M + o * T, mps, bias ? bias[static_cast<long>(grp) * s.outC + o] : 0.0f, relu, PH, PW,
                    yg + o * poolPlane, yImage, work);
     }

@@ -50,7 +50,7 @@ void winograd_dw_accumulate(const WinoShape& s, int groups, int first, int last,
   const long tpi = static_cast<long>(tH) * tW;
   const int nb = static_cast<int>(std::max(1L, std::min<long>(last - first, kDwTilesPerChunk / tpi)));
   const long Tmax = nb * tpi;
-  const long inPlane = static_cast<long>(s.H) * s.W, outPlane = static_cast<long>(s.OH) * s.OW;
+  const long outPlane = static_cast<long>(s.OH) * s.OW;
   // V[p] (inC x T) and dM[p] (outC x T), each point followed by the transforms' vector slack.
   const long slack = std::max(16, k.lanes);
   const long vps = s.inC * Tmax + slack, mps = s.outC * Tmax + slack;
@@ -66,11 +66,7 @@ void winograd_dw_accumulate(const WinoShape& s, int groups, int first, int last,
     const int nc = std::min(nb, last - n0);
     const long T = nc * tpi;
     for (int grp = 0; grp < groups; grp++) {
-      for (int c = 0; c < s.inC; c++) {
-        for (int b = 0; b < nc; b++) {
-          k.input(s, tH, tW, x + (n0 + b) * xImage + (static_cast<long>(grp) * s.inC + c) * inPlane, V + c * T + b * tpi, vps, work);
-        }
-      }
+      winograd_inputs(k.input, s, tH, tW, x, xImage, grp, n0, nc, V, vps, work);
       for (int o = 0; o < s.outC; o++) {
         for (int b = 0; b < nc; b++) {
           k.output_grad(s.OH, s.OW, tH, tW, dy + (n0 + b) * yImage + (static_cast<long>(grp) * s.outC + o) * outPlane, M + o * T + b * tpi, mps,

@@ -427,6 +427,7 @@ void fill_avx2_kernels(KernelTable* table) {
   table->gemv_rows = gemv_rows_avx2;
   table->gemv_cols = gemv_cols_avx2;
   table->packed_rows = packed_rows;
+  table->packed_rows_cols = kPanel;
 }
 
 }  // namespace gemm_kernels

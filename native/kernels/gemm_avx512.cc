@@ -335,6 +335,7 @@ void fill_avx512_kernels(KernelTable* table) {
   table->pack_a = pack_a_avx512;
   table->pack_b = pack_b_avx512;
   table->packed_rows = packed_rows;
+  table->packed_rows_cols = kPanel;
 }
 
 }  // namespace gemm_kernels

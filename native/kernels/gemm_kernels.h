@@ -48,9 +48,11 @@ struct KernelTable {
   // Rows [0, rows) (1..4) of y (stride ldy, N columns) = alpha * x (stride ldx) * W^T + beta * y,
   // W [N, K] packed by this set's pack_b(true, ...) one K block (kc_step) at a time at
   // packed + pc * npad: a GEMV vectorised across outputs, each element summed with the
-  // microkernel's operations (gemm_packed_rows.inc). Null when the set has none (portable).
-  void (*packed_rows)(long rows, long N, long K, long kc_step, const float* packed, long npad,
+  // microkernel's operations (gemm_packed_rows.inc); only columns [j_begin, N) (j_begin a multiple
+  // of packed_rows_cols). Null when the set has none (portable).
+  void (*packed_rows)(long rows, long j_begin, long N, long K, long kc_step, const float* packed, long npad,
                       const float* x, long ldx, float alpha, float beta, float* y, long ldy) = nullptr;
+  long packed_rows_cols = 0;  // columns per packed panel of packed_rows (its split granularity)
 };
 
 // Portable C++ kernels (gemm_scalar.cc).

@@ -183,6 +183,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       current_ = job;
+      published_workers_ = workers;
       generation_.fetch_add(1, std::memory_order_release);
     }
     // A worker sets its flag under mu_ before it waits, so after the locked publish above either it
@@ -244,6 +245,9 @@ class Pool {
           slot.sleeping.store(false, std::memory_order_relaxed);
         }
         seen = generation_.load(std::memory_order_acquire);
+        // A call meant for this worker extends its spin even when the caller finished it alone (a short call
+        // done before this worker woke): the next short calls then find it spinning instead of asleep.
+        if (index < published_workers_) spin_end = std::chrono::steady_clock::now() + kWorkerSpin;
         job = current_;
         if (job != nullptr && index < job->max_workers) {
           active_.fetch_add(1, std::memory_order_acq_rel);
@@ -278,6 +282,7 @@ class Pool {
   std::mutex mu_;
   std::condition_variable done_cv_;
   Job* current_ = nullptr;
+  int published_workers_ = 0;  // the workers the last published call may use (guarded by mu_)
   unsigned count_ = 0;
   Slot slots_[kMaxThreads];
 };
