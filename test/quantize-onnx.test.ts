@@ -144,7 +144,19 @@ describe(`QDQ ONNX export of quantised CNNs (seed ${seed})`, () => {
           const file = path.join(dir, 'm.onnx');
           await exportModel(q, file, { inputShape: [1, ...shape] });
           const want = q.predict(x).data;
-          expect(relativeError(await ortRun(file, x, 'disabled'), want), `${name}, ${dtype}, seed ${seed}`).toBeLessThanOrEqual(1e-4);
+          const got = await ortRun(file, x, 'disabled');
+          if (dtype === 'bf16') {
+            expect(relativeError(got, want), `${name}, ${dtype}, seed ${seed}`).toBeLessThanOrEqual(1e-4);
+          } else {
+            // int8: as in the digits test above, an activation that lands within float32 rounding of a
+            // quantisation tie (myelin multiplies by 127 / max, QuantizeLinear divides by max / 127) is quantised
+            // one step apart, which moves the outputs it feeds by up to one step, 1/127 of the range. Rare with
+            // these random inputs (seen once: 1.4e-3 of the range, seed 3961783005); a wrong scale, layout or
+            // layer moves most outputs by far more.
+            const moved = got.filter((v, i) => Math.abs(v - want[i]) > 1e-5 * Math.abs(want[i]) + 1e-6).length;
+            expect(relativeError(got, want), `${name}, ${dtype}, seed ${seed}`).toBeLessThanOrEqual(1 / 127);
+            expect(moved, `${name}, ${dtype}, seed ${seed}: outputs moved`).toBeLessThanOrEqual(0.05 * want.length);
+          }
         }
       }
     } finally {
