@@ -9,6 +9,7 @@
 #include "codes.gen.h"
 #include "conv.h"
 #include "conv_winograd.h"
+#include "parallel_split.h"
 #include "../runtime/threadpool.h"
 
 namespace myelin {
@@ -21,12 +22,6 @@ constexpr const char* kKernel = "conv2dMaxPoolForward";
 constexpr long kChunkFloats = 1L << 16;
 
 thread_local std::vector<float> t_planes;
-
-// Multiply-adds (of the direct convolution) from which one image's convolution is split across the threads by
-// channels: 1<<17 is ~6 us of one thread's blocked direct kernel, against ~1 us per fork/join with the worker
-// spinning. EPYC Zen 4, the Fashion CNN at batch 1, wall clock per call, one thread -> split in two: its first
-// conv + pool (1->32 28x28, 0.23 M) 10.5 -> 7.5 us, its second (32->64 14x14 Winograd, 3.6 M) 61 -> 39 us.
-constexpr long kChannelSplitWork = 1L << 17;
 
 // Runs body(first, last) over the images: one contiguous range per thread when there are two images
 // or more and the convolution is large enough to repay the fork (conv.cc's for_image_chunks threshold).
@@ -47,7 +42,7 @@ void over_images(int N, long work, const Body& body) {
 // fork/join, else 1 (the images are split, or it runs on the calling thread).
 int channel_tasks(int N, long work) {
   const int threads = num_threads();
-  return N < threads && work >= kChannelSplitWork ? threads : 1;
+  return N < threads && work >= kSplitMultiplyAdds ? threads : 1;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "../runtime/threadpool.h"
 #include "activation.h"
 #include "gemm_kernels.h"
+#include "parallel_split.h"
 
 namespace myelin {
 namespace {
@@ -310,9 +311,6 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
 constexpr long kSmallSide = 4;
 // ... as long as that operand is re-read from cache, not memory (floats).
 constexpr double kSmallOperandMax = 1 << 20;
-// Multiply-adds from which gemm_nt_packed's few-row product (packed_rows) splits its columns across the
-// threads: 1<<17 is ~6 us on one thread reading W from L3 (EPYC Zen 4: 3136x128 at one row, 0.4 M, ~19 us).
-constexpr double kPackedRowsSplitWork = 1 << 17;
 
 // Every element of C is summed in one order on every path (packed tiles, edge tiles, GEMV, any
 // thread split): K is cut into the blocks kc_step_for(K) gives; within a block, one sequential
@@ -506,7 +504,7 @@ void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C, con
       // panels across the threads: each thread then streams only its share of W (and keeps it in its own L2
       // from call to call when it fits). A column's sum is the same chain whichever thread runs it.
       const long panels = (w.n_ + kt.packed_rows_cols - 1) / kt.packed_rows_cols;
-      const int tasks = static_cast<double>(M) * w.n_ * w.k_ >= kPackedRowsSplitWork
+      const int tasks = static_cast<double>(M) * w.n_ * w.k_ >= kSplitMultiplyAdds
                             ? static_cast<int>(std::min<long>(num_threads(), panels)) : 1;
       const auto cols = [&](int t, long* j0, long* j1) {
         *j0 = std::min<long>(w.n_, panels * t / tasks * kt.packed_rows_cols);

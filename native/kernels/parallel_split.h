@@ -21,6 +21,14 @@ namespace myelin {
 // `node bench/run.js --only threads` checks it per family.
 constexpr double kMinThreadNs = 3000.0;
 
+// Multiply-adds from which one item's product splits across the threads by output columns or
+// channels (a convolution of fewer images than threads, conv_fused.cc; the packed few-row GEMV,
+// gemm.cc): 1<<17 is ~6 us on one thread (2 kMinThreadNs). EPYC Zen 4, the Fashion CNN at batch 1,
+// wall clock per call, one thread -> split in two: its first conv + pool (1->32 28x28, 0.23 M) 10.5
+// -> 7.5 us, its second (32->64 14x14 Winograd, 3.6 M) 61 -> 39 us; its Linear 3136->128 (0.4 M,
+// ~19 us on one thread reading W from L3) split by column panels.
+constexpr long kSplitMultiplyAdds = 1L << 17;
+
 // Single-thread cost per element (ns), CPU time on AMD EPYC Zen 4 (family 25 model 17), operands
 // of 64k floats in cache, measured with 1 thread (node bench/cases/threads.js and the per-kernel
 // probe in docs/performance.md, "Thread counts and AVX-512 elementwise kernels").
