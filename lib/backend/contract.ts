@@ -48,6 +48,8 @@ export interface BackendInfo {
   int8Path?: 'avx512vnni' | 'avx2' | 'scalar';
   /** Path of the bf16 GEMM (native only): AVX512-BF16, or widened to the float32 GEMM. */
   bf16Path?: 'avx512bf16' | 'fp32';
+  /** Path of the mixed-precision GEMM of autocast('bf16') (native only): AVX512-BF16, or bf16-rounded operands on the float32 GEMM. */
+  mixedBf16Path?: 'avx512bf16' | 'fp32';
   /** Path of the int8 convolution at stride 1 (native only): the direct AVX512-VNNI kernel, or patch rows through the int8 GEMM. */
   qconvPath?: 'avx512vnni-direct' | 'im2col';
   /** Path of the bf16 convolution at stride 1 (native only): the direct AVX512-BF16 kernel, or patch rows through the bf16 GEMM. */
