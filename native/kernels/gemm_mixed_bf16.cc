@@ -95,8 +95,9 @@ void slab(const Args& p, long m0, long m1, long n0, long n1) {
       const long pairs = (kc + 1) / 2;
       const float beta = pc == 0 ? p.beta : 1.0f;
       mixed_bf16::pack_a_avx512bf16(p.transA, mc, kc, p.a_at(ic, pc), p.lda(), abuf);
-      for (long jr = n0; jr < n1; jr += kNR) {
-        const long nr = std::min<long>(kNR, n1 - jr);
+      for (long jr = n0, nr = 0; jr < n1; jr += nr) {
+        // Panels of 48 columns, but 64 left go as 32 + 32 (a 16-column tile has a third of the accumulators).
+        nr = std::min<long>(n1 - jr, (n1 - jr + 15) / 16 == 4 ? 32 : kNR);
         mixed_bf16::pack_b_avx512bf16(p.transB, kc, nr, p.b_at(pc, jr), p.ldb(), bbuf);
         mixed_bf16::multiply_avx512bf16(mc, nr, pairs, abuf, bbuf, p.C + ic * p.N + jr, p.N, p.alpha, beta);
       }
@@ -105,10 +106,13 @@ void slab(const Args& p, long m0, long m1, long n0, long n1) {
   }
 }
 
-// The grid of tasks: `threads` slabs as tm row ranges x tn column ranges, the split whose largest
-// task (its multiply-adds plus the packing it repeats) is smallest.
+// The grid of tasks: `threads` slabs as tm row ranges (whole kMR-row tiles) x tn column ranges (whole 16-column
+// vectors: the kernel takes panels of 16, 32 or 48 columns, so both halves of 256 columns get 128), the split
+// whose largest task (its multiply-adds plus the packing it repeats) is smallest.
+constexpr long kColUnit = 16;
+
 void run_threaded(const Args& p) {
-  const long mt = (p.M + kMR - 1) / kMR, nt = (p.N + kNR - 1) / kNR;
+  const long mt = (p.M + kMR - 1) / kMR, nt = (p.N + kColUnit - 1) / kColUnit;
   int threads = static_cast<double>(p.M) * p.N * p.K <= kParallelMin ? 1 : num_threads();
   threads = static_cast<int>(std::min<long>(threads, mt * nt));
   int tm = 1;
@@ -116,7 +120,7 @@ void run_threaded(const Args& p) {
   for (int t = 1; t <= threads; ++t) {
     if (threads % t != 0 || t > mt || threads / t > nt) continue;
     const double rows = static_cast<double>((mt + t - 1) / t * kMR);
-    const double cols = static_cast<double>((nt + threads / t - 1) / (threads / t) * kNR);
+    const double cols = static_cast<double>((nt + threads / t - 1) / (threads / t) * kColUnit);
     const double cost = rows * cols + 4.0 * (rows + cols);
     if (best < 0.0 || cost < best) {
       best = cost;
@@ -131,7 +135,7 @@ void run_threaded(const Args& p) {
   parallel_for(threads, [&](int task) {
     const long ti = task / tn, tj = task % tn;
     const long m0 = std::min(p.M, (mt * ti / tm) * kMR), m1 = std::min(p.M, (mt * (ti + 1) / tm) * kMR);
-    const long n0 = std::min(p.N, (nt * tj / tn) * kNR), n1 = std::min(p.N, (nt * (tj + 1) / tn) * kNR);
+    const long n0 = std::min(p.N, (nt * tj / tn) * kColUnit), n1 = std::min(p.N, (nt * (tj + 1) / tn) * kColUnit);
     if (m0 < m1 && n0 < n1) slab(p, m0, m1, n0, n1);
   });
 }

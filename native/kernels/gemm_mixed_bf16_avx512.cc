@@ -91,47 +91,67 @@ void pairs_across_lines(int R, long lines, long kc, const float* src, long ld, u
   }
 }
 
-// rows x 32 tile (MR rows of accumulators), stored into nc <= 32 columns.
-template <int MR>
+// MR rows x NV vectors of 16 columns (MR * NV accumulators), stored into nc <= 16 * NV columns.
+template <int MR, int NV>
 void tile(long nc, long pairs, const uint32_t* a, const uint32_t* b, float* c, long ldc, float alpha, float beta) {
-  __m512 lo[MR], hi[MR];
+  __m512 acc[MR][NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
   for (long p = 0; p < pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_load_si512(b);
-    const __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);
+    __m512bh bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i]));
-      lo[i] = _mm512_dpbf16_ps(lo[i], av, b0);
-      hi[i] = _mm512_dpbf16_ps(hi[i], av, b1);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], av, bv[v]);
     }
     a += kMR;
     b += kNR;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = lanes16(nc), m1 = lanes16(nc - 16);
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     float* ci = c + i * ldc;
-    __m512 x0 = _mm512_mul_ps(va, lo[i]), x1 = _mm512_mul_ps(va, hi[i]);
-    if (nc == kNR) {
-      if (beta != 0.0f) {
-        x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), x0);
-        x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), x1);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      __m512 x = _mm512_mul_ps(va, acc[i][v]);
+      if (nc >= 16 * (v + 1)) {
+        if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16 * v), x);
+        _mm512_storeu_ps(ci + 16 * v, x);
+      } else {
+        const __mmask16 m = lanes16(nc - 16 * v);
+        if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, ci + 16 * v), x);
+        _mm512_mask_storeu_ps(ci + 16 * v, m, x);
       }
-      _mm512_storeu_ps(ci, x0);
-      _mm512_storeu_ps(ci + 16, x1);
-    } else {
-      if (beta != 0.0f) {
-        x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), x0);
-        x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), x1);
-      }
-      _mm512_mask_storeu_ps(ci, m0, x0);
-      _mm512_mask_storeu_ps(ci + 16, m1, x1);
     }
   }
+}
+
+// The rows of A in tiles of kMR (the last one shorter), NV vectors of columns.
+template <int NV>
+void rows_of_tiles(long mc, long nc, long pairs, const uint32_t* a, const uint32_t* b, float* c, long ldc, float alpha, float beta);
+
+template <int MR, int NV>
+void edge_tile(long rows, long nc, long pairs, const uint32_t* a, const uint32_t* b, float* c, long ldc, float alpha, float beta) {
+  if constexpr (MR > 1) {
+    if (rows < MR) {
+      edge_tile<MR - 1, NV>(rows, nc, pairs, a, b, c, ldc, alpha, beta);
+      return;
+    }
+  }
+  tile<MR, NV>(nc, pairs, a, b, c, ldc, alpha, beta);
+}
+
+template <int NV>
+void rows_of_tiles(long mc, long nc, long pairs, const uint32_t* a, const uint32_t* b, float* c, long ldc, float alpha, float beta) {
+  long i = 0;
+  for (; i + kMR <= mc; i += kMR, a += pairs * kMR) tile<kMR, NV>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta);
+  if (i < mc) edge_tile<kMR - 1, NV>(mc - i, nc, pairs, a, b, c + i * ldc, ldc, alpha, beta);
 }
 
 }  // namespace
@@ -148,18 +168,10 @@ void pack_b_avx512bf16(bool transB, long kc, long nc, const float* b, long ldb, 
 
 void multiply_avx512bf16(long mc, long nc, long pairs, const uint32_t* a, const uint32_t* b, float* c,
                          long ldc, float alpha, float beta) {
-  long i = 0;
-  for (; i + kMR <= mc; i += kMR, a += pairs * kMR) tile<kMR>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta);
-  switch (mc - i) {
-    case 0: break;
-    case 1: tile<1>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    case 2: tile<2>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    case 3: tile<3>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    case 4: tile<4>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    case 5: tile<5>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    case 6: tile<6>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-    default: tile<7>(nc, pairs, a, b, c + i * ldc, ldc, alpha, beta); break;
-  }
+  static_assert(kNR == 48, "three vectors of 16 columns");
+  if (nc > 32) rows_of_tiles<3>(mc, nc, pairs, a, b, c, ldc, alpha, beta);
+  else if (nc > 16) rows_of_tiles<2>(mc, nc, pairs, a, b, c, ldc, alpha, beta);
+  else rows_of_tiles<1>(mc, nc, pairs, a, b, c, ldc, alpha, beta);
 }
 
 }  // namespace mixed_bf16

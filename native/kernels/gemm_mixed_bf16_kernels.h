@@ -5,9 +5,9 @@
 namespace myelin {
 namespace mixed_bf16 {
 
-// Tile: kMR rows x kNR columns of C, 16 zmm accumulators (vdpbf16ps, fp32 sums).
+// Tile: kMR rows x kNR columns of C, 24 zmm accumulators (vdpbf16ps, fp32 sums).
 constexpr int kMR = 8;
-constexpr int kNR = 32;
+constexpr int kNR = 48;
 
 // Packed operands hold k pairs: one uint32 per (row or column, pair p) with bf16(x[2p]) in its low
 // half and bf16(x[2p + 1]) in its high half (zero past K), each rounded to nearest even (denormals
