@@ -2,7 +2,8 @@
 // bf16 mixed-precision training measured in process CPU time (steadier than wall time on a shared machine): the
 // reference MLP's train step (784-256-128-10 ReLU, softmax cross-entropy, Adam 1e-3) in fp32 and under
 // autocast('bf16'), interleaved rounds, medians of CPU microseconds per step, with the step split into forward
-// (+ loss), backward and optimizer, and the eight matrix products of the step timed alone on both kernels.
+// (zeroGrad + forward + loss), backward and optimizer (process.cpuUsage around each phase of every step; the step is
+// their sum), and the eight matrix products of the step timed alone on both kernels.
 // Run with MYELIN_NUM_THREADS=1 for per-core figures (CPU time of 2 threads includes the pool's spinning).
 //
 //   MYELIN_NUM_THREADS=1 node bench/bf16-train-cputime.js [--batch 128] [--rounds 9] [--steps 100]
@@ -30,7 +31,7 @@ function cpuPerCall(fn, calls) {
 
 function main() {
   const batch = arg('--batch', 128);
-  const rounds = arg('--rounds', 9);
+  const rounds = arg('--rounds', 15);
   const steps = arg('--steps', Math.max(20, Math.round(12800 / batch)));
   m.setBackend('native');
   const info = m.info();
@@ -38,35 +39,40 @@ function main() {
   const rnd = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32));
   const x = m.tensor(rnd(batch * 784), [batch, 784]);
   const y = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  // One step in three phases (zeroGrad + forward + loss, backward, optimizer), CPU time of each summed over `steps` steps.
   const setup = (precision) => {
     const model = new m.nn.Sequential([new m.nn.Linear(784, 256), new m.nn.ReLU(), new m.nn.Linear(256, 128), new m.nn.ReLU(), new m.nn.Linear(128, 10)], { seed: 7 });
     const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
-    const scoped = (fn) => (precision === 'fp32' ? fn : () => m.autocast(precision, fn));
-    let loss = null;
-    return {
-      step: scoped(() => {
+    const us = (u) => u.user + u.system;
+    const block = (n) => {
+      const t = { forward: 0, backward: 0, optimizer: 0 };
+      for (let i = 0; i < n; i++) {
+        const c0 = process.cpuUsage();
         opt.zeroGrad();
-        m.nn.crossEntropy(model.forward(x), y).backward();
+        const loss = m.nn.crossEntropy(model.forward(x), y);
+        const c1 = process.cpuUsage();
+        loss.backward();
+        const c2 = process.cpuUsage();
         opt.step();
-      }),
-      forward: scoped(() => {
-        opt.zeroGrad();
-        loss = m.nn.crossEntropy(model.forward(x), y);
-      }),
-      forwardBackward: scoped(() => {
-        opt.zeroGrad();
-        m.nn.crossEntropy(model.forward(x), y).backward();
-      }),
-      optimizer: () => opt.step(),
-      get loss() { return loss; },
+        const c3 = process.cpuUsage();
+        t.forward += us(c1) - us(c0);
+        t.backward += us(c2) - us(c1);
+        t.optimizer += us(c3) - us(c2);
+      }
+      return t;
     };
+    return precision === 'fp32' ? block : (n) => m.autocast(precision, () => block(n));
   };
   const runs = { fp32: setup('fp32'), bf16: setup('bf16') };
-  const times = { fp32: { step: [], forward: [], forwardBackward: [], optimizer: [] }, bf16: { step: [], forward: [], forwardBackward: [], optimizer: [] } };
-  for (const r of Object.values(runs)) for (let i = 0; i < 20; i++) r.step();
+  const times = { fp32: { step: [], forward: [], backward: [], optimizer: [] }, bf16: { step: [], forward: [], backward: [], optimizer: [] } };
+  for (const r of Object.values(runs)) r(20);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? ['bf16', 'fp32'] : ['fp32', 'bf16'];
-    for (const p of order) for (const part of Object.keys(times[p])) times[p][part].push(cpuPerCall(runs[p][part], steps));
+    for (const p of order) {
+      const t = runs[p](steps);
+      for (const part of ['forward', 'backward', 'optimizer']) times[p][part].push(t[part] / steps);
+      times[p].step.push((t.forward + t.backward + t.optimizer) / steps);
+    }
   }
   // The step's products alone (the backend kernels, no autograd): forward, dW, and dX of layers 2-3.
   const be = require('../dist/backend/select.js').getBackend();
@@ -87,17 +93,18 @@ function main() {
   });
   const med = (p) => Object.fromEntries(Object.entries(times[p]).map(([k, v]) => [k, median(v)]));
   const f = med('fp32'), b = med('bf16');
-  const split = (t) => ({ step: t.step, forward: t.forward, backward: t.forwardBackward - t.forward, optimizer: t.optimizer, other: t.step - t.forwardBackward - t.optimizer });
-  const fs = split(f), bs = split(b);
+  const fs = f, bs = b;
   const gf = gemms.reduce((a, g) => a + g.fp32, 0), gb = gemms.reduce((a, g) => a + g.bf16, 0);
   console.log(`CPU: ${os.cpus()[0].model}; mixed bf16 path ${info.mixedBf16Path}; ${info.threads} thread(s); batch ${batch}; ${rounds} rounds x ${steps} steps; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log(`train step CPU us (median): fp32 ${f.step.toFixed(0)}, bf16 ${b.step.toFixed(0)}: bf16 ${(f.step / b.step).toFixed(2)}x fp32 (${(batch / f.step * 1e6 / 1e3).toFixed(1)}k vs ${(batch / b.step * 1e6 / 1e3).toFixed(1)}k samples per CPU second)`);
+  const paired = times.fp32.step.map((t, r) => t / times.bf16.step[r]);
+  console.log(`train step CPU us (median): fp32 ${f.step.toFixed(0)}, bf16 ${b.step.toFixed(0)}: bf16 ${(f.step / b.step).toFixed(2)}x fp32 (${(batch / f.step * 1e6 / 1e3).toFixed(1)}k vs ${(batch / b.step * 1e6 / 1e3).toFixed(1)}k samples per CPU second); ` +
+    `per-round ratios: median ${median(paired).toFixed(2)}, range ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}`);
   console.log('part         fp32 us   bf16 us   ratio');
   for (const k of Object.keys(fs)) console.log(`${k.padEnd(10)} ${fs[k].toFixed(0).padStart(9)} ${bs[k].toFixed(0).padStart(9)}   ${(fs[k] / bs[k]).toFixed(2)}`);
   console.log('product alone                  fp32 us (GF/s)    bf16 us (GF/s)   ratio');
   for (const g of gemms) console.log(`${(g.name + ' ' + g.shape).padEnd(30)} ${g.fp32.toFixed(1).padStart(7)} (${g.gflops.fp32.toFixed(0).padStart(3)})  ${g.bf16.toFixed(1).padStart(9)} (${g.gflops.bf16.toFixed(0).padStart(3)})   ${(g.fp32 / g.bf16).toFixed(2)}`);
   console.log(`the 8 products: fp32 ${gf.toFixed(0)} us (${(100 * gf / f.step).toFixed(0)}% of the fp32 step), bf16 ${gb.toFixed(0)} us (${(100 * gb / b.step).toFixed(0)}% of the bf16 step), ratio ${(gf / gb).toFixed(2)}`);
-  console.log(JSON.stringify({ cpu: os.cpus()[0].model, path: info.mixedBf16Path, threads: info.threads, batch, rounds, steps, load: os.loadavg(), fp32: fs, bf16: bs, ratio: f.step / b.step, gemms }));
+  console.log(JSON.stringify({ cpu: os.cpus()[0].model, path: info.mixedBf16Path, threads: info.threads, batch, rounds, steps, load: os.loadavg(), fp32: fs, bf16: bs, ratio: f.step / b.step, pairedRatios: paired, gemms }));
 }
 
 main();
