@@ -184,4 +184,23 @@ describe(`fit({ precision: 'bf16' }) on the digits`, () => {
     expect(relDiff(b16.w, f32.w)).toBeGreaterThan(1e-6);
     expect(getBackend()).toBeDefined();
   }, 60_000);
+
+  it("fit's precision option equals fit inside autocast, and fit({ precision: 'fp32' }) equals the default", async () => {
+    const digits = data.loadDigits({ seed: 1 });
+    const train = async (opts: { precision?: 'fp32' | 'bf16' }, scope?: 'bf16') => {
+      const model = new nn.Sequential(new nn.Linear(64, 32), new nn.ReLU(), new nn.Linear(32, 10), { seed: 4 });
+      const run = () => fit(model, digits.train, { epochs: 1, batchSize: 64, seed: 3, verbose: 0, ...opts });
+      const h = scope ? await autocast(scope, run) : await run();
+      return { loss: h.loss[0], w: model.parameters()[0].data.slice() };
+    };
+    const b16 = await train({ precision: 'bf16' });
+    const scoped = await train({}, 'bf16');
+    const f32 = await train({ precision: 'fp32' });
+    const plain = await train({});
+    expect(b16.loss).toBe(scoped.loss);
+    expect(Array.from(b16.w)).toEqual(Array.from(scoped.w));
+    expect(f32.loss).toBe(plain.loss);
+    expect(Array.from(f32.w)).toEqual(Array.from(plain.w));
+    expect(b16.loss).not.toBe(f32.loss);
+  }, 60_000);
 });
