@@ -85,21 +85,26 @@ for (const [M, N, K] of [[1, 1, 1], [3, 17, 65], [65, 3, 17], [33, 257, 31], [12
     for (const accumulate of [false, true]) {
       const bc = bwd(C, accumulate), bt = bwd(J, accumulate);
       checked++;
-      const close = (what, c, t, terms, scale) => {
+      // gelu: dZ = dY * gelu'(preact) comes from each side's own activation gradient (C++ and TS round it
+      // differently, a few float32 steps), and a dZ element that lands on the other side of a bf16 rounding
+      // boundary moves its products by one bf16 step (2^-8 relative): allow two such steps of the largest term.
+      const flips = act === 'gelu' ? 2 * 2 ** -8 : 0;
+      // terms products per element, each at most maxTerm in size.
+      const close = (what, c, t, terms, maxTerm) => {
         for (let i = 0; i < c.length; i++) {
-          if (!(Math.abs(c[i] - t[i]) <= (terms + 8) * U * scale + 2e-6 * Math.abs(t[i]) + 1e-6)) {
+          if (!(Math.abs(c[i] - t[i]) <= (terms + 8) * U * (terms * maxTerm + 4) + flips * maxTerm + 2e-6 * Math.abs(t[i]) + 1e-6)) {
             disagreements.push({ what: `linearBackwardMixedBf16 ${what} ${act} ${M}x${N}x${K} accumulate ${accumulate}`, index: i, cxx: c[i], ts: t[i] });
             return;
           }
         }
       };
-      close('dX', bc.dX, bt.dX, N, N * 1.2 * 0.2);
+      close('dX', bc.dX, bt.dX, N, 1.2 * 0.2); // |dZ| <= 1.2 |dY| (gelu' < 1.13), |W| <= 0.2
       // accumulate: the kernels add into the same starting values (arr() draws in the same order on both sides? no:
       // each side drew its own), so compare the increments.
       const inc = (r) => ({ dW: r.dW.map((v, i) => v - (accumulate ? r.dW0[i] : 0)), dB: r.dB.map((v, i) => v - (accumulate ? r.dB0[i] : 0)) });
       const ic = inc(bc), it = inc(bt);
-      close('dW', ic.dW, it.dW, M, M * 1.2 * 1.0 + 4);
-      close('dB', ic.dB, it.dB, M, M * 1.2 + 4);
+      close('dW', ic.dW, it.dW, M, 1.2); // |X| <= 1
+      close('dB', ic.dB, it.dB, M, 1.2);
     }
   }
 }
