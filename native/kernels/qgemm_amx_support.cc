@@ -4,8 +4,9 @@
 //
 // Linux (5.16 and later) enables the tile data state (XFEATURE_XTILEDATA, 8 KiB per thread) only for
 // processes that ask: arch_prctl(ARCH_REQ_XCOMP_PERM, 18); a tile instruction before that raises SIGILL.
-// The permission is per process (every thread, including the pool's, has it once granted); it is asked
-// for once, the first time the AMX path would be chosen, and checked with ARCH_GET_XCOMP_PERM.
+// The permission is per process (every thread, including the pool's existing ones, has it once granted;
+// the kernel refuses with ENOSPC if a thread's sigaltstack cannot hold the larger signal frame); it is
+// asked for once, the first time the AMX path would be chosen, and checked with ARCH_GET_XCOMP_PERM.
 #include "qgemm_amx.h"
 
 #include <cerrno>
@@ -18,7 +19,8 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
-#if defined(__linux__)
+#if defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
+#define MYELIN_AMX_ARCH_PRCTL 1
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -94,12 +96,14 @@ struct Permission {
       s.reason = reason.c_str();
       return;
     }
-#if defined(__linux__)
+#if defined(MYELIN_AMX_ARCH_PRCTL)
     constexpr long kArchGetXcompPerm = 0x1022, kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
     if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
       const int err = errno;
       reason = std::string("the OS refused the AMX tile state: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): ") +
-               std::strerror(err) + (err == EINVAL ? " (Linux before 5.16?)" : "");
+               std::strerror(err) +
+               (err == EINVAL ? " (Linux before 5.16?)"
+                : err == ENOSPC ? " (a thread's alternate signal stack is too small for the tile state)" : "");
       s.int8 = s.bf16 = false;
     } else {
       unsigned long mask = 0;
