@@ -56,6 +56,11 @@ std::string probe_cpu(bool* int8, bool* bf16) {
                   bytes_per_row);
     return msg;
   }
+  // The TMUL unit (CPUID leaf 0x1E): a B tile of 16 rows (K) of 64 bytes (N) must be allowed.
+  if (__get_cpuid_max(0, nullptr) < 0x1e || !__get_cpuid_count(0x1e, 0, &a, &b, &c, &d) || (b & 0xffu) < 16u ||
+      ((b >> 8) & 0xffffu) < 64u) {
+    return "the CPU's TMUL unit (CPUID 0x1E) does not take 16 x 64-byte B tiles";
+  }
   *int8 = has_int8;
   *bf16 = has_bf16;
   return has_int8 && has_bf16 ? "" : has_int8 ? "this CPU has no AMX-BF16" : "this CPU has no AMX-INT8";
