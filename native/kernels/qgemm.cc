@@ -1,7 +1,7 @@
 // Low-precision GEMM driver (portable unit): dispatch, quantisation, packing, the portable int8
 // path, threads, activation; the vector inner loops live in qgemm_avx2.cc and qgemm_avx512.cc.
 //
-// Dispatch: int8 runs on AMX tiles (tdpbssd, qgemm_amx.cc) when the GEMM level is avx512, AMX is allowed
+// Dispatch: int8 runs on AMX tiles (tdpbssd, qgemm_amx_avx512.cc) when the GEMM level is avx512, AMX is allowed
 // (cpu.h's amx_allowed: MYELIN_SIMD unset or "amx") and qgemm_amx::support() grants AMX-INT8 (the CPU
 // has it and, on Linux, arch_prctl gave the process the tile state); else on AVX512-VNNI (vpdpbusd) at
 // level avx512 when the CPU has it, else on AVX2 (vpmaddubsw) at level avx2 or above, else portable C++.
@@ -319,7 +319,7 @@ std::shared_ptr<const QPackedWeights> packed_bf16(int kind, const uint16_t* W, i
   });
 }
 
-// ---- AMX (qgemm_amx.h's layouts; the tile loops run in qgemm_amx.cc, or the emulator in tests) --------
+// ---- AMX (qgemm_amx.h's layouts; the tile loops run in qgemm_amx_avx512.cc, or the emulator in tests) --------
 
 qgemm_kernels::I8Rows amx_i8_rows() {
   if (const auto f = g_amx_i8_test.load(std::memory_order_relaxed)) return f;

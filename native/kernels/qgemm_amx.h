@@ -1,6 +1,6 @@
 // Internal: AMX (Advanced Matrix Extensions: AMX-TILE, AMX-INT8, AMX-BF16; Intel Xeon 4th generation
 // and later) for the low-precision GEMMs. qgemm.cc drives it; the tile loops (qgemm_amx.inc) are written
-// once against a set of tile operations, instantiated with the instructions (qgemm_amx.cc) and with an
+// once against a set of tile operations, instantiated with the instructions (qgemm_amx_avx512.cc) and with an
 // emulator of them (qgemm_amx_emu.h, for the C++ tests on machines without AMX).
 //
 // Palette 1: 8 tile registers tmm0-7, each up to 16 rows of 64 bytes, shapes set by ldtilecfg. The
@@ -56,7 +56,7 @@ const Support& cpu_support();
 const Support& support();
 
 #if defined(__x86_64__) || defined(_M_X64)
-// qgemm_amx.cc: true when it was compiled with the tile instructions (the compiler and assembler know
+// qgemm_amx_avx512.cc: true when it was compiled with the tile instructions (the compiler and assembler know
 // them); when false, the rows functions below must not be called.
 bool compiled();
 // The rows of out (as I8Rows / Bf16Rows, layouts above) on the tile instructions, epilogue on AVX-512.
