@@ -109,7 +109,7 @@ void split_rows(int M, double flops, const Body& body, int unit = 12) {
 // Packs W[N,K] (rows of K int8) into 16-column blocks of 4-k groups; colsum per column.
 void pack_w_i8(int N, int K, int K4, const int8_t* W, int8_t* dst, int32_t* corr) {
   const int NB = (N + 15) / 16;
-  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K4);
+  if (K4 > 0) std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K4);  // K == 0: an empty (null) buffer
   for (int j = 0; j < N; ++j) {
     const int8_t* wj = W + static_cast<long>(j) * K;
     int8_t* block = dst + static_cast<long>(j / 16) * 16 * K4 + (j % 16) * 4;
@@ -179,7 +179,7 @@ std::shared_ptr<const QPackedWeights> packed_weights(int kind, const void* W, si
     std::lock_guard<std::mutex> lock(mu);
     for (size_t i = 0; i < cache.size(); ++i) {
       const auto& e = cache[i];
-      if (e->kind == kind && e->src == W && e->N == N && e->K == K && std::memcmp(e->copy.data(), W, bytes) == 0) {
+      if (e->kind == kind && e->src == W && e->N == N && e->K == K && (bytes == 0 || std::memcmp(e->copy.data(), W, bytes) == 0)) {
         auto hit = e;
         cache.erase(cache.begin() + static_cast<long>(i));
         cache.push_back(hit);
@@ -292,7 +292,7 @@ inline float f32_of_bf16(uint16_t h) {
 // Packs W[N,K] bf16 into 16-column blocks of k pairs (K2 = K rounded up to 2 or more), zero-padded.
 void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
   const int NB = (N + 15) / 16;
-  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
+  if (K2 > 0) std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
   for (int j = 0; j < N; ++j) {
     const uint16_t* wj = W + static_cast<long>(j) * K;
     uint16_t* block = dst + static_cast<long>(j / 16) * 16 * K2 + (j % 16) * 2;
