@@ -232,7 +232,6 @@ void row_quantize_scalar(int K, const float* x, float inv, int8_t* q) {
   }
 }
 
-// The portable path, on the unpacked matrices.
 // qgemm.h's epilogue rule for one sum (without the activation).
 inline float dequantized(int32_t acc, float a_scale, float w_scale, const float* bias, int j) {
   const float s = rounded(a_scale * w_scale);
@@ -248,6 +247,7 @@ inline float epilogue_act(int act, float v, float alpha) {
   return v;
 }
 
+// The portable path, on the unpacked matrices.
 void i8_rows_scalar(int m0, int m1, int N, int K, const int8_t* A, const float* a_scale,
                     const int8_t* W, const float* w_scale, const float* bias, float* out) {
   for (int i = m0; i < m1; ++i) {
