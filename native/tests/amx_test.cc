@@ -8,7 +8,9 @@
 //   3. the bf16 tile loops on the emulator against a float64 reference of the bf16 products, within the
 //      bound of float32 summation of K exact products;
 //   4. the dispatch: on a CPU without AMX it is never chosen and info()'s reason says why; where the CPU
-//      has AMX and the OS grants the tile state, items 2 and 3 also run on the real instructions.
+//      has AMX and the OS grants the tile state, items 2 and 3 also run on the real instructions;
+//   5. the instructions' encodings (qgemm_amx_hw.h, read from compiled code, never run): tile registers and
+//      operand order as Intel's manual encodes them, the one thing the emulator cannot check.
 // MYELIN_TEST_SEED=n repeats a run.
 #include <algorithm>
 #include <cmath>
@@ -28,6 +30,7 @@
 #include "qgemm.h"
 #include "qgemm_amx.h"
 #include "qgemm_amx_emu.h"
+#include "qgemm_amx_hw.h"
 #include "qgemm_kernels.h"
 #include "threadpool.h"
 
@@ -480,6 +483,60 @@ void bf16_kernel(std::mt19937_64& rng, const std::vector<std::string>& paths) {
   std::printf("bf16: %ld comparisons against the float64 reference, largest error %.3g of the bound\n", compared, worst);
 }
 
+// ---- 5. the encodings -------------------------------------------------------------------------
+
+#ifdef MYELIN_AMX_ASM
+// Never called (it needs AMX): its machine code is read.
+__attribute__((noinline, used)) void hw_sample(const TileConfig* cfg, const void* a, void* c) {
+  using H = myelin::qgemm_amx_hw::Ops;
+  H::config(cfg);
+  H::zero<3>();
+  H::load<5>(a, 64);
+  H::dpbssd<0, 4, 6>();
+  H::dpbssd<3, 5, 7>();
+  H::dpbf16ps<1, 4, 7>();
+  H::store<2>(c, 128);
+  H::release();
+}
+
+// Whether code[0 .. n) holds a VEX3 (C4) instruction of map 0F38 (and R = 0: tile registers 0-7) with the
+// given third byte (W vvvv L pp), opcode, and ModRM accepted by `modrm`.
+template <class F>
+bool has_vex(const uint8_t* code, int n, uint8_t b2, uint8_t op, F modrm) {
+  for (int i = 0; i + 4 < n; ++i) {
+    if (code[i] == 0xc4 && (code[i + 1] & 0x9f) == 0x82 && code[i + 2] == b2 && code[i + 3] == op && modrm(code[i + 4])) return true;
+  }
+  return false;
+}
+#endif
+
+void encodings() {
+#ifdef MYELIN_AMX_ASM
+  // VEX.128.0F38.W0 (SDM vol. 2): byte 2 = W(0) vvvv(inverted) L(0) pp (NP 00, 66 01, F3 10, F2 11);
+  // ModRM 11:reg:rm for the register forms. tdpbssd (F2 5E) and tdpbf16ps (F3 5C): reg = the destination,
+  // rm = the first source (A), vvvv = the second (B); GNU as's own tests encode tdpbssd tmm1,tmm2,tmm3 as
+  // c4 e2 63 5e ca. tilezero (F2 49) 11:reg:000; tilerelease (NP 49) c0; tileloadd (F2 4B) and tilestored
+  // (F3 4B) reg = the tile, rm = 100 (a SIB byte follows); ldtilecfg (NP 49) a memory operand with reg 000.
+  const auto* code = reinterpret_cast<const uint8_t*>(&hw_sample);
+  const int n = 512;
+  auto reg = [](uint8_t v) { return [v](uint8_t m) { return m == v; }; };
+  auto vvvv = [](int b, int pp) { return static_cast<uint8_t>(((~b & 15) << 3) | pp); };
+  check(has_vex(code, n, vvvv(6, 3), 0x5e, reg(0xc4)), "tdpbssd tmm0, tmm4, tmm6 encodes as c4 e2 4b 5e c4 (C += A . B operand order)");
+  check(has_vex(code, n, vvvv(7, 3), 0x5e, reg(0xdd)), "tdpbssd tmm3, tmm5, tmm7 encodes as c4 e2 43 5e dd");
+  check(has_vex(code, n, vvvv(7, 2), 0x5c, reg(0xcc)), "tdpbf16ps tmm1, tmm4, tmm7 encodes as c4 e2 42 5c cc");
+  check(has_vex(code, n, 0x7b, 0x49, reg(0xd8)), "tilezero tmm3 encodes as c4 e2 7b 49 d8");
+  check(has_vex(code, n, 0x78, 0x49, reg(0xc0)), "tilerelease encodes as c4 e2 78 49 c0");
+  auto mem = [](int r) { return [r](uint8_t m) { return (m >> 6) != 3 && ((m >> 3) & 7) == r && (m & 7) == 4; }; };
+  check(has_vex(code, n, 0x7b, 0x4b, mem(5)), "tileloadd loads tmm5 through a SIB address");
+  check(has_vex(code, n, 0x7a, 0x4b, mem(2)), "tilestored stores tmm2 through a SIB address");
+  check(has_vex(code, n, 0x78, 0x49, [](uint8_t m) { return (m >> 6) != 3 && ((m >> 3) & 7) == 0; }),
+        "ldtilecfg takes a memory operand");
+  std::printf("encodings: the tile operations assemble to the SDM's encodings (read from code, not run)\n");
+#else
+  std::printf("encodings: not checked (this compiler builds no AMX instructions)\n");
+#endif
+}
+
 // ---- 4. dispatch ------------------------------------------------------------------------------
 
 bool cpuid_amx() {
@@ -540,6 +597,7 @@ int main() {
   // The hand cases run with IEEE denormals (the emulator's own DAZ / FTZ are what they check); the kernels
   // as the addon runs them, flushing denormals (the pool's workers always do).
   emulator_cases();
+  encodings();
   myelin::flush_denormals_on_this_thread();
   const bool hw = dispatch();
   std::vector<std::string> i8_paths = {"amx-emulated"};
