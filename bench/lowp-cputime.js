@@ -6,6 +6,9 @@
 // medians of CPU milliseconds per call.
 //
 //   MYELIN_NUM_THREADS=1 node bench/lowp-cputime.js [--cnn] [--batch N] [--rounds 15] [--calls 5]
+//
+// On a CPU with AMX the int8 and bf16 models run on the tiles (the first line names the paths and info().amx);
+// run it again with MYELIN_SIMD=avx512 for the AVX512-VNNI / AVX512-BF16 paths on the same machine.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -61,7 +64,7 @@ async function main() {
   }
   const median = (a) => a.slice().sort((p, q2) => p - q2)[a.length >> 1];
   const base = median(times.float32);
-  console.log(`CPU ${os.cpus()[0].model}, ${cnn ? 'CNN' : 'MLP'} batch ${batch}, ${m.info().int8Path} / ${m.info().qconvPath} / ${m.info().bf16Path}, threads ${m.info().threads}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`CPU ${os.cpus()[0].model}, ${cnn ? 'CNN' : 'MLP'} batch ${batch}, ${m.info().int8Path} / ${m.info().qconvPath} / ${m.info().bf16Path}, AMX ${m.info().amx}, threads ${m.info().threads}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const name of names) {
     const t = median(times[name]);
     console.log(`${name.padEnd(16)} ${t.toFixed(2)} cpu-ms/call  ${(batch / t * 1e3).toFixed(0)} samples/cpu-s  ${(base / t).toFixed(2)}x float32`);

@@ -20,10 +20,17 @@ const avx512 = has('avx512f', 'avx512vl', 'avx512dq', 'avx512bw');
 const avx2 = has('avx2', 'fma');
 const vnni = avx512 && has('avx512_vnni');
 const bf16Direct = avx512 && has('avx512_bf16') ? 'avx512bf16-direct' : 'im2col';
-const LEVELS: { simd: string; int8: string; bf16: string; qconv: string; qconvBf16: string }[] = [
-  { simd: 'default', int8: vnni ? 'avx512vnni' : avx2 ? 'avx2' : 'scalar', bf16: avx512 && has('avx512_bf16') ? 'avx512bf16' : 'fp32', qconv: vnni ? 'avx512vnni-direct' : 'im2col', qconvBf16: bf16Direct },
-  { simd: 'avx2', int8: avx2 ? 'avx2' : 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col' },
-  { simd: 'scalar', int8: 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col' },
+// AMX (the tiles): chosen by default where the CPU has it and the OS grants the tile state (info().amx says
+// "in use ..." or why not); MYELIN_SIMD=avx512 keeps the AVX-512 paths. The direct convolutions stay on VNNI / BF16.
+const amxInt8 = avx512 && has('amx_tile', 'amx_int8');
+const amxBf16 = avx512 && has('amx_tile', 'amx_bf16');
+const int8Avx512 = vnni ? 'avx512vnni' : avx2 ? 'avx2' : 'scalar';
+const bf16Avx512 = avx512 && has('avx512_bf16') ? 'avx512bf16' : 'fp32';
+const LEVELS: { simd: string; int8: string; bf16: string; qconv: string; qconvBf16: string; amx: boolean }[] = [
+  { simd: 'default', int8: amxInt8 ? 'amx' : int8Avx512, bf16: amxBf16 ? 'amx' : bf16Avx512, qconv: vnni ? 'avx512vnni-direct' : 'im2col', qconvBf16: bf16Direct, amx: true },
+  { simd: 'avx512', int8: int8Avx512, bf16: bf16Avx512, qconv: vnni ? 'avx512vnni-direct' : 'im2col', qconvBf16: bf16Direct, amx: false },
+  { simd: 'avx2', int8: avx2 ? 'avx2' : 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col', amx: false },
+  { simd: 'scalar', int8: 'scalar', bf16: 'fp32', qconv: 'im2col', qconvBf16: 'im2col', amx: false },
 ];
 
 describe.runIf(native !== undefined && process.platform === 'linux')(`every SIMD path of the low-precision kernels (child processes, seed ${SEED})`, () => {
@@ -38,9 +45,13 @@ describe.runIf(native !== undefined && process.platform === 'linux')(`every SIMD
         encoding: 'utf8', env, timeout: 300_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { int8Path: string; bf16Path: string; qconvPath: string; qconvBf16Path: string; checked: number; failures: string[] };
-      expect(out.int8Path).toBe(level.int8);
-      expect(out.bf16Path).toBe(level.bf16);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { int8Path: string; bf16Path: string; qconvPath: string; qconvBf16Path: string; amx: string; checked: number; failures: string[] };
+      // The status names why AMX is not used: no AMX on this CPU, the OS refused the tile state, or MYELIN_SIMD.
+      expect(out.amx).toMatch(/^(in use for |unavailable: |off: )./);
+      const refused = level.amx && !out.amx.startsWith('in use');  // e.g. a Linux kernel without AMX support
+      if (!amxInt8 || !level.amx) expect(out.amx.startsWith('in use'), out.amx).toBe(false);
+      expect(out.int8Path).toBe(refused && level.int8 === 'amx' ? int8Avx512 : level.int8);
+      expect(out.bf16Path).toBe(refused && level.bf16 === 'amx' ? bf16Avx512 : level.bf16);
       expect(out.qconvPath).toBe(level.qconv);
       expect(out.qconvBf16Path).toBe(level.qconvBf16);
       expect(out.checked).toBeGreaterThan(100_000);

@@ -33,8 +33,8 @@ async function runLowp(ctx) {
       baseline: 'native',
       note: `model.predict: float32 vs quantize(model, { dtype }) (int8: dynamic per-row scales, int8static: calibrated; ` +
         'ort-*: onnxruntime-node 2 threads on the same models exported as QDQ ONNX; ' +
-        `int8 path ${info.int8Path}, bf16 path ${info.bf16Path}, gemm ${info.gemmSimd}, ${info.threads} threads)`,
-      paths: { int8: info.int8Path, bf16: info.bf16Path },
+        `int8 path ${info.int8Path}, bf16 path ${info.bf16Path}, gemm ${info.gemmSimd}, AMX ${info.amx ?? 'not reported'}, ${info.threads} threads)`,
+      paths: { int8: info.int8Path, bf16: info.bf16Path, amx: info.amx },
     },
     cands,
   );
@@ -87,8 +87,8 @@ async function runLowpCnn(ctx, info, batch) {
       baseline: 'native',
       note: `model.predict on 28x28 images: float32 vs quantize(model, { dtype }) (int8: dynamic per-image scales, int8static: calibrated; direct int8 convolution with the max pooling fused; ` +
         'ort-*: onnxruntime-node 2 threads on the same models exported as QDQ ONNX; ' +
-        `int8 path ${info.int8Path}, int8 conv ${info.qconvPath}, bf16 path ${info.bf16Path}, ${info.threads} threads)`,
-      paths: { int8: info.int8Path, bf16: info.bf16Path, qconv: info.qconvPath },
+        `int8 path ${info.int8Path}, int8 conv ${info.qconvPath}, bf16 path ${info.bf16Path}, AMX ${info.amx ?? 'not reported'}, ${info.threads} threads)`,
+      paths: { int8: info.int8Path, bf16: info.bf16Path, qconv: info.qconvPath, amx: info.amx },
     },
     cands,
   );

@@ -44,10 +44,12 @@ export interface BackendInfo {
   simd: 'avx2' | 'scalar' | 'none';
   /** SIMD level of the matrix multiply (native only): it can be higher than `simd` (AVX-512 GEMM). */
   gemmSimd?: 'avx512' | 'avx2' | 'scalar';
-  /** Path of the int8 GEMM (native only): AVX512-VNNI, AVX2 or portable C++. */
-  int8Path?: 'avx512vnni' | 'avx2' | 'scalar';
-  /** Path of the bf16 GEMM (native only): AVX512-BF16, or widened to the float32 GEMM. */
-  bf16Path?: 'avx512bf16' | 'fp32';
+  /** Path of the int8 GEMM (native only): AMX tiles, AVX512-VNNI, AVX2 or portable C++. */
+  int8Path?: 'amx' | 'avx512vnni' | 'avx2' | 'scalar';
+  /** Path of the bf16 GEMM (native only): AMX tiles, AVX512-BF16, or widened to the float32 GEMM. */
+  bf16Path?: 'amx' | 'avx512bf16' | 'fp32';
+  /** The AMX tiles' state (native only): 'in use for int8 and bf16', or 'unavailable: <why>' / 'off: <why>'. */
+  amx?: string;
   /** Path of the mixed-precision GEMM of autocast('bf16') (native only): AVX512-BF16, or bf16-rounded operands on the float32 GEMM. */
   mixedBf16Path?: 'avx512bf16' | 'fp32';
   /** Path of the int8 convolution at stride 1 (native only): the direct AVX512-VNNI kernel, or patch rows through the int8 GEMM. */

@@ -177,8 +177,9 @@ napi_value Info(napi_env env, napi_callback_info info) {
   Napi::Object o = Napi::Object::New(e);
   o.Set("simd", myelin::simd_name());
   o.Set("gemmSimd", myelin::gemm_simd_name());  // the GEMM kernels may use a wider ISA (avx512)
-  o.Set("int8Path", myelin::qgemm_i8_path());     // qgemm.h: avx512vnni, avx2 or scalar
-  o.Set("bf16Path", myelin::gemm_bf16_path());    // avx512bf16 or fp32
+  o.Set("int8Path", myelin::qgemm_i8_path());     // qgemm.h: amx, avx512vnni, avx2 or scalar
+  o.Set("bf16Path", myelin::gemm_bf16_path());    // amx, avx512bf16 or fp32
+  o.Set("amx", myelin::amx_status());             // in use / unavailable: why / off: why
   o.Set("mixedBf16Path", myelin::gemm_mixed_bf16_path());  // gemm_mixed_bf16.h: avx512bf16 or fp32
   o.Set("qconvPath", myelin::qconv_i8_path());    // qconv.h: avx512vnni-direct or im2col (stride 1)
   o.Set("qconvBf16Path", myelin::qconv_bf16_path());  // avx512bf16-direct or im2col (stride 1)

@@ -73,7 +73,10 @@ double unary_cost(int op) {
 double activation_cost(int act, bool backward) {
   switch (act) {
     case kActSigmoid:
-    case kActTanh: return backward ? cost::kStream : cost::kSigmoidTanh;
+    case kActTanh:
+      if (backward) return cost::kStream;
+      // Their forward runs at AVX-512 when the level allows (activation.cc).
+      return vector_simd_level() == SimdLevel::Avx512 ? cost::kSigmoidTanh512 : cost::kSigmoidTanh;
     case kActGelu: return backward ? cost::kGeluBackward : cost::kGelu;
     case kActGeluTanh: return backward ? cost::kGelu : cost::kSigmoidTanh;
     default: return cost::kStream;

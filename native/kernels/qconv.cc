@@ -29,7 +29,9 @@ using qconv_kernels::kOcTile;
 using qconv_kernels::Segment;
 using qgemm_kernels::PatchGeom;
 
-bool direct_path() { return std::strcmp(qgemm_i8_path(), "avx512vnni") == 0; }
+// The direct kernels need VNNI / BF16 (present on every AMX CPU): with AMX, stride-1 convolutions keep
+// them, and the others run their patch rows through qgemm_i8 / gemm_bf16 on the tiles.
+bool direct_path() { return qgemm_i8_vnni(); }
 
 using qconv_kernels::PoolArgs;
 
@@ -346,7 +348,7 @@ Checked check_conv_pool(const char* kernel, int N, int C, int OC, long inPlane, 
   return Checked{g, pa};
 }
 
-bool direct_bf16_path() { return std::strcmp(gemm_bf16_path(), "avx512bf16") == 0; }
+bool direct_bf16_path() { return gemm_bf16_avx512bf16(); }
 
 }  // namespace
 

@@ -1,17 +1,22 @@
 // Low-precision GEMM driver (portable unit): dispatch, quantisation, packing, the portable int8
 // path, threads, activation; the vector inner loops live in qgemm_avx2.cc and qgemm_avx512.cc.
 //
-// Dispatch: int8 runs on AVX512-VNNI (vpdpbusd) when the GEMM level is avx512 and the CPU has it,
-// else on AVX2 (vpmaddubsw) at level avx2 or above, else portable C++. bf16 runs on AVX512-BF16
-// (vdpbf16ps) at level avx512 when the CPU has it, else widens to float32 and runs the float32
-// GEMM. Every int8 path gives the same bits (exact int32 sums, one epilogue rule). AMX (AMX-INT8 /
-// AMX-BF16 tiles) would be one more Path value below, chosen when __builtin_cpu_supports("amx-int8")
-// and arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) succeed, with its own rows function of the
-// same I8Rows / Bf16Rows type; not written (no machine with AMX to test it on).
+// Dispatch: int8 runs on AMX tiles (tdpbssd, qgemm_amx_avx512.cc) when the GEMM level is avx512, AMX is allowed
+// (cpu.h's amx_allowed: MYELIN_SIMD unset or "amx") and qgemm_amx::support() grants AMX-INT8 (the CPU
+// has it and, on Linux, arch_prctl gave the process the tile state); else on AVX512-VNNI (vpdpbusd) at
+// level avx512 when the CPU has it, else on AVX2 (vpmaddubsw) at level avx2 or above, else portable C++.
+// bf16 runs on AMX (tdpbf16ps) under the same conditions with AMX-BF16, else on AVX512-BF16 (vdpbf16ps)
+// at level avx512 when the CPU has it, else widens to float32 and runs the float32 GEMM. Every int8 path
+// gives the same bits (exact int32 sums, one epilogue rule: the AMX and VNNI tiles share
+// i8_epilogue_avx512). The bf16 paths sum the same exact products in float32 in different orders.
+// The AMX tile loops are written once (qgemm_amx.inc) and also run on an emulator of the instructions in
+// the C++ tests (native/tests/amx_test.cc, through set_amx_rows_for_testing), which is how they are
+// checked on CPUs without AMX.
 #include "qgemm.h"
 #include "conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +31,7 @@
 #include "activation.h"
 #include "codes.gen.h"
 #include "linear.h"
+#include "qgemm_amx.h"
 #include "qgemm_kernels.h"
 
 namespace myelin {
@@ -34,8 +40,12 @@ namespace {
 using qgemm_kernels::Bf16Args;
 using qgemm_kernels::I8Args;
 
-enum class I8Path { Scalar, Avx2, Avx512Vnni };
-enum class Bf16Path { Fp32, Avx512Bf16 };
+enum class I8Path { Scalar, Avx2, Avx512Vnni, Amx };
+enum class Bf16Path { Fp32, Avx512Bf16, Amx };
+
+// set_amx_rows_for_testing's rows functions (nullptr: the hardware's, when dispatch picks AMX).
+std::atomic<qgemm_kernels::I8Rows> g_amx_i8_test{nullptr};
+std::atomic<qgemm_kernels::Bf16Rows> g_amx_bf16_test{nullptr};
 
 struct Features {
   bool vnni = false;
@@ -55,13 +65,17 @@ const Features& features() {
 }
 
 I8Path i8_path() {
+  if (g_amx_i8_test.load(std::memory_order_relaxed) != nullptr) return I8Path::Amx;
   const SimdLevel level = gemm_simd_level();  // AVX-512 F/VL/DQ/BW with OS support, MYELIN_SIMD applied
+  if (amx_allowed() && qgemm_amx::support().int8) return I8Path::Amx;  // amx_allowed(): level avx512
   if (level == SimdLevel::Avx512 && features().vnni) return I8Path::Avx512Vnni;
   if (level >= SimdLevel::Avx2) return I8Path::Avx2;
   return I8Path::Scalar;
 }
 
 Bf16Path bf16_path() {
+  if (g_amx_bf16_test.load(std::memory_order_relaxed) != nullptr) return Bf16Path::Amx;
+  if (amx_allowed() && qgemm_amx::support().bf16) return Bf16Path::Amx;
   if (gemm_simd_level() == SimdLevel::Avx512 && features().bf16) return Bf16Path::Avx512Bf16;
   return Bf16Path::Fp32;
 }
@@ -75,17 +89,17 @@ inline float rounded(float x) {
 
 inline int8_t clamp_i8(int8_t v) { return v == -128 ? -127 : v; }
 
-// Rows of work per task: large problems split across the pool in slabs of whole 12-row tiles.
+// Rows of work per task: large problems split across the pool in slabs of whole tiles of `unit` rows.
 template <class Body>
-void split_rows(int M, double flops, const Body& body) {
+void split_rows(int M, double flops, const Body& body, int unit = 12) {
   const int threads = num_threads();
-  const int tiles = (M + 11) / 12;
+  const int tiles = (M + unit - 1) / unit;
   int tasks = flops < 262144.0 ? 1 : std::min(threads, tiles);
   if (tasks <= 1) {
     body(0, M);
     return;
   }
-  const int step = (tiles + tasks - 1) / tasks * 12;
+  const int step = (tiles + tasks - 1) / tasks * unit;
   tasks = (M + step - 1) / step;
   parallel_for(tasks, [&](int t) { body(t * step, std::min(M, (t + 1) * step)); });
 }
@@ -95,7 +109,7 @@ void split_rows(int M, double flops, const Body& body) {
 // Packs W[N,K] (rows of K int8) into 16-column blocks of 4-k groups; colsum per column.
 void pack_w_i8(int N, int K, int K4, const int8_t* W, int8_t* dst, int32_t* corr) {
   const int NB = (N + 15) / 16;
-  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K4);
+  if (K4 > 0) std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K4);  // K == 0: an empty (null) buffer
   for (int j = 0; j < N; ++j) {
     const int8_t* wj = W + static_cast<long>(j) * K;
     int8_t* block = dst + static_cast<long>(j / 16) * 16 * K4 + (j % 16) * 4;
@@ -146,7 +160,7 @@ void pack_a_i8(int rows, int K, int K4, const int8_t* A, bool shift, int mr, uin
 // copy is kept and compared: memcmp costs a small fraction of packing, and an array freed and
 // replaced at the same address can never be mistaken for the old one).
 struct QPackedWeights {
-  int kind = 0;  // 1: int8 VNNI/AVX2 layout, 2: bf16 pairs
+  int kind = 0;  // 1: int8 VNNI/AVX2 layout, 2: bf16 pairs, 3 / 4: the same for AMX (K padded to 64 bytes)
   const void* src = nullptr;
   int N = 0, K = 0;
   std::vector<uint8_t> copy;
@@ -165,7 +179,7 @@ std::shared_ptr<const QPackedWeights> packed_weights(int kind, const void* W, si
     std::lock_guard<std::mutex> lock(mu);
     for (size_t i = 0; i < cache.size(); ++i) {
       const auto& e = cache[i];
-      if (e->kind == kind && e->src == W && e->N == N && e->K == K && std::memcmp(e->copy.data(), W, bytes) == 0) {
+      if (e->kind == kind && e->src == W && e->N == N && e->K == K && (bytes == 0 || std::memcmp(e->copy.data(), W, bytes) == 0)) {
         auto hit = e;
         cache.erase(cache.begin() + static_cast<long>(i));
         cache.push_back(hit);
@@ -218,6 +232,21 @@ void row_quantize_scalar(int K, const float* x, float inv, int8_t* q) {
   }
 }
 
+// qgemm.h's epilogue rule for one sum (without the activation).
+inline float dequantized(int32_t acc, float a_scale, float w_scale, const float* bias, int j) {
+  const float s = rounded(a_scale * w_scale);
+  float z = rounded(static_cast<float>(acc) * s);
+  if (bias != nullptr) z = z + bias[j];
+  return z;
+}
+
+// The activations the tile epilogues apply (qgemm_epilogue_avx512.h's rule), others kept for later.
+inline float epilogue_act(int act, float v, float alpha) {
+  if (act == kActRelu) return (v > 0.0f || v != v) ? v : 0.0f;
+  if (act == kActLeakyRelu) return v > 0.0f ? v : rounded(alpha * v);
+  return v;
+}
+
 // The portable path, on the unpacked matrices.
 void i8_rows_scalar(int m0, int m1, int N, int K, const int8_t* A, const float* a_scale,
                     const int8_t* W, const float* w_scale, const float* bias, float* out) {
@@ -228,10 +257,7 @@ void i8_rows_scalar(int m0, int m1, int N, int K, const int8_t* A, const float* 
       const int8_t* wj = W + static_cast<long>(j) * K;
       int32_t acc = 0;
       for (int k = 0; k < K; ++k) acc += int32_t{clamp_i8(ai[k])} * int32_t{clamp_i8(wj[k])};
-      const float s = rounded(a_scale[i] * w_scale[j]);
-      float z = rounded(static_cast<float>(acc) * s);
-      if (bias != nullptr) z = z + bias[j];
-      oi[j] = z;
+      oi[j] = dequantized(acc, a_scale[i], w_scale[j], bias, j);
     }
   }
 }
@@ -263,18 +289,106 @@ inline float f32_of_bf16(uint16_t h) {
   return x;
 }
 
-#ifdef MYELIN_QGEMM_HAVE_X86
-// Packs W[N,K] bf16 into 16-column blocks of k pairs (K2 = K rounded up to 2), zero-padded.
+// Packs W[N,K] bf16 into 16-column blocks of k pairs (K2 = K rounded up to 2 or more), zero-padded.
 void pack_w_bf16(int N, int K, int K2, const uint16_t* W, uint16_t* dst) {
   const int NB = (N + 15) / 16;
-  std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
+  if (K2 > 0) std::memset(dst, 0, static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
   for (int j = 0; j < N; ++j) {
     const uint16_t* wj = W + static_cast<long>(j) * K;
     uint16_t* block = dst + static_cast<long>(j / 16) * 16 * K2 + (j % 16) * 2;
     for (int k = 0; k < K; ++k) block[(k / 2) * 32 + (k % 2)] = wj[k];
   }
 }
+
+// The packed weights of W (cached): int8 with Kp bytes per column (kind 1: VNNI / AVX2, K rounded to 4;
+// kind 3: AMX, K rounded to 64), bf16 with Kp values per column (kind 2: K rounded to 2; kind 4: to 32).
+std::shared_ptr<const QPackedWeights> packed_i8(int kind, const int8_t* W, int N, int K, int Kp) {
+  const int NB = (N + 15) / 16;
+  return packed_weights(kind, W, static_cast<size_t>(N) * K, N, K, [&](QPackedWeights& e) {
+    e.packed.resize(static_cast<size_t>(NB) * 16 * Kp);
+    e.corr.assign(static_cast<size_t>(NB) * 16, 0);
+    pack_w_i8(N, K, Kp, W, reinterpret_cast<int8_t*>(e.packed.data()), e.corr.data());
+  });
+}
+
+std::shared_ptr<const QPackedWeights> packed_bf16(int kind, const uint16_t* W, int N, int K, int Kp) {
+  const int NB = (N + 15) / 16;
+  return packed_weights(kind, W, static_cast<size_t>(N) * K * sizeof(uint16_t), N, K, [&](QPackedWeights& e) {
+    e.packed.resize(static_cast<size_t>(NB) * 16 * Kp * sizeof(uint16_t));
+    pack_w_bf16(N, K, Kp, W, reinterpret_cast<uint16_t*>(e.packed.data()));
+  });
+}
+
+// ---- AMX (qgemm_amx.h's layouts; the tile loops run in qgemm_amx_avx512.cc, or the emulator in tests) --------
+
+qgemm_kernels::I8Rows amx_i8_rows() {
+  if (const auto f = g_amx_i8_test.load(std::memory_order_relaxed)) return f;
+#ifdef MYELIN_QGEMM_HAVE_X86
+  return qgemm_amx::i8_rows;
+#else
+  return nullptr;  // never chosen: qgemm_amx::support() is false off x86-64
 #endif
+}
+
+qgemm_kernels::Bf16Rows amx_bf16_rows() {
+  if (const auto f = g_amx_bf16_test.load(std::memory_order_relaxed)) return f;
+#ifdef MYELIN_QGEMM_HAVE_X86
+  return qgemm_amx::bf16_rows;
+#else
+  return nullptr;
+#endif
+}
+
+inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+// Splits the rows of an AMX product across the pool in whole 32-row steps and calls
+// body(m0, rows, buffer, act, out rows) per slab, buffer being this thread's room for the slab's A rows
+// (rows rounded up to 16, Kp values each); act is the activation for the epilogue to fuse (relu,
+// leakyRelu), the others applied here after.
+template <class T, class Body>
+void amx_slabs(int M, int N, int K, int Kp, int act, float alpha, float* out, const Body& body) {
+  const bool fused = act == kActRelu || act == kActLeakyRelu;
+  split_rows(M, static_cast<double>(M) * N * K, [&](int m0, int m1) {
+    static thread_local std::vector<T> abuf;
+    const int rows = m1 - m0;
+    const size_t need = static_cast<size_t>(round_up(rows, qgemm_amx::kTileRows)) * Kp;
+    if (abuf.size() < need) abuf.resize(need);
+    float* o = out + static_cast<long>(m0) * N;
+    body(m0, rows, abuf.data(), fused ? act : kActNone, o);
+    if (!fused) apply_act(act, alpha, rows, N, o);
+  }, qgemm_amx::kBlockRows);
+}
+
+void amx_i8(int M, int N, int K, const int8_t* A, const float* aScale, const int8_t* W, const float* wScale,
+            const float* bias, int act, float alpha, float* out) {
+  const qgemm_kernels::I8Rows rows_fn = amx_i8_rows();
+  const int Kp = round_up(K, qgemm_amx::kKI8);
+  const auto pw = packed_i8(3, W, N, K, Kp);  // its corr unused: s8 x s8
+  amx_slabs<uint8_t>(M, N, K, Kp, act, alpha, out, [&](int m0, int rows, uint8_t* a, int epi_act, float* o) {
+    // Rows at stride Kp (pack_a_i8 with 1-row panels), -128 read as -127, up to K rounded to 4. The bytes
+    // from there to Kp and the pad rows keep whatever the buffer held: the packed weights are zero for
+    // k >= K (any int8 times 0 adds 0 to the exact sums), and the pad rows' sums are never read.
+    pack_a_i8(rows, K, Kp, A + static_cast<long>(m0) * K, false, 1, a);
+    rows_fn(I8Args{N, Kp, a, aScale + m0, reinterpret_cast<const int8_t*>(pw->packed.data()), nullptr, wScale, bias, o, rows,
+                   epi_act, alpha});
+  });
+}
+
+void amx_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const float* bias, int act, float alpha, float* out) {
+  const qgemm_kernels::Bf16Rows rows_fn = amx_bf16_rows();
+  const int Kp = round_up(K, qgemm_amx::kKBf16);
+  const auto pw = packed_bf16(4, W, N, K, Kp);
+  amx_slabs<uint16_t>(M, N, K, Kp, act, alpha, out, [&](int m0, int rows, uint16_t* a, int epi_act, float* o) {
+    // Rows at stride Kp, zeros from K to Kp: the weights are zero there, but an infinity or NaN left in the
+    // buffer times 0 would be NaN. The pad rows' sums are never read.
+    for (int i = 0; i < rows; ++i) {
+      uint16_t* di = a + static_cast<long>(i) * Kp;
+      std::memcpy(di, A + static_cast<long>(m0 + i) * K, sizeof(uint16_t) * K);
+      std::memset(di + K, 0, sizeof(uint16_t) * (Kp - K));
+    }
+    rows_fn(Bf16Args{N, Kp, a, reinterpret_cast<const uint16_t*>(pw->packed.data()), bias, o, rows, epi_act, alpha});
+  });
+}
 
 }  // namespace
 
@@ -314,6 +428,33 @@ struct RowQuantizer {
 }  // namespace
 
 namespace qgemm_kernels {
+
+void i8_epilogue_scalar(const I8Args& p, const int32_t* c, int ldc, int i0, int rows, int jb, int nb) {
+  const int j0 = jb * 16, j1 = std::min(p.N, (jb + nb) * 16);
+  for (int r = 0; r < rows; ++r) {
+    float* o = p.out + static_cast<long>(i0 + r) * p.N;
+    for (int j = j0; j < j1; ++j) {
+      const int32_t acc = c[static_cast<long>(r) * ldc + (j - j0)] - (p.corr != nullptr ? p.corr[j] : 0);
+      o[j] = epilogue_act(p.act, dequantized(acc, p.a_scale[i0 + r], p.w_scale[j], p.bias, j), p.alpha);
+    }
+  }
+}
+
+void bf16_epilogue_scalar(const Bf16Args& p, const float* c, int ldc, int i0, int rows, int jb, int nb) {
+  const int j0 = jb * 16, j1 = std::min(p.N, (jb + nb) * 16);
+  for (int r = 0; r < rows; ++r) {
+    float* o = p.out + static_cast<long>(i0 + r) * p.N;
+    for (int j = j0; j < j1; ++j) {
+      const float v = c[static_cast<long>(r) * ldc + (j - j0)];
+      o[j] = epilogue_act(p.act, p.bias != nullptr ? v + p.bias[j] : v, p.alpha);
+    }
+  }
+}
+
+void set_amx_rows_for_testing(I8Rows i8, Bf16Rows bf16) {
+  g_amx_i8_test.store(i8, std::memory_order_relaxed);
+  g_amx_bf16_test.store(bf16, std::memory_order_relaxed);
+}
 
 void check_quant_scale(const char* kernel, float scale) {
   if (!(scale == 0.0f || scale >= kQuantMinScale)) {
@@ -472,6 +613,10 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
   }
   const double flops = static_cast<double>(M) * N * K;
   const I8Path path = i8_path();
+  if (path == I8Path::Amx) {
+    amx_i8(M, N, K, A, aScale, W, wScale, bias, act, alpha, out);
+    return;
+  }
   if (path == I8Path::Scalar) {
     split_rows(M, flops, [&](int m0, int m1) {
       i8_rows_scalar(m0, m1, N, K, A, aScale, W, wScale, bias, out);
@@ -481,12 +626,7 @@ void qgemm_i8(int M, int N, int K, const int8_t* A, const float* aScale, const i
   }
 #ifdef MYELIN_QGEMM_HAVE_X86
   const int K4 = (K + 3) / 4 * 4;
-  const int NB = (N + 15) / 16;
-  const auto pw = packed_weights(1, W, static_cast<size_t>(N) * K, N, K, [&](QPackedWeights& e) {
-    e.packed.resize(static_cast<size_t>(NB) * 16 * K4);
-    e.corr.assign(static_cast<size_t>(NB) * 16, 0);
-    pack_w_i8(N, K, K4, W, reinterpret_cast<int8_t*>(e.packed.data()), e.corr.data());
-  });
+  const auto pw = packed_i8(1, W, N, K, K4);
   const bool shift = path == I8Path::Avx512Vnni;
   const int mr = shift ? qgemm_kernels::kVnniRows : qgemm_kernels::kAvx2Rows;
   const qgemm_kernels::I8Rows rows_fn =
@@ -519,14 +659,15 @@ void to_bf16(long n, const float* x, uint16_t* out) {
 
 void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const float* bias, int act,
                float alpha, float* out) {
+  const Bf16Path path = bf16_path();
+  if (path == Bf16Path::Amx) {
+    amx_bf16(M, N, K, A, W, bias, act, alpha, out);
+    return;
+  }
 #ifdef MYELIN_QGEMM_HAVE_X86
-  if (bf16_path() == Bf16Path::Avx512Bf16) {
+  if (path == Bf16Path::Avx512Bf16) {
     const int K2 = (K + 1) / 2 * 2;
-    const int NB = (N + 15) / 16;
-    const auto pw = packed_weights(2, W, static_cast<size_t>(N) * K * sizeof(uint16_t), N, K, [&](QPackedWeights& e) {
-      e.packed.resize(static_cast<size_t>(NB) * 16 * K2 * sizeof(uint16_t));
-      pack_w_bf16(N, K, K2, W, reinterpret_cast<uint16_t*>(e.packed.data()));
-    });
+    const auto pw = packed_bf16(2, W, N, K, K2);
     const bool fused = act == kActRelu || act == kActLeakyRelu;
     split_rows(M, static_cast<double>(M) * N * K, [&](int m0, int m1) {
       const int rows = m1 - m0;
@@ -563,12 +704,35 @@ void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const 
 
 const char* qgemm_i8_path() {
   switch (i8_path()) {
+    case I8Path::Amx: return "amx";
     case I8Path::Avx512Vnni: return "avx512vnni";
     case I8Path::Avx2: return "avx2";
     default: return "scalar";
   }
 }
 
-const char* gemm_bf16_path() { return bf16_path() == Bf16Path::Avx512Bf16 ? "avx512bf16" : "fp32"; }
+const char* gemm_bf16_path() {
+  switch (bf16_path()) {
+    case Bf16Path::Amx: return "amx";
+    case Bf16Path::Avx512Bf16: return "avx512bf16";
+    default: return "fp32";
+  }
+}
+
+bool qgemm_i8_vnni() { return gemm_simd_level() == SimdLevel::Avx512 && features().vnni; }
+
+bool gemm_bf16_avx512bf16() { return gemm_simd_level() == SimdLevel::Avx512 && features().bf16; }
+
+std::string amx_status() {
+  if (g_amx_i8_test.load(std::memory_order_relaxed) != nullptr) return "emulated (tests)";
+  const qgemm_amx::Support& cpu = qgemm_amx::cpu_support();
+  if (!cpu.int8 && !cpu.bf16) return std::string("unavailable: ") + cpu.reason;
+  if (gemm_simd_level() != SimdLevel::Avx512) return std::string("off: the SIMD level is ") + gemm_simd_name() + " (MYELIN_SIMD)";
+  if (!amx_allowed()) return "off: MYELIN_SIMD names a level below amx";
+  const qgemm_amx::Support& s = qgemm_amx::support();
+  if (!s.int8 && !s.bf16) return std::string("unavailable: ") + s.reason;
+  return std::string("in use for ") + (s.int8 && s.bf16 ? "int8 and bf16" : s.int8 ? "int8" : "bf16") +
+         (s.reason[0] != '\0' ? std::string(" (") + s.reason + ")" : "");
+}
 
 }  // namespace myelin

@@ -11,6 +11,7 @@
 // denormals to signed zero and keeps NaN a (quiet) NaN, as vcvtneps2bf16 does.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace myelin {
 
@@ -52,9 +53,18 @@ void gemm_bf16(int M, int N, int K, const uint16_t* A, const uint16_t* W, const 
                float alpha, float* out);
 
 // The path each kernel takes on this CPU at the current SIMD level (MYELIN_SIMD caps it):
-// int8: "avx512vnni", "avx2" or "scalar"; bf16: "avx512bf16" or "fp32" (bf16 widened to float32
-// and run on the float32 GEMM at its level).
+// int8: "amx", "avx512vnni", "avx2" or "scalar"; bf16: "amx", "avx512bf16" or "fp32" (bf16 widened to
+// float32 and run on the float32 GEMM at its level). "amx": AMX tiles (qgemm_amx.h), chosen at level
+// avx512 when the CPU has AMX-INT8 / AMX-BF16, the OS grants the tile state (arch_prctl on Linux, asked
+// once per process) and MYELIN_SIMD is unset or "amx" (MYELIN_SIMD=avx512 keeps the AVX-512 paths).
 const char* qgemm_i8_path();
 const char* gemm_bf16_path();
+// Whether the AVX512-VNNI / AVX512-BF16 instructions are usable at the current level (whichever path
+// the GEMM takes): qconv's direct kernels use them.
+bool qgemm_i8_vnni();
+bool gemm_bf16_avx512bf16();
+// The AMX path's state in words, for info(): "in use for int8 and bf16", "unavailable: <why>" (no AMX
+// on this CPU, the OS refused the tile state, ...), or "off: <why>" (MYELIN_SIMD).
+std::string amx_status();
 
 }  // namespace myelin

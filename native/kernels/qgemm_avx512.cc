@@ -14,6 +14,8 @@
 
 #include <cstring>
 
+#include "qgemm_epilogue_avx512.h"
+
 namespace myelin {
 namespace qgemm_kernels {
 
@@ -62,6 +64,15 @@ void to_bf16_avx512(long n, const float* x, uint16_t* out) {
   }
 }
 
+// The epilogues of the AMX tiles (qgemm_amx_avx512.cc; the VNNI tiles below inline the same functions).
+void i8_epilogue_avx512(const I8Args& p, const int32_t* c, int ldc, int i0, int rows, int jb, int nb) {
+  i8_epilogue_block(p, c, ldc, i0, rows, jb, nb);
+}
+
+void bf16_epilogue_avx512(const Bf16Args& p, const float* c, int ldc, int i0, int rows, int jb, int nb) {
+  bf16_epilogue_block(p, c, ldc, i0, rows, jb, nb);
+}
+
 }  // namespace qgemm_kernels
 }  // namespace myelin
 
@@ -71,16 +82,12 @@ void to_bf16_avx512(long n, const float* x, uint16_t* out) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include "qgemm_epilogue_avx512.h"
-
 namespace myelin {
 namespace qgemm_kernels {
 namespace {
 
 constexpr int kMR = kVnniRows;
 static_assert(kBf16Rows == kVnniRows, "walk() tiles both kernels alike");
-
-inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
 // Rows i0 .. i0+R of columns jb*16 .. jb*16 + 16*C (C column blocks).
 template <int R, int C>
@@ -114,25 +121,7 @@ void i8_tile(const I8Args& p, int i0, int jb) {
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int c = 0; c < C; ++c) _mm512_store_si512(sums[r][c], acc[r][c]);
-  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  for (int c = 0; c < C; ++c) {
-    const int j0 = (jb + c) * 16;
-    const __mmask16 m = lanes(p.N - j0);
-    const __m512i corr = _mm512_loadu_si512(p.corr + j0);  // padded to whole blocks
-    const __m512 ws = _mm512_maskz_loadu_ps(m, p.w_scale + j0);
-    const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
-    for (int r = 0; r < R; ++r) {
-      // The *_round_ forms are not contracted into an FMA: each step rounds as the contract says.
-      const __m512 s = _mm512_mul_round_ps(_mm512_set1_ps(p.a_scale[i0 + r]), ws, kRound);
-      const __m512 q = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(sums[r][c]), corr));
-      __m512 v = _mm512_mul_round_ps(q, s, kRound);
-      if (p.bias != nullptr) v = _mm512_add_round_ps(v, bs, kRound);
-      v = epilogue_act(p.act, v, _mm512_set1_ps(p.alpha));
-      float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
-      if (m == 0xffff) _mm512_storeu_ps(o, v);
-      else _mm512_mask_storeu_ps(o, m, v);
-    }
-  }
+  i8_epilogue_block(p, &sums[0][0][0], C * 16, i0, R, jb, C);
 }
 
 template <int R, int C>
@@ -163,17 +152,7 @@ void bf16_tile(const Bf16Args& p, int i0, int jb) {
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int c = 0; c < C; ++c) _mm512_store_ps(sums[r][c], acc[r][c]);
-  for (int c = 0; c < C; ++c) {
-    const int j0 = (jb + c) * 16;
-    const __mmask16 m = lanes(p.N - j0);
-    const __m512 bs = p.bias != nullptr ? _mm512_maskz_loadu_ps(m, p.bias + j0) : _mm512_setzero_ps();
-    for (int r = 0; r < R; ++r) {
-      const __m512 v = epilogue_act(p.act, _mm512_add_ps(_mm512_load_ps(sums[r][c]), bs), _mm512_set1_ps(p.alpha));
-      float* o = p.out + static_cast<long>(i0 + r) * p.N + j0;
-      if (m == 0xffff) _mm512_storeu_ps(o, v);
-      else _mm512_mask_storeu_ps(o, m, v);
-    }
-  }
+  bf16_epilogue_block(p, &sums[0][0][0], C * 16, i0, R, jb, C);
 }
 
 // Walks the rows in tiles of kMR (then single rows) and the columns in pairs of 16-wide blocks.

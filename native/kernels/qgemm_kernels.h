@@ -50,6 +50,21 @@ struct Bf16Args {
 };
 using Bf16Rows = void (*)(const Bf16Args& args);
 
+// The epilogue of a block of sums (AMX stores its tiles to memory first): rows [i0, i0 + rows) of the
+// args' rows, column blocks jb .. jb + nb - 1 (16 columns each, the last clipped at N); the sum of row
+// i0 + r, column 16 * (jb + b) + l at c[r * ldc + 16 * b + l]. int8: qgemm.h's rule with args.corr (or
+// none when nullptr) subtracted first; bf16: sum + bias. Both apply args.act when it is kActRelu or
+// kActLeakyRelu (activation_forward's rule) and leave other activations to the caller.
+using I8Epilogue = void (*)(const I8Args& args, const int32_t* c, int ldc, int i0, int rows, int jb, int nb);
+using Bf16Epilogue = void (*)(const Bf16Args& args, const float* c, int ldc, int i0, int rows, int jb, int nb);
+void i8_epilogue_scalar(const I8Args& args, const int32_t* c, int ldc, int i0, int rows, int jb, int nb);  // qgemm.cc
+void bf16_epilogue_scalar(const Bf16Args& args, const float* c, int ldc, int i0, int rows, int jb, int nb);
+
+// AMX rows functions (qgemm_amx.h has the layouts they read): replaces the hardware ones and forces the
+// AMX path, whatever the CPU and level, while set (the C++ tests run the tile emulator through the whole
+// qgemm_i8 / gemm_bf16 driver this way); nullptr restores the detection. Not for production use.
+void set_amx_rows_for_testing(I8Rows i8, Bf16Rows bf16);
+
 // One row of the int8 quantiser (quantize_rows_i8's rule, bit for bit): max |x| (and whether any x
 // is NaN or infinite), then q = round-to-even(clamp(f32(x * inv), -127, 127)).
 using RowAbsMax = float (*)(int K, const float* x, bool* nonfinite);
@@ -78,6 +93,9 @@ void i8_rows_avx2(const I8Args& args);
 // vdpbf16ps. Only call when the CPU has AVX512-VNNI / AVX512-BF16.
 void i8_rows_avx512vnni(const I8Args& args);
 void bf16_rows_avx512(const Bf16Args& args);
+// The AVX-512 epilogues (qgemm_avx512.cc, AVX-512 F/BW only): the VNNI tiles' and the AMX tiles'.
+void i8_epilogue_avx512(const I8Args& args, const int32_t* c, int ldc, int i0, int rows, int jb, int nb);
+void bf16_epilogue_avx512(const Bf16Args& args, const float* c, int ldc, int i0, int rows, int jb, int nb);
 #endif
 
 }  // namespace qgemm_kernels

@@ -1,4 +1,5 @@
-// CPU feature detection: AVX-512, AVX2+FMA or scalar, decided once (MYELIN_SIMD=avx2|scalar caps it).
+// CPU feature detection: AVX-512, AVX2+FMA or scalar, decided once (MYELIN_SIMD=avx2|scalar caps it;
+// MYELIN_SIMD=avx512 keeps AVX-512 but turns the AMX tiles off).
 #include "cpu.h"
 
 #include <atomic>
@@ -60,7 +61,19 @@ std::atomic<int>& level_slot() {
   return slot;
 }
 
+std::atomic<bool>& amx_slot() {
+  static std::atomic<bool> slot{[] {
+    const char* forced = std::getenv("MYELIN_SIMD");
+    return forced == nullptr || forced[0] == '\0' || std::strcmp(forced, "amx") == 0;
+  }()};
+  return slot;
+}
+
 }  // namespace
+
+bool amx_allowed() { return gemm_simd_level() == SimdLevel::Avx512 && amx_slot().load(std::memory_order_relaxed); }
+
+void set_amx_allowed(bool allowed) { amx_slot().store(allowed, std::memory_order_relaxed); }
 
 SimdLevel gemm_simd_level() {
   return static_cast<SimdLevel>(level_slot().load(std::memory_order_relaxed));

@@ -20,6 +20,12 @@ SimdLevel vector_simd_level();
 SimdLevel gemm_simd_level();
 const char* gemm_simd_name();  // "avx512", "avx2" or "scalar"
 
+// Whether the AMX tiles (the int8 / bf16 GEMMs' path above AVX-512, qgemm.h) may be used: at GEMM level
+// avx512, unless MYELIN_SIMD names a level ("avx512", "avx2", "scalar" turn AMX off; unset or "amx" allow
+// it). set_amx_allowed overrides it for the process (tests and benchmarks).
+bool amx_allowed();
+void set_amx_allowed(bool allowed);
+
 // Overrides the level for the whole process (tests and benchmarks compare the paths). A level the
 // CPU lacks is clamped to what it supports. Kernels read the level on every call.
 void set_simd_level(SimdLevel level);

@@ -7,7 +7,7 @@
 // int8: native and TS must agree bit for bit for act none/relu/leakyRelu (and both lie within a
 // few float32 roundings of the float64 reference for every activation); quantizeRowsI8 and toBf16
 // bit for bit; gemmBf16 within float32 accumulation error of the float64 reference. Prints one
-// JSON line: { int8Path, bf16Path, checked, failures }.
+// JSON line: { int8Path, bf16Path, qconvPath, qconvBf16Path, amx, checked, failures }.
 'use strict';
 const path = require('path');
 const { dist, C, J, rnd } = require('./twin-child').twinChild();
@@ -371,4 +371,4 @@ try {
 if (!/^im2colBf16: the geometry .* disagrees with/.test(rejected)) fail(`im2colBf16 with a 3x3 -> 2x2 geometry that padding 1 makes 3x3: '${rejected}'`);
 
 const info = C.info();
-console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, qconvPath: info.qconvPath, qconvBf16Path: info.qconvBf16Path, checked, failures }));
+console.log(JSON.stringify({ int8Path: info.int8Path, bf16Path: info.bf16Path, qconvPath: info.qconvPath, qconvBf16Path: info.qconvBf16Path, amx: info.amx, checked, failures }));
