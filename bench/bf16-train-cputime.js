@@ -6,7 +6,9 @@
 // their sum), and the eight matrix products of the step timed alone on both kernels.
 // Run with MYELIN_NUM_THREADS=1 for per-core figures (CPU time of 2 threads includes the pool's spinning).
 //
-//   MYELIN_NUM_THREADS=1 node bench/bf16-train-cputime.js [--batch 128] [--rounds 9] [--steps 100]
+//   MYELIN_NUM_THREADS=1 node bench/bf16-train-cputime.js [--batch 128] [--rounds 15] [--steps 100] [--wall]
+//
+// --wall times the phases (not the products alone) in wall-clock microseconds instead, e.g. at two threads.
 'use strict';
 const os = require('os');
 const m = require('..');
@@ -33,6 +35,9 @@ function main() {
   const batch = arg('--batch', 128);
   const rounds = arg('--rounds', 15);
   const steps = arg('--steps', Math.max(20, Math.round(12800 / batch)));
+  // --wall: the phases in wall-clock microseconds (two threads: run under chrt -f 10 on a quiet machine).
+  const wall = process.argv.includes('--wall');
+  const clock = wall ? () => Number(process.hrtime.bigint()) / 1e3 : () => { const u = process.cpuUsage(); return u.user + u.system; };
   m.setBackend('native');
   const info = m.info();
   let s = 1;
@@ -43,21 +48,20 @@ function main() {
   const setup = (precision) => {
     const model = new m.nn.Sequential([new m.nn.Linear(784, 256), new m.nn.ReLU(), new m.nn.Linear(256, 128), new m.nn.ReLU(), new m.nn.Linear(128, 10)], { seed: 7 });
     const opt = new m.optim.Adam(model.parameters(), { lr: 1e-3 });
-    const us = (u) => u.user + u.system;
     const block = (n) => {
       const t = { forward: 0, backward: 0, optimizer: 0 };
       for (let i = 0; i < n; i++) {
-        const c0 = process.cpuUsage();
+        const c0 = clock();
         opt.zeroGrad();
         const loss = m.nn.crossEntropy(model.forward(x), y);
-        const c1 = process.cpuUsage();
+        const c1 = clock();
         loss.backward();
-        const c2 = process.cpuUsage();
+        const c2 = clock();
         opt.step();
-        const c3 = process.cpuUsage();
-        t.forward += us(c1) - us(c0);
-        t.backward += us(c2) - us(c1);
-        t.optimizer += us(c3) - us(c2);
+        const c3 = clock();
+        t.forward += c1 - c0;
+        t.backward += c2 - c1;
+        t.optimizer += c3 - c2;
       }
       return t;
     };
@@ -97,14 +101,14 @@ function main() {
   const gf = gemms.reduce((a, g) => a + g.fp32, 0), gb = gemms.reduce((a, g) => a + g.bf16, 0);
   console.log(`CPU: ${os.cpus()[0].model}; mixed bf16 path ${info.mixedBf16Path}; ${info.threads} thread(s); batch ${batch}; ${rounds} rounds x ${steps} steps; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const paired = times.fp32.step.map((t, r) => t / times.bf16.step[r]);
-  console.log(`train step CPU us (median): fp32 ${f.step.toFixed(0)}, bf16 ${b.step.toFixed(0)}: bf16 ${(f.step / b.step).toFixed(2)}x fp32 (${(batch / f.step * 1e6 / 1e3).toFixed(1)}k vs ${(batch / b.step * 1e6 / 1e3).toFixed(1)}k samples per CPU second); ` +
+  console.log(`train step ${wall ? 'wall' : 'CPU'} us (median): fp32 ${f.step.toFixed(0)}, bf16 ${b.step.toFixed(0)}: bf16 ${(f.step / b.step).toFixed(2)}x fp32 (${(batch / f.step * 1e6 / 1e3).toFixed(1)}k vs ${(batch / b.step * 1e6 / 1e3).toFixed(1)}k samples per ${wall ? "" : "CPU "}second); ` +
     `per-round ratios: median ${median(paired).toFixed(2)}, range ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}`);
   console.log('part         fp32 us   bf16 us   ratio');
   for (const k of Object.keys(fs)) console.log(`${k.padEnd(10)} ${fs[k].toFixed(0).padStart(9)} ${bs[k].toFixed(0).padStart(9)}   ${(fs[k] / bs[k]).toFixed(2)}`);
   console.log('product alone                  fp32 us (GF/s)    bf16 us (GF/s)   ratio');
   for (const g of gemms) console.log(`${(g.name + ' ' + g.shape).padEnd(30)} ${g.fp32.toFixed(1).padStart(7)} (${g.gflops.fp32.toFixed(0).padStart(3)})  ${g.bf16.toFixed(1).padStart(9)} (${g.gflops.bf16.toFixed(0).padStart(3)})   ${(g.fp32 / g.bf16).toFixed(2)}`);
   console.log(`the 8 products: fp32 ${gf.toFixed(0)} us (${(100 * gf / f.step).toFixed(0)}% of the fp32 step), bf16 ${gb.toFixed(0)} us (${(100 * gb / b.step).toFixed(0)}% of the bf16 step), ratio ${(gf / gb).toFixed(2)}`);
-  console.log(JSON.stringify({ cpu: os.cpus()[0].model, path: info.mixedBf16Path, threads: info.threads, batch, rounds, steps, load: os.loadavg(), fp32: fs, bf16: bs, ratio: f.step / b.step, pairedRatios: paired, gemms }));
+  console.log(JSON.stringify({ cpu: os.cpus()[0].model, clock: wall ? 'wall' : 'cpu', path: info.mixedBf16Path, threads: info.threads, batch, rounds, steps, load: os.loadavg(), fp32: fs, bf16: bs, ratio: f.step / b.step, pairedRatios: paired, gemms }));
 }
 
 main();
