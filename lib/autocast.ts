@@ -21,7 +21,7 @@ export function currentPrecision(): Precision {
 
 /**
  * Runs fn with the matrix products of nn.Linear (forward and both backward products), ops.linear and
- * matmul in `precision`, and returns what fn returns. 'bf16' rounds each product's operands to bfloat16 and
+ * matmul / bmm in `precision`, and returns what fn returns. 'bf16' rounds each product's operands to bfloat16 and
  * sums in float32 (vdpbf16ps on CPUs with AVX512-BF16; elsewhere the same maths on the float32 kernels):
  * the weights stay float32 (the master copy the optimizer updates), as do gradients, optimizer state,
  * activations, losses and every elementwise op. bf16 keeps float32's exponent range, so no loss

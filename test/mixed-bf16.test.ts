@@ -126,7 +126,7 @@ describe('autocast', () => {
         expect(autocast('fp32', () => autocast('bf16', () => currentPrecision()))).toBe('bf16');
       });
 
-      it('matmul and ops.linear under bf16 equal the products of the bf16-rounded operands', () => {
+      it('matmul (2-D and broadcast-batched) and ops.linear under bf16 equal the products of the bf16-rounded operands', () => {
         setBackend(backend);
         const rng = new Rng(SEED + 2);
         const a = new Tensor(rand(rng, 5 * 70), [5, 70], true);
@@ -149,6 +149,13 @@ describe('autocast', () => {
             expect(Math.abs(ga[i * 70 + k] - s)).toBeLessThanOrEqual(1e-5);
           }
         }
+        // Broadcast batch dims (bmm's path): [2, 5, 70] x [1, 70, 6].
+        const a3 = new Tensor(rand(rng, 2 * 5 * 70), [2, 5, 70]);
+        const b3 = new Tensor(b.data.slice(), [1, 70, 6]);
+        const got3 = autocast('bf16', () => matmul(a3, b3));
+        const want3 = matmul(new Tensor(roundToBf16(a3.size, a3.data), a3.shape), new Tensor(rb.data.slice(), [1, 70, 6]));
+        got3.data.forEach((v, i) => expect(Math.abs(v - want3.data[i])).toBeLessThanOrEqual(tol));
+        expect(Math.max(...got3.data.map((v, i) => Math.abs(v - matmul(a3, b3).data[i])))).toBeGreaterThan(10 * tol);
         const w = new Tensor(rand(rng, 6 * 70), [6, 70]);
         const rw = new Tensor(roundToBf16(w.size, w.data), w.shape);
         const l16 = autocast('bf16', () => linear(a, w, null, 'relu'));
