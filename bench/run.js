@@ -105,7 +105,7 @@ async function main() {
 
   const { runGemm } = require('./cases/gemm');
   const { runActivations } = require('./cases/activations');
-  const { runTrainStep, runEpoch, runXor } = require('./cases/training');
+  const { runTrainStep, runTrainStepBf16, runEpoch, runXor } = require('./cases/training');
   const { runInference } = require('./cases/inference');
   const { runOverhead } = require('./cases/overhead');
   const { runCsv } = require('./cases/csv');
@@ -123,7 +123,7 @@ async function main() {
   const { runAttention } = require('./cases/attention');
   const { runThreads } = require('./cases/threads');
   const runners = {
-    gemm: runGemm, activation: runActivations, training: runTrainStep, epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
+    gemm: runGemm, activation: runActivations, training: async (ctx) => [...(await runTrainStep(ctx)), ...(await runTrainStepBf16(ctx))], epoch: runEpoch, inference: runInference, overhead: runOverhead, xor: runXor, csv: runCsv,
     denormal: runDenormals, serving: runServing, csvpredict: runCsvPredict, pipeline: runPipeline, lowp: runLowp, cnn: runCnn, embedding: runEmbedding, layernorm: runLayerNorm, rnn: runRnn, attention: runAttention, threads: runThreads,
     'cnn-accuracy': runCnnAccuracy, distributed: runDistributed,
   };

@@ -2,6 +2,7 @@
 export { Tensor, tensor, zeros, ones, full, eye, randn, rand, arange, shapeToString, type NestedArray, type NumericArray, type TensorOptions, type RandomOptions } from './tensor';
 export { IntTensor, intTensor, type IndexLike } from './int-tensor';
 export { noGrad, isGradEnabled, trainingStep } from './autograd';
+export { autocast, currentPrecision, type Precision } from './autocast';
 export { info, setBackend, availableBackends, type BackendName, type SelectedBackendInfo } from './backend/select';
 export { Rng, manualSeed } from './random';
 export * as ops from './ops';

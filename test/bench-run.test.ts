@@ -84,7 +84,7 @@ describe('bench/run.js --quick', () => {
 
   it('evaluates every README target (met, not met, or n/a without --peers)', () => {
     const ids = results.targets.map((t) => t.id);
-    expect(ids).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'latency', 'napi-overhead', 'xor', 'denormal', 'resnet-accuracy', 'resnet-vs-pytorch', 'serving', 'latency-vs-ort', 'async-throughput', 'async-latency']);
+    expect(ids).toEqual(['train-vs-pytorch', 'train-vs-tfjs', 'infer-vs-best', 'train-bf16-128', 'train-bf16-512', 'latency', 'napi-overhead', 'xor', 'denormal', 'resnet-accuracy', 'resnet-vs-pytorch', 'serving', 'latency-vs-ort', 'async-throughput', 'async-latency']);
     expect(results.targets.find((t) => t.id === 'train-vs-pytorch')!.met).toBeNull();
   });
 

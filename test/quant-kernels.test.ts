@@ -3,26 +3,16 @@
 // for bit) and a float64 reference of the quantised maths; rounding to bf16 against an independent
 // reference; errors.
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { backendsUnderTest, requireBackend } from './helpers/backends';
 import { ensureDist, ROOT } from './helpers/dist';
 import { freshSeed } from './helpers/reference';
+import { cpuFlags } from './helpers/cpu-flags';
 
 const SEED = freshSeed();
 const native = backendsUnderTest().find((b) => b.name === 'native');
-
-/** The CPU's feature flags (Linux), to know which paths the default level must take. */
-function cpuFlags(): Set<string> {
-  try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-  } catch {
-    return new Set();
-  }
-}
 
 const flags = cpuFlags();
 const has = (...names: string[]): boolean => names.every((n) => flags.has(n));

@@ -1,4 +1,5 @@
-// Training cases: MLP 784-256-128-10 step (batch 32/128/512), one epoch, and the XOR 2-8-1 step.
+// Training cases: MLP 784-256-128-10 step (batch 32/128/512), the same step in bf16 mixed precision against fp32
+// (batch 128/512), one epoch, and the XOR 2-8-1 step.
 'use strict';
 const { measureCase, randomArray, randomLabels, backendCandidate } = require('../lib/cases');
 const { api, buildMlp, buildXor, trainStep } = require('../lib/mlp');
@@ -9,7 +10,7 @@ const { rng } = require('../lib/cases');
 const MLP = [784, 256, 128, 10];
 const POOL = 4; // distinct pre-built batches cycled through by the step benchmark
 
-function stepCandidate(ctx, a, name, batch) {
+function stepCandidate(ctx, a, name, batch, precision = 'fp32') {
   const model = buildMlp(a, MLP, 7);
   const opt = new a.Adam(model.parameters(), { lr: 1e-3 });
   const xs = [];
@@ -19,10 +20,11 @@ function stepCandidate(ctx, a, name, batch) {
     ys.push(randomLabels(batch, MLP[MLP.length - 1], 200 + p));
   }
   let i = 0;
-  return backendCandidate(ctx, name, () => {
+  const step = () => {
     const k = i++ % POOL;
     trainStep(model, opt, xs[k], ys[k], a.crossEntropy);
-  });
+  };
+  return backendCandidate(ctx, name, precision === 'fp32' ? step : () => ctx.myelin.autocast(precision, step));
 }
 
 /** The naive pure-JS MLP (plain loops, no library) on the same pool of batches. */
@@ -61,6 +63,41 @@ async function runTrainStep(ctx) {
           display: { kind: 'rate', unit: 'samples/s', work: batch },
           baseline: 'naive',
           note: 'MLP 784-256-128-10 ReLU, Adam lr 1e-3, softmax cross-entropy; steps on synthetic data of Fashion-MNIST shape',
+        },
+        cands,
+      ),
+    );
+  }
+  return records;
+}
+
+/**
+ * bf16 mixed precision (autocast('bf16'): the matrix products on bf16 operands, fp32 weights, gradients and Adam
+ * state) against fp32 on the same step, native backend, interleaved in one run: candidate 'native' is fp32,
+ * 'bf16' the mixed-precision step; speedup.bf16 is their ratio.
+ */
+async function runTrainStepBf16(ctx) {
+  const m = ctx.myelin;
+  if (typeof m.autocast !== 'function') return [];
+  if (!ctx.backends.native) return [];
+  const a = api(m);
+  const info = ctx.backends.native.info();
+  const records = [];
+  for (const batch of [128, 512]) {
+    const cands = [stepCandidate(ctx, a, 'native', batch), { ...stepCandidate(ctx, a, 'native', batch, 'bf16'), name: 'bf16' }];
+    records.push(
+      await measureCase(
+        ctx,
+        {
+          id: `train-step-bf16-${batch}`,
+          group: 'training',
+          label: `MLP train step, batch ${batch}, bf16 mixed precision vs fp32`,
+          short: `MLP train step bf16, batch ${batch}`,
+          display: { kind: 'rate', unit: 'samples/s', work: batch },
+          baseline: 'native',
+          note: `native backend: fp32 ('native') vs autocast('bf16') ('bf16'; mixed bf16 path ${info.mixedBf16Path}, ${info.threads} threads); ` +
+            'MLP 784-256-128-10 ReLU, Adam lr 1e-3, synthetic batches of Fashion-MNIST shape',
+          paths: { mixedBf16: info.mixedBf16Path },
         },
         cands,
       ),
@@ -154,4 +191,4 @@ async function runXor(ctx) {
   ];
 }
 
-module.exports = { runTrainStep, runEpoch, runXor, stepCandidate, MLP };
+module.exports = { runTrainStep, runTrainStepBf16, runEpoch, runXor, stepCandidate, MLP };

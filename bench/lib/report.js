@@ -83,6 +83,12 @@ function pairedAsyncLine(r) {
   return `  ${r.label}: ${p.median.toFixed(3)}× ±${(p.halfIqr * 100).toFixed(1)}% over ${p.n} pairs, range ${p.min.toFixed(2)}-${p.max.toFixed(2)} (limit ${p.limit}×)${p.flagged ? '  BELOW THE LIMIT' : ''}`;
 }
 
+/** The bf16 mixed-precision training steps: fp32 ('native') and autocast('bf16') ('bf16') of one run, and their ratio. */
+function mixedBf16Table(recs) {
+  const rows = recs.map((r) => [r.label, r.display.unit, cell(r, 'native'), cell(r, 'bf16'), ratio(r, 'bf16', 'native')]);
+  return `bf16 mixed-precision training (native backend)\n${formatTable(['case', 'unit', 'fp32', 'bf16 (autocast)', 'bf16 vs fp32'], rows)}\n  ${recs[0].note}`;
+}
+
 function casesTables(records) {
   const groups = [];
   for (const r of records) if (!groups.includes(r.group)) groups.push(r.group);
@@ -126,6 +132,13 @@ function casesTables(records) {
       continue;
     }
     recs = recs.filter((r) => !isPairedAsync(r));
+    // bf16 mixed-precision training steps (bench/cases/training.js): their own table after the group's.
+    const mixed = recs.filter((r) => r.candidates.bf16 && r.id.startsWith('train-step-bf16'));
+    recs = recs.filter((r) => !mixed.includes(r));
+    if (recs.length === 0) {
+      out.push(mixedBf16Table(mixed));
+      continue;
+    }
     const hasNaive = recs.some((r) => r.candidates.naive);
     const hasNapi = recs.some((r) => r.candidates.napi);
     const headers = ['case', 'unit', 'myelin native', 'myelin pure TS'];
@@ -155,6 +168,7 @@ function casesTables(records) {
     }
     if (notes.length || caseNotes.length) out.push([...caseNotes, ...notes].join('\n'));
     if (paired.length) out.push(paired.map(pairedAsyncLine).join('\n'));
+    if (mixed.length) out.push(mixedBf16Table(mixed));
   }
   return out.join('\n\n');
 }
@@ -210,6 +224,12 @@ function evaluateTargets(records, peers) {
     1.3,
     'needs --peers',
   );
+  for (const batch of [128, 512]) {
+    const r = byId[`train-step-bf16-${batch}`];
+    const ok = r && ['native', 'bf16'].every((n) => r.candidates[n] && r.candidates[n].status === 'ok');
+    ratioTarget(`train-bf16-${batch}`, `bf16 mixed-precision training step >= 1.5x fp32 (batch ${batch}, ${r && r.paths ? r.paths.mixedBf16 : 'n/a'})`,
+      ok ? med(r.candidates.bf16) : null, ok ? med(r.candidates.native) : null, 1.5, 'needs --only training and the native backend');
+  }
   const lat = med(my.infer1) != null ? med(my.infer1) : byId['infer-1'] && byId['infer-1'].candidates.native && med(byId['infer-1'].candidates.native);
   t.push(lat == null ? { id: 'latency', text: 'batch-1 latency <= 30 µs', measured: 'not measured', met: null } : { id: 'latency', text: 'batch-1 latency <= 30 µs', value: lat, measured: `${lat.toFixed(1)} µs`, met: lat <= 30 });
   const ovRec = byId['overhead-add'];

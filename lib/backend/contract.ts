@@ -50,6 +50,8 @@ export interface BackendInfo {
   bf16Path?: 'amx' | 'avx512bf16' | 'fp32';
   /** The AMX tiles' state (native only): 'in use for int8 and bf16', or 'unavailable: <why>' / 'off: <why>'. */
   amx?: string;
+  /** Path of the mixed-precision GEMM of autocast('bf16') (native only): AVX512-BF16, or bf16-rounded operands on the float32 GEMM. */
+  mixedBf16Path?: 'avx512bf16' | 'fp32';
   /** Path of the int8 convolution at stride 1 (native only): the direct AVX512-VNNI kernel, or patch rows through the int8 GEMM. */
   qconvPath?: 'avx512vnni-direct' | 'im2col';
   /** Path of the bf16 convolution at stride 1 (native only): the direct AVX512-BF16 kernel, or patch rows through the bf16 GEMM. */

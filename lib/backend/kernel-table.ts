@@ -163,21 +163,31 @@ function attentionRow(doc: string, tail: Arg[], cppName: string): KernelRow {
   };
 }
 
+/** gemm's and gemmMixedBf16's arguments. */
+const GEMM_ARGS: Arg[] = [bool('transA'), bool('transB'), dim('M'), dim('N'), dim('K'), float('alpha'),
+  f32('A', 'M*K'), f32('B', 'K*N'), float('beta'), f32('C', 'M*N')];
+/** linearForward's and linearForwardMixedBf16's arguments. */
+const LINEAR_FORWARD_ARGS: Arg[] = [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32OrNull('bias', 'N'),
+  act, float('alpha'), f32('out', 'M*N'), f32OrNull('preact', 'M*N')];
+/** linearBackward's and linearBackwardMixedBf16's arguments. */
+const LINEAR_BACKWARD_ARGS: Arg[] = [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32('Y', 'M*N'),
+  f32OrNull('preact', 'M*N', { arg: 'act', in: ['gelu', 'geluTanh'] }), f32('dY', 'M*N'), act,
+  float('alpha'), f32('dZ', 'M*N'), f32OrNull('dX', 'M*K'), f32('dW', 'N*K'), f32OrNull('dB', 'N'),
+  bool('accumulate'), bool('accumulateX')];
+
 export const KERNELS = {
   gemm: {
     doc: `C = alpha * op(A) * op(B) + beta * C.  op(A) is M x K, op(B) is K x N, C is M x N.
 A is stored M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true).
 When beta == 0, C is not read (NaN/garbage in C does not propagate).`,
-    args: [bool('transA'), bool('transB'), dim('M'), dim('N'), dim('K'), float('alpha'),
-      f32('A', 'M*K'), f32('B', 'K*N'), float('beta'), f32('C', 'M*N')],
+    args: GEMM_ARGS,
     cpp: 'gemm.h myelin::gemm',
   },
 
   linearForward: {
     doc: `Fused dense layer forward: out[M,N] = act(X[M,K] * W^T + bias), W is [N,K] (PyTorch layout).
 bias may be null. If preact is non-null it receives X * W^T + bias (needed by gelu backward).`,
-    args: [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32OrNull('bias', 'N'),
-      act, float('alpha'), f32('out', 'M*N'), f32OrNull('preact', 'M*N')],
+    args: LINEAR_FORWARD_ARGS,
     options: true,
     cpp: 'linear.h myelin::linear_forward',
   },
@@ -192,10 +202,7 @@ With accumulate true, dW/dB are added to (+=), with accumulateX true dX is; othe
 overwritten (a fresh dX needs no zero fill while dW/dB accumulate into a parameter's gradient).
 act' uses Y for relu/leakyRelu/sigmoid/tanh and preact for gelu/geluTanh (preact may be null
 for the others).`,
-    args: [dim('M'), dim('N'), dim('K'), f32('X', 'M*K'), f32('W', 'N*K'), f32('Y', 'M*N'),
-      f32OrNull('preact', 'M*N', { arg: 'act', in: ['gelu', 'geluTanh'] }), f32('dY', 'M*N'), act,
-      float('alpha'), f32('dZ', 'M*N'), f32OrNull('dX', 'M*K'), f32('dW', 'N*K'), f32OrNull('dB', 'N'),
-      bool('accumulate'), bool('accumulateX')],
+    args: LINEAR_BACKWARD_ARGS,
     options: true,
     cpp: 'linear.h myelin::linear_backward',
   },
@@ -667,6 +674,28 @@ dQkv [B, T, Q] (the query, key and value gradients in qkv's layout) is overwritt
     options: true,
     example: { sizes: { B: 2, T: 3, H: 2, E: 4, Q: 12 } },
     cpp: 'attention.h myelin::attention_qkv_backward',
+  },
+  // ---- bf16 mixed-precision training (bf16-train): products of bf16-rounded float32 operands, float32 sums
+  // (native/kernels/gemm_mixed_bf16*.cc, lib/backend/js/mixed-bf16.ts); autocast('bf16') routes the
+  // matrix products of Linear and matmul here.
+  gemmMixedBf16: {
+    doc: `gemm with bf16 products: C = alpha * op(bf16(A)) * op(bf16(B)) + beta * C, every element of A and B rounded to
+bfloat16 (nearest even, float32 denormals to signed zero, as toBf16) and the exact products summed in float32
+(vdpbf16ps on AVX512-BF16; elsewhere the rounded operands on the float32 gemm). Shapes and beta as gemm.`,
+    args: GEMM_ARGS,
+    cpp: 'gemm_mixed_bf16.h myelin::gemm_mixed_bf16',
+  },
+  linearForwardMixedBf16: {
+    doc: 'linearForward with the product X * W^T on gemmMixedBf16 (bias, activation and preact in float32).',
+    args: LINEAR_FORWARD_ARGS,
+    options: true,
+    cpp: 'linear.h myelin::linear_forward_mixed_bf16',
+  },
+  linearBackwardMixedBf16: {
+    doc: 'linearBackward with dX = dZ * W and dW = dZ^T * X on gemmMixedBf16 (dZ and dB in float32).',
+    args: LINEAR_BACKWARD_ARGS,
+    options: true,
+    cpp: 'linear.h myelin::linear_backward_mixed_bf16',
   },
 } satisfies Record<string, KernelRow>;
 

@@ -7,6 +7,7 @@ import { scratch } from './scratch';
 import { gradBuffer, outputBuffer, privateBuffer, releaseAfterBackward } from '../buffer-pool';
 import { checkNumber, checkOneOf, checkTensor } from '../validate';
 import { ACTIVATION_CODE } from '../backend/contract';
+import { currentPrecision } from '../autocast';
 
 /**
  * y = act(x W^T + b) with W of shape [out, in] (PyTorch layout) and b of shape [out] (or null), in one
@@ -16,6 +17,7 @@ import { ACTIVATION_CODE } from '../backend/contract';
  * @param bias a Tensor [out], or null.
  * @param act an activation fused into the kernel: 'none' (default), 'relu', 'leakyRelu', 'sigmoid', 'tanh',
  * 'gelu' or 'geluTanh'.
+ * Under autocast('bf16') the products (forward, dX and dW) run with bf16 operands and float32 sums.
  * @param alpha the leaky-relu slope (default 0.01; used with 'leakyRelu' only).
  * @returns a Tensor [..., out].
  * @throws Error when x, weight or bias is not a Tensor, act is unknown, alpha (with 'leakyRelu') is not a finite
@@ -44,11 +46,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
   const M = x.size / K;
   const outShape = [...x.shape.slice(0, -1), N];
   const backend = getBackend();
+  // Under autocast('bf16') both directions multiply in bf16 (the backward keeps the forward's precision).
+  const bf16 = currentPrecision() === 'bf16';
   const y = outputBuffer(M * N);
   const tracked = needsGrad(x, weight, bias);
   // GELU's backward needs the pre-activation; only kept when a backward pass can come.
   const preact = tracked && (act === 'gelu' || act === 'geluTanh') ? privateBuffer(M * N) : null;
-  if (M > 0) backend.linearForward({ M, N, K, X: x.data, W: weight.data, bias: bias ? bias.data : null, act, alpha, out: y, preact });
+  if (M > 0) {
+    const args = { M, N, K, X: x.data, W: weight.data, bias: bias ? bias.data : null, act, alpha, out: y, preact };
+    if (bf16) backend.linearForwardMixedBf16(args);
+    else backend.linearForward(args);
+  }
   const out = new Tensor(y, outShape);
   if (!tracked && !isTracing()) return out;
 
@@ -66,9 +74,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, act: Acti
     const dW = wIntoGrad ?? fresh(N * K);
     const dB = bias && bias.requiresGrad ? (bIntoGrad ?? fresh(N)) : null;
     if (M > 0) {
-      backend.linearBackward({
-        M, N, K, X: x.data, W: weight.data, Y: y, preact, dY: g, act, alpha, dZ: scratch(M * N), dX, dW, dB, accumulate, accumulateX: false,
-      });
+      const args = { M, N, K, X: x.data, W: weight.data, Y: y, preact, dY: g, act, alpha, dZ: scratch(M * N), dX, dW, dB, accumulate, accumulateX: false };
+      if (bf16) backend.linearBackwardMixedBf16(args);
+      else backend.linearBackward(args);
     }
     releaseAfterBackward(preact);
     const gW = weight.requiresGrad && !wIntoGrad ? dW : null;

@@ -1,26 +1,10 @@
 // Matrix product (2-D and batched over leading dimensions) via the gemm kernel, with its backward rule.
-import { getBackend } from '../backend/select';
-import type { Backend } from '../backend/contract';
 import { record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { checkTensor } from '../validate';
 import { batchedMatmul } from './seq';
-
-/**
- * C = op(A) op(B) + beta C through the backend, allowing empty dimensions (the kernels take sizes
- * >= 1): nothing to compute when M or N is 0; with K = 0 the product is zero (C = beta C).
- */
-function gemm(
-  backend: Backend, transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Float32Array, B: Float32Array, beta: 0 | 1, C: Float32Array,
-): void {
-  if (M === 0 || N === 0) return;
-  if (K === 0) {
-    if (beta === 0) C.fill(0, 0, M * N);
-    return;
-  }
-  backend.gemm(transA, transB, M, N, K, 1, A, B, beta, C);
-}
+import { currentPrecision } from '../autocast';
+import { gemmBlock } from './gemm-block';
 
 /**
  * a @ b. Shapes: [M,K] x [K,N] -> [M,N]; [...B,M,K] x [...B,K,N] -> [...B,M,N] (same batch dims);
@@ -52,18 +36,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (aBatch.length > 0 && bBatch.length > 0 && shapeToString(aBatch) !== shapeToString(bBatch)) return batchedMatmul('matmul', a, b);
   const batchShape = aBatch.length > 0 ? aBatch : bBatch;
   const batch = sizeOf(batchShape);
-  const backend = getBackend();
+  // Under autocast('bf16') the product and its gradients multiply in bf16 (the backward keeps the forward's precision).
+  const bf16 = currentPrecision() === 'bf16';
   const out = new Float32Array(batch * M * N);
   const aStride = aBatch.length > 0 ? M * K : 0;
   const bStride = bBatch.length > 0 ? K * N : 0;
 
   if (bStride === 0) {
     // a's rows (over every batch) times one shared b: a single [batch*M, K] x [K, N] product.
-    gemm(backend, false, false, batch * M, N, K, a.data, b.data, 0, out);
+    gemmBlock(bf16, false, false, batch * M, N, K, a.data, b.data, 0, out);
   } else {
     for (let i = 0; i < batch; i++) {
-      gemm(
-        backend, false, false, M, N, K,
+      gemmBlock(
+        bf16, false, false, M, N, K,
         a.data.subarray(i * aStride, i * aStride + M * K),
         b.data.subarray(i * bStride, i * bStride + K * N),
         0, out.subarray(i * M * N, (i + 1) * M * N),
@@ -78,11 +63,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       // dA = dC * B^T
       ga = new Float32Array(a.size);
       if (bStride === 0) {
-        gemm(backend, false, true, batch * M, K, N, g, b.data, 0, ga);
+        gemmBlock(bf16, false, true, batch * M, K, N, g, b.data, 0, ga);
       } else {
         for (let i = 0; i < batch; i++) {
-          gemm(
-            backend, false, true, M, K, N,
+          gemmBlock(
+            bf16, false, true, M, K, N,
             g.subarray(i * M * N, (i + 1) * M * N),
             b.data.subarray(i * bStride, i * bStride + K * N),
             aStride === 0 ? 1 : 0, ga.subarray(i * aStride, i * aStride + M * K),
@@ -94,11 +79,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       // dB = A^T * dC
       gb = new Float32Array(b.size);
       if (bStride === 0) {
-        gemm(backend, true, false, K, N, batch * M, a.data, g, 0, gb);
+        gemmBlock(bf16, true, false, K, N, batch * M, a.data, g, 0, gb);
       } else {
         for (let i = 0; i < batch; i++) {
-          gemm(
-            backend, true, false, K, N, M,
+          gemmBlock(
+            bf16, true, false, K, N, M,
             a.data.subarray(i * aStride, i * aStride + M * K),
             g.subarray(i * M * N, (i + 1) * M * N),
             0, gb.subarray(i * bStride, i * bStride + K * N),

@@ -1,6 +1,8 @@
 // Sequence-model ops: permute, gather, embedding lookup (row-sparse backward), maskedFill, triu/tril, cumsum,
 // broadcasting batched matmul, softmax on any axis, topk and seeded multinomial sampling.
 import { getBackend } from '../backend/select';
+import { currentPrecision } from '../autocast';
+import { gemmBlock } from './gemm-block';
 import { isTracing, record } from '../autograd';
 import { Tensor, shapeToString, sizeOf } from '../tensor-core';
 import { outputBuffer } from '../buffer-pool';
@@ -327,18 +329,6 @@ export function cumsum(x: Tensor, axis: number): Tensor {
   }, isTracing() ? { axis: a } : undefined);
 }
 
-/** C (+)= A B for one [M,K] x [K,N] block, allowing empty sizes (the kernels take sizes >= 1). */
-function gemmBlock(
-  transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, beta: 0 | 1, C: Float32Array,
-): void {
-  if (M === 0 || N === 0) return;
-  if (K === 0) {
-    if (beta === 0) C.fill(0);
-    return;
-  }
-  getBackend().gemm(transA, transB, M, N, K, 1, A, B, beta, C);
-}
-
 /** Offsets (in blocks) into a batch of shape `from` for each position of the broadcast batch `to`. */
 function batchOffsets(from: readonly number[], to: readonly number[]): Int32Array {
   const n = sizeOf(to);
@@ -397,8 +387,10 @@ export function batchedMatmul(op: string, a: Tensor, b: Tensor): Tensor {
   const aOff = batchOffsets(aB, batchShape);
   const bOff = batchOffsets(bB, batchShape);
   const out = new Float32Array(batch * M * N);
+  // Under autocast('bf16') the products and their gradients multiply in bf16 (the backward keeps the forward's precision).
+  const bf16 = currentPrecision() === 'bf16';
   for (let i = 0; i < batch; i++) {
-    gemmBlock(false, false, M, N, K, a.data.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K), b.data.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N), 0, out.subarray(i * M * N, (i + 1) * M * N));
+    gemmBlock(bf16, false, false, M, N, K, a.data.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K), b.data.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N), 0, out.subarray(i * M * N, (i + 1) * M * N));
   }
   return record(new Tensor(out, [...batchShape, M, N]), op, [a, b], (g) => {
     let ga: Float32Array | null = null;
@@ -406,13 +398,13 @@ export function batchedMatmul(op: string, a: Tensor, b: Tensor): Tensor {
     if (a.requiresGrad) {
       ga = new Float32Array(a.size);
       for (let i = 0; i < batch; i++) {
-        gemmBlock(false, true, M, K, N, g.subarray(i * M * N, (i + 1) * M * N), b.data.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N), 1, ga.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K));
+        gemmBlock(bf16, false, true, M, K, N, g.subarray(i * M * N, (i + 1) * M * N), b.data.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N), 1, ga.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K));
       }
     }
     if (b.requiresGrad) {
       gb = new Float32Array(b.size);
       for (let i = 0; i < batch; i++) {
-        gemmBlock(true, false, K, N, M, a.data.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K), g.subarray(i * M * N, (i + 1) * M * N), 1, gb.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N));
+        gemmBlock(bf16, true, false, K, N, M, a.data.subarray(aOff[i] * M * K, (aOff[i] + 1) * M * K), g.subarray(i * M * N, (i + 1) * M * N), 1, gb.subarray(bOff[i] * K * N, (bOff[i] + 1) * K * N));
       }
     }
     return [ga, gb];

@@ -19,7 +19,8 @@ import { collectCallbacks, checkDataValues, checkLabelRange, probeOutputWidth, f
 import { DivergenceMonitor } from './divergence';
 import { withHistoryMethods } from './history-csv';
 import { reportSetup } from './report';
-import { checkOptions, checkPositiveInt, describe } from '../validate';
+import { checkOneOf, checkOptions, checkPositiveInt, describe } from '../validate';
+import { autocast, PRECISIONS } from '../autocast';
 import type { BatchLogs, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext } from './types';
 import { PREDICT_BATCH_SIZE } from '../constants';
 import { fitInBackground } from './background';
@@ -57,7 +58,7 @@ const ARRAY_ONLY: Record<string, string> = {
 const DATASET_FIT_OPTIONS = [
   'epochs', 'batchSize', 'stepsPerEpoch', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output', 'initialEpoch',
-  'history', 'clipGradNorm', 'checkpointDir', 'report', 'distributed',
+  'history', 'clipGradNorm', 'checkpointDir', 'report', 'distributed', 'precision',
 ];
 
 /**
@@ -94,6 +95,16 @@ export function fit(model: TrainableModel, data: FitData | Dataset<unknown>, opt
 }
 
 function fitWithoutReport(model: TrainableModel, data: FitData | Dataset<unknown>, options: FitDatasetOptions): Promise<History> {
+  if (options !== null && typeof options === 'object' && options.precision !== undefined && options.background !== true) {
+    // The whole run (steps and validation) in the precision's autocast scope; a background run passes it to its worker.
+    const { precision, ...rest } = options;
+    try {
+      checkOneOf('fit', 'precision', precision, PRECISIONS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return autocast(precision, () => fitWithoutReport(model, data, rest));
+  }
   if (options !== null && typeof options === 'object' && (options.background !== undefined || options.refreshMs !== undefined)) {
     const { background = false, ...rest } = options;
     if (background !== true && background !== false) return Promise.reject(new Error(`fit: background must be true or false, got ${describe(background)}`));

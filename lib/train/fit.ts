@@ -23,6 +23,7 @@ import { distributedRun, type DistributedFitOption, type DistributedRun } from '
 import { withHistoryMethods } from './history-csv';
 import type { ReportOption } from './report-options';
 import { checkOptions } from '../validate';
+import type { Precision } from '../autocast';
 import type {
   BatchLogs, Callback, EpochLogs, FitData, History, TrainableModel, TrainableOptimizer, TrainContext,
 } from './types';
@@ -95,6 +96,14 @@ export interface FitOptions {
   history?: History;
   /** Clip the global L2 norm of all gradients to this value before each step. */
   clipGradNorm?: number;
+  /**
+   * Precision of the matrix products while training: 'fp32' (default) or 'bf16', mixed precision as
+   * autocast('bf16') gives it: nn.Linear's forward and both backward products (and matmul) multiply
+   * bf16-rounded operands and sum in float32 (AVX512-BF16 where the CPU has it), while the weights (the
+   * master copy), gradients, optimizer state and elementwise ops stay float32. No loss scaling is
+   * needed: bf16 has float32's exponent range. Validation in fit runs in the same precision.
+   */
+  precision?: Precision;
   /** Save a resumable checkpoint (model, optimizer, epoch, history, seed) here after every epoch (lib/io/checkpoint). */
   checkpointDir?: string;
   /** Continue from a checkpointDir: restores weights, optimizer state, epoch (initialEpoch), history and seed. */
@@ -133,7 +142,7 @@ export interface FitOptions {
 const FIT_OPTIONS = [
   'epochs', 'batchSize', 'shuffle', 'seed', 'loss', 'lossWeights', 'optimizer', 'lr', 'classWeight', 'metrics', 'validationData',
   'validationSplit', 'validationBatchSize', 'callbacks', 'onEpochEnd', 'onBatchEnd', 'signal', 'verbose', 'output',
-  'initialEpoch', 'history', 'clipGradNorm', 'checkpointDir', 'resumeFrom', 'standardize', 'transform', 'report', 'distributed',
+  'initialEpoch', 'history', 'clipGradNorm', 'precision', 'checkpointDir', 'resumeFrom', 'standardize', 'transform', 'report', 'distributed',
 ] as const satisfies readonly (keyof FitOptions)[];
 // Compile-time check that FIT_OPTIONS lists every key of FitOptions.
 const fitOptionsListed: Exclude<keyof FitOptions, (typeof FIT_OPTIONS)[number]> extends never ? true : never = true;

@@ -180,6 +180,7 @@ napi_value Info(napi_env env, napi_callback_info info) {
   o.Set("int8Path", myelin::qgemm_i8_path());     // qgemm.h: amx, avx512vnni, avx2 or scalar
   o.Set("bf16Path", myelin::gemm_bf16_path());    // amx, avx512bf16 or fp32
   o.Set("amx", myelin::amx_status());             // in use / unavailable: why / off: why
+  o.Set("mixedBf16Path", myelin::gemm_mixed_bf16_path());  // gemm_mixed_bf16.h: avx512bf16 or fp32
   o.Set("qconvPath", myelin::qconv_i8_path());    // qconv.h: avx512vnni-direct or im2col (stride 1)
   o.Set("qconvBf16Path", myelin::qconv_bf16_path());  // avx512bf16-direct or im2col (stride 1)
   o.Set("threads", myelin::num_threads());

@@ -12,6 +12,7 @@
 #include "elementwise.h"
 #include "gather.h"
 #include "gemm.h"
+#include "gemm_mixed_bf16.h"
 #include "layer_norm.h"
 #include "linear.h"
 #include "norm.h"
@@ -23,7 +24,7 @@
 
 namespace myelin_binding {
 
-inline constexpr const char* kKernelTableDigest = "dfd2edb0";
+inline constexpr const char* kKernelTableDigest = "c0c7b174";
 
 // Each kernel's arguments in order: value_arg(name, type), or for a buffer
 // buffer_arg(name, type, nullable, length as written, {the sizes it multiplies}, bound, element name).
@@ -87,11 +88,15 @@ inline constexpr Arg kAttentionForwardArgs[] = {value_arg("BH", ArgType::kDim), 
 inline constexpr Arg kAttentionBackwardArgs[] = {value_arg("BH", ArgType::kDim), value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("S", ArgType::kDim), value_arg("D", ArgType::kDim), buffer_arg("query", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("key", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("value", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*S", {1, 3, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("lse", ArgType::kF32, false, "BH*T", {0, 2, -1}, -1, nullptr), buffer_arg("dOut", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dQuery", ArgType::kF32, false, "BH*T*D", {0, 2, 4}, -1, nullptr), buffer_arg("dKey", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr), buffer_arg("dValue", ArgType::kF32, false, "BH*S*D", {0, 3, 4}, -1, nullptr)};
 inline constexpr Arg kAttentionQkvForwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("E", ArgType::kDim), value_arg("Q", ArgType::kDim), buffer_arg("qkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*T", {0, 1, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("lse", ArgType::kF32, true, "B*H*T", {0, 2, 1}, -1, nullptr)};
 inline constexpr Arg kAttentionQkvBackwardArgs[] = {value_arg("B", ArgType::kDim), value_arg("T", ArgType::kDim), value_arg("H", ArgType::kDim), value_arg("E", ArgType::kDim), value_arg("Q", ArgType::kDim), buffer_arg("qkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr), buffer_arg("keyPadding", ArgType::kF32, true, "B*T", {0, 1, -1}, -1, nullptr), value_arg("causal", ArgType::kBool), value_arg("scale", ArgType::kFloat), value_arg("dropout", ArgType::kFloat), value_arg("seed", ArgType::kCount), buffer_arg("out", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("lse", ArgType::kF32, false, "B*H*T", {0, 2, 1}, -1, nullptr), buffer_arg("dOut", ArgType::kF32, false, "B*T*E", {0, 1, 3}, -1, nullptr), buffer_arg("dQkv", ArgType::kF32, false, "B*T*Q", {0, 1, 4}, -1, nullptr)};
+inline constexpr Arg kGemmMixedBf16Args[] = {value_arg("transA", ArgType::kBool), value_arg("transB", ArgType::kBool), value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), value_arg("alpha", ArgType::kFloat), buffer_arg("A", ArgType::kF32, false, "M*K", {2, 4, -1}, -1, nullptr), buffer_arg("B", ArgType::kF32, false, "K*N", {4, 3, -1}, -1, nullptr), value_arg("beta", ArgType::kFloat), buffer_arg("C", ArgType::kF32, false, "M*N", {2, 3, -1}, -1, nullptr)};
+inline constexpr Arg kLinearForwardMixedBf16Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("bias", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("out", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("preact", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr)};
+inline constexpr Arg kLinearBackwardMixedBf16Args[] = {value_arg("M", ArgType::kDim), value_arg("N", ArgType::kDim), value_arg("K", ArgType::kDim), buffer_arg("X", ArgType::kF32, false, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("W", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("Y", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("preact", ArgType::kF32, true, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dY", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), value_arg("act", ArgType::kAct), value_arg("alpha", ArgType::kFloat), buffer_arg("dZ", ArgType::kF32, false, "M*N", {0, 1, -1}, -1, nullptr), buffer_arg("dX", ArgType::kF32, true, "M*K", {0, 2, -1}, -1, nullptr), buffer_arg("dW", ArgType::kF32, false, "N*K", {1, 2, -1}, -1, nullptr), buffer_arg("dB", ArgType::kF32, true, "N", {1, -1, -1}, -1, nullptr), value_arg("accumulate", ArgType::kBool), value_arg("accumulateX", ArgType::kBool)};
 
 // Nullable buffers that other arguments make required: {buffer, argument, condition, text}.
 inline constexpr Requirement kLinearBackwardRequired[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
 inline constexpr Requirement kSgdStepRequired[] = {{3, 5, When::kNotEqual, 0, 0, "momentum != 0"}};
 inline constexpr Requirement kRmspropStepRequired[] = {{4, 9, When::kGreater, 0, 0, "momentum > 0"}};
+inline constexpr Requirement kLinearBackwardMixedBf16Required[] = {{6, 8, When::kCodeIn, 0, (1u << myelin::kActGelu) | (1u << myelin::kActGeluTanh), "act is gelu or geluTanh"}};
 
 // Each kernel's call on validated arguments: its result, or 0.
 inline double call_gemm(const Slot* a) { myelin::gemm(a[0].b, a[1].b, a[2].i, a[3].i, a[4].i, a[5].d, a[6].f, a[7].f, a[8].d, a[9].f); return 0; }
@@ -154,6 +159,9 @@ inline double call_attentionForward(const Slot* a) { myelin::attention_forward(a
 inline double call_attentionBackward(const Slot* a) { myelin::attention_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].f, a[8].f, a[9].b, a[10].d, a[11].d, a[12].i, a[13].f, a[14].f, a[15].f, a[16].f, a[17].f, a[18].f); return 0; }
 inline double call_attentionQkvForward(const Slot* a) { myelin::attention_qkv_forward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].b, a[8].d, a[9].d, a[10].i, a[11].f, a[12].f); return 0; }
 inline double call_attentionQkvBackward(const Slot* a) { myelin::attention_qkv_backward(a[0].i, a[1].i, a[2].i, a[3].i, a[4].i, a[5].f, a[6].f, a[7].b, a[8].d, a[9].d, a[10].i, a[11].f, a[12].f, a[13].f, a[14].f); return 0; }
+inline double call_gemmMixedBf16(const Slot* a) { myelin::gemm_mixed_bf16(a[0].b, a[1].b, a[2].i, a[3].i, a[4].i, a[5].d, a[6].f, a[7].f, a[8].d, a[9].f); return 0; }
+inline double call_linearForwardMixedBf16(const Slot* a) { myelin::linear_forward_mixed_bf16(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].i, a[7].d, a[8].f, a[9].f); return 0; }
+inline double call_linearBackwardMixedBf16(const Slot* a) { myelin::linear_backward_mixed_bf16(a[0].i, a[1].i, a[2].i, a[3].f, a[4].f, a[5].f, a[6].f, a[7].f, a[8].i, a[9].d, a[10].f, a[11].f, a[12].f, a[13].f, a[14].b, a[15].b); return 0; }
 
 // kernel(name, argument list (for arity errors), specs, call, returns a number[, requirements]), bounded(row, the bounded buffer) (arg_spec.h).
 inline constexpr Kernel kKernels[] = {
@@ -217,6 +225,9 @@ inline constexpr Kernel kKernels[] = {
     kernel("attentionBackward", "BH, B, T, S, D, query, key, value, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQuery, dKey, dValue", kAttentionBackwardArgs, call_attentionBackward, false),
     kernel("attentionQkvForward", "B, T, H, E, Q, qkv, keyPadding, causal, scale, dropout, seed, out, lse", kAttentionQkvForwardArgs, call_attentionQkvForward, false),
     kernel("attentionQkvBackward", "B, T, H, E, Q, qkv, keyPadding, causal, scale, dropout, seed, out, lse, dOut, dQkv", kAttentionQkvBackwardArgs, call_attentionQkvBackward, false),
+    kernel("gemmMixedBf16", "transA, transB, M, N, K, alpha, A, B, beta, C", kGemmMixedBf16Args, call_gemmMixedBf16, false),
+    kernel("linearForwardMixedBf16", "M, N, K, X, W, bias, act, alpha, out, preact", kLinearForwardMixedBf16Args, call_linearForwardMixedBf16, false),
+    kernel("linearBackwardMixedBf16", "M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX", kLinearBackwardMixedBf16Args, call_linearBackwardMixedBf16, false, kLinearBackwardMixedBf16Required),
 };
 
 }  // namespace myelin_binding

@@ -104,6 +104,8 @@ bool direct_a_enabled() {
   return enabled;
 }
 
+}  // namespace
+
 bool epilogue_active(const Epilogue* ep) {
   return ep != nullptr && (ep->bias != nullptr || ep->act != kActNone || ep->preact != nullptr);
 }
@@ -123,22 +125,13 @@ void apply_epilogue(const Epilogue& ep, float* c, long ldc, long rows, long cols
   }
 }
 
-struct Problem {
-  bool transA, transB;
-  long M, N, K;
-  float alpha, beta;
-  const float* A;
-  const float* B;
-  float* C;
-  const Epilogue* ep;
+namespace {
+
+struct Problem : GemmOperands {
   // B already packed (PackedWeights): K block pc starts at prepacked + pc * npad, its panel for
   // column j (a multiple of the tile's nr) at + j * kc. Null: pack B as the product goes.
   const float* prepacked = nullptr;
   long npad = 0;
-  long lda() const { return transA ? M : K; }
-  long ldb() const { return transB ? K : N; }
-  const float* a_at(long i, long k) const { return transA ? A + k * M + i : A + i * K + k; }
-  const float* b_at(long k, long j) const { return transB ? B + j * K + k : B + k * N + j; }
 };
 
 // K block size: equal blocks of at most kKC (multiples of 8 for the packing loops) instead of a
@@ -448,7 +441,7 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
           const float* B, float beta, float* C, const Epilogue* ep) {
   if (M <= 0 || N <= 0) return;
   const KernelTable& kt = kernels();
-  Problem p{transA, transB, M, N, K, alpha, beta, A, B, C, ep};
+  Problem p{{transA, transB, M, N, K, alpha, beta, A, B, C, ep}};
   if (K <= 0) {
     // Empty sum: C = beta * C (not read when beta == 0), then the epilogue.
     for (long i = 0; i < static_cast<long>(M) * N; ++i) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
@@ -492,7 +485,7 @@ void gemm_nt_packed(int M, const PackedWeights& w, const float* A, float* C, con
     gemm(false, true, M, w.n_, w.k_, 1.0f, A, w.w_, 0.0f, C, ep);
     return;
   }
-  Problem p{false, true, M, w.n_, w.k_, 1.0f, 0.0f, A, w.w_, C, ep};
+  Problem p{{false, true, M, w.n_, w.k_, 1.0f, 0.0f, A, w.w_, C, ep}};
   p.prepacked = w.data_;
   p.npad = w.npad_;
   if (M <= kSmallSide) {

@@ -15,6 +15,27 @@ struct Epilogue {
   float* preact = nullptr;      // M x N, or nullptr
 };
 
+// One product's arguments (gemm's, sizes as long) and where op(A)(i, k) and op(B)(k, j) live.
+struct GemmOperands {
+  bool transA, transB;
+  long M, N, K;
+  float alpha, beta;
+  const float* A;
+  const float* B;
+  float* C;
+  const Epilogue* ep;
+  long lda() const { return transA ? M : K; }
+  long ldb() const { return transB ? K : N; }
+  const float* a_at(long i, long k) const { return transA ? A + k * M + i : A + i * K + k; }
+  const float* b_at(long k, long j) const { return transB ? B + j * K + k : B + k * N + j; }
+};
+
+// Whether ep has any work (bias, activation or preact); apply_epilogue runs it on rows x cols of C
+// (row stride ldc) whose first element is C(row0, col0) of an M x N result (preact: stride N).
+bool epilogue_active(const Epilogue* ep);
+void apply_epilogue(const Epilogue& ep, float* c, long ldc, long rows, long cols, long row0,
+                    long col0, long N);
+
 // A is M x K (transA false) or K x M (transA true); B is K x N or N x K (transB true); C is M x N.
 // beta == 0: C is never read. Sizes must be >= 1 (validated by the caller: the binding).
 // Uses the thread pool for large problems; safe to call concurrently from several threads.

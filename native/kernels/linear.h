@@ -21,4 +21,13 @@ void linear_backward(int M, int N, int K, const float* X, const float* W, const 
                      float* dX, float* dW, float* dB, bool accumulate,
                      bool accumulate_x);
 
+// linear_forward and linear_backward with every product on gemm_mixed_bf16 (operands rounded to
+// bf16, products summed in float32; gemm_mixed_bf16.h); the rest (bias, activation, its gradient,
+// the bias gradient) in float32 as above.
+void linear_forward_mixed_bf16(int M, int N, int K, const float* X, const float* W, const float* bias,
+                               int act, float alpha, float* out, float* preact);
+void linear_backward_mixed_bf16(int M, int N, int K, const float* X, const float* W, const float* Y,
+                                const float* preact, const float* dY, int act, float alpha, float* dZ,
+                                float* dX, float* dW, float* dB, bool accumulate, bool accumulate_x);
+
 }  // namespace myelin

@@ -189,10 +189,21 @@ export function linearBackward(
   preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number, dZ: Float32Array,
   dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean, accumulateX: boolean,
 ): void {
+  linearBackwardOf((_n, x) => x, M, N, K, X, W, Y, preact, dY, act, alpha, dZ, dX, dW, dB, accumulate, accumulateX);
+}
+
+/** linearBackward with each product's operands (dZ, W, X) passed through `operand` first (the bf16 twin rounds them); dB sums dZ itself. */
+export function linearBackwardOf(
+  operand: (n: number, x: Float32Array) => Float32Array,
+  M: number, N: number, K: number, X: Float32Array, W: Float32Array, Y: Float32Array,
+  preact: Float32Array | null, dY: Float32Array, act: Activation, alpha: number, dZ: Float32Array,
+  dX: Float32Array | null, dW: Float32Array, dB: Float32Array | null, accumulate: boolean, accumulateX: boolean,
+): void {
   activationBackward(act, M * N, preact, Y, dY, dZ, alpha);
   const beta = accumulate ? 1 : 0;
-  if (dX !== null) gemm(false, false, M, K, N, 1, dZ, W, accumulateX ? 1 : 0, dX); // dX = dZ * W
-  gemm(true, false, N, K, M, 1, dZ, X, beta, dW); // dW = dZ^T * X
+  const dz = operand(M * N, dZ);
+  if (dX !== null) gemm(false, false, M, K, N, 1, dz, operand(N * K, W), accumulateX ? 1 : 0, dX); // dX = dZ * W
+  gemm(true, false, N, K, M, 1, dz, operand(M * K, X), beta, dW); // dW = dZ^T * X
   if (dB !== null) {
     const s = rowBuffer(N);
     s.fill(0, 0, N);

@@ -9,6 +9,7 @@ import * as elementwise from './elementwise';
 import * as gemm from './gemm';
 import * as norm from './norm';
 import * as layerNorm from './layer-norm';
+import * as mixedBf16 from './mixed-bf16';
 import * as optimizer from './optimizer';
 import { forwardAsync, forwardDense, freezePlan } from './plan';
 import * as quant from './quant';
@@ -25,7 +26,7 @@ export const jsBackend: Backend = {
   },
 
   // Each family file exports its kernels under their table names (the compiler checks none is missing).
-  ...validatedKernels({ ...activation, ...attention, ...conv, ...convBackward, ...elementwise, ...gemm, ...layerNorm, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
+  ...validatedKernels({ ...activation, ...attention, ...conv, ...convBackward, ...elementwise, ...gemm, ...layerNorm, ...mixedBf16, ...norm, ...optimizer, ...quant, ...recurrent, ...reduce, ...sequence, ...softmax }),
 
   freezePlan,
   forwardAsync,
