@@ -9,6 +9,8 @@ import { readRegularFileSync } from '../io/read-file';
 import { fit, evaluate, validationSplitRows } from '../train';
 import type { FitData } from '../train';
 import type { OptimizerName } from '../train';
+import { PRECISIONS } from '../autocast';
+import type { Precision } from '../autocast';
 import { loadDigits, loadFashionMnist } from '../data';
 import { readCsv, CsvTable, AUTO_MAX_CLASSES } from '../data/csv';
 import { Tensor } from '../tensor';
@@ -53,6 +55,8 @@ export interface TrainCommandOptions extends CsvCliOptions {
   seed?: number;
   activation: ActivationName;
   optimizer: OptimizerName;
+  /** Precision of the matrix products (fit's precision option). */
+  precision: Precision;
   valSplit?: number;
   dataDir?: string;
   maxParams: number;
@@ -411,6 +415,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     epochs: opts.epochs,
     batchSize: opts.batch,
     optimizer: opts.optimizer,
+    precision: opts.precision,
     ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed,
     ...(validationSplit !== undefined ? { validationSplit } : {}),
@@ -508,6 +513,7 @@ export function registerTrain(program: Command, setExit: (code: number) => void)
     .option('--seed <n>', 'random seed (initialisation, shuffling, split)', nonNegativeIntParser('--seed'))
     .option('--activation <name>', `hidden activation: ${ACTIVATIONS.join(', ')}`, choiceParser('--activation', ACTIVATIONS), 'relu')
     .option('--optimizer <name>', `optimizer: ${OPTIMIZERS.join(', ')}`, choiceParser('--optimizer', OPTIMIZERS), 'adam')
+    .option('--precision <p>', `precision of the matrix products: ${PRECISIONS.join(', ')} (bf16: mixed precision, float32 weights; fast on CPUs with AVX512-BF16)`, choiceParser('--precision', PRECISIONS), 'fp32')
     .option('--val-split <fraction>', 'fraction of training rows held out for validation (CSV default 0.1)', fractionParser('--val-split'))
     .option('--label-column <name|index>', 'CSV label column: a header name or 0-based index (default: last)')
     .option('--delimiter <char>', 'CSV delimiter (default: detected)')
