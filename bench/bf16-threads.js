@@ -23,8 +23,8 @@ function main() {
   const setThreads = (n) => native.loadBinding().setNumThreads(n);
   let s = 1;
   const rnd = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
-  const configs = process.argv.includes('--ab') ? ['1', '2', '2old', '2noshare'] : ['1', '2'];
-  const use = (c) => { setThreads(Number(c[0])); if (c.endsWith('old')) process.env.MYELIN_BF16_AB_OLD = '1'; else if (c.endsWith('noshare')) process.env.MYELIN_BF16_AB_OLD = '2'; else delete process.env.MYELIN_BF16_AB_OLD; };
+  const configs = process.argv.includes('--ab') ? ['1', '2', '2old', '2tie'] : ['1', '2'];
+  const use = (c) => { setThreads(Number(c[0])); if (c.endsWith('old')) process.env.MYELIN_BF16_AB_OLD = '1'; else if (c.endsWith('tie')) process.env.MYELIN_BF16_AB_OLD = '3'; else delete process.env.MYELIN_BF16_AB_OLD; };
   // fn's time per round in each configuration, the configurations in rotating order.
   const timeRounds = (fn) => {
     const t = Object.fromEntries(configs.map((c) => [c, []]));
