@@ -3,10 +3,7 @@
 // whole bf16 train step, timed in wall-clock microseconds at one and two threads in alternating rounds in one
 // process (setNumThreads between rounds), medians; the ratio is 1-thread time / 2-thread time.
 //
-//   chrt -f 10 node bench/bf16-threads.js [--batch 128] [--rounds 21] [--steps 40] [--no-step] [--ab]
-//
-// --ab adds a third configuration, two threads with MYELIN_BF16_AB_OLD=1 (the split before the shared packing of A:
-// every task packs all of its rows of A; native/kernels/gemm_mixed_bf16.cc reads the variable on every call).
+//   chrt -f 10 node bench/bf16-threads.js [--batch 128] [--rounds 21] [--steps 40] [--no-step]
 'use strict';
 const os = require('os');
 const m = require('..');
@@ -23,8 +20,8 @@ function main() {
   const setThreads = (n) => native.loadBinding().setNumThreads(n);
   let s = 1;
   const rnd = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5);
-  const configs = process.argv.includes('--ab') ? ['1', '2', '2old', '2tie'] : ['1', '2'];
-  const use = (c) => { setThreads(Number(c[0])); if (c.endsWith('old')) process.env.MYELIN_BF16_AB_OLD = '1'; else if (c.endsWith('tie')) process.env.MYELIN_BF16_AB_OLD = '3'; else delete process.env.MYELIN_BF16_AB_OLD; };
+  const configs = ['1', '2'];
+  const use = (c) => setThreads(Number(c));
   // fn's time per round in each configuration, the configurations in rotating order.
   const timeRounds = (fn) => {
     const t = Object.fromEntries(configs.map((c) => [c, []]));
