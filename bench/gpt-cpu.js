@@ -8,10 +8,13 @@
 // --profile: where one train step's time goes, per native kernel: every backend call of a step timed (wall clock),
 // per kernel the fastest and the median over --steps steps of its summed time per step, and the calls per step; the
 // step's own fastest and median, so the gap between the kernels' sum and the step is the JavaScript between them.
+// --precision-ab: the train step in fp32 and under autocast('bf16') (the Linear layers' products on bf16 operands;
+// fused attention, LayerNorm, embedding, loss and Adam stay fp32), alternating blocks, CPU time per step and ratio.
 // MYELIN_NUM_THREADS picks the thread count (default 1 here).
 //
 //   node bench/gpt-cpu.js [--rounds 3] [--reps 5]
 //   node bench/gpt-cpu.js --threads-ab [--rounds 9]
+//   node bench/gpt-cpu.js --precision-ab [--rounds 9]
 //   [MYELIN_NUM_THREADS=2] node bench/gpt-cpu.js --profile [--steps 100]
 'use strict';
 const path = require('path');
@@ -22,6 +25,7 @@ const { randomArray } = require('./lib/cases');
 const { gpt, V } = require('./cases/attention');
 
 const { values: args } = util.parseArgs({ options: { rounds: { type: 'string', default: '3' }, reps: { type: 'string', default: '5' }, 'threads-ab': { type: 'boolean', default: false },
+  'precision-ab': { type: 'boolean', default: false },
   profile: { type: 'boolean', default: false }, steps: { type: 'string', default: '100' } } });
 const rounds = Number(args.rounds), reps = Number(args.reps);
 if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer >= 1, got '${args.rounds}'`);
@@ -73,6 +77,10 @@ if (args.profile) {
   profile();
   process.exit(0);
 }
+if (args['precision-ab']) {
+  precisionAb();
+  process.exit(0);
+}
 
 /** Per-kernel wall time of the train step: each native backend method wrapped with a timer for --steps steps. */
 function profile() {
@@ -110,6 +118,33 @@ function profile() {
     console.log(k.padEnd(24) + Math.min(...a).toFixed(3).padStart(12) + median(a).toFixed(3).padStart(12) + String(calls[k] / steps).padStart(12));
   }
   console.log(`kernels (sum of the fastest) ${sum.toFixed(2)} ms; whole step fastest ${Math.min(...whole).toFixed(2)} ms, median ${median(whole).toFixed(2)} ms`);
+}
+
+/** The train step in fp32 and in bf16 mixed precision (a second model, same seed), alternating blocks: CPU ms per step. */
+function precisionAb() {
+  const bfModel = gpt(m, 1);
+  const bfOpt = new m.optim.Adam(bfModel.parameters(), { lr: 1e-3 });
+  const bf16 = () => m.autocast('bf16', () => m.trainingStep(() => {
+    bfOpt.zeroGrad();
+    m.nn.crossEntropy(bfModel.forward(ids).reshape([512, V]), targets).backward();
+    bfOpt.step();
+  }));
+  const res = { fp32: [], bf16: [] };
+  for (let i = 0; i < 5; i++) { train(); bf16(); }
+  const t0 = cpu();
+  train();
+  const iters = Math.max(1, Math.floor(0.2 / Math.max(cpu() - t0, 1e-4)));
+  console.log(`gpt-cpu --precision-ab: ${machineInfo().cpu}; mixed bf16 path ${m.info().mixedBf16Path}; ${m.info().threads} kernel thread(s); ` +
+    `load average ${loadAvg().join(' / ')}; ${iters} steps per block`);
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of [['fp32', train], ['bf16', bf16]]) {
+      const c = cpu();
+      for (let i = 0; i < iters; i++) fn();
+      res[name].push((cpu() - c) / iters);
+    }
+  }
+  const f = median(res.fp32), b = median(res.bf16);
+  console.log(`train step CPU median: fp32 ${(f * 1e3).toFixed(2)} ms, bf16 ${(b * 1e3).toFixed(2)} ms; bf16 speed / fp32 speed ${(f / b).toFixed(2)}x`);
 }
 
 /** The train step at 1 and 2 kernel threads, alternating blocks of about 0.2 s of CPU each: wall and CPU per step. */

@@ -4,6 +4,7 @@
 // saves itself with its vocabulary, reloads, generates names with the key/value cache, and (with --onnx) exports.
 //
 //   node examples/names-gpt.js [--steps 1500] [--batch 32] [--lr 0.001] [--out names-gpt-model] [--onnx names.onnx]
+//                              [--precision fp32|bf16]   (bf16: the Linear layers' products in bf16 mixed precision)
 //                              [--dump-data file.json]   (the split and batches, for bench/peers/pytorch_names_gpt.py)
 'use strict';
 const fs = require('fs');
@@ -12,13 +13,14 @@ const util = require('node:util');
 const { positiveInt } = require('./lib/args');
 const myelin = require('..');
 
-const { nn, data, optim, Rng, IntTensor, noGrad, trainingStep, generate } = myelin;
+const { nn, data, optim, Rng, IntTensor, noGrad, trainingStep, generate, autocast } = myelin;
 
 const { values: args } = util.parseArgs({
   args: process.argv.slice(2),
   options: {
     steps: { type: 'string', default: '1500' }, batch: { type: 'string', default: '32' }, lr: { type: 'string', default: '0.001' },
     out: { type: 'string', default: 'names-gpt-model' }, onnx: { type: 'string' }, 'dump-data': { type: 'string' },
+    precision: { type: 'string', default: 'fp32' },
   },
 });
 const T = 16; // context
@@ -26,6 +28,7 @@ const D = 128; // width
 const steps = positiveInt('steps', args.steps);
 const batch = positiveInt('batch', args.batch);
 const lr = Number(args.lr);
+if (args.precision !== 'fp32' && args.precision !== 'bf16') throw new Error(`--precision must be 'fp32' or 'bf16', got '${args.precision}'`);
 if (!(lr > 0)) throw new Error(`--lr must be a positive number, got '${args.lr}'`);
 const out = args.out;
 const onnxFile = args.onnx ?? null;
@@ -81,13 +84,15 @@ const opt = new optim.Adam(model.parameters(), { lr });
 const t0 = Date.now();
 for (let s = 0; s < steps; s++) {
   // trainingStep: the step's activations and gradients live in pooled buffers reused by the next step (no GC).
-  const loss = trainingStep(() => {
+  // autocast: with --precision bf16 the products of the step's forward (and so of its backward) round their operands
+  // to bf16; weights, gradients and Adam stay float32.
+  const loss = autocast(args.precision, () => trainingStep(() => {
     opt.zeroGrad();
     const l = lossOf(rows(train.inputs, batches[s]), rows(train.targets, batches[s]));
     l.backward();
     opt.step();
     return l.item();
-  });
+  }));
   if ((s + 1) % Math.max(1, Math.floor(steps / 5)) === 0) console.log(`step ${s + 1}/${steps}: training loss ${loss.toFixed(4)}`);
 }
 const seconds = (Date.now() - t0) / 1000;
