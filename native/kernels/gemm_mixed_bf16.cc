@@ -110,8 +110,9 @@ void slab(const Args& p, long m0, long m1, long n0, long n1) {
 // vectors: the kernel takes panels of 16, 32 or 48 columns, so both halves of 256 columns get 128), the split
 // whose largest task (its multiply-adds plus the packing it repeats) is smallest. Each task packs all of its rows
 // of A and all of its columns of B: packing A once for the tasks of a row range (each task packing a part of it,
-// parts claimed through atomics, no barrier) did 3-8% less work on two threads but ran 1-10% slower on the MLP's
-// forward products (128x256x784 and 128x128x256 NT): the packed lines move between the cores on every call.
+// parts claimed through atomics, no barrier) did 3-8% less work on two threads but ran 2-10% slower on the MLP's
+// forward and dX products (128x256x784 NT, 128x128x256 NT, 128x256x128 NN): the packed lines move between the
+// cores on every call.
 constexpr long kColUnit = 16;
 // Packing (rounding) one element costs about as much as this many vdpbf16ps multiply-adds: the reference MLP's
 // large products at one thread spend ~11% of their time packing ~1% as many elements as they multiply-add. At 4
