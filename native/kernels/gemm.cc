@@ -11,6 +11,7 @@
 #include "../runtime/threadpool.h"
 #include "activation.h"
 #include "gemm_kernels.h"
+#include "pack_buffers.h"
 #include "parallel_split.h"
 
 namespace myelin {
@@ -62,36 +63,8 @@ const KernelTable& kernels() {
   }
 }
 
-// Per-thread packing buffers, 64-byte aligned, grown on demand and reused across calls.
-class PackBuffers {
- public:
-  ~PackBuffers() {
-    std::free(a_);
-    std::free(b_);
-  }
-  float* a(std::size_t floats) { return ensure(&a_, &a_cap_, floats); }
-  float* b(std::size_t floats) { return ensure(&b_, &b_cap_, floats); }
-
- private:
-  static float* ensure(float** buf, std::size_t* cap, std::size_t floats) {
-    if (floats > *cap) {
-      std::free(*buf);
-      std::size_t bytes = (floats * sizeof(float) + 63) & ~static_cast<std::size_t>(63);
-      // Pad by one cache line so consecutive buffers do not alias at 4 KiB strides.
-      *buf = static_cast<float*>(std::aligned_alloc(64, bytes + 64));
-      *cap = *buf != nullptr ? floats : 0;
-      if (*buf == nullptr) std::abort();  // out of memory: nothing sensible to return
-    }
-    return *buf;
-  }
-  float* a_ = nullptr;
-  float* b_ = nullptr;
-  std::size_t a_cap_ = 0;
-  std::size_t b_cap_ = 0;
-};
-
-PackBuffers& pack_buffers() {
-  static thread_local PackBuffers buffers;
+PackBuffers<float>& pack_buffers() {
+  static thread_local PackBuffers<float> buffers;
   return buffers;
 }
 
@@ -220,7 +193,7 @@ void gemm_slab_few_rows(const KernelTable& kt, const Problem& p, long m0, long m
   const long mb = m1 - m0;
   const long ldc = p.N;
   const bool epi = epilogue_active(p.ep);
-  PackBuffers& bufs = pack_buffers();
+  PackBuffers<float>& bufs = pack_buffers();
   const long kc_step = kc_step_for(p.K);
   const long group = std::max(NR, kEpilogueCols / NR * NR);
   const bool direct = use_direct_a(kt, p);
@@ -261,7 +234,7 @@ void gemm_slab(const KernelTable& kt, const Problem& p, long m0, long m1, long n
   const long nc_step = kNC / NR * NR;
   const long ldc = p.N;
   const bool epi = epilogue_active(p.ep);
-  PackBuffers& bufs = pack_buffers();
+  PackBuffers<float>& bufs = pack_buffers();
   const long mc_max = std::min(mc_step, (m1 - m0 + MR - 1) / MR * MR);
   const long kc_step = kc_step_for(p.K);
   const long nc_max = std::min(nc_step, (n1 - n0 + NR - 1) / NR * NR);
@@ -359,7 +332,7 @@ void gemv_rows_of_c(const KernelTable& kt, const Problem& p) {
   }
   // Column j of C = op(A) times column j of op(B) (strided unless B is transposed); C's column
   // is strided, so it goes through a contiguous buffer.
-  PackBuffers& bufs = pack_buffers();
+  PackBuffers<float>& bufs = pack_buffers();
   float* x = p.transB ? nullptr : bufs.b(static_cast<std::size_t>(p.K));
   float* y = p.N == 1 ? p.C : bufs.a(static_cast<std::size_t>(p.M));
   for (long j = 0; j < p.N; ++j) {

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 #include "../runtime/cpu.h"
 #include "../runtime/threadpool.h"
 #include "gemm_mixed_bf16_kernels.h"
+#include "pack_buffers.h"
 #include "qgemm.h"
 
 namespace myelin {
@@ -55,26 +55,6 @@ constexpr double kParallelMin = 262144.0;
 
 using Args = GemmOperands;
 
-// Per-thread packing buffers, 64-byte aligned, reused across calls.
-struct Buffers {
-  uint32_t* a = nullptr;
-  uint32_t* b = nullptr;
-  std::size_t a_cap = 0, b_cap = 0;
-  ~Buffers() {
-    std::free(a);
-    std::free(b);
-  }
-  static uint32_t* grow(uint32_t** p, std::size_t* cap, std::size_t n) {
-    if (n > *cap) {
-      std::free(*p);
-      *p = static_cast<uint32_t*>(std::aligned_alloc(64, (n * 4 + 63) / 64 * 64 + 64));
-      if (*p == nullptr) std::abort();  // out of memory: nothing sensible to return
-      *cap = n;
-    }
-    return *p;
-  }
-};
-
 long kc_step_for(long K) {
   const long blocks = (K + kKC - 1) / kKC;
   return std::min(K, ((K + blocks - 1) / blocks + 15) / 16 * 16);
@@ -82,12 +62,12 @@ long kc_step_for(long K) {
 
 // C[m0,m1) x [n0,n1): per block of rows and K, A packed once, B one 32-column panel at a time.
 void slab(const Args& p, long m0, long m1, long n0, long n1) {
-  static thread_local Buffers bufs;
+  static thread_local PackBuffers<uint32_t> bufs;
   const long kc_step = kc_step_for(p.K);
   const long pairs_max = (kc_step + 1) / 2;
   const long mc_max = std::min(kMC, m1 - m0);
-  uint32_t* abuf = Buffers::grow(&bufs.a, &bufs.a_cap, static_cast<std::size_t>((mc_max + kMR - 1) / kMR * kMR * pairs_max));
-  uint32_t* bbuf = Buffers::grow(&bufs.b, &bufs.b_cap, static_cast<std::size_t>(kNR * pairs_max));
+  uint32_t* abuf = bufs.a(static_cast<std::size_t>((mc_max + kMR - 1) / kMR * kMR * pairs_max));
+  uint32_t* bbuf = bufs.b(static_cast<std::size_t>(kNR * pairs_max));
   for (long ic = m0; ic < m1; ic += kMC) {
     const long mc = std::min(kMC, m1 - ic);
     for (long pc = 0; pc < p.K; pc += kc_step) {

@@ -41,10 +41,9 @@ std::string probe_cpu(bool* int8, bool* bf16) {
   const bool has_int8 = (d & kAmxInt8) != 0, has_bf16 = (d & kAmxBf16) != 0;
   if (!has_int8 && !has_bf16) return "this CPU has AMX-TILE but neither AMX-INT8 nor AMX-BF16";
   // The OS must manage the tile state (XCR0 bits 17, 18).
-  if (!__get_cpuid(1, &a, &b, &c, &d) || (c & (1u << 27)) == 0) return "the OS does not enable XSAVE (OSXSAVE)";
-  unsigned lo = 0, hi = 0;
-  __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  if ((lo & kXcr0Tile) != kXcr0Tile) return "the OS does not enable the AMX tile state (XCR0 bits 17, 18)";
+  const unsigned xcr0 = os_xsave_mask();
+  if (xcr0 == 0) return "the OS does not enable XSAVE (OSXSAVE)";
+  if ((xcr0 & kXcr0Tile) != kXcr0Tile) return "the OS does not enable the AMX tile state (XCR0 bits 17, 18)";
   // Palette 1 as the kernels assume (CPUID leaf 0x1D): 1024 bytes per tile, 64 per row, 8 tiles, 16 rows.
   if (!__get_cpuid_count(0x1d, 0, &a, &b, &c, &d) || a < 1) return "the CPU reports no tile palette 1 (CPUID 0x1D)";
   __get_cpuid_count(0x1d, 1, &a, &b, &c, &d);

@@ -11,6 +11,19 @@
 #endif
 
 namespace myelin {
+
+unsigned os_xsave_mask() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & (1u << 27)) == 0) return 0;  // OSXSAVE
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ __volatile__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return xcr0_lo;
+#else
+  return 0;
+#endif
+}
+
 namespace {
 
 bool cpu_has_avx2_fma() {
@@ -31,11 +44,7 @@ bool cpu_has_avx512() {
     return false;
   }
   // The OS must save the opmask and zmm state: XCR0 bits 1,2 (sse, ymm) and 5,6,7 (k, zmm lo/hi).
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & (1u << 27)) == 0) return false;  // OSXSAVE
-  unsigned xcr0_lo = 0, xcr0_hi = 0;
-  __asm__ __volatile__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  return (xcr0_lo & 0xE6u) == 0xE6u;
+  return (os_xsave_mask() & 0xE6u) == 0xE6u;
 #else
   return false;
 #endif

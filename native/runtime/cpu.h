@@ -26,6 +26,10 @@ const char* gemm_simd_name();  // "avx512", "avx2" or "scalar"
 bool amx_allowed();
 void set_amx_allowed(bool allowed);
 
+// XCR0's low 32 bits (the state components the OS saves and restores), or 0 when the OS does not enable
+// XSAVE (CPUID.1:ECX.OSXSAVE; XCR0 always has bit 0 when it does) and on other architectures.
+unsigned os_xsave_mask();
+
 // Overrides the level for the whole process (tests and benchmarks compare the paths). A level the
 // CPU lacks is clamped to what it supports. Kernels read the level on every call.
 void set_simd_level(SimdLevel level);
