@@ -1,7 +1,6 @@
 // The fused attention kernel: C++ (AVX-512, AVX2 and portable paths, forced with MYELIN_SIMD in a child process)
 // against the TypeScript twin on awkward shapes; the op against a float64 reference and finite differences on both
 // backends; dropout keeps 1 - p of the weights; MultiheadAttention's fused path agrees with its composed path.
-import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,7 +16,8 @@ import { narrow } from '../lib/ops/view';
 import { getBackend } from '../lib/backend/select';
 import { backendsUnderTest as kernelBackends } from './helpers/backends';
 import { backendsUnderTest, freshRng, gradcheck, randomTensor, setBackend } from './helpers/gradcheck';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { freshSeed } from './helpers/reference';
 
 const SEED = freshSeed();
@@ -27,14 +27,9 @@ describe.runIf(native !== undefined)(`C++ attention kernels vs the TS twin (seed
   beforeAll(() => ensureDist());
   for (const simd of ['default', 'avx2', 'scalar']) {
     it(`agree on lengths 1..257, head dims 8/16/64, masks and dropout (${simd} C++ kernels)`, () => {
-      const env = { ...process.env };
-      if (simd === 'default') delete env.MYELIN_SIMD;
-      else env.MYELIN_SIMD = simd;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'attention-twin.js'), path.join(ROOT, 'dist'), String(SEED)], {
-        encoding: 'utf8', env, timeout: 180_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[]; headsError: string | null; packedErrors: string[] };
+      const out = runTwinChild<{ gemmSimd: string; checked: number; disagreements: unknown[]; headsError: string | null; packedErrors: string[] }>(
+        'attention-twin.js', simd, [String(SEED)], 180_000,
+      );
       if (simd !== 'default') expect(['avx2', 'scalar'].includes(out.gemmSimd) && (simd === 'avx2' || out.gemmSimd === 'scalar')).toBe(true);
       expect(out.checked).toBeGreaterThan(2000);
       expect(out.disagreements, `seed ${SEED}`).toEqual([]);

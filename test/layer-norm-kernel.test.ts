@@ -1,12 +1,11 @@
 // The LayerNorm kernels: C++ (AVX-512, AVX2 and portable paths, forced with MYELIN_SIMD in a child
 // process) against the TypeScript twin on awkward shapes; the twin against a float64 reference.
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { getJsBackend } from '../lib/backend/select';
 import { backendsUnderTest } from './helpers/backends';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { expectClose, freshSeed, makeRng, randUniform } from './helpers/reference';
 
 const SEED = freshSeed();
@@ -17,14 +16,7 @@ describe.runIf(native !== undefined)(`C++ LayerNorm kernels vs the TS twin (seed
   // The machine's best level first; MYELIN_SIMD caps it (a level the CPU lacks is clamped).
   for (const simd of ['default', 'avx2', 'scalar']) {
     it(`agree on every shape and affine form (${simd} C++ kernels)`, () => {
-      const env = { ...process.env };
-      if (simd === 'default') delete env.MYELIN_SIMD;
-      else env.MYELIN_SIMD = simd;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'layer-norm-twin.js'), path.join(ROOT, 'dist'), String(SEED)], {
-        encoding: 'utf8', env, timeout: 120_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[] };
+      const out = runTwinChild<{ gemmSimd: string; checked: number; disagreements: unknown[] }>('layer-norm-twin.js', simd, [String(SEED)], 120_000);
       if (simd !== 'default') expect(['avx2', 'scalar'].includes(out.gemmSimd) && (simd === 'avx2' || out.gemmSimd === 'scalar')).toBe(true);
       expect(out.checked).toBeGreaterThan(1000);
       expect(out.disagreements, `seed ${SEED}`).toEqual([]);

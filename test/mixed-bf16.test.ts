@@ -1,8 +1,6 @@
 // bf16 mixed-precision training: the gemmMixedBf16 / dense-layer kernels on every SIMD path (child processes) against
 // their TS twins and designed bf16 roundings; autocast scopes (Linear, matmul, backward in the forward's precision,
 // async code, fp32 unchanged bit for bit, errors); fit({ precision: 'bf16' }) on the digits close to fp32.
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { Tensor } from '../lib/tensor';
@@ -16,7 +14,8 @@ import { fit, evaluate } from '../lib/train';
 import { getBackend } from '../lib/backend/select';
 import { backendsUnderTest as kernelBackends } from './helpers/backends';
 import { backendsUnderTest, setBackend } from './helpers/gradcheck';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { freshSeed } from './helpers/reference';
 import { cpuFlags } from './helpers/cpu-flags';
 import { roundToBf16 } from '../lib/backend/js/mixed-bf16';
@@ -31,14 +30,7 @@ describe.runIf(native !== undefined && process.platform === 'linux')(`gemmMixedB
   beforeAll(() => ensureDist());
   for (const [simd, want] of [['default', bf16Cpu ? 'avx512bf16' : 'fp32'], ['avx2', 'fp32'], ['scalar', 'fp32']] as const) {
     it(`MYELIN_SIMD=${simd}: path ${want}; all transposes, sizes 1..257, odd K, alpha/beta, the dense layer; designed roundings`, () => {
-      const env = { ...process.env };
-      if (simd === 'default') delete env.MYELIN_SIMD;
-      else env.MYELIN_SIMD = simd;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'mixed-bf16-twin.js'), path.join(ROOT, 'dist'), String(SEED)], {
-        encoding: 'utf8', env, timeout: 300_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { path: string; checked: number; disagreements: unknown[]; designed: string[] };
+      const out = runTwinChild<{ path: string; checked: number; disagreements: unknown[]; designed: string[] }>('mixed-bf16-twin.js', simd, [String(SEED)], 300_000);
       expect(out.path).toBe(want);
       expect(out.checked).toBeGreaterThan(500);
       expect(out.disagreements, `seed ${SEED}`).toEqual([]);

@@ -2,7 +2,6 @@
 // outputs, final states and every gradient), finite-difference gradient checks of the layer ops, PyTorch state_dict
 // names, config round trip, predict, and the errors bad input gets. The C++ cell kernels against their TS twins run in
 // a child process per SIMD level.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,8 @@ import { gruLayer, lstmLayer, mul, sum, add } from '../lib/ops';
 import { backendsUnderTest, freshRng, gradcheck, randomTensor, setBackend } from './helpers/gradcheck';
 import { maxViolation } from './helpers/onnx';
 import { backendsUnderTest as kernelBackends } from './helpers/backends';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { freshSeed } from './helpers/reference';
 
 interface Case {
@@ -187,12 +187,7 @@ describe.runIf(native !== undefined)('C++ LSTM/GRU cell kernels vs the TS twin',
   const SEED = freshSeed();
   for (const simd of ['default', 'avx2', 'scalar']) {
     it(`agree on awkward shapes (${simd} C++ kernels, seed ${SEED})`, () => {
-      const env = { ...process.env };
-      if (simd === 'default') delete env.MYELIN_SIMD;
-      else env.MYELIN_SIMD = simd;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'recurrent-twin.js'), path.join(ROOT, 'dist'), String(SEED)], { encoding: 'utf8', env, timeout: 120_000 });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { checked: number; disagreements: unknown[] };
+      const out = runTwinChild<{ checked: number; disagreements: unknown[] }>('recurrent-twin.js', simd, [String(SEED)], 120_000);
       expect(out.checked).toBeGreaterThan(300);
       expect(out.disagreements).toEqual([]);
     });

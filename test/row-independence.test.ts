@@ -4,12 +4,11 @@
 // at every C++ SIMD level (child processes, MYELIN_SIMD forcing the lower ones), 1 and 2 threads, and on
 // the TypeScript backend. The old small-batch GEMV paths summed in another order (test/shard.test.ts
 // flaked: shards of different sizes gave different bytes).
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { backendsUnderTest } from './helpers/backends';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { freshSeed } from './helpers/reference';
 
 const SEED = freshSeed();
@@ -19,14 +18,7 @@ describe.runIf(native !== undefined)(`rows are independent of the batch size (se
   beforeAll(() => ensureDist());
   for (const simd of ['default', 'avx2', 'scalar']) {
     it(`a row alone equals the row in any batch (${simd} C++ kernels, and the TS backend)`, () => {
-      const env = { ...process.env };
-      if (simd === 'default') delete env.MYELIN_SIMD;
-      else env.MYELIN_SIMD = simd;
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'row-independence.js'), path.join(ROOT, 'dist'), String(SEED), '16'], {
-        encoding: 'utf8', env, timeout: 240_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { gemmSimd: string; checked: number; disagreements: unknown[] };
+      const out = runTwinChild<{ gemmSimd: string; checked: number; disagreements: unknown[] }>('row-independence.js', simd, [String(SEED), '16'], 240_000);
       if (simd !== 'default') expect(out.gemmSimd === simd || (simd === 'avx2' && out.gemmSimd === 'scalar')).toBe(true);
       expect(out.checked).toBeGreaterThan(100_000);
       expect(out.disagreements, `seed ${SEED}`).toEqual([]);

@@ -2,12 +2,11 @@
 // (AVX-512, AVX2, portable; forced with MYELIN_SIMD in a child process) against their TS twins at
 // awkward lengths, and the AVX-512 variants (exp, GELU, sigmoid, tanh) bit-identical to AVX2 where they run the same
 // operations (native/kernels/*_avx512.cc).
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { backendsUnderTest } from './helpers/backends';
-import { ensureDist, ROOT } from './helpers/dist';
+import { ensureDist } from './helpers/dist';
+import { runTwinChild } from './helpers/twin-run';
 import { freshSeed } from './helpers/reference';
 
 const SEED = freshSeed();
@@ -16,14 +15,7 @@ const native = backendsUnderTest().find((b) => b.name === 'native');
 interface TwinOut { gemmSimd: string; checked: number; total: number; disagreements: unknown[]; digests: Record<string, string> }
 
 function runTwin(simd: string): TwinOut {
-  const env = { ...process.env };
-  if (simd === 'default') delete env.MYELIN_SIMD;
-  else env.MYELIN_SIMD = simd;
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'helpers', 'vector-twin.js'), path.join(ROOT, 'dist'), String(SEED)], {
-    encoding: 'utf8', env, timeout: 120_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as TwinOut;
+  return runTwinChild<TwinOut>('vector-twin.js', simd, [String(SEED)], 120_000);
 }
 
 describe.runIf(native !== undefined)(`vector kernels on every SIMD path vs the TS twins (seed ${SEED}; replay with MYELIN_TEST_SEED=${SEED})`, () => {
